@@ -1,0 +1,91 @@
+import type { Clock } from './clock.ts';
+import { createRealClock } from './clock.ts';
+import type { Random } from './random.ts';
+import { createRealRandom, createSeededRandom } from './random.ts';
+import type { IdSource } from './ids.ts';
+import { createIdSource } from './ids.ts';
+import type { Logger, LogRecord } from './logger.ts';
+import { createMemoryLogger, createRealLogger } from './logger.ts';
+import type { FsAdapter } from './fs.ts';
+import { createRealFs } from './fs.ts';
+import type { ProcessAdapter } from './process.ts';
+import { createRealProcess, createTestProcess } from './process.ts';
+import type { VirtualClock } from './virtualClock.ts';
+import { createVirtualClock } from './virtualClock.ts';
+
+/**
+ * Everything an Ordo component may use to touch the outside world. Nothing in `src/` outside
+ * `src/env/` reads the wall clock, timers, `Math.random`, the network or the disk directly:
+ * it asks its `Env`. The chaos engine swaps each part for a simulated one.
+ *
+ * `io` holds the I/O adapters; subsystems add theirs (the store's key-value opener, the
+ * cluster's NATS connector) as optional fields so a simulated Env can provide its own.
+ */
+export interface Env {
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly logger: Logger;
+  readonly ids: IdSource;
+  readonly io: IoAdapters;
+}
+
+/** I/O adapters handed out by an Env. Subsystems extend this with declaration merging. */
+export interface IoAdapters {
+  readonly fs: FsAdapter;
+  readonly process: ProcessAdapter;
+}
+
+export interface RealEnvOptions {
+  logger?: Logger;
+  /** Pretty-print logs (pino-pretty) instead of JSON lines. */
+  pretty?: boolean;
+  level?: string;
+  seed?: number;
+  io?: Partial<IoAdapters>;
+}
+
+/**
+ * The production Env: real monotonic clock and timers, OS-seeded PRNG, pino to stdout,
+ * real file system and process.
+ *
+ * @example
+ * const env = createRealEnv({ pretty: true });
+ */
+export function createRealEnv(options: RealEnvOptions = {}): Env {
+  const random = options.seed !== undefined ? createSeededRandom(options.seed) : createRealRandom();
+  return {
+    clock: createRealClock(),
+    random,
+    logger: options.logger ?? createRealLogger({ pretty: options.pretty, level: options.level ?? 'info' }),
+    ids: createIdSource(),
+    io: { fs: createRealFs(), process: createRealProcess(), ...options.io },
+  };
+}
+
+/** A deterministic Env for tests: virtual clock, seeded PRNG, in-memory log records. */
+export interface TestEnv extends Env {
+  readonly clock: VirtualClock;
+  /** Every log record emitted through `logger`, parsed, in order. */
+  readonly records: LogRecord[];
+  readonly io: IoAdapters & { readonly process: ReturnType<typeof createTestProcess> };
+}
+
+/**
+ * Builds a {@link TestEnv}. The file system is the real one (tests use temp dirs) unless
+ * `io.fs` is given; the chaos engine passes its simulated adapters here.
+ *
+ * @example
+ * const env = createTestEnv({ seed: 7 });
+ * await env.clock.advance(1000);
+ */
+export function createTestEnv(options: { seed?: number; startMs?: number; level?: string; io?: Partial<IoAdapters> } = {}): TestEnv {
+  const { logger, records } = createMemoryLogger(options.level ?? 'trace');
+  return {
+    clock: createVirtualClock(options.startMs ?? 0),
+    random: createSeededRandom(options.seed ?? 1),
+    logger,
+    records,
+    ids: createIdSource(),
+    io: { fs: createRealFs(), ...options.io, process: createTestProcess() },
+  };
+}

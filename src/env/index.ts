@@ -1,0 +1,16 @@
+export type { Clock, TimerHandle } from './clock.ts';
+export { createRealClock } from './clock.ts';
+export type { VirtualClock } from './virtualClock.ts';
+export { createVirtualClock, flushMicrotasks } from './virtualClock.ts';
+export type { Random } from './random.ts';
+export { createSeededRandom, createRealRandom } from './random.ts';
+export type { IdSource } from './ids.ts';
+export { createIdSource } from './ids.ts';
+export type { Logger, LogRecord } from './logger.ts';
+export { createRealLogger, createMemoryLogger } from './logger.ts';
+export type { FsAdapter } from './fs.ts';
+export { createRealFs } from './fs.ts';
+export type { ProcessAdapter } from './process.ts';
+export { createRealProcess, createTestProcess } from './process.ts';
+export type { Env, IoAdapters, RealEnvOptions, TestEnv } from './env.ts';
+export { createRealEnv, createTestEnv } from './env.ts';

@@ -1,0 +1,39 @@
+import { pino, type Logger, type LoggerOptions } from 'pino';
+
+export type { Logger } from 'pino';
+
+/** A log record as captured by {@link createMemoryLogger}. */
+export type LogRecord = Record<string, unknown> & { level: number; msg?: string };
+
+/**
+ * The real logger: pino to stdout (JSON), or pretty-printed when `pretty` is set.
+ * Levels and redaction are pino's own options.
+ */
+export function createRealLogger(options: LoggerOptions & { pretty?: boolean } = {}): Logger {
+  const { pretty, ...rest } = options;
+  if (pretty) {
+    return pino({ level: 'info', ...rest, transport: { target: 'pino-pretty', options: { colorize: true } } });
+  }
+  return pino({ level: 'info', ...rest });
+}
+
+/**
+ * A logger that keeps every record in memory — for tests that assert on reports, and for
+ * the chaos engine's traces. Records are parsed JSON objects in emission order.
+ *
+ * @example
+ * const { logger, records } = createMemoryLogger();
+ * logger.info({ report: 'progress' }, 'started');
+ * records[0].report; // 'progress'
+ */
+export function createMemoryLogger(level: LoggerOptions['level'] = 'trace'): { logger: Logger; records: LogRecord[] } {
+  const records: LogRecord[] = [];
+  const stream = {
+    write(line: string) {
+      records.push(JSON.parse(line) as LogRecord);
+    },
+  };
+  // timestamp: false — the wall clock must not leak into deterministic traces.
+  const logger = pino({ level, timestamp: false, base: undefined }, stream);
+  return { logger, records };
+}

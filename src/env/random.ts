@@ -1,0 +1,37 @@
+import { randomBytes } from 'node:crypto';
+
+/**
+ * Randomness for Ordo components (backoff jitter, election jitter, chaos faults).
+ * Seeded in tests and simulation so a run replays exactly.
+ */
+export interface Random {
+  /** A float in [0, 1). */
+  next(): number;
+  /** An integer in [0, n). */
+  int(n: number): number;
+  /** The seed this source was created with (real sources draw one at creation). */
+  readonly seed: number;
+}
+
+/**
+ * A seeded PRNG (mulberry32): fast, 32-bit state, good enough for scheduling decisions.
+ *
+ * @example
+ * const r = createSeededRandom(42); r.next(); // same sequence every run
+ */
+export function createSeededRandom(seed: number): Random {
+  let s = seed >>> 0;
+  const next = (): number => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return { next, int: (n) => Math.floor(next() * n), seed };
+}
+
+/** Real randomness: a seeded PRNG whose seed comes from the OS (logged, so a run can be replayed). */
+export function createRealRandom(): Random {
+  return createSeededRandom(randomBytes(4).readUInt32LE(0));
+}

@@ -4,7 +4,7 @@ export { isNormalExit, isShutdownTuple, classifyExit, formatReason } from './exi
 export { ActorError, CallTimeoutError, NoProcError, CalleeExitError, StartTimeoutError, StartExitError, BadArgumentError } from './errors.ts';
 export type { CallError } from './errors.ts';
 export { Kernel, createKernel } from './kernel.ts';
-export type { CallResult, Target, RegisterResult } from './kernel.ts';
+export type { CallResult, Target, RegisterResult, LifecycleEvent } from './kernel.ts';
 export type { SpawnMachineOptions } from './machineProcess.ts';
 export type { NativeBehaviour, NativeMessage } from './nativeProcess.ts';
 export type { NativeProcess } from './nativeProcess.ts';

@@ -12,6 +12,12 @@ import { report } from './report.ts';
 /** The outcome of a `call`: the reply, or why there is none. Never a rejected promise. */
 export type CallResult<T = unknown> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: CallError | BadArgumentError };
 
+/** What `onLifecycle` listeners see. */
+export type LifecycleEvent =
+  | { readonly type: 'ready'; readonly pid: Pid }
+  | { readonly type: 'state'; readonly pid: Pid; readonly value: unknown }
+  | { readonly type: 'exit'; readonly pid: Pid; readonly reason: unknown };
+
 /** A process to address: its pid or its registered name. */
 export type Target = Pid | string;
 
@@ -35,6 +41,7 @@ export class Kernel {
   private readonly processes = new Map<number, Process>();
   private readonly names = new Map<string, Process>();
   private readonly monitorTargets = new Map<number, Process>();
+  private readonly lifecycle = new Set<(event: LifecycleEvent) => void>();
 
   constructor(
     readonly env: Env,
@@ -229,6 +236,21 @@ export class Kernel {
     return { pid: p.pid, name: p.name, kind: p.kind, state: p.describe(), ready: p.isReady(), links: [...p.links].map((l) => l.pid), trapExit: p.trapExit };
   }
 
+  /**
+   * Observes process lifecycle: `ready`, `state` (a machine's snapshot changed) and `exit`.
+   * For live views (`ordo tree`) and traces; returns an unsubscribe function.
+   */
+  onLifecycle(listener: (event: LifecycleEvent) => void): () => void {
+    this.lifecycle.add(listener);
+    return () => this.lifecycle.delete(listener);
+  }
+
+  /** @internal */
+  _emit(event: LifecycleEvent): void {
+    if (this.lifecycle.size === 0) return;
+    for (const l of [...this.lifecycle]) l(event);
+  }
+
   /** Number of live processes. */
   get processCount(): number {
     return this.processes.size;
@@ -237,6 +259,7 @@ export class Kernel {
   /** @internal Called once by a process when it terminates. */
   _onExit(proc: Process, reason: unknown): void {
     this.processes.delete(proc.pid.id);
+    this._emit({ type: 'exit', pid: proc.pid, reason });
     if (proc.name !== undefined && this.names.get(proc.name) === proc) this.names.delete(proc.name);
     if (classifyExit(reason) === 'abnormal' && reason !== 'killed' && reason !== 'noproc') {
       report(this.env.logger, 'crash_report', { pid: String(proc.pid), name: proc.name, reason, state: safeDescribe(proc) });

@@ -92,6 +92,7 @@ export class MachineProcess extends Process {
   private onSnapshot(s: MachineSnapshot): void {
     if (!this.alive) return;
     if (s.status === 'error') return; // delivered through the error observer
+    if (s.status === 'active') this.kernel._emit({ type: 'state', pid: this.pid, value: s.value });
     if (!this.ready && s.status === 'active' && s.hasTag('ready')) {
       this.ready = true;
       try {
@@ -103,6 +104,7 @@ export class MachineProcess extends Process {
       if (this.startTimer !== undefined) this.kernel.env.clock.clearTimeout(this.startTimer);
       const settle = this.settleStart;
       this.settleStart = undefined;
+      this.kernel._emit({ type: 'ready', pid: this.pid });
       settle?.({ status: 'ok', pid: this.pid, info: this.service });
       return;
     }

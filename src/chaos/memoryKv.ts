@@ -44,6 +44,9 @@ export function createMemoryKv(options: MemoryKvOptions = {}): KvAdapter & { rea
   const hops = options.deferHops ?? 16;
   return {
     disk,
+    async exists(dir: string): Promise<boolean> {
+      return disk.dbs.has(dir);
+    },
     async open(dir: string, o: KvOpenOptions): Promise<KvDb> {
       let level = disk.dbs.get(dir);
       if (!level) {

@@ -15,6 +15,8 @@
 export interface KvAdapter {
   /** Opens (or, with `createIfMissing`, creates) the database at `dir`. */
   open(dir: string, options: KvOpenOptions): Promise<KvDb>;
+  /** True when `dir` holds a database (without opening or creating anything). */
+  exists(dir: string): Promise<boolean>;
 }
 
 /** Options for {@link KvAdapter.open}. */

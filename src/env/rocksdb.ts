@@ -1,4 +1,5 @@
 import { RocksLevel } from '@nxtedition/rocksdb';
+import { existsSync } from 'node:fs';
 import type { KvAdapter, KvDb, KvErrorKind, KvIterator, KvOp, KvOpenOptions, KvRange } from './kv.ts';
 import { KvError } from './kv.ts';
 
@@ -30,6 +31,9 @@ type Handle = unknown;
  */
 export function createRocksKv(): KvAdapter {
   return {
+    async exists(dir: string): Promise<boolean> {
+      return existsSync(`${dir}/CURRENT`);
+    },
     async open(dir: string, options: KvOpenOptions): Promise<KvDb> {
       const columns: Record<string, object> = { default: {} };
       for (const c of options.columns) columns[c] = {};

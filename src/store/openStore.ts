@@ -82,6 +82,7 @@ export class StoreOpening {
       env.logger.warn({ report: 'store_leaked_handle', dir }, 'closing a previous handle of this store before reopening');
       await leaked.close();
     }
+    if (o.expectExisting && !(await kv.exists(dir))) throw new StoreMissingDirError(dir);
     let db: KvDb;
     try {
       db = await kv.open(dir, { columns: COLUMNS, createIfMissing: !o.expectExisting });

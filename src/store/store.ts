@@ -308,15 +308,22 @@ export class Store {
     this.scheduled = true;
     this.s.db.defer(() => {
       this.scheduled = false;
-      const run = async (): Promise<void> => {
+      if (this.flushing) return; // the running flush loop picks the queue up
+      if (this.queue.length === 0) return this.wakeIdle();
+      this.flushing = (async () => {
         while (this.queue.length > 0) await this.flushOnce();
+      })().finally(() => {
         this.flushing = undefined;
-        const w = this.idleWaiters;
-        this.idleWaiters = [];
-        for (const f of w) f();
-      };
-      if (!this.flushing) this.flushing = run();
+        this.wakeIdle();
+      });
     });
+  }
+
+  private wakeIdle(): void {
+    if (this.flushing || this.queue.length > 0 || this.scheduled) return;
+    const w = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const f of w) f();
   }
 
   /** Resolves when every queued commit has been written (or failed). */

@@ -127,6 +127,7 @@ export class Store {
     if (this.closed) throw new StoreClosedError(this.s.dir);
     const t = this.tables.get(name);
     if (!t) throw new StoreValidationError(name, undefined, name, 'unknown_table');
+    if (t.failed) throw t.failed;
     return t;
   }
 
@@ -383,6 +384,7 @@ export class Store {
           if (mem.def.storage !== 'disc') return;
           if (mem.def.durability === 'sync') sync = true;
           const id = mem.def.id;
+          for (const [a, e] of mem.corruptIndex.get(rowKey) ?? []) kvOps.push({ type: 'del', column: 'idx', key: indexDiskKey(id, a, e) });
           if (old) for (const a of mem.def.indexes) {
             const e = mem.indexEntry(a, old, rowKey);
             if (e !== undefined) kvOps.push({ type: 'del', column: 'idx', key: indexDiskKey(id, a, e) });

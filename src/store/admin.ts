@@ -6,6 +6,7 @@ import { META, indexPrefix, metaKey, tablePrefix } from './layout.ts';
 import { decodeValue } from './valueCodec.ts';
 import { fromBytes, prefixEnd, toBytes, decodeAt } from './keyCodec.ts';
 import { StoreBackupError, StoreValidationError } from './errors.ts';
+import { validateRecord } from './schema.ts';
 
 /** One table in {@link StoreInfo}. */
 export interface TableInfo {
@@ -116,7 +117,7 @@ export async function storeImport(store: Store, path: string): Promise<number> {
       throw new StoreBackupError(path, `line ${i + 2}: not JSON: ${(err as Error).message}`);
     }
     if (typeof e.table !== 'string' || typeof e.row !== 'object' || e.row === null) throw new StoreValidationError(String(e.table), undefined, e, 'bad_batch', `${path} line ${i + 2}`);
-    store.table(e.table);
+    validateRecord(store.table(e.table).def, e.row);
     let rows = byTable.get(e.table);
     if (!rows) byTable.set(e.table, (rows = []));
     rows.push(e.row as Row);

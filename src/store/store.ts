@@ -221,21 +221,52 @@ export class Store {
   async transaction<T>(fn: (tx: Tx) => Promise<T> | T, opts: TransactionOptions = {}): Promise<T> {
     const retries = opts.retries ?? 16;
     let last: { table: string; key?: unknown } = { table: '?' };
-    for (let attempt = 0; attempt <= retries; attempt++) {
-      if (this.closed) throw new StoreClosedError(this.s.dir);
-      const tx = new Tx(this);
-      const result = await fn(tx);
-      const conflict = this.conflictOf(tx);
-      if (conflict) {
-        last = conflict;
-        await this.idle();
-        continue;
+    let release: (() => void) | undefined;
+    try {
+      for (let attempt = 0; attempt <= retries; attempt++) {
+        if (this.closed) throw new StoreClosedError(this.s.dir);
+        if (!release) while (this.exclusive) await this.exclusive;
+        const tx = new Tx(this);
+        const result = await fn(tx);
+        const conflict = this.conflictOf(tx);
+        if (conflict) {
+          last = conflict;
+          await this.idle();
+          // A transaction that lost twice re-runs exclusively: new transactions wait until it
+          // has committed, so a hot key cannot starve it (without this, with 16 writers on one
+          // counter, the losers of each round mostly lose again).
+          if (attempt >= 1) release ??= await this.takeExclusive();
+          continue;
+        }
+        if (tx.ops.length === 0) return result;
+        await this.submit(tx.ops);
+        return result;
       }
-      if (tx.ops.length === 0) return result;
-      await this.submit(tx.ops);
-      return result;
+      throw new StoreTxRetriesError(retries + 1, last);
+    } finally {
+      release?.();
     }
-    throw new StoreTxRetriesError(retries + 1, last);
+  }
+
+  private retryLane: Promise<void> = Promise.resolve();
+  private exclusive: Promise<void> | undefined;
+
+  /** Waits its turn among starving transactions, then holds off new ones until released. */
+  private async takeExclusive(): Promise<() => void> {
+    let releaseLane!: () => void;
+    const mine = new Promise<void>((r) => (releaseLane = r));
+    const prev = this.retryLane;
+    this.retryLane = prev.then(() => mine);
+    await prev;
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    this.exclusive = gate;
+    await this.idle();
+    return () => {
+      if (this.exclusive === gate) this.exclusive = undefined;
+      open();
+      releaseLane();
+    };
   }
 
   /** Writes one record outside a transaction (no isolation; still atomic and durable). */

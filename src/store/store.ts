@@ -32,6 +32,8 @@ export interface TransactionOptions {
 
 interface Pending {
   readonly ops: readonly CommitOp[];
+  /** Encoded key of each op (computed once at enqueue). */
+  readonly encKeys: readonly string[];
   readonly extra?: readonly KvOp[];
   readonly applied?: { stream: string; seq: number };
   /** Replace these tables' contents entirely (snapshot load). */
@@ -222,6 +224,7 @@ export class Store {
     const retries = opts.retries ?? 16;
     let last: { table: string; key?: unknown } = { table: '?' };
     let release: (() => void) | undefined;
+    this.activeTx++;
     try {
       for (let attempt = 0; attempt <= retries; attempt++) {
         if (this.closed) throw new StoreClosedError(this.s.dir);
@@ -245,8 +248,13 @@ export class Store {
       throw new StoreTxRetriesError(retries + 1, last);
     } finally {
       release?.();
+      // per-key versions matter only to transactions running now: drop them when none are
+      if (--this.activeTx === 0) for (const m of this.tables.values()) m.keyVersions.clear();
     }
   }
+
+  /** Transactions between start and finish (per-key versions are kept only while > 0). */
+  private activeTx = 0;
 
   private retryLane: Promise<void> = Promise.resolve();
   private exclusive: Promise<void> | undefined;
@@ -320,17 +328,19 @@ export class Store {
   }
 
   /** @internal queue a commit for the next group flush */
-  enqueue(p: Omit<Pending, 'resolve' | 'reject'>): Promise<void> {
+  enqueue(p: Omit<Pending, 'resolve' | 'reject' | 'encKeys'>): Promise<void> {
     if (this.closed) return Promise.reject(new StoreClosedError(this.s.dir));
     return new Promise<void>((resolve, reject) => {
+      const encKeys: string[] = [];
       for (const op of p.ops) {
         const mem = this.table(op.table);
         let m = this.pendingKeys.get(mem);
         if (!m) this.pendingKeys.set(mem, (m = new Map()));
         const k = mustEncode(mem, op.key);
+        encKeys.push(k);
         m.set(k, (m.get(k) ?? 0) + 1);
       }
-      this.queue.push({ ...p, resolve, reject });
+      this.queue.push({ ...p, encKeys, resolve, reject });
       this.schedule();
     });
   }
@@ -366,11 +376,11 @@ export class Store {
 
   private releasePending(batch: readonly Pending[]): void {
     for (const p of batch) {
-      for (const op of p.ops) {
-        const mem = this.tables.get(op.table);
+      for (let i = 0; i < p.ops.length; i++) {
+        const mem = this.tables.get(p.ops[i]!.table);
         const m = mem && this.pendingKeys.get(mem);
         if (!m) continue;
-        const k = mustEncode(mem, op.key);
+        const k = p.encKeys[i]!;
         const n = (m.get(k) ?? 1) - 1;
         if (n <= 0) m.delete(k);
         else m.set(k, n);
@@ -407,7 +417,7 @@ export class Store {
         const cs: Change[] = [];
         const record = (mem: MemTable, rowKey: string, row: Row | null, op: CommitOp): void => {
           const old = current(mem, rowKey);
-          if (!row && !old && !mem.corrupt.has(rowKey)) return;
+          if (!row && !old && (mem.corrupt.size === 0 || !mem.corrupt.has(rowKey))) return;
           let o = overlay.get(mem);
           if (!o) overlay.set(mem, (o = new Map()));
           o.set(rowKey, row);
@@ -415,7 +425,7 @@ export class Store {
           if (mem.def.storage !== 'disc') return;
           if (mem.def.durability === 'sync') sync = true;
           const id = mem.def.id;
-          for (const [a, e] of mem.corruptIndex.get(rowKey) ?? []) kvOps.push({ type: 'del', column: 'idx', key: indexDiskKey(id, a, e) });
+          if (mem.corruptIndex.size > 0) for (const [a, e] of mem.corruptIndex.get(rowKey) ?? []) kvOps.push({ type: 'del', column: 'idx', key: indexDiskKey(id, a, e) });
           if (old) for (const a of mem.def.indexes) {
             const e = mem.indexEntry(a, old, rowKey);
             if (e !== undefined) kvOps.push({ type: 'del', column: 'idx', key: indexDiskKey(id, a, e) });
@@ -435,10 +445,11 @@ export class Store {
           for (const rk of mem.order.scan()) record(mem, rk, null, { table: t, op: 'delete', key: null });
         }
         let durable = false;
-        for (const op of p.ops) {
+        for (let i = 0; i < p.ops.length; i++) {
+          const op = p.ops[i]!;
           const mem = this.table(op.table);
           durable ||= mem.def.storage === 'disc';
-          const encKey = mustEncode(mem, op.key);
+          const encKey = p.encKeys[i]!;
           if (op.op === 'put') {
             const row = op.value!;
             const rk = mem.def.type === 'bag' ? mem.rowKeyOf(row) : encKey;
@@ -453,7 +464,8 @@ export class Store {
         changes.push(cs);
         if (durable || (p.extra?.length ?? 0) > 0) {
           seq++;
-          const logged = p.ops.filter((o) => this.tables.get(o.table)?.def.storage === 'disc').map(plain);
+          // the change log records which keys each commit touched (the rows hold the values)
+          const logged = p.ops.filter((o) => this.tables.get(o.table)?.def.storage === 'disc').map((o) => ({ table: o.table, op: o.op, key: o.key }));
           kvOps.push({ type: 'put', column: 'log', key: logKey(seq), value: encodeValue({ ops: logged, schemaVersion: this.s.schemaVersion }) });
           if (seq > this.s.changeLogLimit) kvOps.push({ type: 'del', column: 'log', key: logKey(seq - this.s.changeLogLimit) });
         }
@@ -479,7 +491,7 @@ export class Store {
         if (c.row) c.mem.put(c.rowKey, c.row);
         else c.mem.delete(c.rowKey);
         c.mem.version = version;
-        c.mem.keyVersions.set(c.mem.encKeyOf(c.rowKey), version);
+        if (this.activeTx > 0) c.mem.keyVersions.set(c.mem.encKeyOf(c.rowKey), version);
       }
       if (p.applied) this.s.applied.set(p.applied.stream, p.applied.seq);
     }

@@ -87,7 +87,10 @@ export class Store {
   private flushing: Promise<void> | undefined;
   private scheduled = false;
   private closed = false;
-  private readonly pendingKeys = new Map<MemTable, Map<string, number>>();
+  /** Commits queued or being written (their keys count as "being changed" for conflicts). */
+  private inflight: readonly Pending[] = [];
+  /** Keys of queued and in-flight commits, built lazily when a transaction validates. */
+  private pendingIndex: Map<MemTable, Set<string>> | undefined;
   private readonly pendingApplied = new Map<string, number>();
   private readonly subscribers = new Map<string, Set<(e: ChangeEvent) => void>>();
   private readonly commitListeners = new Set<(b: CommitBatch) => void>();
@@ -302,15 +305,32 @@ export class Store {
     await this.submit(ops);
   }
 
+  private pending(): Map<MemTable, Set<string>> {
+    if (this.pendingIndex) return this.pendingIndex;
+    const idx = new Map<MemTable, Set<string>>();
+    for (const list of [this.inflight, this.queue]) {
+      for (const p of list) {
+        for (let i = 0; i < p.ops.length; i++) {
+          const mem = this.tables.get(p.ops[i]!.table)!;
+          let set = idx.get(mem);
+          if (!set) idx.set(mem, (set = new Set()));
+          set.add(p.encKeys[i]!);
+        }
+      }
+    }
+    return (this.pendingIndex = idx);
+  }
+
   private conflictOf(tx: Tx): { table: string; key?: unknown } | undefined {
+    const pend = this.queue.length > 0 || this.inflight.length > 0 ? this.pending() : undefined;
     for (const [mem, keys] of tx.reads) {
-      const pend = this.pendingKeys.get(mem);
+      const p = pend?.get(mem);
       for (const [k, v] of keys) {
-        if ((mem.keyVersions.get(k) ?? 0) !== v || (pend?.get(k) ?? 0) > 0) return { table: mem.def.name, key: k };
+        if ((mem.keyVersions.get(k) ?? 0) !== v || p?.has(k)) return { table: mem.def.name, key: k };
       }
     }
     for (const [mem, v] of tx.scans) {
-      if (mem.version !== v || (this.pendingKeys.get(mem)?.size ?? 0) > 0) return { table: mem.def.name };
+      if (mem.version !== v || (pend?.get(mem)?.size ?? 0) > 0) return { table: mem.def.name };
     }
     return undefined;
   }
@@ -332,15 +352,9 @@ export class Store {
     if (this.closed) return Promise.reject(new StoreClosedError(this.s.dir));
     return new Promise<void>((resolve, reject) => {
       const encKeys: string[] = [];
-      for (const op of p.ops) {
-        const mem = this.table(op.table);
-        let m = this.pendingKeys.get(mem);
-        if (!m) this.pendingKeys.set(mem, (m = new Map()));
-        const k = mustEncode(mem, op.key);
-        encKeys.push(k);
-        m.set(k, (m.get(k) ?? 0) + 1);
-      }
+      for (const op of p.ops) encKeys.push(mustEncode(this.table(op.table), op.key));
       this.queue.push({ ...p, encKeys, resolve, reject });
+      this.pendingIndex = undefined;
       this.schedule();
     });
   }
@@ -375,17 +389,9 @@ export class Store {
   }
 
   private releasePending(batch: readonly Pending[]): void {
+    this.inflight = [];
+    this.pendingIndex = undefined;
     for (const p of batch) {
-      for (let i = 0; i < p.ops.length; i++) {
-        const mem = this.tables.get(p.ops[i]!.table);
-        const m = mem && this.pendingKeys.get(mem);
-        if (!m) continue;
-        const k = p.encKeys[i]!;
-        const n = (m.get(k) ?? 1) - 1;
-        if (n <= 0) m.delete(k);
-        else m.set(k, n);
-        if (m.size === 0) this.pendingKeys.delete(mem);
-      }
       if (p.applied && this.pendingApplied.get(p.applied.stream) === p.applied.seq) this.pendingApplied.delete(p.applied.stream);
     }
   }
@@ -393,6 +399,7 @@ export class Store {
   private async flushOnce(): Promise<void> {
     const batch = this.queue;
     this.queue = [];
+    this.inflight = batch;
     const overlay = new Map<MemTable, Map<string, Row | null>>();
     const current = (mem: MemTable, rk: string): Row | undefined => {
       const o = overlay.get(mem);

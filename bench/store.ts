@@ -242,6 +242,10 @@ export async function run(): Promise<BenchResult[]> {
 }
 
 if (isMain(import.meta.url)) {
+  if (process.argv[2] === 'synced') {
+    for (let i = 0; i < 3; i++) process.stdout.write(JSON.stringify(await syncedWrites()) + '\n');
+    process.exit(0);
+  }
   if (process.argv[2] === 'batched') {
     for (let i = 0; i < 3; i++) process.stdout.write(JSON.stringify(await batchedWrites()) + '\n');
     process.exit(0);

@@ -366,11 +366,12 @@ export class Store {
       this.scheduled = false;
       if (this.flushing) return; // the running flush loop picks the queue up
       if (this.queue.length === 0) return this.wakeIdle();
-      this.flushing = (async () => {
-        while (this.queue.length > 0) await this.flushOnce();
-      })().finally(() => {
+      // one batch per turn: commits arriving while this one is written go into the next turn's
+      // batch, so the event loop turns between fdatasyncs (timers and I/O are not starved)
+      this.flushing = this.flushOnce().finally(() => {
         this.flushing = undefined;
-        this.wakeIdle();
+        if (this.queue.length > 0) this.schedule();
+        else this.wakeIdle();
       });
     });
   }

@@ -1,4 +1,4 @@
-import { createActor, type AnyActorRef, type AnyStateMachine, type Subscription } from 'xstate';
+import { createActor, createMachine, type AnyActorRef, type AnyStateMachine, type Subscription } from 'xstate';
 import { Process, type ReplyTo } from './process.ts';
 import type { Pid } from './pid.ts';
 import type { Kernel } from './kernel.ts';
@@ -57,7 +57,7 @@ export class MachineProcess extends Process {
     return new Promise<StartResult>((resolve) => {
       this.settleStart = resolve;
       try {
-        this.actor = createActor(this.machine, {
+        this.actor = createActor(withFinalOutput(this.machine), {
           input: this.options.input,
           clock: env.clock as never,
           id: String(this.pid),
@@ -186,3 +186,22 @@ export class MachineProcess extends Process {
 }
 
 const IGNORE = Symbol('ignore');
+
+const outputting = new WeakMap<AnyStateMachine, AnyStateMachine>();
+
+/**
+ * The machine whose done output is its top-level final state's `output` (the child protocol
+ * reads `reason` / `ignore` from there). xstate v5 makes a machine's output only from the
+ * *root* `output` config — a final state's own `output` is dropped unless the root forwards
+ * it — so a machine without a root `output` gets one that forwards the final state's output.
+ * A machine that defines its own root `output` is used as is.
+ */
+function withFinalOutput(machine: AnyStateMachine): AnyStateMachine {
+  if (machine.root.output !== undefined) return machine;
+  let wrapped = outputting.get(machine);
+  if (!wrapped) {
+    wrapped = createMachine({ ...(machine.config as object), output: ({ event }: { event: { output?: unknown } }) => event.output } as never, machine.implementations as never) as AnyStateMachine;
+    outputting.set(machine, wrapped);
+  }
+  return wrapped;
+}

@@ -54,6 +54,8 @@ export class MachineProcess extends Process {
   /** Starts the actor; resolves when it is ready, ignored, failed, or timed out. */
   start(): Promise<StartResult> {
     const { env } = this.kernel;
+    // Already gone (e.g. spawned linked to a dead parent: the `noproc` exit signal ended it).
+    if (!this.alive) return Promise.resolve({ status: 'error', error: new StartExitError(this.pid, this.exitReason) });
     return new Promise<StartResult>((resolve) => {
       this.settleStart = resolve;
       try {
@@ -128,11 +130,19 @@ export class MachineProcess extends Process {
     const settle = this.settleStart;
     this.settleStart = undefined;
     const final = reason === IGNORE ? 'normal' : reason;
+    // A process that ends before it was ready is a failed start: the spawner learns it from
+    // the start result, and (OTP ≥ 26) linked processes get no exit signal from it.
+    if (!this.ready) this.dropLinks();
     this.terminated(final);
     if (settle) {
       if (reason === IGNORE) settle({ status: 'ignore' });
       else settle({ status: 'error', error: new StartExitError(this.pid, reason) });
     }
+  }
+
+  private dropLinks(): void {
+    for (const other of this.links) other.links.delete(this);
+    this.links.clear();
   }
 
   private forceStop(reason: unknown): void {

@@ -118,6 +118,8 @@ export class SupervisorServer implements NativeBehaviour {
       report(this.kernel.env.logger, 'start_error', { supervisor: this.label, child: spec.id, reason });
       await this.terminateAll();
       const error = new FailedToStartChildError(spec.id, reason, this.label);
+      // OTP ≥ 26: the caller learns the failure from the start result, not from an EXIT.
+      if (this.parent) this.kernel.unlink(this.self, this.parent);
       this.initDone({ status: 'error', error });
       this.proc.exit({ shutdown: error });
       return;

@@ -185,6 +185,17 @@ describe('§4.1 supervisor start / init', () => {
     expect(f.reports('start_error')).toMatchObject([{ report: 'start_error', child: 'c', reason: 'R' }]);
   });
 
+  it('9 (derived) a linked caller of a supervisor whose init failed gets no exit signal (OTP ≥ 26)', async () => {
+    const f = fixture();
+    const parent = await f.kernel.spawn(trapper, { trapExit: true });
+    if (parent.status !== 'ok') throw new Error('trapper');
+    const r = await startSupervisor(f.kernel, sup('one_for_one', [w('a'), { id: 'c', start: () => ({ status: 'error', error: 'R' }) }]), { link: parent.pid });
+    expect(r.status).toBe('error');
+    await f.settle();
+    expect(await f.kernel.call(parent.pid, { type: 'trapped' })).toEqual({ ok: true, value: [] });
+    expect(f.kernel.processCount).toBe(1);
+  });
+
   it('10 sup_start_ignore_child: ignored permanent child is kept with pid undefined, in reverse start order', async () => {
     const f = fixture();
     const pid = await startSup(f.kernel, sup('one_for_one', []));

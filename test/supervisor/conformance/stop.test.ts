@@ -51,6 +51,20 @@ describe('§4.2 supervisor stop / shutdown', () => {
     expect(f.reports('shutdown_error')).toMatchObject([{ report: 'shutdown_error', child: 'child2', pid: String(c2), reason: 'killed' }]);
   });
 
+  it('17 (§1.10) a supervisor killed while it waits for a child to stop takes that child with it (the link is kept until DOWN)', async () => {
+    const f = fixture();
+    const sup = await startSup(f.kernel, { children: [w('a'), w('stuck', { shutdownMs: 'infinity', stopDelayMs: Infinity })] });
+    const [a, stuck] = [await pidOf(f.kernel, sup, 'a'), await pidOf(f.kernel, sup, 'stuck')];
+    f.kernel.exit(sup, 'shutdown'); // stops 'stuck' first and waits forever
+    await f.env.clock.advance(10_000);
+    expectAlive(f.kernel, stuck, a);
+    f.kernel.exit(sup, 'kill');
+    expect(f.exitOf(sup)).toBe('killed');
+    expect(f.exitOf(stuck)).toBe('killed');
+    expect(f.exitOf(a)).toBe('killed');
+    expect(f.kernel.processCount).toBe(0);
+  });
+
   it('18 sup_stop_timeout_dynamic: a dynamic child that ignores the stop is killed at the common shutdown time', async () => {
     const f = fixture();
     const sup = await startSup(f.kernel, { strategy: 'simple_one_for_one', children: [{ id: 't', restart: 'temporary', shutdownMs: 1000, start: { machine: worker, input: ({ args }: { args: unknown }) => args } }] });

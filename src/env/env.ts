@@ -11,6 +11,8 @@ import { createRealFs } from './fs.ts';
 import type { ProcessAdapter } from './process.ts';
 import { createRealProcess, createTestProcess } from './process.ts';
 import type { VirtualClock } from './virtualClock.ts';
+import type { KvAdapter } from './kv.ts';
+import { createRocksKv } from './rocksdb.ts';
 import { createVirtualClock } from './virtualClock.ts';
 
 /**
@@ -33,6 +35,8 @@ export interface Env {
 export interface IoAdapters {
   readonly fs: FsAdapter;
   readonly process: ProcessAdapter;
+  /** The table store's key-value engine (RocksDB for real; `memory-level` in simulation). */
+  readonly kv?: KvAdapter;
 }
 
 export interface RealEnvOptions {
@@ -58,7 +62,7 @@ export function createRealEnv(options: RealEnvOptions = {}): Env {
     random,
     logger: options.logger ?? createRealLogger({ pretty: options.pretty, level: options.level ?? 'info' }),
     ids: createIdSource(),
-    io: { fs: createRealFs(), process: createRealProcess(), ...options.io },
+    io: { fs: createRealFs(), process: createRealProcess(), kv: createRocksKv(), ...options.io },
   };
 }
 
@@ -86,6 +90,6 @@ export function createTestEnv(options: { seed?: number; startMs?: number; level?
     logger,
     records,
     ids: createIdSource(),
-    io: { fs: createRealFs(), ...options.io, process: createTestProcess() },
+    io: { fs: createRealFs(), kv: createRocksKv(), ...options.io, process: createTestProcess() },
   };
 }

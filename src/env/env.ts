@@ -12,6 +12,8 @@ import type { ProcessAdapter } from './process.ts';
 import { createRealProcess, createTestProcess } from './process.ts';
 import type { VirtualClock } from './virtualClock.ts';
 import { createVirtualClock } from './virtualClock.ts';
+import type { NatsConnector } from './nats.ts';
+import { createRealNatsConnector } from './nats.ts';
 
 /**
  * Everything an Ordo component may use to touch the outside world. Nothing in `src/` outside
@@ -33,6 +35,8 @@ export interface Env {
 export interface IoAdapters {
   readonly fs: FsAdapter;
   readonly process: ProcessAdapter;
+  /** Opens NATS connections (the cluster layer). Optional so simulated Envs may omit it. */
+  readonly nats?: NatsConnector;
 }
 
 export interface RealEnvOptions {
@@ -58,7 +62,7 @@ export function createRealEnv(options: RealEnvOptions = {}): Env {
     random,
     logger: options.logger ?? createRealLogger({ pretty: options.pretty, level: options.level ?? 'info' }),
     ids: createIdSource(),
-    io: { fs: createRealFs(), process: createRealProcess(), ...options.io },
+    io: { fs: createRealFs(), process: createRealProcess(), nats: createRealNatsConnector(), ...options.io },
   };
 }
 
@@ -86,6 +90,7 @@ export function createTestEnv(options: { seed?: number; startMs?: number; level?
     logger,
     records,
     ids: createIdSource(),
-    io: { fs: createRealFs(), ...options.io, process: createTestProcess() },
+    // The real NATS connector: cluster tests run against a real nats-server.
+    io: { fs: createRealFs(), nats: createRealNatsConnector(), ...options.io, process: createTestProcess() },
   };
 }

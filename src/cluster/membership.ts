@@ -1,4 +1,5 @@
 import { Kvm, KvWatchInclude, type KV, type KvWatchEntry } from '@nats-io/kv';
+import { jetstream } from '@nats-io/jetstream';
 import type { QueuedIterator } from '@nats-io/nats-core';
 import type { Env } from '../env/env.ts';
 import type { TimerHandle } from '../env/clock.ts';
@@ -98,8 +99,10 @@ export class KvMembership implements Membership {
 
   /** Opens the bucket, registers this node, starts watching and heartbeating. Throws on failure. */
   async start(): Promise<void> {
-    const kvm = new Kvm(this.conn.nc);
-    this.kv = await kvm.create(membersBucket(this.opts.cluster), { ttl: this.opts.timing.ttlMs, history: 1 });
+    // Requests time out within a heartbeat or two, so an outage shows up as degraded quickly.
+    const timeout = Math.max(500, this.opts.timing.heartbeatMs * 2);
+    const kvm = new Kvm(jetstream(this.conn.nc, { timeout }));
+    this.kv = await kvm.create(membersBucket(this.opts.cluster), { ttl: this.opts.timing.ttlMs, history: 1, timeout });
     await this.beat(true);
     this.live.set(this.info.name, this.info);
     await this.openWatch();

@@ -1,0 +1,50 @@
+/**
+ * The store contract replication rides on (the store engineer's `src/store`, branch `store`).
+ * Declared here as an interface so the replicator builds and is tested before the store lands;
+ * the real `Store` is expected to satisfy it structurally.
+ */
+
+/** One write of a committed batch. */
+export interface CommitOp {
+  table: string;
+  op: 'put' | 'delete';
+  key: unknown;
+  value?: Record<string, unknown>;
+}
+
+/** A committed batch: one transaction's writes, stamped with the writer's schema version. */
+export interface CommitBatch {
+  ops: CommitOp[];
+  schemaVersion: number;
+}
+
+/** Where a batch sits in the replication stream. */
+export interface StreamPosition {
+  stream: string;
+  seq: number;
+}
+
+/** What the store hands its replicator. */
+export interface StoreReplicator {
+  commit(batch: CommitBatch): Promise<void>;
+}
+
+/**
+ * The store, as replication sees it.
+ *
+ * - `setReplicator(r)`: a transaction touching a `replicated` table hands its batch to
+ *   `r.commit` instead of writing locally, and resolves when that resolves.
+ * - `applyReplicated(batch, pos)`: atomic apply + record of `pos.seq` as the last applied
+ *   sequence of `pos.stream`, in one write batch; a seq at or below it is a `'duplicate'`
+ *   no-op; a malformed batch throws and applies nothing; a newer `schemaVersion` throws an
+ *   error with code `ORDO_STORE_NEWER_SCHEMA`.
+ * - `snapshot(tables)` / `loadSnapshot(snap, pos)`: catch-up when the stream no longer holds
+ *   the next sequence a node needs.
+ */
+export interface ReplicatedStore {
+  setReplicator(r: StoreReplicator | undefined): void;
+  applyReplicated(batch: CommitBatch, pos: StreamPosition): Promise<'applied' | 'duplicate'>;
+  lastAppliedSeq(stream: string): number;
+  snapshot(tables: string[]): Promise<unknown>;
+  loadSnapshot(snapshot: unknown, pos: StreamPosition): Promise<void>;
+}

@@ -1,3 +1,85 @@
-// Ordo's public API: explicit named exports only.
-export type { Env, Clock, Random, IdSource, Logger, TestEnv, VirtualClock } from './env/index.ts';
-export { createRealEnv, createTestEnv } from './env/index.ts';
+// Ordo's public API: explicit named exports only. Subsystems are also exported as subpaths
+// (`ordo/store`, `ordo/cluster`, `ordo/env`).
+
+// env
+export type { Env, IoAdapters, Clock, TimerHandle, Random, IdSource, Logger, LogRecord, TestEnv, VirtualClock, FsAdapter, ProcessAdapter } from './env/index.ts';
+export { createRealEnv, createTestEnv, createVirtualClock, createSeededRandom, createMemoryLogger } from './env/index.ts';
+
+// actors
+export {
+  Pid,
+  isPid,
+  Kernel,
+  createKernel,
+  reply,
+  ReplyTo,
+  isNormalExit,
+  classifyExit,
+  formatReason,
+  report,
+  ActorError,
+  CallTimeoutError,
+  NoProcError,
+  CalleeExitError,
+  StartTimeoutError,
+  StartExitError,
+  BadArgumentError,
+} from './actors/index.ts';
+export type { ExitReason, CallResult, CallError, Target, RegisterResult, LifecycleEvent, StartResult, SpawnMachineOptions, ProcessInfo, ReportKind, ReportFields } from './actors/index.ts';
+
+// supervisor and application
+export {
+  startSupervisor,
+  supervisor,
+  startChild,
+  terminateChild,
+  restartChild,
+  deleteChild,
+  whichChildren,
+  whichChild,
+  countChildren,
+  getChildSpec,
+  stopProcess,
+  startApplication,
+  validateChildSpec,
+  validateFlags,
+  addRestart,
+  decideRestart,
+  restartSet,
+  backoffDelay,
+  SupervisorError,
+  InvalidChildSpecError,
+  DuplicateChildError,
+  BadCombinationError,
+  InvalidSupervisorFlagsError,
+  FailedToStartChildError,
+  MissingDependencyError,
+  ApplicationStartError,
+} from './supervisor/index.ts';
+export type {
+  ChildSpec,
+  NormalizedChildSpec,
+  SupervisorSpec,
+  SupervisorInit,
+  SupervisorFlags,
+  RestartType,
+  Shutdown,
+  Strategy,
+  AutoShutdown,
+  BackoffSpec,
+  StartContext,
+  ChildInfo,
+  ChildCounts,
+  StartChildResult,
+  TerminateChildResult,
+  RestartChildResult,
+  DeleteChildResult,
+  GetChildSpecResult,
+  WhichChildResult,
+  StartType,
+  ApplicationOptions,
+  ApplicationHandle,
+  ApplicationHealth,
+  ApplicationExit,
+  ChildHealth,
+} from './supervisor/index.ts';

@@ -11,6 +11,8 @@ import { createRealFs } from './fs.ts';
 import type { ProcessAdapter } from './process.ts';
 import { createRealProcess, createTestProcess } from './process.ts';
 import type { VirtualClock } from './virtualClock.ts';
+import type { KvAdapter } from './kv.ts';
+import { createRocksKv } from './rocksdb.ts';
 import { createVirtualClock } from './virtualClock.ts';
 import type { NatsConnector } from './nats.ts';
 import { createRealNatsConnector } from './nats.ts';
@@ -37,6 +39,8 @@ export interface IoAdapters {
   readonly process: ProcessAdapter;
   /** Opens NATS connections (the cluster layer). Optional so simulated Envs may omit it. */
   readonly nats?: NatsConnector;
+  /** The table store's key-value engine (RocksDB for real; `memory-level` in simulation). */
+  readonly kv?: KvAdapter;
 }
 
 export interface RealEnvOptions {
@@ -62,7 +66,7 @@ export function createRealEnv(options: RealEnvOptions = {}): Env {
     random,
     logger: options.logger ?? createRealLogger({ pretty: options.pretty, level: options.level ?? 'info' }),
     ids: createIdSource(),
-    io: { fs: createRealFs(), process: createRealProcess(), nats: createRealNatsConnector(), ...options.io },
+    io: { fs: createRealFs(), process: createRealProcess(), kv: createRocksKv(), nats: createRealNatsConnector(), ...options.io },
   };
 }
 
@@ -91,6 +95,6 @@ export function createTestEnv(options: { seed?: number; startMs?: number; level?
     records,
     ids: createIdSource(),
     // The real NATS connector: cluster tests run against a real nats-server.
-    io: { fs: createRealFs(), nats: createRealNatsConnector(), ...options.io, process: createTestProcess() },
+    io: { fs: createRealFs(), kv: createRocksKv(), nats: createRealNatsConnector(), ...options.io, process: createTestProcess() },
   };
 }

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { pino, type Logger, type LoggerOptions } from 'pino';
 
 export type { Logger } from 'pino';
@@ -11,10 +12,12 @@ export type LogRecord = Record<string, unknown> & { level: number; msg?: string 
  */
 export function createRealLogger(options: LoggerOptions & { pretty?: boolean } = {}): Logger {
   const { pretty, ...rest } = options;
+  // `pid` is Ordo's process id in reports; the OS pid goes under `ospid`.
+  const base = { ospid: process.pid, hostname: hostname() };
   if (pretty) {
-    return pino({ level: 'info', ...rest, transport: { target: 'pino-pretty', options: { colorize: true } } });
+    return pino({ level: 'info', base, ...rest, transport: { target: 'pino-pretty', options: { colorize: true } } });
   }
-  return pino({ level: 'info', ...rest });
+  return pino({ level: 'info', base, ...rest });
 }
 
 /**

@@ -1,0 +1,177 @@
+/**
+ * Core benchmarks (issue 2): call round trip and spawn+stop against raw xstate, restart
+ * latency, 10,000 dynamic children, boot+stop of a 4-child ordered tree.
+ * Run: `npm run bench -- core` or `node --import tsx bench/core.ts`.
+ */
+import { createActor, setup, assign } from 'xstate';
+import { pino } from 'pino';
+import { createRealEnv, type Env } from '../src/env/index.ts';
+import { createKernel, reply, type Pid } from '../src/actors/index.ts';
+import { startApplication, startChild, startSupervisor, stopProcess } from '../src/supervisor/index.ts';
+import { type BenchResult, isMain, median, now, percentile, printResults, repeat } from './lib.ts';
+
+const RUNS = Number(process.env['BENCH_RUNS'] ?? 5);
+
+const pingMachine = setup({
+  types: { context: {} as { n: number }, events: {} as { type: 'ping'; replyTo?: never } | { type: 'ordo.stop'; reason?: unknown } },
+}).createMachine({
+  context: { n: 0 },
+  initial: 'up',
+  states: {
+    up: {
+      tags: ['ready'],
+      on: {
+        ping: { actions: [assign({ n: ({ context }) => context.n + 1 }), ({ event }) => reply(event.replyTo, 'pong')] },
+        'ordo.stop': 'done',
+      },
+    },
+    done: { type: 'final' },
+  },
+});
+
+function quietEnv(): Env {
+  return createRealEnv({ logger: pino({ level: 'silent' }) });
+}
+
+/** Raw xstate: send an event and wait for the resulting snapshot through subscribe. */
+async function rawRoundTrip(n: number): Promise<number> {
+  const actor = createActor(pingMachine).start();
+  let resolve!: () => void;
+  actor.subscribe(() => resolve());
+  const t0 = now();
+  for (let i = 0; i < n; i++) {
+    const p = new Promise<void>((r) => (resolve = r));
+    actor.send({ type: 'ping' });
+    await p;
+  }
+  const dt = now() - t0;
+  actor.stop();
+  return (dt * 1e6) / n;
+}
+
+async function ordoCall(n: number): Promise<number> {
+  const kernel = createKernel(quietEnv());
+  const r = await kernel.spawn(pingMachine);
+  if (r.status !== 'ok') throw new Error('spawn failed');
+  const t0 = now();
+  for (let i = 0; i < n; i++) {
+    const res = await kernel.call(r.pid, { type: 'ping' });
+    if (!res.ok) throw new Error('call failed');
+  }
+  const dt = now() - t0;
+  kernel.exit(r.pid, 'kill');
+  return (dt * 1e6) / n;
+}
+
+async function rawSpawnStop(n: number): Promise<number> {
+  const t0 = now();
+  for (let i = 0; i < n; i++) createActor(pingMachine).start().stop();
+  return ((now() - t0) * 1e6) / n;
+}
+
+async function ordoSpawnStop(n: number): Promise<number> {
+  const kernel = createKernel(quietEnv());
+  const t0 = now();
+  for (let i = 0; i < n; i++) {
+    const r = await kernel.spawn(pingMachine);
+    if (r.status !== 'ok') throw new Error('spawn failed');
+    kernel.exit(r.pid, 'kill');
+  }
+  return ((now() - t0) * 1e6) / n;
+}
+
+/** Crash → ready again, through a one_for_one supervisor. Returns per-restart µs samples. */
+async function restartLatency(n: number): Promise<number[]> {
+  const env = quietEnv();
+  const kernel = createKernel(env);
+  const crashy = setup({ actions: { boom: () => { throw new Error('boom'); } } }).createMachine({
+    initial: 'up',
+    states: { up: { tags: ['ready'], on: { crash: { actions: 'boom' } } } },
+  });
+  const sup = await startSupervisor(kernel, { strategy: 'one_for_one', maxRestarts: 1_000_000, periodMs: 1000, children: [{ id: 'c', start: { machine: crashy } }] });
+  if (sup.status !== 'ok') throw new Error('sup failed');
+  const samples: number[] = [];
+  let pid: Pid | undefined;
+  let onReady: (() => void) | undefined;
+  kernel.onLifecycle((e) => {
+    if (e.type === 'ready') {
+      pid = e.pid;
+      onReady?.();
+    }
+  });
+  const first = await (await import('../src/supervisor/index.ts')).whichChildren(kernel, sup.pid);
+  pid = first[0]!.pid as Pid;
+  for (let i = 0; i < n; i++) {
+    const ready = new Promise<void>((r) => (onReady = r));
+    const t0 = now();
+    kernel.send(pid, { type: 'crash' });
+    await ready;
+    samples.push((now() - t0) * 1000);
+  }
+  await stopProcess(kernel, sup.pid);
+  return samples;
+}
+
+async function dynamicChildren(n: number): Promise<number> {
+  const kernel = createKernel(quietEnv());
+  const t0 = now();
+  const sup = await startSupervisor(kernel, { strategy: 'simple_one_for_one', maxRestarts: 10, periodMs: 1000, children: [{ id: 'w', restart: 'temporary', start: { machine: pingMachine } }] });
+  if (sup.status !== 'ok') throw new Error('sup failed');
+  for (let i = 0; i < n; i++) {
+    const r = await startChild(kernel, sup.pid, undefined);
+    if (!r.ok) throw new Error('startChild failed');
+  }
+  await stopProcess(kernel, sup.pid);
+  if (kernel.processCount !== 0) throw new Error(`leaked ${kernel.processCount} processes`);
+  return now() - t0;
+}
+
+async function bootStop(): Promise<number> {
+  const env = quietEnv();
+  const t0 = now();
+  const app = startApplication({
+    name: 'bench',
+    env,
+    handleSignals: false,
+    tree: { strategy: 'rest_for_one', maxRestarts: 3, periodMs: 5000, children: ['config', 'store', 'cache', 'http'].map((id) => ({ id, start: { machine: pingMachine } })) },
+  });
+  await app.ready;
+  const exit = await app.stop();
+  if (exit.code !== 0) throw new Error('stop failed');
+  return now() - t0;
+}
+
+export async function run(): Promise<BenchResult[]> {
+  const results: BenchResult[] = [];
+  const N = 20_000;
+  const raw = await repeat(RUNS, () => rawRoundTrip(N));
+  const call = await repeat(RUNS, () => ordoCall(N));
+  results.push({ name: 'call round trip', value: median(call), unit: 'ns/op', baseline: { name: 'xstate send+subscribe', value: median(raw) }, ratio: median(call) / median(raw), target: '≤ 1.3× raw xstate', met: median(call) / median(raw) <= 1.3, runs: call });
+
+  const S = 5_000;
+  const rawS = await repeat(RUNS, () => rawSpawnStop(S));
+  const ordoS = await repeat(RUNS, () => ordoSpawnStop(S));
+  results.push({ name: 'spawn+stop', value: median(ordoS), unit: 'ns/op', baseline: { name: 'createActor().start().stop()', value: median(rawS) }, ratio: median(ordoS) / median(rawS), target: '≤ 1.3× raw xstate', met: median(ordoS) / median(rawS) <= 1.3, runs: ordoS });
+
+  const lat: number[] = [];
+  const p50s: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const s = await restartLatency(2000);
+    p50s.push(median(s));
+    lat.push(...s);
+  }
+  results.push({ name: 'restart latency p50 (crash → ready)', value: median(p50s), unit: 'µs', target: 'p50 ≤ 100 µs', met: median(p50s) <= 100, runs: p50s });
+  results.push({ name: 'restart latency p99', value: percentile(lat, 99), unit: 'µs' });
+
+  const dyn = await repeat(RUNS, () => dynamicChildren(10_000));
+  results.push({ name: '10,000 dynamic children started and stopped', value: median(dyn), unit: 'ms', target: '≤ 1000 ms', met: median(dyn) <= 1000, runs: dyn });
+
+  const boots: number[] = [];
+  for (let i = 0; i < 20 * RUNS; i++) boots.push(await bootStop());
+  results.push({ name: 'boot+stop of a 4-child ordered tree', value: median(boots.slice(5)), unit: 'ms', target: '≤ 5 ms', met: median(boots.slice(5)) <= 5 });
+  return results;
+}
+
+if (isMain(import.meta.url)) {
+  printResults('Core', await run());
+}

@@ -1,0 +1,15 @@
+export { Pid, isPid } from './pid.ts';
+export type { ExitReason, ShutdownReason, AbnormalReason } from './exitReason.ts';
+export { isNormalExit, isShutdownTuple, classifyExit, formatReason } from './exitReason.ts';
+export { ActorError, CallTimeoutError, NoProcError, CalleeExitError, StartTimeoutError, StartExitError, BadArgumentError } from './errors.ts';
+export type { CallError } from './errors.ts';
+export { Kernel, createKernel } from './kernel.ts';
+export type { CallResult, Target, RegisterResult, LifecycleEvent } from './kernel.ts';
+export type { SpawnMachineOptions } from './machineProcess.ts';
+export type { NativeBehaviour, NativeMessage } from './nativeProcess.ts';
+export type { NativeProcess } from './nativeProcess.ts';
+export type { StartResult } from './startResult.ts';
+export { ReplyTo, reply } from './process.ts';
+export type { ProcessInfo } from './process.ts';
+export { report } from './report.ts';
+export type { ReportKind, ReportFields } from './report.ts';

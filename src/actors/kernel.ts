@@ -1,0 +1,304 @@
+import type { AnyStateMachine } from 'xstate';
+import type { Env } from '../env/index.ts';
+import { Pid } from './pid.ts';
+import { Process, ReplyTo, type ProcessInfo } from './process.ts';
+import { MachineProcess, type SpawnMachineOptions } from './machineProcess.ts';
+import { NativeProcess, type NativeBehaviour } from './nativeProcess.ts';
+import type { StartResult } from './startResult.ts';
+import { BadArgumentError, CalleeExitError, CallTimeoutError, NoProcError, type CallError } from './errors.ts';
+import { classifyExit } from './exitReason.ts';
+import { report } from './report.ts';
+
+/** The outcome of a `call`: the reply, or why there is none. Never a rejected promise. */
+export type CallResult<T = unknown> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: CallError | BadArgumentError };
+
+/** What `onLifecycle` listeners see. */
+export type LifecycleEvent =
+  | { readonly type: 'ready'; readonly pid: Pid }
+  | { readonly type: 'state'; readonly pid: Pid; readonly value: unknown }
+  | { readonly type: 'exit'; readonly pid: Pid; readonly reason: unknown };
+
+/** A process to address: its pid or its registered name. */
+export type Target = Pid | string;
+
+/** `register`'s outcome. */
+export type RegisterResult = { readonly ok: true } | { readonly ok: false; readonly reason: 'already_registered'; readonly holder: Pid } | { readonly ok: false; readonly reason: 'noproc' };
+
+/**
+ * The process kernel: pids, the name registry, links, monitors, exit signals and
+ * request/reply. One kernel per application (OTP: one node). All timing goes through
+ * `env.clock`, so the same code runs on the virtual clock in tests and simulation.
+ *
+ * @example
+ * const kernel = createKernel(createRealEnv());
+ * const started = await kernel.spawn(counterMachine, { name: 'counter' });
+ * const r = await kernel.call('counter', { type: 'get' });
+ * if (r.ok) console.log(r.value);
+ */
+export class Kernel {
+  private nextPid = 0;
+  private nextRef = 0;
+  private readonly processes = new Map<number, Process>();
+  private readonly names = new Map<string, Process>();
+  private readonly monitorTargets = new Map<number, Process>();
+  private readonly lifecycle = new Set<(event: LifecycleEvent) => void>();
+
+  constructor(
+    readonly env: Env,
+    readonly node: string = 'ordo',
+  ) {}
+
+  /** @internal */
+  _newPid(): Pid {
+    return new Pid(++this.nextPid, this.node);
+  }
+
+  /**
+   * Spawns `machine` as a process and resolves once it is ready (tag `ready`), ignored,
+   * failed, or timed out. See docs/child-protocol.md.
+   */
+  spawn(machine: AnyStateMachine, options: SpawnMachineOptions = {}): Promise<StartResult> {
+    if (options.name !== undefined) {
+      const holder = this.names.get(options.name);
+      if (holder) return Promise.resolve({ status: 'already_started', pid: holder.pid });
+    }
+    const proc = new MachineProcess(this, this._newPid(), machine, options);
+    this.processes.set(proc.pid.id, proc);
+    if (options.name !== undefined) this.bindName(options.name, proc);
+    if (options.link) this.linkProcs(proc, options.link);
+    return proc.start();
+  }
+
+  /**
+   * @internal Spawns a native mailbox process. `make` builds its behaviour given the process
+   * (so the behaviour can `exit` it and read its pid). Returns the process synchronously.
+   */
+  spawnNative(make: (proc: NativeProcess) => NativeBehaviour, options: { link?: Pid; name?: string } = {}): NativeProcess | { status: 'already_started'; pid: Pid } {
+    if (options.name !== undefined) {
+      const holder = this.names.get(options.name);
+      if (holder) return { status: 'already_started', pid: holder.pid };
+    }
+    const proc = new NativeProcess(this, this._newPid());
+    this.processes.set(proc.pid.id, proc);
+    proc.behaviour = make(proc);
+    if (options.name !== undefined) this.bindName(options.name, proc);
+    if (options.link) this.linkProcs(proc, options.link);
+    return proc;
+  }
+
+  /** @internal */
+  lookup(target: Target): Process | undefined {
+    if (typeof target === 'string') return this.names.get(target);
+    if (target instanceof Pid) {
+      const p = this.processes.get(target.id);
+      return p && p.pid === target ? p : undefined;
+    }
+    return undefined;
+  }
+
+  /**
+   * Request/reply. Resolves with `{ ok: true, value }`, or `{ ok: false, error }` where the
+   * error is `CallTimeoutError`, `NoProcError` or `CalleeExitError` (the callee's exit
+   * reason). Never rejects. Default timeout 5000 ms (gen_server's); `Infinity` waits forever.
+   */
+  call<T = unknown>(target: Target, request: object, options: { timeoutMs?: number } = {}): Promise<CallResult<T>> {
+    if (typeof request !== 'object' || request === null) {
+      return Promise.resolve({ ok: false, error: new BadArgumentError('request', request, 'a call request must be an object with a type') });
+    }
+    const proc = this.lookup(target);
+    if (!proc || !proc.alive) return Promise.resolve({ ok: false, error: new NoProcError(target, request) });
+    const timeoutMs = options.timeoutMs ?? 5000;
+    const id = ++this.nextRef;
+    return new Promise<CallResult<T>>((resolve) => {
+      const pending = {
+        resolve: resolve as (o: CallResult) => void,
+        timer: undefined as unknown,
+        request,
+        target,
+      };
+      if (timeoutMs !== Infinity) {
+        pending.timer = this.env.clock.setTimeout(() => {
+          if (proc.pendingCalls.delete(id)) resolve({ ok: false, error: new CallTimeoutError(target, request, timeoutMs) });
+        }, timeoutMs);
+      }
+      proc.pendingCalls.set(id, pending);
+      proc.deliverCall(request, new ReplyTo(proc, id));
+    });
+  }
+
+  /** Fire-and-forget; always succeeds, even if the target does not exist (OTP's cast). */
+  cast(target: Target, message: unknown): void {
+    const proc = this.lookup(target);
+    if (proc?.alive) proc.deliverCast(message);
+  }
+
+  /** Sends a plain message (an event, for machines). Dropped if the target does not exist. */
+  send(target: Target, message: unknown): void {
+    const proc = this.lookup(target);
+    if (proc?.alive) proc.deliverInfo(message);
+  }
+
+  /**
+   * Sends an exit signal (`erlang:exit/2`). `'kill'` cannot be trapped: the target exits
+   * `'killed'`. Otherwise a machine stops through the `ordo.stop` protocol (or at once if it
+   * has no transition for it), and a native process receives the signal in its mailbox.
+   */
+  exit(target: Target, reason: unknown, from?: Pid): void {
+    const proc = this.lookup(target);
+    if (proc?.alive) proc.signal(from, reason, false);
+  }
+
+  /** Links two processes. Linking to a dead process sends `noproc` to the other at once. */
+  link(a: Pid, b: Pid): void {
+    const pa = this.lookup(a);
+    if (pa) this.linkProcs(pa, b);
+  }
+
+  private linkProcs(pa: Process, b: Pid): void {
+    const pb = this.lookup(b);
+    if (!pb || !pb.alive) {
+      pa.signal(b, 'noproc', true);
+      return;
+    }
+    pa.links.add(pb);
+    pb.links.add(pa);
+  }
+
+  unlink(a: Pid, b: Pid): void {
+    const pa = this.lookup(a);
+    const pb = this.lookup(b);
+    if (pa && pb) {
+      pa.links.delete(pb);
+      pb.links.delete(pa);
+    }
+  }
+
+  /**
+   * Monitors `target`: `onDown(reason)` runs once when it exits (`'noproc'`, asynchronously,
+   * if it is already gone). Returns a ref for `demonitor`.
+   */
+  monitor(target: Target, onDown: (reason: unknown) => void): number {
+    const ref = ++this.nextRef;
+    const proc = this.lookup(target);
+    if (!proc || !proc.alive) {
+      queueMicrotask(() => onDown('noproc'));
+      return ref;
+    }
+    proc.monitors.set(ref, onDown);
+    this.monitorTargets.set(ref, proc);
+    return ref;
+  }
+
+  demonitor(ref: number): void {
+    const proc = this.monitorTargets.get(ref);
+    if (proc) {
+      proc.monitors.delete(ref);
+      this.monitorTargets.delete(ref);
+    }
+  }
+
+  /** Registers `name` for `pid`. Taken → `{ ok: false, reason: 'already_registered', holder }`. */
+  register(name: string, pid: Pid): RegisterResult {
+    if (typeof name !== 'string' || name.length === 0) throw new BadArgumentError('name', name, 'a registered name must be a non-empty string');
+    const holder = this.names.get(name);
+    if (holder) return { ok: false, reason: 'already_registered', holder: holder.pid };
+    const proc = this.lookup(pid);
+    if (!proc || !proc.alive) return { ok: false, reason: 'noproc' };
+    this.bindName(name, proc);
+    return { ok: true };
+  }
+
+  private bindName(name: string, proc: Process): void {
+    if (proc.name !== undefined) this.names.delete(proc.name);
+    proc.name = name;
+    this.names.set(name, proc);
+  }
+
+  whereis(name: string): Pid | undefined {
+    return this.names.get(name)?.pid;
+  }
+
+  unregister(name: string): boolean {
+    const proc = this.names.get(name);
+    if (!proc) return false;
+    this.names.delete(name);
+    proc.name = undefined;
+    return true;
+  }
+
+  isAlive(target: Target): boolean {
+    return this.lookup(target)?.alive ?? false;
+  }
+
+  processInfo(target: Target): ProcessInfo | undefined {
+    const p = this.lookup(target);
+    if (!p || !p.alive) return undefined;
+    return { pid: p.pid, name: p.name, kind: p.kind, state: p.describe(), ready: p.isReady(), links: [...p.links].map((l) => l.pid), trapExit: p.trapExit };
+  }
+
+  /**
+   * Observes process lifecycle: `ready`, `state` (a machine's snapshot changed) and `exit`.
+   * For live views (`ordo tree`) and traces; returns an unsubscribe function.
+   */
+  onLifecycle(listener: (event: LifecycleEvent) => void): () => void {
+    this.lifecycle.add(listener);
+    return () => this.lifecycle.delete(listener);
+  }
+
+  /** @internal */
+  _emit(event: LifecycleEvent): void {
+    if (this.lifecycle.size === 0) return;
+    for (const l of [...this.lifecycle]) l(event);
+  }
+
+  /** Number of live processes. */
+  get processCount(): number {
+    return this.processes.size;
+  }
+
+  /** @internal Called once by a process when it terminates. */
+  _onExit(proc: Process, reason: unknown): void {
+    this.processes.delete(proc.pid.id);
+    this._emit({ type: 'exit', pid: proc.pid, reason });
+    if (proc.name !== undefined && this.names.get(proc.name) === proc) this.names.delete(proc.name);
+    if (classifyExit(reason) === 'abnormal' && reason !== 'killed' && reason !== 'noproc') {
+      report(this.env.logger, 'crash_report', { pid: String(proc.pid), name: proc.name, reason, state: safeDescribe(proc) });
+    }
+    if (proc.pendingCalls.size > 0) {
+      for (const pending of proc.pendingCalls.values()) {
+        if (pending.timer !== undefined) this.env.clock.clearTimeout(pending.timer);
+        pending.resolve({ ok: false, error: new CalleeExitError(pending.target, pending.request, reason) });
+      }
+      proc.pendingCalls.clear();
+    }
+    if (proc.links.size > 0) {
+      const linked = [...proc.links];
+      proc.links.clear();
+      for (const other of linked) {
+        other.links.delete(proc);
+        other.signal(proc.pid, reason, true);
+      }
+    }
+    if (proc.monitors.size > 0) {
+      const monitors = [...proc.monitors];
+      proc.monitors.clear();
+      for (const [ref, onDown] of monitors) {
+        this.monitorTargets.delete(ref);
+        onDown(reason);
+      }
+    }
+  }
+}
+
+function safeDescribe(proc: Process): unknown {
+  try {
+    return proc.describe();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Creates a kernel on `env`. */
+export function createKernel(env: Env, options: { node?: string } = {}): Kernel {
+  return new Kernel(env, options.node);
+}

@@ -1,0 +1,188 @@
+import { createActor, type AnyActorRef, type AnyStateMachine, type Subscription } from 'xstate';
+import { Process, type ReplyTo } from './process.ts';
+import type { Pid } from './pid.ts';
+import type { Kernel } from './kernel.ts';
+import { StartExitError, StartTimeoutError } from './errors.ts';
+import type { StartResult } from './startResult.ts';
+
+/** Options for spawning a machine as a process. */
+export interface SpawnMachineOptions {
+  input?: unknown;
+  /** Register the process under this name; a taken name → `{ status: 'already_started', pid }`. */
+  name?: string;
+  /** Link the new process to this one (a supervisor links its children). */
+  link?: Pid;
+  /** Deliver exit signals from linked processes as `{ type: 'ordo.exit', from, reason }` events. */
+  trapExit?: boolean;
+  /** Not ready within this many ms → killed, start fails with `StartTimeoutError`. Default 5000. */
+  startTimeoutMs?: number;
+  /** Read the provided service from the ready snapshot. Default: `snapshot.context.service`. */
+  selectService?: (snapshot: ReturnType<AnyActorRef['getSnapshot']>) => unknown;
+}
+
+interface MachineSnapshot {
+  status: 'active' | 'done' | 'error' | 'stopped';
+  value: unknown;
+  output?: unknown;
+  context?: unknown;
+  hasTag(tag: string): boolean;
+  can(event: { type: string }): boolean;
+}
+
+const STOP = 'ordo.stop';
+
+/** @internal An xstate actor adapted to the child protocol (docs/child-protocol.md). */
+export class MachineProcess extends Process {
+  readonly kind = 'machine' as const;
+  private actor!: AnyActorRef;
+  private sub: Subscription | undefined;
+  private ready = false;
+  private stopReason: unknown = undefined;
+  private startTimer: unknown = undefined;
+  private settleStart: ((r: StartResult) => void) | undefined;
+  service: unknown = undefined;
+
+  constructor(
+    kernel: Kernel,
+    pid: Pid,
+    private readonly machine: AnyStateMachine,
+    private readonly options: SpawnMachineOptions,
+  ) {
+    super(kernel, pid, options.trapExit ?? false);
+  }
+
+  /** Starts the actor; resolves when it is ready, ignored, failed, or timed out. */
+  start(): Promise<StartResult> {
+    const { env } = this.kernel;
+    return new Promise<StartResult>((resolve) => {
+      this.settleStart = resolve;
+      try {
+        this.actor = createActor(this.machine, {
+          input: this.options.input,
+          clock: env.clock as never,
+          id: String(this.pid),
+          logger: (...args: unknown[]) => env.logger.info({ pid: String(this.pid), args }, 'machine log'),
+        });
+        this.sub = this.actor.subscribe({
+          next: (s) => this.onSnapshot(s as MachineSnapshot),
+          error: (e) => this.exit(e),
+        });
+        this.actor.start();
+      } catch (e) {
+        this.exit(e);
+        return;
+      }
+      if (!this.alive) return;
+      this.onSnapshot(this.actor.getSnapshot() as MachineSnapshot);
+      if (!this.alive || this.ready) return;
+      const ms = this.options.startTimeoutMs ?? 5000;
+      if (ms !== Infinity) {
+        this.startTimer = env.clock.setTimeout(() => {
+          this.startTimer = undefined;
+          if (this.ready || !this.alive) return;
+          const settle = this.settleStart;
+          this.settleStart = undefined;
+          this.forceStop('killed');
+          settle?.({ status: 'error', error: new StartTimeoutError(this.pid, ms) });
+        }, ms);
+      }
+    });
+  }
+
+  private onSnapshot(s: MachineSnapshot): void {
+    if (!this.alive) return;
+    if (s.status === 'error') return; // delivered through the error observer
+    if (s.status === 'active') this.kernel._emit({ type: 'state', pid: this.pid, value: s.value });
+    if (!this.ready && s.status === 'active' && s.hasTag('ready')) {
+      this.ready = true;
+      try {
+        this.service = this.options.selectService ? this.options.selectService(s as never) : (s.context as { service?: unknown } | undefined)?.service;
+      } catch (e) {
+        this.forceStop(e);
+        return;
+      }
+      if (this.startTimer !== undefined) this.kernel.env.clock.clearTimeout(this.startTimer);
+      const settle = this.settleStart;
+      this.settleStart = undefined;
+      this.kernel._emit({ type: 'ready', pid: this.pid });
+      settle?.({ status: 'ok', pid: this.pid, info: this.service });
+      return;
+    }
+    if (s.status === 'done') this.exit(this.reasonFromOutput(s.output));
+  }
+
+  private reasonFromOutput(output: unknown): unknown {
+    const o = output as { reason?: unknown; ignore?: unknown } | undefined;
+    if (o && typeof o === 'object' && o.ignore === true && !this.ready) return IGNORE;
+    if (o && typeof o === 'object' && 'reason' in o && o.reason !== undefined) return o.reason;
+    return this.stopReason ?? 'normal';
+  }
+
+  /** Ends the process with `reason`. Idempotent. */
+  private exit(reason: unknown): void {
+    if (!this.alive) return;
+    if (this.startTimer !== undefined) this.kernel.env.clock.clearTimeout(this.startTimer);
+    this.sub?.unsubscribe();
+    const status = this.actor?.getSnapshot()?.status;
+    if (status === 'active') this.actor.stop();
+    const settle = this.settleStart;
+    this.settleStart = undefined;
+    const final = reason === IGNORE ? 'normal' : reason;
+    this.terminated(final);
+    if (settle) {
+      if (reason === IGNORE) settle({ status: 'ignore' });
+      else settle({ status: 'error', error: new StartExitError(this.pid, reason) });
+    }
+  }
+
+  private forceStop(reason: unknown): void {
+    this.exit(reason);
+  }
+
+  signal(from: Pid | undefined, reason: unknown, linked: boolean): void {
+    if (!this.alive) return;
+    if (reason === 'kill') return this.forceStop('killed');
+    if (linked) {
+      if (this.trapExit) return this.send({ type: 'ordo.exit', from, reason });
+      if (reason === 'normal') return;
+      return this.forceStop(reason);
+    }
+    if (reason === 'normal' && from !== this.pid) return;
+    this.stopReason = reason;
+    let canStop = false;
+    try {
+      canStop = (this.actor.getSnapshot() as MachineSnapshot).can({ type: STOP });
+    } catch {
+      canStop = false;
+    }
+    if (canStop) this.send({ type: STOP, reason });
+    else this.forceStop(reason);
+  }
+
+  private send(event: { type: string; [k: string]: unknown }): void {
+    // A throwing action turns the actor's status to 'error'; the error observer ends the process.
+    this.actor.send(event);
+  }
+
+  deliverCall(request: object, replyTo: ReplyTo): void {
+    this.send({ ...(request as { type: string }), replyTo } as { type: string });
+  }
+  deliverCast(message: unknown): void {
+    this.send(message as { type: string });
+  }
+  deliverInfo(message: unknown): void {
+    this.send(message as { type: string });
+  }
+  describe(): unknown {
+    return this.actor?.getSnapshot()?.value;
+  }
+  isReady(): boolean {
+    return this.ready;
+  }
+  /** The live xstate actor (for inspection and tests). */
+  get ref(): AnyActorRef {
+    return this.actor;
+  }
+}
+
+const IGNORE = Symbol('ignore');

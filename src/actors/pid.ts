@@ -1,0 +1,21 @@
+/**
+ * A process identifier, unique within a kernel for its whole life (never reused).
+ * Printed like Erlang's: `<node.N>`.
+ */
+export class Pid {
+  /** @internal */
+  constructor(
+    readonly id: number,
+    readonly node: string,
+  ) {}
+  toString(): string {
+    return `<${this.node}.${this.id}>`;
+  }
+  toJSON(): string {
+    return this.toString();
+  }
+}
+
+export function isPid(x: unknown): x is Pid {
+  return x instanceof Pid;
+}

@@ -1,0 +1,88 @@
+import type { Pid } from './pid.ts';
+import type { Kernel } from './kernel.ts';
+
+/** @internal A call waiting for its reply. */
+export interface PendingCall {
+  resolve(outcome: { ok: true; value: unknown } | { ok: false; error: unknown }): void;
+  timer: unknown;
+  request: unknown;
+  target: Pid | string;
+}
+
+/** What `processInfo` tells about a live process. */
+export interface ProcessInfo {
+  pid: Pid;
+  name: string | undefined;
+  kind: 'machine' | 'native';
+  /** For machines: the xstate snapshot's `value`; for native processes: what they describe. */
+  state: unknown;
+  ready: boolean;
+  links: Pid[];
+  trapExit: boolean;
+}
+
+/**
+ * @internal The kernel's view of a process. Two kinds exist: `MachineProcess` (an xstate
+ * actor) and `NativeProcess` (a mailbox behaviour — supervisors are these).
+ */
+export abstract class Process {
+  alive = true;
+  exitReason: unknown = undefined;
+  name: string | undefined = undefined;
+  readonly links = new Set<Process>();
+  readonly monitors = new Map<number, (reason: unknown) => void>();
+  readonly pendingCalls = new Map<number, PendingCall>();
+
+  constructor(
+    readonly kernel: Kernel,
+    readonly pid: Pid,
+    public trapExit: boolean,
+  ) {}
+
+  abstract readonly kind: 'machine' | 'native';
+  /** An exit signal from `from` (undefined: from outside any process). `linked`: it came through a link. */
+  abstract signal(from: Pid | undefined, reason: unknown, linked: boolean): void;
+  abstract deliverCall(request: object, replyTo: ReplyTo): void;
+  abstract deliverCast(message: unknown): void;
+  abstract deliverInfo(message: unknown): void;
+  abstract describe(): unknown;
+  abstract isReady(): boolean;
+
+  /** Subclasses call this exactly once, when the process has terminated. */
+  protected terminated(reason: unknown): void {
+    if (!this.alive) return;
+    this.alive = false;
+    this.exitReason = reason;
+    this.kernel._onExit(this, reason);
+  }
+}
+
+/**
+ * The reply address handed to a machine with every `call`. Reply with
+ * {@link reply}`(event.replyTo, value)` from an action. Replying twice, or after the caller
+ * timed out, does nothing.
+ */
+export class ReplyTo {
+  /** @internal */
+  constructor(
+    private readonly callee: Process,
+    private readonly callId: number,
+  ) {}
+  reply(value: unknown): void {
+    const pending = this.callee.pendingCalls.get(this.callId);
+    if (!pending) return;
+    this.callee.pendingCalls.delete(this.callId);
+    if (pending.timer !== undefined) this.callee.kernel.env.clock.clearTimeout(pending.timer);
+    pending.resolve({ ok: true, value });
+  }
+}
+
+/**
+ * Answers a `call` from inside a machine action.
+ *
+ * @example
+ * on: { 'get.count': { actions: ({ context, event }) => reply(event.replyTo, context.count) } }
+ */
+export function reply(replyTo: ReplyTo | undefined, value: unknown): void {
+  replyTo?.reply(value);
+}

@@ -1,0 +1,53 @@
+import type { Logger } from '../env/index.ts';
+import { formatReason } from './exitReason.ts';
+
+/** The kinds of SASL-style report Ordo emits. */
+export type ReportKind =
+  | 'progress'
+  | 'child_terminated'
+  | 'start_error'
+  | 'shutdown_error'
+  | 'reached_max_restart_intensity'
+  | 'crash_report'
+  | 'auto_shutdown'
+  | 'application_started'
+  | 'application_exited';
+
+/**
+ * The fields of a report. Keys are fixed so logs can be queried: `report`, `supervisor`,
+ * `child`, `pid`, `reason`, `restarts`, plus kind-specific extras.
+ */
+export interface ReportFields {
+  supervisor?: string;
+  child?: string;
+  pid?: string;
+  reason?: unknown;
+  restarts?: number;
+  [extra: string]: unknown;
+}
+
+const LEVEL: Record<ReportKind, 'info' | 'warn' | 'error'> = {
+  progress: 'info',
+  child_terminated: 'error',
+  start_error: 'error',
+  shutdown_error: 'error',
+  reached_max_restart_intensity: 'error',
+  crash_report: 'error',
+  auto_shutdown: 'info',
+  application_started: 'info',
+  application_exited: 'info',
+};
+
+/**
+ * The one report path: every supervisor, kernel and application report goes through here,
+ * as a pino record with `report: kind` and the fixed keys.
+ *
+ * @example
+ * report(env.logger, 'child_terminated', { supervisor: 'root', child: 'db', reason: 'died', restarts: 1 });
+ */
+export function report(logger: Logger, kind: ReportKind, fields: ReportFields, level: 'info' | 'warn' | 'error' = LEVEL[kind]): void {
+  if (!logger.isLevelEnabled(level)) return;
+  const record: Record<string, unknown> = { report: kind, ...fields };
+  if ('reason' in fields) record['reason'] = formatReason(fields.reason);
+  logger[level](record, kind);
+}

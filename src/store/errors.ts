@@ -1,0 +1,154 @@
+/**
+ * Typed errors of the table store. Every error has a literal `code`, names the ids involved
+ * (table, key, attribute) and carries the bad value; recognise them by `code`, never by text.
+ * Expected outcomes (a key not found) are returned values, not errors.
+ */
+export abstract class StoreError extends Error {
+  abstract readonly code: string;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A record does not fit its table: unknown attribute, missing key/attribute, wrong type. */
+export class StoreValidationError extends StoreError {
+  readonly code = 'ORDO_STORE_VALIDATION' as const;
+  constructor(
+    readonly table: string,
+    readonly attribute: string | undefined,
+    readonly value: unknown,
+    readonly problem: 'unknown_table' | 'unknown_attribute' | 'missing' | 'wrong_type' | 'bad_key' | 'bad_batch',
+    detail = '',
+  ) {
+    super(`table ${table}: ${problem}${attribute !== undefined ? ` attribute ${attribute}` : ''} value ${safeJson(value)}${detail ? ` (${detail})` : ''}`);
+  }
+}
+
+/** A stored value failed its checksum or does not parse: names the table and the key. */
+export class StoreCorruptError extends StoreError {
+  readonly code = 'ORDO_STORE_CORRUPT' as const;
+  constructor(
+    readonly table: string,
+    readonly key: unknown,
+    readonly detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`table ${table}: corrupt value at key ${safeJson(key)}: ${detail}`, options);
+  }
+}
+
+/** The declared schema differs from the stored one in a way that needs a numbered migration. */
+export class StoreSchemaRefusedError extends StoreError {
+  readonly code = 'ORDO_STORE_SCHEMA_REFUSED' as const;
+  constructor(
+    readonly table: string,
+    readonly changes: readonly SchemaChange[],
+  ) {
+    super(
+      `table ${table}: schema change needs a numbered migration: ${changes.map((c) => `${c.kind} ${c.attribute ?? ''}${c.detail ? ` (${c.detail})` : ''}`.trim()).join('; ')}`,
+    );
+  }
+}
+
+/** One refused difference between the stored and declared schema of a table. */
+export interface SchemaChange {
+  readonly kind: 'removed_attribute' | 'renamed_attribute' | 'retyped_attribute' | 'reordered_attributes' | 'added_without_default' | 'changed_key' | 'changed_type' | 'changed_storage';
+  readonly attribute?: string;
+  readonly detail?: string;
+}
+
+/** The data was written by a newer schema version than this code knows (rolling deploy). */
+export class StoreNewerSchemaError extends StoreError {
+  readonly code = 'ORDO_STORE_NEWER_SCHEMA' as const;
+  constructor(
+    readonly storedVersion: number,
+    readonly knownVersion: number,
+    readonly dir: string,
+  ) {
+    super(`${dir}: store is at schema version ${storedVersion}, this code knows up to ${knownVersion}; refusing to open (no downgrade)`);
+  }
+}
+
+/** Another process (or a leaked handle) holds the data directory's lock. */
+export class StoreLockedError extends StoreError {
+  readonly code = 'ORDO_STORE_LOCKED' as const;
+  constructor(
+    readonly dir: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${dir}: locked by another process`, options);
+  }
+}
+
+/** `expectExisting` was set and the data directory (or its database) is missing. */
+export class StoreMissingDirError extends StoreError {
+  readonly code = 'ORDO_STORE_MISSING_DIR' as const;
+  constructor(readonly dir: string) {
+    super(`${dir}: data directory missing and expectExisting is set; refusing to create an empty store`);
+  }
+}
+
+/** A transaction kept conflicting and ran out of retries. */
+export class StoreTxRetriesError extends StoreError {
+  readonly code = 'ORDO_STORE_TX_RETRIES' as const;
+  constructor(
+    readonly attempts: number,
+    readonly conflict: { table: string; key?: unknown },
+  ) {
+    super(`transaction conflicted ${attempts} times (last on table ${conflict.table}${conflict.key !== undefined ? ` key ${safeJson(conflict.key)}` : ''})`);
+  }
+}
+
+/** A disk write failed; nothing of the batch was applied. */
+export class StoreIoError extends StoreError {
+  readonly code = 'ORDO_STORE_IO' as const;
+  constructor(
+    readonly dir: string,
+    readonly operation: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${dir}: ${operation} failed: ${(options?.cause as Error)?.message ?? 'unknown'}`, options);
+  }
+}
+
+/** The store is closed (or closing). */
+export class StoreClosedError extends StoreError {
+  readonly code = 'ORDO_STORE_CLOSED' as const;
+  constructor(readonly dir: string) {
+    super(`${dir}: store is closed`);
+  }
+}
+
+/** A numbered migration failed; nothing of it was committed. */
+export class StoreMigrationError extends StoreError {
+  readonly code = 'ORDO_STORE_MIGRATION' as const;
+  constructor(
+    readonly version: number,
+    readonly description: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`migration ${version} (${description}) failed: ${detail}`, options);
+  }
+}
+
+/** A backup file is damaged or incomplete, or the restore target is not empty. */
+export class StoreBackupError extends StoreError {
+  readonly code = 'ORDO_STORE_BACKUP' as const;
+  constructor(
+    readonly path: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${path}: ${detail}`, options);
+  }
+}
+
+function safeJson(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * Ordo's table store: Mnesia's model (tables, indexes, transactions, RAM-speed reads) on
+ * RocksDB's durability. Open it with {@link openStore} or run it as a supervised child with
+ * {@link createStoreInitializer}.
+ */
+export type { AttributeDef, AttributeType, CommitBatch, CommitOp, KeyValue, Migration, NormalTableDef, Replicator, Row, SchemaVersionRecord, Storage, TableDef, TableType } from './types.ts';
+export { Store } from './store.ts';
+export type { ChangeEvent, StoreSnapshot, TransactionOptions } from './store.ts';
+export { Tx } from './transaction.ts';
+export type { Page } from './transaction.ts';
+export type { Cursor, RangeOptions } from './query.ts';
+export { openStore, StoreOpening } from './openStore.ts';
+export type { OpenStoreOptions } from './openStore.ts';
+export { restoreStore } from './restore.ts';
+export type { BackupInfo } from './backup.ts';
+export type { StoreInfo, TableInfo, VerifyReport } from './admin.ts';
+export {
+  StoreError,
+  StoreValidationError,
+  StoreCorruptError,
+  StoreSchemaRefusedError,
+  StoreNewerSchemaError,
+  StoreLockedError,
+  StoreMissingDirError,
+  StoreTxRetriesError,
+  StoreIoError,
+  StoreClosedError,
+  StoreMigrationError,
+  StoreBackupError,
+} from './errors.ts';
+export type { SchemaChange } from './errors.ts';
+export { encodeKey, decodeKey } from './keyCodec.ts';

@@ -1,0 +1,160 @@
+/**
+ * Order-preserving key encoding. A key (number, string, boolean, null, or a tuple of those
+ * for composite keys) becomes a "byte string": a JS string whose code units are all < 256,
+ * so `<` on encoded strings equals memcmp on their bytes (`Buffer.from(s, 'latin1')`),
+ * which is RocksDB's order. Order: null < false < true < numbers (numeric) < strings
+ * (Unicode code point order) < tuples (element by element, shorter prefix first).
+ */
+
+const TAG_NULL = 0x02;
+const TAG_FALSE = 0x03;
+const TAG_TRUE = 0x04;
+const TAG_NUMBER = 0x10;
+const TAG_STRING = 0x20;
+const TAG_TUPLE = 0x30;
+const END = 0x00;
+
+const f64 = new Float64Array(1);
+const u8 = new Uint8Array(f64.buffer);
+const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** Why a value cannot be a key (returned, the caller raises its typed error). */
+export type KeyProblem = string;
+
+function encodeNumber(n: number): string {
+  f64[0] = n === 0 ? 0 : n; // -0 → 0
+  let b0, b1, b2, b3, b4, b5, b6, b7;
+  if (littleEndian) {
+    [b0, b1, b2, b3, b4, b5, b6, b7] = [u8[7]!, u8[6]!, u8[5]!, u8[4]!, u8[3]!, u8[2]!, u8[1]!, u8[0]!];
+  } else {
+    [b0, b1, b2, b3, b4, b5, b6, b7] = [u8[0]!, u8[1]!, u8[2]!, u8[3]!, u8[4]!, u8[5]!, u8[6]!, u8[7]!];
+  }
+  if (b0 & 0x80) {
+    b0 ^= 0xff; b1 ^= 0xff; b2 ^= 0xff; b3 ^= 0xff; b4 ^= 0xff; b5 ^= 0xff; b6 ^= 0xff; b7 ^= 0xff;
+  } else {
+    b0 ^= 0x80;
+  }
+  return String.fromCharCode(TAG_NUMBER, b0, b1, b2, b3, b4, b5, b6, b7);
+}
+
+function encodeString(s: string): string {
+  let ascii = true;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0 || c >= 0x80) {
+      ascii = false;
+      break;
+    }
+  }
+  if (ascii) return String.fromCharCode(TAG_STRING) + s + '\x00\x01';
+  const bytes = Buffer.from(s, 'utf8');
+  let out = String.fromCharCode(TAG_STRING);
+  for (const b of bytes) out += b === 0 ? '\x00\xff' : String.fromCharCode(b);
+  return out + '\x00\x01';
+}
+
+/**
+ * Encodes a key; returns `undefined` for a value that cannot be a key (objects, NaN,
+ * undefined…). Throws nothing.
+ */
+export function encodeKey(v: unknown): string | undefined {
+  switch (typeof v) {
+    case 'number':
+      return Number.isFinite(v) ? encodeNumber(v) : undefined;
+    case 'string':
+      return encodeString(v);
+    case 'boolean':
+      return String.fromCharCode(v ? TAG_TRUE : TAG_FALSE);
+    case 'object': {
+      if (v === null) return String.fromCharCode(TAG_NULL);
+      if (!Array.isArray(v)) return undefined;
+      let out = String.fromCharCode(TAG_TUPLE);
+      for (const e of v) {
+        const enc = encodeKey(e);
+        if (enc === undefined) return undefined;
+        out += enc;
+      }
+      return out + '\x00';
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** Decodes one element at `pos`; returns the value and the position after it. */
+export function decodeAt(s: string, pos: number): [unknown, number] {
+  const tag = s.charCodeAt(pos);
+  switch (tag) {
+    case TAG_NULL:
+      return [null, pos + 1];
+    case TAG_FALSE:
+      return [false, pos + 1];
+    case TAG_TRUE:
+      return [true, pos + 1];
+    case TAG_NUMBER: {
+      const b = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => s.charCodeAt(pos + 1 + i));
+      if (b[0]! & 0x80) b[0] = b[0]! ^ 0x80;
+      else for (let i = 0; i < 8; i++) b[i] = b[i]! ^ 0xff;
+      for (let i = 0; i < 8; i++) u8[littleEndian ? 7 - i : i] = b[i]!;
+      return [f64[0], pos + 9];
+    }
+    case TAG_STRING: {
+      const bytes: number[] = [];
+      let i = pos + 1;
+      for (;;) {
+        const c = s.charCodeAt(i);
+        if (Number.isNaN(c)) throw new RangeError('truncated key');
+        if (c === 0) {
+          const n = s.charCodeAt(i + 1);
+          if (n === 0x01) return [Buffer.from(bytes).toString('utf8'), i + 2];
+          bytes.push(0);
+          i += 2;
+        } else {
+          bytes.push(c);
+          i += 1;
+        }
+      }
+    }
+    case TAG_TUPLE: {
+      const out: unknown[] = [];
+      let i = pos + 1;
+      while (s.charCodeAt(i) !== END) {
+        if (i >= s.length) throw new RangeError('truncated key');
+        const [v, next] = decodeAt(s, i);
+        out.push(v);
+        i = next;
+      }
+      return [out, i + 1];
+    }
+    default:
+      throw new RangeError(`bad key tag ${tag} at ${pos}`);
+  }
+}
+
+/** Decodes a whole encoded key. */
+export function decodeKey(s: string): unknown {
+  return decodeAt(s, 0)[0];
+}
+
+/** The position right after the first encoded element of `s` (to split `index value + row key`). */
+export function skipElement(s: string, pos = 0): number {
+  const tag = s.charCodeAt(pos);
+  if (tag === TAG_NUMBER) return pos + 9;
+  if (tag === TAG_NULL || tag === TAG_FALSE || tag === TAG_TRUE) return pos + 1;
+  return decodeAt(s, pos)[1];
+}
+
+/** Bytes of a byte string. */
+export function toBytes(s: string): Buffer {
+  return Buffer.from(s, 'latin1');
+}
+
+/** Byte string of bytes. */
+export function fromBytes(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+}
+
+/** A byte string greater than every string that starts with `prefix` (exclusive upper bound). */
+export function prefixEnd(prefix: string): string {
+  return prefix + '\xff\xff';
+}

@@ -1,0 +1,49 @@
+import { encodeKey, fromBytes, toBytes } from './keyCodec.ts';
+
+/**
+ * On-disk layout. Four fixed column families, so adding a table or an index never needs a
+ * reopen (RocksDB must be told every column family at open):
+ * - `meta`: catalog, schema version and history, commit sequence, replication positions,
+ *   migration progress, last backup — JSON values under short string keys.
+ * - `rows`: `encode(tableId) + rowKey` → checksummed JSON row.
+ * - `idx`: `encode(tableId) + encode(attribute) + encode(value) + rowKey` → `0x01`.
+ * - `log`: `encode(commitSeq)` → checksummed JSON `CommitBatch` (bounded; the change feed).
+ */
+export const COLUMNS = ['meta', 'rows', 'idx', 'log'] as const;
+
+export const META = {
+  catalog: 'catalog',
+  version: 'schema_version',
+  seq: 'commit_seq',
+  migration: 'migration',
+  lastBackup: 'last_backup',
+  appliedPrefix: 'applied/',
+} as const;
+
+export const INDEX_MARK = Buffer.from([1]);
+
+export function metaKey(name: string): Buffer {
+  return Buffer.from(name, 'utf8');
+}
+
+export function tablePrefix(id: number): string {
+  return encodeKey(id)!;
+}
+
+export function rowDiskKey(id: number, rowKey: string): Buffer {
+  return toBytes(tablePrefix(id) + rowKey);
+}
+
+export function indexPrefix(id: number, attr: string): string {
+  return tablePrefix(id) + encodeKey(attr)!;
+}
+
+export function indexDiskKey(id: number, attr: string, entry: string): Buffer {
+  return toBytes(indexPrefix(id, attr) + entry);
+}
+
+export function logKey(seq: number): Buffer {
+  return toBytes(encodeKey(seq)!);
+}
+
+export { fromBytes };

@@ -1,0 +1,107 @@
+import type { NormalTableDef, Row } from './types.ts';
+import { SortedKeys } from './sortedKeys.ts';
+import { encodeKey, prefixEnd, skipElement } from './keyCodec.ts';
+import { keyOf } from './schema.ts';
+import { createHash } from 'node:crypto';
+import type { StoreCorruptError } from './errors.ts';
+
+/**
+ * One table held in RAM: rows by row key, the key order, and each index as an ordered set of
+ * `encode(indexed value) + row key`. For `set`/`ordered_set` the row key is the encoded key;
+ * for `bag` it is the encoded key followed by an id of the object's content.
+ */
+export class MemTable {
+  readonly rows = new Map<string, Row>();
+  readonly order = new SortedKeys();
+  readonly indexes = new Map<string, SortedKeys>();
+  /** Rows whose stored bytes failed their checksum at load, by row key. */
+  readonly corrupt = new Map<string, StoreCorruptError>();
+  /** Commit counter of the last commit that touched this table (scan conflicts). */
+  version = 0;
+  /** Commit counter of the last commit that touched each key (point conflicts). */
+  readonly keyVersions = new Map<string, number>();
+
+  constructor(public def: NormalTableDef) {
+    for (const i of def.indexes) this.indexes.set(i, new SortedKeys());
+  }
+
+  /** The row key a row is stored under. */
+  rowKeyOf(row: Row): string {
+    const enc = encodeKey(keyOf(this.def, row))!;
+    return this.def.type === 'bag' ? enc + bagObjectId(row) : enc;
+  }
+
+  /** The encoded key part of a row key. */
+  encKeyOf(rowKey: string): string {
+    return this.def.type === 'bag' ? rowKey.slice(0, skipElement(rowKey)) : rowKey;
+  }
+
+  /** Row keys stored under one encoded key (one for set tables, any number for bags). */
+  rowKeysOf(encKey: string): string[] {
+    if (this.def.type !== 'bag') return this.rows.has(encKey) ? [encKey] : [];
+    return [...this.order.scan({ gt: encKey, lt: prefixEnd(encKey) })];
+  }
+
+  /** Index entry for attribute `attr` of `row` stored under `rowKey`. */
+  indexEntry(attr: string, row: Row, rowKey: string): string | undefined {
+    const enc = encodeKey(row[attr]);
+    return enc === undefined ? undefined : enc + rowKey;
+  }
+
+  put(rowKey: string, row: Row): void {
+    const old = this.rows.get(rowKey);
+    if (old) this.unindex(rowKey, old);
+    this.rows.set(rowKey, row);
+    this.corrupt.delete(rowKey);
+    if (!old) this.order.add(rowKey);
+    for (const [attr, idx] of this.indexes) {
+      const e = this.indexEntry(attr, row, rowKey);
+      if (e !== undefined) idx.add(e);
+    }
+  }
+
+  delete(rowKey: string): void {
+    const old = this.rows.get(rowKey);
+    this.corrupt.delete(rowKey);
+    if (!old) {
+      this.order.delete(rowKey);
+      return;
+    }
+    this.unindex(rowKey, old);
+    this.rows.delete(rowKey);
+    this.order.delete(rowKey);
+  }
+
+  private unindex(rowKey: string, row: Row): void {
+    for (const [attr, idx] of this.indexes) {
+      const e = this.indexEntry(attr, row, rowKey);
+      if (e !== undefined) idx.delete(e);
+    }
+  }
+
+  /** Rebuilds one index from the rows (a new index, or a check). */
+  buildIndex(attr: string): void {
+    const idx = new SortedKeys();
+    const entries: string[] = [];
+    for (const [rk, row] of this.rows) {
+      const e = this.indexEntry(attr, row, rk);
+      if (e !== undefined) entries.push(e);
+    }
+    entries.sort();
+    for (const e of entries) idx.add(e);
+    this.indexes.set(attr, idx);
+  }
+
+  clear(): void {
+    this.rows.clear();
+    this.order.clear();
+    this.corrupt.clear();
+    for (const i of this.indexes.keys()) this.indexes.set(i, new SortedKeys());
+  }
+}
+
+/** A content id for a bag object: identical objects collapse (Mnesia bag semantics). */
+export function bagObjectId(row: Row): string {
+  const h = createHash('sha1').update(JSON.stringify(row)).digest('hex').slice(0, 24);
+  return encodeKey(h)!;
+}

@@ -1,0 +1,418 @@
+import type { Env } from '../env/env.ts';
+import type { KvAdapter, KvDb, KvOp } from '../env/kv.ts';
+import { KvError } from '../env/kv.ts';
+import type { Migration, NormalTableDef, Row, SchemaVersionRecord, TableDef } from './types.ts';
+import { MemTable } from './memTable.ts';
+import { Store } from './store.ts';
+import type { StoreState } from './store.ts';
+import { Tx } from './transaction.ts';
+import { COLUMNS, INDEX_MARK, META, indexDiskKey, indexPrefix, metaKey } from './layout.ts';
+import { decodeKey, decodeAt, fromBytes, prefixEnd, toBytes } from './keyCodec.ts';
+import { decodeValue, encodeValue } from './valueCodec.ts';
+import { diffTable, normalizeTable, validateRecord } from './schema.ts';
+import type { SchemaDiff } from './schema.ts';
+import {
+  StoreCorruptError,
+  StoreError,
+  StoreIoError,
+  StoreLockedError,
+  StoreMigrationError,
+  StoreMissingDirError,
+  StoreNewerSchemaError,
+  StoreSchemaRefusedError,
+  StoreValidationError,
+} from './errors.ts';
+import { backupKv } from './backup.ts';
+
+/**
+ * Options of {@link openStore}.
+ *
+ * @example
+ * const store = await openStore({ env, dir: '/data/store', tables: { user_bux_points: {...} }, expectExisting: true });
+ */
+export interface OpenStoreOptions {
+  readonly env: Env;
+  readonly dir: string;
+  /** Declared tables. Leave out to open the store as stored (tools, the CLI): no migration. */
+  readonly tables?: Readonly<Record<string, TableDef>>;
+  /** Numbered migrations; the highest version is the schema version this code knows. */
+  readonly migrations?: readonly Migration[];
+  /** Refuse to create a fresh store: the directory must hold one (an ephemeral machine without its volume). */
+  readonly expectExisting?: boolean;
+  /** Where pre-migration backups go (default `<dir>/backups`). */
+  readonly backupDir?: string;
+  /** Change-log records kept (default 10 000). */
+  readonly changeLogLimit?: number;
+  /** Rows per batch when an added attribute is back-filled (default 1000). */
+  readonly migrationBatchSize?: number;
+  /** Key-value engine (default `env.io.kv`). */
+  readonly kv?: KvAdapter;
+}
+
+interface Catalog {
+  nextId: number;
+  tables: NormalTableDef[];
+}
+
+/** Open stores of this process by directory: a restarted initializer closes a leaked handle first. */
+const openStores = new Map<string, Store>();
+
+/**
+ * Opening a store in the initializer's phases: {@link StoreOpening.begin} (check the directory,
+ * open RocksDB, read the catalog, refuse incompatible schemas), {@link StoreOpening.migrate},
+ * {@link StoreOpening.load}. {@link openStore} runs all three.
+ */
+export class StoreOpening {
+  private loaded = false;
+  private constructor(
+    private readonly o: OpenStoreOptions,
+    private readonly st: StoreState,
+    readonly store: Store,
+    private readonly catalog: Catalog,
+    private readonly plan: Plan,
+  ) {}
+
+  /** Phase 1: check the directory, open, compare schemas. Throws typed errors; never creates an empty store under `expectExisting`. */
+  static async begin(o: OpenStoreOptions): Promise<StoreOpening> {
+    const { env, dir } = o;
+    const kv = o.kv ?? env.io.kv;
+    if (!kv) throw new StoreIoError(dir, 'open', { cause: new Error('no key-value adapter (env.io.kv)') });
+    const leaked = openStores.get(dir);
+    if (leaked) {
+      env.logger.warn({ report: 'store_leaked_handle', dir }, 'closing a previous handle of this store before reopening');
+      await leaked.close();
+    }
+    if (o.expectExisting && !(await kv.exists(dir))) throw new StoreMissingDirError(dir);
+    let db: KvDb;
+    try {
+      db = await kv.open(dir, { columns: COLUMNS, createIfMissing: !o.expectExisting });
+    } catch (err) {
+      if (err instanceof KvError && err.kind === 'locked') throw new StoreLockedError(dir, { cause: err });
+      if (err instanceof KvError && err.kind === 'missing') throw new StoreMissingDirError(dir);
+      throw new StoreIoError(dir, 'open', { cause: err });
+    }
+    try {
+      const catalog = ((await readMeta(db, META.catalog)) as Catalog | undefined) ?? { nextId: 1, tables: [] };
+      const version = ((await readMeta(db, META.version)) as { version: number; history: SchemaVersionRecord[] } | undefined) ?? { version: 0, history: [] };
+      const fresh = catalog.tables.length === 0 && version.history.length === 0;
+      const applied = new Map<string, number>();
+      const it = db.iterator('meta', { gte: metaKey(META.appliedPrefix), lt: metaKey(META.appliedPrefix + '\uffff') });
+      for (let chunk = await it.next(1000); chunk.length > 0; chunk = await it.next(1000)) {
+        for (const [k, v] of chunk) {
+          const d = decodeValue(v);
+          if (d.ok) applied.set(k.toString('utf8').slice(META.appliedPrefix.length), d.value as number);
+        }
+      }
+      await it.close();
+      const known = Math.max(0, ...(o.migrations ?? []).map((m) => m.version));
+      if (o.tables && version.version > known) throw new StoreNewerSchemaError(version.version, known, dir);
+      const plan = makePlan(catalog, o, fresh ? known : version.version);
+      const st: StoreState = {
+        env,
+        dir,
+        db,
+        tables: new Map(),
+        schemaVersion: version.version,
+        history: version.history,
+        commitSeq: ((await readMeta(db, META.seq)) as number | undefined) ?? 0,
+        applied,
+        changeLogLimit: o.changeLogLimit ?? 10_000,
+        onClose: () => {
+          if (openStores.get(dir) === store) openStores.delete(dir);
+        },
+      };
+      const store = new Store(st);
+      openStores.set(dir, store);
+      for (const t of plan.tables) st.tables.set(t.name, new MemTable(t.stored ?? t.declared));
+      env.logger.info({ report: 'store_opened', dir, schemaVersion: version.version, tables: plan.tables.length, fresh }, 'store opened');
+      return new StoreOpening(o, st, store, catalog, { ...plan, fresh });
+    } catch (err) {
+      await db.close();
+      throw err;
+    }
+  }
+
+  /** True when {@link StoreOpening.migrate} has work to do. */
+  get needsMigration(): boolean {
+    const p = this.plan;
+    return !p.fresh && (p.pending.length > 0 || p.tables.some((t) => t.diff?.changed || !t.stored));
+  }
+
+  /**
+   * Phase 2: backup, then numbered migrations (one atomic transaction for all pending ones:
+   * a crash leaves the old data and the old version, and reopening runs them again), then
+   * automatic changes in resumable batches (added attributes back-filled with their
+   * defaults, indexes built or dropped), then the new catalog.
+   */
+  async migrate(): Promise<void> {
+    const { env } = this.o;
+    const p = this.plan;
+    if (p.fresh) {
+      for (const t of p.tables) this.st.tables.set(t.name, new MemTable(t.declared));
+      const at = env.clock.now();
+      const known = Math.max(0, ...(this.o.migrations ?? []).map((m) => m.version));
+      this.st.schemaVersion = known;
+      this.st.history = [{ version: known, appliedAt: at, description: 'initial schema' }];
+      await this.writeCatalog([]);
+      this.loaded = true;
+      return;
+    }
+    if (!this.needsMigration) return;
+    await this.loadRows();
+    const rewritesData = p.pending.length > 0 || p.tables.some((t) => t.diff && (t.diff.added.length > 0 || t.diff.addedIndexes.length > 0 || t.diff.droppedIndexes.length > 0));
+    if (rewritesData) {
+      const at = env.clock.now();
+      const target = p.pending.length > 0 ? p.pending[p.pending.length - 1]!.version : this.st.schemaVersion;
+      const dir = this.o.backupDir ?? `${this.o.dir}/backups`;
+      await env.io.fs.mkdir(dir, { recursive: true });
+      const info = await backupKv(env, this.st.db, `${dir}/pre-migration-v${this.st.schemaVersion}-to-v${target}-${Math.floor(at)}.ndjson`, this.st.schemaVersion);
+      env.logger.info({ report: 'store_backup', dir: this.o.dir, path: info.path, entries: info.entries }, 'backup before migration');
+    }
+    await writeMeta(this.st.db, META.migration, { startedAt: env.clock.now(), from: this.st.schemaVersion, pending: p.pending.map((m) => m.version) });
+    // switch every table to its declared definition; indexes are rebuilt in RAM from rows
+    for (const t of p.tables) {
+      const mem = this.st.tables.get(t.name)!;
+      mem.def = t.declared;
+      for (const i of [...mem.indexes.keys()]) if (!t.declared.indexes.includes(i)) mem.indexes.delete(i);
+      for (const i of t.declared.indexes) if (t.diff?.addedIndexes.includes(i) || !t.stored) mem.buildIndex(i);
+    }
+    for (const t of p.tables) for (const i of t.diff?.addedIndexes ?? []) await this.writeIndex(t.declared, i);
+    const history: SchemaVersionRecord[] = [];
+    if (p.pending.length > 0) {
+      const tx = new Tx(this.store);
+      for (const m of p.pending) {
+        try {
+          await m.up(tx);
+        } catch (err) {
+          throw new StoreMigrationError(m.version, m.description, (err as Error).message, { cause: err });
+        }
+        history.push({ version: m.version, appliedAt: env.clock.now(), description: m.description });
+      }
+      const last = p.pending[p.pending.length - 1]!;
+      this.conform(tx, last);
+      this.st.schemaVersion = last.version;
+      this.st.history = [...this.st.history, ...history];
+      await this.store.enqueue({ ops: tx.ops, extra: this.catalogOps() });
+    } else {
+      await this.backfill();
+      await this.writeCatalog([]);
+    }
+    for (const t of p.tables) for (const i of t.diff?.droppedIndexes ?? []) await this.dropIndex(t.stored!, i);
+    await this.st.db.write([{ type: 'del', column: 'meta', key: metaKey(META.migration) }], { sync: true });
+    env.logger.info({ report: 'store_migrated', dir: this.o.dir, schemaVersion: this.st.schemaVersion, migrations: history.map((h) => h.version) }, 'store migrated');
+  }
+
+  /** Phase 3: rows into RAM, indexes built. Returns the ready store. */
+  async load(): Promise<Store> {
+    if (!this.loaded) await this.loadRows();
+    for (const mem of this.st.tables.values()) for (const i of mem.def.indexes) if (!mem.indexes.get(i)?.size) mem.buildIndex(i);
+    return this.store;
+  }
+
+  /** Closes the database after a failed phase (releases the LOCK). */
+  async abort(): Promise<void> {
+    await this.store.close();
+  }
+
+  private catalogOps(): KvOp[] {
+    const tables = [...this.st.tables.values()].map((m) => m.def);
+    const catalog: Catalog = { nextId: Math.max(this.catalog.nextId, ...tables.map((t) => t.id + 1)), tables };
+    return [
+      { type: 'put', column: 'meta', key: metaKey(META.catalog), value: encodeValue(catalog) },
+      { type: 'put', column: 'meta', key: metaKey(META.version), value: encodeValue({ version: this.st.schemaVersion, history: this.st.history }) },
+    ];
+  }
+
+  private async writeCatalog(extra: KvOp[]): Promise<void> {
+    await this.st.db.write([...this.catalogOps(), ...extra], { sync: true });
+  }
+
+  /** After the numbered migrations ran: every row must fit the declared schema; defaults fill gaps. */
+  private conform(tx: Tx, m: Migration): void {
+    for (const t of this.plan.tables) {
+      if (t.stored && !t.diff?.changed) continue;
+      for (const row of tx.range(t.name)) {
+        let fixed: Row;
+        try {
+          fixed = validateRecord(t.declared, row);
+        } catch (err) {
+          const e = err as StoreValidationError;
+          throw new StoreMigrationError(m.version, m.description, `row of ${t.name} does not fit the declared schema after migrating: ${e.message}`, { cause: err });
+        }
+        if (JSON.stringify(fixed) !== JSON.stringify(row)) tx.put(t.name, fixed);
+      }
+    }
+  }
+
+  /** Back-fills added attributes in batches; each batch is durable, so a crash resumes here. */
+  private async backfill(): Promise<void> {
+    const size = this.o.migrationBatchSize ?? 1000;
+    for (const t of this.plan.tables) {
+      if (!t.diff || t.diff.added.length === 0) continue;
+      const mem = this.st.tables.get(t.name)!;
+      let ops: Array<{ table: string; op: 'put'; key: unknown; value: Row }> = [];
+      let done = 0;
+      for (const rk of [...mem.order.scan()]) {
+        const row = mem.rows.get(rk)!;
+        if (t.diff.added.every((a) => a.name in row)) continue;
+        const fixed = Object.freeze(validateRecord(t.declared, row));
+        ops.push({ table: t.name, op: 'put', key: mem.def.key.length === 1 ? fixed[mem.def.key[0]!] : mem.def.key.map((k) => fixed[k]), value: fixed });
+        if (ops.length >= size) {
+          done += ops.length;
+          await this.store.enqueue({ ops, extra: [{ type: 'put', column: 'meta', key: metaKey(META.migration), value: encodeValue({ table: t.name, backfilled: done }) }] });
+          ops = [];
+        }
+      }
+      if (ops.length > 0) await this.store.enqueue({ ops, extra: [] });
+      this.o.env.logger.info({ report: 'store_backfill', table: t.name, attributes: t.diff.added.map((a) => a.name), rows: done + ops.length }, 'added attributes back-filled');
+    }
+  }
+
+  private async writeIndex(def: NormalTableDef, attr: string): Promise<void> {
+    const mem = this.st.tables.get(def.name)!;
+    let ops: KvOp[] = [];
+    for (const [rk, row] of mem.rows) {
+      const e = mem.indexEntry(attr, row, rk);
+      if (e === undefined) continue;
+      ops.push({ type: 'put', column: 'idx', key: indexDiskKey(def.id, attr, e), value: INDEX_MARK });
+      if (ops.length >= 5000) {
+        await this.st.db.write(ops, { sync: false });
+        ops = [];
+      }
+    }
+    await this.st.db.write(ops, { sync: true });
+  }
+
+  private async dropIndex(def: NormalTableDef, attr: string): Promise<void> {
+    const prefix = indexPrefix(def.id, attr);
+    const it = this.st.db.iterator('idx', { gte: toBytes(prefix), lt: toBytes(prefixEnd(prefix)) });
+    for (let chunk = await it.next(5000); chunk.length > 0; chunk = await it.next(5000)) {
+      await this.st.db.write(chunk.map(([k]) => ({ type: 'del', column: 'idx', key: k })), { sync: false });
+    }
+    await it.close();
+  }
+
+  /** Reads every `disc` row into RAM; a row failing its checksum is kept aside, named by table and key. */
+  private async loadRows(): Promise<void> {
+    if (this.loaded) return;
+    const byId = new Map<number, MemTable>();
+    for (const m of this.st.tables.values()) byId.set(m.def.id, m);
+    const it = this.st.db.iterator('rows');
+    let unknown = 0;
+    try {
+      for (let chunk = await it.next(2000); chunk.length > 0; chunk = await it.next(2000)) {
+        for (const [k, v] of chunk) {
+          const s = fromBytes(k);
+          const [id, at] = decodeAt(s, 0) as [number, number];
+          const mem = byId.get(id);
+          if (!mem) {
+            unknown++;
+            continue;
+          }
+          const rk = s.slice(at);
+          const d = decodeValue(v);
+          if (d.ok && d.value !== null && typeof d.value === 'object') {
+            const row = Object.freeze(d.value as Row);
+            mem.rows.set(rk, row);
+            mem.order.add(rk);
+          } else {
+            let key: unknown = rk;
+            try {
+              key = decodeKey(mem.encKeyOf(rk));
+            } catch (err) {
+              key = `${rk} (${(err as Error).message})`;
+            }
+            const problem = d.ok ? 'row is not an object' : d.problem;
+            mem.corrupt.set(rk, new StoreCorruptError(mem.def.name, key, problem));
+            this.o.env.logger.error({ report: 'store_corrupt_row', table: mem.def.name, key, reason: problem }, 'corrupt row kept aside');
+          }
+        }
+      }
+    } catch (err) {
+      if (err instanceof StoreError) throw err;
+      throw new StoreIoError(this.o.dir, 'load', { cause: err });
+    } finally {
+      await it.close();
+    }
+    if (unknown > 0) this.o.env.logger.warn({ report: 'store_unknown_rows', dir: this.o.dir, rows: unknown }, 'rows of tables missing from the catalog were skipped');
+    for (const mem of this.st.tables.values()) for (const i of mem.def.indexes) mem.buildIndex(i);
+    this.loaded = true;
+  }
+}
+
+interface PlannedTable {
+  readonly name: string;
+  readonly declared: NormalTableDef;
+  readonly stored?: NormalTableDef;
+  readonly diff?: SchemaDiff;
+}
+
+interface Plan {
+  readonly tables: PlannedTable[];
+  readonly pending: Migration[];
+  readonly fresh?: boolean;
+}
+
+function makePlan(catalog: Catalog, o: OpenStoreOptions, version: number): Plan {
+  const stored = new Map(catalog.tables.map((t) => [t.name, t]));
+  if (!o.tables) return { tables: catalog.tables.map((t) => ({ name: t.name, declared: t, stored: t })), pending: [] };
+  const migrations = [...(o.migrations ?? [])].sort((a, b) => a.version - b.version);
+  for (let i = 1; i < migrations.length; i++) {
+    if (migrations[i]!.version === migrations[i - 1]!.version) throw new StoreMigrationError(migrations[i]!.version, migrations[i]!.description, 'duplicate migration version');
+  }
+  const pending = migrations.filter((m) => m.version > version);
+  let nextId = catalog.nextId;
+  const tables: PlannedTable[] = [];
+  for (const [name, def] of Object.entries(o.tables)) {
+    const s = stored.get(name);
+    const declared = normalizeTable(name, def, s?.id ?? nextId++);
+    if (!s) {
+      tables.push({ name, declared });
+      continue;
+    }
+    const diff = diffTable(s, declared);
+    const hard = diff.refused.filter((c) => c.kind === 'changed_key' || c.kind === 'changed_type' || c.kind === 'changed_storage');
+    if (hard.length > 0 || (diff.refused.length > 0 && pending.length === 0 && s.storage === 'disc')) {
+      throw new StoreSchemaRefusedError(name, hard.length > 0 ? hard : diff.refused);
+    }
+    tables.push({ name, declared, stored: s, diff });
+  }
+  // stored tables the code no longer declares are kept as they are: never dropped
+  for (const s of catalog.tables) if (!o.tables[s.name]) tables.push({ name: s.name, declared: s, stored: s });
+  return { tables, pending };
+}
+
+async function readMeta(db: KvDb, name: string): Promise<unknown> {
+  const v = await db.get('meta', metaKey(name));
+  if (!v) return undefined;
+  const d = decodeValue(v);
+  if (!d.ok) throw new StoreCorruptError('(meta)', name, d.problem);
+  return d.value;
+}
+
+async function writeMeta(db: KvDb, name: string, value: unknown): Promise<void> {
+  await db.write([{ type: 'put', column: 'meta', key: metaKey(name), value: encodeValue(value) }], { sync: true });
+}
+
+/**
+ * Opens (creating if allowed) a table store: checks the directory, compares declared and
+ * stored schemas, runs migrations, loads every `disc` row into RAM.
+ *
+ * Gotchas: throws `ORDO_STORE_MISSING_DIR` under `expectExisting` rather than creating an
+ * empty store; `ORDO_STORE_LOCKED` when another process holds the directory;
+ * `ORDO_STORE_SCHEMA_REFUSED` / `ORDO_STORE_NEWER_SCHEMA` for incompatible schemas. It never
+ * deletes a table to recover.
+ *
+ * @example
+ * const store = await openStore({ env, dir, tables: { users: { key: 'id', attributes: { id: { type: 'string' } } } } });
+ */
+export async function openStore(o: OpenStoreOptions): Promise<Store> {
+  const opening = await StoreOpening.begin(o);
+  try {
+    await opening.migrate();
+    return await opening.load();
+  } catch (err) {
+    await opening.abort();
+    throw err;
+  }
+}

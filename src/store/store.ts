@@ -1,0 +1,629 @@
+import type { Env } from '../env/env.ts';
+import type { KvDb, KvOp } from '../env/kv.ts';
+import type { CommitBatch, CommitOp, NormalTableDef, Replicator, Row, SchemaVersionRecord } from './types.ts';
+import { MemTable } from './memTable.ts';
+import { Tx } from './transaction.ts';
+import type { Page } from './transaction.ts';
+import type { Cursor, RangeOptions } from './query.ts';
+import { indexScan, keyBounds, mustEncode, readKey, scanRows } from './query.ts';
+import { StoreClosedError, StoreIoError, StoreNewerSchemaError, StoreTxRetriesError, StoreValidationError } from './errors.ts';
+import { validateRecord } from './schema.ts';
+import { encodeValue } from './valueCodec.ts';
+import { INDEX_MARK, META, indexDiskKey, logKey, metaKey, rowDiskKey } from './layout.ts';
+import type { BackupInfo } from './backup.ts';
+import type { StoreInfo, VerifyReport } from './admin.ts';
+import { storeBackup, storeExport, storeImport, storeInfo, storeVerify } from './admin.ts';
+
+/** A change to one row, delivered to `subscribe` listeners after it is committed. */
+export interface ChangeEvent {
+  readonly table: string;
+  readonly op: 'put' | 'delete';
+  readonly key: unknown;
+  /** The new row (put) or the removed row (delete). */
+  readonly value: Row;
+  readonly old?: Row;
+}
+
+/** Options of {@link Store.transaction}. */
+export interface TransactionOptions {
+  /** Re-runs after a conflict before giving up with `ORDO_STORE_TX_RETRIES` (default 16). */
+  readonly retries?: number;
+}
+
+interface Pending {
+  readonly ops: readonly CommitOp[];
+  readonly extra?: readonly KvOp[];
+  readonly applied?: { stream: string; seq: number };
+  /** Replace these tables' contents entirely (snapshot load). */
+  readonly replaceTables?: readonly string[];
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
+
+interface Change {
+  readonly mem: MemTable;
+  readonly rowKey: string;
+  readonly row: Row | null;
+  readonly old: Row | undefined;
+  readonly op: CommitOp;
+}
+
+/** Internal state handed over by the opener. @internal */
+export interface StoreState {
+  env: Env;
+  dir: string;
+  db: KvDb;
+  tables: Map<string, MemTable>;
+  schemaVersion: number;
+  history: SchemaVersionRecord[];
+  commitSeq: number;
+  applied: Map<string, number>;
+  changeLogLimit: number;
+  onClose: () => void;
+}
+
+/**
+ * An open table store: Mnesia's model (set/ordered_set/bag tables, indexes, transactions,
+ * RAM-speed reads) on RocksDB's durability. Obtain one with `openStore(...)` or from the
+ * store-initializer child's `context.service`.
+ *
+ * Reads outside a transaction are dirty reads of the committed state (microseconds, from RAM).
+ * Writes go through a group commit: every commit issued in one event-loop turn is written as
+ * one WriteBatch, fsynced once when any of them touches a `sync` table; a write's promise
+ * resolves only after that.
+ *
+ * @example
+ * await store.transaction(async (tx) => {
+ *   const u = tx.get('user_bux_points', 'u1');
+ *   tx.put('user_bux_points', { ...u, bux_balance: (u?.bux_balance as number ?? 0) + 10 });
+ * });
+ * const top = store.indexRange('user_bux_points', 'bux_balance', undefined, undefined, { reverse: true, limit: 100 });
+ */
+export class Store {
+  private readonly tables: Map<string, MemTable>;
+  private queue: Pending[] = [];
+  private flushing: Promise<void> | undefined;
+  private scheduled = false;
+  private closed = false;
+  private readonly pendingKeys = new Map<MemTable, Map<string, number>>();
+  private readonly pendingApplied = new Map<string, number>();
+  private readonly subscribers = new Map<string, Set<(e: ChangeEvent) => void>>();
+  private readonly commitListeners = new Set<(b: CommitBatch) => void>();
+  private replicator: Replicator | undefined;
+  private idleWaiters: Array<() => void> = [];
+
+  /** @internal use `openStore` */
+  constructor(private readonly s: StoreState) {
+    this.tables = s.tables;
+  }
+
+  /** The data directory. */
+  get dir(): string {
+    return this.s.dir;
+  }
+
+  /** The schema version (highest numbered migration applied; 0 for none). */
+  get schemaVersion(): number {
+    return this.s.schemaVersion;
+  }
+
+  /** The `schema_version` history, oldest first. */
+  schemaHistory(): SchemaVersionRecord[] {
+    return [...this.s.history];
+  }
+
+  /** Declared table names. */
+  tableNames(): string[] {
+    return [...this.tables.keys()];
+  }
+
+  /** A table's definition (defaults filled in), or `undefined`. */
+  tableDef(name: string): NormalTableDef | undefined {
+    return this.tables.get(name)?.def;
+  }
+
+  /** @internal */
+  table(name: string): MemTable {
+    if (this.closed) throw new StoreClosedError(this.s.dir);
+    const t = this.tables.get(name);
+    if (!t) throw new StoreValidationError(name, undefined, name, 'unknown_table');
+    return t;
+  }
+
+  /** @internal the KV handle (backup, verify). */
+  get kv(): KvDb {
+    return this.s.db;
+  }
+
+  /** @internal */
+  get state(): StoreState {
+    return this.s;
+  }
+
+  // ---- dirty reads (committed state, from RAM) ----
+
+  /** The row under `key` (a bag's first object), or `undefined`. ~1 µs. */
+  get(table: string, key: unknown): Row | undefined {
+    const mem = this.table(table);
+    if (mem.def.type !== 'bag' && mem.corrupt.size === 0) {
+      const enc = mustEncode(mem, key);
+      return mem.rows.get(enc);
+    }
+    return readKey(mem, mustEncode(mem, key))[0];
+  }
+
+  /** Every object under `key` (bags hold several). */
+  read(table: string, key: unknown): Row[] {
+    const mem = this.table(table);
+    return readKey(mem, mustEncode(mem, key));
+  }
+
+  /** Rows whose indexed attribute `attr` equals `value`. */
+  indexRead(table: string, attr: string, value: unknown): Row[] {
+    return indexScan(this.table(table), attr, value, value, {});
+  }
+
+  /**
+   * Rows whose indexed `attr` lies in `[from, to]` (inclusive, undefined = open) in index
+   * order: the leaderboard query is `indexRange(t, 'bux_balance', undefined, undefined,
+   * { reverse: true, limit: 100 })`, which reads 100 index entries, never sorts the table.
+   */
+  indexRange(table: string, attr: string, from?: unknown, to?: unknown, opts: RangeOptions = {}): Row[] {
+    return indexScan(this.table(table), attr, from, to, opts);
+  }
+
+  /** Rows with key in `[from, to]` (inclusive, undefined = open) in key order. */
+  range(table: string, from?: unknown, to?: unknown, opts: RangeOptions = {}): Row[] {
+    const mem = this.table(table);
+    return scanRows(mem, keyBounds(mem, from, to, opts.reverse ?? false), opts.limit);
+  }
+
+  /** Rows equal to `pattern` on every attribute it names (uses the key or an index when it can). */
+  match(table: string, pattern: Row): Row[] {
+    return new Tx(this).match(table, pattern);
+  }
+
+  /** Rows for which `predicate` holds, a page at a time; pass `cursor` back to resume. */
+  select(table: string, predicate: (row: Row) => boolean, opts: { limit?: number; cursor?: Cursor } = {}): Page {
+    return new Tx(this).select(table, predicate, opts);
+  }
+
+  /** Folds over every row in key order. */
+  fold<A>(table: string, fn: (acc: A, row: Row) => A, acc: A): A {
+    let a = acc;
+    const mem = this.table(table);
+    scanRows(mem, {}, 0);
+    for (const rk of mem.order.scan()) a = fn(a, mem.rows.get(rk)!);
+    return a;
+  }
+
+  /** Number of objects in the table. */
+  count(table: string): number {
+    return this.table(table).rows.size;
+  }
+
+  /** Distinct keys in key order. */
+  keys(table: string): unknown[] {
+    return new Tx(this).keys(table);
+  }
+
+  // ---- writes ----
+
+  /**
+   * Runs `fn` as a transaction: atomic (one WriteBatch holding rows, index entries and the
+   * change-log record), isolated (optimistic: if a concurrent commit changed anything `fn`
+   * read, `fn` runs again), durable (resolves after the fsync for `sync` tables).
+   *
+   * Gotcha: `fn` may run several times; keep side effects inside `tx`. After `retries`
+   * conflicts it rejects with `ORDO_STORE_TX_RETRIES`.
+   */
+  async transaction<T>(fn: (tx: Tx) => Promise<T> | T, opts: TransactionOptions = {}): Promise<T> {
+    const retries = opts.retries ?? 16;
+    let last: { table: string; key?: unknown } = { table: '?' };
+    for (let attempt = 0; attempt <= retries; attempt++) {
+      if (this.closed) throw new StoreClosedError(this.s.dir);
+      const tx = new Tx(this);
+      const result = await fn(tx);
+      const conflict = this.conflictOf(tx);
+      if (conflict) {
+        last = conflict;
+        await this.idle();
+        continue;
+      }
+      if (tx.ops.length === 0) return result;
+      await this.submit(tx.ops);
+      return result;
+    }
+    throw new StoreTxRetriesError(retries + 1, last);
+  }
+
+  /** Writes one record outside a transaction (no isolation; still atomic and durable). */
+  async dirtyPut(table: string, record: Row): Promise<Row> {
+    const mem = this.table(table);
+    const row = Object.freeze(validateRecord(mem.def, record));
+    const key = mem.def.key.length === 1 ? row[mem.def.key[0]!] : mem.def.key.map((k) => row[k]);
+    await this.submit([{ table, op: 'put', key, value: row }]);
+    return row;
+  }
+
+  /** Deletes every object under `key` outside a transaction. */
+  async dirtyDelete(table: string, key: unknown): Promise<void> {
+    mustEncode(this.table(table), key);
+    await this.submit([{ table, op: 'delete', key }]);
+  }
+
+  /** Writes many records as one atomic batch outside a transaction. */
+  async dirtyPutMany(table: string, records: readonly Row[]): Promise<void> {
+    const mem = this.table(table);
+    const ops: CommitOp[] = records.map((r) => {
+      const row = Object.freeze(validateRecord(mem.def, r));
+      return { table, op: 'put', key: mem.def.key.length === 1 ? row[mem.def.key[0]!] : mem.def.key.map((k) => row[k]), value: row };
+    });
+    await this.submit(ops);
+  }
+
+  private conflictOf(tx: Tx): { table: string; key?: unknown } | undefined {
+    for (const [mem, keys] of tx.reads) {
+      const pend = this.pendingKeys.get(mem);
+      for (const [k, v] of keys) {
+        if ((mem.keyVersions.get(k) ?? 0) !== v || (pend?.get(k) ?? 0) > 0) return { table: mem.def.name, key: k };
+      }
+    }
+    for (const [mem, v] of tx.scans) {
+      if (mem.version !== v || (this.pendingKeys.get(mem)?.size ?? 0) > 0) return { table: mem.def.name };
+    }
+    return undefined;
+  }
+
+  private touchesReplicated(ops: readonly CommitOp[]): boolean {
+    return ops.some((o) => this.tables.get(o.table)?.def.replicated === true);
+  }
+
+  private async submit(ops: readonly CommitOp[]): Promise<void> {
+    if (this.replicator && this.touchesReplicated(ops)) {
+      await this.replicator.commit({ ops: ops.map(plain), schemaVersion: this.s.schemaVersion });
+      return;
+    }
+    await this.enqueue({ ops });
+  }
+
+  /** @internal queue a commit for the next group flush */
+  enqueue(p: Omit<Pending, 'resolve' | 'reject'>): Promise<void> {
+    if (this.closed) return Promise.reject(new StoreClosedError(this.s.dir));
+    return new Promise<void>((resolve, reject) => {
+      for (const op of p.ops) {
+        const mem = this.table(op.table);
+        let m = this.pendingKeys.get(mem);
+        if (!m) this.pendingKeys.set(mem, (m = new Map()));
+        const k = mustEncode(mem, op.key);
+        m.set(k, (m.get(k) ?? 0) + 1);
+      }
+      this.queue.push({ ...p, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    this.s.db.defer(() => {
+      this.scheduled = false;
+      const run = async (): Promise<void> => {
+        while (this.queue.length > 0) await this.flushOnce();
+        this.flushing = undefined;
+        const w = this.idleWaiters;
+        this.idleWaiters = [];
+        for (const f of w) f();
+      };
+      if (!this.flushing) this.flushing = run();
+    });
+  }
+
+  /** Resolves when every queued commit has been written (or failed). */
+  idle(): Promise<void> {
+    if (!this.flushing && this.queue.length === 0 && !this.scheduled) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  private releasePending(batch: readonly Pending[]): void {
+    for (const p of batch) {
+      for (const op of p.ops) {
+        const mem = this.tables.get(op.table);
+        const m = mem && this.pendingKeys.get(mem);
+        if (!m) continue;
+        const k = mustEncode(mem, op.key);
+        const n = (m.get(k) ?? 1) - 1;
+        if (n <= 0) m.delete(k);
+        else m.set(k, n);
+        if (m.size === 0) this.pendingKeys.delete(mem);
+      }
+      if (p.applied && this.pendingApplied.get(p.applied.stream) === p.applied.seq) this.pendingApplied.delete(p.applied.stream);
+    }
+  }
+
+  private async flushOnce(): Promise<void> {
+    const batch = this.queue;
+    this.queue = [];
+    const overlay = new Map<MemTable, Map<string, Row | null>>();
+    const current = (mem: MemTable, rk: string): Row | undefined => {
+      const o = overlay.get(mem);
+      if (o?.has(rk)) return o.get(rk) ?? undefined;
+      return mem.rows.get(rk);
+    };
+    const rowKeysOf = (mem: MemTable, encKey: string): string[] => {
+      const base = new Set(mem.rowKeysOf(encKey));
+      for (const [rk, row] of overlay.get(mem) ?? []) {
+        if (mem.encKeyOf(rk) !== encKey) continue;
+        if (row) base.add(rk);
+        else base.delete(rk);
+      }
+      return [...base];
+    };
+    const kvOps: KvOp[] = [];
+    const changes: Change[][] = [];
+    let sync = false;
+    let seq = this.s.commitSeq;
+    try {
+      for (const p of batch) {
+        const cs: Change[] = [];
+        const record = (mem: MemTable, rowKey: string, row: Row | null, op: CommitOp): void => {
+          const old = current(mem, rowKey);
+          if (!row && !old && !mem.corrupt.has(rowKey)) return;
+          let o = overlay.get(mem);
+          if (!o) overlay.set(mem, (o = new Map()));
+          o.set(rowKey, row);
+          cs.push({ mem, rowKey, row, old, op });
+          if (mem.def.storage !== 'disc') return;
+          if (mem.def.durability === 'sync') sync = true;
+          const id = mem.def.id;
+          if (old) for (const a of mem.def.indexes) {
+            const e = mem.indexEntry(a, old, rowKey);
+            if (e !== undefined) kvOps.push({ type: 'del', column: 'idx', key: indexDiskKey(id, a, e) });
+          }
+          if (row) {
+            kvOps.push({ type: 'put', column: 'rows', key: rowDiskKey(id, rowKey), value: encodeValue(row) });
+            for (const a of mem.def.indexes) {
+              const e = mem.indexEntry(a, row, rowKey);
+              if (e !== undefined) kvOps.push({ type: 'put', column: 'idx', key: indexDiskKey(id, a, e), value: INDEX_MARK });
+            }
+          } else {
+            kvOps.push({ type: 'del', column: 'rows', key: rowDiskKey(id, rowKey) });
+          }
+        };
+        for (const t of p.replaceTables ?? []) {
+          const mem = this.table(t);
+          for (const rk of mem.order.scan()) record(mem, rk, null, { table: t, op: 'delete', key: null });
+        }
+        let durable = false;
+        for (const op of p.ops) {
+          const mem = this.table(op.table);
+          durable ||= mem.def.storage === 'disc';
+          const encKey = mustEncode(mem, op.key);
+          if (op.op === 'put') {
+            const row = op.value!;
+            const rk = mem.def.type === 'bag' ? mem.rowKeyOf(row) : encKey;
+            if (mem.def.type !== 'bag') record(mem, rk, row, op);
+            else if (!current(mem, rk)) record(mem, rk, row, op);
+          } else if (op.value && mem.def.type === 'bag') {
+            record(mem, mem.rowKeyOf(op.value), null, op);
+          } else {
+            for (const rk of mem.def.type === 'bag' ? rowKeysOf(mem, encKey) : [encKey]) record(mem, rk, null, op);
+          }
+        }
+        changes.push(cs);
+        if (durable || (p.extra?.length ?? 0) > 0) {
+          seq++;
+          const logged = p.ops.filter((o) => this.tables.get(o.table)?.def.storage === 'disc').map(plain);
+          kvOps.push({ type: 'put', column: 'log', key: logKey(seq), value: encodeValue({ ops: logged, schemaVersion: this.s.schemaVersion }) });
+          if (seq > this.s.changeLogLimit) kvOps.push({ type: 'del', column: 'log', key: logKey(seq - this.s.changeLogLimit) });
+        }
+        if (p.extra && p.extra.length > 0) {
+          kvOps.push(...p.extra);
+          sync = true;
+        }
+      }
+      if (seq !== this.s.commitSeq) kvOps.push({ type: 'put', column: 'meta', key: metaKey(META.seq), value: encodeValue(seq) });
+      if (kvOps.length > 0) await this.s.db.write(kvOps, { sync });
+    } catch (err) {
+      this.releasePending(batch);
+      const e = err instanceof StoreValidationError ? err : new StoreIoError(this.s.dir, 'commit', { cause: err });
+      this.s.env.logger.error({ report: 'store_commit_failed', dir: this.s.dir, commits: batch.length, reason: (err as Error).message }, 'store commit failed; nothing applied');
+      for (const p of batch) p.reject(e);
+      return;
+    }
+    this.s.commitSeq = seq;
+    const version = ++this.versionCounter;
+    for (let i = 0; i < batch.length; i++) {
+      const p = batch[i]!;
+      for (const c of changes[i]!) {
+        if (c.row) c.mem.put(c.rowKey, c.row);
+        else c.mem.delete(c.rowKey);
+        c.mem.version = version;
+        c.mem.keyVersions.set(c.mem.encKeyOf(c.rowKey), version);
+      }
+      if (p.applied) this.s.applied.set(p.applied.stream, p.applied.seq);
+    }
+    this.releasePending(batch);
+    for (let i = 0; i < batch.length; i++) {
+      const p = batch[i]!;
+      this.emit(p.ops, changes[i]!);
+      p.resolve();
+    }
+  }
+
+  private versionCounter = 0;
+
+  private emit(ops: readonly CommitOp[], cs: readonly Change[]): void {
+    if (this.commitListeners.size > 0 && ops.length > 0) {
+      const b: CommitBatch = { ops: ops.map(plain), schemaVersion: this.s.schemaVersion };
+      for (const l of this.commitListeners) this.safely(() => l(b), 'onCommit');
+    }
+    if (this.subscribers.size === 0) return;
+    for (const c of cs) {
+      const subs = this.subscribers.get(c.mem.def.name);
+      if (!subs) continue;
+      const r = (c.row ?? c.old)!;
+      const key = c.mem.def.key.length === 1 ? r[c.mem.def.key[0]!] : c.mem.def.key.map((k) => r[k]);
+      const ev: ChangeEvent = c.row ? { table: c.mem.def.name, op: 'put', key, value: c.row, old: c.old } : { table: c.mem.def.name, op: 'delete', key, value: c.old! };
+      for (const l of subs) this.safely(() => l(ev), 'subscribe');
+    }
+  }
+
+  private safely(fn: () => void, what: string): void {
+    try {
+      fn();
+    } catch (err) {
+      this.s.env.logger.error({ report: 'store_listener_failed', listener: what, reason: (err as Error).message }, 'store listener threw');
+    }
+  }
+
+  // ---- events and replication ----
+
+  /** Calls `listener` with each committed row change of `table` (for caches). Returns an unsubscribe. */
+  subscribe(table: string, listener: (e: ChangeEvent) => void): () => void {
+    this.table(table);
+    let s = this.subscribers.get(table);
+    if (!s) this.subscribers.set(table, (s = new Set()));
+    s.add(listener);
+    return () => {
+      s.delete(listener);
+      if (s.size === 0) this.subscribers.delete(table);
+    };
+  }
+
+  /** Calls `listener` after each committed transaction or dirty write with its {@link CommitBatch}. */
+  onCommit(listener: (batch: CommitBatch) => void): () => void {
+    this.commitListeners.add(listener);
+    return () => this.commitListeners.delete(listener);
+  }
+
+  /**
+   * Routes commits that touch a `replicated` table to `r.commit` instead of writing locally
+   * (every node, the writer included, applies them through {@link Store.applyReplicated}).
+   * Conflict detection for those tables is then the replicator's job. `undefined` unsets.
+   */
+  setReplicator(r: Replicator | undefined): void {
+    this.replicator = r;
+  }
+
+  /** The last stream sequence applied by {@link Store.applyReplicated} (0 if none). */
+  lastAppliedSeq(stream: string): number {
+    return this.s.applied.get(stream) ?? 0;
+  }
+
+  /**
+   * Applies a replicated batch atomically, together with `lastAppliedSeq[stream] = seq`, in one
+   * synced WriteBatch. A `seq` not above the last applied one returns `'duplicate'` and
+   * changes nothing. Validates every record first (nothing applied on a malformed batch);
+   * refuses a batch from a newer schema version.
+   */
+  async applyReplicated(batch: CommitBatch, meta: { stream: string; seq: number }): Promise<'applied' | 'duplicate'> {
+    if (batch.schemaVersion > this.s.schemaVersion) throw new StoreNewerSchemaError(batch.schemaVersion, this.s.schemaVersion, this.s.dir);
+    const last = Math.max(this.s.applied.get(meta.stream) ?? 0, this.pendingApplied.get(meta.stream) ?? 0);
+    if (meta.seq <= last) return 'duplicate';
+    const ops = this.validateBatch(batch);
+    this.pendingApplied.set(meta.stream, meta.seq);
+    const extra: KvOp[] = [{ type: 'put', column: 'meta', key: metaKey(META.appliedPrefix + meta.stream), value: encodeValue(meta.seq) }];
+    await this.enqueue({ ops, extra, applied: { stream: meta.stream, seq: meta.seq } });
+    return 'applied';
+  }
+
+  private validateBatch(batch: CommitBatch): CommitOp[] {
+    if (!batch || !Array.isArray(batch.ops)) throw new StoreValidationError('?', undefined, batch, 'bad_batch', 'ops must be an array');
+    return batch.ops.map((op) => {
+      const mem = this.table(op?.table);
+      if (op.op === 'put') {
+        const row = Object.freeze(validateRecord(mem.def, op.value));
+        const key = mem.def.key.length === 1 ? row[mem.def.key[0]!] : mem.def.key.map((k) => row[k]);
+        return { table: op.table, op: 'put', key, value: row };
+      }
+      if (op.op !== 'delete') throw new StoreValidationError(op.table, undefined, op, 'bad_batch', 'op must be put or delete');
+      mustEncode(mem, op.key);
+      return op.value === undefined ? { table: op.table, op: 'delete', key: op.key } : { table: op.table, op: 'delete', key: op.key, value: validateRecord(mem.def, op.value) };
+    });
+  }
+
+  /**
+   * A consistent copy of `tables` (all by default) with the replication positions, for a new
+   * node to catch up: load it with {@link Store.loadSnapshot}, then apply the stream from
+   * `applied[stream] + 1`.
+   */
+  snapshot(tables?: readonly string[]): StoreSnapshot {
+    const names = tables ?? [...this.tables.keys()];
+    return {
+      schemaVersion: this.s.schemaVersion,
+      applied: Object.fromEntries(this.s.applied),
+      tables: Object.fromEntries(names.map((n) => [n, this.range(n)])),
+    };
+  }
+
+  /** Replaces the snapshot's tables with its rows and adopts its replication positions, atomically. */
+  async loadSnapshot(snap: StoreSnapshot): Promise<void> {
+    if (snap.schemaVersion > this.s.schemaVersion) throw new StoreNewerSchemaError(snap.schemaVersion, this.s.schemaVersion, this.s.dir);
+    const ops: CommitOp[] = [];
+    for (const [t, rows] of Object.entries(snap.tables)) {
+      ops.push(...this.validateBatch({ ops: rows.map((r) => ({ table: t, op: 'put' as const, key: null, value: r })), schemaVersion: snap.schemaVersion }));
+    }
+    const extra: KvOp[] = Object.entries(snap.applied).map(([stream, seq]) => ({ type: 'put', column: 'meta', key: metaKey(META.appliedPrefix + stream), value: encodeValue(seq) }));
+    await this.enqueue({ ops, extra, replaceTables: Object.keys(snap.tables) });
+    for (const [stream, seq] of Object.entries(snap.applied)) this.s.applied.set(stream, seq);
+  }
+
+  // ---- administration ----
+
+  /** Tables, row counts, memory, indexes, schema version and history, disk use, last backup. */
+  info(): Promise<StoreInfo> {
+    return storeInfo(this);
+  }
+
+  /**
+   * A consistent backup to the file `path` while writes continue (one point-in-time view of
+   * every column). Restore it with `restoreStore(env, path, newDir)`. RAM tables are not in it.
+   */
+  backup(path: string): Promise<BackupInfo> {
+    return storeBackup(this, path);
+  }
+
+  /** Human-readable NDJSON export (`{"table","row"}` per line); returns the row count. */
+  exportNdjson(path: string, tables?: readonly string[]): Promise<number> {
+    return storeExport(this, path, tables);
+  }
+
+  /** Imports an NDJSON export: every line validated first, then written in atomic batches. */
+  importNdjson(path: string): Promise<number> {
+    return storeImport(this, path);
+  }
+
+  /** Checks disk rows against RAM and index entries against rows. */
+  verify(): Promise<VerifyReport> {
+    return storeVerify(this);
+  }
+
+  /** Waits for queued commits, then closes the database (releasing its LOCK). Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.idle();
+    this.closed = true;
+    try {
+      await this.s.db.close();
+    } finally {
+      this.s.onClose();
+    }
+  }
+
+  /** True once {@link Store.close} has begun. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+}
+
+/** What {@link Store.snapshot} returns (JSON-serialisable). */
+export interface StoreSnapshot {
+  readonly schemaVersion: number;
+  readonly applied: Readonly<Record<string, number>>;
+  readonly tables: Readonly<Record<string, Row[]>>;
+}
+
+function plain(op: CommitOp): CommitOp {
+  return op.value === undefined ? { table: op.table, op: op.op, key: op.key } : { table: op.table, op: op.op, key: op.key, value: op.value };
+}

@@ -1,0 +1,222 @@
+import type { MemTable } from './memTable.ts';
+import type { CommitOp, Row } from './types.ts';
+import type { RangeOptions, Cursor } from './query.ts';
+import { indexScan, keyBounds, matches, mustEncode, readKey, scanRows, encodeCursor, decodeCursor } from './query.ts';
+import { validateRecord } from './schema.ts';
+import { StoreValidationError } from './errors.ts';
+
+/** What a transaction needs from the store: its tables. @internal */
+export interface TxHost {
+  table(name: string): MemTable;
+}
+
+/** A page of a resumable scan: pass `cursor` back to continue after the last row. */
+export interface Page {
+  readonly rows: Row[];
+  readonly cursor: Cursor | undefined;
+}
+
+/**
+ * A transaction's view: reads see the committed state plus this transaction's own writes;
+ * writes are buffered and committed atomically (one WriteBatch) when the function returns.
+ * Obtained from `store.transaction(async (tx) => …)`.
+ *
+ * Gotcha: the function may run more than once (a conflicting concurrent commit makes it
+ * re-run), so it must not have side effects outside `tx`.
+ */
+export class Tx {
+  /** Buffered logical writes, in order. @internal */
+  readonly ops: CommitOp[] = [];
+  /** Keys read, with the key version seen. @internal */
+  readonly reads = new Map<MemTable, Map<string, number>>();
+  /** Tables scanned, with the table version seen. @internal */
+  readonly scans = new Map<MemTable, number>();
+  private readonly overlays = new Map<MemTable, Map<string, Map<string, Row>>>();
+
+  constructor(private readonly host: TxHost) {}
+
+  private noteRead(mem: MemTable, encKey: string): void {
+    let m = this.reads.get(mem);
+    if (!m) this.reads.set(mem, (m = new Map()));
+    if (!m.has(encKey)) m.set(encKey, mem.keyVersions.get(encKey) ?? 0);
+  }
+
+  private noteScan(mem: MemTable): void {
+    if (!this.scans.has(mem)) this.scans.set(mem, mem.version);
+  }
+
+  private overlay(mem: MemTable): Map<string, Map<string, Row>> | undefined {
+    return this.overlays.get(mem);
+  }
+
+  private objectsOf(mem: MemTable, encKey: string): Map<string, Row> {
+    const o = this.overlays.get(mem)?.get(encKey);
+    if (o) return o;
+    this.noteRead(mem, encKey);
+    const m = new Map<string, Row>();
+    for (const r of readKey(mem, encKey)) m.set(mem.rowKeyOf(r), r);
+    return m;
+  }
+
+  private setObjects(mem: MemTable, encKey: string, objs: Map<string, Row>): void {
+    let o = this.overlays.get(mem);
+    if (!o) this.overlays.set(mem, (o = new Map()));
+    o.set(encKey, objs);
+  }
+
+  /** The row under `key` (for a bag, its first object), or `undefined`. */
+  get(table: string, key: unknown): Row | undefined {
+    return this.read(table, key)[0];
+  }
+
+  /** Every object under `key` (one at most unless the table is a bag). */
+  read(table: string, key: unknown): Row[] {
+    const mem = this.host.table(table);
+    return [...this.objectsOf(mem, mustEncode(mem, key)).values()];
+  }
+
+  /** Writes a record (validated; defaults filled). Replaces the row with the same key (set tables). */
+  put(table: string, record: Row): Row {
+    const mem = this.host.table(table);
+    const row = Object.freeze(validateRecord(mem.def, record));
+    const rk = mem.rowKeyOf(row);
+    const encKey = mem.encKeyOf(rk);
+    if (mem.def.type === 'bag') {
+      const objs = new Map(this.objectsOf(mem, encKey));
+      objs.set(rk, row);
+      this.setObjects(mem, encKey, objs);
+    } else {
+      this.setObjects(mem, encKey, new Map([[rk, row]]));
+    }
+    this.ops.push({ table, op: 'put', key: mem.def.key.length === 1 ? row[mem.def.key[0]!] : mem.def.key.map((k) => row[k]), value: row });
+    return row;
+  }
+
+  /** Deletes every object under `key`. */
+  delete(table: string, key: unknown): void {
+    const mem = this.host.table(table);
+    this.setObjects(mem, mustEncode(mem, key), new Map());
+    this.ops.push({ table, op: 'delete', key });
+  }
+
+  /** Deletes one object of a bag (the whole row under its key for set tables). */
+  deleteObject(table: string, record: Row): void {
+    const mem = this.host.table(table);
+    if (mem.def.type !== 'bag') {
+      const k = mem.def.key.length === 1 ? record[mem.def.key[0]!] : mem.def.key.map((a) => record[a]);
+      return this.delete(table, k);
+    }
+    const row = validateRecord(mem.def, record);
+    const rk = mem.rowKeyOf(row);
+    const encKey = mem.encKeyOf(rk);
+    const objs = new Map(this.objectsOf(mem, encKey));
+    objs.delete(rk);
+    this.setObjects(mem, encKey, objs);
+    this.ops.push({ table, op: 'delete', key: mem.def.key.length === 1 ? row[mem.def.key[0]!] : mem.def.key.map((k) => row[k]), value: row });
+  }
+
+  /** Rows with key in `[from, to]` in key order (undefined = open end). */
+  range(table: string, from?: unknown, to?: unknown, opts: RangeOptions = {}): Row[] {
+    const mem = this.host.table(table);
+    this.noteScan(mem);
+    return scanRows(mem, keyBounds(mem, from, to, opts.reverse ?? false), opts.limit, this.overlay(mem));
+  }
+
+  /** Rows whose indexed `attr` equals `value`. */
+  indexRead(table: string, attr: string, value: unknown): Row[] {
+    const mem = this.host.table(table);
+    this.noteScan(mem);
+    return indexScan(mem, attr, value, value, {}, this.overlay(mem));
+  }
+
+  /** Rows whose indexed `attr` lies in `[from, to]`, in index order. */
+  indexRange(table: string, attr: string, from?: unknown, to?: unknown, opts: RangeOptions = {}): Row[] {
+    const mem = this.host.table(table);
+    this.noteScan(mem);
+    return indexScan(mem, attr, from, to, opts, this.overlay(mem));
+  }
+
+  /** Rows equal to `pattern` on every attribute it names (uses the key or an index when it can). */
+  match(table: string, pattern: Row): Row[] {
+    const mem = this.host.table(table);
+    for (const k in pattern) if (!mem.def.attributes.some((a) => a.name === k)) throw new StoreValidationError(table, k, pattern[k], 'unknown_attribute');
+    if (mem.def.key.every((k) => pattern[k] !== undefined)) {
+      const key = mem.def.key.length === 1 ? pattern[mem.def.key[0]!] : mem.def.key.map((k) => pattern[k]);
+      return this.read(table, key).filter((r) => matches(r, pattern));
+    }
+    const indexed = mem.def.indexes.find((i) => pattern[i] !== undefined && (typeof pattern[i] !== 'object' || pattern[i] === null));
+    if (indexed) return this.indexRead(table, indexed, pattern[indexed]).filter((r) => matches(r, pattern));
+    return this.range(table).filter((r) => matches(r, pattern));
+  }
+
+  /** Rows for which `predicate` holds, in key order, a page at a time (`limit`, resume with `cursor`). */
+  select(table: string, predicate: (row: Row) => boolean, opts: { limit?: number; cursor?: Cursor } = {}): Page {
+    const mem = this.host.table(table);
+    this.noteScan(mem);
+    const gt = opts.cursor === undefined ? undefined : decodeCursor(mem, opts.cursor);
+    const max = opts.limit ?? Infinity;
+    const rows: Row[] = [];
+    const overlay = this.overlay(mem);
+    if (!overlay || overlay.size === 0) {
+      scanRows(mem, { gt }, 0); // corruption check over the scanned range
+      for (const rk of mem.order.scan({ gt })) {
+        const row = mem.rows.get(rk)!;
+        if (!predicate(row)) continue;
+        rows.push(row);
+        if (rows.length >= max) return { rows, cursor: encodeCursor(rk) };
+      }
+      return { rows, cursor: undefined };
+    }
+    for (const row of scanRows(mem, { gt }, undefined, overlay)) {
+      if (!predicate(row)) continue;
+      rows.push(row);
+      if (rows.length >= max) return { rows, cursor: encodeCursor(mem.rowKeyOf(row)) };
+    }
+    return { rows, cursor: undefined };
+  }
+
+  /** Folds `fn` over every row in key order. */
+  fold<A>(table: string, fn: (acc: A, row: Row) => A, acc: A): A {
+    let a = acc;
+    for (const r of this.range(table)) a = fn(a, r);
+    return a;
+  }
+
+  /** Number of objects in the table. */
+  count(table: string): number {
+    return this.range(table).length;
+  }
+
+  /** Distinct keys in key order. */
+  keys(table: string): unknown[] {
+    const mem = this.host.table(table);
+    const out: unknown[] = [];
+    let prev: string | undefined;
+    for (const r of this.range(table)) {
+      const k = mem.encKeyOf(mem.rowKeyOf(r));
+      if (k !== prev) out.push(mem.def.key.length === 1 ? r[mem.def.key[0]!] : mem.def.key.map((a) => r[a]));
+      prev = k;
+    }
+    return out;
+  }
+
+  /**
+   * Rewrites every row of `table` with `fn` (Mnesia's `transform_table`), for numbered
+   * migrations. Rows `fn` returns `undefined` for are deleted.
+   */
+  transform(table: string, fn: (row: Row) => Row | undefined): number {
+    const mem = this.host.table(table);
+    let n = 0;
+    for (const row of this.range(table)) {
+      const next = fn({ ...row });
+      const key = mem.def.key.length === 1 ? row[mem.def.key[0]!] : mem.def.key.map((k) => row[k]);
+      if (next === undefined) this.delete(table, key);
+      else {
+        if (mem.def.type === 'bag') this.deleteObject(table, row);
+        this.put(table, next);
+      }
+      n++;
+    }
+    return n;
+  }
+}

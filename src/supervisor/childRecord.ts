@@ -1,0 +1,27 @@
+import type { Pid } from '../actors/index.ts';
+import type { NormalizedChildSpec } from './types.ts';
+
+/**
+ * @internal One child as the supervisor tracks it (OTP's `#child{}`). `pid` undefined and
+ * `restarting` false: not running, spec kept. `restarting` true: a restart is pending
+ * (a failed attempt awaiting its retry, or a backoff delay).
+ */
+export interface ChildRecord {
+  readonly key: number;
+  spec: NormalizedChildSpec;
+  pid: Pid | undefined;
+  restarting: boolean;
+  /** How many times this child has been restarted by the supervisor. */
+  restarts: number;
+  lastExit: unknown;
+  startedAt: number | undefined;
+  /** Consecutive restarts, for backoff. */
+  attempt: number;
+  timer: unknown;
+  /** Extra start arguments (dynamic children). */
+  args: unknown;
+}
+
+export function newRecord(key: number, spec: NormalizedChildSpec, args?: unknown): ChildRecord {
+  return { key, spec, pid: undefined, restarting: false, restarts: 0, lastExit: undefined, startedAt: undefined, attempt: 0, timer: undefined, args };
+}

@@ -1,0 +1,63 @@
+export type {
+  RestartType,
+  ChildType,
+  Shutdown,
+  Strategy,
+  AutoShutdown,
+  BackoffSpec,
+  StartContext,
+  MachineStart,
+  StartFunction,
+  ChildStart,
+  ProvidesSpec,
+  ChildSpec,
+  NormalizedChildSpec,
+  SupervisorFlags,
+  NormalizedFlags,
+  SupervisorSpec,
+  SupervisorInit,
+} from './types.ts';
+export { DEFAULT_FLAGS, DEFAULT_CHILD, DEFAULT_BACKOFF } from './defaults.ts';
+export {
+  SupervisorError,
+  InvalidChildSpecError,
+  DuplicateChildError,
+  BadCombinationError,
+  InvalidSupervisorFlagsError,
+  FailedToStartChildError,
+  MissingDependencyError,
+} from './errors.ts';
+export { validateFlags, validateChildSpec, validateChildSpecs } from './validate.ts';
+export type { Validated } from './validate.ts';
+export { addRestart } from './restartIntensity.ts';
+export { decideRestart } from './decideRestart.ts';
+export { restartSet } from './strategies.ts';
+export type { StrategyChild } from './strategies.ts';
+export { backoffDelay, nextAttempt } from './backoff.ts';
+export { shouldAutoShutdown } from './autoShutdown.ts';
+export {
+  startSupervisor,
+  supervisor,
+  startChild,
+  terminateChild,
+  restartChild,
+  deleteChild,
+  whichChildren,
+  whichChild,
+  countChildren,
+  getChildSpec,
+  stopProcess,
+} from './supervisor.ts';
+export type { StartSupervisorOptions } from './supervisor.ts';
+export type {
+  StartChildResult,
+  TerminateChildResult,
+  RestartChildResult,
+  DeleteChildResult,
+  ChildInfo,
+  WhichChildResult,
+  ChildCounts,
+  GetChildSpecResult,
+} from './adminProtocol.ts';
+export { startApplication, ApplicationStartError } from './application.ts';
+export type { StartType, ApplicationOptions, ApplicationExit, ApplicationHandle, ApplicationHealth, ChildHealth } from './application.ts';

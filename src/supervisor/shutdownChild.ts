@@ -1,0 +1,52 @@
+import type { Kernel, Pid } from '../actors/index.ts';
+import { report } from '../actors/index.ts';
+import type { RestartType, Shutdown } from './types.ts';
+
+/**
+ * OTP's `shutdown/1` for one child (conformance §1.10): monitor — not link, so a child that
+ * unlinked itself cannot hang the supervisor — then `'shutdown'` and wait up to `shutdownMs`,
+ * then `'kill'`; `'brutal'` kills at once; `'infinity'` waits forever. An unexpected exit
+ * reason (including `killed` after a timeout) is reported as `shutdown_error` and changes
+ * nothing else. Resolves with the child's exit reason.
+ */
+export function shutdownChild(
+  kernel: Kernel,
+  self: Pid,
+  child: { id: string; pid: Pid; shutdownMs: Shutdown; restart: RestartType },
+  supervisorLabel: string,
+): Promise<unknown> {
+  const { pid, shutdownMs } = child;
+  kernel.unlink(self, pid);
+  return new Promise((resolve) => {
+    let timer: unknown;
+    kernel.monitor(pid, (reason) => {
+      if (timer !== undefined) kernel.env.clock.clearTimeout(timer);
+      if (!expected(reason, shutdownMs, child.restart)) {
+        report(kernel.env.logger, 'shutdown_error', { supervisor: supervisorLabel, child: child.id, pid: String(pid), reason, shutdownMs });
+      }
+      resolve(reason);
+    });
+    if (shutdownMs === 'brutal') {
+      kernel.exit(pid, 'kill', self);
+    } else {
+      kernel.exit(pid, 'shutdown', self);
+      if (typeof shutdownMs === 'number') timer = kernel.env.clock.setTimeout(() => kernel.exit(pid, 'kill', self), shutdownMs);
+    }
+  });
+}
+
+function expected(reason: unknown, shutdownMs: Shutdown, restart: RestartType): boolean {
+  if (reason === 'noproc') return true; // already gone: nothing to report
+  if (shutdownMs === 'brutal') {
+    if (reason === 'killed') return true;
+    if (restart !== 'permanent' && (reason === 'normal' || reason === 'shutdown' || isShutdownTuple(reason))) return true;
+    return false;
+  }
+  if (reason === 'shutdown') return true;
+  if (restart !== 'permanent' && (reason === 'normal' || isShutdownTuple(reason))) return true;
+  return false;
+}
+
+function isShutdownTuple(r: unknown): boolean {
+  return typeof r === 'object' && r !== null && 'shutdown' in r;
+}

@@ -1,0 +1,141 @@
+import type { Kernel, Pid, StartResult, Target } from '../actors/index.ts';
+import { NoProcError } from '../actors/index.ts';
+import { SupervisorServer, type ServiceLookup } from './supervisorServer.ts';
+import { validateChildSpecs, validateFlags } from './validate.ts';
+import { InvalidChildSpecError } from './errors.ts';
+import type { ChildSpec, RestartType, SupervisorInit, SupervisorSpec } from './types.ts';
+import type {
+  AdminRequest,
+  ChildCounts,
+  ChildInfo,
+  DeleteChildResult,
+  GetChildSpecResult,
+  RestartChildResult,
+  StartChildResult,
+  TerminateChildResult,
+  WhichChildResult,
+} from './adminProtocol.ts';
+
+export interface StartSupervisorOptions {
+  /** Register the supervisor under this name. */
+  name?: string;
+  /** Link to this parent (its exit signal stops the supervisor; the supervisor's exit reaches it). */
+  link?: Pid;
+  /** Passed to an `init` function. */
+  args?: unknown;
+  /** How reports name this supervisor (default: its name, else its pid). */
+  label?: string;
+  /** @internal Service lookup of the enclosing supervisor. */
+  parentLookup?: ServiceLookup;
+}
+
+/**
+ * Starts a supervisor and resolves when every static child is ready — OTP's
+ * `supervisor:start_link`. A child that fails to start rolls back the ones already started
+ * (reverse order) and resolves `{ status: 'error', error: FailedToStartChildError }`.
+ * Invalid flags or specs resolve `{ status: 'error', error }` with a typed error carrying
+ * the bad value; an `init` returning `'ignore'` resolves `{ status: 'ignore' }`.
+ *
+ * @example
+ * const r = await startSupervisor(kernel, { strategy: 'one_for_one', maxRestarts: 3, periodMs: 5000, children: [
+ *   { id: 'cache', start: { machine: cacheMachine } },
+ * ] });
+ */
+export async function startSupervisor(kernel: Kernel, init: SupervisorInit, options: StartSupervisorOptions = {}): Promise<StartResult> {
+  let spec: SupervisorSpec | 'ignore';
+  try {
+    spec = typeof init === 'function' ? init({ env: kernel.env, args: options.args }) : init;
+  } catch (e) {
+    return { status: 'error', error: e };
+  }
+  if (spec === 'ignore') return { status: 'ignore' };
+  if (typeof spec !== 'object' || spec === null) return { status: 'error', error: { badReturn: spec } };
+  const flags = validateFlags(spec);
+  if (!flags.ok) return { status: 'error', error: flags.error };
+  const specs = validateChildSpecs(spec.children, flags.value.autoShutdown);
+  if (!specs.ok) return { status: 'error', error: specs.error };
+  if (flags.value.strategy === 'simple_one_for_one' && specs.value.length !== 1) {
+    return { status: 'error', error: new InvalidChildSpecError(undefined, 'spec', spec.children, 'a simple_one_for_one supervisor needs exactly one child spec (its template)') };
+  }
+  let server: SupervisorServer | undefined;
+  const spawned = kernel.spawnNative(
+    (proc) => (server = new SupervisorServer(proc, kernel, flags.value, specs.value, options.link, options.label ?? options.name ?? String(proc.pid), options.parentLookup)),
+    { link: options.link, name: options.name },
+  );
+  if ('status' in spawned) return spawned;
+  return server!.begin();
+}
+
+/**
+ * A child spec for a nested supervisor (`type: 'supervisor'`, `shutdownMs: 'infinity'`).
+ * Its `init` runs again at every restart, so children added with `startChild` are lost when
+ * it restarts — as in OTP.
+ *
+ * @example
+ * supervisor('workers', { strategy: 'simple_one_for_one', children: [{ id: 'w', start: { machine: worker } }] })
+ */
+export function supervisor(id: string, init: SupervisorInit, options: { restart?: RestartType; significant?: boolean; name?: string } = {}): ChildSpec {
+  return {
+    id,
+    type: 'supervisor',
+    restart: options.restart,
+    significant: options.significant,
+    start: (ctx) =>
+      startSupervisor(ctx.kernel, init, {
+        link: ctx.parent,
+        args: ctx.args,
+        name: options.name,
+        label: options.name ?? id,
+        parentLookup: (ctx as unknown as { lookupService?: ServiceLookup }).lookupService,
+      }),
+  };
+}
+
+async function admin<T>(kernel: Kernel, sup: Target, request: AdminRequest): Promise<T> {
+  const r = await kernel.call<T>(sup, request, { timeoutMs: Infinity });
+  if (r.ok) return r.value;
+  // OTP: the caller exits `{noproc, …}` (or with the supervisor's exit reason).
+  throw r.error instanceof Error ? r.error : new NoProcError(sup, request);
+}
+
+/** Adds a child (static: a spec; dynamic: extra args for the template's input). */
+export function startChild(kernel: Kernel, sup: Target, specOrArgs: ChildSpec | unknown): Promise<StartChildResult> {
+  return admin(kernel, sup, { type: 'startChild', spec: specOrArgs as ChildSpec, args: specOrArgs });
+}
+/** Stops a child (static: by id; dynamic: by pid). Idempotent; never counts as a restart. */
+export function terminateChild(kernel: Kernel, sup: Target, idOrPid: string | Pid): Promise<TerminateChildResult> {
+  return admin(kernel, sup, { type: 'terminateChild', target: idOrPid });
+}
+/** Starts a stopped static child again. Does not count toward intensity. */
+export function restartChild(kernel: Kernel, sup: Target, id: string): Promise<RestartChildResult> {
+  return admin(kernel, sup, { type: 'restartChild', id });
+}
+/** Removes a stopped static child's spec. */
+export function deleteChild(kernel: Kernel, sup: Target, id: string): Promise<DeleteChildResult> {
+  return admin(kernel, sup, { type: 'deleteChild', id });
+}
+/** Children in **reverse start order**, as OTP returns them. */
+export function whichChildren(kernel: Kernel, sup: Target): Promise<ChildInfo[]> {
+  return admin(kernel, sup, { type: 'whichChildren' });
+}
+export function whichChild(kernel: Kernel, sup: Target, idOrPid: string | Pid): Promise<WhichChildResult> {
+  return admin(kernel, sup, { type: 'whichChild', target: idOrPid });
+}
+export function countChildren(kernel: Kernel, sup: Target): Promise<ChildCounts> {
+  return admin(kernel, sup, { type: 'countChildren' });
+}
+/** The fully defaulted spec of a child. */
+export function getChildSpec(kernel: Kernel, sup: Target, idOrPid: string | Pid): Promise<GetChildSpecResult> {
+  return admin(kernel, sup, { type: 'getChildSpec', target: idOrPid });
+}
+
+/**
+ * Stops a supervisor (or any process) with `reason` and resolves with its exit reason once
+ * it is gone — children first, in reverse start order.
+ */
+export function stopProcess(kernel: Kernel, target: Target, reason: unknown = 'shutdown'): Promise<unknown> {
+  return new Promise((resolve) => {
+    kernel.monitor(target, resolve);
+    kernel.exit(target, reason);
+  });
+}

@@ -1,0 +1,126 @@
+import type { AnyStateMachine } from 'xstate';
+import type { Env } from '../env/index.ts';
+import type { Kernel, Pid, SpawnMachineOptions, StartResult } from '../actors/index.ts';
+
+export type RestartType = 'permanent' | 'transient' | 'temporary';
+export type ChildType = 'worker' | 'supervisor';
+/** ms to wait for an orderly stop, `'brutal'` (kill at once), or `'infinity'` (wait forever). */
+export type Shutdown = number | 'brutal' | 'infinity';
+export type Strategy = 'one_for_one' | 'one_for_all' | 'rest_for_one' | 'simple_one_for_one';
+export type AutoShutdown = 'never' | 'any_significant' | 'all_significant';
+
+/**
+ * Opt-in restart backoff (beyond OTP; Akka's BackoffSupervisor, systemd `RestartSec`,
+ * Kubernetes CrashLoopBackOff). The n-th consecutive restart of a child waits
+ * `min(maxMs, initialMs * factor^n)`, spread by ±`jitter` (a fraction, drawn from the seeded
+ * `env.random`). A child that stayed up for `resetAfterMs` starts again from `initialMs`.
+ *
+ * Intensity: a delayed restart counts toward `maxRestarts`/`periodMs` when it is *attempted*
+ * (when the delay has passed), not when the crash happened — so delays that spread restarts
+ * wider than `periodMs / maxRestarts` keep a crash-looping child from exhausting intensity.
+ */
+export interface BackoffSpec {
+  initialMs: number;
+  maxMs: number;
+  factor?: number;
+  jitter?: number;
+  resetAfterMs?: number;
+}
+
+/** What a custom start function receives. */
+export interface StartContext {
+  readonly env: Env;
+  readonly kernel: Kernel;
+  /** The supervisor's pid: link what you start to it (`spawn` does). */
+  readonly parent: Pid;
+  /** Services named in `requires`, from providers that are ready. */
+  readonly deps: Readonly<Record<string, unknown>>;
+  /** Extra arguments given to a dynamic supervisor's `startChild`. */
+  readonly args: unknown;
+  /** Spawns a machine linked to the supervisor and waits for it to be ready. */
+  spawn(machine: AnyStateMachine, options?: Omit<SpawnMachineOptions, 'link'>): Promise<StartResult>;
+}
+
+/** Start a machine: the common case. */
+export interface MachineStart {
+  machine: AnyStateMachine;
+  /** The machine's input: a value, or a function of the start context evaluated at every (re)start. */
+  input?: unknown;
+  /** Register the child under this name. */
+  name?: string;
+  trapExit?: boolean;
+}
+
+/** A custom start function: returns what OTP's start functions return. */
+export type StartFunction = (ctx: StartContext) => StartResult | Promise<StartResult>;
+
+export type ChildStart = MachineStart | StartFunction;
+
+/** A provided service: its name, and how to read it from the ready snapshot. */
+export interface ProvidesSpec {
+  name: string;
+  select?: (snapshot: unknown) => unknown;
+}
+
+/**
+ * A child specification, with OTP's vocabulary. Defaults (set once, in `defaults.ts`):
+ * `restart: 'permanent'`, `shutdownMs: 5000` for workers and `'infinity'` for supervisors,
+ * `type: 'worker'`, `significant: false`, `startTimeoutMs: 5000` for machines.
+ */
+export interface ChildSpec {
+  id: string;
+  start: ChildStart;
+  restart?: RestartType;
+  shutdownMs?: Shutdown;
+  type?: ChildType;
+  significant?: boolean;
+  startTimeoutMs?: number;
+  provides?: string | ProvidesSpec;
+  requires?: readonly string[];
+  backoff?: BackoffSpec;
+}
+
+/** A child spec with every default applied (what `getChildSpec` returns). */
+export interface NormalizedChildSpec {
+  readonly id: string;
+  readonly start: ChildStart;
+  readonly restart: RestartType;
+  readonly shutdownMs: Shutdown;
+  readonly type: ChildType;
+  readonly significant: boolean;
+  readonly startTimeoutMs: number;
+  readonly provides: ProvidesSpec | undefined;
+  readonly requires: readonly string[];
+  readonly backoff: BackoffSpec | undefined;
+}
+
+/** Supervisor flags. `periodMs` is milliseconds (OTP's `period` is whole seconds). */
+export interface SupervisorFlags {
+  strategy?: Strategy;
+  /** OTP `intensity`: restarts allowed within `periodMs`; one more and the supervisor gives up. Default 1. */
+  maxRestarts?: number;
+  /** The sliding window, ms. Default 5000. */
+  periodMs?: number;
+  autoShutdown?: AutoShutdown;
+  /** Backoff applied to every child that has none of its own. */
+  backoff?: BackoffSpec;
+  /** Dynamic supervisors: at most this many children (`startChild` → `max_children`). */
+  maxChildren?: number;
+}
+
+export interface NormalizedFlags {
+  readonly strategy: Strategy;
+  readonly maxRestarts: number;
+  readonly periodMs: number;
+  readonly autoShutdown: AutoShutdown;
+  readonly backoff: BackoffSpec | undefined;
+  readonly maxChildren: number;
+}
+
+/** A supervisor: flags plus its children (for `simple_one_for_one`, exactly one template). */
+export interface SupervisorSpec extends SupervisorFlags {
+  children: readonly ChildSpec[];
+}
+
+/** OTP's `init/1`: return the spec, or `'ignore'` to not start at all. Runs at every (re)start. */
+export type SupervisorInit = SupervisorSpec | ((ctx: { env: Env; args: unknown }) => SupervisorSpec | 'ignore');

@@ -1,0 +1,121 @@
+import { DEFAULT_BACKOFF, DEFAULT_CHILD, DEFAULT_FLAGS } from './defaults.ts';
+import { BadCombinationError, DuplicateChildError, InvalidChildSpecError, InvalidSupervisorFlagsError, type SupervisorError } from './errors.ts';
+import type { AutoShutdown, BackoffSpec, ChildSpec, NormalizedChildSpec, NormalizedFlags, ProvidesSpec, SupervisorFlags } from './types.ts';
+
+export type Validated<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: SupervisorError };
+
+const STRATEGIES = ['one_for_one', 'one_for_all', 'rest_for_one', 'simple_one_for_one'];
+const AUTO = ['never', 'any_significant', 'all_significant'];
+const RESTARTS = ['permanent', 'transient', 'temporary'];
+const TYPES = ['worker', 'supervisor'];
+
+const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+const isNonNegInt = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0;
+
+/** Validates supervisor flags (conformance §1.1); unknown keys are ignored, as OTP does. */
+export function validateFlags(flags: unknown): Validated<NormalizedFlags> {
+  if (!isObj(flags)) return fail(new InvalidSupervisorFlagsError('flags', flags, 'must be an object'));
+  const f = flags as SupervisorFlags;
+  const strategy = f.strategy ?? DEFAULT_FLAGS.strategy;
+  if (!STRATEGIES.includes(strategy as string)) return fail(new InvalidSupervisorFlagsError('strategy', f.strategy, `must be one of ${STRATEGIES.join(', ')}`));
+  const maxRestarts = f.maxRestarts ?? DEFAULT_FLAGS.maxRestarts;
+  if (!isNonNegInt(maxRestarts)) return fail(new InvalidSupervisorFlagsError('maxRestarts', f.maxRestarts, 'must be an integer ≥ 0'));
+  const periodMs = f.periodMs ?? DEFAULT_FLAGS.periodMs;
+  if (typeof periodMs !== 'number' || !Number.isFinite(periodMs) || periodMs <= 0) return fail(new InvalidSupervisorFlagsError('periodMs', f.periodMs, 'must be a finite number > 0'));
+  const autoShutdown = (f.autoShutdown ?? DEFAULT_FLAGS.autoShutdown) as AutoShutdown;
+  if (!AUTO.includes(autoShutdown)) return fail(new InvalidSupervisorFlagsError('autoShutdown', f.autoShutdown, `must be one of ${AUTO.join(', ')}`));
+  if (strategy === 'simple_one_for_one' && autoShutdown !== 'never') {
+    return fail(new BadCombinationError(undefined, { strategy, autoShutdown }));
+  }
+  const maxChildren = f.maxChildren ?? DEFAULT_FLAGS.maxChildren;
+  if (maxChildren !== Infinity && !isNonNegInt(maxChildren)) return fail(new InvalidSupervisorFlagsError('maxChildren', f.maxChildren, 'must be an integer ≥ 0 or Infinity'));
+  let backoff: BackoffSpec | undefined;
+  if (f.backoff !== undefined) {
+    const b = validateBackoff(f.backoff);
+    if (typeof b === 'string') return fail(new InvalidSupervisorFlagsError('backoff', f.backoff, b));
+    backoff = b;
+  }
+  return { ok: true, value: { strategy, maxRestarts, periodMs, autoShutdown, backoff, maxChildren } };
+}
+
+/** Returns a normalized backoff, or a description of what is wrong. */
+function validateBackoff(b: unknown): BackoffSpec | string {
+  if (!isObj(b)) return 'must be an object';
+  const { initialMs, maxMs, factor = DEFAULT_BACKOFF.factor, jitter = DEFAULT_BACKOFF.jitter, resetAfterMs } = b as unknown as BackoffSpec;
+  if (typeof initialMs !== 'number' || !(initialMs >= 0)) return 'initialMs must be a number ≥ 0';
+  if (typeof maxMs !== 'number' || !(maxMs >= initialMs)) return 'maxMs must be a number ≥ initialMs';
+  if (typeof factor !== 'number' || !(factor >= 1)) return 'factor must be a number ≥ 1';
+  if (typeof jitter !== 'number' || !(jitter >= 0 && jitter <= 1)) return 'jitter must be a fraction in [0, 1]';
+  if (resetAfterMs !== undefined && (typeof resetAfterMs !== 'number' || !(resetAfterMs > 0))) return 'resetAfterMs must be a number > 0';
+  return { initialMs, maxMs, factor, jitter, resetAfterMs };
+}
+
+/**
+ * Validates one child spec and applies defaults. Field order is OTP's `do_check_childspec`
+ * (id, start, restart, significant, type, shutdown), so the first bad field is reported.
+ */
+export function validateChildSpec(spec: unknown, autoShutdown: AutoShutdown = 'never'): Validated<NormalizedChildSpec> {
+  if (!isObj(spec)) return fail(new InvalidChildSpecError(undefined, 'spec', spec, 'must be an object'));
+  const s = spec as unknown as ChildSpec;
+  const id = s.id;
+  if (id === undefined) return fail(new InvalidChildSpecError(undefined, 'id', id, 'is missing'));
+  if (typeof id !== 'string' || id.length === 0) return fail(new InvalidChildSpecError(undefined, 'id', id, 'must be a non-empty string'));
+  if (s.start === undefined) return fail(new InvalidChildSpecError(id, 'start', undefined, 'is missing'));
+  if (typeof s.start !== 'function' && !(isObj(s.start) && isMachine((s.start as { machine?: unknown }).machine))) {
+    return fail(new InvalidChildSpecError(id, 'start', s.start, 'must be { machine } (an xstate machine) or a start function'));
+  }
+  const restart = s.restart ?? DEFAULT_CHILD.restart;
+  if (!RESTARTS.includes(restart)) return fail(new InvalidChildSpecError(id, 'restart', s.restart, `must be one of ${RESTARTS.join(', ')}`));
+  const significant = s.significant ?? DEFAULT_CHILD.significant;
+  if (typeof significant !== 'boolean') return fail(new InvalidChildSpecError(id, 'significant', s.significant, 'must be a boolean'));
+  if (significant && restart === 'permanent') return fail(new BadCombinationError(id, { restart: 'permanent', significant: true }));
+  if (significant && autoShutdown === 'never') return fail(new BadCombinationError(id, { autoShutdown: 'never', significant: true }));
+  const type = s.type ?? DEFAULT_CHILD.type;
+  if (!TYPES.includes(type)) return fail(new InvalidChildSpecError(id, 'type', s.type, `must be one of ${TYPES.join(', ')}`));
+  const shutdownMs = s.shutdownMs ?? (type === 'supervisor' ? DEFAULT_CHILD.supervisorShutdownMs : DEFAULT_CHILD.workerShutdownMs);
+  if (!(shutdownMs === 'brutal' || shutdownMs === 'infinity' || (typeof shutdownMs === 'number' && Number.isFinite(shutdownMs) && shutdownMs >= 0))) {
+    return fail(new InvalidChildSpecError(id, 'shutdownMs', s.shutdownMs, "must be a number ≥ 0, 'brutal' or 'infinity'"));
+  }
+  const startTimeoutMs = s.startTimeoutMs ?? (type === 'supervisor' ? Infinity : DEFAULT_CHILD.startTimeoutMs);
+  if (typeof startTimeoutMs !== 'number' || !(startTimeoutMs > 0)) return fail(new InvalidChildSpecError(id, 'startTimeoutMs', s.startTimeoutMs, 'must be a number > 0 (or Infinity)'));
+  let provides: ProvidesSpec | undefined;
+  if (s.provides !== undefined) {
+    if (typeof s.provides === 'string' && s.provides) provides = { name: s.provides };
+    else if (isObj(s.provides) && typeof s.provides.name === 'string' && s.provides.name && (s.provides.select === undefined || typeof s.provides.select === 'function')) provides = s.provides as ProvidesSpec;
+    else return fail(new InvalidChildSpecError(id, 'provides', s.provides, 'must be a service name or { name, select? }'));
+  }
+  const requires = s.requires ?? [];
+  if (!Array.isArray(requires) || !requires.every((r) => typeof r === 'string' && r.length > 0)) {
+    return fail(new InvalidChildSpecError(id, 'requires', s.requires, 'must be an array of service names'));
+  }
+  let backoff: BackoffSpec | undefined;
+  if (s.backoff !== undefined) {
+    const b = validateBackoff(s.backoff);
+    if (typeof b === 'string') return fail(new InvalidChildSpecError(id, 'backoff', s.backoff, b));
+    backoff = b;
+  }
+  return { ok: true, value: { id, start: s.start, restart, shutdownMs, type, significant, startTimeoutMs, provides, requires, backoff } };
+}
+
+/** Validates a list of specs: each one, then id uniqueness (OTP `check_childspecs`). */
+export function validateChildSpecs(specs: unknown, autoShutdown: AutoShutdown = 'never'): Validated<NormalizedChildSpec[]> {
+  if (!Array.isArray(specs)) return fail(new InvalidChildSpecError(undefined, 'spec', specs, 'children must be an array'));
+  const out: NormalizedChildSpec[] = [];
+  const seen = new Set<string>();
+  for (const spec of specs) {
+    const v = validateChildSpec(spec, autoShutdown);
+    if (!v.ok) return v;
+    if (seen.has(v.value.id)) return fail(new DuplicateChildError(v.value.id));
+    seen.add(v.value.id);
+    out.push(v.value);
+  }
+  return { ok: true, value: out };
+}
+
+function isMachine(x: unknown): boolean {
+  return isObj(x) && typeof (x as { transition?: unknown }).transition === 'function' && typeof (x as { getInitialSnapshot?: unknown }).getInitialSnapshot === 'function';
+}
+
+function fail<T>(error: SupervisorError): Validated<T> {
+  return { ok: false, error };
+}

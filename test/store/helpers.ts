@@ -1,0 +1,31 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTestEnv } from '../../src/env/env.ts';
+import type { TestEnv } from '../../src/env/env.ts';
+import type { TableDef } from '../../src/store/types.ts';
+
+/** A temp directory removed by the returned `cleanup`. */
+export function tempDir(prefix = 'ordo-store-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A test env (virtual clock, real RocksDB adapter) with warn-level logs. */
+export function env(): TestEnv {
+  return createTestEnv({ level: 'warn', startMs: 1_700_000_000_000 });
+}
+
+/** The seed's `user_bux_points` table. */
+export const userBuxPoints: TableDef = {
+  type: 'ordered_set',
+  key: 'user_id',
+  attributes: {
+    user_id: { type: 'string' },
+    user_smart_wallet: { type: 'string', default: '' },
+    bux_balance: { type: 'integer', default: 0 },
+    created_at: { type: 'integer', default: 0 },
+    updated_at: { type: 'integer', default: 0 },
+  },
+  indexes: ['bux_balance', 'updated_at'],
+};

@@ -1,0 +1,124 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { KvAdapter, KvDb } from '../../src/env/kv.ts';
+import { createRocksKv } from '../../src/env/rocksdb.ts';
+import { createMemoryKv } from '../../src/chaos/memoryKv.ts';
+import { tempDir } from './helpers.ts';
+
+const cleanups: Array<() => void | Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+const b = (s: string | number[]): Buffer => (typeof s === 'string' ? Buffer.from(s) : Buffer.from(s));
+
+async function all(db: KvDb, column: string, range = {}): Promise<string[]> {
+  const it = db.iterator(column, range);
+  const out: string[] = [];
+  for (let c = await it.next(2); c.length > 0; c = await it.next(2)) for (const [k, v] of c) out.push(`${k.toString('hex')}=${v.toString()}`);
+  await it.close();
+  return out;
+}
+
+const adapters: Array<[string, () => KvAdapter]> = [
+  ['rocksdb', () => createRocksKv()],
+  ['memory-level', () => createMemoryKv()],
+];
+
+describe.each(adapters)('KV adapter contract: %s', (_name, make) => {
+  const setup = (): { kv: KvAdapter; dir: string } => {
+    const { dir, cleanup } = tempDir('ordo-kv-');
+    cleanups.push(cleanup);
+    return { kv: make(), dir: `${dir}/db` };
+  };
+
+  it('refuses a missing database without createIfMissing, and reports existence', async () => {
+    const { kv, dir } = setup();
+    expect(await kv.exists(dir)).toBe(false);
+    await expect(kv.open(dir, { columns: ['a'], createIfMissing: false })).rejects.toMatchObject({ kind: 'missing' });
+    const db = await kv.open(dir, { columns: ['a'], createIfMissing: true });
+    expect(await kv.exists(dir)).toBe(true);
+    await db.close();
+  });
+
+  it('writes atomically across columns, keeps memcmp order per column, reads back after reopen', async () => {
+    const { kv, dir } = setup();
+    let db = await kv.open(dir, { columns: ['a', 'b'], createIfMissing: true });
+    await db.write(
+      [
+        { type: 'put', column: 'a', key: b([2]), value: b('two') },
+        { type: 'put', column: 'a', key: b([1, 255]), value: b('one-ff') },
+        { type: 'put', column: 'a', key: b([1]), value: b('one') },
+        { type: 'put', column: 'b', key: b([1]), value: b('other') },
+      ],
+      { sync: true },
+    );
+    await db.write([{ type: 'del', column: 'a', key: b([2]) }], { sync: false });
+    expect(await all(db, 'a')).toEqual(['01=one', '01ff=one-ff']);
+    expect(await all(db, 'b')).toEqual(['01=other']);
+    expect(await all(db, 'a', { gt: b([1]) })).toEqual(['01ff=one-ff']);
+    expect(await all(db, 'a', { reverse: true, limit: 1 })).toEqual(['01ff=one-ff']);
+    expect((await db.get('b', b([1])))?.toString()).toBe('other');
+    expect(await db.get('b', b([9]))).toBeUndefined();
+    await db.close();
+    db = await kv.open(dir, { columns: ['a', 'b'], createIfMissing: false });
+    expect(await all(db, 'a')).toEqual(['01=one', '01ff=one-ff']);
+    await db.close();
+  });
+
+  it('an iterator sees the state at its creation, not later writes', async () => {
+    const { kv, dir } = setup();
+    const db = await kv.open(dir, { columns: ['a', 'b'], createIfMissing: true });
+    await db.write([{ type: 'put', column: 'a', key: b('k1'), value: b('1') }], { sync: false });
+    const ia = db.iterator('a');
+    const ib = db.iterator('b');
+    await db.write(
+      [
+        { type: 'put', column: 'a', key: b('k2'), value: b('2') },
+        { type: 'put', column: 'b', key: b('k2'), value: b('2') },
+      ],
+      { sync: false },
+    );
+    expect((await ia.next(10)).map(([k]) => k.toString())).toEqual(['k1']);
+    expect(await ib.next(10)).toEqual([]);
+    await ia.close();
+    await ib.close();
+    await db.close();
+  });
+
+  it('a second open of the same directory is refused as locked until the first closes', async () => {
+    const { kv, dir } = setup();
+    const db = await kv.open(dir, { columns: ['a'], createIfMissing: true });
+    await expect(kv.open(dir, { columns: ['a'], createIfMissing: true })).rejects.toMatchObject({ kind: 'locked' });
+    await db.close();
+    const again = await kv.open(dir, { columns: ['a'], createIfMissing: true });
+    await again.close();
+  });
+
+  it('defer runs after promise continuations queued in the same turn', async () => {
+    const { kv, dir } = setup();
+    const db = await kv.open(dir, { columns: ['a'], createIfMissing: true });
+    const order: string[] = [];
+    const done = new Promise<void>((r) => db.defer(() => (order.push('deferred'), r())));
+    void Promise.resolve().then(() => order.push('micro-1')).then(() => order.push('micro-2'));
+    await done;
+    expect(order).toEqual(['micro-1', 'micro-2', 'deferred']);
+    await db.close();
+  });
+});
+
+describe('memory KV fault injection', () => {
+  it('a failing write applies nothing', async () => {
+    let fail = false;
+    const kv = createMemoryKv({
+      beforeWrite: () => {
+        if (fail) throw new Error('EIO: simulated');
+      },
+    });
+    const db = await kv.open('/sim/db', { columns: ['a'], createIfMissing: true });
+    await db.write([{ type: 'put', column: 'a', key: b('x'), value: b('1') }], { sync: true });
+    fail = true;
+    await expect(db.write([{ type: 'put', column: 'a', key: b('y'), value: b('2') }, { type: 'del', column: 'a', key: b('x') }], { sync: true })).rejects.toMatchObject({ kind: 'io' });
+    expect(await all(db, 'a')).toEqual([`${b('x').toString('hex')}=1`]);
+    await db.close();
+  });
+});

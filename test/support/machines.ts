@@ -1,0 +1,91 @@
+import { assign, fromPromise, setup } from 'xstate';
+import { reply } from '../../src/actors/index.ts';
+
+/**
+ * A worker for tests: ready at once; `crash` throws in an action (abnormal exit with the
+ * Error), `exit` reaches a final state with `event.reason`, `ping` replies `pong`,
+ * `ordo.stop` stops after `stopDelayMs` (virtual ms; `Infinity` = never).
+ */
+export const worker = setup({
+  types: {
+    context: {} as { count: number; stopDelayMs: number; service: unknown },
+    input: {} as { stopDelayMs?: number; service?: unknown } | undefined,
+    events: {} as
+      | { type: 'crash' }
+      | { type: 'exit'; reason?: unknown }
+      | { type: 'ping'; replyTo?: never }
+      | { type: 'inc' }
+      | { type: 'get'; replyTo?: never }
+      | { type: 'ordo.stop'; reason: unknown },
+  },
+  actions: {
+    boom: () => {
+      throw new Error('died');
+    },
+  },
+  delays: { stopDelay: ({ context }) => context.stopDelayMs },
+}).createMachine({
+  id: 'worker',
+  context: ({ input }) => ({ count: 0, stopDelayMs: input?.stopDelayMs ?? 0, service: input?.service }),
+  initial: 'running',
+  states: {
+    running: {
+      tags: ['ready'],
+      on: {
+        crash: { actions: 'boom' },
+        exit: { target: 'done', actions: assign({ count: ({ event }) => 0 * (event.type === 'exit' ? 1 : 0) }) },
+        ping: { actions: ({ event }) => reply((event as { replyTo?: never }).replyTo, 'pong') },
+        inc: { actions: assign({ count: ({ context }) => context.count + 1 }) },
+        get: { actions: ({ context, event }) => reply((event as { replyTo?: never }).replyTo, context.count) },
+        'ordo.stop': [{ guard: ({ context }) => context.stopDelayMs === 0, target: 'stopped' }, { target: 'stopping' }],
+      },
+    },
+    stopping: {
+      after: { stopDelay: 'stopped' },
+    },
+    stopped: { type: 'final' },
+    done: {
+      type: 'final',
+      output: ({ event }) => ({ reason: (event as { reason?: unknown }).reason ?? 'normal' }),
+    },
+  },
+});
+
+/** A machine that becomes ready only after `delayMs` (virtual), or never when `Infinity`. */
+export const slowStarter = setup({
+  types: { input: {} as { delayMs: number }, context: {} as { delayMs: number } },
+  delays: { d: ({ context }) => context.delayMs },
+}).createMachine({
+  context: ({ input }) => ({ delayMs: input.delayMs }),
+  initial: 'booting',
+  states: {
+    booting: { after: { d: 'up' } },
+    up: { tags: ['ready'], on: { 'ordo.stop': 'bye' } },
+    bye: { type: 'final' },
+  },
+});
+
+/** Fails during start: ends with an abnormal reason before it is ready. */
+export const failsToStart = setup({ types: { input: {} as { reason?: unknown } | undefined } }).createMachine({
+  initial: 'x',
+  context: ({ input }) => ({ reason: input?.reason ?? 'init_failed' }),
+  states: { x: { always: 'fail' }, fail: { type: 'final', output: ({ context }) => ({ reason: (context as { reason: unknown }).reason }) } },
+});
+
+/** Ends with `{ ignore: true }` before it is ready: OTP's `ignore` from init. */
+export const ignores = setup({}).createMachine({ initial: 'x', states: { x: { type: 'final', output: { ignore: true } } } });
+
+/** An invoked promise that rejects with no onError: a crash after readiness, driven by the clock. */
+export const rejectsLater = setup({
+  actors: {
+    work: fromPromise(async () => {
+      throw new Error('promise rejected');
+    }),
+  },
+}).createMachine({
+  initial: 'ready',
+  states: {
+    ready: { tags: ['ready'], on: { go: 'working' } },
+    working: { tags: ['ready'], invoke: { src: 'work' } },
+  },
+});

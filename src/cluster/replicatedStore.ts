@@ -6,16 +6,16 @@
 
 /** One write of a committed batch. */
 export interface CommitOp {
-  table: string;
-  op: 'put' | 'delete';
-  key: unknown;
-  value?: Record<string, unknown>;
+  readonly table: string;
+  readonly op: 'put' | 'delete';
+  readonly key: unknown;
+  readonly value?: Record<string, unknown>;
 }
 
 /** A committed batch: one transaction's writes, stamped with the writer's schema version. */
 export interface CommitBatch {
-  ops: CommitOp[];
-  schemaVersion: number;
+  readonly ops: readonly CommitOp[];
+  readonly schemaVersion: number;
 }
 
 /** Where a batch sits in the replication stream. */
@@ -38,13 +38,14 @@ export interface StoreReplicator {
  *   sequence of `pos.stream`, in one write batch; a seq at or below it is a `'duplicate'`
  *   no-op; a malformed batch throws and applies nothing; a newer `schemaVersion` throws an
  *   error with code `ORDO_STORE_NEWER_SCHEMA`.
- * - `snapshot(tables)` / `loadSnapshot(snap, pos)`: catch-up when the stream no longer holds
- *   the next sequence a node needs.
+ * - `snapshot(tables)` / `loadSnapshot(snap)`: catch-up when the stream no longer holds the
+ *   next sequence a node needs. The snapshot is JSON-serialisable and carries the store's
+ *   replication positions (`applied[stream]`), which `loadSnapshot` adopts atomically.
  */
 export interface ReplicatedStore {
   setReplicator(r: StoreReplicator | undefined): void;
   applyReplicated(batch: CommitBatch, pos: StreamPosition): Promise<'applied' | 'duplicate'>;
   lastAppliedSeq(stream: string): number;
-  snapshot(tables: string[]): Promise<unknown>;
-  loadSnapshot(snapshot: unknown, pos: StreamPosition): Promise<void>;
+  snapshot(tables?: readonly string[]): unknown;
+  loadSnapshot(snapshot: never): Promise<void>;
 }

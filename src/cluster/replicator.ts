@@ -120,6 +120,11 @@ export class Replicator implements StoreReplicator {
     await this.waitApplied(last, this.opts.commitTimeoutMs ?? 10_000).catch((e: unknown) => {
       if (!(e instanceof ReplNewerSchemaError)) throw e;
     });
+    // Know every replicated table's last subject sequence up front, so `commit` computes its
+    // expectation synchronously — in the same tick as the store's own read-set check.
+    for (const t of this.opts.tables) {
+      if (!this.halted) await this.knownSubjectSeq(`${this.prefix}.t.${token(t)}`);
+    }
     this.snapSub = this.conn.nc.subscribe(this.snapshotSubject, { queue: 'ordo-snapshot', callback: (err, msg) => {
       if (err) return;
       void this.serveSnapshot().then(
@@ -323,7 +328,7 @@ export class Replicator implements StoreReplicator {
 
   private async serveSnapshot(): Promise<Uint8Array> {
     // Taken between two applies, so `seq` matches the data exactly.
-    const p = this.applyChain.then(async () => ({ seq: this.applied, tables: this.opts.tables, data: await this.store.snapshot(this.opts.tables) }));
+    const p = this.applyChain.then(async () => ({ seq: this.applied, tables: this.opts.tables, data: await Promise.resolve(this.store.snapshot(this.opts.tables)) }));
     this.applyChain = p.catch(() => undefined);
     return new TextEncoder().encode(JSON.stringify(await p));
   }
@@ -340,8 +345,10 @@ export class Replicator implements StoreReplicator {
     if (!Number.isInteger(snap.seq) || snap.seq < firstSeq - 1) {
       throw new ReplSnapshotError(`peer snapshot at seq ${snap.seq} does not reach the stream's first sequence ${firstSeq}`, { node: this.opts.node, stream: this.stream, seq: snap.seq });
     }
-    await this.store.loadSnapshot(snap.data, { stream: this.stream, seq: snap.seq });
-    this.applied = snap.seq;
+    await this.store.loadSnapshot(snap.data as never);
+    // The store adopted the snapshot's positions; seqs between them and snap.seq (malformed ones
+    // the peer skipped) are skipped here too.
+    this.applied = Math.max(snap.seq, this.store.lastAppliedSeq(this.stream));
     this.log.info({ report: 'replication', event: 'snapshot_loaded', seq: snap.seq }, 'caught up from a snapshot');
   }
 }

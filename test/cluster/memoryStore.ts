@@ -16,6 +16,11 @@ export class StoreError extends Error {
   }
 }
 
+export interface MemorySnapshot {
+  applied: Record<string, number>;
+  tables: Record<string, Array<[string, Record<string, unknown>]>>;
+}
+
 export class MemoryReplicatedStore implements ReplicatedStore {
   readonly tables = new Map<string, Map<string, Record<string, unknown>>>();
   private readonly last = new Map<string, number>();
@@ -41,7 +46,7 @@ export class MemoryReplicatedStore implements ReplicatedStore {
     this.write(ops);
   }
 
-  private write(ops: CommitOp[]): void {
+  private write(ops: readonly CommitOp[]): void {
     for (const o of ops) {
       const t = this.tables.get(o.table)!;
       if (o.op === 'put') t.set(JSON.stringify(o.key), o.value!);
@@ -63,14 +68,16 @@ export class MemoryReplicatedStore implements ReplicatedStore {
     return this.last.get(stream) ?? 0;
   }
 
-  async snapshot(tables: string[]): Promise<unknown> {
-    return Object.fromEntries(tables.map((t) => [t, [...(this.tables.get(t) ?? new Map()).entries()]]));
+  snapshot(tables: readonly string[] = this.tableNames): MemorySnapshot {
+    return {
+      applied: Object.fromEntries(this.last),
+      tables: Object.fromEntries(tables.map((t) => [t, [...(this.tables.get(t) ?? new Map()).entries()]])),
+    };
   }
 
-  async loadSnapshot(snapshot: unknown, pos: StreamPosition): Promise<void> {
-    const snap = snapshot as Record<string, Array<[string, Record<string, unknown>]>>;
-    for (const [t, entries] of Object.entries(snap)) this.tables.set(t, new Map(entries));
-    this.last.set(pos.stream, pos.seq);
+  async loadSnapshot(snap: MemorySnapshot): Promise<void> {
+    for (const [t, entries] of Object.entries(snap.tables)) this.tables.set(t, new Map(entries));
+    for (const [s, seq] of Object.entries(snap.applied)) this.last.set(s, seq);
   }
 
   get(table: string, key: unknown): Record<string, unknown> | undefined {

@@ -271,7 +271,7 @@ export class Replicator implements StoreReplicator {
   private async applyOne(seq: number, subject: string, data: Uint8Array): Promise<void> {
     if (this.halted || this.stopped || seq <= this.applied) return;
     const decoded = decodeBatch(data, this.tableSet);
-    if (!decoded.ok) return this.skipMalformed(seq, decoded.why);
+    if (!decoded.ok) return this.skipMalformed(seq, subject, decoded.why);
     try {
       const r = await this.store.applyReplicated(decoded.batch, { stream: this.stream, seq });
       if (r === 'duplicate') this.log.debug({ report: 'replication', event: 'duplicate', seq }, 'already applied');
@@ -286,12 +286,12 @@ export class Replicator implements StoreReplicator {
         this.rejectWaiters(seq, this.halted);
         return;
       }
-      return this.skipMalformed(seq, `store refused it: ${e instanceof Error ? e.message : String(e)}`, e);
+      return this.skipMalformed(seq, subject, `store refused it: ${e instanceof Error ? e.message : String(e)}`, e);
     }
     this.advance(seq, subject);
   }
 
-  private skipMalformed(seq: number, why: string, cause?: unknown): void {
+  private skipMalformed(seq: number, subject: string, why: string, cause?: unknown): void {
     const err = new ReplMalformedError(`malformed replicated message at seq ${seq}: ${why}`, { node: this.opts.node, stream: this.stream, seq, cause });
     this.malformed++;
     this.lastMalformed = { seq, why };
@@ -300,8 +300,8 @@ export class Replicator implements StoreReplicator {
     const list = this.waiters.get(seq);
     this.waiters.delete(seq);
     for (const w of list ?? []) w.reject(err);
-    this.applied = seq;
-    this.resolveWaiters();
+    // Skipped, but it is the subject's latest message: the next expectation must count it.
+    this.advance(seq, subject);
   }
 
   private advance(seq: number, subject: string): void {

@@ -107,6 +107,8 @@ describe('replication through JetStream', () => {
     await js.publish(`${prefix}.t.users`, new TextEncoder().encode('{not json'));
     await js.publish(`${prefix}.t.users`, new TextEncoder().encode(JSON.stringify({ v: 1, node: 'x', batch: { ops: 'nope', schemaVersion: 1 } })));
     await js.publish(`${prefix}.t.users`, new TextEncoder().encode(JSON.stringify({ v: 1, node: 'x', batch: { ops: [{ table: 'ghost', op: 'put', key: 1, value: {} }], schemaVersion: 1 } })));
+    // (writing before a has seen them would rightly be a conflict: they are the table's latest messages)
+    await waitFor(() => a.repl.health().malformed === 3, 'a skipped 3');
     await a.store.transact([{ table: 'users', op: 'put', key: 'ok', value: { fine: true } }]);
     for (const n of [a, b]) {
       await waitFor(() => n.repl.appliedSeq() === 4, 'applied 4');

@@ -16,6 +16,8 @@ export interface ReplicationConfig {
   commitTimeoutMs?: number;
   publishTimeoutMs?: number;
   conflictDetection?: boolean;
+  /** See {@link ReplicatorOptions.conflictScope} (default `'stream'`). */
+  conflictScope?: 'stream' | 'table';
 }
 
 /** Input of the replication machine: the discovery service and the store it replicates. */

@@ -24,6 +24,16 @@ export interface ReplicatorOptions {
   publishTimeoutMs?: number;
   /** Expected-last-sequence checks on publish (default true). */
   conflictDetection?: boolean;
+  /**
+   * Granularity of conflict detection (nats-server 2.9 checks one expectation per message):
+   * - `'stream'` (default): every commit expects the stream's last sequence to be the one this
+   *   node applied. Always sound; commits are serialised cluster-wide (one winner per round trip).
+   * - `'table'`: a one-table batch expects its table subject's last sequence; a multi-table
+   *   batch expects the stream's. More concurrency across tables, but a one-table commit does
+   *   not see a concurrent multi-table batch on the same table — use it only when no
+   *   transaction spans several replicated tables.
+   */
+  conflictScope?: 'stream' | 'table';
 }
 
 /** Replication health, for the Application's health report. */
@@ -160,7 +170,8 @@ export class Replicator implements StoreReplicator {
     const deadline = this.env.clock.now() + (this.opts.commitTimeoutMs ?? 10_000);
     const expect: { lastSubjectSequence?: number; lastSequence?: number } = {};
     if (this.opts.conflictDetection ?? true) {
-      if (tables.length === 1) expect.lastSubjectSequence = await this.knownSubjectSeq(subject);
+      // Computed synchronously when the subject is known: the same tick as the store's read-set check.
+      if (tables.length === 1 && this.opts.conflictScope === 'table') expect.lastSubjectSequence = await this.knownSubjectSeq(subject);
       else expect.lastSequence = this.applied;
     }
     let seq: number | undefined;
@@ -179,6 +190,12 @@ export class Replicator implements StoreReplicator {
         await this.sleep(Math.min(500, 25 * attempt));
       }
     }
+    // Fast path: when our batch is the very next sequence, apply it now instead of waiting for
+    // the consumer to bring it back; the consumer then sees it as already applied. Stream
+    // order holds: it is applied only if `seq === applied + 1` when its turn comes.
+    const own = seq;
+    const p = this.applyChain.then(() => (own === this.applied + 1 ? this.applyOne(own, subject, data) : undefined));
+    this.applyChain = p.catch(() => undefined);
     await this.waitApplied(seq, Math.max(0, deadline - this.env.clock.now()));
   }
 

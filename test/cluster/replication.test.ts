@@ -85,17 +85,33 @@ describe('replication through JetStream', () => {
     for (const n of nodes) await n.stop();
   });
 
-  it('conflict detection: two commits expecting the same last sequence of a table → one gets ORDO_REPL_CONFLICT', async () => {
+  it('conflict detection (stream scope, default): two commits expecting the same last sequence → one gets ORDO_REPL_CONFLICT', async () => {
     const a = await startNode(ns.url, 'conf', 'a', new MemoryReplicatedStore(TABLES));
     await a.store.transact([{ table: 'users', op: 'put', key: 1, value: { n: 0 } }]);
     const codes = await Promise.all([
       codeOf(a.store.transact([{ table: 'users', op: 'put', key: 1, value: { n: 1 } }])),
-      codeOf(a.store.transact([{ table: 'users', op: 'put', key: 1, value: { n: 2 } }])),
+      codeOf(a.store.transact([{ table: 'orders', op: 'put', key: 1, value: { n: 2 } }])),
     ]);
     expect(codes.sort()).toEqual(['ORDO_REPL_CONFLICT', 'resolved']);
-    // a different table does not conflict
     await a.store.transact([{ table: 'orders', op: 'put', key: 1, value: { n: 3 } }]);
     expect(a.repl.appliedSeq()).toBe(3);
+    expect([...a.store.applyCount.keys()]).toEqual([1, 2, 3]);
+    await a.stop();
+  });
+
+  it('conflict detection (table scope): same table conflicts, different tables do not', async () => {
+    const a = await startNode(ns.url, 'conft', 'a', new MemoryReplicatedStore(TABLES), { conflictScope: 'table' });
+    await a.store.transact([{ table: 'users', op: 'put', key: 1, value: { n: 0 } }]);
+    const same = await Promise.all([
+      codeOf(a.store.transact([{ table: 'users', op: 'put', key: 1, value: { n: 1 } }])),
+      codeOf(a.store.transact([{ table: 'users', op: 'put', key: 1, value: { n: 2 } }])),
+    ]);
+    expect(same.sort()).toEqual(['ORDO_REPL_CONFLICT', 'resolved']);
+    const different = await Promise.all([
+      codeOf(a.store.transact([{ table: 'users', op: 'put', key: 2, value: { n: 3 } }])),
+      codeOf(a.store.transact([{ table: 'orders', op: 'put', key: 2, value: { n: 4 } }])),
+    ]);
+    expect(different).toEqual(['resolved', 'resolved']);
     await a.stop();
   });
 

@@ -1,4 +1,5 @@
-import { Kvm, type KV } from '@nats-io/kv';
+import { Kvm, KvWatchInclude, type KV, type KvWatchEntry } from '@nats-io/kv';
+import type { QueuedIterator } from '@nats-io/nats-core';
 import { jetstream } from '@nats-io/jetstream';
 import type { Env } from '../env/env.ts';
 import type { TimerHandle } from '../env/clock.ts';
@@ -70,6 +71,8 @@ export class KvLeaderElection implements Leadership {
   private deadline: TimerHandle | undefined;
   private stopped = false;
   private busy = false;
+  private watcher: QueuedIterator<KvWatchEntry> | undefined;
+  private offConn: (() => void) | undefined;
   private readonly listeners = { leader: new Set<LeaderEvents['leader']>(), follower: new Set<LeaderEvents['follower']>() };
   private readonly log;
   private readonly me: LeaseValue;
@@ -106,12 +109,45 @@ export class KvLeaderElection implements Leadership {
     const kvm = new Kvm(jetstream(this.conn.nc, { timeout }));
     this.kv = await kvm.create(leaseBucket(this.opts.cluster), { ttl: this.opts.timing.leaseTtlMs, history: 1, timeout });
     await this.tick();
+    await this.openWatch();
+    this.offConn = this.conn.on((e) => {
+      if (e.type === 'nats.reconnect') void this.openWatch();
+    });
+  }
+
+  /**
+   * Followers watch the lease key: a renewal (PUT) pushes the next campaign to just after the
+   * lease would expire (`seen + leaseTtlMs`), a release (DEL) triggers one at once. So failover
+   * after a leader dies is the lease TTL counted from its last renewal, not TTL + a poll period.
+   * The poll (`retryMs`) stays as the fallback when the watch is down.
+   */
+  private async openWatch(): Promise<void> {
+    if (!this.kv || this.stopped) return;
+    this.watcher?.stop();
+    let it: QueuedIterator<KvWatchEntry>;
+    try {
+      it = await this.kv.watch({ key: this.opts.name, include: KvWatchInclude.LastValue });
+    } catch (e) {
+      this.log.debug({ report: 'election', event: 'watch_failed', err: String(e) }, 'lease watch failed; polling');
+      return;
+    }
+    this.watcher = it;
+    void (async () => {
+      for await (const e of it) {
+        if (this.stopped) break;
+        if (this.current) continue;
+        if (e.operation === 'PUT') this.schedule(this.opts.timing.leaseTtlMs + 5);
+        else this.schedule(0);
+      }
+    })().catch((err: unknown) => this.log.debug({ report: 'election', event: 'watch_ended', err: String(err) }, 'lease watch ended'));
   }
 
   /** Stops campaigning; a leader releases its lease (delete checked against its own revision). */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.offConn?.();
+    this.watcher?.stop();
     this.env.clock.clearTimeout(this.timer);
     this.env.clock.clearTimeout(this.deadline);
     if (this.current && this.kv) {

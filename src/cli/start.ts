@@ -62,6 +62,7 @@ export async function runStart(options: StartOptions): Promise<{ code: number; a
       };
       check();
     });
+    draw(); // show the restarted tree before it stops
     const exit = await app.stop();
     draw();
     await writes;

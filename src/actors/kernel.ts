@@ -102,7 +102,7 @@ export class Kernel {
    * reason). Never rejects. Default timeout 5000 ms (gen_server's); `Infinity` waits forever.
    */
   call<T = unknown>(target: Target, request: object, options: { timeoutMs?: number } = {}): Promise<CallResult<T>> {
-    if (typeof request !== 'object' || request === null) {
+    if (typeof request !== 'object' || request === null || typeof (request as { type?: unknown }).type !== 'string') {
       return Promise.resolve({ ok: false, error: new BadArgumentError('request', request, 'a call request must be an object with a type') });
     }
     const proc = this.lookup(target);

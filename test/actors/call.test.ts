@@ -66,10 +66,10 @@ describe('call', () => {
     expect(f.env.clock.pending()).toBe(0); // no leftover timer
   });
 
-  it('a bad request (not an object) → BadArgumentError carrying the value; the callee is untouched', async () => {
+  it('a bad request (not an object with a string type) → BadArgumentError carrying the value; the callee is untouched', async () => {
     const f = fixture();
     const p = await spawnOk(f);
-    for (const bad of [null, 'ping', 42]) {
+    for (const bad of [null, 'ping', 42, { foo: 1 }, { type: 5 }]) {
       const r = await f.kernel.call(p, bad as never);
       expect(r.ok).toBe(false);
       const e = (r as { error: BadArgumentError }).error;
@@ -91,5 +91,22 @@ describe('cast and send', () => {
     expect(() => f.kernel.cast(p, { type: 'inc' })).not.toThrow();
     expect(() => f.kernel.cast('nobody', { type: 'inc' })).not.toThrow();
     expect(() => f.kernel.send(p, { type: 'inc' })).not.toThrow();
+  });
+
+  it('a message that is not an event is dropped and logged: the sender does not throw, the machine does not crash', async () => {
+    const f = fixture();
+    const p = await spawnOk(f);
+    const bad: unknown[] = ['hello', 42, null, undefined, { foo: 1 }, { type: 5 }];
+    for (const m of bad) {
+      expect(() => f.kernel.cast(p, m)).not.toThrow();
+      expect(() => f.kernel.send(p, m)).not.toThrow();
+    }
+    await f.settle();
+    expect(f.kernel.isAlive(p)).toBe(true);
+    expect(await f.kernel.call(p, { type: 'ping' })).toEqual({ ok: true, value: 'pong' });
+    const dropped = f.env.records.filter((r) => r['msg'] === 'dropped a message that is not an event');
+    expect(dropped).toHaveLength(bad.length * 2);
+    expect(dropped[0]).toMatchObject({ pid: String(p), message: 'hello' });
+    expect(f.reports('crash_report')).toEqual([]);
   });
 });

@@ -6,7 +6,7 @@ import { MachineProcess, type SpawnMachineOptions } from './machineProcess.ts';
 import { NativeProcess, type NativeBehaviour } from './nativeProcess.ts';
 import type { StartResult } from './startResult.ts';
 import { BadArgumentError, CalleeExitError, CallTimeoutError, NoProcError, type CallError } from './errors.ts';
-import { classifyExit } from './exitReason.ts';
+import { classifyExit, formatReason } from './exitReason.ts';
 import { report } from './report.ts';
 
 /** The outcome of a `call`: the reply, or why there is none. Never a rejected promise. */
@@ -181,7 +181,7 @@ export class Kernel {
     const ref = ++this.nextRef;
     const proc = this.lookup(target);
     if (!proc || !proc.alive) {
-      queueMicrotask(() => onDown('noproc'));
+      queueMicrotask(() => this.isolated(() => onDown('noproc'), 'monitor callback'));
       return ref;
     }
     proc.monitors.set(ref, onDown);
@@ -248,7 +248,20 @@ export class Kernel {
   /** @internal */
   _emit(event: LifecycleEvent): void {
     if (this.lifecycle.size === 0) return;
-    for (const l of [...this.lifecycle]) l(event);
+    for (const l of [...this.lifecycle]) this.isolated(() => l(event), 'lifecycle listener');
+  }
+
+  /**
+   * Runs an observer's callback (lifecycle listener, monitor) so that a throw is logged and
+   * goes no further: it must not skip the other observers, nor the links and monitors of an
+   * exit that is being delivered, nor surface in whichever process triggered the event.
+   */
+  private isolated(fn: () => void, what: string): void {
+    try {
+      fn();
+    } catch (e) {
+      this.env.logger.error({ err: formatReason(e) }, `${what} threw`);
+    }
   }
 
   /** Number of live processes. */
@@ -284,7 +297,7 @@ export class Kernel {
       proc.monitors.clear();
       for (const [ref, onDown] of monitors) {
         this.monitorTargets.delete(ref);
-        onDown(reason);
+        this.isolated(() => onDown(reason), 'monitor callback');
       }
     }
   }

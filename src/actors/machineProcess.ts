@@ -97,13 +97,13 @@ export class MachineProcess extends Process {
     if (s.status === 'error') return; // delivered through the error observer
     if (s.status === 'active') this.kernel._emit({ type: 'state', pid: this.pid, value: s.value });
     if (!this.ready && s.status === 'active' && s.hasTag('ready')) {
-      this.ready = true;
       try {
         this.service = this.options.selectService ? this.options.selectService(s as never) : (s.context as { service?: unknown } | undefined)?.service;
       } catch (e) {
-        this.forceStop(e);
+        this.forceStop(e); // not ready yet: a failed start
         return;
       }
+      this.ready = true;
       if (this.startTimer !== undefined) this.kernel.env.clock.clearTimeout(this.startTimer);
       const settle = this.settleStart;
       this.settleStart = undefined;

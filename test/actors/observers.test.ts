@@ -1,6 +1,7 @@
 // Observers (lifecycle listeners, monitor callbacks) are user code: a throw is logged and
 // isolated — supervision goes on, and nothing escapes to the test runner.
 import { describe, expect, it } from 'vitest';
+import { StartExitError } from '../../src/index.ts';
 import { crash, fixture, pidOf, startSup, w } from '../support/otp.ts';
 import { trapper, worker } from '../support/machines.ts';
 
@@ -39,5 +40,23 @@ describe('observers that throw', () => {
     expect(seen).toEqual(['bye']);
     expect(await f.kernel.call(t.pid, { type: 'trapped' })).toEqual({ ok: true, value: [{ from: r.pid, reason: 'bye' }] });
     expect(f.env.records.filter((x) => x['msg'] === 'monitor callback threw')).toHaveLength(2);
+  });
+
+  it('a service selector that throws is a failed start: StartExitError, no exit signal to the linked spawner', async () => {
+    const f = fixture();
+    const t = await f.kernel.spawn(trapper, { trapExit: true });
+    if (t.status !== 'ok') throw new Error('trapper');
+    const boom = new Error('select boom');
+    const r = await f.kernel.spawn(worker, {
+      link: t.pid,
+      selectService: () => {
+        throw boom;
+      },
+    });
+    expect(r.status).toBe('error');
+    expect((r as { error: StartExitError }).error).toMatchObject({ code: 'ORDO_START_EXIT', reason: boom });
+    await f.settle();
+    expect(await f.kernel.call(t.pid, { type: 'trapped' })).toEqual({ ok: true, value: [] });
+    expect(f.events.filter((e) => e.type === 'ready')).toHaveLength(1); // only the trapper
   });
 });

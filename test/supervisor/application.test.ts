@@ -99,7 +99,7 @@ describe('signals, start failure, stop deadline', () => {
   });
 
   it('a child that fails to start rejects ready with ApplicationStartError naming it; started children are rolled back', async () => {
-    for (const startType of ['temporary', 'permanent'] as const) {
+    for (const startType of ['temporary', 'transient', 'permanent'] as const) {
       const a = app(startType, [w('db'), { id: 'cache', start: () => ({ status: 'error', error: 'no_disk' }) }, w('api')]);
       const err = await a.handle.ready.then(
         () => undefined,
@@ -109,9 +109,20 @@ describe('signals, start failure, stop deadline', () => {
       expect(err).toMatchObject({ code: 'ORDO_APPLICATION_START', app: 'shop', childId: 'cache', reason: 'no_disk' });
       expect((await a.handle.exited).code).toBe(1);
       expect(a.kernel.processCount).toBe(0);
-      expect(a.env.io.process.exits).toEqual(startType === 'permanent' ? [1] : []);
+      expect(a.env.io.process.exits).toEqual(startType === 'temporary' ? [] : [1]);
       expect(a.env.records.filter((r) => r['report'] === 'start_error' && r['application'] === 'shop')).toMatchObject([{ child: 'cache', reason: 'no_disk' }]);
     }
+  });
+
+  it('a root whose init returns ignore rejects ready with ApplicationStartError (no child named)', async () => {
+    const env = createTestEnv();
+    const handle = startApplication({ name: 'shop', env, tree: () => 'ignore' });
+    const err = await handle.ready.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: 'ORDO_APPLICATION_START', app: 'shop', childId: undefined, reason: 'ignore' });
+    expect((await handle.exited).code).toBe(1);
   });
 
   it('a stop that misses its deadline kills the tree: code 1, shutdown_error reported', async () => {
@@ -122,6 +133,7 @@ describe('signals, start failure, stop deadline', () => {
     void a.handle.stop({ deadlineMs: 1000 }).then((e) => (result = e));
     await a.env.clock.advance(999);
     expect(result).toBeUndefined();
+    expect(a.handle.health().status).toBe('stopping');
     await a.env.clock.advance(1);
     await a.env.clock.flush();
     expect(result).toEqual({ reason: 'killed', code: 1 });

@@ -142,6 +142,20 @@ describe('signals, start failure, stop deadline', () => {
     expect(a.env.records.filter((r) => r['report'] === 'shutdown_error' && r['application'] === 'shop')).toMatchObject([{ reason: 'stop_deadline_exceeded', deadlineMs: 1000 }]);
   });
 
+  it('a missed deadline kills the whole tree, also below a sub-supervisor stuck waiting on its child', async () => {
+    const a = app('temporary', [w('db'), supervisor('sub', { children: [w('stuck', { shutdownMs: 'infinity', stopDelayMs: Infinity })] })]);
+    const root = await a.handle.ready;
+    const sub = (await childPids(a, root)).get('sub')!;
+    const stuck = (await whichChildren(a.kernel, sub))[0]!.pid as Pid;
+    const exit = a.handle.stop({ deadlineMs: 1000 });
+    await a.env.clock.advance(1000);
+    expect(await exit).toEqual({ reason: 'killed', code: 1 });
+    await a.env.clock.flush();
+    expect(a.kernel.isAlive(stuck)).toBe(false);
+    expect(a.kernel.isAlive(sub)).toBe(false);
+    expect(a.kernel.processCount).toBe(0);
+  });
+
   it('SIGTERM with a missed deadline exits the process with code 1', async () => {
     const a = app('temporary', [w('stuck', { shutdownMs: 'infinity', stopDelayMs: Infinity })], { stopDeadlineMs: 500 });
     await a.handle.ready;

@@ -58,6 +58,8 @@ export class Kernel {
    * failed, or timed out. See docs/child-protocol.md.
    */
   spawn(machine: AnyStateMachine, options: SpawnMachineOptions = {}): Promise<StartResult> {
+    const bad = badSpawnOption(options);
+    if (bad) return Promise.resolve({ status: 'error', error: bad });
     if (options.name !== undefined) {
       const holder = this.names.get(options.name);
       if (holder) return Promise.resolve({ status: 'already_started', pid: holder.pid });
@@ -105,9 +107,12 @@ export class Kernel {
     if (typeof request !== 'object' || request === null || typeof (request as { type?: unknown }).type !== 'string') {
       return Promise.resolve({ ok: false, error: new BadArgumentError('request', request, 'a call request must be an object with a type') });
     }
+    const timeoutMs = options.timeoutMs ?? 5000;
+    if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) {
+      return Promise.resolve({ ok: false, error: new BadArgumentError('timeoutMs', timeoutMs, 'timeoutMs must be a number ≥ 0 (or Infinity)') });
+    }
     const proc = this.lookup(target);
     if (!proc || !proc.alive) return Promise.resolve({ ok: false, error: new NoProcError(target, request) });
-    const timeoutMs = options.timeoutMs ?? 5000;
     const id = ++this.nextRef;
     return new Promise<CallResult<T>>((resolve) => {
       const pending = {
@@ -301,6 +306,15 @@ export class Kernel {
       }
     }
   }
+}
+
+/** A typed error for the first invalid spawn option, if any (checked before anything is spawned). */
+function badSpawnOption(o: SpawnMachineOptions): BadArgumentError | undefined {
+  if (o.name !== undefined && (typeof o.name !== 'string' || o.name.length === 0)) return new BadArgumentError('name', o.name, 'a registered name must be a non-empty string');
+  const t = o.startTimeoutMs;
+  if (t !== undefined && (typeof t !== 'number' || !(t > 0))) return new BadArgumentError('startTimeoutMs', t, 'startTimeoutMs must be a number > 0 (or Infinity)');
+  if (o.link !== undefined && !(o.link instanceof Pid)) return new BadArgumentError('link', o.link, 'link must be a pid');
+  return undefined;
 }
 
 function safeDescribe(proc: Process): unknown {

@@ -222,7 +222,8 @@ export class SupervisorServer implements NativeBehaviour {
       report(this.kernel.env.logger, 'child_terminated', { supervisor: this.label, child: rec.spec.id, pid: String(pid), reason, restarts: rec.restarts });
     }
     if (decision.action === 'restart') return this.scheduleRestart(rec);
-    if (decision.action === 'remove') this.remove(rec);
+    // A dynamic child has no spec of its own to keep: not restarted means gone (OTP state_del_child).
+    if (decision.action === 'remove' || this.isDynamic) this.remove(rec);
     await this.checkAutoShutdown(rec);
   }
 

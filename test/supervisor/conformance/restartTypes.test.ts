@@ -101,6 +101,26 @@ describe('§4.4 restart types', () => {
     expect(f.reports('child_terminated')).toHaveLength(1);
   });
 
+  for (const restart of ['permanent', 'transient', 'temporary'] as const)
+    for (const reason of ['normal', 'shutdown', 'died'] as const) {
+      it(`28-30 simple_one_for_one ${restart} child exiting ${reason}: ${restart === 'permanent' || (restart === 'transient' && reason === 'died') ? 'restarted' : 'removed (nothing kept)'}`, async () => {
+        const f = fixture();
+        const sup = await startSup(f.kernel, { strategy: 'simple_one_for_one', maxRestarts: 2, periodMs: HOUR, children: [w('t', { restart })] });
+        const p = ((await startChild(f.kernel, sup, [])) as { pid: Pid }).pid;
+        exitWith(f.kernel, p, reason);
+        await f.settle();
+        const now = await whichChildren(f.kernel, sup);
+        if (restart === 'permanent' || (restart === 'transient' && reason === 'died')) {
+          expect(now).toHaveLength(1);
+          expect(now[0]!.pid).not.toBe(p);
+          expect(await counts(f.kernel, sup)).toEqual({ specs: 1, active: 1, supervisors: 0, workers: 1 });
+        } else {
+          expect(now).toEqual([]);
+          expect(await counts(f.kernel, sup)).toEqual({ specs: 1, active: 0, supervisors: 0, workers: 0 });
+        }
+      });
+    }
+
   describe('31 do_not_save_child_specs_for_temporary_children', () => {
     const terminations = ['kill', 'normal', 'abnormal', 'terminate_child'] as const;
     for (const strategy of ['one_for_all', 'one_for_one', 'rest_for_one'] as const)

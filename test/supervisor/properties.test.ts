@@ -2,8 +2,9 @@
 // (OTP's add_restart) and of each strategy's restart set (conformance §1.5–1.7).
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { addRestart, deleteChild, restartChild, startChild, stopProcess, terminateChild, whichChildren, type Pid, type RestartType } from '../../src/index.ts';
+import { addRestart, countChildren, deleteChild, restartChild, startChild, stopProcess, terminateChild, whichChildren, type Pid, type RestartType } from '../../src/index.ts';
 import { exitWith, fixture, startSup, w, watch } from '../support/otp.ts';
+import { worker } from '../support/machines.ts';
 
 // ---- model: intensity ------------------------------------------------------------------------
 
@@ -139,6 +140,45 @@ describe('properties', () => {
         },
       ),
       { numRuns: 150 },
+    );
+  });
+});
+
+describe('properties: simple_one_for_one', () => {
+  it('a crash restarts exactly the crashed instance, or removes it when it is not restarted (OTP keeps no spec for dynamic children)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom<RestartType>('permanent', 'transient', 'temporary'),
+        fc.integer({ min: 1, max: 5 }),
+        fc.array(fc.tuple(fc.nat(), fc.constantFrom<Reason>('normal', 'shutdown', 'boom')), { minLength: 1, maxLength: 8 }),
+        async (restart, n, crashes) => {
+          const f = fixture();
+          const sup = await startSup(f.kernel, {
+            strategy: 'simple_one_for_one',
+            maxRestarts: 1000,
+            periodMs: 1000,
+            children: [{ id: 't', restart, start: { machine: worker, input: ({ args: a }: { args: unknown }) => ({ service: a }) } }],
+          });
+          for (let i = 0; i < n; i++) await startChild(f.kernel, sup, `arg${i}`);
+          for (const [pick, reason] of crashes) {
+            const before = (await whichChildren(f.kernel, sup)).map((r) => r.pid as Pid);
+            if (before.length === 0) break;
+            const victim = before[pick % before.length]!;
+            exitWith(f.kernel, victim, reason);
+            await f.settle();
+            const after = (await whichChildren(f.kernel, sup)).map((r) => r.pid as Pid);
+            const restarted = restart === 'permanent' || (restart === 'transient' && reason === 'boom');
+            const others = before.filter((p) => p !== victim);
+            expect(after.filter((p) => others.includes(p)).sort()).toEqual([...others].sort());
+            const fresh = after.filter((p) => !before.includes(p));
+            expect(fresh).toHaveLength(restarted ? 1 : 0);
+            expect(after).toHaveLength(restarted ? before.length : before.length - 1);
+            if (restarted) expect(f.kernel.isAlive(fresh[0]!)).toBe(true);
+            expect(await countChildren(f.kernel, sup)).toEqual({ specs: 1, active: after.length, supervisors: 0, workers: after.length });
+          }
+        },
+      ),
+      { numRuns: 100 },
     );
   });
 });

@@ -82,13 +82,16 @@ export class SupervisorServer implements NativeBehaviour {
 
   private async handleInfo(message: unknown): Promise<void> {
     if (message === INIT) return this.init();
-    const msg = message as { tag?: symbol; record?: ChildRecord };
+    const msg = (typeof message === 'object' && message !== null ? message : {}) as { tag?: symbol; record?: ChildRecord };
     if (msg.tag === RETRY || msg.tag === DELAYED) {
       const rec = msg.record!;
       if (msg.tag === DELAYED) rec.timer = undefined;
       if (!rec.restarting || !this.owns(rec)) return; // terminated or deleted meanwhile
       await this.restart(rec);
+      return;
     }
+    // OTP: "Supervisor received unexpected message" — logged, and the supervisor carries on.
+    this.kernel.env.logger.error({ supervisor: this.label, message: formatReason(message) }, 'supervisor received unexpected message');
   }
 
   private async handleCall(request: AdminRequest, replyTo: ReplyTo): Promise<void> {

@@ -185,6 +185,24 @@ describe('§4.7 significant children / autoShutdown', () => {
     expect(f.reports('child_terminated')).toEqual([]);
   });
 
+  it('(§1.5) unexpected messages to a supervisor are logged and ignored; it keeps supervising', async () => {
+    const f = fixture();
+    const sup = await startSup(f.kernel, { maxRestarts: 5, children: [w('a')] }, { name: 'root' });
+    for (const m of [null, undefined, 42, 'x', { tag: 1 }, { type: 'x' }]) {
+      f.kernel.send(sup, m);
+      f.kernel.cast(sup, m);
+    }
+    await f.settle();
+    expectAlive(f.kernel, sup);
+    const logged = f.env.records.filter((r) => r['msg'] === 'supervisor received unexpected message');
+    expect(logged).toHaveLength(6);
+    expect(logged[0]).toMatchObject({ supervisor: 'root', message: null });
+    const a = await pidOf(f.kernel, sup, 'a');
+    crash(f.kernel, a);
+    await f.settle();
+    expect(await pidOf(f.kernel, sup, 'a')).not.toBe(a);
+  });
+
   it('53 significant_simple: simple_one_for_one with autoShutdown ≠ never → BadCombinationError; never → starts', async () => {
     const f = fixture();
     for (const autoShutdown of ['any_significant', 'all_significant'] as const) {

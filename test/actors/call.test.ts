@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { AnyStateMachine } from 'xstate';
 import { BadArgumentError, CalleeExitError, CallTimeoutError, NoProcError, type Pid } from '../../src/index.ts';
 import { crash, fixture } from '../support/otp.ts';
-import { plain, worker } from '../support/machines.ts';
+import { plain, slowReplier, worker } from '../support/machines.ts';
 
 async function spawnOk(f: ReturnType<typeof fixture>, name?: string, m: AnyStateMachine = worker): Promise<Pid> {
   const r = await f.kernel.spawn(m, { name });
@@ -31,6 +31,20 @@ describe('call', () => {
     expect(e).toBeInstanceOf(CallTimeoutError);
     expect(e).toMatchObject({ code: 'ORDO_CALL_TIMEOUT', timeoutMs: 5000, target: p, request: { type: 'unanswered' } });
     expect(f.kernel.isAlive(p)).toBe(true);
+  });
+
+  it('a reply that arrives after the timeout is discarded; the next call gets its own reply (OTP ≥ 24)', async () => {
+    const f = fixture();
+    const r = await f.kernel.spawn(slowReplier, { input: { delayMs: 100 } });
+    if (r.status !== 'ok') throw new Error('spawn');
+    const late = f.kernel.call(r.pid, { type: 'slowPing' }, { timeoutMs: 50 });
+    await f.env.clock.advance(50);
+    expect((await late).ok).toBe(false);
+    await f.env.clock.advance(50); // the late reply happens here
+    expect(await f.kernel.call(r.pid, { type: 'ping' })).toEqual({ ok: true, value: 'pong' });
+    const onTime = f.kernel.call(r.pid, { type: 'slowPing' }, { timeoutMs: 500 });
+    await f.env.clock.advance(100);
+    expect(await onTime).toEqual({ ok: true, value: 'late pong' });
   });
 
   it('honours a custom timeout', async () => {

@@ -140,3 +140,25 @@ export const stopper = setup({}).createMachine({
     done: { type: 'final', output: ({ event }) => ({ reason: (event as { reason?: unknown }).reason }) },
   },
 });
+
+/** Answers `slowPing` after `input.delayMs` virtual ms (delayed transition), `ping` at once. */
+export const slowReplier = setup({
+  types: { input: {} as { delayMs: number }, context: {} as { delayMs: number; replyTo: unknown } },
+  delays: { d: ({ context }) => context.delayMs },
+}).createMachine({
+  context: ({ input }) => ({ delayMs: input.delayMs, replyTo: undefined }),
+  initial: 'idle',
+  states: {
+    idle: {
+      tags: ['ready'],
+      on: {
+        slowPing: { target: 'busy', actions: assign({ replyTo: ({ event }) => (event as { replyTo?: unknown }).replyTo }) },
+        ping: { actions: ({ event }) => reply((event as { replyTo?: never }).replyTo, 'pong') },
+      },
+    },
+    busy: {
+      tags: ['ready'],
+      after: { d: { target: 'idle', actions: ({ context }) => reply(context.replyTo as never, 'late pong') } },
+    },
+  },
+});

@@ -162,3 +162,25 @@ export const slowReplier = setup({
     },
   },
 });
+
+/**
+ * A generic process for link tests: `exit` reaches a final state with `event.reason`; with
+ * `trapExit` it keeps every `ordo.exit` in `context.trapped` (call `trapped` to read them).
+ */
+export const node = setup({
+  types: { context: {} as { trapped: { from: unknown; reason: unknown }[] } },
+}).createMachine({
+  context: { trapped: [] },
+  initial: 'running',
+  states: {
+    running: {
+      tags: ['ready'],
+      on: {
+        'ordo.exit': { actions: assign({ trapped: ({ context, event }) => [...context.trapped, { from: (event as { from?: unknown }).from, reason: (event as { reason?: unknown }).reason }] }) },
+        trapped: { actions: ({ context, event }) => reply((event as { replyTo?: never }).replyTo, context.trapped) },
+        exit: 'done',
+      },
+    },
+    done: { type: 'final', output: ({ event }) => ({ reason: (event as { reason?: unknown }).reason }) },
+  },
+});

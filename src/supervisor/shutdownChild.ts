@@ -1,5 +1,5 @@
 import type { Kernel, Pid } from '../actors/index.ts';
-import { report } from '../actors/index.ts';
+import { isShutdownTuple, report } from '../actors/index.ts';
 import type { RestartType, Shutdown } from './types.ts';
 
 /**
@@ -54,6 +54,3 @@ function expected(reason: unknown, shutdownMs: Shutdown, restart: RestartType): 
   return false;
 }
 
-function isShutdownTuple(r: unknown): boolean {
-  return typeof r === 'object' && r !== null && 'shutdown' in r;
-}

@@ -123,6 +123,18 @@ describe('§4.2 supervisor stop / shutdown', () => {
     }
   });
 
+  it('20 (§1.10) what counts as an expected stop reason is the kernel\'s classification: { shutdown, extra } is unexpected', async () => {
+    const f = fixture();
+    const sup = await startSup(f.kernel, {
+      strategy: 'simple_one_for_one',
+      children: [{ id: 't', restart: 'transient', start: { machine: stopsWith, input: ({ args }: { args: unknown }) => ({ reason: args }) } }],
+    });
+    await startChild(f.kernel, sup, { shutdown: 'x' });
+    await startChild(f.kernel, sup, { shutdown: 'x', extra: 1 });
+    expect(await stopProcess(f.kernel, sup)).toBe('shutdown');
+    expect(f.reports('shutdown_error').map((r) => r['reason'])).toEqual([{ shutdown: 'x', extra: 1 }]);
+  });
+
   it('21 order_of_children: rest_for_one restart and final stop follow start order exactly', async () => {
     const f = fixture();
     const ids = ['ch7', 'ch3', 'ch10', 'ch2', 'ch5'];

@@ -152,7 +152,9 @@ export class MachineProcess extends Process {
 
   signal(from: Pid | undefined, reason: unknown, linked: boolean): void {
     if (!this.alive) return;
-    if (reason === 'kill') return this.forceStop('killed');
+    // Only an exit *signal* 'kill' (kernel.exit) is untrappable. A linked process that ended
+    // with reason 'kill' sends an ordinary, trappable signal with that reason (as in OTP).
+    if (reason === 'kill' && !linked) return this.forceStop('killed');
     if (linked) {
       if (this.trapExit) return this.send({ type: 'ordo.exit', from, reason });
       if (reason === 'normal') return;

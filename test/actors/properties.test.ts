@@ -36,7 +36,7 @@ function modelDie(procs: ModelProc[], i: number, reason: string): void {
   }
 }
 
-type Op = { kind: 'link'; a: number; b: number } | { kind: 'exit'; p: number; reason: 'normal' | 'boom' | { shutdown: 1 } } | { kind: 'kill'; p: number };
+type Op = { kind: 'link'; a: number; b: number } | { kind: 'exit'; p: number; reason: 'normal' | 'boom' | 'kill' | { shutdown: 1 } } | { kind: 'kill'; p: number };
 
 describe('properties: links', () => {
   it('random link graphs and exits: who dies, with which reason, and what trapping processes receive', async () => {
@@ -46,7 +46,7 @@ describe('properties: links', () => {
         fc.array(
           fc.oneof(
             fc.record({ kind: fc.constant('link' as const), a: fc.nat(), b: fc.nat() }),
-            fc.record({ kind: fc.constant('exit' as const), p: fc.nat(), reason: fc.constantFrom<'normal' | 'boom' | { shutdown: 1 }>('normal', 'boom', { shutdown: 1 }) }),
+            fc.record({ kind: fc.constant('exit' as const), p: fc.nat(), reason: fc.constantFrom<'normal' | 'boom' | 'kill' | { shutdown: 1 }>('normal', 'boom', 'kill', { shutdown: 1 }) }),
             fc.record({ kind: fc.constant('kill' as const), p: fc.nat() }),
           ),
           { minLength: 1, maxLength: 20 },

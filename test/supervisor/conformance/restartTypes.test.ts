@@ -92,6 +92,15 @@ describe('§4.4 restart types', () => {
     });
   }
 
+  it("30 permanent_abnormal with reason 'kill': the supervisor traps it and restarts the child (only kernel.exit 'kill' is untrappable)", async () => {
+    const { f, sup, p } = await one('permanent');
+    exitWith(f.kernel, p, 'kill');
+    await f.settle();
+    expectAlive(f.kernel, sup);
+    expect(await pidOf(f.kernel, sup, 'child1')).not.toBe(p);
+    expect(f.reports('child_terminated')).toMatchObject([{ child: 'child1', reason: 'kill' }]);
+  });
+
   it('30 temporary_abnormal: a crash removes it (reported)', async () => {
     const { f, sup, p } = await one('temporary');
     crash(f.kernel, p);

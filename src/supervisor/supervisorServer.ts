@@ -1,5 +1,5 @@
 import type { Kernel, NativeBehaviour, NativeMessage, NativeProcess, Pid, ReplyTo, StartResult } from '../actors/index.ts';
-import { formatReason, isPid, report } from '../actors/index.ts';
+import { StartExitError, formatReason, isPid, report } from '../actors/index.ts';
 import { addRestart } from './restartIntensity.ts';
 import { decideRestart } from './decideRestart.ts';
 import { restartSet } from './strategies.ts';
@@ -198,6 +198,7 @@ export class SupervisorServer implements NativeBehaviour {
     if (fromParent) {
       await this.terminateAll();
       this.proc.exit(reason);
+      this.initDone({ status: 'error', error: new StartExitError(this.self, reason) }); // no-op once started
       return;
     }
     if (!linked || !from) return;
@@ -400,5 +401,6 @@ export class SupervisorServer implements NativeBehaviour {
 
   killed(): void {
     for (const r of this.isDynamic ? this.dynamic.values() : this.children) this.cancelPending(r);
+    this.initDone({ status: 'error', error: new StartExitError(this.self, 'killed') }); // no-op once started
   }
 }

@@ -163,7 +163,10 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
   };
 
   if (options.handleSignals ?? true) {
+    let signalled = false;
     const onSignal = () => {
+      if (signalled) return; // the stop is under way; exit once, when it ends
+      signalled = true;
       void stop().then((exit) => env.io.process.exit(exit.code));
     };
     unsubscribe.push(env.io.process.onSignal('SIGTERM', onSignal), env.io.process.onSignal('SIGINT', onSignal));

@@ -89,6 +89,17 @@ describe('signals, start failure, stop deadline', () => {
     expect(a.env.io.process.exits).toEqual([0]);
   });
 
+  it('repeated signals during a stop exit the process once', async () => {
+    const a = app('permanent', [w('db', { stopDelayMs: 100 })]);
+    await a.handle.ready;
+    a.env.io.process.raise('SIGTERM');
+    a.env.io.process.raise('SIGTERM');
+    a.env.io.process.raise('SIGINT');
+    await a.env.clock.advance(100);
+    await a.env.clock.flush();
+    expect(a.env.io.process.exits).toEqual([0]);
+  });
+
   it('SIGINT does the same', async () => {
     const a = app('temporary', [w('db')]);
     await a.handle.ready;
@@ -207,3 +218,4 @@ describe('health', () => {
     expect(seen.length).toBeGreaterThan(n); // a's exit (and the root's)
   });
 });
+

@@ -1,6 +1,7 @@
 // The Application (conformance §2, case 58): start types, orderly stop, signals, start
 // failure, stop deadline, health.
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { ApplicationStartError, createKernel, createTestEnv, startApplication, supervisor, whichChildren, type ChildSpec, type LifecycleEvent, type Pid, type StartType } from '../../src/index.ts';
 import { crash, w } from '../support/otp.ts';
 
@@ -219,3 +220,40 @@ describe('health', () => {
   });
 });
 
+describe('property', () => {
+  it('after any crashes, kills, signals and stops: the process exits at most once, with 0 or 1, and nothing is left running', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom('permanent' as const, 'transient' as const, 'temporary' as const),
+        fc.array(fc.record({ kind: fc.constantFrom('crash', 'kill', 'advance', 'sigterm', 'stop'), pick: fc.nat() }), { minLength: 1, maxLength: 10 }),
+        fc.integer({ min: 0, max: 3 }),
+        async (startType, ops, maxRestarts) => {
+          const env = createTestEnv();
+          const kernel = createKernel(env);
+          const h = startApplication({ name: 'x', env, kernel, startType, stopDeadlineMs: 800, tree: { maxRestarts, periodMs: 1000, children: [w('a', { stopDelayMs: 100 }), supervisor('sub', { children: [w('b', { stopDelayMs: 500 })] }), w('c')] } });
+          const root = await h.ready;
+          for (const op of ops) {
+            if (!kernel.isAlive(root)) break;
+            const kids = kernel.processInfo(root)?.links ?? [];
+            const target = kids[op.pick % Math.max(1, kids.length)];
+            if (op.kind === 'advance') await env.clock.advance(op.pick % 2000);
+            else if (op.kind === 'sigterm') env.io.process.raise('SIGTERM');
+            else if (op.kind === 'stop') void h.stop();
+            else if (target && op.kind === 'kill') kernel.exit(target, 'kill');
+            else if (target) kernel.send(target, { type: 'crash' });
+            await env.clock.flush();
+          }
+          await env.clock.runUntilIdle();
+          const stopped = h.stop();
+          await env.clock.runUntilIdle();
+          const exit = await stopped;
+          expect(kernel.processCount).toBe(0);
+          expect(env.clock.pending()).toBe(0);
+          expect(env.io.process.exits.length).toBeLessThanOrEqual(1);
+          expect([0, 1]).toContain(exit.code);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});

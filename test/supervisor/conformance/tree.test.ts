@@ -88,6 +88,22 @@ describe('supervision trees', () => {
     expect(seen).toEqual([{ db: 'db-handle' }, { db: 'db-handle' }]);
   });
 
+  it('a start input function is evaluated at every (re)start, with the current deps (child protocol)', async () => {
+    const f = fixture();
+    const seen: unknown[] = [];
+    const sup = await startSup(f.kernel, {
+      strategy: 'rest_for_one',
+      maxRestarts: 5,
+      children: [
+        { id: 'db', start: { machine: worker, input: () => ({ service: `db-${seen.length}` }) }, provides: 'db' },
+        { id: 'api', requires: ['db'], start: { machine: worker, input: ({ deps }: StartContext) => (seen.push(deps['db']), undefined) } },
+      ],
+    });
+    crash(f.kernel, await pidOf(f.kernel, sup, 'db'));
+    await f.settle();
+    expect(seen).toEqual(['db-0', 'db-1']);
+  });
+
   it('a child that is not ready within startTimeoutMs fails the start: rollback, and the slow process is gone', async () => {
     const f = fixture();
     const p = startSupervisor(f.kernel, { children: [w('a'), { id: 'slow', start: { machine: slowStarter, input: { delayMs: 10_000 } }, startTimeoutMs: 100 }] });

@@ -149,7 +149,10 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
       const deadline = opts.deadlineMs ?? options.stopDeadlineMs ?? 30_000;
       const timer = env.clock.setTimeout(() => {
         report(env.logger, 'shutdown_error', { application: name, reason: 'stop_deadline_exceeded', deadlineMs: deadline });
-        if (rootPid) kernel.exit(rootPid, 'kill');
+        // Kill every process of the tree, not just the root: a sub-supervisor waiting on a
+        // stuck child would otherwise keep both alive (OTP's application master kills all
+        // the application's processes after its top supervisor).
+        if (rootPid) for (const pid of treeOf(kernel, rootPid)) kernel.exit(pid, 'kill');
       }, deadline);
       kernel.exit(rootPid!, 'shutdown');
       const exit = await exited;
@@ -160,7 +163,10 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
   };
 
   if (options.handleSignals ?? true) {
+    let signalled = false;
     const onSignal = () => {
+      if (signalled) return; // the stop is under way; exit once, when it ends
+      signalled = true;
       void stop().then((exit) => env.io.process.exit(exit.code));
     };
     unsubscribe.push(env.io.process.onSignal('SIGTERM', onSignal), env.io.process.onSignal('SIGINT', onSignal));
@@ -179,6 +185,26 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
   }
 
   return { name, kernel, ready, exited, stop, health };
+}
+
+/**
+ * The processes of the tree under `root`, children before their supervisor: everything linked
+ * to a supervisor (its children — also one it is shutting down, which no longer shows in its
+ * child list — and anything else that linked itself to it), depth first.
+ */
+function treeOf(kernel: Kernel, root: Pid): Pid[] {
+  const seen = new Set<string>();
+  const out: Pid[] = [];
+  const visit = (pid: Pid): void => {
+    if (seen.has(String(pid))) return;
+    seen.add(String(pid));
+    const info = kernel.processInfo(pid);
+    if (!info) return;
+    if (info.kind === 'native') for (const l of info.links) visit(l);
+    out.push(pid);
+  };
+  visit(root);
+  return out;
 }
 
 function toHealth(children: unknown[]): ChildHealth[] {

@@ -22,7 +22,11 @@ export type LifecycleEvent =
 export type Target = Pid | string;
 
 /** `register`'s outcome. */
-export type RegisterResult = { readonly ok: true } | { readonly ok: false; readonly reason: 'already_registered'; readonly holder: Pid } | { readonly ok: false; readonly reason: 'noproc' };
+export type RegisterResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: 'already_registered'; readonly holder: Pid }
+  | { readonly ok: false; readonly reason: 'already_named'; readonly name: string }
+  | { readonly ok: false; readonly reason: 'noproc' };
 
 /**
  * The process kernel: pids, the name registry, links, monitors, exit signals and
@@ -209,6 +213,8 @@ export class Kernel {
     if (holder) return { ok: false, reason: 'already_registered', holder: holder.pid };
     const proc = this.lookup(pid);
     if (!proc || !proc.alive) return { ok: false, reason: 'noproc' };
+    // OTP: a process has at most one registered name (register/2 → badarg otherwise).
+    if (proc.name !== undefined) return { ok: false, reason: 'already_named', name: proc.name };
     this.bindName(name, proc);
     return { ok: true };
   }

@@ -119,18 +119,18 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
   }
 
   const ready = (async () => {
-    const r = await startSupervisor(kernel, options.tree, { label: name });
+    const r = await startSupervisor(kernel, options.tree, { label: name, onSpawned: (pid) => (rootPid = pid) });
     if (r.status !== 'ok') {
       const error =
         r.status === 'error' && r.error instanceof FailedToStartChildError
           ? new ApplicationStartError(name, r.error.childId, r.error.reason)
           : new ApplicationStartError(name, undefined, r.status === 'error' ? r.error : r.status);
       report(env.logger, 'start_error', { application: name, child: error.childId, reason: error.reason });
-      finish({ reason: error, code: 1 }, false);
+      finish({ reason: error, code: 1 }, stopping !== undefined);
       throw error;
     }
     rootPid = r.pid;
-    status = 'running';
+    if (!stopping) status = 'running';
     kernel.monitor(r.pid, (reason) => {
       const orderly = stopping !== undefined && isNormalExit(reason);
       finish({ reason, code: orderly ? 0 : 1 }, stopping !== undefined);
@@ -143,9 +143,10 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
   const stop = (opts: { deadlineMs?: number } = {}): Promise<ApplicationExit> => {
     if (stopping) return stopping;
     stopping = (async () => {
-      await ready.catch(() => undefined);
       if (exitInfo) return exitInfo;
       status = 'stopping';
+      // The deadline runs from the stop request, even while the tree is still starting: a
+      // SIGTERM during a slow boot must not wait for the boot to finish.
       const deadline = opts.deadlineMs ?? options.stopDeadlineMs ?? 30_000;
       const timer = env.clock.setTimeout(() => {
         report(env.logger, 'shutdown_error', { application: name, reason: 'stop_deadline_exceeded', deadlineMs: deadline });
@@ -154,7 +155,8 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
         // the application's processes after its top supervisor).
         if (rootPid) for (const pid of treeOf(kernel, rootPid)) kernel.exit(pid, 'kill');
       }, deadline);
-      kernel.exit(rootPid!, 'shutdown');
+      await ready.catch(() => undefined);
+      if (!exitInfo) kernel.exit(rootPid!, 'shutdown');
       const exit = await exited;
       env.clock.clearTimeout(timer);
       return exit.reason === 'killed' ? { ...exit, code: 1 } : exit;

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { ApplicationStartError, createKernel, createTestEnv, startApplication, supervisor, whichChildren, type ChildSpec, type LifecycleEvent, type Pid, type StartType } from '../../src/index.ts';
 import { crash, w } from '../support/otp.ts';
+import { slowStarter } from '../support/machines.ts';
 
 function app(startType: StartType | undefined, children: ChildSpec[], extra: { maxRestarts?: number; stopDeadlineMs?: number } = {}) {
   const env = createTestEnv();
@@ -166,6 +167,23 @@ describe('signals, start failure, stop deadline', () => {
     expect(a.kernel.isAlive(stuck)).toBe(false);
     expect(a.kernel.isAlive(sub)).toBe(false);
     expect(a.kernel.processCount).toBe(0);
+  });
+
+  it('SIGTERM during a slow start honours the stop deadline (the boot is killed, code 1)', async () => {
+    const slow: ChildSpec = { id: 'slow', startTimeoutMs: 120_000, start: { machine: slowStarter, input: { delayMs: 60_000 } } };
+    const a = app('permanent', [w('db'), slow], { stopDeadlineMs: 5000 });
+    let ready: unknown;
+    a.handle.ready.then(() => (ready = 'ready'), (e: unknown) => (ready = e));
+    await a.env.clock.advance(1000);
+    expect(a.handle.health().children.map((c) => c.id)).toEqual(['db']); // health shows the boot in progress
+    a.env.io.process.raise('SIGTERM');
+    await a.env.clock.advance(5000);
+    await a.env.clock.flush();
+    expect(a.env.clock.now()).toBe(6000);
+    expect(a.env.io.process.exits).toEqual([1]);
+    expect(ready).toBeInstanceOf(ApplicationStartError);
+    expect(a.kernel.processCount).toBe(0);
+    expect(a.env.records.filter((r) => r['report'] === 'shutdown_error' && r['application'] === 'shop')).toMatchObject([{ reason: 'stop_deadline_exceeded' }]);
   });
 
   it('SIGTERM with a missed deadline exits the process with code 1', async () => {

@@ -117,21 +117,15 @@ export class Kernel {
     }
     const proc = this.lookup(target);
     if (!proc || !proc.alive) return Promise.resolve({ ok: false, error: new NoProcError(target, request) });
-    const id = ++this.nextRef;
     return new Promise<CallResult<T>>((resolve) => {
-      const pending = {
-        resolve: resolve as (o: CallResult) => void,
-        timer: undefined as unknown,
-        request,
-        target,
-      };
+      const replyTo = new ReplyTo(proc, resolve as never, request, target);
       if (timeoutMs !== Infinity) {
-        pending.timer = this.env.clock.setTimeout(() => {
-          if (proc.pendingCalls.delete(id)) resolve({ ok: false, error: new CallTimeoutError(target, request, timeoutMs) });
+        replyTo.timer = this.env.clock.setTimeout(() => {
+          if (proc.pendingCalls.delete(replyTo)) resolve({ ok: false, error: new CallTimeoutError(target, request, timeoutMs) });
         }, timeoutMs);
       }
-      proc.pendingCalls.set(id, pending);
-      proc.deliverCall(request, new ReplyTo(proc, id));
+      proc.pendingCalls.add(replyTo);
+      proc.deliverCall(request, replyTo);
     });
   }
 

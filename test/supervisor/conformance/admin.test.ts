@@ -62,8 +62,9 @@ describe('§4.3 child administration API', () => {
     const sup = await startSup(f.kernel, { maxRestarts: 0, children: [w('a')] });
     crash(f.kernel, await pidOf(f.kernel, sup, 'a'));
     const call = whichChildren(f.kernel, sup); // queued behind the EXIT that ends the supervisor
+    const rejected = expect(call).rejects.toMatchObject({ code: 'ORDO_CALLEE_EXIT', reason: 'shutdown' }); // handled from the start
     await f.settle();
-    await expect(call).rejects.toMatchObject({ code: 'ORDO_CALLEE_EXIT', reason: 'shutdown' });
+    await rejected;
   });
 
   it('23 child_adm_simple: the dynamic admin sequence', async () => {

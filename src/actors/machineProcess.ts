@@ -1,8 +1,9 @@
-import { createActor, type AnyActorRef, type AnyStateMachine, type Subscription } from 'xstate';
+import { createActor, createMachine, type AnyActorRef, type AnyStateMachine, type Subscription } from 'xstate';
 import { Process, type ReplyTo } from './process.ts';
 import type { Pid } from './pid.ts';
 import type { Kernel } from './kernel.ts';
 import { StartExitError, StartTimeoutError } from './errors.ts';
+import { formatReason } from './exitReason.ts';
 import type { StartResult } from './startResult.ts';
 
 /** Options for spawning a machine as a process. */
@@ -54,10 +55,12 @@ export class MachineProcess extends Process {
   /** Starts the actor; resolves when it is ready, ignored, failed, or timed out. */
   start(): Promise<StartResult> {
     const { env } = this.kernel;
+    // Already gone (e.g. spawned linked to a dead parent: the `noproc` exit signal ended it).
+    if (!this.alive) return Promise.resolve({ status: 'error', error: new StartExitError(this.pid, this.exitReason) });
     return new Promise<StartResult>((resolve) => {
       this.settleStart = resolve;
       try {
-        this.actor = createActor(this.machine, {
+        this.actor = createActor(withFinalOutput(this.machine), {
           input: this.options.input,
           clock: env.clock as never,
           id: String(this.pid),
@@ -94,13 +97,13 @@ export class MachineProcess extends Process {
     if (s.status === 'error') return; // delivered through the error observer
     if (s.status === 'active') this.kernel._emit({ type: 'state', pid: this.pid, value: s.value });
     if (!this.ready && s.status === 'active' && s.hasTag('ready')) {
-      this.ready = true;
       try {
         this.service = this.options.selectService ? this.options.selectService(s as never) : (s.context as { service?: unknown } | undefined)?.service;
       } catch (e) {
-        this.forceStop(e);
+        this.forceStop(e); // not ready yet: a failed start
         return;
       }
+      this.ready = true;
       if (this.startTimer !== undefined) this.kernel.env.clock.clearTimeout(this.startTimer);
       const settle = this.settleStart;
       this.settleStart = undefined;
@@ -128,11 +131,19 @@ export class MachineProcess extends Process {
     const settle = this.settleStart;
     this.settleStart = undefined;
     const final = reason === IGNORE ? 'normal' : reason;
+    // A process that ends before it was ready is a failed start: the spawner learns it from
+    // the start result, and (OTP ≥ 26) linked processes get no exit signal from it.
+    if (!this.ready) this.dropLinks();
     this.terminated(final);
     if (settle) {
       if (reason === IGNORE) settle({ status: 'ignore' });
       else settle({ status: 'error', error: new StartExitError(this.pid, reason) });
     }
+  }
+
+  private dropLinks(): void {
+    for (const other of this.links) other.links.delete(this);
+    this.links.clear();
   }
 
   private forceStop(reason: unknown): void {
@@ -141,7 +152,9 @@ export class MachineProcess extends Process {
 
   signal(from: Pid | undefined, reason: unknown, linked: boolean): void {
     if (!this.alive) return;
-    if (reason === 'kill') return this.forceStop('killed');
+    // Only an exit *signal* 'kill' (kernel.exit) is untrappable. A linked process that ended
+    // with reason 'kill' sends an ordinary, trappable signal with that reason (as in OTP).
+    if (reason === 'kill' && !linked) return this.forceStop('killed');
     if (linked) {
       if (this.trapExit) return this.send({ type: 'ordo.exit', from, reason });
       if (reason === 'normal') return;
@@ -168,10 +181,20 @@ export class MachineProcess extends Process {
     this.send({ ...(request as { type: string }), replyTo } as { type: string });
   }
   deliverCast(message: unknown): void {
-    this.send(message as { type: string });
+    this.deliverEvent(message);
   }
   deliverInfo(message: unknown): void {
-    this.send(message as { type: string });
+    this.deliverEvent(message);
+  }
+
+  /**
+   * A machine only takes events (objects with a string `type`). Anything else is dropped and
+   * logged — like a gen_server's unexpected message — rather than thrown back at the sender
+   * (cast never fails) or fed to xstate (which would crash the machine with a TypeError).
+   */
+  private deliverEvent(message: unknown): void {
+    if (isEvent(message)) return this.send(message);
+    this.kernel.env.logger.warn({ pid: String(this.pid), message: formatReason(message) }, 'dropped a message that is not an event');
   }
   describe(): unknown {
     return this.actor?.getSnapshot()?.value;
@@ -186,3 +209,27 @@ export class MachineProcess extends Process {
 }
 
 const IGNORE = Symbol('ignore');
+
+/** An xstate event: an object with a string `type`. */
+function isEvent(x: unknown): x is { type: string; [k: string]: unknown } {
+  return typeof x === 'object' && x !== null && typeof (x as { type?: unknown }).type === 'string';
+}
+
+const outputting = new WeakMap<AnyStateMachine, AnyStateMachine>();
+
+/**
+ * The machine whose done output is its top-level final state's `output` (the child protocol
+ * reads `reason` / `ignore` from there). xstate v5 makes a machine's output only from the
+ * *root* `output` config — a final state's own `output` is dropped unless the root forwards
+ * it — so a machine without a root `output` gets one that forwards the final state's output.
+ * A machine that defines its own root `output` is used as is.
+ */
+function withFinalOutput(machine: AnyStateMachine): AnyStateMachine {
+  if (machine.root.output !== undefined) return machine;
+  let wrapped = outputting.get(machine);
+  if (!wrapped) {
+    wrapped = createMachine({ ...(machine.config as object), output: ({ event }: { event: { output?: unknown } }) => event.output } as never, machine.implementations as never) as AnyStateMachine;
+    outputting.set(machine, wrapped);
+  }
+  return wrapped;
+}

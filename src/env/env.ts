@@ -14,6 +14,8 @@ import type { VirtualClock } from './virtualClock.ts';
 import type { KvAdapter } from './kv.ts';
 import { createRocksKv } from './rocksdb.ts';
 import { createVirtualClock } from './virtualClock.ts';
+import type { NatsConnector } from './nats.ts';
+import { createRealNatsConnector } from './nats.ts';
 
 /**
  * Everything an Ordo component may use to touch the outside world. Nothing in `src/` outside
@@ -35,6 +37,8 @@ export interface Env {
 export interface IoAdapters {
   readonly fs: FsAdapter;
   readonly process: ProcessAdapter;
+  /** Opens NATS connections (the cluster layer). Optional so simulated Envs may omit it. */
+  readonly nats?: NatsConnector;
   /** The table store's key-value engine (RocksDB for real; `memory-level` in simulation). */
   readonly kv?: KvAdapter;
 }
@@ -62,7 +66,7 @@ export function createRealEnv(options: RealEnvOptions = {}): Env {
     random,
     logger: options.logger ?? createRealLogger({ pretty: options.pretty, level: options.level ?? 'info' }),
     ids: createIdSource(),
-    io: { fs: createRealFs(), process: createRealProcess(), kv: createRocksKv(), ...options.io },
+    io: { fs: createRealFs(), process: createRealProcess(), kv: createRocksKv(), nats: createRealNatsConnector(), ...options.io },
   };
 }
 
@@ -90,6 +94,7 @@ export function createTestEnv(options: { seed?: number; startMs?: number; level?
     logger,
     records,
     ids: createIdSource(),
-    io: { fs: createRealFs(), kv: createRocksKv(), ...options.io, process: createTestProcess() },
+    // The real NATS connector: cluster tests run against a real nats-server.
+    io: { fs: createRealFs(), kv: createRocksKv(), nats: createRealNatsConnector(), ...options.io, process: createTestProcess() },
   };
 }

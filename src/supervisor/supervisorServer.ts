@@ -1,5 +1,5 @@
 import type { Kernel, NativeBehaviour, NativeMessage, NativeProcess, Pid, ReplyTo, StartResult } from '../actors/index.ts';
-import { formatReason, isPid, report } from '../actors/index.ts';
+import { StartExitError, formatReason, isPid, report } from '../actors/index.ts';
 import { addRestart } from './restartIntensity.ts';
 import { decideRestart } from './decideRestart.ts';
 import { restartSet } from './strategies.ts';
@@ -32,6 +32,8 @@ export class SupervisorServer implements NativeBehaviour {
   readonly dynamic = new Map<number, ChildRecord>();
   private readonly byPid = new Map<number, ChildRecord>();
   private readonly services = new Map<string, { pid: Pid; value: unknown }>();
+  /** The pid a record had before it stopped: a restarting dynamic child is addressed by it (OTP `{restarting, OldPid}`). */
+  private readonly formerPid = new WeakMap<ChildRecord, Pid>();
   restarts: number[] = [];
   private nextKey = 0;
   private initDone!: (r: StartResult) => void;
@@ -80,13 +82,16 @@ export class SupervisorServer implements NativeBehaviour {
 
   private async handleInfo(message: unknown): Promise<void> {
     if (message === INIT) return this.init();
-    const msg = message as { tag?: symbol; record?: ChildRecord };
+    const msg = (typeof message === 'object' && message !== null ? message : {}) as { tag?: symbol; record?: ChildRecord };
     if (msg.tag === RETRY || msg.tag === DELAYED) {
       const rec = msg.record!;
       if (msg.tag === DELAYED) rec.timer = undefined;
       if (!rec.restarting || !this.owns(rec)) return; // terminated or deleted meanwhile
       await this.restart(rec);
+      return;
     }
+    // OTP: "Supervisor received unexpected message" — logged, and the supervisor carries on.
+    this.kernel.env.logger.error({ supervisor: this.label, message: formatReason(message) }, 'supervisor received unexpected message');
   }
 
   private async handleCall(request: AdminRequest, replyTo: ReplyTo): Promise<void> {
@@ -116,6 +121,8 @@ export class SupervisorServer implements NativeBehaviour {
       report(this.kernel.env.logger, 'start_error', { supervisor: this.label, child: spec.id, reason });
       await this.terminateAll();
       const error = new FailedToStartChildError(spec.id, reason, this.label);
+      // OTP ≥ 26: the caller learns the failure from the start result, not from an EXIT.
+      if (this.parent) this.kernel.unlink(this.self, this.parent);
       this.initDone({ status: 'error', error });
       this.proc.exit({ shutdown: error });
       return;
@@ -191,6 +198,7 @@ export class SupervisorServer implements NativeBehaviour {
     if (fromParent) {
       await this.terminateAll();
       this.proc.exit(reason);
+      this.initDone({ status: 'error', error: new StartExitError(this.self, reason) }); // no-op once started
       return;
     }
     if (!linked || !from) return;
@@ -201,6 +209,7 @@ export class SupervisorServer implements NativeBehaviour {
 
   private forget(rec: ChildRecord): void {
     if (rec.pid) {
+      this.formerPid.set(rec, rec.pid);
       this.byPid.delete(rec.pid.id);
       const p = rec.spec.provides;
       if (p && this.services.get(p.name)?.pid === rec.pid) this.services.delete(p.name);
@@ -217,7 +226,8 @@ export class SupervisorServer implements NativeBehaviour {
       report(this.kernel.env.logger, 'child_terminated', { supervisor: this.label, child: rec.spec.id, pid: String(pid), reason, restarts: rec.restarts });
     }
     if (decision.action === 'restart') return this.scheduleRestart(rec);
-    if (decision.action === 'remove') this.remove(rec);
+    // A dynamic child has no spec of its own to keep: not restarted means gone (OTP state_del_child).
+    if (decision.action === 'remove' || this.isDynamic) this.remove(rec);
     await this.checkAutoShutdown(rec);
   }
 
@@ -349,6 +359,11 @@ export class SupervisorServer implements NativeBehaviour {
     const rec = this.byPid.get(pid.id);
     return rec && rec.pid === pid ? rec : undefined;
   }
+  /** A dynamic child whose restart is pending, by the pid it had before it exited. */
+  findRestarting(pid: Pid): ChildRecord | undefined {
+    for (const r of this.dynamic.values()) if (r.restarting && this.formerPid.get(r) === pid) return r;
+    return undefined;
+  }
   owns(rec: ChildRecord): boolean {
     return this.isDynamic ? this.dynamic.get(rec.key) === rec : this.children.includes(rec);
   }
@@ -386,5 +401,6 @@ export class SupervisorServer implements NativeBehaviour {
 
   killed(): void {
     for (const r of this.isDynamic ? this.dynamic.values() : this.children) this.cancelPending(r);
+    this.initDone({ status: 'error', error: new StartExitError(this.self, 'killed') }); // no-op once started
   }
 }

@@ -1,0 +1,257 @@
+/**
+ * Cluster benchmarks (issue 4), each against a baseline measured in the same run:
+ * - replicated write latency p50/p99 vs a raw JetStream publish round trip (target ≤ 1.5×);
+ * - replicated write throughput with 3 nodes vs raw JetStream publish throughput;
+ * - node-down detection time vs the member TTL; leader failover time vs the lease TTL.
+ * Median of RUNS runs (default 3). Starts its own nats-server (Debian's 2.9) via the test harness.
+ * Run: `node --import tsx bench/cluster.ts`.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { createActor } from 'xstate';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { createRealEnv, type Env } from '../src/env/index.ts';
+import { discoveryMachine, type ClusterService } from '../src/cluster/discovery.ts';
+import { replicationMachine, type ReplicationConfig } from '../src/cluster/replication.ts';
+import type { ReplicatedStore } from '../src/cluster/replicatedStore.ts';
+import { openStore, type Store } from '../src/store/index.ts';
+import { NatsServer, waitFor } from '../test/harness/nats.ts';
+import { OrdoNodeProcess } from '../test/harness/nodes.ts';
+import { MemoryReplicatedStore } from '../test/cluster/memoryStore.ts';
+import { type BenchResult, isMain, median, now, percentile, printResults } from './lib.ts';
+
+const RUNS = Math.max(3, Number(process.env['BENCH_RUNS'] ?? 3));
+const N = Number(process.env['BENCH_WRITES'] ?? 1000);
+const THROUGHPUT_MS = 2000;
+const CONCURRENCY = 8;
+const PAYLOAD = { id: 'k-000', balance: 12345, note: 'x'.repeat(64) };
+
+const quietEnv = (): Env => createRealEnv({ logger: pino({ level: 'silent' }) });
+
+type Tagged = { getSnapshot(): { hasTag(t: string): boolean; context: { service?: unknown } } };
+const ready = (a: Tagged): Promise<boolean> => waitFor(() => a.getSnapshot().hasTag('ready'), 'ready', 20_000, 5);
+
+interface BenchNode {
+  svc: ClusterService;
+  stop(): Promise<void>;
+}
+
+async function startNode(url: string, cluster: string, name: string, store: ReplicatedStore, config: Partial<ReplicationConfig>): Promise<BenchNode> {
+  const env = quietEnv();
+  const d = createActor(discoveryMachine, { input: { env, config: { cluster, nodeName: name, nats: { servers: [url] }, heartbeatMs: 500, ttlMs: 3000 } }, clock: env.clock });
+  d.start();
+  await ready(d);
+  const svc = d.getSnapshot().context.service as ClusterService;
+  const r = createActor(replicationMachine, { input: { env, cluster: svc, store, config: { store: 'bench', tables: ['t0', 't1', 't2'], ...config } }, clock: env.clock });
+  r.start();
+  await ready(r);
+  return {
+    svc,
+    async stop() {
+      r.send({ type: 'ordo.stop' });
+      await waitFor(() => r.getSnapshot().status !== 'active', 'r stopped');
+      d.send({ type: 'ordo.stop' });
+      await waitFor(() => d.getSnapshot().status !== 'active', 'd stopped');
+    },
+  };
+}
+
+/** Raw JetStream: sequential publish round trips (µs each). */
+async function rawLatency(url: string, run: number): Promise<number[]> {
+  const nc = await connect({ servers: [url] });
+  const jsm = await jetstreamManager(nc);
+  const name = `RAW_${run}`;
+  await jsm.streams.add({ name, subjects: [`raw.${run}.>`] });
+  const js = jetstream(nc);
+  const data = new TextEncoder().encode(JSON.stringify({ v: 1, node: 'raw', batch: { ops: [{ table: 't0', op: 'put', key: 'k', value: PAYLOAD }], schemaVersion: 1 } }));
+  for (let i = 0; i < 100; i++) await js.publish(`raw.${run}.t`, data);
+  const out: number[] = [];
+  for (let i = 0; i < N; i++) {
+    const t = now();
+    await js.publish(`raw.${run}.t`, data, { expect: { lastSequence: 100 + i } });
+    out.push((now() - t) * 1000);
+  }
+  await nc.close();
+  return out;
+}
+
+/** Raw JetStream throughput: 3 connections × CONCURRENCY in-flight publishes for THROUGHPUT_MS. */
+async function rawThroughput(url: string, run: number): Promise<number> {
+  const ncs = await Promise.all([0, 1, 2].map(() => connect({ servers: [url] })));
+  const jsm = await jetstreamManager(ncs[0]!);
+  await jsm.streams.add({ name: `RAWT_${run}`, subjects: [`rawt.${run}.>`] });
+  const data = new TextEncoder().encode(JSON.stringify(PAYLOAD));
+  let count = 0;
+  const end = now() + THROUGHPUT_MS;
+  await Promise.all(
+    ncs.flatMap((nc, i) =>
+      Array.from({ length: CONCURRENCY }, async () => {
+        const js = jetstream(nc);
+        while (now() < end) {
+          await js.publish(`rawt.${run}.${i}`, data);
+          count++;
+        }
+      }),
+    ),
+  );
+  await Promise.all(ncs.map((nc) => nc.close()));
+  return (count / THROUGHPUT_MS) * 1000;
+}
+
+type Writer = (i: number) => Promise<void>;
+
+async function memWriter(store: MemoryReplicatedStore, table: string): Promise<Writer> {
+  return (i) => store.transact([{ table, op: 'put', key: `k-${i % 100}`, value: { ...PAYLOAD, i } }]);
+}
+
+async function rocksStore(name: string): Promise<Store> {
+  const dir = mkdtempSync(join(tmpdir(), `ordo-bench-${name}-`));
+  const attributes = { id: { type: 'string' as const }, balance: { type: 'integer' as const }, note: { type: 'string' as const }, i: { type: 'integer' as const, default: 0 } };
+  return openStore({
+    env: quietEnv(),
+    dir,
+    tables: { t0: { key: 'id', attributes, replicated: true }, t1: { key: 'id', attributes, replicated: true }, t2: { key: 'id', attributes, replicated: true } },
+  });
+}
+
+/** Replicated write latency: 3 nodes up, node 0 commits sequentially. */
+async function replicatedLatency(url: string, run: number, kind: 'memory' | 'rocksdb'): Promise<number[]> {
+  const cluster = `lat${kind[0]}${run}`;
+  const stores = kind === 'memory' ? [0, 1, 2].map(() => new MemoryReplicatedStore(['t0', 't1', 't2'])) : await Promise.all([0, 1, 2].map((i) => rocksStore(`${cluster}-${i}`)));
+  const nodes: BenchNode[] = [];
+  for (let i = 0; i < 3; i++) nodes.push(await startNode(url, cluster, `n${i}`, stores[i]!, {}));
+  const write: Writer =
+    kind === 'memory'
+      ? await memWriter(stores[0] as MemoryReplicatedStore, 't0')
+      : (i) => (stores[0] as Store).transaction((tx) => void tx.put('t0', { ...PAYLOAD, id: `k-${i % 100}`, i }));
+  for (let i = 0; i < 100; i++) await write(i);
+  const out: number[] = [];
+  for (let i = 0; i < N; i++) {
+    const t = now();
+    await write(i);
+    out.push((now() - t) * 1000);
+  }
+  for (const n of nodes) await n.stop();
+  if (kind === 'rocksdb') for (const s of stores) await (s as Store).close();
+  return out;
+}
+
+/** Replicated throughput: 3 nodes × CONCURRENCY writers, conflicts retried. */
+async function replicatedThroughput(url: string, run: number, scope: 'stream' | 'table'): Promise<{ perSec: number; conflicts: number }> {
+  const cluster = `thr${scope[0]}${run}`;
+  const stores = [0, 1, 2].map(() => new MemoryReplicatedStore(['t0', 't1', 't2']));
+  const nodes: BenchNode[] = [];
+  for (let i = 0; i < 3; i++) nodes.push(await startNode(url, cluster, `n${i}`, stores[i]!, { conflictScope: scope }));
+  let count = 0;
+  let conflicts = 0;
+  const end = now() + THROUGHPUT_MS;
+  await Promise.all(
+    stores.flatMap((s, n) =>
+      Array.from({ length: CONCURRENCY }, async (_, w) => {
+        // table scope: each node writes its own table; each writer its own keys
+        const table = scope === 'table' ? `t${n}` : 't0';
+        for (let i = 0; now() < end; i++) {
+          try {
+            await s.transact([{ table, op: 'put', key: `n${n}-w${w}-${i % 50}`, value: PAYLOAD }]);
+            count++;
+          } catch (e) {
+            if ((e as { code?: string }).code !== 'ORDO_REPL_CONFLICT') throw e;
+            conflicts++;
+          }
+        }
+      }),
+    ),
+  );
+  for (const n of nodes) await n.stop();
+  return { perSec: (count / THROUGHPUT_MS) * 1000, conflicts };
+}
+
+/** kill -9 one of 3 node processes; ms until both others report it down, and until a new leader. */
+async function failover(url: string, run: number, what: 'nodedown' | 'leader'): Promise<number> {
+  const HB = 200;
+  const TTL = 1000;
+  const LEASE = 1500;
+  const cluster = `fo${what[0]}${run}`;
+  const procs = ['p1', 'p2', 'p3'].map((n) => OrdoNodeProcess.spawn('node.ts', n, { cluster, servers: [url], heartbeatMs: HB, ttlMs: TTL, leaseTtlMs: LEASE, election: what === 'leader' }));
+  try {
+    for (const p of procs) await p.waitEvent((e) => e.ev === 'ready', 'ready', 30_000);
+    for (const p of procs) await waitFor(async () => ((await p.request({ cmd: 'members' })).members as string[]).length === 3, 'sees 3');
+    const isLeader = (p: OrdoNodeProcess): boolean => p.events.filter((e) => e.ev === 'leader' || e.ev === 'follower').at(-1)?.ev === 'leader';
+    let victim = procs[0]!;
+    if (what === 'leader') victim = await waitFor(() => procs.find(isLeader), 'a leader');
+    // kill at a random point of the renewal/heartbeat cycle
+    await new Promise((r) => setTimeout(r, 100 + Math.floor(Math.random() * 500)));
+    const others = procs.filter((p) => p !== victim);
+    const t0 = Date.now();
+    await victim.kill();
+    if (what === 'nodedown') {
+      const evs = await Promise.all(others.map((p) => p.waitEvent((e) => e.ev === 'nodedown' && e.member === victim.name && e.t >= t0, 'nodedown', 10_000)));
+      return Math.max(...evs.map((e) => e.t)) - t0;
+    }
+    const ev = await waitFor(() => others.map((p) => p.events.find((e) => e.ev === 'leader' && e.t >= t0)).find(Boolean), 'new leader', 10_000);
+    return ev.t - t0;
+  } finally {
+    for (const p of procs) await p.stop();
+  }
+}
+
+/** Runs every cluster benchmark and returns the results (no side effects on import). */
+export async function run(): Promise<BenchResult[]> {
+  const ns = await NatsServer.start();
+  try {
+    const raw: number[][] = [];
+    const mem: number[][] = [];
+    const rocks: number[][] = [];
+    const rawT: number[] = [];
+    const thrStream: number[] = [];
+    const thrTable: number[] = [];
+    const conflicts: number[] = [];
+    const down: number[] = [];
+    const lead: number[] = [];
+    for (let r = 0; r < RUNS; r++) {
+      raw.push(await rawLatency(ns.url, r));
+      mem.push(await replicatedLatency(ns.url, r, 'memory'));
+      rocks.push(await replicatedLatency(ns.url, r, 'rocksdb'));
+      rawT.push(await rawThroughput(ns.url, r));
+      const s = await replicatedThroughput(ns.url, r, 'stream');
+      thrStream.push(s.perSec);
+      conflicts.push(s.conflicts);
+      thrTable.push((await replicatedThroughput(ns.url, r, 'table')).perSec);
+      down.push(await failover(ns.url, r, 'nodedown'));
+      lead.push(await failover(ns.url, r, 'leader'));
+    }
+    const p = (xs: number[][], q: number): number => median(xs.map((x) => percentile(x, q)));
+    const lat = (name: string, xs: number[][], q: number): BenchResult => {
+      const base = p(raw, q);
+      const value = p(xs, q);
+      return { name, value, unit: 'µs', baseline: { name: `raw JetStream publish p${q}`, value: base }, ratio: value / base, target: '≤ 1.5×', met: value / base <= 1.5, runs: xs.map((x) => percentile(x, q)) };
+    };
+    const thr = (name: string, xs: number[]): BenchResult => {
+      const base = median(rawT);
+      const value = median(xs);
+      return { name, value, unit: 'ops/s', baseline: { name: `raw JetStream publish, 3 conns × ${CONCURRENCY} in flight`, value: base }, ratio: value / base, runs: xs };
+    };
+    return [
+      lat('replicated write p50 (in-memory store, 3 nodes)', mem, 50),
+      lat('replicated write p99 (in-memory store, 3 nodes)', mem, 99),
+      lat('replicated write p50 (RocksDB Store, 3 nodes)', rocks, 50),
+      lat('replicated write p99 (RocksDB Store, 3 nodes)', rocks, 99),
+      thr(`replicated throughput, 3 nodes × ${CONCURRENCY} writers, one table, stream scope (median conflicts retried: ${median(conflicts)})`, thrStream),
+      thr(`replicated throughput, 3 nodes × ${CONCURRENCY} writers, table scope, a table per node`, thrTable),
+      { name: 'node-down detection after kill -9 (heartbeat 200 ms, TTL 1000 ms)', value: median(down), unit: 'ms', baseline: { name: 'member TTL', value: 1000 }, ratio: median(down) / 1000, target: '≤ TTL + 1 heartbeat (1.2×)', met: median(down) <= 1200, runs: down },
+      { name: 'leader failover after kill -9 (lease TTL 1500 ms)', value: median(lead), unit: 'ms', baseline: { name: 'lease TTL', value: 1500 }, ratio: median(lead) / 1500, target: '≤ lease TTL (1.0×)', met: median(lead) <= 1500, runs: lead },
+    ];
+  } finally {
+    await ns.dispose();
+  }
+}
+
+if (isMain(import.meta.url)) {
+  const results = await run();
+  printResults('Cluster', results);
+  for (const r of results) process.stdout.write(`  runs: ${r.name.slice(0, 40)}… ${JSON.stringify(r.runs?.map((x) => Math.round(x)))}\n`);
+  process.exit(0);
+}

@@ -1,0 +1,185 @@
+import type { NatsConnection, Status } from '@nats-io/nats-core';
+import { AuthorizationError } from '@nats-io/nats-core';
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { Env } from '../env/env.ts';
+import type { NatsConnectOptions } from '../env/nats.ts';
+import { CLUSTER_DEFAULTS, type NatsConfig } from './config.ts';
+import {
+  type ClusterError,
+  NatsAuthError,
+  NatsFeatureError,
+  NatsNoConnectorError,
+  NatsNoJetStreamError,
+  NatsUnreachableError,
+  ClusterConfigError,
+} from './errors.ts';
+import { missingFeatures, parseVersion } from './serverFeatures.ts';
+
+/** A NATS status event, as a runtime event (`nats.disconnect`, `nats.reconnect`, …). */
+export type NatsRuntimeEvent =
+  | { type: 'nats.disconnect'; server: string }
+  | { type: 'nats.reconnecting' }
+  | { type: 'nats.reconnect'; server: string }
+  | { type: 'nats.error'; error: string }
+  | { type: 'nats.ldm'; server: string }
+  | { type: 'nats.stale' }
+  | { type: 'nats.update'; added: string[]; deleted: string[] }
+  | { type: 'nats.close' };
+
+/** An open, checked connection to NATS. */
+export interface ClusterConnection {
+  readonly nc: NatsConnection;
+  /** The server's version string (`nc.info.version`) at connect. */
+  readonly serverVersion: string;
+  readonly jetstream: boolean;
+  /** `connected` until a disconnect, `reconnecting` during an outage, `closed` at the end. */
+  readonly state: () => 'connected' | 'reconnecting' | 'closed';
+  /** Subscribe to runtime events; returns an unsubscribe function. */
+  on(listener: (e: NatsRuntimeEvent) => void): () => void;
+  /** Drains and closes the connection. */
+  close(): Promise<void>;
+}
+
+/** Builds the nats.js connect options from Ordo's config (exported for tests). */
+export function toConnectOptions(config: NatsConfig, name: string): NatsConnectOptions {
+  const servers = config.servers ?? [];
+  if (servers.length === 0) throw new ClusterConfigError('no NATS servers configured', { value: servers });
+  const r = config.reconnect ?? {};
+  const opts: NatsConnectOptions = {
+    servers,
+    name,
+    timeout: config.connectTimeoutMs ?? CLUSTER_DEFAULTS.connectTimeoutMs,
+    reconnect: r.enabled ?? true,
+    maxReconnectAttempts: r.maxAttempts ?? -1,
+    reconnectTimeWait: r.waitMs ?? CLUSTER_DEFAULTS.reconnectWaitMs,
+    reconnectJitter: r.jitterMs ?? CLUSTER_DEFAULTS.reconnectJitterMs,
+    waitOnFirstConnect: false,
+  };
+  if (config.user !== undefined) {
+    opts.user = config.user;
+    opts.pass = config.password ?? '';
+  }
+  if (config.token !== undefined) opts.token = config.token;
+  if (config.nkeySeed !== undefined) opts.nkeySeed = config.nkeySeed;
+  if (config.tls) opts.tls = { ...config.tls };
+  return opts;
+}
+
+/** Maps a nats.js connect failure to a typed cluster error. */
+export function classifyConnectError(e: unknown, servers: string[]): ClusterError {
+  const msg = e instanceof Error ? e.message : String(e);
+  if (e instanceof AuthorizationError || /authoriz|authentic/i.test(msg)) {
+    return new NatsAuthError(`NATS rejected the credentials (${msg})`, { servers, cause: e });
+  }
+  return new NatsUnreachableError(`no NATS server reachable (${msg})`, { servers, cause: e });
+}
+
+function toRuntimeEvent(s: Status): NatsRuntimeEvent | undefined {
+  switch (s.type) {
+    case 'disconnect':
+      return { type: 'nats.disconnect', server: s.server };
+    case 'reconnecting':
+      return { type: 'nats.reconnecting' };
+    case 'reconnect':
+      return { type: 'nats.reconnect', server: s.server };
+    case 'error':
+      return { type: 'nats.error', error: s.error.message };
+    case 'ldm':
+      return { type: 'nats.ldm', server: s.server };
+    case 'staleConnection':
+      return { type: 'nats.stale' };
+    case 'update':
+      return { type: 'nats.update', added: s.added ?? [], deleted: s.deleted ?? [] };
+    case 'close':
+      return { type: 'nats.close' };
+    default:
+      return undefined; // ping, slowConsumer, forceReconnect: not runtime events
+  }
+}
+
+/**
+ * Opens the cluster's NATS connection and checks the server at boot: version parsed, JetStream
+ * present (when required), every required feature supported — else a typed error
+ * ({@link NatsNoJetStreamError}, {@link NatsFeatureError}) and the connection is closed.
+ * Unreachable servers give {@link NatsUnreachableError} (transient), bad credentials
+ * {@link NatsAuthError} (permanent).
+ *
+ * Status events of nats.js become {@link NatsRuntimeEvent}s and are logged with
+ * `{ report: 'nats', event }`.
+ *
+ * @example
+ * const conn = await connectCluster(env, { servers: ['nats://127.0.0.1:4222'] }, 'node-a');
+ * conn.on((e) => e.type === 'nats.disconnect' && alarm());
+ */
+export async function connectCluster(env: Env, config: NatsConfig, nodeName: string): Promise<ClusterConnection> {
+  const connector = env.io.nats;
+  if (!connector) throw new NatsNoConnectorError('env.io.nats is not set: this Env cannot open NATS connections', { node: nodeName });
+  const opts = toConnectOptions(config, `ordo:${nodeName}`);
+  const servers = config.servers ?? [];
+  let nc: NatsConnection;
+  try {
+    nc = await connector.connect(opts);
+  } catch (e) {
+    throw classifyConnectError(e, servers);
+  }
+  const log = env.logger.child({ component: 'nats', node: nodeName });
+  const fail = async (err: ClusterError): Promise<never> => {
+    await nc.close().catch((e: unknown) => log.warn({ report: 'nats', err: String(e) }, 'close after boot check failed'));
+    throw err;
+  };
+  const version = nc.info?.version ?? '';
+  if (!parseVersion(version)) await fail(new NatsFeatureError(`cannot parse the server version "${version}"`, { node: nodeName, servers, value: version }));
+  const requireJs = config.requireJetStream ?? true;
+  let jetstream = nc.info?.jetstream === true;
+  if (requireJs) {
+    if (!jetstream) await fail(new NatsNoJetStreamError(`nats-server ${version} has JetStream disabled (start it with -js)`, { node: nodeName, servers, value: version }));
+    try {
+      await jetstreamManager(nc, { timeout: opts.timeout ?? CLUSTER_DEFAULTS.connectTimeoutMs });
+    } catch (e) {
+      jetstream = false;
+      await fail(new NatsNoJetStreamError(`JetStream is not available to this account on nats-server ${version}`, { node: nodeName, servers, value: version, cause: e }));
+    }
+  }
+  const missing = missingFeatures(version, config.requireFeatures ?? []);
+  if (missing.length > 0) {
+    await fail(new NatsFeatureError(`nats-server ${version} lacks ${missing.join(', ')}`, { node: nodeName, servers, value: missing }));
+  }
+  log.info({ report: 'nats', event: 'connected', server: nc.getServer(), version, jetstream }, 'connected to NATS');
+
+  let state: 'connected' | 'reconnecting' | 'closed' = 'connected';
+  const listeners = new Set<(e: NatsRuntimeEvent) => void>();
+  const emit = (e: NatsRuntimeEvent): void => {
+    if (e.type === 'nats.disconnect' || e.type === 'nats.reconnecting') state = 'reconnecting';
+    else if (e.type === 'nats.reconnect') state = 'connected';
+    else if (e.type === 'nats.close') state = 'closed';
+    log.info({ report: 'nats', event: e.type, ...('server' in e ? { server: e.server } : {}) }, e.type);
+    for (const l of [...listeners]) l(e);
+  };
+  void (async () => {
+    for await (const s of nc.status()) {
+      const e = toRuntimeEvent(s);
+      if (e) emit(e);
+    }
+  })();
+  void nc.closed().then((err) => {
+    if (err) log.warn({ report: 'nats', err: err.message }, 'connection closed with an error');
+    if (state !== 'closed') emit({ type: 'nats.close' });
+  });
+  return {
+    nc,
+    serverVersion: version,
+    jetstream,
+    state: () => state,
+    on(l) {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+    async close() {
+      if (nc.isClosed()) return;
+      await nc.drain().catch(async (e: unknown) => {
+        log.warn({ report: 'nats', err: String(e) }, 'drain failed; closing');
+        await nc.close();
+      });
+    },
+  };
+}

@@ -1,0 +1,199 @@
+import { assign, fromCallback, fromPromise, setup } from 'xstate';
+import type { Env } from '../env/env.ts';
+import { CLUSTER_DEFAULTS, validateName, validateTiming, type NatsConfig } from './config.ts';
+import { connectCluster, type ClusterConnection } from './connection.ts';
+import { ClusterError, NatsUnreachableError } from './errors.ts';
+import { KvMembership, singleNodeMembership, type Membership, type MembershipHealth } from './membership.ts';
+import { newIncarnation, resolveNodeName } from './nodeIdentity.ts';
+
+/** Configuration of the discovery child. */
+export interface DiscoveryConfig {
+  /** Cluster name: names the KV buckets and streams (default `ordo`). */
+  cluster?: string;
+  /** Stable node name; else persisted in `dataDir`. */
+  nodeName?: string;
+  dataDir?: string;
+  /** NATS settings; no servers → single-node mode. */
+  nats?: NatsConfig;
+  heartbeatMs?: number;
+  ttlMs?: number;
+  /** Published with this node's entry. */
+  meta?: Record<string, string>;
+}
+
+/** Input of the discovery machine. */
+export interface DiscoveryInput {
+  env: Env;
+  config: DiscoveryConfig;
+}
+
+/** What a running discovery child provides: the membership and the checked connection. */
+export interface ClusterService extends Membership {
+  /** The NATS connection; `undefined` in single-node mode. */
+  readonly connection: ClusterConnection | undefined;
+  readonly cluster: string;
+  readonly incarnation: string;
+}
+
+interface Ctx {
+  env: Env;
+  config: DiscoveryConfig;
+  attempt: number;
+  service: ClusterService | undefined;
+  membership: KvMembership | undefined;
+  /** The last error (why degraded, or why it failed). */
+  error: ClusterError | undefined;
+  health: MembershipHealth | { status: 'starting' | 'degraded' | 'failed'; reason?: { code: string; message: string } };
+}
+
+/** Errors retrying cannot fix: refused at boot, not a crash loop. */
+const PERMANENT = new Set(['ORDO_NATS_AUTH', 'ORDO_NATS_NO_JETSTREAM', 'ORDO_NATS_FEATURE', 'ORDO_NATS_NO_CONNECTOR', 'ORDO_CLUSTER_CONFIG']);
+
+const toClusterError = (e: unknown): ClusterError =>
+  e instanceof ClusterError ? e : new NatsUnreachableError(e instanceof Error ? e.message : String(e), { cause: e });
+
+async function boot(input: DiscoveryInput): Promise<{ service: ClusterService; membership: KvMembership | undefined }> {
+  const { env, config } = input;
+  const cluster = validateName('cluster', config.cluster ?? 'ordo');
+  const node = await resolveNodeName(env, { ...(config.nodeName !== undefined ? { nodeName: config.nodeName } : {}), ...(config.dataDir !== undefined ? { dataDir: config.dataDir } : {}) });
+  const incarnation = newIncarnation(env);
+  const timing = validateTiming({ ...(config.heartbeatMs !== undefined ? { heartbeatMs: config.heartbeatMs } : {}), ...(config.ttlMs !== undefined ? { ttlMs: config.ttlMs } : {}) });
+  if (!config.nats?.servers?.length) {
+    env.logger.info({ report: 'discovery', node, mode: 'single' }, 'no NATS servers configured: single-node mode');
+    const m = singleNodeMembership(node, incarnation, env.clock.now());
+    return { service: Object.assign(Object.create(null) as object, m, { self: node, connection: undefined, cluster, incarnation }) as ClusterService, membership: undefined };
+  }
+  const conn = await connectCluster(env, config.nats, node);
+  const membership = new KvMembership(env, conn, { cluster, node, incarnation, timing, ...(config.meta ? { meta: config.meta } : {}) });
+  try {
+    await membership.start();
+  } catch (e) {
+    await membership.stop();
+    await conn.close();
+    throw e;
+  }
+  const service: ClusterService = {
+    self: node,
+    cluster,
+    incarnation,
+    connection: conn,
+    members: () => membership.members(),
+    on: (ev, l) => membership.on(ev, l),
+    health: () => membership.health(),
+  };
+  return { service, membership };
+}
+
+/**
+ * The discovery child (an xstate v5 machine, see docs/child-protocol.md).
+ *
+ * - No NATS servers configured → `single` (ready at once, this node alone).
+ * - Else `connecting` → register in the members KV bucket, heartbeat, watch → `running`
+ *   (tag `ready`, `context.service` = the {@link ClusterService}).
+ * - NATS unreachable at boot → `retrying` with jittered back-off (tag `degraded`; health says
+ *   why) — not a crash loop. Bad credentials, no JetStream, a missing server feature or a bad
+ *   config → final state with output `{ reason }` (a start failure, not retried here).
+ * - An outage while running → substate `degraded` (still `ready`), back to `healthy` on reconnect.
+ * - `ordo.stop` → deletes its entry, drains the connection, reaches a final state.
+ *
+ * @example
+ * const actor = createActor(discoveryMachine, { input: { env, config: { nodeName: 'a', nats: { servers } } }, clock: env.clock });
+ * actor.start();
+ */
+export const discoveryMachine = setup({
+  types: {
+    input: {} as DiscoveryInput,
+    context: {} as Ctx,
+    events: {} as { type: 'ordo.stop'; reason?: unknown } | { type: 'health'; health: MembershipHealth },
+    output: {} as { reason?: unknown },
+  },
+  actors: {
+    boot: fromPromise<{ service: ClusterService; membership: KvMembership | undefined }, DiscoveryInput>(({ input }) => boot(input)),
+    watchHealth: fromCallback<{ type: 'health'; health: MembershipHealth }, { membership: KvMembership | undefined }>(({ sendBack, input }) => {
+      if (!input.membership) return undefined;
+      return input.membership.on('health', (health) => sendBack({ type: 'health', health }));
+    }),
+    shutdown: fromPromise<void, { service: ClusterService | undefined; membership: KvMembership | undefined }>(async ({ input }) => {
+      await input.membership?.stop();
+      await input.service?.connection?.close();
+    }),
+  },
+  delays: {
+    retryDelay: ({ context }) => {
+      const base = Math.min(CLUSTER_DEFAULTS.retryMaxMs, CLUSTER_DEFAULTS.retryMinMs * 2 ** Math.min(context.attempt, 10));
+      return base / 2 + context.env.random.int(Math.max(1, Math.floor(base / 2)));
+    },
+  },
+  guards: {
+    permanent: ({ event }) => PERMANENT.has(toClusterError((event as { error?: unknown }).error).code),
+    degraded: ({ event }) => event.type === 'health' && event.health.status === 'degraded',
+  },
+}).createMachine({
+  id: 'ordo.discovery',
+  context: ({ input }) => ({ env: input.env, config: input.config, attempt: 0, service: undefined, membership: undefined, error: undefined, health: { status: 'starting' } }),
+  initial: 'connecting',
+  states: {
+    connecting: {
+      invoke: {
+        src: 'boot',
+        input: ({ context }) => ({ env: context.env, config: context.config }),
+        onDone: {
+          target: 'running',
+          actions: assign(({ event }) => ({ service: event.output.service, membership: event.output.membership, error: undefined, health: event.output.service.health() })),
+        },
+        onError: [
+          {
+            guard: 'permanent',
+            target: 'failed',
+            actions: assign(({ event }) => {
+              const error = toClusterError(event.error);
+              return { error, health: { status: 'failed' as const, reason: { code: error.code, message: error.message } } };
+            }),
+          },
+          {
+            target: 'retrying',
+            actions: assign(({ event, context }) => {
+              const error = toClusterError(event.error);
+              context.env.logger.warn({ report: 'discovery', event: 'connect_failed', code: error.code, attempt: context.attempt + 1, err: error.message }, 'NATS not reachable; retrying');
+              return { error, attempt: context.attempt + 1, health: { status: 'degraded' as const, reason: { code: error.code, message: error.message } } };
+            }),
+          },
+        ],
+      },
+      on: { 'ordo.stop': 'stopped' },
+    },
+    retrying: {
+      tags: ['degraded'],
+      after: { retryDelay: 'connecting' },
+      on: { 'ordo.stop': 'stopped' },
+    },
+    running: {
+      tags: ['ready'],
+      invoke: { src: 'watchHealth', input: ({ context }) => ({ membership: context.membership }) },
+      initial: 'healthy',
+      on: {
+        'ordo.stop': 'stopping',
+        health: { actions: assign(({ event }) => ({ health: event.health })) },
+      },
+      states: {
+        healthy: { on: { health: { guard: 'degraded', target: 'degraded', actions: assign(({ event }) => ({ health: event.health })) } } },
+        degraded: {
+          tags: ['degraded'],
+          on: { health: [{ guard: 'degraded', actions: assign(({ event }) => ({ health: event.health })) }, { target: 'healthy', actions: assign(({ event }) => ({ health: event.health })) }] },
+        },
+      },
+    },
+    stopping: {
+      invoke: {
+        src: 'shutdown',
+        input: ({ context }) => ({ service: context.service, membership: context.membership }),
+        onDone: 'stopped',
+        onError: 'stopped',
+      },
+    },
+    failed: { type: 'final' },
+    stopped: { type: 'final' },
+  },
+  // The root's output: a failed boot carries the typed error as an abnormal reason.
+  output: ({ context }) => ({ reason: context.health.status === 'failed' ? context.error : 'shutdown' }),
+});

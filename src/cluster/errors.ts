@@ -1,0 +1,112 @@
+/**
+ * Typed errors of the cluster layer. Each class has a literal `code`; callers branch on the
+ * code, never on the message. Each carries the ids involved (`node`, `servers`, `stream`,
+ * `seq`), the bad `value` when there is one, and the underlying `cause`.
+ */
+
+/** Details every cluster error may carry. */
+export interface ClusterErrorDetails {
+  /** The node name involved. */
+  node?: string;
+  /** The servers tried. */
+  servers?: string[];
+  /** The replication stream involved. */
+  stream?: string;
+  /** The stream sequence involved. */
+  seq?: number;
+  /** The offending value (config field, message payload, version…). */
+  value?: unknown;
+  cause?: unknown;
+}
+
+/** Base class of every error the cluster layer throws or reports. */
+export abstract class ClusterError extends Error {
+  abstract readonly code: string;
+  readonly node: string | undefined;
+  readonly servers: string[] | undefined;
+  readonly stream: string | undefined;
+  readonly seq: number | undefined;
+  readonly value: unknown;
+  constructor(message: string, details: ClusterErrorDetails = {}) {
+    super(message, details.cause !== undefined ? { cause: details.cause } : undefined);
+    this.name = new.target.name;
+    this.node = details.node;
+    this.servers = details.servers;
+    this.stream = details.stream;
+    this.seq = details.seq;
+    this.value = details.value;
+  }
+  /** A plain object for logs and health reports. */
+  toJSON(): Record<string, unknown> {
+    const out: Record<string, unknown> = { code: this.code, message: this.message };
+    if (this.node !== undefined) out.node = this.node;
+    if (this.servers !== undefined) out.servers = this.servers;
+    if (this.stream !== undefined) out.stream = this.stream;
+    if (this.seq !== undefined) out.seq = this.seq;
+    return out;
+  }
+}
+
+/** No configured server could be reached (transient: discovery retries, reporting degraded). */
+export class NatsUnreachableError extends ClusterError {
+  readonly code = 'ORDO_NATS_UNREACHABLE' as const;
+}
+/** The server rejected the credentials (permanent: retrying will not help). */
+export class NatsAuthError extends ClusterError {
+  readonly code = 'ORDO_NATS_AUTH' as const;
+}
+/** The server does not have JetStream enabled; KV and replication need it. */
+export class NatsNoJetStreamError extends ClusterError {
+  readonly code = 'ORDO_NATS_NO_JETSTREAM' as const;
+}
+/** A configured feature needs a newer server than the one connected. */
+export class NatsFeatureError extends ClusterError {
+  readonly code = 'ORDO_NATS_FEATURE' as const;
+}
+/** No NATS connector in `env.io.nats`. */
+export class NatsNoConnectorError extends ClusterError {
+  readonly code = 'ORDO_NATS_NO_CONNECTOR' as const;
+}
+/** A cluster config field is invalid. */
+export class ClusterConfigError extends ClusterError {
+  readonly code = 'ORDO_CLUSTER_CONFIG' as const;
+}
+/** A replicated message could not be decoded or validated; it is skipped, never applied. */
+export class ReplMalformedError extends ClusterError {
+  readonly code = 'ORDO_REPL_MALFORMED' as const;
+}
+/** A replicated record carries a newer schema than this node's code; applying stops. */
+export class ReplNewerSchemaError extends ClusterError {
+  readonly code = 'ORDO_REPL_NEWER_SCHEMA' as const;
+}
+/** A replicated commit lost a race: the subject moved past the sequence it expected. */
+export class ReplConflictError extends ClusterError {
+  readonly code = 'ORDO_REPL_CONFLICT' as const;
+}
+/** The replicator is stopped or halted and cannot accept commits. */
+export class ReplUnavailableError extends ClusterError {
+  readonly code = 'ORDO_REPL_UNAVAILABLE' as const;
+}
+/** Catch-up needs a snapshot and no live peer could provide one. */
+export class ReplSnapshotError extends ClusterError {
+  readonly code = 'ORDO_REPL_SNAPSHOT' as const;
+}
+/** A schema migration on replicated tables could not be coordinated. */
+export class ReplMigrationError extends ClusterError {
+  readonly code = 'ORDO_REPL_MIGRATION' as const;
+}
+
+/** Every cluster error code. */
+export type ClusterErrorCode =
+  | NatsUnreachableError['code']
+  | NatsAuthError['code']
+  | NatsNoJetStreamError['code']
+  | NatsFeatureError['code']
+  | NatsNoConnectorError['code']
+  | ClusterConfigError['code']
+  | ReplMalformedError['code']
+  | ReplNewerSchemaError['code']
+  | ReplConflictError['code']
+  | ReplUnavailableError['code']
+  | ReplSnapshotError['code']
+  | ReplMigrationError['code'];

@@ -1,0 +1,40 @@
+/**
+ * `ordo/cluster`: NATS connection, discovery/membership child, leader election child and
+ * store replication over JetStream. Explicit named exports only.
+ */
+export type { NatsConfig, NatsTlsConfig, NatsReconnectConfig, DiscoveryTiming } from './config.ts';
+export { CLUSTER_DEFAULTS } from './config.ts';
+export type { ClusterConnection, NatsRuntimeEvent } from './connection.ts';
+export { connectCluster } from './connection.ts';
+export type { ClusterErrorCode, ClusterErrorDetails } from './errors.ts';
+export {
+  ClusterError,
+  NatsUnreachableError,
+  NatsAuthError,
+  NatsNoJetStreamError,
+  NatsFeatureError,
+  NatsNoConnectorError,
+  ClusterConfigError,
+  ReplMalformedError,
+  ReplNewerSchemaError,
+  ReplConflictError,
+  ReplUnavailableError,
+  ReplSnapshotError,
+  ReplMigrationError,
+} from './errors.ts';
+export type { ServerFeature } from './serverFeatures.ts';
+export { FEATURE_MIN_VERSION, serverHas, versionAtLeast } from './serverFeatures.ts';
+export { resolveNodeName, newIncarnation, NODE_NAME_FILE } from './nodeIdentity.ts';
+export type { Membership, MemberInfo, MembershipEvents, MembershipHealth, NodeDownReason } from './membership.ts';
+export type { DiscoveryConfig, DiscoveryInput, ClusterService } from './discovery.ts';
+export { discoveryMachine } from './discovery.ts';
+export type { Leadership, LeaderTerm, LeaderEvents, LeaseTiming } from './leaderElection.ts';
+export type { ElectionConfig, ElectionInput } from './election.ts';
+export { electionMachine, leaseTiming } from './election.ts';
+export type { CommitBatch, CommitOp, ReplicatedStore, StoreReplicator, StreamPosition } from './replicatedStore.ts';
+export type { ReplicationHealth, ReplicatorOptions } from './replicator.ts';
+export { replNames } from './replicator.ts';
+export type { ReplicationConfig, ReplicationInput, ReplicationService } from './replication.ts';
+export { replicationMachine } from './replication.ts';
+export type { SchemaRecord, MigrationGateOptions } from './schemaGate.ts';
+export { coordinateMigration, schemaBucket } from './schemaGate.ts';

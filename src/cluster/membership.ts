@@ -1,0 +1,275 @@
+import { Kvm, KvWatchInclude, type KV, type KvWatchEntry } from '@nats-io/kv';
+import { jetstream } from '@nats-io/jetstream';
+import type { QueuedIterator } from '@nats-io/nats-core';
+import type { Env } from '../env/env.ts';
+import type { TimerHandle } from '../env/clock.ts';
+import type { ClusterConnection } from './connection.ts';
+import type { DiscoveryTiming } from './config.ts';
+
+/** What a node publishes about itself in the members bucket. */
+export interface MemberInfo {
+  name: string;
+  /** Changes on every boot: a restarted node is a new incarnation. */
+  incarnation: string;
+  /** `env.clock.now()` (epoch ms on the real clock) of the writer's last heartbeat. */
+  heartbeatAt: number;
+  startedAt: number;
+  meta?: Record<string, string>;
+}
+
+/** Why a node went down. */
+export type NodeDownReason = 'left' | 'timeout' | 'restarted';
+
+/** Membership events. */
+export interface MembershipEvents {
+  nodeup: (m: MemberInfo) => void;
+  nodedown: (m: MemberInfo, reason: NodeDownReason) => void;
+  health: (h: MembershipHealth) => void;
+}
+
+/** Health of discovery as reported to the Application. */
+export interface MembershipHealth {
+  status: 'ok' | 'degraded' | 'stopped';
+  mode: 'cluster' | 'single';
+  node: string;
+  /** Why degraded, as `{ code, message }`. */
+  reason?: { code: string; message: string };
+  members: string[];
+}
+
+/**
+ * The membership handle discovery provides: who is up, and `nodeup`/`nodedown` events.
+ *
+ * @example
+ * membership.on('nodedown', (m, why) => log.warn({ node: m.name, why }));
+ * membership.members().map((m) => m.name);
+ */
+export interface Membership {
+  /** This node's name. */
+  readonly self: string;
+  /** Live members, this node included, sorted by name. */
+  members(): MemberInfo[];
+  on<E extends keyof MembershipEvents>(event: E, listener: MembershipEvents[E]): () => void;
+  health(): MembershipHealth;
+}
+
+type Listeners = { [E in keyof MembershipEvents]: Set<MembershipEvents[E]> };
+
+/** Bucket name for a cluster's members. */
+export const membersBucket = (cluster: string): string => `ordo_members_${cluster}`;
+
+/**
+ * Membership over a NATS KV bucket whose TTL is the member TTL: each node puts its
+ * {@link MemberInfo} every heartbeat; nodeup comes from the bucket watch; nodedown from a
+ * delete (graceful stop) or from heartbeat age, checked every heartbeat against
+ * `env.clock.now()` — on nats-server 2.9 a key expiring by bucket TTL emits no watch event.
+ *
+ * A NATS outage makes it *degraded* (health), never throws: nats.js reconnects, the watch is
+ * re-opened on reconnect and the next heartbeat re-registers this node.
+ *
+ * @internal Started and stopped by the discovery machine.
+ */
+export class KvMembership implements Membership {
+  private readonly live = new Map<string, MemberInfo>();
+  private readonly listeners: Listeners = { nodeup: new Set(), nodedown: new Set(), health: new Set() };
+  private kv: KV | undefined;
+  private watcher: QueuedIterator<KvWatchEntry> | undefined;
+  private hbTimer: TimerHandle | undefined;
+  private beating = false;
+  private stopped = false;
+  private heartbeatError: Error | undefined;
+  private lastHealth = '';
+  private offConn: (() => void) | undefined;
+  private readonly info: MemberInfo;
+  private readonly log;
+
+  constructor(
+    private readonly env: Env,
+    private readonly conn: ClusterConnection,
+    private readonly opts: { cluster: string; node: string; incarnation: string; timing: DiscoveryTiming; meta?: Record<string, string> },
+  ) {
+    const now = env.clock.now();
+    this.info = { name: opts.node, incarnation: opts.incarnation, heartbeatAt: now, startedAt: now, ...(opts.meta ? { meta: opts.meta } : {}) };
+    this.log = env.logger.child({ component: 'discovery', node: opts.node });
+  }
+
+  get self(): string {
+    return this.opts.node;
+  }
+
+  /** Opens the bucket, registers this node, starts watching and heartbeating. Throws on failure. */
+  async start(): Promise<void> {
+    // Requests time out within a heartbeat or two, so an outage shows up as degraded quickly.
+    const timeout = Math.max(500, this.opts.timing.heartbeatMs * 2);
+    const kvm = new Kvm(jetstream(this.conn.nc, { timeout }));
+    this.kv = await kvm.create(membersBucket(this.opts.cluster), { ttl: this.opts.timing.ttlMs, history: 1, timeout });
+    await this.beat(true);
+    this.live.set(this.info.name, this.info);
+    await this.openWatch();
+    this.offConn = this.conn.on((e) => {
+      if (e.type === 'nats.reconnect') {
+        void this.openWatch();
+        void this.beat(false);
+      }
+      this.emitHealth();
+    });
+    this.scheduleTick();
+    this.log.info({ report: 'discovery', event: 'registered', incarnation: this.info.incarnation }, 'registered in members bucket');
+  }
+
+  members(): MemberInfo[] {
+    return [...this.live.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  on<E extends keyof MembershipEvents>(event: E, listener: MembershipEvents[E]): () => void {
+    const set = this.listeners[event] as Set<MembershipEvents[E]>;
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  health(): MembershipHealth {
+    const base = { mode: 'cluster' as const, node: this.opts.node, members: this.members().map((m) => m.name) };
+    if (this.stopped) return { status: 'stopped', ...base };
+    if (this.conn.state() !== 'connected') {
+      return { status: 'degraded', ...base, reason: { code: 'ORDO_NATS_UNREACHABLE', message: `NATS connection ${this.conn.state()}` } };
+    }
+    if (this.heartbeatError) return { status: 'degraded', ...base, reason: { code: 'ORDO_NATS_UNREACHABLE', message: `heartbeat failed: ${this.heartbeatError.message}` } };
+    return { status: 'ok', ...base };
+  }
+
+  /** Graceful stop: stops timers and the watch, deletes this node's entry (others see nodedown at once). */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.env.clock.clearTimeout(this.hbTimer);
+    this.offConn?.();
+    this.watcher?.stop();
+    if (this.kv && this.conn.state() === 'connected') {
+      await this.kv.delete(this.info.name).catch((e: unknown) => this.log.warn({ report: 'discovery', err: String(e) }, 'could not delete own entry; it will expire'));
+    }
+    this.log.info({ report: 'discovery', event: 'left' }, 'left the cluster');
+    this.emitHealth();
+  }
+
+  private scheduleTick(): void {
+    if (this.stopped) return;
+    this.hbTimer = this.env.clock.setTimeout(() => {
+      void this.beat(false);
+      this.checkAges();
+      this.scheduleTick();
+    }, this.opts.timing.heartbeatMs);
+  }
+
+  private async beat(first: boolean): Promise<void> {
+    if (this.beating || !this.kv || (this.stopped && !first)) return;
+    this.beating = true;
+    this.info.heartbeatAt = this.env.clock.now();
+    try {
+      await this.kv.put(this.info.name, JSON.stringify(this.info));
+      if (this.heartbeatError) this.log.info({ report: 'discovery', event: 'heartbeat_ok' }, 'heartbeat restored');
+      this.heartbeatError = undefined;
+    } catch (e) {
+      if (first) throw e;
+      if (!this.heartbeatError) this.log.warn({ report: 'discovery', event: 'heartbeat_failed', err: String(e) }, 'heartbeat failed; degraded');
+      this.heartbeatError = e instanceof Error ? e : new Error(String(e));
+    } finally {
+      this.beating = false;
+      this.emitHealth();
+    }
+  }
+
+  private async openWatch(): Promise<void> {
+    if (!this.kv || this.stopped) return;
+    this.watcher?.stop();
+    let it: QueuedIterator<KvWatchEntry>;
+    try {
+      it = await this.kv.watch({ include: KvWatchInclude.LastValue });
+    } catch (e) {
+      this.log.warn({ report: 'discovery', event: 'watch_failed', err: String(e) }, 'could not open the members watch; retrying on reconnect');
+      return;
+    }
+    this.watcher = it;
+    void (async () => {
+      try {
+        for await (const e of it) this.onEntry(e);
+      } catch (err) {
+        this.log.warn({ report: 'discovery', event: 'watch_ended', err: String(err) }, 'members watch ended');
+      }
+    })();
+  }
+
+  private onEntry(e: KvWatchEntry): void {
+    if (this.stopped) return;
+    const known = this.live.get(e.key);
+    if (e.operation !== 'PUT') {
+      if (e.key === this.info.name) return; // our own entry: the next heartbeat restores it
+      if (known) this.down(known, 'left');
+      return;
+    }
+    let m: MemberInfo;
+    try {
+      m = e.json<MemberInfo>();
+    } catch (err) {
+      this.log.warn({ report: 'discovery', event: 'bad_entry', key: e.key, err: String(err) }, 'ignoring a malformed member entry');
+      return;
+    }
+    if (typeof m?.name !== 'string' || typeof m.incarnation !== 'string' || typeof m.heartbeatAt !== 'number' || m.name !== e.key) {
+      this.log.warn({ report: 'discovery', event: 'bad_entry', key: e.key }, 'ignoring a malformed member entry');
+      return;
+    }
+    if (m.name === this.info.name) {
+      if (m.incarnation !== this.info.incarnation) {
+        this.log.error({ report: 'discovery', event: 'name_clash', other: m.incarnation }, 'another process registered under this node name');
+      }
+      return;
+    }
+    if (this.env.clock.now() - m.heartbeatAt > this.opts.timing.ttlMs) return; // a stale value replayed by the watch
+    if (known && known.incarnation !== m.incarnation) this.down(known, 'restarted');
+    const isNew = !this.live.has(m.name);
+    this.live.set(m.name, m);
+    if (isNew) {
+      this.log.info({ report: 'discovery', event: 'nodeup', member: m.name, incarnation: m.incarnation }, 'nodeup');
+      for (const l of [...this.listeners.nodeup]) l(m);
+      this.emitHealth();
+    }
+  }
+
+  /** Heartbeat age check: the only way to see a key that expired silently (2.9). */
+  private checkAges(): void {
+    const now = this.env.clock.now();
+    for (const m of [...this.live.values()]) {
+      if (m.name === this.info.name) continue;
+      if (now - m.heartbeatAt > this.opts.timing.ttlMs) this.down(m, 'timeout');
+    }
+  }
+
+  private down(m: MemberInfo, reason: NodeDownReason): void {
+    if (this.live.get(m.name) !== m) return;
+    this.live.delete(m.name);
+    this.log.info({ report: 'discovery', event: 'nodedown', member: m.name, incarnation: m.incarnation, reason }, 'nodedown');
+    for (const l of [...this.listeners.nodedown]) l(m, reason);
+    this.emitHealth();
+  }
+
+  private emitHealth(): void {
+    const h = this.health();
+    const key = JSON.stringify(h);
+    if (key === this.lastHealth) return;
+    this.lastHealth = key;
+    for (const l of [...this.listeners.health]) l(h);
+  }
+}
+
+/**
+ * Membership of single-node mode (no NATS configured — the embedded default, like DNSCluster's
+ * `:ignore`): this node alone, no events.
+ */
+export function singleNodeMembership(node: string, incarnation: string, startedAt: number): Membership {
+  const me: MemberInfo = { name: node, incarnation, heartbeatAt: startedAt, startedAt };
+  return {
+    self: node,
+    members: () => [me],
+    on: () => () => undefined,
+    health: () => ({ status: 'ok', mode: 'single', node, members: [node] }),
+  };
+}

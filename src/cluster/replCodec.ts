@@ -1,0 +1,61 @@
+import type { CommitBatch, CommitOp } from './replicatedStore.ts';
+
+/** Wire format version of a replicated message. */
+export const REPL_FORMAT = 1;
+
+/** What goes on the stream: one committed batch per message. */
+export interface ReplMessage {
+  v: typeof REPL_FORMAT;
+  /** Writer node and incarnation (diagnostics). */
+  node: string;
+  batch: CommitBatch;
+}
+
+/** Encodes a batch as a stream message payload (JSON). */
+export function encodeBatch(node: string, batch: CommitBatch): Uint8Array {
+  const msg: ReplMessage = { v: REPL_FORMAT, node, batch };
+  return new TextEncoder().encode(JSON.stringify(msg));
+}
+
+/** Result of decoding: the batch, or why it is malformed. */
+export type DecodeResult = { ok: true; node: string; batch: CommitBatch } | { ok: false; why: string };
+
+/** Checks a batch's shape: non-empty ops, each on a known table with a valid op. */
+export function validateBatch(batch: unknown, tables?: ReadonlySet<string>): string | undefined {
+  if (typeof batch !== 'object' || batch === null) return 'batch is not an object';
+  const b = batch as Partial<CommitBatch>;
+  if (!Number.isInteger(b.schemaVersion) || (b.schemaVersion as number) < 0) return 'schemaVersion is not a non-negative integer';
+  if (!Array.isArray(b.ops) || b.ops.length === 0) return 'ops is not a non-empty array';
+  for (const [i, op] of (b.ops as unknown[]).entries()) {
+    if (typeof op !== 'object' || op === null) return `ops[${i}] is not an object`;
+    const o = op as Partial<CommitOp>;
+    if (typeof o.table !== 'string' || o.table === '') return `ops[${i}].table is not a string`;
+    if (tables && !tables.has(o.table)) return `ops[${i}].table "${o.table}" is not a replicated table`;
+    if (o.op !== 'put' && o.op !== 'delete') return `ops[${i}].op is not put|delete`;
+    if (o.key === undefined) return `ops[${i}].key is missing`;
+    if (o.op === 'put' && (typeof o.value !== 'object' || o.value === null || Array.isArray(o.value))) return `ops[${i}].value is not a record`;
+  }
+  return undefined;
+}
+
+/** Decodes and validates a stream message payload. Never throws. */
+export function decodeBatch(data: Uint8Array, tables?: ReadonlySet<string>): DecodeResult {
+  let msg: unknown;
+  try {
+    msg = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(data));
+  } catch (e) {
+    return { ok: false, why: `not JSON: ${e instanceof Error ? e.message : String(e)}` };
+  }
+  if (typeof msg !== 'object' || msg === null) return { ok: false, why: 'not an object' };
+  const m = msg as Partial<ReplMessage>;
+  if (m.v !== REPL_FORMAT) return { ok: false, why: `unknown format version ${JSON.stringify(m.v)}` };
+  if (typeof m.node !== 'string') return { ok: false, why: 'node is not a string' };
+  const why = validateBatch(m.batch, tables);
+  if (why) return { ok: false, why };
+  return { ok: true, node: m.node, batch: m.batch as CommitBatch };
+}
+
+/** The tables a batch touches, sorted. */
+export function tablesOf(batch: CommitBatch): string[] {
+  return [...new Set(batch.ops.map((o) => o.table))].sort();
+}

@@ -1,0 +1,51 @@
+/**
+ * The store contract replication rides on (the store engineer's `src/store`, branch `store`).
+ * Declared here as an interface so the replicator builds and is tested before the store lands;
+ * the real `Store` is expected to satisfy it structurally.
+ */
+
+/** One write of a committed batch. */
+export interface CommitOp {
+  readonly table: string;
+  readonly op: 'put' | 'delete';
+  readonly key: unknown;
+  readonly value?: Record<string, unknown>;
+}
+
+/** A committed batch: one transaction's writes, stamped with the writer's schema version. */
+export interface CommitBatch {
+  readonly ops: readonly CommitOp[];
+  readonly schemaVersion: number;
+}
+
+/** Where a batch sits in the replication stream. */
+export interface StreamPosition {
+  stream: string;
+  seq: number;
+}
+
+/** What the store hands its replicator. */
+export interface StoreReplicator {
+  commit(batch: CommitBatch): Promise<void>;
+}
+
+/**
+ * The store, as replication sees it.
+ *
+ * - `setReplicator(r)`: a transaction touching a `replicated` table hands its batch to
+ *   `r.commit` instead of writing locally, and resolves when that resolves.
+ * - `applyReplicated(batch, pos)`: atomic apply + record of `pos.seq` as the last applied
+ *   sequence of `pos.stream`, in one write batch; a seq at or below it is a `'duplicate'`
+ *   no-op; a malformed batch throws and applies nothing; a newer `schemaVersion` throws an
+ *   error with code `ORDO_STORE_NEWER_SCHEMA`.
+ * - `snapshot(tables)` / `loadSnapshot(snap)`: catch-up when the stream no longer holds the
+ *   next sequence a node needs. The snapshot is JSON-serialisable and carries the store's
+ *   replication positions (`applied[stream]`), which `loadSnapshot` adopts atomically.
+ */
+export interface ReplicatedStore {
+  setReplicator(r: StoreReplicator | undefined): void;
+  applyReplicated(batch: CommitBatch, pos: StreamPosition): Promise<'applied' | 'duplicate'>;
+  lastAppliedSeq(stream: string): number;
+  snapshot(tables?: readonly string[]): unknown;
+  loadSnapshot(snapshot: never): Promise<void>;
+}

@@ -1,0 +1,123 @@
+import { Kvm, KvWatchInclude, type KV } from '@nats-io/kv';
+import type { Env } from '../env/env.ts';
+import type { ClusterService } from './discovery.ts';
+import { ReplMigrationError } from './errors.ts';
+import type { LeaderTerm, Leadership } from './leaderElection.ts';
+
+/** The schema version record of a replicated store. */
+export interface SchemaRecord {
+  version: number;
+  /** The node that ran the migration and its fencing token. */
+  by: string;
+  token: number;
+}
+
+/** Options of {@link coordinateMigration}. */
+export interface MigrationGateOptions {
+  env: Env;
+  cluster: ClusterService;
+  leadership: Leadership;
+  /** The replicated store's name. */
+  store: string;
+  /** The schema version this node's code needs. */
+  toVersion: number;
+  /**
+   * Runs the migration (on the leader only), e.g. rewriting records through the replicated
+   * store so every node applies the result in stream order. Must be idempotent: if the leader
+   * dies half-way, the next leader runs it again.
+   */
+  migrate: (term: LeaderTerm) => Promise<void>;
+  /** How long a follower waits for the leader (default 60 s). */
+  timeoutMs?: number;
+}
+
+/** Bucket of schema records. */
+export const schemaBucket = (cluster: string): string => `ordo_schema_${cluster}`;
+
+const read = async (kv: KV, key: string): Promise<{ rec: SchemaRecord | undefined; rev: number }> => {
+  const e = await kv.get(key);
+  if (!e || e.operation !== 'PUT') return { rec: undefined, rev: e?.revision ?? 0 };
+  return { rec: e.json<SchemaRecord>(), rev: e.revision };
+};
+
+/**
+ * Runs a schema migration of replicated tables **once, on the leader**; every other node
+ * waits until the recorded version reaches `toVersion` (or becomes leader itself, when the
+ * previous one died, and runs it). The version record is written with a revision check, and
+ * only if this node still holds the same leader term after migrating (fencing).
+ *
+ * Membership does not gate it: a dead node never blocks a schema change.
+ *
+ * @returns `'migrated'` (this node ran it), `'already'` (the version was there), `'waited'`.
+ * @example
+ * await coordinateMigration({ cluster, leadership, store: 'main', toVersion: 3, migrate: () => addDefaults() });
+ */
+export async function coordinateMigration(o: MigrationGateOptions): Promise<'migrated' | 'already' | 'waited'> {
+  const conn = o.cluster.connection;
+  if (!conn) {
+    await o.migrate({ node: o.cluster.self, incarnation: o.cluster.incarnation, token: 1 });
+    return 'migrated';
+  }
+  const kv = await new Kvm(conn.nc).create(schemaBucket(o.cluster.cluster), { history: 5 });
+  const first = await read(kv, o.store);
+  if ((first.rec?.version ?? 0) >= o.toVersion) return 'already';
+  const err = (msg: string, cause?: unknown): ReplMigrationError => new ReplMigrationError(msg, { node: o.cluster.self, value: o.toVersion, cause });
+
+  let ranHere = false;
+  const tryLead = async (): Promise<'migrated' | 'already' | undefined> => {
+    const term = o.leadership.term();
+    if (!term) return undefined;
+    const cur = await read(kv, o.store);
+    if ((cur.rec?.version ?? 0) >= o.toVersion) return 'already';
+    await o.migrate(term);
+    ranHere = true;
+    const now = o.leadership.term();
+    if (!now || now.token !== term.token) throw err(`lost leadership while migrating ${o.store} to v${o.toVersion}; the next leader re-runs it`);
+    const rec: SchemaRecord = { version: o.toVersion, by: o.cluster.self, token: term.token };
+    try {
+      if (cur.rev > 0) await kv.update(o.store, JSON.stringify(rec), cur.rev);
+      else await kv.create(o.store, JSON.stringify(rec));
+    } catch (e) {
+      const again = await read(kv, o.store);
+      if ((again.rec?.version ?? 0) >= o.toVersion) return 'already';
+      throw err(`could not record schema v${o.toVersion} of ${o.store}`, e);
+    }
+    return 'migrated';
+  };
+
+  const led = await tryLead();
+  if (led) return led;
+  // Follower: watch the record; take over if we become leader meanwhile.
+  const watch = await kv.watch({ key: o.store, include: KvWatchInclude.LastValue });
+  return new Promise((resolve, reject) => {
+    let done = false;
+    let clearTimer: () => void = () => undefined;
+    const finish = (f: () => void): void => {
+      if (done) return;
+      done = true;
+      clearTimer();
+      offLeader();
+      watch.stop();
+      f();
+    };
+    const offLeader = o.leadership.on('leader', () => {
+      tryLead().then(
+        (r) => r && finish(() => resolve(r)),
+        (e: unknown) => finish(() => reject(e)),
+      );
+    });
+    void (async () => {
+      for await (const e of watch) {
+        if (e.operation !== 'PUT') continue;
+        const rec = e.json<SchemaRecord>();
+        if (rec.version >= o.toVersion) return finish(() => resolve(ranHere ? 'migrated' : 'waited'));
+      }
+    })();
+    const timer = o.env.clock.setTimeout(
+      () => finish(() => reject(err(`timed out waiting for the leader to migrate ${o.store} to v${o.toVersion}`))),
+      o.timeoutMs ?? 60_000,
+    );
+    const clear = (): void => o.env.clock.clearTimeout(timer);
+    clearTimer = clear;
+  });
+}

@@ -1,0 +1,38 @@
+import { connect } from '@nats-io/transport-node';
+import { nkeyAuthenticator } from '@nats-io/nats-core';
+import type { ConnectionOptions, NatsConnection } from '@nats-io/nats-core';
+
+/**
+ * Options for opening a NATS connection through the Env. A subset of nats.js's
+ * `ConnectionOptions` plus `nkeySeed`, which the real connector turns into an
+ * nkey authenticator (so `src/cluster` never needs the nkeys module).
+ */
+export type NatsConnectOptions = ConnectionOptions & {
+  /** An nkey user seed (`SU…`); signs the server's nonce. */
+  nkeySeed?: string;
+};
+
+/**
+ * The seam between Ordo's cluster layer and the network: opening a NATS connection.
+ * The real one calls `@nats-io/transport-node`; a simulated Env may provide another.
+ */
+export interface NatsConnector {
+  connect(options: NatsConnectOptions): Promise<NatsConnection>;
+}
+
+/**
+ * The real NATS connector (`@nats-io/transport-node`).
+ *
+ * @example
+ * const nc = await createRealNatsConnector().connect({ servers: ['nats://127.0.0.1:4222'] });
+ */
+export function createRealNatsConnector(): NatsConnector {
+  return {
+    connect(options) {
+      const { nkeySeed, ...rest } = options;
+      const opts: ConnectionOptions = { ...rest };
+      if (nkeySeed !== undefined) opts.authenticator = nkeyAuthenticator(new TextEncoder().encode(nkeySeed));
+      return connect(opts);
+    },
+  };
+}

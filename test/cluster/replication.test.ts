@@ -1,0 +1,241 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jetstream } from '@nats-io/jetstream';
+import { discoveryMachine, type ClusterService } from '../../src/cluster/discovery.ts';
+import { replicationMachine, type ReplicationConfig, type ReplicationService } from '../../src/cluster/replication.ts';
+import { replNames } from '../../src/cluster/replicator.ts';
+import { ClusterError } from '../../src/cluster/errors.ts';
+import { NatsServer, cleanup, waitFor } from '../harness/nats.ts';
+import { MemoryReplicatedStore } from './memoryStore.ts';
+import { realTimeEnv, startChild, stopChild, waitTag } from './helpers.ts';
+
+const TABLES = ['users', 'orders'];
+
+async function startNode(url: string, cluster: string, name: string, store: MemoryReplicatedStore, extra: Partial<ReplicationConfig> = {}) {
+  const env = realTimeEnv();
+  const d = startChild(discoveryMachine, { env, config: { cluster, nodeName: name, nats: { servers: [url], reconnect: { waitMs: 100, jitterMs: 0 } }, heartbeatMs: 200, ttlMs: 1000 } }, env);
+  await waitTag(d, 'ready');
+  const svc = d.getSnapshot().context.service as ClusterService;
+  const r = startChild(replicationMachine, { env, cluster: svc, store, config: { store: 'main', tables: TABLES, ...extra } }, env);
+  await waitTag(r, 'ready', 20_000);
+  const repl = r.getSnapshot().context.service as ReplicationService;
+  return {
+    env,
+    d,
+    r,
+    svc,
+    repl,
+    store,
+    async stop() {
+      await stopChild(r);
+      await stopChild(d);
+    },
+  };
+}
+type Node = Awaited<ReturnType<typeof startNode>>;
+
+/** A transaction with the retry a store transaction does on a conflict. */
+async function writeRetrying(store: MemoryReplicatedStore, table: string, key: unknown, value: Record<string, unknown>): Promise<number> {
+  for (let conflicts = 0; ; conflicts++) {
+    try {
+      await store.transact([{ table, op: 'put', key, value }]);
+      return conflicts;
+    } catch (e) {
+      if ((e as ClusterError).code !== 'ORDO_REPL_CONFLICT' || conflicts > 200) throw e;
+    }
+  }
+}
+
+const codeOf = async (p: Promise<unknown>): Promise<string> =>
+  p.then(
+    () => 'resolved',
+    (e: unknown) => (e as ClusterError).code,
+  );
+
+describe('replication through JetStream', () => {
+  let ns: NatsServer;
+  beforeAll(async () => {
+    ns = await NatsServer.start();
+  });
+  afterAll(() => cleanup(ns));
+
+  it('3 nodes writing concurrently converge to identical tables; every seq applied exactly once on every node', async () => {
+    const nodes: Node[] = [];
+    for (const n of ['a', 'b', 'c']) nodes.push(await startNode(ns.url, 'conv', n, new MemoryReplicatedStore(TABLES)));
+    let conflicts = 0;
+    await Promise.all(
+      nodes.map(async (n, i) => {
+        for (let k = 0; k < 40; k++) {
+          conflicts += await writeRetrying(n.store, k % 2 ? 'users' : 'orders', `k${k % 10}`, { by: n.svc.self, k, i });
+        }
+      }),
+    );
+    const last = Math.max(...nodes.map((n) => n.repl.appliedSeq()));
+    for (const n of nodes) await waitFor(() => n.repl.appliedSeq() >= last, `${n.svc.self} applied ${last}`);
+    const hashes = nodes.map((n) => n.store.contentHash());
+    expect(new Set(hashes).size).toBe(1);
+    expect(nodes[0]!.store.tables.get('users')!.size).toBe(5);
+    for (const n of nodes) {
+      expect([...n.store.applyCount.values()].every((c) => c === 1)).toBe(true);
+      expect(n.store.applyCount.size).toBe(last);
+      expect(n.repl.health()).toMatchObject({ status: 'ok', malformed: 0 });
+    }
+    expect(last).toBe(120); // every write landed once
+    expect(conflicts).toBeGreaterThanOrEqual(0);
+    expect(nodes[0]!.repl.replicas()).toEqual(['a', 'b', 'c']);
+    for (const n of nodes) await n.stop();
+  });
+
+  it('conflict detection (stream scope, default): two commits expecting the same last sequence → one gets ORDO_REPL_CONFLICT', async () => {
+    const a = await startNode(ns.url, 'conf', 'a', new MemoryReplicatedStore(TABLES));
+    await a.store.transact([{ table: 'users', op: 'put', key: 1, value: { n: 0 } }]);
+    const codes = await Promise.all([
+      codeOf(a.store.transact([{ table: 'users', op: 'put', key: 1, value: { n: 1 } }])),
+      codeOf(a.store.transact([{ table: 'orders', op: 'put', key: 1, value: { n: 2 } }])),
+    ]);
+    expect(codes.sort()).toEqual(['ORDO_REPL_CONFLICT', 'resolved']);
+    await a.store.transact([{ table: 'orders', op: 'put', key: 1, value: { n: 3 } }]);
+    expect(a.repl.appliedSeq()).toBe(3);
+    expect([...a.store.applyCount.keys()]).toEqual([1, 2, 3]);
+    await a.stop();
+  });
+
+  it('conflict detection (table scope): same table conflicts, different tables do not', async () => {
+    const a = await startNode(ns.url, 'conft', 'a', new MemoryReplicatedStore(TABLES), { conflictScope: 'table' });
+    await a.store.transact([{ table: 'users', op: 'put', key: 1, value: { n: 0 } }]);
+    const same = await Promise.all([
+      codeOf(a.store.transact([{ table: 'users', op: 'put', key: 1, value: { n: 1 } }])),
+      codeOf(a.store.transact([{ table: 'users', op: 'put', key: 1, value: { n: 2 } }])),
+    ]);
+    expect(same.sort()).toEqual(['ORDO_REPL_CONFLICT', 'resolved']);
+    const different = await Promise.all([
+      codeOf(a.store.transact([{ table: 'users', op: 'put', key: 2, value: { n: 3 } }])),
+      codeOf(a.store.transact([{ table: 'orders', op: 'put', key: 2, value: { n: 4 } }])),
+    ]);
+    expect(different).toEqual(['resolved', 'resolved']);
+    await a.stop();
+  });
+
+  it('malformed messages on the stream: typed, counted in health, never applied, no crash; later writes still apply once', async () => {
+    const a = await startNode(ns.url, 'mal', 'a', new MemoryReplicatedStore(TABLES));
+    const b = await startNode(ns.url, 'mal', 'b', new MemoryReplicatedStore(TABLES));
+    const js = jetstream(a.svc.connection!.nc);
+    const { prefix } = replNames('mal', 'main');
+    await js.publish(`${prefix}.t.users`, new TextEncoder().encode('{not json'));
+    await js.publish(`${prefix}.t.users`, new TextEncoder().encode(JSON.stringify({ v: 1, node: 'x', batch: { ops: 'nope', schemaVersion: 1 } })));
+    await js.publish(`${prefix}.t.users`, new TextEncoder().encode(JSON.stringify({ v: 1, node: 'x', batch: { ops: [{ table: 'ghost', op: 'put', key: 1, value: {} }], schemaVersion: 1 } })));
+    // (writing before a has seen them would rightly be a conflict: they are the table's latest messages)
+    await waitFor(() => a.repl.health().malformed === 3, 'a skipped 3');
+    await a.store.transact([{ table: 'users', op: 'put', key: 'ok', value: { fine: true } }]);
+    for (const n of [a, b]) {
+      await waitFor(() => n.repl.appliedSeq() === 4, 'applied 4');
+      expect(n.repl.health()).toMatchObject({ status: 'ok', malformed: 3, lastMalformed: { seq: 3 } });
+      expect(n.store.get('users', 'ok')).toEqual({ fine: true });
+      expect([...n.store.applyCount.keys()]).toEqual([4]);
+      expect(n.r.getSnapshot().status).toBe('active');
+    }
+    expect(a.env.records.filter((r) => r.event === 'malformed' && r.code === 'ORDO_REPL_MALFORMED')).toHaveLength(3);
+    // publishing a malformed batch is refused before it reaches the stream
+    expect(await codeOf(a.store.transact([{ table: 'ghost', op: 'put', key: 1, value: {} }]))).toBe('ORDO_REPL_MALFORMED');
+    await a.stop();
+    await b.stop();
+  });
+
+  it('a node whose code is older than the data refuses newer records (typed error, health says so), applies nothing after', async () => {
+    const a = await startNode(ns.url, 'sch', 'a', new MemoryReplicatedStore(TABLES, 2));
+    const old = await startNode(ns.url, 'sch', 'old', new MemoryReplicatedStore(TABLES, 1));
+    await a.store.transact([{ table: 'users', op: 'put', key: 'u', value: { v: 2 } }]);
+    await waitFor(() => old.repl.health().status === 'halted', 'old halts');
+    expect(old.repl.health().reason).toMatchObject({ code: 'ORDO_REPL_NEWER_SCHEMA' });
+    expect(old.store.get('users', 'u')).toBeUndefined();
+    expect(old.repl.appliedSeq()).toBe(0);
+    expect(await codeOf(old.store.transact([{ table: 'users', op: 'put', key: 'x', value: {} }]))).toBe('ORDO_REPL_NEWER_SCHEMA');
+    expect(old.r.getSnapshot().status).toBe('active'); // halted, not crash-looping
+    // a restarted old node refuses again at the same place
+    await old.stop();
+    const again = await startNode(ns.url, 'sch', 'old', old.store);
+    expect(again.repl.health()).toMatchObject({ status: 'halted', reason: { code: 'ORDO_REPL_NEWER_SCHEMA' } });
+    await again.stop();
+    await a.stop();
+  });
+
+  it('a restarted node catches up from its last applied sequence; a new node past the stream limit catches up from a snapshot', async () => {
+    const a = await startNode(ns.url, 'cu', 'a', new MemoryReplicatedStore(TABLES), { maxMsgs: 5 });
+    const bStore = new MemoryReplicatedStore(TABLES);
+    let b = await startNode(ns.url, 'cu', 'b', bStore, { maxMsgs: 5 });
+    for (let i = 0; i < 3; i++) await a.store.transact([{ table: 'users', op: 'put', key: i, value: { i } }]);
+    await waitFor(() => b.repl.appliedSeq() === 3, 'b applied 3');
+    await b.stop();
+    for (let i = 3; i < 6; i++) await a.store.transact([{ table: 'users', op: 'put', key: i, value: { i } }]);
+    b = await startNode(ns.url, 'cu', 'b', bStore, { maxMsgs: 5 }); // from seq 4: still in the stream
+    expect(b.repl.appliedSeq()).toBe(6);
+    expect([...bStore.applyCount.keys()]).toEqual([1, 2, 3, 4, 5, 6]);
+    for (let i = 6; i < 20; i++) await a.store.transact([{ table: 'orders', op: 'put', key: i, value: { i } }]);
+    const c = await startNode(ns.url, 'cu', 'c', new MemoryReplicatedStore(TABLES), { maxMsgs: 5 }); // stream starts at 16: snapshot
+    expect(c.env.records.some((r) => r.event === 'snapshot_loaded')).toBe(true);
+    await waitFor(() => c.repl.appliedSeq() === 20 && b.repl.appliedSeq() === 20, 'all at 20');
+    expect(c.store.contentHash()).toBe(a.store.contentHash());
+    expect(b.store.contentHash()).toBe(a.store.contentHash());
+    for (const n of [a, b, c]) await n.stop();
+  });
+
+  it('a new node that needs a snapshot and finds no peer: degraded with ORDO_REPL_SNAPSHOT, then ready once a peer is up', async () => {
+    const a = await startNode(ns.url, 'nos', 'a', new MemoryReplicatedStore(TABLES), { maxMsgs: 2, commitTimeoutMs: 1000 });
+    for (let i = 0; i < 5; i++) await a.store.transact([{ table: 'users', op: 'put', key: i, value: { i } }]);
+    await stopChild(a.r); // no peer serves snapshots now
+    const env = realTimeEnv();
+    const d = startChild(discoveryMachine, { env, config: { cluster: 'nos', nodeName: 'z', nats: { servers: [ns.url] }, heartbeatMs: 200, ttlMs: 1000 } }, env);
+    await waitTag(d, 'ready');
+    const zStore = new MemoryReplicatedStore(TABLES);
+    const r = startChild(replicationMachine, { env, cluster: d.getSnapshot().context.service, store: zStore, config: { store: 'main', tables: TABLES, maxMsgs: 2, commitTimeoutMs: 1000 } }, env);
+    await waitTag(r, 'degraded', 10_000);
+    expect(r.getSnapshot().context.lastError).toMatchObject({ code: 'ORDO_REPL_SNAPSHOT' });
+    const a2 = startChild(replicationMachine, { env: a.env, cluster: a.svc, store: a.store, config: { store: 'main', tables: TABLES, maxMsgs: 2 } }, a.env);
+    await waitTag(a2, 'ready');
+    await waitTag(r, 'ready', 15_000);
+    expect(zStore.contentHash()).toBe(a.store.contentHash());
+    await stopChild(r);
+    await stopChild(d);
+    await stopChild(a2);
+    await stopChild(a.d);
+  });
+});
+
+describe('replication across a nats-server restart', () => {
+  it('nats-server killed and restarted mid-run: nodes reconnect, no acknowledged write lost, tables identical', async () => {
+    const ns = await NatsServer.start();
+    const nodes: Node[] = [];
+    for (const n of ['a', 'b', 'c']) nodes.push(await startNode(ns.url, 'rs', n, new MemoryReplicatedStore(TABLES), { commitTimeoutMs: 15_000 }));
+    const acked: Array<{ key: string; by: string }> = [];
+    let stop = false;
+    const writers = nodes.map(async (n) => {
+      for (let i = 0; !stop; i++) {
+        const key = `${n.svc.self}-${i}`;
+        try {
+          await writeRetrying(n.store, 'users', key, { i });
+          acked.push({ key, by: n.svc.self });
+        } catch (e) {
+          // not acknowledged: allowed to be lost, must not be half-applied
+          expect((e as ClusterError).code).toMatch(/^ORDO_/);
+        }
+      }
+    });
+    await waitFor(() => acked.length >= 30, '30 acked writes');
+    await ns.kill();
+    await waitFor(() => nodes.every((n) => n.repl.health().status === 'degraded'), 'degraded');
+    await ns.restart();
+    const before = acked.length;
+    await waitFor(() => acked.length >= before + 30, '30 more acked writes after restart', 20_000);
+    stop = true;
+    await Promise.all(writers);
+    const last = Math.max(...nodes.map((n) => n.repl.appliedSeq()));
+    for (const n of nodes) await waitFor(() => n.repl.appliedSeq() >= last, 'converged');
+    for (const n of nodes) {
+      for (const w of acked) expect(n.store.get('users', w.key), `${n.svc.self} has ${w.key}`).toBeDefined();
+      expect([...n.store.applyCount.values()].every((c) => c === 1)).toBe(true);
+      expect(n.repl.health().status).toBe('ok');
+    }
+    expect(new Set(nodes.map((n) => n.store.contentHash())).size).toBe(1);
+    for (const n of nodes) await n.stop();
+    await cleanup(ns);
+  });
+});

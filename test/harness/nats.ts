@@ -1,0 +1,188 @@
+/**
+ * The one NATS harness for Ordo's tests and benchmarks: installs Debian's `nats-server` when
+ * it is missing (as `.ci/run` does), starts it on a free port with a temp store dir, and
+ * stops, kills or restarts it. Style after nats.js's own harness: `NatsServer.start(conf)`,
+ * `cleanup(ns, nc)`.
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** What a test may ask of a server. */
+export interface NatsServerConf {
+  /** Enable JetStream (default true). */
+  jetstream?: boolean;
+  /** Require user/password. */
+  user?: string;
+  password?: string;
+  /** Require a token. */
+  token?: string;
+  /** Require an nkey user (public key `U…`). */
+  nkey?: string;
+  /** Fixed port (default: a free one). */
+  port?: number;
+}
+
+let installed = false;
+
+/** Makes sure `nats-server` is on PATH, installing it with apt-get when it is not. */
+export function ensureNatsServer(): string {
+  if (installed) return 'nats-server';
+  try {
+    execFileSync('nats-server', ['--version'], { stdio: 'pipe' });
+  } catch {
+    const sudo = process.getuid?.() === 0 ? [] : ['sudo'];
+    const run = (args: string[]): void => {
+      const [cmd, ...rest] = [...sudo, ...args];
+      execFileSync(cmd!, rest, { stdio: 'pipe', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    };
+    run(['apt-get', 'update', '-qq']);
+    run(['apt-get', 'install', '-y', '-qq', 'nats-server']);
+    execFileSync('nats-server', ['--version'], { stdio: 'pipe' });
+  }
+  installed = true;
+  return 'nats-server';
+}
+
+/** A free TCP port on 127.0.0.1 (bound then released). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Polls `cond` until it returns truthy or `timeoutMs` passes (then throws with `what`). */
+export async function waitFor<T>(cond: () => T | Promise<T>, what: string, timeoutMs = 10_000, everyMs = 20): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await cond();
+      if (v) return v as NonNullable<T>;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** A running (or stopped) nats-server process owned by a test. */
+export class NatsServer {
+  private proc: ChildProcess | undefined;
+  private log = '';
+  private constructor(
+    readonly conf: NatsServerConf,
+    readonly port: number,
+    readonly storeDir: string,
+    private readonly confFile: string,
+  ) {}
+
+  /** `nats://127.0.0.1:<port>` */
+  get url(): string {
+    return `nats://127.0.0.1:${this.port}`;
+  }
+
+  /** The server's output so far (for failure messages). */
+  get output(): string {
+    return this.log;
+  }
+
+  get running(): boolean {
+    return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  /** Installs nats-server if needed, writes a config and starts it; resolves when it is ready. */
+  static async start(conf: NatsServerConf = {}): Promise<NatsServer> {
+    ensureNatsServer();
+    const port = conf.port ?? (await freePort());
+    const dir = mkdtempSync(join(tmpdir(), 'ordo-nats-'));
+    const storeDir = join(dir, 'js');
+    const lines = [`listen: "127.0.0.1:${port}"`];
+    if (conf.jetstream ?? true) lines.push(`jetstream { store_dir: "${storeDir}" }`);
+    if (conf.user !== undefined) lines.push(`authorization { user: "${conf.user}", password: "${conf.password ?? ''}" }`);
+    else if (conf.token !== undefined) lines.push(`authorization { token: "${conf.token}" }`);
+    else if (conf.nkey !== undefined) lines.push(`authorization { users: [ { nkey: "${conf.nkey}" } ] }`);
+    const confFile = join(dir, 'nats.conf');
+    writeFileSync(confFile, lines.join('\n') + '\n');
+    const ns = new NatsServer(conf, port, storeDir, confFile);
+    await ns.launch();
+    return ns;
+  }
+
+  private async launch(): Promise<void> {
+    // Retry briefly: after a kill the port can take a moment to be released.
+    const proc = spawn('nats-server', ['-c', this.confFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = proc;
+    let ready = false;
+    const onData = (b: Buffer): void => {
+      this.log += b.toString();
+      if (this.log.length > 200_000) this.log = this.log.slice(-100_000);
+      if (this.log.includes('Server is ready')) ready = true;
+    };
+    proc.stdout!.on('data', onData);
+    proc.stderr!.on('data', onData);
+    await waitFor(() => {
+      if (proc.exitCode !== null) throw new Error(`nats-server exited (${proc.exitCode}): ${this.log}`);
+      return ready;
+    }, `nats-server ready on ${this.port}`, 15_000);
+    this.log = '';
+  }
+
+  /** Graceful stop (SIGTERM), waits for exit. */
+  async stop(): Promise<void> {
+    await this.signal('SIGTERM');
+  }
+
+  /** `kill -9`, waits for exit. */
+  async kill(): Promise<void> {
+    await this.signal('SIGKILL');
+  }
+
+  /** Starts again on the same port with the same store dir (JetStream data survives). */
+  async restart(): Promise<void> {
+    if (this.running) await this.stop();
+    await waitFor(async () => {
+      try {
+        await this.launch();
+        return true;
+      } catch (e) {
+        if (String(e).includes('address already in use')) return false;
+        throw e;
+      }
+    }, 'nats-server restart', 15_000, 100);
+  }
+
+  private async signal(sig: NodeJS.Signals): Promise<void> {
+    const proc = this.proc;
+    if (!proc || !this.running) return;
+    const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+    proc.kill(sig);
+    await exited;
+  }
+
+  /** Stops the server and removes its temp dir. */
+  async dispose(): Promise<void> {
+    await this.stop();
+    rmSync(join(this.storeDir, '..'), { recursive: true, force: true });
+  }
+}
+
+/** Closes connections (ignoring already-closed ones) and disposes servers. */
+export async function cleanup(...items: Array<NatsServer | { close(): Promise<void>; isClosed?(): boolean } | undefined>): Promise<void> {
+  for (const it of items) {
+    if (!it) continue;
+    if (it instanceof NatsServer) await it.dispose();
+    else if (!it.isClosed?.()) await it.close().catch((e: unknown) => {
+      if (!String(e).includes('closed')) throw e;
+    });
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * Runs Ordo nodes as child processes (`node --import tsx <fixture> '<json config>'`), so a test
+ * can `kill -9` one. A fixture speaks JSON lines: events on stdout (`{ ev, ... }`), commands on
+ * stdin (`{ cmd, ... }`); its logs go to stderr (kept for failure messages).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { join } from 'node:path';
+import { waitFor } from './nats.ts';
+
+/** A line a fixture printed: `ev` names it; `t` is the fixture's `Date.now()` when printed. */
+export type NodeEvent = { ev: string; t: number } & Record<string, unknown>;
+
+/** A running Ordo node process. */
+export class OrdoNodeProcess {
+  readonly events: NodeEvent[] = [];
+  stderr = '';
+  readonly exited: Promise<number | null>;
+  private constructor(
+    readonly name: string,
+    private readonly proc: ChildProcess,
+  ) {
+    createInterface({ input: proc.stdout! }).on('line', (line) => {
+      try {
+        this.events.push(JSON.parse(line) as NodeEvent);
+      } catch {
+        this.stderr += `[stdout] ${line}\n`;
+      }
+    });
+    proc.stderr!.on('data', (b: Buffer) => {
+      this.stderr += b.toString();
+      if (this.stderr.length > 400_000) this.stderr = this.stderr.slice(-200_000);
+    });
+    this.exited = new Promise((r) => proc.once('exit', (code) => r(code)));
+  }
+
+  /** Spawns `fixture` (a path under test/cluster/fixtures, or absolute) with `config` as JSON argv. */
+  static spawn(fixture: string, name: string, config: Record<string, unknown>): OrdoNodeProcess {
+    const path = fixture.startsWith('/') ? fixture : join(import.meta.dirname, '..', 'cluster', 'fixtures', fixture);
+    const proc = spawn(process.execPath, ['--import', 'tsx', path, JSON.stringify({ ...config, nodeName: name })], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      cwd: join(import.meta.dirname, '..', '..'),
+    });
+    return new OrdoNodeProcess(name, proc);
+  }
+
+  get pid(): number | undefined {
+    return this.proc.pid;
+  }
+
+  get alive(): boolean {
+    return this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  /** Sends a command line to the fixture. */
+  send(cmd: Record<string, unknown>): void {
+    this.proc.stdin!.write(JSON.stringify(cmd) + '\n');
+  }
+
+  /** Waits for an event matching `pred` (already seen or future). */
+  async waitEvent(pred: (e: NodeEvent) => boolean, what: string, timeoutMs = 15_000): Promise<NodeEvent> {
+    try {
+      return await waitFor(() => this.events.find(pred), `${this.name}: ${what}`, timeoutMs);
+    } catch (e) {
+      throw new Error(`${String(e)}\n--- ${this.name} stderr (tail) ---\n${this.stderr.slice(-3000)}`);
+    }
+  }
+
+  /** Sends a request `{ cmd, id }` and waits for the reply event `{ ev: 'reply', id }`. */
+  private nextId = 0;
+  async request(cmd: Record<string, unknown>, timeoutMs = 15_000): Promise<NodeEvent> {
+    const id = ++this.nextId;
+    this.send({ ...cmd, id });
+    return this.waitEvent((e) => e.ev === 'reply' && e.id === id, `reply to ${String(cmd.cmd)}`, timeoutMs);
+  }
+
+  /** `kill -9`. */
+  async kill(): Promise<void> {
+    if (!this.alive) return;
+    this.proc.kill('SIGKILL');
+    await this.exited;
+  }
+
+  /** Graceful stop through the fixture's `stop` command; kills it if it does not exit in time. */
+  async stop(timeoutMs = 10_000): Promise<number | null> {
+    if (!this.alive) return this.proc.exitCode;
+    this.send({ cmd: 'stop' });
+    const t = setTimeout(() => this.proc.kill('SIGKILL'), timeoutMs);
+    const code = await this.exited;
+    clearTimeout(t);
+    return code;
+  }
+}

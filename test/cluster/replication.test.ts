@@ -228,7 +228,11 @@ describe('replication across a nats-server restart', () => {
     stop = true;
     await Promise.all(writers);
     const last = Math.max(...nodes.map((n) => n.repl.appliedSeq()));
-    for (const n of nodes) await waitFor(() => n.repl.appliedSeq() >= last, 'converged');
+    for (const n of nodes) {
+      await waitFor(() => n.repl.appliedSeq() >= last, 'converged').catch((e: unknown) => {
+        throw new Error(`${String(e)}: ${n.svc.self} applied ${n.repl.appliedSeq()} of ${last}; ${JSON.stringify(n.env.records.filter((r) => r.level >= 40).slice(-8))}`);
+      });
+    }
     for (const n of nodes) {
       for (const w of acked) expect(n.store.get('users', w.key), `${n.svc.self} has ${w.key}`).toBeDefined();
       expect([...n.store.applyCount.values()].every((c) => c === 1)).toBe(true);

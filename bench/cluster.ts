@@ -123,6 +123,7 @@ async function rocksStore(name: string, durability: 'sync' | 'async'): Promise<S
     tables: {
       counters: { key: 'id', attributes: { id: { type: 'string' }, n: { type: 'integer', default: 0 } }, replicated: true, durability },
       payloads: { key: 'id', attributes: { id: { type: 'string' }, body: { type: 'string' } }, replicated: true, durability },
+      local_payloads: { key: 'id', attributes: { id: { type: 'string' }, body: { type: 'string' } }, durability },
     },
   });
 }
@@ -131,9 +132,26 @@ async function rocksStore(name: string, durability: 'sync' | 'async'): Promise<S
  * Replicated write latency: the writer (this process) + 2 follower processes; sequential
  * single-row commits on the writer, each resolving once the writer has applied it.
  */
-async function replicatedLatency(url: string, run: number, kind: 'memory' | 'sync' | 'async'): Promise<number[]> {
+async function replicatedLatency(url: string, run: number, kind: 'memory' | 'sync' | 'async', local?: number[][], loaded?: number[][]): Promise<number[]> {
   const cluster = `lat${kind[0]}${run}`;
   const fs = await followers(url, cluster);
+  if (loaded) {
+    // Baseline under the same load: raw publishes of the same messages into the same stream,
+    // with the 2 follower processes consuming and applying every one of them.
+    const nc = await connect({ servers: [url] });
+    const js = jetstream(nc);
+    const data = new TextEncoder().encode(JSON.stringify({ v: 1, node: 'raw', batch: { ops: [{ table: 'payloads', op: 'put', key: 'p0', value: { id: 'p0', body } }], schemaVersion: 1 } }));
+    const subject = `ordo.repl.${cluster}.main.t.payloads`;
+    for (let i = 0; i < 100; i++) await js.publish(subject, data);
+    const l: number[] = [];
+    for (let i = 0; i < N; i++) {
+      const t = now();
+      await js.publish(subject, data);
+      l.push((now() - t) * 1000);
+    }
+    loaded.push(l);
+    await nc.close();
+  }
   const store: ReplicatedStore = kind === 'memory' ? new MemoryReplicatedStore(TABLES) : await rocksStore(cluster, kind);
   const node = await startNode(url, cluster, 'writer', store, {});
   const write: Writer =
@@ -141,6 +159,16 @@ async function replicatedLatency(url: string, run: number, kind: 'memory' | 'syn
       ? (i) => (store as MemoryReplicatedStore).transact([{ table: 'payloads', op: 'put', key: `p${i % 100}`, value: { id: `p${i % 100}`, body } }])
       : async (i) => void (await (store as Store).dirtyPut('payloads', { id: `p${i % 100}`, body }));
   for (let i = 0; i < 100; i++) await write(i);
+  if (local && kind !== 'memory') {
+    // the same store, a non-replicated table: what a local write costs without the cluster
+    const l: number[] = [];
+    for (let i = 0; i < N; i++) {
+      const t = now();
+      await (store as Store).dirtyPut('local_payloads', { id: `p${i % 100}`, body });
+      l.push((now() - t) * 1000);
+    }
+    local.push(l);
+  }
   const out: number[] = [];
   for (let i = 0; i < N; i++) {
     const t = now();
@@ -201,6 +229,9 @@ export async function run(): Promise<BenchResult[]> {
     const mem: number[][] = [];
     const rocks: number[][] = [];
     const rocksAsync: number[][] = [];
+    const localSync: number[][] = [];
+    const localAsync: number[][] = [];
+    const rawLoaded: number[][] = [];
     const rawT: number[] = [];
     const thrStream: number[] = [];
     const thrNone: number[] = [];
@@ -209,9 +240,9 @@ export async function run(): Promise<BenchResult[]> {
     const lead: number[] = [];
     for (let r = 0; r < RUNS; r++) {
       raw.push(await rawLatency(ns.url, r));
-      mem.push(await replicatedLatency(ns.url, r, 'memory'));
-      rocks.push(await replicatedLatency(ns.url, r, 'sync'));
-      rocksAsync.push(await replicatedLatency(ns.url, r, 'async'));
+      mem.push(await replicatedLatency(ns.url, r, 'memory', undefined, rawLoaded));
+      rocks.push(await replicatedLatency(ns.url, r, 'sync', localSync));
+      rocksAsync.push(await replicatedLatency(ns.url, r, 'async', localAsync));
       rawT.push(await rawThroughput(ns.url, r));
       const s = await replicatedThroughput(ns.url, r, 'stream');
       thrStream.push(s.perSec);
@@ -231,7 +262,23 @@ export async function run(): Promise<BenchResult[]> {
       const value = median(xs);
       return { name, value, unit: 'ops/s', baseline: { name: `raw JetStream publish, 3 conns × ${CONCURRENCY} in flight`, value: base }, ratio: value / base, runs: xs };
     };
+    const vsLocal = (name: string, xs: number[][], loc: number[][], q: number): BenchResult => {
+      const base = p(raw, q) + p(loc, q);
+      const value = p(xs, q);
+      return { name, value, unit: 'µs', baseline: { name: `raw publish p${q} + local store write p${q} (${p(loc, q).toFixed(0)} µs)`, value: base }, ratio: value / base, target: '≤ 1.5×', met: value / base <= 1.5, runs: xs.map((x) => percentile(x, q)) };
+    };
+    const vsLoaded = (q: number): BenchResult => {
+      const base = p(rawLoaded, q);
+      const value = p(mem, q);
+      return { name: `replicated write p${q}, in-memory writer, vs raw publish into the same stream with the same 2 followers consuming`, value, unit: 'µs', baseline: { name: `raw publish p${q} under follower load`, value: base }, ratio: value / base, target: '≤ 1.5×', met: value / base <= 1.5, runs: rawLoaded.map((x) => percentile(x, q)) };
+    };
     return [
+      vsLoaded(50),
+      vsLoaded(99),
+      vsLocal('replicated write p50, RocksDB async, vs raw publish + local write', rocksAsync, localAsync, 50),
+      vsLocal('replicated write p99, RocksDB async, vs raw publish + local write', rocksAsync, localAsync, 99),
+      vsLocal('replicated write p50, RocksDB sync, vs raw publish + local write', rocks, localSync, 50),
+      vsLocal('replicated write p99, RocksDB sync, vs raw publish + local write', rocks, localSync, 99),
       lat('replicated write p50, writer with in-memory store (replication path only)', mem, 50),
       lat('replicated write p99, writer with in-memory store (replication path only)', mem, 99),
       lat('replicated write p50, writer with RocksDB Store, async durability', rocksAsync, 50),

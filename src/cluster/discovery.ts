@@ -47,7 +47,7 @@ interface Ctx {
 }
 
 /** Errors retrying cannot fix: refused at boot, not a crash loop. */
-const PERMANENT = new Set(['ORDO_NATS_AUTH', 'ORDO_NATS_NO_JETSTREAM', 'ORDO_NATS_FEATURE', 'ORDO_NATS_NO_CONNECTOR', 'ORDO_CLUSTER_CONFIG']);
+const PERMANENT = new Set(['ORDO_NATS_AUTH', 'ORDO_NATS_TLS', 'ORDO_NATS_NO_JETSTREAM', 'ORDO_NATS_FEATURE', 'ORDO_NATS_NO_CONNECTOR', 'ORDO_CLUSTER_CONFIG']);
 
 const toClusterError = (e: unknown): ClusterError =>
   e instanceof ClusterError ? e : new NatsUnreachableError(e instanceof Error ? e.message : String(e), { cause: e });

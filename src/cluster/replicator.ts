@@ -291,7 +291,7 @@ export class Replicator implements StoreReplicator {
     const consumer = await this.js.consumers.get(this.stream, start > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start } : { deliver_policy: DeliverPolicy.All });
     const messages = await consumer.consume({ max_messages: 512 });
     if (gen !== this.consumerGen || this.stopped) {
-      await messages.close().catch(() => undefined);
+      await messages.close().catch((e: unknown) => this.log.debug({ report: 'replication', err: String(e) }, 'superseded consumer close failed'));
       return;
     }
     this.messages = messages;
@@ -329,6 +329,7 @@ export class Replicator implements StoreReplicator {
    */
   private enqueue(seq: number, subject: string, data: Uint8Array, own = false): Promise<void> {
     const p = this.submitChain.then(() => this.submit(seq, subject, data, own));
+    // The chain only orders submissions; the caller awaiting `p` sees its error.
     this.submitChain = p.catch(() => undefined);
     return p;
   }
@@ -417,6 +418,7 @@ export class Replicator implements StoreReplicator {
       await this.confirmChain;
       return { seq: this.applied, tables: this.opts.tables, data: await Promise.resolve(this.store.snapshot(this.opts.tables)) };
     });
+    // Ordering only: serveSnapshot's caller sees the error through `p`.
     this.submitChain = p.then(() => undefined, () => undefined);
     return new TextEncoder().encode(JSON.stringify(await p));
   }

@@ -138,9 +138,17 @@ export class Replicator implements StoreReplicator {
     if (last > this.applied && this.applied < first - 1) await this.catchUpFromSnapshot(first);
     await this.startConsumer();
     // Wait until the local store has applied what the stream held at start: then reads are current.
-    await this.waitApplied(last, this.opts.commitTimeoutMs ?? 10_000).catch((e: unknown) => {
-      if (!(e instanceof ReplNewerSchemaError)) throw e;
-    });
+    // A long catch-up is fine as long as it progresses; it fails only after commitTimeoutMs
+    // without any progress.
+    for (let seen = this.applied; ; seen = this.applied) {
+      try {
+        await this.waitApplied(last, this.opts.commitTimeoutMs ?? 10_000);
+        break;
+      } catch (e) {
+        if (e instanceof ReplNewerSchemaError) break;
+        if (this.applied === seen) throw e;
+      }
+    }
     // Know every replicated table's last subject sequence up front, so `commit` computes its
     // expectation synchronously — in the same tick as the store's own read-set check.
     for (const t of this.opts.tables) {

@@ -1,54 +1,85 @@
 /**
- * The demo tree's children: small xstate machines that boot like real services do — a config
- * loader, a store, a cache loader that needs the store, a ticking job worker that crashes once
- * on purpose, and an HTTP front. Later issues swap these for Ordo's real children.
+ * The demo's own children. The cluster and the store are Ordo's real children
+ * (`discoveryMachine`, `storeInitializerMachine`); these are the app's: a leaderboard cache
+ * that loads from the store's `bux_balance` index once the store is ready, a job ticker that
+ * awards BUX in store transactions and crashes once on purpose, and an HTTP front.
  */
-import { assign, setup } from 'xstate';
+import { assign, fromPromise, setup } from 'xstate';
+import type { Env } from '../../src/index.ts';
+import type { Store } from '../../src/store/index.ts';
 
-/** Becomes ready after `bootMs`, provides `service`, stops on `ordo.stop`. */
-export const service = setup({
-  types: {
-    input: {} as { bootMs: number; service?: unknown },
-    context: {} as { bootMs: number; service: unknown },
+/** The seed's table (`000_…`): BUX points per user, leaderboard by `bux_balance` index. */
+export const demoTables = {
+  user_bux_points: {
+    type: 'ordered_set' as const,
+    key: 'user_id',
+    attributes: {
+      user_id: { type: 'integer' as const },
+      bux_balance: { type: 'integer' as const, default: 0 },
+      updated_at: { type: 'number' as const, default: 0 },
+    },
+    indexes: ['bux_balance'],
   },
-  delays: { boot: ({ context }) => context.bootMs },
-}).createMachine({
-  id: 'service',
-  context: ({ input }) => ({ bootMs: input.bootMs, service: input.service }),
-  initial: 'booting',
-  states: {
-    booting: { after: { boot: 'ready' } },
-    ready: { tags: ['ready'], on: { 'ordo.stop': 'closing' } },
-    closing: { after: { 10: 'closed' } },
-    closed: { type: 'final' },
-  },
-});
+};
 
-/** A cache loader: requires the store (its input has it), loads, then serves. */
-export const cacheLoader = setup({
+/** Reads the top `n` users by `bux_balance`: an index range, never a sort of the table. */
+export function topUsers(store: Store, n: number): { user_id: number; bux_balance: number }[] {
+  return store.indexRange('user_bux_points', 'bux_balance', undefined, undefined, { limit: n, reverse: true }) as never;
+}
+
+export interface Leaderboard {
+  top(): { user_id: number; bux_balance: number }[];
+  refreshes(): number;
+}
+
+/** Leaderboard cache: loads from the store (given in its input, only once the store is ready), refreshes on change. */
+export const leaderboardCache = setup({
   types: {
-    input: {} as { store: { name: string } },
-    context: {} as { store: { name: string }; entries: number; service: { entries: () => number } },
+    input: {} as { store: Store; size: number },
+    context: {} as { store: Store; size: number; top: { user_id: number; bux_balance: number }[]; refreshes: number; service: Leaderboard; unsubscribe?: () => void },
+    events: {} as { type: 'changed' } | { type: 'ordo.stop'; reason?: unknown },
+  },
+  actors: {
+    load: fromPromise(async ({ input }: { input: { store: Store; size: number } }) => topUsers(input.store, input.size)),
   },
 }).createMachine({
-  id: 'cache',
-  context: ({ input }) => {
-    const ctx = { store: input.store, entries: 0, service: { entries: () => ctx.entries } };
+  id: 'leaderboard',
+  context: ({ input, self }) => {
+    const ctx = {
+      store: input.store,
+      size: input.size,
+      top: [] as { user_id: number; bux_balance: number }[],
+      refreshes: 0,
+      service: { top: () => ctx.top, refreshes: () => ctx.refreshes },
+      unsubscribe: input.store.subscribe('user_bux_points', () => self.send({ type: 'changed' })),
+    };
     return ctx;
   },
   initial: 'loading',
   states: {
-    loading: { after: { 150: { target: 'serving', actions: assign({ entries: 128 }) } } },
-    serving: { tags: ['ready'], on: { 'ordo.stop': 'stopped' } },
-    stopped: { type: 'final' },
+    loading: {
+      invoke: {
+        src: 'load',
+        input: ({ context }) => ({ store: context.store, size: context.size }),
+        onDone: { target: 'serving', actions: assign(({ context, event }) => { context.top = event.output; return { refreshes: context.refreshes + 1 }; }) },
+      },
+    },
+    serving: {
+      tags: ['ready'],
+      on: {
+        changed: { actions: assign(({ context }) => { context.top = topUsers(context.store, context.size); return { refreshes: context.refreshes + 1 }; }) },
+      },
+    },
+    stopped: { type: 'final', entry: ({ context }) => context.unsubscribe?.() },
   },
+  on: { 'ordo.stop': '.stopped' },
 });
 
-/** Ticks every `everyMs`; on tick `crashAt` it throws (an injected crash) — once per boot of the demo. */
-export const ticker = setup({
+/** Awards BUX to a random user every `everyMs` in a store transaction; crashes once on tick `crashAt`. */
+export const jobTicker = setup({
   types: {
-    input: {} as { everyMs: number; crashAt: number; crashed: { done: boolean } },
-    context: {} as { everyMs: number; ticks: number; crashAt: number; crashed: { done: boolean } },
+    input: {} as { env: Env; store: Store; everyMs: number; crashAt: number; crashed: { done: boolean } },
+    context: {} as { env: Env; store: Store; everyMs: number; ticks: number; crashAt: number; crashed: { done: boolean } },
   },
   delays: { every: ({ context }) => context.everyMs },
   guards: { crashNow: ({ context }) => !context.crashed.done && context.ticks + 1 >= context.crashAt },
@@ -58,6 +89,15 @@ export const ticker = setup({
       throw new Error('injected crash: ticker hit a bad job');
     },
   },
+  actors: {
+    award: fromPromise(async ({ input }: { input: { env: Env; store: Store } }) => {
+      const userId = 1 + input.env.random.int(50);
+      await input.store.transaction((tx) => {
+        const row = tx.get('user_bux_points', userId) as { bux_balance?: number } | undefined;
+        tx.put('user_bux_points', { user_id: userId, bux_balance: (row?.bux_balance ?? 0) + 1 + input.env.random.int(10), updated_at: input.env.clock.now() });
+      });
+    }),
+  },
 }).createMachine({
   id: 'ticker',
   context: ({ input }) => ({ ...input, ticks: 0 }),
@@ -65,10 +105,21 @@ export const ticker = setup({
   states: {
     idle: {
       tags: ['ready'],
-      after: { every: [{ guard: 'crashNow', actions: 'injectCrash' }, { target: 'working', actions: assign({ ticks: ({ context }) => context.ticks + 1 }) }] },
-      on: { 'ordo.stop': 'stopped' },
+      after: { every: [{ guard: 'crashNow', actions: 'injectCrash' }, { target: 'working' }] },
     },
-    working: { tags: ['ready'], after: { 50: 'idle' }, on: { 'ordo.stop': 'stopped' } },
+    working: {
+      tags: ['ready'],
+      invoke: { src: 'award', input: ({ context }) => ({ env: context.env, store: context.store }), onDone: { target: 'idle', actions: assign({ ticks: ({ context }) => context.ticks + 1 }) } },
+    },
     stopped: { type: 'final' },
   },
+  on: { 'ordo.stop': '.stopped' },
+});
+
+/** A stand-in HTTP front: ready once the leaderboard it serves is. */
+export const httpFront = setup({ types: { input: {} as { leaderboard: Leaderboard }, context: {} as { service: { leaderboard: Leaderboard } } } }).createMachine({
+  id: 'http',
+  context: ({ input }) => ({ service: { leaderboard: input.leaderboard } }),
+  initial: 'listening',
+  states: { listening: { tags: ['ready'], on: { 'ordo.stop': 'closed' } }, closed: { type: 'final' } },
 });

@@ -1,4 +1,4 @@
-import { createActor, type AnyActorRef, type AnyStateMachine, type Subscription } from 'xstate';
+import { createActor, createMachine, type AnyActorRef, type AnyStateMachine, type Subscription } from 'xstate';
 import { Process, type ReplyTo } from './process.ts';
 import type { Pid } from './pid.ts';
 import type { Kernel } from './kernel.ts';
@@ -54,10 +54,12 @@ export class MachineProcess extends Process {
   /** Starts the actor; resolves when it is ready, ignored, failed, or timed out. */
   start(): Promise<StartResult> {
     const { env } = this.kernel;
+    // Already gone (e.g. spawned linked to a dead parent: the `noproc` exit signal ended it).
+    if (!this.alive) return Promise.resolve({ status: 'error', error: new StartExitError(this.pid, this.exitReason) });
     return new Promise<StartResult>((resolve) => {
       this.settleStart = resolve;
       try {
-        this.actor = createActor(this.machine, {
+        this.actor = createActor(withFinalOutput(this.machine), {
           input: this.options.input,
           clock: env.clock as never,
           id: String(this.pid),
@@ -128,11 +130,19 @@ export class MachineProcess extends Process {
     const settle = this.settleStart;
     this.settleStart = undefined;
     const final = reason === IGNORE ? 'normal' : reason;
+    // A process that ends before it was ready is a failed start: the spawner learns it from
+    // the start result, and (OTP ≥ 26) linked processes get no exit signal from it.
+    if (!this.ready) this.dropLinks();
     this.terminated(final);
     if (settle) {
       if (reason === IGNORE) settle({ status: 'ignore' });
       else settle({ status: 'error', error: new StartExitError(this.pid, reason) });
     }
+  }
+
+  private dropLinks(): void {
+    for (const other of this.links) other.links.delete(this);
+    this.links.clear();
   }
 
   private forceStop(reason: unknown): void {
@@ -186,3 +196,22 @@ export class MachineProcess extends Process {
 }
 
 const IGNORE = Symbol('ignore');
+
+const outputting = new WeakMap<AnyStateMachine, AnyStateMachine>();
+
+/**
+ * The machine whose done output is its top-level final state's `output` (the child protocol
+ * reads `reason` / `ignore` from there). xstate v5 makes a machine's output only from the
+ * *root* `output` config — a final state's own `output` is dropped unless the root forwards
+ * it — so a machine without a root `output` gets one that forwards the final state's output.
+ * A machine that defines its own root `output` is used as is.
+ */
+function withFinalOutput(machine: AnyStateMachine): AnyStateMachine {
+  if (machine.root.output !== undefined) return machine;
+  let wrapped = outputting.get(machine);
+  if (!wrapped) {
+    wrapped = createMachine({ ...(machine.config as object), output: ({ event }: { event: { output?: unknown } }) => event.output } as never, machine.implementations as never) as AnyStateMachine;
+    outputting.set(machine, wrapped);
+  }
+  return wrapped;
+}

@@ -3,12 +3,15 @@ import { runStart } from './start.ts';
 import { renderTree } from './renderTree.ts';
 import type { ApplicationHealth } from '../supervisor/index.ts';
 import { demoTree } from '../../examples/demo/tree.ts';
+import { storeCommand } from './store.ts';
 
 const USAGE = `ordo — a supervision runtime modeled on Erlang/OTP
 
 Usage:
   ordo start [--data DIR] [--once] [--json]   boot the demo tree (live tree; Ctrl-C stops it in order)
+  ordo start --nats URL[,URL]                 the same tree, clustered over NATS (discovery, membership)
   ordo tree  [--data DIR] [--watch]           show the live tree of a running 'ordo start'
+  ordo store info|export|import|backup|restore  the table store's tools ('ordo store' for details)
   ordo help
 `;
 
@@ -38,7 +41,8 @@ export async function main(argv: string[], envIn?: Env): Promise<number> {
   switch (command) {
     case 'start': {
       const env = envIn ?? createRealEnv({ pretty: false, level: tty ? 'silent' : 'info' });
-      const { code } = await runStart({ env, name: 'demo', tree: demoTree({ dataDir }), dataDir, out: { write: (s) => process.stdout.write(s), isTTY: tty }, once: !!flags['once'] });
+      const nats = typeof flags['nats'] === 'string' ? flags['nats'].split(',') : undefined;
+      const { code } = await runStart({ env, name: 'demo', tree: demoTree({ dataDir, nats }), dataDir, out: { write: (s) => process.stdout.write(s), isTTY: tty }, once: !!flags['once'] });
       return code;
     }
     case 'tree': {
@@ -59,6 +63,8 @@ export async function main(argv: string[], envIn?: Env): Promise<number> {
         await new Promise<void>((r) => env.clock.setTimeout(() => r(), 500));
       }
     }
+    case 'store':
+      return storeCommand(argv.slice(argv.indexOf('store') + 1), envIn ?? createRealEnv({ level: 'warn' }));
     case 'help':
     case '--help':
       process.stdout.write(USAGE);

@@ -31,13 +31,14 @@ export function renderTree(health: ApplicationHealth, options: { color?: boolean
   return lines.join('\n');
 }
 
-function formatState(state: unknown): string {
+/** xstate state values: `'idle'`, or nested `{ running: 'healthy' }` → `running.healthy`. */
+export function formatState(state: unknown): string {
   if (typeof state === 'string') return state;
-  try {
-    return JSON.stringify(state);
-  } catch {
-    return String(state);
+  if (state && typeof state === 'object') {
+    const parts = Object.entries(state as Record<string, unknown>).map(([k, v]) => (v && (typeof v === 'string' || typeof v === 'object') ? `${k}.${formatState(v)}` : k));
+    return parts.length === 1 ? parts[0]! : `(${parts.join(', ')})`;
   }
+  return String(state);
 }
 
 function formatExit(reason: unknown): string {

@@ -26,6 +26,7 @@ export async function runStart(options: StartOptions): Promise<{ code: number; a
   let pendingDraw: unknown;
   let lastShown = '';
   let app!: ApplicationHandle;
+  let writes: Promise<unknown> = Promise.resolve();
   const draw = (): void => {
     pendingDraw = undefined;
     const health = app.health();
@@ -34,9 +35,11 @@ export async function runStart(options: StartOptions): Promise<{ code: number; a
       lastShown = text;
       out.write(out.isTTY ? `\x1b[2J\x1b[H${text}\n\n(Ctrl-C stops the tree in reverse order)\n` : `${text}\n\n`);
     }
-    void env.io.fs.writeFileAtomic(statusFile, JSON.stringify({ at: env.clock.now(), health }, null, 2)).catch((e: unknown) => {
-      env.logger.warn({ err: e, statusFile }, 'could not write the tree status file');
-    });
+    // Writes are chained so the file always ends with the latest state.
+    const body = JSON.stringify({ at: env.clock.now(), health }, null, 2);
+    writes = writes
+      .then(() => env.io.fs.writeFileAtomic(statusFile, body))
+      .catch((e: unknown) => env.logger.warn({ err: e, statusFile }, 'could not write the tree status file'));
   };
   const scheduleDraw = (): void => {
     if (pendingDraw === undefined) pendingDraw = env.clock.setTimeout(draw, 25);
@@ -46,6 +49,7 @@ export async function runStart(options: StartOptions): Promise<{ code: number; a
     await app.ready;
   } catch (e) {
     draw();
+    await writes;
     out.write(`start failed: ${(e as Error).message}\n`);
     return { code: 1, app };
   }
@@ -58,13 +62,16 @@ export async function runStart(options: StartOptions): Promise<{ code: number; a
       };
       check();
     });
+    draw(); // show the restarted tree before it stops
     const exit = await app.stop();
     draw();
+    await writes;
     return { code: exit.code, app };
   }
   const exit = await app.exited;
   if (pendingDraw !== undefined) env.clock.clearTimeout(pendingDraw);
   draw();
+  await writes;
   return { code: exit.code, app };
 }
 

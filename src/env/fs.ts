@@ -23,6 +23,7 @@ export interface FsAdapter {
 }
 
 export function createRealFs(): FsAdapter {
+  let tmpSeq = 0;
   const stat: FsAdapter['stat'] = async (p) => {
     try {
       const s = await fsp.stat(p);
@@ -44,7 +45,7 @@ export function createRealFs(): FsAdapter {
     readFile: (p) => fsp.readFile(p),
     writeFile: (p, d) => fsp.writeFile(p, d),
     async writeFileAtomic(p, d) {
-      const tmp = `${p}.tmp-${process.pid}`;
+      const tmp = `${p}.tmp-${process.pid}-${++tmpSeq}`;
       const fh = await fsp.open(tmp, 'w');
       try {
         await fh.writeFile(d);

@@ -6,6 +6,7 @@ import { META, indexPrefix, metaKey, tablePrefix } from './layout.ts';
 import { decodeValue } from './valueCodec.ts';
 import { fromBytes, prefixEnd, toBytes, decodeAt } from './keyCodec.ts';
 import { StoreBackupError, StoreValidationError } from './errors.ts';
+import { validateRecord } from './schema.ts';
 
 /** One table in {@link StoreInfo}. */
 export interface TableInfo {
@@ -17,7 +18,7 @@ export interface TableInfo {
   readonly indexes: readonly string[];
   readonly replicated: boolean;
   readonly rows: number;
-  /** Rows kept aside because their stored bytes are corrupt. */
+  /** Rows kept aside because their stored bytes are corrupt (-1: the whole table is unreadable). */
   readonly corrupt: number;
   /** Approximate RAM held by rows (JSON size of a sample, extrapolated), bytes. */
   readonly memoryBytes: number;
@@ -47,7 +48,7 @@ export async function storeInfo(store: Store): Promise<StoreInfo> {
   };
   const tables: TableInfo[] = [];
   for (const name of store.tableNames()) {
-    const mem = store.table(name);
+    const mem = st.tables.get(name)!;
     let sampled = 0;
     let bytes = 0;
     for (const [rk, row] of mem.rows) {
@@ -64,7 +65,7 @@ export async function storeInfo(store: Store): Promise<StoreInfo> {
       indexes: d.indexes,
       replicated: d.replicated,
       rows: mem.rows.size,
-      corrupt: mem.corrupt.size,
+      corrupt: mem.failed ? -1 : mem.corrupt.size,
       memoryBytes: sampled === 0 ? 0 : Math.round((bytes / sampled) * mem.rows.size * (1 + d.indexes.length * 0.3)),
     });
   }
@@ -116,7 +117,7 @@ export async function storeImport(store: Store, path: string): Promise<number> {
       throw new StoreBackupError(path, `line ${i + 2}: not JSON: ${(err as Error).message}`);
     }
     if (typeof e.table !== 'string' || typeof e.row !== 'object' || e.row === null) throw new StoreValidationError(String(e.table), undefined, e, 'bad_batch', `${path} line ${i + 2}`);
-    store.table(e.table);
+    validateRecord(store.table(e.table).def, e.row);
     let rows = byTable.get(e.table);
     if (!rows) byTable.set(e.table, (rows = []));
     rows.push(e.row as Row);
@@ -150,7 +151,11 @@ export async function storeVerify(store: Store): Promise<VerifyReport> {
   let indexEntries = 0;
   const db = store.state.db;
   for (const name of store.tableNames()) {
-    const mem = store.table(name);
+    const mem = store.state.tables.get(name)!;
+    if (mem.failed) {
+      problems.push(`${name}: unreadable: ${mem.failed.message}`);
+      continue;
+    }
     if (mem.def.storage !== 'disc') continue;
     const prefix = tablePrefix(mem.def.id);
     const expected = new Map<string, Set<string>>(mem.def.indexes.map((i) => [i, new Set<string>()]));

@@ -16,6 +16,10 @@ export class MemTable {
   readonly indexes = new Map<string, SortedKeys>();
   /** Rows whose stored bytes failed their checksum at load, by row key. */
   readonly corrupt = new Map<string, StoreCorruptError>();
+  /** On-disk index entries of corrupt rows (attribute, entry), removed when the row is rewritten. */
+  readonly corruptIndex = new Map<string, Array<[string, string]>>();
+  /** Set when the table's disk blocks could not be read at load: every access throws it. */
+  failed: StoreCorruptError | undefined;
   /** Commit counter of the last commit that touched this table (scan conflicts). */
   version = 0;
   /** Commit counter of the last commit that touched each key (point conflicts). */
@@ -53,6 +57,7 @@ export class MemTable {
     if (old) this.unindex(rowKey, old);
     this.rows.set(rowKey, row);
     this.corrupt.delete(rowKey);
+    this.corruptIndex.delete(rowKey);
     if (!old) this.order.add(rowKey);
     for (const [attr, idx] of this.indexes) {
       const e = this.indexEntry(attr, row, rowKey);
@@ -63,6 +68,7 @@ export class MemTable {
   delete(rowKey: string): void {
     const old = this.rows.get(rowKey);
     this.corrupt.delete(rowKey);
+    this.corruptIndex.delete(rowKey);
     if (!old) {
       this.order.delete(rowKey);
       return;

@@ -6,8 +6,8 @@ import { MemTable } from './memTable.ts';
 import { Store } from './store.ts';
 import type { StoreState } from './store.ts';
 import { Tx } from './transaction.ts';
-import { COLUMNS, INDEX_MARK, META, indexDiskKey, indexPrefix, metaKey } from './layout.ts';
-import { decodeKey, decodeAt, fromBytes, prefixEnd, toBytes } from './keyCodec.ts';
+import { COLUMNS, INDEX_MARK, META, indexDiskKey, indexPrefix, metaKey, tablePrefix } from './layout.ts';
+import { decodeKey, fromBytes, prefixEnd, skipElement, toBytes } from './keyCodec.ts';
 import { decodeValue, encodeValue } from './valueCodec.ts';
 import { diffTable, normalizeTable, validateRecord } from './schema.ts';
 import type { SchemaDiff } from './schema.ts';
@@ -292,30 +292,30 @@ export class StoreOpening {
     await it.close();
   }
 
-  /** Reads every `disc` row into RAM; a row failing its checksum is kept aside, named by table and key. */
+  /**
+   * Reads every `disc` row into RAM, table by table. A row failing its checksum is kept aside,
+   * named by table and key; a table whose disk blocks cannot be read (RocksDB reports a
+   * corrupt block) is marked unavailable with a typed error naming it and the last good key —
+   * the other tables load and serve. Nothing is deleted: restore the table from a backup.
+   */
   private async loadRows(): Promise<void> {
     if (this.loaded) return;
-    const byId = new Map<number, MemTable>();
-    for (const m of this.st.tables.values()) byId.set(m.def.id, m);
-    const it = this.st.db.iterator('rows');
-    let unknown = 0;
-    try {
-      for (let chunk = await it.next(2000); chunk.length > 0; chunk = await it.next(2000)) {
-        for (const [k, v] of chunk) {
-          const s = fromBytes(k);
-          const [id, at] = decodeAt(s, 0) as [number, number];
-          const mem = byId.get(id);
-          if (!mem) {
-            unknown++;
-            continue;
-          }
-          const rk = s.slice(at);
-          const d = decodeValue(v);
-          if (d.ok && d.value !== null && typeof d.value === 'object') {
-            const row = Object.freeze(d.value as Row);
-            mem.rows.set(rk, row);
-            mem.order.add(rk);
-          } else {
+    for (const mem of this.st.tables.values()) {
+      if (mem.def.storage !== 'disc') continue;
+      const prefix = tablePrefix(mem.def.id);
+      const it = this.st.db.iterator('rows', { gte: toBytes(prefix), lt: toBytes(prefixEnd(prefix)) });
+      let lastKey: unknown = undefined;
+      try {
+        for (let chunk = await it.next(2000); chunk.length > 0; chunk = await it.next(2000)) {
+          for (const [k, v] of chunk) {
+            const rk = fromBytes(k).slice(prefix.length);
+            const d = decodeValue(v);
+            if (d.ok && d.value !== null && typeof d.value === 'object') {
+              mem.rows.set(rk, Object.freeze(d.value as Row));
+              mem.order.add(rk);
+              lastKey = rk;
+              continue;
+            }
             let key: unknown = rk;
             try {
               key = decodeKey(mem.encKeyOf(rk));
@@ -327,16 +327,41 @@ export class StoreOpening {
             this.o.env.logger.error({ report: 'store_corrupt_row', table: mem.def.name, key, reason: problem }, 'corrupt row kept aside');
           }
         }
+        if (mem.corrupt.size > 0) await this.findCorruptIndexEntries(mem);
+      } catch (err) {
+        let after: unknown = '(table start)';
+        if (typeof lastKey === 'string') after = decodeKey(mem.encKeyOf(lastKey));
+        mem.failed = new StoreCorruptError(mem.def.name, after, `table unreadable on disk after this key: ${(err as Error).message}`, { cause: err });
+        this.o.env.logger.error({ report: 'store_corrupt_table', table: mem.def.name, key: after, reason: (err as Error).message }, 'table unreadable; other tables are served');
+        mem.clear();
+      } finally {
+        await it.close();
       }
-    } catch (err) {
-      if (err instanceof StoreError) throw err;
-      throw new StoreIoError(this.o.dir, 'load', { cause: err });
-    } finally {
-      await it.close();
     }
-    if (unknown > 0) this.o.env.logger.warn({ report: 'store_unknown_rows', dir: this.o.dir, rows: unknown }, 'rows of tables missing from the catalog were skipped');
     for (const mem of this.st.tables.values()) for (const i of mem.def.indexes) mem.buildIndex(i);
     this.loaded = true;
+  }
+
+  /** The on-disk index entries of corrupt rows, so rewriting or deleting such a row removes them. */
+  private async findCorruptIndexEntries(mem: MemTable): Promise<void> {
+    for (const attr of mem.def.indexes) {
+      const ip = indexPrefix(mem.def.id, attr);
+      const it = this.st.db.iterator('idx', { gte: toBytes(ip), lt: toBytes(prefixEnd(ip)) });
+      try {
+        for (let chunk = await it.next(5000); chunk.length > 0; chunk = await it.next(5000)) {
+          for (const [k] of chunk) {
+            const entry = fromBytes(k).slice(ip.length);
+            const rk = entry.slice(skipElement(entry));
+            if (!mem.corrupt.has(rk)) continue;
+            let list = mem.corruptIndex.get(rk);
+            if (!list) mem.corruptIndex.set(rk, (list = []));
+            list.push([attr, entry]);
+          }
+        }
+      } finally {
+        await it.close();
+      }
+    }
   }
 }
 

@@ -127,6 +127,7 @@ export class Store {
     if (this.closed) throw new StoreClosedError(this.s.dir);
     const t = this.tables.get(name);
     if (!t) throw new StoreValidationError(name, undefined, name, 'unknown_table');
+    if (t.failed) throw t.failed;
     return t;
   }
 
@@ -220,21 +221,52 @@ export class Store {
   async transaction<T>(fn: (tx: Tx) => Promise<T> | T, opts: TransactionOptions = {}): Promise<T> {
     const retries = opts.retries ?? 16;
     let last: { table: string; key?: unknown } = { table: '?' };
-    for (let attempt = 0; attempt <= retries; attempt++) {
-      if (this.closed) throw new StoreClosedError(this.s.dir);
-      const tx = new Tx(this);
-      const result = await fn(tx);
-      const conflict = this.conflictOf(tx);
-      if (conflict) {
-        last = conflict;
-        await this.idle();
-        continue;
+    let release: (() => void) | undefined;
+    try {
+      for (let attempt = 0; attempt <= retries; attempt++) {
+        if (this.closed) throw new StoreClosedError(this.s.dir);
+        if (!release) while (this.exclusive) await this.exclusive;
+        const tx = new Tx(this);
+        const result = await fn(tx);
+        const conflict = this.conflictOf(tx);
+        if (conflict) {
+          last = conflict;
+          await this.idle();
+          // A transaction that lost twice re-runs exclusively: new transactions wait until it
+          // has committed, so a hot key cannot starve it (without this, with 16 writers on one
+          // counter, the losers of each round mostly lose again).
+          if (attempt >= 1) release ??= await this.takeExclusive();
+          continue;
+        }
+        if (tx.ops.length === 0) return result;
+        await this.submit(tx.ops);
+        return result;
       }
-      if (tx.ops.length === 0) return result;
-      await this.submit(tx.ops);
-      return result;
+      throw new StoreTxRetriesError(retries + 1, last);
+    } finally {
+      release?.();
     }
-    throw new StoreTxRetriesError(retries + 1, last);
+  }
+
+  private retryLane: Promise<void> = Promise.resolve();
+  private exclusive: Promise<void> | undefined;
+
+  /** Waits its turn among starving transactions, then holds off new ones until released. */
+  private async takeExclusive(): Promise<() => void> {
+    let releaseLane!: () => void;
+    const mine = new Promise<void>((r) => (releaseLane = r));
+    const prev = this.retryLane;
+    this.retryLane = prev.then(() => mine);
+    await prev;
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    this.exclusive = gate;
+    await this.idle();
+    return () => {
+      if (this.exclusive === gate) this.exclusive = undefined;
+      open();
+      releaseLane();
+    };
   }
 
   /** Writes one record outside a transaction (no isolation; still atomic and durable). */
@@ -308,15 +340,22 @@ export class Store {
     this.scheduled = true;
     this.s.db.defer(() => {
       this.scheduled = false;
-      const run = async (): Promise<void> => {
+      if (this.flushing) return; // the running flush loop picks the queue up
+      if (this.queue.length === 0) return this.wakeIdle();
+      this.flushing = (async () => {
         while (this.queue.length > 0) await this.flushOnce();
+      })().finally(() => {
         this.flushing = undefined;
-        const w = this.idleWaiters;
-        this.idleWaiters = [];
-        for (const f of w) f();
-      };
-      if (!this.flushing) this.flushing = run();
+        this.wakeIdle();
+      });
     });
+  }
+
+  private wakeIdle(): void {
+    if (this.flushing || this.queue.length > 0 || this.scheduled) return;
+    const w = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const f of w) f();
   }
 
   /** Resolves when every queued commit has been written (or failed). */
@@ -376,6 +415,7 @@ export class Store {
           if (mem.def.storage !== 'disc') return;
           if (mem.def.durability === 'sync') sync = true;
           const id = mem.def.id;
+          for (const [a, e] of mem.corruptIndex.get(rowKey) ?? []) kvOps.push({ type: 'del', column: 'idx', key: indexDiskKey(id, a, e) });
           if (old) for (const a of mem.def.indexes) {
             const e = mem.indexEntry(a, old, rowKey);
             if (e !== undefined) kvOps.push({ type: 'del', column: 'idx', key: indexDiskKey(id, a, e) });

@@ -67,7 +67,8 @@ async function startDynamic(sup: SupervisorServer, args: unknown): Promise<Start
 async function terminate(sup: SupervisorServer, target: string | Pid): Promise<TerminateChildResult> {
   if (sup.isDynamic) {
     if (!isPid(target)) return { ok: false, error: 'simple_one_for_one' };
-    const rec = sup.findByPid(target) ?? [...sup.dynamic.values()].find((r) => r.restarting && r.pid === target);
+    // A restarting child is found by its old pid: terminating it drops the pending retry (§1.8).
+    const rec = sup.findByPid(target) ?? sup.findRestarting(target);
     if (!rec) return sup.kernel.isAlive(target) ? { ok: false, error: 'not_found' } : { ok: true };
     await sup.stopRecord(rec);
     sup.remove(rec);

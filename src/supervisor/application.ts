@@ -112,6 +112,12 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
     }
   };
 
+  // Subscribed before the root starts: its first children become ready synchronously.
+  if (options.onChange) {
+    const onChange = options.onChange;
+    unsubscribe.push(kernel.onLifecycle(() => onChange(health())));
+  }
+
   const ready = (async () => {
     const r = await startSupervisor(kernel, options.tree, { label: name });
     if (r.status !== 'ok') {
@@ -160,7 +166,7 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
     unsubscribe.push(env.io.process.onSignal('SIGTERM', onSignal), env.io.process.onSignal('SIGINT', onSignal));
   }
 
-  const health = (): ApplicationHealth => {
+  function health(): ApplicationHealth {
     const info = rootPid ? kernel.processInfo(rootPid) : undefined;
     const tree = info?.state as { children?: unknown[] } | undefined;
     return {
@@ -170,11 +176,6 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
       children: toHealth(tree?.children ?? []),
       ...(exitInfo ? { exit: { reason: formatReason(exitInfo.reason), code: exitInfo.code } } : {}),
     };
-  };
-
-  if (options.onChange) {
-    const onChange = options.onChange;
-    unsubscribe.push(kernel.onLifecycle(() => onChange(health())));
   }
 
   return { name, kernel, ready, exited, stop, health };

@@ -16,11 +16,14 @@ export function shutdownChild(
   supervisorLabel: string,
 ): Promise<unknown> {
   const { pid, shutdownMs } = child;
-  kernel.unlink(self, pid);
+  // The link stays until the child is down (OTP unlinks and flushes the EXIT only then): if
+  // the supervisor is killed while it waits, the link still takes the child with it. The
+  // child's own EXIT reaches the supervisor as a message it ignores (the record is forgotten).
   return new Promise((resolve) => {
     let timer: unknown;
     kernel.monitor(pid, (reason) => {
       if (timer !== undefined) kernel.env.clock.clearTimeout(timer);
+      kernel.unlink(self, pid);
       if (!expected(reason, shutdownMs, child.restart)) {
         report(kernel.env.logger, 'shutdown_error', { supervisor: supervisorLabel, child: child.id, pid: String(pid), reason, shutdownMs });
       }

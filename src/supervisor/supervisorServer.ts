@@ -32,6 +32,8 @@ export class SupervisorServer implements NativeBehaviour {
   readonly dynamic = new Map<number, ChildRecord>();
   private readonly byPid = new Map<number, ChildRecord>();
   private readonly services = new Map<string, { pid: Pid; value: unknown }>();
+  /** The pid a record had before it stopped: a restarting dynamic child is addressed by it (OTP `{restarting, OldPid}`). */
+  private readonly formerPid = new WeakMap<ChildRecord, Pid>();
   restarts: number[] = [];
   private nextKey = 0;
   private initDone!: (r: StartResult) => void;
@@ -116,6 +118,8 @@ export class SupervisorServer implements NativeBehaviour {
       report(this.kernel.env.logger, 'start_error', { supervisor: this.label, child: spec.id, reason });
       await this.terminateAll();
       const error = new FailedToStartChildError(spec.id, reason, this.label);
+      // OTP ≥ 26: the caller learns the failure from the start result, not from an EXIT.
+      if (this.parent) this.kernel.unlink(this.self, this.parent);
       this.initDone({ status: 'error', error });
       this.proc.exit({ shutdown: error });
       return;
@@ -201,6 +205,7 @@ export class SupervisorServer implements NativeBehaviour {
 
   private forget(rec: ChildRecord): void {
     if (rec.pid) {
+      this.formerPid.set(rec, rec.pid);
       this.byPid.delete(rec.pid.id);
       const p = rec.spec.provides;
       if (p && this.services.get(p.name)?.pid === rec.pid) this.services.delete(p.name);
@@ -348,6 +353,11 @@ export class SupervisorServer implements NativeBehaviour {
   findByPid(pid: Pid): ChildRecord | undefined {
     const rec = this.byPid.get(pid.id);
     return rec && rec.pid === pid ? rec : undefined;
+  }
+  /** A dynamic child whose restart is pending, by the pid it had before it exited. */
+  findRestarting(pid: Pid): ChildRecord | undefined {
+    for (const r of this.dynamic.values()) if (r.restarting && this.formerPid.get(r) === pid) return r;
+    return undefined;
   }
   owns(rec: ChildRecord): boolean {
     return this.isDynamic ? this.dynamic.get(rec.key) === rec : this.children.includes(rec);

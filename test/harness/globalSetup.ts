@@ -1,5 +1,10 @@
 /**
- * Vitest global setup. Shared, process-wide preparation for the suites lives here; the
- * NATS harness (`test/harness/nats.ts`) installs and starts servers per suite.
+ * Vitest global setup: runs once, before any test file. Installs `nats-server` from Debian's
+ * packages when it is missing — once, here, so parallel test files never race for apt's lock.
+ * Each suite then starts its own server on a free port (`test/harness/nats.ts`).
  */
-export default function setup(): void {}
+import { ensureNatsServer } from './nats.ts';
+
+export default function setup(): void {
+  ensureNatsServer();
+}

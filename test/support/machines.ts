@@ -89,3 +89,54 @@ export const rejectsLater = setup({
     working: { tags: ['ready'], invoke: { src: 'work' } },
   },
 });
+
+/** Ready at once; on `ordo.stop` reaches a final state with `input.reason` (any exit reason on request). */
+export const stopsWith = setup({ types: { input: {} as { reason: unknown }, context: {} as { reason: unknown } } }).createMachine({
+  context: ({ input }) => ({ reason: input.reason }),
+  initial: 'running',
+  states: {
+    running: { tags: ['ready'], on: { 'ordo.stop': 'done' } },
+    done: { type: 'final', output: ({ context }) => ({ reason: context.reason }) },
+  },
+});
+
+/**
+ * Traps exits (spawn it with `trapExit: true`): every `ordo.exit` event is kept in
+ * `context.trapped`; `trapped` (a call) replies with them.
+ */
+export const trapper = setup({
+  types: { context: {} as { trapped: { from: unknown; reason: unknown }[] } },
+}).createMachine({
+  context: { trapped: [] },
+  initial: 'running',
+  states: {
+    running: {
+      tags: ['ready'],
+      on: {
+        'ordo.exit': { actions: assign({ trapped: ({ context, event }) => [...context.trapped, { from: (event as { from?: unknown }).from, reason: (event as { reason?: unknown }).reason }] }) },
+        trapped: { actions: ({ context, event }) => reply((event as { replyTo?: never }).replyTo, context.trapped) },
+      },
+    },
+  },
+});
+
+/** Ready at once, has no transition for `ordo.stop`: an exit signal stops it at once (a gen_server not trapping exits). */
+export const plain = setup({}).createMachine({ initial: 'running', states: { running: { tags: ['ready'], on: { ping: { actions: ({ event }) => reply((event as { replyTo?: never }).replyTo, 'pong') } } } } });
+
+/** Throws in an entry action while starting: fails to start with the Error. */
+export const throwsOnStart = setup({
+  actions: {
+    boom: () => {
+      throw new Error('init boom');
+    },
+  },
+}).createMachine({ initial: 'x', states: { x: { entry: 'boom', tags: ['ready'] } } });
+
+/** Answers `stopMe` calls by stopping without replying: a final state with `event.reason` (gen_server `{stop,R,S}`). */
+export const stopper = setup({}).createMachine({
+  initial: 'running',
+  states: {
+    running: { tags: ['ready'], on: { stopMe: 'done', crashMe: { actions: () => { throw new Error('crashed'); } } } },
+    done: { type: 'final', output: ({ event }) => ({ reason: (event as { reason?: unknown }).reason }) },
+  },
+});

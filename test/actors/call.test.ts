@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import type { AnyStateMachine } from 'xstate';
+import { BadArgumentError, CalleeExitError, CallTimeoutError, NoProcError, type Pid } from '../../src/index.ts';
+import { crash, fixture } from '../support/otp.ts';
+import { plain, worker } from '../support/machines.ts';
+
+async function spawnOk(f: ReturnType<typeof fixture>, name?: string, m: AnyStateMachine = worker): Promise<Pid> {
+  const r = await f.kernel.spawn(m, { name });
+  if (r.status !== 'ok') throw new Error('spawn');
+  return r.pid;
+}
+
+describe('call', () => {
+  it('returns the reply, by pid or by name', async () => {
+    const f = fixture();
+    const p = await spawnOk(f, 'w');
+    expect(await f.kernel.call(p, { type: 'ping' })).toEqual({ ok: true, value: 'pong' });
+    expect(await f.kernel.call('w', { type: 'ping' })).toEqual({ ok: true, value: 'pong' });
+  });
+
+  it('times out after 5000 virtual ms by default (not before) with CallTimeoutError; a late reply is discarded', async () => {
+    const f = fixture();
+    const p = await spawnOk(f, undefined, plain);
+    let outcome: unknown;
+    void f.kernel.call(p, { type: 'unanswered' }).then((r) => (outcome = r));
+    await f.env.clock.advance(4999);
+    expect(outcome).toBeUndefined();
+    await f.env.clock.advance(1);
+    expect(outcome).toMatchObject({ ok: false });
+    const e = (outcome as { error: CallTimeoutError }).error;
+    expect(e).toBeInstanceOf(CallTimeoutError);
+    expect(e).toMatchObject({ code: 'ORDO_CALL_TIMEOUT', timeoutMs: 5000, target: p, request: { type: 'unanswered' } });
+    expect(f.kernel.isAlive(p)).toBe(true);
+  });
+
+  it('honours a custom timeout', async () => {
+    const f = fixture();
+    const p = await spawnOk(f, undefined, plain);
+    const call = f.kernel.call(p, { type: 'unanswered' }, { timeoutMs: 10 });
+    await f.env.clock.advance(10);
+    expect((await call).ok).toBe(false);
+  });
+
+  it('a dead pid or an unknown name → NoProcError, never a rejection', async () => {
+    const f = fixture();
+    const p = await spawnOk(f);
+    f.kernel.exit(p, 'kill');
+    const r1 = await f.kernel.call(p, { type: 'ping' });
+    expect((r1 as { error: NoProcError }).error).toBeInstanceOf(NoProcError);
+    expect((r1 as { error: NoProcError }).error).toMatchObject({ code: 'ORDO_NOPROC', target: p });
+    const r2 = await f.kernel.call('nobody', { type: 'ping' });
+    expect((r2 as { error: NoProcError }).error).toMatchObject({ code: 'ORDO_NOPROC', target: 'nobody' });
+  });
+
+  it('the callee exiting mid-call → CalleeExitError with its reason', async () => {
+    const f = fixture();
+    const p = await spawnOk(f, undefined, worker);
+    const call = f.kernel.call(p, { type: 'no_handler' }, { timeoutMs: Infinity });
+    crash(f.kernel, p);
+    const r = await call;
+    expect(r.ok).toBe(false);
+    const e = (r as { error: CalleeExitError }).error;
+    expect(e).toBeInstanceOf(CalleeExitError);
+    expect(e.code).toBe('ORDO_CALLEE_EXIT');
+    expect((e.reason as Error).message).toBe('died');
+    expect(f.env.clock.pending()).toBe(0); // no leftover timer
+  });
+
+  it('a bad request (not an object) → BadArgumentError carrying the value; the callee is untouched', async () => {
+    const f = fixture();
+    const p = await spawnOk(f);
+    for (const bad of [null, 'ping', 42]) {
+      const r = await f.kernel.call(p, bad as never);
+      expect(r.ok).toBe(false);
+      const e = (r as { error: BadArgumentError }).error;
+      expect(e).toBeInstanceOf(BadArgumentError);
+      expect(e).toMatchObject({ code: 'ORDO_BAD_ARGUMENT', argument: 'request', value: bad });
+    }
+    expect(f.kernel.isAlive(p)).toBe(true);
+  });
+});
+
+describe('cast and send', () => {
+  it('cast always succeeds, even to a dead pid or an unknown name; it is delivered to live ones', async () => {
+    const f = fixture();
+    const p = await spawnOk(f);
+    f.kernel.cast(p, { type: 'inc' });
+    f.kernel.cast(p, { type: 'inc' });
+    expect(await f.kernel.call(p, { type: 'get' })).toEqual({ ok: true, value: 2 });
+    f.kernel.exit(p, 'kill');
+    expect(() => f.kernel.cast(p, { type: 'inc' })).not.toThrow();
+    expect(() => f.kernel.cast('nobody', { type: 'inc' })).not.toThrow();
+    expect(() => f.kernel.send(p, { type: 'inc' })).not.toThrow();
+  });
+});

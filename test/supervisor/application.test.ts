@@ -1,0 +1,183 @@
+// The Application (conformance §2, case 58): start types, orderly stop, signals, start
+// failure, stop deadline, health.
+import { describe, expect, it } from 'vitest';
+import { ApplicationStartError, createKernel, createTestEnv, startApplication, supervisor, whichChildren, type ChildSpec, type LifecycleEvent, type Pid, type StartType } from '../../src/index.ts';
+import { crash, w } from '../support/otp.ts';
+
+function app(startType: StartType | undefined, children: ChildSpec[], extra: { maxRestarts?: number; stopDeadlineMs?: number } = {}) {
+  const env = createTestEnv();
+  const kernel = createKernel(env);
+  const events: LifecycleEvent[] = [];
+  kernel.onLifecycle((e) => {
+    if (e.type !== 'state') events.push(e);
+  });
+  const handle = startApplication({
+    name: 'shop',
+    env,
+    kernel,
+    startType,
+    stopDeadlineMs: extra.stopDeadlineMs,
+    tree: { strategy: 'one_for_one', maxRestarts: extra.maxRestarts ?? 0, periodMs: 1000, children },
+  });
+  const exits = () => events.filter((e) => e.type === 'exit').map((e) => e.pid);
+  return { env, kernel, handle, events, exits };
+}
+
+async function childPids(a: ReturnType<typeof app>, root: Pid): Promise<Map<string, Pid>> {
+  const m = new Map<string, Pid>();
+  for (const r of await whichChildren(a.kernel, root)) if (r.pid && r.pid !== 'restarting') m.set(r.id!, r.pid);
+  return m;
+}
+
+describe('application start types (58)', () => {
+  for (const startType of ['temporary', 'transient', 'permanent'] as const) {
+    it(`58 ${startType}: the root supervisor giving up (shutdown) ${startType === 'temporary' ? 'is only reported' : 'stops the runtime with code 1'}`, async () => {
+      const a = app(startType, [w('db'), w('api')]);
+      const root = await a.handle.ready;
+      const pids = await childPids(a, root);
+      a.kernel.exit(pids.get('api')!, 'kill'); // intensity 0: the first restart gives up
+      const exit = await a.handle.exited;
+      expect(exit).toEqual({ reason: 'shutdown', code: 1 });
+      expect(a.env.io.process.exits).toEqual(startType === 'temporary' ? [] : [1]);
+      expect(a.env.records.filter((r) => r['report'] === 'application_exited')).toMatchObject([{ application: 'shop', reason: 'shutdown', code: 1, startType }]);
+      expect(a.handle.health().status).toBe('failed');
+    });
+  }
+
+  it('58 the default start type is temporary', async () => {
+    const a = app(undefined, [w('db')]);
+    const root = await a.handle.ready;
+    a.kernel.exit((await childPids(a, root)).get('db')!, 'kill');
+    await a.handle.exited;
+    expect(a.env.io.process.exits).toEqual([]);
+  });
+
+  it('58 transient: a root that ends normal does not stop the runtime', async () => {
+    const a = app('transient', [w('db')]);
+    const root = await a.handle.ready;
+    a.kernel.exit(root, 'normal');
+    expect((await a.handle.exited).reason).toBe('normal');
+    expect(a.env.io.process.exits).toEqual([]);
+  });
+
+  for (const startType of ['temporary', 'transient', 'permanent'] as const) {
+    it(`58 stop() of a ${startType} app: reverse start order, code 0, the runtime is not stopped`, async () => {
+      const a = app(startType, [w('db'), w('cache'), w('api')]);
+      const root = await a.handle.ready;
+      const pids = await childPids(a, root);
+      const exit = await a.handle.stop();
+      expect(exit).toEqual({ reason: 'shutdown', code: 0 });
+      expect(a.exits()).toEqual([pids.get('api'), pids.get('cache'), pids.get('db'), root]);
+      expect(a.env.io.process.exits).toEqual([]);
+      expect(a.handle.health().status).toBe('stopped');
+      expect(await a.handle.stop()).toEqual(exit); // idempotent
+    });
+  }
+});
+
+describe('signals, start failure, stop deadline', () => {
+  it('SIGTERM stops the tree in reverse order, then exits the process with code 0', async () => {
+    const a = app('permanent', [w('db'), w('api', { stopDelayMs: 200 })]);
+    const root = await a.handle.ready;
+    const pids = await childPids(a, root);
+    a.env.io.process.raise('SIGTERM');
+    await a.env.clock.advance(199);
+    expect(a.kernel.isAlive(pids.get('api')!)).toBe(true);
+    await a.env.clock.advance(1);
+    await a.env.clock.flush();
+    expect(a.exits()).toEqual([pids.get('api'), pids.get('db'), root]);
+    expect(a.env.io.process.exits).toEqual([0]);
+  });
+
+  it('SIGINT does the same', async () => {
+    const a = app('temporary', [w('db')]);
+    await a.handle.ready;
+    a.env.io.process.raise('SIGINT');
+    await a.env.clock.flush();
+    expect(await a.handle.exited).toEqual({ reason: 'shutdown', code: 0 });
+    expect(a.env.io.process.exits).toEqual([0]);
+  });
+
+  it('a child that fails to start rejects ready with ApplicationStartError naming it; started children are rolled back', async () => {
+    for (const startType of ['temporary', 'permanent'] as const) {
+      const a = app(startType, [w('db'), { id: 'cache', start: () => ({ status: 'error', error: 'no_disk' }) }, w('api')]);
+      const err = await a.handle.ready.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(ApplicationStartError);
+      expect(err).toMatchObject({ code: 'ORDO_APPLICATION_START', app: 'shop', childId: 'cache', reason: 'no_disk' });
+      expect((await a.handle.exited).code).toBe(1);
+      expect(a.kernel.processCount).toBe(0);
+      expect(a.env.io.process.exits).toEqual(startType === 'permanent' ? [1] : []);
+      expect(a.env.records.filter((r) => r['report'] === 'start_error' && r['application'] === 'shop')).toMatchObject([{ child: 'cache', reason: 'no_disk' }]);
+    }
+  });
+
+  it('a stop that misses its deadline kills the tree: code 1, shutdown_error reported', async () => {
+    const a = app('temporary', [w('db'), w('stuck', { shutdownMs: 'infinity', stopDelayMs: Infinity })]);
+    const root = await a.handle.ready;
+    const pids = await childPids(a, root);
+    let result: unknown;
+    void a.handle.stop({ deadlineMs: 1000 }).then((e) => (result = e));
+    await a.env.clock.advance(999);
+    expect(result).toBeUndefined();
+    await a.env.clock.advance(1);
+    await a.env.clock.flush();
+    expect(result).toEqual({ reason: 'killed', code: 1 });
+    expect(a.kernel.isAlive(pids.get('stuck')!)).toBe(false);
+    expect(a.kernel.isAlive(pids.get('db')!)).toBe(false);
+    expect(a.env.records.filter((r) => r['report'] === 'shutdown_error' && r['application'] === 'shop')).toMatchObject([{ reason: 'stop_deadline_exceeded', deadlineMs: 1000 }]);
+  });
+
+  it('SIGTERM with a missed deadline exits the process with code 1', async () => {
+    const a = app('temporary', [w('stuck', { shutdownMs: 'infinity', stopDelayMs: Infinity })], { stopDeadlineMs: 500 });
+    await a.handle.ready;
+    a.env.io.process.raise('SIGTERM');
+    await a.env.clock.advance(500);
+    await a.env.clock.flush();
+    expect(a.env.io.process.exits).toEqual([1]);
+  });
+});
+
+describe('health', () => {
+  it('lists every child (nested too) with id, pid, machine state, restarts and last exit reason', async () => {
+    const a = app('temporary', [w('db'), w('api'), supervisor('jobs', { children: [w('runner')] })], { maxRestarts: 5 });
+    const root = await a.handle.ready;
+    const before = a.handle.health();
+    expect(before).toMatchObject({ app: 'shop', status: 'running', pid: String(root) });
+    const pids = await childPids(a, root);
+    expect(before.children).toEqual([
+      { id: 'db', pid: String(pids.get('db')), type: 'worker', state: 'running', restarts: 0, lastExit: undefined },
+      { id: 'api', pid: String(pids.get('api')), type: 'worker', state: 'running', restarts: 0, lastExit: undefined },
+      {
+        id: 'jobs',
+        pid: String(pids.get('jobs')),
+        type: 'supervisor',
+        state: 'running',
+        children: [{ id: 'runner', pid: expect.any(String), type: 'worker', state: 'running', restarts: 0, lastExit: undefined }],
+        restarts: 0,
+        lastExit: undefined,
+      },
+    ]);
+    crash(a.kernel, pids.get('api')!);
+    await a.env.clock.flush();
+    const api = a.handle.health().children.find((c) => c.id === 'api')!;
+    expect(api).toMatchObject({ restarts: 1, lastExit: { error: 'Error', message: 'died' }, state: 'running' });
+    expect(api.pid).not.toBe(String(pids.get('api')));
+    a.kernel.exit((await childPids(a, root)).get('db')!, 'shutdown');
+    await a.env.clock.flush();
+    expect(a.handle.health().children.find((c) => c.id === 'db')).toMatchObject({ restarts: 1, lastExit: 'shutdown' });
+  });
+
+  it('onChange receives the health report as children start and exit', async () => {
+    const env = createTestEnv();
+    const seen: string[] = [];
+    const handle = startApplication({ name: 'x', env, tree: { children: [w('a')] }, onChange: (h) => seen.push(h.status) });
+    await handle.ready;
+    expect(seen[0]).toBe('starting'); // child a became ready while the root was starting
+    const n = seen.length;
+    await handle.stop();
+    expect(seen.length).toBeGreaterThan(n); // a's exit (and the root's)
+  });
+});

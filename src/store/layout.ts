@@ -26,12 +26,20 @@ export function metaKey(name: string): Buffer {
   return Buffer.from(name, 'utf8');
 }
 
+const prefixes = new Map<number, string>();
+
 export function tablePrefix(id: number): string {
-  return encodeKey(id)!;
+  let p = prefixes.get(id);
+  if (p === undefined) prefixes.set(id, (p = encodeKey(id)!));
+  return p;
 }
 
 export function rowDiskKey(id: number, rowKey: string): Buffer {
-  return toBytes(tablePrefix(id) + rowKey);
+  const p = tablePrefix(id);
+  const b = Buffer.allocUnsafe(p.length + rowKey.length);
+  b.write(p, 0, 'latin1');
+  b.write(rowKey, p.length, 'latin1');
+  return b;
 }
 
 export function indexPrefix(id: number, attr: string): string {

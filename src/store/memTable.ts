@@ -56,12 +56,16 @@ export class MemTable {
     const old = this.rows.get(rowKey);
     if (old) this.unindex(rowKey, old);
     this.rows.set(rowKey, row);
-    this.corrupt.delete(rowKey);
-    this.corruptIndex.delete(rowKey);
+    if (this.corrupt.size > 0) {
+      this.corrupt.delete(rowKey);
+      this.corruptIndex.delete(rowKey);
+    }
     if (!old) this.order.add(rowKey);
-    for (const [attr, idx] of this.indexes) {
-      const e = this.indexEntry(attr, row, rowKey);
-      if (e !== undefined) idx.add(e);
+    if (this.indexes.size > 0) {
+      for (const [attr, idx] of this.indexes) {
+        const e = this.indexEntry(attr, row, rowKey);
+        if (e !== undefined) idx.add(e);
+      }
     }
   }
 

@@ -305,8 +305,14 @@ export class StoreOpening {
       const prefix = tablePrefix(mem.def.id);
       const it = this.st.db.iterator('rows', { gte: toBytes(prefix), lt: toBytes(prefixEnd(prefix)) });
       let lastKey: unknown = undefined;
+      let pending: Promise<Array<[Buffer, Buffer]>> | undefined;
       try {
-        for (let chunk = await it.next(2000); chunk.length > 0; chunk = await it.next(2000)) {
+        // prefetch: RocksDB reads the next chunk on its thread while this one is decoded
+        pending = it.next(4000);
+        for (;;) {
+          const chunk = await pending;
+          if (chunk.length === 0) break;
+          pending = it.next(4000);
           for (const [k, v] of chunk) {
             const rk = fromBytes(k).slice(prefix.length);
             const d = decodeValue(v);
@@ -335,6 +341,7 @@ export class StoreOpening {
         this.o.env.logger.error({ report: 'store_corrupt_table', table: mem.def.name, key: after, reason: (err as Error).message }, 'table unreadable; other tables are served');
         mem.clear();
       } finally {
+        await pending?.catch(() => []); // never close an iterator with a read in flight
         await it.close();
       }
     }

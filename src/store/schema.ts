@@ -45,23 +45,32 @@ export function hasType(t: AttributeType, v: unknown): boolean {
  * Validates a record against its table and returns the stored form (defaults filled, keys in
  * declaration order). Throws {@link StoreValidationError} naming table, attribute and value.
  */
+const shapes = new WeakMap<NormalTableDef, { names: Set<string>; keys: Set<string> }>();
+
+function shapeOf(t: NormalTableDef): { names: Set<string>; keys: Set<string> } {
+  let s = shapes.get(t);
+  if (!s) shapes.set(t, (s = { names: new Set(t.attributes.map((a) => a.name)), keys: new Set(t.key) }));
+  return s;
+}
+
 export function validateRecord(t: NormalTableDef, rec: unknown): Row {
   if (rec === null || typeof rec !== 'object' || Array.isArray(rec)) throw new StoreValidationError(t.name, undefined, rec, 'wrong_type', 'a record is an object');
   const input = rec as Row;
+  const shape = shapeOf(t);
   for (const k in input) {
-    if (!t.attributes.some((a) => a.name === k)) throw new StoreValidationError(t.name, k, input[k], 'unknown_attribute');
+    if (!shape.names.has(k)) throw new StoreValidationError(t.name, k, input[k], 'unknown_attribute');
   }
   const out: Row = {};
   for (const a of t.attributes) {
     let v = input[a.name];
     if (v === undefined) {
-      if (t.key.includes(a.name)) throw new StoreValidationError(t.name, a.name, undefined, 'missing', 'key attribute');
-      if (a.default !== undefined) v = structuredClone(a.default);
+      if (shape.keys.has(a.name)) throw new StoreValidationError(t.name, a.name, undefined, 'missing', 'key attribute');
+      if (a.default !== undefined) v = a.default !== null && typeof a.default === 'object' ? structuredClone(a.default) : a.default;
       else if (a.nullable) v = null;
       else throw new StoreValidationError(t.name, a.name, undefined, 'missing');
     }
     if (v === null) {
-      if (!a.nullable || t.key.includes(a.name)) throw new StoreValidationError(t.name, a.name, v, 'wrong_type', `expected ${a.type}`);
+      if (!a.nullable || shape.keys.has(a.name)) throw new StoreValidationError(t.name, a.name, v, 'wrong_type', `expected ${a.type}`);
     } else if (!hasType(a.type, v)) {
       throw new StoreValidationError(t.name, a.name, v, 'wrong_type', `expected ${a.type}`);
     }

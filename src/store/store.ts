@@ -32,6 +32,8 @@ export interface TransactionOptions {
 
 interface Pending {
   readonly ops: readonly CommitOp[];
+  /** Encoded key of each op (computed once at enqueue). */
+  readonly encKeys: readonly string[];
   readonly extra?: readonly KvOp[];
   readonly applied?: { stream: string; seq: number };
   /** Replace these tables' contents entirely (snapshot load). */
@@ -85,7 +87,10 @@ export class Store {
   private flushing: Promise<void> | undefined;
   private scheduled = false;
   private closed = false;
-  private readonly pendingKeys = new Map<MemTable, Map<string, number>>();
+  /** Commits queued or being written (their keys count as "being changed" for conflicts). */
+  private inflight: readonly Pending[] = [];
+  /** Keys of queued and in-flight commits, built lazily when a transaction validates. */
+  private pendingIndex: Map<MemTable, Set<string>> | undefined;
   private readonly pendingApplied = new Map<string, number>();
   private readonly subscribers = new Map<string, Set<(e: ChangeEvent) => void>>();
   private readonly commitListeners = new Set<(b: CommitBatch) => void>();
@@ -222,6 +227,7 @@ export class Store {
     const retries = opts.retries ?? 16;
     let last: { table: string; key?: unknown } = { table: '?' };
     let release: (() => void) | undefined;
+    this.activeTx++;
     try {
       for (let attempt = 0; attempt <= retries; attempt++) {
         if (this.closed) throw new StoreClosedError(this.s.dir);
@@ -245,8 +251,13 @@ export class Store {
       throw new StoreTxRetriesError(retries + 1, last);
     } finally {
       release?.();
+      // per-key versions matter only to transactions running now: drop them when none are
+      if (--this.activeTx === 0) for (const m of this.tables.values()) m.keyVersions.clear();
     }
   }
+
+  /** Transactions between start and finish (per-key versions are kept only while > 0). */
+  private activeTx = 0;
 
   private retryLane: Promise<void> = Promise.resolve();
   private exclusive: Promise<void> | undefined;
@@ -294,15 +305,32 @@ export class Store {
     await this.submit(ops);
   }
 
+  private pending(): Map<MemTable, Set<string>> {
+    if (this.pendingIndex) return this.pendingIndex;
+    const idx = new Map<MemTable, Set<string>>();
+    for (const list of [this.inflight, this.queue]) {
+      for (const p of list) {
+        for (let i = 0; i < p.ops.length; i++) {
+          const mem = this.tables.get(p.ops[i]!.table)!;
+          let set = idx.get(mem);
+          if (!set) idx.set(mem, (set = new Set()));
+          set.add(p.encKeys[i]!);
+        }
+      }
+    }
+    return (this.pendingIndex = idx);
+  }
+
   private conflictOf(tx: Tx): { table: string; key?: unknown } | undefined {
+    const pend = this.queue.length > 0 || this.inflight.length > 0 ? this.pending() : undefined;
     for (const [mem, keys] of tx.reads) {
-      const pend = this.pendingKeys.get(mem);
+      const p = pend?.get(mem);
       for (const [k, v] of keys) {
-        if ((mem.keyVersions.get(k) ?? 0) !== v || (pend?.get(k) ?? 0) > 0) return { table: mem.def.name, key: k };
+        if ((mem.keyVersions.get(k) ?? 0) !== v || p?.has(k)) return { table: mem.def.name, key: k };
       }
     }
     for (const [mem, v] of tx.scans) {
-      if (mem.version !== v || (this.pendingKeys.get(mem)?.size ?? 0) > 0) return { table: mem.def.name };
+      if (mem.version !== v || (pend?.get(mem)?.size ?? 0) > 0) return { table: mem.def.name };
     }
     return undefined;
   }
@@ -320,17 +348,13 @@ export class Store {
   }
 
   /** @internal queue a commit for the next group flush */
-  enqueue(p: Omit<Pending, 'resolve' | 'reject'>): Promise<void> {
+  enqueue(p: Omit<Pending, 'resolve' | 'reject' | 'encKeys'>): Promise<void> {
     if (this.closed) return Promise.reject(new StoreClosedError(this.s.dir));
     return new Promise<void>((resolve, reject) => {
-      for (const op of p.ops) {
-        const mem = this.table(op.table);
-        let m = this.pendingKeys.get(mem);
-        if (!m) this.pendingKeys.set(mem, (m = new Map()));
-        const k = mustEncode(mem, op.key);
-        m.set(k, (m.get(k) ?? 0) + 1);
-      }
-      this.queue.push({ ...p, resolve, reject });
+      const encKeys: string[] = [];
+      for (const op of p.ops) encKeys.push(mustEncode(this.table(op.table), op.key));
+      this.queue.push({ ...p, encKeys, resolve, reject });
+      this.pendingIndex = undefined;
       this.schedule();
     });
   }
@@ -342,11 +366,12 @@ export class Store {
       this.scheduled = false;
       if (this.flushing) return; // the running flush loop picks the queue up
       if (this.queue.length === 0) return this.wakeIdle();
-      this.flushing = (async () => {
-        while (this.queue.length > 0) await this.flushOnce();
-      })().finally(() => {
+      // one batch per turn: commits arriving while this one is written go into the next turn's
+      // batch, so the event loop turns between fdatasyncs (timers and I/O are not starved)
+      this.flushing = this.flushOnce().finally(() => {
         this.flushing = undefined;
-        this.wakeIdle();
+        if (this.queue.length > 0) this.schedule();
+        else this.wakeIdle();
       });
     });
   }
@@ -365,17 +390,9 @@ export class Store {
   }
 
   private releasePending(batch: readonly Pending[]): void {
+    this.inflight = [];
+    this.pendingIndex = undefined;
     for (const p of batch) {
-      for (const op of p.ops) {
-        const mem = this.tables.get(op.table);
-        const m = mem && this.pendingKeys.get(mem);
-        if (!m) continue;
-        const k = mustEncode(mem, op.key);
-        const n = (m.get(k) ?? 1) - 1;
-        if (n <= 0) m.delete(k);
-        else m.set(k, n);
-        if (m.size === 0) this.pendingKeys.delete(mem);
-      }
       if (p.applied && this.pendingApplied.get(p.applied.stream) === p.applied.seq) this.pendingApplied.delete(p.applied.stream);
     }
   }
@@ -383,6 +400,7 @@ export class Store {
   private async flushOnce(): Promise<void> {
     const batch = this.queue;
     this.queue = [];
+    this.inflight = batch;
     const overlay = new Map<MemTable, Map<string, Row | null>>();
     const current = (mem: MemTable, rk: string): Row | undefined => {
       const o = overlay.get(mem);
@@ -407,7 +425,7 @@ export class Store {
         const cs: Change[] = [];
         const record = (mem: MemTable, rowKey: string, row: Row | null, op: CommitOp): void => {
           const old = current(mem, rowKey);
-          if (!row && !old && !mem.corrupt.has(rowKey)) return;
+          if (!row && !old && (mem.corrupt.size === 0 || !mem.corrupt.has(rowKey))) return;
           let o = overlay.get(mem);
           if (!o) overlay.set(mem, (o = new Map()));
           o.set(rowKey, row);
@@ -415,7 +433,7 @@ export class Store {
           if (mem.def.storage !== 'disc') return;
           if (mem.def.durability === 'sync') sync = true;
           const id = mem.def.id;
-          for (const [a, e] of mem.corruptIndex.get(rowKey) ?? []) kvOps.push({ type: 'del', column: 'idx', key: indexDiskKey(id, a, e) });
+          if (mem.corruptIndex.size > 0) for (const [a, e] of mem.corruptIndex.get(rowKey) ?? []) kvOps.push({ type: 'del', column: 'idx', key: indexDiskKey(id, a, e) });
           if (old) for (const a of mem.def.indexes) {
             const e = mem.indexEntry(a, old, rowKey);
             if (e !== undefined) kvOps.push({ type: 'del', column: 'idx', key: indexDiskKey(id, a, e) });
@@ -435,10 +453,11 @@ export class Store {
           for (const rk of mem.order.scan()) record(mem, rk, null, { table: t, op: 'delete', key: null });
         }
         let durable = false;
-        for (const op of p.ops) {
+        for (let i = 0; i < p.ops.length; i++) {
+          const op = p.ops[i]!;
           const mem = this.table(op.table);
           durable ||= mem.def.storage === 'disc';
-          const encKey = mustEncode(mem, op.key);
+          const encKey = p.encKeys[i]!;
           if (op.op === 'put') {
             const row = op.value!;
             const rk = mem.def.type === 'bag' ? mem.rowKeyOf(row) : encKey;
@@ -453,7 +472,8 @@ export class Store {
         changes.push(cs);
         if (durable || (p.extra?.length ?? 0) > 0) {
           seq++;
-          const logged = p.ops.filter((o) => this.tables.get(o.table)?.def.storage === 'disc').map(plain);
+          // the change log records which keys each commit touched (the rows hold the values)
+          const logged = p.ops.filter((o) => this.tables.get(o.table)?.def.storage === 'disc').map((o) => ({ table: o.table, op: o.op, key: o.key }));
           kvOps.push({ type: 'put', column: 'log', key: logKey(seq), value: encodeValue({ ops: logged, schemaVersion: this.s.schemaVersion }) });
           if (seq > this.s.changeLogLimit) kvOps.push({ type: 'del', column: 'log', key: logKey(seq - this.s.changeLogLimit) });
         }
@@ -479,7 +499,7 @@ export class Store {
         if (c.row) c.mem.put(c.rowKey, c.row);
         else c.mem.delete(c.rowKey);
         c.mem.version = version;
-        c.mem.keyVersions.set(c.mem.encKeyOf(c.rowKey), version);
+        if (this.activeTx > 0) c.mem.keyVersions.set(c.mem.encKeyOf(c.rowKey), version);
       }
       if (p.applied) this.s.applied.set(p.applied.stream, p.applied.seq);
     }

@@ -10,11 +10,11 @@ const FORMAT = 0x01;
 
 /** Encodes a JSON value. */
 export function encodeValue(v: unknown): Buffer {
-  const payload = Buffer.from(JSON.stringify(v), 'utf8');
-  const out = Buffer.allocUnsafe(payload.length + 5);
+  const json = JSON.stringify(v);
+  const out = Buffer.allocUnsafe(Buffer.byteLength(json) + 5);
   out[0] = FORMAT;
-  out.writeUInt32BE(crc32(payload), 1);
-  payload.copy(out, 5);
+  out.write(json, 5, 'utf8');
+  out.writeUInt32BE(crc32(out.subarray(5)), 1);
   return out;
 }
 

@@ -218,7 +218,7 @@ export class Replicator implements StoreReplicator {
     // Fast path: when our batch is the very next sequence, apply it now instead of waiting for
     // the consumer to bring it back; the consumer then sees it as already applied. Stream
     // order holds: it is applied only if `seq === applied + 1` when its turn comes.
-    void this.enqueue(seq, subject, data, true);
+    void this.enqueue(seq, subject, data, batch);
     await this.waitApplied(seq, Math.max(0, deadline - this.env.clock.now()));
   }
 
@@ -335,19 +335,20 @@ export class Replicator implements StoreReplicator {
    * everything before it is confirmed first and nothing after it is submitted until it is — so
    * a newer-schema refusal halts exactly there.
    */
-  private enqueue(seq: number, subject: string, data: Uint8Array, own = false): Promise<void> {
+  private enqueue(seq: number, subject: string, data: Uint8Array, own?: CommitBatch): Promise<void> {
     const p = this.submitChain.then(() => this.submit(seq, subject, data, own));
     // The chain only orders submissions; the caller awaiting `p` sees its error.
     this.submitChain = p.catch(() => undefined);
     return p;
   }
 
-  private async submit(seq: number, subject: string, data: Uint8Array, own: boolean): Promise<void> {
+  private async submit(seq: number, subject: string, data: Uint8Array, own: CommitBatch | undefined): Promise<void> {
     if (this.halted || this.stopped || seq <= this.submitted) return;
     if (own && seq !== this.submitted + 1) return; // not next: the consumer brings it in order
     if (this.submitted - this.applied >= MAX_IN_FLIGHT) await this.confirmChain;
     this.submitted = seq;
-    const decoded = decodeBatch(data, this.tableSet);
+    // Our own batch was validated before publishing: no need to parse it back.
+    const decoded = own ? ({ ok: true, node: this.opts.node, batch: own } as const) : decodeBatch(data, this.tableSet);
     if (!decoded.ok) {
       const why = decoded.why;
       this.confirmChain = this.confirmChain.then(() => this.skipMalformed(seq, subject, why));

@@ -80,6 +80,7 @@ export class Replicator implements StoreReplicator {
   private jsm!: JetStreamManager;
   private messages: ConsumerMessages | undefined;
   private consumerGen = 0;
+  private resyncing = false;
   private offConn: (() => void) | undefined;
   private snapSub: Subscription | undefined;
   private applied = 0;
@@ -121,6 +122,7 @@ export class Replicator implements StoreReplicator {
     const base = { stream: this.stream, applied: this.applied, malformed: this.malformed, ...(this.lastMalformed ? { lastMalformed: this.lastMalformed } : {}) };
     if (this.stopped) return { status: 'stopped', ...base };
     if (this.halted) return { status: 'halted', ...base, reason: { code: this.halted.code, message: this.halted.message } };
+    if (this.resyncing) return { status: 'degraded', ...base, reason: { code: 'ORDO_REPL_SNAPSHOT', message: 'stream gap: resyncing from a peer snapshot' } };
     if (this.conn.state() !== 'connected') return { status: 'degraded', ...base, reason: { code: 'ORDO_NATS_UNREACHABLE', message: `NATS connection ${this.conn.state()}` } };
     return { status: 'ok', ...base };
   }
@@ -154,13 +156,7 @@ export class Replicator implements StoreReplicator {
     for (const t of this.opts.tables) {
       if (!this.halted) await this.knownSubjectSeq(`${this.prefix}.t.${token(t)}`);
     }
-    this.snapSub = this.conn.nc.subscribe(this.snapshotSubject, { queue: 'ordo-snapshot', callback: (err, msg) => {
-      if (err) return;
-      void this.serveSnapshot().then(
-        (data) => msg.respond(data),
-        (e: unknown) => this.log.warn({ report: 'replication', event: 'snapshot_serve_failed', err: String(e) }, 'could not serve a snapshot'),
-      );
-    } });
+    this.serveSnapshots();
     this.offConn = this.conn.on((e) => {
       if (e.type === 'nats.reconnect') this.restartConsumer();
     });
@@ -345,6 +341,12 @@ export class Replicator implements StoreReplicator {
   private async submit(seq: number, subject: string, data: Uint8Array, own: CommitBatch | undefined): Promise<void> {
     if (this.halted || this.stopped || seq <= this.submitted) return;
     if (own && seq !== this.submitted + 1) return; // not next: the consumer brings it in order
+    if (!own && seq > this.submitted + 1) {
+      // A gap: the stream dropped messages this node never applied (limits, purge). Applying on
+      // would silently diverge; load a peer snapshot instead.
+      void this.resync(seq);
+      return;
+    }
     if (this.submitted - this.applied >= MAX_IN_FLIGHT) await this.confirmChain;
     this.submitted = seq;
     // Our own batch was validated before publishing: no need to parse it back.
@@ -430,6 +432,47 @@ export class Replicator implements StoreReplicator {
     // Ordering only: serveSnapshot's caller sees the error through `p`.
     this.submitChain = p.then(() => undefined, () => undefined);
     return new TextEncoder().encode(JSON.stringify(await p));
+  }
+
+  private serveSnapshots(): void {
+    this.snapSub = this.conn.nc.subscribe(this.snapshotSubject, {
+      queue: 'ordo-snapshot',
+      callback: (err, msg) => {
+        if (err) {
+          this.log.warn({ report: 'replication', event: 'snapshot_sub_error', err: String(err) }, 'snapshot subscription error');
+          return;
+        }
+        void this.serveSnapshot().then(
+          (data) => msg.respond(data),
+          (e: unknown) => this.log.warn({ report: 'replication', event: 'snapshot_serve_failed', err: String(e) }, 'could not serve a snapshot'),
+        );
+      },
+    });
+  }
+
+  /** Gap while running: stop consuming, load a peer snapshot reaching past the gap, resume. */
+  private async resync(firstAvailable: number): Promise<void> {
+    if (this.resyncing || this.stopped) return;
+    this.resyncing = true;
+    this.log.error({ report: 'replication', event: 'gap', applied: this.applied, next: firstAvailable }, 'stream gap: resyncing from a peer snapshot');
+    this.consumerGen++;
+    const msgs = this.messages;
+    this.messages = undefined;
+    await msgs?.close().catch((e: unknown) => this.log.debug({ err: String(e) }, 'consumer close'));
+    this.snapSub?.unsubscribe(); // never answer our own request with our stale copy
+    this.snapSub = undefined;
+    try {
+      await this.confirmChain;
+      await this.catchUpFromSnapshot(firstAvailable);
+      this.resyncing = false;
+      this.serveSnapshots();
+      this.restartConsumer();
+    } catch (e) {
+      this.log.error({ report: 'replication', event: 'resync_failed', err: String(e) }, 'resync failed; retrying');
+      this.resyncing = false;
+      await this.sleep(1000);
+      if (!this.stopped) void this.resync(firstAvailable);
+    }
   }
 
   private async catchUpFromSnapshot(firstSeq: number): Promise<void> {

@@ -48,6 +48,7 @@ describe('cluster children under an Ordo supervisor', () => {
     expect(seen.cluster?.members().map((m) => m.name)).toEqual(['a']);
     await waitFor(() => seen.leader?.isLeader(), 'leader');
     expect(app.health().status).toBe('running');
+    await waitFor(() => JSON.stringify(app.health().children.find((c) => c.id === 'election')!.state) === JSON.stringify({ running: 'leader' }), 'health shows leader');
     await app.stop();
     const reports = env.records.filter((r) => r.event === 'left' || (r.event === 'follower' && r.why === 'stopped')).map((r) => r.event);
     expect(reports).toEqual(['follower', 'left']); // election stopped first, then discovery

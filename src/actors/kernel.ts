@@ -6,7 +6,7 @@ import { MachineProcess, type SpawnMachineOptions } from './machineProcess.ts';
 import { NativeProcess, type NativeBehaviour } from './nativeProcess.ts';
 import type { StartResult } from './startResult.ts';
 import { BadArgumentError, CalleeExitError, CallTimeoutError, NoProcError, type CallError } from './errors.ts';
-import { classifyExit } from './exitReason.ts';
+import { classifyExit, formatReason } from './exitReason.ts';
 import { report } from './report.ts';
 
 /** The outcome of a `call`: the reply, or why there is none. Never a rejected promise. */
@@ -22,7 +22,11 @@ export type LifecycleEvent =
 export type Target = Pid | string;
 
 /** `register`'s outcome. */
-export type RegisterResult = { readonly ok: true } | { readonly ok: false; readonly reason: 'already_registered'; readonly holder: Pid } | { readonly ok: false; readonly reason: 'noproc' };
+export type RegisterResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: 'already_registered'; readonly holder: Pid }
+  | { readonly ok: false; readonly reason: 'already_named'; readonly name: string }
+  | { readonly ok: false; readonly reason: 'noproc' };
 
 /**
  * The process kernel: pids, the name registry, links, monitors, exit signals and
@@ -58,6 +62,8 @@ export class Kernel {
    * failed, or timed out. See docs/child-protocol.md.
    */
   spawn(machine: AnyStateMachine, options: SpawnMachineOptions = {}): Promise<StartResult> {
+    const bad = badSpawnOption(options);
+    if (bad) return Promise.resolve({ status: 'error', error: bad });
     if (options.name !== undefined) {
       const holder = this.names.get(options.name);
       if (holder) return Promise.resolve({ status: 'already_started', pid: holder.pid });
@@ -102,27 +108,24 @@ export class Kernel {
    * reason). Never rejects. Default timeout 5000 ms (gen_server's); `Infinity` waits forever.
    */
   call<T = unknown>(target: Target, request: object, options: { timeoutMs?: number } = {}): Promise<CallResult<T>> {
-    if (typeof request !== 'object' || request === null) {
+    if (typeof request !== 'object' || request === null || typeof (request as { type?: unknown }).type !== 'string') {
       return Promise.resolve({ ok: false, error: new BadArgumentError('request', request, 'a call request must be an object with a type') });
+    }
+    const timeoutMs = options.timeoutMs ?? 5000;
+    if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) {
+      return Promise.resolve({ ok: false, error: new BadArgumentError('timeoutMs', timeoutMs, 'timeoutMs must be a number ≥ 0 (or Infinity)') });
     }
     const proc = this.lookup(target);
     if (!proc || !proc.alive) return Promise.resolve({ ok: false, error: new NoProcError(target, request) });
-    const timeoutMs = options.timeoutMs ?? 5000;
-    const id = ++this.nextRef;
     return new Promise<CallResult<T>>((resolve) => {
-      const pending = {
-        resolve: resolve as (o: CallResult) => void,
-        timer: undefined as unknown,
-        request,
-        target,
-      };
+      const replyTo = new ReplyTo(proc, resolve as never, request, target);
       if (timeoutMs !== Infinity) {
-        pending.timer = this.env.clock.setTimeout(() => {
-          if (proc.pendingCalls.delete(id)) resolve({ ok: false, error: new CallTimeoutError(target, request, timeoutMs) });
+        replyTo.timer = this.env.clock.setTimeout(() => {
+          if (proc.pendingCalls.delete(replyTo)) resolve({ ok: false, error: new CallTimeoutError(target, request, timeoutMs) });
         }, timeoutMs);
       }
-      proc.pendingCalls.set(id, pending);
-      proc.deliverCall(request, new ReplyTo(proc, id));
+      proc.pendingCalls.add(replyTo);
+      proc.deliverCall(request, replyTo);
     });
   }
 
@@ -181,7 +184,7 @@ export class Kernel {
     const ref = ++this.nextRef;
     const proc = this.lookup(target);
     if (!proc || !proc.alive) {
-      queueMicrotask(() => onDown('noproc'));
+      queueMicrotask(() => this.isolated(() => onDown('noproc'), 'monitor callback'));
       return ref;
     }
     proc.monitors.set(ref, onDown);
@@ -204,6 +207,8 @@ export class Kernel {
     if (holder) return { ok: false, reason: 'already_registered', holder: holder.pid };
     const proc = this.lookup(pid);
     if (!proc || !proc.alive) return { ok: false, reason: 'noproc' };
+    // OTP: a process has at most one registered name (register/2 → badarg otherwise).
+    if (proc.name !== undefined) return { ok: false, reason: 'already_named', name: proc.name };
     this.bindName(name, proc);
     return { ok: true };
   }
@@ -248,7 +253,20 @@ export class Kernel {
   /** @internal */
   _emit(event: LifecycleEvent): void {
     if (this.lifecycle.size === 0) return;
-    for (const l of [...this.lifecycle]) l(event);
+    for (const l of [...this.lifecycle]) this.isolated(() => l(event), 'lifecycle listener');
+  }
+
+  /**
+   * Runs an observer's callback (lifecycle listener, monitor) so that a throw is logged and
+   * goes no further: it must not skip the other observers, nor the links and monitors of an
+   * exit that is being delivered, nor surface in whichever process triggered the event.
+   */
+  private isolated(fn: () => void, what: string): void {
+    try {
+      fn();
+    } catch (e) {
+      this.env.logger.error({ err: formatReason(e) }, `${what} threw`);
+    }
   }
 
   /** Number of live processes. */
@@ -284,10 +302,19 @@ export class Kernel {
       proc.monitors.clear();
       for (const [ref, onDown] of monitors) {
         this.monitorTargets.delete(ref);
-        onDown(reason);
+        this.isolated(() => onDown(reason), 'monitor callback');
       }
     }
   }
+}
+
+/** A typed error for the first invalid spawn option, if any (checked before anything is spawned). */
+function badSpawnOption(o: SpawnMachineOptions): BadArgumentError | undefined {
+  if (o.name !== undefined && (typeof o.name !== 'string' || o.name.length === 0)) return new BadArgumentError('name', o.name, 'a registered name must be a non-empty string');
+  const t = o.startTimeoutMs;
+  if (t !== undefined && (typeof t !== 'number' || !(t > 0))) return new BadArgumentError('startTimeoutMs', t, 'startTimeoutMs must be a number > 0 (or Infinity)');
+  if (o.link !== undefined && !(o.link instanceof Pid)) return new BadArgumentError('link', o.link, 'link must be a pid');
+  return undefined;
 }
 
 function safeDescribe(proc: Process): unknown {

@@ -3,6 +3,7 @@ import { Process, type ReplyTo } from './process.ts';
 import type { Pid } from './pid.ts';
 import type { Kernel } from './kernel.ts';
 import { StartExitError, StartTimeoutError } from './errors.ts';
+import { formatReason } from './exitReason.ts';
 import type { StartResult } from './startResult.ts';
 
 /** Options for spawning a machine as a process. */
@@ -96,13 +97,13 @@ export class MachineProcess extends Process {
     if (s.status === 'error') return; // delivered through the error observer
     if (s.status === 'active') this.kernel._emit({ type: 'state', pid: this.pid, value: s.value });
     if (!this.ready && s.status === 'active' && s.hasTag('ready')) {
-      this.ready = true;
       try {
         this.service = this.options.selectService ? this.options.selectService(s as never) : (s.context as { service?: unknown } | undefined)?.service;
       } catch (e) {
-        this.forceStop(e);
+        this.forceStop(e); // not ready yet: a failed start
         return;
       }
+      this.ready = true;
       if (this.startTimer !== undefined) this.kernel.env.clock.clearTimeout(this.startTimer);
       const settle = this.settleStart;
       this.settleStart = undefined;
@@ -151,7 +152,9 @@ export class MachineProcess extends Process {
 
   signal(from: Pid | undefined, reason: unknown, linked: boolean): void {
     if (!this.alive) return;
-    if (reason === 'kill') return this.forceStop('killed');
+    // Only an exit *signal* 'kill' (kernel.exit) is untrappable. A linked process that ended
+    // with reason 'kill' sends an ordinary, trappable signal with that reason (as in OTP).
+    if (reason === 'kill' && !linked) return this.forceStop('killed');
     if (linked) {
       if (this.trapExit) return this.send({ type: 'ordo.exit', from, reason });
       if (reason === 'normal') return;
@@ -178,10 +181,20 @@ export class MachineProcess extends Process {
     this.send({ ...(request as { type: string }), replyTo } as { type: string });
   }
   deliverCast(message: unknown): void {
-    this.send(message as { type: string });
+    this.deliverEvent(message);
   }
   deliverInfo(message: unknown): void {
-    this.send(message as { type: string });
+    this.deliverEvent(message);
+  }
+
+  /**
+   * A machine only takes events (objects with a string `type`). Anything else is dropped and
+   * logged — like a gen_server's unexpected message — rather than thrown back at the sender
+   * (cast never fails) or fed to xstate (which would crash the machine with a TypeError).
+   */
+  private deliverEvent(message: unknown): void {
+    if (isEvent(message)) return this.send(message);
+    this.kernel.env.logger.warn({ pid: String(this.pid), message: formatReason(message) }, 'dropped a message that is not an event');
   }
   describe(): unknown {
     return this.actor?.getSnapshot()?.value;
@@ -196,6 +209,11 @@ export class MachineProcess extends Process {
 }
 
 const IGNORE = Symbol('ignore');
+
+/** An xstate event: an object with a string `type`. */
+function isEvent(x: unknown): x is { type: string; [k: string]: unknown } {
+  return typeof x === 'object' && x !== null && typeof (x as { type?: unknown }).type === 'string';
+}
 
 const outputting = new WeakMap<AnyStateMachine, AnyStateMachine>();
 

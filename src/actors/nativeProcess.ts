@@ -69,7 +69,8 @@ export class NativeProcess extends Process {
 
   signal(from: Pid | undefined, reason: unknown, linked: boolean): void {
     if (!this.alive) return;
-    if (reason === 'kill') {
+    if (reason === 'kill' && !linked) {
+      // Untrappable only when sent with kernel.exit; a link's 'kill' reason is an ordinary signal.
       try {
         this.behaviour.killed?.();
       } finally {

@@ -1,14 +1,6 @@
 import type { Pid } from './pid.ts';
 import type { Kernel } from './kernel.ts';
 
-/** @internal A call waiting for its reply. */
-export interface PendingCall {
-  resolve(outcome: { ok: true; value: unknown } | { ok: false; error: unknown }): void;
-  timer: unknown;
-  request: unknown;
-  target: Pid | string;
-}
-
 /** What `processInfo` tells about a live process. */
 export interface ProcessInfo {
   pid: Pid;
@@ -31,7 +23,8 @@ export abstract class Process {
   name: string | undefined = undefined;
   readonly links = new Set<Process>();
   readonly monitors = new Map<number, (reason: unknown) => void>();
-  readonly pendingCalls = new Map<number, PendingCall>();
+  /** Calls waiting for this process's reply. */
+  readonly pendingCalls = new Set<ReplyTo>();
 
   constructor(
     readonly kernel: Kernel,
@@ -64,16 +57,19 @@ export abstract class Process {
  */
 export class ReplyTo {
   /** @internal */
+  timer: unknown = undefined;
+  /** @internal */
   constructor(
     private readonly callee: Process,
-    private readonly callId: number,
+    /** @internal */ readonly resolve: (outcome: { ok: true; value: unknown } | { ok: false; error: unknown }) => void,
+    /** @internal */ readonly request: unknown,
+    /** @internal */ readonly target: Pid | string,
   ) {}
   reply(value: unknown): void {
-    const pending = this.callee.pendingCalls.get(this.callId);
-    if (!pending) return;
-    this.callee.pendingCalls.delete(this.callId);
-    if (pending.timer !== undefined) this.callee.kernel.env.clock.clearTimeout(pending.timer);
-    pending.resolve({ ok: true, value });
+    // One object is both the pending call and its reply address: no id map on the hot path.
+    if (!this.callee.pendingCalls.delete(this)) return;
+    if (this.timer !== undefined) this.callee.kernel.env.clock.clearTimeout(this.timer);
+    this.resolve({ ok: true, value });
   }
 }
 

@@ -119,18 +119,18 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
   }
 
   const ready = (async () => {
-    const r = await startSupervisor(kernel, options.tree, { label: name });
+    const r = await startSupervisor(kernel, options.tree, { label: name, onSpawned: (pid) => (rootPid = pid) });
     if (r.status !== 'ok') {
       const error =
         r.status === 'error' && r.error instanceof FailedToStartChildError
           ? new ApplicationStartError(name, r.error.childId, r.error.reason)
           : new ApplicationStartError(name, undefined, r.status === 'error' ? r.error : r.status);
       report(env.logger, 'start_error', { application: name, child: error.childId, reason: error.reason });
-      finish({ reason: error, code: 1 }, false);
+      finish({ reason: error, code: 1 }, stopping !== undefined);
       throw error;
     }
     rootPid = r.pid;
-    status = 'running';
+    if (!stopping) status = 'running';
     kernel.monitor(r.pid, (reason) => {
       const orderly = stopping !== undefined && isNormalExit(reason);
       finish({ reason, code: orderly ? 0 : 1 }, stopping !== undefined);
@@ -143,15 +143,20 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
   const stop = (opts: { deadlineMs?: number } = {}): Promise<ApplicationExit> => {
     if (stopping) return stopping;
     stopping = (async () => {
-      await ready.catch(() => undefined);
       if (exitInfo) return exitInfo;
       status = 'stopping';
+      // The deadline runs from the stop request, even while the tree is still starting: a
+      // SIGTERM during a slow boot must not wait for the boot to finish.
       const deadline = opts.deadlineMs ?? options.stopDeadlineMs ?? 30_000;
       const timer = env.clock.setTimeout(() => {
         report(env.logger, 'shutdown_error', { application: name, reason: 'stop_deadline_exceeded', deadlineMs: deadline });
-        if (rootPid) kernel.exit(rootPid, 'kill');
+        // Kill every process of the tree, not just the root: a sub-supervisor waiting on a
+        // stuck child would otherwise keep both alive (OTP's application master kills all
+        // the application's processes after its top supervisor).
+        if (rootPid) for (const pid of treeOf(kernel, rootPid)) kernel.exit(pid, 'kill');
       }, deadline);
-      kernel.exit(rootPid!, 'shutdown');
+      await ready.catch(() => undefined);
+      if (!exitInfo) kernel.exit(rootPid!, 'shutdown');
       const exit = await exited;
       env.clock.clearTimeout(timer);
       return exit.reason === 'killed' ? { ...exit, code: 1 } : exit;
@@ -160,7 +165,10 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
   };
 
   if (options.handleSignals ?? true) {
+    let signalled = false;
     const onSignal = () => {
+      if (signalled) return; // the stop is under way; exit once, when it ends
+      signalled = true;
       void stop().then((exit) => env.io.process.exit(exit.code));
     };
     unsubscribe.push(env.io.process.onSignal('SIGTERM', onSignal), env.io.process.onSignal('SIGINT', onSignal));
@@ -179,6 +187,26 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
   }
 
   return { name, kernel, ready, exited, stop, health };
+}
+
+/**
+ * The processes of the tree under `root`, children before their supervisor: everything linked
+ * to a supervisor (its children — also one it is shutting down, which no longer shows in its
+ * child list — and anything else that linked itself to it), depth first.
+ */
+function treeOf(kernel: Kernel, root: Pid): Pid[] {
+  const seen = new Set<string>();
+  const out: Pid[] = [];
+  const visit = (pid: Pid): void => {
+    if (seen.has(String(pid))) return;
+    seen.add(String(pid));
+    const info = kernel.processInfo(pid);
+    if (!info) return;
+    if (info.kind === 'native') for (const l of info.links) visit(l);
+    out.push(pid);
+  };
+  visit(root);
+  return out;
 }
 
 function toHealth(children: unknown[]): ChildHealth[] {

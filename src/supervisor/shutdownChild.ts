@@ -1,5 +1,5 @@
 import type { Kernel, Pid } from '../actors/index.ts';
-import { report } from '../actors/index.ts';
+import { isShutdownTuple, report } from '../actors/index.ts';
 import type { RestartType, Shutdown } from './types.ts';
 
 /**
@@ -21,7 +21,9 @@ export function shutdownChild(
   // child's own EXIT reaches the supervisor as a message it ignores (the record is forgotten).
   return new Promise((resolve) => {
     let timer: unknown;
+    let down = false;
     kernel.monitor(pid, (reason) => {
+      down = true;
       if (timer !== undefined) kernel.env.clock.clearTimeout(timer);
       kernel.unlink(self, pid);
       if (!expected(reason, shutdownMs, child.restart)) {
@@ -33,7 +35,9 @@ export function shutdownChild(
       kernel.exit(pid, 'kill', self);
     } else {
       kernel.exit(pid, 'shutdown', self);
-      if (typeof shutdownMs === 'number') timer = kernel.env.clock.setTimeout(() => kernel.exit(pid, 'kill', self), shutdownMs);
+      // A child that stops at once is already down here: arm no kill timer (it would hold a
+      // real event loop open for shutdownMs after the tree is gone).
+      if (typeof shutdownMs === 'number' && !down) timer = kernel.env.clock.setTimeout(() => kernel.exit(pid, 'kill', self), shutdownMs);
     }
   });
 }
@@ -50,6 +54,3 @@ function expected(reason: unknown, shutdownMs: Shutdown, restart: RestartType): 
   return false;
 }
 
-function isShutdownTuple(r: unknown): boolean {
-  return typeof r === 'object' && r !== null && 'shutdown' in r;
-}

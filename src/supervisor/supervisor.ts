@@ -25,6 +25,8 @@ export interface StartSupervisorOptions {
   args?: unknown;
   /** How reports name this supervisor (default: its name, else its pid). */
   label?: string;
+  /** Called with the supervisor's pid as soon as it exists, before its children start. */
+  onSpawned?: (pid: Pid) => void;
   /** @internal Service lookup of the enclosing supervisor. */
   parentLookup?: ServiceLookup;
 }
@@ -63,6 +65,7 @@ export async function startSupervisor(kernel: Kernel, init: SupervisorInit, opti
     { link: options.link, name: options.name },
   );
   if ('status' in spawned) return spawned;
+  options.onSpawned?.(spawned.pid);
   return server!.begin();
 }
 

@@ -1,5 +1,5 @@
 import type { Kernel, NativeBehaviour, NativeMessage, NativeProcess, Pid, ReplyTo, StartResult } from '../actors/index.ts';
-import { formatReason, isPid, report } from '../actors/index.ts';
+import { StartExitError, formatReason, isPid, report } from '../actors/index.ts';
 import { addRestart } from './restartIntensity.ts';
 import { decideRestart } from './decideRestart.ts';
 import { restartSet } from './strategies.ts';
@@ -82,13 +82,16 @@ export class SupervisorServer implements NativeBehaviour {
 
   private async handleInfo(message: unknown): Promise<void> {
     if (message === INIT) return this.init();
-    const msg = message as { tag?: symbol; record?: ChildRecord };
+    const msg = (typeof message === 'object' && message !== null ? message : {}) as { tag?: symbol; record?: ChildRecord };
     if (msg.tag === RETRY || msg.tag === DELAYED) {
       const rec = msg.record!;
       if (msg.tag === DELAYED) rec.timer = undefined;
       if (!rec.restarting || !this.owns(rec)) return; // terminated or deleted meanwhile
       await this.restart(rec);
+      return;
     }
+    // OTP: "Supervisor received unexpected message" — logged, and the supervisor carries on.
+    this.kernel.env.logger.error({ supervisor: this.label, message: formatReason(message) }, 'supervisor received unexpected message');
   }
 
   private async handleCall(request: AdminRequest, replyTo: ReplyTo): Promise<void> {
@@ -195,6 +198,7 @@ export class SupervisorServer implements NativeBehaviour {
     if (fromParent) {
       await this.terminateAll();
       this.proc.exit(reason);
+      this.initDone({ status: 'error', error: new StartExitError(this.self, reason) }); // no-op once started
       return;
     }
     if (!linked || !from) return;
@@ -222,7 +226,8 @@ export class SupervisorServer implements NativeBehaviour {
       report(this.kernel.env.logger, 'child_terminated', { supervisor: this.label, child: rec.spec.id, pid: String(pid), reason, restarts: rec.restarts });
     }
     if (decision.action === 'restart') return this.scheduleRestart(rec);
-    if (decision.action === 'remove') this.remove(rec);
+    // A dynamic child has no spec of its own to keep: not restarted means gone (OTP state_del_child).
+    if (decision.action === 'remove' || this.isDynamic) this.remove(rec);
     await this.checkAutoShutdown(rec);
   }
 
@@ -396,5 +401,6 @@ export class SupervisorServer implements NativeBehaviour {
 
   killed(): void {
     for (const r of this.isDynamic ? this.dynamic.values() : this.children) this.cancelPending(r);
+    this.initDone({ status: 'error', error: new StartExitError(this.self, 'killed') }); // no-op once started
   }
 }

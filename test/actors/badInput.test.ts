@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { setup } from 'xstate';
 import {
+  BadArgumentError,
   InvalidChildSpecError,
   InvalidSupervisorFlagsError,
   NoProcError,
@@ -160,5 +161,47 @@ describe('failures inside children and start functions', () => {
     f.kernel.exit(dead, 'kill');
     await f.settle();
     expect(f.kernel.isAlive(dyn)).toBe(true);
+  });
+});
+
+describe('bad kernel arguments → BadArgumentError carrying the value, nothing spawned', () => {
+  const cases: [string, Record<string, unknown>][] = [
+    ['name', { name: '' }],
+    ['name', { name: 42 }],
+    ['startTimeoutMs', { startTimeoutMs: 0 }],
+    ['startTimeoutMs', { startTimeoutMs: -5 }],
+    ['startTimeoutMs', { startTimeoutMs: NaN }],
+    ['startTimeoutMs', { startTimeoutMs: '100' }],
+    ['link', { link: 'not-a-pid' }],
+  ];
+  for (const [argument, options] of cases) {
+    it(`spawn ${argument} = ${String(Object.values(options)[0])}`, async () => {
+      const f = fixture();
+      const r = await f.kernel.spawn(worker, options as never);
+      expect(r.status).toBe('error');
+      expect((r as { error: unknown }).error).toBeInstanceOf(BadArgumentError);
+      expect((r as { error: BadArgumentError }).error).toMatchObject({ code: 'ORDO_BAD_ARGUMENT', argument, value: Object.values(options)[0] });
+      expect(f.kernel.processCount).toBe(0);
+    });
+  }
+
+  it('call timeoutMs that is negative or not a number → BadArgumentError; the callee is untouched', async () => {
+    const f = fixture();
+    const p = await f.kernel.spawn(worker);
+    if (p.status !== 'ok') throw new Error('spawn');
+    for (const timeoutMs of [-1, NaN, '10']) {
+      const r = await f.kernel.call(p.pid, { type: 'ping' }, { timeoutMs: timeoutMs as number });
+      expect((r as { error: BadArgumentError }).error).toMatchObject({ code: 'ORDO_BAD_ARGUMENT', argument: 'timeoutMs', value: timeoutMs });
+    }
+    expect(await f.kernel.call(p.pid, { type: 'ping' }, { timeoutMs: 0 })).toEqual({ ok: true, value: 'pong' });
+    expect(f.kernel.isAlive(p.pid)).toBe(true);
+  });
+
+  it('a child spec whose machine name is invalid fails to start with the typed error; the supervisor stays up', async () => {
+    const f = fixture();
+    const sup = await startSup(f.kernel, { children: [] });
+    const r = await startChild(f.kernel, sup, { id: 'c', start: { machine: worker, name: '' } });
+    expect(r).toMatchObject({ ok: false, error: 'start_failed', reason: { code: 'ORDO_BAD_ARGUMENT', argument: 'name', value: '' } });
+    expect(f.kernel.isAlive(sup)).toBe(true);
   });
 });

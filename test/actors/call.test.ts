@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { AnyStateMachine } from 'xstate';
 import { BadArgumentError, CalleeExitError, CallTimeoutError, NoProcError, type Pid } from '../../src/index.ts';
 import { crash, fixture } from '../support/otp.ts';
-import { plain, worker } from '../support/machines.ts';
+import { plain, slowReplier, worker } from '../support/machines.ts';
 
 async function spawnOk(f: ReturnType<typeof fixture>, name?: string, m: AnyStateMachine = worker): Promise<Pid> {
   const r = await f.kernel.spawn(m, { name });
@@ -31,6 +31,20 @@ describe('call', () => {
     expect(e).toBeInstanceOf(CallTimeoutError);
     expect(e).toMatchObject({ code: 'ORDO_CALL_TIMEOUT', timeoutMs: 5000, target: p, request: { type: 'unanswered' } });
     expect(f.kernel.isAlive(p)).toBe(true);
+  });
+
+  it('a reply that arrives after the timeout is discarded; the next call gets its own reply (OTP ≥ 24)', async () => {
+    const f = fixture();
+    const r = await f.kernel.spawn(slowReplier, { input: { delayMs: 100 } });
+    if (r.status !== 'ok') throw new Error('spawn');
+    const late = f.kernel.call(r.pid, { type: 'slowPing' }, { timeoutMs: 50 });
+    await f.env.clock.advance(50);
+    expect((await late).ok).toBe(false);
+    await f.env.clock.advance(50); // the late reply happens here
+    expect(await f.kernel.call(r.pid, { type: 'ping' })).toEqual({ ok: true, value: 'pong' });
+    const onTime = f.kernel.call(r.pid, { type: 'slowPing' }, { timeoutMs: 500 });
+    await f.env.clock.advance(100);
+    expect(await onTime).toEqual({ ok: true, value: 'late pong' });
   });
 
   it('honours a custom timeout', async () => {
@@ -66,10 +80,10 @@ describe('call', () => {
     expect(f.env.clock.pending()).toBe(0); // no leftover timer
   });
 
-  it('a bad request (not an object) → BadArgumentError carrying the value; the callee is untouched', async () => {
+  it('a bad request (not an object with a string type) → BadArgumentError carrying the value; the callee is untouched', async () => {
     const f = fixture();
     const p = await spawnOk(f);
-    for (const bad of [null, 'ping', 42]) {
+    for (const bad of [null, 'ping', 42, { foo: 1 }, { type: 5 }]) {
       const r = await f.kernel.call(p, bad as never);
       expect(r.ok).toBe(false);
       const e = (r as { error: BadArgumentError }).error;
@@ -91,5 +105,22 @@ describe('cast and send', () => {
     expect(() => f.kernel.cast(p, { type: 'inc' })).not.toThrow();
     expect(() => f.kernel.cast('nobody', { type: 'inc' })).not.toThrow();
     expect(() => f.kernel.send(p, { type: 'inc' })).not.toThrow();
+  });
+
+  it('a message that is not an event is dropped and logged: the sender does not throw, the machine does not crash', async () => {
+    const f = fixture();
+    const p = await spawnOk(f);
+    const bad: unknown[] = ['hello', 42, null, undefined, { foo: 1 }, { type: 5 }];
+    for (const m of bad) {
+      expect(() => f.kernel.cast(p, m)).not.toThrow();
+      expect(() => f.kernel.send(p, m)).not.toThrow();
+    }
+    await f.settle();
+    expect(f.kernel.isAlive(p)).toBe(true);
+    expect(await f.kernel.call(p, { type: 'ping' })).toEqual({ ok: true, value: 'pong' });
+    const dropped = f.env.records.filter((r) => r['msg'] === 'dropped a message that is not an event');
+    expect(dropped).toHaveLength(bad.length * 2);
+    expect(dropped[0]).toMatchObject({ pid: String(p), message: 'hello' });
+    expect(f.reports('crash_report')).toEqual([]);
   });
 });

@@ -68,6 +68,19 @@ describe('links and trapping exits', () => {
     expect(await trappedOf(f, watcher)).toEqual([{ from: t, reason: 'killed' }]);
   });
 
+  it("a linked process that ended with reason 'kill' sends an ordinary signal: trappable, and 'kill' (not 'killed') to non-trappers", async () => {
+    const f = fixture();
+    const t = await spawnOk(f, trapper, { trapExit: true });
+    const plainOne = await spawnOk(f);
+    const b = await spawnOk(f, worker, { link: t });
+    f.kernel.link(b, plainOne);
+    exitWith(f.kernel, b, 'kill');
+    await f.settle();
+    expect(f.kernel.isAlive(t)).toBe(true);
+    expect(await trappedOf(f, t)).toEqual([{ from: b, reason: 'kill' }]);
+    expect(f.exitOf(plainOne)).toBe('kill');
+  });
+
   it('unlink stops propagation', async () => {
     const f = fixture();
     const a = await spawnOk(f);

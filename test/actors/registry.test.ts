@@ -21,6 +21,14 @@ describe('name registry', () => {
     expect(f.kernel.unregister('db')).toBe(false);
   });
 
+  it('a process has at most one name: registering a named process again → already_named, the old name kept', async () => {
+    const f = fixture();
+    const p = await spawnOk(f, 'db');
+    expect(f.kernel.register('store', p)).toEqual({ ok: false, reason: 'already_named', name: 'db' });
+    expect(f.kernel.whereis('db')).toBe(p);
+    expect(f.kernel.whereis('store')).toBeUndefined();
+  });
+
   it('a taken name → already_registered with the holder; spawn with a taken name → already_started with the holder', async () => {
     const f = fixture();
     const holder = await spawnOk(f, 'db');

@@ -1,8 +1,10 @@
 // The Application (conformance §2, case 58): start types, orderly stop, signals, start
 // failure, stop deadline, health.
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { ApplicationStartError, createKernel, createTestEnv, startApplication, supervisor, whichChildren, type ChildSpec, type LifecycleEvent, type Pid, type StartType } from '../../src/index.ts';
 import { crash, w } from '../support/otp.ts';
+import { slowStarter } from '../support/machines.ts';
 
 function app(startType: StartType | undefined, children: ChildSpec[], extra: { maxRestarts?: number; stopDeadlineMs?: number } = {}) {
   const env = createTestEnv();
@@ -89,6 +91,17 @@ describe('signals, start failure, stop deadline', () => {
     expect(a.env.io.process.exits).toEqual([0]);
   });
 
+  it('repeated signals during a stop exit the process once', async () => {
+    const a = app('permanent', [w('db', { stopDelayMs: 100 })]);
+    await a.handle.ready;
+    a.env.io.process.raise('SIGTERM');
+    a.env.io.process.raise('SIGTERM');
+    a.env.io.process.raise('SIGINT');
+    await a.env.clock.advance(100);
+    await a.env.clock.flush();
+    expect(a.env.io.process.exits).toEqual([0]);
+  });
+
   it('SIGINT does the same', async () => {
     const a = app('temporary', [w('db')]);
     await a.handle.ready;
@@ -99,7 +112,7 @@ describe('signals, start failure, stop deadline', () => {
   });
 
   it('a child that fails to start rejects ready with ApplicationStartError naming it; started children are rolled back', async () => {
-    for (const startType of ['temporary', 'permanent'] as const) {
+    for (const startType of ['temporary', 'transient', 'permanent'] as const) {
       const a = app(startType, [w('db'), { id: 'cache', start: () => ({ status: 'error', error: 'no_disk' }) }, w('api')]);
       const err = await a.handle.ready.then(
         () => undefined,
@@ -109,9 +122,20 @@ describe('signals, start failure, stop deadline', () => {
       expect(err).toMatchObject({ code: 'ORDO_APPLICATION_START', app: 'shop', childId: 'cache', reason: 'no_disk' });
       expect((await a.handle.exited).code).toBe(1);
       expect(a.kernel.processCount).toBe(0);
-      expect(a.env.io.process.exits).toEqual(startType === 'permanent' ? [1] : []);
+      expect(a.env.io.process.exits).toEqual(startType === 'temporary' ? [] : [1]);
       expect(a.env.records.filter((r) => r['report'] === 'start_error' && r['application'] === 'shop')).toMatchObject([{ child: 'cache', reason: 'no_disk' }]);
     }
+  });
+
+  it('a root whose init returns ignore rejects ready with ApplicationStartError (no child named)', async () => {
+    const env = createTestEnv();
+    const handle = startApplication({ name: 'shop', env, tree: () => 'ignore' });
+    const err = await handle.ready.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: 'ORDO_APPLICATION_START', app: 'shop', childId: undefined, reason: 'ignore' });
+    expect((await handle.exited).code).toBe(1);
   });
 
   it('a stop that misses its deadline kills the tree: code 1, shutdown_error reported', async () => {
@@ -122,12 +146,44 @@ describe('signals, start failure, stop deadline', () => {
     void a.handle.stop({ deadlineMs: 1000 }).then((e) => (result = e));
     await a.env.clock.advance(999);
     expect(result).toBeUndefined();
+    expect(a.handle.health().status).toBe('stopping');
     await a.env.clock.advance(1);
     await a.env.clock.flush();
     expect(result).toEqual({ reason: 'killed', code: 1 });
     expect(a.kernel.isAlive(pids.get('stuck')!)).toBe(false);
     expect(a.kernel.isAlive(pids.get('db')!)).toBe(false);
     expect(a.env.records.filter((r) => r['report'] === 'shutdown_error' && r['application'] === 'shop')).toMatchObject([{ reason: 'stop_deadline_exceeded', deadlineMs: 1000 }]);
+  });
+
+  it('a missed deadline kills the whole tree, also below a sub-supervisor stuck waiting on its child', async () => {
+    const a = app('temporary', [w('db'), supervisor('sub', { children: [w('stuck', { shutdownMs: 'infinity', stopDelayMs: Infinity })] })]);
+    const root = await a.handle.ready;
+    const sub = (await childPids(a, root)).get('sub')!;
+    const stuck = (await whichChildren(a.kernel, sub))[0]!.pid as Pid;
+    const exit = a.handle.stop({ deadlineMs: 1000 });
+    await a.env.clock.advance(1000);
+    expect(await exit).toEqual({ reason: 'killed', code: 1 });
+    await a.env.clock.flush();
+    expect(a.kernel.isAlive(stuck)).toBe(false);
+    expect(a.kernel.isAlive(sub)).toBe(false);
+    expect(a.kernel.processCount).toBe(0);
+  });
+
+  it('SIGTERM during a slow start honours the stop deadline (the boot is killed, code 1)', async () => {
+    const slow: ChildSpec = { id: 'slow', startTimeoutMs: 120_000, start: { machine: slowStarter, input: { delayMs: 60_000 } } };
+    const a = app('permanent', [w('db'), slow], { stopDeadlineMs: 5000 });
+    let ready: unknown;
+    a.handle.ready.then(() => (ready = 'ready'), (e: unknown) => (ready = e));
+    await a.env.clock.advance(1000);
+    expect(a.handle.health().children.map((c) => c.id)).toEqual(['db']); // health shows the boot in progress
+    a.env.io.process.raise('SIGTERM');
+    await a.env.clock.advance(5000);
+    await a.env.clock.flush();
+    expect(a.env.clock.now()).toBe(6000);
+    expect(a.env.io.process.exits).toEqual([1]);
+    expect(ready).toBeInstanceOf(ApplicationStartError);
+    expect(a.kernel.processCount).toBe(0);
+    expect(a.env.records.filter((r) => r['report'] === 'shutdown_error' && r['application'] === 'shop')).toMatchObject([{ reason: 'stop_deadline_exceeded' }]);
   });
 
   it('SIGTERM with a missed deadline exits the process with code 1', async () => {
@@ -179,5 +235,43 @@ describe('health', () => {
     const n = seen.length;
     await handle.stop();
     expect(seen.length).toBeGreaterThan(n); // a's exit (and the root's)
+  });
+});
+
+describe('property', () => {
+  it('after any crashes, kills, signals and stops: the process exits at most once, with 0 or 1, and nothing is left running', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom('permanent' as const, 'transient' as const, 'temporary' as const),
+        fc.array(fc.record({ kind: fc.constantFrom('crash', 'kill', 'advance', 'sigterm', 'stop'), pick: fc.nat() }), { minLength: 1, maxLength: 10 }),
+        fc.integer({ min: 0, max: 3 }),
+        async (startType, ops, maxRestarts) => {
+          const env = createTestEnv();
+          const kernel = createKernel(env);
+          const h = startApplication({ name: 'x', env, kernel, startType, stopDeadlineMs: 800, tree: { maxRestarts, periodMs: 1000, children: [w('a', { stopDelayMs: 100 }), supervisor('sub', { children: [w('b', { stopDelayMs: 500 })] }), w('c')] } });
+          const root = await h.ready;
+          for (const op of ops) {
+            if (!kernel.isAlive(root)) break;
+            const kids = kernel.processInfo(root)?.links ?? [];
+            const target = kids[op.pick % Math.max(1, kids.length)];
+            if (op.kind === 'advance') await env.clock.advance(op.pick % 2000);
+            else if (op.kind === 'sigterm') env.io.process.raise('SIGTERM');
+            else if (op.kind === 'stop') void h.stop();
+            else if (target && op.kind === 'kill') kernel.exit(target, 'kill');
+            else if (target) kernel.send(target, { type: 'crash' });
+            await env.clock.flush();
+          }
+          await env.clock.runUntilIdle();
+          const stopped = h.stop();
+          await env.clock.runUntilIdle();
+          const exit = await stopped;
+          expect(kernel.processCount).toBe(0);
+          expect(env.clock.pending()).toBe(0);
+          expect(env.io.process.exits.length).toBeLessThanOrEqual(1);
+          expect([0, 1]).toContain(exit.code);
+        },
+      ),
+      { numRuns: 150 },
+    );
   });
 });

@@ -2,8 +2,9 @@
 // (OTP's add_restart) and of each strategy's restart set (conformance §1.5–1.7).
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { addRestart, whichChildren, type Pid, type RestartType } from '../../src/index.ts';
+import { addRestart, countChildren, deleteChild, restartChild, startChild, stopProcess, terminateChild, whichChildren, type Pid, type RestartType } from '../../src/index.ts';
 import { exitWith, fixture, startSup, w, watch } from '../support/otp.ts';
+import { worker } from '../support/machines.ts';
 
 // ---- model: intensity ------------------------------------------------------------------------
 
@@ -136,6 +137,87 @@ describe('properties', () => {
             model = expected.after;
           }
           expect(f.kernel.isAlive(sup)).toBe(true);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
+
+describe('properties: simple_one_for_one', () => {
+  it('a crash restarts exactly the crashed instance, or removes it when it is not restarted (OTP keeps no spec for dynamic children)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom<RestartType>('permanent', 'transient', 'temporary'),
+        fc.integer({ min: 1, max: 5 }),
+        fc.array(fc.tuple(fc.nat(), fc.constantFrom<Reason>('normal', 'shutdown', 'boom')), { minLength: 1, maxLength: 8 }),
+        async (restart, n, crashes) => {
+          const f = fixture();
+          const sup = await startSup(f.kernel, {
+            strategy: 'simple_one_for_one',
+            maxRestarts: 1000,
+            periodMs: 1000,
+            children: [{ id: 't', restart, start: { machine: worker, input: ({ args: a }: { args: unknown }) => ({ service: a }) } }],
+          });
+          for (let i = 0; i < n; i++) await startChild(f.kernel, sup, `arg${i}`);
+          for (const [pick, reason] of crashes) {
+            const before = (await whichChildren(f.kernel, sup)).map((r) => r.pid as Pid);
+            if (before.length === 0) break;
+            const victim = before[pick % before.length]!;
+            exitWith(f.kernel, victim, reason);
+            await f.settle();
+            const after = (await whichChildren(f.kernel, sup)).map((r) => r.pid as Pid);
+            const restarted = restart === 'permanent' || (restart === 'transient' && reason === 'boom');
+            const others = before.filter((p) => p !== victim);
+            expect(after.filter((p) => others.includes(p)).sort()).toEqual([...others].sort());
+            const fresh = after.filter((p) => !before.includes(p));
+            expect(fresh).toHaveLength(restarted ? 1 : 0);
+            expect(after).toHaveLength(restarted ? before.length : before.length - 1);
+            if (restarted) expect(f.kernel.isAlive(fresh[0]!)).toBe(true);
+            expect(await countChildren(f.kernel, sup)).toEqual({ specs: 1, active: after.length, supervisors: 0, workers: after.length });
+          }
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+});
+
+describe('properties: no leaks', () => {
+  type Op = { kind: 'crash' | 'normal' | 'kill' | 'terminate' | 'restart' | 'delete' | 'start'; pick: number };
+  const opArb = fc.record({ kind: fc.constantFrom<Op['kind']>('crash', 'normal', 'kill', 'terminate', 'restart', 'delete', 'start'), pick: fc.nat() });
+
+  it('after any sequence of crashes and admin calls, live processes are exactly the supervisor and the running children; a stop leaves none', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom('one_for_one' as const, 'one_for_all' as const, 'rest_for_one' as const),
+        fc.array(fc.constantFrom<RestartType>('permanent', 'transient', 'temporary'), { minLength: 1, maxLength: 4 }),
+        fc.array(opArb, { minLength: 1, maxLength: 12 }),
+        async (strategy, restarts, ops) => {
+          const f = fixture();
+          const sup = await startSup(f.kernel, { strategy, maxRestarts: 1000, periodMs: 1000, children: restarts.map((restart, i) => w(`c${i}`, { restart, shutdownMs: 100 })) });
+          let fresh = 0;
+          for (const op of ops) {
+            const rows = await whichChildren(f.kernel, sup);
+            const row = rows.length ? rows[op.pick % rows.length] : undefined;
+            const pid = row && row.pid && row.pid !== 'restarting' ? row.pid : undefined;
+            if (op.kind === 'start') await startChild(f.kernel, sup, w(`n${fresh++}`, { restart: restarts[op.pick % restarts.length] }));
+            else if (!row) continue;
+            else if (op.kind === 'terminate') await terminateChild(f.kernel, sup, row.id!);
+            else if (op.kind === 'restart') await restartChild(f.kernel, sup, row.id!);
+            else if (op.kind === 'delete') await deleteChild(f.kernel, sup, row.id!);
+            else if (pid && op.kind === 'kill') f.kernel.exit(pid, 'kill');
+            else if (pid) exitWith(f.kernel, pid, op.kind === 'crash' ? 'boom' : 'normal');
+            await f.settle();
+            const now = await whichChildren(f.kernel, sup);
+            const running = now.filter((r) => r.pid && r.pid !== 'restarting').map((r) => r.pid as Pid);
+            for (const p of running) expect(f.kernel.isAlive(p)).toBe(true);
+            expect(f.kernel.processCount).toBe(1 + running.length);
+            expect(new Set(now.map((r) => r.id)).size).toBe(now.length);
+          }
+          expect(await stopProcess(f.kernel, sup)).toBe('shutdown');
+          expect(f.kernel.processCount).toBe(0);
+          expect(f.env.clock.pending()).toBe(0);
         },
       ),
       { numRuns: 150 },

@@ -140,3 +140,47 @@ export const stopper = setup({}).createMachine({
     done: { type: 'final', output: ({ event }) => ({ reason: (event as { reason?: unknown }).reason }) },
   },
 });
+
+/** Answers `slowPing` after `input.delayMs` virtual ms (delayed transition), `ping` at once. */
+export const slowReplier = setup({
+  types: { input: {} as { delayMs: number }, context: {} as { delayMs: number; replyTo: unknown } },
+  delays: { d: ({ context }) => context.delayMs },
+}).createMachine({
+  context: ({ input }) => ({ delayMs: input.delayMs, replyTo: undefined }),
+  initial: 'idle',
+  states: {
+    idle: {
+      tags: ['ready'],
+      on: {
+        slowPing: { target: 'busy', actions: assign({ replyTo: ({ event }) => (event as { replyTo?: unknown }).replyTo }) },
+        ping: { actions: ({ event }) => reply((event as { replyTo?: never }).replyTo, 'pong') },
+      },
+    },
+    busy: {
+      tags: ['ready'],
+      after: { d: { target: 'idle', actions: ({ context }) => reply(context.replyTo as never, 'late pong') } },
+    },
+  },
+});
+
+/**
+ * A generic process for link tests: `exit` reaches a final state with `event.reason`; with
+ * `trapExit` it keeps every `ordo.exit` in `context.trapped` (call `trapped` to read them).
+ */
+export const node = setup({
+  types: { context: {} as { trapped: { from: unknown; reason: unknown }[] } },
+}).createMachine({
+  context: { trapped: [] },
+  initial: 'running',
+  states: {
+    running: {
+      tags: ['ready'],
+      on: {
+        'ordo.exit': { actions: assign({ trapped: ({ context, event }) => [...context.trapped, { from: (event as { from?: unknown }).from, reason: (event as { reason?: unknown }).reason }] }) },
+        trapped: { actions: ({ context, event }) => reply((event as { replyTo?: never }).replyTo, context.trapped) },
+        exit: 'done',
+      },
+    },
+    done: { type: 'final', output: ({ event }) => ({ reason: (event as { reason?: unknown }).reason }) },
+  },
+});

@@ -96,3 +96,32 @@ export function expectAlive(kernel: Kernel, ...pids: Pid[]): void {
 export function expectDead(kernel: Kernel, ...pids: Pid[]): void {
   for (const p of pids) expect(kernel.isAlive(p), `${String(p)} dead`).toBe(false);
 }
+
+/**
+ * Awaits `p` while moving virtual time forward timer by timer, for calls that need the clock
+ * (a child that takes time to stop). Throws if nothing is left to run and `p` is still pending.
+ */
+export async function drive<T>(f: Fixture, p: Promise<T>): Promise<T> {
+  let done = false;
+  let value: T | undefined;
+  let error: unknown;
+  let failed = false;
+  p.then(
+    (v) => {
+      done = true;
+      value = v;
+    },
+    (e: unknown) => {
+      done = failed = true;
+      error = e;
+    },
+  );
+  await f.settle();
+  while (!done) {
+    const next = f.env.clock.nextAt();
+    if (next === undefined) throw new Error('drive: the promise is pending and no timer is left');
+    await f.env.clock.advance(next - f.env.clock.now());
+  }
+  if (failed) throw error;
+  return value as T;
+}

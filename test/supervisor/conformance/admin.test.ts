@@ -57,6 +57,16 @@ describe('§4.3 child administration API', () => {
     expect(f.reports('child_terminated')).toEqual([]);
   });
 
+  it('22 (§1.12) an admin call queued behind the supervisor giving up fails with its exit reason (CalleeExitError)', async () => {
+    const f = fixture();
+    const sup = await startSup(f.kernel, { maxRestarts: 0, children: [w('a')] });
+    crash(f.kernel, await pidOf(f.kernel, sup, 'a'));
+    const call = whichChildren(f.kernel, sup); // queued behind the EXIT that ends the supervisor
+    const rejected = expect(call).rejects.toMatchObject({ code: 'ORDO_CALLEE_EXIT', reason: 'shutdown' }); // handled from the start
+    await f.settle();
+    await rejected;
+  });
+
   it('23 child_adm_simple: the dynamic admin sequence', async () => {
     const f = fixture();
     const { kernel } = f;

@@ -92,6 +92,15 @@ describe('§4.4 restart types', () => {
     });
   }
 
+  it("30 permanent_abnormal with reason 'kill': the supervisor traps it and restarts the child (only kernel.exit 'kill' is untrappable)", async () => {
+    const { f, sup, p } = await one('permanent');
+    exitWith(f.kernel, p, 'kill');
+    await f.settle();
+    expectAlive(f.kernel, sup);
+    expect(await pidOf(f.kernel, sup, 'child1')).not.toBe(p);
+    expect(f.reports('child_terminated')).toMatchObject([{ child: 'child1', reason: 'kill' }]);
+  });
+
   it('30 temporary_abnormal: a crash removes it (reported)', async () => {
     const { f, sup, p } = await one('temporary');
     crash(f.kernel, p);
@@ -100,6 +109,26 @@ describe('§4.4 restart types', () => {
     expect(await counts(f.kernel, sup)).toEqual({ specs: 0, active: 0, supervisors: 0, workers: 0 });
     expect(f.reports('child_terminated')).toHaveLength(1);
   });
+
+  for (const restart of ['permanent', 'transient', 'temporary'] as const)
+    for (const reason of ['normal', 'shutdown', 'died'] as const) {
+      it(`28-30 simple_one_for_one ${restart} child exiting ${reason}: ${restart === 'permanent' || (restart === 'transient' && reason === 'died') ? 'restarted' : 'removed (nothing kept)'}`, async () => {
+        const f = fixture();
+        const sup = await startSup(f.kernel, { strategy: 'simple_one_for_one', maxRestarts: 2, periodMs: HOUR, children: [w('t', { restart })] });
+        const p = ((await startChild(f.kernel, sup, [])) as { pid: Pid }).pid;
+        exitWith(f.kernel, p, reason);
+        await f.settle();
+        const now = await whichChildren(f.kernel, sup);
+        if (restart === 'permanent' || (restart === 'transient' && reason === 'died')) {
+          expect(now).toHaveLength(1);
+          expect(now[0]!.pid).not.toBe(p);
+          expect(await counts(f.kernel, sup)).toEqual({ specs: 1, active: 1, supervisors: 0, workers: 1 });
+        } else {
+          expect(now).toEqual([]);
+          expect(await counts(f.kernel, sup)).toEqual({ specs: 1, active: 0, supervisors: 0, workers: 0 });
+        }
+      });
+    }
 
   describe('31 do_not_save_child_specs_for_temporary_children', () => {
     const terminations = ['kill', 'normal', 'abnormal', 'terminate_child'] as const;

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { restartChild, startSupervisor, supervisor, terminateChild, whichChildren, BadCombinationError, type AutoShutdown, type ChildSpec, type Pid, type RestartType } from '../../../src/index.ts';
 import { crash, exitWith, expectAlive, expectDead, fixture, pidOf, rows, startSup, w, watch } from '../../support/otp.ts';
+import { worker } from '../../support/machines.ts';
 
 const HOUR = 3_600_000;
 type How = 'terminate_child' | 'kill' | 'crash' | 'normal';
@@ -150,6 +151,56 @@ describe('§4.7 significant children / autoShutdown', () => {
         expect(await rows(f.kernel, sup)).toContainEqual(['sub', undefined]); // transient, normal-class exit: kept, not restarted
       }
     }
+  });
+
+  it('(§1.9) all_significant: a significant child whose restart is pending still counts as active', async () => {
+    const f = fixture();
+    const sup = await startSup(f.kernel, {
+      autoShutdown: 'all_significant',
+      maxRestarts: 5,
+      periodMs: HOUR,
+      children: [w('sig1', { restart: 'transient', significant: true, backoff: { initialMs: 1000, maxMs: 1000 } }), w('sig2', { restart: 'transient', significant: true })],
+    });
+    const mon = watch(f.kernel, sup);
+    crash(f.kernel, await pidOf(f.kernel, sup, 'sig1'));
+    await f.settle();
+    expect(await rows(f.kernel, sup)).toContainEqual(['sig1', 'restarting']);
+    await end(f, sup, 'sig2', 'normal');
+    expect(mon.down).toBe(false);
+    await f.env.clock.advance(1000);
+    await end(f, sup, 'sig1', 'normal');
+    expect(mon).toEqual({ down: true, reason: 'shutdown' });
+  });
+
+  it('(§1.5) an exit signal from a linked process that is not a child is ignored', async () => {
+    const f = fixture();
+    const sup = await startSup(f.kernel, { maxRestarts: 0, children: [w('a')] });
+    const a = await pidOf(f.kernel, sup, 'a');
+    const stranger = await f.kernel.spawn(worker);
+    if (stranger.status !== 'ok') throw new Error('spawn');
+    f.kernel.link(sup, stranger.pid);
+    crash(f.kernel, stranger.pid);
+    await f.settle();
+    expectAlive(f.kernel, sup, a);
+    expect(f.reports('child_terminated')).toEqual([]);
+  });
+
+  it('(§1.5) unexpected messages to a supervisor are logged and ignored; it keeps supervising', async () => {
+    const f = fixture();
+    const sup = await startSup(f.kernel, { maxRestarts: 5, children: [w('a')] }, { name: 'root' });
+    for (const m of [null, undefined, 42, 'x', { tag: 1 }, { type: 'x' }]) {
+      f.kernel.send(sup, m);
+      f.kernel.cast(sup, m);
+    }
+    await f.settle();
+    expectAlive(f.kernel, sup);
+    const logged = f.env.records.filter((r) => r['msg'] === 'supervisor received unexpected message');
+    expect(logged).toHaveLength(6);
+    expect(logged[0]).toMatchObject({ supervisor: 'root', message: null });
+    const a = await pidOf(f.kernel, sup, 'a');
+    crash(f.kernel, a);
+    await f.settle();
+    expect(await pidOf(f.kernel, sup, 'a')).not.toBe(a);
   });
 
   it('53 significant_simple: simple_one_for_one with autoShutdown ≠ never → BadCombinationError; never → starts', async () => {

@@ -196,6 +196,18 @@ describe('§4.1 supervisor start / init', () => {
     expect(f.kernel.processCount).toBe(1);
   });
 
+  it('9 (derived) a supervisor started linked to a dead process resolves with a start error (noproc); it does not hang', async () => {
+    const f = fixture();
+    const parent = await f.kernel.spawn(worker);
+    if (parent.status !== 'ok') throw new Error('spawn');
+    f.kernel.exit(parent.pid, 'kill');
+    let r: StartResult | undefined;
+    void startSupervisor(f.kernel, sup('one_for_one', [w('a')]), { link: parent.pid }).then((x) => (r = x));
+    await f.env.clock.runUntilIdle();
+    expect(r).toMatchObject({ status: 'error', error: { code: 'ORDO_START_EXIT', reason: 'noproc' } });
+    expect(f.kernel.processCount).toBe(0);
+  });
+
   it('10 sup_start_ignore_child: ignored permanent child is kept with pid undefined, in reverse start order', async () => {
     const f = fixture();
     const pid = await startSup(f.kernel, sup('one_for_one', []));

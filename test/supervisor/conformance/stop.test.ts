@@ -1,6 +1,6 @@
 // Conformance §4.2 — supervisor stop / shutdown (cases 16–21). Case 19 is not in §4.
 import { describe, expect, it } from 'vitest';
-import { startChild, stopProcess, whichChildren, type Pid, type RestartType } from '../../../src/index.ts';
+import { startChild, stopProcess, terminateChild, whichChildren, type Pid, type RestartType } from '../../../src/index.ts';
 import { crash, expectAlive, expectDead, fixture, pidOf, startSup, w, watch } from '../../support/otp.ts';
 import { stopsWith, worker } from '../../support/machines.ts';
 
@@ -65,6 +65,18 @@ describe('§4.2 supervisor stop / shutdown', () => {
     expect(f.kernel.processCount).toBe(0);
   });
 
+  it('17 (§1.10) children that stop at once leave no kill timer behind (terminateChild, restart, supervisor stop)', async () => {
+    const f = fixture();
+    const sup = await startSup(f.kernel, { strategy: 'one_for_all', maxRestarts: 5, children: [w('a', { shutdownMs: 1000 }), w('b', { shutdownMs: 1000 })] });
+    await terminateChild(f.kernel, sup, 'a');
+    expect(f.env.clock.pending()).toBe(0);
+    crash(f.kernel, await pidOf(f.kernel, sup, 'b')); // one_for_all: a and b are (re)started
+    await f.settle();
+    expect(f.env.clock.pending()).toBe(0);
+    expect(await stopProcess(f.kernel, sup)).toBe('shutdown');
+    expect(f.env.clock.pending()).toBe(0);
+  });
+
   it('18 sup_stop_timeout_dynamic: a dynamic child that ignores the stop is killed at the common shutdown time', async () => {
     const f = fixture();
     const sup = await startSup(f.kernel, { strategy: 'simple_one_for_one', children: [{ id: 't', restart: 'temporary', shutdownMs: 1000, start: { machine: worker, input: ({ args }: { args: unknown }) => args } }] });
@@ -109,6 +121,18 @@ describe('§4.2 supervisor stop / shutdown', () => {
       expect(logged, restart).toEqual(restart === 'permanent' ? expect.arrayContaining(['normal', { shutdown: 'test' }, 'other']) : ['other']);
       expect(logged).toHaveLength(restart === 'permanent' ? 3 : 1);
     }
+  });
+
+  it('20 (§1.10) what counts as an expected stop reason is the kernel\'s classification: { shutdown, extra } is unexpected', async () => {
+    const f = fixture();
+    const sup = await startSup(f.kernel, {
+      strategy: 'simple_one_for_one',
+      children: [{ id: 't', restart: 'transient', start: { machine: stopsWith, input: ({ args }: { args: unknown }) => ({ reason: args }) } }],
+    });
+    await startChild(f.kernel, sup, { shutdown: 'x' });
+    await startChild(f.kernel, sup, { shutdown: 'x', extra: 1 });
+    expect(await stopProcess(f.kernel, sup)).toBe('shutdown');
+    expect(f.reports('shutdown_error').map((r) => r['reason'])).toEqual([{ shutdown: 'x', extra: 1 }]);
   });
 
   it('21 order_of_children: rest_for_one restart and final stop follow start order exactly', async () => {

@@ -1,7 +1,7 @@
 // Conformance §4.5 — strategies and restart intensity (cases 33–43).
 // Cases 36, 38, 40 are not in §4 (their numbers are unused there).
 import { describe, expect, it } from 'vitest';
-import { countChildren, deleteChild, startChild, terminateChild, whichChildren, type Pid, type StartContext, type StartResult } from '../../../src/index.ts';
+import { countChildren, deleteChild, startChild, stopProcess, terminateChild, whichChildren, type Pid, type StartContext, type StartResult } from '../../../src/index.ts';
 import { crash, expectAlive, expectDead, fixture, pidOf, rows, startSup, w, watch } from '../../support/otp.ts';
 import { worker } from '../../support/machines.ts';
 
@@ -229,6 +229,7 @@ describe('§4.5 strategies and restart intensity', () => {
       expect(await whichChildren(f.kernel, sup)).toEqual([]);
       expect(await countChildren(f.kernel, sup)).toEqual({ specs: 1, active: 0, supervisors: 0, workers: 0 });
       expectAlive(f.kernel, sup);
+      expect(await stopProcess(f.kernel, sup)).toBe('shutdown');
     });
   }
 

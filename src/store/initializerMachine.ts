@@ -76,6 +76,8 @@ export const storeInitializerMachine = setup({
     }),
     load: fromPromise<Store, { ctl: Control }>(async ({ input }) => track(input.ctl, input.ctl.opening!.load())),
     close: fromPromise<void, { ctl: Control }>(async ({ input }) => {
+      // never close under a phase still running (a migration cannot be cancelled); its own
+      // failure has already been routed to `failing` with its reason, so only its end matters
       const inflight = input.ctl.inflight;
       if (inflight) await inflight.then(
         () => undefined,

@@ -9,7 +9,9 @@ import { indexScan, keyBounds, mustEncode, readKey, scanRows } from './query.ts'
 import { StoreClosedError, StoreIoError, StoreNewerSchemaError, StoreTxRetriesError, StoreValidationError } from './errors.ts';
 import { validateRecord } from './schema.ts';
 import { encodeValue } from './valueCodec.ts';
-import { INDEX_MARK, META, indexDiskKey, logKey, metaKey, rowDiskKey } from './layout.ts';
+import { META, metaKey } from './layout.ts';
+import type { BuiltBatch, Change, Pending } from './writeBatch.ts';
+import { buildWriteBatch } from './writeBatch.ts';
 import type { BackupInfo } from './backup.ts';
 import type { StoreInfo, VerifyReport } from './admin.ts';
 import { storeBackup, storeExport, storeImport, storeInfo, storeVerify } from './admin.ts';
@@ -28,26 +30,6 @@ export interface ChangeEvent {
 export interface TransactionOptions {
   /** Re-runs after a conflict before giving up with `ORDO_STORE_TX_RETRIES` (default 16). */
   readonly retries?: number;
-}
-
-interface Pending {
-  readonly ops: readonly CommitOp[];
-  /** Encoded key of each op (computed once at enqueue). */
-  readonly encKeys: readonly string[];
-  readonly extra?: readonly KvOp[];
-  readonly applied?: { stream: string; seq: number };
-  /** Replace these tables' contents entirely (snapshot load). */
-  readonly replaceTables?: readonly string[];
-  readonly resolve: () => void;
-  readonly reject: (err: unknown) => void;
-}
-
-interface Change {
-  readonly mem: MemTable;
-  readonly rowKey: string;
-  readonly row: Row | null;
-  readonly old: Row | undefined;
-  readonly op: CommitOp;
 }
 
 /** Internal state handed over by the opener. @internal */
@@ -401,89 +383,10 @@ export class Store {
     const batch = this.queue;
     this.queue = [];
     this.inflight = batch;
-    const overlay = new Map<MemTable, Map<string, Row | null>>();
-    const current = (mem: MemTable, rk: string): Row | undefined => {
-      const o = overlay.get(mem);
-      if (o?.has(rk)) return o.get(rk) ?? undefined;
-      return mem.rows.get(rk);
-    };
-    const rowKeysOf = (mem: MemTable, encKey: string): string[] => {
-      const base = new Set(mem.rowKeysOf(encKey));
-      for (const [rk, row] of overlay.get(mem) ?? []) {
-        if (mem.encKeyOf(rk) !== encKey) continue;
-        if (row) base.add(rk);
-        else base.delete(rk);
-      }
-      return [...base];
-    };
-    const kvOps: KvOp[] = [];
-    const changes: Change[][] = [];
-    let sync = false;
-    let seq = this.s.commitSeq;
+    let built: BuiltBatch;
     try {
-      for (const p of batch) {
-        const cs: Change[] = [];
-        const record = (mem: MemTable, rowKey: string, row: Row | null, op: CommitOp): void => {
-          const old = current(mem, rowKey);
-          if (!row && !old && (mem.corrupt.size === 0 || !mem.corrupt.has(rowKey))) return;
-          let o = overlay.get(mem);
-          if (!o) overlay.set(mem, (o = new Map()));
-          o.set(rowKey, row);
-          cs.push({ mem, rowKey, row, old, op });
-          if (mem.def.storage !== 'disc') return;
-          if (mem.def.durability === 'sync') sync = true;
-          const id = mem.def.id;
-          if (mem.corruptIndex.size > 0) for (const [a, e] of mem.corruptIndex.get(rowKey) ?? []) kvOps.push({ type: 'del', column: 'idx', key: indexDiskKey(id, a, e) });
-          if (old) for (const a of mem.def.indexes) {
-            const e = mem.indexEntry(a, old, rowKey);
-            if (e !== undefined) kvOps.push({ type: 'del', column: 'idx', key: indexDiskKey(id, a, e) });
-          }
-          if (row) {
-            kvOps.push({ type: 'put', column: 'rows', key: rowDiskKey(id, rowKey), value: encodeValue(row) });
-            for (const a of mem.def.indexes) {
-              const e = mem.indexEntry(a, row, rowKey);
-              if (e !== undefined) kvOps.push({ type: 'put', column: 'idx', key: indexDiskKey(id, a, e), value: INDEX_MARK });
-            }
-          } else {
-            kvOps.push({ type: 'del', column: 'rows', key: rowDiskKey(id, rowKey) });
-          }
-        };
-        for (const t of p.replaceTables ?? []) {
-          const mem = this.table(t);
-          for (const rk of mem.order.scan()) record(mem, rk, null, { table: t, op: 'delete', key: null });
-        }
-        let durable = false;
-        for (let i = 0; i < p.ops.length; i++) {
-          const op = p.ops[i]!;
-          const mem = this.table(op.table);
-          durable ||= mem.def.storage === 'disc';
-          const encKey = p.encKeys[i]!;
-          if (op.op === 'put') {
-            const row = op.value!;
-            const rk = mem.def.type === 'bag' ? mem.rowKeyOf(row) : encKey;
-            if (mem.def.type !== 'bag') record(mem, rk, row, op);
-            else if (!current(mem, rk)) record(mem, rk, row, op);
-          } else if (op.value && mem.def.type === 'bag') {
-            record(mem, mem.rowKeyOf(op.value), null, op);
-          } else {
-            for (const rk of mem.def.type === 'bag' ? rowKeysOf(mem, encKey) : [encKey]) record(mem, rk, null, op);
-          }
-        }
-        changes.push(cs);
-        if (durable || (p.extra?.length ?? 0) > 0) {
-          seq++;
-          // the change log records which keys each commit touched (the rows hold the values)
-          const logged = p.ops.filter((o) => this.tables.get(o.table)?.def.storage === 'disc').map((o) => ({ table: o.table, op: o.op, key: o.key }));
-          kvOps.push({ type: 'put', column: 'log', key: logKey(seq), value: encodeValue({ ops: logged, schemaVersion: this.s.schemaVersion }) });
-          if (seq > this.s.changeLogLimit) kvOps.push({ type: 'del', column: 'log', key: logKey(seq - this.s.changeLogLimit) });
-        }
-        if (p.extra && p.extra.length > 0) {
-          kvOps.push(...p.extra);
-          sync = true;
-        }
-      }
-      if (seq !== this.s.commitSeq) kvOps.push({ type: 'put', column: 'meta', key: metaKey(META.seq), value: encodeValue(seq) });
-      if (kvOps.length > 0) await this.s.db.write(kvOps, { sync });
+      built = buildWriteBatch(batch, { table: (n) => this.table(n), commitSeq: this.s.commitSeq, schemaVersion: this.s.schemaVersion, changeLogLimit: this.s.changeLogLimit });
+      if (built.kvOps.length > 0) await this.s.db.write(built.kvOps, { sync: built.sync });
     } catch (err) {
       this.releasePending(batch);
       const e = err instanceof StoreValidationError ? err : new StoreIoError(this.s.dir, 'commit', { cause: err });
@@ -491,6 +394,7 @@ export class Store {
       for (const p of batch) p.reject(e);
       return;
     }
+    const { changes, seq } = built;
     this.s.commitSeq = seq;
     const version = ++this.versionCounter;
     for (let i = 0; i < batch.length; i++) {

@@ -93,4 +93,28 @@ describe('store-initializer child', () => {
     second.send({ type: 'ordo.stop' });
     await waitFor(second, (s) => s.status === 'done');
   });
+
+  it('ordo.stop during a migration waits for it to finish (never closes under it), then closes and releases the LOCK', async () => {
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    const e = env();
+    const s0 = await openStore({ env: e, dir, tables });
+    await s0.dirtyPut('user_bux_points', { user_id: 'a', bux_balance: 1 });
+    await s0.close();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const migrations = [{ version: 1, description: 'slow', up: async () => gate }];
+    const actor = createActor(storeInitializerMachine, { input: { env: e, dir, tables, migrations }, clock: e.clock });
+    actor.start();
+    await waitFor(actor, (s) => s.matches('migrating'));
+    actor.send({ type: 'ordo.stop' });
+    await waitFor(actor, (s) => s.matches('closing'));
+    release();
+    const done = await waitFor(actor, (s) => s.status === 'done');
+    expect(done.value).toBe('closed');
+    const again = await openStore({ env: e, dir, tables, migrations });
+    expect(again.schemaVersion).toBe(1);
+    expect(again.get('user_bux_points', 'a')).toMatchObject({ bux_balance: 1 });
+    await again.close();
+  });
 });

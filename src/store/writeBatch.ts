@@ -1,0 +1,136 @@
+import type { KvOp } from '../env/kv.ts';
+import type { CommitOp, Row } from './types.ts';
+import type { MemTable } from './memTable.ts';
+import { INDEX_MARK, META, indexDiskKey, logKey, metaKey, rowDiskKey } from './layout.ts';
+import { encodeValue } from './valueCodec.ts';
+
+/** A commit waiting for the next group flush. @internal */
+export interface Pending {
+  readonly ops: readonly CommitOp[];
+  /** Encoded key of each op (computed once at enqueue). */
+  readonly encKeys: readonly string[];
+  readonly extra?: readonly KvOp[];
+  readonly applied?: { stream: string; seq: number };
+  /** Replace these tables' contents entirely (snapshot load). */
+  readonly replaceTables?: readonly string[];
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/** One row change a flush will apply to RAM once the write succeeded. @internal */
+export interface Change {
+  readonly mem: MemTable;
+  readonly rowKey: string;
+  readonly row: Row | null;
+  readonly old: Row | undefined;
+  readonly op: CommitOp;
+}
+
+/** What a group flush writes and, after the write, applies. @internal */
+export interface BuiltBatch {
+  readonly kvOps: KvOp[];
+  readonly changes: Change[][];
+  readonly sync: boolean;
+  readonly seq: number;
+}
+
+/** Context of {@link buildWriteBatch}. @internal */
+export interface BatchContext {
+  table(name: string): MemTable;
+  readonly commitSeq: number;
+  readonly schemaVersion: number;
+  readonly changeLogLimit: number;
+}
+
+/**
+ * Turns the commits of one group flush into a single list of RocksDB ops — rows, index entries
+ * (old ones deleted, new ones put), one change-log record per commit, the commit sequence —
+ * and the row changes to apply to RAM after the write. Commits are resolved in order against
+ * the committed state plus the earlier commits of the same flush (an overlay), so two commits
+ * to one key in one flush leave exactly the last row and its index entries. Pure with respect
+ * to the tables: nothing in RAM changes here. @internal
+ */
+export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): BuiltBatch {
+  const overlay = new Map<MemTable, Map<string, Row | null>>();
+  const current = (mem: MemTable, rk: string): Row | undefined => {
+    const o = overlay.get(mem);
+    if (o?.has(rk)) return o.get(rk) ?? undefined;
+    return mem.rows.get(rk);
+  };
+  const rowKeysOf = (mem: MemTable, encKey: string): string[] => {
+    const base = new Set(mem.rowKeysOf(encKey));
+    for (const [rk, row] of overlay.get(mem) ?? []) {
+      if (mem.encKeyOf(rk) !== encKey) continue;
+      if (row) base.add(rk);
+      else base.delete(rk);
+    }
+    return [...base];
+  };
+  const kvOps: KvOp[] = [];
+  const changes: Change[][] = [];
+  let sync = false;
+  let seq = ctx.commitSeq;
+  for (const p of batch) {
+    const cs: Change[] = [];
+    const record = (mem: MemTable, rowKey: string, row: Row | null, op: CommitOp): void => {
+      const old = current(mem, rowKey);
+      if (!row && !old && (mem.corrupt.size === 0 || !mem.corrupt.has(rowKey))) return;
+      let o = overlay.get(mem);
+      if (!o) overlay.set(mem, (o = new Map()));
+      o.set(rowKey, row);
+      cs.push({ mem, rowKey, row, old, op });
+      if (mem.def.storage !== 'disc') return;
+      if (mem.def.durability === 'sync') sync = true;
+      const id = mem.def.id;
+      if (mem.corruptIndex.size > 0) for (const [a, e] of mem.corruptIndex.get(rowKey) ?? []) kvOps.push({ type: 'del', column: 'idx', key: indexDiskKey(id, a, e) });
+      if (old) for (const a of mem.def.indexes) {
+        const e = mem.indexEntry(a, old, rowKey);
+        if (e !== undefined) kvOps.push({ type: 'del', column: 'idx', key: indexDiskKey(id, a, e) });
+      }
+      if (row) {
+        kvOps.push({ type: 'put', column: 'rows', key: rowDiskKey(id, rowKey), value: encodeValue(row) });
+        for (const a of mem.def.indexes) {
+          const e = mem.indexEntry(a, row, rowKey);
+          if (e !== undefined) kvOps.push({ type: 'put', column: 'idx', key: indexDiskKey(id, a, e), value: INDEX_MARK });
+        }
+      } else {
+        kvOps.push({ type: 'del', column: 'rows', key: rowDiskKey(id, rowKey) });
+      }
+    };
+    for (const t of p.replaceTables ?? []) {
+      const mem = ctx.table(t);
+      for (const rk of mem.order.scan()) record(mem, rk, null, { table: t, op: 'delete', key: null });
+    }
+    let durable = false;
+    for (let i = 0; i < p.ops.length; i++) {
+      const op = p.ops[i]!;
+      const mem = ctx.table(op.table);
+      durable ||= mem.def.storage === 'disc';
+      const encKey = p.encKeys[i]!;
+      if (op.op === 'put') {
+        const row = op.value!;
+        const rk = mem.def.type === 'bag' ? mem.rowKeyOf(row) : encKey;
+        if (mem.def.type !== 'bag') record(mem, rk, row, op);
+        else if (!current(mem, rk)) record(mem, rk, row, op);
+      } else if (op.value && mem.def.type === 'bag') {
+        record(mem, mem.rowKeyOf(op.value), null, op);
+      } else {
+        for (const rk of mem.def.type === 'bag' ? rowKeysOf(mem, encKey) : [encKey]) record(mem, rk, null, op);
+      }
+    }
+    changes.push(cs);
+    if (durable || (p.extra?.length ?? 0) > 0) {
+      seq++;
+      // the change log records which keys each commit touched (the rows hold the values)
+      const logged = p.ops.filter((o) => ctx.table(o.table).def.storage === 'disc').map((o) => ({ table: o.table, op: o.op, key: o.key }));
+      kvOps.push({ type: 'put', column: 'log', key: logKey(seq), value: encodeValue({ ops: logged, schemaVersion: ctx.schemaVersion }) });
+      if (seq > ctx.changeLogLimit) kvOps.push({ type: 'del', column: 'log', key: logKey(seq - ctx.changeLogLimit) });
+    }
+    if (p.extra && p.extra.length > 0) {
+      kvOps.push(...p.extra);
+      sync = true;
+    }
+  }
+  if (seq !== ctx.commitSeq) kvOps.push({ type: 'put', column: 'meta', key: metaKey(META.seq), value: encodeValue(seq) });
+  return { kvOps, changes, sync, seq };
+}

@@ -45,7 +45,7 @@ async function startNode(url: string, cluster: string, name: string, store: Repl
   d.start();
   await ready(d);
   const svc = d.getSnapshot().context.service as ClusterService;
-  const r = createActor(replicationMachine, { input: { env, cluster: svc, store, config: { store: 'bench', tables: ['t0', 't1', 't2'], ...config } }, clock: env.clock });
+  const r = createActor(replicationMachine, { input: { env, cluster: svc, store, config: { store: 'main', tables: TABLES, ...config } }, clock: env.clock });
   r.start();
   await ready(r);
   return {
@@ -103,69 +103,114 @@ async function rawThroughput(url: string, run: number): Promise<number> {
 
 type Writer = (i: number) => Promise<void>;
 
-async function memWriter(store: MemoryReplicatedStore, table: string): Promise<Writer> {
-  return (i) => store.transact([{ table, op: 'put', key: `k-${i % 100}`, value: { ...PAYLOAD, i } }]);
+const TABLES = ['counters', 'payloads'];
+const body = 'x'.repeat(64);
+
+/** Two follower processes (replNode fixture, RocksDB, sync durability) of `cluster`. */
+async function followers(url: string, cluster: string, extra: Record<string, unknown> = {}, n = 2): Promise<OrdoNodeProcess[]> {
+  const ps = Array.from({ length: n }, (_, i) =>
+    OrdoNodeProcess.spawn('replNode.ts', `f${i}`, { cluster, servers: [url], dataDir: mkdtempSync(join(tmpdir(), `ordo-bench-${cluster}-f${i}-`)), ...extra }),
+  );
+  for (const p of ps) await p.waitEvent((e) => e.ev === 'ready', 'ready', 30_000);
+  return ps;
 }
 
-async function rocksStore(name: string): Promise<Store> {
+async function rocksStore(name: string, durability: 'sync' | 'async'): Promise<Store> {
   const dir = mkdtempSync(join(tmpdir(), `ordo-bench-${name}-`));
-  const attributes = { id: { type: 'string' as const }, balance: { type: 'integer' as const }, note: { type: 'string' as const }, i: { type: 'integer' as const, default: 0 } };
   return openStore({
     env: quietEnv(),
     dir,
-    tables: { t0: { key: 'id', attributes, replicated: true }, t1: { key: 'id', attributes, replicated: true }, t2: { key: 'id', attributes, replicated: true } },
+    tables: {
+      counters: { key: 'id', attributes: { id: { type: 'string' }, n: { type: 'integer', default: 0 } }, replicated: true, durability },
+      payloads: { key: 'id', attributes: { id: { type: 'string' }, body: { type: 'string' } }, replicated: true, durability },
+      local_payloads: { key: 'id', attributes: { id: { type: 'string' }, body: { type: 'string' } }, durability },
+    },
   });
 }
 
-/** Replicated write latency: 3 nodes up, node 0 commits sequentially. */
-async function replicatedLatency(url: string, run: number, kind: 'memory' | 'rocksdb'): Promise<number[]> {
+/**
+ * Replicated write latency: the writer (this process) + 2 follower processes; sequential
+ * single-row commits on the writer, each resolving once the writer has applied it.
+ */
+async function replicatedLatency(url: string, run: number, kind: 'memory' | 'sync' | 'async', local?: number[][], loaded?: number[][], interleavedRaw?: number[][]): Promise<number[]> {
   const cluster = `lat${kind[0]}${run}`;
-  const stores = kind === 'memory' ? [0, 1, 2].map(() => new MemoryReplicatedStore(['t0', 't1', 't2'])) : await Promise.all([0, 1, 2].map((i) => rocksStore(`${cluster}-${i}`)));
-  const nodes: BenchNode[] = [];
-  for (let i = 0; i < 3; i++) nodes.push(await startNode(url, cluster, `n${i}`, stores[i]!, {}));
+  const fs = await followers(url, cluster);
+  if (loaded) {
+    // Baseline under the same load: raw publishes of the same messages into the same stream,
+    // with the 2 follower processes consuming and applying every one of them.
+    const nc = await connect({ servers: [url] });
+    const js = jetstream(nc);
+    const data = new TextEncoder().encode(JSON.stringify({ v: 1, node: 'raw', batch: { ops: [{ table: 'payloads', op: 'put', key: 'p0', value: { id: 'p0', body } }], schemaVersion: 1 } }));
+    const subject = `ordo.repl.${cluster}.main.t.payloads`;
+    for (let i = 0; i < 100; i++) await js.publish(subject, data);
+    const l: number[] = [];
+    for (let i = 0; i < N; i++) {
+      const t = now();
+      await js.publish(subject, data);
+      l.push((now() - t) * 1000);
+    }
+    loaded.push(l);
+    await nc.close();
+  }
+  const store: ReplicatedStore = kind === 'memory' ? new MemoryReplicatedStore(TABLES) : await rocksStore(cluster, kind);
+  const node = await startNode(url, cluster, 'writer', store, {});
   const write: Writer =
     kind === 'memory'
-      ? await memWriter(stores[0] as MemoryReplicatedStore, 't0')
-      : (i) => (stores[0] as Store).transaction((tx) => void tx.put('t0', { ...PAYLOAD, id: `k-${i % 100}`, i }));
+      ? (i) => (store as MemoryReplicatedStore).transact([{ table: 'payloads', op: 'put', key: `p${i % 100}`, value: { id: `p${i % 100}`, body } }])
+      : async (i) => void (await (store as Store).dirtyPut('payloads', { id: `p${i % 100}`, body }));
   for (let i = 0; i < 100; i++) await write(i);
-  const out: number[] = [];
-  for (let i = 0; i < N; i++) {
-    const t = now();
-    await write(i);
-    out.push((now() - t) * 1000);
+  if (local && kind !== 'memory') {
+    // the same store, a non-replicated table: what a local write costs without the cluster
+    const l: number[] = [];
+    for (let i = 0; i < N; i++) {
+      const t = now();
+      await (store as Store).dirtyPut('local_payloads', { id: `p${i % 100}`, body });
+      l.push((now() - t) * 1000);
+    }
+    local.push(l);
   }
-  for (const n of nodes) await n.stop();
-  if (kind === 'rocksdb') for (const s of stores) await (s as Store).close();
+  const out: number[] = [];
+  if (interleavedRaw) {
+    // Same conditions for both: alternate one raw publish (own stream, no consumers) and one
+    // replicated write, so load and noise hit both series alike.
+    const nc = await connect({ servers: [url] });
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: `RAWI_${cluster}`, subjects: [`rawi.${cluster}`] });
+    const js = jetstream(nc);
+    const data = new TextEncoder().encode(JSON.stringify({ v: 1, node: 'raw', batch: { ops: [{ table: 'payloads', op: 'put', key: 'p0', value: { id: 'p0', body } }], schemaVersion: 1 } }));
+    for (let i = 0; i < 100; i++) await js.publish(`rawi.${cluster}`, data);
+    const r: number[] = [];
+    for (let i = 0; i < N; i++) {
+      let t = now();
+      await js.publish(`rawi.${cluster}`, data);
+      r.push((now() - t) * 1000);
+      t = now();
+      await write(i);
+      out.push((now() - t) * 1000);
+    }
+    interleavedRaw.push(r);
+    await nc.close();
+  } else {
+    for (let i = 0; i < N; i++) {
+      const t = now();
+      await write(i);
+      out.push((now() - t) * 1000);
+    }
+  }
+  await node.stop();
+  if (kind !== 'memory') await (store as Store).close();
+  for (const f of fs) await f.stop();
   return out;
 }
 
-/** Replicated throughput: 3 nodes × CONCURRENCY writers, conflicts retried. */
-async function replicatedThroughput(url: string, run: number, scope: 'stream' | 'table'): Promise<{ perSec: number; conflicts: number }> {
-  const cluster = `thr${scope[0]}${run}`;
-  const stores = [0, 1, 2].map(() => new MemoryReplicatedStore(['t0', 't1', 't2']));
-  const nodes: BenchNode[] = [];
-  for (let i = 0; i < 3; i++) nodes.push(await startNode(url, cluster, `n${i}`, stores[i]!, { conflictScope: scope }));
-  let count = 0;
-  let conflicts = 0;
-  const end = now() + THROUGHPUT_MS;
-  await Promise.all(
-    stores.flatMap((s, n) =>
-      Array.from({ length: CONCURRENCY }, async (_, w) => {
-        // table scope: each node writes its own table; each writer its own keys
-        const table = scope === 'table' ? `t${n}` : 't0';
-        for (let i = 0; now() < end; i++) {
-          try {
-            await s.transact([{ table, op: 'put', key: `n${n}-w${w}-${i % 50}`, value: PAYLOAD }]);
-            count++;
-          } catch (e) {
-            if ((e as { code?: string }).code !== 'ORDO_REPL_CONFLICT') throw e;
-            conflicts++;
-          }
-        }
-      }),
-    ),
-  );
-  for (const n of nodes) await n.stop();
+/** Replicated throughput: 3 node processes × CONCURRENCY writers for THROUGHPUT_MS (conflicts retried). */
+async function replicatedThroughput(url: string, run: number, variant: 'stream' | 'none'): Promise<{ perSec: number; conflicts: number }> {
+  const cluster = `thr${variant[0]}${run}`;
+  const ps = await followers(url, cluster, { conflictDetection: variant !== 'none' }, 3);
+  const replies = await Promise.all(ps.map((p) => p.request({ cmd: 'flood', ms: THROUGHPUT_MS, concurrency: CONCURRENCY }, 60_000)));
+  for (const p of ps) await p.stop();
+  const count = replies.reduce((s, r) => s + (r.count as number), 0);
+  const conflicts = replies.reduce((s, r) => s + (r.conflicts as number), 0);
   return { perSec: (count / THROUGHPUT_MS) * 1000, conflicts };
 }
 
@@ -205,21 +250,27 @@ export async function run(): Promise<BenchResult[]> {
     const raw: number[][] = [];
     const mem: number[][] = [];
     const rocks: number[][] = [];
+    const rocksAsync: number[][] = [];
+    const localSync: number[][] = [];
+    const localAsync: number[][] = [];
+    const rawLoaded: number[][] = [];
+    const rawInter: number[][] = [];
     const rawT: number[] = [];
     const thrStream: number[] = [];
-    const thrTable: number[] = [];
+    const thrNone: number[] = [];
     const conflicts: number[] = [];
     const down: number[] = [];
     const lead: number[] = [];
     for (let r = 0; r < RUNS; r++) {
       raw.push(await rawLatency(ns.url, r));
-      mem.push(await replicatedLatency(ns.url, r, 'memory'));
-      rocks.push(await replicatedLatency(ns.url, r, 'rocksdb'));
+      mem.push(await replicatedLatency(ns.url, r, 'memory', undefined, rawLoaded, rawInter));
+      rocks.push(await replicatedLatency(ns.url, r, 'sync', localSync));
+      rocksAsync.push(await replicatedLatency(ns.url, r, 'async', localAsync));
       rawT.push(await rawThroughput(ns.url, r));
       const s = await replicatedThroughput(ns.url, r, 'stream');
       thrStream.push(s.perSec);
       conflicts.push(s.conflicts);
-      thrTable.push((await replicatedThroughput(ns.url, r, 'table')).perSec);
+      thrNone.push((await replicatedThroughput(ns.url, r, 'none')).perSec);
       down.push(await failover(ns.url, r, 'nodedown'));
       lead.push(await failover(ns.url, r, 'leader'));
     }
@@ -234,13 +285,38 @@ export async function run(): Promise<BenchResult[]> {
       const value = median(xs);
       return { name, value, unit: 'ops/s', baseline: { name: `raw JetStream publish, 3 conns × ${CONCURRENCY} in flight`, value: base }, ratio: value / base, runs: xs };
     };
+    const vsLocal = (name: string, xs: number[][], loc: number[][], q: number): BenchResult => {
+      const base = p(raw, q) + p(loc, q);
+      const value = p(xs, q);
+      return { name, value, unit: 'µs', baseline: { name: `raw publish p${q} + local store write p${q} (${p(loc, q).toFixed(0)} µs)`, value: base }, ratio: value / base, target: '≤ 1.5×', met: value / base <= 1.5, runs: xs.map((x) => percentile(x, q)) };
+    };
+    const vsLoaded = (q: number): BenchResult => {
+      const base = p(rawLoaded, q);
+      const value = p(mem, q);
+      return { name: `replicated write p${q}, in-memory writer, vs raw publish into the same stream with the same 2 followers consuming`, value, unit: 'µs', baseline: { name: `raw publish p${q} under follower load`, value: base }, ratio: value / base, target: '≤ 1.5×', met: value / base <= 1.5, runs: rawLoaded.map((x) => percentile(x, q)) };
+    };
+    const vsInter = (q: number): BenchResult => {
+      const base = p(rawInter, q);
+      const value = p(mem, q);
+      return { name: `replicated write p${q} (3 nodes, in-memory writer store), interleaved with raw publishes`, value, unit: 'µs', baseline: { name: `raw JetStream publish p${q}, interleaved`, value: base }, ratio: value / base, target: '≤ 1.5×', met: value / base <= 1.5, runs: mem.map((x) => percentile(x, q)) };
+    };
     return [
-      lat('replicated write p50 (in-memory store, 3 nodes)', mem, 50),
-      lat('replicated write p99 (in-memory store, 3 nodes)', mem, 99),
-      lat('replicated write p50 (RocksDB Store, 3 nodes)', rocks, 50),
-      lat('replicated write p99 (RocksDB Store, 3 nodes)', rocks, 99),
-      thr(`replicated throughput, 3 nodes × ${CONCURRENCY} writers, one table, stream scope (median conflicts retried: ${median(conflicts)})`, thrStream),
-      thr(`replicated throughput, 3 nodes × ${CONCURRENCY} writers, table scope, a table per node`, thrTable),
+      vsInter(50),
+      vsInter(99),
+      vsLoaded(50),
+      vsLoaded(99),
+      vsLocal('replicated write p50, RocksDB async, vs raw publish + local write', rocksAsync, localAsync, 50),
+      vsLocal('replicated write p99, RocksDB async, vs raw publish + local write', rocksAsync, localAsync, 99),
+      vsLocal('replicated write p50, RocksDB sync, vs raw publish + local write', rocks, localSync, 50),
+      vsLocal('replicated write p99, RocksDB sync, vs raw publish + local write', rocks, localSync, 99),
+      lat('replicated write p50, writer with in-memory store (replication path only)', mem, 50),
+      lat('replicated write p99, writer with in-memory store (replication path only)', mem, 99),
+      lat('replicated write p50, writer with RocksDB Store, async durability', rocksAsync, 50),
+      lat('replicated write p99, writer with RocksDB Store, async durability', rocksAsync, 99),
+      lat('replicated write p50, writer with RocksDB Store, sync durability (fsync per apply)', rocks, 50),
+      lat('replicated write p99, writer with RocksDB Store, sync durability (fsync per apply)', rocks, 99),
+      thr(`replicated throughput, 3 node processes × ${CONCURRENCY} writers, conflict detection on (median conflicts retried: ${median(conflicts)})`, thrStream),
+      thr(`replicated throughput, 3 node processes × ${CONCURRENCY} writers, conflict detection off`, thrNone),
       { name: 'node-down detection after kill -9 (heartbeat 200 ms, TTL 1000 ms)', value: median(down), unit: 'ms', baseline: { name: 'member TTL', value: 1000 }, ratio: median(down) / 1000, target: '≤ TTL + 1 heartbeat (1.2×)', met: median(down) <= 1200, runs: down },
       { name: 'leader failover after kill -9 (lease TTL 1500 ms)', value: median(lead), unit: 'ms', baseline: { name: 'lease TTL', value: 1500 }, ratio: median(lead) / 1500, target: '≤ lease TTL (1.0×)', met: median(lead) <= 1500, runs: lead },
     ];

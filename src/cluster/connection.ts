@@ -7,6 +7,7 @@ import { CLUSTER_DEFAULTS, type NatsConfig } from './config.ts';
 import {
   type ClusterError,
   NatsAuthError,
+  NatsTlsError,
   NatsFeatureError,
   NatsNoConnectorError,
   NatsNoJetStreamError,
@@ -70,6 +71,10 @@ export function classifyConnectError(e: unknown, servers: string[]): ClusterErro
   const msg = e instanceof Error ? e.message : String(e);
   if (e instanceof AuthorizationError || /authoriz|authentic/i.test(msg)) {
     return new NatsAuthError(`NATS rejected the credentials (${msg})`, { servers, cause: e });
+  }
+  const causeMsg = e instanceof Error && e.cause instanceof Error ? e.cause.message : '';
+  if (/certificate|tls|ssl|self.signed/i.test(`${msg} ${causeMsg}`)) {
+    return new NatsTlsError(`TLS with the NATS server failed (${msg}${causeMsg ? `: ${causeMsg}` : ''})`, { servers, cause: e });
   }
   return new NatsUnreachableError(`no NATS server reachable (${msg})`, { servers, cause: e });
 }

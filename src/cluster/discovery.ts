@@ -19,6 +19,16 @@ export interface DiscoveryConfig {
   ttlMs?: number;
   /** Published with this node's entry. */
   meta?: Record<string, string>;
+  /**
+   * The "cluster formed" signal DNSCluster lacked: stay in `forming` (not ready) until at least
+   * this many members (this node included) are up. Default 1 (ready at once).
+   */
+  minMembers?: number;
+  /**
+   * Give up waiting for `minMembers` after this long and become ready anyway (logged as
+   * `formation_timeout`). Unset: wait — the supervisor's `startTimeoutMs` decides.
+   */
+  formTimeoutMs?: number;
 }
 
 /** Input of the discovery machine. */
@@ -47,7 +57,7 @@ interface Ctx {
 }
 
 /** Errors retrying cannot fix: refused at boot, not a crash loop. */
-const PERMANENT = new Set(['ORDO_NATS_AUTH', 'ORDO_NATS_NO_JETSTREAM', 'ORDO_NATS_FEATURE', 'ORDO_NATS_NO_CONNECTOR', 'ORDO_CLUSTER_CONFIG']);
+const PERMANENT = new Set(['ORDO_NATS_AUTH', 'ORDO_NATS_TLS', 'ORDO_NATS_NO_JETSTREAM', 'ORDO_NATS_FEATURE', 'ORDO_NATS_NO_CONNECTOR', 'ORDO_CLUSTER_CONFIG']);
 
 const toClusterError = (e: unknown): ClusterError =>
   e instanceof ClusterError ? e : new NatsUnreachableError(e instanceof Error ? e.message : String(e), { cause: e });
@@ -104,11 +114,21 @@ export const discoveryMachine = setup({
   types: {
     input: {} as DiscoveryInput,
     context: {} as Ctx,
-    events: {} as { type: 'ordo.stop'; reason?: unknown } | { type: 'health'; health: MembershipHealth },
+    events: {} as { type: 'ordo.stop'; reason?: unknown } | { type: 'health'; health: MembershipHealth } | { type: 'formed' },
     output: {} as { reason?: unknown },
   },
   actors: {
     boot: fromPromise<{ service: ClusterService; membership: KvMembership | undefined }, DiscoveryInput>(({ input }) => boot(input)),
+    watchFormation: fromCallback<{ type: 'formed' }, { service: ClusterService | undefined; minMembers: number }>(({ sendBack, input }) => {
+      const svc = input.service;
+      if (!svc || svc.members().length >= input.minMembers) {
+        sendBack({ type: 'formed' });
+        return undefined;
+      }
+      return svc.on('nodeup', () => {
+        if (svc.members().length >= input.minMembers) sendBack({ type: 'formed' });
+      });
+    }),
     watchHealth: fromCallback<{ type: 'health'; health: MembershipHealth }, { membership: KvMembership | undefined }>(({ sendBack, input }) => {
       if (!input.membership) return undefined;
       return input.membership.on('health', (health) => sendBack({ type: 'health', health }));
@@ -119,6 +139,8 @@ export const discoveryMachine = setup({
     }),
   },
   delays: {
+    // No timeout configured: effectively forever (the supervisor's start timeout decides).
+    formTimeout: ({ context }) => context.config.formTimeoutMs ?? 2 ** 31 - 1,
     retryDelay: ({ context }) => {
       const base = Math.min(CLUSTER_DEFAULTS.retryMaxMs, CLUSTER_DEFAULTS.retryMinMs * 2 ** Math.min(context.attempt, 10));
       return base / 2 + context.env.random.int(Math.max(1, Math.floor(base / 2)));
@@ -138,7 +160,7 @@ export const discoveryMachine = setup({
         src: 'boot',
         input: ({ context }) => ({ env: context.env, config: context.config }),
         onDone: {
-          target: 'running',
+          target: 'forming',
           actions: assign(({ event }) => ({ service: event.output.service, membership: event.output.membership, error: undefined, health: event.output.service.health() })),
         },
         onError: [
@@ -166,6 +188,26 @@ export const discoveryMachine = setup({
       tags: ['degraded'],
       after: { retryDelay: 'connecting' },
       on: { 'ordo.stop': 'stopped' },
+    },
+    forming: {
+      invoke: { src: 'watchFormation', input: ({ context }) => ({ service: context.service, minMembers: context.config.minMembers ?? 1 }) },
+      after: {
+        formTimeout: {
+          target: 'running',
+          actions: ({ context }) =>
+            context.env.logger.warn(
+              { report: 'discovery', event: 'formation_timeout', members: context.service?.members().map((m) => m.name), minMembers: context.config.minMembers },
+              'cluster not formed in time; proceeding',
+            ),
+        },
+      },
+      on: {
+        formed: {
+          target: 'running',
+          actions: ({ context }) => context.env.logger.info({ report: 'discovery', event: 'formed', members: context.service?.members().map((m) => m.name) }, 'cluster formed'),
+        },
+        'ordo.stop': 'stopping',
+      },
     },
     running: {
       tags: ['ready'],

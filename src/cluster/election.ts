@@ -1,4 +1,4 @@
-import { assign, fromPromise, setup } from 'xstate';
+import { assign, fromCallback, fromPromise, setup } from 'xstate';
 import type { Env } from '../env/env.ts';
 import { CLUSTER_DEFAULTS, validateName } from './config.ts';
 import { ClusterConfigError } from './errors.ts';
@@ -70,7 +70,7 @@ export const electionMachine = setup({
   types: {
     input: {} as ElectionInput,
     context: {} as Ctx,
-    events: {} as { type: 'ordo.stop'; reason?: unknown },
+    events: {} as { type: 'ordo.stop'; reason?: unknown } | { type: 'role.leader' } | { type: 'role.follower' },
     output: {} as { reason?: unknown },
   },
   actors: {
@@ -82,6 +82,13 @@ export const electionMachine = setup({
       const election = new KvLeaderElection(env, cluster.connection, { cluster: cluster.cluster, node: cluster.self, incarnation: cluster.incarnation, name, timing });
       await election.start();
       return { election, service: election };
+    }),
+    watchRole: fromCallback<{ type: 'role.leader' } | { type: 'role.follower' }, { service: Leadership | undefined }>(({ sendBack, input }) => {
+      const svc = input.service;
+      if (!svc) return undefined;
+      if (svc.isLeader()) sendBack({ type: 'role.leader' });
+      const offs = [svc.on('leader', () => sendBack({ type: 'role.leader' })), svc.on('follower', () => sendBack({ type: 'role.follower' }))];
+      return () => offs.forEach((off) => off());
     }),
     release: fromPromise<void, { election: KvLeaderElection | undefined }>(async ({ input }) => {
       await input.election?.stop();
@@ -118,7 +125,17 @@ export const electionMachine = setup({
       on: { 'ordo.stop': 'stopped' },
     },
     retrying: { tags: ['degraded'], after: { retryDelay: 'opening' }, on: { 'ordo.stop': 'stopped' } },
-    running: { tags: ['ready'], on: { 'ordo.stop': 'stopping' } },
+    running: {
+      tags: ['ready'],
+      // Substates mirror the role, so an Application's health shows who leads.
+      invoke: { src: 'watchRole', input: ({ context }) => ({ service: context.service }) },
+      initial: 'follower',
+      states: {
+        follower: { on: { 'role.leader': 'leader' } },
+        leader: { on: { 'role.follower': 'follower' } },
+      },
+      on: { 'ordo.stop': 'stopping' },
+    },
     stopping: { invoke: { src: 'release', input: ({ context }) => ({ election: context.election }), onDone: 'stopped', onError: 'stopped' } },
     failed: { type: 'final' },
     stopped: { type: 'final' },

@@ -55,6 +55,10 @@ export class NatsUnreachableError extends ClusterError {
 export class NatsAuthError extends ClusterError {
   readonly code = 'ORDO_NATS_AUTH' as const;
 }
+/** The TLS handshake failed (unknown CA, bad certificate, TLS required/not offered): a config error. */
+export class NatsTlsError extends ClusterError {
+  readonly code = 'ORDO_NATS_TLS' as const;
+}
 /** The server does not have JetStream enabled; KV and replication need it. */
 export class NatsNoJetStreamError extends ClusterError {
   readonly code = 'ORDO_NATS_NO_JETSTREAM' as const;
@@ -100,6 +104,7 @@ export class ReplMigrationError extends ClusterError {
 export type ClusterErrorCode =
   | NatsUnreachableError['code']
   | NatsAuthError['code']
+  | NatsTlsError['code']
   | NatsNoJetStreamError['code']
   | NatsFeatureError['code']
   | NatsNoConnectorError['code']

@@ -11,6 +11,7 @@ export {
   ClusterError,
   NatsUnreachableError,
   NatsAuthError,
+  NatsTlsError,
   NatsNoJetStreamError,
   NatsFeatureError,
   NatsNoConnectorError,

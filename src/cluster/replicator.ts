@@ -1,4 +1,4 @@
-import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { Subscription } from '@nats-io/nats-core';
 import type { Env } from '../env/env.ts';
 import type { ClusterConnection } from './connection.ts';
@@ -53,6 +53,9 @@ export function replNames(cluster: string, store: string): { stream: string; pre
   return { stream: `ORDO_REPL_${cluster}_${store}`, prefix: `ordo.repl.${cluster}.${store}`, snapshotSubject: `ordo.snap.${cluster}.${store}` };
 }
 
+/** Messages handed to the store ahead of confirmation, at most. */
+const MAX_IN_FLIGHT = 1024;
+
 const token = (t: string): string => (/^[A-Za-z0-9_-]+$/.test(t) ? t : `x${Buffer.from(t).toString('hex')}`);
 
 /**
@@ -76,6 +79,9 @@ export class Replicator implements StoreReplicator {
   private js!: JetStreamClient;
   private jsm!: JetStreamManager;
   private messages: ConsumerMessages | undefined;
+  private consumerGen = 0;
+  private resyncing = false;
+  private offConn: (() => void) | undefined;
   private snapSub: Subscription | undefined;
   private applied = 0;
   private readonly subjectSeq = new Map<string, number>();
@@ -84,7 +90,12 @@ export class Replicator implements StoreReplicator {
   private stopped = false;
   private malformed = 0;
   private lastMalformed: { seq: number; why: string } | undefined;
-  private applyChain: Promise<unknown> = Promise.resolve();
+  private submitChain: Promise<void> = Promise.resolve();
+  private confirmChain: Promise<void> = Promise.resolve();
+  /** Highest seq handed to the store (or skipped); `applied` trails it until confirmed. */
+  private submitted = 0;
+  /** Highest schema version seen applied: a newer one is a barrier (see `submit`). */
+  private schemaOk = -1;
   private msgCounter = 0;
   private readonly log;
 
@@ -111,6 +122,7 @@ export class Replicator implements StoreReplicator {
     const base = { stream: this.stream, applied: this.applied, malformed: this.malformed, ...(this.lastMalformed ? { lastMalformed: this.lastMalformed } : {}) };
     if (this.stopped) return { status: 'stopped', ...base };
     if (this.halted) return { status: 'halted', ...base, reason: { code: this.halted.code, message: this.halted.message } };
+    if (this.resyncing) return { status: 'degraded', ...base, reason: { code: 'ORDO_REPL_SNAPSHOT', message: 'stream gap: resyncing from a peer snapshot' } };
     if (this.conn.state() !== 'connected') return { status: 'degraded', ...base, reason: { code: 'ORDO_NATS_UNREACHABLE', message: `NATS connection ${this.conn.state()}` } };
     return { status: 'ok', ...base };
   }
@@ -122,26 +134,32 @@ export class Replicator implements StoreReplicator {
     this.jsm = await jetstreamManager(this.conn.nc, { timeout });
     await this.ensureStream();
     this.applied = this.store.lastAppliedSeq(this.stream);
+    this.submitted = this.applied;
     const info = await this.jsm.streams.info(this.stream);
     const { first_seq: first, last_seq: last } = info.state;
     if (last > this.applied && this.applied < first - 1) await this.catchUpFromSnapshot(first);
     await this.startConsumer();
     // Wait until the local store has applied what the stream held at start: then reads are current.
-    await this.waitApplied(last, this.opts.commitTimeoutMs ?? 10_000).catch((e: unknown) => {
-      if (!(e instanceof ReplNewerSchemaError)) throw e;
-    });
+    // A long catch-up is fine as long as it progresses; it fails only after commitTimeoutMs
+    // without any progress.
+    for (let seen = this.applied; ; seen = this.applied) {
+      try {
+        await this.waitApplied(last, this.opts.commitTimeoutMs ?? 10_000);
+        break;
+      } catch (e) {
+        if (e instanceof ReplNewerSchemaError) break;
+        if (this.applied === seen) throw e;
+      }
+    }
     // Know every replicated table's last subject sequence up front, so `commit` computes its
     // expectation synchronously — in the same tick as the store's own read-set check.
     for (const t of this.opts.tables) {
       if (!this.halted) await this.knownSubjectSeq(`${this.prefix}.t.${token(t)}`);
     }
-    this.snapSub = this.conn.nc.subscribe(this.snapshotSubject, { queue: 'ordo-snapshot', callback: (err, msg) => {
-      if (err) return;
-      void this.serveSnapshot().then(
-        (data) => msg.respond(data),
-        (e: unknown) => this.log.warn({ report: 'replication', event: 'snapshot_serve_failed', err: String(e) }, 'could not serve a snapshot'),
-      );
-    } });
+    this.serveSnapshots();
+    this.offConn = this.conn.on((e) => {
+      if (e.type === 'nats.reconnect') this.restartConsumer();
+    });
     this.store.setReplicator(this);
     this.log.info({ report: 'replication', event: 'started', applied: this.applied, streamLast: last }, 'replication started');
   }
@@ -151,10 +169,13 @@ export class Replicator implements StoreReplicator {
     if (this.stopped) return;
     this.stopped = true;
     this.store.setReplicator(undefined);
+    this.offConn?.();
+    this.consumerGen++;
     this.snapSub?.unsubscribe();
     await this.messages?.close().catch((e: unknown) => this.log.debug({ err: String(e) }, 'consumer close'));
     this.rejectWaiters(0, new ReplUnavailableError('replication stopped', { node: this.opts.node, stream: this.stream }));
-    await this.applyChain.catch(() => undefined);
+    await this.submitChain;
+    await this.confirmChain;
   }
 
   /** The store calls this for a transaction on replicated tables: publish, then wait for the local apply. */
@@ -193,9 +214,7 @@ export class Replicator implements StoreReplicator {
     // Fast path: when our batch is the very next sequence, apply it now instead of waiting for
     // the consumer to bring it back; the consumer then sees it as already applied. Stream
     // order holds: it is applied only if `seq === applied + 1` when its turn comes.
-    const own = seq;
-    const p = this.applyChain.then(() => (own === this.applied + 1 ? this.applyOne(own, subject, data) : undefined));
-    this.applyChain = p.catch(() => undefined);
+    void this.enqueue(seq, subject, data, batch);
     await this.waitApplied(seq, Math.max(0, deadline - this.env.clock.now()));
   }
 
@@ -262,50 +281,111 @@ export class Replicator implements StoreReplicator {
     return v;
   }
 
+  /**
+   * Starts an ordered consumer from the next sequence not yet handed to the store. It is
+   * re-created after every reconnect and whenever it ends unexpectedly: a consumer that went
+   * quiet through a server restart must not leave this node behind.
+   */
   private async startConsumer(): Promise<void> {
-    const start = this.applied + 1;
+    const gen = ++this.consumerGen;
+    const old = this.messages;
+    this.messages = undefined;
+    await old?.close().catch((e: unknown) => this.log.debug({ err: String(e) }, 'old consumer close'));
+    const start = this.submitted + 1;
     const consumer = await this.js.consumers.get(this.stream, start > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start } : { deliver_policy: DeliverPolicy.All });
     const messages = await consumer.consume({ max_messages: 512 });
+    if (gen !== this.consumerGen || this.stopped) {
+      await messages.close().catch((e: unknown) => this.log.debug({ report: 'replication', err: String(e) }, 'superseded consumer close failed'));
+      return;
+    }
     this.messages = messages;
     void (async () => {
       try {
         for await (const m of messages) {
-          await this.enqueueApply(m);
+          await this.enqueue(m.info.streamSequence, m.subject, m.data);
           if (this.halted || this.stopped) break;
         }
       } catch (e) {
-        this.log.warn({ report: 'replication', event: 'consumer_ended', err: String(e) }, 'replication consumer ended');
+        this.log.warn({ report: 'replication', event: 'consumer_ended', err: String(e) }, 'replication consumer failed');
+      }
+      if (gen === this.consumerGen && !this.halted && !this.stopped) {
+        this.log.warn({ report: 'replication', event: 'consumer_restart' }, 'replication consumer ended; restarting');
+        await this.sleep(100);
+        this.restartConsumer();
       }
     })();
   }
 
-  private enqueueApply(m: JsMsg): Promise<unknown> {
-    const p = this.applyChain.then(() => this.applyOne(m.info.streamSequence, m.subject, m.data));
-    this.applyChain = p.catch(() => undefined);
+  private restartConsumer(): void {
+    if (this.halted || this.stopped) return;
+    this.startConsumer().catch((e: unknown) => {
+      this.log.warn({ report: 'replication', event: 'consumer_restart_failed', err: String(e) }, 'could not restart the consumer; retrying');
+      void this.sleep(500).then(() => this.restartConsumer());
+    });
+  }
+
+  /**
+   * Hands messages to the store in stream order without waiting for each to be durable: the
+   * store's group commit then writes a run of them in one batch. Confirmations (`applied`)
+   * advance strictly in order. A batch with a schema version not yet seen applied is a barrier:
+   * everything before it is confirmed first and nothing after it is submitted until it is — so
+   * a newer-schema refusal halts exactly there.
+   */
+  private enqueue(seq: number, subject: string, data: Uint8Array, own?: CommitBatch): Promise<void> {
+    const p = this.submitChain.then(() => this.submit(seq, subject, data, own));
+    // The chain only orders submissions; the caller awaiting `p` sees its error.
+    this.submitChain = p.catch(() => undefined);
     return p;
   }
 
-  private async applyOne(seq: number, subject: string, data: Uint8Array): Promise<void> {
-    if (this.halted || this.stopped || seq <= this.applied) return;
-    const decoded = decodeBatch(data, this.tableSet);
-    if (!decoded.ok) return this.skipMalformed(seq, subject, decoded.why);
-    try {
-      const r = await this.store.applyReplicated(decoded.batch, { stream: this.stream, seq });
-      if (r === 'duplicate') this.log.debug({ report: 'replication', event: 'duplicate', seq }, 'already applied');
-    } catch (e) {
-      const code = (e as { code?: unknown })?.code;
+  private async submit(seq: number, subject: string, data: Uint8Array, own: CommitBatch | undefined): Promise<void> {
+    if (this.halted || this.stopped || seq <= this.submitted) return;
+    if (own && seq !== this.submitted + 1) return; // not next: the consumer brings it in order
+    if (!own && seq > this.submitted + 1) {
+      // A gap: the stream dropped messages this node never applied (limits, purge). Applying on
+      // would silently diverge; load a peer snapshot instead.
+      void this.resync(seq);
+      return;
+    }
+    if (this.submitted - this.applied >= MAX_IN_FLIGHT) await this.confirmChain;
+    this.submitted = seq;
+    // Our own batch was validated before publishing: no need to parse it back.
+    const decoded = own ? ({ ok: true, node: this.opts.node, batch: own } as const) : decodeBatch(data, this.tableSet);
+    if (!decoded.ok) {
+      const why = decoded.why;
+      this.confirmChain = this.confirmChain.then(() => this.skipMalformed(seq, subject, why));
+      return;
+    }
+    const batch = decoded.batch;
+    const barrier = batch.schemaVersion > this.schemaOk;
+    if (barrier) await this.confirmChain;
+    if (this.halted || this.stopped) return;
+    const applying = this.store.applyReplicated(batch, { stream: this.stream, seq }).then(
+      (r) => ({ ok: true as const, r }),
+      (e: unknown) => ({ ok: false as const, e }),
+    );
+    const step = this.confirmChain.then(async () => {
+      const res = await applying;
+      if (res.ok) {
+        if (res.r === 'duplicate') this.log.debug({ report: 'replication', event: 'duplicate', seq }, 'already applied');
+        this.schemaOk = Math.max(this.schemaOk, batch.schemaVersion);
+        this.advance(seq, subject);
+        return;
+      }
+      const code = (res.e as { code?: unknown })?.code;
       if (code === 'ORDO_STORE_NEWER_SCHEMA' || code === 'ORDO_REPL_NEWER_SCHEMA') {
         this.halted = new ReplNewerSchemaError(
-          `record at seq ${seq} has schema version ${decoded.batch.schemaVersion}, newer than this node's code: refusing to apply (upgrade this node)`,
-          { node: this.opts.node, stream: this.stream, seq, value: decoded.batch.schemaVersion, cause: e },
+          `record at seq ${seq} has schema version ${batch.schemaVersion}, newer than this node's code: refusing to apply (upgrade this node)`,
+          { node: this.opts.node, stream: this.stream, seq, value: batch.schemaVersion, cause: res.e },
         );
-        this.log.error({ report: 'replication', event: 'halted', code: this.halted.code, seq, schemaVersion: decoded.batch.schemaVersion }, this.halted.message);
+        this.log.error({ report: 'replication', event: 'halted', code: this.halted.code, seq, schemaVersion: batch.schemaVersion }, this.halted.message);
         this.rejectWaiters(seq, this.halted);
         return;
       }
-      return this.skipMalformed(seq, subject, `store refused it: ${e instanceof Error ? e.message : String(e)}`, e);
-    }
-    this.advance(seq, subject);
+      this.skipMalformed(seq, subject, `store refused it: ${res.e instanceof Error ? res.e.message : String(res.e)}`, res.e);
+    });
+    this.confirmChain = step;
+    if (barrier) await step;
   }
 
   private skipMalformed(seq: number, subject: string, why: string, cause?: unknown): void {
@@ -345,9 +425,54 @@ export class Replicator implements StoreReplicator {
 
   private async serveSnapshot(): Promise<Uint8Array> {
     // Taken between two applies, so `seq` matches the data exactly.
-    const p = this.applyChain.then(async () => ({ seq: this.applied, tables: this.opts.tables, data: await Promise.resolve(this.store.snapshot(this.opts.tables)) }));
-    this.applyChain = p.catch(() => undefined);
+    const p = this.submitChain.then(async () => {
+      await this.confirmChain;
+      return { seq: this.applied, tables: this.opts.tables, data: await Promise.resolve(this.store.snapshot(this.opts.tables)) };
+    });
+    // Ordering only: serveSnapshot's caller sees the error through `p`.
+    this.submitChain = p.then(() => undefined, () => undefined);
     return new TextEncoder().encode(JSON.stringify(await p));
+  }
+
+  private serveSnapshots(): void {
+    this.snapSub = this.conn.nc.subscribe(this.snapshotSubject, {
+      queue: 'ordo-snapshot',
+      callback: (err, msg) => {
+        if (err) {
+          this.log.warn({ report: 'replication', event: 'snapshot_sub_error', err: String(err) }, 'snapshot subscription error');
+          return;
+        }
+        void this.serveSnapshot().then(
+          (data) => msg.respond(data),
+          (e: unknown) => this.log.warn({ report: 'replication', event: 'snapshot_serve_failed', err: String(e) }, 'could not serve a snapshot'),
+        );
+      },
+    });
+  }
+
+  /** Gap while running: stop consuming, load a peer snapshot reaching past the gap, resume. */
+  private async resync(firstAvailable: number): Promise<void> {
+    if (this.resyncing || this.stopped) return;
+    this.resyncing = true;
+    this.log.error({ report: 'replication', event: 'gap', applied: this.applied, next: firstAvailable }, 'stream gap: resyncing from a peer snapshot');
+    this.consumerGen++;
+    const msgs = this.messages;
+    this.messages = undefined;
+    await msgs?.close().catch((e: unknown) => this.log.debug({ err: String(e) }, 'consumer close'));
+    this.snapSub?.unsubscribe(); // never answer our own request with our stale copy
+    this.snapSub = undefined;
+    try {
+      await this.confirmChain;
+      await this.catchUpFromSnapshot(firstAvailable);
+      this.resyncing = false;
+      this.serveSnapshots();
+      this.restartConsumer();
+    } catch (e) {
+      this.log.error({ report: 'replication', event: 'resync_failed', err: String(e) }, 'resync failed; retrying');
+      this.resyncing = false;
+      await this.sleep(1000);
+      if (!this.stopped) void this.resync(firstAvailable);
+    }
   }
 
   private async catchUpFromSnapshot(firstSeq: number): Promise<void> {
@@ -366,6 +491,7 @@ export class Replicator implements StoreReplicator {
     // The store adopted the snapshot's positions; seqs between them and snap.seq (malformed ones
     // the peer skipped) are skipped here too.
     this.applied = Math.max(snap.seq, this.store.lastAppliedSeq(this.stream));
+    this.submitted = this.applied;
     this.log.info({ report: 'replication', event: 'snapshot_loaded', seq: snap.seq }, 'caught up from a snapshot');
   }
 }

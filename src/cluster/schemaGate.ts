@@ -34,6 +34,16 @@ export interface MigrationGateOptions {
 /** Bucket of schema records. */
 export const schemaBucket = (cluster: string): string => `ordo_schema_${cluster}`;
 
+async function retry<T>(attempts: number, fn: () => Promise<T>): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (i >= attempts) throw e;
+    }
+  }
+}
+
 const read = async (kv: KV, key: string): Promise<{ rec: SchemaRecord | undefined; rev: number }> => {
   const e = await kv.get(key);
   if (!e || e.operation !== 'PUT') return { rec: undefined, rev: e?.revision ?? 0 };
@@ -58,8 +68,12 @@ export async function coordinateMigration(o: MigrationGateOptions): Promise<'mig
     await o.migrate({ node: o.cluster.self, incarnation: o.cluster.incarnation, token: 1 });
     return 'migrated';
   }
-  const kv = await new Kvm(conn.nc).create(schemaBucket(o.cluster.cluster), { history: 5 });
-  const first = await read(kv, o.store);
+  // Opening the bucket and the first read are retried: a JetStream API call can time out under
+  // load (2.9 answers stream creation slowly when several nodes race to create it).
+  const { kv, first } = await retry(3, async () => {
+    const kv = await new Kvm(conn.nc).create(schemaBucket(o.cluster.cluster), { history: 5 });
+    return { kv, first: await read(kv, o.store) };
+  });
   if ((first.rec?.version ?? 0) >= o.toVersion) return 'already';
   const err = (msg: string, cause?: unknown): ReplMigrationError => new ReplMigrationError(msg, { node: o.cluster.self, value: o.toVersion, cause });
 

@@ -96,3 +96,18 @@ describe('cluster connection: auth and JetStream', () => {
     await cleanup(ns);
   });
 });
+
+describe('cluster connection: TLS', () => {
+  it('connects over TLS with the CA given in config.tls; without it the handshake is refused', async () => {
+    const ns = await NatsServer.start({ tls: true });
+    const env = createTestEnv();
+    const conn = await connectCluster(env, { servers: [ns.url], tls: { caFile: ns.tlsFiles!.caFile } }, 'a');
+    expect(conn.nc.info?.tls_required).toBe(true);
+    expect(conn.jetstream).toBe(true);
+    await conn.close();
+    const err = await connectCluster(env, { servers: [ns.url], connectTimeoutMs: 1000 }, 'a').catch((e: unknown) => e as ClusterError);
+    expect(err).toBeInstanceOf(ClusterError);
+    expect((err as ClusterError).code).toBe('ORDO_NATS_TLS');
+    await cleanup(ns);
+  });
+});

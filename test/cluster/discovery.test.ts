@@ -71,6 +71,29 @@ describe('discovery child', () => {
     await stopChild(a);
   });
 
+  it('cluster formed: with minMembers 2 a lone node is not ready; it becomes ready when the second joins', async () => {
+    const env = realTimeEnv();
+    const cfg = (n: string) => ({ env, config: { cluster: 'form', nodeName: n, nats: { servers: [ns.url] }, minMembers: 2, ...timing } });
+    const a = startChild(discoveryMachine, cfg('a'), env);
+    await waitFor(() => a.getSnapshot().matches('forming'), 'a forming');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(a.getSnapshot().hasTag('ready')).toBe(false);
+    const b = startChild(discoveryMachine, cfg('b'), env);
+    await waitTag(a, 'ready');
+    await waitTag(b, 'ready');
+    expect(env.records.some((r) => r.event === 'formed')).toBe(true);
+    await stopChild(a);
+    await stopChild(b);
+  });
+
+  it('cluster formed: formTimeoutMs lets a lone node proceed, with a warning', async () => {
+    const env = realTimeEnv();
+    const a = startChild(discoveryMachine, { env, config: { cluster: 'form2', nodeName: 'a', nats: { servers: [ns.url] }, minMembers: 3, formTimeoutMs: 300, ...timing } }, env);
+    await waitTag(a, 'ready');
+    expect(env.records.some((r) => r.event === 'formation_timeout')).toBe(true);
+    await stopChild(a);
+  });
+
   it('NATS unreachable at boot: degraded with the reason, retries, then joins when NATS appears', async () => {
     const env = realTimeEnv();
     const port = await freePort();

@@ -178,6 +178,29 @@ describe('replication through JetStream', () => {
     for (const n of [a, b, c]) await n.stop();
   });
 
+  it('a running node whose consumer comes back after the stream dropped its next messages detects the gap and resyncs from a snapshot', async () => {
+    const a = await startNode(ns.url, 'gap', 'a', new MemoryReplicatedStore(TABLES), { maxMsgs: 3 });
+    const b = await startNode(ns.url, 'gap', 'b', new MemoryReplicatedStore(TABLES), { maxMsgs: 3 });
+    await a.store.transact([{ table: 'users', op: 'put', key: 0, value: { i: 0 } }]);
+    await waitFor(() => b.repl.appliedSeq() === 1, 'b applied 1');
+    // b's consumer goes away (as through a long outage) while a writes past the stream limit
+    const rep = b.r.getSnapshot().context.replicator as unknown as { consumerGen: number; messages?: { close(): Promise<void> }; restartConsumer(): void };
+    rep.consumerGen++;
+    await rep.messages?.close();
+    for (let i = 1; i <= 8; i++) await a.store.transact([{ table: 'users', op: 'put', key: i, value: { i } }]);
+    expect(b.repl.appliedSeq()).toBe(1);
+    rep.restartConsumer(); // the stream now starts at 7: seqs 2..6 are gone
+    await waitFor(() => b.repl.appliedSeq() === 9, 'b resynced to 9');
+    expect(b.env.records.some((r) => r.event === 'gap')).toBe(true);
+    expect(b.env.records.some((r) => r.event === 'snapshot_loaded')).toBe(true);
+    expect(b.store.contentHash()).toBe(a.store.contentHash());
+    await a.store.transact([{ table: 'orders', op: 'put', key: 1, value: { after: true } }]);
+    await waitFor(() => b.repl.appliedSeq() === 10, 'b applies on after the resync');
+    expect(b.repl.health().status).toBe('ok');
+    await a.stop();
+    await b.stop();
+  });
+
   it('a new node that needs a snapshot and finds no peer: degraded with ORDO_REPL_SNAPSHOT, then ready once a peer is up', async () => {
     const a = await startNode(ns.url, 'nos', 'a', new MemoryReplicatedStore(TABLES), { maxMsgs: 2, commitTimeoutMs: 1000 });
     for (let i = 0; i < 5; i++) await a.store.transact([{ table: 'users', op: 'put', key: i, value: { i } }]);
@@ -228,7 +251,11 @@ describe('replication across a nats-server restart', () => {
     stop = true;
     await Promise.all(writers);
     const last = Math.max(...nodes.map((n) => n.repl.appliedSeq()));
-    for (const n of nodes) await waitFor(() => n.repl.appliedSeq() >= last, 'converged');
+    for (const n of nodes) {
+      await waitFor(() => n.repl.appliedSeq() >= last, 'converged').catch((e: unknown) => {
+        throw new Error(`${String(e)}: ${n.svc.self} applied ${n.repl.appliedSeq()} of ${last}; ${JSON.stringify(n.env.records.filter((r) => r.level >= 40).slice(-8))}`);
+      });
+    }
     for (const n of nodes) {
       for (const w of acked) expect(n.store.get('users', w.key), `${n.svc.self} has ${w.key}`).toBeDefined();
       expect([...n.store.applyCount.values()].every((c) => c === 1)).toBe(true);

@@ -17,14 +17,14 @@ const tables: Record<string, TableDef> = {
 };
 const REPLICATED = ['accounts', 'notes'];
 
-async function node(url: string, cluster: string, name: string, opts: { dir?: string; migrations?: Migration[] } = {}) {
+async function node(url: string, cluster: string, name: string, opts: { dir?: string; migrations?: Migration[]; maxMsgs?: number } = {}) {
   const env = realTimeEnv();
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), `ordo-repl-${name}-`));
   const store = await openStore({ env, dir, tables, migrations: opts.migrations ?? [] });
   const d = startChild(discoveryMachine, { env, config: { cluster, nodeName: name, nats: { servers: [url] }, heartbeatMs: 200, ttlMs: 1000 } }, env);
   await waitTag(d, 'ready');
   const svc = d.getSnapshot().context.service as ClusterService;
-  const r = startChild(replicationMachine, { env, cluster: svc, store, config: { store: 'main', tables: REPLICATED } }, env);
+  const r = startChild(replicationMachine, { env, cluster: svc, store, config: { store: 'main', tables: REPLICATED, ...(opts.maxMsgs ? { maxMsgs: opts.maxMsgs } : {}) } }, env);
   await waitTag(r, 'ready', 20_000);
   return {
     env,
@@ -121,5 +121,22 @@ describe('replication end to end with the real Store (RocksDB)', () => {
     expect(old.env.records.some((r) => r.event === 'halted' && r.code === 'ORDO_REPL_NEWER_SCHEMA')).toBe(true);
     await a.stop();
     await old.stop();
+  });
+
+  it('a new node whose next sequence the stream no longer holds catches up from a peer Store snapshot', async () => {
+    const a = await node(ns.url, 'e2e-snap', 'a', { maxMsgs: 3 });
+    for (let i = 1; i <= 10; i++) await a.store.transaction((t) => void t.put('notes', { id: i, text: `n${i}` }));
+    await a.store.transaction((t) => void t.put('accounts', { id: 'x', balance: 7 }));
+    const c = await node(ns.url, 'e2e-snap', 'c', { maxMsgs: 3 });
+    expect(c.env.records.some((r) => r.event === 'snapshot_loaded')).toBe(true);
+    expect(c.repl.appliedSeq()).toBe(11);
+    expect(c.store.lastAppliedSeq(c.repl.stream)).toBe(11);
+    expect(hash(c.store)).toBe(hash(a.store));
+    // and it keeps applying from there
+    await a.store.transaction((t) => void t.put('notes', { id: 99, text: 'after' }));
+    await waitFor(() => c.repl.appliedSeq() === 12, 'c applied 12');
+    expect(hash(c.store)).toBe(hash(a.store));
+    await a.stop();
+    await c.stop();
   });
 });

@@ -23,6 +23,19 @@ export interface NatsServerConf {
   nkey?: string;
   /** Fixed port (default: a free one). */
   port?: number;
+  /** Require TLS with a fresh self-signed CA + server cert (see `tlsFiles`). */
+  tls?: boolean;
+}
+
+/** Generates a CA and a server certificate for 127.0.0.1/localhost with openssl. */
+export function makeTlsFiles(dir: string): { caFile: string; certFile: string; keyFile: string } {
+  const f = (n: string): string => join(dir, n);
+  const run = (args: string[]): void => void execFileSync('openssl', args, { stdio: 'pipe' });
+  run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=ordo-test-ca', '-keyout', f('ca.key'), '-out', f('ca.pem')]);
+  run(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', f('server.key'), '-out', f('server.csr')]);
+  writeFileSync(f('ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  run(['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '1', '-extfile', f('ext.cnf'), '-out', f('server.pem')]);
+  return { caFile: f('ca.pem'), certFile: f('server.pem'), keyFile: f('server.key') };
 }
 
 let installed = false;
@@ -79,6 +92,8 @@ export async function waitFor<T>(cond: () => T | Promise<T>, what: string, timeo
 export class NatsServer {
   private proc: ChildProcess | undefined;
   private log = '';
+  /** The CA and server cert when started with `tls: true`. */
+  tlsFiles: { caFile: string; certFile: string; keyFile: string } | undefined;
   private constructor(
     readonly conf: NatsServerConf,
     readonly port: number,
@@ -108,18 +123,23 @@ export class NatsServer {
     const storeDir = join(dir, 'js');
     const lines = [`listen: "127.0.0.1:${port}"`];
     if (conf.jetstream ?? true) lines.push(`jetstream { store_dir: "${storeDir}" }`);
+    let tlsFiles: NatsServer['tlsFiles'];
+    if (conf.tls) {
+      tlsFiles = makeTlsFiles(dir);
+      lines.push(`tls { cert_file: "${tlsFiles.certFile}", key_file: "${tlsFiles.keyFile}", ca_file: "${tlsFiles.caFile}" }`);
+    }
     if (conf.user !== undefined) lines.push(`authorization { user: "${conf.user}", password: "${conf.password ?? ''}" }`);
     else if (conf.token !== undefined) lines.push(`authorization { token: "${conf.token}" }`);
     else if (conf.nkey !== undefined) lines.push(`authorization { users: [ { nkey: "${conf.nkey}" } ] }`);
     const confFile = join(dir, 'nats.conf');
     writeFileSync(confFile, lines.join('\n') + '\n');
     const ns = new NatsServer(conf, port, storeDir, confFile);
+    ns.tlsFiles = tlsFiles;
     await ns.launch();
     return ns;
   }
 
   private async launch(): Promise<void> {
-    // Retry briefly: after a kill the port can take a moment to be released.
     const proc = spawn('nats-server', ['-c', this.confFile], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     let ready = false;

@@ -250,6 +250,11 @@ export class Kernel {
     return () => this.lifecycle.delete(listener);
   }
 
+  /** @internal True when someone observes lifecycle events (lets hot paths skip building them). */
+  get _observed(): boolean {
+    return this.lifecycle.size > 0;
+  }
+
   /** @internal */
   _emit(event: LifecycleEvent): void {
     if (this.lifecycle.size === 0) return;

@@ -95,7 +95,7 @@ export class MachineProcess extends Process {
   private onSnapshot(s: MachineSnapshot): void {
     if (!this.alive) return;
     if (s.status === 'error') return; // delivered through the error observer
-    if (s.status === 'active') this.kernel._emit({ type: 'state', pid: this.pid, value: s.value });
+    if (s.status === 'active' && this.kernel._observed) this.kernel._emit({ type: 'state', pid: this.pid, value: s.value });
     if (!this.ready && s.status === 'active' && s.hasTag('ready')) {
       try {
         this.service = this.options.selectService ? this.options.selectService(s as never) : (s.context as { service?: unknown } | undefined)?.service;
@@ -178,7 +178,11 @@ export class MachineProcess extends Process {
   }
 
   deliverCall(request: object, replyTo: ReplyTo): void {
-    this.send({ ...(request as { type: string }), replyTo } as { type: string });
+    // An explicit copy, not `{ ...request, replyTo }`: on Node 20 that spread takes a slow
+    // path (~600 ns against ~15 ns), a third of a call's overhead over a raw `actor.send`.
+    const event: { type: string; [k: string]: unknown } = { type: (request as { type: string }).type, replyTo };
+    for (const k in request) if (k !== 'type' && k !== 'replyTo') event[k] = (request as Record<string, unknown>)[k];
+    this.send(event);
   }
   deliverCast(message: unknown): void {
     this.deliverEvent(message);

@@ -65,6 +65,14 @@ export const CLUSTER_DEFAULTS = {
   retryMaxMs: 5000,
 } as const;
 
+/**
+ * The delay before retry `attempt` (0-based) while NATS is unreachable: doubling from
+ * `retryMinMs`, capped at `retryMaxMs`. One formula for every cluster child.
+ */
+export function retryDelayMs(attempt: number): number {
+  return Math.min(CLUSTER_DEFAULTS.retryMaxMs, CLUSTER_DEFAULTS.retryMinMs * 2 ** Math.min(attempt, 10));
+}
+
 /** Validates timing: each bad field is a {@link ClusterConfigError} carrying the bad value. */
 export function validateTiming(t: { heartbeatMs?: number; ttlMs?: number }): DiscoveryTiming {
   const heartbeatMs = t.heartbeatMs ?? CLUSTER_DEFAULTS.heartbeatMs;

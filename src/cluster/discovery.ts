@@ -1,6 +1,6 @@
 import { assign, fromCallback, fromPromise, setup } from 'xstate';
 import type { Env } from '../env/env.ts';
-import { CLUSTER_DEFAULTS, validateName, validateTiming, type NatsConfig } from './config.ts';
+import { retryDelayMs, validateName, validateTiming, type NatsConfig } from './config.ts';
 import { connectCluster, type ClusterConnection } from './connection.ts';
 import { ClusterError, NatsUnreachableError } from './errors.ts';
 import { KvMembership, singleNodeMembership, type Membership, type MembershipHealth } from './membership.ts';
@@ -142,7 +142,7 @@ export const discoveryMachine = setup({
     // No timeout configured: effectively forever (the supervisor's start timeout decides).
     formTimeout: ({ context }) => context.config.formTimeoutMs ?? 2 ** 31 - 1,
     retryDelay: ({ context }) => {
-      const base = Math.min(CLUSTER_DEFAULTS.retryMaxMs, CLUSTER_DEFAULTS.retryMinMs * 2 ** Math.min(context.attempt, 10));
+      const base = retryDelayMs(context.attempt);
       return base / 2 + context.env.random.int(Math.max(1, Math.floor(base / 2)));
     },
   },

@@ -1,6 +1,6 @@
 import { assign, fromCallback, fromPromise, setup } from 'xstate';
 import type { Env } from '../env/env.ts';
-import { CLUSTER_DEFAULTS, validateName } from './config.ts';
+import { CLUSTER_DEFAULTS, retryDelayMs, validateName } from './config.ts';
 import { ClusterConfigError } from './errors.ts';
 import type { ClusterService } from './discovery.ts';
 import { KvLeaderElection, type LeaderEvents, type LeaderTerm, type Leadership, type LeaseTiming } from './leaderElection.ts';
@@ -95,7 +95,7 @@ export const electionMachine = setup({
     }),
   },
   delays: {
-    retryDelay: ({ context }) => Math.min(CLUSTER_DEFAULTS.retryMaxMs, CLUSTER_DEFAULTS.retryMinMs * 2 ** Math.min(context.attempt, 10)),
+    retryDelay: ({ context }) => retryDelayMs(context.attempt),
   },
 }).createMachine({
   id: 'ordo.election',

@@ -1,24 +1,12 @@
 import { assign, fromPromise, setup } from 'xstate';
 import type { Env } from '../env/env.ts';
-import { CLUSTER_DEFAULTS, validateName } from './config.ts';
+import { retryDelayMs, validateName } from './config.ts';
 import type { ClusterService } from './discovery.ts';
 import { Replicator, replNames, type ReplicationHealth, type ReplicatorOptions } from './replicator.ts';
 import type { ReplicatedStore } from './replicatedStore.ts';
 
-/** Configuration of a replication child. */
-export interface ReplicationConfig {
-  /** The store's name (names the stream). */
-  store: string;
-  /** The tables declared `replicated: true`. */
-  tables: string[];
-  maxMsgs?: number;
-  maxAgeMs?: number;
-  commitTimeoutMs?: number;
-  publishTimeoutMs?: number;
-  conflictDetection?: boolean;
-  /** See {@link ReplicatorOptions.conflictScope} (default `'stream'`). */
-  conflictScope?: 'stream' | 'table';
-}
+/** Configuration of a replication child: the replicator's options that are not derived from the cluster. */
+export type ReplicationConfig = Pick<ReplicatorOptions, 'store' | 'tables' | 'maxMsgs' | 'maxAgeMs' | 'commitTimeoutMs' | 'publishTimeoutMs' | 'conflictDetection' | 'conflictScope'>;
 
 /** Input of the replication machine: the discovery service and the store it replicates. */
 export interface ReplicationInput {
@@ -99,7 +87,7 @@ export const replicationMachine = setup({
     }),
   },
   delays: {
-    retryDelay: ({ context }) => Math.min(CLUSTER_DEFAULTS.retryMaxMs, CLUSTER_DEFAULTS.retryMinMs * 2 ** Math.min(context.attempt, 10)),
+    retryDelay: ({ context }) => retryDelayMs(context.attempt),
   },
 }).createMachine({
   id: 'ordo.replication',

@@ -100,26 +100,6 @@ export const stopsWith = setup({ types: { input: {} as { reason: unknown }, cont
   },
 });
 
-/**
- * Traps exits (spawn it with `trapExit: true`): every `ordo.exit` event is kept in
- * `context.trapped`; `trapped` (a call) replies with them.
- */
-export const trapper = setup({
-  types: { context: {} as { trapped: { from: unknown; reason: unknown }[] } },
-}).createMachine({
-  context: { trapped: [] },
-  initial: 'running',
-  states: {
-    running: {
-      tags: ['ready'],
-      on: {
-        'ordo.exit': { actions: assign({ trapped: ({ context, event }) => [...context.trapped, { from: (event as { from?: unknown }).from, reason: (event as { reason?: unknown }).reason }] }) },
-        trapped: { actions: ({ context, event }) => reply((event as { replyTo?: never }).replyTo, context.trapped) },
-      },
-    },
-  },
-});
-
 /** Ready at once, has no transition for `ordo.stop`: an exit signal stops it at once (a gen_server not trapping exits). */
 export const plain = setup({}).createMachine({ initial: 'running', states: { running: { tags: ['ready'], on: { ping: { actions: ({ event }) => reply((event as { replyTo?: never }).replyTo, 'pong') } } } } });
 
@@ -184,3 +164,6 @@ export const node = setup({
     done: { type: 'final', output: ({ event }) => ({ reason: (event as { reason?: unknown }).reason }) },
   },
 });
+
+/** Traps exits (spawn it with `trapExit: true`): the same machine as {@link node}. */
+export const trapper = node;

@@ -203,7 +203,7 @@ async function replicatedLatency(url: string, run: number, kind: 'memory' | 'syn
   return out;
 }
 
-/** Replicated throughput: 3 node processes × CONCURRENCY writers for THROUGHPUT_MS (conflicts retried). */
+/** Replicated throughput: 3 node processes × CONCURRENCY writers for THROUGHPUT_MS (lost races re-submitted by the store). */
 async function replicatedThroughput(url: string, run: number, variant: 'stream' | 'none'): Promise<{ perSec: number; conflicts: number }> {
   const cluster = `thr${variant[0]}${run}`;
   const ps = await followers(url, cluster, { conflictDetection: variant !== 'none' }, 3);
@@ -315,7 +315,7 @@ export async function run(): Promise<BenchResult[]> {
       lat('replicated write p99, writer with RocksDB Store, async durability', rocksAsync, 99),
       lat('replicated write p50, writer with RocksDB Store, sync durability (fsync per apply)', rocks, 50),
       lat('replicated write p99, writer with RocksDB Store, sync durability (fsync per apply)', rocks, 99),
-      thr(`replicated throughput, 3 node processes × ${CONCURRENCY} writers, conflict detection on (median conflicts retried: ${median(conflicts)})`, thrStream),
+      thr(`replicated throughput, 3 node processes × ${CONCURRENCY} writers, conflict detection on (median lost races re-submitted: ${median(conflicts)})`, thrStream),
       thr(`replicated throughput, 3 node processes × ${CONCURRENCY} writers, conflict detection off`, thrNone),
       { name: 'node-down detection after kill -9 (heartbeat 200 ms, TTL 1000 ms)', value: median(down), unit: 'ms', baseline: { name: 'member TTL', value: 1000 }, ratio: median(down) / 1000, target: '≤ TTL + 1 heartbeat (1.2×)', met: median(down) <= 1200, runs: down },
       { name: 'leader failover after kill -9 (lease TTL 1500 ms)', value: median(lead), unit: 'ms', baseline: { name: 'lease TTL', value: 1500 }, ratio: median(lead) / 1500, target: '≤ lease TTL (1.0×)', met: median(lead) <= 1500, runs: lead },

@@ -24,9 +24,20 @@ export interface StreamPosition {
   seq: number;
 }
 
-/** What the store hands its replicator. */
+/** Options of {@link StoreReplicator.commit} (see the store's `ReplicatorCommitOptions`). */
+export interface CommitOptions {
+  /** `false` for dirty writes: published without a conflict check. Default `true`. */
+  readonly check?: boolean;
+  /** Called synchronously right before the expected sequence is fixed; `false` → conflict, nothing published. */
+  readonly stillValid?: () => boolean;
+}
+
+/**
+ * What the store hands its replicator. A lost race rejects with `ORDO_REPL_CONFLICT` only
+ * after this node has applied the batches that won, so the store's re-run sees them.
+ */
 export interface StoreReplicator {
-  commit(batch: CommitBatch): Promise<void>;
+  commit(batch: CommitBatch, opts?: CommitOptions): Promise<void>;
 }
 
 /**

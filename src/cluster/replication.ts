@@ -69,7 +69,7 @@ export const replicationMachine = setup({
         const applied = (): number => store.lastAppliedSeq(stream);
         return {
           replicator: undefined,
-          service: { stream, appliedSeq: applied, replicas, health: () => ({ status: 'ok', stream, applied: applied(), malformed: 0 }) },
+          service: { stream, appliedSeq: applied, replicas, health: () => ({ status: 'ok', stream, applied: applied(), malformed: 0, conflicts: 0 }) },
         };
       }
       const opts: ReplicatorOptions = { cluster: cluster.cluster, node: cluster.self, incarnation: cluster.incarnation, ...config };

@@ -4,7 +4,7 @@ import type { Env } from '../env/env.ts';
 import type { ClusterConnection } from './connection.ts';
 import { ClusterError, ReplConflictError, ReplMalformedError, ReplNewerSchemaError, ReplSnapshotError, ReplUnavailableError, NatsUnreachableError } from './errors.ts';
 import { decodeBatch, encodeBatch, tablesOf, validateBatch } from './replCodec.ts';
-import type { CommitBatch, ReplicatedStore, StoreReplicator } from './replicatedStore.ts';
+import type { CommitBatch, CommitOptions, ReplicatedStore, StoreReplicator } from './replicatedStore.ts';
 
 /** Options of a {@link Replicator}. */
 export interface ReplicatorOptions {
@@ -44,6 +44,8 @@ export interface ReplicationHealth {
   applied: number;
   /** Messages skipped as malformed (never applied). */
   malformed: number;
+  /** Commits of this node that lost a race (`ORDO_REPL_CONFLICT`); the store re-submits or re-runs them. */
+  conflicts: number;
   lastMalformed?: { seq: number; why: string };
   reason?: { code: string; message: string };
 }
@@ -89,6 +91,7 @@ export class Replicator implements StoreReplicator {
   private halted: ClusterError | undefined;
   private stopped = false;
   private malformed = 0;
+  private conflicts = 0;
   private lastMalformed: { seq: number; why: string } | undefined;
   private submitChain: Promise<void> = Promise.resolve();
   private confirmChain: Promise<void> = Promise.resolve();
@@ -119,7 +122,7 @@ export class Replicator implements StoreReplicator {
   }
 
   health(): ReplicationHealth {
-    const base = { stream: this.stream, applied: this.applied, malformed: this.malformed, ...(this.lastMalformed ? { lastMalformed: this.lastMalformed } : {}) };
+    const base = { stream: this.stream, applied: this.applied, malformed: this.malformed, conflicts: this.conflicts, ...(this.lastMalformed ? { lastMalformed: this.lastMalformed } : {}) };
     if (this.stopped) return { status: 'stopped', ...base };
     if (this.halted) return { status: 'halted', ...base, reason: { code: this.halted.code, message: this.halted.message } };
     if (this.resyncing) return { status: 'degraded', ...base, reason: { code: 'ORDO_REPL_SNAPSHOT', message: 'stream gap: resyncing from a peer snapshot' } };
@@ -178,22 +181,66 @@ export class Replicator implements StoreReplicator {
     await this.confirmChain;
   }
 
-  /** The store calls this for a transaction on replicated tables: publish, then wait for the local apply. */
-  async commit(batch: CommitBatch): Promise<void> {
+  /**
+   * The store calls this for a commit on replicated tables: publish, then wait for the local
+   * apply. Checked commits of this node go out one at a time per expectation scope (the stream,
+   * or a table subject under `conflictScope: 'table'`): a second local commit published before
+   * the first is applied would expect a stale sequence and lose to its own sibling. Its
+   * expectation is fixed synchronously with `opts.stillValid()`, the store's read-set check.
+   *
+   * A lost race rejects with {@link ReplConflictError} only after this node has applied the
+   * batches that won, so the store's re-check sees them.
+   */
+  async commit(batch: CommitBatch, opts: CommitOptions = {}): Promise<void> {
     if (this.stopped) throw new ReplUnavailableError('replication stopped', { node: this.opts.node, stream: this.stream });
     if (this.halted) throw this.halted;
     const why = validateBatch(batch, this.tableSet);
     if (why) throw new ReplMalformedError(`refusing to publish a malformed batch: ${why}`, { node: this.opts.node, stream: this.stream, value: batch });
     const tables = tablesOf(batch);
     const subject = tables.length === 1 ? `${this.prefix}.t.${token(tables[0]!)}` : `${this.prefix}.m`;
+    const check = (this.opts.conflictDetection ?? true) && opts.check !== false;
+    const bySubject = tables.length === 1 && this.opts.conflictScope === 'table';
+    const release = check ? await this.takeLane(bySubject ? subject : '') : undefined;
+    try {
+      await this.publishAndApply(batch, tables, subject, check, bySubject, opts.stillValid);
+    } finally {
+      release?.();
+    }
+  }
+
+  private readonly lanes = new Map<string, Promise<void>>();
+
+  /** Waits for this node's previous checked commit in the same scope; returns the release. */
+  private async takeLane(key: string): Promise<() => void> {
+    const prev = this.lanes.get(key);
+    let release!: () => void;
+    const mine = new Promise<void>((r) => (release = r));
+    const tail = prev ? prev.then(() => mine) : mine;
+    this.lanes.set(key, tail);
+    if (prev) await prev;
+    return () => {
+      release();
+      if (this.lanes.get(key) === tail) this.lanes.delete(key);
+    };
+  }
+
+  private async publishAndApply(batch: CommitBatch, tables: string[], subject: string, check: boolean, bySubject: boolean, stillValid: (() => boolean) | undefined): Promise<void> {
+    if (this.stopped) throw new ReplUnavailableError('replication stopped', { node: this.opts.node, stream: this.stream });
+    if (this.halted) throw this.halted;
     const data = encodeBatch(this.opts.node, batch);
     const msgID = `${this.opts.node}.${this.opts.incarnation}.${++this.msgCounter}`;
     const deadline = this.env.clock.now() + (this.opts.commitTimeoutMs ?? 10_000);
     const expect: { lastSubjectSequence?: number; lastSequence?: number } = {};
-    if (this.opts.conflictDetection ?? true) {
-      // Computed synchronously when the subject is known: the same tick as the store's read-set check.
-      if (tables.length === 1 && this.opts.conflictScope === 'table') expect.lastSubjectSequence = await this.knownSubjectSeq(subject);
+    if (check) {
+      if (bySubject && !this.subjectSeq.has(subject)) await this.knownSubjectSeq(subject);
+      // From here to the publish call nothing yields: the expectation and the read-set check
+      // describe the same state.
+      if (bySubject) expect.lastSubjectSequence = this.subjectSeq.get(subject) ?? 0;
       else expect.lastSequence = this.applied;
+      if (stillValid && !stillValid()) {
+        this.conflicts++;
+        throw new ReplConflictError(`conflict on ${tables.join(', ')}: what the transaction read changed before it could publish`, { node: this.opts.node, stream: this.stream, value: expect });
+      }
     }
     let seq: number | undefined;
     for (let attempt = 1; seq === undefined; attempt++) {
@@ -202,6 +249,9 @@ export class Replicator implements StoreReplicator {
         seq = ack.seq;
       } catch (e) {
         if (e instanceof JetStreamApiError && (e.code === JetStreamApiCodes.StreamWrongLastSequence || e.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)) {
+          // Catch up with the winners first: the store's re-check must see what beat us.
+          this.conflicts++;
+          await this.catchUpAfterConflict(e, deadline);
           throw new ReplConflictError(`conflict on ${tables.join(', ')}: another node committed first (${e.message})`, { node: this.opts.node, stream: this.stream, value: expect, cause: e });
         }
         if (this.env.clock.now() >= deadline || this.stopped) {
@@ -216,6 +266,15 @@ export class Replicator implements StoreReplicator {
     // order holds: it is applied only if `seq === applied + 1` when its turn comes.
     void this.enqueue(seq, subject, data, batch);
     await this.waitApplied(seq, Math.max(0, deadline - this.env.clock.now()));
+  }
+
+  /** After a wrong-last-sequence answer: wait until this node applied what the server holds. */
+  private async catchUpAfterConflict(e: JetStreamApiError, deadline: number): Promise<void> {
+    // nats-server says "wrong last sequence: N" (the subject's or the stream's last sequence).
+    const m = /wrong last sequence: (\d+)/.exec(e.message);
+    let last = m ? Number(m[1]) : undefined;
+    if (last === undefined) last = (await this.jsm.streams.info(this.stream)).state.last_seq;
+    await this.waitApplied(last, Math.max(0, deadline - this.env.clock.now()));
   }
 
   /** Resolves once the local store has applied `seq`; rejects if halted or after `timeoutMs`. */

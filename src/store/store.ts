@@ -227,8 +227,11 @@ export class Store {
           continue;
         }
         if (tx.ops.length === 0) return result;
-        await this.submit(tx.ops);
-        return result;
+        const lost = await this.commitTx(tx, retries);
+        if (!lost) return result;
+        // What fn read changed under a replicated commit: re-run it, like a local conflict.
+        last = lost;
+        if (attempt >= 1) release ??= await this.takeExclusive();
       }
       throw new StoreTxRetriesError(retries + 1, last);
     } finally {
@@ -321,12 +324,44 @@ export class Store {
     return ops.some((o) => this.tables.get(o.table)?.def.replicated === true);
   }
 
+  /** Dirty writes: replicated ones go out without a conflict check (no isolation, as in Mnesia). */
   private async submit(ops: readonly CommitOp[]): Promise<void> {
     if (this.replicator && this.touchesReplicated(ops)) {
-      await this.replicator.commit({ ops: ops.map(plain), schemaVersion: this.s.schemaVersion });
+      await this.replicator.commit({ ops: ops.map(plain), schemaVersion: this.s.schemaVersion }, { check: false });
       return;
     }
     await this.enqueue({ ops });
+  }
+
+  /**
+   * Commits a validated transaction. Replicated: hands it to the replicator with its read-set
+   * check; a lost race (`ORDO_REPL_CONFLICT`, raised after this node applied the winners) is
+   * re-checked here — if nothing the transaction read has changed, the same writes are
+   * re-submitted at the new stream position (up to `4 × retries` times, with a short seeded
+   * jitter); otherwise the conflict is returned and `fn` runs again.
+   */
+  private async commitTx(tx: Tx, retries: number): Promise<{ table: string; key?: unknown } | undefined> {
+    const r = this.replicator;
+    if (!r || !this.touchesReplicated(tx.ops)) {
+      await this.enqueue({ ops: tx.ops });
+      return undefined;
+    }
+    const batch: CommitBatch = { ops: tx.ops.map(plain), schemaVersion: this.s.schemaVersion };
+    const stillValid = (): boolean => this.conflictOf(tx) === undefined;
+    for (let races = 1; ; races++) {
+      try {
+        await r.commit(batch, { stillValid });
+        return undefined;
+      } catch (err) {
+        if ((err as { code?: unknown })?.code !== 'ORDO_REPL_CONFLICT') throw err;
+        await this.idle();
+        const c = this.conflictOf(tx);
+        if (c) return c;
+        if (races >= 4 * retries) throw new StoreTxRetriesError(races, { table: batch.ops[0]!.table });
+        const jitter = this.s.env.random.int(Math.min(1 << races, 32));
+        if (jitter > 0) await new Promise<void>((res) => this.s.env.clock.setTimeout(() => res(), jitter));
+      }
+    }
   }
 
   /** @internal queue a commit for the next group flush */
@@ -477,7 +512,9 @@ export class Store {
 
   /**
    * Applies a replicated batch atomically, together with `lastAppliedSeq[stream] = seq`, in one
-   * synced WriteBatch. A `seq` not above the last applied one returns `'duplicate'` and
+   * WriteBatch — fsynced when a table it touches has `durability: 'sync'`; for `async` tables
+   * a crash may lose the tail, rows and position together, and the node re-applies it from
+   * the stream. A `seq` not above the last applied one returns `'duplicate'` and
    * changes nothing. Validates every record first (nothing applied on a malformed batch);
    * refuses a batch from a newer schema version.
    */

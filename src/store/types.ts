@@ -79,9 +79,29 @@ export interface CommitBatch {
   readonly schemaVersion: number;
 }
 
-/** Hands replicated batches to the cluster (see `Store.setReplicator`). */
+/** How the store hands a batch to its replicator. */
+export interface ReplicatorCommitOptions {
+  /**
+   * `false` for dirty writes: no conflict check (Mnesia's dirty ops have no isolation); the
+   * batch lands wherever the stream is. Default `true`.
+   */
+  readonly check?: boolean;
+  /**
+   * For transactions: the replicator calls it synchronously right before it fixes the stream
+   * position the batch expects; `false` means what the transaction read has changed since —
+   * it throws a conflict instead of publishing.
+   */
+  readonly stillValid?: () => boolean;
+}
+
+/**
+ * Hands replicated batches to the cluster (see `Store.setReplicator`). A lost race rejects
+ * with an error whose `code` is `ORDO_REPL_CONFLICT`, after the local store has caught up with
+ * the batches that won; the store then re-runs the transaction (or re-submits it unchanged
+ * when nothing it read has changed).
+ */
 export interface Replicator {
-  commit(batch: CommitBatch): Promise<void>;
+  commit(batch: CommitBatch, opts?: ReplicatorCommitOptions): Promise<void>;
 }
 
 /** A numbered migration (`004_…`'s `schema_version` model). Runs in one atomic transaction. */

@@ -128,7 +128,9 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
     }
     if (p.extra && p.extra.length > 0) {
       kvOps.push(...p.extra);
-      sync = true;
+      // A replicated apply's position follows its tables' durability: lost together with the
+      // rows it belongs to (one WriteBatch), they are re-applied from the stream.
+      if (!p.applied) sync = true;
     }
   }
   if (seq !== ctx.commitSeq) kvOps.push({ type: 'put', column: 'meta', key: metaKey(META.seq), value: encodeValue(seq) });

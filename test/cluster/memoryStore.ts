@@ -5,7 +5,7 @@
  * apply nothing, newer schema → `ORDO_STORE_NEWER_SCHEMA`.
  */
 import { createHash } from 'node:crypto';
-import type { CommitBatch, CommitOp, ReplicatedStore, StoreReplicator, StreamPosition } from '../../src/cluster/replicatedStore.ts';
+import type { CommitBatch, CommitOp, CommitOptions, ReplicatedStore, StoreReplicator, StreamPosition } from '../../src/cluster/replicatedStore.ts';
 
 export class StoreError extends Error {
   constructor(
@@ -40,9 +40,9 @@ export class MemoryReplicatedStore implements ReplicatedStore {
   }
 
   /** A transaction: through the replicator when set, else local. */
-  async transact(ops: CommitOp[]): Promise<void> {
+  async transact(ops: CommitOp[], opts?: CommitOptions): Promise<void> {
     const batch: CommitBatch = { ops, schemaVersion: this.schemaVersion };
-    if (this.replicator) return this.replicator.commit(batch);
+    if (this.replicator) return this.replicator.commit(batch, opts);
     this.write(ops);
   }
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { discoveryMachine, type ClusterService } from '../../src/cluster/discovery.ts';
 import { replicationMachine, type ReplicationConfig, type ReplicationService } from '../../src/cluster/replication.ts';
 import { replNames } from '../../src/cluster/replicator.ts';
@@ -85,34 +85,78 @@ describe('replication through JetStream', () => {
     for (const n of nodes) await n.stop();
   });
 
-  it('conflict detection (stream scope, default): two commits expecting the same last sequence → one gets ORDO_REPL_CONFLICT', async () => {
+  it('conflict detection (stream scope, default): two nodes committing at the same stream position → one gets ORDO_REPL_CONFLICT, after it has applied the winner', async () => {
     const a = await startNode(ns.url, 'conf', 'a', new MemoryReplicatedStore(TABLES));
+    const b = await startNode(ns.url, 'conf', 'b', new MemoryReplicatedStore(TABLES));
     await a.store.transact([{ table: 'users', op: 'put', key: 1, value: { n: 0 } }]);
+    await waitFor(() => b.repl.appliedSeq() === 1, 'b applied 1');
+    const outcome = (n: Node, p: Promise<unknown>): Promise<string> =>
+      p.then(
+        () => 'resolved',
+        (e: unknown) => `${(e as ClusterError).code} with ${n.repl.appliedSeq()} applied`,
+      );
+    // different tables: in stream scope every commit expects the stream's last sequence
     const codes = await Promise.all([
-      codeOf(a.store.transact([{ table: 'users', op: 'put', key: 1, value: { n: 1 } }])),
-      codeOf(a.store.transact([{ table: 'orders', op: 'put', key: 1, value: { n: 2 } }])),
+      outcome(a, a.store.transact([{ table: 'users', op: 'put', key: 1, value: { n: 1 } }])),
+      outcome(b, b.store.transact([{ table: 'orders', op: 'put', key: 1, value: { n: 2 } }])),
     ]);
-    expect(codes.sort()).toEqual(['ORDO_REPL_CONFLICT', 'resolved']);
-    await a.store.transact([{ table: 'orders', op: 'put', key: 1, value: { n: 3 } }]);
-    expect(a.repl.appliedSeq()).toBe(3);
+    expect(codes.sort()).toEqual(['ORDO_REPL_CONFLICT with 2 applied', 'resolved']);
+    expect(a.repl.health().conflicts + b.repl.health().conflicts).toBe(1);
+    // the loser, caught up, commits at the new position
+    const loser = a.repl.health().conflicts === 1 ? a : b;
+    await loser.store.transact([{ table: 'orders', op: 'put', key: 1, value: { n: 3 } }]);
+    for (const n of [a, b]) await waitFor(() => n.repl.appliedSeq() === 3, 'applied 3');
     expect([...a.store.applyCount.keys()]).toEqual([1, 2, 3]);
+    await a.stop();
+    await b.stop();
+  });
+
+  it("a node's own concurrent commits go out one at a time: they never lose to each other", async () => {
+    const a = await startNode(ns.url, 'lane', 'a', new MemoryReplicatedStore(TABLES));
+    const codes = await Promise.all(Array.from({ length: 8 }, (_, i) => codeOf(a.store.transact([{ table: i % 2 ? 'users' : 'orders', op: 'put', key: i, value: { i } }]))));
+    expect(codes).toEqual(Array(8).fill('resolved'));
+    expect(a.repl.appliedSeq()).toBe(8);
+    expect(a.repl.health().conflicts).toBe(0);
     await a.stop();
   });
 
-  it('conflict detection (table scope): same table conflicts, different tables do not', async () => {
-    const a = await startNode(ns.url, 'conft', 'a', new MemoryReplicatedStore(TABLES), { conflictScope: 'table' });
+  it('a commit whose read set changed before its turn is refused as a conflict without publishing; dirty commits are not checked', async () => {
+    const a = await startNode(ns.url, 'stale', 'a', new MemoryReplicatedStore(TABLES));
+    const b = await startNode(ns.url, 'stale', 'b', new MemoryReplicatedStore(TABLES));
     await a.store.transact([{ table: 'users', op: 'put', key: 1, value: { n: 0 } }]);
+    expect(await codeOf(a.store.transact([{ table: 'users', op: 'put', key: 1, value: { n: 1 } }], { stillValid: () => false }))).toBe('ORDO_REPL_CONFLICT');
+    const jsm = await jetstreamManager(a.svc.connection!.nc);
+    expect((await jsm.streams.info(a.repl.stream)).state.last_seq).toBe(1); // nothing published
+    await waitFor(() => b.repl.appliedSeq() === 1, 'b applied 1');
+    const dirty = await Promise.all([
+      codeOf(a.store.transact([{ table: 'users', op: 'put', key: 2, value: { n: 2 } }], { check: false })),
+      codeOf(b.store.transact([{ table: 'users', op: 'put', key: 3, value: { n: 3 } }], { check: false })),
+    ]);
+    expect(dirty).toEqual(['resolved', 'resolved']);
+    for (const n of [a, b]) await waitFor(() => n.repl.appliedSeq() === 3, 'applied 3');
+    expect(a.store.contentHash()).toBe(b.store.contentHash());
+    await a.stop();
+    await b.stop();
+  });
+
+  it('conflict detection (table scope): same table conflicts across nodes, different tables do not', async () => {
+    const a = await startNode(ns.url, 'conft', 'a', new MemoryReplicatedStore(TABLES), { conflictScope: 'table' });
+    const b = await startNode(ns.url, 'conft', 'b', new MemoryReplicatedStore(TABLES), { conflictScope: 'table' });
+    await a.store.transact([{ table: 'users', op: 'put', key: 1, value: { n: 0 } }]);
+    await waitFor(() => b.repl.appliedSeq() === 1, 'b applied 1');
     const same = await Promise.all([
       codeOf(a.store.transact([{ table: 'users', op: 'put', key: 1, value: { n: 1 } }])),
-      codeOf(a.store.transact([{ table: 'users', op: 'put', key: 1, value: { n: 2 } }])),
+      codeOf(b.store.transact([{ table: 'users', op: 'put', key: 1, value: { n: 2 } }])),
     ]);
     expect(same.sort()).toEqual(['ORDO_REPL_CONFLICT', 'resolved']);
+    for (const n of [a, b]) await waitFor(() => n.repl.appliedSeq() === 2, 'applied 2');
     const different = await Promise.all([
       codeOf(a.store.transact([{ table: 'users', op: 'put', key: 2, value: { n: 3 } }])),
-      codeOf(a.store.transact([{ table: 'orders', op: 'put', key: 2, value: { n: 4 } }])),
+      codeOf(b.store.transact([{ table: 'orders', op: 'put', key: 2, value: { n: 4 } }])),
     ]);
     expect(different).toEqual(['resolved', 'resolved']);
     await a.stop();
+    await b.stop();
   });
 
   it('malformed messages on the stream: typed, counted in health, never applied, no crash; later writes still apply once', async () => {

@@ -6,7 +6,6 @@ import { createHash } from 'node:crypto';
 import { openStore, type Store, type TableDef, type Migration } from '../../src/store/index.ts';
 import { discoveryMachine, type ClusterService } from '../../src/cluster/discovery.ts';
 import { replicationMachine, type ReplicationService } from '../../src/cluster/replication.ts';
-import type { ClusterError } from '../../src/cluster/errors.ts';
 import { NatsServer, cleanup, waitFor } from '../harness/nats.ts';
 import { realTimeEnv, startChild, stopChild, waitTag } from './helpers.ts';
 
@@ -41,17 +40,6 @@ async function node(url: string, cluster: string, name: string, opts: { dir?: st
   };
 }
 
-/** Re-runs a transaction that lost a replication race (the store retries its own conflicts). */
-async function tx<T>(store: Store, fn: Parameters<Store['transaction']>[0]): Promise<T> {
-  for (let i = 0; ; i++) {
-    try {
-      return (await store.transaction(fn)) as T;
-    } catch (e) {
-      if ((e as ClusterError).code !== 'ORDO_REPL_CONFLICT' || i > 500) throw e;
-    }
-  }
-}
-
 function hash(store: Store): string {
   const h = createHash('sha256');
   for (const t of REPLICATED) h.update(JSON.stringify(store.snapshot([t]).tables));
@@ -73,7 +61,7 @@ describe('replication end to end with the real Store (RocksDB)', () => {
       nodes.map(async (n) => {
         for (let i = 0; i < PER_NODE; i++) {
           const id = `acct-${i % 3}`;
-          await tx(n.store, (t) => {
+          await n.store.transaction((t) => {
             const cur = t.get('accounts', id);
             t.put('accounts', { id, balance: ((cur?.balance as number | undefined) ?? 0) + 1 });
           });
@@ -92,6 +80,39 @@ describe('replication end to end with the real Store (RocksDB)', () => {
     }
     expect(new Set(nodes.map((n) => hash(n.store))).size).toBe(1);
     for (const n of nodes) await n.stop();
+  });
+
+  it('Store.transaction handles lost races itself: blind writes are re-submitted without re-running fn, a read-modify-write whose read changed runs again', async () => {
+    const a = await node(ns.url, 'e2e-race', 'a');
+    const b = await node(ns.url, 'e2e-race', 'b');
+    await a.store.transaction((t) => void t.put('accounts', { id: 'x', balance: 0 }));
+    await waitFor(() => b.repl.appliedSeq() === 1, 'b applied 1');
+    // blind writes on different keys, same stream position: one loses the race, fn still runs once each
+    const runs = { a: 0, b: 0 };
+    await Promise.all([
+      a.store.transaction((t) => void (runs.a++, t.put('notes', { id: 1, text: 'from a' }))),
+      b.store.transaction((t) => void (runs.b++, t.put('notes', { id: 2, text: 'from b' }))),
+    ]);
+    expect(runs).toEqual({ a: 1, b: 1 });
+    expect(a.repl.health().conflicts + b.repl.health().conflicts).toBe(1);
+    // read-modify-writes of one row at the same position: the loser's read is stale, so it re-runs
+    const before = a.repl.health().conflicts + b.repl.health().conflicts;
+    const rmw = { a: 0, b: 0 };
+    const incr = (n: typeof a, who: 'a' | 'b') =>
+      n.store.transaction((t) => {
+        rmw[who]++;
+        const cur = t.get('accounts', 'x');
+        t.put('accounts', { id: 'x', balance: (cur!.balance as number) + 1 });
+      });
+    for (const n of [a, b]) await waitFor(() => n.repl.appliedSeq() === 3, 'applied 3');
+    await Promise.all([incr(a, 'a'), incr(b, 'b')]);
+    expect(rmw.a + rmw.b).toBe(3);
+    expect(a.repl.health().conflicts + b.repl.health().conflicts).toBe(before + 1);
+    for (const n of [a, b]) await waitFor(() => n.repl.appliedSeq() === 5, 'applied 5');
+    for (const n of [a, b]) expect(n.store.get('accounts', 'x')).toEqual({ id: 'x', balance: 2 });
+    expect(hash(a.store)).toBe(hash(b.store));
+    await a.stop();
+    await b.stop();
   });
 
   it('a restarted node (same data dir) catches up from the sequence recorded in its store', async () => {

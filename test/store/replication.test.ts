@@ -3,6 +3,7 @@ import { openStore } from '../../src/store/openStore.ts';
 import type { CommitBatch, TableDef } from '../../src/store/types.ts';
 import type { ChangeEvent } from '../../src/store/store.ts';
 import { env, tempDir } from './helpers.ts';
+import type { KvAdapter, KvDb, KvOp } from '../../src/env/kv.ts';
 
 const cleanups: Array<() => void | Promise<void>> = [];
 afterEach(async () => {
@@ -85,6 +86,51 @@ describe('change events and replication hooks', () => {
     writer.setReplicator(undefined);
     await writer.dirtyPut('shared', { id: 9, v: 'direct' });
     expect(stream).toHaveLength(1);
+  });
+
+  it("applyReplicated fsyncs when a table it touches is `durability: 'sync'`, not for async tables (rows and position stay in one batch)", async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const e = env();
+    const writes: Array<{ sync: boolean; applied: boolean }> = [];
+    const real = e.io.kv!;
+    const kv: KvAdapter = {
+      exists: (dir) => real.exists(dir),
+      async open(dir, o) {
+        const db = await real.open(dir, o);
+        const write = (ops: readonly KvOp[], w: { readonly sync: boolean }): Promise<void> => {
+          writes.push({ sync: w.sync, applied: ops.some((op) => op.column === 'meta' && Buffer.from(op.key).toString().includes('applied')) });
+          return db.write(ops, w);
+        };
+        return new Proxy(db, {
+          get: (target, k) => {
+            if (k === 'write') return write;
+            const v: unknown = Reflect.get(target, k, target);
+            return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+          },
+        });
+      },
+    };
+    const s = await openStore({
+      env: e,
+      dir: t.dir,
+      kv,
+      tables: {
+        fast: { key: 'id', attributes: { id: { type: 'integer' } }, durability: 'async', replicated: true },
+        safe: { key: 'id', attributes: { id: { type: 'integer' } }, replicated: true },
+      },
+    });
+    cleanups.push(() => s.close());
+    writes.length = 0;
+    await s.applyReplicated({ ops: [{ table: 'fast', op: 'put', key: 1, value: { id: 1 } }], schemaVersion: s.schemaVersion }, { stream: 'S', seq: 1 });
+    await s.applyReplicated({ ops: [{ table: 'safe', op: 'put', key: 1, value: { id: 1 } }], schemaVersion: s.schemaVersion }, { stream: 'S', seq: 2 });
+    await s.applyReplicated({ ops: [{ table: 'fast', op: 'put', key: 2, value: { id: 2 } }, { table: 'safe', op: 'put', key: 2, value: { id: 2 } }], schemaVersion: s.schemaVersion }, { stream: 'S', seq: 3 });
+    expect(writes).toEqual([
+      { sync: false, applied: true },
+      { sync: true, applied: true },
+      { sync: true, applied: true },
+    ]);
+    expect(s.lastAppliedSeq('S')).toBe(3);
   });
 
   it('applyReplicated validates first (malformed → typed error, nothing applied), refuses newer schemas, and persists the position atomically', async () => {

@@ -11,7 +11,10 @@ export interface MemberInfo {
   name: string;
   /** Changes on every boot: a restarted node is a new incarnation. */
   incarnation: string;
-  /** `env.clock.now()` (epoch ms on the real clock) of the writer's last heartbeat. */
+  /**
+   * The writer's `env.clock.now()` at its last heartbeat — informational: ages are measured
+   * on the NATS server's timestamps, never by comparing two machines' clocks.
+   */
   heartbeatAt: number;
   startedAt: number;
   meta?: Record<string, string>;
@@ -61,8 +64,10 @@ export const membersBucket = (cluster: string): string => `ordo_members_${cluste
 /**
  * Membership over a NATS KV bucket whose TTL is the member TTL: each node puts its
  * {@link MemberInfo} every heartbeat; nodeup comes from the bucket watch; nodedown from a
- * delete (graceful stop) or from heartbeat age, checked every heartbeat against
- * `env.clock.now()` — on nats-server 2.9 a key expiring by bucket TTL emits no watch event.
+ * delete (graceful stop) or from heartbeat age, checked every heartbeat — on nats-server 2.9
+ * a key expiring by bucket TTL emits no watch event. Ages come from the server's timestamp of
+ * each entry, translated to this node's clock through the offset seen on its own entries, so
+ * clock skew between machines does not move the TTL.
  *
  * A NATS outage makes it *degraded* (health), never throws: nats.js reconnects, the watch is
  * re-opened on reconnect and the next heartbeat re-registers this node.
@@ -71,6 +76,10 @@ export const membersBucket = (cluster: string): string => `ordo_members_${cluste
  */
 export class KvMembership implements Membership {
   private readonly live = new Map<string, MemberInfo>();
+  /** Per member: when its last heartbeat was written, on this node's clock. */
+  private readonly writtenAt = new Map<string, number>();
+  /** Server time minus this node's clock, from this node's own entries (latest sample). */
+  private serverOffset = 0;
   private readonly listeners: Listeners = { nodeup: new Set(), nodedown: new Set(), health: new Set() };
   private kv: KV | undefined;
   private watcher: QueuedIterator<KvWatchEntry> | undefined;
@@ -104,6 +113,8 @@ export class KvMembership implements Membership {
     const kvm = new Kvm(jetstream(this.conn.nc, { timeout }));
     this.kv = await kvm.create(membersBucket(this.opts.cluster), { ttl: this.opts.timing.ttlMs, history: 1, timeout });
     await this.beat(true);
+    const mine = await this.kv.get(this.info.name);
+    if (mine) this.serverOffset = mine.created.getTime() - this.env.clock.now();
     this.live.set(this.info.name, this.info);
     await this.openWatch();
     this.offConn = this.conn.on((e) => {
@@ -218,12 +229,15 @@ export class KvMembership implements Membership {
       return;
     }
     if (m.name === this.info.name) {
-      if (m.incarnation !== this.info.incarnation) {
+      if (m.incarnation === this.info.incarnation) this.serverOffset = e.created.getTime() - this.env.clock.now();
+      else {
         this.log.error({ report: 'discovery', event: 'name_clash', other: m.incarnation }, 'another process registered under this node name');
       }
       return;
     }
-    if (this.env.clock.now() - m.heartbeatAt > this.opts.timing.ttlMs) return; // a stale value replayed by the watch
+    const writtenAt = e.created.getTime() - this.serverOffset;
+    if (this.env.clock.now() - writtenAt > this.opts.timing.ttlMs) return; // a stale value replayed by the watch
+    this.writtenAt.set(m.name, writtenAt);
     if (known && known.incarnation !== m.incarnation) this.down(known, 'restarted');
     const isNew = !this.live.has(m.name);
     this.live.set(m.name, m);
@@ -239,13 +253,14 @@ export class KvMembership implements Membership {
     const now = this.env.clock.now();
     for (const m of [...this.live.values()]) {
       if (m.name === this.info.name) continue;
-      if (now - m.heartbeatAt > this.opts.timing.ttlMs) this.down(m, 'timeout');
+      if (now - (this.writtenAt.get(m.name) ?? m.heartbeatAt) > this.opts.timing.ttlMs) this.down(m, 'timeout');
     }
   }
 
   private down(m: MemberInfo, reason: NodeDownReason): void {
     if (this.live.get(m.name) !== m) return;
     this.live.delete(m.name);
+    this.writtenAt.delete(m.name);
     this.log.info({ report: 'discovery', event: 'nodedown', member: m.name, incarnation: m.incarnation, reason }, 'nodedown');
     for (const l of [...this.listeners.nodedown]) l(m, reason);
     this.emitHealth();

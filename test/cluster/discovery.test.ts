@@ -71,6 +71,35 @@ describe('discovery child', () => {
     await stopChild(a);
   });
 
+  it('clock skew between machines does not move the TTL: nodes 10 s ahead and 10 s behind are seen up, and down within TTL + one heartbeat', async () => {
+    const env = realTimeEnv();
+    const skewed = (ms: number): typeof env => ({ ...env, clock: { ...env.clock, now: () => env.clock.now() + ms } });
+    const cluster = 'skew';
+    const a = startChild(discoveryMachine, { env, config: { cluster, nodeName: 'a', nats: { servers: [ns.url] }, ...timing } }, env);
+    const ahead = skewed(10_000);
+    const behind = skewed(-10_000);
+    const b = startChild(discoveryMachine, { env: ahead, config: { cluster, nodeName: 'b', nats: { servers: [ns.url] }, ...timing } }, ahead);
+    const c = startChild(discoveryMachine, { env: behind, config: { cluster, nodeName: 'c', nats: { servers: [ns.url] }, ...timing } }, behind);
+    for (const x of [a, b, c]) await waitTag(x, 'ready');
+    const svcs = [a, b, c].map((x) => x.getSnapshot().context.service as ClusterService);
+    for (const s of svcs) await waitFor(() => s.members().length === 3, `${s.self} sees 3`);
+    // stays up across several TTLs (a node behind would look stale on a naive clock comparison)
+    const downs: string[] = [];
+    svcs[0]!.on('nodedown', (m) => downs.push(`${m.name}@${Date.now()}`));
+    await new Promise((r) => setTimeout(r, 2 * timing.ttlMs));
+    expect(downs).toEqual([]);
+    // the node ahead vanishes without deleting its key: a naive check would wait 10 s more
+    const t0 = Date.now();
+    b.stop();
+    await svcs[1]!.connection!.nc.close();
+    await waitFor(() => downs.length === 1, 'nodedown b', 5000);
+    expect(downs[0]!.startsWith('b@')).toBe(true);
+    expect(Number(downs[0]!.slice(2)) - t0).toBeLessThanOrEqual(timing.ttlMs + timing.heartbeatMs + 100);
+    expect(svcs[0]!.members().map((m) => m.name)).toEqual(['a', 'c']);
+    await stopChild(c);
+    await stopChild(a);
+  });
+
   it('cluster formed: with minMembers 2 a lone node is not ready; it becomes ready when the second joins', async () => {
     const env = realTimeEnv();
     const cfg = (n: string) => ({ env, config: { cluster: 'form', nodeName: n, nats: { servers: [ns.url] }, minMembers: 2, ...timing } });

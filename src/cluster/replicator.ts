@@ -1,5 +1,6 @@
 import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { Subscription } from '@nats-io/nats-core';
+import { Objm, type ObjectStore } from '@nats-io/obj';
 import type { Env } from '../env/env.ts';
 import type { ClusterConnection } from './connection.ts';
 import { ClusterError, ReplConflictError, ReplMalformedError, ReplNewerSchemaError, ReplSnapshotError, ReplUnavailableError, NatsUnreachableError } from './errors.ts';
@@ -55,6 +56,9 @@ export function replNames(cluster: string, store: string): { stream: string; pre
   return { stream: `ORDO_REPL_${cluster}_${store}`, prefix: `ordo.repl.${cluster}.${store}`, snapshotSubject: `ordo.snap.${cluster}.${store}` };
 }
 
+/** How long an unclaimed snapshot object lives in the snapshot bucket. */
+const SNAPSHOT_TTL_MS = 10 * 60_000;
+
 /** Messages handed to the store ahead of confirmation, at most. */
 const MAX_IN_FLIGHT = 1024;
 
@@ -100,6 +104,8 @@ export class Replicator implements StoreReplicator {
   /** Highest schema version seen applied: a newer one is a barrier (see `submit`). */
   private schemaOk = -1;
   private msgCounter = 0;
+  private snapshotCounter = 0;
+  private objects: Promise<ObjectStore> | undefined;
   private readonly log;
 
   constructor(
@@ -482,6 +488,21 @@ export class Replicator implements StoreReplicator {
     }
   }
 
+  /**
+   * Snapshots travel through a JetStream object store (chunked, flow-controlled), not in the
+   * reply: a store of any size fits, whatever the server's `max_payload`. The reply names the
+   * object; the requester deletes it once loaded, and the bucket's TTL removes abandoned ones.
+   */
+  private async snapshotStore(): Promise<ObjectStore> {
+    this.objects ??= new Objm(this.js).create(`ordo_snap_${this.opts.cluster}`, { ttl: SNAPSHOT_TTL_MS * 1_000_000 });
+    try {
+      return await this.objects;
+    } catch (e) {
+      this.objects = undefined;
+      throw e;
+    }
+  }
+
   private async serveSnapshot(): Promise<Uint8Array> {
     // Taken between two applies, so `seq` matches the data exactly.
     const p = this.submitChain.then(async () => {
@@ -490,7 +511,14 @@ export class Replicator implements StoreReplicator {
     });
     // Ordering only: serveSnapshot's caller sees the error through `p`.
     this.submitChain = p.then(() => undefined, () => undefined);
-    return new TextEncoder().encode(JSON.stringify(await p));
+    const snap = await p;
+    const body = new TextEncoder().encode(JSON.stringify(snap));
+    const os = await this.snapshotStore();
+    const object = `${this.opts.store}.${this.opts.node}.${this.opts.incarnation}.${++this.snapshotCounter}`;
+    const maxChunk = Math.max(1024, Math.min(128 * 1024, Math.floor((this.conn.nc.info?.max_payload ?? 1024 * 1024) / 2)));
+    await os.putBlob({ name: object, options: { max_chunk_size: maxChunk } }, body);
+    this.log.info({ report: 'replication', event: 'snapshot_served', seq: snap.seq, bytes: body.length, object }, 'served a snapshot');
+    return new TextEncoder().encode(JSON.stringify({ seq: snap.seq, object, bytes: body.length }));
   }
 
   private serveSnapshots(): void {
@@ -539,8 +567,14 @@ export class Replicator implements StoreReplicator {
     let snap: { seq: number; data: unknown };
     try {
       const reply = await this.conn.nc.request(this.snapshotSubject, new Uint8Array(0), { timeout: this.opts.commitTimeoutMs ?? 10_000 });
-      snap = reply.json<{ seq: number; data: unknown }>();
+      const ref = reply.json<{ seq: number; object: string; bytes: number }>();
+      const os = await this.snapshotStore();
+      const blob = await os.getBlob(ref.object);
+      if (!blob) throw new Error(`snapshot object ${ref.object} is missing`);
+      snap = JSON.parse(new TextDecoder().decode(blob)) as { seq: number; data: unknown };
+      await os.delete(ref.object).catch((e: unknown) => this.log.debug({ report: 'replication', err: String(e) }, 'could not delete the snapshot object; its TTL will'));
     } catch (e) {
+      if (e instanceof ReplSnapshotError) throw e;
       throw new ReplSnapshotError(`catch-up needs a snapshot (applied ${this.applied}, stream starts at ${firstSeq}) and no live peer provided one`, { node: this.opts.node, stream: this.stream, seq: this.applied, cause: e });
     }
     if (!Number.isInteger(snap.seq) || snap.seq < firstSeq - 1) {

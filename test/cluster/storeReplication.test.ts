@@ -144,6 +144,25 @@ describe('replication end to end with the real Store (RocksDB)', () => {
     await old.stop();
   });
 
+  it("a snapshot larger than the server's max_payload travels through the object store, chunked", async () => {
+    const small = await NatsServer.start({ maxPayload: 32 * 1024 });
+    try {
+      const a = await node(small.url, 'big', 'a', { maxMsgs: 3 });
+      const text = 'y'.repeat(2000);
+      for (let i = 1; i <= 60; i++) await a.store.transaction((t) => void t.put('notes', { id: i, text: `${i}${text}` }));
+      expect(JSON.stringify(a.store.snapshot(['notes'])).length).toBeGreaterThan(3 * 32 * 1024);
+      const c = await node(small.url, 'big', 'c', { maxMsgs: 3 });
+      expect(c.env.records.some((r) => r.event === 'snapshot_loaded')).toBe(true);
+      expect(a.env.records.some((r) => r.event === 'snapshot_served' && (r.bytes as number) > 32 * 1024)).toBe(true);
+      expect(c.repl.appliedSeq()).toBe(60);
+      expect(hash(c.store)).toBe(hash(a.store));
+      await a.stop();
+      await c.stop();
+    } finally {
+      await cleanup(small);
+    }
+  });
+
   it('a new node whose next sequence the stream no longer holds catches up from a peer Store snapshot', async () => {
     const a = await node(ns.url, 'e2e-snap', 'a', { maxMsgs: 3 });
     for (let i = 1; i <= 10; i++) await a.store.transaction((t) => void t.put('notes', { id: i, text: `n${i}` }));

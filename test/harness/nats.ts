@@ -25,6 +25,8 @@ export interface NatsServerConf {
   port?: number;
   /** Require TLS with a fresh self-signed CA + server cert (see `tlsFiles`). */
   tls?: boolean;
+  /** The server's `max_payload` in bytes (default: the server's, 1 MB). */
+  maxPayload?: number;
 }
 
 /** Generates a CA and a server certificate for 127.0.0.1/localhost with openssl. */
@@ -123,6 +125,7 @@ export class NatsServer {
     const storeDir = join(dir, 'js');
     const lines = [`listen: "127.0.0.1:${port}"`];
     if (conf.jetstream ?? true) lines.push(`jetstream { store_dir: "${storeDir}" }`);
+    if (conf.maxPayload !== undefined) lines.push(`max_payload: ${conf.maxPayload}`);
     let tlsFiles: NatsServer['tlsFiles'];
     if (conf.tls) {
       tlsFiles = makeTlsFiles(dir);

@@ -6,19 +6,35 @@ export const REPL_FORMAT = 1;
 /** What goes on the stream: one committed batch per message. */
 export interface ReplMessage {
   v: typeof REPL_FORMAT;
-  /** Writer node and incarnation (diagnostics). */
+  /** The writer node's name. */
   node: string;
   batch: CommitBatch;
+  /**
+   * The same transaction's writes to the writer's *local* tables: applied only by the node
+   * named `node`, atomically with `batch` (also when it re-applies the stream after a crash).
+   */
+  local?: CommitOp[];
 }
 
-/** Encodes a batch as a stream message payload (JSON). */
-export function encodeBatch(node: string, batch: CommitBatch): Uint8Array {
-  const msg: ReplMessage = { v: REPL_FORMAT, node, batch };
+/** Encodes a batch (and the writer's local writes of the same transaction) as a stream message payload (JSON). */
+export function encodeBatch(node: string, batch: CommitBatch, local?: readonly CommitOp[]): Uint8Array {
+  const msg: ReplMessage = local && local.length > 0 ? { v: REPL_FORMAT, node, batch, local: [...local] } : { v: REPL_FORMAT, node, batch };
   return new TextEncoder().encode(JSON.stringify(msg));
 }
 
 /** Result of decoding: the batch, or why it is malformed. */
-export type DecodeResult = { ok: true; node: string; batch: CommitBatch } | { ok: false; why: string };
+export type DecodeResult = { ok: true; node: string; batch: CommitBatch; local?: CommitOp[] } | { ok: false; why: string };
+
+function validateOp(op: unknown, i: number, where: string, tables?: ReadonlySet<string>): string | undefined {
+  if (typeof op !== 'object' || op === null) return `${where}[${i}] is not an object`;
+  const o = op as Partial<CommitOp>;
+  if (typeof o.table !== 'string' || o.table === '') return `${where}[${i}].table is not a string`;
+  if (tables && !tables.has(o.table)) return `${where}[${i}].table "${o.table}" is not a replicated table`;
+  if (o.op !== 'put' && o.op !== 'delete') return `${where}[${i}].op is not put|delete`;
+  if (o.key === undefined) return `${where}[${i}].key is missing`;
+  if (o.op === 'put' && (typeof o.value !== 'object' || o.value === null || Array.isArray(o.value))) return `${where}[${i}].value is not a record`;
+  return undefined;
+}
 
 /** Checks a batch's shape: non-empty ops, each on a known table with a valid op. */
 export function validateBatch(batch: unknown, tables?: ReadonlySet<string>): string | undefined {
@@ -27,13 +43,8 @@ export function validateBatch(batch: unknown, tables?: ReadonlySet<string>): str
   if (!Number.isInteger(b.schemaVersion) || (b.schemaVersion as number) < 0) return 'schemaVersion is not a non-negative integer';
   if (!Array.isArray(b.ops) || b.ops.length === 0) return 'ops is not a non-empty array';
   for (const [i, op] of (b.ops as unknown[]).entries()) {
-    if (typeof op !== 'object' || op === null) return `ops[${i}] is not an object`;
-    const o = op as Partial<CommitOp>;
-    if (typeof o.table !== 'string' || o.table === '') return `ops[${i}].table is not a string`;
-    if (tables && !tables.has(o.table)) return `ops[${i}].table "${o.table}" is not a replicated table`;
-    if (o.op !== 'put' && o.op !== 'delete') return `ops[${i}].op is not put|delete`;
-    if (o.key === undefined) return `ops[${i}].key is missing`;
-    if (o.op === 'put' && (typeof o.value !== 'object' || o.value === null || Array.isArray(o.value))) return `ops[${i}].value is not a record`;
+    const why = validateOp(op, i, 'ops', tables);
+    if (why) return why;
   }
   return undefined;
 }
@@ -52,7 +63,13 @@ export function decodeBatch(data: Uint8Array, tables?: ReadonlySet<string>): Dec
   if (typeof m.node !== 'string') return { ok: false, why: 'node is not a string' };
   const why = validateBatch(m.batch, tables);
   if (why) return { ok: false, why };
-  return { ok: true, node: m.node, batch: m.batch as CommitBatch };
+  if (m.local === undefined) return { ok: true, node: m.node, batch: m.batch as CommitBatch };
+  if (!Array.isArray(m.local)) return { ok: false, why: 'local is not an array' };
+  for (const [i, op] of (m.local as unknown[]).entries()) {
+    const w = validateOp(op, i, 'local');
+    if (w) return { ok: false, why: w };
+  }
+  return { ok: true, node: m.node, batch: m.batch as CommitBatch, local: m.local };
 }
 
 /** The tables a batch touches, sorted. */

@@ -4,8 +4,8 @@ import { Objm, type ObjectStore } from '@nats-io/obj';
 import type { Env } from '../env/env.ts';
 import type { ClusterConnection } from './connection.ts';
 import { ClusterError, ReplConflictError, ReplMalformedError, ReplNewerSchemaError, ReplSnapshotError, ReplUnavailableError, NatsUnreachableError } from './errors.ts';
-import { decodeBatch, encodeBatch, tablesOf, validateBatch } from './replCodec.ts';
-import type { CommitBatch, CommitOptions, ReplicatedStore, StoreReplicator } from './replicatedStore.ts';
+import { decodeBatch, encodeBatch, tablesOf, validateBatch, type DecodeResult } from './replCodec.ts';
+import type { CommitBatch, CommitOp, CommitOptions, ReplicatedStore, StoreReplicator } from './replicatedStore.ts';
 
 /** Options of a {@link Replicator}. */
 export interface ReplicatorOptions {
@@ -200,6 +200,9 @@ export class Replicator implements StoreReplicator {
   async commit(batch: CommitBatch, opts: CommitOptions = {}): Promise<void> {
     if (this.stopped) throw new ReplUnavailableError('replication stopped', { node: this.opts.node, stream: this.stream });
     if (this.halted) throw this.halted;
+    // Writes to this node's local tables ride along, applied here only (see ReplMessage.local).
+    const local = batch.ops.filter((o) => !this.tableSet.has(o.table));
+    if (local.length > 0) batch = { ...batch, ops: batch.ops.filter((o) => this.tableSet.has(o.table)) };
     const why = validateBatch(batch, this.tableSet);
     if (why) throw new ReplMalformedError(`refusing to publish a malformed batch: ${why}`, { node: this.opts.node, stream: this.stream, value: batch });
     const tables = tablesOf(batch);
@@ -208,7 +211,7 @@ export class Replicator implements StoreReplicator {
     const bySubject = tables.length === 1 && this.opts.conflictScope === 'table';
     const release = check ? await this.takeLane(bySubject ? subject : '') : undefined;
     try {
-      await this.publishAndApply(batch, tables, subject, check, bySubject, opts.stillValid);
+      await this.publishAndApply(batch, local, tables, subject, check, bySubject, opts.stillValid);
     } finally {
       release?.();
     }
@@ -230,10 +233,10 @@ export class Replicator implements StoreReplicator {
     };
   }
 
-  private async publishAndApply(batch: CommitBatch, tables: string[], subject: string, check: boolean, bySubject: boolean, stillValid: (() => boolean) | undefined): Promise<void> {
+  private async publishAndApply(batch: CommitBatch, local: CommitOp[], tables: string[], subject: string, check: boolean, bySubject: boolean, stillValid: (() => boolean) | undefined): Promise<void> {
     if (this.stopped) throw new ReplUnavailableError('replication stopped', { node: this.opts.node, stream: this.stream });
     if (this.halted) throw this.halted;
-    const data = encodeBatch(this.opts.node, batch);
+    const data = encodeBatch(this.opts.node, batch, local);
     const msgID = `${this.opts.node}.${this.opts.incarnation}.${++this.msgCounter}`;
     const deadline = this.env.clock.now() + (this.opts.commitTimeoutMs ?? 10_000);
     const expect: { lastSubjectSequence?: number; lastSequence?: number } = {};
@@ -270,7 +273,7 @@ export class Replicator implements StoreReplicator {
     // Fast path: when our batch is the very next sequence, apply it now instead of waiting for
     // the consumer to bring it back; the consumer then sees it as already applied. Stream
     // order holds: it is applied only if `seq === applied + 1` when its turn comes.
-    void this.enqueue(seq, subject, data, batch);
+    void this.enqueue(seq, subject, data, local.length > 0 ? { ...batch, ops: [...batch.ops, ...local] } : batch);
     await this.waitApplied(seq, Math.max(0, deadline - this.env.clock.now()));
   }
 
@@ -415,13 +418,15 @@ export class Replicator implements StoreReplicator {
     if (this.submitted - this.applied >= MAX_IN_FLIGHT) await this.confirmChain;
     this.submitted = seq;
     // Our own batch was validated before publishing: no need to parse it back.
-    const decoded = own ? ({ ok: true, node: this.opts.node, batch: own } as const) : decodeBatch(data, this.tableSet);
+    const decoded: DecodeResult = own ? { ok: true, node: this.opts.node, batch: own } : decodeBatch(data, this.tableSet);
     if (!decoded.ok) {
       const why = decoded.why;
       this.confirmChain = this.confirmChain.then(() => this.skipMalformed(seq, subject, why));
       return;
     }
-    const batch = decoded.batch;
+    // Our own local writes (from the publish, or from the stream after a restart) apply with it.
+    const mine = !own && decoded.local && decoded.node === this.opts.node;
+    const batch = mine ? { ...decoded.batch, ops: [...decoded.batch.ops, ...decoded.local!] } : decoded.batch;
     const barrier = batch.schemaVersion > this.schemaOk;
     if (barrier) await this.confirmChain;
     if (this.halted || this.stopped) return;

@@ -115,6 +115,28 @@ describe('replication end to end with the real Store (RocksDB)', () => {
     await b.stop();
   });
 
+  it('a transaction over replicated and local tables: atomic on the writer, local rows stay on the writer, and the same node re-applies them from the stream', async () => {
+    const a = await node(ns.url, 'e2e-mix', 'a');
+    const b = await node(ns.url, 'e2e-mix', 'b');
+    await a.store.transaction((t) => {
+      t.put('notes', { id: 1, text: 'shared' });
+      t.put('local_only', { id: 7 });
+    });
+    expect(a.store.get('local_only', 7)).toEqual({ id: 7 });
+    await waitFor(() => b.repl.appliedSeq() === 1, 'b applied 1');
+    expect(b.store.get('notes', 1)).toEqual({ id: 1, text: 'shared' });
+    expect(b.store.get('local_only', 7)).toBeUndefined();
+    await a.stop();
+    // node a again, its disk lost: rebuilt from the stream, its own local writes included
+    const a2 = await node(ns.url, 'e2e-mix', 'a');
+    expect(a2.store.get('notes', 1)).toEqual({ id: 1, text: 'shared' });
+    expect(a2.store.get('local_only', 7)).toEqual({ id: 7 });
+    const c = await node(ns.url, 'e2e-mix', 'c');
+    expect(c.store.get('local_only', 7)).toBeUndefined();
+    expect(hash(c.store)).toBe(hash(a2.store));
+    for (const n of [a2, b, c]) await n.stop();
+  });
+
   it('a restarted node (same data dir) catches up from the sequence recorded in its store', async () => {
     const a = await node(ns.url, 'e2e-r', 'a');
     let b = await node(ns.url, 'e2e-r', 'b');

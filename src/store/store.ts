@@ -337,8 +337,8 @@ export class Store {
    * Commits a validated transaction. Replicated: hands it to the replicator with its read-set
    * check; a lost race (`ORDO_REPL_CONFLICT`, raised after this node applied the winners) is
    * re-checked here — if nothing the transaction read has changed, the same writes are
-   * re-submitted at the new stream position (up to `4 × retries` times, with a short seeded
-   * jitter); otherwise the conflict is returned and `fn` runs again.
+   * re-submitted at the new stream position (up to `4 × retries` times); otherwise the
+   * conflict is returned and `fn` runs again.
    */
   private async commitTx(tx: Tx, retries: number): Promise<{ table: string; key?: unknown } | undefined> {
     const r = this.replicator;
@@ -357,9 +357,8 @@ export class Store {
         await this.idle();
         const c = this.conflictOf(tx);
         if (c) return c;
+        // No back-off: one commit wins each round, so waiting only hands the next round to others.
         if (races >= 4 * retries) throw new StoreTxRetriesError(races, { table: batch.ops[0]!.table });
-        const jitter = this.s.env.random.int(Math.min(1 << races, 32));
-        if (jitter > 0) await new Promise<void>((res) => this.s.env.clock.setTimeout(() => res(), jitter));
       }
     }
   }

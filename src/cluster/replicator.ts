@@ -209,9 +209,14 @@ export class Replicator implements StoreReplicator {
     const subject = tables.length === 1 ? `${this.prefix}.t.${token(tables[0]!)}` : `${this.prefix}.m`;
     const check = (this.opts.conflictDetection ?? true) && opts.check !== false;
     const bySubject = tables.length === 1 && this.opts.conflictScope === 'table';
+    // The deadline runs from the call: commits queued behind a stuck one fail with it, not one timeout each.
+    const deadline = this.env.clock.now() + (this.opts.commitTimeoutMs ?? 10_000);
     const release = check ? await this.takeLane(bySubject ? subject : '') : undefined;
     try {
-      await this.publishAndApply(batch, local, tables, subject, check, bySubject, opts.stillValid);
+      if (this.env.clock.now() >= deadline) {
+        throw new ReplUnavailableError(`commit timed out behind this node's earlier commits (${this.opts.commitTimeoutMs ?? 10_000} ms)`, { node: this.opts.node, stream: this.stream });
+      }
+      await this.publishAndApply(batch, local, tables, subject, check, bySubject, opts.stillValid, deadline);
     } finally {
       release?.();
     }
@@ -233,12 +238,11 @@ export class Replicator implements StoreReplicator {
     };
   }
 
-  private async publishAndApply(batch: CommitBatch, local: CommitOp[], tables: string[], subject: string, check: boolean, bySubject: boolean, stillValid: (() => boolean) | undefined): Promise<void> {
+  private async publishAndApply(batch: CommitBatch, local: CommitOp[], tables: string[], subject: string, check: boolean, bySubject: boolean, stillValid: (() => boolean) | undefined, deadline: number): Promise<void> {
     if (this.stopped) throw new ReplUnavailableError('replication stopped', { node: this.opts.node, stream: this.stream });
     if (this.halted) throw this.halted;
     const data = encodeBatch(this.opts.node, batch, local);
     const msgID = `${this.opts.node}.${this.opts.incarnation}.${++this.msgCounter}`;
-    const deadline = this.env.clock.now() + (this.opts.commitTimeoutMs ?? 10_000);
     const expect: { lastSubjectSequence?: number; lastSequence?: number } = {};
     if (check) {
       if (bySubject && !this.subjectSeq.has(subject)) await this.knownSubjectSeq(subject);

@@ -139,6 +139,24 @@ describe('replication through JetStream', () => {
     await b.stop();
   });
 
+  it('with NATS gone, commits queued behind a stuck one fail with it (deadline from the call), not one commit timeout after another', async () => {
+    const own = await NatsServer.start();
+    try {
+      const a = await startNode(own.url, 'stuck', 'a', new MemoryReplicatedStore(TABLES), { commitTimeoutMs: 600, publishTimeoutMs: 200 });
+      await a.store.transact([{ table: 'users', op: 'put', key: 0, value: { n: 0 } }]);
+      await own.stop();
+      const t0 = Date.now();
+      const codes = await Promise.all(Array.from({ length: 5 }, (_, i) => codeOf(a.store.transact([{ table: 'users', op: 'put', key: i + 1, value: { n: i } }]))));
+      const took = Date.now() - t0;
+      expect(codes.every((c) => c === 'ORDO_NATS_UNREACHABLE' || c === 'ORDO_REPL_UNAVAILABLE')).toBe(true);
+      expect(took).toBeLessThan(5 * 600); // sequential timeouts would take 3 s or more
+      await own.restart();
+      await a.stop();
+    } finally {
+      await cleanup(own);
+    }
+  });
+
   it('conflict detection (table scope): same table conflicts across nodes, different tables do not', async () => {
     const a = await startNode(ns.url, 'conft', 'a', new MemoryReplicatedStore(TABLES), { conflictScope: 'table' });
     const b = await startNode(ns.url, 'conft', 'b', new MemoryReplicatedStore(TABLES), { conflictScope: 'table' });

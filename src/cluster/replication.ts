@@ -192,6 +192,7 @@ async function runDeferredMigrations(input: ReplicationInput, replicator: Replic
   const timeoutMs = config.migrationTimeoutMs ?? 60_000;
   const toVersion = Math.max(...versions);
   log.info({ report: 'replication', event: 'migration_pending', versions, leader: leadership.isLeader() }, 'deferred replicated migrations: running on the leader, or waiting for it');
+  let ran: 'ran' | 'none' | undefined;
   const outcome = await coordinateMigration({
     env,
     cluster,
@@ -201,7 +202,7 @@ async function runDeferredMigrations(input: ReplicationInput, replicator: Replic
     timeoutMs,
     migrate: async () => {
       await replicator.catchUp(timeoutMs);
-      await store.runDeferredMigrations();
+      ran = await store.runDeferredMigrations();
     },
   });
   // The version is recorded only after the leader's migration batch was committed: catching up
@@ -211,5 +212,6 @@ async function runDeferredMigrations(input: ReplicationInput, replicator: Replic
   if (left.length > 0) {
     throw new ReplMigrationError(`schema v${toVersion} of ${config.store} is recorded as migrated, but this node's store still defers ${left.map((d) => d.version).join(', ')} after catching up with the stream`, { node: cluster.self, stream: replicator.stream, value: left });
   }
-  log.info({ report: 'replication', event: 'migrated', versions, outcome }, outcome === 'migrated' ? 'deferred migrations ran here (leader) and were replicated' : 'deferred migrations applied from the leader');
+  // outcome 'migrated' with ran 'none': a previous leader's batch had already done it; this leader recorded the version
+  log.info({ report: 'replication', event: 'migrated', versions, outcome, ...(ran ? { ran } : {}) }, ran === 'ran' ? 'deferred migrations ran here (leader) and were replicated' : 'deferred migrations applied from the leader');
 }

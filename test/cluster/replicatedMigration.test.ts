@@ -8,6 +8,7 @@ import { discoveryMachine, type ClusterService } from '../../src/cluster/discove
 import { electionMachine } from '../../src/cluster/election.ts';
 import type { Leadership } from '../../src/cluster/leaderElection.ts';
 import { replicationMachine, type ReplicationService } from '../../src/cluster/replication.ts';
+import { Replicator } from '../../src/cluster/replicator.ts';
 import type { ClusterError } from '../../src/cluster/errors.ts';
 import { NatsServer, cleanup, waitFor } from '../harness/nats.ts';
 import { OrdoNodeProcess } from '../harness/nodes.ts';
@@ -182,6 +183,48 @@ describe('replicated migrations through the replication child', () => {
     expectMigratedCluster(nodes, runs);
     expect(['a', 'b', 'c']).toContain(runs.on[0]);
     for (const n of nodes) await n.stop();
+  });
+
+  it('the leader committed the migration batch but died before recording the version: the next leader records it without running up again', async () => {
+    const dirs = await v1Cluster(ns.url, 'rmig-half');
+    const runs: Runs = { on: [] };
+    // node a by hand: leader, replicator started, but no replication child (so no gate)
+    const env = realTimeEnv();
+    const store = await openStore({ env, dir: dirs.a!, tables: v2, migrations: v2Migrations(runs, 'a'), deferReplicatedMigrations: true });
+    const d = startChild(discoveryMachine, { env, config: { cluster: 'rmig-half', nodeName: 'a', nats: { servers: [ns.url] }, heartbeatMs: 200, ttlMs: 1000 } }, env);
+    await waitTag(d, 'ready');
+    const svc = d.getSnapshot().context.service as ClusterService;
+    const e = startChild(electionMachine, { env, cluster: svc, config: { leaseTtlMs: LEASE } }, env);
+    await waitTag(e, 'ready');
+    const lead = e.getSnapshot().context.service as Leadership;
+    await waitFor(() => lead.isLeader(), 'a leads');
+    const replicator = new Replicator(env, svc.connection!, store, { cluster: 'rmig-half', store: 'main', node: 'a', incarnation: svc.incarnation, tables: ['notes'] });
+    await replicator.start();
+    const others = await Promise.all(['b', 'c'].map((n) => node(ns.url, 'rmig-half', n, { dir: dirs[n]!, code: 'v2', runs, waitReady: false })));
+    for (const n of others) await waitFor(() => n.env.records.some((r) => r.event === 'migration_pending'), `${n.name} waits in the gate`);
+    expect(await store.runDeferredMigrations()).toBe('ran');
+    // b and c apply the batch, but the version is not recorded: they keep waiting
+    for (const n of others) await waitFor(() => n.store.deferredMigrations().length === 0, `${n.name} applied the batch`);
+    await new Promise((r) => setTimeout(r, 300));
+    for (const n of others) expect(n.r.getSnapshot().hasTag('ready')).toBe(false);
+    // a "dies" here: its lease goes, the version was never recorded
+    await replicator.stop();
+    await stopChild(e);
+    for (const n of others) await waitTag(n.r, 'ready', 15_000);
+    expect(runs.on).toEqual(['a']);
+    const outcomes = others.map((n) => n.env.records.find((r) => r.event === 'migrated'));
+    expect(outcomes.map((r) => [r?.outcome, r?.ran]).sort()).toEqual([
+      ['migrated', 'none'], // the next leader found nothing to run and recorded the version
+      ['waited', undefined],
+    ]);
+    for (const n of others) {
+      expect(migrated(n.atReady.rows ?? [])).toBe(true);
+      expect(n.store.schemaHistory().map((h) => h.version)).toContain(2);
+      expect(hash(n.store)).toBe(hash(store));
+    }
+    for (const n of others) await n.stop();
+    await stopChild(d);
+    await store.close();
   });
 
   it('deferred migrations with a NATS connection but no leadership: not ready, retrying with ORDO_CLUSTER_CONFIG, nothing migrated', async () => {

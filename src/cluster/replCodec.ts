@@ -36,12 +36,20 @@ function validateOp(op: unknown, i: number, where: string, tables?: ReadonlySet<
   return undefined;
 }
 
-/** Checks a batch's shape: non-empty ops, each on a known table with a valid op. */
+/**
+ * Checks a batch's shape: non-empty ops, each on a known table with a valid op. A batch that
+ * carries deferred migrations (`migrations`: a non-empty array of positive integers) may have
+ * no ops (a migration that changed nothing still has to be recorded everywhere).
+ */
 export function validateBatch(batch: unknown, tables?: ReadonlySet<string>): string | undefined {
   if (typeof batch !== 'object' || batch === null) return 'batch is not an object';
   const b = batch as Partial<CommitBatch>;
   if (!Number.isInteger(b.schemaVersion) || (b.schemaVersion as number) < 0) return 'schemaVersion is not a non-negative integer';
-  if (!Array.isArray(b.ops) || b.ops.length === 0) return 'ops is not a non-empty array';
+  if (b.migrations !== undefined) {
+    const m: unknown = b.migrations;
+    if (!Array.isArray(m) || m.length === 0 || !m.every((v) => Number.isInteger(v) && (v as number) > 0)) return 'migrations is not a non-empty array of positive integers';
+    if (!Array.isArray(b.ops)) return 'ops is not an array';
+  } else if (!Array.isArray(b.ops) || b.ops.length === 0) return 'ops is not a non-empty array';
   for (const [i, op] of (b.ops as unknown[]).entries()) {
     const why = validateOp(op, i, 'ops', tables);
     if (why) return why;

@@ -16,6 +16,18 @@ export interface CommitOp {
 export interface CommitBatch {
   readonly ops: readonly CommitOp[];
   readonly schemaVersion: number;
+  /**
+   * Versions of the deferred replicated migrations this batch carries out: applying it records
+   * them in the store's schema history and removes them from its deferred list, atomically.
+   * Such a batch may have no ops.
+   */
+  readonly migrations?: readonly number[];
+}
+
+/** A replicated migration whose `up` has not run yet on this store. */
+export interface DeferredMigrationInfo {
+  readonly version: number;
+  readonly description: string;
 }
 
 /** Where a batch sits in the replication stream. */
@@ -52,6 +64,9 @@ export interface StoreReplicator {
  * - `snapshot(tables)` / `loadSnapshot(snap)`: catch-up when the stream no longer holds the
  *   next sequence a node needs. The snapshot is JSON-serialisable and carries the store's
  *   replication positions (`applied[stream]`), which `loadSnapshot` adopts atomically.
+ * - `deferredMigrations()` / `runDeferredMigrations()`: migrations of replicated tables the
+ *   store deferred at open; running them commits one batch carrying `migrations` through the
+ *   replicator (`'none'` when nothing is deferred any more: idempotent).
  */
 export interface ReplicatedStore {
   setReplicator(r: StoreReplicator | undefined): void;
@@ -59,4 +74,6 @@ export interface ReplicatedStore {
   lastAppliedSeq(stream: string): number;
   snapshot(tables?: readonly string[]): unknown;
   loadSnapshot(snapshot: never): Promise<void>;
+  deferredMigrations(): readonly DeferredMigrationInfo[];
+  runDeferredMigrations(): Promise<'ran' | 'none'>;
 }

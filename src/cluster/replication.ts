@@ -2,18 +2,34 @@ import { assign, fromPromise, setup } from 'xstate';
 import type { Env } from '../env/env.ts';
 import { retryDelayMs, validateName } from './config.ts';
 import type { ClusterService } from './discovery.ts';
+import { ClusterConfigError, ReplMigrationError } from './errors.ts';
+import type { Leadership } from './leaderElection.ts';
 import { Replicator, replNames, type ReplicationHealth, type ReplicatorOptions } from './replicator.ts';
 import type { ReplicatedStore } from './replicatedStore.ts';
+import { coordinateMigration } from './schemaGate.ts';
 
 /** Configuration of a replication child: the replicator's options that are not derived from the cluster. */
-export type ReplicationConfig = Pick<ReplicatorOptions, 'store' | 'tables' | 'maxMsgs' | 'maxAgeMs' | 'commitTimeoutMs' | 'publishTimeoutMs' | 'conflictDetection' | 'conflictScope'>;
+export type ReplicationConfig = Pick<ReplicatorOptions, 'store' | 'tables' | 'maxMsgs' | 'maxAgeMs' | 'commitTimeoutMs' | 'publishTimeoutMs' | 'conflictDetection' | 'conflictScope'> & {
+  /**
+   * How long a node waits for the leader to run the store's deferred replicated migrations,
+   * and then for its own store to apply the migration batch (default 60 s). On timeout the
+   * child retries from `opening` (tag `degraded`).
+   */
+  migrationTimeoutMs?: number;
+};
 
-/** Input of the replication machine: the discovery service and the store it replicates. */
+/**
+ * Input of the replication machine: the discovery service and the store it replicates.
+ * `leadership` (the election child's service; `requires: ['cluster', 'leader']`) is needed
+ * when the store has deferred replicated migrations and a NATS connection: they run once, on
+ * the leader.
+ */
 export interface ReplicationInput {
   env: Env;
   cluster: ClusterService;
   store: ReplicatedStore;
   config: ReplicationConfig;
+  leadership?: Leadership;
 }
 
 /**
@@ -44,10 +60,15 @@ interface Ctx {
 
 /**
  * The replication child (xstate v5, docs/child-protocol.md). Needs discovery (for the NATS
- * connection and membership) and the store. Ready once caught up with the stream. In
- * single-node mode it is ready at once and the store writes locally. A start failure (NATS
- * down, no peer to give a needed snapshot) is retried with back-off in `retrying` (tag
- * `degraded`), not a crash loop. `ordo.stop` unplugs from the store and stops applying.
+ * connection and membership) and the store. `opening` → `migrating` → `running` (tag `ready`).
+ * Ready once caught up with the stream and, when the store deferred replicated migrations
+ * (`deferReplicatedMigrations`), once they ran: on the leader, which commits them as one batch
+ * through replication, while the others wait (`migrating`, not ready) until their own store
+ * has applied that batch — so dependents never read pre-migration rows. In single-node mode it
+ * runs deferred migrations locally and the store writes locally. A start or migration failure
+ * (NATS down, no peer to give a needed snapshot, migration timeout, deferred migrations but no
+ * `leadership`) is retried with back-off in `retrying` (tag `degraded`), not a crash loop.
+ * `ordo.stop` unplugs from the store and stops applying.
  *
  * @example
  * createActor(replicationMachine, { input: { env, cluster, store, config: { store: 'main', tables: ['users'] } }, clock: env.clock }).start();
@@ -72,7 +93,8 @@ export const replicationMachine = setup({
           service: { stream, appliedSeq: applied, replicas, health: () => ({ status: 'ok', stream, applied: applied(), malformed: 0, conflicts: 0 }) },
         };
       }
-      const opts: ReplicatorOptions = { cluster: cluster.cluster, node: cluster.self, incarnation: cluster.incarnation, ...config };
+      const { migrationTimeoutMs: _ignored, ...replConfig } = config;
+      const opts: ReplicatorOptions = { cluster: cluster.cluster, node: cluster.self, incarnation: cluster.incarnation, ...replConfig };
       const replicator = new Replicator(env, cluster.connection, store, opts);
       try {
         await replicator.start();
@@ -82,8 +104,19 @@ export const replicationMachine = setup({
       }
       return { replicator, service: { stream, appliedSeq: () => replicator.appliedSeq(), replicas, health: () => replicator.health() } };
     }),
+    migrate: fromPromise<void, { input: ReplicationInput; replicator: Replicator | undefined }>(async ({ input: { input, replicator } }) => {
+      await runDeferredMigrations(input, replicator);
+    }),
     close: fromPromise<void, { replicator: Replicator | undefined }>(async ({ input }) => {
       await input.replicator?.stop();
+    }),
+  },
+  actions: {
+    startFailed: assign(({ event, context }) => {
+      const e = (event as { error?: unknown }).error as { code?: string; message?: string };
+      const lastError = { code: typeof e?.code === 'string' ? e.code : 'ORDO_REPL_UNAVAILABLE', message: String(e?.message ?? e) };
+      context.input.env.logger.warn({ report: 'replication', event: 'start_failed', ...lastError }, 'replication could not start; retrying');
+      return { attempt: context.attempt + 1, lastError };
     }),
   },
   delays: {
@@ -98,18 +131,33 @@ export const replicationMachine = setup({
       invoke: {
         src: 'open',
         input: ({ context }) => context.input,
-        onDone: { target: 'running', actions: assign(({ event }) => ({ replicator: event.output.replicator, service: event.output.service, lastError: undefined })) },
-        onError: {
-          target: 'retrying',
-          actions: assign(({ event, context }) => {
-            const e = event.error as { code?: string; message?: string };
-            const lastError = { code: typeof e?.code === 'string' ? e.code : 'ORDO_REPL_UNAVAILABLE', message: String(e?.message ?? e) };
-            context.input.env.logger.warn({ report: 'replication', event: 'start_failed', ...lastError }, 'replication could not start; retrying');
-            return { attempt: context.attempt + 1, lastError };
-          }),
-        },
+        onDone: { target: 'migrating', actions: assign(({ event }) => ({ replicator: event.output.replicator, service: event.output.service, lastError: undefined })) },
+        onError: { target: 'retrying', actions: 'startFailed' },
       },
       on: { 'ordo.stop': 'stopped' },
+    },
+    // Caught up; runs (leader) or waits for (others) the store's deferred replicated migrations.
+    // Passes straight through when there are none. Not ready meanwhile.
+    migrating: {
+      tags: ['migrating'],
+      invoke: {
+        src: 'migrate',
+        input: ({ context }) => ({ input: context.input, replicator: context.replicator }),
+        onDone: 'running',
+        onError: { target: 'abandoning', actions: 'startFailed' },
+      },
+      on: { 'ordo.stop': 'stopping' },
+    },
+    // A failed migration: stop the started replicator before retrying from `opening`.
+    abandoning: {
+      tags: ['degraded'],
+      invoke: {
+        src: 'close',
+        input: ({ context }) => ({ replicator: context.replicator }),
+        onDone: { target: 'retrying', actions: assign({ replicator: undefined, service: undefined }) },
+        onError: { target: 'retrying', actions: assign({ replicator: undefined, service: undefined }) },
+      },
+      on: { 'ordo.stop': 'stopping' },
     },
     retrying: { tags: ['degraded'], after: { retryDelay: 'opening' }, on: { 'ordo.stop': 'stopped' } },
     running: { tags: ['ready'], on: { 'ordo.stop': 'stopping' } },
@@ -118,3 +166,52 @@ export const replicationMachine = setup({
   },
   output: () => ({ reason: 'shutdown' }),
 });
+
+/**
+ * The store's deferred replicated migrations, run once cluster-wide: single-node mode runs
+ * them locally; otherwise {@link coordinateMigration} lets the leader run them (after catching
+ * up with the stream, so a batch a previous leader committed is seen and the run is a no-op)
+ * while the others wait for the recorded version; then every node waits until its own store
+ * has applied the migration batch.
+ */
+async function runDeferredMigrations(input: ReplicationInput, replicator: Replicator | undefined): Promise<void> {
+  const { env, cluster, store, config } = input;
+  const deferred = store.deferredMigrations();
+  if (deferred.length === 0) return;
+  const versions = deferred.map((d) => d.version);
+  const log = env.logger.child({ component: 'replication', node: cluster.self, store: config.store });
+  if (!cluster.connection || !replicator) {
+    await store.runDeferredMigrations();
+    log.info({ report: 'replication', event: 'migrated', versions, mode: 'single-node' }, 'deferred migrations ran locally (single-node mode)');
+    return;
+  }
+  const leadership = input.leadership;
+  if (!leadership) {
+    throw new ClusterConfigError(`store ${config.store} has deferred replicated migrations (${versions.join(', ')}) but the replication child has no leadership: give it the election service (requires: ['cluster', 'leader'])`, { node: cluster.self, value: versions });
+  }
+  const timeoutMs = config.migrationTimeoutMs ?? 60_000;
+  const toVersion = Math.max(...versions);
+  log.info({ report: 'replication', event: 'migration_pending', versions, leader: leadership.isLeader() }, 'deferred replicated migrations: running on the leader, or waiting for it');
+  let ran: 'ran' | 'none' | undefined;
+  const outcome = await coordinateMigration({
+    env,
+    cluster,
+    leadership,
+    store: config.store,
+    toVersion,
+    timeoutMs,
+    migrate: async () => {
+      await replicator.catchUp(timeoutMs);
+      ran = await store.runDeferredMigrations();
+    },
+  });
+  // The version is recorded only after the leader's migration batch was committed: catching up
+  // with the stream now applies it here.
+  await replicator.catchUp(timeoutMs);
+  const left = store.deferredMigrations();
+  if (left.length > 0) {
+    throw new ReplMigrationError(`schema v${toVersion} of ${config.store} is recorded as migrated, but this node's store still defers ${left.map((d) => d.version).join(', ')} after catching up with the stream`, { node: cluster.self, stream: replicator.stream, value: left });
+  }
+  // outcome 'migrated' with ran 'none': a previous leader's batch had already done it; this leader recorded the version
+  log.info({ report: 'replication', event: 'migrated', versions, outcome, ...(ran ? { ran } : {}) }, ran === 'ran' ? 'deferred migrations ran here (leader) and were replicated' : 'deferred migrations applied from the leader');
+}

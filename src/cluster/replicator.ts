@@ -310,6 +310,12 @@ export class Replicator implements StoreReplicator {
     });
   }
 
+  /** Resolves once the local store has applied everything the stream holds now (its last sequence at the call). */
+  async catchUp(timeoutMs: number): Promise<void> {
+    const info = await this.jsm.streams.info(this.stream);
+    await this.waitApplied(info.state.last_seq, timeoutMs);
+  }
+
   private sleep(ms: number): Promise<void> {
     return new Promise((r) => this.env.clock.setTimeout(() => r(), ms));
   }
@@ -399,7 +405,8 @@ export class Replicator implements StoreReplicator {
   /**
    * Hands messages to the store in stream order without waiting for each to be durable: the
    * store's group commit then writes a run of them in one batch. Confirmations (`applied`)
-   * advance strictly in order. A batch with a schema version not yet seen applied is a barrier:
+   * advance strictly in order. A batch with a schema version not yet seen applied, or carrying
+   * migrations, is a barrier:
    * everything before it is confirmed first and nothing after it is submitted until it is — so
    * a newer-schema refusal halts exactly there.
    */
@@ -431,7 +438,9 @@ export class Replicator implements StoreReplicator {
     // Our own local writes (from the publish, or from the stream after a restart) apply with it.
     const mine = !own && decoded.local && decoded.node === this.opts.node;
     const batch = mine ? { ...decoded.batch, ops: [...decoded.batch.ops, ...decoded.local!] } : decoded.batch;
-    const barrier = batch.schemaVersion > this.schemaOk;
+    // a migration batch changes the store's schema history and deferred list: nothing after it
+    // is handed over before it is confirmed
+    const barrier = batch.schemaVersion > this.schemaOk || batch.migrations !== undefined;
     if (barrier) await this.confirmChain;
     if (this.halted || this.stopped) return;
     const applying = this.store.applyReplicated(batch, { stream: this.stream, seq }).then(

@@ -3,7 +3,7 @@
  * RocksDB's durability. Open it with {@link openStore} or run it as a supervised child with
  * {@link createStoreInitializer}.
  */
-export type { AttributeDef, AttributeType, CommitBatch, CommitOp, KeyValue, Migration, NormalTableDef, Replicator, ReplicatorCommitOptions, Row, SchemaVersionRecord, Storage, TableDef, TableType } from './types.ts';
+export type { AttributeDef, AttributeType, CommitBatch, CommitOp, DeferredMigration, KeyValue, Migration, NormalTableDef, Replicator, ReplicatorCommitOptions, Row, SchemaVersionRecord, Storage, TableDef, TableType } from './types.ts';
 export { Store } from './store.ts';
 export type { ChangeEvent, StoreSnapshot, TransactionOptions } from './store.ts';
 export { Tx } from './transaction.ts';

@@ -4,7 +4,7 @@ import { StoreOpening } from './openStore.ts';
 import type { Store } from './store.ts';
 import { StoreError, StoreIoError, StoreMissingDirError } from './errors.ts';
 
-/** Input of the store-initializer child: {@link OpenStoreOptions} (env, dir, tables, migrations, expectExisting…). */
+/** Input of the store-initializer child: {@link OpenStoreOptions} (env, dir, tables, migrations, expectExisting, deferReplicatedMigrations…), passed to the opener as is. */
 export type StoreInitializerInput = OpenStoreOptions;
 
 /** Mutable per-incarnation handles, so a stop in the middle of a phase can still close the database. */

@@ -16,6 +16,7 @@ export const META = {
   version: 'schema_version',
   seq: 'commit_seq',
   migration: 'migration',
+  deferred: 'deferred_migrations',
   lastBackup: 'last_backup',
   appliedPrefix: 'applied/',
 } as const;

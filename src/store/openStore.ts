@@ -1,7 +1,7 @@
 import type { Env } from '../env/env.ts';
 import type { KvAdapter, KvDb, KvOp } from '../env/kv.ts';
 import { KvError } from '../env/kv.ts';
-import type { Migration, NormalTableDef, Row, SchemaVersionRecord, TableDef } from './types.ts';
+import type { DeferredMigration, Migration, NormalTableDef, Row, SchemaVersionRecord, TableDef } from './types.ts';
 import { MemTable } from './memTable.ts';
 import { Store } from './store.ts';
 import type { StoreState } from './store.ts';
@@ -23,6 +23,8 @@ import {
   StoreValidationError,
 } from './errors.ts';
 import { backupKv } from './backup.ts';
+import { deferredRecordOp } from './deferredMigrations.ts';
+import type { DeferredRecord } from './deferredMigrations.ts';
 
 /**
  * Options of {@link openStore}.
@@ -47,6 +49,15 @@ export interface OpenStoreOptions {
   readonly migrationBatchSize?: number;
   /** Key-value engine (default `env.io.kv`). */
   readonly kv?: KvAdapter;
+  /**
+   * Do not run the `up` of pending migrations flagged `replicated` at open: move the catalog to
+   * the declared schema and the schema version to the highest known one, run the other
+   * migrations, and record the replicated ones as deferred (`store.deferredMigrations()`), for
+   * the cluster to run once, on the leader (`store.runDeferredMigrations()`, driven by the
+   * replication child). Default false: everything runs locally — right for a single node
+   * without a replication child. Opening with false while migrations are deferred runs them.
+   */
+  readonly deferReplicatedMigrations?: boolean;
 }
 
 interface Catalog {
@@ -104,6 +115,7 @@ export class StoreOpening {
         }
       }
       await it.close();
+      const deferredRec = (await readMeta(db, META.deferred)) as DeferredRecord | undefined;
       const known = Math.max(0, ...(o.migrations ?? []).map((m) => m.version));
       if (o.tables && version.version > known) throw new StoreNewerSchemaError(version.version, known, dir);
       const plan = makePlan(catalog, o, fresh ? known : version.version);
@@ -120,6 +132,10 @@ export class StoreOpening {
         onClose: () => {
           if (openStores.get(dir) === store) openStores.delete(dir);
         },
+        deferred: deferredRec?.migrations ?? [],
+        legacy: new Map((deferredRec?.legacy ?? []).map((t) => [t.name, t])),
+        migrations: new Map((o.migrations ?? []).map((m) => [m.version, m])),
+        backupDir: o.backupDir ?? `${dir}/backups`,
       };
       const store = new Store(st);
       openStores.set(dir, store);
@@ -135,7 +151,12 @@ export class StoreOpening {
   /** True when {@link StoreOpening.migrate} has work to do. */
   get needsMigration(): boolean {
     const p = this.plan;
-    return !p.fresh && (p.pending.length > 0 || p.tables.some((t) => t.diff?.changed || !t.stored));
+    return !p.fresh && (p.pending.length > 0 || p.tables.some((t) => t.diff?.changed || !t.stored) || this.resumed().length > 0);
+  }
+
+  /** Migrations deferred by an earlier open that this open runs locally (it does not defer). */
+  private resumed(): DeferredMigration[] {
+    return this.o.tables && !this.o.deferReplicatedMigrations ? this.st.deferred : [];
   }
 
   /**
@@ -143,6 +164,11 @@ export class StoreOpening {
    * a crash leaves the old data and the old version, and reopening runs them again), then
    * automatic changes in resumable batches (added attributes back-filled with their
    * defaults, indexes built or dropped), then the new catalog.
+   *
+   * With `deferReplicatedMigrations`, pending migrations flagged `replicated` are not run:
+   * they are recorded as deferred in the same write as the new catalog and version, and the
+   * replicated tables' rows are left as they are (not conformed, not back-filled) until
+   * `store.runDeferredMigrations()` rewrites them through replication.
    */
   async migrate(): Promise<void> {
     const { env } = this.o;
@@ -159,7 +185,17 @@ export class StoreOpening {
     }
     if (!this.needsMigration) return;
     await this.loadRows();
-    const rewritesData = p.pending.length > 0 || p.tables.some((t) => t.diff && (t.diff.added.length > 0 || t.diff.addedIndexes.length > 0 || t.diff.droppedIndexes.length > 0));
+    const defer = this.o.deferReplicatedMigrations === true;
+    const deferNow = defer ? p.pending.filter((m) => m.replicated) : [];
+    const resumed = this.resumed().map((d) => {
+      const m = this.st.migrations.get(d.version);
+      if (!m) throw new StoreMigrationError(d.version, d.description, 'deferred migration is not among the migrations this code declares');
+      return m;
+    });
+    // deferred ones first (they are older), then this code's pending ones that run here
+    const local = [...resumed, ...p.pending.filter((m) => !deferNow.includes(m))];
+    const deferring = defer && (deferNow.length > 0 || this.st.deferred.length > 0);
+    const rewritesData = local.length > 0 || deferNow.length > 0 || p.tables.some((t) => t.diff && (t.diff.added.length > 0 || t.diff.addedIndexes.length > 0 || t.diff.droppedIndexes.length > 0));
     if (rewritesData) {
       const at = env.clock.now();
       const target = p.pending.length > 0 ? p.pending[p.pending.length - 1]!.version : this.st.schemaVersion;
@@ -177,10 +213,15 @@ export class StoreOpening {
       for (const i of t.declared.indexes) if (t.diff?.addedIndexes.includes(i) || !t.stored) mem.buildIndex(i);
     }
     for (const t of p.tables) for (const i of t.diff?.addedIndexes ?? []) await this.writeIndex(t.declared, i);
+    if (deferNow.length > 0) {
+      // the replicated tables' rows keep their old shape until the deferred migrations run
+      this.st.deferred = [...this.st.deferred, ...deferNow.map((m) => ({ version: m.version, description: m.description }))];
+      for (const t of p.tables) if (t.declared.replicated && t.stored && t.diff?.changed && !this.st.legacy.has(t.name)) this.st.legacy.set(t.name, t.stored);
+    }
     const history: SchemaVersionRecord[] = [];
-    if (p.pending.length > 0) {
+    if (local.length > 0 || deferNow.length > 0) {
       const tx = new Tx(this.store);
-      for (const m of p.pending) {
+      for (const m of local) {
         try {
           await m.up(tx);
         } catch (err) {
@@ -188,18 +229,21 @@ export class StoreOpening {
         }
         history.push({ version: m.version, appliedAt: env.clock.now(), description: m.description });
       }
-      const last = p.pending[p.pending.length - 1]!;
-      this.conform(tx, last);
-      this.st.schemaVersion = last.version;
+      this.conform(tx, local[local.length - 1] ?? deferNow[deferNow.length - 1]!, deferring, resumed.length > 0);
+      this.st.schemaVersion = Math.max(this.st.schemaVersion, ...p.pending.map((m) => m.version));
       this.st.history = [...this.st.history, ...history];
+      if (resumed.length > 0) {
+        this.st.deferred = [];
+        this.st.legacy = new Map();
+      }
       await this.store.enqueue({ ops: tx.ops, extra: this.catalogOps() });
     } else {
-      await this.backfill();
+      await this.backfill(deferring);
       await this.writeCatalog([]);
     }
     for (const t of p.tables) for (const i of t.diff?.droppedIndexes ?? []) await this.dropIndex(t.stored!, i);
     await this.st.db.write([{ type: 'del', column: 'meta', key: metaKey(META.migration) }], { sync: true });
-    env.logger.info({ report: 'store_migrated', dir: this.o.dir, schemaVersion: this.st.schemaVersion, migrations: history.map((h) => h.version) }, 'store migrated');
+    env.logger.info({ report: 'store_migrated', dir: this.o.dir, schemaVersion: this.st.schemaVersion, migrations: history.map((h) => h.version), deferred: this.st.deferred.map((d) => d.version) }, 'store migrated');
   }
 
   /** Phase 3: rows into RAM, indexes built. Returns the ready store. */
@@ -220,6 +264,7 @@ export class StoreOpening {
     return [
       { type: 'put', column: 'meta', key: metaKey(META.catalog), value: encodeValue(catalog) },
       { type: 'put', column: 'meta', key: metaKey(META.version), value: encodeValue({ version: this.st.schemaVersion, history: this.st.history }) },
+      deferredRecordOp(this.st.deferred, this.st.legacy),
     ];
   }
 
@@ -227,10 +272,16 @@ export class StoreOpening {
     await this.st.db.write([...this.catalogOps(), ...extra], { sync: true });
   }
 
-  /** After the numbered migrations ran: every row must fit the declared schema; defaults fill gaps. */
-  private conform(tx: Tx, m: Migration): void {
+  /**
+   * After the numbered migrations ran: every row must fit the declared schema; defaults fill
+   * gaps. `skipReplicated` while a replicated migration is deferred (those rows are rewritten
+   * when it runs); `replicatedToo` when deferred migrations ran here (their tables' catalog
+   * entries did not change at this open, but their rows did).
+   */
+  private conform(tx: Tx, m: Migration, skipReplicated: boolean, replicatedToo: boolean): void {
     for (const t of this.plan.tables) {
-      if (t.stored && !t.diff?.changed) continue;
+      if (skipReplicated && t.declared.replicated) continue;
+      if (t.stored && !t.diff?.changed && !(replicatedToo && t.declared.replicated)) continue;
       for (const row of tx.range(t.name)) {
         let fixed: Row;
         try {
@@ -244,11 +295,17 @@ export class StoreOpening {
     }
   }
 
-  /** Back-fills added attributes in batches; each batch is durable, so a crash resumes here. */
-  private async backfill(): Promise<void> {
+  /**
+   * Back-fills added attributes in batches; each batch is durable, so a crash resumes here.
+   * Local on every node even for replicated tables: defaults are deterministic, so every node
+   * computes the same rows — except while a replicated migration is deferred (`skipReplicated`):
+   * those rows have the old shape and are conformed when it runs.
+   */
+  private async backfill(skipReplicated: boolean): Promise<void> {
     const size = this.o.migrationBatchSize ?? 1000;
     for (const t of this.plan.tables) {
       if (!t.diff || t.diff.added.length === 0) continue;
+      if (skipReplicated && t.declared.replicated) continue;
       const mem = this.st.tables.get(t.name)!;
       let ops: Array<{ table: string; op: 'put'; key: unknown; value: Row }> = [];
       let done = 0;

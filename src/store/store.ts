@@ -1,6 +1,6 @@
 import type { Env } from '../env/env.ts';
 import type { KvDb, KvOp } from '../env/kv.ts';
-import type { CommitBatch, CommitOp, NormalTableDef, Replicator, Row, SchemaVersionRecord } from './types.ts';
+import type { CommitBatch, CommitOp, DeferredMigration, Migration, NormalTableDef, Replicator, Row, SchemaVersionRecord } from './types.ts';
 import { MemTable } from './memTable.ts';
 import { Tx } from './transaction.ts';
 import type { Page } from './transaction.ts';
@@ -15,6 +15,7 @@ import { buildWriteBatch } from './writeBatch.ts';
 import type { BackupInfo } from './backup.ts';
 import type { StoreInfo, VerifyReport } from './admin.ts';
 import { storeBackup, storeExport, storeImport, storeInfo, storeVerify } from './admin.ts';
+import { adoptMigrated, checkMigrationsField, deferredToRun, migratedState, runUps, validateReplicatedRow } from './deferredMigrations.ts';
 
 /** A change to one row, delivered to `subscribe` listeners after it is committed. */
 export interface ChangeEvent {
@@ -44,6 +45,14 @@ export interface StoreState {
   applied: Map<string, number>;
   changeLogLimit: number;
   onClose: () => void;
+  /** Replicated migrations deferred at open whose `up` has not run here (persisted in `META.deferred`). */
+  deferred: DeferredMigration[];
+  /** Replicated tables' definitions from before the deferred migrations (their rows still have that shape). */
+  legacy: Map<string, NormalTableDef>;
+  /** The code's numbered migrations by version. */
+  migrations: ReadonlyMap<number, Migration>;
+  /** Where pre-migration backups go. */
+  backupDir: string;
 }
 
 /**
@@ -226,7 +235,7 @@ export class Store {
           if (attempt >= 1) release ??= await this.takeExclusive();
           continue;
         }
-        if (tx.ops.length === 0) return result;
+        if (tx.ops.length === 0 && !tx.migrations) return result;
         const lost = await this.commitTx(tx, retries);
         if (!lost) return result;
         // What fn read changed under a replicated commit: re-run it, like a local conflict.
@@ -342,11 +351,13 @@ export class Store {
    */
   private async commitTx(tx: Tx, retries: number): Promise<{ table: string; key?: unknown } | undefined> {
     const r = this.replicator;
-    if (!r || !this.touchesReplicated(tx.ops)) {
-      await this.enqueue({ ops: tx.ops });
+    const migrations = tx.migrations;
+    if (!r || !(migrations || this.touchesReplicated(tx.ops))) {
+      if (migrations) await this.commitMigrated(tx.ops, migrations);
+      else await this.enqueue({ ops: tx.ops });
       return undefined;
     }
-    const batch: CommitBatch = { ops: tx.ops.map(plain), schemaVersion: this.s.schemaVersion };
+    const batch: CommitBatch = { ops: tx.ops.map(plain), schemaVersion: this.s.schemaVersion, ...(migrations ? { migrations } : {}) };
     const stillValid = (): boolean => this.conflictOf(tx) === undefined;
     for (let races = 1; ; races++) {
       try {
@@ -358,7 +369,7 @@ export class Store {
         const c = this.conflictOf(tx);
         if (c) return c;
         // No back-off: one commit wins each round, so waiting only hands the next round to others.
-        if (races >= 4 * retries) throw new StoreTxRetriesError(races, { table: batch.ops[0]!.table });
+        if (races >= 4 * retries) throw new StoreTxRetriesError(races, { table: batch.ops[0]?.table ?? '(schema migration)' });
       }
     }
   }
@@ -521,26 +532,89 @@ export class Store {
     if (batch.schemaVersion > this.s.schemaVersion) throw new StoreNewerSchemaError(batch.schemaVersion, this.s.schemaVersion, this.s.dir);
     const last = Math.max(this.s.applied.get(meta.stream) ?? 0, this.pendingApplied.get(meta.stream) ?? 0);
     if (meta.seq <= last) return 'duplicate';
-    const ops = this.validateBatch(batch);
+    // a batch written before a deferred migration carries rows of the old shape
+    const migrations = checkMigrationsField(batch?.migrations);
+    const ops = this.validateBatch(batch, migrations === undefined);
     this.pendingApplied.set(meta.stream, meta.seq);
     const extra: KvOp[] = [{ type: 'put', column: 'meta', key: metaKey(META.appliedPrefix + meta.stream), value: encodeValue(meta.seq) }];
-    await this.enqueue({ ops, extra, applied: { stream: meta.stream, seq: meta.seq } });
+    const applied = { stream: meta.stream, seq: meta.seq };
+    if (migrations) await this.commitMigrated(ops, migrations, extra, applied);
+    else await this.enqueue({ ops, extra, applied });
     return 'applied';
   }
 
-  private validateBatch(batch: CommitBatch): CommitOp[] {
+  private validateBatch(batch: CommitBatch, legacyOk = false): CommitOp[] {
     if (!batch || !Array.isArray(batch.ops)) throw new StoreValidationError('?', undefined, batch, 'bad_batch', 'ops must be an array');
+    const legacy = legacyOk && this.s.deferred.length > 0 ? this.s.legacy : undefined;
+    const valid = (mem: MemTable, value: unknown): Row => validateReplicatedRow(mem.def, legacy?.get(mem.def.name), value, legacy !== undefined);
     return batch.ops.map((op) => {
       const mem = this.table(op?.table);
       if (op.op === 'put') {
-        const row = Object.freeze(validateRecord(mem.def, op.value));
+        const row = Object.freeze(valid(mem, op.value));
         const key = mem.def.key.length === 1 ? row[mem.def.key[0]!] : mem.def.key.map((k) => row[k]);
         return { table: op.table, op: 'put', key, value: row };
       }
       if (op.op !== 'delete') throw new StoreValidationError(op.table, undefined, op, 'bad_batch', 'op must be put or delete');
       mustEncode(mem, op.key);
-      return op.value === undefined ? { table: op.table, op: 'delete', key: op.key } : { table: op.table, op: 'delete', key: op.key, value: validateRecord(mem.def, op.value) };
+      return op.value === undefined ? { table: op.table, op: 'delete', key: op.key } : { table: op.table, op: 'delete', key: op.key, value: valid(mem, op.value) };
     });
+  }
+
+  // ---- deferred replicated migrations ----
+
+  /**
+   * Replicated migrations whose `up` has not run on this store yet, oldest first: the store was
+   * opened with `deferReplicatedMigrations` and they wait for {@link Store.runDeferredMigrations}
+   * (on the cluster's leader, or on any node through a batch it applies).
+   */
+  deferredMigrations(): readonly DeferredMigration[] {
+    return this.s.deferred.map((d) => ({ version: d.version, description: d.description }));
+  }
+
+  private deferredRun: Promise<'ran' | 'none'> | undefined;
+
+  /**
+   * Runs the deferred migrations' `up` in order in **one** transaction, then makes the
+   * replicated tables' rows fit their declared definitions (defaults fill gaps), after a backup.
+   * The commit carries the migration versions: with a replicator attached it goes through
+   * replication and every node records them when it applies the batch; without one it is
+   * written locally together with the schema history. `'none'` when nothing is deferred (e.g.
+   * the batch of a previous leader has already been applied): idempotent.
+   *
+   * Gotcha: a replicated migration's writes must touch replicated tables only.
+   */
+  runDeferredMigrations(): Promise<'ran' | 'none'> {
+    this.deferredRun ??= this.runDeferred().finally(() => (this.deferredRun = undefined));
+    return this.deferredRun;
+  }
+
+  private async runDeferred(): Promise<'ran' | 'none'> {
+    if (this.s.deferred.length === 0) return 'none';
+    deferredToRun(this.s);
+    const at = this.s.env.clock.now();
+    await this.s.env.io.fs.mkdir(this.s.backupDir, { recursive: true });
+    await this.backup(`${this.s.backupDir}/pre-migration-deferred-v${this.s.deferred.map((d) => d.version).join('-')}-${Math.floor(at)}.ndjson`);
+    let versions: number[] = [];
+    await this.transaction(async (tx) => {
+      versions = [];
+      // re-read on every run: a batch applied meanwhile may have done them
+      const ms = deferredToRun(this.s);
+      if (ms.length === 0) return;
+      const replicated = [...this.tables.values()].map((m) => m.def).filter((d) => d.replicated);
+      await runUps(tx, ms, replicated);
+      versions = ms.map((m) => m.version);
+      tx.migrations = versions;
+    });
+    if (versions.length === 0) return 'none';
+    this.s.env.logger.info({ report: 'store_migrated', dir: this.s.dir, schemaVersion: this.s.schemaVersion, migrations: versions, deferred: true }, 'deferred migrations applied');
+    return 'ran';
+  }
+
+  /** Writes `ops` with the meta records saying `versions` are applied (history, deferred list), atomically. */
+  private async commitMigrated(ops: readonly CommitOp[], versions: readonly number[], extra: readonly KvOp[] = [], applied?: { stream: string; seq: number }): Promise<void> {
+    const next = migratedState(this.s, versions, this.s.env.clock.now());
+    await this.enqueue({ ops, extra: [...extra, ...next.ops], ...(applied ? { applied } : {}) });
+    adoptMigrated(this.s, next);
   }
 
   /**
@@ -552,6 +626,7 @@ export class Store {
     const names = tables ?? [...this.tables.keys()];
     return {
       schemaVersion: this.s.schemaVersion,
+      migrations: this.s.history.map((h) => h.version),
       applied: Object.fromEntries(this.s.applied),
       tables: Object.fromEntries(names.map((n) => [n, this.range(n)])),
     };
@@ -560,12 +635,17 @@ export class Store {
   /** Replaces the snapshot's tables with its rows and adopts its replication positions, atomically. */
   async loadSnapshot(snap: StoreSnapshot): Promise<void> {
     if (snap.schemaVersion > this.s.schemaVersion) throw new StoreNewerSchemaError(snap.schemaVersion, this.s.schemaVersion, this.s.dir);
+    // deferred migrations the snapshot's node had applied: its rows are migrated, so are ours after loading
+    const covered = this.s.deferred.map((d) => d.version).filter((v) => (Array.isArray(snap.migrations) ? snap.migrations : []).includes(v));
+    const legacyOk = covered.length < this.s.deferred.length;
     const ops: CommitOp[] = [];
     for (const [t, rows] of Object.entries(snap.tables)) {
-      ops.push(...this.validateBatch({ ops: rows.map((r) => ({ table: t, op: 'put' as const, key: null, value: r })), schemaVersion: snap.schemaVersion }));
+      ops.push(...this.validateBatch({ ops: rows.map((r) => ({ table: t, op: 'put' as const, key: null, value: r })), schemaVersion: snap.schemaVersion }, legacyOk));
     }
     const extra: KvOp[] = Object.entries(snap.applied).map(([stream, seq]) => ({ type: 'put', column: 'meta', key: metaKey(META.appliedPrefix + stream), value: encodeValue(seq) }));
-    await this.enqueue({ ops, extra, replaceTables: Object.keys(snap.tables) });
+    const next = covered.length > 0 ? migratedState(this.s, covered, this.s.env.clock.now()) : undefined;
+    await this.enqueue({ ops, extra: [...extra, ...(next?.ops ?? [])], replaceTables: Object.keys(snap.tables) });
+    if (next) adoptMigrated(this.s, next);
     for (const [stream, seq] of Object.entries(snap.applied)) this.s.applied.set(stream, seq);
   }
 
@@ -620,6 +700,8 @@ export class Store {
 /** What {@link Store.snapshot} returns (JSON-serialisable). */
 export interface StoreSnapshot {
   readonly schemaVersion: number;
+  /** Versions in the snapshot node's schema history: deferred migrations among them are done in these rows. */
+  readonly migrations?: readonly number[];
   readonly applied: Readonly<Record<string, number>>;
   readonly tables: Readonly<Record<string, Row[]>>;
 }

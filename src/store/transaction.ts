@@ -32,6 +32,8 @@ export class Tx {
   /** Tables scanned, with the table version seen. @internal */
   readonly scans = new Map<MemTable, number>();
   private readonly overlays = new Map<MemTable, Map<string, Map<string, Row>>>();
+  /** Versions of deferred replicated migrations this transaction carries out (`Store.runDeferredMigrations`). @internal */
+  migrations: readonly number[] | undefined = undefined;
 
   constructor(private readonly host: TxHost) {}
 

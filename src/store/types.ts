@@ -77,6 +77,12 @@ export interface CommitOp {
 export interface CommitBatch {
   readonly ops: readonly CommitOp[];
   readonly schemaVersion: number;
+  /**
+   * Versions of the deferred replicated migrations this batch carries out (see
+   * `Store.runDeferredMigrations`). Applying it records them in the schema history and
+   * removes them from the deferred list, in the same write. May come with zero `ops`.
+   */
+  readonly migrations?: readonly number[];
 }
 
 /** How the store hands a batch to its replicator. */
@@ -108,6 +114,13 @@ export interface Replicator {
 export interface Migration {
   readonly version: number;
   readonly description: string;
+  /**
+   * This migration rewrites replicated tables: in a cluster it runs once, on the leader,
+   * through replication. Only deferred when the store is opened with
+   * `deferReplicatedMigrations` (else it runs locally, like any other). Its writes must touch
+   * replicated tables only.
+   */
+  readonly replicated?: boolean;
   up(tx: import('./transaction.ts').Tx): Promise<void> | void;
 }
 
@@ -116,5 +129,11 @@ export interface SchemaVersionRecord {
   readonly version: number;
   /** `env.clock.now()` when applied (ms). */
   readonly appliedAt: number;
+  readonly description: string;
+}
+
+/** A replicated migration whose `up` has not run yet on this store (see `Store.deferredMigrations`). */
+export interface DeferredMigration {
+  readonly version: number;
   readonly description: string;
 }

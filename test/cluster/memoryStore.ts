@@ -5,7 +5,7 @@
  * apply nothing, newer schema → `ORDO_STORE_NEWER_SCHEMA`.
  */
 import { createHash } from 'node:crypto';
-import type { CommitBatch, CommitOp, CommitOptions, ReplicatedStore, StoreReplicator, StreamPosition } from '../../src/cluster/replicatedStore.ts';
+import type { CommitBatch, CommitOp, CommitOptions, DeferredMigrationInfo, ReplicatedStore, StoreReplicator, StreamPosition } from '../../src/cluster/replicatedStore.ts';
 
 export class StoreError extends Error {
   constructor(
@@ -27,6 +27,10 @@ export class MemoryReplicatedStore implements ReplicatedStore {
   private replicator: StoreReplicator | undefined;
   /** How many times each stream seq was applied (must stay ≤ 1). */
   readonly applyCount = new Map<number, number>();
+  /** Deferred migrations: `up` writes ops (run by `runDeferredMigrations`). */
+  deferred: Array<DeferredMigrationInfo & { up: () => CommitOp[] }> = [];
+  /** Migration versions applied, in order. */
+  readonly history: number[] = [];
 
   constructor(
     readonly tableNames: string[],
@@ -54,11 +58,31 @@ export class MemoryReplicatedStore implements ReplicatedStore {
     }
   }
 
+  deferredMigrations(): readonly DeferredMigrationInfo[] {
+    return this.deferred.map(({ version, description }) => ({ version, description }));
+  }
+
+  async runDeferredMigrations(): Promise<'ran' | 'none'> {
+    if (this.deferred.length === 0) return 'none';
+    const ops = this.deferred.flatMap((d) => d.up());
+    const migrations = this.deferred.map((d) => d.version);
+    if (this.replicator) await this.replicator.commit({ ops, schemaVersion: this.schemaVersion, migrations });
+    else this.migrated(ops, migrations);
+    return 'ran';
+  }
+
+  private migrated(ops: readonly CommitOp[], versions: readonly number[]): void {
+    this.write(ops);
+    for (const v of versions) if (!this.history.includes(v)) this.history.push(v);
+    this.deferred = this.deferred.filter((d) => !versions.includes(d.version));
+  }
+
   async applyReplicated(batch: CommitBatch, pos: StreamPosition): Promise<'applied' | 'duplicate'> {
     if (pos.seq <= (this.last.get(pos.stream) ?? 0)) return 'duplicate';
     if (batch.schemaVersion > this.schemaVersion) throw new StoreError('ORDO_STORE_NEWER_SCHEMA', `schema ${batch.schemaVersion} > ${this.schemaVersion}`);
     for (const o of batch.ops) if (!this.tables.has(o.table)) throw new StoreError('ORDO_STORE_MALFORMED', `no table ${o.table}`);
-    this.write(batch.ops);
+    if (batch.migrations) this.migrated(batch.ops, batch.migrations);
+    else this.write(batch.ops);
     this.last.set(pos.stream, pos.seq);
     this.applyCount.set(pos.seq, (this.applyCount.get(pos.seq) ?? 0) + 1);
     return 'applied';

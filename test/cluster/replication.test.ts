@@ -186,18 +186,22 @@ describe('replication through JetStream', () => {
     await js.publish(`${prefix}.t.users`, new TextEncoder().encode(JSON.stringify({ v: 1, node: 'x', batch: { ops: 'nope', schemaVersion: 1 } })));
     await js.publish(`${prefix}.t.users`, new TextEncoder().encode(JSON.stringify({ v: 1, node: 'x', batch: { ops: [{ table: 'ghost', op: 'put', key: 1, value: {} }], schemaVersion: 1 } })));
     await js.publish(`${prefix}.t.users`, new TextEncoder().encode(JSON.stringify({ v: 1, node: 'a', batch: { ops: [{ table: 'users', op: 'put', key: 'bad-local', value: {} }], schemaVersion: 1 }, local: [{ table: 'x', op: 'drop' }] })));
+    // a migration batch may have no ops, but its `migrations` must be a non-empty array of positive integers
+    await js.publish(`${prefix}.m`, new TextEncoder().encode(JSON.stringify({ v: 1, node: 'x', batch: { ops: [], schemaVersion: 1, migrations: [0] } })));
+    await js.publish(`${prefix}.t.users`, new TextEncoder().encode(JSON.stringify({ v: 1, node: 'x', batch: { ops: [{ table: 'users', op: 'put', key: 'm', value: {} }], schemaVersion: 1, migrations: '2' } })));
     // (writing before a has seen them would rightly be a conflict: they are the table's latest messages)
-    await waitFor(() => a.repl.health().malformed === 4, 'a skipped 4');
+    await waitFor(() => a.repl.health().malformed === 6, 'a skipped 6');
     await a.store.transact([{ table: 'users', op: 'put', key: 'ok', value: { fine: true } }]);
     for (const n of [a, b]) {
-      await waitFor(() => n.repl.appliedSeq() === 5, 'applied 5');
-      expect(n.repl.health()).toMatchObject({ status: 'ok', malformed: 4, lastMalformed: { seq: 4 } });
+      await waitFor(() => n.repl.appliedSeq() === 7, 'applied 7');
+      expect(n.repl.health()).toMatchObject({ status: 'ok', malformed: 6, lastMalformed: { seq: 6, why: 'migrations is not a non-empty array of positive integers' } });
       expect(n.store.get('users', 'ok')).toEqual({ fine: true });
       expect(n.store.get('users', 'bad-local')).toBeUndefined();
-      expect([...n.store.applyCount.keys()]).toEqual([5]);
+      expect(n.store.get('users', 'm')).toBeUndefined();
+      expect([...n.store.applyCount.keys()]).toEqual([7]);
       expect(n.r.getSnapshot().status).toBe('active');
     }
-    expect(a.env.records.filter((r) => r.event === 'malformed' && r.code === 'ORDO_REPL_MALFORMED')).toHaveLength(4);
+    expect(a.env.records.filter((r) => r.event === 'malformed' && r.code === 'ORDO_REPL_MALFORMED')).toHaveLength(6);
     // publishing a malformed batch is refused before it reaches the stream
     expect(await codeOf(a.store.transact([{ table: 'ghost', op: 'put', key: 1, value: {} }]))).toBe('ORDO_REPL_MALFORMED');
     await a.stop();

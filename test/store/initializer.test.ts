@@ -40,6 +40,27 @@ describe('store-initializer child', () => {
     await again.close();
   });
 
+  it('passes deferReplicatedMigrations through to the opener: a replicated migration stays deferred, the store is ready', async () => {
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    const e = env();
+    const shared = { ...userBuxPoints, replicated: true };
+    const first = await openStore({ env: e, dir, tables: { user_bux_points: shared } });
+    await first.dirtyPut('user_bux_points', { user_id: 'a', bux_balance: 5 });
+    await first.close();
+    let ups = 0;
+    const migrations = [{ version: 1, description: 'double balances', replicated: true, up: () => void ups++ }];
+    const actor = createActor(storeInitializerMachine, { input: { env: e, dir, tables: { user_bux_points: shared }, migrations, deferReplicatedMigrations: true }, clock: e.clock });
+    actor.start();
+    const ready = await waitFor(actor, (s) => s.hasTag('ready'));
+    const store = ready.context.service as Store;
+    expect(store.deferredMigrations()).toEqual([{ version: 1, description: 'double balances' }]);
+    expect(store.schemaVersion).toBe(1);
+    expect(ups).toBe(0);
+    actor.send({ type: 'ordo.stop' });
+    await waitFor(actor, (s) => s.status === 'done');
+  });
+
   it('fails with ORDO_STORE_MISSING_DIR and creates nothing when expectExisting and the directory is missing', async () => {
     const { dir, cleanup } = tempDir();
     cleanups.push(cleanup);

@@ -56,6 +56,8 @@ interface Ctx {
   service: ReplicationService | undefined;
   attempt: number;
   lastError: { code: string; message: string } | undefined;
+  /** A configuration error (retrying cannot fix it): the child ends with it as its reason. */
+  fatal: unknown;
 }
 
 /**
@@ -66,9 +68,11 @@ interface Ctx {
  * through replication, while the others wait (`migrating`, not ready) until their own store
  * has applied that batch — so dependents never read pre-migration rows. In single-node mode it
  * runs deferred migrations locally and the store writes locally. A start or migration failure
- * (NATS down, no peer to give a needed snapshot, migration timeout, deferred migrations but no
- * `leadership`) is retried with back-off in `retrying` (tag `degraded`), not a crash loop.
- * `ordo.stop` unplugs from the store and stops applying.
+ * (NATS down, no peer to give a needed snapshot, migration timeout) is retried with back-off in
+ * `retrying` (tag `degraded`), not a crash loop. A configuration error (deferred migrations but
+ * no `leadership`) ends the child in `failed` with the typed error as its exit reason: a start
+ * failure the supervisor reports, not a retry loop. `ordo.stop` unplugs from the store and
+ * stops applying; it also abandons a wait for the leader's migration at once.
  *
  * @example
  * createActor(replicationMachine, { input: { env, cluster, store, config: { store: 'main', tables: ['users'] } }, clock: env.clock }).start();
@@ -104,8 +108,8 @@ export const replicationMachine = setup({
       }
       return { replicator, service: { stream, appliedSeq: () => replicator.appliedSeq(), replicas, health: () => replicator.health() } };
     }),
-    migrate: fromPromise<void, { input: ReplicationInput; replicator: Replicator | undefined }>(async ({ input: { input, replicator } }) => {
-      await runDeferredMigrations(input, replicator);
+    migrate: fromPromise<void, { input: ReplicationInput; replicator: Replicator | undefined }>(async ({ input: { input, replicator }, signal }) => {
+      await runDeferredMigrations(input, replicator, signal);
     }),
     close: fromPromise<void, { replicator: Replicator | undefined }>(async ({ input }) => {
       await input.replicator?.stop();
@@ -124,7 +128,7 @@ export const replicationMachine = setup({
   },
 }).createMachine({
   id: 'ordo.replication',
-  context: ({ input }) => ({ input, replicator: undefined, service: undefined, attempt: 0, lastError: undefined }),
+  context: ({ input }) => ({ input, replicator: undefined, service: undefined, attempt: 0, lastError: undefined, fatal: undefined }),
   initial: 'opening',
   states: {
     opening: {
@@ -144,10 +148,26 @@ export const replicationMachine = setup({
         src: 'migrate',
         input: ({ context }) => ({ input: context.input, replicator: context.replicator }),
         onDone: 'running',
-        onError: { target: 'abandoning', actions: 'startFailed' },
+        onError: [
+          {
+            guard: ({ event }) => (event.error as { code?: unknown })?.code === 'ORDO_CLUSTER_CONFIG',
+            target: 'failing',
+            actions: assign(({ event, context }) => {
+              const e = event.error as { code: string; message: string };
+              context.input.env.logger.error({ report: 'replication', event: 'failed', code: e.code, err: e.message }, 'replication cannot start: configuration error');
+              return { fatal: event.error, lastError: { code: e.code, message: e.message } };
+            }),
+          },
+          { target: 'abandoning', actions: 'startFailed' },
+        ],
       },
       on: { 'ordo.stop': 'stopping' },
     },
+    // A configuration error: stop the started replicator, then end with the error as the reason.
+    failing: {
+      invoke: { src: 'close', input: ({ context }) => ({ replicator: context.replicator }), onDone: 'failed', onError: 'failed' },
+    },
+    failed: { type: 'final' },
     // A failed migration: stop the started replicator before retrying from `opening`.
     abandoning: {
       tags: ['degraded'],
@@ -164,7 +184,7 @@ export const replicationMachine = setup({
     stopping: { invoke: { src: 'close', input: ({ context }) => ({ replicator: context.replicator }), onDone: 'stopped', onError: 'stopped' } },
     stopped: { type: 'final' },
   },
-  output: () => ({ reason: 'shutdown' }),
+  output: ({ context }) => ({ reason: context.fatal ?? 'shutdown' }),
 });
 
 /**
@@ -174,7 +194,7 @@ export const replicationMachine = setup({
  * while the others wait for the recorded version; then every node waits until its own store
  * has applied the migration batch.
  */
-async function runDeferredMigrations(input: ReplicationInput, replicator: Replicator | undefined): Promise<void> {
+async function runDeferredMigrations(input: ReplicationInput, replicator: Replicator | undefined, signal: AbortSignal): Promise<void> {
   const { env, cluster, store, config } = input;
   const deferred = store.deferredMigrations();
   if (deferred.length === 0) return;
@@ -200,6 +220,7 @@ async function runDeferredMigrations(input: ReplicationInput, replicator: Replic
     store: config.store,
     toVersion,
     timeoutMs,
+    signal,
     migrate: async () => {
       await replicator.catchUp(timeoutMs);
       ran = await store.runDeferredMigrations();

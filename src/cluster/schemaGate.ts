@@ -29,6 +29,8 @@ export interface MigrationGateOptions {
   migrate: (term: LeaderTerm) => Promise<void>;
   /** How long a follower waits for the leader (default 60 s). */
   timeoutMs?: number;
+  /** Abandons the wait (the caller stopped): rejects at once, releasing the watch and the timer. */
+  signal?: AbortSignal;
 }
 
 /** Bucket of schema records. */
@@ -64,6 +66,8 @@ const read = async (kv: KV, key: string): Promise<{ rec: SchemaRecord | undefine
  */
 export async function coordinateMigration(o: MigrationGateOptions): Promise<'migrated' | 'already' | 'waited'> {
   const conn = o.cluster.connection;
+  const err = (msg: string, cause?: unknown): ReplMigrationError => new ReplMigrationError(msg, { node: o.cluster.self, value: o.toVersion, cause });
+  if (o.signal?.aborted) throw err(`abandoned the migration of ${o.store} to v${o.toVersion}: cancelled`);
   if (!conn) {
     await o.migrate({ node: o.cluster.self, incarnation: o.cluster.incarnation, token: 1 });
     return 'migrated';
@@ -75,7 +79,6 @@ export async function coordinateMigration(o: MigrationGateOptions): Promise<'mig
     return { kv, first: await read(kv, o.store) };
   });
   if ((first.rec?.version ?? 0) >= o.toVersion) return 'already';
-  const err = (msg: string, cause?: unknown): ReplMigrationError => new ReplMigrationError(msg, { node: o.cluster.self, value: o.toVersion, cause });
 
   let ranHere = false;
   const tryLead = async (): Promise<'migrated' | 'already' | undefined> => {
@@ -106,11 +109,13 @@ export async function coordinateMigration(o: MigrationGateOptions): Promise<'mig
   return new Promise((resolve, reject) => {
     let done = false;
     let clearTimer: () => void = () => undefined;
+    const onAbort = (): void => finish(() => reject(err(`abandoned waiting for the migration of ${o.store} to v${o.toVersion}: cancelled`)));
     const finish = (f: () => void): void => {
       if (done) return;
       done = true;
       clearTimer();
       offLeader();
+      o.signal?.removeEventListener('abort', onAbort);
       watch.stop();
       f();
     };
@@ -133,5 +138,7 @@ export async function coordinateMigration(o: MigrationGateOptions): Promise<'mig
     );
     const clear = (): void => o.env.clock.clearTimeout(timer);
     clearTimer = clear;
+    if (o.signal?.aborted) onAbort();
+    else o.signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

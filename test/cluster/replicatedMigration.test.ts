@@ -95,15 +95,9 @@ async function node(url: string | undefined, cluster: string, name: string, o: {
 }
 type Node = Awaited<ReturnType<typeof node>>;
 
-/** Re-runs a transaction that lost a replication race. */
+/** One note, through replication (the store handles lost races itself). */
 async function put(store: Store, id: number, text: string): Promise<void> {
-  for (let i = 0; ; i++) {
-    try {
-      return await store.transaction((t) => void t.put('notes', { id, text }));
-    } catch (e) {
-      if ((e as ClusterError).code !== 'ORDO_REPL_CONFLICT' || i > 500) throw e;
-    }
-  }
+  await store.transaction((t) => void t.put('notes', { id, text }));
 }
 
 /** Three v1 nodes write notes through replication; `c` stops before the last writes (it catches up later). Returns the data dirs. */
@@ -227,15 +221,59 @@ describe('replicated migrations through the replication child', () => {
     await store.close();
   });
 
-  it('deferred migrations with a NATS connection but no leadership: not ready, retrying with ORDO_CLUSTER_CONFIG, nothing migrated', async () => {
+  it('deferred migrations with a NATS connection but no leadership: the child ends with ORDO_CLUSTER_CONFIG as its reason (a start failure, no retry loop), nothing migrated', async () => {
     const dirs = await v1Cluster(ns.url, 'rmig-noleader');
     const runs: Runs = { on: [] };
     const a = await node(ns.url, 'rmig-noleader', 'a', { dir: dirs.a!, code: 'v2', runs, election: false, waitReady: false });
-    await waitFor(() => a.r.getSnapshot().context.lastError?.code === 'ORDO_CLUSTER_CONFIG', 'config error');
-    expect(a.r.getSnapshot().hasTag('ready')).toBe(false);
-    expect(a.r.getSnapshot().status).toBe('active');
+    await waitFor(() => a.r.getSnapshot().status === 'done', 'replication child ended');
+    expect(a.r.getSnapshot().value).toBe('failed');
+    expect((a.r.getSnapshot().output as { reason: ClusterError }).reason.code).toBe('ORDO_CLUSTER_CONFIG');
+    expect(a.states.filter((x) => x.includes('retrying'))).toEqual([]);
     expect(runs.on).toEqual([]);
     expect(a.store.deferredMigrations().map((d) => d.version)).toEqual([2]);
+    await a.stop();
+  });
+
+  it('stopping a node that waits for the leader to migrate abandons the wait at once: no timer or watch left behind', async () => {
+    const cluster = 'rmig-stopwait';
+    // a v1 node holds the lease and never migrates; b (v2 code, migration deferred) waits for it
+    const a = await node(ns.url, cluster, 'a', { code: 'v1' });
+    await put(a.store, 1, 'one note');
+    const pending = new Set<unknown>();
+    const env = realTimeEnv();
+    const clock = env.clock;
+    const tracked: typeof env = {
+      ...env,
+      clock: {
+        now: () => clock.now(),
+        setTimeout: (fn: (...args: unknown[]) => void, ms: number) => {
+          const h: unknown = clock.setTimeout((...args: unknown[]) => (pending.delete(h), fn(...args)), ms);
+          pending.add(h);
+          return h;
+        },
+        clearTimeout: (h: unknown) => (pending.delete(h), clock.clearTimeout(h)),
+      } as typeof env.clock,
+    };
+    const runs: Runs = { on: [] };
+    // b's store holds v1 data; its v2 code defers the replicated migration
+    const dir = mkdtempSync(join(tmpdir(), 'ordo-mig-wait-'));
+    await (await openStore({ env: tracked, dir, tables: v1 })).close();
+    const s2 = await openStore({ env: tracked, dir, tables: v2, migrations: v2Migrations(runs, 'b'), deferReplicatedMigrations: true });
+    expect(s2.deferredMigrations().map((m) => m.version)).toEqual([2]);
+    const d = startChild(discoveryMachine, { env: tracked, config: { cluster, nodeName: 'b', nats: { servers: [ns.url] }, heartbeatMs: 200, ttlMs: 1000 } }, tracked);
+    await waitTag(d, 'ready');
+    const svc = d.getSnapshot().context.service as ClusterService;
+    const e = startChild(electionMachine, { env: tracked, cluster: svc, config: { leaseTtlMs: LEASE } }, tracked);
+    await waitTag(e, 'ready');
+    const r = startChild(replicationMachine, { env: tracked, cluster: svc, store: s2, leadership: e.getSnapshot().context.service as Leadership, config: { store: 'main', tables: ['notes'], migrationTimeoutMs: 60_000 } }, tracked);
+    await waitFor(() => tracked.records.some((x) => x.event === 'migration_pending'), 'b waits for the leader');
+    expect(r.getSnapshot().hasTag('migrating')).toBe(true);
+    await stopChild(r);
+    await stopChild(e);
+    await stopChild(d);
+    await waitFor(() => pending.size === 0, 'every timer of node b released', 2000);
+    expect(runs.on).toEqual([]);
+    await s2.close();
     await a.stop();
   });
 

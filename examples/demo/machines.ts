@@ -19,6 +19,7 @@ export const demoTables = {
       updated_at: { type: 'number' as const, default: 0 },
     },
     indexes: ['bux_balance'],
+    replicated: true,
   },
 };
 

@@ -1,12 +1,17 @@
 /**
  * The demo application `npm start` boots, on the embedded default: one node (discovery in
- * single-node mode — no NATS), data under `./data`. A rest_for_one root: cluster → store →
- * leaderboard → jobs → http, so a crash restarts what depends on it and nothing before it.
- * Each child starts only when the one it needs is *ready* — no child waits on a fixed delay.
+ * single-node mode — no NATS), data under `./data`. A rest_for_one root: cluster → leader →
+ * store → replication → leaderboard → jobs → http, so a crash restarts what depends on it and
+ * nothing before it. Each child starts only when the one it needs is *ready* — no child waits
+ * on a fixed delay.
+ *
+ * The same tree runs clustered with `ordo start --nats URL`: discovery joins the cluster,
+ * one node holds the leader lease, `user_bux_points` replicates through JetStream (single-node
+ * mode writes it locally), and the leaderboard loads only once replication has caught up.
  */
 import type { Env, SupervisorSpec } from '../../src/index.ts';
 import { supervisor } from '../../src/index.ts';
-import { discoveryMachine } from '../../src/cluster/index.ts';
+import { discoveryMachine, electionMachine, replicationMachine, type ClusterService, type Leadership } from '../../src/cluster/index.ts';
 import type { Store } from '../../src/store/index.ts';
 import { storeInitializerMachine } from '../../src/store/initializerMachine.ts';
 import { demoTables, httpFront, jobTicker, leaderboardCache, type Leaderboard } from './machines.ts';
@@ -33,15 +38,39 @@ export function demoTree(options: DemoOptions): SupervisorSpec {
         provides: 'cluster',
       },
       {
+        id: 'leader',
+        requires: ['cluster'],
+        start: { machine: electionMachine, input: ({ env, deps }: { env: Env; deps: Record<string, unknown> }) => ({ env, cluster: deps['cluster'] as ClusterService }) },
+        provides: 'leader',
+      },
+      {
         id: 'store',
         requires: ['cluster'],
         shutdownMs: 10_000,
-        start: { machine: storeInitializerMachine, input: ({ env }: { env: Env }) => ({ env, dir: `${options.dataDir}/store`, tables: demoTables }) },
+        start: {
+          machine: storeInitializerMachine,
+          input: ({ env }: { env: Env }) => ({ env, dir: `${options.dataDir}/store`, tables: demoTables, deferReplicatedMigrations: true }),
+        },
         provides: 'store',
       },
       {
+        id: 'replication',
+        requires: ['cluster', 'leader', 'store'],
+        start: {
+          machine: replicationMachine,
+          input: ({ env, deps }: { env: Env; deps: Record<string, unknown> }) => ({
+            env,
+            cluster: deps['cluster'] as ClusterService,
+            leadership: deps['leader'] as Leadership,
+            store: deps['store'] as Store,
+            config: { store: 'demo', tables: ['user_bux_points'] },
+          }),
+        },
+        provides: 'replication',
+      },
+      {
         id: 'leaderboard',
-        requires: ['store'],
+        requires: ['store', 'replication'],
         start: { machine: leaderboardCache, input: ({ deps }: { deps: Record<string, unknown> }) => ({ store: deps['store'] as Store, size: 10 }) },
         provides: 'leaderboard',
       },

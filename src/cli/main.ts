@@ -9,7 +9,7 @@ const USAGE = `ordo — a supervision runtime modeled on Erlang/OTP
 
 Usage:
   ordo start [--data DIR] [--once] [--json]   boot the demo tree (live tree; Ctrl-C stops it in order)
-  ordo start --nats URL[,URL]                 the same tree, clustered over NATS (discovery, membership)
+  ordo start --nats URL[,URL] [--data DIR]    the same tree, clustered over NATS (membership, leader, replication)
   ordo tree  [--data DIR] [--watch]           show the live tree of a running 'ordo start'
   ordo store info|export|import|backup|restore  the table store's tools ('ordo store' for details)
   ordo help

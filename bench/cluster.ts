@@ -61,7 +61,7 @@ async function startNode(url: string, cluster: string, name: string, store: Repl
 
 /** Raw JetStream: sequential publish round trips (µs each). */
 async function rawLatency(url: string, run: number): Promise<number[]> {
-  const nc = await connect({ servers: [url] });
+  const nc = await connect({ servers: [url], noAsyncTraces: true });
   const jsm = await jetstreamManager(nc);
   const name = `RAW_${run}`;
   await jsm.streams.add({ name, subjects: [`raw.${run}.>`] });
@@ -80,7 +80,7 @@ async function rawLatency(url: string, run: number): Promise<number[]> {
 
 /** Raw JetStream throughput: 3 connections × CONCURRENCY in-flight publishes for THROUGHPUT_MS. */
 async function rawThroughput(url: string, run: number): Promise<number> {
-  const ncs = await Promise.all([0, 1, 2].map(() => connect({ servers: [url] })));
+  const ncs = await Promise.all([0, 1, 2].map(() => connect({ servers: [url], noAsyncTraces: true })));
   const jsm = await jetstreamManager(ncs[0]!);
   await jsm.streams.add({ name: `RAWT_${run}`, subjects: [`rawt.${run}.>`] });
   const data = new TextEncoder().encode(JSON.stringify(PAYLOAD));
@@ -138,7 +138,7 @@ async function replicatedLatency(url: string, run: number, kind: 'memory' | 'syn
   if (loaded) {
     // Baseline under the same load: raw publishes of the same messages into the same stream,
     // with the 2 follower processes consuming and applying every one of them.
-    const nc = await connect({ servers: [url] });
+    const nc = await connect({ servers: [url], noAsyncTraces: true });
     const js = jetstream(nc);
     const data = new TextEncoder().encode(JSON.stringify({ v: 1, node: 'raw', batch: { ops: [{ table: 'payloads', op: 'put', key: 'p0', value: { id: 'p0', body } }], schemaVersion: 1 } }));
     const subject = `ordo.repl.${cluster}.main.t.payloads`;
@@ -173,7 +173,7 @@ async function replicatedLatency(url: string, run: number, kind: 'memory' | 'syn
   if (interleavedRaw) {
     // Same conditions for both: alternate one raw publish (own stream, no consumers) and one
     // replicated write, so load and noise hit both series alike.
-    const nc = await connect({ servers: [url] });
+    const nc = await connect({ servers: [url], noAsyncTraces: true });
     const jsm = await jetstreamManager(nc);
     await jsm.streams.add({ name: `RAWI_${cluster}`, subjects: [`rawi.${cluster}`] });
     const js = jetstream(nc);

@@ -42,6 +42,11 @@ export interface NatsConfig {
   requireJetStream?: boolean;
   /** Server features this deployment relies on; refused at boot when the server lacks one. */
   requireFeatures?: ServerFeature[];
+  /**
+   * Capture the caller's stack for every request (nats.js `noAsyncTraces: false`): better
+   * errors when debugging, at ~60 µs of CPU per JetStream publish. Default false.
+   */
+  asyncTraces?: boolean;
 }
 
 /** Timing of discovery (heartbeat and member TTL). */

@@ -104,6 +104,8 @@ export class Replicator implements StoreReplicator {
   /** Highest schema version seen applied: a newer one is a barrier (see `submit`). */
   private schemaOk = -1;
   private msgCounter = 0;
+  /** Per instance: a restarted replicator (same incarnation) must never reuse a msg id inside the dedupe window. */
+  private readonly msgNonce: string;
   private snapshotCounter = 0;
   private objects: Promise<ObjectStore> | undefined;
   private readonly log;
@@ -119,6 +121,7 @@ export class Replicator implements StoreReplicator {
     this.prefix = n.prefix;
     this.snapshotSubject = n.snapshotSubject;
     this.tableSet = new Set(opts.tables);
+    this.msgNonce = env.random.int(2 ** 31).toString(36);
     this.log = env.logger.child({ component: 'replication', node: opts.node, stream: this.stream });
   }
 
@@ -242,7 +245,7 @@ export class Replicator implements StoreReplicator {
     if (this.stopped) throw new ReplUnavailableError('replication stopped', { node: this.opts.node, stream: this.stream });
     if (this.halted) throw this.halted;
     const data = encodeBatch(this.opts.node, batch, local);
-    const msgID = `${this.opts.node}.${this.opts.incarnation}.${++this.msgCounter}`;
+    const msgID = `${this.opts.node}.${this.opts.incarnation}.${this.msgNonce}.${++this.msgCounter}`;
     const expect: { lastSubjectSequence?: number; lastSequence?: number } = {};
     if (check) {
       if (bySubject && !this.subjectSeq.has(subject)) await this.knownSubjectSeq(subject);

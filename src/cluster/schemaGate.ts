@@ -131,7 +131,7 @@ export async function coordinateMigration(o: MigrationGateOptions): Promise<'mig
         const rec = e.json<SchemaRecord>();
         if (rec.version >= o.toVersion) return finish(() => resolve(ranHere ? 'migrated' : 'waited'));
       }
-    })();
+    })().catch((e: unknown) => finish(() => reject(err(`the schema record watch of ${o.store} failed`, e))));
     const timer = o.env.clock.setTimeout(
       () => finish(() => reject(err(`timed out waiting for the leader to migrate ${o.store} to v${o.toVersion}`))),
       o.timeoutMs ?? 60_000,

@@ -299,10 +299,16 @@ export class Store {
     await this.submit(ops);
   }
 
+  /**
+   * Local-table writes of replicated commits between their read-set check and their apply (they
+   * travel in the stream message): pending for other transactions' conflict checks.
+   */
+  private replLocal: Array<{ readonly ops: readonly CommitOp[]; readonly encKeys: readonly string[] }> = [];
+
   private pending(): Map<MemTable, Set<string>> {
     if (this.pendingIndex) return this.pendingIndex;
     const idx = new Map<MemTable, Set<string>>();
-    for (const list of [this.inflight, this.queue]) {
+    for (const list of [this.inflight, this.queue, this.replLocal]) {
       for (const p of list) {
         for (let i = 0; i < p.ops.length; i++) {
           const mem = this.tables.get(p.ops[i]!.table)!;
@@ -316,7 +322,7 @@ export class Store {
   }
 
   private conflictOf(tx: Tx): { table: string; key?: unknown } | undefined {
-    const pend = this.queue.length > 0 || this.inflight.length > 0 ? this.pending() : undefined;
+    const pend = this.queue.length > 0 || this.inflight.length > 0 || this.replLocal.length > 0 ? this.pending() : undefined;
     for (const [mem, keys] of tx.reads) {
       const p = pend?.get(mem);
       for (const [k, v] of keys) {
@@ -358,12 +364,32 @@ export class Store {
       return undefined;
     }
     const batch: CommitBatch = { ops: tx.ops.map(plain), schemaVersion: this.s.schemaVersion, ...(migrations ? { migrations } : {}) };
-    const stillValid = (): boolean => this.conflictOf(tx) === undefined;
+    const localOps = tx.ops.filter((o) => this.tables.get(o.table)?.def.replicated !== true);
+    const held = localOps.length > 0 ? { ops: localOps, encKeys: localOps.map((o) => mustEncode(this.table(o.table), o.key)) } : undefined;
+    const release = (): void => {
+      if (!held) return;
+      const i = this.replLocal.indexOf(held);
+      if (i >= 0) this.replLocal.splice(i, 1);
+      this.pendingIndex = undefined;
+      if (this.replLocal.length === 0) for (const w of this.replLocalWaiters.splice(0)) w();
+    };
+    // Once the check passes (the same tick the expectation is fixed), this transaction's local
+    // writes count as pending until applied, so a local transaction cannot slip in between.
+    const stillValid = (): boolean => {
+      const ok = this.conflictOf(tx) === undefined;
+      if (ok && held && !this.replLocal.includes(held)) {
+        this.replLocal.push(held);
+        this.pendingIndex = undefined;
+      }
+      return ok;
+    };
     for (let races = 1; ; races++) {
       try {
         await r.commit(batch, { stillValid });
+        release();
         return undefined;
       } catch (err) {
+        release();
         if ((err as { code?: unknown })?.code !== 'ORDO_REPL_CONFLICT') throw err;
         await this.idle();
         const c = this.conflictOf(tx);
@@ -412,9 +438,13 @@ export class Store {
 
   /** Resolves when every queued commit has been written (or failed). */
   idle(): Promise<void> {
+    // local writes of replicated commits in flight are pending too: wait for them first
+    if (this.replLocal.length > 0) return new Promise<void>((r) => this.replLocalWaiters.push(r)).then(() => this.idle());
     if (!this.flushing && this.queue.length === 0 && !this.scheduled) return Promise.resolve();
     return new Promise((r) => this.idleWaiters.push(r));
   }
+
+  private replLocalWaiters: Array<() => void> = [];
 
   private releasePending(batch: readonly Pending[]): void {
     this.inflight = [];

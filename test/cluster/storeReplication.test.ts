@@ -13,6 +13,7 @@ const tables: Record<string, TableDef> = {
   accounts: { key: 'id', attributes: { id: { type: 'string' }, balance: { type: 'integer', default: 0 } }, replicated: true },
   notes: { key: 'id', attributes: { id: { type: 'integer' }, text: { type: 'string' } }, replicated: true },
   local_only: { key: 'id', attributes: { id: { type: 'integer' } } },
+  local_counter: { key: 'id', attributes: { id: { type: 'string' }, n: { type: 'integer', default: 0 } } },
 };
 const REPLICATED = ['accounts', 'notes'];
 
@@ -135,6 +136,25 @@ describe('replication end to end with the real Store (RocksDB)', () => {
     expect(c.store.get('local_only', 7)).toBeUndefined();
     expect(hash(c.store)).toBe(hash(a2.store));
     for (const n of [a2, b, c]) await n.stop();
+  });
+
+  it("a mixed transaction's local writes count as pending while it is in flight: a local transaction on the same key cannot slip in (no lost update)", async () => {
+    const a = await node(ns.url, 'e2e-mixpend', 'a');
+    const incr = (t: Parameters<Parameters<Store['transaction']>[0]>[0]): void => {
+      const c = t.get('local_counter', 'k');
+      t.put('local_counter', { id: 'k', n: ((c?.n as number | undefined) ?? 0) + 1 });
+    };
+    for (let i = 1; i <= 10; i++) {
+      const mixed = a.store.transaction((t) => {
+        incr(t);
+        t.put('notes', { id: i, text: `mixed ${i}` });
+      });
+      // the local-only one starts while the mixed one is publishing
+      await new Promise((r) => setImmediate(r));
+      await Promise.all([mixed, a.store.transaction(incr)]);
+    }
+    expect(a.store.get('local_counter', 'k')).toEqual({ id: 'k', n: 20 });
+    await a.stop();
   });
 
   it('a restarted node (same data dir) catches up from the sequence recorded in its store', async () => {

@@ -1,9 +1,9 @@
 import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { Subscription } from '@nats-io/nats-core';
-import { Objm, type ObjectStore } from '@nats-io/obj';
 import type { Env } from '../env/env.ts';
 import type { ClusterConnection } from './connection.ts';
 import { ClusterError, ReplConflictError, ReplMalformedError, ReplNewerSchemaError, ReplSnapshotError, ReplUnavailableError, NatsUnreachableError } from './errors.ts';
+import { SnapshotTransfer } from './snapshotTransfer.ts';
 import { decodeBatch, encodeBatch, tablesOf, validateBatch, type DecodeResult } from './replCodec.ts';
 import type { CommitBatch, CommitOp, CommitOptions, ReplicatedStore, StoreReplicator } from './replicatedStore.ts';
 
@@ -56,9 +56,6 @@ export function replNames(cluster: string, store: string): { stream: string; pre
   return { stream: `ORDO_REPL_${cluster}_${store}`, prefix: `ordo.repl.${cluster}.${store}`, snapshotSubject: `ordo.snap.${cluster}.${store}` };
 }
 
-/** How long an unclaimed snapshot object lives in the snapshot bucket. */
-const SNAPSHOT_TTL_MS = 10 * 60_000;
-
 /** Messages handed to the store ahead of confirmation, at most. */
 const MAX_IN_FLIGHT = 1024;
 
@@ -106,8 +103,8 @@ export class Replicator implements StoreReplicator {
   private msgCounter = 0;
   /** Per instance: a restarted replicator (same incarnation) must never reuse a msg id inside the dedupe window. */
   private readonly msgNonce: string;
-  private snapshotCounter = 0;
-  private objects: Promise<ObjectStore> | undefined;
+  /** Snapshots through the object store (created in `start`). */
+  private snapshots!: SnapshotTransfer;
   private readonly log;
 
   constructor(
@@ -144,6 +141,7 @@ export class Replicator implements StoreReplicator {
     const timeout = this.opts.publishTimeoutMs ?? 2000;
     this.js = jetstream(this.conn.nc, { timeout });
     this.jsm = await jetstreamManager(this.conn.nc, { timeout });
+    this.snapshots = new SnapshotTransfer(this.js, this.opts.cluster, `${this.opts.store}.${this.opts.node}.${this.opts.incarnation}.${this.msgNonce}`);
     await this.ensureStream();
     this.applied = this.store.lastAppliedSeq(this.stream);
     this.submitted = this.applied;
@@ -509,21 +507,6 @@ export class Replicator implements StoreReplicator {
     }
   }
 
-  /**
-   * Snapshots travel through a JetStream object store (chunked, flow-controlled), not in the
-   * reply: a store of any size fits, whatever the server's `max_payload`. The reply names the
-   * object; the requester deletes it once loaded, and the bucket's TTL removes abandoned ones.
-   */
-  private async snapshotStore(): Promise<ObjectStore> {
-    this.objects ??= new Objm(this.js).create(`ordo_snap_${this.opts.cluster}`, { ttl: SNAPSHOT_TTL_MS * 1_000_000 });
-    try {
-      return await this.objects;
-    } catch (e) {
-      this.objects = undefined;
-      throw e;
-    }
-  }
-
   private async serveSnapshot(): Promise<Uint8Array> {
     // Taken between two applies, so `seq` matches the data exactly.
     const p = this.submitChain.then(async () => {
@@ -534,10 +517,7 @@ export class Replicator implements StoreReplicator {
     this.submitChain = p.then(() => undefined, () => undefined);
     const snap = await p;
     const body = new TextEncoder().encode(JSON.stringify(snap));
-    const os = await this.snapshotStore();
-    const object = `${this.opts.store}.${this.opts.node}.${this.opts.incarnation}.${++this.snapshotCounter}`;
-    const maxChunk = Math.max(1024, Math.min(128 * 1024, Math.floor((this.conn.nc.info?.max_payload ?? 1024 * 1024) / 2)));
-    await os.putBlob({ name: object, options: { max_chunk_size: maxChunk } }, body);
+    const object = await this.snapshots.upload(body, this.conn.nc.info?.max_payload ?? 1024 * 1024);
     this.log.info({ report: 'replication', event: 'snapshot_served', seq: snap.seq, bytes: body.length, object }, 'served a snapshot');
     return new TextEncoder().encode(JSON.stringify({ seq: snap.seq, object, bytes: body.length }));
   }
@@ -589,11 +569,8 @@ export class Replicator implements StoreReplicator {
     try {
       const reply = await this.conn.nc.request(this.snapshotSubject, new Uint8Array(0), { timeout: this.opts.commitTimeoutMs ?? 10_000 });
       const ref = reply.json<{ seq: number; object: string; bytes: number }>();
-      const os = await this.snapshotStore();
-      const blob = await os.getBlob(ref.object);
-      if (!blob) throw new Error(`snapshot object ${ref.object} is missing`);
+      const blob = await this.snapshots.download(ref.object, (e) => this.log.debug({ report: 'replication', err: String(e) }, 'could not delete the snapshot object; its TTL will'));
       snap = JSON.parse(new TextDecoder().decode(blob)) as { seq: number; data: unknown };
-      await os.delete(ref.object).catch((e: unknown) => this.log.debug({ report: 'replication', err: String(e) }, 'could not delete the snapshot object; its TTL will'));
     } catch (e) {
       if (e instanceof ReplSnapshotError) throw e;
       throw new ReplSnapshotError(`catch-up needs a snapshot (applied ${this.applied}, stream starts at ${firstSeq}) and no live peer provided one`, { node: this.opts.node, stream: this.stream, seq: this.applied, cause: e });

@@ -1,6 +1,9 @@
 // Ordo's public API: explicit named exports only. Subsystems are also exported as subpaths
 // (`ordo/store`, `ordo/cluster`, `ordo/env`).
 
+// errors
+export { OrdoError, isOrdoError } from './errors.ts';
+
 // env
 export type { Env, IoAdapters, Clock, TimerHandle, Random, IdSource, Logger, LogRecord, TestEnv, VirtualClock, FsAdapter, ProcessAdapter } from './env/index.ts';
 export { createRealEnv, createTestEnv, createVirtualClock, createSeededRandom, createMemoryLogger } from './env/index.ts';

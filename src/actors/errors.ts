@@ -1,10 +1,9 @@
+import { OrdoError } from '../errors.ts';
 import type { Pid } from './pid.ts';
 import { formatReason } from './exitReason.ts';
 
 /** Base class of the actor kernel's typed errors. */
-export abstract class ActorError extends Error {
-  abstract readonly code: string;
-}
+export abstract class ActorError extends OrdoError {}
 
 /** `call` gave up waiting for a reply. The late reply, if any, is discarded. */
 export class CallTimeoutError extends ActorError {

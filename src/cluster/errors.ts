@@ -1,3 +1,5 @@
+import { OrdoError } from '../errors.ts';
+
 /**
  * Typed errors of the cluster layer. Each class has a literal `code`; callers branch on the
  * code, never on the message. Each carries the ids involved (`node`, `servers`, `stream`,
@@ -20,8 +22,7 @@ export interface ClusterErrorDetails {
 }
 
 /** Base class of every error the cluster layer throws or reports. */
-export abstract class ClusterError extends Error {
-  abstract readonly code: string;
+export abstract class ClusterError extends OrdoError {
   readonly node: string | undefined;
   readonly servers: string[] | undefined;
   readonly stream: string | undefined;
@@ -29,7 +30,6 @@ export abstract class ClusterError extends Error {
   readonly value: unknown;
   constructor(message: string, details: ClusterErrorDetails = {}) {
     super(message, details.cause !== undefined ? { cause: details.cause } : undefined);
-    this.name = new.target.name;
     this.node = details.node;
     this.servers = details.servers;
     this.stream = details.stream;

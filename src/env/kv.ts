@@ -1,3 +1,5 @@
+import { OrdoError } from '../errors.ts';
+
 /**
  * The key-value seam under Ordo's table store: the small subset of an ordered, column-family
  * key-value engine the store needs. The real implementation is RocksDB
@@ -69,7 +71,7 @@ export interface KvDb {
 export type KvErrorKind = 'locked' | 'missing' | 'corrupt' | 'io' | 'closed';
 
 /** A key-value failure with a machine-readable `kind`. */
-export class KvError extends Error {
+export class KvError extends OrdoError {
   readonly code = 'ORDO_KV_ERROR' as const;
   constructor(
     readonly kind: KvErrorKind,

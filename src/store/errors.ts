@@ -1,15 +1,11 @@
+import { OrdoError } from '../errors.ts';
+
 /**
  * Typed errors of the table store. Every error has a literal `code`, names the ids involved
  * (table, key, attribute) and carries the bad value; recognise them by `code`, never by text.
  * Expected outcomes (a key not found) are returned values, not errors.
  */
-export abstract class StoreError extends Error {
-  abstract readonly code: string;
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-  }
-}
+export abstract class StoreError extends OrdoError {}
 
 /** A record does not fit its table: unknown attribute, missing key/attribute, wrong type. */
 export class StoreValidationError extends StoreError {

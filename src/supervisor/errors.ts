@@ -1,9 +1,8 @@
+import { OrdoError } from '../errors.ts';
 import { formatReason } from '../actors/index.ts';
 
 /** Base class of supervisor errors: a literal `code`, the ids involved, the bad value. */
-export abstract class SupervisorError extends Error {
-  abstract readonly code: string;
-}
+export abstract class SupervisorError extends OrdoError {}
 
 /** A child spec field is invalid (conformance §1.2). `field` names it, `value` is what was given. */
 export class InvalidChildSpecError extends SupervisorError {

@@ -1,0 +1,29 @@
+/**
+ * The one base class of every typed error Ordo throws, rejects with or reports.
+ *
+ * Every subclass has a literal `code` (`'ORDO_STORE_CORRUPT'`, `'ORDO_CALL_TIMEOUT'`…): branch on
+ * it, never on the message. The ids involved and the bad value are fields of the subclass; the
+ * underlying failure is the standard `cause`. Pass the error object itself to the logger
+ * (`log.error({ err }, '…')`) so pino's serializer keeps stack, code and cause.
+ *
+ * @example
+ * ```ts
+ * import { OrdoError } from 'ordo';
+ * function describe(e: unknown): string {
+ *   return e instanceof OrdoError ? `${e.code}: ${e.message}` : String(e);
+ * }
+ * ```
+ */
+export abstract class OrdoError extends Error {
+  /** A literal, stable identifier of the failure (`ORDO_…`). */
+  abstract readonly code: string;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** True when `e` is one of Ordo's typed errors (any subsystem). */
+export function isOrdoError(e: unknown): e is OrdoError {
+  return e instanceof OrdoError;
+}

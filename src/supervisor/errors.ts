@@ -9,7 +9,7 @@ export class InvalidChildSpecError extends SupervisorError {
   readonly code = 'ORDO_INVALID_CHILD_SPEC' as const;
   constructor(
     readonly childId: string | undefined,
-    readonly field: 'spec' | 'id' | 'start' | 'restart' | 'significant' | 'type' | 'shutdownMs' | 'startTimeoutMs' | 'provides' | 'requires' | 'backoff',
+    readonly field: 'spec' | 'id' | 'start' | 'restart' | 'significant' | 'type' | 'shutdownMs' | 'startTimeoutMs' | 'provides' | 'requires' | 'backoff' | 'startRetry',
     readonly value: unknown,
     readonly problem: string,
   ) {

@@ -77,11 +77,17 @@ export class KvLeaderElection implements Leadership {
   private readonly log;
   private readonly me: LeaseValue;
 
+  private readonly env: Env;
+  private readonly conn: ClusterConnection;
+  private readonly opts: { cluster: string; node: string; incarnation: string; name: string; timing: LeaseTiming };
   constructor(
-    private readonly env: Env,
-    private readonly conn: ClusterConnection,
-    private readonly opts: { cluster: string; node: string; incarnation: string; name: string; timing: LeaseTiming },
+    env: Env,
+    conn: ClusterConnection,
+    opts: { cluster: string; node: string; incarnation: string; name: string; timing: LeaseTiming },
   ) {
+    this.env = env;
+    this.conn = conn;
+    this.opts = opts;
     this.me = { node: opts.node, incarnation: opts.incarnation };
     this.log = env.logger.child({ component: 'election', node: opts.node, election: opts.name });
   }

@@ -92,11 +92,17 @@ export class KvMembership implements Membership {
   private readonly info: MemberInfo;
   private readonly log;
 
+  private readonly env: Env;
+  private readonly conn: ClusterConnection;
+  private readonly opts: { cluster: string; node: string; incarnation: string; timing: DiscoveryTiming; meta?: Record<string, string> };
   constructor(
-    private readonly env: Env,
-    private readonly conn: ClusterConnection,
-    private readonly opts: { cluster: string; node: string; incarnation: string; timing: DiscoveryTiming; meta?: Record<string, string> },
+    env: Env,
+    conn: ClusterConnection,
+    opts: { cluster: string; node: string; incarnation: string; timing: DiscoveryTiming; meta?: Record<string, string> },
   ) {
+    this.env = env;
+    this.conn = conn;
+    this.opts = opts;
     const now = env.clock.now();
     this.info = { name: opts.node, incarnation: opts.incarnation, heartbeatAt: now, startedAt: now, ...(opts.meta ? { meta: opts.meta } : {}) };
     this.log = env.logger.child({ component: 'discovery', node: opts.node });

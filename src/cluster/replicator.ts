@@ -107,12 +107,20 @@ export class Replicator implements StoreReplicator {
   private snapshots!: SnapshotTransfer;
   private readonly log;
 
+  private readonly env: Env;
+  private readonly conn: ClusterConnection;
+  private readonly store: ReplicatedStore;
+  private readonly opts: ReplicatorOptions;
   constructor(
-    private readonly env: Env,
-    private readonly conn: ClusterConnection,
-    private readonly store: ReplicatedStore,
-    private readonly opts: ReplicatorOptions,
+    env: Env,
+    conn: ClusterConnection,
+    store: ReplicatedStore,
+    opts: ReplicatorOptions,
   ) {
+    this.env = env;
+    this.conn = conn;
+    this.store = store;
+    this.opts = opts;
     const n = replNames(opts.cluster, opts.store);
     this.stream = n.stream;
     this.prefix = n.prefix;

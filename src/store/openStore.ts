@@ -75,13 +75,24 @@ const openStores = new Map<string, Store>();
  */
 export class StoreOpening {
   private loaded = false;
+  private readonly o: OpenStoreOptions;
+  private readonly st: StoreState;
+  readonly store: Store;
+  private readonly catalog: Catalog;
+  private readonly plan: Plan;
   private constructor(
-    private readonly o: OpenStoreOptions,
-    private readonly st: StoreState,
-    readonly store: Store,
-    private readonly catalog: Catalog,
-    private readonly plan: Plan,
-  ) {}
+    o: OpenStoreOptions,
+    st: StoreState,
+    store: Store,
+    catalog: Catalog,
+    plan: Plan,
+  ) {
+    this.o = o;
+    this.st = st;
+    this.store = store;
+    this.catalog = catalog;
+    this.plan = plan;
+  }
 
   /** Phase 1: check the directory, open, compare schemas. Throws typed errors; never creates an empty store under `expectExisting`. */
   static async begin(o: OpenStoreOptions): Promise<StoreOpening> {

@@ -88,8 +88,10 @@ export class Store {
   private replicator: Replicator | undefined;
   private idleWaiters: Array<() => void> = [];
 
+  private readonly s: StoreState;
   /** @internal use `openStore` */
-  constructor(private readonly s: StoreState) {
+  constructor(s: StoreState) {
+    this.s = s;
     this.tables = s.tables;
   }
 

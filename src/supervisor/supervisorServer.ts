@@ -39,15 +39,29 @@ export class SupervisorServer implements NativeBehaviour {
   private initDone!: (r: StartResult) => void;
   readonly initialized: Promise<StartResult>;
 
+  readonly proc: NativeProcess;
+  readonly kernel: Kernel;
+  readonly flags: NormalizedFlags;
+  readonly specs: NormalizedChildSpec[];
+  readonly parent: Pid | undefined;
+  readonly label: string;
+  private readonly parentLookup: ServiceLookup | undefined;
   constructor(
-    readonly proc: NativeProcess,
-    readonly kernel: Kernel,
-    readonly flags: NormalizedFlags,
-    readonly specs: NormalizedChildSpec[],
-    readonly parent: Pid | undefined,
-    readonly label: string,
-    private readonly parentLookup: ServiceLookup | undefined,
+    proc: NativeProcess,
+    kernel: Kernel,
+    flags: NormalizedFlags,
+    specs: NormalizedChildSpec[],
+    parent: Pid | undefined,
+    label: string,
+    parentLookup: ServiceLookup | undefined,
   ) {
+    this.proc = proc;
+    this.kernel = kernel;
+    this.flags = flags;
+    this.specs = specs;
+    this.parent = parent;
+    this.label = label;
+    this.parentLookup = parentLookup;
     this.initialized = new Promise((r) => (this.initDone = r));
   }
 

@@ -8,11 +8,13 @@ import { createHash } from 'node:crypto';
 import type { CommitBatch, CommitOp, CommitOptions, DeferredMigrationInfo, ReplicatedStore, StoreReplicator, StreamPosition } from '../../src/cluster/replicatedStore.ts';
 
 export class StoreError extends Error {
+  readonly code: 'ORDO_STORE_NEWER_SCHEMA' | 'ORDO_STORE_MALFORMED';
   constructor(
-    readonly code: 'ORDO_STORE_NEWER_SCHEMA' | 'ORDO_STORE_MALFORMED',
+    code: 'ORDO_STORE_NEWER_SCHEMA' | 'ORDO_STORE_MALFORMED',
     message: string,
   ) {
     super(message);
+    this.code = code;
   }
 }
 
@@ -32,10 +34,11 @@ export class MemoryReplicatedStore implements ReplicatedStore {
   /** Migration versions applied, in order. */
   readonly history: number[] = [];
 
-  constructor(
-    readonly tableNames: string[],
-    public schemaVersion = 1,
-  ) {
+  readonly tableNames: string[];
+  schemaVersion: number;
+  constructor(tableNames: string[], schemaVersion = 1) {
+    this.tableNames = tableNames;
+    this.schemaVersion = schemaVersion;
     for (const t of tableNames) this.tables.set(t, new Map());
   }
 

@@ -96,12 +96,21 @@ export class NatsServer {
   private log = '';
   /** The CA and server cert when started with `tls: true`. */
   tlsFiles: { caFile: string; certFile: string; keyFile: string } | undefined;
+  readonly conf: NatsServerConf;
+  readonly port: number;
+  readonly storeDir: string;
+  private readonly confFile: string;
   private constructor(
-    readonly conf: NatsServerConf,
-    readonly port: number,
-    readonly storeDir: string,
-    private readonly confFile: string,
-  ) {}
+    conf: NatsServerConf,
+    port: number,
+    storeDir: string,
+    confFile: string,
+  ) {
+    this.conf = conf;
+    this.port = port;
+    this.storeDir = storeDir;
+    this.confFile = confFile;
+  }
 
   /** `nats://127.0.0.1:<port>` */
   get url(): string {

@@ -406,7 +406,7 @@ export class StoreOpening {
         let after: unknown = '(table start)';
         if (typeof lastKey === 'string') after = decodeKey(mem.encKeyOf(lastKey));
         mem.failed = new StoreCorruptError(mem.def.name, after, `table unreadable on disk after this key: ${(err as Error).message}`, { cause: err });
-        this.o.env.logger.error({ report: 'store_corrupt_table', table: mem.def.name, key: after, reason: (err as Error).message }, 'table unreadable; other tables are served');
+        this.o.env.logger.error({ report: 'store_corrupt_table', table: mem.def.name, key: after, err }, 'table unreadable; other tables are served');
         mem.clear();
       } finally {
         await pending?.catch(() => []); // never close an iterator with a read in flight

@@ -467,7 +467,7 @@ export class Store {
     } catch (err) {
       this.releasePending(batch);
       const e = err instanceof StoreValidationError ? err : new StoreIoError(this.s.dir, 'commit', { cause: err });
-      this.s.env.logger.error({ report: 'store_commit_failed', dir: this.s.dir, commits: batch.length, reason: (err as Error).message }, 'store commit failed; nothing applied');
+      this.s.env.logger.error({ report: 'store_commit_failed', dir: this.s.dir, commits: batch.length, err }, 'store commit failed; nothing applied');
       for (const p of batch) p.reject(e);
       return;
     }
@@ -514,7 +514,7 @@ export class Store {
     try {
       fn();
     } catch (err) {
-      this.s.env.logger.error({ report: 'store_listener_failed', listener: what, reason: (err as Error).message }, 'store listener threw');
+      this.s.env.logger.error({ report: 'store_listener_failed', listener: what, err }, 'store listener threw');
     }
   }
 

@@ -175,7 +175,10 @@ export const discoveryMachine = setup({
           {
             target: 'retrying',
             actions: [
-              ({ event, context }) => context.env.logger.warn({ report: 'discovery', event: 'connect_failed', attempt: context.attempt + 1, err: toClusterError(event.error) }, 'NATS not reachable; retrying'),
+              ({ event, context }) => {
+                const err = toClusterError(event.error);
+                context.env.logger.warn({ report: 'discovery', event: 'connect_failed', code: err.code, attempt: context.attempt + 1, err }, 'NATS not reachable; retrying');
+              },
               assign(({ event, context }) => {
                 const error = toClusterError(event.error);
                 return { error, attempt: context.attempt + 1, health: { status: 'degraded' as const, reason: { code: error.code, message: error.message } } };

@@ -470,7 +470,7 @@ export class Replicator implements StoreReplicator {
           `record at seq ${seq} has schema version ${batch.schemaVersion}, newer than this node's code: refusing to apply (upgrade this node)`,
           { node: this.opts.node, stream: this.stream, seq, value: batch.schemaVersion, cause: res.e },
         );
-        this.log.error({ report: 'replication', event: 'halted', err: this.halted, seq, schemaVersion: batch.schemaVersion }, this.halted.message);
+        this.log.error({ report: 'replication', event: 'halted', code: this.halted.code, err: this.halted, seq, schemaVersion: batch.schemaVersion }, this.halted.message);
         this.rejectWaiters(seq, this.halted);
         return;
       }
@@ -484,7 +484,7 @@ export class Replicator implements StoreReplicator {
     const err = new ReplMalformedError(`malformed replicated message at seq ${seq}: ${why}`, { node: this.opts.node, stream: this.stream, seq, cause });
     this.malformed++;
     this.lastMalformed = { seq, why };
-    this.log.error({ report: 'replication', event: 'malformed', err, seq, why }, err.message);
+    this.log.error({ report: 'replication', event: 'malformed', code: err.code, err, seq, why }, err.message);
     // Not applied; a committer waiting on exactly this seq learns why.
     const list = this.waiters.get(seq);
     this.waiters.delete(seq);

@@ -12,7 +12,7 @@ export type LogRecord = Record<string, unknown> & { level: number; msg?: string 
  * fields (the ids of an `OrdoError`) and its `cause` chain. Log errors as
  * `log.error({ err }, 'msg')`, never as a string.
  */
-export const logSerializers = { err: pino.stdSerializers.errWithCause } as const;
+export const logSerializers: { readonly err: (err: Error) => Record<string, unknown> } = { err: pino.stdSerializers.errWithCause };
 
 /**
  * The real logger: pino to stdout (JSON), or pretty-printed when `pretty` is set.

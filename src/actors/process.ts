@@ -11,6 +11,10 @@ export interface ProcessInfo {
   ready: boolean;
   links: Pid[];
   trapExit: boolean;
+  /** Machines: the current state is tagged `degraded` (up, but not well). */
+  degraded?: boolean;
+  /** Machines: `context.error`, when the machine keeps one (why it is degraded). */
+  error?: unknown;
 }
 
 /**

@@ -8,12 +8,12 @@ export abstract class SupervisorError extends OrdoError {}
 export class InvalidChildSpecError extends SupervisorError {
   readonly code = 'ORDO_INVALID_CHILD_SPEC' as const;
   readonly childId: string | undefined;
-  readonly field: 'spec' | 'id' | 'start' | 'restart' | 'significant' | 'type' | 'shutdownMs' | 'startTimeoutMs' | 'provides' | 'requires' | 'backoff';
+  readonly field: 'spec' | 'id' | 'start' | 'restart' | 'significant' | 'type' | 'shutdownMs' | 'startTimeoutMs' | 'provides' | 'requires' | 'backoff' | 'startRetry';
   readonly value: unknown;
   readonly problem: string;
   constructor(
     childId: string | undefined,
-    field: 'spec' | 'id' | 'start' | 'restart' | 'significant' | 'type' | 'shutdownMs' | 'startTimeoutMs' | 'provides' | 'requires' | 'backoff',
+    field: 'spec' | 'id' | 'start' | 'restart' | 'significant' | 'type' | 'shutdownMs' | 'startTimeoutMs' | 'provides' | 'requires' | 'backoff' | 'startRetry',
     value: unknown,
     problem: string,
   ) {

@@ -47,10 +47,15 @@ export class Kernel {
   private readonly monitorTargets = new Map<number, Process>();
   private readonly lifecycle = new Set<(event: LifecycleEvent) => void>();
 
+  readonly env: Env;
+  readonly node: string;
   constructor(
-    readonly env: Env,
-    readonly node: string = 'ordo',
-  ) {}
+    env: Env,
+    node: string = 'ordo',
+  ) {
+    this.env = env;
+    this.node = node;
+  }
 
   /** @internal */
   _newPid(): Pid {

@@ -45,13 +45,17 @@ export class MachineProcess extends Process {
   private settleStart: ((r: StartResult) => void) | undefined;
   service: unknown = undefined;
 
+  private readonly machine: AnyStateMachine;
+  private readonly options: SpawnMachineOptions;
   constructor(
     kernel: Kernel,
     pid: Pid,
-    private readonly machine: AnyStateMachine,
-    private readonly options: SpawnMachineOptions,
+    machine: AnyStateMachine,
+    options: SpawnMachineOptions,
   ) {
     super(kernel, pid, options.trapExit ?? false);
+    this.machine = machine;
+    this.options = options;
   }
 
   /** Starts the actor; resolves when it is ready, ignored, failed, or timed out. */

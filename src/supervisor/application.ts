@@ -103,12 +103,18 @@ export interface ApplicationHandle {
 /** The application's root failed to start; names the child and its reason. */
 export class ApplicationStartError extends SupervisorError {
   readonly code = 'ORDO_APPLICATION_START' as const;
+  readonly app: string;
+  readonly childId: string | undefined;
+  readonly reason: unknown;
   constructor(
-    readonly app: string,
-    readonly childId: string | undefined,
-    readonly reason: unknown,
+    app: string,
+    childId: string | undefined,
+    reason: unknown,
   ) {
     super(`application ${app} failed to start${childId ? `: child '${childId}'` : ''}: ${JSON.stringify(formatReason(reason))}`);
+    this.app = app;
+    this.childId = childId;
+    this.reason = reason;
     this.name = 'ApplicationStartError';
     this.cause = reason;
   }

@@ -60,17 +60,33 @@ export class SupervisorServer implements NativeBehaviour {
   private initDone!: (r: StartResult) => void;
   readonly initialized: Promise<StartResult>;
 
+  readonly proc: NativeProcess;
+  readonly kernel: Kernel;
+  readonly flags: NormalizedFlags;
+  readonly specs: NormalizedChildSpec[];
+  readonly parent: Pid | undefined;
+  readonly label: string;
+  private readonly parentServices: ServiceDirectory | undefined;
+  /** Called whenever a child changes phase (started, waiting, parked, exited): live views, readiness. */
+  readonly onChange: (() => void) | undefined;
   constructor(
-    readonly proc: NativeProcess,
-    readonly kernel: Kernel,
-    readonly flags: NormalizedFlags,
-    readonly specs: NormalizedChildSpec[],
-    readonly parent: Pid | undefined,
-    readonly label: string,
-    private readonly parentServices: ServiceDirectory | undefined,
-    /** Called whenever a child changes phase (started, waiting, parked, exited): live views, readiness. */
-    readonly onChange: (() => void) | undefined = undefined,
+    proc: NativeProcess,
+    kernel: Kernel,
+    flags: NormalizedFlags,
+    specs: NormalizedChildSpec[],
+    parent: Pid | undefined,
+    label: string,
+    parentServices: ServiceDirectory | undefined,
+    onChange: (() => void) | undefined = undefined,
   ) {
+    this.proc = proc;
+    this.kernel = kernel;
+    this.flags = flags;
+    this.specs = specs;
+    this.parent = parent;
+    this.label = label;
+    this.parentServices = parentServices;
+    this.onChange = onChange;
     this.initialized = new Promise((r) => (this.initDone = r));
     this.restarts = new RestartWindow(flags);
   }

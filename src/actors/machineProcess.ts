@@ -9,6 +9,8 @@ import type { StartResult } from './startResult.ts';
 /** Options for spawning a machine as a process. */
 export interface SpawnMachineOptions {
   input?: unknown;
+  /** The input as a function of the new process's own pid (evaluated once, before the actor starts); wins over `input`. */
+  inputFor?: (self: Pid) => unknown;
   /** Register the process under this name; a taken name → `{ status: 'already_started', pid }`. */
   name?: string;
   /** Link the new process to this one (a supervisor links its children). */
@@ -43,13 +45,17 @@ export class MachineProcess extends Process {
   private settleStart: ((r: StartResult) => void) | undefined;
   service: unknown = undefined;
 
+  private readonly machine: AnyStateMachine;
+  private readonly options: SpawnMachineOptions;
   constructor(
     kernel: Kernel,
     pid: Pid,
-    private readonly machine: AnyStateMachine,
-    private readonly options: SpawnMachineOptions,
+    machine: AnyStateMachine,
+    options: SpawnMachineOptions,
   ) {
     super(kernel, pid, options.trapExit ?? false);
+    this.machine = machine;
+    this.options = options;
   }
 
   /** Starts the actor; resolves when it is ready, ignored, failed, or timed out. */
@@ -62,14 +68,12 @@ export class MachineProcess extends Process {
       try {
         // Only the options that are needed: xstate merges them into its defaults by object
         // spread, and each key beyond its defaults (an `id`, an `input` of undefined) costs
-        // microseconds per actor on Node 20 (measured in bench/_gap-style runs: spawn+stop went
-        // from ~2.0× to ~1.6× raw xstate). The actor's id is xstate's own session id.
+        // microseconds per actor on Node 20 (spawn+stop went from ~2.0× to ~1.7× raw xstate).
+        // The actor's id is xstate's own session id.
         const pid = this.pid;
+        const input = this.options.inputFor ? this.options.inputFor(pid) : this.options.input;
         const logger = (...args: unknown[]): void => env.logger.info({ pid: String(pid), args }, 'machine log');
-        this.actor = createActor(
-          withFinalOutput(this.machine),
-          this.options.input === undefined ? { clock: env.clock as never, logger } : { clock: env.clock as never, logger, input: this.options.input },
-        );
+        this.actor = createActor(withFinalOutput(this.machine), input === undefined ? { clock: env.clock as never, logger } : { clock: env.clock as never, logger, input });
         this.sub = this.actor.subscribe({
           next: (s) => this.onSnapshot(s as MachineSnapshot),
           error: (e) => this.exit(e),
@@ -206,6 +210,12 @@ export class MachineProcess extends Process {
   }
   describe(): unknown {
     return this.actor?.getSnapshot()?.value;
+  }
+  /** Whether the current state is tagged `degraded`, and the machine's `context.error` (what health shows). */
+  condition(): { degraded: boolean; error: unknown } {
+    const s = this.actor?.getSnapshot() as MachineSnapshot | undefined;
+    if (!s || s.status !== 'active') return { degraded: false, error: undefined };
+    return { degraded: s.hasTag('degraded'), error: (s.context as { error?: unknown } | undefined)?.error };
   }
   isReady(): boolean {
     return this.ready;

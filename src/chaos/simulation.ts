@@ -79,7 +79,10 @@ export class Simulation {
   private readonly maxSteps: number;
   private readonly latency: ((label: string) => number) | undefined;
 
-  constructor(readonly options: SimulationOptions) {
+  readonly options: SimulationOptions;
+
+  constructor(options: SimulationOptions) {
+    this.options = options;
     this.streams = createRandomStreams(options.seed);
     this.chooser = createScheduleChooser(options.strategy ?? { kind: 'random' }, this.streams.stream('schedule'));
     this.maxSteps = options.maxSteps ?? 2_000_000;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { setup } from 'xstate';
+import { setup, type AnyStateMachine } from 'xstate';
 import { readFileSync } from 'node:fs';
 import { runScenario } from '../../src/chaos/runner.ts';
 import { withGuard } from '../../src/chaos/guard.ts';
@@ -36,7 +36,7 @@ const readsDisk = setup({}).createMachine({
   },
 });
 
-const tree = (machine: typeof strayClock): Scenario['tree'] => () => ({ strategy: 'one_for_one', maxRestarts: 0, children: [{ id: 'stray', start: { machine, name: 'stray' } }] });
+const tree = (machine: AnyStateMachine): Scenario['tree'] => () => ({ strategy: 'one_for_one', maxRestarts: 0, children: [{ id: 'stray', start: { machine, name: 'stray' } }] });
 
 describe('determinism guard', () => {
   it('a stray Date.now() in a child is caught and named (file and line), and the run fails on it', async () => {

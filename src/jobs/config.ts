@@ -24,7 +24,8 @@ export interface JobRunnerConfig {
   readonly workers: readonly WorkerDef<never>[];
   /** Queue name → per-node concurrency limit (or `{ limit, paused }`). */
   readonly queues: Readonly<Record<string, number | QueueConfig>>;
-  readonly crontab?: readonly CronEntry<never>[];
+  /** Entries; build each with `cronEntry()` to have its args checked against its worker. */
+  readonly crontab?: readonly CronEntry<unknown>[];
   readonly notifier?: (typeof NOTIFIERS)[number];
   readonly peer?: (typeof PEERS)[number];
   /** Queues drain this long on stop; then unfinished jobs return to available (default 5000). */

@@ -30,6 +30,16 @@ export interface CronEntry<Args = unknown> {
   readonly options?: Omit<EnqueueOptions, 'scheduledAt' | 'scheduleIn' | 'id' | 'unique'>;
 }
 
+/**
+ * A crontab entry whose `args` are checked against its worker's `Args`.
+ *
+ * @example
+ * crontab: [cronEntry({ expression: '@daily', timezone: 'Europe/Paris', worker: digest, args: { list: 'all' } })]
+ */
+export function cronEntry<Args>(e: CronEntry<Args> & { readonly args: NoInfer<Args> }): CronEntry<unknown> {
+  return e as CronEntry<unknown>;
+}
+
 /** @internal a checked entry */
 export interface ParsedCron {
   readonly name: string;
@@ -38,10 +48,10 @@ export interface ParsedCron {
 }
 
 /** Checks and parses entries (spec time). */
-export function parseCronEntries(entries: readonly CronEntry<never>[]): ParsedCron[] {
+export function parseCronEntries(entries: readonly CronEntry<unknown>[]): ParsedCron[] {
   return entries.map((e) => {
     const schedule = parseCron(e.expression, e.timezone);
-    return { name: e.name ?? `${e.worker.name}:${e.expression}`, schedule, entry: e as CronEntry<unknown> };
+    return { name: e.name ?? `${e.worker.name}:${e.expression}`, schedule, entry: e };
   });
 }
 
@@ -61,6 +71,7 @@ export function cronPlugin(
 ): TimedPlugin {
   return new TimedPlugin(env, 'cron', MINUTE, hooks, async () => {
     const now = env.clock.now();
+    let wrote = false;
     if (isLeader()) {
       for (const c of crons) {
         const fired = await store.transaction((tx) => {
@@ -77,6 +88,7 @@ export function cronPlugin(
           tx.put(JOB_TABLES.cron, { name: c.name, expression: c.schedule.expression, lastFireAt: slot });
           return { slot, queue: job.queue };
         });
+        wrote = true;
         if (fired) {
           hooks.fired(c.name, fired.slot);
           hooks.available(fired.queue);
@@ -84,6 +96,6 @@ export function cronPlugin(
       }
     }
     // the top of the next minute
-    return MINUTE - (env.clock.now() % MINUTE);
+    return { next: MINUTE - (env.clock.now() % MINUTE), wrote };
   });
 }

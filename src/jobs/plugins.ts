@@ -34,6 +34,12 @@ export interface Plugin {
   poke(): void;
 }
 
+/** What a round did: the delay to the next one (`undefined`: the interval) and whether it wrote. */
+export interface Round {
+  readonly next?: number | undefined;
+  readonly wrote: boolean;
+}
+
 /**
  * A plugin that runs `round()` now and then after the delay it returns (`undefined`: its
  * interval). One round at a time; a failing round is logged, reported, and retried after the
@@ -47,10 +53,10 @@ export class TimedPlugin implements Plugin {
   private pokeAgain = false;
   private readonly env: Env;
   private readonly intervalMs: number;
-  private readonly round: () => Promise<number | undefined>;
+  private readonly round: () => Promise<Round>;
   private readonly hooks: PluginHooks;
 
-  constructor(env: Env, name: string, intervalMs: number, hooks: PluginHooks, round: () => Promise<number | undefined>) {
+  constructor(env: Env, name: string, intervalMs: number, hooks: PluginHooks, round: () => Promise<Round>) {
     this.env = env;
     this.name = name;
     this.intervalMs = intervalMs;
@@ -73,9 +79,10 @@ export class TimedPlugin implements Plugin {
     this.env.clock.clearTimeout(this.timer);
     this.timer = undefined;
     this.inflight = this.round().then(
-      (next) => {
-        this.hooks.storeOk();
-        return next;
+      (r) => {
+        // only a write proves the store is back (reads are served from RAM even when the disk fails)
+        if (r.wrote) this.hooks.storeOk();
+        return r.next;
       },
       (err) => {
         this.hooks.storeFailed(this.name, err);
@@ -116,7 +123,7 @@ export function stagerPlugin(env: Env, store: Store, intervalMs: number, limit: 
     const now = env.clock.now();
     const { queues, nextDue } = await stage(store, now, limit);
     for (const q of queues) hooks.available(q);
-    return nextDue === undefined ? undefined : nextDue - env.clock.now();
+    return { next: nextDue === undefined ? undefined : nextDue - env.clock.now(), wrote: queues.size > 0 };
   });
 }
 
@@ -125,7 +132,7 @@ export function prunerPlugin(env: Env, store: Store, intervalMs: number, maxAgeM
   return new TimedPlugin(env, 'pruner', intervalMs, hooks, async () => {
     const n = await prune(store, env.clock.now() - maxAgeMs, limit);
     if (n > 0) hooks.pruned(n);
-    return n >= limit ? 0 : undefined;
+    return { next: n >= limit ? 0 : undefined, wrote: n > 0 };
   });
 }
 
@@ -170,6 +177,6 @@ export function lifelinePlugin(env: Env, store: Store, membership: Membership, s
       for (const q of queues) hooks.available(q);
       if (n > 0) hooks.rescued(n);
     }
-    return soonest;
+    return { next: soonest, wrote: orphans.length > 0 };
   });
 }

@@ -80,7 +80,7 @@ export class Queue {
     claim(this.store, this.name, free, this.by, this.env.clock.now()).then(
       (jobs) => {
         this.claiming = false;
-        this.hooks.storeOk();
+        if (jobs.length > 0) this.hooks.storeOk();
         for (const j of jobs) this.start(j);
         // more may be waiting: a full batch, or a notification that came while claiming
         if (this.again || jobs.length === free) this.dispatch();

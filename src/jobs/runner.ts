@@ -164,8 +164,17 @@ export class JobRunner {
     this.pollTimer = this.env.clock.setTimeout(() => {
       if (this.state === 'stopping' || this.state === 'stopped') return;
       for (const q of this.queues.values()) q.dispatch();
+      if (this.storeError) this.probe();
       this.poll();
     }, this.cfg.pollMs);
+  }
+
+  /** While degraded by the store, a harmless write (a queue row rewritten as is) tells when it is back. */
+  private probe(): void {
+    const q = this.queues.keys().next().value as string;
+    this.store
+      .transaction((tx) => void tx.put(JOB_TABLES.queues, tx.get(JOB_TABLES.queues, q) ?? { queue: q, paused: this.queues.get(q)!.paused }))
+      .then(() => this.storeOk(), () => undefined);
   }
 
   private setLeader(on: boolean): void {

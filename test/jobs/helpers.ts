@@ -46,3 +46,41 @@ export async function run(env: TestEnv, ms: number, stepMs = 10): Promise<void> 
     await env.clock.flush();
   }
 }
+
+import type { ClusterService, LeaderEvents, Leadership, MemberInfo } from '../../src/cluster/index.ts';
+
+/** A leadership whose role the test sets. */
+export function fakeLeadership(node: string, leader = false): Leadership & { set(on: boolean): void } {
+  const ls = { leader: new Set<LeaderEvents['leader']>(), follower: new Set<LeaderEvents['follower']>() };
+  let on = leader;
+  let token = 0;
+  return {
+    isLeader: () => on,
+    term: () => (on ? { node, incarnation: node, token } : undefined),
+    leader: () => (on ? { node, incarnation: node } : undefined),
+    on: <E extends keyof LeaderEvents>(e: E, l: LeaderEvents[E]) => {
+      (ls[e] as Set<LeaderEvents[E]>).add(l);
+      return () => void (ls[e] as Set<LeaderEvents[E]>).delete(l);
+    },
+    set(v: boolean) {
+      if (v === on) return;
+      on = v;
+      if (v) for (const l of ls.leader) l({ node, incarnation: node, token: ++token });
+      else for (const l of ls.follower) l('test');
+    },
+  };
+}
+
+/** Several in-process "nodes" sharing one store: a membership the test edits. */
+export function fakeCluster(self: string, incarnation: string, live: Map<string, string>): ClusterService {
+  const members = (): MemberInfo[] => [...live].map(([name, inc]) => ({ name, incarnation: inc, heartbeatAt: 0, startedAt: 0 }));
+  return { self, incarnation, cluster: 'test', connection: undefined, members, on: () => () => undefined, health: () => ({ status: 'ok', mode: 'single', node: self, members: members().map((m) => m.name) }) };
+}
+
+/** Awaits `p` while moving the virtual clock (a drain waits on timers). */
+export async function settle<T>(env: TestEnv, p: Promise<T>, stepMs = 100, maxMs = 600_000): Promise<T> {
+  let done = false;
+  const q = p.finally(() => void (done = true));
+  for (let t = 0; !done && t < maxMs; t += stepMs) await run(env, stepMs, stepMs);
+  return q;
+}

@@ -100,7 +100,7 @@ function formatter(tz: string): Intl.DateTimeFormat {
 /** Wall-clock fields of instant `ms` in `tz`. */
 export function localTime(ms: number, tz: string): { month: number; day: number; hour: number; minute: number; weekday: number } {
   const p: Record<string, string> = {};
-  for (const x of formatter(tz).formatToParts(new Date(ms))) p[x.type] = x.value;
+  for (const x of formatter(tz).formatToParts(ms)) p[x.type] = x.value;
   return { month: Number(p['month']), day: Number(p['day']), hour: Number(p['hour']) % 24, minute: Number(p['minute']), weekday: DAYS.indexOf(p['weekday']!.toUpperCase()) };
 }
 

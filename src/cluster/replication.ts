@@ -123,16 +123,23 @@ export const replicationMachine = setup({
     watchFailure: fromPromise<unknown, { replicator: Replicator | undefined }>(({ input }) => input.replicator?.failed ?? new Promise<never>(() => undefined)),
   },
   actions: {
+    logStartFailed: ({ event, context }) => {
+      const err = (event as { error?: unknown }).error;
+      context.input.env.logger.warn({ report: 'replication', event: 'start_failed', code: (err as { code?: unknown })?.code, err }, 'replication could not start; retrying');
+    },
     startFailed: assign(({ event, context }) => {
       const e = (event as { error?: unknown }).error as { code?: string; message?: string };
       const lastError = { code: typeof e?.code === 'string' ? e.code : 'ORDO_REPL_UNAVAILABLE', message: String(e?.message ?? e) };
-      context.input.env.logger.warn({ report: 'replication', event: 'start_failed', ...lastError }, 'replication could not start; retrying');
       return { attempt: context.attempt + 1, lastError };
     }),
-    fatal: assign(({ event, context }) => {
-      const err = (event as { error?: unknown; output?: unknown }).error ?? (event as { output?: unknown }).output;
+    // the error that ends the child: an invoke's `error`, or the failure the watcher resolved with
+    logFatal: ({ event, context }) => {
+      const err = (event as { error?: unknown }).error ?? (event as { output?: unknown }).output;
+      context.input.env.logger.error({ report: 'replication', event: 'failed', code: (err as { code?: unknown })?.code, err }, 'replication cannot go on: ending the child with the reason (its supervisor decides)');
+    },
+    fatal: assign(({ event }) => {
+      const err = (event as { error?: unknown }).error ?? (event as { output?: unknown }).output;
       const e = err as { code: string; message: string };
-      context.input.env.logger.error({ report: 'replication', event: 'failed', code: e.code, err }, 'replication cannot go on: ending the child with the reason (its supervisor decides)');
       return { fatal: err, lastError: { code: e.code, message: e.message } };
     }),
   },
@@ -156,8 +163,8 @@ export const replicationMachine = setup({
         input: ({ context }) => context.input,
         onDone: { target: 'migrating', actions: assign(({ event }) => ({ replicator: event.output.replicator, service: event.output.service, lastError: undefined })) },
         onError: [
-          { guard: 'fatal', target: 'failed', actions: 'fatal' },
-          { target: 'retrying', actions: 'startFailed' },
+          { guard: 'fatal', target: 'failed', actions: ['logFatal', 'fatal'] },
+          { target: 'retrying', actions: ['logStartFailed', 'startFailed'] },
         ],
       },
       on: { 'ordo.stop': 'stopped' },
@@ -171,8 +178,8 @@ export const replicationMachine = setup({
         input: ({ context }) => ({ input: context.input, replicator: context.replicator }),
         onDone: 'running',
         onError: [
-          { guard: 'fatal', target: 'failing', actions: 'fatal' },
-          { target: 'abandoning', actions: 'startFailed' },
+          { guard: 'fatal', target: 'failing', actions: ['logFatal', 'fatal'] },
+          { target: 'abandoning', actions: ['logStartFailed', 'startFailed'] },
         ],
       },
       on: { 'ordo.stop': 'stopping' },
@@ -196,7 +203,7 @@ export const replicationMachine = setup({
     retrying: { tags: ['degraded'], after: { retryDelay: 'opening' }, on: { 'ordo.stop': 'stopped' } },
     running: {
       tags: ['ready'],
-      invoke: { src: 'watchFailure', input: ({ context }) => ({ replicator: context.replicator }), onDone: { target: 'failing', actions: 'fatal' } },
+      invoke: { src: 'watchFailure', input: ({ context }) => ({ replicator: context.replicator }), onDone: { target: 'failing', actions: ['logFatal', 'fatal'] } },
       on: { 'ordo.stop': 'stopping' },
     },
     stopping: { invoke: { src: 'close', input: ({ context }) => ({ replicator: context.replicator }), onDone: 'stopped', onError: 'stopped' } },

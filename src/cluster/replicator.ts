@@ -118,12 +118,20 @@ export class Replicator implements StoreReplicator {
   private snapshots!: SnapshotTransfer;
   private readonly log;
 
+  private readonly env: Env;
+  private readonly conn: ClusterConnection;
+  private readonly store: ReplicatedStore;
+  private readonly opts: ReplicatorOptions;
   constructor(
-    private readonly env: Env,
-    private readonly conn: ClusterConnection,
-    private readonly store: ReplicatedStore,
-    private readonly opts: ReplicatorOptions,
+    env: Env,
+    conn: ClusterConnection,
+    store: ReplicatedStore,
+    opts: ReplicatorOptions,
   ) {
+    this.env = env;
+    this.conn = conn;
+    this.store = store;
+    this.opts = opts;
     const n = replNames(opts.cluster, opts.store);
     this.stream = n.stream;
     this.prefix = n.prefix;
@@ -199,7 +207,7 @@ export class Replicator implements StoreReplicator {
     this.offConn?.();
     this.consumerGen++;
     this.snapSub?.unsubscribe();
-    await this.messages?.close().catch((e: unknown) => this.log.debug({ err: String(e) }, 'consumer close'));
+    await this.messages?.close().catch((e: unknown) => this.log.debug({ err: e }, 'consumer close'));
     this.rejectWaiters(0, new ReplUnavailableError('replication stopped', { node: this.opts.node, stream: this.stream }));
     await this.submitChain;
     await this.confirmChain;
@@ -288,7 +296,7 @@ export class Replicator implements StoreReplicator {
         if (this.env.clock.now() >= deadline || this.stopped) {
           throw new NatsUnreachableError(`could not publish the batch within the commit timeout (${attempt} attempts)`, { node: this.opts.node, stream: this.stream, cause: e });
         }
-        this.log.debug({ report: 'replication', event: 'publish_retry', attempt, err: String(e) }, 'publish failed; retrying with the same msg id');
+        this.log.debug({ report: 'replication', event: 'publish_retry', attempt, err: e }, 'publish failed; retrying with the same msg id');
         await this.sleep(Math.min(500, 25 * attempt));
       }
     }
@@ -386,12 +394,12 @@ export class Replicator implements StoreReplicator {
     const gen = ++this.consumerGen;
     const old = this.messages;
     this.messages = undefined;
-    await old?.close().catch((e: unknown) => this.log.debug({ err: String(e) }, 'old consumer close'));
+    await old?.close().catch((e: unknown) => this.log.debug({ err: e }, 'old consumer close'));
     const start = this.submitted + 1;
     const consumer = await this.js.consumers.get(this.stream, start > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start } : { deliver_policy: DeliverPolicy.All });
     const messages = await consumer.consume({ max_messages: 512 });
     if (gen !== this.consumerGen || this.stopped) {
-      await messages.close().catch((e: unknown) => this.log.debug({ report: 'replication', err: String(e) }, 'superseded consumer close failed'));
+      await messages.close().catch((e: unknown) => this.log.debug({ report: 'replication', err: e }, 'superseded consumer close failed'));
       return;
     }
     this.messages = messages;
@@ -402,7 +410,7 @@ export class Replicator implements StoreReplicator {
           if (this.halted || this.stopped) break;
         }
       } catch (e) {
-        this.log.warn({ report: 'replication', event: 'consumer_ended', err: String(e) }, 'replication consumer failed');
+        this.log.warn({ report: 'replication', event: 'consumer_ended', err: e }, 'replication consumer failed');
       }
       if (gen === this.consumerGen && !this.halted && !this.stopped) {
         this.log.warn({ report: 'replication', event: 'consumer_restart' }, 'replication consumer ended; restarting');
@@ -415,7 +423,7 @@ export class Replicator implements StoreReplicator {
   private restartConsumer(): void {
     if (this.halted || this.stopped) return;
     this.startConsumer().catch((e: unknown) => {
-      this.log.warn({ report: 'replication', event: 'consumer_restart_failed', err: String(e) }, 'could not restart the consumer; retrying');
+      this.log.warn({ report: 'replication', event: 'consumer_restart_failed', err: e }, 'could not restart the consumer; retrying');
       void this.sleep(500).then(() => this.restartConsumer());
     });
   }
@@ -512,7 +520,7 @@ export class Replicator implements StoreReplicator {
     const err = new ReplMalformedError(`malformed replicated message at seq ${seq}: ${why}`, { node: this.opts.node, stream: this.stream, seq, cause });
     this.malformed++;
     this.lastMalformed = { seq, why };
-    this.log.error({ report: 'replication', event: 'malformed', code: err.code, seq, why }, err.message);
+    this.log.error({ report: 'replication', event: 'malformed', code: err.code, err, seq, why }, err.message);
     // Not applied; a committer waiting on exactly this seq learns why.
     const list = this.waiters.get(seq);
     this.waiters.delete(seq);
@@ -563,12 +571,12 @@ export class Replicator implements StoreReplicator {
       queue: 'ordo-snapshot',
       callback: (err, msg) => {
         if (err) {
-          this.log.warn({ report: 'replication', event: 'snapshot_sub_error', err: String(err) }, 'snapshot subscription error');
+          this.log.warn({ report: 'replication', event: 'snapshot_sub_error', err }, 'snapshot subscription error');
           return;
         }
         void this.serveSnapshot().then(
           (data) => msg.respond(data),
-          (e: unknown) => this.log.warn({ report: 'replication', event: 'snapshot_serve_failed', err: String(e) }, 'could not serve a snapshot'),
+          (e: unknown) => this.log.warn({ report: 'replication', event: 'snapshot_serve_failed', err: e }, 'could not serve a snapshot'),
         );
       },
     });
@@ -582,7 +590,7 @@ export class Replicator implements StoreReplicator {
     this.consumerGen++;
     const msgs = this.messages;
     this.messages = undefined;
-    await msgs?.close().catch((e: unknown) => this.log.debug({ err: String(e) }, 'consumer close'));
+    await msgs?.close().catch((e: unknown) => this.log.debug({ err: e }, 'consumer close'));
     this.snapSub?.unsubscribe(); // never answer our own request with our stale copy
     this.snapSub = undefined;
     try {
@@ -592,7 +600,7 @@ export class Replicator implements StoreReplicator {
       this.serveSnapshots();
       this.restartConsumer();
     } catch (e) {
-      this.log.error({ report: 'replication', event: 'resync_failed', err: String(e) }, 'resync failed; retrying');
+      this.log.error({ report: 'replication', event: 'resync_failed', err: e }, 'resync failed; retrying');
       this.resyncing = false;
       await this.sleep(1000);
       if (!this.stopped) void this.resync(firstAvailable);
@@ -605,7 +613,7 @@ export class Replicator implements StoreReplicator {
     try {
       const reply = await this.conn.nc.request(this.snapshotSubject, new Uint8Array(0), { timeout: this.opts.commitTimeoutMs ?? 10_000 });
       const ref = reply.json<{ seq: number; object: string; bytes: number }>();
-      const blob = await this.snapshots.download(ref.object, (e) => this.log.debug({ report: 'replication', err: String(e) }, 'could not delete the snapshot object; its TTL will'));
+      const blob = await this.snapshots.download(ref.object, (e) => this.log.debug({ report: 'replication', err: e }, 'could not delete the snapshot object; its TTL will'));
       snap = JSON.parse(new TextDecoder().decode(blob)) as { seq: number; data: unknown };
     } catch (e) {
       if (e instanceof ReplSnapshotError) throw e;

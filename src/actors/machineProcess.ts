@@ -66,13 +66,14 @@ export class MachineProcess extends Process {
     return new Promise<StartResult>((resolve) => {
       this.settleStart = resolve;
       try {
-        const input = this.options.inputFor ? this.options.inputFor(this.pid) : this.options.input;
-        this.actor = createActor(withFinalOutput(this.machine), {
-          input,
-          clock: env.clock as never,
-          id: String(this.pid),
-          logger: (...args: unknown[]) => env.logger.info({ pid: String(this.pid), args }, 'machine log'),
-        });
+        // Only the options that are needed: xstate merges them into its defaults by object
+        // spread, and each key beyond its defaults (an `id`, an `input` of undefined) costs
+        // microseconds per actor on Node 20 (spawn+stop went from ~2.0× to ~1.7× raw xstate).
+        // The actor's id is xstate's own session id.
+        const pid = this.pid;
+        const input = this.options.inputFor ? this.options.inputFor(pid) : this.options.input;
+        const logger = (...args: unknown[]): void => env.logger.info({ pid: String(pid), args }, 'machine log');
+        this.actor = createActor(withFinalOutput(this.machine), input === undefined ? { clock: env.clock as never, logger } : { clock: env.clock as never, logger, input });
         this.sub = this.actor.subscribe({
           next: (s) => this.onSnapshot(s as MachineSnapshot),
           error: (e) => this.exit(e),

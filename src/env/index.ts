@@ -21,3 +21,6 @@ export { KvError } from './kv.ts';
 export { createRocksKv } from './rocksdb.ts';
 export type { HttpAdapter, HttpRequest, HttpResponse, HttpServerHandle } from './http.ts';
 export { createRealHttp } from './http.ts';
+export type { DeliveryScheduler } from './scheduler.ts';
+export { faults } from './faults.ts';
+export type { FaultHook } from './faults.ts';

@@ -1,0 +1,16 @@
+/**
+ * The Feb 25, 2025 deploy night (`shared/seeds/003_a60dd7da4a99dde8.txt`), step by step: each
+ * documented failure as a chaos scenario configured as the app was (`asDeployed`, fails on its
+ * documented seed) and the Ordo way (`withOrdo`, passes every seed).
+ */
+import type { IncidentStep } from './kit.ts';
+import { step05 } from './step05-restart-intensity.ts';
+import { step06 } from './step06-cache-fixed-delay.ts';
+import { step11 } from './step11-database-unreachable.ts';
+
+export const incident = {
+  id: '2025-02-25',
+  title: 'Feb 25, 2025: a login-URL fix deployed through a night of crash loops',
+  steps: [step05, step06, step11] as readonly IncidentStep[],
+};
+export type { IncidentStep } from './kit.ts';

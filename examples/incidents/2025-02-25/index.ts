@@ -3,14 +3,15 @@
  * documented failure as a chaos scenario configured as the app was (`asDeployed`, fails on its
  * documented seed) and the Ordo way (`withOrdo`, passes every seed).
  */
-import type { IncidentStep } from './kit.ts';
+import type { Incident } from '../../../src/chaos/incidents.ts';
+import { step02 } from './step02-release-command.ts';
 import { step05 } from './step05-restart-intensity.ts';
 import { step06 } from './step06-cache-fixed-delay.ts';
+import { step08 } from './step08-initializer-stops-store.ts';
 import { step11 } from './step11-database-unreachable.ts';
 
-export const incident = {
+export const incident: Incident = {
   id: '2025-02-25',
   title: 'Feb 25, 2025: a login-URL fix deployed through a night of crash loops',
-  steps: [step05, step06, step11] as readonly IncidentStep[],
+  steps: [step02, step05, step06, step08, step11],
 };
-export type { IncidentStep } from './kit.ts';

@@ -322,24 +322,53 @@ export const mnesiaStartedMachine = setup({ types: { context: {} as { service: R
   states: { up: { tags: ['ready'], on: { 'ordo.stop': 'done' } }, done: { type: 'final' } },
 });
 
-/** One incident step, replayed two ways. */
-export interface IncidentStep {
-  /** `step05` … : the step of the incident report it replays. */
+export type { IncidentStep } from '../../../src/chaos/incidents.ts';
+
+// ---------------------------------------------------------------------------------------------
+// Readers of a store (Ordo's) or of Mnesia as the initializer left it.
+
+/** A store-like thing a reader reads: Ordo's `Store`, or Mnesia's tables. */
+export interface Readable {
+  /** Throws when the tables are gone (Mnesia stopped, the store closed). */
+  read(): unknown;
+  /** True when a read now would find the tables. */
+  open(): boolean;
+}
+
+interface ReaderInput {
   readonly id: string;
-  readonly step: string;
-  readonly title: string;
-  /** The story in a few lines (from the incident report). */
-  readonly story: string;
-  /** Configured as the app was: fails on `seed` with `violates`. */
-  readonly asDeployed: import('../../../src/chaos/scenario.ts').Scenario;
-  /** Configured the Ordo way: passes every seed. */
-  readonly withOrdo: import('../../../src/chaos/scenario.ts').Scenario;
-  /** The documented seed on which `asDeployed` fails. */
-  readonly seed: number;
-  /** The invariant `asDeployed` violates. */
-  readonly violates: string;
-  /** What Ordo does differently, and which part of Ordo does it. */
-  readonly mechanism: string;
-  /** Oracles the scenarios name beyond the chaos library's. */
-  readonly oracles: Readonly<Record<string, Oracle>>;
+  readonly source: Readable;
+  readonly probe: ScenarioContext['probe'];
+  readonly everyMs: number;
+}
+
+/** Reads its source every `everyMs`; a read of tables that are gone throws (a crash). */
+export const readerMachine = setup({
+  types: { input: {} as ReaderInput, context: {} as { input: ReaderInput } },
+  actions: {
+    read: ({ context: { input } }) => {
+      input.probe('dep.use', { child: input.id, dep: 'tables', ready: input.source.open() });
+      input.source.read();
+    },
+  },
+  delays: { every: ({ context }) => context.input.everyMs },
+}).createMachine({
+  context: ({ input }) => ({ input }),
+  initial: 'reading',
+  states: {
+    reading: { tags: ['ready'], after: { every: { target: 'reading', reenter: true, actions: 'read' } }, on: { 'ordo.stop': 'done' } },
+    done: { type: 'final' },
+  },
+});
+
+/** No child crashed, except those named (a crash a scenario injects on purpose). */
+export function noCrashExcept(ids: readonly string[]): Oracle {
+  return {
+    name: 'noCrash',
+    description: `no child crashed (except ${ids.join(', ')}, crashed on purpose)`,
+    check(view) {
+      const crash = view.trace.find((e) => e.kind === 'report' && e['report'] === 'child_terminated' && !ids.includes(String(e['child'])) && (view.stopAt === undefined || e.t < view.stopAt));
+      return crash ? fail(crash.t, `'${String(crash['child'])}' crashed: ${JSON.stringify(crash['reason'])}`) : OK;
+    },
+  };
 }

@@ -6,6 +6,7 @@ import { register } from 'tsx/esm/api';
 register();
 const { main } = await import('../src/cli/main.ts');
 const defaultTree = new URL('../examples/boot/tree.ts', import.meta.url).href;
-const code = await main(process.argv.slice(2), { defaultTree });
+const incidents = new URL('../examples/incidents/index.ts', import.meta.url).href;
+const code = await main(process.argv.slice(2), { defaultTree, incidents });
 // exit once stdout has drained: the tree has stopped, nothing is left to wait for
 process.stdout.write('', () => process.exit(code));

@@ -48,7 +48,7 @@ function tree(ctx: ScenarioContext, ordo: boolean): SupervisorInit {
         ? { id: 'repo', provides: 'repo', startRetry: REPO_RETRY, start: { machine: readyRepoMachine, name: 'repo', input: { db, probe: ctx.probe } } }
         : { id: 'repo', provides: 'repo', start: { machine: lazyRepoMachine, name: 'repo', input: { db, probe: ctx.probe } } },
       ...oban,
-      healthProbe(ctx),
+      healthProbe(ctx, 5000),
     ],
   };
 }

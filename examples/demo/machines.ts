@@ -5,8 +5,8 @@
  * awards BUX in store transactions and crashes once on purpose, and an HTTP front.
  */
 import { assign, fromPromise, setup } from 'xstate';
-import type { Env } from '../../src/index.ts';
-import type { Store } from '../../src/store/index.ts';
+import type { Env } from 'ordo';
+import type { Store } from 'ordo/store';
 
 /** The seed's table (`000_…`): BUX points per user, leaderboard by `bux_balance` index. */
 export const demoTables = {

@@ -9,11 +9,10 @@
  * one node holds the leader lease, `user_bux_points` replicates through JetStream (single-node
  * mode writes it locally), and the leaderboard loads only once replication has caught up.
  */
-import type { Env, SupervisorSpec } from '../../src/index.ts';
-import { supervisor } from '../../src/index.ts';
-import { discoveryMachine, electionMachine, replicationMachine, type ClusterService, type Leadership } from '../../src/cluster/index.ts';
-import type { Store } from '../../src/store/index.ts';
-import { storeInitializerMachine } from '../../src/store/initializerMachine.ts';
+import type { Env, SupervisorSpec } from 'ordo';
+import { supervisor } from 'ordo';
+import { discoveryMachine, electionMachine, replicationMachine, type ClusterService, type Leadership } from 'ordo/cluster';
+import { storeInitializerMachine, type Store } from 'ordo/store';
 import { demoTables, httpFront, jobTicker, leaderboardCache, type Leaderboard } from './machines.ts';
 
 export interface DemoOptions {
@@ -23,6 +22,11 @@ export interface DemoOptions {
   /** The job ticker crashes on this tick (once). */
   crashAtTick?: number;
   tickMs?: number;
+}
+
+/** `ordo start`'s entry point: the demo tree for `--data` and `--nats`. */
+export function tree(options: { readonly dataDir: string; readonly nats?: readonly string[] | undefined }): SupervisorSpec {
+  return demoTree({ dataDir: options.dataDir, ...(options.nats ? { nats: [...options.nats] } : {}) });
 }
 
 export function demoTree(options: DemoOptions): SupervisorSpec {

@@ -2,13 +2,15 @@ import { createRealEnv, type Env } from '../env/index.ts';
 import { runStart } from './start.ts';
 import { renderTree } from './renderTree.ts';
 import type { ApplicationHealth } from '../supervisor/index.ts';
-import { demoTree } from '../../examples/demo/tree.ts';
+import { loadTree } from './loadTree.ts';
 import { storeCommand } from './store.ts';
 
 const USAGE = `ordo — a supervision runtime modeled on Erlang/OTP
 
 Usage:
-  ordo start [--data DIR] [--once] [--json]   boot the demo tree (live tree; Ctrl-C stops it in order)
+  ordo start [--tree MODULE] [--data DIR] [--once] [--json]
+                                              boot a tree (live tree; Ctrl-C stops it in order); MODULE
+                                              exports tree(options); in the repository: the demo tree
   ordo start --nats URL[,URL] [--data DIR]    the same tree, clustered over NATS (membership, leader, replication)
   ordo tree  [--data DIR] [--watch]           show the live tree of a running 'ordo start'
   ordo store info|export|import|backup|restore  the table store's tools ('ordo store' for details)
@@ -23,7 +25,7 @@ export function parseArgs(argv: string[]): { positional: string[]; flags: Record
     const a = argv[i]!;
     if (a.startsWith('--')) {
       const next = argv[i + 1];
-      if (next !== undefined && !next.startsWith('--') && ['data', 'seed', 'nats'].includes(a.slice(2))) {
+      if (next !== undefined && !next.startsWith('--') && ['data', 'seed', 'nats', 'tree'].includes(a.slice(2))) {
         flags[a.slice(2)] = next;
         i++;
       } else flags[a.slice(2)] = true;
@@ -32,8 +34,14 @@ export function parseArgs(argv: string[]): { positional: string[]; flags: Record
   return { positional, flags };
 }
 
+/** How the process entry configures {@link main}. */
+export interface MainOptions {
+  /** The tree module `ordo start` boots when `--tree` is not given. */
+  readonly defaultTree?: string;
+}
+
 /** The `ordo` command. Returns the exit code. */
-export async function main(argv: string[], envIn?: Env): Promise<number> {
+export async function main(argv: string[], envIn?: Env, options: MainOptions = {}): Promise<number> {
   const { positional, flags } = parseArgs(argv);
   const command = positional[0] ?? 'help';
   const dataDir = typeof flags['data'] === 'string' ? flags['data'] : './data';
@@ -42,7 +50,13 @@ export async function main(argv: string[], envIn?: Env): Promise<number> {
     case 'start': {
       const env = envIn ?? createRealEnv({ pretty: false, level: tty ? 'silent' : 'info' });
       const nats = typeof flags['nats'] === 'string' ? flags['nats'].split(',') : undefined;
-      const { code } = await runStart({ env, name: 'demo', tree: demoTree({ dataDir, nats }), dataDir, out: { write: (s) => process.stdout.write(s), isTTY: tty }, once: !!flags['once'] });
+      const module = typeof flags['tree'] === 'string' ? flags['tree'] : options.defaultTree;
+      if (module === undefined) {
+        process.stderr.write(`ordo start: no tree to boot: give --tree MODULE (a module exporting tree(options))\n`);
+        return 2;
+      }
+      const tree = await loadTree(module, { dataDir, nats });
+      const { code } = await runStart({ env, name: 'demo', tree, dataDir, out: { write: (s) => process.stdout.write(s), isTTY: tty }, once: !!flags['once'] });
       return code;
     }
     case 'tree': {

@@ -2,14 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ordoArgs } from '../support/ordoCli.ts'; // the CLI from the source: tests never need a build
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { NatsServer, cleanup, waitFor } from '../harness/nats.ts';
 
-const bin = join(import.meta.dirname, '..', '..', 'bin', 'ordo.js');
 
 /** `ordo start --nats URL` as a user runs it (a child process, real clock, RocksDB, NATS); its JSON log lines are collected. */
 function node(url: string, dataDir: string): { child: ChildProcess; records: Array<Record<string, unknown>>; exit: Promise<number | null> } {
-  const child = spawn(process.execPath, [bin, 'start', '--nats', url, '--data', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ordoArgs(['start', '--nats', url, '--data', dataDir]), { stdio: ['ignore', 'pipe', 'pipe'] });
   const records: Array<Record<string, unknown>> = [];
   let buf = '';
   child.stdout!.on('data', (d: Buffer) => {
@@ -63,7 +63,7 @@ describe('the demo tree clustered over NATS (ordo start --nats)', () => {
       // rows is in b's store with at least a's balance
       const rows = (dir: string): Map<number, number> => {
         const out = join(dir, 'export.ndjson');
-        execFileSync(process.execPath, [bin, 'store', 'export', '--dir', join(dir, 'store'), '--out', out, '--table', 'user_bux_points']);
+        execFileSync(process.execPath, ordoArgs(['store', 'export', '--dir', join(dir, 'store'), '--out', out, '--table', 'user_bux_points']));
         const lines = readFileSync(out, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { row?: { user_id: number; bux_balance: number } }).filter((l) => l.row !== undefined);
         return new Map(lines.map((l) => [l.row!.user_id, l.row!.bux_balance]));
       };

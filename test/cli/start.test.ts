@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ordoArgs } from '../support/ordoCli.ts'; // the CLI from the source: tests never need a build
 import { createTestEnv } from '../../src/env/index.ts';
 import { runStart, restartedAndWhole } from '../../src/cli/start.ts';
 import { formatState, renderTree } from '../../src/cli/renderTree.ts';
@@ -26,12 +27,11 @@ async function until(cond: () => boolean): Promise<void> {
   while (!cond()) await new Promise<void>((r) => setImmediate(r));
 }
 
-const bin = join(import.meta.dirname, '..', '..', 'bin', 'ordo.js');
 
 /** Runs `ordo start` as a user does (real clock, real RocksDB, real files), in a child process. */
 function ordo(args: string[], onStdout?: (text: string, child: ChildProcess) => void): Promise<{ code: number | null; stdout: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ordoArgs(args), { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     child.stdout.on('data', (d: Buffer) => {
       stdout += d.toString();

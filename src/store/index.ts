@@ -27,6 +27,7 @@ export {
   StoreTxRetriesError,
   StoreIoError,
   StoreClosedError,
+  StoreReplicationGapError,
   StoreMigrationError,
   StoreBackupError,
 } from './errors.ts';

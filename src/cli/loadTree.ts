@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { SupervisorSpec } from '../supervisor/index.ts';
@@ -33,13 +32,14 @@ export class TreeModuleError extends OrdoError {
  */
 export async function loadTree(module: string, options: TreeOptions): Promise<SupervisorSpec> {
   const file = resolve(module);
-  if (!existsSync(file)) throw new TreeModuleError(module, 'not found');
   const url = pathToFileURL(file).href;
   let mod: { tree?: unknown; default?: unknown };
   try {
     mod = (await import(url)) as typeof mod;
   } catch (e) {
-    if ((e as { code?: unknown }).code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw new TreeModuleError(module, 'failed to load', { cause: e });
+    const code = (e as { code?: unknown }).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' && (e as Error).message.includes(file)) throw new TreeModuleError(module, 'not found', { cause: e });
+    if (code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw new TreeModuleError(module, 'failed to load', { cause: e });
     try {
       const tsx = (await import('tsx/esm/api')) as { register: () => unknown };
       tsx.register();

@@ -2,7 +2,7 @@ import { createRealEnv, type Env } from '../env/index.ts';
 import { runStart } from './start.ts';
 import { renderTree } from './renderTree.ts';
 import type { ApplicationHealth } from '../supervisor/index.ts';
-import { loadTree } from './loadTree.ts';
+import { loadTree, TreeModuleError } from './loadTree.ts';
 import { storeCommand } from './store.ts';
 
 const USAGE = `ordo — a supervision runtime modeled on Erlang/OTP
@@ -55,7 +55,14 @@ export async function main(argv: string[], envIn?: Env, options: MainOptions = {
         process.stderr.write(`ordo start: no tree to boot: give --tree MODULE (a module exporting tree(options))\n`);
         return 2;
       }
-      const tree = await loadTree(module, { dataDir, nats });
+      let tree: Awaited<ReturnType<typeof loadTree>>;
+      try {
+        tree = await loadTree(module, { dataDir, nats });
+      } catch (e) {
+        if (!(e instanceof TreeModuleError)) throw e;
+        process.stderr.write(`ordo start: ${e.message}${e.cause instanceof Error && e.message.endsWith('failed to load') ? `: ${e.cause.message}` : ''}\n`);
+        return 2;
+      }
       const { code } = await runStart({ env, name: 'demo', tree, dataDir, out: { write: (s) => process.stdout.write(s), isTTY: tty }, once: !!flags['once'] });
       return code;
     }

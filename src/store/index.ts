@@ -27,6 +27,8 @@ export {
   StoreClosedError,
   StoreMigrationError,
   StoreBackupError,
+  StoreArgumentError,
+  StoreTxFinishedError,
 } from './errors.ts';
-export type { SchemaChange } from './errors.ts';
+export type { SchemaChange, StoreValidationProblem } from './errors.ts';
 export { encodeKey, decodeKey } from './keyCodec.ts';

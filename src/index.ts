@@ -5,6 +5,7 @@
 export { OrdoError, isOrdoError } from './errors.ts';
 
 // env
+export type { HttpAdapter, HttpRequest, HttpResponse, HttpServerHandle } from './env/index.ts';
 export type { Env, IoAdapters, Clock, TimerHandle, Random, IdSource, Logger, LogRecord, TestEnv, VirtualClock, FsAdapter, ProcessAdapter } from './env/index.ts';
 export { createRealEnv, createTestEnv, createVirtualClock, createSeededRandom, createMemoryLogger } from './env/index.ts';
 
@@ -35,6 +36,10 @@ export {
   startSupervisor,
   supervisor,
   startChild,
+  startDynamicChild,
+  service,
+  child,
+  isPermanentReason,
   terminateChild,
   restartChild,
   deleteChild,
@@ -58,9 +63,20 @@ export {
   FailedToStartChildError,
   MissingDependencyError,
   ApplicationStartError,
+  ApplicationTag,
 } from './supervisor/index.ts';
 export type {
   ChildSpec,
+  ServiceTag,
+  Requirements,
+  DepsOf,
+  InputContext,
+  StartRetrySpec,
+  ServiceOf,
+  TypedProvides,
+  TypedMachineStart,
+  TypedChildSpec,
+  ChildPhase,
   NormalizedChildSpec,
   SupervisorSpec,
   SupervisorInit,
@@ -85,4 +101,8 @@ export type {
   ApplicationHealth,
   ApplicationExit,
   ChildHealth,
+  ApplicationStatus,
+  HealthReason,
+  ApplicationInfo,
+  IntensityHealth,
 } from './supervisor/index.ts';

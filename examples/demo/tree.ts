@@ -20,6 +20,8 @@ export interface DemoOptions {
   dataDir: string;
   /** NATS servers; none → single-node mode. */
   nats?: string[];
+  /** Replicas of every stream and bucket (default `'auto'`: R3 on a 3+ server cluster, else R1). */
+  replicas?: number | 'auto';
   /** The job ticker crashes on this tick (once). */
   crashAtTick?: number;
   tickMs?: number;
@@ -34,7 +36,7 @@ export function demoTree(options: DemoOptions): SupervisorSpec {
     children: [
       {
         id: 'cluster',
-        start: { machine: discoveryMachine, input: ({ env }: { env: Env }) => ({ env, config: { dataDir: options.dataDir, nats: options.nats ? { servers: options.nats } : undefined } }) },
+        start: { machine: discoveryMachine, input: ({ env }: { env: Env }) => ({ env, config: { dataDir: options.dataDir, nats: options.nats ? { servers: options.nats } : undefined, ...(options.replicas !== undefined ? { replicas: options.replicas } : {}) } }) },
         provides: 'cluster',
       },
       {

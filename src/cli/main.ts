@@ -10,6 +10,7 @@ const USAGE = `ordo — a supervision runtime modeled on Erlang/OTP
 Usage:
   ordo start [--data DIR] [--once] [--json]   boot the demo tree (live tree; Ctrl-C stops it in order)
   ordo start --nats URL[,URL] [--data DIR]    the same tree, clustered over NATS (membership, leader, replication)
+             [--replicas N|auto]            copies of each stream/bucket (default auto: 3 on a 3+ server cluster, else 1)
   ordo tree  [--data DIR] [--watch]           show the live tree of a running 'ordo start'
   ordo store info|export|import|backup|restore  the table store's tools ('ordo store' for details)
   ordo help
@@ -23,7 +24,7 @@ export function parseArgs(argv: string[]): { positional: string[]; flags: Record
     const a = argv[i]!;
     if (a.startsWith('--')) {
       const next = argv[i + 1];
-      if (next !== undefined && !next.startsWith('--') && ['data', 'seed', 'nats'].includes(a.slice(2))) {
+      if (next !== undefined && !next.startsWith('--') && ['data', 'seed', 'nats', 'replicas'].includes(a.slice(2))) {
         flags[a.slice(2)] = next;
         i++;
       } else flags[a.slice(2)] = true;
@@ -42,7 +43,13 @@ export async function main(argv: string[], envIn?: Env): Promise<number> {
     case 'start': {
       const env = envIn ?? createRealEnv({ pretty: false, level: tty ? 'silent' : 'info' });
       const nats = typeof flags['nats'] === 'string' ? flags['nats'].split(',') : undefined;
-      const { code } = await runStart({ env, name: 'demo', tree: demoTree({ dataDir, nats }), dataDir, out: { write: (s) => process.stdout.write(s), isTTY: tty }, once: !!flags['once'] });
+      const r = flags['replicas'];
+      const replicas = typeof r === 'string' ? (r === 'auto' ? 'auto' : Number(r)) : undefined;
+      if (replicas !== undefined && replicas !== 'auto' && !(Number.isInteger(replicas) && replicas >= 1 && replicas <= 5)) {
+        process.stdout.write(`--replicas must be an integer from 1 to 5 or 'auto' (got '${String(r)}')\n`);
+        return 2;
+      }
+      const { code } = await runStart({ env, name: 'demo', tree: demoTree({ dataDir, nats, ...(replicas !== undefined ? { replicas } : {}) }), dataDir, out: { write: (s) => process.stdout.write(s), isTTY: tty }, once: !!flags['once'] });
       return code;
     }
     case 'tree': {

@@ -1,9 +1,10 @@
 import { Kvm, KvWatchInclude, type KV, type KvWatchEntry } from '@nats-io/kv';
 import type { QueuedIterator } from '@nats-io/nats-core';
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { Env } from '../env/env.ts';
 import type { TimerHandle } from '../env/clock.ts';
 import type { ClusterConnection } from './connection.ts';
+import { createWithReplicas, reconcileReplicas } from './replicas.ts';
 
 /** A leader term: who leads and the fencing token (the KV revision that created the lease). */
 export interface LeaderTerm {
@@ -80,7 +81,7 @@ export class KvLeaderElection implements Leadership {
   constructor(
     private readonly env: Env,
     private readonly conn: ClusterConnection,
-    private readonly opts: { cluster: string; node: string; incarnation: string; name: string; timing: LeaseTiming },
+    private readonly opts: { cluster: string; node: string; incarnation: string; name: string; timing: LeaseTiming; replicas?: number; replicasExplicit?: boolean },
   ) {
     this.me = { node: opts.node, incarnation: opts.incarnation };
     this.log = env.logger.child({ component: 'election', node: opts.node, election: opts.name });
@@ -107,7 +108,10 @@ export class KvLeaderElection implements Leadership {
     // must not hold the campaign loop past the TTL.
     const timeout = Math.max(250, Math.floor(this.opts.timing.renewMs));
     const kvm = new Kvm(jetstream(this.conn.nc, { timeout }));
-    this.kv = await kvm.create(leaseBucket(this.opts.cluster), { ttl: this.opts.timing.leaseTtlMs, history: 1, timeout });
+    const replicas = this.opts.replicas ?? 1;
+    const bucket = leaseBucket(this.opts.cluster);
+    this.kv = await createWithReplicas(`KV_${bucket}`, replicas, () => kvm.create(bucket, { ttl: this.opts.timing.leaseTtlMs, history: 1, timeout, replicas }), { node: this.opts.node });
+    await reconcileReplicas(await jetstreamManager(this.conn.nc, { timeout }), `KV_${bucket}`, replicas, this.opts.replicasExplicit ?? false, this.log, { node: this.opts.node });
     await this.tick();
     await this.openWatch();
     this.offConn = this.conn.on((e) => {

@@ -98,7 +98,7 @@ export const replicationMachine = setup({
         };
       }
       const { migrationTimeoutMs: _ignored, ...replConfig } = config;
-      const opts: ReplicatorOptions = { cluster: cluster.cluster, node: cluster.self, incarnation: cluster.incarnation, ...replConfig };
+      const opts: ReplicatorOptions = { cluster: cluster.cluster, node: cluster.self, incarnation: cluster.incarnation, replicas: cluster.replicas, replicasExplicit: cluster.replicasExplicit, ...replConfig };
       const replicator = new Replicator(env, cluster.connection, store, opts);
       try {
         await replicator.start();

@@ -2,8 +2,9 @@ import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError, jetstream, jetstre
 import type { Subscription } from '@nats-io/nats-core';
 import type { Env } from '../env/env.ts';
 import type { ClusterConnection } from './connection.ts';
-import { ClusterError, ReplConflictError, ReplMalformedError, ReplNewerSchemaError, ReplSnapshotError, ReplUnavailableError, NatsUnreachableError } from './errors.ts';
+import { ClusterError, JetStreamReplicasError, ReplConflictError, ReplMalformedError, ReplNewerSchemaError, ReplSnapshotError, ReplUnavailableError, NatsUnreachableError } from './errors.ts';
 import { SnapshotTransfer } from './snapshotTransfer.ts';
+import { createWithReplicas, reconcileReplicas } from './replicas.ts';
 import { decodeBatch, encodeBatch, tablesOf, validateBatch, type DecodeResult } from './replCodec.ts';
 import type { CommitBatch, CommitOp, CommitOptions, ReplicatedStore, StoreReplicator } from './replicatedStore.ts';
 
@@ -16,6 +17,10 @@ export interface ReplicatorOptions {
   incarnation: string;
   /** The replicated tables (a batch touching another table is malformed). */
   tables: string[];
+  /** Replicas of the stream (and the snapshot bucket); default 1. The replication child passes the cluster's. */
+  replicas?: number;
+  /** The count was configured (reconciling may shrink an existing stream); else never shrinks. */
+  replicasExplicit?: boolean;
   /** Stream limits: when old messages go, late nodes catch up from a snapshot. */
   maxMsgs?: number;
   maxAgeMs?: number;
@@ -55,6 +60,9 @@ export interface ReplicationHealth {
 export function replNames(cluster: string, store: string): { stream: string; prefix: string; snapshotSubject: string } {
   return { stream: `ORDO_REPL_${cluster}_${store}`, prefix: `ordo.repl.${cluster}.${store}`, snapshotSubject: `ordo.snap.${cluster}.${store}` };
 }
+
+/** The stream's duplicate window: a publish retried with the same msg id within it is deduplicated by the server. */
+const DUPLICATE_WINDOW_MS = 120_000;
 
 /** Messages handed to the store ahead of confirmation, at most. */
 const MAX_IN_FLIGHT = 1024;
@@ -141,7 +149,7 @@ export class Replicator implements StoreReplicator {
     const timeout = this.opts.publishTimeoutMs ?? 2000;
     this.js = jetstream(this.conn.nc, { timeout });
     this.jsm = await jetstreamManager(this.conn.nc, { timeout });
-    this.snapshots = new SnapshotTransfer(this.js, this.opts.cluster, `${this.opts.store}.${this.opts.node}.${this.opts.incarnation}.${this.msgNonce}`);
+    this.snapshots = new SnapshotTransfer(this.js, this.opts.cluster, `${this.opts.store}.${this.opts.node}.${this.opts.incarnation}.${this.msgNonce}`, this.opts.replicas ?? 1);
     await this.ensureStream();
     this.applied = this.store.lastAppliedSeq(this.stream);
     this.submitted = this.applied;
@@ -327,18 +335,28 @@ export class Replicator implements StoreReplicator {
       subjects: [`${this.prefix}.>`],
       max_msgs: this.opts.maxMsgs ?? -1,
       max_age: (this.opts.maxAgeMs ?? 0) * 1_000_000,
-      duplicate_window: 120 * 1_000_000_000,
+      duplicate_window: DUPLICATE_WINDOW_MS * 1_000_000,
+      num_replicas: this.opts.replicas ?? 1,
     };
     try {
-      await this.jsm.streams.info(this.stream);
-      await this.jsm.streams.update(this.stream, { max_msgs: cfg.max_msgs, max_age: cfg.max_age });
+      const info = await this.jsm.streams.info(this.stream);
+      if (info.config.max_msgs !== cfg.max_msgs || info.config.max_age !== cfg.max_age) {
+        await this.jsm.streams.update(this.stream, { max_msgs: cfg.max_msgs, max_age: cfg.max_age });
+      }
     } catch (e) {
       if (!(e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound)) throw e;
-      await this.jsm.streams.add(cfg).catch(async (e2: unknown) => {
+      await createWithReplicas(this.stream, cfg.num_replicas, () => this.jsm.streams.add(cfg), { node: this.opts.node }).catch(async (e2: unknown) => {
+        if (e2 instanceof JetStreamReplicasError) throw e2;
         // created concurrently by another node: fine if it now exists
         await this.jsm.streams.info(this.stream).catch(() => Promise.reject(e2));
       });
     }
+    const details = { node: this.opts.node };
+    await reconcileReplicas(this.jsm, this.stream, cfg.num_replicas, this.opts.replicasExplicit ?? false, this.log, details);
+    // The snapshot bucket, when it exists already (else it is created with the count on first use).
+    await reconcileReplicas(this.jsm, `OBJ_ordo_snap_${this.opts.cluster}`, cfg.num_replicas, this.opts.replicasExplicit ?? false, this.log, details).catch((e: unknown) => {
+      if (!(e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound)) throw e;
+    });
   }
 
   /** The last sequence of `subject` this node knows; asks the server for subjects not seen since start. */

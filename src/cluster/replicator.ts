@@ -6,7 +6,8 @@ import { ClusterError, JetStreamReplicasError, ReplConflictError, ReplMalformedE
 import { SnapshotTransfer } from './snapshotTransfer.ts';
 import { createWithReplicas, reconcileReplicas } from './replicas.ts';
 import { decodeBatch, encodeBatch, tablesOf, validateBatch, type DecodeResult } from './replCodec.ts';
-import type { CommitBatch, CommitOp, CommitOptions, ReplicatedStore, StoreReplicator } from './replicatedStore.ts';
+import type { CommitBatch, CommitOp, Replicator as StoreReplicator, ReplicatorCommitOptions } from '../store/types.ts';
+import type { ReplicatedStore } from './replicatedStore.ts';
 
 /** Options of a {@link Replicator}. */
 export interface ReplicatorOptions {
@@ -206,7 +207,7 @@ export class Replicator implements StoreReplicator {
    * A lost race rejects with {@link ReplConflictError} only after this node has applied the
    * batches that won, so the store's re-check sees them.
    */
-  async commit(batch: CommitBatch, opts: CommitOptions = {}): Promise<void> {
+  async commit(batch: CommitBatch, opts: ReplicatorCommitOptions = {}): Promise<void> {
     if (this.stopped) throw new ReplUnavailableError('replication stopped', { node: this.opts.node, stream: this.stream });
     if (this.halted) throw this.halted;
     // Writes to this node's local tables ride along, applied here only (see ReplMessage.local).

@@ -1,6 +1,6 @@
 import type { Kernel, NativeBehaviour, NativeMessage, NativeProcess, Pid, ReplyTo, StartResult } from '../actors/index.ts';
 import { StartExitError, formatReason, isPid, report } from '../actors/index.ts';
-import { addRestart } from './restartIntensity.ts';
+import { RestartWindow } from './restartIntensity.ts';
 import { decideRestart } from './decideRestart.ts';
 import { restartSet } from './strategies.ts';
 import { backoffDelay, nextAttempt } from './backoff.ts';
@@ -34,7 +34,7 @@ export class SupervisorServer implements NativeBehaviour {
   private readonly services = new Map<string, { pid: Pid; value: unknown }>();
   /** The pid a record had before it stopped: a restarting dynamic child is addressed by it (OTP `{restarting, OldPid}`). */
   private readonly formerPid = new WeakMap<ChildRecord, Pid>();
-  restarts: number[] = [];
+  restarts: RestartWindow;
   private nextKey = 0;
   private initDone!: (r: StartResult) => void;
   readonly initialized: Promise<StartResult>;
@@ -49,6 +49,7 @@ export class SupervisorServer implements NativeBehaviour {
     private readonly parentLookup: ServiceLookup | undefined,
   ) {
     this.initialized = new Promise((r) => (this.initDone = r));
+    this.restarts = new RestartWindow(flags);
   }
 
   /** Queues `init` as the first message (after the kernel has installed this behaviour). */
@@ -263,15 +264,13 @@ export class SupervisorServer implements NativeBehaviour {
   /** One restart event: charge intensity, then apply the strategy. */
   private async restart(rec: ChildRecord): Promise<void> {
     const now = this.kernel.env.clock.now();
-    const charged = addRestart(this.restarts, now, this.flags);
-    this.restarts = charged.restarts;
-    if (!charged.ok) {
+    if (!this.restarts.charge(now)) {
       rec.restarting = false;
       report(this.kernel.env.logger, 'reached_max_restart_intensity', {
         supervisor: this.label,
         child: rec.spec.id,
         reason: rec.lastExit,
-        restarts: charged.restarts.length - 1,
+        restarts: this.restarts.size - 1,
         maxRestarts: this.flags.maxRestarts,
         periodMs: this.flags.periodMs,
       });

@@ -111,7 +111,7 @@ export class KvLeaderElection implements Leadership {
     const replicas = this.opts.replicas ?? 1;
     const bucket = leaseBucket(this.opts.cluster);
     this.kv = await createWithReplicas(`KV_${bucket}`, replicas, () => kvm.create(bucket, { ttl: this.opts.timing.leaseTtlMs, history: 1, timeout, replicas }), { node: this.opts.node });
-    await reconcileReplicas(await jetstreamManager(this.conn.nc, { timeout }), `KV_${bucket}`, replicas, this.opts.replicasExplicit ?? false, this.log, { node: this.opts.node });
+    await reconcileReplicas(await jetstreamManager(this.conn.nc, { timeout, checkAPI: false }), `KV_${bucket}`, replicas, this.opts.replicasExplicit ?? false, this.log, { node: this.opts.node });
     await this.tick();
     await this.openWatch();
     this.offConn = this.conn.on((e) => {

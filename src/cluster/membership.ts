@@ -115,7 +115,7 @@ export class KvMembership implements Membership {
     const replicas = this.opts.replicas ?? 1;
     const bucket = membersBucket(this.opts.cluster);
     this.kv = await createWithReplicas(`KV_${bucket}`, replicas, () => kvm.create(bucket, { ttl: this.opts.timing.ttlMs, history: 1, timeout, replicas }), { node: this.opts.node });
-    await reconcileReplicas(await jetstreamManager(this.conn.nc, { timeout }), `KV_${bucket}`, replicas, this.opts.replicasExplicit ?? false, this.log, { node: this.opts.node });
+    await reconcileReplicas(await jetstreamManager(this.conn.nc, { timeout, checkAPI: false }), `KV_${bucket}`, replicas, this.opts.replicasExplicit ?? false, this.log, { node: this.opts.node });
     await this.beat(true);
     const mine = await this.kv.get(this.info.name);
     if (mine) this.serverOffset = mine.created.getTime() - this.env.clock.now();

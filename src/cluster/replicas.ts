@@ -44,6 +44,8 @@ export function resolveReplicas(info: ServerClusterInfo | undefined, setting: Re
  * Refused updates become {@link JetStreamReplicasError} with `{ want, have }`.
  */
 export async function reconcileReplicas(jsm: JetStreamManager, stream: string, want: number, explicit: boolean, log: Logger, details: ClusterErrorDetails = {}): Promise<number> {
+  // 'auto' resolved to 1 can only keep what exists: no request at all.
+  if (!explicit && want === 1) return want;
   const info = await jsm.streams.info(stream);
   const have = info.config.num_replicas ?? 1;
   if (have === want || (!explicit && have > want)) return have;

@@ -79,7 +79,7 @@ export async function coordinateMigration(o: MigrationGateOptions): Promise<'mig
   const { kv, first } = await retry(3, async () => {
     const bucket = schemaBucket(o.cluster.cluster);
     const kv = await createWithReplicas(`KV_${bucket}`, o.cluster.replicas, () => new Kvm(conn.nc).create(bucket, { history: 5, replicas: o.cluster.replicas }), { node: o.cluster.self });
-    await reconcileReplicas(await jetstreamManager(conn.nc), `KV_${bucket}`, o.cluster.replicas, o.cluster.replicasExplicit, o.env.logger, { node: o.cluster.self });
+    await reconcileReplicas(await jetstreamManager(conn.nc, { checkAPI: false }), `KV_${bucket}`, o.cluster.replicas, o.cluster.replicasExplicit, o.env.logger, { node: o.cluster.self });
     return { kv, first: await read(kv, o.store) };
   });
   if ((first.rec?.version ?? 0) >= o.toVersion) return 'already';

@@ -47,10 +47,15 @@ export class Kernel {
   private readonly monitorTargets = new Map<number, Process>();
   private readonly lifecycle = new Set<(event: LifecycleEvent) => void>();
 
+  readonly env: Env;
+  readonly node: string;
   constructor(
-    readonly env: Env,
-    readonly node: string = 'ordo',
-  ) {}
+    env: Env,
+    node: string = 'ordo',
+  ) {
+    this.env = env;
+    this.node = node;
+  }
 
   /** @internal */
   _newPid(): Pid {
@@ -238,7 +243,13 @@ export class Kernel {
   processInfo(target: Target): ProcessInfo | undefined {
     const p = this.lookup(target);
     if (!p || !p.alive) return undefined;
-    return { pid: p.pid, name: p.name, kind: p.kind, state: p.describe(), ready: p.isReady(), links: [...p.links].map((l) => l.pid), trapExit: p.trapExit };
+    const info: ProcessInfo = { pid: p.pid, name: p.name, kind: p.kind, state: p.describe(), ready: p.isReady(), links: [...p.links].map((l) => l.pid), trapExit: p.trapExit };
+    if (p instanceof MachineProcess) {
+      const c = p.condition();
+      info.degraded = c.degraded;
+      if (c.error !== undefined) info.error = c.error;
+    }
+    return info;
   }
 
   /**

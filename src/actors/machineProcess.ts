@@ -9,6 +9,8 @@ import type { StartResult } from './startResult.ts';
 /** Options for spawning a machine as a process. */
 export interface SpawnMachineOptions {
   input?: unknown;
+  /** The input as a function of the new process's own pid (evaluated once, before the actor starts); wins over `input`. */
+  inputFor?: (self: Pid) => unknown;
   /** Register the process under this name; a taken name → `{ status: 'already_started', pid }`. */
   name?: string;
   /** Link the new process to this one (a supervisor links its children). */
@@ -43,13 +45,17 @@ export class MachineProcess extends Process {
   private settleStart: ((r: StartResult) => void) | undefined;
   service: unknown = undefined;
 
+  private readonly machine: AnyStateMachine;
+  private readonly options: SpawnMachineOptions;
   constructor(
     kernel: Kernel,
     pid: Pid,
-    private readonly machine: AnyStateMachine,
-    private readonly options: SpawnMachineOptions,
+    machine: AnyStateMachine,
+    options: SpawnMachineOptions,
   ) {
     super(kernel, pid, options.trapExit ?? false);
+    this.machine = machine;
+    this.options = options;
   }
 
   /** Starts the actor; resolves when it is ready, ignored, failed, or timed out. */
@@ -60,8 +66,9 @@ export class MachineProcess extends Process {
     return new Promise<StartResult>((resolve) => {
       this.settleStart = resolve;
       try {
+        const input = this.options.inputFor ? this.options.inputFor(this.pid) : this.options.input;
         this.actor = createActor(withFinalOutput(this.machine), {
-          input: this.options.input,
+          input,
           clock: env.clock as never,
           id: String(this.pid),
           logger: (...args: unknown[]) => env.logger.info({ pid: String(this.pid), args }, 'machine log'),
@@ -202,6 +209,12 @@ export class MachineProcess extends Process {
   }
   describe(): unknown {
     return this.actor?.getSnapshot()?.value;
+  }
+  /** Whether the current state is tagged `degraded`, and the machine's `context.error` (what health shows). */
+  condition(): { degraded: boolean; error: unknown } {
+    const s = this.actor?.getSnapshot() as MachineSnapshot | undefined;
+    if (!s || s.status !== 'active') return { degraded: false, error: undefined };
+    return { degraded: s.hasTag('degraded'), error: (s.context as { error?: unknown } | undefined)?.error };
   }
   isReady(): boolean {
     return this.ready;

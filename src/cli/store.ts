@@ -106,7 +106,7 @@ export async function storeCommand(argv: string[], env: Env, out: Out = (s) => v
   } catch (err) {
     if (err instanceof StoreError) {
       out(`error ${err.code}: ${err.message}\n`);
-      env.logger.error({ report: 'store_cli_failed', command: cmd, code: err.code, reason: err.message }, 'store command failed');
+      env.logger.error({ report: 'store_cli_failed', command: cmd, err }, 'store command failed');
       return 1;
     }
     throw err;

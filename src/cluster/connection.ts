@@ -206,7 +206,7 @@ export async function connectCluster(env: Env, config: NatsConfig, nodeName: str
   }
   const log = env.logger.child({ component: 'nats', node: nodeName });
   const fail = async (err: ClusterError): Promise<never> => {
-    await nc.close().catch((e: unknown) => log.warn({ report: 'nats', err: String(e) }, 'close after boot check failed'));
+    await nc.close().catch((e: unknown) => log.warn({ report: 'nats', err: e }, 'close after boot check failed'));
     throw err;
   };
   const version = nc.info?.version ?? '';
@@ -244,7 +244,7 @@ export async function connectCluster(env: Env, config: NatsConfig, nodeName: str
     }
   })();
   void nc.closed().then((err) => {
-    if (err) log.warn({ report: 'nats', err: err.message }, 'connection closed with an error');
+    if (err) log.warn({ report: 'nats', err }, 'connection closed with an error');
     if (state !== 'closed') emit({ type: 'nats.close' });
   });
   return {
@@ -259,7 +259,7 @@ export async function connectCluster(env: Env, config: NatsConfig, nodeName: str
     async close() {
       if (nc.isClosed()) return;
       await nc.drain().catch(async (e: unknown) => {
-        log.warn({ report: 'nats', err: String(e) }, 'drain failed; closing');
+        log.warn({ report: 'nats', err: e }, 'drain failed; closing');
         await nc.close();
       });
     },

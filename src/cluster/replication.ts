@@ -152,11 +152,13 @@ export const replicationMachine = setup({
           {
             guard: ({ event }) => (event.error as { code?: unknown })?.code === 'ORDO_CLUSTER_CONFIG',
             target: 'failing',
-            actions: assign(({ event, context }) => {
-              const e = event.error as { code: string; message: string };
-              context.input.env.logger.error({ report: 'replication', event: 'failed', code: e.code, err: e.message }, 'replication cannot start: configuration error');
-              return { fatal: event.error, lastError: { code: e.code, message: e.message } };
-            }),
+            actions: [
+              ({ event, context }) => context.input.env.logger.error({ report: 'replication', event: 'failed', code: (event.error as { code?: unknown }).code, err: event.error }, 'replication cannot start: configuration error'),
+              assign(({ event }) => {
+                const e = event.error as { code: string; message: string };
+                return { fatal: event.error, lastError: { code: e.code, message: e.message } };
+              }),
+            ],
           },
           { target: 'abandoning', actions: 'startFailed' },
         ],

@@ -123,12 +123,20 @@ export class Replicator implements StoreReplicator {
   private snapshots!: SnapshotTransfer;
   private readonly log;
 
+  private readonly env: Env;
+  private readonly conn: ClusterConnection;
+  private readonly store: ReplicatedStore;
+  private readonly opts: ReplicatorOptions;
   constructor(
-    private readonly env: Env,
-    private readonly conn: ClusterConnection,
-    private readonly store: ReplicatedStore,
-    private readonly opts: ReplicatorOptions,
+    env: Env,
+    conn: ClusterConnection,
+    store: ReplicatedStore,
+    opts: ReplicatorOptions,
   ) {
+    this.env = env;
+    this.conn = conn;
+    this.store = store;
+    this.opts = opts;
     const n = replNames(opts.cluster, opts.store);
     this.stream = n.stream;
     this.prefix = n.prefix;
@@ -198,7 +206,7 @@ export class Replicator implements StoreReplicator {
     this.offConn?.();
     this.consumerGen++;
     this.snapSub?.unsubscribe();
-    await this.messages?.close().catch((e: unknown) => this.log.debug({ err: String(e) }, 'consumer close'));
+    await this.messages?.close().catch((e: unknown) => this.log.debug({ err: e }, 'consumer close'));
     this.rejectWaiters(0, new ReplUnavailableError('replication stopped', { node: this.opts.node, stream: this.stream }));
     this.pending.giveUpAll();
     await this.submitChain;
@@ -431,12 +439,12 @@ export class Replicator implements StoreReplicator {
     const gen = ++this.consumerGen;
     const old = this.messages;
     this.messages = undefined;
-    await old?.close().catch((e: unknown) => this.log.debug({ err: String(e) }, 'old consumer close'));
+    await old?.close().catch((e: unknown) => this.log.debug({ err: e }, 'old consumer close'));
     const start = this.submitted + 1;
     const consumer = await this.js.consumers.get(this.stream, start > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start } : { deliver_policy: DeliverPolicy.All });
     const messages = await consumer.consume({ max_messages: 512 });
     if (gen !== this.consumerGen || this.stopped) {
-      await messages.close().catch((e: unknown) => this.log.debug({ report: 'replication', err: String(e) }, 'superseded consumer close failed'));
+      await messages.close().catch((e: unknown) => this.log.debug({ report: 'replication', err: e }, 'superseded consumer close failed'));
       return;
     }
     this.messages = messages;
@@ -447,7 +455,7 @@ export class Replicator implements StoreReplicator {
           if (this.halted || this.stopped) break;
         }
       } catch (e) {
-        this.log.warn({ report: 'replication', event: 'consumer_ended', err: String(e) }, 'replication consumer failed');
+        this.log.warn({ report: 'replication', event: 'consumer_ended', err: e }, 'replication consumer failed');
       }
       if (gen === this.consumerGen && !this.halted && !this.stopped) {
         this.log.warn({ report: 'replication', event: 'consumer_restart' }, 'replication consumer ended; restarting');
@@ -460,7 +468,7 @@ export class Replicator implements StoreReplicator {
   private restartConsumer(): void {
     if (this.halted || this.stopped) return;
     this.startConsumer().catch((e: unknown) => {
-      this.log.warn({ report: 'replication', event: 'consumer_restart_failed', err: String(e) }, 'could not restart the consumer; retrying');
+      this.log.warn({ report: 'replication', event: 'consumer_restart_failed', err: e }, 'could not restart the consumer; retrying');
       void this.sleep(500).then(() => this.restartConsumer());
     });
   }
@@ -525,7 +533,7 @@ export class Replicator implements StoreReplicator {
           `record at seq ${seq} has schema version ${batch.schemaVersion}, newer than this node's code: refusing to apply (upgrade this node)`,
           { node: this.opts.node, stream: this.stream, seq, value: batch.schemaVersion, cause: res.e },
         );
-        this.log.error({ report: 'replication', event: 'halted', code: this.halted.code, seq, schemaVersion: batch.schemaVersion }, this.halted.message);
+        this.log.error({ report: 'replication', event: 'halted', code: this.halted.code, err: this.halted, seq, schemaVersion: batch.schemaVersion }, this.halted.message);
         this.rejectWaiters(seq, this.halted);
         return;
       }
@@ -539,7 +547,7 @@ export class Replicator implements StoreReplicator {
     const err = new ReplMalformedError(`malformed replicated message at seq ${seq}: ${why}`, { node: this.opts.node, stream: this.stream, seq, cause });
     this.malformed++;
     this.lastMalformed = { seq, why };
-    this.log.error({ report: 'replication', event: 'malformed', code: err.code, seq, why }, err.message);
+    this.log.error({ report: 'replication', event: 'malformed', code: err.code, err, seq, why }, err.message);
     // Not applied; a committer waiting on exactly this seq learns why.
     const list = this.waiters.get(seq);
     this.waiters.delete(seq);
@@ -590,12 +598,12 @@ export class Replicator implements StoreReplicator {
       queue: 'ordo-snapshot',
       callback: (err, msg) => {
         if (err) {
-          this.log.warn({ report: 'replication', event: 'snapshot_sub_error', err: String(err) }, 'snapshot subscription error');
+          this.log.warn({ report: 'replication', event: 'snapshot_sub_error', err }, 'snapshot subscription error');
           return;
         }
         void this.serveSnapshot().then(
           (data) => msg.respond(data),
-          (e: unknown) => this.log.warn({ report: 'replication', event: 'snapshot_serve_failed', err: String(e) }, 'could not serve a snapshot'),
+          (e: unknown) => this.log.warn({ report: 'replication', event: 'snapshot_serve_failed', err: e }, 'could not serve a snapshot'),
         );
       },
     });
@@ -609,7 +617,7 @@ export class Replicator implements StoreReplicator {
     this.consumerGen++;
     const msgs = this.messages;
     this.messages = undefined;
-    await msgs?.close().catch((e: unknown) => this.log.debug({ err: String(e) }, 'consumer close'));
+    await msgs?.close().catch((e: unknown) => this.log.debug({ err: e }, 'consumer close'));
     this.snapSub?.unsubscribe(); // never answer our own request with our stale copy
     this.snapSub = undefined;
     try {
@@ -619,7 +627,7 @@ export class Replicator implements StoreReplicator {
       this.serveSnapshots();
       this.restartConsumer();
     } catch (e) {
-      this.log.error({ report: 'replication', event: 'resync_failed', err: String(e) }, 'resync failed; retrying');
+      this.log.error({ report: 'replication', event: 'resync_failed', err: e }, 'resync failed; retrying');
       this.resyncing = false;
       await this.sleep(1000);
       if (!this.stopped) void this.resync(firstAvailable);
@@ -632,7 +640,7 @@ export class Replicator implements StoreReplicator {
     try {
       const reply = await this.conn.nc.request(this.snapshotSubject, new Uint8Array(0), { timeout: this.opts.commitTimeoutMs ?? 10_000 });
       const ref = reply.json<{ seq: number; object: string; bytes: number }>();
-      const blob = await this.snapshots.download(ref.object, (e) => this.log.debug({ report: 'replication', err: String(e) }, 'could not delete the snapshot object; its TTL will'));
+      const blob = await this.snapshots.download(ref.object, (e) => this.log.debug({ report: 'replication', err: e }, 'could not delete the snapshot object; its TTL will'));
       snap = JSON.parse(new TextDecoder().decode(blob)) as { seq: number; data: unknown };
     } catch (e) {
       if (e instanceof ReplSnapshotError) throw e;

@@ -14,14 +14,23 @@ export class SnapshotTransfer {
   private bucket: Promise<ObjectStore> | undefined;
   private counter = 0;
 
+  private readonly js: JetStreamClient;
+  private readonly cluster: string;
+  /** Prefix of object names (store, node, incarnation): unique per replicator. */
+  private readonly prefix: string;
+  /** Replicas of the bucket when this creates it (`OBJ_ordo_snap_<cluster>`; the replicator reconciles it). */
+  private readonly replicas: number;
   constructor(
-    private readonly js: JetStreamClient,
-    private readonly cluster: string,
-    /** Prefix of object names (store, node, incarnation): unique per replicator. */
-    private readonly prefix: string,
-    /** Replicas of the bucket when this creates it (`OBJ_ordo_snap_<cluster>`; the replicator reconciles it). */
-    private readonly replicas = 1,
-  ) {}
+    js: JetStreamClient,
+    cluster: string,
+    prefix: string,
+    replicas = 1,
+  ) {
+    this.js = js;
+    this.cluster = cluster;
+    this.prefix = prefix;
+    this.replicas = replicas;
+  }
 
   private async store(): Promise<ObjectStore> {
     this.bucket ??= new Objm(this.js).create(`ordo_snap_${this.cluster}`, { ttl: SNAPSHOT_TTL_MS * 1_000_000, replicas: this.replicas });

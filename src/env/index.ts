@@ -7,7 +7,7 @@ export { createSeededRandom, createRealRandom } from './random.ts';
 export type { IdSource } from './ids.ts';
 export { createIdSource } from './ids.ts';
 export type { Logger, LogRecord } from './logger.ts';
-export { createRealLogger, createMemoryLogger } from './logger.ts';
+export { createRealLogger, createMemoryLogger, logSerializers } from './logger.ts';
 export type { FsAdapter } from './fs.ts';
 export { createRealFs } from './fs.ts';
 export type { ProcessAdapter } from './process.ts';

@@ -73,13 +73,17 @@ export type KvErrorKind = 'locked' | 'missing' | 'corrupt' | 'io' | 'closed';
 /** A key-value failure with a machine-readable `kind`. */
 export class KvError extends OrdoError {
   readonly code = 'ORDO_KV_ERROR' as const;
+  readonly kind: KvErrorKind;
+  readonly dir: string;
   constructor(
-    readonly kind: KvErrorKind,
+    kind: KvErrorKind,
     message: string,
-    readonly dir: string,
+    dir: string,
     options?: { cause?: unknown },
   ) {
     super(message, options);
+    this.kind = kind;
+    this.dir = dir;
     this.name = 'KvError';
   }
 }

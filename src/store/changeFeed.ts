@@ -64,7 +64,7 @@ export class ChangeFeed {
     try {
       fn();
     } catch (err) {
-      this.logger.error({ report: 'store_listener_failed', listener: what, reason: (err as Error)?.message, err }, 'store listener threw');
+      this.logger.error({ report: 'store_listener_failed', listener: what, err }, 'store listener threw');
     }
   }
 }

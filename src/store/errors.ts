@@ -10,40 +10,58 @@ export abstract class StoreError extends OrdoError {}
 /** A record does not fit its table: unknown attribute, missing key/attribute, wrong type. */
 export class StoreValidationError extends StoreError {
   readonly code = 'ORDO_STORE_VALIDATION' as const;
+  readonly table: string;
+  readonly attribute: string | undefined;
+  readonly value: unknown;
+  readonly problem: 'unknown_table' | 'unknown_attribute' | 'missing' | 'wrong_type' | 'bad_key' | 'bad_batch';
   constructor(
-    readonly table: string,
-    readonly attribute: string | undefined,
-    readonly value: unknown,
-    readonly problem: 'unknown_table' | 'unknown_attribute' | 'missing' | 'wrong_type' | 'bad_key' | 'bad_batch',
+    table: string,
+    attribute: string | undefined,
+    value: unknown,
+    problem: 'unknown_table' | 'unknown_attribute' | 'missing' | 'wrong_type' | 'bad_key' | 'bad_batch',
     detail = '',
   ) {
     super(`table ${table}: ${problem}${attribute !== undefined ? ` attribute ${attribute}` : ''} value ${safeJson(value)}${detail ? ` (${detail})` : ''}`);
+    this.table = table;
+    this.attribute = attribute;
+    this.value = value;
+    this.problem = problem;
   }
 }
 
 /** A stored value failed its checksum or does not parse: names the table and the key. */
 export class StoreCorruptError extends StoreError {
   readonly code = 'ORDO_STORE_CORRUPT' as const;
+  readonly table: string;
+  readonly key: unknown;
+  readonly detail: string;
   constructor(
-    readonly table: string,
-    readonly key: unknown,
-    readonly detail: string,
+    table: string,
+    key: unknown,
+    detail: string,
     options?: { cause?: unknown },
   ) {
     super(`table ${table}: corrupt value at key ${safeJson(key)}: ${detail}`, options);
+    this.table = table;
+    this.key = key;
+    this.detail = detail;
   }
 }
 
 /** The declared schema differs from the stored one in a way that needs a numbered migration. */
 export class StoreSchemaRefusedError extends StoreError {
   readonly code = 'ORDO_STORE_SCHEMA_REFUSED' as const;
+  readonly table: string;
+  readonly changes: readonly SchemaChange[];
   constructor(
-    readonly table: string,
-    readonly changes: readonly SchemaChange[],
+    table: string,
+    changes: readonly SchemaChange[],
   ) {
     super(
       `table ${table}: schema change needs a numbered migration: ${changes.map((c) => `${c.kind} ${c.attribute ?? ''}${c.detail ? ` (${c.detail})` : ''}`.trim()).join('; ')}`,
     );
+    this.table = table;
+    this.changes = changes;
   }
 }
 
@@ -57,87 +75,113 @@ export interface SchemaChange {
 /** The data was written by a newer schema version than this code knows (rolling deploy). */
 export class StoreNewerSchemaError extends StoreError {
   readonly code = 'ORDO_STORE_NEWER_SCHEMA' as const;
+  readonly storedVersion: number;
+  readonly knownVersion: number;
+  readonly dir: string;
   constructor(
-    readonly storedVersion: number,
-    readonly knownVersion: number,
-    readonly dir: string,
+    storedVersion: number,
+    knownVersion: number,
+    dir: string,
   ) {
     super(`${dir}: store is at schema version ${storedVersion}, this code knows up to ${knownVersion}; refusing to open (no downgrade)`);
+    this.storedVersion = storedVersion;
+    this.knownVersion = knownVersion;
+    this.dir = dir;
   }
 }
 
 /** Another process (or a leaked handle) holds the data directory's lock. */
 export class StoreLockedError extends StoreError {
   readonly code = 'ORDO_STORE_LOCKED' as const;
+  readonly dir: string;
   constructor(
-    readonly dir: string,
+    dir: string,
     options?: { cause?: unknown },
   ) {
     super(`${dir}: locked by another process`, options);
+    this.dir = dir;
   }
 }
 
 /** `expectExisting` was set and the data directory (or its database) is missing. */
 export class StoreMissingDirError extends StoreError {
   readonly code = 'ORDO_STORE_MISSING_DIR' as const;
-  constructor(readonly dir: string) {
+  readonly dir: string;
+  constructor(dir: string) {
     super(`${dir}: data directory missing and expectExisting is set; refusing to create an empty store`);
+    this.dir = dir;
   }
 }
 
 /** A transaction kept conflicting and ran out of retries. */
 export class StoreTxRetriesError extends StoreError {
   readonly code = 'ORDO_STORE_TX_RETRIES' as const;
+  readonly attempts: number;
+  readonly conflict: { table: string; key?: unknown };
   constructor(
-    readonly attempts: number,
-    readonly conflict: { table: string; key?: unknown },
+    attempts: number,
+    conflict: { table: string; key?: unknown },
   ) {
     super(`transaction conflicted ${attempts} times (last on table ${conflict.table}${conflict.key !== undefined ? ` key ${safeJson(conflict.key)}` : ''})`);
+    this.attempts = attempts;
+    this.conflict = conflict;
   }
 }
 
 /** A disk write failed; nothing of the batch was applied. */
 export class StoreIoError extends StoreError {
   readonly code = 'ORDO_STORE_IO' as const;
+  readonly dir: string;
+  readonly operation: string;
   constructor(
-    readonly dir: string,
-    readonly operation: string,
+    dir: string,
+    operation: string,
     options?: { cause?: unknown },
   ) {
     super(`${dir}: ${operation} failed: ${(options?.cause as Error)?.message ?? 'unknown'}`, options);
+    this.dir = dir;
+    this.operation = operation;
   }
 }
 
 /** The store is closed (or closing). */
 export class StoreClosedError extends StoreError {
   readonly code = 'ORDO_STORE_CLOSED' as const;
-  constructor(readonly dir: string) {
+  readonly dir: string;
+  constructor(dir: string) {
     super(`${dir}: store is closed`);
+    this.dir = dir;
   }
 }
 
 /** A numbered migration failed; nothing of it was committed. */
 export class StoreMigrationError extends StoreError {
   readonly code = 'ORDO_STORE_MIGRATION' as const;
+  readonly version: number;
+  readonly description: string;
   constructor(
-    readonly version: number,
-    readonly description: string,
+    version: number,
+    description: string,
     detail: string,
     options?: { cause?: unknown },
   ) {
     super(`migration ${version} (${description}) failed: ${detail}`, options);
+    this.version = version;
+    this.description = description;
   }
 }
 
 /** A backup file is damaged or incomplete, or the restore target is not empty. */
 export class StoreBackupError extends StoreError {
   readonly code = 'ORDO_STORE_BACKUP' as const;
+  readonly path: string;
   constructor(
-    readonly path: string,
+    path: string,
     detail: string,
     options?: { cause?: unknown },
   ) {
     super(`${path}: ${detail}`, options);
+    this.path = path;
   }
 }
 

@@ -172,7 +172,7 @@ export class GroupCommit {
     } catch (err) {
       this.releasePending(batch);
       const e = err instanceof StoreValidationError ? err : new StoreIoError(s.dir, 'commit', { cause: err });
-      s.env.logger.error({ report: 'store_commit_failed', dir: s.dir, commits: batch.length, reason: (err as Error).message }, 'store commit failed; nothing applied');
+      s.env.logger.error({ report: 'store_commit_failed', dir: s.dir, commits: batch.length, err }, 'store commit failed; nothing applied');
       for (const p of batch) p.reject(e);
       return;
     }

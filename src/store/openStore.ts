@@ -60,13 +60,24 @@ const openStores = new Map<string, Store>();
  */
 export class StoreOpening {
   private loaded = false;
+  private readonly o: OpenStoreOptions;
+  private readonly st: StoreState;
+  readonly store: Store;
+  private readonly catalog: Catalog;
+  private readonly plan: Plan;
   private constructor(
-    private readonly o: OpenStoreOptions,
-    private readonly st: StoreState,
-    readonly store: Store,
-    private readonly catalog: Catalog,
-    private readonly plan: Plan,
-  ) {}
+    o: OpenStoreOptions,
+    st: StoreState,
+    store: Store,
+    catalog: Catalog,
+    plan: Plan,
+  ) {
+    this.o = o;
+    this.st = st;
+    this.store = store;
+    this.catalog = catalog;
+    this.plan = plan;
+  }
 
   /** Phase 1: check the directory, open, compare schemas. Throws typed errors; never creates an empty store under `expectExisting`. */
   static async begin(o: OpenStoreOptions): Promise<StoreOpening> {
@@ -246,7 +257,7 @@ export class StoreOpening {
         let after: unknown = '(table start)';
         if (typeof lastKey === 'string') after = decodeKey(mem.encKeyOf(lastKey));
         mem.failed = new StoreCorruptError(mem.def.name, after, `table unreadable on disk after this key: ${(err as Error).message}`, { cause: err });
-        this.o.env.logger.error({ report: 'store_corrupt_table', table: mem.def.name, key: after, reason: (err as Error).message }, 'table unreadable; other tables are served');
+        this.o.env.logger.error({ report: 'store_corrupt_table', table: mem.def.name, key: after, err }, 'table unreadable; other tables are served');
         mem.clear();
       } finally {
         await pending?.catch(() => []); // never close an iterator with a read in flight

@@ -106,14 +106,25 @@ export class NatsServer {
   private log = '';
   /** The CA and server cert when started with `tls: true`. */
   tlsFiles: { caFile: string; certFile: string; keyFile: string } | undefined;
+  readonly conf: NatsServerConf;
+  readonly port: number;
+  readonly storeDir: string;
+  private readonly confFile: string;
+  /** The temp dir holding the config (and the store dir unless one was given). */
+  readonly dir: string;
   private constructor(
-    readonly conf: NatsServerConf,
-    readonly port: number,
-    readonly storeDir: string,
-    private readonly confFile: string,
-    /** The temp dir holding the config (and the store dir unless one was given). */
-    readonly dir: string,
-  ) {}
+    conf: NatsServerConf,
+    port: number,
+    storeDir: string,
+    confFile: string,
+    dir: string,
+  ) {
+    this.conf = conf;
+    this.port = port;
+    this.storeDir = storeDir;
+    this.confFile = confFile;
+    this.dir = dir;
+  }
 
   /** `nats://127.0.0.1:<port>` */
   get url(): string {

@@ -40,7 +40,8 @@ export function resolveReplicas(info: ServerClusterInfo | undefined, setting: Re
  * Gives an existing stream (a KV bucket is `KV_<bucket>`, an object store `OBJ_<bucket>`) the
  * replica count `want`, updating it in place when it differs — JetStream moves the data.
  * Under `'auto'` (`explicit` false) a stream with more replicas than `want` is left as it is
- * (a server that is down at boot never shrinks a stream). Returns the count the stream has.
+ * (a server that is down at boot never shrinks a stream). Returns the count the stream has
+ * (`want` without asking when `'auto'` resolved to 1: there is nothing to grow).
  * Refused updates become {@link JetStreamReplicasError} with `{ want, have }`.
  */
 export async function reconcileReplicas(jsm: JetStreamManager, stream: string, want: number, explicit: boolean, log: Logger, details: ClusterErrorDetails = {}): Promise<number> {

@@ -104,7 +104,8 @@ describe('replica counts on a 3-server NATS cluster', () => {
     await s3.stop();
     // what 'auto' does when it resolves lower than a stream has (a server down at boot): nothing
     await (await jetstreamManager(nc)).streams.update('ORDO_REPL_rc_main', { num_replicas: 3 });
-    expect(await reconcileReplicas(await jetstreamManager(nc), 'ORDO_REPL_rc_main', 1, false, realTimeEnv().logger)).toBe(3);
+    expect(await reconcileReplicas(await jetstreamManager(nc), 'ORDO_REPL_rc_main', 2, false, realTimeEnv().logger)).toBe(3);
+    await reconcileReplicas(await jetstreamManager(nc), 'ORDO_REPL_rc_main', 1, false, realTimeEnv().logger);
     expect(await replicasOf('ORDO_REPL_rc_main')).toBe(3);
   });
 

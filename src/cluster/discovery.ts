@@ -52,10 +52,10 @@ export interface ClusterService extends Membership {
   readonly connection: ClusterConnection | undefined;
   readonly cluster: string;
   readonly incarnation: string;
-  /** The replica count every stream/bucket of this cluster gets (resolved from {@link DiscoveryConfig.replicas}). */
-  readonly replicas: number;
-  /** Whether that count was configured (reconciling may shrink) or `'auto'` (never shrinks). */
-  readonly replicasExplicit: boolean;
+  /** The replica count every stream/bucket of this cluster gets (resolved from {@link DiscoveryConfig.replicas}); absent = 1. */
+  readonly replicas?: number;
+  /** Whether that count was configured (reconciling may shrink) or `'auto'` (never shrinks); absent = auto. */
+  readonly replicasExplicit?: boolean;
 }
 
 interface Ctx {

@@ -19,6 +19,7 @@ export {
   ReplMalformedError,
   ReplNewerSchemaError,
   ReplConflictError,
+  ReplApplyError,
   ReplUnavailableError,
   ReplSnapshotError,
   ReplMigrationError,

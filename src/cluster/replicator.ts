@@ -2,7 +2,7 @@ import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError, jetstream, jetstre
 import type { Subscription } from '@nats-io/nats-core';
 import type { Env } from '../env/env.ts';
 import type { ClusterConnection } from './connection.ts';
-import { ClusterError, JetStreamReplicasError, ReplIndeterminateError, ReplConflictError, ReplMalformedError, ReplNewerSchemaError, ReplSnapshotError, ReplUnavailableError, NatsUnreachableError } from './errors.ts';
+import { ClusterError, JetStreamReplicasError, ReplApplyError, ReplIndeterminateError, ReplConflictError, ReplMalformedError, ReplNewerSchemaError, ReplSnapshotError, ReplUnavailableError } from './errors.ts';
 import { SnapshotTransfer } from './snapshotTransfer.ts';
 import { PendingCommits, publishSettled } from './commitSettlement.ts';
 import { classifyJetStreamError, createWithReplicas, reconcileReplicas } from './replicas.ts';
@@ -105,7 +105,17 @@ export class Replicator implements StoreReplicator {
   private applied = 0;
   private readonly subjectSeq = new Map<string, number>();
   private readonly waiters = new Map<number, Array<{ resolve: () => void; reject: (e: unknown) => void }>>();
+  /** Why applying stopped for good (a newer schema, a store that could not write); also rejects commits. */
   private halted: ClusterError | undefined;
+  private onFailed!: (e: ClusterError) => void;
+  /**
+   * Resolves with the error that stopped applying for good: a newer schema
+   * ({@link ReplNewerSchemaError}) or a store that could not write a valid message
+   * ({@link ReplApplyError}). The replication child ends with it as its reason (never `ready`
+   * while halted); its supervisor restarts it, and it re-applies from the store's recorded
+   * position. Pending while applying works.
+   */
+  readonly failed: Promise<ClusterError> = new Promise((r) => (this.onFailed = r));
   private stopped = false;
   private malformed = 0;
   private conflicts = 0;
@@ -181,7 +191,8 @@ export class Replicator implements StoreReplicator {
         await this.waitApplied(last, this.opts.commitTimeoutMs ?? 10_000);
         break;
       } catch (e) {
-        if (e instanceof ReplNewerSchemaError) break;
+        // halted while catching up: a start failure naming why, never a ready replicator
+        if (this.halted) throw this.halted;
         if (this.applied === seen) throw e;
       }
     }
@@ -190,6 +201,7 @@ export class Replicator implements StoreReplicator {
     for (const t of this.opts.tables) {
       if (!this.halted) await this.knownSubjectSeq(`${this.prefix}.t.${token(t)}`);
     }
+    if (this.halted) throw this.halted;
     this.serveSnapshots();
     this.offConn = this.conn.on((e) => {
       if (e.type === 'nats.reconnect') this.restartConsumer();
@@ -202,7 +214,11 @@ export class Replicator implements StoreReplicator {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    this.store.setReplicator(undefined);
+    // Not `undefined`: a store without a replicator writes replicated tables locally (single-node
+    // mode). Unplugged from a cluster, such a write would never reach the stream — refuse it
+    // until a replicator is plugged in again.
+    const refusal = new ReplUnavailableError('replication is not running: writes to replicated tables are refused until it is', { node: this.opts.node, stream: this.stream });
+    this.store.setReplicator({ commit: () => Promise.reject(refusal) });
     this.offConn?.();
     this.consumerGen++;
     this.snapSub?.unsubscribe();
@@ -521,6 +537,8 @@ export class Replicator implements StoreReplicator {
     );
     const step = this.confirmChain.then(async () => {
       const res = await applying;
+      // stopped at an earlier seq: whatever became of this one, the position does not move past it
+      if (this.halted) return;
       if (res.ok) {
         if (res.r === 'duplicate') this.log.debug({ report: 'replication', event: 'duplicate', seq }, 'already applied');
         this.schemaOk = Math.max(this.schemaOk, batch.schemaVersion);
@@ -528,19 +546,36 @@ export class Replicator implements StoreReplicator {
         return;
       }
       const code = (res.e as { code?: unknown })?.code;
-      if (code === 'ORDO_STORE_NEWER_SCHEMA' || code === 'ORDO_REPL_NEWER_SCHEMA') {
-        this.halted = new ReplNewerSchemaError(
-          `record at seq ${seq} has schema version ${batch.schemaVersion}, newer than this node's code: refusing to apply (upgrade this node)`,
-          { node: this.opts.node, stream: this.stream, seq, value: batch.schemaVersion, cause: res.e },
-        );
-        this.log.error({ report: 'replication', event: 'halted', code: this.halted.code, err: this.halted, seq, schemaVersion: batch.schemaVersion }, this.halted.message);
-        this.rejectWaiters(seq, this.halted);
+      // Only a message that is itself invalid is skipped: the store refused its contents and
+      // wrote nothing. Anything else (I/O, a closed store, an unknown failure) means a valid
+      // message was not written: skipping it would lose it on this node for good.
+      if (code === 'ORDO_STORE_VALIDATION') {
+        this.skipMalformed(seq, subject, `store refused it: ${res.e instanceof Error ? res.e.message : String(res.e)}`, res.e);
         return;
       }
-      this.skipMalformed(seq, subject, `store refused it: ${res.e instanceof Error ? res.e.message : String(res.e)}`, res.e);
+      if (code === 'ORDO_STORE_NEWER_SCHEMA' || code === 'ORDO_REPL_NEWER_SCHEMA') {
+        this.halt(new ReplNewerSchemaError(
+          `record at seq ${seq} has schema version ${batch.schemaVersion}, newer than this node's code: refusing to apply (upgrade this node)`,
+          { node: this.opts.node, stream: this.stream, seq, value: batch.schemaVersion, cause: res.e },
+        ), seq, res.e);
+        return;
+      }
+      this.halt(new ReplApplyError(
+        `the local store could not apply seq ${seq} (${typeof code === 'string' ? code : 'unknown error'}): stopping at it, to re-apply from the recorded position after a restart`,
+        { node: this.opts.node, stream: this.stream, seq, cause: res.e },
+      ), seq, res.e);
     });
     this.confirmChain = step;
     if (barrier) await step;
+  }
+
+  /** Stops applying at `seq` for good: nothing after it is handed to the store; commits and waiters get `err`; {@link Replicator.failed} resolves. */
+  private halt(err: ClusterError, seq: number, cause: unknown): void {
+    if (this.halted) return;
+    this.halted = err;
+    this.log.error({ report: 'replication', event: 'halted', code: err.code, seq, err: cause }, err.message);
+    this.rejectWaiters(seq, err);
+    this.onFailed(err);
   }
 
   private skipMalformed(seq: number, subject: string, why: string, cause?: unknown): void {

@@ -78,8 +78,9 @@ export async function coordinateMigration(o: MigrationGateOptions): Promise<'mig
   // load (2.9 answers stream creation slowly when several nodes race to create it).
   const { kv, first } = await retry(3, async () => {
     const bucket = schemaBucket(o.cluster.cluster);
-    const kv = await createWithReplicas(`KV_${bucket}`, o.cluster.replicas, () => new Kvm(conn.nc).create(bucket, { history: 5, replicas: o.cluster.replicas }), { node: o.cluster.self });
-    await reconcileReplicas(await jetstreamManager(conn.nc, { checkAPI: false }), `KV_${bucket}`, o.cluster.replicas, o.cluster.replicasExplicit, o.env.logger, { node: o.cluster.self });
+    const replicas = o.cluster.replicas ?? 1;
+    const kv = await createWithReplicas(`KV_${bucket}`, replicas, () => new Kvm(conn.nc).create(bucket, { history: 5, replicas }), { node: o.cluster.self });
+    await reconcileReplicas(await jetstreamManager(conn.nc, { checkAPI: false }), `KV_${bucket}`, replicas, o.cluster.replicasExplicit ?? false, o.env.logger, { node: o.cluster.self });
     return { kv, first: await read(kv, o.store) };
   });
   if ((first.rec?.version ?? 0) >= o.toVersion) return 'already';

@@ -154,6 +154,25 @@ export class StoreClosedError extends StoreError {
   }
 }
 
+/**
+ * A replicated batch refused because an earlier sequence of the same stream could not be
+ * written: the stream position never moves past a batch that is not on disk. The replicator
+ * stops and is restarted from the recorded position; a call at or below `failedSeq` re-opens
+ * the stream.
+ */
+export class StoreReplicationGapError extends StoreError {
+  readonly code = 'ORDO_STORE_REPL_GAP' as const;
+  readonly stream: string;
+  readonly seq: number;
+  readonly failedSeq: number;
+  constructor(stream: string, seq: number, failedSeq: number, options?: { cause?: unknown }) {
+    super(`stream ${stream}: refusing seq ${seq}: the apply of seq ${failedSeq} failed and was not written; re-apply from the recorded position`, options);
+    this.stream = stream;
+    this.seq = seq;
+    this.failedSeq = failedSeq;
+  }
+}
+
 /** A numbered migration failed; nothing of it was committed. */
 export class StoreMigrationError extends StoreError {
   readonly code = 'ORDO_STORE_MIGRATION' as const;

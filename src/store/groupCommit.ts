@@ -5,7 +5,7 @@ import type { StoreState } from './storeState.ts';
 import type { BuiltBatch, Change, Pending } from './writeBatch.ts';
 import { buildWriteBatch } from './writeBatch.ts';
 import { mustEncode } from './query.ts';
-import { StoreClosedError, StoreIoError, StoreValidationError } from './errors.ts';
+import { StoreClosedError, StoreIoError, StoreReplicationGapError, StoreValidationError } from './errors.ts';
 
 /** What the group commit needs from its store. @internal */
 export interface GroupCommitHost {
@@ -49,6 +49,11 @@ export class GroupCommit {
   private pendingIndex: Map<MemTable, Set<string>> | undefined;
   /** Highest stream sequence queued but not yet applied, per stream. */
   readonly pendingApplied = new Map<string, number>();
+  /**
+   * Per stream, the lowest sequence whose replicated apply failed to be written: later ones are
+   * refused until the stream is re-applied from at or below it (see `applyReplicated`).
+   */
+  readonly failedApply = new Map<string, number>();
   /**
    * Local-table writes of replicated commits between their read-set check and their apply (they
    * travel in the stream message): pending for other transactions' conflict checks.
@@ -160,6 +165,29 @@ export class GroupCommit {
     }
   }
 
+  /**
+   * A flush holding replicated applies failed: their streams' later sequences already queued
+   * must not be written either (the position would skip the failed one), and later calls are
+   * refused until the stream is re-applied from before the failure.
+   */
+  private failStreams(batch: readonly Pending[], cause: unknown): void {
+    for (const p of batch) {
+      if (!p.applied) continue;
+      const { stream, seq } = p.applied;
+      this.failedApply.set(stream, Math.min(seq, this.failedApply.get(stream) ?? seq));
+      this.pendingApplied.delete(stream);
+    }
+    if (this.failedApply.size === 0) return;
+    const keep: Pending[] = [];
+    for (const p of this.queue) {
+      const failed = p.applied ? this.failedApply.get(p.applied.stream) : undefined;
+      if (p.applied && failed !== undefined && p.applied.seq > failed) p.reject(new StoreReplicationGapError(p.applied.stream, p.applied.seq, failed, { cause }));
+      else keep.push(p);
+    }
+    this.queue = keep;
+    this.pendingIndex = undefined;
+  }
+
   private async flushOnce(): Promise<void> {
     const s = this.h.s;
     const batch = this.queue;
@@ -174,6 +202,7 @@ export class GroupCommit {
       const e = err instanceof StoreValidationError ? err : new StoreIoError(s.dir, 'commit', { cause: err });
       s.env.logger.error({ report: 'store_commit_failed', dir: s.dir, commits: batch.length, err }, 'store commit failed; nothing applied');
       for (const p of batch) p.reject(e);
+      this.failStreams(batch, e);
       return;
     }
     const { changes, seq } = built;

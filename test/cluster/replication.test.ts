@@ -17,10 +17,9 @@ async function newStore(schemaVersion?: number): Promise<TestStore> {
   return s;
 }
 afterEach(async () => {
-  for (const s of opened.splice(0)) {
-    await s.close();
-    removeStoreDir(s.dir);
-  }
+  const all = opened.splice(0);
+  for (const s of all) await s.close();
+  for (const s of all) removeStoreDir(s.dir);
 });
 
 async function startNode(url: string, cluster: string, name: string, store: TestStore, extra: Partial<ReplicationConfig> = {}) {
@@ -225,21 +224,34 @@ describe('replication through JetStream', () => {
     await b.stop();
   });
 
-  it('a node whose code is older than the data refuses newer records (typed error, health says so), applies nothing after', async () => {
+  it('a node whose code is older than the data refuses newer records: the child ends naming ORDO_REPL_NEWER_SCHEMA, a restarted one never becomes ready, upgraded code catches up', async () => {
     const a = await startNode(ns.url, 'sch', 'a', await newStore(2));
-    const old = await startNode(ns.url, 'sch', 'old', await newStore(1));
+    const oldStore = await newStore(1);
+    const old = await startNode(ns.url, 'sch', 'old', oldStore);
     await a.commit([put('users', 'u', { v: 2 })]);
-    await waitFor(() => old.repl.health().status === 'halted', 'old halts');
-    expect(old.repl.health().reason).toMatchObject({ code: 'ORDO_REPL_NEWER_SCHEMA' });
+    await waitFor(() => old.r.getSnapshot().status === 'done', 'old replication child ends');
+    const reason = (r: { getSnapshot(): { output?: unknown } }) => (r.getSnapshot().output as { reason: { code: string; seq?: number } }).reason;
+    expect(reason(old.r)).toMatchObject({ code: 'ORDO_REPL_NEWER_SCHEMA', seq: 1 });
     expect(old.get('users', 'u')).toBeUndefined();
-    expect(old.repl.appliedSeq()).toBe(0);
-    expect(await codeOf(old.commit([put('users', 'x', {})]))).toBe('ORDO_REPL_NEWER_SCHEMA');
-    expect(old.r.getSnapshot().status).toBe('active'); // halted, not crash-looping
-    // a restarted old node refuses again at the same place
-    await old.stop();
-    const again = await startNode(ns.url, 'sch', 'old', old.store);
-    expect(again.repl.health()).toMatchObject({ status: 'halted', reason: { code: 'ORDO_REPL_NEWER_SCHEMA' } });
-    await again.stop();
+    expect(oldStore.store.lastAppliedSeq(old.repl.stream)).toBe(0);
+    // unplugged, the store does not write replicated tables locally behind the cluster's back
+    await expect(oldStore.store.transaction((t) => void t.put('users', { id: 'x', v: 1 }))).rejects.toMatchObject({ code: 'ORDO_REPL_UNAVAILABLE' });
+    expect(oldStore.store.get('users', 'x')).toBeUndefined();
+    // a restarted child refuses again at the same place, as a start failure: never ready
+    let wasReady = false;
+    const again = startChild(replicationMachine, { env: old.env, cluster: old.svc, store: oldStore.store, config: { store: 'main', tables: TABLES } }, old.env);
+    again.subscribe((snap) => (wasReady ||= snap.hasTag('ready')));
+    await waitFor(() => again.getSnapshot().status === 'done', 'restarted child ends');
+    expect(wasReady).toBe(false);
+    expect(reason(again)).toMatchObject({ code: 'ORDO_REPL_NEWER_SCHEMA', seq: 1 });
+    await stopChild(old.d);
+    // the node upgraded (code that knows schema 2) resumes at the halted seq
+    await oldStore.close();
+    const upgraded = await oldStore.reopen({ schemaVersion: 2 });
+    opened.push(upgraded);
+    const up = await startNode(ns.url, 'sch', 'old', upgraded);
+    expect(up.get('users', 'u')).toEqual({ v: 2 });
+    await up.stop();
     await a.stop();
   });
 

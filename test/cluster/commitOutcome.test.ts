@@ -56,7 +56,9 @@ describe('commit outcomes on a 3-server NATS cluster', () => {
       },
     };
   }
-  const lastSeq = async (stream: string): Promise<number> => (await (await jetstreamManager(nc)).streams.info(stream)).state.last_seq;
+  /** The stream's last sequence (the request retried: the test's own connection may be failing over). */
+  const lastSeq = (stream: string): Promise<number> =>
+    waitFor(async () => ({ seq: (await (await jetstreamManager(nc, { timeout: 2000 })).streams.info(stream)).state.last_seq }), `info of ${stream}`, 20_000, 100).then((r) => r.seq);
 
   it("a committed write whose local apply is slower than the commit timeout resolves as committed (not 'sequence N not applied within …')", async () => {
     let gate: Promise<void> | undefined;

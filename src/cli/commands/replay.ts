@@ -1,5 +1,6 @@
 import { CommandError, UsageError, parseFlags, str } from '../args.ts';
 import type { CliIo } from '../io.ts';
+import { importModule } from '../loadModule.ts';
 import { formatReplayTable, replayIncident, type Incident } from '../../chaos/incidents.ts';
 
 export const REPLAY_USAGE = `Usage: ordo replay <incident> [options]
@@ -25,7 +26,7 @@ export async function replayCommand(argv: readonly string[], io: CliIo, options:
     return 0;
   }
   if (!options.incidents) throw new CommandError('no incident catalogue is configured (run it through the ordo command of a checkout)');
-  const { incidents } = (await import(options.incidents)) as { incidents: readonly Incident[] };
+  const { incidents } = await importModule<{ incidents: readonly Incident[] }>(options.incidents, `the incident catalogue ${options.incidents}`);
   if (flags['list']) {
     for (const i of incidents) io.out(`${i.id}  ${i.title} (${i.steps.length} steps)\n`);
     return 0;

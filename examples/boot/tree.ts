@@ -53,6 +53,8 @@ export interface BootOptions {
   nats?: string[];
   /** Stable node name (else generated once and kept in `dataDir`). */
   nodeName?: string;
+  /** Copies of every stream and bucket (default `'auto'`: R3 on a 3+ server NATS cluster, else R1). */
+  replicas?: number | 'auto';
   /** Health endpoint port (0: any free one). */
   httpPort: number;
   /** Health endpoint host (default 0.0.0.0). */
@@ -112,7 +114,7 @@ export function bootTree(options: BootOptions): SupervisorSpec {
           machine: discoveryMachine,
           input: ({ env }) => ({
             env,
-            config: { dataDir: options.dataDir, ...(options.nodeName ? { nodeName: options.nodeName } : {}), ...(clustered ? { nats: { servers: options.nats! } } : {}) },
+            config: { dataDir: options.dataDir, ...(options.nodeName ? { nodeName: options.nodeName } : {}), ...(clustered ? { nats: { servers: options.nats! } } : {}), ...(options.replicas !== undefined ? { replicas: options.replicas } : {}) },
           }),
         },
         provides: ClusterTag,
@@ -175,18 +177,20 @@ export function optionsFromEnv(vars: Readonly<Record<string, string | undefined>
     dataDir: vars['ORDO_DATA_DIR'] || './data',
     ...(vars['ORDO_NATS_URL'] ? { nats: vars['ORDO_NATS_URL'].split(',').map((s) => s.trim()).filter(Boolean) } : {}),
     ...(vars['ORDO_NODE_NAME'] ? { nodeName: vars['ORDO_NODE_NAME'] } : {}),
+    ...(vars['ORDO_REPLICAS'] ? { replicas: vars['ORDO_REPLICAS'] === 'auto' ? ('auto' as const) : Number(vars['ORDO_REPLICAS']) } : {}),
     httpPort: port,
     ...overrides,
   };
 }
 
 /** What `ordo start --tree` loads: the tree from the CLI's options. */
-export function tree(cli: { env: Readonly<Record<string, string | undefined>>; dataDir?: string; nats?: string[]; nodeName?: string; httpPort?: number }): SupervisorSpec {
+export function tree(cli: { env: Readonly<Record<string, string | undefined>>; dataDir?: string; nats?: string[]; nodeName?: string; replicas?: number | 'auto'; httpPort?: number }): SupervisorSpec {
   return bootTree(
     optionsFromEnv(cli.env, {
       ...(cli.dataDir !== undefined ? { dataDir: cli.dataDir } : {}),
       ...(cli.nats !== undefined ? { nats: cli.nats } : {}),
       ...(cli.nodeName !== undefined ? { nodeName: cli.nodeName } : {}),
+      ...(cli.replicas !== undefined ? { replicas: cli.replicas } : {}),
       ...(cli.httpPort !== undefined ? { httpPort: cli.httpPort } : {}),
     }),
   );

@@ -17,6 +17,8 @@ Options:
   --data DIR      data directory (env ORDO_DATA_DIR, default ./data)
   --nats URLS     NATS servers, comma-separated: clustered (env ORDO_NATS_URL)
   --node NAME     stable node name (env ORDO_NODE_NAME)
+  --replicas N    copies of each NATS stream/bucket, 1-5 or auto (env ORDO_REPLICAS; default auto:
+                  3 on a cluster of 3+ servers, else 1)
   --port N        health endpoint port (env ORDO_HTTP_PORT, default 8080)
   --name NAME     application name (default ordo)
   --json          print only JSON log lines (no tree)
@@ -29,18 +31,25 @@ export interface TreeModuleOptions {
   dataDir?: string;
   nats?: string[];
   nodeName?: string;
+  /** `--replicas`: copies of each stream and bucket (`'auto'`: 3 on a 3+ server cluster, else 1). */
+  replicas?: number | 'auto';
   httpPort?: number;
 }
 
 /** `ordo start`. */
 export async function startCommand(argv: readonly string[], io: CliIo, options: { defaultTree?: string; env?: Env } = {}): Promise<number> {
-  const { flags, positional } = parseFlags('start', argv, { tree: 'string', data: 'string', nats: 'string', node: 'string', port: 'string', name: 'string', json: 'boolean' });
+  const { flags, positional } = parseFlags('start', argv, { tree: 'string', data: 'string', nats: 'string', node: 'string', replicas: 'string', port: 'string', name: 'string', json: 'boolean' });
   if (flags['help']) {
     io.out(START_USAGE);
     return 0;
   }
   if (positional.length > 0) throw new UsageError('start', `unexpected argument '${positional[0]}'`);
   const port = portFlag('start', flags, 'port');
+  const r = str(flags, 'replicas');
+  const replicas = r === undefined ? undefined : r === 'auto' ? ('auto' as const) : Number(r);
+  if (replicas !== undefined && replicas !== 'auto' && !(Number.isInteger(replicas) && replicas >= 1 && replicas <= 5)) {
+    throw new UsageError('start', `--replicas must be an integer from 1 to 5 or 'auto' (got '${r}')`);
+  }
   const json = flags['json'] === true;
   const moduleRef = str(flags, 'tree') ?? options.defaultTree;
   if (!moduleRef) throw new UsageError('start', 'no tree: give --tree MODULE');
@@ -49,6 +58,7 @@ export async function startCommand(argv: readonly string[], io: CliIo, options: 
     ...(str(flags, 'data') !== undefined ? { dataDir: str(flags, 'data')! } : {}),
     ...(str(flags, 'nats') !== undefined ? { nats: str(flags, 'nats')!.split(',').map((s) => s.trim()).filter(Boolean) } : {}),
     ...(str(flags, 'node') !== undefined ? { nodeName: str(flags, 'node')! } : {}),
+    ...(replicas !== undefined ? { replicas } : {}),
     ...(port !== undefined ? { httpPort: port } : {}),
   };
   const tree = await loadTree(moduleRef, treeOptions);

@@ -28,6 +28,8 @@ export {
   StoreReplicationGapError,
   StoreMigrationError,
   StoreBackupError,
+  StoreArgumentError,
+  StoreTxFinishedError,
 } from './errors.ts';
-export type { SchemaChange } from './errors.ts';
+export type { SchemaChange, StoreValidationProblem } from './errors.ts';
 export { encodeKey, decodeKey } from './keyCodec.ts';

@@ -12,13 +12,12 @@
  *
  * The job runner slots in through `options.jobs` (its own issue).
  */
-import type { ChildSpec, StartRetrySpec, SupervisorSpec } from '../../src/index.ts';
-import { ApplicationTag, child, service } from '../../src/index.ts';
-import { discoveryMachine, electionMachine, replicationMachine, type ClusterService, type Leadership, type ReplicationService } from '../../src/cluster/index.ts';
-import type { Store, TableDef } from '../../src/store/index.ts';
-import { storeInitializerMachine } from '../../src/store/initializerMachine.ts';
-import { cacheLoaderMachine, storeTableSource, type Cache, type CacheStats } from '../../src/cache/index.ts';
-import { healthEndpointMachine, type CacheLike, type HealthSource } from '../../src/health/index.ts';
+import type { ChildSpec, StartRetrySpec, SupervisorSpec } from 'ordo';
+import { ApplicationTag, child, service } from 'ordo';
+import { discoveryMachine, electionMachine, replicationMachine, type ClusterService, type Leadership, type ReplicationService } from 'ordo/cluster';
+import { storeInitializerMachine, type Store, type TableDef } from 'ordo/store';
+import { cacheLoaderMachine, storeTableSource, type Cache, type CacheStats } from 'ordo/cache';
+import { healthEndpointMachine, type CacheLike, type HealthSource } from 'ordo/health';
 
 /** The services of the reference tree, as typed tags. */
 export const ClusterTag = service<ClusterService>('cluster');

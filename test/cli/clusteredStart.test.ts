@@ -4,13 +4,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ordoSource } from '../support/ordoCli.ts'; // the CLI from the source: tests never need a build
 import { spawn, type ChildProcess } from 'node:child_process';
 import { NatsServer, cleanup, freePort, waitFor } from '../harness/nats.ts';
 
-const bin = join(import.meta.dirname, '..', '..', 'bin', 'ordo.js');
 
 function node(url: string, dataDir: string, name: string, port: number): { child: ChildProcess; out: () => string; exit: Promise<number | null> } {
-  const child = spawn(process.execPath, [bin, 'start', '--nats', url, '--data', dataDir, '--node', name, '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...ordoSource, 'start', '--nats', url, '--data', dataDir, '--node', name, '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', () => undefined);

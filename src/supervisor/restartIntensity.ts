@@ -1,3 +1,5 @@
+import { __chaosBugs } from '../env/testBugs.ts';
+
 /**
  * OTP's `add_restart`: a sliding window of restart timestamps (newest first).
  *
@@ -22,7 +24,9 @@ export function addRestart(
     if (r > threshold) kept.push(r);
     else break;
   }
-  return { ok: kept.length <= limits.maxRestarts, restarts: kept };
+  // __chaosBugs.intensityMiscount (test-only): forgets to count the new restart.
+  const counted = __chaosBugs.intensityMiscount ? kept.length - 1 : kept.length;
+  return { ok: counted <= limits.maxRestarts, restarts: kept };
 }
 
 /**

@@ -58,6 +58,8 @@ export interface RealEnvOptions {
   /** Pretty-print logs (pino-pretty) instead of JSON lines. */
   pretty?: boolean;
   level?: string;
+  /** Where logs go (default stdout). */
+  logTo?: 'stdout' | 'stderr';
   seed?: number;
   io?: Partial<IoAdapters>;
 }
@@ -74,7 +76,7 @@ export function createRealEnv(options: RealEnvOptions = {}): Env {
   return {
     clock: createRealClock(),
     random,
-    logger: options.logger ?? createRealLogger({ pretty: options.pretty, level: options.level ?? 'info' }),
+    logger: options.logger ?? createRealLogger({ pretty: options.pretty, level: options.level ?? 'info', ...(options.logTo ? { to: options.logTo } : {}) }),
     ids: createIdSource(),
     io: { fs: createRealFs(), process: createRealProcess(), kv: createRocksKv(), nats: createRealNatsConnector(), http: createRealHttp(), ...options.io },
   };

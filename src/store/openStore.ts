@@ -10,6 +10,7 @@ import type { Catalog, Plan } from './migrate.ts';
 import { COLUMNS, META, indexPrefix, metaKey, tablePrefix } from './layout.ts';
 import { decodeKey, fromBytes, prefixEnd, skipElement, toBytes } from './keyCodec.ts';
 import { decodeValue } from './valueCodec.ts';
+import { deepFreeze } from './values.ts';
 import { StoreCorruptError, StoreIoError, StoreLockedError, StoreMissingDirError, StoreNewerSchemaError } from './errors.ts';
 import type { DeferredRecord } from './deferredMigrations.ts';
 
@@ -236,7 +237,7 @@ export class StoreOpening {
             const rk = fromBytes(k).slice(prefix.length);
             const d = decodeValue(v);
             if (d.ok && d.value !== null && typeof d.value === 'object') {
-              mem.rows.set(rk, Object.freeze(d.value as Row));
+              mem.rows.set(rk, deepFreeze(d.value as Row));
               mem.order.add(rk);
               lastKey = rk;
               continue;

@@ -1,4 +1,3 @@
-import { RocksLevel } from '@nxtedition/rocksdb';
 import { existsSync } from 'node:fs';
 import type { KvAdapter, KvDb, KvErrorKind, KvIterator, KvOp, KvOpenOptions, KvRange } from './kv.ts';
 import { KvError } from './kv.ts';
@@ -41,6 +40,8 @@ export function createRocksKv(adapterOptions: { syncWorker?: boolean } = {}): Kv
     async open(dir: string, options: KvOpenOptions): Promise<KvDb> {
       const columns: Record<string, object> = { default: {} };
       for (const c of options.columns) columns[c] = {};
+      // The native binding is loaded on first open: importing Ordo never loads RocksDB.
+      const { RocksLevel } = await import('@nxtedition/rocksdb');
       const db = new RocksLevel(dir, { columns, keyEncoding: 'buffer', valueEncoding: 'buffer' } as never) as unknown as RawRocks;
       try {
         await db.open({ createIfMissing: options.createIfMissing });

@@ -13,6 +13,7 @@ import { diffTable, normalizeTable, validateRecord } from './schema.ts';
 import type { SchemaDiff } from './schema.ts';
 import {
   StoreCorruptError,
+  StoreDamagedError,
   StoreError,
   StoreIoError,
   StoreLockedError,
@@ -23,6 +24,10 @@ import {
   StoreValidationError,
 } from './errors.ts';
 import { backupKv } from './backup.ts';
+import { validateOpenOptions, canonicalDir } from './openOptions.ts';
+import type { LiveHandleRegistry } from './liveHandles.ts';
+import { processHandles } from './liveHandles.ts';
+import { checkRecovered, readChecked, sealOps } from './integrity.ts';
 import { deferredRecordOp } from './deferredMigrations.ts';
 import type { DeferredRecord } from './deferredMigrations.ts';
 
@@ -50,6 +55,15 @@ export interface OpenStoreOptions {
   /** Key-value engine (default `env.io.kv`). */
   readonly kv?: KvAdapter;
   /**
+   * Who owns the handle (any value, compared with `Object.is`): a later `openStore` of the same
+   * directory with the same owner reclaims (closes) this handle if it is still open — a leak of
+   * a crashed initializer. Any other opener of a live directory is refused (`ORDO_STORE_LOCKED`,
+   * `by: 'this_process'`). The store-initializer passes its own token.
+   */
+  readonly owner?: unknown;
+  /** The live-handle registry (default: this process's, `processHandles`). */
+  readonly registry?: LiveHandleRegistry;
+  /**
    * Do not run the `up` of pending migrations flagged `replicated` at open: move the catalog to
    * the declared schema and the schema version to the highest known one, run the other
    * migrations, and record the replicated ones as deferred (`store.deferredMigrations()`), for
@@ -64,9 +78,6 @@ interface Catalog {
   nextId: number;
   tables: NormalTableDef[];
 }
-
-/** Open stores of this process by directory: a restarted initializer closes a leaked handle first. */
-const openStores = new Map<string, Store>();
 
 /**
  * Opening a store in the initializer's phases: {@link StoreOpening.begin} (check the directory,
@@ -83,42 +94,52 @@ export class StoreOpening {
     private readonly plan: Plan,
   ) {}
 
-  /** Phase 1: check the directory, open, compare schemas. Throws typed errors; never creates an empty store under `expectExisting`. */
+  /**
+   * Phase 1: check the options and the directory, claim it, open RocksDB guarded, prove that
+   * what it recovered is what was acknowledged, compare schemas. Throws typed errors; never
+   * creates an empty store under `expectExisting` nor where a store existed; a refused open
+   * leaves every file as it was.
+   */
   static async begin(o: OpenStoreOptions): Promise<StoreOpening> {
-    const { env, dir } = o;
-    const kv = o.kv ?? env.io.kv;
-    if (!kv) throw new StoreIoError(dir, 'open', { cause: new Error('no key-value adapter (env.io.kv)') });
-    const leaked = openStores.get(dir);
-    if (leaked) {
-      env.logger.warn({ report: 'store_leaked_handle', dir }, 'closing a previous handle of this store before reopening');
-      await leaked.close();
-    }
-    if (o.expectExisting && !(await kv.exists(dir))) throw new StoreMissingDirError(dir);
-    let db: KvDb;
+    validateOpenOptions(o);
+    const { env } = o;
+    const kv = (o.kv ?? env.io.kv)!;
+    const dir = await canonicalDir(kv, o.dir);
+    const lease = await (o.registry ?? processHandles).claim(dir, o.owner, env.logger);
+    let db: KvDb | undefined;
     try {
-      db = await kv.open(dir, { columns: COLUMNS, createIfMissing: !o.expectExisting });
-    } catch (err) {
-      if (err instanceof KvError && err.kind === 'locked') throw new StoreLockedError(dir, { cause: err });
-      if (err instanceof KvError && err.kind === 'missing') throw new StoreMissingDirError(dir);
-      throw new StoreIoError(dir, 'open', { cause: err });
-    }
-    try {
-      const catalog = ((await readMeta(db, META.catalog)) as Catalog | undefined) ?? { nextId: 1, tables: [] };
-      const version = ((await readMeta(db, META.version)) as { version: number; history: SchemaVersionRecord[] } | undefined) ?? { version: 0, history: [] };
+      if (o.expectExisting && !(await kv.exists(dir))) throw new StoreMissingDirError(dir);
+      try {
+        db = await kv.open(dir, { columns: COLUMNS, createIfMissing: !o.expectExisting, guard: true });
+      } catch (err) {
+        throw openError(dir, err);
+      }
+      const catalog = ((await readChecked(db, 'meta', metaKey(META.catalog), 'catalog')) as Catalog | undefined) ?? { nextId: 1, tables: [] };
+      const version = ((await readChecked(db, 'meta', metaKey(META.version), 'schema version')) as { version: number; history: SchemaVersionRecord[] } | undefined) ?? { version: 0, history: [] };
+      const commitSeq = ((await readChecked(db, 'meta', metaKey(META.seq), 'commit sequence')) as number | undefined) ?? 0;
+      await checkRecovered(db, commitSeq);
       const fresh = catalog.tables.length === 0 && version.history.length === 0;
+      if (fresh && commitSeq > 0) throw new StoreDamagedError(dir, `catalog and schema history are missing, but ${commitSeq} commits were recovered`, { missing: { recovered: 0, acknowledged: commitSeq } });
       const applied = new Map<string, number>();
       const it = db.iterator('meta', { gte: metaKey(META.appliedPrefix), lt: metaKey(META.appliedPrefix + '\uffff') });
-      for (let chunk = await it.next(1000); chunk.length > 0; chunk = await it.next(1000)) {
-        for (const [k, v] of chunk) {
-          const d = decodeValue(v);
-          if (d.ok) applied.set(k.toString('utf8').slice(META.appliedPrefix.length), d.value as number);
+      try {
+        for (let chunk = await it.next(1000); chunk.length > 0; chunk = await it.next(1000)) {
+          for (const [k, v] of chunk) {
+            const d = decodeValue(v);
+            if (d.ok) applied.set(k.toString('utf8').slice(META.appliedPrefix.length), d.value as number);
+          }
         }
+      } catch (err) {
+        throw openError(dir, err);
+      } finally {
+        await it.close();
       }
-      await it.close();
-      const deferredRec = (await readMeta(db, META.deferred)) as DeferredRecord | undefined;
+      const deferredRec = (await readChecked(db, 'meta', metaKey(META.deferred), 'deferred migrations')) as DeferredRecord | undefined;
       const known = Math.max(0, ...(o.migrations ?? []).map((m) => m.version));
       if (o.tables && version.version > known) throw new StoreNewerSchemaError(version.version, known, dir);
       const plan = makePlan(catalog, o, fresh ? known : version.version);
+      // everything checked: accept what RocksDB opened (from here on its deletions stand)
+      await db.release?.();
       const st: StoreState = {
         env,
         dir,
@@ -126,25 +147,28 @@ export class StoreOpening {
         tables: new Map(),
         schemaVersion: version.version,
         history: version.history,
-        commitSeq: ((await readMeta(db, META.seq)) as number | undefined) ?? 0,
+        commitSeq,
         applied,
         changeLogLimit: o.changeLogLimit ?? 10_000,
-        onClose: () => {
-          if (openStores.get(dir) === store) openStores.delete(dir);
-        },
+        onClose: () => lease.release(),
         deferred: deferredRec?.migrations ?? [],
         legacy: new Map((deferredRec?.legacy ?? []).map((t) => [t.name, t])),
         migrations: new Map((o.migrations ?? []).map((m) => [m.version, m])),
         backupDir: o.backupDir ?? `${dir}/backups`,
       };
       const store = new Store(st);
-      openStores.set(dir, store);
+      lease.attach(store);
       for (const t of plan.tables) st.tables.set(t.name, new MemTable(t.stored ?? t.declared));
-      env.logger.info({ report: 'store_opened', dir, schemaVersion: version.version, tables: plan.tables.length, fresh }, 'store opened');
+      env.logger.info({ report: 'store_opened', dir, schemaVersion: version.version, tables: plan.tables.length, fresh, commitSeq, acknowledged: db.marker?.mark }, 'store opened');
       return new StoreOpening(o, st, store, catalog, { ...plan, fresh });
     } catch (err) {
-      await db.close();
-      throw err;
+      try {
+        await db?.close();
+      } catch (closeErr) {
+        env.logger.error({ err: closeErr, report: 'store_close_failed', dir }, 'closing a refused store failed');
+      }
+      lease.release();
+      throw err instanceof StoreError ? err : openError(dir, err);
     }
   }
 
@@ -268,8 +292,11 @@ export class StoreOpening {
     ];
   }
 
+  /** The catalog as a commit of its own: sealed and under the watermark, so losing it is detected. */
   private async writeCatalog(extra: KvOp[]): Promise<void> {
-    await this.st.db.write([...this.catalogOps(), ...extra], { sync: true });
+    const seq = this.st.commitSeq + 1;
+    await this.st.db.write([...this.catalogOps(), ...extra, ...sealOps(seq)], { sync: true, mark: seq });
+    this.st.commitSeq = seq;
   }
 
   /**
@@ -471,12 +498,15 @@ function makePlan(catalog: Catalog, o: OpenStoreOptions, version: number): Plan 
   return { tables, pending };
 }
 
-async function readMeta(db: KvDb, name: string): Promise<unknown> {
-  const v = await db.get('meta', metaKey(name));
-  if (!v) return undefined;
-  const d = decodeValue(v);
-  if (!d.ok) throw new StoreCorruptError('(meta)', name, d.problem);
-  return d.value;
+/** Maps an opening failure to the store's typed errors, by cause. */
+function openError(dir: string, err: unknown): StoreError {
+  if (err instanceof StoreError) return err;
+  if (err instanceof KvError) {
+    if (err.kind === 'locked') return new StoreLockedError(dir, { cause: err });
+    if (err.kind === 'missing') return new StoreMissingDirError(dir);
+    if (err.kind === 'corrupt') return new StoreDamagedError(dir, err.message, { cause: err, ...(err.file ? { file: err.file } : {}) });
+  }
+  return new StoreIoError(dir, 'open', { cause: err });
 }
 
 async function writeMeta(db: KvDb, name: string, value: unknown): Promise<void> {

@@ -6,7 +6,7 @@ import { Tx } from './transaction.ts';
 import type { Page } from './transaction.ts';
 import type { Cursor, RangeOptions } from './query.ts';
 import { indexScan, keyBounds, mustEncode, readKey, scanRows } from './query.ts';
-import { StoreClosedError, StoreIoError, StoreNewerSchemaError, StoreTxRetriesError, StoreValidationError } from './errors.ts';
+import { StoreClosedError, StoreFailedError, StoreIoError, StoreNewerSchemaError, StoreTxRetriesError, StoreValidationError } from './errors.ts';
 import { validateRecord } from './schema.ts';
 import { encodeValue } from './valueCodec.ts';
 import { META, metaKey } from './layout.ts';
@@ -403,6 +403,7 @@ export class Store {
   /** @internal queue a commit for the next group flush */
   enqueue(p: Omit<Pending, 'resolve' | 'reject' | 'encKeys'>): Promise<void> {
     if (this.closed) return Promise.reject(new StoreClosedError(this.s.dir));
+    if (this.failure) return Promise.reject(this.failure);
     return new Promise<void>((resolve, reject) => {
       const encKeys: string[] = [];
       for (const op of p.ops) encKeys.push(mustEncode(this.table(op.table), op.key));
@@ -459,14 +460,19 @@ export class Store {
     this.queue = [];
     this.inflight = batch;
     let built: BuiltBatch;
+    let wrote = false;
     try {
       built = buildWriteBatch(batch, { table: (n) => this.table(n), commitSeq: this.s.commitSeq, schemaVersion: this.s.schemaVersion, changeLogLimit: this.s.changeLogLimit });
-      if (built.kvOps.length > 0) await this.s.db.write(built.kvOps, { sync: built.sync });
+      // a synced batch advances the durable watermark to its commit sequence (integrity.ts)
+      wrote = true;
+      if (built.kvOps.length > 0) await this.s.db.write(built.kvOps, built.sync ? { sync: true, mark: built.seq } : { sync: false });
     } catch (err) {
       this.releasePending(batch);
       const e = err instanceof StoreValidationError ? err : new StoreIoError(this.s.dir, 'commit', { cause: err });
-      this.s.env.logger.error({ report: 'store_commit_failed', dir: this.s.dir, commits: batch.length, reason: (err as Error).message }, 'store commit failed; nothing applied');
+      this.s.env.logger.error({ err, report: 'store_commit_failed', dir: this.s.dir, commits: batch.length }, 'store commit failed; nothing applied');
       for (const p of batch) p.reject(e);
+      // RocksDB refuses every write after a failed one until reopened: fail the handle (typed)
+      if (wrote && e instanceof StoreIoError) this.fail(e);
       return;
     }
     const { changes, seq } = built;
@@ -709,13 +715,49 @@ export class Store {
     return storeVerify(this);
   }
 
-  /** Waits for queued commits, then closes the database (releasing its LOCK). Idempotent. */
+  private failure: StoreFailedError | undefined;
+  private readonly failureListeners = new Set<(e: StoreFailedError) => void>();
+
+  private fail(cause: StoreIoError): void {
+    if (this.failure) return;
+    this.failure = new StoreFailedError(this.s.dir, { cause });
+    this.s.env.logger.error({ err: this.failure, report: 'store_failed', dir: this.s.dir, reason: this.failure.reason }, 'store failed: writes refused until it is reopened');
+    for (const l of this.failureListeners) this.safely(() => l(this.failure!), 'onFailure');
+  }
+
+  /**
+   * The typed failed state: set after a disk write failed (a full disk, an I/O error). RocksDB
+   * then refuses every write until the database is reopened, so every later write rejects with
+   * this `ORDO_STORE_FAILED` error; reads keep serving the committed state from RAM. The
+   * store-initializer child turns it into a clean restart (close, reopen).
+   */
+  get failed(): StoreFailedError | undefined {
+    return this.failure;
+  }
+
+  /** Calls `listener` once when the store enters its failed state (see {@link Store.failed}). Returns an unsubscribe. */
+  onFailure(listener: (e: StoreFailedError) => void): () => void {
+    this.failureListeners.add(listener);
+    if (this.failure) this.safely(() => listener(this.failure!), 'onFailure');
+    return () => this.failureListeners.delete(listener);
+  }
+
+  /**
+   * Waits for queued commits, then closes the database (releasing its LOCK). Idempotent. Never
+   * rejects with an engine error: a failure to close cleanly (after a disk error) rejects with
+   * `ORDO_STORE_IO`, and the handle is released either way.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     await this.idle();
     this.closed = true;
     try {
       await this.s.db.close();
+    } catch (err) {
+      // after a failed write RocksDB's close reports the background error it kept: the handle
+      // is closed all the same (the LOCK is released); a failed store says so in its log
+      if (this.failure) this.s.env.logger.warn({ err, report: 'store_close_after_failure', dir: this.s.dir }, 'closed a failed store');
+      else throw new StoreIoError(this.s.dir, 'close', { cause: err });
     } finally {
       this.s.onClose();
     }

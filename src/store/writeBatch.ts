@@ -3,6 +3,7 @@ import type { CommitOp, Row } from './types.ts';
 import type { MemTable } from './memTable.ts';
 import { INDEX_MARK, META, indexDiskKey, logKey, metaKey, rowDiskKey } from './layout.ts';
 import { encodeValue } from './valueCodec.ts';
+import { sealOps } from './integrity.ts';
 
 /** A commit waiting for the next group flush. @internal */
 export interface Pending {
@@ -133,6 +134,7 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
       if (!p.applied) sync = true;
     }
   }
-  if (seq !== ctx.commitSeq) kvOps.push({ type: 'put', column: 'meta', key: metaKey(META.seq), value: encodeValue(seq) });
+  // the commit sequence, sealed in every column family (see integrity.ts)
+  if (seq !== ctx.commitSeq) kvOps.push(...sealOps(seq));
   return { kvOps, changes, sync, seq };
 }

@@ -11,7 +11,7 @@ Usage:
   ordo start [--data DIR] [--once] [--json]   boot the demo tree (live tree; Ctrl-C stops it in order)
   ordo start --nats URL[,URL] [--data DIR]    the same tree, clustered over NATS (membership, leader, replication)
   ordo tree  [--data DIR] [--watch]           show the live tree of a running 'ordo start'
-  ordo store info|export|import|backup|restore  the table store's tools ('ordo store' for details)
+  ordo store info|export|import|backup|restore|repair   the table store's tools ('ordo store' for details)
   ordo help
 `;
 

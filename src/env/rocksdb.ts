@@ -35,7 +35,8 @@ function messageOf(err: unknown): string {
 
 function kvError(err: unknown, dir: string, prefix = ''): KvError {
   if (err instanceof KvError) return err;
-  const file = fileOf(err);
+  // RocksDB names a damaged CURRENT without its path ("CURRENT file corrupted")
+  const file = fileOf(err) ?? (/\bCURRENT\b/.test(messageOf(err)) ? `${dir}/CURRENT` : undefined);
   return new KvError(classify(err), `${prefix}${messageOf(err)}`, dir, { cause: err, ...(file ? { file } : {}) });
 }
 

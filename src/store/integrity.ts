@@ -1,3 +1,4 @@
+import { crc32 } from 'node:zlib';
 import type { KvDb, KvOp } from '../env/kv.ts';
 import { KvError } from '../env/kv.ts';
 import { COLUMNS, META, metaKey } from './layout.ts';
@@ -80,4 +81,34 @@ export async function checkRecovered(db: KvDb, recovered: number): Promise<void>
     ...(db.marker ? { file: db.marker.file } : {}),
     missing: { recovered: r.recovered, acknowledged: Math.max(r.acknowledged, r.recovered) },
   });
+}
+
+// ---- table digests ----
+//
+// The watermark and seals prove the *latest* commit was recovered; they cannot see an older
+// flush that RocksDB dropped (a MANIFEST whose tail was lost: the flushed SST is forgotten and
+// its WAL is long gone, while later commits replay from the current WAL). So each disc table
+// also carries an order-independent digest of its rows — the count and a 32-bit sum of one hash
+// per row (its disk key's CRC mixed with its value's CRC) — updated in the same atomic batch as
+// every commit that changes it and checked against the rows actually loaded at open.
+
+/** A table's digest: row count and hash sum (mod 2^32). */
+export interface TableDigest {
+  count: number;
+  sum: number;
+}
+
+/** The meta key of table `id`'s digest. */
+export function digestKey(id: number): Buffer {
+  return metaKey(`digest/${id}`);
+}
+
+/** One row's contribution: its disk key's CRC mixed with its stored value's CRC (bytes 1–4 of the value). */
+export function rowHash(diskKey: Uint8Array, value: Uint8Array): number {
+  const k = crc32(diskKey);
+  const v = ((value[1]! << 24) | (value[2]! << 16) | (value[3]! << 8) | value[4]!) >>> 0;
+  let h = Math.imul(k ^ 0x5bd1e995, 0x9e3779b1) ^ Math.imul(v ^ (v >>> 16), 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }

@@ -27,7 +27,8 @@ import { backupKv } from './backup.ts';
 import { validateOpenOptions, canonicalDir } from './openOptions.ts';
 import type { LiveHandleRegistry } from './liveHandles.ts';
 import { processHandles } from './liveHandles.ts';
-import { checkRecovered, readChecked, sealOps } from './integrity.ts';
+import { checkRecovered, digestKey, readChecked, rowHash, sealOps } from './integrity.ts';
+import type { TableDigest } from './integrity.ts';
 import { deferredRecordOp } from './deferredMigrations.ts';
 import type { DeferredRecord } from './deferredMigrations.ts';
 
@@ -138,8 +139,6 @@ export class StoreOpening {
       const known = Math.max(0, ...(o.migrations ?? []).map((m) => m.version));
       if (o.tables && version.version > known) throw new StoreNewerSchemaError(version.version, known, dir);
       const plan = makePlan(catalog, o, fresh ? known : version.version);
-      // everything checked: accept what RocksDB opened (from here on its deletions stand)
-      await db.release?.();
       const st: StoreState = {
         env,
         dir,
@@ -198,6 +197,7 @@ export class StoreOpening {
     const { env } = this.o;
     const p = this.plan;
     if (p.fresh) {
+      await this.accept();
       for (const t of p.tables) this.st.tables.set(t.name, new MemTable(t.declared));
       const at = env.clock.now();
       const known = Math.max(0, ...(this.o.migrations ?? []).map((m) => m.version));
@@ -209,6 +209,7 @@ export class StoreOpening {
     }
     if (!this.needsMigration) return;
     await this.loadRows();
+    await this.accept();
     const defer = this.o.deferReplicatedMigrations === true;
     const deferNow = defer ? p.pending.filter((m) => m.replicated) : [];
     const resumed = this.resumed().map((d) => {
@@ -273,8 +274,18 @@ export class StoreOpening {
   /** Phase 3: rows into RAM, indexes built. Returns the ready store. */
   async load(): Promise<Store> {
     if (!this.loaded) await this.loadRows();
+    await this.accept();
     for (const mem of this.st.tables.values()) for (const i of mem.def.indexes) if (!mem.indexes.get(i)?.size) mem.buildIndex(i);
     return this.store;
+  }
+
+  /**
+   * Accepts what RocksDB opened, once the recovery check, the catalog and every table's rows
+   * (against its digest) are proven, before the first write: from here on RocksDB's own
+   * deletions at open stand. Until then a failed phase puts every file back (the guard).
+   */
+  private async accept(): Promise<void> {
+    await this.st.db.release?.();
   }
 
   /** Closes the database after a failed phase (releases the LOCK). */
@@ -390,6 +401,7 @@ export class StoreOpening {
       const it = this.st.db.iterator('rows', { gte: toBytes(prefix), lt: toBytes(prefixEnd(prefix)) });
       let lastKey: unknown = undefined;
       let pending: Promise<Array<[Buffer, Buffer]>> | undefined;
+      const digest = { count: 0, sum: 0 };
       try {
         // prefetch: RocksDB reads the next chunk on its thread while this one is decoded
         pending = it.next(4000);
@@ -401,6 +413,8 @@ export class StoreOpening {
             const rk = fromBytes(k).slice(prefix.length);
             const d = decodeValue(v);
             if (d.ok && d.value !== null && typeof d.value === 'object') {
+              digest.count++;
+              digest.sum = (digest.sum + rowHash(k, v)) >>> 0;
               mem.rows.set(rk, Object.freeze(d.value as Row));
               mem.order.add(rk);
               lastKey = rk;
@@ -418,7 +432,10 @@ export class StoreOpening {
           }
         }
         if (mem.corrupt.size > 0) await this.findCorruptIndexEntries(mem);
+        else await this.checkDigest(mem, digest);
+        mem.digest = digest;
       } catch (err) {
+        if (err instanceof StoreDamagedError) throw err;
         let after: unknown = '(table start)';
         if (typeof lastKey === 'string') after = decodeKey(mem.encKeyOf(lastKey));
         mem.failed = new StoreCorruptError(mem.def.name, after, `table unreadable on disk after this key: ${(err as Error).message}`, { cause: err });
@@ -431,6 +448,17 @@ export class StoreOpening {
     }
     for (const mem of this.st.tables.values()) for (const i of mem.def.indexes) mem.buildIndex(i);
     this.loaded = true;
+  }
+
+  /**
+   * The rows loaded must be the rows acknowledged: the table's digest (count and hash sum,
+   * written atomically with every commit) against the rows read. A mismatch means RocksDB
+   * recovered an older state of this table than of the meta column (a dropped flush): refused.
+   */
+  private async checkDigest(mem: MemTable, got: TableDigest): Promise<void> {
+    const want = (await readChecked(this.st.db, 'meta', digestKey(mem.def.id), `digest of table ${mem.def.name}`)) as TableDigest | undefined;
+    if (want === undefined || (want.count === got.count && want.sum === got.sum)) return;
+    throw new StoreDamagedError(this.st.dir, `table ${mem.def.name}: ${got.count} rows on disk, but the acknowledged state has ${want.count} (digest ${got.sum.toString(16)} ≠ ${want.sum.toString(16)}): RocksDB recovered an older state of this table (a MANIFEST that lost a flush?)`);
   }
 
   /** The on-disk index entries of corrupt rows, so rewriting or deleting such a row removes them. */

@@ -477,6 +477,7 @@ export class Store {
     }
     const { changes, seq } = built;
     this.s.commitSeq = seq;
+    for (const [mem, dg] of built.digests) mem.digest = dg;
     const version = ++this.versionCounter;
     for (let i = 0; i < batch.length; i++) {
       const p = batch[i]!;

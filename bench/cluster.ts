@@ -20,7 +20,6 @@ import type { ReplicatedStore } from '../src/cluster/replicatedStore.ts';
 import { openStore, type Store } from '../src/store/index.ts';
 import { NatsServer, waitFor } from '../test/harness/nats.ts';
 import { OrdoNodeProcess } from '../test/harness/nodes.ts';
-import { MemoryReplicatedStore } from '../test/cluster/memoryStore.ts';
 import { type BenchResult, isMain, median, now, percentile, printResults } from './lib.ts';
 
 const RUNS = Math.max(3, Number(process.env['BENCH_RUNS'] ?? 3));
@@ -115,14 +114,17 @@ async function followers(url: string, cluster: string, extra: Record<string, unk
   return ps;
 }
 
-async function rocksStore(name: string, durability: 'sync' | 'async'): Promise<Store> {
+/** A real Store; `'memory'`: its replicated tables are `storage: 'ram'` (the replication path without RocksDB row writes). */
+async function rocksStore(name: string, kind: 'memory' | 'sync' | 'async'): Promise<Store> {
   const dir = mkdtempSync(join(tmpdir(), `ordo-bench-${name}-`));
+  const durability = kind === 'memory' ? 'async' : kind;
+  const storage = kind === 'memory' ? 'ram' : 'disc';
   return openStore({
     env: quietEnv(),
     dir,
     tables: {
-      counters: { key: 'id', attributes: { id: { type: 'string' }, n: { type: 'integer', default: 0 } }, replicated: true, durability },
-      payloads: { key: 'id', attributes: { id: { type: 'string' }, body: { type: 'string' } }, replicated: true, durability },
+      counters: { key: 'id', attributes: { id: { type: 'string' }, n: { type: 'integer', default: 0 } }, replicated: true, durability, storage },
+      payloads: { key: 'id', attributes: { id: { type: 'string' }, body: { type: 'string' } }, replicated: true, durability, storage },
       local_payloads: { key: 'id', attributes: { id: { type: 'string' }, body: { type: 'string' } }, durability },
     },
   });
@@ -152,19 +154,16 @@ async function replicatedLatency(url: string, run: number, kind: 'memory' | 'syn
     loaded.push(l);
     await nc.close();
   }
-  const store: ReplicatedStore = kind === 'memory' ? new MemoryReplicatedStore(TABLES) : await rocksStore(cluster, kind);
+  const store = await rocksStore(cluster, kind);
   const node = await startNode(url, cluster, 'writer', store, {});
-  const write: Writer =
-    kind === 'memory'
-      ? (i) => (store as MemoryReplicatedStore).transact([{ table: 'payloads', op: 'put', key: `p${i % 100}`, value: { id: `p${i % 100}`, body } }])
-      : async (i) => void (await (store as Store).dirtyPut('payloads', { id: `p${i % 100}`, body }));
+  const write: Writer = async (i) => void (await store.dirtyPut('payloads', { id: `p${i % 100}`, body }));
   for (let i = 0; i < 100; i++) await write(i);
   if (local && kind !== 'memory') {
     // the same store, a non-replicated table: what a local write costs without the cluster
     const l: number[] = [];
     for (let i = 0; i < N; i++) {
       const t = now();
-      await (store as Store).dirtyPut('local_payloads', { id: `p${i % 100}`, body });
+      await store.dirtyPut('local_payloads', { id: `p${i % 100}`, body });
       l.push((now() - t) * 1000);
     }
     local.push(l);
@@ -198,7 +197,7 @@ async function replicatedLatency(url: string, run: number, kind: 'memory' | 'syn
     }
   }
   await node.stop();
-  if (kind !== 'memory') await (store as Store).close();
+  await store.close();
   for (const f of fs) await f.stop();
   return out;
 }

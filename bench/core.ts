@@ -7,7 +7,7 @@ import { createActor, setup, assign } from 'xstate';
 import { pino } from 'pino';
 import { createRealEnv, type Env } from '../src/env/index.ts';
 import { createKernel, reply, type Pid } from '../src/actors/index.ts';
-import { startApplication, startChild, startSupervisor, stopProcess } from '../src/supervisor/index.ts';
+import { startApplication, startChild, startDynamicChild, startSupervisor, stopProcess } from '../src/supervisor/index.ts';
 import { type BenchResult, isMain, median, now, percentile, printResults, repeat } from './lib.ts';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 5);
@@ -118,7 +118,7 @@ async function dynamicChildren(n: number): Promise<number> {
   const sup = await startSupervisor(kernel, { strategy: 'simple_one_for_one', maxRestarts: 10, periodMs: 1000, children: [{ id: 'w', restart: 'temporary', start: { machine: pingMachine } }] });
   if (sup.status !== 'ok') throw new Error('sup failed');
   for (let i = 0; i < n; i++) {
-    const r = await startChild(kernel, sup.pid, undefined);
+    const r = await startDynamicChild(kernel, sup.pid, undefined);
     if (!r.ok) throw new Error('startChild failed');
   }
   await stopProcess(kernel, sup.pid);

@@ -47,14 +47,19 @@ export function fmt(value: number, unit: string): string {
   return `${value} ${unit}`;
 }
 
-export function printResults(title: string, results: BenchResult[]): void {
+/** The human lines for one module's results (what `printResults` writes). */
+export function formatResults(title: string, results: BenchResult[]): string {
   const lines = [`\n## ${title}`];
   for (const r of results) {
     const base = r.baseline ? ` | baseline ${r.baseline.name}: ${fmt(r.baseline.value, r.unit)} | ratio ${r.ratio?.toFixed(2)}×` : '';
     const target = r.target ? ` | target ${r.target}: ${r.met ? 'met' : 'MISSED'}` : '';
     lines.push(`- ${r.name}: ${fmt(r.value, r.unit)}${base}${target}`);
   }
-  process.stdout.write(lines.join('\n') + '\n');
+  return lines.join('\n') + '\n';
+}
+
+export function printResults(title: string, results: BenchResult[]): void {
+  process.stdout.write(formatResults(title, results));
 }
 
 export function isMain(metaUrl: string): boolean {

@@ -1,32 +1,62 @@
 /**
- * `npm run bench [-- core|store|cluster ...]`: runs each benchmark module's `run()` and prints
- * its figures with ratios against the baselines measured in the same run. Results are also
- * written to `reports/bench-<name>.json`.
+ * `npm run bench [-- NAME ...] [--json]`: runs each benchmark module's `run()` and prints its
+ * figures with ratios against the baselines measured in the same run. A module is any
+ * `bench/*.ts` that exports `run()` (all of them by default, in name order; name some to run
+ * only those). Each module's results are also written to `reports/bench-<name>.json`; with
+ * `--json` the whole run is printed to stdout as one JSON document (`{ commit, node, date,
+ * modules: { name: BenchResult[] } }`) and the human lines go to stderr, so
+ * `npm run --silent bench -- --json > bench.json` keeps a record to diff across commits.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { printResults, type BenchResult } from './lib.ts';
+import { formatResults, type BenchResult } from './lib.ts';
 
-const all = ['core', 'store', 'cluster'];
-const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
-const names = wanted.length ? wanted : all;
+const args = process.argv.slice(2);
+const json = args.includes('--json');
+const unknown = args.filter((a) => a.startsWith('-') && !['--json', '--help', '-h'].includes(a));
+const available = readdirSync(import.meta.dirname)
+  .filter((f) => f.endsWith('.ts') && !['lib.ts', 'run.ts'].includes(f) && !f.startsWith('_'))
+  .map((f) => f.slice(0, -3))
+  .sort();
+if (args.includes('--help') || args.includes('-h') || unknown.length > 0) {
+  (unknown.length ? process.stderr : process.stdout).write(
+    `${unknown.length ? `unknown option ${unknown.join(' ')}\n` : ''}usage: npm run bench [-- NAME ...] [--json]\nmodules: ${available.join(' ')}\n`,
+  );
+  process.exit(unknown.length ? 2 : 0);
+}
+const wanted = args.filter((a) => !a.startsWith('-'));
+const missing = wanted.filter((w) => !available.includes(w));
+if (missing.length > 0) {
+  process.stderr.write(`no bench module ${missing.join(', ')} (modules: ${available.join(' ')})\n`);
+  process.exit(2);
+}
+const names = wanted.length ? wanted : available;
+const human = json ? process.stderr : process.stdout;
 mkdirSync('reports', { recursive: true });
+const modules: Record<string, BenchResult[] | { error: string }> = {};
 let failed = false;
 for (const name of names) {
-  const file = join(import.meta.dirname, `${name}.ts`);
-  if (!existsSync(file)) {
-    process.stdout.write(`(no bench/${name}.ts)\n`);
-    continue;
-  }
   try {
-    const mod = (await import(file)) as { run(): Promise<BenchResult[]> };
+    const mod = (await import(join(import.meta.dirname, `${name}.ts`))) as { run?: () => Promise<BenchResult[]> };
+    if (typeof mod.run !== 'function') continue;
     const results = await mod.run();
-    printResults(name, results);
+    modules[name] = results;
+    human.write(formatResults(name, results));
     writeFileSync(join('reports', `bench-${name}.json`), JSON.stringify(results, null, 2));
   } catch (e) {
     failed = true;
-    process.stdout.write(`bench ${name} failed: ${(e as Error).stack ?? String(e)}\n`);
+    modules[name] = { error: String((e as Error).stack ?? e) };
+    process.stderr.write(`bench ${name} failed: ${(e as Error).stack ?? String(e)}\n`);
   }
+}
+if (json) {
+  let commit = 'unknown';
+  try {
+    commit = execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
+  } catch {
+    // not a git checkout: the record says so
+  }
+  process.stdout.write(JSON.stringify({ commit, node: process.version, date: new Date().toISOString(), modules }, null, 2) + '\n');
 }
 process.exitCode = failed ? 1 : 0;

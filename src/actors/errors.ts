@@ -8,12 +8,18 @@ export abstract class ActorError extends OrdoError {}
 /** `call` gave up waiting for a reply. The late reply, if any, is discarded. */
 export class CallTimeoutError extends ActorError {
   readonly code = 'ORDO_CALL_TIMEOUT' as const;
+  readonly target: Pid | string;
+  readonly request: unknown;
+  readonly timeoutMs: number;
   constructor(
-    readonly target: Pid | string,
-    readonly request: unknown,
-    readonly timeoutMs: number,
+    target: Pid | string,
+    request: unknown,
+    timeoutMs: number,
   ) {
     super(`call to ${String(target)} timed out after ${timeoutMs} ms`);
+    this.target = target;
+    this.request = request;
+    this.timeoutMs = timeoutMs;
     this.name = 'CallTimeoutError';
   }
 }
@@ -21,11 +27,15 @@ export class CallTimeoutError extends ActorError {
 /** `call` to a process that does not exist (dead pid or unregistered name). */
 export class NoProcError extends ActorError {
   readonly code = 'ORDO_NOPROC' as const;
+  readonly target: Pid | string;
+  readonly request: unknown;
   constructor(
-    readonly target: Pid | string,
-    readonly request: unknown,
+    target: Pid | string,
+    request: unknown,
   ) {
     super(`no process ${String(target)}`);
+    this.target = target;
+    this.request = request;
     this.name = 'NoProcError';
   }
 }
@@ -33,12 +43,18 @@ export class NoProcError extends ActorError {
 /** The callee exited before replying; `reason` is its exit reason. */
 export class CalleeExitError extends ActorError {
   readonly code = 'ORDO_CALLEE_EXIT' as const;
+  readonly target: Pid | string;
+  readonly request: unknown;
+  readonly reason: unknown;
   constructor(
-    readonly target: Pid | string,
-    readonly request: unknown,
-    readonly reason: unknown,
+    target: Pid | string,
+    request: unknown,
+    reason: unknown,
   ) {
     super(`${String(target)} exited during call: ${JSON.stringify(formatReason(reason))}`);
+    this.target = target;
+    this.request = request;
+    this.reason = reason;
     this.name = 'CalleeExitError';
   }
 }
@@ -46,11 +62,15 @@ export class CalleeExitError extends ActorError {
 /** A process did not become ready within its start timeout. */
 export class StartTimeoutError extends ActorError {
   readonly code = 'ORDO_START_TIMEOUT' as const;
+  readonly pid: Pid;
+  readonly timeoutMs: number;
   constructor(
-    readonly pid: Pid,
-    readonly timeoutMs: number,
+    pid: Pid,
+    timeoutMs: number,
   ) {
     super(`${String(pid)} was not ready within ${timeoutMs} ms`);
+    this.pid = pid;
+    this.timeoutMs = timeoutMs;
     this.name = 'StartTimeoutError';
   }
 }
@@ -58,11 +78,15 @@ export class StartTimeoutError extends ActorError {
 /** A process exited (crashed or stopped) before it became ready. */
 export class StartExitError extends ActorError {
   readonly code = 'ORDO_START_EXIT' as const;
+  readonly pid: Pid;
+  readonly reason: unknown;
   constructor(
-    readonly pid: Pid,
-    readonly reason: unknown,
+    pid: Pid,
+    reason: unknown,
   ) {
     super(`${String(pid)} exited before it was ready: ${JSON.stringify(formatReason(reason))}`);
+    this.pid = pid;
+    this.reason = reason;
     this.name = 'StartExitError';
     this.cause = reason;
   }
@@ -71,12 +95,16 @@ export class StartExitError extends ActorError {
 /** Bad argument to a kernel function (an invalid name, a non-object request…). */
 export class BadArgumentError extends ActorError {
   readonly code = 'ORDO_BAD_ARGUMENT' as const;
+  readonly argument: string;
+  readonly value: unknown;
   constructor(
-    readonly argument: string,
-    readonly value: unknown,
+    argument: string,
+    value: unknown,
     message: string,
   ) {
     super(message);
+    this.argument = argument;
+    this.value = value;
     this.name = 'BadArgumentError';
   }
 }

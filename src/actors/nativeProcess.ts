@@ -21,6 +21,11 @@ export interface NativeBehaviour {
   describe?(): unknown;
   /** Called when the process is killed (`'kill'` signal): no cleanup may await. */
   killed?(): void;
+  /**
+   * Called at once when a trappable exit signal arrives, before it is queued behind the
+   * message being handled: a supervisor uses it to cut short a child start in progress.
+   */
+  signalled?(from: Pid | undefined, reason: unknown, linked: boolean): void;
 }
 
 /** @internal A mailbox process running a {@link NativeBehaviour}. */
@@ -78,6 +83,7 @@ export class NativeProcess extends Process {
       }
       return;
     }
+    this.behaviour.signalled?.(from, reason, linked);
     this.enqueue({ kind: 'exit', from, reason, linked });
   }
 

@@ -3,11 +3,16 @@
  * Printed like Erlang's: `<node.N>`.
  */
 export class Pid {
+  readonly id: number;
+  readonly node: string;
   /** @internal */
   constructor(
-    readonly id: number,
-    readonly node: string,
-  ) {}
+    id: number,
+    node: string,
+  ) {
+    this.id = id;
+    this.node = node;
+  }
   toString(): string {
     return `<${this.node}.${this.id}>`;
   }

@@ -11,6 +11,10 @@ export interface ProcessInfo {
   ready: boolean;
   links: Pid[];
   trapExit: boolean;
+  /** Machines: the current state is tagged `degraded` (up, but not well). */
+  degraded?: boolean;
+  /** Machines: `context.error`, when the machine keeps one (why it is degraded). */
+  error?: unknown;
 }
 
 /**
@@ -26,11 +30,18 @@ export abstract class Process {
   /** Calls waiting for this process's reply. */
   readonly pendingCalls = new Set<ReplyTo>();
 
+  readonly kernel: Kernel;
+  readonly pid: Pid;
+  trapExit: boolean;
   constructor(
-    readonly kernel: Kernel,
-    readonly pid: Pid,
-    public trapExit: boolean,
-  ) {}
+    kernel: Kernel,
+    pid: Pid,
+    trapExit: boolean,
+  ) {
+    this.kernel = kernel;
+    this.pid = pid;
+    this.trapExit = trapExit;
+  }
 
   abstract readonly kind: 'machine' | 'native';
   /** An exit signal from `from` (undefined: from outside any process). `linked`: it came through a link. */
@@ -58,13 +69,25 @@ export abstract class Process {
 export class ReplyTo {
   /** @internal */
   timer: unknown = undefined;
+  private readonly callee: Process;
+  /** @internal */
+  readonly resolve: (outcome: { ok: true; value: unknown } | { ok: false; error: unknown }) => void;
+  /** @internal */
+  readonly request: unknown;
+  /** @internal */
+  readonly target: Pid | string;
   /** @internal */
   constructor(
-    private readonly callee: Process,
-    /** @internal */ readonly resolve: (outcome: { ok: true; value: unknown } | { ok: false; error: unknown }) => void,
-    /** @internal */ readonly request: unknown,
-    /** @internal */ readonly target: Pid | string,
-  ) {}
+    callee: Process,
+    resolve: (outcome: { ok: true; value: unknown } | { ok: false; error: unknown }) => void,
+    request: unknown,
+    target: Pid | string,
+  ) {
+    this.callee = callee;
+    this.resolve = resolve;
+    this.request = request;
+    this.target = target;
+  }
   reply(value: unknown): void {
     // One object is both the pending call and its reply address: no id map on the hot path.
     if (!this.callee.pendingCalls.delete(this)) return;

@@ -11,7 +11,9 @@ export type ReportKind =
   | 'crash_report'
   | 'auto_shutdown'
   | 'application_started'
-  | 'application_exited';
+  | 'application_exited'
+  | 'start_retry'
+  | 'child_parked';
 
 /**
  * The fields of a report. Keys are fixed so logs can be queried: `report`, `supervisor`,
@@ -36,6 +38,8 @@ const LEVEL: Record<ReportKind, 'info' | 'warn' | 'error'> = {
   auto_shutdown: 'info',
   application_started: 'info',
   application_exited: 'info',
+  start_retry: 'warn',
+  child_parked: 'info',
 };
 
 /**

@@ -78,7 +78,7 @@ export async function runStart(options: StartOptions): Promise<{ code: number; a
 /** True once some child has been restarted and every child is running again. */
 export function restartedAndWhole(health: ApplicationHealth): boolean {
   let restarted = false;
-  let whole = health.status === 'running';
+  let whole = health.status === 'ready';
   const walk = (children: ApplicationHealth['children']): void => {
     for (const c of children) {
       if (c.restarts > 0) restarted = true;

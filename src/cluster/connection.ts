@@ -1,5 +1,5 @@
 import type { NatsConnection, Status } from '@nats-io/nats-core';
-import { AuthorizationError } from '@nats-io/nats-core';
+import { AuthorizationError, InvalidArgumentError, nkeys } from '@nats-io/nats-core';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { Env } from '../env/env.ts';
 import type { NatsConnectOptions } from '../env/nats.ts';
@@ -41,8 +41,80 @@ export interface ClusterConnection {
   close(): Promise<void>;
 }
 
-/** Builds the nats.js connect options from Ordo's config (exported for tests). */
+const SCHEMES = new Set(['nats:', 'tls:']);
+
+/**
+ * Checks one server entry as nats.js will read it (`host:port`, `nats://…`, `tls://…`): a
+ * bad one is a {@link ClusterConfigError} naming it — never "unreachable", never retried.
+ */
+export function validateServerUrl(server: unknown, index: number): string {
+  // never echo credentials written into a URL
+  const shown = typeof server === 'string' ? server.replace(/\/\/[^/@]*@/, '//***@') : server;
+  const bad = (why: string): never => {
+    throw new ClusterConfigError(`nats.servers[${index}] ${JSON.stringify(shown)}: ${why}`, { value: shown });
+  };
+  if (typeof server !== 'string') return bad('is not a string');
+  if (server.trim() === '') return bad('is empty');
+  if (server !== server.trim() || /\s/.test(server)) return bad('contains whitespace');
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(server) ? server : `nats://${server}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    return bad('is not a URL');
+  }
+  if (!SCHEMES.has(url.protocol)) return bad(`scheme ${url.protocol.slice(0, -1)} is not nats or tls`);
+  if (url.hostname === '') return bad('has no host');
+  // URL drops the default port of known schemes only; nats:// has none, so a port we can read is the one written
+  const port = /:(\d+)$/.exec(url.host)?.[1];
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) return bad(`port ${port} is outside 1–65535`);
+  if ((url.pathname !== '' && url.pathname !== '/') || url.search !== '' || url.hash !== '') return bad('has a path, query or fragment');
+  return server;
+}
+
+function checkString(field: string, v: unknown): void {
+  if (v !== undefined && typeof v !== 'string') throw new ClusterConfigError(`nats.${field} must be a string`, { value: v === undefined ? v : typeof v });
+}
+
+function checkPositive(field: string, v: unknown, allowMinusOne = false): void {
+  if (v === undefined) return;
+  if (typeof v !== 'number' || !Number.isFinite(v) || (v < 0 && !(allowMinusOne && v === -1))) throw new ClusterConfigError(`nats.${field} must be a non-negative number${allowMinusOne ? ' (or -1)' : ''}`, { value: v });
+}
+
+/**
+ * Validates a NATS config at the boundary, before any connection is tried: every server URL,
+ * the credentials' types, an nkey seed that decodes to a *user* seed (`SU…`), the timeouts.
+ * Each bad field is a {@link ClusterConfigError} carrying the bad value (a seed is never echoed).
+ * Configuration errors are final: discovery ends with them instead of retrying.
+ */
+export function validateNatsConfig(config: NatsConfig): void {
+  if (typeof config !== 'object' || config === null) throw new ClusterConfigError('nats config must be an object', { value: config });
+  const servers: unknown = config.servers;
+  if (servers !== undefined && !Array.isArray(servers)) throw new ClusterConfigError('nats.servers must be an array of URLs', { value: servers });
+  (servers as unknown[] | undefined)?.forEach((s, i) => validateServerUrl(s, i));
+  for (const f of ['user', 'password', 'token', 'nkeySeed'] as const) checkString(f, config[f]);
+  if (config.password !== undefined && config.user === undefined) throw new ClusterConfigError('nats.password is set without nats.user', { value: 'password' });
+  const auth = [config.user !== undefined && 'user', config.token !== undefined && 'token', config.nkeySeed !== undefined && 'nkeySeed'].filter(Boolean);
+  if (auth.length > 1) throw new ClusterConfigError(`nats: set one of user/password, token or nkeySeed, not ${auth.join(' and ')}`, { value: auth });
+  if (config.nkeySeed !== undefined) {
+    let kind: string | undefined;
+    try {
+      kind = nkeys.fromSeed(new TextEncoder().encode(config.nkeySeed)).getPublicKey()[0];
+    } catch (e) {
+      throw new ClusterConfigError(`nats.nkeySeed is not a valid nkey seed (${e instanceof Error ? e.message : 'unreadable'})`, { value: `${config.nkeySeed.slice(0, 2)}…`, cause: e });
+    }
+    if (kind !== 'U') throw new ClusterConfigError(`nats.nkeySeed is not a user seed (its public key starts with ${kind ?? '?'}, a user's with U)`, { value: `${config.nkeySeed.slice(0, 2)}…` });
+  }
+  checkPositive('connectTimeoutMs', config.connectTimeoutMs);
+  if (config.connectTimeoutMs === 0) throw new ClusterConfigError('nats.connectTimeoutMs must be positive', { value: 0 });
+  checkPositive('reconnect.maxAttempts', config.reconnect?.maxAttempts, true);
+  checkPositive('reconnect.waitMs', config.reconnect?.waitMs);
+  checkPositive('reconnect.jitterMs', config.reconnect?.jitterMs);
+}
+
+/** Builds the nats.js connect options from Ordo's config (validated first; exported for tests). */
 export function toConnectOptions(config: NatsConfig, name: string): NatsConnectOptions {
+  validateNatsConfig(config);
   const servers = config.servers ?? [];
   if (servers.length === 0) throw new ClusterConfigError('no NATS servers configured', { value: servers });
   const r = config.reconnect ?? {};
@@ -72,6 +144,8 @@ export function toConnectOptions(config: NatsConfig, name: string): NatsConnectO
 /** Maps a nats.js connect failure to a typed cluster error. */
 export function classifyConnectError(e: unknown, servers: string[]): ClusterError {
   const msg = e instanceof Error ? e.message : String(e);
+  // nats.js refusing an argument is a configuration error: retrying cannot fix it
+  if (e instanceof InvalidArgumentError) return new ClusterConfigError(`NATS refused the connection options (${msg})`, { servers, cause: e });
   if (e instanceof AuthorizationError || /authoriz|authentic/i.test(msg)) {
     return new NatsAuthError(`NATS rejected the credentials (${msg})`, { servers, cause: e });
   }
@@ -132,7 +206,7 @@ export async function connectCluster(env: Env, config: NatsConfig, nodeName: str
   }
   const log = env.logger.child({ component: 'nats', node: nodeName });
   const fail = async (err: ClusterError): Promise<never> => {
-    await nc.close().catch((e: unknown) => log.warn({ report: 'nats', err: String(e) }, 'close after boot check failed'));
+    await nc.close().catch((e: unknown) => log.warn({ report: 'nats', err: e }, 'close after boot check failed'));
     throw err;
   };
   const version = nc.info?.version ?? '';
@@ -170,7 +244,7 @@ export async function connectCluster(env: Env, config: NatsConfig, nodeName: str
     }
   })();
   void nc.closed().then((err) => {
-    if (err) log.warn({ report: 'nats', err: err.message }, 'connection closed with an error');
+    if (err) log.warn({ report: 'nats', err }, 'connection closed with an error');
     if (state !== 'closed') emit({ type: 'nats.close' });
   });
   return {
@@ -185,7 +259,7 @@ export async function connectCluster(env: Env, config: NatsConfig, nodeName: str
     async close() {
       if (nc.isClosed()) return;
       await nc.drain().catch(async (e: unknown) => {
-        log.warn({ report: 'nats', err: String(e) }, 'drain failed; closing');
+        log.warn({ report: 'nats', err: e }, 'drain failed; closing');
         await nc.close();
       });
     },

@@ -174,11 +174,16 @@ export const discoveryMachine = setup({
           },
           {
             target: 'retrying',
-            actions: assign(({ event, context }) => {
-              const error = toClusterError(event.error);
-              context.env.logger.warn({ report: 'discovery', event: 'connect_failed', code: error.code, attempt: context.attempt + 1, err: error.message }, 'NATS not reachable; retrying');
-              return { error, attempt: context.attempt + 1, health: { status: 'degraded' as const, reason: { code: error.code, message: error.message } } };
-            }),
+            actions: [
+              ({ event, context }) => {
+                const err = toClusterError(event.error);
+                context.env.logger.warn({ report: 'discovery', event: 'connect_failed', code: err.code, attempt: context.attempt + 1, err }, 'NATS not reachable; retrying');
+              },
+              assign(({ event, context }) => {
+                const error = toClusterError(event.error);
+                return { error, attempt: context.attempt + 1, health: { status: 'degraded' as const, reason: { code: error.code, message: error.message } } };
+              }),
+            ],
           },
         ],
       },

@@ -115,10 +115,10 @@ export const electionMachine = setup({
           },
           {
             target: 'retrying',
-            actions: assign(({ event, context }) => {
-              context.input.env.logger.warn({ report: 'election', event: 'open_failed', err: String(event.error) }, 'could not open the lease bucket; retrying');
-              return { attempt: context.attempt + 1, error: String(event.error) };
-            }),
+            actions: [
+              ({ event, context }) => context.input.env.logger.warn({ report: 'election', event: 'open_failed', err: event.error }, 'could not open the lease bucket; retrying'),
+              assign(({ event, context }) => ({ attempt: context.attempt + 1, error: String(event.error) })),
+            ],
           },
         ],
       },

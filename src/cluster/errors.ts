@@ -87,6 +87,14 @@ export class ReplNewerSchemaError extends ClusterError {
 export class ReplConflictError extends ClusterError {
   readonly code = 'ORDO_REPL_CONFLICT' as const;
 }
+/**
+ * The local store could not apply a valid replicated message (I/O failure, a closed store):
+ * applying stops at that sequence and the replication child ends with this reason, so its
+ * supervisor restarts it and it re-applies from the store's recorded position. Never skipped.
+ */
+export class ReplApplyError extends ClusterError {
+  readonly code = 'ORDO_REPL_APPLY' as const;
+}
 /** The replicator is stopped or halted and cannot accept commits. */
 export class ReplUnavailableError extends ClusterError {
   readonly code = 'ORDO_REPL_UNAVAILABLE' as const;
@@ -112,6 +120,7 @@ export type ClusterErrorCode =
   | ReplMalformedError['code']
   | ReplNewerSchemaError['code']
   | ReplConflictError['code']
+  | ReplApplyError['code']
   | ReplUnavailableError['code']
   | ReplSnapshotError['code']
   | ReplMigrationError['code'];

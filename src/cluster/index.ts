@@ -19,6 +19,7 @@ export {
   ReplMalformedError,
   ReplNewerSchemaError,
   ReplConflictError,
+  ReplApplyError,
   ReplUnavailableError,
   ReplSnapshotError,
   ReplMigrationError,
@@ -32,7 +33,8 @@ export { discoveryMachine } from './discovery.ts';
 export type { Leadership, LeaderTerm, LeaderEvents, LeaseTiming } from './leaderElection.ts';
 export type { ElectionConfig, ElectionInput } from './election.ts';
 export { electionMachine, leaseTiming } from './election.ts';
-export type { CommitBatch, CommitOp, CommitOptions, DeferredMigrationInfo, ReplicatedStore, StoreReplicator, StreamPosition } from './replicatedStore.ts';
+// the batch, op and replicator types are the store's: import them from `ordo/store`
+export type { ReplicatedStore, StreamPosition } from './replicatedStore.ts';
 export type { ReplicationHealth, ReplicatorOptions } from './replicator.ts';
 export { replNames } from './replicator.ts';
 export type { ReplicationConfig, ReplicationInput, ReplicationService } from './replication.ts';

@@ -77,11 +77,17 @@ export class KvLeaderElection implements Leadership {
   private readonly log;
   private readonly me: LeaseValue;
 
+  private readonly env: Env;
+  private readonly conn: ClusterConnection;
+  private readonly opts: { cluster: string; node: string; incarnation: string; name: string; timing: LeaseTiming };
   constructor(
-    private readonly env: Env,
-    private readonly conn: ClusterConnection,
-    private readonly opts: { cluster: string; node: string; incarnation: string; name: string; timing: LeaseTiming },
+    env: Env,
+    conn: ClusterConnection,
+    opts: { cluster: string; node: string; incarnation: string; name: string; timing: LeaseTiming },
   ) {
+    this.env = env;
+    this.conn = conn;
+    this.opts = opts;
     this.me = { node: opts.node, incarnation: opts.incarnation };
     this.log = env.logger.child({ component: 'election', node: opts.node, election: opts.name });
   }
@@ -128,7 +134,7 @@ export class KvLeaderElection implements Leadership {
     try {
       it = await this.kv.watch({ key: this.opts.name, include: KvWatchInclude.LastValue });
     } catch (e) {
-      this.log.debug({ report: 'election', event: 'watch_failed', err: String(e) }, 'lease watch failed; polling');
+      this.log.debug({ report: 'election', event: 'watch_failed', err: e }, 'lease watch failed; polling');
       return;
     }
     this.watcher = it;
@@ -139,7 +145,7 @@ export class KvLeaderElection implements Leadership {
         if (e.operation === 'PUT') this.schedule(this.opts.timing.leaseTtlMs + 5);
         else this.schedule(0);
       }
-    })().catch((err: unknown) => this.log.debug({ report: 'election', event: 'watch_ended', err: String(err) }, 'lease watch ended'));
+    })().catch((err: unknown) => this.log.debug({ report: 'election', event: 'watch_ended', err }, 'lease watch ended'));
   }
 
   /** Stops campaigning; a leader releases its lease (delete checked against its own revision). */
@@ -155,7 +161,7 @@ export class KvLeaderElection implements Leadership {
       this.stepDown('stopped');
       await this.kv
         .delete(this.opts.name, { previousSeq: rev })
-        .catch((e: unknown) => this.log.warn({ report: 'election', event: 'release_failed', err: String(e) }, 'could not release the lease; it will expire'));
+        .catch((e: unknown) => this.log.warn({ report: 'election', event: 'release_failed', err: e }, 'could not release the lease; it will expire'));
     }
   }
 
@@ -195,7 +201,7 @@ export class KvLeaderElection implements Leadership {
           if (v.node === this.me.node && v.incarnation === this.me.incarnation) this.becomeLeader(cur.revision, cur.revision, sentAt);
         } else this.seen = undefined;
       } catch (e2) {
-        this.log.debug({ report: 'election', event: 'campaign_failed', err: String(e2), first: String(e) }, 'campaign failed');
+        this.log.debug({ report: 'election', event: 'campaign_failed', err: new AggregateError([e, e2], 'create refused and the lease read failed') }, 'campaign failed');
       }
     }
   }
@@ -208,7 +214,7 @@ export class KvLeaderElection implements Leadership {
       this.rev = rev;
       this.armDeadline(sentAt);
     } catch (e) {
-      this.log.warn({ report: 'election', event: 'renew_failed', err: String(e) }, 'lease renewal failed; stepping down');
+      this.log.warn({ report: 'election', event: 'renew_failed', err: e }, 'lease renewal failed; stepping down');
       this.stepDown('renew_failed');
     }
   }

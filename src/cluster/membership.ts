@@ -92,11 +92,17 @@ export class KvMembership implements Membership {
   private readonly info: MemberInfo;
   private readonly log;
 
+  private readonly env: Env;
+  private readonly conn: ClusterConnection;
+  private readonly opts: { cluster: string; node: string; incarnation: string; timing: DiscoveryTiming; meta?: Record<string, string> };
   constructor(
-    private readonly env: Env,
-    private readonly conn: ClusterConnection,
-    private readonly opts: { cluster: string; node: string; incarnation: string; timing: DiscoveryTiming; meta?: Record<string, string> },
+    env: Env,
+    conn: ClusterConnection,
+    opts: { cluster: string; node: string; incarnation: string; timing: DiscoveryTiming; meta?: Record<string, string> },
   ) {
+    this.env = env;
+    this.conn = conn;
+    this.opts = opts;
     const now = env.clock.now();
     this.info = { name: opts.node, incarnation: opts.incarnation, heartbeatAt: now, startedAt: now, ...(opts.meta ? { meta: opts.meta } : {}) };
     this.log = env.logger.child({ component: 'discovery', node: opts.node });
@@ -156,7 +162,7 @@ export class KvMembership implements Membership {
     this.offConn?.();
     this.watcher?.stop();
     if (this.kv && this.conn.state() === 'connected') {
-      await this.kv.delete(this.info.name).catch((e: unknown) => this.log.warn({ report: 'discovery', err: String(e) }, 'could not delete own entry; it will expire'));
+      await this.kv.delete(this.info.name).catch((e: unknown) => this.log.warn({ report: 'discovery', err: e }, 'could not delete own entry; it will expire'));
     }
     this.log.info({ report: 'discovery', event: 'left' }, 'left the cluster');
     this.emitHealth();
@@ -181,7 +187,7 @@ export class KvMembership implements Membership {
       this.heartbeatError = undefined;
     } catch (e) {
       if (first) throw e;
-      if (!this.heartbeatError) this.log.warn({ report: 'discovery', event: 'heartbeat_failed', err: String(e) }, 'heartbeat failed; degraded');
+      if (!this.heartbeatError) this.log.warn({ report: 'discovery', event: 'heartbeat_failed', err: e }, 'heartbeat failed; degraded');
       this.heartbeatError = e instanceof Error ? e : new Error(String(e));
     } finally {
       this.beating = false;
@@ -196,7 +202,7 @@ export class KvMembership implements Membership {
     try {
       it = await this.kv.watch({ include: KvWatchInclude.LastValue });
     } catch (e) {
-      this.log.warn({ report: 'discovery', event: 'watch_failed', err: String(e) }, 'could not open the members watch; retrying on reconnect');
+      this.log.warn({ report: 'discovery', event: 'watch_failed', err: e }, 'could not open the members watch; retrying on reconnect');
       return;
     }
     this.watcher = it;
@@ -204,7 +210,7 @@ export class KvMembership implements Membership {
       try {
         for await (const e of it) this.onEntry(e);
       } catch (err) {
-        this.log.warn({ report: 'discovery', event: 'watch_ended', err: String(err) }, 'members watch ended');
+        this.log.warn({ report: 'discovery', event: 'watch_ended', err }, 'members watch ended');
       }
     })();
   }
@@ -221,7 +227,7 @@ export class KvMembership implements Membership {
     try {
       m = e.json<MemberInfo>();
     } catch (err) {
-      this.log.warn({ report: 'discovery', event: 'bad_entry', key: e.key, err: String(err) }, 'ignoring a malformed member entry');
+      this.log.warn({ report: 'discovery', event: 'bad_entry', key: e.key, err }, 'ignoring a malformed member entry');
       return;
     }
     if (typeof m?.name !== 'string' || typeof m.incarnation !== 'string' || typeof m.heartbeatAt !== 'number' || m.name !== e.key) {

@@ -1,4 +1,4 @@
-import type { CommitBatch, CommitOp } from './replicatedStore.ts';
+import type { CommitBatch, CommitOp } from '../store/types.ts';
 
 /** Wire format version of a replicated message. */
 export const REPL_FORMAT = 1;

@@ -2,10 +2,11 @@ import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError, jetstream, jetstre
 import type { Subscription } from '@nats-io/nats-core';
 import type { Env } from '../env/env.ts';
 import type { ClusterConnection } from './connection.ts';
-import { ClusterError, ReplConflictError, ReplMalformedError, ReplNewerSchemaError, ReplSnapshotError, ReplUnavailableError, NatsUnreachableError } from './errors.ts';
+import { ClusterError, ReplApplyError, ReplConflictError, ReplMalformedError, ReplNewerSchemaError, ReplSnapshotError, ReplUnavailableError, NatsUnreachableError } from './errors.ts';
 import { SnapshotTransfer } from './snapshotTransfer.ts';
 import { decodeBatch, encodeBatch, tablesOf, validateBatch, type DecodeResult } from './replCodec.ts';
-import type { CommitBatch, CommitOp, CommitOptions, ReplicatedStore, StoreReplicator } from './replicatedStore.ts';
+import type { CommitBatch, CommitOp, Replicator as StoreReplicator, ReplicatorCommitOptions } from '../store/types.ts';
+import type { ReplicatedStore } from './replicatedStore.ts';
 
 /** Options of a {@link Replicator}. */
 export interface ReplicatorOptions {
@@ -89,7 +90,17 @@ export class Replicator implements StoreReplicator {
   private applied = 0;
   private readonly subjectSeq = new Map<string, number>();
   private readonly waiters = new Map<number, Array<{ resolve: () => void; reject: (e: unknown) => void }>>();
+  /** Why applying stopped for good (a newer schema, a store that could not write); also rejects commits. */
   private halted: ClusterError | undefined;
+  private onFailed!: (e: ClusterError) => void;
+  /**
+   * Resolves with the error that stopped applying for good: a newer schema
+   * ({@link ReplNewerSchemaError}) or a store that could not write a valid message
+   * ({@link ReplApplyError}). The replication child ends with it as its reason (never `ready`
+   * while halted); its supervisor restarts it, and it re-applies from the store's recorded
+   * position. Pending while applying works.
+   */
+  readonly failed: Promise<ClusterError> = new Promise((r) => (this.onFailed = r));
   private stopped = false;
   private malformed = 0;
   private conflicts = 0;
@@ -107,12 +118,20 @@ export class Replicator implements StoreReplicator {
   private snapshots!: SnapshotTransfer;
   private readonly log;
 
+  private readonly env: Env;
+  private readonly conn: ClusterConnection;
+  private readonly store: ReplicatedStore;
+  private readonly opts: ReplicatorOptions;
   constructor(
-    private readonly env: Env,
-    private readonly conn: ClusterConnection,
-    private readonly store: ReplicatedStore,
-    private readonly opts: ReplicatorOptions,
+    env: Env,
+    conn: ClusterConnection,
+    store: ReplicatedStore,
+    opts: ReplicatorOptions,
   ) {
+    this.env = env;
+    this.conn = conn;
+    this.store = store;
+    this.opts = opts;
     const n = replNames(opts.cluster, opts.store);
     this.stream = n.stream;
     this.prefix = n.prefix;
@@ -157,7 +176,8 @@ export class Replicator implements StoreReplicator {
         await this.waitApplied(last, this.opts.commitTimeoutMs ?? 10_000);
         break;
       } catch (e) {
-        if (e instanceof ReplNewerSchemaError) break;
+        // halted while catching up: a start failure naming why, never a ready replicator
+        if (this.halted) throw this.halted;
         if (this.applied === seen) throw e;
       }
     }
@@ -166,6 +186,7 @@ export class Replicator implements StoreReplicator {
     for (const t of this.opts.tables) {
       if (!this.halted) await this.knownSubjectSeq(`${this.prefix}.t.${token(t)}`);
     }
+    if (this.halted) throw this.halted;
     this.serveSnapshots();
     this.offConn = this.conn.on((e) => {
       if (e.type === 'nats.reconnect') this.restartConsumer();
@@ -178,11 +199,15 @@ export class Replicator implements StoreReplicator {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    this.store.setReplicator(undefined);
+    // Not `undefined`: a store without a replicator writes replicated tables locally (single-node
+    // mode). Unplugged from a cluster, such a write would never reach the stream — refuse it
+    // until a replicator is plugged in again.
+    const refusal = new ReplUnavailableError('replication is not running: writes to replicated tables are refused until it is', { node: this.opts.node, stream: this.stream });
+    this.store.setReplicator({ commit: () => Promise.reject(refusal) });
     this.offConn?.();
     this.consumerGen++;
     this.snapSub?.unsubscribe();
-    await this.messages?.close().catch((e: unknown) => this.log.debug({ err: String(e) }, 'consumer close'));
+    await this.messages?.close().catch((e: unknown) => this.log.debug({ err: e }, 'consumer close'));
     this.rejectWaiters(0, new ReplUnavailableError('replication stopped', { node: this.opts.node, stream: this.stream }));
     await this.submitChain;
     await this.confirmChain;
@@ -198,7 +223,7 @@ export class Replicator implements StoreReplicator {
    * A lost race rejects with {@link ReplConflictError} only after this node has applied the
    * batches that won, so the store's re-check sees them.
    */
-  async commit(batch: CommitBatch, opts: CommitOptions = {}): Promise<void> {
+  async commit(batch: CommitBatch, opts: ReplicatorCommitOptions = {}): Promise<void> {
     if (this.stopped) throw new ReplUnavailableError('replication stopped', { node: this.opts.node, stream: this.stream });
     if (this.halted) throw this.halted;
     // Writes to this node's local tables ride along, applied here only (see ReplMessage.local).
@@ -271,7 +296,7 @@ export class Replicator implements StoreReplicator {
         if (this.env.clock.now() >= deadline || this.stopped) {
           throw new NatsUnreachableError(`could not publish the batch within the commit timeout (${attempt} attempts)`, { node: this.opts.node, stream: this.stream, cause: e });
         }
-        this.log.debug({ report: 'replication', event: 'publish_retry', attempt, err: String(e) }, 'publish failed; retrying with the same msg id');
+        this.log.debug({ report: 'replication', event: 'publish_retry', attempt, err: e }, 'publish failed; retrying with the same msg id');
         await this.sleep(Math.min(500, 25 * attempt));
       }
     }
@@ -369,12 +394,12 @@ export class Replicator implements StoreReplicator {
     const gen = ++this.consumerGen;
     const old = this.messages;
     this.messages = undefined;
-    await old?.close().catch((e: unknown) => this.log.debug({ err: String(e) }, 'old consumer close'));
+    await old?.close().catch((e: unknown) => this.log.debug({ err: e }, 'old consumer close'));
     const start = this.submitted + 1;
     const consumer = await this.js.consumers.get(this.stream, start > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start } : { deliver_policy: DeliverPolicy.All });
     const messages = await consumer.consume({ max_messages: 512 });
     if (gen !== this.consumerGen || this.stopped) {
-      await messages.close().catch((e: unknown) => this.log.debug({ report: 'replication', err: String(e) }, 'superseded consumer close failed'));
+      await messages.close().catch((e: unknown) => this.log.debug({ report: 'replication', err: e }, 'superseded consumer close failed'));
       return;
     }
     this.messages = messages;
@@ -385,7 +410,7 @@ export class Replicator implements StoreReplicator {
           if (this.halted || this.stopped) break;
         }
       } catch (e) {
-        this.log.warn({ report: 'replication', event: 'consumer_ended', err: String(e) }, 'replication consumer failed');
+        this.log.warn({ report: 'replication', event: 'consumer_ended', err: e }, 'replication consumer failed');
       }
       if (gen === this.consumerGen && !this.halted && !this.stopped) {
         this.log.warn({ report: 'replication', event: 'consumer_restart' }, 'replication consumer ended; restarting');
@@ -398,7 +423,7 @@ export class Replicator implements StoreReplicator {
   private restartConsumer(): void {
     if (this.halted || this.stopped) return;
     this.startConsumer().catch((e: unknown) => {
-      this.log.warn({ report: 'replication', event: 'consumer_restart_failed', err: String(e) }, 'could not restart the consumer; retrying');
+      this.log.warn({ report: 'replication', event: 'consumer_restart_failed', err: e }, 'could not restart the consumer; retrying');
       void this.sleep(500).then(() => this.restartConsumer());
     });
   }
@@ -450,6 +475,8 @@ export class Replicator implements StoreReplicator {
     );
     const step = this.confirmChain.then(async () => {
       const res = await applying;
+      // stopped at an earlier seq: whatever became of this one, the position does not move past it
+      if (this.halted) return;
       if (res.ok) {
         if (res.r === 'duplicate') this.log.debug({ report: 'replication', event: 'duplicate', seq }, 'already applied');
         this.schemaOk = Math.max(this.schemaOk, batch.schemaVersion);
@@ -457,26 +484,43 @@ export class Replicator implements StoreReplicator {
         return;
       }
       const code = (res.e as { code?: unknown })?.code;
-      if (code === 'ORDO_STORE_NEWER_SCHEMA' || code === 'ORDO_REPL_NEWER_SCHEMA') {
-        this.halted = new ReplNewerSchemaError(
-          `record at seq ${seq} has schema version ${batch.schemaVersion}, newer than this node's code: refusing to apply (upgrade this node)`,
-          { node: this.opts.node, stream: this.stream, seq, value: batch.schemaVersion, cause: res.e },
-        );
-        this.log.error({ report: 'replication', event: 'halted', code: this.halted.code, seq, schemaVersion: batch.schemaVersion }, this.halted.message);
-        this.rejectWaiters(seq, this.halted);
+      // Only a message that is itself invalid is skipped: the store refused its contents and
+      // wrote nothing. Anything else (I/O, a closed store, an unknown failure) means a valid
+      // message was not written: skipping it would lose it on this node for good.
+      if (code === 'ORDO_STORE_VALIDATION') {
+        this.skipMalformed(seq, subject, `store refused it: ${res.e instanceof Error ? res.e.message : String(res.e)}`, res.e);
         return;
       }
-      this.skipMalformed(seq, subject, `store refused it: ${res.e instanceof Error ? res.e.message : String(res.e)}`, res.e);
+      if (code === 'ORDO_STORE_NEWER_SCHEMA' || code === 'ORDO_REPL_NEWER_SCHEMA') {
+        this.halt(new ReplNewerSchemaError(
+          `record at seq ${seq} has schema version ${batch.schemaVersion}, newer than this node's code: refusing to apply (upgrade this node)`,
+          { node: this.opts.node, stream: this.stream, seq, value: batch.schemaVersion, cause: res.e },
+        ), seq, res.e);
+        return;
+      }
+      this.halt(new ReplApplyError(
+        `the local store could not apply seq ${seq} (${typeof code === 'string' ? code : 'unknown error'}): stopping at it, to re-apply from the recorded position after a restart`,
+        { node: this.opts.node, stream: this.stream, seq, cause: res.e },
+      ), seq, res.e);
     });
     this.confirmChain = step;
     if (barrier) await step;
+  }
+
+  /** Stops applying at `seq` for good: nothing after it is handed to the store; commits and waiters get `err`; {@link Replicator.failed} resolves. */
+  private halt(err: ClusterError, seq: number, cause: unknown): void {
+    if (this.halted) return;
+    this.halted = err;
+    this.log.error({ report: 'replication', event: 'halted', code: err.code, seq, err: cause }, err.message);
+    this.rejectWaiters(seq, err);
+    this.onFailed(err);
   }
 
   private skipMalformed(seq: number, subject: string, why: string, cause?: unknown): void {
     const err = new ReplMalformedError(`malformed replicated message at seq ${seq}: ${why}`, { node: this.opts.node, stream: this.stream, seq, cause });
     this.malformed++;
     this.lastMalformed = { seq, why };
-    this.log.error({ report: 'replication', event: 'malformed', code: err.code, seq, why }, err.message);
+    this.log.error({ report: 'replication', event: 'malformed', code: err.code, err, seq, why }, err.message);
     // Not applied; a committer waiting on exactly this seq learns why.
     const list = this.waiters.get(seq);
     this.waiters.delete(seq);
@@ -527,12 +571,12 @@ export class Replicator implements StoreReplicator {
       queue: 'ordo-snapshot',
       callback: (err, msg) => {
         if (err) {
-          this.log.warn({ report: 'replication', event: 'snapshot_sub_error', err: String(err) }, 'snapshot subscription error');
+          this.log.warn({ report: 'replication', event: 'snapshot_sub_error', err }, 'snapshot subscription error');
           return;
         }
         void this.serveSnapshot().then(
           (data) => msg.respond(data),
-          (e: unknown) => this.log.warn({ report: 'replication', event: 'snapshot_serve_failed', err: String(e) }, 'could not serve a snapshot'),
+          (e: unknown) => this.log.warn({ report: 'replication', event: 'snapshot_serve_failed', err: e }, 'could not serve a snapshot'),
         );
       },
     });
@@ -546,7 +590,7 @@ export class Replicator implements StoreReplicator {
     this.consumerGen++;
     const msgs = this.messages;
     this.messages = undefined;
-    await msgs?.close().catch((e: unknown) => this.log.debug({ err: String(e) }, 'consumer close'));
+    await msgs?.close().catch((e: unknown) => this.log.debug({ err: e }, 'consumer close'));
     this.snapSub?.unsubscribe(); // never answer our own request with our stale copy
     this.snapSub = undefined;
     try {
@@ -556,7 +600,7 @@ export class Replicator implements StoreReplicator {
       this.serveSnapshots();
       this.restartConsumer();
     } catch (e) {
-      this.log.error({ report: 'replication', event: 'resync_failed', err: String(e) }, 'resync failed; retrying');
+      this.log.error({ report: 'replication', event: 'resync_failed', err: e }, 'resync failed; retrying');
       this.resyncing = false;
       await this.sleep(1000);
       if (!this.stopped) void this.resync(firstAvailable);
@@ -569,7 +613,7 @@ export class Replicator implements StoreReplicator {
     try {
       const reply = await this.conn.nc.request(this.snapshotSubject, new Uint8Array(0), { timeout: this.opts.commitTimeoutMs ?? 10_000 });
       const ref = reply.json<{ seq: number; object: string; bytes: number }>();
-      const blob = await this.snapshots.download(ref.object, (e) => this.log.debug({ report: 'replication', err: String(e) }, 'could not delete the snapshot object; its TTL will'));
+      const blob = await this.snapshots.download(ref.object, (e) => this.log.debug({ report: 'replication', err: e }, 'could not delete the snapshot object; its TTL will'));
       snap = JSON.parse(new TextDecoder().decode(blob)) as { seq: number; data: unknown };
     } catch (e) {
       if (e instanceof ReplSnapshotError) throw e;

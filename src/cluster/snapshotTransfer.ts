@@ -14,12 +14,19 @@ export class SnapshotTransfer {
   private bucket: Promise<ObjectStore> | undefined;
   private counter = 0;
 
+  private readonly js: JetStreamClient;
+  private readonly cluster: string;
+  /** Prefix of object names (store, node, incarnation): unique per replicator. */
+  private readonly prefix: string;
   constructor(
-    private readonly js: JetStreamClient,
-    private readonly cluster: string,
-    /** Prefix of object names (store, node, incarnation): unique per replicator. */
-    private readonly prefix: string,
-  ) {}
+    js: JetStreamClient,
+    cluster: string,
+    prefix: string,
+  ) {
+    this.js = js;
+    this.cluster = cluster;
+    this.prefix = prefix;
+  }
 
   private async store(): Promise<ObjectStore> {
     this.bucket ??= new Objm(this.js).create(`ordo_snap_${this.cluster}`, { ttl: SNAPSHOT_TTL_MS * 1_000_000 });

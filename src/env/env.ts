@@ -16,6 +16,7 @@ import { createRocksKv } from './rocksdb.ts';
 import { createVirtualClock } from './virtualClock.ts';
 import type { NatsConnector } from './nats.ts';
 import { createRealNatsConnector } from './nats.ts';
+import type { DeliveryScheduler } from './scheduler.ts';
 
 /**
  * Everything an Ordo component may use to touch the outside world. Nothing in `src/` outside
@@ -31,6 +32,11 @@ export interface Env {
   readonly logger: Logger;
   readonly ids: IdSource;
   readonly io: IoAdapters;
+  /**
+   * Present only in simulation: orders cross-process deliveries (see {@link DeliveryScheduler}).
+   * Production Envs have none and the kernel delivers at once.
+   */
+  readonly scheduler?: DeliveryScheduler;
 }
 
 /** I/O adapters handed out by an Env. Subsystems extend this with declaration merging. */

@@ -7,17 +7,26 @@ export type { Logger } from 'pino';
 export type LogRecord = Record<string, unknown> & { level: number; msg?: string };
 
 /**
+ * The serializers every Ordo logger uses: `err` goes through pino's standard error serializer
+ * (`errWithCause`), so a record keeps the error's `type`, `message`, `stack`, `code`, its other
+ * fields (the ids of an `OrdoError`) and its `cause` chain. Log errors as
+ * `log.error({ err }, 'msg')`, never as a string.
+ */
+export const logSerializers: { readonly err: (err: Error) => Record<string, unknown> } = { err: pino.stdSerializers.errWithCause };
+
+/**
  * The real logger: pino to stdout (JSON), or pretty-printed when `pretty` is set.
  * Levels and redaction are pino's own options.
  */
 export function createRealLogger(options: LoggerOptions & { pretty?: boolean } = {}): Logger {
-  const { pretty, ...rest } = options;
+  const { pretty, serializers, ...rest } = options;
+  const withErr = { ...logSerializers, ...serializers };
   // `pid` is Ordo's process id in reports; the OS pid goes under `ospid`.
   const base = { ospid: process.pid, hostname: hostname() };
   if (pretty) {
-    return pino({ level: 'info', base, ...rest, transport: { target: 'pino-pretty', options: { colorize: true } } });
+    return pino({ level: 'info', base, ...rest, serializers: withErr, transport: { target: 'pino-pretty', options: { colorize: true } } });
   }
-  return pino({ level: 'info', base, ...rest });
+  return pino({ level: 'info', base, ...rest, serializers: withErr });
 }
 
 /**
@@ -37,6 +46,6 @@ export function createMemoryLogger(level: LoggerOptions['level'] = 'trace'): { l
     },
   };
   // timestamp: false — the wall clock must not leak into deterministic traces.
-  const logger = pino({ level, timestamp: false, base: undefined }, stream);
+  const logger = pino({ level, timestamp: false, base: undefined, serializers: logSerializers }, stream);
   return { logger, records };
 }

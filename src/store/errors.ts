@@ -10,40 +10,58 @@ export abstract class StoreError extends OrdoError {}
 /** A record does not fit its table: unknown attribute, missing key/attribute, wrong type. */
 export class StoreValidationError extends StoreError {
   readonly code = 'ORDO_STORE_VALIDATION' as const;
+  readonly table: string;
+  readonly attribute: string | undefined;
+  readonly value: unknown;
+  readonly problem: 'unknown_table' | 'unknown_attribute' | 'missing' | 'wrong_type' | 'bad_key' | 'bad_batch';
   constructor(
-    readonly table: string,
-    readonly attribute: string | undefined,
-    readonly value: unknown,
-    readonly problem: 'unknown_table' | 'unknown_attribute' | 'missing' | 'wrong_type' | 'bad_key' | 'bad_batch',
+    table: string,
+    attribute: string | undefined,
+    value: unknown,
+    problem: 'unknown_table' | 'unknown_attribute' | 'missing' | 'wrong_type' | 'bad_key' | 'bad_batch',
     detail = '',
   ) {
     super(`table ${table}: ${problem}${attribute !== undefined ? ` attribute ${attribute}` : ''} value ${safeJson(value)}${detail ? ` (${detail})` : ''}`);
+    this.table = table;
+    this.attribute = attribute;
+    this.value = value;
+    this.problem = problem;
   }
 }
 
 /** A stored value failed its checksum or does not parse: names the table and the key. */
 export class StoreCorruptError extends StoreError {
   readonly code = 'ORDO_STORE_CORRUPT' as const;
+  readonly table: string;
+  readonly key: unknown;
+  readonly detail: string;
   constructor(
-    readonly table: string,
-    readonly key: unknown,
-    readonly detail: string,
+    table: string,
+    key: unknown,
+    detail: string,
     options?: { cause?: unknown },
   ) {
     super(`table ${table}: corrupt value at key ${safeJson(key)}: ${detail}`, options);
+    this.table = table;
+    this.key = key;
+    this.detail = detail;
   }
 }
 
 /** The declared schema differs from the stored one in a way that needs a numbered migration. */
 export class StoreSchemaRefusedError extends StoreError {
   readonly code = 'ORDO_STORE_SCHEMA_REFUSED' as const;
+  readonly table: string;
+  readonly changes: readonly SchemaChange[];
   constructor(
-    readonly table: string,
-    readonly changes: readonly SchemaChange[],
+    table: string,
+    changes: readonly SchemaChange[],
   ) {
     super(
       `table ${table}: schema change needs a numbered migration: ${changes.map((c) => `${c.kind} ${c.attribute ?? ''}${c.detail ? ` (${c.detail})` : ''}`.trim()).join('; ')}`,
     );
+    this.table = table;
+    this.changes = changes;
   }
 }
 
@@ -57,12 +75,18 @@ export interface SchemaChange {
 /** The data was written by a newer schema version than this code knows (rolling deploy). */
 export class StoreNewerSchemaError extends StoreError {
   readonly code = 'ORDO_STORE_NEWER_SCHEMA' as const;
+  readonly storedVersion: number;
+  readonly knownVersion: number;
+  readonly dir: string;
   constructor(
-    readonly storedVersion: number,
-    readonly knownVersion: number,
-    readonly dir: string,
+    storedVersion: number,
+    knownVersion: number,
+    dir: string,
   ) {
     super(`${dir}: store is at schema version ${storedVersion}, this code knows up to ${knownVersion}; refusing to open (no downgrade)`);
+    this.storedVersion = storedVersion;
+    this.knownVersion = knownVersion;
+    this.dir = dir;
   }
 }
 
@@ -88,19 +112,25 @@ export class StoreLockedError extends StoreError {
 /** `expectExisting` was set and the data directory (or its database) is missing. */
 export class StoreMissingDirError extends StoreError {
   readonly code = 'ORDO_STORE_MISSING_DIR' as const;
-  constructor(readonly dir: string) {
+  readonly dir: string;
+  constructor(dir: string) {
     super(`${dir}: data directory missing and expectExisting is set; refusing to create an empty store`);
+    this.dir = dir;
   }
 }
 
 /** A transaction kept conflicting and ran out of retries. */
 export class StoreTxRetriesError extends StoreError {
   readonly code = 'ORDO_STORE_TX_RETRIES' as const;
+  readonly attempts: number;
+  readonly conflict: { table: string; key?: unknown };
   constructor(
-    readonly attempts: number,
-    readonly conflict: { table: string; key?: unknown },
+    attempts: number,
+    conflict: { table: string; key?: unknown },
   ) {
     super(`transaction conflicted ${attempts} times (last on table ${conflict.table}${conflict.key !== undefined ? ` key ${safeJson(conflict.key)}` : ''})`);
+    this.attempts = attempts;
+    this.conflict = conflict;
   }
 }
 
@@ -135,6 +165,66 @@ export function ioReasonOf(cause: unknown): StoreIoReason {
   if (c?.kind === 'nospace' || c?.code === 'ENOSPC' || c?.code === 'EDQUOT') return 'no_space';
   if (c?.kind === 'readonly' || c?.code === 'EROFS') return 'read_only';
   return 'io';
+}
+
+/** The store is closed (or closing). */
+export class StoreClosedError extends StoreError {
+  readonly code = 'ORDO_STORE_CLOSED' as const;
+  readonly dir: string;
+  constructor(dir: string) {
+    super(`${dir}: store is closed`);
+    this.dir = dir;
+  }
+}
+
+/**
+ * A replicated batch refused because an earlier sequence of the same stream could not be
+ * written: the stream position never moves past a batch that is not on disk. The replicator
+ * stops and is restarted from the recorded position; a call at or below `failedSeq` re-opens
+ * the stream.
+ */
+export class StoreReplicationGapError extends StoreError {
+  readonly code = 'ORDO_STORE_REPL_GAP' as const;
+  readonly stream: string;
+  readonly seq: number;
+  readonly failedSeq: number;
+  constructor(stream: string, seq: number, failedSeq: number, options?: { cause?: unknown }) {
+    super(`stream ${stream}: refusing seq ${seq}: the apply of seq ${failedSeq} failed and was not written; re-apply from the recorded position`, options);
+    this.stream = stream;
+    this.seq = seq;
+    this.failedSeq = failedSeq;
+  }
+}
+
+/** A numbered migration failed; nothing of it was committed. */
+export class StoreMigrationError extends StoreError {
+  readonly code = 'ORDO_STORE_MIGRATION' as const;
+  readonly version: number;
+  readonly description: string;
+  constructor(
+    version: number,
+    description: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`migration ${version} (${description}) failed: ${detail}`, options);
+    this.version = version;
+    this.description = description;
+  }
+}
+
+/** A backup file is damaged or incomplete, or the restore target is not empty. */
+export class StoreBackupError extends StoreError {
+  readonly code = 'ORDO_STORE_BACKUP' as const;
+  readonly path: string;
+  constructor(
+    path: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${path}: ${detail}`, options);
+    this.path = path;
+  }
 }
 
 /**
@@ -196,39 +286,6 @@ function describeValue(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v);
   if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
   return typeof v;
-}
-
-/** The store is closed (or closing). */
-export class StoreClosedError extends StoreError {
-  readonly code = 'ORDO_STORE_CLOSED' as const;
-  constructor(readonly dir: string) {
-    super(`${dir}: store is closed`);
-  }
-}
-
-/** A numbered migration failed; nothing of it was committed. */
-export class StoreMigrationError extends StoreError {
-  readonly code = 'ORDO_STORE_MIGRATION' as const;
-  constructor(
-    readonly version: number,
-    readonly description: string,
-    detail: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`migration ${version} (${description}) failed: ${detail}`, options);
-  }
-}
-
-/** A backup file is damaged or incomplete, or the restore target is not empty. */
-export class StoreBackupError extends StoreError {
-  readonly code = 'ORDO_STORE_BACKUP' as const;
-  constructor(
-    readonly path: string,
-    detail: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`${path}: ${detail}`, options);
-  }
 }
 
 function safeJson(v: unknown): string {

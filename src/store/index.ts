@@ -25,6 +25,7 @@ export {
   StoreTxRetriesError,
   StoreIoError,
   StoreClosedError,
+  StoreReplicationGapError,
   StoreMigrationError,
   StoreBackupError,
 } from './errors.ts';

@@ -27,7 +27,9 @@ export class MemTable {
   /** Commit counter of the last commit that touched each key (point conflicts). */
   readonly keyVersions = new Map<string, number>();
 
-  constructor(public def: NormalTableDef) {
+  def: NormalTableDef;
+  constructor(def: NormalTableDef) {
+    this.def = def;
     for (const i of def.indexes) this.indexes.set(i, new SortedKeys());
   }
 

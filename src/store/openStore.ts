@@ -1,35 +1,21 @@
 import type { Env } from '../env/env.ts';
 import type { KvAdapter, KvDb, KvOp } from '../env/kv.ts';
 import { KvError } from '../env/kv.ts';
-import type { DeferredMigration, Migration, NormalTableDef, Row, SchemaVersionRecord, TableDef } from './types.ts';
+import type { DeferredMigration, Migration, Row, SchemaVersionRecord, TableDef } from './types.ts';
 import { MemTable } from './memTable.ts';
 import { Store } from './store.ts';
-import type { StoreState } from './store.ts';
-import { Tx } from './transaction.ts';
-import { COLUMNS, INDEX_MARK, META, indexDiskKey, indexPrefix, metaKey, tablePrefix } from './layout.ts';
+import type { StoreState } from './storeState.ts';
+import { catalogOps, makePlan, runMigration } from './migrate.ts';
+import type { Catalog, Plan } from './migrate.ts';
+import { COLUMNS, META, indexPrefix, metaKey, tablePrefix } from './layout.ts';
 import { decodeKey, fromBytes, prefixEnd, skipElement, toBytes } from './keyCodec.ts';
-import { decodeValue, encodeValue } from './valueCodec.ts';
-import { diffTable, normalizeTable, validateRecord } from './schema.ts';
-import type { SchemaDiff } from './schema.ts';
-import {
-  StoreCorruptError,
-  StoreDamagedError,
-  StoreError,
-  StoreIoError,
-  StoreLockedError,
-  StoreMigrationError,
-  StoreMissingDirError,
-  StoreNewerSchemaError,
-  StoreSchemaRefusedError,
-  StoreValidationError,
-} from './errors.ts';
-import { backupKv } from './backup.ts';
+import { decodeValue } from './valueCodec.ts';
+import { StoreCorruptError, StoreDamagedError, StoreError, StoreIoError, StoreLockedError, StoreMissingDirError, StoreNewerSchemaError } from './errors.ts';
 import { validateOpenOptions, canonicalDir } from './openOptions.ts';
 import type { LiveHandleRegistry } from './liveHandles.ts';
 import { processHandles } from './liveHandles.ts';
 import { checkRecovered, digestKey, readChecked, rowHash, sealOps } from './integrity.ts';
 import type { TableDigest } from './integrity.ts';
-import { deferredRecordOp } from './deferredMigrations.ts';
 import type { DeferredRecord } from './deferredMigrations.ts';
 
 /**
@@ -75,11 +61,6 @@ export interface OpenStoreOptions {
   readonly deferReplicatedMigrations?: boolean;
 }
 
-interface Catalog {
-  nextId: number;
-  tables: NormalTableDef[];
-}
-
 /**
  * Opening a store in the initializer's phases: {@link StoreOpening.begin} (check the directory,
  * open RocksDB, read the catalog, refuse incompatible schemas), {@link StoreOpening.migrate},
@@ -87,13 +68,24 @@ interface Catalog {
  */
 export class StoreOpening {
   private loaded = false;
+  private readonly o: OpenStoreOptions;
+  private readonly st: StoreState;
+  readonly store: Store;
+  private readonly catalog: Catalog;
+  private readonly plan: Plan;
   private constructor(
-    private readonly o: OpenStoreOptions,
-    private readonly st: StoreState,
-    readonly store: Store,
-    private readonly catalog: Catalog,
-    private readonly plan: Plan,
-  ) {}
+    o: OpenStoreOptions,
+    st: StoreState,
+    store: Store,
+    catalog: Catalog,
+    plan: Plan,
+  ) {
+    this.o = o;
+    this.st = st;
+    this.store = store;
+    this.catalog = catalog;
+    this.plan = plan;
+  }
 
   /**
    * Phase 1: check the options and the directory, claim it, open RocksDB guarded, prove that
@@ -210,65 +202,18 @@ export class StoreOpening {
     if (!this.needsMigration) return;
     await this.loadRows();
     await this.accept();
-    const defer = this.o.deferReplicatedMigrations === true;
-    const deferNow = defer ? p.pending.filter((m) => m.replicated) : [];
-    const resumed = this.resumed().map((d) => {
-      const m = this.st.migrations.get(d.version);
-      if (!m) throw new StoreMigrationError(d.version, d.description, 'deferred migration is not among the migrations this code declares');
-      return m;
+    await runMigration({
+      env,
+      dir: this.st.dir,
+      backupDir: this.st.backupDir,
+      migrationBatchSize: this.o.migrationBatchSize ?? 1000,
+      deferReplicatedMigrations: this.o.deferReplicatedMigrations === true,
+      st: this.st,
+      store: this.store,
+      catalog: this.catalog,
+      plan: p,
+      resumed: this.resumed(),
     });
-    // deferred ones first (they are older), then this code's pending ones that run here
-    const local = [...resumed, ...p.pending.filter((m) => !deferNow.includes(m))];
-    const deferring = defer && (deferNow.length > 0 || this.st.deferred.length > 0);
-    const rewritesData = local.length > 0 || deferNow.length > 0 || p.tables.some((t) => t.diff && (t.diff.added.length > 0 || t.diff.addedIndexes.length > 0 || t.diff.droppedIndexes.length > 0));
-    if (rewritesData) {
-      const at = env.clock.now();
-      const target = p.pending.length > 0 ? p.pending[p.pending.length - 1]!.version : this.st.schemaVersion;
-      const dir = this.o.backupDir ?? `${this.o.dir}/backups`;
-      await env.io.fs.mkdir(dir, { recursive: true });
-      const info = await backupKv(env, this.st.db, `${dir}/pre-migration-v${this.st.schemaVersion}-to-v${target}-${Math.floor(at)}.ndjson`, this.st.schemaVersion);
-      env.logger.info({ report: 'store_backup', dir: this.o.dir, path: info.path, entries: info.entries }, 'backup before migration');
-    }
-    await writeMeta(this.st.db, META.migration, { startedAt: env.clock.now(), from: this.st.schemaVersion, pending: p.pending.map((m) => m.version) });
-    // switch every table to its declared definition; indexes are rebuilt in RAM from rows
-    for (const t of p.tables) {
-      const mem = this.st.tables.get(t.name)!;
-      mem.def = t.declared;
-      for (const i of [...mem.indexes.keys()]) if (!t.declared.indexes.includes(i)) mem.indexes.delete(i);
-      for (const i of t.declared.indexes) if (t.diff?.addedIndexes.includes(i) || !t.stored) mem.buildIndex(i);
-    }
-    for (const t of p.tables) for (const i of t.diff?.addedIndexes ?? []) await this.writeIndex(t.declared, i);
-    if (deferNow.length > 0) {
-      // the replicated tables' rows keep their old shape until the deferred migrations run
-      this.st.deferred = [...this.st.deferred, ...deferNow.map((m) => ({ version: m.version, description: m.description }))];
-      for (const t of p.tables) if (t.declared.replicated && t.stored && t.diff?.changed && !this.st.legacy.has(t.name)) this.st.legacy.set(t.name, t.stored);
-    }
-    const history: SchemaVersionRecord[] = [];
-    if (local.length > 0 || deferNow.length > 0) {
-      const tx = new Tx(this.store);
-      for (const m of local) {
-        try {
-          await m.up(tx);
-        } catch (err) {
-          throw new StoreMigrationError(m.version, m.description, (err as Error).message, { cause: err });
-        }
-        history.push({ version: m.version, appliedAt: env.clock.now(), description: m.description });
-      }
-      this.conform(tx, local[local.length - 1] ?? deferNow[deferNow.length - 1]!, deferring, resumed.length > 0);
-      this.st.schemaVersion = Math.max(this.st.schemaVersion, ...p.pending.map((m) => m.version));
-      this.st.history = [...this.st.history, ...history];
-      if (resumed.length > 0) {
-        this.st.deferred = [];
-        this.st.legacy = new Map();
-      }
-      await this.store.enqueue({ ops: tx.ops, extra: this.catalogOps() });
-    } else {
-      await this.backfill(deferring);
-      await this.writeCatalog([]);
-    }
-    for (const t of p.tables) for (const i of t.diff?.droppedIndexes ?? []) await this.dropIndex(t.stored!, i);
-    await this.st.db.write([{ type: 'del', column: 'meta', key: metaKey(META.migration) }], { sync: true });
-    env.logger.info({ report: 'store_migrated', dir: this.o.dir, schemaVersion: this.st.schemaVersion, migrations: history.map((h) => h.version), deferred: this.st.deferred.map((d) => d.version) }, 'store migrated');
   }
 
   /** Phase 3: rows into RAM, indexes built. Returns the ready store. */
@@ -293,98 +238,11 @@ export class StoreOpening {
     await this.store.close();
   }
 
-  private catalogOps(): KvOp[] {
-    const tables = [...this.st.tables.values()].map((m) => m.def);
-    const catalog: Catalog = { nextId: Math.max(this.catalog.nextId, ...tables.map((t) => t.id + 1)), tables };
-    return [
-      { type: 'put', column: 'meta', key: metaKey(META.catalog), value: encodeValue(catalog) },
-      { type: 'put', column: 'meta', key: metaKey(META.version), value: encodeValue({ version: this.st.schemaVersion, history: this.st.history }) },
-      deferredRecordOp(this.st.deferred, this.st.legacy),
-    ];
-  }
-
   /** The catalog as a commit of its own: sealed and under the watermark, so losing it is detected. */
   private async writeCatalog(extra: KvOp[]): Promise<void> {
     const seq = this.st.commitSeq + 1;
-    await this.st.db.write([...this.catalogOps(), ...extra, ...sealOps(seq)], { sync: true, mark: seq });
+    await this.st.db.write([...catalogOps(this.st, this.catalog), ...extra, ...sealOps(seq)], { sync: true, mark: seq });
     this.st.commitSeq = seq;
-  }
-
-  /**
-   * After the numbered migrations ran: every row must fit the declared schema; defaults fill
-   * gaps. `skipReplicated` while a replicated migration is deferred (those rows are rewritten
-   * when it runs); `replicatedToo` when deferred migrations ran here (their tables' catalog
-   * entries did not change at this open, but their rows did).
-   */
-  private conform(tx: Tx, m: Migration, skipReplicated: boolean, replicatedToo: boolean): void {
-    for (const t of this.plan.tables) {
-      if (skipReplicated && t.declared.replicated) continue;
-      if (t.stored && !t.diff?.changed && !(replicatedToo && t.declared.replicated)) continue;
-      for (const row of tx.range(t.name)) {
-        let fixed: Row;
-        try {
-          fixed = validateRecord(t.declared, row);
-        } catch (err) {
-          const e = err as StoreValidationError;
-          throw new StoreMigrationError(m.version, m.description, `row of ${t.name} does not fit the declared schema after migrating: ${e.message}`, { cause: err });
-        }
-        if (JSON.stringify(fixed) !== JSON.stringify(row)) tx.put(t.name, fixed);
-      }
-    }
-  }
-
-  /**
-   * Back-fills added attributes in batches; each batch is durable, so a crash resumes here.
-   * Local on every node even for replicated tables: defaults are deterministic, so every node
-   * computes the same rows — except while a replicated migration is deferred (`skipReplicated`):
-   * those rows have the old shape and are conformed when it runs.
-   */
-  private async backfill(skipReplicated: boolean): Promise<void> {
-    const size = this.o.migrationBatchSize ?? 1000;
-    for (const t of this.plan.tables) {
-      if (!t.diff || t.diff.added.length === 0) continue;
-      if (skipReplicated && t.declared.replicated) continue;
-      const mem = this.st.tables.get(t.name)!;
-      let ops: Array<{ table: string; op: 'put'; key: unknown; value: Row }> = [];
-      let done = 0;
-      for (const rk of [...mem.order.scan()]) {
-        const row = mem.rows.get(rk)!;
-        if (t.diff.added.every((a) => a.name in row)) continue;
-        const fixed = Object.freeze(validateRecord(t.declared, row));
-        ops.push({ table: t.name, op: 'put', key: mem.def.key.length === 1 ? fixed[mem.def.key[0]!] : mem.def.key.map((k) => fixed[k]), value: fixed });
-        if (ops.length >= size) {
-          done += ops.length;
-          await this.store.enqueue({ ops, extra: [{ type: 'put', column: 'meta', key: metaKey(META.migration), value: encodeValue({ table: t.name, backfilled: done }) }] });
-          ops = [];
-        }
-      }
-      if (ops.length > 0) await this.store.enqueue({ ops, extra: [] });
-      this.o.env.logger.info({ report: 'store_backfill', table: t.name, attributes: t.diff.added.map((a) => a.name), rows: done + ops.length }, 'added attributes back-filled');
-    }
-  }
-
-  private async writeIndex(def: NormalTableDef, attr: string): Promise<void> {
-    const mem = this.st.tables.get(def.name)!;
-    let ops: KvOp[] = [];
-    for (const [rk, row] of mem.rows) {
-      const e = mem.indexEntry(attr, row, rk);
-      if (e === undefined) continue;
-      ops.push({ type: 'put', column: 'idx', key: indexDiskKey(def.id, attr, e), value: INDEX_MARK });
-      if (ops.length >= 5000) {
-        await this.st.db.write(ops, { sync: false });
-        ops = [];
-      }
-    }
-    await this.st.db.write(ops, { sync: true });
-  }
-
-  private async dropIndex(def: NormalTableDef, attr: string): Promise<void> {
-    const prefix = indexPrefix(def.id, attr);
-    const it = this.st.db.iterator('idx', { gte: toBytes(prefix), lt: toBytes(prefixEnd(prefix)) });
-    for (let chunk = await it.next(5000); chunk.length > 0; chunk = await it.next(5000)) {
-      await this.st.db.write(chunk.map(([k]) => ({ type: 'del', column: 'idx', key: k })), { sync: false });
-    }
-    await it.close();
   }
 
   /**
@@ -439,7 +297,7 @@ export class StoreOpening {
         let after: unknown = '(table start)';
         if (typeof lastKey === 'string') after = decodeKey(mem.encKeyOf(lastKey));
         mem.failed = new StoreCorruptError(mem.def.name, after, `table unreadable on disk after this key: ${(err as Error).message}`, { cause: err });
-        this.o.env.logger.error({ report: 'store_corrupt_table', table: mem.def.name, key: after, reason: (err as Error).message }, 'table unreadable; other tables are served');
+        this.o.env.logger.error({ report: 'store_corrupt_table', table: mem.def.name, key: after, err }, 'table unreadable; other tables are served');
         mem.clear();
       } finally {
         await pending?.catch(() => []); // never close an iterator with a read in flight
@@ -484,48 +342,6 @@ export class StoreOpening {
   }
 }
 
-interface PlannedTable {
-  readonly name: string;
-  readonly declared: NormalTableDef;
-  readonly stored?: NormalTableDef;
-  readonly diff?: SchemaDiff;
-}
-
-interface Plan {
-  readonly tables: PlannedTable[];
-  readonly pending: Migration[];
-  readonly fresh?: boolean;
-}
-
-function makePlan(catalog: Catalog, o: OpenStoreOptions, version: number): Plan {
-  const stored = new Map(catalog.tables.map((t) => [t.name, t]));
-  if (!o.tables) return { tables: catalog.tables.map((t) => ({ name: t.name, declared: t, stored: t })), pending: [] };
-  const migrations = [...(o.migrations ?? [])].sort((a, b) => a.version - b.version);
-  for (let i = 1; i < migrations.length; i++) {
-    if (migrations[i]!.version === migrations[i - 1]!.version) throw new StoreMigrationError(migrations[i]!.version, migrations[i]!.description, 'duplicate migration version');
-  }
-  const pending = migrations.filter((m) => m.version > version);
-  let nextId = catalog.nextId;
-  const tables: PlannedTable[] = [];
-  for (const [name, def] of Object.entries(o.tables)) {
-    const s = stored.get(name);
-    const declared = normalizeTable(name, def, s?.id ?? nextId++);
-    if (!s) {
-      tables.push({ name, declared });
-      continue;
-    }
-    const diff = diffTable(s, declared);
-    const hard = diff.refused.filter((c) => c.kind === 'changed_key' || c.kind === 'changed_type' || c.kind === 'changed_storage');
-    if (hard.length > 0 || (diff.refused.length > 0 && pending.length === 0 && s.storage === 'disc')) {
-      throw new StoreSchemaRefusedError(name, hard.length > 0 ? hard : diff.refused);
-    }
-    tables.push({ name, declared, stored: s, diff });
-  }
-  // stored tables the code no longer declares are kept as they are: never dropped
-  for (const s of catalog.tables) if (!o.tables[s.name]) tables.push({ name: s.name, declared: s, stored: s });
-  return { tables, pending };
-}
-
 /** Maps an opening failure to the store's typed errors, by cause. */
 function openError(dir: string, err: unknown): StoreError {
   if (err instanceof StoreError) return err;
@@ -535,10 +351,6 @@ function openError(dir: string, err: unknown): StoreError {
     if (err.kind === 'corrupt') return new StoreDamagedError(dir, err.message, { cause: err, ...(err.file ? { file: err.file } : {}) });
   }
   return new StoreIoError(dir, 'open', { cause: err });
-}
-
-async function writeMeta(db: KvDb, name: string, value: unknown): Promise<void> {
-  await db.write([{ type: 'put', column: 'meta', key: metaKey(name), value: encodeValue(value) }], { sync: true });
 }
 
 /**

@@ -35,7 +35,10 @@ export class Tx {
   /** Versions of deferred replicated migrations this transaction carries out (`Store.runDeferredMigrations`). @internal */
   migrations: readonly number[] | undefined = undefined;
 
-  constructor(private readonly host: TxHost) {}
+  private readonly host: TxHost;
+  constructor(host: TxHost) {
+    this.host = host;
+  }
 
   private noteRead(mem: MemTable, encKey: string): void {
     let m = this.reads.get(mem);

@@ -1,8 +1,9 @@
 import type { Env } from '../env/index.ts';
-import { createKernel, formatReason, isNormalExit, report, type Kernel, type Pid } from '../actors/index.ts';
+import { StartExitError, createKernel, formatReason, isNormalExit, report, type Kernel, type Pid } from '../actors/index.ts';
 import { startSupervisor } from './supervisor.ts';
 import { FailedToStartChildError, SupervisorError } from './errors.ts';
 import type { SupervisorInit } from './types.ts';
+import type { ChildDescription, ChildPhase } from './describe.ts';
 
 /** OTP application start types (conformance §2). */
 export type StartType = 'permanent' | 'transient' | 'temporary';
@@ -30,21 +31,55 @@ export interface ApplicationExit {
   code: number;
 }
 
+/** One child in {@link ApplicationHealth}: started or not, with where it stands and why. */
 export interface ChildHealth {
   id: string | undefined;
   pid: string | undefined;
   type: 'worker' | 'supervisor';
-  /** The machine's state value, or for a supervisor, its children. */
+  /** The machine's state value; `'running'` for a supervisor (its children are in `children`). */
   state: unknown;
+  /** running, starting (an attempt under way), waiting (startRetry), parked (a provider not ready), restarting, pending, stopped. */
+  phase: ChildPhase;
   children?: ChildHealth[];
   restarts: number;
   lastExit: unknown;
+  /** Failed start attempts since it was last running. */
+  attempts: number;
+  /** Why the last start attempt failed. */
+  lastError: unknown;
+  /** When the current phase began (the Env clock's ms). */
+  since: number | undefined;
+  /** Parked: the service whose provider is not ready. */
+  waitingFor?: string;
+  /** Up, but its state is tagged `degraded` (e.g. a cache serving stale data, NATS down). */
+  degraded?: boolean;
+  /** The machine's `context.error`, when it keeps one. */
+  error?: unknown;
+}
+
+/** The application's condition: what `/health/ready` serves. */
+export type ApplicationStatus = 'starting' | 'ready' | 'degraded' | 'stopping' | 'stopped' | 'failed';
+
+/** Why the application is not `ready`: the first child that is not (path from the root), and what it waits for. */
+export interface HealthReason {
+  /** The child's ids from the root, joined by `/` (`jobs/runner`). */
+  child: string;
+  phase: ChildPhase;
+  error?: unknown;
+  attempts?: number;
+  waitingFor?: string;
+  /** How long it has been in this phase. */
+  forMs?: number;
 }
 
 export interface ApplicationHealth {
   app: string;
-  status: 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
+  status: ApplicationStatus;
+  /** Why not ready (starting, degraded, failed). */
+  reason?: HealthReason;
   pid: string | undefined;
+  /** When health was read (the Env clock's ms). */
+  at: number;
   children: ChildHealth[];
   exit?: { reason: unknown; code: number };
 }
@@ -52,7 +87,11 @@ export interface ApplicationHealth {
 export interface ApplicationHandle {
   readonly name: string;
   readonly kernel: Kernel;
-  /** Resolves with the root supervisor's pid once every child is ready; rejects with `ApplicationStartError`. */
+  /**
+   * Resolves with the root supervisor's pid once every child is ready (status `ready`; children
+   * waiting with `startRetry` or parked keep it pending); rejects with `ApplicationStartError`
+   * when the start fails, or when the application ends before it was ever ready.
+   */
   readonly ready: Promise<Pid>;
   /** Resolves when the application has ended, however it ended. */
   readonly exited: Promise<ApplicationExit>;
@@ -64,12 +103,18 @@ export interface ApplicationHandle {
 /** The application's root failed to start; names the child and its reason. */
 export class ApplicationStartError extends SupervisorError {
   readonly code = 'ORDO_APPLICATION_START' as const;
+  readonly app: string;
+  readonly childId: string | undefined;
+  readonly reason: unknown;
   constructor(
-    readonly app: string,
-    readonly childId: string | undefined,
-    readonly reason: unknown,
+    app: string,
+    childId: string | undefined,
+    reason: unknown,
   ) {
     super(`application ${app} failed to start${childId ? `: child '${childId}'` : ''}: ${JSON.stringify(formatReason(reason))}`);
+    this.app = app;
+    this.childId = childId;
+    this.reason = reason;
     this.name = 'ApplicationStartError';
     this.cause = reason;
   }
@@ -91,20 +136,26 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
   const { env, name } = options;
   const kernel = options.kernel ?? createKernel(env);
   const startType = options.startType ?? 'temporary';
-  let status: ApplicationHealth['status'] = 'starting';
+  let rootStarted = false;
   let rootPid: Pid | undefined;
   let stopping: Promise<ApplicationExit> | undefined;
   let exitInfo: ApplicationExit | undefined;
+  let startError: ApplicationStartError | undefined;
   let resolveExited!: (e: ApplicationExit) => void;
   const exited = new Promise<ApplicationExit>((r) => (resolveExited = r));
+  let resolveReady!: (pid: Pid) => void;
+  let rejectReady!: (e: unknown) => void;
+  let isReady = false;
+  const ready = new Promise<Pid>((res, rej) => ((resolveReady = res), (rejectReady = rej)));
+  ready.catch(() => undefined); // the rejection is the caller's to observe; never unhandled
   const unsubscribe: (() => void)[] = [];
 
   const finish = (exit: ApplicationExit, explicit: boolean): void => {
     if (exitInfo) return;
     exitInfo = exit;
-    status = exit.code === 0 ? 'stopped' : 'failed';
     for (const u of unsubscribe) u();
     report(env.logger, 'application_exited', { application: name, reason: exit.reason, code: exit.code, startType }, exit.code === 0 ? 'info' : 'error');
+    if (!isReady) rejectReady(startError ?? new ApplicationStartError(name, undefined, exit.reason));
     resolveExited(exit);
     if (!explicit) {
       const haltRuntime = startType === 'permanent' || (startType === 'transient' && exit.reason !== 'normal');
@@ -112,41 +163,68 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
     }
   };
 
-  // Subscribed before the root starts: its first children become ready synchronously.
-  if (options.onChange) {
-    const onChange = options.onChange;
-    unsubscribe.push(kernel.onLifecycle(() => onChange(health())));
-  }
+  /** Every change below the root: resolve `ready` the first time the whole tree is. */
+  const checkReady = (): void => {
+    if (isReady || !rootStarted || exitInfo || stopping) return;
+    if (health().status !== 'ready') return;
+    isReady = true;
+    report(env.logger, 'application_started', { application: name, pid: String(rootPid), startType });
+    resolveReady(rootPid!);
+  };
+  let changeQueued = false;
+  const onTreeChange = (): void => {
+    if (changeQueued) return;
+    changeQueued = true;
+    queueMicrotask(() => {
+      changeQueued = false;
+      checkReady();
+      if (options.onChange && !exitInfo) options.onChange(health());
+    });
+  };
+  // Subscribed before the root starts: its first children become ready synchronously. Tag
+  // changes (degraded ↔ healthy) show only as machine state events.
+  unsubscribe.push(kernel.onLifecycle((e) => (e.type !== 'state' || options.onChange || !isReady ? onTreeChange() : undefined)));
 
-  const ready = (async () => {
-    const r = await startSupervisor(kernel, options.tree, { label: name, onSpawned: (pid) => (rootPid = pid) });
+  void (async () => {
+    const r = await startSupervisor(kernel, options.tree, {
+      label: name,
+      onChange: onTreeChange,
+      onSpawned: (pid) => {
+        rootPid = pid;
+        kernel.monitor(pid, (reason) => {
+          const failed = (reason as { shutdown?: unknown } | undefined)?.shutdown;
+          if (!startError && !stopping && failed instanceof FailedToStartChildError) {
+            // The root failed to start a child (at boot, or a start that fails fast later): name it.
+            startError = new ApplicationStartError(name, failed.childId, failed.reason);
+            report(env.logger, 'start_error', { application: name, child: startError.childId, reason: startError.reason });
+          }
+          const orderly = stopping !== undefined && isNormalExit(reason) && !startError;
+          finish({ reason: startError ?? reason, code: orderly ? 0 : 1 }, stopping !== undefined);
+        });
+      },
+    });
     if (r.status !== 'ok') {
-      const error =
+      if (startError || exitInfo) return; // already reported by the root's monitor
+      if (stopping && r.status === 'error' && r.error instanceof StartExitError) return; // a stop cut the boot short: the monitor reports it
+      startError =
         r.status === 'error' && r.error instanceof FailedToStartChildError
           ? new ApplicationStartError(name, r.error.childId, r.error.reason)
           : new ApplicationStartError(name, undefined, r.status === 'error' ? r.error : r.status);
-      report(env.logger, 'start_error', { application: name, child: error.childId, reason: error.reason });
-      finish({ reason: error, code: 1 }, stopping !== undefined);
-      throw error;
+      report(env.logger, 'start_error', { application: name, child: startError.childId, reason: startError.reason });
+      finish({ reason: startError, code: 1 }, stopping !== undefined);
+      return;
     }
-    rootPid = r.pid;
-    if (!stopping) status = 'running';
-    kernel.monitor(r.pid, (reason) => {
-      const orderly = stopping !== undefined && isNormalExit(reason);
-      finish({ reason, code: orderly ? 0 : 1 }, stopping !== undefined);
-    });
-    report(env.logger, 'application_started', { application: name, pid: String(r.pid), startType });
-    return r.pid;
+    rootStarted = true;
+    checkReady();
   })();
-  ready.catch(() => undefined); // the rejection is the caller's to observe; never unhandled
 
   const stop = (opts: { deadlineMs?: number } = {}): Promise<ApplicationExit> => {
     if (stopping) return stopping;
     stopping = (async () => {
       if (exitInfo) return exitInfo;
-      status = 'stopping';
-      // The deadline runs from the stop request, even while the tree is still starting: a
-      // SIGTERM during a slow boot must not wait for the boot to finish.
+      options.onChange?.(health());
+      // The deadline runs from the stop request, also while the tree is still starting: a stop
+      // during boot cuts the start in progress short and stops what has started, in reverse order.
       const deadline = opts.deadlineMs ?? options.stopDeadlineMs ?? 30_000;
       const timer = env.clock.setTimeout(() => {
         report(env.logger, 'shutdown_error', { application: name, reason: 'stop_deadline_exceeded', deadlineMs: deadline });
@@ -155,8 +233,7 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
         // the application's processes after its top supervisor).
         if (rootPid) for (const pid of treeOf(kernel, rootPid)) kernel.exit(pid, 'kill');
       }, deadline);
-      await ready.catch(() => undefined);
-      if (!exitInfo) kernel.exit(rootPid!, 'shutdown');
+      if (rootPid && !exitInfo) kernel.exit(rootPid, 'shutdown');
       const exit = await exited;
       env.clock.clearTimeout(timer);
       return exit.reason === 'killed' ? { ...exit, code: 1 } : exit;
@@ -177,16 +254,58 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
   function health(): ApplicationHealth {
     const info = rootPid ? kernel.processInfo(rootPid) : undefined;
     const tree = info?.state as { children?: unknown[] } | undefined;
+    const now = env.clock.now();
+    const children = toHealth(tree?.children ?? []);
+    let status: ApplicationStatus;
+    let reason: HealthReason | undefined;
+    if (exitInfo) status = exitInfo.code === 0 && !startError ? 'stopped' : 'failed';
+    else if (stopping) status = 'stopping';
+    else {
+      const found = notReady(children, now);
+      reason = found?.reason;
+      status = found ? (found.degraded ? 'degraded' : 'starting') : rootStarted ? 'ready' : 'starting';
+    }
+    if (startError) reason = { child: startError.childId ?? name, phase: 'stopped', error: formatReason(startError.reason) };
     return {
       app: name,
       status,
+      ...(reason ? { reason } : {}),
       pid: rootPid ? String(rootPid) : undefined,
-      children: toHealth(tree?.children ?? []),
+      at: now,
+      children,
       ...(exitInfo ? { exit: { reason: formatReason(exitInfo.reason), code: exitInfo.code } } : {}),
     };
   }
 
   return { name, kernel, ready, exited, stop, health };
+}
+
+/**
+ * The first child, depth first, that keeps the tree from being ready — preferring one that is
+ * failing (waiting after a failed attempt, or tagged degraded) over one merely on its way.
+ */
+function notReady(children: ChildHealth[], now: number): { reason: HealthReason; degraded: boolean } | undefined {
+  let starting: HealthReason | undefined;
+  let degraded: HealthReason | undefined;
+  const walk = (list: ChildHealth[], path: string): void => {
+    for (const c of list) {
+      const id = path ? `${path}/${c.id ?? c.pid ?? '?'}` : (c.id ?? c.pid ?? '?');
+      if (c.children) walk(c.children, id);
+      if (degraded) return;
+      const forMs = c.since === undefined ? undefined : now - c.since;
+      const failing = c.phase === 'waiting' || c.phase === 'restarting' || c.degraded === true || (c.phase === 'starting' && c.attempts > 0);
+      if (failing) {
+        degraded = { child: id, phase: c.phase, ...(c.lastError !== undefined || c.error !== undefined ? { error: c.lastError ?? c.error } : {}), attempts: c.attempts, ...(forMs !== undefined ? { forMs } : {}) };
+        return;
+      }
+      if (!starting && (c.phase === 'starting' || c.phase === 'parked' || c.phase === 'pending')) {
+        starting = { child: id, phase: c.phase, ...(c.waitingFor ? { waitingFor: c.waitingFor } : {}), ...(forMs !== undefined ? { forMs } : {}) };
+      }
+    }
+  };
+  walk(children, '');
+  if (degraded) return { reason: degraded, degraded: true };
+  return starting ? { reason: starting, degraded: false } : undefined;
 }
 
 /**
@@ -211,8 +330,24 @@ function treeOf(kernel: Kernel, root: Pid): Pid[] {
 
 function toHealth(children: unknown[]): ChildHealth[] {
   return children.map((c) => {
-    const ch = c as { id?: string; pid?: string; type: 'worker' | 'supervisor'; state: unknown; restarts: number; lastExit: unknown };
+    const ch = c as ChildDescription;
     const nested = ch.type === 'supervisor' && ch.state && typeof ch.state === 'object' && 'children' in ch.state ? toHealth((ch.state as { children: unknown[] }).children) : undefined;
-    return { id: ch.id, pid: ch.pid, type: ch.type, state: nested ? 'running' : ch.state, ...(nested ? { children: nested } : {}), restarts: ch.restarts, lastExit: ch.lastExit };
+    const out: ChildHealth = {
+      id: ch.id,
+      pid: ch.pid,
+      type: ch.type,
+      state: nested ? 'running' : ch.state,
+      phase: ch.phase,
+      ...(nested ? { children: nested } : {}),
+      restarts: ch.restarts,
+      lastExit: ch.lastExit,
+      attempts: ch.attempts,
+      lastError: ch.lastError,
+      since: ch.since,
+    };
+    if (ch.waitingFor !== undefined) out.waitingFor = ch.waitingFor;
+    if (ch.degraded) out.degraded = true;
+    if (ch.error !== undefined) out.error = ch.error;
+    return out;
   });
 }

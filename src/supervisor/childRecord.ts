@@ -20,8 +20,37 @@ export interface ChildRecord {
   timer: unknown;
   /** Extra start arguments (dynamic children). */
   args: unknown;
+  /** A start attempt is under way. */
+  starting: boolean;
+  /** A failed start is waiting for its `startRetry` delay (not charged to intensity). */
+  waiting: boolean;
+  /** Failed start attempts since the child was last running. */
+  attempts: number;
+  /** Why the last start attempt failed. */
+  lastError: unknown;
+  /** Parked: the service it requires whose provider is not ready. */
+  parkedOn: string | undefined;
+  /** When the current phase (starting, waiting, parked, running, stopped) began. */
+  since: number | undefined;
 }
 
 export function newRecord(key: number, spec: NormalizedChildSpec, args?: unknown): ChildRecord {
-  return { key, spec, pid: undefined, restarting: false, restarts: 0, lastExit: undefined, startedAt: undefined, attempt: 0, timer: undefined, args };
+  return {
+    key,
+    spec,
+    pid: undefined,
+    restarting: false,
+    restarts: 0,
+    lastExit: undefined,
+    startedAt: undefined,
+    attempt: 0,
+    timer: undefined,
+    args,
+    starting: false,
+    waiting: false,
+    attempts: 0,
+    lastError: undefined,
+    parkedOn: undefined,
+    since: undefined,
+  };
 }

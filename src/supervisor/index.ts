@@ -10,6 +10,11 @@ export type {
   StartFunction,
   ChildStart,
   ProvidesSpec,
+  ServiceTag,
+  Requirements,
+  DepsOf,
+  InputContext,
+  StartRetrySpec,
   ChildSpec,
   NormalizedChildSpec,
   SupervisorFlags,
@@ -39,6 +44,7 @@ export {
   startSupervisor,
   supervisor,
   startChild,
+  startDynamicChild,
   terminateChild,
   restartChild,
   deleteChild,
@@ -61,3 +67,7 @@ export type {
 } from './adminProtocol.ts';
 export { startApplication, ApplicationStartError } from './application.ts';
 export type { StartType, ApplicationOptions, ApplicationExit, ApplicationHandle, ApplicationHealth, ChildHealth } from './application.ts';
+export { service, child } from './services.ts';
+export type { ServiceOf, TypedProvides, TypedMachineStart, TypedChildSpec } from './services.ts';
+export { isPermanentReason } from './permanent.ts';
+export type { ChildPhase } from './describe.ts';

@@ -1,3 +1,5 @@
+import { __chaosBugs } from '../env/testBugs.ts';
+
 /**
  * OTP's `add_restart`: a sliding window of restart timestamps (newest first).
  *
@@ -22,5 +24,47 @@ export function addRestart(
     if (r > threshold) kept.push(r);
     else break;
   }
-  return { ok: kept.length <= limits.maxRestarts, restarts: kept };
+  // __chaosBugs.intensityMiscount (test-only): forgets to count the new restart.
+  const counted = __chaosBugs.intensityMiscount ? kept.length - 1 : kept.length;
+  return { ok: counted <= limits.maxRestarts, restarts: kept };
+}
+
+/**
+ * @internal The supervisor's running form of {@link addRestart}: the same sliding window, kept
+ * oldest-first in one array with a moving head, so charging a restart costs O(1) amortized
+ * instead of copying the whole window (which a supervisor with a large `maxRestarts` and a
+ * restart-heavy child would otherwise pay on every restart). `addRestart` stays the
+ * specification; a property test checks that both agree on every sequence.
+ */
+export class RestartWindow {
+  private readonly times: number[] = [];
+  private head = 0;
+  private readonly limits: { maxRestarts: number; periodMs: number };
+
+  constructor(limits: { maxRestarts: number; periodMs: number }) {
+    this.limits = limits;
+  }
+
+  /** Charges one restart at `now` (times never decrease); false when the supervisor must give up. */
+  charge(now: number): boolean {
+    const threshold = now - this.limits.periodMs;
+    const t = this.times;
+    while (this.head < t.length && t[this.head]! <= threshold) this.head++;
+    if (this.head > 64 && this.head * 2 > t.length) {
+      t.splice(0, this.head);
+      this.head = 0;
+    }
+    t.push(now);
+    return t.length - this.head <= this.limits.maxRestarts;
+  }
+
+  /** The restarts inside the window as of the last charge, newest first (as `addRestart` returns them). */
+  get restarts(): number[] {
+    return this.times.slice(this.head).reverse();
+  }
+
+  /** How many restarts the window holds as of the last charge. */
+  get size(): number {
+    return this.times.length - this.head;
+  }
 }

@@ -1,9 +1,9 @@
 import type { Kernel, Pid, StartResult, Target } from '../actors/index.ts';
 import { NoProcError } from '../actors/index.ts';
-import { SupervisorServer, type ServiceLookup } from './supervisorServer.ts';
+import { SupervisorServer, type ServiceDirectory } from './supervisorServer.ts';
 import { validateChildSpecs, validateFlags } from './validate.ts';
 import { InvalidChildSpecError } from './errors.ts';
-import type { ChildSpec, RestartType, SupervisorInit, SupervisorSpec } from './types.ts';
+import type { ChildSpec, RestartType, StartContext, SupervisorInit, SupervisorSpec } from './types.ts';
 import type {
   AdminRequest,
   ChildCounts,
@@ -27,8 +27,10 @@ export interface StartSupervisorOptions {
   label?: string;
   /** Called with the supervisor's pid as soon as it exists, before its children start. */
   onSpawned?: (pid: Pid) => void;
-  /** @internal Service lookup of the enclosing supervisor. */
-  parentLookup?: ServiceLookup;
+  /** @internal The services of the enclosing supervisors. */
+  parentServices?: ServiceDirectory;
+  /** Called whenever a child anywhere below changes phase (started, waiting, parked, exited). */
+  onChange?: () => void;
 }
 
 /**
@@ -61,7 +63,7 @@ export async function startSupervisor(kernel: Kernel, init: SupervisorInit, opti
   }
   let server: SupervisorServer | undefined;
   const spawned = kernel.spawnNative(
-    (proc) => (server = new SupervisorServer(proc, kernel, flags.value, specs.value, options.link, options.label ?? options.name ?? String(proc.pid), options.parentLookup)),
+    (proc) => (server = new SupervisorServer(proc, kernel, flags.value, specs.value, options.link, options.label ?? options.name ?? String(proc.pid), options.parentServices, options.onChange)),
     { link: options.link, name: options.name },
   );
   if ('status' in spawned) return spawned;
@@ -89,9 +91,15 @@ export function supervisor(id: string, init: SupervisorInit, options: { restart?
         args: ctx.args,
         name: options.name,
         label: options.name ?? id,
-        parentLookup: (ctx as unknown as { lookupService?: ServiceLookup }).lookupService,
+        ...internalContext(ctx),
       }),
   };
+}
+
+/** The tree plumbing a supervisor hands its children's start functions (services, change notices). */
+function internalContext(ctx: StartContext): { parentServices?: ServiceDirectory; onChange?: () => void } {
+  const c = ctx as StartContext & { services?: ServiceDirectory; onChange?: () => void };
+  return { ...(c.services ? { parentServices: c.services } : {}), ...(c.onChange ? { onChange: c.onChange } : {}) };
 }
 
 async function admin<T>(kernel: Kernel, sup: Target, request: AdminRequest): Promise<T> {
@@ -101,9 +109,26 @@ async function admin<T>(kernel: Kernel, sup: Target, request: AdminRequest): Pro
   throw r.error instanceof Error ? r.error : new NoProcError(sup, request);
 }
 
-/** Adds a child (static: a spec; dynamic: extra args for the template's input). */
-export function startChild(kernel: Kernel, sup: Target, specOrArgs: ChildSpec | unknown): Promise<StartChildResult> {
-  return admin(kernel, sup, { type: 'startChild', spec: specOrArgs as ChildSpec, args: specOrArgs });
+/**
+ * Adds a child to a static supervisor (OTP `start_child/2` with a child spec). Build typed
+ * specs with {@link child}.
+ *
+ * @example
+ * await startChild(kernel, sup, child({ id: 'cache', start: { machine: cacheMachine } }));
+ */
+export function startChild(kernel: Kernel, sup: Target, spec: ChildSpec): Promise<StartChildResult> {
+  return admin(kernel, sup, { type: 'startChild', spec, args: spec });
+}
+
+/**
+ * Starts one more child of a `simple_one_for_one` supervisor (OTP `start_child/2` with extra
+ * arguments): `args` reaches the template's start context as `ctx.args`.
+ *
+ * @example
+ * await startDynamicChild(kernel, workers, { job: 42 });
+ */
+export function startDynamicChild(kernel: Kernel, sup: Target, args?: unknown): Promise<StartChildResult> {
+  return admin(kernel, sup, { type: 'startChild', spec: undefined, args });
 }
 /** Stops a child (static: by id; dynamic: by pid). Idempotent; never counts as a restart. */
 export function terminateChild(kernel: Kernel, sup: Target, idOrPid: string | Pid): Promise<TerminateChildResult> {

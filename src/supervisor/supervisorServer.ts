@@ -1,6 +1,6 @@
 import type { Kernel, NativeBehaviour, NativeMessage, NativeProcess, Pid, ReplyTo, StartResult } from '../actors/index.ts';
 import { StartExitError, formatReason, isPid, report } from '../actors/index.ts';
-import { addRestart } from './restartIntensity.ts';
+import { RestartWindow } from './restartIntensity.ts';
 import { decideRestart } from './decideRestart.ts';
 import { restartSet } from './strategies.ts';
 import { backoffDelay, nextAttempt } from './backoff.ts';
@@ -9,16 +9,30 @@ import { shutdownChild } from './shutdownChild.ts';
 import { newRecord, type ChildRecord } from './childRecord.ts';
 import { validateChildSpec } from './validate.ts';
 import { FailedToStartChildError, MissingDependencyError } from './errors.ts';
-import type { NormalizedChildSpec, NormalizedFlags, StartContext } from './types.ts';
+import type { InputContext, NormalizedChildSpec, NormalizedFlags, StartContext } from './types.ts';
 import type { AdminRequest } from './adminProtocol.ts';
 import { handleAdmin } from './admin.ts';
+import { describeChildren } from './describe.ts';
+import { isPermanentReason } from './permanent.ts';
 
 const INIT = Symbol('init');
 const RETRY = Symbol('retry');
 const DELAYED = Symbol('delayed');
+const START_RETRY = Symbol('startRetry');
+const RESUME = Symbol('resume');
 
-/** A service lookup through the tree: own providers first, then the parent's. */
-export type ServiceLookup = (name: string) => { found: boolean; value: unknown };
+/** Where a required service stands: ready (with its value), declared but its provider not ready, or provided by no one. */
+export type ServiceState = { readonly status: 'ready'; readonly value: unknown } | { readonly status: 'waiting'; readonly provider: string } | { readonly status: 'missing' };
+
+/** @internal The services a supervisor can see: its own providers first, then its ancestors'. */
+export interface ServiceDirectory {
+  lookup(name: string): ServiceState;
+  /** Calls `onReady` (once) when `name` becomes ready; returns a cancel function. */
+  watch(name: string, onReady: () => void): () => void;
+}
+
+/** What one start attempt came to. */
+type Outcome = 'started' | 'ignored' | 'parked' | 'waiting' | 'stopped' | { readonly failed: unknown };
 
 /**
  * @internal The supervisor process (OTP's `supervisor` gen_server). All state lives in two
@@ -34,21 +48,47 @@ export class SupervisorServer implements NativeBehaviour {
   private readonly services = new Map<string, { pid: Pid; value: unknown }>();
   /** The pid a record had before it stopped: a restarting dynamic child is addressed by it (OTP `{restarting, OldPid}`). */
   private readonly formerPid = new WeakMap<ChildRecord, Pid>();
-  restarts: number[] = [];
+  restarts: RestartWindow;
+  /** An orderly stop (an exit signal from the parent) has arrived: start nothing more. */
+  private stopRequested = false;
+  /** Start attempts under way (their processes are linked to us but not yet recorded). */
+  private inflight = 0;
+  /** A provider became ready: parked children get their turn when the current message is done. */
+  private resumeDue = false;
+  private readonly watchers = new Map<string, Set<() => void>>();
   private nextKey = 0;
   private initDone!: (r: StartResult) => void;
   readonly initialized: Promise<StartResult>;
 
+  readonly proc: NativeProcess;
+  readonly kernel: Kernel;
+  readonly flags: NormalizedFlags;
+  readonly specs: NormalizedChildSpec[];
+  readonly parent: Pid | undefined;
+  readonly label: string;
+  private readonly parentServices: ServiceDirectory | undefined;
+  /** Called whenever a child changes phase (started, waiting, parked, exited): live views, readiness. */
+  readonly onChange: (() => void) | undefined;
   constructor(
-    readonly proc: NativeProcess,
-    readonly kernel: Kernel,
-    readonly flags: NormalizedFlags,
-    readonly specs: NormalizedChildSpec[],
-    readonly parent: Pid | undefined,
-    readonly label: string,
-    private readonly parentLookup: ServiceLookup | undefined,
+    proc: NativeProcess,
+    kernel: Kernel,
+    flags: NormalizedFlags,
+    specs: NormalizedChildSpec[],
+    parent: Pid | undefined,
+    label: string,
+    parentServices: ServiceDirectory | undefined,
+    onChange: (() => void) | undefined = undefined,
   ) {
+    this.proc = proc;
+    this.kernel = kernel;
+    this.flags = flags;
+    this.specs = specs;
+    this.parent = parent;
+    this.label = label;
+    this.parentServices = parentServices;
+    this.onChange = onChange;
     this.initialized = new Promise((r) => (this.initDone = r));
+    this.restarts = new RestartWindow(flags);
   }
 
   /** Queues `init` as the first message (after the kernel has installed this behaviour). */
@@ -70,19 +110,62 @@ export class SupervisorServer implements NativeBehaviour {
   async handle(m: NativeMessage): Promise<void> {
     switch (m.kind) {
       case 'info':
-        return this.handleInfo(m.message);
+        await this.handleInfo(m.message);
+        break;
       case 'call':
-        return this.handleCall(m.request as AdminRequest, m.replyTo);
+        await this.handleCall(m.request as AdminRequest, m.replyTo);
+        break;
       case 'exit':
-        return this.handleExitSignal(m.from, m.reason, m.linked);
+        await this.handleExitSignal(m.from, m.reason, m.linked);
+        break;
       case 'cast':
         return;
     }
+    while (this.resumeDue && this.proc.alive && !this.stopRequested) {
+      this.resumeDue = false;
+      await this.resumeParked();
+    }
+  }
+
+  /**
+   * An exit signal from the parent (an orderly stop) cuts short a child start in progress: the
+   * starting child is asked to stop at once instead of the stop waiting behind its start
+   * (OTP's supervisor would finish `init` first). What has started is then stopped in reverse
+   * order when the signal is handled.
+   */
+  signalled(from: Pid | undefined, _reason: unknown, linked: boolean): void {
+    if (!this.isFromParent(from, linked)) return;
+    this.stopRequested = true;
+    if (this.inflight === 0) return;
+    const links = this.kernel.processInfo(this.self)?.links ?? [];
+    for (const pid of links) {
+      if (this.byPid.get(pid.id)?.pid === pid) continue;
+      if (this.parent && pid.id === this.parent.id && pid.node === this.parent.node) continue;
+      this.kernel.exit(pid, 'shutdown', this.self);
+    }
+  }
+
+  private isFromParent(from: Pid | undefined, linked: boolean): boolean {
+    return from === undefined ? !linked : this.parent !== undefined && from.id === this.parent.id && from.node === this.parent.node;
   }
 
   private async handleInfo(message: unknown): Promise<void> {
     if (message === INIT) return this.init();
+    if (message === RESUME) {
+      this.resumeDue = true;
+      return;
+    }
     const msg = (typeof message === 'object' && message !== null ? message : {}) as { tag?: symbol; record?: ChildRecord };
+    if (msg.tag === START_RETRY) {
+      const rec = msg.record!;
+      rec.timer = undefined;
+      if (!rec.waiting || !this.owns(rec) || this.stopRequested) return;
+      rec.waiting = false;
+      rec.restarting = false;
+      const out = await this.attempt(rec);
+      if (typeof out === 'object') await this.giveUp(rec, out.failed);
+      return;
+    }
     if (msg.tag === RETRY || msg.tag === DELAYED) {
       const rec = msg.record!;
       if (msg.tag === DELAYED) rec.timer = undefined;
@@ -106,56 +189,185 @@ export class SupervisorServer implements NativeBehaviour {
       this.initDone({ status: 'ok', pid: this.self });
       return;
     }
+    // Every static child is known from the start (health shows the ones not started yet).
+    const now = this.kernel.env.clock.now();
     for (const spec of this.specs) {
       const rec = newRecord(this.nextKey++, spec);
-      const res = await this.startRecord(rec);
-      if (res.status === 'ok') {
-        this.children.push(rec);
+      rec.since = now;
+      this.children.push(rec);
+    }
+    for (const rec of [...this.children]) {
+      const out = await this.attempt(rec);
+      if (out === 'stopped') return; // the stop signal queued behind us stops what started
+      if (out === 'ignored') {
+        if (rec.spec.restart === 'temporary') this.remove(rec);
         continue;
       }
-      if (res.status === 'ignore') {
-        if (spec.restart !== 'temporary') this.children.push(rec);
-        continue;
-      }
-      const reason = res.status === 'already_started' ? { alreadyStarted: res.pid } : res.error;
-      report(this.kernel.env.logger, 'start_error', { supervisor: this.label, child: spec.id, reason });
+      if (typeof out !== 'object') continue; // started, or waiting / parked (startRetry)
+      report(this.kernel.env.logger, 'start_error', { supervisor: this.label, child: rec.spec.id, reason: out.failed });
       await this.terminateAll();
-      const error = new FailedToStartChildError(spec.id, reason, this.label);
+      const error = new FailedToStartChildError(rec.spec.id, out.failed, this.label);
       // OTP ≥ 26: the caller learns the failure from the start result, not from an EXIT.
       if (this.parent) this.kernel.unlink(this.self, this.parent);
       this.initDone({ status: 'error', error });
       this.proc.exit({ shutdown: error });
       return;
     }
+    // Started — also when some children are still waiting or parked: the supervisor has taken
+    // charge of them, and health says which ones are not ready yet.
     this.proc.ready = true;
     this.initDone({ status: 'ok', pid: this.self });
   }
 
+  // ---- waiting and parking (beyond OTP: dependencies are Ordo's) -------------------------------
+
+  /**
+   * One start attempt of `rec`: parked if a service it requires has a provider that is not
+   * ready; else started. A failed attempt with `startRetry` (and a reason not permanent) waits
+   * for its retry — not charged to intensity; any other failure is returned to the caller,
+   * which applies OTP's rules.
+   */
+  private async attempt(rec: ChildRecord): Promise<Outcome> {
+    if (this.stopRequested || !this.proc.alive) return 'stopped';
+    const deps = this.resolveDeps(rec);
+    if (deps.status !== 'ok') {
+      if (deps.status === 'missing') return { failed: new MissingDependencyError(rec.spec.id, deps.service) };
+      this.park(rec, deps.service);
+      return 'parked';
+    }
+    rec.parkedOn = undefined;
+    rec.starting = true;
+    rec.since = this.kernel.env.clock.now();
+    this.inflight++;
+    this.changed();
+    let res: StartResult;
+    try {
+      res = await this.startRecord(rec, deps.deps);
+    } finally {
+      rec.starting = false;
+      this.inflight--;
+    }
+    if (res.status === 'ok') return 'started';
+    rec.since = this.kernel.env.clock.now();
+    if (this.stopRequested) return 'stopped';
+    if (res.status === 'ignore') return 'ignored';
+    const reason = res.status === 'already_started' ? { alreadyStarted: res.pid } : res.error;
+    rec.attempts++;
+    // Health shows what went wrong in the child, not the wrapper that says it exited before ready.
+    rec.lastError = reason instanceof StartExitError ? reason.reason : reason;
+    this.changed();
+    const retry = rec.spec.startRetry;
+    if (!retry || isPermanentReason(reason, retry.isPermanent) || (retry.maxAttempts !== undefined && rec.attempts >= retry.maxAttempts)) return { failed: reason };
+    const delay = backoffDelay(retry, rec.attempts - 1, this.kernel.env.random.next());
+    rec.waiting = true;
+    rec.restarting = true; // OTP's `restarting` slot: a retry is pending
+    report(this.kernel.env.logger, 'start_retry', { supervisor: this.label, child: rec.spec.id, reason, attempts: rec.attempts, delayMs: delay });
+    rec.timer = this.kernel.env.clock.setTimeout(() => this.proc.enqueue({ kind: 'info', message: { tag: START_RETRY, record: rec } }), delay);
+    return 'waiting';
+  }
+
+  private park(rec: ChildRecord, service: string): void {
+    const first = rec.parkedOn !== service;
+    rec.parkedOn = service;
+    rec.restarting = false;
+    rec.since = this.kernel.env.clock.now();
+    if (first) {
+      report(this.kernel.env.logger, 'child_parked', { supervisor: this.label, child: rec.spec.id, waitingFor: service });
+      // A provider of an ancestor's: ask to be told when it is ready. Own providers resume us by themselves.
+      if (!this.ownProvider(service)) this.parentServices?.watch(service, () => this.proc.enqueue({ kind: 'info', message: RESUME }));
+    }
+    this.changed();
+  }
+
+  /** Starts the parked children whose providers are ready now, in start order. */
+  private async resumeParked(): Promise<void> {
+    const recs = this.isDynamic ? [...this.dynamic.values()] : [...this.children];
+    for (const rec of recs) {
+      if (rec.parkedOn === undefined || rec.pid || !this.owns(rec)) continue;
+      if (this.lookup(rec.parkedOn).status !== 'ready') continue;
+      const out = await this.attempt(rec);
+      if (out === 'stopped') return;
+      if (out === 'ignored' && (this.isDynamic || rec.spec.restart === 'temporary')) this.remove(rec);
+      if (typeof out === 'object') {
+        await this.giveUp(rec, out.failed);
+        return;
+      }
+    }
+  }
+
+  /** A start that cannot succeed by waiting (permanent reason, attempts exhausted, missing service): fail fast, named. */
+  private async giveUp(rec: ChildRecord, reason: unknown): Promise<void> {
+    report(this.kernel.env.logger, 'start_error', { supervisor: this.label, child: rec.spec.id, reason, attempts: rec.attempts });
+    await this.terminateAll();
+    this.proc.exit({ shutdown: new FailedToStartChildError(rec.spec.id, reason, this.label) });
+  }
+
+  private resolveDeps(rec: ChildRecord): { status: 'ok'; deps: Record<string, unknown> } | { status: 'parked' | 'missing'; service: string } {
+    const deps: Record<string, unknown> = {};
+    for (const { as, service } of rec.spec.requires) {
+      const found = this.lookup(service);
+      if (found.status === 'ready') deps[as] = found.value;
+      else return { status: found.status === 'waiting' ? 'parked' : 'missing', service };
+    }
+    return { status: 'ok', deps };
+  }
+
+  private ownProvider(name: string): ChildRecord | undefined {
+    return this.children.find((c) => c.spec.provides?.name === name);
+  }
+
+  changed(): void {
+    this.onChange?.();
+  }
+
   // ---- starting ---------------------------------------------------------------------------
 
-  lookupService: ServiceLookup = (name) => {
+  lookup(name: string): ServiceState {
     const own = this.services.get(name);
-    if (own) return { found: true, value: own.value };
-    return this.parentLookup ? this.parentLookup(name) : { found: false, value: undefined };
+    if (own) return { status: 'ready', value: own.value };
+    const provider = this.ownProvider(name);
+    if (provider) return { status: 'waiting', provider: provider.spec.id };
+    return this.parentServices ? this.parentServices.lookup(name) : { status: 'missing' };
+  }
+
+  /** The directory nested supervisors look services up in. */
+  readonly directory: ServiceDirectory = {
+    lookup: (name) => this.lookup(name),
+    watch: (name, onReady) => {
+      if (!this.ownProvider(name)) return this.parentServices?.watch(name, onReady) ?? (() => undefined);
+      let set = this.watchers.get(name);
+      if (!set) this.watchers.set(name, (set = new Set()));
+      set.add(onReady);
+      return () => set.delete(onReady);
+    },
   };
 
+  private serviceReady(name: string): void {
+    this.resumeDue = true;
+    const set = this.watchers.get(name);
+    if (!set) return;
+    this.watchers.delete(name);
+    for (const fn of set) fn();
+  }
+
   /** Starts one child per its spec; on success records pid, service and start time. */
-  async startRecord(rec: ChildRecord): Promise<StartResult> {
+  async startRecord(rec: ChildRecord, resolved?: Record<string, unknown>): Promise<StartResult> {
     const spec = rec.spec;
-    const deps: Record<string, unknown> = {};
-    for (const name of spec.requires) {
-      const found = this.lookupService(name);
-      if (!found.found) return { status: 'error', error: new MissingDependencyError(spec.id, name) };
-      deps[name] = found.value;
+    let deps = resolved;
+    if (!deps) {
+      const d = this.resolveDeps(rec);
+      if (d.status !== 'ok') return { status: 'error', error: new MissingDependencyError(spec.id, d.service) };
+      deps = d.deps;
     }
     const { kernel } = this;
-    const ctx: StartContext & { lookupService: ServiceLookup } = {
+    const ctx: StartContext & { services: ServiceDirectory; onChange: (() => void) | undefined } = {
       env: kernel.env,
       kernel,
       parent: this.self,
       deps,
       args: rec.args,
-      lookupService: this.lookupService,
+      services: this.directory,
+      onChange: this.onChange,
       spawn: (machine, options = {}) => kernel.spawn(machine, { startTimeoutMs: spec.startTimeoutMs, ...options, link: this.self }),
     };
     let res: StartResult;
@@ -164,9 +376,9 @@ export class SupervisorServer implements NativeBehaviour {
       if (typeof start === 'function') {
         res = await start(ctx);
       } else {
-        const input = typeof start.input === 'function' ? (start.input as (c: StartContext) => unknown)(ctx) : start.input;
+        const input = start.input;
         res = await kernel.spawn(start.machine, {
-          input,
+          ...(typeof input === 'function' ? { inputFor: (self: Pid) => (input as (c: InputContext) => unknown)({ ...ctx, self }) } : { input }),
           name: start.name,
           trapExit: start.trapExit,
           link: this.self,
@@ -183,10 +395,19 @@ export class SupervisorServer implements NativeBehaviour {
       kernel.link(this.self, res.pid);
       rec.pid = res.pid;
       rec.restarting = false;
+      rec.waiting = false;
+      rec.parkedOn = undefined;
+      rec.attempts = 0;
+      rec.lastError = undefined;
       rec.startedAt = kernel.env.clock.now();
+      rec.since = rec.startedAt;
       this.byPid.set(res.pid.id, rec);
-      if (spec.provides) this.services.set(spec.provides.name, { pid: res.pid, value: res.info });
+      if (spec.provides) {
+        this.services.set(spec.provides.name, { pid: res.pid, value: res.info });
+        this.serviceReady(spec.provides.name);
+      }
       report(kernel.env.logger, 'progress', { supervisor: this.label, child: spec.id, pid: String(res.pid) }, 'info');
+      this.changed();
     }
     return res;
   }
@@ -194,8 +415,8 @@ export class SupervisorServer implements NativeBehaviour {
   // ---- exits ------------------------------------------------------------------------------
 
   private async handleExitSignal(from: Pid | undefined, reason: unknown, linked: boolean): Promise<void> {
-    const fromParent = from === undefined ? !linked : this.parent !== undefined && from.id === this.parent.id && from.node === this.parent.node;
-    if (fromParent) {
+    if (this.isFromParent(from, linked)) {
+      this.stopRequested = true;
       await this.terminateAll();
       this.proc.exit(reason);
       this.initDone({ status: 'error', error: new StartExitError(this.self, reason) }); // no-op once started
@@ -215,12 +436,14 @@ export class SupervisorServer implements NativeBehaviour {
       if (p && this.services.get(p.name)?.pid === rec.pid) this.services.delete(p.name);
     }
     rec.pid = undefined;
+    rec.since = this.kernel.env.clock.now();
   }
 
   private async childExited(rec: ChildRecord, reason: unknown): Promise<void> {
     const pid = rec.pid;
     this.forget(rec);
     rec.lastExit = reason;
+    this.changed();
     const decision = decideRestart(rec.spec.restart, reason);
     if (decision.report) {
       report(this.kernel.env.logger, 'child_terminated', { supervisor: this.label, child: rec.spec.id, pid: String(pid), reason, restarts: rec.restarts });
@@ -263,15 +486,13 @@ export class SupervisorServer implements NativeBehaviour {
   /** One restart event: charge intensity, then apply the strategy. */
   private async restart(rec: ChildRecord): Promise<void> {
     const now = this.kernel.env.clock.now();
-    const charged = addRestart(this.restarts, now, this.flags);
-    this.restarts = charged.restarts;
-    if (!charged.ok) {
+    if (!this.restarts.charge(now)) {
       rec.restarting = false;
       report(this.kernel.env.logger, 'reached_max_restart_intensity', {
         supervisor: this.label,
         child: rec.spec.id,
         reason: rec.lastExit,
-        restarts: charged.restarts.length - 1,
+        restarts: this.restarts.size - 1,
         maxRestarts: this.flags.maxRestarts,
         periodMs: this.flags.periodMs,
       });
@@ -283,6 +504,7 @@ export class SupervisorServer implements NativeBehaviour {
       await this.startAgain(rec);
       return;
     }
+    if (this.stopRequested) return;
     const set = restartSet(
       this.flags.strategy,
       this.children.map((c) => ({ id: c.spec.id, restart: c.spec.restart })),
@@ -300,20 +522,30 @@ export class SupervisorServer implements NativeBehaviour {
     }
   }
 
-  /** Starts a record again as part of a restart; false when it failed (a retry is queued). */
+  /**
+   * Starts a record again as part of a restart; false when it failed (a retry is queued) or a
+   * stop arrived. Parked (its provider is not ready) and waiting (`startRetry`) count as done:
+   * they start by themselves later, uncharged.
+   */
   private async startAgain(rec: ChildRecord): Promise<boolean> {
     if (!this.proc.alive) return false;
-    const res = await this.startRecord(rec);
-    if (res.status === 'ok') {
+    const out = await this.attempt(rec);
+    if (out === 'started') {
       rec.restarts++;
       return true;
     }
-    if (res.status === 'ignore') {
+    if (out === 'stopped') return false;
+    if (out === 'parked' || out === 'waiting') return true;
+    if (out === 'ignored') {
       rec.restarting = false;
       if (this.isDynamic || rec.spec.restart === 'temporary') this.remove(rec);
       return true;
     }
-    const reason = res.status === 'already_started' ? { alreadyStarted: res.pid } : res.error;
+    const reason = out.failed;
+    if (rec.spec.startRetry) {
+      await this.giveUp(rec, reason); // permanent, or out of attempts: fail fast, named
+      return false;
+    }
     rec.lastExit = reason;
     report(this.kernel.env.logger, 'start_error', { supervisor: this.label, child: rec.spec.id, reason, restarts: rec.restarts });
     rec.restarting = true;
@@ -337,6 +569,8 @@ export class SupervisorServer implements NativeBehaviour {
     if (rec.timer !== undefined) this.kernel.env.clock.clearTimeout(rec.timer);
     rec.timer = undefined;
     rec.restarting = false;
+    rec.waiting = false;
+    rec.parkedOn = undefined;
   }
 
   /** Terminates every child: static in reverse start order, one at a time; dynamic all at once. */
@@ -384,19 +618,7 @@ export class SupervisorServer implements NativeBehaviour {
   }
 
   describe(): unknown {
-    const recs = this.isDynamic ? [...this.dynamic.values()] : this.children;
-    return {
-      supervisor: this.label,
-      strategy: this.flags.strategy,
-      children: recs.map((r) => ({
-        id: this.isDynamic ? undefined : r.spec.id,
-        pid: r.restarting ? 'restarting' : r.pid ? String(r.pid) : undefined,
-        type: r.spec.type,
-        state: r.pid ? this.kernel.processInfo(r.pid)?.state : undefined,
-        restarts: r.restarts,
-        lastExit: r.lastExit === undefined ? undefined : formatReason(r.lastExit),
-      })),
-    };
+    return describeChildren(this, this.isDynamic ? [...this.dynamic.values()] : this.children);
   }
 
   killed(): void {

@@ -27,24 +27,56 @@ export interface BackoffSpec {
   resetAfterMs?: number;
 }
 
+/**
+ * Opt-in retry of a child's *start* (beyond OTP, which has no opinion on a first start that
+ * fails: it rolls the whole supervisor back). A failed start attempt — not ready within
+ * `startTimeoutMs`, an exit before ready, a start function's error — is retried after
+ * `min(maxMs, initialMs * factor^n)` (± `jitter`), and the child shows as `waiting` in health.
+ * Attempts are **not** charged to restart intensity, earlier children stay up, and children
+ * that require a service of the waiting child are *parked* (not started, not charged) until
+ * it is ready. Each attempt has its own `startTimeoutMs`; there is no overall cap unless
+ * `maxAttempts` is set.
+ *
+ * What still fails fast (no retry, the ordinary start failure): a reason marked permanent —
+ * an object with `permanent: true` (a bad configuration, refused credentials) or one for
+ * which `isPermanent` returns true — a required service no child provides
+ * (`MissingDependencyError`), and `maxAttempts` failed attempts.
+ */
+export interface StartRetrySpec {
+  initialMs: number;
+  maxMs: number;
+  factor?: number;
+  jitter?: number;
+  /** Give up after this many failed attempts (default: never). */
+  maxAttempts?: number;
+  /** Reasons that no retry can fix: fail fast. Default: `reason.permanent === true`. */
+  isPermanent?: (reason: unknown) => boolean;
+}
+
 /** What a custom start function receives. */
-export interface StartContext {
+export interface StartContext<Deps = Readonly<Record<string, unknown>>> {
   readonly env: Env;
   readonly kernel: Kernel;
   /** The supervisor's pid: link what you start to it (`spawn` does). */
   readonly parent: Pid;
   /** Services named in `requires`, from providers that are ready. */
-  readonly deps: Readonly<Record<string, unknown>>;
+  readonly deps: Deps;
   /** Extra arguments given to a dynamic supervisor's `startChild`. */
   readonly args: unknown;
   /** Spawns a machine linked to the supervisor and waits for it to be ready. */
   spawn(machine: AnyStateMachine, options?: Omit<SpawnMachineOptions, 'link'>): Promise<StartResult>;
 }
 
+/** What a machine's `input` function receives: the start context plus the child's own pid. */
+export interface InputContext<Deps = Readonly<Record<string, unknown>>> extends StartContext<Deps> {
+  /** The pid the child will have: a machine can keep its own address (e.g. to register callbacks). */
+  readonly self: Pid;
+}
+
 /** Start a machine: the common case. */
 export interface MachineStart {
   machine: AnyStateMachine;
-  /** The machine's input: a value, or a function of the start context evaluated at every (re)start. */
+  /** The machine's input: a value, or a function of the {@link InputContext} evaluated at every (re)start. */
   input?: unknown;
   /** Register the child under this name. */
   name?: string;
@@ -63,6 +95,24 @@ export interface ProvidesSpec {
 }
 
 /**
+ * A typed service key (Effect's `Context.Tag`): `service<Store>('store')`. The type parameter
+ * is invariant, so a `ServiceTag<Store>` is not a `ServiceTag<Cache>`.
+ */
+export interface ServiceTag<T> {
+  readonly key: string;
+  /** @internal Phantom: carries `T` invariantly; never set. */
+  readonly _service?: (service: T) => T;
+}
+
+/** `requires` in its typed form: local names → service tags (`{ store: StoreTag }`). */
+export type Requirements = Readonly<Record<string, ServiceTag<any>>>;
+
+/** The `deps` a child receives for its `requires`: `{ store: Store }` for `{ store: StoreTag }`. */
+export type DepsOf<R> = R extends readonly string[]
+  ? Readonly<Record<string, unknown>>
+  : { readonly [K in keyof R]: R[K] extends ServiceTag<infer T> ? T : never };
+
+/**
  * A child specification, with OTP's vocabulary. Defaults (set once, in `defaults.ts`):
  * `restart: 'permanent'`, `shutdownMs: 5000` for workers and `'infinity'` for supervisors,
  * `type: 'worker'`, `significant: false`, `startTimeoutMs: 5000` for machines.
@@ -75,9 +125,13 @@ export interface ChildSpec {
   type?: ChildType;
   significant?: boolean;
   startTimeoutMs?: number;
-  provides?: string | ProvidesSpec;
-  requires?: readonly string[];
+  /** A service name, `{ name, select }`, a {@link ServiceTag}, or `{ service: tag, select }`. */
+  provides?: string | ProvidesSpec | ServiceTag<any> | { service: ServiceTag<any>; select: (snapshot: any) => unknown };
+  /** Service names, or local names → tags (`{ store: StoreTag }`, see {@link child}). */
+  requires?: readonly string[] | Requirements;
   backoff?: BackoffSpec;
+  /** Retry a failed start with backoff instead of failing the supervisor's start. */
+  startRetry?: StartRetrySpec;
 }
 
 /** A child spec with every default applied (what `getChildSpec` returns). */
@@ -90,8 +144,10 @@ export interface NormalizedChildSpec {
   readonly significant: boolean;
   readonly startTimeoutMs: number;
   readonly provides: ProvidesSpec | undefined;
-  readonly requires: readonly string[];
+  /** Local dep name → service name. */
+  readonly requires: readonly { readonly as: string; readonly service: string }[];
   readonly backoff: BackoffSpec | undefined;
+  readonly startRetry: StartRetrySpec | undefined;
 }
 
 /** Supervisor flags. `periodMs` is milliseconds (OTP's `period` is whole seconds). */

@@ -1,6 +1,6 @@
 import { DEFAULT_BACKOFF, DEFAULT_CHILD, DEFAULT_FLAGS } from './defaults.ts';
 import { BadCombinationError, DuplicateChildError, InvalidChildSpecError, InvalidSupervisorFlagsError, type SupervisorError } from './errors.ts';
-import type { AutoShutdown, BackoffSpec, ChildSpec, NormalizedChildSpec, NormalizedFlags, ProvidesSpec, SupervisorFlags } from './types.ts';
+import type { AutoShutdown, BackoffSpec, ChildSpec, NormalizedChildSpec, NormalizedFlags, ProvidesSpec, StartRetrySpec, SupervisorFlags } from './types.ts';
 
 export type Validated<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: SupervisorError };
 
@@ -80,21 +80,57 @@ export function validateChildSpec(spec: unknown, autoShutdown: AutoShutdown = 'n
   if (typeof startTimeoutMs !== 'number' || !(startTimeoutMs > 0)) return fail(new InvalidChildSpecError(id, 'startTimeoutMs', s.startTimeoutMs, 'must be a number > 0 (or Infinity)'));
   let provides: ProvidesSpec | undefined;
   if (s.provides !== undefined) {
-    if (typeof s.provides === 'string' && s.provides) provides = { name: s.provides };
-    else if (isObj(s.provides) && typeof s.provides.name === 'string' && s.provides.name && (s.provides.select === undefined || typeof s.provides.select === 'function')) provides = s.provides as ProvidesSpec;
-    else return fail(new InvalidChildSpecError(id, 'provides', s.provides, 'must be a service name or { name, select? }'));
+    provides = normalizeProvides(s.provides);
+    if (!provides) return fail(new InvalidChildSpecError(id, 'provides', s.provides, 'must be a service name, a service tag, { name, select? } or { service: tag, select }'));
   }
-  const requires = s.requires ?? [];
-  if (!Array.isArray(requires) || !requires.every((r) => typeof r === 'string' && r.length > 0)) {
-    return fail(new InvalidChildSpecError(id, 'requires', s.requires, 'must be an array of service names'));
-  }
+  const requires = normalizeRequires(s.requires ?? []);
+  if (!requires) return fail(new InvalidChildSpecError(id, 'requires', s.requires, 'must be an array of service names or an object of service tags'));
   let backoff: BackoffSpec | undefined;
   if (s.backoff !== undefined) {
     const b = validateBackoff(s.backoff);
     if (typeof b === 'string') return fail(new InvalidChildSpecError(id, 'backoff', s.backoff, b));
     backoff = b;
   }
-  return { ok: true, value: { id, start: s.start, restart, shutdownMs, type, significant, startTimeoutMs, provides, requires, backoff } };
+  let startRetry: StartRetrySpec | undefined;
+  if (s.startRetry !== undefined) {
+    const r = validateStartRetry(s.startRetry);
+    if (typeof r === 'string') return fail(new InvalidChildSpecError(id, 'startRetry', s.startRetry, r));
+    startRetry = r;
+  }
+  return { ok: true, value: { id, start: s.start, restart, shutdownMs, type, significant, startTimeoutMs, provides, requires, backoff, startRetry } };
+}
+
+const isTag = (x: unknown): x is { key: string } => isObj(x) && typeof x['key'] === 'string' && x['key'].length > 0;
+
+function normalizeProvides(p: unknown): ProvidesSpec | undefined {
+  if (typeof p === 'string') return p ? { name: p } : undefined;
+  if (!isObj(p)) return undefined;
+  const select = p['select'];
+  if (select !== undefined && typeof select !== 'function') return undefined;
+  if (typeof p['name'] === 'string' && p['name']) return p as unknown as ProvidesSpec;
+  if (isTag(p)) return { name: p.key };
+  if (isTag(p['service']) && typeof select === 'function') return { name: p['service'].key, select: select as ProvidesSpec['select'] };
+  return undefined;
+}
+
+function normalizeRequires(r: unknown): NormalizedChildSpec['requires'] | undefined {
+  if (Array.isArray(r)) return r.every((x) => typeof x === 'string' && x.length > 0) ? r.map((x: string) => ({ as: x, service: x })) : undefined;
+  if (!isObj(r)) return undefined;
+  const out: { as: string; service: string }[] = [];
+  for (const [as, tag] of Object.entries(r)) {
+    if (!isTag(tag)) return undefined;
+    out.push({ as, service: tag.key });
+  }
+  return out;
+}
+
+function validateStartRetry(r: unknown): StartRetrySpec | string {
+  const b = validateBackoff(r);
+  if (typeof b === 'string') return b;
+  const { maxAttempts, isPermanent } = r as StartRetrySpec;
+  if (maxAttempts !== undefined && !(typeof maxAttempts === 'number' && maxAttempts >= 1)) return 'maxAttempts must be a number ≥ 1';
+  if (isPermanent !== undefined && typeof isPermanent !== 'function') return 'isPermanent must be a function';
+  return { initialMs: b.initialMs, maxMs: b.maxMs, factor: b.factor, jitter: b.jitter, ...(maxAttempts !== undefined ? { maxAttempts } : {}), ...(isPermanent ? { isPermanent } : {}) };
 }
 
 /** Validates a list of specs: each one, then id uniqueness (OTP `check_childspecs`). */

@@ -9,7 +9,7 @@ import {
   InvalidSupervisorFlagsError,
   NoProcError,
   countChildren,
-  startChild,
+  startChild, startDynamicChild,
   startSupervisor,
   validateChildSpec,
   validateFlags,
@@ -157,7 +157,7 @@ describe('failures inside children and start functions', () => {
       await expect(call()).rejects.toBeInstanceOf(NoProcError);
     }
     const dyn = await startSup(f.kernel, { strategy: 'simple_one_for_one', children: [w('t')] });
-    const dead = ((await startChild(f.kernel, dyn, [])) as { pid: Pid }).pid;
+    const dead = ((await startDynamicChild(f.kernel, dyn, [])) as { pid: Pid }).pid;
     f.kernel.exit(dead, 'kill');
     await f.settle();
     expect(f.kernel.isAlive(dyn)).toBe(true);

@@ -117,15 +117,16 @@ describe('runStart on the virtual clock', () => {
   it('renders each child with id, pid, state, restarts and last exit', () => {
     const text = renderTree({
       app: 'a',
-      status: 'running',
+      status: 'ready',
       pid: '<o.1>',
+      at: 0,
       children: [
-        { id: 'db', pid: '<o.2>', type: 'worker', state: 'ready', restarts: 0, lastExit: undefined },
-        { id: 'jobs', pid: '<o.3>', type: 'supervisor', state: 'running', restarts: 0, lastExit: undefined, children: [{ id: 't', pid: 'restarting', type: 'worker', state: undefined, restarts: 2, lastExit: { message: 'boom' } }] },
+        { id: 'db', pid: '<o.2>', type: 'worker', state: 'ready', restarts: 0, lastExit: undefined, phase: 'running', attempts: 0, lastError: undefined, since: 0 },
+        { id: 'jobs', pid: '<o.3>', type: 'supervisor', state: 'running', restarts: 0, lastExit: undefined, phase: 'running', attempts: 0, lastError: undefined, since: 0, children: [{ id: 't', pid: 'restarting', type: 'worker', state: undefined, restarts: 2, lastExit: { message: 'boom' }, phase: 'restarting', attempts: 0, lastError: undefined, since: 0 }] },
       ],
     });
     expect(text.split('\n')).toEqual([
-      'a (running) <o.1>',
+      'a (ready) <o.1>',
       '├─ db    <o.2>      ready',
       '└─ jobs  <o.3>      supervisor',
       '   └─ t  restarting restarting  restarts 2  last exit: boom',
@@ -140,9 +141,9 @@ describe('runStart on the virtual clock', () => {
   });
 
   it('restartedAndWhole is false until a restart happened and every child runs', () => {
-    const base = { app: 'a', status: 'running' as const, pid: '<o.1>' };
-    expect(restartedAndWhole({ ...base, children: [{ id: 'x', pid: '<o.2>', type: 'worker', state: 'up', restarts: 0, lastExit: undefined }] })).toBe(false);
-    expect(restartedAndWhole({ ...base, children: [{ id: 'x', pid: 'restarting', type: 'worker', state: 'up', restarts: 1, lastExit: 'died' }] })).toBe(false);
-    expect(restartedAndWhole({ ...base, children: [{ id: 'x', pid: '<o.3>', type: 'worker', state: 'up', restarts: 1, lastExit: 'died' }] })).toBe(true);
+    const base = { app: 'a', status: 'ready' as const, pid: '<o.1>', at: 0 };
+    expect(restartedAndWhole({ ...base, children: [{ id: 'x', pid: '<o.2>', type: 'worker', state: 'up', restarts: 0, lastExit: undefined, phase: 'running', attempts: 0, lastError: undefined, since: 0 }] })).toBe(false);
+    expect(restartedAndWhole({ ...base, children: [{ id: 'x', pid: 'restarting', type: 'worker', state: 'up', restarts: 1, lastExit: 'died', phase: 'running', attempts: 0, lastError: undefined, since: 0 }] })).toBe(false);
+    expect(restartedAndWhole({ ...base, children: [{ id: 'x', pid: '<o.3>', type: 'worker', state: 'up', restarts: 1, lastExit: 'died', phase: 'running', attempts: 0, lastError: undefined, since: 0 }] })).toBe(true);
   });
 });

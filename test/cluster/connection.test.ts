@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createUser } from '@nats-io/nkeys';
+import { createAccount, createUser } from '@nats-io/nkeys';
 import { createTestEnv } from '../../src/env/env.ts';
 import { connectCluster, type NatsRuntimeEvent } from '../../src/cluster/connection.ts';
 import { ClusterError } from '../../src/cluster/errors.ts';
+import { discoveryMachine } from '../../src/cluster/discovery.ts';
 import { NatsServer, cleanup, freePort, waitFor } from '../harness/nats.ts';
+import { startChild } from './helpers.ts';
 
 async function codeOf(p: Promise<unknown>): Promise<string> {
   try {
@@ -109,5 +111,56 @@ describe('cluster connection: TLS', () => {
     expect(err).toBeInstanceOf(ClusterError);
     expect((err as ClusterError).code).toBe('ORDO_NATS_TLS');
     await cleanup(ns);
+  });
+});
+
+describe('cluster connection: configuration errors are final', () => {
+  let ns: NatsServer;
+  beforeAll(async () => {
+    ns = await NatsServer.start();
+  });
+  afterAll(() => cleanup(ns));
+  const seed = (): string => new TextDecoder().decode(createUser().getSeed());
+  const bad: Array<[string, Record<string, unknown>]> = [
+    ['an invalid URL', { servers: ['nats://exa mple:4222'] }],
+    ['port 99999', { servers: ['nats://127.0.0.1:99999'] }],
+    ['an empty server', { servers: [''] }],
+    ['a scheme nats.js cannot speak', { servers: ['http://127.0.0.1:4222'] }],
+    ['no host', { servers: ['nats://:4222'] }],
+    ['servers not an array', { servers: 'nats://127.0.0.1:4222' }],
+    ['a malformed nkey seed', { servers: ['nats://127.0.0.1:4222'], nkeySeed: 'SUbogus' }],
+    ['an nkey seed with a bad checksum', { servers: ['nats://127.0.0.1:4222'], nkeySeed: `${seed().slice(0, -2)}AA` }],
+    ['an account seed where a user seed belongs', { servers: ['nats://127.0.0.1:4222'], nkeySeed: new TextDecoder().decode(createAccount().getSeed()) }],
+    ['user and token at once', { servers: ['nats://127.0.0.1:4222'], user: 'u', token: 't' }],
+  ];
+
+  it('defect 17: NATS config errors (invalid URL, port 99999, "", a malformed nkey seed) are ORDO_CLUSTER_CONFIG naming the field, not unreachable', async () => {
+    const env = createTestEnv();
+    for (const [what, nats] of bad) {
+      const err = await connectCluster(env, { connectTimeoutMs: 300, ...nats } as never, 'a').catch((e: unknown) => e);
+      expect(err, what).toBeInstanceOf(ClusterError);
+      expect((err as ClusterError).code, what).toBe('ORDO_CLUSTER_CONFIG');
+      expect((err as ClusterError).message, what).toMatch(/nats\.(servers|nkeySeed)|nats: set one of/);
+    }
+    // a seed is never echoed whole; nor are credentials in a URL
+    const e1 = (await connectCluster(env, { servers: ['nats://127.0.0.1:4222'], nkeySeed: 'SUbogus-secret' }, 'a').catch((e: unknown) => e)) as ClusterError;
+    expect(JSON.stringify({ m: e1.message, v: e1.value })).not.toContain('bogus-secret');
+    const e2 = (await connectCluster(env, { servers: ['nats://me:hunter2@127.0.0.1:99999'] }, 'a').catch((e: unknown) => e)) as ClusterError;
+    expect(JSON.stringify({ m: e2.message, v: e2.value })).not.toContain('hunter2');
+    // valid spellings still connect
+    const conns = [];
+    for (const s of [`127.0.0.1:${new URL(ns.url).port}`, ns.url, `${ns.url}/`]) conns.push(await connectCluster(env, { servers: [s] }, 'a'));
+    await cleanup(...conns.map((c) => ({ close: () => c.close() })));
+  });
+
+  it('defect 17: the discovery child ends at once with the config error as its reason (no retry loop)', async () => {
+    for (const [what, nats] of bad.slice(0, 4).concat([bad[6]!])) {
+      const env = createTestEnv();
+      const d = startChild(discoveryMachine, { env, config: { cluster: 'cfg', nodeName: 'a', nats } }, env);
+      await waitFor(() => d.getSnapshot().status === 'done', `${what}: discovery final`);
+      expect((d.getSnapshot().output as { reason: { code: string } }).reason.code, what).toBe('ORDO_CLUSTER_CONFIG');
+      expect(d.getSnapshot().context.health, what).toMatchObject({ status: 'failed', reason: { code: 'ORDO_CLUSTER_CONFIG' } });
+      expect(env.records.filter((r) => r.event === 'connect_failed'), what).toHaveLength(0);
+    }
   });
 });

@@ -1,23 +1,36 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { discoveryMachine, type ClusterService } from '../../src/cluster/discovery.ts';
 import { replicationMachine, type ReplicationConfig, type ReplicationService } from '../../src/cluster/replication.ts';
-import { replNames } from '../../src/cluster/replicator.ts';
+import { replNames, type Replicator } from '../../src/cluster/replicator.ts';
 import { ClusterError } from '../../src/cluster/errors.ts';
 import { NatsServer, cleanup, waitFor } from '../harness/nats.ts';
-import { MemoryReplicatedStore } from './memoryStore.ts';
+import type { CommitOp, ReplicatorCommitOptions } from '../../src/store/types.ts';
 import { realTimeEnv, startChild, stopChild, waitTag } from './helpers.ts';
+import { TABLES, contentHash, openTestStore, put, removeStoreDir, type TestStore } from './realStore.ts';
 
-const TABLES = ['users', 'orders'];
+const opened: TestStore[] = [];
+/** A real RocksDB store in a temp dir, closed and removed after the test. */
+async function newStore(schemaVersion?: number): Promise<TestStore> {
+  const s = await openTestStore(realTimeEnv(), schemaVersion !== undefined ? { schemaVersion } : {});
+  opened.push(s);
+  return s;
+}
+afterEach(async () => {
+  const all = opened.splice(0);
+  for (const s of all) await s.close();
+  for (const s of all) removeStoreDir(s.dir);
+});
 
-async function startNode(url: string, cluster: string, name: string, store: MemoryReplicatedStore, extra: Partial<ReplicationConfig> = {}) {
+async function startNode(url: string, cluster: string, name: string, store: TestStore, extra: Partial<ReplicationConfig> = {}) {
   const env = realTimeEnv();
   const d = startChild(discoveryMachine, { env, config: { cluster, nodeName: name, nats: { servers: [url], reconnect: { waitMs: 100, jitterMs: 0 } }, heartbeatMs: 200, ttlMs: 1000 } }, env);
   await waitTag(d, 'ready');
   const svc = d.getSnapshot().context.service as ClusterService;
-  const r = startChild(replicationMachine, { env, cluster: svc, store, config: { store: 'main', tables: TABLES, ...extra } }, env);
+  const r = startChild(replicationMachine, { env, cluster: svc, store: store.store, config: { store: 'main', tables: TABLES, ...extra } }, env);
   await waitTag(r, 'ready', 20_000);
   const repl = r.getSnapshot().context.service as ReplicationService;
+  const replicator = r.getSnapshot().context.replicator as Replicator;
   return {
     env,
     d,
@@ -25,6 +38,9 @@ async function startNode(url: string, cluster: string, name: string, store: Memo
     svc,
     repl,
     store,
+    /** One batch through the replicator (the store's commit seam), as a store transaction hands it over. */
+    commit: (ops: CommitOp[], opts?: ReplicatorCommitOptions) => replicator.commit({ ops, schemaVersion: store.store.schemaVersion }, opts),
+    get: (table: string, id: string) => (store.store.get(table, id) as { v?: unknown } | undefined)?.v,
     async stop() {
       await stopChild(r);
       await stopChild(d);
@@ -34,10 +50,10 @@ async function startNode(url: string, cluster: string, name: string, store: Memo
 type Node = Awaited<ReturnType<typeof startNode>>;
 
 /** A transaction with the retry a store transaction does on a conflict. */
-async function writeRetrying(store: MemoryReplicatedStore, table: string, key: unknown, value: Record<string, unknown>): Promise<number> {
+async function writeRetrying(n: Node, table: string, key: string, value: unknown): Promise<number> {
   for (let conflicts = 0; ; conflicts++) {
     try {
-      await store.transact([{ table, op: 'put', key, value }]);
+      await n.commit([put(table, key, value)]);
       return conflicts;
     } catch (e) {
       if ((e as ClusterError).code !== 'ORDO_REPL_CONFLICT' || conflicts > 200) throw e;
@@ -60,20 +76,20 @@ describe('replication through JetStream', () => {
 
   it('3 nodes writing concurrently converge to identical tables; every seq applied exactly once on every node', async () => {
     const nodes: Node[] = [];
-    for (const n of ['a', 'b', 'c']) nodes.push(await startNode(ns.url, 'conv', n, new MemoryReplicatedStore(TABLES)));
+    for (const n of ['a', 'b', 'c']) nodes.push(await startNode(ns.url, 'conv', n, await newStore()));
     let conflicts = 0;
     await Promise.all(
       nodes.map(async (n, i) => {
         for (let k = 0; k < 40; k++) {
-          conflicts += await writeRetrying(n.store, k % 2 ? 'users' : 'orders', `k${k % 10}`, { by: n.svc.self, k, i });
+          conflicts += await writeRetrying(n, k % 2 ? 'users' : 'orders', `k${k % 10}`, { by: n.svc.self, k, i });
         }
       }),
     );
     const last = Math.max(...nodes.map((n) => n.repl.appliedSeq()));
     for (const n of nodes) await waitFor(() => n.repl.appliedSeq() >= last, `${n.svc.self} applied ${last}`);
-    const hashes = nodes.map((n) => n.store.contentHash());
+    const hashes = nodes.map((n) => contentHash(n.store.store));
     expect(new Set(hashes).size).toBe(1);
-    expect(nodes[0]!.store.tables.get('users')!.size).toBe(5);
+    expect(nodes[0]!.store.store.count('users')).toBe(5);
     for (const n of nodes) {
       expect([...n.store.applyCount.values()].every((c) => c === 1)).toBe(true);
       expect(n.store.applyCount.size).toBe(last);
@@ -86,9 +102,9 @@ describe('replication through JetStream', () => {
   });
 
   it('conflict detection (stream scope, default): two nodes committing at the same stream position → one gets ORDO_REPL_CONFLICT, after it has applied the winner', async () => {
-    const a = await startNode(ns.url, 'conf', 'a', new MemoryReplicatedStore(TABLES));
-    const b = await startNode(ns.url, 'conf', 'b', new MemoryReplicatedStore(TABLES));
-    await a.store.transact([{ table: 'users', op: 'put', key: 1, value: { n: 0 } }]);
+    const a = await startNode(ns.url, 'conf', 'a', await newStore());
+    const b = await startNode(ns.url, 'conf', 'b', await newStore());
+    await a.commit([put('users', '1', { n: 0 })]);
     await waitFor(() => b.repl.appliedSeq() === 1, 'b applied 1');
     const outcome = (n: Node, p: Promise<unknown>): Promise<string> =>
       p.then(
@@ -97,14 +113,14 @@ describe('replication through JetStream', () => {
       );
     // different tables: in stream scope every commit expects the stream's last sequence
     const codes = await Promise.all([
-      outcome(a, a.store.transact([{ table: 'users', op: 'put', key: 1, value: { n: 1 } }])),
-      outcome(b, b.store.transact([{ table: 'orders', op: 'put', key: 1, value: { n: 2 } }])),
+      outcome(a, a.commit([put('users', '1', { n: 1 })])),
+      outcome(b, b.commit([put('orders', '1', { n: 2 })])),
     ]);
     expect(codes.sort()).toEqual(['ORDO_REPL_CONFLICT with 2 applied', 'resolved']);
     expect(a.repl.health().conflicts + b.repl.health().conflicts).toBe(1);
     // the loser, caught up, commits at the new position
     const loser = a.repl.health().conflicts === 1 ? a : b;
-    await loser.store.transact([{ table: 'orders', op: 'put', key: 1, value: { n: 3 } }]);
+    await loser.commit([put('orders', '1', { n: 3 })]);
     for (const n of [a, b]) await waitFor(() => n.repl.appliedSeq() === 3, 'applied 3');
     expect([...a.store.applyCount.keys()]).toEqual([1, 2, 3]);
     await a.stop();
@@ -112,8 +128,8 @@ describe('replication through JetStream', () => {
   });
 
   it("a node's own concurrent commits go out one at a time: they never lose to each other", async () => {
-    const a = await startNode(ns.url, 'lane', 'a', new MemoryReplicatedStore(TABLES));
-    const codes = await Promise.all(Array.from({ length: 8 }, (_, i) => codeOf(a.store.transact([{ table: i % 2 ? 'users' : 'orders', op: 'put', key: i, value: { i } }]))));
+    const a = await startNode(ns.url, 'lane', 'a', await newStore());
+    const codes = await Promise.all(Array.from({ length: 8 }, (_, i) => codeOf(a.commit([put(i % 2 ? 'users' : 'orders', String(i), { i })]))));
     expect(codes).toEqual(Array(8).fill('resolved'));
     expect(a.repl.appliedSeq()).toBe(8);
     expect(a.repl.health().conflicts).toBe(0);
@@ -121,20 +137,20 @@ describe('replication through JetStream', () => {
   });
 
   it('a commit whose read set changed before its turn is refused as a conflict without publishing; dirty commits are not checked', async () => {
-    const a = await startNode(ns.url, 'stale', 'a', new MemoryReplicatedStore(TABLES));
-    const b = await startNode(ns.url, 'stale', 'b', new MemoryReplicatedStore(TABLES));
-    await a.store.transact([{ table: 'users', op: 'put', key: 1, value: { n: 0 } }]);
-    expect(await codeOf(a.store.transact([{ table: 'users', op: 'put', key: 1, value: { n: 1 } }], { stillValid: () => false }))).toBe('ORDO_REPL_CONFLICT');
+    const a = await startNode(ns.url, 'stale', 'a', await newStore());
+    const b = await startNode(ns.url, 'stale', 'b', await newStore());
+    await a.commit([put('users', '1', { n: 0 })]);
+    expect(await codeOf(a.commit([put('users', '1', { n: 1 })], { stillValid: () => false }))).toBe('ORDO_REPL_CONFLICT');
     const jsm = await jetstreamManager(a.svc.connection!.nc);
     expect((await jsm.streams.info(a.repl.stream)).state.last_seq).toBe(1); // nothing published
     await waitFor(() => b.repl.appliedSeq() === 1, 'b applied 1');
     const dirty = await Promise.all([
-      codeOf(a.store.transact([{ table: 'users', op: 'put', key: 2, value: { n: 2 } }], { check: false })),
-      codeOf(b.store.transact([{ table: 'users', op: 'put', key: 3, value: { n: 3 } }], { check: false })),
+      codeOf(a.commit([put('users', '2', { n: 2 })], { check: false })),
+      codeOf(b.commit([put('users', '3', { n: 3 })], { check: false })),
     ]);
     expect(dirty).toEqual(['resolved', 'resolved']);
     for (const n of [a, b]) await waitFor(() => n.repl.appliedSeq() === 3, 'applied 3');
-    expect(a.store.contentHash()).toBe(b.store.contentHash());
+    expect(contentHash(a.store.store)).toBe(contentHash(b.store.store));
     await a.stop();
     await b.stop();
   });
@@ -142,11 +158,11 @@ describe('replication through JetStream', () => {
   it('with NATS gone, commits queued behind a stuck one fail with it (deadline from the call), not one commit timeout after another', async () => {
     const own = await NatsServer.start();
     try {
-      const a = await startNode(own.url, 'stuck', 'a', new MemoryReplicatedStore(TABLES), { commitTimeoutMs: 600, publishTimeoutMs: 200 });
-      await a.store.transact([{ table: 'users', op: 'put', key: 0, value: { n: 0 } }]);
+      const a = await startNode(own.url, 'stuck', 'a', await newStore(), { commitTimeoutMs: 600, publishTimeoutMs: 200 });
+      await a.commit([put('users', '0', { n: 0 })]);
       await own.stop();
       const t0 = Date.now();
-      const codes = await Promise.all(Array.from({ length: 5 }, (_, i) => codeOf(a.store.transact([{ table: 'users', op: 'put', key: i + 1, value: { n: i } }]))));
+      const codes = await Promise.all(Array.from({ length: 5 }, (_, i) => codeOf(a.commit([put('users', String(i + 1), { n: i })]))));
       const took = Date.now() - t0;
       expect(codes.every((c) => c === 'ORDO_NATS_UNREACHABLE' || c === 'ORDO_REPL_UNAVAILABLE')).toBe(true);
       expect(took).toBeLessThan(5 * 600); // sequential timeouts would take 3 s or more
@@ -158,19 +174,19 @@ describe('replication through JetStream', () => {
   });
 
   it('conflict detection (table scope): same table conflicts across nodes, different tables do not', async () => {
-    const a = await startNode(ns.url, 'conft', 'a', new MemoryReplicatedStore(TABLES), { conflictScope: 'table' });
-    const b = await startNode(ns.url, 'conft', 'b', new MemoryReplicatedStore(TABLES), { conflictScope: 'table' });
-    await a.store.transact([{ table: 'users', op: 'put', key: 1, value: { n: 0 } }]);
+    const a = await startNode(ns.url, 'conft', 'a', await newStore(), { conflictScope: 'table' });
+    const b = await startNode(ns.url, 'conft', 'b', await newStore(), { conflictScope: 'table' });
+    await a.commit([put('users', '1', { n: 0 })]);
     await waitFor(() => b.repl.appliedSeq() === 1, 'b applied 1');
     const same = await Promise.all([
-      codeOf(a.store.transact([{ table: 'users', op: 'put', key: 1, value: { n: 1 } }])),
-      codeOf(b.store.transact([{ table: 'users', op: 'put', key: 1, value: { n: 2 } }])),
+      codeOf(a.commit([put('users', '1', { n: 1 })])),
+      codeOf(b.commit([put('users', '1', { n: 2 })])),
     ]);
     expect(same.sort()).toEqual(['ORDO_REPL_CONFLICT', 'resolved']);
     for (const n of [a, b]) await waitFor(() => n.repl.appliedSeq() === 2, 'applied 2');
     const different = await Promise.all([
-      codeOf(a.store.transact([{ table: 'users', op: 'put', key: 2, value: { n: 3 } }])),
-      codeOf(b.store.transact([{ table: 'orders', op: 'put', key: 2, value: { n: 4 } }])),
+      codeOf(a.commit([put('users', '2', { n: 3 })])),
+      codeOf(b.commit([put('orders', '2', { n: 4 })])),
     ]);
     expect(different).toEqual(['resolved', 'resolved']);
     await a.stop();
@@ -178,8 +194,8 @@ describe('replication through JetStream', () => {
   });
 
   it('malformed messages on the stream: typed, counted in health, never applied, no crash; later writes still apply once', async () => {
-    const a = await startNode(ns.url, 'mal', 'a', new MemoryReplicatedStore(TABLES));
-    const b = await startNode(ns.url, 'mal', 'b', new MemoryReplicatedStore(TABLES));
+    const a = await startNode(ns.url, 'mal', 'a', await newStore());
+    const b = await startNode(ns.url, 'mal', 'b', await newStore());
     const js = jetstream(a.svc.connection!.nc);
     const { prefix } = replNames('mal', 'main');
     await js.publish(`${prefix}.t.users`, new TextEncoder().encode('{not json'));
@@ -191,78 +207,91 @@ describe('replication through JetStream', () => {
     await js.publish(`${prefix}.t.users`, new TextEncoder().encode(JSON.stringify({ v: 1, node: 'x', batch: { ops: [{ table: 'users', op: 'put', key: 'm', value: {} }], schemaVersion: 1, migrations: '2' } })));
     // (writing before a has seen them would rightly be a conflict: they are the table's latest messages)
     await waitFor(() => a.repl.health().malformed === 6, 'a skipped 6');
-    await a.store.transact([{ table: 'users', op: 'put', key: 'ok', value: { fine: true } }]);
+    await a.commit([put('users', 'ok', { fine: true })]);
     for (const n of [a, b]) {
       await waitFor(() => n.repl.appliedSeq() === 7, 'applied 7');
       expect(n.repl.health()).toMatchObject({ status: 'ok', malformed: 6, lastMalformed: { seq: 6, why: 'migrations is not a non-empty array of positive integers' } });
-      expect(n.store.get('users', 'ok')).toEqual({ fine: true });
-      expect(n.store.get('users', 'bad-local')).toBeUndefined();
-      expect(n.store.get('users', 'm')).toBeUndefined();
+      expect(n.get('users', 'ok')).toEqual({ fine: true });
+      expect(n.get('users', 'bad-local')).toBeUndefined();
+      expect(n.get('users', 'm')).toBeUndefined();
       expect([...n.store.applyCount.keys()]).toEqual([7]);
       expect(n.r.getSnapshot().status).toBe('active');
     }
     expect(a.env.records.filter((r) => r.event === 'malformed' && r.code === 'ORDO_REPL_MALFORMED')).toHaveLength(6);
     // publishing a malformed batch is refused before it reaches the stream
-    expect(await codeOf(a.store.transact([{ table: 'ghost', op: 'put', key: 1, value: {} }]))).toBe('ORDO_REPL_MALFORMED');
+    expect(await codeOf(a.commit([put('ghost', '1', {})]))).toBe('ORDO_REPL_MALFORMED');
     await a.stop();
     await b.stop();
   });
 
-  it('a node whose code is older than the data refuses newer records (typed error, health says so), applies nothing after', async () => {
-    const a = await startNode(ns.url, 'sch', 'a', new MemoryReplicatedStore(TABLES, 2));
-    const old = await startNode(ns.url, 'sch', 'old', new MemoryReplicatedStore(TABLES, 1));
-    await a.store.transact([{ table: 'users', op: 'put', key: 'u', value: { v: 2 } }]);
-    await waitFor(() => old.repl.health().status === 'halted', 'old halts');
-    expect(old.repl.health().reason).toMatchObject({ code: 'ORDO_REPL_NEWER_SCHEMA' });
-    expect(old.store.get('users', 'u')).toBeUndefined();
-    expect(old.repl.appliedSeq()).toBe(0);
-    expect(await codeOf(old.store.transact([{ table: 'users', op: 'put', key: 'x', value: {} }]))).toBe('ORDO_REPL_NEWER_SCHEMA');
-    expect(old.r.getSnapshot().status).toBe('active'); // halted, not crash-looping
-    // a restarted old node refuses again at the same place
-    await old.stop();
-    const again = await startNode(ns.url, 'sch', 'old', old.store);
-    expect(again.repl.health()).toMatchObject({ status: 'halted', reason: { code: 'ORDO_REPL_NEWER_SCHEMA' } });
-    await again.stop();
+  it('a node whose code is older than the data refuses newer records: the child ends naming ORDO_REPL_NEWER_SCHEMA, a restarted one never becomes ready, upgraded code catches up', async () => {
+    const a = await startNode(ns.url, 'sch', 'a', await newStore(2));
+    const oldStore = await newStore(1);
+    const old = await startNode(ns.url, 'sch', 'old', oldStore);
+    await a.commit([put('users', 'u', { v: 2 })]);
+    await waitFor(() => old.r.getSnapshot().status === 'done', 'old replication child ends');
+    const reason = (r: { getSnapshot(): { output?: unknown } }) => (r.getSnapshot().output as { reason: { code: string; seq?: number } }).reason;
+    expect(reason(old.r)).toMatchObject({ code: 'ORDO_REPL_NEWER_SCHEMA', seq: 1 });
+    expect(old.get('users', 'u')).toBeUndefined();
+    expect(oldStore.store.lastAppliedSeq(old.repl.stream)).toBe(0);
+    // unplugged, the store does not write replicated tables locally behind the cluster's back
+    await expect(oldStore.store.transaction((t) => void t.put('users', { id: 'x', v: 1 }))).rejects.toMatchObject({ code: 'ORDO_REPL_UNAVAILABLE' });
+    expect(oldStore.store.get('users', 'x')).toBeUndefined();
+    // a restarted child refuses again at the same place, as a start failure: never ready
+    let wasReady = false;
+    const again = startChild(replicationMachine, { env: old.env, cluster: old.svc, store: oldStore.store, config: { store: 'main', tables: TABLES } }, old.env);
+    again.subscribe((snap) => (wasReady ||= snap.hasTag('ready')));
+    await waitFor(() => again.getSnapshot().status === 'done', 'restarted child ends');
+    expect(wasReady).toBe(false);
+    expect(reason(again)).toMatchObject({ code: 'ORDO_REPL_NEWER_SCHEMA', seq: 1 });
+    await stopChild(old.d);
+    // the node upgraded (code that knows schema 2) resumes at the halted seq
+    await oldStore.close();
+    const upgraded = await oldStore.reopen({ schemaVersion: 2 });
+    opened.push(upgraded);
+    const up = await startNode(ns.url, 'sch', 'old', upgraded);
+    expect(up.get('users', 'u')).toEqual({ v: 2 });
+    await up.stop();
     await a.stop();
   });
 
   it('a restarted node catches up from its last applied sequence; a new node past the stream limit catches up from a snapshot', async () => {
-    const a = await startNode(ns.url, 'cu', 'a', new MemoryReplicatedStore(TABLES), { maxMsgs: 5 });
-    const bStore = new MemoryReplicatedStore(TABLES);
+    const a = await startNode(ns.url, 'cu', 'a', await newStore(), { maxMsgs: 5 });
+    const bStore = await newStore();
     let b = await startNode(ns.url, 'cu', 'b', bStore, { maxMsgs: 5 });
-    for (let i = 0; i < 3; i++) await a.store.transact([{ table: 'users', op: 'put', key: i, value: { i } }]);
+    for (let i = 0; i < 3; i++) await a.commit([put('users', String(i), { i })]);
     await waitFor(() => b.repl.appliedSeq() === 3, 'b applied 3');
     await b.stop();
-    for (let i = 3; i < 6; i++) await a.store.transact([{ table: 'users', op: 'put', key: i, value: { i } }]);
+    for (let i = 3; i < 6; i++) await a.commit([put('users', String(i), { i })]);
     b = await startNode(ns.url, 'cu', 'b', bStore, { maxMsgs: 5 }); // from seq 4: still in the stream
     expect(b.repl.appliedSeq()).toBe(6);
     expect([...bStore.applyCount.keys()]).toEqual([1, 2, 3, 4, 5, 6]);
-    for (let i = 6; i < 20; i++) await a.store.transact([{ table: 'orders', op: 'put', key: i, value: { i } }]);
-    const c = await startNode(ns.url, 'cu', 'c', new MemoryReplicatedStore(TABLES), { maxMsgs: 5 }); // stream starts at 16: snapshot
+    for (let i = 6; i < 20; i++) await a.commit([put('orders', String(i), { i })]);
+    const c = await startNode(ns.url, 'cu', 'c', await newStore(), { maxMsgs: 5 }); // stream starts at 16: snapshot
     expect(c.env.records.some((r) => r.event === 'snapshot_loaded')).toBe(true);
     await waitFor(() => c.repl.appliedSeq() === 20 && b.repl.appliedSeq() === 20, 'all at 20');
-    expect(c.store.contentHash()).toBe(a.store.contentHash());
-    expect(b.store.contentHash()).toBe(a.store.contentHash());
+    expect(contentHash(c.store.store)).toBe(contentHash(a.store.store));
+    expect(contentHash(b.store.store)).toBe(contentHash(a.store.store));
     for (const n of [a, b, c]) await n.stop();
   });
 
   it('a running node whose consumer comes back after the stream dropped its next messages detects the gap and resyncs from a snapshot', async () => {
-    const a = await startNode(ns.url, 'gap', 'a', new MemoryReplicatedStore(TABLES), { maxMsgs: 3 });
-    const b = await startNode(ns.url, 'gap', 'b', new MemoryReplicatedStore(TABLES), { maxMsgs: 3 });
-    await a.store.transact([{ table: 'users', op: 'put', key: 0, value: { i: 0 } }]);
+    const a = await startNode(ns.url, 'gap', 'a', await newStore(), { maxMsgs: 3 });
+    const b = await startNode(ns.url, 'gap', 'b', await newStore(), { maxMsgs: 3 });
+    await a.commit([put('users', '0', { i: 0 })]);
     await waitFor(() => b.repl.appliedSeq() === 1, 'b applied 1');
     // b's consumer goes away (as through a long outage) while a writes past the stream limit
     const rep = b.r.getSnapshot().context.replicator as unknown as { consumerGen: number; messages?: { close(): Promise<void> }; restartConsumer(): void };
     rep.consumerGen++;
     await rep.messages?.close();
-    for (let i = 1; i <= 8; i++) await a.store.transact([{ table: 'users', op: 'put', key: i, value: { i } }]);
+    for (let i = 1; i <= 8; i++) await a.commit([put('users', String(i), { i })]);
     expect(b.repl.appliedSeq()).toBe(1);
     rep.restartConsumer(); // the stream now starts at 7: seqs 2..6 are gone
     await waitFor(() => b.repl.appliedSeq() === 9, 'b resynced to 9');
     expect(b.env.records.some((r) => r.event === 'gap')).toBe(true);
     expect(b.env.records.some((r) => r.event === 'snapshot_loaded')).toBe(true);
-    expect(b.store.contentHash()).toBe(a.store.contentHash());
-    await a.store.transact([{ table: 'orders', op: 'put', key: 1, value: { after: true } }]);
+    expect(contentHash(b.store.store)).toBe(contentHash(a.store.store));
+    await a.commit([put('orders', '1', { after: true })]);
     await waitFor(() => b.repl.appliedSeq() === 10, 'b applies on after the resync');
     expect(b.repl.health().status).toBe('ok');
     await a.stop();
@@ -270,20 +299,20 @@ describe('replication through JetStream', () => {
   });
 
   it('a new node that needs a snapshot and finds no peer: degraded with ORDO_REPL_SNAPSHOT, then ready once a peer is up', async () => {
-    const a = await startNode(ns.url, 'nos', 'a', new MemoryReplicatedStore(TABLES), { maxMsgs: 2, commitTimeoutMs: 1000 });
-    for (let i = 0; i < 5; i++) await a.store.transact([{ table: 'users', op: 'put', key: i, value: { i } }]);
+    const a = await startNode(ns.url, 'nos', 'a', await newStore(), { maxMsgs: 2, commitTimeoutMs: 1000 });
+    for (let i = 0; i < 5; i++) await a.commit([put('users', String(i), { i })]);
     await stopChild(a.r); // no peer serves snapshots now
     const env = realTimeEnv();
     const d = startChild(discoveryMachine, { env, config: { cluster: 'nos', nodeName: 'z', nats: { servers: [ns.url] }, heartbeatMs: 200, ttlMs: 1000 } }, env);
     await waitTag(d, 'ready');
-    const zStore = new MemoryReplicatedStore(TABLES);
-    const r = startChild(replicationMachine, { env, cluster: d.getSnapshot().context.service, store: zStore, config: { store: 'main', tables: TABLES, maxMsgs: 2, commitTimeoutMs: 1000 } }, env);
+    const zStore = await newStore();
+    const r = startChild(replicationMachine, { env, cluster: d.getSnapshot().context.service, store: zStore.store, config: { store: 'main', tables: TABLES, maxMsgs: 2, commitTimeoutMs: 1000 } }, env);
     await waitTag(r, 'degraded', 10_000);
     expect(r.getSnapshot().context.lastError).toMatchObject({ code: 'ORDO_REPL_SNAPSHOT' });
-    const a2 = startChild(replicationMachine, { env: a.env, cluster: a.svc, store: a.store, config: { store: 'main', tables: TABLES, maxMsgs: 2 } }, a.env);
+    const a2 = startChild(replicationMachine, { env: a.env, cluster: a.svc, store: a.store.store, config: { store: 'main', tables: TABLES, maxMsgs: 2 } }, a.env);
     await waitTag(a2, 'ready');
     await waitTag(r, 'ready', 15_000);
-    expect(zStore.contentHash()).toBe(a.store.contentHash());
+    expect(contentHash(zStore.store)).toBe(contentHash(a.store.store));
     await stopChild(r);
     await stopChild(d);
     await stopChild(a2);
@@ -295,14 +324,14 @@ describe('replication across a nats-server restart', () => {
   it('nats-server killed and restarted mid-run: nodes reconnect, no acknowledged write lost, tables identical', async () => {
     const ns = await NatsServer.start();
     const nodes: Node[] = [];
-    for (const n of ['a', 'b', 'c']) nodes.push(await startNode(ns.url, 'rs', n, new MemoryReplicatedStore(TABLES), { commitTimeoutMs: 15_000 }));
+    for (const n of ['a', 'b', 'c']) nodes.push(await startNode(ns.url, 'rs', n, await newStore(), { commitTimeoutMs: 15_000 }));
     const acked: Array<{ key: string; by: string }> = [];
     let stop = false;
     const writers = nodes.map(async (n) => {
       for (let i = 0; !stop; i++) {
         const key = `${n.svc.self}-${i}`;
         try {
-          await writeRetrying(n.store, 'users', key, { i });
+          await writeRetrying(n, 'users', key, { i });
           acked.push({ key, by: n.svc.self });
         } catch (e) {
           // not acknowledged: allowed to be lost, must not be half-applied
@@ -325,11 +354,11 @@ describe('replication across a nats-server restart', () => {
       });
     }
     for (const n of nodes) {
-      for (const w of acked) expect(n.store.get('users', w.key), `${n.svc.self} has ${w.key}`).toBeDefined();
+      for (const w of acked) expect(n.get('users', w.key), `${n.svc.self} has ${w.key}`).toBeDefined();
       expect([...n.store.applyCount.values()].every((c) => c === 1)).toBe(true);
       expect(n.repl.health().status).toBe('ok');
     }
-    expect(new Set(nodes.map((n) => n.store.contentHash())).size).toBe(1);
+    expect(new Set(nodes.map((n) => contentHash(n.store.store))).size).toBe(1);
     for (const n of nodes) await n.stop();
     await cleanup(ns);
   });

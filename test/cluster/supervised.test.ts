@@ -47,7 +47,7 @@ describe('cluster children under an Ordo supervisor', () => {
     await app.ready;
     expect(seen.cluster?.members().map((m) => m.name)).toEqual(['a']);
     await waitFor(() => seen.leader?.isLeader(), 'leader');
-    expect(app.health().status).toBe('running');
+    expect(app.health().status).toBe('ready');
     await waitFor(() => JSON.stringify(app.health().children.find((c) => c.id === 'election')!.state) === JSON.stringify({ running: 'leader' }), 'health shows leader');
     await app.stop();
     const reports = env.records.filter((r) => r.event === 'left' || (r.event === 'follower' && r.why === 'stopped')).map((r) => r.event);

@@ -27,6 +27,16 @@ export interface NatsServerConf {
   tls?: boolean;
   /** The server's `max_payload` in bytes (default: the server's, 1 MB). */
   maxPayload?: number;
+  /** `server_name` (JetStream clustering needs a unique, stable one per server). */
+  serverName?: string;
+  /** Monitoring HTTP port on 127.0.0.1 (`/jsz`, `/routez`…); unset: none. */
+  httpPort?: number;
+  /** Join a cluster: this server's route port and every peer's route URL (see `natsCluster.ts`). */
+  cluster?: { name: string; port: number; routes: string[] };
+  /** A store dir to use instead of a fresh temp one (restarts keep JetStream data). */
+  storeDir?: string;
+  /** Extra config lines, appended verbatim (e.g. accounts and permissions). */
+  extraConf?: string[];
 }
 
 /** Generates a CA and a server certificate for 127.0.0.1/localhost with openssl. */
@@ -96,12 +106,25 @@ export class NatsServer {
   private log = '';
   /** The CA and server cert when started with `tls: true`. */
   tlsFiles: { caFile: string; certFile: string; keyFile: string } | undefined;
+  readonly conf: NatsServerConf;
+  readonly port: number;
+  readonly storeDir: string;
+  private readonly confFile: string;
+  /** The temp dir holding the config (and the store dir unless one was given). */
+  readonly dir: string;
   private constructor(
-    readonly conf: NatsServerConf,
-    readonly port: number,
-    readonly storeDir: string,
-    private readonly confFile: string,
-  ) {}
+    conf: NatsServerConf,
+    port: number,
+    storeDir: string,
+    confFile: string,
+    dir: string,
+  ) {
+    this.conf = conf;
+    this.port = port;
+    this.storeDir = storeDir;
+    this.confFile = confFile;
+    this.dir = dir;
+  }
 
   /** `nats://127.0.0.1:<port>` */
   get url(): string {
@@ -113,6 +136,11 @@ export class NatsServer {
     return this.log;
   }
 
+  /** The process id while running. */
+  get pid(): number | undefined {
+    return this.running ? this.proc?.pid : undefined;
+  }
+
   get running(): boolean {
     return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null;
   }
@@ -122,10 +150,16 @@ export class NatsServer {
     ensureNatsServer();
     const port = conf.port ?? (await freePort());
     const dir = mkdtempSync(join(tmpdir(), 'ordo-nats-'));
-    const storeDir = join(dir, 'js');
+    const storeDir = conf.storeDir ?? join(dir, 'js');
     const lines = [`listen: "127.0.0.1:${port}"`];
+    if (conf.serverName !== undefined) lines.push(`server_name: "${conf.serverName}"`);
+    if (conf.httpPort !== undefined) lines.push(`http: "127.0.0.1:${conf.httpPort}"`);
     if (conf.jetstream ?? true) lines.push(`jetstream { store_dir: "${storeDir}" }`);
     if (conf.maxPayload !== undefined) lines.push(`max_payload: ${conf.maxPayload}`);
+    if (conf.cluster) {
+      const routes = conf.cluster.routes.map((r) => `"${r}"`).join(', ');
+      lines.push(`cluster { name: "${conf.cluster.name}", listen: "127.0.0.1:${conf.cluster.port}", routes: [ ${routes} ] }`);
+    }
     let tlsFiles: NatsServer['tlsFiles'];
     if (conf.tls) {
       tlsFiles = makeTlsFiles(dir);
@@ -134,9 +168,10 @@ export class NatsServer {
     if (conf.user !== undefined) lines.push(`authorization { user: "${conf.user}", password: "${conf.password ?? ''}" }`);
     else if (conf.token !== undefined) lines.push(`authorization { token: "${conf.token}" }`);
     else if (conf.nkey !== undefined) lines.push(`authorization { users: [ { nkey: "${conf.nkey}" } ] }`);
+    lines.push(...(conf.extraConf ?? []));
     const confFile = join(dir, 'nats.conf');
     writeFileSync(confFile, lines.join('\n') + '\n');
-    const ns = new NatsServer(conf, port, storeDir, confFile);
+    const ns = new NatsServer(conf, port, storeDir, confFile, dir);
     ns.tlsFiles = tlsFiles;
     await ns.launch();
     return ns;
@@ -192,10 +227,12 @@ export class NatsServer {
     await exited;
   }
 
-  /** Stops the server and removes its temp dir. */
+  /** Stops the server (kills it if it does not exit within 5 s) and removes its temp dir. */
   async dispose(): Promise<void> {
+    const t = setTimeout(() => this.proc?.kill('SIGKILL'), 5000);
     await this.stop();
-    rmSync(join(this.storeDir, '..'), { recursive: true, force: true });
+    clearTimeout(t);
+    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 

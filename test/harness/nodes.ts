@@ -16,10 +16,14 @@ export class OrdoNodeProcess {
   readonly events: NodeEvent[] = [];
   stderr = '';
   readonly exited: Promise<number | null>;
+  readonly name: string;
+  private readonly proc: ChildProcess;
   private constructor(
-    readonly name: string,
-    private readonly proc: ChildProcess,
+    name: string,
+    proc: ChildProcess,
   ) {
+    this.name = name;
+    this.proc = proc;
     createInterface({ input: proc.stdout! }).on('line', (line) => {
       try {
         this.events.push(JSON.parse(line) as NodeEvent);

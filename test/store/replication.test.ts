@@ -165,3 +165,20 @@ describe('change events and replication hooks', () => {
     expect((await b.verify()).problems).toEqual([]);
   });
 });
+
+describe('a throwing listener', () => {
+  it('is logged with the error object (stack and message kept), and the commit stands', async () => {
+    const e = env();
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const s = await openStore({ env: e, dir: t.dir, tables });
+    cleanups.push(() => s.close());
+    s.subscribe('local', () => {
+      throw new TypeError('listener bug');
+    });
+    await s.transaction((tx) => tx.put('local', { id: 7, v: 'x' }));
+    expect(s.get('local', 7)).toMatchObject({ v: 'x' });
+    const rec = e.records.find((r) => r['report'] === 'store_listener_failed');
+    expect(rec?.['err']).toMatchObject({ type: 'TypeError', message: 'listener bug', stack: expect.stringContaining('listener bug') });
+  });
+});

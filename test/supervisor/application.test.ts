@@ -169,21 +169,26 @@ describe('signals, start failure, stop deadline', () => {
     expect(a.kernel.processCount).toBe(0);
   });
 
-  it('SIGTERM during a slow start honours the stop deadline (the boot is killed, code 1)', async () => {
+  it('SIGTERM during a slow start cuts the start short, stops what started in reverse order and exits 0 (no wait for the deadline)', async () => {
     const slow: ChildSpec = { id: 'slow', startTimeoutMs: 120_000, start: { machine: slowStarter, input: { delayMs: 60_000 } } };
-    const a = app('permanent', [w('db'), slow], { stopDeadlineMs: 5000 });
+    const a = app('permanent', [w('db'), slow, w('api')], { stopDeadlineMs: 30_000 });
     let ready: unknown;
     a.handle.ready.then(() => (ready = 'ready'), (e: unknown) => (ready = e));
     await a.env.clock.advance(1000);
-    expect(a.handle.health().children.map((c) => c.id)).toEqual(['db']); // health shows the boot in progress
+    // health shows the boot in progress: every child, started or not
+    expect(a.handle.health().children.map((c) => [c.id, c.phase])).toEqual([['db', 'running'], ['slow', 'starting'], ['api', 'pending']]);
+    expect(a.handle.health()).toMatchObject({ status: 'starting', reason: { child: 'slow', phase: 'starting', forMs: 1000 } });
+    const pids = a.events.filter((e) => e.type === 'exit').length;
     a.env.io.process.raise('SIGTERM');
-    await a.env.clock.advance(5000);
     await a.env.clock.flush();
-    expect(a.env.clock.now()).toBe(6000);
-    expect(a.env.io.process.exits).toEqual([1]);
+    expect(a.env.clock.now()).toBe(1000); // at once, not after a deadline
+    expect(a.env.io.process.exits).toEqual([0]);
     expect(ready).toBeInstanceOf(ApplicationStartError);
     expect(a.kernel.processCount).toBe(0);
-    expect(a.env.records.filter((r) => r['report'] === 'shutdown_error' && r['application'] === 'shop')).toMatchObject([{ reason: 'stop_deadline_exceeded' }]);
+    // the starting child first, then db: reverse start order; api never started
+    const exited = a.exits().slice(pids);
+    expect(exited.map((p) => p.id)).toEqual([3, 2, 1]);
+    expect(a.env.records.filter((r) => r['report'] === 'shutdown_error')).toEqual([]);
   });
 
   it('SIGTERM with a missed deadline exits the process with code 1', async () => {
@@ -201,19 +206,21 @@ describe('health', () => {
     const a = app('temporary', [w('db'), w('api'), supervisor('jobs', { children: [w('runner')] })], { maxRestarts: 5 });
     const root = await a.handle.ready;
     const before = a.handle.health();
-    expect(before).toMatchObject({ app: 'shop', status: 'running', pid: String(root) });
+    expect(before).toMatchObject({ app: 'shop', status: 'ready', pid: String(root) });
     const pids = await childPids(a, root);
+    const up = { phase: 'running', attempts: 0, lastError: undefined, since: 0 };
     expect(before.children).toEqual([
-      { id: 'db', pid: String(pids.get('db')), type: 'worker', state: 'running', restarts: 0, lastExit: undefined },
-      { id: 'api', pid: String(pids.get('api')), type: 'worker', state: 'running', restarts: 0, lastExit: undefined },
+      { id: 'db', pid: String(pids.get('db')), type: 'worker', state: 'running', restarts: 0, lastExit: undefined, ...up },
+      { id: 'api', pid: String(pids.get('api')), type: 'worker', state: 'running', restarts: 0, lastExit: undefined, ...up },
       {
         id: 'jobs',
         pid: String(pids.get('jobs')),
         type: 'supervisor',
         state: 'running',
-        children: [{ id: 'runner', pid: expect.any(String), type: 'worker', state: 'running', restarts: 0, lastExit: undefined }],
+        children: [{ id: 'runner', pid: expect.any(String), type: 'worker', state: 'running', restarts: 0, lastExit: undefined, ...up }],
         restarts: 0,
         lastExit: undefined,
+        ...up,
       },
     ]);
     crash(a.kernel, pids.get('api')!);

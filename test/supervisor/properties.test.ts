@@ -2,7 +2,7 @@
 // (OTP's add_restart) and of each strategy's restart set (conformance §1.5–1.7).
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { addRestart, countChildren, deleteChild, restartChild, startChild, stopProcess, terminateChild, whichChildren, type Pid, type RestartType } from '../../src/index.ts';
+import { addRestart, countChildren, deleteChild, restartChild, startDynamicChild, startChild, stopProcess, terminateChild, whichChildren, type Pid, type RestartType } from '../../src/index.ts';
 import { exitWith, fixture, startSup, w, watch } from '../support/otp.ts';
 import { worker } from '../support/machines.ts';
 
@@ -159,7 +159,7 @@ describe('properties: simple_one_for_one', () => {
             periodMs: 1000,
             children: [{ id: 't', restart, start: { machine: worker, input: ({ args: a }: { args: unknown }) => ({ service: a }) } }],
           });
-          for (let i = 0; i < n; i++) await startChild(f.kernel, sup, `arg${i}`);
+          for (let i = 0; i < n; i++) await startDynamicChild(f.kernel, sup, `arg${i}`);
           for (const [pick, reason] of crashes) {
             const before = (await whichChildren(f.kernel, sup)).map((r) => r.pid as Pid);
             if (before.length === 0) break;

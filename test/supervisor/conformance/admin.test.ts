@@ -4,7 +4,7 @@ import {
   NoProcError,
   countChildren,
   deleteChild,
-  restartChild,
+  restartChild, startDynamicChild,
   startChild,
   terminateChild,
   whichChild,
@@ -73,8 +73,8 @@ describe('§4.3 child administration API', () => {
     const sup = await startSup(kernel, { strategy: 'simple_one_for_one', maxRestarts: 2, periodMs: HOUR, children: [w('child', { shutdownMs: 1000 })] });
     expect(await whichChildren(kernel, sup)).toEqual([]);
     expect(await countChildren(kernel, sup)).toEqual({ specs: 1, active: 0, supervisors: 0, workers: 0 });
-    const p1 = ((await startChild(kernel, sup, [])) as { pid: Pid }).pid;
-    const p2 = ((await startChild(kernel, sup, [])) as { pid: Pid }).pid;
+    const p1 = ((await startDynamicChild(kernel, sup, [])) as { pid: Pid }).pid;
+    const p2 = ((await startDynamicChild(kernel, sup, [])) as { pid: Pid }).pid;
     expect(await countChildren(kernel, sup)).toEqual({ specs: 1, active: 2, supervisors: 0, workers: 2 });
     expect(await terminateChild(kernel, sup, 'child')).toEqual({ ok: false, error: 'simple_one_for_one' });
     expect(await terminateChild(kernel, sup, p1)).toEqual({ ok: true });
@@ -110,7 +110,7 @@ describe('§4.3 child administration API', () => {
     const p3 = await pidOf(kernel, sup, 'child1');
     expect(p3).not.toBe(p2);
     const simple = await startSup(kernel, { strategy: 'simple_one_for_one', children: [{ id: 't', start }] });
-    expect(await startChild(kernel, simple, [])).toMatchObject({ ok: true, info: 'extra_return' });
+    expect(await startDynamicChild(kernel, simple, [])).toMatchObject({ ok: true, info: 'extra_return' });
   });
 
   it('25 which_child: static by id (running, undefined, deleted); dynamic by pid', async () => {
@@ -131,7 +131,7 @@ describe('§4.3 child administration API', () => {
     expect(await whichChild(kernel, sup, 'child1')).toEqual({ ok: false, error: 'not_found' });
 
     const simple = await startSup(kernel, { strategy: 'simple_one_for_one', children: [w('t')] });
-    const d1 = ((await startChild(kernel, simple, [])) as { pid: Pid }).pid;
+    const d1 = ((await startDynamicChild(kernel, simple, [])) as { pid: Pid }).pid;
     expect(await whichChild(kernel, simple, d1)).toEqual({ ok: true, child: { id: undefined, pid: d1, type: 'worker' } });
     expect(await whichChild(kernel, simple, 't')).toEqual({ ok: false, error: 'simple_one_for_one' });
     await terminateChild(kernel, simple, d1);
@@ -144,12 +144,12 @@ describe('§4.3 child administration API', () => {
       const { kernel } = f;
       const sup = await startSup(kernel, { strategy: 'simple_one_for_one', children: [w('t', { restart: 'temporary', type })] });
       const pids: Pid[] = [];
-      for (let i = 0; i < 1000; i++) pids.push(((await startChild(kernel, sup, i)) as { pid: Pid }).pid);
+      for (let i = 0; i < 1000; i++) pids.push(((await startDynamicChild(kernel, sup, i)) as { pid: Pid }).pid);
       expect(await whichChildren(kernel, sup)).toHaveLength(1000);
       const sv = type === 'supervisor';
       expect(await countChildren(kernel, sup)).toEqual({ specs: 1, active: 1000, supervisors: sv ? 1000 : 0, workers: sv ? 0 : 1000 });
       if (sv) continue;
-      for (let i = 0; i < 1000; i++) pids.push(((await startChild(kernel, sup, i)) as { pid: Pid }).pid);
+      for (let i = 0; i < 1000; i++) pids.push(((await startDynamicChild(kernel, sup, i)) as { pid: Pid }).pid);
       expect(await countChildren(kernel, sup)).toEqual({ specs: 1, active: 2000, supervisors: 0, workers: 2000 });
       for (const p of pids) kernel.exit(p, 'kill');
       await f.settle();
@@ -169,8 +169,8 @@ describe('§4.3 child administration API', () => {
       periodMs: 10_000,
       children: [{ id: 't', start, backoff: { initialMs: 2000, maxMs: 2000 } }],
     });
-    const [p1, p2] = [((await startChild(kernel, sup, 1)) as { pid: Pid }).pid, ((await startChild(kernel, sup, 2)) as { pid: Pid }).pid];
-    await startChild(kernel, sup, 3);
+    const [p1, p2] = [((await startDynamicChild(kernel, sup, 1)) as { pid: Pid }).pid, ((await startDynamicChild(kernel, sup, 2)) as { pid: Pid }).pid];
+    await startDynamicChild(kernel, sup, 3);
     failing = true;
     crash(kernel, p1);
     crash(kernel, p2);

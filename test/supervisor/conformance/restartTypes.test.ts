@@ -1,6 +1,6 @@
 // Conformance §4.4 — restart types (cases 28–32), one_for_one Sup(2, 3600 s) unless stated.
 import { describe, expect, it } from 'vitest';
-import { countChildren, restartChild, startChild, terminateChild, whichChildren, type Kernel, type Pid, type RestartType, type Strategy } from '../../../src/index.ts';
+import { countChildren, restartChild, startDynamicChild, startChild, terminateChild, whichChildren, type Kernel, type Pid, type RestartType, type Strategy } from '../../../src/index.ts';
 import { crash, exitWith, expectAlive, fixture, pidOf, rows, startSup, w } from '../../support/otp.ts';
 
 const HOUR = 3_600_000;
@@ -115,7 +115,7 @@ describe('§4.4 restart types', () => {
       it(`28-30 simple_one_for_one ${restart} child exiting ${reason}: ${restart === 'permanent' || (restart === 'transient' && reason === 'died') ? 'restarted' : 'removed (nothing kept)'}`, async () => {
         const f = fixture();
         const sup = await startSup(f.kernel, { strategy: 'simple_one_for_one', maxRestarts: 2, periodMs: HOUR, children: [w('t', { restart })] });
-        const p = ((await startChild(f.kernel, sup, [])) as { pid: Pid }).pid;
+        const p = ((await startDynamicChild(f.kernel, sup, [])) as { pid: Pid }).pid;
         exitWith(f.kernel, p, reason);
         await f.settle();
         const now = await whichChildren(f.kernel, sup);

@@ -2,7 +2,7 @@
 // state and how admin calls interleave with it (OTP-9549). No §4 number; these back cases 27,
 // 37 and 39.
 import { describe, expect, it } from 'vitest';
-import { countChildren, deleteChild, restartChild, startChild, terminateChild, whichChild, whichChildren, type Pid, type StartContext, type StartResult } from '../../../src/index.ts';
+import { countChildren, deleteChild, restartChild, startDynamicChild, startChild, terminateChild, whichChild, whichChildren, type Pid, type StartContext, type StartResult } from '../../../src/index.ts';
 import { crash, expectAlive, fixture, pidOf, rows, startSup, w, watch } from '../../support/otp.ts';
 import { worker } from '../../support/machines.ts';
 
@@ -117,7 +117,7 @@ describe('§1.8 failed restart attempts', () => {
     const f = fixture();
     const { state, start } = flaky();
     const sup = await startSup(f.kernel, { strategy: 'simple_one_for_one', maxRestarts: 1000, periodMs: HOUR, children: [{ id: 't', start, backoff: { initialMs: 100, maxMs: 100 } }] });
-    const old = ((await startChild(f.kernel, sup, [])) as { pid: Pid }).pid;
+    const old = ((await startDynamicChild(f.kernel, sup, [])) as { pid: Pid }).pid;
     state.failing = true;
     crash(f.kernel, old);
     await f.env.clock.advance(150);

@@ -8,7 +8,7 @@ import {
   InvalidSupervisorFlagsError,
   countChildren,
   getChildSpec,
-  restartChild,
+  restartChild, startDynamicChild,
   startChild,
   startSupervisor,
   stopProcess,
@@ -105,7 +105,7 @@ describe('§4.1 supervisor start / init', () => {
   it('6 sup_start_map_simple: dynamic getChildSpec by child pid returns the template incl. significant; unknown pid → not_found', async () => {
     const f = fixture();
     const pid = await startSup(f.kernel, sup('simple_one_for_one', [w('tmpl')]));
-    const r = await startChild(f.kernel, pid, undefined);
+    const r = await startDynamicChild(f.kernel, pid, undefined);
     if (!r.ok || !r.pid) throw new Error('start');
     expect(await getChildSpec(f.kernel, pid, r.pid)).toMatchObject({ ok: true, spec: { id: 'tmpl', significant: false, restart: 'permanent', shutdownMs: 5000 } });
     expect(await getChildSpec(f.kernel, pid, pid)).toEqual({ ok: false, error: 'not_found' });
@@ -239,8 +239,8 @@ describe('§4.1 supervisor start / init', () => {
       let n = 0;
       const start = (ctx: StartContext) => (n++ === 0 ? ctx.spawn(ignores) : ctx.spawn(worker));
       const pid = await startSup(f.kernel, sup('simple_one_for_one', [{ id: 't', restart, start }]));
-      expect(await startChild(f.kernel, pid, [])).toEqual({ ok: true, pid: undefined });
-      const r = await startChild(f.kernel, pid, []);
+      expect(await startDynamicChild(f.kernel, pid, [])).toEqual({ ok: true, pid: undefined });
+      const r = await startDynamicChild(f.kernel, pid, []);
       if (!r.ok || !r.pid) throw new Error('start');
       expect(await rows(f.kernel, pid)).toEqual([[undefined, r.pid]]);
       expect(await countChildren(f.kernel, pid)).toEqual({ specs: 1, active: 1, supervisors: 0, workers: 1 });
@@ -257,7 +257,7 @@ describe('§4.1 supervisor start / init', () => {
     expect(await startChild(f.kernel, pid, { id: 'c', start: (() => 'error_reason') as never })).toEqual({ ok: false, error: 'start_failed', reason: { badReturn: 'error_reason' } });
     expect(await whichChildren(f.kernel, pid)).toEqual([]);
     const simple = await startSup(f.kernel, sup('simple_one_for_one', [{ id: 't', start: () => ({ status: 'error', error: 'reason' }) }]));
-    expect(await startChild(f.kernel, simple, [])).toEqual({ ok: false, error: 'start_failed', reason: 'reason' });
+    expect(await startDynamicChild(f.kernel, simple, [])).toEqual({ ok: false, error: 'start_failed', reason: 'reason' });
     expect(await whichChildren(f.kernel, simple)).toEqual([]);
     expect(await countChildren(f.kernel, simple)).toEqual({ specs: 1, active: 0, supervisors: 0, workers: 0 });
     expectAlive(f.kernel, pid, simple);

@@ -1,6 +1,6 @@
 // Conformance §4.2 — supervisor stop / shutdown (cases 16–21). Case 19 is not in §4.
 import { describe, expect, it } from 'vitest';
-import { startChild, stopProcess, terminateChild, whichChildren, type Pid, type RestartType } from '../../../src/index.ts';
+import { startChild, startDynamicChild, stopProcess, terminateChild, whichChildren, type Pid, type RestartType } from '../../../src/index.ts';
 import { crash, expectAlive, expectDead, fixture, pidOf, startSup, w, watch } from '../../support/otp.ts';
 import { stopsWith, worker } from '../../support/machines.ts';
 
@@ -80,9 +80,9 @@ describe('§4.2 supervisor stop / shutdown', () => {
   it('18 sup_stop_timeout_dynamic: a dynamic child that ignores the stop is killed at the common shutdown time', async () => {
     const f = fixture();
     const sup = await startSup(f.kernel, { strategy: 'simple_one_for_one', children: [{ id: 't', restart: 'temporary', shutdownMs: 1000, start: { machine: worker, input: ({ args }: { args: unknown }) => args } }] });
-    const quick = ((await startChild(f.kernel, sup, { stopDelayMs: 0 })) as { pid: Pid }).pid;
-    const busy = ((await startChild(f.kernel, sup, { stopDelayMs: 200_000 })) as { pid: Pid }).pid;
-    const quick2 = ((await startChild(f.kernel, sup, { stopDelayMs: 0 })) as { pid: Pid }).pid;
+    const quick = ((await startDynamicChild(f.kernel, sup, { stopDelayMs: 0 })) as { pid: Pid }).pid;
+    const busy = ((await startDynamicChild(f.kernel, sup, { stopDelayMs: 200_000 })) as { pid: Pid }).pid;
+    const quick2 = ((await startDynamicChild(f.kernel, sup, { stopDelayMs: 0 })) as { pid: Pid }).pid;
     const mon = watch(f.kernel, sup);
     f.kernel.exit(sup, 'shutdown');
     await f.env.clock.advance(999);
@@ -99,7 +99,7 @@ describe('§4.2 supervisor stop / shutdown', () => {
     const f = fixture();
     const sup = await startSup(f.kernel, { strategy: 'simple_one_for_one', children: [w('t', { restart: 'temporary', shutdownMs: 'brutal' })] });
     const pids: Pid[] = [];
-    for (let i = 0; i < 10; i++) pids.push(((await startChild(f.kernel, sup, i)) as { pid: Pid }).pid);
+    for (let i = 0; i < 10; i++) pids.push(((await startDynamicChild(f.kernel, sup, i)) as { pid: Pid }).pid);
     expect(await stopProcess(f.kernel, sup)).toBe('shutdown');
     for (const p of pids) expect(f.exitOf(p)).toBe('killed');
   });
@@ -113,7 +113,7 @@ describe('§4.2 supervisor stop / shutdown', () => {
       });
       const reasons: unknown[] = ['normal', 'shutdown', { shutdown: 'test' }, 'other'];
       const pids: Pid[] = [];
-      for (const reason of reasons) pids.push(((await startChild(f.kernel, sup, reason)) as { pid: Pid }).pid);
+      for (const reason of reasons) pids.push(((await startDynamicChild(f.kernel, sup, reason)) as { pid: Pid }).pid);
       expect(await stopProcess(f.kernel, sup)).toBe('shutdown');
       pids.forEach((p, i) => expect(f.exitOf(p), `${restart} ${JSON.stringify(reasons[i])}`).toEqual(reasons[i]));
       const logged = f.reports('shutdown_error').map((r) => r['reason']);
@@ -129,8 +129,8 @@ describe('§4.2 supervisor stop / shutdown', () => {
       strategy: 'simple_one_for_one',
       children: [{ id: 't', restart: 'transient', start: { machine: stopsWith, input: ({ args }: { args: unknown }) => ({ reason: args }) } }],
     });
-    await startChild(f.kernel, sup, { shutdown: 'x' });
-    await startChild(f.kernel, sup, { shutdown: 'x', extra: 1 });
+    await startDynamicChild(f.kernel, sup, { shutdown: 'x' });
+    await startDynamicChild(f.kernel, sup, { shutdown: 'x', extra: 1 });
     expect(await stopProcess(f.kernel, sup)).toBe('shutdown');
     expect(f.reports('shutdown_error').map((r) => r['reason'])).toEqual([{ shutdown: 'x', extra: 1 }]);
   });

@@ -1,7 +1,7 @@
 // Conformance §4.5 — strategies and restart intensity (cases 33–43).
 // Cases 36, 38, 40 are not in §4 (their numbers are unused there).
 import { describe, expect, it } from 'vitest';
-import { countChildren, deleteChild, startChild, stopProcess, terminateChild, whichChildren, type Pid, type StartContext, type StartResult } from '../../../src/index.ts';
+import { countChildren, deleteChild, startChild, startDynamicChild, stopProcess, terminateChild, whichChildren, type Pid, type StartContext, type StartResult } from '../../../src/index.ts';
 import { crash, expectAlive, expectDead, fixture, pidOf, rows, startSup, w, watch } from '../../support/otp.ts';
 import { worker } from '../../support/machines.ts';
 
@@ -173,10 +173,10 @@ describe('§4.5 strategies and restart intensity', () => {
     };
     const sup = await startSup(f.kernel, { strategy: 'simple_one_for_one', maxRestarts: 2, periodMs: HOUR, children: [{ id: 't', start }] });
     const mon = watch(f.kernel, sup);
-    const r1 = await startChild(f.kernel, sup, { n: 1 });
+    const r1 = await startDynamicChild(f.kernel, sup, { n: 1 });
     expect(r1).toMatchObject({ ok: true, info: 'extra_info' });
     const p1 = (r1 as { pid: Pid }).pid;
-    const p2 = ((await startChild(f.kernel, sup, { n: 2 })) as { pid: Pid }).pid;
+    const p2 = ((await startDynamicChild(f.kernel, sup, { n: 2 })) as { pid: Pid }).pid;
     crash(f.kernel, p1);
     await f.settle();
     expect(seen).toEqual([{ n: 1 }, { n: 2 }, { n: 1 }]);
@@ -203,8 +203,8 @@ describe('§4.5 strategies and restart intensity', () => {
     };
     const sup = await startSup(f.kernel, { strategy: 'simple_one_for_one', maxRestarts: 4, periodMs: HOUR, children: [{ id: 't', start }] });
     const mon = watch(f.kernel, sup);
-    const bad = ((await startChild(f.kernel, sup, 'bad')) as { pid: Pid }).pid;
-    const good = ((await startChild(f.kernel, sup, 'good')) as { pid: Pid }).pid;
+    const bad = ((await startDynamicChild(f.kernel, sup, 'bad')) as { pid: Pid }).pid;
+    const good = ((await startDynamicChild(f.kernel, sup, 'good')) as { pid: Pid }).pid;
     crash(f.kernel, bad);
     await f.settle();
     expect(mon).toEqual({ down: true, reason: 'shutdown' });
@@ -218,7 +218,7 @@ describe('§4.5 strategies and restart intensity', () => {
       let n = 0;
       const start = (ctx: StartContext): Promise<StartResult> | StartResult => (n++ < 2 ? ctx.spawn(worker) : { status: 'ignore' });
       const sup = await startSup(f.kernel, { strategy: 'simple_one_for_one', maxRestarts: 10, periodMs: HOUR, children: [{ id: 't', restart, start }] });
-      const p1 = ((await startChild(f.kernel, sup, [])) as { pid: Pid }).pid;
+      const p1 = ((await startDynamicChild(f.kernel, sup, [])) as { pid: Pid }).pid;
       f.kernel.exit(p1, 'kill');
       await f.settle();
       const [row] = await whichChildren(f.kernel, sup);
@@ -240,9 +240,9 @@ describe('§4.5 strategies and restart intensity', () => {
       children: [{ id: 't', shutdownMs: 2000, start: { machine: worker, input: ({ args }: { args: unknown }) => args } }],
     });
     const [a, b, c] = [
-      ((await startChild(f.kernel, sup, { stopDelayMs: 1000 })) as { pid: Pid }).pid,
-      ((await startChild(f.kernel, sup, { stopDelayMs: 1000 })) as { pid: Pid }).pid,
-      ((await startChild(f.kernel, sup, { stopDelayMs: 5000 })) as { pid: Pid }).pid,
+      ((await startDynamicChild(f.kernel, sup, { stopDelayMs: 1000 })) as { pid: Pid }).pid,
+      ((await startDynamicChild(f.kernel, sup, { stopDelayMs: 1000 })) as { pid: Pid }).pid,
+      ((await startDynamicChild(f.kernel, sup, { stopDelayMs: 5000 })) as { pid: Pid }).pid,
     ];
     const mon = watch(f.kernel, sup);
     f.kernel.exit(sup, 'shutdown');

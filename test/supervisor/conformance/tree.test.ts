@@ -1,7 +1,7 @@
 // Supervision trees: nested supervisors (conformance §1.7 `tree`, §1.11, §5.14), and what
 // the start path adds beyond OTP (services through the tree, start timeouts).
 import { describe, expect, it } from 'vitest';
-import { FailedToStartChildError, StartTimeoutError, restartChild, startChild, startSupervisor, stopProcess, supervisor, terminateChild, whichChildren, type Pid, type StartContext } from '../../../src/index.ts';
+import { FailedToStartChildError, StartTimeoutError, restartChild, startDynamicChild, startChild, startSupervisor, stopProcess, supervisor, terminateChild, whichChildren, type Pid, type StartContext } from '../../../src/index.ts';
 import { crash, expectAlive, expectDead, fixture, pidOf, rows, startSup, w, watch } from '../../support/otp.ts';
 import { slowStarter, worker } from '../../support/machines.ts';
 
@@ -141,9 +141,9 @@ describe('supervision trees', () => {
     }
     expect(mon.down).toBe(false);
     const dyn = await startSup(f.kernel, { strategy: 'simple_one_for_one', maxChildren: 2, children: [w('t')] });
-    expect(await startChild(f.kernel, dyn, 1)).toMatchObject({ ok: true });
-    expect(await startChild(f.kernel, dyn, 2)).toMatchObject({ ok: true });
-    expect(await startChild(f.kernel, dyn, 3)).toEqual({ ok: false, error: 'max_children' });
+    expect(await startDynamicChild(f.kernel, dyn, 1)).toMatchObject({ ok: true });
+    expect(await startDynamicChild(f.kernel, dyn, 2)).toMatchObject({ ok: true });
+    expect(await startDynamicChild(f.kernel, dyn, 3)).toEqual({ ok: false, error: 'max_children' });
     expect(await whichChildren(f.kernel, dyn)).toHaveLength(2);
   });
 });

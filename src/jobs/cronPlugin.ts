@@ -1,0 +1,101 @@
+/**
+ * The cron plugin (leader only). Each entry's last fire time lives in the store
+ * (`ordo_jobs_cron`); a round inserts the job of the latest slot after it **and** moves the
+ * fire time in one transaction. Two nodes that both believe they lead (Oban #1488) both run
+ * that transaction: the store's conflict check lets one commit, the other re-runs, sees the new
+ * fire time and inserts nothing — and the job id is the slot (`cron:<name>:<ms>`), so even a
+ * second insert would be the same row. A slot missed while no node led is fired once by the
+ * next leader (never skipped); older missed slots are not replayed, as Oban.
+ *
+ * @internal Built by the runner.
+ */
+import type { Env } from '../env/env.ts';
+import type { Store } from '../store/index.ts';
+import { lastSlot, parseCron, type CronSchedule } from './cron.ts';
+import { insertInTx } from './engine.ts';
+import { JOB_TABLES } from './tables.ts';
+import type { EnqueueOptions, Job, WorkerDef } from './types.ts';
+import { TimedPlugin, type PluginHooks } from './plugins.ts';
+
+/** One crontab entry. */
+export interface CronEntry<Args = unknown> {
+  /** Unique; names the stored fire time (default `<worker>:<expression>`). */
+  readonly name?: string;
+  /** 5 fields or an alias: `@yearly @annually @monthly @weekly @daily @midnight @hourly`. */
+  readonly expression: string;
+  /** IANA zone the expression is read in (default `Etc/UTC`). */
+  readonly timezone?: string;
+  readonly worker: WorkerDef<Args>;
+  readonly args: Args;
+  readonly options?: Omit<EnqueueOptions, 'scheduledAt' | 'scheduleIn' | 'id' | 'unique'>;
+}
+
+/**
+ * A crontab entry whose `args` are checked against its worker's `Args`.
+ *
+ * @example
+ * crontab: [cronEntry({ expression: '@daily', timezone: 'Europe/Paris', worker: digest, args: { list: 'all' } })]
+ */
+export function cronEntry<Args>(e: CronEntry<Args> & { readonly args: NoInfer<Args> }): CronEntry<unknown> {
+  return e as CronEntry<unknown>;
+}
+
+/** @internal a checked entry */
+export interface ParsedCron {
+  readonly name: string;
+  readonly schedule: CronSchedule;
+  readonly entry: CronEntry<unknown>;
+}
+
+/** Checks and parses entries (spec time). */
+export function parseCronEntries(entries: readonly CronEntry<unknown>[]): ParsedCron[] {
+  return entries.map((e) => {
+    const schedule = parseCron(e.expression, e.timezone);
+    return { name: e.name ?? `${e.worker.name}:${e.expression}`, schedule, entry: e };
+  });
+}
+
+const MINUTE = 60_000;
+
+/**
+ * The plugin. `build(entry, slot)` makes the job (the runner's defaults applied); `isLeader` is
+ * checked before each round — the store transaction is what makes a stale leader harmless.
+ */
+export function cronPlugin(
+  env: Env,
+  store: Store,
+  crons: readonly ParsedCron[],
+  build: (c: ParsedCron, slot: number) => Job,
+  isLeader: () => boolean,
+  hooks: PluginHooks & { fired(name: string, slot: number): void },
+): TimedPlugin {
+  return new TimedPlugin(env, 'cron', MINUTE, hooks, async () => {
+    const now = env.clock.now();
+    let wrote = false;
+    if (isLeader()) {
+      for (const c of crons) {
+        const fired = await store.transaction((tx) => {
+          const row = tx.get(JOB_TABLES.cron, c.name);
+          if (!row) {
+            // first sight of this entry: fire from the next slot on
+            tx.put(JOB_TABLES.cron, { name: c.name, expression: c.schedule.expression, lastFireAt: now });
+            return undefined;
+          }
+          const slot = lastSlot(c.schedule, now, row['lastFireAt'] as number);
+          if (slot === undefined) return undefined;
+          const job = build(c, slot);
+          insertInTx(tx, job, undefined, now);
+          tx.put(JOB_TABLES.cron, { name: c.name, expression: c.schedule.expression, lastFireAt: slot });
+          return { slot, queue: job.queue };
+        });
+        wrote = true;
+        if (fired) {
+          hooks.fired(c.name, fired.slot);
+          hooks.available(fired.queue);
+        }
+      }
+    }
+    // the top of the next minute
+    return { next: MINUTE - (env.clock.now() % MINUTE), wrote };
+  });
+}

@@ -1,0 +1,206 @@
+/**
+ * The runner's store operations, each one transaction over the job tables. Reads that pick
+ * candidates are dirty index reads (RAM); the transaction then re-reads each candidate by key,
+ * so it conflicts only with commits to those rows, and two nodes claiming the same job resolve
+ * like any lost race: the loser re-runs and sees the job taken.
+ *
+ * @internal
+ */
+import type { Store, Tx } from '../store/index.ts';
+import { JOB_TABLES, laneRange, toJob, toRow } from './tables.ts';
+import type { EnqueueResult, Job, JobError, JobState, UniqueOptions } from './types.ts';
+import { FINAL_STATES } from './types.ts';
+import { isDuplicate, replaced } from './unique.ts';
+
+const T = JOB_TABLES;
+
+function getJob(tx: Tx, id: string): Job | undefined {
+  const r = tx.get(T.jobs, id);
+  return r ? toJob(r) : undefined;
+}
+
+/** Inserts `job` (or finds its unique duplicate / an existing job with its id). */
+export async function insertJob(store: Store, job: Job, unique: UniqueOptions | undefined, now: number): Promise<EnqueueResult> {
+  return store.transaction((tx) => insertInTx(tx, job, unique, now));
+}
+
+/** {@link insertJob} inside a caller's transaction (the cron plugin's, with its fire time). */
+export function insertInTx(tx: Tx, job: Job, unique: UniqueOptions | undefined, now: number): EnqueueResult {
+  {
+    const same = getJob(tx, job.id);
+    if (same) return { job: same, conflict: true };
+    if (unique && job.uniqueKey !== null) {
+      const ptr = tx.get(T.unique, job.uniqueKey);
+      const existing = ptr ? getJob(tx, ptr['jobId'] as string) : undefined;
+      if (existing && isDuplicate(unique, existing, now)) {
+        const next = replaced(unique, existing, job);
+        if (next) tx.put(T.jobs, toRow(next));
+        return { job: next ?? existing, conflict: true };
+      }
+      tx.put(T.unique, { uniqueKey: job.uniqueKey, jobId: job.id });
+    }
+    tx.put(T.jobs, toRow(job));
+    return { job, conflict: false };
+  }
+}
+
+/** Available jobs of `queue` in claim order (priority, then time), dirty read. */
+export function availableOf(store: Store, queue: string, limit: number): Job[] {
+  const [from, to] = laneRange(['available', queue]);
+  return store.indexRange(T.jobs, 'lane', from, to, { limit }).map((r) => toJob(r));
+}
+
+/** Claims up to `n` available jobs of `queue` for runner `by`: each becomes `executing`, attempt + 1. */
+export async function claim(store: Store, queue: string, n: number, by: string, now: number): Promise<Job[]> {
+  const candidates = availableOf(store, queue, n * 2);
+  if (candidates.length === 0) return [];
+  return store.transaction((tx) => {
+    const got: Job[] = [];
+    for (const c of candidates) {
+      if (got.length >= n) break;
+      const j = getJob(tx, c.id);
+      if (!j || j.state !== 'available') continue;
+      const next: Job = { ...j, state: 'executing', attempt: j.attempt + 1, attemptedAt: now, attemptedBy: by };
+      tx.put(T.jobs, toRow(next));
+      got.push(next);
+    }
+    return got;
+  });
+}
+
+/** True when `j` is still the attempt `claimed` (not rescued, cancelled or re-claimed since). */
+const sameAttempt = (j: Job | undefined, claimed: Job): j is Job =>
+  !!j && j.state === 'executing' && j.attemptedBy === claimed.attemptedBy && j.attempt === claimed.attempt;
+
+/**
+ * Ends attempt `claimed` with `change`, running `effects` in the same transaction. `'fenced'`
+ * (nothing written, effects not applied) when the job is no longer that attempt.
+ */
+export async function finish(store: Store, claimed: Job, change: (j: Job) => Job, effects?: (tx: Tx) => void): Promise<'done' | 'fenced'> {
+  return store.transaction((tx) => {
+    const j = getJob(tx, claimed.id);
+    if (!sameAttempt(j, claimed)) return 'fenced' as const;
+    effects?.(tx);
+    tx.put(T.jobs, toRow(change(j)));
+    return 'done' as const;
+  });
+}
+
+/** An error entry for the job's current attempt. */
+export function errorEntry(j: Job, err: unknown, now: number): JobError {
+  const e = err as { message?: unknown; code?: unknown };
+  const msg = err instanceof Error ? err.message : typeof e?.message === 'string' ? e.message : String(err);
+  return { attempt: j.attempt, at: now, error: msg.slice(0, 2000), ...(typeof e?.code === 'string' ? { code: e.code } : {}) };
+}
+
+/** Moves scheduled and retryable jobs due at `now` to available. Returns the queues touched and the next due time. */
+export async function stage(store: Store, now: number, limit: number): Promise<{ queues: Set<string>; nextDue: number | undefined }> {
+  const due: Job[] = [];
+  let nextDue: number | undefined;
+  for (const state of ['scheduled', 'retryable'] as const) {
+    const [from] = laneRange([state]);
+    const rows = store.indexRange(T.jobs, 'lane', from, [state, now, ['\uffff']], { limit }).map((r) => toJob(r));
+    due.push(...rows);
+    const [, to] = laneRange([state]);
+    const next = store.indexRange(T.jobs, 'lane', [state, now, ['\uffff']], to, { limit: 1 })[0];
+    if (next && (nextDue === undefined || (next['scheduledAt'] as number) < nextDue)) nextDue = next['scheduledAt'] as number;
+  }
+  const queues = new Set<string>();
+  if (due.length === 0) return { queues, nextDue };
+  await store.transaction((tx) => {
+    queues.clear();
+    for (const c of due) {
+      const j = getJob(tx, c.id);
+      if (!j || (j.state !== 'scheduled' && j.state !== 'retryable') || j.scheduledAt > now) continue;
+      tx.put(T.jobs, toRow({ ...j, state: 'available' }));
+      queues.add(j.queue);
+    }
+  });
+  return { queues, nextDue: due.length >= limit ? now : nextDue };
+}
+
+/** Deletes final jobs that finished before `before` (at most `limit`). Returns how many. */
+export async function prune(store: Store, before: number, limit: number): Promise<number> {
+  const victims: Job[] = [];
+  for (const state of FINAL_STATES) {
+    const [from] = laneRange([state]);
+    victims.push(...store.indexRange(T.jobs, 'lane', from, [state, before, ['\uffff']], { limit: limit - victims.length }).map((r) => toJob(r)));
+  }
+  if (victims.length === 0) return 0;
+  return store.transaction((tx) => {
+    let n = 0;
+    for (const c of victims) {
+      const j = getJob(tx, c.id);
+      if (!j || !FINAL_STATES.includes(j.state) || (j.finishedAt ?? 0) >= before) continue;
+      tx.delete(T.jobs, j.id);
+      if (j.uniqueKey !== null && tx.get(T.unique, j.uniqueKey)?.['jobId'] === j.id) tx.delete(T.unique, j.uniqueKey);
+      n++;
+    }
+    return n;
+  });
+}
+
+/** Executing jobs, dirty read, grouped by the runner (`node/incarnation`) that claimed them. */
+export function executingByRunner(store: Store): Map<string, Job[]> {
+  const [from, to] = laneRange(['executing']);
+  const out = new Map<string, Job[]>();
+  for (const r of store.indexRange(T.jobs, 'lane', from, to)) {
+    const j = toJob(r);
+    const k = j.attemptedBy ?? '';
+    let list = out.get(k);
+    if (!list) out.set(k, (list = []));
+    list.push(j);
+  }
+  return out;
+}
+
+/**
+ * Lifeline: returns orphaned executing jobs to `available` (or `discarded` when their attempts
+ * are used up), recording why. `returnAttempt` (a graceful drain) also gives the attempt back.
+ */
+export async function rescue(store: Store, jobs: readonly Job[], now: number, why: string, returnAttempt = false): Promise<number> {
+  if (jobs.length === 0) return 0;
+  return store.transaction((tx) => {
+    let n = 0;
+    for (const c of jobs) {
+      const j = getJob(tx, c.id);
+      if (!sameAttempt(j, c)) continue;
+      const errors = returnAttempt ? j.errors : [...j.errors, errorEntry(j, why, now)];
+      const attempt = returnAttempt ? j.attempt - 1 : j.attempt;
+      const state: JobState = attempt >= j.maxAttempts ? 'discarded' : 'available';
+      tx.put(T.jobs, toRow({ ...j, state, attempt, errors, attemptedBy: null, scheduledAt: now, finishedAt: state === 'discarded' ? now : null }));
+      n++;
+    }
+    return n;
+  });
+}
+
+/** Cancels a job that is not final. `'executing'` when it was running (its runner is told to abort). */
+export async function cancelJob(store: Store, id: string, now: number): Promise<{ ok: true; was: JobState; job: Job } | { ok: false; error: 'not_found' | 'final' }> {
+  return store.transaction((tx) => {
+    const j = getJob(tx, id);
+    if (!j) return { ok: false as const, error: 'not_found' as const };
+    if (FINAL_STATES.includes(j.state)) return { ok: false as const, error: 'final' as const };
+    const next: Job = { ...j, state: 'cancelled', finishedAt: now };
+    tx.put(T.jobs, toRow(next));
+    return { ok: true as const, was: j.state, job: next };
+  });
+}
+
+/** Makes a final or waiting job available now (Oban's `retry_job`: a discarded job gets one more attempt). */
+export async function retryJob(store: Store, id: string, now: number): Promise<{ ok: true; job: Job } | { ok: false; error: 'not_found' | 'executing' | 'available' }> {
+  return store.transaction((tx) => {
+    const j = getJob(tx, id);
+    if (!j) return { ok: false as const, error: 'not_found' as const };
+    if (j.state === 'executing' || j.state === 'available') return { ok: false as const, error: j.state };
+    const maxAttempts = j.attempt >= j.maxAttempts ? j.attempt + 1 : j.maxAttempts;
+    const next: Job = { ...j, state: 'available', scheduledAt: now, finishedAt: null, maxAttempts };
+    tx.put(T.jobs, toRow(next));
+    return { ok: true as const, job: next };
+  });
+}
+
+/** Persists a queue's paused flag (every node follows it). */
+export async function setPaused(store: Store, queue: string, paused: boolean): Promise<void> {
+  await store.transaction((tx) => void tx.put(T.queues, { queue, paused }));
+}

@@ -1,0 +1,85 @@
+import { OrdoError } from '../errors.ts';
+
+/**
+ * Typed errors of the job runner. Each has a literal `code`, names what is wrong and carries
+ * the bad value; recognise them by `code`, never by text. Expected outcomes (a job not found, a
+ * unique conflict) are returned as discriminated results, not thrown.
+ */
+export abstract class JobsError extends OrdoError {}
+
+/** A runner option is invalid: refused when the spec is built, before anything boots. */
+export class JobsConfigError extends JobsError {
+  readonly code = 'ORDO_JOBS_CONFIG' as const;
+  readonly field: string;
+  readonly value: unknown;
+  constructor(field: string, value: unknown, problem: string, options?: { cause?: unknown }) {
+    super(`jobs option ${field}: ${problem} (got ${safeJson(value)})`, options);
+    this.field = field;
+    this.value = value;
+  }
+}
+
+/**
+ * A named module (notifier, peer) does not exist — the seed's step 4 (`Oban.Peers.PG` is not in
+ * the installed version) refused at spec time with the name and the ones that exist.
+ */
+export class JobsUnknownModuleError extends JobsError {
+  readonly code = 'ORDO_JOBS_UNKNOWN_MODULE' as const;
+  readonly kind: 'notifier' | 'peer';
+  readonly value: unknown;
+  readonly known: readonly string[];
+  constructor(kind: 'notifier' | 'peer', value: unknown, known: readonly string[]) {
+    super(`unknown ${kind} ${safeJson(value)}: expected one of ${known.join(', ')}`);
+    this.kind = kind;
+    this.value = value;
+    this.known = known;
+  }
+}
+
+/** `enqueue` named a worker the runner does not know (its registry is fixed at spec time). */
+export class JobsUnknownWorkerError extends JobsError {
+  readonly code = 'ORDO_JOBS_UNKNOWN_WORKER' as const;
+  readonly worker: string;
+  constructor(worker: string) {
+    super(`no worker named ${safeJson(worker)} is registered with this runner`);
+    this.worker = worker;
+  }
+}
+
+/** The store refused a job write (outage, closed store): the job was not enqueued. */
+export class JobsStoreError extends JobsError {
+  readonly code = 'ORDO_JOBS_STORE' as const;
+  readonly operation: string;
+  constructor(operation: string, options?: { cause?: unknown }) {
+    super(`job store ${operation} failed${options?.cause instanceof Error ? `: ${options.cause.message}` : ''}`, options);
+    this.operation = operation;
+  }
+}
+
+/** The runner is stopping or stopped: no new jobs are taken. */
+export class JobsStoppedError extends JobsError {
+  readonly code = 'ORDO_JOBS_STOPPED' as const;
+  constructor(operation: string) {
+    super(`the job runner is stopped; ${operation} refused`);
+  }
+}
+
+/** A job ran past its timeout; its `AbortSignal` was aborted with this reason. */
+export class JobsTimeoutError extends JobsError {
+  readonly code = 'ORDO_JOBS_TIMEOUT' as const;
+  readonly jobId: string;
+  readonly timeoutMs: number;
+  constructor(jobId: string, timeoutMs: number) {
+    super(`job ${jobId} timed out after ${timeoutMs} ms`);
+    this.jobId = jobId;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+function safeJson(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}

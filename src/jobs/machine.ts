@@ -1,0 +1,144 @@
+import { assign, fromCallback, fromPromise, setup } from 'xstate';
+import type { Env } from '../env/env.ts';
+import type { Store } from '../store/index.ts';
+import type { ClusterService, Leadership } from '../cluster/index.ts';
+import type { ChildSpec } from '../supervisor/index.ts';
+import { JobRunner, type JobsHealth } from './runner.ts';
+import { validateRunnerConfig, type JobRunnerConfig } from './config.ts';
+import { JobsConfigError } from './errors.ts';
+
+/** Input of {@link jobRunnerMachine}. */
+export interface JobRunnerMachineInput {
+  readonly env: Env;
+  readonly store: Store;
+  readonly config: JobRunnerConfig;
+  readonly cluster?: ClusterService;
+  readonly leadership?: Leadership;
+}
+
+interface Ctx {
+  readonly input: JobRunnerMachineInput;
+  service: JobRunner | undefined;
+  health: JobsHealth | undefined;
+  reason: unknown;
+}
+
+/**
+ * The job-runner child (xstate v5, docs/child-protocol.md): `starting` → `running` (tag
+ * `ready`; `context.service` is the {@link JobRunner}) with substates `healthy` and `degraded`
+ * (tags `ready`, `degraded`) following the runner's health — a store or notifier outage is a
+ * substate, never a crash of this child. `ordo.stop` → `stopping` (plugins stop, queues drain
+ * within the config's `shutdownMs`, unfinished jobs return to available) → final. A bad
+ * configuration (the store lacks the job tables, `peer: 'election'` without leadership) ends
+ * it in `failed` with the typed error as its reason.
+ */
+export const jobRunnerMachine = setup({
+  types: {
+    input: {} as JobRunnerMachineInput,
+    context: {} as Ctx,
+    events: {} as { type: 'ordo.stop'; reason?: unknown } | { type: 'jobs.health'; health: JobsHealth },
+    output: {} as { reason?: unknown },
+  },
+  actors: {
+    boot: fromPromise<JobRunner, JobRunnerMachineInput>(({ input }) => JobRunner.start(input)),
+    watch: fromCallback<{ type: 'jobs.health'; health: JobsHealth }, { runner: JobRunner }>(({ input, sendBack }) => {
+      sendBack({ type: 'jobs.health', health: input.runner.health() });
+      return input.runner.onHealth((health) => sendBack({ type: 'jobs.health', health }));
+    }),
+    shutdown: fromPromise<number, { runner: JobRunner | undefined }>(async ({ input }) => (input.runner ? input.runner.stop() : 0)),
+  },
+  guards: {
+    degraded: ({ event }) => event.type === 'jobs.health' && event.health.status === 'degraded',
+    healthy: ({ event }) => event.type === 'jobs.health' && event.health.status === 'ok',
+  },
+}).createMachine({
+  id: 'ordo.jobs',
+  context: ({ input }) => ({ input, service: undefined, health: undefined, reason: undefined }),
+  initial: 'starting',
+  states: {
+    starting: {
+      invoke: {
+        src: 'boot',
+        input: ({ context }) => context.input,
+        onDone: { target: 'running', actions: assign({ service: ({ event }) => event.output }) },
+        onError: { target: 'failed', actions: assign({ reason: ({ event }) => event.error }) },
+      },
+      on: { 'ordo.stop': 'stopped' },
+    },
+    running: {
+      tags: ['ready'],
+      invoke: { src: 'watch', input: ({ context }) => ({ runner: context.service! }) },
+      initial: 'healthy',
+      on: {
+        'ordo.stop': 'stopping',
+        'jobs.health': { actions: assign({ health: ({ event }) => event.health }) },
+      },
+      states: {
+        healthy: { on: { 'jobs.health': { guard: 'degraded', target: 'degraded', actions: assign({ health: ({ event }) => event.health }) } } },
+        degraded: { tags: ['degraded'], on: { 'jobs.health': { guard: 'healthy', target: 'healthy', actions: assign({ health: ({ event }) => event.health }) } } },
+      },
+    },
+    stopping: {
+      invoke: {
+        src: 'shutdown',
+        input: ({ context }) => ({ runner: context.service }),
+        onDone: 'stopped',
+        onError: { target: 'stopped', actions: ({ context, event }) => context.input.env.logger.error({ report: 'jobs', err: event.error }, 'job runner stop failed') },
+      },
+    },
+    failed: { type: 'final' },
+    stopped: { type: 'final' },
+  },
+  output: ({ context }) => (context.reason !== undefined ? { reason: context.reason } : { reason: 'shutdown' }),
+});
+
+/** Options of {@link jobRunnerChild}. */
+export interface JobRunnerChildOptions {
+  /** Child id (default `jobs`). */
+  readonly id?: string;
+  readonly config: JobRunnerConfig;
+  /**
+   * Service names to take from earlier children: `store` (required, default `store`),
+   * `cluster` and `leader` (cluster mode), and `after` — others to wait for (the replication
+   * child, caches) without using them.
+   */
+  readonly deps?: { readonly store?: string; readonly cluster?: string; readonly leader?: string; readonly after?: readonly string[] };
+  /** Name this child provides its {@link JobRunner} under (default `jobs`). */
+  readonly provides?: string;
+}
+
+/**
+ * A child spec for the runner, with its configuration validated **now** — when the tree is
+ * declared, before anything boots: an unknown notifier or peer module, a bad cron line or zone,
+ * a worker without its queue are typed errors naming them (seed step 4).
+ *
+ * @example
+ * children: [
+ *   ...,
+ *   jobRunnerChild({ config: { workers: [mailer], queues: { mail: 10 }, crontab: [{ expression: '@daily', worker: mailer, args: {} }] },
+ *                    deps: { store: 'store', cluster: 'cluster', leader: 'leader', after: ['replication'] } }),
+ * ]
+ */
+export function jobRunnerChild(o: JobRunnerChildOptions): ChildSpec {
+  const cfg = validateRunnerConfig(o.config);
+  const d = o.deps ?? {};
+  for (const [k, v] of Object.entries(d)) if (k !== 'after' && typeof v !== 'string') throw new JobsConfigError(`deps.${k}`, v, 'must be a service name');
+  const storeKey = d.store ?? 'store';
+  const requires = [storeKey, ...(d.cluster ? [d.cluster] : []), ...(d.leader ? [d.leader] : []), ...(d.after ?? [])];
+  return {
+    id: o.id ?? 'jobs',
+    requires,
+    shutdownMs: cfg.shutdownMs + 5000,
+    provides: o.provides ?? 'jobs',
+    start: {
+      machine: jobRunnerMachine,
+      input: ({ env, deps }: { env: Env; deps: Readonly<Record<string, unknown>> }): JobRunnerMachineInput => ({
+        env,
+        store: deps[storeKey] as Store,
+        config: o.config,
+        ...(d.cluster ? { cluster: deps[d.cluster] as ClusterService } : {}),
+        ...(d.leader ? { leadership: deps[d.leader] as Leadership } : {}),
+      }),
+    },
+  };
+}

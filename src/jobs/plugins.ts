@@ -1,0 +1,182 @@
+/**
+ * Leader-only plugins (Oban's Stager, Pruner, Lifeline; Cron in `cronPlugin.ts`), run on the
+ * election child's leadership: started when this node becomes leader, stopped when it is not.
+ * Each runs one operation at a time on `env.clock` timers; a store error is reported (the runner
+ * becomes degraded) and the next round tries again — never a crash (seed steps 11–16: Oban's
+ * stager crashing on every database error until the root supervisor gave up).
+ *
+ * @internal Built by the runner.
+ */
+import type { Env } from '../env/env.ts';
+import type { TimerHandle } from '../env/clock.ts';
+import type { Store } from '../store/index.ts';
+import type { Membership } from '../cluster/index.ts';
+import { executingByRunner, prune, rescue, stage } from './engine.ts';
+import type { Job } from './types.ts';
+
+/** What a plugin reports to its runner. */
+export interface PluginHooks {
+  storeFailed(operation: string, err: unknown): void;
+  storeOk(): void;
+  /** Jobs of `queue` became available (wake local producers; notify the others). */
+  available(queue: string): void;
+  rescued(n: number): void;
+  pruned(n: number): void;
+}
+
+/** A leader-only plugin. */
+export interface Plugin {
+  readonly name: string;
+  start(): void;
+  /** Clears its timers and waits for the operation in flight. */
+  stop(): Promise<void>;
+  /** Runs a round now (after the one in flight). */
+  poke(): void;
+}
+
+/** What a round did: the delay to the next one (`undefined`: the interval) and whether it wrote. */
+export interface Round {
+  readonly next?: number | undefined;
+  readonly wrote: boolean;
+}
+
+/**
+ * A plugin that runs `round()` now and then after the delay it returns (`undefined`: its
+ * interval). One round at a time; a failing round is logged, reported, and retried after the
+ * interval.
+ */
+export class TimedPlugin implements Plugin {
+  readonly name: string;
+  private timer: TimerHandle | undefined;
+  private inflight: Promise<void> | undefined;
+  private running = false;
+  private pokeAgain = false;
+  private readonly env: Env;
+  private readonly intervalMs: number;
+  private readonly round: () => Promise<Round>;
+  private readonly hooks: PluginHooks;
+
+  constructor(env: Env, name: string, intervalMs: number, hooks: PluginHooks, round: () => Promise<Round>) {
+    this.env = env;
+    this.name = name;
+    this.intervalMs = intervalMs;
+    this.hooks = hooks;
+    this.round = round;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.poke();
+  }
+
+  poke(): void {
+    if (!this.running) return;
+    if (this.inflight) {
+      this.pokeAgain = true;
+      return;
+    }
+    this.env.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.inflight = this.round().then(
+      (r) => {
+        // only a write proves the store is back (reads are served from RAM even when the disk fails)
+        if (r.wrote) this.hooks.storeOk();
+        return r.next;
+      },
+      (err) => {
+        this.hooks.storeFailed(this.name, err);
+        return undefined;
+      },
+    ).then((next) => {
+      this.inflight = undefined;
+      if (!this.running) return;
+      if (this.pokeAgain) {
+        this.pokeAgain = false;
+        return this.poke();
+      }
+      this.arm(next ?? this.intervalMs);
+    });
+  }
+
+  /** Runs the next round in `ms` unless one is armed sooner. */
+  arm(ms: number): void {
+    if (!this.running || this.inflight) return;
+    this.env.clock.clearTimeout(this.timer);
+    this.timer = this.env.clock.setTimeout(() => {
+      this.timer = undefined;
+      this.poke();
+    }, Math.max(0, Math.min(ms, this.intervalMs)));
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.env.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.inflight;
+  }
+}
+
+/** Stager: scheduled and retryable jobs whose time came become available (wakes at the next due time). */
+export function stagerPlugin(env: Env, store: Store, intervalMs: number, limit: number, hooks: PluginHooks): TimedPlugin {
+  return new TimedPlugin(env, 'stager', intervalMs, hooks, async () => {
+    const now = env.clock.now();
+    const { queues, nextDue } = await stage(store, now, limit);
+    for (const q of queues) hooks.available(q);
+    return { next: nextDue === undefined ? undefined : nextDue - env.clock.now(), wrote: queues.size > 0 };
+  });
+}
+
+/** Pruner: deletes completed, cancelled and discarded jobs older than `maxAgeMs`. */
+export function prunerPlugin(env: Env, store: Store, intervalMs: number, maxAgeMs: number, limit: number, hooks: PluginHooks): TimedPlugin {
+  return new TimedPlugin(env, 'pruner', intervalMs, hooks, async () => {
+    const n = await prune(store, env.clock.now() - maxAgeMs, limit);
+    if (n > 0) hooks.pruned(n);
+    return { next: n >= limit ? 0 : undefined, wrote: n > 0 };
+  });
+}
+
+/** Options of the lifeline. */
+export interface LifelineOptions {
+  readonly intervalMs: number;
+  /** A runner missing from membership this long is dead: its executing jobs are rescued. */
+  readonly graceMs: number;
+  /** Also rescue jobs executing longer than this, even on a live node (`undefined`: never). */
+  readonly rescueAfterMs: number | undefined;
+}
+
+/**
+ * Lifeline: executing jobs whose runner (`node/incarnation`) is not a live member — the node
+ * died or restarted — are returned to available (attempts left) or discarded. Membership, not
+ * age: a `kill -9`'d node's jobs are rescued once membership drops it (plus `graceMs`), not an
+ * hour later. `self` is this runner: its own jobs are never rescued by membership.
+ */
+export function lifelinePlugin(env: Env, store: Store, membership: Membership, self: string, o: LifelineOptions, hooks: PluginHooks): TimedPlugin {
+  const missingSince = new Map<string, number>();
+  return new TimedPlugin(env, 'lifeline', o.intervalMs, hooks, async () => {
+    const now = env.clock.now();
+    const live = new Set(membership.members().map((m) => `${m.name}/${m.incarnation}`));
+    live.add(self);
+    const orphans: Job[] = [];
+    let soonest: number | undefined;
+    const byRunner = executingByRunner(store);
+    for (const k of missingSince.keys()) if (!byRunner.has(k) || live.has(k)) missingSince.delete(k);
+    for (const [by, jobs] of byRunner) {
+      if (!live.has(by)) {
+        const since = missingSince.get(by) ?? now;
+        missingSince.set(by, since);
+        if (now - since >= o.graceMs) orphans.push(...jobs);
+        else soonest = Math.min(soonest ?? Infinity, since + o.graceMs - now);
+      } else if (o.rescueAfterMs !== undefined) {
+        orphans.push(...jobs.filter((j) => (j.attemptedAt ?? now) <= now - o.rescueAfterMs!));
+      }
+    }
+    if (orphans.length > 0) {
+      const n = await rescue(store, orphans, now, 'rescued: its runner is gone (lifeline)');
+      const queues = new Set(orphans.map((j) => j.queue));
+      for (const q of queues) hooks.available(q);
+      if (n > 0) hooks.rescued(n);
+    }
+    return { next: soonest, wrote: orphans.length > 0 };
+  });
+}

@@ -1,0 +1,430 @@
+import type { Env } from '../env/env.ts';
+import type { TimerHandle } from '../env/clock.ts';
+import type { Store } from '../store/index.ts';
+import type { ClusterService, Leadership, Membership } from '../cluster/index.ts';
+import { cancelJob, insertJob, retryJob, setPaused } from './engine.ts';
+import { JobsConfigError, JobsStoppedError, JobsStoreError, JobsUnknownWorkerError } from './errors.ts';
+import { cronPlugin, type ParsedCron } from './cronPlugin.ts';
+import { createLocalNotifier, createNatsNotifier, type JobSignal, type Notifier, type NotifierHealth } from './notifier.ts';
+import { lifelinePlugin, prunerPlugin, stagerPlugin, type Plugin, type PluginHooks } from './plugins.ts';
+import { Queue } from './queue.ts';
+import { JOB_TABLES, laneRange, toJob } from './tables.ts';
+import type { EnqueueOptions, EnqueueResult, Job, JobState, WorkerDef } from './types.ts';
+import { JOB_STATES } from './types.ts';
+import { uniqueKeyOf } from './unique.ts';
+import { checkPriority } from './worker.ts';
+import { validateRunnerConfig, type JobRunnerConfig, type NormalConfig } from './config.ts';
+import { Reservoir, jobsPrometheus, type JobsMetrics } from './metrics.ts';
+
+/** The runner's health: `degraded` while the store fails or the notifier is isolated — never a crash. */
+export interface JobsHealth {
+  readonly status: 'starting' | 'ok' | 'degraded' | 'stopping' | 'stopped';
+  readonly node: string;
+  readonly leader: boolean;
+  readonly notifier: NotifierHealth;
+  /** Why degraded. */
+  readonly reasons: readonly string[];
+  readonly lastStoreError: { readonly operation: string; readonly code?: string; readonly message: string; readonly at: number } | undefined;
+  readonly queues: Readonly<Record<string, { readonly limit: number; readonly running: number; readonly paused: boolean }>>;
+}
+
+/** What the runner needs at start: the Env, the store, and in cluster mode the discovery and election services. */
+export interface JobRunnerInput {
+  readonly env: Env;
+  readonly store: Store;
+  readonly config: JobRunnerConfig;
+  readonly cluster?: ClusterService;
+  readonly leadership?: Leadership;
+}
+
+/**
+ * Oban for Ordo: jobs in store tables, queues with per-node limits, retries with Oban's backoff,
+ * leader-only plugins, a NATS or in-process notifier. Usually run as the `jobRunnerChild` of a
+ * tree; `JobRunner.start` is the same without a supervisor.
+ *
+ * @example
+ * const runner = await JobRunner.start({ env, store, config: { workers: [mailer], queues: { mail: 10 } } });
+ * await runner.enqueue(mailer, { to: 'a@example.com' }, { scheduleIn: 60_000 });
+ * await runner.stop();
+ */
+export class JobRunner {
+  readonly node: string;
+  private readonly env: Env;
+  private readonly store: Store;
+  private readonly cfg: NormalConfig;
+  private readonly queues = new Map<string, Queue>();
+  private readonly plugins: Plugin[] = [];
+  private readonly notifier: Notifier;
+  private readonly leadership: Leadership | undefined;
+  private readonly membership: Membership;
+  private readonly offs: Array<() => void> = [];
+  private readonly healthListeners = new Set<(h: JobsHealth) => void>();
+  private state: JobsHealth['status'] = 'starting';
+  private leader = false;
+  private pluginsRunning = false;
+  private storeError: JobsHealth['lastStoreError'];
+  private pollTimer: TimerHandle | undefined;
+  private readonly m = { started: 0, finished: {} as Record<string, number>, rescued: 0, pruned: 0, cronFired: 0, storeErrors: 0, start: new Reservoir(), duration: new Reservoir() };
+  private lastReported = '';
+
+  private constructor(input: JobRunnerInput, cfg: NormalConfig) {
+    const { env, store, cluster } = input;
+    this.env = env;
+    this.store = store;
+    this.cfg = cfg;
+    for (const t of Object.values(JOB_TABLES)) if (!store.tableDef(t)) throw new JobsConfigError('store', t, 'the store lacks the job tables: add jobTables() to its tables');
+    const conn = cluster?.connection;
+    if (cfg.notifier === 'nats' && !conn) throw new JobsConfigError('notifier', 'nats', 'needs a cluster with a NATS connection');
+    const peer = cfg.peer === 'auto' ? (input.leadership ? 'election' : 'solo') : cfg.peer;
+    if (peer === 'election' && !input.leadership) throw new JobsConfigError('peer', 'election', 'needs the election child’s leadership service');
+    if (peer === 'solo' && conn) throw new JobsConfigError('peer', 'solo', 'a clustered node cannot assume it is always leader: use election');
+    this.leadership = peer === 'election' ? input.leadership : undefined;
+    this.leader = peer === 'solo';
+    this.peerNone = peer === 'none';
+    const incarnation = cluster?.incarnation ?? Math.floor(env.random.next() * 2 ** 32).toString(36);
+    const name = cluster?.self ?? 'local';
+    this.node = `${name}/${incarnation}`;
+    this.membership = cluster ?? { self: name, members: () => [{ name, incarnation, heartbeatAt: 0, startedAt: 0 }], on: () => () => undefined, health: () => ({ status: 'ok', mode: 'single', node: name, members: [name] }) };
+    this.notifier = conn && cfg.notifier !== 'local' ? createNatsNotifier(env, conn, cluster!.cluster) : createLocalNotifier(env);
+    const qHooks = {
+      storeFailed: (op: string, err: unknown) => this.storeFailed(op, err),
+      storeOk: () => this.storeOk(),
+      started: (_j: Job, lat: number) => {
+        this.m.started++;
+        this.m.start.add(lat);
+      },
+      finished: (_j: Job, state: string, d: number) => {
+        this.m.finished[state] = (this.m.finished[state] ?? 0) + 1;
+        this.m.duration.add(d);
+      },
+    };
+    const paused = (q: string): boolean => (store.get(JOB_TABLES.queues, q)?.['paused'] as boolean | undefined) ?? cfg.queues.get(q)!.paused;
+    for (const [q, o] of cfg.queues) this.queues.set(q, new Queue(env, store, this.node, cfg.workers, { name: q, limit: o.limit, paused: paused(q) }, qHooks));
+    this.buildPlugins(cluster !== undefined && conn !== undefined);
+  }
+
+  private readonly peerNone: boolean;
+
+  private buildPlugins(clustered: boolean): void {
+    const { env, store, cfg } = this;
+    const hooks: PluginHooks & { fired(name: string, slot: number): void } = {
+      storeFailed: (op, err) => this.storeFailed(op, err),
+      storeOk: () => this.storeOk(),
+      available: (q) => this.wake(q, true),
+      rescued: (n) => void (this.m.rescued += n),
+      pruned: (n) => void (this.m.pruned += n),
+      fired: () => void this.m.cronFired++,
+    };
+    this.plugins.push(stagerPlugin(env, store, cfg.stager.intervalMs, cfg.stager.limit, hooks));
+    const graceMs = cfg.lifeline.graceMs ?? (clustered ? 5000 : 0);
+    this.plugins.push(lifelinePlugin(env, store, this.membership, this.node, { intervalMs: cfg.lifeline.intervalMs, graceMs, rescueAfterMs: cfg.lifeline.rescueAfterMs }, hooks));
+    if (cfg.pruner) this.plugins.push(prunerPlugin(env, store, cfg.pruner.intervalMs, cfg.pruner.maxAgeMs, cfg.pruner.limit, hooks));
+    if (cfg.crons.length > 0) this.plugins.push(cronPlugin(env, store, cfg.crons, (c, slot) => this.cronJob(c, slot), () => this.leader, hooks));
+  }
+
+  /** Validates `config`, checks the store has the job tables, and starts queues, notifier and (when leader) plugins. */
+  static async start(input: JobRunnerInput): Promise<JobRunner> {
+    const r = new JobRunner(input, validateRunnerConfig(input.config));
+    r.run();
+    return r;
+  }
+
+  private run(): void {
+    const { store, notifier } = this;
+    this.offs.push(
+      store.subscribe(JOB_TABLES.jobs, (ev) => {
+        if (ev.op !== 'put') return;
+        const st = ev.value['state'] as JobState;
+        if (st === 'available') this.queues.get(ev.value['queue'] as string)?.dispatch();
+        else if (st === 'cancelled' && ev.old?.['state'] === 'executing') this.queues.get(ev.value['queue'] as string)?.abortJob(ev.value['id'] as string, new Error('cancelled'));
+        else if ((st === 'scheduled' || st === 'retryable') && this.pluginsRunning) (this.plugins[0] as ReturnType<typeof stagerPlugin>).arm((ev.value['scheduledAt'] as number) - this.env.clock.now());
+      }),
+      store.subscribe(JOB_TABLES.queues, (ev) => {
+        const q = this.queues.get(ev.value['queue'] as string);
+        if (!q || ev.op !== 'put') return;
+        q.paused = ev.value['paused'] as boolean;
+        if (!q.paused) q.dispatch();
+      }),
+      notifier.subscribe('insert', (p) => 'queue' in p && this.queues.get(p.queue)?.dispatch()),
+      notifier.subscribe('signal', (p) => this.onSignal(p as JobSignal)),
+      notifier.onHealth(() => this.report()),
+    );
+    if (this.leadership) {
+      this.offs.push(this.leadership.on('leader', () => this.setLeader(true)), this.leadership.on('follower', () => this.setLeader(false)));
+      this.leader = this.leadership.isLeader();
+    }
+    this.state = 'ok';
+    if (this.leader && !this.peerNone) this.startPlugins();
+    for (const q of this.queues.values()) q.dispatch();
+    this.poll();
+    this.report();
+  }
+
+  private poll(): void {
+    this.pollTimer = this.env.clock.setTimeout(() => {
+      if (this.state === 'stopping' || this.state === 'stopped') return;
+      for (const q of this.queues.values()) q.dispatch();
+      if (this.storeError) this.probe();
+      this.poll();
+    }, this.cfg.pollMs);
+  }
+
+  /** While degraded by the store, a harmless write (a queue row rewritten as is) tells when it is back. */
+  private probe(): void {
+    const q = this.queues.keys().next().value as string;
+    this.store
+      .transaction((tx) => void tx.put(JOB_TABLES.queues, tx.get(JOB_TABLES.queues, q) ?? { queue: q, paused: this.queues.get(q)!.paused }))
+      .then(() => this.storeOk(), () => undefined);
+  }
+
+  private setLeader(on: boolean): void {
+    if (this.state === 'stopping' || this.state === 'stopped' || this.peerNone) return;
+    this.leader = on;
+    if (on) this.startPlugins();
+    else void this.stopPlugins();
+    this.report();
+  }
+
+  private startPlugins(): void {
+    if (this.pluginsRunning) return;
+    this.pluginsRunning = true;
+    for (const p of this.plugins) p.start();
+  }
+
+  private async stopPlugins(): Promise<void> {
+    this.pluginsRunning = false;
+    await Promise.all(this.plugins.map((p) => p.stop()));
+  }
+
+  private wake(queue: string, notify: boolean): void {
+    this.queues.get(queue)?.dispatch();
+    if (notify) this.notifier.publish('insert', { queue });
+  }
+
+  private onSignal(s: JobSignal): void {
+    if (s.type === 'cancel') {
+      for (const q of this.queues.values()) q.abortJob(s.id, new Error('cancelled'));
+      return;
+    }
+    if (s.node !== undefined && s.node !== this.node && s.node !== this.membership.self) return;
+    const q = this.queues.get(s.queue);
+    if (q && s.type === 'scale') {
+      q.limit = s.limit;
+      q.dispatch();
+    }
+  }
+
+  private cronJob(c: ParsedCron, slot: number): Job {
+    const w = c.entry.worker;
+    return this.buildJob(w, c.entry.args, { ...c.entry.options, id: `cron:${c.name}:${slot}`, meta: { ...c.entry.options?.meta, cron: c.name, cronAt: slot } }, this.env.clock.now());
+  }
+
+  private buildJob(w: WorkerDef<never>, args: unknown, o: EnqueueOptions, now: number): Job {
+    const queue = o.queue ?? w.queue;
+    if (!this.queues.has(queue)) throw new JobsConfigError('queue', queue, 'no such queue on this runner');
+    const priority = o.priority ?? w.priority;
+    checkPriority('priority', priority);
+    const scheduledAt = o.scheduledAt ?? now + (o.scheduleIn ?? 0);
+    if (!Number.isFinite(scheduledAt)) throw new JobsConfigError('scheduledAt', scheduledAt, 'must be a finite time');
+    const maxAttempts = o.maxAttempts ?? w.maxAttempts;
+    if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new JobsConfigError('maxAttempts', maxAttempts, 'must be a positive integer');
+    const unique = o.unique === false ? undefined : (o.unique ?? w.unique);
+    const meta = o.meta ?? {};
+    const base = { worker: w.name, queue, args, meta };
+    const rand = Math.floor(this.env.random.next() * 36 ** 8).toString(36).padStart(8, '0');
+    return {
+      id: o.id ?? `${Math.max(0, Math.floor(now)).toString(36).padStart(9, '0')}-${rand}`,
+      ...base,
+      state: scheduledAt > now ? 'scheduled' : 'available',
+      priority,
+      attempt: 0,
+      maxAttempts,
+      insertedAt: now,
+      scheduledAt,
+      attemptedAt: null,
+      attemptedBy: null,
+      finishedAt: null,
+      errors: [],
+      uniqueKey: unique ? uniqueKeyOf(unique, base) : null,
+      timeoutMs: o.timeoutMs ?? null,
+    };
+  }
+
+  /**
+   * Inserts a job of `worker` with `args` (typed by the worker). Resolves once it is stored;
+   * `conflict: true` when a unique duplicate (or a job with the same `id`) exists — that job is
+   * returned. Rejects with `ORDO_JOBS_STORE` when the store refuses the write (nothing stored).
+   */
+  async enqueue<Args>(worker: WorkerDef<Args>, args: NoInfer<Args>, options: EnqueueOptions = {}): Promise<EnqueueResult<Args>> {
+    if (this.state === 'stopped') throw new JobsStoppedError('enqueue');
+    const w = this.cfg.workers.get(worker.name);
+    if (!w) throw new JobsUnknownWorkerError(worker.name);
+    const now = this.env.clock.now();
+    const job = this.buildJob(w, args, options, now);
+    const unique = options.unique === false ? undefined : (options.unique ?? w.unique);
+    try {
+      const res = await insertJob(this.store, job, unique, now);
+      return res as EnqueueResult<Args>;
+    } catch (err) {
+      this.storeFailed('enqueue', err);
+      throw new JobsStoreError('enqueue', { cause: err });
+    }
+  }
+
+  /** Cancels a job; a running one is aborted on whichever node runs it. */
+  async cancel(id: string): Promise<{ ok: true; was: JobState } | { ok: false; error: 'not_found' | 'final' }> {
+    const r = await cancelJob(this.store, id, this.env.clock.now());
+    if (r.ok && r.was === 'executing') this.notifier.publish('signal', { type: 'cancel', id });
+    return r.ok ? { ok: true, was: r.was } : r;
+  }
+
+  /** Makes a job available now (a discarded one gets one more attempt). */
+  async retry(id: string): Promise<{ ok: true } | { ok: false; error: 'not_found' | 'executing' | 'available' }> {
+    const r = await retryJob(this.store, id, this.env.clock.now());
+    return r.ok ? { ok: true } : r;
+  }
+
+  /** Pauses a queue on every node (stored: survives restarts). Running jobs finish. */
+  async pause(queue: string): Promise<void> {
+    this.knownQueue(queue);
+    await setPaused(this.store, queue, true);
+  }
+
+  /** Resumes a paused queue on every node. */
+  async resume(queue: string): Promise<void> {
+    this.knownQueue(queue);
+    await setPaused(this.store, queue, false);
+  }
+
+  /** Sets a queue's concurrency limit on this node (`all`: on every node, through the notifier). */
+  scale(queue: string, limit: number, where: 'local' | 'all' = 'local'): void {
+    const q = this.knownQueue(queue);
+    if (!Number.isInteger(limit) || limit < 1) throw new JobsConfigError('limit', limit, 'must be a positive integer');
+    q.limit = limit;
+    q.dispatch();
+    if (where === 'all') this.notifier.publish('signal', { type: 'scale', queue, limit });
+  }
+
+  private knownQueue(queue: string): Queue {
+    const q = this.queues.get(queue);
+    if (!q) throw new JobsConfigError('queue', queue, `no such queue (configured: ${[...this.queues.keys()].join(', ')})`);
+    return q;
+  }
+
+  /** One job by id. */
+  get(id: string): Job | undefined {
+    const r = this.store.get(JOB_TABLES.jobs, id);
+    return r ? toJob(r) : undefined;
+  }
+
+  /** Jobs in `state` (optionally of one queue), in lane order, at most `limit` (default 100). */
+  list(o: { state?: JobState; queue?: string; limit?: number } = {}): Job[] {
+    const states = o.state ? [o.state] : JOB_STATES;
+    const out: Job[] = [];
+    const limit = o.limit ?? 100;
+    for (const s of states) {
+      const [from, to] = laneRange(s === 'available' && o.queue ? [s, o.queue] : [s]);
+      for (const r of this.store.indexRange(JOB_TABLES.jobs, 'lane', from, to)) {
+        if (out.length >= limit) return out;
+        if (!o.queue || r['queue'] === o.queue) out.push(toJob(r));
+      }
+    }
+    return out;
+  }
+
+  private storeFailed(operation: string, err: unknown): void {
+    this.m.storeErrors++;
+    const e = err as { code?: string; message?: string };
+    this.storeError = { operation, ...(e?.code ? { code: e.code } : {}), message: String(e?.message ?? err), at: this.env.clock.now() };
+    if (this.reasons().join() !== this.lastReported) this.env.logger.warn({ report: 'jobs', event: 'store_failed', operation, err }, 'job store operation failed; retrying');
+    for (const q of this.queues.values()) q.pollIn(this.cfg.pollMs);
+    this.report();
+  }
+
+  private storeOk(): void {
+    if (!this.storeError) return;
+    this.storeError = undefined;
+    this.env.logger.info({ report: 'jobs', event: 'store_recovered' }, 'job store operations succeed again');
+    this.report();
+  }
+
+  private reasons(): string[] {
+    const out: string[] = [];
+    if (this.storeError) out.push(`store: ${this.storeError.operation}: ${this.storeError.message}`);
+    if (this.notifier.health().status === 'isolated') out.push('notifier isolated (NATS unreachable): polling');
+    return out;
+  }
+
+  private report(): void {
+    const h = this.health();
+    const key = h.status + h.reasons.join();
+    if (key === this.lastReported) return;
+    this.lastReported = key;
+    for (const l of this.healthListeners) l(h);
+  }
+
+  /** Current health. */
+  health(): JobsHealth {
+    const reasons = this.reasons();
+    const status = this.state === 'ok' && reasons.length > 0 ? 'degraded' : this.state;
+    const queues: Record<string, { limit: number; running: number; paused: boolean }> = {};
+    for (const [n, q] of this.queues) queues[n] = { limit: q.limit, running: q.running.size, paused: q.paused };
+    return { status, node: this.node, leader: this.leader, notifier: this.notifier.health(), reasons, lastStoreError: this.storeError, queues };
+  }
+
+  /** Calls `l` when the status or the reasons change. */
+  onHealth(l: (h: JobsHealth) => void): () => void {
+    this.healthListeners.add(l);
+    return () => this.healthListeners.delete(l);
+  }
+
+  /** Counts and latencies (see {@link jobsPrometheus} for the text format). */
+  metrics(): JobsMetrics {
+    const jobs: Record<string, Partial<Record<JobState, number>>> = {};
+    for (const q of this.queues.keys()) jobs[q] = {};
+    for (const s of JOB_STATES) {
+      const [from, to] = laneRange([s]);
+      for (const r of this.store.indexRange(JOB_TABLES.jobs, 'lane', from, to)) {
+        const per = (jobs[r['queue'] as string] ??= {});
+        per[s] = (per[s] ?? 0) + 1;
+      }
+    }
+    const { started, finished, rescued, pruned, cronFired, storeErrors } = this.m;
+    return { jobs, started, finished: { ...finished }, rescued, pruned, cronFired, storeErrors, startLatencyMs: this.m.start.summary(), durationMs: this.m.duration.summary() };
+  }
+
+  /** `/metrics` text. */
+  prometheus(): string {
+    return jobsPrometheus(this.metrics());
+  }
+
+  /**
+   * Stops in Oban's order: leader-only plugins first (no staging, rescuing or cron firing while
+   * queues drain), then the queues drain for `shutdownMs`; jobs still running are aborted and
+   * returned to `available` (none lost). Resolves with how many were returned.
+   */
+  async stop(): Promise<number> {
+    if (this.state === 'stopping' || this.state === 'stopped') return 0;
+    this.state = 'stopping';
+    this.report();
+    this.env.clock.clearTimeout(this.pollTimer);
+    await this.stopPlugins();
+    for (const off of this.offs.splice(0)) off();
+    const returned = (await Promise.all([...this.queues.values()].map((q) => q.drain(this.cfg.shutdownMs)))).reduce((a, b) => a + b, 0);
+    await this.notifier.close();
+    this.state = 'stopped';
+    this.report();
+    return returned;
+  }
+
+  /** Simulation only: the process died (`kill -9`): timers cleared, nothing written. @internal */
+  halt(): void {
+    this.state = 'stopped';
+    this.env.clock.clearTimeout(this.pollTimer);
+    this.pluginsRunning = false;
+    for (const p of this.plugins) void p.stop();
+    for (const off of this.offs.splice(0)) off();
+    for (const q of this.queues.values()) q.halt();
+    void this.notifier.close();
+  }
+}

@@ -1,0 +1,147 @@
+import type { Row, TableDef } from '../store/index.ts';
+import type { Job, JobState } from './types.ts';
+
+/** Names of the runner's tables (declare them with {@link jobTables}). */
+export const JOB_TABLES = {
+  jobs: 'ordo_jobs',
+  unique: 'ordo_jobs_unique',
+  cron: 'ordo_jobs_cron',
+  queues: 'ordo_jobs_queues',
+} as const;
+
+/** Options of {@link jobTables}. */
+export interface JobTablesOptions {
+  /** Replicated over the cluster's stream (cluster mode). Default false. */
+  readonly replicated?: boolean;
+  /** `async`: a commit does not wait for fdatasync (Redis `appendfsync everysec`-like); default `sync`. */
+  readonly durability?: 'sync' | 'async';
+}
+
+/**
+ * The runner's table declarations, to merge into the store's `tables` (the store declares its
+ * tables at open). In cluster mode pass `replicated: true` and list the names in the
+ * replication child's `tables`.
+ *
+ * @example
+ * const store = await openStore({ env, dir, tables: { ...appTables, ...jobTables() } });
+ */
+export function jobTables(o: JobTablesOptions = {}): Record<string, TableDef> {
+  const common = { replicated: o.replicated ?? false, durability: o.durability ?? 'sync' } as const;
+  return {
+    [JOB_TABLES.jobs]: {
+      ...common,
+      key: 'id',
+      attributes: {
+        id: { type: 'string' },
+        queue: { type: 'string' },
+        worker: { type: 'string' },
+        args: { type: 'any' },
+        meta: { type: 'json', default: {} },
+        state: { type: 'string' },
+        priority: { type: 'integer', default: 0 },
+        attempt: { type: 'integer', default: 0 },
+        maxAttempts: { type: 'integer', default: 20 },
+        insertedAt: { type: 'number' },
+        scheduledAt: { type: 'number' },
+        attemptedAt: { type: 'number', nullable: true },
+        attemptedBy: { type: 'string', nullable: true },
+        finishedAt: { type: 'number', nullable: true },
+        errors: { type: 'json', default: [] },
+        uniqueKey: { type: 'string', nullable: true },
+        timeoutMs: { type: 'number', nullable: true },
+        // the one ordering index every reader uses (see laneOf)
+        lane: { type: 'json' },
+      },
+      indexes: ['lane'],
+    },
+    [JOB_TABLES.unique]: {
+      ...common,
+      key: 'uniqueKey',
+      attributes: { uniqueKey: { type: 'string' }, jobId: { type: 'string' } },
+    },
+    [JOB_TABLES.cron]: {
+      ...common,
+      key: 'name',
+      attributes: { name: { type: 'string' }, expression: { type: 'string' }, lastFireAt: { type: 'number' } },
+    },
+    [JOB_TABLES.queues]: {
+      ...common,
+      key: 'queue',
+      attributes: { queue: { type: 'string' }, paused: { type: 'boolean', default: false } },
+    },
+  };
+}
+
+/**
+ * A job's position in the `lane` index — one index ordering every read the runner makes:
+ * available jobs by queue, priority, time; scheduled/retryable ones by due time (the stager);
+ * executing ones by runner (the lifeline); final ones by finish time (the pruner).
+ */
+export function laneOf(j: Pick<Job, 'state' | 'queue' | 'priority' | 'scheduledAt' | 'attemptedBy' | 'finishedAt' | 'id'>): unknown[] {
+  switch (j.state) {
+    case 'available':
+      return ['available', j.queue, j.priority, j.scheduledAt, j.id];
+    case 'scheduled':
+    case 'retryable':
+      return [j.state, j.scheduledAt, j.id];
+    case 'executing':
+      return ['executing', j.attemptedBy ?? '', j.id];
+    default:
+      return [j.state, j.finishedAt ?? 0, j.id];
+  }
+}
+
+/** A tuple sorts after every number and string (the key codec's order): the upper bound of a prefix range. */
+const LANE_MAX: unknown[] = [['\uffff']];
+
+/** The lane bounds `[from, to]` of every job whose lane starts with `prefix`. */
+export function laneRange(prefix: readonly unknown[]): [unknown[], unknown[]] {
+  return [[...prefix], [...prefix, ...LANE_MAX]];
+}
+
+/** Row → job. */
+export function toJob<Args = unknown>(r: Row): Job<Args> {
+  return {
+    id: r['id'] as string,
+    queue: r['queue'] as string,
+    worker: r['worker'] as string,
+    args: r['args'] as Args,
+    meta: (r['meta'] as Record<string, unknown>) ?? {},
+    state: r['state'] as JobState,
+    priority: r['priority'] as number,
+    attempt: r['attempt'] as number,
+    maxAttempts: r['maxAttempts'] as number,
+    insertedAt: r['insertedAt'] as number,
+    scheduledAt: r['scheduledAt'] as number,
+    attemptedAt: (r['attemptedAt'] as number | null) ?? null,
+    attemptedBy: (r['attemptedBy'] as string | null) ?? null,
+    finishedAt: (r['finishedAt'] as number | null) ?? null,
+    errors: (r['errors'] as Job['errors']) ?? [],
+    uniqueKey: (r['uniqueKey'] as string | null) ?? null,
+    timeoutMs: (r['timeoutMs'] as number | null) ?? null,
+  };
+}
+
+/** Job → row (with its lane). */
+export function toRow(j: Job): Row {
+  return {
+    id: j.id,
+    queue: j.queue,
+    worker: j.worker,
+    args: j.args,
+    meta: j.meta,
+    state: j.state,
+    priority: j.priority,
+    attempt: j.attempt,
+    maxAttempts: j.maxAttempts,
+    insertedAt: j.insertedAt,
+    scheduledAt: j.scheduledAt,
+    attemptedAt: j.attemptedAt,
+    attemptedBy: j.attemptedBy,
+    finishedAt: j.finishedAt,
+    errors: j.errors,
+    uniqueKey: j.uniqueKey,
+    timeoutMs: j.timeoutMs,
+    lane: laneOf(j),
+  };
+}

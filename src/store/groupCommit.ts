@@ -1,0 +1,267 @@
+import type { CommitOp } from './types.ts';
+import type { MemTable } from './memTable.ts';
+import type { Tx } from './transaction.ts';
+import type { StoreState } from './storeState.ts';
+import type { BuiltBatch, Change, Pending } from './writeBatch.ts';
+import { buildWriteBatch } from './writeBatch.ts';
+import { mustEncode } from './query.ts';
+import { StoreClosedError, StoreFailedError, StoreIoError, StoreReplicationGapError, StoreValidationError } from './errors.ts';
+
+/** What the group commit needs from its store. @internal */
+export interface GroupCommitHost {
+  readonly s: StoreState;
+  table(name: string): MemTable;
+  /** True once the store is closing: nothing more is queued. */
+  isClosing(): boolean;
+  /** Transactions running now (per-key versions are recorded only while > 0). */
+  activeTx(): number;
+  /** Delivers a commit applied to RAM to the change feed. */
+  emit(ops: readonly CommitOp[], changes: readonly Change[]): void;
+}
+
+/** A conflict found by {@link GroupCommit.conflictOf}: the table and, for a key read, the encoded key. @internal */
+export interface Conflict {
+  readonly table: string;
+  readonly key?: unknown;
+}
+
+/** Local-table writes of a replicated commit held as pending while it travels. @internal */
+export interface HeldLocal {
+  readonly ops: readonly CommitOp[];
+  readonly encKeys: readonly string[];
+}
+
+/**
+ * The group commit: every commit queued in one event-loop turn is written as one WriteBatch
+ * (fsynced once if any touches a `sync` table), then applied to RAM and delivered to the change
+ * feed; each commit's promise settles after that. Also the conflict check of optimistic
+ * transactions against committed versions and against commits still queued or in flight.
+ * @internal
+ */
+export class GroupCommit {
+  private readonly h: GroupCommitHost;
+  private queue: Pending[] = [];
+  private flushing: Promise<void> | undefined;
+  private scheduled = false;
+  /** Commits being written (their keys count as "being changed" for conflicts). */
+  private inflight: readonly Pending[] = [];
+  /** Keys of queued and in-flight commits, built lazily when a transaction validates. */
+  private pendingIndex: Map<MemTable, Set<string>> | undefined;
+  /** Highest stream sequence queued but not yet applied, per stream. */
+  readonly pendingApplied = new Map<string, number>();
+  /**
+   * Per stream, the lowest sequence whose replicated apply failed to be written: later ones are
+   * refused until the stream is re-applied from at or below it (see `applyReplicated`).
+   */
+  readonly failedApply = new Map<string, number>();
+  /**
+   * Local-table writes of replicated commits between their read-set check and their apply (they
+   * travel in the stream message): pending for other transactions' conflict checks.
+   */
+  private replLocal: HeldLocal[] = [];
+  private replLocalWaiters: Array<() => void> = [];
+  private idleWaiters: Array<() => void> = [];
+  private versionCounter = 0;
+
+  constructor(host: GroupCommitHost) {
+    this.h = host;
+  }
+
+  /** Queues a commit for the next group flush; resolves once written and applied to RAM. */
+  enqueue(p: Omit<Pending, 'resolve' | 'reject' | 'encKeys'>): Promise<void> {
+    if (this.h.isClosing()) return Promise.reject(new StoreClosedError(this.h.s.dir));
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise<void>((resolve, reject) => {
+      const encKeys: string[] = [];
+      for (const op of p.ops) encKeys.push(mustEncode(this.h.table(op.table), op.key));
+      this.queue.push({ ...p, encKeys, resolve, reject });
+      this.pendingIndex = undefined;
+      this.schedule();
+    });
+  }
+
+  /** The failed state (see `Store.failed`). */
+  failure: StoreFailedError | undefined;
+  private readonly failureListeners = new Set<(e: StoreFailedError) => void>();
+
+  private fail(cause: StoreIoError): void {
+    if (this.failure) return;
+    const s = this.h.s;
+    const failure = new StoreFailedError(s.dir, { cause });
+    this.failure = failure;
+    s.env.logger.error({ err: failure, report: 'store_failed', dir: s.dir, reason: failure.reason }, 'store failed: writes refused until it is reopened');
+    for (const p of this.queue) p.reject(failure);
+    this.queue = [];
+    this.pendingIndex = undefined;
+    for (const l of this.failureListeners) this.notify(l, failure);
+  }
+
+  private notify(l: (e: StoreFailedError) => void, e: StoreFailedError): void {
+    try {
+      l(e);
+    } catch (err) {
+      this.h.s.env.logger.error({ err, report: 'store_listener_failed', listener: 'onFailure' }, 'store listener threw');
+    }
+  }
+
+  /** Calls `listener` once the store fails (at once if it has). Returns an unsubscribe. */
+  onFailure(listener: (e: StoreFailedError) => void): () => void {
+    this.failureListeners.add(listener);
+    if (this.failure) this.notify(listener, this.failure);
+    return () => this.failureListeners.delete(listener);
+  }
+
+  /** Resolves when every queued commit has been written (or failed). */
+  idle(): Promise<void> {
+    // local writes of replicated commits in flight are pending too: wait for them first
+    if (this.replLocal.length > 0) return new Promise<void>((r) => this.replLocalWaiters.push(r)).then(() => this.idle());
+    if (!this.flushing && this.queue.length === 0 && !this.scheduled) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  /** The first key or table `tx` read that a commit since (or one still pending) changed. */
+  conflictOf(tx: Tx): Conflict | undefined {
+    const pend = this.queue.length > 0 || this.inflight.length > 0 || this.replLocal.length > 0 ? this.pending() : undefined;
+    for (const [mem, keys] of tx.reads) {
+      const p = pend?.get(mem);
+      for (const [k, v] of keys) {
+        if ((mem.keyVersions.get(k) ?? 0) !== v || p?.has(k)) return { table: mem.def.name, key: k };
+      }
+    }
+    for (const [mem, v] of tx.scans) {
+      if (mem.version !== v || (pend?.get(mem)?.size ?? 0) > 0) return { table: mem.def.name };
+    }
+    return undefined;
+  }
+
+  /** Counts `held` as pending (idempotent) until {@link GroupCommit.releaseLocal}. */
+  holdLocal(held: HeldLocal): void {
+    if (this.replLocal.includes(held)) return;
+    this.replLocal.push(held);
+    this.pendingIndex = undefined;
+  }
+
+  /** Stops counting `held` as pending. */
+  releaseLocal(held: HeldLocal): void {
+    const i = this.replLocal.indexOf(held);
+    if (i >= 0) this.replLocal.splice(i, 1);
+    this.pendingIndex = undefined;
+    if (this.replLocal.length === 0) for (const w of this.replLocalWaiters.splice(0)) w();
+  }
+
+  private pending(): Map<MemTable, Set<string>> {
+    if (this.pendingIndex) return this.pendingIndex;
+    const idx = new Map<MemTable, Set<string>>();
+    for (const list of [this.inflight, this.queue, this.replLocal]) {
+      for (const p of list) {
+        for (let i = 0; i < p.ops.length; i++) {
+          const mem = this.h.s.tables.get(p.ops[i]!.table)!;
+          let set = idx.get(mem);
+          if (!set) idx.set(mem, (set = new Set()));
+          set.add(p.encKeys[i]!);
+        }
+      }
+    }
+    return (this.pendingIndex = idx);
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    this.h.s.db.defer(() => {
+      this.scheduled = false;
+      if (this.flushing) return; // the running flush loop picks the queue up
+      if (this.queue.length === 0) return this.wakeIdle();
+      // one batch per turn: commits arriving while this one is written go into the next turn's
+      // batch, so the event loop turns between fdatasyncs (timers and I/O are not starved)
+      this.flushing = this.flushOnce().finally(() => {
+        this.flushing = undefined;
+        if (this.queue.length > 0) this.schedule();
+        else this.wakeIdle();
+      });
+    });
+  }
+
+  private wakeIdle(): void {
+    if (this.flushing || this.queue.length > 0 || this.scheduled) return;
+    const w = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const f of w) f();
+  }
+
+  private releasePending(batch: readonly Pending[]): void {
+    this.inflight = [];
+    this.pendingIndex = undefined;
+    for (const p of batch) {
+      if (p.applied && this.pendingApplied.get(p.applied.stream) === p.applied.seq) this.pendingApplied.delete(p.applied.stream);
+    }
+  }
+
+  /**
+   * A flush holding replicated applies failed: their streams' later sequences already queued
+   * must not be written either (the position would skip the failed one), and later calls are
+   * refused until the stream is re-applied from before the failure.
+   */
+  private failStreams(batch: readonly Pending[], cause: unknown): void {
+    for (const p of batch) {
+      if (!p.applied) continue;
+      const { stream, seq } = p.applied;
+      this.failedApply.set(stream, Math.min(seq, this.failedApply.get(stream) ?? seq));
+      this.pendingApplied.delete(stream);
+    }
+    if (this.failedApply.size === 0) return;
+    const keep: Pending[] = [];
+    for (const p of this.queue) {
+      const failed = p.applied ? this.failedApply.get(p.applied.stream) : undefined;
+      if (p.applied && failed !== undefined && p.applied.seq > failed) p.reject(new StoreReplicationGapError(p.applied.stream, p.applied.seq, failed, { cause }));
+      else keep.push(p);
+    }
+    this.queue = keep;
+    this.pendingIndex = undefined;
+  }
+
+  private async flushOnce(): Promise<void> {
+    const s = this.h.s;
+    const batch = this.queue;
+    this.queue = [];
+    this.inflight = batch;
+    let built: BuiltBatch;
+    let wrote = false;
+    try {
+      built = buildWriteBatch(batch, { table: (n) => this.h.table(n), commitSeq: s.commitSeq, schemaVersion: s.schemaVersion, changeLogLimit: s.changeLogLimit });
+      wrote = true;
+      // a synced batch advances the durable watermark to its commit sequence (integrity.ts)
+      if (built.kvOps.length > 0) await s.db.write(built.kvOps, built.sync ? { sync: true, mark: built.seq } : { sync: false });
+    } catch (err) {
+      this.releasePending(batch);
+      const e = err instanceof StoreValidationError ? err : new StoreIoError(s.dir, 'commit', { cause: err });
+      s.env.logger.error({ report: 'store_commit_failed', dir: s.dir, commits: batch.length, err }, 'store commit failed; nothing applied');
+      for (const p of batch) p.reject(e);
+      this.failStreams(batch, e);
+      // RocksDB refuses every write after a failed one until reopened: fail the handle (typed)
+      if (wrote && e instanceof StoreIoError) this.fail(e);
+      return;
+    }
+    const { changes, seq } = built;
+    s.commitSeq = seq;
+    for (const [mem, dg] of built.digests) mem.digest = dg;
+    const version = ++this.versionCounter;
+    const tracking = this.h.activeTx() > 0;
+    for (let i = 0; i < batch.length; i++) {
+      const p = batch[i]!;
+      for (const c of changes[i]!) {
+        if (c.row) c.mem.put(c.rowKey, c.row);
+        else c.mem.delete(c.rowKey);
+        c.mem.version = version;
+        if (tracking) c.mem.keyVersions.set(c.mem.encKeyOf(c.rowKey), version);
+      }
+      if (p.applied) s.applied.set(p.applied.stream, p.applied.seq);
+    }
+    this.releasePending(batch);
+    for (let i = 0; i < batch.length; i++) {
+      const p = batch[i]!;
+      this.h.emit(p.ops, changes[i]!);
+      p.resolve();
+    }
+  }
+}

@@ -1,0 +1,26 @@
+import type { Env } from '../env/env.ts';
+import type { KvDb } from '../env/kv.ts';
+import type { DeferredMigration, Migration, NormalTableDef, SchemaVersionRecord } from './types.ts';
+import type { MemTable } from './memTable.ts';
+
+/** Internal state of an open store, handed over by the opener. @internal */
+export interface StoreState {
+  env: Env;
+  dir: string;
+  db: KvDb;
+  tables: Map<string, MemTable>;
+  schemaVersion: number;
+  history: SchemaVersionRecord[];
+  commitSeq: number;
+  applied: Map<string, number>;
+  changeLogLimit: number;
+  onClose: () => void;
+  /** Replicated migrations deferred at open whose `up` has not run here (persisted in `META.deferred`). */
+  deferred: DeferredMigration[];
+  /** Replicated tables' definitions from before the deferred migrations (their rows still have that shape). */
+  legacy: Map<string, NormalTableDef>;
+  /** The code's numbered migrations by version. */
+  migrations: ReadonlyMap<number, Migration>;
+  /** Where pre-migration backups go. */
+  backupDir: string;
+}

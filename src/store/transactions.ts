@@ -1,0 +1,162 @@
+import type { CommitBatch, CommitOp, Replicator } from './types.ts';
+import type { MemTable } from './memTable.ts';
+import type { StoreState } from './storeState.ts';
+import type { Conflict, GroupCommit, HeldLocal } from './groupCommit.ts';
+import { Tx } from './transaction.ts';
+import type { TxHost } from './transaction.ts';
+import { plainOp } from './changeFeed.ts';
+import { mustEncode } from './query.ts';
+import { StoreClosedError, StoreTxRetriesError } from './errors.ts';
+
+/** Options of `Store.transaction`. */
+export interface TransactionOptions {
+  /** Re-runs after a conflict before giving up with `ORDO_STORE_TX_RETRIES` (default 16). */
+  readonly retries?: number;
+}
+
+/** What the transaction runner needs from its store. @internal */
+export interface TxRunnerHost extends TxHost {
+  readonly s: StoreState;
+  readonly commits: GroupCommit;
+  readonly replicator: Replicator | undefined;
+  isClosing(): boolean;
+  /** Writes `ops` locally with the meta records saying `versions` are applied. */
+  commitMigrated(ops: readonly CommitOp[], versions: readonly number[]): Promise<void>;
+}
+
+/**
+ * Runs optimistic transactions: `fn` against a {@link Tx}, the read set checked against
+ * commits since, re-runs on conflict (exclusively after losing twice), and the commit —
+ * through the group commit, or through the replicator for replicated tables.
+ * @internal
+ */
+export class TxRunner {
+  private readonly h: TxRunnerHost;
+  /** Transactions between start and finish (per-key versions are kept only while > 0). */
+  active = 0;
+  private retryLane: Promise<void> = Promise.resolve();
+  private exclusive: Promise<void> | undefined;
+
+  constructor(host: TxRunnerHost) {
+    this.h = host;
+  }
+
+  /** `Store.transaction`. */
+  async run<T>(fn: (tx: Tx) => Promise<T> | T, opts: TransactionOptions): Promise<T> {
+    const retries = opts.retries ?? 16;
+    let last: Conflict = { table: '?' };
+    let release: (() => void) | undefined;
+    this.active++;
+    try {
+      for (let attempt = 0; attempt <= retries; attempt++) {
+        if (this.h.isClosing()) throw new StoreClosedError(this.h.s.dir);
+        if (!release) while (this.exclusive) await this.exclusive;
+        const tx = new Tx(this.h);
+        const result = await fn(tx);
+        const conflict = this.h.commits.conflictOf(tx);
+        if (conflict) {
+          last = conflict;
+          await this.h.commits.idle();
+          // A transaction that lost twice re-runs exclusively: new transactions wait until it
+          // has committed, so a hot key cannot starve it (without this, with 16 writers on one
+          // counter, the losers of each round mostly lose again).
+          if (attempt >= 1) release ??= await this.takeExclusive();
+          continue;
+        }
+        if (tx.ops.length === 0 && !tx.migrations) return result;
+        const lost = await this.commitTx(tx, retries);
+        if (!lost) return result;
+        // What fn read changed under a replicated commit: re-run it, like a local conflict.
+        last = lost;
+        if (attempt >= 1) release ??= await this.takeExclusive();
+      }
+      throw new StoreTxRetriesError(retries + 1, last);
+    } finally {
+      release?.();
+      // per-key versions matter only to transactions running now: drop them when none are
+      if (--this.active === 0) for (const m of this.h.s.tables.values()) m.keyVersions.clear();
+    }
+  }
+
+  /** Dirty writes: replicated ones go out without a conflict check (no isolation, as in Mnesia). */
+  async submit(ops: readonly CommitOp[]): Promise<void> {
+    const r = this.h.replicator;
+    if (r && this.touchesReplicated(ops)) {
+      await r.commit({ ops: ops.map(plainOp), schemaVersion: this.h.s.schemaVersion }, { check: false });
+      return;
+    }
+    await this.h.commits.enqueue({ ops });
+  }
+
+  /** Waits its turn among starving transactions, then holds off new ones until released. */
+  private async takeExclusive(): Promise<() => void> {
+    let releaseLane!: () => void;
+    const mine = new Promise<void>((r) => (releaseLane = r));
+    const prev = this.retryLane;
+    this.retryLane = prev.then(() => mine);
+    await prev;
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    this.exclusive = gate;
+    await this.h.commits.idle();
+    return () => {
+      if (this.exclusive === gate) this.exclusive = undefined;
+      open();
+      releaseLane();
+    };
+  }
+
+  private touchesReplicated(ops: readonly CommitOp[]): boolean {
+    return ops.some((o) => this.h.s.tables.get(o.table)?.def.replicated === true);
+  }
+
+  /**
+   * Commits a validated transaction. Replicated: hands it to the replicator with its read-set
+   * check; a lost race (`ORDO_REPL_CONFLICT`, raised after this node applied the winners) is
+   * re-checked here — if nothing the transaction read has changed, the same writes are
+   * re-submitted at the new stream position (up to `4 × retries` times); otherwise the
+   * conflict is returned and `fn` runs again.
+   */
+  private async commitTx(tx: Tx, retries: number): Promise<Conflict | undefined> {
+    const r = this.h.replicator;
+    const commits = this.h.commits;
+    const migrations = tx.migrations;
+    if (!r || !(migrations || this.touchesReplicated(tx.ops))) {
+      if (migrations) await this.h.commitMigrated(tx.ops, migrations);
+      else await commits.enqueue({ ops: tx.ops });
+      return undefined;
+    }
+    const batch: CommitBatch = { ops: tx.ops.map(plainOp), schemaVersion: this.h.s.schemaVersion, ...(migrations ? { migrations } : {}) };
+    const localOps = tx.ops.filter((o) => this.h.s.tables.get(o.table)?.def.replicated !== true);
+    const held: HeldLocal | undefined = localOps.length > 0 ? { ops: localOps, encKeys: localOps.map((o) => mustEncode(this.tableOf(o.table), o.key)) } : undefined;
+    const release = (): void => {
+      if (held) commits.releaseLocal(held);
+    };
+    // Once the check passes (the same tick the expectation is fixed), this transaction's local
+    // writes count as pending until applied, so a local transaction cannot slip in between.
+    const stillValid = (): boolean => {
+      const ok = commits.conflictOf(tx) === undefined;
+      if (ok && held) commits.holdLocal(held);
+      return ok;
+    };
+    for (let races = 1; ; races++) {
+      try {
+        await r.commit(batch, { stillValid });
+        release();
+        return undefined;
+      } catch (err) {
+        release();
+        if ((err as { code?: unknown })?.code !== 'ORDO_REPL_CONFLICT') throw err;
+        await commits.idle();
+        const c = commits.conflictOf(tx);
+        if (c) return c;
+        // No back-off: one commit wins each round, so waiting only hands the next round to others.
+        if (races >= 4 * retries) throw new StoreTxRetriesError(races, { table: batch.ops[0]?.table ?? '(schema migration)' });
+      }
+    }
+  }
+
+  private tableOf(name: string): MemTable {
+    return this.h.table(name);
+  }
+}

@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { JobRunner, defineWorker, obanBackoff } from '../../src/jobs/index.ts';
+import { faultyDisk, openJobStore, run, testEnv, T0 } from './helpers.ts';
+
+describe('job runner basics (virtual clock, simulated disk)', () => {
+  it('runs an enqueued job to completed and writes its effects in the completing transaction', async () => {
+    const env = testEnv();
+    const store = await openJobStore(env, faultyDisk());
+    const seen: string[] = [];
+    const w = defineWorker<{ id: string }>({
+      name: 'w',
+      perform: (args) => {
+        seen.push(args.id);
+        return { ok: true, effects: (tx) => void tx.put('effects', { id: args.id, n: 1 }) };
+      },
+    });
+    const runner = await JobRunner.start({ env, store, config: { workers: [w], queues: { default: 2 } } });
+    const { job, conflict } = await runner.enqueue(w, { id: 'a' });
+    expect(conflict).toBe(false);
+    await run(env, 50);
+    expect(seen).toEqual(['a']);
+    expect(runner.get(job.id)?.state).toBe('completed');
+    expect(store.get('effects', 'a')).toMatchObject({ n: 1 });
+    await runner.stop();
+    await store.close();
+  });
+
+  it('retries a failing job at Oban backoff times, then discards it after maxAttempts', async () => {
+    const env = testEnv(7);
+    const store = await openJobStore(env, faultyDisk());
+    const attempts: number[] = [];
+    const w = defineWorker<Record<string, never>>({ name: 'fail', maxAttempts: 3, perform: () => { attempts.push(env.clock.now()); throw new Error('boom'); } });
+    const runner = await JobRunner.start({ env, store, config: { workers: [w], queues: { default: 1 }, pruner: false } });
+    const { job } = await runner.enqueue(w, {});
+    await run(env, 200_000, 100);
+    expect(attempts.length).toBe(3);
+    const j = runner.get(job.id)!;
+    expect(j.state).toBe('discarded');
+    expect(j.errors.map((e) => e.attempt)).toEqual([1, 2, 3]);
+    // gaps: 15 + 2^n seconds plus at most 10 % (and the stager's wake-up granularity: none — it wakes at the due time)
+    const gaps = [attempts[1]! - attempts[0]!, attempts[2]! - attempts[1]!];
+    expect(gaps[0]).toBeGreaterThanOrEqual(17_000);
+    expect(gaps[0]).toBeLessThan(17_000 * 1.1 + 200);
+    expect(gaps[1]).toBeGreaterThanOrEqual(19_000);
+    expect(gaps[1]).toBeLessThan(19_000 * 1.1 + 200);
+    expect(attempts[0]).toBeLessThan(T0 + 100);
+    await runner.stop();
+    await store.close();
+  });
+
+  it('obanBackoff follows Oban.Worker.backoff/1', () => {
+    expect(obanBackoff(1, 20, () => 0)).toBe(17_000);
+    expect(obanBackoff(5, 20, () => 0)).toBe(47_000);
+    expect(obanBackoff(5, 20, () => 0.999)).toBe(51_000);
+    expect(obanBackoff(50, 100, () => 0)).toBe((2 ** 10 + 15) * 1000);
+  });
+});

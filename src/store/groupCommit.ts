@@ -7,6 +7,9 @@ import { buildWriteBatch } from './writeBatch.ts';
 import { mustEncode } from './query.ts';
 import { StoreClosedError, StoreFailedError, StoreIoError, StoreReplicationGapError, StoreValidationError } from './errors.ts';
 
+const PROBE_KEY = Buffer.from('write_probe', 'utf8');
+const PROBE_VALUE = Buffer.from([1]);
+
 /** What the group commit needs from its store. @internal */
 export interface GroupCommitHost {
   readonly s: StoreState;
@@ -70,7 +73,7 @@ export class GroupCommit {
   /** Queues a commit for the next group flush; resolves once written and applied to RAM. */
   enqueue(p: Omit<Pending, 'resolve' | 'reject' | 'encKeys'>): Promise<void> {
     if (this.h.isClosing()) return Promise.reject(new StoreClosedError(this.h.s.dir));
-    if (this.failure) return Promise.reject(this.failure);
+    if (this.failure) return this.recoverThen(p);
     return new Promise<void>((resolve, reject) => {
       const encKeys: string[] = [];
       for (const op of p.ops) encKeys.push(mustEncode(this.h.table(op.table), op.key));
@@ -83,6 +86,26 @@ export class GroupCommit {
   /** The failed state (see `Store.failed`). */
   failure: StoreFailedError | undefined;
   private readonly failureListeners = new Set<(e: StoreFailedError) => void>();
+
+  private async writable(): Promise<boolean> {
+    try {
+      await this.h.s.db.write([{ type: 'put', column: 'meta', key: PROBE_KEY, value: PROBE_VALUE }], { sync: false });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** In the failed state: if the engine accepts a probe write again, leave it and queue `p`; else refuse `p` with the failure. */
+  private async recoverThen(p: Omit<Pending, 'resolve' | 'reject' | 'encKeys'>): Promise<void> {
+    const failure = this.failure!;
+    if (!(await this.writable())) throw failure;
+    if (this.failure === failure) {
+      this.failure = undefined;
+      this.h.s.env.logger.warn({ report: 'store_recovered', dir: this.h.s.dir }, 'store accepts writes again after its failure');
+    }
+    return this.enqueue(p);
+  }
 
   private fail(cause: StoreIoError): void {
     if (this.failure) return;
@@ -238,8 +261,10 @@ export class GroupCommit {
       s.env.logger.error({ report: 'store_commit_failed', dir: s.dir, commits: batch.length, err }, 'store commit failed; nothing applied');
       for (const p of batch) p.reject(e);
       this.failStreams(batch, e);
-      // RocksDB refuses every write after a failed one until reopened: fail the handle (typed)
-      if (wrote && e instanceof StoreIoError) this.fail(e);
+      // After a failed WAL write RocksDB refuses every write until reopened (its background
+      // error): if a probe write is refused too, fail the handle (typed) so its owner reopens it.
+      // A transient failure (the probe passes) leaves the store writable.
+      if (wrote && e instanceof StoreIoError && !(await this.writable())) this.fail(e);
       return;
     }
     const { changes, seq } = built;

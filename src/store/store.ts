@@ -353,10 +353,12 @@ export class Store {
   }
 
   /**
-   * The typed failed state: set after a disk write failed (a full disk, an I/O error). RocksDB
-   * then refuses every write until the database is reopened, so every later write rejects with
-   * this `ORDO_STORE_FAILED` error; reads keep serving the committed state from RAM. The
-   * store-initializer child turns it into a clean restart (close, reopen).
+   * The typed failed state: set when a disk write failed (a full disk, an I/O error) and the
+   * engine refuses writes since (RocksDB keeps its background error until the database is
+   * reopened). Every later write first probes the engine: while it refuses, the write rejects
+   * with this `ORDO_STORE_FAILED` error; once it accepts, the store leaves the failed state.
+   * Reads keep serving the committed state from RAM. The store-initializer child turns the
+   * failure into a clean restart (close, reopen).
    */
   get failed(): StoreFailedError | undefined {
     return this.commits.failure;

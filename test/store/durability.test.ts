@@ -2,7 +2,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, rmSync, truncateSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { createActor, waitFor } from 'xstate';
 import { openStore } from '../../src/store/openStore.ts';
+import { storeInitializerMachine } from '../../src/store/initializerMachine.ts';
+import { KvError } from '../../src/env/kv.ts';
+import type { KvAdapter } from '../../src/env/kv.ts';
+import type { TestEnv } from '../../src/env/env.ts';
+import type { Store } from '../../src/store/store.ts';
 import { storeCommand } from '../../src/cli/store.ts';
 import { createSeededRandom } from '../../src/env/random.ts';
 import { env, tempDir } from './helpers.ts';
@@ -208,13 +214,116 @@ describe('store durability: the open path never serves less than was acknowledge
   }, 30_000);
 });
 
+describe('store durability: a full disk (issue 15)', () => {
+  it('defect 13: disk full → typed errors, a failed state the initializer turns into a clean restart, backup leaves no temp file, acknowledged rows survive', async () => {
+    const mnt = temp('ordo-dur-full-');
+    const mounted = process.env['ORDO_TEST_NO_MOUNT'] === undefined && spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', mnt]).status === 0;
+    try {
+      const e = env();
+      const dir = `${mnt}/store`;
+      // without permission to mount, the same path through a full-disk fault in the adapters
+      const fault = mounted ? undefined : fullDiskFault(e);
+      const input = { env: fault?.env ?? e, dir, tables: kitTables, ...(fault ? { kv: fault.kv } : {}) };
+      const fill = (on: boolean): void => {
+        if (!mounted) return fault!.full(on);
+        if (on) spawnSync('sh', ['-c', `dd if=/dev/zero of=${mnt}/filler bs=64k 2>/dev/null; true`]);
+        else rmSync(`${mnt}/filler`, { force: true });
+      };
+      const acked: number[] = [];
+      const writeUntilFull = async (store: Store, from: number): Promise<unknown> => {
+        for (let i = from; i < from + 5000; i++) {
+          try {
+            await store.dirtyPut('accounts', { id: i, n: i, note: 'x'.repeat(2000) });
+            acked.push(i);
+          } catch (err) {
+            return err;
+          }
+        }
+        return undefined;
+      };
+      // a store opened directly: typed errors, the failed state, backup, close
+      const store = await openStore(input);
+      for (let i = 0; i < 20; i++) {
+        await store.dirtyPut('accounts', { id: i, n: i, note: 'before' });
+        acked.push(i);
+      }
+      fill(true);
+      expect(await writeUntilFull(store, 20)).toMatchObject({ code: 'ORDO_STORE_IO', reason: 'no_space' });
+      expect(store.failed).toMatchObject({ code: 'ORDO_STORE_FAILED', reason: 'no_space' });
+      await expect(store.dirtyPut('accounts', { id: -1, n: 0, note: '' })).rejects.toMatchObject({ code: 'ORDO_STORE_FAILED', reason: 'no_space' });
+      expect(store.get('accounts', 0)?.note).toBe('before');
+      await expect(store.backup(`${mnt}/b.ndjson`)).rejects.toMatchObject({ code: 'ORDO_STORE_IO', reason: 'no_space' });
+      expect(readdirSync(mnt).filter((f) => f.includes('.tmp-'))).toEqual([]);
+      await store.close(); // resolves: never a raw engine error
+      // space returns: reopened by the initializer, every acknowledged row is there
+      fill(false);
+      const first = createActor(storeInitializerMachine, { input, clock: e.clock });
+      first.start();
+      const ready = await waitFor(first, (s) => s.hasTag('ready') || s.status === 'done');
+      expect(ready.hasTag('ready')).toBe(true);
+      const s1 = ready.context.service!;
+      expect(acked.filter((id) => s1.get('accounts', id) === undefined)).toEqual([]);
+      // full again under the initializer: it closes the failed store and ends with the typed reason
+      fill(true);
+      expect(await writeUntilFull(s1, 10_000)).toMatchObject({ code: 'ORDO_STORE_IO', reason: 'no_space' });
+      const done = await waitFor(first, (s) => s.status === 'done');
+      expect((done.output as { reason?: { code?: string } }).reason?.code).toBe('ORDO_STORE_FAILED');
+      expect(s1.isClosed).toBe(true);
+      // the supervisor's restart, once there is room, opens it again with every acknowledged row
+      fill(false);
+      const second = createActor(storeInitializerMachine, { input, clock: e.clock });
+      second.start();
+      const again = await waitFor(second, (s) => s.hasTag('ready') || s.status === 'done');
+      expect(again.hasTag('ready')).toBe(true);
+      const s2 = again.context.service!;
+      expect(acked.filter((id) => s2.get('accounts', id) === undefined)).toEqual([]);
+      expect((await s2.verify()).problems).toEqual([]);
+      await s2.dirtyPut('accounts', { id: 100_000, n: 1, note: 'after' });
+      second.send({ type: 'ordo.stop' });
+      await waitFor(second, (s) => s.status === 'done');
+    } finally {
+      if (mounted) spawnSync('umount', ['-l', mnt]);
+    }
+  }, 120_000);
+});
+
+/** A full disk simulated in the adapters (only where a tmpfs cannot be mounted): writes and atomic file writes fail with ENOSPC. */
+function fullDiskFault(e: TestEnv): { env: TestEnv; kv: KvAdapter; full: (on: boolean) => void } {
+  let full = false;
+  const real = e.io.kv!;
+  const enospc = (): Error => Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+  const kv: KvAdapter = {
+    exists: (d) => real.exists(d),
+    canonical: (d) => real.canonical!(d),
+    open: async (d, o) => {
+      const db = await real.open(d, o);
+      return {
+        ...db,
+        get marker() {
+          return db.marker;
+        },
+        write: async (ops, wo) => {
+          if (full) throw new KvError('nospace', 'IO error: No space left on device: While appending to file', d);
+          return db.write(ops, wo);
+        },
+        get: (c, k) => db.get(c, k),
+        iterator: (c, r) => db.iterator(c, r),
+        close: () => db.close(),
+        defer: (fn) => db.defer(fn),
+        release: () => db.release!(),
+      };
+    },
+  };
+  const fs = { ...e.io.fs, writeFileAtomic: async (p: string, d: string | Uint8Array) => (full ? Promise.reject(enospc()) : e.io.fs.writeFileAtomic(p, d)) };
+  return { env: { ...e, io: { ...e.io, fs } } as TestEnv, kv, full: (on) => (full = on) };
+}
+
 /** A RocksDB adapter whose open fails as on a read-only file system (used where mounting is not allowed). */
-function readOnlyKv(): import('../../src/env/kv.ts').KvAdapter {
+function readOnlyKv(): KvAdapter {
   const real = env().io.kv!;
   return {
     exists: (d) => real.exists(d),
     open: async (d) => {
-      const { KvError } = await import('../../src/env/kv.ts');
       throw new KvError('readonly', `IO error: While open a file for lock: ${d}/LOCK: Read-only file system`, d);
     },
   };

@@ -109,8 +109,9 @@ export class MachineProcess extends Process {
           if (this.ready || !this.alive) return;
           const settle = this.settleStart;
           this.settleStart = undefined;
+          const stuckOn = this.condition().error;
           this.forceStop('killed');
-          settle?.({ status: 'error', error: new StartTimeoutError(this.pid, ms) });
+          settle?.({ status: 'error', error: new StartTimeoutError(this.pid, ms, stuckOn) });
         }, ms);
       }
     });

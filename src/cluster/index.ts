@@ -6,7 +6,7 @@ export type { NatsConfig, NatsTlsConfig, NatsReconnectConfig, DiscoveryTiming } 
 export { CLUSTER_DEFAULTS } from './config.ts';
 export type { ClusterConnection, NatsRuntimeEvent } from './connection.ts';
 export { connectCluster } from './connection.ts';
-export type { ClusterErrorCode, ClusterErrorDetails } from './errors.ts';
+export type { ClusterErrorCode, ClusterErrorDetails, CommitSettlement } from './errors.ts';
 export {
   ClusterError,
   NatsUnreachableError,
@@ -23,7 +23,12 @@ export {
   ReplUnavailableError,
   ReplSnapshotError,
   ReplMigrationError,
+  JetStreamUnavailableError,
+  JetStreamReplicasError,
+  ReplIndeterminateError,
 } from './errors.ts';
+export type { ReplicasSetting } from './replicas.ts';
+export { resolveReplicas } from './replicas.ts';
 export type { ServerFeature } from './serverFeatures.ts';
 export { FEATURE_MIN_VERSION, serverHas, versionAtLeast } from './serverFeatures.ts';
 export { resolveNodeName, newIncarnation, NODE_NAME_FILE } from './nodeIdentity.ts';

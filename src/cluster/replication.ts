@@ -9,7 +9,7 @@ import type { ReplicatedStore } from './replicatedStore.ts';
 import { coordinateMigration } from './schemaGate.ts';
 
 /** Configuration of a replication child: the replicator's options that are not derived from the cluster. */
-export type ReplicationConfig = Pick<ReplicatorOptions, 'store' | 'tables' | 'maxMsgs' | 'maxAgeMs' | 'commitTimeoutMs' | 'publishTimeoutMs' | 'conflictDetection' | 'conflictScope'> & {
+export type ReplicationConfig = Pick<ReplicatorOptions, 'store' | 'tables' | 'maxMsgs' | 'maxAgeMs' | 'commitTimeoutMs' | 'publishTimeoutMs' | 'settleTimeoutMs' | 'conflictDetection' | 'conflictScope'> & {
   /**
    * How long a node waits for the leader to run the store's deferred replicated migrations,
    * and then for its own store to apply the migration batch (default 60 s). On timeout the
@@ -103,7 +103,7 @@ export const replicationMachine = setup({
         };
       }
       const { migrationTimeoutMs: _ignored, ...replConfig } = config;
-      const opts: ReplicatorOptions = { cluster: cluster.cluster, node: cluster.self, incarnation: cluster.incarnation, ...replConfig };
+      const opts: ReplicatorOptions = { cluster: cluster.cluster, node: cluster.self, incarnation: cluster.incarnation, replicas: cluster.replicas ?? 1, replicasExplicit: cluster.replicasExplicit ?? false, ...replConfig };
       const replicator = new Replicator(env, cluster.connection, store, opts);
       try {
         await replicator.start();

@@ -2,8 +2,10 @@ import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError, jetstream, jetstre
 import type { Subscription } from '@nats-io/nats-core';
 import type { Env } from '../env/env.ts';
 import type { ClusterConnection } from './connection.ts';
-import { ClusterError, ReplApplyError, ReplConflictError, ReplMalformedError, ReplNewerSchemaError, ReplSnapshotError, ReplUnavailableError, NatsUnreachableError } from './errors.ts';
+import { ClusterError, JetStreamReplicasError, ReplApplyError, ReplIndeterminateError, ReplConflictError, ReplMalformedError, ReplNewerSchemaError, ReplSnapshotError, ReplUnavailableError } from './errors.ts';
 import { SnapshotTransfer } from './snapshotTransfer.ts';
+import { PendingCommits, publishSettled } from './commitSettlement.ts';
+import { classifyJetStreamError, createWithReplicas, reconcileReplicas } from './replicas.ts';
 import { decodeBatch, encodeBatch, tablesOf, validateBatch, type DecodeResult } from './replCodec.ts';
 import type { CommitBatch, CommitOp, Replicator as StoreReplicator, ReplicatorCommitOptions } from '../store/types.ts';
 import type { ReplicatedStore } from './replicatedStore.ts';
@@ -17,6 +19,10 @@ export interface ReplicatorOptions {
   incarnation: string;
   /** The replicated tables (a batch touching another table is malformed). */
   tables: string[];
+  /** Replicas of the stream (and the snapshot bucket); default 1. The replication child passes the cluster's. */
+  replicas?: number;
+  /** The count was configured (reconciling may shrink an existing stream); else never shrinks. */
+  replicasExplicit?: boolean;
   /** Stream limits: when old messages go, late nodes catch up from a snapshot. */
   maxMsgs?: number;
   maxAgeMs?: number;
@@ -24,6 +30,12 @@ export interface ReplicatorOptions {
   commitTimeoutMs?: number;
   /** Per-publish request timeout (default 2 s); retried with the same msg id until commitTimeoutMs. */
   publishTimeoutMs?: number;
+  /**
+   * When an attempt may have been stored (a timeout) and commitTimeoutMs passes with the outcome
+   * unknown, how much longer the commit keeps settling it by msg id before it rejects with
+   * `ORDO_REPL_INDETERMINATE` (default 60 s; inside the stream's 120 s duplicate window).
+   */
+  settleTimeoutMs?: number;
   /** Expected-last-sequence checks on publish (default true). */
   conflictDetection?: boolean;
   /**
@@ -56,6 +68,9 @@ export interface ReplicationHealth {
 export function replNames(cluster: string, store: string): { stream: string; prefix: string; snapshotSubject: string } {
   return { stream: `ORDO_REPL_${cluster}_${store}`, prefix: `ordo.repl.${cluster}.${store}`, snapshotSubject: `ordo.snap.${cluster}.${store}` };
 }
+
+/** The stream's duplicate window: a publish retried with the same msg id within it is deduplicated by the server. */
+const DUPLICATE_WINDOW_MS = 120_000;
 
 /** Messages handed to the store ahead of confirmation, at most. */
 const MAX_IN_FLIGHT = 1024;
@@ -160,7 +175,7 @@ export class Replicator implements StoreReplicator {
     const timeout = this.opts.publishTimeoutMs ?? 2000;
     this.js = jetstream(this.conn.nc, { timeout });
     this.jsm = await jetstreamManager(this.conn.nc, { timeout });
-    this.snapshots = new SnapshotTransfer(this.js, this.opts.cluster, `${this.opts.store}.${this.opts.node}.${this.opts.incarnation}.${this.msgNonce}`);
+    this.snapshots = new SnapshotTransfer(this.js, this.opts.cluster, `${this.opts.store}.${this.opts.node}.${this.opts.incarnation}.${this.msgNonce}`, this.opts.replicas ?? 1);
     await this.ensureStream();
     this.applied = this.store.lastAppliedSeq(this.stream);
     this.submitted = this.applied;
@@ -209,6 +224,7 @@ export class Replicator implements StoreReplicator {
     this.snapSub?.unsubscribe();
     await this.messages?.close().catch((e: unknown) => this.log.debug({ err: e }, 'consumer close'));
     this.rejectWaiters(0, new ReplUnavailableError('replication stopped', { node: this.opts.node, stream: this.stream }));
+    this.pending.giveUpAll();
     await this.submitChain;
     await this.confirmChain;
   }
@@ -249,6 +265,8 @@ export class Replicator implements StoreReplicator {
   }
 
   private readonly lanes = new Map<string, Promise<void>>();
+  /** Publishes whose outcome is being settled by msg id / stream order. */
+  private readonly pending = new PendingCommits();
 
   /** Waits for this node's previous checked commit in the same scope; returns the release. */
   private async takeLane(key: string): Promise<() => void> {
@@ -281,30 +299,62 @@ export class Replicator implements StoreReplicator {
         throw new ReplConflictError(`conflict on ${tables.join(', ')}: what the transaction read changed before it could publish`, { node: this.opts.node, stream: this.stream, value: expect });
       }
     }
-    let seq: number | undefined;
-    for (let attempt = 1; seq === undefined; attempt++) {
-      try {
-        const ack = await this.js.publish(subject, data, { msgID, expect });
-        seq = ack.seq;
-      } catch (e) {
-        if (e instanceof JetStreamApiError && (e.code === JetStreamApiCodes.StreamWrongLastSequence || e.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)) {
-          // Catch up with the winners first: the store's re-check must see what beat us.
-          this.conflicts++;
-          await this.catchUpAfterConflict(e, deadline);
-          throw new ReplConflictError(`conflict on ${tables.join(', ')}: another node committed first (${e.message})`, { node: this.opts.node, stream: this.stream, value: expect, cause: e });
-        }
-        if (this.env.clock.now() >= deadline || this.stopped) {
-          throw new NatsUnreachableError(`could not publish the batch within the commit timeout (${attempt} attempts)`, { node: this.opts.node, stream: this.stream, cause: e });
-        }
-        this.log.debug({ report: 'replication', event: 'publish_retry', attempt, err: e }, 'publish failed; retrying with the same msg id');
-        await this.sleep(Math.min(500, 25 * attempt));
-      }
+    const expectSeq = expect.lastSequence ?? expect.lastSubjectSequence;
+    const tracked = this.pending.track(msgID, expectSeq === undefined ? undefined : { seq: expectSeq, subject: bySubject ? subject : undefined });
+    const settleBy = deadline + (this.opts.settleTimeoutMs ?? 60_000);
+    const outcome = await publishSettled(this.pending, tracked, deadline, settleBy, {
+      publish: () => this.js.publish(subject, data, { msgID, expect }),
+      now: () => this.env.clock.now(),
+      sleep: (ms) => this.sleep(ms),
+      catchUpTo: (e) => this.catchUpAfterConflict(e, settleBy),
+      stopped: () => this.stopped,
+      canSend: () => this.conn.state() === 'connected',
+      log: this.log,
+    });
+    const ids = { node: this.opts.node, stream: this.stream };
+    if (outcome.kind === 'conflict') {
+      // Catch up with the winners first: the store's re-check must see what beat us.
+      this.conflicts++;
+      await this.catchUpAfterConflict(outcome.error, deadline);
+      throw new ReplConflictError(`conflict on ${tables.join(', ')}: another node committed first (${outcome.error.message})`, { ...ids, value: expect, cause: outcome.error });
     }
+    if (outcome.kind === 'refused') {
+      // Never stored: safe for the caller to retry.
+      throw classifyJetStreamError(outcome.error, this.conn.state() === 'connected', `could not publish the batch within the commit timeout (${outcome.attempts} attempts, none stored)`, ids);
+    }
+    if (outcome.kind === 'unknown') {
+      const settled = this.pending.outcome(tracked);
+      // Stream order may still prove it either way; after the duplicate window nothing can.
+      const t = this.env.clock.setTimeout(() => this.pending.giveUp(tracked), DUPLICATE_WINDOW_MS);
+      void settled.then((o) => {
+        this.env.clock.clearTimeout(t);
+        this.log.warn({ report: 'replication', event: 'indeterminate_settled', msgId: msgID, outcome: o }, 'an indeterminate commit settled');
+      });
+      const err = new ReplIndeterminateError(`commit outcome unknown after ${outcome.attempts} attempts: the batch may be in the stream (msg id ${msgID}); not retried`, { ...ids, msgId: msgID, settled, cause: outcome.error });
+      this.log.error({ report: 'replication', event: 'indeterminate', msgId: msgID, err }, err.message);
+      throw err;
+    }
+    const seq = outcome.seq;
     // Fast path: when our batch is the very next sequence, apply it now instead of waiting for
     // the consumer to bring it back; the consumer then sees it as already applied. Stream
     // order holds: it is applied only if `seq === applied + 1` when its turn comes.
-    void this.enqueue(seq, subject, data, local.length > 0 ? { ...batch, ops: [...batch.ops, ...local] } : batch);
-    await this.waitApplied(seq, Math.max(0, deadline - this.env.clock.now()));
+    void this.enqueue(seq, subject, data, local.length > 0 ? { ...batch, ops: [...batch.ops, ...local] } : batch, msgID);
+    await this.waitCommittedApplied(seq);
+  }
+
+  /**
+   * A committed batch (it is in the stream at `seq`) resolves only as committed: it waits for
+   * the local apply with no deadline — the consumer recovers as soon as the stream has a leader
+   * — and if replication stops or halts first, it still resolves (the stream has it; this node
+   * applies it when it resumes). Never reported as a failure.
+   */
+  private async waitCommittedApplied(seq: number): Promise<void> {
+    try {
+      await this.waitApplied(seq, undefined);
+    } catch (e) {
+      if (!this.stopped && !this.halted) throw e;
+      this.log.warn({ report: 'replication', event: 'committed_not_applied', seq, err: e }, 'commit is in the stream; replication stopped before applying it here');
+    }
   }
 
   /** After a wrong-last-sequence answer: wait until this node applied what the server holds. */
@@ -316,12 +366,13 @@ export class Replicator implements StoreReplicator {
     await this.waitApplied(last, Math.max(0, deadline - this.env.clock.now()));
   }
 
-  /** Resolves once the local store has applied `seq`; rejects if halted or after `timeoutMs`. */
-  waitApplied(seq: number, timeoutMs: number): Promise<void> {
+  /** Resolves once the local store has applied `seq`; rejects if halted, stopped or after `timeoutMs` (none: no deadline). */
+  waitApplied(seq: number, timeoutMs: number | undefined): Promise<void> {
     if (this.applied >= seq) return Promise.resolve();
     if (this.halted) return Promise.reject(this.halted);
+    if (this.stopped) return Promise.reject(new ReplUnavailableError('replication stopped', { node: this.opts.node, stream: this.stream, seq }));
     return new Promise((resolve, reject) => {
-      const t = this.env.clock.setTimeout(() => {
+      const t = timeoutMs === undefined ? undefined : this.env.clock.setTimeout(() => {
         const list = this.waiters.get(seq);
         if (list) this.waiters.set(seq, list.filter((w) => w !== entry));
         reject(new ReplUnavailableError(`sequence ${seq} not applied within ${timeoutMs} ms`, { node: this.opts.node, stream: this.stream, seq }));
@@ -352,18 +403,28 @@ export class Replicator implements StoreReplicator {
       subjects: [`${this.prefix}.>`],
       max_msgs: this.opts.maxMsgs ?? -1,
       max_age: (this.opts.maxAgeMs ?? 0) * 1_000_000,
-      duplicate_window: 120 * 1_000_000_000,
+      duplicate_window: DUPLICATE_WINDOW_MS * 1_000_000,
+      num_replicas: this.opts.replicas ?? 1,
     };
     try {
-      await this.jsm.streams.info(this.stream);
-      await this.jsm.streams.update(this.stream, { max_msgs: cfg.max_msgs, max_age: cfg.max_age });
+      const info = await this.jsm.streams.info(this.stream);
+      if (info.config.max_msgs !== cfg.max_msgs || info.config.max_age !== cfg.max_age) {
+        await this.jsm.streams.update(this.stream, { max_msgs: cfg.max_msgs, max_age: cfg.max_age });
+      }
     } catch (e) {
       if (!(e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound)) throw e;
-      await this.jsm.streams.add(cfg).catch(async (e2: unknown) => {
+      await createWithReplicas(this.stream, cfg.num_replicas, () => this.jsm.streams.add(cfg), { node: this.opts.node }).catch(async (e2: unknown) => {
+        if (e2 instanceof JetStreamReplicasError) throw e2;
         // created concurrently by another node: fine if it now exists
         await this.jsm.streams.info(this.stream).catch(() => Promise.reject(e2));
       });
     }
+    const details = { node: this.opts.node };
+    await reconcileReplicas(this.jsm, this.stream, cfg.num_replicas, this.opts.replicasExplicit ?? false, this.log, details);
+    // The snapshot bucket, when it exists already (else it is created with the count on first use).
+    await reconcileReplicas(this.jsm, `OBJ_ordo_snap_${this.opts.cluster}`, cfg.num_replicas, this.opts.replicasExplicit ?? false, this.log, details).catch((e: unknown) => {
+      if (!(e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound)) throw e;
+    });
   }
 
   /** The last sequence of `subject` this node knows; asks the server for subjects not seen since start. */
@@ -406,7 +467,7 @@ export class Replicator implements StoreReplicator {
     void (async () => {
       try {
         for await (const m of messages) {
-          await this.enqueue(m.info.streamSequence, m.subject, m.data);
+          await this.enqueue(m.info.streamSequence, m.subject, m.data, undefined, m.headers?.get('Nats-Msg-Id') || undefined);
           if (this.halted || this.stopped) break;
         }
       } catch (e) {
@@ -436,14 +497,14 @@ export class Replicator implements StoreReplicator {
    * everything before it is confirmed first and nothing after it is submitted until it is — so
    * a newer-schema refusal halts exactly there.
    */
-  private enqueue(seq: number, subject: string, data: Uint8Array, own?: CommitBatch): Promise<void> {
-    const p = this.submitChain.then(() => this.submit(seq, subject, data, own));
+  private enqueue(seq: number, subject: string, data: Uint8Array, own?: CommitBatch, msgId?: string): Promise<void> {
+    const p = this.submitChain.then(() => this.submit(seq, subject, data, own, msgId));
     // The chain only orders submissions; the caller awaiting `p` sees its error.
     this.submitChain = p.catch(() => undefined);
     return p;
   }
 
-  private async submit(seq: number, subject: string, data: Uint8Array, own: CommitBatch | undefined): Promise<void> {
+  private async submit(seq: number, subject: string, data: Uint8Array, own: CommitBatch | undefined, msgId: string | undefined): Promise<void> {
     if (this.halted || this.stopped || seq <= this.submitted) return;
     if (own && seq !== this.submitted + 1) return; // not next: the consumer brings it in order
     if (!own && seq > this.submitted + 1) {
@@ -454,6 +515,7 @@ export class Replicator implements StoreReplicator {
     }
     if (this.submitted - this.applied >= MAX_IN_FLIGHT) await this.confirmChain;
     this.submitted = seq;
+    this.pending.observe(seq, subject, msgId);
     // Our own batch was validated before publishing: no need to parse it back.
     const decoded: DecodeResult = own ? { ok: true, node: this.opts.node, batch: own } : decodeBatch(data, this.tableSet);
     if (!decoded.ok) {

@@ -16,6 +16,8 @@ import { createRocksKv } from './rocksdb.ts';
 import { createVirtualClock } from './virtualClock.ts';
 import type { NatsConnector } from './nats.ts';
 import { createRealNatsConnector } from './nats.ts';
+import type { HttpAdapter } from './http.ts';
+import { createRealHttp } from './http.ts';
 import type { DeliveryScheduler } from './scheduler.ts';
 
 /**
@@ -47,6 +49,8 @@ export interface IoAdapters {
   readonly nats?: NatsConnector;
   /** The table store's key-value engine (RocksDB for real; `memory-level` in simulation). */
   readonly kv?: KvAdapter;
+  /** HTTP servers and requests (the health endpoint, `ordo health`). */
+  readonly http?: HttpAdapter;
 }
 
 export interface RealEnvOptions {
@@ -54,6 +58,8 @@ export interface RealEnvOptions {
   /** Pretty-print logs (pino-pretty) instead of JSON lines. */
   pretty?: boolean;
   level?: string;
+  /** Where logs go (default stdout). */
+  logTo?: 'stdout' | 'stderr';
   seed?: number;
   io?: Partial<IoAdapters>;
 }
@@ -70,9 +76,9 @@ export function createRealEnv(options: RealEnvOptions = {}): Env {
   return {
     clock: createRealClock(),
     random,
-    logger: options.logger ?? createRealLogger({ pretty: options.pretty, level: options.level ?? 'info' }),
+    logger: options.logger ?? createRealLogger({ pretty: options.pretty, level: options.level ?? 'info', ...(options.logTo ? { to: options.logTo } : {}) }),
     ids: createIdSource(),
-    io: { fs: createRealFs(), process: createRealProcess(), kv: createRocksKv(), nats: createRealNatsConnector(), ...options.io },
+    io: { fs: createRealFs(), process: createRealProcess(), kv: createRocksKv(), nats: createRealNatsConnector(), http: createRealHttp(), ...options.io },
   };
 }
 
@@ -101,6 +107,6 @@ export function createTestEnv(options: { seed?: number; startMs?: number; level?
     records,
     ids: createIdSource(),
     // The real NATS connector: cluster tests run against a real nats-server.
-    io: { fs: createRealFs(), kv: createRocksKv(), nats: createRealNatsConnector(), ...options.io, process: createTestProcess() },
+    io: { fs: createRealFs(), kv: createRocksKv(), nats: createRealNatsConnector(), http: createRealHttp(), ...options.io, process: createTestProcess() },
   };
 }

@@ -3,6 +3,8 @@ import { StartExitError, createKernel, formatReason, isNormalExit, report, type 
 import { startSupervisor } from './supervisor.ts';
 import { FailedToStartChildError, SupervisorError } from './errors.ts';
 import type { SupervisorInit } from './types.ts';
+import { service } from './services.ts';
+import type { ServiceDirectory } from './supervisorServer.ts';
 import type { ChildDescription, ChildPhase } from './describe.ts';
 
 /** OTP application start types (conformance §2). */
@@ -55,6 +57,15 @@ export interface ChildHealth {
   degraded?: boolean;
   /** The machine's `context.error`, when it keeps one. */
   error?: unknown;
+  /** Supervisors: restarts inside the intensity window now, out of `maxRestarts`. */
+  intensity?: IntensityHealth;
+}
+
+/** How much of a supervisor's restart intensity is used. */
+export interface IntensityHealth {
+  used: number;
+  maxRestarts: number;
+  periodMs: number;
 }
 
 /** The application's condition: what `/health/ready` serves. */
@@ -80,6 +91,8 @@ export interface ApplicationHealth {
   pid: string | undefined;
   /** When health was read (the Env clock's ms). */
   at: number;
+  /** The root supervisor's intensity use. */
+  intensity?: IntensityHealth;
   children: ChildHealth[];
   exit?: { reason: unknown; code: number };
 }
@@ -99,6 +112,22 @@ export interface ApplicationHandle {
   stop(options?: { deadlineMs?: number }): Promise<ApplicationExit>;
   health(): ApplicationHealth;
 }
+
+/** What every child of an application can require as {@link ApplicationTag}: its name and live health. */
+export interface ApplicationInfo {
+  readonly name: string;
+  /** The application's health as `app.health()` returns it, read live. */
+  health(): ApplicationHealth;
+}
+
+/**
+ * The application itself as a service, ready for every child of its tree from the start (the
+ * health endpoint requires it).
+ *
+ * @example
+ * child({ id: 'health', requires: { app: ApplicationTag }, start: { machine: healthEndpointMachine, input: ({ env, deps }) => ({ env, app: deps.app, port: 8080 }) } });
+ */
+export const ApplicationTag = service<ApplicationInfo>('ordo.application');
 
 /** The application's root failed to start; names the child and its reason. */
 export class ApplicationStartError extends SupervisorError {
@@ -186,8 +215,14 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
   unsubscribe.push(kernel.onLifecycle((e) => (e.type !== 'state' || options.onChange || !isReady ? onTreeChange() : undefined)));
 
   void (async () => {
+    const appInfo: ApplicationInfo = { name, health: () => health() };
+    const appServices: ServiceDirectory = {
+      lookup: (key) => (key === ApplicationTag.key ? { status: 'ready', value: appInfo } : { status: 'missing' }),
+      watch: () => () => undefined,
+    };
     const r = await startSupervisor(kernel, options.tree, {
       label: name,
+      parentServices: appServices,
       onChange: onTreeChange,
       onSpawned: (pid) => {
         rootPid = pid;
@@ -253,7 +288,7 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
 
   function health(): ApplicationHealth {
     const info = rootPid ? kernel.processInfo(rootPid) : undefined;
-    const tree = info?.state as { children?: unknown[] } | undefined;
+    const tree = info?.state as { children?: unknown[]; intensity?: IntensityHealth } | undefined;
     const now = env.clock.now();
     const children = toHealth(tree?.children ?? []);
     let status: ApplicationStatus;
@@ -272,6 +307,7 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
       ...(reason ? { reason } : {}),
       pid: rootPid ? String(rootPid) : undefined,
       at: now,
+      ...(tree?.intensity ? { intensity: tree.intensity } : {}),
       children,
       ...(exitInfo ? { exit: { reason: formatReason(exitInfo.reason), code: exitInfo.code } } : {}),
     };
@@ -348,6 +384,8 @@ function toHealth(children: unknown[]): ChildHealth[] {
     if (ch.waitingFor !== undefined) out.waitingFor = ch.waitingFor;
     if (ch.degraded) out.degraded = true;
     if (ch.error !== undefined) out.error = ch.error;
+    const intensity = nested ? (ch.state as { intensity?: IntensityHealth }).intensity : undefined;
+    if (intensity) out.intensity = intensity;
     return out;
   });
 }

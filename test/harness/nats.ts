@@ -5,7 +5,7 @@
  * `cleanup(ns, nc)`.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -205,6 +205,22 @@ export class NatsServer {
     await this.signal('SIGKILL');
   }
 
+  /**
+   * `kill -STOP`: the process is frozen (sockets stay open, nothing is answered) until
+   * {@link resume}. Resolves once the kernel reports it stopped (`/proc/<pid>/stat` state `T`).
+   */
+  async pause(): Promise<void> {
+    const pid = this.pid;
+    if (pid === undefined) return;
+    this.proc!.kill('SIGSTOP');
+    await waitFor(() => /^\d+ \(.*\) [Tt] /.test(readFileSync(`/proc/${pid}/stat`, 'utf8')), `nats-server ${pid} stopped`, 5000, 2);
+  }
+
+  /** `kill -CONT` after {@link pause}. */
+  resume(): void {
+    if (this.running) this.proc!.kill('SIGCONT');
+  }
+
   /** Starts again on the same port with the same store dir (JetStream data survives). */
   async restart(): Promise<void> {
     if (this.running) await this.stop();
@@ -230,6 +246,7 @@ export class NatsServer {
   /** Stops the server (kills it if it does not exit within 5 s) and removes its temp dir. */
   async dispose(): Promise<void> {
     const t = setTimeout(() => this.proc?.kill('SIGKILL'), 5000);
+    this.resume();
     await this.stop();
     clearTimeout(t);
     rmSync(this.dir, { recursive: true, force: true });

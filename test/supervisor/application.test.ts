@@ -221,6 +221,7 @@ describe('health', () => {
         restarts: 0,
         lastExit: undefined,
         ...up,
+        intensity: { used: 0, maxRestarts: 1, periodMs: 5000 },
       },
     ]);
     crash(a.kernel, pids.get('api')!);

@@ -1,4 +1,3 @@
-import { RocksLevel } from '@nxtedition/rocksdb';
 import { existsSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -87,6 +86,8 @@ export function createRocksKv(adapterOptions: { syncWorker?: boolean } = {}): Kv
       if (guarded) takeGuard(dir);
       const columns: Record<string, object> = { default: {} };
       for (const c of options.columns) columns[c] = {};
+      // The native binding is loaded on first open: importing Ordo never loads RocksDB.
+      const { RocksLevel } = await import('@nxtedition/rocksdb');
       const db = new RocksLevel(dir, { columns, keyEncoding: 'buffer', valueEncoding: 'buffer' } as never) as unknown as RawRocks;
       try {
         // never let RocksDB create a database where one existed (a marker without CURRENT is refused above)

@@ -7,18 +7,26 @@ import { OrdoError } from '../errors.ts';
  */
 export abstract class StoreError extends OrdoError {}
 
+/**
+ * What is wrong in a {@link StoreValidationError}: `bad_value` is a `json`/`any` value that
+ * would not survive a round trip through the disk (BigInt, a cycle, a Date, a Map, NaN, -0, a
+ * function, a Symbol, `undefined` inside an array…); `bad_declaration` a table declaration
+ * that cannot be opened (unknown type, a default of the wrong type…).
+ */
+export type StoreValidationProblem = 'unknown_table' | 'unknown_attribute' | 'missing' | 'wrong_type' | 'bad_key' | 'bad_batch' | 'bad_value' | 'bad_declaration';
+
 /** A record does not fit its table: unknown attribute, missing key/attribute, wrong type. */
 export class StoreValidationError extends StoreError {
   readonly code = 'ORDO_STORE_VALIDATION' as const;
   readonly table: string;
   readonly attribute: string | undefined;
   readonly value: unknown;
-  readonly problem: 'unknown_table' | 'unknown_attribute' | 'missing' | 'wrong_type' | 'bad_key' | 'bad_batch';
+  readonly problem: StoreValidationProblem;
   constructor(
     table: string,
     attribute: string | undefined,
     value: unknown,
-    problem: 'unknown_table' | 'unknown_attribute' | 'missing' | 'wrong_type' | 'bad_key' | 'bad_batch',
+    problem: StoreValidationProblem,
     detail = '',
   ) {
     super(`table ${table}: ${problem}${attribute !== undefined ? ` attribute ${attribute}` : ''} value ${safeJson(value)}${detail ? ` (${detail})` : ''}`);
@@ -266,6 +274,18 @@ export class StoreOptionError extends StoreError {
   }
 }
 
+/** An argument of a store call or an open option is out of its domain (`retries: NaN`, `limit: 0`, migration version 1.5…). */
+export class StoreArgumentError extends StoreError {
+  readonly code = 'ORDO_STORE_ARGUMENT' as const;
+  readonly argument: string;
+  readonly value: unknown;
+  constructor(argument: string, value: unknown, expected: string) {
+    super(`${argument}: expected ${expected}, got ${safeJson(value)}`);
+    this.argument = argument;
+    this.value = value;
+  }
+}
+
 /** The store failed (a write to disk failed; RocksDB refuses further writes until reopened): every later write rejects with this. */
 export class StoreFailedError extends StoreError {
   readonly code = 'ORDO_STORE_FAILED' as const;
@@ -288,10 +308,31 @@ function describeValue(v: unknown): string {
   return typeof v;
 }
 
+/**
+ * A write on a transaction whose function has already finished (committed, re-run after a
+ * conflict, or failed): the write would be lost, so it is refused.
+ */
+export class StoreTxFinishedError extends StoreError {
+  readonly code = 'ORDO_STORE_TX_FINISHED' as const;
+  readonly table: string;
+  readonly operation: string;
+  readonly value: unknown;
+  constructor(table: string, operation: string, value: unknown) {
+    super(`table ${table}: ${operation} on a transaction that has already finished (the write would be lost); write inside the transaction function`);
+    this.table = table;
+    this.operation = operation;
+    this.value = value;
+  }
+}
+
 function safeJson(v: unknown): string {
   try {
-    return JSON.stringify(v) ?? String(v);
+    return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x)) ?? String(v);
   } catch {
-    return String(v);
+    try {
+      return String(v);
+    } catch {
+      return Object.prototype.toString.call(v);
+    }
   }
 }

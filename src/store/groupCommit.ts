@@ -5,7 +5,7 @@ import type { StoreState } from './storeState.ts';
 import type { BuiltBatch, Change, Pending } from './writeBatch.ts';
 import { buildWriteBatch } from './writeBatch.ts';
 import { mustEncode } from './query.ts';
-import { StoreClosedError, StoreFailedError, StoreIoError, StoreReplicationGapError, StoreValidationError } from './errors.ts';
+import { StoreClosedError, StoreError, StoreFailedError, StoreIoError, StoreReplicationGapError, StoreValidationError } from './errors.ts';
 
 const PROBE_KEY = Buffer.from('write_probe', 'utf8');
 const PROBE_VALUE = Buffer.from([1]);
@@ -212,6 +212,24 @@ export class GroupCommit {
     for (const f of w) f();
   }
 
+  /** Rejects the commits of `batch` that cannot be built on their own; returns the others. */
+  private dropUnbuildable(batch: readonly Pending[], build: (b: readonly Pending[]) => BuiltBatch): Pending[] {
+    const good: Pending[] = [];
+    for (const p of batch) {
+      try {
+        build([p]);
+        good.push(p);
+      } catch (err) {
+        const table = p.ops[0]?.table ?? '?';
+        const e = err instanceof StoreError ? err : new StoreValidationError(table, undefined, p.ops[0]?.key, 'bad_value', `commit cannot be encoded: ${(err as Error)?.message}`);
+        this.h.s.env.logger.error({ report: 'store_commit_refused', dir: this.h.s.dir, table, err: e }, 'a commit could not be encoded; the others of its batch go on');
+        if (p.applied && this.pendingApplied.get(p.applied.stream) === p.applied.seq) this.pendingApplied.delete(p.applied.stream);
+        p.reject(e);
+      }
+    }
+    return good;
+  }
+
   private releasePending(batch: readonly Pending[]): void {
     this.inflight = [];
     this.pendingIndex = undefined;
@@ -245,19 +263,32 @@ export class GroupCommit {
 
   private async flushOnce(): Promise<void> {
     const s = this.h.s;
-    const batch = this.queue;
+    let batch = this.queue;
     this.queue = [];
     this.inflight = batch;
+    const build = (b: readonly Pending[]): BuiltBatch => buildWriteBatch(b, { table: (n) => this.h.table(n), commitSeq: s.commitSeq, schemaVersion: s.schemaVersion, changeLogLimit: s.changeLogLimit });
     let built: BuiltBatch;
     let wrote = false;
     try {
-      built = buildWriteBatch(batch, { table: (n) => this.h.table(n), commitSeq: s.commitSeq, schemaVersion: s.schemaVersion, changeLogLimit: s.changeLogLimit });
+      try {
+        built = build(batch);
+      } catch {
+        // A commit that cannot be encoded fails alone, with its own error: the other writers of
+        // this turn are innocent (never a false "disk failed" for them).
+        batch = this.dropUnbuildable(batch, build);
+        this.inflight = batch;
+        if (batch.length === 0) {
+          this.releasePending(batch);
+          return;
+        }
+        built = build(batch);
+      }
       wrote = true;
       // a synced batch advances the durable watermark to its commit sequence (integrity.ts)
       if (built.kvOps.length > 0) await s.db.write(built.kvOps, built.sync ? { sync: true, mark: built.seq } : { sync: false });
     } catch (err) {
       this.releasePending(batch);
-      const e = err instanceof StoreValidationError ? err : new StoreIoError(s.dir, 'commit', { cause: err });
+      const e = err instanceof StoreError ? err : new StoreIoError(s.dir, 'commit', { cause: err });
       s.env.logger.error({ report: 'store_commit_failed', dir: s.dir, commits: batch.length, err }, 'store commit failed; nothing applied');
       for (const p of batch) p.reject(e);
       this.failStreams(batch, e);

@@ -10,6 +10,7 @@ import type { Catalog, Plan } from './migrate.ts';
 import { COLUMNS, META, indexPrefix, metaKey, tablePrefix } from './layout.ts';
 import { decodeKey, fromBytes, prefixEnd, skipElement, toBytes } from './keyCodec.ts';
 import { decodeValue } from './valueCodec.ts';
+import { deepFreeze } from './values.ts';
 import { StoreCorruptError, StoreDamagedError, StoreError, StoreIoError, StoreLockedError, StoreMissingDirError, StoreNewerSchemaError } from './errors.ts';
 import { validateOpenOptions, canonicalDir } from './openOptions.ts';
 import type { LiveHandleRegistry } from './liveHandles.ts';
@@ -273,7 +274,7 @@ export class StoreOpening {
             if (d.ok && d.value !== null && typeof d.value === 'object') {
               digest.count++;
               digest.sum = (digest.sum + rowHash(k, v)) >>> 0;
-              mem.rows.set(rk, Object.freeze(d.value as Row));
+              mem.rows.set(rk, deepFreeze(d.value as Row));
               mem.order.add(rk);
               lastKey = rk;
               continue;

@@ -4,7 +4,7 @@ import type { MemTable } from './memTable.ts';
 import { Tx } from './transaction.ts';
 import type { Page } from './transaction.ts';
 import type { Cursor, RangeOptions } from './query.ts';
-import { indexScan, keyBounds, mustEncode, readKey, scanRows } from './query.ts';
+import { checkReadOptions, indexScan, keyBounds, mustEncode, readKey, scanRows } from './query.ts';
 import { StoreClosedError, StoreIoError, StoreValidationError } from './errors.ts';
 import type { StoreFailedError } from './errors.ts';
 import { validateRecord } from './schema.ts';
@@ -154,11 +154,13 @@ export class Store {
    * { reverse: true, limit: 100 })`, which reads 100 index entries, never sorts the table.
    */
   indexRange(table: string, attr: string, from?: unknown, to?: unknown, opts: RangeOptions = {}): Row[] {
+    checkReadOptions(opts);
     return indexScan(this.table(table), attr, from, to, opts);
   }
 
   /** Rows with key in `[from, to]` (inclusive, undefined = open) in key order. */
   range(table: string, from?: unknown, to?: unknown, opts: RangeOptions = {}): Row[] {
+    checkReadOptions(opts);
     const mem = this.table(table);
     return scanRows(mem, keyBounds(mem, from, to, opts.reverse ?? false), opts.limit);
   }

@@ -260,20 +260,6 @@ export class StoreDamagedError extends StoreError {
   }
 }
 
-/** An `openStore` option is missing or of the wrong kind (checked before anything is opened). */
-export class StoreOptionError extends StoreError {
-  readonly code = 'ORDO_STORE_OPTIONS' as const;
-  /** The option's name. */
-  readonly option: string;
-  /** The bad value. */
-  readonly value: unknown;
-  constructor(option: string, value: unknown, expected: string) {
-    super(`openStore option ${option}: expected ${expected}, got ${describeValue(value)}`);
-    this.option = option;
-    this.value = value;
-  }
-}
-
 /** An argument of a store call or an open option is out of its domain (`retries: NaN`, `limit: 0`, migration version 1.5…). */
 export class StoreArgumentError extends StoreError {
   readonly code = 'ORDO_STORE_ARGUMENT' as const;
@@ -299,13 +285,6 @@ export class StoreFailedError extends StoreError {
     this.dir = dir;
     this.reason = reason;
   }
-}
-
-function describeValue(v: unknown): string {
-  if (v === undefined) return 'undefined';
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
-  return typeof v;
 }
 
 /**

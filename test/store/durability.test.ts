@@ -181,10 +181,10 @@ describe('store durability: the open path never serves less than was acknowledge
     }
   }, 120_000);
 
-  it('defect 5: openStore with a bad dir (undefined, 5, "", null, {}) rejects with ORDO_STORE_OPTIONS and nothing escapes', () => {
+  it('defect 5: openStore with a bad dir (undefined, 5, "", null, {}) rejects with ORDO_STORE_ARGUMENT and nothing escapes', () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', probeFixture, 'options'], { encoding: 'utf8', timeout: 30_000 });
     expect({ status: r.status, signal: r.signal, stderr: r.stderr.slice(0, 500) }).toEqual({ status: 0, signal: null, stderr: '' });
-    expect(JSON.parse(r.stdout.trim())).toEqual({ outcomes: Array(5).fill('ORDO_STORE_OPTIONS') });
+    expect(JSON.parse(r.stdout.trim())).toEqual({ outcomes: Array(5).fill('ORDO_STORE_ARGUMENT') });
   }, 30_000);
 
   it('defect 11: a damaged CURRENT is ORDO_STORE_CORRUPT (not ORDO_STORE_IO); a read-only file system is not "locked"', async () => {

@@ -67,3 +67,20 @@ describe(`incident ${incident.id}: the documented figures`, () => {
     expect(samples.at(-1)?.['code']).toBe(200);
   });
 });
+
+describe('incident READMEs', () => {
+  it('each README is what examples/incidents/render.ts writes today, and every timeline it shows is there (run it after changing a scenario)', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { renderIncident } = await import('../../examples/incidents/render.ts');
+    for (const inc of incidents) {
+      const dir = join(import.meta.dirname, '../../examples/incidents', inc.id);
+      const { readme, svgs } = await renderIncident(inc);
+      expect(readFileSync(join(dir, 'README.md'), 'utf8')).toBe(readme);
+      for (const [name, svg] of svgs) {
+        expect(svg.startsWith('<svg')).toBe(true);
+        expect(readFileSync(join(dir, name), 'utf8').startsWith('<svg'), name).toBe(true);
+      }
+    }
+  });
+});

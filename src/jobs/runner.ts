@@ -2,7 +2,8 @@ import type { Env } from '../env/env.ts';
 import type { TimerHandle } from '../env/clock.ts';
 import type { Store } from '../store/index.ts';
 import type { ClusterService, Leadership, Membership } from '../cluster/index.ts';
-import { cancelJob, insertJob, retryJob, setPaused } from './engine.ts';
+import { cancelJob, insertMany, retryJob, setPaused } from './engine.ts';
+import { Batcher } from './batcher.ts';
 import { JobsConfigError, JobsStoppedError, JobsStoreError, JobsUnknownWorkerError } from './errors.ts';
 import { cronPlugin, type ParsedCron } from './cronPlugin.ts';
 import { createLocalNotifier, createNatsNotifier, type JobSignal, type Notifier, type NotifierHealth } from './notifier.ts';
@@ -66,12 +67,14 @@ export class JobRunner {
   private pollTimer: TimerHandle | undefined;
   private readonly m = { started: 0, finished: {} as Record<string, number>, rescued: 0, pruned: 0, cronFired: 0, storeErrors: 0, start: new Reservoir(), duration: new Reservoir() };
   private lastReported = '';
+  private readonly inserter: Batcher<{ job: Job; unique: WorkerDef['unique']; now: number }, EnqueueResult>;
 
   private constructor(input: JobRunnerInput, cfg: NormalConfig) {
     const { env, store, cluster } = input;
     this.env = env;
     this.store = store;
     this.cfg = cfg;
+    this.inserter = new Batcher((items) => insertMany(store, items));
     for (const t of Object.values(JOB_TABLES)) if (!store.tableDef(t)) throw new JobsConfigError('store', t, 'the store lacks the job tables: add jobTables() to its tables');
     const conn = cluster?.connection;
     if (cfg.notifier === 'nats' && !conn) throw new JobsConfigError('notifier', 'nats', 'needs a cluster with a NATS connection');
@@ -263,7 +266,7 @@ export class JobRunner {
     const job = this.buildJob(w, args, options, now);
     const unique = options.unique === false ? undefined : (options.unique ?? w.unique);
     try {
-      const res = await insertJob(this.store, job, unique, now);
+      const res = await this.inserter.add({ job, unique, now });
       return res as EnqueueResult<Args>;
     } catch (err) {
       this.storeFailed('enqueue', err);

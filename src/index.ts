@@ -5,6 +5,7 @@
 export { OrdoError, isOrdoError } from './errors.ts';
 
 // env
+export type { HttpAdapter, HttpRequest, HttpResponse, HttpServerHandle } from './env/index.ts';
 export type { Env, IoAdapters, Clock, TimerHandle, Random, IdSource, Logger, LogRecord, TestEnv, VirtualClock, FsAdapter, ProcessAdapter } from './env/index.ts';
 export { createRealEnv, createTestEnv, createVirtualClock, createSeededRandom, createMemoryLogger } from './env/index.ts';
 
@@ -62,6 +63,7 @@ export {
   FailedToStartChildError,
   MissingDependencyError,
   ApplicationStartError,
+  ApplicationTag,
 } from './supervisor/index.ts';
 export type {
   ChildSpec,
@@ -99,4 +101,8 @@ export type {
   ApplicationHealth,
   ApplicationExit,
   ChildHealth,
+  ApplicationStatus,
+  HealthReason,
+  ApplicationInfo,
+  IntensityHealth,
 } from './supervisor/index.ts';

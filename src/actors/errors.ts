@@ -64,11 +64,9 @@ export class StartTimeoutError extends ActorError {
   readonly code = 'ORDO_START_TIMEOUT' as const;
   readonly pid: Pid;
   readonly timeoutMs: number;
-  constructor(
-    pid: Pid,
-    timeoutMs: number,
-  ) {
-    super(`${String(pid)} was not ready within ${timeoutMs} ms`);
+  /** `cause`: what the machine was stuck on (its `context.error`), when it said. */
+  constructor(pid: Pid, timeoutMs: number, cause?: unknown) {
+    super(`${String(pid)} was not ready within ${timeoutMs} ms${cause instanceof Error ? `: ${cause.message}` : ''}`, cause === undefined ? undefined : { cause });
     this.pid = pid;
     this.timeoutMs = timeoutMs;
     this.name = 'StartTimeoutError';

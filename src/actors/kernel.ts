@@ -130,20 +130,25 @@ export class Kernel {
         }, timeoutMs);
       }
       proc.pendingCalls.add(replyTo);
-      proc.deliverCall(request, replyTo);
+      if (this.env.scheduler === undefined) proc.deliverCall(request, replyTo);
+      else this.via(proc, 'call', () => proc.deliverCall(request, replyTo));
     });
   }
 
   /** Fire-and-forget; always succeeds, even if the target does not exist (OTP's cast). */
   cast(target: Target, message: unknown): void {
     const proc = this.lookup(target);
-    if (proc?.alive) proc.deliverCast(message);
+    if (!proc?.alive) return;
+    if (this.env.scheduler === undefined) proc.deliverCast(message);
+    else this.via(proc, 'cast', () => proc.deliverCast(message));
   }
 
   /** Sends a plain message (an event, for machines). Dropped if the target does not exist. */
   send(target: Target, message: unknown): void {
     const proc = this.lookup(target);
-    if (proc?.alive) proc.deliverInfo(message);
+    if (!proc?.alive) return;
+    if (this.env.scheduler === undefined) proc.deliverInfo(message);
+    else this.via(proc, 'send', () => proc.deliverInfo(message));
   }
 
   /**
@@ -153,7 +158,20 @@ export class Kernel {
    */
   exit(target: Target, reason: unknown, from?: Pid): void {
     const proc = this.lookup(target);
-    if (proc?.alive) proc.signal(from, reason, false);
+    if (!proc?.alive) return;
+    if (this.env.scheduler === undefined) proc.signal(from, reason, false);
+    else this.via(proc, 'exit', () => proc.signal(from, reason, false));
+  }
+
+  /**
+   * In simulation (the Env has a scheduler): delivers to `proc` at the point the scheduler picks —
+   * a labelled decision point; deliveries to one process keep their order. Callers deliver
+   * directly when there is no scheduler (no closure on the production path).
+   */
+  private via(proc: Process, label: string, deliver: () => void): void {
+    this.env.scheduler!.deliver(proc.pid.id, `${label}:${proc.pid}`, () => {
+      if (proc.alive) deliver();
+    });
   }
 
   /** Links two processes. Linking to a dead process sends `noproc` to the other at once. */
@@ -310,7 +328,8 @@ export class Kernel {
       proc.links.clear();
       for (const other of linked) {
         other.links.delete(proc);
-        other.signal(proc.pid, reason, true);
+        if (this.env.scheduler === undefined) other.signal(proc.pid, reason, true);
+        else this.via(other, 'exit_signal', () => other.signal(proc.pid, reason, true));
       }
     }
     if (proc.monitors.size > 0) {

@@ -5,6 +5,8 @@ import type { Kernel } from './kernel.ts';
 import { StartExitError, StartTimeoutError } from './errors.ts';
 import { formatReason } from './exitReason.ts';
 import type { StartResult } from './startResult.ts';
+import { faults } from '../env/faults.ts';
+import { __chaosBugs } from '../env/testBugs.ts';
 
 /** Options for spawning a machine as a process. */
 export interface SpawnMachineOptions {
@@ -43,6 +45,9 @@ export class MachineProcess extends Process {
   private stopReason: unknown = undefined;
   private startTimer: unknown = undefined;
   private settleStart: ((r: StartResult) => void) | undefined;
+  /** Fault-injected delays (simulation only): before readiness counts, before a stop is delivered. */
+  private readyDelay: { timer: unknown; done: boolean } | undefined;
+  private stopTimer: unknown = undefined;
   service: unknown = undefined;
 
   private readonly machine: AnyStateMachine;
@@ -65,6 +70,10 @@ export class MachineProcess extends Process {
     if (!this.alive) return Promise.resolve({ status: 'error', error: new StartExitError(this.pid, this.exitReason) });
     return new Promise<StartResult>((resolve) => {
       this.settleStart = resolve;
+      if (faults.point('actor.start.fail', this.options.name)) {
+        this.exit({ fault: 'actor.start.fail', process: this.options.name ?? String(this.pid) });
+        return;
+      }
       try {
         // Only the options that are needed: xstate merges them into its defaults by object
         // spread, and each key beyond its defaults (an `id`, an `input` of undefined) costs
@@ -86,6 +95,13 @@ export class MachineProcess extends Process {
       if (!this.alive) return;
       this.onSnapshot(this.actor.getSnapshot() as MachineSnapshot);
       if (!this.alive || this.ready) return;
+      if (__chaosBugs.earlyReady) {
+        // Test-only defect: counted as started before the machine is ready.
+        this.ready = true;
+        this.settleStart = undefined;
+        resolve({ status: 'ok', pid: this.pid, info: undefined });
+        return;
+      }
       const ms = this.options.startTimeoutMs ?? 5000;
       if (ms !== Infinity) {
         this.startTimer = env.clock.setTimeout(() => {
@@ -93,8 +109,9 @@ export class MachineProcess extends Process {
           if (this.ready || !this.alive) return;
           const settle = this.settleStart;
           this.settleStart = undefined;
+          const stuckOn = this.condition().error;
           this.forceStop('killed');
-          settle?.({ status: 'error', error: new StartTimeoutError(this.pid, ms) });
+          settle?.({ status: 'error', error: new StartTimeoutError(this.pid, ms, stuckOn) });
         }, ms);
       }
     });
@@ -105,6 +122,17 @@ export class MachineProcess extends Process {
     if (s.status === 'error') return; // delivered through the error observer
     if (s.status === 'active' && this.kernel._observed) this.kernel._emit({ type: 'state', pid: this.pid, value: s.value });
     if (!this.ready && s.status === 'active' && s.hasTag('ready')) {
+      if (this.readyDelay === undefined) {
+        const ms = faults.delayMs('actor.start.slow', this.options.name);
+        this.readyDelay = { timer: undefined, done: ms <= 0 };
+        if (ms > 0) {
+          this.readyDelay.timer = this.kernel.env.clock.setTimeout(() => {
+            this.readyDelay = { timer: undefined, done: true };
+            if (this.alive) this.onSnapshot(this.actor.getSnapshot() as MachineSnapshot);
+          }, ms);
+        }
+      }
+      if (!this.readyDelay.done) return;
       try {
         this.service = this.options.selectService ? this.options.selectService(s as never) : (s.context as { service?: unknown } | undefined)?.service;
       } catch (e) {
@@ -133,6 +161,8 @@ export class MachineProcess extends Process {
   private exit(reason: unknown): void {
     if (!this.alive) return;
     if (this.startTimer !== undefined) this.kernel.env.clock.clearTimeout(this.startTimer);
+    if (this.readyDelay?.timer !== undefined) this.kernel.env.clock.clearTimeout(this.readyDelay.timer);
+    if (this.stopTimer !== undefined) this.kernel.env.clock.clearTimeout(this.stopTimer);
     this.sub?.unsubscribe();
     const status = this.actor?.getSnapshot()?.status;
     if (status === 'active') this.actor.stop();
@@ -176,9 +206,15 @@ export class MachineProcess extends Process {
     } catch {
       canStop = false;
     }
-    if (canStop) this.send({ type: STOP, reason });
-    else this.forceStop(reason);
+    if (!canStop) return this.forceStop(reason);
+    const slow = faults.delayMs('actor.stop.slow', this.options.name);
+    if (slow <= 0) return this.send({ type: STOP, reason });
+    this.stopTimer = this.kernel.env.clock.setTimeout(() => {
+      this.stopTimer = undefined;
+      if (this.alive) this.send({ type: STOP, reason });
+    }, slow);
   }
+
 
   private send(event: { type: string; [k: string]: unknown }): void {
     // A throwing action turns the actor's status to 'error'; the error observer ends the process.

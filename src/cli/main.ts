@@ -1,76 +1,87 @@
 import { createRealEnv, type Env } from '../env/index.ts';
-import { runStart } from './start.ts';
-import { renderTree } from './renderTree.ts';
-import type { ApplicationHealth } from '../supervisor/index.ts';
-import { demoTree } from '../../examples/demo/tree.ts';
+import { CommandError, UsageError } from './args.ts';
+import type { CliIo } from './io.ts';
+import { startCommand } from './commands/start.ts';
+import { treeCommand } from './commands/tree.ts';
+import { healthCommand } from './commands/health.ts';
+import { replayCommand } from './commands/replay.ts';
 import { storeCommand } from './store.ts';
+import { chaosCommand } from './chaos.ts';
 
 const USAGE = `ordo — a supervision runtime modeled on Erlang/OTP
 
-Usage:
-  ordo start [--data DIR] [--once] [--json]   boot the demo tree (live tree; Ctrl-C stops it in order)
-  ordo start --nats URL[,URL] [--data DIR]    the same tree, clustered over NATS (membership, leader, replication)
-  ordo tree  [--data DIR] [--watch]           show the live tree of a running 'ordo start'
-  ordo store info|export|import|backup|restore  the table store's tools ('ordo store' for details)
-  ordo help
+Usage: ordo <command> [options]
+
+Commands:
+  start    boot a tree (default: the reference tree) and show it live; Ctrl-C stops it in order
+  tree     show the tree of an 'ordo start' on this machine (from its status file)
+  health   read a running node's health endpoint
+  replay   replay a documented incident both ways (as deployed, with Ordo)
+  store    the table store's tools: info, export, import, backup, restore, repair
+  chaos    run, sweep, replay and shrink chaos scenarios (deterministic simulation)
+  help     this help
+
+'ordo <command> --help' tells more.
 `;
 
-/** Parses `--flag value` and `--flag` options. */
-export function parseArgs(argv: string[]): { positional: string[]; flags: Record<string, string | true> } {
-  const positional: string[] = [];
-  const flags: Record<string, string | true> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a.startsWith('--')) {
-      const next = argv[i + 1];
-      if (next !== undefined && !next.startsWith('--') && ['data', 'seed', 'nats'].includes(a.slice(2))) {
-        flags[a.slice(2)] = next;
-        i++;
-      } else flags[a.slice(2)] = true;
-    } else positional.push(a);
-  }
-  return { positional, flags };
+/** One command: its argv after the command name → exit code. Other lanes add theirs here (jobs, chaos, replay). */
+export type Command = (argv: readonly string[], io: CliIo, options: MainOptions) => Promise<number>;
+
+export interface MainOptions {
+  /** The tree `ordo start` boots without --tree (bin/ordo.js points it at the reference tree). */
+  defaultTree?: string;
+  /** The incident catalogue module `ordo replay` loads (bin/ordo.js points it at examples/incidents). */
+  incidents?: string;
+  /** An Env to run in (tests); default a real one per command. */
+  env?: Env;
 }
 
-/** The `ordo` command. Returns the exit code. */
-export async function main(argv: string[], envIn?: Env): Promise<number> {
-  const { positional, flags } = parseArgs(argv);
-  const command = positional[0] ?? 'help';
-  const dataDir = typeof flags['data'] === 'string' ? flags['data'] : './data';
-  const tty = !!process.stdout.isTTY && !flags['json'];
-  switch (command) {
-    case 'start': {
-      const env = envIn ?? createRealEnv({ pretty: false, level: tty ? 'silent' : 'info' });
-      const nats = typeof flags['nats'] === 'string' ? flags['nats'].split(',') : undefined;
-      const { code } = await runStart({ env, name: 'demo', tree: demoTree({ dataDir, nats }), dataDir, out: { write: (s) => process.stdout.write(s), isTTY: tty }, once: !!flags['once'] });
-      return code;
-    }
-    case 'tree': {
-      const env = envIn ?? createRealEnv({ level: 'warn' });
-      const show = async (): Promise<boolean> => {
-        const file = `${dataDir}/ordo-tree.json`;
-        if (!(await env.io.fs.exists(file))) {
-          process.stdout.write(`no running tree found (${file} is missing): start one with 'ordo start'\n`);
-          return false;
-        }
-        const { health } = JSON.parse((await env.io.fs.readFile(file)).toString('utf8')) as { health: ApplicationHealth };
-        process.stdout.write((flags['watch'] && tty ? '\x1b[2J\x1b[H' : '') + renderTree(health, { color: tty }) + '\n');
-        return true;
-      };
-      if (!flags['watch']) return (await show()) ? 0 : 1;
-      for (;;) {
-        await show();
-        await new Promise<void>((r) => env.clock.setTimeout(() => r(), 500));
-      }
-    }
-    case 'store':
-      return storeCommand(argv.slice(argv.indexOf('store') + 1), envIn ?? createRealEnv({ level: 'warn' }));
-    case 'help':
-    case '--help':
-      process.stdout.write(USAGE);
-      return 0;
-    default:
-      process.stdout.write(`unknown command '${command}'\n\n${USAGE}`);
-      return 2;
+const COMMANDS: Record<string, Command> = {
+  start: (argv, io, o) => startCommand(argv, io, o),
+  tree: (argv, io, o) => treeCommand(argv, io, o),
+  health: (argv, io, o) => healthCommand(argv, io, o),
+  replay: (argv, io, o) => replayCommand(argv, io, o),
+  chaos: (argv, io, o) => chaosCommand(argv, io, o),
+  store: (argv, io, o) => {
+    const env = o.env ?? createRealEnv({ level: 'warn', logTo: 'stderr' });
+    const help = argv.length === 0 || argv.includes('--help') || argv.includes('-h');
+    return storeCommand(help ? ['help'] : [...argv], env, (s) => io.out(s));
+  },
+};
+
+/** The `ordo` command: dispatches to one command; errors are told once, on stderr. Returns the exit code. */
+export async function main(argv: readonly string[], options: MainOptions = {}, io: CliIo = processIo()): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    io.out(USAGE);
+    return command === undefined ? 2 : 0;
   }
+  const run = COMMANDS[command];
+  if (!run) {
+    io.err(`ordo: unknown command '${command}'\n(see 'ordo --help')\n`);
+    return 2;
+  }
+  try {
+    return await run(rest, io, options);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(`ordo ${e.command}: ${e.message}\n(see 'ordo ${e.command} --help')\n`);
+      return 2;
+    }
+    if (e instanceof CommandError) {
+      io.err(`ordo ${command}: ${e.message}\n`);
+      return 1;
+    }
+    io.err(`ordo ${command}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    return 1;
+  }
+}
+
+function processIo(): CliIo {
+  return {
+    out: (s) => void process.stdout.write(s),
+    err: (s) => void process.stderr.write(s),
+    isTTY: !!process.stdout.isTTY,
+    vars: process.env,
+  };
 }

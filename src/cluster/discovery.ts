@@ -5,6 +5,7 @@ import { connectCluster, type ClusterConnection } from './connection.ts';
 import { ClusterError, NatsUnreachableError } from './errors.ts';
 import { KvMembership, singleNodeMembership, type Membership, type MembershipHealth } from './membership.ts';
 import { newIncarnation, resolveNodeName } from './nodeIdentity.ts';
+import { resolveReplicas, type ReplicasSetting } from './replicas.ts';
 
 /** Configuration of the discovery child. */
 export interface DiscoveryConfig {
@@ -29,6 +30,14 @@ export interface DiscoveryConfig {
    * `formation_timeout`). Unset: wait — the supervisor's `startTimeoutMs` decides.
    */
   formTimeoutMs?: number;
+  /**
+   * Copies of every stream, KV bucket and object store Ordo creates (members, leases, schema
+   * records, replication streams, snapshots). Default `'auto'`: 3 when the connected NATS
+   * cluster advertises at least 3 servers, 1 on a single server. Applied at creation and
+   * reconciled for existing ones (an explicit count also shrinks; `'auto'` never does); a
+   * count the cluster cannot hold fails with `ORDO_JETSTREAM_REPLICAS`. See docs/cluster.md.
+   */
+  replicas?: ReplicasSetting;
 }
 
 /** Input of the discovery machine. */
@@ -43,6 +52,10 @@ export interface ClusterService extends Membership {
   readonly connection: ClusterConnection | undefined;
   readonly cluster: string;
   readonly incarnation: string;
+  /** The replica count every stream/bucket of this cluster gets (resolved from {@link DiscoveryConfig.replicas}); absent = 1. */
+  readonly replicas?: number;
+  /** Whether that count was configured (reconciling may shrink) or `'auto'` (never shrinks); absent = auto. */
+  readonly replicasExplicit?: boolean;
 }
 
 interface Ctx {
@@ -57,7 +70,7 @@ interface Ctx {
 }
 
 /** Errors retrying cannot fix: refused at boot, not a crash loop. */
-const PERMANENT = new Set(['ORDO_NATS_AUTH', 'ORDO_NATS_TLS', 'ORDO_NATS_NO_JETSTREAM', 'ORDO_NATS_FEATURE', 'ORDO_NATS_NO_CONNECTOR', 'ORDO_CLUSTER_CONFIG']);
+const PERMANENT = new Set(['ORDO_NATS_AUTH', 'ORDO_NATS_TLS', 'ORDO_NATS_NO_JETSTREAM', 'ORDO_NATS_FEATURE', 'ORDO_NATS_NO_CONNECTOR', 'ORDO_CLUSTER_CONFIG', 'ORDO_JETSTREAM_REPLICAS']);
 
 const toClusterError = (e: unknown): ClusterError =>
   e instanceof ClusterError ? e : new NatsUnreachableError(e instanceof Error ? e.message : String(e), { cause: e });
@@ -71,10 +84,14 @@ async function boot(input: DiscoveryInput): Promise<{ service: ClusterService; m
   if (!config.nats?.servers?.length) {
     env.logger.info({ report: 'discovery', node, mode: 'single' }, 'no NATS servers configured: single-node mode');
     const m = singleNodeMembership(node, incarnation, env.clock.now());
-    return { service: Object.assign(Object.create(null) as object, m, { self: node, connection: undefined, cluster, incarnation }) as ClusterService, membership: undefined };
+    return { service: Object.assign(Object.create(null) as object, m, { self: node, connection: undefined, cluster, incarnation, replicas: 1, replicasExplicit: false }) as ClusterService, membership: undefined };
   }
+  if (config.replicas !== undefined) resolveReplicas(undefined, config.replicas); // a bad value is a config error before connecting
   const conn = await connectCluster(env, config.nats, node);
-  const membership = new KvMembership(env, conn, { cluster, node, incarnation, timing, ...(config.meta ? { meta: config.meta } : {}) });
+  const replicasExplicit = config.replicas !== undefined && config.replicas !== 'auto';
+  const replicas = resolveReplicas(conn.nc.info, config.replicas);
+  env.logger.info({ report: 'discovery', node, event: 'replicas', replicas, setting: config.replicas ?? 'auto', servers: conn.nc.info?.connect_urls?.length ?? 1 }, `streams and buckets get ${replicas} replica(s)`);
+  const membership = new KvMembership(env, conn, { cluster, node, incarnation, timing, replicas, replicasExplicit, ...(config.meta ? { meta: config.meta } : {}) });
   try {
     await membership.start();
   } catch (e) {
@@ -87,6 +104,8 @@ async function boot(input: DiscoveryInput): Promise<{ service: ClusterService; m
     cluster,
     incarnation,
     connection: conn,
+    replicas,
+    replicasExplicit,
     members: () => membership.members(),
     on: (ev, l) => membership.on(ev, l),
     health: () => membership.health(),

@@ -79,7 +79,7 @@ export const electionMachine = setup({
       const timing = leaseTiming(input.config);
       const name = validateName('election name', input.config?.name ?? 'leader');
       if (!cluster.connection) return { election: undefined, service: soloLeadership(cluster.self, cluster.incarnation) };
-      const election = new KvLeaderElection(env, cluster.connection, { cluster: cluster.cluster, node: cluster.self, incarnation: cluster.incarnation, name, timing });
+      const election = new KvLeaderElection(env, cluster.connection, { cluster: cluster.cluster, node: cluster.self, incarnation: cluster.incarnation, name, timing, replicas: cluster.replicas ?? 1, replicasExplicit: cluster.replicasExplicit ?? false });
       await election.start();
       return { election, service: election };
     }),

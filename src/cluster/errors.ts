@@ -87,9 +87,55 @@ export class ReplNewerSchemaError extends ClusterError {
 export class ReplConflictError extends ClusterError {
   readonly code = 'ORDO_REPL_CONFLICT' as const;
 }
+/**
+ * The local store could not apply a valid replicated message (I/O failure, a closed store):
+ * applying stops at that sequence and the replication child ends with this reason, so its
+ * supervisor restarts it and it re-applies from the store's recorded position. Never skipped.
+ */
+export class ReplApplyError extends ClusterError {
+  readonly code = 'ORDO_REPL_APPLY' as const;
+}
 /** The replicator is stopped or halted and cannot accept commits. */
 export class ReplUnavailableError extends ClusterError {
   readonly code = 'ORDO_REPL_UNAVAILABLE' as const;
+}
+/**
+ * JetStream did not answer although NATS did: no responders (503: no stream leader or no
+ * JetStream server for the subject), an API timeout, or "JetStream not available". Transient:
+ * a replicated stream regains a leader within seconds on a healthy cluster. A commit rejected
+ * with it was **not** stored (every attempt was refused before reaching a stream).
+ */
+export class JetStreamUnavailableError extends ClusterError {
+  readonly code = 'ORDO_JETSTREAM_UNAVAILABLE' as const;
+}
+/**
+ * A stream, KV bucket or object store does not have (and could not be given) the configured
+ * replica count: `value` is `{ want, have }`. A configuration problem (too few JetStream
+ * servers for the requested replicas), not retried.
+ */
+export class JetStreamReplicasError extends ClusterError {
+  readonly code = 'ORDO_JETSTREAM_REPLICAS' as const;
+}
+/** How an indeterminate commit finally settled (see {@link ReplIndeterminateError.settled}). */
+export type CommitSettlement = { committed: true; seq: number } | { committed: false } | { committed: 'unknown' };
+
+/**
+ * The outcome of a commit is not known: a publish may have reached the stream, and the
+ * replicator could not settle it (by its message id, within the stream's duplicate window)
+ * before its settle timeout. **Not a failure**: the write may be committed. Do not retry it
+ * blindly; await `settled` (never rejects) or read the data back. `msgId` names the publish.
+ */
+export class ReplIndeterminateError extends ClusterError {
+  readonly code = 'ORDO_REPL_INDETERMINATE' as const;
+  /** The publish's `Nats-Msg-Id`. */
+  readonly msgId: string;
+  /** Resolves once the replicator knows (or gave up knowing): keeps settling in the background. */
+  readonly settled: Promise<CommitSettlement>;
+  constructor(message: string, details: ClusterErrorDetails & { msgId: string; settled: Promise<CommitSettlement> }) {
+    super(message, details);
+    this.msgId = details.msgId;
+    this.settled = details.settled;
+  }
 }
 /** Catch-up needs a snapshot and no live peer could provide one. */
 export class ReplSnapshotError extends ClusterError {
@@ -112,6 +158,10 @@ export type ClusterErrorCode =
   | ReplMalformedError['code']
   | ReplNewerSchemaError['code']
   | ReplConflictError['code']
+  | ReplApplyError['code']
   | ReplUnavailableError['code']
   | ReplSnapshotError['code']
+  | JetStreamUnavailableError['code']
+  | JetStreamReplicasError['code']
+  | ReplIndeterminateError['code']
   | ReplMigrationError['code'];

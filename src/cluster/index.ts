@@ -6,7 +6,7 @@ export type { NatsConfig, NatsTlsConfig, NatsReconnectConfig, DiscoveryTiming } 
 export { CLUSTER_DEFAULTS } from './config.ts';
 export type { ClusterConnection, NatsRuntimeEvent } from './connection.ts';
 export { connectCluster } from './connection.ts';
-export type { ClusterErrorCode, ClusterErrorDetails } from './errors.ts';
+export type { ClusterErrorCode, ClusterErrorDetails, CommitSettlement } from './errors.ts';
 export {
   ClusterError,
   NatsUnreachableError,
@@ -19,10 +19,16 @@ export {
   ReplMalformedError,
   ReplNewerSchemaError,
   ReplConflictError,
+  ReplApplyError,
   ReplUnavailableError,
   ReplSnapshotError,
   ReplMigrationError,
+  JetStreamUnavailableError,
+  JetStreamReplicasError,
+  ReplIndeterminateError,
 } from './errors.ts';
+export type { ReplicasSetting } from './replicas.ts';
+export { resolveReplicas } from './replicas.ts';
 export type { ServerFeature } from './serverFeatures.ts';
 export { FEATURE_MIN_VERSION, serverHas, versionAtLeast } from './serverFeatures.ts';
 export { resolveNodeName, newIncarnation, NODE_NAME_FILE } from './nodeIdentity.ts';
@@ -36,6 +42,8 @@ export { electionMachine, leaseTiming } from './election.ts';
 export type { ReplicatedStore, StreamPosition } from './replicatedStore.ts';
 export type { ReplicationHealth, ReplicatorOptions } from './replicator.ts';
 export { replNames } from './replicator.ts';
+export type { NatsUserPermissions, NodeUser, OtherUser } from './natsPermissions.ts';
+export { nodePermissions, natsAccountConf } from './natsPermissions.ts';
 export type { ReplicationConfig, ReplicationInput, ReplicationService } from './replication.ts';
 export { replicationMachine } from './replication.ts';
 export type { SchemaRecord, MigrationGateOptions } from './schemaGate.ts';

@@ -1,9 +1,10 @@
 import { Kvm, KvWatchInclude, type KV, type KvWatchEntry } from '@nats-io/kv';
 import type { QueuedIterator } from '@nats-io/nats-core';
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { Env } from '../env/env.ts';
 import type { TimerHandle } from '../env/clock.ts';
 import type { ClusterConnection } from './connection.ts';
+import { createWithReplicas, reconcileReplicas } from './replicas.ts';
 
 /** A leader term: who leads and the fencing token (the KV revision that created the lease). */
 export interface LeaderTerm {
@@ -79,11 +80,11 @@ export class KvLeaderElection implements Leadership {
 
   private readonly env: Env;
   private readonly conn: ClusterConnection;
-  private readonly opts: { cluster: string; node: string; incarnation: string; name: string; timing: LeaseTiming };
+  private readonly opts: { cluster: string; node: string; incarnation: string; name: string; timing: LeaseTiming; replicas?: number; replicasExplicit?: boolean };
   constructor(
     env: Env,
     conn: ClusterConnection,
-    opts: { cluster: string; node: string; incarnation: string; name: string; timing: LeaseTiming },
+    opts: { cluster: string; node: string; incarnation: string; name: string; timing: LeaseTiming; replicas?: number; replicasExplicit?: boolean },
   ) {
     this.env = env;
     this.conn = conn;
@@ -113,7 +114,10 @@ export class KvLeaderElection implements Leadership {
     // must not hold the campaign loop past the TTL.
     const timeout = Math.max(250, Math.floor(this.opts.timing.renewMs));
     const kvm = new Kvm(jetstream(this.conn.nc, { timeout }));
-    this.kv = await kvm.create(leaseBucket(this.opts.cluster), { ttl: this.opts.timing.leaseTtlMs, history: 1, timeout });
+    const replicas = this.opts.replicas ?? 1;
+    const bucket = leaseBucket(this.opts.cluster);
+    this.kv = await createWithReplicas(`KV_${bucket}`, replicas, () => kvm.create(bucket, { ttl: this.opts.timing.leaseTtlMs, history: 1, timeout, replicas }), { node: this.opts.node });
+    await reconcileReplicas(await jetstreamManager(this.conn.nc, { timeout, checkAPI: false }), `KV_${bucket}`, replicas, this.opts.replicasExplicit ?? false, this.log, { node: this.opts.node });
     await this.tick();
     await this.openWatch();
     this.offConn = this.conn.on((e) => {

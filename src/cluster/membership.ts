@@ -1,10 +1,11 @@
 import { Kvm, KvWatchInclude, type KV, type KvWatchEntry } from '@nats-io/kv';
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { QueuedIterator } from '@nats-io/nats-core';
 import type { Env } from '../env/env.ts';
 import type { TimerHandle } from '../env/clock.ts';
 import type { ClusterConnection } from './connection.ts';
 import type { DiscoveryTiming } from './config.ts';
+import { createWithReplicas, reconcileReplicas } from './replicas.ts';
 
 /** What a node publishes about itself in the members bucket. */
 export interface MemberInfo {
@@ -94,11 +95,11 @@ export class KvMembership implements Membership {
 
   private readonly env: Env;
   private readonly conn: ClusterConnection;
-  private readonly opts: { cluster: string; node: string; incarnation: string; timing: DiscoveryTiming; meta?: Record<string, string> };
+  private readonly opts: { cluster: string; node: string; incarnation: string; timing: DiscoveryTiming; replicas?: number; replicasExplicit?: boolean; meta?: Record<string, string> };
   constructor(
     env: Env,
     conn: ClusterConnection,
-    opts: { cluster: string; node: string; incarnation: string; timing: DiscoveryTiming; meta?: Record<string, string> },
+    opts: { cluster: string; node: string; incarnation: string; timing: DiscoveryTiming; replicas?: number; replicasExplicit?: boolean; meta?: Record<string, string> },
   ) {
     this.env = env;
     this.conn = conn;
@@ -117,7 +118,10 @@ export class KvMembership implements Membership {
     // Requests time out within a heartbeat or two, so an outage shows up as degraded quickly.
     const timeout = Math.max(500, this.opts.timing.heartbeatMs * 2);
     const kvm = new Kvm(jetstream(this.conn.nc, { timeout }));
-    this.kv = await kvm.create(membersBucket(this.opts.cluster), { ttl: this.opts.timing.ttlMs, history: 1, timeout });
+    const replicas = this.opts.replicas ?? 1;
+    const bucket = membersBucket(this.opts.cluster);
+    this.kv = await createWithReplicas(`KV_${bucket}`, replicas, () => kvm.create(bucket, { ttl: this.opts.timing.ttlMs, history: 1, timeout, replicas }), { node: this.opts.node });
+    await reconcileReplicas(await jetstreamManager(this.conn.nc, { timeout, checkAPI: false }), `KV_${bucket}`, replicas, this.opts.replicasExplicit ?? false, this.log, { node: this.opts.node });
     await this.beat(true);
     const mine = await this.kv.get(this.info.name);
     if (mine) this.serverOffset = mine.created.getTime() - this.env.clock.now();

@@ -9,7 +9,7 @@ import type { ReplicatedStore } from './replicatedStore.ts';
 import { coordinateMigration } from './schemaGate.ts';
 
 /** Configuration of a replication child: the replicator's options that are not derived from the cluster. */
-export type ReplicationConfig = Pick<ReplicatorOptions, 'store' | 'tables' | 'maxMsgs' | 'maxAgeMs' | 'commitTimeoutMs' | 'publishTimeoutMs' | 'conflictDetection' | 'conflictScope'> & {
+export type ReplicationConfig = Pick<ReplicatorOptions, 'store' | 'tables' | 'maxMsgs' | 'maxAgeMs' | 'commitTimeoutMs' | 'publishTimeoutMs' | 'settleTimeoutMs' | 'conflictDetection' | 'conflictScope'> & {
   /**
    * How long a node waits for the leader to run the store's deferred replicated migrations,
    * and then for its own store to apply the migration batch (default 60 s). On timeout the
@@ -50,6 +50,9 @@ export interface ReplicationService {
   replicas(): string[];
 }
 
+/** Error codes that end the child (with the error as its reason) instead of a retry in place. */
+const FATAL = new Set(['ORDO_CLUSTER_CONFIG', 'ORDO_NATS_FEATURE', 'ORDO_REPL_NEWER_SCHEMA', 'ORDO_REPL_APPLY']);
+
 interface Ctx {
   input: ReplicationInput;
   replicator: Replicator | undefined;
@@ -70,8 +73,10 @@ interface Ctx {
  * runs deferred migrations locally and the store writes locally. A start or migration failure
  * (NATS down, no peer to give a needed snapshot, migration timeout) is retried with back-off in
  * `retrying` (tag `degraded`), not a crash loop. A configuration error (deferred migrations but
- * no `leadership`) ends the child in `failed` with the typed error as its exit reason: a start
- * failure the supervisor reports, not a retry loop. `ordo.stop` unplugs from the store and
+ * no `leadership`), data newer than this code (`ORDO_REPL_NEWER_SCHEMA`) or a store that could
+ * not write a valid message (`ORDO_REPL_APPLY`) ends the child in `failed` with the typed error
+ * as its exit reason — at start (a start failure, never `ready`) or while running (an abnormal
+ * exit): the supervisor restarts it, and it re-applies from the store's recorded position. `ordo.stop` unplugs from the store and
  * stops applying; it also abandons a wait for the leader's migration at once.
  *
  * @example
@@ -98,7 +103,7 @@ export const replicationMachine = setup({
         };
       }
       const { migrationTimeoutMs: _ignored, ...replConfig } = config;
-      const opts: ReplicatorOptions = { cluster: cluster.cluster, node: cluster.self, incarnation: cluster.incarnation, ...replConfig };
+      const opts: ReplicatorOptions = { cluster: cluster.cluster, node: cluster.self, incarnation: cluster.incarnation, replicas: cluster.replicas ?? 1, replicasExplicit: cluster.replicasExplicit ?? false, ...replConfig };
       const replicator = new Replicator(env, cluster.connection, store, opts);
       try {
         await replicator.start();
@@ -114,14 +119,35 @@ export const replicationMachine = setup({
     close: fromPromise<void, { replicator: Replicator | undefined }>(async ({ input }) => {
       await input.replicator?.stop();
     }),
+    // Settles only when the replicator stops applying for good (newer schema, a store that could not write).
+    watchFailure: fromPromise<unknown, { replicator: Replicator | undefined }>(({ input }) => input.replicator?.failed ?? new Promise<never>(() => undefined)),
   },
   actions: {
+    logStartFailed: ({ event, context }) => {
+      const err = (event as { error?: unknown }).error;
+      context.input.env.logger.warn({ report: 'replication', event: 'start_failed', code: (err as { code?: unknown })?.code, err }, 'replication could not start; retrying');
+    },
     startFailed: assign(({ event, context }) => {
       const e = (event as { error?: unknown }).error as { code?: string; message?: string };
       const lastError = { code: typeof e?.code === 'string' ? e.code : 'ORDO_REPL_UNAVAILABLE', message: String(e?.message ?? e) };
-      context.input.env.logger.warn({ report: 'replication', event: 'start_failed', ...lastError }, 'replication could not start; retrying');
       return { attempt: context.attempt + 1, lastError };
     }),
+    // the error that ends the child: an invoke's `error`, or the failure the watcher resolved with
+    logFatal: ({ event, context }) => {
+      const err = (event as { error?: unknown }).error ?? (event as { output?: unknown }).output;
+      context.input.env.logger.error({ report: 'replication', event: 'failed', code: (err as { code?: unknown })?.code, err }, 'replication cannot go on: ending the child with the reason (its supervisor decides)');
+    },
+    fatal: assign(({ event }) => {
+      const err = (event as { error?: unknown }).error ?? (event as { output?: unknown }).output;
+      const e = err as { code: string; message: string };
+      return { fatal: err, lastError: { code: e.code, message: e.message } };
+    }),
+  },
+  guards: {
+    // Retrying in place cannot fix these: a configuration error, data newer than this code, a
+    // store that could not write a valid message (the child ends; a restart re-applies from
+    // the store's recorded position).
+    fatal: ({ event }) => FATAL.has((event as { error?: { code?: unknown } }).error?.code as string),
   },
   delays: {
     retryDelay: ({ context }) => retryDelayMs(context.attempt),
@@ -136,7 +162,10 @@ export const replicationMachine = setup({
         src: 'open',
         input: ({ context }) => context.input,
         onDone: { target: 'migrating', actions: assign(({ event }) => ({ replicator: event.output.replicator, service: event.output.service, lastError: undefined })) },
-        onError: { target: 'retrying', actions: 'startFailed' },
+        onError: [
+          { guard: 'fatal', target: 'failed', actions: ['logFatal', 'fatal'] },
+          { target: 'retrying', actions: ['logStartFailed', 'startFailed'] },
+        ],
       },
       on: { 'ordo.stop': 'stopped' },
     },
@@ -149,18 +178,8 @@ export const replicationMachine = setup({
         input: ({ context }) => ({ input: context.input, replicator: context.replicator }),
         onDone: 'running',
         onError: [
-          {
-            guard: ({ event }) => (event.error as { code?: unknown })?.code === 'ORDO_CLUSTER_CONFIG',
-            target: 'failing',
-            actions: [
-              ({ event, context }) => context.input.env.logger.error({ report: 'replication', event: 'failed', code: (event.error as { code?: unknown }).code, err: event.error }, 'replication cannot start: configuration error'),
-              assign(({ event }) => {
-                const e = event.error as { code: string; message: string };
-                return { fatal: event.error, lastError: { code: e.code, message: e.message } };
-              }),
-            ],
-          },
-          { target: 'abandoning', actions: 'startFailed' },
+          { guard: 'fatal', target: 'failing', actions: ['logFatal', 'fatal'] },
+          { target: 'abandoning', actions: ['logStartFailed', 'startFailed'] },
         ],
       },
       on: { 'ordo.stop': 'stopping' },
@@ -182,7 +201,11 @@ export const replicationMachine = setup({
       on: { 'ordo.stop': 'stopping' },
     },
     retrying: { tags: ['degraded'], after: { retryDelay: 'opening' }, on: { 'ordo.stop': 'stopped' } },
-    running: { tags: ['ready'], on: { 'ordo.stop': 'stopping' } },
+    running: {
+      tags: ['ready'],
+      invoke: { src: 'watchFailure', input: ({ context }) => ({ replicator: context.replicator }), onDone: { target: 'failing', actions: ['logFatal', 'fatal'] } },
+      on: { 'ordo.stop': 'stopping' },
+    },
     stopping: { invoke: { src: 'close', input: ({ context }) => ({ replicator: context.replicator }), onDone: 'stopped', onError: 'stopped' } },
     stopped: { type: 'final' },
   },

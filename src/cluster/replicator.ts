@@ -2,9 +2,13 @@ import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError, jetstream, jetstre
 import type { Subscription } from '@nats-io/nats-core';
 import type { Env } from '../env/env.ts';
 import type { ClusterConnection } from './connection.ts';
-import { ClusterError, ReplConflictError, ReplMalformedError, ReplNewerSchemaError, ReplSnapshotError, ReplUnavailableError, NatsUnreachableError } from './errors.ts';
+import { ClusterError, JetStreamReplicasError, NatsFeatureError, ReplApplyError, ReplIndeterminateError, ReplConflictError, ReplMalformedError, ReplNewerSchemaError, ReplSnapshotError, ReplUnavailableError } from './errors.ts';
 import { SnapshotTransfer } from './snapshotTransfer.ts';
-import { decodeBatch, encodeBatch, tablesOf, validateBatch, type DecodeResult } from './replCodec.ts';
+import { PendingCommits, publishSettled } from './commitSettlement.ts';
+import { classifyJetStreamError, createWithReplicas, reconcileReplicas } from './replicas.ts';
+import { decodeMessage, encodeBatch, parseReplSubject, replSubject, tableKeyOf, tableSubjects, tablesOf, validateBatch, type DecodeResult } from './replCodec.ts';
+import { validateName } from './config.ts';
+import { serverHas } from './serverFeatures.ts';
 import type { CommitBatch, CommitOp, Replicator as StoreReplicator, ReplicatorCommitOptions } from '../store/types.ts';
 import type { ReplicatedStore } from './replicatedStore.ts';
 
@@ -17,6 +21,10 @@ export interface ReplicatorOptions {
   incarnation: string;
   /** The replicated tables (a batch touching another table is malformed). */
   tables: string[];
+  /** Replicas of the stream (and the snapshot bucket); default 1. The replication child passes the cluster's. */
+  replicas?: number;
+  /** The count was configured (reconciling may shrink an existing stream); else never shrinks. */
+  replicasExplicit?: boolean;
   /** Stream limits: when old messages go, late nodes catch up from a snapshot. */
   maxMsgs?: number;
   maxAgeMs?: number;
@@ -24,6 +32,12 @@ export interface ReplicatorOptions {
   commitTimeoutMs?: number;
   /** Per-publish request timeout (default 2 s); retried with the same msg id until commitTimeoutMs. */
   publishTimeoutMs?: number;
+  /**
+   * When an attempt may have been stored (a timeout) and commitTimeoutMs passes with the outcome
+   * unknown, how much longer the commit keeps settling it by msg id before it rejects with
+   * `ORDO_REPL_INDETERMINATE` (default 60 s; inside the stream's 120 s duplicate window).
+   */
+  settleTimeoutMs?: number;
   /** Expected-last-sequence checks on publish (default true). */
   conflictDetection?: boolean;
   /**
@@ -57,10 +71,15 @@ export function replNames(cluster: string, store: string): { stream: string; pre
   return { stream: `ORDO_REPL_${cluster}_${store}`, prefix: `ordo.repl.${cluster}.${store}`, snapshotSubject: `ordo.snap.${cluster}.${store}` };
 }
 
+/** Stands for the payload of a message that was copied into the stream from another one (never decoded). */
+const FOREIGN = new Uint8Array(0);
+
+/** The stream's duplicate window: a publish retried with the same msg id within it is deduplicated by the server. */
+const DUPLICATE_WINDOW_MS = 120_000;
+
 /** Messages handed to the store ahead of confirmation, at most. */
 const MAX_IN_FLIGHT = 1024;
 
-const token = (t: string): string => (/^[A-Za-z0-9_-]+$/.test(t) ? t : `x${Buffer.from(t).toString('hex')}`);
 
 /**
  * Store replication through one JetStream stream per store. Each committed batch is one
@@ -90,7 +109,17 @@ export class Replicator implements StoreReplicator {
   private applied = 0;
   private readonly subjectSeq = new Map<string, number>();
   private readonly waiters = new Map<number, Array<{ resolve: () => void; reject: (e: unknown) => void }>>();
+  /** Why applying stopped for good (a newer schema, a store that could not write); also rejects commits. */
   private halted: ClusterError | undefined;
+  private onFailed!: (e: ClusterError) => void;
+  /**
+   * Resolves with the error that stopped applying for good: a newer schema
+   * ({@link ReplNewerSchemaError}) or a store that could not write a valid message
+   * ({@link ReplApplyError}). The replication child ends with it as its reason (never `ready`
+   * while halted); its supervisor restarts it, and it re-applies from the store's recorded
+   * position. Pending while applying works.
+   */
+  readonly failed: Promise<ClusterError> = new Promise((r) => (this.onFailed = r));
   private stopped = false;
   private malformed = 0;
   private conflicts = 0;
@@ -122,6 +151,8 @@ export class Replicator implements StoreReplicator {
     this.conn = conn;
     this.store = store;
     this.opts = opts;
+    // the node's name is a subject token: NATS permissions bind what it publishes to it
+    validateName('node', opts.node);
     const n = replNames(opts.cluster, opts.store);
     this.stream = n.stream;
     this.prefix = n.prefix;
@@ -147,10 +178,15 @@ export class Replicator implements StoreReplicator {
 
   /** Creates the stream if needed, catches up (from a peer snapshot when the stream lost the gap), starts applying, serves snapshots, and plugs into the store. */
   async start(): Promise<void> {
+    if (this.opts.conflictScope === 'table' && !serverHas(this.conn.serverVersion, 'lastSubjectSequenceSubject')) {
+      // Each node publishes on its own subjects; a table's last sequence across nodes needs the
+      // wildcard expectation of 2.11. Checked per node subject it would silently miss the others.
+      throw new NatsFeatureError(`conflictScope 'table' needs nats-server 2.11 or later (an expected last sequence over a wildcard subject); this server is ${this.conn.serverVersion}: use conflictScope 'stream'`, { node: this.opts.node, value: this.conn.serverVersion });
+    }
     const timeout = this.opts.publishTimeoutMs ?? 2000;
     this.js = jetstream(this.conn.nc, { timeout });
     this.jsm = await jetstreamManager(this.conn.nc, { timeout });
-    this.snapshots = new SnapshotTransfer(this.js, this.opts.cluster, `${this.opts.store}.${this.opts.node}.${this.opts.incarnation}.${this.msgNonce}`);
+    this.snapshots = new SnapshotTransfer(this.js, this.opts.cluster, `${this.opts.store}.${this.opts.node}.${this.opts.incarnation}.${this.msgNonce}`, this.opts.replicas ?? 1);
     await this.ensureStream();
     this.applied = this.store.lastAppliedSeq(this.stream);
     this.submitted = this.applied;
@@ -166,15 +202,19 @@ export class Replicator implements StoreReplicator {
         await this.waitApplied(last, this.opts.commitTimeoutMs ?? 10_000);
         break;
       } catch (e) {
-        if (e instanceof ReplNewerSchemaError) break;
+        // halted while catching up: a start failure naming why, never a ready replicator
+        if (this.halted) throw this.halted;
         if (this.applied === seen) throw e;
       }
     }
     // Know every replicated table's last subject sequence up front, so `commit` computes its
     // expectation synchronously — in the same tick as the store's own read-set check.
-    for (const t of this.opts.tables) {
-      if (!this.halted) await this.knownSubjectSeq(`${this.prefix}.t.${token(t)}`);
+    if (this.opts.conflictScope === 'table') {
+      for (const t of this.opts.tables) {
+        if (!this.halted) await this.knownSubjectSeq(tableSubjects(this.prefix, t));
+      }
     }
+    if (this.halted) throw this.halted;
     this.serveSnapshots();
     this.offConn = this.conn.on((e) => {
       if (e.type === 'nats.reconnect') this.restartConsumer();
@@ -187,12 +227,17 @@ export class Replicator implements StoreReplicator {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    this.store.setReplicator(undefined);
+    // Not `undefined`: a store without a replicator writes replicated tables locally (single-node
+    // mode). Unplugged from a cluster, such a write would never reach the stream — refuse it
+    // until a replicator is plugged in again.
+    const refusal = new ReplUnavailableError('replication is not running: writes to replicated tables are refused until it is', { node: this.opts.node, stream: this.stream });
+    this.store.setReplicator({ commit: () => Promise.reject(refusal) });
     this.offConn?.();
     this.consumerGen++;
     this.snapSub?.unsubscribe();
     await this.messages?.close().catch((e: unknown) => this.log.debug({ err: e }, 'consumer close'));
     this.rejectWaiters(0, new ReplUnavailableError('replication stopped', { node: this.opts.node, stream: this.stream }));
+    this.pending.giveUpAll();
     await this.submitChain;
     await this.confirmChain;
   }
@@ -216,12 +261,12 @@ export class Replicator implements StoreReplicator {
     const why = validateBatch(batch, this.tableSet);
     if (why) throw new ReplMalformedError(`refusing to publish a malformed batch: ${why}`, { node: this.opts.node, stream: this.stream, value: batch });
     const tables = tablesOf(batch);
-    const subject = tables.length === 1 ? `${this.prefix}.t.${token(tables[0]!)}` : `${this.prefix}.m`;
+    const subject = replSubject(this.prefix, this.opts.node, tables);
     const check = (this.opts.conflictDetection ?? true) && opts.check !== false;
     const bySubject = tables.length === 1 && this.opts.conflictScope === 'table';
     // The deadline runs from the call: commits queued behind a stuck one fail with it, not one timeout each.
     const deadline = this.env.clock.now() + (this.opts.commitTimeoutMs ?? 10_000);
-    const release = check ? await this.takeLane(bySubject ? subject : '') : undefined;
+    const release = check ? await this.takeLane(bySubject ? tableSubjects(this.prefix, tables[0]!) : '') : undefined;
     try {
       if (this.env.clock.now() >= deadline) {
         throw new ReplUnavailableError(`commit timed out behind this node's earlier commits (${this.opts.commitTimeoutMs ?? 10_000} ms)`, { node: this.opts.node, stream: this.stream });
@@ -233,6 +278,8 @@ export class Replicator implements StoreReplicator {
   }
 
   private readonly lanes = new Map<string, Promise<void>>();
+  /** Publishes whose outcome is being settled by msg id / stream order. */
+  private readonly pending = new PendingCommits();
 
   /** Waits for this node's previous checked commit in the same scope; returns the release. */
   private async takeLane(key: string): Promise<() => void> {
@@ -252,43 +299,83 @@ export class Replicator implements StoreReplicator {
     if (this.stopped) throw new ReplUnavailableError('replication stopped', { node: this.opts.node, stream: this.stream });
     if (this.halted) throw this.halted;
     const data = encodeBatch(this.opts.node, batch, local);
-    const msgID = `${this.opts.node}.${this.opts.incarnation}.${this.msgNonce}.${++this.msgCounter}`;
-    const expect: { lastSubjectSequence?: number; lastSequence?: number } = {};
+    // Unpredictable per commit: a msg id another publisher could guess in advance would let it
+    // pre-empt this commit through the stream's dedupe (ours then acked as its duplicate).
+    const msgID = `${this.opts.node}.${this.opts.incarnation}.${this.msgNonce}.${++this.msgCounter}.${this.env.random.int(2 ** 31).toString(36)}`;
+    const expect: { lastSubjectSequence?: number; lastSubjectSequenceSubject?: string; lastSequence?: number } = {};
+    // table scope: the table's last sequence over every node's subject for it
+    const tableKey = bySubject ? tableSubjects(this.prefix, tables[0]!) : undefined;
     if (check) {
-      if (bySubject && !this.subjectSeq.has(subject)) await this.knownSubjectSeq(subject);
+      if (tableKey && !this.subjectSeq.has(tableKey)) await this.knownSubjectSeq(tableKey);
       // From here to the publish call nothing yields: the expectation and the read-set check
       // describe the same state.
-      if (bySubject) expect.lastSubjectSequence = this.subjectSeq.get(subject) ?? 0;
+      if (tableKey) {
+        expect.lastSubjectSequence = this.subjectSeq.get(tableKey) ?? 0;
+        expect.lastSubjectSequenceSubject = tableKey;
+      }
       else expect.lastSequence = this.applied;
       if (stillValid && !stillValid()) {
         this.conflicts++;
         throw new ReplConflictError(`conflict on ${tables.join(', ')}: what the transaction read changed before it could publish`, { node: this.opts.node, stream: this.stream, value: expect });
       }
     }
-    let seq: number | undefined;
-    for (let attempt = 1; seq === undefined; attempt++) {
-      try {
-        const ack = await this.js.publish(subject, data, { msgID, expect });
-        seq = ack.seq;
-      } catch (e) {
-        if (e instanceof JetStreamApiError && (e.code === JetStreamApiCodes.StreamWrongLastSequence || e.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)) {
-          // Catch up with the winners first: the store's re-check must see what beat us.
-          this.conflicts++;
-          await this.catchUpAfterConflict(e, deadline);
-          throw new ReplConflictError(`conflict on ${tables.join(', ')}: another node committed first (${e.message})`, { node: this.opts.node, stream: this.stream, value: expect, cause: e });
-        }
-        if (this.env.clock.now() >= deadline || this.stopped) {
-          throw new NatsUnreachableError(`could not publish the batch within the commit timeout (${attempt} attempts)`, { node: this.opts.node, stream: this.stream, cause: e });
-        }
-        this.log.debug({ report: 'replication', event: 'publish_retry', attempt, err: e }, 'publish failed; retrying with the same msg id');
-        await this.sleep(Math.min(500, 25 * attempt));
-      }
+    const expectSeq = expect.lastSequence ?? expect.lastSubjectSequence;
+    // table scope: settled by the table's subjects of every node (the key), not by this node's own subject
+    const tracked = this.pending.track(msgID, expectSeq === undefined ? undefined : { seq: expectSeq, subject: tableKey });
+    const settleBy = deadline + (this.opts.settleTimeoutMs ?? 60_000);
+    const outcome = await publishSettled(this.pending, tracked, deadline, settleBy, {
+      publish: () => this.js.publish(subject, data, { msgID, expect }),
+      now: () => this.env.clock.now(),
+      sleep: (ms) => this.sleep(ms),
+      catchUpTo: (e) => this.catchUpAfterConflict(e, settleBy),
+      stopped: () => this.stopped,
+      canSend: () => this.conn.state() === 'connected',
+      log: this.log,
+    });
+    const ids = { node: this.opts.node, stream: this.stream };
+    if (outcome.kind === 'conflict') {
+      // Catch up with the winners first: the store's re-check must see what beat us.
+      this.conflicts++;
+      await this.catchUpAfterConflict(outcome.error, deadline);
+      throw new ReplConflictError(`conflict on ${tables.join(', ')}: another node committed first (${outcome.error.message})`, { ...ids, value: expect, cause: outcome.error });
     }
+    if (outcome.kind === 'refused') {
+      // Never stored: safe for the caller to retry.
+      throw classifyJetStreamError(outcome.error, this.conn.state() === 'connected', `could not publish the batch within the commit timeout (${outcome.attempts} attempts, none stored)`, ids);
+    }
+    if (outcome.kind === 'unknown') {
+      const settled = this.pending.outcome(tracked);
+      // Stream order may still prove it either way; after the duplicate window nothing can.
+      const t = this.env.clock.setTimeout(() => this.pending.giveUp(tracked), DUPLICATE_WINDOW_MS);
+      void settled.then((o) => {
+        this.env.clock.clearTimeout(t);
+        this.log.warn({ report: 'replication', event: 'indeterminate_settled', msgId: msgID, outcome: o }, 'an indeterminate commit settled');
+      });
+      const err = new ReplIndeterminateError(`commit outcome unknown after ${outcome.attempts} attempts: the batch may be in the stream (msg id ${msgID}); not retried`, { ...ids, msgId: msgID, settled, cause: outcome.error });
+      this.log.error({ report: 'replication', event: 'indeterminate', msgId: msgID, err }, err.message);
+      throw err;
+    }
+    const seq = outcome.seq;
     // Fast path: when our batch is the very next sequence, apply it now instead of waiting for
     // the consumer to bring it back; the consumer then sees it as already applied. Stream
     // order holds: it is applied only if `seq === applied + 1` when its turn comes.
-    void this.enqueue(seq, subject, data, local.length > 0 ? { ...batch, ops: [...batch.ops, ...local] } : batch);
-    await this.waitApplied(seq, Math.max(0, deadline - this.env.clock.now()));
+    void this.enqueue(seq, subject, data, local.length > 0 ? { ...batch, ops: [...batch.ops, ...local] } : batch, msgID);
+    await this.waitCommittedApplied(seq);
+  }
+
+  /**
+   * A committed batch (it is in the stream at `seq`) resolves only as committed: it waits for
+   * the local apply with no deadline — the consumer recovers as soon as the stream has a leader
+   * — and if replication stops or halts first, it still resolves (the stream has it; this node
+   * applies it when it resumes). Never reported as a failure.
+   */
+  private async waitCommittedApplied(seq: number): Promise<void> {
+    try {
+      await this.waitApplied(seq, undefined);
+    } catch (e) {
+      if (!this.stopped && !this.halted) throw e;
+      this.log.warn({ report: 'replication', event: 'committed_not_applied', seq, err: e }, 'commit is in the stream; replication stopped before applying it here');
+    }
   }
 
   /** After a wrong-last-sequence answer: wait until this node applied what the server holds. */
@@ -300,12 +387,13 @@ export class Replicator implements StoreReplicator {
     await this.waitApplied(last, Math.max(0, deadline - this.env.clock.now()));
   }
 
-  /** Resolves once the local store has applied `seq`; rejects if halted or after `timeoutMs`. */
-  waitApplied(seq: number, timeoutMs: number): Promise<void> {
+  /** Resolves once the local store has applied `seq`; rejects if halted, stopped or after `timeoutMs` (none: no deadline). */
+  waitApplied(seq: number, timeoutMs: number | undefined): Promise<void> {
     if (this.applied >= seq) return Promise.resolve();
     if (this.halted) return Promise.reject(this.halted);
+    if (this.stopped) return Promise.reject(new ReplUnavailableError('replication stopped', { node: this.opts.node, stream: this.stream, seq }));
     return new Promise((resolve, reject) => {
-      const t = this.env.clock.setTimeout(() => {
+      const t = timeoutMs === undefined ? undefined : this.env.clock.setTimeout(() => {
         const list = this.waiters.get(seq);
         if (list) this.waiters.set(seq, list.filter((w) => w !== entry));
         reject(new ReplUnavailableError(`sequence ${seq} not applied within ${timeoutMs} ms`, { node: this.opts.node, stream: this.stream, seq }));
@@ -336,18 +424,28 @@ export class Replicator implements StoreReplicator {
       subjects: [`${this.prefix}.>`],
       max_msgs: this.opts.maxMsgs ?? -1,
       max_age: (this.opts.maxAgeMs ?? 0) * 1_000_000,
-      duplicate_window: 120 * 1_000_000_000,
+      duplicate_window: DUPLICATE_WINDOW_MS * 1_000_000,
+      num_replicas: this.opts.replicas ?? 1,
     };
     try {
-      await this.jsm.streams.info(this.stream);
-      await this.jsm.streams.update(this.stream, { max_msgs: cfg.max_msgs, max_age: cfg.max_age });
+      const info = await this.jsm.streams.info(this.stream);
+      if (info.config.max_msgs !== cfg.max_msgs || info.config.max_age !== cfg.max_age) {
+        await this.jsm.streams.update(this.stream, { max_msgs: cfg.max_msgs, max_age: cfg.max_age });
+      }
     } catch (e) {
       if (!(e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound)) throw e;
-      await this.jsm.streams.add(cfg).catch(async (e2: unknown) => {
+      await createWithReplicas(this.stream, cfg.num_replicas, () => this.jsm.streams.add(cfg), { node: this.opts.node }).catch(async (e2: unknown) => {
+        if (e2 instanceof JetStreamReplicasError) throw e2;
         // created concurrently by another node: fine if it now exists
         await this.jsm.streams.info(this.stream).catch(() => Promise.reject(e2));
       });
     }
+    const details = { node: this.opts.node };
+    await reconcileReplicas(this.jsm, this.stream, cfg.num_replicas, this.opts.replicasExplicit ?? false, this.log, details);
+    // The snapshot bucket, when it exists already (else it is created with the count on first use).
+    await reconcileReplicas(this.jsm, `OBJ_ordo_snap_${this.opts.cluster}`, cfg.num_replicas, this.opts.replicasExplicit ?? false, this.log, details).catch((e: unknown) => {
+      if (!(e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound)) throw e;
+    });
   }
 
   /** The last sequence of `subject` this node knows; asks the server for subjects not seen since start. */
@@ -390,7 +488,10 @@ export class Replicator implements StoreReplicator {
     void (async () => {
       try {
         for await (const m of messages) {
-          await this.enqueue(m.info.streamSequence, m.subject, m.data);
+          // A message copied in from another stream (sources) keeps its original subject: it
+          // could replay another node's old message. Only what was published here is applied.
+          const copied = m.headers?.has('Nats-Stream-Source') === true;
+          await this.enqueue(m.info.streamSequence, m.subject, copied ? FOREIGN : m.data, undefined, m.headers?.get('Nats-Msg-Id') || undefined);
           if (this.halted || this.stopped) break;
         }
       } catch (e) {
@@ -420,14 +521,14 @@ export class Replicator implements StoreReplicator {
    * everything before it is confirmed first and nothing after it is submitted until it is — so
    * a newer-schema refusal halts exactly there.
    */
-  private enqueue(seq: number, subject: string, data: Uint8Array, own?: CommitBatch): Promise<void> {
-    const p = this.submitChain.then(() => this.submit(seq, subject, data, own));
+  private enqueue(seq: number, subject: string, data: Uint8Array, own?: CommitBatch, msgId?: string): Promise<void> {
+    const p = this.submitChain.then(() => this.submit(seq, subject, data, own, msgId));
     // The chain only orders submissions; the caller awaiting `p` sees its error.
     this.submitChain = p.catch(() => undefined);
     return p;
   }
 
-  private async submit(seq: number, subject: string, data: Uint8Array, own: CommitBatch | undefined): Promise<void> {
+  private async submit(seq: number, subject: string, data: Uint8Array, own: CommitBatch | undefined, msgId: string | undefined): Promise<void> {
     if (this.halted || this.stopped || seq <= this.submitted) return;
     if (own && seq !== this.submitted + 1) return; // not next: the consumer brings it in order
     if (!own && seq > this.submitted + 1) {
@@ -438,8 +539,16 @@ export class Replicator implements StoreReplicator {
     }
     if (this.submitted - this.applied >= MAX_IN_FLIGHT) await this.confirmChain;
     this.submitted = seq;
+    // only a message on this node's own subject can settle this node's commit by its msg id
+    const ownSubject = parseReplSubject(this.prefix, subject)?.node === this.opts.node;
+    this.pending.observe(seq, tableKeyOf(this.prefix, subject) ?? subject, ownSubject ? msgId : undefined);
     // Our own batch was validated before publishing: no need to parse it back.
-    const decoded: DecodeResult = own ? { ok: true, node: this.opts.node, batch: own } : decodeBatch(data, this.tableSet);
+    // The writer is the node the subject names (NATS permissions bind it), never the payload's claim.
+    const decoded: DecodeResult = own
+      ? { ok: true, node: this.opts.node, batch: own }
+      : data === FOREIGN
+        ? { ok: false, why: 'copied from another stream (Nats-Stream-Source): only messages published to this stream are applied' }
+        : decodeMessage(this.prefix, subject, data, this.tableSet);
     if (!decoded.ok) {
       const why = decoded.why;
       this.confirmChain = this.confirmChain.then(() => this.skipMalformed(seq, subject, why));
@@ -459,6 +568,8 @@ export class Replicator implements StoreReplicator {
     );
     const step = this.confirmChain.then(async () => {
       const res = await applying;
+      // stopped at an earlier seq: whatever became of this one, the position does not move past it
+      if (this.halted) return;
       if (res.ok) {
         if (res.r === 'duplicate') this.log.debug({ report: 'replication', event: 'duplicate', seq }, 'already applied');
         this.schemaOk = Math.max(this.schemaOk, batch.schemaVersion);
@@ -466,19 +577,36 @@ export class Replicator implements StoreReplicator {
         return;
       }
       const code = (res.e as { code?: unknown })?.code;
-      if (code === 'ORDO_STORE_NEWER_SCHEMA' || code === 'ORDO_REPL_NEWER_SCHEMA') {
-        this.halted = new ReplNewerSchemaError(
-          `record at seq ${seq} has schema version ${batch.schemaVersion}, newer than this node's code: refusing to apply (upgrade this node)`,
-          { node: this.opts.node, stream: this.stream, seq, value: batch.schemaVersion, cause: res.e },
-        );
-        this.log.error({ report: 'replication', event: 'halted', code: this.halted.code, err: this.halted, seq, schemaVersion: batch.schemaVersion }, this.halted.message);
-        this.rejectWaiters(seq, this.halted);
+      // Only a message that is itself invalid is skipped: the store refused its contents and
+      // wrote nothing. Anything else (I/O, a closed store, an unknown failure) means a valid
+      // message was not written: skipping it would lose it on this node for good.
+      if (code === 'ORDO_STORE_VALIDATION') {
+        this.skipMalformed(seq, subject, `store refused it: ${res.e instanceof Error ? res.e.message : String(res.e)}`, res.e);
         return;
       }
-      this.skipMalformed(seq, subject, `store refused it: ${res.e instanceof Error ? res.e.message : String(res.e)}`, res.e);
+      if (code === 'ORDO_STORE_NEWER_SCHEMA' || code === 'ORDO_REPL_NEWER_SCHEMA') {
+        this.halt(new ReplNewerSchemaError(
+          `record at seq ${seq} has schema version ${batch.schemaVersion}, newer than this node's code: refusing to apply (upgrade this node)`,
+          { node: this.opts.node, stream: this.stream, seq, value: batch.schemaVersion, cause: res.e },
+        ), seq, res.e);
+        return;
+      }
+      this.halt(new ReplApplyError(
+        `the local store could not apply seq ${seq} (${typeof code === 'string' ? code : 'unknown error'}): stopping at it, to re-apply from the recorded position after a restart`,
+        { node: this.opts.node, stream: this.stream, seq, cause: res.e },
+      ), seq, res.e);
     });
     this.confirmChain = step;
     if (barrier) await step;
+  }
+
+  /** Stops applying at `seq` for good: nothing after it is handed to the store; commits and waiters get `err`; {@link Replicator.failed} resolves. */
+  private halt(err: ClusterError, seq: number, cause: unknown): void {
+    if (this.halted) return;
+    this.halted = err;
+    this.log.error({ report: 'replication', event: 'halted', code: err.code, seq, err: cause }, err.message);
+    this.rejectWaiters(seq, err);
+    this.onFailed(err);
   }
 
   private skipMalformed(seq: number, subject: string, why: string, cause?: unknown): void {
@@ -496,7 +624,8 @@ export class Replicator implements StoreReplicator {
 
   private advance(seq: number, subject: string): void {
     this.applied = seq;
-    if ((this.subjectSeq.get(subject) ?? 0) < seq) this.subjectSeq.set(subject, seq);
+    const key = tableKeyOf(this.prefix, subject);
+    if (key !== undefined && (this.subjectSeq.get(key) ?? 0) < seq) this.subjectSeq.set(key, seq);
     this.resolveWaiters();
   }
 
@@ -572,6 +701,28 @@ export class Replicator implements StoreReplicator {
     }
   }
 
+  /**
+   * A peer's snapshot may only replace this replicator's tables and this stream's position:
+   * one naming another table (a node's local table) or carrying other streams' positions is
+   * refused, not loaded.
+   */
+  private checkedSnapshot(data: unknown): Parameters<ReplicatedStore['loadSnapshot']>[0] {
+    const d = data as { tables?: unknown; applied?: unknown; schemaVersion?: unknown; migrations?: unknown } | null;
+    const bad = (why: string): never => {
+      throw new ReplSnapshotError(`refusing a peer snapshot: ${why}`, { node: this.opts.node, stream: this.stream });
+    };
+    if (typeof d !== 'object' || d === null || typeof d.tables !== 'object' || d.tables === null || Array.isArray(d.tables)) return bad('no tables');
+    const extra = Object.keys(d.tables).filter((t) => !this.tableSet.has(t));
+    if (extra.length > 0) return bad(`it names tables that are not replicated here (${extra.join(', ')})`);
+    // a table it lacks would keep its old rows while the position jumps past their changes
+    const missing = this.opts.tables.filter((t) => !Object.hasOwn(d.tables as object, t));
+    if (missing.length > 0) return bad(`it lacks replicated tables (${missing.join(', ')})`);
+    const applied = (d.applied ?? {}) as Record<string, unknown>;
+    const seq = applied[this.stream];
+    if (seq !== undefined && !Number.isInteger(seq)) return bad('its position is not an integer');
+    return { ...(d as Parameters<ReplicatedStore['loadSnapshot']>[0]), applied: seq === undefined ? {} : { [this.stream]: seq as number } };
+  }
+
   private async catchUpFromSnapshot(firstSeq: number): Promise<void> {
     this.log.info({ report: 'replication', event: 'snapshot_needed', applied: this.applied, firstSeq }, 'the stream no longer holds our next sequence: loading a peer snapshot');
     let snap: { seq: number; data: unknown };
@@ -587,7 +738,7 @@ export class Replicator implements StoreReplicator {
     if (!Number.isInteger(snap.seq) || snap.seq < firstSeq - 1) {
       throw new ReplSnapshotError(`peer snapshot at seq ${snap.seq} does not reach the stream's first sequence ${firstSeq}`, { node: this.opts.node, stream: this.stream, seq: snap.seq });
     }
-    await this.store.loadSnapshot(snap.data as never);
+    await this.store.loadSnapshot(this.checkedSnapshot(snap.data));
     // The store adopted the snapshot's positions; seqs between them and snap.seq (malformed ones
     // the peer skipped) are skipped here too.
     this.applied = Math.max(snap.seq, this.store.lastAppliedSeq(this.stream));

@@ -1,4 +1,6 @@
 import { Kvm, KvWatchInclude, type KV } from '@nats-io/kv';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { createWithReplicas, reconcileReplicas } from './replicas.ts';
 import type { Env } from '../env/env.ts';
 import type { ClusterService } from './discovery.ts';
 import { ReplMigrationError } from './errors.ts';
@@ -75,7 +77,10 @@ export async function coordinateMigration(o: MigrationGateOptions): Promise<'mig
   // Opening the bucket and the first read are retried: a JetStream API call can time out under
   // load (2.9 answers stream creation slowly when several nodes race to create it).
   const { kv, first } = await retry(3, async () => {
-    const kv = await new Kvm(conn.nc).create(schemaBucket(o.cluster.cluster), { history: 5 });
+    const bucket = schemaBucket(o.cluster.cluster);
+    const replicas = o.cluster.replicas ?? 1;
+    const kv = await createWithReplicas(`KV_${bucket}`, replicas, () => new Kvm(conn.nc).create(bucket, { history: 5, replicas }), { node: o.cluster.self });
+    await reconcileReplicas(await jetstreamManager(conn.nc, { checkAPI: false }), `KV_${bucket}`, replicas, o.cluster.replicasExplicit ?? false, o.env.logger, { node: o.cluster.self });
     return { kv, first: await read(kv, o.store) };
   });
   if ((first.rec?.version ?? 0) >= o.toVersion) return 'already';

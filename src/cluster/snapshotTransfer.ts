@@ -18,18 +18,22 @@ export class SnapshotTransfer {
   private readonly cluster: string;
   /** Prefix of object names (store, node, incarnation): unique per replicator. */
   private readonly prefix: string;
+  /** Replicas of the bucket when this creates it (`OBJ_ordo_snap_<cluster>`; the replicator reconciles it). */
+  private readonly replicas: number;
   constructor(
     js: JetStreamClient,
     cluster: string,
     prefix: string,
+    replicas = 1,
   ) {
     this.js = js;
     this.cluster = cluster;
     this.prefix = prefix;
+    this.replicas = replicas;
   }
 
   private async store(): Promise<ObjectStore> {
-    this.bucket ??= new Objm(this.js).create(`ordo_snap_${this.cluster}`, { ttl: SNAPSHOT_TTL_MS * 1_000_000 });
+    this.bucket ??= new Objm(this.js).create(`ordo_snap_${this.cluster}`, { ttl: SNAPSHOT_TTL_MS * 1_000_000, replicas: this.replicas });
     try {
       return await this.bucket;
     } catch (e) {

@@ -16,6 +16,9 @@ import { createRocksKv } from './rocksdb.ts';
 import { createVirtualClock } from './virtualClock.ts';
 import type { NatsConnector } from './nats.ts';
 import { createRealNatsConnector } from './nats.ts';
+import type { HttpAdapter } from './http.ts';
+import { createRealHttp } from './http.ts';
+import type { DeliveryScheduler } from './scheduler.ts';
 
 /**
  * Everything an Ordo component may use to touch the outside world. Nothing in `src/` outside
@@ -31,6 +34,11 @@ export interface Env {
   readonly logger: Logger;
   readonly ids: IdSource;
   readonly io: IoAdapters;
+  /**
+   * Present only in simulation: orders cross-process deliveries (see {@link DeliveryScheduler}).
+   * Production Envs have none and the kernel delivers at once.
+   */
+  readonly scheduler?: DeliveryScheduler;
 }
 
 /** I/O adapters handed out by an Env. Subsystems extend this with declaration merging. */
@@ -41,6 +49,8 @@ export interface IoAdapters {
   readonly nats?: NatsConnector;
   /** The table store's key-value engine (RocksDB for real; `memory-level` in simulation). */
   readonly kv?: KvAdapter;
+  /** HTTP servers and requests (the health endpoint, `ordo health`). */
+  readonly http?: HttpAdapter;
 }
 
 export interface RealEnvOptions {
@@ -48,6 +58,8 @@ export interface RealEnvOptions {
   /** Pretty-print logs (pino-pretty) instead of JSON lines. */
   pretty?: boolean;
   level?: string;
+  /** Where logs go (default stdout). */
+  logTo?: 'stdout' | 'stderr';
   seed?: number;
   io?: Partial<IoAdapters>;
 }
@@ -64,9 +76,9 @@ export function createRealEnv(options: RealEnvOptions = {}): Env {
   return {
     clock: createRealClock(),
     random,
-    logger: options.logger ?? createRealLogger({ pretty: options.pretty, level: options.level ?? 'info' }),
+    logger: options.logger ?? createRealLogger({ pretty: options.pretty, level: options.level ?? 'info', ...(options.logTo ? { to: options.logTo } : {}) }),
     ids: createIdSource(),
-    io: { fs: createRealFs(), process: createRealProcess(), kv: createRocksKv(), nats: createRealNatsConnector(), ...options.io },
+    io: { fs: createRealFs(), process: createRealProcess(), kv: createRocksKv(), nats: createRealNatsConnector(), http: createRealHttp(), ...options.io },
   };
 }
 
@@ -95,6 +107,6 @@ export function createTestEnv(options: { seed?: number; startMs?: number; level?
     records,
     ids: createIdSource(),
     // The real NATS connector: cluster tests run against a real nats-server.
-    io: { fs: createRealFs(), kv: createRocksKv(), nats: createRealNatsConnector(), ...options.io, process: createTestProcess() },
+    io: { fs: createRealFs(), kv: createRocksKv(), nats: createRealNatsConnector(), http: createRealHttp(), ...options.io, process: createTestProcess() },
   };
 }

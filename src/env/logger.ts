@@ -18,14 +18,15 @@ export const logSerializers: { readonly err: (err: Error) => Record<string, unkn
  * The real logger: pino to stdout (JSON), or pretty-printed when `pretty` is set.
  * Levels and redaction are pino's own options.
  */
-export function createRealLogger(options: LoggerOptions & { pretty?: boolean } = {}): Logger {
-  const { pretty, serializers, ...rest } = options;
+export function createRealLogger(options: LoggerOptions & { pretty?: boolean; /** Default stdout; the CLI sends logs to stderr when stdout shows the tree. */ to?: 'stdout' | 'stderr' } = {}): Logger {
+  const { pretty, serializers, to, ...rest } = options;
   const withErr = { ...logSerializers, ...serializers };
   // `pid` is Ordo's process id in reports; the OS pid goes under `ospid`.
   const base = { ospid: process.pid, hostname: hostname() };
   if (pretty) {
     return pino({ level: 'info', base, ...rest, serializers: withErr, transport: { target: 'pino-pretty', options: { colorize: true } } });
   }
+  if (to === 'stderr') return pino({ level: 'info', base, ...rest, serializers: withErr }, pino.destination(2));
   return pino({ level: 'info', base, ...rest, serializers: withErr });
 }
 

@@ -5,7 +5,10 @@ import type { StoreState } from './storeState.ts';
 import type { BuiltBatch, Change, Pending } from './writeBatch.ts';
 import { buildWriteBatch } from './writeBatch.ts';
 import { mustEncode } from './query.ts';
-import { StoreClosedError, StoreIoError, StoreValidationError } from './errors.ts';
+import { StoreClosedError, StoreError, StoreFailedError, StoreIoError, StoreReplicationGapError, StoreValidationError } from './errors.ts';
+
+const PROBE_KEY = Buffer.from('write_probe', 'utf8');
+const PROBE_VALUE = Buffer.from([1]);
 
 /** What the group commit needs from its store. @internal */
 export interface GroupCommitHost {
@@ -50,6 +53,11 @@ export class GroupCommit {
   /** Highest stream sequence queued but not yet applied, per stream. */
   readonly pendingApplied = new Map<string, number>();
   /**
+   * Per stream, the lowest sequence whose replicated apply failed to be written: later ones are
+   * refused until the stream is re-applied from at or below it (see `applyReplicated`).
+   */
+  readonly failedApply = new Map<string, number>();
+  /**
    * Local-table writes of replicated commits between their read-set check and their apply (they
    * travel in the stream message): pending for other transactions' conflict checks.
    */
@@ -65,6 +73,7 @@ export class GroupCommit {
   /** Queues a commit for the next group flush; resolves once written and applied to RAM. */
   enqueue(p: Omit<Pending, 'resolve' | 'reject' | 'encKeys'>): Promise<void> {
     if (this.h.isClosing()) return Promise.reject(new StoreClosedError(this.h.s.dir));
+    if (this.failure) return this.recoverThen(p);
     return new Promise<void>((resolve, reject) => {
       const encKeys: string[] = [];
       for (const op of p.ops) encKeys.push(mustEncode(this.h.table(op.table), op.key));
@@ -75,6 +84,57 @@ export class GroupCommit {
       if (this.pendingIndex) this.indexPending(this.pendingIndex, pe);
       this.schedule();
     });
+  }
+
+  /** The failed state (see `Store.failed`). */
+  failure: StoreFailedError | undefined;
+  private readonly failureListeners = new Set<(e: StoreFailedError) => void>();
+
+  private async writable(): Promise<boolean> {
+    try {
+      await this.h.s.db.write([{ type: 'put', column: 'meta', key: PROBE_KEY, value: PROBE_VALUE }], { sync: false });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** In the failed state: if the engine accepts a probe write again, leave it and queue `p`; else refuse `p` with the failure. */
+  private async recoverThen(p: Omit<Pending, 'resolve' | 'reject' | 'encKeys'>): Promise<void> {
+    const failure = this.failure!;
+    if (!(await this.writable())) throw failure;
+    if (this.failure === failure) {
+      this.failure = undefined;
+      this.h.s.env.logger.warn({ report: 'store_recovered', dir: this.h.s.dir }, 'store accepts writes again after its failure');
+    }
+    return this.enqueue(p);
+  }
+
+  private fail(cause: StoreIoError): void {
+    if (this.failure) return;
+    const s = this.h.s;
+    const failure = new StoreFailedError(s.dir, { cause });
+    this.failure = failure;
+    s.env.logger.error({ err: failure, report: 'store_failed', dir: s.dir, reason: failure.reason }, 'store failed: writes refused until it is reopened');
+    for (const p of this.queue) p.reject(failure);
+    this.queue = [];
+    this.pendingIndex = undefined;
+    for (const l of this.failureListeners) this.notify(l, failure);
+  }
+
+  private notify(l: (e: StoreFailedError) => void, e: StoreFailedError): void {
+    try {
+      l(e);
+    } catch (err) {
+      this.h.s.env.logger.error({ err, report: 'store_listener_failed', listener: 'onFailure' }, 'store listener threw');
+    }
+  }
+
+  /** Calls `listener` once the store fails (at once if it has). Returns an unsubscribe. */
+  onFailure(listener: (e: StoreFailedError) => void): () => void {
+    this.failureListeners.add(listener);
+    if (this.failure) this.notify(listener, this.failure);
+    return () => this.failureListeners.delete(listener);
   }
 
   /** Resolves when every queued commit has been written (or failed). */
@@ -155,6 +215,24 @@ export class GroupCommit {
     for (const f of w) f();
   }
 
+  /** Rejects the commits of `batch` that cannot be built on their own; returns the others. */
+  private dropUnbuildable(batch: readonly Pending[], build: (b: readonly Pending[]) => BuiltBatch): Pending[] {
+    const good: Pending[] = [];
+    for (const p of batch) {
+      try {
+        build([p]);
+        good.push(p);
+      } catch (err) {
+        const table = p.ops[0]?.table ?? '?';
+        const e = err instanceof StoreError ? err : new StoreValidationError(table, undefined, p.ops[0]?.key, 'bad_value', `commit cannot be encoded: ${(err as Error)?.message}`);
+        this.h.s.env.logger.error({ report: 'store_commit_refused', dir: this.h.s.dir, table, err: e }, 'a commit could not be encoded; the others of its batch go on');
+        if (p.applied && this.pendingApplied.get(p.applied.stream) === p.applied.seq) this.pendingApplied.delete(p.applied.stream);
+        p.reject(e);
+      }
+    }
+    return good;
+  }
+
   private releasePending(batch: readonly Pending[]): void {
     this.inflight = [];
     this.pendingIndex = undefined;
@@ -163,24 +241,69 @@ export class GroupCommit {
     }
   }
 
+  /**
+   * A flush holding replicated applies failed: their streams' later sequences already queued
+   * must not be written either (the position would skip the failed one), and later calls are
+   * refused until the stream is re-applied from before the failure.
+   */
+  private failStreams(batch: readonly Pending[], cause: unknown): void {
+    for (const p of batch) {
+      if (!p.applied) continue;
+      const { stream, seq } = p.applied;
+      this.failedApply.set(stream, Math.min(seq, this.failedApply.get(stream) ?? seq));
+      this.pendingApplied.delete(stream);
+    }
+    if (this.failedApply.size === 0) return;
+    const keep: Pending[] = [];
+    for (const p of this.queue) {
+      const failed = p.applied ? this.failedApply.get(p.applied.stream) : undefined;
+      if (p.applied && failed !== undefined && p.applied.seq > failed) p.reject(new StoreReplicationGapError(p.applied.stream, p.applied.seq, failed, { cause }));
+      else keep.push(p);
+    }
+    this.queue = keep;
+    this.pendingIndex = undefined;
+  }
+
   private async flushOnce(): Promise<void> {
     const s = this.h.s;
-    const batch = this.queue;
+    let batch = this.queue;
     this.queue = [];
     this.inflight = batch;
+    const build = (b: readonly Pending[]): BuiltBatch => buildWriteBatch(b, { table: (n) => this.h.table(n), commitSeq: s.commitSeq, schemaVersion: s.schemaVersion, changeLogLimit: s.changeLogLimit });
     let built: BuiltBatch;
+    let wrote = false;
     try {
-      built = buildWriteBatch(batch, { table: (n) => this.h.table(n), commitSeq: s.commitSeq, schemaVersion: s.schemaVersion, changeLogLimit: s.changeLogLimit });
-      if (built.kvOps.length > 0) await s.db.write(built.kvOps, { sync: built.sync });
+      try {
+        built = build(batch);
+      } catch {
+        // A commit that cannot be encoded fails alone, with its own error: the other writers of
+        // this turn are innocent (never a false "disk failed" for them).
+        batch = this.dropUnbuildable(batch, build);
+        this.inflight = batch;
+        if (batch.length === 0) {
+          this.releasePending(batch);
+          return;
+        }
+        built = build(batch);
+      }
+      wrote = true;
+      // a synced batch advances the durable watermark to its commit sequence (integrity.ts)
+      if (built.kvOps.length > 0) await s.db.write(built.kvOps, built.sync ? { sync: true, mark: built.seq } : { sync: false });
     } catch (err) {
       this.releasePending(batch);
-      const e = err instanceof StoreValidationError ? err : new StoreIoError(s.dir, 'commit', { cause: err });
+      const e = err instanceof StoreError ? err : new StoreIoError(s.dir, 'commit', { cause: err });
       s.env.logger.error({ report: 'store_commit_failed', dir: s.dir, commits: batch.length, err }, 'store commit failed; nothing applied');
       for (const p of batch) p.reject(e);
+      this.failStreams(batch, e);
+      // After a failed WAL write RocksDB refuses every write until reopened (its background
+      // error): if a probe write is refused too, fail the handle (typed) so its owner reopens it.
+      // A transient failure (the probe passes) leaves the store writable.
+      if (wrote && e instanceof StoreIoError && !(await this.writable())) this.fail(e);
       return;
     }
     const { changes, seq } = built;
     s.commitSeq = seq;
+    for (const [mem, dg] of built.digests) mem.digest = dg;
     const version = ++this.versionCounter;
     const tracking = this.h.activeTx() > 0;
     for (let i = 0; i < batch.length; i++) {

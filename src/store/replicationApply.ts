@@ -7,7 +7,7 @@ import type { CommitBatch, CommitOp, Row } from './types.ts';
 import type { MemTable } from './memTable.ts';
 import type { Store } from './store.ts';
 import { mustEncode } from './query.ts';
-import { StoreNewerSchemaError, StoreValidationError } from './errors.ts';
+import { StoreIoError, StoreNewerSchemaError, StoreReplicationGapError, StoreValidationError } from './errors.ts';
 import { encodeValue } from './valueCodec.ts';
 import { META, metaKey } from './layout.ts';
 import { adoptMigrated, checkMigrationsField, migratedState, validateReplicatedRow } from './deferredMigrations.ts';
@@ -22,25 +22,63 @@ export interface StoreSnapshot {
   readonly tables: Readonly<Record<string, Row[]>>;
 }
 
-/** `Store.applyReplicated`. @internal */
+/**
+ * `Store.applyReplicated`. Throws {@link StoreValidationError} only when the batch itself does
+ * not fit (nothing written, the position unchanged: the caller may skip it); any other error
+ * means it was not written and the caller must not move past it. @internal
+ */
 export async function applyReplicated(store: Store, batch: CommitBatch, meta: { stream: string; seq: number }): Promise<'applied' | 'duplicate'> {
   const s = store.state;
   if (batch.schemaVersion > s.schemaVersion) throw new StoreNewerSchemaError(batch.schemaVersion, s.schemaVersion, s.dir);
+  const failed = store.commits.failedApply.get(meta.stream);
+  if (failed !== undefined) {
+    // an earlier apply of this stream was not written: only a re-apply from at or before it re-opens the stream
+    if (meta.seq > failed) throw new StoreReplicationGapError(meta.stream, meta.seq, failed);
+    store.commits.failedApply.delete(meta.stream);
+  }
   const last = Math.max(s.applied.get(meta.stream) ?? 0, store.commits.pendingApplied.get(meta.stream) ?? 0);
   if (meta.seq <= last) return 'duplicate';
   // a batch written before a deferred migration carries rows of the old shape
   const migrations = checkMigrationsField(batch?.migrations);
-  const ops = validateBatch(store, batch, migrations === undefined);
+  if (migrations) checkMigrationsKnown(store, migrations);
+  const ops = validateBatch(store, batch, migrations === undefined, true);
   store.commits.pendingApplied.set(meta.stream, meta.seq);
   const extra: KvOp[] = [{ type: 'put', column: 'meta', key: metaKey(META.appliedPrefix + meta.stream), value: encodeValue(meta.seq) }];
   const applied = { stream: meta.stream, seq: meta.seq };
-  if (migrations) await commitMigrated(store, ops, migrations, extra, applied);
-  else await store.commits.enqueue({ ops, extra, applied });
+  try {
+    if (migrations) await commitMigrated(store, ops, migrations, extra, applied);
+    else await store.commits.enqueue({ ops, extra, applied });
+  } catch (err) {
+    // This batch was valid: a validation error now is another commit's in the same group
+    // flush. The caller must see "not written", never "malformed" (it would skip it).
+    if (err instanceof StoreValidationError) throw new StoreIoError(s.dir, `replicated apply of ${meta.stream} seq ${meta.seq} (its group commit failed)`, { cause: err });
+    throw err;
+  }
   return 'applied';
 }
 
-/** Validates every op of a replicated batch (nothing applied on a malformed one); rows frozen, keys from the rows. */
-function validateBatch(store: Store, batch: CommitBatch, legacyOk = false): CommitOp[] {
+/**
+ * A migration batch may only record versions that are deferred here or already in the schema
+ * history (a no-op then): a message naming a migration that does not exist must not add it to
+ * the history. (A node whose code does not know the version at all refused the batch before,
+ * as a newer schema.)
+ */
+function checkMigrationsKnown(store: Store, versions: readonly number[]): void {
+  const s = store.state;
+  const known = new Set([...s.deferred.map((d) => d.version), ...s.history.map((h) => h.version)]);
+  for (const v of versions) {
+    if (!known.has(v)) {
+      throw new StoreValidationError('?', undefined, versions, 'bad_batch', `migration ${v} is neither deferred nor in this store's schema history`);
+    }
+  }
+}
+
+/**
+ * Validates every op of a replicated batch (nothing applied on a malformed one); rows frozen,
+ * keys from the rows. With `checkKeys`, a put whose `key` disagrees with its row's key is
+ * refused (it would be stored under the row's key while the sender meant another).
+ */
+function validateBatch(store: Store, batch: CommitBatch, legacyOk = false, checkKeys = false): CommitOp[] {
   const s = store.state;
   if (!batch || !Array.isArray(batch.ops)) throw new StoreValidationError('?', undefined, batch, 'bad_batch', 'ops must be an array');
   const legacy = legacyOk && s.deferred.length > 0 ? s.legacy : undefined;
@@ -50,11 +88,21 @@ function validateBatch(store: Store, batch: CommitBatch, legacyOk = false): Comm
     if (op.op === 'put') {
       const row = Object.freeze(valid(mem, op.value));
       const key = mem.def.key.length === 1 ? row[mem.def.key[0]!] : mem.def.key.map((k) => row[k]);
+      if (checkKeys && mustEncode(mem, op.key) !== mustEncode(mem, key)) {
+        throw new StoreValidationError(op.table, undefined, op.key, 'bad_key', `the op's key disagrees with its row's key ${JSON.stringify(key)}`);
+      }
       return { table: op.table, op: 'put', key, value: row };
     }
     if (op.op !== 'delete') throw new StoreValidationError(op.table, undefined, op, 'bad_batch', 'op must be put or delete');
     mustEncode(mem, op.key);
-    return op.value === undefined ? { table: op.table, op: 'delete', key: op.key } : { table: op.table, op: 'delete', key: op.key, value: valid(mem, op.value) };
+    if (op.value === undefined) return { table: op.table, op: 'delete', key: op.key };
+    const row = valid(mem, op.value);
+    const rowKey = mem.def.key.length === 1 ? row[mem.def.key[0]!] : mem.def.key.map((k) => row[k]);
+    // a bag delete with a value removes that object: it must be one under the op's key
+    if (checkKeys && mustEncode(mem, op.key) !== mustEncode(mem, rowKey)) {
+      throw new StoreValidationError(op.table, undefined, op.key, 'bad_key', `the op's key disagrees with its row's key ${JSON.stringify(rowKey)}`);
+    }
+    return { table: op.table, op: 'delete', key: op.key, value: row };
   });
 }
 

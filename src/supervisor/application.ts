@@ -3,6 +3,8 @@ import { StartExitError, createKernel, formatReason, isNormalExit, report, type 
 import { startSupervisor } from './supervisor.ts';
 import { FailedToStartChildError, SupervisorError } from './errors.ts';
 import type { SupervisorInit } from './types.ts';
+import { service } from './services.ts';
+import type { ServiceDirectory } from './supervisorServer.ts';
 import type { ChildDescription, ChildPhase } from './describe.ts';
 
 /** OTP application start types (conformance §2). */
@@ -49,12 +51,23 @@ export interface ChildHealth {
   lastError: unknown;
   /** When the current phase began (the Env clock's ms). */
   since: number | undefined;
+  /** How long it has been in this phase (ms), as of the health read. */
+  forMs?: number;
   /** Parked: the service whose provider is not ready. */
   waitingFor?: string;
   /** Up, but its state is tagged `degraded` (e.g. a cache serving stale data, NATS down). */
   degraded?: boolean;
   /** The machine's `context.error`, when it keeps one. */
   error?: unknown;
+  /** Supervisors: restarts inside the intensity window now, out of `maxRestarts`. */
+  intensity?: IntensityHealth;
+}
+
+/** How much of a supervisor's restart intensity is used. */
+export interface IntensityHealth {
+  used: number;
+  maxRestarts: number;
+  periodMs: number;
 }
 
 /** The application's condition: what `/health/ready` serves. */
@@ -80,6 +93,8 @@ export interface ApplicationHealth {
   pid: string | undefined;
   /** When health was read (the Env clock's ms). */
   at: number;
+  /** The root supervisor's intensity use. */
+  intensity?: IntensityHealth;
   children: ChildHealth[];
   exit?: { reason: unknown; code: number };
 }
@@ -88,8 +103,9 @@ export interface ApplicationHandle {
   readonly name: string;
   readonly kernel: Kernel;
   /**
-   * Resolves with the root supervisor's pid once every child is ready (status `ready`; children
-   * waiting with `startRetry` or parked keep it pending); rejects with `ApplicationStartError`
+   * Resolves with the root supervisor's pid once every child has started (children waiting with
+   * `startRetry`, parked or starting keep it pending; one up but tagged `degraded` does not —
+   * `health().status` says `degraded` then); rejects with `ApplicationStartError`
    * when the start fails, or when the application ends before it was ever ready.
    */
   readonly ready: Promise<Pid>;
@@ -99,6 +115,22 @@ export interface ApplicationHandle {
   stop(options?: { deadlineMs?: number }): Promise<ApplicationExit>;
   health(): ApplicationHealth;
 }
+
+/** What every child of an application can require as {@link ApplicationTag}: its name and live health. */
+export interface ApplicationInfo {
+  readonly name: string;
+  /** The application's health as `app.health()` returns it, read live. */
+  health(): ApplicationHealth;
+}
+
+/**
+ * The application itself as a service, ready for every child of its tree from the start (the
+ * health endpoint requires it).
+ *
+ * @example
+ * child({ id: 'health', requires: { app: ApplicationTag }, start: { machine: healthEndpointMachine, input: ({ env, deps }) => ({ env, app: deps.app, port: 8080 }) } });
+ */
+export const ApplicationTag = service<ApplicationInfo>('ordo.application');
 
 /** The application's root failed to start; names the child and its reason. */
 export class ApplicationStartError extends SupervisorError {
@@ -166,7 +198,8 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
   /** Every change below the root: resolve `ready` the first time the whole tree is. */
   const checkReady = (): void => {
     if (isReady || !rootStarted || exitInfo || stopping) return;
-    if (health().status !== 'ready') return;
+    // every child has started (a child up but tagged degraded counts: health says degraded)
+    if (!allStarted(health().children)) return;
     isReady = true;
     report(env.logger, 'application_started', { application: name, pid: String(rootPid), startType });
     resolveReady(rootPid!);
@@ -186,8 +219,14 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
   unsubscribe.push(kernel.onLifecycle((e) => (e.type !== 'state' || options.onChange || !isReady ? onTreeChange() : undefined)));
 
   void (async () => {
+    const appInfo: ApplicationInfo = { name, health: () => health() };
+    const appServices: ServiceDirectory = {
+      lookup: (key) => (key === ApplicationTag.key ? { status: 'ready', value: appInfo } : { status: 'missing' }),
+      watch: () => () => undefined,
+    };
     const r = await startSupervisor(kernel, options.tree, {
       label: name,
+      parentServices: appServices,
       onChange: onTreeChange,
       onSpawned: (pid) => {
         rootPid = pid;
@@ -253,9 +292,9 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
 
   function health(): ApplicationHealth {
     const info = rootPid ? kernel.processInfo(rootPid) : undefined;
-    const tree = info?.state as { children?: unknown[] } | undefined;
+    const tree = info?.state as { children?: unknown[]; intensity?: IntensityHealth } | undefined;
     const now = env.clock.now();
-    const children = toHealth(tree?.children ?? []);
+    const children = toHealth(tree?.children ?? [], now);
     let status: ApplicationStatus;
     let reason: HealthReason | undefined;
     if (exitInfo) status = exitInfo.code === 0 && !startError ? 'stopped' : 'failed';
@@ -272,12 +311,19 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
       ...(reason ? { reason } : {}),
       pid: rootPid ? String(rootPid) : undefined,
       at: now,
+      ...(tree?.intensity ? { intensity: tree.intensity } : {}),
       children,
       ...(exitInfo ? { exit: { reason: formatReason(exitInfo.reason), code: exitInfo.code } } : {}),
     };
   }
 
   return { name, kernel, ready, exited, stop, health };
+}
+
+const NOT_STARTED = new Set<ChildPhase>(['starting', 'waiting', 'parked', 'pending', 'restarting']);
+
+function allStarted(children: readonly ChildHealth[]): boolean {
+  return children.every((c) => !NOT_STARTED.has(c.phase) && (!c.children || allStarted(c.children)));
 }
 
 /**
@@ -328,10 +374,10 @@ function treeOf(kernel: Kernel, root: Pid): Pid[] {
   return out;
 }
 
-function toHealth(children: unknown[]): ChildHealth[] {
+function toHealth(children: unknown[], now: number): ChildHealth[] {
   return children.map((c) => {
     const ch = c as ChildDescription;
-    const nested = ch.type === 'supervisor' && ch.state && typeof ch.state === 'object' && 'children' in ch.state ? toHealth((ch.state as { children: unknown[] }).children) : undefined;
+    const nested = ch.type === 'supervisor' && ch.state && typeof ch.state === 'object' && 'children' in ch.state ? toHealth((ch.state as { children: unknown[] }).children, now) : undefined;
     const out: ChildHealth = {
       id: ch.id,
       pid: ch.pid,
@@ -345,9 +391,12 @@ function toHealth(children: unknown[]): ChildHealth[] {
       lastError: ch.lastError,
       since: ch.since,
     };
+    if (ch.since !== undefined) out.forMs = now - ch.since;
     if (ch.waitingFor !== undefined) out.waitingFor = ch.waitingFor;
     if (ch.degraded) out.degraded = true;
     if (ch.error !== undefined) out.error = ch.error;
+    const intensity = nested ? (ch.state as { intensity?: IntensityHealth }).intensity : undefined;
+    if (intensity) out.intensity = intensity;
     return out;
   });
 }

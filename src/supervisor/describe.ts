@@ -33,10 +33,16 @@ export function phaseOf(r: ChildRecord): ChildPhase {
 }
 
 /** @internal The children of a supervisor as health and `ordo tree` show them. */
-export function describeChildren(sup: { kernel: Kernel; label: string; flags: { strategy: string }; isDynamic: boolean }, recs: readonly ChildRecord[]): unknown {
+export function describeChildren(
+  sup: { kernel: Kernel; label: string; flags: { strategy: string; maxRestarts: number; periodMs: number }; isDynamic: boolean; restarts: { restarts: number[] } },
+  recs: readonly ChildRecord[],
+): unknown {
+  const since = sup.kernel.env.clock.now() - sup.flags.periodMs;
   return {
     supervisor: sup.label,
     strategy: sup.flags.strategy,
+    // restarts inside the intensity window now: how close the supervisor is to giving up
+    intensity: { used: sup.restarts.restarts.filter((t) => t > since).length, maxRestarts: sup.flags.maxRestarts, periodMs: sup.flags.periodMs },
     children: recs.map((r): ChildDescription => {
       const info = r.pid ? sup.kernel.processInfo(r.pid) : undefined;
       const d: ChildDescription = {

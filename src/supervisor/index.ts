@@ -65,8 +65,8 @@ export type {
   ChildCounts,
   GetChildSpecResult,
 } from './adminProtocol.ts';
-export { startApplication, ApplicationStartError } from './application.ts';
-export type { StartType, ApplicationOptions, ApplicationExit, ApplicationHandle, ApplicationHealth, ChildHealth } from './application.ts';
+export { startApplication, ApplicationStartError, ApplicationTag } from './application.ts';
+export type { StartType, ApplicationOptions, ApplicationExit, ApplicationHandle, ApplicationHealth, ChildHealth, ApplicationStatus, HealthReason, ApplicationInfo, IntensityHealth } from './application.ts';
 export { service, child } from './services.ts';
 export type { ServiceOf, TypedProvides, TypedMachineStart, TypedChildSpec } from './services.ts';
 export { isPermanentReason } from './permanent.ts';

@@ -1,3 +1,5 @@
+import { __chaosBugs } from '../env/testBugs.ts';
+
 /**
  * OTP's `add_restart`: a sliding window of restart timestamps (newest first).
  *
@@ -22,7 +24,9 @@ export function addRestart(
     if (r > threshold) kept.push(r);
     else break;
   }
-  return { ok: kept.length <= limits.maxRestarts, restarts: kept };
+  // __chaosBugs.intensityMiscount (test-only): forgets to count the new restart.
+  const counted = __chaosBugs.intensityMiscount ? kept.length - 1 : kept.length;
+  return { ok: counted <= limits.maxRestarts, restarts: kept };
 }
 
 /**
@@ -51,7 +55,8 @@ export class RestartWindow {
       this.head = 0;
     }
     t.push(now);
-    return t.length - this.head <= this.limits.maxRestarts;
+    // __chaosBugs.intensityMiscount (test-only): forgets to count the new restart.
+    return t.length - this.head - (__chaosBugs.intensityMiscount ? 1 : 0) <= this.limits.maxRestarts;
   }
 
   /** The restarts inside the window as of the last charge, newest first (as `addRestart` returns them). */

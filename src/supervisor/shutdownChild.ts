@@ -1,6 +1,7 @@
 import type { Kernel, Pid } from '../actors/index.ts';
 import { isShutdownTuple, report } from '../actors/index.ts';
 import type { RestartType, Shutdown } from './types.ts';
+import { __chaosBugs } from '../env/testBugs.ts';
 
 /**
  * OTP's `shutdown/1` for one child (conformance §1.10): monitor — not link, so a child that
@@ -35,6 +36,8 @@ export function shutdownChild(
       kernel.exit(pid, 'kill', self);
     } else {
       kernel.exit(pid, 'shutdown', self);
+      // __chaosBugs.shutdownNoWait (test-only): treats the child as down once the stop is sent.
+      if (__chaosBugs.shutdownNoWait) resolve('shutdown');
       // A child that stops at once is already down here: arm no kill timer (it would hold a
       // real event loop open for shutdownMs after the tree is gone).
       if (typeof shutdownMs === 'number' && !down) timer = kernel.env.clock.setTimeout(() => kernel.exit(pid, 'kill', self), shutdownMs);

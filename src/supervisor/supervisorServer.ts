@@ -1,5 +1,5 @@
 import type { Kernel, NativeBehaviour, NativeMessage, NativeProcess, Pid, ReplyTo, StartResult } from '../actors/index.ts';
-import { StartExitError, formatReason, isPid, report } from '../actors/index.ts';
+import { StartExitError, StartTimeoutError, formatReason, isPid, report } from '../actors/index.ts';
 import { RestartWindow } from './restartIntensity.ts';
 import { decideRestart } from './decideRestart.ts';
 import { restartSet } from './strategies.ts';
@@ -254,7 +254,7 @@ export class SupervisorServer implements NativeBehaviour {
     const reason = res.status === 'already_started' ? { alreadyStarted: res.pid } : res.error;
     rec.attempts++;
     // Health shows what went wrong in the child, not the wrapper that says it exited before ready.
-    rec.lastError = reason instanceof StartExitError ? reason.reason : reason;
+    rec.lastError = reason instanceof StartExitError ? reason.reason : reason instanceof StartTimeoutError && reason.cause !== undefined ? reason.cause : reason;
     this.changed();
     const retry = rec.spec.startRetry;
     if (!retry || isPermanentReason(reason, retry.isPermanent) || (retry.maxAttempts !== undefined && rec.attempts >= retry.maxAttempts)) return { failed: reason };

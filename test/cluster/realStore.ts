@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { openStore, type Store } from '../../src/store/index.ts';
 import type { CommitOp, Migration, Row, TableDef } from '../../src/store/types.ts';
-import type { KvAdapter } from '../../src/env/kv.ts';
+import type { KvAdapter, KvOp } from '../../src/env/kv.ts';
+import { createRocksKv } from '../../src/env/rocksdb.ts';
 import type { Env } from '../../src/env/env.ts';
 
 /** The replicated tables of these tests. */
@@ -17,9 +18,9 @@ export const TABLES = ['users', 'orders'];
 
 /** users/orders replicated (string key `id`, a json `v`), `secrets` local to each node. */
 export const TABLE_DEFS: Record<string, TableDef> = {
-  users: { key: 'id', attributes: { id: { type: 'string' }, v: { type: 'json', default: null } }, replicated: true },
-  orders: { key: 'id', attributes: { id: { type: 'string' }, v: { type: 'json', default: null } }, replicated: true },
-  secrets: { key: 'id', attributes: { id: { type: 'string' }, v: { type: 'json', default: null } } },
+  users: { key: 'id', attributes: { id: { type: 'string' }, v: { type: 'json', nullable: true } }, replicated: true },
+  orders: { key: 'id', attributes: { id: { type: 'string' }, v: { type: 'json', nullable: true } }, replicated: true },
+  secrets: { key: 'id', attributes: { id: { type: 'string' }, v: { type: 'json', nullable: true } } },
 };
 
 /** A real Store and what the tests watch of it. */
@@ -28,8 +29,8 @@ export interface TestStore {
   readonly dir: string;
   /** How many times each stream seq was applied (must stay ≤ 1). */
   readonly applyCount: Map<number, number>;
-  /** Reopens the same directory (after `close`), keeping the counts. */
-  reopen(extra?: { kv?: KvAdapter }): Promise<TestStore>;
+  /** Reopens the same directory (after `close`), keeping the counts; `schemaVersion` as newer code would. */
+  reopen(extra?: { kv?: KvAdapter; schemaVersion?: number }): Promise<TestStore>;
   close(): Promise<void>;
 }
 
@@ -65,7 +66,7 @@ export function removeStoreDir(dir: string): void {
 }
 
 /** One op putting `{ id, v }` into `table`. */
-export const put = (table: string, id: string, v: unknown = null): CommitOp => ({ table, op: 'put', key: id, value: { id, v } as Row });
+export const put = (table: string, id: string, v: unknown = 0): CommitOp => ({ table, op: 'put', key: id, value: { id, v } as Row });
 
 /** A content hash of the replicated tables, order-independent of how rows were written. */
 export function contentHash(store: Store): string {
@@ -73,4 +74,68 @@ export function contentHash(store: Store): string {
   const snap = store.snapshot(TABLES);
   for (const t of TABLES) h.update(`#${t}\n${JSON.stringify(snap.tables[t])}\n`);
   return h.digest('hex');
+}
+
+/**
+ * The real RocksDB adapter with a switch: while `failing` is set, every `write` rejects as a
+ * dying disk would (`EIO`) and nothing is written; `hold()` parks the next write until released.
+ */
+export interface FlakyKv {
+  readonly kv: KvAdapter;
+  failing: boolean;
+  /** Writes attempted while failing. */
+  readonly failed: number;
+  /** The next write waits until the returned function is called (with `fail` it then rejects). */
+  hold(): (outcome: 'write' | 'fail') => void;
+  /** Resolves when a held write has been issued. */
+  held(): Promise<void>;
+}
+
+export function flakyKv(): FlakyKv {
+  const real = createRocksKv();
+  let failed = 0;
+  let gate: { issued: () => void; issuedP: Promise<void>; release: Promise<'write' | 'fail'> } | undefined;
+  let onIssued: Promise<void> = Promise.resolve();
+  const f: FlakyKv = {
+    failing: false,
+    get failed() {
+      return failed;
+    },
+    hold() {
+      let release!: (o: 'write' | 'fail') => void;
+      let issued!: () => void;
+      const issuedP = new Promise<void>((r) => (issued = r));
+      onIssued = issuedP;
+      gate = { issued, issuedP, release: new Promise((r) => (release = r)) };
+      return release;
+    },
+    held: () => onIssued,
+    kv: {
+      exists: (d) => real.exists(d),
+      async open(d, o) {
+        const db = await real.open(d, o);
+        const write = async (ops: readonly KvOp[], w: { readonly sync: boolean }): Promise<void> => {
+          const g = gate;
+          gate = undefined;
+          if (g) {
+            g.issued();
+            if ((await g.release) === 'fail') throw new Error('EIO: i/o error (held write failed)');
+          }
+          if (f.failing) {
+            failed++;
+            throw new Error('EIO: i/o error');
+          }
+          return db.write(ops, w);
+        };
+        return new Proxy(db, {
+          get: (target, k) => {
+            if (k === 'write') return write;
+            const v: unknown = Reflect.get(target, k, target);
+            return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+          },
+        });
+      },
+    },
+  };
+  return f;
 }

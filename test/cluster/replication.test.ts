@@ -4,6 +4,8 @@ import { discoveryMachine, type ClusterService } from '../../src/cluster/discove
 import { replicationMachine, type ReplicationConfig, type ReplicationService } from '../../src/cluster/replication.ts';
 import { replNames, type Replicator } from '../../src/cluster/replicator.ts';
 import { ClusterError } from '../../src/cluster/errors.ts';
+import { connectCluster } from '../../src/cluster/connection.ts';
+import { serverHas } from '../../src/cluster/serverFeatures.ts';
 import { NatsServer, cleanup, waitFor } from '../harness/nats.ts';
 import type { CommitOp, ReplicatorCommitOptions } from '../../src/store/types.ts';
 import { realTimeEnv, startChild, stopChild, waitTag } from './helpers.ts';
@@ -17,10 +19,9 @@ async function newStore(schemaVersion?: number): Promise<TestStore> {
   return s;
 }
 afterEach(async () => {
-  for (const s of opened.splice(0)) {
-    await s.close();
-    removeStoreDir(s.dir);
-  }
+  const all = opened.splice(0);
+  for (const s of all) await s.close();
+  for (const s of all) removeStoreDir(s.dir);
 });
 
 async function startNode(url: string, cluster: string, name: string, store: TestStore, extra: Partial<ReplicationConfig> = {}) {
@@ -174,7 +175,21 @@ describe('replication through JetStream', () => {
     }
   });
 
-  it('conflict detection (table scope): same table conflicts across nodes, different tables do not', async () => {
+  it('conflict detection (table scope): refused before nats-server 2.11 (per-node subjects need the wildcard expectation); on 2.11+ same table conflicts across nodes, different tables do not', async () => {
+    const probe = await connectCluster(realTimeEnv(), { servers: [ns.url] }, 'probe');
+    const version = probe.serverVersion;
+    await probe.close();
+    if (!serverHas(version, 'lastSubjectSequenceSubject')) {
+      const env = realTimeEnv();
+      const d = startChild(discoveryMachine, { env, config: { cluster: 'conft', nodeName: 'a', nats: { servers: [ns.url] }, heartbeatMs: 200, ttlMs: 1000 } }, env);
+      await waitTag(d, 'ready');
+      const store = await newStore();
+      const r = startChild(replicationMachine, { env, cluster: d.getSnapshot().context.service, store: store.store, config: { store: 'main', tables: TABLES, conflictScope: 'table' } }, env);
+      await waitFor(() => r.getSnapshot().status === 'done', 'replication child ends');
+      expect((r.getSnapshot().output as { reason: { code: string; message: string } }).reason).toMatchObject({ code: 'ORDO_NATS_FEATURE', message: expect.stringContaining('2.11') });
+      await stopChild(d);
+      return;
+    }
     const a = await startNode(ns.url, 'conft', 'a', await newStore(), { conflictScope: 'table' });
     const b = await startNode(ns.url, 'conft', 'b', await newStore(), { conflictScope: 'table' });
     await a.commit([put('users', '1', { n: 0 })]);
@@ -199,13 +214,13 @@ describe('replication through JetStream', () => {
     const b = await startNode(ns.url, 'mal', 'b', await newStore());
     const js = jetstream(a.svc.connection!.nc);
     const { prefix } = replNames('mal', 'main');
-    await js.publish(`${prefix}.t.users`, new TextEncoder().encode('{not json'));
-    await js.publish(`${prefix}.t.users`, new TextEncoder().encode(JSON.stringify({ v: 1, node: 'x', batch: { ops: 'nope', schemaVersion: 1 } })));
-    await js.publish(`${prefix}.t.users`, new TextEncoder().encode(JSON.stringify({ v: 1, node: 'x', batch: { ops: [{ table: 'ghost', op: 'put', key: 1, value: {} }], schemaVersion: 1 } })));
-    await js.publish(`${prefix}.t.users`, new TextEncoder().encode(JSON.stringify({ v: 1, node: 'a', batch: { ops: [{ table: 'users', op: 'put', key: 'bad-local', value: {} }], schemaVersion: 1 }, local: [{ table: 'x', op: 'drop' }] })));
+    await js.publish(`${prefix}.x.t.users`, new TextEncoder().encode('{not json'));
+    await js.publish(`${prefix}.x.t.users`, new TextEncoder().encode(JSON.stringify({ v: 1, node: 'x', batch: { ops: 'nope', schemaVersion: 1 } })));
+    await js.publish(`${prefix}.x.t.users`, new TextEncoder().encode(JSON.stringify({ v: 1, node: 'x', batch: { ops: [{ table: 'ghost', op: 'put', key: 1, value: {} }], schemaVersion: 1 } })));
+    await js.publish(`${prefix}.a.t.users`, new TextEncoder().encode(JSON.stringify({ v: 1, node: 'a', batch: { ops: [{ table: 'users', op: 'put', key: 'bad-local', value: {} }], schemaVersion: 1 }, local: [{ table: 'x', op: 'drop' }] })));
     // a migration batch may have no ops, but its `migrations` must be a non-empty array of positive integers
-    await js.publish(`${prefix}.m`, new TextEncoder().encode(JSON.stringify({ v: 1, node: 'x', batch: { ops: [], schemaVersion: 1, migrations: [0] } })));
-    await js.publish(`${prefix}.t.users`, new TextEncoder().encode(JSON.stringify({ v: 1, node: 'x', batch: { ops: [{ table: 'users', op: 'put', key: 'm', value: {} }], schemaVersion: 1, migrations: '2' } })));
+    await js.publish(`${prefix}.x.m`, new TextEncoder().encode(JSON.stringify({ v: 1, node: 'x', batch: { ops: [], schemaVersion: 1, migrations: [0] } })));
+    await js.publish(`${prefix}.x.t.users`, new TextEncoder().encode(JSON.stringify({ v: 1, node: 'x', batch: { ops: [{ table: 'users', op: 'put', key: 'm', value: {} }], schemaVersion: 1, migrations: '2' } })));
     // (writing before a has seen them would rightly be a conflict: they are the table's latest messages)
     await waitFor(() => a.repl.health().malformed === 6, 'a skipped 6');
     await a.commit([put('users', 'ok', { fine: true })]);
@@ -225,21 +240,34 @@ describe('replication through JetStream', () => {
     await b.stop();
   });
 
-  it('a node whose code is older than the data refuses newer records (typed error, health says so), applies nothing after', async () => {
+  it('a node whose code is older than the data refuses newer records: the child ends naming ORDO_REPL_NEWER_SCHEMA, a restarted one never becomes ready, upgraded code catches up', async () => {
     const a = await startNode(ns.url, 'sch', 'a', await newStore(2));
-    const old = await startNode(ns.url, 'sch', 'old', await newStore(1));
+    const oldStore = await newStore(1);
+    const old = await startNode(ns.url, 'sch', 'old', oldStore);
     await a.commit([put('users', 'u', { v: 2 })]);
-    await waitFor(() => old.repl.health().status === 'halted', 'old halts');
-    expect(old.repl.health().reason).toMatchObject({ code: 'ORDO_REPL_NEWER_SCHEMA' });
+    await waitFor(() => old.r.getSnapshot().status === 'done', 'old replication child ends');
+    const reason = (r: { getSnapshot(): { output?: unknown } }) => (r.getSnapshot().output as { reason: { code: string; seq?: number } }).reason;
+    expect(reason(old.r)).toMatchObject({ code: 'ORDO_REPL_NEWER_SCHEMA', seq: 1 });
     expect(old.get('users', 'u')).toBeUndefined();
-    expect(old.repl.appliedSeq()).toBe(0);
-    expect(await codeOf(old.commit([put('users', 'x', {})]))).toBe('ORDO_REPL_NEWER_SCHEMA');
-    expect(old.r.getSnapshot().status).toBe('active'); // halted, not crash-looping
-    // a restarted old node refuses again at the same place
-    await old.stop();
-    const again = await startNode(ns.url, 'sch', 'old', old.store);
-    expect(again.repl.health()).toMatchObject({ status: 'halted', reason: { code: 'ORDO_REPL_NEWER_SCHEMA' } });
-    await again.stop();
+    expect(oldStore.store.lastAppliedSeq(old.repl.stream)).toBe(0);
+    // unplugged, the store does not write replicated tables locally behind the cluster's back
+    await expect(oldStore.store.transaction((t) => void t.put('users', { id: 'x', v: 1 }))).rejects.toMatchObject({ code: 'ORDO_REPL_UNAVAILABLE' });
+    expect(oldStore.store.get('users', 'x')).toBeUndefined();
+    // a restarted child refuses again at the same place, as a start failure: never ready
+    let wasReady = false;
+    const again = startChild(replicationMachine, { env: old.env, cluster: old.svc, store: oldStore.store, config: { store: 'main', tables: TABLES } }, old.env);
+    again.subscribe((snap) => (wasReady ||= snap.hasTag('ready')));
+    await waitFor(() => again.getSnapshot().status === 'done', 'restarted child ends');
+    expect(wasReady).toBe(false);
+    expect(reason(again)).toMatchObject({ code: 'ORDO_REPL_NEWER_SCHEMA', seq: 1 });
+    await stopChild(old.d);
+    // the node upgraded (code that knows schema 2) resumes at the halted seq
+    await oldStore.close();
+    const upgraded = await oldStore.reopen({ schemaVersion: 2 });
+    opened.push(upgraded);
+    const up = await startNode(ns.url, 'sch', 'old', upgraded);
+    expect(up.get('users', 'u')).toEqual({ v: 2 });
+    await up.stop();
     await a.stop();
   });
 

@@ -5,10 +5,11 @@
  * `cleanup(ns, nc)`.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { natsAccountConf } from '../../src/cluster/natsPermissions.ts';
 
 /** What a test may ask of a server. */
 export interface NatsServerConf {
@@ -37,6 +38,11 @@ export interface NatsServerConf {
   storeDir?: string;
   /** Extra config lines, appended verbatim (e.g. accounts and permissions). */
   extraConf?: string[];
+  /**
+   * Per-node NATS users bound to their replication subjects (`natsAccountConf`, the
+   * configuration `docs/cluster.md` ships): each node may publish only on subjects naming it.
+   */
+  nodeAuth?: Parameters<typeof natsAccountConf>[0];
 }
 
 /** Generates a CA and a server certificate for 127.0.0.1/localhost with openssl. */
@@ -168,6 +174,7 @@ export class NatsServer {
     if (conf.user !== undefined) lines.push(`authorization { user: "${conf.user}", password: "${conf.password ?? ''}" }`);
     else if (conf.token !== undefined) lines.push(`authorization { token: "${conf.token}" }`);
     else if (conf.nkey !== undefined) lines.push(`authorization { users: [ { nkey: "${conf.nkey}" } ] }`);
+    if (conf.nodeAuth) lines.push(natsAccountConf(conf.nodeAuth));
     lines.push(...(conf.extraConf ?? []));
     const confFile = join(dir, 'nats.conf');
     writeFileSync(confFile, lines.join('\n') + '\n');
@@ -205,6 +212,22 @@ export class NatsServer {
     await this.signal('SIGKILL');
   }
 
+  /**
+   * `kill -STOP`: the process is frozen (sockets stay open, nothing is answered) until
+   * {@link resume}. Resolves once the kernel reports it stopped (`/proc/<pid>/stat` state `T`).
+   */
+  async pause(): Promise<void> {
+    const pid = this.pid;
+    if (pid === undefined) return;
+    this.proc!.kill('SIGSTOP');
+    await waitFor(() => /^\d+ \(.*\) [Tt] /.test(readFileSync(`/proc/${pid}/stat`, 'utf8')), `nats-server ${pid} stopped`, 5000, 2);
+  }
+
+  /** `kill -CONT` after {@link pause}. */
+  resume(): void {
+    if (this.running) this.proc!.kill('SIGCONT');
+  }
+
   /** Starts again on the same port with the same store dir (JetStream data survives). */
   async restart(): Promise<void> {
     if (this.running) await this.stop();
@@ -230,6 +253,7 @@ export class NatsServer {
   /** Stops the server (kills it if it does not exit within 5 s) and removes its temp dir. */
   async dispose(): Promise<void> {
     const t = setTimeout(() => this.proc?.kill('SIGKILL'), 5000);
+    this.resume();
     await this.stop();
     clearTimeout(t);
     rmSync(this.dir, { recursive: true, force: true });

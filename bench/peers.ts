@@ -1,0 +1,430 @@
+/**
+ * Ordo against the libraries a user would otherwise pick (issue 13, `bench/peers`): the same
+ * work through each one's public API, in one process, sides alternating round by round.
+ *
+ * - request/reply round trip: Ordo `call` · raw xstate send+subscribe · nact `query` · Effect
+ *   (a fiber serving a `Queue` of requests, replies through a `Deferred`);
+ * - spawn+stop: Ordo `kernel.spawn` (to ready) + kill · xstate `createActor().start().stop()` ·
+ *   nact `spawn` + `stop` · Effect `forkDetach(never)` + `Fiber.interrupt`;
+ * - crash → restarted and answering: Ordo one_for_one supervisor · nact `onCrash` → `reset` ·
+ *   Effect `Effect.retry(Schedule.forever)` around the serving loop · raw xstate re-created by hand
+ *   when its snapshot errors;
+ * - boot + reverse teardown of a 4-step ordered tree whose third step fails twice before it
+ *   succeeds: Ordo `startApplication` (the step's start retried by the supervisor) · Effect
+ *   `Layer` + `Scope` with `Effect.retry(Schedule.recurs(2))` · avvio (ordered plugins, retry
+ *   written in the plugin, `onClose` LIFO).
+ *
+ * Every side's start order and stop order are recorded and asserted, so nobody is measured doing
+ * less. Run: `npm run bench -- peers` or `node --import tsx bench/peers.ts`.
+ */
+import { createActor, setup, assign } from 'xstate';
+import { pino } from 'pino';
+import { Context, Deferred, Effect, Fiber, Layer, Queue, Schedule } from 'effect';
+import * as nact from 'nact';
+import avvio from 'avvio';
+import { createRealEnv, type Env } from '../src/env/index.ts';
+import { createKernel, reply, type Pid } from '../src/actors/index.ts';
+import { startApplication, startSupervisor, stopProcess } from '../src/supervisor/index.ts';
+import { type BenchResult, isMain, median, now, printResults } from './lib.ts';
+
+const RUNS = Number(process.env['BENCH_RUNS'] ?? 5);
+
+type Ping = { type: 'ping'; replyTo?: never } | { type: 'crash' } | { type: 'ordo.stop'; reason?: unknown };
+
+const pingMachine = setup({ types: { context: {} as { n: number }, events: {} as Ping } }).createMachine({
+  context: { n: 0 },
+  initial: 'up',
+  states: {
+    up: {
+      tags: ['ready'],
+      on: {
+        ping: { actions: [assign({ n: ({ context }) => context.n + 1 }), ({ event }) => reply(event.replyTo, 'pong')] },
+        crash: {
+          actions: () => {
+            throw new Error('crash');
+          },
+        },
+        'ordo.stop': 'done',
+      },
+    },
+    done: { type: 'final' },
+  },
+});
+
+function quietEnv(): Env {
+  return createRealEnv({ logger: pino({ level: 'silent' }) });
+}
+
+/** A side of a comparison: one run of `n` operations, returning µs per operation. */
+type Side = (n: number) => Promise<number>;
+
+const perOp = (t0: number, n: number): number => ((now() - t0) * 1000) / n;
+
+// ---------- request/reply ----------
+
+export const call: Record<string, Side> = {
+  ordo: async (n) => {
+    const kernel = createKernel(quietEnv());
+    const r = await kernel.spawn(pingMachine);
+    if (r.status !== 'ok') throw new Error('spawn failed');
+    const t0 = now();
+    for (let i = 0; i < n; i++) {
+      const res = await kernel.call(r.pid, { type: 'ping' });
+      if (!res.ok || res.value !== 'pong') throw new Error('call failed');
+    }
+    const us = perOp(t0, n);
+    kernel.exit(r.pid, 'kill');
+    return us;
+  },
+  xstate: async (n) => {
+    const actor = createActor(pingMachine).start();
+    let resolve!: () => void;
+    actor.subscribe(() => resolve());
+    const t0 = now();
+    for (let i = 0; i < n; i++) {
+      const p = new Promise<void>((r) => (resolve = r));
+      actor.send({ type: 'ping' });
+      await p;
+    }
+    const us = perOp(t0, n);
+    if (actor.getSnapshot().context.n !== n) throw new Error('xstate lost pings');
+    actor.stop();
+    return us;
+  },
+  nact: async (n) => {
+    const system = nact.start();
+    const actor = nact.spawnStateless(system, (msg: { sender: nact.Ref<string> }) => nact.dispatch(msg.sender, 'pong'));
+    const t0 = now();
+    for (let i = 0; i < n; i++) {
+      const res = await nact.query(actor, (sender: nact.Ref<string>) => ({ sender }), 5000);
+      if (res !== 'pong') throw new Error('nact query failed');
+    }
+    const us = perOp(t0, n);
+    nact.stop(system);
+    return us;
+  },
+  effect: (n) =>
+    Effect.runPromise(
+      Effect.gen(function* () {
+        const inbox = yield* Queue.unbounded<Deferred.Deferred<string>>();
+        const server = yield* Effect.forkDetach(Effect.forever(Effect.flatMap(Queue.take(inbox), (d) => Deferred.succeed(d, 'pong'))));
+        const t0 = now();
+        for (let i = 0; i < n; i++) {
+          const d = yield* Deferred.make<string>();
+          yield* Queue.offer(inbox, d);
+          const res = yield* Deferred.await(d);
+          if (res !== 'pong') throw new Error('effect reply failed');
+        }
+        const us = perOp(t0, n);
+        yield* Fiber.interrupt(server);
+        return us;
+      }),
+    ),
+};
+
+// ---------- spawn + stop ----------
+
+export const spawnStop: Record<string, Side> = {
+  ordo: async (n) => {
+    const kernel = createKernel(quietEnv());
+    const t0 = now();
+    for (let i = 0; i < n; i++) {
+      const r = await kernel.spawn(pingMachine);
+      if (r.status !== 'ok') throw new Error('spawn failed');
+      kernel.exit(r.pid, 'kill');
+    }
+    const us = perOp(t0, n);
+    if (kernel.processCount !== 0) throw new Error('ordo leaked processes');
+    return us;
+  },
+  xstate: async (n) => {
+    const t0 = now();
+    for (let i = 0; i < n; i++) createActor(pingMachine).start().stop();
+    return perOp(t0, n);
+  },
+  nact: async (n) => {
+    const system = nact.start();
+    const t0 = now();
+    for (let i = 0; i < n; i++) nact.stop(nact.spawnStateless(system, () => undefined));
+    const us = perOp(t0, n);
+    nact.stop(system);
+    return us;
+  },
+  effect: (n) =>
+    Effect.runPromise(
+      Effect.gen(function* () {
+        const t0 = now();
+        for (let i = 0; i < n; i++) {
+          const f = yield* Effect.forkDetach(Effect.never);
+          yield* Fiber.interrupt(f);
+        }
+        return perOp(t0, n);
+      }),
+    ),
+};
+
+// ---------- crash → restarted and answering ----------
+
+export const restart: Record<string, Side> = {
+  ordo: async (n) => {
+    const kernel = createKernel(quietEnv());
+    const sup = await startSupervisor(kernel, { strategy: 'one_for_one', maxRestarts: Number(process.env.MAXR ?? 1_000_000), periodMs: Number(process.env.PERIOD ?? 1000), children: [{ id: "c", start: { machine: pingMachine, name: "svc" } }] });
+    if (sup.status !== 'ok') throw new Error('sup failed');
+    let onReady: ((pid: Pid) => void) | undefined;
+    kernel.onLifecycle((e) => {
+      if (e.type === 'ready') onReady?.(e.pid);
+    });
+    const t0 = now();
+    for (let i = 0; i < n; i++) {
+      const ready = new Promise<Pid>((r) => (onReady = r));
+      kernel.send('svc', { type: 'crash' });
+      await ready;
+      const res = await kernel.call('svc', { type: 'ping' });
+      if (!res.ok) throw new Error('restarted child did not answer');
+    }
+    const us = perOp(t0, n);
+    await stopProcess(kernel, sup.pid);
+    return us;
+  },
+  xstate: async (n) => {
+    // No supervision in xstate: the user re-creates the actor when its snapshot errors.
+    let actor = createActor(pingMachine);
+    let resolve!: () => void;
+    const watch = (): void => {
+      actor.subscribe({ next: () => resolve(), error: () => undefined });
+    };
+    actor.start();
+    watch();
+    const t0 = now();
+    for (let i = 0; i < n; i++) {
+      actor.send({ type: 'crash' });
+      if (actor.getSnapshot().status !== 'error') throw new Error('xstate did not crash');
+      actor = createActor(pingMachine).start();
+      watch();
+      const p = new Promise<void>((r) => (resolve = r));
+      actor.send({ type: 'ping' });
+      await p;
+    }
+    const us = perOp(t0, n);
+    actor.stop();
+    return us;
+  },
+  nact: async (n) => {
+    const system = nact.start();
+    type M = { kind: 'crash' } | { kind: 'ping'; sender: nact.Ref<string> };
+    const actor = nact.spawn(
+      system,
+      (state: number, msg: M) => {
+        if (msg.kind === 'crash') throw new Error('crash');
+        nact.dispatch(msg.sender, 'pong');
+        return state + 1;
+      },
+      'svc',
+      { initialState: 0, onCrash: (_m, _e, ctx) => ctx.reset },
+    );
+    const t0 = now();
+    for (let i = 0; i < n; i++) {
+      nact.dispatch(actor, { kind: 'crash' });
+      const res = await nact.query(actor, (sender: nact.Ref<string>): M => ({ kind: 'ping', sender }), 5000);
+      if (res !== 'pong') throw new Error('nact did not answer after reset');
+    }
+    const us = perOp(t0, n);
+    nact.stop(system);
+    return us;
+  },
+  effect: (n) =>
+    Effect.runPromise(
+      Effect.gen(function* () {
+        type M = { kind: 'crash' } | { kind: 'ping'; reply: Deferred.Deferred<string> };
+        const inbox = yield* Queue.unbounded<M>();
+        const serve = Effect.forever(
+          Effect.flatMap(Queue.take(inbox), (m) => (m.kind === 'crash' ? Effect.fail(new Error('crash')) : Deferred.succeed(m.reply, 'pong'))),
+        );
+        const server = yield* Effect.forkDetach(Effect.retry(serve, Schedule.forever));
+        const t0 = now();
+        for (let i = 0; i < n; i++) {
+          yield* Queue.offer(inbox, { kind: 'crash' });
+          const d = yield* Deferred.make<string>();
+          yield* Queue.offer(inbox, { kind: 'ping', reply: d });
+          if ((yield* Deferred.await(d)) !== 'pong') throw new Error('effect did not answer after retry');
+        }
+        const us = perOp(t0, n);
+        yield* Fiber.interrupt(server);
+        return us;
+      }),
+    ),
+};
+
+// ---------- boot + reverse teardown, step 3 fails twice ----------
+
+const STEPS = ['config', 'store', 'cache', 'http'] as const;
+const EXPECT_START = STEPS.join(',');
+const EXPECT_STOP = [...STEPS].reverse().join(',');
+
+function checkOrder(side: string, started: string[], stopped: string[]): void {
+  if (started.join(',') !== EXPECT_START || stopped.join(',') !== EXPECT_STOP) throw new Error(`${side}: start ${started.join(',')} stop ${stopped.join(',')}`);
+}
+
+/** What one boot recorded; the Ordo steps' machines are defined once and write here. */
+let bootLog = { started: [] as string[], stopped: [] as string[], attempts: new Map<string, number>() };
+
+/** Step machine: counts its start attempts; the `cache` step fails its first two. */
+function stepMachine(id: string) {
+  return setup({ types: { context: {} as { service: string }, events: {} as { type: 'ordo.stop'; reason?: unknown } } }).createMachine({
+    context: { service: id },
+    initial: 'init',
+    states: {
+      init: {
+        always: [
+          {
+            guard: () => {
+              const a = (bootLog.attempts.get(id) ?? 0) + 1;
+              bootLog.attempts.set(id, a);
+              return id === 'cache' && a <= 2;
+            },
+            target: 'failed',
+          },
+          { target: 'up', actions: () => bootLog.started.push(id) },
+        ],
+      },
+      failed: { type: 'final', output: { reason: 'not yet' } },
+      up: { tags: ['ready'], on: { 'ordo.stop': { target: 'done', actions: () => bootLog.stopped.push(id) } } },
+      done: { type: 'final' },
+    },
+  });
+}
+const stepMachines = STEPS.map((id) => stepMachine(id));
+
+export const boot: Record<string, Side> = {
+  ordo: async (n) => {
+    const env = quietEnv();
+    const t0 = now();
+    for (let i = 0; i < n; i++) {
+      bootLog = { started: [], stopped: [], attempts: new Map() };
+      const app = startApplication({
+        name: 'bench',
+        env,
+        handleSignals: false,
+        tree: {
+          strategy: 'rest_for_one',
+          maxRestarts: 3,
+          periodMs: 5000,
+          // each step provides a service the next requires: the order is the dependency chain
+          // (a step that needs nothing from a retrying one would start in its turn)
+          children: STEPS.map((id, i) => ({
+            id,
+            start: { machine: stepMachines[i]! },
+            provides: id,
+            ...(i > 0 ? { requires: [STEPS[i - 1]!] } : {}),
+            startRetry: { initialMs: 0, maxMs: 0, factor: 1, jitter: 0 },
+          })),
+        },
+      });
+      await app.ready;
+      const exit = await app.stop();
+      if (exit.code !== 0) throw new Error('ordo stop failed');
+      checkOrder('ordo', bootLog.started, bootLog.stopped);
+    }
+    return perOp(t0, n);
+  },
+  effect: async (n) => {
+    const t0 = now();
+    for (let i = 0; i < n; i++) {
+      const started: string[] = [];
+      const stopped: string[] = [];
+      let attempts = 0;
+      const step = <I extends string>(tag: Context.Service<I, string>, id: string, fail: boolean) =>
+        Layer.effect(
+          tag,
+          Effect.acquireRelease(
+            Effect.suspend(() => {
+              if (fail && ++attempts <= 2) return Effect.fail(new Error('not yet'));
+              started.push(id);
+              return Effect.succeed(id);
+            }).pipe(fail ? Effect.retry(Schedule.recurs(2)) : (e) => e),
+            () => Effect.sync(() => stopped.push(id)),
+          ),
+        );
+      // `a.pipe(Layer.provideMerge(b))` builds b first and a after it: written from the last
+      // step outwards, the chain builds config → store → cache → http (checked below).
+      const layer = step(HttpTag, 'http', false).pipe(
+        Layer.provideMerge(step(CacheTag, 'cache', true)),
+        Layer.provideMerge(step(StoreTag, 'store', false)),
+        Layer.provideMerge(step(ConfigTag, 'config', false)),
+      );
+      await Effect.runPromise(Effect.scoped(Layer.build(layer)));
+      checkOrder('effect', started, stopped);
+    }
+    return perOp(t0, n);
+  },
+  avvio: async (n) => {
+    const t0 = now();
+    for (let i = 0; i < n; i++) {
+      const started: string[] = [];
+      const stopped: string[] = [];
+      const app = avvio({}, { autostart: false });
+      let attempts = 0;
+      for (const id of STEPS) {
+        app.use(async (server: { onClose(fn: () => void | Promise<void>): void }) => {
+          // avvio has no retry: the user writes it in the plugin.
+          for (;;) {
+            if (id === 'cache' && ++attempts <= 2) continue;
+            break;
+          }
+          started.push(id);
+          server.onClose(() => {
+            stopped.push(id);
+          });
+        });
+      }
+      await app.ready();
+      await new Promise<void>((resolve, reject) => app.close((err?: Error) => (err ? reject(err) : resolve())));
+      checkOrder('avvio', started, stopped);
+    }
+    return perOp(t0, n);
+  },
+};
+
+const ConfigTag = Context.Service<'config', string>('config');
+const StoreTag = Context.Service<'store', string>('store');
+const CacheTag = Context.Service<'cache', string>('cache');
+const HttpTag = Context.Service<'http', string>('http');
+
+/**
+ * Runs each side `RUNS` times after one warm-up each, alternating sides round by round (the
+ * order rotates every round, so no side always runs right after GC-heavy work), and reports
+ * Ordo's median against each peer's median as the median of per-round ratios.
+ */
+export async function compare(name: string, sides: Record<string, Side>, n: number, target: string): Promise<BenchResult[]> {
+  const names = Object.keys(sides);
+  for (const s of names) await sides[s]!(Math.max(1, n >> 2));
+  const runs = new Map<string, number[]>(names.map((s) => [s, []]));
+  for (let round = 0; round < RUNS; round++) {
+    for (let k = 0; k < names.length; k++) {
+      const s = names[(round + k) % names.length]!;
+      runs.get(s)!.push(await sides[s]!(n));
+    }
+  }
+  const ordo = runs.get('ordo')!;
+  const out: BenchResult[] = [];
+  for (const peer of names.filter((s) => s !== 'ordo')) {
+    const theirs = runs.get(peer)!;
+    const ratios = ordo.map((o, i) => o / theirs[i]!);
+    const ratio = median(ratios);
+    out.push({ name: `${name}: Ordo vs ${peer}`, value: median(ordo) * 1000, unit: 'ns/op', baseline: { name: peer, value: median(theirs) * 1000 }, ratio, target, met: ratio < 1, runs: ratios });
+  }
+  return out;
+}
+
+export async function run(): Promise<BenchResult[]> {
+  return [
+    ...(await compare('request/reply round trip', call, 20_000, 'ahead of every peer (< 1×)')),
+    ...(await compare('spawn+stop', spawnStop, 5_000, 'ahead of every peer (< 1×)')),
+    ...(await compare('crash → restarted and answering', restart, 2_000, 'ahead of every peer (< 1×)')),
+    ...(await compare('boot + reverse teardown, 4 ordered steps, one fails twice', boot, 300, 'ahead of Effect and avvio (< 1×)')),
+  ];
+}
+
+if (isMain(import.meta.url)) {
+  printResults('Peers', await run());
+}

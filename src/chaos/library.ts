@@ -1,0 +1,134 @@
+import { assign, fromPromise, setup } from 'xstate';
+import type { Env } from '../env/env.ts';
+import type { KvDb } from '../env/kv.ts';
+
+/** What a library child reports into the run's trace. */
+export type Probe = (kind: string, fields: Record<string, unknown>) => void;
+
+/** Input of {@link simChildMachine}, built by the tree builder at every (re)start. */
+export interface SimChildInput {
+  readonly id: string;
+  readonly env: Env;
+  readonly probe: Probe;
+  /** Virtual ms from start to ready. */
+  readonly startMs: number;
+  /** Virtual ms the stop takes (after `ordo.stop`). */
+  readonly stopMs: number;
+  /** Crash this long after becoming ready (undefined: never). */
+  readonly crashAfterMs: number | undefined;
+  /** Services this child requires, as the supervisor handed them over. */
+  readonly deps: Readonly<Record<string, unknown>>;
+  /** Own a key-value database in this directory (opened at start, closed at stop). */
+  readonly kvDir?: string;
+  /** With `kvDir`: write one synced key every this many ms. */
+  readonly writeEveryMs?: number;
+  /** Called with the database when the child crashes (the simulated OS releases the lock). */
+  readonly abandon?: (db: KvDb | undefined) => void;
+}
+
+interface Ctx {
+  readonly input: SimChildInput;
+  db: KvDb | undefined;
+  writes: number;
+  service: unknown;
+}
+
+/** Waits `ms` on the Env's clock; an abort (the invoking state was left) clears the timer. */
+function sleep(env: Env, ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = env.clock.setTimeout(() => resolve(), ms);
+    signal.addEventListener('abort', () => env.clock.clearTimeout(t), { once: true });
+  });
+}
+
+/**
+ * The chaos library's generic child: uses its dependencies as it starts (each use goes to the
+ * trace, so an oracle can check the provider was ready), becomes ready after `startMs`
+ * (opening its database first when it has `kvDir`), may crash after `crashAfterMs`, writes
+ * synced keys every `writeEveryMs`, and on `ordo.stop` takes `stopMs` and closes its database
+ * before it ends. Its service is `{ provider: id }`.
+ */
+export const simChildMachine = setup({
+  types: { input: {} as SimChildInput, context: {} as Ctx, events: {} as { type: 'ordo.stop'; reason?: unknown } | { type: 'crash' } },
+  actors: {
+    boot: fromPromise<KvDb | undefined, SimChildInput>(async ({ input, signal }) => {
+      for (const [name, value] of Object.entries(input.deps)) input.probe('dep.use', { child: input.id, dep: name, provided: value !== undefined });
+      await sleep(input.env, input.startMs, signal);
+      if (signal.aborted) return undefined;
+      if (input.kvDir === undefined) return undefined;
+      const kv = input.env.io.kv;
+      if (!kv) throw new Error('no kv adapter in this env');
+      const db = await kv.open(input.kvDir, { columns: ['data'], createIfMissing: true });
+      if (signal.aborted) {
+        await db.close(); // stopped while opening: nobody owns this handle
+        return undefined;
+      }
+      return db;
+    }),
+    write: fromPromise<void, { db: KvDb; n: number; id: string }>(async ({ input }) => {
+      await input.db.write([{ type: 'put', column: 'data', key: Buffer.from(`${input.id}:${input.n}`), value: Buffer.from(String(input.n)) }], { sync: true });
+    }),
+    halt: fromPromise<void, { db: KvDb | undefined; env: Env; stopMs: number }>(async ({ input, signal }) => {
+      await sleep(input.env, input.stopMs, signal);
+      await input.db?.close();
+    }),
+  },
+  actions: {
+    crash: ({ context }) => {
+      context.input.abandon?.(context.db);
+      throw new Error(`${context.input.id} crashed (simulated)`);
+    },
+  },
+  delays: {
+    crashAfter: ({ context }) => context.input.crashAfterMs ?? 0,
+    writeEvery: ({ context }) => context.input.writeEveryMs ?? 0,
+  },
+  guards: {
+    crashes: ({ context }) => context.input.crashAfterMs !== undefined,
+    writes: ({ context }) => context.db !== undefined && (context.input.writeEveryMs ?? 0) > 0,
+  },
+}).createMachine({
+  id: 'simChild',
+  context: ({ input }) => ({ input, db: undefined, writes: 0, service: undefined }),
+  initial: 'booting',
+  on: { crash: { actions: 'crash' } },
+  states: {
+    booting: {
+      invoke: {
+        src: 'boot',
+        input: ({ context }) => context.input,
+        onDone: { target: 'running', actions: assign({ db: ({ event }) => event.output, service: ({ context }) => ({ provider: context.input.id }) }) },
+        onError: { target: 'failed' },
+      },
+      on: { 'ordo.stop': 'stopped' },
+    },
+    running: {
+      tags: ['ready'],
+      initial: 'idle',
+      states: {
+        idle: { after: { writeEvery: { guard: 'writes', target: 'writing' } } },
+        writing: {
+          invoke: {
+            src: 'write',
+            input: ({ context }) => ({ db: context.db!, n: context.writes, id: context.input.id }),
+            onDone: { target: 'idle', actions: assign({ writes: ({ context }) => context.writes + 1 }) },
+            onError: { actions: 'crash' },
+          },
+        },
+      },
+      after: { crashAfter: { guard: 'crashes', actions: 'crash' } },
+      on: { 'ordo.stop': 'stopping' },
+    },
+    stopping: {
+      invoke: {
+        src: 'halt',
+        input: ({ context }) => ({ db: context.db, env: context.input.env, stopMs: context.input.stopMs }),
+        onDone: 'stopped',
+        onError: 'stopped',
+      },
+    },
+    stopped: { type: 'final' },
+    failed: { type: 'final', output: ({ event }) => ({ reason: (event as { error?: unknown }).error ?? 'boot_failed' }) },
+  },
+});

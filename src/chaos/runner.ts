@@ -1,0 +1,306 @@
+import { createHash } from 'node:crypto';
+import { createKernel } from '../actors/kernel.ts';
+import type { Pid } from '../actors/pid.ts';
+import { formatReason } from '../actors/exitReason.ts';
+import { startApplication } from '../supervisor/application.ts';
+import { _setFaultHook } from '../env/faults.ts';
+import { Simulation, type TraceEvent } from './simulation.ts';
+import { createSimKv } from './simKv.ts';
+import { FaultSession, type FaultCoverage } from './faultPlan.ts';
+import { withGuard } from './guard.ts';
+import { sample } from './distribution.ts';
+import { buildTree, instrumentTree, validateScenario, type Scenario, type ScenarioContext, type TimelineFault, type TreeData } from './scenario.ts';
+import type { SupervisorInit } from '../supervisor/types.ts';
+import type { ScheduleStrategy, Divergence } from './scheduleStrategy.ts';
+import { builtinInvariants, oracles as library, type Oracle, type RunView } from './oracles.ts';
+import { SimulationBusyError, ScenarioError } from './errors.ts';
+
+/** Options of {@link runScenario}. */
+export interface RunOptions {
+  readonly seed: number;
+  /** Overrides the scenario's schedule strategy. */
+  readonly strategy?: ScheduleStrategy;
+  /**
+   * Exactly these faults and no random ones (what a minimised counterexample and its replay
+   * use): timeline actions and scripted fault points.
+   */
+  readonly faults?: readonly TimelineFault[];
+  /** Overrides the scenario's horizon (the shrinker shortens it). */
+  readonly horizonMs?: number;
+  /** Follow this decision log (a replay); a divergence is reported, not thrown. */
+  readonly decisions?: readonly string[];
+  /** Run twice and compare trace hashes (madsim's determinism check). */
+  readonly checkDeterminism?: boolean;
+  /** The code version the report names (the CLI passes package version + git commit). */
+  readonly codeVersion?: string;
+  /** How the replay command names the scenario (a file path). Default: the scenario's name. */
+  readonly source?: string;
+  /** Extra oracles by name, beside the library. */
+  readonly oracles?: Readonly<Record<string, Oracle>>;
+}
+
+/** One invariant that did not hold. */
+export interface Violation {
+  readonly invariant: string;
+  readonly kind: 'always' | 'eventually';
+  readonly t: number;
+  readonly message: string;
+}
+
+/** The report of one run. */
+export interface RunReport {
+  readonly scenario: string;
+  readonly seed: number;
+  readonly codeVersion: string;
+  /** `fail`: some always/eventually invariant was violated. */
+  readonly outcome: 'pass' | 'fail';
+  /** Whether the outcome is the scenario's `expect`. */
+  readonly asExpected: boolean;
+  /** The first violated invariant (earliest virtual time). */
+  readonly violation: Violation | undefined;
+  readonly violations: readonly Violation[];
+  /** `sometimes` invariants: whether each held at some point in this run. */
+  readonly sometimes: Readonly<Record<string, boolean>>;
+  /** Every fault that fired, as a replayable list (timeline actions and points). */
+  readonly faults: readonly TimelineFault[];
+  readonly coverage: FaultCoverage;
+  /** sha256 of the trace and the decision log. */
+  readonly traceHash: string;
+  /** With `checkDeterminism`: the second run's hash was the same. */
+  readonly deterministic: boolean | undefined;
+  readonly steps: number;
+  readonly virtualMs: number;
+  readonly divergence: Divergence | undefined;
+  readonly trace: readonly TraceEvent[];
+  readonly decisions: readonly string[];
+  /** One line that replays this run. */
+  readonly replay: string;
+}
+
+let busy = false;
+const DEFAULT_EPOCH = Date.UTC(2026, 0, 1);
+
+/**
+ * Runs `scenario` once on virtual time with `seed`: starts its tree in a {@link Simulation},
+ * runs the chaos phase then the heal phase, stops the tree in order, and checks every
+ * invariant on the trace. Same (code, scenario, seed, options) → same trace hash.
+ *
+ * @example
+ * const report = await runScenario(scenario, { seed: 42, checkDeterminism: true });
+ * if (report.outcome === 'fail') console.error(report.violation, report.replay);
+ */
+export async function runScenario(scenario: Scenario, options: RunOptions): Promise<RunReport> {
+  validateScenario(scenario);
+  const first = await runOnce(scenario, options);
+  if (!options.checkDeterminism) return first;
+  const second = await runOnce(scenario, options);
+  return { ...first, deterministic: second.traceHash === first.traceHash };
+}
+
+async function runOnce(s: Scenario, o: RunOptions): Promise<RunReport> {
+  if (busy) throw new SimulationBusyError();
+  busy = true;
+  const previousHook = _setFaultHook(undefined);
+  try {
+    return await execute(s, o);
+  } finally {
+    _setFaultHook(previousHook);
+    busy = false;
+  }
+}
+
+async function execute(s: Scenario, o: RunOptions): Promise<RunReport> {
+  const horizon = o.horizonMs ?? s.horizonMs;
+  const healAt = Math.min(horizon, s.healAtMs ?? Math.round(s.horizonMs * 0.75));
+  const delivery = s.latency?.deliveryMs;
+  const io = s.latency?.ioMs;
+  const sim = new Simulation({
+    seed: o.seed,
+    strategy: o.decisions ? { kind: 'replay', log: o.decisions } : (o.strategy ?? s.strategy),
+    deliveryLatency: delivery === undefined ? undefined : (_label, next) => sample(delivery, next, 'latency.deliveryMs'),
+  });
+  const kv = createSimKv(sim, io === undefined ? {} : { latencyMs: (_op, next) => sample(io, next, 'latency.ioMs') });
+  const env = sim.createEnv({ kv });
+  const kernel = createKernel(env);
+  const names = new Map<number, string>();
+  /** The live process of each child name (also unregistered ones), for fault targets. */
+  const current = new Map<string, Pid>();
+  /** Child ids by pid, told by the tree's instrumented inputs as each machine is spawned. */
+  const told = new Map<number, string>();
+  const named = (pid: Pid, id: string): void => void told.set(pid.id, id);
+  kernel.onLifecycle((ev) => {
+    const id = ev.pid.id;
+    if (ev.type === 'state') {
+      if (names.has(id)) return;
+      const name = kernel.processInfo(ev.pid)?.name ?? told.get(id) ?? String(ev.pid);
+      names.set(id, name);
+      current.set(name, ev.pid);
+      sim.record('spawn', { name, pid: String(ev.pid) });
+    } else if (ev.type === 'ready') sim.record('ready', { name: names.get(id) ?? String(ev.pid) });
+    else {
+      // A supervisor has no machine lifecycle: its name comes from its parent's progress report.
+      const name = names.get(id) ?? nameFromReports(sim, String(ev.pid));
+      if (name === undefined) return;
+      if (current.get(name) === ev.pid) current.delete(name);
+      sim.record('exit', { name, reason: formatReason(ev.reason) });
+    }
+  });
+  const scripted = o.faults !== undefined;
+  const timeline = o.faults ?? s.faults?.timeline ?? [];
+  const session = new FaultSession({
+    random: sim.streams.stream('faults'),
+    now: () => sim.now,
+    plan: scripted ? undefined : s.faults?.random,
+    script: timeline.flatMap((f) => (f.action === 'point' ? [{ at: f.at, name: f.name, subject: f.subject, delayMs: f.delayMs }] : [])),
+    onFire: (f) => sim.record('fault', { ...f }),
+  });
+  const fired: TimelineFault[] = [];
+  const nemesis = scripted ? undefined : s.faults?.random?.crashes;
+  const actions: TimelineFault[] = [...timeline];
+  if (nemesis && nemesis.children.length > 0 && nemesis.meanIntervalMs > 0) {
+    const r = sim.streams.stream('nemesis');
+    for (let t = -Math.log(1 - r.next()) * nemesis.meanIntervalMs; t < healAt; t += -Math.log(1 - r.next()) * nemesis.meanIntervalMs) {
+      const child = nemesis.children[r.int(nemesis.children.length)]!;
+      actions.push({ at: Math.round(t), action: r.next() < (nemesis.kill ?? 0) ? 'kill' : 'crash', child });
+    }
+  }
+  for (const f of actions) {
+    if (f.action === 'point') continue;
+    sim.schedule(f.at, 'fault', `fault:${f.action}:${f.child}`, () => {
+      const pid = current.get(f.child) ?? kernel.whereis(f.child);
+      if (!pid || !kernel.isAlive(pid)) return;
+      fired.push({ at: sim.now, action: f.action, child: f.child });
+      sim.record('fault', { name: f.action, subject: f.child });
+      kernel.exit(pid, f.action === 'kill' ? 'kill' : { fault: 'crash' });
+    });
+  }
+  const ctx: ScenarioContext = {
+    env,
+    kernel,
+    probe: (kind, fields) => sim.record(kind, fields),
+    random: (name) => sim.streams.stream(`user.${name}`).next,
+  };
+  const ambient = sim.streams.stream('ambient');
+  const epoch = s.epochMs ?? DEFAULT_EPOCH;
+  let stopAt: number | undefined;
+  let codeTree: TreeData | undefined;
+  let stopped = false;
+  await withGuard(
+    {
+      epochNow: () => epoch + sim.now,
+      monoNow: () => sim.now,
+      random: () => ambient.next(),
+      setTimer: (fn, ms) => sim.clock.setTimeout(fn, ms),
+      clearTimer: (h) => sim.clock.clearTimeout(h),
+      note: (use) => sim.record('ambient', { ...use }),
+      policy: s.ambient ?? 'report',
+    },
+    async () => {
+      _setFaultHook(session);
+      let tree: SupervisorInit;
+      if (typeof s.tree === 'function') {
+        const init = s.tree(ctx);
+        if (typeof init === 'function') tree = init;
+        else {
+          const instrumented = instrumentTree(init, { named, probe: ctx.probe });
+          tree = instrumented.spec;
+          codeTree = instrumented.tree;
+        }
+      } else tree = buildTree(s.tree, sim, ctx, { abandon: (db) => kv.abandon(db), named });
+      const app = startApplication({ name: s.name, tree, env, kernel, handleSignals: false });
+      let ended = false;
+      void app.exited.then(() => {
+        ended = true;
+      });
+      app.ready.catch(() => undefined);
+      await sim.run(healAt);
+      session.chaos = false;
+      sim.record('phase', { phase: 'heal' });
+      if (!ended) await sim.run(horizon);
+      if (!ended) {
+        stopAt = sim.now;
+        sim.record('phase', { phase: 'stop' });
+        void app.stop({ deadlineMs: 30_000 }).then(() => {
+          stopped = true;
+          sim.stop();
+        });
+        await sim.run(horizon + 60_000);
+        await sim.flush();
+      } else stopped = true;
+      _setFaultHook(undefined);
+    },
+  );
+  const disk = new Map<string, Map<string, string>>();
+  for (const dir of kv.state.acked.keys()) disk.set(dir, await kv.snapshot(dir));
+  const view: RunView = { scenario: s, trace: sim.trace, logs: sim.logs, tree: typeof s.tree === 'function' ? codeTree : s.tree, stopAt, timersLeft: sim.timers, stopped, kv: kv.state, disk };
+  const all = { ...library, ...o.oracles };
+  const violations: Violation[] = [];
+  const sometimes: Record<string, boolean> = {};
+  const specs = [...builtinInvariants.map((n) => ({ kind: 'always' as const, oracle: n, name: n })), ...s.invariants];
+  for (const inv of specs) {
+    const oracle = all[inv.oracle];
+    if (!oracle) throw new ScenarioError(s.name, 'invariants', inv.oracle, `unknown oracle (known: ${Object.keys(all).join(', ')})`);
+    const v = oracle.check(view);
+    const name = inv.name ?? inv.oracle;
+    if (inv.kind === 'sometimes') sometimes[name] = v.ok;
+    else if (!v.ok) violations.push({ invariant: name, kind: inv.kind, t: v.t, message: v.message });
+  }
+  violations.sort((a, b) => a.t - b.t);
+  const faults: TimelineFault[] = [
+    ...fired,
+    ...session.fired.map((f): TimelineFault => ({ at: f.t, action: 'point', name: f.name, ...(f.subject !== undefined ? { subject: f.subject } : {}), ...(f.delayMs ? { delayMs: f.delayMs } : {}) })),
+  ].sort((a, b) => a.at - b.at);
+  const outcome = violations.length > 0 ? 'fail' : 'pass';
+  return {
+    scenario: s.name,
+    seed: o.seed,
+    codeVersion: o.codeVersion ?? 'unknown',
+    outcome,
+    asExpected: outcome === (s.expect ?? 'pass'),
+    violation: violations[0],
+    violations,
+    sometimes,
+    faults,
+    coverage: session.coverage,
+    traceHash: hashTrace(sim.trace, sim.logs, sim.decisions),
+    deterministic: undefined,
+    steps: sim.steps,
+    virtualMs: sim.now,
+    divergence: sim.divergence,
+    trace: sim.trace,
+    decisions: sim.decisions,
+    replay: replayCommand(o.source ?? s.name, o.seed, o),
+  };
+}
+
+function nameFromReports(sim: Simulation, pid: string): string | undefined {
+  for (let i = sim.logs.length - 1; i >= 0; i--) {
+    const r = sim.logs[i]!;
+    if (r['report'] === 'progress' && r['pid'] === pid) return r['child'] as string;
+  }
+  return undefined;
+}
+
+function hashTrace(trace: readonly TraceEvent[], logs: readonly object[], decisions: readonly string[]): string {
+  const h = createHash('sha256');
+  for (const e of trace) h.update(JSON.stringify(e) + '\n');
+  for (const l of logs) h.update(safeJson(l) + '\n');
+  h.update(decisions.join('\n'));
+  return h.digest('hex');
+}
+
+function safeJson(x: unknown): string {
+  try {
+    return JSON.stringify(x, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v instanceof Error ? { name: v.name, message: v.message } : v));
+  } catch {
+    return '"(unserialisable)"';
+  }
+}
+
+/** The one-line command that replays a run. */
+export function replayCommand(source: string, seed: number, o: Pick<RunOptions, 'faults' | 'horizonMs'> = {}): string {
+  const parts = ['ordo chaos replay', JSON.stringify(source).length === source.length + 2 && /^[\w./-]+$/.test(source) ? source : `'${source}'`, `--seed ${seed}`];
+  if (o.horizonMs !== undefined) parts.push(`--horizon ${o.horizonMs}`);
+  if (o.faults !== undefined) parts.push(`--faults '${JSON.stringify(o.faults)}'`);
+  return parts.join(' ');
+}

@@ -1,0 +1,227 @@
+import type { Env } from '../env/env.ts';
+import type { KvDb } from '../env/kv.ts';
+import type { Kernel } from '../actors/kernel.ts';
+import type { Pid } from '../actors/pid.ts';
+import { validateChildSpec } from '../supervisor/validate.ts';
+import type { InputContext } from '../supervisor/types.ts';
+import type { BackoffSpec, ChildSpec, RestartType, Shutdown, Strategy, SupervisorInit, SupervisorSpec } from '../supervisor/types.ts';
+import { supervisor } from '../supervisor/supervisor.ts';
+import type { Distribution } from './distribution.ts';
+import { sample } from './distribution.ts';
+import type { RandomFaults } from './faultPlan.ts';
+import type { ScheduleStrategy } from './scheduleStrategy.ts';
+import type { Simulation } from './simulation.ts';
+import { simChildMachine, type SimChildInput } from './library.ts';
+import { ScenarioError } from './errors.ts';
+
+/** A child of a data tree: the library child ({@link simChildMachine}) or a nested supervisor. */
+export interface ChildData {
+  readonly id: string;
+  readonly restart?: RestartType;
+  readonly shutdownMs?: Shutdown;
+  readonly startTimeoutMs?: number;
+  readonly provides?: string;
+  readonly requires?: readonly string[];
+  readonly backoff?: BackoffSpec;
+  /** Time from start to ready, drawn at every (re)start. */
+  readonly startMs?: Distribution;
+  /** Time a stop takes. */
+  readonly stopMs?: Distribution;
+  /** Crash this long after each ready (drawn per incarnation); absent: never by itself. */
+  readonly crashAfterMs?: Distribution;
+  /** Own a database in this simulated directory (opened at start, closed at stop). */
+  readonly kvDir?: string;
+  readonly writeEveryMs?: number;
+  /** A nested supervisor instead of a worker. */
+  readonly tree?: TreeData;
+  /**
+   * Register the process under its id (default true). Unregistered children are still named
+   * by id in traces and fault targets; only the kernel's registry does not know them (so two
+   * incarnations can overlap, as unnamed children do in real trees).
+   */
+  readonly register?: boolean;
+}
+
+/** A supervisor tree as data. */
+export interface TreeData {
+  readonly strategy: Strategy;
+  /** Structure not known (a nested supervisor inside a tree given as code): oracles skip it. */
+  readonly opaque?: boolean;
+  readonly maxRestarts?: number;
+  readonly periodMs?: number;
+  readonly backoff?: BackoffSpec;
+  readonly children: readonly ChildData[];
+}
+
+/** What a tree given as code receives: the simulation's Env and kernel, and a trace probe. */
+export interface ScenarioContext {
+  readonly env: Env;
+  readonly kernel: Kernel;
+  readonly probe: (kind: string, fields: Record<string, unknown>) => void;
+  /** A named random stream of this run (independent of every other stream). */
+  random(stream: string): () => number;
+}
+
+/** A scripted action at a virtual time (a nemesis step). `child` is a registered process name. */
+export type TimelineFault =
+  | { readonly at: number; readonly action: 'crash' | 'kill'; readonly child: string }
+  | { readonly at: number; readonly action: 'point'; readonly name: string; readonly subject?: string; readonly delayMs?: number };
+
+/** Which oracle an invariant checks, and how. See `oracles.ts` for the library. */
+export interface InvariantSpec {
+  /** `always`: must hold at every point; `eventually`: must hold at the end of the heal phase; `sometimes`: must hold at some point in some run (coverage). */
+  readonly kind: 'always' | 'eventually' | 'sometimes';
+  readonly oracle: string;
+  /** Defaults to the oracle's name. */
+  readonly name?: string;
+}
+
+/**
+ * A chaos scenario — data only (JSON-serialisable) except `tree`, which may also be code
+ * (a function of the run's {@link ScenarioContext} returning a supervisor init), so users and
+ * incident replays run their own trees.
+ *
+ * A run: start the tree; the chaos phase (random faults from `faults.random`, the `timeline`)
+ * until `healAtMs`; the heal phase (no new random faults) until `horizonMs`; then an orderly
+ * stop. Invariants are checked on the trace; `expect` says what outcome is a pass.
+ */
+export interface Scenario {
+  readonly name: string;
+  readonly description?: string;
+  readonly tree: TreeData | ((ctx: ScenarioContext) => SupervisorInit);
+  /** Nodes of the cluster; one node (the default) is all this version simulates. */
+  readonly nodes?: readonly { readonly name: string }[];
+  readonly horizonMs: number;
+  /** Default: 3/4 of the horizon. */
+  readonly healAtMs?: number;
+  readonly strategy?: ScheduleStrategy;
+  readonly latency?: { readonly deliveryMs?: Distribution; readonly ioMs?: Distribution };
+  readonly faults?: { readonly random?: RandomFaults; readonly timeline?: readonly TimelineFault[] };
+  readonly invariants: readonly InvariantSpec[];
+  /** `pass` (default): no invariant is violated; `fail`: some invariant must be violated (a bug demo). */
+  readonly expect?: 'pass' | 'fail';
+  /** Virtual epoch of `Date` in the run (default 2026-01-01T00:00:00Z). */
+  readonly epochMs?: number;
+  /** What an ambient `Date.now()` etc. in code does: noted as a violation (`report`, default) or thrown (`throw`). */
+  readonly ambient?: 'report' | 'throw';
+}
+
+/** Checks a scenario's shape; throws {@link ScenarioError} naming the first bad field. */
+export function validateScenario(s: Scenario): void {
+  const bad = (field: string, value: unknown, message: string): never => {
+    throw new ScenarioError(s?.name, field, value, message);
+  };
+  if (typeof s !== 'object' || s === null) bad('scenario', s, 'must be an object');
+  if (typeof s.name !== 'string' || s.name === '') bad('name', s.name, 'must be a non-empty string');
+  if (!(typeof s.horizonMs === 'number' && s.horizonMs > 0)) bad('horizonMs', s.horizonMs, 'must be a number > 0');
+  if (s.healAtMs !== undefined && !(s.healAtMs >= 0 && s.healAtMs <= s.horizonMs)) bad('healAtMs', s.healAtMs, 'must lie in [0, horizonMs]');
+  if ((s.nodes?.length ?? 1) !== 1) bad('nodes', s.nodes, 'this version simulates one node (the simulated NATS transport is not built yet)');
+  if (!Array.isArray(s.invariants)) bad('invariants', s.invariants, 'must be an array');
+  if (typeof s.tree !== 'function') validateTree(s.tree, 'tree', bad);
+  for (const [i, f] of (s.faults?.timeline ?? []).entries()) {
+    if (!(f.at >= 0)) bad(`faults.timeline[${i}].at`, f.at, 'must be a number ≥ 0');
+    if (!['crash', 'kill', 'point'].includes(f.action)) bad(`faults.timeline[${i}].action`, f.action, "must be 'crash', 'kill' or 'point'");
+  }
+}
+
+function validateTree(t: TreeData, path: string, bad: (f: string, v: unknown, m: string) => never): void {
+  if (typeof t !== 'object' || t === null || !Array.isArray(t.children)) bad(path, t, 'must be { strategy, children: [...] }');
+  const ids = new Set<string>();
+  t.children.forEach((c, i) => {
+    if (typeof c.id !== 'string' || c.id === '') bad(`${path}.children[${i}].id`, c.id, 'must be a non-empty string');
+    if (ids.has(c.id)) bad(`${path}.children[${i}].id`, c.id, 'duplicate child id');
+    ids.add(c.id);
+    if (c.tree) validateTree(c.tree, `${path}.children[${i}].tree`, bad);
+  });
+}
+
+/**
+ * The supervisor spec of a data tree. Every child is registered under its id (fault subjects
+ * and timeline targets name it); durations are drawn from the stream `child.<id>` at each start.
+ */
+export function buildTree(
+  tree: TreeData,
+  sim: Simulation,
+  ctx: ScenarioContext,
+  hooks: { abandon?: (db: KvDb | undefined) => void; named?: (pid: Pid, id: string) => void } = {},
+): SupervisorSpec {
+  const { abandon, named } = hooks;
+  return {
+    strategy: tree.strategy,
+    maxRestarts: tree.maxRestarts,
+    periodMs: tree.periodMs,
+    backoff: tree.backoff,
+    children: tree.children.map((c): ChildSpec => {
+      if (c.tree) {
+        const nested = c.tree;
+        return supervisor(c.id, () => buildTree(nested, sim, ctx, hooks), { restart: c.restart, name: c.id });
+      }
+      const draw = sim.streams.stream(`child.${c.id}`).next;
+      return {
+        id: c.id,
+        restart: c.restart,
+        shutdownMs: c.shutdownMs,
+        startTimeoutMs: c.startTimeoutMs,
+        provides: c.provides,
+        requires: c.requires,
+        backoff: c.backoff,
+        start: {
+          machine: simChildMachine,
+          name: c.register === false ? undefined : c.id,
+          input: (sc: { deps: Readonly<Record<string, unknown>>; self: Pid }): SimChildInput => (named?.(sc.self, c.id), {
+            id: c.id,
+            env: ctx.env,
+            probe: ctx.probe,
+            startMs: sample(c.startMs, draw, `${c.id}.startMs`),
+            stopMs: sample(c.stopMs, draw, `${c.id}.stopMs`),
+            crashAfterMs: c.crashAfterMs === undefined ? undefined : Math.max(1, sample(c.crashAfterMs, draw, `${c.id}.crashAfterMs`)),
+            deps: sc.deps,
+            kvDir: c.kvDir,
+            writeEveryMs: c.writeEveryMs,
+            abandon,
+          }),
+        },
+      };
+    }),
+  };
+}
+
+/**
+ * A tree given as code, instrumented for the oracles: every machine child names its pid with its
+ * id as it is spawned, and records each dependency it is handed (`dep.use`); the returned
+ * {@link TreeData} describes the structure the oracles check (a nested supervisor is opaque).
+ */
+export function instrumentTree(
+  spec: SupervisorSpec,
+  hooks: { named: (pid: Pid, id: string) => void; probe: (kind: string, fields: Record<string, unknown>) => void },
+): { spec: SupervisorSpec; tree: TreeData } {
+  const children: ChildData[] = [];
+  const wrapped = spec.children.map((c): ChildSpec => {
+    const v = validateChildSpec(c, spec.autoShutdown ?? 'never');
+    const norm = v.ok ? v.value : undefined;
+    children.push({
+      id: c.id,
+      restart: norm?.restart,
+      provides: norm?.provides?.name,
+      requires: norm?.requires.map((r) => r.service),
+      backoff: norm?.backoff,
+      ...(c.type === 'supervisor' ? { tree: { strategy: 'one_for_one', opaque: true, children: [] } } : {}),
+    });
+    const start = c.start;
+    if (typeof start === 'function' || !norm) return c;
+    const original = start.input;
+    return {
+      ...c,
+      start: {
+        ...start,
+        input: (ictx: InputContext) => {
+          hooks.named(ictx.self, c.id);
+          for (const r of norm.requires) hooks.probe('dep.use', { child: c.id, dep: r.service, provided: ictx.deps[r.as] !== undefined });
+          return typeof original === 'function' ? (original as (x: InputContext) => unknown)(ictx) : original;
+        },
+      },
+    };
+  });
+  const tree: TreeData = { strategy: spec.strategy ?? 'one_for_one', maxRestarts: spec.maxRestarts, periodMs: spec.periodMs, backoff: spec.backoff, children };
+  return { spec: { ...spec, children: wrapped }, tree };
+}

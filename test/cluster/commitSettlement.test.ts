@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { JetStreamApiError, type PubAck } from '@nats-io/jetstream';
+import { TimeoutError } from '@nats-io/nats-core';
+import { PendingCommits, publishSettled, type PublishDeps } from '../../src/cluster/commitSettlement.ts';
+import { createTestEnv } from '../../src/env/env.ts';
+
+const ack = (seq: number, duplicate = false): PubAck => ({ stream: 'S', seq, duplicate, domain: '' }) as PubAck;
+const wrongLast = (n: number): JetStreamApiError => new JetStreamApiError({ code: 400, err_code: 10071, description: `wrong last sequence: ${n}` });
+
+/** Deps on a fake clock: each sleep advances it; `answers` are what successive publishes do. */
+function deps(answers: Array<() => PubAck | Error>, extra: Partial<PublishDeps> = {}): PublishDeps & { clock: { t: number }; sent: number } {
+  const clock = { t: 0 };
+  const d: PublishDeps & { clock: { t: number }; sent: number } = {
+    clock,
+    sent: 0,
+    publish: async (): Promise<PubAck> => {
+      const a = answers[Math.min(d.sent++, answers.length - 1)]!();
+      if (a instanceof Error) throw a;
+      return a;
+    },
+    now: () => clock.t,
+    sleep: async (ms: number) => void (clock.t += ms),
+    catchUpTo: async () => undefined,
+    stopped: () => false,
+    canSend: () => true,
+    log: createTestEnv().logger,
+    ...extra,
+  };
+  return d;
+}
+
+describe('commit settlement by msg id and stream order', () => {
+  it('an ack settles committed; a duplicate ack after timeouts too (the first attempt had been stored)', async () => {
+    const p = new PendingCommits();
+    expect(await publishSettled(p, p.track('m', undefined), 1000, 5000, deps([() => ack(3)]))).toEqual({ kind: 'committed', seq: 3, duplicate: false });
+    const d = deps([() => new TimeoutError(), () => new TimeoutError(), () => ack(4, true)]);
+    expect(await publishSettled(p, p.track('m2', undefined), 1000, 5000, d)).toEqual({ kind: 'committed', seq: 4, duplicate: true });
+  });
+
+  it('every attempt refused before storing (no responders / API error) → refused at the deadline, never unknown', async () => {
+    const p = new PendingCommits();
+    const refused = new JetStreamApiError({ code: 503, err_code: 10008, description: 'JetStream system temporarily unavailable' });
+    const out = await publishSettled(p, p.track('m', { seq: 0, subject: undefined }), 300, 5000, deps([() => refused]));
+    expect(out.kind).toBe('refused');
+  });
+
+  it('a timeout then the deadline: keeps settling (not a failure) until settleBy, then unknown', async () => {
+    const p = new PendingCommits();
+    const d = deps([() => new TimeoutError()]);
+    const out = await publishSettled(p, p.track('m', undefined), 300, 3000, d);
+    expect(out.kind).toBe('unknown');
+    expect(d.clock.t).toBeGreaterThanOrEqual(3000);
+  });
+
+  it('wrong last sequence on the first attempt is a conflict; after a timed-out attempt it is a conflict only if the stream order shows another message took the slot', async () => {
+    const p = new PendingCommits();
+    expect((await publishSettled(p, p.track('a', { seq: 5, subject: undefined }), 1000, 5000, deps([() => wrongLast(6)]))).kind).toBe('conflict');
+    // attempt 1 timed out but was stored at 6; attempt 2 (table scope pre-check) says wrong last sequence
+    const t = p.track('b', { seq: 5, subject: 's' });
+    const d = deps([() => new TimeoutError(), () => wrongLast(6)], { catchUpTo: async () => p.observe(6, 's', 'b') });
+    expect(await publishSettled(p, t, 1000, 5000, d)).toEqual({ kind: 'committed', seq: 6, duplicate: true });
+  });
+
+  it('property: observe settles exactly by the stream — committed iff the msg id is in it before any other message on the expected slot', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ subject: fc.constantFrom('x', 'y'), mine: fc.boolean() }), { maxLength: 8 }),
+        fc.integer({ min: 0, max: 3 }),
+        fc.option(fc.constantFrom('x', 'y'), { nil: undefined }),
+        fc.boolean(),
+        (msgs, expectSeq, subject, checked) => {
+          const p = new PendingCommits();
+          const t = p.track('me', checked ? { seq: expectSeq, subject } : undefined);
+          let seq = expectSeq;
+          let model: unknown;
+          for (const m of msgs) {
+            seq++;
+            p.observe(seq, m.subject, m.mine ? 'me' : `other${seq}`);
+            if (model === undefined) {
+              if (m.mine) model = { committed: true, seq };
+              else if (checked && (subject === undefined || subject === m.subject)) model = { committed: false };
+            }
+          }
+          expect(t.outcome).toEqual(model);
+        },
+      ),
+    );
+  });
+});

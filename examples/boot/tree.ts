@@ -3,7 +3,7 @@
  * restarts the child and everything after it, and each child starts only once what it
  * requires is ready:
  *
- *   cluster (discovery) → leader → store (initializer) → replication → caches → [jobs] → health
+ *   cluster (discovery) → leader → store (initializer) → replication → cache loaders (bux) → [jobs] → health
  *
  * On the embedded default (no NATS URL) discovery runs in single-node mode and replication
  * writes locally. Every child that reaches outside the process waits instead of crash-looping
@@ -13,7 +13,7 @@
  * The job runner slots in through `options.jobs` (its own issue).
  */
 import type { ChildSpec, StartRetrySpec, SupervisorSpec } from 'ordo';
-import { ApplicationTag, child, service, supervisor } from 'ordo';
+import { ApplicationTag, child, service } from 'ordo';
 import { discoveryMachine, electionMachine, replicationMachine, type ClusterService, type Leadership, type ReplicationService } from 'ordo/cluster';
 import { storeInitializerMachine, type Store, type TableDef } from 'ordo/store';
 import { cacheLoaderMachine, storeTableSource, type Cache, type CacheStats } from 'ordo/cache';
@@ -137,22 +137,16 @@ export function bootTree(options: BootOptions): SupervisorSpec {
         start: { machine: replicationMachine, input: ({ env, deps }) => ({ env, cluster: deps.cluster, leadership: deps.leader, store: deps.store, config: { store: 'ordo', tables: ['user_bux_points'] } }) },
         provides: ReplicationTag,
       }),
-      supervisor('caches', {
-        strategy: 'one_for_one',
-        maxRestarts: 5,
-        periodMs: 10_000,
-        children: [
-          child({
-            id: 'bux',
-            // loads once replication has caught up, so a follower never serves a half-applied table
-            requires: { store: StoreTag, replication: ReplicationTag },
-            start: {
-              machine: cacheLoaderMachine,
-              input: ({ env, deps }) => ({ env, name: 'bux', source: deps.store, spec: storeTableSource<number, BuxEntry>('user_bux_points', { map: (r) => ({ user_id: r['user_id'] as number, bux_balance: r['bux_balance'] as number }) }) }),
-            },
-            provides: { service: BuxCacheTag, select: board.track('bux') },
-          }),
-        ],
+      // the cache loaders, one child each, at the root: later children (the job runner) can require them
+      child({
+        id: 'bux',
+        // loads once replication has caught up, so a follower never serves a half-applied table
+        requires: { store: StoreTag, replication: ReplicationTag },
+        start: {
+          machine: cacheLoaderMachine,
+          input: ({ env, deps }) => ({ env, name: 'bux', source: deps.store, spec: storeTableSource<number, BuxEntry>('user_bux_points', { map: (r) => ({ user_id: r['user_id'] as number, bux_balance: r['bux_balance'] as number }) }) }),
+        },
+        provides: { service: BuxCacheTag, select: board.track('bux') },
       }),
       ...(options.jobs ?? []),
       child({

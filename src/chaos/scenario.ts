@@ -31,6 +31,12 @@ export interface ChildData {
   readonly writeEveryMs?: number;
   /** A nested supervisor instead of a worker. */
   readonly tree?: TreeData;
+  /**
+   * Register the process under its id (default true). Unregistered children are still named
+   * by id in traces and fault targets; only the kernel's registry does not know them (so two
+   * incarnations can overlap, as unnamed children do in real trees).
+   */
+  readonly register?: boolean;
 }
 
 /** A supervisor tree as data. */
@@ -128,7 +134,13 @@ function validateTree(t: TreeData, path: string, bad: (f: string, v: unknown, m:
  * The supervisor spec of a data tree. Every child is registered under its id (fault subjects
  * and timeline targets name it); durations are drawn from the stream `child.<id>` at each start.
  */
-export function buildTree(tree: TreeData, sim: Simulation, ctx: ScenarioContext, abandon?: (db: KvDb | undefined) => void): SupervisorSpec {
+export function buildTree(
+  tree: TreeData,
+  sim: Simulation,
+  ctx: ScenarioContext,
+  hooks: { abandon?: (db: KvDb | undefined) => void; starting?: (id: string) => void } = {},
+): SupervisorSpec {
+  const { abandon, starting } = hooks;
   return {
     strategy: tree.strategy,
     maxRestarts: tree.maxRestarts,
@@ -137,7 +149,7 @@ export function buildTree(tree: TreeData, sim: Simulation, ctx: ScenarioContext,
     children: tree.children.map((c): ChildSpec => {
       if (c.tree) {
         const nested = c.tree;
-        return supervisor(c.id, () => buildTree(nested, sim, ctx, abandon), { restart: c.restart, name: c.id });
+        return supervisor(c.id, () => buildTree(nested, sim, ctx, hooks), { restart: c.restart, name: c.id });
       }
       const draw = sim.streams.stream(`child.${c.id}`).next;
       return {
@@ -150,8 +162,8 @@ export function buildTree(tree: TreeData, sim: Simulation, ctx: ScenarioContext,
         backoff: c.backoff,
         start: {
           machine: simChildMachine,
-          name: c.id,
-          input: (sc: { deps: Readonly<Record<string, unknown>> }): SimChildInput => ({
+          name: c.register === false ? undefined : c.id,
+          input: (sc: { deps: Readonly<Record<string, unknown>> }): SimChildInput => (starting?.(c.id), {
             id: c.id,
             env: ctx.env,
             probe: ctx.probe,

@@ -4,6 +4,7 @@ import type { CliIo } from './io.ts';
 import { startCommand } from './commands/start.ts';
 import { treeCommand } from './commands/tree.ts';
 import { healthCommand } from './commands/health.ts';
+import { replayCommand } from './commands/replay.ts';
 import { storeCommand } from './store.ts';
 
 const USAGE = `ordo — a supervision runtime modeled on Erlang/OTP
@@ -14,6 +15,7 @@ Commands:
   start    boot a tree (default: the reference tree) and show it live; Ctrl-C stops it in order
   tree     show the tree of an 'ordo start' on this machine (from its status file)
   health   read a running node's health endpoint
+  replay   replay a documented incident both ways (as deployed, with Ordo)
   store    the table store's tools: info, export, import, backup, restore
   help     this help
 
@@ -26,6 +28,8 @@ export type Command = (argv: readonly string[], io: CliIo, options: MainOptions)
 export interface MainOptions {
   /** The tree `ordo start` boots without --tree (bin/ordo.js points it at the reference tree). */
   defaultTree?: string;
+  /** The incident catalogue module `ordo replay` loads (bin/ordo.js points it at examples/incidents). */
+  incidents?: string;
   /** An Env to run in (tests); default a real one per command. */
   env?: Env;
 }
@@ -34,6 +38,7 @@ const COMMANDS: Record<string, Command> = {
   start: (argv, io, o) => startCommand(argv, io, o),
   tree: (argv, io, o) => treeCommand(argv, io, o),
   health: (argv, io, o) => healthCommand(argv, io, o),
+  replay: (argv, io, o) => replayCommand(argv, io, o),
   store: (argv, io, o) => {
     const env = o.env ?? createRealEnv({ level: 'warn', logTo: 'stderr' });
     const help = argv.length === 0 || argv.includes('--help') || argv.includes('-h');

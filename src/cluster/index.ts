@@ -41,6 +41,8 @@ export { electionMachine, leaseTiming } from './election.ts';
 // the batch, op and replicator types are the store's: import them from `ordo/store`
 export type { ReplicatedStore, StreamPosition } from './replicatedStore.ts';
 export type { ReplicationHealth, ReplicatorOptions } from './replicator.ts';
+export type { NatsUserPermissions, NodeUser, OtherUser } from './natsPermissions.ts';
+export { nodePermissions, natsAccountConf } from './natsPermissions.ts';
 export type { ReplicationConfig, ReplicationInput, ReplicationService } from './replication.ts';
 export { replicationMachine } from './replication.ts';
 export type { SchemaRecord, MigrationGateOptions } from './schemaGate.ts';

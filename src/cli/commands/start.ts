@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createRealEnv, type Env } from '../../env/index.ts';
 import type { SupervisorSpec } from '../../supervisor/index.ts';
+import { importModule } from '../loadModule.ts';
 import { CommandError, UsageError, parseFlags, portFlag, str } from '../args.ts';
 import type { CliIo } from '../io.ts';
 import { runStart } from '../runStart.ts';
@@ -76,31 +77,10 @@ export async function startCommand(argv: readonly string[], io: CliIo, options: 
   return code;
 }
 
-/** Registers tsx's loader (a dev dependency of the repository, not of the package); false when absent. */
-async function registerTsx(): Promise<boolean> {
-  try {
-    const tsx = (await import('tsx/esm/api')) as { register: () => unknown };
-    tsx.register();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Imports a tree module (a path, relative to the working directory, or a URL) and calls its `tree` export. */
 export async function loadTree(ref: string, options: TreeModuleOptions): Promise<SupervisorSpec> {
   const url = /^[a-z]+:\/\//.test(ref) || ref.startsWith('file:') ? ref : pathToFileURL(resolve(ref)).href;
-  let mod: { tree?: unknown; default?: unknown };
-  try {
-    mod = (await import(url)) as typeof mod;
-  } catch (e) {
-    // A TypeScript tree on a Node that cannot strip types (20): load it through tsx when installed.
-    if ((e as { code?: unknown }).code !== 'ERR_UNKNOWN_FILE_EXTENSION' || !(await registerTsx())) {
-      throw new CommandError(`cannot load the tree module ${ref}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-    }
-    // the failed load is cached under `url`: load it again under another specifier
-    mod = (await import(`${url}${url.includes('?') ? '&' : '?'}tsx`)) as typeof mod;
-  }
+  const mod = await importModule<{ tree?: unknown; default?: unknown }>(url, `the tree module ${ref}`);
   const make = mod.tree ?? mod.default;
   if (typeof make !== 'function') throw new CommandError(`the tree module ${ref} exports no tree(options) function`);
   return (make as (o: TreeModuleOptions) => SupervisorSpec)(options);

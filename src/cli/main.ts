@@ -16,7 +16,7 @@ Commands:
   tree     show the tree of an 'ordo start' on this machine (from its status file)
   health   read a running node's health endpoint
   replay   replay a documented incident both ways (as deployed, with Ordo)
-  store    the table store's tools: info, export, import, backup, restore
+  store    the table store's tools: info, export, import, backup, restore, repair
   help     this help
 
 'ordo <command> --help' tells more.

@@ -126,6 +126,9 @@ export function decodeMessage(prefix: string, subject: string, data: Uint8Array,
   const d = decodeBatch(data, tables);
   if (!d.ok) return d;
   if (d.node !== origin.node) return { ok: false, why: `payload claims node ${JSON.stringify(d.node)} but was published on node ${origin.node}'s subject` };
+  // the local part is the writer's own non-replicated tables: a replicated table there would be written on one node only
+  const strayLocal = tables ? d.local?.find((o) => tables.has(o.table)) : undefined;
+  if (strayLocal) return { ok: false, why: `local part writes replicated table ${strayLocal.table}` };
   const t = tablesOf(d.batch);
   if (replSubject(prefix, origin.node, t) !== subject) return { ok: false, why: `a batch on ${t.length === 1 ? `table ${t[0]}` : `${t.length} tables`} does not belong on subject ${subject}` };
   return d;

@@ -6,7 +6,7 @@ import { ClusterError, JetStreamReplicasError, NatsFeatureError, ReplApplyError,
 import { SnapshotTransfer } from './snapshotTransfer.ts';
 import { PendingCommits, publishSettled } from './commitSettlement.ts';
 import { classifyJetStreamError, createWithReplicas, reconcileReplicas } from './replicas.ts';
-import { decodeMessage, encodeBatch, replSubject, tableKeyOf, tableSubjects, tablesOf, validateBatch, type DecodeResult } from './replCodec.ts';
+import { decodeMessage, encodeBatch, parseReplSubject, replSubject, tableKeyOf, tableSubjects, tablesOf, validateBatch, type DecodeResult } from './replCodec.ts';
 import { validateName } from './config.ts';
 import { serverHas } from './serverFeatures.ts';
 import type { CommitBatch, CommitOp, Replicator as StoreReplicator, ReplicatorCommitOptions } from '../store/types.ts';
@@ -299,7 +299,9 @@ export class Replicator implements StoreReplicator {
     if (this.stopped) throw new ReplUnavailableError('replication stopped', { node: this.opts.node, stream: this.stream });
     if (this.halted) throw this.halted;
     const data = encodeBatch(this.opts.node, batch, local);
-    const msgID = `${this.opts.node}.${this.opts.incarnation}.${this.msgNonce}.${++this.msgCounter}`;
+    // Unpredictable per commit: a msg id another publisher could guess in advance would let it
+    // pre-empt this commit through the stream's dedupe (ours then acked as its duplicate).
+    const msgID = `${this.opts.node}.${this.opts.incarnation}.${this.msgNonce}.${++this.msgCounter}.${this.env.random.int(2 ** 31).toString(36)}`;
     const expect: { lastSubjectSequence?: number; lastSubjectSequenceSubject?: string; lastSequence?: number } = {};
     // table scope: the table's last sequence over every node's subject for it
     const tableKey = bySubject ? tableSubjects(this.prefix, tables[0]!) : undefined;
@@ -537,7 +539,9 @@ export class Replicator implements StoreReplicator {
     }
     if (this.submitted - this.applied >= MAX_IN_FLIGHT) await this.confirmChain;
     this.submitted = seq;
-    this.pending.observe(seq, tableKeyOf(this.prefix, subject) ?? subject, msgId);
+    // only a message on this node's own subject can settle this node's commit by its msg id
+    const ownSubject = parseReplSubject(this.prefix, subject)?.node === this.opts.node;
+    this.pending.observe(seq, tableKeyOf(this.prefix, subject) ?? subject, ownSubject ? msgId : undefined);
     // Our own batch was validated before publishing: no need to parse it back.
     // The writer is the node the subject names (NATS permissions bind it), never the payload's claim.
     const decoded: DecodeResult = own

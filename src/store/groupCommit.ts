@@ -5,7 +5,10 @@ import type { StoreState } from './storeState.ts';
 import type { BuiltBatch, Change, Pending } from './writeBatch.ts';
 import { buildWriteBatch } from './writeBatch.ts';
 import { mustEncode } from './query.ts';
-import { StoreClosedError, StoreError, StoreIoError, StoreReplicationGapError, StoreValidationError } from './errors.ts';
+import { StoreClosedError, StoreError, StoreFailedError, StoreIoError, StoreReplicationGapError, StoreValidationError } from './errors.ts';
+
+const PROBE_KEY = Buffer.from('write_probe', 'utf8');
+const PROBE_VALUE = Buffer.from([1]);
 
 /** What the group commit needs from its store. @internal */
 export interface GroupCommitHost {
@@ -70,6 +73,7 @@ export class GroupCommit {
   /** Queues a commit for the next group flush; resolves once written and applied to RAM. */
   enqueue(p: Omit<Pending, 'resolve' | 'reject' | 'encKeys'>): Promise<void> {
     if (this.h.isClosing()) return Promise.reject(new StoreClosedError(this.h.s.dir));
+    if (this.failure) return this.recoverThen(p);
     return new Promise<void>((resolve, reject) => {
       const encKeys: string[] = [];
       for (const op of p.ops) encKeys.push(mustEncode(this.h.table(op.table), op.key));
@@ -77,6 +81,57 @@ export class GroupCommit {
       this.pendingIndex = undefined;
       this.schedule();
     });
+  }
+
+  /** The failed state (see `Store.failed`). */
+  failure: StoreFailedError | undefined;
+  private readonly failureListeners = new Set<(e: StoreFailedError) => void>();
+
+  private async writable(): Promise<boolean> {
+    try {
+      await this.h.s.db.write([{ type: 'put', column: 'meta', key: PROBE_KEY, value: PROBE_VALUE }], { sync: false });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** In the failed state: if the engine accepts a probe write again, leave it and queue `p`; else refuse `p` with the failure. */
+  private async recoverThen(p: Omit<Pending, 'resolve' | 'reject' | 'encKeys'>): Promise<void> {
+    const failure = this.failure!;
+    if (!(await this.writable())) throw failure;
+    if (this.failure === failure) {
+      this.failure = undefined;
+      this.h.s.env.logger.warn({ report: 'store_recovered', dir: this.h.s.dir }, 'store accepts writes again after its failure');
+    }
+    return this.enqueue(p);
+  }
+
+  private fail(cause: StoreIoError): void {
+    if (this.failure) return;
+    const s = this.h.s;
+    const failure = new StoreFailedError(s.dir, { cause });
+    this.failure = failure;
+    s.env.logger.error({ err: failure, report: 'store_failed', dir: s.dir, reason: failure.reason }, 'store failed: writes refused until it is reopened');
+    for (const p of this.queue) p.reject(failure);
+    this.queue = [];
+    this.pendingIndex = undefined;
+    for (const l of this.failureListeners) this.notify(l, failure);
+  }
+
+  private notify(l: (e: StoreFailedError) => void, e: StoreFailedError): void {
+    try {
+      l(e);
+    } catch (err) {
+      this.h.s.env.logger.error({ err, report: 'store_listener_failed', listener: 'onFailure' }, 'store listener threw');
+    }
+  }
+
+  /** Calls `listener` once the store fails (at once if it has). Returns an unsubscribe. */
+  onFailure(listener: (e: StoreFailedError) => void): () => void {
+    this.failureListeners.add(listener);
+    if (this.failure) this.notify(listener, this.failure);
+    return () => this.failureListeners.delete(listener);
   }
 
   /** Resolves when every queued commit has been written (or failed). */
@@ -213,6 +268,7 @@ export class GroupCommit {
     this.inflight = batch;
     const build = (b: readonly Pending[]): BuiltBatch => buildWriteBatch(b, { table: (n) => this.h.table(n), commitSeq: s.commitSeq, schemaVersion: s.schemaVersion, changeLogLimit: s.changeLogLimit });
     let built: BuiltBatch;
+    let wrote = false;
     try {
       try {
         built = build(batch);
@@ -227,17 +283,24 @@ export class GroupCommit {
         }
         built = build(batch);
       }
-      if (built.kvOps.length > 0) await s.db.write(built.kvOps, { sync: built.sync });
+      wrote = true;
+      // a synced batch advances the durable watermark to its commit sequence (integrity.ts)
+      if (built.kvOps.length > 0) await s.db.write(built.kvOps, built.sync ? { sync: true, mark: built.seq } : { sync: false });
     } catch (err) {
       this.releasePending(batch);
       const e = err instanceof StoreError ? err : new StoreIoError(s.dir, 'commit', { cause: err });
       s.env.logger.error({ report: 'store_commit_failed', dir: s.dir, commits: batch.length, err }, 'store commit failed; nothing applied');
       for (const p of batch) p.reject(e);
       this.failStreams(batch, e);
+      // After a failed WAL write RocksDB refuses every write until reopened (its background
+      // error): if a probe write is refused too, fail the handle (typed) so its owner reopens it.
+      // A transient failure (the probe passes) leaves the store writable.
+      if (wrote && e instanceof StoreIoError && !(await this.writable())) this.fail(e);
       return;
     }
     const { changes, seq } = built;
     s.commitSeq = seq;
+    for (const [mem, dg] of built.digests) mem.digest = dg;
     const version = ++this.versionCounter;
     const tracking = this.h.activeTx() > 0;
     for (let i = 0; i < batch.length; i++) {

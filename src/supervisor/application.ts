@@ -51,6 +51,8 @@ export interface ChildHealth {
   lastError: unknown;
   /** When the current phase began (the Env clock's ms). */
   since: number | undefined;
+  /** How long it has been in this phase (ms), as of the health read. */
+  forMs?: number;
   /** Parked: the service whose provider is not ready. */
   waitingFor?: string;
   /** Up, but its state is tagged `degraded` (e.g. a cache serving stale data, NATS down). */
@@ -290,7 +292,7 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
     const info = rootPid ? kernel.processInfo(rootPid) : undefined;
     const tree = info?.state as { children?: unknown[]; intensity?: IntensityHealth } | undefined;
     const now = env.clock.now();
-    const children = toHealth(tree?.children ?? []);
+    const children = toHealth(tree?.children ?? [], now);
     let status: ApplicationStatus;
     let reason: HealthReason | undefined;
     if (exitInfo) status = exitInfo.code === 0 && !startError ? 'stopped' : 'failed';
@@ -364,10 +366,10 @@ function treeOf(kernel: Kernel, root: Pid): Pid[] {
   return out;
 }
 
-function toHealth(children: unknown[]): ChildHealth[] {
+function toHealth(children: unknown[], now: number): ChildHealth[] {
   return children.map((c) => {
     const ch = c as ChildDescription;
-    const nested = ch.type === 'supervisor' && ch.state && typeof ch.state === 'object' && 'children' in ch.state ? toHealth((ch.state as { children: unknown[] }).children) : undefined;
+    const nested = ch.type === 'supervisor' && ch.state && typeof ch.state === 'object' && 'children' in ch.state ? toHealth((ch.state as { children: unknown[] }).children, now) : undefined;
     const out: ChildHealth = {
       id: ch.id,
       pid: ch.pid,
@@ -381,6 +383,7 @@ function toHealth(children: unknown[]): ChildHealth[] {
       lastError: ch.lastError,
       since: ch.since,
     };
+    if (ch.since !== undefined) out.forMs = now - ch.since;
     if (ch.waitingFor !== undefined) out.waitingFor = ch.waitingFor;
     if (ch.degraded) out.degraded = true;
     if (ch.error !== undefined) out.error = ch.error;

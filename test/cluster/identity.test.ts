@@ -170,6 +170,21 @@ describe('defect 16: identity bound to NATS permissions', () => {
     await b.stop();
   });
 
+  it("a node's local part may only write its non-replicated tables: a replicated table there is malformed (it would diverge on one node)", async () => {
+    const a = await node('a', 'pa', 'loc');
+    const b = await node('b', 'pb', 'loc');
+    const n = replNames(CLUSTER, 'loc');
+    await jetstream(a.nc).publish(`${n.prefix}.a.t.users`, enc({ v: 1, node: 'a', batch: { ops: [put('users', 'r', 1)], schemaVersion: 0 }, local: [put('orders', 'only-on-a', 1)] }));
+    for (const x of [a, b]) {
+      await waitFor(() => x.repl().health().malformed === 1, 'refused');
+      expect(x.repl().health().lastMalformed?.why).toContain('local part writes replicated table orders');
+      expect(x.store.get('orders', 'only-on-a')).toBeUndefined();
+      expect(x.store.get('users', 'r')).toBeUndefined();
+    }
+    await a.stop();
+    await b.stop();
+  });
+
   it('under the shipped permissions a new node catches up from a peer snapshot (request/reply + object store)', async () => {
     const a = await node('a', 'pa', 'snap', { maxMsgs: 2 });
     for (let i = 0; i < 5; i++) await a.commit([put('orders', `o${i}`, i)]);

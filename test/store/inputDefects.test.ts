@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { openStore } from '../../src/store/openStore.ts';
 import type { Store } from '../../src/store/store.ts';
 import type { Migration, Row, TableDef } from '../../src/store/types.ts';
@@ -122,4 +123,46 @@ describe('names that exist on Object.prototype', () => {
     expect(row).toEqual({ id: 1, constructor: null, toString: 0 });
     expect(typeof s.get('t', 1)!.constructor).not.toBe('function');
   });
+});
+
+describe('hostile names (fast-check)', () => {
+  it('defect 9: any table and attribute names (prototype names, unicode, lone surrogates): declare, write, default, read, reopen', async () => {
+    const name = fc.oneof(
+      fc.constantFrom('constructor', 'toString', 'valueOf', '__proto__', 'hasOwnProperty', 'isPrototypeOf', '__defineGetter__', 'then', 'length', '0', ''),
+      fc.string({ unit: 'binary', minLength: 1, maxLength: 6 }),
+      fc.string({ unit: fc.constantFrom('\ud800', '\udfff', 'a', '.', '/', '\u0000', '😀'), minLength: 1, maxLength: 4 }),
+    );
+    const dir = dirOf();
+    const e = env();
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.uniqueArray(name, { minLength: 2, maxLength: 3 }), name, async ([table, key, attr], other) => {
+        run++;
+        const attrs: Record<string, unknown> = {};
+        Object.defineProperty(attrs, key!, { value: { type: 'string' }, enumerable: true });
+        if (attr !== undefined) Object.defineProperty(attrs, attr, { value: { type: 'json', default: { d: 1 } }, enumerable: true });
+        const tables: Record<string, TableDef> = {};
+        Object.defineProperty(tables, table!, { value: { key: key!, attributes: attrs, indexes: [key!] }, enumerable: true });
+        const sub = `${dir}/${run}`;
+        let s = await openStore({ env: e, dir: sub, tables });
+        try {
+          expect(s.tableNames()).toEqual([table]);
+          const rec: Record<string, unknown> = {};
+          Object.defineProperty(rec, key!, { value: other, enumerable: true });
+          const row = await s.dirtyPut(table!, rec);
+          expect(Object.keys(row)).toEqual(attr === undefined ? [key] : [key, attr]);
+          if (attr !== undefined) expect(row[attr]).toEqual({ d: 1 });
+          await s.close();
+          s = await openStore({ env: e, dir: sub, tables });
+          expect(s.count(table!)).toBe(1);
+          expect(s.get(table!, other)).toEqual(row);
+          expect(s.indexRead(table!, key!, other)).toEqual([row]);
+          expect((await s.verify()).ok).toBe(true);
+        } finally {
+          await s.close();
+        }
+      }),
+      { numRuns: 25, seed: 9 },
+    );
+  }, 120_000);
 });

@@ -3,14 +3,16 @@
 // `node --import tsx examples/incidents/sweep.ts` runs 10,000).
 import { describe, expect, it } from 'vitest';
 import { runScenario } from '../../src/chaos/runner.ts';
+import { incidents } from '../../examples/incidents/index.ts';
 import { incident } from '../../examples/incidents/2025-02-25/index.ts';
 import { raisedLimit } from '../../examples/incidents/2025-02-25/step05-restart-intensity.ts';
 
 /** Seeds per with-Ordo scenario in `npm test` (the long sweep runs 10,000). */
-const SEEDS: Record<string, number> = { step05: 200, step06: 200, step11: 12 };
+const SEEDS: Record<string, number> = { step02: 20, step04: 20, step05: 100, step06: 200, step08: 20, step11: 12, deadNode: 20 };
 
-describe(`incident ${incident.id}`, () => {
-  for (const step of incident.steps) {
+for (const inc of incidents) {
+describe(`incident ${inc.id}: every step both ways`, () => {
+  for (const step of inc.steps) {
     describe(`step ${step.step}: ${step.title}`, () => {
       it(`as deployed, seed ${step.seed}: violates ${step.violates}`, async () => {
         const r = await runScenario(step.asDeployed, { seed: step.seed, oracles: step.oracles, checkDeterminism: true });
@@ -25,12 +27,15 @@ describe(`incident ${incident.id}`, () => {
           const r = await runScenario(step.withOrdo, { seed, oracles: step.oracles });
           if (r.outcome !== 'pass') failed.push(`seed ${seed}: ${r.violation?.invariant} at ${r.violation?.t} ms: ${r.violation?.message}`);
         }
-        process.stdout.write(`${incident.id} ${step.id} withOrdo: ${n - failed.length}/${n} seeds passed\n`);
+        process.stdout.write(`${inc.id} ${step.id} withOrdo: ${n - failed.length}/${n} seeds passed\n`);
         expect(failed).toEqual([]);
       });
     });
   }
+});
+}
 
+describe(`incident ${incident.id}: the documented figures`, () => {
   it('step 5: the app exits in about 35 ms as deployed (seed 6), and the raised limit lets that boot through', async () => {
     const step = incident.steps.find((s) => s.id === 'step05')!;
     const r = await runScenario(step.asDeployed, { seed: step.seed, oracles: step.oracles });
@@ -39,6 +44,13 @@ describe(`incident ${incident.id}`, () => {
     expect(exit.t).toBeLessThanOrEqual(60);
     const raised = await runScenario(raisedLimit, { seed: step.seed, oracles: step.oracles });
     expect(raised.outcome).toBe('pass');
+  });
+
+  it('the Mnesia dead-node migration: as deployed 300 rows before, 0 after; with Ordo 300 and 300', async () => {
+    const step = incidents.find((i) => i.id === 'mnesia')!.steps[0]!;
+    const rows = async (s: typeof step.asDeployed): Promise<unknown[]> => (await runScenario(s, { seed: 1, oracles: step.oracles })).trace.filter((e) => e.kind === 'rows').map((e) => e['count']);
+    expect(await rows(step.asDeployed)).toEqual([300, 0]);
+    expect(await rows(step.withOrdo)).toEqual([300, 300]);
   });
 
   it('steps 11–16: as deployed the app exits within seconds while /health/ready said 200; with Ordo it stays up, 503 naming the repo, ready within one backoff step', async () => {
@@ -53,5 +65,22 @@ describe(`incident ${incident.id}`, () => {
     expect(whileDown.length).toBeGreaterThan(100);
     expect(new Set(whileDown.map((e) => `${String(e['code'])} ${String(e['child'])}`))).toEqual(new Set(['503 repo']));
     expect(samples.at(-1)?.['code']).toBe(200);
+  });
+});
+
+describe('incident READMEs', () => {
+  it('each README is what examples/incidents/render.ts writes today, and every timeline it shows is there (run it after changing a scenario)', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { renderIncident } = await import('../../examples/incidents/render.ts');
+    for (const inc of incidents) {
+      const dir = join(import.meta.dirname, '../../examples/incidents', inc.id);
+      const { readme, svgs } = await renderIncident(inc);
+      expect(readFileSync(join(dir, 'README.md'), 'utf8')).toBe(readme);
+      for (const [name, svg] of svgs) {
+        expect(svg.startsWith('<svg')).toBe(true);
+        expect(readFileSync(join(dir, name), 'utf8').startsWith('<svg'), name).toBe(true);
+      }
+    }
   });
 });

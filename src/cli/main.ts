@@ -6,6 +6,7 @@ import { treeCommand } from './commands/tree.ts';
 import { healthCommand } from './commands/health.ts';
 import { replayCommand } from './commands/replay.ts';
 import { storeCommand } from './store.ts';
+import { chaosCommand } from './chaos.ts';
 
 const USAGE = `ordo — a supervision runtime modeled on Erlang/OTP
 
@@ -17,6 +18,7 @@ Commands:
   health   read a running node's health endpoint
   replay   replay a documented incident both ways (as deployed, with Ordo)
   store    the table store's tools: info, export, import, backup, restore, repair
+  chaos    run, sweep, replay and shrink chaos scenarios (deterministic simulation)
   help     this help
 
 'ordo <command> --help' tells more.
@@ -39,6 +41,7 @@ const COMMANDS: Record<string, Command> = {
   tree: (argv, io, o) => treeCommand(argv, io, o),
   health: (argv, io, o) => healthCommand(argv, io, o),
   replay: (argv, io, o) => replayCommand(argv, io, o),
+  chaos: (argv, io, o) => chaosCommand(argv, io, o),
   store: (argv, io, o) => {
     const env = o.env ?? createRealEnv({ level: 'warn', logTo: 'stderr' });
     const help = argv.length === 0 || argv.includes('--help') || argv.includes('-h');

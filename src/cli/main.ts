@@ -1,5 +1,5 @@
 import { createRealEnv, type Env } from '../env/index.ts';
-import { CommandError, UsageError } from './args.ts';
+import { CommandError, UsageError, parseFlags } from './args.ts';
 import type { CliIo } from './io.ts';
 import { startCommand } from './commands/start.ts';
 import { treeCommand } from './commands/tree.ts';
@@ -42,10 +42,11 @@ const COMMANDS: Record<string, Command> = {
   health: (argv, io, o) => healthCommand(argv, io, o),
   replay: (argv, io, o) => replayCommand(argv, io, o),
   chaos: (argv, io, o) => chaosCommand(argv, io, o),
-  store: (argv, io, o) => {
+  store: async (argv, io, o) => {
+    const { flags } = parseFlags('store', argv, { dir: 'string', out: 'string', in: 'string', table: 'string', from: 'string', 'backup-dir': 'string', json: 'boolean' });
     const env = o.env ?? createRealEnv({ level: 'warn', logTo: 'stderr' });
-    const help = argv.length === 0 || argv.includes('--help') || argv.includes('-h');
-    return storeCommand(help ? ['help'] : [...argv], env, (s) => io.out(s));
+    const help = argv.length === 0 || flags['help'] === true;
+    return storeCommand(help ? ['help'] : [...argv], env, (s) => io.out(s), (s) => io.err(s));
   },
 };
 

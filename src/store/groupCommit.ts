@@ -5,6 +5,7 @@ import type { StoreState } from './storeState.ts';
 import type { BuiltBatch, Change, Pending } from './writeBatch.ts';
 import { buildWriteBatch } from './writeBatch.ts';
 import { mustEncode } from './query.ts';
+import { outsideTx } from './txContext.ts';
 import { StoreClosedError, StoreError, StoreFailedError, StoreIoError, StoreReplicationGapError, StoreValidationError } from './errors.ts';
 
 const PROBE_KEY = Buffer.from('write_probe', 'utf8');
@@ -191,7 +192,9 @@ export class GroupCommit {
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    this.h.s.db.defer(() => {
+    // the flush (and the listeners it calls) must not run in the context of a transaction
+    // function that happened to queue this commit (a dirty write inside it)
+    outsideTx(() => this.h.s.db.defer(() => {
       this.scheduled = false;
       if (this.flushing) return; // the running flush loop picks the queue up
       if (this.queue.length === 0) return this.wakeIdle();
@@ -202,7 +205,7 @@ export class GroupCommit {
         if (this.queue.length > 0) this.schedule();
         else this.wakeIdle();
       });
-    });
+    }));
   }
 
   private wakeIdle(): void {

@@ -8,7 +8,7 @@ import { incident } from '../../examples/incidents/2025-02-25/index.ts';
 import { raisedLimit } from '../../examples/incidents/2025-02-25/step05-restart-intensity.ts';
 
 /** Seeds per with-Ordo scenario in `npm test` (the long sweep runs 10,000). */
-const SEEDS: Record<string, number> = { step02: 20, step03: 20, step04: 20, step05: 100, step06: 200, step08: 20, step11: 12, deadNode: 20 };
+const SEEDS: Record<string, number> = { step02: 20, step03: 20, step04: 20, step05: 100, step06: 200, step07: 20, step08: 20, step11: 12, deadNode: 20 };
 
 for (const inc of incidents) {
 describe(`incident ${inc.id}: every step both ways`, () => {
@@ -51,6 +51,15 @@ describe(`incident ${incident.id}: the documented figures`, () => {
     const rows = async (s: typeof step.asDeployed): Promise<unknown[]> => (await runScenario(s, { seed: 1, oracles: step.oracles })).trace.filter((e) => e.kind === 'rows').map((e) => e['count']);
     expect(await rows(step.asDeployed)).toEqual([300, 0]);
     expect(await rows(step.withOrdo)).toEqual([300, 300]);
+  });
+
+  it('step 7: as deployed the damaged table is deleted (300 rows served before, 0 after); with Ordo 299 served, 1 refused by name, nothing deleted', async () => {
+    const step = incident.steps.find((s) => s.id === 'step07')!;
+    const served = async (s: typeof step.asDeployed): Promise<unknown[]> => (await runScenario(s, { seed: 1, oracles: step.oracles })).trace.filter((e) => e.kind === 'rows').map((e) => e['served']);
+    expect(await served(step.asDeployed)).toEqual([300, 0]);
+    const good = await runScenario(step.withOrdo, { seed: 1, oracles: step.oracles });
+    expect(good.trace.filter((e) => e.kind === 'rows').map((e) => e['served'])).toEqual([300, 299]);
+    expect(good.trace.find((e) => e.kind === 'refused')?.['rows']).toEqual(['ORDO_STORE_CORRUPT user_post_rewards "user-000"']);
   });
 
   it('steps 11–16: as deployed the app exits within seconds while /health/ready said 200; with Ordo it stays up, 503 naming the repo, ready within one backoff step', async () => {

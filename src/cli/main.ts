@@ -13,6 +13,7 @@ Commands:
   replay   replay a documented incident both ways (as deployed, with Ordo)
   store    the table store's tools: info, export, import, backup, restore, repair
   chaos    run, sweep, replay and shrink chaos scenarios (deterministic simulation)
+  jobs     a running node's jobs: list, retry, cancel, pause, resume
   help     this help
 
 'ordo <command> --help' tells more.
@@ -37,6 +38,7 @@ const COMMANDS: Record<string, Command> = {
   health: async (argv, io, o) => (await import('./commands/health.ts')).healthCommand(argv, io, o),
   replay: async (argv, io, o) => (await import('./commands/replay.ts')).replayCommand(argv, io, o),
   chaos: async (argv, io, o) => (await import('./chaos.ts')).chaosCommand(argv, io, o),
+  jobs: async (argv, io, o) => (await import('./jobs.ts')).jobsCommand(argv, io, o),
   store: async (argv, io, o) => {
     const { flags } = parseFlags('store', argv, { dir: 'string', out: 'string', in: 'string', table: 'string', from: 'string', 'backup-dir': 'string', json: 'boolean' });
     const [{ createRealEnv }, { storeCommand }] = await Promise.all([import('../env/index.ts'), import('./store.ts')]);

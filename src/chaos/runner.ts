@@ -208,7 +208,7 @@ async function execute(s: Scenario, o: RunOptions): Promise<RunReport> {
           codeTree = instrumented.tree;
         }
       } else tree = buildTree(s.tree, sim, ctx, { abandon: (db) => kv.abandon(db), named });
-      const app = startApplication({ name: s.name, tree, env, kernel, handleSignals: false });
+      const app = startApplication({ name: s.name, tree, env, kernel, handleSignals: false, ...(s.version !== undefined ? { version: s.version } : {}) });
       let ended = false;
       void app.exited.then(() => {
         ended = true;

@@ -89,8 +89,11 @@ const MAX_IN_FLIGHT = 1024;
  * batch, stream-wide for a multi-table batch) and a msg id, retries on timeouts with the same
  * id (server-side dedupe), and resolves once the local node has applied that sequence.
  *
- * A malformed message is skipped and counted (health shows it); a message with a newer schema
- * halts applying at that sequence with {@link ReplNewerSchemaError} rather than corrupt data.
+ * Who wrote a message is the node its subject names (`<prefix>.<node>.…`, bound by NATS
+ * permissions: `natsPermissions.ts`), never the payload's claim. Only a message that is itself
+ * invalid is skipped and counted (health shows it); a message with a newer schema
+ * ({@link ReplNewerSchemaError}) or one the store could not write ({@link ReplApplyError}) stops
+ * applying at that sequence and resolves {@link Replicator.failed} — never skipped.
  *
  * @internal Driven by the replication machine.
  */

@@ -128,6 +128,7 @@ export class StoreOpening {
       } finally {
         await it.close();
       }
+      await checkCatalogCoversDigests(db, catalog);
       const deferredRec = (await readChecked(db, 'meta', metaKey(META.deferred), 'deferred migrations')) as DeferredRecord | undefined;
       const known = Math.max(0, ...(o.migrations ?? []).map((m) => m.version));
       if (o.tables && version.version > known) throw new StoreNewerSchemaError(version.version, known, dir);
@@ -340,6 +341,30 @@ export class StoreOpening {
         await it.close();
       }
     }
+  }
+}
+
+/**
+ * Every table with a digest must be in the catalog: a catalog recovered older than the rows
+ * (a dropped flush of the meta column) would otherwise silently forget a table.
+ */
+async function checkCatalogCoversDigests(db: KvDb, catalog: Catalog): Promise<void> {
+  const ids = new Set(catalog.tables.map((t) => t.id));
+  const prefix = metaKey('digest/');
+  const it = db.iterator('meta', { gte: prefix, lt: metaKey('digest0') });
+  try {
+    for (let chunk = await it.next(1000); chunk.length > 0; chunk = await it.next(1000)) {
+      for (const [k, v] of chunk) {
+        const id = Number(k.toString('utf8').slice(prefix.length));
+        const d = decodeValue(v);
+        const rows = d.ok ? (d.value as TableDigest).count : '?';
+        if (!ids.has(id) && rows !== 0) throw new StoreDamagedError(db.dir, `the catalog has no table ${id}, but ${rows} rows of it were acknowledged: the catalog was recovered older than the data`);
+      }
+    }
+  } catch (err) {
+    throw openError(db.dir, err);
+  } finally {
+    await it.close();
   }
 }
 

@@ -10,7 +10,8 @@
  * (`startRetry`): NATS down at boot → `cluster` waiting, the rest parked, `/health/ready`
  * answering 503 with the reason, ready as soon as nats-server is reachable.
  *
- * The job runner slots in through `options.jobs` (its own issue).
+ * The job runner (examples/boot/jobs.ts: a sample worker on a cron schedule) sits between the
+ * caches and the health endpoint; `options.jobs` replaces it.
  */
 import type { ChildSpec, StartRetrySpec, SupervisorSpec } from 'ordo';
 import { ApplicationTag, child, service } from 'ordo';
@@ -18,6 +19,7 @@ import { discoveryMachine, electionMachine, replicationMachine, type ClusterServ
 import { storeInitializerMachine, type Store, type TableDef } from 'ordo/store';
 import { cacheLoaderMachine, storeTableSource, type Cache, type CacheStats } from 'ordo/cache';
 import { healthEndpointMachine, type CacheLike, type HealthSource } from 'ordo/health';
+import { JobsBoard, bootJobTables, bootJobs } from './jobs.ts';
 
 /** The services of the reference tree, as typed tags. */
 export const ClusterTag = service<ClusterService>('cluster');
@@ -99,6 +101,9 @@ export function bootTree(options: BootOptions): SupervisorSpec {
   const retry: StartRetrySpec = options.startRetry ?? { initialMs: 500, maxMs: 10_000, factor: 2, jitter: 0.1 };
   const clustered = (options.nats?.length ?? 0) > 0;
   const board = new CacheBoard();
+  const jobsBoard = new JobsBoard();
+  // replicated as user_bux_points is (single-node mode writes them locally): the schema is the same either way
+  const tables = { ...bootTables, ...bootJobTables(true) };
   return {
     strategy: 'rest_for_one',
     maxRestarts: 5,
@@ -126,7 +131,7 @@ export function bootTree(options: BootOptions): SupervisorSpec {
         startTimeoutMs: 60_000,
         // a LOCK still held by a previous process is worth waiting for; a refused schema is not
         startRetry: { ...retry, isPermanent: codeIn(PERMANENT_STORE) },
-        start: { machine: storeInitializerMachine, input: ({ env }) => ({ env, dir: `${options.dataDir}/store`, tables: bootTables, deferReplicatedMigrations: clustered }) },
+        start: { machine: storeInitializerMachine, input: ({ env }) => ({ env, dir: `${options.dataDir}/store`, tables, deferReplicatedMigrations: clustered }) },
         provides: StoreTag,
       }),
       child({
@@ -134,7 +139,7 @@ export function bootTree(options: BootOptions): SupervisorSpec {
         requires: { cluster: ClusterTag, leader: LeaderTag, store: StoreTag },
         startRetry: retry,
         startTimeoutMs: 30_000,
-        start: { machine: replicationMachine, input: ({ env, deps }) => ({ env, cluster: deps.cluster, leadership: deps.leader, store: deps.store, config: { store: 'ordo', tables: ['user_bux_points'] } }) },
+        start: { machine: replicationMachine, input: ({ env, deps }) => ({ env, cluster: deps.cluster, leadership: deps.leader, store: deps.store, config: { store: 'ordo', tables: Object.keys(tables).filter((t) => tables[t]!.replicated) } }) },
         provides: ReplicationTag,
       }),
       // the cache loaders, one child each, at the root: later children (the job runner) can require them
@@ -148,14 +153,14 @@ export function bootTree(options: BootOptions): SupervisorSpec {
         },
         provides: { service: BuxCacheTag, select: board.track('bux') },
       }),
-      ...(options.jobs ?? []),
+      ...(options.jobs ?? bootJobs(jobsBoard, clustered)),
       child({
         id: 'health',
         requires: { app: ApplicationTag },
         startRetry: retry, // a port still taken by the previous process frees up
         start: {
           machine: healthEndpointMachine,
-          input: ({ env, deps }) => ({ env, app: deps.app, port: options.httpPort, ...(options.httpHost ? { host: options.httpHost } : {}), caches: [board.like('bux')], sources: options.healthSources ?? [] }),
+          input: ({ env, deps }) => ({ env, app: deps.app, port: options.httpPort, ...(options.httpHost ? { host: options.httpHost } : {}), caches: [board.like('bux')], sources: [...(options.jobs ? [] : [jobsBoard.source()]), ...(options.healthSources ?? [])] }),
         },
       }),
     ],

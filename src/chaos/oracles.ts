@@ -43,6 +43,7 @@ interface SupervisorInfo {
 function supervisors(view: RunView): SupervisorInfo[] {
   const out: SupervisorInfo[] = [];
   const visit = (label: string, tree: TreeData): void => {
+    if (tree.opaque) return;
     out.push({ label, tree, children: tree.children });
     for (const c of tree.children) if (c.tree) visit(c.id, c.tree);
   };

@@ -102,8 +102,8 @@ export function renderSvg(report: RunReport, options: { width?: number } = {}): 
   const lane = 22;
   const names: string[] = [];
   for (const e of report.trace) if (e.kind === 'spawn' && !names.includes(e['name'] as string)) names.push(e['name'] as string);
-  const end = Math.max(1, report.virtualMs);
-  const x = (t: number): number => left + ((width - left - 20) * t) / end;
+  const end = Math.max(1, report.trace.at(-1)?.t ?? report.virtualMs);
+  const x = (t: number): number => left + ((width - left - 50) * t) / end;
   const top = 40;
   const height = top + lane * names.length + 60;
   const parts: string[] = [

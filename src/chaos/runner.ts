@@ -6,10 +6,12 @@ import { startApplication } from '../supervisor/application.ts';
 import { _setFaultHook } from '../env/faults.ts';
 import { Simulation, type TraceEvent } from './simulation.ts';
 import { createSimKv } from './simKv.ts';
+import { createSimResolver } from './simResolver.ts';
 import { FaultSession, type FaultCoverage } from './faultPlan.ts';
 import { withGuard } from './guard.ts';
 import { sample } from './distribution.ts';
-import { buildTree, validateScenario, type Scenario, type ScenarioContext, type TimelineFault } from './scenario.ts';
+import { buildTree, instrumentTree, validateScenario, type Scenario, type ScenarioContext, type TimelineFault, type TreeData } from './scenario.ts';
+import type { SupervisorInit } from '../supervisor/types.ts';
 import type { ScheduleStrategy, Divergence } from './scheduleStrategy.ts';
 import { builtinInvariants, oracles as library, type Oracle, type RunView } from './oracles.ts';
 import { SimulationBusyError, ScenarioError } from './errors.ts';
@@ -119,19 +121,19 @@ async function execute(s: Scenario, o: RunOptions): Promise<RunReport> {
     deliveryLatency: delivery === undefined ? undefined : (_label, next) => sample(delivery, next, 'latency.deliveryMs'),
   });
   const kv = createSimKv(sim, io === undefined ? {} : { latencyMs: (_op, next) => sample(io, next, 'latency.ioMs') });
-  const env = sim.createEnv({ kv });
+  const env = sim.createEnv({ kv, resolver: createSimResolver(sim, { records: s.dns ?? {} }) });
   const kernel = createKernel(env);
   const names = new Map<number, string>();
   /** The live process of each child name (also unregistered ones), for fault targets. */
   const current = new Map<string, Pid>();
-  /** The data-tree child whose machine is being spawned right now (its input was just built). */
-  let starting: string | undefined;
+  /** Child ids by pid, told by the tree's instrumented inputs as each machine is spawned. */
+  const told = new Map<number, string>();
+  const named = (pid: Pid, id: string): void => void told.set(pid.id, id);
   kernel.onLifecycle((ev) => {
     const id = ev.pid.id;
     if (ev.type === 'state') {
       if (names.has(id)) return;
-      const name = kernel.processInfo(ev.pid)?.name ?? starting ?? String(ev.pid);
-      starting = undefined;
+      const name = kernel.processInfo(ev.pid)?.name ?? told.get(id) ?? String(ev.pid);
       names.set(id, name);
       current.set(name, ev.pid);
       sim.record('spawn', { name, pid: String(ev.pid) });
@@ -182,6 +184,7 @@ async function execute(s: Scenario, o: RunOptions): Promise<RunReport> {
   const ambient = sim.streams.stream('ambient');
   const epoch = s.epochMs ?? DEFAULT_EPOCH;
   let stopAt: number | undefined;
+  let codeTree: TreeData | undefined;
   let stopped = false;
   await withGuard(
     {
@@ -195,7 +198,16 @@ async function execute(s: Scenario, o: RunOptions): Promise<RunReport> {
     },
     async () => {
       _setFaultHook(session);
-      const tree = typeof s.tree === 'function' ? s.tree(ctx) : buildTree(s.tree, sim, ctx, { abandon: (db) => kv.abandon(db), starting: (id) => (starting = id) });
+      let tree: SupervisorInit;
+      if (typeof s.tree === 'function') {
+        const init = s.tree(ctx);
+        if (typeof init === 'function') tree = init;
+        else {
+          const instrumented = instrumentTree(init, { named, probe: ctx.probe });
+          tree = instrumented.spec;
+          codeTree = instrumented.tree;
+        }
+      } else tree = buildTree(s.tree, sim, ctx, { abandon: (db) => kv.abandon(db), named });
       const app = startApplication({ name: s.name, tree, env, kernel, handleSignals: false });
       let ended = false;
       void app.exited.then(() => {
@@ -221,7 +233,7 @@ async function execute(s: Scenario, o: RunOptions): Promise<RunReport> {
   );
   const disk = new Map<string, Map<string, string>>();
   for (const dir of kv.state.acked.keys()) disk.set(dir, await kv.snapshot(dir));
-  const view: RunView = { scenario: s, trace: sim.trace, logs: sim.logs, tree: typeof s.tree === 'function' ? undefined : s.tree, stopAt, timersLeft: sim.timers, stopped, kv: kv.state, disk };
+  const view: RunView = { scenario: s, trace: sim.trace, logs: sim.logs, tree: typeof s.tree === 'function' ? codeTree : s.tree, stopAt, timersLeft: sim.timers, stopped, kv: kv.state, disk };
   const all = { ...library, ...o.oracles };
   const violations: Violation[] = [];
   const sometimes: Record<string, boolean> = {};

@@ -1,6 +1,9 @@
 import type { Env } from '../env/env.ts';
 import type { KvDb } from '../env/kv.ts';
 import type { Kernel } from '../actors/kernel.ts';
+import type { Pid } from '../actors/pid.ts';
+import { validateChildSpec } from '../supervisor/validate.ts';
+import type { InputContext } from '../supervisor/types.ts';
 import type { BackoffSpec, ChildSpec, RestartType, Shutdown, Strategy, SupervisorInit, SupervisorSpec } from '../supervisor/types.ts';
 import { supervisor } from '../supervisor/supervisor.ts';
 import type { Distribution } from './distribution.ts';
@@ -42,6 +45,8 @@ export interface ChildData {
 /** A supervisor tree as data. */
 export interface TreeData {
   readonly strategy: Strategy;
+  /** Structure not known (a nested supervisor inside a tree given as code): oracles skip it. */
+  readonly opaque?: boolean;
   readonly maxRestarts?: number;
   readonly periodMs?: number;
   readonly backoff?: BackoffSpec;
@@ -95,6 +100,8 @@ export interface Scenario {
   readonly invariants: readonly InvariantSpec[];
   /** `pass` (default): no invariant is violated; `fail`: some invariant must be violated (a bug demo). */
   readonly expect?: 'pass' | 'fail';
+  /** The simulated DNS zone (`env.io.resolver`): host → addresses; unlisted hosts are NXDOMAIN. */
+  readonly dns?: Readonly<Record<string, readonly string[]>>;
   /** Virtual epoch of `Date` in the run (default 2026-01-01T00:00:00Z). */
   readonly epochMs?: number;
   /** What an ambient `Date.now()` etc. in code does: noted as a violation (`report`, default) or thrown (`throw`). */
@@ -138,9 +145,9 @@ export function buildTree(
   tree: TreeData,
   sim: Simulation,
   ctx: ScenarioContext,
-  hooks: { abandon?: (db: KvDb | undefined) => void; starting?: (id: string) => void } = {},
+  hooks: { abandon?: (db: KvDb | undefined) => void; named?: (pid: Pid, id: string) => void } = {},
 ): SupervisorSpec {
-  const { abandon, starting } = hooks;
+  const { abandon, named } = hooks;
   return {
     strategy: tree.strategy,
     maxRestarts: tree.maxRestarts,
@@ -163,7 +170,7 @@ export function buildTree(
         start: {
           machine: simChildMachine,
           name: c.register === false ? undefined : c.id,
-          input: (sc: { deps: Readonly<Record<string, unknown>> }): SimChildInput => (starting?.(c.id), {
+          input: (sc: { deps: Readonly<Record<string, unknown>>; self: Pid }): SimChildInput => (named?.(sc.self, c.id), {
             id: c.id,
             env: ctx.env,
             probe: ctx.probe,
@@ -179,4 +186,44 @@ export function buildTree(
       };
     }),
   };
+}
+
+/**
+ * A tree given as code, instrumented for the oracles: every machine child names its pid with its
+ * id as it is spawned, and records each dependency it is handed (`dep.use`); the returned
+ * {@link TreeData} describes the structure the oracles check (a nested supervisor is opaque).
+ */
+export function instrumentTree(
+  spec: SupervisorSpec,
+  hooks: { named: (pid: Pid, id: string) => void; probe: (kind: string, fields: Record<string, unknown>) => void },
+): { spec: SupervisorSpec; tree: TreeData } {
+  const children: ChildData[] = [];
+  const wrapped = spec.children.map((c): ChildSpec => {
+    const v = validateChildSpec(c, spec.autoShutdown ?? 'never');
+    const norm = v.ok ? v.value : undefined;
+    children.push({
+      id: c.id,
+      restart: norm?.restart,
+      provides: norm?.provides?.name,
+      requires: norm?.requires.map((r) => r.service),
+      backoff: norm?.backoff,
+      ...(c.type === 'supervisor' ? { tree: { strategy: 'one_for_one', opaque: true, children: [] } } : {}),
+    });
+    const start = c.start;
+    if (typeof start === 'function' || !norm) return c;
+    const original = start.input;
+    return {
+      ...c,
+      start: {
+        ...start,
+        input: (ictx: InputContext) => {
+          hooks.named(ictx.self, c.id);
+          for (const r of norm.requires) hooks.probe('dep.use', { child: c.id, dep: r.service, provided: ictx.deps[r.as] !== undefined });
+          return typeof original === 'function' ? (original as (x: InputContext) => unknown)(ictx) : original;
+        },
+      },
+    };
+  });
+  const tree: TreeData = { strategy: spec.strategy ?? 'one_for_one', maxRestarts: spec.maxRestarts, periodMs: spec.periodMs, backoff: spec.backoff, children };
+  return { spec: { ...spec, children: wrapped }, tree };
 }

@@ -1,11 +1,12 @@
 import { createRealEnv, type Env } from '../env/index.ts';
-import { CommandError, UsageError } from './args.ts';
+import { CommandError, UsageError, parseFlags } from './args.ts';
 import type { CliIo } from './io.ts';
 import { startCommand } from './commands/start.ts';
 import { treeCommand } from './commands/tree.ts';
 import { healthCommand } from './commands/health.ts';
 import { replayCommand } from './commands/replay.ts';
 import { storeCommand } from './store.ts';
+import { chaosCommand } from './chaos.ts';
 
 const USAGE = `ordo — a supervision runtime modeled on Erlang/OTP
 
@@ -17,6 +18,7 @@ Commands:
   health   read a running node's health endpoint
   replay   replay a documented incident both ways (as deployed, with Ordo)
   store    the table store's tools: info, export, import, backup, restore, repair
+  chaos    run, sweep, replay and shrink chaos scenarios (deterministic simulation)
   help     this help
 
 'ordo <command> --help' tells more.
@@ -39,10 +41,12 @@ const COMMANDS: Record<string, Command> = {
   tree: (argv, io, o) => treeCommand(argv, io, o),
   health: (argv, io, o) => healthCommand(argv, io, o),
   replay: (argv, io, o) => replayCommand(argv, io, o),
-  store: (argv, io, o) => {
+  chaos: (argv, io, o) => chaosCommand(argv, io, o),
+  store: async (argv, io, o) => {
+    const { flags } = parseFlags('store', argv, { dir: 'string', out: 'string', in: 'string', table: 'string', from: 'string', 'backup-dir': 'string', json: 'boolean' });
     const env = o.env ?? createRealEnv({ level: 'warn', logTo: 'stderr' });
-    const help = argv.length === 0 || argv.includes('--help') || argv.includes('-h');
-    return storeCommand(help ? ['help'] : [...argv], env, (s) => io.out(s));
+    const help = argv.length === 0 || flags['help'] === true;
+    return storeCommand(help ? ['help'] : [...argv], env, (s) => io.out(s), (s) => io.err(s));
   },
 };
 

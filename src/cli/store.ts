@@ -58,13 +58,13 @@ function renderInfo(i: StoreInfo): string {
  * @example
  * await storeCommand(['info', '--dir', '/data/store'], env);
  */
-export async function storeCommand(argv: string[], env: Env, out: Out = (s) => void process.stdout.write(s)): Promise<number> {
+export async function storeCommand(argv: string[], env: Env, out: Out = (s) => void process.stdout.write(s), err: Out = out): Promise<number> {
   const { cmd, flags } = parse(argv);
   const str = (k: string): string | undefined => (typeof flags[k] === 'string' ? (flags[k] as string) : undefined);
   const dir = str('dir');
   const need = (...ks: string[]): boolean => {
     const missing = ks.filter((k) => str(k) === undefined);
-    if (missing.length > 0) out(`missing ${missing.map((m) => `--${m}`).join(', ')}\n\n${USAGE}`);
+    if (missing.length > 0) err(`ordo store ${cmd}: missing ${missing.map((m) => `--${m}`).join(', ')}\n(see 'ordo store --help')\n`);
     return missing.length === 0;
   };
   try {
@@ -112,15 +112,15 @@ export async function storeCommand(argv: string[], env: Env, out: Out = (s) => v
         out(USAGE);
         return cmd === undefined ? 2 : 0;
       default:
-        out(`unknown store command '${cmd}'\n\n${USAGE}`);
+        err(`ordo store: unknown command '${cmd}'\n(see 'ordo store --help')\n`);
         return 2;
     }
-  } catch (err) {
-    if (err instanceof StoreError) {
-      out(`error ${err.code}: ${err.message}\n`);
-      env.logger.error({ err, report: 'store_cli_failed', command: cmd }, 'store command failed');
+  } catch (e) {
+    if (e instanceof StoreError) {
+      err(`ordo store ${cmd}: ${e.code}: ${e.message}\n`);
+      env.logger.debug({ err: e, report: 'store_cli_failed', command: cmd }, 'store command failed');
       return 1;
     }
-    throw err;
+    throw e;
   }
 }

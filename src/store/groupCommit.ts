@@ -5,6 +5,7 @@ import type { StoreState } from './storeState.ts';
 import type { BuiltBatch, Change, Pending } from './writeBatch.ts';
 import { buildWriteBatch } from './writeBatch.ts';
 import { mustEncode } from './query.ts';
+import { outsideTx } from './txContext.ts';
 import { StoreClosedError, StoreError, StoreFailedError, StoreIoError, StoreReplicationGapError, StoreValidationError } from './errors.ts';
 
 const PROBE_KEY = Buffer.from('write_probe', 'utf8');
@@ -77,8 +78,11 @@ export class GroupCommit {
     return new Promise<void>((resolve, reject) => {
       const encKeys: string[] = [];
       for (const op of p.ops) encKeys.push(mustEncode(this.h.table(op.table), op.key));
-      this.queue.push({ ...p, encKeys, resolve, reject });
-      this.pendingIndex = undefined;
+      const pe = { ...p, encKeys, resolve, reject };
+      this.queue.push(pe);
+      // extend the index rather than drop it: rebuilding it per commit made N concurrent
+      // transactions O(N²) (5,000 one-row transactions: 17 s, mostly in pending())
+      if (this.pendingIndex) this.indexPending(this.pendingIndex, pe);
       this.schedule();
     });
   }
@@ -175,23 +179,25 @@ export class GroupCommit {
   private pending(): Map<MemTable, Set<string>> {
     if (this.pendingIndex) return this.pendingIndex;
     const idx = new Map<MemTable, Set<string>>();
-    for (const list of [this.inflight, this.queue, this.replLocal]) {
-      for (const p of list) {
-        for (let i = 0; i < p.ops.length; i++) {
-          const mem = this.h.s.tables.get(p.ops[i]!.table)!;
-          let set = idx.get(mem);
-          if (!set) idx.set(mem, (set = new Set()));
-          set.add(p.encKeys[i]!);
-        }
-      }
-    }
+    for (const list of [this.inflight, this.queue, this.replLocal]) for (const p of list) this.indexPending(idx, p);
     return (this.pendingIndex = idx);
+  }
+
+  private indexPending(idx: Map<MemTable, Set<string>>, p: { readonly ops: readonly { readonly table: string }[]; readonly encKeys: readonly string[] }): void {
+    for (let i = 0; i < p.ops.length; i++) {
+      const mem = this.h.s.tables.get(p.ops[i]!.table)!;
+      let set = idx.get(mem);
+      if (!set) idx.set(mem, (set = new Set()));
+      set.add(p.encKeys[i]!);
+    }
   }
 
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    this.h.s.db.defer(() => {
+    // the flush (and the listeners it calls) must not run in the context of a transaction
+    // function that happened to queue this commit (a dirty write inside it)
+    outsideTx(() => this.h.s.db.defer(() => {
       this.scheduled = false;
       if (this.flushing) return; // the running flush loop picks the queue up
       if (this.queue.length === 0) return this.wakeIdle();
@@ -202,7 +208,7 @@ export class GroupCommit {
         if (this.queue.length > 0) this.schedule();
         else this.wakeIdle();
       });
-    });
+    }));
   }
 
   private wakeIdle(): void {

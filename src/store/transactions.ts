@@ -7,10 +7,7 @@ import type { TxHost } from './transaction.ts';
 import { plainOp } from './changeFeed.ts';
 import { mustEncode } from './query.ts';
 import { StoreArgumentError, StoreClosedError, StoreTxRetriesError } from './errors.ts';
-import { AsyncLocalStorage } from 'node:async_hooks';
-
-/** The transaction whose function is running in this async context (to join nested ones). */
-const running = new AsyncLocalStorage<{ readonly runner: TxRunner; readonly tx: Tx }>();
+import { outsideTx, runAsTx, runningTx } from './txContext.ts';
 
 /** Options of `Store.transaction`. */
 export interface TransactionOptions {
@@ -56,7 +53,7 @@ export class TxRunner {
     const retries = opts?.retries ?? 16;
     if (!Number.isSafeInteger(retries) || retries < 0) throw new StoreArgumentError('retries', retries, 'a non-negative integer');
     if (typeof fn !== 'function') throw new StoreArgumentError('fn', fn, 'a function (tx) => ...');
-    const outer = running.getStore();
+    const outer = runningTx();
     if (outer && outer.runner === this && !outer.tx.finished) {
       const rollback = outer.tx.savepoint();
       try {
@@ -76,7 +73,7 @@ export class TxRunner {
         const tx = new Tx(this.h);
         let result: T;
         try {
-          result = await running.run({ runner: this, tx }, () => fn(tx));
+          result = await runAsTx({ runner: this, tx }, () => fn(tx));
         } finally {
           tx.finished = true;
         }
@@ -109,7 +106,8 @@ export class TxRunner {
   async submit(ops: readonly CommitOp[]): Promise<void> {
     const r = this.h.replicator;
     if (r && this.touchesReplicated(ops)) {
-      await r.commit({ ops: ops.map(plainOp), schemaVersion: this.h.s.schemaVersion }, { check: false });
+      const batch = { ops: ops.map(plainOp), schemaVersion: this.h.s.schemaVersion };
+      await outsideTx(() => r.commit(batch, { check: false }));
       return;
     }
     await this.h.commits.enqueue({ ops });

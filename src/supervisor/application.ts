@@ -103,8 +103,9 @@ export interface ApplicationHandle {
   readonly name: string;
   readonly kernel: Kernel;
   /**
-   * Resolves with the root supervisor's pid once every child is ready (status `ready`; children
-   * waiting with `startRetry` or parked keep it pending); rejects with `ApplicationStartError`
+   * Resolves with the root supervisor's pid once every child has started (children waiting with
+   * `startRetry`, parked or starting keep it pending; one up but tagged `degraded` does not —
+   * `health().status` says `degraded` then); rejects with `ApplicationStartError`
    * when the start fails, or when the application ends before it was ever ready.
    */
   readonly ready: Promise<Pid>;
@@ -197,7 +198,8 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
   /** Every change below the root: resolve `ready` the first time the whole tree is. */
   const checkReady = (): void => {
     if (isReady || !rootStarted || exitInfo || stopping) return;
-    if (health().status !== 'ready') return;
+    // every child has started (a child up but tagged degraded counts: health says degraded)
+    if (!allStarted(health().children)) return;
     isReady = true;
     report(env.logger, 'application_started', { application: name, pid: String(rootPid), startType });
     resolveReady(rootPid!);
@@ -316,6 +318,12 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
   }
 
   return { name, kernel, ready, exited, stop, health };
+}
+
+const NOT_STARTED = new Set<ChildPhase>(['starting', 'waiting', 'parked', 'pending', 'restarting']);
+
+function allStarted(children: readonly ChildHealth[]): boolean {
+  return children.every((c) => !NOT_STARTED.has(c.phase) && (!c.children || allStarted(c.children)));
 }
 
 /**

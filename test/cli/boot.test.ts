@@ -110,7 +110,7 @@ describe('the ordo command as Unix users expect', () => {
   });
 
   it('a flag missing its value, a bad port and an unknown command are usage errors (exit 2)', async () => {
-    for (const argv of [['start', '--data'], ['health', '--port', 'x'], ['frobnicate']]) {
+    for (const argv of [['start', '--data'], ['health', '--port', 'x'], ['frobnicate'], ['store', 'info', '--bogus'], ['store', 'info'], ['tree', 'extra']]) {
       const io = capture();
       expect(await main(argv, {}, io)).toBe(2);
       expect(io.stderr).toHaveLength(1);

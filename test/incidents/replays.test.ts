@@ -8,7 +8,7 @@ import { incident } from '../../examples/incidents/2025-02-25/index.ts';
 import { raisedLimit } from '../../examples/incidents/2025-02-25/step05-restart-intensity.ts';
 
 /** Seeds per with-Ordo scenario in `npm test` (the long sweep runs 10,000). */
-const SEEDS: Record<string, number> = { step02: 20, step04: 20, step05: 100, step06: 200, step08: 20, step11: 12, deadNode: 20 };
+const SEEDS: Record<string, number> = { step02: 20, step03: 20, step04: 20, step05: 100, step06: 200, step07: 20, step08: 20, step11: 12, deadNode: 20 };
 
 for (const inc of incidents) {
 describe(`incident ${inc.id}: every step both ways`, () => {
@@ -53,6 +53,15 @@ describe(`incident ${incident.id}: the documented figures`, () => {
     expect(await rows(step.withOrdo)).toEqual([300, 300]);
   });
 
+  it('step 7: as deployed the damaged table is deleted (300 rows served before, 0 after); with Ordo 299 served, 1 refused by name, nothing deleted', async () => {
+    const step = incident.steps.find((s) => s.id === 'step07')!;
+    const served = async (s: typeof step.asDeployed): Promise<unknown[]> => (await runScenario(s, { seed: 1, oracles: step.oracles })).trace.filter((e) => e.kind === 'rows').map((e) => e['served']);
+    expect(await served(step.asDeployed)).toEqual([300, 0]);
+    const good = await runScenario(step.withOrdo, { seed: 1, oracles: step.oracles });
+    expect(good.trace.filter((e) => e.kind === 'rows').map((e) => e['served'])).toEqual([300, 299]);
+    expect(good.trace.find((e) => e.kind === 'refused')?.['rows']).toEqual(['ORDO_STORE_CORRUPT user_post_rewards "user-000"']);
+  });
+
   it('steps 11–16: as deployed the app exits within seconds while /health/ready said 200; with Ordo it stays up, 503 naming the repo, ready within one backoff step', async () => {
     const step = incident.steps.find((s) => s.id === 'step11')!;
     const bad = await runScenario(step.asDeployed, { seed: step.seed, oracles: step.oracles });
@@ -65,5 +74,22 @@ describe(`incident ${incident.id}: the documented figures`, () => {
     expect(whileDown.length).toBeGreaterThan(100);
     expect(new Set(whileDown.map((e) => `${String(e['code'])} ${String(e['child'])}`))).toEqual(new Set(['503 repo']));
     expect(samples.at(-1)?.['code']).toBe(200);
+  });
+});
+
+describe('incident READMEs', () => {
+  it('each README is what examples/incidents/render.ts writes today, and every timeline it shows is there (run it after changing a scenario)', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { renderIncident } = await import('../../examples/incidents/render.ts');
+    for (const inc of incidents) {
+      const dir = join(import.meta.dirname, '../../examples/incidents', inc.id);
+      const { readme, svgs } = await renderIncident(inc);
+      expect(readFileSync(join(dir, 'README.md'), 'utf8')).toBe(readme);
+      for (const [name, svg] of svgs) {
+        expect(svg.startsWith('<svg')).toBe(true);
+        expect(readFileSync(join(dir, name), 'utf8').startsWith('<svg'), name).toBe(true);
+      }
+    }
   });
 });

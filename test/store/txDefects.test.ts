@@ -77,6 +77,25 @@ describe('nested transactions join the outer one (Mnesia)', () => {
     await later;
     expect(s.get('t', 'detached')).toEqual({ k: 'detached', v: 2 });
   });
+
+  it('defect 10: a change listener\'s transaction never joins the transaction whose dirty write it reacts to', { timeout: 20_000 }, async () => {
+    const s = await store({ t, log: { key: 'k', attributes: { k: { type: 'string' } } } });
+    let fromListener: Promise<unknown> | undefined;
+    s.subscribe('log', (ev) => {
+      fromListener ??= s.transaction((tx) => void tx.put('t', { k: `seen-${String(ev.key)}`, v: 1 }));
+    });
+    await expect(
+      s.transaction(async (tx) => {
+        tx.put('t', { k: 'outer', v: 1 });
+        await s.dirtyPut('log', { k: 'x' });
+        await fromListener;
+        throw new Error('outer fails after the listener committed');
+      }),
+    ).rejects.toThrow('outer fails');
+    // the listener's transaction resolved, so its write is stored — not lost with the outer one
+    expect(s.get('t', 'seen-x')).toEqual({ k: 'seen-x', v: 1 });
+    expect(s.get('t', 'outer')).toBeUndefined();
+  });
 });
 
 describe('arguments validated at the call', () => {

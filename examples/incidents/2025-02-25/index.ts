@@ -5,14 +5,16 @@
  */
 import type { Incident } from '../../../src/chaos/incidents.ts';
 import { step02 } from './step02-release-command.ts';
+import { step03 } from './step03-notifier.ts';
 import { step04 } from './step04-peer-module.ts';
 import { step05 } from './step05-restart-intensity.ts';
 import { step06 } from './step06-cache-fixed-delay.ts';
+import { step07 } from './step07-corrupted-disk-copy.ts';
 import { step08 } from './step08-initializer-stops-store.ts';
 import { step11 } from './step11-database-unreachable.ts';
 
 export const incident: Incident = {
   id: '2025-02-25',
   title: 'Feb 25, 2025: a login-URL fix deployed through a night of crash loops',
-  steps: [step02, step04, step05, step06, step08, step11],
+  steps: [step02, step03, step04, step05, step06, step07, step08, step11],
 };

@@ -203,7 +203,7 @@ export function healthProbe(ctx: ScenarioContext, everyMs = 1000) {
   return {
     id: 'health',
     requires: { app: ApplicationTag },
-    start: { machine: healthProbeMachine, input: ({ deps }: { deps: { app: ApplicationInfo } }) => ({ app: deps.app, probe: ctx.probe, everyMs }) },
+    start: { machine: healthProbeMachine, name: 'health', input: ({ deps }: { deps: { app: ApplicationInfo } }) => ({ app: deps.app, probe: ctx.probe, everyMs }) },
   };
 }
 

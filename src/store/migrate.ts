@@ -169,10 +169,7 @@ export async function runMigration(c: MigrationContext): Promise<void> {
     const info = await backupKv(env, st.db, `${c.backupDir}/pre-migration-v${st.schemaVersion}-to-v${target}-${Math.floor(at)}.ndjson`, st.schemaVersion);
     env.logger.info({ report: 'store_backup', dir: c.dir, path: info.path, entries: info.entries }, 'backup before migration');
   }
-  // the in-progress marker names the schema being migrated to: until it is cleared, only code
-  // declaring that schema may open the store (older code would meet rows it does not know)
   const marker: MigrationMarker = { startedAt: env.clock.now(), from: st.schemaVersion, pending: p.pending.map((m) => m.version), target: schemaHash(p.tables.map((t) => t.declared)) };
-  await st.db.write([{ type: 'put', column: 'meta', key: metaKey(META.migration), value: encodeValue(marker) }], { sync: true });
   // switch every table to its declared definition; indexes are rebuilt in RAM from rows
   for (const t of p.tables) {
     const mem = st.tables.get(t.name)!;
@@ -206,6 +203,11 @@ export async function runMigration(c: MigrationContext): Promise<void> {
     }
     await c.store.enqueue({ ops: tx.ops, extra: catalogOps(st, c.catalog) });
   } else {
+    // the back-fill rewrites rows in batches, not atomically: its in-progress marker names the
+    // schema being migrated to, and until it is cleared only code declaring that schema may open
+    // the store (older code would meet rows with attributes it does not know). Numbered
+    // migrations need none: they commit atomically with the catalog.
+    await st.db.write([{ type: 'put', column: 'meta', key: metaKey(META.migration), value: encodeValue(marker) }], { sync: true });
     await backfill(c, deferring, marker);
     // a commit of its own: sealed and under the watermark (integrity.ts)
     await c.store.enqueue({ ops: [], extra: catalogOps(st, c.catalog) });

@@ -106,6 +106,8 @@ export interface Scenario {
   readonly epochMs?: number;
   /** What an ambient `Date.now()` etc. in code does: noted as a violation (`report`, default) or thrown (`throw`). */
   readonly ambient?: 'report' | 'throw';
+  /** The code version the application reports (`startApplication`'s `version`). */
+  readonly version?: string;
 }
 
 /** Checks a scenario's shape; throws {@link ScenarioError} naming the first bad field. */

@@ -16,6 +16,8 @@ function classify(err: unknown): KvErrorKind {
   if (errno === 'EROFS' || /Read-only file system|Permission denied|Operation not permitted/i.test(text)) return 'readonly';
   if (/lock/i.test(text) && /(LOCK|lock hold|Resource temporarily unavailable|No locks available)/.test(text)) return 'locked';
   if (/does not exist \(create_if_missing is false\)/.test(text)) return 'missing';
+  // CURRENT names a MANIFEST that is not there: a damaged CURRENT (or a deleted MANIFEST)
+  if (/No such file or directory/.test(text) && /MANIFEST-\d+/.test(text)) return 'corrupt';
   if (/Corruption|corrupt|checksum|LEVEL_CORRUPTION/i.test(text) || (err as { code?: string })?.code === 'LEVEL_CORRUPTION') return 'corrupt';
   if (/not open/i.test(text) && !(err as { cause?: unknown })?.cause) return 'closed';
   return 'io';

@@ -199,6 +199,11 @@ describe('store durability: the open path never serves less than was acknowledge
     const err = (await openStore({ env: e, dir: d, tables: kitTables }).catch((x: unknown) => x)) as { code: string; file?: string };
     expect(err.code).toBe('ORDO_STORE_CORRUPT');
     expect(err.file).toMatch(/CURRENT$/);
+    // a CURRENT naming a MANIFEST that is not there (a flipped digit) is damage too, not an I/O error
+    const d2 = `${temp('ordo-dur-c2-')}/s`;
+    copyStore(dir, d2);
+    writeFileSync(`${d2}/CURRENT`, 'MANIFEST-999999\n');
+    expect(await codeOf(openStore({ env: e, dir: d2, tables: kitTables }))).toBe('ORDO_STORE_CORRUPT');
     // read-only: a real read-only bind mount when this runs as root, else the adapter's classification of EROFS
     const ro = `${temp('ordo-dur-ro-')}`;
     const src = `${temp('ordo-dur-rosrc-')}/s`;

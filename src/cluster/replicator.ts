@@ -5,6 +5,7 @@ import type { ClusterConnection } from './connection.ts';
 import { ClusterError, JetStreamReplicasError, ReplApplyError, ReplIndeterminateError, ReplConflictError, ReplMalformedError, ReplNewerSchemaError, ReplSnapshotError, ReplUnavailableError } from './errors.ts';
 import { SnapshotTransfer } from './snapshotTransfer.ts';
 import { PendingCommits, publishSettled } from './commitSettlement.ts';
+import { onStreamLeader } from './streamLeader.ts';
 import { classifyJetStreamError, createWithReplicas, reconcileReplicas } from './replicas.ts';
 import { decodeBatch, encodeBatch, tablesOf, validateBatch, type DecodeResult } from './replCodec.ts';
 import type { CommitBatch, CommitOp, Replicator as StoreReplicator, ReplicatorCommitOptions } from '../store/types.ts';
@@ -72,6 +73,9 @@ export function replNames(cluster: string, store: string): { stream: string; pre
 /** The stream's duplicate window: a publish retried with the same msg id within it is deduplicated by the server. */
 const DUPLICATE_WINDOW_MS = 120_000;
 
+/** Pull expiry of the replication consumer (the server heartbeats every half of it). */
+const CONSUMER_EXPIRES_MS = 2000;
+
 /** Messages handed to the store ahead of confirmation, at most. */
 const MAX_IN_FLIGHT = 1024;
 
@@ -101,6 +105,7 @@ export class Replicator implements StoreReplicator {
   private consumerGen = 0;
   private resyncing = false;
   private offConn: (() => void) | undefined;
+  private offLeader: (() => void) | undefined;
   private snapSub: Subscription | undefined;
   private applied = 0;
   private readonly subjectSeq = new Map<string, number>();
@@ -204,7 +209,11 @@ export class Replicator implements StoreReplicator {
     if (this.halted) throw this.halted;
     this.serveSnapshots();
     this.offConn = this.conn.on((e) => {
-      if (e.type === 'nats.reconnect') this.restartConsumer();
+      if (e.type === 'nats.reconnect') this.restartConsumer('reconnect');
+    });
+    this.offLeader = onStreamLeader(this.conn, [this.stream], (_s, leader) => {
+      this.log.info({ report: 'replication', event: 'stream_leader', leader }, 'the replication stream has a leader');
+      this.restartConsumer('stream_leader_elected');
     });
     this.store.setReplicator(this);
     this.log.info({ report: 'replication', event: 'started', applied: this.applied, streamLast: last }, 'replication started');
@@ -220,6 +229,8 @@ export class Replicator implements StoreReplicator {
     const refusal = new ReplUnavailableError('replication is not running: writes to replicated tables are refused until it is', { node: this.opts.node, stream: this.stream });
     this.store.setReplicator({ commit: () => Promise.reject(refusal) });
     this.offConn?.();
+    this.offLeader?.();
+    this.wakeRecovery?.();
     this.consumerGen++;
     this.snapSub?.unsubscribe();
     await this.messages?.close().catch((e: unknown) => this.log.debug({ err: e }, 'consumer close'));
@@ -458,15 +469,31 @@ export class Replicator implements StoreReplicator {
     await old?.close().catch((e: unknown) => this.log.debug({ err: e }, 'old consumer close'));
     const start = this.submitted + 1;
     const consumer = await this.js.consumers.get(this.stream, start > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start } : { deliver_policy: DeliverPolicy.All });
-    const messages = await consumer.consume({ max_messages: 512 });
+    // Short pulls: the server heartbeats every expires/2, so a consumer whose server died is
+    // noticed within ~2 heartbeats (nats.js's default 30 s pulls took ~60 s).
+    const messages = await consumer.consume({ max_messages: 512, expires: CONSUMER_EXPIRES_MS });
     if (gen !== this.consumerGen || this.stopped) {
       await messages.close().catch((e: unknown) => this.log.debug({ report: 'replication', err: e }, 'superseded consumer close failed'));
       return;
     }
     this.messages = messages;
     void (async () => {
+      for await (const s of messages.status()) {
+        if (gen !== this.consumerGen || this.stopped) break;
+        if (s.type === 'heartbeats_missed' && s.count >= 2) {
+          // Its server is gone or the stream has no leader: re-create it ourselves (nats.js would
+          // retry the old consumer's info on a back-off of up to 30 s).
+          this.log.warn({ report: 'replication', event: 'consumer_stalled', missed: s.count }, 'replication consumer missed its heartbeats; re-creating it');
+          this.restartConsumer('heartbeats_missed');
+          break;
+        }
+      }
+    })().catch((e: unknown) => this.log.debug({ report: 'replication', err: e }, 'consumer status ended'));
+    void (async () => {
       try {
         for await (const m of messages) {
+          // a superseded consumer's buffered messages must not reach the store (they would look like a gap)
+          if (gen !== this.consumerGen) break;
           await this.enqueue(m.info.streamSequence, m.subject, m.data, undefined, m.headers?.get('Nats-Msg-Id') || undefined);
           if (this.halted || this.stopped) break;
         }
@@ -475,17 +502,48 @@ export class Replicator implements StoreReplicator {
       }
       if (gen === this.consumerGen && !this.halted && !this.stopped) {
         this.log.warn({ report: 'replication', event: 'consumer_restart' }, 'replication consumer ended; restarting');
-        await this.sleep(100);
-        this.restartConsumer();
+        this.restartConsumer('consumer_ended');
       }
     })();
   }
 
-  private restartConsumer(): void {
-    if (this.halted || this.stopped) return;
-    this.startConsumer().catch((e: unknown) => {
-      this.log.warn({ report: 'replication', event: 'consumer_restart_failed', err: e }, 'could not restart the consumer; retrying');
-      void this.sleep(500).then(() => this.restartConsumer());
+  private recovering = false;
+  private wakeRecovery: (() => void) | undefined;
+
+  /**
+   * Re-creates the consumer from the next sequence not yet handed to the store: at once, then
+   * whenever JetStream announces a leader for the stream (the advisory wakes a waiting
+   * attempt), else on a short back-off (100 ms doubling to 2 s). Single-flight; the recovery is
+   * logged with its trigger, attempts and duration.
+   */
+  private restartConsumer(trigger: string): void {
+    if (this.halted || this.stopped || this.resyncing) return;
+    if (this.recovering) {
+      this.wakeRecovery?.();
+      return;
+    }
+    this.recovering = true;
+    const t0 = this.env.clock.now();
+    void (async () => {
+      for (let attempt = 1; !this.stopped && !this.halted && !this.resyncing; attempt++) {
+        try {
+          await this.startConsumer();
+          this.log.info({ report: 'replication', event: 'consumer_recovered', trigger, attempts: attempt, afterMs: this.env.clock.now() - t0, from: this.submitted + 1 }, 'replication consumer (re)created');
+          return;
+        } catch (e) {
+          this.log.warn({ report: 'replication', event: 'consumer_restart_failed', trigger, attempt, err: e }, 'could not re-create the consumer; retrying when the stream has a leader');
+          await new Promise<void>((resolve) => {
+            const t = this.env.clock.setTimeout(() => resolve(), Math.min(2000, 100 * 2 ** (attempt - 1)));
+            this.wakeRecovery = () => {
+              this.env.clock.clearTimeout(t);
+              resolve();
+            };
+          });
+          this.wakeRecovery = undefined;
+        }
+      }
+    })().finally(() => {
+      this.recovering = false;
     });
   }
 
@@ -660,7 +718,7 @@ export class Replicator implements StoreReplicator {
       await this.catchUpFromSnapshot(firstAvailable);
       this.resyncing = false;
       this.serveSnapshots();
-      this.restartConsumer();
+      this.restartConsumer('resynced');
     } catch (e) {
       this.log.error({ report: 'replication', event: 'resync_failed', err: e }, 'resync failed; retrying');
       this.resyncing = false;

@@ -208,12 +208,12 @@ export class Replicator implements StoreReplicator {
     }
     if (this.halted) throw this.halted;
     this.serveSnapshots();
-    this.offConn = this.conn.on((e) => {
-      if (e.type === 'nats.reconnect') this.restartConsumer('reconnect');
-    });
+    // No re-creation on reconnect: the consumer usually lives on a server that is still up, and
+    // creating one needs the JetStream meta leader (the very server that may just have died). A
+    // consumer that is really gone misses its heartbeats within ~2 s and is re-created then.
     this.offLeader = onStreamLeader(this.conn, [this.stream], (_s, leader) => {
-      this.log.info({ report: 'replication', event: 'stream_leader', leader }, 'the replication stream has a leader');
-      this.restartConsumer('stream_leader_elected');
+      this.log.info({ report: 'replication', event: 'stream_leader', leader, recovering: this.recovering }, 'the replication stream has a leader');
+      this.wakeRecovery?.();
     });
     this.store.setReplicator(this);
     this.log.info({ report: 'replication', event: 'started', applied: this.applied, streamLast: last }, 'replication started');

@@ -1,6 +1,16 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
+const src = (p: string): string => fileURLToPath(new URL(`./src/${p}`, import.meta.url));
+
 export default defineConfig({
+  // Tests run against the source: `ordo` and its subpaths (imported by examples and docs) map to src/.
+  resolve: {
+    alias: [
+      { find: /^ordo$/, replacement: src('index.ts') },
+      { find: /^ordo\/(store|cluster|env|chaos|jobs|cache|health)$/, replacement: src('$1/index.ts') },
+    ],
+  },
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/harness/globalSetup.ts'],

@@ -152,7 +152,7 @@ async function replicatedLatency(url: string, run: number, kind: 'memory' | 'syn
     const nc = await connect({ servers: [url], noAsyncTraces: true });
     const js = jetstream(nc);
     const data = new TextEncoder().encode(JSON.stringify({ v: 1, node: 'raw', batch: { ops: [{ table: 'payloads', op: 'put', key: 'p0', value: { id: 'p0', body } }], schemaVersion: 1 } }));
-    const subject = `ordo.repl.${cluster}.main.t.payloads`;
+    const subject = `ordo.repl.${cluster}.main.raw.t.payloads`; // node 'raw' publishes on its own subject
     for (let i = 0; i < 100; i++) await js.publish(subject, data);
     const l: number[] = [];
     for (let i = 0; i < N; i++) {

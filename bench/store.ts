@@ -3,7 +3,8 @@
  * run: disc point read, index read, synced transactional writes from 64 concurrent writers
  * (group commit) vs sequential `sync: true` puts, unsynced batched writes vs raw batches,
  * open+load of 1M rows, event-loop delay p99 under synced write load.
- * Run: `node --import tsx bench/store.ts` (BENCH_RUNS=3 by default; BENCH_ROWS=1000000 for the load test).
+ * Run: `node --import tsx bench/store.ts` (BENCH_RUNS=3 by default; BENCH_ROWS=1000000 for the load test);
+ * one figure alone: `… bench/store.ts synced|batched|reads|load` (three runs, one JSON line each).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -261,6 +262,14 @@ export async function run(): Promise<BenchResult[]> {
 if (isMain(import.meta.url)) {
   if (process.argv[2] === 'synced') {
     for (let i = 0; i < 3; i++) process.stdout.write(JSON.stringify(await syncedWrites()) + '\n');
+    process.exit(0);
+  }
+  if (process.argv[2] === 'reads') {
+    for (let i = 0; i < 3; i++) process.stdout.write(JSON.stringify(await pointReads()) + '\n');
+    process.exit(0);
+  }
+  if (process.argv[2] === 'load') {
+    for (let i = 0; i < 3; i++) process.stdout.write(JSON.stringify(await openLoad()) + '\n');
     process.exit(0);
   }
   if (process.argv[2] === 'batched') {

@@ -3,22 +3,23 @@
  * restarts the child and everything after it, and each child starts only once what it
  * requires is ready:
  *
- *   cluster (discovery) → leader → store (initializer) → replication → caches → [jobs] → health
+ *   cluster (discovery) → leader → store (initializer) → replication → cache loaders (bux) → [jobs] → health
  *
  * On the embedded default (no NATS URL) discovery runs in single-node mode and replication
  * writes locally. Every child that reaches outside the process waits instead of crash-looping
  * (`startRetry`): NATS down at boot → `cluster` waiting, the rest parked, `/health/ready`
  * answering 503 with the reason, ready as soon as nats-server is reachable.
  *
- * The job runner slots in through `options.jobs` (its own issue).
+ * The job runner (examples/boot/jobs.ts: a sample worker on a cron schedule) sits between the
+ * caches and the health endpoint; `options.jobs` replaces it.
  */
-import type { ChildSpec, StartRetrySpec, SupervisorSpec } from '../../src/index.ts';
-import { ApplicationTag, child, service, supervisor } from '../../src/index.ts';
-import { discoveryMachine, electionMachine, replicationMachine, type ClusterService, type Leadership, type ReplicationService } from '../../src/cluster/index.ts';
-import type { Store, TableDef } from '../../src/store/index.ts';
-import { storeInitializerMachine } from '../../src/store/initializerMachine.ts';
-import { cacheLoaderMachine, storeTableSource, type Cache, type CacheStats } from '../../src/cache/index.ts';
-import { healthEndpointMachine, type CacheLike, type HealthSource } from '../../src/health/index.ts';
+import type { ChildSpec, StartRetrySpec, SupervisorSpec } from 'ordo';
+import { ApplicationTag, child, service } from 'ordo';
+import { discoveryMachine, electionMachine, replicationMachine, type ClusterService, type Leadership, type ReplicationService } from 'ordo/cluster';
+import { storeInitializerMachine, type Store, type TableDef } from 'ordo/store';
+import { cacheLoaderMachine, storeTableSource, type Cache, type CacheStats } from 'ordo/cache';
+import { healthEndpointMachine, type CacheLike, type HealthSource } from 'ordo/health';
+import { JobsBoard, bootJobTables, bootJobs } from './jobs.ts';
 
 /** The services of the reference tree, as typed tags. */
 export const ClusterTag = service<ClusterService>('cluster');
@@ -100,6 +101,9 @@ export function bootTree(options: BootOptions): SupervisorSpec {
   const retry: StartRetrySpec = options.startRetry ?? { initialMs: 500, maxMs: 10_000, factor: 2, jitter: 0.1 };
   const clustered = (options.nats?.length ?? 0) > 0;
   const board = new CacheBoard();
+  const jobsBoard = new JobsBoard();
+  // replicated as user_bux_points is (single-node mode writes them locally): the schema is the same either way
+  const tables = { ...bootTables, ...bootJobTables(true) };
   return {
     strategy: 'rest_for_one',
     maxRestarts: 5,
@@ -127,7 +131,7 @@ export function bootTree(options: BootOptions): SupervisorSpec {
         startTimeoutMs: 60_000,
         // a LOCK still held by a previous process is worth waiting for; a refused schema is not
         startRetry: { ...retry, isPermanent: codeIn(PERMANENT_STORE) },
-        start: { machine: storeInitializerMachine, input: ({ env }) => ({ env, dir: `${options.dataDir}/store`, tables: bootTables, deferReplicatedMigrations: clustered }) },
+        start: { machine: storeInitializerMachine, input: ({ env }) => ({ env, dir: `${options.dataDir}/store`, tables, deferReplicatedMigrations: clustered }) },
         provides: StoreTag,
       }),
       child({
@@ -135,34 +139,28 @@ export function bootTree(options: BootOptions): SupervisorSpec {
         requires: { cluster: ClusterTag, leader: LeaderTag, store: StoreTag },
         startRetry: retry,
         startTimeoutMs: 30_000,
-        start: { machine: replicationMachine, input: ({ env, deps }) => ({ env, cluster: deps.cluster, leadership: deps.leader, store: deps.store, config: { store: 'ordo', tables: ['user_bux_points'] } }) },
+        start: { machine: replicationMachine, input: ({ env, deps }) => ({ env, cluster: deps.cluster, leadership: deps.leader, store: deps.store, config: { store: 'ordo', tables: Object.keys(tables).filter((t) => tables[t]!.replicated) } }) },
         provides: ReplicationTag,
       }),
-      supervisor('caches', {
-        strategy: 'one_for_one',
-        maxRestarts: 5,
-        periodMs: 10_000,
-        children: [
-          child({
-            id: 'bux',
-            // loads once replication has caught up, so a follower never serves a half-applied table
-            requires: { store: StoreTag, replication: ReplicationTag },
-            start: {
-              machine: cacheLoaderMachine,
-              input: ({ env, deps }) => ({ env, name: 'bux', source: deps.store, spec: storeTableSource<number, BuxEntry>('user_bux_points', { map: (r) => ({ user_id: r['user_id'] as number, bux_balance: r['bux_balance'] as number }) }) }),
-            },
-            provides: { service: BuxCacheTag, select: board.track('bux') },
-          }),
-        ],
+      // the cache loaders, one child each, at the root: later children (the job runner) can require them
+      child({
+        id: 'bux',
+        // loads once replication has caught up, so a follower never serves a half-applied table
+        requires: { store: StoreTag, replication: ReplicationTag },
+        start: {
+          machine: cacheLoaderMachine,
+          input: ({ env, deps }) => ({ env, name: 'bux', source: deps.store, spec: storeTableSource<number, BuxEntry>('user_bux_points', { map: (r) => ({ user_id: r['user_id'] as number, bux_balance: r['bux_balance'] as number }) }) }),
+        },
+        provides: { service: BuxCacheTag, select: board.track('bux') },
       }),
-      ...(options.jobs ?? []),
+      ...(options.jobs ?? bootJobs(jobsBoard, clustered)),
       child({
         id: 'health',
         requires: { app: ApplicationTag },
         startRetry: retry, // a port still taken by the previous process frees up
         start: {
           machine: healthEndpointMachine,
-          input: ({ env, deps }) => ({ env, app: deps.app, port: options.httpPort, ...(options.httpHost ? { host: options.httpHost } : {}), caches: [board.like('bux')], sources: options.healthSources ?? [] }),
+          input: ({ env, deps }) => ({ env, app: deps.app, port: options.httpPort, ...(options.httpHost ? { host: options.httpHost } : {}), caches: [board.like('bux')], sources: [...(options.jobs ? [] : [jobsBoard.source()]), ...(options.healthSources ?? [])] }),
         },
       }),
     ],

@@ -20,7 +20,12 @@ export interface FaultPointConfig {
 export interface RandomFaults {
   readonly activation?: number;
   readonly probability?: number;
-  readonly points: Readonly<Record<string, FaultPointConfig | 'off'>>;
+  readonly points?: Readonly<Record<string, FaultPointConfig | 'off'>>;
+  /**
+   * A nemesis: crash or kill one of `children` (registered names) at random times during the
+   * chaos phase, on average every `meanIntervalMs` (exponential gaps). Each is a fault event.
+   */
+  readonly crashes?: { readonly children: readonly string[]; readonly meanIntervalMs: number; readonly kill?: number };
 }
 
 /** A fault that fires once: at the first evaluation of point `name` (for `subject`) at or after `at`. */
@@ -86,7 +91,7 @@ export class FaultSession implements FaultHook {
     }
     const plan = this.plan;
     if (!plan || !this.chaos) return undefined;
-    const cfg = plan.points[name];
+    const cfg = plan.points?.[name];
     if (cfg === undefined || cfg === 'off') return undefined;
     const key = subject === undefined ? name : `${name}\u0000${subject}`;
     let active = this.activeByKey.get(key);

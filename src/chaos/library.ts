@@ -33,7 +33,14 @@ interface Ctx {
   service: unknown;
 }
 
-const sleep = (env: Env, ms: number): Promise<void> => (ms > 0 ? new Promise((r) => env.clock.setTimeout(() => r(), ms)) : Promise.resolve());
+/** Waits `ms` on the Env's clock; an abort (the invoking state was left) clears the timer. */
+function sleep(env: Env, ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = env.clock.setTimeout(() => resolve(), ms);
+    signal.addEventListener('abort', () => env.clock.clearTimeout(t), { once: true });
+  });
+}
 
 /**
  * The chaos library's generic child: uses its dependencies as it starts (each use goes to the
@@ -45,19 +52,25 @@ const sleep = (env: Env, ms: number): Promise<void> => (ms > 0 ? new Promise((r)
 export const simChildMachine = setup({
   types: { input: {} as SimChildInput, context: {} as Ctx, events: {} as { type: 'ordo.stop'; reason?: unknown } | { type: 'crash' } },
   actors: {
-    boot: fromPromise<KvDb | undefined, SimChildInput>(async ({ input }) => {
+    boot: fromPromise<KvDb | undefined, SimChildInput>(async ({ input, signal }) => {
       for (const [name, value] of Object.entries(input.deps)) input.probe('dep.use', { child: input.id, dep: name, provided: value !== undefined });
-      await sleep(input.env, input.startMs);
+      await sleep(input.env, input.startMs, signal);
+      if (signal.aborted) return undefined;
       if (input.kvDir === undefined) return undefined;
       const kv = input.env.io.kv;
       if (!kv) throw new Error('no kv adapter in this env');
-      return kv.open(input.kvDir, { columns: ['data'], createIfMissing: true });
+      const db = await kv.open(input.kvDir, { columns: ['data'], createIfMissing: true });
+      if (signal.aborted) {
+        await db.close(); // stopped while opening: nobody owns this handle
+        return undefined;
+      }
+      return db;
     }),
     write: fromPromise<void, { db: KvDb; n: number; id: string }>(async ({ input }) => {
       await input.db.write([{ type: 'put', column: 'data', key: Buffer.from(`${input.id}:${input.n}`), value: Buffer.from(String(input.n)) }], { sync: true });
     }),
-    halt: fromPromise<void, { db: KvDb | undefined; env: Env; stopMs: number }>(async ({ input }) => {
-      await sleep(input.env, input.stopMs);
+    halt: fromPromise<void, { db: KvDb | undefined; env: Env; stopMs: number }>(async ({ input, signal }) => {
+      await sleep(input.env, input.stopMs, signal);
       await input.db?.close();
     }),
   },

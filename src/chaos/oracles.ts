@@ -43,6 +43,7 @@ interface SupervisorInfo {
 function supervisors(view: RunView): SupervisorInfo[] {
   const out: SupervisorInfo[] = [];
   const visit = (label: string, tree: TreeData): void => {
+    if (tree.opaque) return;
     out.push({ label, tree, children: tree.children });
     for (const c of tree.children) if (c.tree) visit(c.id, c.tree);
   };
@@ -224,8 +225,17 @@ export const reverseStop: Oracle = {
       const ids = s.children.map((c) => c.id);
       let last = Infinity;
       let lastName = '';
+      const ready = new Set<string>();
       for (const e of view.trace) {
+        const n = e['name'] as string;
+        if (e.kind === 'spawn') ready.delete(n);
+        else if (e.kind === 'ready') ready.add(n);
+        else if (e.kind === 'report' && e['report'] === 'progress') ready.add(e['child'] as string);
         if (e.t < view.stopAt || e.kind !== 'exit') continue;
+        // A child still starting when the stop came is abandoned, not stopped in order.
+        if (!ready.has(n)) continue;
+        // A child that crashed by itself during the stop is not part of the stop's order.
+        if (e['reason'] !== 'shutdown' && e['reason'] !== 'killed') continue;
         const i = ids.indexOf(e['name'] as string);
         if (i < 0) continue;
         if (i > last) return fail(e.t, `${s.label}: '${e['name'] as string}' stopped after '${lastName}' (start order ${ids.join(', ')})`);

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createKernel } from '../actors/kernel.ts';
+import type { Pid } from '../actors/pid.ts';
 import { formatReason } from '../actors/exitReason.ts';
 import { startApplication } from '../supervisor/application.ts';
 import { _setFaultHook } from '../env/faults.ts';
@@ -8,7 +9,8 @@ import { createSimKv } from './simKv.ts';
 import { FaultSession, type FaultCoverage } from './faultPlan.ts';
 import { withGuard } from './guard.ts';
 import { sample } from './distribution.ts';
-import { buildTree, validateScenario, type Scenario, type ScenarioContext, type TimelineFault } from './scenario.ts';
+import { buildTree, instrumentTree, validateScenario, type Scenario, type ScenarioContext, type TimelineFault, type TreeData } from './scenario.ts';
+import type { SupervisorInit } from '../supervisor/types.ts';
 import type { ScheduleStrategy, Divergence } from './scheduleStrategy.ts';
 import { builtinInvariants, oracles as library, type Oracle, type RunView } from './oracles.ts';
 import { SimulationBusyError, ScenarioError } from './errors.ts';
@@ -121,18 +123,26 @@ async function execute(s: Scenario, o: RunOptions): Promise<RunReport> {
   const env = sim.createEnv({ kv });
   const kernel = createKernel(env);
   const names = new Map<number, string>();
+  /** The live process of each child name (also unregistered ones), for fault targets. */
+  const current = new Map<string, Pid>();
+  /** Child ids by pid, told by the tree's instrumented inputs as each machine is spawned. */
+  const told = new Map<number, string>();
+  const named = (pid: Pid, id: string): void => void told.set(pid.id, id);
   kernel.onLifecycle((ev) => {
     const id = ev.pid.id;
     if (ev.type === 'state') {
       if (names.has(id)) return;
-      const name = kernel.processInfo(ev.pid)?.name ?? String(ev.pid);
+      const name = kernel.processInfo(ev.pid)?.name ?? told.get(id) ?? String(ev.pid);
       names.set(id, name);
+      current.set(name, ev.pid);
       sim.record('spawn', { name, pid: String(ev.pid) });
     } else if (ev.type === 'ready') sim.record('ready', { name: names.get(id) ?? String(ev.pid) });
     else {
       // A supervisor has no machine lifecycle: its name comes from its parent's progress report.
       const name = names.get(id) ?? nameFromReports(sim, String(ev.pid));
-      if (name !== undefined) sim.record('exit', { name, reason: formatReason(ev.reason) });
+      if (name === undefined) return;
+      if (current.get(name) === ev.pid) current.delete(name);
+      sim.record('exit', { name, reason: formatReason(ev.reason) });
     }
   });
   const scripted = o.faults !== undefined;
@@ -145,11 +155,20 @@ async function execute(s: Scenario, o: RunOptions): Promise<RunReport> {
     onFire: (f) => sim.record('fault', { ...f }),
   });
   const fired: TimelineFault[] = [];
-  for (const f of timeline) {
+  const nemesis = scripted ? undefined : s.faults?.random?.crashes;
+  const actions: TimelineFault[] = [...timeline];
+  if (nemesis && nemesis.children.length > 0 && nemesis.meanIntervalMs > 0) {
+    const r = sim.streams.stream('nemesis');
+    for (let t = -Math.log(1 - r.next()) * nemesis.meanIntervalMs; t < healAt; t += -Math.log(1 - r.next()) * nemesis.meanIntervalMs) {
+      const child = nemesis.children[r.int(nemesis.children.length)]!;
+      actions.push({ at: Math.round(t), action: r.next() < (nemesis.kill ?? 0) ? 'kill' : 'crash', child });
+    }
+  }
+  for (const f of actions) {
     if (f.action === 'point') continue;
     sim.schedule(f.at, 'fault', `fault:${f.action}:${f.child}`, () => {
-      const pid = kernel.whereis(f.child);
-      if (!pid) return;
+      const pid = current.get(f.child) ?? kernel.whereis(f.child);
+      if (!pid || !kernel.isAlive(pid)) return;
       fired.push({ at: sim.now, action: f.action, child: f.child });
       sim.record('fault', { name: f.action, subject: f.child });
       kernel.exit(pid, f.action === 'kill' ? 'kill' : { fault: 'crash' });
@@ -164,6 +183,7 @@ async function execute(s: Scenario, o: RunOptions): Promise<RunReport> {
   const ambient = sim.streams.stream('ambient');
   const epoch = s.epochMs ?? DEFAULT_EPOCH;
   let stopAt: number | undefined;
+  let codeTree: TreeData | undefined;
   let stopped = false;
   await withGuard(
     {
@@ -177,7 +197,16 @@ async function execute(s: Scenario, o: RunOptions): Promise<RunReport> {
     },
     async () => {
       _setFaultHook(session);
-      const tree = typeof s.tree === 'function' ? s.tree(ctx) : buildTree(s.tree, sim, ctx, (db) => kv.abandon(db));
+      let tree: SupervisorInit;
+      if (typeof s.tree === 'function') {
+        const init = s.tree(ctx);
+        if (typeof init === 'function') tree = init;
+        else {
+          const instrumented = instrumentTree(init, { named, probe: ctx.probe });
+          tree = instrumented.spec;
+          codeTree = instrumented.tree;
+        }
+      } else tree = buildTree(s.tree, sim, ctx, { abandon: (db) => kv.abandon(db), named });
       const app = startApplication({ name: s.name, tree, env, kernel, handleSignals: false });
       let ended = false;
       void app.exited.then(() => {
@@ -203,7 +232,7 @@ async function execute(s: Scenario, o: RunOptions): Promise<RunReport> {
   );
   const disk = new Map<string, Map<string, string>>();
   for (const dir of kv.state.acked.keys()) disk.set(dir, await kv.snapshot(dir));
-  const view: RunView = { scenario: s, trace: sim.trace, logs: sim.logs, tree: typeof s.tree === 'function' ? undefined : s.tree, stopAt, timersLeft: sim.timers, stopped, kv: kv.state, disk };
+  const view: RunView = { scenario: s, trace: sim.trace, logs: sim.logs, tree: typeof s.tree === 'function' ? codeTree : s.tree, stopAt, timersLeft: sim.timers, stopped, kv: kv.state, disk };
   const all = { ...library, ...o.oracles };
   const violations: Violation[] = [];
   const sometimes: Record<string, boolean> = {};

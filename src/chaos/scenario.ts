@@ -1,6 +1,9 @@
 import type { Env } from '../env/env.ts';
 import type { KvDb } from '../env/kv.ts';
 import type { Kernel } from '../actors/kernel.ts';
+import type { Pid } from '../actors/pid.ts';
+import { validateChildSpec } from '../supervisor/validate.ts';
+import type { InputContext } from '../supervisor/types.ts';
 import type { BackoffSpec, ChildSpec, RestartType, Shutdown, Strategy, SupervisorInit, SupervisorSpec } from '../supervisor/types.ts';
 import { supervisor } from '../supervisor/supervisor.ts';
 import type { Distribution } from './distribution.ts';
@@ -31,11 +34,19 @@ export interface ChildData {
   readonly writeEveryMs?: number;
   /** A nested supervisor instead of a worker. */
   readonly tree?: TreeData;
+  /**
+   * Register the process under its id (default true). Unregistered children are still named
+   * by id in traces and fault targets; only the kernel's registry does not know them (so two
+   * incarnations can overlap, as unnamed children do in real trees).
+   */
+  readonly register?: boolean;
 }
 
 /** A supervisor tree as data. */
 export interface TreeData {
   readonly strategy: Strategy;
+  /** Structure not known (a nested supervisor inside a tree given as code): oracles skip it. */
+  readonly opaque?: boolean;
   readonly maxRestarts?: number;
   readonly periodMs?: number;
   readonly backoff?: BackoffSpec;
@@ -128,7 +139,13 @@ function validateTree(t: TreeData, path: string, bad: (f: string, v: unknown, m:
  * The supervisor spec of a data tree. Every child is registered under its id (fault subjects
  * and timeline targets name it); durations are drawn from the stream `child.<id>` at each start.
  */
-export function buildTree(tree: TreeData, sim: Simulation, ctx: ScenarioContext, abandon?: (db: KvDb | undefined) => void): SupervisorSpec {
+export function buildTree(
+  tree: TreeData,
+  sim: Simulation,
+  ctx: ScenarioContext,
+  hooks: { abandon?: (db: KvDb | undefined) => void; named?: (pid: Pid, id: string) => void } = {},
+): SupervisorSpec {
+  const { abandon, named } = hooks;
   return {
     strategy: tree.strategy,
     maxRestarts: tree.maxRestarts,
@@ -137,7 +154,7 @@ export function buildTree(tree: TreeData, sim: Simulation, ctx: ScenarioContext,
     children: tree.children.map((c): ChildSpec => {
       if (c.tree) {
         const nested = c.tree;
-        return supervisor(c.id, () => buildTree(nested, sim, ctx, abandon), { restart: c.restart, name: c.id });
+        return supervisor(c.id, () => buildTree(nested, sim, ctx, hooks), { restart: c.restart, name: c.id });
       }
       const draw = sim.streams.stream(`child.${c.id}`).next;
       return {
@@ -150,8 +167,8 @@ export function buildTree(tree: TreeData, sim: Simulation, ctx: ScenarioContext,
         backoff: c.backoff,
         start: {
           machine: simChildMachine,
-          name: c.id,
-          input: (sc: { deps: Readonly<Record<string, unknown>> }): SimChildInput => ({
+          name: c.register === false ? undefined : c.id,
+          input: (sc: { deps: Readonly<Record<string, unknown>>; self: Pid }): SimChildInput => (named?.(sc.self, c.id), {
             id: c.id,
             env: ctx.env,
             probe: ctx.probe,
@@ -167,4 +184,44 @@ export function buildTree(tree: TreeData, sim: Simulation, ctx: ScenarioContext,
       };
     }),
   };
+}
+
+/**
+ * A tree given as code, instrumented for the oracles: every machine child names its pid with its
+ * id as it is spawned, and records each dependency it is handed (`dep.use`); the returned
+ * {@link TreeData} describes the structure the oracles check (a nested supervisor is opaque).
+ */
+export function instrumentTree(
+  spec: SupervisorSpec,
+  hooks: { named: (pid: Pid, id: string) => void; probe: (kind: string, fields: Record<string, unknown>) => void },
+): { spec: SupervisorSpec; tree: TreeData } {
+  const children: ChildData[] = [];
+  const wrapped = spec.children.map((c): ChildSpec => {
+    const v = validateChildSpec(c, spec.autoShutdown ?? 'never');
+    const norm = v.ok ? v.value : undefined;
+    children.push({
+      id: c.id,
+      restart: norm?.restart,
+      provides: norm?.provides?.name,
+      requires: norm?.requires.map((r) => r.service),
+      backoff: norm?.backoff,
+      ...(c.type === 'supervisor' ? { tree: { strategy: 'one_for_one', opaque: true, children: [] } } : {}),
+    });
+    const start = c.start;
+    if (typeof start === 'function' || !norm) return c;
+    const original = start.input;
+    return {
+      ...c,
+      start: {
+        ...start,
+        input: (ictx: InputContext) => {
+          hooks.named(ictx.self, c.id);
+          for (const r of norm.requires) hooks.probe('dep.use', { child: c.id, dep: r.service, provided: ictx.deps[r.as] !== undefined });
+          return typeof original === 'function' ? (original as (x: InputContext) => unknown)(ictx) : original;
+        },
+      },
+    };
+  });
+  const tree: TreeData = { strategy: spec.strategy ?? 'one_for_one', maxRestarts: spec.maxRestarts, periodMs: spec.periodMs, backoff: spec.backoff, children };
+  return { spec: { ...spec, children: wrapped }, tree };
 }

@@ -1,10 +1,12 @@
 import { createRealEnv, type Env } from '../env/index.ts';
-import { CommandError, UsageError } from './args.ts';
+import { CommandError, UsageError, parseFlags } from './args.ts';
 import type { CliIo } from './io.ts';
 import { startCommand } from './commands/start.ts';
 import { treeCommand } from './commands/tree.ts';
 import { healthCommand } from './commands/health.ts';
+import { replayCommand } from './commands/replay.ts';
 import { storeCommand } from './store.ts';
+import { chaosCommand } from './chaos.ts';
 
 const USAGE = `ordo — a supervision runtime modeled on Erlang/OTP
 
@@ -14,7 +16,9 @@ Commands:
   start    boot a tree (default: the reference tree) and show it live; Ctrl-C stops it in order
   tree     show the tree of an 'ordo start' on this machine (from its status file)
   health   read a running node's health endpoint
-  store    the table store's tools: info, export, import, backup, restore
+  replay   replay a documented incident both ways (as deployed, with Ordo)
+  store    the table store's tools: info, export, import, backup, restore, repair
+  chaos    run, sweep, replay and shrink chaos scenarios (deterministic simulation)
   help     this help
 
 'ordo <command> --help' tells more.
@@ -26,6 +30,8 @@ export type Command = (argv: readonly string[], io: CliIo, options: MainOptions)
 export interface MainOptions {
   /** The tree `ordo start` boots without --tree (bin/ordo.js points it at the reference tree). */
   defaultTree?: string;
+  /** The incident catalogue module `ordo replay` loads (bin/ordo.js points it at examples/incidents). */
+  incidents?: string;
   /** An Env to run in (tests); default a real one per command. */
   env?: Env;
 }
@@ -34,10 +40,13 @@ const COMMANDS: Record<string, Command> = {
   start: (argv, io, o) => startCommand(argv, io, o),
   tree: (argv, io, o) => treeCommand(argv, io, o),
   health: (argv, io, o) => healthCommand(argv, io, o),
-  store: (argv, io, o) => {
+  replay: (argv, io, o) => replayCommand(argv, io, o),
+  chaos: (argv, io, o) => chaosCommand(argv, io, o),
+  store: async (argv, io, o) => {
+    const { flags } = parseFlags('store', argv, { dir: 'string', out: 'string', in: 'string', table: 'string', from: 'string', 'backup-dir': 'string', json: 'boolean' });
     const env = o.env ?? createRealEnv({ level: 'warn', logTo: 'stderr' });
-    const help = argv.length === 0 || argv.includes('--help') || argv.includes('-h');
-    return storeCommand(help ? ['help'] : [...argv], env, (s) => io.out(s));
+    const help = argv.length === 0 || flags['help'] === true;
+    return storeCommand(help ? ['help'] : [...argv], env, (s) => io.out(s), (s) => io.err(s));
   },
 };
 

@@ -1,6 +1,7 @@
 import type { Env } from '../env/env.ts';
 import { openStore } from '../store/openStore.ts';
 import { restoreStore } from '../store/restore.ts';
+import { repairStore } from '../store/repair.ts';
 import { StoreError } from '../store/errors.ts';
 import type { StoreInfo } from '../store/admin.ts';
 
@@ -12,6 +13,10 @@ Usage:
   ordo store import  --dir DIR --in FILE              validate every line, then write in atomic batches
   ordo store backup  --dir DIR --out FILE             consistent backup file
   ordo store restore --from FILE --dir NEWDIR         restore a backup into a new directory
+  ordo store repair  --dir DIR [--backup-dir D]       accept a loss the store refused to open with
+                                                      (ORDO_STORE_CORRUPT: WAL behind the acknowledged
+                                                      commits): backup first, loss recorded in the
+                                                      schema history; never deletes a file
 `;
 
 /** Where the store commands print (stdout by default; tests capture it). */
@@ -46,20 +51,20 @@ function renderInfo(i: StoreInfo): string {
 }
 
 /**
- * `ordo store info | export | import | backup | restore`. Opens the store as stored (no
+ * `ordo store info | export | import | backup | restore | repair`. Opens the store as stored (no
  * declarations, so no migration runs), with `expectExisting` (a tool never creates a store).
  * Returns the exit code: 0 ok, 1 a typed store error (printed with its code), 2 bad usage.
  *
  * @example
  * await storeCommand(['info', '--dir', '/data/store'], env);
  */
-export async function storeCommand(argv: string[], env: Env, out: Out = (s) => void process.stdout.write(s)): Promise<number> {
+export async function storeCommand(argv: string[], env: Env, out: Out = (s) => void process.stdout.write(s), err: Out = out): Promise<number> {
   const { cmd, flags } = parse(argv);
   const str = (k: string): string | undefined => (typeof flags[k] === 'string' ? (flags[k] as string) : undefined);
   const dir = str('dir');
   const need = (...ks: string[]): boolean => {
     const missing = ks.filter((k) => str(k) === undefined);
-    if (missing.length > 0) out(`missing ${missing.map((m) => `--${m}`).join(', ')}\n\n${USAGE}`);
+    if (missing.length > 0) err(`ordo store ${cmd}: missing ${missing.map((m) => `--${m}`).join(', ')}\n(see 'ordo store --help')\n`);
     return missing.length === 0;
   };
   try {
@@ -68,6 +73,13 @@ export async function storeCommand(argv: string[], env: Env, out: Out = (s) => v
         if (!need('from', 'dir')) return 2;
         const r = await restoreStore(env, str('from')!, dir!);
         out(`restored ${r.entries} entries into ${dir}\n`);
+        return 0;
+      }
+      case 'repair': {
+        if (!need('dir')) return 2;
+        const r = await repairStore(env, dir!, str('backup-dir') ? { backupDir: str('backup-dir')! } : {});
+        if (!r.repaired) out(`nothing to repair: ${r.dir} is intact (commit ${r.commitSeq})\n`);
+        else out(`repaired ${r.dir}: accepted the loss of commits ${r.recovered + 1}..${r.acknowledged} (recorded in the schema history)\n  ${r.accepted.join('\n  ')}\nbackup of what was recovered: ${r.backup}\n`);
         return 0;
       }
       case 'info':
@@ -100,15 +112,15 @@ export async function storeCommand(argv: string[], env: Env, out: Out = (s) => v
         out(USAGE);
         return cmd === undefined ? 2 : 0;
       default:
-        out(`unknown store command '${cmd}'\n\n${USAGE}`);
+        err(`ordo store: unknown command '${cmd}'\n(see 'ordo store --help')\n`);
         return 2;
     }
-  } catch (err) {
-    if (err instanceof StoreError) {
-      out(`error ${err.code}: ${err.message}\n`);
-      env.logger.error({ report: 'store_cli_failed', command: cmd, err }, 'store command failed');
+  } catch (e) {
+    if (e instanceof StoreError) {
+      err(`ordo store ${cmd}: ${e.code}: ${e.message}\n`);
+      env.logger.debug({ err: e, report: 'store_cli_failed', command: cmd }, 'store command failed');
       return 1;
     }
-    throw err;
+    throw e;
   }
 }

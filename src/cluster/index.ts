@@ -42,6 +42,8 @@ export { electionMachine, leaseTiming } from './election.ts';
 export type { ReplicatedStore, StreamPosition } from './replicatedStore.ts';
 export type { ReplicationHealth, ReplicatorOptions } from './replicator.ts';
 export { replNames } from './replicator.ts';
+export type { NatsUserPermissions, NodeUser, OtherUser } from './natsPermissions.ts';
+export { nodePermissions, natsAccountConf } from './natsPermissions.ts';
 export type { ReplicationConfig, ReplicationInput, ReplicationService } from './replication.ts';
 export { replicationMachine } from './replication.ts';
 export type { SchemaRecord, MigrationGateOptions } from './schemaGate.ts';

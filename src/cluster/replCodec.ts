@@ -1,5 +1,39 @@
 import type { CommitBatch, CommitOp } from '../store/types.ts';
 
+/** A table name as one subject token (names outside `[A-Za-z0-9_-]` are hex-encoded). */
+export const subjectToken = (t: string): string => (/^[A-Za-z0-9_-]+$/.test(t) ? t : `x${Buffer.from(t).toString('hex')}`);
+
+/**
+ * The subject a node publishes a batch on: `<prefix>.<node>.t.<table>` for a one-table batch,
+ * `<prefix>.<node>.m` otherwise. The node's name is in the subject so that NATS permissions
+ * (each node may publish only on `<prefix>.<node>.>`) bind a message to the node that sent it.
+ */
+export function replSubject(prefix: string, node: string, tables: readonly string[]): string {
+  return tables.length === 1 ? `${prefix}.${node}.t.${subjectToken(tables[0]!)}` : `${prefix}.${node}.m`;
+}
+
+/** The table's subjects across all nodes (`<prefix>.*.t.<table>`): the key of table-scope expectations. */
+export function tableSubjects(prefix: string, table: string): string {
+  return `${prefix}.*.t.${subjectToken(table)}`;
+}
+
+/** The table-scope key of a publish subject (`<prefix>.*.t.<table>`), or `undefined` for a multi-table one. */
+export function tableKeyOf(prefix: string, subject: string): string | undefined {
+  const p = parseReplSubject(prefix, subject);
+  return p?.table !== undefined ? `${prefix}.*.t.${p.table}` : undefined;
+}
+
+/** The writer node a replication subject names, and its kind; `undefined` when it is not one. */
+export function parseReplSubject(prefix: string, subject: string): { node: string; table?: string } | undefined {
+  if (!subject.startsWith(`${prefix}.`)) return undefined;
+  const rest = subject.slice(prefix.length + 1).split('.');
+  const node = rest[0] ?? '';
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(node)) return undefined;
+  if (rest.length === 2 && rest[1] === 'm') return { node };
+  if (rest.length === 3 && rest[1] === 't' && rest[2] !== '') return { node, table: rest[2]! };
+  return undefined;
+}
+
 /** Wire format version of a replicated message. */
 export const REPL_FORMAT = 1;
 
@@ -78,6 +112,26 @@ export function decodeBatch(data: Uint8Array, tables?: ReadonlySet<string>): Dec
     if (w) return { ok: false, why: w };
   }
   return { ok: true, node: m.node, batch: m.batch as CommitBatch, local: m.local };
+}
+
+/**
+ * Decodes a message as it came off the stream, trusting the **subject** for who wrote it (NATS
+ * permissions bind it), never the payload: a subject that is not a replication subject, a
+ * payload `node` that disagrees with the subject's node, or a batch on the wrong kind of
+ * subject is malformed. Never throws.
+ */
+export function decodeMessage(prefix: string, subject: string, data: Uint8Array, tables?: ReadonlySet<string>): DecodeResult {
+  const origin = parseReplSubject(prefix, subject);
+  if (!origin) return { ok: false, why: `subject ${subject} is not <prefix>.<node>.t.<table> or <prefix>.<node>.m` };
+  const d = decodeBatch(data, tables);
+  if (!d.ok) return d;
+  if (d.node !== origin.node) return { ok: false, why: `payload claims node ${JSON.stringify(d.node)} but was published on node ${origin.node}'s subject` };
+  // the local part is the writer's own non-replicated tables: a replicated table there would be written on one node only
+  const strayLocal = tables ? d.local?.find((o) => tables.has(o.table)) : undefined;
+  if (strayLocal) return { ok: false, why: `local part writes replicated table ${strayLocal.table}` };
+  const t = tablesOf(d.batch);
+  if (replSubject(prefix, origin.node, t) !== subject) return { ok: false, why: `a batch on ${t.length === 1 ? `table ${t[0]}` : `${t.length} tables`} does not belong on subject ${subject}` };
+  return d;
 }
 
 /** The tables a batch touches, sorted. */

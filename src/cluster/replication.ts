@@ -51,7 +51,7 @@ export interface ReplicationService {
 }
 
 /** Error codes that end the child (with the error as its reason) instead of a retry in place. */
-const FATAL = new Set(['ORDO_CLUSTER_CONFIG', 'ORDO_REPL_NEWER_SCHEMA', 'ORDO_REPL_APPLY']);
+const FATAL = new Set(['ORDO_CLUSTER_CONFIG', 'ORDO_NATS_FEATURE', 'ORDO_REPL_NEWER_SCHEMA', 'ORDO_REPL_APPLY']);
 
 interface Ctx {
   input: ReplicationInput;

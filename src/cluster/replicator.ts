@@ -2,12 +2,14 @@ import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError, jetstream, jetstre
 import type { Subscription } from '@nats-io/nats-core';
 import type { Env } from '../env/env.ts';
 import type { ClusterConnection } from './connection.ts';
-import { ClusterError, JetStreamReplicasError, ReplApplyError, ReplIndeterminateError, ReplConflictError, ReplMalformedError, ReplNewerSchemaError, ReplSnapshotError, ReplUnavailableError } from './errors.ts';
+import { ClusterError, JetStreamReplicasError, NatsFeatureError, ReplApplyError, ReplIndeterminateError, ReplConflictError, ReplMalformedError, ReplNewerSchemaError, ReplSnapshotError, ReplUnavailableError } from './errors.ts';
 import { SnapshotTransfer } from './snapshotTransfer.ts';
 import { PendingCommits, publishSettled } from './commitSettlement.ts';
 import { onStreamLeader } from './streamLeader.ts';
 import { classifyJetStreamError, createWithReplicas, reconcileReplicas } from './replicas.ts';
-import { decodeBatch, encodeBatch, tablesOf, validateBatch, type DecodeResult } from './replCodec.ts';
+import { decodeMessage, encodeBatch, parseReplSubject, replSubject, tableKeyOf, tableSubjects, tablesOf, validateBatch, type DecodeResult } from './replCodec.ts';
+import { validateName } from './config.ts';
+import { serverHas } from './serverFeatures.ts';
 import type { CommitBatch, CommitOp, Replicator as StoreReplicator, ReplicatorCommitOptions } from '../store/types.ts';
 import type { ReplicatedStore } from './replicatedStore.ts';
 
@@ -70,6 +72,9 @@ export function replNames(cluster: string, store: string): { stream: string; pre
   return { stream: `ORDO_REPL_${cluster}_${store}`, prefix: `ordo.repl.${cluster}.${store}`, snapshotSubject: `ordo.snap.${cluster}.${store}` };
 }
 
+/** Stands for the payload of a message that was copied into the stream from another one (never decoded). */
+const FOREIGN = new Uint8Array(0);
+
 /** The stream's duplicate window: a publish retried with the same msg id within it is deduplicated by the server. */
 const DUPLICATE_WINDOW_MS = 120_000;
 
@@ -79,7 +84,6 @@ const CONSUMER_EXPIRES_MS = 2000;
 /** Messages handed to the store ahead of confirmation, at most. */
 const MAX_IN_FLIGHT = 1024;
 
-const token = (t: string): string => (/^[A-Za-z0-9_-]+$/.test(t) ? t : `x${Buffer.from(t).toString('hex')}`);
 
 /**
  * Store replication through one JetStream stream per store. Each committed batch is one
@@ -152,6 +156,8 @@ export class Replicator implements StoreReplicator {
     this.conn = conn;
     this.store = store;
     this.opts = opts;
+    // the node's name is a subject token: NATS permissions bind what it publishes to it
+    validateName('node', opts.node);
     const n = replNames(opts.cluster, opts.store);
     this.stream = n.stream;
     this.prefix = n.prefix;
@@ -177,6 +183,11 @@ export class Replicator implements StoreReplicator {
 
   /** Creates the stream if needed, catches up (from a peer snapshot when the stream lost the gap), starts applying, serves snapshots, and plugs into the store. */
   async start(): Promise<void> {
+    if (this.opts.conflictScope === 'table' && !serverHas(this.conn.serverVersion, 'lastSubjectSequenceSubject')) {
+      // Each node publishes on its own subjects; a table's last sequence across nodes needs the
+      // wildcard expectation of 2.11. Checked per node subject it would silently miss the others.
+      throw new NatsFeatureError(`conflictScope 'table' needs nats-server 2.11 or later (an expected last sequence over a wildcard subject); this server is ${this.conn.serverVersion}: use conflictScope 'stream'`, { node: this.opts.node, value: this.conn.serverVersion });
+    }
     const timeout = this.opts.publishTimeoutMs ?? 2000;
     this.js = jetstream(this.conn.nc, { timeout });
     this.jsm = await jetstreamManager(this.conn.nc, { timeout });
@@ -203,8 +214,10 @@ export class Replicator implements StoreReplicator {
     }
     // Know every replicated table's last subject sequence up front, so `commit` computes its
     // expectation synchronously — in the same tick as the store's own read-set check.
-    for (const t of this.opts.tables) {
-      if (!this.halted) await this.knownSubjectSeq(`${this.prefix}.t.${token(t)}`);
+    if (this.opts.conflictScope === 'table') {
+      for (const t of this.opts.tables) {
+        if (!this.halted) await this.knownSubjectSeq(tableSubjects(this.prefix, t));
+      }
     }
     if (this.halted) throw this.halted;
     this.serveSnapshots();
@@ -259,12 +272,12 @@ export class Replicator implements StoreReplicator {
     const why = validateBatch(batch, this.tableSet);
     if (why) throw new ReplMalformedError(`refusing to publish a malformed batch: ${why}`, { node: this.opts.node, stream: this.stream, value: batch });
     const tables = tablesOf(batch);
-    const subject = tables.length === 1 ? `${this.prefix}.t.${token(tables[0]!)}` : `${this.prefix}.m`;
+    const subject = replSubject(this.prefix, this.opts.node, tables);
     const check = (this.opts.conflictDetection ?? true) && opts.check !== false;
     const bySubject = tables.length === 1 && this.opts.conflictScope === 'table';
     // The deadline runs from the call: commits queued behind a stuck one fail with it, not one timeout each.
     const deadline = this.env.clock.now() + (this.opts.commitTimeoutMs ?? 10_000);
-    const release = check ? await this.takeLane(bySubject ? subject : '') : undefined;
+    const release = check ? await this.takeLane(bySubject ? tableSubjects(this.prefix, tables[0]!) : '') : undefined;
     try {
       if (this.env.clock.now() >= deadline) {
         throw new ReplUnavailableError(`commit timed out behind this node's earlier commits (${this.opts.commitTimeoutMs ?? 10_000} ms)`, { node: this.opts.node, stream: this.stream });
@@ -297,13 +310,20 @@ export class Replicator implements StoreReplicator {
     if (this.stopped) throw new ReplUnavailableError('replication stopped', { node: this.opts.node, stream: this.stream });
     if (this.halted) throw this.halted;
     const data = encodeBatch(this.opts.node, batch, local);
-    const msgID = `${this.opts.node}.${this.opts.incarnation}.${this.msgNonce}.${++this.msgCounter}`;
-    const expect: { lastSubjectSequence?: number; lastSequence?: number } = {};
+    // Unpredictable per commit: a msg id another publisher could guess in advance would let it
+    // pre-empt this commit through the stream's dedupe (ours then acked as its duplicate).
+    const msgID = `${this.opts.node}.${this.opts.incarnation}.${this.msgNonce}.${++this.msgCounter}.${this.env.random.int(2 ** 31).toString(36)}`;
+    const expect: { lastSubjectSequence?: number; lastSubjectSequenceSubject?: string; lastSequence?: number } = {};
+    // table scope: the table's last sequence over every node's subject for it
+    const tableKey = bySubject ? tableSubjects(this.prefix, tables[0]!) : undefined;
     if (check) {
-      if (bySubject && !this.subjectSeq.has(subject)) await this.knownSubjectSeq(subject);
+      if (tableKey && !this.subjectSeq.has(tableKey)) await this.knownSubjectSeq(tableKey);
       // From here to the publish call nothing yields: the expectation and the read-set check
       // describe the same state.
-      if (bySubject) expect.lastSubjectSequence = this.subjectSeq.get(subject) ?? 0;
+      if (tableKey) {
+        expect.lastSubjectSequence = this.subjectSeq.get(tableKey) ?? 0;
+        expect.lastSubjectSequenceSubject = tableKey;
+      }
       else expect.lastSequence = this.applied;
       if (stillValid && !stillValid()) {
         this.conflicts++;
@@ -311,7 +331,8 @@ export class Replicator implements StoreReplicator {
       }
     }
     const expectSeq = expect.lastSequence ?? expect.lastSubjectSequence;
-    const tracked = this.pending.track(msgID, expectSeq === undefined ? undefined : { seq: expectSeq, subject: bySubject ? subject : undefined });
+    // table scope: settled by the table's subjects of every node (the key), not by this node's own subject
+    const tracked = this.pending.track(msgID, expectSeq === undefined ? undefined : { seq: expectSeq, subject: tableKey });
     const settleBy = deadline + (this.opts.settleTimeoutMs ?? 60_000);
     const outcome = await publishSettled(this.pending, tracked, deadline, settleBy, {
       publish: () => this.js.publish(subject, data, { msgID, expect }),
@@ -494,7 +515,10 @@ export class Replicator implements StoreReplicator {
         for await (const m of messages) {
           // a superseded consumer's buffered messages must not reach the store (they would look like a gap)
           if (gen !== this.consumerGen) break;
-          await this.enqueue(m.info.streamSequence, m.subject, m.data, undefined, m.headers?.get('Nats-Msg-Id') || undefined);
+          // A message copied in from another stream (sources) keeps its original subject: it
+          // could replay another node's old message. Only what was published here is applied.
+          const copied = m.headers?.has('Nats-Stream-Source') === true;
+          await this.enqueue(m.info.streamSequence, m.subject, copied ? FOREIGN : m.data, undefined, m.headers?.get('Nats-Msg-Id') || undefined);
           if (this.halted || this.stopped) break;
         }
       } catch (e) {
@@ -573,9 +597,16 @@ export class Replicator implements StoreReplicator {
     }
     if (this.submitted - this.applied >= MAX_IN_FLIGHT) await this.confirmChain;
     this.submitted = seq;
-    this.pending.observe(seq, subject, msgId);
+    // only a message on this node's own subject can settle this node's commit by its msg id
+    const ownSubject = parseReplSubject(this.prefix, subject)?.node === this.opts.node;
+    this.pending.observe(seq, tableKeyOf(this.prefix, subject) ?? subject, ownSubject ? msgId : undefined);
     // Our own batch was validated before publishing: no need to parse it back.
-    const decoded: DecodeResult = own ? { ok: true, node: this.opts.node, batch: own } : decodeBatch(data, this.tableSet);
+    // The writer is the node the subject names (NATS permissions bind it), never the payload's claim.
+    const decoded: DecodeResult = own
+      ? { ok: true, node: this.opts.node, batch: own }
+      : data === FOREIGN
+        ? { ok: false, why: 'copied from another stream (Nats-Stream-Source): only messages published to this stream are applied' }
+        : decodeMessage(this.prefix, subject, data, this.tableSet);
     if (!decoded.ok) {
       const why = decoded.why;
       this.confirmChain = this.confirmChain.then(() => this.skipMalformed(seq, subject, why));
@@ -651,7 +682,8 @@ export class Replicator implements StoreReplicator {
 
   private advance(seq: number, subject: string): void {
     this.applied = seq;
-    if ((this.subjectSeq.get(subject) ?? 0) < seq) this.subjectSeq.set(subject, seq);
+    const key = tableKeyOf(this.prefix, subject);
+    if (key !== undefined && (this.subjectSeq.get(key) ?? 0) < seq) this.subjectSeq.set(key, seq);
     this.resolveWaiters();
   }
 
@@ -727,6 +759,28 @@ export class Replicator implements StoreReplicator {
     }
   }
 
+  /**
+   * A peer's snapshot may only replace this replicator's tables and this stream's position:
+   * one naming another table (a node's local table) or carrying other streams' positions is
+   * refused, not loaded.
+   */
+  private checkedSnapshot(data: unknown): Parameters<ReplicatedStore['loadSnapshot']>[0] {
+    const d = data as { tables?: unknown; applied?: unknown; schemaVersion?: unknown; migrations?: unknown } | null;
+    const bad = (why: string): never => {
+      throw new ReplSnapshotError(`refusing a peer snapshot: ${why}`, { node: this.opts.node, stream: this.stream });
+    };
+    if (typeof d !== 'object' || d === null || typeof d.tables !== 'object' || d.tables === null || Array.isArray(d.tables)) return bad('no tables');
+    const extra = Object.keys(d.tables).filter((t) => !this.tableSet.has(t));
+    if (extra.length > 0) return bad(`it names tables that are not replicated here (${extra.join(', ')})`);
+    // a table it lacks would keep its old rows while the position jumps past their changes
+    const missing = this.opts.tables.filter((t) => !Object.hasOwn(d.tables as object, t));
+    if (missing.length > 0) return bad(`it lacks replicated tables (${missing.join(', ')})`);
+    const applied = (d.applied ?? {}) as Record<string, unknown>;
+    const seq = applied[this.stream];
+    if (seq !== undefined && !Number.isInteger(seq)) return bad('its position is not an integer');
+    return { ...(d as Parameters<ReplicatedStore['loadSnapshot']>[0]), applied: seq === undefined ? {} : { [this.stream]: seq as number } };
+  }
+
   private async catchUpFromSnapshot(firstSeq: number): Promise<void> {
     this.log.info({ report: 'replication', event: 'snapshot_needed', applied: this.applied, firstSeq }, 'the stream no longer holds our next sequence: loading a peer snapshot');
     let snap: { seq: number; data: unknown };
@@ -742,7 +796,7 @@ export class Replicator implements StoreReplicator {
     if (!Number.isInteger(snap.seq) || snap.seq < firstSeq - 1) {
       throw new ReplSnapshotError(`peer snapshot at seq ${snap.seq} does not reach the stream's first sequence ${firstSeq}`, { node: this.opts.node, stream: this.stream, seq: snap.seq });
     }
-    await this.store.loadSnapshot(snap.data as never);
+    await this.store.loadSnapshot(this.checkedSnapshot(snap.data));
     // The store adopted the snapshot's positions; seqs between them and snap.seq (malformed ones
     // the peer skipped) are skipped here too.
     this.applied = Math.max(snap.seq, this.store.lastAppliedSeq(this.stream));

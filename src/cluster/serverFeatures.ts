@@ -15,6 +15,8 @@ export const FEATURE_MIN_VERSION = {
   compression: '2.10.0',
   /** Expected-last-sequence-per-subject on publish (conflict detection for replication). */
   expectedLastSubjectSeq: '2.3.0',
+  /** An expected-last-subject-sequence checked against a wildcard subject (`Nats-Expected-Last-Subject-Sequence-Subject`): table-scope conflict detection with per-node subjects. */
+  lastSubjectSequenceSubject: '2.11.0',
   /** Key-value buckets and direct get. */
   kv: '2.6.2',
 } as const;

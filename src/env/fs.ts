@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 export interface FsAdapter {
   readFile(path: string): Promise<Buffer>;
   writeFile(path: string, data: string | Uint8Array): Promise<void>;
-  /** Write to a temp file, fsync it, then rename over `path` (atomic replace). */
+  /** Write to a temp file, fsync it, then rename over `path` (atomic replace); on failure the temp file is removed. */
   writeFileAtomic(path: string, data: string | Uint8Array): Promise<void>;
   appendFile(path: string, data: string | Uint8Array): Promise<void>;
   mkdir(path: string, options?: { recursive?: boolean }): Promise<void>;
@@ -46,14 +46,20 @@ export function createRealFs(): FsAdapter {
     writeFile: (p, d) => fsp.writeFile(p, d),
     async writeFileAtomic(p, d) {
       const tmp = `${p}.tmp-${process.pid}-${++tmpSeq}`;
-      const fh = await fsp.open(tmp, 'w');
       try {
-        await fh.writeFile(d);
-        await fh.sync();
-      } finally {
-        await fh.close();
+        const fh = await fsp.open(tmp, 'w');
+        try {
+          await fh.writeFile(d);
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+        await fsp.rename(tmp, p);
+      } catch (err) {
+        // never leave a partial temp file behind (a full disk would otherwise keep it full)
+        await fsp.rm(tmp, { force: true });
+        throw err;
       }
-      await fsp.rename(tmp, p);
     },
     appendFile: (p, d) => fsp.appendFile(p, d),
     mkdir: async (p, o) => {

@@ -19,6 +19,12 @@ export interface KvAdapter {
   open(dir: string, options: KvOpenOptions): Promise<KvDb>;
   /** True when `dir` holds a database (without opening or creating anything). */
   exists(dir: string): Promise<boolean>;
+  /**
+   * The canonical spelling of `dir` (real: `realpath` of the directory, or of its nearest
+   * existing parent plus the rest), so `d`, `d/`, `d/.` and a relative path name one store.
+   * Optional: without it the store normalises the spelling lexically.
+   */
+  canonical?(dir: string): Promise<string>;
 }
 
 /** Options for {@link KvAdapter.open}. */
@@ -26,6 +32,39 @@ export interface KvOpenOptions {
   /** Every column family the database has or should have. */
   readonly columns: readonly string[];
   readonly createIfMissing: boolean;
+  /**
+   * Open guarded: whatever the engine deletes or replaces while it opens can be put back, and
+   * is, unless {@link KvDb.release} is called before {@link KvDb.close}. The store opens guarded
+   * and releases only after it checked what it got (so a refused open loses no file).
+   */
+  readonly guard?: boolean;
+}
+
+/**
+ * The store's identity and durable commit watermark, kept by the adapter where a damaged
+ * engine cannot erase it (real: the `ORDO_STORE` file beside RocksDB's files).
+ */
+export interface KvMarker {
+  /** The file holding it (named in errors). */
+  readonly file: string;
+  /** Random id of the store, fixed at creation. */
+  readonly id: string;
+  /** The highest `mark` of a synced write that resolved (0: none yet). */
+  readonly mark: number;
+  /** Update counter (which slot is newest). */
+  readonly epoch: number;
+  /** The directory held a store before it had a marker (its history before adoption is unproven). */
+  readonly adopted: boolean;
+}
+
+/** Options of {@link KvDb.write}. */
+export interface KvWriteOptions {
+  readonly sync: boolean;
+  /**
+   * With `sync`: once the batch is durable, durably record `mark` as the watermark before
+   * resolving (real: an fdatasync of the marker file after the WAL's). Marks must increase.
+   */
+  readonly mark?: number;
 }
 
 /** One write in an atomic batch. */
@@ -54,7 +93,12 @@ export interface KvIterator {
 export interface KvDb {
   readonly dir: string;
   /** Atomically applies `ops`; with `sync` the batch is durable when this resolves. */
-  write(ops: readonly KvOp[], options: { readonly sync: boolean }): Promise<void>;
+  write(ops: readonly KvOp[], options: KvWriteOptions): Promise<void>;
+  /** The marker read (or created) at open; `undefined` for engines that keep none (simulated). */
+  readonly marker?: KvMarker;
+  /** Accepts what the guarded open found (see {@link KvOpenOptions.guard}); no-op when unguarded. */
+  release?(): Promise<void>;
+  /** One value; a damaged block rejects with `KvError('corrupt')` (never kills the process). */
   get(column: string, key: Uint8Array): Promise<Buffer | undefined>;
   /** A cursor whose view is fixed when this (synchronous) call returns. */
   iterator(column: string, range?: KvRange): KvIterator;
@@ -67,23 +111,28 @@ export interface KvDb {
   defer(fn: () => void): void;
 }
 
-/** Why a key-value operation failed, as data (the store maps these to its typed errors). */
-export type KvErrorKind = 'locked' | 'missing' | 'corrupt' | 'io' | 'closed';
+/**
+ * Why a key-value operation failed, as data (the store maps these to its typed errors):
+ * `locked` another holder, `missing` no database and not allowed to create one, `corrupt`
+ * damaged files (named in `file` when known), `nospace` the disk (or quota) is full,
+ * `readonly` the file system refuses writes, `io` any other I/O failure, `closed` used after close.
+ */
+export type KvErrorKind = 'locked' | 'missing' | 'corrupt' | 'io' | 'nospace' | 'readonly' | 'closed';
 
 /** A key-value failure with a machine-readable `kind`. */
 export class KvError extends OrdoError {
   readonly code = 'ORDO_KV_ERROR' as const;
+  /** Why it failed. */
   readonly kind: KvErrorKind;
+  /** The database directory. */
   readonly dir: string;
-  constructor(
-    kind: KvErrorKind,
-    message: string,
-    dir: string,
-    options?: { cause?: unknown },
-  ) {
+  /** The damaged or failing file, when known. */
+  readonly file: string | undefined;
+  constructor(kind: KvErrorKind, message: string, dir: string, options?: { cause?: unknown; file?: string }) {
     super(message, options);
+    this.name = 'KvError';
     this.kind = kind;
     this.dir = dir;
-    this.name = 'KvError';
+    this.file = options?.file;
   }
 }

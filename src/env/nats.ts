@@ -1,5 +1,3 @@
-import { connect } from '@nats-io/transport-node';
-import { nkeyAuthenticator } from '@nats-io/nats-core';
 import type { ConnectionOptions, NatsConnection } from '@nats-io/nats-core';
 
 /**
@@ -28,7 +26,9 @@ export interface NatsConnector {
  */
 export function createRealNatsConnector(): NatsConnector {
   return {
-    connect(options) {
+    async connect(options) {
+      // Loaded on first use: importing Ordo (or building an Env) never loads the NATS client.
+      const [{ connect }, { nkeyAuthenticator }] = await Promise.all([import('@nats-io/transport-node'), import('@nats-io/nats-core')]);
       const { nkeySeed, ...rest } = options;
       const opts: ConnectionOptions = { ...rest };
       if (nkeySeed !== undefined) opts.authenticator = nkeyAuthenticator(new TextEncoder().encode(nkeySeed));

@@ -1,23 +1,42 @@
-import { RocksLevel } from '@nxtedition/rocksdb';
 import { existsSync } from 'node:fs';
-import type { KvAdapter, KvDb, KvErrorKind, KvIterator, KvOp, KvOpenOptions, KvRange } from './kv.ts';
+import { realpath } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { KvAdapter, KvDb, KvErrorKind, KvIterator, KvOp, KvOpenOptions, KvRange, KvWriteOptions } from './kv.ts';
 import { KvError } from './kv.ts';
 import type { SyncWriter } from './rocksdbSyncWriter.ts';
 import { startSyncWriter } from './rocksdbSyncWriter.ts';
+import type { MarkerHandle } from './rocksdbMarker.ts';
+import { MARKER_FILE, advanceMarkerSync, createMarker, markerSlotWrite, openMarker, readMarker, releaseGuard, restoreGuard, takeGuard } from './rocksdbMarker.ts';
 
-/** Classifies a RocksDB open/write error message (the binding gives text, not codes). */
+/** Classifies a RocksDB open/write error message (the binding gives text, not codes). Order matters: a read-only or full disk also names the LOCK file. */
 function classify(err: unknown): KvErrorKind {
   const text = `${(err as Error)?.message ?? ''} ${((err as { cause?: Error })?.cause?.message) ?? ''}`;
+  const errno = (err as NodeJS.ErrnoException)?.code;
+  if (errno === 'ENOSPC' || errno === 'EDQUOT' || /No space left on device|Disk quota exceeded/i.test(text)) return 'nospace';
+  if (errno === 'EROFS' || /Read-only file system|Permission denied|Operation not permitted/i.test(text)) return 'readonly';
   if (/lock/i.test(text) && /(LOCK|lock hold|Resource temporarily unavailable|No locks available)/.test(text)) return 'locked';
   if (/does not exist \(create_if_missing is false\)/.test(text)) return 'missing';
-  if (/Corruption|corrupt|checksum/i.test(text)) return 'corrupt';
+  if (/Corruption|corrupt|checksum|LEVEL_CORRUPTION/i.test(text) || (err as { code?: string })?.code === 'LEVEL_CORRUPTION') return 'corrupt';
   if (/not open/i.test(text) && !(err as { cause?: unknown })?.cause) return 'closed';
   return 'io';
+}
+
+/** The RocksDB file an error names (`…/MANIFEST-000005`, `…/000012.sst`), if any. */
+function fileOf(err: unknown): string | undefined {
+  const text = `${(err as Error)?.message ?? ''} ${((err as { cause?: Error })?.cause?.message) ?? ''}`;
+  return /(\/\S*?\/(?:MANIFEST-\d+|CURRENT|\d+\.(?:sst|log|blob)|OPTIONS-\d+|IDENTITY))\b/.exec(text)?.[1];
 }
 
 function messageOf(err: unknown): string {
   const e = err as { message?: string; cause?: { message?: string } };
   return e?.cause?.message ?? e?.message ?? String(err);
+}
+
+function kvError(err: unknown, dir: string, prefix = ''): KvError {
+  if (err instanceof KvError) return err;
+  // RocksDB names a damaged CURRENT without its path ("CURRENT file corrupted")
+  const file = fileOf(err) ?? (/\bCURRENT\b/.test(messageOf(err)) ? `${dir}/CURRENT` : undefined);
+  return new KvError(classify(err), `${prefix}${messageOf(err)}`, dir, { cause: err, ...(file ? { file } : {}) });
 }
 
 type Handle = unknown;
@@ -36,16 +55,60 @@ type Handle = unknown;
 export function createRocksKv(adapterOptions: { syncWorker?: boolean } = {}): KvAdapter {
   return {
     async exists(dir: string): Promise<boolean> {
-      return existsSync(`${dir}/CURRENT`);
+      return existsSync(`${dir}/CURRENT`) || existsSync(`${dir}/${MARKER_FILE}`);
+    },
+    async canonical(dir: string): Promise<string> {
+      const abs = resolve(dir);
+      // the nearest existing ancestor's real path, plus the part that does not exist yet
+      let head = abs;
+      const rest: string[] = [];
+      for (;;) {
+        try {
+          return join(await realpath(head), ...rest.reverse());
+        } catch (err) {
+          const parent = dirname(head);
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || parent === head) return abs;
+          rest.push(basename(head));
+          head = parent;
+        }
+      }
     },
     async open(dir: string, options: KvOpenOptions): Promise<KvDb> {
+      const hasCurrent = existsSync(`${dir}/CURRENT`);
+      let marker = readMarker(dir);
+      if (marker && !hasCurrent && marker.mark > 0) {
+        throw new KvError('corrupt', `${dir}/CURRENT is missing, but ${marker.file} records a store (id ${marker.id}) with ${marker.mark} acknowledged commits: refusing to treat it as empty`, dir, { file: `${dir}/CURRENT` });
+      }
+      if (!hasCurrent && !options.createIfMissing) throw new KvError('missing', `${dir}: does not exist (create_if_missing is false)`, dir);
+      // an earlier guarded open that never finished: put the files back first
+      restoreGuard(dir, false);
+      const guarded = options.guard === true && hasCurrent;
+      if (guarded) takeGuard(dir);
       const columns: Record<string, object> = { default: {} };
       for (const c of options.columns) columns[c] = {};
+      // The native binding is loaded on first open: importing Ordo never loads RocksDB.
+      const { RocksLevel } = await import('@nxtedition/rocksdb');
       const db = new RocksLevel(dir, { columns, keyEncoding: 'buffer', valueEncoding: 'buffer' } as never) as unknown as RawRocks;
       try {
-        await db.open({ createIfMissing: options.createIfMissing });
+        // never let RocksDB create a database where one existed (a marker without CURRENT is refused above)
+        await db.open({ createIfMissing: options.createIfMissing && !hasCurrent });
       } catch (err) {
-        throw new KvError(classify(err), messageOf(err), dir, { cause: err });
+        const e = kvError(err, dir);
+        // locked: RocksDB never opened, another process owns the files: drop our links only
+        if (guarded) (e.kind === 'locked' ? releaseGuard(dir) : restoreGuard(dir, true));
+        throw e;
+      }
+      let released = !guarded;
+      let markerHandle: MarkerHandle;
+      let syncWriter: SyncWriter | undefined;
+      try {
+        marker ??= createMarker(dir, 0, hasCurrent);
+        markerHandle = openMarker(marker);
+        if (adapterOptions.syncWorker !== false) syncWriter = await startSyncWriter(db.handle, markerHandle.fd);
+      } catch (err) {
+        await db.close();
+        if (guarded) restoreGuard(dir, true);
+        throw kvError(err, dir, 'cannot start: ');
       }
       const handle = (column: string): Handle => {
         const h = db.columns[column];
@@ -53,30 +116,35 @@ export function createRocksKv(adapterOptions: { syncWorker?: boolean } = {}): Kv
         return h;
       };
       const encOpts = { keyEncoding: 'buffer', valueEncoding: 'buffer' };
-      let syncWriter: SyncWriter | undefined;
-      if (adapterOptions.syncWorker !== false) {
-        try {
-          syncWriter = await startSyncWriter(db.handle);
-        } catch (err) {
-          await db.close();
-          throw new KvError('io', `cannot start the sync writer: ${messageOf(err)}`, dir, { cause: err });
-        }
-      }
       const colOpts = new Map<string, { column: Handle }>();
       const colOpt = (c: string): { column: Handle } => {
         const o = { column: handle(c) };
         colOpts.set(c, o);
         return o;
       };
+      let closed = false;
       return {
         dir,
-        async write(ops: readonly KvOp[], o: { readonly sync: boolean }) {
+        get marker() {
+          return markerHandle.current;
+        },
+        async release() {
+          if (released) return;
+          releaseGuard(dir);
+          released = true;
+        },
+        async write(ops: readonly KvOp[], o: KvWriteOptions) {
+          if (!released) throw new KvError('io', `${dir}: write before the guarded open was accepted (release())`, dir);
+          if (closed) throw new KvError('closed', `${dir}: database is closed`, dir);
+          const mark = o.sync && o.mark !== undefined ? markerSlotWrite(markerHandle.current, o.mark) : undefined;
           if (o.sync && syncWriter) {
             try {
-              return await syncWriter.write(ops);
+              await syncWriter.write(ops, mark && { data: mark.data, offset: mark.offset });
             } catch (err) {
-              throw new KvError(classify(err), messageOf(err), dir, { cause: err });
+              throw kvError(err, dir);
             }
+            if (mark) markerHandle.current = mark.next;
+            return;
           }
           // The binding's own `_put`/`_del`/`_writeSync` (what abstract-level calls after encoding;
           // with buffer keys and values the encoding step is the identity). Skipping the generic
@@ -89,19 +157,26 @@ export function createRocksKv(adapterOptions: { syncWorker?: boolean } = {}): Kv
               else batch._del(op.key, col);
             }
             batch._writeSync({ sync: o.sync });
+            if (o.sync && o.mark !== undefined) advanceMarkerSync(markerHandle, o.mark);
           } catch (err) {
-            throw new KvError(classify(err), messageOf(err), dir, { cause: err });
+            throw kvError(err, dir);
           } finally {
             batch._closeSync();
             db.detachResource(batch);
           }
         },
         async get(column, key) {
+          // Through an iterator, never `getMany`: the binding's db_get_many throws a damaged
+          // block's LEVEL_CORRUPTION from its native completion callback, which no caller can
+          // catch (it kills the process); an iterator rejects its promise instead.
+          const it = db.iterator({ column: handle(column), gte: key, lte: key, limit: 1, ...encOpts });
           try {
-            const [v] = await db.getMany([key], { column: handle(column), ...encOpts });
-            return v ?? undefined;
+            const entries = (await it.nextv(1)) as Array<[Buffer, Buffer]>;
+            return entries[0]?.[1];
           } catch (err) {
-            throw new KvError(classify(err), messageOf(err), dir, { cause: err });
+            throw kvError(err, dir);
+          } finally {
+            await it.close();
           }
         },
         iterator(column: string, range: KvRange = {}): KvIterator {
@@ -111,15 +186,34 @@ export function createRocksKv(adapterOptions: { syncWorker?: boolean } = {}): Kv
               try {
                 return (await it.nextv(n)) as Array<[Buffer, Buffer]>;
               } catch (err) {
-                throw new KvError(classify(err), messageOf(err), dir, { cause: err });
+                throw kvError(err, dir);
               }
             },
             close: () => it.close(),
           };
         },
         async close() {
-          await syncWriter?.close();
-          await db.close();
+          if (closed) return;
+          closed = true;
+          let failure: unknown;
+          try {
+            await syncWriter?.close();
+          } catch (err) {
+            failure = err;
+          }
+          try {
+            await db.close();
+          } catch (err) {
+            failure ??= err;
+          }
+          try {
+            markerHandle.close();
+          } catch (err) {
+            failure ??= err;
+          }
+          // a guarded open nobody accepted: put the directory back as it was
+          if (!released) restoreGuard(dir, true);
+          if (failure !== undefined) throw kvError(failure, dir, 'close: ');
         },
         defer(fn) {
           setImmediate(fn);
@@ -141,7 +235,6 @@ interface RawRocks {
     _writeSync(o: { sync: boolean }): void;
     _closeSync(): void;
   };
-  getMany(keys: Uint8Array[], o: object): Promise<Array<Buffer | undefined>>;
   detachResource(resource: object): void;
   iterator(o: object): { nextv(n: number): Promise<unknown>; close(): Promise<void> };
 }

@@ -24,6 +24,11 @@ export async function insertJob(store: Store, job: Job, unique: UniqueOptions | 
   return store.transaction((tx) => insertInTx(tx, job, unique, now));
 }
 
+/** Inserts several jobs in one transaction (see `Batcher`). */
+export async function insertMany(store: Store, items: ReadonlyArray<{ job: Job; unique: UniqueOptions | undefined; now: number }>): Promise<EnqueueResult[]> {
+  return store.transaction((tx) => items.map((i) => insertInTx(tx, i.job, i.unique, i.now)));
+}
+
 /** {@link insertJob} inside a caller's transaction (the cron plugin's, with its fire time). */
 export function insertInTx(tx: Tx, job: Job, unique: UniqueOptions | undefined, now: number): EnqueueResult {
   {
@@ -84,6 +89,18 @@ export async function finish(store: Store, claimed: Job, change: (j: Job) => Job
     tx.put(T.jobs, toRow(change(j)));
     return 'done' as const;
   });
+}
+
+/** Several {@link finish}es without effects in one transaction; each is fenced on its own. */
+export async function finishMany(store: Store, items: ReadonlyArray<{ claimed: Job; change: (j: Job) => Job }>): Promise<Array<'done' | 'fenced'>> {
+  return store.transaction((tx) =>
+    items.map(({ claimed, change }) => {
+      const j = getJob(tx, claimed.id);
+      if (!sameAttempt(j, claimed)) return 'fenced' as const;
+      tx.put(T.jobs, toRow(change(j)));
+      return 'done' as const;
+    }),
+  );
 }
 
 /** An error entry for the job's current attempt. */

@@ -105,6 +105,8 @@ export interface JobRunnerChildOptions {
   readonly deps?: { readonly store?: string; readonly cluster?: string; readonly leader?: string; readonly after?: readonly string[] };
   /** Name this child provides its {@link JobRunner} under (default `jobs`). */
   readonly provides?: string;
+  /** Reads the runner from the ready snapshot (`JobsBoard.track` to follow it for health). */
+  readonly select?: (snapshot: unknown) => unknown;
 }
 
 /**
@@ -129,7 +131,7 @@ export function jobRunnerChild(o: JobRunnerChildOptions): ChildSpec {
     id: o.id ?? 'jobs',
     requires,
     shutdownMs: cfg.shutdownMs + 5000,
-    provides: o.provides ?? 'jobs',
+    provides: { name: o.provides ?? 'jobs', ...(o.select ? { select: o.select } : {}) },
     start: {
       machine: jobRunnerMachine,
       input: ({ env, deps }: { env: Env; deps: Readonly<Record<string, unknown>> }): JobRunnerMachineInput => ({

@@ -11,7 +11,8 @@ import type { Env } from '../env/env.ts';
 import type { TimerHandle } from '../env/clock.ts';
 import type { Store, Tx } from '../store/index.ts';
 import { obanBackoff } from './backoff.ts';
-import { claim, errorEntry, finish, rescue } from './engine.ts';
+import { claim, errorEntry, finish, finishMany, rescue } from './engine.ts';
+import { Batcher } from './batcher.ts';
 import { JobsTimeoutError } from './errors.ts';
 import type { Job, JobOutcome, WorkerDef } from './types.ts';
 
@@ -45,6 +46,8 @@ export class Queue {
   paused: boolean;
   readonly running = new Map<string, Running>();
   private claiming = false;
+  private claimInflight: Promise<void> | undefined;
+  private halted = false;
   private again = false;
   private stopped = false;
   private retryTimer: TimerHandle | undefined;
@@ -54,6 +57,7 @@ export class Queue {
   private readonly by: string;
   private readonly workers: ReadonlyMap<string, WorkerDef<never>>;
   private readonly hooks: QueueHooks;
+  private readonly finisher: Batcher<{ claimed: Job; change: (j: Job) => Job }, 'done' | 'fenced'>;
 
   constructor(env: Env, store: Store, by: string, workers: ReadonlyMap<string, WorkerDef<never>>, o: QueueOptions, hooks: QueueHooks) {
     this.env = env;
@@ -64,6 +68,7 @@ export class Queue {
     this.name = o.name;
     this.limit = o.limit;
     this.paused = o.paused;
+    this.finisher = new Batcher((items) => finishMany(store, items));
   }
 
   /** Claims and starts jobs while there is room. Safe to call any time, as often as wanted. */
@@ -77,10 +82,15 @@ export class Queue {
     if (free <= 0) return;
     this.claiming = true;
     this.again = false;
-    claim(this.store, this.name, free, this.by, this.env.clock.now()).then(
-      (jobs) => {
+    this.claimInflight = claim(this.store, this.name, free, this.by, this.env.clock.now()).then(
+      async (jobs) => {
         this.claiming = false;
         if (jobs.length > 0) this.hooks.storeOk();
+        if (this.stopped) {
+          // claimed while stopping: give them back at once (attempt returned), never orphaned
+          if (!this.halted) await rescue(this.store, jobs, this.env.clock.now(), 'shutdown', true).catch((err) => this.hooks.storeFailed(`drain ${this.name}`, err));
+          return;
+        }
         for (const j of jobs) this.start(j);
         // more may be waiting: a full batch, or a notification that came while claiming
         if (this.again || jobs.length === free) this.dispatch();
@@ -164,11 +174,13 @@ export class Queue {
     let final = state;
     const write = (attempt: number): void => {
       if (this.running.get(r.job.id) !== r) return void (r.settled = true); // drained: returned to available
-      finish(this.store, r.job, (j) => {
+      const ch = (j: Job): Job => {
         const next = change(j);
         final = next.state;
         return next;
-      }, effects).then(
+      };
+      // outcomes without effects share one transaction per turn; effects get their own
+      (effects ? finish(this.store, r.job, ch, effects) : this.finisher.add({ claimed: r.job, change: ch })).then(
         (res) => {
           this.hooks.storeOk();
           r.settled = true;
@@ -210,6 +222,7 @@ export class Queue {
   async drain(deadlineMs: number): Promise<number> {
     this.stopped = true;
     this.env.clock.clearTimeout(this.retryTimer);
+    await this.claimInflight;
     if (this.running.size > 0) {
       await new Promise<void>((resolve) => {
         const done = (): void => {
@@ -241,6 +254,7 @@ export class Queue {
   /** Simulation only: the process died — forget everything, write nothing. */
   halt(): void {
     this.stopped = true;
+    this.halted = true;
     this.env.clock.clearTimeout(this.retryTimer);
     for (const r of this.running.values()) r.abort.abort(new Error('halted'));
     this.running.clear();

@@ -2,7 +2,9 @@ import type { Env } from '../env/env.ts';
 import type { TimerHandle } from '../env/clock.ts';
 import type { Store } from '../store/index.ts';
 import type { ClusterService, Leadership, Membership } from '../cluster/index.ts';
-import { cancelJob, insertJob, retryJob, setPaused } from './engine.ts';
+import { cancelJob, insertMany, retryJob, setPaused } from './engine.ts';
+import { Batcher } from './batcher.ts';
+import { serveAdmin } from './admin.ts';
 import { JobsConfigError, JobsStoppedError, JobsStoreError, JobsUnknownWorkerError } from './errors.ts';
 import { cronPlugin, type ParsedCron } from './cronPlugin.ts';
 import { createLocalNotifier, createNatsNotifier, type JobSignal, type Notifier, type NotifierHealth } from './notifier.ts';
@@ -11,8 +13,7 @@ import { Queue } from './queue.ts';
 import { JOB_TABLES, laneRange, toJob } from './tables.ts';
 import type { EnqueueOptions, EnqueueResult, Job, JobState, WorkerDef } from './types.ts';
 import { JOB_STATES } from './types.ts';
-import { uniqueKeyOf } from './unique.ts';
-import { checkPriority } from './worker.ts';
+import { buildJob } from './buildJob.ts';
 import { validateRunnerConfig, type JobRunnerConfig, type NormalConfig } from './config.ts';
 import { Reservoir, jobsPrometheus, type JobsMetrics } from './metrics.ts';
 
@@ -66,14 +67,18 @@ export class JobRunner {
   private pollTimer: TimerHandle | undefined;
   private readonly m = { started: 0, finished: {} as Record<string, number>, rescued: 0, pruned: 0, cronFired: 0, storeErrors: 0, start: new Reservoir(), duration: new Reservoir() };
   private lastReported = '';
+  private readonly inserter: Batcher<{ job: Job; unique: WorkerDef['unique']; now: number }, EnqueueResult>;
 
   private constructor(input: JobRunnerInput, cfg: NormalConfig) {
     const { env, store, cluster } = input;
     this.env = env;
     this.store = store;
     this.cfg = cfg;
+    this.inserter = new Batcher((items) => insertMany(store, items));
     for (const t of Object.values(JOB_TABLES)) if (!store.tableDef(t)) throw new JobsConfigError('store', t, 'the store lacks the job tables: add jobTables() to its tables');
     const conn = cluster?.connection;
+    this.conn = conn;
+    this.clusterName = cluster?.cluster;
     if (cfg.notifier === 'nats' && !conn) throw new JobsConfigError('notifier', 'nats', 'needs a cluster with a NATS connection');
     const peer = cfg.peer === 'auto' ? (input.leadership ? 'election' : 'solo') : cfg.peer;
     if (peer === 'election' && !input.leadership) throw new JobsConfigError('peer', 'election', 'needs the election child’s leadership service');
@@ -104,6 +109,8 @@ export class JobRunner {
   }
 
   private readonly peerNone: boolean;
+  private readonly conn: ClusterService['connection'];
+  private readonly clusterName: string | undefined;
 
   private buildPlugins(clustered: boolean): void {
     const { env, store, cfg } = this;
@@ -149,6 +156,7 @@ export class JobRunner {
       notifier.subscribe('signal', (p) => this.onSignal(p as JobSignal)),
       notifier.onHealth(() => this.report()),
     );
+    if (this.conn && this.clusterName) this.offs.push(serveAdmin(this.env, this.conn, this.clusterName, this));
     if (this.leadership) {
       this.offs.push(this.leadership.on('leader', () => this.setLeader(true)), this.leadership.on('follower', () => this.setLeader(false)));
       this.leader = this.leadership.isLeader();
@@ -222,32 +230,7 @@ export class JobRunner {
   private buildJob(w: WorkerDef<never>, args: unknown, o: EnqueueOptions, now: number): Job {
     const queue = o.queue ?? w.queue;
     if (!this.queues.has(queue)) throw new JobsConfigError('queue', queue, 'no such queue on this runner');
-    const priority = o.priority ?? w.priority;
-    checkPriority('priority', priority);
-    const scheduledAt = o.scheduledAt ?? now + (o.scheduleIn ?? 0);
-    if (!Number.isFinite(scheduledAt)) throw new JobsConfigError('scheduledAt', scheduledAt, 'must be a finite time');
-    const maxAttempts = o.maxAttempts ?? w.maxAttempts;
-    if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new JobsConfigError('maxAttempts', maxAttempts, 'must be a positive integer');
-    const unique = o.unique === false ? undefined : (o.unique ?? w.unique);
-    const meta = o.meta ?? {};
-    const base = { worker: w.name, queue, args, meta };
-    const rand = Math.floor(this.env.random.next() * 36 ** 8).toString(36).padStart(8, '0');
-    return {
-      id: o.id ?? `${Math.max(0, Math.floor(now)).toString(36).padStart(9, '0')}-${rand}`,
-      ...base,
-      state: scheduledAt > now ? 'scheduled' : 'available',
-      priority,
-      attempt: 0,
-      maxAttempts,
-      insertedAt: now,
-      scheduledAt,
-      attemptedAt: null,
-      attemptedBy: null,
-      finishedAt: null,
-      errors: [],
-      uniqueKey: unique ? uniqueKeyOf(unique, base) : null,
-      timeoutMs: o.timeoutMs ?? null,
-    };
+    return buildJob(w, args, { ...o, queue }, now, () => this.env.random.next());
   }
 
   /**
@@ -263,7 +246,7 @@ export class JobRunner {
     const job = this.buildJob(w, args, options, now);
     const unique = options.unique === false ? undefined : (options.unique ?? w.unique);
     try {
-      const res = await insertJob(this.store, job, unique, now);
+      const res = await this.inserter.add({ job, unique, now });
       return res as EnqueueResult<Args>;
     } catch (err) {
       this.storeFailed('enqueue', err);

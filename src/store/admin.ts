@@ -1,4 +1,5 @@
 import type { Store } from './store.ts';
+import type { KvIterator } from '../env/kv.ts';
 import type { Row, Storage, TableType } from './types.ts';
 import type { BackupInfo } from './backup.ts';
 import { backupKv } from './backup.ts';
@@ -41,7 +42,13 @@ export interface StoreInfo {
 export async function storeInfo(store: Store): Promise<StoreInfo> {
   const st = store.state;
   const meta = async (name: string): Promise<unknown> => {
-    const v = await st.db.get('meta', metaKey(name));
+    let v: Buffer | undefined;
+    try {
+      v = await st.db.get('meta', metaKey(name));
+    } catch (err) {
+      // a damaged block: reported in the answer, never a crash (reads go through an iterator)
+      return { corrupt: (err as Error).message };
+    }
     if (!v) return undefined;
     const d = decodeValue(v);
     return d.ok ? d.value : { corrupt: d.problem };
@@ -132,6 +139,18 @@ export async function storeImport(store: Store, path: string): Promise<number> {
   return n;
 }
 
+/** Reads an iterator to its end; a read failure (a damaged block) is returned, not thrown. The iterator is closed. */
+async function drain(it: KvIterator, n: number, fn: (chunk: Array<[Buffer, Buffer]>) => void): Promise<Error | undefined> {
+  try {
+    for (let chunk = await it.next(n); chunk.length > 0; chunk = await it.next(n)) fn(chunk);
+    return undefined;
+  } catch (err) {
+    return err as Error;
+  } finally {
+    await it.close();
+  }
+}
+
 /** What {@link storeVerify} found. */
 export interface VerifyReport {
   readonly ok: boolean;
@@ -161,7 +180,7 @@ export async function storeVerify(store: Store): Promise<VerifyReport> {
     const expected = new Map<string, Set<string>>(mem.def.indexes.map((i) => [i, new Set<string>()]));
     const seen = new Set<string>();
     const it = db.iterator('rows', { gte: toBytes(prefix), lt: toBytes(prefixEnd(prefix)) });
-    for (let chunk = await it.next(2000); chunk.length > 0; chunk = await it.next(2000)) {
+    const rowsRead = await drain(it, 2000, (chunk) => {
       for (const [k, v] of chunk) {
         const rk = fromBytes(k).slice(prefix.length);
         rows++;
@@ -178,22 +197,28 @@ export async function storeVerify(store: Store): Promise<VerifyReport> {
           if (e !== undefined) set.add(e);
         }
       }
+    });
+    if (rowsRead !== undefined) {
+      problems.push(`${name}: rows unreadable on disk: ${rowsRead.message}`);
+      continue;
     }
-    await it.close();
     for (const rk of mem.rows.keys()) if (!seen.has(rk)) problems.push(`${name}: row ${JSON.stringify(rk)} in RAM but not on disk`);
     for (const [attr, set] of expected) {
       const ip = indexPrefix(mem.def.id, attr);
       const ii = db.iterator('idx', { gte: toBytes(ip), lt: toBytes(prefixEnd(ip)) });
       let found = 0;
-      for (let chunk = await ii.next(5000); chunk.length > 0; chunk = await ii.next(5000)) {
+      const idxRead = await drain(ii, 5000, (chunk) => {
         for (const [k] of chunk) {
           indexEntries++;
           found++;
           const e = fromBytes(k).slice(ip.length);
           if (!set.has(e)) problems.push(`${name}.${attr}: stale index entry ${JSON.stringify(decodeAt(e, 0)[0])}`);
         }
+      });
+      if (idxRead !== undefined) {
+        problems.push(`${name}.${attr}: index ${attr} unreadable on disk (served from RAM, rebuilt from rows; rewrite the table or restore to repair): ${idxRead.message}`);
+        continue;
       }
-      await ii.close();
       if (found !== set.size) problems.push(`${name}.${attr}: ${found} index entries on disk, rows imply ${set.size}`);
     }
   }

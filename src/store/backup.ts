@@ -2,8 +2,10 @@ import { crc32 } from 'node:zlib';
 import type { Env } from '../env/env.ts';
 import type { KvAdapter, KvDb, KvIterator, KvOp } from '../env/kv.ts';
 import { COLUMNS, META, metaKey } from './layout.ts';
-import { StoreBackupError, StoreIoError } from './errors.ts';
-import { encodeValue } from './valueCodec.ts';
+import { StoreBackupError, StoreDamagedError, StoreIoError } from './errors.ts';
+import { KvError } from '../env/kv.ts';
+import { decodeValue, encodeValue } from './valueCodec.ts';
+import { sealOps } from './integrity.ts';
 
 /** What a backup file holds, returned by {@link backupKv}. */
 export interface BackupInfo {
@@ -38,6 +40,9 @@ export async function backupKv(env: Env, db: KvDb, path: string, schemaVersion: 
         }
       }
     }
+  } catch (err) {
+    if (err instanceof KvError && err.kind === 'corrupt') throw new StoreDamagedError(db.dir, `backup cannot read the store: ${err.message}`, { cause: err, ...(err.file ? { file: err.file } : {}) });
+    throw new StoreIoError(db.dir, `backup to ${path}`, { cause: err });
   } finally {
     for (const [, it] of its) await it.close();
   }
@@ -45,9 +50,18 @@ export async function backupKv(env: Env, db: KvDb, path: string, schemaVersion: 
   for (const l of lines) crc = crc32(l + '\n', crc);
   lines.push(JSON.stringify({ end: true, entries, crc }));
   const data = lines.join('\n') + '\n';
-  await env.io.fs.writeFileAtomic(path, data);
+  try {
+    await env.io.fs.writeFileAtomic(path, data);
+  } catch (err) {
+    // typed, by cause (a full disk is `reason: 'no_space'`); the adapter removed its temp file
+    throw new StoreIoError(db.dir, `backup to ${path}`, { cause: err });
+  }
   const info = { path, at, entries, bytes: Buffer.byteLength(data) };
-  await db.write([{ type: 'put', column: 'meta', key: metaKey(META.lastBackup), value: encodeValue(info) }], { sync: true });
+  try {
+    await db.write([{ type: 'put', column: 'meta', key: metaKey(META.lastBackup), value: encodeValue(info) }], { sync: true });
+  } catch (err) {
+    throw new StoreIoError(db.dir, 'record the last backup', { cause: err });
+  }
   return info;
 }
 
@@ -88,14 +102,19 @@ export async function readBackup(env: Env, path: string): Promise<{ header: { at
  */
 export async function restoreKv(env: Env, kv: KvAdapter, path: string, dir: string): Promise<{ entries: number }> {
   const { entries } = await readBackup(env, path);
-  if (await env.io.fs.exists(`${dir}/CURRENT`)) throw new StoreBackupError(dir, 'restore target already holds a database; restore into a new directory');
+  if ((await env.io.fs.exists(`${dir}/CURRENT`)) || (await kv.exists(dir))) throw new StoreBackupError(dir, 'restore target already holds a database; restore into a new directory');
   const db = await kv.open(dir, { columns: COLUMNS, createIfMissing: true });
   try {
     for (let i = 0; i < entries.length; i += 5000) {
       const ops: KvOp[] = entries.slice(i, i + 5000).map((e) => ({ type: 'put', column: e.c, key: e.k, value: e.v }));
       await db.write(ops, { sync: false });
     }
-    await db.write([{ type: 'put', column: 'meta', key: metaKey('restored_from'), value: encodeValue(path) }], { sync: true });
+    // sealed and under the watermark at the backup's commit sequence (a backup taken before
+    // seals existed gets them here), so losing the restored data is detected at open
+    const seqEntry = entries.find((e) => e.c === 'meta' && e.k.equals(metaKey(META.seq)));
+    const decoded = seqEntry ? decodeValue(seqEntry.v) : undefined;
+    const seq = decoded?.ok && typeof decoded.value === 'number' ? decoded.value : 0;
+    await db.write([{ type: 'put', column: 'meta', key: metaKey('restored_from'), value: encodeValue(path) }, ...(seq > 0 ? sealOps(seq) : [])], { sync: true, ...(seq > 0 ? { mark: seq } : {}) });
   } catch (err) {
     throw new StoreIoError(dir, 'restore', { cause: err });
   } finally {

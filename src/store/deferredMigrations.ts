@@ -137,7 +137,7 @@ export async function runUps(tx: Tx, ms: readonly Migration[], tables: readonly 
       } catch (err) {
         throw new StoreMigrationError(last.version, last.description, `row of ${def.name} does not fit the declared schema after migrating: ${(err as Error).message}`, { cause: err });
       }
-      if (JSON.stringify(fixed) !== JSON.stringify(row)) tx.put(def.name, fixed);
+      if (JSON.stringify(fixed) !== JSON.stringify(row)) tx.replaceObject(def.name, row, fixed);
     }
   }
 }

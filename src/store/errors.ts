@@ -7,18 +7,26 @@ import { OrdoError } from '../errors.ts';
  */
 export abstract class StoreError extends OrdoError {}
 
+/**
+ * What is wrong in a {@link StoreValidationError}: `bad_value` is a `json`/`any` value that
+ * would not survive a round trip through the disk (BigInt, a cycle, a Date, a Map, NaN, -0, a
+ * function, a Symbol, `undefined` inside an array…); `bad_declaration` a table declaration
+ * that cannot be opened (unknown type, a default of the wrong type…).
+ */
+export type StoreValidationProblem = 'unknown_table' | 'unknown_attribute' | 'missing' | 'wrong_type' | 'bad_key' | 'bad_batch' | 'bad_value' | 'bad_declaration';
+
 /** A record does not fit its table: unknown attribute, missing key/attribute, wrong type. */
 export class StoreValidationError extends StoreError {
   readonly code = 'ORDO_STORE_VALIDATION' as const;
   readonly table: string;
   readonly attribute: string | undefined;
   readonly value: unknown;
-  readonly problem: 'unknown_table' | 'unknown_attribute' | 'missing' | 'wrong_type' | 'bad_key' | 'bad_batch';
+  readonly problem: StoreValidationProblem;
   constructor(
     table: string,
     attribute: string | undefined,
     value: unknown,
-    problem: 'unknown_table' | 'unknown_attribute' | 'missing' | 'wrong_type' | 'bad_key' | 'bad_batch',
+    problem: StoreValidationProblem,
     detail = '',
   ) {
     super(`table ${table}: ${problem}${attribute !== undefined ? ` attribute ${attribute}` : ''} value ${safeJson(value)}${detail ? ` (${detail})` : ''}`);
@@ -90,16 +98,22 @@ export class StoreNewerSchemaError extends StoreError {
   }
 }
 
-/** Another process (or a leaked handle) holds the data directory's lock. */
+/**
+ * The data directory is held: by another process (RocksDB's LOCK, `by: 'another_process'`) or
+ * by a live handle of this process that the opener does not own (`by: 'this_process'`; see
+ * `LiveHandleRegistry`). Never resolved by closing the other holder's handle.
+ */
 export class StoreLockedError extends StoreError {
   readonly code = 'ORDO_STORE_LOCKED' as const;
+  /** The canonical data directory. */
   readonly dir: string;
-  constructor(
-    dir: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`${dir}: locked by another process`, options);
+  /** Who holds it. */
+  readonly by: 'another_process' | 'this_process';
+  constructor(dir: string, options?: { cause?: unknown; by?: 'another_process' | 'this_process'; detail?: string }) {
+    const by = options?.by ?? 'another_process';
+    super(`${dir}: ${by === 'this_process' ? 'already open by a live handle in this process' : 'locked by another process'}${options?.detail ? ` (${options.detail})` : ''}`, options);
     this.dir = dir;
+    this.by = by;
   }
 }
 
@@ -128,20 +142,37 @@ export class StoreTxRetriesError extends StoreError {
   }
 }
 
-/** A disk write failed; nothing of the batch was applied. */
+/** Why an I/O operation failed, by cause: the disk is full, the file system is read-only, or anything else. */
+export type StoreIoReason = 'no_space' | 'read_only' | 'io';
+
+/**
+ * A disk operation failed; of a commit, nothing was applied. `reason` classifies the cause
+ * (`no_space`: the disk or quota is full; `read_only`: the file system refuses writes).
+ */
 export class StoreIoError extends StoreError {
   readonly code = 'ORDO_STORE_IO' as const;
+  /** The data directory. */
   readonly dir: string;
+  /** What was being done (`open`, `commit`, `backup`…). */
   readonly operation: string;
-  constructor(
-    dir: string,
-    operation: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`${dir}: ${operation} failed: ${(options?.cause as Error)?.message ?? 'unknown'}`, options);
+  /** The cause, classified. */
+  readonly reason: StoreIoReason;
+  constructor(dir: string, operation: string, options?: { cause?: unknown; reason?: StoreIoReason }) {
+    const reason = options?.reason ?? ioReasonOf(options?.cause);
+    const why = reason === 'no_space' ? 'disk full: ' : reason === 'read_only' ? 'read-only file system: ' : '';
+    super(`${dir}: ${operation} failed: ${why}${(options?.cause as Error)?.message ?? 'unknown'}`, options);
     this.dir = dir;
     this.operation = operation;
+    this.reason = reason;
   }
+}
+
+/** Classifies a failure's cause (a `KvError`'s kind, an errno). @internal */
+export function ioReasonOf(cause: unknown): StoreIoReason {
+  const c = cause as { kind?: unknown; code?: unknown } | undefined;
+  if (c?.kind === 'nospace' || c?.code === 'ENOSPC' || c?.code === 'EDQUOT') return 'no_space';
+  if (c?.kind === 'readonly' || c?.code === 'EROFS') return 'read_only';
+  return 'io';
 }
 
 /** The store is closed (or closing). */
@@ -204,10 +235,83 @@ export class StoreBackupError extends StoreError {
   }
 }
 
+/**
+ * The store's files are damaged, or what RocksDB recovered is behind what the store
+ * acknowledged: refused at open, nothing deleted. Names the `file` when known; `missing`
+ * states the lost commits (`recovered` < `acknowledged`). `ordo store repair` accepts a
+ * loss explicitly (backup first, recorded in the schema history); otherwise restore a backup.
+ */
+export class StoreDamagedError extends StoreError {
+  readonly code = 'ORDO_STORE_CORRUPT' as const;
+  /** The data directory. */
+  readonly dir: string;
+  /** The damaged file (or the one that proves the loss), when known. */
+  readonly file: string | undefined;
+  /** What is wrong, in words. */
+  readonly detail: string;
+  /** Commits acknowledged but not recovered, when that is what is wrong. */
+  readonly missing: { readonly recovered: number; readonly acknowledged: number } | undefined;
+  constructor(dir: string, detail: string, options?: { cause?: unknown; file?: string; missing?: { recovered: number; acknowledged: number } }) {
+    super(`${dir}: store damaged${options?.file ? ` (${options.file})` : ''}: ${detail}`, options);
+    this.dir = dir;
+    this.file = options?.file;
+    this.detail = detail;
+    this.missing = options?.missing;
+  }
+}
+
+/** An argument of a store call or an open option is out of its domain (`retries: NaN`, `limit: 0`, migration version 1.5…). */
+export class StoreArgumentError extends StoreError {
+  readonly code = 'ORDO_STORE_ARGUMENT' as const;
+  readonly argument: string;
+  readonly value: unknown;
+  constructor(argument: string, value: unknown, expected: string) {
+    super(`${argument}: expected ${expected}, got ${safeJson(value)}`);
+    this.argument = argument;
+    this.value = value;
+  }
+}
+
+/** The store failed (a write to disk failed; RocksDB refuses further writes until reopened): every later write rejects with this. */
+export class StoreFailedError extends StoreError {
+  readonly code = 'ORDO_STORE_FAILED' as const;
+  /** The data directory. */
+  readonly dir: string;
+  /** The cause, classified (`no_space` after a full disk). */
+  readonly reason: StoreIoReason;
+  constructor(dir: string, options: { cause: unknown }) {
+    const reason = ioReasonOf((options.cause as { cause?: unknown })?.cause ?? options.cause);
+    super(`${dir}: store failed after a disk error${reason === 'no_space' ? ' (disk full)' : reason === 'read_only' ? ' (read-only file system)' : ''}; it must be reopened (the store-initializer child restarts): ${(options.cause as Error)?.message ?? String(options.cause)}`, options);
+    this.dir = dir;
+    this.reason = reason;
+  }
+}
+
+/**
+ * A write on a transaction whose function has already finished (committed, re-run after a
+ * conflict, or failed): the write would be lost, so it is refused.
+ */
+export class StoreTxFinishedError extends StoreError {
+  readonly code = 'ORDO_STORE_TX_FINISHED' as const;
+  readonly table: string;
+  readonly operation: string;
+  readonly value: unknown;
+  constructor(table: string, operation: string, value: unknown) {
+    super(`table ${table}: ${operation} on a transaction that has already finished (the write would be lost); write inside the transaction function`);
+    this.table = table;
+    this.operation = operation;
+    this.value = value;
+  }
+}
+
 function safeJson(v: unknown): string {
   try {
-    return JSON.stringify(v) ?? String(v);
+    return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x)) ?? String(v);
   } catch {
-    return String(v);
+    try {
+      return String(v);
+    } catch {
+      return Object.prototype.toString.call(v);
+    }
   }
 }

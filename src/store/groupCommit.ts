@@ -5,7 +5,11 @@ import type { StoreState } from './storeState.ts';
 import type { BuiltBatch, Change, Pending } from './writeBatch.ts';
 import { buildWriteBatch } from './writeBatch.ts';
 import { mustEncode } from './query.ts';
-import { StoreClosedError, StoreIoError, StoreReplicationGapError, StoreValidationError } from './errors.ts';
+import { outsideTx } from './txContext.ts';
+import { StoreClosedError, StoreError, StoreFailedError, StoreIoError, StoreReplicationGapError, StoreValidationError } from './errors.ts';
+
+const PROBE_KEY = Buffer.from('write_probe', 'utf8');
+const PROBE_VALUE = Buffer.from([1]);
 
 /** What the group commit needs from its store. @internal */
 export interface GroupCommitHost {
@@ -70,13 +74,68 @@ export class GroupCommit {
   /** Queues a commit for the next group flush; resolves once written and applied to RAM. */
   enqueue(p: Omit<Pending, 'resolve' | 'reject' | 'encKeys'>): Promise<void> {
     if (this.h.isClosing()) return Promise.reject(new StoreClosedError(this.h.s.dir));
+    if (this.failure) return this.recoverThen(p);
     return new Promise<void>((resolve, reject) => {
       const encKeys: string[] = [];
       for (const op of p.ops) encKeys.push(mustEncode(this.h.table(op.table), op.key));
-      this.queue.push({ ...p, encKeys, resolve, reject });
-      this.pendingIndex = undefined;
+      const pe = { ...p, encKeys, resolve, reject };
+      this.queue.push(pe);
+      // extend the index rather than drop it: rebuilding it per commit made N concurrent
+      // transactions O(N²) (5,000 one-row transactions: 17 s, mostly in pending())
+      if (this.pendingIndex) this.indexPending(this.pendingIndex, pe);
       this.schedule();
     });
+  }
+
+  /** The failed state (see `Store.failed`). */
+  failure: StoreFailedError | undefined;
+  private readonly failureListeners = new Set<(e: StoreFailedError) => void>();
+
+  private async writable(): Promise<boolean> {
+    try {
+      await this.h.s.db.write([{ type: 'put', column: 'meta', key: PROBE_KEY, value: PROBE_VALUE }], { sync: false });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** In the failed state: if the engine accepts a probe write again, leave it and queue `p`; else refuse `p` with the failure. */
+  private async recoverThen(p: Omit<Pending, 'resolve' | 'reject' | 'encKeys'>): Promise<void> {
+    const failure = this.failure!;
+    if (!(await this.writable())) throw failure;
+    if (this.failure === failure) {
+      this.failure = undefined;
+      this.h.s.env.logger.warn({ report: 'store_recovered', dir: this.h.s.dir }, 'store accepts writes again after its failure');
+    }
+    return this.enqueue(p);
+  }
+
+  private fail(cause: StoreIoError): void {
+    if (this.failure) return;
+    const s = this.h.s;
+    const failure = new StoreFailedError(s.dir, { cause });
+    this.failure = failure;
+    s.env.logger.error({ err: failure, report: 'store_failed', dir: s.dir, reason: failure.reason }, 'store failed: writes refused until it is reopened');
+    for (const p of this.queue) p.reject(failure);
+    this.queue = [];
+    this.pendingIndex = undefined;
+    for (const l of this.failureListeners) this.notify(l, failure);
+  }
+
+  private notify(l: (e: StoreFailedError) => void, e: StoreFailedError): void {
+    try {
+      l(e);
+    } catch (err) {
+      this.h.s.env.logger.error({ err, report: 'store_listener_failed', listener: 'onFailure' }, 'store listener threw');
+    }
+  }
+
+  /** Calls `listener` once the store fails (at once if it has). Returns an unsubscribe. */
+  onFailure(listener: (e: StoreFailedError) => void): () => void {
+    this.failureListeners.add(listener);
+    if (this.failure) this.notify(listener, this.failure);
+    return () => this.failureListeners.delete(listener);
   }
 
   /** Resolves when every queued commit has been written (or failed). */
@@ -120,23 +179,25 @@ export class GroupCommit {
   private pending(): Map<MemTable, Set<string>> {
     if (this.pendingIndex) return this.pendingIndex;
     const idx = new Map<MemTable, Set<string>>();
-    for (const list of [this.inflight, this.queue, this.replLocal]) {
-      for (const p of list) {
-        for (let i = 0; i < p.ops.length; i++) {
-          const mem = this.h.s.tables.get(p.ops[i]!.table)!;
-          let set = idx.get(mem);
-          if (!set) idx.set(mem, (set = new Set()));
-          set.add(p.encKeys[i]!);
-        }
-      }
-    }
+    for (const list of [this.inflight, this.queue, this.replLocal]) for (const p of list) this.indexPending(idx, p);
     return (this.pendingIndex = idx);
+  }
+
+  private indexPending(idx: Map<MemTable, Set<string>>, p: { readonly ops: readonly { readonly table: string }[]; readonly encKeys: readonly string[] }): void {
+    for (let i = 0; i < p.ops.length; i++) {
+      const mem = this.h.s.tables.get(p.ops[i]!.table)!;
+      let set = idx.get(mem);
+      if (!set) idx.set(mem, (set = new Set()));
+      set.add(p.encKeys[i]!);
+    }
   }
 
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    this.h.s.db.defer(() => {
+    // the flush (and the listeners it calls) must not run in the context of a transaction
+    // function that happened to queue this commit (a dirty write inside it)
+    outsideTx(() => this.h.s.db.defer(() => {
       this.scheduled = false;
       if (this.flushing) return; // the running flush loop picks the queue up
       if (this.queue.length === 0) return this.wakeIdle();
@@ -147,7 +208,7 @@ export class GroupCommit {
         if (this.queue.length > 0) this.schedule();
         else this.wakeIdle();
       });
-    });
+    }));
   }
 
   private wakeIdle(): void {
@@ -155,6 +216,24 @@ export class GroupCommit {
     const w = this.idleWaiters;
     this.idleWaiters = [];
     for (const f of w) f();
+  }
+
+  /** Rejects the commits of `batch` that cannot be built on their own; returns the others. */
+  private dropUnbuildable(batch: readonly Pending[], build: (b: readonly Pending[]) => BuiltBatch): Pending[] {
+    const good: Pending[] = [];
+    for (const p of batch) {
+      try {
+        build([p]);
+        good.push(p);
+      } catch (err) {
+        const table = p.ops[0]?.table ?? '?';
+        const e = err instanceof StoreError ? err : new StoreValidationError(table, undefined, p.ops[0]?.key, 'bad_value', `commit cannot be encoded: ${(err as Error)?.message}`);
+        this.h.s.env.logger.error({ report: 'store_commit_refused', dir: this.h.s.dir, table, err: e }, 'a commit could not be encoded; the others of its batch go on');
+        if (p.applied && this.pendingApplied.get(p.applied.stream) === p.applied.seq) this.pendingApplied.delete(p.applied.stream);
+        p.reject(e);
+      }
+    }
+    return good;
   }
 
   private releasePending(batch: readonly Pending[]): void {
@@ -190,23 +269,44 @@ export class GroupCommit {
 
   private async flushOnce(): Promise<void> {
     const s = this.h.s;
-    const batch = this.queue;
+    let batch = this.queue;
     this.queue = [];
     this.inflight = batch;
+    const build = (b: readonly Pending[]): BuiltBatch => buildWriteBatch(b, { table: (n) => this.h.table(n), commitSeq: s.commitSeq, schemaVersion: s.schemaVersion, changeLogLimit: s.changeLogLimit });
     let built: BuiltBatch;
+    let wrote = false;
     try {
-      built = buildWriteBatch(batch, { table: (n) => this.h.table(n), commitSeq: s.commitSeq, schemaVersion: s.schemaVersion, changeLogLimit: s.changeLogLimit });
-      if (built.kvOps.length > 0) await s.db.write(built.kvOps, { sync: built.sync });
+      try {
+        built = build(batch);
+      } catch {
+        // A commit that cannot be encoded fails alone, with its own error: the other writers of
+        // this turn are innocent (never a false "disk failed" for them).
+        batch = this.dropUnbuildable(batch, build);
+        this.inflight = batch;
+        if (batch.length === 0) {
+          this.releasePending(batch);
+          return;
+        }
+        built = build(batch);
+      }
+      wrote = true;
+      // a synced batch advances the durable watermark to its commit sequence (integrity.ts)
+      if (built.kvOps.length > 0) await s.db.write(built.kvOps, built.sync ? { sync: true, mark: built.seq } : { sync: false });
     } catch (err) {
       this.releasePending(batch);
-      const e = err instanceof StoreValidationError ? err : new StoreIoError(s.dir, 'commit', { cause: err });
+      const e = err instanceof StoreError ? err : new StoreIoError(s.dir, 'commit', { cause: err });
       s.env.logger.error({ report: 'store_commit_failed', dir: s.dir, commits: batch.length, err }, 'store commit failed; nothing applied');
       for (const p of batch) p.reject(e);
       this.failStreams(batch, e);
+      // After a failed WAL write RocksDB refuses every write until reopened (its background
+      // error): if a probe write is refused too, fail the handle (typed) so its owner reopens it.
+      // A transient failure (the probe passes) leaves the store writable.
+      if (wrote && e instanceof StoreIoError && !(await this.writable())) this.fail(e);
       return;
     }
     const { changes, seq } = built;
     s.commitSeq = seq;
+    for (const [mem, dg] of built.digests) mem.digest = dg;
     const version = ++this.versionCounter;
     const tracking = this.h.activeTx() > 0;
     for (let i = 0; i < batch.length; i++) {

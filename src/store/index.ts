@@ -12,6 +12,8 @@ export type { Cursor, RangeOptions } from './query.ts';
 export { openStore, StoreOpening } from './openStore.ts';
 export type { OpenStoreOptions } from './openStore.ts';
 export { restoreStore } from './restore.ts';
+export { storeInitializerMachine, createStoreInitializer } from './initializerMachine.ts';
+export type { StoreInitializerInput, StoreInitializerContext, StoreInitializerEvent } from './initializerMachine.ts';
 export type { BackupInfo } from './backup.ts';
 export type { StoreInfo, TableInfo, VerifyReport } from './admin.ts';
 export {
@@ -28,6 +30,8 @@ export {
   StoreReplicationGapError,
   StoreMigrationError,
   StoreBackupError,
+  StoreArgumentError,
+  StoreTxFinishedError,
 } from './errors.ts';
-export type { SchemaChange } from './errors.ts';
+export type { SchemaChange, StoreValidationProblem } from './errors.ts';
 export { encodeKey, decodeKey } from './keyCodec.ts';

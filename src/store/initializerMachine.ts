@@ -1,8 +1,10 @@
-import { assign, fromPromise, setup } from 'xstate';
+import { assign, fromCallback, fromPromise, setup } from 'xstate';
 import type { OpenStoreOptions } from './openStore.ts';
 import { StoreOpening } from './openStore.ts';
 import type { Store } from './store.ts';
 import { StoreError, StoreIoError, StoreMissingDirError } from './errors.ts';
+import type { StoreFailedError } from './errors.ts';
+import { validateOpenOptions } from './openOptions.ts';
 
 /** Input of the store-initializer child: {@link OpenStoreOptions} (env, dir, tables, migrations, expectExisting, deferReplicatedMigrations…), passed to the opener as is. */
 export type StoreInitializerInput = OpenStoreOptions;
@@ -21,8 +23,17 @@ export interface StoreInitializerContext {
   readonly reason: StoreError | undefined;
 }
 
-/** Events the initializer accepts (the child protocol's stop). */
-export type StoreInitializerEvent = { type: 'ordo.stop'; reason?: unknown };
+/** Events the initializer accepts: the child protocol's stop, and the open store's failure (sent by its watcher). */
+export type StoreInitializerEvent = { type: 'ordo.stop'; reason?: unknown } | { type: 'store.failed'; error: StoreFailedError };
+
+/**
+ * The owner token the initializer opens with (see `OpenStoreOptions.owner`): `input.owner`, else
+ * one derived from the directory, so a restarted initializer of the same child reclaims the
+ * handle its crashed predecessor leaked — and nobody else's.
+ */
+export function initializerOwner(input: StoreInitializerInput): unknown {
+  return input.owner ?? `ordo.storeInitializer:${input.dir}`;
+}
 
 function track<T>(ctl: Control, p: Promise<T>): Promise<T> {
   ctl.inflight = p;
@@ -44,7 +55,10 @@ function asStoreError(err: unknown, dir: string): StoreError {
  * `StoreError`: missing directory, locked, schema refused, newer schema…), which the
  * supervisor treats as a crash. It never creates an empty store under `expectExisting`.
  * A restarted initializer first closes a handle its crashed predecessor left open in this
- * process, so RocksDB's LOCK is free.
+ * process (it opens with {@link initializerOwner}'s token; nobody else's handle is touched).
+ * When the open store fails (`ORDO_STORE_FAILED`: a write to disk failed, e.g. a full disk),
+ * the initializer closes it and ends with that reason, so the supervisor restarts it cleanly
+ * (reopening once the disk has room again).
  *
  * Gotcha: the supervisor must stop dependents before this child (reverse start order), so the
  * store is never closed under them.
@@ -62,12 +76,12 @@ export const storeInitializerMachine = setup({
   },
   actors: {
     check: fromPromise<void, StoreInitializerInput>(async ({ input }) => {
-      if (typeof input.dir !== 'string' || input.dir === '') throw new StoreMissingDirError(String(input.dir));
+      validateOpenOptions(input);
       const kv = input.kv ?? input.env.io.kv;
       if (input.expectExisting && kv && !(await kv.exists(input.dir))) throw new StoreMissingDirError(input.dir);
     }),
     open: fromPromise<StoreOpening, { input: StoreInitializerInput; ctl: Control }>(async ({ input }) => {
-      const opening = await track(input.ctl, StoreOpening.begin(input.input));
+      const opening = await track(input.ctl, StoreOpening.begin({ ...input.input, owner: initializerOwner(input.input) }));
       input.ctl.opening = opening;
       return opening;
     }),
@@ -75,6 +89,8 @@ export const storeInitializerMachine = setup({
       await track(input.ctl, input.ctl.opening!.migrate());
     }),
     load: fromPromise<Store, { ctl: Control }>(async ({ input }) => track(input.ctl, input.ctl.opening!.load())),
+    // a store that failed (a write to disk failed) refuses writes until reopened: crash cleanly
+    watchFailure: fromCallback<StoreInitializerEvent, { store: Store }>(({ input, sendBack }) => input.store.onFailure((error) => sendBack({ type: 'store.failed', error }))),
     close: fromPromise<void, { ctl: Control }>(async ({ input }) => {
       // never close under a phase still running (a migration cannot be cancelled); its own
       // failure has already been routed to `failing` with its reason, so only its end matters
@@ -129,7 +145,11 @@ export const storeInitializerMachine = setup({
     },
     ready: {
       tags: ['ready'],
-      on: { 'ordo.stop': 'closing' },
+      invoke: { src: 'watchFailure', input: ({ context }) => ({ store: context.service! }) },
+      on: {
+        'ordo.stop': 'closing',
+        'store.failed': { target: 'failing', actions: assign({ reason: ({ event }) => event.error }) },
+      },
     },
     closing: {
       invoke: {

@@ -4,6 +4,11 @@
  * so `<` on encoded strings equals memcmp on their bytes (`Buffer.from(s, 'latin1')`),
  * which is RocksDB's order. Order: null < false < true < numbers (numeric) < strings
  * (Unicode code point order) < tuples (element by element, shorter prefix first).
+ *
+ * Strings are encoded as WTF-8 (UTF-8 that also encodes a lone surrogate as the 3 bytes of
+ * its code point, `ED A0 80`–`ED BF BF`), so every JS string round-trips — `'\ud800'` and
+ * `'\ufffd'` are two keys — and a lone surrogate sorts as its code point (after U+D7FF,
+ * before U+E000). Well-formed strings encode exactly as UTF-8 (stored keys do not change).
  */
 
 const TAG_NULL = 0x02;
@@ -47,10 +52,60 @@ function encodeString(s: string): string {
     }
   }
   if (ascii) return String.fromCharCode(TAG_STRING) + s + '\x00\x01';
-  const bytes = Buffer.from(s, 'utf8');
+  const bytes = wtf8(s);
   let out = String.fromCharCode(TAG_STRING);
   for (const b of bytes) out += b === 0 ? '\x00\xff' : String.fromCharCode(b);
   return out + '\x00\x01';
+}
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** UTF-8 bytes of `s`, lone surrogates encoded as their code point (WTF-8) instead of U+FFFD. */
+function wtf8(s: string): Uint8Array {
+  if (!LONE_SURROGATE.test(s)) return Buffer.from(s, 'utf8');
+  const out: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    let c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+        i++;
+      }
+    }
+    if (c < 0x80) out.push(c);
+    else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 0x3f));
+    else if (c < 0x10000) out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f));
+    else out.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 0x3f), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f));
+  }
+  return Uint8Array.from(out);
+}
+
+/** Decodes WTF-8 bytes (see {@link wtf8}); plain UTF-8 takes the fast path. */
+function fromWtf8(bytes: number[]): string {
+  let surrogate = false;
+  for (let i = 0; i + 1 < bytes.length; i++) if (bytes[i] === 0xed && bytes[i + 1]! >= 0xa0) surrogate = true;
+  if (!surrogate) return Buffer.from(bytes).toString('utf8');
+  let out = '';
+  for (let i = 0; i < bytes.length; ) {
+    const b = bytes[i]!;
+    let c: number;
+    if (b < 0x80) {
+      c = b;
+      i += 1;
+    } else if (b < 0xe0) {
+      c = ((b & 0x1f) << 6) | (bytes[i + 1]! & 0x3f);
+      i += 2;
+    } else if (b < 0xf0) {
+      c = ((b & 0x0f) << 12) | ((bytes[i + 1]! & 0x3f) << 6) | (bytes[i + 2]! & 0x3f);
+      i += 3;
+    } else {
+      c = ((b & 0x07) << 18) | ((bytes[i + 1]! & 0x3f) << 12) | ((bytes[i + 2]! & 0x3f) << 6) | (bytes[i + 3]! & 0x3f);
+      i += 4;
+    }
+    out += String.fromCodePoint(c);
+  }
+  return out;
 }
 
 /**
@@ -106,7 +161,7 @@ export function decodeAt(s: string, pos: number): [unknown, number] {
         if (Number.isNaN(c)) throw new RangeError('truncated key');
         if (c === 0) {
           const n = s.charCodeAt(i + 1);
-          if (n === 0x01) return [Buffer.from(bytes).toString('utf8'), i + 2];
+          if (n === 0x01) return [fromWtf8(bytes), i + 2];
           bytes.push(0);
           i += 2;
         } else {

@@ -20,6 +20,8 @@ export class MemTable {
   readonly corruptIndex = new Map<string, Array<[string, string]>>();
   /** Set when the table's disk blocks could not be read at load: every access throws it. */
   failed: StoreCorruptError | undefined;
+  /** Digest of the rows on disk (see `integrity.ts`), maintained by every commit. */
+  digest: { count: number; sum: number } = { count: 0, sum: 0 };
   /** Commit counter of the last commit that touched this table (scan conflicts). */
   version = 0;
   /** Commit counter of the last commit that touched each key (point conflicts). */

@@ -6,7 +6,7 @@
  */
 import type { Env } from '../env/env.ts';
 import type { KvOp } from '../env/kv.ts';
-import type { Migration, NormalTableDef, Row, SchemaVersionRecord, TableDef } from './types.ts';
+import type { CommitOp, Migration, NormalTableDef, Row, SchemaVersionRecord, TableDef } from './types.ts';
 import type { Store } from './store.ts';
 import type { StoreState } from './storeState.ts';
 import { Tx } from './transaction.ts';
@@ -15,7 +15,7 @@ import { prefixEnd, toBytes } from './keyCodec.ts';
 import { encodeValue } from './valueCodec.ts';
 import { diffTable, normalizeTable, validateRecord } from './schema.ts';
 import type { SchemaDiff } from './schema.ts';
-import { StoreMigrationError, StoreSchemaRefusedError } from './errors.ts';
+import { StoreArgumentError, StoreMigrationError, StoreSchemaRefusedError } from './errors.ts';
 import type { StoreValidationError } from './errors.ts';
 import { backupKv } from './backup.ts';
 import { deferredRecordOp } from './deferredMigrations.ts';
@@ -54,6 +54,8 @@ export interface PlanOptions {
  * migrations (above `version`). Stored tables the code no longer declares are kept. @internal
  */
 export function makePlan(catalog: Catalog, o: PlanOptions, version: number): Plan {
+  checkMigrations(o.migrations);
+  if (o.tables !== undefined && (o.tables === null || typeof o.tables !== 'object' || Array.isArray(o.tables))) throw new StoreArgumentError('tables', o.tables, 'an object of table definitions by name');
   const stored = new Map(catalog.tables.map((t) => [t.name, t]));
   if (!o.tables) return { tables: catalog.tables.map((t) => ({ name: t.name, declared: t, stored: t })), pending: [] };
   const migrations = [...(o.migrations ?? [])].sort((a, b) => a.version - b.version);
@@ -63,7 +65,8 @@ export function makePlan(catalog: Catalog, o: PlanOptions, version: number): Pla
   const pending = migrations.filter((m) => m.version > version);
   let nextId = catalog.nextId;
   const tables: PlannedTable[] = [];
-  for (const [name, def] of Object.entries(o.tables)) {
+  for (const name of Object.keys(o.tables)) {
+    const def = o.tables[name]!;
     const s = stored.get(name);
     const declared = normalizeTable(name, def, s?.id ?? nextId++);
     if (!s) {
@@ -78,8 +81,21 @@ export function makePlan(catalog: Catalog, o: PlanOptions, version: number): Pla
     tables.push({ name, declared, stored: s, diff });
   }
   // stored tables the code no longer declares are kept as they are: never dropped
-  for (const s of catalog.tables) if (!o.tables[s.name]) tables.push({ name: s.name, declared: s, stored: s });
+  for (const s of catalog.tables) if (!Object.hasOwn(o.tables, s.name)) tables.push({ name: s.name, declared: s, stored: s });
   return { tables, pending };
+}
+
+/** Checks the `migrations` option: an array of `{ version, description, up }`, versions positive integers. @internal */
+export function checkMigrations(migrations: unknown): void {
+  if (migrations === undefined) return;
+  if (!Array.isArray(migrations)) throw new StoreArgumentError('migrations', migrations, 'an array of migrations');
+  for (const m of migrations as unknown[]) {
+    if (m === null || typeof m !== 'object') throw new StoreArgumentError('migrations[]', m, 'a migration object { version, description, up }');
+    const { version, description, up } = m as Partial<Record<keyof Migration, unknown>>;
+    if (!Number.isSafeInteger(version) || (version as number) < 1) throw new StoreArgumentError('migration.version', version, 'a positive integer');
+    if (typeof description !== 'string') throw new StoreArgumentError(`migration ${String(version)}.description`, description, 'a string');
+    if (typeof up !== 'function') throw new StoreArgumentError(`migration ${String(version)}.up`, up, 'a function (tx) => ...');
+  }
 }
 
 /** The meta ops that write the catalog, the schema version and history, and the deferred record. @internal */
@@ -195,7 +211,7 @@ function conform(plan: Plan, tx: Tx, m: Migration, skipReplicated: boolean, repl
         const e = err as StoreValidationError;
         throw new StoreMigrationError(m.version, m.description, `row of ${t.name} does not fit the declared schema after migrating: ${e.message}`, { cause: err });
       }
-      if (JSON.stringify(fixed) !== JSON.stringify(row)) tx.put(t.name, fixed);
+      if (JSON.stringify(fixed) !== JSON.stringify(row)) tx.replaceObject(t.name, row, fixed);
     }
   }
 }
@@ -212,21 +228,24 @@ async function backfill(c: MigrationContext, skipReplicated: boolean): Promise<v
     if (!t.diff || t.diff.added.length === 0) continue;
     if (skipReplicated && t.declared.replicated) continue;
     const mem = c.st.tables.get(t.name)!;
-    let ops: Array<{ table: string; op: 'put'; key: unknown; value: Row }> = [];
+    let ops: CommitOp[] = [];
     let done = 0;
     for (const rk of [...mem.order.scan()]) {
       const row = mem.rows.get(rk)!;
-      if (t.diff.added.every((a) => a.name in row)) continue;
+      if (t.diff.added.every((a) => Object.hasOwn(row, a.name))) continue;
       const fixed = Object.freeze(validateRecord(t.declared, row));
-      ops.push({ table: t.name, op: 'put', key: mem.def.key.length === 1 ? fixed[mem.def.key[0]!] : mem.def.key.map((k) => fixed[k]), value: fixed });
+      const key = mem.def.key.length === 1 ? fixed[mem.def.key[0]!] : mem.def.key.map((k) => fixed[k]);
+      // a bag object's identity is its content: the old object goes, or the table holds both
+      if (mem.def.type === 'bag') ops.push({ table: t.name, op: 'delete', key, value: row });
+      ops.push({ table: t.name, op: 'put', key, value: fixed });
       if (ops.length >= size) {
-        done += ops.length;
+        done += ops.filter((op) => op.op === 'put').length;
         await c.store.enqueue({ ops, extra: [{ type: 'put', column: 'meta', key: metaKey(META.migration), value: encodeValue({ table: t.name, backfilled: done }) }] });
         ops = [];
       }
     }
     if (ops.length > 0) await c.store.enqueue({ ops, extra: [] });
-    c.env.logger.info({ report: 'store_backfill', table: t.name, attributes: t.diff.added.map((a) => a.name), rows: done + ops.length }, 'added attributes back-filled');
+    c.env.logger.info({ report: 'store_backfill', table: t.name, attributes: t.diff.added.map((a) => a.name), rows: done + ops.filter((op) => op.op === 'put').length }, 'added attributes back-filled');
   }
 }
 

@@ -10,7 +10,13 @@ import type { Catalog, Plan } from './migrate.ts';
 import { COLUMNS, META, indexPrefix, metaKey, tablePrefix } from './layout.ts';
 import { decodeKey, fromBytes, prefixEnd, skipElement, toBytes } from './keyCodec.ts';
 import { decodeValue } from './valueCodec.ts';
-import { StoreCorruptError, StoreIoError, StoreLockedError, StoreMissingDirError, StoreNewerSchemaError } from './errors.ts';
+import { deepFreeze } from './values.ts';
+import { StoreCorruptError, StoreDamagedError, StoreError, StoreIoError, StoreLockedError, StoreMissingDirError, StoreNewerSchemaError } from './errors.ts';
+import { validateOpenOptions, canonicalDir } from './openOptions.ts';
+import type { LiveHandleRegistry } from './liveHandles.ts';
+import { processHandles } from './liveHandles.ts';
+import { checkRecovered, digestKey, readChecked, rowHash, sealOps } from './integrity.ts';
+import type { TableDigest } from './integrity.ts';
 import type { DeferredRecord } from './deferredMigrations.ts';
 
 /**
@@ -37,6 +43,15 @@ export interface OpenStoreOptions {
   /** Key-value engine (default `env.io.kv`). */
   readonly kv?: KvAdapter;
   /**
+   * Who owns the handle (any value, compared with `Object.is`): a later `openStore` of the same
+   * directory with the same owner reclaims (closes) this handle if it is still open — a leak of
+   * a crashed initializer. Any other opener of a live directory is refused (`ORDO_STORE_LOCKED`,
+   * `by: 'this_process'`). The store-initializer passes its own token.
+   */
+  readonly owner?: unknown;
+  /** The live-handle registry (default: this process's, `processHandles`). */
+  readonly registry?: LiveHandleRegistry;
+  /**
    * Do not run the `up` of pending migrations flagged `replicated` at open: move the catalog to
    * the declared schema and the schema version to the highest known one, run the other
    * migrations, and record the replicated ones as deferred (`store.deferredMigrations()`), for
@@ -46,12 +61,6 @@ export interface OpenStoreOptions {
    */
   readonly deferReplicatedMigrations?: boolean;
 }
-
-/**
- * Open stores of this process by directory: a restarted initializer closes a leaked handle first.
- * The one place of the process-wide handle bookkeeping (to become the live-handle registry, issue #15 defect 3).
- */
-const openStores = new Map<string, Store>();
 
 /**
  * Opening a store in the initializer's phases: {@link StoreOpening.begin} (check the directory,
@@ -79,39 +88,47 @@ export class StoreOpening {
     this.plan = plan;
   }
 
-  /** Phase 1: check the directory, open, compare schemas. Throws typed errors; never creates an empty store under `expectExisting`. */
+  /**
+   * Phase 1: check the options and the directory, claim it, open RocksDB guarded, prove that
+   * what it recovered is what was acknowledged, compare schemas. Throws typed errors; never
+   * creates an empty store under `expectExisting` nor where a store existed; a refused open
+   * leaves every file as it was.
+   */
   static async begin(o: OpenStoreOptions): Promise<StoreOpening> {
-    const { env, dir } = o;
-    const kv = o.kv ?? env.io.kv;
-    if (!kv) throw new StoreIoError(dir, 'open', { cause: new Error('no key-value adapter (env.io.kv)') });
-    const leaked = openStores.get(dir);
-    if (leaked) {
-      env.logger.warn({ report: 'store_leaked_handle', dir }, 'closing a previous handle of this store before reopening');
-      await leaked.close();
-    }
-    if (o.expectExisting && !(await kv.exists(dir))) throw new StoreMissingDirError(dir);
-    let db: KvDb;
+    validateOpenOptions(o);
+    const { env } = o;
+    const kv = (o.kv ?? env.io.kv)!;
+    const dir = await canonicalDir(kv, o.dir);
+    const lease = await (o.registry ?? processHandles).claim(dir, o.owner, env.logger);
+    let db: KvDb | undefined;
     try {
-      db = await kv.open(dir, { columns: COLUMNS, createIfMissing: !o.expectExisting });
-    } catch (err) {
-      if (err instanceof KvError && err.kind === 'locked') throw new StoreLockedError(dir, { cause: err });
-      if (err instanceof KvError && err.kind === 'missing') throw new StoreMissingDirError(dir);
-      throw new StoreIoError(dir, 'open', { cause: err });
-    }
-    try {
-      const catalog = ((await readMeta(db, META.catalog)) as Catalog | undefined) ?? { nextId: 1, tables: [] };
-      const version = ((await readMeta(db, META.version)) as { version: number; history: SchemaVersionRecord[] } | undefined) ?? { version: 0, history: [] };
+      if (o.expectExisting && !(await kv.exists(dir))) throw new StoreMissingDirError(dir);
+      try {
+        db = await kv.open(dir, { columns: COLUMNS, createIfMissing: !o.expectExisting, guard: true });
+      } catch (err) {
+        throw openError(dir, err);
+      }
+      const catalog = ((await readChecked(db, 'meta', metaKey(META.catalog), 'catalog')) as Catalog | undefined) ?? { nextId: 1, tables: [] };
+      const version = ((await readChecked(db, 'meta', metaKey(META.version), 'schema version')) as { version: number; history: SchemaVersionRecord[] } | undefined) ?? { version: 0, history: [] };
+      const commitSeq = ((await readChecked(db, 'meta', metaKey(META.seq), 'commit sequence')) as number | undefined) ?? 0;
+      await checkRecovered(db, commitSeq);
       const fresh = catalog.tables.length === 0 && version.history.length === 0;
+      if (fresh && commitSeq > 0) throw new StoreDamagedError(dir, `catalog and schema history are missing, but ${commitSeq} commits were recovered`, { missing: { recovered: 0, acknowledged: commitSeq } });
       const applied = new Map<string, number>();
       const it = db.iterator('meta', { gte: metaKey(META.appliedPrefix), lt: metaKey(META.appliedPrefix + '\uffff') });
-      for (let chunk = await it.next(1000); chunk.length > 0; chunk = await it.next(1000)) {
-        for (const [k, v] of chunk) {
-          const d = decodeValue(v);
-          if (d.ok) applied.set(k.toString('utf8').slice(META.appliedPrefix.length), d.value as number);
+      try {
+        for (let chunk = await it.next(1000); chunk.length > 0; chunk = await it.next(1000)) {
+          for (const [k, v] of chunk) {
+            const d = decodeValue(v);
+            if (d.ok) applied.set(k.toString('utf8').slice(META.appliedPrefix.length), d.value as number);
+          }
         }
+      } catch (err) {
+        throw openError(dir, err);
+      } finally {
+        await it.close();
       }
-      await it.close();
-      const deferredRec = (await readMeta(db, META.deferred)) as DeferredRecord | undefined;
+      const deferredRec = (await readChecked(db, 'meta', metaKey(META.deferred), 'deferred migrations')) as DeferredRecord | undefined;
       const known = Math.max(0, ...(o.migrations ?? []).map((m) => m.version));
       if (o.tables && version.version > known) throw new StoreNewerSchemaError(version.version, known, dir);
       const plan = makePlan(catalog, o, fresh ? known : version.version);
@@ -122,25 +139,28 @@ export class StoreOpening {
         tables: new Map(),
         schemaVersion: version.version,
         history: version.history,
-        commitSeq: ((await readMeta(db, META.seq)) as number | undefined) ?? 0,
+        commitSeq,
         applied,
         changeLogLimit: o.changeLogLimit ?? 10_000,
-        onClose: () => {
-          if (openStores.get(dir) === store) openStores.delete(dir);
-        },
+        onClose: () => lease.release(),
         deferred: deferredRec?.migrations ?? [],
         legacy: new Map((deferredRec?.legacy ?? []).map((t) => [t.name, t])),
         migrations: new Map((o.migrations ?? []).map((m) => [m.version, m])),
         backupDir: o.backupDir ?? `${dir}/backups`,
       };
       const store = new Store(st);
-      openStores.set(dir, store);
+      lease.attach(store);
       for (const t of plan.tables) st.tables.set(t.name, new MemTable(t.stored ?? t.declared));
-      env.logger.info({ report: 'store_opened', dir, schemaVersion: version.version, tables: plan.tables.length, fresh }, 'store opened');
+      env.logger.info({ report: 'store_opened', dir, schemaVersion: version.version, tables: plan.tables.length, fresh, commitSeq, acknowledged: db.marker?.mark }, 'store opened');
       return new StoreOpening(o, st, store, catalog, { ...plan, fresh });
     } catch (err) {
-      await db.close();
-      throw err;
+      try {
+        await db?.close();
+      } catch (closeErr) {
+        env.logger.error({ err: closeErr, report: 'store_close_failed', dir }, 'closing a refused store failed');
+      }
+      lease.release();
+      throw err instanceof StoreError ? err : openError(dir, err);
     }
   }
 
@@ -170,6 +190,7 @@ export class StoreOpening {
     const { env } = this.o;
     const p = this.plan;
     if (p.fresh) {
+      await this.accept();
       for (const t of p.tables) this.st.tables.set(t.name, new MemTable(t.declared));
       const at = env.clock.now();
       const known = Math.max(0, ...(this.o.migrations ?? []).map((m) => m.version));
@@ -181,10 +202,11 @@ export class StoreOpening {
     }
     if (!this.needsMigration) return;
     await this.loadRows();
+    await this.accept();
     await runMigration({
       env,
-      dir: this.o.dir,
-      backupDir: this.o.backupDir ?? `${this.o.dir}/backups`,
+      dir: this.st.dir,
+      backupDir: this.st.backupDir,
       migrationBatchSize: this.o.migrationBatchSize ?? 1000,
       deferReplicatedMigrations: this.o.deferReplicatedMigrations === true,
       st: this.st,
@@ -198,8 +220,18 @@ export class StoreOpening {
   /** Phase 3: rows into RAM, indexes built. Returns the ready store. */
   async load(): Promise<Store> {
     if (!this.loaded) await this.loadRows();
+    await this.accept();
     for (const mem of this.st.tables.values()) for (const i of mem.def.indexes) if (!mem.indexes.get(i)?.size) mem.buildIndex(i);
     return this.store;
+  }
+
+  /**
+   * Accepts what RocksDB opened, once the recovery check, the catalog and every table's rows
+   * (against its digest) are proven, before the first write: from here on RocksDB's own
+   * deletions at open stand. Until then a failed phase puts every file back (the guard).
+   */
+  private async accept(): Promise<void> {
+    await this.st.db.release?.();
   }
 
   /** Closes the database after a failed phase (releases the LOCK). */
@@ -207,8 +239,11 @@ export class StoreOpening {
     await this.store.close();
   }
 
+  /** The catalog as a commit of its own: sealed and under the watermark, so losing it is detected. */
   private async writeCatalog(extra: KvOp[]): Promise<void> {
-    await this.st.db.write([...catalogOps(this.st, this.catalog), ...extra], { sync: true });
+    const seq = this.st.commitSeq + 1;
+    await this.st.db.write([...catalogOps(this.st, this.catalog), ...extra, ...sealOps(seq)], { sync: true, mark: seq });
+    this.st.commitSeq = seq;
   }
 
   /**
@@ -225,6 +260,7 @@ export class StoreOpening {
       const it = this.st.db.iterator('rows', { gte: toBytes(prefix), lt: toBytes(prefixEnd(prefix)) });
       let lastKey: unknown = undefined;
       let pending: Promise<Array<[Buffer, Buffer]>> | undefined;
+      const digest = { count: 0, sum: 0 };
       try {
         // prefetch: RocksDB reads the next chunk on its thread while this one is decoded
         pending = it.next(4000);
@@ -236,7 +272,9 @@ export class StoreOpening {
             const rk = fromBytes(k).slice(prefix.length);
             const d = decodeValue(v);
             if (d.ok && d.value !== null && typeof d.value === 'object') {
-              mem.rows.set(rk, Object.freeze(d.value as Row));
+              digest.count++;
+              digest.sum = (digest.sum + rowHash(k, v)) >>> 0;
+              mem.rows.set(rk, deepFreeze(d.value as Row));
               mem.order.add(rk);
               lastKey = rk;
               continue;
@@ -253,7 +291,10 @@ export class StoreOpening {
           }
         }
         if (mem.corrupt.size > 0) await this.findCorruptIndexEntries(mem);
+        else await this.checkDigest(mem, digest);
+        mem.digest = digest;
       } catch (err) {
+        if (err instanceof StoreDamagedError) throw err;
         let after: unknown = '(table start)';
         if (typeof lastKey === 'string') after = decodeKey(mem.encKeyOf(lastKey));
         mem.failed = new StoreCorruptError(mem.def.name, after, `table unreadable on disk after this key: ${(err as Error).message}`, { cause: err });
@@ -266,6 +307,17 @@ export class StoreOpening {
     }
     for (const mem of this.st.tables.values()) for (const i of mem.def.indexes) mem.buildIndex(i);
     this.loaded = true;
+  }
+
+  /**
+   * The rows loaded must be the rows acknowledged: the table's digest (count and hash sum,
+   * written atomically with every commit) against the rows read. A mismatch means RocksDB
+   * recovered an older state of this table than of the meta column (a dropped flush): refused.
+   */
+  private async checkDigest(mem: MemTable, got: TableDigest): Promise<void> {
+    const want = (await readChecked(this.st.db, 'meta', digestKey(mem.def.id), `digest of table ${mem.def.name}`)) as TableDigest | undefined;
+    if (want === undefined || (want.count === got.count && want.sum === got.sum)) return;
+    throw new StoreDamagedError(this.st.dir, `table ${mem.def.name}: ${got.count} rows on disk, but the acknowledged state has ${want.count} (digest ${got.sum.toString(16)} ≠ ${want.sum.toString(16)}): RocksDB recovered an older state of this table (a MANIFEST that lost a flush?)`);
   }
 
   /** The on-disk index entries of corrupt rows, so rewriting or deleting such a row removes them. */
@@ -291,12 +343,15 @@ export class StoreOpening {
   }
 }
 
-async function readMeta(db: KvDb, name: string): Promise<unknown> {
-  const v = await db.get('meta', metaKey(name));
-  if (!v) return undefined;
-  const d = decodeValue(v);
-  if (!d.ok) throw new StoreCorruptError('(meta)', name, d.problem);
-  return d.value;
+/** Maps an opening failure to the store's typed errors, by cause. */
+function openError(dir: string, err: unknown): StoreError {
+  if (err instanceof StoreError) return err;
+  if (err instanceof KvError) {
+    if (err.kind === 'locked') return new StoreLockedError(dir, { cause: err });
+    if (err.kind === 'missing') return new StoreMissingDirError(dir);
+    if (err.kind === 'corrupt') return new StoreDamagedError(dir, err.message, { cause: err, ...(err.file ? { file: err.file } : {}) });
+  }
+  return new StoreIoError(dir, 'open', { cause: err });
 }
 
 /**

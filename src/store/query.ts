@@ -2,7 +2,7 @@ import type { MemTable } from './memTable.ts';
 import type { Row } from './types.ts';
 import type { ScanBounds } from './sortedKeys.ts';
 import { encodeKey, prefixEnd, skipElement } from './keyCodec.ts';
-import { StoreCorruptError, StoreValidationError } from './errors.ts';
+import { StoreArgumentError, StoreCorruptError, StoreValidationError } from './errors.ts';
 import { decodeKey } from './keyCodec.ts';
 
 /** Options of a range read. `from`/`to` are inclusive; leave one out for an open end. */
@@ -16,6 +16,18 @@ export interface RangeOptions {
  * hold after commit (by row key). Keys absent here read the committed state.
  */
 export type Overlay = ReadonlyMap<string, ReadonlyMap<string, Row>>;
+
+/**
+ * Checks a read's options at the call: `limit` a non-negative integer (at least 1 for a page of
+ * `select`, which must make progress), `reverse` a boolean. Throws `ORDO_STORE_ARGUMENT`.
+ */
+export function checkReadOptions(opts: { readonly limit?: unknown; readonly reverse?: unknown } | undefined, minLimit = 0): void {
+  if (opts === undefined) return;
+  if (opts === null || typeof opts !== 'object') throw new StoreArgumentError('options', opts, 'an options object');
+  const { limit, reverse } = opts;
+  if (limit !== undefined && limit !== Infinity && !(Number.isSafeInteger(limit) && (limit as number) >= minLimit)) throw new StoreArgumentError('limit', limit, `an integer >= ${minLimit}`);
+  if (reverse !== undefined && typeof reverse !== 'boolean') throw new StoreArgumentError('reverse', reverse, 'a boolean');
+}
 
 /** Encodes a key or throws the typed validation error naming table and value. */
 export function mustEncode(mem: MemTable, key: unknown, attr?: string): string {
@@ -132,9 +144,9 @@ export function indexScan(mem: MemTable, attr: string, from: unknown, to: unknow
 
 /** True when `row` matches every attribute of `pattern` (deep-equal via JSON for objects). */
 export function matches(row: Row, pattern: Row): boolean {
-  for (const k in pattern) {
+  for (const k of Object.keys(pattern)) {
     const p = pattern[k];
-    const v = row[k];
+    const v = Object.hasOwn(row, k) ? row[k] : undefined;
     if (p === v) continue;
     if (typeof p === 'object' && p !== null && JSON.stringify(p) === JSON.stringify(v)) continue;
     return false;

@@ -95,7 +95,14 @@ function validateBatch(store: Store, batch: CommitBatch, legacyOk = false, check
     }
     if (op.op !== 'delete') throw new StoreValidationError(op.table, undefined, op, 'bad_batch', 'op must be put or delete');
     mustEncode(mem, op.key);
-    return op.value === undefined ? { table: op.table, op: 'delete', key: op.key } : { table: op.table, op: 'delete', key: op.key, value: valid(mem, op.value) };
+    if (op.value === undefined) return { table: op.table, op: 'delete', key: op.key };
+    const row = valid(mem, op.value);
+    const rowKey = mem.def.key.length === 1 ? row[mem.def.key[0]!] : mem.def.key.map((k) => row[k]);
+    // a bag delete with a value removes that object: it must be one under the op's key
+    if (checkKeys && mustEncode(mem, op.key) !== mustEncode(mem, rowKey)) {
+      throw new StoreValidationError(op.table, undefined, op.key, 'bad_key', `the op's key disagrees with its row's key ${JSON.stringify(rowKey)}`);
+    }
+    return { table: op.table, op: 'delete', key: op.key, value: row };
   });
 }
 

@@ -1,27 +1,80 @@
 import type { AttributeDef, AttributeType, NormalTableDef, Row, TableDef } from './types.ts';
 import type { SchemaChange } from './errors.ts';
 import { StoreValidationError } from './errors.ts';
+import { checkValue, setOwn } from './values.ts';
 
-/** Fills a declaration's defaults (the catalog form). `id` is assigned by the catalog. */
+const TYPES: ReadonlySet<unknown> = new Set<AttributeType>(['string', 'number', 'integer', 'boolean', 'json', 'any']);
+const TABLE_TYPES: ReadonlySet<unknown> = new Set(['set', 'ordered_set', 'bag']);
+const STORAGES: ReadonlySet<unknown> = new Set(['disc', 'ram']);
+const DURABILITIES: ReadonlySet<unknown> = new Set(['sync', 'async']);
+
+function declError(table: string, attribute: string | undefined, value: unknown, detail: string): StoreValidationError {
+  return new StoreValidationError(table, attribute, value, 'bad_declaration', detail);
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * Fills a declaration's defaults (the catalog form), after checking it: every field of the
+ * declaration in its domain, every default of its attribute's type. Names are looked up as own
+ * properties only (a table or attribute may be called `constructor` or `__proto__`). `id` is
+ * assigned by the catalog. Throws `ORDO_STORE_VALIDATION` (`bad_declaration`) naming the table,
+ * the attribute and the bad value.
+ */
 export function normalizeTable(name: string, def: TableDef, id: number): NormalTableDef {
-  const key = typeof def.key === 'string' ? [def.key] : [...def.key];
-  const attributes = Object.entries(def.attributes).map(([n, a]) => ({ name: n, ...a }));
+  if (!isObject(def)) throw declError(name, undefined, def, 'a table definition is an object');
+  const d = def as Partial<Record<keyof TableDef, unknown>>;
+  const own = (k: keyof TableDef): unknown => (Object.hasOwn(d, k) ? d[k] : undefined);
+  if (!isObject(own('attributes'))) throw declError(name, undefined, own('attributes'), 'attributes must be an object of attribute definitions');
+  const rawKey = own('key');
+  if (!(typeof rawKey === 'string' || (Array.isArray(rawKey) && rawKey.every((k) => typeof k === 'string')))) throw declError(name, undefined, rawKey, 'key must be an attribute name or an array of them');
+  const type = own('type') ?? 'set';
+  if (!TABLE_TYPES.has(type)) throw declError(name, undefined, type, "type must be 'set', 'ordered_set' or 'bag'");
+  const storage = own('storage') ?? 'disc';
+  if (!STORAGES.has(storage)) throw declError(name, undefined, storage, "storage must be 'disc' or 'ram'");
+  const durability = own('durability') ?? 'sync';
+  if (!DURABILITIES.has(durability)) throw declError(name, undefined, durability, "durability must be 'sync' or 'async'");
+  const replicated = own('replicated') ?? false;
+  if (typeof replicated !== 'boolean') throw declError(name, undefined, replicated, 'replicated must be a boolean');
+  const rawIndexes = own('indexes') ?? [];
+  if (!Array.isArray(rawIndexes) || !rawIndexes.every((i) => typeof i === 'string')) throw declError(name, undefined, rawIndexes, 'indexes must be an array of attribute names');
+  const attrs = own('attributes') as Record<string, unknown>;
+  const attributes = Object.keys(attrs).map((n) => normalizeAttribute(name, n, attrs[n]));
+  const key = typeof rawKey === 'string' ? [rawKey] : [...(rawKey as string[])];
   const names = new Set(attributes.map((a) => a.name));
-  if (key.length === 0) throw new StoreValidationError(name, undefined, def.key, 'bad_key', 'a table needs a key attribute');
-  for (const k of key) if (!names.has(k)) throw new StoreValidationError(name, k, def.key, 'unknown_attribute', 'key attribute is not declared');
-  for (const i of def.indexes ?? []) if (!names.has(i)) throw new StoreValidationError(name, i, def.indexes, 'unknown_attribute', 'indexed attribute is not declared');
-  const storage = def.storage ?? 'disc';
+  if (key.length === 0) throw new StoreValidationError(name, undefined, rawKey, 'bad_key', 'a table needs a key attribute');
+  for (const k of key) if (!names.has(k)) throw new StoreValidationError(name, k, rawKey, 'unknown_attribute', 'key attribute is not declared');
+  for (const i of rawIndexes as string[]) if (!names.has(i)) throw new StoreValidationError(name, i, rawIndexes, 'unknown_attribute', 'indexed attribute is not declared');
   return {
     name,
     id,
-    type: def.type ?? 'set',
+    type: type as NormalTableDef['type'],
     key,
     attributes,
-    indexes: [...new Set(def.indexes ?? [])],
-    storage,
-    durability: def.durability ?? 'sync',
-    replicated: def.replicated ?? false,
+    indexes: [...new Set(rawIndexes as string[])],
+    storage: storage as NormalTableDef['storage'],
+    durability: durability as NormalTableDef['durability'],
+    replicated,
   };
+}
+
+function normalizeAttribute(table: string, name: string, a: unknown): { readonly name: string } & AttributeDef {
+  if (!isObject(a)) throw declError(table, name, a, 'an attribute definition is an object ({ type: ... })');
+  const type = Object.hasOwn(a, 'type') ? a['type'] : undefined;
+  if (!TYPES.has(type)) throw declError(table, name, type, "type must be one of 'string', 'number', 'integer', 'boolean', 'json', 'any'");
+  const nullable = Object.hasOwn(a, 'nullable') ? a['nullable'] : undefined;
+  if (nullable !== undefined && typeof nullable !== 'boolean') throw declError(table, name, nullable, 'nullable must be a boolean');
+  for (const k of Object.keys(a)) if (k !== 'type' && k !== 'nullable' && k !== 'default') throw declError(table, name, k, `unknown attribute option ${k}`);
+  const out: { name: string; type: AttributeType; nullable?: boolean; default?: unknown } = { name, type: type as AttributeType };
+  if (nullable !== undefined) out.nullable = nullable;
+  if (Object.hasOwn(a, 'default') && a['default'] !== undefined) {
+    const dflt = a['default'];
+    if (dflt === null ? !nullable : !hasType(type as AttributeType, dflt)) throw declError(table, name, dflt, `default is not of type ${String(type)}${dflt === null ? ' (not nullable)' : ''}`);
+    const checked = checkValue(dflt);
+    if (typeof checked === 'string') throw declError(table, name, dflt, `default ${checked}`);
+    out.default = checked.value;
+  }
+  return out;
 }
 
 /** True when `v` has type `t`. */
@@ -41,10 +94,6 @@ export function hasType(t: AttributeType, v: unknown): boolean {
   }
 }
 
-/**
- * Validates a record against its table and returns the stored form (defaults filled, keys in
- * declaration order). Throws {@link StoreValidationError} naming table, attribute and value.
- */
 const shapes = new WeakMap<NormalTableDef, { names: Set<string>; keys: Set<string> }>();
 
 function shapeOf(t: NormalTableDef): { names: Set<string>; keys: Set<string> } {
@@ -53,19 +102,27 @@ function shapeOf(t: NormalTableDef): { names: Set<string>; keys: Set<string> } {
   return s;
 }
 
+/**
+ * Validates a record against its table and returns the stored form (defaults filled, keys in
+ * declaration order, `json`/`any` values deep-copied and deep-frozen: the caller keeps its
+ * object, the store its own). Attributes are the record's own properties only. Throws
+ * {@link StoreValidationError} naming table, attribute and value; `bad_value` for a value that
+ * would not come back equal from the disk.
+ */
 export function validateRecord(t: NormalTableDef, rec: unknown): Row {
   if (rec === null || typeof rec !== 'object' || Array.isArray(rec)) throw new StoreValidationError(t.name, undefined, rec, 'wrong_type', 'a record is an object');
   const input = rec as Row;
   const shape = shapeOf(t);
-  for (const k in input) {
+  for (const k of Object.keys(input)) {
     if (!shape.names.has(k)) throw new StoreValidationError(t.name, k, input[k], 'unknown_attribute');
   }
+  if (Object.getOwnPropertySymbols(input).length > 0) throw new StoreValidationError(t.name, undefined, rec, 'bad_value', 'symbol-keyed properties are not attributes');
   const out: Row = {};
   for (const a of t.attributes) {
-    let v = input[a.name];
+    let v = Object.hasOwn(input, a.name) ? input[a.name] : undefined;
     if (v === undefined) {
       if (shape.keys.has(a.name)) throw new StoreValidationError(t.name, a.name, undefined, 'missing', 'key attribute');
-      if (a.default !== undefined) v = a.default !== null && typeof a.default === 'object' ? structuredClone(a.default) : a.default;
+      if (a.default !== undefined) v = a.default;
       else if (a.nullable) v = null;
       else throw new StoreValidationError(t.name, a.name, undefined, 'missing');
     }
@@ -73,8 +130,13 @@ export function validateRecord(t: NormalTableDef, rec: unknown): Row {
       if (!a.nullable || shape.keys.has(a.name)) throw new StoreValidationError(t.name, a.name, v, 'wrong_type', `expected ${a.type}`);
     } else if (!hasType(a.type, v)) {
       throw new StoreValidationError(t.name, a.name, v, 'wrong_type', `expected ${a.type}`);
+    } else if (typeof v === 'number' ? !Number.isFinite(v) || Object.is(v, -0) : typeof v !== 'string' && typeof v !== 'boolean') {
+      // json/any (and -0): check what the disk would change; keep a frozen copy of our own
+      const c = checkValue(v);
+      if (typeof c === 'string') throw new StoreValidationError(t.name, a.name, v, 'bad_value', c);
+      v = c.value;
     }
-    out[a.name] = v;
+    setOwn(out, a.name, v);
   }
   return out;
 }
@@ -125,6 +187,12 @@ export function diffTable(stored: NormalTableDef, declared: NormalTableDef): Sch
   if (stored.storage === 'disc' && declared.storage === 'ram') refused.push({ kind: 'changed_storage', detail: 'disc → ram would drop the data on disk' });
   const addedIndexes = declared.indexes.filter((i) => !stored.indexes.includes(i));
   const droppedIndexes = stored.indexes.filter((i) => !declared.indexes.includes(i));
-  const changed = JSON.stringify({ ...stored, id: 0 }) !== JSON.stringify({ ...declared, id: 0 });
+  const changed = canonical(stored) !== canonical(declared);
   return { refused, added, addedIndexes, droppedIndexes, changed };
+}
+
+/** A definition as JSON with attribute options in one order (catalogs written by older code list them as declared). */
+function canonical(d: NormalTableDef): string {
+  const attributes = d.attributes.map((a) => ({ name: a.name, type: a.type, nullable: a.nullable, default: a.default }));
+  return JSON.stringify({ ...d, id: 0, attributes });
 }

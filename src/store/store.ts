@@ -4,8 +4,9 @@ import type { MemTable } from './memTable.ts';
 import { Tx } from './transaction.ts';
 import type { Page } from './transaction.ts';
 import type { Cursor, RangeOptions } from './query.ts';
-import { indexScan, keyBounds, mustEncode, readKey, scanRows } from './query.ts';
-import { StoreClosedError, StoreValidationError } from './errors.ts';
+import { checkReadOptions, indexScan, keyBounds, mustEncode, readKey, scanRows } from './query.ts';
+import { StoreClosedError, StoreIoError, StoreValidationError } from './errors.ts';
+import type { StoreFailedError } from './errors.ts';
 import { validateRecord } from './schema.ts';
 import type { Pending } from './writeBatch.ts';
 import type { BackupInfo } from './backup.ts';
@@ -153,11 +154,13 @@ export class Store {
    * { reverse: true, limit: 100 })`, which reads 100 index entries, never sorts the table.
    */
   indexRange(table: string, attr: string, from?: unknown, to?: unknown, opts: RangeOptions = {}): Row[] {
+    checkReadOptions(opts);
     return indexScan(this.table(table), attr, from, to, opts);
   }
 
   /** Rows with key in `[from, to]` (inclusive, undefined = open) in key order. */
   range(table: string, from?: unknown, to?: unknown, opts: RangeOptions = {}): Row[] {
+    checkReadOptions(opts);
     const mem = this.table(table);
     return scanRows(mem, keyBounds(mem, from, to, opts.reverse ?? false), opts.limit);
   }
@@ -351,13 +354,37 @@ export class Store {
     return storeVerify(this);
   }
 
-  /** Waits for queued commits, then closes the database (releasing its LOCK). Idempotent. */
+  /**
+   * The typed failed state: set when a disk write failed (a full disk, an I/O error) and the
+   * engine refuses writes since (RocksDB keeps its background error until the database is
+   * reopened). Every later write first probes the engine: while it refuses, the write rejects
+   * with this `ORDO_STORE_FAILED` error; once it accepts, the store leaves the failed state.
+   * Reads keep serving the committed state from RAM. The store-initializer child turns the
+   * failure into a clean restart (close, reopen).
+   */
+  get failed(): StoreFailedError | undefined {
+    return this.commits.failure;
+  }
+
+  /** Calls `listener` once when the store enters its failed state (see {@link Store.failed}). Returns an unsubscribe. */
+  onFailure(listener: (e: StoreFailedError) => void): () => void {
+    return this.commits.onFailure(listener);
+  }
+
+  /**
+   * Waits for queued commits, then closes the database (releasing its LOCK). Idempotent. Never
+   * rejects with an engine error: a failure to close cleanly rejects with `ORDO_STORE_IO`
+   * (after a disk error it is logged and the close resolves); the handle is released either way.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     await this.idle();
     this.closed = true;
     try {
       await this.s.db.close();
+    } catch (err) {
+      if (this.commits.failure) this.s.env.logger.warn({ err, report: 'store_close_after_failure', dir: this.s.dir }, 'closed a failed store');
+      else throw new StoreIoError(this.s.dir, 'close', { cause: err });
     } finally {
       this.s.onClose();
     }

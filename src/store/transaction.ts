@@ -1,9 +1,11 @@
 import type { MemTable } from './memTable.ts';
+import { bagObjectId } from './memTable.ts';
+import { encodeKey } from './keyCodec.ts';
 import type { CommitOp, Row } from './types.ts';
 import type { RangeOptions, Cursor } from './query.ts';
-import { indexScan, keyBounds, matches, mustEncode, readKey, scanRows, encodeCursor, decodeCursor } from './query.ts';
+import { checkReadOptions, indexScan, keyBounds, matches, mustEncode, readKey, scanRows, encodeCursor, decodeCursor } from './query.ts';
 import { validateRecord } from './schema.ts';
-import { StoreValidationError } from './errors.ts';
+import { StoreArgumentError, StoreTxFinishedError, StoreValidationError } from './errors.ts';
 
 /** What a transaction needs from the store: its tables. @internal */
 export interface TxHost {
@@ -35,9 +37,17 @@ export class Tx {
   /** Versions of deferred replicated migrations this transaction carries out (`Store.runDeferredMigrations`). @internal */
   migrations: readonly number[] | undefined = undefined;
 
+  /** Set once the transaction function's run is over (committed, re-run or failed): writes are refused. @internal */
+  finished = false;
   private readonly host: TxHost;
+
   constructor(host: TxHost) {
     this.host = host;
+  }
+
+  private writable(table: string, operation: string, value: unknown): MemTable {
+    if (this.finished) throw new StoreTxFinishedError(table, operation, value);
+    return this.host.table(table);
   }
 
   private noteRead(mem: MemTable, encKey: string): void {
@@ -82,7 +92,7 @@ export class Tx {
 
   /** Writes a record (validated; defaults filled). Replaces the row with the same key (set tables). */
   put(table: string, record: Row): Row {
-    const mem = this.host.table(table);
+    const mem = this.writable(table, 'put', record);
     const row = Object.freeze(validateRecord(mem.def, record));
     const rk = mem.rowKeyOf(row);
     const encKey = mem.encKeyOf(rk);
@@ -99,20 +109,23 @@ export class Tx {
 
   /** Deletes every object under `key`. */
   delete(table: string, key: unknown): void {
-    const mem = this.host.table(table);
+    const mem = this.writable(table, 'delete', key);
     this.setObjects(mem, mustEncode(mem, key), new Map());
     this.ops.push({ table, op: 'delete', key });
   }
 
   /** Deletes one object of a bag (the whole row under its key for set tables). */
   deleteObject(table: string, record: Row): void {
-    const mem = this.host.table(table);
+    const mem = this.writable(table, 'deleteObject', record);
     if (mem.def.type !== 'bag') {
       const k = mem.def.key.length === 1 ? record[mem.def.key[0]!] : mem.def.key.map((a) => record[a]);
       return this.delete(table, k);
     }
-    const row = validateRecord(mem.def, record);
-    const rk = mem.rowKeyOf(row);
+    // an object as stored (e.g. of an older shape, during a migration) is deleted as it is;
+    // otherwise the record is validated (defaults filled) to find the object it names
+    const stored = this.storedObject(mem, record);
+    const row = stored ? stored[1] : validateRecord(mem.def, record);
+    const rk = stored ? stored[0] : mem.rowKeyOf(row);
     const encKey = mem.encKeyOf(rk);
     const objs = new Map(this.objectsOf(mem, encKey));
     objs.delete(rk);
@@ -120,8 +133,44 @@ export class Tx {
     this.ops.push({ table, op: 'delete', key: mem.def.key.length === 1 ? row[mem.def.key[0]!] : mem.def.key.map((k) => row[k]), value: row });
   }
 
+  /**
+   * Replaces the stored object `old` by `next` (for a bag: deletes that object, then puts the new
+   * one — a bag object's identity is its content, so a plain put would keep both). @internal
+   */
+  replaceObject(table: string, old: Row, next: Row): Row {
+    const mem = this.writable(table, 'put', next);
+    if (mem.def.type === 'bag') this.deleteObject(table, old);
+    return this.put(table, next);
+  }
+
+  /**
+   * A point to roll back to: a joined (nested) transaction that fails leaves none of its writes
+   * in the outer one (Mnesia: "any work performed by the child is erased"). @internal
+   */
+  savepoint(): () => void {
+    const ops = this.ops.length;
+    const migrations = this.migrations;
+    const overlays = new Map([...this.overlays].map(([mem, o]) => [mem, new Map(o)]));
+    return () => {
+      this.ops.length = ops;
+      this.migrations = migrations;
+      this.overlays.clear();
+      for (const [mem, o] of overlays) this.overlays.set(mem, o);
+    };
+  }
+
+  /** The [row key, row] of the object `record` is exactly, when it is one of the key's current objects. */
+  private storedObject(mem: MemTable, record: Row): [string, Row] | undefined {
+    const enc = encodeKey(mem.def.key.length === 1 ? record[mem.def.key[0]!] : mem.def.key.map((k) => record[k]));
+    if (enc === undefined) return undefined;
+    const rk = enc + bagObjectId(record);
+    const row = this.objectsOf(mem, enc).get(rk);
+    return row ? [rk, row] : undefined;
+  }
+
   /** Rows with key in `[from, to]` in key order (undefined = open end). */
   range(table: string, from?: unknown, to?: unknown, opts: RangeOptions = {}): Row[] {
+    checkReadOptions(opts);
     const mem = this.host.table(table);
     this.noteScan(mem);
     return scanRows(mem, keyBounds(mem, from, to, opts.reverse ?? false), opts.limit, this.overlay(mem));
@@ -136,6 +185,7 @@ export class Tx {
 
   /** Rows whose indexed `attr` lies in `[from, to]`, in index order. */
   indexRange(table: string, attr: string, from?: unknown, to?: unknown, opts: RangeOptions = {}): Row[] {
+    checkReadOptions(opts);
     const mem = this.host.table(table);
     this.noteScan(mem);
     return indexScan(mem, attr, from, to, opts, this.overlay(mem));
@@ -144,18 +194,22 @@ export class Tx {
   /** Rows equal to `pattern` on every attribute it names (uses the key or an index when it can). */
   match(table: string, pattern: Row): Row[] {
     const mem = this.host.table(table);
-    for (const k in pattern) if (!mem.def.attributes.some((a) => a.name === k)) throw new StoreValidationError(table, k, pattern[k], 'unknown_attribute');
-    if (mem.def.key.every((k) => pattern[k] !== undefined)) {
+    if (pattern === null || typeof pattern !== 'object') throw new StoreArgumentError('pattern', pattern, 'an object of attribute values');
+    for (const k of Object.keys(pattern)) if (!mem.def.attributes.some((a) => a.name === k)) throw new StoreValidationError(table, k, pattern[k], 'unknown_attribute');
+    const has = (k: string): boolean => Object.hasOwn(pattern, k) && pattern[k] !== undefined;
+    if (mem.def.key.every(has)) {
       const key = mem.def.key.length === 1 ? pattern[mem.def.key[0]!] : mem.def.key.map((k) => pattern[k]);
       return this.read(table, key).filter((r) => matches(r, pattern));
     }
-    const indexed = mem.def.indexes.find((i) => pattern[i] !== undefined && (typeof pattern[i] !== 'object' || pattern[i] === null));
+    const indexed = mem.def.indexes.find((i) => has(i) && (typeof pattern[i] !== 'object' || pattern[i] === null));
     if (indexed) return this.indexRead(table, indexed, pattern[indexed]).filter((r) => matches(r, pattern));
     return this.range(table).filter((r) => matches(r, pattern));
   }
 
   /** Rows for which `predicate` holds, in key order, a page at a time (`limit`, resume with `cursor`). */
   select(table: string, predicate: (row: Row) => boolean, opts: { limit?: number; cursor?: Cursor } = {}): Page {
+    checkReadOptions(opts, 1);
+    if (typeof predicate !== 'function') throw new StoreArgumentError('predicate', predicate, 'a function (row) => boolean');
     const mem = this.host.table(table);
     this.noteScan(mem);
     const gt = opts.cursor === undefined ? undefined : decodeCursor(mem, opts.cursor);
@@ -213,7 +267,7 @@ export class Tx {
     const mem = this.host.table(table);
     let n = 0;
     for (const row of this.range(table)) {
-      const next = fn({ ...row });
+      const next = fn(structuredClone(row) as Row);
       const key = mem.def.key.length === 1 ? row[mem.def.key[0]!] : mem.def.key.map((k) => row[k]);
       if (next === undefined) this.delete(table, key);
       else {

@@ -6,7 +6,8 @@ import { Tx } from './transaction.ts';
 import type { TxHost } from './transaction.ts';
 import { plainOp } from './changeFeed.ts';
 import { mustEncode } from './query.ts';
-import { StoreClosedError, StoreTxRetriesError } from './errors.ts';
+import { StoreArgumentError, StoreClosedError, StoreTxRetriesError } from './errors.ts';
+import { outsideTx, runAsTx, runningTx } from './txContext.ts';
 
 /** Options of `Store.transaction`. */
 export interface TransactionOptions {
@@ -41,9 +42,27 @@ export class TxRunner {
     this.h = host;
   }
 
-  /** `Store.transaction`. */
+  /**
+   * `Store.transaction`. Called from inside a running transaction function of the same store,
+   * it **joins** the outer transaction, as in Mnesia: `fn` runs on the outer `tx`, its writes
+   * commit with the outer ones (a conflict re-runs the outer function, and with it this one);
+   * if `fn` throws, its writes are rolled back and the error is the caller's. Run as a separate
+   * transaction it would wait for the outer one to finish while the outer one waits for it.
+   */
   async run<T>(fn: (tx: Tx) => Promise<T> | T, opts: TransactionOptions): Promise<T> {
-    const retries = opts.retries ?? 16;
+    const retries = opts?.retries ?? 16;
+    if (!Number.isSafeInteger(retries) || retries < 0) throw new StoreArgumentError('retries', retries, 'a non-negative integer');
+    if (typeof fn !== 'function') throw new StoreArgumentError('fn', fn, 'a function (tx) => ...');
+    const outer = runningTx();
+    if (outer && outer.runner === this && !outer.tx.finished) {
+      const rollback = outer.tx.savepoint();
+      try {
+        return await fn(outer.tx);
+      } catch (err) {
+        rollback();
+        throw err;
+      }
+    }
     let last: Conflict = { table: '?' };
     let release: (() => void) | undefined;
     this.active++;
@@ -52,7 +71,12 @@ export class TxRunner {
         if (this.h.isClosing()) throw new StoreClosedError(this.h.s.dir);
         if (!release) while (this.exclusive) await this.exclusive;
         const tx = new Tx(this.h);
-        const result = await fn(tx);
+        let result: T;
+        try {
+          result = await runAsTx({ runner: this, tx }, () => fn(tx));
+        } finally {
+          tx.finished = true;
+        }
         const conflict = this.h.commits.conflictOf(tx);
         if (conflict) {
           last = conflict;
@@ -82,7 +106,8 @@ export class TxRunner {
   async submit(ops: readonly CommitOp[]): Promise<void> {
     const r = this.h.replicator;
     if (r && this.touchesReplicated(ops)) {
-      await r.commit({ ops: ops.map(plainOp), schemaVersion: this.h.s.schemaVersion }, { check: false });
+      const batch = { ops: ops.map(plainOp), schemaVersion: this.h.s.schemaVersion };
+      await outsideTx(() => r.commit(batch, { check: false }));
       return;
     }
     await this.h.commits.enqueue({ ops });

@@ -3,6 +3,8 @@ import type { CommitOp, Row } from './types.ts';
 import type { MemTable } from './memTable.ts';
 import { INDEX_MARK, META, indexDiskKey, logKey, metaKey, rowDiskKey } from './layout.ts';
 import { encodeValue } from './valueCodec.ts';
+import { digestKey, rowHash, sealOps } from './integrity.ts';
+import type { TableDigest } from './integrity.ts';
 
 /** A commit waiting for the next group flush. @internal */
 export interface Pending {
@@ -32,6 +34,8 @@ export interface BuiltBatch {
   readonly changes: Change[][];
   readonly sync: boolean;
   readonly seq: number;
+  /** The touched disc tables' digests after this batch (adopted once the write succeeded). */
+  readonly digests: ReadonlyMap<MemTable, TableDigest>;
 }
 
 /** Context of {@link buildWriteBatch}. @internal */
@@ -68,6 +72,7 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
   };
   const kvOps: KvOp[] = [];
   const changes: Change[][] = [];
+  const digests = new Map<MemTable, TableDigest>();
   let sync = false;
   let seq = ctx.commitSeq;
   for (const p of batch) {
@@ -87,14 +92,25 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
         const e = mem.indexEntry(a, old, rowKey);
         if (e !== undefined) kvOps.push({ type: 'del', column: 'idx', key: indexDiskKey(id, a, e) });
       }
+      // the table digest follows the rows (integrity.ts): out with the old, in with the new
+      const diskKey = rowDiskKey(id, rowKey);
+      let dg = digests.get(mem);
+      if (!dg) digests.set(mem, (dg = { ...mem.digest }));
+      if (old) {
+        dg.count--;
+        dg.sum = (dg.sum - rowHash(diskKey, encodeValue(old))) >>> 0;
+      }
       if (row) {
-        kvOps.push({ type: 'put', column: 'rows', key: rowDiskKey(id, rowKey), value: encodeValue(row) });
+        const value = encodeValue(row);
+        dg.count++;
+        dg.sum = (dg.sum + rowHash(diskKey, value)) >>> 0;
+        kvOps.push({ type: 'put', column: 'rows', key: diskKey, value });
         for (const a of mem.def.indexes) {
           const e = mem.indexEntry(a, row, rowKey);
           if (e !== undefined) kvOps.push({ type: 'put', column: 'idx', key: indexDiskKey(id, a, e), value: INDEX_MARK });
         }
       } else {
-        kvOps.push({ type: 'del', column: 'rows', key: rowDiskKey(id, rowKey) });
+        kvOps.push({ type: 'del', column: 'rows', key: diskKey });
       }
     };
     for (const t of p.replaceTables ?? []) {
@@ -133,6 +149,8 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
       if (!p.applied) sync = true;
     }
   }
-  if (seq !== ctx.commitSeq) kvOps.push({ type: 'put', column: 'meta', key: metaKey(META.seq), value: encodeValue(seq) });
-  return { kvOps, changes, sync, seq };
+  for (const [mem, dg] of digests) kvOps.push({ type: 'put', column: 'meta', key: digestKey(mem.def.id), value: encodeValue(dg) });
+  // the commit sequence, sealed in every column family (see integrity.ts)
+  if (seq !== ctx.commitSeq) kvOps.push(...sealOps(seq));
+  return { kvOps, changes, sync, seq, digests };
 }

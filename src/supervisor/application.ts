@@ -51,6 +51,8 @@ export interface ChildHealth {
   lastError: unknown;
   /** When the current phase began (the Env clock's ms). */
   since: number | undefined;
+  /** How long it has been in this phase (ms), as of the health read. */
+  forMs?: number;
   /** Parked: the service whose provider is not ready. */
   waitingFor?: string;
   /** Up, but its state is tagged `degraded` (e.g. a cache serving stale data, NATS down). */
@@ -101,8 +103,9 @@ export interface ApplicationHandle {
   readonly name: string;
   readonly kernel: Kernel;
   /**
-   * Resolves with the root supervisor's pid once every child is ready (status `ready`; children
-   * waiting with `startRetry` or parked keep it pending); rejects with `ApplicationStartError`
+   * Resolves with the root supervisor's pid once every child has started (children waiting with
+   * `startRetry`, parked or starting keep it pending; one up but tagged `degraded` does not —
+   * `health().status` says `degraded` then); rejects with `ApplicationStartError`
    * when the start fails, or when the application ends before it was ever ready.
    */
   readonly ready: Promise<Pid>;
@@ -195,7 +198,8 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
   /** Every change below the root: resolve `ready` the first time the whole tree is. */
   const checkReady = (): void => {
     if (isReady || !rootStarted || exitInfo || stopping) return;
-    if (health().status !== 'ready') return;
+    // every child has started (a child up but tagged degraded counts: health says degraded)
+    if (!allStarted(health().children)) return;
     isReady = true;
     report(env.logger, 'application_started', { application: name, pid: String(rootPid), startType });
     resolveReady(rootPid!);
@@ -290,7 +294,7 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
     const info = rootPid ? kernel.processInfo(rootPid) : undefined;
     const tree = info?.state as { children?: unknown[]; intensity?: IntensityHealth } | undefined;
     const now = env.clock.now();
-    const children = toHealth(tree?.children ?? []);
+    const children = toHealth(tree?.children ?? [], now);
     let status: ApplicationStatus;
     let reason: HealthReason | undefined;
     if (exitInfo) status = exitInfo.code === 0 && !startError ? 'stopped' : 'failed';
@@ -314,6 +318,12 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
   }
 
   return { name, kernel, ready, exited, stop, health };
+}
+
+const NOT_STARTED = new Set<ChildPhase>(['starting', 'waiting', 'parked', 'pending', 'restarting']);
+
+function allStarted(children: readonly ChildHealth[]): boolean {
+  return children.every((c) => !NOT_STARTED.has(c.phase) && (!c.children || allStarted(c.children)));
 }
 
 /**
@@ -364,10 +374,10 @@ function treeOf(kernel: Kernel, root: Pid): Pid[] {
   return out;
 }
 
-function toHealth(children: unknown[]): ChildHealth[] {
+function toHealth(children: unknown[], now: number): ChildHealth[] {
   return children.map((c) => {
     const ch = c as ChildDescription;
-    const nested = ch.type === 'supervisor' && ch.state && typeof ch.state === 'object' && 'children' in ch.state ? toHealth((ch.state as { children: unknown[] }).children) : undefined;
+    const nested = ch.type === 'supervisor' && ch.state && typeof ch.state === 'object' && 'children' in ch.state ? toHealth((ch.state as { children: unknown[] }).children, now) : undefined;
     const out: ChildHealth = {
       id: ch.id,
       pid: ch.pid,
@@ -381,6 +391,7 @@ function toHealth(children: unknown[]): ChildHealth[] {
       lastError: ch.lastError,
       since: ch.since,
     };
+    if (ch.since !== undefined) out.forMs = now - ch.since;
     if (ch.waitingFor !== undefined) out.waitingFor = ch.waitingFor;
     if (ch.degraded) out.degraded = true;
     if (ch.error !== undefined) out.error = ch.error;

@@ -55,7 +55,8 @@ export class RestartWindow {
       this.head = 0;
     }
     t.push(now);
-    return t.length - this.head <= this.limits.maxRestarts;
+    // __chaosBugs.intensityMiscount (test-only): forgets to count the new restart.
+    return t.length - this.head - (__chaosBugs.intensityMiscount ? 1 : 0) <= this.limits.maxRestarts;
   }
 
   /** The restarts inside the window as of the last charge, newest first (as `addRestart` returns them). */

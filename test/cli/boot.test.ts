@@ -4,15 +4,15 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ordoSource } from '../support/ordoCli.ts'; // the CLI from the source: tests never need a build
 import { spawn, type ChildProcess } from 'node:child_process';
 import { freePort, waitFor } from '../harness/nats.ts';
 import { main } from '../../src/cli/main.ts';
 import type { CliIo } from '../../src/cli/io.ts';
 
-const bin = join(import.meta.dirname, '..', '..', 'bin', 'ordo.js');
 
 function ordo(args: string[], vars: Record<string, string>): { child: ChildProcess; out: () => string; err: () => string; exit: Promise<number | null> } {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...vars } });
+  const child = spawn(process.execPath, [...ordoSource, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...vars } });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -33,7 +33,7 @@ async function get(url: string): Promise<{ status: number; body: string } | unde
   }
 }
 
-const ORDER = ['health', 'caches/bux', 'caches', 'replication', 'store', 'leader', 'cluster'];
+const ORDER = ['health', 'bux', 'replication', 'store', 'leader', 'cluster'];
 
 describe('npm start: the reference tree on the embedded default', () => {
   it('reaches ready, /health/ready answers 200, ordo health reads it; SIGTERM stops every child in reverse order, exit 0, final status in the file', async () => {
@@ -110,7 +110,7 @@ describe('the ordo command as Unix users expect', () => {
   });
 
   it('a flag missing its value, a bad port and an unknown command are usage errors (exit 2)', async () => {
-    for (const argv of [['start', '--data'], ['health', '--port', 'x'], ['frobnicate']]) {
+    for (const argv of [['start', '--data'], ['health', '--port', 'x'], ['frobnicate'], ['store', 'info', '--bogus'], ['store', 'info'], ['tree', 'extra']]) {
       const io = capture();
       expect(await main(argv, {}, io)).toBe(2);
       expect(io.stderr).toHaveLength(1);

@@ -4,13 +4,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ordoSource } from '../support/ordoCli.ts'; // the CLI from the source: tests never need a build
 import { spawn, type ChildProcess } from 'node:child_process';
 import { NatsServer, cleanup, freePort, waitFor } from '../harness/nats.ts';
 
-const bin = join(import.meta.dirname, '..', '..', 'bin', 'ordo.js');
 
 function node(url: string, dataDir: string, name: string, port: number): { child: ChildProcess; out: () => string; exit: Promise<number | null> } {
-  const child = spawn(process.execPath, [bin, 'start', '--nats', url, '--data', dataDir, '--node', name, '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...ordoSource, 'start', '--nats', url, '--data', dataDir, '--node', name, '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', () => undefined);
@@ -49,7 +49,7 @@ describe('the reference tree clustered over NATS (ordo start --nats)', () => {
       expect(await a.exit).toBe(0);
       b.child.kill('SIGTERM');
       expect(await b.exit).toBe(0);
-      for (const n of [a, b]) expect([...n.out().matchAll(/^ {2}stopped (\S+) /gm)].map((m) => m[1])).toEqual(['health', 'caches/bux', 'caches', 'replication', 'store', 'leader', 'cluster']);
+      for (const n of [a, b]) expect([...n.out().matchAll(/^ {2}stopped (\S+) /gm)].map((m) => m[1])).toEqual(['health', 'bux', 'replication', 'store', 'leader', 'cluster']);
     } finally {
       for (const n of [a, b]) if (n.child.exitCode === null) n.child.kill('SIGKILL');
     }

@@ -18,9 +18,9 @@ export const TABLES = ['users', 'orders'];
 
 /** users/orders replicated (string key `id`, a json `v`), `secrets` local to each node. */
 export const TABLE_DEFS: Record<string, TableDef> = {
-  users: { key: 'id', attributes: { id: { type: 'string' }, v: { type: 'json', default: null } }, replicated: true },
-  orders: { key: 'id', attributes: { id: { type: 'string' }, v: { type: 'json', default: null } }, replicated: true },
-  secrets: { key: 'id', attributes: { id: { type: 'string' }, v: { type: 'json', default: null } } },
+  users: { key: 'id', attributes: { id: { type: 'string' }, v: { type: 'json', nullable: true } }, replicated: true },
+  orders: { key: 'id', attributes: { id: { type: 'string' }, v: { type: 'json', nullable: true } }, replicated: true },
+  secrets: { key: 'id', attributes: { id: { type: 'string' }, v: { type: 'json', nullable: true } } },
 };
 
 /** A real Store and what the tests watch of it. */

@@ -4,6 +4,8 @@ import { discoveryMachine, type ClusterService } from '../../src/cluster/discove
 import { replicationMachine, type ReplicationConfig, type ReplicationService } from '../../src/cluster/replication.ts';
 import { replNames, type Replicator } from '../../src/cluster/replicator.ts';
 import { ClusterError } from '../../src/cluster/errors.ts';
+import { connectCluster } from '../../src/cluster/connection.ts';
+import { serverHas } from '../../src/cluster/serverFeatures.ts';
 import { NatsServer, cleanup, waitFor } from '../harness/nats.ts';
 import type { CommitOp, ReplicatorCommitOptions } from '../../src/store/types.ts';
 import { realTimeEnv, startChild, stopChild, waitTag } from './helpers.ts';
@@ -173,7 +175,21 @@ describe('replication through JetStream', () => {
     }
   });
 
-  it('conflict detection (table scope): same table conflicts across nodes, different tables do not', async () => {
+  it('conflict detection (table scope): refused before nats-server 2.11 (per-node subjects need the wildcard expectation); on 2.11+ same table conflicts across nodes, different tables do not', async () => {
+    const probe = await connectCluster(realTimeEnv(), { servers: [ns.url] }, 'probe');
+    const version = probe.serverVersion;
+    await probe.close();
+    if (!serverHas(version, 'lastSubjectSequenceSubject')) {
+      const env = realTimeEnv();
+      const d = startChild(discoveryMachine, { env, config: { cluster: 'conft', nodeName: 'a', nats: { servers: [ns.url] }, heartbeatMs: 200, ttlMs: 1000 } }, env);
+      await waitTag(d, 'ready');
+      const store = await newStore();
+      const r = startChild(replicationMachine, { env, cluster: d.getSnapshot().context.service, store: store.store, config: { store: 'main', tables: TABLES, conflictScope: 'table' } }, env);
+      await waitFor(() => r.getSnapshot().status === 'done', 'replication child ends');
+      expect((r.getSnapshot().output as { reason: { code: string; message: string } }).reason).toMatchObject({ code: 'ORDO_NATS_FEATURE', message: expect.stringContaining('2.11') });
+      await stopChild(d);
+      return;
+    }
     const a = await startNode(ns.url, 'conft', 'a', await newStore(), { conflictScope: 'table' });
     const b = await startNode(ns.url, 'conft', 'b', await newStore(), { conflictScope: 'table' });
     await a.commit([put('users', '1', { n: 0 })]);
@@ -198,13 +214,13 @@ describe('replication through JetStream', () => {
     const b = await startNode(ns.url, 'mal', 'b', await newStore());
     const js = jetstream(a.svc.connection!.nc);
     const { prefix } = replNames('mal', 'main');
-    await js.publish(`${prefix}.t.users`, new TextEncoder().encode('{not json'));
-    await js.publish(`${prefix}.t.users`, new TextEncoder().encode(JSON.stringify({ v: 1, node: 'x', batch: { ops: 'nope', schemaVersion: 1 } })));
-    await js.publish(`${prefix}.t.users`, new TextEncoder().encode(JSON.stringify({ v: 1, node: 'x', batch: { ops: [{ table: 'ghost', op: 'put', key: 1, value: {} }], schemaVersion: 1 } })));
-    await js.publish(`${prefix}.t.users`, new TextEncoder().encode(JSON.stringify({ v: 1, node: 'a', batch: { ops: [{ table: 'users', op: 'put', key: 'bad-local', value: {} }], schemaVersion: 1 }, local: [{ table: 'x', op: 'drop' }] })));
+    await js.publish(`${prefix}.x.t.users`, new TextEncoder().encode('{not json'));
+    await js.publish(`${prefix}.x.t.users`, new TextEncoder().encode(JSON.stringify({ v: 1, node: 'x', batch: { ops: 'nope', schemaVersion: 1 } })));
+    await js.publish(`${prefix}.x.t.users`, new TextEncoder().encode(JSON.stringify({ v: 1, node: 'x', batch: { ops: [{ table: 'ghost', op: 'put', key: 1, value: {} }], schemaVersion: 1 } })));
+    await js.publish(`${prefix}.a.t.users`, new TextEncoder().encode(JSON.stringify({ v: 1, node: 'a', batch: { ops: [{ table: 'users', op: 'put', key: 'bad-local', value: {} }], schemaVersion: 1 }, local: [{ table: 'x', op: 'drop' }] })));
     // a migration batch may have no ops, but its `migrations` must be a non-empty array of positive integers
-    await js.publish(`${prefix}.m`, new TextEncoder().encode(JSON.stringify({ v: 1, node: 'x', batch: { ops: [], schemaVersion: 1, migrations: [0] } })));
-    await js.publish(`${prefix}.t.users`, new TextEncoder().encode(JSON.stringify({ v: 1, node: 'x', batch: { ops: [{ table: 'users', op: 'put', key: 'm', value: {} }], schemaVersion: 1, migrations: '2' } })));
+    await js.publish(`${prefix}.x.m`, new TextEncoder().encode(JSON.stringify({ v: 1, node: 'x', batch: { ops: [], schemaVersion: 1, migrations: [0] } })));
+    await js.publish(`${prefix}.x.t.users`, new TextEncoder().encode(JSON.stringify({ v: 1, node: 'x', batch: { ops: [{ table: 'users', op: 'put', key: 'm', value: {} }], schemaVersion: 1, migrations: '2' } })));
     // (writing before a has seen them would rightly be a conflict: they are the table's latest messages)
     await waitFor(() => a.repl.health().malformed === 6, 'a skipped 6');
     await a.commit([put('users', 'ok', { fine: true })]);

@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { natsAccountConf } from '../../src/cluster/natsPermissions.ts';
 
 /** What a test may ask of a server. */
 export interface NatsServerConf {
@@ -37,6 +38,11 @@ export interface NatsServerConf {
   storeDir?: string;
   /** Extra config lines, appended verbatim (e.g. accounts and permissions). */
   extraConf?: string[];
+  /**
+   * Per-node NATS users bound to their replication subjects (`natsAccountConf`, the
+   * configuration `docs/cluster.md` ships): each node may publish only on subjects naming it.
+   */
+  nodeAuth?: Parameters<typeof natsAccountConf>[0];
 }
 
 /** Generates a CA and a server certificate for 127.0.0.1/localhost with openssl. */
@@ -168,6 +174,7 @@ export class NatsServer {
     if (conf.user !== undefined) lines.push(`authorization { user: "${conf.user}", password: "${conf.password ?? ''}" }`);
     else if (conf.token !== undefined) lines.push(`authorization { token: "${conf.token}" }`);
     else if (conf.nkey !== undefined) lines.push(`authorization { users: [ { nkey: "${conf.nkey}" } ] }`);
+    if (conf.nodeAuth) lines.push(natsAccountConf(conf.nodeAuth));
     lines.push(...(conf.extraConf ?? []));
     const confFile = join(dir, 'nats.conf');
     writeFileSync(confFile, lines.join('\n') + '\n');

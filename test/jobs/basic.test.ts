@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { JobRunner, defineWorker, obanBackoff } from '../../src/jobs/index.ts';
-import { faultyDisk, openJobStore, run, testEnv, T0 } from './helpers.ts';
+import { faultyDisk, openJobStore, run, settle, testEnv, T0 } from './helpers.ts';
 
 describe('job runner basics (virtual clock, simulated disk)', () => {
   it('runs an enqueued job to completed and writes its effects in the completing transaction', async () => {
@@ -53,5 +53,24 @@ describe('job runner basics (virtual clock, simulated disk)', () => {
     expect(obanBackoff(5, 20, () => 0)).toBe(47_000);
     expect(obanBackoff(5, 20, () => 0.999)).toBe(51_000);
     expect(obanBackoff(50, 100, () => 0)).toBe((2 ** 10 + 15) * 1000);
+  });
+
+  it('a stop while a claim is in flight gives the claimed jobs back with their attempt (regression: they were orphaned, then discarded)', async () => {
+    const env = testEnv(2);
+    const disk = faultyDisk();
+    let store = await openJobStore(env, disk);
+    const w = defineWorker<Record<string, never>>({ name: 'once', maxAttempts: 1, perform: () => undefined });
+    const config = { workers: [w], queues: { default: 2 }, pruner: false as const };
+    let runner = await JobRunner.start({ env, store, config });
+    const { job } = await runner.enqueue(w, {});
+    await settle(env, runner.stop());
+    expect(runner.get(job.id)).toMatchObject({ state: 'available', attempt: 0 });
+    await store.close();
+    store = await openJobStore(env, disk);
+    runner = await JobRunner.start({ env, store, config });
+    await run(env, 100);
+    expect(runner.get(job.id)).toMatchObject({ state: 'completed', attempt: 1 });
+    await settle(env, runner.stop());
+    await store.close();
   });
 });

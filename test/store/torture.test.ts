@@ -70,7 +70,7 @@ describe('crash durability torture (kill -9 of a real child process)', () => {
     }
     expect(kills).toBe(50);
     expect(acked.size).toBeGreaterThan(50);
-  }, 150_000);
+  }, 400_000);
 
   it('a migration killed at random moments completes on reopen with no half-migrated row visible (10 kills, auto and numbered)', async () => {
     const { dir, cleanup } = tempDir('ordo-torture-mig-');
@@ -116,5 +116,5 @@ describe('crash durability torture (kill -9 of a real child process)', () => {
     }
     // the kills must actually have landed during migrations, not after them
     expect(killedMidway).toBeGreaterThanOrEqual(5);
-  }, 150_000);
+  }, 400_000);
 });

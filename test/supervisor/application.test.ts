@@ -208,7 +208,7 @@ describe('health', () => {
     const before = a.handle.health();
     expect(before).toMatchObject({ app: 'shop', status: 'ready', pid: String(root) });
     const pids = await childPids(a, root);
-    const up = { phase: 'running', attempts: 0, lastError: undefined, since: 0 };
+    const up = { phase: 'running', attempts: 0, lastError: undefined, since: 0, forMs: 0 };
     expect(before.children).toEqual([
       { id: 'db', pid: String(pids.get('db')), type: 'worker', state: 'running', restarts: 0, lastExit: undefined, ...up },
       { id: 'api', pid: String(pids.get('api')), type: 'worker', state: 'running', restarts: 0, lastExit: undefined, ...up },

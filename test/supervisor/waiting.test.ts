@@ -3,7 +3,7 @@
 // All on the virtual clock.
 import { describe, expect, it } from 'vitest';
 import { fromPromise, setup } from 'xstate';
-import { child, createKernel, createTestEnv, service, startApplication, startSupervisor, whichChildren, type ApplicationHealth, type LifecycleEvent, type Pid, type StartRetrySpec } from '../../src/index.ts';
+import { child, createKernel, createTestEnv, service, startApplication, startSupervisor, supervisor, whichChildren, type ApplicationHealth, type LifecycleEvent, type Pid, type StartRetrySpec } from '../../src/index.ts';
 import { worker } from '../support/machines.ts';
 
 /** The database the seed's Repo could not reach: the test says when it is up. */
@@ -189,6 +189,31 @@ describe('startRetry and parking: the seed tree with its database unreachable fo
     db.up = true;
     await env.clock.advance(retry.maxMs);
     expect((await whichChildren(kernel, r.pid)).every((c) => typeof c.pid === 'object')).toBe(true);
+  });
+
+  it('a child of a nested supervisor parks on a provider of an enclosing one, and starts when it is ready', async () => {
+    const db = new FakeDb();
+    const env = createTestEnv();
+    const app = startApplication({
+      name: 'nested',
+      env,
+      tree: {
+        strategy: 'rest_for_one',
+        children: [
+          seedTree(db).children[0]!,
+          supervisor('jobs', { strategy: 'one_for_one', children: [child({ id: 'stager', requires: { repo: RepoTag }, start: { machine: dependent, input: ({ deps }) => ({ repo: deps.repo }) } })] }),
+        ],
+      },
+    });
+    await env.clock.advance(60_000);
+    const h = app.health();
+    expect(h).toMatchObject({ status: 'degraded', reason: { child: 'repo', phase: 'waiting' } });
+    expect(h.children.find((c) => c.id === 'jobs')!.children).toMatchObject([{ id: 'stager', phase: 'parked', waitingFor: 'repo' }]);
+    db.up = true;
+    await env.clock.advance(retry.maxMs);
+    expect(app.health().status).toBe('ready');
+    expect(app.health().children.find((c) => c.id === 'jobs')!.children).toMatchObject([{ id: 'stager', phase: 'running' }]);
+    expect(db.queries).toBe(1);
   });
 
   it('a machine reads its own pid (self) from its input', async () => {

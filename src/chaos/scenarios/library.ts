@@ -27,13 +27,13 @@ export const restForOneService: Scenario = {
     maxRestarts: 3,
     periodMs: 5000,
     children: [
-      { id: 'store', provides: 'store', kvDir: '/data/service', writeEveryMs: 500, startMs: { uniform: [5, 50] }, stopMs: { uniform: [1, 20] } },
+      { id: 'store', provides: 'store', kvDir: '/data/service', writeEveryMs: 2000, startMs: { uniform: [5, 50] }, stopMs: { uniform: [1, 20] } },
       { id: 'cache', requires: ['store'], provides: 'cache', startMs: { uniform: [1, 20] }, crashAfterMs: { exponential: 8000 } },
       { id: 'api', requires: ['cache'], startMs: 3, stopMs: { uniform: [0, 10] } },
       { id: 'jobs', requires: ['store'], startMs: 2, crashAfterMs: { exponential: 15000 } },
     ],
   },
-  horizonMs: 60_000,
+  horizonMs: 30_000,
   latency: { deliveryMs: { uniform: [0, 2] }, ioMs: { uniform: [1, 3] } },
   faults: {
     random: {
@@ -61,7 +61,7 @@ export const oneForAllWorkers: Scenario = {
     periodMs: 10_000,
     children: ['a', 'b', 'c', 'd', 'e'].map((id, i) => ({ id, startMs: { uniform: [1, 10] }, stopMs: { uniform: [0, 30] }, ...(i % 2 === 0 ? { crashAfterMs: { exponential: 12_000 } } : {}) })),
   },
-  horizonMs: 60_000,
+  horizonMs: 30_000,
   latency: { deliveryMs: { uniform: [0, 3] } },
   faults: { random: { points: { 'actor.stop.slow': { delayMs: [10, 200] }, 'actor.start.slow': { delayMs: [5, 100] } } } },
   invariants: supervisorInvariants,
@@ -89,13 +89,13 @@ export const nestedTree: Scenario = {
       { id: 'reporter', requires: ['db'], startMs: 1 },
     ],
   },
-  horizonMs: 60_000,
+  horizonMs: 30_000,
   latency: { deliveryMs: { uniform: [0, 1] }, ioMs: 1 },
   faults: {
     timeline: [
       { at: 5_000, action: 'kill', child: 'w2' },
-      { at: 20_000, action: 'crash', child: 'db' },
-      { at: 30_000, action: 'kill', child: 'reporter' },
+      { at: 12_000, action: 'crash', child: 'db' },
+      { at: 18_000, action: 'kill', child: 'reporter' },
     ],
     random: { points: { 'actor.start.slow': { delayMs: [5, 50] } } },
   },

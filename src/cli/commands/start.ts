@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createRealEnv, type Env } from '../../env/index.ts';
 import type { SupervisorSpec } from '../../supervisor/index.ts';
+import { importModule } from '../loadModule.ts';
 import { CommandError, UsageError, parseFlags, portFlag, str } from '../args.ts';
 import type { CliIo } from '../io.ts';
 import { runStart } from '../runStart.ts';
@@ -79,12 +80,7 @@ export async function startCommand(argv: readonly string[], io: CliIo, options: 
 /** Imports a tree module (a path, relative to the working directory, or a URL) and calls its `tree` export. */
 export async function loadTree(ref: string, options: TreeModuleOptions): Promise<SupervisorSpec> {
   const url = /^[a-z]+:\/\//.test(ref) || ref.startsWith('file:') ? ref : pathToFileURL(resolve(ref)).href;
-  let mod: { tree?: unknown; default?: unknown };
-  try {
-    mod = (await import(url)) as typeof mod;
-  } catch (e) {
-    throw new CommandError(`cannot load the tree module ${ref}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-  }
+  const mod = await importModule<{ tree?: unknown; default?: unknown }>(url, `the tree module ${ref}`);
   const make = mod.tree ?? mod.default;
   if (typeof make !== 'function') throw new CommandError(`the tree module ${ref} exports no tree(options) function`);
   return (make as (o: TreeModuleOptions) => SupervisorSpec)(options);

@@ -1,0 +1,218 @@
+/**
+ * Job-runner benchmarks (issue 10) against BullMQ on a real `redis-server` (Debian's), both in
+ * this process, sides alternating, median of runs, at two comparable durabilities:
+ * - the store's `async` job tables vs Redis `appendonly yes` + `appendfsync everysec`;
+ * - the store's `sync` job tables (every commit fdatasynced, group commit) vs `appendfsync always`.
+ * Figures: no-op job throughput (enqueue N jobs and run them all, concurrency 50) and
+ * enqueue→start latency p50/p99 (one job at a time, the worker idle and waiting).
+ * Run: `node --import tsx bench/jobs.ts` (BENCH_RUNS=3, BENCH_JOBS=5000, BENCH_SAMPLES=300).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import { pino } from 'pino';
+import { Queue as BullQueue, Worker as BullWorker, createBunRedisClient } from 'bullmq';
+import { createRealEnv, type Env } from '../src/env/index.ts';
+import { openStore } from '../src/store/openStore.ts';
+import { JobRunner, defineWorker, jobTables } from '../src/jobs/index.ts';
+import { type BenchResult, isMain, median, now, percentile, printResults } from './lib.ts';
+import { MiniRedis } from './_resp.ts';
+
+const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
+const JOBS = Number(process.env['BENCH_JOBS'] ?? 5000);
+const SAMPLES = Number(process.env['BENCH_SAMPLES'] ?? 300);
+const CONCURRENCY = 50;
+
+const quietEnv = (): Env => createRealEnv({ logger: pino({ level: 'silent' }) });
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address();
+      srv.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+/** A redis-server on a free loopback port with its AOF in a temp dir. */
+async function startRedis(fsync: 'everysec' | 'always'): Promise<{ port: number; stop: () => Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'ordo-bench-redis-'));
+  const port = await freePort();
+  const proc: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', fsync, '--save', '', '--protected-mode', 'yes'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    const t = setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 10_000);
+    proc.stdout!.on('data', (b: Buffer) => {
+      out += b.toString();
+      if (out.includes('Ready to accept connections')) {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+    proc.once('exit', (c) => reject(new Error(`redis-server exited ${c}: ${out}`)));
+  });
+  return {
+    port,
+    stop: async () => {
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+interface Side {
+  /** Enqueue JOBS no-op jobs and wait until all completed: jobs/s. */
+  throughput(): Promise<number>;
+  /** SAMPLES sequential enqueue→start latencies (ms). */
+  latency(): Promise<number[]>;
+  close(): Promise<void>;
+}
+
+async function ordoSide(durability: 'sync' | 'async'): Promise<Side> {
+  const dir = mkdtempSync(join(tmpdir(), 'ordo-bench-jobs-'));
+  const env = quietEnv();
+  const store = await openStore({ env, dir, tables: jobTables({ durability }) });
+  let started: (() => void) | undefined;
+  let done = 0;
+  let allDone: (() => void) | undefined;
+  const noop = defineWorker<{ n: number }>({
+    name: 'noop',
+    perform: () => {
+      started?.();
+      if (++done === JOBS) allDone?.();
+    },
+  });
+  const runner = await JobRunner.start({ env, store, config: { workers: [noop], queues: { default: CONCURRENCY }, pruner: { maxAgeMs: 1000, intervalMs: 1000 } } });
+  return {
+    async throughput() {
+      done = 0;
+      const finished = new Promise<void>((r) => (allDone = r));
+      const t0 = now();
+      await Promise.all(Array.from({ length: JOBS }, (_, n) => runner.enqueue(noop, { n })));
+      await finished;
+      allDone = undefined;
+      return JOBS / ((now() - t0) / 1000);
+    },
+    async latency() {
+      const out: number[] = [];
+      done = -1e9;
+      for (let i = 0; i < SAMPLES; i++) {
+        const t0 = now();
+        const s = new Promise<void>((r) => (started = r));
+        void runner.enqueue(noop, { n: i });
+        await s;
+        out.push(now() - t0);
+        await new Promise((r) => setImmediate(r));
+      }
+      started = undefined;
+      return out;
+    },
+    async close() {
+      await runner.stop();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function bullSide(port: number, name: string): Promise<Side> {
+  // BullMQ 6's Bun adapter over a minimal RESP2 client (ioredis is not installed: see _resp.ts)
+  const client = (): never => createBunRedisClient(new MiniRedis(`redis://127.0.0.1:${port}`) as never) as never;
+  const queue = new BullQueue(name, { connection: client() });
+  let started: (() => void) | undefined;
+  let done = 0;
+  let allDone: (() => void) | undefined;
+  const worker = new BullWorker(
+    name,
+    async () => {
+      started?.();
+      if (++done === JOBS) allDone?.();
+    },
+    { connection: client(), concurrency: CONCURRENCY },
+  );
+  await worker.waitUntilReady();
+  await queue.waitUntilReady();
+  return {
+    async throughput() {
+      done = 0;
+      const finished = new Promise<void>((r) => (allDone = r));
+      const t0 = now();
+      await Promise.all(Array.from({ length: JOBS }, (_, n) => queue.add('noop', { n })));
+      await finished;
+      allDone = undefined;
+      return JOBS / ((now() - t0) / 1000);
+    },
+    async latency() {
+      const out: number[] = [];
+      done = -1e9;
+      for (let i = 0; i < SAMPLES; i++) {
+        const t0 = now();
+        const s = new Promise<void>((r) => (started = r));
+        void queue.add('noop', { n: i });
+        await s;
+        out.push(now() - t0);
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      started = undefined;
+      return out;
+    },
+    async close() {
+      await worker.close();
+      await queue.obliterate({ force: true });
+      await queue.close();
+    },
+  };
+}
+
+async function compare(label: string, durability: 'sync' | 'async', fsync: 'everysec' | 'always'): Promise<BenchResult[]> {
+  const redis = await startRedis(fsync);
+  const tput = { ordo: [] as number[], bull: [] as number[] };
+  const p50 = { ordo: [] as number[], bull: [] as number[] };
+  const p99 = { ordo: [] as number[], bull: [] as number[] };
+  try {
+    for (let run = 0; run <= RUNS; run++) {
+      // sides alternate, and which goes first alternates too; run 0 is a warm-up
+      const order = run % 2 === 0 ? (['ordo', 'bull'] as const) : (['bull', 'ordo'] as const);
+      for (const who of order) {
+        const side = who === 'ordo' ? await ordoSide(durability) : await bullSide(redis.port, `bench-${label}-${run}`);
+        try {
+          const t = await side.throughput();
+          const lat = await side.latency();
+          if (run > 0) {
+            tput[who].push(t);
+            p50[who].push(percentile(lat, 50));
+            p99[who].push(percentile(lat, 99));
+          }
+        } finally {
+          await side.close();
+        }
+      }
+    }
+  } finally {
+    await redis.stop();
+  }
+  const bull = `BullMQ 6, Redis AOF appendfsync ${fsync}`;
+  const tm = median(tput.ordo);
+  const tb = median(tput.bull);
+  const res: BenchResult[] = [
+    { name: `no-op job throughput, ${durability} job tables (${JOBS} jobs, concurrency ${CONCURRENCY})`, value: tm, unit: 'ops/s', baseline: { name: bull, value: tb }, ratio: tm / tb, target: 'ahead of BullMQ', met: tm > tb, runs: tput.ordo },
+  ];
+  for (const [q, xs] of [['p50', p50], ['p99', p99]] as const) {
+    const a = median(xs.ordo);
+    const b = median(xs.bull);
+    res.push({ name: `enqueue→start latency ${q}, ${durability} job tables`, value: a, unit: 'ms', baseline: { name: bull, value: b }, ratio: a / b, target: 'ahead of BullMQ (lower)', met: a < b, runs: xs.ordo });
+  }
+  return res;
+}
+
+export async function run(): Promise<BenchResult[]> {
+  return [...(await compare('async', 'async', 'everysec')), ...(await compare('sync', 'sync', 'always'))];
+}
+
+if (isMain(import.meta.url)) printResults('jobs', await run());

@@ -1,0 +1,12 @@
+/**
+ * The Mnesia setup's documented failure modes (`shared/seeds/000_3672b0fb21e0eb8d.txt`): schema
+ * migrations, dead nodes, the delete-and-recreate fallback — replayed as chaos scenarios.
+ */
+import type { Incident } from '../../../src/chaos/incidents.ts';
+import { deadNodeMigration } from './deadNodeMigration.ts';
+
+export const incident: Incident = {
+  id: 'mnesia',
+  title: "Mnesia's migrations: dead nodes in the schema and the delete-and-recreate fallback",
+  steps: [deadNodeMigration],
+};

@@ -1,0 +1,227 @@
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import { hostname } from 'node:os';
+import { crc32 } from 'node:zlib';
+import { KvError } from './kv.ts';
+import type { KvMarker } from './kv.ts';
+
+/**
+ * Ordo's own files beside RocksDB's, the evidence a damaged RocksDB cannot erase:
+ *
+ * - `ORDO_STORE` (the **marker**): the store's identity (a random id, whether it was created by
+ *   this format or adopted from an older store) and its **durable commit watermark** — the
+ *   highest commit mark whose synced write was acknowledged. 128 bytes: two 64-byte slots, each
+ *   `magic(8) id(16) epoch(8) mark(8) flags(1) reserved(19) crc32(4)`; an update rewrites the
+ *   slot `epoch % 2` in place and fdatasyncs, so a torn write spoils only the slot being written
+ *   (whose commit was not acknowledged yet) and the other slot still holds the previous mark.
+ *   Created atomically (temp file, fsync, rename, fsync of the directory).
+ * - `ordo-open-guard/` (the **guard**): hard links to every RocksDB file taken before RocksDB
+ *   opens the directory. RocksDB deletes and replaces files while it opens (obsolete SSTs and
+ *   logs, a new MANIFEST and CURRENT); if the store then refuses what it found, the guard puts
+ *   the directory back exactly as it was, so a refused open loses nothing and refuses again.
+ *   Released (links removed) once the store accepted what it opened, before its first write.
+ */
+export const MARKER_FILE = 'ORDO_STORE';
+export const GUARD_DIR = 'ordo-open-guard';
+
+const MAGIC = Buffer.from('ORDOMRK1', 'latin1');
+const SLOT = 64;
+const FLAG_ADOPTED = 1;
+
+function encodeSlot(id: Buffer, epoch: number, mark: number, adopted: boolean): Buffer {
+  const b = Buffer.alloc(SLOT);
+  MAGIC.copy(b, 0);
+  id.copy(b, 8, 0, 16);
+  b.writeBigUInt64BE(BigInt(epoch), 24);
+  b.writeBigUInt64BE(BigInt(mark), 32);
+  b[40] = adopted ? FLAG_ADOPTED : 0;
+  b.writeUInt32BE(crc32(b.subarray(0, 60)), 60);
+  return b;
+}
+
+function decodeSlot(b: Buffer): { id: Buffer; epoch: number; mark: number; adopted: boolean } | undefined {
+  if (b.length < SLOT || !b.subarray(0, 8).equals(MAGIC)) return undefined;
+  if (b.readUInt32BE(60) !== crc32(b.subarray(0, 60))) return undefined;
+  return { id: Buffer.from(b.subarray(8, 24)), epoch: Number(b.readBigUInt64BE(24)), mark: Number(b.readBigUInt64BE(32)), adopted: (b[40]! & FLAG_ADOPTED) !== 0 };
+}
+
+function fsyncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Reads the marker of `dir`: `undefined` when there is none; throws `KvError('corrupt')` when neither slot is intact. */
+export function readMarker(dir: string): KvMarker | undefined {
+  const file = `${dir}/${MARKER_FILE}`;
+  let buf: Buffer;
+  try {
+    buf = fs.readFileSync(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new KvError(kindOfErrno(err), `${file}: cannot read the store marker: ${(err as Error).message}`, dir, { cause: err });
+  }
+  const slots = [decodeSlot(buf.subarray(0, SLOT)), decodeSlot(buf.subarray(SLOT, 2 * SLOT))].filter((s) => s !== undefined);
+  const best = slots.sort((a, b) => b.epoch - a.epoch)[0];
+  if (!best) throw new KvError('corrupt', `${file}: store marker damaged (no intact slot of ${buf.length} bytes); the store's identity and commit watermark cannot be proven`, dir, { file });
+  return { file, id: best.id.toString('hex'), mark: best.mark, epoch: best.epoch, adopted: best.adopted };
+}
+
+/** Creates the marker atomically (`adopted`: the directory already held an older store without one). */
+export function createMarker(dir: string, mark: number, adopted: boolean): KvMarker {
+  const file = `${dir}/${MARKER_FILE}`;
+  const id = randomBytes(16);
+  const tmp = `${file}.tmp-${process.pid}`;
+  const data = Buffer.concat([encodeSlot(id, 1, mark, adopted), encodeSlot(id, 0, 0, adopted)]);
+  try {
+    const fd = fs.openSync(tmp, 'w');
+    try {
+      fs.writeSync(fd, data, 0, data.length, 0);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+    fsyncDir(dir);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw new KvError(kindOfErrno(err), `${file}: cannot write the store marker: ${(err as Error).message}`, dir, { cause: err });
+  }
+  return { file, id: id.toString('hex'), mark, epoch: 1, adopted };
+}
+
+/**
+ * An open marker: `advance(mark)` durably records a new watermark (pwrite of one slot +
+ * fdatasync). Runs on whichever thread performs the synced write (the sync writer passes the
+ * descriptor to its worker, see {@link markerSlotWrite}).
+ */
+export interface MarkerHandle {
+  readonly fd: number;
+  current: KvMarker;
+  close(): void;
+}
+
+/** Opens the marker file for in-place updates. */
+export function openMarker(m: KvMarker): MarkerHandle {
+  const fd = fs.openSync(m.file, 'r+');
+  return {
+    fd,
+    current: m,
+    close: () => fs.closeSync(fd),
+  };
+}
+
+/** The bytes and offset that record `mark` as the next epoch of `m` (pure; the writer does the I/O). */
+export function markerSlotWrite(m: KvMarker, mark: number): { data: Buffer; offset: number; next: KvMarker } {
+  const epoch = m.epoch + 1;
+  return { data: encodeSlot(Buffer.from(m.id, 'hex'), epoch, mark, m.adopted), offset: (epoch % 2) * SLOT, next: { ...m, epoch, mark } };
+}
+
+/** Records `mark` synchronously on this thread (write + fdatasync). */
+export function advanceMarkerSync(h: MarkerHandle, mark: number): void {
+  const w = markerSlotWrite(h.current, mark);
+  fs.writeSync(h.fd, w.data, 0, w.data.length, w.offset);
+  fs.fdatasyncSync(h.fd);
+  h.current = w.next;
+}
+
+/** Maps an errno to a key-value error kind. */
+export function kindOfErrno(err: unknown): 'nospace' | 'readonly' | 'io' {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') return 'nospace';
+  if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') return 'readonly';
+  return 'io';
+}
+
+// ---- the open guard ----
+
+/** RocksDB's files worth guarding (everything but the LOCK, our marker and sub-directories). */
+function guardedNames(dir: string): string[] {
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isFile() && e.name !== 'LOCK' && e.name !== MARKER_FILE && !e.name.includes('.tmp-'))
+    .map((e) => e.name);
+}
+
+/**
+ * Links every RocksDB file of `dir` into `dir/ordo-open-guard/` (an owner file names this
+ * process). Throws `KvError('locked')` when a live process on this host is inside its own
+ * guarded open of the same directory.
+ */
+export function takeGuard(dir: string): void {
+  const g = `${dir}/${GUARD_DIR}`;
+  try {
+    fs.mkdirSync(g);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new KvError(kindOfErrno(err), `${g}: cannot create the open guard: ${(err as Error).message}`, dir, { cause: err });
+    // an earlier open did not finish: restore what it guarded (unless its process still runs)
+    restoreGuard(dir, false);
+    fs.mkdirSync(g);
+  }
+  try {
+    fs.writeFileSync(`${g}/owner`, `${hostname()} ${process.pid}\n`);
+    for (const name of guardedNames(dir)) fs.linkSync(`${dir}/${name}`, `${g}/${name}`);
+    fs.writeFileSync(`${g}/complete`, '');
+    fsyncDir(g);
+  } catch (err) {
+    fs.rmSync(g, { recursive: true, force: true });
+    throw new KvError(kindOfErrno(err), `${g}: cannot link the store's files into the open guard: ${(err as Error).message}`, dir, { cause: err });
+  }
+}
+
+function ownerAlive(g: string): boolean {
+  let text: string;
+  try {
+    text = fs.readFileSync(`${g}/owner`, 'utf8');
+  } catch {
+    return false;
+  }
+  const [host, pidText] = text.trim().split(' ');
+  const pid = Number(pidText);
+  if (host !== hostname()) return true; // cannot tell: assume it runs
+  if (pid === process.pid) return false; // ours, from an open of this process that did not finish
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Puts `dir` back as it was when the guard was taken: every guarded file RocksDB deleted or
+ * replaced is moved back, files RocksDB created since are removed (they derive from the
+ * restored ones), then the guard is removed. `own`: the caller holds the database's LOCK
+ * (skips the live-owner check). A guard whose links were not all taken is simply removed.
+ */
+export function restoreGuard(dir: string, own: boolean): void {
+  const g = `${dir}/${GUARD_DIR}`;
+  if (!fs.existsSync(g)) return;
+  if (!own && ownerAlive(g)) throw new KvError('locked', `${g}: another process on this host is opening this store`, dir);
+  if (fs.existsSync(`${g}/complete`)) {
+    const guarded = fs.readdirSync(g).filter((n) => n !== 'owner' && n !== 'complete');
+    const keep = new Set(guarded);
+    for (const name of guarded) {
+      const from = `${g}/${name}`;
+      const to = `${dir}/${name}`;
+      let same = false;
+      try {
+        same = fs.statSync(to).ino === fs.statSync(from).ino;
+      } catch {
+        same = false;
+      }
+      if (!same) fs.renameSync(from, to);
+    }
+    for (const name of guardedNames(dir)) if (!keep.has(name) && /^(\d+\.(sst|log|blob)|MANIFEST-\d+|OPTIONS-\d+|CURRENT|IDENTITY)$/.test(name)) fs.rmSync(`${dir}/${name}`, { force: true });
+    fsyncDir(dir);
+  }
+  fs.rmSync(g, { recursive: true, force: true });
+}
+
+/** Removes the guard: the store accepted what it opened (the links go; RocksDB's deletions take effect). */
+export function releaseGuard(dir: string): void {
+  fs.rmSync(`${dir}/${GUARD_DIR}`, { recursive: true, force: true });
+}

@@ -1,0 +1,110 @@
+/**
+ * What the store accepts as a stored value: exactly what survives its disk format (JSON) and
+ * comes back equal. A value is checked once, at the write, and the stored copy is deep-frozen,
+ * so the store owns its rows: a caller that mutates its object after writing it, or a reader
+ * that tries to mutate a returned row, cannot change the stored row (reads stay zero-copy).
+ * @internal
+ */
+
+/** Deepest nesting accepted (JSON.stringify/parse would throw far deeper; refuse early, at the write). */
+const MAX_DEPTH = 512;
+
+/** The checked, deep-frozen copy of a value, or why it would not survive a round trip. @internal */
+export type Checked = { readonly value: unknown } | string;
+
+/**
+ * Checks that `v` round-trips through JSON unchanged and returns a deep-frozen copy (primitives
+ * as they are). Refused: `undefined` (anywhere inside), BigInt, Symbol, functions, NaN,
+ * ±Infinity, -0, cycles, objects that are not plain objects or arrays (Date, Map, Set, class
+ * instances, boxed primitives, typed arrays), sparse arrays or arrays with extra properties,
+ * symbol-keyed, non-enumerable or accessor properties, nesting deeper than 512. @internal
+ */
+export function checkValue(v: unknown): Checked {
+  const ancestors = new Set<object>();
+  const problem = { at: '', why: '' };
+  const out = copy(v, '$', 0, ancestors, problem);
+  return problem.why ? `${problem.why} at ${problem.at}` : { value: out };
+}
+
+function fail(problem: { at: string; why: string }, at: string, why: string): undefined {
+  problem.at = at;
+  problem.why = why;
+  return undefined;
+}
+
+function copy(v: unknown, at: string, depth: number, ancestors: Set<object>, problem: { at: string; why: string }): unknown {
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+      return v;
+    case 'number':
+      if (!Number.isFinite(v)) return fail(problem, at, `${v} does not survive a round trip (stored as null)`);
+      if (Object.is(v, -0)) return fail(problem, at, '-0 does not survive a round trip (stored as 0)');
+      return v;
+    case 'undefined':
+      return fail(problem, at, 'undefined does not survive a round trip');
+    case 'bigint':
+      return fail(problem, at, 'a BigInt is not JSON');
+    case 'symbol':
+      return fail(problem, at, 'a Symbol is not JSON');
+    case 'function':
+      return fail(problem, at, 'a function is not JSON');
+  }
+  if (v === null) return null;
+  const o = v as object;
+  if (depth >= MAX_DEPTH) return fail(problem, at, `nested deeper than ${MAX_DEPTH}`);
+  if (ancestors.has(o)) return fail(problem, at, 'a circular reference is not JSON');
+  if (Object.getOwnPropertySymbols(o).length > 0) return fail(problem, at, 'symbol-keyed properties do not survive a round trip');
+  ancestors.add(o);
+  try {
+    if (Array.isArray(o)) {
+      const names = Object.getOwnPropertyNames(o);
+      if (names.length !== o.length + 1) return fail(problem, at, 'a sparse array or an array with extra properties does not survive a round trip');
+      const arr: unknown[] = new Array(o.length);
+      for (let i = 0; i < o.length; i++) {
+        const d = Object.getOwnPropertyDescriptor(o, i);
+        if (!d || !('value' in d)) return fail(problem, `${at}[${i}]`, 'a hole or an accessor does not survive a round trip');
+        const c = copy(d.value, `${at}[${i}]`, depth + 1, ancestors, problem);
+        if (problem.why) return undefined;
+        arr[i] = c;
+      }
+      return Object.freeze(arr);
+    }
+    const proto = Object.getPrototypeOf(o);
+    if (proto !== Object.prototype && proto !== null) {
+      const kind = (proto as { constructor?: { name?: unknown } })?.constructor?.name;
+      return fail(problem, at, `${typeof kind === 'string' && kind ? `a ${kind}` : 'an object with a prototype'} is not a plain JSON object`);
+    }
+    const out: Record<string, unknown> = {};
+    for (const k of Object.getOwnPropertyNames(o)) {
+      const d = Object.getOwnPropertyDescriptor(o, k)!;
+      const path = `${at}.${k}`;
+      if (!d.enumerable) return fail(problem, path, 'a non-enumerable property does not survive a round trip');
+      if (!('value' in d)) return fail(problem, path, 'an accessor property is not JSON');
+      const c = copy(d.value, path, depth + 1, ancestors, problem);
+      if (problem.why) return undefined;
+      setOwn(out, k, c);
+    }
+    return Object.freeze(out);
+  } finally {
+    ancestors.delete(o);
+  }
+}
+
+/** `o[k] = v` as an own data property even for `k === '__proto__'` (which would set the prototype). @internal */
+export function setOwn(o: Record<string, unknown>, k: string, v: unknown): void {
+  if (k === '__proto__') Object.defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true });
+  else o[k] = v;
+}
+
+/**
+ * Deep-freezes a row decoded from disk (JSON.parse output: plain objects and arrays), so
+ * readers cannot mutate the stored row. Flat rows cost one pass over their values. @internal
+ */
+export function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const k of Object.keys(v)) deepFreeze((v as Record<string, unknown>)[k]);
+  }
+  return v;
+}

@@ -1,0 +1,95 @@
+// The Feb 25 replays: each as-deployed scenario fails with its documented invariant on its
+// documented seed; each with-Ordo scenario passes every seed run here (the count is printed;
+// `node --import tsx examples/incidents/sweep.ts` runs 10,000).
+import { describe, expect, it } from 'vitest';
+import { runScenario } from '../../src/chaos/runner.ts';
+import { incidents } from '../../examples/incidents/index.ts';
+import { incident } from '../../examples/incidents/2025-02-25/index.ts';
+import { raisedLimit } from '../../examples/incidents/2025-02-25/step05-restart-intensity.ts';
+
+/** Seeds per with-Ordo scenario in `npm test` (the long sweep runs 10,000). */
+const SEEDS: Record<string, number> = { step02: 20, step03: 20, step04: 20, step05: 100, step06: 200, step07: 20, step08: 20, step11: 12, deadNode: 20 };
+
+for (const inc of incidents) {
+describe(`incident ${inc.id}: every step both ways`, () => {
+  for (const step of inc.steps) {
+    describe(`step ${step.step}: ${step.title}`, () => {
+      it(`as deployed, seed ${step.seed}: violates ${step.violates}`, async () => {
+        const r = await runScenario(step.asDeployed, { seed: step.seed, oracles: step.oracles, checkDeterminism: true });
+        expect(r.outcome).toBe('fail');
+        expect(r.violations.map((v) => v.invariant)).toContain(step.violates);
+        expect(r.deterministic).toBe(true);
+      });
+      it('with Ordo: passes every seed', async () => {
+        const n = SEEDS[step.id] ?? 20;
+        const failed: string[] = [];
+        for (let seed = 1; seed <= n; seed++) {
+          const r = await runScenario(step.withOrdo, { seed, oracles: step.oracles });
+          if (r.outcome !== 'pass') failed.push(`seed ${seed}: ${r.violation?.invariant} at ${r.violation?.t} ms: ${r.violation?.message}`);
+        }
+        process.stdout.write(`${inc.id} ${step.id} withOrdo: ${n - failed.length}/${n} seeds passed\n`);
+        expect(failed).toEqual([]);
+      });
+    });
+  }
+});
+}
+
+describe(`incident ${incident.id}: the documented figures`, () => {
+  it('step 5: the app exits in about 35 ms as deployed (seed 6), and the raised limit lets that boot through', async () => {
+    const step = incident.steps.find((s) => s.id === 'step05')!;
+    const r = await runScenario(step.asDeployed, { seed: step.seed, oracles: step.oracles });
+    const exit = r.violations.find((v) => v.invariant === 'appStaysUp')!;
+    expect(exit.t).toBeGreaterThanOrEqual(20);
+    expect(exit.t).toBeLessThanOrEqual(60);
+    const raised = await runScenario(raisedLimit, { seed: step.seed, oracles: step.oracles });
+    expect(raised.outcome).toBe('pass');
+  });
+
+  it('the Mnesia dead-node migration: as deployed 300 rows before, 0 after; with Ordo 300 and 300', async () => {
+    const step = incidents.find((i) => i.id === 'mnesia')!.steps[0]!;
+    const rows = async (s: typeof step.asDeployed): Promise<unknown[]> => (await runScenario(s, { seed: 1, oracles: step.oracles })).trace.filter((e) => e.kind === 'rows').map((e) => e['count']);
+    expect(await rows(step.asDeployed)).toEqual([300, 0]);
+    expect(await rows(step.withOrdo)).toEqual([300, 300]);
+  });
+
+  it('step 7: as deployed the damaged table is deleted (300 rows served before, 0 after); with Ordo 299 served, 1 refused by name, nothing deleted', async () => {
+    const step = incident.steps.find((s) => s.id === 'step07')!;
+    const served = async (s: typeof step.asDeployed): Promise<unknown[]> => (await runScenario(s, { seed: 1, oracles: step.oracles })).trace.filter((e) => e.kind === 'rows').map((e) => e['served']);
+    expect(await served(step.asDeployed)).toEqual([300, 0]);
+    const good = await runScenario(step.withOrdo, { seed: 1, oracles: step.oracles });
+    expect(good.trace.filter((e) => e.kind === 'rows').map((e) => e['served'])).toEqual([300, 299]);
+    expect(good.trace.find((e) => e.kind === 'refused')?.['rows']).toEqual(['ORDO_STORE_CORRUPT user_post_rewards "user-000"']);
+  });
+
+  it('steps 11–16: as deployed the app exits within seconds while /health/ready said 200; with Ordo it stays up, 503 naming the repo, ready within one backoff step', async () => {
+    const step = incident.steps.find((s) => s.id === 'step11')!;
+    const bad = await runScenario(step.asDeployed, { seed: step.seed, oracles: step.oracles });
+    const names = bad.violations.map((v) => v.invariant);
+    expect(names).toEqual(expect.arrayContaining(['appStaysUp', 'noCrash', 'degradedNamingRepo']));
+    expect(bad.violations.find((v) => v.invariant === 'appStaysUp')!.t).toBeLessThan(30_000);
+    const good = await runScenario(step.withOrdo, { seed: step.seed, oracles: step.oracles });
+    const samples = good.trace.filter((e) => e.kind === 'health.ready');
+    const whileDown = samples.filter((e) => e.t >= 1000 && e.t < 600_000);
+    expect(whileDown.length).toBeGreaterThan(100);
+    expect(new Set(whileDown.map((e) => `${String(e['code'])} ${String(e['child'])}`))).toEqual(new Set(['503 repo']));
+    expect(samples.at(-1)?.['code']).toBe(200);
+  });
+});
+
+describe('incident READMEs', () => {
+  it('each README is what examples/incidents/render.ts writes today, and every timeline it shows is there (run it after changing a scenario)', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { renderIncident } = await import('../../examples/incidents/render.ts');
+    for (const inc of incidents) {
+      const dir = join(import.meta.dirname, '../../examples/incidents', inc.id);
+      const { readme, svgs } = await renderIncident(inc);
+      expect(readFileSync(join(dir, 'README.md'), 'utf8')).toBe(readme);
+      for (const [name, svg] of svgs) {
+        expect(svg.startsWith('<svg')).toBe(true);
+        expect(readFileSync(join(dir, name), 'utf8').startsWith('<svg'), name).toBe(true);
+      }
+    }
+  });
+});

@@ -1,4 +1,4 @@
-import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { Subscription } from '@nats-io/nats-core';
 import type { Env } from '../env/env.ts';
 import type { ClusterConnection } from './connection.ts';
@@ -6,6 +6,7 @@ import { ClusterError, JetStreamReplicasError, NatsFeatureError, ReplApplyError,
 import { SnapshotTransfer } from './snapshotTransfer.ts';
 import { PendingCommits, publishSettled } from './commitSettlement.ts';
 import { onStreamLeader } from './streamLeader.ts';
+import { ReplConsumer } from './replConsumer.ts';
 import { classifyJetStreamError, createWithReplicas, reconcileReplicas } from './replicas.ts';
 import { decodeMessage, encodeBatch, parseReplSubject, replSubject, tableKeyOf, tableSubjects, tablesOf, validateBatch, type DecodeResult } from './replCodec.ts';
 import { validateName } from './config.ts';
@@ -78,9 +79,6 @@ const FOREIGN = new Uint8Array(0);
 /** The stream's duplicate window: a publish retried with the same msg id within it is deduplicated by the server. */
 const DUPLICATE_WINDOW_MS = 120_000;
 
-/** Pull expiry of the replication consumer (the server heartbeats every half of it). */
-const CONSUMER_EXPIRES_MS = 2000;
-
 /** Messages handed to the store ahead of confirmation, at most. */
 const MAX_IN_FLIGHT = 1024;
 
@@ -104,9 +102,9 @@ export class Replicator implements StoreReplicator {
   private readonly snapshotSubject: string;
   private readonly tableSet: ReadonlySet<string>;
   private js!: JetStreamClient;
+  /** The ordered consumer and its recovery (created in `start`). */
+  private consumer!: ReplConsumer;
   private jsm!: JetStreamManager;
-  private messages: ConsumerMessages | undefined;
-  private consumerGen = 0;
   private resyncing = false;
   private offConn: (() => void) | undefined;
   private offLeader: (() => void) | undefined;
@@ -190,6 +188,20 @@ export class Replicator implements StoreReplicator {
     }
     const timeout = this.opts.publishTimeoutMs ?? 2000;
     this.js = jetstream(this.conn.nc, { timeout });
+    this.consumer = new ReplConsumer({
+      env: this.env,
+      js: this.js,
+      stream: this.stream,
+      log: this.log,
+      nextSeq: () => this.submitted + 1,
+      onMessage: (m) => {
+        // A message copied in from another stream (sources) keeps its original subject: it
+        // could replay another node's old message. Only what was published here is applied.
+        const copied = m.headers?.has('Nats-Stream-Source') === true;
+        return this.enqueue(m.info.streamSequence, m.subject, copied ? FOREIGN : m.data, undefined, m.headers?.get('Nats-Msg-Id') || undefined);
+      },
+      active: () => !this.halted && !this.stopped && !this.resyncing,
+    });
     this.jsm = await jetstreamManager(this.conn.nc, { timeout });
     this.snapshots = new SnapshotTransfer(this.js, this.opts.cluster, `${this.opts.store}.${this.opts.node}.${this.opts.incarnation}.${this.msgNonce}`, this.opts.replicas ?? 1);
     await this.ensureStream();
@@ -198,7 +210,7 @@ export class Replicator implements StoreReplicator {
     const info = await this.jsm.streams.info(this.stream);
     const { first_seq: first, last_seq: last } = info.state;
     if (last > this.applied && this.applied < first - 1) await this.catchUpFromSnapshot(first);
-    await this.startConsumer();
+    await this.consumer.start();
     // Wait until the local store has applied what the stream held at start: then reads are current.
     // A long catch-up is fine as long as it progresses; it fails only after commitTimeoutMs
     // without any progress.
@@ -225,8 +237,8 @@ export class Replicator implements StoreReplicator {
     // creating one needs the JetStream meta leader (the very server that may just have died). A
     // consumer that is really gone misses its heartbeats within ~2 s and is re-created then.
     this.offLeader = onStreamLeader(this.conn, [this.stream], (_s, leader) => {
-      this.log.info({ report: 'replication', event: 'stream_leader', leader, recovering: this.recovering }, 'the replication stream has a leader');
-      this.wakeRecovery?.();
+      this.log.info({ report: 'replication', event: 'stream_leader', leader, recovering: this.consumer.isRecovering }, 'the replication stream has a leader');
+      this.consumer?.wake();
     });
     this.store.setReplicator(this);
     this.log.info({ report: 'replication', event: 'started', applied: this.applied, streamLast: last }, 'replication started');
@@ -243,10 +255,8 @@ export class Replicator implements StoreReplicator {
     this.store.setReplicator({ commit: () => Promise.reject(refusal) });
     this.offConn?.();
     this.offLeader?.();
-    this.wakeRecovery?.();
-    this.consumerGen++;
     this.snapSub?.unsubscribe();
-    await this.messages?.close().catch((e: unknown) => this.log.debug({ err: e }, 'consumer close'));
+    await this.consumer?.close();
     this.rejectWaiters(0, new ReplUnavailableError('replication stopped', { node: this.opts.node, stream: this.stream }));
     this.pending.giveUpAll();
     await this.submitChain;
@@ -479,99 +489,6 @@ export class Replicator implements StoreReplicator {
   }
 
   /**
-   * Starts an ordered consumer from the next sequence not yet handed to the store. It is
-   * re-created after every reconnect and whenever it ends unexpectedly: a consumer that went
-   * quiet through a server restart must not leave this node behind.
-   */
-  private async startConsumer(): Promise<void> {
-    const gen = ++this.consumerGen;
-    const old = this.messages;
-    this.messages = undefined;
-    await old?.close().catch((e: unknown) => this.log.debug({ err: e }, 'old consumer close'));
-    const start = this.submitted + 1;
-    const consumer = await this.js.consumers.get(this.stream, start > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start } : { deliver_policy: DeliverPolicy.All });
-    // Short pulls: the server heartbeats every expires/2, so a consumer whose server died is
-    // noticed within ~2 heartbeats (nats.js's default 30 s pulls took ~60 s).
-    const messages = await consumer.consume({ max_messages: 512, expires: CONSUMER_EXPIRES_MS });
-    if (gen !== this.consumerGen || this.stopped) {
-      await messages.close().catch((e: unknown) => this.log.debug({ report: 'replication', err: e }, 'superseded consumer close failed'));
-      return;
-    }
-    this.messages = messages;
-    void (async () => {
-      for await (const s of messages.status()) {
-        if (gen !== this.consumerGen || this.stopped) break;
-        if (s.type === 'heartbeats_missed' && s.count >= 2) {
-          // Its server is gone or the stream has no leader: re-create it ourselves (nats.js would
-          // retry the old consumer's info on a back-off of up to 30 s).
-          this.log.warn({ report: 'replication', event: 'consumer_stalled', missed: s.count }, 'replication consumer missed its heartbeats; re-creating it');
-          this.restartConsumer('heartbeats_missed');
-          break;
-        }
-      }
-    })().catch((e: unknown) => this.log.debug({ report: 'replication', err: e }, 'consumer status ended'));
-    void (async () => {
-      try {
-        for await (const m of messages) {
-          // a superseded consumer's buffered messages must not reach the store (they would look like a gap)
-          if (gen !== this.consumerGen) break;
-          // A message copied in from another stream (sources) keeps its original subject: it
-          // could replay another node's old message. Only what was published here is applied.
-          const copied = m.headers?.has('Nats-Stream-Source') === true;
-          await this.enqueue(m.info.streamSequence, m.subject, copied ? FOREIGN : m.data, undefined, m.headers?.get('Nats-Msg-Id') || undefined);
-          if (this.halted || this.stopped) break;
-        }
-      } catch (e) {
-        this.log.warn({ report: 'replication', event: 'consumer_ended', err: e }, 'replication consumer failed');
-      }
-      if (gen === this.consumerGen && !this.halted && !this.stopped) {
-        this.log.warn({ report: 'replication', event: 'consumer_restart' }, 'replication consumer ended; restarting');
-        this.restartConsumer('consumer_ended');
-      }
-    })();
-  }
-
-  private recovering = false;
-  private wakeRecovery: (() => void) | undefined;
-
-  /**
-   * Re-creates the consumer from the next sequence not yet handed to the store: at once, then
-   * whenever JetStream announces a leader for the stream (the advisory wakes a waiting
-   * attempt), else on a short back-off (100 ms doubling to 2 s). Single-flight; the recovery is
-   * logged with its trigger, attempts and duration.
-   */
-  private restartConsumer(trigger: string): void {
-    if (this.halted || this.stopped || this.resyncing) return;
-    if (this.recovering) {
-      this.wakeRecovery?.();
-      return;
-    }
-    this.recovering = true;
-    const t0 = this.env.clock.now();
-    void (async () => {
-      for (let attempt = 1; !this.stopped && !this.halted && !this.resyncing; attempt++) {
-        try {
-          await this.startConsumer();
-          this.log.info({ report: 'replication', event: 'consumer_recovered', trigger, attempts: attempt, afterMs: this.env.clock.now() - t0, from: this.submitted + 1 }, 'replication consumer (re)created');
-          return;
-        } catch (e) {
-          this.log.warn({ report: 'replication', event: 'consumer_restart_failed', trigger, attempt, err: e }, 'could not re-create the consumer; retrying when the stream has a leader');
-          await new Promise<void>((resolve) => {
-            const t = this.env.clock.setTimeout(() => resolve(), Math.min(2000, 100 * 2 ** (attempt - 1)));
-            this.wakeRecovery = () => {
-              this.env.clock.clearTimeout(t);
-              resolve();
-            };
-          });
-          this.wakeRecovery = undefined;
-        }
-      }
-    })().finally(() => {
-      this.recovering = false;
-    });
-  }
-
-  /**
    * Hands messages to the store in stream order without waiting for each to be durable: the
    * store's group commit then writes a run of them in one batch. Confirmations (`applied`)
    * advance strictly in order. A batch with a schema version not yet seen applied, or carrying
@@ -739,10 +656,7 @@ export class Replicator implements StoreReplicator {
     if (this.resyncing || this.stopped) return;
     this.resyncing = true;
     this.log.error({ report: 'replication', event: 'gap', applied: this.applied, next: firstAvailable }, 'stream gap: resyncing from a peer snapshot');
-    this.consumerGen++;
-    const msgs = this.messages;
-    this.messages = undefined;
-    await msgs?.close().catch((e: unknown) => this.log.debug({ err: e }, 'consumer close'));
+    await this.consumer?.close();
     this.snapSub?.unsubscribe(); // never answer our own request with our stale copy
     this.snapSub = undefined;
     try {
@@ -750,7 +664,7 @@ export class Replicator implements StoreReplicator {
       await this.catchUpFromSnapshot(firstAvailable);
       this.resyncing = false;
       this.serveSnapshots();
-      this.restartConsumer('resynced');
+      this.consumer.recover('resynced');
     } catch (e) {
       this.log.error({ report: 'replication', event: 'resync_failed', err: e }, 'resync failed; retrying');
       this.resyncing = false;

@@ -151,7 +151,7 @@ async function replicatedLatency(url: string, run: number, kind: 'memory' | 'syn
     // with the 2 follower processes consuming and applying every one of them.
     const nc = await connect({ servers: [url], noAsyncTraces: true });
     const js = jetstream(nc);
-    const data = new TextEncoder().encode(JSON.stringify({ v: 1, node: 'raw', batch: { ops: [{ table: 'payloads', op: 'put', key: 'p0', value: { id: 'p0', body } }], schemaVersion: 1 } }));
+    const data = new TextEncoder().encode(JSON.stringify({ v: 1, node: 'raw', batch: { ops: [{ table: 'payloads', op: 'put', key: 'p0', value: { id: 'p0', body } }], schemaVersion: 0 } }));
     const subject = `ordo.repl.${cluster}.main.raw.t.payloads`; // node 'raw' publishes on its own subject
     for (let i = 0; i < 100; i++) await js.publish(subject, data);
     const l: number[] = [];
@@ -185,7 +185,7 @@ async function replicatedLatency(url: string, run: number, kind: 'memory' | 'syn
     const jsm = await jetstreamManager(nc);
     await jsm.streams.add({ name: `RAWI_${cluster}`, subjects: [`rawi.${cluster}`] });
     const js = jetstream(nc);
-    const data = new TextEncoder().encode(JSON.stringify({ v: 1, node: 'raw', batch: { ops: [{ table: 'payloads', op: 'put', key: 'p0', value: { id: 'p0', body } }], schemaVersion: 1 } }));
+    const data = new TextEncoder().encode(JSON.stringify({ v: 1, node: 'raw', batch: { ops: [{ table: 'payloads', op: 'put', key: 'p0', value: { id: 'p0', body } }], schemaVersion: 0 } }));
     for (let i = 0; i < 100; i++) await js.publish(`rawi.${cluster}`, data);
     const r: number[] = [];
     for (let i = 0; i < N; i++) {

@@ -1,5 +1,7 @@
 // Ordo's public API: explicit named exports only. Subsystems are also exported as subpaths
-// (`ordo/store`, `ordo/cluster`, `ordo/env`).
+// (`ordo/store`, `ordo/cluster`, `ordo/env`, `ordo/jobs`, `ordo/cache`, `ordo/health`).
+// Internals (restart decisions, key codecs, report helpers) stay out: the API report in api/
+// (`npm run api:update`) makes every change of this surface deliberate.
 
 // errors
 export { OrdoError, isOrdoError } from './errors.ts';
@@ -16,11 +18,9 @@ export {
   Kernel,
   createKernel,
   reply,
-  ReplyTo,
   isNormalExit,
   classifyExit,
   formatReason,
-  report,
   ActorError,
   CallTimeoutError,
   NoProcError,
@@ -29,7 +29,7 @@ export {
   StartExitError,
   BadArgumentError,
 } from './actors/index.ts';
-export type { ExitReason, CallResult, CallError, Target, RegisterResult, LifecycleEvent, StartResult, SpawnMachineOptions, ProcessInfo, ReportKind, ReportFields } from './actors/index.ts';
+export type { ReplyTo, ExitReason, CallResult, CallError, Target, RegisterResult, LifecycleEvent, StartResult, SpawnMachineOptions, ProcessInfo, ReportKind, ReportFields } from './actors/index.ts';
 
 // supervisor and application
 export {
@@ -51,10 +51,6 @@ export {
   startApplication,
   validateChildSpec,
   validateFlags,
-  addRestart,
-  decideRestart,
-  restartSet,
-  backoffDelay,
   SupervisorError,
   InvalidChildSpecError,
   DuplicateChildError,
@@ -67,6 +63,11 @@ export {
 } from './supervisor/index.ts';
 export type {
   ChildSpec,
+  ChildStart,
+  ChildType,
+  MachineStart,
+  StartFunction,
+  ProvidesSpec,
   ServiceTag,
   Requirements,
   DepsOf,
@@ -106,3 +107,4 @@ export type {
   ApplicationInfo,
   IntensityHealth,
 } from './supervisor/index.ts';
+export type { StartSupervisorOptions } from './supervisor/supervisor.ts';

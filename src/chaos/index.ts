@@ -31,3 +31,5 @@ export type { SimChildInput } from './library.ts';
 export { ChaosError, DeterminismError, ScenarioError, SimulationBusyError } from './errors.ts';
 export { withGuard, holdGuard } from './guard.ts';
 export type { GuardContext, AmbientUse } from './guard.ts';
+export { createSimResolver } from './simResolver.ts';
+export type { SimResolverOptions } from './simResolver.ts';

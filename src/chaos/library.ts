@@ -1,4 +1,4 @@
-import { assign, fromPromise, setup } from 'xstate';
+import { assign, fromCallback, fromPromise, setup } from 'xstate';
 import type { Env } from '../env/env.ts';
 import type { KvDb } from '../env/kv.ts';
 
@@ -50,7 +50,7 @@ function sleep(env: Env, ms: number, signal: AbortSignal): Promise<void> {
  * before it ends. Its service is `{ provider: id }`.
  */
 export const simChildMachine = setup({
-  types: { input: {} as SimChildInput, context: {} as Ctx, events: {} as { type: 'ordo.stop'; reason?: unknown } | { type: 'crash' } },
+  types: { input: {} as SimChildInput, context: {} as Ctx, events: {} as { type: 'ordo.stop'; reason?: unknown } | { type: 'crash' } | { type: 'write' } },
   actors: {
     boot: fromPromise<KvDb | undefined, SimChildInput>(async ({ input, signal }) => {
       for (const [name, value] of Object.entries(input.deps)) input.probe('dep.use', { child: input.id, dep: name, provided: value !== undefined });
@@ -73,6 +73,24 @@ export const simChildMachine = setup({
       await sleep(input.env, input.stopMs, signal);
       await input.db?.close();
     }),
+    /** The child's own timers, on the Env's clock (a crash after `crashAfterMs`, a write every `writeEveryMs`). */
+    timers: fromCallback<{ type: 'crash' } | { type: 'write' }, { env: Env; crashAfterMs: number | undefined; writeEveryMs: number | undefined }>(({ input, sendBack }) => {
+      const { clock } = input.env;
+      const crash = input.crashAfterMs === undefined ? undefined : clock.setTimeout(() => sendBack({ type: 'crash' }), input.crashAfterMs);
+      let tick: unknown;
+      const every = input.writeEveryMs;
+      const arm = (): void => {
+        tick = clock.setTimeout(() => {
+          arm();
+          sendBack({ type: 'write' });
+        }, every!);
+      };
+      if (every !== undefined && every > 0) arm();
+      return () => {
+        clock.clearTimeout(crash);
+        clock.clearTimeout(tick);
+      };
+    }),
   },
   actions: {
     crash: ({ context }) => {
@@ -80,13 +98,10 @@ export const simChildMachine = setup({
       throw new Error(`${context.input.id} crashed (simulated)`);
     },
   },
-  delays: {
-    crashAfter: ({ context }) => context.input.crashAfterMs ?? 0,
-    writeEvery: ({ context }) => context.input.writeEveryMs ?? 0,
-  },
   guards: {
-    crashes: ({ context }) => context.input.crashAfterMs !== undefined,
-    writes: ({ context }) => context.db !== undefined && (context.input.writeEveryMs ?? 0) > 0,
+    // Timers only when there is something to time: an idle child arms none (xstate's own
+    // delayed events would arm one per `after` even when its guard is false).
+    timed: ({ context }) => context.input.crashAfterMs !== undefined || (context.db !== undefined && (context.input.writeEveryMs ?? 0) > 0),
   },
 }).createMachine({
   id: 'simChild',
@@ -105,19 +120,29 @@ export const simChildMachine = setup({
     },
     running: {
       tags: ['ready'],
-      initial: 'idle',
+      initial: 'pick',
       states: {
-        idle: { after: { writeEvery: { guard: 'writes', target: 'writing' } } },
-        writing: {
+        pick: { always: [{ guard: 'timed', target: 'timed' }, { target: 'quiet' }] },
+        quiet: {},
+        timed: {
           invoke: {
-            src: 'write',
-            input: ({ context }) => ({ db: context.db!, n: context.writes, id: context.input.id }),
-            onDone: { target: 'idle', actions: assign({ writes: ({ context }) => context.writes + 1 }) },
-            onError: { actions: 'crash' },
+            src: 'timers',
+            input: ({ context }) => ({ env: context.input.env, crashAfterMs: context.input.crashAfterMs, writeEveryMs: context.db ? context.input.writeEveryMs : undefined }),
+          },
+          initial: 'idle',
+          states: {
+            idle: { on: { write: 'writing' } },
+            writing: {
+              invoke: {
+                src: 'write',
+                input: ({ context }) => ({ db: context.db!, n: context.writes, id: context.input.id }),
+                onDone: { target: 'idle', actions: assign({ writes: ({ context }) => context.writes + 1 }) },
+                onError: { actions: 'crash' },
+              },
+            },
           },
         },
       },
-      after: { crashAfter: { guard: 'crashes', actions: 'crash' } },
       on: { 'ordo.stop': 'stopping' },
     },
     stopping: {

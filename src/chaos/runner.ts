@@ -6,6 +6,7 @@ import { startApplication } from '../supervisor/application.ts';
 import { _setFaultHook } from '../env/faults.ts';
 import { Simulation, type TraceEvent } from './simulation.ts';
 import { createSimKv } from './simKv.ts';
+import { createSimResolver } from './simResolver.ts';
 import { FaultSession, type FaultCoverage } from './faultPlan.ts';
 import { withGuard } from './guard.ts';
 import { sample } from './distribution.ts';
@@ -120,7 +121,7 @@ async function execute(s: Scenario, o: RunOptions): Promise<RunReport> {
     deliveryLatency: delivery === undefined ? undefined : (_label, next) => sample(delivery, next, 'latency.deliveryMs'),
   });
   const kv = createSimKv(sim, io === undefined ? {} : { latencyMs: (_op, next) => sample(io, next, 'latency.ioMs') });
-  const env = sim.createEnv({ kv });
+  const env = sim.createEnv({ kv, resolver: createSimResolver(sim, { records: s.dns ?? {} }) });
   const kernel = createKernel(env);
   const names = new Map<number, string>();
   /** The live process of each child name (also unregistered ones), for fault targets. */
@@ -207,7 +208,7 @@ async function execute(s: Scenario, o: RunOptions): Promise<RunReport> {
           codeTree = instrumented.tree;
         }
       } else tree = buildTree(s.tree, sim, ctx, { abandon: (db) => kv.abandon(db), named });
-      const app = startApplication({ name: s.name, tree, env, kernel, handleSignals: false });
+      const app = startApplication({ name: s.name, tree, env, kernel, handleSignals: false, ...(s.version !== undefined ? { version: s.version } : {}) });
       let ended = false;
       void app.exited.then(() => {
         ended = true;

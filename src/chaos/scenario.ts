@@ -100,10 +100,14 @@ export interface Scenario {
   readonly invariants: readonly InvariantSpec[];
   /** `pass` (default): no invariant is violated; `fail`: some invariant must be violated (a bug demo). */
   readonly expect?: 'pass' | 'fail';
+  /** The simulated DNS zone (`env.io.resolver`): host → addresses; unlisted hosts are NXDOMAIN. */
+  readonly dns?: Readonly<Record<string, readonly string[]>>;
   /** Virtual epoch of `Date` in the run (default 2026-01-01T00:00:00Z). */
   readonly epochMs?: number;
   /** What an ambient `Date.now()` etc. in code does: noted as a violation (`report`, default) or thrown (`throw`). */
   readonly ambient?: 'report' | 'throw';
+  /** The code version the application reports (`startApplication`'s `version`). */
+  readonly version?: string;
 }
 
 /** Checks a scenario's shape; throws {@link ScenarioError} naming the first bad field. */

@@ -30,8 +30,8 @@ export {
 export type { ReplicasSetting } from './replicas.ts';
 export { resolveReplicas } from './replicas.ts';
 export type { ServerFeature } from './serverFeatures.ts';
-export { FEATURE_MIN_VERSION, serverHas, versionAtLeast } from './serverFeatures.ts';
-export { resolveNodeName, newIncarnation, NODE_NAME_FILE } from './nodeIdentity.ts';
+export { serverHas } from './serverFeatures.ts';
+export { resolveNodeName, newIncarnation } from './nodeIdentity.ts';
 export type { Membership, MemberInfo, MembershipEvents, MembershipHealth, NodeDownReason } from './membership.ts';
 export type { DiscoveryConfig, DiscoveryInput, ClusterService } from './discovery.ts';
 export { discoveryMachine } from './discovery.ts';
@@ -41,10 +41,9 @@ export { electionMachine, leaseTiming } from './election.ts';
 // the batch, op and replicator types are the store's: import them from `ordo/store`
 export type { ReplicatedStore, StreamPosition } from './replicatedStore.ts';
 export type { ReplicationHealth, ReplicatorOptions } from './replicator.ts';
-export { replNames } from './replicator.ts';
 export type { NatsUserPermissions, NodeUser, OtherUser } from './natsPermissions.ts';
 export { nodePermissions, natsAccountConf } from './natsPermissions.ts';
 export type { ReplicationConfig, ReplicationInput, ReplicationService } from './replication.ts';
 export { replicationMachine } from './replication.ts';
 export type { SchemaRecord, MigrationGateOptions } from './schemaGate.ts';
-export { coordinateMigration, schemaBucket } from './schemaGate.ts';
+export { coordinateMigration } from './schemaGate.ts';

@@ -73,6 +73,9 @@ export function replNames(cluster: string, store: string): { stream: string; pre
   return { stream: `ORDO_REPL_${cluster}_${store}`, prefix: `ordo.repl.${cluster}.${store}`, snapshotSubject: `ordo.snap.${cluster}.${store}` };
 }
 
+/** Headers nats-server adds to a message it copies (`sources`) or republishes (`republish`) from another stream. */
+const SERVER_COPY_HEADERS = ['Nats-Stream-Source', 'Nats-Stream', 'Nats-Subject', 'Nats-Sequence', 'Nats-Last-Sequence'];
+
 /** Stands for the payload of a message that was copied into the stream from another one (never decoded). */
 const FOREIGN = new Uint8Array(0);
 
@@ -91,8 +94,11 @@ const MAX_IN_FLIGHT = 1024;
  * batch, stream-wide for a multi-table batch) and a msg id, retries on timeouts with the same
  * id (server-side dedupe), and resolves once the local node has applied that sequence.
  *
- * A malformed message is skipped and counted (health shows it); a message with a newer schema
- * halts applying at that sequence with {@link ReplNewerSchemaError} rather than corrupt data.
+ * Who wrote a message is the node its subject names (`<prefix>.<node>.…`, bound by NATS
+ * permissions: `natsPermissions.ts`), never the payload's claim. Only a message that is itself
+ * invalid is skipped and counted (health shows it); a message with a newer schema
+ * ({@link ReplNewerSchemaError}) or one the store could not write ({@link ReplApplyError}) stops
+ * applying at that sequence and resolves {@link Replicator.failed} — never skipped.
  *
  * @internal Driven by the replication machine.
  */
@@ -195,9 +201,11 @@ export class Replicator implements StoreReplicator {
       log: this.log,
       nextSeq: () => this.submitted + 1,
       onMessage: (m) => {
-        // A message copied in from another stream (sources) keeps its original subject: it
-        // could replay another node's old message. Only what was published here is applied.
-        const copied = m.headers?.has('Nats-Stream-Source') === true;
+        // A message the server itself put here from another stream — copied by `sources`, or
+        // republished by another stream's `republish` onto a subject it chose — did not come
+        // from the node its subject names: it could replay or forge another node's message.
+        // Only what a node published here is applied.
+        const copied = m.headers !== undefined && SERVER_COPY_HEADERS.some((h) => m.headers!.has(h));
         return this.enqueue(m.info.streamSequence, m.subject, copied ? FOREIGN : m.data, undefined, m.headers?.get('Nats-Msg-Id') || undefined);
       },
       active: () => !this.halted && !this.stopped && !this.resyncing,
@@ -522,7 +530,7 @@ export class Replicator implements StoreReplicator {
     const decoded: DecodeResult = own
       ? { ok: true, node: this.opts.node, batch: own }
       : data === FOREIGN
-        ? { ok: false, why: 'copied from another stream (Nats-Stream-Source): only messages published to this stream are applied' }
+        ? { ok: false, why: 'copied or republished from another stream by the server: only messages a node published here are applied' }
         : decodeMessage(this.prefix, subject, data, this.tableSet);
     if (!decoded.ok) {
       const why = decoded.why;

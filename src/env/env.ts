@@ -16,9 +16,11 @@ import { createRocksKv } from './rocksdb.ts';
 import { createVirtualClock } from './virtualClock.ts';
 import type { NatsConnector } from './nats.ts';
 import { createRealNatsConnector } from './nats.ts';
+import { createRealResolver } from './resolver.ts';
 import type { HttpAdapter } from './http.ts';
 import { createRealHttp } from './http.ts';
 import type { DeliveryScheduler } from './scheduler.ts';
+import type { Resolver } from './resolver.ts';
 
 /**
  * Everything an Ordo component may use to touch the outside world. Nothing in `src/` outside
@@ -49,6 +51,8 @@ export interface IoAdapters {
   readonly nats?: NatsConnector;
   /** The table store's key-value engine (RocksDB for real; `memory-level` in simulation). */
   readonly kv?: KvAdapter;
+  /** Name resolution (the OS resolver for real; a table with faults in simulation). */
+  readonly resolver?: Resolver;
   /** HTTP servers and requests (the health endpoint, `ordo health`). */
   readonly http?: HttpAdapter;
 }
@@ -78,7 +82,7 @@ export function createRealEnv(options: RealEnvOptions = {}): Env {
     random,
     logger: options.logger ?? createRealLogger({ pretty: options.pretty, level: options.level ?? 'info', ...(options.logTo ? { to: options.logTo } : {}) }),
     ids: createIdSource(),
-    io: { fs: createRealFs(), process: createRealProcess(), kv: createRocksKv(), nats: createRealNatsConnector(), http: createRealHttp(), ...options.io },
+    io: { fs: createRealFs(), process: createRealProcess(), kv: createRocksKv(), nats: createRealNatsConnector(), http: createRealHttp(), resolver: createRealResolver(), ...options.io },
   };
 }
 

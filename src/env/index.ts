@@ -24,3 +24,5 @@ export { createRealHttp } from './http.ts';
 export type { DeliveryScheduler } from './scheduler.ts';
 export { faults } from './faults.ts';
 export type { FaultHook } from './faults.ts';
+export type { Resolver, ResolveResult } from './resolver.ts';
+export { createRealResolver } from './resolver.ts';

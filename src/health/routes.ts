@@ -23,7 +23,7 @@ export async function healthResponse(req: HttpRequest, view: HealthView): Promis
       return json(200, { status: 'live', app: view.app.name });
     case '/health/ready': {
       const h = view.app.health();
-      const body = { status: h.status, app: h.app, ...(h.reason ? { reason: h.reason } : {}), ...sources(view) };
+      const body = { status: h.status, app: h.app, ...(h.version !== undefined ? { version: h.version } : {}), ...(h.reason ? { reason: h.reason } : {}), ...sources(view) };
       return json(h.status === 'ready' ? 200 : 503, body);
     }
     case '/tree':

@@ -9,7 +9,7 @@ export type { ChangeEvent, StoreSnapshot, TransactionOptions } from './store.ts'
 export { Tx } from './transaction.ts';
 export type { Page } from './transaction.ts';
 export type { Cursor, RangeOptions } from './query.ts';
-export { openStore, StoreOpening } from './openStore.ts';
+export { openStore } from './openStore.ts';
 export type { OpenStoreOptions } from './openStore.ts';
 export { restoreStore } from './restore.ts';
 export { storeInitializerMachine, createStoreInitializer } from './initializerMachine.ts';
@@ -34,4 +34,3 @@ export {
   StoreTxFinishedError,
 } from './errors.ts';
 export type { SchemaChange, StoreValidationProblem } from './errors.ts';
-export { encodeKey, decodeKey } from './keyCodec.ts';

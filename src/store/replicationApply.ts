@@ -133,5 +133,9 @@ export async function loadSnapshot(store: Store, snap: StoreSnapshot): Promise<v
   const next = covered.length > 0 ? migratedState(s, covered, s.env.clock.now()) : undefined;
   await store.commits.enqueue({ ops, extra: [...extra, ...(next?.ops ?? [])], replaceTables: Object.keys(snap.tables) });
   if (next) adoptMigrated(s, next);
-  for (const [stream, seq] of Object.entries(snap.applied)) s.applied.set(stream, seq);
+  for (const [stream, seq] of Object.entries(snap.applied)) {
+    s.applied.set(stream, seq);
+    // a snapshot is a new, written position: an earlier failed apply of the stream no longer blocks it
+    store.commits.failedApply.delete(stream);
+  }
 }

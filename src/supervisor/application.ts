@@ -24,6 +24,12 @@ export interface ApplicationOptions {
   stopDeadlineMs?: number;
   /** Called with the health report whenever a child starts or exits (for live views). */
   onChange?: (health: ApplicationHealth) => void;
+  /**
+   * The code version running (a release tag, a commit): reported at boot (`application_started`),
+   * in `health()` and so on `/health/ready`, so a deploy can check it runs what it built — a
+   * cached build that ships the old code shows (seed `003_…` step 9).
+   */
+  version?: string;
 }
 
 /** How the application ended, and the exit code a process should use. */
@@ -87,6 +93,8 @@ export interface HealthReason {
 
 export interface ApplicationHealth {
   app: string;
+  /** The code version, when the application was given one. */
+  version?: string;
   status: ApplicationStatus;
   /** Why not ready (starting, degraded, failed). */
   reason?: HealthReason;
@@ -201,7 +209,7 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
     // every child has started (a child up but tagged degraded counts: health says degraded)
     if (!allStarted(health().children)) return;
     isReady = true;
-    report(env.logger, 'application_started', { application: name, pid: String(rootPid), startType });
+    report(env.logger, 'application_started', { application: name, pid: String(rootPid), startType, ...(options.version !== undefined ? { version: options.version } : {}) });
     resolveReady(rootPid!);
   };
   let changeQueued = false;
@@ -307,6 +315,7 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
     if (startError) reason = { child: startError.childId ?? name, phase: 'stopped', error: formatReason(startError.reason) };
     return {
       app: name,
+      ...(options.version !== undefined ? { version: options.version } : {}),
       status,
       ...(reason ? { reason } : {}),
       pid: rootPid ? String(rootPid) : undefined,

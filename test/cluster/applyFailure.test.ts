@@ -60,6 +60,20 @@ describe('defect 15: the store side — the stream position never moves past a b
     expect(['1', '2', '3', '4'].map((id) => s.get('users', id)?.id)).toEqual(['1', '2', '3', '4']);
   });
 
+  it('after a failed apply, a peer snapshot past it re-opens the stream (a restarted node that catches up from a snapshot is not refused forever)', async () => {
+    const flaky = flakyKv();
+    const t = await openTestStore(realTimeEnv(), { kv: flaky.kv });
+    opened.push(t);
+    const s = t.store;
+    flaky.failing = true;
+    await expect(s.applyReplicated({ ops: [put('users', 'a')], schemaVersion: 0 }, { stream: 'S', seq: 1 })).rejects.toMatchObject({ code: 'ORDO_STORE_IO' });
+    flaky.failing = false;
+    await expect(s.applyReplicated({ ops: [put('users', 'b')], schemaVersion: 0 }, { stream: 'S', seq: 2 })).rejects.toMatchObject({ code: 'ORDO_STORE_REPL_GAP' });
+    await s.loadSnapshot({ schemaVersion: 0, applied: { S: 10 }, tables: { users: [{ id: 'x', v: 0 }], orders: [] } });
+    expect(await s.applyReplicated({ ops: [put('users', 'y')], schemaVersion: 0 }, { stream: 'S', seq: 11 })).toBe('applied');
+    expect(s.lastAppliedSeq('S')).toBe(11);
+  });
+
   it('an apply whose write fails is ORDO_STORE_IO (not written: the caller must not skip it); only a batch that does not fit is ORDO_STORE_VALIDATION', async () => {
     const flaky = flakyKv();
     const t = await openTestStore(realTimeEnv(), { kv: flaky.kv });

@@ -8,7 +8,7 @@ import { incident } from '../../examples/incidents/2025-02-25/index.ts';
 import { raisedLimit } from '../../examples/incidents/2025-02-25/step05-restart-intensity.ts';
 
 /** Seeds per with-Ordo scenario in `npm test` (the long sweep runs 10,000). */
-const SEEDS: Record<string, number> = { step02: 20, step03: 20, step04: 20, step05: 100, step06: 200, step07: 20, step08: 20, step11: 12, deadNode: 20 };
+const SEEDS: Record<string, number> = { step02: 20, step03: 20, step04: 20, step05: 100, step06: 200, step07: 20, step08: 20, step09: 20, step11: 12, deadNode: 20 };
 
 for (const inc of incidents) {
 describe(`incident ${inc.id}: every step both ways`, () => {

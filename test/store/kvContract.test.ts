@@ -2,6 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { KvAdapter, KvDb } from '../../src/env/kv.ts';
 import { createRocksKv } from '../../src/env/rocksdb.ts';
 import { createMemoryKv } from '../../src/chaos/memoryKv.ts';
+import { createSimKv } from '../../src/chaos/simKv.ts';
+import { pumpedSimulation } from '../support/simPump.ts';
 import { tempDir } from './helpers.ts';
 
 const cleanups: Array<() => void | Promise<void>> = [];
@@ -22,6 +24,14 @@ async function all(db: KvDb, column: string, range = {}): Promise<string[]> {
 const adapters: Array<[string, () => KvAdapter]> = [
   ['rocksdb', () => createRocksKv()],
   ['memory-level', () => createMemoryKv()],
+  [
+    'simulated (memory-level on the chaos timeline)',
+    () => {
+      const p = pumpedSimulation();
+      cleanups.push(p.stop);
+      return createSimKv(p.sim);
+    },
+  ],
 ];
 
 describe.each(adapters)('KV adapter contract: %s', (_name, make) => {
@@ -119,6 +129,52 @@ describe('memory KV fault injection', () => {
     fail = true;
     await expect(db.write([{ type: 'put', column: 'a', key: b('y'), value: b('2') }, { type: 'del', column: 'a', key: b('x') }], { sync: true })).rejects.toMatchObject({ kind: 'io' });
     expect(await all(db, 'a')).toEqual([`${b('x').toString('hex')}=1`]);
+    await db.close();
+  });
+});
+
+describe('simulated KV faults (the chaos engine\'s fault points)', () => {
+  const withFaults = (faults: Parameters<typeof pumpedSimulation>[1]) => {
+    const p = pumpedSimulation(1, faults);
+    cleanups.push(p.stop);
+    return { kv: createSimKv(p.sim), sim: p.sim };
+  };
+
+  it('open fails with EIO, then succeeds; a LOCK still held is refused as locked', async () => {
+    const { kv } = withFaults([
+      { at: 0, name: 'kv.open.fail', subject: '/sim/a' },
+      { at: 0, name: 'kv.open.locked', subject: '/sim/b' },
+    ]);
+    await expect(kv.open('/sim/a', { columns: ['c'], createIfMissing: true })).rejects.toMatchObject({ kind: 'io' });
+    await (await kv.open('/sim/a', { columns: ['c'], createIfMissing: true })).close();
+    await expect(kv.open('/sim/b', { columns: ['c'], createIfMissing: true })).rejects.toMatchObject({ kind: 'locked' });
+  });
+
+  it('EIO and ENOSPC on write apply nothing; later writes go through', async () => {
+    const { kv } = withFaults([
+      { at: 0, name: 'kv.write.eio', subject: '/sim/w' },
+      { at: 0, name: 'kv.write.enospc', subject: '/sim/w' },
+    ]);
+    const db = await kv.open('/sim/w', { columns: ['c'], createIfMissing: true });
+    const put = (k: string) => db.write([{ type: 'put', column: 'c', key: b(k), value: b(k) }], { sync: true });
+    await expect(put('x')).rejects.toThrow(/EIO/);
+    await expect(put('y')).rejects.toThrow(/ENOSPC/);
+    await put('z');
+    expect(await all(db, 'c')).toEqual([`${b('z').toString('hex')}=z`]);
+    await db.close();
+  });
+
+  it('slow recovery delays the open by the injected virtual time; a corrupted value is returned as read', async () => {
+    const { kv, sim } = withFaults([
+      { at: 0, name: 'kv.open.slow', subject: '/sim/s', delayMs: 4000 },
+      { at: 0, name: 'kv.get.corrupt', subject: '/sim/s' },
+    ]);
+    const t0 = sim.now;
+    const db = await kv.open('/sim/s', { columns: ['c'], createIfMissing: true });
+    expect(sim.now - t0).toBeGreaterThanOrEqual(4000);
+    await db.write([{ type: 'put', column: 'c', key: b('k'), value: b([1, 2, 3]) }], { sync: true });
+    expect([...(await db.get('c', b('k')))!]).toEqual([0xfe, 2, 3]);
+    expect([...(await db.get('c', b('k')))!]).toEqual([1, 2, 3]);
     await db.close();
   });
 });

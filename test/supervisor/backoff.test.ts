@@ -2,7 +2,8 @@
 // seeded jitter, intensity charged when a delayed restart is attempted, cancellation.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { backoffDelay, restartChild, terminateChild, type BackoffSpec, type Pid } from '../../src/index.ts';
+import { backoffDelay } from '../../src/supervisor/backoff.ts';
+import { restartChild, terminateChild, type BackoffSpec, type Pid } from '../../src/index.ts';
 import { crash, fixture, pidOf, rows, startSup, w, watch } from '../support/otp.ts';
 
 /** Crashes child `id` and returns how long its restart took (virtual ms until ready again). */

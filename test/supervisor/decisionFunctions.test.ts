@@ -1,7 +1,9 @@
 // The pure decision functions (no actors, no clock): decideRestart (§1.5), restartSet (§1.7),
 // shouldAutoShutdown (§1.9), addRestart (§1.6).
 import { describe, expect, it } from 'vitest';
-import { addRestart, decideRestart, restartSet } from '../../src/index.ts';
+import { addRestart } from '../../src/supervisor/restartIntensity.ts';
+import { decideRestart } from '../../src/supervisor/decideRestart.ts';
+import { restartSet } from '../../src/supervisor/strategies.ts';
 import { shouldAutoShutdown } from '../../src/supervisor/index.ts';
 
 describe('decideRestart (§1.5 table)', () => {

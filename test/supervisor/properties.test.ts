@@ -2,7 +2,8 @@
 // (OTP's add_restart) and of each strategy's restart set (conformance §1.5–1.7).
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { addRestart, countChildren, deleteChild, restartChild, startDynamicChild, startChild, stopProcess, terminateChild, whichChildren, type Pid, type RestartType } from '../../src/index.ts';
+import { addRestart } from '../../src/supervisor/restartIntensity.ts';
+import { countChildren, deleteChild, restartChild, startDynamicChild, startChild, stopProcess, terminateChild, whichChildren, type Pid, type RestartType } from '../../src/index.ts';
 import { exitWith, fixture, startSup, w, watch } from '../support/otp.ts';
 import { worker } from '../support/machines.ts';
 

@@ -172,10 +172,10 @@ interface ProbeInput {
 }
 
 /** What a load balancer would read from `/health/ready`, through the real route handler. */
-export async function readiness(app: ApplicationInfo): Promise<{ code: number; status: string; child: string | undefined }> {
+export async function readiness(app: ApplicationInfo): Promise<{ code: number; status: string; child: string | undefined; version: string | undefined }> {
   const res = await healthResponse({ method: 'GET', url: '/health/ready' }, { app, caches: [], sources: [], registry: { contentType: 'text/plain', metrics: async () => '' } } as never);
-  const body = JSON.parse(res.body) as { status: string; reason?: { child?: string } };
-  return { code: res.status, status: body.status, child: body.reason?.child };
+  const body = JSON.parse(res.body) as { status: string; version?: string; reason?: { child?: string } };
+  return { code: res.status, status: body.status, child: body.reason?.child, version: body.version };
 }
 
 /** Samples `/health/ready` every `everyMs` (probe event `health.ready`). */
@@ -184,7 +184,7 @@ export const healthProbeMachine = setup({
   actors: {
     sample: fromPromise<void, ProbeInput>(async ({ input }) => {
       const r = await readiness(input.app);
-      input.probe('health.ready', { code: r.code, status: r.status, child: r.child ?? null });
+      input.probe('health.ready', { code: r.code, status: r.status, child: r.child ?? null, version: r.version ?? null });
     }),
   },
   delays: { every: ({ context }) => context.input.everyMs },

@@ -71,6 +71,9 @@ export function replNames(cluster: string, store: string): { stream: string; pre
   return { stream: `ORDO_REPL_${cluster}_${store}`, prefix: `ordo.repl.${cluster}.${store}`, snapshotSubject: `ordo.snap.${cluster}.${store}` };
 }
 
+/** Headers nats-server adds to a message it copies (`sources`) or republishes (`republish`) from another stream. */
+const SERVER_COPY_HEADERS = ['Nats-Stream-Source', 'Nats-Stream', 'Nats-Subject', 'Nats-Sequence', 'Nats-Last-Sequence'];
+
 /** Stands for the payload of a message that was copied into the stream from another one (never decoded). */
 const FOREIGN = new Uint8Array(0);
 
@@ -491,9 +494,11 @@ export class Replicator implements StoreReplicator {
     void (async () => {
       try {
         for await (const m of messages) {
-          // A message copied in from another stream (sources) keeps its original subject: it
-          // could replay another node's old message. Only what was published here is applied.
-          const copied = m.headers?.has('Nats-Stream-Source') === true;
+          // A message the server itself put here from another stream — copied by `sources`, or
+          // republished by another stream's `republish` onto a subject it chose — did not come
+          // from the node its subject names: it could replay or forge another node's message.
+          // Only what a node published here is applied.
+          const copied = m.headers !== undefined && SERVER_COPY_HEADERS.some((h) => m.headers!.has(h));
           await this.enqueue(m.info.streamSequence, m.subject, copied ? FOREIGN : m.data, undefined, m.headers?.get('Nats-Msg-Id') || undefined);
           if (this.halted || this.stopped) break;
         }
@@ -550,7 +555,7 @@ export class Replicator implements StoreReplicator {
     const decoded: DecodeResult = own
       ? { ok: true, node: this.opts.node, batch: own }
       : data === FOREIGN
-        ? { ok: false, why: 'copied from another stream (Nats-Stream-Source): only messages published to this stream are applied' }
+        ? { ok: false, why: 'copied or republished from another stream by the server: only messages a node published here are applied' }
         : decodeMessage(this.prefix, subject, data, this.tableSet);
     if (!decoded.ok) {
       const why = decoded.why;

@@ -206,8 +206,10 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
   /** Every change below the root: resolve `ready` the first time the whole tree is. */
   const checkReady = (): void => {
     if (isReady || !rootStarted || exitInfo || stopping) return;
-    // every child has started (a child up but tagged degraded counts: health says degraded)
-    if (!allStarted(health().children)) return;
+    // every child has started (a child up but tagged degraded counts: health says degraded),
+    // and the root is not on its way out (giving up stops the children before it exits)
+    const root = rootPid ? (kernel.processInfo(rootPid)?.state as { stopping?: boolean } | undefined) : undefined;
+    if (!root || root.stopping || !allStarted(health().children)) return;
     isReady = true;
     report(env.logger, 'application_started', { application: name, pid: String(rootPid), startType, ...(options.version !== undefined ? { version: options.version } : {}) });
     resolveReady(rootPid!);

@@ -32,6 +32,8 @@ export interface ChildRecord {
   parkedOn: string | undefined;
   /** When the current phase (starting, waiting, parked, running, stopped) began. */
   since: number | undefined;
+  /** A start was attempted at least once (false: still `pending` in its supervisor's boot). */
+  tried: boolean;
 }
 
 export function newRecord(key: number, spec: NormalizedChildSpec, args?: unknown): ChildRecord {
@@ -52,5 +54,6 @@ export function newRecord(key: number, spec: NormalizedChildSpec, args?: unknown
     lastError: undefined,
     parkedOn: undefined,
     since: undefined,
+    tried: false,
   };
 }

@@ -29,18 +29,20 @@ export function phaseOf(r: ChildRecord): ChildPhase {
   if (r.waiting) return 'waiting';
   if (r.parkedOn !== undefined) return 'parked';
   if (r.restarting) return 'restarting';
-  return r.startedAt === undefined && r.restarts === 0 && r.lastExit === undefined ? 'pending' : 'stopped';
+  return r.tried ? 'stopped' : 'pending';
 }
 
 /** @internal The children of a supervisor as health and `ordo tree` show them. */
 export function describeChildren(
   sup: { kernel: Kernel; label: string; flags: { strategy: string; maxRestarts: number; periodMs: number }; isDynamic: boolean; restarts: { restarts: number[] } },
   recs: readonly ChildRecord[],
+  stopping = false,
 ): unknown {
   const since = sup.kernel.env.clock.now() - sup.flags.periodMs;
   return {
     supervisor: sup.label,
     strategy: sup.flags.strategy,
+    ...(stopping ? { stopping: true } : {}),
     // restarts inside the intensity window now: how close the supervisor is to giving up
     intensity: { used: sup.restarts.restarts.filter((t) => t > since).length, maxRestarts: sup.flags.maxRestarts, periodMs: sup.flags.periodMs },
     children: recs.map((r): ChildDescription => {

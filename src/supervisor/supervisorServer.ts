@@ -257,7 +257,14 @@ export class SupervisorServer implements NativeBehaviour {
     rec.lastError = reason instanceof StartExitError ? reason.reason : reason instanceof StartTimeoutError && reason.cause !== undefined ? reason.cause : reason;
     this.changed();
     const retry = rec.spec.startRetry;
-    if (!retry || isPermanentReason(reason, retry.isPermanent) || (retry.maxAttempts !== undefined && rec.attempts >= retry.maxAttempts)) return { failed: reason };
+    if (!retry || isPermanentReason(reason, retry.isPermanent) || (retry.maxAttempts !== undefined && rec.attempts >= retry.maxAttempts)) {
+      // Marked before returning: observers that run before the caller resumes must not see a
+      // settled child. Without startRetry the caller queues OTP's retry (`restarting`); with it,
+      // the supervisor gives up (fail fast), so nothing more may start.
+      rec.restarting = true;
+      if (retry && this.proc.ready) this.stopRequested = true;
+      return { failed: reason };
+    }
     const delay = backoffDelay(retry, rec.attempts - 1, this.kernel.env.random.next());
     rec.waiting = true;
     rec.restarting = true; // OTP's `restarting` slot: a retry is pending
@@ -298,6 +305,7 @@ export class SupervisorServer implements NativeBehaviour {
   /** A start that cannot succeed by waiting (permanent reason, attempts exhausted, missing service): fail fast, named. */
   private async giveUp(rec: ChildRecord, reason: unknown): Promise<void> {
     report(this.kernel.env.logger, 'start_error', { supervisor: this.label, child: rec.spec.id, reason, attempts: rec.attempts });
+    this.stopRequested = true;
     await this.terminateAll();
     this.proc.exit({ shutdown: new FailedToStartChildError(rec.spec.id, reason, this.label) });
   }
@@ -390,6 +398,7 @@ export class SupervisorServer implements NativeBehaviour {
       res = { status: 'error', error: e };
     }
     if (!res || typeof res !== 'object' || !('status' in res)) res = { status: 'error', error: { badReturn: res } };
+    rec.tried = true;
     if (res.status === 'ok') {
       if (!isPid(res.pid)) return { status: 'error', error: { badReturn: res } };
       kernel.link(this.self, res.pid);
@@ -488,6 +497,7 @@ export class SupervisorServer implements NativeBehaviour {
     const now = this.kernel.env.clock.now();
     if (!this.restarts.charge(now)) {
       rec.restarting = false;
+      this.stopRequested = true; // giving up: nothing starts any more, and health says it is stopping
       report(this.kernel.env.logger, 'reached_max_restart_intensity', {
         supervisor: this.label,
         child: rec.spec.id,
@@ -618,7 +628,7 @@ export class SupervisorServer implements NativeBehaviour {
   }
 
   describe(): unknown {
-    return describeChildren(this, this.isDynamic ? [...this.dynamic.values()] : this.children);
+    return describeChildren(this, this.isDynamic ? [...this.dynamic.values()] : this.children, this.stopRequested);
   }
 
   killed(): void {

@@ -169,8 +169,11 @@ describe('cache loader under a tree with the real store', () => {
     // the store crashes: rest_for_one restarts it, then the cache after it
     trace.length = 0;
     kernel.exit(first.get('store')!, 'disk_hiccup');
-    for (let i = 0; i < 200 && app.health().status !== 'ready'; i++) await new Promise((r) => setImmediate(r));
-    await new Promise((r) => setTimeout(r, 50));
+    const restarted = async (): Promise<boolean> => {
+      const k = await kids();
+      return app.health().status === 'ready' && k.get('api') !== undefined && k.get('api') !== first.get('api');
+    };
+    for (let i = 0; i < 2000 && !(await restarted()); i++) await new Promise((r) => setTimeout(r, 5));
     const second = await kids();
     expect(second.get('store')).not.toBe(first.get('store'));
     expect(second.get('bux')).not.toBe(first.get('bux'));

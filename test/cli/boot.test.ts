@@ -33,7 +33,7 @@ async function get(url: string): Promise<{ status: number; body: string } | unde
   }
 }
 
-const ORDER = ['health', 'bux', 'replication', 'store', 'leader', 'cluster'];
+const ORDER = ['health', 'jobs', 'bux', 'replication', 'store', 'leader', 'cluster'];
 
 describe('npm start: the reference tree on the embedded default', () => {
   it('reaches ready, /health/ready answers 200, ordo health reads it; SIGTERM stops every child in reverse order, exit 0, final status in the file', async () => {

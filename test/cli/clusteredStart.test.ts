@@ -49,7 +49,7 @@ describe('the reference tree clustered over NATS (ordo start --nats)', () => {
       expect(await a.exit).toBe(0);
       b.child.kill('SIGTERM');
       expect(await b.exit).toBe(0);
-      for (const n of [a, b]) expect([...n.out().matchAll(/^ {2}stopped (\S+) /gm)].map((m) => m[1])).toEqual(['health', 'bux', 'replication', 'store', 'leader', 'cluster']);
+      for (const n of [a, b]) expect([...n.out().matchAll(/^ {2}stopped (\S+) /gm)].map((m) => m[1])).toEqual(['health', 'jobs', 'bux', 'replication', 'store', 'leader', 'cluster']);
     } finally {
       for (const n of [a, b]) if (n.child.exitCode === null) n.child.kill('SIGKILL');
     }

@@ -185,6 +185,27 @@ describe('defect 16: identity bound to NATS permissions', () => {
     await b.stop();
   });
 
+  it("a stream republishing onto B's subject (a node's stream-admin rights) cannot forge B's messages: server copies are never applied", async () => {
+    const a = await node('a', 'pa', 'rp');
+    const b = await node('b', 'pb', 'rp');
+    await b.store.dirtyPut('secrets', { id: 's', v: 'b-own' });
+    const n = replNames(CLUSTER, 'rp');
+    const jsm = await jetstreamManager(a.nc);
+    // A may publish any lease key; a stream over them republishes each onto B's replication subjects
+    const evil = `EVIL_${CLUSTER}`;
+    await jsm.streams.add({ name: evil, subjects: [`$KV.ordo_leases_${CLUSTER}.>`], republish: { src: `$KV.ordo_leases_${CLUSTER}.>`, dest: `${n.prefix}.b.>` } } as never);
+    const before = await lastSeq(a.nc, n.stream);
+    await jetstream(a.nc).publish(`$KV.ordo_leases_${CLUSTER}.t.users`, enc({ v: 1, node: 'b', batch: { ops: [put('users', 'f', 1)], schemaVersion: 0 }, local: [put('secrets', 's', 'pwned')] }));
+    await waitFor(async () => (await lastSeq(a.nc, n.stream)) === before + 1, 'republished into the replication stream');
+    await waitFor(() => b.repl().appliedSeq() === before + 1, 'b consumed it');
+    expect(b.store.get('secrets', 's')).toEqual({ id: 's', v: 'b-own' });
+    expect(b.store.get('users', 'f')).toBeUndefined();
+    expect(b.repl().health()).toMatchObject({ malformed: 1, lastMalformed: { why: expect.stringContaining('republished from another stream') } });
+    await jsm.streams.delete(evil);
+    await a.stop();
+    await b.stop();
+  });
+
   it('under the shipped permissions a new node catches up from a peer snapshot (request/reply + object store)', async () => {
     const a = await node('a', 'pa', 'snap', { maxMsgs: 2 });
     for (let i = 0; i < 5; i++) await a.commit([put('orders', `o${i}`, i)]);

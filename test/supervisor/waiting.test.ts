@@ -216,6 +216,14 @@ describe('startRetry and parking: the seed tree with its database unreachable fo
     expect(db.queries).toBe(1);
   });
 
+  it('a child whose start returns ignore does not keep the application from being ready', async () => {
+    const env = createTestEnv();
+    const app = startApplication({ name: 'x', env, tree: { children: [child({ id: 'w', start: { machine: worker } }), { id: 'expose', start: () => ({ status: 'ignore' }) }] } });
+    await app.ready;
+    expect(app.health()).toMatchObject({ status: 'ready' });
+    expect(app.health().children.map((c) => c.phase)).toEqual(['running', 'stopped']);
+  });
+
   it('a machine reads its own pid (self) from its input', async () => {
     const env = createTestEnv();
     const kernel = createKernel(env);

@@ -7,6 +7,7 @@ import { healthCommand } from './commands/health.ts';
 import { replayCommand } from './commands/replay.ts';
 import { storeCommand } from './store.ts';
 import { chaosCommand } from './chaos.ts';
+import { jobsCommand } from './jobs.ts';
 
 const USAGE = `ordo — a supervision runtime modeled on Erlang/OTP
 
@@ -19,6 +20,7 @@ Commands:
   replay   replay a documented incident both ways (as deployed, with Ordo)
   store    the table store's tools: info, export, import, backup, restore, repair
   chaos    run, sweep, replay and shrink chaos scenarios (deterministic simulation)
+  jobs     a running node's jobs: list, retry, cancel, pause, resume
   help     this help
 
 'ordo <command> --help' tells more.
@@ -42,6 +44,7 @@ const COMMANDS: Record<string, Command> = {
   health: (argv, io, o) => healthCommand(argv, io, o),
   replay: (argv, io, o) => replayCommand(argv, io, o),
   chaos: (argv, io, o) => chaosCommand(argv, io, o),
+  jobs: (argv, io, o) => jobsCommand(argv, io, o),
   store: async (argv, io, o) => {
     const { flags } = parseFlags('store', argv, { dir: 'string', out: 'string', in: 'string', table: 'string', from: 'string', 'backup-dir': 'string', json: 'boolean' });
     const env = o.env ?? createRealEnv({ level: 'warn', logTo: 'stderr' });

@@ -10,11 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NatsServer, waitFor } from '../harness/nats.ts';
 import { OrdoNodeProcess, type NodeEvent } from '../harness/nodes.ts';
+import { main } from '../../src/cli/main.ts';
 
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'jobNode.ts');
 let ns: NatsServer | undefined;
 let nodes: OrdoNodeProcess[] = [];
 let dir: string | undefined;
+let clusterName = '';
 
 afterEach(async () => {
   await Promise.all(nodes.map((n) => n.kill()));
@@ -29,6 +31,7 @@ async function cluster(n: number, extra: Record<string, unknown> = {}): Promise<
   ns = await NatsServer.start();
   dir = mkdtempSync(join(tmpdir(), 'ordo-jobs-'));
   const c = `jobs${Math.floor(Math.random() * 1e6)}`;
+  clusterName = c;
   const names = Array.from({ length: n }, (_, i) => `n${i + 1}`);
   for (const name of names) {
     const node = OrdoNodeProcess.spawn(FIXTURE, name, { cluster: c, servers: [ns.url], dataDir: join(dir, name), ...extra });
@@ -101,4 +104,30 @@ describe('job runner on real RocksDB and nats-server', () => {
     const performed = after.flatMap((s) => s.performed);
     expect(new Set(performed).size).toBe(10);
   }, 180_000);
+
+  it('ordo jobs list | cancel | pause | resume | retry against running nodes over NATS', async () => {
+    const [a, b] = await cluster(2, { limit: 2 });
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { out: (t: string) => void out.push(t), err: (t: string) => void err.push(t), isTTY: false, vars: {} };
+    const cli = (...args: string[]) => main(['jobs', ...args, '--nats', ns!.url, '--cluster', clusterName], {}, io);
+    const { ids } = (await a!.request({ cmd: 'enqueue', count: 1, ms: 60_000 })) as NodeEvent & { ids: string[] };
+    const id = ids[0]!;
+    await waitFor(() => [a!, b!].some((n) => n.events.some((e) => e.ev === 'perform' && e.id === id)) || undefined, 'the job runs', 15_000);
+    expect(await cli('list', '--state', 'executing')).toBe(0);
+    expect(out.join('')).toContain(id);
+    expect(await cli('cancel', id)).toBe(0);
+    expect(out.join('')).toMatch(/was executing/);
+    const cancelled = await waitFor(async () => {
+      const j = ((await a!.request({ cmd: 'job', job: id })) as NodeEvent & { job: { state: string } }).job;
+      return j.state === 'cancelled' ? j : undefined;
+    }, 'cancelled', 10_000, 100);
+    expect(cancelled.state).toBe('cancelled');
+    expect(await cli('retry', id)).toBe(0);
+    expect(await cli('pause', 'default')).toBe(0);
+    await waitFor(async () => ((await stats(b!)).health as unknown as { queues: { default: { paused: boolean } } }).queues.default.paused || undefined, 'paused on the other node', 10_000, 100);
+    expect(await cli('resume', 'default')).toBe(0);
+    expect(await cli('cancel', 'no-such-job')).toBe(1);
+    expect(err.join('')).toMatch(/not_found/);
+  }, 120_000);
 });

@@ -7,6 +7,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import { createUser } from '@nats-io/nkeys';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { discoveryMachine, type ClusterService } from '../../src/cluster/discovery.ts';
 import { replicationMachine, type ReplicationService } from '../../src/cluster/replication.ts';
@@ -20,6 +21,8 @@ const CLUSTER = 'id16';
 // one store (so one stream) per test: earlier tests' messages stay in their own streams
 const { prefix, stream } = replNames(CLUSTER, 'main');
 const enc = (m: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(m));
+const nkeyUser = createUser();
+const nkeySeed = new TextDecoder().decode(nkeyUser.getSeed());
 
 const opened: TestStore[] = [];
 afterEach(async () => {
@@ -38,6 +41,7 @@ describe('defect 16: identity bound to NATS permissions', () => {
         nodes: [
           { node: 'a', password: 'pa' },
           { node: 'b', password: 'pb' },
+          { node: 'c', nkey: nkeyUser.getPublicKey() },
         ],
         // an application client of the same account: not a node
         others: [{ user: 'app', password: 'pw', permissions: { publish: { allow: ['app.>', '_INBOX.>'], deny: [] }, subscribe: { allow: ['app.>', '_INBOX.>'] } } }],
@@ -46,9 +50,10 @@ describe('defect 16: identity bound to NATS permissions', () => {
   });
   afterAll(() => cleanup(ns));
 
-  async function node(name: string, password: string, storeName = 'main', extra: { maxMsgs?: number } = {}) {
+  async function node(name: string, password: string | { nkeySeed: string }, storeName = 'main', extra: { maxMsgs?: number } = {}) {
     const env: TestEnv = realTimeEnv();
-    const d = startChild(discoveryMachine, { env, config: { cluster: CLUSTER, nodeName: name, nats: { servers: [ns.url], user: name, password }, heartbeatMs: 200, ttlMs: 1000 } }, env);
+    const auth = typeof password === 'string' ? { user: name, password } : password;
+    const d = startChild(discoveryMachine, { env, config: { cluster: CLUSTER, nodeName: name, nats: { servers: [ns.url], ...auth }, heartbeatMs: 200, ttlMs: 1000 } }, env);
     await waitTag(d, 'ready');
     const svc = d.getSnapshot().context.service as ClusterService;
     const t = await openTestStore(env);
@@ -204,6 +209,20 @@ describe('defect 16: identity bound to NATS permissions', () => {
     await jsm.streams.delete(evil);
     await a.stop();
     await b.stop();
+  });
+
+  it('an nkey node under the shipped permissions replicates, and cannot publish on a password node\'s subjects either', async () => {
+    const a = await node('a', 'pa', 'nk');
+    const c = await node('c', { nkeySeed }, 'nk');
+    await c.commit([put('users', 'from-c', 1)]);
+    await waitFor(() => a.store.get('users', 'from-c'), 'a applied c');
+    await a.commit([put('users', 'from-a', 1)]);
+    await waitFor(() => c.store.get('users', 'from-a'), 'c applied a');
+    const n = replNames(CLUSTER, 'nk');
+    expect(await refused(jetstream(c.nc, { timeout: 1000 }).publish(`${n.prefix}.a.t.users`, enc({ v: 1, node: 'a', batch: { ops: [put('users', 'x', 1)], schemaVersion: 0 } })))).not.toBe('stored');
+    expect(a.store.get('users', 'x')).toBeUndefined();
+    await a.stop();
+    await c.stop();
   });
 
   it('under the shipped permissions a new node catches up from a peer snapshot (request/reply + object store)', async () => {

@@ -28,9 +28,17 @@ export interface SimChildInput {
 
 interface Ctx {
   readonly input: SimChildInput;
+  /** The armed timers of the `timers` actor: a crash clears them itself (xstate leaves an errored actor's invoked children running). */
+  readonly armed: { crash?: unknown; tick?: unknown };
   db: KvDb | undefined;
   writes: number;
   service: unknown;
+}
+
+function disarm(env: Env, armed: Ctx['armed']): void {
+  env.clock.clearTimeout(armed.crash);
+  env.clock.clearTimeout(armed.tick);
+  armed.crash = armed.tick = undefined;
 }
 
 /** Waits `ms` on the Env's clock; an abort (the invoking state was left) clears the timer. */
@@ -74,26 +82,24 @@ export const simChildMachine = setup({
       await input.db?.close();
     }),
     /** The child's own timers, on the Env's clock (a crash after `crashAfterMs`, a write every `writeEveryMs`). */
-    timers: fromCallback<{ type: 'crash' } | { type: 'write' }, { env: Env; crashAfterMs: number | undefined; writeEveryMs: number | undefined }>(({ input, sendBack }) => {
+    timers: fromCallback<{ type: 'crash' } | { type: 'write' }, { env: Env; crashAfterMs: number | undefined; writeEveryMs: number | undefined; armed: Ctx['armed'] }>(({ input, sendBack }) => {
       const { clock } = input.env;
-      const crash = input.crashAfterMs === undefined ? undefined : clock.setTimeout(() => sendBack({ type: 'crash' }), input.crashAfterMs);
-      let tick: unknown;
+      const armed = input.armed;
+      if (input.crashAfterMs !== undefined) armed.crash = clock.setTimeout(() => sendBack({ type: 'crash' }), input.crashAfterMs);
       const every = input.writeEveryMs;
       const arm = (): void => {
-        tick = clock.setTimeout(() => {
+        armed.tick = clock.setTimeout(() => {
           arm();
           sendBack({ type: 'write' });
         }, every!);
       };
       if (every !== undefined && every > 0) arm();
-      return () => {
-        clock.clearTimeout(crash);
-        clock.clearTimeout(tick);
-      };
+      return () => disarm(input.env, armed);
     }),
   },
   actions: {
     crash: ({ context }) => {
+      disarm(context.input.env, context.armed);
       context.input.abandon?.(context.db);
       throw new Error(`${context.input.id} crashed (simulated)`);
     },
@@ -105,7 +111,7 @@ export const simChildMachine = setup({
   },
 }).createMachine({
   id: 'simChild',
-  context: ({ input }) => ({ input, db: undefined, writes: 0, service: undefined }),
+  context: ({ input }) => ({ input, armed: {}, db: undefined, writes: 0, service: undefined }),
   initial: 'booting',
   on: { crash: { actions: 'crash' } },
   states: {
@@ -127,7 +133,7 @@ export const simChildMachine = setup({
         timed: {
           invoke: {
             src: 'timers',
-            input: ({ context }) => ({ env: context.input.env, crashAfterMs: context.input.crashAfterMs, writeEveryMs: context.db ? context.input.writeEveryMs : undefined }),
+            input: ({ context }) => ({ env: context.input.env, crashAfterMs: context.input.crashAfterMs, writeEveryMs: context.db ? context.input.writeEveryMs : undefined, armed: context.armed }),
           },
           initial: 'idle',
           states: {

@@ -263,7 +263,7 @@ async function execute(s: Scenario, o: RunOptions): Promise<RunReport> {
     sometimes,
     faults,
     coverage: session.coverage,
-    traceHash: hashTrace(sim.trace, sim.logs, sim.decisions),
+    traceHash: hashTrace(sim.trace, sim.decisions),
     deterministic: undefined,
     steps: sim.steps,
     virtualMs: sim.now,
@@ -275,17 +275,18 @@ async function execute(s: Scenario, o: RunOptions): Promise<RunReport> {
 }
 
 function nameFromReports(sim: Simulation, pid: string): string | undefined {
-  for (let i = sim.logs.length - 1; i >= 0; i--) {
-    const r = sim.logs[i]!;
+  for (let i = sim.trace.length - 1; i >= 0; i--) {
+    const r = sim.trace[i]!;
     if (r['report'] === 'progress' && r['pid'] === pid) return r['child'] as string;
   }
   return undefined;
 }
 
-function hashTrace(trace: readonly TraceEvent[], logs: readonly object[], decisions: readonly string[]): string {
+/** sha256 over the trace (reports included) and the decision log. */
+function hashTrace(trace: readonly TraceEvent[], decisions: readonly string[]): string {
   const h = createHash('sha256');
-  for (const e of trace) h.update(JSON.stringify(e) + '\n');
-  for (const l of logs) h.update(safeJson(l) + '\n');
+  h.update(trace.map(safeJson).join('\n'));
+  h.update('\n\n');
   h.update(decisions.join('\n'));
   return h.digest('hex');
 }

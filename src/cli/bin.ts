@@ -6,7 +6,7 @@
  * with `ordo replay` and the incident catalogue (`examples/incidents/index.ts`).
  */
 import { fileURLToPath } from 'node:url';
-import { createRealFs } from '../env/index.ts';
+import { createRealFs } from '../env/fs.ts';
 import { main } from './main.ts';
 
 const reference = new URL('../../examples/boot/tree.ts', import.meta.url);

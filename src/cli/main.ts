@@ -1,13 +1,6 @@
-import { createRealEnv, type Env } from '../env/index.ts';
+import type { Env } from '../env/index.ts';
 import { CommandError, UsageError, parseFlags } from './args.ts';
 import type { CliIo } from './io.ts';
-import { startCommand } from './commands/start.ts';
-import { treeCommand } from './commands/tree.ts';
-import { healthCommand } from './commands/health.ts';
-import { replayCommand } from './commands/replay.ts';
-import { storeCommand } from './store.ts';
-import { chaosCommand } from './chaos.ts';
-import { jobsCommand } from './jobs.ts';
 
 const USAGE = `ordo — a supervision runtime modeled on Erlang/OTP
 
@@ -38,15 +31,17 @@ export interface MainOptions {
   env?: Env;
 }
 
+// Each command's module loads when it runs: `ordo --help` loads none of them (start time).
 const COMMANDS: Record<string, Command> = {
-  start: (argv, io, o) => startCommand(argv, io, o),
-  tree: (argv, io, o) => treeCommand(argv, io, o),
-  health: (argv, io, o) => healthCommand(argv, io, o),
-  replay: (argv, io, o) => replayCommand(argv, io, o),
-  chaos: (argv, io, o) => chaosCommand(argv, io, o),
-  jobs: (argv, io, o) => jobsCommand(argv, io, o),
+  start: async (argv, io, o) => (await import('./commands/start.ts')).startCommand(argv, io, o),
+  tree: async (argv, io, o) => (await import('./commands/tree.ts')).treeCommand(argv, io, o),
+  health: async (argv, io, o) => (await import('./commands/health.ts')).healthCommand(argv, io, o),
+  replay: async (argv, io, o) => (await import('./commands/replay.ts')).replayCommand(argv, io, o),
+  chaos: async (argv, io, o) => (await import('./chaos.ts')).chaosCommand(argv, io, o),
+  jobs: async (argv, io, o) => (await import('./jobs.ts')).jobsCommand(argv, io, o),
   store: async (argv, io, o) => {
     const { flags } = parseFlags('store', argv, { dir: 'string', out: 'string', in: 'string', table: 'string', from: 'string', 'backup-dir': 'string', json: 'boolean' });
+    const [{ createRealEnv }, { storeCommand }] = await Promise.all([import('../env/index.ts'), import('./store.ts')]);
     const env = o.env ?? createRealEnv({ level: 'warn', logTo: 'stderr' });
     const help = argv.length === 0 || flags['help'] === true;
     return storeCommand(help ? ['help'] : [...argv], env, (s) => io.out(s), (s) => io.err(s));

@@ -6,7 +6,7 @@
  * Median of RUNS runs (default 3). Starts its own nats-server (Debian's 2.9) via the test harness.
  * Run: `node --import tsx bench/cluster.ts`.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -20,6 +20,7 @@ import type { ReplicatedStore } from '../src/cluster/replicatedStore.ts';
 import { openStore, type Store } from '../src/store/index.ts';
 import { NatsServer, waitFor } from '../test/harness/nats.ts';
 import { OrdoNodeProcess } from '../test/harness/nodes.ts';
+import { run as runR3 } from './clusterR3.ts';
 import { type BenchResult, isMain, median, now, percentile, printResults } from './lib.ts';
 
 const RUNS = Math.max(3, Number(process.env['BENCH_RUNS'] ?? 3));
@@ -27,6 +28,14 @@ const N = Number(process.env['BENCH_WRITES'] ?? 1000);
 const THROUGHPUT_MS = 2000;
 const CONCURRENCY = 8;
 const PAYLOAD = { id: 'k-000', balance: 12345, note: 'x'.repeat(64) };
+
+/** Temp dirs this benchmark created: all removed when `run` ends. */
+const tempDirs: string[] = [];
+const tmp = (prefix: string): string => {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(d);
+  return d;
+};
 
 const quietEnv = (): Env => createRealEnv({ logger: pino({ level: 'silent' }) });
 
@@ -108,7 +117,7 @@ const body = 'x'.repeat(64);
 /** Two follower processes (replNode fixture, RocksDB, sync durability) of `cluster`. */
 async function followers(url: string, cluster: string, extra: Record<string, unknown> = {}, n = 2): Promise<OrdoNodeProcess[]> {
   const ps = Array.from({ length: n }, (_, i) =>
-    OrdoNodeProcess.spawn('replNode.ts', `f${i}`, { cluster, servers: [url], dataDir: mkdtempSync(join(tmpdir(), `ordo-bench-${cluster}-f${i}-`)), ...extra }),
+    OrdoNodeProcess.spawn('replNode.ts', `f${i}`, { cluster, servers: [url], dataDir: tmp(`ordo-bench-${cluster}-f${i}-`), ...extra }),
   );
   for (const p of ps) await p.waitEvent((e) => e.ev === 'ready', 'ready', 30_000);
   return ps;
@@ -116,7 +125,7 @@ async function followers(url: string, cluster: string, extra: Record<string, unk
 
 /** A real Store; `'memory'`: its replicated tables are `storage: 'ram'` (the replication path without RocksDB row writes). */
 async function rocksStore(name: string, kind: 'memory' | 'sync' | 'async'): Promise<Store> {
-  const dir = mkdtempSync(join(tmpdir(), `ordo-bench-${name}-`));
+  const dir = tmp(`ordo-bench-${name}-`);
   const durability = kind === 'memory' ? 'async' : kind;
   const storage = kind === 'memory' ? 'ram' : 'disc';
   return openStore({
@@ -321,12 +330,17 @@ export async function run(): Promise<BenchResult[]> {
     ];
   } finally {
     await ns.dispose();
+    for (const d of tempDirs.splice(0)) rmSync(d, { recursive: true, force: true });
   }
 }
 
 if (isMain(import.meta.url)) {
   const results = await run();
   printResults('Cluster', results);
+  // the 3-server cluster (R3) figures: bench/clusterR3.ts
+  const r3 = await runR3();
+  printResults('Cluster (3 nats-servers, R3)', r3);
+  results.push(...r3);
   for (const r of results) process.stdout.write(`  runs: ${r.name.slice(0, 40)}… ${JSON.stringify(r.runs?.map((x) => Math.round(x)))}\n`);
   process.exit(0);
 }

@@ -11,8 +11,9 @@
  *   when its snapshot errors;
  * - boot + reverse teardown of a 4-step ordered tree whose third step fails twice before it
  *   succeeds: Ordo `startApplication` (the step's start retried by the supervisor) · Effect
- *   `Layer` + `Scope` with `Effect.retry(Schedule.recurs(2))` · avvio (ordered plugins, retry
- *   written in the plugin, `onClose` LIFO).
+ *   `Layer` + `Scope` with `Effect.retry` on a 1 ms `Schedule.spaced`, at most 2 retries · avvio
+ *   (ordered plugins, the retry written in the plugin: sleep 1 ms, `onClose` LIFO). Every side
+ *   waits the same 1 ms before each retry (Ordo: `startRetry` with `initialMs: 1`).
  *
  * Every side's start order and stop order are recorded and asserted, so nobody is measured doing
  * less. Run: `npm run bench -- peers` or `node --import tsx bench/peers.ts`.
@@ -316,7 +317,7 @@ export const boot: Record<string, Side> = {
             start: { machine: stepMachines[i]! },
             provides: id,
             ...(i > 0 ? { requires: [STEPS[i - 1]!] } : {}),
-            startRetry: { initialMs: 0, maxMs: 0, factor: 1, jitter: 0 },
+            startRetry: { initialMs: 1, maxMs: 1, factor: 1, jitter: 0 },
           })),
         },
       });
@@ -341,7 +342,7 @@ export const boot: Record<string, Side> = {
               if (fail && ++attempts <= 2) return Effect.fail(new Error('not yet'));
               started.push(id);
               return Effect.succeed(id);
-            }).pipe(fail ? Effect.retry(Schedule.recurs(2)) : (e) => e),
+            }).pipe(fail ? Effect.retry({ schedule: Schedule.spaced('1 millis'), times: 2 }) : (e) => e),
             () => Effect.sync(() => stopped.push(id)),
           ),
         );
@@ -367,10 +368,7 @@ export const boot: Record<string, Side> = {
       for (const id of STEPS) {
         app.use(async (server: { onClose(fn: () => void | Promise<void>): void }) => {
           // avvio has no retry: the user writes it in the plugin.
-          for (;;) {
-            if (id === 'cache' && ++attempts <= 2) continue;
-            break;
-          }
+          while (id === 'cache' && ++attempts <= 2) await new Promise((r) => setTimeout(r, 1));
           started.push(id);
           server.onClose(() => {
             stopped.push(id);

@@ -14,6 +14,8 @@ import { pino } from 'pino';
 import { RocksLevel } from '@nxtedition/rocksdb';
 import { createRealEnv, type Env } from '../src/env/index.ts';
 import { openStore } from '../src/store/openStore.ts';
+import { createRocksKv } from '../src/env/rocksdb.ts';
+import type { KvAdapter } from '../src/env/kv.ts';
 import type { TableDef } from '../src/store/types.ts';
 import { type BenchResult, isMain, median, now, printResults } from './lib.ts';
 
@@ -98,6 +100,47 @@ async function pointReads(): Promise<{ store: number; raw: number; index: number
   await close();
   t.done();
   return { store: storeOps, raw: rawOps, index: indexOps, rawIndex: rawIndexOps };
+}
+
+/**
+ * The durable commit watermark's cost (issue 15): the same synced group-commit load with the
+ * watermark (the marker file's fdatasync after each synced batch) and without it
+ * (`createRocksKv({ unsafeNoWatermark: true })`), sides alternating, median of the paired ratios.
+ */
+async function watermarkCost(runs: number): Promise<{ withWm: number; without: number; ratio: number; ratios: number[] }> {
+  const w: number[] = [];
+  const wo: number[] = [];
+  const ratios: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const order = r % 2 === 0 ? [true, false] : [false, true];
+    const got: Record<string, number> = {};
+    for (const on of order) got[String(on)] = (await syncedStore(on ? createRocksKv() : createRocksKv({ unsafeNoWatermark: true }))).ops;
+    w.push(got['true']!);
+    wo.push(got['false']!);
+    ratios.push(got['true']! / got['false']!);
+  }
+  return { withWm: median(w), without: median(wo), ratio: median(ratios), ratios };
+}
+
+/** The store side of {@link syncedWrites}: 64 concurrent writers of synced transactions through `kv`. */
+async function syncedStore(kv: KvAdapter): Promise<{ ops: number }> {
+  const t = tmp();
+  const store = await openStore({ env: quietEnv(), dir: t.dir + '/s', tables: { t: plain('sync') }, kv });
+  const TOTAL = 6400;
+  let next = 0;
+  const t0 = now();
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      while (next < TOTAL) {
+        const id = next++;
+        await store.transaction((tx) => void tx.put('t', { id, payload: `payload-${id}` }));
+      }
+    }),
+  );
+  const ops = TOTAL / ((now() - t0) / 1000);
+  await store.close();
+  t.done();
+  return { ops };
 }
 
 /** 64 concurrent writers, synced transactions, group commit; event-loop delay p99 meanwhile. */
@@ -236,6 +279,7 @@ export async function run(): Promise<BenchResult[]> {
     batched.push(await batchedWrites());
   }
   const load = await openLoad();
+  const wm = await watermarkCost(RUNS);
   const m = <T>(xs: T[], f: (x: T) => number): number => median(xs.map(f));
   const res: BenchResult[] = [];
   const add = (name: string, value: number, unit: string, baseName: string, base: number, target: string, met: boolean, runs: number[]): void => {
@@ -254,6 +298,7 @@ export async function run(): Promise<BenchResult[]> {
   add('  same, context: raw batch puts + a RAM Map of the rows', bw, 'ops/s', 'raw batch puts + Map', bwMap, 'context only', true, batched.map((x) => x.rawMap));
   add(`open + load ${LOAD_ROWS.toLocaleString('en-US')} rows`, load.storeMs, 'ms', 'raw open + full iteration + JSON.parse', load.rawMs, 'report', true, []);
   res.push({ name: `heap held for ${LOAD_ROWS.toLocaleString('en-US')} rows (+1 index)`, value: load.heapMb, unit: 'MB', target: 'report', met: true });
+  add('synced tx writes with the durable commit watermark', wm.withWm, 'ops/s', 'same store, watermark off', wm.without, 'report (median of paired ratios)', true, wm.ratios);
   const p99 = m(synced, (x) => x.storeP99);
   add('event-loop delay p99 under synced write load', p99, 'ms', 'raw sequential sync puts', m(synced, (x) => x.rawP99), 'report', true, synced.map((x) => x.storeP99));
   return res;
@@ -262,6 +307,10 @@ export async function run(): Promise<BenchResult[]> {
 if (isMain(import.meta.url)) {
   if (process.argv[2] === 'synced') {
     for (let i = 0; i < 3; i++) process.stdout.write(JSON.stringify(await syncedWrites()) + '\n');
+    process.exit(0);
+  }
+  if (process.argv[2] === 'watermark') {
+    process.stdout.write(JSON.stringify(await watermarkCost(Number(process.env['BENCH_RUNS'] ?? 5))) + '\n');
     process.exit(0);
   }
   if (process.argv[2] === 'reads') {

@@ -5,6 +5,7 @@ import type { Env } from '../env/env.ts';
 import type { TimerHandle } from '../env/clock.ts';
 import type { ClusterConnection } from './connection.ts';
 import { createWithReplicas, reconcileReplicas } from './replicas.ts';
+import { onStreamLeader } from './streamLeader.ts';
 
 /** A leader term: who leads and the fencing token (the KV revision that created the lease). */
 export interface LeaderTerm {
@@ -74,6 +75,7 @@ export class KvLeaderElection implements Leadership {
   private busy = false;
   private watcher: QueuedIterator<KvWatchEntry> | undefined;
   private offConn: (() => void) | undefined;
+  private offLeader: (() => void) | undefined;
   private readonly listeners = { leader: new Set<LeaderEvents['leader']>(), follower: new Set<LeaderEvents['follower']>() };
   private readonly log;
   private readonly me: LeaseValue;
@@ -120,6 +122,12 @@ export class KvLeaderElection implements Leadership {
     await reconcileReplicas(await jetstreamManager(this.conn.nc, { timeout, checkAPI: false }), `KV_${bucket}`, replicas, this.opts.replicasExplicit ?? false, this.log, { node: this.opts.node });
     await this.tick();
     await this.openWatch();
+    // The lease bucket elected a leader (after losing one): a follower campaigns and re-watches now.
+    this.offLeader = onStreamLeader(this.conn, [`KV_${bucket}`], (_s, leader) => {
+      this.log.info({ report: 'election', event: 'lease_bucket_leader', leader }, 'the lease bucket has a leader');
+      void this.openWatch();
+      if (!this.current) this.schedule(0);
+    });
     this.offConn = this.conn.on((e) => {
       if (e.type === 'nats.reconnect') void this.openWatch();
     });
@@ -157,6 +165,7 @@ export class KvLeaderElection implements Leadership {
     if (this.stopped) return;
     this.stopped = true;
     this.offConn?.();
+    this.offLeader?.();
     this.watcher?.stop();
     this.env.clock.clearTimeout(this.timer);
     this.env.clock.clearTimeout(this.deadline);

@@ -6,6 +6,7 @@ import type { TimerHandle } from '../env/clock.ts';
 import type { ClusterConnection } from './connection.ts';
 import type { DiscoveryTiming } from './config.ts';
 import { createWithReplicas, reconcileReplicas } from './replicas.ts';
+import { onStreamLeader } from './streamLeader.ts';
 
 /** What a node publishes about itself in the members bucket. */
 export interface MemberInfo {
@@ -90,6 +91,12 @@ export class KvMembership implements Membership {
   private heartbeatError: Error | undefined;
   private lastHealth = '';
   private offConn: (() => void) | undefined;
+  private offLeader: (() => void) | undefined;
+  /** When this node's own current heartbeat last came back through the watch (its clock). */
+  private ownSeenAt = 0;
+  /** This node cannot see the bucket (heartbeats failing or the watch silent): ages are not judged. */
+  private blindSince: number | undefined;
+  private lastWatchOpen = 0;
   private readonly info: MemberInfo;
   private readonly log;
 
@@ -126,7 +133,14 @@ export class KvMembership implements Membership {
     const mine = await this.kv.get(this.info.name);
     if (mine) this.serverOffset = mine.created.getTime() - this.env.clock.now();
     this.live.set(this.info.name, this.info);
+    this.ownSeenAt = this.env.clock.now();
     await this.openWatch();
+    // The members bucket elected a leader (after losing one): re-open the watch and heartbeat now.
+    this.offLeader = onStreamLeader(this.conn, [`KV_${bucket}`], (_s, leader) => {
+      this.log.info({ report: 'discovery', event: 'members_bucket_leader', leader }, 'the members bucket has a leader');
+      void this.openWatch();
+      void this.beat(false);
+    });
     this.offConn = this.conn.on((e) => {
       if (e.type === 'nats.reconnect') {
         void this.openWatch();
@@ -154,7 +168,8 @@ export class KvMembership implements Membership {
     if (this.conn.state() !== 'connected') {
       return { status: 'degraded', ...base, reason: { code: 'ORDO_NATS_UNREACHABLE', message: `NATS connection ${this.conn.state()}` } };
     }
-    if (this.heartbeatError) return { status: 'degraded', ...base, reason: { code: 'ORDO_NATS_UNREACHABLE', message: `heartbeat failed: ${this.heartbeatError.message}` } };
+    if (this.heartbeatError) return { status: 'degraded', ...base, reason: { code: 'ORDO_JETSTREAM_UNAVAILABLE', message: `heartbeat failed: ${this.heartbeatError.message}` } };
+    if (this.blindSince !== undefined) return { status: 'degraded', ...base, reason: { code: 'ORDO_JETSTREAM_UNAVAILABLE', message: 'the members watch is silent (bucket without a leader?): peers are not judged down meanwhile' } };
     return { status: 'ok', ...base };
   }
 
@@ -164,6 +179,7 @@ export class KvMembership implements Membership {
     this.stopped = true;
     this.env.clock.clearTimeout(this.hbTimer);
     this.offConn?.();
+    this.offLeader?.();
     this.watcher?.stop();
     if (this.kv && this.conn.state() === 'connected') {
       await this.kv.delete(this.info.name).catch((e: unknown) => this.log.warn({ report: 'discovery', err: e }, 'could not delete own entry; it will expire'));
@@ -201,6 +217,7 @@ export class KvMembership implements Membership {
 
   private async openWatch(): Promise<void> {
     if (!this.kv || this.stopped) return;
+    this.lastWatchOpen = this.env.clock.now();
     this.watcher?.stop();
     let it: QueuedIterator<KvWatchEntry>;
     try {
@@ -239,7 +256,10 @@ export class KvMembership implements Membership {
       return;
     }
     if (m.name === this.info.name) {
-      if (m.incarnation === this.info.incarnation) this.serverOffset = e.created.getTime() - this.env.clock.now();
+      if (m.incarnation === this.info.incarnation) {
+        this.serverOffset = e.created.getTime() - this.env.clock.now();
+        this.ownSeenAt = this.env.clock.now();
+      }
       else {
         this.log.error({ report: 'discovery', event: 'name_clash', other: m.incarnation }, 'another process registered under this node name');
       }
@@ -258,9 +278,34 @@ export class KvMembership implements Membership {
     }
   }
 
-  /** Heartbeat age check: the only way to see a key that expired silently (2.9). */
+  /**
+   * Heartbeat age check: the only way to see a key that expired silently (2.9). Only while this
+   * node can see the bucket — its own heartbeats succeed and come back through the watch; a
+   * members bucket without a leader (or a stalled watch) makes every peer *look* old, so then
+   * membership is `degraded` and nobody is reported down. When sight returns, every peer gets one
+   * TTL from that moment to show its next heartbeat (the watch replays the latest entries).
+   */
   private checkAges(): void {
     const now = this.env.clock.now();
+    const t = this.opts.timing;
+    const blind = this.heartbeatError !== undefined || now - this.ownSeenAt > Math.min(2 * t.heartbeatMs, t.ttlMs / 2);
+    if (blind) {
+      if (this.blindSince === undefined) {
+        this.blindSince = now;
+        this.log.warn({ report: 'discovery', event: 'members_blind', heartbeatFailing: this.heartbeatError !== undefined }, 'cannot see the members bucket: degraded, no nodedown judged');
+        this.emitHealth();
+      }
+      // fallback when no leader advisory arrives: re-open the watch once per TTL
+      if (now - this.lastWatchOpen >= t.ttlMs) void this.openWatch();
+      return;
+    }
+    if (this.blindSince !== undefined) {
+      this.log.info({ report: 'discovery', event: 'members_visible', blindMs: now - this.blindSince }, 'the members bucket is visible again');
+      this.blindSince = undefined;
+      for (const name of this.writtenAt.keys()) this.writtenAt.set(name, Math.max(this.writtenAt.get(name) ?? 0, now));
+      this.emitHealth();
+      return;
+    }
     for (const m of [...this.live.values()]) {
       if (m.name === this.info.name) continue;
       if (now - (this.writtenAt.get(m.name) ?? m.heartbeatAt) > this.opts.timing.ttlMs) this.down(m, 'timeout');

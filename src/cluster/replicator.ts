@@ -1,10 +1,12 @@
-import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { Subscription } from '@nats-io/nats-core';
 import type { Env } from '../env/env.ts';
 import type { ClusterConnection } from './connection.ts';
 import { ClusterError, JetStreamReplicasError, NatsFeatureError, ReplApplyError, ReplIndeterminateError, ReplConflictError, ReplMalformedError, ReplNewerSchemaError, ReplSnapshotError, ReplUnavailableError } from './errors.ts';
 import { SnapshotTransfer } from './snapshotTransfer.ts';
 import { PendingCommits, publishSettled } from './commitSettlement.ts';
+import { onStreamLeader } from './streamLeader.ts';
+import { ReplConsumer } from './replConsumer.ts';
 import { classifyJetStreamError, createWithReplicas, reconcileReplicas } from './replicas.ts';
 import { decodeMessage, encodeBatch, parseReplSubject, replSubject, tableKeyOf, tableSubjects, tablesOf, validateBatch, type DecodeResult } from './replCodec.ts';
 import { validateName } from './config.ts';
@@ -106,11 +108,12 @@ export class Replicator implements StoreReplicator {
   private readonly snapshotSubject: string;
   private readonly tableSet: ReadonlySet<string>;
   private js!: JetStreamClient;
+  /** The ordered consumer and its recovery (created in `start`). */
+  private consumer!: ReplConsumer;
   private jsm!: JetStreamManager;
-  private messages: ConsumerMessages | undefined;
-  private consumerGen = 0;
   private resyncing = false;
   private offConn: (() => void) | undefined;
+  private offLeader: (() => void) | undefined;
   private snapSub: Subscription | undefined;
   private applied = 0;
   private readonly subjectSeq = new Map<string, number>();
@@ -191,6 +194,22 @@ export class Replicator implements StoreReplicator {
     }
     const timeout = this.opts.publishTimeoutMs ?? 2000;
     this.js = jetstream(this.conn.nc, { timeout });
+    this.consumer = new ReplConsumer({
+      env: this.env,
+      js: this.js,
+      stream: this.stream,
+      log: this.log,
+      nextSeq: () => this.submitted + 1,
+      onMessage: (m) => {
+        // A message the server itself put here from another stream — copied by `sources`, or
+        // republished by another stream's `republish` onto a subject it chose — did not come
+        // from the node its subject names: it could replay or forge another node's message.
+        // Only what a node published here is applied.
+        const copied = m.headers !== undefined && SERVER_COPY_HEADERS.some((h) => m.headers!.has(h));
+        return this.enqueue(m.info.streamSequence, m.subject, copied ? FOREIGN : m.data, undefined, m.headers?.get('Nats-Msg-Id') || undefined);
+      },
+      active: () => !this.halted && !this.stopped && !this.resyncing,
+    });
     this.jsm = await jetstreamManager(this.conn.nc, { timeout });
     this.snapshots = new SnapshotTransfer(this.js, this.opts.cluster, `${this.opts.store}.${this.opts.node}.${this.opts.incarnation}.${this.msgNonce}`, this.opts.replicas ?? 1);
     await this.ensureStream();
@@ -199,7 +218,7 @@ export class Replicator implements StoreReplicator {
     const info = await this.jsm.streams.info(this.stream);
     const { first_seq: first, last_seq: last } = info.state;
     if (last > this.applied && this.applied < first - 1) await this.catchUpFromSnapshot(first);
-    await this.startConsumer();
+    await this.consumer.start();
     // Wait until the local store has applied what the stream held at start: then reads are current.
     // A long catch-up is fine as long as it progresses; it fails only after commitTimeoutMs
     // without any progress.
@@ -222,8 +241,12 @@ export class Replicator implements StoreReplicator {
     }
     if (this.halted) throw this.halted;
     this.serveSnapshots();
-    this.offConn = this.conn.on((e) => {
-      if (e.type === 'nats.reconnect') this.restartConsumer();
+    // No re-creation on reconnect: the consumer usually lives on a server that is still up, and
+    // creating one needs the JetStream meta leader (the very server that may just have died). A
+    // consumer that is really gone misses its heartbeats within ~2 s and is re-created then.
+    this.offLeader = onStreamLeader(this.conn, [this.stream], (_s, leader) => {
+      this.log.info({ report: 'replication', event: 'stream_leader', leader, recovering: this.consumer.isRecovering }, 'the replication stream has a leader');
+      this.consumer?.wake();
     });
     this.store.setReplicator(this);
     this.log.info({ report: 'replication', event: 'started', applied: this.applied, streamLast: last }, 'replication started');
@@ -239,9 +262,9 @@ export class Replicator implements StoreReplicator {
     const refusal = new ReplUnavailableError('replication is not running: writes to replicated tables are refused until it is', { node: this.opts.node, stream: this.stream });
     this.store.setReplicator({ commit: () => Promise.reject(refusal) });
     this.offConn?.();
-    this.consumerGen++;
+    this.offLeader?.();
     this.snapSub?.unsubscribe();
-    await this.messages?.close().catch((e: unknown) => this.log.debug({ err: e }, 'consumer close'));
+    await this.consumer?.close();
     this.rejectWaiters(0, new ReplUnavailableError('replication stopped', { node: this.opts.node, stream: this.stream }));
     this.pending.giveUpAll();
     await this.submitChain;
@@ -474,54 +497,6 @@ export class Replicator implements StoreReplicator {
   }
 
   /**
-   * Starts an ordered consumer from the next sequence not yet handed to the store. It is
-   * re-created after every reconnect and whenever it ends unexpectedly: a consumer that went
-   * quiet through a server restart must not leave this node behind.
-   */
-  private async startConsumer(): Promise<void> {
-    const gen = ++this.consumerGen;
-    const old = this.messages;
-    this.messages = undefined;
-    await old?.close().catch((e: unknown) => this.log.debug({ err: e }, 'old consumer close'));
-    const start = this.submitted + 1;
-    const consumer = await this.js.consumers.get(this.stream, start > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start } : { deliver_policy: DeliverPolicy.All });
-    const messages = await consumer.consume({ max_messages: 512 });
-    if (gen !== this.consumerGen || this.stopped) {
-      await messages.close().catch((e: unknown) => this.log.debug({ report: 'replication', err: e }, 'superseded consumer close failed'));
-      return;
-    }
-    this.messages = messages;
-    void (async () => {
-      try {
-        for await (const m of messages) {
-          // A message the server itself put here from another stream — copied by `sources`, or
-          // republished by another stream's `republish` onto a subject it chose — did not come
-          // from the node its subject names: it could replay or forge another node's message.
-          // Only what a node published here is applied.
-          const copied = m.headers !== undefined && SERVER_COPY_HEADERS.some((h) => m.headers!.has(h));
-          await this.enqueue(m.info.streamSequence, m.subject, copied ? FOREIGN : m.data, undefined, m.headers?.get('Nats-Msg-Id') || undefined);
-          if (this.halted || this.stopped) break;
-        }
-      } catch (e) {
-        this.log.warn({ report: 'replication', event: 'consumer_ended', err: e }, 'replication consumer failed');
-      }
-      if (gen === this.consumerGen && !this.halted && !this.stopped) {
-        this.log.warn({ report: 'replication', event: 'consumer_restart' }, 'replication consumer ended; restarting');
-        await this.sleep(100);
-        this.restartConsumer();
-      }
-    })();
-  }
-
-  private restartConsumer(): void {
-    if (this.halted || this.stopped) return;
-    this.startConsumer().catch((e: unknown) => {
-      this.log.warn({ report: 'replication', event: 'consumer_restart_failed', err: e }, 'could not restart the consumer; retrying');
-      void this.sleep(500).then(() => this.restartConsumer());
-    });
-  }
-
-  /**
    * Hands messages to the store in stream order without waiting for each to be durable: the
    * store's group commit then writes a run of them in one batch. Confirmations (`applied`)
    * advance strictly in order. A batch with a schema version not yet seen applied, or carrying
@@ -689,10 +664,7 @@ export class Replicator implements StoreReplicator {
     if (this.resyncing || this.stopped) return;
     this.resyncing = true;
     this.log.error({ report: 'replication', event: 'gap', applied: this.applied, next: firstAvailable }, 'stream gap: resyncing from a peer snapshot');
-    this.consumerGen++;
-    const msgs = this.messages;
-    this.messages = undefined;
-    await msgs?.close().catch((e: unknown) => this.log.debug({ err: e }, 'consumer close'));
+    await this.consumer?.close();
     this.snapSub?.unsubscribe(); // never answer our own request with our stale copy
     this.snapSub = undefined;
     try {
@@ -700,7 +672,7 @@ export class Replicator implements StoreReplicator {
       await this.catchUpFromSnapshot(firstAvailable);
       this.resyncing = false;
       this.serveSnapshots();
-      this.restartConsumer();
+      this.consumer.recover('resynced');
     } catch (e) {
       this.log.error({ report: 'replication', event: 'resync_failed', err: e }, 'resync failed; retrying');
       this.resyncing = false;

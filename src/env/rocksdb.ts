@@ -16,6 +16,8 @@ function classify(err: unknown): KvErrorKind {
   if (errno === 'EROFS' || /Read-only file system|Permission denied|Operation not permitted/i.test(text)) return 'readonly';
   if (/lock/i.test(text) && /(LOCK|lock hold|Resource temporarily unavailable|No locks available)/.test(text)) return 'locked';
   if (/does not exist \(create_if_missing is false\)/.test(text)) return 'missing';
+  // CURRENT names a MANIFEST that is not there: a damaged CURRENT (or a deleted MANIFEST)
+  if (/No such file or directory/.test(text) && /MANIFEST-\d+/.test(text)) return 'corrupt';
   if (/Corruption|corrupt|checksum|LEVEL_CORRUPTION/i.test(text) || (err as { code?: string })?.code === 'LEVEL_CORRUPTION') return 'corrupt';
   if (/not open/i.test(text) && !(err as { cause?: unknown })?.cause) return 'closed';
   return 'io';
@@ -41,6 +43,18 @@ function kvError(err: unknown, dir: string, prefix = ''): KvError {
 
 type Handle = unknown;
 
+/** Options of {@link createRocksKv}. */
+export interface RocksKvOptions {
+  /** Synced writes on a worker thread (default true), so an fdatasync never stalls the event loop. */
+  readonly syncWorker?: boolean;
+  /**
+   * Benchmarks only: do not record the durable commit watermark (the marker file's fdatasync
+   * after each synced batch). Without it a damaged or truncated WAL is no longer detected at
+   * open. Exists to measure the watermark's cost against the same work without it.
+   */
+  readonly unsafeNoWatermark?: boolean;
+}
+
 /**
  * The real key-value adapter: `@nxtedition/rocksdb` (pinned 12.2.12) with column families.
  * Writes go through one `WriteBatch` (atomic across columns); `sync: true` fdatasyncs the WAL
@@ -52,7 +66,8 @@ type Handle = unknown;
  * @example
  * const db = await createRocksKv().open('/var/lib/app/store', { columns: ['meta', 'rows'], createIfMissing: true });
  */
-export function createRocksKv(adapterOptions: { syncWorker?: boolean } = {}): KvAdapter {
+export function createRocksKv(adapterOptions: RocksKvOptions = {}): KvAdapter {
+  const watermark = adapterOptions.unsafeNoWatermark !== true;
   return {
     async exists(dir: string): Promise<boolean> {
       return existsSync(`${dir}/CURRENT`) || existsSync(`${dir}/${MARKER_FILE}`);
@@ -136,7 +151,7 @@ export function createRocksKv(adapterOptions: { syncWorker?: boolean } = {}): Kv
         async write(ops: readonly KvOp[], o: KvWriteOptions) {
           if (!released) throw new KvError('io', `${dir}: write before the guarded open was accepted (release())`, dir);
           if (closed) throw new KvError('closed', `${dir}: database is closed`, dir);
-          const mark = o.sync && o.mark !== undefined ? markerSlotWrite(markerHandle.current, o.mark) : undefined;
+          const mark = watermark && o.sync && o.mark !== undefined ? markerSlotWrite(markerHandle.current, o.mark) : undefined;
           if (o.sync && syncWriter) {
             try {
               await syncWriter.write(ops, mark && { data: mark.data, offset: mark.offset });
@@ -157,7 +172,7 @@ export function createRocksKv(adapterOptions: { syncWorker?: boolean } = {}): Kv
               else batch._del(op.key, col);
             }
             batch._writeSync({ sync: o.sync });
-            if (o.sync && o.mark !== undefined) advanceMarkerSync(markerHandle, o.mark);
+            if (watermark && o.sync && o.mark !== undefined) advanceMarkerSync(markerHandle, o.mark);
           } catch (err) {
             throw kvError(err, dir);
           } finally {

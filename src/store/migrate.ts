@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 /**
  * Migration execution at open: the plan (declared vs stored schema, pending numbered
  * migrations) and running it — backup, numbered migrations in one transaction, automatic
@@ -98,6 +99,23 @@ export function checkMigrations(migrations: unknown): void {
   }
 }
 
+/** The in-progress record of a migration (`META.migration`), removed when it completes. @internal */
+export interface MigrationMarker {
+  readonly startedAt: number;
+  readonly from: number;
+  readonly pending: readonly number[];
+  /** {@link schemaHash} of every table definition the migration moves the catalog to. */
+  readonly target?: string;
+  readonly table?: string;
+  readonly backfilled?: number;
+}
+
+/** A digest of table definitions (order-independent): the schema a migration moves to, compared at open. @internal */
+export function schemaHash(defs: readonly NormalTableDef[]): string {
+  const sorted = [...defs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return createHash('sha256').update(JSON.stringify(sorted)).digest('hex').slice(0, 32);
+}
+
 /** The meta ops that write the catalog, the schema version and history, and the deferred record. @internal */
 export function catalogOps(st: StoreState, catalog: Catalog): KvOp[] {
   const tables = [...st.tables.values()].map((m) => m.def);
@@ -151,7 +169,7 @@ export async function runMigration(c: MigrationContext): Promise<void> {
     const info = await backupKv(env, st.db, `${c.backupDir}/pre-migration-v${st.schemaVersion}-to-v${target}-${Math.floor(at)}.ndjson`, st.schemaVersion);
     env.logger.info({ report: 'store_backup', dir: c.dir, path: info.path, entries: info.entries }, 'backup before migration');
   }
-  await st.db.write([{ type: 'put', column: 'meta', key: metaKey(META.migration), value: encodeValue({ startedAt: env.clock.now(), from: st.schemaVersion, pending: p.pending.map((m) => m.version) }) }], { sync: true });
+  const marker: MigrationMarker = { startedAt: env.clock.now(), from: st.schemaVersion, pending: p.pending.map((m) => m.version), target: schemaHash(p.tables.map((t) => t.declared)) };
   // switch every table to its declared definition; indexes are rebuilt in RAM from rows
   for (const t of p.tables) {
     const mem = st.tables.get(t.name)!;
@@ -185,8 +203,14 @@ export async function runMigration(c: MigrationContext): Promise<void> {
     }
     await c.store.enqueue({ ops: tx.ops, extra: catalogOps(st, c.catalog) });
   } else {
-    await backfill(c, deferring);
-    await st.db.write(catalogOps(st, c.catalog), { sync: true });
+    // the back-fill rewrites rows in batches, not atomically: its in-progress marker names the
+    // schema being migrated to, and until it is cleared only code declaring that schema may open
+    // the store (older code would meet rows with attributes it does not know). Numbered
+    // migrations need none: they commit atomically with the catalog.
+    await st.db.write([{ type: 'put', column: 'meta', key: metaKey(META.migration), value: encodeValue(marker) }], { sync: true });
+    await backfill(c, deferring, marker);
+    // a commit of its own: sealed and under the watermark (integrity.ts)
+    await c.store.enqueue({ ops: [], extra: catalogOps(st, c.catalog) });
   }
   for (const t of p.tables) for (const i of t.diff?.droppedIndexes ?? []) await dropIndex(st, t.stored!, i);
   await st.db.write([{ type: 'del', column: 'meta', key: metaKey(META.migration) }], { sync: true });
@@ -222,7 +246,7 @@ function conform(plan: Plan, tx: Tx, m: Migration, skipReplicated: boolean, repl
  * computes the same rows — except while a replicated migration is deferred (`skipReplicated`):
  * those rows have the old shape and are conformed when it runs.
  */
-async function backfill(c: MigrationContext, skipReplicated: boolean): Promise<void> {
+async function backfill(c: MigrationContext, skipReplicated: boolean, marker: MigrationMarker): Promise<void> {
   const size = c.migrationBatchSize;
   for (const t of c.plan.tables) {
     if (!t.diff || t.diff.added.length === 0) continue;
@@ -240,7 +264,7 @@ async function backfill(c: MigrationContext, skipReplicated: boolean): Promise<v
       ops.push({ table: t.name, op: 'put', key, value: fixed });
       if (ops.length >= size) {
         done += ops.filter((op) => op.op === 'put').length;
-        await c.store.enqueue({ ops, extra: [{ type: 'put', column: 'meta', key: metaKey(META.migration), value: encodeValue({ table: t.name, backfilled: done }) }] });
+        await c.store.enqueue({ ops, extra: [{ type: 'put', column: 'meta', key: metaKey(META.migration), value: encodeValue({ ...marker, table: t.name, backfilled: done }) }] });
         ops = [];
       }
     }

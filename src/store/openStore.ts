@@ -5,13 +5,14 @@ import type { DeferredMigration, Migration, Row, SchemaVersionRecord, TableDef }
 import { MemTable } from './memTable.ts';
 import { Store } from './store.ts';
 import type { StoreState } from './storeState.ts';
-import { catalogOps, makePlan, runMigration } from './migrate.ts';
+import { catalogOps, makePlan, runMigration, schemaHash } from './migrate.ts';
+import type { MigrationMarker } from './migrate.ts';
 import type { Catalog, Plan } from './migrate.ts';
 import { COLUMNS, META, indexPrefix, metaKey, tablePrefix } from './layout.ts';
 import { decodeKey, fromBytes, prefixEnd, skipElement, toBytes } from './keyCodec.ts';
 import { decodeValue } from './valueCodec.ts';
 import { deepFreeze } from './values.ts';
-import { StoreCorruptError, StoreDamagedError, StoreError, StoreIoError, StoreLockedError, StoreMissingDirError, StoreNewerSchemaError } from './errors.ts';
+import { StoreCorruptError, StoreDamagedError, StoreError, StoreIoError, StoreLockedError, StoreMigrationError, StoreMissingDirError, StoreNewerSchemaError } from './errors.ts';
 import { validateOpenOptions, canonicalDir } from './openOptions.ts';
 import type { LiveHandleRegistry } from './liveHandles.ts';
 import { processHandles } from './liveHandles.ts';
@@ -69,6 +70,10 @@ export interface OpenStoreOptions {
  */
 export class StoreOpening {
   private loaded = false;
+  /** A migration ran at this open (it removes its own marker). */
+  private migrated = false;
+  /** @internal the store holds the marker of a migration that completed: removed at load. */
+  staleMarker = false;
   private readonly o: OpenStoreOptions;
   private readonly st: StoreState;
   readonly store: Store;
@@ -128,10 +133,12 @@ export class StoreOpening {
       } finally {
         await it.close();
       }
+      await checkCatalogCoversDigests(db, catalog);
       const deferredRec = (await readChecked(db, 'meta', metaKey(META.deferred), 'deferred migrations')) as DeferredRecord | undefined;
       const known = Math.max(0, ...(o.migrations ?? []).map((m) => m.version));
       if (o.tables && version.version > known) throw new StoreNewerSchemaError(version.version, known, dir);
       const plan = makePlan(catalog, o, fresh ? known : version.version);
+      const staleMarker = await checkMigrationMarker(db, catalog, plan, o);
       const st: StoreState = {
         env,
         dir,
@@ -152,7 +159,9 @@ export class StoreOpening {
       lease.attach(store);
       for (const t of plan.tables) st.tables.set(t.name, new MemTable(t.stored ?? t.declared));
       env.logger.info({ report: 'store_opened', dir, schemaVersion: version.version, tables: plan.tables.length, fresh, commitSeq, acknowledged: db.marker?.mark }, 'store opened');
-      return new StoreOpening(o, st, store, catalog, { ...plan, fresh });
+      const opening = new StoreOpening(o, st, store, catalog, { ...plan, fresh });
+      opening.staleMarker = staleMarker;
+      return opening;
     } catch (err) {
       try {
         await db?.close();
@@ -203,6 +212,7 @@ export class StoreOpening {
     if (!this.needsMigration) return;
     await this.loadRows();
     await this.accept();
+    this.migrated = true;
     await runMigration({
       env,
       dir: this.st.dir,
@@ -221,6 +231,11 @@ export class StoreOpening {
   async load(): Promise<Store> {
     if (!this.loaded) await this.loadRows();
     await this.accept();
+    if (this.staleMarker && !this.migrated) {
+      // a completed migration whose in-progress marker was never removed (killed just before)
+      await this.st.db.write([{ type: 'del', column: 'meta', key: metaKey(META.migration) }], { sync: true });
+      this.o.env.logger.warn({ report: 'store_stale_migration_marker', dir: this.st.dir }, 'cleared the marker of a migration that had completed');
+    }
     for (const mem of this.st.tables.values()) for (const i of mem.def.indexes) if (!mem.indexes.get(i)?.size) mem.buildIndex(i);
     return this.store;
   }
@@ -340,6 +355,47 @@ export class StoreOpening {
         await it.close();
       }
     }
+  }
+}
+
+/**
+ * A migration that began and did not finish (killed during a back-fill) leaves its marker,
+ * naming the schema it moves to: only code declaring that schema may open the store (it
+ * resumes); other code is refused (`ORDO_STORE_MIGRATION`) — as after a completed migration,
+ * older code must not meet rows it does not know. Returns true for a stale marker (the stored
+ * catalog already is the target: the migration completed), which the open removes.
+ */
+async function checkMigrationMarker(db: KvDb, catalog: Catalog, plan: Plan, o: OpenStoreOptions): Promise<boolean> {
+  const m = (await readChecked(db, 'meta', metaKey(META.migration), 'migration marker')) as MigrationMarker | undefined;
+  if (m === undefined) return false;
+  if (m.target === undefined) return o.tables !== undefined && !plan.tables.some((t) => t.diff?.changed || !t.stored) && plan.pending.length === 0;
+  if (m.target === schemaHash(catalog.tables)) return true;
+  if (!o.tables || m.target === schemaHash(plan.tables.map((t) => t.declared))) return false;
+  const where = m.table !== undefined ? ` (back-filling ${m.table}: ${m.backfilled ?? 0} rows done)` : '';
+  throw new StoreMigrationError(m.from, 'unfinished migration', `a migration from schema version ${m.from} began at ${m.startedAt}${where} and did not finish; this code declares a different schema than the one it migrates to. Open with the code that started it (it resumes), or restore the pre-migration backup`);
+}
+
+/**
+ * Every table with a digest must be in the catalog: a catalog recovered older than the rows
+ * (a dropped flush of the meta column) would otherwise silently forget a table.
+ */
+async function checkCatalogCoversDigests(db: KvDb, catalog: Catalog): Promise<void> {
+  const ids = new Set(catalog.tables.map((t) => t.id));
+  const prefix = metaKey('digest/');
+  const it = db.iterator('meta', { gte: prefix, lt: metaKey('digest0') });
+  try {
+    for (let chunk = await it.next(1000); chunk.length > 0; chunk = await it.next(1000)) {
+      for (const [k, v] of chunk) {
+        const id = Number(k.toString('utf8').slice(prefix.length));
+        const d = decodeValue(v);
+        const rows = d.ok ? (d.value as TableDigest).count : '?';
+        if (!ids.has(id) && rows !== 0) throw new StoreDamagedError(db.dir, `the catalog has no table ${id}, but ${rows} rows of it were acknowledged: the catalog was recovered older than the data`);
+      }
+    }
+  } catch (err) {
+    throw openError(db.dir, err);
+  } finally {
+    await it.close();
   }
 }
 

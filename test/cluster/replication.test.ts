@@ -297,12 +297,11 @@ describe('replication through JetStream', () => {
     await a.commit([put('users', '0', { i: 0 })]);
     await waitFor(() => b.repl.appliedSeq() === 1, 'b applied 1');
     // b's consumer goes away (as through a long outage) while a writes past the stream limit
-    const rep = b.r.getSnapshot().context.replicator as unknown as { consumerGen: number; messages?: { close(): Promise<void> }; restartConsumer(): void };
-    rep.consumerGen++;
-    await rep.messages?.close();
+    const rep = b.r.getSnapshot().context.replicator as unknown as { consumer: { close(): Promise<void>; recover(trigger: string): void } };
+    await rep.consumer.close();
     for (let i = 1; i <= 8; i++) await a.commit([put('users', String(i), { i })]);
     expect(b.repl.appliedSeq()).toBe(1);
-    rep.restartConsumer(); // the stream now starts at 7: seqs 2..6 are gone
+    rep.consumer.recover('test'); // the stream now starts at 7: seqs 2..6 are gone
     await waitFor(() => b.repl.appliedSeq() === 9, 'b resynced to 9');
     expect(b.env.records.some((r) => r.event === 'gap')).toBe(true);
     expect(b.env.records.some((r) => r.event === 'snapshot_loaded')).toBe(true);

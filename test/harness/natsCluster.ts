@@ -143,6 +143,21 @@ export class NatsCluster {
   }
 
   /**
+   * Waits until the JetStream meta group has a leader that every running server agrees on and
+   * all `size - 1` other members are online and current: only then can the cluster lose another
+   * server without losing the meta quorum (check it between two kills).
+   */
+  waitMetaCurrent(timeoutMs = 30_000): Promise<string> {
+    return waitFor(async () => {
+      const leader = await this.metaLeader();
+      if (!leader || !this.server(leader).server.running) return undefined;
+      const r = await this.jsz(this.server(leader)).catch(() => undefined);
+      const peers = (r?.meta_cluster?.replicas ?? []).filter((p) => p.name !== leader);
+      return peers.length === this.members.length - 1 && peers.every((p) => p.current && !p.offline) ? leader : undefined;
+    }, 'every JetStream meta peer current', timeoutMs, 100);
+  }
+
+  /**
    * A stream's leader and replicas. Replica state (current, lag) is only meaningful on the
    * leader, so the leader's own report is used, and only when the other running servers that
    * know the stream name the same leader (a restarted server briefly believes in its old term);

@@ -8,7 +8,7 @@ import { incident } from '../../examples/incidents/2025-02-25/index.ts';
 import { raisedLimit } from '../../examples/incidents/2025-02-25/step05-restart-intensity.ts';
 
 /** Seeds per with-Ordo scenario in `npm test` (the long sweep runs 10,000). */
-const SEEDS: Record<string, number> = { step02: 20, step03: 20, step04: 20, step05: 100, step06: 200, step07: 20, step08: 20, step09: 20, step11: 12, deadNode: 20 };
+const SEEDS: Record<string, number> = { step02: 20, step03: 20, step04: 20, step05: 100, step06: 200, step07: 20, step08: 20, step09: 20, step11: 12, deadNode: 20, nodeName: 20, rollingDeploy: 20 };
 
 for (const inc of incidents) {
 describe(`incident ${inc.id}: every step both ways`, () => {
@@ -51,6 +51,30 @@ describe(`incident ${incident.id}: the documented figures`, () => {
     const rows = async (s: typeof step.asDeployed): Promise<unknown[]> => (await runScenario(s, { seed: 1, oracles: step.oracles })).trace.filter((e) => e.kind === 'rows').map((e) => e['count']);
     expect(await rows(step.asDeployed)).toEqual([300, 0]);
     expect(await rows(step.withOrdo)).toEqual([300, 300]);
+  });
+
+  it('the node name across two deploys: as deployed two names, the first still in the schema; with Ordo one name, kept in the data dir', async () => {
+    const step = incidents.find((i) => i.id === 'mnesia')!.steps.find((s) => s.id === 'nodeName')!;
+    const boots = async (s: typeof step.asDeployed) => (await runScenario(s, { seed: 1, oracles: step.oracles })).trace.filter((e) => e.kind === 'node.boot');
+    const bad = await boots(step.asDeployed);
+    expect(bad).toHaveLength(2);
+    expect(bad[0]!['name']).not.toBe(bad[1]!['name']);
+    expect(bad[1]!['schema']).toEqual([bad[0]!['name'], bad[1]!['name']]);
+    const good = await boots(step.withOrdo);
+    expect(good).toHaveLength(2);
+    expect(good[1]!['name']).toBe(good[0]!['name']);
+    expect(good[1]!['schema']).toEqual([good[0]!['name']]);
+  });
+
+  it('the rolling deploy: as deployed the old release adds 5 four-field games to 310 six-field ones; with Ordo it is refused by name and 310 rows stay 310', async () => {
+    const step = incidents.find((i) => i.id === 'mnesia')!.steps.find((s) => s.id === 'rollingDeploy')!;
+    const bad = await runScenario(step.asDeployed, { seed: 1, oracles: step.oracles });
+    expect(bad.trace.filter((e) => e.kind === 'rows').map((e) => e['count'])).toEqual([300, 310, 315]);
+    expect(bad.trace.find((e) => e.kind === 'read')?.['shapes']).toEqual({ '6 fields': 310, '4 fields': 5 });
+    const good = await runScenario(step.withOrdo, { seed: 1, oracles: step.oracles });
+    expect(good.trace.filter((e) => e.kind === 'rows').map((e) => e['count'])).toEqual([300, 310, 310]);
+    expect(good.trace.find((e) => e.kind === 'old_code')).toMatchObject({ outcome: 'refused', code: 'ORDO_STORE_NEWER_SCHEMA', storedVersion: 1, knownVersion: 0 });
+    expect(good.trace.find((e) => e.kind === 'read')?.['shapes']).toEqual({ '6 fields': 310 });
   });
 
   it('step 7: as deployed the damaged table is deleted (300 rows served before, 0 after); with Ordo 299 served, 1 refused by name, nothing deleted', async () => {

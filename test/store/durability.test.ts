@@ -1,6 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, rmSync, truncateSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, renameSync, rmSync, truncateSync, statSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { takeGuard } from '../../src/env/rocksdbMarker.ts';
+import { COLUMNS } from '../../src/store/layout.ts';
 import { join, relative } from 'node:path';
 import { createActor, waitFor } from 'xstate';
 import { openStore } from '../../src/store/openStore.ts';
@@ -196,6 +199,11 @@ describe('store durability: the open path never serves less than was acknowledge
     const err = (await openStore({ env: e, dir: d, tables: kitTables }).catch((x: unknown) => x)) as { code: string; file?: string };
     expect(err.code).toBe('ORDO_STORE_CORRUPT');
     expect(err.file).toMatch(/CURRENT$/);
+    // a CURRENT naming a MANIFEST that is not there (a flipped digit) is damage too, not an I/O error
+    const d2 = `${temp('ordo-dur-c2-')}/s`;
+    copyStore(dir, d2);
+    writeFileSync(`${d2}/CURRENT`, 'MANIFEST-999999\n');
+    expect(await codeOf(openStore({ env: e, dir: d2, tables: kitTables }))).toBe('ORDO_STORE_CORRUPT');
     // read-only: a real read-only bind mount when this runs as root, else the adapter's classification of EROFS
     const ro = `${temp('ordo-dur-ro-')}`;
     const src = `${temp('ordo-dur-rosrc-')}/s`;
@@ -211,6 +219,80 @@ describe('store durability: the open path never serves less than was acknowledge
     } finally {
       if (mounted) spawnSync('umount', [ro]);
     }
+  }, 30_000);
+});
+
+describe('store durability: attacking the evidence itself (issue 15)', () => {
+  it('a damaged ORDO_STORE marker is refused naming it; one torn slot falls back to the other', async () => {
+    const { dir } = await baseStore();
+    const e = env();
+    const d = `${temp('ordo-dur-mk-')}/s`;
+    copyStore(dir, d);
+    const buf = readFileSync(`${d}/ORDO_STORE`);
+    // tear the newest slot only: the previous mark is still proven, and what RocksDB holds is ahead of it
+    const torn = Buffer.from(buf);
+    const newest = torn.readBigUInt64BE(24) > torn.readBigUInt64BE(64 + 24) ? 0 : 64;
+    torn[newest + 40] = torn[newest + 40]! ^ 0xff;
+    writeFileSync(`${d}/ORDO_STORE`, torn);
+    const s = await openStore({ env: e, dir: d, tables: kitTables, expectExisting: true });
+    await s.close();
+    // both slots damaged: the identity and watermark cannot be proven
+    const both = Buffer.from(buf);
+    both[10] = both[10]! ^ 0xff;
+    both[64 + 10] = both[64 + 10]! ^ 0xff;
+    writeFileSync(`${d}/ORDO_STORE`, both);
+    const err = (await openStore({ env: e, dir: d, tables: kitTables }).catch((x: unknown) => x)) as { code: string; file?: string };
+    expect(err.code).toBe('ORDO_STORE_CORRUPT');
+    expect(err.file).toMatch(/ORDO_STORE$/);
+  }, 30_000);
+
+  it('an open killed inside its guarded window is undone by the next open (files back as they were)', async () => {
+    const { dir, model } = await baseStore();
+    const d = `${temp('ordo-dur-g-')}/s`;
+    copyStore(dir, d);
+    takeGuard(d);
+    // what RocksDB does while opening: replaces CURRENT, deletes obsolete files, writes new ones
+    const victims = readdirSync(d).filter((f) => /\.(sst|log)$/.test(f));
+    for (const f of victims) rmSync(`${d}/${f}`);
+    writeFileSync(`${d}/000999.dbtmp`, 'MANIFEST-999999\n');
+    renameSync(`${d}/000999.dbtmp`, `${d}/CURRENT`); // RocksDB replaces CURRENT by a rename
+    writeFileSync(`${d}/MANIFEST-999999`, 'junk');
+    // the process that took it is gone
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+    writeFileSync(`${d}/ordo-open-guard/owner`, `${hostname()} ${dead}\n`);
+    // every SST and WAL was deleted above: only the restored files can serve every acknowledged row
+    expect(victims.length).toBeGreaterThan(2);
+    expect(await probe(env(), d, model)).toBe('exact');
+    expect(readdirSync(d)).not.toContain('ordo-open-guard');
+  }, 30_000);
+
+  it('ordo store repair accepts rows lost under the digest (as after a MANIFEST that dropped a flush): backup first, the history names the table', async () => {
+    const e = env();
+    const d = `${temp('ordo-dur-rp-')}/s`;
+    const s = await openStore({ env: e, dir: d, tables: kitTables });
+    await s.dirtyPutMany('accounts', Array.from({ length: 50 }, (_, i) => ({ id: i, n: i, note: 'x' })));
+    await s.close();
+    // rows vanish underneath the store (what a forgotten SST does)
+    const raw = await e.io.kv!.open(d, { columns: COLUMNS, createIfMissing: false });
+    const it = raw.iterator('rows', {});
+    const keys = (await it.next(10)).map(([k]) => k);
+    await it.close();
+    await raw.write(keys.map((key) => ({ type: 'del' as const, column: 'rows', key })), { sync: true });
+    await raw.close();
+    const err = (await openStore({ env: e, dir: d, tables: kitTables }).catch((x: unknown) => x)) as { code: string; message: string };
+    expect(err.code).toBe('ORDO_STORE_CORRUPT');
+    expect(err.message).toMatch(/table accounts: 40 rows on disk, but the acknowledged state has 50/);
+    const out: string[] = [];
+    expect(await storeCommand(['repair', '--dir', d], e, (t) => out.push(t))).toBe(0);
+    const s2 = await openStore({ env: e, dir: d, tables: kitTables, expectExisting: true });
+    expect(s2.count('accounts')).toBe(40);
+    expect(s2.schemaHistory().at(-1)!.description).toMatch(/table accounts: 40 rows on disk, 50 acknowledged/);
+    expect(readdirSync(`${d}/backups`).filter((f) => f.startsWith('pre-repair-'))).toHaveLength(1);
+    await s2.close();
+    // nothing left to repair
+    out.length = 0;
+    expect(await storeCommand(['repair', '--dir', d], e, (t) => out.push(t))).toBe(0);
+    expect(out.join('')).toMatch(/nothing to repair/);
   }, 30_000);
 });
 

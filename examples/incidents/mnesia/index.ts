@@ -4,9 +4,11 @@
  */
 import type { Incident } from '../../../src/chaos/incidents.ts';
 import { deadNodeMigration } from './deadNodeMigration.ts';
+import { nodeName } from './nodeName.ts';
+import { rollingDeploy } from './rollingDeploy.ts';
 
 export const incident: Incident = {
   id: 'mnesia',
-  title: "Mnesia's migrations: dead nodes in the schema and the delete-and-recreate fallback",
-  steps: [deadNodeMigration],
+  title: "Mnesia's migrations: dead nodes in the schema, the delete-and-recreate fallback, node names and rolling deploys",
+  steps: [deadNodeMigration, nodeName, rollingDeploy],
 };

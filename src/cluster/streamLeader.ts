@@ -1,0 +1,35 @@
+import type { ClusterConnection } from './connection.ts';
+
+/** Subject of JetStream's advisory when `stream` (a KV bucket is `KV_<bucket>`) has elected a leader. */
+export const streamLeaderElectedSubject = (stream: string): string => `$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED.${stream}`;
+
+/**
+ * Calls `onLeader(leader)` each time JetStream announces a new leader for one of `streams`
+ * (the server's `LEADER_ELECTED` advisory, published in the stream's account): the moment a
+ * consumer, watch or lease on it can recover — instead of a fixed retry. Returns the
+ * unsubscribe function. Advisories can be missed (this client was itself reconnecting), so
+ * callers keep a back-off retry as the fallback.
+ *
+ * Gotcha: with per-node permissions the node needs subscribe rights on
+ * `$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED.>`; without them nothing arrives and the fallback
+ * retry is all there is.
+ */
+export function onStreamLeader(conn: ClusterConnection, streams: readonly string[], onLeader: (stream: string, leader: string | undefined) => void): () => void {
+  const subs = streams.map((stream) =>
+    conn.nc.subscribe(streamLeaderElectedSubject(stream), {
+      callback: (err, msg) => {
+        if (err) return;
+        let leader: string | undefined;
+        try {
+          leader = (msg.json<{ leader?: string }>().leader ?? undefined) || undefined;
+        } catch {
+          leader = undefined; // an advisory we cannot read still says "a leader was elected"
+        }
+        onLeader(stream, leader);
+      },
+    }),
+  );
+  return () => {
+    for (const s of subs) s.unsubscribe();
+  };
+}

@@ -1,0 +1,178 @@
+/**
+ * Issue 14, must show: an Ordo cluster on a 3-server NATS cluster survives losing any one
+ * server. Three Ordo node processes (discovery + election + replication on RocksDB) write
+ * steadily while each server in turn is killed (-9: the stream leader, the meta leader, a
+ * follower) and restarted, then all three are restarted one by one. Every caller's result is
+ * checked against the stream at the end. Timing is measured and logged (the figures in
+ * docs/cluster.md come from this file's output); only generous correctness bounds are asserted.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { decodeBatch } from '../../src/cluster/replCodec.ts';
+import { NatsCluster, type ClusterMember } from '../harness/natsCluster.ts';
+import { waitFor } from '../harness/nats.ts';
+import { OrdoNodeProcess } from '../harness/nodes.ts';
+
+const CLUSTER = 'fo';
+const STREAM = `ORDO_REPL_${CLUSTER}_main`;
+/** Each node commits one write every INTERVAL ms (3 nodes: ~15 writes/s in all). */
+const INTERVAL = 200;
+
+interface Outcome {
+  id: string;
+  start: number;
+  end: number;
+  result: string;
+}
+interface Window {
+  role: string;
+  server: string;
+  killedAt: number;
+  restartedAt: number;
+  /** ms from the kill until every node had committed a write started after it. */
+  writesBackMs: number;
+  /** ms from the restart until JetStream reported every replica current. */
+  replicasCurrentMs: number;
+  /** ms from the restart until every Ordo node had applied the whole stream. */
+  nodesCaughtUpMs: number;
+}
+
+describe('Ordo on a 3-server NATS cluster survives losing any one server', () => {
+  let c: NatsCluster;
+  let nc: NatsConnection;
+  let nodes: OrdoNodeProcess[] = [];
+  const dirs: string[] = [];
+  const windows: Window[] = [];
+
+  beforeAll(async () => {
+    c = await NatsCluster.start();
+    nc = await connect({ servers: c.urls, reconnectTimeWait: 100 });
+    nodes = ['a', 'b', 'c'].map((name) => {
+      const dataDir = mkdtempSync(join(tmpdir(), `ordo-failover-${name}-`));
+      dirs.push(dataDir);
+      return OrdoNodeProcess.spawn('loadNode.ts', name, { cluster: CLUSTER, servers: c.urls, dataDir });
+    });
+    for (const n of nodes) expect((await n.waitEvent((e) => e.ev === 'ready', 'ready', 60_000)).replicas).toBe(3);
+    await c.waitStreamCurrent(STREAM);
+    await c.waitMetaCurrent();
+    for (const n of nodes) await n.request({ cmd: 'load', intervalMs: INTERVAL });
+  });
+  afterAll(async () => {
+    // ORDO_TEST_LOGS=<dir>: keep each node's log for a look at the timeline
+    const logs = process.env['ORDO_TEST_LOGS'];
+    if (logs) for (const n of nodes) writeFileSync(join(logs, `failover-${n.name}.log`), n.stderr);
+    for (const n of nodes) await n.stop().catch(() => n.kill());
+    await nc?.close().catch(() => undefined);
+    await c?.dispose();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  const progress = async (n: OrdoNodeProcess): Promise<{ lastOkStart?: number }> => {
+    const r = await n.request({ cmd: 'progress' });
+    const last = r.last as Outcome | undefined;
+    return { ...(last && last.result === 'ok' ? { lastOkStart: last.start } : {}) };
+  };
+  /** Waits until every node committed a write it started after `t`; returns when. */
+  const writesBackAfter = async (t: number): Promise<number> => {
+    for (const n of nodes) await waitFor(async () => ((await progress(n)).lastOkStart ?? 0) > t, `${n.name} commits again`, 60_000, 100);
+    return Date.now();
+  };
+  const streamLast = (): Promise<number> =>
+    waitFor(async () => ({ s: (await (await jetstreamManager(nc, { timeout: 2000 })).streams.info(STREAM)).state.last_seq }), 'stream info', 30_000, 100).then((r) => r.s);
+  /** Waits until every node applied at least the stream's last sequence at the call. */
+  const nodesCaughtUp = async (): Promise<void> => {
+    const last = await streamLast();
+    for (const n of nodes) await waitFor(async () => ((await n.request({ cmd: 'applied' })).applied as number) >= last, `${n.name} applied ${last}`, 60_000, 100);
+  };
+
+  /** Kills (or stops) `victim`, waits for writes on every node, restarts it, waits for catch-up. */
+  async function lose(role: string, victim: ClusterMember, how: 'kill' | 'stop'): Promise<Window> {
+    const killedAt = Date.now();
+    await (how === 'kill' ? victim.server.kill() : victim.server.stop());
+    const back = await writesBackAfter(killedAt);
+    console.log(`[failover] ${role} (${victim.name}): writes back after ${back - killedAt} ms; restarting`);
+    await victim.server.restart();
+    const restartedAt = Date.now();
+    await c.waitStreamCurrent(STREAM, 60_000);
+    const current = Date.now();
+    // the next kill must not find the meta group still catching up (that would be two servers down)
+    await c.waitMetaCurrent(60_000);
+    console.log(`[failover] ${role} (${victim.name}): replicas and meta group current ${Date.now() - restartedAt} ms after the restart`);
+    await nodesCaughtUp();
+    const w: Window = { role, server: victim.name, killedAt, restartedAt, writesBackMs: back - killedAt, replicasCurrentMs: current - restartedAt, nodesCaughtUpMs: Date.now() - restartedAt };
+    windows.push(w);
+    console.log(`[failover] ${role} (${victim.name}, ${how}): writes back on every node after ${w.writesBackMs} ms; after restart, replicas current in ${w.replicasCurrentMs} ms, nodes caught up in ${w.nodesCaughtUpMs} ms`);
+    // generous correctness bounds (not benchmarks): the cluster recovers on its own
+    expect(w.writesBackMs).toBeLessThan(45_000);
+    expect(w.nodesCaughtUpMs).toBeLessThan(45_000);
+    return w;
+  }
+
+  it('kill -9 of the replication stream leader', async () => {
+    await lose('stream leader', c.server(await c.waitStreamLeader(STREAM)), 'kill');
+  }, 120_000);
+
+  it('kill -9 of the JetStream meta leader', async () => {
+    await lose('meta leader', c.server(await c.waitMetaLeader()), 'kill');
+  }, 120_000);
+
+  it('kill -9 of a follower (neither stream nor meta leader)', async () => {
+    const sl = await c.waitStreamLeader(STREAM);
+    const ml = await c.waitMetaLeader();
+    const victim = c.members.find((m) => m.name !== sl && m.name !== ml) ?? c.members.find((m) => m.name !== sl)!;
+    await lose('follower', victim, 'kill');
+  }, 120_000);
+
+  for (const i of [0, 1, 2]) {
+    it(`rolling restart of all three servers: n${i + 1}`, async () => {
+      await lose('rolling restart', c.server(i), 'stop');
+    }, 120_000);
+  }
+
+  it('no acknowledged write lost, none reported failed that was committed, none stored twice; no false nodedown; one leader per term', async () => {
+    const results = await Promise.all(nodes.map((n) => n.request({ cmd: 'unload' }, 60_000)));
+    await nodesCaughtUp();
+    // every message in the stream, by the row it wrote
+    const inStream = new Map<string, number>();
+    const last = await streamLast();
+    const consumer = await jetstream(nc).consumers.get(STREAM, { deliver_policy: DeliverPolicy.All });
+    const messages = await consumer.consume({ max_messages: 1000 });
+    for await (const m of messages) {
+      const d = decodeBatch(m.data, new Set(['writes']));
+      if (d.ok) for (const op of d.batch.ops) inStream.set(String(op.key), (inStream.get(String(op.key)) ?? 0) + 1);
+      if (m.info.streamSequence >= last) break;
+    }
+    await messages.close();
+    const tally: Record<string, number> = {};
+    const wrong: string[] = [];
+    for (const [i, r] of results.entries()) {
+      for (const o of r.outcomes as Outcome[]) {
+        tally[o.result] = (tally[o.result] ?? 0) + 1;
+        const n = inStream.get(o.id) ?? 0;
+        if (n > 1) wrong.push(`${o.id} stored ${n} times`);
+        if (o.result === 'ok' && n !== 1) wrong.push(`${o.id} acknowledged but not in the stream`);
+        if (o.result !== 'ok' && o.result !== 'ORDO_REPL_INDETERMINATE' && n !== 0) wrong.push(`${o.id} reported ${o.result} but committed`);
+      }
+      expect((r.outcomes as Outcome[]).length, nodes[i]!.name).toBeGreaterThan(20);
+    }
+    console.log(`[failover] outcomes: ${JSON.stringify(tally)}; stream messages: ${last}`);
+    console.log(`[failover] windows: ${JSON.stringify(windows.map(({ role, server, writesBackMs, replicasCurrentMs, nodesCaughtUpMs }) => ({ role, server, writesBackMs, replicasCurrentMs, nodesCaughtUpMs })))}`);
+    expect(wrong).toEqual([]);
+    // no process died: nobody may have been reported down
+    const downs = nodes.flatMap((n) => n.events.filter((e) => e.ev === 'nodedown').map((e) => `${n.name} saw ${String(e.member)} down (${String(e.reason)})`));
+    expect(downs).toEqual([]);
+    // one leader per term: a fencing token belongs to one node
+    const holders = new Map<number, Set<string>>();
+    for (const n of nodes) for (const e of n.events.filter((x) => x.ev === 'leader')) holders.set(e.token as number, (holders.get(e.token as number) ?? new Set()).add(n.name));
+    expect(holders.size).toBeGreaterThan(0);
+    for (const [token, who] of holders) expect([...who], `term ${token}`).toHaveLength(1);
+    // and the three stores agree
+    const applied = await Promise.all(nodes.map((n) => n.request({ cmd: 'applied' })));
+    expect(new Set(applied.map((a) => a.rows)).size).toBe(1);
+  }, 120_000);
+});

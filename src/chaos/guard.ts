@@ -67,7 +67,8 @@ function ambientCallerFile(): string {
   return file;
 }
 
-const RUNNER = /node_modules\/(vitest|@vitest|tinypool|vite-node)\//;
+/** The test runner and the module loaders (tsx, esbuild): their file access is loading code, not the run doing I/O. */
+const RUNNER = /node_modules\/(vitest|@vitest|tinypool|vite-node|tsx|esbuild)\//;
 
 /**
  * The caller of the patched function: the first stack frame outside this module. Library

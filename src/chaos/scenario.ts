@@ -104,7 +104,7 @@ export interface Scenario {
   readonly dns?: Readonly<Record<string, readonly string[]>>;
   /** Virtual epoch of `Date` in the run (default 2026-01-01T00:00:00Z). */
   readonly epochMs?: number;
-  /** What an ambient `Date.now()` etc. in code does: noted as a violation (`report`, default) or thrown (`throw`). */
+  /** What ambient use of the wall clock (`Date.now` etc.) in code does: noted as a violation (`report`, default) or thrown (`throw`). */
   readonly ambient?: 'report' | 'throw';
   /** The code version the application reports (`startApplication`'s `version`). */
   readonly version?: string;

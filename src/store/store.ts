@@ -111,7 +111,6 @@ export class Store {
     if (this.closed) throw new StoreClosedError(this.s.dir);
     const t = this.tables.get(name);
     if (!t) throw new StoreValidationError(name, undefined, name, 'unknown_table');
-    if (t.failed) throw t.failed;
     return t;
   }
 

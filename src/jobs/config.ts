@@ -8,10 +8,17 @@ export const NOTIFIERS = ['auto', 'nats', 'local'] as const;
 /** Peer (leadership) modules that exist: `election` (the election child's service), `solo` (always leader: single node), `none` (never runs plugins). */
 export const PEERS = ['auto', 'election', 'solo', 'none'] as const;
 
-/** One queue: its per-node concurrency limit, and whether it starts paused. */
+/** One queue: its per-node concurrency limit, whether it starts paused, and an optional cluster-wide limit. */
 export interface QueueConfig {
   readonly limit: number;
   readonly paused?: boolean;
+  /**
+   * At most this many jobs of the queue executing across the whole cluster (Oban Pro's
+   * `global_limit`); a node still runs at most `limit`. The slots are kept in the store and
+   * taken in the claiming transaction, so the limit holds across leader changes; the leader's
+   * lifeline gives back a dead node's slots with its jobs. Give every node the same value.
+   */
+  readonly globalLimit?: number;
 }
 
 /**
@@ -41,7 +48,7 @@ export interface JobRunnerConfig {
 /** Every default applied. */
 export interface NormalConfig {
   readonly workers: ReadonlyMap<string, WorkerDef<never>>;
-  readonly queues: ReadonlyMap<string, { limit: number; paused: boolean }>;
+  readonly queues: ReadonlyMap<string, { limit: number; paused: boolean; globalLimit: number | undefined }>;
   readonly crons: readonly ParsedCron[];
   readonly notifier: (typeof NOTIFIERS)[number];
   readonly peer: (typeof PEERS)[number];
@@ -71,12 +78,17 @@ export function validateRunnerConfig(c: JobRunnerConfig): NormalConfig {
   if (!NOTIFIERS.includes(notifier)) throw new JobsUnknownModuleError('notifier', notifier, NOTIFIERS);
   const peer = c.peer ?? 'auto';
   if (!PEERS.includes(peer)) throw new JobsUnknownModuleError('peer', peer, PEERS);
-  const queues = new Map<string, { limit: number; paused: boolean }>();
+  const queues = new Map<string, { limit: number; paused: boolean; globalLimit: number | undefined }>();
   for (const [name, q] of Object.entries(c.queues ?? {})) {
     checkName(`queues.${name}`, name);
     const limit = typeof q === 'number' ? q : q?.limit;
     if (!Number.isInteger(limit) || (limit as number) < 1) throw new JobsConfigError(`queues.${name}.limit`, limit, 'must be a positive integer');
-    queues.set(name, { limit: limit as number, paused: typeof q === 'object' && !!q.paused });
+    if (typeof q === 'object' && q) {
+      for (const k of Object.keys(q)) if (!['limit', 'paused', 'globalLimit'].includes(k)) throw new JobsConfigError(`queues.${name}.${k}`, (q as unknown as Record<string, unknown>)[k], 'unknown queue option (known: limit, paused, globalLimit)');
+    }
+    const globalLimit = typeof q === 'object' ? q?.globalLimit : undefined;
+    if (globalLimit !== undefined && (!Number.isInteger(globalLimit) || globalLimit < 1)) throw new JobsConfigError(`queues.${name}.globalLimit`, globalLimit, 'must be a positive integer');
+    queues.set(name, { limit: limit as number, paused: typeof q === 'object' && !!q.paused, globalLimit });
   }
   const workers = new Map<string, WorkerDef<never>>();
   if (!Array.isArray(c.workers)) throw new JobsConfigError('workers', c.workers, 'must be an array of defineWorker() results');

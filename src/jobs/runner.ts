@@ -10,6 +10,7 @@ import { cronPlugin, type ParsedCron } from './cronPlugin.ts';
 import { createLocalNotifier, createNatsNotifier, type JobSignal, type Notifier, type NotifierHealth } from './notifier.ts';
 import { lifelinePlugin, prunerPlugin, stagerPlugin, type Plugin, type PluginHooks } from './plugins.ts';
 import { Queue } from './queue.ts';
+import { heldSum, slotsTaken } from './slots.ts';
 import { JOB_TABLES, laneRange, toJob } from './tables.ts';
 import type { EnqueueOptions, EnqueueResult, Job, JobState, WorkerDef } from './types.ts';
 import { JOB_STATES } from './types.ts';
@@ -26,7 +27,7 @@ export interface JobsHealth {
   /** Why degraded. */
   readonly reasons: readonly string[];
   readonly lastStoreError: { readonly operation: string; readonly code?: string; readonly message: string; readonly at: number } | undefined;
-  readonly queues: Readonly<Record<string, { readonly limit: number; readonly running: number; readonly paused: boolean }>>;
+  readonly queues: Readonly<Record<string, { readonly limit: number; readonly running: number; readonly paused: boolean; readonly globalLimit?: number; readonly globalRunning?: number }>>;
 }
 
 /** What the runner needs at start: the Env, the store, and in cluster mode the discovery and election services. */
@@ -104,7 +105,7 @@ export class JobRunner {
       },
     };
     const paused = (q: string): boolean => (store.get(JOB_TABLES.queues, q)?.['paused'] as boolean | undefined) ?? cfg.queues.get(q)!.paused;
-    for (const [q, o] of cfg.queues) this.queues.set(q, new Queue(env, store, this.node, cfg.workers, { name: q, limit: o.limit, paused: paused(q) }, qHooks));
+    for (const [q, o] of cfg.queues) this.queues.set(q, new Queue(env, store, this.node, cfg.workers, { name: q, limit: o.limit, paused: paused(q), globalLimit: o.globalLimit }, qHooks));
     this.buildPlugins(cluster !== undefined && conn !== undefined);
   }
 
@@ -151,6 +152,11 @@ export class JobRunner {
         if (!q || ev.op !== 'put') return;
         q.paused = ev.value['paused'] as boolean;
         if (!q.paused) q.dispatch();
+      }),
+      // a global slot given back anywhere in the cluster: this node may claim again
+      store.subscribe(JOB_TABLES.slots, (ev) => {
+        const q = this.queues.get(ev.key as string);
+        if (q?.globalLimit !== undefined && heldSum(ev.op === 'put' ? ev.value : undefined) < heldSum(ev.op === 'put' ? ev.old : ev.value)) q.dispatch();
       }),
       notifier.subscribe('insert', (p) => 'queue' in p && this.queues.get(p.queue)?.dispatch()),
       notifier.subscribe('signal', (p) => this.onSignal(p as JobSignal)),
@@ -350,8 +356,10 @@ export class JobRunner {
   health(): JobsHealth {
     const reasons = this.reasons();
     const status = this.state === 'ok' && reasons.length > 0 ? 'degraded' : this.state;
-    const queues: Record<string, { limit: number; running: number; paused: boolean }> = {};
-    for (const [n, q] of this.queues) queues[n] = { limit: q.limit, running: q.running.size, paused: q.paused };
+    const queues: Record<string, { limit: number; running: number; paused: boolean; globalLimit?: number; globalRunning?: number }> = {};
+    for (const [n, q] of this.queues) {
+      queues[n] = { limit: q.limit, running: q.running.size, paused: q.paused, ...(q.globalLimit !== undefined ? { globalLimit: q.globalLimit, globalRunning: slotsTaken(this.store, n) } : {}) };
+    }
     return { status, node: this.node, leader: this.leader, notifier: this.notifier.health(), reasons, lastStoreError: this.storeError, queues };
   }
 

@@ -43,6 +43,12 @@ export interface JobRunnerConfig {
   /** `false` keeps finished jobs forever. Default: prune after 60 s (Oban's `max_age`). */
   readonly pruner?: false | { readonly maxAgeMs?: number; readonly intervalMs?: number; readonly limit?: number };
   readonly lifeline?: { readonly intervalMs?: number; readonly graceMs?: number; readonly rescueAfterMs?: number | false };
+  /**
+   * Serve `ordo jobs` on this unix socket (usually `adminSocketPath(dataDir)`): the local
+   * control channel, no NATS needed. A path over 107 bytes (the kernel's limit) or one another
+   * live process serves makes the runner degraded with the reason, not a failed boot.
+   */
+  readonly adminSocket?: string;
 }
 
 /** Every default applied. */
@@ -57,9 +63,10 @@ export interface NormalConfig {
   readonly stager: { intervalMs: number; limit: number };
   readonly pruner: { maxAgeMs: number; intervalMs: number; limit: number } | undefined;
   readonly lifeline: { intervalMs: number; graceMs: number | undefined; rescueAfterMs: number | undefined };
+  readonly adminSocket: string | undefined;
 }
 
-const KNOWN_KEYS = ['workers', 'queues', 'crontab', 'notifier', 'peer', 'shutdownMs', 'pollMs', 'stager', 'pruner', 'lifeline'];
+const KNOWN_KEYS = ['workers', 'queues', 'crontab', 'notifier', 'peer', 'shutdownMs', 'pollMs', 'stager', 'pruner', 'lifeline', 'adminSocket'];
 
 function positive(field: string, v: unknown, dflt: number): number {
   if (v === undefined) return dflt;
@@ -109,6 +116,8 @@ export function validateRunnerConfig(c: JobRunnerConfig): NormalConfig {
   }
   const p = c.pruner;
   const l = c.lifeline ?? {};
+  const sock = c.adminSocket;
+  if (sock !== undefined && (typeof sock !== 'string' || sock.length === 0)) throw new JobsConfigError('adminSocket', sock, 'must be a unix socket path');
   return {
     workers,
     queues,
@@ -124,5 +133,6 @@ export function validateRunnerConfig(c: JobRunnerConfig): NormalConfig {
       graceMs: l.graceMs === undefined ? undefined : l.graceMs === 0 ? 0 : positive('lifeline.graceMs', l.graceMs, 0),
       rescueAfterMs: l.rescueAfterMs === false ? undefined : positive('lifeline.rescueAfterMs', l.rescueAfterMs, 3_600_000),
     },
+    adminSocket: sock,
   };
 }

@@ -83,9 +83,17 @@ function claimInTx(tx: Tx, c: ClaimNext): Job[] {
   return got;
 }
 
-/** The next claim's candidates: a dirty read of up to twice `want` (some may be taken by then). */
-export function nextClaim(store: Store, queue: string, want: number, by: string, now: number, slots?: SlotsChange): ClaimNext {
-  return { queue, by, now, want, candidates: want > 0 ? availableOf(store, queue, want * 2) : [], slots };
+/**
+ * The next claim's candidates: a dirty read of up to twice `want` (some may be taken by then),
+ * skipping those another claim of this node has in flight (overlapping candidates would make
+ * this node's own transactions conflict and wait for each other's commit).
+ */
+export function nextClaim(store: Store, queue: string, want: number, by: string, now: number, slots?: SlotsChange, skip?: ReadonlySet<string>): ClaimNext {
+  if (want <= 0) return { queue, by, now, want, candidates: [], slots };
+  const n = want * 2;
+  const read = availableOf(store, queue, n + (skip?.size ?? 0));
+  const candidates = skip && skip.size > 0 ? read.filter((j) => !skip.has(j.id)).slice(0, n) : read;
+  return { queue, by, now, want, candidates, slots };
 }
 
 /**
@@ -93,9 +101,8 @@ export function nextClaim(store: Store, queue: string, want: number, by: string,
  * of the queue's free demand): each becomes `executing`, attempt + 1. With a global limit it
  * also gives back `slots.release` slots and takes one per job claimed.
  */
-export async function claim(store: Store, queue: string, n: number, by: string, now: number, slots?: SlotsChange): Promise<Job[]> {
-  const c = nextClaim(store, queue, n, by, now, slots);
-  if (c.candidates.length === 0 && !(slots && slots.release > 0)) return [];
+export async function claim(store: Store, c: ClaimNext): Promise<Job[]> {
+  if (c.candidates.length === 0 && !(c.slots && c.slots.release > 0)) return [];
   return store.transaction((tx) => claimInTx(tx, c));
 }
 

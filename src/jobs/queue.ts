@@ -108,8 +108,14 @@ export class Queue {
     this.again = false;
     this.reserved = free;
     this.pendingRelease -= release;
-    this.claimInflight = claim(this.store, this.name, free, this.by, this.env.clock.now(), this.slots(release)).then(
+    let taking: readonly Job[] = [];
+    this.claimInflight = this.serial(() => {
+      const c = nextClaim(this.store, this.name, free, this.by, this.env.clock.now(), this.slots(release), this.taking);
+      taking = this.take(c.candidates);
+      return claim(this.store, c);
+    }).then(
       async (jobs) => {
+        this.untake(taking);
         this.claiming = false;
         this.reserved = 0;
         if (jobs.length > 0 || release > 0) this.hooks.storeOk();
@@ -119,12 +125,35 @@ export class Queue {
         if (this.again || (free > 0 && jobs.length === free)) this.dispatch();
       },
       (err) => {
+        this.untake(taking);
         this.claiming = false;
         this.reserved = 0;
         this.pendingRelease += release;
         this.hooks.storeFailed(`claim ${this.name}`, err);
       },
     );
+  }
+
+  /** Candidates a claim of this node has in flight (the next claim skips them). */
+  private readonly taking = new Set<string>();
+  private take(jobs: readonly Job[]): readonly Job[] {
+    for (const j of jobs) this.taking.add(j.id);
+    return jobs;
+  }
+  private untake(jobs: readonly Job[]): void {
+    for (const j of jobs) this.taking.delete(j.id);
+  }
+
+  private lane: Promise<unknown> = Promise.resolve();
+  /**
+   * With a global limit every transaction of the queue reads and writes its slots row: run them
+   * one at a time on this node (concurrent ones would only conflict and wait for each other).
+   */
+  private serial<T>(f: () => Promise<T>): Promise<T> {
+    if (this.globalLimit === undefined) return f();
+    const p = this.lane.then(f, f);
+    this.lane = p.catch(() => undefined);
+    return p;
   }
 
   /** Claimed while stopping: given back at once (attempt returned), never orphaned. */
@@ -235,7 +264,7 @@ export class Queue {
         // effects get their own transaction (a worker's throw there fails only its own job)
         r.carried = r.performDone && this.globalLimit !== undefined;
         const next = this.globalLimit === undefined ? undefined : nextClaim(this.store, this.name, 0, this.by, this.env.clock.now(), this.slots(r.carried ? 1 : 0));
-        finish(this.store, r.job, ch, effects, next).then((res) => {
+        this.serial(() => finish(this.store, r.job, ch, effects, next)).then((res) => {
           done(res);
           this.release(r);
         }, failed);
@@ -272,20 +301,27 @@ export class Queue {
   private async finishBatch(batch: readonly Finishing[], claimNext: boolean): Promise<void> {
     const carried = batch.filter((b) => b.r.performDone);
     for (const b of carried) b.r.carried = true;
-    const extra = this.globalLimit === undefined ? 0 : this.pendingRelease;
-    this.pendingRelease -= extra;
-    const want = claimNext && !this.stopped && !this.paused ? Math.max(0, Math.min(carried.length, this.limit - (this.running.size - carried.length) - this.reserved)) : 0;
-    const next = want > 0 || this.globalLimit !== undefined ? nextClaim(this.store, this.name, want, this.by, this.env.clock.now(), this.slots(carried.length + extra)) : undefined;
+    let extra = 0;
+    let taking: readonly Job[] = [];
     let out: { results: Array<'done' | 'fenced'>; claimed: Job[] };
     try {
-      out = await finishMany(this.store, batch.map((b) => ({ claimed: b.r.job, change: b.change })), next);
+      out = await this.serial(() => {
+        extra = this.globalLimit === undefined ? 0 : this.pendingRelease;
+        this.pendingRelease -= extra;
+        const want = claimNext && !this.stopped && !this.paused ? Math.max(0, Math.min(carried.length, this.limit - (this.running.size - carried.length) - this.reserved)) : 0;
+        const next = want > 0 || this.globalLimit !== undefined ? nextClaim(this.store, this.name, want, this.by, this.env.clock.now(), this.slots(carried.length + extra), this.taking) : undefined;
+        taking = this.take(next?.candidates ?? []);
+        return finishMany(this.store, batch.map((b) => ({ claimed: b.r.job, change: b.change })), next);
+      });
     } catch (err) {
+      this.untake(taking);
       this.pendingRelease += extra;
       for (const b of batch) b.r.carried = false;
       if (batch.length === 1) return batch[0]!.failed(err);
       await Promise.all(batch.map((b) => this.finishBatch([b], false)));
       return;
     }
+    this.untake(taking);
     batch.forEach((b, i) => b.done(out.results[i]!));
     // the carried slots pass to the jobs claimed in the same commit; the others free when their perform ends
     for (const b of batch) if (b.r.carried) this.free(b.r);

@@ -4,7 +4,8 @@ import type { Store } from '../store/index.ts';
 import type { ClusterService, Leadership, Membership } from '../cluster/index.ts';
 import { cancelJob, insertMany, retryJob, setPaused } from './engine.ts';
 import { Batcher } from './batcher.ts';
-import { serveAdmin } from './admin.ts';
+import { serveAdmin, serveAdminSocket } from './admin.ts';
+import type { HttpServerHandle } from '../env/index.ts';
 import { JobsConfigError, JobsStoppedError, JobsStoreError, JobsUnknownWorkerError } from './errors.ts';
 import { cronPlugin, type ParsedCron } from './cronPlugin.ts';
 import { createLocalNotifier, createNatsNotifier, type JobSignal, type Notifier, type NotifierHealth } from './notifier.ts';
@@ -134,7 +135,23 @@ export class JobRunner {
   static async start(input: JobRunnerInput): Promise<JobRunner> {
     const r = new JobRunner(input, validateRunnerConfig(input.config));
     r.run();
+    if (r.cfg.adminSocket !== undefined) await r.listenAdmin(r.cfg.adminSocket);
     return r;
+  }
+
+  private adminServer: HttpServerHandle | undefined;
+  private adminError: string | undefined;
+
+  /** The local control channel; a failure to listen makes the runner degraded, never a crash. */
+  private async listenAdmin(path: string): Promise<void> {
+    try {
+      if (new TextEncoder().encode(path).length > 107) throw new JobsConfigError('adminSocket', path, 'a unix socket path is at most 107 bytes: use a shorter data directory');
+      this.adminServer = await serveAdminSocket(this.env, path, this);
+    } catch (err) {
+      this.adminError = `admin socket ${path}: ${(err as Error)?.message ?? String(err)}`;
+      this.env.logger.error({ report: 'jobs', event: 'admin_socket_failed', path, err }, 'the job runner cannot serve its admin socket; ordo jobs will not reach this node locally');
+      this.report();
+    }
   }
 
   private run(): void {
@@ -341,6 +358,7 @@ export class JobRunner {
     const out: string[] = [];
     if (this.storeError) out.push(`store: ${this.storeError.operation}: ${this.storeError.message}`);
     if (this.notifier.health().status === 'isolated') out.push('notifier isolated (NATS unreachable): polling');
+    if (this.adminError) out.push(this.adminError);
     return out;
   }
 
@@ -401,6 +419,7 @@ export class JobRunner {
     this.env.clock.clearTimeout(this.pollTimer);
     await this.stopPlugins();
     for (const off of this.offs.splice(0)) off();
+    await this.adminServer?.close();
     const returned = (await Promise.all([...this.queues.values()].map((q) => q.drain(this.cfg.shutdownMs)))).reduce((a, b) => a + b, 0);
     await this.notifier.close();
     this.state = 'stopped';
@@ -417,5 +436,6 @@ export class JobRunner {
     for (const off of this.offs.splice(0)) off();
     for (const q of this.queues.values()) q.halt();
     void this.notifier.close();
+    void this.adminServer?.close();
   }
 }

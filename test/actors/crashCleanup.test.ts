@@ -28,7 +28,7 @@ const crashing = setup({
       };
     }),
     waiter: fromPromise<void, { env: Env; log: string[] }>(({ input, signal }) => new Promise<void>((resolve) => {
-      const t = input.env.clock.setTimeout(resolve, 60_000);
+      const t = input.env.clock.setTimeout(() => resolve(), 60_000);
       signal.addEventListener('abort', () => {
         input.log.push('waiter aborted');
         input.env.clock.clearTimeout(t);

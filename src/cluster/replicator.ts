@@ -245,11 +245,11 @@ export class Replicator implements StoreReplicator {
     // creating one needs the JetStream meta leader (the very server that may just have died). A
     // consumer that is really gone misses its heartbeats within ~2 s and is re-created then.
     this.offLeader = onStreamLeader(this.conn, [this.stream], (_s, leader) => {
-      this.log.info({ report: 'replication', event: 'stream_leader', leader, recovering: this.consumer.isRecovering }, 'the replication stream has a leader');
+      this.log.info({ report: 'replication_stream_leader', leader, recovering: this.consumer.isRecovering }, 'the replication stream has a leader');
       this.consumer?.wake();
     });
     this.store.setReplicator(this);
-    this.log.info({ report: 'replication', event: 'started', applied: this.applied, streamLast: last }, 'replication started');
+    this.log.info({ report: 'replication_started', applied: this.applied, streamLast: last }, 'replication started');
   }
 
   /** Unplugs from the store, stops applying, rejects pending commits. */
@@ -378,10 +378,10 @@ export class Replicator implements StoreReplicator {
       const t = this.env.clock.setTimeout(() => this.pending.giveUp(tracked), DUPLICATE_WINDOW_MS);
       void settled.then((o) => {
         this.env.clock.clearTimeout(t);
-        this.log.warn({ report: 'replication', event: 'indeterminate_settled', msgId: msgID, outcome: o }, 'an indeterminate commit settled');
+        this.log.warn({ report: 'replication_indeterminate_settled', msgId: msgID, outcome: o }, 'an indeterminate commit settled');
       });
       const err = new ReplIndeterminateError(`commit outcome unknown after ${outcome.attempts} attempts: the batch may be in the stream (msg id ${msgID}); not retried`, { ...ids, msgId: msgID, settled, cause: outcome.error });
-      this.log.error({ report: 'replication', event: 'indeterminate', msgId: msgID, err }, err.message);
+      this.log.error({ report: 'replication_indeterminate', msgId: msgID, err }, err.message);
       throw err;
     }
     const seq = outcome.seq;
@@ -403,7 +403,7 @@ export class Replicator implements StoreReplicator {
       await this.waitApplied(seq, undefined);
     } catch (e) {
       if (!this.stopped && !this.halted) throw e;
-      this.log.warn({ report: 'replication', event: 'committed_not_applied', seq, err: e }, 'commit is in the stream; replication stopped before applying it here');
+      this.log.warn({ report: 'replication_committed_not_applied', seq, err: e }, 'commit is in the stream; replication stopped before applying it here');
     }
   }
 
@@ -554,7 +554,7 @@ export class Replicator implements StoreReplicator {
       // stopped at an earlier seq: whatever became of this one, the position does not move past it
       if (this.halted) return;
       if (res.ok) {
-        if (res.r === 'duplicate') this.log.debug({ report: 'replication', event: 'duplicate', seq }, 'already applied');
+        if (res.r === 'duplicate') this.log.debug({ report: 'replication_duplicate', seq }, 'already applied');
         this.schemaOk = Math.max(this.schemaOk, batch.schemaVersion);
         this.advance(seq, subject);
         return;
@@ -587,7 +587,7 @@ export class Replicator implements StoreReplicator {
   private halt(err: ClusterError, seq: number, cause: unknown): void {
     if (this.halted) return;
     this.halted = err;
-    this.log.error({ report: 'replication', event: 'halted', code: err.code, seq, err: cause }, err.message);
+    this.log.error({ report: 'replication_halted', code: err.code, seq, err: cause }, err.message);
     this.rejectWaiters(seq, err);
     this.onFailed(err);
   }
@@ -596,7 +596,7 @@ export class Replicator implements StoreReplicator {
     const err = new ReplMalformedError(`malformed replicated message at seq ${seq}: ${why}`, { node: this.opts.node, stream: this.stream, seq, cause });
     this.malformed++;
     this.lastMalformed = { seq, why };
-    this.log.error({ report: 'replication', event: 'malformed', code: err.code, err, seq, why }, err.message);
+    this.log.error({ report: 'replication_malformed', code: err.code, err, seq, why }, err.message);
     // Not applied; a committer waiting on exactly this seq learns why.
     const list = this.waiters.get(seq);
     this.waiters.delete(seq);
@@ -639,7 +639,7 @@ export class Replicator implements StoreReplicator {
     const snap = await p;
     const body = new TextEncoder().encode(JSON.stringify(snap));
     const object = await this.snapshots.upload(body, this.conn.nc.info?.max_payload ?? 1024 * 1024);
-    this.log.info({ report: 'replication', event: 'snapshot_served', seq: snap.seq, bytes: body.length, object }, 'served a snapshot');
+    this.log.info({ report: 'replication_snapshot_served', seq: snap.seq, bytes: body.length, object }, 'served a snapshot');
     return new TextEncoder().encode(JSON.stringify({ seq: snap.seq, object, bytes: body.length }));
   }
 
@@ -648,12 +648,12 @@ export class Replicator implements StoreReplicator {
       queue: 'ordo-snapshot',
       callback: (err, msg) => {
         if (err) {
-          this.log.warn({ report: 'replication', event: 'snapshot_sub_error', err }, 'snapshot subscription error');
+          this.log.warn({ report: 'replication_snapshot_sub_error', err }, 'snapshot subscription error');
           return;
         }
         void this.serveSnapshot().then(
           (data) => msg.respond(data),
-          (e: unknown) => this.log.warn({ report: 'replication', event: 'snapshot_serve_failed', err: e }, 'could not serve a snapshot'),
+          (e: unknown) => this.log.warn({ report: 'replication_snapshot_serve_failed', err: e }, 'could not serve a snapshot'),
         );
       },
     });
@@ -663,7 +663,7 @@ export class Replicator implements StoreReplicator {
   private async resync(firstAvailable: number): Promise<void> {
     if (this.resyncing || this.stopped) return;
     this.resyncing = true;
-    this.log.error({ report: 'replication', event: 'gap', applied: this.applied, next: firstAvailable }, 'stream gap: resyncing from a peer snapshot');
+    this.log.error({ report: 'replication_gap', applied: this.applied, next: firstAvailable }, 'stream gap: resyncing from a peer snapshot');
     await this.consumer?.close();
     this.snapSub?.unsubscribe(); // never answer our own request with our stale copy
     this.snapSub = undefined;
@@ -674,7 +674,7 @@ export class Replicator implements StoreReplicator {
       this.serveSnapshots();
       this.consumer.recover('resynced');
     } catch (e) {
-      this.log.error({ report: 'replication', event: 'resync_failed', err: e }, 'resync failed; retrying');
+      this.log.error({ report: 'replication_resync_failed', err: e }, 'resync failed; retrying');
       this.resyncing = false;
       await this.sleep(1000);
       if (!this.stopped) void this.resync(firstAvailable);
@@ -704,12 +704,12 @@ export class Replicator implements StoreReplicator {
   }
 
   private async catchUpFromSnapshot(firstSeq: number): Promise<void> {
-    this.log.info({ report: 'replication', event: 'snapshot_needed', applied: this.applied, firstSeq }, 'the stream no longer holds our next sequence: loading a peer snapshot');
+    this.log.info({ report: 'replication_snapshot_needed', applied: this.applied, firstSeq }, 'the stream no longer holds our next sequence: loading a peer snapshot');
     let snap: { seq: number; data: unknown };
     try {
       const reply = await this.conn.nc.request(this.snapshotSubject, new Uint8Array(0), { timeout: this.opts.commitTimeoutMs ?? 10_000 });
       const ref = reply.json<{ seq: number; object: string; bytes: number }>();
-      const blob = await this.snapshots.download(ref.object, (e) => this.log.debug({ report: 'replication', err: e }, 'could not delete the snapshot object; its TTL will'));
+      const blob = await this.snapshots.download(ref.object, (e) => this.log.debug({ report: 'replication_snapshot_delete_failed', err: e }, 'could not delete the snapshot object; its TTL will'));
       snap = JSON.parse(new TextDecoder().decode(blob)) as { seq: number; data: unknown };
     } catch (e) {
       if (e instanceof ReplSnapshotError) throw e;
@@ -723,6 +723,6 @@ export class Replicator implements StoreReplicator {
     // the peer skipped) are skipped here too.
     this.applied = Math.max(snap.seq, this.store.lastAppliedSeq(this.stream));
     this.submitted = this.applied;
-    this.log.info({ report: 'replication', event: 'snapshot_loaded', seq: snap.seq }, 'caught up from a snapshot');
+    this.log.info({ report: 'replication_snapshot_loaded', seq: snap.seq }, 'caught up from a snapshot');
   }
 }

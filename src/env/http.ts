@@ -44,6 +44,7 @@ export interface HttpServerHandle {
  * touches `node:http`.
  */
 export interface HttpAdapter {
+  /** Serves `handler` on a TCP port or a unix socket until the handle is closed. */
   listen(options: HttpListenOptions, handler: (req: HttpRequest) => HttpResponse | Promise<HttpResponse>): Promise<HttpServerHandle>;
   /** A GET with a timeout; rejects on a connection error. */
   get(url: string, options?: { timeoutMs?: number }): Promise<{ status: number; body: string }>;

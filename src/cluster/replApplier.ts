@@ -150,7 +150,7 @@ export class ReplApplier {
       // stopped at an earlier seq: whatever became of this one, the position does not move past it
       if (this.halted) return;
       if (res.ok) {
-        if (res.r === 'duplicate') d.log.debug({ report: 'replication', event: 'duplicate', seq }, 'already applied');
+        if (res.r === 'duplicate') d.log.debug({ report: 'replication_duplicate', seq }, 'already applied');
         this.schemaOk = Math.max(this.schemaOk, batch.schemaVersion);
         this.advance(seq, subject);
         return;
@@ -183,7 +183,7 @@ export class ReplApplier {
   private halt(err: ClusterError, seq: number, cause: unknown): void {
     if (this.halted) return;
     this.halted = err;
-    this.d.log.error({ report: 'replication', event: 'halted', code: err.code, seq, err: cause }, err.message);
+    this.d.log.error({ report: 'replication_halted', code: err.code, seq, err: cause }, err.message);
     this.rejectWaiters(seq, err);
     this.d.onHalt(err);
   }
@@ -192,7 +192,7 @@ export class ReplApplier {
     const err = new ReplMalformedError(`malformed replicated message at seq ${seq}: ${why}`, { node: this.d.node, stream: this.d.stream, seq, cause });
     this.malformed++;
     this.lastMalformed = { seq, why };
-    this.d.log.error({ report: 'replication', event: 'malformed', code: err.code, err, seq, why }, err.message);
+    this.d.log.error({ report: 'replication_malformed', code: err.code, err, seq, why }, err.message);
     // Not applied; a committer waiting on exactly this seq learns why.
     const list = this.waiters.get(seq);
     this.waiters.delete(seq);

@@ -162,10 +162,10 @@ export class ReplPublisher {
       const t = d.env.clock.setTimeout(() => d.pending.giveUp(tracked), DUPLICATE_WINDOW_MS);
       void settled.then((o) => {
         d.env.clock.clearTimeout(t);
-        d.log.warn({ report: 'replication', event: 'indeterminate_settled', msgId: msgID, outcome: o }, 'an indeterminate commit settled');
+        d.log.warn({ report: 'replication_indeterminate_settled', msgId: msgID, outcome: o }, 'an indeterminate commit settled');
       });
       const err = new ReplIndeterminateError(`commit outcome unknown after ${outcome.attempts} attempts: the batch may be in the stream (msg id ${msgID}); not retried`, { ...ids, msgId: msgID, settled, cause: outcome.error });
-      d.log.error({ report: 'replication', event: 'indeterminate', msgId: msgID, err }, err.message);
+      d.log.error({ report: 'replication_indeterminate', msgId: msgID, err }, err.message);
       throw err;
     }
     const seq = outcome.seq;
@@ -187,7 +187,7 @@ export class ReplPublisher {
       await this.d.applier.waitApplied(seq, undefined);
     } catch (e) {
       if (!this.d.stopped() && !this.d.applier.halted) throw e;
-      this.d.log.warn({ report: 'replication', event: 'committed_not_applied', seq, err: e }, 'commit is in the stream; replication stopped before applying it here');
+      this.d.log.warn({ report: 'replication_committed_not_applied', seq, err: e }, 'commit is in the stream; replication stopped before applying it here');
     }
   }
 

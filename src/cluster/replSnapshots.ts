@@ -42,12 +42,12 @@ export class ReplSnapshots {
       queue: 'ordo-snapshot',
       callback: (err, msg) => {
         if (err) {
-          log.warn({ report: 'replication', event: 'snapshot_sub_error', err }, 'snapshot subscription error');
+          log.warn({ report: 'replication_snapshot_sub_error', err }, 'snapshot subscription error');
           return;
         }
         void this.serveOne().then(
           (data) => msg.respond(data),
-          (e: unknown) => log.warn({ report: 'replication', event: 'snapshot_serve_failed', err: e }, 'could not serve a snapshot'),
+          (e: unknown) => log.warn({ report: 'replication_snapshot_serve_failed', err: e }, 'could not serve a snapshot'),
         );
       },
     });
@@ -59,7 +59,7 @@ export class ReplSnapshots {
     const snap = await applier.between(async () => ({ seq: applier.applied, tables, data: await Promise.resolve(store.snapshot([...tables])) }));
     const body = new TextEncoder().encode(JSON.stringify(snap));
     const object = await this.d.transfer().upload(body, this.d.conn.nc.info?.max_payload ?? 1024 * 1024);
-    this.d.log.info({ report: 'replication', event: 'snapshot_served', seq: snap.seq, bytes: body.length, object }, 'served a snapshot');
+    this.d.log.info({ report: 'replication_snapshot_served', seq: snap.seq, bytes: body.length, object }, 'served a snapshot');
     return new TextEncoder().encode(JSON.stringify({ seq: snap.seq, object, bytes: body.length }));
   }
 
@@ -89,12 +89,12 @@ export class ReplSnapshots {
   /** Loads a peer snapshot reaching at least `firstSeq - 1` and moves the applier's position to it. */
   async catchUp(firstSeq: number): Promise<void> {
     const { applier, conn, node, stream, log } = this.d;
-    log.info({ report: 'replication', event: 'snapshot_needed', applied: applier.applied, firstSeq }, 'the stream no longer holds our next sequence: loading a peer snapshot');
+    log.info({ report: 'replication_snapshot_needed', applied: applier.applied, firstSeq }, 'the stream no longer holds our next sequence: loading a peer snapshot');
     let snap: { seq: number; data: unknown };
     try {
       const reply = await conn.nc.request(this.d.snapshotSubject, new Uint8Array(0), { timeout: this.d.requestTimeoutMs });
       const ref = reply.json<{ seq: number; object: string; bytes: number }>();
-      const blob = await this.d.transfer().download(ref.object, (e) => log.debug({ report: 'replication', err: e }, 'could not delete the snapshot object; its TTL will'));
+      const blob = await this.d.transfer().download(ref.object, (e) => log.debug({ report: 'replication_snapshot_delete_failed', err: e }, 'could not delete the snapshot object; its TTL will'));
       snap = JSON.parse(new TextDecoder().decode(blob)) as { seq: number; data: unknown };
     } catch (e) {
       if (e instanceof ReplSnapshotError) throw e;
@@ -107,6 +107,6 @@ export class ReplSnapshots {
     // The store adopted the snapshot's positions; seqs between them and snap.seq (malformed ones
     // the peer skipped) are skipped here too.
     applier.jumpTo(Math.max(snap.seq, this.d.store.lastAppliedSeq(stream)));
-    log.info({ report: 'replication', event: 'snapshot_loaded', seq: snap.seq }, 'caught up from a snapshot');
+    log.info({ report: 'replication_snapshot_loaded', seq: snap.seq }, 'caught up from a snapshot');
   }
 }

@@ -270,11 +270,11 @@ export class Replicator implements StoreReplicator {
     // creating one needs the JetStream meta leader (the very server that may just have died). A
     // consumer that is really gone misses its heartbeats within ~2 s and is re-created then.
     this.offLeader = onStreamLeader(this.conn, [this.stream], (_s, leader) => {
-      this.log.info({ report: 'replication', event: 'stream_leader', leader, recovering: this.consumer.isRecovering }, 'the replication stream has a leader');
+      this.log.info({ report: 'replication_stream_leader', leader, recovering: this.consumer.isRecovering }, 'the replication stream has a leader');
       this.consumer?.wake();
     });
     this.store.setReplicator(this);
-    this.log.info({ report: 'replication', event: 'started', applied: a.applied, streamLast: last }, 'replication started');
+    this.log.info({ report: 'replication_started', applied: a.applied, streamLast: last }, 'replication started');
   }
 
   /** Unplugs from the store, stops applying, rejects pending commits. */
@@ -352,7 +352,7 @@ export class Replicator implements StoreReplicator {
   private async resync(firstAvailable: number): Promise<void> {
     if (this.resyncing || this.stopped) return;
     this.resyncing = true;
-    this.log.error({ report: 'replication', event: 'gap', applied: this.applier.applied, next: firstAvailable }, 'stream gap: resyncing from a peer snapshot');
+    this.log.error({ report: 'replication_gap', applied: this.applier.applied, next: firstAvailable }, 'stream gap: resyncing from a peer snapshot');
     await this.consumer?.close();
     this.snapSub?.unsubscribe(); // never answer our own request with our stale copy
     this.snapSub = undefined;
@@ -363,7 +363,7 @@ export class Replicator implements StoreReplicator {
       this.snapSub = this.snapshots.serve();
       this.consumer.recover('resynced');
     } catch (e) {
-      this.log.error({ report: 'replication', event: 'resync_failed', err: e }, 'resync failed; retrying');
+      this.log.error({ report: 'replication_resync_failed', err: e }, 'resync failed; retrying');
       this.resyncing = false;
       await this.sleep(1000);
       if (!this.stopped) void this.resync(firstAvailable);

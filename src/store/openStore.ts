@@ -471,6 +471,7 @@ export async function openStore(o: OpenStoreOptions): Promise<Store> {
     return await opening.load();
   } catch (err) {
     await opening.abort();
-    throw err;
+    // an engine error of a write at open (the catalog, an index rebuild: a full disk…) is typed, by cause
+    throw err instanceof KvError ? openError(opening.store.state.dir, err) : err;
   }
 }

@@ -191,6 +191,7 @@ export class Replicator implements StoreReplicator {
       tableSet: this.tableSet,
       log: this.log,
       requestTimeoutMs: opts.commitTimeoutMs ?? 10_000,
+      streamLast: async () => (await this.jsm.streams.info(this.stream)).state.last_seq,
     });
   }
 

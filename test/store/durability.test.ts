@@ -159,7 +159,7 @@ describe('store durability: the open path never serves less than was acknowledge
     await s.close();
   }, 30_000);
 
-  it('defect 4: a damaged SST block never kills the process: open and info() refuse or mark the table, typed', async () => {
+  it('defect 4: a damaged SST block never kills the process: open refuses it typed (or, when RocksDB never reads the damaged bytes, serves and info() works)', async () => {
     const { dir } = await baseStore();
     const rnd = createSeededRandom(4);
     const results: Array<{ status: number | null; signal: string | null; out: unknown }> = [];
@@ -179,7 +179,7 @@ describe('store durability: the open path never serves less than was acknowledge
       if (!out.opened) expect(out.code).toBe('ORDO_STORE_CORRUPT');
       else {
         expect(out.info).toBe('ok');
-        for (const c of Object.values(out.counts!)) expect(typeof c === 'number' || c === 'ORDO_STORE_CORRUPT').toBe(true);
+        for (const c of Object.values(out.counts!)) expect(typeof c).toBe('number');
       }
     }
   }, 120_000);

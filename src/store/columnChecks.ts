@@ -1,4 +1,3 @@
-import { crc32 } from 'node:zlib';
 import type { KvDb, KvIterator, KvOp } from '../env/kv.ts';
 import { KvError } from '../env/kv.ts';
 import { INDEX_MARK, indexDiskKey, indexPrefix } from './layout.ts';
@@ -50,20 +49,14 @@ export async function checkColumnReadable(db: KvDb, column: string): Promise<voi
   }
 }
 
-/** One index entry's contribution to an index digest. */
-function entryHash(diskKey: Uint8Array): number {
-  let h = Math.imul(crc32(diskKey) ^ 0x27d4eb2f, 0x165667b1);
-  h ^= h >>> 15;
-  h = Math.imul(h, 0x85ebca77);
-  return (h ^ (h >>> 13)) >>> 0;
-}
-
 /**
- * Reads the on-disk index column of a loaded table and compares each index with what its rows
- * imply (count and an order-independent hash sum). Unreadable: `ORDO_STORE_CORRUPT` naming the
- * table and the file. Out of step but readable (a MANIFEST that lost the index column's flush:
- * the rows, proven by their digest, are intact): returns the ops that rebuild it from the rows —
- * derived data, written by the open in its own sealed commit — and what was found.
+ * Reads the on-disk index column of a loaded table and compares each index, in key order, with
+ * the index built in RAM from its rows (plus the entries of corrupt rows found on disk at load).
+ * Unreadable: `ORDO_STORE_CORRUPT` naming the table and the file. Out of step but readable (a
+ * MANIFEST that lost the index column's flush: the rows, proven by their digest, are intact):
+ * returns the ops that rebuild it from the rows — derived data, written by the open in its own
+ * sealed commit — and what was found. Both sides are byte strings in byte order (the RAM index
+ * holds latin1 strings; the column sorts bytes), so one merge pass compares them exactly.
  */
 export async function checkIndexColumn(db: KvDb, mem: MemTable): Promise<{ ops: KvOp[]; found: Array<{ attr: string; onDisk: number; implied: number }> }> {
   const ops: KvOp[] = [];
@@ -72,45 +65,39 @@ export async function checkIndexColumn(db: KvDb, mem: MemTable): Promise<{ ops: 
   for (const attr of mem.def.indexes) {
     const ip = indexPrefix(id, attr);
     // the entries of corrupt rows (kept aside, found on disk at load) stay until the row is rewritten
-    const ofCorrupt: string[] = [];
-    for (const list of mem.corruptIndex.values()) for (const [a, e] of list) if (a === attr) ofCorrupt.push(e);
-    let want = 0;
-    let wantSum = 0;
-    const add = (e: string): void => {
-      want++;
-      wantSum = (wantSum + entryHash(indexDiskKey(id, attr, e))) >>> 0;
-    };
-    for (const [rk, row] of mem.rows) {
-      const e = mem.indexEntry(attr, row, rk);
-      if (e !== undefined) add(e);
-    }
-    for (const e of ofCorrupt) add(e);
-    let got = 0;
-    let gotSum = 0;
+    const ofCorrupt = new Set<string>();
+    for (const list of mem.corruptIndex.values()) for (const [a, e] of list) if (a === attr) ofCorrupt.add(e);
+    const ram: Iterator<string> = mem.indexes.get(attr)?.scan() ?? [][Symbol.iterator]();
+    let want = ram.next();
+    let onDisk = 0;
+    let implied = 0;
+    const before = ops.length;
     try {
       await readAll(db.iterator('idx', { gte: toBytes(ip), lt: toBytes(prefixEnd(ip)) }), 5000, (k) => {
-        got++;
-        gotSum = (gotSum + entryHash(k)) >>> 0;
+        onDisk++;
+        const e = fromBytes(k).slice(ip.length);
+        if (ofCorrupt.has(e)) return;
+        // RAM entries below this one are missing on disk
+        while (!want.done && want.value < e) {
+          implied++;
+          ops.push({ type: 'put', column: 'idx', key: indexDiskKey(id, attr, want.value), value: INDEX_MARK });
+          want = ram.next();
+        }
+        if (!want.done && want.value === e) {
+          implied++;
+          want = ram.next();
+          return;
+        }
+        ops.push({ type: 'del', column: 'idx', key: k }); // on disk, implied by no row
       });
     } catch (err) {
       throw damaged(db, err, `index ${attr} of table ${name}`, name);
     }
-    if (got === want && gotSum === wantSum) continue;
-    found.push({ attr, onDisk: got, implied: want });
-    // rare path: which entries differ
-    const expected = new Set<string>();
-    for (const [rk, row] of mem.rows) {
-      const e = mem.indexEntry(attr, row, rk);
-      if (e !== undefined) expected.add(ip + e);
+    for (; !want.done; want = ram.next()) {
+      implied++;
+      ops.push({ type: 'put', column: 'idx', key: indexDiskKey(id, attr, want.value), value: INDEX_MARK });
     }
-    for (const e of ofCorrupt) expected.add(ip + e);
-    await readAll(db.iterator('idx', { gte: toBytes(ip), lt: toBytes(prefixEnd(ip)) }), 5000, (k) => {
-      const s = fromBytes(k);
-      if (!expected.delete(s)) ops.push({ type: 'del', column: 'idx', key: k });
-    }).catch((err: unknown) => {
-      throw damaged(db, err, `index ${attr} of table ${name}`, name);
-    });
-    for (const s of expected) ops.push({ type: 'put', column: 'idx', key: toBytes(s), value: INDEX_MARK });
+    if (ops.length > before) found.push({ attr, onDisk, implied: implied + ofCorrupt.size });
   }
   return { ops, found };
 }

@@ -1,9 +1,18 @@
-import { DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
+import { DeliverPolicy, type Consumer, type ConsumerMessages, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
 import type { Env } from '../env/env.ts';
 import type { Logger } from '../env/logger.ts';
 
 /** Pull expiry of the replication consumer (the server heartbeats every half of it). */
 const CONSUMER_EXPIRES_MS = 2000;
+/**
+ * The watchdog: a consumer that delivered neither a message nor a server heartbeat for this
+ * long while the connection was up is re-created. nats.js's own heartbeat monitor cannot be
+ * relied on for it: it is cancelled on a disconnect and restarted only once a consumer info
+ * succeeds — never, while the consumer's server is down (issue 14's stalled kills).
+ */
+const IDLE_MS = CONSUMER_EXPIRES_MS + CONSUMER_EXPIRES_MS / 4;
+/** How often the watchdog looks. */
+const WATCHDOG_EVERY_MS = 250;
 
 /** What a {@link ReplConsumer} needs from its replicator. */
 export interface ReplConsumerDeps {
@@ -17,12 +26,16 @@ export interface ReplConsumerDeps {
   onMessage: (m: JsMsg) => Promise<void>;
   /** False once the replicator stopped, halted or is resyncing: nothing is (re)started then. */
   active: () => boolean;
+  /** The connection is up (the watchdog does not count time spent disconnected). Default: always. */
+  connected?: () => boolean;
 }
 
 /**
  * The replicator's ordered consumer and its recovery. Pulls expire after 2 s, so the server
  * heartbeats every second and a consumer whose server died is noticed after two missed
- * heartbeats; it is then re-created from {@link ReplConsumerDeps.nextSeq} — at once, then
+ * heartbeats — by nats.js's monitor, and by this class's own watchdog, which also covers a
+ * disconnect (nats.js suspends its monitor then until the consumer answers an info request,
+ * which a consumer on a dead server never does); it is then re-created from {@link ReplConsumerDeps.nextSeq} — at once, then
  * whenever {@link wake} is called (the stream-leader advisory), else on a 100 ms → 2 s back-off.
  * Single-flight; every recovery is logged with its trigger, attempts and duration. A
  * superseded consumer's buffered messages never reach the store. @internal
@@ -31,16 +44,45 @@ export class ReplConsumer {
   private readonly d: ReplConsumerDeps;
   private gen = 0;
   private messages: ConsumerMessages | undefined;
+  private current: Consumer | undefined;
   private recovering = false;
   private wakeUp: (() => void) | undefined;
+  /** Last sign of life of the current consumer (a message, a heartbeat, a new pull), or of a disconnect. */
+  private lastSeen = 0;
+  /** A message is being handed to the store (its time is not the consumer's silence). */
+  private busy = false;
+  private watchdog: ReturnType<Env['clock']['setTimeout']> | undefined;
 
   constructor(deps: ReplConsumerDeps) {
     this.d = deps;
   }
 
+  /** Re-arms the watchdog (see {@link IDLE_MS}); stops once the consumer is closed or inactive. */
+  private armWatchdog(gen: number): void {
+    const { d } = this;
+    if (this.watchdog !== undefined) d.env.clock.clearTimeout(this.watchdog);
+    this.watchdog = d.env.clock.setTimeout(() => {
+      this.watchdog = undefined;
+      if (gen !== this.gen || !d.active()) return;
+      const now = d.env.clock.now();
+      if (this.busy || !(d.connected?.() ?? true)) this.lastSeen = now;
+      else if (!this.recovering && now - this.lastSeen > IDLE_MS) {
+        d.log.warn({ report: 'replication', event: 'consumer_idle', idleMs: now - this.lastSeen }, 'replication consumer silent (no message, no heartbeat) while connected; re-creating it');
+        this.recover('idle');
+        return;
+      }
+      this.armWatchdog(gen);
+    }, WATCHDOG_EVERY_MS);
+  }
+
   /** A recovery is in progress. */
   get isRecovering(): boolean {
     return this.recovering;
+  }
+
+  /** The server-side name of the current consumer (for tests and logs; undefined before it exists). */
+  async consumerName(): Promise<string | undefined> {
+    return (await this.current?.info(true).catch(() => undefined))?.name;
   }
 
   /** Creates the consumer (replacing any previous one); throws if JetStream refuses. */
@@ -59,9 +101,13 @@ export class ReplConsumer {
       return;
     }
     this.messages = messages;
+    this.current = consumer;
+    this.lastSeen = d.env.clock.now();
+    this.armWatchdog(gen);
     void (async () => {
       for await (const s of messages.status()) {
         if (gen !== this.gen || !d.active()) break;
+        if (s.type === 'heartbeat') this.lastSeen = d.env.clock.now();
         if (s.type === 'heartbeats_missed' && s.count >= 2) {
           d.log.warn({ report: 'replication', event: 'consumer_stalled', missed: s.count }, 'replication consumer missed its heartbeats; re-creating it');
           this.recover('heartbeats_missed');
@@ -74,7 +120,13 @@ export class ReplConsumer {
         for await (const m of messages) {
           // a superseded consumer's buffered messages must not reach the store (they would look like a gap)
           if (gen !== this.gen) break;
-          await d.onMessage(m);
+          this.busy = true;
+          try {
+            await d.onMessage(m);
+          } finally {
+            this.busy = false;
+            this.lastSeen = d.env.clock.now();
+          }
           if (!d.active()) break;
         }
       } catch (e) {
@@ -128,6 +180,8 @@ export class ReplConsumer {
   /** Stops consuming (a pending recovery ends at its next check of `active`). */
   async close(): Promise<void> {
     this.gen++;
+    if (this.watchdog !== undefined) this.d.env.clock.clearTimeout(this.watchdog);
+    this.watchdog = undefined;
     this.wake();
     const msgs = this.messages;
     this.messages = undefined;

@@ -209,6 +209,7 @@ export class Replicator implements StoreReplicator {
         return this.enqueue(m.info.streamSequence, m.subject, copied ? FOREIGN : m.data, undefined, m.headers?.get('Nats-Msg-Id') || undefined);
       },
       active: () => !this.halted && !this.stopped && !this.resyncing,
+      connected: () => this.conn.state() === 'connected',
     });
     this.jsm = await jetstreamManager(this.conn.nc, { timeout });
     this.snapshots = new SnapshotTransfer(this.js, this.opts.cluster, `${this.opts.store}.${this.opts.node}.${this.opts.incarnation}.${this.msgNonce}`, this.opts.replicas ?? 1);
@@ -243,7 +244,9 @@ export class Replicator implements StoreReplicator {
     this.serveSnapshots();
     // No re-creation on reconnect: the consumer usually lives on a server that is still up, and
     // creating one needs the JetStream meta leader (the very server that may just have died). A
-    // consumer that is really gone misses its heartbeats within ~2 s and is re-created then.
+    // consumer that is really gone is silent (no message, no heartbeat) and the consumer's
+    // watchdog re-creates it ~2.5 s after the reconnect (nats.js's own heartbeat monitor stays
+    // suspended after a disconnect until the consumer answers — never, if its server died).
     this.offLeader = onStreamLeader(this.conn, [this.stream], (_s, leader) => {
       this.log.info({ report: 'replication', event: 'stream_leader', leader, recovering: this.consumer.isRecovering }, 'the replication stream has a leader');
       this.consumer?.wake();

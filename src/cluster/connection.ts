@@ -1,6 +1,9 @@
 import type { NatsConnection, Status } from '@nats-io/nats-core';
-import { AuthorizationError, InvalidArgumentError, nkeys } from '@nats-io/nats-core';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { AuthorizationError, InvalidArgumentError, nkeys, TimeoutError } from '@nats-io/nats-core';
+import { JetStreamApiError, jetstreamManager } from '@nats-io/jetstream';
+
+/** JetStream's "JetStream system temporarily unavailable" (no meta leader). */
+const JS_CLUSTER_NOT_AVAILABLE = 10008;
 import type { Env } from '../env/env.ts';
 import type { NatsConnectOptions } from '../env/nats.ts';
 import { CLUSTER_DEFAULTS, type NatsConfig } from './config.ts';
@@ -11,6 +14,7 @@ import {
   NatsFeatureError,
   NatsNoConnectorError,
   NatsNoJetStreamError,
+  JetStreamUnavailableError,
   NatsUnreachableError,
   ClusterConfigError,
 } from './errors.ts';
@@ -219,6 +223,11 @@ export async function connectCluster(env: Env, config: NatsConfig, nodeName: str
       await jetstreamManager(nc, { timeout: opts.timeout ?? CLUSTER_DEFAULTS.connectTimeoutMs });
     } catch (e) {
       jetstream = false;
+      // No answer, or "temporarily unavailable" (10008): JetStream is on but has no meta leader
+      // right now (a cluster that lost its quorum) — retryable, not "no JetStream".
+      if (e instanceof TimeoutError || (e instanceof JetStreamApiError && e.code === JS_CLUSTER_NOT_AVAILABLE)) {
+        await fail(new JetStreamUnavailableError(`JetStream on nats-server ${version} did not answer (no meta leader?): ${(e as Error).message}`, { node: nodeName, servers, cause: e }));
+      }
       await fail(new NatsNoJetStreamError(`JetStream is not available to this account on nats-server ${version}`, { node: nodeName, servers, value: version, cause: e }));
     }
   }

@@ -5,7 +5,7 @@ import type { ClusterConnection } from './connection.ts';
 import { ClusterError, JetStreamReplicasError, NatsFeatureError, ReplApplyError, ReplIndeterminateError, ReplConflictError, ReplMalformedError, ReplNewerSchemaError, ReplSnapshotError, ReplUnavailableError } from './errors.ts';
 import { SnapshotTransfer } from './snapshotTransfer.ts';
 import { PendingCommits, publishSettled } from './commitSettlement.ts';
-import { onStreamLeader } from './streamLeader.ts';
+import { LeaderSignal, onStreamLeader } from './streamLeader.ts';
 import { ReplConsumer } from './replConsumer.ts';
 import { classifyJetStreamError, createWithReplicas, reconcileReplicas } from './replicas.ts';
 import { decodeMessage, encodeBatch, parseReplSubject, replSubject, tableKeyOf, tableSubjects, tablesOf, validateBatch, type DecodeResult } from './replCodec.ts';
@@ -114,6 +114,8 @@ export class Replicator implements StoreReplicator {
   private resyncing = false;
   private offConn: (() => void) | undefined;
   private offLeader: (() => void) | undefined;
+  /** Fired on the stream's LEADER_ELECTED advisory: retrying publishes re-publish at once. */
+  private readonly leaderSignal = new LeaderSignal();
   private snapSub: Subscription | undefined;
   private applied = 0;
   private readonly subjectSeq = new Map<string, number>();
@@ -250,6 +252,7 @@ export class Replicator implements StoreReplicator {
     this.offLeader = onStreamLeader(this.conn, [this.stream], (_s, leader) => {
       this.log.info({ report: 'replication', event: 'stream_leader', leader, recovering: this.consumer.isRecovering }, 'the replication stream has a leader');
       this.consumer?.wake();
+      this.leaderSignal.fire();
     });
     this.store.setReplicator(this);
     this.log.info({ report: 'replication', event: 'started', applied: this.applied, streamLast: last }, 'replication started');
@@ -363,6 +366,7 @@ export class Replicator implements StoreReplicator {
       stopped: () => this.stopped,
       canSend: () => this.conn.state() === 'connected',
       log: this.log,
+      leaderElected: () => this.leaderSignal.next(),
     });
     const ids = { node: this.opts.node, stream: this.stream };
     if (outcome.kind === 'conflict') {

@@ -319,7 +319,7 @@ export class JobRunner {
     this.m.storeErrors++;
     const e = err as { code?: string; message?: string };
     this.storeError = { operation, ...(e?.code ? { code: e.code } : {}), message: String(e?.message ?? err), at: this.env.clock.now() };
-    if (this.reasons().join() !== this.lastReported) this.env.logger.warn({ report: 'jobs', event: 'store_failed', operation, err }, 'job store operation failed; retrying');
+    if (this.reasons().join() !== this.lastReported) this.env.logger.warn({ report: 'jobs_store_failed', operation, err }, 'job store operation failed; retrying');
     for (const q of this.queues.values()) q.pollIn(this.cfg.pollMs);
     this.report();
   }
@@ -327,7 +327,7 @@ export class JobRunner {
   private storeOk(): void {
     if (!this.storeError) return;
     this.storeError = undefined;
-    this.env.logger.info({ report: 'jobs', event: 'store_recovered' }, 'job store operations succeed again');
+    this.env.logger.info({ report: 'jobs_store_recovered' }, 'job store operations succeed again');
     this.report();
   }
 

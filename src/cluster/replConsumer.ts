@@ -11,6 +11,10 @@ const CONSUMER_EXPIRES_MS = 2000;
  * succeeds — never, while the consumer's server is down (issue 14's stalled kills).
  */
 const IDLE_MS = CONSUMER_EXPIRES_MS + CONSUMER_EXPIRES_MS / 4;
+/** Longest wait between two attempts to re-create the consumer (each attempt is bounded by the client's request timeout). */
+const MAX_BACKOFF_MS = 500;
+/** {@link ReplConsumer.wake} ended an attempt early. */
+const WOKEN = Symbol('woken');
 /** How often the watchdog looks. */
 const WATCHDOG_EVERY_MS = 250;
 
@@ -36,7 +40,7 @@ export interface ReplConsumerDeps {
  * heartbeats — by nats.js's monitor, and by this class's own watchdog, which also covers a
  * disconnect (nats.js suspends its monitor then until the consumer answers an info request,
  * which a consumer on a dead server never does); it is then re-created from {@link ReplConsumerDeps.nextSeq} — at once, then
- * whenever {@link wake} is called (the stream-leader advisory), else on a 100 ms → 2 s back-off.
+ * whenever {@link wake} is called (the stream-leader advisory), else on a 100 ms → 500 ms back-off.
  * Single-flight; every recovery is logged with its trigger, attempts and duration. A
  * superseded consumer's buffered messages never reach the store. @internal
  */
@@ -91,7 +95,8 @@ export class ReplConsumer {
     const gen = ++this.gen;
     const old = this.messages;
     this.messages = undefined;
-    await old?.close().catch((e: unknown) => d.log.debug({ report: 'replication_consumer_close_failed', err: e }, 'old consumer close'));
+    // not awaited: closing a consumer whose server died can wait out a request timeout
+    void old?.close().catch((e: unknown) => d.log.debug({ report: 'replication_consumer_close_failed', err: e }, 'old consumer close'));
     const start = d.nextSeq();
     const consumer = await d.js.consumers.get(d.stream, start > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start } : { deliver_policy: DeliverPolicy.All });
     // Short pulls (nats.js's default 30 s pulls and its own 30 s back-off were issue 14's 43 s stall).
@@ -152,13 +157,18 @@ export class ReplConsumer {
     void (async () => {
       for (let attempt = 1; d.active(); attempt++) {
         try {
-          await this.start();
+          // a new stream leader while an attempt is stuck (on a dead server's request timeout):
+          // start a fresh one at once — the superseded attempt closes what it created
+          if ((await this.orWake(this.start())) === WOKEN) {
+            d.log.info({ report: 'replication_consumer_retry_now', trigger, attempt }, 'the stream elected a leader: re-creating the consumer at once');
+            continue;
+          }
           d.log.info({ report: 'replication_consumer_recovered', trigger, attempts: attempt, afterMs: d.env.clock.now() - t0, from: d.nextSeq() }, 'replication consumer (re)created');
           return;
         } catch (e) {
           d.log.warn({ report: 'replication_consumer_restart_failed', trigger, attempt, err: e }, 'could not re-create the consumer; retrying when the stream has a leader');
           await new Promise<void>((resolve) => {
-            const t = d.env.clock.setTimeout(() => resolve(), Math.min(2000, 100 * 2 ** (attempt - 1)));
+            const t = d.env.clock.setTimeout(() => resolve(), Math.min(MAX_BACKOFF_MS, 100 * 2 ** (attempt - 1)));
             this.wakeUp = () => {
               d.env.clock.clearTimeout(t);
               resolve();
@@ -172,9 +182,19 @@ export class ReplConsumer {
     });
   }
 
-  /** Ends a recovery's back-off wait now (the stream has a leader again). */
+  /** Ends a recovery's back-off wait, or its stuck attempt, now (the stream has a leader again). */
   wake(): void {
     this.wakeUp?.();
+  }
+
+  /** `attempt`, or {@link WOKEN} when {@link wake} is called first (the attempt's failure is then ignored). */
+  private async orWake(attempt: Promise<void>): Promise<void | typeof WOKEN> {
+    attempt.catch(() => undefined);
+    try {
+      return await Promise.race([attempt, new Promise<typeof WOKEN>((r) => (this.wakeUp = () => r(WOKEN)))]);
+    } finally {
+      this.wakeUp = undefined;
+    }
   }
 
   /** Stops consuming (a pending recovery ends at its next check of `active`). */

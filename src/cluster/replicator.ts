@@ -225,7 +225,9 @@ export class Replicator implements StoreReplicator {
     this.js = jetstream(this.conn.nc, { timeout });
     this.consumer = new ReplConsumer({
       env: this.env,
-      js: this.js,
+      // Re-creating the consumer after a server loss needs the meta leader (no advisory tells when
+      // 2.9 has a new one): short requests, retried every ≤ 500 ms, find it soon after it is elected.
+      js: jetstream(this.conn.nc, { timeout: Math.min(timeout, 1000) }),
       stream: this.stream,
       log: this.log,
       nextSeq: () => a.submitted + 1,

@@ -182,6 +182,26 @@ export class ReplConsumer {
     });
   }
 
+  /**
+   * Asks the server for the current consumer (one consumer info, bounded by the client's request
+   * timeout); re-creates it when that fails — after a reconnect, a consumer whose server died
+   * is found in ~1 s instead of the watchdog's 2.5 s.
+   */
+  verify(trigger: string): void {
+    const { d } = this;
+    const c = this.current;
+    const gen = this.gen;
+    if (!c || this.recovering || !d.active()) return;
+    c.info().then(
+      () => undefined,
+      (e: unknown) => {
+        if (gen !== this.gen || !d.active()) return;
+        d.log.warn({ report: 'replication_consumer_unanswered', trigger, err: e }, 'the replication consumer did not answer after a reconnect; re-creating it');
+        this.recover(trigger);
+      },
+    );
+  }
+
   /** Ends a recovery's back-off wait, or its stuck attempt, now (the stream has a leader again). */
   wake(): void {
     this.wakeUp?.();

@@ -272,16 +272,23 @@ export class Replicator implements StoreReplicator {
     }
     if (a.halted) throw a.halted;
     this.snapSub = this.snapshots.serve();
-    // No re-creation on reconnect: the consumer usually lives on a server that is still up, and
-    // creating one needs the JetStream meta leader (the very server that may just have died). A
-    // consumer that is really gone is silent (no message, no heartbeat) and the consumer's
-    // watchdog re-creates it ~2.5 s after the reconnect (nats.js's own heartbeat monitor stays
-    // suspended after a disconnect until the consumer answers — never, if its server died).
-    this.offLeader = onStreamLeader(this.conn, [this.stream], (_s, leader) => {
+    // No blind re-creation on reconnect: the consumer usually lives on a server that is still
+    // up, and creating one needs the JetStream meta leader (the very server that may just have
+    // died). It is asked instead (one 1 s consumer info): gone or unanswered, it is re-created at
+    // once; otherwise the watchdog still re-creates a consumer that stays silent (nats.js's own
+    // heartbeat monitor stays suspended after a disconnect until the consumer answers).
+    const offReconnect = this.conn.on((e) => {
+      if (e.type === 'nats.reconnect') this.consumer.verify('reconnect');
+    });
+    const offStreamLeader = onStreamLeader(this.conn, [this.stream], (_s, leader) => {
       this.log.info({ report: 'replication_stream_leader', leader, recovering: this.consumer.isRecovering }, 'the replication stream has a leader');
       this.consumer?.wake();
       this.leaderSignal.fire();
     });
+    this.offLeader = () => {
+      offReconnect();
+      offStreamLeader();
+    };
     this.store.setReplicator(this);
     this.log.info({ report: 'replication_started', applied: a.applied, streamLast: last }, 'replication started');
   }

@@ -196,7 +196,9 @@ describe('Ordo on a 3-server NATS cluster survives losing any one server', () =>
     const holders = new Map<number, Set<string>>();
     for (const n of nodes) for (const e of n.events.filter((x) => x.ev === 'leader')) holders.set(e.token as number, (holders.get(e.token as number) ?? new Set()).add(n.name));
     expect(holders.size).toBeGreaterThan(0);
-    for (const [token, who] of holders) expect([...who], `term ${token}`).toHaveLength(1);
+    // on a violation, say who claimed what when (leader/follower events of every node, in time order)
+    const claims = nodes.flatMap((n) => n.events.filter((e) => e.ev === 'leader' || e.ev === 'follower').map((e) => `${e.t} ${n.name} ${e.ev} ${String(e.token ?? e.why)}`)).sort();
+    for (const [token, who] of holders) expect([...who], `term ${token}; claims: ${claims.join(' | ')}`).toHaveLength(1);
     // and the three stores agree
     const applied = await Promise.all(nodes.map((n) => n.request({ cmd: 'applied' })));
     expect(new Set(applied.map((a) => a.rows)).size).toBe(1);

@@ -68,7 +68,7 @@ export async function jobsCommand(argv: readonly string[], io: CliIo, options: {
     const subject = adminSubject(str(flags, 'cluster') ?? 'ordo');
     let res: JobsAdminResponse;
     try {
-      const msg = await nc.request(subject, new TextEncoder().encode(JSON.stringify(req)), { timeout: 5000 });
+      const msg = await nc.request(subject, new TextEncoder().encode(JSON.stringify(req)), { timeoutMs: 5000 });
       res = JSON.parse(new TextDecoder().decode(msg.data)) as JobsAdminResponse;
     } catch (e) {
       throw new CommandError(`no job runner answers on ${subject}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });

@@ -1,6 +1,5 @@
-import { JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import type { Subscription } from '@nats-io/nats-core';
 import type { Env } from '../env/env.ts';
+import { JS_API_CODES, isTransportError, type ClusterTransport, type TransportError } from '../env/transport.ts';
 import type { ClusterConnection } from './connection.ts';
 import { ClusterError, JetStreamReplicasError, NatsFeatureError, ReplApplyError, ReplIndeterminateError, ReplConflictError, ReplMalformedError, ReplNewerSchemaError, ReplSnapshotError, ReplUnavailableError } from './errors.ts';
 import { SnapshotTransfer } from './snapshotTransfer.ts';
@@ -107,14 +106,13 @@ export class Replicator implements StoreReplicator {
   private readonly prefix: string;
   private readonly snapshotSubject: string;
   private readonly tableSet: ReadonlySet<string>;
-  private js!: JetStreamClient;
+  private t!: ClusterTransport;
   /** The ordered consumer and its recovery (created in `start`). */
   private consumer!: ReplConsumer;
-  private jsm!: JetStreamManager;
   private resyncing = false;
   private offConn: (() => void) | undefined;
   private offLeader: (() => void) | undefined;
-  private snapSub: Subscription | undefined;
+  private snapSub: { unsubscribe(): void } | undefined;
   private applied = 0;
   private readonly subjectSeq = new Map<string, number>();
   private readonly waiters = new Map<number, Array<{ resolve: () => void; reject: (e: unknown) => void }>>();
@@ -192,11 +190,10 @@ export class Replicator implements StoreReplicator {
       // wildcard expectation of 2.11. Checked per node subject it would silently miss the others.
       throw new NatsFeatureError(`conflictScope 'table' needs nats-server 2.11 or later (an expected last sequence over a wildcard subject); this server is ${this.conn.serverVersion}: use conflictScope 'stream'`, { node: this.opts.node, value: this.conn.serverVersion });
     }
-    const timeout = this.opts.publishTimeoutMs ?? 2000;
-    this.js = jetstream(this.conn.nc, { timeout });
+    this.t = this.conn.transport;
     this.consumer = new ReplConsumer({
       env: this.env,
-      js: this.js,
+      transport: this.t,
       stream: this.stream,
       log: this.log,
       nextSeq: () => this.submitted + 1,
@@ -206,17 +203,16 @@ export class Replicator implements StoreReplicator {
         // from the node its subject names: it could replay or forge another node's message.
         // Only what a node published here is applied.
         const copied = m.headers !== undefined && SERVER_COPY_HEADERS.some((h) => m.headers!.has(h));
-        return this.enqueue(m.info.streamSequence, m.subject, copied ? FOREIGN : m.data, undefined, m.headers?.get('Nats-Msg-Id') || undefined);
+        return this.enqueue(m.seq, m.subject, copied ? FOREIGN : m.data, undefined, m.headers?.get('Nats-Msg-Id') || undefined);
       },
       active: () => !this.halted && !this.stopped && !this.resyncing,
     });
-    this.jsm = await jetstreamManager(this.conn.nc, { timeout });
-    this.snapshots = new SnapshotTransfer(this.js, this.opts.cluster, `${this.opts.store}.${this.opts.node}.${this.opts.incarnation}.${this.msgNonce}`, this.opts.replicas ?? 1);
+    this.snapshots = new SnapshotTransfer(this.t, this.opts.cluster, `${this.opts.store}.${this.opts.node}.${this.opts.incarnation}.${this.msgNonce}`, this.opts.replicas ?? 1);
     await this.ensureStream();
     this.applied = this.store.lastAppliedSeq(this.stream);
     this.submitted = this.applied;
-    const info = await this.jsm.streams.info(this.stream);
-    const { first_seq: first, last_seq: last } = info.state;
+    const info = await this.t.streams.info(this.stream);
+    const { firstSeq: first, lastSeq: last } = info.state;
     if (last > this.applied && this.applied < first - 1) await this.catchUpFromSnapshot(first);
     await this.consumer.start();
     // Wait until the local store has applied what the stream held at start: then reads are current.
@@ -353,7 +349,7 @@ export class Replicator implements StoreReplicator {
     const tracked = this.pending.track(msgID, expectSeq === undefined ? undefined : { seq: expectSeq, subject: tableKey });
     const settleBy = deadline + (this.opts.settleTimeoutMs ?? 60_000);
     const outcome = await publishSettled(this.pending, tracked, deadline, settleBy, {
-      publish: () => this.js.publish(subject, data, { msgID, expect }),
+      publish: () => this.t.publish(subject, data, { msgID, expect, timeoutMs: this.opts.publishTimeoutMs ?? 2000 }),
       now: () => this.env.clock.now(),
       sleep: (ms) => this.sleep(ms),
       catchUpTo: (e) => this.catchUpAfterConflict(e, settleBy),
@@ -408,11 +404,11 @@ export class Replicator implements StoreReplicator {
   }
 
   /** After a wrong-last-sequence answer: wait until this node applied what the server holds. */
-  private async catchUpAfterConflict(e: JetStreamApiError, deadline: number): Promise<void> {
+  private async catchUpAfterConflict(e: TransportError, deadline: number): Promise<void> {
     // nats-server says "wrong last sequence: N" (the subject's or the stream's last sequence).
     const m = /wrong last sequence: (\d+)/.exec(e.message);
     let last = m ? Number(m[1]) : undefined;
-    if (last === undefined) last = (await this.jsm.streams.info(this.stream)).state.last_seq;
+    if (last === undefined) last = (await this.t.streams.info(this.stream)).state.lastSeq;
     await this.waitApplied(last, Math.max(0, deadline - this.env.clock.now()));
   }
 
@@ -439,8 +435,8 @@ export class Replicator implements StoreReplicator {
 
   /** Resolves once the local store has applied everything the stream holds now (its last sequence at the call). */
   async catchUp(timeoutMs: number): Promise<void> {
-    const info = await this.jsm.streams.info(this.stream);
-    await this.waitApplied(info.state.last_seq, timeoutMs);
+    const info = await this.t.streams.info(this.stream);
+    await this.waitApplied(info.state.lastSeq, timeoutMs);
   }
 
   private sleep(ms: number): Promise<void> {
@@ -451,29 +447,29 @@ export class Replicator implements StoreReplicator {
     const cfg = {
       name: this.stream,
       subjects: [`${this.prefix}.>`],
-      max_msgs: this.opts.maxMsgs ?? -1,
-      max_age: (this.opts.maxAgeMs ?? 0) * 1_000_000,
-      duplicate_window: DUPLICATE_WINDOW_MS * 1_000_000,
-      num_replicas: this.opts.replicas ?? 1,
+      maxMsgs: this.opts.maxMsgs ?? -1,
+      maxAgeMs: this.opts.maxAgeMs ?? 0,
+      duplicateWindowMs: DUPLICATE_WINDOW_MS,
+      replicas: this.opts.replicas ?? 1,
     };
     try {
-      const info = await this.jsm.streams.info(this.stream);
-      if (info.config.max_msgs !== cfg.max_msgs || info.config.max_age !== cfg.max_age) {
-        await this.jsm.streams.update(this.stream, { max_msgs: cfg.max_msgs, max_age: cfg.max_age });
+      const info = await this.t.streams.info(this.stream);
+      if (info.config.maxMsgs !== cfg.maxMsgs || info.config.maxAgeMs !== cfg.maxAgeMs) {
+        await this.t.streams.update(this.stream, { maxMsgs: cfg.maxMsgs, maxAgeMs: cfg.maxAgeMs });
       }
     } catch (e) {
-      if (!(e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound)) throw e;
-      await createWithReplicas(this.stream, cfg.num_replicas, () => this.jsm.streams.add(cfg), { node: this.opts.node }).catch(async (e2: unknown) => {
+      if (!isTransportError(e, 'api', JS_API_CODES.streamNotFound)) throw e;
+      await createWithReplicas(this.stream, cfg.replicas, () => this.t.streams.add(cfg), { node: this.opts.node }).catch(async (e2: unknown) => {
         if (e2 instanceof JetStreamReplicasError) throw e2;
         // created concurrently by another node: fine if it now exists
-        await this.jsm.streams.info(this.stream).catch(() => Promise.reject(e2));
+        await this.t.streams.info(this.stream).catch(() => Promise.reject(e2));
       });
     }
     const details = { node: this.opts.node };
-    await reconcileReplicas(this.jsm, this.stream, cfg.num_replicas, this.opts.replicasExplicit ?? false, this.log, details);
+    await reconcileReplicas(this.t, this.stream, cfg.replicas, this.opts.replicasExplicit ?? false, this.log, details);
     // The snapshot bucket, when it exists already (else it is created with the count on first use).
-    await reconcileReplicas(this.jsm, `OBJ_ordo_snap_${this.opts.cluster}`, cfg.num_replicas, this.opts.replicasExplicit ?? false, this.log, details).catch((e: unknown) => {
-      if (!(e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound)) throw e;
+    await reconcileReplicas(this.t, `OBJ_ordo_snap_${this.opts.cluster}`, cfg.replicas, this.opts.replicasExplicit ?? false, this.log, details).catch((e: unknown) => {
+      if (!isTransportError(e, 'api', JS_API_CODES.streamNotFound)) throw e;
     });
   }
 
@@ -481,13 +477,7 @@ export class Replicator implements StoreReplicator {
   private async knownSubjectSeq(subject: string): Promise<number> {
     const known = this.subjectSeq.get(subject);
     if (known !== undefined) return known;
-    let seq = 0;
-    try {
-      const m = await this.jsm.streams.getMessage(this.stream, { last_by_subj: subject });
-      seq = m?.seq ?? 0;
-    } catch (e) {
-      if (!(e instanceof JetStreamApiError && e.code === JetStreamApiCodes.NoMessageFound)) throw e;
-    }
+    const seq = (await this.t.streams.lastBySubject(this.stream, subject))?.seq ?? 0;
     // The server may know a newer write than we applied: wait for it, so the expectation is what we have seen.
     if (seq > this.applied) await this.waitApplied(seq, this.opts.commitTimeoutMs ?? 10_000);
     const now = this.subjectSeq.get(subject) ?? 0;
@@ -638,24 +628,17 @@ export class Replicator implements StoreReplicator {
     this.submitChain = p.then(() => undefined, () => undefined);
     const snap = await p;
     const body = new TextEncoder().encode(JSON.stringify(snap));
-    const object = await this.snapshots.upload(body, this.conn.nc.info?.max_payload ?? 1024 * 1024);
+    const object = await this.snapshots.upload(body, this.t.info.maxPayload);
     this.log.info({ report: 'replication', event: 'snapshot_served', seq: snap.seq, bytes: body.length, object }, 'served a snapshot');
     return new TextEncoder().encode(JSON.stringify({ seq: snap.seq, object, bytes: body.length }));
   }
 
   private serveSnapshots(): void {
-    this.snapSub = this.conn.nc.subscribe(this.snapshotSubject, {
-      queue: 'ordo-snapshot',
-      callback: (err, msg) => {
-        if (err) {
-          this.log.warn({ report: 'replication', event: 'snapshot_sub_error', err }, 'snapshot subscription error');
-          return;
-        }
-        void this.serveSnapshot().then(
-          (data) => msg.respond(data),
-          (e: unknown) => this.log.warn({ report: 'replication', event: 'snapshot_serve_failed', err: e }, 'could not serve a snapshot'),
-        );
-      },
+    this.snapSub = this.t.subscribe(this.snapshotSubject, { queue: 'ordo-snapshot' }, (msg) => {
+      void this.serveSnapshot().then(
+        (data) => msg.respond(data),
+        (e: unknown) => this.log.warn({ report: 'replication', event: 'snapshot_serve_failed', err: e }, 'could not serve a snapshot'),
+      );
     });
   }
 
@@ -707,7 +690,7 @@ export class Replicator implements StoreReplicator {
     this.log.info({ report: 'replication', event: 'snapshot_needed', applied: this.applied, firstSeq }, 'the stream no longer holds our next sequence: loading a peer snapshot');
     let snap: { seq: number; data: unknown };
     try {
-      const reply = await this.conn.nc.request(this.snapshotSubject, new Uint8Array(0), { timeout: this.opts.commitTimeoutMs ?? 10_000 });
+      const reply = await this.t.request(this.snapshotSubject, new Uint8Array(0), { timeoutMs: this.opts.commitTimeoutMs ?? 10_000 });
       const ref = reply.json<{ seq: number; object: string; bytes: number }>();
       const blob = await this.snapshots.download(ref.object, (e) => this.log.debug({ report: 'replication', err: e }, 'could not delete the snapshot object; its TTL will'));
       snap = JSON.parse(new TextDecoder().decode(blob)) as { seq: number; data: unknown };

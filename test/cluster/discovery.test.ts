@@ -64,7 +64,7 @@ describe('discovery child', () => {
     const sb = b.getSnapshot().context.service as ClusterService;
     b.stop();
     const t0 = Date.now();
-    await sb.connection!.nc.close();
+    await sb.connection!.transport.close();
     await waitFor(() => downAt > 0, 'nodedown b', 5000);
     expect(downAt - t0).toBeLessThanOrEqual(timing.ttlMs + timing.heartbeatMs + 100);
     expect(env.records.some((r) => r.event === 'nodedown' && r.member === 'b' && r.reason === 'timeout')).toBe(true);
@@ -91,7 +91,7 @@ describe('discovery child', () => {
     // the node ahead vanishes without deleting its key: a naive check would wait 10 s more
     const t0 = Date.now();
     b.stop();
-    await svcs[1]!.connection!.nc.close();
+    await svcs[1]!.connection!.transport.close();
     await waitFor(() => downs.length === 1, 'nodedown b', 5000);
     expect(downs[0]!.startsWith('b@')).toBe(true);
     expect(Number(downs[0]!.slice(2)) - t0).toBeLessThanOrEqual(timing.ttlMs + timing.heartbeatMs + 100);

@@ -70,7 +70,7 @@ describe('leader election', () => {
     const a = await node(env, ns.url, 'own', 'a');
     await waitFor(() => a.lead.isLeader(), 'a leads');
     // An intruder (think: an operator, or a split-brain peer) rewrites the lease row.
-    const kv = await new Kvm(a.svc.connection!.nc).open(leaseBucket('own'));
+    const kv = await new Kvm(a.svc.connection!.nc!).open(leaseBucket('own'));
     const intruderRev = await kv.put('leader', JSON.stringify({ node: 'x', incarnation: 'x1' }));
     await waitFor(() => !a.lead.isLeader(), 'a steps down', LEASE);
     expect(a.log.at(-1)).toBe('follower:renew_failed');

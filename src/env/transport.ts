@@ -124,6 +124,11 @@ export function isWrongLastSequence(e: unknown): e is TransportError {
   return e instanceof TransportError && e.kind === 'api' && (e.apiCode === JS_API_CODES.wrongLastSequence || e.apiCode === JS_API_CODES.wrongLastSequenceUnknown);
 }
 
+/** The `created` Date of an entry stored at `ms` (server time): a conversion, not a clock read. */
+export function entryTime(ms: number): Date {
+  return new Date(ms);
+}
+
 /** True when `e` is a {@link TransportError} of `kind` (and `apiCode`, when given). */
 export function isTransportError(e: unknown, kind?: TransportErrorKind, apiCode?: number): e is TransportError {
   return e instanceof TransportError && (kind === undefined || e.kind === kind) && (apiCode === undefined || e.apiCode === apiCode);

@@ -54,7 +54,7 @@ export async function reconcileReplicas(t: ClusterTransport, stream: string, wan
   } catch (e) {
     throw new JetStreamReplicasError(`stream ${stream} has ${have} replica(s) and could not be given ${want}: ${e instanceof Error ? e.message : String(e)}`, { ...details, stream, value: { want, have }, cause: e });
   }
-  log.info({ report: 'cluster', event: 'replicas_changed', stream, from: have, to: want }, `stream ${stream}: ${have} → ${want} replicas`);
+  log.info({ report: 'cluster_replicas_changed', stream, from: have, to: want }, `stream ${stream}: ${have} → ${want} replicas`);
   return want;
 }
 

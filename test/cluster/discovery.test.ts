@@ -88,7 +88,7 @@ describe('discovery on virtual time (simulated NATS)', () => {
     await c.until(() => downAt > 0, 'nodedown b', 5000);
     expect(downAt - t0).toBeLessThanOrEqual(timing.ttlMs + timing.heartbeatMs + 10);
     expect(downAt - t0).toBeGreaterThanOrEqual(timing.ttlMs - timing.heartbeatMs);
-    expect(c.records.some((r) => r['event'] === 'nodedown' && r['member'] === 'b' && r['reason'] === 'timeout')).toBe(true);
+    expect(c.records.some((r) => r['report'] === 'discovery_nodedown' && r['member'] === 'b' && r['reason'] === 'timeout')).toBe(true);
     await c.stop(a);
   });
 
@@ -130,7 +130,7 @@ describe('discovery on virtual time (simulated NATS)', () => {
     const b = c.start(discoveryMachine, { env: c.env, ...cfg('form', 'b', { minMembers: 2 }) });
     await c.tag(a, 'ready');
     await c.tag(b, 'ready');
-    expect(c.records.some((r) => r['event'] === 'formed')).toBe(true);
+    expect(c.records.some((r) => r['report'] === 'discovery_formed')).toBe(true);
     await c.stop(a);
     await c.stop(b);
   });
@@ -143,7 +143,7 @@ describe('discovery on virtual time (simulated NATS)', () => {
     await c.tag(a, 'ready');
     expect(c.sim.now - formingAt).toBeGreaterThanOrEqual(295);
     expect(c.sim.now - formingAt).toBeLessThanOrEqual(320);
-    expect(c.records.some((r) => r['event'] === 'formation_timeout')).toBe(true);
+    expect(c.records.some((r) => r['report'] === 'discovery_formation_timeout')).toBe(true);
     await c.stop(a);
   });
 
@@ -155,7 +155,7 @@ describe('discovery on virtual time (simulated NATS)', () => {
     expect(a.getSnapshot().context.health).toMatchObject({ status: 'degraded', reason: { code: 'ORDO_NATS_UNREACHABLE' } });
     expect(a.getSnapshot().status).toBe('active'); // not a crash
     await c.advance(2000);
-    expect(c.records.filter((r) => r['event'] === 'connect_failed').length).toBeGreaterThan(1); // it retries
+    expect(c.records.filter((r) => r['report'] === 'discovery_connect_failed').length).toBeGreaterThan(1); // it retries
     c.nats.heal('ordo:a');
     await c.tag(a, 'ready', 15_000);
     expect((a.getSnapshot().context.service as ClusterService).health().status).toBe('ok');

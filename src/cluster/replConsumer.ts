@@ -1,5 +1,5 @@
-import { DeliverPolicy, type Consumer, type ConsumerMessages, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
 import type { Env } from '../env/env.ts';
+import type { ClusterTransport, StreamConsumer as ConsumerMessages, StreamMsg as JsMsg } from '../env/transport.ts';
 import type { Logger } from '../env/logger.ts';
 
 /** Pull expiry of the replication consumer (the server heartbeats every half of it). */
@@ -21,7 +21,9 @@ const WATCHDOG_EVERY_MS = 250;
 /** What a {@link ReplConsumer} needs from its replicator. */
 export interface ReplConsumerDeps {
   env: Env;
-  js: JetStreamClient;
+  transport: ClusterTransport;
+  /** Request timeout of creating and checking the consumer (default: the transport's). */
+  requestTimeoutMs?: number;
   stream: string;
   log: Logger;
   /** The first sequence not yet handed to the store: where a (re)created consumer starts. */
@@ -48,7 +50,6 @@ export class ReplConsumer {
   private readonly d: ReplConsumerDeps;
   private gen = 0;
   private messages: ConsumerMessages | undefined;
-  private current: Consumer | undefined;
   private recovering = false;
   private wakeUp: (() => void) | undefined;
   /** Last sign of life of the current consumer (a message, a heartbeat, a new pull), or of a disconnect. */
@@ -86,7 +87,7 @@ export class ReplConsumer {
 
   /** The server-side name of the current consumer (for tests and logs; undefined before it exists). */
   async consumerName(): Promise<string | undefined> {
-    return (await this.current?.info(true).catch(() => undefined))?.name;
+    return this.messages?.name?.();
   }
 
   /** Creates the consumer (replacing any previous one); throws if JetStream refuses. */
@@ -98,21 +99,20 @@ export class ReplConsumer {
     // not awaited: closing a consumer whose server died can wait out a request timeout
     void old?.close().catch((e: unknown) => d.log.debug({ report: 'replication_consumer_close_failed', err: e }, 'old consumer close'));
     const start = d.nextSeq();
-    const consumer = await d.js.consumers.get(d.stream, start > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start } : { deliver_policy: DeliverPolicy.All });
     // Short pulls (nats.js's default 30 s pulls and its own 30 s back-off were issue 14's 43 s stall).
-    const messages = await consumer.consume({ max_messages: 512, expires: CONSUMER_EXPIRES_MS });
+    const messages = await d.transport.consume(d.stream, { ...(start > 1 ? { startSeq: start } : {}), maxMessages: 512, expiresMs: CONSUMER_EXPIRES_MS, ...(d.requestTimeoutMs !== undefined ? { timeoutMs: d.requestTimeoutMs } : {}) });
     if (gen !== this.gen || !d.active()) {
       await messages.close().catch((e: unknown) => d.log.debug({ report: 'replication_consumer_close_failed', err: e }, 'superseded consumer close failed'));
       return;
     }
     this.messages = messages;
-    this.current = consumer;
     this.lastSeen = d.env.clock.now();
-    this.armWatchdog(gen);
+    // only a transport whose server heartbeats idle pulls can tell silence from an idle stream
+    if (messages.heartbeatMs !== undefined) this.armWatchdog(gen);
     void (async () => {
       for await (const s of messages.status()) {
         if (gen !== this.gen || !d.active()) break;
-        if (s.type === 'heartbeat') this.lastSeen = d.env.clock.now();
+        if (s.type === 'other' && s.name === 'heartbeat') this.lastSeen = d.env.clock.now();
         if (s.type === 'heartbeats_missed' && s.count >= 2) {
           d.log.warn({ report: 'replication_consumer_stalled', missed: s.count }, 'replication consumer missed its heartbeats; re-creating it');
           this.recover('heartbeats_missed');
@@ -189,10 +189,10 @@ export class ReplConsumer {
    */
   verify(trigger: string): void {
     const { d } = this;
-    const c = this.current;
+    const c = this.messages;
     const gen = this.gen;
-    if (!c || this.recovering || !d.active()) return;
-    c.info().then(
+    if (!c?.check || this.recovering || !d.active()) return;
+    c.check().then(
       () => undefined,
       (e: unknown) => {
         if (gen !== this.gen || !d.active()) return;

@@ -6,10 +6,11 @@
  * the server came back (the failover run's "every kill after the first timed out").
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { ReplConsumer } from '../../src/cluster/replConsumer.ts';
+import { natsTransport } from '../../src/env/natsTransport.ts';
 import { NatsCluster } from '../harness/natsCluster.ts';
 import { waitFor } from '../harness/nats.ts';
 import { realTimeEnv } from './helpers.ts';
@@ -50,11 +51,12 @@ describe('ReplConsumer on a 3-server cluster', () => {
     })();
     consumer = new ReplConsumer({
       env,
-      js: jetstream(conn, { timeout: 2000 }),
+      transport: natsTransport(conn),
+      requestTimeoutMs: 1000,
       stream: 'RC',
       log: env.logger,
       nextSeq: () => (got.at(-1) ?? 0) + 1,
-      onMessage: async (m: JsMsg) => void got.push(m.info.streamSequence),
+      onMessage: async (m) => void got.push(m.seq),
       active: () => true,
       connected: () => state === 'connected',
     });

@@ -148,6 +148,9 @@ describe('real-world tier: 3 Ordo nodes on a 3-server NATS cluster, a server kil
       replicas[p.name] = new Map(rows.map((r) => [r.id, r.last ? r.last : r.id]));
     }
     const verdict = checkHistory(history, replicas);
+    // and no write the caller was told failed is in the stream (only an unknown outcome may be)
+    const failedButCommitted = history.filter((h) => h.type === 'write' && h.outcome === 'fail' && h.key === h.value && Object.values(replicas).some((r) => r.has(h.key)));
+    expect(failedButCommitted).toEqual([]);
     console.log(`[realworld] outcomes: ${JSON.stringify(tally)}; leadership claims: ${history.filter((h) => h.type === 'leader').length}; rows per replica: ${JSON.stringify(Object.fromEntries(Object.entries(replicas).map(([k, v]) => [k, v.size])))}`);
     expect(verdict.lostWrites).toEqual([]);
     expect(verdict.splitTerms).toEqual([]);

@@ -130,9 +130,11 @@ export class Store {
   /** The row under `key` (a bag's first object), or `undefined`. ~1 µs. */
   get(table: string, key: unknown): Row | undefined {
     const mem = this.table(table);
-    if (mem.def.type !== 'bag' && mem.corrupt.size === 0) {
-      const enc = mustEncode(mem, key);
-      return mem.rows.get(enc);
+    if (mem.corrupt.size === 0) {
+      // by key value first (no encoding); a miss (or a non-scalar key) takes the encoded path
+      const hit = mem.byKey?.get(key);
+      if (hit !== undefined) return hit;
+      if (mem.def.type !== 'bag') return mem.rows.get(mustEncode(mem, key));
     }
     return readKey(mem, mustEncode(mem, key))[0];
   }

@@ -217,6 +217,7 @@ export class StoreOpening {
     if (p.fresh) {
       await this.accept();
       for (const t of p.tables) this.st.tables.set(t.name, new MemTable(t.declared));
+      this.store.forgetTables();
       const at = env.clock.now();
       const known = Math.max(0, ...(this.o.migrations ?? []).map((m) => m.version));
       this.st.schemaVersion = known;

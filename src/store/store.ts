@@ -106,13 +106,28 @@ export class Store {
     return this.tables.get(name)?.def;
   }
 
+  /** The table {@link Store.table} found last (a point read of one table is then one Map lookup, not two). */
+  private lastName: string | undefined;
+  private lastTable: MemTable | undefined;
+
   /** @internal */
   table(name: string): MemTable {
     if (this.closed) throw new StoreClosedError(this.s.dir);
-    const t = this.tables.get(name);
-    if (!t) throw new StoreValidationError(name, undefined, name, 'unknown_table');
+    let t = name === this.lastName ? this.lastTable : undefined;
+    if (t === undefined) {
+      t = this.tables.get(name);
+      if (!t) throw new StoreValidationError(name, undefined, name, 'unknown_table');
+      this.lastName = name;
+      this.lastTable = t;
+    }
     if (t.failed) throw t.failed;
     return t;
+  }
+
+  /** @internal the opener replaced table objects (a fresh store's): forget the cached one. */
+  forgetTables(): void {
+    this.lastName = undefined;
+    this.lastTable = undefined;
   }
 
   /** @internal the KV handle (backup, verify). */

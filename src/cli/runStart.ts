@@ -61,14 +61,14 @@ export async function runStart(options: StartOptions): Promise<{ code: number; a
     if (stopping) return;
     stopping = true;
     draw();
-    if (options.json) env.logger.info({ event: 'stopping', signal }, `${signal}: stopping the tree in reverse order`);
+    if (options.json) env.logger.info({ report: 'cli_stopping', signal }, `${signal}: stopping the tree in reverse order`);
     else out.write(`\n${signal}: stopping ${options.name} in reverse order…\n`);
     unsubscribe.push(
       app.kernel.onLifecycle((e: LifecycleEvent) => {
         if (e.type !== 'exit') return;
         const child = names.get(String(e.pid));
         if (child === undefined) return;
-        if (options.json) env.logger.info({ event: 'child_stopped', child, pid: String(e.pid) }, `stopped ${child}`);
+        if (options.json) env.logger.info({ report: 'cli_child_stopped', child, pid: String(e.pid) }, `stopped ${child}`);
         else out.write(`  stopped ${child} ${String(e.pid)}\n`);
       }),
     );

@@ -126,7 +126,7 @@ export async function publishSettled(pending: PendingCommits, t: Tracked, deadli
     try {
       const ack = await d.publish();
       pending.settle(t, { committed: true, seq: ack.seq });
-      if (ack.duplicate) d.log.info({ report: 'replication', event: 'publish_settled', msgId: t.msgId, seq: ack.seq, attempt }, 'publish settled by its msg id: it had been stored');
+      if (ack.duplicate) d.log.info({ report: 'replication_publish_settled', msgId: t.msgId, seq: ack.seq, attempt }, 'publish settled by its msg id: it had been stored');
       return { kind: 'committed', seq: ack.seq, duplicate: ack.duplicate };
     } catch (e) {
       last = e;
@@ -139,7 +139,7 @@ export async function publishSettled(pending: PendingCommits, t: Tracked, deadli
         await d.catchUpTo(e);
         const o = t.outcome as CommitSettlement | undefined;
         if (o?.committed === true) {
-          d.log.info({ report: 'replication', event: 'publish_settled', msgId: t.msgId, seq: o.seq, attempt }, 'publish settled by the stream: it had been stored');
+          d.log.info({ report: 'replication_publish_settled', msgId: t.msgId, seq: o.seq, attempt }, 'publish settled by the stream: it had been stored');
           return { kind: 'committed', seq: o.seq, duplicate: true };
         }
         if (o?.committed === false || t.expect) {
@@ -157,10 +157,10 @@ export async function publishSettled(pending: PendingCommits, t: Tracked, deadli
         if (now >= settleBy) return { kind: 'unknown', error: e, attempts: attempt };
         if (!settlingLogged) {
           settlingLogged = true;
-          d.log.warn({ report: 'replication', event: 'publish_settling', msgId: t.msgId, attempt, err: e }, 'commit timeout passed with the outcome unknown (an attempt may be stored): settling by msg id');
+          d.log.warn({ report: 'replication_publish_settling', msgId: t.msgId, attempt, err: e }, 'commit timeout passed with the outcome unknown (an attempt may be stored): settling by msg id');
         }
       }
-      d.log.debug({ report: 'replication', event: 'publish_retry', attempt, err: e }, 'publish failed; retrying with the same msg id');
+      d.log.debug({ report: 'replication_publish_retry', attempt, err: e }, 'publish failed; retrying with the same msg id');
       await d.sleep(Math.min(500, 25 * attempt));
     }
   }

@@ -1,5 +1,6 @@
 import { ClusterConfigError } from './errors.ts';
 import type { ServerFeature } from './serverFeatures.ts';
+import type { BackoffSpec } from '../supervisor/types.ts';
 
 /** TLS options passed to the NATS client (files are read by the client, not by Ordo). */
 export interface NatsTlsConfig {
@@ -71,12 +72,15 @@ export const CLUSTER_DEFAULTS = {
 } as const;
 
 /**
- * The delay before retry `attempt` (0-based) while NATS is unreachable: doubling from
- * `retryMinMs`, capped at `retryMaxMs`. One formula for every cluster child.
+ * How discovery, election and replication wait between attempts while NATS is unreachable
+ * (at boot or during an outage): doubling from `retryMinMs`, capped at `retryMaxMs` — the
+ * supervisor's {@link BackoffSpec}, waited by its `retryDelay`. Discovery adds `jitter` so
+ * that nodes which lost NATS together do not reconnect in step.
  */
-export function retryDelayMs(attempt: number): number {
-  return Math.min(CLUSTER_DEFAULTS.retryMaxMs, CLUSTER_DEFAULTS.retryMinMs * 2 ** Math.min(attempt, 10));
-}
+export const CLUSTER_RETRY: { readonly steady: BackoffSpec; readonly jittered: BackoffSpec } = {
+  steady: { initialMs: CLUSTER_DEFAULTS.retryMinMs, maxMs: CLUSTER_DEFAULTS.retryMaxMs, factor: 2 },
+  jittered: { initialMs: CLUSTER_DEFAULTS.retryMinMs, maxMs: CLUSTER_DEFAULTS.retryMaxMs, factor: 2, jitter: 0.5 },
+};
 
 /** Validates timing: each bad field is a {@link ClusterConfigError} carrying the bad value. */
 export function validateTiming(t: { heartbeatMs?: number; ttlMs?: number }): DiscoveryTiming {

@@ -187,7 +187,7 @@ function toRuntimeEvent(s: Status): NatsRuntimeEvent | undefined {
  * {@link NatsAuthError} (permanent).
  *
  * Status events of nats.js become {@link NatsRuntimeEvent}s and are logged with
- * `{ report: 'nats', event }`.
+ * `{ report: 'nats_<event>' }` (`nats_disconnect`, `nats_reconnect`, …).
  *
  * @example
  * const conn = await connectCluster(env, { servers: ['nats://127.0.0.1:4222'] }, 'node-a');
@@ -206,7 +206,7 @@ export async function connectCluster(env: Env, config: NatsConfig, nodeName: str
   }
   const log = env.logger.child({ component: 'nats', node: nodeName });
   const fail = async (err: ClusterError): Promise<never> => {
-    await nc.close().catch((e: unknown) => log.warn({ report: 'nats', err: e }, 'close after boot check failed'));
+    await nc.close().catch((e: unknown) => log.warn({ report: 'nats_close_failed', err: e }, 'close after boot check failed'));
     throw err;
   };
   const version = nc.info?.version ?? '';
@@ -226,7 +226,7 @@ export async function connectCluster(env: Env, config: NatsConfig, nodeName: str
   if (missing.length > 0) {
     await fail(new NatsFeatureError(`nats-server ${version} lacks ${missing.join(', ')}`, { node: nodeName, servers, value: missing }));
   }
-  log.info({ report: 'nats', event: 'connected', server: nc.getServer(), version, jetstream }, 'connected to NATS');
+  log.info({ report: 'nats_connected', server: nc.getServer(), version, jetstream }, 'connected to NATS');
 
   let state: 'connected' | 'reconnecting' | 'closed' = 'connected';
   const listeners = new Set<(e: NatsRuntimeEvent) => void>();
@@ -234,7 +234,7 @@ export async function connectCluster(env: Env, config: NatsConfig, nodeName: str
     if (e.type === 'nats.disconnect' || e.type === 'nats.reconnecting') state = 'reconnecting';
     else if (e.type === 'nats.reconnect') state = 'connected';
     else if (e.type === 'nats.close') state = 'closed';
-    log.info({ report: 'nats', event: e.type, ...('server' in e ? { server: e.server } : {}) }, e.type);
+    log.info({ report: `nats_${e.type.slice('nats.'.length)}`, ...('server' in e ? { server: e.server } : {}) }, e.type);
     for (const l of [...listeners]) l(e);
   };
   void (async () => {
@@ -244,7 +244,7 @@ export async function connectCluster(env: Env, config: NatsConfig, nodeName: str
     }
   })();
   void nc.closed().then((err) => {
-    if (err) log.warn({ report: 'nats', err }, 'connection closed with an error');
+    if (err) log.warn({ report: 'nats_closed_with_error', err }, 'connection closed with an error');
     if (state !== 'closed') emit({ type: 'nats.close' });
   });
   return {
@@ -259,7 +259,7 @@ export async function connectCluster(env: Env, config: NatsConfig, nodeName: str
     async close() {
       if (nc.isClosed()) return;
       await nc.drain().catch(async (e: unknown) => {
-        log.warn({ report: 'nats', err: e }, 'drain failed; closing');
+        log.warn({ report: 'nats_drain_failed', err: e }, 'drain failed; closing');
         await nc.close();
       });
     },

@@ -1,6 +1,7 @@
 import { assign, fromCallback, fromPromise, setup } from 'xstate';
 import type { Env } from '../env/env.ts';
-import { retryDelayMs, validateName, validateTiming, type NatsConfig } from './config.ts';
+import { retryDelay } from '../supervisor/backoff.ts';
+import { CLUSTER_RETRY, validateName, validateTiming, type NatsConfig } from './config.ts';
 import { connectCluster, type ClusterConnection } from './connection.ts';
 import { ClusterError, NatsUnreachableError } from './errors.ts';
 import { KvMembership, singleNodeMembership, type Membership, type MembershipHealth } from './membership.ts';
@@ -82,7 +83,7 @@ async function boot(input: DiscoveryInput): Promise<{ service: ClusterService; m
   const incarnation = newIncarnation(env);
   const timing = validateTiming({ ...(config.heartbeatMs !== undefined ? { heartbeatMs: config.heartbeatMs } : {}), ...(config.ttlMs !== undefined ? { ttlMs: config.ttlMs } : {}) });
   if (!config.nats?.servers?.length) {
-    env.logger.info({ report: 'discovery', node, mode: 'single' }, 'no NATS servers configured: single-node mode');
+    env.logger.info({ report: 'discovery_single_node', node, mode: 'single' }, 'no NATS servers configured: single-node mode');
     const m = singleNodeMembership(node, incarnation, env.clock.now());
     return { service: Object.assign(Object.create(null) as object, m, { self: node, connection: undefined, cluster, incarnation, replicas: 1, replicasExplicit: false }) as ClusterService, membership: undefined };
   }
@@ -90,7 +91,7 @@ async function boot(input: DiscoveryInput): Promise<{ service: ClusterService; m
   const conn = await connectCluster(env, config.nats, node);
   const replicasExplicit = config.replicas !== undefined && config.replicas !== 'auto';
   const replicas = resolveReplicas(conn.nc.info, config.replicas);
-  env.logger.info({ report: 'discovery', node, event: 'replicas', replicas, setting: config.replicas ?? 'auto', servers: conn.nc.info?.connect_urls?.length ?? 1 }, `streams and buckets get ${replicas} replica(s)`);
+  env.logger.info({ report: 'discovery_replicas', node, replicas, setting: config.replicas ?? 'auto', servers: conn.nc.info?.connect_urls?.length ?? 1 }, `streams and buckets get ${replicas} replica(s)`);
   const membership = new KvMembership(env, conn, { cluster, node, incarnation, timing, replicas, replicasExplicit, ...(config.meta ? { meta: config.meta } : {}) });
   try {
     await membership.start();
@@ -160,10 +161,7 @@ export const discoveryMachine = setup({
   delays: {
     // No timeout configured: effectively forever (the supervisor's start timeout decides).
     formTimeout: ({ context }) => context.config.formTimeoutMs ?? 2 ** 31 - 1,
-    retryDelay: ({ context }) => {
-      const base = retryDelayMs(context.attempt);
-      return base / 2 + context.env.random.int(Math.max(1, Math.floor(base / 2)));
-    },
+    retryDelay: ({ context }) => retryDelay(CLUSTER_RETRY.jittered, context.attempt, context.env.random),
   },
   guards: {
     permanent: ({ event }) => PERMANENT.has(toClusterError((event as { error?: unknown }).error).code),
@@ -196,7 +194,7 @@ export const discoveryMachine = setup({
             actions: [
               ({ event, context }) => {
                 const err = toClusterError(event.error);
-                context.env.logger.warn({ report: 'discovery', event: 'connect_failed', code: err.code, attempt: context.attempt + 1, err }, 'NATS not reachable; retrying');
+                context.env.logger.warn({ report: 'discovery_connect_failed', code: err.code, attempt: context.attempt + 1, err }, 'NATS not reachable; retrying');
               },
               assign(({ event, context }) => {
                 const error = toClusterError(event.error);
@@ -220,7 +218,7 @@ export const discoveryMachine = setup({
           target: 'running',
           actions: ({ context }) =>
             context.env.logger.warn(
-              { report: 'discovery', event: 'formation_timeout', members: context.service?.members().map((m) => m.name), minMembers: context.config.minMembers },
+              { report: 'discovery_formation_timeout', members: context.service?.members().map((m) => m.name), minMembers: context.config.minMembers },
               'cluster not formed in time; proceeding',
             ),
         },
@@ -228,7 +226,7 @@ export const discoveryMachine = setup({
       on: {
         formed: {
           target: 'running',
-          actions: ({ context }) => context.env.logger.info({ report: 'discovery', event: 'formed', members: context.service?.members().map((m) => m.name) }, 'cluster formed'),
+          actions: ({ context }) => context.env.logger.info({ report: 'discovery_formed', members: context.service?.members().map((m) => m.name) }, 'cluster formed'),
         },
         'ordo.stop': 'stopping',
       },

@@ -1,6 +1,7 @@
 import { assign, fromCallback, fromPromise, setup } from 'xstate';
 import type { Env } from '../env/env.ts';
-import { CLUSTER_DEFAULTS, retryDelayMs, validateName } from './config.ts';
+import { retryDelay } from '../supervisor/backoff.ts';
+import { CLUSTER_DEFAULTS, CLUSTER_RETRY, validateName } from './config.ts';
 import { ClusterConfigError } from './errors.ts';
 import type { ClusterService } from './discovery.ts';
 import { KvLeaderElection, type LeaderEvents, type LeaderTerm, type Leadership, type LeaseTiming } from './leaderElection.ts';
@@ -95,7 +96,7 @@ export const electionMachine = setup({
     }),
   },
   delays: {
-    retryDelay: ({ context }) => retryDelayMs(context.attempt),
+    retryDelay: ({ context }) => retryDelay(CLUSTER_RETRY.steady, context.attempt, context.input.env.random),
   },
 }).createMachine({
   id: 'ordo.election',
@@ -116,7 +117,7 @@ export const electionMachine = setup({
           {
             target: 'retrying',
             actions: [
-              ({ event, context }) => context.input.env.logger.warn({ report: 'election', event: 'open_failed', err: event.error }, 'could not open the lease bucket; retrying'),
+              ({ event, context }) => context.input.env.logger.warn({ report: 'election_open_failed', err: event.error }, 'could not open the lease bucket; retrying'),
               assign(({ event, context }) => ({ attempt: context.attempt + 1, error: String(event.error) })),
             ],
           },

@@ -124,7 +124,7 @@ export class KvLeaderElection implements Leadership {
     await this.openWatch();
     // The lease bucket elected a leader (after losing one): a follower campaigns and re-watches now.
     this.offLeader = onStreamLeader(this.conn, [`KV_${bucket}`], (_s, leader) => {
-      this.log.info({ report: 'election', event: 'lease_bucket_leader', leader }, 'the lease bucket has a leader');
+      this.log.info({ report: 'election_lease_bucket_leader', leader }, 'the lease bucket has a leader');
       void this.openWatch();
       if (!this.current) this.schedule(0);
     });
@@ -146,7 +146,7 @@ export class KvLeaderElection implements Leadership {
     try {
       it = await this.kv.watch({ key: this.opts.name, include: KvWatchInclude.LastValue });
     } catch (e) {
-      this.log.debug({ report: 'election', event: 'watch_failed', err: e }, 'lease watch failed; polling');
+      this.log.debug({ report: 'election_watch_failed', err: e }, 'lease watch failed; polling');
       return;
     }
     this.watcher = it;
@@ -157,7 +157,7 @@ export class KvLeaderElection implements Leadership {
         if (e.operation === 'PUT') this.schedule(this.opts.timing.leaseTtlMs + 5);
         else this.schedule(0);
       }
-    })().catch((err: unknown) => this.log.debug({ report: 'election', event: 'watch_ended', err }, 'lease watch ended'));
+    })().catch((err: unknown) => this.log.debug({ report: 'election_watch_ended', err }, 'lease watch ended'));
   }
 
   /** Stops campaigning; a leader releases its lease (delete checked against its own revision). */
@@ -174,7 +174,7 @@ export class KvLeaderElection implements Leadership {
       this.stepDown('stopped');
       await this.kv
         .delete(this.opts.name, { previousSeq: rev })
-        .catch((e: unknown) => this.log.warn({ report: 'election', event: 'release_failed', err: e }, 'could not release the lease; it will expire'));
+        .catch((e: unknown) => this.log.warn({ report: 'election_release_failed', err: e }, 'could not release the lease; it will expire'));
     }
   }
 
@@ -214,7 +214,7 @@ export class KvLeaderElection implements Leadership {
           if (v.node === this.me.node && v.incarnation === this.me.incarnation) this.becomeLeader(cur.revision, cur.revision, sentAt);
         } else this.seen = undefined;
       } catch (e2) {
-        this.log.debug({ report: 'election', event: 'campaign_failed', err: new AggregateError([e, e2], 'create refused and the lease read failed') }, 'campaign failed');
+        this.log.debug({ report: 'election_campaign_failed', err: new AggregateError([e, e2], 'create refused and the lease read failed') }, 'campaign failed');
       }
     }
   }
@@ -227,7 +227,7 @@ export class KvLeaderElection implements Leadership {
       this.rev = rev;
       this.armDeadline(sentAt);
     } catch (e) {
-      this.log.warn({ report: 'election', event: 'renew_failed', err: e }, 'lease renewal failed; stepping down');
+      this.log.warn({ report: 'election_renew_failed', err: e }, 'lease renewal failed; stepping down');
       this.stepDown('renew_failed');
     }
   }
@@ -237,7 +237,7 @@ export class KvLeaderElection implements Leadership {
     this.rev = rev;
     this.current = { node: this.me.node, incarnation: this.me.incarnation, token };
     this.armDeadline(sentAt);
-    this.log.info({ report: 'election', event: 'leader', token }, 'became leader');
+    this.log.info({ report: 'election_leader', token }, 'became leader');
     for (const l of [...this.listeners.leader]) l(this.current);
   }
 
@@ -255,7 +255,7 @@ export class KvLeaderElection implements Leadership {
     const token = this.current.token;
     this.current = undefined;
     this.rev = 0;
-    this.log.info({ report: 'election', event: 'follower', token, why }, 'not leader');
+    this.log.info({ report: 'election_follower', token, why }, 'not leader');
     for (const l of [...this.listeners.follower]) l(why);
   }
 }

@@ -137,7 +137,7 @@ export class KvMembership implements Membership {
     await this.openWatch();
     // The members bucket elected a leader (after losing one): re-open the watch and heartbeat now.
     this.offLeader = onStreamLeader(this.conn, [`KV_${bucket}`], (_s, leader) => {
-      this.log.info({ report: 'discovery', event: 'members_bucket_leader', leader }, 'the members bucket has a leader');
+      this.log.info({ report: 'discovery_members_bucket_leader', leader }, 'the members bucket has a leader');
       void this.openWatch();
       void this.beat(false);
     });
@@ -149,7 +149,7 @@ export class KvMembership implements Membership {
       this.emitHealth();
     });
     this.scheduleTick();
-    this.log.info({ report: 'discovery', event: 'registered', incarnation: this.info.incarnation }, 'registered in members bucket');
+    this.log.info({ report: 'discovery_registered', incarnation: this.info.incarnation }, 'registered in members bucket');
   }
 
   members(): MemberInfo[] {
@@ -182,9 +182,9 @@ export class KvMembership implements Membership {
     this.offLeader?.();
     this.watcher?.stop();
     if (this.kv && this.conn.state() === 'connected') {
-      await this.kv.delete(this.info.name).catch((e: unknown) => this.log.warn({ report: 'discovery', err: e }, 'could not delete own entry; it will expire'));
+      await this.kv.delete(this.info.name).catch((e: unknown) => this.log.warn({ report: 'discovery_leave_failed', err: e }, 'could not delete own entry; it will expire'));
     }
-    this.log.info({ report: 'discovery', event: 'left' }, 'left the cluster');
+    this.log.info({ report: 'discovery_left' }, 'left the cluster');
     this.emitHealth();
   }
 
@@ -203,11 +203,11 @@ export class KvMembership implements Membership {
     this.info.heartbeatAt = this.env.clock.now();
     try {
       await this.kv.put(this.info.name, JSON.stringify(this.info));
-      if (this.heartbeatError) this.log.info({ report: 'discovery', event: 'heartbeat_ok' }, 'heartbeat restored');
+      if (this.heartbeatError) this.log.info({ report: 'discovery_heartbeat_ok' }, 'heartbeat restored');
       this.heartbeatError = undefined;
     } catch (e) {
       if (first) throw e;
-      if (!this.heartbeatError) this.log.warn({ report: 'discovery', event: 'heartbeat_failed', err: e }, 'heartbeat failed; degraded');
+      if (!this.heartbeatError) this.log.warn({ report: 'discovery_heartbeat_failed', err: e }, 'heartbeat failed; degraded');
       this.heartbeatError = e instanceof Error ? e : new Error(String(e));
     } finally {
       this.beating = false;
@@ -223,7 +223,7 @@ export class KvMembership implements Membership {
     try {
       it = await this.kv.watch({ include: KvWatchInclude.LastValue });
     } catch (e) {
-      this.log.warn({ report: 'discovery', event: 'watch_failed', err: e }, 'could not open the members watch; retrying on reconnect');
+      this.log.warn({ report: 'discovery_watch_failed', err: e }, 'could not open the members watch; retrying on reconnect');
       return;
     }
     this.watcher = it;
@@ -231,7 +231,7 @@ export class KvMembership implements Membership {
       try {
         for await (const e of it) this.onEntry(e);
       } catch (err) {
-        this.log.warn({ report: 'discovery', event: 'watch_ended', err }, 'members watch ended');
+        this.log.warn({ report: 'discovery_watch_ended', err }, 'members watch ended');
       }
     })();
   }
@@ -248,11 +248,11 @@ export class KvMembership implements Membership {
     try {
       m = e.json<MemberInfo>();
     } catch (err) {
-      this.log.warn({ report: 'discovery', event: 'bad_entry', key: e.key, err }, 'ignoring a malformed member entry');
+      this.log.warn({ report: 'discovery_bad_entry', key: e.key, err }, 'ignoring a malformed member entry');
       return;
     }
     if (typeof m?.name !== 'string' || typeof m.incarnation !== 'string' || typeof m.heartbeatAt !== 'number' || m.name !== e.key) {
-      this.log.warn({ report: 'discovery', event: 'bad_entry', key: e.key }, 'ignoring a malformed member entry');
+      this.log.warn({ report: 'discovery_bad_entry', key: e.key }, 'ignoring a malformed member entry');
       return;
     }
     if (m.name === this.info.name) {
@@ -261,7 +261,7 @@ export class KvMembership implements Membership {
         this.ownSeenAt = this.env.clock.now();
       }
       else {
-        this.log.error({ report: 'discovery', event: 'name_clash', other: m.incarnation }, 'another process registered under this node name');
+        this.log.error({ report: 'discovery_name_clash', other: m.incarnation }, 'another process registered under this node name');
       }
       return;
     }
@@ -272,7 +272,7 @@ export class KvMembership implements Membership {
     const isNew = !this.live.has(m.name);
     this.live.set(m.name, m);
     if (isNew) {
-      this.log.info({ report: 'discovery', event: 'nodeup', member: m.name, incarnation: m.incarnation }, 'nodeup');
+      this.log.info({ report: 'discovery_nodeup', member: m.name, incarnation: m.incarnation }, 'nodeup');
       for (const l of [...this.listeners.nodeup]) l(m);
       this.emitHealth();
     }
@@ -292,7 +292,7 @@ export class KvMembership implements Membership {
     if (blind) {
       if (this.blindSince === undefined) {
         this.blindSince = now;
-        this.log.warn({ report: 'discovery', event: 'members_blind', heartbeatFailing: this.heartbeatError !== undefined }, 'cannot see the members bucket: degraded, no nodedown judged');
+        this.log.warn({ report: 'discovery_members_blind', heartbeatFailing: this.heartbeatError !== undefined }, 'cannot see the members bucket: degraded, no nodedown judged');
         this.emitHealth();
       }
       // fallback when no leader advisory arrives: re-open the watch once per TTL
@@ -300,7 +300,7 @@ export class KvMembership implements Membership {
       return;
     }
     if (this.blindSince !== undefined) {
-      this.log.info({ report: 'discovery', event: 'members_visible', blindMs: now - this.blindSince }, 'the members bucket is visible again');
+      this.log.info({ report: 'discovery_members_visible', blindMs: now - this.blindSince }, 'the members bucket is visible again');
       this.blindSince = undefined;
       for (const name of this.writtenAt.keys()) this.writtenAt.set(name, Math.max(this.writtenAt.get(name) ?? 0, now));
       this.emitHealth();
@@ -316,7 +316,7 @@ export class KvMembership implements Membership {
     if (this.live.get(m.name) !== m) return;
     this.live.delete(m.name);
     this.writtenAt.delete(m.name);
-    this.log.info({ report: 'discovery', event: 'nodedown', member: m.name, incarnation: m.incarnation, reason }, 'nodedown');
+    this.log.info({ report: 'discovery_nodedown', member: m.name, incarnation: m.incarnation, reason }, 'nodedown');
     for (const l of [...this.listeners.nodedown]) l(m, reason);
     this.emitHealth();
   }

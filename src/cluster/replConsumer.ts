@@ -49,13 +49,13 @@ export class ReplConsumer {
     const gen = ++this.gen;
     const old = this.messages;
     this.messages = undefined;
-    await old?.close().catch((e: unknown) => d.log.debug({ report: 'replication', err: e }, 'old consumer close'));
+    await old?.close().catch((e: unknown) => d.log.debug({ report: 'replication_consumer_close_failed', err: e }, 'old consumer close'));
     const start = d.nextSeq();
     const consumer = await d.js.consumers.get(d.stream, start > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start } : { deliver_policy: DeliverPolicy.All });
     // Short pulls (nats.js's default 30 s pulls and its own 30 s back-off were issue 14's 43 s stall).
     const messages = await consumer.consume({ max_messages: 512, expires: CONSUMER_EXPIRES_MS });
     if (gen !== this.gen || !d.active()) {
-      await messages.close().catch((e: unknown) => d.log.debug({ report: 'replication', err: e }, 'superseded consumer close failed'));
+      await messages.close().catch((e: unknown) => d.log.debug({ report: 'replication_consumer_close_failed', err: e }, 'superseded consumer close failed'));
       return;
     }
     this.messages = messages;
@@ -63,12 +63,12 @@ export class ReplConsumer {
       for await (const s of messages.status()) {
         if (gen !== this.gen || !d.active()) break;
         if (s.type === 'heartbeats_missed' && s.count >= 2) {
-          d.log.warn({ report: 'replication', event: 'consumer_stalled', missed: s.count }, 'replication consumer missed its heartbeats; re-creating it');
+          d.log.warn({ report: 'replication_consumer_stalled', missed: s.count }, 'replication consumer missed its heartbeats; re-creating it');
           this.recover('heartbeats_missed');
           break;
         }
       }
-    })().catch((e: unknown) => d.log.debug({ report: 'replication', err: e }, 'consumer status ended'));
+    })().catch((e: unknown) => d.log.debug({ report: 'replication_consumer_status_ended', err: e }, 'consumer status ended'));
     void (async () => {
       try {
         for await (const m of messages) {
@@ -78,10 +78,10 @@ export class ReplConsumer {
           if (!d.active()) break;
         }
       } catch (e) {
-        d.log.warn({ report: 'replication', event: 'consumer_ended', err: e }, 'replication consumer failed');
+        d.log.warn({ report: 'replication_consumer_ended', err: e }, 'replication consumer failed');
       }
       if (gen === this.gen && d.active()) {
-        d.log.warn({ report: 'replication', event: 'consumer_restart' }, 'replication consumer ended; restarting');
+        d.log.warn({ report: 'replication_consumer_restart' }, 'replication consumer ended; restarting');
         this.recover('consumer_ended');
       }
     })();
@@ -101,10 +101,10 @@ export class ReplConsumer {
       for (let attempt = 1; d.active(); attempt++) {
         try {
           await this.start();
-          d.log.info({ report: 'replication', event: 'consumer_recovered', trigger, attempts: attempt, afterMs: d.env.clock.now() - t0, from: d.nextSeq() }, 'replication consumer (re)created');
+          d.log.info({ report: 'replication_consumer_recovered', trigger, attempts: attempt, afterMs: d.env.clock.now() - t0, from: d.nextSeq() }, 'replication consumer (re)created');
           return;
         } catch (e) {
-          d.log.warn({ report: 'replication', event: 'consumer_restart_failed', trigger, attempt, err: e }, 'could not re-create the consumer; retrying when the stream has a leader');
+          d.log.warn({ report: 'replication_consumer_restart_failed', trigger, attempt, err: e }, 'could not re-create the consumer; retrying when the stream has a leader');
           await new Promise<void>((resolve) => {
             const t = d.env.clock.setTimeout(() => resolve(), Math.min(2000, 100 * 2 ** (attempt - 1)));
             this.wakeUp = () => {
@@ -131,6 +131,6 @@ export class ReplConsumer {
     this.wake();
     const msgs = this.messages;
     this.messages = undefined;
-    await msgs?.close().catch((e: unknown) => this.d.log.debug({ report: 'replication', err: e }, 'consumer close'));
+    await msgs?.close().catch((e: unknown) => this.d.log.debug({ report: 'replication_consumer_close_failed', err: e }, 'consumer close'));
   }
 }

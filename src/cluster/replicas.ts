@@ -55,7 +55,7 @@ export async function reconcileReplicas(jsm: JetStreamManager, stream: string, w
   } catch (e) {
     throw new JetStreamReplicasError(`stream ${stream} has ${have} replica(s) and could not be given ${want}: ${e instanceof Error ? e.message : String(e)}`, { ...details, stream, value: { want, have }, cause: e });
   }
-  log.info({ report: 'cluster', event: 'replicas_changed', stream, from: have, to: want }, `stream ${stream}: ${have} → ${want} replicas`);
+  log.info({ report: 'cluster_replicas_changed', stream, from: have, to: want }, `stream ${stream}: ${have} → ${want} replicas`);
   return want;
 }
 

@@ -1,6 +1,7 @@
 import { assign, fromPromise, setup } from 'xstate';
 import type { Env } from '../env/env.ts';
-import { retryDelayMs, validateName } from './config.ts';
+import { retryDelay } from '../supervisor/backoff.ts';
+import { CLUSTER_RETRY, validateName } from './config.ts';
 import type { ClusterService } from './discovery.ts';
 import { ClusterConfigError, ReplMigrationError } from './errors.ts';
 import type { Leadership } from './leaderElection.ts';
@@ -125,7 +126,7 @@ export const replicationMachine = setup({
   actions: {
     logStartFailed: ({ event, context }) => {
       const err = (event as { error?: unknown }).error;
-      context.input.env.logger.warn({ report: 'replication', event: 'start_failed', code: (err as { code?: unknown })?.code, err }, 'replication could not start; retrying');
+      context.input.env.logger.warn({ report: 'replication_start_failed', code: (err as { code?: unknown })?.code, err }, 'replication could not start; retrying');
     },
     startFailed: assign(({ event, context }) => {
       const e = (event as { error?: unknown }).error as { code?: string; message?: string };
@@ -135,7 +136,7 @@ export const replicationMachine = setup({
     // the error that ends the child: an invoke's `error`, or the failure the watcher resolved with
     logFatal: ({ event, context }) => {
       const err = (event as { error?: unknown }).error ?? (event as { output?: unknown }).output;
-      context.input.env.logger.error({ report: 'replication', event: 'failed', code: (err as { code?: unknown })?.code, err }, 'replication cannot go on: ending the child with the reason (its supervisor decides)');
+      context.input.env.logger.error({ report: 'replication_failed', code: (err as { code?: unknown })?.code, err }, 'replication cannot go on: ending the child with the reason (its supervisor decides)');
     },
     fatal: assign(({ event }) => {
       const err = (event as { error?: unknown }).error ?? (event as { output?: unknown }).output;
@@ -150,7 +151,7 @@ export const replicationMachine = setup({
     fatal: ({ event }) => FATAL.has((event as { error?: { code?: unknown } }).error?.code as string),
   },
   delays: {
-    retryDelay: ({ context }) => retryDelayMs(context.attempt),
+    retryDelay: ({ context }) => retryDelay(CLUSTER_RETRY.steady, context.attempt, context.input.env.random),
   },
 }).createMachine({
   id: 'ordo.replication',
@@ -227,7 +228,7 @@ async function runDeferredMigrations(input: ReplicationInput, replicator: Replic
   const log = env.logger.child({ component: 'replication', node: cluster.self, store: config.store });
   if (!cluster.connection || !replicator) {
     await store.runDeferredMigrations();
-    log.info({ report: 'replication', event: 'migrated', versions, mode: 'single-node' }, 'deferred migrations ran locally (single-node mode)');
+    log.info({ report: 'replication_migrated', versions, mode: 'single-node' }, 'deferred migrations ran locally (single-node mode)');
     return;
   }
   const leadership = input.leadership;
@@ -236,7 +237,7 @@ async function runDeferredMigrations(input: ReplicationInput, replicator: Replic
   }
   const timeoutMs = config.migrationTimeoutMs ?? 60_000;
   const toVersion = Math.max(...versions);
-  log.info({ report: 'replication', event: 'migration_pending', versions, leader: leadership.isLeader() }, 'deferred replicated migrations: running on the leader, or waiting for it');
+  log.info({ report: 'replication_migration_pending', versions, leader: leadership.isLeader() }, 'deferred replicated migrations: running on the leader, or waiting for it');
   let ran: 'ran' | 'none' | undefined;
   const outcome = await coordinateMigration({
     env,
@@ -259,5 +260,5 @@ async function runDeferredMigrations(input: ReplicationInput, replicator: Replic
     throw new ReplMigrationError(`schema v${toVersion} of ${config.store} is recorded as migrated, but this node's store still defers ${left.map((d) => d.version).join(', ')} after catching up with the stream`, { node: cluster.self, stream: replicator.stream, value: left });
   }
   // outcome 'migrated' with ran 'none': a previous leader's batch had already done it; this leader recorded the version
-  log.info({ report: 'replication', event: 'migrated', versions, outcome, ...(ran ? { ran } : {}) }, ran === 'ran' ? 'deferred migrations ran here (leader) and were replicated' : 'deferred migrations applied from the leader');
+  log.info({ report: 'replication_migrated', versions, outcome, ...(ran ? { ran } : {}) }, ran === 'ran' ? 'deferred migrations ran here (leader) and were replicated' : 'deferred migrations applied from the leader');
 }

@@ -83,7 +83,7 @@ export const jobRunnerMachine = setup({
         src: 'shutdown',
         input: ({ context }) => ({ runner: context.service }),
         onDone: 'stopped',
-        onError: { target: 'stopped', actions: ({ context, event }) => context.input.env.logger.error({ report: 'jobs', err: event.error }, 'job runner stop failed') },
+        onError: { target: 'stopped', actions: ({ context, event }) => context.input.env.logger.error({ report: 'jobs_stop_failed', err: event.error }, 'job runner stop failed') },
       },
     },
     failed: { type: 'final' },

@@ -1,3 +1,4 @@
+import type { Random } from '../env/random.ts';
 import type { BackoffSpec } from './types.ts';
 
 /**
@@ -20,4 +21,26 @@ export function backoffDelay(spec: BackoffSpec, attempt: number, random: number)
 export function nextAttempt(spec: BackoffSpec, attempt: number, upForMs: number | undefined): number {
   if (spec.resetAfterMs !== undefined && upForMs !== undefined && upForMs >= spec.resetAfterMs) return 0;
   return attempt;
+}
+
+/**
+ * The wait before retry `attempt` of a loop that retries in place — a child whose start depends
+ * on something outside the process (NATS for discovery, election and replication) and that waits
+ * in a `retrying` state instead of crashing. The one retry formula outside the supervisor's own
+ * restarts: {@link backoffDelay} on the same {@link BackoffSpec}.
+ *
+ * When to use: in a machine's `delays` (`after: { retryDelay: 'connecting' }`), with `attempt`
+ * the count of failures so far. Details: a spec without `jitter` draws nothing from `random`,
+ * so adding or removing a retry loop without jitter does not shift a seeded run's other draws;
+ * with `jitter` it draws exactly one `random.next()`. Gotcha: `attempt` is not capped — the
+ * delay is (`maxMs` caps it).
+ *
+ * @example
+ * import { createSeededRandom } from 'ordo/env';
+ * const spec = { initialMs: 200, maxMs: 5000, factor: 2 };
+ * const waits = [1, 2, 3, 4, 5, 6].map((n) => retryDelay(spec, n, createSeededRandom(1)));
+ * // waits: [400, 800, 1600, 3200, 5000, 5000]
+ */
+export function retryDelay(spec: BackoffSpec, attempt: number, random: Random): number {
+  return backoffDelay(spec, attempt, spec.jitter ? random.next() : 0.5);
 }

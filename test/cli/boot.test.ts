@@ -68,7 +68,7 @@ describe('npm start: the reference tree on the embedded default', () => {
     }
   });
 
-  it('--json prints only JSON lines, the stop included (one child_stopped record per child, in reverse order)', async () => {
+  it('--json prints only JSON lines, the stop included (one cli_child_stopped record per child, in reverse order)', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'ordo-boot-'));
     const port = await freePort();
     const p = ordo(['start', '--json', '--data', dataDir, '--port', String(port)], {});
@@ -78,7 +78,7 @@ describe('npm start: the reference tree on the embedded default', () => {
       expect(await p.exit).toBe(0);
       const lines = p.out().split('\n').filter((l) => l !== '');
       const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>); // throws on any non-JSON line
-      expect(records.filter((r) => r['event'] === 'child_stopped').map((r) => r['child'])).toEqual(ORDER);
+      expect(records.filter((r) => r['report'] === 'cli_child_stopped').map((r) => r['child'])).toEqual(ORDER);
       expect(records.filter((r) => r['report'] === 'application_exited')).toEqual([expect.objectContaining({ code: 0 })]);
     } finally {
       if (p.child.exitCode === null) p.child.kill('SIGKILL');

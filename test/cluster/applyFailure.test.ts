@@ -115,8 +115,8 @@ describe('defect 15: the replicator — stop, let the supervisor restart, re-app
     await commit('3');
     await waitFor(() => rb.getSnapshot().status === 'done', "b's replication child ended");
     expect(reasonCode(rb)).toBe('ORDO_REPL_APPLY');
-    expect(envB.records.some((r) => r.event === 'halted' && r.code === 'ORDO_REPL_APPLY')).toBe(true);
-    expect(envB.records.filter((r) => r.event === 'malformed')).toHaveLength(0); // never skipped
+    expect(envB.records.some((r) => r.report === 'replication_halted' && r.code === 'ORDO_REPL_APPLY')).toBe(true);
+    expect(envB.records.filter((r) => r.report === 'replication_malformed')).toHaveLength(0); // never skipped
     expect(sb.store.lastAppliedSeq((rb.getSnapshot().context.service as ReplicationService).stream)).toBe(1);
     // the disk recovers; the writer went on meanwhile
     flaky.failing = false;
@@ -162,7 +162,7 @@ describe('defect 15: the replicator — stop, let the supervisor restart, re-app
     await waitTag(rb, 'ready');
     await waitFor(() => (rb.getSnapshot().context.service as ReplicationService).appliedSeq() === 3, 'b applied 3');
     expect(['1', '2', '3'].map((id) => sb.store.get('orders', id)?.id)).toEqual(['1', '2', '3']);
-    expect(envB.records.filter((r) => r.event === 'malformed')).toHaveLength(0);
+    expect(envB.records.filter((r) => r.report === 'replication_malformed')).toHaveLength(0);
     await stopChild(rb);
     await stopChild(ra);
     await b.stop();

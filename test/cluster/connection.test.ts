@@ -63,7 +63,7 @@ describe('cluster connection', () => {
     await waitFor(() => seen.includes('nats.reconnect'), 'reconnect event');
     expect(seen).toContain('nats.disconnect');
     expect(conn.state()).toBe('connected');
-    expect(env.records.some((r) => r.report === 'nats' && r.event === 'nats.reconnect')).toBe(true);
+    expect(env.records.some((r) => r.report === 'nats_reconnect')).toBe(true);
     await cleanup(conn, own);
   });
 });
@@ -160,7 +160,7 @@ describe('cluster connection: configuration errors are final', () => {
       await waitFor(() => d.getSnapshot().status === 'done', `${what}: discovery final`);
       expect((d.getSnapshot().output as { reason: { code: string } }).reason.code, what).toBe('ORDO_CLUSTER_CONFIG');
       expect(d.getSnapshot().context.health, what).toMatchObject({ status: 'failed', reason: { code: 'ORDO_CLUSTER_CONFIG' } });
-      expect(env.records.filter((r) => r.event === 'connect_failed'), what).toHaveLength(0);
+      expect(env.records.filter((r) => r.report === 'discovery_connect_failed'), what).toHaveLength(0);
     }
   });
 });

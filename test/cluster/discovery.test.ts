@@ -67,7 +67,7 @@ describe('discovery child', () => {
     await sb.connection!.nc.close();
     await waitFor(() => downAt > 0, 'nodedown b', 5000);
     expect(downAt - t0).toBeLessThanOrEqual(timing.ttlMs + timing.heartbeatMs + 100);
-    expect(env.records.some((r) => r.event === 'nodedown' && r.member === 'b' && r.reason === 'timeout')).toBe(true);
+    expect(env.records.some((r) => r.report === 'discovery_nodedown' && r.member === 'b' && r.reason === 'timeout')).toBe(true);
     await stopChild(a);
   });
 
@@ -110,7 +110,7 @@ describe('discovery child', () => {
     const b = startChild(discoveryMachine, cfg('b'), env);
     await waitTag(a, 'ready');
     await waitTag(b, 'ready');
-    expect(env.records.some((r) => r.event === 'formed')).toBe(true);
+    expect(env.records.some((r) => r.report === 'discovery_formed')).toBe(true);
     await stopChild(a);
     await stopChild(b);
   });
@@ -119,7 +119,7 @@ describe('discovery child', () => {
     const env = realTimeEnv();
     const a = startChild(discoveryMachine, { env, config: { cluster: 'form2', nodeName: 'a', nats: { servers: [ns.url] }, minMembers: 3, formTimeoutMs: 300, ...timing } }, env);
     await waitTag(a, 'ready');
-    expect(env.records.some((r) => r.event === 'formation_timeout')).toBe(true);
+    expect(env.records.some((r) => r.report === 'discovery_formation_timeout')).toBe(true);
     await stopChild(a);
   });
 

@@ -229,7 +229,7 @@ describe('defect 16: identity bound to NATS permissions', () => {
     const a = await node('a', 'pa', 'snap', { maxMsgs: 2 });
     for (let i = 0; i < 5; i++) await a.commit([put('orders', `o${i}`, i)]);
     const b = await node('b', 'pb', 'snap', { maxMsgs: 2 });
-    expect(b.env.records.some((r) => r.event === 'snapshot_loaded')).toBe(true);
+    expect(b.env.records.some((r) => r.report === 'replication_snapshot_loaded')).toBe(true);
     expect(b.repl().appliedSeq()).toBe(5);
     expect(b.store.range('orders').map((r) => r.id)).toEqual(['o0', 'o1', 'o2', 'o3', 'o4']);
     await a.stop();

@@ -130,7 +130,7 @@ function expectMigratedCluster(nodes: readonly Node[], runs: Runs): void {
     expect(n.states.some((s) => s.includes('migrating'))).toBe(true);
     expect(n.repl().health()).toMatchObject({ status: 'ok', malformed: 0 });
     // the leader ran it; the others waited for it, or (slow to start) applied its batch while catching up
-    const outcome = n.env.records.find((r) => r.event === 'migrated')?.outcome;
+    const outcome = n.env.records.find((r) => r.report === 'replication_migrated')?.outcome;
     if (n.name === ranOn) expect(outcome).toBe('migrated');
     else expect([undefined, 'waited', 'already']).toContain(outcome);
   }
@@ -195,7 +195,7 @@ describe('replicated migrations through the replication child', () => {
     const replicator = new Replicator(env, svc.connection!, store, { cluster: 'rmig-half', store: 'main', node: 'a', incarnation: svc.incarnation, tables: ['notes'] });
     await replicator.start();
     const others = await Promise.all(['b', 'c'].map((n) => node(ns.url, 'rmig-half', n, { dir: dirs[n]!, code: 'v2', runs, waitReady: false })));
-    for (const n of others) await waitFor(() => n.env.records.some((r) => r.event === 'migration_pending'), `${n.name} waits in the gate`);
+    for (const n of others) await waitFor(() => n.env.records.some((r) => r.report === 'replication_migration_pending'), `${n.name} waits in the gate`);
     expect(await store.runDeferredMigrations()).toBe('ran');
     // b and c apply the batch, but the version is not recorded: they keep waiting
     for (const n of others) await waitFor(() => n.store.deferredMigrations().length === 0, `${n.name} applied the batch`);
@@ -206,7 +206,7 @@ describe('replicated migrations through the replication child', () => {
     await stopChild(e);
     for (const n of others) await waitTag(n.r, 'ready', 15_000);
     expect(runs.on).toEqual(['a']);
-    const outcomes = others.map((n) => n.env.records.find((r) => r.event === 'migrated'));
+    const outcomes = others.map((n) => n.env.records.find((r) => r.report === 'replication_migrated'));
     expect(outcomes.map((r) => [r?.outcome, r?.ran]).sort()).toEqual([
       ['migrated', 'none'], // the next leader found nothing to run and recorded the version
       ['waited', undefined],
@@ -266,7 +266,7 @@ describe('replicated migrations through the replication child', () => {
     const e = startChild(electionMachine, { env: tracked, cluster: svc, config: { leaseTtlMs: LEASE } }, tracked);
     await waitTag(e, 'ready');
     const r = startChild(replicationMachine, { env: tracked, cluster: svc, store: s2, leadership: e.getSnapshot().context.service as Leadership, config: { store: 'main', tables: ['notes'], migrationTimeoutMs: 60_000 } }, tracked);
-    await waitFor(() => tracked.records.some((x) => x.event === 'migration_pending'), 'b waits for the leader');
+    await waitFor(() => tracked.records.some((x) => x.report === 'replication_migration_pending'), 'b waits for the leader');
     expect(r.getSnapshot().hasTag('migrating')).toBe(true);
     await stopChild(r);
     await stopChild(e);

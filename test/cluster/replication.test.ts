@@ -233,7 +233,7 @@ describe('replication through JetStream', () => {
       expect([...n.store.applyCount.keys()]).toEqual([7]);
       expect(n.r.getSnapshot().status).toBe('active');
     }
-    expect(a.env.records.filter((r) => r.event === 'malformed' && r.code === 'ORDO_REPL_MALFORMED')).toHaveLength(6);
+    expect(a.env.records.filter((r) => r.report === 'replication_malformed' && r.code === 'ORDO_REPL_MALFORMED')).toHaveLength(6);
     // publishing a malformed batch is refused before it reaches the stream
     expect(await codeOf(a.commit([put('ghost', '1', {})]))).toBe('ORDO_REPL_MALFORMED');
     await a.stop();
@@ -284,7 +284,7 @@ describe('replication through JetStream', () => {
     expect([...bStore.applyCount.keys()]).toEqual([1, 2, 3, 4, 5, 6]);
     for (let i = 6; i < 20; i++) await a.commit([put('orders', String(i), { i })]);
     const c = await startNode(ns.url, 'cu', 'c', await newStore(), { maxMsgs: 5 }); // stream starts at 16: snapshot
-    expect(c.env.records.some((r) => r.event === 'snapshot_loaded')).toBe(true);
+    expect(c.env.records.some((r) => r.report === 'replication_snapshot_loaded')).toBe(true);
     await waitFor(() => c.repl.appliedSeq() === 20 && b.repl.appliedSeq() === 20, 'all at 20');
     expect(contentHash(c.store.store)).toBe(contentHash(a.store.store));
     expect(contentHash(b.store.store)).toBe(contentHash(a.store.store));
@@ -303,8 +303,8 @@ describe('replication through JetStream', () => {
     expect(b.repl.appliedSeq()).toBe(1);
     rep.consumer.recover('test'); // the stream now starts at 7: seqs 2..6 are gone
     await waitFor(() => b.repl.appliedSeq() === 9, 'b resynced to 9');
-    expect(b.env.records.some((r) => r.event === 'gap')).toBe(true);
-    expect(b.env.records.some((r) => r.event === 'snapshot_loaded')).toBe(true);
+    expect(b.env.records.some((r) => r.report === 'replication_gap')).toBe(true);
+    expect(b.env.records.some((r) => r.report === 'replication_snapshot_loaded')).toBe(true);
     expect(contentHash(b.store.store)).toBe(contentHash(a.store.store));
     await a.commit([put('orders', '1', { after: true })]);
     await waitFor(() => b.repl.appliedSeq() === 10, 'b applies on after the resync');

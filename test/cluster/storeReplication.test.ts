@@ -181,7 +181,7 @@ describe('replication end to end with the real Store (RocksDB)', () => {
     await waitFor(() => old.r.getSnapshot().status === 'done', 'old replication child ended');
     expect((old.r.getSnapshot().output as { reason: { code: string } }).reason.code).toBe('ORDO_REPL_NEWER_SCHEMA');
     expect(old.store.snapshot(['notes']).tables.notes).toEqual([]);
-    expect(old.env.records.some((r) => r.event === 'halted' && r.code === 'ORDO_REPL_NEWER_SCHEMA')).toBe(true);
+    expect(old.env.records.some((r) => r.report === 'replication_halted' && r.code === 'ORDO_REPL_NEWER_SCHEMA')).toBe(true);
     await a.stop();
     await old.stop();
   });
@@ -194,8 +194,8 @@ describe('replication end to end with the real Store (RocksDB)', () => {
       for (let i = 1; i <= 60; i++) await a.store.transaction((t) => void t.put('notes', { id: i, text: `${i}${text}` }));
       expect(JSON.stringify(a.store.snapshot(['notes'])).length).toBeGreaterThan(3 * 32 * 1024);
       const c = await node(small.url, 'big', 'c', { maxMsgs: 3 });
-      expect(c.env.records.some((r) => r.event === 'snapshot_loaded')).toBe(true);
-      expect(a.env.records.some((r) => r.event === 'snapshot_served' && (r.bytes as number) > 32 * 1024)).toBe(true);
+      expect(c.env.records.some((r) => r.report === 'replication_snapshot_loaded')).toBe(true);
+      expect(a.env.records.some((r) => r.report === 'replication_snapshot_served' && (r.bytes as number) > 32 * 1024)).toBe(true);
       expect(c.repl.appliedSeq()).toBe(60);
       expect(hash(c.store)).toBe(hash(a.store));
       await a.stop();
@@ -210,7 +210,7 @@ describe('replication end to end with the real Store (RocksDB)', () => {
     for (let i = 1; i <= 10; i++) await a.store.transaction((t) => void t.put('notes', { id: i, text: `n${i}` }));
     await a.store.transaction((t) => void t.put('accounts', { id: 'x', balance: 7 }));
     const c = await node(ns.url, 'e2e-snap', 'c', { maxMsgs: 3 });
-    expect(c.env.records.some((r) => r.event === 'snapshot_loaded')).toBe(true);
+    expect(c.env.records.some((r) => r.report === 'replication_snapshot_loaded')).toBe(true);
     expect(c.repl.appliedSeq()).toBe(11);
     expect(c.store.lastAppliedSeq(c.repl.stream)).toBe(11);
     expect(hash(c.store)).toBe(hash(a.store));

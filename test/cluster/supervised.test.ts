@@ -50,8 +50,8 @@ describe('cluster children under an Ordo supervisor', () => {
     expect(app.health().status).toBe('ready');
     await waitFor(() => JSON.stringify(app.health().children.find((c) => c.id === 'election')!.state) === JSON.stringify({ running: 'leader' }), 'health shows leader');
     await app.stop();
-    const reports = env.records.filter((r) => r.event === 'left' || (r.event === 'follower' && r.why === 'stopped')).map((r) => r.event);
-    expect(reports).toEqual(['follower', 'left']); // election stopped first, then discovery
+    const reports = env.records.filter((r) => r.report === 'discovery_left' || (r.report === 'election_follower' && r.why === 'stopped')).map((r) => r.report);
+    expect(reports).toEqual(['election_follower', 'discovery_left']); // election stopped first, then discovery
   });
 
   it('wrong credentials: the application fails to start naming the discovery child and ORDO_NATS_AUTH — no restart loop', async () => {
@@ -64,7 +64,7 @@ describe('cluster children under an Ordo supervisor', () => {
     expect(err?.code).toBe('ORDO_APPLICATION_START');
     expect(err?.childId).toBe('discovery');
     expect(JSON.stringify(err?.reason)).toContain('ORDO_NATS_AUTH');
-    const attempts = env.records.filter((r) => r.component === 'nats' && r.event === 'connected').length;
+    const attempts = env.records.filter((r) => r.report === 'nats_connected').length;
     expect(attempts).toBe(0);
     await app.exited;
   });

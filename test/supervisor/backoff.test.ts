@@ -2,7 +2,8 @@
 // seeded jitter, intensity charged when a delayed restart is attempted, cancellation.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { backoffDelay } from '../../src/supervisor/backoff.ts';
+import { backoffDelay, retryDelay } from '../../src/supervisor/backoff.ts';
+import { createSeededRandom, type Random } from '../../src/env/random.ts';
 import { restartChild, terminateChild, type BackoffSpec, type Pid } from '../../src/index.ts';
 import { crash, fixture, pidOf, rows, startSup, w, watch } from '../support/otp.ts';
 
@@ -127,5 +128,38 @@ describe('backoff', () => {
     expect(await rows(f.kernel, sup)).toEqual([['c', undefined]]);
     expect(f.env.clock.pending()).toBe(0);
     expect(await restartChild(f.kernel, sup, 'c')).toMatchObject({ ok: true });
+  });
+
+  describe('retryDelay (the in-place retry loops of discovery, election and replication)', () => {
+    /** A Random that counts its draws. */
+    const counting = (seed: number): Random & { draws: number } => {
+      const r = createSeededRandom(seed);
+      const c = { draws: 0, seed, next: () => (c.draws++, r.next()), int: (n: number) => Math.floor(c.next() * n) };
+      return c;
+    };
+
+    it('without jitter: the cluster loops\' former formula min(5000, 200 * 2^n) exactly, and no draw', () => {
+      const spec = { initialMs: 200, maxMs: 5000, factor: 2 };
+      const r = counting(3);
+      const former = (n: number): number => Math.min(5000, 200 * 2 ** Math.min(n, 10)); // retryDelayMs before the fold
+      for (let n = 0; n <= 60; n++) expect(retryDelay(spec, n, r), `attempt ${n}`).toBe(former(n));
+      expect(r.draws).toBe(0);
+    });
+
+    it('with jitter: exactly one draw, backoffDelay of that draw, within ±jitter and never above maxMs', () => {
+      fc.assert(
+        fc.property(fc.integer({ min: 1, max: 1000 }), fc.integer({ min: 0, max: 100_000 }), fc.double({ min: 0.01, max: 1, noNaN: true }), fc.nat(40), fc.integer(), (initialMs, extra, jitter, n, seed) => {
+          const spec = { initialMs, maxMs: initialMs + extra, factor: 2, jitter };
+          const r = counting(seed);
+          const d = retryDelay(spec, n, r);
+          expect(r.draws).toBe(1);
+          expect(d).toBe(backoffDelay(spec, n, createSeededRandom(seed).next()));
+          const base = Math.min(spec.maxMs, initialMs * 2 ** n);
+          expect(d).toBeGreaterThanOrEqual(Math.floor(base * (1 - jitter)) - 1);
+          expect(d).toBeLessThanOrEqual(Math.min(spec.maxMs, Math.ceil(base * (1 + jitter)) + 1));
+        }),
+        { numRuns: 300 },
+      );
+    });
   });
 });

@@ -1,11 +1,10 @@
-import { JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import type { Subscription } from '@nats-io/nats-core';
+import { JS_API_CODES, isTransportError, type ClusterTransport } from '../env/transport.ts';
 import type { Env } from '../env/env.ts';
 import type { ClusterConnection } from './connection.ts';
 import { ClusterError, JetStreamReplicasError, NatsFeatureError, ReplUnavailableError } from './errors.ts';
 import { SnapshotTransfer } from './snapshotTransfer.ts';
 import { PendingCommits } from './commitSettlement.ts';
-import { onStreamLeader } from './streamLeader.ts';
+import { LeaderSignal, onStreamLeader } from './streamLeader.ts';
 import { ReplConsumer } from './replConsumer.ts';
 import { createWithReplicas, reconcileReplicas } from './replicas.ts';
 import { tableSubjects } from './replCodec.ts';
@@ -105,13 +104,17 @@ export class Replicator implements StoreReplicator {
   readonly stream: string;
   private readonly prefix: string;
   private readonly tableSet: ReadonlySet<string>;
-  private js!: JetStreamClient;
+  /** The cluster transport (the connection's). */
+  private get t(): ClusterTransport {
+    return this.conn.transport;
+  }
   /** The ordered consumer and its recovery (created in `start`). */
   private consumer!: ReplConsumer;
-  private jsm!: JetStreamManager;
   private resyncing = false;
   private offLeader: (() => void) | undefined;
-  private snapSub: Subscription | undefined;
+  /** Fired on the stream's LEADER_ELECTED advisory: retrying publishes re-publish at once. */
+  private readonly leaderSignal = new LeaderSignal();
+  private snapSub: { unsubscribe(): void } | undefined;
   private onFailed!: (e: ClusterError) => void;
   /**
    * Resolves with the error that stopped applying for good: a newer schema
@@ -172,12 +175,13 @@ export class Replicator implements StoreReplicator {
       msgNonce: this.msgNonce,
       applier: this.applier,
       pending: this.pending,
-      js: () => this.js,
-      jsm: () => this.jsm,
+      transport: () => this.conn.transport,
+      publishTimeoutMs: opts.publishTimeoutMs ?? 2000,
       conflictDetection: opts.conflictDetection ?? true,
       conflictScope: opts.conflictScope ?? 'stream',
       commitTimeoutMs: opts.commitTimeoutMs ?? 10_000,
       settleTimeoutMs: opts.settleTimeoutMs ?? 60_000,
+      leaderElected: () => this.leaderSignal.next(),
     });
     this.snapshots = new ReplSnapshots({
       conn,
@@ -191,7 +195,7 @@ export class Replicator implements StoreReplicator {
       tableSet: this.tableSet,
       log: this.log,
       requestTimeoutMs: opts.commitTimeoutMs ?? 10_000,
-      streamLast: async () => (await this.jsm.streams.info(this.stream)).state.last_seq,
+      streamLast: async () => (await this.t.streams.info(this.stream)).state.lastSeq,
     });
   }
 
@@ -219,11 +223,12 @@ export class Replicator implements StoreReplicator {
       throw new NatsFeatureError(`conflictScope 'table' needs nats-server 2.11 or later (an expected last sequence over a wildcard subject); this server is ${this.conn.serverVersion}: use conflictScope 'stream'`, { node: this.opts.node, value: this.conn.serverVersion });
     }
     const a = this.applier;
-    const timeout = this.opts.publishTimeoutMs ?? 2000;
-    this.js = jetstream(this.conn.nc, { timeout });
     this.consumer = new ReplConsumer({
       env: this.env,
-      js: this.js,
+      transport: this.t,
+      // Re-creating the consumer after a server loss needs the meta leader (no advisory tells when
+      // 2.9 has a new one): short requests, retried every ≤ 500 ms, find it soon after it is elected.
+      requestTimeoutMs: Math.min(this.opts.publishTimeoutMs ?? 2000, 1000),
       stream: this.stream,
       log: this.log,
       nextSeq: () => a.submitted + 1,
@@ -233,16 +238,16 @@ export class Replicator implements StoreReplicator {
         // from the node its subject names: it could replay or forge another node's message.
         // Only what a node published here is applied.
         const copied = m.headers !== undefined && SERVER_COPY_HEADERS.some((h) => m.headers!.has(h));
-        return a.enqueue(m.info.streamSequence, m.subject, copied ? FOREIGN : m.data, undefined, m.headers?.get('Nats-Msg-Id') || undefined);
+        return a.enqueue(m.seq, m.subject, copied ? FOREIGN : m.data, undefined, m.headers?.get('Nats-Msg-Id') || undefined);
       },
       active: () => !a.halted && !this.stopped && !this.resyncing,
+      connected: () => this.conn.state() === 'connected',
     });
-    this.jsm = await jetstreamManager(this.conn.nc, { timeout });
-    this.transfer = new SnapshotTransfer(this.js, this.opts.cluster, `${this.opts.store}.${this.opts.node}.${this.opts.incarnation}.${this.msgNonce}`, this.opts.replicas ?? 1);
+    this.transfer = new SnapshotTransfer(this.t, this.opts.cluster, `${this.opts.store}.${this.opts.node}.${this.opts.incarnation}.${this.msgNonce}`, this.opts.replicas ?? 1);
     await this.ensureStream();
     a.jumpTo(this.store.lastAppliedSeq(this.stream));
-    const info = await this.jsm.streams.info(this.stream);
-    const { first_seq: first, last_seq: last } = info.state;
+    const info = await this.t.streams.info(this.stream);
+    const { firstSeq: first, lastSeq: last } = info.state;
     if (last > a.applied && a.applied < first - 1) await this.snapshots.catchUp(first);
     await this.consumer.start();
     // Wait until the local store has applied what the stream held at start: then reads are current.
@@ -267,13 +272,23 @@ export class Replicator implements StoreReplicator {
     }
     if (a.halted) throw a.halted;
     this.snapSub = this.snapshots.serve();
-    // No re-creation on reconnect: the consumer usually lives on a server that is still up, and
-    // creating one needs the JetStream meta leader (the very server that may just have died). A
-    // consumer that is really gone misses its heartbeats within ~2 s and is re-created then.
-    this.offLeader = onStreamLeader(this.conn, [this.stream], (_s, leader) => {
+    // No blind re-creation on reconnect: the consumer usually lives on a server that is still
+    // up, and creating one needs the JetStream meta leader (the very server that may just have
+    // died). It is asked instead (one 1 s consumer info): gone or unanswered, it is re-created at
+    // once; otherwise the watchdog still re-creates a consumer that stays silent (nats.js's own
+    // heartbeat monitor stays suspended after a disconnect until the consumer answers).
+    const offReconnect = this.conn.on((e) => {
+      if (e.type === 'nats.reconnect') this.consumer.verify('reconnect');
+    });
+    const offStreamLeader = onStreamLeader(this.conn, [this.stream], (_s, leader) => {
       this.log.info({ report: 'replication_stream_leader', leader, recovering: this.consumer.isRecovering }, 'the replication stream has a leader');
       this.consumer?.wake();
+      this.leaderSignal.fire();
     });
+    this.offLeader = () => {
+      offReconnect();
+      offStreamLeader();
+    };
     this.store.setReplicator(this);
     this.log.info({ report: 'replication_started', applied: a.applied, streamLast: last }, 'replication started');
   }
@@ -311,8 +326,8 @@ export class Replicator implements StoreReplicator {
 
   /** Resolves once the local store has applied everything the stream holds now (its last sequence at the call). */
   async catchUp(timeoutMs: number): Promise<void> {
-    const info = await this.jsm.streams.info(this.stream);
-    await this.applier.waitApplied(info.state.last_seq, timeoutMs);
+    const info = await this.t.streams.info(this.stream);
+    await this.applier.waitApplied(info.state.lastSeq, timeoutMs);
   }
 
   private sleep(ms: number): Promise<void> {
@@ -323,29 +338,29 @@ export class Replicator implements StoreReplicator {
     const cfg = {
       name: this.stream,
       subjects: [`${this.prefix}.>`],
-      max_msgs: this.opts.maxMsgs ?? -1,
-      max_age: (this.opts.maxAgeMs ?? 0) * 1_000_000,
-      duplicate_window: DUPLICATE_WINDOW_MS * 1_000_000,
-      num_replicas: this.opts.replicas ?? 1,
+      maxMsgs: this.opts.maxMsgs ?? -1,
+      maxAgeMs: this.opts.maxAgeMs ?? 0,
+      duplicateWindowMs: DUPLICATE_WINDOW_MS,
+      replicas: this.opts.replicas ?? 1,
     };
     try {
-      const info = await this.jsm.streams.info(this.stream);
-      if (info.config.max_msgs !== cfg.max_msgs || info.config.max_age !== cfg.max_age) {
-        await this.jsm.streams.update(this.stream, { max_msgs: cfg.max_msgs, max_age: cfg.max_age });
+      const info = await this.t.streams.info(this.stream);
+      if (info.config.maxMsgs !== cfg.maxMsgs || info.config.maxAgeMs !== cfg.maxAgeMs) {
+        await this.t.streams.update(this.stream, { maxMsgs: cfg.maxMsgs, maxAgeMs: cfg.maxAgeMs });
       }
     } catch (e) {
-      if (!(e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound)) throw e;
-      await createWithReplicas(this.stream, cfg.num_replicas, () => this.jsm.streams.add(cfg), { node: this.opts.node }).catch(async (e2: unknown) => {
+      if (!isTransportError(e, 'api', JS_API_CODES.streamNotFound)) throw e;
+      await createWithReplicas(this.stream, cfg.replicas, () => this.t.streams.add(cfg), { node: this.opts.node }).catch(async (e2: unknown) => {
         if (e2 instanceof JetStreamReplicasError) throw e2;
         // created concurrently by another node: fine if it now exists
-        await this.jsm.streams.info(this.stream).catch(() => Promise.reject(e2));
+        await this.t.streams.info(this.stream).catch(() => Promise.reject(e2));
       });
     }
     const details = { node: this.opts.node };
-    await reconcileReplicas(this.jsm, this.stream, cfg.num_replicas, this.opts.replicasExplicit ?? false, this.log, details);
+    await reconcileReplicas(this.t, this.stream, cfg.replicas, this.opts.replicasExplicit ?? false, this.log, details);
     // The snapshot bucket, when it exists already (else it is created with the count on first use).
-    await reconcileReplicas(this.jsm, `OBJ_ordo_snap_${this.opts.cluster}`, cfg.num_replicas, this.opts.replicasExplicit ?? false, this.log, details).catch((e: unknown) => {
-      if (!(e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound)) throw e;
+    await reconcileReplicas(this.t, `OBJ_ordo_snap_${this.opts.cluster}`, cfg.replicas, this.opts.replicasExplicit ?? false, this.log, details).catch((e: unknown) => {
+      if (!isTransportError(e, 'api', JS_API_CODES.streamNotFound)) throw e;
     });
   }
 

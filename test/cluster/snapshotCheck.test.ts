@@ -24,7 +24,7 @@ function harness(snapshot: { seq: number; data: unknown }, streamLast: number): 
   const log = env.logger;
   const applier = new ReplApplier({ env, store, stream, prefix: 'ordo.repl.c.main', node: 'a', tableSet: new Set(['t']), log, pending: new PendingCommits(), stopped: () => false, onGap: () => undefined, onHalt: () => undefined });
   const blob = new TextEncoder().encode(JSON.stringify(snapshot));
-  const conn = { nc: { request: async () => ({ json: () => ({ seq: snapshot.seq, object: 'o', bytes: blob.length }) }) } } as unknown as ClusterConnection;
+  const conn = { transport: { request: async () => ({ json: () => ({ seq: snapshot.seq, object: 'o', bytes: blob.length }) }) } } as unknown as ClusterConnection;
   const transfer = { download: async () => blob } as unknown as SnapshotTransfer;
   const snaps = new ReplSnapshots({ conn, store, applier, transfer: () => transfer, stream, node: 'a', snapshotSubject: 'ordo.snap.c.main', tables: ['t'], tableSet: new Set(['t']), log, requestTimeoutMs: 1000, streamLast: async () => streamLast });
   return { snaps, applier, loaded };

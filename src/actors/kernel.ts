@@ -261,7 +261,7 @@ export class Kernel {
   processInfo(target: Target): ProcessInfo | undefined {
     const p = this.lookup(target);
     if (!p || !p.alive) return undefined;
-    const info: ProcessInfo = { pid: p.pid, name: p.name, kind: p.kind, state: p.describe(), ready: p.isReady(), links: [...p.links].map((l) => l.pid), trapExit: p.trapExit };
+    const info: ProcessInfo = { pid: p.pid, name: p.name, kind: p.kind, state: p.describe(), ready: p.isReady(), links: p.linkCount === 0 ? [] : [...p.links].map((l) => l.pid), trapExit: p.trapExit };
     if (p instanceof MachineProcess) {
       const c = p.condition();
       info.degraded = c.degraded;
@@ -316,14 +316,14 @@ export class Kernel {
     if (classifyExit(reason) === 'abnormal' && reason !== 'killed' && reason !== 'noproc') {
       report(this.env.logger, 'crash_report', { pid: String(proc.pid), name: proc.name, reason, state: safeDescribe(proc) });
     }
-    if (proc.pendingCalls.size > 0) {
+    if (proc.pendingCount > 0) {
       for (const pending of proc.pendingCalls.values()) {
         if (pending.timer !== undefined) this.env.clock.clearTimeout(pending.timer);
         pending.resolve({ ok: false, error: new CalleeExitError(pending.target, pending.request, reason) });
       }
       proc.pendingCalls.clear();
     }
-    if (proc.links.size > 0) {
+    if (proc.linkCount > 0) {
       const linked = [...proc.links];
       proc.links.clear();
       for (const other of linked) {
@@ -332,7 +332,7 @@ export class Kernel {
         else this.via(other, 'exit_signal', () => other.signal(proc.pid, reason, true));
       }
     }
-    if (proc.monitors.size > 0) {
+    if (proc.monitorCount > 0) {
       const monitors = [...proc.monitors];
       proc.monitors.clear();
       for (const [ref, onDown] of monitors) {

@@ -46,6 +46,8 @@ export class Kernel {
   private readonly names = new Map<string, Process>();
   private readonly monitorTargets = new Map<number, Process>();
   private readonly lifecycle = new Set<(event: LifecycleEvent) => void>();
+  /** The listeners as they were at the last change (an emit calls those, even if one unsubscribes another). */
+  private listeners: ((event: LifecycleEvent) => void)[] = [];
 
   readonly env: Env;
   readonly node: string;
@@ -276,7 +278,12 @@ export class Kernel {
    */
   onLifecycle(listener: (event: LifecycleEvent) => void): () => void {
     this.lifecycle.add(listener);
-    return () => this.lifecycle.delete(listener);
+    this.listeners = [...this.lifecycle];
+    return () => {
+      const had = this.lifecycle.delete(listener);
+      if (had) this.listeners = [...this.lifecycle];
+      return had;
+    };
   }
 
   /** @internal True when someone observes lifecycle events (lets hot paths skip building them). */
@@ -286,8 +293,14 @@ export class Kernel {
 
   /** @internal */
   _emit(event: LifecycleEvent): void {
-    if (this.lifecycle.size === 0) return;
-    for (const l of [...this.lifecycle]) this.isolated(() => l(event), 'lifecycle listener');
+    const listeners = this.listeners;
+    for (let i = 0; i < listeners.length; i++) {
+      try {
+        listeners[i]!(event);
+      } catch (e) {
+        this.env.logger.error({ err: formatReason(e) }, 'lifecycle listener threw');
+      }
+    }
   }
 
   /**

@@ -1,4 +1,5 @@
-import type { ConnectionOptions, NatsConnection } from '@nats-io/nats-core';
+import type { ConnectionOptions } from '@nats-io/nats-core';
+import type { ClusterTransport } from './transport.ts';
 
 /**
  * Options for opening a NATS connection through the Env. A subset of nats.js's
@@ -11,28 +12,29 @@ export type NatsConnectOptions = ConnectionOptions & {
 };
 
 /**
- * The seam between Ordo's cluster layer and the network: opening a NATS connection.
- * The real one calls `@nats-io/transport-node`; a simulated Env may provide another.
+ * The seam between Ordo's cluster layer and the network: opening a connection to NATS, handed
+ * out as the narrow {@link ClusterTransport}. The real one calls `@nats-io/transport-node`; the
+ * chaos engine's simulated NATS (`src/chaos/simNats.ts`) provides another.
  */
 export interface NatsConnector {
-  connect(options: NatsConnectOptions): Promise<NatsConnection>;
+  connect(options: NatsConnectOptions): Promise<ClusterTransport>;
 }
 
 /**
  * The real NATS connector (`@nats-io/transport-node`).
  *
  * @example
- * const nc = await createRealNatsConnector().connect({ servers: ['nats://127.0.0.1:4222'] });
+ * const t = await createRealNatsConnector().connect({ servers: ['nats://127.0.0.1:4222'] });
  */
 export function createRealNatsConnector(): NatsConnector {
   return {
     async connect(options) {
       // Loaded on first use: importing Ordo (or building an Env) never loads the NATS client.
-      const [{ connect }, { nkeyAuthenticator }] = await Promise.all([import('@nats-io/transport-node'), import('@nats-io/nats-core')]);
+      const [{ connect }, { nkeyAuthenticator }, { natsTransport }] = await Promise.all([import('@nats-io/transport-node'), import('@nats-io/nats-core'), import('./natsTransport.ts')]);
       const { nkeySeed, ...rest } = options;
       const opts: ConnectionOptions = { ...rest };
       if (nkeySeed !== undefined) opts.authenticator = nkeyAuthenticator(new TextEncoder().encode(nkeySeed));
-      return connect(opts);
+      return natsTransport(await connect(opts));
     },
   };
 }

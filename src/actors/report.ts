@@ -47,7 +47,12 @@ const LEVEL: Record<ReportKind, 'info' | 'warn' | 'error'> = {
  * as a pino record with `report: kind` and the fixed keys.
  *
  * @example
+ * import { createTestEnv } from 'ordo';
+ * import { report } from './report.ts';
+ *
+ * const env = createTestEnv();
  * report(env.logger, 'child_terminated', { supervisor: 'root', child: 'db', reason: 'died', restarts: 1 });
+ * console.log(env.records[0]); // { level: 50, report: 'child_terminated', supervisor: 'root', child: 'db', … }
  */
 export function report(logger: Logger, kind: ReportKind, fields: ReportFields, level: 'info' | 'warn' | 'error' = LEVEL[kind]): void {
   if (!logger.isLevelEnabled(level)) return;

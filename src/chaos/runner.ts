@@ -87,7 +87,9 @@ const DEFAULT_EPOCH = Date.UTC(2026, 0, 1);
  * invariant on the trace. Same (code, scenario, seed, options) → same trace hash.
  *
  * @example
- * const report = await runScenario(scenario, { seed: 42, checkDeterminism: true });
+ * import { restForOneService, runScenario } from 'ordo/chaos';
+ *
+ * const report = await runScenario(restForOneService, { seed: 42, checkDeterminism: true });
  * if (report.outcome === 'fail') console.error(report.violation, report.replay);
  */
 export async function runScenario(scenario: Scenario, options: RunOptions): Promise<RunReport> {

@@ -55,6 +55,8 @@ export type RunEnd = 'idle' | 'horizon' | 'steps' | 'stopped';
  * the real event loop — but in an order fixed by the seed.
  *
  * @example
+ * import { Simulation } from 'ordo/chaos';
+ *
  * const sim = new Simulation({ seed: 1 });
  * sim.clock.setTimeout(() => sim.record('tick'), 1000);
  * await sim.run(5000); // sim.now === 1000 after the tick; 'idle'

@@ -78,7 +78,11 @@ export function toSeedResult(r: RunReport): SeedResult {
  * coverage, fault-point coverage, and determinism checked on a sample of seeds.
  *
  * @example
- * const summary = await sweep(scenario, { seeds: 1000, workers: 2, onProgress: ({ done, total }) => bar(done, total) });
+ * import { restForOneService, sweep } from 'ordo/chaos';
+ *
+ * // a data-only scenario runs in worker threads as is (a tree that is code needs `scenarioModule`)
+ * const summary = await sweep(restForOneService, { seeds: 20, workers: 2, onProgress: ({ done, total }) => process.stderr.write(`\r${done}/${total}`) });
+ * console.log(summary.failed.length, summary.unexpected.length);
  */
 export async function sweep(scenario: Scenario, options: SweepOptions): Promise<SweepSummary> {
   validateScenario(scenario);

@@ -73,7 +73,10 @@ export interface RealEnvOptions {
  * real file system and process.
  *
  * @example
- * const env = createRealEnv({ pretty: true });
+ * import { createRealEnv } from 'ordo';
+ *
+ * const env = createRealEnv({ pretty: true }); // human-readable logs; JSON lines without `pretty`
+ * env.logger.info({ seed: env.random.seed }, 'booting');
  */
 export function createRealEnv(options: RealEnvOptions = {}): Env {
   const random = options.seed !== undefined ? createSeededRandom(options.seed) : createRealRandom();
@@ -99,8 +102,11 @@ export interface TestEnv extends Env {
  * `io.fs` is given; the chaos engine passes its simulated adapters here.
  *
  * @example
+ * import { createTestEnv } from 'ordo';
+ *
  * const env = createTestEnv({ seed: 7 });
  * await env.clock.advance(1000);
+ * console.log(env.clock.now()); // 1000, at once
  */
 export function createTestEnv(options: { seed?: number; startMs?: number; level?: string; io?: Partial<IoAdapters> } = {}): TestEnv {
   const { logger, records } = createMemoryLogger(options.level ?? 'trace');

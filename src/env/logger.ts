@@ -35,9 +35,11 @@ export function createRealLogger(options: LoggerOptions & { pretty?: boolean; /*
  * the chaos engine's traces. Records are parsed JSON objects in emission order.
  *
  * @example
+ * import { createMemoryLogger } from 'ordo';
+ *
  * const { logger, records } = createMemoryLogger();
  * logger.info({ report: 'progress' }, 'started');
- * records[0].report; // 'progress'
+ * console.log(records[0]?.report); // 'progress'
  */
 export function createMemoryLogger(level: LoggerOptions['level'] = 'trace'): { logger: Logger; records: LogRecord[] } {
   const records: LogRecord[] = [];

@@ -22,7 +22,11 @@ export interface NatsConnector {
  * The real NATS connector (`@nats-io/transport-node`).
  *
  * @example
+ * // no-run: needs a nats-server
+ * import { createRealNatsConnector } from 'ordo/env';
+ *
  * const nc = await createRealNatsConnector().connect({ servers: ['nats://127.0.0.1:4222'] });
+ * await nc.close();
  */
 export function createRealNatsConnector(): NatsConnector {
   return {

@@ -7,7 +7,7 @@
 export { OrdoError, isOrdoError } from './errors.ts';
 
 // env
-export type { HttpAdapter, HttpRequest, HttpResponse, HttpServerHandle } from './env/index.ts';
+export type { HttpAdapter, HttpRequest, HttpResponse, HttpServerHandle, HttpListenOptions, HttpRequestOptions } from './env/index.ts';
 export type { Env, IoAdapters, Clock, TimerHandle, Random, IdSource, Logger, LogRecord, TestEnv, VirtualClock, FsAdapter, ProcessAdapter } from './env/index.ts';
 export { createRealEnv, createTestEnv, createVirtualClock, createSeededRandom, createMemoryLogger } from './env/index.ts';
 

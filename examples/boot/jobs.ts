@@ -7,7 +7,7 @@
  */
 import type { ChildSpec } from 'ordo';
 import type { TableDef } from 'ordo/store';
-import { JobsBoard, cronEntry, defineWorker, jobRunnerChild, jobTables } from 'ordo/jobs';
+import { JobsBoard, adminSocketPath, cronEntry, defineWorker, jobRunnerChild, jobTables } from 'ordo/jobs';
 
 /** The runner's tables plus the sample worker's, replicated in cluster mode. */
 export function bootJobTables(replicated: boolean): Record<string, TableDef> {
@@ -43,8 +43,11 @@ export const buxSnapshot = defineWorker<{ table: string }>({
   }),
 });
 
-/** The runner child for the reference tree (cluster mode: NATS notifier and admin, election peer). */
-export function bootJobs(board: JobsBoard, clustered: boolean): ChildSpec[] {
+/**
+ * The runner child for the reference tree (cluster mode: NATS notifier and admin, election
+ * peer); `ordo jobs` reaches it locally on `<dataDir>/ordo-jobs.sock` in both modes.
+ */
+export function bootJobs(board: JobsBoard, clustered: boolean, dataDir: string): ChildSpec[] {
   return [
     jobRunnerChild({
       config: {
@@ -53,6 +56,7 @@ export function bootJobs(board: JobsBoard, clustered: boolean): ChildSpec[] {
         crontab: [cronEntry({ name: 'bux-snapshot', expression: '* * * * *', worker: buxSnapshot, args: { table: 'user_bux_points' } })],
         pruner: { maxAgeMs: 3_600_000 },
         notifier: clustered ? 'nats' : 'local',
+        adminSocket: adminSocketPath(dataDir),
       },
       deps: { store: 'store', cluster: 'cluster', leader: 'leader', after: ['replication'] },
       select: board.track,

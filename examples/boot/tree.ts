@@ -153,7 +153,7 @@ export function bootTree(options: BootOptions): SupervisorSpec {
         },
         provides: { service: BuxCacheTag, select: board.track('bux') },
       }),
-      ...(options.jobs ?? bootJobs(jobsBoard, clustered)),
+      ...(options.jobs ?? bootJobs(jobsBoard, clustered, options.dataDir)),
       child({
         id: 'health',
         requires: { app: ApplicationTag },

@@ -1,10 +1,26 @@
 import * as http from 'node:http';
+import { connect } from 'node:net';
+import { chmodSync, unlinkSync } from 'node:fs';
 
 /** A request as the health endpoint sees it. */
 export interface HttpRequest {
   readonly method: string;
   /** Path and query, e.g. `/health/ready`. */
   readonly url: string;
+  /** The request body (UTF-8; at most 1 MiB), when there is one. */
+  readonly body?: string;
+}
+
+/** Where a server listens: a TCP port, or a unix socket path (created mode 0600; a stale one left by a dead process is replaced). */
+export type HttpListenOptions = { readonly port: number; readonly host?: string } | { readonly path: string };
+
+/** Options of {@link HttpAdapter.send}. */
+export interface HttpRequestOptions {
+  readonly method?: string;
+  readonly body?: string;
+  /** Talk HTTP over this unix socket (the URL's host is then ignored). */
+  readonly socketPath?: string;
+  readonly timeoutMs?: number;
 }
 
 /** A complete response (no streaming: health, tree and metrics bodies are small). */
@@ -16,7 +32,7 @@ export interface HttpResponse {
 
 /** A listening server. */
 export interface HttpServerHandle {
-  /** The port it listens on (the real one when 0 was asked for). */
+  /** The port it listens on (the real one when 0 was asked for; 0 on a unix socket). */
   readonly port: number;
   /** Stops accepting, ends idle keep-alive connections, resolves when closed. */
   close(): Promise<void>;
@@ -28,44 +44,85 @@ export interface HttpServerHandle {
  * touches `node:http`.
  */
 export interface HttpAdapter {
-  listen(options: { port: number; host?: string }, handler: (req: HttpRequest) => HttpResponse | Promise<HttpResponse>): Promise<HttpServerHandle>;
+  /** Serves `handler` on a TCP port or a unix socket until the handle is closed. */
+  listen(options: HttpListenOptions, handler: (req: HttpRequest) => HttpResponse | Promise<HttpResponse>): Promise<HttpServerHandle>;
   /** A GET with a timeout; rejects on a connection error. */
   get(url: string, options?: { timeoutMs?: number }): Promise<{ status: number; body: string }>;
+  /** Any method, with a body, over TCP or a unix socket; rejects on a connection error (`code` `ENOENT`/`ECONNREFUSED` when nothing listens). */
+  send?(url: string, options?: HttpRequestOptions): Promise<{ status: number; body: string }>;
+}
+
+const MAX_BODY = 1 << 20;
+
+/** True when something accepts connections on the unix socket `path`. */
+function socketAlive(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+function listenOnce(server: http.Server, options: HttpListenOptions): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    const done = (): void => {
+      server.off('error', reject);
+      resolve();
+    };
+    if ('path' in options) server.listen(options.path, done);
+    else server.listen(options.port, options.host ?? '0.0.0.0', done);
+  });
 }
 
 /** The real adapter on `node:http`. */
 export function createRealHttp(): HttpAdapter {
   return {
-    listen(options, handler) {
+    async listen(options, handler) {
       const server = http.createServer((req, res) => {
         void (async () => {
           let out: HttpResponse;
           try {
-            out = await handler({ method: req.method ?? 'GET', url: req.url ?? '/' });
+            const chunks: Buffer[] = [];
+            let size = 0;
+            for await (const c of req as AsyncIterable<Buffer>) {
+              size += c.length;
+              if (size > MAX_BODY) throw Object.assign(new Error('request body over 1 MiB'), { status: 413 });
+              chunks.push(c);
+            }
+            const body = chunks.length > 0 ? Buffer.concat(chunks).toString('utf8') : undefined;
+            out = await handler({ method: req.method ?? 'GET', url: req.url ?? '/', ...(body !== undefined ? { body } : {}) });
           } catch (e) {
-            out = { status: 500, headers: { 'content-type': 'text/plain' }, body: `internal error: ${e instanceof Error ? e.message : String(e)}\n` };
+            const status = (e as { status?: number }).status ?? 500;
+            out = { status, headers: { 'content-type': 'text/plain' }, body: `${status === 500 ? 'internal error' : 'refused'}: ${e instanceof Error ? e.message : String(e)}\n` };
           }
           res.writeHead(out.status, { 'content-length': Buffer.byteLength(out.body), ...out.headers });
           res.end(out.body);
         })();
       });
       server.keepAliveTimeout = 1000;
-      return new Promise((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(options.port, options.host ?? '0.0.0.0', () => {
-          server.off('error', reject);
-          const addr = server.address();
-          const port = typeof addr === 'object' && addr ? addr.port : options.port;
-          resolve({
-            port,
-            close: () =>
-              new Promise<void>((done) => {
-                server.close(() => done());
-                server.closeIdleConnections();
-              }),
-          });
-        });
-      });
+      try {
+        await listenOnce(server, options);
+      } catch (e) {
+        // a socket file left by a process that died (kill -9) is replaced; a live one is not
+        if (!('path' in options) || (e as { code?: string }).code !== 'EADDRINUSE' || (await socketAlive(options.path))) throw e;
+        unlinkSync(options.path);
+        await listenOnce(server, options);
+      }
+      if ('path' in options) chmodSync(options.path, 0o600);
+      const addr = server.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      return {
+        port,
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeIdleConnections();
+          }),
+      };
     },
     get(url, options = {}) {
       return new Promise((resolve, reject) => {
@@ -77,6 +134,21 @@ export function createRealHttp(): HttpAdapter {
         });
         req.on('timeout', () => req.destroy(new Error(`GET ${url}: no answer within ${options.timeoutMs ?? 5000} ms`)));
         req.on('error', reject);
+      });
+    },
+    send(url, options = {}) {
+      return new Promise((resolve, reject) => {
+        const method = options.method ?? 'GET';
+        const headers: Record<string, string | number> = options.body !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(options.body) } : {};
+        const req = http.request(url, { method, headers, timeout: options.timeoutMs ?? 5000, ...(options.socketPath ? { socketPath: options.socketPath } : {}) }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+          res.on('error', reject);
+        });
+        req.on('timeout', () => req.destroy(new Error(`${method} ${url}: no answer within ${options.timeoutMs ?? 5000} ms`)));
+        req.on('error', reject);
+        req.end(options.body);
       });
     },
   };

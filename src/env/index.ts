@@ -19,7 +19,7 @@ export { createRealNatsConnector } from './nats.ts';
 export type { KvAdapter, KvDb, KvIterator, KvOp, KvOpenOptions, KvRange, KvErrorKind } from './kv.ts';
 export { KvError } from './kv.ts';
 export { createRocksKv } from './rocksdb.ts';
-export type { HttpAdapter, HttpRequest, HttpResponse, HttpServerHandle } from './http.ts';
+export type { HttpAdapter, HttpRequest, HttpResponse, HttpServerHandle, HttpListenOptions, HttpRequestOptions } from './http.ts';
 export { createRealHttp } from './http.ts';
 export type { DeliveryScheduler } from './scheduler.ts';
 export { faults } from './faults.ts';

@@ -1,9 +1,17 @@
 /**
  * The runner's admin protocol — what `ordo jobs list | retry | cancel | pause | resume` sends —
- * as a pure handler, and its NATS responder (cluster mode: `ordo.jobs.<cluster>.admin`, a queue
- * group so one node answers; job operations are cluster-wide through the store anyway).
+ * as a pure handler, and its two transports:
+ * - a unix socket under the node's data directory (`<data>/ordo-jobs.sock`, HTTP/JSON like the
+ *   Docker Engine API on `docker.sock`; mode 0600): the local control channel, on every node
+ *   including the embedded single node without NATS. Only the node's user can reach it, it is
+ *   never on the network (the health port is often exposed to probes and scrapers, and these
+ *   routes change jobs), and in Kubernetes `kubectl exec <pod> -- ordo jobs …` reaches it;
+ * - NATS request/reply in cluster mode (`ordo.jobs.<cluster>.admin`, a queue group so one node
+ *   answers; job operations are cluster-wide through the store anyway).
  */
 import type { Env } from '../env/env.ts';
+import type { HttpResponse, HttpServerHandle } from '../env/index.ts';
+import { JobsConfigError } from './errors.ts';
 import type { ClusterConnection } from '../cluster/index.ts';
 import type { JobRunner } from './runner.ts';
 import type { Job, JobState } from './types.ts';
@@ -81,4 +89,42 @@ export function serveAdmin(env: Env, conn: ClusterConnection, cluster: string, r
     },
   });
   return () => sub.unsubscribe();
+}
+
+/** The admin socket's file name under a node's data directory. */
+export const ADMIN_SOCKET = 'ordo-jobs.sock';
+
+/** The admin socket of the node whose data directory is `dataDir`. */
+export const adminSocketPath = (dataDir: string): string => `${dataDir.replace(/\/+$/, '') || '.'}/${ADMIN_SOCKET}`;
+
+/** The admin route on the socket: `POST /v1/jobs` with a {@link JobsAdminRequest} as JSON. */
+export const ADMIN_ROUTE = '/v1/jobs';
+
+const STATUS: Readonly<Record<string, number>> = { not_found: 404, bad_request: 400, error: 500 };
+
+function reply(res: JobsAdminResponse): HttpResponse {
+  const status = res.ok ? 200 : (STATUS[res.error] ?? 409);
+  return { status, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify(res) + '\n' };
+}
+
+/**
+ * Serves {@link handleAdmin} on the unix socket `path` (`POST /v1/jobs`; 200, or 400/404/409
+ * with `ok: false` and the reason). A socket file left by a dead process is replaced; one a
+ * live process serves is refused (`EADDRINUSE`).
+ */
+export async function serveAdminSocket(env: Env, path: string, runner: JobRunner): Promise<HttpServerHandle> {
+  const http = env.io.http;
+  if (!http) throw new JobsConfigError('adminSocket', path, 'this Env has no http adapter');
+  return http.listen({ path }, async (req) => {
+    const node = runner.node;
+    if (req.url !== ADMIN_ROUTE) return reply({ ok: false, error: 'not_found', message: `no route ${req.url} (POST ${ADMIN_ROUTE})`, node });
+    if (req.method !== 'POST') return { ...reply({ ok: false, error: 'bad_request', message: `${req.method}: use POST`, node }), status: 405 };
+    let body: JobsAdminRequest;
+    try {
+      body = JSON.parse(req.body ?? '') as JobsAdminRequest;
+    } catch {
+      return reply({ ok: false, error: 'bad_request', message: 'the body is not JSON', node });
+    }
+    return reply(await handleAdmin(runner, body));
+  });
 }

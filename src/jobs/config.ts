@@ -8,10 +8,17 @@ export const NOTIFIERS = ['auto', 'nats', 'local'] as const;
 /** Peer (leadership) modules that exist: `election` (the election child's service), `solo` (always leader: single node), `none` (never runs plugins). */
 export const PEERS = ['auto', 'election', 'solo', 'none'] as const;
 
-/** One queue: its per-node concurrency limit, and whether it starts paused. */
+/** One queue: its per-node concurrency limit, whether it starts paused, and an optional cluster-wide limit. */
 export interface QueueConfig {
   readonly limit: number;
   readonly paused?: boolean;
+  /**
+   * At most this many jobs of the queue executing across the whole cluster (Oban Pro's
+   * `global_limit`); a node still runs at most `limit`. The slots are kept in the store and
+   * taken in the claiming transaction, so the limit holds across leader changes; the leader's
+   * lifeline gives back a dead node's slots with its jobs. Give every node the same value.
+   */
+  readonly globalLimit?: number;
 }
 
 /**
@@ -36,12 +43,18 @@ export interface JobRunnerConfig {
   /** `false` keeps finished jobs forever. Default: prune after 60 s (Oban's `max_age`). */
   readonly pruner?: false | { readonly maxAgeMs?: number; readonly intervalMs?: number; readonly limit?: number };
   readonly lifeline?: { readonly intervalMs?: number; readonly graceMs?: number; readonly rescueAfterMs?: number | false };
+  /**
+   * Serve `ordo jobs` on this unix socket (usually `adminSocketPath(dataDir)`): the local
+   * control channel, no NATS needed. A path over 107 bytes (the kernel's limit) or one another
+   * live process serves makes the runner degraded with the reason, not a failed boot.
+   */
+  readonly adminSocket?: string;
 }
 
 /** Every default applied. */
 export interface NormalConfig {
   readonly workers: ReadonlyMap<string, WorkerDef<never>>;
-  readonly queues: ReadonlyMap<string, { limit: number; paused: boolean }>;
+  readonly queues: ReadonlyMap<string, { limit: number; paused: boolean; globalLimit: number | undefined }>;
   readonly crons: readonly ParsedCron[];
   readonly notifier: (typeof NOTIFIERS)[number];
   readonly peer: (typeof PEERS)[number];
@@ -50,9 +63,10 @@ export interface NormalConfig {
   readonly stager: { intervalMs: number; limit: number };
   readonly pruner: { maxAgeMs: number; intervalMs: number; limit: number } | undefined;
   readonly lifeline: { intervalMs: number; graceMs: number | undefined; rescueAfterMs: number | undefined };
+  readonly adminSocket: string | undefined;
 }
 
-const KNOWN_KEYS = ['workers', 'queues', 'crontab', 'notifier', 'peer', 'shutdownMs', 'pollMs', 'stager', 'pruner', 'lifeline'];
+const KNOWN_KEYS = ['workers', 'queues', 'crontab', 'notifier', 'peer', 'shutdownMs', 'pollMs', 'stager', 'pruner', 'lifeline', 'adminSocket'];
 
 function positive(field: string, v: unknown, dflt: number): number {
   if (v === undefined) return dflt;
@@ -71,12 +85,17 @@ export function validateRunnerConfig(c: JobRunnerConfig): NormalConfig {
   if (!NOTIFIERS.includes(notifier)) throw new JobsUnknownModuleError('notifier', notifier, NOTIFIERS);
   const peer = c.peer ?? 'auto';
   if (!PEERS.includes(peer)) throw new JobsUnknownModuleError('peer', peer, PEERS);
-  const queues = new Map<string, { limit: number; paused: boolean }>();
+  const queues = new Map<string, { limit: number; paused: boolean; globalLimit: number | undefined }>();
   for (const [name, q] of Object.entries(c.queues ?? {})) {
     checkName(`queues.${name}`, name);
     const limit = typeof q === 'number' ? q : q?.limit;
     if (!Number.isInteger(limit) || (limit as number) < 1) throw new JobsConfigError(`queues.${name}.limit`, limit, 'must be a positive integer');
-    queues.set(name, { limit: limit as number, paused: typeof q === 'object' && !!q.paused });
+    if (typeof q === 'object' && q) {
+      for (const k of Object.keys(q)) if (!['limit', 'paused', 'globalLimit'].includes(k)) throw new JobsConfigError(`queues.${name}.${k}`, (q as unknown as Record<string, unknown>)[k], 'unknown queue option (known: limit, paused, globalLimit)');
+    }
+    const globalLimit = typeof q === 'object' ? q?.globalLimit : undefined;
+    if (globalLimit !== undefined && (!Number.isInteger(globalLimit) || globalLimit < 1)) throw new JobsConfigError(`queues.${name}.globalLimit`, globalLimit, 'must be a positive integer');
+    queues.set(name, { limit: limit as number, paused: typeof q === 'object' && !!q.paused, globalLimit });
   }
   const workers = new Map<string, WorkerDef<never>>();
   if (!Array.isArray(c.workers)) throw new JobsConfigError('workers', c.workers, 'must be an array of defineWorker() results');
@@ -97,6 +116,8 @@ export function validateRunnerConfig(c: JobRunnerConfig): NormalConfig {
   }
   const p = c.pruner;
   const l = c.lifeline ?? {};
+  const sock = c.adminSocket;
+  if (sock !== undefined && (typeof sock !== 'string' || sock.length === 0)) throw new JobsConfigError('adminSocket', sock, 'must be a unix socket path');
   return {
     workers,
     queues,
@@ -112,5 +133,6 @@ export function validateRunnerConfig(c: JobRunnerConfig): NormalConfig {
       graceMs: l.graceMs === undefined ? undefined : l.graceMs === 0 ? 0 : positive('lifeline.graceMs', l.graceMs, 0),
       rescueAfterMs: l.rescueAfterMs === false ? undefined : positive('lifeline.rescueAfterMs', l.rescueAfterMs, 3_600_000),
     },
+    adminSocket: sock,
   };
 }

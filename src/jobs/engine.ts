@@ -11,6 +11,7 @@ import { JOB_TABLES, laneRange, toJob, toRow } from './tables.ts';
 import type { EnqueueResult, Job, JobError, JobState, UniqueOptions } from './types.ts';
 import { FINAL_STATES } from './types.ts';
 import { isDuplicate, replaced } from './unique.ts';
+import { dropSlots, withSlots, type SlotsChange } from './slots.ts';
 
 const T = JOB_TABLES;
 
@@ -55,22 +56,54 @@ export function availableOf(store: Store, queue: string, limit: number): Job[] {
   return store.indexRange(T.jobs, 'lane', from, to, { limit }).map((r) => toJob(r));
 }
 
-/** Claims up to `n` available jobs of `queue` for runner `by`: each becomes `executing`, attempt + 1. */
-export async function claim(store: Store, queue: string, n: number, by: string, now: number): Promise<Job[]> {
-  const candidates = availableOf(store, queue, n * 2);
-  if (candidates.length === 0) return [];
-  return store.transaction((tx) => {
-    const got: Job[] = [];
-    for (const c of candidates) {
+/** What a transaction claims besides its other work: up to `want` of `candidates` (re-read by key), within the global limit. */
+export interface ClaimNext {
+  readonly queue: string;
+  readonly by: string;
+  readonly now: number;
+  readonly want: number;
+  readonly candidates: readonly Job[];
+  /** The global limit's part (slots given back, the limit), when the queue has one. */
+  readonly slots?: SlotsChange | undefined;
+}
+
+function claimInTx(tx: Tx, c: ClaimNext): Job[] {
+  const got: Job[] = [];
+  withSlots(tx, c.queue, c.by, c.slots, c.candidates.length > 0 ? c.want : 0, (n) => {
+    for (const cand of c.candidates) {
       if (got.length >= n) break;
-      const j = getJob(tx, c.id);
+      const j = getJob(tx, cand.id);
       if (!j || j.state !== 'available') continue;
-      const next: Job = { ...j, state: 'executing', attempt: j.attempt + 1, attemptedAt: now, attemptedBy: by };
+      const next: Job = { ...j, state: 'executing', attempt: j.attempt + 1, attemptedAt: c.now, attemptedBy: c.by };
       tx.put(T.jobs, toRow(next));
       got.push(next);
     }
-    return got;
+    return got.length;
   });
+  return got;
+}
+
+/**
+ * The next claim's candidates: a dirty read of up to twice `want` (some may be taken by then),
+ * skipping those another claim of this node has in flight (overlapping candidates would make
+ * this node's own transactions conflict and wait for each other's commit).
+ */
+export function nextClaim(store: Store, queue: string, want: number, by: string, now: number, slots?: SlotsChange, skip?: ReadonlySet<string>): ClaimNext {
+  if (want <= 0) return { queue, by, now, want, candidates: [], slots };
+  const n = want * 2;
+  const read = availableOf(store, queue, n + (skip?.size ?? 0));
+  const candidates = skip && skip.size > 0 ? read.filter((j) => !skip.has(j.id)).slice(0, n) : read;
+  return { queue, by, now, want, candidates, slots };
+}
+
+/**
+ * Claims up to `n` available jobs of `queue` for runner `by` in one transaction (Oban's fetch
+ * of the queue's free demand): each becomes `executing`, attempt + 1. With a global limit it
+ * also gives back `slots.release` slots and takes one per job claimed.
+ */
+export async function claim(store: Store, c: ClaimNext): Promise<Job[]> {
+  if (c.candidates.length === 0 && !(c.slots && c.slots.release > 0)) return [];
+  return store.transaction((tx) => claimInTx(tx, c));
 }
 
 /** True when `j` is still the attempt `claimed` (not rescued, cancelled or re-claimed since). */
@@ -78,11 +111,13 @@ const sameAttempt = (j: Job | undefined, claimed: Job): j is Job =>
   !!j && j.state === 'executing' && j.attemptedBy === claimed.attemptedBy && j.attempt === claimed.attempt;
 
 /**
- * Ends attempt `claimed` with `change`, running `effects` in the same transaction. `'fenced'`
- * (nothing written, effects not applied) when the job is no longer that attempt.
+ * Ends attempt `claimed` with `change`, running `effects` in the same transaction (and the
+ * global limit's release, when `next` carries one). `'fenced'` (nothing written, effects not
+ * applied) when the job is no longer that attempt.
  */
-export async function finish(store: Store, claimed: Job, change: (j: Job) => Job, effects?: (tx: Tx) => void): Promise<'done' | 'fenced'> {
+export async function finish(store: Store, claimed: Job, change: (j: Job) => Job, effects?: (tx: Tx) => void, next?: ClaimNext): Promise<'done' | 'fenced'> {
   return store.transaction((tx) => {
+    if (next) claimInTx(tx, { ...next, want: 0 });
     const j = getJob(tx, claimed.id);
     if (!sameAttempt(j, claimed)) return 'fenced' as const;
     effects?.(tx);
@@ -91,16 +126,25 @@ export async function finish(store: Store, claimed: Job, change: (j: Job) => Job
   });
 }
 
-/** Several {@link finish}es without effects in one transaction; each is fenced on its own. */
-export async function finishMany(store: Store, items: ReadonlyArray<{ claimed: Job; change: (j: Job) => Job }>): Promise<Array<'done' | 'fenced'>> {
-  return store.transaction((tx) =>
-    items.map(({ claimed, change }) => {
+/**
+ * Several {@link finish}es without effects in one transaction, each fenced on its own — and the
+ * next claim in the same transaction (BullMQ's `moveToCompleted` fetching the next job): the
+ * slots these outcomes free go straight to the jobs claimed, one commit instead of two.
+ */
+export async function finishMany(
+  store: Store,
+  items: ReadonlyArray<{ claimed: Job; change: (j: Job) => Job }>,
+  next?: ClaimNext,
+): Promise<{ results: Array<'done' | 'fenced'>; claimed: Job[] }> {
+  return store.transaction((tx) => {
+    const results = items.map(({ claimed, change }) => {
       const j = getJob(tx, claimed.id);
       if (!sameAttempt(j, claimed)) return 'fenced' as const;
       tx.put(T.jobs, toRow(change(j)));
       return 'done' as const;
-    }),
-  );
+    });
+    return { results, claimed: next ? claimInTx(tx, next) : [] };
+  });
 }
 
 /** An error entry for the job's current attempt. */
@@ -174,10 +218,13 @@ export function executingByRunner(store: Store): Map<string, Job[]> {
 /**
  * Lifeline: returns orphaned executing jobs to `available` (or `discarded` when their attempts
  * are used up), recording why. `returnAttempt` (a graceful drain) also gives the attempt back.
+ * `drop`: the global-limit slots of these runners are dropped in the same transaction (their
+ * performs are gone: a dead runner, or this one stopping).
  */
-export async function rescue(store: Store, jobs: readonly Job[], now: number, why: string, returnAttempt = false): Promise<number> {
-  if (jobs.length === 0) return 0;
+export async function rescue(store: Store, jobs: readonly Job[], now: number, why: string, returnAttempt = false, drop?: { runners: ReadonlySet<string>; queues: Iterable<string> }): Promise<number> {
+  if (jobs.length === 0 && !drop) return 0;
   return store.transaction((tx) => {
+    if (drop) dropSlots(tx, drop.runners, drop.queues);
     let n = 0;
     for (const c of jobs) {
       const j = getJob(tx, c.id);

@@ -22,6 +22,6 @@ export type { JobsMetrics, LatencySummary } from './metrics.ts';
 export { JobsError, JobsConfigError, JobsUnknownModuleError, JobsUnknownWorkerError, JobsStoreError, JobsStoppedError, JobsTimeoutError } from './errors.ts';
 export { jobRunnerMachine, jobRunnerChild } from './machine.ts';
 export type { JobRunnerMachineInput, JobRunnerChildOptions } from './machine.ts';
-export { handleAdmin, serveAdmin, adminSubject } from './admin.ts';
+export { handleAdmin, serveAdmin, adminSubject, serveAdminSocket, adminSocketPath, ADMIN_SOCKET, ADMIN_ROUTE } from './admin.ts';
 export type { JobsAdminRequest, JobsAdminResponse } from './admin.ts';
 export { JobsBoard } from './board.ts';

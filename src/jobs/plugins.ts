@@ -12,6 +12,7 @@ import type { TimerHandle } from '../env/clock.ts';
 import type { Store } from '../store/index.ts';
 import type { Membership } from '../cluster/index.ts';
 import { executingByRunner, prune, rescue, stage } from './engine.ts';
+import { slotHolders } from './slots.ts';
 import type { Job } from './types.ts';
 
 /** What a plugin reports to its runner. */
@@ -160,23 +161,32 @@ export function lifelinePlugin(env: Env, store: Store, membership: Membership, s
     const orphans: Job[] = [];
     let soonest: number | undefined;
     const byRunner = executingByRunner(store);
-    for (const k of missingSince.keys()) if (!byRunner.has(k) || live.has(k)) missingSince.delete(k);
-    for (const [by, jobs] of byRunner) {
+    // a dead runner may hold global slots with no job executing (a perform that outlived its timeout)
+    const holders = slotHolders(store);
+    const suspects = new Set([...byRunner.keys(), ...holders.keys()]);
+    for (const k of missingSince.keys()) if (!suspects.has(k) || live.has(k)) missingSince.delete(k);
+    const dead = new Set<string>();
+    for (const by of suspects) {
+      const jobs = byRunner.get(by) ?? [];
       if (!live.has(by)) {
         const since = missingSince.get(by) ?? now;
         missingSince.set(by, since);
-        if (now - since >= o.graceMs) orphans.push(...jobs);
-        else soonest = Math.min(soonest ?? Infinity, since + o.graceMs - now);
+        if (now - since >= o.graceMs) {
+          orphans.push(...jobs);
+          dead.add(by);
+        } else soonest = Math.min(soonest ?? Infinity, since + o.graceMs - now);
       } else if (o.rescueAfterMs !== undefined) {
         orphans.push(...jobs.filter((j) => (j.attemptedAt ?? now) <= now - o.rescueAfterMs!));
       }
     }
-    if (orphans.length > 0) {
-      const n = await rescue(store, orphans, now, 'rescued: its runner is gone (lifeline)');
-      const queues = new Set(orphans.map((j) => j.queue));
+    const dropQueues = new Set([...dead].flatMap((r) => holders.get(r) ?? []));
+    if (orphans.length > 0 || dropQueues.size > 0) {
+      // the dead runners' slots come back in the transaction that rescues their jobs
+      const n = await rescue(store, orphans, now, 'rescued: its runner is gone (lifeline)', false, dropQueues.size > 0 ? { runners: dead, queues: dropQueues } : undefined);
+      const queues = new Set([...orphans.map((j) => j.queue), ...dropQueues]);
       for (const q of queues) hooks.available(q);
       if (n > 0) hooks.rescued(n);
     }
-    return { next: soonest, wrote: orphans.length > 0 };
+    return { next: soonest, wrote: orphans.length > 0 || dropQueues.size > 0 };
   });
 }

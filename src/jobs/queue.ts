@@ -11,9 +11,9 @@ import type { Env } from '../env/env.ts';
 import type { TimerHandle } from '../env/clock.ts';
 import type { Store, Tx } from '../store/index.ts';
 import { obanBackoff } from './backoff.ts';
-import { claim, errorEntry, finish, finishMany, rescue } from './engine.ts';
-import { Batcher } from './batcher.ts';
+import { claim, errorEntry, finish, finishMany, nextClaim, rescue } from './engine.ts';
 import { JobsTimeoutError } from './errors.ts';
+import type { SlotsChange } from './slots.ts';
 import type { Job, JobOutcome, WorkerDef } from './types.ts';
 
 /** What a queue reports to its runner. */
@@ -31,6 +31,16 @@ interface Running {
   /** Set once the outcome is written (or fenced): the slot is free when the perform has also settled. */
   settled: boolean;
   performDone: boolean;
+  /** The outcome's transaction in flight also gives this slot back (the perform had ended when it was sent). */
+  carried: boolean;
+}
+
+/** One outcome waiting for the next shared completion transaction. */
+interface Finishing {
+  readonly r: Running;
+  readonly change: (j: Job) => Job;
+  done(res: 'done' | 'fenced'): void;
+  failed(err: unknown): void;
 }
 
 /** Options of one queue. */
@@ -38,15 +48,25 @@ export interface QueueOptions {
   readonly name: string;
   readonly limit: number;
   readonly paused: boolean;
+  /** At most this many executing cluster-wide (slots in the store, see slots.ts). */
+  readonly globalLimit?: number | undefined;
 }
 
 export class Queue {
   readonly name: string;
   limit: number;
   paused: boolean;
+  readonly globalLimit: number | undefined;
   readonly running = new Map<string, Running>();
   private claiming = false;
+  /** Slots the claim in flight may fill. */
+  private reserved = 0;
   private claimInflight: Promise<void> | undefined;
+  /** Global slots of performs that ended after their outcome was written: given back by the next transaction. */
+  private pendingRelease = 0;
+  private finishing: Finishing[] = [];
+  private finishScheduled = false;
+  private readonly flushes = new Set<Promise<void>>();
   private halted = false;
   private again = false;
   private stopped = false;
@@ -57,7 +77,6 @@ export class Queue {
   private readonly by: string;
   private readonly workers: ReadonlyMap<string, WorkerDef<never>>;
   private readonly hooks: QueueHooks;
-  private readonly finisher: Batcher<{ claimed: Job; change: (j: Job) => Job }, 'done' | 'fenced'>;
 
   constructor(env: Env, store: Store, by: string, workers: ReadonlyMap<string, WorkerDef<never>>, o: QueueOptions, hooks: QueueHooks) {
     this.env = env;
@@ -68,45 +87,86 @@ export class Queue {
     this.name = o.name;
     this.limit = o.limit;
     this.paused = o.paused;
-    this.finisher = new Batcher((items) => finishMany(store, items));
+    this.globalLimit = o.globalLimit;
   }
 
-  /** Claims and starts jobs while there is room. Safe to call any time, as often as wanted. */
+  private slots(release: number): SlotsChange | undefined {
+    return this.globalLimit === undefined ? undefined : { limit: this.globalLimit, release };
+  }
+
+  /** Claims and starts jobs while there is room (and gives back ended global slots). Safe to call any time, as often as wanted. */
   dispatch(): void {
-    if (this.stopped || this.paused) return;
+    if (this.stopped) return;
     if (this.claiming) {
       this.again = true;
       return;
     }
-    const free = this.limit - this.running.size;
-    if (free <= 0) return;
+    const free = this.paused ? 0 : Math.max(0, this.limit - this.running.size);
+    const release = this.globalLimit === undefined ? 0 : this.pendingRelease;
+    if (free === 0 && release === 0) return;
     this.claiming = true;
     this.again = false;
-    this.claimInflight = claim(this.store, this.name, free, this.by, this.env.clock.now()).then(
+    this.reserved = free;
+    this.pendingRelease -= release;
+    let taking: readonly Job[] = [];
+    this.claimInflight = this.serial(() => {
+      const c = nextClaim(this.store, this.name, free, this.by, this.env.clock.now(), this.slots(release), this.taking);
+      taking = this.take(c.candidates);
+      return claim(this.store, c);
+    }).then(
       async (jobs) => {
+        this.untake(taking);
         this.claiming = false;
-        if (jobs.length > 0) this.hooks.storeOk();
-        if (this.stopped) {
-          // claimed while stopping: give them back at once (attempt returned), never orphaned
-          if (!this.halted) await rescue(this.store, jobs, this.env.clock.now(), 'shutdown', true).catch((err) => this.hooks.storeFailed(`drain ${this.name}`, err));
-          return;
-        }
+        this.reserved = 0;
+        if (jobs.length > 0 || release > 0) this.hooks.storeOk();
+        if (this.stopped) return this.giveBack(jobs);
         for (const j of jobs) this.start(j);
         // more may be waiting: a full batch, or a notification that came while claiming
-        if (this.again || jobs.length === free) this.dispatch();
+        if (this.again || (free > 0 && jobs.length === free)) this.dispatch();
       },
       (err) => {
+        this.untake(taking);
         this.claiming = false;
+        this.reserved = 0;
+        this.pendingRelease += release;
         this.hooks.storeFailed(`claim ${this.name}`, err);
       },
     );
+  }
+
+  /** Candidates a claim of this node has in flight (the next claim skips them). */
+  private readonly taking = new Set<string>();
+  private take(jobs: readonly Job[]): readonly Job[] {
+    for (const j of jobs) this.taking.add(j.id);
+    return jobs;
+  }
+  private untake(jobs: readonly Job[]): void {
+    for (const j of jobs) this.taking.delete(j.id);
+  }
+
+  private lane: Promise<unknown> = Promise.resolve();
+  /**
+   * With a global limit every transaction of the queue reads and writes its slots row: run them
+   * one at a time on this node (concurrent ones would only conflict and wait for each other).
+   */
+  private serial<T>(f: () => Promise<T>): Promise<T> {
+    if (this.globalLimit === undefined) return f();
+    const p = this.lane.then(f, f);
+    this.lane = p.catch(() => undefined);
+    return p;
+  }
+
+  /** Claimed while stopping: given back at once (attempt returned), never orphaned. */
+  private async giveBack(jobs: readonly Job[]): Promise<void> {
+    if (this.halted || jobs.length === 0) return;
+    await rescue(this.store, jobs, this.env.clock.now(), 'shutdown', true).catch((err) => this.hooks.storeFailed(`drain ${this.name}`, err));
   }
 
   private start(job: Job): void {
     if (this.stopped) return;
     const worker = this.workers.get(job.worker);
     const abort = new AbortController();
-    const r: Running = { job, abort, startedAt: this.env.clock.now(), settled: false, performDone: false };
+    const r: Running = { job, abort, startedAt: this.env.clock.now(), settled: false, performDone: false, carried: false };
     this.running.set(job.id, r);
     this.hooks.started(job, r.startedAt - Math.max(job.scheduledAt, job.insertedAt));
     let timer: TimerHandle | undefined;
@@ -138,11 +198,20 @@ export class Queue {
     void outcome.then((o) => this.record(r, o));
   }
 
+  /** Frees `r`'s slot once its outcome is written and its perform has ended. */
   private release(r: Running): void {
     if (!r.settled || !r.performDone) return;
-    if (this.running.get(r.job.id) === r) this.running.delete(r.job.id);
+    if (!this.free(r)) return;
     for (const w of this.drainWaiters) w();
     this.dispatch();
+  }
+
+  private free(r: Running): boolean {
+    if (this.running.get(r.job.id) !== r) return false;
+    this.running.delete(r.job.id);
+    // a slot whose outcome transaction did not carry it is given back by the next one
+    if (this.globalLimit !== undefined && !r.carried) this.pendingRelease++;
+    return true;
   }
 
   /** The state change an outcome makes. */
@@ -172,30 +241,95 @@ export class Queue {
     if (r.settled) return;
     const { change, effects, state } = this.changeOf(o);
     let final = state;
+    const ch = (j: Job): Job => {
+      const next = change(j);
+      final = next.state;
+      return next;
+    };
     const write = (attempt: number): void => {
       if (this.running.get(r.job.id) !== r) return void (r.settled = true); // drained: returned to available
-      const ch = (j: Job): Job => {
-        const next = change(j);
-        final = next.state;
-        return next;
+      const done = (res: 'done' | 'fenced'): void => {
+        this.hooks.storeOk();
+        r.settled = true;
+        if (res === 'done') this.hooks.finished(r.job, final, this.env.clock.now() - r.startedAt);
       };
-      // outcomes without effects share one transaction per turn; effects get their own
-      (effects ? finish(this.store, r.job, ch, effects) : this.finisher.add({ claimed: r.job, change: ch })).then(
-        (res) => {
-          this.hooks.storeOk();
-          r.settled = true;
-          if (res === 'done') this.hooks.finished(r.job, final, this.env.clock.now() - r.startedAt);
+      const failed = (err: unknown): void => {
+        // the outcome is kept and written again: the job is not lost, its slot stays taken
+        r.carried = false;
+        this.hooks.storeFailed(`record ${r.job.id}`, err);
+        if (this.stopped) return void (r.settled = true);
+        this.env.clock.setTimeout(() => write(attempt + 1), Math.min(5000, 50 * 2 ** Math.min(attempt, 7)));
+      };
+      if (effects) {
+        // effects get their own transaction (a worker's throw there fails only its own job)
+        r.carried = r.performDone && this.globalLimit !== undefined;
+        const next = this.globalLimit === undefined ? undefined : nextClaim(this.store, this.name, 0, this.by, this.env.clock.now(), this.slots(r.carried ? 1 : 0));
+        this.serial(() => finish(this.store, r.job, ch, effects, next)).then((res) => {
+          done(res);
           this.release(r);
-        },
-        (err) => {
-          // the outcome is kept and written again: the job is not lost, its slot stays taken
-          this.hooks.storeFailed(`record ${r.job.id}`, err);
-          if (this.stopped) return void (r.settled = true);
-          this.env.clock.setTimeout(() => write(attempt + 1), Math.min(5000, 50 * 2 ** Math.min(attempt, 7)));
-        },
-      );
+        }, failed);
+        return;
+      }
+      this.finishing.push({ r, change: ch, done, failed });
+      if (!this.finishScheduled) {
+        this.finishScheduled = true;
+        queueMicrotask(() => this.flushFinishing());
+      }
     };
     write(0);
+  }
+
+  private flushFinishing(): void {
+    this.finishScheduled = false;
+    if (this.halted) return;
+    const batch = this.finishing;
+    this.finishing = [];
+    if (batch.length > 0) this.track(this.finishBatch(batch, true));
+  }
+
+  private track(p: Promise<void>): void {
+    this.flushes.add(p);
+    void p.finally(() => this.flushes.delete(p));
+  }
+
+  /**
+   * Writes the outcomes of one turn in one transaction, which also claims the next jobs into the
+   * slots these outcomes free (one commit per turn instead of a completion and a claim). If the
+   * shared transaction fails, each outcome is written alone, so one bad item never fails its
+   * neighbours.
+   */
+  private async finishBatch(batch: readonly Finishing[], claimNext: boolean): Promise<void> {
+    const carried = batch.filter((b) => b.r.performDone);
+    for (const b of carried) b.r.carried = true;
+    let extra = 0;
+    let taking: readonly Job[] = [];
+    let out: { results: Array<'done' | 'fenced'>; claimed: Job[] };
+    try {
+      out = await this.serial(() => {
+        extra = this.globalLimit === undefined ? 0 : this.pendingRelease;
+        this.pendingRelease -= extra;
+        const want = claimNext && !this.stopped && !this.paused ? Math.max(0, Math.min(carried.length, this.limit - (this.running.size - carried.length) - this.reserved)) : 0;
+        const next = want > 0 || this.globalLimit !== undefined ? nextClaim(this.store, this.name, want, this.by, this.env.clock.now(), this.slots(carried.length + extra), this.taking) : undefined;
+        taking = this.take(next?.candidates ?? []);
+        return finishMany(this.store, batch.map((b) => ({ claimed: b.r.job, change: b.change })), next);
+      });
+    } catch (err) {
+      this.untake(taking);
+      this.pendingRelease += extra;
+      for (const b of batch) b.r.carried = false;
+      if (batch.length === 1) return batch[0]!.failed(err);
+      await Promise.all(batch.map((b) => this.finishBatch([b], false)));
+      return;
+    }
+    this.untake(taking);
+    batch.forEach((b, i) => b.done(out.results[i]!));
+    // the carried slots pass to the jobs claimed in the same commit; the others free when their perform ends
+    for (const b of batch) if (b.r.carried) this.free(b.r);
+    if (this.stopped) await this.giveBack(out.claimed);
+    else for (const j of out.claimed) this.start(j);
+    for (const b of batch) if (!b.r.carried) this.release(b.r);
+    for (const w of this.drainWaiters) w();
+    this.dispatch();
   }
 
   /** Aborts the local attempt of `id` (a cancel from any node). */
@@ -223,6 +357,7 @@ export class Queue {
     this.stopped = true;
     this.env.clock.clearTimeout(this.retryTimer);
     await this.claimInflight;
+    await Promise.all(this.flushes);
     if (this.running.size > 0) {
       await new Promise<void>((resolve) => {
         const done = (): void => {
@@ -238,12 +373,15 @@ export class Queue {
         this.drainWaiters.add(done);
       });
     }
+    await Promise.all(this.flushes);
     const left = [...this.running.values()];
     this.running.clear();
     for (const r of left) r.abort.abort(new Error('the job runner is stopping'));
-    if (left.length === 0) return 0;
+    // this runner's global slots go with it (its performs are over or aborted)
+    const drop = this.globalLimit === undefined ? undefined : { runners: new Set([this.by]), queues: [this.name] };
+    if (left.length === 0 && !drop) return 0;
     try {
-      return await rescue(this.store, left.map((r) => r.job), this.env.clock.now(), 'shutdown', true);
+      return await rescue(this.store, left.map((r) => r.job), this.env.clock.now(), 'shutdown', true, drop);
     } catch (err) {
       // still executing in the store: the lifeline of the next boot returns them (never lost)
       this.hooks.storeFailed(`drain ${this.name}`, err);

@@ -4,12 +4,14 @@ import type { Store } from '../store/index.ts';
 import type { ClusterService, Leadership, Membership } from '../cluster/index.ts';
 import { cancelJob, insertMany, retryJob, setPaused } from './engine.ts';
 import { Batcher } from './batcher.ts';
-import { serveAdmin } from './admin.ts';
+import { serveAdmin, serveAdminSocket } from './admin.ts';
+import type { HttpServerHandle } from '../env/index.ts';
 import { JobsConfigError, JobsStoppedError, JobsStoreError, JobsUnknownWorkerError } from './errors.ts';
 import { cronPlugin, type ParsedCron } from './cronPlugin.ts';
 import { createLocalNotifier, createNatsNotifier, type JobSignal, type Notifier, type NotifierHealth } from './notifier.ts';
 import { lifelinePlugin, prunerPlugin, stagerPlugin, type Plugin, type PluginHooks } from './plugins.ts';
 import { Queue } from './queue.ts';
+import { heldSum, slotsTaken } from './slots.ts';
 import { JOB_TABLES, laneRange, toJob } from './tables.ts';
 import type { EnqueueOptions, EnqueueResult, Job, JobState, WorkerDef } from './types.ts';
 import { JOB_STATES } from './types.ts';
@@ -26,7 +28,7 @@ export interface JobsHealth {
   /** Why degraded. */
   readonly reasons: readonly string[];
   readonly lastStoreError: { readonly operation: string; readonly code?: string; readonly message: string; readonly at: number } | undefined;
-  readonly queues: Readonly<Record<string, { readonly limit: number; readonly running: number; readonly paused: boolean }>>;
+  readonly queues: Readonly<Record<string, { readonly limit: number; readonly running: number; readonly paused: boolean; readonly globalLimit?: number; readonly globalRunning?: number }>>;
 }
 
 /** What the runner needs at start: the Env, the store, and in cluster mode the discovery and election services. */
@@ -112,7 +114,7 @@ export class JobRunner {
       },
     };
     const paused = (q: string): boolean => (store.get(JOB_TABLES.queues, q)?.['paused'] as boolean | undefined) ?? cfg.queues.get(q)!.paused;
-    for (const [q, o] of cfg.queues) this.queues.set(q, new Queue(env, store, this.node, cfg.workers, { name: q, limit: o.limit, paused: paused(q) }, qHooks));
+    for (const [q, o] of cfg.queues) this.queues.set(q, new Queue(env, store, this.node, cfg.workers, { name: q, limit: o.limit, paused: paused(q), globalLimit: o.globalLimit }, qHooks));
     this.buildPlugins(cluster !== undefined && conn !== undefined);
   }
 
@@ -141,7 +143,23 @@ export class JobRunner {
   static async start(input: JobRunnerInput): Promise<JobRunner> {
     const r = new JobRunner(input, validateRunnerConfig(input.config));
     r.run();
+    if (r.cfg.adminSocket !== undefined) await r.listenAdmin(r.cfg.adminSocket);
     return r;
+  }
+
+  private adminServer: HttpServerHandle | undefined;
+  private adminError: string | undefined;
+
+  /** The local control channel; a failure to listen makes the runner degraded, never a crash. */
+  private async listenAdmin(path: string): Promise<void> {
+    try {
+      if (new TextEncoder().encode(path).length > 107) throw new JobsConfigError('adminSocket', path, 'a unix socket path is at most 107 bytes: use a shorter data directory');
+      this.adminServer = await serveAdminSocket(this.env, path, this);
+    } catch (err) {
+      this.adminError = `admin socket ${path}: ${(err as Error)?.message ?? String(err)}`;
+      this.env.logger.error({ report: 'jobs', event: 'admin_socket_failed', path, err }, 'the job runner cannot serve its admin socket; ordo jobs will not reach this node locally');
+      this.report();
+    }
   }
 
   private run(): void {
@@ -159,6 +177,11 @@ export class JobRunner {
         if (!q || ev.op !== 'put') return;
         q.paused = ev.value['paused'] as boolean;
         if (!q.paused) q.dispatch();
+      }),
+      // a global slot given back anywhere in the cluster: this node may claim again
+      store.subscribe(JOB_TABLES.slots, (ev) => {
+        const q = this.queues.get(ev.key as string);
+        if (q?.globalLimit !== undefined && heldSum(ev.op === 'put' ? ev.value : undefined) < heldSum(ev.op === 'put' ? ev.old : ev.value)) q.dispatch();
       }),
       notifier.subscribe('insert', (p) => 'queue' in p && this.queues.get(p.queue)?.dispatch()),
       notifier.subscribe('signal', (p) => this.onSignal(p as JobSignal)),
@@ -343,6 +366,7 @@ export class JobRunner {
     const out: string[] = [];
     if (this.storeError) out.push(`store: ${this.storeError.operation}: ${this.storeError.message}`);
     if (this.notifier.health().status === 'isolated') out.push('notifier isolated (NATS unreachable): polling');
+    if (this.adminError) out.push(this.adminError);
     return out;
   }
 
@@ -358,8 +382,10 @@ export class JobRunner {
   health(): JobsHealth {
     const reasons = this.reasons();
     const status = this.state === 'ok' && reasons.length > 0 ? 'degraded' : this.state;
-    const queues: Record<string, { limit: number; running: number; paused: boolean }> = {};
-    for (const [n, q] of this.queues) queues[n] = { limit: q.limit, running: q.running.size, paused: q.paused };
+    const queues: Record<string, { limit: number; running: number; paused: boolean; globalLimit?: number; globalRunning?: number }> = {};
+    for (const [n, q] of this.queues) {
+      queues[n] = { limit: q.limit, running: q.running.size, paused: q.paused, ...(q.globalLimit !== undefined ? { globalLimit: q.globalLimit, globalRunning: slotsTaken(this.store, n) } : {}) };
+    }
     return { status, node: this.node, leader: this.leader, notifier: this.notifier.health(), reasons, lastStoreError: this.storeError, queues };
   }
 
@@ -401,6 +427,7 @@ export class JobRunner {
     this.env.clock.clearTimeout(this.pollTimer);
     await this.stopPlugins();
     for (const off of this.offs.splice(0)) off();
+    await this.adminServer?.close();
     const returned = (await Promise.all([...this.queues.values()].map((q) => q.drain(this.cfg.shutdownMs)))).reduce((a, b) => a + b, 0);
     await this.notifier.close();
     this.state = 'stopped';
@@ -417,5 +444,6 @@ export class JobRunner {
     for (const off of this.offs.splice(0)) off();
     for (const q of this.queues.values()) q.halt();
     void this.notifier.close();
+    void this.adminServer?.close();
   }
 }

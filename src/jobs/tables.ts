@@ -7,6 +7,8 @@ export const JOB_TABLES = {
   unique: 'ordo_jobs_unique',
   cron: 'ordo_jobs_cron',
   queues: 'ordo_jobs_queues',
+  /** Global limits: per queue, the slots each runner holds (see `globalLimit`). */
+  slots: 'ordo_jobs_slots',
 } as const;
 
 /** Options of {@link jobTables}. */
@@ -74,6 +76,11 @@ export function jobTables(o: JobTablesOptions = {}): Record<string, TableDef> {
       ...common,
       key: 'queue',
       attributes: { queue: { type: 'string' }, paused: { type: 'boolean', default: false } },
+    },
+    [JOB_TABLES.slots]: {
+      ...common,
+      key: 'queue',
+      attributes: { queue: { type: 'string' }, held: { type: 'json', default: {} } },
     },
   };
 }

@@ -4,7 +4,7 @@ import { startSupervisor } from './supervisor.ts';
 import { FailedToStartChildError, SupervisorError } from './errors.ts';
 import type { SupervisorInit } from './types.ts';
 import { service } from './services.ts';
-import type { ServiceDirectory } from './supervisorServer.ts';
+import type { ServiceDirectory } from './childServices.ts';
 import type { ChildDescription, ChildPhase } from './describe.ts';
 
 /** OTP application start types (conformance §2). */

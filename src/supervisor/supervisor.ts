@@ -1,6 +1,7 @@
 import type { Kernel, Pid, StartResult, Target } from '../actors/index.ts';
 import { NoProcError } from '../actors/index.ts';
-import { SupervisorServer, type ServiceDirectory } from './supervisorServer.ts';
+import { SupervisorServer } from './supervisorServer.ts';
+import type { ServiceDirectory } from './childServices.ts';
 import { validateChildSpecs, validateFlags } from './validate.ts';
 import { InvalidChildSpecError } from './errors.ts';
 import type { ChildSpec, RestartType, StartContext, SupervisorInit, SupervisorSpec } from './types.ts';

@@ -1,38 +1,25 @@
 import type { Kernel, NativeBehaviour, NativeMessage, NativeProcess, Pid, ReplyTo, StartResult } from '../actors/index.ts';
-import { StartExitError, StartTimeoutError, formatReason, isPid, report } from '../actors/index.ts';
+import { StartExitError, formatReason, isPid, report } from '../actors/index.ts';
 import { RestartWindow } from './restartIntensity.ts';
 import { decideRestart } from './decideRestart.ts';
 import { restartSet } from './strategies.ts';
 import { backoffDelay, nextAttempt } from './backoff.ts';
 import { shouldAutoShutdown } from './autoShutdown.ts';
 import { shutdownChild } from './shutdownChild.ts';
+import { attempt, giveUp, resumeParked, RESUME, START_RETRY } from './parking.ts';
 import { newRecord, type ChildRecord } from './childRecord.ts';
 import { validateChildSpec } from './validate.ts';
 import { FailedToStartChildError, MissingDependencyError } from './errors.ts';
-import type { InputContext, NormalizedChildSpec, NormalizedFlags, StartContext } from './types.ts';
+import type { NormalizedChildSpec, NormalizedFlags } from './types.ts';
+import { ChildServices, type ServiceDirectory, type ServiceState } from './childServices.ts';
+import { spawnChild } from './spawnChild.ts';
 import type { AdminRequest } from './adminProtocol.ts';
 import { handleAdmin } from './admin.ts';
 import { describeChildren } from './describe.ts';
-import { isPermanentReason } from './permanent.ts';
 
 const INIT = Symbol('init');
 const RETRY = Symbol('retry');
 const DELAYED = Symbol('delayed');
-const START_RETRY = Symbol('startRetry');
-const RESUME = Symbol('resume');
-
-/** Where a required service stands: ready (with its value), declared but its provider not ready, or provided by no one. */
-export type ServiceState = { readonly status: 'ready'; readonly value: unknown } | { readonly status: 'waiting'; readonly provider: string } | { readonly status: 'missing' };
-
-/** @internal The services a supervisor can see: its own providers first, then its ancestors'. */
-export interface ServiceDirectory {
-  lookup(name: string): ServiceState;
-  /** Calls `onReady` (once) when `name` becomes ready; returns a cancel function. */
-  watch(name: string, onReady: () => void): () => void;
-}
-
-/** What one start attempt came to. */
-type Outcome = 'started' | 'ignored' | 'parked' | 'waiting' | 'stopped' | { readonly failed: unknown };
 
 /**
  * @internal The supervisor process (OTP's `supervisor` gen_server). All state lives in two
@@ -45,17 +32,20 @@ export class SupervisorServer implements NativeBehaviour {
   /** Dynamic children by record key, in start order. */
   readonly dynamic = new Map<number, ChildRecord>();
   private readonly byPid = new Map<number, ChildRecord>();
-  private readonly services = new Map<string, { pid: Pid; value: unknown }>();
+  /** What the ready children provide, and who waits for it. */
+  /** @internal */
+  readonly services: ChildServices;
   /** The pid a record had before it stopped: a restarting dynamic child is addressed by it (OTP `{restarting, OldPid}`). */
   private readonly formerPid = new WeakMap<ChildRecord, Pid>();
   restarts: RestartWindow;
   /** An orderly stop (an exit signal from the parent) has arrived: start nothing more. */
-  private stopRequested = false;
+  /** @internal */
+  stopRequested = false;
   /** Start attempts under way (their processes are linked to us but not yet recorded). */
-  private inflight = 0;
+  /** @internal */
+  inflight = 0;
   /** A provider became ready: parked children get their turn when the current message is done. */
   private resumeDue = false;
-  private readonly watchers = new Map<string, Set<() => void>>();
   private nextKey = 0;
   private initDone!: (r: StartResult) => void;
   readonly initialized: Promise<StartResult>;
@@ -66,7 +56,6 @@ export class SupervisorServer implements NativeBehaviour {
   readonly specs: NormalizedChildSpec[];
   readonly parent: Pid | undefined;
   readonly label: string;
-  private readonly parentServices: ServiceDirectory | undefined;
   /** Called whenever a child changes phase (started, waiting, parked, exited): live views, readiness. */
   readonly onChange: (() => void) | undefined;
   constructor(
@@ -85,7 +74,8 @@ export class SupervisorServer implements NativeBehaviour {
     this.specs = specs;
     this.parent = parent;
     this.label = label;
-    this.parentServices = parentServices;
+    this.services = new ChildServices(this.children, parentServices);
+    this.directory = this.services.directory;
     this.onChange = onChange;
     this.initialized = new Promise((r) => (this.initDone = r));
     this.restarts = new RestartWindow(flags);
@@ -123,7 +113,7 @@ export class SupervisorServer implements NativeBehaviour {
     }
     while (this.resumeDue && this.proc.alive && !this.stopRequested) {
       this.resumeDue = false;
-      await this.resumeParked();
+      await resumeParked(this);
     }
   }
 
@@ -162,8 +152,8 @@ export class SupervisorServer implements NativeBehaviour {
       if (!rec.waiting || !this.owns(rec) || this.stopRequested) return;
       rec.waiting = false;
       rec.restarting = false;
-      const out = await this.attempt(rec);
-      if (typeof out === 'object') await this.giveUp(rec, out.failed);
+      const out = await attempt(this, rec);
+      if (typeof out === 'object') await giveUp(this, rec, out.failed);
       return;
     }
     if (msg.tag === RETRY || msg.tag === DELAYED) {
@@ -197,7 +187,7 @@ export class SupervisorServer implements NativeBehaviour {
       this.children.push(rec);
     }
     for (const rec of [...this.children]) {
-      const out = await this.attempt(rec);
+      const out = await attempt(this, rec);
       if (out === 'stopped') return; // the stop signal queued behind us stops what started
       if (out === 'ignored') {
         if (rec.spec.restart === 'temporary') this.remove(rec);
@@ -219,111 +209,6 @@ export class SupervisorServer implements NativeBehaviour {
     this.initDone({ status: 'ok', pid: this.self });
   }
 
-  // ---- waiting and parking (beyond OTP: dependencies are Ordo's) -------------------------------
-
-  /**
-   * One start attempt of `rec`: parked if a service it requires has a provider that is not
-   * ready; else started. A failed attempt with `startRetry` (and a reason not permanent) waits
-   * for its retry — not charged to intensity; any other failure is returned to the caller,
-   * which applies OTP's rules.
-   */
-  private async attempt(rec: ChildRecord): Promise<Outcome> {
-    if (this.stopRequested || !this.proc.alive) return 'stopped';
-    const deps = this.resolveDeps(rec);
-    if (deps.status !== 'ok') {
-      if (deps.status === 'missing') return { failed: new MissingDependencyError(rec.spec.id, deps.service) };
-      this.park(rec, deps.service);
-      return 'parked';
-    }
-    rec.parkedOn = undefined;
-    rec.starting = true;
-    rec.since = this.kernel.env.clock.now();
-    this.inflight++;
-    this.changed();
-    let res: StartResult;
-    try {
-      res = await this.startRecord(rec, deps.deps);
-    } finally {
-      rec.starting = false;
-      this.inflight--;
-    }
-    if (res.status === 'ok') return 'started';
-    rec.since = this.kernel.env.clock.now();
-    if (this.stopRequested) return 'stopped';
-    if (res.status === 'ignore') return 'ignored';
-    const reason = res.status === 'already_started' ? { alreadyStarted: res.pid } : res.error;
-    rec.attempts++;
-    // Health shows what went wrong in the child, not the wrapper that says it exited before ready.
-    rec.lastError = reason instanceof StartExitError ? reason.reason : reason instanceof StartTimeoutError && reason.cause !== undefined ? reason.cause : reason;
-    this.changed();
-    const retry = rec.spec.startRetry;
-    if (!retry || isPermanentReason(reason, retry.isPermanent) || (retry.maxAttempts !== undefined && rec.attempts >= retry.maxAttempts)) {
-      // Marked before returning: observers that run before the caller resumes must not see a
-      // settled child. Without startRetry the caller queues OTP's retry (`restarting`); with it,
-      // the supervisor gives up (fail fast), so nothing more may start.
-      rec.restarting = true;
-      if (retry && this.proc.ready) this.stopRequested = true;
-      return { failed: reason };
-    }
-    const delay = backoffDelay(retry, rec.attempts - 1, this.kernel.env.random.next());
-    rec.waiting = true;
-    rec.restarting = true; // OTP's `restarting` slot: a retry is pending
-    report(this.kernel.env.logger, 'start_retry', { supervisor: this.label, child: rec.spec.id, reason, attempts: rec.attempts, delayMs: delay });
-    rec.timer = this.kernel.env.clock.setTimeout(() => this.proc.enqueue({ kind: 'info', message: { tag: START_RETRY, record: rec } }), delay);
-    return 'waiting';
-  }
-
-  private park(rec: ChildRecord, service: string): void {
-    const first = rec.parkedOn !== service;
-    rec.parkedOn = service;
-    rec.restarting = false;
-    rec.since = this.kernel.env.clock.now();
-    if (first) {
-      report(this.kernel.env.logger, 'child_parked', { supervisor: this.label, child: rec.spec.id, waitingFor: service });
-      // A provider of an ancestor's: ask to be told when it is ready. Own providers resume us by themselves.
-      if (!this.ownProvider(service)) this.parentServices?.watch(service, () => this.proc.enqueue({ kind: 'info', message: RESUME }));
-    }
-    this.changed();
-  }
-
-  /** Starts the parked children whose providers are ready now, in start order. */
-  private async resumeParked(): Promise<void> {
-    const recs = this.isDynamic ? [...this.dynamic.values()] : [...this.children];
-    for (const rec of recs) {
-      if (rec.parkedOn === undefined || rec.pid || !this.owns(rec)) continue;
-      if (this.lookup(rec.parkedOn).status !== 'ready') continue;
-      const out = await this.attempt(rec);
-      if (out === 'stopped') return;
-      if (out === 'ignored' && (this.isDynamic || rec.spec.restart === 'temporary')) this.remove(rec);
-      if (typeof out === 'object') {
-        await this.giveUp(rec, out.failed);
-        return;
-      }
-    }
-  }
-
-  /** A start that cannot succeed by waiting (permanent reason, attempts exhausted, missing service): fail fast, named. */
-  private async giveUp(rec: ChildRecord, reason: unknown): Promise<void> {
-    report(this.kernel.env.logger, 'start_error', { supervisor: this.label, child: rec.spec.id, reason, attempts: rec.attempts });
-    this.stopRequested = true;
-    await this.terminateAll();
-    this.proc.exit({ shutdown: new FailedToStartChildError(rec.spec.id, reason, this.label) });
-  }
-
-  private resolveDeps(rec: ChildRecord): { status: 'ok'; deps: Record<string, unknown> } | { status: 'parked' | 'missing'; service: string } {
-    const deps: Record<string, unknown> = {};
-    for (const { as, service } of rec.spec.requires) {
-      const found = this.lookup(service);
-      if (found.status === 'ready') deps[as] = found.value;
-      else return { status: found.status === 'waiting' ? 'parked' : 'missing', service };
-    }
-    return { status: 'ok', deps };
-  }
-
-  private ownProvider(name: string): ChildRecord | undefined {
-    return this.children.find((c) => c.spec.provides?.name === name);
-  }
-
   changed(): void {
     this.onChange?.();
   }
@@ -331,73 +216,23 @@ export class SupervisorServer implements NativeBehaviour {
   // ---- starting ---------------------------------------------------------------------------
 
   lookup(name: string): ServiceState {
-    const own = this.services.get(name);
-    if (own) return { status: 'ready', value: own.value };
-    const provider = this.ownProvider(name);
-    if (provider) return { status: 'waiting', provider: provider.spec.id };
-    return this.parentServices ? this.parentServices.lookup(name) : { status: 'missing' };
+    return this.services.lookup(name);
   }
 
   /** The directory nested supervisors look services up in. */
-  readonly directory: ServiceDirectory = {
-    lookup: (name) => this.lookup(name),
-    watch: (name, onReady) => {
-      if (!this.ownProvider(name)) return this.parentServices?.watch(name, onReady) ?? (() => undefined);
-      let set = this.watchers.get(name);
-      if (!set) this.watchers.set(name, (set = new Set()));
-      set.add(onReady);
-      return () => set.delete(onReady);
-    },
-  };
-
-  private serviceReady(name: string): void {
-    this.resumeDue = true;
-    const set = this.watchers.get(name);
-    if (!set) return;
-    this.watchers.delete(name);
-    for (const fn of set) fn();
-  }
+  readonly directory: ServiceDirectory;
 
   /** Starts one child per its spec; on success records pid, service and start time. */
   async startRecord(rec: ChildRecord, resolved?: Record<string, unknown>): Promise<StartResult> {
     const spec = rec.spec;
     let deps = resolved;
     if (!deps) {
-      const d = this.resolveDeps(rec);
+      const d = this.services.resolve(rec);
       if (d.status !== 'ok') return { status: 'error', error: new MissingDependencyError(spec.id, d.service) };
       deps = d.deps;
     }
     const { kernel } = this;
-    const ctx: StartContext & { services: ServiceDirectory; onChange: (() => void) | undefined } = {
-      env: kernel.env,
-      kernel,
-      parent: this.self,
-      deps,
-      args: rec.args,
-      services: this.directory,
-      onChange: this.onChange,
-      spawn: (machine, options = {}) => kernel.spawn(machine, { startTimeoutMs: spec.startTimeoutMs, ...options, link: this.self }),
-    };
-    let res: StartResult;
-    try {
-      const start = spec.start;
-      if (typeof start === 'function') {
-        res = await start(ctx);
-      } else {
-        const input = start.input;
-        res = await kernel.spawn(start.machine, {
-          ...(typeof input === 'function' ? { inputFor: (self: Pid) => (input as (c: InputContext) => unknown)({ ...ctx, self }) } : { input }),
-          name: start.name,
-          trapExit: start.trapExit,
-          link: this.self,
-          startTimeoutMs: spec.startTimeoutMs,
-          selectService: spec.provides?.select as never,
-        });
-      }
-    } catch (e) {
-      res = { status: 'error', error: e };
-    }
-    if (!res || typeof res !== 'object' || !('status' in res)) res = { status: 'error', error: { badReturn: res } };
+    const res = await spawnChild(spec, { kernel, self: this.self, deps, args: rec.args, services: this.directory, onChange: this.onChange });
     rec.tried = true;
     if (res.status === 'ok') {
       if (!isPid(res.pid)) return { status: 'error', error: { badReturn: res } };
@@ -412,8 +247,8 @@ export class SupervisorServer implements NativeBehaviour {
       rec.since = rec.startedAt;
       this.byPid.set(res.pid.id, rec);
       if (spec.provides) {
-        this.services.set(spec.provides.name, { pid: res.pid, value: res.info });
-        this.serviceReady(spec.provides.name);
+        this.resumeDue = true; // parked children get their turn when the current message is done
+        this.services.provide(spec.provides.name, res.pid, res.info);
       }
       report(kernel.env.logger, 'progress', { supervisor: this.label, child: spec.id, pid: String(res.pid) }, 'info');
       this.changed();
@@ -442,7 +277,7 @@ export class SupervisorServer implements NativeBehaviour {
       this.formerPid.set(rec, rec.pid);
       this.byPid.delete(rec.pid.id);
       const p = rec.spec.provides;
-      if (p && this.services.get(p.name)?.pid === rec.pid) this.services.delete(p.name);
+      if (p) this.services.withdraw(p.name, rec.pid);
     }
     rec.pid = undefined;
     rec.since = this.kernel.env.clock.now();
@@ -539,7 +374,7 @@ export class SupervisorServer implements NativeBehaviour {
    */
   private async startAgain(rec: ChildRecord): Promise<boolean> {
     if (!this.proc.alive) return false;
-    const out = await this.attempt(rec);
+    const out = await attempt(this, rec);
     if (out === 'started') {
       rec.restarts++;
       return true;
@@ -553,7 +388,7 @@ export class SupervisorServer implements NativeBehaviour {
     }
     const reason = out.failed;
     if (rec.spec.startRetry) {
-      await this.giveUp(rec, reason); // permanent, or out of attempts: fail fast, named
+      await giveUp(this, rec, reason); // permanent, or out of attempts: fail fast, named
       return false;
     }
     rec.lastExit = reason;

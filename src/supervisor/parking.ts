@@ -1,0 +1,110 @@
+import type { StartResult } from '../actors/index.ts';
+import { StartExitError, StartTimeoutError, report } from '../actors/index.ts';
+import { backoffDelay } from './backoff.ts';
+import type { ChildRecord } from './childRecord.ts';
+import { FailedToStartChildError, MissingDependencyError } from './errors.ts';
+import { isPermanentReason } from './permanent.ts';
+import type { SupervisorServer } from './supervisorServer.ts';
+
+/**
+ * Waiting and parking (beyond OTP: dependencies are Ordo's), in the supervisor's mailbox loop:
+ * one start attempt of a child — parked while a provider it requires is not ready, waiting
+ * for its `startRetry` after a failed attempt — resuming the parked ones, and failing fast.
+ */
+
+/** The message a `startRetry` timer queues: try `record` again. */
+export const START_RETRY = Symbol('startRetry');
+/** The message an ancestor's provider queues when it becomes ready: parked children get their turn. */
+export const RESUME = Symbol('resume');
+
+/** What one start attempt came to. */
+export type Outcome = 'started' | 'ignored' | 'parked' | 'waiting' | 'stopped' | { readonly failed: unknown };
+
+/**
+ * One start attempt of `rec`: parked if a service it requires has a provider that is not
+ * ready; else started. A failed attempt with `startRetry` (and a reason not permanent) waits
+ * for its retry — not charged to intensity; any other failure is returned to the caller,
+ * which applies OTP's rules.
+ */
+export async function attempt(sup: SupervisorServer, rec: ChildRecord): Promise<Outcome> {
+  if (sup.stopRequested || !sup.proc.alive) return 'stopped';
+  const deps = sup.services.resolve(rec);
+  if (deps.status !== 'ok') {
+    if (deps.status === 'missing') return { failed: new MissingDependencyError(rec.spec.id, deps.service) };
+    park(sup, rec, deps.service);
+    return 'parked';
+  }
+  rec.parkedOn = undefined;
+  rec.starting = true;
+  rec.since = sup.kernel.env.clock.now();
+  sup.inflight++;
+  sup.changed();
+  let res: StartResult;
+  try {
+    res = await sup.startRecord(rec, deps.deps);
+  } finally {
+    rec.starting = false;
+    sup.inflight--;
+  }
+  if (res.status === 'ok') return 'started';
+  rec.since = sup.kernel.env.clock.now();
+  if (sup.stopRequested) return 'stopped';
+  if (res.status === 'ignore') return 'ignored';
+  const reason = res.status === 'already_started' ? { alreadyStarted: res.pid } : res.error;
+  rec.attempts++;
+  // Health shows what went wrong in the child, not the wrapper that says it exited before ready.
+  rec.lastError = reason instanceof StartExitError ? reason.reason : reason instanceof StartTimeoutError && reason.cause !== undefined ? reason.cause : reason;
+  sup.changed();
+  const retry = rec.spec.startRetry;
+  if (!retry || isPermanentReason(reason, retry.isPermanent) || (retry.maxAttempts !== undefined && rec.attempts >= retry.maxAttempts)) {
+    // Marked before returning: observers that run before the caller resumes must not see a
+    // settled child. Without startRetry the caller queues OTP's retry (`restarting`); with it,
+    // the supervisor gives up (fail fast), so nothing more may start.
+    rec.restarting = true;
+    if (retry && sup.proc.ready) sup.stopRequested = true;
+    return { failed: reason };
+  }
+  const delay = backoffDelay(retry, rec.attempts - 1, sup.kernel.env.random.next());
+  rec.waiting = true;
+  rec.restarting = true; // OTP's `restarting` slot: a retry is pending
+  report(sup.kernel.env.logger, 'start_retry', { supervisor: sup.label, child: rec.spec.id, reason, attempts: rec.attempts, delayMs: delay });
+  rec.timer = sup.kernel.env.clock.setTimeout(() => sup.proc.enqueue({ kind: 'info', message: { tag: START_RETRY, record: rec } }), delay);
+  return 'waiting';
+}
+
+function park(sup: SupervisorServer, rec: ChildRecord, service: string): void {
+  const first = rec.parkedOn !== service;
+  rec.parkedOn = service;
+  rec.restarting = false;
+  rec.since = sup.kernel.env.clock.now();
+  if (first) {
+    report(sup.kernel.env.logger, 'child_parked', { supervisor: sup.label, child: rec.spec.id, waitingFor: service });
+    // A provider of an ancestor's: ask to be told when it is ready. Own providers resume us by themselves.
+    sup.services.watchAncestor(service, () => sup.proc.enqueue({ kind: 'info', message: RESUME }));
+  }
+  sup.changed();
+}
+
+/** Starts the parked children whose providers are ready now, in start order. */
+export async function resumeParked(sup: SupervisorServer): Promise<void> {
+  const recs = sup.isDynamic ? [...sup.dynamic.values()] : [...sup.children];
+  for (const rec of recs) {
+    if (rec.parkedOn === undefined || rec.pid || !sup.owns(rec)) continue;
+    if (sup.lookup(rec.parkedOn).status !== 'ready') continue;
+    const out = await attempt(sup, rec);
+    if (out === 'stopped') return;
+    if (out === 'ignored' && (sup.isDynamic || rec.spec.restart === 'temporary')) sup.remove(rec);
+    if (typeof out === 'object') {
+      await giveUp(sup, rec, out.failed);
+      return;
+    }
+  }
+}
+
+/** A start that cannot succeed by waiting (permanent reason, attempts exhausted, missing service): fail fast, named. */
+export async function giveUp(sup: SupervisorServer, rec: ChildRecord, reason: unknown): Promise<void> {
+  report(sup.kernel.env.logger, 'start_error', { supervisor: sup.label, child: rec.spec.id, reason, attempts: rec.attempts });
+  sup.stopRequested = true;
+  await sup.terminateAll();
+  sup.proc.exit({ shutdown: new FailedToStartChildError(rec.spec.id, reason, sup.label) });
+}

@@ -1,0 +1,61 @@
+import type { Kernel, Pid, StartResult } from '../actors/index.ts';
+import type { ServiceDirectory } from './childServices.ts';
+import type { InputContext, NormalizedChildSpec, StartContext } from './types.ts';
+
+/** What the supervisor hands one start of a child: itself, the child's resolved dependencies and arguments. */
+export interface SpawnChildContext {
+  readonly kernel: Kernel;
+  /** The supervisor (every child is linked to it). */
+  readonly self: Pid;
+  readonly deps: Record<string, unknown>;
+  readonly args: unknown;
+  /** The directory nested supervisors look services up in. */
+  readonly services: ServiceDirectory;
+  readonly onChange: (() => void) | undefined;
+}
+
+/**
+ * @internal One start of a child per its spec: a machine spawned linked to the supervisor
+ * (its input evaluated against the start context), or the spec's start function. Never throws:
+ * a throw or a malformed return is an error result, named.
+ */
+export async function spawnChild(spec: NormalizedChildSpec, c: SpawnChildContext): Promise<StartResult> {
+  const { kernel, self } = c;
+  let res: StartResult;
+  try {
+    const start = spec.start;
+    if (typeof start === 'function') {
+      res = await start(startContext(spec, c));
+    } else {
+      const input = start.input;
+      const options: Parameters<Kernel['spawn']>[1] = { link: self };
+      if (typeof input === 'function') options.inputFor = (pid: Pid) => (input as (x: InputContext) => unknown)({ ...startContext(spec, c), self: pid });
+      else if (input !== undefined) options.input = input;
+      if (start.name !== undefined) options.name = start.name;
+      if (start.trapExit !== undefined) options.trapExit = start.trapExit;
+      if (spec.startTimeoutMs !== undefined) options.startTimeoutMs = spec.startTimeoutMs;
+      const select = spec.provides?.select;
+      if (select !== undefined) options.selectService = select as never;
+      res = await kernel.spawn(start.machine, options);
+    }
+  } catch (e) {
+    res = { status: 'error', error: e };
+  }
+  if (!res || typeof res !== 'object' || !('status' in res)) res = { status: 'error', error: { badReturn: res } };
+  return res;
+}
+
+/** The context a start function (or a machine's input function) sees. */
+function startContext(spec: NormalizedChildSpec, c: SpawnChildContext): StartContext & { services: ServiceDirectory; onChange: (() => void) | undefined } {
+  const { kernel, self } = c;
+  return {
+    env: kernel.env,
+    kernel,
+    parent: self,
+    deps: c.deps,
+    args: c.args,
+    services: c.services,
+    onChange: c.onChange,
+    spawn: (machine, options = {}) => kernel.spawn(machine, { startTimeoutMs: spec.startTimeoutMs, ...options, link: self }),
+  };
+}

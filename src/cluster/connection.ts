@@ -1,4 +1,4 @@
-import type { NatsConnection, Status } from '@nats-io/nats-core';
+import type { ConnectionOptions, NatsConnection, Status } from '@nats-io/nats-core';
 import { AuthorizationError, InvalidArgumentError, nkeys } from '@nats-io/nats-core';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { Env } from '../env/env.ts';
@@ -15,6 +15,15 @@ import {
   ClusterConfigError,
 } from './errors.ts';
 import { missingFeatures, parseVersion } from './serverFeatures.ts';
+
+// The cluster layer registers the NATS client's types with the Env's connector seam (see
+// NatsClientTypes in src/env/nats.ts): the Env stays free of nats.js's declarations.
+declare module '../env/nats.ts' {
+  interface NatsClientTypes {
+    connection: NatsConnection;
+    options: ConnectionOptions;
+  }
+}
 
 /** A NATS status event, as a runtime event (`nats.disconnect`, `nats.reconnect`, …). */
 export type NatsRuntimeEvent =

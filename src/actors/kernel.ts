@@ -92,7 +92,7 @@ export class Kernel {
    * @internal Spawns a native mailbox process. `make` builds its behaviour given the process
    * (so the behaviour can `exit` it and read its pid). Returns the process synchronously.
    */
-  spawnNative(make: (proc: NativeProcess) => NativeBehaviour, options: { link?: Pid; name?: string } = {}): NativeProcess | { status: 'already_started'; pid: Pid } {
+  spawnNative(make: (proc: NativeProcess) => NativeBehaviour, options: { link?: Pid | undefined; name?: string | undefined } = {}): NativeProcess | { status: 'already_started'; pid: Pid } {
     if (options.name !== undefined) {
       const holder = this.names.get(options.name);
       if (holder) return { status: 'already_started', pid: holder.pid };

@@ -20,11 +20,11 @@ export type ReportKind =
  * `child`, `pid`, `reason`, `restarts`, plus kind-specific extras.
  */
 export interface ReportFields {
-  supervisor?: string;
-  child?: string;
-  pid?: string;
-  reason?: unknown;
-  restarts?: number;
+  supervisor?: string | undefined;
+  child?: string | undefined;
+  pid?: string | undefined;
+  reason?: unknown | undefined;
+  restarts?: number | undefined;
   [extra: string]: unknown;
 }
 

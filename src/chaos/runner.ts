@@ -20,24 +20,24 @@ import { SimulationBusyError, ScenarioError } from './errors.ts';
 export interface RunOptions {
   readonly seed: number;
   /** Overrides the scenario's schedule strategy. */
-  readonly strategy?: ScheduleStrategy;
+  readonly strategy?: ScheduleStrategy | undefined;
   /**
    * Exactly these faults and no random ones (what a minimised counterexample and its replay
    * use): timeline actions and scripted fault points.
    */
-  readonly faults?: readonly TimelineFault[];
+  readonly faults?: readonly TimelineFault[] | undefined;
   /** Overrides the scenario's horizon (the shrinker shortens it). */
-  readonly horizonMs?: number;
+  readonly horizonMs?: number | undefined;
   /** Follow this decision log (a replay); a divergence is reported, not thrown. */
-  readonly decisions?: readonly string[];
+  readonly decisions?: readonly string[] | undefined;
   /** Run twice and compare trace hashes (madsim's determinism check). */
-  readonly checkDeterminism?: boolean;
+  readonly checkDeterminism?: boolean | undefined;
   /** The code version the report names (the CLI passes package version + git commit). */
-  readonly codeVersion?: string;
+  readonly codeVersion?: string | undefined;
   /** How the replay command names the scenario (a file path). Default: the scenario's name. */
-  readonly source?: string;
+  readonly source?: string | undefined;
   /** Extra oracles by name, beside the library. */
-  readonly oracles?: Readonly<Record<string, Oracle>>;
+  readonly oracles?: Readonly<Record<string, Oracle>> | undefined;
 }
 
 /** One invariant that did not hold. */

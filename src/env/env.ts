@@ -58,14 +58,14 @@ export interface IoAdapters {
 }
 
 export interface RealEnvOptions {
-  logger?: Logger;
+  logger?: Logger | undefined;
   /** Pretty-print logs (pino-pretty) instead of JSON lines. */
-  pretty?: boolean;
-  level?: string;
+  pretty?: boolean | undefined;
+  level?: string | undefined;
   /** Where logs go (default stdout). */
-  logTo?: 'stdout' | 'stderr';
-  seed?: number;
-  io?: Partial<IoAdapters>;
+  logTo?: 'stdout' | 'stderr' | undefined;
+  seed?: number | undefined;
+  io?: Partial<IoAdapters> | undefined;
 }
 
 /**
@@ -83,7 +83,7 @@ export function createRealEnv(options: RealEnvOptions = {}): Env {
   return {
     clock: createRealClock(),
     random,
-    logger: options.logger ?? createRealLogger({ pretty: options.pretty, level: options.level ?? 'info', ...(options.logTo ? { to: options.logTo } : {}) }),
+    logger: options.logger ?? createRealLogger({ ...(options.pretty !== undefined ? { pretty: options.pretty } : {}), level: options.level ?? 'info', ...(options.logTo ? { to: options.logTo } : {}) }),
     ids: createIdSource(),
     io: { fs: createRealFs(), process: createRealProcess(), kv: createRocksKv(), nats: createRealNatsConnector(), http: createRealHttp(), resolver: createRealResolver(), ...options.io },
   };

@@ -49,6 +49,6 @@ export function createMemoryLogger(level: LoggerOptions['level'] = 'trace'): { l
     },
   };
   // timestamp: false — the wall clock must not leak into deterministic traces.
-  const logger = pino({ level, timestamp: false, base: undefined, serializers: logSerializers }, stream);
+  const logger = pino({ level, timestamp: false, base: null, serializers: logSerializers }, stream);
   return { logger, records };
 }

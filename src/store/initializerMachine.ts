@@ -11,8 +11,8 @@ export type StoreInitializerInput = OpenStoreOptions;
 
 /** Mutable per-incarnation handles, so a stop in the middle of a phase can still close the database. */
 interface Control {
-  opening?: StoreOpening;
-  inflight?: Promise<unknown>;
+  opening?: StoreOpening | undefined;
+  inflight?: Promise<unknown> | undefined;
 }
 
 /** Context of the store-initializer machine; `service` is the open store once `ready`. */

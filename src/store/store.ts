@@ -178,7 +178,7 @@ export class Store {
   }
 
   /** Rows for which `predicate` holds, a page at a time; pass `cursor` back to resume. */
-  select(table: string, predicate: (row: Row) => boolean, opts: { limit?: number; cursor?: Cursor } = {}): Page {
+  select(table: string, predicate: (row: Row) => boolean, opts: { limit?: number | undefined; cursor?: Cursor | undefined } = {}): Page {
     return new Tx(this).select(table, predicate, opts);
   }
 

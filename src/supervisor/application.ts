@@ -16,20 +16,20 @@ export interface ApplicationOptions {
   tree: SupervisorInit;
   env: Env;
   /** Default `'temporary'`, as `application:start/1`. */
-  startType?: StartType;
-  kernel?: Kernel;
+  startType?: StartType | undefined;
+  kernel?: Kernel | undefined;
   /** Trap SIGTERM/SIGINT and stop in order (default true). */
-  handleSignals?: boolean;
+  handleSignals?: boolean | undefined;
   /** Deadline for a signal-triggered stop (default 30 000 ms). */
-  stopDeadlineMs?: number;
+  stopDeadlineMs?: number | undefined;
   /** Called with the health report whenever a child starts or exits (for live views). */
-  onChange?: (health: ApplicationHealth) => void;
+  onChange?: ((health: ApplicationHealth) => void) | undefined;
   /**
    * The code version running (a release tag, a commit): reported at boot (`application_started`),
    * in `health()` and so on `/health/ready`, so a deploy can check it runs what it built — a
    * cached build that ships the old code shows (seed `003_…` step 9).
    */
-  version?: string;
+  version?: string | undefined;
 }
 
 /** How the application ended, and the exit code a process should use. */

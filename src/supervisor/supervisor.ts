@@ -19,19 +19,19 @@ import type {
 
 export interface StartSupervisorOptions {
   /** Register the supervisor under this name. */
-  name?: string;
+  name?: string | undefined;
   /** Link to this parent (its exit signal stops the supervisor; the supervisor's exit reaches it). */
-  link?: Pid;
+  link?: Pid | undefined;
   /** Passed to an `init` function. */
-  args?: unknown;
+  args?: unknown | undefined;
   /** How reports name this supervisor (default: its name, else its pid). */
-  label?: string;
+  label?: string | undefined;
   /** Called with the supervisor's pid as soon as it exists, before its children start. */
-  onSpawned?: (pid: Pid) => void;
+  onSpawned?: ((pid: Pid) => void) | undefined;
   /** @internal The services of the enclosing supervisors. */
-  parentServices?: ServiceDirectory;
+  parentServices?: ServiceDirectory | undefined;
   /** Called whenever a child anywhere below changes phase (started, waiting, parked, exited). */
-  onChange?: () => void;
+  onChange?: (() => void) | undefined;
 }
 
 /**
@@ -91,7 +91,7 @@ export async function startSupervisor(kernel: Kernel, init: SupervisorInit, opti
  * const workers = supervisor('workers', { strategy: 'simple_one_for_one', children: [{ id: 'w', start: { machine: worker } }] });
  * console.log(workers.type); // 'supervisor'
  */
-export function supervisor(id: string, init: SupervisorInit, options: { restart?: RestartType; significant?: boolean; name?: string } = {}): ChildSpec {
+export function supervisor(id: string, init: SupervisorInit, options: { restart?: RestartType | undefined; significant?: boolean | undefined; name?: string | undefined } = {}): ChildSpec {
   return {
     id,
     type: 'supervisor',

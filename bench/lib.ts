@@ -1,4 +1,5 @@
 /** Shared helpers for Ordo's benchmarks. Benchmarks may read the wall clock: they are not in src/. */
+import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 
 export interface BenchResult {
@@ -15,6 +16,48 @@ export interface BenchResult {
   target?: string;
   met?: boolean;
   runs?: number[];
+  /** Unrecorded warm-up runs before `runs` (stated, never silently dropped). */
+  warmups?: number;
+  /** The machine's 1-minute load average while this figure was measured (median of samples, one per run). */
+  loadavg?: number;
+  /** A row of the summary table at the top of docs/benchmarks.md. */
+  headline?: boolean;
+  /** The command that reproduces this figure. */
+  command?: string;
+}
+
+/** The 1-minute load average now (the machine is shared: every figure records it). */
+export function load1(): number {
+  return loadavg()[0]!;
+}
+
+/**
+ * Runs `a` and `b` `runs` times each, alternating which goes first (a b, b a, a b, …) after
+ * `warmups` unrecorded pairs, sampling the load average after each pair. Returns each side's
+ * runs and the per-pair ratios a/b.
+ */
+export async function alternate(runs: number, a: () => Promise<number>, b: () => Promise<number>, warmups = 1): Promise<{ a: number[]; b: number[]; ratios: number[]; loads: number[]; warmups: number }> {
+  for (let w = 0; w < warmups; w++) {
+    await a();
+    await b();
+  }
+  const out = { a: [] as number[], b: [] as number[], ratios: [] as number[], loads: [] as number[], warmups };
+  for (let r = 0; r < runs; r++) {
+    let va: number;
+    let vb: number;
+    if (r % 2 === 0) {
+      va = await a();
+      vb = await b();
+    } else {
+      vb = await b();
+      va = await a();
+    }
+    out.a.push(va);
+    out.b.push(vb);
+    out.ratios.push(va / vb);
+    out.loads.push(load1());
+  }
+  return out;
 }
 
 export function median(xs: number[]): number {
@@ -44,6 +87,8 @@ export function fmt(value: number, unit: string): string {
   if (unit === 'ops/s') return `${Math.round(value).toLocaleString('en-US')} ops/s`;
   if (unit === 'ms') return `${value.toFixed(2)} ms`;
   if (unit === 'µs') return `${value.toFixed(1)} µs`;
+  if (unit === 'rows/s' || unit === 'tx/s') return `${Math.round(value).toLocaleString('en-US')} ${unit}`;
+  if (unit === 'MB') return `${value.toFixed(0)} MB`;
   return `${value} ${unit}`;
 }
 
@@ -53,7 +98,8 @@ export function formatResults(title: string, results: BenchResult[]): string {
   for (const r of results) {
     const base = r.baseline ? ` | baseline ${r.baseline.name}: ${fmt(r.baseline.value, r.unit)} | ratio ${r.ratio?.toFixed(2)}×` : '';
     const target = r.target ? ` | target ${r.target}: ${r.met ? 'met' : 'MISSED'}` : '';
-    lines.push(`- ${r.name}: ${fmt(r.value, r.unit)}${base}${target}`);
+    const ctx = r.loadavg !== undefined || r.warmups !== undefined ? ` | ${r.runs ? `${r.runs.length} runs` : ''}${r.warmups !== undefined ? `, ${r.warmups} warm-up dropped` : ''}${r.loadavg !== undefined ? `, load ${r.loadavg.toFixed(1)}` : ''}` : '';
+    lines.push(`- ${r.name}: ${fmt(r.value, r.unit)}${base}${target}${ctx}`);
   }
   return lines.join('\n') + '\n';
 }

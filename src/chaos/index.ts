@@ -33,3 +33,5 @@ export { withGuard, holdGuard } from './guard.ts';
 export type { GuardContext, AmbientUse } from './guard.ts';
 export { createSimResolver } from './simResolver.ts';
 export type { SimResolverOptions } from './simResolver.ts';
+export { SimNats } from './simNats.ts';
+export type { SimNatsOptions } from './simNats.ts';

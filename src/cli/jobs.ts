@@ -103,7 +103,7 @@ async function overNats(env: Env, servers: readonly string[], cluster: string, r
   try {
     const subject = adminSubject(cluster);
     try {
-      const msg = await nc.request(subject, new TextEncoder().encode(JSON.stringify(req)), { timeout: 5000 });
+      const msg = await nc.request(subject, new TextEncoder().encode(JSON.stringify(req)), { timeoutMs: 5000 });
       return JSON.parse(new TextDecoder().decode(msg.data)) as JobsAdminResponse;
     } catch (e) {
       throw new CommandError(`no job runner answers on ${subject}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });

@@ -1,5 +1,5 @@
-import { JetStreamApiCodes, JetStreamApiError, type PubAck } from '@nats-io/jetstream';
 import type { Logger } from '../env/logger.ts';
+import { isTransportError, isWrongLastSequence, type PubAckInfo as PubAck, type TransportError } from '../env/transport.ts';
 import type { CommitSettlement } from './errors.ts';
 import { refusedBeforeStored } from './replicas.ts';
 
@@ -78,7 +78,7 @@ export interface PublishDeps {
   now: () => number;
   sleep: (ms: number) => Promise<void>;
   /** After a wrong-last-sequence answer: applies the stream up to what the server said it holds. */
-  catchUpTo: (e: JetStreamApiError) => Promise<void>;
+  catchUpTo: (e: TransportError) => Promise<void>;
   stopped: () => boolean;
   /** The connection is up (requests go out now, not into the reconnect buffer). */
   canSend: () => boolean;
@@ -88,7 +88,7 @@ export interface PublishDeps {
 /** How a publish ended, as far as the stream can tell. */
 export type PublishOutcome =
   | { kind: 'committed'; seq: number; duplicate: boolean }
-  | { kind: 'conflict'; error: JetStreamApiError }
+  | { kind: 'conflict'; error: TransportError }
   /** Every attempt was refused before reaching a stream: nothing was stored. */
   | { kind: 'refused'; error: unknown; attempts: number }
   /** Some attempt may have been stored and nothing proved either way before `settleBy`. */
@@ -111,7 +111,7 @@ export async function publishSettled(pending: PendingCommits, t: Tracked, deadli
   for (;;) {
     const known = t.outcome;
     if (known && known.committed === true) return { kind: 'committed', seq: known.seq, duplicate: true };
-    if (known && known.committed === false && last instanceof JetStreamApiError) return { kind: 'conflict', error: last };
+    if (known && known.committed === false && isTransportError(last, 'api')) return { kind: 'conflict', error: last };
     if (!d.canSend()) {
       // Not connected: a request now would sit in the client's reconnect buffer and might be
       // stored long after it timed out. Send nothing until connected again.
@@ -130,7 +130,7 @@ export async function publishSettled(pending: PendingCommits, t: Tracked, deadli
       return { kind: 'committed', seq: ack.seq, duplicate: ack.duplicate };
     } catch (e) {
       last = e;
-      if (e instanceof JetStreamApiError && (e.code === JetStreamApiCodes.StreamWrongLastSequence || e.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)) {
+      if (isWrongLastSequence(e)) {
         if (!mayHaveLanded) {
           pending.settle(t, { committed: false });
           return { kind: 'conflict', error: e };

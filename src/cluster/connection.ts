@@ -1,8 +1,8 @@
-import type { ConnectionOptions, NatsConnection, Status } from '@nats-io/nats-core';
+import type { ConnectionOptions, NatsConnection } from '@nats-io/nats-core';
 import { AuthorizationError, InvalidArgumentError, nkeys } from '@nats-io/nats-core';
-import { jetstreamManager } from '@nats-io/jetstream';
 import type { Env } from '../env/env.ts';
 import type { NatsConnectOptions } from '../env/nats.ts';
+import type { ClusterTransport, TransportStatus } from '../env/transport.ts';
 import { CLUSTER_DEFAULTS, type NatsConfig } from './config.ts';
 import {
   type ClusterError,
@@ -38,7 +38,13 @@ export type NatsRuntimeEvent =
 
 /** An open, checked connection to NATS. */
 export interface ClusterConnection {
-  readonly nc: NatsConnection;
+  /** Everything the cluster does over NATS goes through this narrow seam (real or simulated). */
+  readonly transport: ClusterTransport;
+  /**
+   * The nats.js connection underneath, when the transport is the real one (tools and tests
+   * that need the client itself); `undefined` on the simulated NATS.
+   */
+  readonly nc: NatsConnection | undefined;
   /** The server's version string (`nc.info.version`) at connect. */
   readonly serverVersion: string;
   readonly jetstream: boolean;
@@ -165,7 +171,7 @@ export function classifyConnectError(e: unknown, servers: string[]): ClusterErro
   return new NatsUnreachableError(`no NATS server reachable (${msg})`, { servers, cause: e });
 }
 
-function toRuntimeEvent(s: Status): NatsRuntimeEvent | undefined {
+function toRuntimeEvent(s: TransportStatus): NatsRuntimeEvent {
   switch (s.type) {
     case 'disconnect':
       return { type: 'nats.disconnect', server: s.server };
@@ -174,17 +180,13 @@ function toRuntimeEvent(s: Status): NatsRuntimeEvent | undefined {
     case 'reconnect':
       return { type: 'nats.reconnect', server: s.server };
     case 'error':
-      return { type: 'nats.error', error: s.error.message };
+      return { type: 'nats.error', error: s.error };
     case 'ldm':
       return { type: 'nats.ldm', server: s.server };
-    case 'staleConnection':
+    case 'stale':
       return { type: 'nats.stale' };
     case 'update':
-      return { type: 'nats.update', added: s.added ?? [], deleted: s.deleted ?? [] };
-    case 'close':
-      return { type: 'nats.close' };
-    default:
-      return undefined; // ping, slowConsumer, forceReconnect: not runtime events
+      return { type: 'nats.update', added: s.added, deleted: s.deleted };
   }
 }
 
@@ -199,21 +201,15 @@ function toRuntimeEvent(s: Status): NatsRuntimeEvent | undefined {
  * `{ report: 'nats_<event>' }` (`nats_disconnect`, `nats_reconnect`, …).
  *
  * @example
- * // no-run: needs a nats-server (test/cluster/connection.test.ts runs against one)
- * import { createRealEnv } from 'ordo';
- * import { connectCluster } from 'ordo/cluster';
- *
- * const env = createRealEnv();
  * const conn = await connectCluster(env, { servers: ['nats://127.0.0.1:4222'] }, 'node-a');
- * conn.on((e) => { if (e.type === 'nats.disconnect') env.logger.warn({ server: e.server }, 'NATS lost'); });
- * await conn.close();
+ * conn.on((e) => e.type === 'nats.disconnect' && alarm());
  */
 export async function connectCluster(env: Env, config: NatsConfig, nodeName: string): Promise<ClusterConnection> {
   const connector = env.io.nats;
   if (!connector) throw new NatsNoConnectorError('env.io.nats is not set: this Env cannot open NATS connections', { node: nodeName });
   const opts = toConnectOptions(config, `ordo:${nodeName}`);
   const servers = config.servers ?? [];
-  let nc: NatsConnection;
+  let nc: ClusterTransport;
   try {
     nc = await connector.connect(opts);
   } catch (e) {
@@ -224,14 +220,14 @@ export async function connectCluster(env: Env, config: NatsConfig, nodeName: str
     await nc.close().catch((e: unknown) => log.warn({ report: 'nats_close_failed', err: e }, 'close after boot check failed'));
     throw err;
   };
-  const version = nc.info?.version ?? '';
+  const version = nc.info.version;
   if (!parseVersion(version)) await fail(new NatsFeatureError(`cannot parse the server version "${version}"`, { node: nodeName, servers, value: version }));
   const requireJs = config.requireJetStream ?? true;
-  let jetstream = nc.info?.jetstream === true;
+  let jetstream = nc.info.jetstream;
   if (requireJs) {
     if (!jetstream) await fail(new NatsNoJetStreamError(`nats-server ${version} has JetStream disabled (start it with -js)`, { node: nodeName, servers, value: version }));
     try {
-      await jetstreamManager(nc, { timeout: opts.timeout ?? CLUSTER_DEFAULTS.connectTimeoutMs });
+      await nc.checkJetStream(opts.timeout ?? CLUSTER_DEFAULTS.connectTimeoutMs);
     } catch (e) {
       jetstream = false;
       await fail(new NatsNoJetStreamError(`JetStream is not available to this account on nats-server ${version}`, { node: nodeName, servers, value: version, cause: e }));
@@ -241,7 +237,7 @@ export async function connectCluster(env: Env, config: NatsConfig, nodeName: str
   if (missing.length > 0) {
     await fail(new NatsFeatureError(`nats-server ${version} lacks ${missing.join(', ')}`, { node: nodeName, servers, value: missing }));
   }
-  log.info({ report: 'nats_connected', server: nc.getServer(), version, jetstream }, 'connected to NATS');
+  log.info({ report: 'nats_connected', server: nc.server(), version, jetstream }, 'connected to NATS');
 
   let state: 'connected' | 'reconnecting' | 'closed' = 'connected';
   const listeners = new Set<(e: NatsRuntimeEvent) => void>();
@@ -252,18 +248,14 @@ export async function connectCluster(env: Env, config: NatsConfig, nodeName: str
     log.info({ report: `nats_${e.type.slice('nats.'.length)}`, ...('server' in e ? { server: e.server } : {}) }, e.type);
     for (const l of [...listeners]) l(e);
   };
-  void (async () => {
-    for await (const s of nc.status()) {
-      const e = toRuntimeEvent(s);
-      if (e) emit(e);
-    }
-  })();
+  nc.onStatus((s) => emit(toRuntimeEvent(s)));
   void nc.closed().then((err) => {
     if (err) log.warn({ report: 'nats_closed_with_error', err }, 'connection closed with an error');
     if (state !== 'closed') emit({ type: 'nats.close' });
   });
   return {
-    nc,
+    transport: nc,
+    nc: nc.nc,
     serverVersion: version,
     jetstream,
     state: () => state,

@@ -90,8 +90,8 @@ async function boot(input: DiscoveryInput): Promise<{ service: ClusterService; m
   if (config.replicas !== undefined) resolveReplicas(undefined, config.replicas); // a bad value is a config error before connecting
   const conn = await connectCluster(env, config.nats, node);
   const replicasExplicit = config.replicas !== undefined && config.replicas !== 'auto';
-  const replicas = resolveReplicas(conn.nc.info, config.replicas);
-  env.logger.info({ report: 'discovery_replicas', node, replicas, setting: config.replicas ?? 'auto', servers: conn.nc.info?.connect_urls?.length ?? 1 }, `streams and buckets get ${replicas} replica(s)`);
+  const replicas = resolveReplicas({ ...(conn.transport.info.cluster !== undefined ? { cluster: conn.transport.info.cluster } : {}), ...(conn.transport.info.connectUrls ? { connect_urls: conn.transport.info.connectUrls } : {}) }, config.replicas);
+  env.logger.info({ report: 'discovery_replicas', node, replicas, setting: config.replicas ?? 'auto', servers: conn.transport.info.connectUrls?.length ?? 1 }, `streams and buckets get ${replicas} replica(s)`);
   const membership = new KvMembership(env, conn, { cluster, node, incarnation, timing, replicas, replicasExplicit, ...(config.meta ? { meta: config.meta } : {}) });
   try {
     await membership.start();

@@ -1,7 +1,5 @@
-import { Kvm, KvWatchInclude, type KV, type KvWatchEntry } from '@nats-io/kv';
-import type { QueuedIterator } from '@nats-io/nats-core';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { Env } from '../env/env.ts';
+import type { TransportKv as KV, TransportKvEntry as KvWatchEntry, TransportKvWatch } from '../env/transport.ts';
 import type { TimerHandle } from '../env/clock.ts';
 import type { ClusterConnection } from './connection.ts';
 import { createWithReplicas, reconcileReplicas } from './replicas.ts';
@@ -79,7 +77,7 @@ export class KvLeaderElection implements Leadership {
   private deadline: TimerHandle | undefined;
   private stopped = false;
   private busy = false;
-  private watcher: QueuedIterator<KvWatchEntry> | undefined;
+  private watcher: TransportKvWatch | undefined;
   private offConn: (() => void) | undefined;
   private offLeader: (() => void) | undefined;
   private readonly listeners = { leader: new Set<LeaderEvents['leader']>(), follower: new Set<LeaderEvents['follower']>() };
@@ -121,11 +119,10 @@ export class KvLeaderElection implements Leadership {
     // Every lease request times out well inside the lease: a request stuck in an outage
     // must not hold the campaign loop past the TTL.
     const timeout = Math.max(250, Math.floor(this.opts.timing.renewMs));
-    const kvm = new Kvm(jetstream(this.conn.nc, { timeout }));
     const replicas = this.opts.replicas ?? 1;
     const bucket = leaseBucket(this.opts.cluster);
-    this.kv = await createWithReplicas(`KV_${bucket}`, replicas, () => kvm.create(bucket, { ttl: this.opts.timing.leaseTtlMs, history: 1, timeout, replicas }), { node: this.opts.node });
-    await reconcileReplicas(await jetstreamManager(this.conn.nc, { timeout, checkAPI: false }), `KV_${bucket}`, replicas, this.opts.replicasExplicit ?? false, this.log, { node: this.opts.node });
+    this.kv = await createWithReplicas(`KV_${bucket}`, replicas, () => this.conn.transport.kv(bucket, { ttlMs: this.opts.timing.leaseTtlMs, history: 1, timeoutMs: timeout, replicas }), { node: this.opts.node });
+    await reconcileReplicas(this.conn.transport, `KV_${bucket}`, replicas, this.opts.replicasExplicit ?? false, this.log, { node: this.opts.node });
     await this.tick();
     await this.openWatch();
     // The lease bucket elected a leader (after losing one): a follower campaigns and re-watches now.
@@ -148,9 +145,9 @@ export class KvLeaderElection implements Leadership {
   private async openWatch(): Promise<void> {
     if (!this.kv || this.stopped) return;
     this.watcher?.stop();
-    let it: QueuedIterator<KvWatchEntry>;
+    let it: TransportKvWatch;
     try {
-      it = await this.kv.watch({ key: this.opts.name, include: KvWatchInclude.LastValue });
+      it = await this.kv.watch({ key: this.opts.name, include: 'last' });
     } catch (e) {
       this.log.debug({ report: 'election_watch_failed', err: e }, 'lease watch failed; polling');
       return;
@@ -179,7 +176,7 @@ export class KvLeaderElection implements Leadership {
       const rev = this.rev;
       this.stepDown('stopped');
       await this.kv
-        .delete(this.opts.name, { previousSeq: rev })
+        .delete(this.opts.name, { previousRevision: rev })
         .catch((e: unknown) => this.log.warn({ report: 'election_release_failed', err: e }, 'could not release the lease; it will expire'));
     }
   }

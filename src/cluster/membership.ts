@@ -1,7 +1,5 @@
-import { Kvm, KvWatchInclude, type KV, type KvWatchEntry } from '@nats-io/kv';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import type { QueuedIterator } from '@nats-io/nats-core';
 import type { Env } from '../env/env.ts';
+import type { TransportKv as KV, TransportKvEntry as KvWatchEntry, TransportKvWatch } from '../env/transport.ts';
 import type { TimerHandle } from '../env/clock.ts';
 import type { ClusterConnection } from './connection.ts';
 import type { DiscoveryTiming } from './config.ts';
@@ -90,7 +88,7 @@ export class KvMembership implements Membership {
   private serverOffset = 0;
   private readonly listeners: Listeners = { nodeup: new Set(), nodedown: new Set(), health: new Set() };
   private kv: KV | undefined;
-  private watcher: QueuedIterator<KvWatchEntry> | undefined;
+  private watcher: TransportKvWatch | undefined;
   private hbTimer: TimerHandle | undefined;
   private beating = false;
   private stopped = false;
@@ -130,11 +128,10 @@ export class KvMembership implements Membership {
   async start(): Promise<void> {
     // Requests time out within a heartbeat or two, so an outage shows up as degraded quickly.
     const timeout = Math.max(500, this.opts.timing.heartbeatMs * 2);
-    const kvm = new Kvm(jetstream(this.conn.nc, { timeout }));
     const replicas = this.opts.replicas ?? 1;
     const bucket = membersBucket(this.opts.cluster);
-    this.kv = await createWithReplicas(`KV_${bucket}`, replicas, () => kvm.create(bucket, { ttl: this.opts.timing.ttlMs, history: 1, timeout, replicas }), { node: this.opts.node });
-    await reconcileReplicas(await jetstreamManager(this.conn.nc, { timeout, checkAPI: false }), `KV_${bucket}`, replicas, this.opts.replicasExplicit ?? false, this.log, { node: this.opts.node });
+    this.kv = await createWithReplicas(`KV_${bucket}`, replicas, () => this.conn.transport.kv(bucket, { ttlMs: this.opts.timing.ttlMs, history: 1, timeoutMs: timeout, replicas }), { node: this.opts.node });
+    await reconcileReplicas(this.conn.transport, `KV_${bucket}`, replicas, this.opts.replicasExplicit ?? false, this.log, { node: this.opts.node });
     await this.beat(true);
     const mine = await this.kv.get(this.info.name);
     if (mine) this.serverOffset = mine.created.getTime() - this.env.clock.now();
@@ -225,9 +222,9 @@ export class KvMembership implements Membership {
     if (!this.kv || this.stopped) return;
     this.lastWatchOpen = this.env.clock.now();
     this.watcher?.stop();
-    let it: QueuedIterator<KvWatchEntry>;
+    let it: TransportKvWatch;
     try {
-      it = await this.kv.watch({ include: KvWatchInclude.LastValue });
+      it = await this.kv.watch({ include: 'last' });
     } catch (e) {
       this.log.warn({ report: 'discovery_watch_failed', err: e }, 'could not open the members watch; retrying on reconnect');
       return;

@@ -1,5 +1,5 @@
-import { DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
 import type { Env } from '../env/env.ts';
+import type { ClusterTransport, StreamConsumer as ConsumerMessages, StreamMsg as JsMsg } from '../env/transport.ts';
 import type { Logger } from '../env/logger.ts';
 
 /** Pull expiry of the replication consumer (the server heartbeats every half of it). */
@@ -8,7 +8,7 @@ const CONSUMER_EXPIRES_MS = 2000;
 /** What a {@link ReplConsumer} needs from its replicator. */
 export interface ReplConsumerDeps {
   env: Env;
-  js: JetStreamClient;
+  transport: ClusterTransport;
   stream: string;
   log: Logger;
   /** The first sequence not yet handed to the store: where a (re)created consumer starts. */
@@ -51,9 +51,8 @@ export class ReplConsumer {
     this.messages = undefined;
     await old?.close().catch((e: unknown) => d.log.debug({ report: 'replication_consumer_close_failed', err: e }, 'old consumer close'));
     const start = d.nextSeq();
-    const consumer = await d.js.consumers.get(d.stream, start > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start } : { deliver_policy: DeliverPolicy.All });
     // Short pulls (nats.js's default 30 s pulls and its own 30 s back-off were issue 14's 43 s stall).
-    const messages = await consumer.consume({ max_messages: 512, expires: CONSUMER_EXPIRES_MS });
+    const messages = await d.transport.consume(d.stream, { ...(start > 1 ? { startSeq: start } : {}), maxMessages: 512, expiresMs: CONSUMER_EXPIRES_MS });
     if (gen !== this.gen || !d.active()) {
       await messages.close().catch((e: unknown) => d.log.debug({ report: 'replication_consumer_close_failed', err: e }, 'superseded consumer close failed'));
       return;

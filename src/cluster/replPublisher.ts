@@ -1,4 +1,4 @@
-import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import type { ClusterTransport, TransportError } from '../env/transport.ts';
 import type { Env } from '../env/env.ts';
 import type { Logger } from '../env/logger.ts';
 import type { ClusterConnection } from './connection.ts';
@@ -26,9 +26,10 @@ export interface ReplPublisherDeps {
   log: Logger;
   applier: ReplApplier;
   pending: PendingCommits;
-  /** The JetStream client and manager (created when the replicator starts). */
-  js: () => JetStreamClient;
-  jsm: () => JetStreamManager;
+  /** The cluster transport (set when the replicator starts). */
+  transport: () => ClusterTransport;
+  /** Per-publish request timeout. */
+  publishTimeoutMs: number;
   stopped: () => boolean;
   conflictDetection: boolean;
   conflictScope: 'stream' | 'table';
@@ -137,7 +138,7 @@ export class ReplPublisher {
     const tracked = d.pending.track(msgID, expectSeq === undefined ? undefined : { seq: expectSeq, subject: tableKey });
     const settleBy = deadline + d.settleTimeoutMs;
     const outcome = await publishSettled(d.pending, tracked, deadline, settleBy, {
-      publish: () => d.js().publish(subject, data, { msgID, expect }),
+      publish: () => d.transport().publish(subject, data, { msgID, expect, timeoutMs: d.publishTimeoutMs }),
       now: () => d.env.clock.now(),
       sleep: (ms) => this.sleep(ms),
       catchUpTo: (e) => this.catchUpAfterConflict(e, settleBy),
@@ -192,11 +193,11 @@ export class ReplPublisher {
   }
 
   /** After a wrong-last-sequence answer: wait until this node applied what the server holds. */
-  private async catchUpAfterConflict(e: JetStreamApiError, deadline: number): Promise<void> {
+  private async catchUpAfterConflict(e: TransportError, deadline: number): Promise<void> {
     // nats-server says "wrong last sequence: N" (the subject's or the stream's last sequence).
     const m = /wrong last sequence: (\d+)/.exec(e.message);
     let last = m ? Number(m[1]) : undefined;
-    if (last === undefined) last = (await this.d.jsm().streams.info(this.d.stream)).state.last_seq;
+    if (last === undefined) last = (await this.d.transport().streams.info(this.d.stream)).state.lastSeq;
     await this.d.applier.waitApplied(last, Math.max(0, deadline - this.d.env.clock.now()));
   }
 
@@ -205,13 +206,7 @@ export class ReplPublisher {
     const applier = this.d.applier;
     const known = applier.subjectSeq.get(subject);
     if (known !== undefined) return known;
-    let seq = 0;
-    try {
-      const m = await this.d.jsm().streams.getMessage(this.d.stream, { last_by_subj: subject });
-      seq = m?.seq ?? 0;
-    } catch (e) {
-      if (!(e instanceof JetStreamApiError && e.code === JetStreamApiCodes.NoMessageFound)) throw e;
-    }
+    const seq = (await this.d.transport().streams.lastBySubject(this.d.stream, subject))?.seq ?? 0;
     // The server may know a newer write than we applied: wait for it, so the expectation is what we have seen.
     if (seq > applier.applied) await applier.waitApplied(seq, this.d.commitTimeoutMs);
     const now = applier.subjectSeq.get(subject) ?? 0;

@@ -1,4 +1,3 @@
-import type { Subscription } from '@nats-io/nats-core';
 import type { Logger } from '../env/logger.ts';
 import type { ClusterConnection } from './connection.ts';
 import { ReplSnapshotError } from './errors.ts';
@@ -36,20 +35,13 @@ export class ReplSnapshots {
   }
 
   /** Answers snapshot requests on the store's snapshot subject (one peer of the queue group answers). */
-  serve(): Subscription {
+  serve(): { unsubscribe(): void } {
     const { conn, log } = this.d;
-    return conn.nc.subscribe(this.d.snapshotSubject, {
-      queue: 'ordo-snapshot',
-      callback: (err, msg) => {
-        if (err) {
-          log.warn({ report: 'replication_snapshot_sub_error', err }, 'snapshot subscription error');
-          return;
-        }
-        void this.serveOne().then(
-          (data) => msg.respond(data),
-          (e: unknown) => log.warn({ report: 'replication_snapshot_serve_failed', err: e }, 'could not serve a snapshot'),
-        );
-      },
+    return conn.transport.subscribe(this.d.snapshotSubject, { queue: 'ordo-snapshot' }, (msg) => {
+      void this.serveOne().then(
+        (data) => msg.respond(data),
+        (e: unknown) => log.warn({ report: 'replication_snapshot_serve_failed', err: e }, 'could not serve a snapshot'),
+      );
     });
   }
 
@@ -58,7 +50,7 @@ export class ReplSnapshots {
     // Taken between two applies, so `seq` matches the data exactly.
     const snap = await applier.between(async () => ({ seq: applier.applied, tables, data: await Promise.resolve(store.snapshot([...tables])) }));
     const body = new TextEncoder().encode(JSON.stringify(snap));
-    const object = await this.d.transfer().upload(body, this.d.conn.nc.info?.max_payload ?? 1024 * 1024);
+    const object = await this.d.transfer().upload(body, this.d.conn.transport.info.maxPayload);
     this.d.log.info({ report: 'replication_snapshot_served', seq: snap.seq, bytes: body.length, object }, 'served a snapshot');
     return new TextEncoder().encode(JSON.stringify({ seq: snap.seq, object, bytes: body.length }));
   }
@@ -92,7 +84,7 @@ export class ReplSnapshots {
     log.info({ report: 'replication_snapshot_needed', applied: applier.applied, firstSeq }, 'the stream no longer holds our next sequence: loading a peer snapshot');
     let snap: { seq: number; data: unknown };
     try {
-      const reply = await conn.nc.request(this.d.snapshotSubject, new Uint8Array(0), { timeout: this.d.requestTimeoutMs });
+      const reply = await conn.transport.request(this.d.snapshotSubject, new Uint8Array(0), { timeoutMs: this.d.requestTimeoutMs });
       const ref = reply.json<{ seq: number; object: string; bytes: number }>();
       const blob = await this.d.transfer().download(ref.object, (e) => log.debug({ report: 'replication_snapshot_delete_failed', err: e }, 'could not delete the snapshot object; its TTL will'));
       snap = JSON.parse(new TextDecoder().decode(blob)) as { seq: number; data: unknown };

@@ -1,6 +1,5 @@
-import { JetStreamApiError, type JetStreamManager } from '@nats-io/jetstream';
-import { RequestError, TimeoutError } from '@nats-io/nats-core';
 import type { Logger } from '../env/logger.ts';
+import { JS_API_CODES, isTransportError, type ClusterTransport } from '../env/transport.ts';
 import { ClusterConfigError, JetStreamReplicasError, JetStreamUnavailableError, NatsUnreachableError, type ClusterError, type ClusterErrorDetails } from './errors.ts';
 
 /**
@@ -46,14 +45,14 @@ export function resolveReplicas(info: ServerClusterInfo | undefined, setting: Re
  * (`want` without asking when `'auto'` resolved to 1: there is nothing to grow).
  * Refused updates become {@link JetStreamReplicasError} with `{ want, have }`.
  */
-export async function reconcileReplicas(jsm: JetStreamManager, stream: string, want: number, explicit: boolean, log: Logger, details: ClusterErrorDetails = {}): Promise<number> {
+export async function reconcileReplicas(t: ClusterTransport, stream: string, want: number, explicit: boolean, log: Logger, details: ClusterErrorDetails = {}): Promise<number> {
   // 'auto' resolved to 1 can only keep what exists: no request at all.
   if (!explicit && want === 1) return want;
-  const info = await jsm.streams.info(stream);
-  const have = info.config.num_replicas ?? 1;
+  const info = await t.streams.info(stream);
+  const have = info.config.replicas;
   if (have === want || (!explicit && have > want)) return have;
   try {
-    await jsm.streams.update(stream, { num_replicas: want });
+    await t.streams.update(stream, { replicas: want });
   } catch (e) {
     throw new JetStreamReplicasError(`stream ${stream} has ${have} replica(s) and could not be given ${want}: ${e instanceof Error ? e.message : String(e)}`, { ...details, stream, value: { want, have }, cause: e });
   }
@@ -62,7 +61,7 @@ export async function reconcileReplicas(jsm: JetStreamManager, stream: string, w
 }
 
 /** JetStream's answers to a replica count it cannot place: no suitable peers (10005), replicas > 1 on a non-clustered server (10074). */
-const PLACEMENT_CODES = new Set([10005, 10074]);
+const PLACEMENT_CODES = new Set<number>([JS_API_CODES.noSuitablePeers, JS_API_CODES.replicasNotSupported]);
 
 /**
  * Runs `create` (a stream, KV bucket or object store with `want` replicas); a placement
@@ -72,25 +71,21 @@ export async function createWithReplicas<T>(stream: string, want: number, create
   try {
     return await create();
   } catch (e) {
-    if (e instanceof JetStreamApiError && PLACEMENT_CODES.has(e.code)) {
+    if (isTransportError(e, 'api') && e.apiCode !== undefined && PLACEMENT_CODES.has(e.apiCode)) {
       throw new JetStreamReplicasError(`stream ${stream} cannot be created with ${want} replica(s): ${e.message}`, { ...details, stream, value: { want, have: undefined }, cause: e });
     }
     throw e;
   }
 }
 
-/**
- * nats.js turns a 503 "no responders" into `JetStreamNotEnabled` (not exported) whose cause is
- * the `RequestError`: nobody subscribed to the subject — for a stream, no leader right now.
- */
+/** Nobody subscribed to the subject — for a stream, no leader right now (a `no_responders` transport error). */
 export function isNoResponders(e: unknown): boolean {
-  const c = e instanceof Error ? e.cause : undefined;
-  return (e instanceof RequestError && e.isNoResponders()) || (c instanceof RequestError && c.isNoResponders());
+  return isTransportError(e, 'no_responders');
 }
 
-/** True when the error shows the request never reached a stream (the server answered with an error, or nobody listened). */
+/** True when the error shows the request never reached a stream (the server answered with an error, nobody listened, or nothing was sent). */
 export function refusedBeforeStored(e: unknown): boolean {
-  return e instanceof JetStreamApiError || isNoResponders(e);
+  return isTransportError(e, 'api') || isTransportError(e, 'no_responders') || isTransportError(e, 'closed');
 }
 
 /**
@@ -101,6 +96,6 @@ export function refusedBeforeStored(e: unknown): boolean {
  */
 export function classifyJetStreamError(e: unknown, connected: boolean, what: string, details: ClusterErrorDetails = {}): ClusterError {
   if (!connected) return new NatsUnreachableError(`${what}: NATS connection down`, { ...details, cause: e });
-  const why = e instanceof TimeoutError ? 'no answer (timeout)' : isNoResponders(e) ? 'no responders (no stream leader or JetStream server)' : e instanceof Error ? e.message : String(e);
+  const why = isTransportError(e, 'timeout') ? 'no answer (timeout)' : isNoResponders(e) ? 'no responders (no stream leader or JetStream server)' : e instanceof Error ? e.message : String(e);
   return new JetStreamUnavailableError(`${what}: JetStream unavailable — ${why}`, { ...details, cause: e });
 }

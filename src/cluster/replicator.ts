@@ -1,5 +1,4 @@
-import { JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import type { Subscription } from '@nats-io/nats-core';
+import { JS_API_CODES, isTransportError, type ClusterTransport } from '../env/transport.ts';
 import type { Env } from '../env/env.ts';
 import type { ClusterConnection } from './connection.ts';
 import { ClusterError, JetStreamReplicasError, NatsFeatureError, ReplUnavailableError } from './errors.ts';
@@ -105,13 +104,15 @@ export class Replicator implements StoreReplicator {
   readonly stream: string;
   private readonly prefix: string;
   private readonly tableSet: ReadonlySet<string>;
-  private js!: JetStreamClient;
+  /** The cluster transport (the connection's). */
+  private get t(): ClusterTransport {
+    return this.conn.transport;
+  }
   /** The ordered consumer and its recovery (created in `start`). */
   private consumer!: ReplConsumer;
-  private jsm!: JetStreamManager;
   private resyncing = false;
   private offLeader: (() => void) | undefined;
-  private snapSub: Subscription | undefined;
+  private snapSub: { unsubscribe(): void } | undefined;
   private onFailed!: (e: ClusterError) => void;
   /**
    * Resolves with the error that stopped applying for good: a newer schema
@@ -172,8 +173,8 @@ export class Replicator implements StoreReplicator {
       msgNonce: this.msgNonce,
       applier: this.applier,
       pending: this.pending,
-      js: () => this.js,
-      jsm: () => this.jsm,
+      transport: () => this.conn.transport,
+      publishTimeoutMs: opts.publishTimeoutMs ?? 2000,
       conflictDetection: opts.conflictDetection ?? true,
       conflictScope: opts.conflictScope ?? 'stream',
       commitTimeoutMs: opts.commitTimeoutMs ?? 10_000,
@@ -218,11 +219,9 @@ export class Replicator implements StoreReplicator {
       throw new NatsFeatureError(`conflictScope 'table' needs nats-server 2.11 or later (an expected last sequence over a wildcard subject); this server is ${this.conn.serverVersion}: use conflictScope 'stream'`, { node: this.opts.node, value: this.conn.serverVersion });
     }
     const a = this.applier;
-    const timeout = this.opts.publishTimeoutMs ?? 2000;
-    this.js = jetstream(this.conn.nc, { timeout });
     this.consumer = new ReplConsumer({
       env: this.env,
-      js: this.js,
+      transport: this.t,
       stream: this.stream,
       log: this.log,
       nextSeq: () => a.submitted + 1,
@@ -232,16 +231,15 @@ export class Replicator implements StoreReplicator {
         // from the node its subject names: it could replay or forge another node's message.
         // Only what a node published here is applied.
         const copied = m.headers !== undefined && SERVER_COPY_HEADERS.some((h) => m.headers!.has(h));
-        return a.enqueue(m.info.streamSequence, m.subject, copied ? FOREIGN : m.data, undefined, m.headers?.get('Nats-Msg-Id') || undefined);
+        return a.enqueue(m.seq, m.subject, copied ? FOREIGN : m.data, undefined, m.headers?.get('Nats-Msg-Id') || undefined);
       },
       active: () => !a.halted && !this.stopped && !this.resyncing,
     });
-    this.jsm = await jetstreamManager(this.conn.nc, { timeout });
-    this.transfer = new SnapshotTransfer(this.js, this.opts.cluster, `${this.opts.store}.${this.opts.node}.${this.opts.incarnation}.${this.msgNonce}`, this.opts.replicas ?? 1);
+    this.transfer = new SnapshotTransfer(this.t, this.opts.cluster, `${this.opts.store}.${this.opts.node}.${this.opts.incarnation}.${this.msgNonce}`, this.opts.replicas ?? 1);
     await this.ensureStream();
     a.jumpTo(this.store.lastAppliedSeq(this.stream));
-    const info = await this.jsm.streams.info(this.stream);
-    const { first_seq: first, last_seq: last } = info.state;
+    const info = await this.t.streams.info(this.stream);
+    const { firstSeq: first, lastSeq: last } = info.state;
     if (last > a.applied && a.applied < first - 1) await this.snapshots.catchUp(first);
     await this.consumer.start();
     // Wait until the local store has applied what the stream held at start: then reads are current.
@@ -310,8 +308,8 @@ export class Replicator implements StoreReplicator {
 
   /** Resolves once the local store has applied everything the stream holds now (its last sequence at the call). */
   async catchUp(timeoutMs: number): Promise<void> {
-    const info = await this.jsm.streams.info(this.stream);
-    await this.applier.waitApplied(info.state.last_seq, timeoutMs);
+    const info = await this.t.streams.info(this.stream);
+    await this.applier.waitApplied(info.state.lastSeq, timeoutMs);
   }
 
   private sleep(ms: number): Promise<void> {
@@ -322,29 +320,29 @@ export class Replicator implements StoreReplicator {
     const cfg = {
       name: this.stream,
       subjects: [`${this.prefix}.>`],
-      max_msgs: this.opts.maxMsgs ?? -1,
-      max_age: (this.opts.maxAgeMs ?? 0) * 1_000_000,
-      duplicate_window: DUPLICATE_WINDOW_MS * 1_000_000,
-      num_replicas: this.opts.replicas ?? 1,
+      maxMsgs: this.opts.maxMsgs ?? -1,
+      maxAgeMs: this.opts.maxAgeMs ?? 0,
+      duplicateWindowMs: DUPLICATE_WINDOW_MS,
+      replicas: this.opts.replicas ?? 1,
     };
     try {
-      const info = await this.jsm.streams.info(this.stream);
-      if (info.config.max_msgs !== cfg.max_msgs || info.config.max_age !== cfg.max_age) {
-        await this.jsm.streams.update(this.stream, { max_msgs: cfg.max_msgs, max_age: cfg.max_age });
+      const info = await this.t.streams.info(this.stream);
+      if (info.config.maxMsgs !== cfg.maxMsgs || info.config.maxAgeMs !== cfg.maxAgeMs) {
+        await this.t.streams.update(this.stream, { maxMsgs: cfg.maxMsgs, maxAgeMs: cfg.maxAgeMs });
       }
     } catch (e) {
-      if (!(e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound)) throw e;
-      await createWithReplicas(this.stream, cfg.num_replicas, () => this.jsm.streams.add(cfg), { node: this.opts.node }).catch(async (e2: unknown) => {
+      if (!isTransportError(e, 'api', JS_API_CODES.streamNotFound)) throw e;
+      await createWithReplicas(this.stream, cfg.replicas, () => this.t.streams.add(cfg), { node: this.opts.node }).catch(async (e2: unknown) => {
         if (e2 instanceof JetStreamReplicasError) throw e2;
         // created concurrently by another node: fine if it now exists
-        await this.jsm.streams.info(this.stream).catch(() => Promise.reject(e2));
+        await this.t.streams.info(this.stream).catch(() => Promise.reject(e2));
       });
     }
     const details = { node: this.opts.node };
-    await reconcileReplicas(this.jsm, this.stream, cfg.num_replicas, this.opts.replicasExplicit ?? false, this.log, details);
+    await reconcileReplicas(this.t, this.stream, cfg.replicas, this.opts.replicasExplicit ?? false, this.log, details);
     // The snapshot bucket, when it exists already (else it is created with the count on first use).
-    await reconcileReplicas(this.jsm, `OBJ_ordo_snap_${this.opts.cluster}`, cfg.num_replicas, this.opts.replicasExplicit ?? false, this.log, details).catch((e: unknown) => {
-      if (!(e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound)) throw e;
+    await reconcileReplicas(this.t, `OBJ_ordo_snap_${this.opts.cluster}`, cfg.replicas, this.opts.replicasExplicit ?? false, this.log, details).catch((e: unknown) => {
+      if (!isTransportError(e, 'api', JS_API_CODES.streamNotFound)) throw e;
     });
   }
 

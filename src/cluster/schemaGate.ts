@@ -1,5 +1,4 @@
-import { Kvm, KvWatchInclude, type KV } from '@nats-io/kv';
-import { jetstreamManager } from '@nats-io/jetstream';
+import type { TransportKv as KV } from '../env/transport.ts';
 import { createWithReplicas, reconcileReplicas } from './replicas.ts';
 import type { Env } from '../env/env.ts';
 import type { ClusterService } from './discovery.ts';
@@ -84,8 +83,8 @@ export async function coordinateMigration(o: MigrationGateOptions): Promise<'mig
   const { kv, first } = await retry(3, async () => {
     const bucket = schemaBucket(o.cluster.cluster);
     const replicas = o.cluster.replicas ?? 1;
-    const kv = await createWithReplicas(`KV_${bucket}`, replicas, () => new Kvm(conn.nc).create(bucket, { history: 5, replicas }), { node: o.cluster.self });
-    await reconcileReplicas(await jetstreamManager(conn.nc, { checkAPI: false }), `KV_${bucket}`, replicas, o.cluster.replicasExplicit ?? false, o.env.logger, { node: o.cluster.self });
+    const kv = await createWithReplicas(`KV_${bucket}`, replicas, () => conn.transport.kv(bucket, { history: 5, replicas }), { node: o.cluster.self });
+    await reconcileReplicas(conn.transport, `KV_${bucket}`, replicas, o.cluster.replicasExplicit ?? false, o.env.logger, { node: o.cluster.self });
     return { kv, first: await read(kv, o.store) };
   });
   if ((first.rec?.version ?? 0) >= o.toVersion) return 'already';
@@ -115,7 +114,7 @@ export async function coordinateMigration(o: MigrationGateOptions): Promise<'mig
   const led = await tryLead();
   if (led) return led;
   // Follower: watch the record; take over if we become leader meanwhile.
-  const watch = await kv.watch({ key: o.store, include: KvWatchInclude.LastValue });
+  const watch = await kv.watch({ key: o.store, include: 'last' });
   return new Promise((resolve, reject) => {
     let done = false;
     let clearTimer: () => void = () => undefined;

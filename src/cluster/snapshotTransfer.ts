@@ -1,5 +1,4 @@
-import { Objm, type ObjectStore } from '@nats-io/obj';
-import type { JetStreamClient } from '@nats-io/jetstream';
+import type { ClusterTransport, TransportObjectStore as ObjectStore } from '../env/transport.ts';
 
 /** How long an unclaimed snapshot object lives in the snapshot bucket. */
 const SNAPSHOT_TTL_MS = 10 * 60_000;
@@ -14,26 +13,26 @@ export class SnapshotTransfer {
   private bucket: Promise<ObjectStore> | undefined;
   private counter = 0;
 
-  private readonly js: JetStreamClient;
+  private readonly t: ClusterTransport;
   private readonly cluster: string;
   /** Prefix of object names (store, node, incarnation): unique per replicator. */
   private readonly prefix: string;
   /** Replicas of the bucket when this creates it (`OBJ_ordo_snap_<cluster>`; the replicator reconciles it). */
   private readonly replicas: number;
   constructor(
-    js: JetStreamClient,
+    t: ClusterTransport,
     cluster: string,
     prefix: string,
     replicas = 1,
   ) {
-    this.js = js;
+    this.t = t;
     this.cluster = cluster;
     this.prefix = prefix;
     this.replicas = replicas;
   }
 
   private async store(): Promise<ObjectStore> {
-    this.bucket ??= new Objm(this.js).create(`ordo_snap_${this.cluster}`, { ttl: SNAPSHOT_TTL_MS * 1_000_000, replicas: this.replicas });
+    this.bucket ??= this.t.objectStore(`ordo_snap_${this.cluster}`, { ttlMs: SNAPSHOT_TTL_MS, replicas: this.replicas });
     try {
       return await this.bucket;
     } catch (e) {
@@ -47,7 +46,7 @@ export class SnapshotTransfer {
     const os = await this.store();
     const name = `${this.prefix}.${++this.counter}`;
     const maxChunk = Math.max(1024, Math.min(128 * 1024, Math.floor(maxPayload / 2)));
-    await os.putBlob({ name, options: { max_chunk_size: maxChunk } }, body);
+    await os.putBlob(name, body, { maxChunkSize: maxChunk });
     return name;
   }
 

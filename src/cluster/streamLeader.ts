@@ -16,17 +16,14 @@ export const streamLeaderElectedSubject = (stream: string): string => `$JS.EVENT
  */
 export function onStreamLeader(conn: ClusterConnection, streams: readonly string[], onLeader: (stream: string, leader: string | undefined) => void): () => void {
   const subs = streams.map((stream) =>
-    conn.nc.subscribe(streamLeaderElectedSubject(stream), {
-      callback: (err, msg) => {
-        if (err) return;
-        let leader: string | undefined;
-        try {
-          leader = (msg.json<{ leader?: string }>().leader ?? undefined) || undefined;
-        } catch {
-          leader = undefined; // an advisory we cannot read still says "a leader was elected"
-        }
-        onLeader(stream, leader);
-      },
+    conn.transport.subscribe(streamLeaderElectedSubject(stream), {}, (msg) => {
+      let leader: string | undefined;
+      try {
+        leader = (msg.json<{ leader?: string }>().leader ?? undefined) || undefined;
+      } catch {
+        leader = undefined; // an advisory we cannot read still says "a leader was elected"
+      }
+      onLeader(stream, leader);
     }),
   );
   return () => {

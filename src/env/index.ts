@@ -16,6 +16,30 @@ export type { Env, IoAdapters, RealEnvOptions, TestEnv } from './env.ts';
 export { createRealEnv, createTestEnv } from './env.ts';
 export type { NatsClientTypes, NatsConnectionOf, NatsConnector, NatsConnectOptions } from './nats.ts';
 export { createRealNatsConnector } from './nats.ts';
+export type {
+  ClusterTransport,
+  TransportServerInfo,
+  TransportStatus,
+  TransportErrorKind,
+  KvBucketOptions,
+  TransportKv,
+  TransportKvEntry,
+  TransportKvWatch,
+  KvWatchInclude,
+  ObjectStoreOptions,
+  TransportObjectStore,
+  TransportStreamConfig,
+  TransportStreamInfo,
+  TransportStreams,
+  JsPublishOptions,
+  PubAckInfo,
+  StreamMsg,
+  ConsumeOptions,
+  ConsumerStatus,
+  StreamConsumer,
+  CoreMsg,
+} from './transport.ts';
+export { TransportError, isTransportError, isWrongLastSequence, JS_API_CODES } from './transport.ts';
 export type { KvAdapter, KvDb, KvIterator, KvOp, KvOpenOptions, KvRange, KvErrorKind } from './kv.ts';
 export { KvError } from './kv.ts';
 export { createRocksKv } from './rocksdb.ts';

@@ -49,7 +49,7 @@ export interface KvMarker {
   readonly file: string;
   /** Random id of the store, fixed at creation. */
   readonly id: string;
-  /** The highest `mark` of a synced write that resolved (0: none yet). */
+  /** The highest durably recorded `mark` (0: none yet): at or below the last synced write that resolved. */
   readonly mark: number;
   /** Update counter (which slot is newest). */
   readonly epoch: number;
@@ -61,8 +61,10 @@ export interface KvMarker {
 export interface KvWriteOptions {
   readonly sync: boolean;
   /**
-   * With `sync`: once the batch is durable, durably record `mark` as the watermark before
-   * resolving (real: an fdatasync of the marker file after the WAL's). Marks must increase.
+   * With `sync`: once the batch is durable, record `mark` as the durable watermark. The write
+   * may resolve before the mark itself is durable (real: the marker's fdatasync runs off the
+   * critical path, after the WAL's, at most one in flight; `close` makes the last one durable),
+   * but a mark is never recorded before the batch it names is durable. Marks must increase.
    */
   readonly mark?: number;
 }

@@ -6,7 +6,9 @@ import { KvError } from './kv.ts';
 import type { SyncWriter } from './rocksdbSyncWriter.ts';
 import { startSyncWriter } from './rocksdbSyncWriter.ts';
 import type { MarkerHandle } from './rocksdbMarker.ts';
-import { MARKER_FILE, advanceMarkerSync, createMarker, markerSlotWrite, openMarker, readMarker, releaseGuard, restoreGuard, takeGuard } from './rocksdbMarker.ts';
+import { MARKER_FILE, createMarker, openMarker, readMarker, releaseGuard, restoreGuard, takeGuard } from './rocksdbMarker.ts';
+import type { WatermarkWriter } from './rocksdbWatermark.ts';
+import { createWatermarkWriter } from './rocksdbWatermark.ts';
 
 /** Classifies a RocksDB open/write error message (the binding gives text, not codes). Order matters: a read-only or full disk also names the LOCK file. */
 function classify(err: unknown): KvErrorKind {
@@ -48,8 +50,8 @@ export interface RocksKvOptions {
   /** Synced writes on a worker thread (default true), so an fdatasync never stalls the event loop. */
   readonly syncWorker?: boolean;
   /**
-   * Benchmarks only: do not record the durable commit watermark (the marker file's fdatasync
-   * after each synced batch). Without it a damaged or truncated WAL is no longer detected at
+   * Benchmarks only: do not record the durable commit watermark (the marker file's write and
+   * fdatasync after each synced batch, off the commit's critical path). Without it a damaged or truncated WAL is no longer detected at
    * open. Exists to measure the watermark's cost against the same work without it.
    */
   readonly unsafeNoWatermark?: boolean;
@@ -58,7 +60,8 @@ export interface RocksKvOptions {
 /**
  * The real key-value adapter: `@nxtedition/rocksdb` (pinned 12.2.12) with column families.
  * Writes go through one `WriteBatch` (atomic across columns); `sync: true` fdatasyncs the WAL
- * before the promise resolves. Synced writes run on a worker thread (`rocksdbSyncWriter.ts`)
+ * before the promise resolves; the durable commit watermark (`mark`) follows off the critical
+ * path (`rocksdbWatermark.ts`). Synced writes run on a worker thread (`rocksdbSyncWriter.ts`)
  * so the fdatasync does not stall the event loop; unsynced ones run inline. Callers must not
  * issue a write before the previous one resolved if order matters (the store's group commit
  * writes one batch at a time).
@@ -120,11 +123,13 @@ export function createRocksKv(adapterOptions: RocksKvOptions = {}): KvAdapter {
       }
       let released = !guarded;
       let markerHandle: MarkerHandle;
+      let marks: WatermarkWriter;
       let syncWriter: SyncWriter | undefined;
       try {
         marker ??= createMarker(dir, 0, hasCurrent);
         markerHandle = openMarker(marker);
-        if (adapterOptions.syncWorker !== false) syncWriter = await startSyncWriter(db.handle, markerHandle.fd);
+        marks = createWatermarkWriter(markerHandle, dir);
+        if (adapterOptions.syncWorker !== false) syncWriter = await startSyncWriter(db.handle);
       } catch (err) {
         await db.close();
         if (guarded) restoreGuard(dir, true);
@@ -156,14 +161,16 @@ export function createRocksKv(adapterOptions: RocksKvOptions = {}): KvAdapter {
         async write(ops: readonly KvOp[], o: KvWriteOptions) {
           if (!released) throw new KvError('io', `${dir}: write before the guarded open was accepted (release())`, dir);
           if (closed) throw new KvError('closed', `${dir}: database is closed`, dir);
-          const mark = watermark && o.sync && o.mark !== undefined ? markerSlotWrite(markerHandle.current, o.mark) : undefined;
+          // a marker write that failed earlier is retried first (or this write refused, typed)
+          if (watermark) marks.check();
           if (o.sync && syncWriter) {
             try {
-              await syncWriter.write(ops, mark && { data: mark.data, offset: mark.offset });
+              await syncWriter.write(ops);
             } catch (err) {
               throw kvError(err, dir);
             }
-            if (mark) markerHandle.current = mark.next;
+            // durable now: acknowledge; the watermark follows (never ahead of the WAL)
+            if (watermark && o.mark !== undefined) marks.advance(o.mark);
             return;
           }
           // The binding's own `_put`/`_del`/`_writeSync` (what abstract-level calls after encoding;
@@ -177,7 +184,7 @@ export function createRocksKv(adapterOptions: RocksKvOptions = {}): KvAdapter {
               else batch._del(op.key, col);
             }
             batch._writeSync({ sync: o.sync });
-            if (watermark && o.sync && o.mark !== undefined) advanceMarkerSync(markerHandle, o.mark);
+            if (watermark && o.sync && o.mark !== undefined) marks.advance(o.mark);
           } catch (err) {
             throw kvError(err, dir);
           } finally {
@@ -220,6 +227,12 @@ export function createRocksKv(adapterOptions: RocksKvOptions = {}): KvAdapter {
             await syncWriter?.close();
           } catch (err) {
             failure = err;
+          }
+          try {
+            // the last acknowledged mark, durably, before the marker is closed
+            await marks.drain();
+          } catch (err) {
+            failure ??= err;
           }
           try {
             await db.close();

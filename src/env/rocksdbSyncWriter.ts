@@ -11,14 +11,13 @@ import type { KvOp } from './kv.ts';
  * the order of writes is kept.
  */
 export interface SyncWriter {
-  /** Writes `ops` with `sync: true`; then, if given, writes `mark.data` at `mark.offset` of the marker file and fdatasyncs it. */
-  write(ops: readonly KvOp[], mark?: { readonly data: Buffer; readonly offset: number }): Promise<void>;
+  /** Writes `ops` with `sync: true` (the WAL is fdatasynced when it resolves). */
+  write(ops: readonly KvOp[]): Promise<void>;
   close(): Promise<void>;
 }
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
-const fs = require('node:fs');
 const { RocksLevel } = require(workerData.modulePath);
 const db = new RocksLevel(workerData.handle);
 db.open().then(() => {
@@ -33,11 +32,6 @@ db.open().then(() => {
         else batch._del(Buffer.from(key.buffer, key.byteOffset, key.byteLength), col);
       }
       batch._writeSync({ sync: true });
-      if (m.mark) {
-        // the watermark follows the WAL: written only once the batch is durable
-        fs.writeSync(workerData.markerFd, m.mark.data, 0, m.mark.data.length, m.mark.offset);
-        fs.fdatasyncSync(workerData.markerFd);
-      }
       parentPort.postMessage({ id: m.id });
     } catch (err) {
       parentPort.postMessage({ id: m.id, error: String(err && err.message || err), errno: err && err.code, cause: String(err && err.cause && err.cause.message || '') });
@@ -49,10 +43,10 @@ db.open().then(() => {
 }, (err) => parentPort.postMessage({ ready: false, error: String(err && err.message || err) }));
 `;
 
-/** Starts the sync writer for an open database (`handle` = `db.handle`; `markerFd` the open marker file, see `rocksdbMarker.ts`). */
-export async function startSyncWriter(handle: bigint, markerFd: number): Promise<SyncWriter> {
+/** Starts the sync writer for an open database (`handle` = `db.handle`). The durable watermark is written by the main thread (`rocksdbWatermark.ts`). */
+export async function startSyncWriter(handle: bigint): Promise<SyncWriter> {
   const modulePath = createRequire(import.meta.url).resolve('@nxtedition/rocksdb');
-  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { handle, modulePath, markerFd } });
+  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { handle, modulePath } });
   const waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   let nextId = 1;
   let failed: Error | undefined;
@@ -79,13 +73,13 @@ export async function startSyncWriter(handle: bigint, markerFd: number): Promise
   // (attaching 'message' listeners refs the worker, so unref after them)
   worker.unref();
   return {
-    write(ops, mark) {
+    write(ops) {
       if (failed) return Promise.reject(failed);
       const id = nextId++;
       return new Promise<void>((resolve, reject) => {
         if (waiting.size === 0) worker.ref();
         waiting.set(id, { resolve, reject });
-        worker.postMessage({ id, mark, ops: ops.map((o) => (o.type === 'put' ? [0, o.column, o.key, o.value] : [1, o.column, o.key, null])) });
+        worker.postMessage({ id, ops: ops.map((o) => (o.type === 'put' ? [0, o.column, o.key, o.value] : [1, o.column, o.key, null])) });
       });
     },
     async close() {

@@ -68,25 +68,21 @@ export async function handleAdmin(runner: JobRunner, req: JobsAdminRequest): Pro
 export function serveAdmin(env: Env, conn: ClusterConnection, cluster: string, runner: JobRunner): () => void {
   const enc = new TextEncoder();
   const dec = new TextDecoder();
-  const sub = conn.nc.subscribe(adminSubject(cluster), {
-    queue: 'ordo-jobs-admin',
-    callback: (err, msg) => {
-      if (err) return;
-      let req: JobsAdminRequest;
+  const sub = conn.transport.subscribe(adminSubject(cluster), { queue: 'ordo-jobs-admin' }, (msg) => {
+    let req: JobsAdminRequest;
+    try {
+      req = JSON.parse(dec.decode(msg.data)) as JobsAdminRequest;
+    } catch {
+      msg.respond(enc.encode(JSON.stringify({ ok: false, error: 'bad_request', message: 'not JSON', node: runner.node })));
+      return;
+    }
+    void handleAdmin(runner, req).then((res) => {
       try {
-        req = JSON.parse(dec.decode(msg.data)) as JobsAdminRequest;
-      } catch {
-        msg.respond(enc.encode(JSON.stringify({ ok: false, error: 'bad_request', message: 'not JSON', node: runner.node })));
-        return;
+        msg.respond(enc.encode(JSON.stringify(res)));
+      } catch (e) {
+        env.logger.warn({ report: 'jobs_admin', err: e }, 'could not answer an admin request');
       }
-      void handleAdmin(runner, req).then((res) => {
-        try {
-          msg.respond(enc.encode(JSON.stringify(res)));
-        } catch (e) {
-          env.logger.warn({ report: 'jobs_admin', err: e }, 'could not answer an admin request');
-        }
-      });
-    },
+    });
   });
   return () => sub.unsubscribe();
 }

@@ -96,18 +96,15 @@ export function createNatsNotifier(env: Env, conn: ClusterConnection, cluster: s
     else if (e.type === 'nats.reconnect') set('clustered');
   });
   const subs = (['insert', 'signal'] as const).map((channel) =>
-    conn.nc.subscribe(subject(channel), {
-      callback: (err, msg) => {
-        if (err) return;
-        let payload: NotifierPayload;
-        try {
-          payload = JSON.parse(dec.decode(msg.data)) as NotifierPayload;
-        } catch (e) {
-          env.logger.warn({ report: 'jobs_notifier', err: e }, 'malformed notification skipped');
-          return;
-        }
-        deliver(env, ls, channel, payload);
-      },
+    conn.transport.subscribe(subject(channel), {}, (msg) => {
+      let payload: NotifierPayload;
+      try {
+        payload = JSON.parse(dec.decode(msg.data)) as NotifierPayload;
+      } catch (e) {
+        env.logger.warn({ report: 'jobs_notifier', err: e }, 'malformed notification skipped');
+        return;
+      }
+      deliver(env, ls, channel, payload);
     }),
   );
   return {
@@ -116,7 +113,7 @@ export function createNatsNotifier(env: Env, conn: ClusterConnection, cluster: s
     publish: (channel, payload) => {
       if (health.status !== 'clustered') return; // pollers cover it; never block or throw
       try {
-        conn.nc.publish(subject(channel), enc.encode(JSON.stringify(payload)));
+        conn.transport.publishCore(subject(channel), enc.encode(JSON.stringify(payload)));
       } catch (err) {
         env.logger.warn({ report: 'jobs_notifier', err }, 'publish failed; producers poll');
       }

@@ -80,7 +80,7 @@ export function jobTables(o: JobTablesOptions = {}): Record<string, TableDef> {
     [JOB_TABLES.slots]: {
       ...common,
       key: 'queue',
-      attributes: { queue: { type: 'string' }, held: { type: 'json', default: {} } },
+      attributes: { queue: { type: 'string' }, held: { type: 'json', default: {} }, waiting: { type: 'json', default: {} } },
     },
   };
 }

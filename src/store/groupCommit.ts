@@ -71,14 +71,23 @@ export class GroupCommit {
     this.h = host;
   }
 
-  /** Queues a commit for the next group flush; resolves once written and applied to RAM. */
-  enqueue(p: Omit<Pending, 'resolve' | 'reject' | 'encKeys'>): Promise<void> {
+  /**
+   * Queues a commit for the next group flush; resolves once written and applied to RAM.
+   * `encKeys` (one per op, as a transaction already computed them) saves encoding them again.
+   */
+  enqueue(p: Omit<Pending, 'resolve' | 'reject' | 'encKeys'>, encKeys?: readonly string[]): Promise<void> {
     if (this.h.isClosing()) return Promise.reject(new StoreClosedError(this.h.s.dir));
     if (this.failure) return this.recoverThen(p);
+    let keys = encKeys;
+    if (keys === undefined || keys.length !== p.ops.length) {
+      const enc: string[] = [];
+      for (const op of p.ops) enc.push(mustEncode(this.h.table(op.table), op.key));
+      keys = enc;
+    }
+    const ek = keys;
     return new Promise<void>((resolve, reject) => {
-      const encKeys: string[] = [];
-      for (const op of p.ops) encKeys.push(mustEncode(this.h.table(op.table), op.key));
-      const pe = { ...p, encKeys, resolve, reject };
+      // fields copied by name: an object spread takes V8's slow path (~0.5 µs a commit)
+      const pe: Pending = { ops: p.ops, encKeys: ek, extra: p.extra, applied: p.applied, replaceTables: p.replaceTables, resolve, reject };
       this.queue.push(pe);
       // extend the index rather than drop it: rebuilding it per commit made N concurrent
       // transactions O(N²) (5,000 one-row transactions: 17 s, mostly in pending())
@@ -272,7 +281,7 @@ export class GroupCommit {
     let batch = this.queue;
     this.queue = [];
     this.inflight = batch;
-    const build = (b: readonly Pending[]): BuiltBatch => buildWriteBatch(b, { table: (n) => this.h.table(n), commitSeq: s.commitSeq, schemaVersion: s.schemaVersion, changeLogLimit: s.changeLogLimit });
+    const build = (b: readonly Pending[]): BuiltBatch => buildWriteBatch(b, { table: (n) => this.h.table(n), commitSeq: s.commitSeq, schemaVersion: s.schemaVersion, changeLogLimit: s.changeLogLimit, logSeqs: s.logSeqs });
     let built: BuiltBatch;
     let wrote = false;
     try {
@@ -306,6 +315,8 @@ export class GroupCommit {
     }
     const { changes, seq } = built;
     s.commitSeq = seq;
+    if (built.logPruned > 0) s.logSeqs.splice(0, built.logPruned);
+    if (built.logAdded > 0) s.logSeqs.push(built.logAdded);
     for (const [mem, dg] of built.digests) mem.digest = dg;
     const version = ++this.versionCounter;
     const tracking = this.h.activeTx() > 0;

@@ -28,18 +28,22 @@ export type KeyProblem = string;
 
 function encodeNumber(n: number): string {
   f64[0] = n === 0 ? 0 : n; // -0 → 0
-  let b0, b1, b2, b3, b4, b5, b6, b7;
-  if (littleEndian) {
-    [b0, b1, b2, b3, b4, b5, b6, b7] = [u8[7]!, u8[6]!, u8[5]!, u8[4]!, u8[3]!, u8[2]!, u8[1]!, u8[0]!];
-  } else {
-    [b0, b1, b2, b3, b4, b5, b6, b7] = [u8[0]!, u8[1]!, u8[2]!, u8[3]!, u8[4]!, u8[5]!, u8[6]!, u8[7]!];
-  }
-  if (b0 & 0x80) {
-    b0 ^= 0xff; b1 ^= 0xff; b2 ^= 0xff; b3 ^= 0xff; b4 ^= 0xff; b5 ^= 0xff; b6 ^= 0xff; b7 ^= 0xff;
-  } else {
-    b0 ^= 0x80;
-  }
-  return String.fromCharCode(TAG_NUMBER, b0, b1, b2, b3, b4, b5, b6, b7);
+  // big-endian bytes of the IEEE 754 double; sign flipped (positive) or all bits flipped (negative)
+  const hi = littleEndian ? 7 : 0;
+  const step = littleEndian ? -1 : 1;
+  const flip = u8[hi]! & 0x80 ? 0xff : 0;
+  const b0 = flip ? u8[hi]! ^ 0xff : u8[hi]! ^ 0x80;
+  return String.fromCharCode(
+    TAG_NUMBER,
+    b0,
+    u8[hi + step]! ^ flip,
+    u8[hi + 2 * step]! ^ flip,
+    u8[hi + 3 * step]! ^ flip,
+    u8[hi + 4 * step]! ^ flip,
+    u8[hi + 5 * step]! ^ flip,
+    u8[hi + 6 * step]! ^ flip,
+    u8[hi + 7 * step]! ^ flip,
+  );
 }
 
 function encodeString(s: string): string {

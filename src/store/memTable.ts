@@ -12,6 +12,14 @@ import type { StoreCorruptError } from './errors.ts';
  */
 export class MemTable {
   readonly rows = new Map<string, Row>();
+  /**
+   * The same rows by their key *value*, for `set`/`ordered_set` tables with a one-attribute key
+   * and only for scalar key values (string, number, boolean, null — values whose identity is
+   * their value): `store.get` finds a row without encoding the key (one `Map.get` on the
+   * caller's string). A miss falls back to the encoded lookup. Costs one Map entry per row.
+   */
+  byKey: Map<unknown, Row> | undefined;
+  private keyAttr: string | undefined;
   readonly order = new SortedKeys();
   readonly indexes = new Map<string, SortedKeys>();
   /** Rows whose stored bytes failed their checksum at load, by row key. */
@@ -31,6 +39,27 @@ export class MemTable {
   constructor(def: NormalTableDef) {
     this.def = def;
     for (const i of def.indexes) this.indexes.set(i, new SortedKeys());
+    this.keyAttr = def.type !== 'bag' && def.key.length === 1 ? def.key[0] : undefined;
+    this.byKey = this.keyAttr === undefined ? undefined : new Map();
+  }
+
+  /** Switches to a new definition (a migration); rebuilds {@link MemTable.byKey} if the key or type changed. */
+  redefine(def: NormalTableDef): void {
+    const keyAttr = def.type !== 'bag' && def.key.length === 1 ? def.key[0] : undefined;
+    this.def = def;
+    if (keyAttr === this.keyAttr) return;
+    this.keyAttr = keyAttr;
+    this.byKey = keyAttr === undefined ? undefined : new Map();
+    if (this.byKey) for (const [rk, row] of this.rows) this.setRow(rk, row);
+  }
+
+  /** Sets `rows[rowKey] = row` (and {@link MemTable.byKey}); nothing else. Loading uses it directly. */
+  setRow(rowKey: string, row: Row): void {
+    this.rows.set(rowKey, row);
+    if (this.byKey !== undefined) {
+      const v = row[this.keyAttr!];
+      if (isScalar(v)) this.byKey.set(v, row);
+    }
   }
 
   /** The row key a row is stored under. */
@@ -59,7 +88,7 @@ export class MemTable {
   put(rowKey: string, row: Row): void {
     const old = this.rows.get(rowKey);
     if (old) this.unindex(rowKey, old);
-    this.rows.set(rowKey, row);
+    this.setRow(rowKey, row);
     if (this.corrupt.size > 0) {
       this.corrupt.delete(rowKey);
       this.corruptIndex.delete(rowKey);
@@ -83,6 +112,7 @@ export class MemTable {
     }
     this.unindex(rowKey, old);
     this.rows.delete(rowKey);
+    if (this.byKey !== undefined) this.byKey.delete(old[this.keyAttr!]);
     this.order.delete(rowKey);
   }
 
@@ -108,10 +138,16 @@ export class MemTable {
 
   clear(): void {
     this.rows.clear();
+    this.byKey?.clear();
     this.order.clear();
     this.corrupt.clear();
     for (const i of this.indexes.keys()) this.indexes.set(i, new SortedKeys());
   }
+}
+
+function isScalar(v: unknown): boolean {
+  const t = typeof v;
+  return t === 'string' || t === 'number' || t === 'boolean' || v === null;
 }
 
 /** A content id for a bag object: identical objects collapse (Mnesia bag semantics). */

@@ -173,7 +173,7 @@ export async function runMigration(c: MigrationContext): Promise<void> {
   // switch every table to its declared definition; indexes are rebuilt in RAM from rows
   for (const t of p.tables) {
     const mem = st.tables.get(t.name)!;
-    mem.def = t.declared;
+    mem.redefine(t.declared);
     for (const i of [...mem.indexes.keys()]) if (!t.declared.indexes.includes(i)) mem.indexes.delete(i);
     for (const i of t.declared.indexes) if (t.diff?.addedIndexes.includes(i) || !t.stored) mem.buildIndex(i);
   }

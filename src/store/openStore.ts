@@ -16,7 +16,7 @@ import { StoreCorruptError, StoreDamagedError, StoreError, StoreIoError, StoreLo
 import { validateOpenOptions, canonicalDir } from './openOptions.ts';
 import type { LiveHandleRegistry } from './liveHandles.ts';
 import { processHandles } from './liveHandles.ts';
-import { checkRecovered, digestKey, readChecked, rowHash, sealOps } from './integrity.ts';
+import { SEAL_KEY, checkRecovered, digestKey, readChecked, rowHash, sealOps } from './integrity.ts';
 import type { TableDigest } from './integrity.ts';
 import type { DeferredRecord } from './deferredMigrations.ts';
 
@@ -140,6 +140,21 @@ export class StoreOpening {
       } finally {
         await it.close();
       }
+      // the change-log records' keys (their last commit sequence), so each batch can prune the oldest
+      const logSeqs: number[] = [];
+      const lit = db.iterator('log', { lt: SEAL_KEY });
+      try {
+        for (let chunk = await lit.next(1000); chunk.length > 0; chunk = await lit.next(1000)) {
+          for (const [k] of chunk) {
+            const seq = logSeqOf(k);
+            if (seq !== undefined) logSeqs.push(seq);
+          }
+        }
+      } catch (err) {
+        throw openError(dir, err);
+      } finally {
+        await lit.close();
+      }
       await checkCatalogCoversDigests(db, catalog);
       const deferredRec = (await readChecked(db, 'meta', metaKey(META.deferred), 'deferred migrations')) as DeferredRecord | undefined;
       const known = Math.max(0, ...(o.migrations ?? []).map((m) => m.version));
@@ -156,6 +171,7 @@ export class StoreOpening {
         commitSeq,
         applied,
         changeLogLimit: o.changeLogLimit ?? 10_000,
+        logSeqs,
         onClose: () => lease.release(),
         deferred: deferredRec?.migrations ?? [],
         legacy: new Map((deferredRec?.legacy ?? []).map((t) => [t.name, t])),
@@ -208,6 +224,7 @@ export class StoreOpening {
     if (p.fresh) {
       await this.accept();
       for (const t of p.tables) this.st.tables.set(t.name, new MemTable(t.declared));
+      this.store.forgetTables();
       const at = env.clock.now();
       const known = Math.max(0, ...(this.o.migrations ?? []).map((m) => m.version));
       this.st.schemaVersion = known;
@@ -296,7 +313,7 @@ export class StoreOpening {
             if (d.ok && d.value !== null && typeof d.value === 'object') {
               digest.count++;
               digest.sum = (digest.sum + rowHash(k, v)) >>> 0;
-              mem.rows.set(rk, deepFreeze(d.value as Row));
+              mem.setRow(rk, deepFreeze(d.value as Row));
               mem.order.add(rk);
               lastKey = rk;
               continue;
@@ -441,5 +458,15 @@ export async function openStore(o: OpenStoreOptions): Promise<Store> {
   } catch (err) {
     await opening.abort();
     throw err;
+  }
+}
+
+/** The commit sequence a change-log key names; `undefined` for a key that is not one (left alone). */
+function logSeqOf(k: Buffer): number | undefined {
+  try {
+    const v = decodeKey(fromBytes(k));
+    return typeof v === 'number' ? v : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -113,13 +113,28 @@ export class Store {
     return this.tables.get(name)?.def;
   }
 
+  /** The table {@link Store.table} found last (a point read of one table is then one Map lookup, not two). */
+  private lastName: string | undefined;
+  private lastTable: MemTable | undefined;
+
   /** @internal */
   table(name: string): MemTable {
     if (this.closed) throw new StoreClosedError(this.s.dir);
-    const t = this.tables.get(name);
-    if (!t) throw new StoreValidationError(name, undefined, name, 'unknown_table');
+    let t = name === this.lastName ? this.lastTable : undefined;
+    if (t === undefined) {
+      t = this.tables.get(name);
+      if (!t) throw new StoreValidationError(name, undefined, name, 'unknown_table');
+      this.lastName = name;
+      this.lastTable = t;
+    }
     if (t.failed) throw t.failed;
     return t;
+  }
+
+  /** @internal the opener replaced table objects (a fresh store's): forget the cached one. */
+  forgetTables(): void {
+    this.lastName = undefined;
+    this.lastTable = undefined;
   }
 
   /** @internal the KV handle (backup, verify). */
@@ -137,9 +152,11 @@ export class Store {
   /** The row under `key` (a bag's first object), or `undefined`. ~1 µs. */
   get(table: string, key: unknown): Row | undefined {
     const mem = this.table(table);
-    if (mem.def.type !== 'bag' && mem.corrupt.size === 0) {
-      const enc = mustEncode(mem, key);
-      return mem.rows.get(enc);
+    if (mem.corrupt.size === 0) {
+      // by key value first (no encoding); a miss (or a non-scalar key) takes the encoded path
+      const hit = mem.byKey?.get(key);
+      if (hit !== undefined) return hit;
+      if (mem.def.type !== 'bag') return mem.rows.get(mustEncode(mem, key));
     }
     return readKey(mem, mustEncode(mem, key))[0];
   }

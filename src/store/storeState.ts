@@ -14,6 +14,8 @@ export interface StoreState {
   commitSeq: number;
   applied: Map<string, number>;
   changeLogLimit: number;
+  /** Keys (last commit sequence) of the change-log records on disk, oldest first (read at open). */
+  logSeqs: number[];
   onClose: () => void;
   /** Replicated migrations deferred at open whose `up` has not run here (persisted in `META.deferred`). */
   deferred: DeferredMigration[];

@@ -29,6 +29,8 @@ export interface Page {
 export class Tx {
   /** Buffered logical writes, in order. @internal */
   readonly ops: CommitOp[] = [];
+  /** The encoded key of each of {@link Tx.ops} (the group commit needs them). @internal */
+  readonly encKeys: string[] = [];
   /** Keys read, with the key version seen. @internal */
   readonly reads = new Map<MemTable, Map<string, number>>();
   /** Tables scanned, with the table version seen. @internal */
@@ -104,14 +106,17 @@ export class Tx {
       this.setObjects(mem, encKey, new Map([[rk, row]]));
     }
     this.ops.push({ table, op: 'put', key: mem.def.key.length === 1 ? row[mem.def.key[0]!] : mem.def.key.map((k) => row[k]), value: row });
+    this.encKeys.push(encKey);
     return row;
   }
 
   /** Deletes every object under `key`. */
   delete(table: string, key: unknown): void {
     const mem = this.writable(table, 'delete', key);
-    this.setObjects(mem, mustEncode(mem, key), new Map());
+    const encKey = mustEncode(mem, key);
+    this.setObjects(mem, encKey, new Map());
     this.ops.push({ table, op: 'delete', key });
+    this.encKeys.push(encKey);
   }
 
   /** Deletes one object of a bag (the whole row under its key for set tables). */
@@ -131,6 +136,7 @@ export class Tx {
     objs.delete(rk);
     this.setObjects(mem, encKey, objs);
     this.ops.push({ table, op: 'delete', key: mem.def.key.length === 1 ? row[mem.def.key[0]!] : mem.def.key.map((k) => row[k]), value: row });
+    this.encKeys.push(encKey);
   }
 
   /**
@@ -153,6 +159,7 @@ export class Tx {
     const overlays = new Map([...this.overlays].map(([mem, o]) => [mem, new Map(o)]));
     return () => {
       this.ops.length = ops;
+      this.encKeys.length = ops;
       this.migrations = migrations;
       this.overlays.clear();
       for (const [mem, o] of overlays) this.overlays.set(mem, o);

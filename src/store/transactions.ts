@@ -148,7 +148,7 @@ export class TxRunner {
     const migrations = tx.migrations;
     if (!r || !(migrations || this.touchesReplicated(tx.ops))) {
       if (migrations) await this.h.commitMigrated(tx.ops, migrations);
-      else await commits.enqueue({ ops: tx.ops });
+      else await commits.enqueue({ ops: tx.ops }, tx.encKeys);
       return undefined;
     }
     const batch: CommitBatch = { ops: tx.ops.map(plainOp), schemaVersion: this.h.s.schemaVersion, ...(migrations ? { migrations } : {}) };

@@ -11,10 +11,10 @@ export interface Pending {
   readonly ops: readonly CommitOp[];
   /** Encoded key of each op (computed once at enqueue). */
   readonly encKeys: readonly string[];
-  readonly extra?: readonly KvOp[];
-  readonly applied?: { stream: string; seq: number };
+  readonly extra?: readonly KvOp[] | undefined;
+  readonly applied?: { stream: string; seq: number } | undefined;
   /** Replace these tables' contents entirely (snapshot load). */
-  readonly replaceTables?: readonly string[];
+  readonly replaceTables?: readonly string[] | undefined;
   readonly resolve: () => void;
   readonly reject: (err: unknown) => void;
 }
@@ -36,6 +36,9 @@ export interface BuiltBatch {
   readonly seq: number;
   /** The touched disc tables' digests after this batch (adopted once the write succeeded). */
   readonly digests: ReadonlyMap<MemTable, TableDigest>;
+  /** Change-log records this batch deletes (the oldest of `logSeqs`) and the one it adds (0: none). */
+  readonly logPruned: number;
+  readonly logAdded: number;
 }
 
 /** Context of {@link buildWriteBatch}. @internal */
@@ -44,11 +47,14 @@ export interface BatchContext {
   readonly commitSeq: number;
   readonly schemaVersion: number;
   readonly changeLogLimit: number;
+  /** Keys (last commit sequence) of the change-log records on disk, oldest first. */
+  readonly logSeqs: readonly number[];
 }
 
 /**
  * Turns the commits of one group flush into a single list of RocksDB ops — rows, index entries
- * (old ones deleted, new ones put), one change-log record per commit, the commit sequence —
+ * (old ones deleted, new ones put), one change-log record for the batch (keyed by its last
+ * commit sequence, listing each commit's sequence and keys), the commit sequence —
  * and the row changes to apply to RAM after the write. Commits are resolved in order against
  * the committed state plus the earlier commits of the same flush (an overlay), so two commits
  * to one key in one flush leave exactly the last row and its index entries. Pure with respect
@@ -75,6 +81,7 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
   const digests = new Map<MemTable, TableDigest>();
   let sync = false;
   let seq = ctx.commitSeq;
+  const logged: Array<{ seq: number; ops: Array<{ table: string; op: string; key: unknown }> }> = [];
   for (const p of batch) {
     const cs: Change[] = [];
     const record = (mem: MemTable, rowKey: string, row: Row | null, op: CommitOp): void => {
@@ -138,9 +145,9 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
     if (durable || (p.extra?.length ?? 0) > 0) {
       seq++;
       // the change log records which keys each commit touched (the rows hold the values)
-      const logged = p.ops.filter((o) => ctx.table(o.table).def.storage === 'disc').map((o) => ({ table: o.table, op: o.op, key: o.key }));
-      kvOps.push({ type: 'put', column: 'log', key: logKey(seq), value: encodeValue({ ops: logged, schemaVersion: ctx.schemaVersion }) });
-      if (seq > ctx.changeLogLimit) kvOps.push({ type: 'del', column: 'log', key: logKey(seq - ctx.changeLogLimit) });
+      const ops: Array<{ table: string; op: string; key: unknown }> = [];
+      for (const o of p.ops) if (ctx.table(o.table).def.storage === 'disc') ops.push({ table: o.table, op: o.op, key: o.key });
+      logged.push({ seq, ops });
     }
     if (p.extra && p.extra.length > 0) {
       kvOps.push(...p.extra);
@@ -149,8 +156,15 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
       if (!p.applied) sync = true;
     }
   }
+  // one change-log record per batch (not per commit: a record is a JSON encode, a CRC and a
+  // RocksDB put); records whose last commit is more than `changeLogLimit` commits old go
+  let logPruned = 0;
+  if (logged.length > 0) {
+    kvOps.push({ type: 'put', column: 'log', key: logKey(seq), value: encodeValue({ commits: logged, schemaVersion: ctx.schemaVersion }) });
+    while (logPruned < ctx.logSeqs.length && ctx.logSeqs[logPruned]! <= seq - ctx.changeLogLimit) kvOps.push({ type: 'del', column: 'log', key: logKey(ctx.logSeqs[logPruned++]!) });
+  }
   for (const [mem, dg] of digests) kvOps.push({ type: 'put', column: 'meta', key: digestKey(mem.def.id), value: encodeValue(dg) });
   // the commit sequence, sealed in every column family (see integrity.ts)
   if (seq !== ctx.commitSeq) kvOps.push(...sealOps(seq));
-  return { kvOps, changes, sync, seq, digests };
+  return { kvOps, changes, sync, seq, digests, logPruned, logAdded: logged.length > 0 ? seq : 0 };
 }

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { JetStreamApiError, type PubAck } from '@nats-io/jetstream';
-import { TimeoutError } from '@nats-io/nats-core';
+import { TransportError, type PubAckInfo as PubAck } from '../../src/env/transport.ts';
 import { PendingCommits, publishSettled, type PublishDeps } from '../../src/cluster/commitSettlement.ts';
 import { createTestEnv } from '../../src/env/env.ts';
 
-const ack = (seq: number, duplicate = false): PubAck => ({ stream: 'S', seq, duplicate, domain: '' }) as PubAck;
-const wrongLast = (n: number): JetStreamApiError => new JetStreamApiError({ code: 400, err_code: 10071, description: `wrong last sequence: ${n}` });
+const ack = (seq: number, duplicate = false): PubAck => ({ stream: 'S', seq, duplicate });
+const wrongLast = (n: number): TransportError => new TransportError(`wrong last sequence: ${n}`, { kind: 'api', apiCode: 10071 });
+const timeout = (): TransportError => new TransportError('timeout', { kind: 'timeout' });
 
 /** Deps on a fake clock: each sleep advances it; `answers` are what successive publishes do. */
 function deps(answers: Array<() => PubAck | Error>, extra: Partial<PublishDeps> = {}): PublishDeps & { clock: { t: number }; sent: number } {
@@ -34,20 +34,20 @@ describe('commit settlement by msg id and stream order', () => {
   it('an ack settles committed; a duplicate ack after timeouts too (the first attempt had been stored)', async () => {
     const p = new PendingCommits();
     expect(await publishSettled(p, p.track('m', undefined), 1000, 5000, deps([() => ack(3)]))).toEqual({ kind: 'committed', seq: 3, duplicate: false });
-    const d = deps([() => new TimeoutError(), () => new TimeoutError(), () => ack(4, true)]);
+    const d = deps([() => timeout(), () => timeout(), () => ack(4, true)]);
     expect(await publishSettled(p, p.track('m2', undefined), 1000, 5000, d)).toEqual({ kind: 'committed', seq: 4, duplicate: true });
   });
 
   it('every attempt refused before storing (no responders / API error) → refused at the deadline, never unknown', async () => {
     const p = new PendingCommits();
-    const refused = new JetStreamApiError({ code: 503, err_code: 10008, description: 'JetStream system temporarily unavailable' });
+    const refused = new TransportError('JetStream system temporarily unavailable', { kind: 'api', apiCode: 10008 });
     const out = await publishSettled(p, p.track('m', { seq: 0, subject: undefined }), 300, 5000, deps([() => refused]));
     expect(out.kind).toBe('refused');
   });
 
   it('a timeout then the deadline: keeps settling (not a failure) until settleBy, then unknown', async () => {
     const p = new PendingCommits();
-    const d = deps([() => new TimeoutError()]);
+    const d = deps([() => timeout()]);
     const out = await publishSettled(p, p.track('m', undefined), 300, 3000, d);
     expect(out.kind).toBe('unknown');
     expect(d.clock.t).toBeGreaterThanOrEqual(3000);
@@ -58,7 +58,7 @@ describe('commit settlement by msg id and stream order', () => {
     expect((await publishSettled(p, p.track('a', { seq: 5, subject: undefined }), 1000, 5000, deps([() => wrongLast(6)]))).kind).toBe('conflict');
     // attempt 1 timed out but was stored at 6; attempt 2 (table scope pre-check) says wrong last sequence
     const t = p.track('b', { seq: 5, subject: 's' });
-    const d = deps([() => new TimeoutError(), () => wrongLast(6)], { catchUpTo: async () => p.observe(6, 's', 'b') });
+    const d = deps([() => timeout(), () => wrongLast(6)], { catchUpTo: async () => p.observe(6, 's', 'b') });
     expect(await publishSettled(p, t, 1000, 5000, d)).toEqual({ kind: 'committed', seq: 6, duplicate: true });
   });
 

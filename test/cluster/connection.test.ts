@@ -31,7 +31,7 @@ describe('cluster connection', () => {
     expect(conn.jetstream).toBe(true);
     expect(conn.state()).toBe('connected');
     await conn.close();
-    expect(conn.nc.isClosed()).toBe(true);
+    expect(conn.transport.isClosed()).toBe(true);
   });
 
   it('unreachable servers → ORDO_NATS_UNREACHABLE with the servers tried', async () => {
@@ -104,7 +104,7 @@ describe('cluster connection: TLS', () => {
     const ns = await NatsServer.start({ tls: true });
     const env = createTestEnv();
     const conn = await connectCluster(env, { servers: [ns.url], tls: { caFile: ns.tlsFiles!.caFile } }, 'a');
-    expect(conn.nc.info?.tls_required).toBe(true);
+    expect(conn.transport.info.tlsRequired).toBe(true);
     expect(conn.jetstream).toBe(true);
     await conn.close();
     const err = await connectCluster(env, { servers: [ns.url], connectTimeoutMs: 1000 }, 'a').catch((e: unknown) => e as ClusterError);

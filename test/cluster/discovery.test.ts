@@ -7,6 +7,8 @@ import { resolveNodeName } from '../../src/cluster/nodeIdentity.ts';
 import { createTestEnv } from '../../src/env/env.ts';
 import { NatsServer, cleanup, freePort, waitFor } from '../harness/nats.ts';
 import { realTimeEnv, startChild, stopChild, waitTag } from './helpers.ts';
+import { SIM_URL, simCluster } from './simHelpers.ts';
+import type { Env } from '../../src/env/env.ts';
 
 const timing = { heartbeatMs: 200, ttlMs: 1000 };
 
@@ -49,94 +51,6 @@ describe('discovery child', () => {
     await stopChild(actors[1]!);
   });
 
-  it('a node that stops heartbeating is down within TTL + one heartbeat (key expiry gives no event on 2.9)', async () => {
-    const env = realTimeEnv();
-    const cluster = 'hb';
-    const a = startChild(discoveryMachine, { env, config: { cluster, nodeName: 'a', nats: { servers: [ns.url] }, ...timing } }, env);
-    const b = startChild(discoveryMachine, { env, config: { cluster, nodeName: 'b', nats: { servers: [ns.url] }, ...timing } }, env);
-    await waitTag(a, 'ready');
-    await waitTag(b, 'ready');
-    const sa = a.getSnapshot().context.service as ClusterService;
-    await waitFor(() => sa.members().length === 2, 'a sees b');
-    let downAt = 0;
-    sa.on('nodedown', () => (downAt = Date.now()));
-    // b vanishes without deleting its key: stop the actor by force and close its connection.
-    const sb = b.getSnapshot().context.service as ClusterService;
-    b.stop();
-    const t0 = Date.now();
-    await sb.connection!.nc.close();
-    await waitFor(() => downAt > 0, 'nodedown b', 5000);
-    expect(downAt - t0).toBeLessThanOrEqual(timing.ttlMs + timing.heartbeatMs + 100);
-    expect(env.records.some((r) => r.report === 'discovery_nodedown' && r.member === 'b' && r.reason === 'timeout')).toBe(true);
-    await stopChild(a);
-  });
-
-  it('clock skew between machines does not move the TTL: nodes 10 s ahead and 10 s behind are seen up, and down within TTL + one heartbeat', async () => {
-    const env = realTimeEnv();
-    const skewed = (ms: number): typeof env => ({ ...env, clock: { ...env.clock, now: () => env.clock.now() + ms } });
-    const cluster = 'skew';
-    const a = startChild(discoveryMachine, { env, config: { cluster, nodeName: 'a', nats: { servers: [ns.url] }, ...timing } }, env);
-    const ahead = skewed(10_000);
-    const behind = skewed(-10_000);
-    const b = startChild(discoveryMachine, { env: ahead, config: { cluster, nodeName: 'b', nats: { servers: [ns.url] }, ...timing } }, ahead);
-    const c = startChild(discoveryMachine, { env: behind, config: { cluster, nodeName: 'c', nats: { servers: [ns.url] }, ...timing } }, behind);
-    for (const x of [a, b, c]) await waitTag(x, 'ready');
-    const svcs = [a, b, c].map((x) => x.getSnapshot().context.service as ClusterService);
-    for (const s of svcs) await waitFor(() => s.members().length === 3, `${s.self} sees 3`);
-    // stays up across several TTLs (a node behind would look stale on a naive clock comparison)
-    const downs: string[] = [];
-    svcs[0]!.on('nodedown', (m) => downs.push(`${m.name}@${Date.now()}`));
-    await new Promise((r) => setTimeout(r, 2 * timing.ttlMs));
-    expect(downs).toEqual([]);
-    // the node ahead vanishes without deleting its key: a naive check would wait 10 s more
-    const t0 = Date.now();
-    b.stop();
-    await svcs[1]!.connection!.nc.close();
-    await waitFor(() => downs.length === 1, 'nodedown b', 5000);
-    expect(downs[0]!.startsWith('b@')).toBe(true);
-    expect(Number(downs[0]!.slice(2)) - t0).toBeLessThanOrEqual(timing.ttlMs + timing.heartbeatMs + 100);
-    expect(svcs[0]!.members().map((m) => m.name)).toEqual(['a', 'c']);
-    await stopChild(c);
-    await stopChild(a);
-  });
-
-  it('cluster formed: with minMembers 2 a lone node is not ready; it becomes ready when the second joins', async () => {
-    const env = realTimeEnv();
-    const cfg = (n: string) => ({ env, config: { cluster: 'form', nodeName: n, nats: { servers: [ns.url] }, minMembers: 2, ...timing } });
-    const a = startChild(discoveryMachine, cfg('a'), env);
-    await waitFor(() => a.getSnapshot().matches('forming'), 'a forming');
-    await new Promise((r) => setTimeout(r, 300));
-    expect(a.getSnapshot().hasTag('ready')).toBe(false);
-    const b = startChild(discoveryMachine, cfg('b'), env);
-    await waitTag(a, 'ready');
-    await waitTag(b, 'ready');
-    expect(env.records.some((r) => r.report === 'discovery_formed')).toBe(true);
-    await stopChild(a);
-    await stopChild(b);
-  });
-
-  it('cluster formed: formTimeoutMs lets a lone node proceed, with a warning', async () => {
-    const env = realTimeEnv();
-    const a = startChild(discoveryMachine, { env, config: { cluster: 'form2', nodeName: 'a', nats: { servers: [ns.url] }, minMembers: 3, formTimeoutMs: 300, ...timing } }, env);
-    await waitTag(a, 'ready');
-    expect(env.records.some((r) => r.report === 'discovery_formation_timeout')).toBe(true);
-    await stopChild(a);
-  });
-
-  it('NATS unreachable at boot: degraded with the reason, retries, then joins when NATS appears', async () => {
-    const env = realTimeEnv();
-    const port = await freePort();
-    const a = startChild(discoveryMachine, { env, config: { cluster: 'late', nodeName: 'a', nats: { servers: [`nats://127.0.0.1:${port}`], connectTimeoutMs: 300 }, ...timing } }, env);
-    await waitTag(a, 'degraded');
-    expect(a.getSnapshot().context.health).toMatchObject({ status: 'degraded', reason: { code: 'ORDO_NATS_UNREACHABLE' } });
-    expect(a.getSnapshot().status).toBe('active'); // not a crash
-    const late = await NatsServer.start({ port });
-    await waitTag(a, 'ready', 15_000);
-    expect((a.getSnapshot().context.service as ClusterService).health().status).toBe('ok');
-    await stopChild(a);
-    await cleanup(late);
-  });
-
   it('wrong credentials or no JetStream: a final state with a typed reason, not a retry loop', async () => {
     const env = realTimeEnv();
     const auth = await NatsServer.start({ user: 'u', password: 'p' });
@@ -150,27 +64,144 @@ describe('discovery child', () => {
     await cleanup(auth, nojs);
   });
 
-  it('a NATS outage makes running nodes degraded (still ready), and they recover and see each other again', async () => {
-    const env = realTimeEnv();
-    const own = await NatsServer.start();
-    const nats = { servers: [own.url], reconnect: { waitMs: 100, jitterMs: 0 } };
-    const a = startChild(discoveryMachine, { env, config: { cluster: 'out', nodeName: 'a', nats, ...timing } }, env);
-    const b = startChild(discoveryMachine, { env, config: { cluster: 'out', nodeName: 'b', nats, ...timing } }, env);
-    await waitTag(a, 'ready');
-    await waitTag(b, 'ready');
+});
+
+describe('discovery on virtual time (simulated NATS)', () => {
+  const nats = { servers: [SIM_URL], reconnect: { waitMs: 100, jitterMs: 0 } };
+  const cfg = (cluster: string, nodeName: string, extra: Record<string, unknown> = {}) => ({ config: { cluster, nodeName, nats, ...timing, ...extra } });
+
+  it('a node that stops heartbeating is down within TTL + one heartbeat of its last one (key expiry gives no event on 2.9)', async () => {
+    const c = simCluster(1);
+    const a = c.start(discoveryMachine, { env: c.env, ...cfg('hb', 'a') });
+    const b = c.start(discoveryMachine, { env: c.env, ...cfg('hb', 'b') });
+    await c.tag(a, 'ready');
+    await c.tag(b, 'ready');
     const sa = a.getSnapshot().context.service as ClusterService;
-    await waitFor(() => sa.members().length === 2, 'a sees b');
-    await own.kill();
-    await waitTag(a, 'degraded');
+    await c.until(() => sa.members().length === 2, 'a sees b');
+    let downAt = 0;
+    sa.on('nodedown', () => (downAt = c.sim.now));
+    // b vanishes without deleting its key: the actor stopped by force, its connection closed
+    const sb = b.getSnapshot().context.service as ClusterService;
+    b.stop();
+    const t0 = c.sim.now;
+    await c.settle(sb.connection!.transport.close());
+    await c.until(() => downAt > 0, 'nodedown b', 5000);
+    expect(downAt - t0).toBeLessThanOrEqual(timing.ttlMs + timing.heartbeatMs + 10);
+    expect(downAt - t0).toBeGreaterThanOrEqual(timing.ttlMs - timing.heartbeatMs);
+    expect(c.records.some((r) => r['report'] === 'discovery_nodedown' && r['member'] === 'b' && r['reason'] === 'timeout')).toBe(true);
+    await c.stop(a);
+  });
+
+  it('clock skew between machines does not move the TTL: nodes 10 s ahead and 10 s behind stay up for several TTLs, and one is down within TTL + one heartbeat', async () => {
+    const c = simCluster(2);
+    const skewed = (ms: number): Env => ({ ...c.env, clock: { ...c.env.clock, now: () => c.env.clock.now() + ms } });
+    const ahead = skewed(10_000);
+    const behind = skewed(-10_000);
+    const a = c.start(discoveryMachine, { env: c.env, ...cfg('skew', 'a') });
+    const b = c.start(discoveryMachine, { env: ahead, ...cfg('skew', 'b') }, ahead);
+    const d = c.start(discoveryMachine, { env: behind, ...cfg('skew', 'c') }, behind);
+    for (const x of [a, b, d]) await c.tag(x, 'ready');
+    const svcs = [a, b, d].map((x) => x.getSnapshot().context.service as ClusterService);
+    for (const s of svcs) await c.until(() => s.members().length === 3, `${s.self} sees 3`);
+    const downs: string[] = [];
+    svcs[0]!.on('nodedown', (m) => downs.push(`${m.name}@${c.sim.now}`));
+    await c.advance(3 * timing.ttlMs); // virtual time: a deterministic horizon, not a sleep
+    expect(downs).toEqual([]);
+    const t0 = c.sim.now;
+    b.stop();
+    await c.settle(svcs[1]!.connection!.transport.close());
+    await c.until(() => downs.length === 1, 'nodedown b', 5000);
+    expect(downs[0]!.startsWith('b@')).toBe(true);
+    expect(Number(downs[0]!.slice(2)) - t0).toBeLessThanOrEqual(timing.ttlMs + timing.heartbeatMs + 10);
+    expect(svcs[0]!.members().map((m) => m.name)).toEqual(['a', 'c']);
+    await c.stop(d);
+    await c.stop(a);
+  });
+
+  it('cluster formed: with minMembers 2 a lone node is not ready for as long as it is alone; it becomes ready when the second joins', async () => {
+    const c = simCluster(3);
+    const a = c.start(discoveryMachine, { env: c.env, ...cfg('form', 'a', { minMembers: 2 }) });
+    await c.until(() => a.getSnapshot().matches('forming'), 'a forming');
+    let wasReady = false;
+    const sub = a.subscribe((s) => void (wasReady ||= s.hasTag('ready')));
+    await c.advance(5 * timing.ttlMs);
+    expect(wasReady).toBe(false);
+    sub.unsubscribe();
+    const b = c.start(discoveryMachine, { env: c.env, ...cfg('form', 'b', { minMembers: 2 }) });
+    await c.tag(a, 'ready');
+    await c.tag(b, 'ready');
+    expect(c.records.some((r) => r['report'] === 'discovery_formed')).toBe(true);
+    await c.stop(a);
+    await c.stop(b);
+  });
+
+  it('cluster formed: formTimeoutMs lets a lone node proceed, with a warning, after exactly that long', async () => {
+    const c = simCluster(4);
+    const a = c.start(discoveryMachine, { env: c.env, ...cfg('form2', 'a', { minMembers: 3, formTimeoutMs: 300 }) });
+    await c.until(() => a.getSnapshot().matches('forming'), 'a forming');
+    const formingAt = c.sim.now;
+    await c.tag(a, 'ready');
+    expect(c.sim.now - formingAt).toBeGreaterThanOrEqual(295);
+    expect(c.sim.now - formingAt).toBeLessThanOrEqual(320);
+    expect(c.records.some((r) => r['report'] === 'discovery_formation_timeout')).toBe(true);
+    await c.stop(a);
+  });
+
+  it('NATS unreachable at boot: degraded with the reason, retries, then joins when NATS becomes reachable', async () => {
+    const c = simCluster(5);
+    c.nats.partition('ordo:a');
+    const a = c.start(discoveryMachine, { env: c.env, ...cfg('late', 'a') });
+    await c.tag(a, 'degraded');
+    expect(a.getSnapshot().context.health).toMatchObject({ status: 'degraded', reason: { code: 'ORDO_NATS_UNREACHABLE' } });
+    expect(a.getSnapshot().status).toBe('active'); // not a crash
+    await c.advance(2000);
+    expect(c.records.filter((r) => r['report'] === 'discovery_connect_failed').length).toBeGreaterThan(1); // it retries
+    c.nats.heal('ordo:a');
+    await c.tag(a, 'ready', 15_000);
+    expect((a.getSnapshot().context.service as ClusterService).health().status).toBe('ok');
+    await c.stop(a);
+  });
+
+  it('a NATS outage makes running nodes degraded (still ready), and they recover and see each other again', async () => {
+    const c = simCluster(6);
+    const a = c.start(discoveryMachine, { env: c.env, ...cfg('out', 'a') });
+    const b = c.start(discoveryMachine, { env: c.env, ...cfg('out', 'b') });
+    await c.tag(a, 'ready');
+    await c.tag(b, 'ready');
+    const sa = a.getSnapshot().context.service as ClusterService;
+    await c.until(() => sa.members().length === 2, 'a sees b');
+    c.nats.restart(3000);
+    await c.tag(a, 'degraded');
     expect(a.getSnapshot().hasTag('ready')).toBe(true);
     expect(sa.health()).toMatchObject({ status: 'degraded', reason: { code: 'ORDO_NATS_UNREACHABLE' } });
-    await own.restart();
-    await waitFor(() => !a.getSnapshot().hasTag('degraded') && sa.health().status === 'ok', 'a healthy', 10_000);
-    await waitFor(() => sa.members().length === 2, 'a sees b again', 10_000);
+    await c.until(() => !a.getSnapshot().hasTag('degraded') && sa.health().status === 'ok', 'a healthy', 10_000);
+    await c.until(() => sa.members().length === 2, 'a sees b again', 10_000);
     expect(a.getSnapshot().status).toBe('active');
-    await stopChild(a);
-    await stopChild(b);
-    await cleanup(own);
+    await c.stop(a);
+    await c.stop(b);
+  });
+
+  it('a partitioned node is judged down by the others within TTL + one heartbeat, and up again after the heal', async () => {
+    const c = simCluster(7);
+    const a = c.start(discoveryMachine, { env: c.env, ...cfg('part', 'a') });
+    const b = c.start(discoveryMachine, { env: c.env, ...cfg('part', 'b') });
+    await c.tag(a, 'ready');
+    await c.tag(b, 'ready');
+    const sa = a.getSnapshot().context.service as ClusterService;
+    await c.until(() => sa.members().length === 2, 'a sees b');
+    const events: string[] = [];
+    sa.on('nodedown', (m, why) => events.push(`down:${m.name}:${why}`));
+    sa.on('nodeup', (m) => events.push(`up:${m.name}`));
+    const t0 = c.sim.now;
+    c.nats.partition('ordo:b');
+    await c.until(() => events.length === 1, 'b down');
+    expect(events).toEqual(['down:b:timeout']);
+    expect(c.sim.now - t0).toBeLessThanOrEqual(timing.ttlMs + timing.heartbeatMs + 10);
+    c.nats.heal('ordo:b');
+    await c.until(() => events.length === 2, 'b up again', 10_000);
+    expect(events[1]).toBe('up:b');
+    await c.stop(a);
+    await c.stop(b);
   });
 });
 

@@ -65,7 +65,7 @@ describe('defect 16: identity bound to NATS permissions', () => {
       env,
       svc,
       store: t.store,
-      nc: svc.connection!.nc,
+      nc: svc.connection!.nc!,
       get r() {
         return r;
       },

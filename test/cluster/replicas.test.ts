@@ -11,6 +11,7 @@ import { replicationMachine } from '../../src/cluster/replication.ts';
 import { ClusterConfigError } from '../../src/cluster/errors.ts';
 import { reconcileReplicas, resolveReplicas, type ReplicasSetting } from '../../src/cluster/replicas.ts';
 import { openStore, type Store } from '../../src/store/index.ts';
+import { natsTransport } from '../../src/env/natsTransport.ts';
 import { NatsCluster } from '../harness/natsCluster.ts';
 import { waitFor } from '../harness/nats.ts';
 import { realTimeEnv, startChild, stopChild, waitTag } from './helpers.ts';
@@ -104,8 +105,8 @@ describe('replica counts on a 3-server NATS cluster', () => {
     await s3.stop();
     // what 'auto' does when it resolves lower than a stream has (a server down at boot): nothing
     await (await jetstreamManager(nc)).streams.update('ORDO_REPL_rc_main', { num_replicas: 3 });
-    expect(await reconcileReplicas(await jetstreamManager(nc), 'ORDO_REPL_rc_main', 2, false, realTimeEnv().logger)).toBe(3);
-    await reconcileReplicas(await jetstreamManager(nc), 'ORDO_REPL_rc_main', 1, false, realTimeEnv().logger);
+    expect(await reconcileReplicas(natsTransport(nc), 'ORDO_REPL_rc_main', 2, false, realTimeEnv().logger)).toBe(3);
+    await reconcileReplicas(natsTransport(nc), 'ORDO_REPL_rc_main', 1, false, realTimeEnv().logger);
     expect(await replicasOf('ORDO_REPL_rc_main')).toBe(3);
   });
 

@@ -143,7 +143,7 @@ describe('replication through JetStream', () => {
     const b = await startNode(ns.url, 'stale', 'b', await newStore());
     await a.commit([put('users', '1', { n: 0 })]);
     expect(await codeOf(a.commit([put('users', '1', { n: 1 })], { stillValid: () => false }))).toBe('ORDO_REPL_CONFLICT');
-    const jsm = await jetstreamManager(a.svc.connection!.nc);
+    const jsm = await jetstreamManager(a.svc.connection!.nc!);
     expect((await jsm.streams.info(a.repl.stream)).state.last_seq).toBe(1); // nothing published
     await waitFor(() => b.repl.appliedSeq() === 1, 'b applied 1');
     const dirty = await Promise.all([
@@ -212,7 +212,7 @@ describe('replication through JetStream', () => {
   it('malformed messages on the stream: typed, counted in health, never applied, no crash; later writes still apply once', async () => {
     const a = await startNode(ns.url, 'mal', 'a', await newStore());
     const b = await startNode(ns.url, 'mal', 'b', await newStore());
-    const js = jetstream(a.svc.connection!.nc);
+    const js = jetstream(a.svc.connection!.nc!);
     const { prefix } = replNames('mal', 'main');
     await js.publish(`${prefix}.x.t.users`, new TextEncoder().encode('{not json'));
     await js.publish(`${prefix}.x.t.users`, new TextEncoder().encode(JSON.stringify({ v: 1, node: 'x', batch: { ops: 'nope', schemaVersion: 1 } })));

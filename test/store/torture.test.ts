@@ -25,7 +25,7 @@ function child(args: string[]): { proc: ChildProcess; acks: number[]; waitFor: (
     const lines = buf.split('\n');
     buf = lines.pop()!;
     for (const l of lines) {
-      if (l.startsWith('ack ')) acks.push(Number(l.slice(4)));
+      if (l.startsWith('ack ')) acks.push(Number(l.split(' ')[1]));
       for (const w of [...waiters]) if (w.pred(l)) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
     }
   });

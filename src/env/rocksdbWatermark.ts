@@ -1,0 +1,91 @@
+import * as fs from 'node:fs';
+import { KvError } from './kv.ts';
+import type { MarkerHandle } from './rocksdbMarker.ts';
+import { advanceMarkerSync, kindOfErrno, markerSlotWrite } from './rocksdbMarker.ts';
+
+/**
+ * The durable commit watermark, written **off the commit's critical path** (issue 13).
+ *
+ * A synced batch is acknowledged once its WAL write is durable; its mark is then handed to
+ * {@link WatermarkWriter.advance}, which writes the marker slot and fdatasyncs it on libuv's
+ * thread pool — in parallel with the next batch's WAL fdatasync on the sync writer's thread,
+ * instead of a second fdatasync in series before every acknowledgement.
+ *
+ * Invariants:
+ * - A mark is written only after the batch it names is durable (`advance` is called after the
+ *   WAL write resolved), so the watermark is never ahead of the WAL: a plain crash never looks
+ *   like damage.
+ * - At most one marker write is in flight (the two slots alternate by epoch, and a torn write
+ *   spoils only the slot being written). Marks arriving meanwhile coalesce: when the write in
+ *   flight completes, the newest mark waiting is written next.
+ * - `drain` (on close) waits for the write in flight and writes the newest mark synchronously,
+ *   so a cleanly closed store's watermark is its last commit.
+ *
+ * The trade-off (docs/store.md, *The durable watermark*): after a crash, the watermark may be
+ * behind the last acknowledged commits by the batches acknowledged while the last marker write
+ * was in flight (typically one or two group-commit batches). Loss of those commits to a damaged
+ * WAL is no longer detected at open; loss of anything at or below the watermark still is.
+ *
+ * A failed marker write (disk full, I/O error) is kept: the next write retries the marker
+ * synchronously first and, if that fails too, rejects with a `KvError` naming the marker file,
+ * so the store enters its failed state instead of silently running without a watermark.
+ */
+export interface WatermarkWriter {
+  /** Records that every commit up to `mark` is durable in the WAL (call only after the synced write resolved). */
+  advance(mark: number): void;
+  /** Throws the `KvError` of a failed marker write unless a synchronous retry now succeeds. */
+  check(): void;
+  /** Waits for the write in flight, then writes the newest mark synchronously (close). */
+  drain(): Promise<void>;
+}
+
+/** A {@link WatermarkWriter} over the open marker `h` of the store at `dir`. */
+export function createWatermarkWriter(h: MarkerHandle, dir: string): WatermarkWriter {
+  let want = h.current.mark;
+  let inflight = false;
+  let failure: unknown;
+  let idle: Array<() => void> = [];
+
+  const settle = (): void => {
+    const w = idle;
+    idle = [];
+    for (const f of w) f();
+  };
+  const start = (): void => {
+    if (inflight || failure !== undefined) return;
+    if (want <= h.current.mark) return settle();
+    inflight = true;
+    const w = markerSlotWrite(h.current, want);
+    const done = (err: unknown): void => {
+      inflight = false;
+      if (err) failure = err;
+      else h.current = w.next;
+      if (failure !== undefined) return settle();
+      start();
+    };
+    fs.write(h.fd, w.data, 0, w.data.length, w.offset, (err) => (err ? done(err) : fs.fdatasync(h.fd, (e) => done(e))));
+  };
+  const retry = (): void => {
+    if (failure === undefined) return;
+    try {
+      if (want > h.current.mark) advanceMarkerSync(h, want);
+      failure = undefined;
+    } catch (err) {
+      throw new KvError(kindOfErrno(err), `${h.current.file}: the durable commit watermark cannot be written: ${(err as Error).message}`, dir, { cause: err, file: h.current.file });
+    }
+  };
+  return {
+    advance(mark) {
+      if (mark > want) want = mark;
+      start();
+    },
+    check() {
+      if (failure !== undefined && !inflight) retry();
+    },
+    async drain() {
+      if (inflight) await new Promise<void>((r) => idle.push(r));
+      if (failure !== undefined) return retry();
+      if (want > h.current.mark) advanceMarkerSync(h, want);
+    },
+  };
+}

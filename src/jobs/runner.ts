@@ -157,7 +157,7 @@ export class JobRunner {
       this.adminServer = await serveAdminSocket(this.env, path, this);
     } catch (err) {
       this.adminError = `admin socket ${path}: ${(err as Error)?.message ?? String(err)}`;
-      this.env.logger.error({ report: 'jobs', event: 'admin_socket_failed', path, err }, 'the job runner cannot serve its admin socket; ordo jobs will not reach this node locally');
+      this.env.logger.error({ report: 'jobs_admin_socket_failed', path, err }, 'the job runner cannot serve its admin socket; ordo jobs will not reach this node locally');
       this.report();
     }
   }

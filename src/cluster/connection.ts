@@ -201,8 +201,14 @@ function toRuntimeEvent(s: TransportStatus): NatsRuntimeEvent {
  * `{ report: 'nats_<event>' }` (`nats_disconnect`, `nats_reconnect`, …).
  *
  * @example
+ * // no-run: needs a nats-server (test/cluster/connection.test.ts runs against one)
+ * import { createRealEnv } from 'ordo';
+ * import { connectCluster } from 'ordo/cluster';
+ *
+ * const env = createRealEnv();
  * const conn = await connectCluster(env, { servers: ['nats://127.0.0.1:4222'] }, 'node-a');
- * conn.on((e) => e.type === 'nats.disconnect' && alarm());
+ * conn.on((e) => { if (e.type === 'nats.disconnect') env.logger.warn({ server: e.server }, 'NATS lost'); });
+ * await conn.close();
  */
 export async function connectCluster(env: Env, config: NatsConfig, nodeName: string): Promise<ClusterConnection> {
   const connector = env.io.nats;

@@ -36,7 +36,11 @@ export interface NatsConnector {
  * The real NATS connector (`@nats-io/transport-node`).
  *
  * @example
+ * // no-run: needs a nats-server
+ * import { createRealNatsConnector } from 'ordo/env';
+ *
  * const t = await createRealNatsConnector().connect({ servers: ['nats://127.0.0.1:4222'] });
+ * await t.close();
  */
 export function createRealNatsConnector(): NatsConnector {
   return {

@@ -2,7 +2,7 @@ import type { ConnectionOptions, NatsConnection } from '@nats-io/nats-core';
 import { AuthorizationError, InvalidArgumentError, nkeys } from '@nats-io/nats-core';
 import type { Env } from '../env/env.ts';
 import type { NatsConnectOptions } from '../env/nats.ts';
-import type { ClusterTransport, TransportStatus } from '../env/transport.ts';
+import { isTransportError, type ClusterTransport, type TransportStatus } from '../env/transport.ts';
 import { CLUSTER_DEFAULTS, type NatsConfig } from './config.ts';
 import {
   type ClusterError,
@@ -11,6 +11,7 @@ import {
   NatsFeatureError,
   NatsNoConnectorError,
   NatsNoJetStreamError,
+  JetStreamUnavailableError,
   NatsUnreachableError,
   ClusterConfigError,
 } from './errors.ts';
@@ -24,6 +25,12 @@ declare module '../env/nats.ts' {
     options: ConnectionOptions;
   }
 }
+
+/** JetStream's "JetStream system temporarily unavailable" (no meta leader). */
+const JS_CLUSTER_NOT_AVAILABLE = 10008;
+
+/** No answer, or 503 "temporarily unavailable": JetStream is on but has no meta leader now. */
+const noMetaLeader = (e: unknown): boolean => isTransportError(e, 'timeout') || isTransportError(e, 'api', JS_CLUSTER_NOT_AVAILABLE);
 
 /** A NATS status event, as a runtime event (`nats.disconnect`, `nats.reconnect`, …). */
 export type NatsRuntimeEvent =
@@ -236,6 +243,11 @@ export async function connectCluster(env: Env, config: NatsConfig, nodeName: str
       await nc.checkJetStream(opts.timeout ?? CLUSTER_DEFAULTS.connectTimeoutMs);
     } catch (e) {
       jetstream = false;
+      // No answer, or "temporarily unavailable" (10008): JetStream is on but has no meta leader
+      // right now (a cluster that lost its quorum) — retryable, not "no JetStream".
+      if (noMetaLeader(e)) {
+        await fail(new JetStreamUnavailableError(`JetStream on nats-server ${version} did not answer (no meta leader?): ${(e as Error).message}`, { node: nodeName, servers, cause: e }));
+      }
       await fail(new NatsNoJetStreamError(`JetStream is not available to this account on nats-server ${version}`, { node: nodeName, servers, value: version, cause: e }));
     }
   }

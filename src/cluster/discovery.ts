@@ -4,9 +4,9 @@ import { retryDelay } from '../supervisor/backoff.ts';
 import { CLUSTER_RETRY, validateName, validateTiming, type NatsConfig } from './config.ts';
 import { connectCluster, type ClusterConnection } from './connection.ts';
 import { ClusterError, NatsUnreachableError } from './errors.ts';
-import { KvMembership, singleNodeMembership, type Membership, type MembershipHealth } from './membership.ts';
+import { KvMembership, membersBucket, singleNodeMembership, type Membership, type MembershipHealth } from './membership.ts';
 import { newIncarnation, resolveNodeName } from './nodeIdentity.ts';
-import { resolveReplicas, type ReplicasSetting } from './replicas.ts';
+import { classifyJetStreamError, resolveReplicas, type ReplicasSetting } from './replicas.ts';
 
 /** Configuration of the discovery child. */
 export interface DiscoveryConfig {
@@ -97,8 +97,11 @@ async function boot(input: DiscoveryInput): Promise<{ service: ClusterService; m
     await membership.start();
   } catch (e) {
     await membership.stop();
+    const connected = conn.state() === 'connected';
     await conn.close();
-    throw e;
+    // Connected but the members bucket (or the meta group) has no leader: JetStream is
+    // unavailable, not NATS unreachable — boot retries, health `degraded` names it.
+    throw e instanceof ClusterError ? e : classifyJetStreamError(e, connected, `could not register in the members bucket ${membersBucket(cluster)}`, { node });
   }
   const service: ClusterService = {
     self: node,
@@ -203,7 +206,7 @@ export const discoveryMachine = setup({
             actions: [
               ({ event, context }) => {
                 const err = toClusterError(event.error);
-                context.env.logger.warn({ report: 'discovery_connect_failed', code: err.code, attempt: context.attempt + 1, err }, 'NATS not reachable; retrying');
+                context.env.logger.warn({ report: 'discovery_connect_failed', code: err.code, attempt: context.attempt + 1, err }, err.code === 'ORDO_JETSTREAM_UNAVAILABLE' ? 'JetStream unavailable (no leader); retrying' : 'NATS not reachable; retrying');
               },
               assign(({ event, context }) => {
                 const error = toClusterError(event.error);

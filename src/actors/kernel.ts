@@ -46,6 +46,8 @@ export class Kernel {
   private readonly names = new Map<string, Process>();
   private readonly monitorTargets = new Map<number, Process>();
   private readonly lifecycle = new Set<(event: LifecycleEvent) => void>();
+  /** The listeners as they were at the last change (an emit calls those, even if one unsubscribes another). */
+  private listeners: ((event: LifecycleEvent) => void)[] = [];
 
   readonly env: Env;
   readonly node: string;
@@ -261,7 +263,7 @@ export class Kernel {
   processInfo(target: Target): ProcessInfo | undefined {
     const p = this.lookup(target);
     if (!p || !p.alive) return undefined;
-    const info: ProcessInfo = { pid: p.pid, name: p.name, kind: p.kind, state: p.describe(), ready: p.isReady(), links: [...p.links].map((l) => l.pid), trapExit: p.trapExit };
+    const info: ProcessInfo = { pid: p.pid, name: p.name, kind: p.kind, state: p.describe(), ready: p.isReady(), links: p.linkCount === 0 ? [] : [...p.links].map((l) => l.pid), trapExit: p.trapExit };
     if (p instanceof MachineProcess) {
       const c = p.condition();
       info.degraded = c.degraded;
@@ -276,7 +278,12 @@ export class Kernel {
    */
   onLifecycle(listener: (event: LifecycleEvent) => void): () => void {
     this.lifecycle.add(listener);
-    return () => this.lifecycle.delete(listener);
+    this.listeners = [...this.lifecycle];
+    return () => {
+      const had = this.lifecycle.delete(listener);
+      if (had) this.listeners = [...this.lifecycle];
+      return had;
+    };
   }
 
   /** @internal True when someone observes lifecycle events (lets hot paths skip building them). */
@@ -286,8 +293,14 @@ export class Kernel {
 
   /** @internal */
   _emit(event: LifecycleEvent): void {
-    if (this.lifecycle.size === 0) return;
-    for (const l of [...this.lifecycle]) this.isolated(() => l(event), 'lifecycle listener');
+    const listeners = this.listeners;
+    for (let i = 0; i < listeners.length; i++) {
+      try {
+        listeners[i]!(event);
+      } catch (e) {
+        this.env.logger.error({ err: formatReason(e) }, 'lifecycle listener threw');
+      }
+    }
   }
 
   /**
@@ -316,14 +329,14 @@ export class Kernel {
     if (classifyExit(reason) === 'abnormal' && reason !== 'killed' && reason !== 'noproc') {
       report(this.env.logger, 'crash_report', { pid: String(proc.pid), name: proc.name, reason, state: safeDescribe(proc) });
     }
-    if (proc.pendingCalls.size > 0) {
+    if (proc.pendingCount > 0) {
       for (const pending of proc.pendingCalls.values()) {
         if (pending.timer !== undefined) this.env.clock.clearTimeout(pending.timer);
         pending.resolve({ ok: false, error: new CalleeExitError(pending.target, pending.request, reason) });
       }
       proc.pendingCalls.clear();
     }
-    if (proc.links.size > 0) {
+    if (proc.linkCount > 0) {
       const linked = [...proc.links];
       proc.links.clear();
       for (const other of linked) {
@@ -332,7 +345,7 @@ export class Kernel {
         else this.via(other, 'exit_signal', () => other.signal(proc.pid, reason, true));
       }
     }
-    if (proc.monitors.size > 0) {
+    if (proc.monitorCount > 0) {
       const monitors = [...proc.monitors];
       proc.monitors.clear();
       for (const [ref, onDown] of monitors) {

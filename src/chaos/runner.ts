@@ -291,12 +291,25 @@ function hashTrace(trace: readonly TraceEvent[], decisions: readonly string[]): 
   return h.digest('hex');
 }
 
+const replacer = (_k: string, v: unknown): unknown => (typeof v === 'bigint' ? String(v) : v instanceof Error ? { name: v.name, message: v.message } : v);
+
 function safeJson(x: unknown): string {
   try {
-    return JSON.stringify(x, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v instanceof Error ? { name: v.name, message: v.message } : v));
+    // Most trace events are flat records of primitives: stringified without the replacer (the
+    // same text — it only rewrites bigints and errors, which a flat record of primitives has not).
+    return flatPrimitives(x) ? JSON.stringify(x) : JSON.stringify(x, replacer);
   } catch {
     return '"(unserialisable)"';
   }
+}
+
+function flatPrimitives(x: unknown): boolean {
+  if (typeof x !== 'object' || x === null) return false;
+  for (const k in x) {
+    const v = (x as Record<string, unknown>)[k];
+    if (typeof v === 'object' ? v !== null : typeof v === 'bigint') return false;
+  }
+  return true;
 }
 
 /** The one-line command that replays a run. */

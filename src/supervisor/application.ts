@@ -208,8 +208,9 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
     if (isReady || !rootStarted || exitInfo || stopping) return;
     // every child has started (a child up but tagged degraded counts: health says degraded),
     // and the root is not on its way out (giving up stops the children before it exits)
-    const root = rootPid ? (kernel.processInfo(rootPid)?.state as { stopping?: boolean } | undefined) : undefined;
-    if (!root || root.stopping || !allStarted(health().children)) return;
+    // One description of the tree (health() would describe it again, and build what readiness does not need).
+    const root = rootPid ? (kernel.processInfo(rootPid)?.state as { stopping?: boolean; children?: unknown[] } | undefined) : undefined;
+    if (!root || root.stopping || !allStarted(toHealth(root.children ?? [], env.clock.now()))) return;
     isReady = true;
     report(env.logger, 'application_started', { application: name, pid: String(rootPid), startType, ...(options.version !== undefined ? { version: options.version } : {}) });
     resolveReady(rootPid!);

@@ -34,10 +34,18 @@ export type RegisterResult =
  * `env.clock`, so the same code runs on the virtual clock in tests and simulation.
  *
  * @example
- * const kernel = createKernel(createRealEnv());
+ * import { createKernel, createTestEnv, reply, stopProcess, type ReplyTo } from 'ordo';
+ * import { setup } from 'xstate';
+ *
+ * const counterMachine = setup({ types: { events: {} as { type: 'get'; replyTo?: ReplyTo } | { type: 'ordo.stop' } } }).createMachine({
+ *   initial: 'running',
+ *   states: { running: { tags: ['ready'], on: { get: { actions: ({ event }) => reply(event.replyTo, 42) }, 'ordo.stop': 'done' } }, done: { type: 'final' } },
+ * });
+ * const kernel = createKernel(createTestEnv());
  * const started = await kernel.spawn(counterMachine, { name: 'counter' });
- * const r = await kernel.call('counter', { type: 'get' });
- * if (r.ok) console.log(r.value);
+ * const r = await kernel.call<number>('counter', { type: 'get' });
+ * if (r.ok) console.log(r.value); // 42
+ * if (started.status === 'ok') await stopProcess(kernel, started.pid);
  */
 export class Kernel {
   private nextPid = 0;
@@ -86,7 +94,7 @@ export class Kernel {
    * @internal Spawns a native mailbox process. `make` builds its behaviour given the process
    * (so the behaviour can `exit` it and read its pid). Returns the process synchronously.
    */
-  spawnNative(make: (proc: NativeProcess) => NativeBehaviour, options: { link?: Pid; name?: string } = {}): NativeProcess | { status: 'already_started'; pid: Pid } {
+  spawnNative(make: (proc: NativeProcess) => NativeBehaviour, options: { link?: Pid | undefined; name?: string | undefined } = {}): NativeProcess | { status: 'already_started'; pid: Pid } {
     if (options.name !== undefined) {
       const holder = this.names.get(options.name);
       if (holder) return { status: 'already_started', pid: holder.pid };

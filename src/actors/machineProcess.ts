@@ -10,19 +10,19 @@ import { __chaosBugs } from '../env/testBugs.ts';
 
 /** Options for spawning a machine as a process. */
 export interface SpawnMachineOptions {
-  input?: unknown;
+  input?: unknown | undefined;
   /** The input as a function of the new process's own pid (evaluated once, before the actor starts); wins over `input`. */
-  inputFor?: (self: Pid) => unknown;
+  inputFor?: ((self: Pid) => unknown) | undefined;
   /** Register the process under this name; a taken name → `{ status: 'already_started', pid }`. */
-  name?: string;
+  name?: string | undefined;
   /** Link the new process to this one (a supervisor links its children). */
-  link?: Pid;
+  link?: Pid | undefined;
   /** Deliver exit signals from linked processes as `{ type: 'ordo.exit', from, reason }` events. */
-  trapExit?: boolean;
+  trapExit?: boolean | undefined;
   /** Not ready within this many ms → killed, start fails with `StartTimeoutError`. Default 5000. */
-  startTimeoutMs?: number;
+  startTimeoutMs?: number | undefined;
   /** Read the provided service from the ready snapshot. Default: `snapshot.context.service`. */
-  selectService?: (snapshot: ReturnType<AnyActorRef['getSnapshot']>) => unknown;
+  selectService?: ((snapshot: ReturnType<AnyActorRef['getSnapshot']>) => unknown) | undefined;
 }
 
 interface MachineSnapshot {

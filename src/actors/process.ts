@@ -126,7 +126,13 @@ export class ReplyTo {
  * Answers a `call` from inside a machine action.
  *
  * @example
- * on: { 'get.count': { actions: ({ context, event }) => reply(event.replyTo, context.count) } }
+ * import { reply, type ReplyTo } from 'ordo';
+ * import { setup } from 'xstate';
+ *
+ * setup({ types: { context: {} as { count: number }, events: {} as { type: 'get.count'; replyTo?: ReplyTo } } }).createMachine({
+ *   context: { count: 0 },
+ *   on: { 'get.count': { actions: ({ context, event }) => reply(event.replyTo, context.count) } },
+ * });
  */
 export function reply(replyTo: ReplyTo | undefined, value: unknown): void {
   replyTo?.reply(value);

@@ -19,11 +19,11 @@ export interface SimChildInput {
   /** Services this child requires, as the supervisor handed them over. */
   readonly deps: Readonly<Record<string, unknown>>;
   /** Own a key-value database in this directory (opened at start, closed at stop). */
-  readonly kvDir?: string;
+  readonly kvDir?: string | undefined;
   /** With `kvDir`: write one synced key every this many ms. */
-  readonly writeEveryMs?: number;
+  readonly writeEveryMs?: number | undefined;
   /** Called with the database when the child crashes (the simulated OS releases the lock). */
-  readonly abandon?: (db: KvDb | undefined) => void;
+  readonly abandon?: ((db: KvDb | undefined) => void) | undefined;
 }
 
 interface Ctx {

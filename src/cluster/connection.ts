@@ -1,6 +1,5 @@
-import type { NatsConnection } from '@nats-io/nats-core';
+import type { ConnectionOptions, NatsConnection } from '@nats-io/nats-core';
 import { AuthorizationError, InvalidArgumentError, nkeys } from '@nats-io/nats-core';
-
 import type { Env } from '../env/env.ts';
 import type { NatsConnectOptions } from '../env/nats.ts';
 import { isTransportError, type ClusterTransport, type TransportStatus } from '../env/transport.ts';
@@ -17,6 +16,15 @@ import {
   ClusterConfigError,
 } from './errors.ts';
 import { missingFeatures, parseVersion } from './serverFeatures.ts';
+
+// The cluster layer registers the NATS client's types with the Env's connector seam (see
+// NatsClientTypes in src/env/nats.ts): the Env stays free of nats.js's declarations.
+declare module '../env/nats.ts' {
+  interface NatsClientTypes {
+    connection: NatsConnection;
+    options: ConnectionOptions;
+  }
+}
 
 /** JetStream's "JetStream system temporarily unavailable" (no meta leader). */
 const JS_CLUSTER_NOT_AVAILABLE = 10008;
@@ -200,8 +208,14 @@ function toRuntimeEvent(s: TransportStatus): NatsRuntimeEvent {
  * `{ report: 'nats_<event>' }` (`nats_disconnect`, `nats_reconnect`, …).
  *
  * @example
+ * // no-run: needs a nats-server (test/cluster/connection.test.ts runs against one)
+ * import { createRealEnv } from 'ordo';
+ * import { connectCluster } from 'ordo/cluster';
+ *
+ * const env = createRealEnv();
  * const conn = await connectCluster(env, { servers: ['nats://127.0.0.1:4222'] }, 'node-a');
- * conn.on((e) => e.type === 'nats.disconnect' && alarm());
+ * conn.on((e) => { if (e.type === 'nats.disconnect') env.logger.warn({ server: e.server }, 'NATS lost'); });
+ * await conn.close();
  */
 export async function connectCluster(env: Env, config: NatsConfig, nodeName: string): Promise<ClusterConnection> {
   const connector = env.io.nats;

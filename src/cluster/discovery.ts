@@ -130,8 +130,17 @@ async function boot(input: DiscoveryInput): Promise<{ service: ClusterService; m
  * - `ordo.stop` → deletes its entry, drains the connection, reaches a final state.
  *
  * @example
+ * import { createTestEnv } from 'ordo';
+ * import { discoveryMachine } from 'ordo/cluster';
+ * import { createActor } from 'xstate';
+ *
+ * const env = createTestEnv();
+ * const servers: string[] = []; // none: single-node mode; `['nats://127.0.0.1:4222']` joins a cluster
  * const actor = createActor(discoveryMachine, { input: { env, config: { nodeName: 'a', nats: { servers } } }, clock: env.clock });
  * actor.start();
+ * await new Promise<void>((ok) => actor.subscribe((s) => s.hasTag('ready') && ok()));
+ * console.log(actor.getSnapshot().context.service?.members().map((m) => m.name)); // ['a']
+ * actor.send({ type: 'ordo.stop' });
  */
 export const discoveryMachine = setup({
   types: {

@@ -132,8 +132,15 @@ const jsMsg = (m: JsMsg): StreamMsg => ({ subject: m.subject, data: m.data, seq:
  * {@link TransportError} (see {@link toTransportError}).
  *
  * @example
+ * // no-run: needs a nats-server
+ * import { connect } from '@nats-io/transport-node';
+ * import { natsTransport } from './natsTransport.ts';
+ *
+ * const servers = ['nats://127.0.0.1:4222'];
  * const t = natsTransport(await connect({ servers }));
  * const kv = await t.kv('members', { ttlMs: 10_000 });
+ * console.log(kv);
+ * await t.close();
  */
 export function natsTransport(nc: NatsConnection): ClusterTransport {
   const js = new Map<number, JetStreamClient>();

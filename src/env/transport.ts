@@ -1,4 +1,4 @@
-import type { NatsConnection } from '@nats-io/nats-core';
+import type { NatsConnectionOf } from './nats.ts';
 import { OrdoError } from '../errors.ts';
 
 /**
@@ -21,7 +21,7 @@ export interface ClusterTransport {
    * The nats.js connection underneath when this is the real transport (tools and tests that
    * need the client itself); `undefined` in simulation. `src/cluster` never uses it.
    */
-  readonly nc?: NatsConnection;
+  readonly nc?: NatsConnectionOf | undefined;
   /** Subscribes to the client's status events; returns the unsubscribe function. */
   onStatus(listener: (s: TransportStatus) => void): () => void;
   /** Resolves when the connection is closed for good (with the error that closed it, if any). */

@@ -46,9 +46,17 @@ export interface JobRunnerInput {
  * tree; `JobRunner.start` is the same without a supervisor.
  *
  * @example
+ * import { createRealEnv } from 'ordo';
+ * import { openStore } from 'ordo/store';
+ * import { JobRunner, defineWorker, jobTables } from 'ordo/jobs';
+ *
+ * const mailer = defineWorker<{ to: string }>({ name: 'mailer', queue: 'mail', perform: (args) => (console.log('mail to', args.to), { ok: true }) });
+ * const env = createRealEnv();
+ * const store = await openStore({ env, dir: './data/store', tables: jobTables() });
  * const runner = await JobRunner.start({ env, store, config: { workers: [mailer], queues: { mail: 10 } } });
  * await runner.enqueue(mailer, { to: 'a@example.com' }, { scheduleIn: 60_000 });
  * await runner.stop();
+ * await store.close();
  */
 export class JobRunner {
   readonly node: string;
@@ -149,7 +157,7 @@ export class JobRunner {
       this.adminServer = await serveAdminSocket(this.env, path, this);
     } catch (err) {
       this.adminError = `admin socket ${path}: ${(err as Error)?.message ?? String(err)}`;
-      this.env.logger.error({ report: 'jobs', event: 'admin_socket_failed', path, err }, 'the job runner cannot serve its admin socket; ordo jobs will not reach this node locally');
+      this.env.logger.error({ report: 'jobs_admin_socket_failed', path, err }, 'the job runner cannot serve its admin socket; ordo jobs will not reach this node locally');
       this.report();
     }
   }

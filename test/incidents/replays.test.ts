@@ -8,7 +8,7 @@ import { incident } from '../../examples/incidents/2025-02-25/index.ts';
 import { raisedLimit } from '../../examples/incidents/2025-02-25/step05-restart-intensity.ts';
 
 /** Seeds per with-Ordo scenario in `npm test` (the long sweep runs 10,000). */
-const SEEDS: Record<string, number> = { step02: 20, step03: 20, step04: 20, step05: 100, step06: 200, step07: 20, step08: 20, step09: 20, step11: 12, deadNode: 20, nodeName: 20, rollingDeploy: 20 };
+const SEEDS: Record<string, number> = { step02: 20, step03: 20, step04: 20, step05: 100, step06: 200, step07: 20, step08: 20, step09: 20, step10: 50, step11: 12, deadNode: 20, nodeName: 20, rollingDeploy: 20 };
 
 for (const inc of incidents) {
 describe(`incident ${inc.id}: every step both ways`, () => {
@@ -97,6 +97,27 @@ describe(`incident ${incident.id}: the documented figures`, () => {
     const whileDown = samples.filter((e) => e.t >= 1000 && e.t < 600_000);
     expect(whileDown.length).toBeGreaterThan(100);
     expect(new Set(whileDown.map((e) => `${String(e['code'])} ${String(e['child'])}`))).toEqual(new Set(['503 repo']));
+    expect(samples.at(-1)?.['code']).toBe(200);
+  });
+  it('step 10: as deployed both nodes\' peers crash and both node roots give up in the same millisecond, then the app exits (shutdown); with Ordo both degrade, 503 naming the peer, then sync', async () => {
+    const step = incident.steps.find((s) => s.id === 'step10')!;
+    const bad = await runScenario(step.asDeployed, { seed: step.seed, oracles: step.oracles });
+    const reports = (name: string) => bad.trace.filter((e) => e.kind === 'report' && e['report'] === name);
+    const firstCrash = (n: string) => reports('child_terminated').find((e) => e['child'] === `oban_peer-${n}`)!.t;
+    expect(firstCrash('n1')).toBe(firstCrash('n2'));
+    const gaveUp = reports('reached_max_restart_intensity').filter((e) => String(e['supervisor']).startsWith('node-'));
+    expect(new Set(gaveUp.slice(0, 2).map((e) => e['supervisor']))).toEqual(new Set(['node-n1', 'node-n2']));
+    expect(gaveUp[0]!.t).toBe(gaveUp[1]!.t);
+    const exit = reports('application_exited')[0]!;
+    expect(exit['reason']).toBe('shutdown');
+    expect(bad.violations.find((v) => v.invariant === 'appStaysUp')!.t).toBeLessThan(1000);
+    const good = await runScenario(step.withOrdo, { seed: step.seed, oracles: step.oracles });
+    const synced = good.trace.filter((e) => e.kind === 'peer.synced');
+    expect(synced.map((e) => e['node']).sort()).toEqual(['n1', 'n2']);
+    const samples = good.trace.filter((e) => e.kind === 'health.ready');
+    const waiting = samples.filter((e) => e.t > 30 && e.t < synced[0]!.t);
+    expect(waiting.length).toBeGreaterThan(3);
+    for (const e of waiting) expect([e['code'], e['status'], String(e['child']).split('/').at(-1)]).toEqual([503, 'degraded', expect.stringMatching(/^oban_peer-n[12]$/)]);
     expect(samples.at(-1)?.['code']).toBe(200);
   });
 });

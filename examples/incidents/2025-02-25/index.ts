@@ -12,10 +12,11 @@ import { step06 } from './step06-cache-fixed-delay.ts';
 import { step07 } from './step07-corrupted-disk-copy.ts';
 import { step08 } from './step08-initializer-stops-store.ts';
 import { step09 } from './step09-cached-build.ts';
+import { step10 } from './step10-cluster-join.ts';
 import { step11 } from './step11-database-unreachable.ts';
 
 export const incident: Incident = {
   id: '2025-02-25',
   title: 'Feb 25, 2025: a login-URL fix deployed through a night of crash loops',
-  steps: [step02, step03, step04, step05, step06, step07, step08, step09, step11],
+  steps: [step02, step03, step04, step05, step06, step07, step08, step09, step10, step11],
 };

@@ -5,11 +5,12 @@
  * - the store's `sync` job tables (every commit fdatasynced, group commit) vs `appendfsync always`.
  * Figures: no-op job throughput (enqueue N jobs and run them all, concurrency 50) and
  * enqueue→start latency p50/p99 (one job at a time, the worker idle and waiting).
- * Run: `node --import tsx bench/jobs.ts` (BENCH_RUNS=3, BENCH_JOBS=5000, BENCH_SAMPLES=300).
+ * Run: `BENCH_RUNS=5 node --import tsx bench/jobs.ts` (defaults BENCH_RUNS=5, BENCH_JOBS=5000,
+ * BENCH_SAMPLES=300); the load average and each run's throughput go to stderr.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { pino } from 'pino';
@@ -20,7 +21,7 @@ import { JobRunner, defineWorker, jobTables } from '../src/jobs/index.ts';
 import { type BenchResult, isMain, median, now, percentile, printResults } from './lib.ts';
 import { MiniRedis } from './_resp.ts';
 
-const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
+const RUNS = Number(process.env['BENCH_RUNS'] ?? 5);
 const JOBS = Number(process.env['BENCH_JOBS'] ?? 5000);
 const SAMPLES = Number(process.env['BENCH_SAMPLES'] ?? 300);
 const CONCURRENCY = 50;
@@ -108,7 +109,9 @@ async function ordoSide(durability: 'sync' | 'async'): Promise<Side> {
         void runner.enqueue(noop, { n: i });
         await s;
         out.push(now() - t0);
-        await new Promise((r) => setImmediate(r));
+        // the same 1 ms gap as the BullMQ side: a busy loop (setImmediate) keeps the process
+        // runnable, and on a loaded machine the scheduler then preempts it mid-sample
+        await new Promise((r) => setTimeout(r, 1));
       }
       started = undefined;
       return out;
@@ -170,8 +173,11 @@ async function bullSide(port: number, name: string): Promise<Side> {
   };
 }
 
+const load = (): string => loadavg().map((x) => x.toFixed(1)).join(' ');
+
 async function compare(label: string, durability: 'sync' | 'async', fsync: 'everysec' | 'always'): Promise<BenchResult[]> {
   const redis = await startRedis(fsync);
+  const loadBefore = load();
   const tput = { ordo: [] as number[], bull: [] as number[] };
   const p50 = { ordo: [] as number[], bull: [] as number[] };
   const p99 = { ordo: [] as number[], bull: [] as number[] };
@@ -197,6 +203,8 @@ async function compare(label: string, durability: 'sync' | 'async', fsync: 'ever
   } finally {
     await redis.stop();
   }
+  // the machine is shared: the load average says how noisy the figures are
+  process.stderr.write(`jobs bench ${label}: load average before ${loadBefore}, after ${load()}; runs ordo ${JSON.stringify(tput.ordo.map(Math.round))} bull ${JSON.stringify(tput.bull.map(Math.round))} jobs/s\n`);
   const bull = `BullMQ 6, Redis AOF appendfsync ${fsync}`;
   const tm = median(tput.ordo);
   const tb = median(tput.bull);

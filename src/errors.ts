@@ -7,12 +7,14 @@
  * (`log.error({ err }, '…')`) so pino's serializer keeps stack, code and cause.
  *
  * @example
- * ```ts
  * import { OrdoError } from 'ordo';
+ * import { openStore } from 'ordo/store';
+ * import { createTestEnv } from 'ordo';
+ *
  * function describe(e: unknown): string {
  *   return e instanceof OrdoError ? `${e.code}: ${e.message}` : String(e);
  * }
- * ```
+ * await openStore({ env: createTestEnv(), dir: './data/none', expectExisting: true, tables: {} }).catch((e: unknown) => console.log(describe(e))); // ORDO_STORE_MISSING_DIR: …
  */
 export abstract class OrdoError extends Error {
   /** A literal, stable identifier of the failure (`ORDO_…`). */

@@ -34,10 +34,18 @@ export type RegisterResult =
  * `env.clock`, so the same code runs on the virtual clock in tests and simulation.
  *
  * @example
- * const kernel = createKernel(createRealEnv());
+ * import { createKernel, createTestEnv, reply, stopProcess, type ReplyTo } from 'ordo';
+ * import { setup } from 'xstate';
+ *
+ * const counterMachine = setup({ types: { events: {} as { type: 'get'; replyTo?: ReplyTo } | { type: 'ordo.stop' } } }).createMachine({
+ *   initial: 'running',
+ *   states: { running: { tags: ['ready'], on: { get: { actions: ({ event }) => reply(event.replyTo, 42) }, 'ordo.stop': 'done' } }, done: { type: 'final' } },
+ * });
+ * const kernel = createKernel(createTestEnv());
  * const started = await kernel.spawn(counterMachine, { name: 'counter' });
- * const r = await kernel.call('counter', { type: 'get' });
- * if (r.ok) console.log(r.value);
+ * const r = await kernel.call<number>('counter', { type: 'get' });
+ * if (r.ok) console.log(r.value); // 42
+ * if (started.status === 'ok') await stopProcess(kernel, started.pid);
  */
 export class Kernel {
   private nextPid = 0;
@@ -46,6 +54,8 @@ export class Kernel {
   private readonly names = new Map<string, Process>();
   private readonly monitorTargets = new Map<number, Process>();
   private readonly lifecycle = new Set<(event: LifecycleEvent) => void>();
+  /** The listeners as they were at the last change (an emit calls those, even if one unsubscribes another). */
+  private listeners: ((event: LifecycleEvent) => void)[] = [];
 
   readonly env: Env;
   readonly node: string;
@@ -84,7 +94,7 @@ export class Kernel {
    * @internal Spawns a native mailbox process. `make` builds its behaviour given the process
    * (so the behaviour can `exit` it and read its pid). Returns the process synchronously.
    */
-  spawnNative(make: (proc: NativeProcess) => NativeBehaviour, options: { link?: Pid; name?: string } = {}): NativeProcess | { status: 'already_started'; pid: Pid } {
+  spawnNative(make: (proc: NativeProcess) => NativeBehaviour, options: { link?: Pid | undefined; name?: string | undefined } = {}): NativeProcess | { status: 'already_started'; pid: Pid } {
     if (options.name !== undefined) {
       const holder = this.names.get(options.name);
       if (holder) return { status: 'already_started', pid: holder.pid };
@@ -261,7 +271,7 @@ export class Kernel {
   processInfo(target: Target): ProcessInfo | undefined {
     const p = this.lookup(target);
     if (!p || !p.alive) return undefined;
-    const info: ProcessInfo = { pid: p.pid, name: p.name, kind: p.kind, state: p.describe(), ready: p.isReady(), links: [...p.links].map((l) => l.pid), trapExit: p.trapExit };
+    const info: ProcessInfo = { pid: p.pid, name: p.name, kind: p.kind, state: p.describe(), ready: p.isReady(), links: p.linkCount === 0 ? [] : [...p.links].map((l) => l.pid), trapExit: p.trapExit };
     if (p instanceof MachineProcess) {
       const c = p.condition();
       info.degraded = c.degraded;
@@ -276,7 +286,12 @@ export class Kernel {
    */
   onLifecycle(listener: (event: LifecycleEvent) => void): () => void {
     this.lifecycle.add(listener);
-    return () => this.lifecycle.delete(listener);
+    this.listeners = [...this.lifecycle];
+    return () => {
+      const had = this.lifecycle.delete(listener);
+      if (had) this.listeners = [...this.lifecycle];
+      return had;
+    };
   }
 
   /** @internal True when someone observes lifecycle events (lets hot paths skip building them). */
@@ -286,8 +301,14 @@ export class Kernel {
 
   /** @internal */
   _emit(event: LifecycleEvent): void {
-    if (this.lifecycle.size === 0) return;
-    for (const l of [...this.lifecycle]) this.isolated(() => l(event), 'lifecycle listener');
+    const listeners = this.listeners;
+    for (let i = 0; i < listeners.length; i++) {
+      try {
+        listeners[i]!(event);
+      } catch (e) {
+        this.env.logger.error({ err: formatReason(e) }, 'lifecycle listener threw');
+      }
+    }
   }
 
   /**
@@ -316,14 +337,14 @@ export class Kernel {
     if (classifyExit(reason) === 'abnormal' && reason !== 'killed' && reason !== 'noproc') {
       report(this.env.logger, 'crash_report', { pid: String(proc.pid), name: proc.name, reason, state: safeDescribe(proc) });
     }
-    if (proc.pendingCalls.size > 0) {
+    if (proc.pendingCount > 0) {
       for (const pending of proc.pendingCalls.values()) {
         if (pending.timer !== undefined) this.env.clock.clearTimeout(pending.timer);
         pending.resolve({ ok: false, error: new CalleeExitError(pending.target, pending.request, reason) });
       }
       proc.pendingCalls.clear();
     }
-    if (proc.links.size > 0) {
+    if (proc.linkCount > 0) {
       const linked = [...proc.links];
       proc.links.clear();
       for (const other of linked) {
@@ -332,7 +353,7 @@ export class Kernel {
         else this.via(other, 'exit_signal', () => other.signal(proc.pid, reason, true));
       }
     }
-    if (proc.monitors.size > 0) {
+    if (proc.monitorCount > 0) {
       const monitors = [...proc.monitors];
       proc.monitors.clear();
       for (const [ref, onDown] of monitors) {

@@ -10,19 +10,19 @@ import { __chaosBugs } from '../env/testBugs.ts';
 
 /** Options for spawning a machine as a process. */
 export interface SpawnMachineOptions {
-  input?: unknown;
+  input?: unknown | undefined;
   /** The input as a function of the new process's own pid (evaluated once, before the actor starts); wins over `input`. */
-  inputFor?: (self: Pid) => unknown;
+  inputFor?: ((self: Pid) => unknown) | undefined;
   /** Register the process under this name; a taken name → `{ status: 'already_started', pid }`. */
-  name?: string;
+  name?: string | undefined;
   /** Link the new process to this one (a supervisor links its children). */
-  link?: Pid;
+  link?: Pid | undefined;
   /** Deliver exit signals from linked processes as `{ type: 'ordo.exit', from, reason }` events. */
-  trapExit?: boolean;
+  trapExit?: boolean | undefined;
   /** Not ready within this many ms → killed, start fails with `StartTimeoutError`. Default 5000. */
-  startTimeoutMs?: number;
+  startTimeoutMs?: number | undefined;
   /** Read the provided service from the ready snapshot. Default: `snapshot.context.service`. */
-  selectService?: (snapshot: ReturnType<AnyActorRef['getSnapshot']>) => unknown;
+  selectService?: ((snapshot: ReturnType<AnyActorRef['getSnapshot']>) => unknown) | undefined;
 }
 
 interface MachineSnapshot {
@@ -45,8 +45,9 @@ export class MachineProcess extends Process {
   private stopReason: unknown = undefined;
   private startTimer: unknown = undefined;
   private settleStart: ((r: StartResult) => void) | undefined;
-  /** Fault-injected delays (simulation only): before readiness counts, before a stop is delivered. */
-  private readyDelay: { timer: unknown; done: boolean } | undefined;
+  /** Fault-injected delays (simulation only): before readiness counts (undefined: not drawn yet), before a stop is delivered. */
+  private readyDelayDone: boolean | undefined = undefined;
+  private readyDelayTimer: unknown = undefined;
   private stopTimer: unknown = undefined;
   service: unknown = undefined;
 
@@ -65,56 +66,65 @@ export class MachineProcess extends Process {
 
   /** Starts the actor; resolves when it is ready, ignored, failed, or timed out. */
   start(): Promise<StartResult> {
-    const { env } = this.kernel;
     // Already gone (e.g. spawned linked to a dead parent: the `noproc` exit signal ended it).
     if (!this.alive) return Promise.resolve({ status: 'error', error: new StartExitError(this.pid, this.exitReason) });
-    return new Promise<StartResult>((resolve) => {
-      this.settleStart = resolve;
-      if (faults.point('actor.start.fail', this.options.name)) {
-        this.exit({ fault: 'actor.start.fail', process: this.options.name ?? String(this.pid) });
-        return;
-      }
-      try {
-        // Only the options that are needed: xstate merges them into its defaults by object
-        // spread, and each key beyond its defaults (an `id`, an `input` of undefined) costs
-        // microseconds per actor on Node 20 (spawn+stop went from ~2.0× to ~1.7× raw xstate).
-        // The actor's id is xstate's own session id.
-        const pid = this.pid;
-        const input = this.options.inputFor ? this.options.inputFor(pid) : this.options.input;
-        const logger = (...args: unknown[]): void => env.logger.info({ pid: String(pid), args }, 'machine log');
-        this.actor = createActor(withFinalOutput(this.machine), input === undefined ? { clock: env.clock as never, logger } : { clock: env.clock as never, logger, input });
-        this.sub = this.actor.subscribe({
-          next: (s) => this.onSnapshot(s as MachineSnapshot),
-          error: (e) => this.exit(e),
-        });
-        this.actor.start();
-      } catch (e) {
-        this.exit(e);
-        return;
-      }
-      if (!this.alive) return;
-      this.onSnapshot(this.actor.getSnapshot() as MachineSnapshot);
-      if (!this.alive || this.ready) return;
-      if (__chaosBugs.earlyReady) {
-        // Test-only defect: counted as started before the machine is ready.
-        this.ready = true;
-        this.settleStart = undefined;
-        resolve({ status: 'ok', pid: this.pid, info: undefined });
-        return;
-      }
-      const ms = this.options.startTimeoutMs ?? 5000;
-      if (ms !== Infinity) {
-        this.startTimer = env.clock.setTimeout(() => {
-          this.startTimer = undefined;
-          if (this.ready || !this.alive) return;
-          const settle = this.settleStart;
-          this.settleStart = undefined;
-          const stuckOn = this.condition().error;
-          this.forceStop('killed');
-          settle?.({ status: 'error', error: new StartTimeoutError(this.pid, ms, stuckOn) });
-        }, ms);
-      }
-    });
+    return new Promise<StartResult>((resolve) => this.begin(resolve));
+  }
+
+  private begin(resolve: (r: StartResult) => void): void {
+    const { env } = this.kernel;
+    this.settleStart = resolve;
+    if (faults.point('actor.start.fail', this.options.name)) {
+      this.exit({ fault: 'actor.start.fail', process: this.options.name ?? String(this.pid) });
+      return;
+    }
+    try {
+      // Only the options that are needed: xstate merges them into its defaults by object
+      // spread, and each key beyond its defaults (an `id`, an `input` of undefined) costs
+      // microseconds per actor on Node 20 (spawn+stop went from ~2.0× to ~1.7× raw xstate).
+      // The actor's id is xstate's own session id.
+      const input = this.options.inputFor ? this.options.inputFor(this.pid) : this.options.input;
+      const logger = machineLogger(env, this.pid);
+      this.actor = createActor(withFinalOutput(this.machine), input === undefined ? { clock: env.clock as never, logger } : { clock: env.clock as never, logger, input });
+      // The process is its own observer (`next`, `error`): no closures per spawn.
+      this.sub = this.actor.subscribe(this);
+      this.actor.start();
+    } catch (e) {
+      this.exit(e);
+      return;
+    }
+    if (!this.alive) return;
+    this.onSnapshot(this.actor.getSnapshot() as MachineSnapshot);
+    if (!this.alive || this.ready) return;
+    if (__chaosBugs.earlyReady) {
+      // Test-only defect: counted as started before the machine is ready.
+      this.ready = true;
+      this.settleStart = undefined;
+      resolve({ status: 'ok', pid: this.pid, info: undefined });
+      return;
+    }
+    const ms = this.options.startTimeoutMs ?? 5000;
+    if (ms !== Infinity) this.startTimer = env.clock.setTimeout(() => this.startTimedOut(ms), ms);
+  }
+
+  private startTimedOut(ms: number): void {
+    this.startTimer = undefined;
+    if (this.ready || !this.alive) return;
+    const settle = this.settleStart;
+    this.settleStart = undefined;
+    const stuckOn = this.condition().error;
+    this.forceStop('killed');
+    settle?.({ status: 'error', error: new StartTimeoutError(this.pid, ms, stuckOn) });
+  }
+
+  /** @internal The actor's observer: every snapshot. */
+  next(s: unknown): void {
+    this.onSnapshot(s as MachineSnapshot);
+  }
+
+  /** @internal The actor's observer: it crashed (a thrown action, a failed invoke). */
+  error(e: unknown): void {
+    this.exit(e);
   }
 
   private onSnapshot(s: MachineSnapshot): void {
@@ -122,17 +132,18 @@ export class MachineProcess extends Process {
     if (s.status === 'error') return; // delivered through the error observer
     if (s.status === 'active' && this.kernel._observed) this.kernel._emit({ type: 'state', pid: this.pid, value: s.value });
     if (!this.ready && s.status === 'active' && s.hasTag('ready')) {
-      if (this.readyDelay === undefined) {
+      if (this.readyDelayDone === undefined) {
         const ms = faults.delayMs('actor.start.slow', this.options.name);
-        this.readyDelay = { timer: undefined, done: ms <= 0 };
+        this.readyDelayDone = ms <= 0;
         if (ms > 0) {
-          this.readyDelay.timer = this.kernel.env.clock.setTimeout(() => {
-            this.readyDelay = { timer: undefined, done: true };
+          this.readyDelayTimer = this.kernel.env.clock.setTimeout(() => {
+            this.readyDelayTimer = undefined;
+            this.readyDelayDone = true;
             if (this.alive) this.onSnapshot(this.actor.getSnapshot() as MachineSnapshot);
           }, ms);
         }
       }
-      if (!this.readyDelay.done) return;
+      if (!this.readyDelayDone) return;
       try {
         this.service = this.options.selectService ? this.options.selectService(s as never) : (s.context as { service?: unknown } | undefined)?.service;
       } catch (e) {
@@ -161,7 +172,7 @@ export class MachineProcess extends Process {
   private exit(reason: unknown): void {
     if (!this.alive) return;
     if (this.startTimer !== undefined) this.kernel.env.clock.clearTimeout(this.startTimer);
-    if (this.readyDelay?.timer !== undefined) this.kernel.env.clock.clearTimeout(this.readyDelay.timer);
+    if (this.readyDelayTimer !== undefined) this.kernel.env.clock.clearTimeout(this.readyDelayTimer);
     if (this.stopTimer !== undefined) this.kernel.env.clock.clearTimeout(this.stopTimer);
     this.sub?.unsubscribe();
     const snapshot = this.actor?.getSnapshot() as (MachineSnapshot & { children?: Record<string, AnyActorRef | undefined> }) | undefined;
@@ -181,6 +192,7 @@ export class MachineProcess extends Process {
   }
 
   private dropLinks(): void {
+    if (this.linkCount === 0) return;
     for (const other of this.links) other.links.delete(this);
     this.links.clear();
   }
@@ -264,6 +276,11 @@ export class MachineProcess extends Process {
 }
 
 const IGNORE = Symbol('ignore');
+
+/** xstate's logger for one machine (its `log` actions), as an `info` record naming the pid. */
+function machineLogger(env: Kernel['env'], pid: Pid): (...args: unknown[]) => void {
+  return (...args) => env.logger.info({ pid: String(pid), args }, 'machine log');
+}
 
 /**
  * Stops the invoked and spawned actors of a machine that crashed. xstate v5 stops an errored

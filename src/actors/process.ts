@@ -25,10 +25,36 @@ export abstract class Process {
   alive = true;
   exitReason: unknown = undefined;
   name: string | undefined = undefined;
-  readonly links = new Set<Process>();
-  readonly monitors = new Map<number, (reason: unknown) => void>();
+  // Created on first use: most processes never get a monitor or a call, and a process that is
+  // spawned and stopped without links should not pay for three empty collections.
+  private _links: Set<Process> | undefined = undefined;
+  private _monitors: Map<number, (reason: unknown) => void> | undefined = undefined;
+  private _pendingCalls: Set<ReplyTo> | undefined = undefined;
+
+  /** The processes linked to this one. */
+  get links(): Set<Process> {
+    return (this._links ??= new Set());
+  }
+  /** Monitors of this process: ref → what runs when it exits. */
+  get monitors(): Map<number, (reason: unknown) => void> {
+    return (this._monitors ??= new Map());
+  }
   /** Calls waiting for this process's reply. */
-  readonly pendingCalls = new Set<ReplyTo>();
+  get pendingCalls(): Set<ReplyTo> {
+    return (this._pendingCalls ??= new Set());
+  }
+  /** @internal How many links, monitors and pending calls there are (without creating the collections). */
+  get linkCount(): number {
+    return this._links === undefined ? 0 : this._links.size;
+  }
+  /** @internal */
+  get monitorCount(): number {
+    return this._monitors === undefined ? 0 : this._monitors.size;
+  }
+  /** @internal */
+  get pendingCount(): number {
+    return this._pendingCalls === undefined ? 0 : this._pendingCalls.size;
+  }
 
   readonly kernel: Kernel;
   readonly pid: Pid;
@@ -100,7 +126,13 @@ export class ReplyTo {
  * Answers a `call` from inside a machine action.
  *
  * @example
- * on: { 'get.count': { actions: ({ context, event }) => reply(event.replyTo, context.count) } }
+ * import { reply, type ReplyTo } from 'ordo';
+ * import { setup } from 'xstate';
+ *
+ * setup({ types: { context: {} as { count: number }, events: {} as { type: 'get.count'; replyTo?: ReplyTo } } }).createMachine({
+ *   context: { count: 0 },
+ *   on: { 'get.count': { actions: ({ context, event }) => reply(event.replyTo, context.count) } },
+ * });
  */
 export function reply(replyTo: ReplyTo | undefined, value: unknown): void {
   replyTo?.reply(value);

@@ -20,11 +20,11 @@ export type ReportKind =
  * `child`, `pid`, `reason`, `restarts`, plus kind-specific extras.
  */
 export interface ReportFields {
-  supervisor?: string;
-  child?: string;
-  pid?: string;
-  reason?: unknown;
-  restarts?: number;
+  supervisor?: string | undefined;
+  child?: string | undefined;
+  pid?: string | undefined;
+  reason?: unknown | undefined;
+  restarts?: number | undefined;
   [extra: string]: unknown;
 }
 
@@ -47,7 +47,12 @@ const LEVEL: Record<ReportKind, 'info' | 'warn' | 'error'> = {
  * as a pino record with `report: kind` and the fixed keys.
  *
  * @example
+ * import { createTestEnv } from 'ordo';
+ * import { report } from './report.ts';
+ *
+ * const env = createTestEnv();
  * report(env.logger, 'child_terminated', { supervisor: 'root', child: 'db', reason: 'died', restarts: 1 });
+ * console.log(env.records[0]); // { level: 50, report: 'child_terminated', supervisor: 'root', child: 'db', … }
  */
 export function report(logger: Logger, kind: ReportKind, fields: ReportFields, level: 'info' | 'warn' | 'error' = LEVEL[kind]): void {
   if (!logger.isLevelEnabled(level)) return;

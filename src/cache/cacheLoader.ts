@@ -50,6 +50,14 @@ const setStatus = (status: Ctx['state']['status']) => ({ context }: { context: C
  *   with backoff.
  *
  * @example
+ * import { child, service } from 'ordo';
+ * import { storeInitializerMachine, type Store } from 'ordo/store';
+ * import { cacheLoaderMachine, storeTableSource, type Cache } from 'ordo/cache';
+ *
+ * const StoreTag = service<Store>('store');
+ * const UsersCacheTag = service<Cache>('users');
+ * const tables = { users: { type: 'set', key: 'id', attributes: { id: { type: 'string' } } } } as const;
+ * child({ id: 'store', start: { machine: storeInitializerMachine, input: ({ env }) => ({ env, dir: './data/store', tables }) }, provides: StoreTag });
  * child({
  *   id: 'users',
  *   requires: { store: StoreTag },

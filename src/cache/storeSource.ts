@@ -7,7 +7,13 @@ import type { CacheSourceSpec } from './types.ts';
  * writes included) — a put replaces the entry, a delete drops it.
  *
  * @example
- * const spec = storeTableSource<number, { user_id: number; bux_balance: number }>('user_bux_points');
+ * import { storeTableSource } from 'ordo/cache';
+ *
+ * // keys are user ids, values the row mapped to the type the cache serves
+ * const spec = storeTableSource<number, { user_id: number; bux_balance: number }>('user_bux_points', {
+ *   map: (row) => ({ user_id: Number(row['user_id']), bux_balance: Number(row['bux_balance']) }),
+ * });
+ * console.log(spec);
  */
 export function storeTableSource<K = unknown, V = Row>(table: string, options: { map?: (row: Row) => V } = {}): CacheSourceSpec<Store, K, V> {
   const map = options.map ?? ((row: Row) => row as unknown as V);

@@ -30,9 +30,9 @@ export interface CacheLoaderInput<S = unknown, K = unknown, V = unknown> {
   source: S;
   spec: CacheSourceSpec<S, K, V>;
   /** Default `{ initialMs: 500, maxMs: 30_000, factor: 2, jitter: 0.1 }`. */
-  retry?: CacheRetrySpec;
+  retry?: CacheRetrySpec | undefined;
   /** Reload everything this often (optional; change events keep it fresh otherwise). */
-  refreshEveryMs?: number;
+  refreshEveryMs?: number | undefined;
 }
 
 /** A cache's figures, for health and metrics. */

@@ -29,9 +29,11 @@ export class ChaosTestFailure extends ChaosError {
  * the minimised timeline and a one-line replay command. Test-framework agnostic: await it.
  *
  * @example
+ * // no-run: a vitest test file (vitest runs it, not node)
  * import { it } from 'vitest';
- * import { chaosTest } from 'ordo/chaos';
- * it('the shop tree survives crashes', () => chaosTest(shopScenario, { seeds: 200 }), 60_000);
+ * import { chaosTest, restForOneService } from 'ordo/chaos';
+ *
+ * it('the shop tree survives crashes', () => chaosTest(restForOneService, { seeds: 200 }), 60_000);
  */
 export async function chaosTest(scenario: Scenario, options: SweepOptions): Promise<SweepSummary> {
   const summary = await sweep(scenario, options);

@@ -5,7 +5,11 @@ import { ScenarioError } from './errors.ts';
  * range, an exponential with a mean (capped at 20× the mean), or weighted choices.
  *
  * @example
+ * import type { Distribution } from 'ordo/chaos';
+ *
  * const d: Distribution = { uniform: [1, 5] };
+ * const slowStart: Distribution = { choice: [[9, 5], [1, 2000]] }; // 10 % of starts take 2 s
+ * console.log(d, slowStart);
  */
 export type Distribution =
   | number

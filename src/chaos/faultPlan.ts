@@ -32,9 +32,9 @@ export interface RandomFaults {
 export interface ScriptedFault {
   readonly at: number;
   readonly name: string;
-  readonly subject?: string;
+  readonly subject?: string | undefined;
   /** For delay points: the delay to inject. */
-  readonly delayMs?: number;
+  readonly delayMs?: number | undefined;
 }
 
 /** One fault that fired in a run (what a report lists and the shrinker minimises). */
@@ -63,7 +63,7 @@ export class FaultSession implements FaultHook {
   private readonly now: () => number;
   private readonly onFire: (f: FiredFault) => void;
 
-  constructor(options: { random: Random; now: () => number; plan?: RandomFaults; script?: readonly ScriptedFault[]; onFire: (f: FiredFault) => void }) {
+  constructor(options: { random: Random; now: () => number; plan?: RandomFaults | undefined; script?: readonly ScriptedFault[] | undefined; onFire: (f: FiredFault) => void }) {
     this.random = options.random;
     this.now = options.now;
     this.plan = options.plan;

@@ -53,14 +53,19 @@ function rawFiles(depth: number): string[] {
   return files;
 }
 
-/** The file of the caller of an ambient function (frames: ambient, the patched function, its caller). */
-function ambientCallerFile(): string {
+const firstFile = (_e: unknown, sites: CallSiteLike[]): string => sites[0]?.getFileName() ?? '';
+
+/**
+ * The file of the caller of the patched function `patched`: one frame, captured above it (xstate's
+ * scheduler reads `Date.now` for every delayed event, so this runs often in a simulation).
+ */
+function ambientCallerFile(patched: Function): string {
   const limit = Error.stackTraceLimit;
   const prepare = Error.prepareStackTrace;
-  Error.stackTraceLimit = 3;
-  Error.prepareStackTrace = (_e, sites: CallSiteLike[]) => sites[2]?.getFileName() ?? '';
+  Error.stackTraceLimit = 1;
+  Error.prepareStackTrace = firstFile as never;
   const holder: { stack?: unknown } = {};
-  Error.captureStackTrace(holder, ambientCallerFile);
+  Error.captureStackTrace(holder, patched);
   const file = holder.stack as string;
   Error.prepareStackTrace = prepare;
   Error.stackTraceLimit = limit;
@@ -90,11 +95,11 @@ function caller(depth: number): { site: string; library: boolean; runner: boolea
   return { site, library: false, runner: false };
 }
 
-/** Notes an ambient use; throws when policy says so. True: answer virtually. */
-function ambient(api: string): boolean {
+/** Notes an ambient use of `patched` (the patched function called); throws when policy says so. True: answer virtually. */
+function ambient(api: string, patched: Function): boolean {
   const c = context;
   if (!c) return false;
-  const file = ambientCallerFile();
+  const file = ambientCallerFile(patched);
   if (file.includes('/node_modules/') || file.startsWith('node:')) {
     // Library code (xstate's scheduler reads Date.now and Math.random) is answered virtually, unnoted.
     return !RUNNER.test(file);
@@ -143,27 +148,39 @@ function install(): () => void {
   const RealDate = Date;
   class SimDate extends RealDate {
     constructor(...args: unknown[]) {
-      if (args.length === 0 && ambient('new Date')) super(context!.epochNow());
+      if (args.length === 0 && ambient('new Date', SimDate)) super(context!.epochNow());
       else super(...(args as []));
     }
     static override now(): number {
-      return ambient('Date.now') ? context!.epochNow() : RealDate.now();
+      return ambient('Date.now', SimDate.now) ? context!.epochNow() : RealDate.now();
     }
   }
   g['Date'] = SimDate;
   undo.push(() => (g['Date'] = RealDate));
-  patch(Math, 'random', (orig) => () => (ambient('Math.random') ? context!.random() : orig()), undo);
-  patch(performance, 'now', (orig) => () => (ambient('performance.now') ? context!.monoNow() : orig.call(performance)), undo);
-  const uuid = (orig: (...a: unknown[]) => unknown) => (...a: unknown[]) => (ambient('crypto.randomUUID') ? virtualUuid() : orig(...a));
+  patch(Math, 'random', (orig) => {
+    const random = (): unknown => (ambient('Math.random', random) ? context!.random() : orig());
+    return random;
+  }, undo);
+  patch(performance, 'now', (orig) => {
+    const now = (): unknown => (ambient('performance.now', now) ? context!.monoNow() : orig.call(performance));
+    return now;
+  }, undo);
+  const uuid = (orig: (...a: unknown[]) => unknown) => {
+    const randomUUID = (...a: unknown[]): unknown => (ambient('crypto.randomUUID', randomUUID) ? virtualUuid() : orig(...a));
+    return randomUUID;
+  };
   patch(globalThis.crypto, 'randomUUID', (orig) => uuid(orig.bind(globalThis.crypto)), undo);
   const nodeCrypto = require('node:crypto') as Record<string, unknown>;
   patch(nodeCrypto, 'randomUUID', uuid, undo);
   const timers = g as Record<string, unknown>;
   for (const name of ['setTimeout', 'setInterval'] as const) {
     const repeat = name === 'setInterval';
-    patch(timers, name, (orig) => (fn: unknown, ms?: unknown, ...rest: unknown[]) => {
-      if (!ambient(name)) return orig(fn, ms, ...rest);
-      return virtualTimer(fn as () => void, Number(ms) || 0, repeat);
+    patch(timers, name, (orig) => {
+      const timer = (fn: unknown, ms?: unknown, ...rest: unknown[]): unknown => {
+        if (!ambient(name, timer)) return orig(fn, ms, ...rest);
+        return virtualTimer(fn as () => void, Number(ms) || 0, repeat);
+      };
+      return timer;
     }, undo);
   }
   for (const name of ['clearTimeout', 'clearInterval'] as const) {

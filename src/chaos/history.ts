@@ -24,7 +24,11 @@ export interface HistoryVerdict {
  * replica holds the same value for every key.
  *
  * @example
- * const v = checkHistory(ops, { a: finalStateOfA, b: finalStateOfB });
+ * import { checkHistory } from './history.ts';
+ *
+ * // what the clients saw (invoke → ok), and each replica's final table
+ * const ops = [{ type: 'write' as const, outcome: 'ok' as const, node: 'a', key: 'k', value: '1', at: 0 }];
+ * const v = checkHistory(ops, { a: new Map([['k', '1']]), b: new Map([['k', '1']]) });
  * if (!v.ok) console.error(v.lostWrites, v.splitTerms, v.divergent);
  */
 export function checkHistory(ops: readonly HistoryOp[], replicas: Readonly<Record<string, ReadonlyMap<string, string>>>): HistoryVerdict {

@@ -59,8 +59,14 @@ export interface ReplayOptions {
  * `1..seeds` (each must pass). One row per step, for the `ordo replay` table.
  *
  * @example
+ * // no-run: replays a whole incident (seconds per seed); `ordo replay` and test/incidents run it
+ * import { replayIncident } from './incidents.ts';
+ * import type { Incident } from './incidents.ts';
+ *
+ * declare const incident: Incident; // e.g. examples/incidents/…
  * const rows = await replayIncident(incident, { seeds: 50 });
  * const ok = rows.every((r) => r.asDeployed.asDocumented && r.withOrdo.passed === r.withOrdo.seeds);
+ * console.log(ok);
  */
 export async function replayIncident(incident: Incident, options: ReplayOptions = {}): Promise<ReplayRow[]> {
   const seeds = options.seeds ?? 20;

@@ -19,11 +19,11 @@ export interface SimChildInput {
   /** Services this child requires, as the supervisor handed them over. */
   readonly deps: Readonly<Record<string, unknown>>;
   /** Own a key-value database in this directory (opened at start, closed at stop). */
-  readonly kvDir?: string;
+  readonly kvDir?: string | undefined;
   /** With `kvDir`: write one synced key every this many ms. */
-  readonly writeEveryMs?: number;
+  readonly writeEveryMs?: number | undefined;
   /** Called with the database when the child crashes (the simulated OS releases the lock). */
-  readonly abandon?: (db: KvDb | undefined) => void;
+  readonly abandon?: ((db: KvDb | undefined) => void) | undefined;
 }
 
 interface Ctx {
@@ -98,13 +98,24 @@ export const simChildMachine = setup({
     }),
   },
   actions: {
+    provide: assign({ db: undefined, service: ({ context }) => ({ provider: context.input.id }) }),
     crash: ({ context }) => {
       disarm(context.input.env, context.armed);
       context.input.abandon?.(context.db);
       throw new Error(`${context.input.id} crashed (simulated)`);
     },
   },
+  delays: {
+    startMs: ({ context }) => context.input.startMs,
+    stopMs: ({ context }) => context.input.stopMs,
+  },
   guards: {
+    /** Boots by opening a database (an invoked promise); otherwise booting is only a delay. */
+    opensDb: ({ context }) => context.input.kvDir !== undefined,
+    startsAtOnce: ({ context }) => !(context.input.startMs > 0),
+    /** Stopping without a database to close is only a delay (no invoked actor). */
+    holdsDb: ({ context }) => context.db !== undefined,
+    stopsAtOnce: ({ context }) => !(context.input.stopMs > 0),
     // Timers only when there is something to time: an idle child arms none (xstate's own
     // delayed events would arm one per `after` even when its guard is false).
     timed: ({ context }) => context.input.crashAfterMs !== undefined || (context.db !== undefined && (context.input.writeEveryMs ?? 0) > 0),
@@ -115,14 +126,31 @@ export const simChildMachine = setup({
   initial: 'booting',
   on: { crash: { actions: 'crash' } },
   states: {
+    // Without a database, booting and stopping are delays on the Env's clock (xstate's `after`):
+    // no invoked promise actor per incarnation — each one is a whole actor (and an
+    // AbortController) per start, most of a simulated run's cost.
     booting: {
-      invoke: {
-        src: 'boot',
-        input: ({ context }) => context.input,
-        onDone: { target: 'running', actions: assign({ db: ({ event }) => event.output, service: ({ context }) => ({ provider: context.input.id }) }) },
-        onError: { target: 'failed' },
-      },
+      initial: 'pick',
       on: { 'ordo.stop': 'stopped' },
+      states: {
+        pick: {
+          entry: ({ context }) => {
+            const { input } = context;
+            if (input.kvDir !== undefined) return; // the boot actor probes its own
+            for (const name in input.deps) input.probe('dep.use', { child: input.id, dep: name, provided: input.deps[name] !== undefined });
+          },
+          always: [{ guard: 'opensDb', target: 'opening' }, { guard: 'startsAtOnce', target: '#simChild.running', actions: 'provide' }, { target: 'waiting' }],
+        },
+        waiting: { after: { startMs: { target: '#simChild.running', actions: 'provide' } } },
+        opening: {
+          invoke: {
+            src: 'boot',
+            input: ({ context }) => context.input,
+            onDone: { target: '#simChild.running', actions: assign({ db: ({ event }) => event.output, service: ({ context }) => ({ provider: context.input.id }) }) },
+            onError: { target: '#simChild.failed' },
+          },
+        },
+      },
     },
     running: {
       tags: ['ready'],
@@ -152,11 +180,18 @@ export const simChildMachine = setup({
       on: { 'ordo.stop': 'stopping' },
     },
     stopping: {
-      invoke: {
-        src: 'halt',
-        input: ({ context }) => ({ db: context.db, env: context.input.env, stopMs: context.input.stopMs }),
-        onDone: 'stopped',
-        onError: 'stopped',
+      initial: 'pick',
+      states: {
+        pick: { always: [{ guard: 'holdsDb', target: 'closing' }, { guard: 'stopsAtOnce', target: '#simChild.stopped' }, { target: 'waiting' }] },
+        waiting: { after: { stopMs: '#simChild.stopped' } },
+        closing: {
+          invoke: {
+            src: 'halt',
+            input: ({ context }) => ({ db: context.db, env: context.input.env, stopMs: context.input.stopMs }),
+            onDone: '#simChild.stopped',
+            onError: '#simChild.stopped',
+          },
+        },
       },
     },
     stopped: { type: 'final' },

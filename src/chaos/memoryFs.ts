@@ -25,8 +25,14 @@ const parent = (p: string): string => norm(p + '/..');
  * `now` (the simulation's clock), so a run stays a pure function of its seed.
  *
  * @example
+ * import { Simulation } from 'ordo/chaos';
+ * import { createMemoryFs } from './memoryFs.ts';
+ *
+ * const sim = new Simulation({ seed: 1 });
  * const fs = createMemoryFs(() => sim.now);
- * const env = sim.createEnv({ kv, fs });
+ * const env = sim.createEnv({ fs });
+ * await env.io.fs.mkdir('/data', { recursive: true });
+ * await env.io.fs.writeFileAtomic('/data/node-name', 'a'); // in memory: the real disk is never touched
  */
 export function createMemoryFs(now: () => number = () => 0): FsAdapter {
   const files = new Map<string, { data: Buffer; mtimeMs: number }>();

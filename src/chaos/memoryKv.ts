@@ -37,7 +37,13 @@ function prefixed(column: string, key: Uint8Array): Buffer {
  * that need a disk that fails on demand.
  *
  * @example
- * const kv = createMemoryKv({ beforeWrite: () => { throw new Error('EIO') } });
+ * import { createMemoryKv } from 'ordo/chaos';
+ *
+ * const kv = createMemoryKv({ beforeWrite: () => { throw new Error('EIO'); } }); // every write fails
+ * const db = await kv.open('/data/store', { columns: ['rows'], createIfMissing: true });
+ * const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
+ * await db.write([{ type: 'put', column: 'rows', key: bytes('k'), value: bytes('v') }], { sync: true }).catch((e: unknown) => console.log(String(e))); // Error: EIO
+ * await db.close();
  */
 export function createMemoryKv(options: MemoryKvOptions = {}): KvAdapter & { readonly disk: SimDisk } {
   const disk: SimDisk = { dbs: new Map(), open: new Set() };

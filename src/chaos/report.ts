@@ -45,6 +45,9 @@ function shown(e: TraceEvent): boolean {
  * violation is marked where it happened.
  *
  * @example
+ * import { renderTimeline, restForOneService, runScenario } from 'ordo/chaos';
+ *
+ * const report = await runScenario(restForOneService, { seed: 1 });
  * process.stdout.write(renderTimeline(report, { limit: 200 }));
  */
 export function renderTimeline(report: RunReport, options: { limit?: number } = {}): string {

@@ -20,24 +20,24 @@ import { SimulationBusyError, ScenarioError } from './errors.ts';
 export interface RunOptions {
   readonly seed: number;
   /** Overrides the scenario's schedule strategy. */
-  readonly strategy?: ScheduleStrategy;
+  readonly strategy?: ScheduleStrategy | undefined;
   /**
    * Exactly these faults and no random ones (what a minimised counterexample and its replay
    * use): timeline actions and scripted fault points.
    */
-  readonly faults?: readonly TimelineFault[];
+  readonly faults?: readonly TimelineFault[] | undefined;
   /** Overrides the scenario's horizon (the shrinker shortens it). */
-  readonly horizonMs?: number;
+  readonly horizonMs?: number | undefined;
   /** Follow this decision log (a replay); a divergence is reported, not thrown. */
-  readonly decisions?: readonly string[];
+  readonly decisions?: readonly string[] | undefined;
   /** Run twice and compare trace hashes (madsim's determinism check). */
-  readonly checkDeterminism?: boolean;
+  readonly checkDeterminism?: boolean | undefined;
   /** The code version the report names (the CLI passes package version + git commit). */
-  readonly codeVersion?: string;
+  readonly codeVersion?: string | undefined;
   /** How the replay command names the scenario (a file path). Default: the scenario's name. */
-  readonly source?: string;
+  readonly source?: string | undefined;
   /** Extra oracles by name, beside the library. */
-  readonly oracles?: Readonly<Record<string, Oracle>>;
+  readonly oracles?: Readonly<Record<string, Oracle>> | undefined;
 }
 
 /** One invariant that did not hold. */
@@ -87,7 +87,9 @@ const DEFAULT_EPOCH = Date.UTC(2026, 0, 1);
  * invariant on the trace. Same (code, scenario, seed, options) → same trace hash.
  *
  * @example
- * const report = await runScenario(scenario, { seed: 42, checkDeterminism: true });
+ * import { restForOneService, runScenario } from 'ordo/chaos';
+ *
+ * const report = await runScenario(restForOneService, { seed: 42, checkDeterminism: true });
  * if (report.outcome === 'fail') console.error(report.violation, report.replay);
  */
 export async function runScenario(scenario: Scenario, options: RunOptions): Promise<RunReport> {
@@ -291,12 +293,25 @@ function hashTrace(trace: readonly TraceEvent[], decisions: readonly string[]): 
   return h.digest('hex');
 }
 
+const replacer = (_k: string, v: unknown): unknown => (typeof v === 'bigint' ? String(v) : v instanceof Error ? { name: v.name, message: v.message } : v);
+
 function safeJson(x: unknown): string {
   try {
-    return JSON.stringify(x, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v instanceof Error ? { name: v.name, message: v.message } : v));
+    // Most trace events are flat records of primitives: stringified without the replacer (the
+    // same text — it only rewrites bigints and errors, which a flat record of primitives has not).
+    return flatPrimitives(x) ? JSON.stringify(x) : JSON.stringify(x, replacer);
   } catch {
     return '"(unserialisable)"';
   }
+}
+
+function flatPrimitives(x: unknown): boolean {
+  if (typeof x !== 'object' || x === null) return false;
+  for (const k in x) {
+    const v = (x as Record<string, unknown>)[k];
+    if (typeof v === 'object' ? v !== null : typeof v === 'bigint') return false;
+  }
+  return true;
 }
 
 /** The one-line command that replays a run. */

@@ -17,39 +17,39 @@ import { ScenarioError } from './errors.ts';
 /** A child of a data tree: the library child ({@link simChildMachine}) or a nested supervisor. */
 export interface ChildData {
   readonly id: string;
-  readonly restart?: RestartType;
-  readonly shutdownMs?: Shutdown;
-  readonly startTimeoutMs?: number;
-  readonly provides?: string;
-  readonly requires?: readonly string[];
-  readonly backoff?: BackoffSpec;
+  readonly restart?: RestartType | undefined;
+  readonly shutdownMs?: Shutdown | undefined;
+  readonly startTimeoutMs?: number | undefined;
+  readonly provides?: string | undefined;
+  readonly requires?: readonly string[] | undefined;
+  readonly backoff?: BackoffSpec | undefined;
   /** Time from start to ready, drawn at every (re)start. */
-  readonly startMs?: Distribution;
+  readonly startMs?: Distribution | undefined;
   /** Time a stop takes. */
-  readonly stopMs?: Distribution;
+  readonly stopMs?: Distribution | undefined;
   /** Crash this long after each ready (drawn per incarnation); absent: never by itself. */
-  readonly crashAfterMs?: Distribution;
+  readonly crashAfterMs?: Distribution | undefined;
   /** Own a database in this simulated directory (opened at start, closed at stop). */
-  readonly kvDir?: string;
-  readonly writeEveryMs?: number;
+  readonly kvDir?: string | undefined;
+  readonly writeEveryMs?: number | undefined;
   /** A nested supervisor instead of a worker. */
-  readonly tree?: TreeData;
+  readonly tree?: TreeData | undefined;
   /**
    * Register the process under its id (default true). Unregistered children are still named
    * by id in traces and fault targets; only the kernel's registry does not know them (so two
    * incarnations can overlap, as unnamed children do in real trees).
    */
-  readonly register?: boolean;
+  readonly register?: boolean | undefined;
 }
 
 /** A supervisor tree as data. */
 export interface TreeData {
   readonly strategy: Strategy;
   /** Structure not known (a nested supervisor inside a tree given as code): oracles skip it. */
-  readonly opaque?: boolean;
-  readonly maxRestarts?: number;
-  readonly periodMs?: number;
-  readonly backoff?: BackoffSpec;
+  readonly opaque?: boolean | undefined;
+  readonly maxRestarts?: number | undefined;
+  readonly periodMs?: number | undefined;
+  readonly backoff?: BackoffSpec | undefined;
   readonly children: readonly ChildData[];
 }
 

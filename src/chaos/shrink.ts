@@ -24,9 +24,14 @@ export interface ShrinkResult {
  * (wall clock of the shrinker itself, never of the simulation).
  *
  * @example
- * const failing = await runScenario(scenario, { seed });
- * const min = await shrink(scenario, failing);
- * console.log(min.faults, min.report.replay);
+ * import { restForOneService, runScenario, shrink, sweep } from 'ordo/chaos';
+ *
+ * const { failed } = await sweep(restForOneService, { seeds: 10 });
+ * for (const { seed } of failed.slice(0, 1)) {
+ *   const failing = await runScenario(restForOneService, { seed });
+ *   const min = await shrink(restForOneService, failing);
+ *   console.log(min.faults, min.report.replay);
+ * }
  */
 export async function shrink(scenario: Scenario, failing: RunReport, options: { budgetMs?: number; now?: () => number; base?: Partial<RunOptions> } = {}): Promise<ShrinkResult> {
   const clock = createRealClock();

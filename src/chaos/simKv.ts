@@ -42,8 +42,12 @@ const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
  * Subjects are directories. Opens, closes and acknowledged writes go to the trace.
  *
  * @example
+ * import { Simulation, createSimKv } from 'ordo/chaos';
+ *
+ * const sim = new Simulation({ seed: 1 });
  * const kv = createSimKv(sim);
- * const env = sim.createEnv({ kv });
+ * const env = sim.createEnv({ kv }); // the store's RocksDB, simulated: completions ordered by the seed
+ * console.log(env.io.kv === kv); // true
  */
 export function createSimKv(sim: Simulation, options: SimKvOptions = {}): SimKv {
   const mem = createMemoryKv({ deferHops: 4 });

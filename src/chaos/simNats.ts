@@ -74,10 +74,13 @@ const toStreamMsg = (m: SimStoredMsg): StreamMsg & { time: number; header(name: 
  * (extra ms), each with the client's name as subject.
  *
  * @example
+ * import { SimNats, Simulation } from 'ordo/chaos';
+ *
  * const sim = new Simulation({ seed: 1 });
  * const nats = new SimNats(sim);
- * const env = sim.createEnv({ nats: nats.connector() });
+ * const env = sim.createEnv({ nats: nats.connector() }); // discovery, election, replication run on it
  * nats.partition('ordo:b'); // later: nats.heal('ordo:b')
+ * console.log(env.io.nats !== undefined); // true
  */
 export class SimNats {
   readonly js = new SimJetStream();

@@ -19,7 +19,11 @@ export interface SimResolverOptions {
  * `dns.stale` (the previous answer for the name, even after `update` changed it).
  *
  * @example
+ * import { Simulation, createSimResolver } from 'ordo/chaos';
+ *
+ * const sim = new Simulation({ seed: 1 });
  * const dns = createSimResolver(sim, { records: { 'nats.internal': ['10.0.0.5'] } });
+ * dns.update('nats.internal', undefined); // from now on: nxdomain
  */
 export function createSimResolver(sim: Simulation, options: SimResolverOptions): Resolver & { update(host: string, addresses: readonly string[] | undefined): void } {
   const records = new Map(Object.entries(options.records));

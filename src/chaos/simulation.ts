@@ -30,18 +30,18 @@ export interface TraceEvent {
 }
 
 /** A log record captured in simulation, with its virtual time. */
-export type SimLogRecord = Record<string, unknown> & { readonly t: number; readonly level: number; readonly msg?: string };
+export type SimLogRecord = Record<string, unknown> & { readonly t: number; readonly level: number; readonly msg?: string | undefined };
 
 /** Options of a {@link Simulation}. */
 export interface SimulationOptions {
   /** The root seed every random stream is split from. */
   readonly seed: number;
   /** How ties between tasks due at the same instant are broken. Default `{ kind: 'random' }`. */
-  readonly strategy?: ScheduleStrategy;
+  readonly strategy?: ScheduleStrategy | undefined;
   /** Virtual delay of a cross-process delivery (ms), per label. Default 0. */
-  readonly deliveryLatency?: (label: string, random: () => number) => number;
+  readonly deliveryLatency?: ((label: string, random: () => number) => number) | undefined;
   /** Stop after this many tasks (a livelock guard). Default 2,000,000. */
-  readonly maxSteps?: number;
+  readonly maxSteps?: number | undefined;
 }
 
 /** Why {@link Simulation.run} returned. */
@@ -55,6 +55,8 @@ export type RunEnd = 'idle' | 'horizon' | 'steps' | 'stopped';
  * the real event loop — but in an order fixed by the seed.
  *
  * @example
+ * import { Simulation } from 'ordo/chaos';
+ *
  * const sim = new Simulation({ seed: 1 });
  * sim.clock.setTimeout(() => sim.record('tick'), 1000);
  * await sim.run(5000); // sim.now === 1000 after the tick; 'idle'
@@ -214,7 +216,7 @@ function createSimLogger(sim: Simulation): Logger {
   shared ??= pino(
     {
       level: 'trace',
-      base: undefined,
+      base: null, // no pid/hostname (pino: null = no base bindings)
       timestamp: false,
       hooks: {
         logMethod(args, _method, level) {

@@ -17,7 +17,9 @@ function fmix32(h: number): number {
  * shifts another — a new fault point does not change the schedule of a seed found last week.
  *
  * @example
- * streamSeed(42, 'schedule') !== streamSeed(42, 'faults');
+ * import { streamSeed } from 'ordo/chaos';
+ *
+ * console.log(streamSeed(42, 'schedule') !== streamSeed(42, 'faults')); // true: independent streams
  */
 export function streamSeed(rootSeed: number, name: string): number {
   let h = fmix32((rootSeed >>> 0) ^ 0x9e3779b9);
@@ -36,8 +38,11 @@ export interface RandomStreams {
  * Splits `rootSeed` into named streams (see {@link streamSeed}).
  *
  * @example
+ * import { createRandomStreams } from 'ordo/chaos';
+ *
  * const streams = createRandomStreams(7);
- * const jitter = streams.stream('env.random').next();
+ * const jitter = streams.stream('env.random').next(); // the same on every run with root seed 7
+ * console.log(jitter);
  */
 export function createRandomStreams(rootSeed: number): RandomStreams {
   const made = new Map<string, Random>();

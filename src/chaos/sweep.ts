@@ -16,13 +16,13 @@ export interface SweepOptions extends Omit<RunOptions, 'seed' | 'checkDeterminis
   /** The seeds: a count (1..n) or a list. */
   readonly seeds: number | readonly number[];
   /** Worker threads (default 1: in this thread). More need a data-only scenario or `scenarioModule`. */
-  readonly workers?: number;
+  readonly workers?: number | undefined;
   /** For a scenario whose tree is code: where workers import it from. */
-  readonly scenarioModule?: ScenarioModule;
+  readonly scenarioModule?: ScenarioModule | undefined;
   /** Check determinism (run twice, compare hashes) on every `checkEvery`-th seed (default 10; 1 = all). */
-  readonly checkEvery?: number;
+  readonly checkEvery?: number | undefined;
   /** Called after each seed with the number done and failed so far. */
-  readonly onProgress?: (progress: { readonly done: number; readonly total: number; readonly failed: number }) => void;
+  readonly onProgress?: ((progress: { readonly done: number; readonly total: number; readonly failed: number }) => void) | undefined;
 }
 
 /** One seed's result as a sweep keeps it. */
@@ -78,7 +78,11 @@ export function toSeedResult(r: RunReport): SeedResult {
  * coverage, fault-point coverage, and determinism checked on a sample of seeds.
  *
  * @example
- * const summary = await sweep(scenario, { seeds: 1000, workers: 2, onProgress: ({ done, total }) => bar(done, total) });
+ * import { restForOneService, sweep } from 'ordo/chaos';
+ *
+ * // a data-only scenario runs in worker threads as is (a tree that is code needs `scenarioModule`)
+ * const summary = await sweep(restForOneService, { seeds: 20, workers: 2, onProgress: ({ done, total }) => process.stderr.write(`\r${done}/${total}`) });
+ * console.log(summary.failed.length, summary.unexpected.length);
  */
 export async function sweep(scenario: Scenario, options: SweepOptions): Promise<SweepSummary> {
   validateScenario(scenario);

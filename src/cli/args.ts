@@ -28,7 +28,10 @@ export type FlagSpec = Readonly<Record<string, 'string' | 'boolean'>>;
  * values with a {@link UsageError}. `-h` is `--help`.
  *
  * @example
- * parseFlags('start', ['--data', './d', '--json'], { data: 'string', json: 'boolean' });
+ * import { parseFlags } from './args.ts';
+ *
+ * const { flags, positional } = parseFlags('start', ['--data', './d', '--json', 'tree.ts'], { data: 'string', json: 'boolean' });
+ * console.log(flags, positional); // { data: './d', json: true } [ 'tree.ts' ]
  */
 export function parseFlags(command: string, argv: readonly string[], spec: FlagSpec): { flags: Record<string, string | true>; positional: string[] } {
   const flags: Record<string, string | true> = {};

@@ -6,10 +6,18 @@ import type { ApplicationHealth, ChildHealth } from '../supervisor/index.ts';
  * since when (a date), the last error or exit.
  *
  * @example
- * renderTree(app.health());
- * // shop (degraded: repo waiting, 3 attempts: nxdomain) <ordo.1>
- * // ├─ repo    —          waiting  attempts 3  since 08:30:01  error: nxdomain
- * // └─ cache   —          parked on repo
+ * import { child, createTestEnv, startApplication } from 'ordo';
+ * import { createMachine } from 'xstate';
+ * import { renderTree } from './renderTree.ts';
+ *
+ * const ready = createMachine({ initial: 'up', states: { up: { tags: ['ready'], on: { 'ordo.stop': 'down' } }, down: { type: 'final' } } });
+ * const app = startApplication({ name: 'shop', env: createTestEnv(), tree: { strategy: 'one_for_one', children: [child({ id: 'repo', start: { machine: ready } })] } });
+ * await app.ready;
+ * console.log(renderTree(app.health()));
+ * // shop (ready) <ordo.1>
+ * // └─ repo    <ordo.2>   running
+ * // (waiting children show `waiting  attempts 3  since 08:30:01  error: nxdomain`, their dependents `parked on repo`)
+ * await app.stop();
  */
 export function renderTree(health: ApplicationHealth, options: { color?: boolean; dates?: boolean } = {}): string {
   const c = options.color ? COLORS : NO_COLORS;

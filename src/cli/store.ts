@@ -56,7 +56,14 @@ function renderInfo(i: StoreInfo): string {
  * Returns the exit code: 0 ok, 1 a typed store error (printed with its code), 2 bad usage.
  *
  * @example
- * await storeCommand(['info', '--dir', '/data/store'], env);
+ * import { createRealEnv } from 'ordo';
+ * import { openStore } from 'ordo/store';
+ * import { storeCommand } from './store.ts';
+ *
+ * const env = createRealEnv({ logTo: 'stderr' });
+ * await (await openStore({ env, dir: './data/store', tables: {} })).close();
+ * const code = await storeCommand(['info', '--dir', './data/store'], env); // what `ordo store info` prints
+ * console.log(code); // 0
  */
 export async function storeCommand(argv: string[], env: Env, out: Out = (s) => void process.stdout.write(s), err: Out = out): Promise<number> {
   const { cmd, flags } = parse(argv);

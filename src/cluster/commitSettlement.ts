@@ -83,6 +83,39 @@ export interface PublishDeps {
   /** The connection is up (requests go out now, not into the reconnect buffer). */
   canSend: () => boolean;
   log: Logger;
+  /**
+   * A wait for the stream's next leader (its LEADER_ELECTED advisory). When given, a retry does
+   * not sit out its back-off or a stuck attempt's request timeout once a new leader is elected:
+   * it re-publishes (same msg id) at once — the write comes back as soon as the new leader answers.
+   */
+  leaderElected?: () => { promise: Promise<void>; cancel: () => void };
+}
+
+/** The stream elected a leader while an attempt was outstanding (the attempt may still land). */
+const LEADER_ELECTED = Symbol('leader elected');
+
+/** `attempt`, or {@link LEADER_ELECTED} if the stream gets a new leader first; a late ack still settles `t`. */
+async function orNewLeader(pending: PendingCommits, t: Tracked, attempt: Promise<PubAck>, d: PublishDeps): Promise<PubAck | typeof LEADER_ELECTED> {
+  if (!d.leaderElected) return attempt;
+  const w = d.leaderElected();
+  try {
+    const r = await Promise.race([attempt, w.promise.then((): typeof LEADER_ELECTED => LEADER_ELECTED)]);
+    if (r === LEADER_ELECTED) attempt.then((ack) => pending.settle(t, { committed: true, seq: ack.seq }), () => undefined);
+    return r;
+  } finally {
+    w.cancel();
+  }
+}
+
+/** Sleeps `ms`, less if the stream elects a leader meanwhile. */
+async function backOff(ms: number, d: PublishDeps): Promise<void> {
+  if (!d.leaderElected) return d.sleep(ms);
+  const w = d.leaderElected();
+  try {
+    await Promise.race([d.sleep(ms), w.promise]);
+  } finally {
+    w.cancel();
+  }
 }
 
 /** How a publish ended, as far as the stream can tell. */
@@ -124,7 +157,15 @@ export async function publishSettled(pending: PendingCommits, t: Tracked, deadli
     }
     attempt++;
     try {
-      const ack = await d.publish();
+      // the first attempt runs plainly (the common, healthy path); retries race the next leader
+      const r = attempt === 1 ? await d.publish() : await orNewLeader(pending, t, d.publish(), d);
+      if (r === LEADER_ELECTED) {
+        // the outstanding attempt may still be stored: only the same msg id may follow it
+        mayHaveLanded = true;
+        d.log.debug({ report: 'replication_publish_leader_elected', msgId: t.msgId, attempt }, 'the stream elected a leader: re-publishing at once');
+        continue;
+      }
+      const ack = r;
       pending.settle(t, { committed: true, seq: ack.seq });
       if (ack.duplicate) d.log.info({ report: 'replication_publish_settled', msgId: t.msgId, seq: ack.seq, attempt }, 'publish settled by its msg id: it had been stored');
       return { kind: 'committed', seq: ack.seq, duplicate: ack.duplicate };
@@ -161,7 +202,7 @@ export async function publishSettled(pending: PendingCommits, t: Tracked, deadli
         }
       }
       d.log.debug({ report: 'replication_publish_retry', attempt, err: e }, 'publish failed; retrying with the same msg id');
-      await d.sleep(Math.min(500, 25 * attempt));
+      await backOff(Math.min(500, 25 * attempt), d);
     }
   }
 }

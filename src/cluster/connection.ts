@@ -1,8 +1,8 @@
-import type { NatsConnection } from '@nats-io/nats-core';
+import type { ConnectionOptions, NatsConnection } from '@nats-io/nats-core';
 import { AuthorizationError, InvalidArgumentError, nkeys } from '@nats-io/nats-core';
 import type { Env } from '../env/env.ts';
 import type { NatsConnectOptions } from '../env/nats.ts';
-import type { ClusterTransport, TransportStatus } from '../env/transport.ts';
+import { isTransportError, type ClusterTransport, type TransportStatus } from '../env/transport.ts';
 import { CLUSTER_DEFAULTS, type NatsConfig } from './config.ts';
 import {
   type ClusterError,
@@ -11,10 +11,26 @@ import {
   NatsFeatureError,
   NatsNoConnectorError,
   NatsNoJetStreamError,
+  JetStreamUnavailableError,
   NatsUnreachableError,
   ClusterConfigError,
 } from './errors.ts';
 import { missingFeatures, parseVersion } from './serverFeatures.ts';
+
+// The cluster layer registers the NATS client's types with the Env's connector seam (see
+// NatsClientTypes in src/env/nats.ts): the Env stays free of nats.js's declarations.
+declare module '../env/nats.ts' {
+  interface NatsClientTypes {
+    connection: NatsConnection;
+    options: ConnectionOptions;
+  }
+}
+
+/** JetStream's "JetStream system temporarily unavailable" (no meta leader). */
+const JS_CLUSTER_NOT_AVAILABLE = 10008;
+
+/** No answer, or 503 "temporarily unavailable": JetStream is on but has no meta leader now. */
+const noMetaLeader = (e: unknown): boolean => isTransportError(e, 'timeout') || isTransportError(e, 'api', JS_CLUSTER_NOT_AVAILABLE);
 
 /** A NATS status event, as a runtime event (`nats.disconnect`, `nats.reconnect`, …). */
 export type NatsRuntimeEvent =
@@ -192,8 +208,14 @@ function toRuntimeEvent(s: TransportStatus): NatsRuntimeEvent {
  * `{ report: 'nats_<event>' }` (`nats_disconnect`, `nats_reconnect`, …).
  *
  * @example
+ * // no-run: needs a nats-server (test/cluster/connection.test.ts runs against one)
+ * import { createRealEnv } from 'ordo';
+ * import { connectCluster } from 'ordo/cluster';
+ *
+ * const env = createRealEnv();
  * const conn = await connectCluster(env, { servers: ['nats://127.0.0.1:4222'] }, 'node-a');
- * conn.on((e) => e.type === 'nats.disconnect' && alarm());
+ * conn.on((e) => { if (e.type === 'nats.disconnect') env.logger.warn({ server: e.server }, 'NATS lost'); });
+ * await conn.close();
  */
 export async function connectCluster(env: Env, config: NatsConfig, nodeName: string): Promise<ClusterConnection> {
   const connector = env.io.nats;
@@ -221,6 +243,11 @@ export async function connectCluster(env: Env, config: NatsConfig, nodeName: str
       await nc.checkJetStream(opts.timeout ?? CLUSTER_DEFAULTS.connectTimeoutMs);
     } catch (e) {
       jetstream = false;
+      // No answer, or "temporarily unavailable" (10008): JetStream is on but has no meta leader
+      // right now (a cluster that lost its quorum) — retryable, not "no JetStream".
+      if (noMetaLeader(e)) {
+        await fail(new JetStreamUnavailableError(`JetStream on nats-server ${version} did not answer (no meta leader?): ${(e as Error).message}`, { node: nodeName, servers, cause: e }));
+      }
       await fail(new NatsNoJetStreamError(`JetStream is not available to this account on nats-server ${version}`, { node: nodeName, servers, value: version, cause: e }));
     }
   }

@@ -4,9 +4,9 @@ import { retryDelay } from '../supervisor/backoff.ts';
 import { CLUSTER_RETRY, validateName, validateTiming, type NatsConfig } from './config.ts';
 import { connectCluster, type ClusterConnection } from './connection.ts';
 import { ClusterError, NatsUnreachableError } from './errors.ts';
-import { KvMembership, singleNodeMembership, type Membership, type MembershipHealth } from './membership.ts';
+import { KvMembership, membersBucket, singleNodeMembership, type Membership, type MembershipHealth } from './membership.ts';
 import { newIncarnation, resolveNodeName } from './nodeIdentity.ts';
-import { resolveReplicas, type ReplicasSetting } from './replicas.ts';
+import { classifyJetStreamError, resolveReplicas, type ReplicasSetting } from './replicas.ts';
 
 /** Configuration of the discovery child. */
 export interface DiscoveryConfig {
@@ -97,8 +97,11 @@ async function boot(input: DiscoveryInput): Promise<{ service: ClusterService; m
     await membership.start();
   } catch (e) {
     await membership.stop();
+    const connected = conn.state() === 'connected';
     await conn.close();
-    throw e;
+    // Connected but the members bucket (or the meta group) has no leader: JetStream is
+    // unavailable, not NATS unreachable — boot retries, health `degraded` names it.
+    throw e instanceof ClusterError ? e : classifyJetStreamError(e, connected, `could not register in the members bucket ${membersBucket(cluster)}`, { node });
   }
   const service: ClusterService = {
     self: node,
@@ -127,8 +130,17 @@ async function boot(input: DiscoveryInput): Promise<{ service: ClusterService; m
  * - `ordo.stop` → deletes its entry, drains the connection, reaches a final state.
  *
  * @example
+ * import { createTestEnv } from 'ordo';
+ * import { discoveryMachine } from 'ordo/cluster';
+ * import { createActor } from 'xstate';
+ *
+ * const env = createTestEnv();
+ * const servers: string[] = []; // none: single-node mode; `['nats://127.0.0.1:4222']` joins a cluster
  * const actor = createActor(discoveryMachine, { input: { env, config: { nodeName: 'a', nats: { servers } } }, clock: env.clock });
  * actor.start();
+ * await new Promise<void>((ok) => actor.subscribe((s) => s.hasTag('ready') && ok()));
+ * console.log(actor.getSnapshot().context.service?.members().map((m) => m.name)); // ['a']
+ * actor.send({ type: 'ordo.stop' });
  */
 export const discoveryMachine = setup({
   types: {
@@ -194,7 +206,7 @@ export const discoveryMachine = setup({
             actions: [
               ({ event, context }) => {
                 const err = toClusterError(event.error);
-                context.env.logger.warn({ report: 'discovery_connect_failed', code: err.code, attempt: context.attempt + 1, err }, 'NATS not reachable; retrying');
+                context.env.logger.warn({ report: 'discovery_connect_failed', code: err.code, attempt: context.attempt + 1, err }, err.code === 'ORDO_JETSTREAM_UNAVAILABLE' ? 'JetStream unavailable (no leader); retrying' : 'NATS not reachable; retrying');
               },
               assign(({ event, context }) => {
                 const error = toClusterError(event.error);

@@ -65,7 +65,15 @@ interface Ctx {
  * In single-node mode it is leader at once.
  *
  * @example
+ * // no-run: needs a running discovery child (docs/cluster.md runs the whole tree)
+ * import { createTestEnv } from 'ordo';
+ * import { electionMachine, type ClusterService } from 'ordo/cluster';
+ * import { createActor } from 'xstate';
+ *
+ * declare const discoveryService: ClusterService; // what the discovery child provides
+ * const env = createTestEnv();
  * const actor = createActor(electionMachine, { input: { env, cluster: discoveryService }, clock: env.clock }).start();
+ * actor.getSnapshot().context.service?.isLeader();
  */
 export const electionMachine = setup({
   types: {

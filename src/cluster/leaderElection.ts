@@ -23,6 +23,12 @@ export interface LeaderEvents {
  * The handle the election child provides.
  *
  * @example
+ * // no-run: a fragment of a leader-only plugin; `election` is the election child's service
+ * import type { Leadership } from 'ordo/cluster';
+ *
+ * declare const election: Leadership;
+ * declare function startPlugins(token: number): void;
+ * declare function stopPlugins(): void;
  * election.on('leader', (t) => startPlugins(t.token));
  * election.on('follower', () => stopPlugins());
  */

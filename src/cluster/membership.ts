@@ -44,7 +44,13 @@ export interface MembershipHealth {
  * The membership handle discovery provides: who is up, and `nodeup`/`nodedown` events.
  *
  * @example
- * membership.on('nodedown', (m, why) => log.warn({ node: m.name, why }));
+ * // no-run: a fragment; `membership` is the discovery child's service
+ * import type { Logger } from 'ordo';
+ * import type { Membership } from 'ordo/cluster';
+ *
+ * declare const membership: Membership;
+ * declare const log: Logger;
+ * membership.on('nodedown', (m, why) => log.warn({ node: m.name, why }, 'nodedown'));
  * membership.members().map((m) => m.name);
  */
 export interface Membership {

@@ -33,7 +33,9 @@ export interface NatsUserPermissions {
  * Leases and the schema record are not per-node (any node may become leader).
  *
  * @example
- * nodePermissions('prod', 'node-a', ['main']).publish.allow[0]; // 'ordo.repl.prod.*.node-a.>'
+ * import { nodePermissions } from 'ordo/cluster';
+ *
+ * console.log(nodePermissions('prod', 'node-a', ['main']).publish.allow[0]); // 'ordo.repl.prod.*.node-a.>'
  */
 export function nodePermissions(cluster: string, node: string, stores: readonly string[]): NatsUserPermissions {
   validateName('cluster', cluster);
@@ -82,7 +84,9 @@ const list = (xs: readonly string[]): string => `[${xs.map(q).join(', ')}]`;
  * Append it to a server config (`accounts { … }`).
  *
  * @example
- * natsAccountConf({ cluster: 'prod', stores: ['main'], nodes: [{ node: 'a', password: 'pa' }] });
+ * import { natsAccountConf } from 'ordo/cluster';
+ *
+ * console.log(natsAccountConf({ cluster: 'prod', stores: ['main'], nodes: [{ node: 'a', password: 'pa' }] })); // an `accounts { … }` block for nats-server.conf
  */
 export function natsAccountConf(o: { cluster: string; stores: readonly string[]; nodes: readonly NodeUser[]; others?: readonly OtherUser[]; account?: string }): string {
   const account = o.account ?? 'ORDO';

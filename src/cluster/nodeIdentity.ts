@@ -18,7 +18,12 @@ function hex(env: Env, bytes: number): string {
  * Mnesia's schema was keyed by a node name that changed with every machine).
  *
  * @example
- * const name = await resolveNodeName(env, { dataDir: '/data' }); // same on every boot
+ * import { createRealEnv } from 'ordo';
+ * import { resolveNodeName } from 'ordo/cluster';
+ *
+ * const env = createRealEnv();
+ * const name = await resolveNodeName(env, { dataDir: './data' }); // generated once, kept in ./data
+ * console.log(name === (await resolveNodeName(env, { dataDir: './data' }))); // true: same on every boot
  */
 export async function resolveNodeName(env: Env, opts: { nodeName?: string; dataDir?: string }): Promise<string> {
   if (opts.nodeName !== undefined) return validateName('nodeName', opts.nodeName);

@@ -4,11 +4,26 @@ import type { Logger } from '../env/logger.ts';
 
 /** Pull expiry of the replication consumer (the server heartbeats every half of it). */
 const CONSUMER_EXPIRES_MS = 2000;
+/**
+ * The watchdog: a consumer that delivered neither a message nor a server heartbeat for this
+ * long while the connection was up is re-created. nats.js's own heartbeat monitor cannot be
+ * relied on for it: it is cancelled on a disconnect and restarted only once a consumer info
+ * succeeds — never, while the consumer's server is down (issue 14's stalled kills).
+ */
+const IDLE_MS = CONSUMER_EXPIRES_MS + CONSUMER_EXPIRES_MS / 4;
+/** Longest wait between two attempts to re-create the consumer (each attempt is bounded by the client's request timeout). */
+const MAX_BACKOFF_MS = 500;
+/** {@link ReplConsumer.wake} ended an attempt early. */
+const WOKEN = Symbol('woken');
+/** How often the watchdog looks. */
+const WATCHDOG_EVERY_MS = 250;
 
 /** What a {@link ReplConsumer} needs from its replicator. */
 export interface ReplConsumerDeps {
   env: Env;
   transport: ClusterTransport;
+  /** Request timeout of creating and checking the consumer (default: the transport's). */
+  requestTimeoutMs?: number;
   stream: string;
   log: Logger;
   /** The first sequence not yet handed to the store: where a (re)created consumer starts. */
@@ -17,13 +32,17 @@ export interface ReplConsumerDeps {
   onMessage: (m: JsMsg) => Promise<void>;
   /** False once the replicator stopped, halted or is resyncing: nothing is (re)started then. */
   active: () => boolean;
+  /** The connection is up (the watchdog does not count time spent disconnected). Default: always. */
+  connected?: () => boolean;
 }
 
 /**
  * The replicator's ordered consumer and its recovery. Pulls expire after 2 s, so the server
  * heartbeats every second and a consumer whose server died is noticed after two missed
- * heartbeats; it is then re-created from {@link ReplConsumerDeps.nextSeq} — at once, then
- * whenever {@link wake} is called (the stream-leader advisory), else on a 100 ms → 2 s back-off.
+ * heartbeats — by nats.js's monitor, and by this class's own watchdog, which also covers a
+ * disconnect (nats.js suspends its monitor then until the consumer answers an info request,
+ * which a consumer on a dead server never does); it is then re-created from {@link ReplConsumerDeps.nextSeq} — at once, then
+ * whenever {@link wake} is called (the stream-leader advisory), else on a 100 ms → 500 ms back-off.
  * Single-flight; every recovery is logged with its trigger, attempts and duration. A
  * superseded consumer's buffered messages never reach the store. @internal
  */
@@ -33,14 +52,42 @@ export class ReplConsumer {
   private messages: ConsumerMessages | undefined;
   private recovering = false;
   private wakeUp: (() => void) | undefined;
+  /** Last sign of life of the current consumer (a message, a heartbeat, a new pull), or of a disconnect. */
+  private lastSeen = 0;
+  /** A message is being handed to the store (its time is not the consumer's silence). */
+  private busy = false;
+  private watchdog: ReturnType<Env['clock']['setTimeout']> | undefined;
 
   constructor(deps: ReplConsumerDeps) {
     this.d = deps;
   }
 
+  /** Re-arms the watchdog (see {@link IDLE_MS}); stops once the consumer is closed or inactive. */
+  private armWatchdog(gen: number): void {
+    const { d } = this;
+    if (this.watchdog !== undefined) d.env.clock.clearTimeout(this.watchdog);
+    this.watchdog = d.env.clock.setTimeout(() => {
+      this.watchdog = undefined;
+      if (gen !== this.gen || !d.active()) return;
+      const now = d.env.clock.now();
+      if (this.busy || !(d.connected?.() ?? true)) this.lastSeen = now;
+      else if (!this.recovering && now - this.lastSeen > IDLE_MS) {
+        d.log.warn({ report: 'replication_consumer_idle', idleMs: now - this.lastSeen }, 'replication consumer silent (no message, no heartbeat) while connected; re-creating it');
+        this.recover('idle');
+        return;
+      }
+      this.armWatchdog(gen);
+    }, WATCHDOG_EVERY_MS);
+  }
+
   /** A recovery is in progress. */
   get isRecovering(): boolean {
     return this.recovering;
+  }
+
+  /** The server-side name of the current consumer (for tests and logs; undefined before it exists). */
+  async consumerName(): Promise<string | undefined> {
+    return this.messages?.name?.();
   }
 
   /** Creates the consumer (replacing any previous one); throws if JetStream refuses. */
@@ -49,18 +96,23 @@ export class ReplConsumer {
     const gen = ++this.gen;
     const old = this.messages;
     this.messages = undefined;
-    await old?.close().catch((e: unknown) => d.log.debug({ report: 'replication_consumer_close_failed', err: e }, 'old consumer close'));
+    // not awaited: closing a consumer whose server died can wait out a request timeout
+    void old?.close().catch((e: unknown) => d.log.debug({ report: 'replication_consumer_close_failed', err: e }, 'old consumer close'));
     const start = d.nextSeq();
     // Short pulls (nats.js's default 30 s pulls and its own 30 s back-off were issue 14's 43 s stall).
-    const messages = await d.transport.consume(d.stream, { ...(start > 1 ? { startSeq: start } : {}), maxMessages: 512, expiresMs: CONSUMER_EXPIRES_MS });
+    const messages = await d.transport.consume(d.stream, { ...(start > 1 ? { startSeq: start } : {}), maxMessages: 512, expiresMs: CONSUMER_EXPIRES_MS, ...(d.requestTimeoutMs !== undefined ? { timeoutMs: d.requestTimeoutMs } : {}) });
     if (gen !== this.gen || !d.active()) {
       await messages.close().catch((e: unknown) => d.log.debug({ report: 'replication_consumer_close_failed', err: e }, 'superseded consumer close failed'));
       return;
     }
     this.messages = messages;
+    this.lastSeen = d.env.clock.now();
+    // only a transport whose server heartbeats idle pulls can tell silence from an idle stream
+    if (messages.heartbeatMs !== undefined) this.armWatchdog(gen);
     void (async () => {
       for await (const s of messages.status()) {
         if (gen !== this.gen || !d.active()) break;
+        if (s.type === 'other' && s.name === 'heartbeat') this.lastSeen = d.env.clock.now();
         if (s.type === 'heartbeats_missed' && s.count >= 2) {
           d.log.warn({ report: 'replication_consumer_stalled', missed: s.count }, 'replication consumer missed its heartbeats; re-creating it');
           this.recover('heartbeats_missed');
@@ -73,7 +125,13 @@ export class ReplConsumer {
         for await (const m of messages) {
           // a superseded consumer's buffered messages must not reach the store (they would look like a gap)
           if (gen !== this.gen) break;
-          await d.onMessage(m);
+          this.busy = true;
+          try {
+            await d.onMessage(m);
+          } finally {
+            this.busy = false;
+            this.lastSeen = d.env.clock.now();
+          }
           if (!d.active()) break;
         }
       } catch (e) {
@@ -99,13 +157,18 @@ export class ReplConsumer {
     void (async () => {
       for (let attempt = 1; d.active(); attempt++) {
         try {
-          await this.start();
+          // a new stream leader while an attempt is stuck (on a dead server's request timeout):
+          // start a fresh one at once — the superseded attempt closes what it created
+          if ((await this.orWake(this.start())) === WOKEN) {
+            d.log.info({ report: 'replication_consumer_retry_now', trigger, attempt }, 'the stream elected a leader: re-creating the consumer at once');
+            continue;
+          }
           d.log.info({ report: 'replication_consumer_recovered', trigger, attempts: attempt, afterMs: d.env.clock.now() - t0, from: d.nextSeq() }, 'replication consumer (re)created');
           return;
         } catch (e) {
           d.log.warn({ report: 'replication_consumer_restart_failed', trigger, attempt, err: e }, 'could not re-create the consumer; retrying when the stream has a leader');
           await new Promise<void>((resolve) => {
-            const t = d.env.clock.setTimeout(() => resolve(), Math.min(2000, 100 * 2 ** (attempt - 1)));
+            const t = d.env.clock.setTimeout(() => resolve(), Math.min(MAX_BACKOFF_MS, 100 * 2 ** (attempt - 1)));
             this.wakeUp = () => {
               d.env.clock.clearTimeout(t);
               resolve();
@@ -119,14 +182,46 @@ export class ReplConsumer {
     });
   }
 
-  /** Ends a recovery's back-off wait now (the stream has a leader again). */
+  /**
+   * Asks the server for the current consumer (one consumer info, bounded by the client's request
+   * timeout); re-creates it when that fails — after a reconnect, a consumer whose server died
+   * is found in ~1 s instead of the watchdog's 2.5 s.
+   */
+  verify(trigger: string): void {
+    const { d } = this;
+    const c = this.messages;
+    const gen = this.gen;
+    if (!c?.check || this.recovering || !d.active()) return;
+    c.check().then(
+      () => undefined,
+      (e: unknown) => {
+        if (gen !== this.gen || !d.active()) return;
+        d.log.warn({ report: 'replication_consumer_unanswered', trigger, err: e }, 'the replication consumer did not answer after a reconnect; re-creating it');
+        this.recover(trigger);
+      },
+    );
+  }
+
+  /** Ends a recovery's back-off wait, or its stuck attempt, now (the stream has a leader again). */
   wake(): void {
     this.wakeUp?.();
+  }
+
+  /** `attempt`, or {@link WOKEN} when {@link wake} is called first (the attempt's failure is then ignored). */
+  private async orWake(attempt: Promise<void>): Promise<void | typeof WOKEN> {
+    attempt.catch(() => undefined);
+    try {
+      return await Promise.race([attempt, new Promise<typeof WOKEN>((r) => (this.wakeUp = () => r(WOKEN)))]);
+    } finally {
+      this.wakeUp = undefined;
+    }
   }
 
   /** Stops consuming (a pending recovery ends at its next check of `active`). */
   async close(): Promise<void> {
     this.gen++;
+    if (this.watchdog !== undefined) this.d.env.clock.clearTimeout(this.watchdog);
+    this.watchdog = undefined;
     this.wake();
     const msgs = this.messages;
     this.messages = undefined;

@@ -35,6 +35,8 @@ export interface ReplPublisherDeps {
   conflictScope: 'stream' | 'table';
   commitTimeoutMs: number;
   settleTimeoutMs: number;
+  /** A wait for the stream's next LEADER_ELECTED advisory: retrying publishes re-publish at once. */
+  leaderElected?: () => { promise: Promise<void>; cancel: () => void };
 }
 
 /**
@@ -145,6 +147,7 @@ export class ReplPublisher {
       stopped: d.stopped,
       canSend: () => d.conn.state() === 'connected',
       log: d.log,
+      ...(d.leaderElected ? { leaderElected: d.leaderElected } : {}),
     });
     const ids = this.ids();
     if (outcome.kind === 'conflict') {

@@ -26,8 +26,10 @@ export interface ServerClusterInfo {
  * `replicas` explicitly there.
  *
  * @example
- * resolveReplicas({ cluster: 'c', connect_urls: ['a:4222', 'b:4222', 'c:4222'] }, 'auto'); // 3
- * resolveReplicas(undefined, 'auto'); // 1
+ * import { resolveReplicas } from 'ordo/cluster';
+ *
+ * console.log(resolveReplicas({ cluster: 'c', connect_urls: ['a:4222', 'b:4222', 'c:4222'] }, 'auto')); // 3
+ * console.log(resolveReplicas(undefined, 'auto')); // 1
  */
 export function resolveReplicas(info: ServerClusterInfo | undefined, setting: ReplicasSetting = 'auto'): number {
   if (setting === 'auto') return info?.cluster && (info.connect_urls?.length ?? 0) >= 3 ? 3 : 1;

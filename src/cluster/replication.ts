@@ -37,6 +37,10 @@ export interface ReplicationInput {
  * What the replication child provides.
  *
  * @example
+ * // no-run: a fragment; `replication` is the replication child's service
+ * import type { ReplicationService } from 'ordo/cluster';
+ *
+ * declare const replication: ReplicationService;
  * replication.health().status; // 'ok' | 'degraded' | 'halted' …
  */
 export interface ReplicationService {
@@ -81,6 +85,15 @@ interface Ctx {
  * stops applying; it also abandons a wait for the leader's migration at once.
  *
  * @example
+ * // no-run: needs the discovery child's service and an open store (docs/cluster.md runs the whole tree)
+ * import { createTestEnv } from 'ordo';
+ * import { replicationMachine, type ClusterService } from 'ordo/cluster';
+ * import type { Store } from 'ordo/store';
+ * import { createActor } from 'xstate';
+ *
+ * declare const cluster: ClusterService;
+ * declare const store: Store;
+ * const env = createTestEnv();
  * createActor(replicationMachine, { input: { env, cluster, store, config: { store: 'main', tables: ['users'] } }, clock: env.clock }).start();
  */
 export const replicationMachine = setup({

@@ -4,7 +4,7 @@ import type { ClusterConnection } from './connection.ts';
 import { ClusterError, JetStreamReplicasError, NatsFeatureError, ReplUnavailableError } from './errors.ts';
 import { SnapshotTransfer } from './snapshotTransfer.ts';
 import { PendingCommits } from './commitSettlement.ts';
-import { onStreamLeader } from './streamLeader.ts';
+import { LeaderSignal, onStreamLeader } from './streamLeader.ts';
 import { ReplConsumer } from './replConsumer.ts';
 import { createWithReplicas, reconcileReplicas } from './replicas.ts';
 import { tableSubjects } from './replCodec.ts';
@@ -112,6 +112,8 @@ export class Replicator implements StoreReplicator {
   private consumer!: ReplConsumer;
   private resyncing = false;
   private offLeader: (() => void) | undefined;
+  /** Fired on the stream's LEADER_ELECTED advisory: retrying publishes re-publish at once. */
+  private readonly leaderSignal = new LeaderSignal();
   private snapSub: { unsubscribe(): void } | undefined;
   private onFailed!: (e: ClusterError) => void;
   /**
@@ -179,6 +181,7 @@ export class Replicator implements StoreReplicator {
       conflictScope: opts.conflictScope ?? 'stream',
       commitTimeoutMs: opts.commitTimeoutMs ?? 10_000,
       settleTimeoutMs: opts.settleTimeoutMs ?? 60_000,
+      leaderElected: () => this.leaderSignal.next(),
     });
     this.snapshots = new ReplSnapshots({
       conn,
@@ -222,6 +225,9 @@ export class Replicator implements StoreReplicator {
     this.consumer = new ReplConsumer({
       env: this.env,
       transport: this.t,
+      // Re-creating the consumer after a server loss needs the meta leader (no advisory tells when
+      // 2.9 has a new one): short requests, retried every ≤ 500 ms, find it soon after it is elected.
+      requestTimeoutMs: Math.min(this.opts.publishTimeoutMs ?? 2000, 1000),
       stream: this.stream,
       log: this.log,
       nextSeq: () => a.submitted + 1,
@@ -234,6 +240,7 @@ export class Replicator implements StoreReplicator {
         return a.enqueue(m.seq, m.subject, copied ? FOREIGN : m.data, undefined, m.headers?.get('Nats-Msg-Id') || undefined);
       },
       active: () => !a.halted && !this.stopped && !this.resyncing,
+      connected: () => this.conn.state() === 'connected',
     });
     this.transfer = new SnapshotTransfer(this.t, this.opts.cluster, `${this.opts.store}.${this.opts.node}.${this.opts.incarnation}.${this.msgNonce}`, this.opts.replicas ?? 1);
     await this.ensureStream();
@@ -264,13 +271,23 @@ export class Replicator implements StoreReplicator {
     }
     if (a.halted) throw a.halted;
     this.snapSub = this.snapshots.serve();
-    // No re-creation on reconnect: the consumer usually lives on a server that is still up, and
-    // creating one needs the JetStream meta leader (the very server that may just have died). A
-    // consumer that is really gone misses its heartbeats within ~2 s and is re-created then.
-    this.offLeader = onStreamLeader(this.conn, [this.stream], (_s, leader) => {
+    // No blind re-creation on reconnect: the consumer usually lives on a server that is still
+    // up, and creating one needs the JetStream meta leader (the very server that may just have
+    // died). It is asked instead (one 1 s consumer info): gone or unanswered, it is re-created at
+    // once; otherwise the watchdog still re-creates a consumer that stays silent (nats.js's own
+    // heartbeat monitor stays suspended after a disconnect until the consumer answers).
+    const offReconnect = this.conn.on((e) => {
+      if (e.type === 'nats.reconnect') this.consumer.verify('reconnect');
+    });
+    const offStreamLeader = onStreamLeader(this.conn, [this.stream], (_s, leader) => {
       this.log.info({ report: 'replication_stream_leader', leader, recovering: this.consumer.isRecovering }, 'the replication stream has a leader');
       this.consumer?.wake();
+      this.leaderSignal.fire();
     });
+    this.offLeader = () => {
+      offReconnect();
+      offStreamLeader();
+    };
     this.store.setReplicator(this);
     this.log.info({ report: 'replication_started', applied: a.applied, streamLast: last }, 'replication started');
   }

@@ -63,7 +63,12 @@ const read = async (kv: KV, key: string): Promise<{ rec: SchemaRecord | undefine
  *
  * @returns `'migrated'` (this node ran it), `'already'` (the version was there), `'waited'`.
  * @example
- * await coordinateMigration({ cluster, leadership, store: 'main', toVersion: 3, migrate: () => addDefaults() });
+ * // no-run: needs a cluster (test/cluster/schemaGate.test.ts runs it against a nats-server)
+ * import { coordinateMigration, type MigrationGateOptions } from 'ordo/cluster';
+ *
+ * declare const gate: Pick<MigrationGateOptions, 'env' | 'cluster' | 'leadership'>; // the Env, the discovery and election services
+ * declare function addDefaults(): Promise<void>;
+ * await coordinateMigration({ ...gate, store: 'main', toVersion: 3, migrate: () => addDefaults() });
  */
 export async function coordinateMigration(o: MigrationGateOptions): Promise<'migrated' | 'already' | 'waited'> {
   const conn = o.cluster.connection;

@@ -30,3 +30,29 @@ export function onStreamLeader(conn: ClusterConnection, streams: readonly string
     for (const s of subs) s.unsubscribe();
   };
 }
+
+/**
+ * One-shot waits for "the stream has a new leader": {@link LeaderSignal.fire} (called from the
+ * {@link onStreamLeader} advisory) wakes everyone waiting then. Each wait is cancellable, so
+ * nothing accumulates while no leader changes. @internal
+ */
+export class LeaderSignal {
+  private readonly waiters = new Set<() => void>();
+
+  /** Wakes every current waiter. */
+  fire(): void {
+    const ws = [...this.waiters];
+    this.waiters.clear();
+    for (const w of ws) w();
+  }
+
+  /** A promise of the next {@link fire}; `cancel` stops waiting (the promise then never settles). */
+  next(): { promise: Promise<void>; cancel: () => void } {
+    let w!: () => void;
+    const promise = new Promise<void>((r) => {
+      w = r;
+    });
+    this.waiters.add(w);
+    return { promise, cancel: () => void this.waiters.delete(w) };
+  }
+}

@@ -5,8 +5,11 @@
  * object is passed to `createActor(machine, { clock })` and delayed transitions run on it.
  *
  * @example
- * const t = env.clock.setTimeout(() => log('tick'), 100);
- * env.clock.clearTimeout(t);
+ * import { createTestEnv } from 'ordo';
+ *
+ * const env = createTestEnv();
+ * const t = env.clock.setTimeout(() => env.logger.info('tick'), 100);
+ * env.clock.clearTimeout(t); // never fires
  */
 export interface Clock {
   /** Milliseconds on this clock's timeline (monotonic for the virtual clock). */

@@ -58,14 +58,14 @@ export interface IoAdapters {
 }
 
 export interface RealEnvOptions {
-  logger?: Logger;
+  logger?: Logger | undefined;
   /** Pretty-print logs (pino-pretty) instead of JSON lines. */
-  pretty?: boolean;
-  level?: string;
+  pretty?: boolean | undefined;
+  level?: string | undefined;
   /** Where logs go (default stdout). */
-  logTo?: 'stdout' | 'stderr';
-  seed?: number;
-  io?: Partial<IoAdapters>;
+  logTo?: 'stdout' | 'stderr' | undefined;
+  seed?: number | undefined;
+  io?: Partial<IoAdapters> | undefined;
 }
 
 /**
@@ -73,14 +73,17 @@ export interface RealEnvOptions {
  * real file system and process.
  *
  * @example
- * const env = createRealEnv({ pretty: true });
+ * import { createRealEnv } from 'ordo';
+ *
+ * const env = createRealEnv({ pretty: true }); // human-readable logs; JSON lines without `pretty`
+ * env.logger.info({ seed: env.random.seed }, 'booting');
  */
 export function createRealEnv(options: RealEnvOptions = {}): Env {
   const random = options.seed !== undefined ? createSeededRandom(options.seed) : createRealRandom();
   return {
     clock: createRealClock(),
     random,
-    logger: options.logger ?? createRealLogger({ pretty: options.pretty, level: options.level ?? 'info', ...(options.logTo ? { to: options.logTo } : {}) }),
+    logger: options.logger ?? createRealLogger({ ...(options.pretty !== undefined ? { pretty: options.pretty } : {}), level: options.level ?? 'info', ...(options.logTo ? { to: options.logTo } : {}) }),
     ids: createIdSource(),
     io: { fs: createRealFs(), process: createRealProcess(), kv: createRocksKv(), nats: createRealNatsConnector(), http: createRealHttp(), resolver: createRealResolver(), ...options.io },
   };
@@ -99,8 +102,11 @@ export interface TestEnv extends Env {
  * `io.fs` is given; the chaos engine passes its simulated adapters here.
  *
  * @example
+ * import { createTestEnv } from 'ordo';
+ *
  * const env = createTestEnv({ seed: 7 });
  * await env.clock.advance(1000);
+ * console.log(env.clock.now()); // 1000, at once
  */
 export function createTestEnv(options: { seed?: number; startMs?: number; level?: string; io?: Partial<IoAdapters> } = {}): TestEnv {
   const { logger, records } = createMemoryLogger(options.level ?? 'trace');

@@ -4,8 +4,12 @@
  * one `undefined` check (measured in `bench/chaos.ts`).
  *
  * @example
- * if (faults.point('kv.write.eio', dir)) throw new KvError('io', 'EIO (simulated)', dir);
- * const extra = faults.delayMs('actor.start.slow', name); // 0 outside a simulation
+ * import { faults } from 'ordo/env';
+ *
+ * const dir = './data/store';
+ * if (faults.point('kv.write.eio', dir)) throw new Error(`${dir}: EIO (simulated)`); // false outside a simulation
+ * const extra = faults.delayMs('actor.start.slow', 'repo'); // 0 outside a simulation
+ * console.log(extra);
  */
 export interface FaultHook {
   /** True when the fault named `name` (for `subject`, e.g. a child or a directory) fires now. */

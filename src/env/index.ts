@@ -14,7 +14,7 @@ export type { ProcessAdapter } from './process.ts';
 export { createRealProcess, createTestProcess } from './process.ts';
 export type { Env, IoAdapters, RealEnvOptions, TestEnv } from './env.ts';
 export { createRealEnv, createTestEnv } from './env.ts';
-export type { NatsConnector, NatsConnectOptions } from './nats.ts';
+export type { NatsClientTypes, NatsConnectionOf, NatsConnector, NatsConnectOptions } from './nats.ts';
 export { createRealNatsConnector } from './nats.ts';
 export type {
   ClusterTransport,

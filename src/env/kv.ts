@@ -97,7 +97,7 @@ export interface KvDb {
   /** Atomically applies `ops`; with `sync` the batch is durable when this resolves. */
   write(ops: readonly KvOp[], options: KvWriteOptions): Promise<void>;
   /** The marker read (or created) at open; `undefined` for engines that keep none (simulated). */
-  readonly marker?: KvMarker;
+  readonly marker?: KvMarker | undefined;
   /** Accepts what the guarded open found (see {@link KvOpenOptions.guard}); no-op when unguarded. */
   release?(): Promise<void>;
   /** One value; a damaged block rejects with `KvError('corrupt')` (never kills the process). */

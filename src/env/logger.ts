@@ -35,9 +35,11 @@ export function createRealLogger(options: LoggerOptions & { pretty?: boolean; /*
  * the chaos engine's traces. Records are parsed JSON objects in emission order.
  *
  * @example
+ * import { createMemoryLogger } from 'ordo';
+ *
  * const { logger, records } = createMemoryLogger();
  * logger.info({ report: 'progress' }, 'started');
- * records[0].report; // 'progress'
+ * console.log(records[0]?.report); // 'progress'
  */
 export function createMemoryLogger(level: LoggerOptions['level'] = 'trace'): { logger: Logger; records: LogRecord[] } {
   const records: LogRecord[] = [];
@@ -47,6 +49,6 @@ export function createMemoryLogger(level: LoggerOptions['level'] = 'trace'): { l
     },
   };
   // timestamp: false — the wall clock must not leak into deterministic traces.
-  const logger = pino({ level, timestamp: false, base: undefined, serializers: logSerializers }, stream);
+  const logger = pino({ level, timestamp: false, base: null, serializers: logSerializers }, stream);
   return { logger, records };
 }

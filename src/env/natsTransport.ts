@@ -132,8 +132,15 @@ const jsMsg = (m: JsMsg): StreamMsg => ({ subject: m.subject, data: m.data, seq:
  * {@link TransportError} (see {@link toTransportError}).
  *
  * @example
+ * // no-run: needs a nats-server
+ * import { connect } from '@nats-io/transport-node';
+ * import { natsTransport } from './natsTransport.ts';
+ *
+ * const servers = ['nats://127.0.0.1:4222'];
  * const t = natsTransport(await connect({ servers }));
  * const kv = await t.kv('members', { ttlMs: 10_000 });
+ * console.log(kv);
+ * await t.close();
  */
 export function natsTransport(nc: NatsConnection): ClusterTransport {
   const js = new Map<number, JetStreamClient>();
@@ -215,7 +222,7 @@ export function natsTransport(nc: NatsConnection): ClusterTransport {
     consume: (stream, o = {}) =>
       wrap(stream, async () => {
         const start = o.startSeq ?? 1;
-        const consumer = await jsFor().consumers.get(stream, start > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start } : { deliver_policy: DeliverPolicy.All });
+        const consumer = await jsFor(o.timeoutMs).consumers.get(stream, start > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start } : { deliver_policy: DeliverPolicy.All });
         const messages = await consumer.consume({ max_messages: o.maxMessages ?? 512, ...(o.expiresMs ? { expires: o.expiresMs } : {}) });
         const sc: StreamConsumer = {
           async *status(): AsyncIterable<ConsumerStatus> {
@@ -224,6 +231,10 @@ export function natsTransport(nc: NatsConnection): ClusterTransport {
             }
           },
           close: async () => void (await messages.close()),
+          check: async () => void (await consumer.info()),
+          // nats.js asks for idle heartbeats at half the pull expiry (30 s pulls: 15 s)
+          heartbeatMs: (o.expiresMs ?? 30_000) / 2,
+          name: async () => (await consumer.info(true).catch(() => undefined))?.name,
           async *[Symbol.asyncIterator]() {
             for await (const m of messages) yield jsMsg(m);
           },

@@ -17,7 +17,10 @@ export interface Random {
  * A seeded PRNG (mulberry32): fast, 32-bit state, good enough for scheduling decisions.
  *
  * @example
- * const r = createSeededRandom(42); r.next(); // same sequence every run
+ * import { createSeededRandom } from 'ordo';
+ *
+ * const r = createSeededRandom(42);
+ * console.log(r.next() === createSeededRandom(42).next()); // true: same sequence every run
  */
 export function createSeededRandom(seed: number): Random {
   let s = seed >>> 0;

@@ -22,7 +22,10 @@ export interface Resolver {
  * (default 5000) → `timeout`; anything else → `error` with the code.
  *
  * @example
- * const r = await createRealResolver().resolve('localhost'); // { ok: true, addresses: ['127.0.0.1'] }
+ * import { createRealResolver } from 'ordo/env';
+ *
+ * const r = await createRealResolver().resolve('localhost');
+ * console.log(r); // { ok: true, addresses: ['127.0.0.1'] } (or ['::1'])
  */
 export function createRealResolver(options: { timeoutMs?: number; clock?: Clock } = {}): Resolver {
   const clock = options.clock ?? createRealClock();

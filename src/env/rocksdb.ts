@@ -67,7 +67,12 @@ export interface RocksKvOptions {
  * writes one batch at a time).
  *
  * @example
- * const db = await createRocksKv().open('/var/lib/app/store', { columns: ['meta', 'rows'], createIfMissing: true });
+ * import { createRocksKv } from 'ordo/env';
+ *
+ * const db = await createRocksKv().open('./data/kv', { columns: ['meta', 'rows'], createIfMissing: true });
+ * const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
+ * await db.write([{ type: 'put', column: 'rows', key: bytes('k'), value: bytes('v') }], { sync: true });
+ * await db.close();
  */
 export function createRocksKv(adapterOptions: RocksKvOptions = {}): KvAdapter {
   const watermark = adapterOptions.unsafeNoWatermark !== true;

@@ -1,4 +1,4 @@
-import type { NatsConnection } from '@nats-io/nats-core';
+import type { NatsConnectionOf } from './nats.ts';
 import { OrdoError } from '../errors.ts';
 
 /**
@@ -21,7 +21,7 @@ export interface ClusterTransport {
    * The nats.js connection underneath when this is the real transport (tools and tests that
    * need the client itself); `undefined` in simulation. `src/cluster` never uses it.
    */
-  readonly nc?: NatsConnection;
+  readonly nc?: NatsConnectionOf | undefined;
   /** Subscribes to the client's status events; returns the unsubscribe function. */
   onStatus(listener: (s: TransportStatus) => void): () => void;
   /** Resolves when the connection is closed for good (with the error that closed it, if any). */
@@ -265,6 +265,8 @@ export interface ConsumeOptions {
   maxMessages?: number;
   /** Pull expiry (the server heartbeats every half of it). */
   expiresMs?: number;
+  /** Request timeout of creating the consumer and of {@link StreamConsumer.check} (default: the transport's). */
+  timeoutMs?: number;
 }
 
 /** A consumer's status (nats.js `ConsumerMessages.status()`, the one the cluster reacts to). */
@@ -272,8 +274,15 @@ export type ConsumerStatus = { type: 'heartbeats_missed'; count: number } | { ty
 
 /** An ordered consumer: messages in stream order. */
 export interface StreamConsumer extends AsyncIterable<StreamMsg> {
+  /** Status events; `{ type: 'other', name: 'heartbeat' }` is the server's idle heartbeat (a sign of life). */
   status(): AsyncIterable<ConsumerStatus>;
   close(): Promise<void>;
+  /** Asks the server for this consumer; rejects when it is gone or does not answer in time (optional: a transport without it is not checked). */
+  check?(): Promise<void>;
+  /** The consumer's server-side name, once created (optional; for tests and logs). */
+  name?(): Promise<string | undefined>;
+  /** Set when the server heartbeats an idle pull (every this many ms): a consumer silent for longer is suspect. */
+  readonly heartbeatMs?: number;
 }
 
 /** A core NATS message. */

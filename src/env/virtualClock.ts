@@ -16,6 +16,8 @@ interface VTimer {
  * event loop gives, but repeatable.
  *
  * @example
+ * import { createVirtualClock } from 'ordo';
+ *
  * const clock = createVirtualClock();
  * clock.setTimeout(() => console.log('fired'), 1000);
  * await clock.advance(1000); // prints 'fired'

@@ -25,7 +25,16 @@ interface Ctx {
  * `HealthListenError`): give the child a `startRetry` to wait for the port.
  *
  * @example
- * child({ id: 'health', requires: { app: ApplicationTag }, start: { machine: healthEndpointMachine, input: ({ env, deps }) => ({ env, app: deps.app, port: 8080 }) } });
+ * import { ApplicationTag, child, createRealEnv, startApplication } from 'ordo';
+ * import { healthEndpointMachine } from 'ordo/health';
+ *
+ * const app = startApplication({
+ *   name: 'shop',
+ *   env: createRealEnv(),
+ *   tree: { strategy: 'one_for_one', children: [child({ id: 'health', requires: { app: ApplicationTag }, start: { machine: healthEndpointMachine, input: ({ env, deps }) => ({ env, app: deps.app, port: 0, host: '127.0.0.1' }) } })] },
+ * });
+ * await app.ready; // GET /health/ready answers 200 now (port 0: any free port; 8080 in production)
+ * await app.stop();
  */
 export const healthEndpointMachine = setup({
   types: {

@@ -22,8 +22,17 @@ export function flatten(children: readonly ChildHealth[], path = ''): { path: st
  * hit ratio, size, age and staleness — and whatever the extra sources register.
  *
  * @example
- * const registry = createMetricsRegistry(app, [usersCache], []);
- * const text = await registry.metrics();
+ * import { child, createTestEnv, startApplication } from 'ordo';
+ * import { createMetricsRegistry } from 'ordo/health';
+ * import { createMachine } from 'xstate';
+ *
+ * const ready = createMachine({ initial: 'up', states: { up: { tags: ['ready'], on: { 'ordo.stop': 'down' } }, down: { type: 'final' } } });
+ * const app = startApplication({ name: 'shop', env: createTestEnv(), tree: { strategy: 'one_for_one', children: [child({ id: 'repo', start: { machine: ready } })] } });
+ * await app.ready;
+ * const registry = createMetricsRegistry(app, [], []); // the app, its caches, other sources
+ * const text = await registry.metrics(); // Prometheus text: ordo_child_up{child="repo"} 1 …
+ * console.log(text.split('\n').length > 1);
+ * await app.stop();
  */
 export function createMetricsRegistry(app: ApplicationInfo, caches: readonly CacheLike[], sources: readonly HealthSource[]): Registry {
   const registry = new Registry();

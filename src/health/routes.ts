@@ -13,7 +13,17 @@ const JSON_TYPE = { 'content-type': 'application/json; charset=utf-8' };
  * - `GET /metrics` — Prometheus text format.
  *
  * @example
+ * import { child, createTestEnv, startApplication } from 'ordo';
+ * import { createMetricsRegistry, healthResponse } from 'ordo/health';
+ * import { createMachine } from 'xstate';
+ *
+ * const ready = createMachine({ initial: 'up', states: { up: { tags: ['ready'], on: { 'ordo.stop': 'down' } }, down: { type: 'final' } } });
+ * const app = startApplication({ name: 'shop', env: createTestEnv(), tree: { strategy: 'one_for_one', children: [child({ id: 'repo', start: { machine: ready } })] } });
+ * await app.ready;
+ * const view = { app, caches: [], sources: [], registry: createMetricsRegistry(app, [], []) };
  * const res = await healthResponse({ method: 'GET', url: '/health/ready' }, view);
+ * console.log(res.status); // 200
+ * await app.stop();
  */
 export async function healthResponse(req: HttpRequest, view: HealthView): Promise<HttpResponse> {
   if (req.method !== 'GET' && req.method !== 'HEAD') return { status: 405, headers: { allow: 'GET, HEAD', 'content-type': 'text/plain' }, body: 'method not allowed\n' };

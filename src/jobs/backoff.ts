@@ -8,8 +8,10 @@
  * `random` is a draw in [0, 1) (pass `env.random.next`, so a run replays).
  *
  * @example
- * obanBackoff(1, 20, () => 0); // 17_000 ms: 15 s + 2^1 s
- * obanBackoff(3, 20, () => 0.5); // 23_000 * 1.05 = 24_150 ms (jitter truncated to whole seconds, as Oban)
+ * import { obanBackoff } from 'ordo/jobs';
+ *
+ * console.log(obanBackoff(1, 20, () => 0)); // 17_000 ms: 15 s + 2^1 s
+ * console.log(obanBackoff(3, 20, () => 0.5)); // 23_000 * 1.05 = 24_150 ms (jitter truncated to whole seconds, as Oban)
  */
 export function obanBackoff(attempt: number, maxAttempts: number, random: () => number): number {
   const clamped = maxAttempts <= 20 ? attempt : Math.round((attempt / maxAttempts) * 20);

@@ -9,9 +9,13 @@ import type { JobRunner } from './runner.ts';
  * latency quantiles). Structurally a `HealthSource` of `ordo/health`.
  *
  * @example
+ * import { JobsBoard, defineWorker, jobRunnerChild } from 'ordo/jobs';
+ *
+ * const mailer = defineWorker<{ to: string }>({ name: 'mailer', queue: 'mail', perform: (args) => (console.log('mail to', args.to), { ok: true }) });
  * const board = new JobsBoard();
- * jobRunnerChild({ config, select: board.track });   // provides the runner and records it
- * bootTree({ jobs: [...], healthSources: [board.source()] });
+ * const jobs = jobRunnerChild({ config: { workers: [mailer], queues: { mail: 10 } }, select: board.track }); // provides the runner and records it
+ * const healthSources = [board.source()]; // for the health endpoint's `sources` (examples/boot/tree.ts)
+ * console.log(jobs.id, healthSources[0]?.name); // jobs jobs
  */
 export class JobsBoard {
   private runner: JobRunner | undefined;

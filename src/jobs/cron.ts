@@ -62,7 +62,10 @@ function field(src: string, min: number, max: number, names: readonly string[] |
  * Bad input is a {@link JobsConfigError} naming the field — refused at spec time.
  *
  * @example
- * const s = parseCron('0 9 * * MON-FRI', 'Europe/Paris');
+ * import { parseCron } from 'ordo/jobs';
+ *
+ * const s = parseCron('0 9 * * MON-FRI', 'Europe/Paris'); // 09:00 Paris time on weekdays
+ * console.log(s);
  */
 export function parseCron(expression: string, timezone = 'Etc/UTC'): CronSchedule {
   const src = CRON_ALIASES[expression.trim().toLowerCase()] ?? expression.trim();

@@ -34,7 +34,15 @@ export interface CronEntry<Args = unknown> {
  * A crontab entry whose `args` are checked against its worker's `Args`.
  *
  * @example
- * crontab: [cronEntry({ expression: '@daily', timezone: 'Europe/Paris', worker: digest, args: { list: 'all' } })]
+ * import { cronEntry, defineWorker, type JobRunnerConfig } from 'ordo/jobs';
+ *
+ * const digest = defineWorker<{ list: string }>({ name: 'digest', perform: () => ({ ok: true }) });
+ * const config: JobRunnerConfig = {
+ *   workers: [digest],
+ *   queues: { default: 1 },
+ *   crontab: [cronEntry({ expression: '@daily', timezone: 'Europe/Paris', worker: digest, args: { list: 'all' } })], // args typed by the worker
+ * };
+ * console.log(config.crontab?.length);
  */
 export function cronEntry<Args>(e: CronEntry<Args> & { readonly args: NoInfer<Args> }): CronEntry<unknown> {
   return e as CronEntry<unknown>;

@@ -25,13 +25,24 @@ export async function insertJob(store: Store, job: Job, unique: UniqueOptions | 
   return store.transaction((tx) => insertInTx(tx, job, unique, now));
 }
 
-/** Inserts several jobs in one transaction (see `Batcher`). */
-export async function insertMany(store: Store, items: ReadonlyArray<{ job: Job; unique: UniqueOptions | undefined; now: number }>): Promise<EnqueueResult[]> {
-  return store.transaction((tx) => items.map((i) => insertInTx(tx, i.job, i.unique, i.now)));
+/** Inserts several jobs in one transaction (see `Batcher`); `claimBy`: see {@link insertInTx}. */
+export async function insertMany(store: Store, items: ReadonlyArray<{ job: Job; unique: UniqueOptions | undefined; now: number; claimBy?: string | undefined }>): Promise<EnqueueResult[]> {
+  return store.transaction((tx) => items.map((i) => insertInTx(tx, i.job, i.unique, i.now, i.claimBy)));
 }
 
-/** {@link insertJob} inside a caller's transaction (the cron plugin's, with its fire time). */
-export function insertInTx(tx: Tx, job: Job, unique: UniqueOptions | undefined, now: number): EnqueueResult {
+/**
+ * {@link insertJob} inside a caller's transaction (the cron plugin's, with its fire time).
+ * `claimBy` (a runner with a free slot for it and nothing waiting in the queue): a new job due
+ * now is stored already claimed by that runner — `executing`, attempt 1 — one commit instead
+ * of an insert and a claim; the lifeline rescues it like any claimed job if that runner dies.
+ */
+export function insertInTx(tx: Tx, job: Job, unique: UniqueOptions | undefined, now: number, claimBy?: string): EnqueueResult {
+  if (claimBy !== undefined && job.state === 'available' && job.scheduledAt <= now) {
+    const claimed: Job = { ...job, state: 'executing', attempt: job.attempt + 1, attemptedAt: now, attemptedBy: claimBy };
+    const r = insertInTx(tx, claimed, unique, now);
+    // a conflict returns the existing job; a fresh insert returns the claimed one
+    return r.conflict ? r : { job: claimed, conflict: false };
+  }
   {
     const same = getJob(tx, job.id);
     if (same) return { job: same, conflict: true };

@@ -115,11 +115,16 @@ export interface JobRunnerChildOptions {
  * a worker without its queue are typed errors naming them (seed step 4).
  *
  * @example
- * children: [
- *   ...,
- *   jobRunnerChild({ config: { workers: [mailer], queues: { mail: 10 }, crontab: [{ expression: '@daily', worker: mailer, args: {} }] },
+ * import { defineWorker, jobRunnerChild } from 'ordo/jobs';
+ * import type { ChildSpec } from 'ordo';
+ *
+ * const mailer = defineWorker<{ to: string }>({ name: 'mailer', queue: 'mail', perform: (args) => (console.log('mail to', args.to), { ok: true }) });
+ * const children: ChildSpec[] = [
+ *   // … discovery ('cluster'), election ('leader'), the store ('store'), replication …
+ *   jobRunnerChild({ config: { workers: [mailer], queues: { mail: 10 }, crontab: [{ expression: '@daily', worker: mailer, args: { to: 'ops@example.com' } }] },
  *                    deps: { store: 'store', cluster: 'cluster', leader: 'leader', after: ['replication'] } }),
- * ]
+ * ];
+ * console.log(children.map((c) => c.id)); // ['jobs']
  */
 export function jobRunnerChild(o: JobRunnerChildOptions): ChildSpec {
   const cfg = validateRunnerConfig(o.config);

@@ -53,7 +53,17 @@ const esc = (s: string): string => s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')
  * Prometheus text exposition of {@link JobsMetrics} (`ordo_jobs_*`), for a `/metrics` endpoint.
  *
  * @example
- * res.end(jobsPrometheus(runner.metrics()));
+ * import { createRealEnv } from 'ordo';
+ * import { openStore } from 'ordo/store';
+ * import { JobRunner, defineWorker, jobTables, jobsPrometheus } from 'ordo/jobs';
+ *
+ * const mailer = defineWorker<{ to: string }>({ name: 'mailer', queue: 'mail', perform: (args) => (console.log('mail to', args.to), { ok: true }) });
+ * const env = createRealEnv();
+ * const store = await openStore({ env, dir: './data/store', tables: jobTables() });
+ * const runner = await JobRunner.start({ env, store, config: { workers: [mailer], queues: { mail: 10 } } });
+ * process.stdout.write(jobsPrometheus(runner.metrics())); // a /metrics handler's body
+ * await runner.stop();
+ * await store.close();
  */
 export function jobsPrometheus(m: JobsMetrics): string {
   const out: string[] = [];

@@ -11,7 +11,7 @@ import type { Env } from '../env/env.ts';
 import type { TimerHandle } from '../env/clock.ts';
 import type { Store, Tx } from '../store/index.ts';
 import { obanBackoff } from './backoff.ts';
-import { claim, errorEntry, finish, finishMany, nextClaim, rescue } from './engine.ts';
+import { availableOf, claim, errorEntry, finish, finishMany, nextClaim, rescue } from './engine.ts';
 import { JobsTimeoutError } from './errors.ts';
 import type { SlotsChange } from './slots.ts';
 import type { Job, JobOutcome, WorkerDef } from './types.ts';
@@ -101,7 +101,7 @@ export class Queue {
       this.again = true;
       return;
     }
-    const free = this.paused ? 0 : Math.max(0, this.limit - this.running.size);
+    const free = this.paused ? 0 : Math.max(0, this.limit - this.running.size - this.offered);
     const release = this.globalLimit === undefined ? 0 : this.pendingRelease;
     if (free === 0 && release === 0) return;
     this.claiming = true;
@@ -131,6 +131,35 @@ export class Queue {
         this.pendingRelease += release;
         this.hooks.storeFailed(`claim ${this.name}`, err);
       },
+    );
+  }
+
+  /** Slots promised to inserts in flight that claim their job directly (see {@link Queue.offer}). */
+  private offered = 0;
+
+  /**
+   * How many jobs enqueued now on this node may be stored already claimed by it (at most
+   * `want`): free slots, not paused, no global limit, and nothing available waiting ahead of
+   * them. Reserves those slots; {@link Queue.accept} settles each.
+   */
+  offer(want: number): number {
+    if (this.stopped || this.paused || this.globalLimit !== undefined) return 0;
+    const n = Math.min(want, this.limit - this.running.size - this.reserved - this.offered);
+    if (n <= 0 || availableOf(this.store, this.name, 1).length > 0) return 0;
+    this.offered += n;
+    return n;
+  }
+
+  /** Settles one slot of an {@link Queue.offer}: starts the job if its insert claimed it for this runner, else frees the slot. */
+  accept(inserted: Promise<Job | undefined>): void {
+    this.track(
+      inserted.then(async (job) => {
+        this.offered--;
+        if (job && job.state === 'executing' && job.attemptedBy === this.by && job.attempt === 1) {
+          if (this.stopped) return this.giveBack([job]);
+          this.start(job);
+        } else this.dispatch();
+      }),
     );
   }
 
@@ -308,7 +337,7 @@ export class Queue {
       out = await this.serial(() => {
         extra = this.globalLimit === undefined ? 0 : this.pendingRelease;
         this.pendingRelease -= extra;
-        const want = claimNext && !this.stopped && !this.paused ? Math.max(0, Math.min(carried.length, this.limit - (this.running.size - carried.length) - this.reserved)) : 0;
+        const want = claimNext && !this.stopped && !this.paused ? Math.max(0, Math.min(carried.length, this.limit - (this.running.size - carried.length) - this.reserved - this.offered)) : 0;
         const next = want > 0 || this.globalLimit !== undefined ? nextClaim(this.store, this.name, want, this.by, this.env.clock.now(), this.slots(carried.length + extra), this.taking) : undefined;
         taking = this.take(next?.candidates ?? []);
         return finishMany(this.store, batch.map((b) => ({ claimed: b.r.job, change: b.change })), next);

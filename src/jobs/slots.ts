@@ -8,6 +8,9 @@
  * expected sequence): the sum of the row never exceeds the limit, and a runner starts a perform
  * only after its slot is committed, so the performs running never exceed it either.
  *
+ * While other runners wait for slots (their last claim got fewer than it wanted), a runner takes
+ * no more than its fair share, `ceil(limit / runners holding or waiting)`.
+ *
  * Nothing of this lives in a leader's memory, so a leader change cannot break it. The leader's
  * part is the arbitration of dead runners: its lifeline drops the slots of a runner that left
  * membership (after the grace) in the same transaction that rescues that runner's jobs, so a
@@ -30,6 +33,11 @@ function heldOf(row: Row | undefined): Record<string, number> {
   return { ...((row?.['held'] as Record<string, number> | undefined) ?? {}) };
 }
 
+/** Runners whose last claim got fewer slots than it wanted (they get a fair share). */
+function waitingOf(row: Row | undefined): Record<string, number> {
+  return { ...((row?.['waiting'] as Record<string, number> | undefined) ?? {}) };
+}
+
 const sum = (held: Record<string, number>): number => Object.values(held).reduce((a, b) => a + b, 0);
 
 /**
@@ -39,40 +47,57 @@ const sum = (held: Record<string, number>): number => Object.values(held).reduce
  */
 export function withSlots(tx: Tx, queue: string, by: string, g: SlotsChange | undefined, want: number, claimN: (n: number) => number): number {
   if (!g) return want > 0 ? claimN(want) : 0;
-  const held = heldOf(tx.get(T, queue));
+  const row = tx.get(T, queue);
+  const held = heldOf(row);
+  const waiting = waitingOf(row);
   const mine = held[by] ?? 0;
   // never below zero: a drain that dropped this runner's slots may precede a late outcome
   const kept = mine - Math.min(g.release, mine);
-  const allowed = Math.max(0, Math.min(want, g.limit - (sum(held) - mine) - kept));
+  let allowed = Math.max(0, Math.min(want, g.limit - (sum(held) - mine) - kept));
+  // fair share while others wait: a runner that completes and claims in one transaction would
+  // otherwise keep every slot busy and starve the other nodes
+  const others = new Set([...Object.keys(held), ...Object.keys(waiting)].filter((r) => r !== by && ((held[r] ?? 0) > 0 || waiting[r])));
+  if (Object.keys(waiting).some((r) => r !== by)) allowed = Math.max(0, Math.min(allowed, Math.ceil(g.limit / (others.size + 1)) - kept));
   const got = allowed > 0 ? claimN(allowed) : 0;
   const next = kept + got;
-  if (next !== mine) {
+  const wants = want > 0 && got < want;
+  let changed = next !== mine;
+  if (changed) {
     if (next > 0) held[by] = next;
     else delete held[by];
-    tx.put(T, { queue, held });
   }
+  if (wants !== !!waiting[by]) {
+    changed = true;
+    if (wants) waiting[by] = 1;
+    else delete waiting[by];
+  }
+  if (changed) tx.put(T, { queue, held, waiting });
   return got;
 }
 
 /** Inside a transaction: drops every slot `runners` hold (a graceful stop, or the lifeline for dead runners). */
 export function dropSlots(tx: Tx, runners: ReadonlySet<string>, queues: Iterable<string>): void {
   for (const queue of queues) {
-    const held = heldOf(tx.get(T, queue));
+    const row = tx.get(T, queue);
+    const held = heldOf(row);
+    const waiting = waitingOf(row);
     let changed = false;
     for (const r of runners) {
-      if (held[r] === undefined) continue;
+      if (held[r] === undefined && waiting[r] === undefined) continue;
       delete held[r];
+      delete waiting[r];
       changed = true;
     }
-    if (changed) tx.put(T, { queue, held });
+    if (changed) tx.put(T, { queue, held, waiting });
   }
 }
 
-/** Dirty read: runner → the queues it holds global slots of. */
+/** Dirty read: runner → the queues it holds global slots of (or waits for). */
 export function slotHolders(store: Store): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const row of store.range(T)) {
-    for (const [runner, n] of Object.entries(heldOf(row))) {
+    const entries = new Map([...Object.entries(waitingOf(row)), ...Object.entries(heldOf(row))]);
+    for (const [runner, n] of entries) {
       if (!(n > 0)) continue;
       let list = out.get(runner);
       if (!list) out.set(runner, (list = []));

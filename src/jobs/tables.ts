@@ -25,7 +25,13 @@ export interface JobTablesOptions {
  * replication child's `tables`.
  *
  * @example
- * const store = await openStore({ env, dir, tables: { ...appTables, ...jobTables() } });
+ * import { createRealEnv } from 'ordo';
+ * import { openStore } from 'ordo/store';
+ * import { jobTables } from 'ordo/jobs';
+ *
+ * const appTables = { users: { type: 'set', key: 'id', attributes: { id: { type: 'string' } } } } as const;
+ * const store = await openStore({ env: createRealEnv(), dir: './data/store', tables: { ...appTables, ...jobTables() } });
+ * await store.close();
  */
 export function jobTables(o: JobTablesOptions = {}): Record<string, TableDef> {
   const common = { replicated: o.replicated ?? false, durability: o.durability ?? 'sync' } as const;
@@ -74,7 +80,7 @@ export function jobTables(o: JobTablesOptions = {}): Record<string, TableDef> {
     [JOB_TABLES.slots]: {
       ...common,
       key: 'queue',
-      attributes: { queue: { type: 'string' }, held: { type: 'json', default: {} } },
+      attributes: { queue: { type: 'string' }, held: { type: 'json', default: {} }, waiting: { type: 'json', default: {} } },
     },
   };
 }

@@ -30,15 +30,25 @@ export interface WorkerOptions<Args> {
  * exactly once even when the node is killed and the job is rescued and run again.
  *
  * @example
+ * import { createRealEnv } from 'ordo';
+ * import { openStore } from 'ordo/store';
+ * import { JobRunner, defineWorker, jobTables } from 'ordo/jobs';
+ *
  * const credit = defineWorker<{ user: string; amount: number }>({
  *   name: 'credit',
  *   queue: 'payments',
  *   perform: (args) => ({ ok: true, effects: (tx) => {
  *     const u = tx.get('balances', args.user);
- *     tx.put('balances', { user: args.user, amount: ((u?.amount as number) ?? 0) + args.amount });
+ *     tx.put('balances', { user: args.user, amount: ((u?.['amount'] as number | undefined) ?? 0) + args.amount });
  *   } }),
  * });
+ * const env = createRealEnv();
+ * const balances = { type: 'set', key: 'user', attributes: { user: { type: 'string' }, amount: { type: 'integer', default: 0 } } } as const;
+ * const store = await openStore({ env, dir: './data/store', tables: { balances, ...jobTables() } });
+ * const runner = await JobRunner.start({ env, store, config: { workers: [credit], queues: { payments: 1 } } });
  * await runner.enqueue(credit, { user: 'u1', amount: 5 });
+ * await runner.stop();
+ * await store.close();
  */
 export function defineWorker<Args>(o: WorkerOptions<Args>): WorkerDef<Args> {
   if (typeof o.name !== 'string' || o.name.length === 0) throw new JobsConfigError('worker.name', o.name, 'must be a non-empty string');

@@ -9,7 +9,7 @@ export interface ChangeEvent {
   readonly key: unknown;
   /** The new row (put) or the removed row (delete). */
   readonly value: Row;
-  readonly old?: Row;
+  readonly old?: Row | undefined;
 }
 
 /**

@@ -11,8 +11,8 @@ export type StoreInitializerInput = OpenStoreOptions;
 
 /** Mutable per-incarnation handles, so a stop in the middle of a phase can still close the database. */
 interface Control {
-  opening?: StoreOpening;
-  inflight?: Promise<unknown>;
+  opening?: StoreOpening | undefined;
+  inflight?: Promise<unknown> | undefined;
 }
 
 /** Context of the store-initializer machine; `service` is the open store once `ready`. */
@@ -64,8 +64,17 @@ function asStoreError(err: unknown, dir: string): StoreError {
  * store is never closed under them.
  *
  * @example
- * const actor = createActor(storeInitializerMachine, { input: { env, dir, tables }, clock: env.clock });
+ * import { createTestEnv } from 'ordo';
+ * import { storeInitializerMachine } from 'ordo/store';
+ * import { createActor } from 'xstate';
+ *
+ * const env = createTestEnv();
+ * const tables = { users: { type: 'set', key: 'id', attributes: { id: { type: 'string' } } } } as const;
+ * const actor = createActor(storeInitializerMachine, { input: { env, dir: './data/store', tables }, clock: env.clock });
  * actor.start();
+ * await new Promise<void>((ok) => actor.subscribe((s) => s.hasTag('ready') && ok())); // the store is open: context.service
+ * actor.send({ type: 'ordo.stop' });
+ * await new Promise<void>((ok) => actor.subscribe({ complete: ok })); // closed
  */
 export const storeInitializerMachine = setup({
   types: {
@@ -178,7 +187,12 @@ export const storeInitializerMachine = setup({
  * The store-initializer as a child-spec-ready pair: the machine and its input.
  *
  * @example
- * const { machine, input } = createStoreInitializer({ env, dir: '/data/store', tables, expectExisting: true });
+ * import { child, createTestEnv } from 'ordo';
+ * import { createStoreInitializer } from 'ordo/store';
+ *
+ * const tables = { users: { type: 'set', key: 'id', attributes: { id: { type: 'string' } } } } as const;
+ * const { machine, input } = createStoreInitializer({ env: createTestEnv(), dir: './data/store', tables, expectExisting: true });
+ * child({ id: 'store', start: { machine, input } });
  */
 export function createStoreInitializer(input: StoreInitializerInput): { machine: typeof storeInitializerMachine; input: StoreInitializerInput } {
   return { machine: storeInitializerMachine, input };

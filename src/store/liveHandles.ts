@@ -37,8 +37,14 @@ export interface HandleLease {
  * owner token; the store-initializer's default token is derived from the directory.
  *
  * @example
+ * import { createRealEnv } from 'ordo';
+ * import { openStore } from 'ordo/store';
+ * import { LiveHandleRegistry } from './liveHandles.ts';
+ *
+ * const env = createRealEnv();
  * const registry = new LiveHandleRegistry();
- * const store = await openStore({ env, dir, tables, registry, owner: 'app:store' });
+ * const store = await openStore({ env, dir: './data/store', tables: {}, registry, owner: 'app:store' });
+ * await store.close();
  */
 export class LiveHandleRegistry {
   readonly #entries = new Map<string, Entry>();

@@ -24,7 +24,14 @@ import type { DeferredRecord } from './deferredMigrations.ts';
  * Options of {@link openStore}.
  *
  * @example
- * const store = await openStore({ env, dir: '/data/store', tables: { user_bux_points: {...} }, expectExisting: true });
+ * import { createRealEnv } from 'ordo';
+ * import { openStore } from 'ordo/store';
+ *
+ * const env = createRealEnv();
+ * const tables = { user_bux_points: { type: 'ordered_set', key: 'user_id', attributes: { user_id: { type: 'string' }, bux_balance: { type: 'integer', default: 0 } } } } as const;
+ * await (await openStore({ env, dir: './data/store', tables })).close(); // the first boot creates it
+ * const store = await openStore({ env, dir: './data/store', tables, expectExisting: true }); // later boots: a missing dir is refused
+ * await store.close();
  */
 export interface OpenStoreOptions {
   readonly env: Env;
@@ -437,7 +444,11 @@ function openError(dir: string, err: unknown): StoreError {
  * deletes a table to recover.
  *
  * @example
- * const store = await openStore({ env, dir, tables: { users: { key: 'id', attributes: { id: { type: 'string' } } } } });
+ * import { createRealEnv } from 'ordo';
+ * import { openStore } from 'ordo/store';
+ *
+ * const store = await openStore({ env: createRealEnv(), dir: './data/store', tables: { users: { key: 'id', attributes: { id: { type: 'string' } } } } });
+ * await store.close();
  */
 export async function openStore(o: OpenStoreOptions): Promise<Store> {
   const opening = await StoreOpening.begin(o);

@@ -7,8 +7,8 @@ import { decodeKey } from './keyCodec.ts';
 
 /** Options of a range read. `from`/`to` are inclusive; leave one out for an open end. */
 export interface RangeOptions {
-  readonly limit?: number;
-  readonly reverse?: boolean;
+  readonly limit?: number | undefined;
+  readonly reverse?: boolean | undefined;
 }
 
 /**

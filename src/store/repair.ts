@@ -57,7 +57,13 @@ export type RepairResult =
  * restore a backup. Never deletes a file.
  *
  * @example
- * const r = await repairStore(env, '/data/store');
+ * import { createRealEnv } from 'ordo';
+ * import { openStore } from 'ordo/store';
+ * import { repairStore } from './repair.ts';
+ *
+ * const env = createRealEnv({ logTo: 'stderr' });
+ * await (await openStore({ env, dir: './data/store', tables: {} })).close();
+ * const r = await repairStore(env, './data/store'); // an intact store: nothing to repair
  * if (r.repaired) console.log(`lost commits ${r.recovered + 1}..${r.acknowledged}; backup ${r.backup}`);
  */
 export async function repairStore(env: Env, dirIn: string, options: { kv?: KvAdapter; backupDir?: string } = {}): Promise<RepairResult> {

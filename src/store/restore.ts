@@ -8,7 +8,14 @@ import { StoreIoError } from './errors.ts';
  * (refuses a directory that already holds a database). Open the result with `openStore`.
  *
  * @example
- * await restoreStore(env, '/backups/store-2026-11-21.ndjson', '/data/store-restored');
+ * import { createRealEnv } from 'ordo';
+ * import { openStore, restoreStore } from 'ordo/store';
+ *
+ * const env = createRealEnv();
+ * const store = await openStore({ env, dir: './data/store', tables: { users: { type: 'set', key: 'id', attributes: { id: { type: 'string' } } } } });
+ * await store.backup('./data/store-2026-11-21.ndjson');
+ * await store.close();
+ * await restoreStore(env, './data/store-2026-11-21.ndjson', './data/store-restored'); // a new directory, never over a store
  */
 export async function restoreStore(env: Env, path: string, dir: string, kv?: KvAdapter): Promise<{ entries: number }> {
   const adapter = kv ?? env.io.kv;

@@ -7,11 +7,11 @@ const MAX_CHUNK = 512;
 
 /** Bounds for {@link SortedKeys.scan}: `gte`/`gt` below, `lte`/`lt` above, all optional. */
 export interface ScanBounds {
-  readonly gte?: string;
-  readonly gt?: string;
-  readonly lte?: string;
-  readonly lt?: string;
-  readonly reverse?: boolean;
+  readonly gte?: string | undefined;
+  readonly gt?: string | undefined;
+  readonly lte?: string | undefined;
+  readonly lt?: string | undefined;
+  readonly reverse?: boolean | undefined;
 }
 
 function lowerBound(a: readonly string[], k: string): number {

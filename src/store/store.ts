@@ -38,11 +38,18 @@ export type { StoreState } from './storeState.ts';
  * resolves only after that.
  *
  * @example
+ * import { createRealEnv } from 'ordo';
+ * import { openStore } from 'ordo/store';
+ *
+ * const tables = { user_bux_points: { type: 'ordered_set', key: 'user_id', attributes: { user_id: { type: 'string' }, bux_balance: { type: 'integer', default: 0 } }, indexes: ['bux_balance'] } } as const;
+ * const store = await openStore({ env: createRealEnv(), dir: './data/store', tables });
  * await store.transaction(async (tx) => {
  *   const u = tx.get('user_bux_points', 'u1');
- *   tx.put('user_bux_points', { ...u, bux_balance: (u?.bux_balance as number ?? 0) + 10 });
+ *   tx.put('user_bux_points', { ...u, user_id: 'u1', bux_balance: ((u?.['bux_balance'] as number | undefined) ?? 0) + 10 });
  * });
  * const top = store.indexRange('user_bux_points', 'bux_balance', undefined, undefined, { reverse: true, limit: 100 });
+ * console.log(top);
+ * await store.close();
  */
 export class Store {
   private readonly s: StoreState;
@@ -188,7 +195,7 @@ export class Store {
   }
 
   /** Rows for which `predicate` holds, a page at a time; pass `cursor` back to resume. */
-  select(table: string, predicate: (row: Row) => boolean, opts: { limit?: number; cursor?: Cursor } = {}): Page {
+  select(table: string, predicate: (row: Row) => boolean, opts: { limit?: number | undefined; cursor?: Cursor | undefined } = {}): Page {
     return new Tx(this).select(table, predicate, opts);
   }
 

@@ -214,7 +214,7 @@ export class Tx {
   }
 
   /** Rows for which `predicate` holds, in key order, a page at a time (`limit`, resume with `cursor`). */
-  select(table: string, predicate: (row: Row) => boolean, opts: { limit?: number; cursor?: Cursor } = {}): Page {
+  select(table: string, predicate: (row: Row) => boolean, opts: { limit?: number | undefined; cursor?: Cursor | undefined } = {}): Page {
     checkReadOptions(opts, 1);
     if (typeof predicate !== 'function') throw new StoreArgumentError('predicate', predicate, 'a function (row) => boolean');
     const mem = this.host.table(table);

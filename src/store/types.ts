@@ -20,12 +20,15 @@ export type Storage = 'disc' | 'ram';
  * A table declaration.
  *
  * @example
+ * import type { TableDef } from 'ordo/store';
+ *
  * const userBuxPoints: TableDef = {
  *   type: 'ordered_set',
  *   key: 'user_id',
  *   attributes: { user_id: { type: 'string' }, bux_balance: { type: 'integer', default: 0 } },
  *   indexes: ['bux_balance'],
  * };
+ * console.log(userBuxPoints.key);
  */
 export interface TableDef {
   readonly type?: TableType;

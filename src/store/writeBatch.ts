@@ -11,10 +11,10 @@ export interface Pending {
   readonly ops: readonly CommitOp[];
   /** Encoded key of each op (computed once at enqueue). */
   readonly encKeys: readonly string[];
-  readonly extra?: readonly KvOp[];
-  readonly applied?: { stream: string; seq: number };
+  readonly extra?: readonly KvOp[] | undefined;
+  readonly applied?: { stream: string; seq: number } | undefined;
   /** Replace these tables' contents entirely (snapshot load). */
-  readonly replaceTables?: readonly string[];
+  readonly replaceTables?: readonly string[] | undefined;
   readonly resolve: () => void;
   readonly reject: (err: unknown) => void;
 }

@@ -16,20 +16,20 @@ export interface ApplicationOptions {
   tree: SupervisorInit;
   env: Env;
   /** Default `'temporary'`, as `application:start/1`. */
-  startType?: StartType;
-  kernel?: Kernel;
+  startType?: StartType | undefined;
+  kernel?: Kernel | undefined;
   /** Trap SIGTERM/SIGINT and stop in order (default true). */
-  handleSignals?: boolean;
+  handleSignals?: boolean | undefined;
   /** Deadline for a signal-triggered stop (default 30 000 ms). */
-  stopDeadlineMs?: number;
+  stopDeadlineMs?: number | undefined;
   /** Called with the health report whenever a child starts or exits (for live views). */
-  onChange?: (health: ApplicationHealth) => void;
+  onChange?: ((health: ApplicationHealth) => void) | undefined;
   /**
    * The code version running (a release tag, a commit): reported at boot (`application_started`),
    * in `health()` and so on `/health/ready`, so a deploy can check it runs what it built — a
    * cached build that ships the old code shows (seed `003_…` step 9).
    */
-  version?: string;
+  version?: string | undefined;
 }
 
 /** How the application ended, and the exit code a process should use. */
@@ -136,6 +136,10 @@ export interface ApplicationInfo {
  * health endpoint requires it).
  *
  * @example
+ * import { ApplicationTag, child } from 'ordo';
+ * import { healthEndpointMachine } from 'ordo/health';
+ *
+ * // the health endpoint requires the application itself: ready for every child from the start
  * child({ id: 'health', requires: { app: ApplicationTag }, start: { machine: healthEndpointMachine, input: ({ env, deps }) => ({ env, app: deps.app, port: 8080 }) } });
  */
 export const ApplicationTag = service<ApplicationInfo>('ordo.application');
@@ -168,9 +172,15 @@ export class ApplicationStartError extends SupervisorError {
  * itself; a SIGTERM/SIGINT stops in order and then exits with the code.
  *
  * @example
+ * import { child, createRealEnv, startApplication } from 'ordo';
+ * import { createMachine } from 'xstate';
+ *
+ * const worker = createMachine({ initial: 'up', states: { up: { tags: ['ready'], on: { 'ordo.stop': 'down' } }, down: { type: 'final' } } });
+ * const children = [child({ id: 'w', start: { machine: worker } })];
  * const app = startApplication({ name: 'shop', env: createRealEnv(), tree: { strategy: 'rest_for_one', children } });
  * await app.ready;
- * process.exitCode = (await app.exited).code;
+ * void app.stop(); // what SIGTERM or SIGINT also does: the tree stops in reverse order
+ * process.exitCode = (await app.exited).code; // 0 (1 when the root supervisor gave up)
  */
 export function startApplication(options: ApplicationOptions): ApplicationHandle {
   const { env, name } = options;
@@ -208,8 +218,9 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
     if (isReady || !rootStarted || exitInfo || stopping) return;
     // every child has started (a child up but tagged degraded counts: health says degraded),
     // and the root is not on its way out (giving up stops the children before it exits)
-    const root = rootPid ? (kernel.processInfo(rootPid)?.state as { stopping?: boolean } | undefined) : undefined;
-    if (!root || root.stopping || !allStarted(health().children)) return;
+    // One description of the tree (health() would describe it again, and build what readiness does not need).
+    const root = rootPid ? (kernel.processInfo(rootPid)?.state as { stopping?: boolean; children?: unknown[] } | undefined) : undefined;
+    if (!root || root.stopping || !allStarted(toHealth(root.children ?? [], env.clock.now()))) return;
     isReady = true;
     report(env.logger, 'application_started', { application: name, pid: String(rootPid), startType, ...(options.version !== undefined ? { version: options.version } : {}) });
     resolveReady(rootPid!);

@@ -7,7 +7,9 @@ import type { BackoffSpec } from './types.ts';
  * Pure: the supervisor draws `random` from the seeded `env.random`.
  *
  * @example
- * backoffDelay({ initialMs: 100, maxMs: 1000, factor: 2 }, 3, 0.5); // 800
+ * import { backoffDelay } from './backoff.ts';
+ *
+ * console.log(backoffDelay({ initialMs: 100, maxMs: 1000, factor: 2 }, 3, 0.5)); // 800
  */
 export function backoffDelay(spec: BackoffSpec, attempt: number, random: number): number {
   const factor = spec.factor ?? 2;
@@ -36,10 +38,12 @@ export function nextAttempt(spec: BackoffSpec, attempt: number, upForMs: number 
  * delay is (`maxMs` caps it).
  *
  * @example
- * import { createSeededRandom } from 'ordo/env';
+ * import { createSeededRandom } from 'ordo';
+ * import { retryDelay } from './backoff.ts';
+ *
  * const spec = { initialMs: 200, maxMs: 5000, factor: 2 };
  * const waits = [1, 2, 3, 4, 5, 6].map((n) => retryDelay(spec, n, createSeededRandom(1)));
- * // waits: [400, 800, 1600, 3200, 5000, 5000]
+ * console.log(waits); // [400, 800, 1600, 3200, 5000, 5000]
  */
 export function retryDelay(spec: BackoffSpec, attempt: number, random: Random): number {
   return backoffDelay(spec, attempt, spec.jitter ? random.next() : 0.5);

@@ -4,7 +4,10 @@
  * along its wrapping (a start error's `reason`, an error's `cause`), a few levels deep.
  *
  * @example
- * isPermanentReason(new StartExitError(pid, { permanent: true, code: 'ORDO_BAD_CONFIG' })); // true
+ * import { isPermanentReason } from 'ordo';
+ *
+ * console.log(isPermanentReason({ permanent: true, code: 'ORDO_BAD_CONFIG' })); // true: fails fast, no start retry
+ * console.log(isPermanentReason(new Error('ECONNREFUSED'))); // false
  */
 export function isPermanentReason(reason: unknown, isPermanent?: (reason: unknown) => boolean): boolean {
   let r: unknown = reason;

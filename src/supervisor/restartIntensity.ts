@@ -11,7 +11,9 @@ import { __chaosBugs } from '../env/testBugs.ts';
  * stops counting at `t + periodMs` exactly (OTP's effective window is Period..Period+1 s).
  *
  * @example
- * addRestart([], 0, { maxRestarts: 1, periodMs: 1000 }); // { ok: true, restarts: [0] }
+ * import { addRestart } from './restartIntensity.ts';
+ *
+ * console.log(addRestart([], 0, { maxRestarts: 1, periodMs: 1000 })); // { ok: true, restarts: [0] }
  */
 export function addRestart(
   restarts: readonly number[],

@@ -8,9 +8,14 @@ import type { ChildSpec, DepsOf, InputContext, Requirements, ServiceTag, StartCo
  * a `Cache` is required does not type-check.
  *
  * @example
+ * import { child, service } from 'ordo';
+ * import { storeInitializerMachine, type Store } from 'ordo/store';
+ * import { cacheLoaderMachine, storeTableSource } from 'ordo/cache';
+ *
+ * const tables = { users: { type: 'set', key: 'id', attributes: { id: { type: 'string' } } } } as const;
  * const StoreTag = service<Store>('store');
- * child({ id: 'store', start: { machine: storeInitializerMachine, input }, provides: StoreTag });
- * child({ id: 'cache', requires: { store: StoreTag }, start: { machine: cacheMachine, input: ({ deps }) => ({ store: deps.store }) } });
+ * child({ id: 'store', start: { machine: storeInitializerMachine, input: ({ env }) => ({ env, dir: './data/store', tables }) }, provides: StoreTag });
+ * child({ id: 'cache', requires: { store: StoreTag }, start: { machine: cacheLoaderMachine, input: ({ env, deps }) => ({ env, name: 'users', source: deps.store, spec: storeTableSource('users') }) } });
  */
 export function service<T>(key: string): ServiceTag<T> {
   return { key };
@@ -43,13 +48,19 @@ export interface TypedChildSpec<M extends AnyStateMachine, R extends Requirement
  * the machine's `context.service`. Returns the plain {@link ChildSpec} a supervisor takes.
  *
  * @example
+ * import { child, service } from 'ordo';
+ * import type { Store } from 'ordo/store';
+ * import { cacheLoaderMachine, storeTableSource, type Cache } from 'ordo/cache';
+ *
+ * const StoreTag = service<Store>('store');
  * const CacheTag = service<Cache>('users');
  * const spec = child({
  *   id: 'users',
  *   requires: { store: StoreTag },
- *   start: { machine: cacheLoaderMachine, input: ({ env, deps }) => ({ env, source: deps.store, load }) },
+ *   start: { machine: cacheLoaderMachine, input: ({ env, deps }) => ({ env, name: 'users', source: deps.store, spec: storeTableSource('users') }) },
  *   provides: CacheTag,
  * });
+ * console.log(spec.requires); // { store: { key: 'store' } }
  */
 export function child<M extends AnyStateMachine, const R extends Requirements = {}>(spec: TypedChildSpec<M, R>): ChildSpec {
   return spec as unknown as ChildSpec;

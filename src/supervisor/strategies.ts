@@ -13,7 +13,10 @@ export interface StrategyChild {
  * `children` is in start order; `failed` is the id that exited.
  *
  * @example
- * restartSet('rest_for_one', [a, b, c], 'b'); // { terminate: ['c'], start: ['b', 'c'], remove: [] }
+ * import { restartSet } from './strategies.ts';
+ *
+ * const [a, b, c] = (['a', 'b', 'c'] as const).map((id) => ({ id, restart: 'permanent' as const }));
+ * console.log(restartSet('rest_for_one', [a!, b!, c!], 'b')); // { terminate: ['c'], start: ['b', 'c'], remove: [] }
  */
 export function restartSet(
   strategy: Strategy,

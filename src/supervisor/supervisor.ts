@@ -19,19 +19,19 @@ import type {
 
 export interface StartSupervisorOptions {
   /** Register the supervisor under this name. */
-  name?: string;
+  name?: string | undefined;
   /** Link to this parent (its exit signal stops the supervisor; the supervisor's exit reaches it). */
-  link?: Pid;
+  link?: Pid | undefined;
   /** Passed to an `init` function. */
-  args?: unknown;
+  args?: unknown | undefined;
   /** How reports name this supervisor (default: its name, else its pid). */
-  label?: string;
+  label?: string | undefined;
   /** Called with the supervisor's pid as soon as it exists, before its children start. */
-  onSpawned?: (pid: Pid) => void;
+  onSpawned?: ((pid: Pid) => void) | undefined;
   /** @internal The services of the enclosing supervisors. */
-  parentServices?: ServiceDirectory;
+  parentServices?: ServiceDirectory | undefined;
   /** Called whenever a child anywhere below changes phase (started, waiting, parked, exited). */
-  onChange?: () => void;
+  onChange?: (() => void) | undefined;
 }
 
 /**
@@ -42,9 +42,15 @@ export interface StartSupervisorOptions {
  * the bad value; an `init` returning `'ignore'` resolves `{ status: 'ignore' }`.
  *
  * @example
+ * import { createKernel, createTestEnv, startSupervisor, stopProcess } from 'ordo';
+ * import { createMachine } from 'xstate';
+ *
+ * const cacheMachine = createMachine({ initial: 'up', states: { up: { tags: ['ready'], on: { 'ordo.stop': 'down' } }, down: { type: 'final' } } });
+ * const kernel = createKernel(createTestEnv());
  * const r = await startSupervisor(kernel, { strategy: 'one_for_one', maxRestarts: 3, periodMs: 5000, children: [
  *   { id: 'cache', start: { machine: cacheMachine } },
  * ] });
+ * if (r.status === 'ok') await stopProcess(kernel, r.pid);
  */
 export async function startSupervisor(kernel: Kernel, init: SupervisorInit, options: StartSupervisorOptions = {}): Promise<StartResult> {
   let spec: SupervisorSpec | 'ignore';
@@ -78,9 +84,14 @@ export async function startSupervisor(kernel: Kernel, init: SupervisorInit, opti
  * it restarts — as in OTP.
  *
  * @example
- * supervisor('workers', { strategy: 'simple_one_for_one', children: [{ id: 'w', start: { machine: worker } }] })
+ * import { supervisor } from 'ordo';
+ * import { createMachine } from 'xstate';
+ *
+ * const worker = createMachine({ initial: 'up', states: { up: { tags: ['ready'], on: { 'ordo.stop': 'down' } }, down: { type: 'final' } } });
+ * const workers = supervisor('workers', { strategy: 'simple_one_for_one', children: [{ id: 'w', start: { machine: worker } }] });
+ * console.log(workers.type); // 'supervisor'
  */
-export function supervisor(id: string, init: SupervisorInit, options: { restart?: RestartType; significant?: boolean; name?: string } = {}): ChildSpec {
+export function supervisor(id: string, init: SupervisorInit, options: { restart?: RestartType | undefined; significant?: boolean | undefined; name?: string | undefined } = {}): ChildSpec {
   return {
     id,
     type: 'supervisor',
@@ -115,7 +126,14 @@ async function admin<T>(kernel: Kernel, sup: Target, request: AdminRequest): Pro
  * specs with {@link child}.
  *
  * @example
- * await startChild(kernel, sup, child({ id: 'cache', start: { machine: cacheMachine } }));
+ * import { child, createKernel, createTestEnv, startChild, startSupervisor, stopProcess } from 'ordo';
+ * import { createMachine } from 'xstate';
+ *
+ * const cacheMachine = createMachine({ initial: 'up', states: { up: { tags: ['ready'], on: { 'ordo.stop': 'down' } }, down: { type: 'final' } } });
+ * const kernel = createKernel(createTestEnv());
+ * const sup = await startSupervisor(kernel, { strategy: 'one_for_one', children: [] }, { name: 'root' });
+ * await startChild(kernel, 'root', child({ id: 'cache', start: { machine: cacheMachine } })); // { ok: true, pid }
+ * if (sup.status === 'ok') await stopProcess(kernel, sup.pid);
  */
 export function startChild(kernel: Kernel, sup: Target, spec: ChildSpec): Promise<StartChildResult> {
   return admin(kernel, sup, { type: 'startChild', spec, args: spec });
@@ -126,7 +144,16 @@ export function startChild(kernel: Kernel, sup: Target, spec: ChildSpec): Promis
  * arguments): `args` reaches the template's start context as `ctx.args`.
  *
  * @example
- * await startDynamicChild(kernel, workers, { job: 42 });
+ * import { createKernel, createTestEnv, startDynamicChild, startSupervisor, stopProcess } from 'ordo';
+ * import { createMachine } from 'xstate';
+ *
+ * const worker = createMachine({ types: {} as { input: { job: number } }, initial: 'up', states: { up: { tags: ['ready'], on: { 'ordo.stop': 'down' } }, down: { type: 'final' } } });
+ * const kernel = createKernel(createTestEnv());
+ * const workers = await startSupervisor(kernel, { strategy: 'simple_one_for_one', children: [{ id: 'w', start: (ctx) => kernel.spawn(worker, { input: ctx.args }) }] });
+ * if (workers.status === 'ok') {
+ *   await startDynamicChild(kernel, workers.pid, { job: 42 }); // `{ job: 42 }` is the template's ctx.args
+ *   await stopProcess(kernel, workers.pid);
+ * }
  */
 export function startDynamicChild(kernel: Kernel, sup: Target, args?: unknown): Promise<StartChildResult> {
   return admin(kernel, sup, { type: 'startChild', spec: undefined, args });

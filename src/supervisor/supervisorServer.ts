@@ -47,7 +47,9 @@ export class SupervisorServer implements NativeBehaviour {
   /** A provider became ready: parked children get their turn when the current message is done. */
   private resumeDue = false;
   private nextKey = 0;
-  private initDone!: (r: StartResult) => void;
+  private settleInit!: (r: StartResult) => void;
+  /** `initialized` has settled (an exit afterwards needs no start result — nor an error built for one). */
+  private initSettled = false;
   readonly initialized: Promise<StartResult>;
 
   readonly proc: NativeProcess;
@@ -77,7 +79,7 @@ export class SupervisorServer implements NativeBehaviour {
     this.services = new ChildServices(this.children, parentServices);
     this.directory = this.services.directory;
     this.onChange = onChange;
-    this.initialized = new Promise((r) => (this.initDone = r));
+    this.initialized = new Promise((r) => (this.settleInit = r));
     this.restarts = new RestartWindow(flags);
   }
 
@@ -263,7 +265,7 @@ export class SupervisorServer implements NativeBehaviour {
       this.stopRequested = true;
       await this.terminateAll();
       this.proc.exit(reason);
-      this.initDone({ status: 'error', error: new StartExitError(this.self, reason) }); // no-op once started
+      if (!this.initSettled) this.initDone({ status: 'error', error: new StartExitError(this.self, reason) });
       return;
     }
     if (!linked || !from) return;
@@ -429,6 +431,12 @@ export class SupervisorServer implements NativeBehaviour {
     for (let i = this.children.length - 1; i >= 0; i--) await this.stopRecord(this.children[i]!);
   }
 
+  private initDone(r: StartResult): void {
+    if (this.initSettled) return;
+    this.initSettled = true;
+    this.settleInit(r);
+  }
+
   // ---- bookkeeping ------------------------------------------------------------------------
 
   find(id: string): ChildRecord | undefined {
@@ -468,6 +476,6 @@ export class SupervisorServer implements NativeBehaviour {
 
   killed(): void {
     for (const r of this.isDynamic ? this.dynamic.values() : this.children) this.cancelPending(r);
-    this.initDone({ status: 'error', error: new StartExitError(this.self, 'killed') }); // no-op once started
+    if (!this.initSettled) this.initDone({ status: 'error', error: new StartExitError(this.self, 'killed') });
   }
 }

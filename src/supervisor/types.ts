@@ -22,9 +22,9 @@ export type AutoShutdown = 'never' | 'any_significant' | 'all_significant';
 export interface BackoffSpec {
   initialMs: number;
   maxMs: number;
-  factor?: number;
-  jitter?: number;
-  resetAfterMs?: number;
+  factor?: number | undefined;
+  jitter?: number | undefined;
+  resetAfterMs?: number | undefined;
 }
 
 /**
@@ -45,12 +45,12 @@ export interface BackoffSpec {
 export interface StartRetrySpec {
   initialMs: number;
   maxMs: number;
-  factor?: number;
-  jitter?: number;
+  factor?: number | undefined;
+  jitter?: number | undefined;
   /** Give up after this many failed attempts (default: never). */
-  maxAttempts?: number;
+  maxAttempts?: number | undefined;
   /** Reasons that no retry can fix: fail fast. Default: `reason.permanent === true`. */
-  isPermanent?: (reason: unknown) => boolean;
+  isPermanent?: ((reason: unknown) => boolean) | undefined;
 }
 
 /** What a custom start function receives. */
@@ -77,10 +77,10 @@ export interface InputContext<Deps = Readonly<Record<string, unknown>>> extends 
 export interface MachineStart {
   machine: AnyStateMachine;
   /** The machine's input: a value, or a function of the {@link InputContext} evaluated at every (re)start. */
-  input?: unknown;
+  input?: unknown | undefined;
   /** Register the child under this name. */
-  name?: string;
-  trapExit?: boolean;
+  name?: string | undefined;
+  trapExit?: boolean | undefined;
 }
 
 /** A custom start function: returns what OTP's start functions return. */
@@ -91,7 +91,7 @@ export type ChildStart = MachineStart | StartFunction;
 /** A provided service: its name, and how to read it from the ready snapshot. */
 export interface ProvidesSpec {
   name: string;
-  select?: (snapshot: unknown) => unknown;
+  select?: ((snapshot: unknown) => unknown) | undefined;
 }
 
 /**
@@ -120,18 +120,18 @@ export type DepsOf<R> = R extends readonly string[]
 export interface ChildSpec {
   id: string;
   start: ChildStart;
-  restart?: RestartType;
-  shutdownMs?: Shutdown;
-  type?: ChildType;
-  significant?: boolean;
-  startTimeoutMs?: number;
+  restart?: RestartType | undefined;
+  shutdownMs?: Shutdown | undefined;
+  type?: ChildType | undefined;
+  significant?: boolean | undefined;
+  startTimeoutMs?: number | undefined;
   /** A service name, `{ name, select }`, a {@link ServiceTag}, or `{ service: tag, select }`. */
-  provides?: string | ProvidesSpec | ServiceTag<any> | { service: ServiceTag<any>; select: (snapshot: any) => unknown };
+  provides?: (string | ProvidesSpec | ServiceTag<any> | { service: ServiceTag<any>; select: (snapshot: any) => unknown }) | undefined;
   /** Service names, or local names → tags (`{ store: StoreTag }`, see {@link child}). */
-  requires?: readonly string[] | Requirements;
-  backoff?: BackoffSpec;
+  requires?: readonly string[] | Requirements | undefined;
+  backoff?: BackoffSpec | undefined;
   /** Retry a failed start with backoff instead of failing the supervisor's start. */
-  startRetry?: StartRetrySpec;
+  startRetry?: StartRetrySpec | undefined;
 }
 
 /** A child spec with every default applied (what `getChildSpec` returns). */
@@ -152,16 +152,16 @@ export interface NormalizedChildSpec {
 
 /** Supervisor flags. `periodMs` is milliseconds (OTP's `period` is whole seconds). */
 export interface SupervisorFlags {
-  strategy?: Strategy;
+  strategy?: Strategy | undefined;
   /** OTP `intensity`: restarts allowed within `periodMs`; one more and the supervisor gives up. Default 1. */
-  maxRestarts?: number;
+  maxRestarts?: number | undefined;
   /** The sliding window, ms. Default 5000. */
-  periodMs?: number;
-  autoShutdown?: AutoShutdown;
+  periodMs?: number | undefined;
+  autoShutdown?: AutoShutdown | undefined;
   /** Backoff applied to every child that has none of its own. */
-  backoff?: BackoffSpec;
+  backoff?: BackoffSpec | undefined;
   /** Dynamic supervisors: at most this many children (`startChild` → `max_children`). */
-  maxChildren?: number;
+  maxChildren?: number | undefined;
 }
 
 export interface NormalizedFlags {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { TransportError, type PubAckInfo as PubAck } from '../../src/env/transport.ts';
 import { PendingCommits, publishSettled, type PublishDeps } from '../../src/cluster/commitSettlement.ts';
+import { LeaderSignal } from '../../src/cluster/streamLeader.ts';
 import { createTestEnv } from '../../src/env/env.ts';
 
 const ack = (seq: number, duplicate = false): PubAck => ({ stream: 'S', seq, duplicate });
@@ -60,6 +61,48 @@ describe('commit settlement by msg id and stream order', () => {
     const t = p.track('b', { seq: 5, subject: 's' });
     const d = deps([() => timeout(), () => wrongLast(6)], { catchUpTo: async () => p.observe(6, 's', 'b') });
     expect(await publishSettled(p, t, 1000, 5000, d)).toEqual({ kind: 'committed', seq: 6, duplicate: true });
+  });
+
+  it('a retry stuck on a dead leader is re-published (same msg id) as soon as the stream elects a new one', async () => {
+    const p = new PendingCommits();
+    const leader = new LeaderSignal();
+    const msgIds: number[] = [];
+    // attempt 1 times out; attempt 2 hangs (sent to a leader that just died: no answer until its
+    // request timeout, which this fake never reaches); attempt 3 reaches the new leader
+    let hung: (() => void) | undefined;
+    const d = deps([], {
+      publish: () => {
+        const n = msgIds.push(msgIds.length + 1);
+        if (n === 1) return Promise.reject(timeout());
+        if (n === 2) {
+          setTimeout(() => leader.fire(), 0);
+          return new Promise<PubAck>((_, reject) => (hung = () => reject(timeout())));
+        }
+        return Promise.resolve(ack(9, true));
+      },
+      leaderElected: () => leader.next(),
+    });
+    expect(await publishSettled(p, p.track('m', undefined), 1000, 5000, d)).toEqual({ kind: 'committed', seq: 9, duplicate: true });
+    expect(msgIds).toEqual([1, 2, 3]);
+    hung?.(); // the abandoned attempt failing later changes nothing
+    await new Promise((r) => setTimeout(r, 0));
+  });
+
+  it('the retry back-off ends early when the stream elects a leader', async () => {
+    const p = new PendingCommits();
+    const leader = new LeaderSignal();
+    let slept = 0;
+    const d = deps([() => timeout(), () => ack(5)], {
+      // a sleep that only a leader election ends (the fake clock never fires it)
+      sleep: (ms: number) => {
+        slept += ms;
+        setTimeout(() => leader.fire(), 0);
+        return new Promise<void>(() => undefined);
+      },
+      leaderElected: () => leader.next(),
+    });
+    expect(await publishSettled(p, p.track('m', undefined), 1000, 5000, d)).toEqual({ kind: 'committed', seq: 5, duplicate: false });
+    expect(slept).toBeGreaterThan(0);
   });
 
   it('property: observe settles exactly by the stream — committed iff the msg id is in it before any other message on the expected slot', () => {

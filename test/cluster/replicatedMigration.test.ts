@@ -199,8 +199,9 @@ describe('replicated migrations through the replication child', () => {
     expect(await store.runDeferredMigrations()).toBe('ran');
     // b and c apply the batch, but the version is not recorded: they keep waiting
     for (const n of others) await waitFor(() => n.store.deferredMigrations().length === 0, `${n.name} applied the batch`);
-    await new Promise((r) => setTimeout(r, 300));
-    for (const n of others) expect(n.r.getSnapshot().hasTag('ready')).toBe(false);
+    // no fixed wait: `atReady` records the first moment each child was ready, so "never ready
+    // until the version is recorded" is checked over the whole window, up to the leader's death
+    for (const n of others) expect(n.atReady.rows, `${n.name} was ready before the version was recorded`).toBeUndefined();
     // a "dies" here: its lease goes, the version was never recorded
     await replicator.stop();
     await stopChild(e);

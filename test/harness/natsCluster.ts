@@ -54,7 +54,13 @@ export interface StreamPlacement {
 interface JszReply {
   server_name?: string;
   meta_cluster?: { name?: string; leader?: string; cluster_size?: number; replicas?: Array<{ name: string; current: boolean; offline?: boolean }> };
-  account_details?: Array<{ stream_detail?: Array<{ name: string; cluster?: { leader?: string; replicas?: Array<{ name: string; current: boolean; offline?: boolean; lag?: number }> } }> }>;
+  account_details?: Array<{
+    stream_detail?: Array<{
+      name: string;
+      cluster?: { leader?: string; replicas?: Array<{ name: string; current: boolean; offline?: boolean; lag?: number }> };
+      consumer_detail?: Array<{ name: string; cluster?: { leader?: string } }>;
+    }>;
+  }>;
 }
 
 /** A running N-server NATS cluster owned by a test. */
@@ -178,6 +184,20 @@ export class NatsCluster {
     const own = views.find((v) => v.p.leader === v.on);
     if (own && views.every((v) => v.p.leader === own.on)) return own.p;
     return { leader: undefined, replicas: views[0]!.p.replicas };
+  }
+
+  /** The stream's consumers and the server each is led from (as the running servers report them). */
+  async consumers(stream: string, account = '$G'): Promise<Array<{ name: string; leader: string | undefined }>> {
+    const out = new Map<string, string | undefined>();
+    for (const m of this.running()) {
+      const r = await this.jsz(m, `?accounts=true&streams=true&consumers=true&acc=${encodeURIComponent(account)}`).catch(() => undefined);
+      for (const a of r?.account_details ?? []) {
+        for (const c of a.stream_detail?.find((d) => d.name === stream)?.consumer_detail ?? []) {
+          if (c.cluster?.leader || !out.has(c.name)) out.set(c.name, c.cluster?.leader || undefined);
+        }
+      }
+    }
+    return [...out].map(([name, leader]) => ({ name, leader }));
   }
 
   /** The stream's leader (server name), if it has one now. */

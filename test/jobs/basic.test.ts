@@ -62,7 +62,10 @@ describe('job runner basics (virtual clock, simulated disk)', () => {
     const w = defineWorker<Record<string, never>>({ name: 'once', maxAttempts: 1, perform: () => undefined });
     const config = { workers: [w], queues: { default: 2 }, pruner: false as const };
     let runner = await JobRunner.start({ env, store, config });
+    // paused, the insert does not claim the job itself; resuming starts a claim, and the stop comes while it is in flight
+    await runner.pause('default');
     const { job } = await runner.enqueue(w, {});
+    await runner.resume('default');
     await settle(env, runner.stop());
     expect(runner.get(job.id)).toMatchObject({ state: 'available', attempt: 0 });
     await store.close();
@@ -71,6 +74,27 @@ describe('job runner basics (virtual clock, simulated disk)', () => {
     await run(env, 100);
     expect(runner.get(job.id)).toMatchObject({ state: 'completed', attempt: 1 });
     await settle(env, runner.stop());
+    await store.close();
+  });
+
+  it('a job enqueued where its queue has a free slot is stored claimed (one commit) and starts; a stop right after never orphans it', async () => {
+    const env = testEnv(4);
+    const disk = faultyDisk();
+    const store = await openJobStore(env, disk);
+    const started: string[] = [];
+    const w = defineWorker<{ n: number }>({ name: 'w', maxAttempts: 1, perform: (_a, { job }) => void started.push(job.id) });
+    const runner = await JobRunner.start({ env, store, config: { workers: [w], queues: { default: 2 }, pruner: false } });
+    let commits = 0;
+    const off = store.onCommit(() => void commits++);
+    // one turn's enqueues: one transaction; the two best (priority) are claimed in it, the third waits
+    const [a, b, c] = await Promise.all([runner.enqueue(w, { n: 0 }, { priority: 5 }), runner.enqueue(w, { n: 1 }, { priority: 1 }), runner.enqueue(w, { n: 2 }, { priority: 0 })]);
+    expect(commits).toBe(1);
+    off();
+    expect([a!.job.state, b!.job.state, c!.job.state]).toEqual(['available', 'executing', 'executing']);
+    expect(b!.job).toMatchObject({ attempt: 1, attemptedBy: runner.node });
+    await settle(env, runner.stop());
+    for (const r of [a!, b!, c!]) expect(['completed', 'available']).toContain(runner.get(r.job.id)!.state);
+    expect(runner.get(a!.job.id)!.attempt).toBe(runner.get(a!.job.id)!.state === 'completed' ? 1 : 0);
     await store.close();
   });
 });

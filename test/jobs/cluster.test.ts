@@ -82,6 +82,26 @@ describe('job runner on real RocksDB and nats-server', () => {
     expect(all.filter((s) => s.performed.length > 0).length).toBeGreaterThan(1);
   }, 240_000);
 
+  it('a global limit of 3 over 3 node processes (local limit 5 each): never more than 3 performs at once, all completed once', async () => {
+    const ns3 = await cluster(3, { limit: 5, globalLimit: 3 });
+    await Promise.all(ns3.map((n) => n.request({ cmd: 'enqueue', count: 8, ms: 300 }, 60_000)));
+    const all = await waitFor(async () => {
+      const s = await Promise.all(ns3.map(stats));
+      return s.every((x) => x.states['completed'] === 24) ? s : undefined;
+    }, 'every job completed on every node', 120_000, 300);
+    expect(new Set(all.flatMap((s) => s.performed)).size).toBe(24);
+    expect(all.flatMap((s) => s.performed).length).toBe(24);
+    // overlap of [start, end] of every perform, from the nodes' own event times (one machine, one clock)
+    const edges = ns3.flatMap((n) => n.events.filter((e) => e.ev === 'perform' || e.ev === 'performed').map((e) => ({ t: e.t as number, d: e.ev === 'perform' ? 1 : -1 })));
+    edges.sort((a, b) => a.t - b.t || b.d - a.d); // strict: a start before an end at the same millisecond
+    let now = 0;
+    let max = 0;
+    for (const e of edges) max = Math.max(max, (now += e.d));
+    expect(max).toBeLessThanOrEqual(3);
+    expect(max).toBeGreaterThan(1); // the limit is shared, not one node at a time
+    expect(all.filter((s) => s.performed.length > 0).length).toBeGreaterThan(1);
+  }, 180_000);
+
   it('a NATS outage: the notifier reports isolated and the runner degraded, in-flight jobs run on, all recover', async () => {
     const [a, b] = await cluster(2, { limit: 5 });
     await a!.request({ cmd: 'enqueue', count: 10, ms: 3000 });

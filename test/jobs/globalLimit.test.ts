@@ -22,9 +22,11 @@ const LOCAL = 2;
 class Meter {
   readonly active = new Map<string, number>();
   readonly dead = new Set<string>();
+  readonly started = new Map<string, number>();
   maxCluster = 0;
   maxLocal = 0;
   enter(inc: string): void {
+    this.started.set(inc, (this.started.get(inc) ?? 0) + 1);
     const n = (this.active.get(inc) ?? 0) + 1;
     this.active.set(inc, n);
     this.maxLocal = Math.max(this.maxLocal, n);
@@ -175,6 +177,9 @@ describe('global concurrency limit (virtual clock)', () => {
     await run(env, 20_000, 50);
     expect(meter.maxCluster).toBe(GLOBAL); // reached, not exceeded
     expect(meter.maxLocal).toBeLessThanOrEqual(LOCAL);
+    // shared: a node that completes and claims in one commit does not keep every slot (fair share while others wait)
+    expect(meter.started.size).toBe(3);
+    for (const n of meter.started.values()) expect(n).toBeGreaterThanOrEqual(5);
     expect(sim.nodes.get('a')!.runner.list({ state: 'completed', limit: 100 }).length).toBe(30);
     expect(store.get(JOB_TABLES.slots, 'g')?.['held']).toEqual({});
     for (const x of sim.nodes.values()) await settle(env, x.runner.stop());

@@ -82,8 +82,8 @@ const writeOp: fc.Arbitrary<Op> = fc.oneof(
 type Step =
   | { s: 'dirty'; op: Op }
   | { s: 'tx'; ops: Op[]; abort: boolean }
-  | { s: 'range'; from?: unknown; to?: unknown; limit?: number; reverse: boolean }
-  | { s: 'irange'; from?: number; to?: number; limit?: number; reverse: boolean }
+  | { s: 'range'; from?: unknown; to?: unknown; limit?: number | undefined; reverse: boolean }
+  | { s: 'irange'; from?: number | undefined; to?: number | undefined; limit?: number | undefined; reverse: boolean }
   | { s: 'reopen' };
 const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ s: fc.constant('dirty' as const), op: writeOp }) },

@@ -177,7 +177,8 @@ export class MachineProcess extends Process {
     this.sub?.unsubscribe();
     const snapshot = this.actor?.getSnapshot() as (MachineSnapshot & { children?: Record<string, AnyActorRef | undefined> }) | undefined;
     if (snapshot?.status === 'active') this.actor.stop();
-    else if (snapshot?.status === 'error') stopOrphans(snapshot.children);
+    else if (snapshot?.status === 'error')
+      stopOrphans(snapshot.children, (child, err) => this.kernel.env.logger.warn({ err, pid: String(this.pid), child }, "a crashed machine's child failed to stop"));
     const settle = this.settleStart;
     this.settleStart = undefined;
     const final = reason === IGNORE ? 'normal' : reason;
@@ -288,7 +289,7 @@ function machineLogger(env: Kernel['env'], pid: Pid): (...args: unknown[]) => vo
  * so their cleanup never ran: a callback actor's timers stayed armed and a promise actor was
  * never aborted. A process's resources go when it dies, as in OTP.
  */
-function stopOrphans(children: Record<string, AnyActorRef | undefined> | undefined): void {
+function stopOrphans(children: Record<string, AnyActorRef | undefined> | undefined, failed: (child: string, err: unknown) => void): void {
   if (children === undefined) return;
   for (const key in children) {
     const child = children[key];
@@ -298,8 +299,10 @@ function stopOrphans(children: Record<string, AnyActorRef | undefined> | undefin
       // the public `stop()` (it throws for a non-root actor). It enqueues `xstate.stop`, which
       // runs a callback actor's cleanup, aborts a promise actor and stops a machine's children.
       (child as unknown as { _stop(): void })._stop();
-    } catch {
-      // a child's cleanup that throws must not keep the others running, nor the exit from being delivered
+    } catch (err) {
+      // a child's cleanup that throws must not keep the others running, nor the exit from being
+      // delivered: reported, and the next child stopped
+      failed(key, err);
     }
   }
 }

@@ -163,6 +163,16 @@ export class ReplConsumer {
             d.log.info({ report: 'replication_consumer_retry_now', trigger, attempt }, 'the stream elected a leader: re-creating the consumer at once');
             continue;
           }
+          // JetStream 2.9 places an R1 consumer on any of the stream's peers, an offline one
+          // included: ask the new consumer at once rather than wait for the watchdog
+          const placed = await this.messages?.check?.().then(
+            () => true,
+            (e: unknown) => {
+              d.log.warn({ report: 'replication_consumer_unanswered', trigger: 'created', attempt, err: e }, 'the re-created consumer does not answer (placed on a server that is down?); re-creating it');
+              return false;
+            },
+          );
+          if (placed === false) continue;
           d.log.info({ report: 'replication_consumer_recovered', trigger, attempts: attempt, afterMs: d.env.clock.now() - t0, from: d.nextSeq() }, 'replication consumer (re)created');
           return;
         } catch (e) {

@@ -60,7 +60,9 @@ export function withSlots(tx: Tx, queue: string, by: string, g: SlotsChange | un
   if (Object.keys(waiting).some((r) => r !== by)) allowed = Math.max(0, Math.min(allowed, Math.ceil(g.limit / (others.size + 1)) - kept));
   const got = allowed > 0 ? claimN(allowed) : 0;
   const next = kept + got;
-  const wants = want > 0 && got < want;
+  // waiting only when slots were refused while it had candidates for them: a runner that is
+  // merely short of jobs (got < allowed) is not starved and must not cap the others' share
+  const wants = allowed < want && got === allowed;
   let changed = next !== mine;
   if (changed) {
     if (next > 0) held[by] = next;

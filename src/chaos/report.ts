@@ -1,5 +1,6 @@
 import type { RunReport } from './runner.ts';
 import type { TraceEvent } from './simulation.ts';
+import type { TimelineFault } from './scenario.ts';
 
 /** The run's trace as JSON lines (one event per line, in order). */
 export function toJsonl(report: RunReport): string {
@@ -85,7 +86,7 @@ export function renderSummary(report: RunReport): string {
     `violation    ${v ? `${v.invariant} (${v.kind}) at ${v.t} ms: ${v.message}` : 'none'}`,
     `trace hash   ${report.traceHash}${report.deterministic === undefined ? '' : report.deterministic ? ' (second run: same)' : ' (second run: DIFFERENT — nondeterminism)'}`,
     `run          ${report.steps} steps, ${report.virtualMs} virtual ms${report.divergence ? `, replay diverged at step ${report.divergence.step} (expected ${report.divergence.expected})` : ''}`,
-    `faults       ${report.faults.length === 0 ? 'none' : report.faults.map((f) => `${f.at}ms ${f.action === 'point' ? f.name + (f.subject ? `(${f.subject})` : '') : `${f.action}(${f.child})`}`).join(', ')}`,
+    `faults       ${report.faults.length === 0 ? 'none' : report.faults.map((f) => `${f.at}ms ${f.action === 'point' ? f.name + (f.subject ? `(${f.subject})` : '') : describeAction(f)}`).join(', ')}`,
     `fault points ${cov || 'none evaluated'}`,
     `sometimes    ${sometimes || 'none declared'}`,
     `replay       ${report.replay}`,
@@ -164,4 +165,19 @@ export function renderSvg(report: RunReport, options: { width?: number } = {}): 
   parts.push(`<text x="8" y="${top + lane * names.length + 44}" fill="#666">${esc(`amber: starting · green: ready · ×: abnormal exit · ▼: fault · black bar: gave up · hash ${report.traceHash.slice(0, 16)}`)}</text>`);
   parts.push('</svg>');
   return parts.join('\n') + '\n';
+}
+
+function describeAction(f: TimelineFault): string {
+  switch (f.action) {
+    case 'crash':
+    case 'kill':
+      return `${f.action}(${f.child})`;
+    case 'nats-restart':
+      return `nats-restart(${f.downMs} ms)`;
+    case 'partition':
+    case 'heal':
+      return `${f.action}(${f.client ?? '*'})`;
+    default:
+      return f.action;
+  }
 }

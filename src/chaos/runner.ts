@@ -6,6 +6,7 @@ import { startApplication } from '../supervisor/application.ts';
 import { _setFaultHook } from '../env/faults.ts';
 import { Simulation, type TraceEvent } from './simulation.ts';
 import { createSimKv } from './simKv.ts';
+import { SimNats } from './simNats.ts';
 import { createSimResolver } from './simResolver.ts';
 import { FaultSession, type FaultCoverage } from './faultPlan.ts';
 import { withGuard } from './guard.ts';
@@ -123,7 +124,8 @@ async function execute(s: Scenario, o: RunOptions): Promise<RunReport> {
     deliveryLatency: delivery === undefined ? undefined : (_label, next) => sample(delivery, next, 'latency.deliveryMs'),
   });
   const kv = createSimKv(sim, io === undefined ? {} : { latencyMs: (_op, next) => sample(io, next, 'latency.ioMs') });
-  const env = sim.createEnv({ kv, resolver: createSimResolver(sim, { records: s.dns ?? {} }) });
+  const nats = new SimNats(sim);
+  const env = sim.createEnv({ kv, resolver: createSimResolver(sim, { records: s.dns ?? {} }), nats: nats.connector() });
   const kernel = createKernel(env);
   const names = new Map<number, string>();
   /** The live process of each child name (also unregistered ones), for fault targets. */
@@ -169,12 +171,25 @@ async function execute(s: Scenario, o: RunOptions): Promise<RunReport> {
   }
   for (const f of actions) {
     if (f.action === 'point') continue;
-    sim.schedule(f.at, 'fault', `fault:${f.action}:${f.child}`, () => {
-      const pid = current.get(f.child) ?? kernel.whereis(f.child);
+    if (f.action === 'partition' || f.action === 'heal' || f.action === 'nats-restart') {
+      const net = f;
+      const subject = net.action === 'nats-restart' ? 'server' : (net.client ?? '*');
+      sim.schedule(net.at, 'fault', `fault:${net.action}:${subject}`, () => {
+        fired.push({ ...net, at: sim.now });
+        sim.record('fault', { name: net.action, subject });
+        if (net.action === 'nats-restart') nats.restart(net.downMs, net.jetstreamDelayMs ?? 0);
+        else if (net.action === 'partition') nats.partition(net.client ?? '*');
+        else nats.heal(net.client);
+      });
+      continue;
+    }
+    const proc = f as Extract<TimelineFault, { action: 'crash' | 'kill' }>;
+    sim.schedule(proc.at, 'fault', `fault:${proc.action}:${proc.child}`, () => {
+      const pid = current.get(proc.child) ?? kernel.whereis(proc.child);
       if (!pid || !kernel.isAlive(pid)) return;
-      fired.push({ at: sim.now, action: f.action, child: f.child });
-      sim.record('fault', { name: f.action, subject: f.child });
-      kernel.exit(pid, f.action === 'kill' ? 'kill' : { fault: 'crash' });
+      fired.push({ at: sim.now, action: proc.action, child: proc.child });
+      sim.record('fault', { name: proc.action, subject: proc.child });
+      kernel.exit(pid, proc.action === 'kill' ? 'kill' : { fault: 'crash' });
     });
   }
   const ctx: ScenarioContext = {
@@ -182,6 +197,7 @@ async function execute(s: Scenario, o: RunOptions): Promise<RunReport> {
     kernel,
     probe: (kind, fields) => sim.record(kind, fields),
     random: (name) => sim.streams.stream(`user.${name}`).next,
+    nats,
   };
   const ambient = sim.streams.stream('ambient');
   const epoch = s.epochMs ?? DEFAULT_EPOCH;

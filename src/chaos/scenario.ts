@@ -13,6 +13,7 @@ import type { ScheduleStrategy } from './scheduleStrategy.ts';
 import type { Simulation } from './simulation.ts';
 import { simChildMachine, type SimChildInput } from './library.ts';
 import { ScenarioError } from './errors.ts';
+import type { SimNats } from './simNats.ts';
 
 /** A child of a data tree: the library child ({@link simChildMachine}) or a nested supervisor. */
 export interface ChildData {
@@ -60,12 +61,24 @@ export interface ScenarioContext {
   readonly probe: (kind: string, fields: Record<string, unknown>) => void;
   /** A named random stream of this run (independent of every other stream). */
   random(stream: string): () => number;
+  /**
+   * The run's simulated NATS server (`env.io.nats` connects to it): cluster children configured
+   * with any NATS URL run over it; its fault controls (partition, restart…) are the network nemesis.
+   */
+  readonly nats: SimNats;
 }
 
-/** A scripted action at a virtual time (a nemesis step). `child` is a registered process name. */
+/**
+ * A scripted action at a virtual time (a nemesis step). `child` is a registered process name.
+ * Network steps act on the run's simulated NATS ({@link ScenarioContext.nats}): `partition` /
+ * `heal` one client (its connect name, `ordo:<node>`; `heal` without one heals all), and
+ * `nats-restart` (the server down `downMs`, JetStream back `jetstreamDelayMs` later).
+ */
 export type TimelineFault =
   | { readonly at: number; readonly action: 'crash' | 'kill'; readonly child: string }
-  | { readonly at: number; readonly action: 'point'; readonly name: string; readonly subject?: string; readonly delayMs?: number };
+  | { readonly at: number; readonly action: 'point'; readonly name: string; readonly subject?: string; readonly delayMs?: number }
+  | { readonly at: number; readonly action: 'partition' | 'heal'; readonly client?: string }
+  | { readonly at: number; readonly action: 'nats-restart'; readonly downMs: number; readonly jetstreamDelayMs?: number };
 
 /** Which oracle an invariant checks, and how. See `oracles.ts` for the library. */
 export interface InvariantSpec {
@@ -119,12 +132,14 @@ export function validateScenario(s: Scenario): void {
   if (typeof s.name !== 'string' || s.name === '') bad('name', s.name, 'must be a non-empty string');
   if (!(typeof s.horizonMs === 'number' && s.horizonMs > 0)) bad('horizonMs', s.horizonMs, 'must be a number > 0');
   if (s.healAtMs !== undefined && !(s.healAtMs >= 0 && s.healAtMs <= s.horizonMs)) bad('healAtMs', s.healAtMs, 'must lie in [0, horizonMs]');
-  if ((s.nodes?.length ?? 1) !== 1) bad('nodes', s.nodes, 'this version simulates one node (the simulated NATS transport is not built yet)');
+  if ((s.nodes?.length ?? 1) !== 1) bad('nodes', s.nodes, 'one node per run in this version (its cluster children run over the simulated NATS, ctx.nats); several nodes per run are not built yet');
   if (!Array.isArray(s.invariants)) bad('invariants', s.invariants, 'must be an array');
   if (typeof s.tree !== 'function') validateTree(s.tree, 'tree', bad);
   for (const [i, f] of (s.faults?.timeline ?? []).entries()) {
     if (!(f.at >= 0)) bad(`faults.timeline[${i}].at`, f.at, 'must be a number ≥ 0');
-    if (!['crash', 'kill', 'point'].includes(f.action)) bad(`faults.timeline[${i}].action`, f.action, "must be 'crash', 'kill' or 'point'");
+    if (!['crash', 'kill', 'point', 'partition', 'heal', 'nats-restart'].includes(f.action)) bad(`faults.timeline[${i}].action`, f.action, "must be 'crash', 'kill', 'point', 'partition', 'heal' or 'nats-restart'");
+    if (f.action === 'partition' && typeof f.client !== 'string') bad(`faults.timeline[${i}].client`, f.client, 'must name the client (its connect name, ordo:<node>)');
+    if (f.action === 'nats-restart' && !(f.downMs >= 0)) bad(`faults.timeline[${i}].downMs`, f.downMs, 'must be a number ≥ 0');
   }
 }
 

@@ -20,6 +20,8 @@ export interface ReplSnapshotsDeps {
   log: Logger;
   /** How long a snapshot request waits for a peer. */
   requestTimeoutMs: number;
+  /** The stream's last sequence now (a snapshot claiming a later position would skip messages not yet written). */
+  streamLast: () => Promise<number>;
 }
 
 /**
@@ -95,7 +97,15 @@ export class ReplSnapshots {
     if (!Number.isInteger(snap.seq) || snap.seq < firstSeq - 1) {
       throw new ReplSnapshotError(`peer snapshot at seq ${snap.seq} does not reach the stream's first sequence ${firstSeq}`, { node, stream, seq: snap.seq });
     }
-    await this.d.store.loadSnapshot(this.checked(snap.data));
+    const checked = this.checked(snap.data);
+    // A position past the stream's end would make this node skip every message up to it when
+    // it is written: a silent loss. No honest peer can have applied what the stream lacks.
+    const last = await this.d.streamLast();
+    const claimed = Math.max(snap.seq, checked.applied[stream] ?? 0);
+    if (claimed > last) {
+      throw new ReplSnapshotError(`refusing a peer snapshot at seq ${claimed}: the stream ends at ${last}`, { node, stream, seq: claimed });
+    }
+    await this.d.store.loadSnapshot(checked);
     // The store adopted the snapshot's positions; seqs between them and snap.seq (malformed ones
     // the peer skipped) are skipped here too.
     applier.jumpTo(Math.max(snap.seq, this.d.store.lastAppliedSeq(stream)));

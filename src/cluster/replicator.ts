@@ -195,6 +195,7 @@ export class Replicator implements StoreReplicator {
       tableSet: this.tableSet,
       log: this.log,
       requestTimeoutMs: opts.commitTimeoutMs ?? 10_000,
+      streamLast: async () => (await this.t.streams.info(this.stream)).state.lastSeq,
     });
   }
 

@@ -6,6 +6,7 @@ import { KvError } from './kv.ts';
 import type { SyncWriter } from './rocksdbSyncWriter.ts';
 import { startSyncWriter } from './rocksdbSyncWriter.ts';
 import type { MarkerHandle } from './rocksdbMarker.ts';
+import { findUnsafeSst } from './sstCheck.ts';
 import { MARKER_FILE, createMarker, openMarker, readMarker, releaseGuard, restoreGuard, takeGuard } from './rocksdbMarker.ts';
 import type { WatermarkWriter } from './rocksdbWatermark.ts';
 import { createWatermarkWriter } from './rocksdbWatermark.ts';
@@ -105,6 +106,9 @@ export function createRocksKv(adapterOptions: RocksKvOptions = {}): KvAdapter {
       if (!hasCurrent && !options.createIfMissing) throw new KvError('missing', `${dir}: does not exist (create_if_missing is false)`, dir);
       // an earlier guarded open that never finished: put the files back first
       restoreGuard(dir, false);
+      // the one block RocksDB parses before checking it, looked at before RocksDB aborts on it (sstCheck.ts)
+      const unsafe = hasCurrent ? findUnsafeSst(dir) : undefined;
+      if (unsafe) throw new KvError('corrupt', `${unsafe.file}: ${unsafe.why}`, dir, { file: unsafe.file });
       const guarded = options.guard === true && hasCurrent;
       if (guarded) takeGuard(dir);
       const columns: Record<string, object> = { default: {} };

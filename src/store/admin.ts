@@ -19,7 +19,7 @@ export interface TableInfo {
   readonly indexes: readonly string[];
   readonly replicated: boolean;
   readonly rows: number;
-  /** Rows kept aside because their stored bytes are corrupt (-1: the whole table is unreadable). */
+  /** Rows kept aside because their stored bytes are corrupt (a table RocksDB cannot read refuses the open). */
   readonly corrupt: number;
   /** Approximate RAM held by rows (JSON size of a sample, extrapolated), bytes. */
   readonly memoryBytes: number;
@@ -72,7 +72,7 @@ export async function storeInfo(store: Store): Promise<StoreInfo> {
       indexes: d.indexes,
       replicated: d.replicated,
       rows: mem.rows.size,
-      corrupt: mem.failed ? -1 : mem.corrupt.size,
+      corrupt: mem.corrupt.size,
       memoryBytes: sampled === 0 ? 0 : Math.round((bytes / sampled) * mem.rows.size * (1 + d.indexes.length * 0.3)),
     });
   }
@@ -171,10 +171,6 @@ export async function storeVerify(store: Store): Promise<VerifyReport> {
   const db = store.state.db;
   for (const name of store.tableNames()) {
     const mem = store.state.tables.get(name)!;
-    if (mem.failed) {
-      problems.push(`${name}: unreadable: ${mem.failed.message}`);
-      continue;
-    }
     if (mem.def.storage !== 'disc') continue;
     const prefix = tablePrefix(mem.def.id);
     const expected = new Map<string, Set<string>>(mem.def.indexes.map((i) => [i, new Set<string>()]));

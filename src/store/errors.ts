@@ -251,12 +251,15 @@ export class StoreDamagedError extends StoreError {
   readonly detail: string;
   /** Commits acknowledged but not recovered, when that is what is wrong. */
   readonly missing: { readonly recovered: number; readonly acknowledged: number } | undefined;
-  constructor(dir: string, detail: string, options?: { cause?: unknown; file?: string; missing?: { recovered: number; acknowledged: number } }) {
+  /** The table whose data (rows, or its on-disk index) could not be read, when the damage is found reading one. */
+  readonly table: string | undefined;
+  constructor(dir: string, detail: string, options?: { cause?: unknown; file?: string; missing?: { recovered: number; acknowledged: number }; table?: string }) {
     super(`${dir}: store damaged${options?.file ? ` (${options.file})` : ''}: ${detail}`, options);
     this.dir = dir;
     this.file = options?.file;
     this.detail = detail;
     this.missing = options?.missing;
+    this.table = options?.table;
   }
 }
 

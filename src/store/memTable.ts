@@ -24,10 +24,10 @@ export class MemTable {
   readonly indexes = new Map<string, SortedKeys>();
   /** Rows whose stored bytes failed their checksum at load, by row key. */
   readonly corrupt = new Map<string, StoreCorruptError>();
+  /** The digest contribution of each corrupt row (its stored bytes still count, see `integrity.ts`), by row key. */
+  readonly corruptHash = new Map<string, number>();
   /** On-disk index entries of corrupt rows (attribute, entry), removed when the row is rewritten. */
   readonly corruptIndex = new Map<string, Array<[string, string]>>();
-  /** Set when the table's disk blocks could not be read at load: every access throws it. */
-  failed: StoreCorruptError | undefined;
   /** Digest of the rows on disk (see `integrity.ts`), maintained by every commit. */
   digest: { count: number; sum: number } = { count: 0, sum: 0 };
   /** Commit counter of the last commit that touched this table (scan conflicts). */
@@ -91,6 +91,7 @@ export class MemTable {
     this.setRow(rowKey, row);
     if (this.corrupt.size > 0) {
       this.corrupt.delete(rowKey);
+      this.corruptHash.delete(rowKey);
       this.corruptIndex.delete(rowKey);
     }
     if (!old) this.order.add(rowKey);
@@ -105,6 +106,7 @@ export class MemTable {
   delete(rowKey: string): void {
     const old = this.rows.get(rowKey);
     this.corrupt.delete(rowKey);
+    this.corruptHash.delete(rowKey);
     this.corruptIndex.delete(rowKey);
     if (!old) {
       this.order.delete(rowKey);
@@ -141,6 +143,7 @@ export class MemTable {
     this.byKey?.clear();
     this.order.clear();
     this.corrupt.clear();
+    this.corruptHash.clear();
     for (const i of this.indexes.keys()) this.indexes.set(i, new SortedKeys());
   }
 }

@@ -19,6 +19,7 @@ import { processHandles } from './liveHandles.ts';
 import { SEAL_KEY, checkRecovered, digestKey, readChecked, rowHash, sealOps } from './integrity.ts';
 import type { TableDigest } from './integrity.ts';
 import type { DeferredRecord } from './deferredMigrations.ts';
+import { checkColumnReadable, checkIndexColumn } from './columnChecks.ts';
 
 /**
  * Options of {@link openStore}.
@@ -77,6 +78,8 @@ export interface OpenStoreOptions {
  */
 export class StoreOpening {
   private loaded = false;
+  /** Ops that rebuild on-disk index entries found out of step at load (written at acceptance). */
+  private readonly indexRepair: KvOp[] = [];
   /** A migration ran at this open (it removes its own marker). */
   private migrated = false;
   /** @internal the store holds the marker of a migration that completed: removed at load. */
@@ -271,6 +274,12 @@ export class StoreOpening {
    */
   private async accept(): Promise<void> {
     await this.st.db.release?.();
+    if (this.indexRepair.length === 0) return;
+    // the on-disk index rebuilt from the proven rows: a commit of its own, sealed and under the watermark
+    const ops = this.indexRepair.splice(0);
+    const seq = this.st.commitSeq + 1;
+    await this.st.db.write([...ops, ...sealOps(seq)], { sync: true, mark: seq });
+    this.st.commitSeq = seq;
   }
 
   /** Closes the database after a failed phase (releases the LOCK). */
@@ -286,10 +295,15 @@ export class StoreOpening {
   }
 
   /**
-   * Reads every `disc` row into RAM, table by table. A row failing its checksum is kept aside,
-   * named by table and key; a table whose disk blocks cannot be read (RocksDB reports a
-   * corrupt block) is marked unavailable with a typed error naming it and the last good key —
-   * the other tables load and serve. Nothing is deleted: restore the table from a backup.
+   * Reads every `disc` row into RAM, table by table, and checks each table against its digest
+   * and its on-disk index column against the rows (see `columnChecks.ts`). A row failing its
+   * value checksum (RocksDB read the block fine) is kept aside, named by table and key. A block
+   * RocksDB cannot read refuses the whole open (`ORDO_STORE_CORRUPT` naming the table, the last
+   * good key and the file): opened, the block would stay in the live files and fail the first
+   * compaction that picks it — RocksDB then stops all writes, after every restart again. A
+   * single RocksDB database cannot keep one table's files out of the others' way (every open
+   * reads every live SST, every compaction merges the tables' rows). Nothing is deleted:
+   * restore a backup.
    */
   private async loadRows(): Promise<void> {
     if (this.loaded) return;
@@ -324,28 +338,56 @@ export class StoreOpening {
             } catch (err) {
               key = `${rk} (${(err as Error).message})`;
             }
+            // still counted: its key and stored checksum are what the digest was built from, so a
+            // table that also lost acknowledged rows is refused, not served short around it
+            if (v.length >= 5) {
+              const h = rowHash(k, v);
+              digest.count++;
+              digest.sum = (digest.sum + h) >>> 0;
+              mem.corruptHash.set(rk, h);
+            }
             const problem = d.ok ? 'row is not an object' : d.problem;
             mem.corrupt.set(rk, new StoreCorruptError(mem.def.name, key, problem));
             this.o.env.logger.error({ report: 'store_corrupt_row', table: mem.def.name, key, reason: problem }, 'corrupt row kept aside');
           }
         }
+        await this.checkDigest(mem, digest);
         if (mem.corrupt.size > 0) await this.findCorruptIndexEntries(mem);
-        else await this.checkDigest(mem, digest);
         mem.digest = digest;
       } catch (err) {
-        if (err instanceof StoreDamagedError) throw err;
+        if (!(err instanceof KvError && err.kind === 'corrupt')) throw openError(this.st.dir, err);
         let after: unknown = '(table start)';
         if (typeof lastKey === 'string') after = decodeKey(mem.encKeyOf(lastKey));
-        mem.failed = new StoreCorruptError(mem.def.name, after, `table unreadable on disk after this key: ${(err as Error).message}`, { cause: err });
-        this.o.env.logger.error({ report: 'store_corrupt_table', table: mem.def.name, key: after, err }, 'table unreadable; other tables are served');
-        mem.clear();
+        throw new StoreDamagedError(this.st.dir, `table ${mem.def.name}: rows unreadable on disk after key ${JSON.stringify(after) ?? String(after)}: ${err.message}. Nothing was opened or deleted; restore a backup`, {
+          cause: err,
+          table: mem.def.name,
+          ...(err.file ? { file: err.file } : {}),
+        });
       } finally {
         await pending?.catch(() => []); // never close an iterator with a read in flight
         await it.close();
       }
     }
     for (const mem of this.st.tables.values()) for (const i of mem.def.indexes) mem.buildIndex(i);
+    await this.checkUnservedColumns();
     this.loaded = true;
+  }
+
+  /**
+   * The columns not served from: each table's on-disk index against its rows (rebuilt from
+   * them when out of step — derived data — at acceptance), then the change log and the meta
+   * column read whole. Any block RocksDB cannot read refuses the open (see `columnChecks.ts`).
+   */
+  private async checkUnservedColumns(): Promise<void> {
+    for (const mem of this.st.tables.values()) {
+      if (mem.def.storage !== 'disc' || mem.def.indexes.length === 0) continue;
+      const r = await checkIndexColumn(this.st.db, mem);
+      if (r.ops.length === 0) continue;
+      this.indexRepair.push(...r.ops);
+      this.o.env.logger.warn({ report: 'store_index_rebuilt', dir: this.st.dir, table: mem.def.name, indexes: r.found }, 'on-disk index out of step with the rows: rebuilt from them');
+    }
+    await checkColumnReadable(this.st.db, 'log');
+    await checkColumnReadable(this.st.db, 'meta');
   }
 
   /**
@@ -457,7 +499,8 @@ export async function openStore(o: OpenStoreOptions): Promise<Store> {
     return await opening.load();
   } catch (err) {
     await opening.abort();
-    throw err;
+    // an engine error of a write at open (the catalog, an index rebuild: a full disk…) is typed, by cause
+    throw err instanceof KvError ? openError(opening.store.state.dir, err) : err;
   }
 }
 

@@ -127,7 +127,6 @@ export class Store {
       this.lastName = name;
       this.lastTable = t;
     }
-    if (t.failed) throw t.failed;
     return t;
   }
 

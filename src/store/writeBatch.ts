@@ -89,6 +89,8 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
       if (!row && !old && (mem.corrupt.size === 0 || !mem.corrupt.has(rowKey))) return;
       let o = overlay.get(mem);
       if (!o) overlay.set(mem, (o = new Map()));
+      // a corrupt row still on disk (first touch in this batch): its stored bytes leave the digest
+      const corruptHash = !old && mem.corruptHash.size > 0 && !o.has(rowKey) ? mem.corruptHash.get(rowKey) : undefined;
       o.set(rowKey, row);
       cs.push({ mem, rowKey, row, old, op });
       if (mem.def.storage !== 'disc') return;
@@ -106,6 +108,9 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
       if (old) {
         dg.count--;
         dg.sum = (dg.sum - rowHash(diskKey, encodeValue(old))) >>> 0;
+      } else if (corruptHash !== undefined) {
+        dg.count--;
+        dg.sum = (dg.sum - corruptHash) >>> 0;
       }
       if (row) {
         const value = encodeValue(row);

@@ -227,7 +227,8 @@ describe('store against an in-memory model (real RocksDB)', () => {
       }),
       { numRuns: 100 },
     );
-  });
+    // 100 runs of reopens: every open reads the rows, the on-disk index and the change log (issue 15)
+  }, 240_000);
 
   it('concurrent conflicting transactions re-run: N concurrent increments of one counter sum to N', async () => {
     const { dir, cleanup } = tempDir();

@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { median, now, type BenchResult } from './lib.ts';
+import { load1, median, now, type BenchResult } from './lib.ts';
 
 const root = join(import.meta.dirname, '..');
 const RUNS = 9;
@@ -48,7 +48,7 @@ export async function run(): Promise<BenchResult[]> {
   // Wall time is the figure a user sees; on a loaded machine the CPU time (user + sys) is the
   // steadier one, so both are reported. The target is on wall time.
   return [
-    { name: 'ordo --help, compiled (node bin/ordo.js), wall', value: m(wall.compiled), unit: 'ms', baseline: { name: 'tsx source', value: m(wall.source) }, ratio: m(wall.compiled) / m(wall.source), target: '< 150 ms', met: m(wall.compiled) < 150, runs: wall.compiled },
+    { name: 'ordo --help, compiled (node bin/ordo.js), wall', value: m(wall.compiled), unit: 'ms', baseline: { name: 'tsx source', value: m(wall.source) }, ratio: m(wall.compiled) / m(wall.source), target: '< 150 ms', met: m(wall.compiled) < 150, runs: wall.compiled, warmups: 1, loadavg: load1(), command: 'npm run bench -- cli' },
     { name: 'ordo --help, tsx source, wall', value: m(wall.source), unit: 'ms', baseline: { name: 'node -e 0', value: m(wall.bare) }, ratio: m(wall.source) / m(wall.bare), runs: wall.source },
     { name: 'ordo --help, compiled, CPU (user+sys)', value: m(cpu.compiled), unit: 'ms', baseline: { name: 'tsx source', value: m(cpu.source) }, ratio: m(cpu.compiled) / m(cpu.source), runs: cpu.compiled },
     { name: 'ordo --help, tsx source, CPU (user+sys)', value: m(cpu.source), unit: 'ms', baseline: { name: 'node -e 0', value: m(cpu.bare) }, ratio: m(cpu.source) / m(cpu.bare), runs: cpu.source },

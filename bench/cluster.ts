@@ -270,15 +270,18 @@ export async function run(): Promise<BenchResult[]> {
     const down: number[] = [];
     const lead: number[] = [];
     for (let r = 0; r < RUNS; r++) {
-      raw.push(await rawLatency(ns.url, r));
+      // the raw series goes first on even runs and last on odd ones (sides alternate)
+      if (r % 2 === 0) raw.push(await rawLatency(ns.url, r));
       mem.push(await replicatedLatency(ns.url, r, 'memory', undefined, rawLoaded, rawInter));
       rocks.push(await replicatedLatency(ns.url, r, 'sync', localSync));
       rocksAsync.push(await replicatedLatency(ns.url, r, 'async', localAsync));
-      rawT.push(await rawThroughput(ns.url, r));
+      if (r % 2 === 1) raw.push(await rawLatency(ns.url, r));
+      if (r % 2 === 0) rawT.push(await rawThroughput(ns.url, r));
       const s = await replicatedThroughput(ns.url, r, 'stream');
       thrStream.push(s.perSec);
       conflicts.push(s.conflicts);
       thrNone.push((await replicatedThroughput(ns.url, r, 'none')).perSec);
+      if (r % 2 === 1) rawT.push(await rawThroughput(ns.url, r));
       down.push(await failover(ns.url, r, 'nodedown'));
       lead.push(await failover(ns.url, r, 'leader'));
     }
@@ -293,15 +296,19 @@ export async function run(): Promise<BenchResult[]> {
       const value = median(xs);
       return { name, value, unit: 'ops/s', baseline: { name: `raw JetStream publish, 3 conns × ${CONCURRENCY} in flight`, value: base }, ratio: value / base, runs: xs };
     };
+    // raw publish + local write as one latency: per run, the i-th raw sample plus the i-th local
+    // sample (independent series, so each sum is a sample of the sum's distribution), then its
+    // percentile — never the sum of two percentiles (a p99 + a p99 is not a p99)
+    const sums = (loc: number[][]): number[][] => raw.map((rs, r) => rs.slice(0, Math.min(rs.length, loc[r]!.length)).map((x, i) => x + loc[r]![i]!));
     const vsLocal = (name: string, xs: number[][], loc: number[][], q: number): BenchResult => {
-      const base = p(raw, q) + p(loc, q);
+      const base = p(sums(loc), q);
       const value = p(xs, q);
-      return { name, value, unit: 'µs', baseline: { name: `raw publish p${q} + local store write p${q} (${p(loc, q).toFixed(0)} µs)`, value: base }, ratio: value / base, target: '≤ 1.5×', met: value / base <= 1.5, runs: xs.map((x) => percentile(x, q)) };
+      return { name, value, unit: 'µs', baseline: { name: `p${q} of (raw publish + local store write), sample by sample (local alone p${q}: ${p(loc, q).toFixed(0)} µs)`, value: base }, ratio: value / base, target: '≤ 1.5×', met: value / base <= 1.5, runs: xs.map((x) => percentile(x, q)) };
     };
     const vsLoaded = (q: number): BenchResult => {
       const base = p(rawLoaded, q);
       const value = p(mem, q);
-      return { name: `replicated write p${q}, in-memory writer, vs raw publish into the same stream with the same 2 followers consuming`, value, unit: 'µs', baseline: { name: `raw publish p${q} under follower load`, value: base }, ratio: value / base, target: '≤ 1.5×', met: value / base <= 1.5, runs: rawLoaded.map((x) => percentile(x, q)) };
+      return { name: `replicated write p${q}, in-memory writer, vs raw publish into the same stream with the same 2 followers consuming`, value, unit: 'µs', baseline: { name: `raw publish p${q} under follower load`, value: base }, ratio: value / base, target: '≤ 1.5×', met: value / base <= 1.5, runs: mem.map((x) => percentile(x, q)) };
     };
     const vsInter = (q: number): BenchResult => {
       const base = p(rawInter, q);

@@ -4,13 +4,52 @@
  * `bench/*.ts` that exports `run()` (all of them by default, in name order; name some to run
  * only those). Each module's results are also written to `reports/bench-<name>.json`; with
  * `--json` the whole run is printed to stdout as one JSON document (`{ commit, node, date,
- * modules: { name: BenchResult[] } }`) and the human lines go to stderr, so
+ * summary: SummaryRow[], modules: { name: BenchResult[] } }` — `summary` holds the rows of the
+ * summary table at the top of docs/benchmarks.md: each module's `headline` figures, or, for a
+ * module that marks none, every figure with a target) and the human lines go to stderr, so
  * `npm run --silent bench -- --json > bench.json` keeps a record to diff across commits.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatResults, type BenchResult } from './lib.ts';
+import { formatResults, load1, type BenchResult } from './lib.ts';
+
+/** One row of the summary table (docs/benchmarks.md) as JSON. */
+interface SummaryRow {
+  module: string;
+  figure: string;
+  ordo: number;
+  unit: string;
+  baseline: string | undefined;
+  baselineValue: number | undefined;
+  ratio: number | undefined;
+  target: string | undefined;
+  met: boolean | undefined;
+  runs: number | undefined;
+  warmups: number | undefined;
+  loadavg: number;
+  command: string;
+}
+
+function summaryOf(module: string, results: BenchResult[], loadAtEnd: number): SummaryRow[] {
+  const marked = results.filter((r) => r.headline);
+  const rows = marked.length > 0 ? marked : results.filter((r) => r.target !== undefined && !/^(report|context)/.test(r.target));
+  return rows.map((r) => ({
+    module,
+    figure: r.name.trim(),
+    ordo: r.value,
+    unit: r.unit,
+    baseline: r.baseline?.name,
+    baselineValue: r.baseline?.value,
+    ratio: r.ratio,
+    target: r.target,
+    met: r.met,
+    runs: r.runs?.length,
+    warmups: r.warmups,
+    loadavg: r.loadavg ?? loadAtEnd,
+    command: r.command ?? `npm run bench -- ${module}`,
+  }));
+}
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -35,6 +74,7 @@ const names = wanted.length ? wanted : available;
 const human = json ? process.stderr : process.stdout;
 mkdirSync('reports', { recursive: true });
 const modules: Record<string, BenchResult[] | { error: string }> = {};
+const summary: SummaryRow[] = [];
 let failed = false;
 for (const name of names) {
   try {
@@ -42,6 +82,7 @@ for (const name of names) {
     if (typeof mod.run !== 'function') continue;
     const results = await mod.run();
     modules[name] = results;
+    summary.push(...summaryOf(name, results, load1()));
     human.write(formatResults(name, results));
     writeFileSync(join('reports', `bench-${name}.json`), JSON.stringify(results, null, 2));
   } catch (e) {
@@ -57,6 +98,6 @@ if (json) {
   } catch {
     // not a git checkout: the record says so
   }
-  process.stdout.write(JSON.stringify({ commit, node: process.version, date: new Date().toISOString(), modules }, null, 2) + '\n');
+  process.stdout.write(JSON.stringify({ commit, node: process.version, date: new Date().toISOString(), summary, modules }, null, 2) + '\n');
 }
 process.exitCode = failed ? 1 : 0;

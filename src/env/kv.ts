@@ -122,6 +122,21 @@ export interface KvDb {
 export type KvErrorKind = 'locked' | 'missing' | 'corrupt' | 'io' | 'nospace' | 'readonly' | 'closed';
 
 /** A key-value failure with a machine-readable `kind`. */
+/** An option of a key-value adapter has a value it does not accept: `option` names it, `value` is what was given. */
+export class KvOptionsError extends OrdoError {
+  readonly code = 'ORDO_KV_OPTIONS' as const;
+  /** The option. */
+  readonly option: string;
+  /** The value given. */
+  readonly value: unknown;
+  constructor(option: string, value: unknown, expected: string) {
+    super(`${option} must be ${expected}, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
+    this.name = 'KvOptionsError';
+    this.option = option;
+    this.value = value;
+  }
+}
+
 export class KvError extends OrdoError {
   readonly code = 'ORDO_KV_ERROR' as const;
   /** Why it failed. */

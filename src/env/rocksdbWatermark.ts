@@ -35,6 +35,12 @@ export interface WatermarkWriter {
   advance(mark: number): void;
   /** Throws the `KvError` of a failed marker write unless a synchronous retry now succeeds. */
   check(): void;
+  /**
+   * Resolves once `mark` (already handed to {@link WatermarkWriter.advance}) is durable in the
+   * marker file; rejects with the `KvError` of a failed marker write (after one synchronous
+   * retry). The `'strict'` mode acknowledges a synced batch only then.
+   */
+  durable(mark: number): Promise<void>;
   /** Waits for the write in flight, then writes the newest mark synchronously (close). */
   drain(): Promise<void>;
 }
@@ -45,6 +51,25 @@ export function createWatermarkWriter(h: MarkerHandle, dir: string): WatermarkWr
   let inflight = false;
   let failure: unknown;
   let idle: Array<() => void> = [];
+  let waiters: Array<{ mark: number; resolve: () => void; reject: (err: unknown) => void }> = [];
+
+  const wake = (): void => {
+    if (waiters.length === 0) return;
+    const left: typeof waiters = [];
+    for (const w of waiters) {
+      if (h.current.mark >= w.mark) w.resolve();
+      else if (failure !== undefined && !inflight) {
+        try {
+          retry();
+          if (h.current.mark >= w.mark) w.resolve();
+          else left.push(w);
+        } catch (err) {
+          w.reject(err);
+        }
+      } else left.push(w);
+    }
+    waiters = left;
+  };
 
   const settle = (): void => {
     const w = idle;
@@ -60,7 +85,11 @@ export function createWatermarkWriter(h: MarkerHandle, dir: string): WatermarkWr
       inflight = false;
       if (err) failure = err;
       else h.current = w.next;
-      if (failure !== undefined) return settle();
+      if (failure !== undefined) {
+        wake();
+        return settle();
+      }
+      wake();
       start();
     };
     fs.write(h.fd, w.data, 0, w.data.length, w.offset, (err) => (err ? done(err) : fs.fdatasync(h.fd, (e) => done(e))));
@@ -81,6 +110,14 @@ export function createWatermarkWriter(h: MarkerHandle, dir: string): WatermarkWr
     },
     check() {
       if (failure !== undefined && !inflight) retry();
+    },
+    durable(mark) {
+      if (h.current.mark >= mark) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        waiters.push({ mark, resolve, reject });
+        wake();
+        start();
+      });
     },
     async drain() {
       if (inflight) await new Promise<void>((r) => idle.push(r));

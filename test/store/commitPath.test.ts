@@ -118,9 +118,25 @@ describe('the commit path (issue 13)', () => {
         }
       }),
     );
+    // the marker moved while the store ran, not only at close
+    expect(seen).toBeGreaterThan(0);
     const last = s.state.commitSeq;
     await s.close();
     expect(readMarker(d)!.mark).toBe(last);
     expect(last).toBeGreaterThan(0);
+  });
+
+  it("strict watermark (the default): an acknowledged synced commit is already at or below the durable watermark on disk", async () => {
+    const d = dir();
+    const s = await openStore({ env: env(), dir: d, tables: { items } });
+    try {
+      for (let i = 0; i < 30; i++) {
+        await s.transaction((tx) => void tx.put('items', { id: i }));
+        // one writer: nothing else in flight, so the commit just acknowledged is the last one
+        expect(readMarker(d)!.mark).toBe(s.state.commitSeq);
+      }
+    } finally {
+      await s.close();
+    }
   });
 });

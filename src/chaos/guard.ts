@@ -146,13 +146,15 @@ function install(): () => void {
   const undo: Array<() => void> = [];
   const g = globalThis as unknown as Record<string, unknown>;
   const RealDate = Date;
+  // the original, called outside a run (the same pass-through as the Math.random and performance.now patches)
+  const realNow = RealDate.now;
   class SimDate extends RealDate {
     constructor(...args: unknown[]) {
       if (args.length === 0 && ambient('new Date', SimDate)) super(context!.epochNow());
       else super(...(args as []));
     }
     static override now(): number {
-      return ambient('Date.now', SimDate.now) ? context!.epochNow() : RealDate.now();
+      return ambient('Date.now', SimDate.now) ? context!.epochNow() : realNow.call(RealDate);
     }
   }
   g['Date'] = SimDate;

@@ -2,6 +2,7 @@ import { createRealEnv, type Env } from '../env/index.ts';
 import { ADMIN_ROUTE, adminSocketPath, adminSubject, JOB_STATES, type Job, type JobsAdminRequest, type JobsAdminResponse, type JobState } from '../jobs/index.ts';
 import { CommandError, UsageError, parseFlags, str } from './args.ts';
 import type { CliIo } from './io.ts';
+import { fetchTree } from './nodeTree.ts';
 
 export const JOBS_USAGE = `Usage: ordo jobs <list|retry|cancel|pause|resume> [args] [options]
 
@@ -114,15 +115,8 @@ async function overNats(env: Env, servers: readonly string[], cluster: string, r
 }
 
 async function listFromEndpoint(env: Env, io: CliIo, base: string, json: boolean): Promise<number> {
-  const http = env.io.http;
-  if (!http) throw new CommandError('this environment has no http adapter');
-  let res: { status: number; body: string };
-  try {
-    res = await http.get(`${base}/tree`, { timeoutMs: 3000 });
-  } catch (e) {
-    throw new CommandError(`no node answers at ${base}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-  }
-  const jobs = (JSON.parse(res.body) as { sources?: { jobs?: { jobs?: Record<string, Record<string, number>>; status?: string } } }).sources?.jobs;
+  const tree = await fetchTree(env, base);
+  const jobs = (tree as { sources?: { jobs?: { jobs?: Record<string, Record<string, number>>; status?: string } } } | null)?.sources?.jobs;
   if (!jobs) throw new CommandError(`${base} runs no job runner`);
   if (json) io.out(JSON.stringify(jobs) + '\n');
   else {

@@ -3,6 +3,7 @@ import type { ApplicationHealth } from '../../supervisor/index.ts';
 import { CommandError, UsageError, parseFlags, portFlag, str } from '../args.ts';
 import type { CliIo } from '../io.ts';
 import { renderTree } from '../renderTree.ts';
+import { fetchTree } from '../nodeTree.ts';
 
 export const HEALTH_USAGE = `Usage: ordo health [options]
 
@@ -27,16 +28,7 @@ export async function healthCommand(argv: readonly string[], io: CliIo, options:
   const env = options.env ?? createRealEnv({ level: 'warn', logTo: 'stderr' });
   const port = portFlag('health', flags, 'port') ?? (io.vars['ORDO_HTTP_PORT'] ? Number(io.vars['ORDO_HTTP_PORT']) : 8080);
   const base = (str(flags, 'url') ?? `http://127.0.0.1:${port}`).replace(/\/+$/, '');
-  const http = env.io.http;
-  if (!http) throw new CommandError('this environment has no http adapter');
-  let res: { status: number; body: string };
-  try {
-    res = await http.get(`${base}/tree`, { timeoutMs: 3000 });
-  } catch (e) {
-    throw new CommandError(`no node answers at ${base}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-  }
-  if (res.status !== 200) throw new CommandError(`${base}/tree answered ${res.status}`);
-  const health = JSON.parse(res.body) as ApplicationHealth;
+  const health = (await fetchTree(env, base)) as ApplicationHealth;
   io.out(flags['json'] ? JSON.stringify(health) + '\n' : renderTree(health, { color: io.isTTY }) + '\n');
   return health.status === 'ready' ? 0 : 1;
 }

@@ -78,21 +78,35 @@ export class NatsCluster {
     const size = conf.size ?? 3;
     const name = conf.name ?? 'ordo-test';
     const root = mkdtempSync(join(tmpdir(), 'ordo-natscluster-'));
-    const ports: Array<{ client: number; route: number; http: number }> = [];
-    for (let i = 0; i < size; i++) ports.push({ client: await freePort(), route: await freePort(), http: await freePort() });
-    const routes = ports.map((p) => `nats-route://127.0.0.1:${p.route}`);
-    const servers = await Promise.all(
-      ports.map((p, i) =>
-        NatsServer.start({
-          ...conf.server,
-          port: p.client,
-          serverName: `n${i + 1}`,
-          httpPort: p.http,
-          storeDir: join(root, `n${i + 1}`),
-          cluster: { name, port: p.route, routes: routes.filter((_, j) => j !== i) },
-        }),
-      ),
-    );
+    // free ports are picked before the servers bind them, so a parallel test file can take one in
+    // between ("bind: address already in use"): start again on fresh ports, a bounded number of times
+    let servers: NatsServer[] = [];
+    let ports: Array<{ client: number; route: number; http: number }> = [];
+    for (let attempt = 1; ; attempt++) {
+      ports = [];
+      for (let i = 0; i < size; i++) ports.push({ client: await freePort(), route: await freePort(), http: await freePort() });
+      const routes = ports.map((p) => `nats-route://127.0.0.1:${p.route}`);
+      const started = await Promise.allSettled(
+        ports.map((p, i) =>
+          NatsServer.start({
+            ...conf.server,
+            port: p.client,
+            serverName: `n${i + 1}`,
+            httpPort: p.http,
+            storeDir: join(root, `a${attempt}`, `n${i + 1}`),
+            cluster: { name, port: p.route, routes: routes.filter((_, j) => j !== i) },
+          }),
+        ),
+      );
+      const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (!failed) {
+        servers = started.map((r) => (r as PromiseFulfilledResult<NatsServer>).value);
+        break;
+      }
+      // never leave the servers that did start running
+      await Promise.all(started.map((r) => (r.status === 'fulfilled' ? r.value.kill() : undefined)));
+      if (attempt >= 3 || !/address already in use/.test(String(failed.reason))) throw failed.reason;
+    }
     const members = servers.map((server, i) => ({ name: `n${i + 1}`, url: server.url, server, httpPort: ports[i]!.http }));
     const c = new NatsCluster(members, root);
     if (conf.waitReady ?? true) {

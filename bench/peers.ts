@@ -431,13 +431,19 @@ export async function compare(name: string, sides: Record<string, Side>, n: numb
   return out;
 }
 
+/** The figures, by the name `BENCH_ONLY` picks them with (`BENCH_ONLY=call,restart`: just those; default all). */
+const FIGURES: readonly (readonly [string, string, Record<string, Side>, number, string])[] = [
+  ['call', 'request/reply round trip', call, 20_000, 'ahead of every peer (< 1×)'],
+  ['spawn', 'spawn+stop', spawnStop, 5_000, 'ahead of every peer (< 1×)'],
+  ['restart', 'crash → restarted and answering', restart, 2_000, 'ahead of every peer (< 1×)'],
+  ['boot', 'boot + reverse teardown, 4 ordered steps, one fails twice', boot, 300, 'ahead of Effect and avvio (< 1×)'],
+];
+
 export async function run(): Promise<BenchResult[]> {
-  return [
-    ...(await compare('request/reply round trip', call, 20_000, 'ahead of every peer (< 1×)')),
-    ...(await compare('spawn+stop', spawnStop, 5_000, 'ahead of every peer (< 1×)')),
-    ...(await compare('crash → restarted and answering', restart, 2_000, 'ahead of every peer (< 1×)')),
-    ...(await compare('boot + reverse teardown, 4 ordered steps, one fails twice', boot, 300, 'ahead of Effect and avvio (< 1×)')),
-  ];
+  const only = process.env['BENCH_ONLY']?.split(',');
+  const out: BenchResult[] = [];
+  for (const [key, name, sides, n, target] of FIGURES) if (!only || only.includes(key)) out.push(...(await compare(name, sides, n, target)));
+  return out;
 }
 
 if (isMain(import.meta.url)) {

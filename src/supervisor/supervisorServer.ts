@@ -15,7 +15,7 @@ import { ChildServices, type ServiceDirectory, type ServiceState } from './child
 import { spawnChild } from './spawnChild.ts';
 import type { AdminRequest } from './adminProtocol.ts';
 import { handleAdmin } from './admin.ts';
-import { describeChildren } from './describe.ts';
+import { describeChildren, phaseOf } from './describe.ts';
 
 const INIT = Symbol('init');
 const RETRY = Symbol('retry');
@@ -473,6 +473,28 @@ export class SupervisorServer implements NativeBehaviour {
 
   describe(): unknown {
     return describeChildren(this, this.isDynamic ? [...this.dynamic.values()] : this.children, this.stopRequested);
+  }
+
+  /**
+   * Whether every child has started — none starting, waiting, parked, pending or restarting —
+   * and a nested supervisor's children too (what an application's readiness asks after every
+   * change of its tree), read from the records without describing the tree. `undefined` for a
+   * child this cannot read (a supervisor-type child that is not an Ordo supervisor): the caller
+   * asks the description then.
+   */
+  treeStarted(): boolean | undefined {
+    for (const r of this.isDynamic ? this.dynamic.values() : this.children) {
+      const phase = phaseOf(r);
+      if (phase !== 'running' && phase !== 'stopped') return false;
+      if (r.spec.type !== 'supervisor' || r.pid === undefined) continue;
+      const nested = this.kernel.lookup(r.pid);
+      if (nested === undefined || !nested.alive) continue; // described as no state: no children to wait for
+      const behaviour = nested.kind === 'native' ? (nested as NativeProcess).behaviour : undefined;
+      if (!(behaviour instanceof SupervisorServer)) return undefined;
+      const started = behaviour.treeStarted();
+      if (started !== true) return started;
+    }
+    return true;
   }
 
   killed(): void {

@@ -176,10 +176,13 @@ export function natsTransport(nc: NatsConnection): ClusterTransport {
       listeners.add(l);
       return () => listeners.delete(l);
     },
-    closed: () => nc.closed().then((e) => e ?? undefined),
+    // nats.js resolves with nothing after a clean close (an EOF from the server included), else
+    // with the socket's or the protocol's error: a `closed` TransportError carrying it
+    closed: () => nc.closed().then((e) => (e ? new TransportError(`connection closed: ${e.message}`, { kind: 'closed', cause: e }) : undefined)),
     isClosed: () => nc.isClosed(),
     drain: () => nc.drain(),
     close: () => nc.close(),
+    flush: () => wrap(undefined, () => nc.flush()),
     server: () => nc.getServer(),
     checkJetStream: (timeoutMs) => wrap(undefined, async () => void (await jetstreamManager(nc, { timeout: timeoutMs }))),
     kv: (bucket, o = {}) =>

@@ -4,6 +4,7 @@ import type { Pid } from './pid.ts';
 import type { Kernel } from './kernel.ts';
 import { StartExitError, StartTimeoutError } from './errors.ts';
 import { formatReason } from './exitReason.ts';
+import { useEnvScheduler } from './envScheduler.ts';
 import type { StartResult } from './startResult.ts';
 import { faults } from '../env/faults.ts';
 import { __chaosBugs } from '../env/testBugs.ts';
@@ -107,6 +108,7 @@ export class MachineProcess extends Process {
       const input = this.options.inputFor ? this.options.inputFor(this.pid) : this.options.input;
       const logger = machineLogger(env, this.pid);
       this.actor = createActor(withFinalOutput(this.machine), input === undefined ? { clock: env.clock as never, logger } : { clock: env.clock as never, logger, input });
+      useEnvScheduler(this.actor, env.clock);
       // The process is its own observer (`next`, `error`): no closures per spawn.
       this.sub = this.actor.subscribe(this);
       this.actor.start();

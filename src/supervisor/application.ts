@@ -237,7 +237,9 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
   };
   let changeQueued = false;
   const onTreeChange = (): void => {
-    if (changeQueued) return;
+    // Once ready, without an onChange listener, the queued check would do nothing (checkReady
+    // returns at once): no microtask per lifecycle event of a running tree.
+    if (changeQueued || (isReady && !options.onChange)) return;
     changeQueued = true;
     queueMicrotask(() => {
       changeQueued = false;

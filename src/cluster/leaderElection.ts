@@ -214,7 +214,15 @@ export class KvLeaderElection implements Leadership {
         if (cur && cur.operation === 'PUT') {
           const v = cur.json<LeaseValue>();
           this.seen = { node: String(v.node), incarnation: String(v.incarnation) };
-          if (v.node === this.me.node && v.incarnation === this.me.incarnation) this.becomeLeader(cur.revision, cur.revision, sentAt);
+          if (v.node === this.me.node && v.incarnation === this.me.incarnation) {
+            // Ours, but written at a time we do not know (a create that landed after it timed out,
+            // a renewal from before an outage): the server expires it from that write, not from
+            // now. Renew it first and count the lease from this update — adopting it as it stood
+            // let another node create the lease when it expired while we still believed we led.
+            const renewAt = this.env.clock.now();
+            const rev = await kv.update(this.opts.name, JSON.stringify(this.me), cur.revision);
+            this.becomeLeader(rev, rev, renewAt);
+          }
         } else this.seen = undefined;
       } catch (e2) {
         this.log.debug({ report: 'election_campaign_failed', err: new AggregateError([e, e2], 'create refused and the lease read failed') }, 'campaign failed');

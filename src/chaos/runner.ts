@@ -142,7 +142,8 @@ async function execute(s: Scenario, o: RunOptions): Promise<RunReport> {
     const id = ev.pid.id;
     if (ev.type === 'state') {
       if (names.has(id)) return;
-      const name = kernel.processInfo(ev.pid)?.name ?? told.get(id) ?? String(ev.pid);
+      const live = kernel.lookup(ev.pid); // its name only (processInfo would describe its state too)
+      const name = (live?.alive ? live.name : undefined) ?? told.get(id) ?? String(ev.pid);
       names.set(id, name);
       current.set(name, ev.pid);
       sim.record('spawn', { name, pid: String(ev.pid) });

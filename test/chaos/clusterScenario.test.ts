@@ -92,11 +92,12 @@ describe('multi-node runs: one application per node on one simulation', () => {
     const again = await runScenario(noHeal, { seed: 5, faults: min.faults, horizonMs: min.horizonMs });
     expect(again.violation?.invariant).toBe(min.report.violation?.invariant);
     expect(again.traceHash).toBe(min.report.traceHash);
-    // a replay from the decision log follows it to the end (labels name the node) and fails the same way
+    // a replay from the decision log follows it to the end and is the same run
     const replayed = await runScenario(noHeal, { seed: 5, decisions: failing.decisions });
     expect(replayed.divergence).toBeUndefined();
     expect(replayed.violation?.invariant).toBe(failing.violation?.invariant);
     expect(replayed.decisions).toEqual(failing.decisions);
+    expect(replayed.traceHash).toBe(failing.traceHash); // exact: same-label ties broken as the run broke them
   }, 120_000);
 
   it('node faults are validated: an unknown node, a node fault without nodes, a node-kill without a node, duplicate nodes', () => {

@@ -82,6 +82,8 @@ export interface RunReport {
 }
 
 let busy = false;
+/** The supervisor library and the cluster oracles: what a scenario may name without passing its own. */
+const knownOracles: Readonly<Record<string, Oracle>> = { ...library, ...clusterOracles };
 const DEFAULT_EPOCH = Date.UTC(2026, 0, 1);
 
 /**
@@ -305,7 +307,7 @@ async function execute(s: Scenario, o: RunOptions): Promise<RunReport> {
   };
   /** Tree oracles in a multi-node run: checked on every boot of every node. */
   const perNode = cluster ? nodeViews(view, cluster) : undefined;
-  const all = { ...library, ...clusterOracles, ...o.oracles };
+  const all = o.oracles ? { ...knownOracles, ...o.oracles } : knownOracles;
   const violations: Violation[] = [];
   const sometimes: Record<string, boolean> = {};
   const specs = [...builtinInvariants.map((n) => ({ kind: 'always' as const, oracle: n, name: n })), ...s.invariants];

@@ -469,8 +469,11 @@ export class JobRunner {
 
   /**
    * Stops in Oban's order: leader-only plugins first (no staging, rescuing or cron firing while
-   * queues drain), then the queues drain for `shutdownMs`; jobs still running are aborted and
-   * returned to `available` (none lost). Resolves with how many were returned.
+   * queues drain), then the queues drain for `shutdownMs`. Then every perform still running is
+   * aborted: those that end within a short grace have their jobs returned to `available`
+   * (attempt given back; none lost); one that ignores its signal leaves its job `executing` for
+   * the lifeline (a `jobs_perform_ignored_abort` warn names it), so it never runs twice at once.
+   * Resolves with how many were returned.
    */
   async stop(): Promise<number> {
     if (this.state === 'stopping' || this.state === 'stopped') return 0;

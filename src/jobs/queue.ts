@@ -63,6 +63,9 @@ export interface QueueOptions {
   readonly globalLimit?: number | undefined;
 }
 
+/** How long a claim of unknown outcome that the store did not show is watched for (see `executingSeen`). */
+export const ORPHAN_WATCH_MS = 600_000;
+
 /** After the drain's deadline aborts the performs still running: how long they get to end. */
 export const DRAIN_GRACE_MS = 1000;
 
@@ -197,8 +200,35 @@ export class Queue {
     }
     const got = s === 'lost' ? [] : jobs.filter(mine);
     this.giveBackLater(jobs.filter((j) => !got.includes(j)).map(slotToken));
+    if (s !== 'lost') this.watch(jobs.filter((j) => !got.includes(j)));
     report(s);
     return got;
+  }
+
+  /**
+   * Claims a commit of unknown outcome may have made that the store did not show when it was
+   * settled (a landed batch this node applies later): if one shows up as this runner's, its job
+   * is given back (attempt returned, slot released) rather than left `executing` under a live
+   * runner. Forgotten after {@link ORPHAN_WATCH_MS}.
+   */
+  private readonly orphans = new Map<string, { job: Job; until: number }>();
+
+  private watch(jobs: readonly Job[]): void {
+    const until = this.env.clock.now() + ORPHAN_WATCH_MS;
+    for (const j of jobs) this.orphans.set(j.id, { job: j, until });
+  }
+
+  /** A job row was written `executing` (any commit, local or replicated): gives back a claim of ours nobody runs. */
+  executingSeen(row: Job): void {
+    if (this.orphans.size === 0) return;
+    const now = this.env.clock.now();
+    for (const [id, o] of this.orphans) if (o.until < now) this.orphans.delete(id);
+    const o = this.orphans.get(row.id);
+    if (!o || !sameAttempt(row, o.job)) return;
+    this.orphans.delete(row.id);
+    if (this.running.has(slotToken(o.job))) return;
+    this.env.logger.warn({ report: 'jobs_uncertain_claim_applied', queue: this.name, job: row.id }, 'a claim of unknown outcome was applied after it settled: its job is given back');
+    this.track(this.giveBack([o.job]));
   }
 
   /** Slots promised to inserts in flight that claim their job directly (see {@link Queue.offer}). */
@@ -242,7 +272,9 @@ export class Queue {
     const mine = (): boolean => sameAttempt(this.jobRow(job.id), claimed);
     if (s === 'committed') await until(this.env, mine);
     report(s);
-    return s !== 'lost' && mine() ? this.jobRow(job.id) : undefined;
+    if (s !== 'lost' && mine()) return this.jobRow(job.id);
+    if (s !== 'lost') this.watch([claimed]);
+    return undefined;
   }
 
   /** Candidates a claim of this node has in flight (the next claim skips them). */
@@ -469,6 +501,8 @@ export class Queue {
         this.uncertain -= claimed.length;
         const got = results.some((x) => x !== undefined) ? claimed.filter((j) => sameAttempt(this.jobRow(j.id), j)) : [];
         this.giveBackLater(claimed.filter((j) => !got.includes(j)).map(slotToken));
+        // not shown yet is not proof of not landed (this node may apply it later)
+        this.watch(claimed.filter((j) => !got.includes(j)));
         out = { results, claimed: got };
       } else {
         this.untake(taking);

@@ -171,6 +171,7 @@ export class JobRunner {
         if (ev.op !== 'put') return;
         const st = ev.value['state'] as JobState;
         if (st === 'available') this.queues.get(ev.value['queue'] as string)?.dispatch();
+        else if (st === 'executing' && ev.value['attemptedBy'] === this.node) this.queues.get(ev.value['queue'] as string)?.executingSeen(toJob(ev.value));
         else if (st === 'cancelled' && ev.old?.['state'] === 'executing') this.queues.get(ev.value['queue'] as string)?.abortJob(ev.value['id'] as string, new Error('cancelled'));
         else if ((st === 'scheduled' || st === 'retryable') && this.pluginsRunning) (this.plugins[0] as ReturnType<typeof stagerPlugin>).arm((ev.value['scheduledAt'] as number) - this.env.clock.now());
       }),

@@ -13,12 +13,14 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { RocksLevel } from '@nxtedition/rocksdb';
-import { createRealEnv, type Env } from '../src/env/index.ts';
-import { openStore } from '../src/store/openStore.ts';
+import type { Env } from '../src/env/index.ts';
 import type { Store } from '../src/store/store.ts';
 import type { KvAdapter } from '../src/env/kv.ts';
 import type { TableDef } from '../src/store/types.ts';
 import { now } from './lib.ts';
+import { impl } from './_impl.ts';
+
+const { createRealEnv, openStore } = await impl();
 
 export const quietEnv = (): Env => createRealEnv({ logger: pino({ level: 'silent' }) });
 

@@ -153,8 +153,15 @@ export class Store {
     const mem = this.table(table);
     if (mem.corrupt.size === 0) {
       // by key value first (no encoding); a miss (or a non-scalar key) takes the encoded path
-      const hit = mem.byKey?.get(key);
-      if (hit !== undefined) return hit;
+      // and remembers a hit (MemTable.byKey)
+      const byKey = mem.byKey;
+      if (byKey !== undefined) {
+        const hit = byKey.get(key);
+        if (hit !== undefined) return hit;
+        const row = mem.rows.get(mustEncode(mem, key));
+        if (row !== undefined) mem.cacheKey(key, row);
+        return row;
+      }
       if (mem.def.type !== 'bag') return mem.rows.get(mustEncode(mem, key));
     }
     return readKey(mem, mustEncode(mem, key))[0];

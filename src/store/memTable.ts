@@ -60,9 +60,12 @@ export class MemTable {
     this.rows.set(rowKey, row);
   }
 
-  /** Remembers `row` (found by `store.get` under `key`) in {@link MemTable.byKey}, if `key` is a scalar. */
+  /**
+   * Remembers `row` (found by `store.get` under `key`) in {@link MemTable.byKey}, if `key` is a
+   * scalar — under the row's own key value (equal to `key`), so the cache holds no caller's string.
+   */
   cacheKey(key: unknown, row: Row): void {
-    if (this.byKey !== undefined && isScalar(key)) this.byKey.set(key, row);
+    if (this.byKey !== undefined && isScalar(key)) this.byKey.set(row[this.keyAttr!], row);
   }
 
   /** Drops the cached entry of a row being replaced or deleted. */

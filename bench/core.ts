@@ -5,12 +5,12 @@
  */
 import { createActor, setup, assign } from 'xstate';
 import { pino } from 'pino';
-import { createRealEnv, type Env } from '../src/env/index.ts';
-import { createKernel, reply, type Pid } from '../src/actors/index.ts';
-import { startApplication, startChild, startDynamicChild, startSupervisor, stopProcess } from '../src/supervisor/index.ts';
+import { createKernel, createRealEnv, ordoBuild, reply, startApplication, startDynamicChild, startSupervisor, stopProcess, whichChildren, type Env, type Pid } from './_ordo.ts';
 import { type BenchResult, isMain, load1, median, now, percentile, printResults, repeat } from './lib.ts';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 5);
+/** The command that reproduces these figures (with the Ordo build they measured). */
+const COMMAND = `${ordoBuild === 'dist' ? 'npm run build && ORDO_BENCH_DIST=1 ' : ''}BENCH_RUNS=${RUNS} node --import tsx bench/core.ts`;
 
 const pingMachine = setup({
   types: { context: {} as { n: number }, events: {} as { type: 'ping'; replyTo?: never } | { type: 'ordo.stop'; reason?: unknown } },
@@ -99,7 +99,7 @@ async function restartLatency(n: number): Promise<number[]> {
       onReady?.();
     }
   });
-  const first = await (await import('../src/supervisor/index.ts')).whichChildren(kernel, sup.pid);
+  const first = await whichChildren(kernel, sup.pid);
   pid = first[0]!.pid as Pid;
   for (let i = 0; i < n; i++) {
     const ready = new Promise<void>((r) => (onReady = r));
@@ -167,7 +167,7 @@ export async function run(): Promise<BenchResult[]> {
       ratios.push(o / r);
     }
     const ratio = median(ratios);
-    return { name, value: median(ordos), unit: 'ns/op', baseline: { name: baseline, value: median(raws) }, ratio, target: '≤ 1.3× raw xstate', met: ratio <= 1.3, runs: ratios, warmups: 1, loadavg: load1(), command: 'node --import tsx bench/core.ts' };
+    return { name, value: median(ordos), unit: 'ns/op', baseline: { name: baseline, value: median(raws) }, ratio, target: '≤ 1.3× raw xstate', met: ratio <= 1.3, runs: ratios, warmups: 1, loadavg: load1(), command: COMMAND };
   };
   results.push(await paired('call round trip', 'xstate send+subscribe', () => rawRoundTrip(20_000), () => ordoCall(20_000)));
   results.push(await paired('spawn+stop', 'createActor().start().stop()', () => rawSpawnStop(5_000), () => ordoSpawnStop(5_000)));
@@ -180,20 +180,20 @@ export async function run(): Promise<BenchResult[]> {
     p50s.push(median(s));
     lat.push(...s);
   }
-  results.push({ name: 'restart latency p50 (crash → ready)', value: median(p50s), unit: 'µs', target: 'p50 ≤ 100 µs', met: median(p50s) <= 100, runs: p50s, warmups: 1, loadavg: load1() });
+  results.push({ name: 'restart latency p50 (crash → ready)', value: median(p50s), unit: 'µs', target: 'p50 ≤ 100 µs', met: median(p50s) <= 100, runs: p50s, warmups: 1, loadavg: load1(), command: COMMAND });
   // the p99 of all runs' samples pooled (a percentile of samples, never a sum of percentiles)
-  results.push({ name: 'restart latency p99 (all runs pooled)', value: percentile(lat, 99), unit: 'µs', warmups: 1, loadavg: load1() });
+  results.push({ name: 'restart latency p99 (all runs pooled)', value: percentile(lat, 99), unit: 'µs', warmups: 1, loadavg: load1(), command: COMMAND });
 
   const dyn = await repeat(RUNS, () => dynamicChildren(10_000));
-  results.push({ name: '10,000 dynamic children started and stopped', value: median(dyn), unit: 'ms', target: '≤ 1000 ms', met: median(dyn) <= 1000, runs: dyn, warmups: 1, loadavg: load1() });
+  results.push({ name: '10,000 dynamic children started and stopped', value: median(dyn), unit: 'ms', target: '≤ 1000 ms', met: median(dyn) <= 1000, runs: dyn, warmups: 1, loadavg: load1(), command: COMMAND });
 
   const boots: number[] = [];
   for (let i = 0; i < 20 * RUNS; i++) boots.push(await bootStop());
   // the first 5 boots warm the JIT and are dropped: stated, not silent
-  results.push({ name: 'boot+stop of a 4-child ordered tree', value: median(boots.slice(5)), unit: 'ms', target: '≤ 5 ms', met: median(boots.slice(5)) <= 5, runs: boots.slice(5), warmups: 5, loadavg: load1() });
+  results.push({ name: 'boot+stop of a 4-child ordered tree', value: median(boots.slice(5)), unit: 'ms', target: '≤ 5 ms', met: median(boots.slice(5)) <= 5, runs: boots.slice(5), warmups: 5, loadavg: load1(), command: COMMAND });
   return results;
 }
 
 if (isMain(import.meta.url)) {
-  printResults('Core', await run());
+  printResults(`Core (Ordo from ${ordoBuild}/)`, await run());
 }

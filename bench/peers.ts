@@ -23,12 +23,12 @@ import { pino } from 'pino';
 import { Context, Deferred, Effect, Fiber, Layer, Queue, Schedule } from 'effect';
 import * as nact from 'nact';
 import avvio from 'avvio';
-import { createRealEnv, type Env } from '../src/env/index.ts';
-import { createKernel, reply, type Pid } from '../src/actors/index.ts';
-import { startApplication, startSupervisor, stopProcess } from '../src/supervisor/index.ts';
-import { type BenchResult, isMain, median, printResults } from './lib.ts';
+import { createKernel, createRealEnv, ordoBuild, reply, startApplication, startSupervisor, stopProcess, type Env, type Pid } from './_ordo.ts';
+import { type BenchResult, isMain, load1, median, printResults } from './lib.ts';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 5);
+/** The command that reproduces these figures (with the Ordo build they measured). */
+const COMMAND = `${ordoBuild === 'dist' ? 'npm run build && ORDO_BENCH_DIST=1 ' : ''}BENCH_RUNS=${RUNS} node --import tsx bench/peers.ts`;
 
 type Ping = { type: 'ping'; replyTo?: never } | { type: 'crash' } | { type: 'ordo.stop'; reason?: unknown };
 
@@ -409,11 +409,13 @@ export async function compare(name: string, sides: Record<string, Side>, n: numb
   const names = Object.keys(sides);
   for (const s of names) await sides[s]!(Math.max(1, n >> 2));
   const runs = new Map<string, PerOp[]>(names.map((s) => [s, []]));
+  const loads: number[] = [];
   for (let round = 0; round < RUNS; round++) {
     for (let k = 0; k < names.length; k++) {
       const s = names[(round + k) % names.length]!;
       runs.get(s)!.push(await sides[s]!(n));
     }
+    loads.push(load1());
   }
   const out: BenchResult[] = [];
   for (const clock of ['wall', 'cpu'] as const) {
@@ -423,21 +425,27 @@ export async function compare(name: string, sides: Record<string, Side>, n: numb
       const ratios = ordo.map((o, i) => o / theirs[i]!);
       const ratio = median(ratios);
       const label = clock === 'cpu' ? `${name} (CPU time)` : name;
-      out.push({ name: `${label}: Ordo vs ${peer}`, value: median(ordo) * 1000, unit: 'ns/op', baseline: { name: peer, value: median(theirs) * 1000 }, ratio, target, met: ratio < 1, runs: ratios });
+      out.push({ name: `${label}: Ordo vs ${peer}`, value: median(ordo) * 1000, unit: 'ns/op', baseline: { name: peer, value: median(theirs) * 1000 }, ratio, target, met: ratio < 1, runs: ratios, warmups: 1, loadavg: median(loads), command: COMMAND });
     }
   }
   return out;
 }
 
+/** The figures, by the name `BENCH_ONLY` picks them with (`BENCH_ONLY=call,restart`: just those; default all). */
+const FIGURES: readonly (readonly [string, string, Record<string, Side>, number, string])[] = [
+  ['call', 'request/reply round trip', call, 20_000, 'ahead of every peer (< 1×)'],
+  ['spawn', 'spawn+stop', spawnStop, 5_000, 'ahead of every peer (< 1×)'],
+  ['restart', 'crash → restarted and answering', restart, 2_000, 'ahead of every peer (< 1×)'],
+  ['boot', 'boot + reverse teardown, 4 ordered steps, one fails twice', boot, 300, 'ahead of Effect and avvio (< 1×)'],
+];
+
 export async function run(): Promise<BenchResult[]> {
-  return [
-    ...(await compare('request/reply round trip', call, 20_000, 'ahead of every peer (< 1×)')),
-    ...(await compare('spawn+stop', spawnStop, 5_000, 'ahead of every peer (< 1×)')),
-    ...(await compare('crash → restarted and answering', restart, 2_000, 'ahead of every peer (< 1×)')),
-    ...(await compare('boot + reverse teardown, 4 ordered steps, one fails twice', boot, 300, 'ahead of Effect and avvio (< 1×)')),
-  ];
+  const only = process.env['BENCH_ONLY']?.split(',');
+  const out: BenchResult[] = [];
+  for (const [key, name, sides, n, target] of FIGURES) if (!only || only.includes(key)) out.push(...(await compare(name, sides, n, target)));
+  return out;
 }
 
 if (isMain(import.meta.url)) {
-  printResults('Peers', await run());
+  printResults(`Peers (Ordo from ${ordoBuild}/)`, await run());
 }

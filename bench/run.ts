@@ -53,14 +53,15 @@ function summaryOf(module: string, results: BenchResult[], loadAtEnd: number): S
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
-const unknown = args.filter((a) => a.startsWith('-') && !['--json', '--help', '-h'].includes(a));
+// `--dist`: the kernel modules (core, peers) load Ordo from the compiled dist/ (bench/_ordo.ts)
+const unknown = args.filter((a) => a.startsWith('-') && !['--json', '--dist', '--help', '-h'].includes(a));
 const available = readdirSync(import.meta.dirname)
   .filter((f) => f.endsWith('.ts') && !['lib.ts', 'run.ts'].includes(f) && !f.startsWith('_'))
   .map((f) => f.slice(0, -3))
   .sort();
 if (args.includes('--help') || args.includes('-h') || unknown.length > 0) {
   (unknown.length ? process.stderr : process.stdout).write(
-    `${unknown.length ? `unknown option ${unknown.join(' ')}\n` : ''}usage: npm run bench [-- NAME ...] [--json]\nmodules: ${available.join(' ')}\n`,
+    `${unknown.length ? `unknown option ${unknown.join(' ')}\n` : ''}usage: npm run bench [-- NAME ...] [--json] [--dist]\nmodules: ${available.join(' ')}\n`,
   );
   process.exit(unknown.length ? 2 : 0);
 }

@@ -44,6 +44,8 @@ export function formatReason(reason: unknown): unknown {
     return out;
   }
   if (typeof reason === 'object' && reason !== null) {
+    const flat = flatCopy(reason);
+    if (flat !== undefined) return flat;
     try {
       return JSON.parse(JSON.stringify(reason, (_k, v: unknown) => (v instanceof Error ? formatReason(v) : typeof v === 'bigint' ? String(v) : v)));
     } catch {
@@ -51,4 +53,37 @@ export function formatReason(reason: unknown): unknown {
     }
   }
   return reason;
+}
+
+/**
+ * The JSON round trip of a plain object whose values are all strings, booleans, `null` or
+ * finite numbers other than -0 (most exit reasons: `{ fault: 'crash' }`, `{ shutdown: 'x' }`),
+ * without serialising: a copy with the same keys in the same order. Undefined for anything
+ * else (the round trip decides: nested values, `toJSON`, dropped or rewritten values).
+ */
+function flatCopy(reason: object): Record<string, unknown> | undefined {
+  const proto = Object.getPrototypeOf(reason) as unknown;
+  if (proto !== Object.prototype && proto !== null) return undefined;
+  const out: Record<string, unknown> = {};
+  const keys = Object.keys(reason);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    if (k === '__proto__') return undefined;
+    const v = (reason as Record<string, unknown>)[k];
+    switch (typeof v) {
+      case 'string':
+      case 'boolean':
+        break;
+      case 'number':
+        if (!Number.isFinite(v) || Object.is(v, -0)) return undefined;
+        break;
+      case 'object':
+        if (v !== null) return undefined;
+        break;
+      default:
+        return undefined;
+    }
+    out[k] = v;
+  }
+  return out;
 }

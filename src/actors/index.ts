@@ -11,5 +11,5 @@ export type { NativeProcess } from './nativeProcess.ts';
 export type { StartResult } from './startResult.ts';
 export { ReplyTo, reply } from './process.ts';
 export type { ProcessInfo } from './process.ts';
-export { report } from './report.ts';
+export { report, reporting } from './report.ts';
 export type { ReportKind, ReportFields } from './report.ts';

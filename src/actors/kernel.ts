@@ -7,7 +7,7 @@ import { NativeProcess, type NativeBehaviour } from './nativeProcess.ts';
 import type { StartResult } from './startResult.ts';
 import { BadArgumentError, CalleeExitError, CallTimeoutError, NoProcError, type CallError } from './errors.ts';
 import { classifyExit, formatReason } from './exitReason.ts';
-import { report } from './report.ts';
+import { report, reporting } from './report.ts';
 
 /** The outcome of a `call`: the reply, or why there is none. Never a rejected promise. */
 export type CallResult<T = unknown> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: CallError | BadArgumentError };
@@ -122,26 +122,49 @@ export class Kernel {
    * error is `CallTimeoutError`, `NoProcError` or `CalleeExitError` (the callee's exit
    * reason). Never rejects. Default timeout 5000 ms (gen_server's); `Infinity` waits forever.
    */
-  call<T = unknown>(target: Target, request: object, options: { timeoutMs?: number } = {}): Promise<CallResult<T>> {
+  call<T = unknown>(target: Target, request: object, options?: { timeoutMs?: number }): Promise<CallResult<T>> {
     if (typeof request !== 'object' || request === null || typeof (request as { type?: unknown }).type !== 'string') {
       return Promise.resolve({ ok: false, error: new BadArgumentError('request', request, 'a call request must be an object with a type') });
     }
-    const timeoutMs = options.timeoutMs ?? 5000;
+    const timeoutMs = options?.timeoutMs ?? 5000;
     if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) {
       return Promise.resolve({ ok: false, error: new BadArgumentError('timeoutMs', timeoutMs, 'timeoutMs must be a number ≥ 0 (or Infinity)') });
     }
     const proc = this.lookup(target);
     if (!proc || !proc.alive) return Promise.resolve({ ok: false, error: new NoProcError(target, request) });
+    const replyTo = new ReplyTo(proc, request, target);
+    if (this.env.scheduler === undefined) {
+      // Delivered at once: a callee that answers (or dies) while it handles the request settles
+      // the call before anything waits for it — no promise executor, no timer and no pending
+      // entry for it (the timer would only ever be cleared). Only a call still open afterwards
+      // is registered and timed, from the same instant (`call` returns before any time passes).
+      proc.deliverCall(request, replyTo);
+      if (replyTo.outcome !== undefined) return Promise.resolve(replyTo.outcome as CallResult<T>);
+      if (!proc.alive) {
+        replyTo.settled = true;
+        return Promise.resolve({ ok: false, error: new CalleeExitError(target, request, proc.exitReason) });
+      }
+      return this.awaitReply<T>(proc, replyTo, timeoutMs);
+    }
+    const pending = this.awaitReply<T>(proc, replyTo, timeoutMs);
+    this.via(proc, 'call', () => proc.deliverCall(request, replyTo));
+    return pending;
+  }
+
+  /** Registers an open call with its callee (its exit settles it) and arms its timeout. */
+  private awaitReply<T>(proc: Process, replyTo: ReplyTo, timeoutMs: number): Promise<CallResult<T>> {
     return new Promise<CallResult<T>>((resolve) => {
-      const replyTo = new ReplyTo(proc, resolve as never, request, target);
+      replyTo.resolve = resolve as never;
       if (timeoutMs !== Infinity) {
         replyTo.timer = this.env.clock.setTimeout(() => {
-          if (proc.pendingCalls.delete(replyTo)) resolve({ ok: false, error: new CallTimeoutError(target, request, timeoutMs) });
+          replyTo.timer = undefined;
+          if (replyTo.settled) return;
+          replyTo.settled = true;
+          proc.pendingCalls.delete(replyTo);
+          resolve({ ok: false, error: new CallTimeoutError(replyTo.target, replyTo.request, timeoutMs) });
         }, timeoutMs);
       }
       proc.pendingCalls.add(replyTo);
-      if (this.env.scheduler === undefined) proc.deliverCall(request, replyTo);
-      else this.via(proc, 'call', () => proc.deliverCall(request, replyTo));
     });
   }
 
@@ -334,13 +357,15 @@ export class Kernel {
     this.processes.delete(proc.pid.id);
     this._emit({ type: 'exit', pid: proc.pid, reason });
     if (proc.name !== undefined && this.names.get(proc.name) === proc) this.names.delete(proc.name);
-    if (classifyExit(reason) === 'abnormal' && reason !== 'killed' && reason !== 'noproc') {
+    if (classifyExit(reason) === 'abnormal' && reason !== 'killed' && reason !== 'noproc' && reporting(this.env.logger, 'crash_report')) {
       report(this.env.logger, 'crash_report', { pid: String(proc.pid), name: proc.name, reason, state: safeDescribe(proc) });
     }
     if (proc.pendingCount > 0) {
       for (const pending of proc.pendingCalls.values()) {
+        if (pending.settled) continue;
+        pending.settled = true;
         if (pending.timer !== undefined) this.env.clock.clearTimeout(pending.timer);
-        pending.resolve({ ok: false, error: new CalleeExitError(pending.target, pending.request, reason) });
+        pending.resolve!({ ok: false, error: new CalleeExitError(pending.target, pending.request, reason) });
       }
       proc.pendingCalls.clear();
     }

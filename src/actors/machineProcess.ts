@@ -4,6 +4,7 @@ import type { Pid } from './pid.ts';
 import type { Kernel } from './kernel.ts';
 import { StartExitError, StartTimeoutError } from './errors.ts';
 import { formatReason } from './exitReason.ts';
+import { useEnvScheduler } from './envScheduler.ts';
 import type { StartResult } from './startResult.ts';
 import { faults } from '../env/faults.ts';
 import { __chaosBugs } from '../env/testBugs.ts';
@@ -44,7 +45,11 @@ export class MachineProcess extends Process {
   private ready = false;
   private stopReason: unknown = undefined;
   private startTimer: unknown = undefined;
-  private settleStart: ((r: StartResult) => void) | undefined;
+  /** The start has not settled yet (the spawner waits for ready, ignore, a failure or the timeout). */
+  private startOpen = false;
+  /** A start that settled while `start()` ran (nothing awaited it yet): handed back resolved, no executor. */
+  private startOutcome: StartResult | undefined = undefined;
+  private resolveStart: ((r: StartResult) => void) | undefined = undefined;
   /** Fault-injected delays (simulation only): before readiness counts (undefined: not drawn yet), before a stop is delivered. */
   private readyDelayDone: boolean | undefined = undefined;
   private readyDelayTimer: unknown = undefined;
@@ -68,12 +73,29 @@ export class MachineProcess extends Process {
   start(): Promise<StartResult> {
     // Already gone (e.g. spawned linked to a dead parent: the `noproc` exit signal ended it).
     if (!this.alive) return Promise.resolve({ status: 'error', error: new StartExitError(this.pid, this.exitReason) });
-    return new Promise<StartResult>((resolve) => this.begin(resolve));
+    this.startOpen = true;
+    this.begin();
+    if (!this.startOpen) {
+      const r = this.startOutcome!;
+      this.startOutcome = undefined;
+      return Promise.resolve(r);
+    }
+    return new Promise<StartResult>((resolve) => (this.resolveStart = resolve));
   }
 
-  private begin(resolve: (r: StartResult) => void): void {
+  /**
+   * Hands the start's outcome to the spawner: resolves its promise, or keeps the outcome for
+   * `start()` to return resolved. Called once, by whoever cleared `startOpen`.
+   */
+  private deliverStart(r: StartResult): void {
+    const resolve = this.resolveStart;
+    this.resolveStart = undefined;
+    if (resolve) resolve(r);
+    else this.startOutcome = r;
+  }
+
+  private begin(): void {
     const { env } = this.kernel;
-    this.settleStart = resolve;
     if (faults.point('actor.start.fail', this.options.name)) {
       this.exit({ fault: 'actor.start.fail', process: this.options.name ?? String(this.pid) });
       return;
@@ -86,6 +108,7 @@ export class MachineProcess extends Process {
       const input = this.options.inputFor ? this.options.inputFor(this.pid) : this.options.input;
       const logger = machineLogger(env, this.pid);
       this.actor = createActor(withFinalOutput(this.machine), input === undefined ? { clock: env.clock as never, logger } : { clock: env.clock as never, logger, input });
+      useEnvScheduler(this.actor, env.clock);
       // The process is its own observer (`next`, `error`): no closures per spawn.
       this.sub = this.actor.subscribe(this);
       this.actor.start();
@@ -99,8 +122,8 @@ export class MachineProcess extends Process {
     if (__chaosBugs.earlyReady) {
       // Test-only defect: counted as started before the machine is ready.
       this.ready = true;
-      this.settleStart = undefined;
-      resolve({ status: 'ok', pid: this.pid, info: undefined });
+      this.startOpen = false;
+      this.deliverStart({ status: 'ok', pid: this.pid, info: undefined });
       return;
     }
     const ms = this.options.startTimeoutMs ?? 5000;
@@ -110,11 +133,11 @@ export class MachineProcess extends Process {
   private startTimedOut(ms: number): void {
     this.startTimer = undefined;
     if (this.ready || !this.alive) return;
-    const settle = this.settleStart;
-    this.settleStart = undefined;
+    const open = this.startOpen;
+    this.startOpen = false; // the kill below is this failed start, not another
     const stuckOn = this.condition().error;
     this.forceStop('killed');
-    settle?.({ status: 'error', error: new StartTimeoutError(this.pid, ms, stuckOn) });
+    if (open) this.deliverStart({ status: 'error', error: new StartTimeoutError(this.pid, ms, stuckOn) });
   }
 
   /** @internal The actor's observer: every snapshot. */
@@ -152,10 +175,10 @@ export class MachineProcess extends Process {
       }
       this.ready = true;
       if (this.startTimer !== undefined) this.kernel.env.clock.clearTimeout(this.startTimer);
-      const settle = this.settleStart;
-      this.settleStart = undefined;
+      const open = this.startOpen;
+      this.startOpen = false;
       this.kernel._emit({ type: 'ready', pid: this.pid });
-      settle?.({ status: 'ok', pid: this.pid, info: this.service });
+      if (open) this.deliverStart({ status: 'ok', pid: this.pid, info: this.service });
       return;
     }
     if (s.status === 'done') this.exit(this.reasonFromOutput(s.output));
@@ -179,16 +202,16 @@ export class MachineProcess extends Process {
     if (snapshot?.status === 'active') this.actor.stop();
     else if (snapshot?.status === 'error')
       stopOrphans(snapshot.children, (child, err) => this.kernel.env.logger.warn({ err, pid: String(this.pid), child }, "a crashed machine's child failed to stop"));
-    const settle = this.settleStart;
-    this.settleStart = undefined;
+    const open = this.startOpen;
+    this.startOpen = false;
     const final = reason === IGNORE ? 'normal' : reason;
     // A process that ends before it was ready is a failed start: the spawner learns it from
     // the start result, and (OTP ≥ 26) linked processes get no exit signal from it.
     if (!this.ready) this.dropLinks();
     this.terminated(final);
-    if (settle) {
-      if (reason === IGNORE) settle({ status: 'ignore' });
-      else settle({ status: 'error', error: new StartExitError(this.pid, reason) });
+    if (open) {
+      if (reason === IGNORE) this.deliverStart({ status: 'ignore' });
+      else this.deliverStart({ status: 'error', error: new StartExitError(this.pid, reason) });
     }
   }
 

@@ -13,8 +13,10 @@ export class Pid {
     this.id = id;
     this.node = node;
   }
+  #text: string | undefined = undefined;
   toString(): string {
-    return `<${this.node}.${this.id}>`;
+    // built once: a pid is printed in every delivery label, report and trace event about it
+    return (this.#text ??= `<${this.node}.${this.id}>`);
   }
   toJSON(): string {
     return this.toString();

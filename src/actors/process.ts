@@ -93,32 +93,37 @@ export abstract class Process {
  * timed out, does nothing.
  */
 export class ReplyTo {
-  /** @internal */
+  /** @internal The timeout armed for an open call (none for one answered while it was delivered). */
   timer: unknown = undefined;
+  /** @internal Answered, timed out, or its callee exited: nothing more happens to it. */
+  settled = false;
+  /** @internal The outcome of a call settled while it was being delivered (nothing awaits it yet). */
+  outcome: { ok: true; value: unknown } | undefined = undefined;
+  /** @internal Set once the caller awaits the reply (the call was still open after its delivery). */
+  resolve: ((outcome: { ok: true; value: unknown } | { ok: false; error: unknown }) => void) | undefined = undefined;
   private readonly callee: Process;
-  /** @internal */
-  readonly resolve: (outcome: { ok: true; value: unknown } | { ok: false; error: unknown }) => void;
   /** @internal */
   readonly request: unknown;
   /** @internal */
   readonly target: Pid | string;
   /** @internal */
-  constructor(
-    callee: Process,
-    resolve: (outcome: { ok: true; value: unknown } | { ok: false; error: unknown }) => void,
-    request: unknown,
-    target: Pid | string,
-  ) {
+  constructor(callee: Process, request: unknown, target: Pid | string) {
     this.callee = callee;
-    this.resolve = resolve;
     this.request = request;
     this.target = target;
   }
   reply(value: unknown): void {
     // One object is both the pending call and its reply address: no id map on the hot path.
-    if (!this.callee.pendingCalls.delete(this)) return;
+    if (this.settled) return;
+    this.settled = true;
+    const resolve = this.resolve;
+    if (resolve === undefined) {
+      this.outcome = { ok: true, value };
+      return;
+    }
+    this.callee.pendingCalls.delete(this);
     if (this.timer !== undefined) this.callee.kernel.env.clock.clearTimeout(this.timer);
-    this.resolve({ ok: true, value });
+    resolve({ ok: true, value });
   }
 }
 

@@ -60,3 +60,11 @@ export function report(logger: Logger, kind: ReportKind, fields: ReportFields, l
   if ('reason' in fields) record['reason'] = formatReason(fields.reason);
   logger[level](record, kind);
 }
+
+/**
+ * @internal Whether `report(logger, kind, …)` would write anything: lets a hot path (a crash, a
+ * restart, a child started) skip building a report's fields when its level is off.
+ */
+export function reporting(logger: Logger, kind: ReportKind): boolean {
+  return logger.isLevelEnabled(LEVEL[kind]);
+}

@@ -99,6 +99,7 @@ export const simChildMachine = setup({
   },
   actions: {
     provide: assign({ db: undefined, service: ({ context }) => ({ provider: context.input.id }) }),
+    opened: assign({ db: ({ event }) => (event as { output?: KvDb }).output, service: ({ context }) => ({ provider: context.input.id }) }),
     crash: ({ context }) => {
       disarm(context.input.env, context.armed);
       context.input.abandon?.(context.db);
@@ -118,7 +119,9 @@ export const simChildMachine = setup({
     stopsAtOnce: ({ context }) => !(context.input.stopMs > 0),
     // Timers only when there is something to time: an idle child arms none (xstate's own
     // delayed events would arm one per `after` even when its guard is false).
-    timed: ({ context }) => context.input.crashAfterMs !== undefined || (context.db !== undefined && (context.input.writeEveryMs ?? 0) > 0),
+    timed: ({ context }) => context.input.crashAfterMs !== undefined,
+    /** Opened a database (the boot actor's output, not yet in context): timed when it crashes or writes. */
+    timedWithDb: ({ context, event }) => context.input.crashAfterMs !== undefined || ((event as { output?: unknown }).output !== undefined && (context.input.writeEveryMs ?? 0) > 0),
   },
 }).createMachine({
   id: 'simChild',
@@ -139,14 +142,21 @@ export const simChildMachine = setup({
             if (input.kvDir !== undefined) return; // the boot actor probes its own
             for (const name in input.deps) input.probe('dep.use', { child: input.id, dep: name, provided: input.deps[name] !== undefined });
           },
-          always: [{ guard: 'opensDb', target: 'opening' }, { guard: 'startsAtOnce', target: '#simChild.running', actions: 'provide' }, { target: 'waiting' }],
+          always: [
+            { guard: 'opensDb', target: 'opening' },
+            { guard: 'startsAtOnce', target: '#simChild.running', actions: 'provide' },
+            { target: 'waiting' },
+          ],
         },
-        waiting: { after: { startMs: { target: '#simChild.running', actions: 'provide' } } },
+        waiting: { after: { startMs: [{ guard: 'timed', target: '#simChild.running.timed', actions: 'provide' }, { target: '#simChild.running.quiet', actions: 'provide' }] } },
         opening: {
           invoke: {
             src: 'boot',
             input: ({ context }) => context.input,
-            onDone: { target: '#simChild.running', actions: assign({ db: ({ event }) => event.output, service: ({ context }) => ({ provider: context.input.id }) }) },
+            onDone: [
+              { guard: 'timedWithDb', target: '#simChild.running.timed', actions: 'opened' },
+              { target: '#simChild.running.quiet', actions: 'opened' },
+            ],
             onError: { target: '#simChild.failed' },
           },
         },
@@ -154,6 +164,9 @@ export const simChildMachine = setup({
     },
     running: {
       tags: ['ready'],
+      // Entered at `timed` or `quiet` directly by the transitions above (no transient state: each
+      // eventless step is a whole microstep per incarnation); entered bare (a start at once), it
+      // picks.
       initial: 'pick',
       states: {
         pick: { always: [{ guard: 'timed', target: 'timed' }, { target: 'quiet' }] },
@@ -177,12 +190,17 @@ export const simChildMachine = setup({
           },
         },
       },
-      on: { 'ordo.stop': 'stopping' },
+      on: {
+        'ordo.stop': [
+          { guard: 'holdsDb', target: '#simChild.stopping.closing' },
+          { guard: 'stopsAtOnce', target: '#simChild.stopped' },
+          { target: '#simChild.stopping.waiting' },
+        ],
+      },
     },
     stopping: {
-      initial: 'pick',
+      initial: 'waiting',
       states: {
-        pick: { always: [{ guard: 'holdsDb', target: 'closing' }, { guard: 'stopsAtOnce', target: '#simChild.stopped' }, { target: 'waiting' }] },
         waiting: { after: { stopMs: '#simChild.stopped' } },
         closing: {
           invoke: {

@@ -2,10 +2,29 @@ import { MemoryLevel } from 'memory-level';
 import type { KvAdapter, KvDb, KvIterator, KvOp, KvOpenOptions, KvRange } from '../env/kv.ts';
 import { KvError } from '../env/kv.ts';
 
+/**
+ * One database "directory" on a simulated disk. Its `memory-level` instance is made at the
+ * first read or write, not at open: most simulated runs open a database and never touch its
+ * data, and an instance costs more than the rest of an open (a chaos run makes one per run).
+ */
+interface SimDir {
+  level: MemoryLevel<Buffer, Buffer> | undefined;
+}
+
 /** One simulated disk: the surviving bytes of every database "directory" opened on it. */
 interface SimDisk {
-  readonly dbs: Map<string, MemoryLevel<Buffer, Buffer>>;
+  readonly dbs: Map<string, SimDir>;
   readonly open: Set<string>;
+}
+
+const newLevel = (): MemoryLevel<Buffer, Buffer> => new MemoryLevel<Buffer, Buffer>({ keyEncoding: 'buffer', valueEncoding: 'buffer' });
+
+/** The directory's instance, made and opened on first use. */
+async function levelOf(d: SimDir): Promise<MemoryLevel<Buffer, Buffer>> {
+  if (d.level) return d.level;
+  const level = newLevel();
+  await level.open();
+  return (d.level ??= level);
 }
 
 /** Options for {@link createMemoryKv}. */
@@ -54,16 +73,14 @@ export function createMemoryKv(options: MemoryKvOptions = {}): KvAdapter & { rea
       return disk.dbs.has(dir);
     },
     async open(dir: string, o: KvOpenOptions): Promise<KvDb> {
-      let level = disk.dbs.get(dir);
-      if (!level) {
+      let d = disk.dbs.get(dir);
+      if (!d) {
         if (!o.createIfMissing) throw new KvError('missing', `${dir}: does not exist (createIfMissing is false)`, dir);
-        level = new MemoryLevel<Buffer, Buffer>({ keyEncoding: 'buffer', valueEncoding: 'buffer' });
-        await level.open();
-        disk.dbs.set(dir, level);
+        disk.dbs.set(dir, (d = { level: undefined }));
       }
       if (disk.open.has(dir)) throw new KvError('locked', `${dir}/LOCK: held by another handle`, dir);
       disk.open.add(dir);
-      const db = level;
+      const at = d;
       let closed = false;
       const check = (): void => {
         if (closed) throw new KvError('closed', 'database is closed', dir);
@@ -77,6 +94,7 @@ export function createMemoryKv(options: MemoryKvOptions = {}): KvAdapter & { rea
           } catch (err) {
             throw new KvError('io', (err as Error).message, dir, { cause: err });
           }
+          const db = at.level ?? (await levelOf(at)); // no extra await once it exists
           await db.batch(
             ops.map((op) =>
               op.type === 'put'
@@ -87,6 +105,7 @@ export function createMemoryKv(options: MemoryKvOptions = {}): KvAdapter & { rea
         },
         async get(column, key) {
           check();
+          const db = at.level ?? (await levelOf(at));
           return db.get(prefixed(column, key));
         },
         iterator(column: string, range: KvRange = {}): KvIterator {
@@ -95,6 +114,8 @@ export function createMemoryKv(options: MemoryKvOptions = {}): KvAdapter & { rea
           const end = Buffer.from(prefixed(column, Buffer.alloc(0)));
           end[end.length - 1] = SEP + 1;
           const upper = range.lte ? { lte: prefixed(column, range.lte) } : range.lt ? { lt: prefixed(column, range.lt) } : { lt: end };
+          // synchronous: a fresh instance opens itself (abstract-level defers operations until it has)
+          const db = (at.level ??= newLevel());
           const it = db.iterator({ ...lower, ...upper, reverse: range.reverse ?? false, limit: range.limit ?? -1 });
           const strip = Buffer.byteLength(column, 'utf8') + 1;
           return {

@@ -331,7 +331,14 @@ export const restarted: Oracle = {
   name: 'restarted',
   description: 'some child was restarted',
   check: (view) => {
-    const r = view.trace.find((x) => x['report'] === 'progress' && view.trace.some((y) => y['report'] === 'child_terminated' && y.t <= x.t && y['child'] === x['child']));
+    // a progress report of a child with a child_terminated report at or before its time (anywhere in the trace)
+    const firstExit = new Map<unknown, number>();
+    for (const y of view.trace) {
+      if (y['report'] !== 'child_terminated') continue;
+      const seen = firstExit.get(y['child']);
+      if (seen === undefined || y.t < seen) firstExit.set(y['child'], y.t);
+    }
+    const r = view.trace.find((x) => x['report'] === 'progress' && (firstExit.get(x['child']) ?? Infinity) <= x.t);
     return r ? OK : fail(0, 'no restart happened');
   },
 };

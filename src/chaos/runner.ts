@@ -137,7 +137,8 @@ async function execute(s: Scenario, o: RunOptions): Promise<RunReport> {
     const id = ev.pid.id;
     if (ev.type === 'state') {
       if (names.has(id)) return;
-      const name = kernel.processInfo(ev.pid)?.name ?? told.get(id) ?? String(ev.pid);
+      const live = kernel.lookup(ev.pid); // its name only (processInfo would describe its state too)
+      const name = (live?.alive ? live.name : undefined) ?? told.get(id) ?? String(ev.pid);
       names.set(id, name);
       current.set(name, ev.pid);
       sim.record('spawn', { name, pid: String(ev.pid) });
@@ -252,7 +253,7 @@ async function execute(s: Scenario, o: RunOptions): Promise<RunReport> {
   const disk = new Map<string, Map<string, string>>();
   for (const dir of kv.state.acked.keys()) disk.set(dir, await kv.snapshot(dir));
   const view: RunView = { scenario: s, trace: sim.trace, logs: sim.logs, tree: typeof s.tree === 'function' ? codeTree : s.tree, stopAt, timersLeft: sim.timers, stopped, kv: kv.state, disk };
-  const all = { ...library, ...o.oracles };
+  const all = o.oracles ? { ...library, ...o.oracles } : library;
   const violations: Violation[] = [];
   const sometimes: Record<string, boolean> = {};
   const specs = [...builtinInvariants.map((n) => ({ kind: 'always' as const, oracle: n, name: n })), ...s.invariants];

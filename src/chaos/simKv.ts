@@ -65,7 +65,7 @@ export function createSimKv(sim: Simulation, options: SimKvOptions = {}): SimKv 
     state,
     async snapshot(dir) {
       const out = new Map<string, string>();
-      const level = mem.disk.dbs.get(dir);
+      const level = mem.disk.dbs.get(dir)?.level;
       if (!level) return out;
       for (const [k, v] of await level.iterator().all()) {
         const sep = k.indexOf(0);

@@ -118,7 +118,7 @@ export class SimNats {
   partition(client: string): void {
     this.partitioned.add(client);
     this.sim.record('nats.partition', { client });
-    for (const c of this.clients) if (c.name === client) c.lost();
+    for (const c of this.clients) if (c.name === client) c.lost('reset');
   }
 
   /** Heals one client's partition (or all). Clients reconnect at their next attempt. */
@@ -147,7 +147,7 @@ export class SimNats {
     this.up = false;
     this.jetstreamReady = false;
     this.sim.record('nats.down', { downMs });
-    for (const c of this.clients) c.lost();
+    for (const c of this.clients) c.lost('eof');
     this.sim.schedule(downMs, 'io', 'nats:server.up', () => {
       this.up = true;
       this.sim.record('nats.up');
@@ -187,7 +187,7 @@ export class SimNats {
     for (const c of this.clients) {
       if (!c.connectedToServer()) continue;
       for (const s of c.subs.values()) {
-        if (!subjectMatches(s.subject, subject)) continue;
+        if (!s.live || !subjectMatches(s.subject, subject)) continue;
         if (s.queue === undefined) plain.push({ c, cb: s.cb });
         else groups.set(s.queue, [...(groups.get(s.queue) ?? []), { c, cb: s.cb }]);
       }
@@ -229,7 +229,8 @@ export class SimNats {
 export class SimClient implements ClusterTransport {
   readonly info: TransportServerInfo;
   readonly nc = undefined;
-  readonly subs = new Map<number, { subject: string; queue: string | undefined; cb: (m: CoreMsg) => void }>();
+  /** Core subscriptions; `live` once the server has the SUB (a round trip: {@link flush}). */
+  readonly subs = new Map<number, { subject: string; queue: string | undefined; live: boolean; cb: (m: CoreMsg) => void }>();
   readonly streams: ClusterTransport['streams'];
   private state: 'connected' | 'disconnected' | 'closed' = 'connected';
   /** Messages sent while disconnected (nats.js's reconnect buffer), flushed on reconnect. */
@@ -238,6 +239,8 @@ export class SimClient implements ClusterTransport {
   private readonly downLink: Link = { at: 0, queue: [] };
   private readonly listeners = new Set<(s: TransportStatus) => void>();
   private readonly onClosed: Array<(e: Error | undefined) => void> = [];
+  /** Flushes waiting for their PONG. */
+  private readonly pongs = new Set<(e: TransportError | undefined) => void>();
   /** Client side of each push: resumed (re-created at its next sequence) on reconnect. */
   private readonly consumers = new Set<{ resume(): void; lost(): void; end(): void }>();
   private subId = 0;
@@ -305,16 +308,33 @@ export class SimClient implements ClusterTransport {
     });
   }
 
-  /** @internal The connection dropped (partition, server down): disconnect, then reconnect attempts. */
-  lost(): void {
+  /**
+   * @internal The connection dropped: `eof` (the server closed it: a restart) or `reset` (a
+   * partition). Disconnect, then reconnect attempts; with `reconnect: false` closed at once, as
+   * nats.js does — `closed()` resolves with nothing after an EOF (checked on a real 2.9 server)
+   * and with a `closed` {@link TransportError} after a reset.
+   */
+  lost(how: 'eof' | 'reset'): void {
     if (this.state !== 'connected') return;
     this.state = 'disconnected';
     this.epoch++;
+    for (const s of this.subs.values()) s.live = false;
     for (const p of this.srv.pushes) if (p.client === this) p.active = false;
     for (const c of this.consumers) c.lost();
     this.emit({ type: 'disconnect', server: 'sim:4222' });
+    // nats.js rejects the PONGs it waits for when the connection drops (RequestError "connection disconnected")
+    this.settlePongs(new TransportError('connection disconnected', { kind: 'other', subject: this.name }));
+    if (this.opts.reconnect === false) {
+      return this.finish(how === 'eof' ? undefined : new TransportError(`connection to sim:4222 lost (${how}); reconnect disabled`, { kind: 'closed', subject: this.name }));
+    }
     this.emit({ type: 'reconnecting' });
     this.scheduleReconnect();
+  }
+
+  private settlePongs(e: TransportError | undefined): void {
+    const waiting = [...this.pongs];
+    this.pongs.clear();
+    for (const p of waiting) p(e);
   }
 
   private scheduleReconnect(): void {
@@ -322,9 +342,12 @@ export class SimClient implements ClusterTransport {
     this.reconnectTimer = this.srv.sim.clock.setTimeout(() => {
       this.reconnectTimer = undefined;
       if (this.state !== 'disconnected') return;
-      if (this.opts.reconnect === false) return void this.finish(new Error('connection lost; reconnect disabled'));
       if (!this.srv.reachable(this.name)) return this.scheduleReconnect();
       this.state = 'connected';
+      // nats.js sends every subscription first thing on a new connection
+      for (const s of this.subs.values()) s.live = true;
+      // a flush asked for while disconnected is rejected at the next dial (nats.js resets its outbound)
+      this.settlePongs(new TransportError('connection disconnected', { kind: 'other', subject: this.name }));
       this.emit({ type: 'reconnect', server: 'sim:4222' });
       const out = this.outbox;
       this.outbox = [];
@@ -348,6 +371,7 @@ export class SimClient implements ClusterTransport {
     for (const c of [...this.consumers]) c.end();
     this.subs.clear();
     this.outbox = [];
+    this.settlePongs(new TransportError('connection closed', { kind: 'closed', subject: this.name }));
     for (const r of this.onClosed.splice(0)) r(e);
   }
 
@@ -367,6 +391,24 @@ export class SimClient implements ClusterTransport {
   }
   async close(): Promise<void> {
     this.finish(undefined);
+  }
+  /**
+   * A PING/PONG round trip (nats.js `flush()`): the PING goes up behind everything this client
+   * sent before (in order on its link: subscriptions included), the PONG comes down behind
+   * everything the server sent it before. Rejected `closed` when the connection is closed,
+   * `other` when it drops first.
+   */
+  flush(): Promise<void> {
+    if (this.state === 'closed') return Promise.reject(new TransportError('connection closed', { kind: 'closed', subject: this.name }));
+    return new Promise<void>((resolve, reject) => {
+      const settle = (e: TransportError | undefined): void => (e ? reject(e) : resolve());
+      this.pongs.add(settle);
+      this.up('ping', () =>
+        this.down('pong', () => {
+          if (this.pongs.delete(settle)) settle(undefined);
+        }),
+      );
+    });
   }
   /**
    * A request to the server answered by `work` on arrival (an error it throws is the answer);
@@ -558,7 +600,10 @@ export class SimClient implements ClusterTransport {
 
   subscribe(subject: string, o: { queue?: string }, cb: (m: CoreMsg) => void): { unsubscribe(): void } {
     const id = ++this.subId;
-    this.subs.set(id, { subject, queue: o.queue, cb });
+    const sub = { subject, queue: o.queue, live: false, cb: (m: CoreMsg): void => void (this.subs.get(id) === sub && cb(m)) };
+    this.subs.set(id, sub);
+    // the SUB reaches the server after the latency (in order with what follows on the link)
+    this.up(`sub:${subject}`, () => void (sub.live = this.subs.get(id) === sub));
     return { unsubscribe: () => void this.subs.delete(id) };
   }
 

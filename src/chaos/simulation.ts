@@ -226,7 +226,7 @@ function createSimLogger(sim: Simulation): Logger {
           const obj = typeof first === 'object' && first !== null ? (first as Record<string, unknown>) : {};
           const msg = typeof first === 'string' ? first : (args[1] as string | undefined);
           const self = this as unknown as Logger;
-          const record = { ...(self === shared ? {} : self.bindings()), ...obj, t: target.now, level: typeof level === 'number' ? level : (LEVELS[String(level)] ?? 30), msg };
+          const record = { ...(self === shared ? undefined : bindingsOf(self)), ...obj, t: target.now, level: typeof level === 'number' ? level : (LEVELS[String(level)] ?? 30), msg };
           target.logs.push(record);
           if (typeof obj['report'] === 'string') target.trace.push({ ...record, kind: 'report' });
         },
@@ -235,6 +235,22 @@ function createSimLogger(sim: Simulation): Logger {
     { write: () => undefined },
   );
   return shared;
+}
+
+/** A child logger's bindings by its serialised chindings (pino's `bindings()` parses them on every call). */
+const parsedBindings = new Map<string, Record<string, unknown>>();
+const CHINDINGS = pino.symbols.chindingsSym;
+
+/** `logger.bindings()`, parsed once per distinct set of bindings (read-only: records spread it). */
+function bindingsOf(logger: Logger): Record<string, unknown> {
+  const key = (logger as unknown as Record<symbol, unknown>)[CHINDINGS];
+  if (typeof key !== 'string') return logger.bindings();
+  let b = parsedBindings.get(key);
+  if (b === undefined) {
+    if (parsedBindings.size >= 4096) parsedBindings.clear(); // bounded: bindings that name ephemeral things
+    parsedBindings.set(key, (b = logger.bindings()));
+  }
+  return b;
 }
 
 /** The file system in simulation when a scenario gives none: every call is refused, named. */

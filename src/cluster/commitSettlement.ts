@@ -162,6 +162,9 @@ export async function publishSettled(pending: PendingCommits, t: Tracked, deadli
       if (r === LEADER_ELECTED) {
         // the outstanding attempt may still be stored: only the same msg id may follow it
         mayHaveLanded = true;
+        // elections can follow one another (a flapping cluster): this path never sleeps, so it
+        // must honour the settle deadline itself, or a commit waits past it
+        if (d.stopped() || d.now() >= settleBy) return { kind: 'unknown', error: last ?? new Error('the stream elected a leader while the attempt was outstanding'), attempts: attempt };
         d.log.debug({ report: 'replication_publish_leader_elected', msgId: t.msgId, attempt }, 'the stream elected a leader: re-publishing at once');
         continue;
       }

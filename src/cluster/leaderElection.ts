@@ -60,11 +60,21 @@ export interface LeaseTiming {
 }
 
 /**
- * Leader election on a NATS KV lease, Oban #1488's lesson applied: the lease is taken only by
- * **create-if-absent** and renewed only by a **revision-checked update** of the revision this
- * node wrote — never an upsert of a row someone else owns. Any error → this node is not leader.
- * The leader also steps down on its own clock when a renewal has not succeeded within
- * `leaseTtlMs - renewMs`, before the server could expire the lease and let another node in.
+ * Leader election on a NATS KV lease, Oban #1488's lesson applied: a lease is taken only by a
+ * write that names what it replaces — **create-if-absent** on a fresh bucket, otherwise a
+ * **revision-checked update** of the revision this node read from the stream leader — and
+ * renewed only by a revision-checked update of the revision this node wrote. The fencing token
+ * is always the revision of this node's own acknowledged write, never one it read. Any error →
+ * this node is not leader. The leader steps down on its own clock when a renewal has not
+ * succeeded within `leaseTtlMs - renewMs`; {@link isLeader} checks that deadline itself, so a
+ * late timer never extends a term.
+ *
+ * The bucket has **no TTL** (no `max_age`): a lease does not vanish on the server, a follower
+ * takes it over once it has seen the same revision unchanged for a whole `leaseTtlMs` on its own
+ * clock (counted from a read that returned after the write, so never before the holder's own
+ * deadline). Server-side expiry is what made nats-server 2.9 hand one revision to two nodes: a
+ * create arriving as the key expires is checked by each replica against its own copy, and
+ * replicas expire on their own timers (docs/cluster.md, *Leases on nats-server 2.9*).
  *
  * @internal Driven by the election machine.
  */
@@ -72,11 +82,17 @@ export class KvLeaderElection implements Leadership {
   private kv: KV | undefined;
   private rev = 0;
   private current: LeaderTerm | undefined;
+  /** Until when (this node's clock) the current term may be claimed. */
+  private leaseUntil = 0;
   private seen: LeaseValue | undefined;
+  /** Another node's lease as the stream leader last showed it, and when this node first saw that revision. */
+  private observed: { rev: number; at: number } | undefined;
   private timer: TimerHandle | undefined;
   private deadline: TimerHandle | undefined;
   private stopped = false;
   private busy = false;
+  /** A tick was asked for while one ran: run again right after it. */
+  private again = false;
   private watcher: TransportKvWatch | undefined;
   private offConn: (() => void) | undefined;
   private offLeader: (() => void) | undefined;
@@ -100,9 +116,11 @@ export class KvLeaderElection implements Leadership {
   }
 
   isLeader(): boolean {
-    return this.current !== undefined;
+    return this.term() !== undefined;
   }
   term(): LeaderTerm | undefined {
+    // the step-down timer may run late (a busy event loop): the deadline itself decides
+    if (this.current && this.env.clock.now() >= this.leaseUntil) this.stepDown('lease_expired');
     return this.current;
   }
   leader(): { node: string; incarnation: string } | undefined {
@@ -121,8 +139,9 @@ export class KvLeaderElection implements Leadership {
     const timeout = Math.max(250, Math.floor(this.opts.timing.renewMs));
     const replicas = this.opts.replicas ?? 1;
     const bucket = leaseBucket(this.opts.cluster);
-    this.kv = await createWithReplicas(`KV_${bucket}`, replicas, () => this.conn.transport.kv(bucket, { ttlMs: this.opts.timing.leaseTtlMs, history: 1, timeoutMs: timeout, replicas }), { node: this.opts.node });
+    this.kv = await createWithReplicas(`KV_${bucket}`, replicas, () => this.conn.transport.kv(bucket, { history: 1, timeoutMs: timeout, replicas }), { node: this.opts.node });
     await reconcileReplicas(this.conn.transport, `KV_${bucket}`, replicas, this.opts.replicasExplicit ?? false, this.log, { node: this.opts.node });
+    await this.removeBucketTtl(`KV_${bucket}`);
     await this.tick();
     await this.openWatch();
     // The lease bucket elected a leader (after losing one): a follower campaigns and re-watches now.
@@ -137,10 +156,22 @@ export class KvLeaderElection implements Leadership {
   }
 
   /**
-   * Followers watch the lease key: a renewal (PUT) pushes the next campaign to just after the
-   * lease would expire (`seen + leaseTtlMs`), a release (DEL) triggers one at once. So failover
-   * after a leader dies is the lease TTL counted from its last renewal, not TTL + a poll period.
-   * The poll (`retryMs`) stays as the fallback when the watch is down.
+   * A lease bucket made by an earlier Ordo has a TTL (`max_age`): removed, so no lease is
+   * expired by the server (see the class doc). Logged `election_lease_bucket_ttl_removed`.
+   */
+  private async removeBucketTtl(stream: string): Promise<void> {
+    const info = await this.conn.transport.streams.info(stream);
+    if (!(info.config.maxAgeMs && info.config.maxAgeMs > 0)) return;
+    await this.conn.transport.streams.update(stream, { maxAgeMs: 0 });
+    this.log.info({ report: 'election_lease_bucket_ttl_removed', stream, maxAgeMs: info.config.maxAgeMs }, 'lease bucket TTL removed: leases expire on the followers\' clocks');
+  }
+
+  /**
+   * Followers watch the lease key: every change (a renewal, a release) makes them read the lease
+   * from the stream leader at once, so a follower sees each revision within a round trip of its
+   * write, and takes over a dead leader's lease `leaseTtlMs` after its last renewal. The watch's
+   * own revisions are not used (a watch is served by one replica). The poll (`retryMs`) stays
+   * as the fallback when the watch is down.
    */
   private async openWatch(): Promise<void> {
     if (!this.kv || this.stopped) return;
@@ -154,11 +185,9 @@ export class KvLeaderElection implements Leadership {
     }
     this.watcher = it;
     void (async () => {
-      for await (const e of it) {
+      for await (const _e of it) {
         if (this.stopped) break;
-        if (this.current) continue;
-        if (e.operation === 'PUT') this.schedule(this.opts.timing.leaseTtlMs + 5);
-        else this.schedule(0);
+        if (!this.current) this.schedule(0);
       }
     })().catch((err: unknown) => this.log.debug({ report: 'election_watch_ended', err }, 'lease watch ended'));
   }
@@ -188,68 +217,145 @@ export class KvLeaderElection implements Leadership {
   }
 
   private async tick(): Promise<void> {
-    if (this.stopped || this.busy || !this.kv) return;
+    if (this.stopped || !this.kv) return;
+    if (this.busy) {
+      this.again = true;
+      return;
+    }
     this.busy = true;
+    this.again = false;
+    let next: number;
     try {
-      if (this.current) await this.renew(this.kv);
-      else await this.campaign(this.kv);
+      next = this.current ? await this.renew(this.kv) : await this.campaign(this.kv);
     } finally {
       this.busy = false;
     }
-    const t = this.opts.timing;
-    this.schedule(this.current ? t.renewMs : t.retryMs / 2 + this.env.random.int(Math.max(1, Math.floor(t.retryMs))));
+    // a watch event during a follower's read: the lease may have changed since, look again now
+    this.schedule(this.again && !this.current ? 0 : next);
   }
 
-  private async campaign(kv: KV): Promise<void> {
-    const sentAt = this.env.clock.now();
+  /** The follower's poll period, jittered. */
+  private retryDelay(): number {
+    const t = this.opts.timing;
+    return t.retryMs / 2 + this.env.random.int(Math.max(1, Math.floor(t.retryMs)));
+  }
+
+  /** Reads the lease from the stream leader and takes it if it is free; returns the delay to the next tick. */
+  private async campaign(kv: KV): Promise<number> {
+    let cur: KvWatchEntry | null;
     try {
-      const rev = await kv.create(this.opts.name, JSON.stringify(this.me));
-      this.becomeLeader(rev, rev, sentAt);
-      return;
+      cur = await kv.get(this.opts.name);
     } catch (e) {
-      // Someone holds it — or our own create timed out after it landed. Look, and adopt the
-      // lease only if it is exactly ours (same node *and* incarnation).
+      this.log.debug({ report: 'election_campaign_failed', err: e }, 'lease read failed');
+      return this.retryDelay();
+    }
+    const readAt = this.env.clock.now();
+    if (!cur) {
+      // a bucket that never held this lease
+      const sentAt = this.env.clock.now();
       try {
-        const cur = await kv.get(this.opts.name);
-        if (cur && cur.operation === 'PUT') {
-          const v = cur.json<LeaseValue>();
-          this.seen = { node: String(v.node), incarnation: String(v.incarnation) };
-          if (v.node === this.me.node && v.incarnation === this.me.incarnation) this.becomeLeader(cur.revision, cur.revision, sentAt);
-        } else this.seen = undefined;
-      } catch (e2) {
-        this.log.debug({ report: 'election_campaign_failed', err: new AggregateError([e, e2], 'create refused and the lease read failed') }, 'campaign failed');
+        this.becomeLeader(await kv.create(this.opts.name, JSON.stringify(this.me)), sentAt, 'created');
+        return this.opts.timing.renewMs;
+      } catch (e) {
+        this.log.debug({ report: 'election_campaign_failed', err: e }, 'lease create refused');
+        return this.retryDelay();
       }
     }
+    let why: string;
+    if (cur.operation !== 'PUT') {
+      this.seen = undefined;
+      why = 'released';
+    } else {
+      let v: LeaseValue;
+      try {
+        v = cur.json<LeaseValue>();
+      } catch {
+        v = { node: '', incarnation: '' }; // not a lease: someone else's row, left alone until it goes stale
+      }
+      this.seen = { node: String(v.node), incarnation: String(v.incarnation) };
+      if (v.node === this.me.node && v.incarnation === this.me.incarnation) why = 'own';
+      else {
+        if (this.observed?.rev !== cur.revision) this.observed = { rev: cur.revision, at: readAt };
+        const left = this.observed.at + this.opts.timing.leaseTtlMs - readAt;
+        if (left > 0) return left + 5;
+        why = 'expired';
+      }
+    }
+    return this.takeOver(kv, cur.revision, why);
   }
 
-  private async renew(kv: KV): Promise<void> {
+  /**
+   * Replaces revision `rev` (a release marker, this node's own lease from an earlier term, or a
+   * lease unchanged for a whole TTL) with this node's lease, then reads it back: nats-server 2.9
+   * checks an update's expected revision before proposing it, so two updates of the same
+   * revision racing each other can both be stored — only the later one is the lease.
+   */
+  private async takeOver(kv: KV, rev: number, why: string): Promise<number> {
+    const sentAt = this.env.clock.now();
+    let token: number;
+    try {
+      token = await kv.update(this.opts.name, JSON.stringify(this.me), rev);
+    } catch (e) {
+      this.log.debug({ report: 'election_campaign_failed', err: e, why }, 'lease takeover refused');
+      return this.retryDelay();
+    }
+    try {
+      const back = await kv.get(this.opts.name);
+      if (!back || back.revision !== token) {
+        this.log.info({ report: 'election_takeover_raced', token, now: back?.revision }, 'another node replaced the lease right after this node took it');
+        return this.retryDelay();
+      }
+    } catch (e) {
+      this.log.debug({ report: 'election_campaign_failed', err: e, why }, 'lease read-back failed');
+      return this.retryDelay();
+    }
+    this.observed = undefined;
+    this.becomeLeader(token, sentAt, why);
+    return this.opts.timing.renewMs;
+  }
+
+  private async renew(kv: KV): Promise<number> {
     const sentAt = this.env.clock.now();
     try {
       const rev = await kv.update(this.opts.name, JSON.stringify(this.me), this.rev);
-      if (!this.current) return; // stepped down meanwhile; a later campaign adopts it if still ours
+      if (!this.term()) return this.retryDelay(); // stepped down meanwhile; a later campaign takes it back if still ours
       this.rev = rev;
       this.armDeadline(sentAt);
+      return this.opts.timing.renewMs;
     } catch (e) {
       this.log.warn({ report: 'election_renew_failed', err: e }, 'lease renewal failed; stepping down');
       this.stepDown('renew_failed');
+      return this.retryDelay();
     }
   }
 
-  private becomeLeader(token: number, rev: number, sentAt: number): void {
+  /** `token` is the revision of this node's own acknowledged write, sent at `sentAt`. */
+  private becomeLeader(token: number, sentAt: number, why: string): void {
     if (this.stopped) return;
-    this.rev = rev;
+    if (this.until(sentAt) <= this.env.clock.now()) {
+      this.log.warn({ report: 'election_write_too_slow', token, why }, 'the lease write took longer than the lease: not claimed');
+      return;
+    }
+    this.rev = token;
     this.current = { node: this.me.node, incarnation: this.me.incarnation, token };
     this.armDeadline(sentAt);
-    this.log.info({ report: 'election_leader', token }, 'became leader');
+    this.log.info({ report: 'election_leader', token, why }, 'became leader');
     for (const l of [...this.listeners.leader]) l(this.current);
+  }
+
+  /** The end of a term whose last successful write was sent at `sentAt`: before the lease could go stale for a follower. */
+  private until(sentAt: number): number {
+    const t = this.opts.timing;
+    return sentAt + t.leaseTtlMs - Math.min(t.renewMs, t.leaseTtlMs / 4);
   }
 
   /** Steps down on our own clock if no renewal lands before the lease could expire on the server. */
   private armDeadline(sentAt: number): void {
     this.env.clock.clearTimeout(this.deadline);
-    const t = this.opts.timing;
-    const until = sentAt + t.leaseTtlMs - Math.min(t.renewMs, t.leaseTtlMs / 4);
-    this.deadline = this.env.clock.setTimeout(() => this.stepDown('lease_expired'), Math.max(0, until - this.env.clock.now()));
+    this.leaseUntil = this.until(sentAt);
+    const left = this.leaseUntil - this.env.clock.now();
+    if (left <= 0) this.stepDown('lease_expired');
+    else this.deadline = this.env.clock.setTimeout(() => this.stepDown('lease_expired'), left);
   }
 
   private stepDown(why: string): void {

@@ -50,6 +50,7 @@ export function nodePermissions(cluster: string, node: string, stores: readonly 
     publish: {
       allow: [
         `ordo.repl.${cluster}.*.${node}.>`,
+        `ordo.fair.${cluster}.*.${node}`,
         `ordo.snap.${cluster}.>`,
         `ordo.jobs.${cluster}.>`,
         '_INBOX.>',
@@ -61,7 +62,7 @@ export function nodePermissions(cluster: string, node: string, stores: readonly 
       ],
       deny,
     },
-    subscribe: { allow: ['_INBOX.>', `ordo.snap.${cluster}.>`, `ordo.jobs.${cluster}.>`] },
+    subscribe: { allow: ['_INBOX.>', `ordo.snap.${cluster}.>`, `ordo.jobs.${cluster}.>`, `ordo.fair.${cluster}.>`] },
   };
 }
 

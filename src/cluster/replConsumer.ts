@@ -17,6 +17,9 @@ const MAX_BACKOFF_MS = 500;
 const WOKEN = Symbol('woken');
 /** How often the watchdog looks. */
 const WATCHDOG_EVERY_MS = 250;
+/** While a consumer is being re-created: how often JetStream's meta leader is asked for (`$JS.API.INFO`), and how long each ask may take. */
+const META_PROBE_EVERY_MS = 250;
+const META_PROBE_TIMEOUT_MS = 300;
 
 /** What a {@link ReplConsumer} needs from its replicator. */
 export interface ReplConsumerDeps {
@@ -52,6 +55,8 @@ export class ReplConsumer {
   private messages: ConsumerMessages | undefined;
   private recovering = false;
   private wakeUp: (() => void) | undefined;
+  /** Why {@link wake} was last called (logged with the fresh attempt). */
+  private wakeReason = 'stream_leader_elected';
   /** Last sign of life of the current consumer (a message, a heartbeat, a new pull), or of a disconnect. */
   private lastSeen = 0;
   /** A message is being handed to the store (its time is not the consumer's silence). */
@@ -154,13 +159,17 @@ export class ReplConsumer {
     }
     this.recovering = true;
     const t0 = d.env.clock.now();
+    // creating a consumer needs the JetStream meta leader, and 2.9 publishes no advisory when a
+    // new one is elected: ask for it (one short $JS.API.INFO request every 250 ms) while
+    // recovering, and start a fresh attempt the moment it answers after it did not
+    const probe = this.probeMeta();
     void (async () => {
       for (let attempt = 1; d.active(); attempt++) {
         try {
           // a new stream leader while an attempt is stuck (on a dead server's request timeout):
           // start a fresh one at once — the superseded attempt closes what it created
           if ((await this.orWake(this.start())) === WOKEN) {
-            d.log.info({ report: 'replication_consumer_retry_now', trigger, attempt }, 'the stream elected a leader: re-creating the consumer at once');
+            d.log.info({ report: 'replication_consumer_retry_now', trigger, attempt, why: this.wakeReason }, `${this.wakeReason === 'meta_leader_back' ? 'JetStream has a meta leader again' : 'the stream elected a leader'}: re-creating the consumer at once`);
             continue;
           }
           // JetStream 2.9 places an R1 consumer on any of the stream's peers, an offline one
@@ -188,8 +197,51 @@ export class ReplConsumer {
         }
       }
     })().finally(() => {
+      probe.cancel();
       this.recovering = false;
     });
+  }
+
+  /**
+   * Polls JetStream's meta leader while a recovery runs (see {@link META_PROBE_EVERY_MS}); once a
+   * probe is answered after one that was not, {@link wake}s the recovery (reason
+   * `meta_leader_back`). A meta leader that answers all along wakes nothing. Without
+   * `checkJetStream` on the transport, nothing is polled.
+   */
+  private probeMeta(): { cancel(): void } {
+    const { d } = this;
+    let stopped = false;
+    let missing = false;
+    let timer: ReturnType<Env['clock']['setTimeout']> | undefined;
+    const next = (): void => {
+      if (stopped) return;
+      timer = d.env.clock.setTimeout(() => {
+        timer = undefined;
+        if (stopped || !d.active()) return;
+        d.transport.checkJetStream(META_PROBE_TIMEOUT_MS).then(
+          () => {
+            if (stopped) return;
+            if (missing) {
+              missing = false;
+              d.log.info({ report: 'replication_meta_leader_back' }, 'JetStream meta leader answers again');
+              this.wake('meta_leader_back');
+            }
+            next();
+          },
+          () => {
+            missing = true;
+            next();
+          },
+        );
+      }, META_PROBE_EVERY_MS);
+    };
+    if (typeof d.transport.checkJetStream === 'function') next();
+    return {
+      cancel: () => {
+        stopped = true;
+        if (timer !== undefined) d.env.clock.clearTimeout(timer);
+      },
+    };
   }
 
   /**
@@ -212,9 +264,11 @@ export class ReplConsumer {
     );
   }
 
-  /** Ends a recovery's back-off wait, or its stuck attempt, now (the stream has a leader again). */
-  wake(): void {
-    this.wakeUp?.();
+  /** Ends a recovery's back-off wait, or its stuck attempt, now (the stream, or JetStream's meta group, has a leader again). */
+  wake(reason = 'stream_leader_elected'): void {
+    if (!this.wakeUp) return;
+    this.wakeReason = reason;
+    this.wakeUp();
   }
 
   /** `attempt`, or {@link WOKEN} when {@link wake} is called first (the attempt's failure is then ignored). */

@@ -7,6 +7,7 @@ import { publishSettled, type PendingCommits } from './commitSettlement.ts';
 import { classifyJetStreamError } from './replicas.ts';
 import { encodeBatch, replSubject, tableSubjects, tablesOf, validateBatch } from './replCodec.ts';
 import type { ReplApplier } from './replApplier.ts';
+import type { CommitFairness } from './commitFairness.ts';
 import type { CommitBatch, CommitOp, ReplicatorCommitOptions } from '../store/types.ts';
 
 /** The stream's duplicate window: a publish retried with the same msg id within it is deduplicated by the server. */
@@ -35,6 +36,8 @@ export interface ReplPublisherDeps {
   conflictScope: 'stream' | 'table';
   commitTimeoutMs: number;
   settleTimeoutMs: number;
+  /** Stream-scope fairness: hold requests of nodes that keep losing (see {@link CommitFairness}). */
+  fairness?: CommitFairness;
   /** A wait for the stream's next LEADER_ELECTED advisory: retrying publishes re-publish at once. */
   leaderElected?: () => { promise: Promise<void>; cancel: () => void };
 }
@@ -89,6 +92,8 @@ export class ReplPublisher {
       if (d.env.clock.now() >= deadline) {
         throw new ReplUnavailableError(`commit timed out behind this node's earlier commits (${d.commitTimeoutMs} ms)`, this.ids());
       }
+      // another node keeps losing the stream-wide race: let it through first (bounded, ≤ 2 s)
+      if (check && !bySubject) await d.fairness?.gate();
       await this.publishAndApply(batch, local, tables, subject, check, bySubject, opts.stillValid, deadline);
     } finally {
       release?.();
@@ -139,6 +144,7 @@ export class ReplPublisher {
     // table scope: settled by the table's subjects of every node (the key), not by this node's own subject
     const tracked = d.pending.track(msgID, expectSeq === undefined ? undefined : { seq: expectSeq, subject: tableKey });
     const settleBy = deadline + d.settleTimeoutMs;
+    const sentAt = d.env.clock.now();
     const outcome = await publishSettled(d.pending, tracked, deadline, settleBy, {
       publish: () => d.transport().publish(subject, data, { msgID, expect, timeoutMs: d.publishTimeoutMs }),
       now: () => d.env.clock.now(),
@@ -150,6 +156,10 @@ export class ReplPublisher {
       ...(d.leaderElected ? { leaderElected: d.leaderElected } : {}),
     });
     const ids = this.ids();
+    if (check && !bySubject) {
+      if (outcome.kind === 'conflict') d.fairness?.lostRace(d.env.clock.now() - sentAt);
+      else if (outcome.kind === 'committed') d.fairness?.won();
+    }
     if (outcome.kind === 'conflict') {
       // Catch up with the winners first: the store's re-check must see what beat us.
       this.conflicts++;

@@ -11,6 +11,7 @@ import { tableSubjects } from './replCodec.ts';
 import { validateName } from './config.ts';
 import { serverHas } from './serverFeatures.ts';
 import { FOREIGN, ReplApplier } from './replApplier.ts';
+import { CommitFairness } from './commitFairness.ts';
 import { DUPLICATE_WINDOW_MS, ReplPublisher } from './replPublisher.ts';
 import { ReplSnapshots } from './replSnapshots.ts';
 import type { CommitBatch, Replicator as StoreReplicator, ReplicatorCommitOptions } from '../store/types.ts';
@@ -133,6 +134,7 @@ export class Replicator implements StoreReplicator {
   private readonly pending = new PendingCommits();
   private readonly applier: ReplApplier;
   private readonly publisher: ReplPublisher;
+  private readonly fairness: CommitFairness;
   private readonly snapshots: ReplSnapshots;
   private readonly log;
 
@@ -167,8 +169,10 @@ export class Replicator implements StoreReplicator {
       onGap: (seq) => void this.resync(seq),
       onHalt: (e) => this.onFailed(e),
     });
+    this.fairness = new CommitFairness({ env, transport: () => this.conn.transport, cluster: opts.cluster, store: opts.store, node: opts.node, log: this.log });
     this.publisher = new ReplPublisher({
       ...common,
+      fairness: this.fairness,
       env,
       conn,
       incarnation: opts.incarnation,
@@ -238,6 +242,8 @@ export class Replicator implements StoreReplicator {
         // from the node its subject names: it could replay or forge another node's message.
         // Only what a node published here is applied.
         const copied = m.headers !== undefined && SERVER_COPY_HEADERS.some((h) => m.headers!.has(h));
+        // a node that asked the others to hold off got through: the hold ends
+        if (!copied && m.subject.startsWith(`${this.prefix}.`)) this.fairness.applied(m.subject.slice(this.prefix.length + 1).split('.', 1)[0]!);
         return a.enqueue(m.seq, m.subject, copied ? FOREIGN : m.data, undefined, m.headers?.get('Nats-Msg-Id') || undefined);
       },
       active: () => !a.halted && !this.stopped && !this.resyncing,
@@ -250,6 +256,7 @@ export class Replicator implements StoreReplicator {
     const { firstSeq: first, lastSeq: last } = info.state;
     if (last > a.applied && a.applied < first - 1) await this.snapshots.catchUp(first);
     await this.consumer.start();
+    this.fairness.start();
     // Wait until the local store has applied what the stream held at start: then reads are current.
     // A long catch-up is fine as long as it progresses; it fails only after commitTimeoutMs
     // without any progress.
@@ -304,6 +311,7 @@ export class Replicator implements StoreReplicator {
     this.store.setReplicator({ commit: () => Promise.reject(refusal) });
     this.offLeader?.();
     this.snapSub?.unsubscribe();
+    this.fairness.stop();
     await this.consumer?.close();
     this.applier.rejectWaiters(0, new ReplUnavailableError('replication stopped', { node: this.opts.node, stream: this.stream }));
     this.pending.giveUpAll();

@@ -1,6 +1,7 @@
 import * as http from 'node:http';
 import { connect } from 'node:net';
-import { chmodSync, unlinkSync } from 'node:fs';
+import { chmodSync, linkSync, mkdtempSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 
 /** A request as the health endpoint sees it. */
 export interface HttpRequest {
@@ -11,7 +12,11 @@ export interface HttpRequest {
   readonly body?: string;
 }
 
-/** Where a server listens: a TCP port, or a unix socket path (created mode 0600; a stale one left by a dead process is replaced). */
+/**
+ * Where a server listens: a TCP port, or a unix socket path (mode 0600, and never reachable by
+ * anyone else even for an instant: bound inside a fresh 0700 directory, then hard-linked into
+ * place; a stale one left by a dead process is replaced, a live one is `EADDRINUSE`).
+ */
 export type HttpListenOptions = { readonly port: number; readonly host?: string } | { readonly path: string };
 
 /** Options of {@link HttpAdapter.send}. */
@@ -66,6 +71,37 @@ function socketAlive(path: string): Promise<boolean> {
   });
 }
 
+/**
+ * Listens on the unix socket `path` without a moment at the default mode: the socket is bound
+ * in a new directory only the owner can enter (`mkdtemp`: 0700, next to `path`, so on the same
+ * file system), set to 0600 there, then hard-linked to `path` — `link` fails on an existing path,
+ * so a live socket is never replaced, and a stale one is unlinked first. Returns the socket's
+ * inode (so closing removes `path` only while it is still this socket).
+ */
+async function listenPrivate(server: http.Server, path: string): Promise<number> {
+  const dir = mkdtempSync(join(dirname(path), `.${basename(path)}-`));
+  const tmp = join(dir, 's');
+  try {
+    await listenOnce(server, { path: tmp });
+    chmodSync(tmp, 0o600);
+    try {
+      linkSync(tmp, path);
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'EEXIST') throw e;
+      // a socket file left by a process that died (kill -9) is replaced; a live one is not
+      if (await socketAlive(path)) throw Object.assign(new Error(`listen EADDRINUSE: address already in use ${path}`), { code: 'EADDRINUSE', path });
+      unlinkSync(path);
+      linkSync(tmp, path);
+    }
+    return statSync(path).ino;
+  } catch (e) {
+    await new Promise<void>((done) => server.close(() => done()));
+    throw e;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 function listenOnce(server: http.Server, options: HttpListenOptions): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -104,22 +140,24 @@ export function createRealHttp(): HttpAdapter {
         })();
       });
       server.keepAliveTimeout = 1000;
-      try {
-        await listenOnce(server, options);
-      } catch (e) {
-        // a socket file left by a process that died (kill -9) is replaced; a live one is not
-        if (!('path' in options) || (e as { code?: string }).code !== 'EADDRINUSE' || (await socketAlive(options.path))) throw e;
-        unlinkSync(options.path);
-        await listenOnce(server, options);
-      }
-      if ('path' in options) chmodSync(options.path, 0o600);
+      const ino = 'path' in options ? await listenPrivate(server, options.path) : (await listenOnce(server, options), undefined);
       const addr = server.address();
       const port = typeof addr === 'object' && addr ? addr.port : 0;
       return {
         port,
         close: () =>
           new Promise<void>((done) => {
-            server.close(() => done());
+            server.close(() => {
+              // the socket file is a link made by listenPrivate: remove it, unless another process replaced it since
+              if ('path' in options && ino !== undefined) {
+                try {
+                  if (statSync(options.path).ino === ino) unlinkSync(options.path);
+                } catch {
+                  // already gone
+                }
+              }
+              done();
+            });
             server.closeIdleConnections();
           }),
       };

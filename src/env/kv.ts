@@ -121,7 +121,6 @@ export interface KvDb {
  */
 export type KvErrorKind = 'locked' | 'missing' | 'corrupt' | 'io' | 'nospace' | 'readonly' | 'closed';
 
-/** A key-value failure with a machine-readable `kind`. */
 /** An option of a key-value adapter has a value it does not accept: `option` names it, `value` is what was given. */
 export class KvOptionsError extends OrdoError {
   readonly code = 'ORDO_KV_OPTIONS' as const;
@@ -130,13 +129,21 @@ export class KvOptionsError extends OrdoError {
   /** The value given. */
   readonly value: unknown;
   constructor(option: string, value: unknown, expected: string) {
-    super(`${option} must be ${expected}, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
+    super(`${option} must be ${expected}, got ${showOption(value)}`);
     this.name = 'KvOptionsError';
     this.option = option;
     this.value = value;
   }
 }
 
+/** The given value of an option for a message; never throws (a null-prototype object has no toString). */
+function showOption(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return String(value);
+  return Object.prototype.toString.call(value);
+}
+
+/** A key-value failure with a machine-readable `kind`. */
 export class KvError extends OrdoError {
   readonly code = 'ORDO_KV_ERROR' as const;
   /** Why it failed. */

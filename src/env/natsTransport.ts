@@ -71,15 +71,60 @@ function toStatus(s: Status): TransportStatus | undefined {
 }
 
 const entry = (e: KvEntry): TransportKvEntry => e;
+const dec = new TextDecoder();
 
-function kvAdapter(kv: KV): TransportKv {
+/** A KV entry from the bucket stream's stored message (`KV-Operation` header: DEL / PURGE markers). */
+function storedEntry(bucket: string, m: StoredMsg): TransportKvEntry {
+  const op = m.header?.get('KV-Operation');
   return {
-    get: (key) => wrap(key, async () => {
-      const e = await kv.get(key);
-      return e ? entry(e) : null;
-    }),
+    key: m.subject.slice(`$KV.${bucket}.`.length),
+    value: m.data,
+    revision: m.seq,
+    created: m.time,
+    operation: op === 'DEL' ? 'DEL' : op === 'PURGE' ? 'PURGE' : 'PUT',
+    string: () => dec.decode(m.data),
+    json: <T>() => JSON.parse(dec.decode(m.data)) as T,
+  };
+}
+
+/** The JetStream API's "wrong last sequence" (a create whose key exists, an update of a stale revision). */
+const WRONG_LAST_SEQUENCE = 10071;
+
+/**
+ * Reads and creates go to the **stream leader**, never to a replica: nats.js's `get` (and the
+ * delete-marker fallback inside its `create`) use a direct get, which nats-server 2.9 lets any
+ * replica answer — and replicas of one R3 bucket can hold different entries at the same
+ * revision (a create at the moment its key expires is stored by the replicas that had expired
+ * it and refused by the others; docs/cluster.md, *Leases on nats-server 2.9*). A revision read
+ * from a replica is then not the one the leader checks an update against.
+ */
+function kvAdapter(kv: KV, bucket: string, jsm: () => Promise<JetStreamManager>): TransportKv {
+  const stream = `KV_${bucket}`;
+  const get = async (key: string): Promise<TransportKvEntry | null> => {
+    let m: StoredMsg | null;
+    try {
+      m = await (await jsm()).streams.getMessage(stream, { last_by_subj: `$KV.${bucket}.${key}` });
+    } catch (e) {
+      if (e instanceof JetStreamApiError && e.code === 10037) return null; // no message
+      throw e;
+    }
+    return m ? storedEntry(bucket, m) : null;
+  };
+  return {
+    get: (key) => wrap(key, () => get(key)),
     put: (key, value) => wrap(key, () => kv.put(key, toBytes(value))),
-    create: (key, value) => wrap(key, () => kv.create(key, toBytes(value))),
+    create: (key, value) =>
+      wrap(key, async () => {
+        try {
+          return await kv.put(key, toBytes(value), { previousSeq: 0 });
+        } catch (e) {
+          if (!(e instanceof JetStreamApiError) || e.code !== WRONG_LAST_SEQUENCE) throw e;
+          // the key exists: a delete / purge marker counts as absent (as nats.js's create does)
+          const cur = await get(key);
+          if (cur && cur.operation !== 'PUT') return kv.update(key, toBytes(value), cur.revision);
+          throw e;
+        }
+      }),
     update: (key, value, revision) => wrap(key, () => kv.update(key, toBytes(value), revision)),
     delete: (key, o) => wrap(key, () => kv.delete(key, o?.previousRevision ? { previousSeq: o.previousRevision } : undefined)),
     purge: (key) => wrap(key, () => kv.purge(key)),
@@ -154,6 +199,13 @@ export function natsTransport(nc: NatsConnection): ClusterTransport {
     jsmP ??= jetstreamManager(nc, { checkAPI: false });
     return jsmP;
   };
+  const jsms = new Map<number, Promise<JetStreamManager>>();
+  /** A manager whose requests time out after `timeout` (a bucket's reads keep the bucket's timeout). */
+  const jsmFor = (timeout = 5000): Promise<JetStreamManager> => {
+    let m = jsms.get(timeout);
+    if (!m) jsms.set(timeout, (m = jetstreamManager(nc, { timeout, checkAPI: false })));
+    return m;
+  };
   const listeners = new Set<(s: TransportStatus) => void>();
   void (async () => {
     for await (const s of nc.status()) {
@@ -176,16 +228,19 @@ export function natsTransport(nc: NatsConnection): ClusterTransport {
       listeners.add(l);
       return () => listeners.delete(l);
     },
-    closed: () => nc.closed().then((e) => e ?? undefined),
+    // nats.js resolves with nothing after a clean close (an EOF from the server included), else
+    // with the socket's or the protocol's error: a `closed` TransportError carrying it
+    closed: () => nc.closed().then((e) => (e ? new TransportError(`connection closed: ${e.message}`, { kind: 'closed', cause: e }) : undefined)),
     isClosed: () => nc.isClosed(),
     drain: () => nc.drain(),
     close: () => nc.close(),
+    flush: () => wrap(undefined, () => nc.flush()),
     server: () => nc.getServer(),
     checkJetStream: (timeoutMs) => wrap(undefined, async () => void (await jetstreamManager(nc, { timeout: timeoutMs }))),
     kv: (bucket, o = {}) =>
       wrap(`KV_${bucket}`, async () => {
         const kvm = new Kvm(jsFor(o.timeoutMs));
-        return kvAdapter(await kvm.create(bucket, { history: o.history ?? 1, replicas: o.replicas ?? 1, ...(o.ttlMs ? { ttl: o.ttlMs } : {}), ...(o.timeoutMs ? { timeout: o.timeoutMs } : {}) }));
+        return kvAdapter(await kvm.create(bucket, { history: o.history ?? 1, replicas: o.replicas ?? 1, ...(o.ttlMs ? { ttl: o.ttlMs } : {}), ...(o.timeoutMs ? { timeout: o.timeoutMs } : {}) }), bucket, () => jsmFor(o.timeoutMs));
       }),
     objectStore: (bucket, o = {}) =>
       wrap(`OBJ_${bucket}`, async () => {

@@ -24,13 +24,25 @@ export interface ClusterTransport {
   readonly nc?: NatsConnectionOf | undefined;
   /** Subscribes to the client's status events; returns the unsubscribe function. */
   onStatus(listener: (s: TransportStatus) => void): () => void;
-  /** Resolves when the connection is closed for good (with the error that closed it, if any). */
+  /**
+   * Resolves when the connection is closed for good: with nothing after a clean close (by the
+   * client, or the server closing the socket — an EOF, also with `reconnect: false`), else with a
+   * `closed` {@link TransportError} whose `cause` is what closed it.
+   */
   closed(): Promise<Error | undefined>;
   isClosed(): boolean;
   /** Flushes subscriptions and pending requests, then closes. */
   drain(): Promise<void>;
   /** Closes at once (what a vanished process looks like to the server). */
   close(): Promise<void>;
+  /**
+   * A round trip to the server (nats.js `flush()`, a PING answered by a PONG): resolves once the
+   * server has processed everything this client sent before it — subscriptions included, so a
+   * subscriber that flushed gets what any connection publishes afterwards. Use it instead of a
+   * sleep before relying on a subscription. Rejects with a `closed` {@link TransportError} on a
+   * closed connection, and with another one when the connection drops before the answer.
+   */
+  flush(): Promise<void>;
   /** The server this client talks to now (`host:port`). */
   server(): string;
 

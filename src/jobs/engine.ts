@@ -11,7 +11,7 @@ import { JOB_TABLES, laneRange, toJob, toRow } from './tables.ts';
 import type { EnqueueResult, Job, JobError, JobState, UniqueOptions } from './types.ts';
 import { FINAL_STATES } from './types.ts';
 import { isDuplicate, replaced } from './unique.ts';
-import { dropSlots, withSlots, type SlotsChange } from './slots.ts';
+import { dropSlots, slotToken, withSlots, type SlotsChange } from './slots.ts';
 
 const T = JOB_TABLES;
 
@@ -89,10 +89,23 @@ function claimInTx(tx: Tx, c: ClaimNext): Job[] {
       tx.put(T.jobs, toRow(next));
       got.push(next);
     }
-    return got.length;
+    return got.map(slotToken);
   });
   return got;
 }
+
+/**
+ * What the last run of a transaction's function returned: when the commit ends with
+ * `ORDO_REPL_INDETERMINATE` (it may have landed) this is what it would have written.
+ */
+export interface Seen<T> {
+  value?: T;
+}
+
+const seenBy = <T>(seen: Seen<T> | undefined, v: T): T => {
+  if (seen) seen.value = v;
+  return v;
+};
 
 /**
  * The next claim's candidates: a dirty read of up to twice `want` (some may be taken by then),
@@ -112,13 +125,13 @@ export function nextClaim(store: Store, queue: string, want: number, by: string,
  * of the queue's free demand): each becomes `executing`, attempt + 1. With a global limit it
  * also gives back `slots.release` slots and takes one per job claimed.
  */
-export async function claim(store: Store, c: ClaimNext): Promise<Job[]> {
-  if (c.candidates.length === 0 && !(c.slots && c.slots.release > 0)) return [];
-  return store.transaction((tx) => claimInTx(tx, c));
+export async function claim(store: Store, c: ClaimNext, seen?: Seen<Job[]>): Promise<Job[]> {
+  if (c.candidates.length === 0 && !(c.slots && c.slots.release.length > 0)) return seenBy(seen, []);
+  return store.transaction((tx) => seenBy(seen, claimInTx(tx, c)));
 }
 
 /** True when `j` is still the attempt `claimed` (not rescued, cancelled or re-claimed since). */
-const sameAttempt = (j: Job | undefined, claimed: Job): j is Job =>
+export const sameAttempt = (j: Job | undefined, claimed: Job): j is Job =>
   !!j && j.state === 'executing' && j.attemptedBy === claimed.attemptedBy && j.attempt === claimed.attempt;
 
 /**
@@ -126,14 +139,14 @@ const sameAttempt = (j: Job | undefined, claimed: Job): j is Job =>
  * global limit's release, when `next` carries one). `'fenced'` (nothing written, effects not
  * applied) when the job is no longer that attempt.
  */
-export async function finish(store: Store, claimed: Job, change: (j: Job) => Job, effects?: (tx: Tx) => void, next?: ClaimNext): Promise<'done' | 'fenced'> {
+export async function finish(store: Store, claimed: Job, change: (j: Job) => Job, effects?: (tx: Tx) => void, next?: ClaimNext, seen?: Seen<'done' | 'fenced'>): Promise<'done' | 'fenced'> {
   return store.transaction((tx) => {
     if (next) claimInTx(tx, { ...next, want: 0 });
     const j = getJob(tx, claimed.id);
-    if (!sameAttempt(j, claimed)) return 'fenced' as const;
+    if (!sameAttempt(j, claimed)) return seenBy(seen, 'fenced' as const);
     effects?.(tx);
     tx.put(T.jobs, toRow(change(j)));
-    return 'done' as const;
+    return seenBy(seen, 'done' as const);
   });
 }
 
@@ -146,6 +159,7 @@ export async function finishMany(
   store: Store,
   items: ReadonlyArray<{ claimed: Job; change: (j: Job) => Job }>,
   next?: ClaimNext,
+  seen?: Seen<{ results: Array<'done' | 'fenced'>; claimed: Job[] }>,
 ): Promise<{ results: Array<'done' | 'fenced'>; claimed: Job[] }> {
   return store.transaction((tx) => {
     const results = items.map(({ claimed, change }) => {
@@ -154,7 +168,7 @@ export async function finishMany(
       tx.put(T.jobs, toRow(change(j)));
       return 'done' as const;
     });
-    return { results, claimed: next ? claimInTx(tx, next) : [] };
+    return seenBy(seen, { results, claimed: next ? claimInTx(tx, next) : [] });
   });
 }
 
@@ -230,12 +244,22 @@ export function executingByRunner(store: Store): Map<string, Job[]> {
  * Lifeline: returns orphaned executing jobs to `available` (or `discarded` when their attempts
  * are used up), recording why. `returnAttempt` (a graceful drain) also gives the attempt back.
  * `drop`: the global-limit slots of these runners are dropped in the same transaction (their
- * performs are gone: a dead runner, or this one stopping).
+ * performs are gone: a dead runner, or this one stopping). `release`: only these slots of one
+ * runner are given back (a drain that leaves a perform running keeps that perform's slot).
  */
-export async function rescue(store: Store, jobs: readonly Job[], now: number, why: string, returnAttempt = false, drop?: { runners: ReadonlySet<string>; queues: Iterable<string> }): Promise<number> {
-  if (jobs.length === 0 && !drop) return 0;
+export async function rescue(
+  store: Store,
+  jobs: readonly Job[],
+  now: number,
+  why: string,
+  returnAttempt = false,
+  drop?: { runners: ReadonlySet<string>; queues: Iterable<string> },
+  release?: { queue: string; by: string; slots: SlotsChange },
+): Promise<number> {
+  if (jobs.length === 0 && !drop && !(release && release.slots.release.length > 0)) return 0;
   return store.transaction((tx) => {
     if (drop) dropSlots(tx, drop.runners, drop.queues);
+    if (release) withSlots(tx, release.queue, release.by, release.slots, 0, () => []);
     let n = 0;
     for (const c of jobs) {
       const j = getJob(tx, c.id);

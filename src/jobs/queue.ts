@@ -3,18 +3,21 @@
  * runs them, and records each outcome in the store — with the worker's effects in the same
  * transaction. A store failure never throws out of here: claims are retried on the next poll,
  * finished outcomes are kept (their slot stays taken) and written again until the store takes
- * them.
+ * them. A commit whose outcome is unknown (`ORDO_REPL_INDETERMINATE`) is settled first, never
+ * taken for "nothing written" (see uncertain.ts).
  *
  * @internal Built by the runner.
  */
 import type { Env } from '../env/env.ts';
 import type { TimerHandle } from '../env/clock.ts';
-import type { Store, Tx } from '../store/index.ts';
-import { obanBackoff } from './backoff.ts';
-import { availableOf, claim, errorEntry, finish, finishMany, nextClaim, rescue } from './engine.ts';
+import type { Store } from '../store/index.ts';
+import { availableOf, claim, finish, finishMany, nextClaim, rescue, sameAttempt, type Seen } from './engine.ts';
 import { JobsTimeoutError } from './errors.ts';
-import type { SlotsChange } from './slots.ts';
+import { changeOf, isFailure } from './outcome.ts';
+import { slotToken, type SlotsChange } from './slots.ts';
+import { JOB_TABLES, toJob } from './tables.ts';
 import type { Job, JobOutcome, WorkerDef } from './types.ts';
+import { isIndeterminate, settlementOf, until, type IndeterminateCommit, type Settled } from './uncertain.ts';
 
 /** What a queue reports to its runner. */
 export interface QueueHooks {
@@ -22,10 +25,14 @@ export interface QueueHooks {
   storeOk(): void;
   started(job: Job, latencyMs: number): void;
   finished(job: Job, state: string, durationMs: number): void;
+  /** A commit's outcome is unknown: the runner is degraded until the returned function is called with how it settled. */
+  uncertain(operation: string, err: unknown): (outcome: Settled) => void;
 }
 
 interface Running {
   job: Job;
+  /** The global slot this attempt holds (see slotToken). */
+  token: string;
   abort: AbortController;
   startedAt: number;
   /** Set once the outcome is written (or fenced): the slot is free when the perform has also settled. */
@@ -33,6 +40,10 @@ interface Running {
   performDone: boolean;
   /** The outcome's transaction in flight also gives this slot back (the perform had ended when it was sent). */
   carried: boolean;
+  /** Still running when the drain gave up on it: left `executing` for the lifeline. */
+  stuck: boolean;
+  /** Its outcome is not written: the drain returns the job to available (stays in `running` until then). */
+  returning: boolean;
 }
 
 /** One outcome waiting for the next shared completion transaction. */
@@ -52,24 +63,32 @@ export interface QueueOptions {
   readonly globalLimit?: number | undefined;
 }
 
+/** After the drain's deadline aborts the performs still running: how long they get to end. */
+export const DRAIN_GRACE_MS = 1000;
+
 export class Queue {
   readonly name: string;
   limit: number;
   paused: boolean;
   readonly globalLimit: number | undefined;
+  /** Attempts running on this node, by slot token (a perform that outlived its timeout stays while its job runs again). */
   readonly running = new Map<string, Running>();
   private claiming = false;
   /** Slots the claim in flight may fill. */
   private reserved = 0;
+  /** Slots of jobs a commit of unknown outcome may have claimed for this node. */
+  private uncertain = 0;
   private claimInflight: Promise<void> | undefined;
-  /** Global slots of performs that ended after their outcome was written: given back by the next transaction. */
-  private pendingRelease = 0;
+  /** Global slots (tokens) to give back with the next transaction: performs that ended after their outcome was written, releases not proven committed. */
+  private readonly pendingRelease = new Set<string>();
   private finishing: Finishing[] = [];
   private finishScheduled = false;
   private readonly flushes = new Set<Promise<void>>();
   private halted = false;
   private again = false;
   private stopped = false;
+  /** The drain's deadline passed: performs were aborted, and a failure they end with is the abort's (the job goes back to available). */
+  private aborting = false;
   private retryTimer: TimerHandle | undefined;
   private readonly drainWaiters = new Set<() => void>();
   private readonly env: Env;
@@ -90,8 +109,22 @@ export class Queue {
     this.globalLimit = o.globalLimit;
   }
 
-  private slots(release: number): SlotsChange | undefined {
+  private slots(release: readonly string[]): SlotsChange | undefined {
     return this.globalLimit === undefined ? undefined : { limit: this.globalLimit, release };
+  }
+
+  /** Takes every pending release for the transaction being built (never one a perform of this queue holds now). */
+  private takeReleases(): string[] {
+    if (this.globalLimit === undefined) return [];
+    const held = new Set([...this.running.values()].filter((r) => !r.performDone || !r.settled).map((r) => r.token));
+    const out = [...this.pendingRelease].filter((t) => !held.has(t));
+    this.pendingRelease.clear();
+    return out;
+  }
+
+  private giveBackLater(tokens: Iterable<string>): void {
+    if (this.globalLimit === undefined) return;
+    for (const t of tokens) this.pendingRelease.add(t);
   }
 
   /** Claims and starts jobs while there is room (and gives back ended global slots). Safe to call any time, as often as wanted. */
@@ -101,37 +134,71 @@ export class Queue {
       this.again = true;
       return;
     }
-    const free = this.paused ? 0 : Math.max(0, this.limit - this.running.size - this.offered);
-    const release = this.globalLimit === undefined ? 0 : this.pendingRelease;
-    if (free === 0 && release === 0) return;
+    const free = this.paused ? 0 : Math.max(0, this.limit - this.running.size - this.offered - this.uncertain);
+    if (free === 0 && (this.globalLimit === undefined || this.pendingRelease.size === 0)) return;
+    const release = this.takeReleases();
+    if (free === 0 && release.length === 0) return;
     this.claiming = true;
     this.again = false;
     this.reserved = free;
-    this.pendingRelease -= release;
     let taking: readonly Job[] = [];
+    const seen: Seen<Job[]> = {};
+    const claimed = (jobs: readonly Job[], ok: boolean): void => {
+      this.untake(taking);
+      this.claiming = false;
+      this.reserved = 0;
+      if (ok && (jobs.length > 0 || release.length > 0)) this.hooks.storeOk();
+      this.poke();
+      if (this.stopped) return void this.track(this.giveBack(jobs));
+      for (const j of jobs) this.start(j);
+      // more may be waiting: a full batch, or a notification that came while claiming
+      if (this.again || (free > 0 && jobs.length === free)) this.dispatch();
+    };
     this.claimInflight = this.serial(() => {
       const c = nextClaim(this.store, this.name, free, this.by, this.env.clock.now(), this.slots(release), this.taking);
       taking = this.take(c.candidates);
-      return claim(this.store, c);
+      return claim(this.store, c, seen);
     }).then(
-      async (jobs) => {
+      (jobs) => claimed(jobs, true),
+      async (err) => {
+        if (isIndeterminate(err)) {
+          // the claim may have landed: settle it before giving anything back
+          const jobs = await this.settleClaimed(`claim ${this.name}`, err, seen.value ?? [], release);
+          return claimed(jobs, false);
+        }
         this.untake(taking);
         this.claiming = false;
         this.reserved = 0;
-        if (jobs.length > 0 || release > 0) this.hooks.storeOk();
-        if (this.stopped) return this.giveBack(jobs);
-        for (const j of jobs) this.start(j);
-        // more may be waiting: a full batch, or a notification that came while claiming
-        if (this.again || (free > 0 && jobs.length === free)) this.dispatch();
-      },
-      (err) => {
-        this.untake(taking);
-        this.claiming = false;
-        this.reserved = 0;
-        this.pendingRelease += release;
+        this.giveBackLater(release);
         this.hooks.storeFailed(`claim ${this.name}`, err);
+        this.poke();
       },
     );
+  }
+
+  private jobRow(id: string): Job | undefined {
+    const r = this.store.get(JOB_TABLES.jobs, id);
+    return r ? toJob(r) : undefined;
+  }
+
+  /**
+   * A claim whose commit outcome is unknown: waits for its settlement and returns the jobs it
+   * did claim for this runner (as the store shows them). Slots it gave back are given back again
+   * unless it is proven committed; slots of jobs it claimed that are not this runner's are too.
+   */
+  private async settleClaimed(op: string, err: IndeterminateCommit, jobs: readonly Job[], released: readonly string[]): Promise<Job[]> {
+    const report = this.hooks.uncertain(op, err);
+    const s = await settlementOf(this.env, err);
+    if (s !== 'committed') this.giveBackLater(released);
+    const mine = (j: Job): boolean => sameAttempt(this.jobRow(j.id), j);
+    // committed: in the stream, applied here shortly after its settlement was observed
+    if (s === 'committed' && !(await until(this.env, () => jobs.every(mine)))) {
+      this.env.logger.error({ report: 'jobs_commit_not_applied', queue: this.name, jobs: jobs.filter((j) => !mine(j)).map((j) => j.id) }, 'a committed claim is not applied on this node yet: its jobs are left to the lifeline');
+    }
+    const got = s === 'lost' ? [] : jobs.filter(mine);
+    this.giveBackLater(jobs.filter((j) => !got.includes(j)).map(slotToken));
+    report(s);
+    return got;
   }
 
   /** Slots promised to inserts in flight that claim their job directly (see {@link Queue.offer}). */
@@ -144,7 +211,7 @@ export class Queue {
    */
   offer(want: number): number {
     if (this.stopped || this.paused || this.globalLimit !== undefined) return 0;
-    const n = Math.min(want, this.limit - this.running.size - this.reserved - this.offered);
+    const n = Math.min(want, this.limit - this.running.size - this.reserved - this.offered - this.uncertain);
     if (n <= 0 || availableOf(this.store, this.name, 1).length > 0) return 0;
     this.offered += n;
     return n;
@@ -155,12 +222,27 @@ export class Queue {
     this.track(
       inserted.then(async (job) => {
         this.offered--;
+        this.poke();
         if (job && job.state === 'executing' && job.attemptedBy === this.by && job.attempt === 1) {
           if (this.stopped) return this.giveBack([job]);
           this.start(job);
         } else this.dispatch();
       }),
     );
+  }
+
+  /**
+   * An insert that stored `job` claimed by this runner ended with an unknown outcome: the job
+   * as the store shows it once settled if this runner holds it, else `undefined`.
+   */
+  async settleInserted(err: IndeterminateCommit, job: Job, now: number): Promise<Job | undefined> {
+    const report = this.hooks.uncertain(`enqueue ${this.name}`, err);
+    const claimed: Job = { ...job, state: 'executing', attempt: job.attempt + 1, attemptedAt: now, attemptedBy: this.by };
+    const s = await settlementOf(this.env, err);
+    const mine = (): boolean => sameAttempt(this.jobRow(job.id), claimed);
+    if (s === 'committed') await until(this.env, mine);
+    report(s);
+    return s !== 'lost' && mine() ? this.jobRow(job.id) : undefined;
   }
 
   /** Candidates a claim of this node has in flight (the next claim skips them). */
@@ -188,15 +270,17 @@ export class Queue {
   /** Claimed while stopping: given back at once (attempt returned), never orphaned. */
   private async giveBack(jobs: readonly Job[]): Promise<void> {
     if (this.halted || jobs.length === 0) return;
-    await rescue(this.store, jobs, this.env.clock.now(), 'shutdown', true).catch((err) => this.hooks.storeFailed(`drain ${this.name}`, err));
+    const release = this.globalLimit === undefined ? undefined : { queue: this.name, by: this.by, slots: { limit: this.globalLimit, release: jobs.map(slotToken) } };
+    await rescue(this.store, jobs, this.env.clock.now(), 'shutdown', true, undefined, release).catch((err) => this.hooks.storeFailed(`drain ${this.name}`, err));
   }
 
   private start(job: Job): void {
-    if (this.stopped) return;
+    const token = slotToken(job);
+    if (this.stopped || this.running.has(token)) return;
     const worker = this.workers.get(job.worker);
     const abort = new AbortController();
-    const r: Running = { job, abort, startedAt: this.env.clock.now(), settled: false, performDone: false, carried: false };
-    this.running.set(job.id, r);
+    const r: Running = { job, token, abort, startedAt: this.env.clock.now(), settled: false, performDone: false, carried: false, stuck: false, returning: false };
+    this.running.set(token, r);
     this.hooks.started(job, r.startedAt - Math.max(job.scheduledAt, job.insertedAt));
     let timer: TimerHandle | undefined;
     const timeoutMs = job.timeoutMs ?? worker?.timeoutMs;
@@ -221,7 +305,9 @@ export class Queue {
       void performed.finally(() => {
         this.env.clock.clearTimeout(timer);
         r.performDone = true;
+        if (r.stuck) return void this.lateEnd(r);
         this.release(r);
+        this.poke();
       });
     });
     void outcome.then((o) => this.record(r, o));
@@ -229,46 +315,33 @@ export class Queue {
 
   /** Frees `r`'s slot once its outcome is written and its perform has ended. */
   private release(r: Running): void {
-    if (!r.settled || !r.performDone) return;
+    if (!r.settled || !r.performDone || r.returning) return;
     if (!this.free(r)) return;
-    for (const w of this.drainWaiters) w();
+    this.poke();
     this.dispatch();
   }
 
   private free(r: Running): boolean {
-    if (this.running.get(r.job.id) !== r) return false;
-    this.running.delete(r.job.id);
+    if (this.running.get(r.token) !== r) return false;
+    this.running.delete(r.token);
     // a slot whose outcome transaction did not carry it is given back by the next one
-    if (this.globalLimit !== undefined && !r.carried) this.pendingRelease++;
+    if (!r.carried) this.giveBackLater([r.token]);
     return true;
   }
 
-  /** The state change an outcome makes. */
-  private changeOf(o: JobOutcome): { change: (j: Job) => Job; effects?: (tx: Tx) => void; state: string } {
-    const now = this.env.clock.now();
-    if (o === undefined || o === null || 'ok' in o) {
-      return { state: 'completed', change: (j) => ({ ...j, state: 'completed', finishedAt: now }), ...(o && 'ok' in o && o.effects ? { effects: o.effects } : {}) };
-    }
-    if ('discard' in o) return { state: 'discarded', change: (j) => ({ ...j, state: 'discarded', finishedAt: now, errors: [...j.errors, errorEntry(j, o.discard, now)] }) };
-    if ('cancel' in o) return { state: 'cancelled', change: (j) => ({ ...j, state: 'cancelled', finishedAt: now, errors: [...j.errors, errorEntry(j, o.cancel, now)] }) };
-    if ('snooze' in o) return { state: 'scheduled', change: (j) => ({ ...j, state: 'scheduled', attempt: j.attempt - 1, scheduledAt: now + Math.max(0, o.snooze) }) };
-    const err = 'error' in o ? o.error : o;
-    return {
-      state: 'retryable',
-      change: (j) => {
-        const errors = [...j.errors, errorEntry(j, err, now)];
-        if (j.attempt >= j.maxAttempts) return { ...j, state: 'discarded', finishedAt: now, errors };
-        const w = this.workers.get(j.worker);
-        const rnd = (): number => this.env.random.next();
-        const delay = w?.backoff ? w.backoff(j as Job<never>, rnd) : obanBackoff(j.attempt, j.maxAttempts, rnd);
-        return { ...j, state: 'retryable', scheduledAt: now + Math.max(0, delay), errors };
-      },
-    };
+  private poke(): void {
+    for (const w of this.drainWaiters) w();
   }
 
   private record(r: Running, o: JobOutcome): void {
-    if (r.settled) return;
-    const { change, effects, state } = this.changeOf(o);
+    if (r.settled || r.stuck) return;
+    if (this.aborting && isFailure(o)) {
+      // the drain aborted it and it stopped: returned to available by the drain, attempt given back
+      r.settled = true;
+      r.returning = true;
+      return this.poke();
+    }
+    const { change, effects, state } = changeOf(this.env, this.workers, o);
     let final = state;
     const ch = (j: Job): Job => {
       const next = change(j);
@@ -276,27 +349,47 @@ export class Queue {
       return next;
     };
     const write = (attempt: number): void => {
-      if (this.running.get(r.job.id) !== r) return void (r.settled = true); // drained: returned to available
+      if (this.running.get(r.token) !== r) return void (r.settled = true); // drained: returned to available
       const done = (res: 'done' | 'fenced'): void => {
-        this.hooks.storeOk();
         r.settled = true;
         if (res === 'done') this.hooks.finished(r.job, final, this.env.clock.now() - r.startedAt);
+        this.poke();
       };
       const failed = (err: unknown): void => {
         // the outcome is kept and written again: the job is not lost, its slot stays taken
         r.carried = false;
         this.hooks.storeFailed(`record ${r.job.id}`, err);
-        if (this.stopped) return void (r.settled = true);
+        if (this.stopped) {
+          // the drain returns it to available (attempt given back)
+          r.settled = true;
+          r.returning = true;
+          return this.poke();
+        }
         this.env.clock.setTimeout(() => write(attempt + 1), Math.min(5000, 50 * 2 ** Math.min(attempt, 7)));
       };
       if (effects) {
         // effects get their own transaction (a worker's throw there fails only its own job)
         r.carried = r.performDone && this.globalLimit !== undefined;
-        const next = this.globalLimit === undefined ? undefined : nextClaim(this.store, this.name, 0, this.by, this.env.clock.now(), this.slots(r.carried ? 1 : 0));
-        this.serial(() => finish(this.store, r.job, ch, effects, next)).then((res) => {
-          done(res);
-          this.release(r);
-        }, failed);
+        const release = r.carried ? [r.token] : [];
+        const next = this.globalLimit === undefined ? undefined : nextClaim(this.store, this.name, 0, this.by, this.env.clock.now(), this.slots(release));
+        const seen: Seen<'done' | 'fenced'> = {};
+        this.track(
+          this.serial(() => finish(this.store, r.job, ch, effects, next, seen)).then(
+            (res) => {
+              this.hooks.storeOk();
+              done(res);
+              this.release(r);
+            },
+            async (err) => {
+              if (!isIndeterminate(err)) return failed(err);
+              const ended = await this.settleFinished(`record ${r.job.id}`, err, [r], release);
+              if (ended[0]) {
+                done(ended[0]);
+                this.release(r);
+              } else failed(err);
+            },
+          ),
+        );
         return;
       }
       this.finishing.push({ r, change: ch, done, failed });
@@ -318,7 +411,31 @@ export class Queue {
 
   private track(p: Promise<void>): void {
     this.flushes.add(p);
-    void p.finally(() => this.flushes.delete(p));
+    void p.finally(() => {
+      this.flushes.delete(p);
+      this.poke();
+    });
+  }
+
+  /**
+   * Outcomes whose commit's outcome is unknown: waits for the settlement and says, per outcome,
+   * whether it is written (`done`, or `fenced` when the job is no longer this attempt but not
+   * by this outcome) or not (`undefined`: write it again). Slots it gave back are given back
+   * again unless it is proven committed.
+   */
+  private async settleFinished(op: string, err: IndeterminateCommit, rs: readonly Running[], released: readonly string[], claimed: readonly Job[] = []): Promise<Array<'done' | 'fenced' | undefined>> {
+    const report = this.hooks.uncertain(op, err);
+    const s = await settlementOf(this.env, err);
+    if (s !== 'committed') this.giveBackLater(released);
+    const ended = (r: Running): boolean => !sameAttempt(this.jobRow(r.job.id), r.job);
+    const mine = (j: Job): boolean => sameAttempt(this.jobRow(j.id), j);
+    if (s === 'committed') await until(this.env, () => rs.every(ended) && claimed.every(mine));
+    report(s);
+    return rs.map((r) => {
+      if (s === 'lost' || !ended(r)) return undefined;
+      const j = this.jobRow(r.job.id);
+      return j && j.attemptedBy === r.job.attemptedBy && j.state !== 'available' ? 'done' : 'fenced';
+    });
   }
 
   /**
@@ -330,43 +447,63 @@ export class Queue {
   private async finishBatch(batch: readonly Finishing[], claimNext: boolean): Promise<void> {
     const carried = batch.filter((b) => b.r.performDone);
     for (const b of carried) b.r.carried = true;
-    let extra = 0;
+    let release: string[] = [];
     let taking: readonly Job[] = [];
-    let out: { results: Array<'done' | 'fenced'>; claimed: Job[] };
+    const seen: Seen<{ results: Array<'done' | 'fenced'>; claimed: Job[] }> = {};
+    let out: { results: Array<'done' | 'fenced' | undefined>; claimed: Job[] };
     try {
       out = await this.serial(() => {
-        extra = this.globalLimit === undefined ? 0 : this.pendingRelease;
-        this.pendingRelease -= extra;
-        const want = claimNext && !this.stopped && !this.paused ? Math.max(0, Math.min(carried.length, this.limit - (this.running.size - carried.length) - this.reserved - this.offered)) : 0;
-        const next = want > 0 || this.globalLimit !== undefined ? nextClaim(this.store, this.name, want, this.by, this.env.clock.now(), this.slots(carried.length + extra), this.taking) : undefined;
+        release = [...carried.map((b) => b.r.token), ...this.takeReleases()];
+        const want = claimNext && !this.stopped && !this.paused ? Math.max(0, Math.min(carried.length, this.limit - (this.running.size - carried.length) - this.reserved - this.offered - this.uncertain)) : 0;
+        const next = want > 0 || this.globalLimit !== undefined ? nextClaim(this.store, this.name, want, this.by, this.env.clock.now(), this.slots(release), this.taking) : undefined;
         taking = this.take(next?.candidates ?? []);
-        return finishMany(this.store, batch.map((b) => ({ claimed: b.r.job, change: b.change })), next);
+        return finishMany(this.store, batch.map((b) => ({ claimed: b.r.job, change: b.change })), next, seen);
       });
+      this.hooks.storeOk();
     } catch (err) {
-      this.untake(taking);
-      this.pendingRelease += extra;
-      for (const b of batch) b.r.carried = false;
-      if (batch.length === 1) return batch[0]!.failed(err);
-      await Promise.all(batch.map((b) => this.finishBatch([b], false)));
-      return;
+      if (isIndeterminate(err)) {
+        // it may have landed: settle it, then act on what the store holds
+        const claimed = seen.value?.claimed ?? [];
+        this.uncertain += claimed.length;
+        const results = await this.settleFinished(`complete ${this.name}`, err, batch.map((b) => b.r), release, claimed);
+        this.uncertain -= claimed.length;
+        const got = results.some((x) => x !== undefined) ? claimed.filter((j) => sameAttempt(this.jobRow(j.id), j)) : [];
+        this.giveBackLater(claimed.filter((j) => !got.includes(j)).map(slotToken));
+        out = { results, claimed: got };
+      } else {
+        this.untake(taking);
+        this.giveBackLater(release);
+        for (const b of batch) b.r.carried = false;
+        if (batch.length === 1) return batch[0]!.failed(err);
+        await Promise.all(batch.map((b) => this.finishBatch([b], false)));
+        return;
+      }
     }
     this.untake(taking);
-    batch.forEach((b, i) => b.done(out.results[i]!));
+    batch.forEach((b, i) => {
+      const res = out.results[i];
+      if (res) return b.done(res);
+      b.r.carried = false;
+      b.failed(new Error('the completion commit did not land (settled after ORDO_REPL_INDETERMINATE)'));
+    });
     // the carried slots pass to the jobs claimed in the same commit; the others free when their perform ends
-    for (const b of batch) if (b.r.carried) this.free(b.r);
+    for (const b of batch) if (b.r.carried && b.r.settled) this.free(b.r);
     if (this.stopped) await this.giveBack(out.claimed);
     else for (const j of out.claimed) this.start(j);
     for (const b of batch) if (!b.r.carried) this.release(b.r);
-    for (const w of this.drainWaiters) w();
+    this.poke();
     this.dispatch();
   }
 
   /** Aborts the local attempt of `id` (a cancel from any node). */
   abortJob(id: string, reason: unknown): boolean {
-    const r = this.running.get(id);
-    if (!r) return false;
-    r.abort.abort(reason);
-    return true;
+    let found = false;
+    for (const r of this.running.values()) {
+      if (r.job.id !== id) continue;
+      r.abort.abort(reason);
+      found = true;
+    }
+    return found;
   }
 
   /** Polls again after `ms` (the fallback when notifications may be missing, and after a store error). */
@@ -378,44 +515,83 @@ export class Queue {
     }, ms);
   }
 
+  /** Nothing in flight (claims, writes) and every perform of this queue ended with its outcome settled. */
+  private idle(): boolean {
+    if (this.claiming || this.flushes.size > 0 || this.finishing.length > 0) return false;
+    for (const r of this.running.values()) if (!r.performDone || !r.settled) return false;
+    return true;
+  }
+
+  /** Resolves once {@link Queue.idle} holds or at `at` (virtual clock). */
+  private async idleBy(at: number): Promise<void> {
+    if (this.idle()) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        if (!this.idle()) return;
+        this.env.clock.clearTimeout(t);
+        this.drainWaiters.delete(done);
+        resolve();
+      };
+      const t = this.env.clock.setTimeout(() => {
+        this.drainWaiters.delete(done);
+        resolve();
+      }, Math.max(0, at - this.env.clock.now()));
+      this.drainWaiters.add(done);
+    });
+  }
+
   /**
-   * Stops claiming and waits up to `deadlineMs` for running jobs; then aborts the rest and returns
-   * them to `available` (attempt given back), so none is lost. Resolves with how many were returned.
+   * Stops claiming and waits up to `deadlineMs` for running jobs. Then (Oban's shutdown) it aborts
+   * every perform still running and gives them {@link DRAIN_GRACE_MS} to end: the jobs whose
+   * perform has ended go back to `available` in one transaction, attempt given back (stopping is
+   * not the job's failure); a perform still running after that leaves its job `executing`, owned
+   * by this runner, for the lifeline to rescue once this runner is gone from membership (it keeps
+   * its global slot until then) — never run twice at once. Resolves with how many were returned.
    */
   async drain(deadlineMs: number): Promise<number> {
     this.stopped = true;
     this.env.clock.clearTimeout(this.retryTimer);
-    await this.claimInflight;
-    await Promise.all(this.flushes);
-    if (this.running.size > 0) {
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          if (this.running.size > 0) return;
-          this.env.clock.clearTimeout(t);
-          this.drainWaiters.delete(done);
-          resolve();
-        };
-        const t = this.env.clock.setTimeout(() => {
-          this.drainWaiters.delete(done);
-          resolve();
-        }, deadlineMs);
-        this.drainWaiters.add(done);
-      });
+    await this.idleBy(this.env.clock.now() + deadlineMs);
+    if (!this.idle()) {
+      this.aborting = true;
+      for (const r of this.running.values()) if (!r.performDone) r.abort.abort(new Error('the job runner is stopping: shutdownMs passed'));
+      await this.idleBy(this.env.clock.now() + DRAIN_GRACE_MS);
     }
-    await Promise.all(this.flushes);
     const left = [...this.running.values()];
     this.running.clear();
-    for (const r of left) r.abort.abort(new Error('the job runner is stopping'));
-    // this runner's global slots go with it (its performs are over or aborted)
-    const drop = this.globalLimit === undefined ? undefined : { runners: new Set([this.by]), queues: [this.name] };
-    if (left.length === 0 && !drop) return 0;
+    const stuck = left.filter((r) => !r.performDone);
+    const ended = left.filter((r) => r.performDone);
+    for (const r of stuck) {
+      r.stuck = true;
+      this.env.logger.warn(
+        { report: 'jobs_perform_ignored_abort', queue: this.name, job: r.job.id, worker: r.job.worker, attempt: r.job.attempt, runner: this.by },
+        'a perform still runs past shutdownMs and its abort: its job stays executing for the lifeline to rescue once this runner is gone',
+      );
+    }
+    // this runner's global slots go with it, but for those of performs still running
+    const tokens = [...this.pendingRelease, ...ended.map((r) => r.token)];
+    this.pendingRelease.clear();
+    const g = this.globalLimit;
+    const drop = g === undefined || stuck.length > 0 ? undefined : { runners: new Set([this.by]), queues: [this.name] };
+    const release = g === undefined || stuck.length === 0 ? undefined : { queue: this.name, by: this.by, slots: { limit: g, release: tokens } };
+    if (ended.length === 0 && !drop && !(release && tokens.length > 0)) return 0;
     try {
-      return await rescue(this.store, left.map((r) => r.job), this.env.clock.now(), 'shutdown', true, drop);
+      return await rescue(this.store, ended.map((r) => r.job), this.env.clock.now(), 'shutdown', true, drop, release);
     } catch (err) {
-      // still executing in the store: the lifeline of the next boot returns them (never lost)
+      // still executing in the store: the lifeline returns them once this runner is gone (never lost)
       this.hooks.storeFailed(`drain ${this.name}`, err);
       return 0;
     }
+  }
+
+  /** A perform the drain left running has ended: its job goes back to available (if still its attempt) and its slot is given back. */
+  private lateEnd(r: Running): void {
+    if (this.halted) return;
+    const release = this.globalLimit === undefined ? undefined : { queue: this.name, by: this.by, slots: { limit: this.globalLimit, release: [r.token] } };
+    rescue(this.store, r.settled && !r.returning ? [] : [r.job], this.env.clock.now(), 'shutdown', true, undefined, release).then(
+      (n) => this.env.logger.info({ report: 'jobs_late_perform_ended', queue: this.name, job: r.job.id, returned: n }, 'a perform left running at shutdown has ended'),
+      (err) => this.env.logger.warn({ report: 'jobs_late_perform_ended', queue: this.name, job: r.job.id, err }, 'a perform left running at shutdown has ended; its job is left to the lifeline'),
+    );
   }
 
   /** Simulation only: the process died — forget everything, write nothing. */

@@ -18,6 +18,7 @@ import { JOB_STATES } from './types.ts';
 import { buildJob } from './buildJob.ts';
 import { validateRunnerConfig, type JobRunnerConfig, type NormalConfig } from './config.ts';
 import { Reservoir, jobsPrometheus, type JobsMetrics } from './metrics.ts';
+import { isIndeterminate, type Settled } from './uncertain.ts';
 
 /** The runner's health: `degraded` while the store fails or the notifier is isolated — never a crash. */
 export interface JobsHealth {
@@ -112,6 +113,7 @@ export class JobRunner {
         this.m.finished[state] = (this.m.finished[state] ?? 0) + 1;
         this.m.duration.add(d);
       },
+      uncertain: (op: string, err: unknown) => this.uncertain(op, err),
     };
     const paused = (q: string): boolean => (store.get(JOB_TABLES.queues, q)?.['paused'] as boolean | undefined) ?? cfg.queues.get(q)!.paused;
     for (const [q, o] of cfg.queues) this.queues.set(q, new Queue(env, store, this.node, cfg.workers, { name: q, limit: o.limit, paused: paused(q), globalLimit: o.globalLimit }, qHooks));
@@ -305,7 +307,11 @@ export class JobRunner {
       for (const i of order.slice(0, n)) direct.set(i, q);
     }
     const p = insertMany(this.store, direct.size === 0 ? items : items.map((it, i) => (direct.has(i) ? { ...it, claimBy: this.node } : it)));
-    for (const [i, q] of direct) q.accept(p.then((rs) => (rs[i]!.conflict ? undefined : rs[i]!.job), () => undefined));
+    for (const [i, q] of direct) {
+      const it = items[i]!;
+      // an insert of unknown outcome may have stored the job claimed by this runner: settled first
+      q.accept(p.then((rs) => (rs[i]!.conflict ? undefined : rs[i]!.job), (err) => (isIndeterminate(err) ? q.settleInserted(err, it.job, it.now) : undefined)));
+    }
     return p;
   }
 
@@ -379,6 +385,27 @@ export class JobRunner {
     this.report();
   }
 
+  /** Commits of unknown outcome being settled, by operation. */
+  private readonly unsettled = new Map<string, number>();
+
+  /** A commit's outcome is unknown (`ORDO_REPL_INDETERMINATE`): degraded until it settles; the returned function says how. */
+  private uncertain(operation: string, err: unknown): (outcome: Settled) => void {
+    this.m.storeErrors++;
+    this.unsettled.set(operation, (this.unsettled.get(operation) ?? 0) + 1);
+    this.env.logger.warn({ report: 'jobs_commit_unknown', operation, err }, 'a job commit ended with an unknown outcome: waiting for its settlement before giving anything back');
+    this.report();
+    let once = false;
+    return (outcome) => {
+      if (once) return;
+      once = true;
+      const n = (this.unsettled.get(operation) ?? 1) - 1;
+      if (n > 0) this.unsettled.set(operation, n);
+      else this.unsettled.delete(operation);
+      this.env.logger.info({ report: 'jobs_commit_settled', operation, outcome }, `a job commit of unknown outcome settled: ${outcome}`);
+      this.report();
+    };
+  }
+
   private storeOk(): void {
     if (!this.storeError) return;
     this.storeError = undefined;
@@ -389,6 +416,7 @@ export class JobRunner {
   private reasons(): string[] {
     const out: string[] = [];
     if (this.storeError) out.push(`store: ${this.storeError.operation}: ${this.storeError.message}`);
+    if (this.unsettled.size > 0) out.push(`commit outcome unknown, settling: ${[...this.unsettled].map(([op, n]) => (n > 1 ? `${op} ×${n}` : op)).join(', ')}`);
     if (this.notifier.health().status === 'isolated') out.push('notifier isolated (NATS unreachable): polling');
     if (this.adminError) out.push(this.adminError);
     return out;

@@ -21,16 +21,33 @@
 import type { Row, Store, Tx } from '../store/index.ts';
 import { JOB_TABLES } from './tables.ts';
 
-/** The global-limit part of one transaction: the queue's cluster-wide limit and the slots this runner gives back. */
+/**
+ * The global-limit part of one transaction: the queue's cluster-wide limit and the slots this
+ * runner gives back, by token ({@link slotToken}). A release names the slots it frees, so
+ * giving one back twice — a commit whose outcome was unknown, released again — frees it once.
+ */
 export interface SlotsChange {
   readonly limit: number;
-  readonly release: number;
+  readonly release: readonly string[];
+}
+
+/**
+ * The slot an attempt holds: one per job, attempt and claim time (a perform that outlived its
+ * timeout keeps its own; a job claimed again after a snooze or a give-back, which return the
+ * attempt, gets a new one).
+ */
+export function slotToken(j: { readonly id: string; readonly attempt: number; readonly attemptedAt: number | null }): string {
+  return `${j.id}#${j.attempt}@${j.attemptedAt ?? 0}`;
 }
 
 const T = JOB_TABLES.slots;
 
-function heldOf(row: Row | undefined): Record<string, number> {
-  return { ...((row?.['held'] as Record<string, number> | undefined) ?? {}) };
+/** Runner → the tokens of the slots it holds. A count (rows written before tokens) reads as that many anonymous slots, freed only with the runner. */
+function heldOf(row: Row | undefined): Record<string, string[]> {
+  const raw = (row?.['held'] as Record<string, unknown> | undefined) ?? {};
+  const out: Record<string, string[]> = {};
+  for (const [r, v] of Object.entries(raw)) out[r] = Array.isArray(v) ? v.map(String) : Array.from({ length: Math.max(0, Number(v) || 0) }, (_, i) => `legacy#${i}`);
+  return out;
 }
 
 /** Runners whose last claim got fewer slots than it wanted (they get a fair share). */
@@ -38,34 +55,36 @@ function waitingOf(row: Row | undefined): Record<string, number> {
   return { ...((row?.['waiting'] as Record<string, number> | undefined) ?? {}) };
 }
 
-const sum = (held: Record<string, number>): number => Object.values(held).reduce((a, b) => a + b, 0);
+const sum = (held: Record<string, string[]>): number => Object.values(held).reduce((a, b) => a + b.length, 0);
 
 /**
- * Inside a transaction: gives back `g.release` of `by`'s slots of `queue`, then lets `claimN`
- * claim up to `want` jobs within the global limit, and records `by`'s slots. Without `g` (no
- * global limit) it is just `claimN(want)`. Returns how many were claimed.
+ * Inside a transaction: gives back the slots `g.release` names of `by`'s slots of `queue`, then
+ * lets `claimN` claim up to `want` jobs within the global limit (it returns their slot tokens),
+ * and records `by`'s slots. Without `g` (no global limit) it is just `claimN(want)`. Returns
+ * how many were claimed.
  */
-export function withSlots(tx: Tx, queue: string, by: string, g: SlotsChange | undefined, want: number, claimN: (n: number) => number): number {
-  if (!g) return want > 0 ? claimN(want) : 0;
+export function withSlots(tx: Tx, queue: string, by: string, g: SlotsChange | undefined, want: number, claimN: (n: number) => readonly string[]): number {
+  if (!g) return want > 0 ? claimN(want).length : 0;
   const row = tx.get(T, queue);
   const held = heldOf(row);
   const waiting = waitingOf(row);
-  const mine = held[by] ?? 0;
-  // never below zero: a drain that dropped this runner's slots may precede a late outcome
-  const kept = mine - Math.min(g.release, mine);
-  let allowed = Math.max(0, Math.min(want, g.limit - (sum(held) - mine) - kept));
+  const mine = held[by] ?? [];
+  // a token not held (given back already, or dropped by a drain) frees nothing
+  const rel = new Set(g.release);
+  const kept = mine.filter((t) => !rel.has(t));
+  let allowed = Math.max(0, Math.min(want, g.limit - (sum(held) - mine.length) - kept.length));
   // fair share while others wait: a runner that completes and claims in one transaction would
   // otherwise keep every slot busy and starve the other nodes
-  const others = new Set([...Object.keys(held), ...Object.keys(waiting)].filter((r) => r !== by && ((held[r] ?? 0) > 0 || waiting[r])));
-  if (Object.keys(waiting).some((r) => r !== by)) allowed = Math.max(0, Math.min(allowed, Math.ceil(g.limit / (others.size + 1)) - kept));
-  const got = allowed > 0 ? claimN(allowed) : 0;
-  const next = kept + got;
+  const others = new Set([...Object.keys(held), ...Object.keys(waiting)].filter((r) => r !== by && ((held[r]?.length ?? 0) > 0 || waiting[r])));
+  if (Object.keys(waiting).some((r) => r !== by)) allowed = Math.max(0, Math.min(allowed, Math.ceil(g.limit / (others.size + 1)) - kept.length));
+  const got = allowed > 0 ? claimN(allowed) : [];
+  const next = [...kept, ...got];
   // waiting only when slots were refused while it had candidates for them: a runner that is
   // merely short of jobs (got < allowed) is not starved and must not cap the others' share
-  const wants = allowed < want && got === allowed;
-  let changed = next !== mine;
+  const wants = allowed < want && got.length === allowed;
+  let changed = kept.length !== mine.length || got.length > 0;
   if (changed) {
-    if (next > 0) held[by] = next;
+    if (next.length > 0) held[by] = next;
     else delete held[by];
   }
   if (wants !== !!waiting[by]) {
@@ -74,7 +93,7 @@ export function withSlots(tx: Tx, queue: string, by: string, g: SlotsChange | un
     else delete waiting[by];
   }
   if (changed) tx.put(T, { queue, held, waiting });
-  return got;
+  return got.length;
 }
 
 /** Inside a transaction: drops every slot `runners` hold (a graceful stop, or the lifeline for dead runners). */
@@ -98,7 +117,7 @@ export function dropSlots(tx: Tx, runners: ReadonlySet<string>, queues: Iterable
 export function slotHolders(store: Store): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const row of store.range(T)) {
-    const entries = new Map([...Object.entries(waitingOf(row)), ...Object.entries(heldOf(row))]);
+    const entries = new Map<string, number>([...Object.entries(waitingOf(row)), ...Object.entries(heldOf(row)).map(([r, ts]): [string, number] => [r, ts.length])]);
     for (const [runner, n] of entries) {
       if (!(n > 0)) continue;
       let list = out.get(runner);

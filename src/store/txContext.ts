@@ -15,6 +15,20 @@ export interface RunningTx {
 
 const running = new AsyncLocalStorage<RunningTx>();
 
+/**
+ * Transaction functions that have not settled yet. An `AsyncLocalStorage` that has run once
+ * keeps async hooks on for the rest of the process (Node 20: promise hooks, a tax on every
+ * promise of every subsystem — the kernel's calls and restarts included, ~75 ns an awaited
+ * promise); so when the last one settles the storage is disabled, and the next transaction's
+ * `run` turns it on again. Invisible to joining: only an unfinished transaction is ever joined
+ * (`TxRunner.run` checks `finished`), and while none is open there is none to join.
+ */
+let open = 0;
+
+function settled(): void {
+  if (--open === 0) running.disable();
+}
+
 /** The transaction whose function this code runs in, if any. @internal */
 export function runningTx(): RunningTx | undefined {
   return running.getStore();
@@ -22,10 +36,39 @@ export function runningTx(): RunningTx | undefined {
 
 /** Runs `fn` as the function of transaction `r`. @internal */
 export function runAsTx<T>(r: RunningTx, fn: () => T): T {
-  return running.run(r, fn);
+  open++;
+  let out: T;
+  try {
+    out = running.run(r, fn);
+  } catch (err) {
+    settled();
+    throw err;
+  }
+  if (typeof (out as { then?: unknown } | null)?.then !== 'function') {
+    settled();
+    return out;
+  }
+  return (out as PromiseLike<unknown>).then(
+    (v) => {
+      settled();
+      return v;
+    },
+    (err: unknown) => {
+      settled();
+      throw err;
+    },
+  ) as T;
 }
 
 /** Runs `fn` (and everything it schedules) outside any transaction's context. @internal */
 export function outsideTx<T>(fn: () => T): T {
   return running.getStore() === undefined ? fn() : running.exit(fn);
+}
+
+/**
+ * @internal For tests: how many transaction functions are open, and whether the context
+ * storage is on (it is off whenever none is open, so no async hooks tax the process).
+ */
+export function txContextState(): { readonly open: number; readonly enabled: boolean } {
+  return { open, enabled: (running as unknown as { enabled?: boolean }).enabled !== false };
 }

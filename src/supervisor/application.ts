@@ -1,5 +1,6 @@
 import type { Env } from '../env/index.ts';
-import { StartExitError, createKernel, formatReason, isNormalExit, report, type Kernel, type Pid } from '../actors/index.ts';
+import { StartExitError, createKernel, formatReason, isNormalExit, report, type Kernel, type NativeProcess, type Pid } from '../actors/index.ts';
+import { SupervisorServer } from './supervisorServer.ts';
 import { startSupervisor } from './supervisor.ts';
 import { FailedToStartChildError, SupervisorError } from './errors.ts';
 import type { SupervisorInit } from './types.ts';
@@ -219,15 +220,26 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
     // every child has started (a child up but tagged degraded counts: health says degraded),
     // and the root is not on its way out (giving up stops the children before it exits)
     // One description of the tree (health() would describe it again, and build what readiness does not need).
-    const root = rootPid ? (kernel.processInfo(rootPid)?.state as { stopping?: boolean; children?: unknown[] } | undefined) : undefined;
-    if (!root || root.stopping || !allStarted(toHealth(root.children ?? [], env.clock.now()))) return;
+    if (!rootPid) return;
+    const proc = kernel.lookup(rootPid);
+    const server = proc?.alive && proc.kind === 'native' ? (proc as NativeProcess).behaviour : undefined;
+    // read from the supervisors' records (no description of the tree built per change) …
+    let started = server instanceof SupervisorServer && !server.stopRequested ? server.treeStarted() : false;
+    if (started === undefined) {
+      // … unless a supervisor-type child is not an Ordo supervisor: then from its description
+      const root = kernel.processInfo(rootPid)?.state as { stopping?: boolean; children?: unknown[] } | undefined;
+      started = root !== undefined && !root.stopping && allStarted(toHealth(root.children ?? [], env.clock.now()));
+    }
+    if (!started) return;
     isReady = true;
     report(env.logger, 'application_started', { application: name, pid: String(rootPid), startType, ...(options.version !== undefined ? { version: options.version } : {}) });
     resolveReady(rootPid!);
   };
   let changeQueued = false;
   const onTreeChange = (): void => {
-    if (changeQueued) return;
+    // Once ready, without an onChange listener, the queued check would do nothing (checkReady
+    // returns at once): no microtask per lifecycle event of a running tree.
+    if (changeQueued || (isReady && !options.onChange)) return;
     changeQueued = true;
     queueMicrotask(() => {
       changeQueued = false;

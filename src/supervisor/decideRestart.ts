@@ -9,14 +9,20 @@ import type { RestartType } from './types.ts';
  * `report` says whether a `child_terminated` error report is due (OTP reports every permanent
  * exit, and abnormal exits of the others).
  */
-export function decideRestart(restart: RestartType, reason: unknown): { action: 'restart' | 'keep' | 'remove'; report: boolean } {
-  const abnormal = classifyExit(reason) === 'abnormal';
+export function decideRestart(restart: RestartType, reason: unknown): RestartDecision {
   switch (restart) {
     case 'permanent':
-      return { action: 'restart', report: true };
+      return RESTART;
     case 'transient':
-      return abnormal ? { action: 'restart', report: true } : { action: 'keep', report: false };
+      return classifyExit(reason) === 'abnormal' ? RESTART : KEEP;
     case 'temporary':
-      return { action: 'remove', report: abnormal };
+      return classifyExit(reason) === 'abnormal' ? REMOVE_REPORTED : REMOVE;
   }
 }
+
+/** What {@link decideRestart} decided (one frozen object per outcome: nothing is allocated per exit). */
+export type RestartDecision = { readonly action: 'restart' | 'keep' | 'remove'; readonly report: boolean };
+const RESTART: RestartDecision = Object.freeze({ action: 'restart', report: true });
+const KEEP: RestartDecision = Object.freeze({ action: 'keep', report: false });
+const REMOVE: RestartDecision = Object.freeze({ action: 'remove', report: false });
+const REMOVE_REPORTED: RestartDecision = Object.freeze({ action: 'remove', report: true });

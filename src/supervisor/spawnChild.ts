@@ -19,25 +19,33 @@ export interface SpawnChildContext {
  * (its input evaluated against the start context), or the spec's start function. Never throws:
  * a throw or a malformed return is an error result, named.
  */
-export async function spawnChild(spec: NormalizedChildSpec, c: SpawnChildContext): Promise<StartResult> {
+export function spawnChild(spec: NormalizedChildSpec, c: SpawnChildContext): Promise<StartResult> {
+  const start = spec.start;
+  if (typeof start === 'function') return startWith(start, spec, c);
   const { kernel, self } = c;
+  try {
+    const input = start.input;
+    const options: Parameters<Kernel['spawn']>[1] = { link: self };
+    if (typeof input === 'function') options.inputFor = (pid: Pid) => (input as (x: InputContext) => unknown)(startContext(spec, c, pid));
+    else if (input !== undefined) options.input = input;
+    if (start.name !== undefined) options.name = start.name;
+    if (start.trapExit !== undefined) options.trapExit = start.trapExit;
+    if (spec.startTimeoutMs !== undefined) options.startTimeoutMs = spec.startTimeoutMs;
+    const select = spec.provides?.select;
+    if (select !== undefined) options.selectService = select as never;
+    // `kernel.spawn` settles with a start result and never rejects: handed on as it is (one
+    // promise less per start and restart than awaiting it here)
+    return kernel.spawn(start.machine, options);
+  } catch (e) {
+    return Promise.resolve({ status: 'error', error: e });
+  }
+}
+
+/** A start function's start: a throw, a rejection or a malformed return is an error result. */
+async function startWith(start: Extract<NormalizedChildSpec['start'], (...args: never[]) => unknown>, spec: NormalizedChildSpec, c: SpawnChildContext): Promise<StartResult> {
   let res: StartResult;
   try {
-    const start = spec.start;
-    if (typeof start === 'function') {
-      res = await start(startContext(spec, c));
-    } else {
-      const input = start.input;
-      const options: Parameters<Kernel['spawn']>[1] = { link: self };
-      if (typeof input === 'function') options.inputFor = (pid: Pid) => (input as (x: InputContext) => unknown)(startContext(spec, c, pid));
-      else if (input !== undefined) options.input = input;
-      if (start.name !== undefined) options.name = start.name;
-      if (start.trapExit !== undefined) options.trapExit = start.trapExit;
-      if (spec.startTimeoutMs !== undefined) options.startTimeoutMs = spec.startTimeoutMs;
-      const select = spec.provides?.select;
-      if (select !== undefined) options.selectService = select as never;
-      res = await kernel.spawn(start.machine, options);
-    }
+    res = await start(startContext(spec, c));
   } catch (e) {
     res = { status: 'error', error: e };
   }

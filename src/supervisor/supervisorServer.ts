@@ -1,5 +1,5 @@
 import type { Kernel, NativeBehaviour, NativeMessage, NativeProcess, Pid, ReplyTo, StartResult } from '../actors/index.ts';
-import { StartExitError, formatReason, isPid, report } from '../actors/index.ts';
+import { StartExitError, formatReason, isPid, report, reporting } from '../actors/index.ts';
 import { RestartWindow } from './restartIntensity.ts';
 import { decideRestart } from './decideRestart.ts';
 import { restartSet } from './strategies.ts';
@@ -15,7 +15,7 @@ import { ChildServices, type ServiceDirectory, type ServiceState } from './child
 import { spawnChild } from './spawnChild.ts';
 import type { AdminRequest } from './adminProtocol.ts';
 import { handleAdmin } from './admin.ts';
-import { describeChildren } from './describe.ts';
+import { describeChildren, phaseOf } from './describe.ts';
 
 const INIT = Symbol('init');
 const RETRY = Symbol('retry');
@@ -252,7 +252,7 @@ export class SupervisorServer implements NativeBehaviour {
         this.resumeDue = true; // parked children get their turn when the current message is done
         this.services.provide(spec.provides.name, res.pid, res.info);
       }
-      report(kernel.env.logger, 'progress', { supervisor: this.label, child: spec.id, pid: String(res.pid) }, 'info');
+      if (reporting(kernel.env.logger, 'progress')) report(kernel.env.logger, 'progress', { supervisor: this.label, child: spec.id, pid: String(res.pid) }, 'info');
       this.changed();
     }
     return res;
@@ -276,7 +276,8 @@ export class SupervisorServer implements NativeBehaviour {
 
   private forget(rec: ChildRecord): void {
     if (rec.pid) {
-      this.formerPid.set(rec, rec.pid);
+      // only a dynamic child is addressed by its old pid while it restarts (`findRestarting`)
+      if (this.isDynamic) this.formerPid.set(rec, rec.pid);
       this.byPid.delete(rec.pid.id);
       const p = rec.spec.provides;
       if (p) this.services.withdraw(p.name, rec.pid);
@@ -291,7 +292,7 @@ export class SupervisorServer implements NativeBehaviour {
     rec.lastExit = reason;
     this.changed();
     const decision = decideRestart(rec.spec.restart, reason);
-    if (decision.report) {
+    if (decision.report && reporting(this.kernel.env.logger, 'child_terminated')) {
       report(this.kernel.env.logger, 'child_terminated', { supervisor: this.label, child: rec.spec.id, pid: String(pid), reason, restarts: rec.restarts });
     }
     if (decision.action === 'restart') return this.scheduleRestart(rec);
@@ -472,6 +473,28 @@ export class SupervisorServer implements NativeBehaviour {
 
   describe(): unknown {
     return describeChildren(this, this.isDynamic ? [...this.dynamic.values()] : this.children, this.stopRequested);
+  }
+
+  /**
+   * Whether every child has started — none starting, waiting, parked, pending or restarting —
+   * and a nested supervisor's children too (what an application's readiness asks after every
+   * change of its tree), read from the records without describing the tree. `undefined` for a
+   * child this cannot read (a supervisor-type child that is not an Ordo supervisor): the caller
+   * asks the description then.
+   */
+  treeStarted(): boolean | undefined {
+    for (const r of this.isDynamic ? this.dynamic.values() : this.children) {
+      const phase = phaseOf(r);
+      if (phase !== 'running' && phase !== 'stopped') return false;
+      if (r.spec.type !== 'supervisor' || r.pid === undefined) continue;
+      const nested = this.kernel.lookup(r.pid);
+      if (nested === undefined || !nested.alive) continue; // described as no state: no children to wait for
+      const behaviour = nested.kind === 'native' ? (nested as NativeProcess).behaviour : undefined;
+      if (!(behaviour instanceof SupervisorServer)) return undefined;
+      const started = behaviour.treeStarted();
+      if (started !== true) return started;
+    }
+    return true;
   }
 
   killed(): void {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { AnyStateMachine } from 'xstate';
-import { BadArgumentError, CalleeExitError, CallTimeoutError, NoProcError, type Pid } from '../../src/index.ts';
+import { setup, type AnyStateMachine } from 'xstate';
+import { BadArgumentError, CalleeExitError, CallTimeoutError, NoProcError, reply, type Pid, type ReplyTo } from '../../src/index.ts';
 import { crash, fixture } from '../support/otp.ts';
 import { plain, slowReplier, worker } from '../support/machines.ts';
 
@@ -78,6 +78,63 @@ describe('call', () => {
     expect(e.code).toBe('ORDO_CALLEE_EXIT');
     expect((e.reason as Error).message).toBe('died');
     expect(f.env.clock.pending()).toBe(0); // no leftover timer
+  });
+
+  it('a callee that crashes while it handles the request (before any reply) → CalleeExitError with its reason; no timer is left', async () => {
+    const f = fixture();
+    const crashes = setup({ types: { events: {} as { type: 'boom'; replyTo?: ReplyTo } } }).createMachine({
+      initial: 'up',
+      states: { up: { tags: ['ready'], on: { boom: { actions: () => { throw new Error('boom in handler'); } } } } },
+    });
+    const p = await spawnOk(f, undefined, crashes);
+    const r = await f.kernel.call(p, { type: 'boom' });
+    expect(r.ok).toBe(false);
+    const e = (r as { error: CalleeExitError }).error;
+    expect(e).toBeInstanceOf(CalleeExitError);
+    expect(e).toMatchObject({ code: 'ORDO_CALLEE_EXIT', target: p, request: { type: 'boom' } });
+    expect((e.reason as Error).message).toBe('boom in handler');
+    expect(f.kernel.isAlive(p)).toBe(false);
+    expect(f.env.clock.pending()).toBe(0);
+  });
+
+  it('a reply given while the request is handled settles the call with the first reply only; a reply then a crash is still the reply', async () => {
+    const f = fixture();
+    const m = setup({ types: { events: {} as { type: 'twice'; replyTo?: ReplyTo } | { type: 'thenCrash'; replyTo?: ReplyTo } } }).createMachine({
+      initial: 'up',
+      states: {
+        up: {
+          tags: ['ready'],
+          on: {
+            twice: { actions: ({ event }) => { reply(event.replyTo, 1); reply(event.replyTo, 2); } },
+            thenCrash: { actions: ({ event }) => { reply(event.replyTo, 'answered'); throw new Error('after the reply'); } },
+          },
+        },
+      },
+    });
+    const p = await spawnOk(f, undefined, m);
+    expect(await f.kernel.call(p, { type: 'twice' })).toEqual({ ok: true, value: 1 });
+    expect(f.env.clock.pending()).toBe(0);
+    expect(await f.kernel.call(p, { type: 'thenCrash' })).toEqual({ ok: true, value: 'answered' });
+    expect(f.kernel.isAlive(p)).toBe(false);
+  });
+
+  it('a reply address kept past the delivery is answered later, within its timeout, once', async () => {
+    const f = fixture();
+    let kept: ReplyTo | undefined;
+    const m = setup({ types: { events: {} as { type: 'later'; replyTo?: ReplyTo } } }).createMachine({
+      initial: 'up',
+      states: { up: { tags: ['ready'], on: { later: { actions: ({ event }) => { kept = event.replyTo; } } } } },
+    });
+    const p = await spawnOk(f, undefined, m);
+    let outcome: unknown;
+    void f.kernel.call(p, { type: 'later' }, { timeoutMs: 100 }).then((r) => (outcome = r));
+    expect(f.env.clock.pending()).toBe(1); // the open call is timed
+    await f.env.clock.advance(99);
+    reply(kept, 'late but in time');
+    reply(kept, 'again');
+    await f.env.clock.advance(0);
+    expect(outcome).toEqual({ ok: true, value: 'late but in time' });
+    expect(f.env.clock.pending()).toBe(0);
   });
 
   it('a bad request (not an object with a string type) → BadArgumentError carrying the value; the callee is untouched', async () => {

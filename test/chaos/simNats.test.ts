@@ -90,6 +90,32 @@ describe('simulated NATS: faults', () => {
     }
   });
 
+  it('a subscription reaches the server one link latency later: a publish from another connection sent at once misses it, one sent after the subscriber flushed gets it', async () => {
+    const { sim, a, b } = await setup();
+    const got: string[] = [];
+    b.subscribe('early', {}, (m) => got.push(new TextDecoder().decode(m.data)));
+    a.publishCore('early', enc.encode('too soon'));
+    await sim.run(sim.now + 50);
+    expect(got).toEqual([]);
+    await settle(sim, b.flush());
+    a.publishCore('early', enc.encode('after flush'));
+    await sim.run(sim.now + 50);
+    expect(got).toEqual(['after flush']);
+  });
+
+  it('reconnect disabled: a partition (a reset) closes the client with a closed TransportError; a flush waiting for its PONG is rejected', async () => {
+    const { sim, nats } = await setup();
+    const c = await settle(sim, nats.connector().connect({ servers: ['sim'], name: 'c', reconnect: false }));
+    const closed = c.closed();
+    const pending = c.flush().catch((e: unknown) => e);
+    nats.partition('c');
+    const e = await closed;
+    expect(e).toBeInstanceOf(TransportError);
+    expect((e as TransportError).kind).toBe('closed');
+    expect(kind(await pending)).toBe('other');
+    expect(c.isClosed()).toBe(true);
+  });
+
   it('the same seed gives the same decisions and trace; another seed may order differently', async () => {
     const run = async (seed: number): Promise<string> => {
       const { sim, a, b } = await setup(seed);

@@ -16,7 +16,7 @@ import type { CommitBatch } from '../../src/store/index.ts';
 import { openStore, type Store } from '../../src/store/index.ts';
 import { NatsCluster } from '../harness/natsCluster.ts';
 import { waitFor } from '../harness/nats.ts';
-import { realTimeEnv, startChild, stopChild, waitTag } from './helpers.ts';
+import { startChild, stopChild, trackedRealTimeEnv, waitTag } from './helpers.ts';
 
 const TABLES = { t: { key: 'id', attributes: { id: { type: 'string' }, n: { type: 'integer', default: 0 } }, replicated: true } } as const;
 
@@ -36,7 +36,7 @@ describe('commit outcomes on a 3-server NATS cluster', () => {
 
   /** One Ordo node in this process: discovery + replication over a real RocksDB Store (optionally wrapped). */
   async function node(cluster: string, servers: string[], opts: { discovery?: Partial<DiscoveryConfig>; repl?: Partial<ReplicationConfig>; wrap?: (s: Store) => Store } = {}) {
-    const env = realTimeEnv();
+    const env = trackedRealTimeEnv();
     const dir = mkdtempSync(join(tmpdir(), 'ordo-outcome-'));
     dirs.push(dir);
     const real = await openStore({ env, dir, tables: TABLES as never });
@@ -63,12 +63,16 @@ describe('commit outcomes on a 3-server NATS cluster', () => {
   it("a committed write whose local apply is slower than the commit timeout resolves as committed (not 'sequence N not applied within …')", async () => {
     let gate: Promise<void> | undefined;
     let open!: () => void;
+    let held = false;
     const wrap = (s: Store): Store =>
       new Proxy(s, {
         get(target, p) {
           if (p === 'applyReplicated') {
             return async (b: CommitBatch, pos: StreamPosition) => {
-              if (gate) await gate;
+              if (gate) {
+                held = true;
+                await gate;
+              }
               return target.applyReplicated(b, pos);
             };
           }
@@ -85,7 +89,9 @@ describe('commit outcomes on a 3-server NATS cluster', () => {
     );
     // the write is in the stream (acknowledged) while its local apply is held past the timeout
     await waitFor(async () => (await lastSeq('ORDO_REPL_oa_main')) >= 1, 'the write in the stream');
-    await Promise.race([outcome, new Promise((r) => setTimeout(r, 800))]);
+    await waitFor(() => held, 'the local apply held');
+    // every timer within the commit timeout has run (one that failed the commit at its deadline would have)
+    await n.env.timersDone(300);
     open();
     expect(await outcome).toBe('committed');
     expect(n.store.get('t', 'a')).toMatchObject({ n: 1 });
@@ -110,8 +116,8 @@ describe('commit outcomes on a 3-server NATS cluster', () => {
         () => 'committed',
         (e: { code?: string; message?: string }) => `${e.code}: ${e.message}`,
       );
-      // past the commit timeout with every attempt unanswered (the outcome unknown)
-      await Promise.race([outcome, new Promise((r) => setTimeout(r, 1600))]);
+      // past the commit timeout with every attempt unanswered (the outcome unknown): the node says so
+      await waitFor(() => n.env.records.some((r) => r['report'] === 'replication_publish_settling'), 'the commit timeout passed, outcome unknown', 10_000);
       for (const f of followers) f.server.resume();
       expect(await outcome).toBe('committed');
     } finally {

@@ -88,6 +88,42 @@ describe('commit settlement by msg id and stream order', () => {
     await new Promise((r) => setTimeout(r, 0));
   });
 
+  it('elections one after another never keep a commit past settleBy (virtual clock): it ends unknown at the next one after it', async () => {
+    const env = createTestEnv();
+    const p = new PendingCommits();
+    const leader = new LeaderSignal();
+    // a flapping cluster: a leader is elected every 200 ms, and every attempt hangs until the
+    // request timeout (1 s) — so each retry is overtaken by an election and never sleeps
+    let flapping = true;
+    const flap = (): void => {
+      leader.fire();
+      if (flapping) env.clock.setTimeout(flap, 200);
+    };
+    env.clock.setTimeout(flap, 200);
+    let attempts = 0;
+    const d = deps([], {
+      publish: () => {
+        attempts++;
+        return new Promise<PubAck>((_, reject) => env.clock.setTimeout(() => reject(timeout()), 1000));
+      },
+      now: () => env.clock.now(),
+      sleep: (ms: number) => new Promise<void>((r) => void env.clock.setTimeout(() => r(), ms)),
+      leaderElected: () => leader.next(),
+    });
+    let out: Awaited<ReturnType<typeof publishSettled>> | undefined;
+    let endedAt = -1;
+    void publishSettled(p, p.track('m', undefined), 1000, 3000, d).then((o) => {
+      out = o;
+      endedAt = env.clock.now();
+    });
+    await env.clock.advance(10_000);
+    flapping = false;
+    expect(out?.kind).toBe('unknown');
+    expect(endedAt).toBeGreaterThanOrEqual(3000);
+    expect(endedAt).toBeLessThanOrEqual(3200);
+    expect(attempts).toBeGreaterThan(5);
+  });
+
   it('the retry back-off ends early when the stream elects a leader', async () => {
     const p = new PendingCommits();
     const leader = new LeaderSignal();

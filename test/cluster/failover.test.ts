@@ -44,6 +44,8 @@ interface Window {
   restartedAt: number;
   /** ms from the kill until the replication stream had a leader on a running server (a new one, if the victim led it). */
   electedMs: number;
+  /** ms from the kill until the JetStream meta group had a leader on a running server (a new one, if the victim led it). */
+  metaElectedMs: number;
   /** ms from the kill until every node had committed a write started after it. */
   writesBackMs: number;
   /** ms from the restart until JetStream reported every replica current. */
@@ -103,14 +105,18 @@ describe('Ordo on a 3-server NATS cluster survives losing any one server', () =>
   /** Kills (or stops) `victim`, waits for writes on every node, restarts it, waits for catch-up. */
   async function lose(role: string, victim: ClusterMember, how: 'kill' | 'stop'): Promise<Window> {
     const ledStream = (await c.streamLeader(STREAM)) === victim.name;
+    const ledMeta = (await c.metaLeader()) === victim.name;
     const killedAt = Date.now();
     await (how === 'kill' ? victim.server.kill() : victim.server.stop());
     try {
       const elected = c.waitStreamLeader(STREAM, RECOVERY_BOUND_MS, ledStream ? victim.name : undefined).then(() => Date.now());
       elected.catch(() => undefined); // awaited below; a failure here is reported by the wait for writes
+      const metaElected = c.waitMetaLeader(RECOVERY_BOUND_MS, ledMeta ? victim.name : undefined).then(() => Date.now());
+      metaElected.catch(() => undefined);
       const back = await writesBackAfter(killedAt);
       const electedAt = await elected;
-      console.log(`[failover] ${role} (${victim.name}): stream leader after ${electedAt - killedAt} ms, writes back after ${back - killedAt} ms; restarting`);
+      const metaAt = await metaElected;
+      console.log(`[failover] ${role} (${victim.name}): stream leader after ${electedAt - killedAt} ms, meta leader after ${metaAt - killedAt} ms, writes back after ${back - killedAt} ms (${back - Math.max(electedAt, metaAt)} ms after the later election); restarting`);
       await victim.server.restart();
       const restartedAt = Date.now();
       await c.waitStreamCurrent(STREAM, 60_000);
@@ -119,7 +125,7 @@ describe('Ordo on a 3-server NATS cluster survives losing any one server', () =>
       await c.waitMetaCurrent(60_000);
       console.log(`[failover] ${role} (${victim.name}): replicas and meta group current ${Date.now() - restartedAt} ms after the restart`);
       await nodesCaughtUp();
-      const w: Window = { role, server: victim.name, killedAt, restartedAt, electedMs: electedAt - killedAt, writesBackMs: back - killedAt, replicasCurrentMs: current - restartedAt, nodesCaughtUpMs: Date.now() - restartedAt };
+      const w: Window = { role, server: victim.name, killedAt, restartedAt, electedMs: electedAt - killedAt, metaElectedMs: metaAt - killedAt, writesBackMs: back - killedAt, replicasCurrentMs: current - restartedAt, nodesCaughtUpMs: Date.now() - restartedAt };
       windows.push(w);
       console.log(`[failover] ${role} (${victim.name}, ${how}): writes back on every node after ${w.writesBackMs} ms (stream leader after ${w.electedMs} ms); after restart, replicas current in ${w.replicasCurrentMs} ms, nodes caught up in ${w.nodesCaughtUpMs} ms`);
       expect(w.writesBackMs).toBeLessThan(RECOVERY_BOUND_MS);
@@ -185,7 +191,7 @@ describe('Ordo on a 3-server NATS cluster survives losing any one server', () =>
       expect((r.outcomes as Outcome[]).length, nodes[i]!.name).toBeGreaterThan(20);
     }
     console.log(`[failover] outcomes: ${JSON.stringify(tally)}; stream messages: ${last}`);
-    console.log(`[failover] windows: ${JSON.stringify(windows.map(({ role, server, electedMs, writesBackMs, replicasCurrentMs, nodesCaughtUpMs }) => ({ role, server, electedMs, writesBackMs, replicasCurrentMs, nodesCaughtUpMs })))}`);
+    console.log(`[failover] windows: ${JSON.stringify(windows.map(({ role, server, electedMs, metaElectedMs, writesBackMs, replicasCurrentMs, nodesCaughtUpMs }) => ({ role, server, electedMs, metaElectedMs, writesBackMs, replicasCurrentMs, nodesCaughtUpMs })))}`);
     // every kill of the round was measured (a failed one would be missing here)
     expect(windows).toHaveLength(6 * ROUNDS);
     expect(wrong).toEqual([]);

@@ -27,3 +27,64 @@ export async function stopChild(actor: Actor<AnyStateMachine>, timeoutMs = 10_00
   await waitFor(() => actor.getSnapshot().status !== 'active', 'final state', timeoutMs);
   return actor.getSnapshot().output;
 }
+
+/** A test Env on the real clock whose timers are tracked: {@link TrackedEnv.timersDone} waits for them, not for a fixed time. */
+export interface TrackedEnv extends TestEnv {
+  /**
+   * Resolves once every timer armed so far on this Env that is due at or before `now + withinMs`
+   * has fired (its callback and the continuations it queued have run) or been cleared. What a
+   * test awaits before asserting that a timeout did *not* fail something: the timer that would
+   * have failed it has run — no fixed sleep, and no wait at all when no such timer exists.
+   */
+  timersDone(withinMs: number): Promise<void>;
+}
+
+/** {@link realTimeEnv} with tracked timers. */
+export function trackedRealTimeEnv(seed = 1): TrackedEnv {
+  const base = realTimeEnv(seed);
+  const inner = base.clock;
+  const pending = new Map<unknown, number>();
+  const waiters = new Set<() => void>();
+  // after the callback's own continuations (a rejection reaching its handlers) have run
+  const recheck = (): void => void setImmediate(() => {
+    for (const w of [...waiters]) w();
+  });
+  const clock = {
+    ...inner,
+    setTimeout: (fn: (...args: unknown[]) => void, ms: number) => {
+      const h = inner.setTimeout((...args: unknown[]) => {
+        pending.delete(h);
+        try {
+          fn(...args);
+        } finally {
+          recheck();
+        }
+      }, ms);
+      pending.set(h, inner.now() + Math.max(0, ms));
+      return h;
+    },
+    clearTimeout: (h: Parameters<typeof inner.clearTimeout>[0]) => {
+      pending.delete(h);
+      inner.clearTimeout(h);
+      recheck();
+    },
+  } as TestEnv['clock'];
+  return {
+    ...base,
+    clock,
+    timersDone(withinMs) {
+      const by = inner.now() + withinMs;
+      const awaited = new Set([...pending].filter(([, due]) => due <= by).map(([h]) => h));
+      return new Promise<void>((resolve) => {
+        const w = (): void => {
+          for (const h of awaited) if (!pending.has(h)) awaited.delete(h);
+          if (awaited.size > 0) return;
+          waiters.delete(w);
+          resolve();
+        };
+        waiters.add(w);
+        w();
+      });
+    },
+  };
+}

@@ -13,7 +13,7 @@ import { NatsServer, cleanup, waitFor } from '../harness/nats.ts';
 
 /** What a case needs from a side: connect, let time pass, restart the server, turn JetStream off. */
 interface Side {
-  connect(name: string): Promise<ClusterTransport>;
+  connect(name: string, options?: { reconnect?: boolean }): Promise<ClusterTransport>;
   /** Lets `ms` pass (wall clock on the real server, virtual in simulation). */
   sleep(ms: number): Promise<void>;
   /** Polls `cond` until true (wall clock / virtual). */
@@ -33,13 +33,13 @@ async function realSide(): Promise<Side> {
   const ns = await NatsServer.start();
   let noJs: NatsServer | undefined;
   const opened: ClusterTransport[] = [];
-  const connect = async (url: string, name: string): Promise<ClusterTransport> => {
-    const t = await createRealNatsConnector().connect({ servers: [url], name, reconnectTimeWait: 100, reconnectJitter: 0, maxReconnectAttempts: -1 });
+  const connect = async (url: string, name: string, o: { reconnect?: boolean } = {}): Promise<ClusterTransport> => {
+    const t = await createRealNatsConnector().connect({ servers: [url], name, reconnectTimeWait: 100, reconnectJitter: 0, maxReconnectAttempts: -1, ...o });
     opened.push(t);
     return t;
   };
   return {
-    connect: (name) => connect(ns.url, name),
+    connect: (name, o) => connect(ns.url, name, o),
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
     eventually: async (cond, what, ms = 10_000) => void (await waitFor(async () => (await cond()) || undefined, what, ms)),
     restart: () => ns.restart(),
@@ -69,7 +69,7 @@ async function simSide(): Promise<Side> {
   const sleep = (ms: number): Promise<void> => new Promise((r) => sim.clock.setTimeout(() => r(), ms));
   const opts = { servers: ['sim'], reconnectTimeWait: 100, reconnectJitter: 0 };
   return {
-    connect: (name) => nats.connector().connect({ ...opts, name }),
+    connect: (name, o) => nats.connector().connect({ ...opts, name, ...o }),
     sleep,
     eventually: async (cond, what, ms = 10_000) => {
       const until = sim.now + ms;
@@ -329,26 +329,71 @@ function contract(label: string, make: () => Promise<Side>): void {
           m.respond(enc.encode(`${who}:${txt(m.data)}`));
         }),
       );
-      await side.sleep(100); // the subscription reaches the server (both sides: one round trip)
+      await other.flush(); // the subscriptions reached the server
       const r = await t.request(subj, enc.encode('hi'), { timeoutMs: 2000 });
       expect(txt(r.data)).toMatch(/^[xy]:hi$/);
       expect(answered).toHaveLength(1);
       expect(await apiCode(t.request(name('nobody'), enc.encode(''), { timeoutMs: 2000 }))).toBe('no_responders');
       const silent = name('silent');
       const s3 = other.subscribe(silent, {}, () => undefined);
-      await side.sleep(100);
+      await other.flush();
       expect(await apiCode(t.request(silent, enc.encode(''), { timeoutMs: 300 }))).toBe('timeout');
       const fan = name('fan');
       const got: string[] = [];
       const f1 = other.subscribe(fan, {}, (m) => got.push(`1:${txt(m.data)}`));
       const f2 = t.subscribe(fan, {}, (m) => got.push(`2:${txt(m.data)}`));
-      await side.sleep(100);
+      await Promise.all([other.flush(), t.flush()]);
       t.publishCore(fan, enc.encode('n'));
       await side.eventually(() => got.length >= 2, 'fan-out');
       expect(got.sort()).toEqual(['1:n', '2:n']);
       for (const s of [...subs, s3, f1, f2]) s.unsubscribe();
       await other.close();
       expect(other.isClosed()).toBe(true);
+    });
+
+    it('flush: a round trip — a subscriber that flushed gets a publish sent from another connection right after, and none after it unsubscribed and flushed; refused "closed" once closed', async () => {
+      const sub = await side.connect('flusher');
+      const subj = name('fl');
+      const got: string[] = [];
+      const s1 = sub.subscribe(subj, {}, (m) => got.push(txt(m.data)));
+      await sub.flush();
+      t.publishCore(subj, enc.encode('one'));
+      await t.flush();
+      // what the server routed before the subscriber's next PONG is delivered before it
+      await sub.flush();
+      expect(got).toEqual(['one']);
+      s1.unsubscribe();
+      await sub.flush();
+      t.publishCore(subj, enc.encode('two'));
+      await t.flush();
+      await sub.flush();
+      expect(got).toEqual(['one']);
+      await sub.close();
+      expect(await apiCode(sub.flush())).toBe('closed');
+    });
+
+    it('reconnect disabled: a server restart closes the client — disconnect, no reconnect, closed() with no error (an EOF), every later call refused "closed"', async () => {
+      const c = await side.connect('once', { reconnect: false });
+      const events: string[] = [];
+      c.onStatus((s) => events.push(s.type));
+      const closed = c.closed();
+      await side.restart();
+      expect(await closed).toBeUndefined();
+      expect(c.isClosed()).toBe(true);
+      expect(events).toContain('disconnect');
+      expect(events).not.toContain('reconnect');
+      const thrown = ((): unknown => {
+        try {
+          c.publishCore('x', enc.encode(''));
+          return 'no throw';
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(thrown instanceof TransportError && thrown.kind).toBe('closed');
+      expect(await apiCode(c.request('x', enc.encode(''), { timeoutMs: 500 }))).toBe('closed');
+      expect(await apiCode(c.kv(name('gone')))).toBe('closed');
+      expect(await apiCode(c.flush())).toBe('closed');
     });
 
     it('a server restart: the client reports disconnect then reconnect; JetStream data survives; a watch resumes with what was written after', async () => {

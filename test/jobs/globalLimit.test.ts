@@ -13,8 +13,18 @@ import { JobRunner, defineWorker, FINAL_STATES, JOB_TABLES, type JobRunnerConfig
 import type { Store } from '../../src/store/index.ts';
 import type { TestEnv } from '../../src/env/env.ts';
 import { fakeCluster, fakeLeadership, faultyDisk, openJobStore, run, settle, testEnv } from './helpers.ts';
+import { FATES, FlakyStream, type Fate } from './flakyStream.ts';
+import { openStore } from '../../src/store/index.ts';
+import { createMemoryKv } from '../../src/chaos/memoryKv.ts';
+import { jobTables } from '../../src/jobs/index.ts';
 
 const GLOBAL = 3;
+
+/** Slots held per runner in queue `g`'s row (tokens, or a count in rows written before tokens). */
+function heldCounts(store: Store): Record<string, number> {
+  const held = (store.get(JOB_TABLES.slots, 'g')?.['held'] ?? {}) as Record<string, unknown>;
+  return Object.fromEntries(Object.entries(held).map(([k, v]) => [k, Array.isArray(v) ? v.length : Number(v)]));
+}
 let dirs = 0; // a failing case leaves its store open: each case its own directory
 const LOCAL = 2;
 
@@ -25,6 +35,13 @@ class Meter {
   readonly started = new Map<string, number>();
   maxCluster = 0;
   maxLocal = 0;
+  /** Performs that ran while their runner held fewer slots in the row (a slot given back twice or early). */
+  readonly unslotted: string[] = [];
+  /** Checks that each live runner holds at least as many slots as it runs performs. */
+  check(store: Store, where: string): void {
+    const held = heldCounts(store);
+    for (const [k, v] of this.active) if (!this.dead.has(k) && v > (held[k] ?? 0)) this.unslotted.push(`${where}: ${k} runs ${v}, holds ${held[k] ?? 0}`);
+  }
   enter(inc: string): void {
     this.started.set(inc, (this.started.get(inc) ?? 0) + 1);
     const n = (this.active.get(inc) ?? 0) + 1;
@@ -46,7 +63,7 @@ interface Spec {
   readonly effect: boolean;
 }
 
-function workerFor(env: TestEnv, meter: Meter, incOf: (job: { attemptedBy: string | null }) => string) {
+function workerFor(env: TestEnv, meter: Meter, incOf: (job: { attemptedBy: string | null }) => string, store?: Store) {
   return defineWorker<Spec>({
     name: 'w',
     queue: 'g',
@@ -54,6 +71,7 @@ function workerFor(env: TestEnv, meter: Meter, incOf: (job: { attemptedBy: strin
     perform: async (s, { job, signal }) => {
       const inc = incOf(job);
       meter.enter(inc);
+      if (store) meter.check(store, `start ${job.id}`);
       try {
         await new Promise<void>((resolve, reject) => {
           const t = env.clock.setTimeout(() => resolve(), s.durationMs);
@@ -158,7 +176,7 @@ describe('global concurrency limit (virtual clock)', () => {
     const runner = await JobRunner.start({ env, store, config: config(w) });
     for (let i = 0; i < 3; i++) await runner.enqueue(w, { durationMs: 60_000, failTimes: 0, effect: false });
     await run(env, 100, 10);
-    expect(store.get(JOB_TABLES.slots, 'g')?.['held']).toEqual({ [runner.node]: 2 });
+    expect(heldCounts(store)).toEqual({ [runner.node]: 2 });
     expect(await settle(env, runner.stop())).toBe(2);
     expect(store.get(JOB_TABLES.slots, 'g')?.['held']).toEqual({});
     expect(runner.list({ state: 'available' }).length).toBe(3);
@@ -200,7 +218,7 @@ describe('global concurrency limit (virtual clock)', () => {
     for (let i = 0; i < 4; i++) await sim.nodes.get('b')!.runner.enqueue(w, { durationMs: 1000, failTimes: 0, effect: i % 2 === 0 });
     await run(env, 100, 10);
     // a holds 2, b 1 (the limit): b's other jobs wait
-    const slots = (): Record<string, number> => store.get(JOB_TABLES.slots, 'g')?.['held'] as Record<string, number>;
+    const slots = (): Record<string, number> => heldCounts(store);
     expect(Object.values(slots()).sort()).toEqual([1, 2]);
     const aInc = `a/${sim.nodes.get('a')!.inc}`;
     meter.dead.add(aInc);
@@ -221,7 +239,14 @@ describe('global concurrency limit (virtual clock)', () => {
     await store.close();
   });
 
-  type Cmd = { t: 'enqueue'; node: number; jobs: Spec[] } | { t: 'advance'; ms: number } | { t: 'crash'; node: number } | { t: 'stop'; node: number } | { t: 'lead'; node: number | null };
+  type Cmd =
+    | { t: 'enqueue'; node: number; jobs: Spec[] }
+    | { t: 'advance'; ms: number }
+    | { t: 'crash'; node: number }
+    | { t: 'stop'; node: number }
+    | { t: 'lead'; node: number | null }
+    /** The next commit of the job tables ends ORDO_REPL_INDETERMINATE, then settles as `fate`. */
+    | { t: 'indeterminate'; fate: Fate; settleMs: number; lagMs: number };
   const spec = fc.record({ durationMs: fc.integer({ min: 0, max: 3000 }), failTimes: fc.integer({ min: 0, max: 2 }), effect: fc.boolean() });
   const node = fc.integer({ min: 0, max: 2 });
   const cmd: fc.Arbitrary<Cmd> = fc.oneof(
@@ -230,45 +255,62 @@ describe('global concurrency limit (virtual clock)', () => {
     { weight: 1, arbitrary: node.map((n) => ({ t: 'crash' as const, node: n })) },
     { weight: 1, arbitrary: node.map((n) => ({ t: 'stop' as const, node: n })) },
     { weight: 2, arbitrary: fc.option(node, { nil: null }).map((n) => ({ t: 'lead' as const, node: n })) },
+    { weight: 2, arbitrary: fc.record({ fate: fc.constantFrom(...FATES), settleMs: fc.integer({ min: 0, max: 5000 }), lagMs: fc.integer({ min: 0, max: 1000 }) }).map((x) => ({ t: 'indeterminate' as const, ...x })) },
   );
 
-  it('property: never more than the global limit running cluster-wide; every job one final state, effects once', async () => {
+  it('property: never more than the global limit running cluster-wide; every job one final state, effects once; commits of unknown outcome included', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(cmd, { minLength: 1, maxLength: 14 }), fc.integer({ min: 1, max: 1000 }), async (cmds, seed) => {
         const env = testEnv(seed);
-        const store = await openJobStore(env, faultyDisk(), `/jobs-g${++dirs}`);
+        // the job tables replicate through a stream double that can end a commit indeterminate
+        const tables = { ...jobTables({ replicated: true }), effects: { replicated: true, key: 'id', attributes: { id: { type: 'string' }, n: { type: 'integer', default: 0 } } } } as const;
+        const store = await openStore({ env, dir: `/jobs-g${++dirs}`, kv: createMemoryKv(), tables });
+        const stream = new FlakyStream(store, env);
+        store.setReplicator(stream);
         const meter = new Meter();
-        const w = workerFor(env, meter, (j) => j.attemptedBy!);
+        store.subscribe(JOB_TABLES.slots, () => meter.check(store, 'slots written'));
+        const w = workerFor(env, meter, (j) => j.attemptedBy!, store);
         const sim = new Sim(env, store, config(w));
         const names = ['a', 'b', 'c'];
         sim.leader = 'a';
         for (const n of names) await sim.boot(n);
-        const ids: Array<[string, Spec]> = [];
+        // an enqueue whose insert ended indeterminate may or may not have stored its job
+        const ids: Array<[string, Spec, boolean]> = [];
+        let n = 0;
         for (const c of cmds) {
-          if (c.t === 'enqueue') for (const s of c.jobs) ids.push([(await sim.nodes.get(names[c.node]!)!.runner.enqueue(w, s)).job.id, s]);
-          else if (c.t === 'advance') await run(env, c.ms, 100);
+          if (c.t === 'enqueue') {
+            for (const s of c.jobs) {
+              const id = `j${++n}`;
+              const ok = await settle(env, sim.nodes.get(names[c.node]!)!.runner.enqueue(w, s, { id }).then(() => true, () => false), 10);
+              ids.push([id, s, ok]);
+            }
+          } else if (c.t === 'advance') await run(env, c.ms, 100);
+          else if (c.t === 'indeterminate') stream.arm({ fate: c.fate, settleMs: c.settleMs, lagMs: c.lagMs });
           else if (c.t === 'crash') await sim.crash(names[c.node]!, meter);
           else if (c.t === 'stop') await sim.stop(names[c.node]!);
           else sim.elect(c.node === null ? undefined : names[c.node]);
         }
         // a leader is elected in the end (the lifeline needs one), and everything plays out
         if (sim.leader === undefined) sim.elect('a');
-        await run(env, 120_000, 500);
+        // (past the runner's wait for a settlement that never comes)
+        await run(env, stream.injected.length > 0 || stream.pending > 0 ? 330_000 : 120_000, 500);
         expect(meter.maxCluster).toBeLessThanOrEqual(GLOBAL);
         expect(meter.maxLocal).toBeLessThanOrEqual(LOCAL);
+        expect(meter.unslotted).toEqual([]);
         const r = sim.nodes.get('a')!.runner;
-        for (const [id, s] of ids) {
+        for (const [id, s, stored] of ids) {
           const j = r.get(id);
+          if (!stored && !j) continue; // its insert did not land: the enqueue said so
           expect(j, `job ${id} lost`).toBeDefined();
           expect(FINAL_STATES).toContain(j!.state);
           expect(store.get('effects', id)?.['n']).toBe(j!.state === 'completed' && s.effect ? 1 : undefined);
         }
         // no slot leaked: once idle, every slot is given back (a crashed incarnation's by the lifeline)
-        expect(store.get(JOB_TABLES.slots, 'g')?.['held'] ?? {}).toEqual({});
+        expect(heldCounts(store)).toEqual({});
         for (const x of sim.nodes.values()) await settle(env, x.runner.stop());
         await store.close();
       }),
       { numRuns: 80 },
     );
-  }, 300_000);
+  }, 600_000);
 });

@@ -1,0 +1,46 @@
+/**
+ * What a perform's outcome writes: the job's next state (completed, retryable on the worker's
+ * backoff or Oban's, discarded, cancelled, scheduled again for a snooze) and the worker's effects.
+ *
+ * @internal
+ */
+import type { Env } from '../env/env.ts';
+import type { Tx } from '../store/index.ts';
+import { obanBackoff } from './backoff.ts';
+import { errorEntry } from './engine.ts';
+import type { Job, JobOutcome, WorkerDef } from './types.ts';
+
+/** The state change an outcome makes, and the effects it writes with it. */
+export interface OutcomeChange {
+  readonly change: (j: Job) => Job;
+  readonly effects?: (tx: Tx) => void;
+  readonly state: string;
+}
+
+/** Whether the outcome is a failure (a throw or `{ error }`): retryable, or discarded when attempts are used up. */
+export function isFailure(o: JobOutcome): boolean {
+  return !(o === undefined || o === null || 'ok' in o || 'discard' in o || 'cancel' in o || 'snooze' in o);
+}
+
+/** The state change outcome `o` makes at `now`. */
+export function changeOf(env: Env, workers: ReadonlyMap<string, WorkerDef<never>>, o: JobOutcome): OutcomeChange {
+  const now = env.clock.now();
+  if (o === undefined || o === null || 'ok' in o) {
+    return { state: 'completed', change: (j) => ({ ...j, state: 'completed', finishedAt: now }), ...(o && 'ok' in o && o.effects ? { effects: o.effects } : {}) };
+  }
+  if ('discard' in o) return { state: 'discarded', change: (j) => ({ ...j, state: 'discarded', finishedAt: now, errors: [...j.errors, errorEntry(j, o.discard, now)] }) };
+  if ('cancel' in o) return { state: 'cancelled', change: (j) => ({ ...j, state: 'cancelled', finishedAt: now, errors: [...j.errors, errorEntry(j, o.cancel, now)] }) };
+  if ('snooze' in o) return { state: 'scheduled', change: (j) => ({ ...j, state: 'scheduled', attempt: j.attempt - 1, scheduledAt: now + Math.max(0, o.snooze) }) };
+  const err = 'error' in o ? o.error : o;
+  return {
+    state: 'retryable',
+    change: (j) => {
+      const errors = [...j.errors, errorEntry(j, err, now)];
+      if (j.attempt >= j.maxAttempts) return { ...j, state: 'discarded', finishedAt: now, errors };
+      const w = workers.get(j.worker);
+      const rnd = (): number => env.random.next();
+      const delay = w?.backoff ? w.backoff(j as Job<never>, rnd) : obanBackoff(j.attempt, j.maxAttempts, rnd);
+      return { ...j, state: 'retryable', scheduledAt: now + Math.max(0, delay), errors };
+    },
+  };
+}

@@ -1,0 +1,136 @@
+/**
+ * The drain deadline (`shutdownMs`) on the virtual clock, Oban's behaviour: every perform still
+ * running is aborted; one that honours its signal has its job returned to `available` (attempt
+ * given back, no error recorded); one that ignores it leaves its job `executing`, owned by this
+ * runner (a warn record names it) and keeps its global slot — never run twice at once — until
+ * its perform ends in this process (then the job goes back), or the lifeline rescues it once the
+ * runner is gone (membership lost; single node: the next boot, a new incarnation). Each job is
+ * completed exactly once and its effects applied exactly once.
+ */
+import { describe, expect, it } from 'vitest';
+import { JobRunner, defineWorker, JOB_TABLES, type JobRunnerConfig } from '../../src/jobs/index.ts';
+import { createTestEnv, type TestEnv } from '../../src/env/env.ts';
+import type { Store } from '../../src/store/index.ts';
+import { fakeCluster, fakeLeadership, faultyDisk, openJobStore, run, settle, T0 } from './helpers.ts';
+
+let dirs = 0;
+
+interface Spec {
+  readonly ms: number;
+  /** Ignores its AbortSignal (runs on for `ms`, or forever when `ms` is -1). */
+  readonly ignore: boolean;
+}
+
+function world(seed: number) {
+  const env: TestEnv = createTestEnv({ level: 'warn', startMs: T0, seed });
+  const running = new Map<string, number>();
+  const performs = new Map<string, number>();
+  let overlap = 0;
+  const worker = defineWorker<Spec>({
+    name: 'w',
+    queue: 'g',
+    perform: async (s, { job, signal }) => {
+      performs.set(job.id, (performs.get(job.id) ?? 0) + 1);
+      const n = (running.get(job.id) ?? 0) + 1;
+      running.set(job.id, n);
+      overlap = Math.max(overlap, n);
+      try {
+        await new Promise<void>((resolve, reject) => {
+          if (s.ms >= 0) env.clock.setTimeout(() => resolve(), s.ms);
+          if (!s.ignore) signal.addEventListener('abort', () => reject(signal.reason));
+        });
+      } finally {
+        running.set(job.id, running.get(job.id)! - 1);
+      }
+      return { ok: true, effects: (tx) => void tx.put('effects', { id: job.id, n: ((tx.get('effects', job.id)?.['n'] as number) ?? 0) + 1 }) };
+    },
+  });
+  const config: JobRunnerConfig = { workers: [worker], queues: { g: { limit: 2, globalLimit: 2 } }, pruner: false, shutdownMs: 1000, lifeline: { intervalMs: 1000, graceMs: 500 } };
+  return { env, worker, config, performs, get overlap() { return overlap; } };
+}
+
+const held = (store: Store): Record<string, unknown> => (store.get(JOB_TABLES.slots, 'g')?.['held'] ?? {}) as Record<string, unknown>;
+
+describe('drain deadline (shutdownMs): abort, then give back what stopped and leave what did not', () => {
+  it('a perform that honours its signal: its job is returned to available, attempt given back, no error recorded', async () => {
+    const w = world(1);
+    const store = await openJobStore(w.env, faultyDisk(), `/drain-${++dirs}`);
+    const runner = await JobRunner.start({ env: w.env, store, config: w.config });
+    const { job } = await runner.enqueue(w.worker, { ms: 60_000, ignore: false });
+    await run(w.env, 100, 10);
+    expect(runner.get(job.id)?.state).toBe('executing');
+    expect(await settle(w.env, runner.stop(), 10)).toBe(1);
+    expect(runner.get(job.id)).toMatchObject({ state: 'available', attempt: 0, errors: [], attemptedBy: null });
+    expect(held(store)).toEqual({});
+    await store.close();
+  });
+
+  it('a perform that ignores it: its job stays executing under this runner with its slot, named in a warn record; back to available when the perform ends, then completed once, effects once', async () => {
+    const w = world(2);
+    const store = await openJobStore(w.env, faultyDisk(), `/drain-${++dirs}`);
+    const live = new Map([['a', 'a1'], ['b', 'b1']]);
+    const a = await JobRunner.start({ env: w.env, store, config: w.config, cluster: fakeCluster('a', 'a1', live), leadership: fakeLeadership('a', true) });
+    const { job } = await a.enqueue(w.worker, { ms: 8000, ignore: true });
+    await run(w.env, 100, 10);
+    expect(await settle(w.env, a.stop(), 10)).toBe(0);
+    // a stays a member (its process lives on): nobody else may run the job while its perform does
+    expect(a.get(job.id)).toMatchObject({ state: 'executing', attemptedBy: 'a/a1', attempt: 1 });
+    expect(Object.keys(held(store))).toEqual(['a/a1']);
+    const warn = w.env.records.filter((r) => r['report'] === 'jobs_perform_ignored_abort');
+    expect(warn.map((r) => r['job'])).toEqual([job.id]);
+    const b = await JobRunner.start({ env: w.env, store, config: w.config, cluster: fakeCluster('b', 'b1', live), leadership: fakeLeadership('b', true) });
+    await run(w.env, 30_000, 100);
+    expect(b.get(job.id)).toMatchObject({ state: 'completed', attemptedBy: 'b/b1', attempt: 1 });
+    expect(w.performs.get(job.id)).toBe(2);
+    expect(w.overlap).toBe(1);
+    expect(store.get('effects', job.id)?.['n']).toBe(1); // a's late outcome is not written
+    expect(held(store)).toEqual({});
+    await settle(w.env, b.stop());
+    await store.close();
+  });
+
+  it('a perform that never ends: once its runner leaves membership the lifeline rescues the job and drops its slot; completed once, effects once', async () => {
+    const w = world(3);
+    const store = await openJobStore(w.env, faultyDisk(), `/drain-${++dirs}`);
+    const live = new Map([['a', 'a1']]);
+    const a = await JobRunner.start({ env: w.env, store, config: w.config, cluster: fakeCluster('a', 'a1', live), leadership: fakeLeadership('a', false) });
+    const { job } = await a.enqueue(w.worker, { ms: -1, ignore: true });
+    await run(w.env, 100, 10);
+    expect(await settle(w.env, a.stop(), 10)).toBe(0);
+    expect(a.get(job.id)).toMatchObject({ state: 'executing', attemptedBy: 'a/a1' });
+    expect(Object.keys(held(store))).toEqual(['a/a1']);
+    // a's node leaves membership; c leads, and its lifeline rescues once the grace has passed
+    live.delete('a');
+    live.set('c', 'c1');
+    const done = defineWorker<Spec>({ name: 'w', queue: 'g', perform: () => ({ ok: true, effects: (tx) => void tx.put('effects', { id: job.id, n: ((tx.get('effects', job.id)?.['n'] as number) ?? 0) + 1 }) }) });
+    const lead = await JobRunner.start({ env: w.env, store, config: { ...w.config, workers: [done] }, cluster: fakeCluster('c', 'c1', live), leadership: fakeLeadership('c', true) });
+    await run(w.env, 10_000, 100);
+    expect(lead.get(job.id)).toMatchObject({ state: 'completed', attempt: 2, attemptedBy: 'c/c1' });
+    expect(store.get('effects', job.id)?.['n']).toBe(1);
+    expect(held(store)).toEqual({});
+    await settle(w.env, lead.stop());
+    await store.close();
+  });
+
+  it('single node: the next boot (a new incarnation) rescues a job its last run left executing; completed once, effects once', async () => {
+    const w = world(4);
+    const disk = faultyDisk();
+    let store = await openJobStore(w.env, disk, `/drain-${++dirs}`);
+    const first = await JobRunner.start({ env: w.env, store, config: w.config });
+    const { job } = await first.enqueue(w.worker, { ms: -1, ignore: true });
+    await run(w.env, 100, 10);
+    expect(await settle(w.env, first.stop(), 10)).toBe(0);
+    expect(first.get(job.id)).toMatchObject({ state: 'executing', attemptedBy: first.node });
+    first.halt(); // the process exits (its perform with it)
+    await store.close();
+    store = await openJobStore(w.env, disk, `/drain-${dirs}`);
+    const next = await JobRunner.start({ env: w.env, store, config: { ...w.config, workers: [defineWorker<Spec>({ name: 'w', queue: 'g', perform: () => ({ ok: true, effects: (tx) => void tx.put('effects', { id: job.id, n: ((tx.get('effects', job.id)?.['n'] as number) ?? 0) + 1 }) }) })] } });
+    expect(next.node).not.toBe(first.node);
+    await run(w.env, 5000, 100);
+    expect(next.get(job.id)).toMatchObject({ state: 'completed', attempt: 2, attemptedBy: next.node });
+    expect(store.get('effects', job.id)?.['n']).toBe(1);
+    expect(held(store)).toEqual({});
+    await settle(w.env, next.stop());
+    await store.close();
+  });
+});

@@ -10,7 +10,7 @@ import type { ReplicatedStore } from './replicatedStore.ts';
 import { coordinateMigration } from './schemaGate.ts';
 
 /** Configuration of a replication child: the replicator's options that are not derived from the cluster. */
-export type ReplicationConfig = Pick<ReplicatorOptions, 'store' | 'tables' | 'maxMsgs' | 'maxAgeMs' | 'commitTimeoutMs' | 'publishTimeoutMs' | 'settleTimeoutMs' | 'conflictDetection' | 'conflictScope'> & {
+export type ReplicationConfig = Pick<ReplicatorOptions, 'store' | 'tables' | 'maxMsgs' | 'maxAgeMs' | 'commitTimeoutMs' | 'publishTimeoutMs' | 'settleTimeoutMs' | 'conflictDetection' | 'conflictScope' | 'fairness'> & {
   /**
    * How long a node waits for the leader to run the store's deferred replicated migrations,
    * and then for its own store to apply the migration batch (default 60 s). On timeout the

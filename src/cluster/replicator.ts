@@ -55,6 +55,12 @@ export interface ReplicatorOptions {
    *   transaction spans several replicated tables.
    */
   conflictScope?: 'stream' | 'table';
+  /**
+   * Stream-scope fairness (default true): a node that keeps losing checked commits asks the
+   * others to hold off briefly, and this node honours such requests (docs/cluster.md,
+   * *Fairness*). Off: no requests sent, none honoured.
+   */
+  fairness?: boolean;
 }
 
 /** Replication health, for the Application's health report. */
@@ -172,7 +178,7 @@ export class Replicator implements StoreReplicator {
     this.fairness = new CommitFairness({ env, transport: () => this.conn.transport, cluster: opts.cluster, store: opts.store, node: opts.node, log: this.log });
     this.publisher = new ReplPublisher({
       ...common,
-      fairness: this.fairness,
+      ...(opts.fairness === false ? {} : { fairness: this.fairness }),
       env,
       conn,
       incarnation: opts.incarnation,
@@ -256,7 +262,7 @@ export class Replicator implements StoreReplicator {
     const { firstSeq: first, lastSeq: last } = info.state;
     if (last > a.applied && a.applied < first - 1) await this.snapshots.catchUp(first);
     await this.consumer.start();
-    this.fairness.start();
+    if (this.opts.fairness !== false) this.fairness.start();
     // Wait until the local store has applied what the stream held at start: then reads are current.
     // A long catch-up is fine as long as it progresses; it fails only after commitTimeoutMs
     // without any progress.

@@ -1,7 +1,8 @@
 /**
  * The global concurrency limit (Oban Pro's `global_limit`): per queue, one row of the
- * `ordo_jobs_slots` table holds how many slots each runner (`node/incarnation`) has taken. A
- * runner takes slots in the same transaction that claims the jobs, and gives them back in the
+ * `ordo_jobs_slots` table lists the slots each runner (`node/incarnation`) has taken, one token
+ * per claimed attempt ({@link slotToken}). A runner takes slots in the same transaction that
+ * claims the jobs, and gives them back — by token, so a release sent twice frees once — in the
  * transaction that records the outcome once the perform has ended (or in its next claim, when
  * a perform outlived its recorded timeout). Every claim reads the row, so two claims anywhere in
  * the cluster conflict and are serialised by the store (replicated tables: by the stream's

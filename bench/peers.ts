@@ -105,13 +105,29 @@ export const call: Record<string, Side> = {
   },
   nact: async (n) => {
     const system = nact.start();
-    const actor = nact.spawnStateless(system, (msg: { sender: nact.Ref<string> }) => nact.dispatch(msg.sender, 'pong'));
+    // A stateful actor: one message at a time from its mailbox, counting pings as the machine
+    // does (a stateless nact actor handles messages concurrently and keeps nothing — less work)
+    type M = { kind: 'ping'; sender: nact.Ref<string> } | { kind: 'count'; sender: nact.Ref<number> };
+    const actor = nact.spawn(
+      system,
+      (state: number, msg: M) => {
+        if (msg.kind === 'count') {
+          nact.dispatch(msg.sender, state);
+          return state;
+        }
+        nact.dispatch(msg.sender, 'pong');
+        return state + 1;
+      },
+      undefined,
+      { initialState: 0 },
+    );
     const t0 = now();
     for (let i = 0; i < n; i++) {
-      const res = await nact.query(actor, (sender: nact.Ref<string>) => ({ sender }), 5000);
+      const res = await nact.query(actor, (sender: nact.Ref<string>): M => ({ kind: 'ping', sender }), 5000);
       if (res !== 'pong') throw new Error('nact query failed');
     }
     const us = perOp(t0, n);
+    if ((await nact.query(actor, (sender: nact.Ref<number>): M => ({ kind: 'count', sender }), 5000)) !== n) throw new Error('nact lost pings');
     nact.stop(system);
     return us;
   },
@@ -119,7 +135,15 @@ export const call: Record<string, Side> = {
     Effect.runPromise(
       Effect.gen(function* () {
         const inbox = yield* Queue.unbounded<Deferred.Deferred<string>>();
-        const server = yield* Effect.forkDetach(Effect.forever(Effect.flatMap(Queue.take(inbox), (d) => Deferred.succeed(d, 'pong'))));
+        let served = 0; // counted, as the machine and nact's actor count
+        const server = yield* Effect.forkDetach(
+          Effect.forever(
+            Effect.flatMap(Queue.take(inbox), (d) => {
+              served++;
+              return Deferred.succeed(d, 'pong');
+            }),
+          ),
+        );
         const t0 = now();
         for (let i = 0; i < n; i++) {
           const d = yield* Deferred.make<string>();
@@ -128,6 +152,7 @@ export const call: Record<string, Side> = {
           if (res !== 'pong') throw new Error('effect reply failed');
         }
         const us = perOp(t0, n);
+        if (served !== n) throw new Error('effect lost pings');
         yield* Fiber.interrupt(server);
         return us;
       }),
@@ -157,7 +182,8 @@ export const spawnStop: Record<string, Side> = {
   nact: async (n) => {
     const system = nact.start();
     const t0 = now();
-    for (let i = 0; i < n; i++) nact.stop(nact.spawnStateless(system, () => undefined));
+    // stateful, as the machine is (a context) — a stateless nact actor is less than a process
+    for (let i = 0; i < n; i++) nact.stop(nact.spawn(system, (state: number) => state, undefined, { initialState: 0 }));
     const us = perOp(t0, n);
     nact.stop(system);
     return us;
@@ -249,8 +275,13 @@ export const restart: Record<string, Side> = {
       Effect.gen(function* () {
         type M = { kind: 'crash' } | { kind: 'ping'; reply: Deferred.Deferred<string> };
         const inbox = yield* Queue.unbounded<M>();
+        let served = 0;
         const serve = Effect.forever(
-          Effect.flatMap(Queue.take(inbox), (m) => (m.kind === 'crash' ? Effect.fail(new Error('crash')) : Deferred.succeed(m.reply, 'pong'))),
+          Effect.flatMap(Queue.take(inbox), (m) => {
+            if (m.kind === 'crash') return Effect.fail(new Error('crash'));
+            served++; // counted, as the machine and nact's actor count
+            return Deferred.succeed(m.reply, 'pong');
+          }),
         );
         const server = yield* Effect.forkDetach(Effect.retry(serve, Schedule.forever));
         const t0 = now();
@@ -261,6 +292,7 @@ export const restart: Record<string, Side> = {
           if ((yield* Deferred.await(d)) !== 'pong') throw new Error('effect did not answer after retry');
         }
         const us = perOp(t0, n);
+        if (served !== n) throw new Error('effect lost pings');
         yield* Fiber.interrupt(server);
         return us;
       }),

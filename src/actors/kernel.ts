@@ -355,7 +355,7 @@ export class Kernel {
   /** @internal Called once by a process when it terminates. */
   _onExit(proc: Process, reason: unknown): void {
     this.processes.delete(proc.pid.id);
-    this._emit({ type: 'exit', pid: proc.pid, reason });
+    if (this.lifecycle.size > 0) this._emit({ type: 'exit', pid: proc.pid, reason });
     if (proc.name !== undefined && this.names.get(proc.name) === proc) this.names.delete(proc.name);
     if (classifyExit(reason) === 'abnormal' && reason !== 'killed' && reason !== 'noproc' && reporting(this.env.logger, 'crash_report')) {
       report(this.env.logger, 'crash_report', { pid: String(proc.pid), name: proc.name, reason, state: safeDescribe(proc) });

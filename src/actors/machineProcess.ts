@@ -177,7 +177,7 @@ export class MachineProcess extends Process {
       if (this.startTimer !== undefined) this.kernel.env.clock.clearTimeout(this.startTimer);
       const open = this.startOpen;
       this.startOpen = false;
-      this.kernel._emit({ type: 'ready', pid: this.pid });
+      if (this.kernel._observed) this.kernel._emit({ type: 'ready', pid: this.pid });
       if (open) this.deliverStart({ status: 'ok', pid: this.pid, info: this.service });
       return;
     }

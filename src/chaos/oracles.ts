@@ -1,6 +1,7 @@
 import type { TraceEvent, SimLogRecord } from './simulation.ts';
 import type { ChildData, Scenario, TreeData } from './scenario.ts';
 import type { SimKvState } from './simKv.ts';
+import type { NodeBoot } from './nodes.ts';
 
 /** Everything an oracle may look at after a run. */
 export interface RunView {
@@ -18,6 +19,14 @@ export interface RunView {
   readonly kv: SimKvState;
   /** The disk's content after the run, per directory: `column\0hex(key)` → value hex. */
   readonly disk: ReadonlyMap<string, ReadonlyMap<string, string>>;
+  /**
+   * A multi-node run ({@link Scenario.nodes}): every boot of every node, in node order. The
+   * trace's `node.up` / `node.down` events (fields `node`, `boot`) say when each began and was
+   * killed; a node's trace events and log records carry its `node` and `boot`.
+   */
+  readonly nodes?: readonly NodeBoot[];
+  /** In a per-node view ({@link Oracle.perNode}): this boot was killed (abruptly) at this time. */
+  readonly killedAt?: number;
 }
 
 /** An oracle's answer: holds, or the first violation with its virtual time. */
@@ -27,6 +36,11 @@ export type Verdict = { readonly ok: true } | { readonly ok: false; readonly t: 
 export interface Oracle {
   readonly name: string;
   readonly description: string;
+  /**
+   * A tree oracle: in a multi-node run it is checked on each boot of each node separately (a
+   * view of that application's trace, logs, tree, stop and timers); otherwise once on the run.
+   */
+  readonly perNode?: boolean;
   check(run: RunView): Verdict;
 }
 
@@ -85,6 +99,7 @@ function restartEligible(child: ChildData | undefined, reason: unknown): boolean
  */
 export const restartIntensity: Oracle = {
   name: 'restartIntensity',
+  perNode: true,
   description: 'the supervisor gives up at the (maxRestarts+1)-th restart within periodMs, never before, never after',
   check(view) {
     for (const s of supervisors(view)) {
@@ -128,6 +143,7 @@ export const restartIntensity: Oracle = {
  */
 export const restartStrategy: Oracle = {
   name: 'restartStrategy',
+  perNode: true,
   description: 'each restart stopped and started exactly the children the strategy names, in order',
   check(view) {
     const trace = view.trace;
@@ -191,6 +207,7 @@ export const restartStrategy: Oracle = {
 /** No child used a dependency before its provider was ready (the child protocol's promise). */
 export const depsReady: Oracle = {
   name: 'depsReady',
+  perNode: true,
   description: 'no child used a dependency before its provider was ready',
   check(view) {
     // 'starting': spawned, not yet ready; 'ready'; 'down': exited after being ready (a stale
@@ -218,6 +235,7 @@ export const depsReady: Oracle = {
 /** OTP: at shutdown a supervisor terminates its children in reverse start order. */
 export const reverseStop: Oracle = {
   name: 'reverseStop',
+  perNode: true,
   description: 'the orderly stop ended every supervisor’s children in reverse start order',
   check(view) {
     if (view.stopAt === undefined) return OK;
@@ -262,6 +280,7 @@ export const handleClosedBeforeReopen: Oracle = {
 /** After the tree stopped, no timer it armed is still pending. */
 export const noTimersAfterStop: Oracle = {
   name: 'noTimersAfterStop',
+  perNode: true,
   description: 'no timer left armed after the tree stopped',
   check(view) {
     if (!view.stopped) return OK;
@@ -308,9 +327,11 @@ export const noUncaught: Oracle = {
 /** At the end of the heal phase every permanent child of the root is running (unless the root gave up). */
 export const treeUp: Oracle = {
   name: 'treeUp',
+  perNode: true,
   description: 'after healing, every permanent child of the root is running',
   check(view) {
     const t = view.stopAt;
+    if (view.killedAt !== undefined) return OK; // a boot killed on purpose is not running at the end
     if (t === undefined || !view.tree) return t === undefined ? fail(view.scenario.horizonMs, 'the tree was not running at the end of the heal phase') : OK;
     const ready = new Map<string, boolean>();
     for (const e of view.trace) {

@@ -7,8 +7,21 @@ export function toJsonl(report: RunReport): string {
   return report.trace.map((e) => JSON.stringify(e)).join('\n') + '\n';
 }
 
+/** `n1#2 ` before the event of a node's boot in a multi-node run (node events name it already). */
+function who(e: TraceEvent): string {
+  return e['node'] === undefined || e['boot'] === undefined || e.kind === 'node.up' || e.kind === 'node.down' ? '' : `${e['node'] as string}#${e['boot'] as number} `;
+}
+
 function describe(e: TraceEvent): string {
+  return who(e) + what(e);
+}
+
+function what(e: TraceEvent): string {
   switch (e.kind) {
+    case 'node.up':
+      return `NODE ${e['node'] as string} boot ${e['boot'] as number}`;
+    case 'node.down':
+      return `NODE ${e['node'] as string} boot ${e['boot'] as number} killed`;
     case 'spawn':
       return `${e['name'] as string} starting`;
     case 'ready':
@@ -105,7 +118,9 @@ export function renderSvg(report: RunReport, options: { width?: number } = {}): 
   const left = 110;
   const lane = 22;
   const names: string[] = [];
-  for (const e of report.trace) if (e.kind === 'spawn' && !names.includes(e['name'] as string)) names.push(e['name'] as string);
+  // a lane per child, per node in a multi-node run
+  const lane_ = (e: TraceEvent, field = 'name'): string => (e['node'] === undefined ? (e[field] as string) : `${e['node'] as string}/${e[field] as string}`);
+  for (const e of report.trace) if (e.kind === 'spawn' && !names.includes(lane_(e))) names.push(lane_(e));
   const end = Math.max(1, report.trace.at(-1)?.t ?? report.virtualMs);
   const x = (t: number): number => left + ((width - left - 50) * t) / end;
   const top = 40;
@@ -136,8 +151,10 @@ export function renderSvg(report: RunReport, options: { width?: number } = {}): 
     open.delete(n);
   };
   for (const e of report.trace) {
-    const n = e['name'] as string;
-    if (e.kind === 'spawn') {
+    const n = lane_(e);
+    if (e.kind === 'node.down') {
+      for (const k of [...open.keys()]) if (k.startsWith(`${e['node'] as string}/`)) close(k, e.t);
+    } else if (e.kind === 'spawn') {
       close(n, e.t);
       open.set(n, { t: e.t });
     } else if (e.kind === 'ready') {
@@ -149,7 +166,7 @@ export function renderSvg(report: RunReport, options: { width?: number } = {}): 
       const abnormal = !['"normal"', '"shutdown"'].includes(JSON.stringify(e['reason']));
       if (i >= 0 && abnormal) parts.push(`<text x="${x(e.t)}" y="${top + lane * i + 16}" text-anchor="middle" fill="#c00" font-size="14">×</text>`);
     } else if (e.kind === 'fault') {
-      const i = names.indexOf(e['subject'] as string);
+      const i = names.indexOf(lane_(e, 'subject'));
       const y = i >= 0 ? top + lane * i + 2 : top - 4;
       parts.push(`<path d="M${x(e.t) - 5},${y} L${x(e.t) + 5},${y} L${x(e.t)},${y + 8} Z" fill="#d00"><title>${esc(describe(e))}</title></path>`);
     } else if (e.kind === 'report' && e['report'] === 'reached_max_restart_intensity') {

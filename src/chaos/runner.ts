@@ -16,6 +16,8 @@ import type { SupervisorInit } from '../supervisor/types.ts';
 import type { ScheduleStrategy, Divergence } from './scheduleStrategy.ts';
 import { builtinInvariants, oracles as library, type Oracle, type RunView } from './oracles.ts';
 import { SimulationBusyError, ScenarioError } from './errors.ts';
+import { SimNode, nodeViews } from './nodes.ts';
+import { clusterOracles } from './clusterOracles.ts';
 
 /** Options of {@link runScenario}. */
 export interface RunOptions {
@@ -80,6 +82,8 @@ export interface RunReport {
 }
 
 let busy = false;
+/** The supervisor library and the cluster oracles: what a scenario may name without passing its own. */
+const knownOracles: Readonly<Record<string, Oracle>> = { ...library, ...clusterOracles };
 const DEFAULT_EPOCH = Date.UTC(2026, 0, 1);
 
 /**
@@ -127,6 +131,9 @@ async function execute(s: Scenario, o: RunOptions): Promise<RunReport> {
   const nats = new SimNats(sim);
   const env = sim.createEnv({ kv, resolver: createSimResolver(sim, { records: s.dns ?? {} }), nats: nats.connector() });
   const kernel = createKernel(env);
+  /** A multi-node run: one application per node (src/chaos/nodes.ts); the single application below is not started. */
+  const cluster = s.nodes?.map((n, index) => new SimNode(n.name, { sim, scenario: s, kv, nats, base: env, index }));
+  const nodeOf = (name: string | undefined): SimNode | undefined => cluster?.find((n) => n.name === name);
   const names = new Map<number, string>();
   /** The live process of each child name (also unregistered ones), for fault targets. */
   const current = new Map<string, Pid>();
@@ -167,30 +174,47 @@ async function execute(s: Scenario, o: RunOptions): Promise<RunReport> {
     const r = sim.streams.stream('nemesis');
     for (let t = -Math.log(1 - r.next()) * nemesis.meanIntervalMs; t < healAt; t += -Math.log(1 - r.next()) * nemesis.meanIntervalMs) {
       const child = nemesis.children[r.int(nemesis.children.length)]!;
-      actions.push({ at: Math.round(t), action: r.next() < (nemesis.kill ?? 0) ? 'kill' : 'crash', child });
+      const action = r.next() < (nemesis.kill ?? 0) ? 'kill' : 'crash';
+      actions.push(cluster ? { at: Math.round(t), action, child, node: cluster[r.int(cluster.length)]!.name } : { at: Math.round(t), action, child });
     }
   }
   for (const f of actions) {
     if (f.action === 'point') continue;
     if (f.action === 'partition' || f.action === 'heal' || f.action === 'nats-restart') {
       const net = f;
-      const subject = net.action === 'nats-restart' ? 'server' : (net.client ?? '*');
+      const byNode = net.action !== 'nats-restart' ? net.node : undefined;
+      const subject = net.action === 'nats-restart' ? 'server' : (byNode ?? net.client ?? '*');
       sim.schedule(net.at, 'fault', `fault:${net.action}:${subject}`, () => {
         fired.push({ ...net, at: sim.now });
-        sim.record('fault', { name: net.action, subject });
+        sim.record('fault', { name: net.action, subject, ...(byNode !== undefined ? { node: byNode } : {}) });
         if (net.action === 'nats-restart') nats.restart(net.downMs, net.jetstreamDelayMs ?? 0);
+        else if (byNode !== undefined) (net.action === 'partition' ? nats.partitionNode(byNode) : nats.healNode(byNode));
         else if (net.action === 'partition') nats.partition(net.client ?? '*');
         else nats.heal(net.client);
       });
       continue;
     }
+    if (f.action === 'node-kill' || f.action === 'node-restart') {
+      const nf = f;
+      sim.schedule(nf.at, 'fault', `fault:${nf.action}:${nf.node}`, () => {
+        const node = nodeOf(nf.node);
+        if (!node?.up) return;
+        fired.push({ ...nf, at: sim.now });
+        sim.record('fault', { name: nf.action, subject: nf.node, node: nf.node });
+        node.kill();
+        if (nf.action === 'node-restart') sim.schedule(nf.downMs ?? 0, 'fault', `fault:node-boot:${nf.node}`, () => void (stopAt === undefined && !node.up && node.boot()));
+      });
+      continue;
+    }
     const proc = f as Extract<TimelineFault, { action: 'crash' | 'kill' }>;
-    sim.schedule(proc.at, 'fault', `fault:${proc.action}:${proc.child}`, () => {
-      const pid = current.get(proc.child) ?? kernel.whereis(proc.child);
-      if (!pid || !kernel.isAlive(pid)) return;
-      fired.push({ at: sim.now, action: proc.action, child: proc.child });
-      sim.record('fault', { name: proc.action, subject: proc.child });
-      kernel.exit(pid, proc.action === 'kill' ? 'kill' : { fault: 'crash' });
+    sim.schedule(proc.at, 'fault', `fault:${proc.action}:${proc.node === undefined ? '' : `${proc.node}/`}${proc.child}`, () => {
+      const node = proc.node === undefined ? undefined : nodeOf(proc.node);
+      const k = node ? node.kernel : kernel;
+      const pid = node ? node.current.get(proc.child) ?? k?.whereis(proc.child) : current.get(proc.child) ?? kernel.whereis(proc.child);
+      if (!k || !pid || !k.isAlive(pid)) return;
+      fired.push({ at: sim.now, action: proc.action, child: proc.child, ...(proc.node !== undefined ? { node: proc.node } : {}) });
+      sim.record('fault', { name: proc.action, subject: proc.child, ...(proc.node !== undefined ? { node: proc.node } : {}) });
+      k.exit(pid, proc.action === 'kill' ? 'kill' : { fault: 'crash' });
     });
   }
   const ctx: ScenarioContext = {
@@ -217,6 +241,23 @@ async function execute(s: Scenario, o: RunOptions): Promise<RunReport> {
     },
     async () => {
       _setFaultHook(session);
+      if (cluster) {
+        for (const n of cluster) n.boot();
+        await sim.run(healAt);
+        session.chaos = false;
+        sim.record('phase', { phase: 'heal' });
+        await sim.run(horizon);
+        stopAt = sim.now;
+        sim.record('phase', { phase: 'stop' });
+        void Promise.all(cluster.map((n) => n.stop(30_000))).then(() => {
+          stopped = true;
+          sim.stop();
+        });
+        await sim.run(horizon + 60_000);
+        await sim.flush();
+        _setFaultHook(undefined);
+        return;
+      }
       let tree: SupervisorInit;
       if (typeof s.tree === 'function') {
         const init = s.tree(ctx);
@@ -252,18 +293,31 @@ async function execute(s: Scenario, o: RunOptions): Promise<RunReport> {
   );
   const disk = new Map<string, Map<string, string>>();
   for (const dir of kv.state.acked.keys()) disk.set(dir, await kv.snapshot(dir));
-  const view: RunView = { scenario: s, trace: sim.trace, logs: sim.logs, tree: typeof s.tree === 'function' ? codeTree : s.tree, stopAt, timersLeft: sim.timers, stopped, kv: kv.state, disk };
-  const all = o.oracles ? { ...library, ...o.oracles } : library;
+  const view: RunView = {
+    scenario: s,
+    trace: sim.trace,
+    logs: sim.logs,
+    tree: cluster ? undefined : typeof s.tree === 'function' ? codeTree : s.tree,
+    stopAt,
+    timersLeft: sim.timers,
+    stopped,
+    kv: kv.state,
+    disk,
+    ...(cluster ? { nodes: cluster.flatMap((n) => n.boots) } : {}),
+  };
+  /** Tree oracles in a multi-node run: checked on every boot of every node. */
+  const perNode = cluster ? nodeViews(view, cluster) : undefined;
+  const all = o.oracles ? { ...knownOracles, ...o.oracles } : knownOracles;
   const violations: Violation[] = [];
   const sometimes: Record<string, boolean> = {};
   const specs = [...builtinInvariants.map((n) => ({ kind: 'always' as const, oracle: n, name: n })), ...s.invariants];
   for (const inv of specs) {
     const oracle = all[inv.oracle];
     if (!oracle) throw new ScenarioError(s.name, 'invariants', inv.oracle, `unknown oracle (known: ${Object.keys(all).join(', ')})`);
-    const v = oracle.check(view);
     const name = inv.name ?? inv.oracle;
-    if (inv.kind === 'sometimes') sometimes[name] = v.ok;
-    else if (!v.ok) violations.push({ invariant: name, kind: inv.kind, t: v.t, message: v.message });
+    const verdicts = perNode && oracle.perNode ? perNode.map((x) => ({ label: x.label, v: oracle.check(x.view) })) : [{ label: '', v: oracle.check(view) }];
+    if (inv.kind === 'sometimes') sometimes[name] = perNode && oracle.perNode ? verdicts.some((x) => x.v.ok) : verdicts[0]!.v.ok;
+    else for (const { label, v } of verdicts) if (!v.ok) violations.push({ invariant: name, kind: inv.kind, t: v.t, message: label + v.message });
   }
   violations.sort((a, b) => a.t - b.t);
   const faults: TimelineFault[] = [

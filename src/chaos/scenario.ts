@@ -61,6 +61,8 @@ export interface ScenarioContext {
   readonly probe: (kind: string, fields: Record<string, unknown>) => void;
   /** A named random stream of this run (independent of every other stream). */
   random(stream: string): () => number;
+  /** The node this tree is built for, in a multi-node run ({@link Scenario.nodes}); undefined otherwise. */
+  readonly node?: string | undefined;
   /**
    * The run's simulated NATS server (`env.io.nats` connects to it): cluster children configured
    * with any NATS URL run over it; its fault controls (partition, restart…) are the network nemesis.
@@ -69,16 +71,22 @@ export interface ScenarioContext {
 }
 
 /**
- * A scripted action at a virtual time (a nemesis step). `child` is a registered process name.
- * Network steps act on the run's simulated NATS ({@link ScenarioContext.nats}): `partition` /
- * `heal` one client (its connect name, `ordo:<node>`; `heal` without one heals all), and
- * `nats-restart` (the server down `downMs`, JetStream back `jetstreamDelayMs` later).
+ * A scripted action at a virtual time (a nemesis step). `child` is a child's name (in a
+ * multi-node run, of the node `node` names). Network steps act on the run's simulated NATS
+ * ({@link ScenarioContext.nats}): `partition` / `heal` one client — its connect name `client`
+ * (`ordo:<nodeName>` for Ordo's cluster children), or every client a node opened (`node`);
+ * `heal` with neither heals all — and `nats-restart` (the server down `downMs`, JetStream back
+ * `jetstreamDelayMs` later). Node steps (multi-node runs): `node-kill` stops a node's whole
+ * application abruptly (no graceful stop: its process vanished) and `node-restart` does the same
+ * and boots it again `downMs` later on the same data.
  */
 export type TimelineFault =
-  | { readonly at: number; readonly action: 'crash' | 'kill'; readonly child: string }
+  | { readonly at: number; readonly action: 'crash' | 'kill'; readonly child: string; readonly node?: string }
   | { readonly at: number; readonly action: 'point'; readonly name: string; readonly subject?: string; readonly delayMs?: number }
-  | { readonly at: number; readonly action: 'partition' | 'heal'; readonly client?: string }
-  | { readonly at: number; readonly action: 'nats-restart'; readonly downMs: number; readonly jetstreamDelayMs?: number };
+  | { readonly at: number; readonly action: 'partition' | 'heal'; readonly client?: string; readonly node?: string }
+  | { readonly at: number; readonly action: 'nats-restart'; readonly downMs: number; readonly jetstreamDelayMs?: number }
+  | { readonly at: number; readonly action: 'node-kill'; readonly node: string }
+  | { readonly at: number; readonly action: 'node-restart'; readonly node: string; readonly downMs?: number };
 
 /** Which oracle an invariant checks, and how. See `oracles.ts` for the library. */
 export interface InvariantSpec {
@@ -102,7 +110,13 @@ export interface Scenario {
   readonly name: string;
   readonly description?: string;
   readonly tree: TreeData | ((ctx: ScenarioContext) => SupervisorInit);
-  /** Nodes of the cluster; one node (the default) is all this version simulates. */
+  /**
+   * The nodes of a cluster run: each one boots its own application of `tree` (its own kernel and
+   * root supervisor, Env, directories `/<node>/…` on the simulated disk and NATS connections; a
+   * code tree is called once per node and boot with {@link ScenarioContext.node}), all on one
+   * simulation and seed. Absent: one application, as before. Tree oracles are checked per node
+   * and boot; trace events and log records of a node carry `node` and `boot`.
+   */
   readonly nodes?: readonly { readonly name: string }[];
   readonly horizonMs: number;
   /** Default: 3/4 of the horizon. */
@@ -132,13 +146,27 @@ export function validateScenario(s: Scenario): void {
   if (typeof s.name !== 'string' || s.name === '') bad('name', s.name, 'must be a non-empty string');
   if (!(typeof s.horizonMs === 'number' && s.horizonMs > 0)) bad('horizonMs', s.horizonMs, 'must be a number > 0');
   if (s.healAtMs !== undefined && !(s.healAtMs >= 0 && s.healAtMs <= s.horizonMs)) bad('healAtMs', s.healAtMs, 'must lie in [0, horizonMs]');
-  if ((s.nodes?.length ?? 1) !== 1) bad('nodes', s.nodes, 'one node per run in this version (its cluster children run over the simulated NATS, ctx.nats); several nodes per run are not built yet');
+  const nodeNames = new Set<string>();
+  if (s.nodes !== undefined) {
+    if (!Array.isArray(s.nodes) || s.nodes.length === 0) bad('nodes', s.nodes, 'must be a non-empty array of { name }');
+    for (const [i, n] of s.nodes.entries()) {
+      if (typeof n?.name !== 'string' || !/^[\w.-]+$/.test(n.name)) bad(`nodes[${i}].name`, n?.name, 'must be a non-empty name of letters, digits, _ . -');
+      if (nodeNames.has(n.name)) bad(`nodes[${i}].name`, n.name, 'duplicate node name');
+      nodeNames.add(n.name);
+    }
+  }
   if (!Array.isArray(s.invariants)) bad('invariants', s.invariants, 'must be an array');
   if (typeof s.tree !== 'function') validateTree(s.tree, 'tree', bad);
   for (const [i, f] of (s.faults?.timeline ?? []).entries()) {
     if (!(f.at >= 0)) bad(`faults.timeline[${i}].at`, f.at, 'must be a number ≥ 0');
-    if (!['crash', 'kill', 'point', 'partition', 'heal', 'nats-restart'].includes(f.action)) bad(`faults.timeline[${i}].action`, f.action, "must be 'crash', 'kill', 'point', 'partition', 'heal' or 'nats-restart'");
-    if (f.action === 'partition' && typeof f.client !== 'string') bad(`faults.timeline[${i}].client`, f.client, 'must name the client (its connect name, ordo:<node>)');
+    if (!['crash', 'kill', 'point', 'partition', 'heal', 'nats-restart', 'node-kill', 'node-restart'].includes(f.action)) {
+      bad(`faults.timeline[${i}].action`, f.action, "must be 'crash', 'kill', 'point', 'partition', 'heal', 'nats-restart', 'node-kill' or 'node-restart'");
+    }
+    const node = (f as { node?: unknown }).node;
+    if (node !== undefined && !nodeNames.has(node as string)) bad(`faults.timeline[${i}].node`, node, s.nodes ? `unknown node (nodes: ${[...nodeNames].join(', ')})` : 'names a node, but the scenario has no nodes');
+    if ((f.action === 'node-kill' || f.action === 'node-restart') && node === undefined) bad(`faults.timeline[${i}].node`, node, 'must name the node');
+    if (f.action === 'node-restart' && f.downMs !== undefined && !(f.downMs >= 0)) bad(`faults.timeline[${i}].downMs`, f.downMs, 'must be a number ≥ 0');
+    if (f.action === 'partition' && typeof f.client !== 'string' && node === undefined) bad(`faults.timeline[${i}].client`, f.client, 'must name the client (its connect name, ordo:<node>) or the node');
     if (f.action === 'nats-restart' && !(f.downMs >= 0)) bad(`faults.timeline[${i}].downMs`, f.downMs, 'must be a number ≥ 0');
   }
 }
@@ -162,9 +190,10 @@ export function buildTree(
   tree: TreeData,
   sim: Simulation,
   ctx: ScenarioContext,
-  hooks: { abandon?: (db: KvDb | undefined) => void; named?: (pid: Pid, id: string) => void } = {},
+  hooks: { abandon?: (db: KvDb | undefined) => void; named?: (pid: Pid, id: string) => void; /** Random streams `child.<prefix><id>` (a node's own). */ streamPrefix?: string } = {},
 ): SupervisorSpec {
   const { abandon, named } = hooks;
+  const prefix = hooks.streamPrefix ?? '';
   return {
     strategy: tree.strategy,
     maxRestarts: tree.maxRestarts,
@@ -175,7 +204,7 @@ export function buildTree(
         const nested = c.tree;
         return supervisor(c.id, () => buildTree(nested, sim, ctx, hooks), { restart: c.restart, name: c.id });
       }
-      const draw = sim.streams.stream(`child.${c.id}`).next;
+      const draw = sim.streams.stream(`child.${prefix}${c.id}`).next;
       return {
         id: c.id,
         restart: c.restart,

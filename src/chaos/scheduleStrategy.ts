@@ -89,7 +89,10 @@ export function createScheduleChooser(strategy: ScheduleStrategy, random: Random
       const log = strategy.log;
       const chooser: { divergence: Divergence | undefined } & ScheduleChooser = {
         divergence: undefined,
-        key: () => 0,
+        // The random strategy's keys, from the same stream: a log it recorded is replayed with the
+        // queue in the same order, so of several tasks with the same label due at once (two timers)
+        // the first found is the one the run took — the replay is exact, not just label by label.
+        key: () => random.next(),
         pick(q, step) {
           if (chooser.divergence || step >= log.length) return q.pop()!;
           const ready = sameInstant(q);

@@ -105,7 +105,8 @@ describe('chaosTest', () => {
 describe('scenario validation', () => {
   it('names the bad field and value', async () => {
     await expect(runScenario({ ...crashy, horizonMs: -1 }, { seed: 1 })).rejects.toMatchObject({ code: 'ORDO_CHAOS_SCENARIO', field: 'horizonMs', value: -1 });
-    await expect(runScenario({ ...crashy, nodes: [{ name: 'a' }, { name: 'b' }] }, { seed: 1 })).rejects.toBeInstanceOf(ScenarioError);
+    await expect(runScenario({ ...crashy, nodes: [{ name: 'a' }, { name: 'a' }] }, { seed: 1 })).rejects.toMatchObject({ code: 'ORDO_CHAOS_SCENARIO', field: 'nodes[1].name', value: 'a' });
+    await expect(runScenario({ ...crashy, nodes: [] }, { seed: 1 })).rejects.toBeInstanceOf(ScenarioError);
     await expect(runScenario({ ...crashy, invariants: [{ kind: 'always', oracle: 'nope' }] }, { seed: 1 })).rejects.toMatchObject({ field: 'invariants', value: 'nope' });
   });
 });

@@ -1,4 +1,5 @@
 import type { InvariantSpec, Scenario } from '../scenario.ts';
+import { clusterNodesScenario } from './cluster3.ts';
 
 /** The supervisor oracles every shipped scenario checks. */
 export const supervisorInvariants: readonly InvariantSpec[] = [
@@ -107,4 +108,5 @@ export const shippedScenarios: Readonly<Record<string, Scenario>> = {
   [restForOneService.name]: restForOneService,
   [oneForAllWorkers.name]: oneForAllWorkers,
   [nestedTree.name]: nestedTree,
+  [clusterNodesScenario.name]: clusterNodesScenario,
 };

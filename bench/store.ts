@@ -17,14 +17,18 @@
  *
  * Run: `npm run bench -- store` or `node --expose-gc --import tsx bench/store.ts` (BENCH_RUNS=5,
  * BENCH_ROWS=1000000); one group alone: `… bench/store.ts reads|synced|async|batched|load|watermark`.
+ * The store runs from the TypeScript source through tsx; with `BENCH_DIST=1` (after `npm run
+ * build`) from the compiled `dist/` (see `_impl.ts`).
  */
-import { createRocksKv } from '../src/env/rocksdb.ts';
 import { type BenchResult, alternate, isMain, load1, median, printResults } from './lib.ts';
 import * as w from './_storeWork.ts';
+import { BUILD, DIST, impl } from './_impl.ts';
+
+const { createRocksKv } = await impl();
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 5);
 const LOAD_ROWS = Number(process.env['BENCH_ROWS'] ?? 1_000_000);
-const CMD = 'node --expose-gc --import tsx bench/store.ts';
+const CMD = `${DIST ? 'BENCH_DIST=1 ' : ''}node --expose-gc --import tsx bench/store.ts`;
 
 type Pair = Awaited<ReturnType<typeof alternate>>;
 function result(name: string, unit: string, p: Pair, baseName: string, target: string, met: (ratio: number) => boolean, command: string, headline = false): BenchResult {
@@ -148,5 +152,5 @@ if (isMain(import.meta.url)) {
     process.stderr.write(`unknown group ${only} (${Object.keys(GROUPS).join('|')})\n`);
     process.exit(2);
   }
-  printResults('Store', only ? await GROUPS[only]() : await run());
+  printResults(`Store (${BUILD})`, only ? await GROUPS[only]() : await run());
 }

@@ -201,8 +201,14 @@ export function createRocksKv(adapterOptions: RocksKvOptions = {}): KvAdapter {
           // layer halves the per-op cost. Pinned binding version: see package.json.
           const batch = db.batch();
           try {
+            // consecutive ops mostly share a column family (a batch's rows, then its index entries)
+            let lastColumn: string | undefined;
+            let col: object = {};
             for (const op of ops) {
-              const col = colOpts.get(op.column) ?? colOpt(op.column);
+              if (op.column !== lastColumn) {
+                col = colOpts.get(op.column) ?? colOpt(op.column);
+                lastColumn = op.column;
+              }
               if (op.type === 'put') batch._put(op.key, op.value, col);
               else batch._del(op.key, col);
             }

@@ -323,7 +323,8 @@ export class GroupCommit {
     for (let i = 0; i < batch.length; i++) {
       const p = batch[i]!;
       for (const c of changes[i]!) {
-        if (c.row) c.mem.put(c.rowKey, c.row);
+        // the row it replaces was resolved when the batch was built (in this same order)
+        if (c.row) c.mem.putOver(c.rowKey, c.row, c.old);
         else c.mem.delete(c.rowKey);
         c.mem.version = version;
         if (tracking) c.mem.keyVersions.set(c.mem.encKeyOf(c.rowKey), version);

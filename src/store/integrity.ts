@@ -1,4 +1,4 @@
-import { crc32 } from 'node:zlib';
+import { crc32 } from './crc.ts';
 import type { KvDb, KvOp } from '../env/kv.ts';
 import { KvError } from '../env/kv.ts';
 import { COLUMNS, META, metaKey } from './layout.ts';

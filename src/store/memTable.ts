@@ -13,10 +13,13 @@ import type { StoreCorruptError } from './errors.ts';
 export class MemTable {
   readonly rows = new Map<string, Row>();
   /**
-   * The same rows by their key *value*, for `set`/`ordered_set` tables with a one-attribute key
-   * and only for scalar key values (string, number, boolean, null — values whose identity is
-   * their value): `store.get` finds a row without encoding the key (one `Map.get` on the
-   * caller's string). A miss falls back to the encoded lookup. Costs one Map entry per row.
+   * A read cache of the same rows by their key *value*, for `set`/`ordered_set` tables with a
+   * one-attribute key and only for scalar key values (string, number, boolean, null — values
+   * whose identity is their value): `store.get` finds a cached row without encoding the key
+   * (one `Map.get` on the caller's string). Filled by `store.get` on its first hit of a key
+   * ({@link MemTable.cacheKey}), so a table nobody point-reads (a load, a batch writer) pays no
+   * second Map entry per row; a rewrite or delete drops the key's entry (only hits are cached,
+   * so a new row's key is never in it). A miss falls back to the encoded lookup.
    */
   byKey: Map<unknown, Row> | undefined;
   private keyAttr: string | undefined;
@@ -43,23 +46,31 @@ export class MemTable {
     this.byKey = this.keyAttr === undefined ? undefined : new Map();
   }
 
-  /** Switches to a new definition (a migration); rebuilds {@link MemTable.byKey} if the key or type changed. */
+  /** Switches to a new definition (a migration); drops {@link MemTable.byKey} if the key or type changed. */
   redefine(def: NormalTableDef): void {
     const keyAttr = def.type !== 'bag' && def.key.length === 1 ? def.key[0] : undefined;
     this.def = def;
     if (keyAttr === this.keyAttr) return;
     this.keyAttr = keyAttr;
     this.byKey = keyAttr === undefined ? undefined : new Map();
-    if (this.byKey) for (const [rk, row] of this.rows) this.setRow(rk, row);
   }
 
-  /** Sets `rows[rowKey] = row` (and {@link MemTable.byKey}); nothing else. Loading uses it directly. */
+  /** Sets `rows[rowKey] = row` for a row key not in the table; nothing else. Loading uses it directly. */
   setRow(rowKey: string, row: Row): void {
     this.rows.set(rowKey, row);
-    if (this.byKey !== undefined) {
-      const v = row[this.keyAttr!];
-      if (isScalar(v)) this.byKey.set(v, row);
-    }
+  }
+
+  /**
+   * Remembers `row` (found by `store.get` under `key`) in {@link MemTable.byKey}, if `key` is a
+   * scalar — under the row's own key value (equal to `key`), so the cache holds no caller's string.
+   */
+  cacheKey(key: unknown, row: Row): void {
+    if (this.byKey !== undefined && isScalar(key)) this.byKey.set(row[this.keyAttr!], row);
+  }
+
+  /** Drops the cached entry of a row being replaced or deleted. */
+  private uncache(old: Row): void {
+    if (this.byKey !== undefined && this.byKey.size > 0) this.byKey.delete(old[this.keyAttr!]);
   }
 
   /** The row key a row is stored under. */
@@ -85,10 +96,21 @@ export class MemTable {
     return enc === undefined ? undefined : enc + rowKey;
   }
 
+  /** Stores `row` under `rowKey`, keeping the key order and the indexes. */
   put(rowKey: string, row: Row): void {
-    const old = this.rows.get(rowKey);
-    if (old) this.unindex(rowKey, old);
-    this.setRow(rowKey, row);
+    this.putOver(rowKey, row, this.rows.get(rowKey));
+  }
+
+  /**
+   * {@link MemTable.put} when the caller knows the row it replaces (`old`, `undefined` for
+   * none): the group commit resolved it while building the batch (one lookup less per row).
+   */
+  putOver(rowKey: string, row: Row, old: Row | undefined): void {
+    if (old) {
+      this.unindex(rowKey, old);
+      this.uncache(old);
+    }
+    this.rows.set(rowKey, row);
     if (this.corrupt.size > 0) {
       this.corrupt.delete(rowKey);
       this.corruptHash.delete(rowKey);
@@ -114,7 +136,7 @@ export class MemTable {
     }
     this.unindex(rowKey, old);
     this.rows.delete(rowKey);
-    if (this.byKey !== undefined) this.byKey.delete(old[this.keyAttr!]);
+    this.uncache(old);
     this.order.delete(rowKey);
   }
 

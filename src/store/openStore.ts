@@ -10,8 +10,8 @@ import type { MigrationMarker } from './migrate.ts';
 import type { Catalog, Plan } from './migrate.ts';
 import { COLUMNS, META, indexPrefix, metaKey, tablePrefix } from './layout.ts';
 import { decodeKey, fromBytes, prefixEnd, skipElement, toBytes } from './keyCodec.ts';
-import { decodeValue } from './valueCodec.ts';
-import { deepFreeze } from './values.ts';
+import { DecodeProblem, decodeStored, decodeValue } from './valueCodec.ts';
+import { freezeParsed } from './values.ts';
 import { StoreCorruptError, StoreDamagedError, StoreError, StoreIoError, StoreLockedError, StoreMigrationError, StoreMissingDirError, StoreNewerSchemaError } from './errors.ts';
 import { validateOpenOptions, canonicalDir } from './openOptions.ts';
 import type { LiveHandleRegistry } from './liveHandles.ts';
@@ -321,17 +321,20 @@ export class StoreOpening {
           const chunk = await pending;
           if (chunk.length === 0) break;
           pending = it.next(4000);
-          for (const [k, v] of chunk) {
-            const rk = fromBytes(k).slice(prefix.length);
-            const d = decodeValue(v);
-            if (d.ok && d.value !== null && typeof d.value === 'object') {
+          for (let j = 0; j < chunk.length; j++) {
+            const [k, v] = chunk[j]!;
+            // the row key straight from the bytes after the table prefix (no whole-key string)
+            const rk = k.toString('latin1', prefix.length);
+            const value = decodeStored(v);
+            if (value !== null && typeof value === 'object' && !(value instanceof DecodeProblem)) {
               digest.count++;
               digest.sum = (digest.sum + rowHash(k, v)) >>> 0;
-              mem.setRow(rk, deepFreeze(d.value as Row));
+              mem.setRow(rk, freezeParsed(value as Row));
               mem.order.add(rk);
               lastKey = rk;
               continue;
             }
+            const d = value instanceof DecodeProblem ? { ok: false as const, problem: value.problem } : { ok: true as const, value };
             let key: unknown = rk;
             try {
               key = decodeKey(mem.encKeyOf(rk));

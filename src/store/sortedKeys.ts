@@ -33,6 +33,13 @@ export class SortedKeys {
     return this.total;
   }
 
+  /** True when `k` sorts after every key held (so it is not held): one string comparison. */
+  isAfterLast(k: string): boolean {
+    if (this.total === 0) return true;
+    const last = this.chunks[this.chunks.length - 1]!;
+    return k > last[last.length - 1]!;
+  }
+
   /** Index of the chunk that would hold `k`. */
   private chunkFor(k: string): number {
     const cs = this.chunks;

@@ -153,8 +153,15 @@ export class Store {
     const mem = this.table(table);
     if (mem.corrupt.size === 0) {
       // by key value first (no encoding); a miss (or a non-scalar key) takes the encoded path
-      const hit = mem.byKey?.get(key);
-      if (hit !== undefined) return hit;
+      // and remembers a hit (MemTable.byKey)
+      const byKey = mem.byKey;
+      if (byKey !== undefined) {
+        const hit = byKey.get(key);
+        if (hit !== undefined) return hit;
+        const row = mem.rows.get(mustEncode(mem, key));
+        if (row !== undefined) mem.cacheKey(key, row);
+        return row;
+      }
       if (mem.def.type !== 'bag') return mem.rows.get(mustEncode(mem, key));
     }
     return readKey(mem, mustEncode(mem, key))[0];
@@ -249,11 +256,19 @@ export class Store {
   /** Writes many records as one atomic batch outside a transaction. */
   async dirtyPutMany(table: string, records: readonly Row[]): Promise<void> {
     const mem = this.table(table);
-    const ops: CommitOp[] = records.map((r) => {
-      const row = Object.freeze(validateRecord(mem.def, r));
-      return { table, op: 'put', key: mem.def.key.length === 1 ? row[mem.def.key[0]!] : mem.def.key.map((k) => row[k]), value: row };
-    });
-    await this.txs.submit(ops);
+    const def = mem.def;
+    if (!Array.isArray(records)) throw new StoreValidationError(def.name, undefined, records, 'wrong_type', 'dirtyPutMany takes an array of records');
+    const one = def.key.length === 1 ? def.key[0]! : undefined;
+    const ops: CommitOp[] = new Array(records.length);
+    // the encoded keys here, with the table at hand (the group commit would encode them again)
+    const encKeys: string[] = new Array(records.length);
+    for (let i = 0; i < records.length; i++) {
+      const row = Object.freeze(validateRecord(def, records[i]));
+      const key = one !== undefined ? row[one] : def.key.map((k) => row[k]);
+      ops[i] = { table, op: 'put', key, value: row };
+      encKeys[i] = mustEncode(mem, key);
+    }
+    await this.txs.submit(ops, encKeys);
   }
 
   /** @internal queue a commit for the next group flush */

@@ -102,15 +102,18 @@ export class TxRunner {
     }
   }
 
-  /** Dirty writes: replicated ones go out without a conflict check (no isolation, as in Mnesia). */
-  async submit(ops: readonly CommitOp[]): Promise<void> {
+  /**
+   * Dirty writes: replicated ones go out without a conflict check (no isolation, as in Mnesia).
+   * `encKeys`: the ops' encoded keys when the caller has them (one per op).
+   */
+  async submit(ops: readonly CommitOp[], encKeys?: readonly string[]): Promise<void> {
     const r = this.h.replicator;
     if (r && this.touchesReplicated(ops)) {
       const batch = { ops: ops.map(plainOp), schemaVersion: this.h.s.schemaVersion };
       await outsideTx(() => r.commit(batch, { check: false }));
       return;
     }
-    await this.h.commits.enqueue({ ops });
+    await this.h.commits.enqueue({ ops }, encKeys);
   }
 
   /** Waits its turn among starving transactions, then holds off new ones until released. */

@@ -108,3 +108,17 @@ export function deepFreeze<T>(v: T): T {
   }
   return v;
 }
+
+/**
+ * {@link deepFreeze} for a value fresh from `JSON.parse` (nothing in it shared or frozen yet):
+ * freezes every object and array in it, recursing only into values that are objects (a flat row
+ * is one `Object.freeze` and one pass over its values, no call per primitive). @internal
+ */
+export function freezeParsed<T>(v: T): T {
+  const o = v as unknown as Record<string, unknown>;
+  for (const k in o) {
+    const x = o[k];
+    if (typeof x === 'object' && x !== null && Object.hasOwn(o, k)) freezeParsed(x);
+  }
+  return Object.freeze(v);
+}

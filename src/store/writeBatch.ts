@@ -85,12 +85,15 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
   for (const p of batch) {
     const cs: Change[] = [];
     const record = (mem: MemTable, rowKey: string, row: Row | null, op: CommitOp): void => {
-      const old = current(mem, rowKey);
-      if (!row && !old && (mem.corrupt.size === 0 || !mem.corrupt.has(rowKey))) return;
+      // one overlay lookup: undefined = not touched yet in this batch, null = deleted in it
       let o = overlay.get(mem);
       if (!o) overlay.set(mem, (o = new Map()));
+      const prior = o.get(rowKey);
+      // a key after the table's last one (an append) is not in it: no lookup in the (large) row map
+      const old = prior !== undefined ? (prior ?? undefined) : mem.order.isAfterLast(rowKey) ? undefined : mem.rows.get(rowKey);
+      if (!row && !old && (mem.corrupt.size === 0 || !mem.corrupt.has(rowKey))) return;
       // a corrupt row still on disk (first touch in this batch): its stored bytes leave the digest
-      const corruptHash = !old && mem.corruptHash.size > 0 && !o.has(rowKey) ? mem.corruptHash.get(rowKey) : undefined;
+      const corruptHash = !old && mem.corruptHash.size > 0 && prior === undefined ? mem.corruptHash.get(rowKey) : undefined;
       o.set(rowKey, row);
       cs.push({ mem, rowKey, row, old, op });
       if (mem.def.storage !== 'disc') return;

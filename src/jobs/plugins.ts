@@ -138,21 +138,29 @@ export const PRUNE_CHUNK = 100;
 export const PRUNE_PAUSE_MS = 10;
 
 /**
- * Pruner: deletes completed, cancelled and discarded jobs older than `maxAgeMs` — at most
- * `limit` per round, in transactions of at most {@link PRUNE_CHUNK} rows {@link PRUNE_PAUSE_MS}
- * apart.
+ * Pruner: deletes completed, cancelled and discarded jobs older than `maxAgeMs` — rounds of at
+ * most `limit`, in transactions of at most {@link PRUNE_CHUNK} rows {@link PRUNE_PAUSE_MS}
+ * apart. A round that ends full (more may be due) starts the next after the pause, not after
+ * `intervalMs`, so pruning keeps up with any completion rate; a failed transaction ends the
+ * round (the next starts whole, after the interval).
  */
 export function prunerPlugin(env: Env, store: Store, intervalMs: number, maxAgeMs: number, limit: number, hooks: PluginHooks): TimedPlugin {
   let left = limit;
   return new TimedPlugin(env, 'pruner', intervalMs, hooks, async () => {
     const chunk = Math.min(PRUNE_CHUNK, left);
-    const n = await prune(store, env.clock.now() - maxAgeMs, chunk);
+    let n: number;
+    try {
+      n = await prune(store, env.clock.now() - maxAgeMs, chunk);
+    } catch (err) {
+      left = limit;
+      throw err;
+    }
     if (n > 0) hooks.pruned(n);
     left -= n;
-    // more due and the round's limit not reached: the next chunk after a pause
-    const more = n >= chunk && left > 0;
-    if (!more) left = limit;
-    return { next: more ? PRUNE_PAUSE_MS : undefined, wrote: n > 0 };
+    // a full chunk: more may be due — the next chunk (or the next round) after a pause
+    const full = n >= chunk;
+    if (!full || left <= 0) left = limit;
+    return { next: full ? PRUNE_PAUSE_MS : undefined, wrote: n > 0 };
   });
 }
 

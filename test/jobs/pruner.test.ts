@@ -39,3 +39,49 @@ describe('pruner', () => {
     await store.close();
   });
 });
+
+describe('pruner rounds', () => {
+  it('a round that ends full starts the next after the pause, not after the interval: pruning is not capped at limit per interval', async () => {
+    const env = testEnv(22);
+    const store = await openJobStore(env, faultyDisk(), '/pruner-rounds');
+    const w = defineWorker({ name: 'w', perform: () => undefined });
+    const runner = await JobRunner.start({ env, store, config: { workers: [w], queues: { default: 50 }, pruner: { maxAgeMs: 60_000, intervalMs: 30_000, limit: 150 } } });
+    const ids: string[] = [];
+    for (let i = 0; i < 10 * PRUNE_CHUNK; i++) ids.push((await runner.enqueue(w, {})).job.id);
+    await run(env, 2000, 100);
+    expect(runner.list({ state: 'completed', limit: 10_000 }).length).toBe(ids.length);
+    // due from ~62 s; the round at 90 s finds them: one round of 150 per 30 s interval would leave 850 at 95 s
+    await run(env, 93_000, 100);
+    expect(ids.filter((id) => runner.get(id) !== undefined)).toEqual([]);
+    expect(runner.metrics().pruned).toBe(ids.length);
+    await settle(env, runner.stop());
+    await store.close();
+  });
+
+  it('a transaction failing mid-round does not shorten the next round', async () => {
+    const env = testEnv(23);
+    const disk = faultyDisk();
+    const store = await openJobStore(env, disk, '/pruner-fail');
+    const w = defineWorker({ name: 'w', perform: () => undefined });
+    const runner = await JobRunner.start({ env, store, config: { workers: [w], queues: { default: 50 }, pruner: { maxAgeMs: 60_000, intervalMs: 30_000, limit: 250 } } });
+    for (let i = 0; i < 6 * PRUNE_CHUNK; i++) await runner.enqueue(w, {});
+    await run(env, 2000, 100);
+    const deletes: number[] = [];
+    const off = store.onCommit((b) => {
+      const n = b.ops.filter((o) => o.table === JOB_TABLES.jobs && o.op === 'delete').length;
+      if (n > 0) deletes.push(n);
+    });
+    // the first chunk of a round lands, the disk then fails for the rest of it
+    while (deletes.length === 0) await run(env, 5, 5);
+    disk.failing = true;
+    await run(env, 100, 5);
+    disk.failing = false;
+    await run(env, 60_000, 100);
+    off();
+    // the round the failure cut short ended; the next is whole: 100, 100, 50 (a shortened one: 100, 50)
+    expect(deletes.slice(1, 4)).toEqual([100, 100, 50]);
+    expect(deletes.reduce((a, b) => a + b, 0)).toBe(6 * PRUNE_CHUNK);
+    await settle(env, runner.stop());
+    await store.close();
+  });
+});

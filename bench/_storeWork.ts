@@ -234,6 +234,8 @@ export async function rawSequentialSync(): Promise<number> {
 
 const BATCHES = 300;
 const SIZE = 1000;
+/** Rows written by one run of {@link storeBatches} or {@link rawBatches}. */
+export const BATCH_ROWS = BATCHES * SIZE;
 
 export async function storeBatches(): Promise<number> {
   const t = tmp();

@@ -188,12 +188,16 @@ function describeAction(f: TimelineFault): string {
   switch (f.action) {
     case 'crash':
     case 'kill':
-      return `${f.action}(${f.child})`;
+      return `${f.action}(${f.node === undefined ? '' : `${f.node}/`}${f.child})`;
     case 'nats-restart':
       return `nats-restart(${f.downMs} ms)`;
     case 'partition':
     case 'heal':
-      return `${f.action}(${f.client ?? '*'})`;
+      return `${f.action}(${f.node === undefined ? (f.client ?? '*') : `node ${f.node}`})`;
+    case 'node-kill':
+      return `node-kill(${f.node})`;
+    case 'node-restart':
+      return `node-restart(${f.node}, ${f.downMs ?? 0} ms down)`;
     default:
       return f.action;
   }

@@ -28,7 +28,8 @@ interface Ctx {
  * `ready`; `context.service` is the {@link JobRunner}) with substates `healthy` and `degraded`
  * (tags `ready`, `degraded`) following the runner's health — a store or notifier outage is a
  * substate, never a crash of this child. `ordo.stop` → `stopping` (plugins stop, queues drain
- * within the config's `shutdownMs`, unfinished jobs return to available) → final. A bad
+ * within the config's `shutdownMs`, then aborted: jobs whose perform stopped return to available, one that
+ * ignores its signal stays executing for the lifeline) → final. A bad
  * configuration (the store lacks the job tables, `peer: 'election'` without leadership) ends
  * it in `failed` with the typed error as its reason.
  */

@@ -11,6 +11,7 @@
 import type { Env } from '../env/env.ts';
 import type { TimerHandle } from '../env/clock.ts';
 import type { Store } from '../store/index.ts';
+import { leftoverEnded, leftoverStarted, leftoversOf } from './leftovers.ts';
 import { availableOf, claim, finish, finishMany, nextClaim, rescue, sameAttempt, type Seen } from './engine.ts';
 import { JobsTimeoutError } from './errors.ts';
 import { changeOf, isFailure } from './outcome.ts';
@@ -62,6 +63,9 @@ export interface QueueOptions {
   /** At most this many executing cluster-wide (slots in the store, see slots.ts). */
   readonly globalLimit?: number | undefined;
 }
+
+/** How long a claim of unknown outcome that the store did not show is watched for (see `executingSeen`). */
+export const ORPHAN_WATCH_MS = 600_000;
 
 /** After the drain's deadline aborts the performs still running: how long they get to end. */
 export const DRAIN_GRACE_MS = 1000;
@@ -197,8 +201,35 @@ export class Queue {
     }
     const got = s === 'lost' ? [] : jobs.filter(mine);
     this.giveBackLater(jobs.filter((j) => !got.includes(j)).map(slotToken));
+    if (s !== 'lost') this.watch(jobs.filter((j) => !got.includes(j)));
     report(s);
     return got;
+  }
+
+  /**
+   * Claims a commit of unknown outcome may have made that the store did not show when it was
+   * settled (a landed batch this node applies later): if one shows up as this runner's, its job
+   * is given back (attempt returned, slot released) rather than left `executing` under a live
+   * runner. Forgotten after {@link ORPHAN_WATCH_MS}.
+   */
+  private readonly orphans = new Map<string, { job: Job; until: number }>();
+
+  private watch(jobs: readonly Job[]): void {
+    const until = this.env.clock.now() + ORPHAN_WATCH_MS;
+    for (const j of jobs) this.orphans.set(j.id, { job: j, until });
+  }
+
+  /** A job row was written `executing` (any commit, local or replicated): gives back a claim of ours nobody runs. */
+  executingSeen(row: Job): void {
+    if (this.orphans.size === 0) return;
+    const now = this.env.clock.now();
+    for (const [id, o] of this.orphans) if (o.until < now) this.orphans.delete(id);
+    const o = this.orphans.get(row.id);
+    if (!o || !sameAttempt(row, o.job)) return;
+    this.orphans.delete(row.id);
+    if (this.running.has(slotToken(o.job))) return;
+    this.env.logger.warn({ report: 'jobs_uncertain_claim_applied', queue: this.name, job: row.id }, 'a claim of unknown outcome was applied after it settled: its job is given back');
+    this.track(this.giveBack([o.job]));
   }
 
   /** Slots promised to inserts in flight that claim their job directly (see {@link Queue.offer}). */
@@ -242,7 +273,9 @@ export class Queue {
     const mine = (): boolean => sameAttempt(this.jobRow(job.id), claimed);
     if (s === 'committed') await until(this.env, mine);
     report(s);
-    return s !== 'lost' && mine() ? this.jobRow(job.id) : undefined;
+    if (s !== 'lost' && mine()) return this.jobRow(job.id);
+    if (s !== 'lost') this.watch([claimed]);
+    return undefined;
   }
 
   /** Candidates a claim of this node has in flight (the next claim skips them). */
@@ -469,6 +502,8 @@ export class Queue {
         this.uncertain -= claimed.length;
         const got = results.some((x) => x !== undefined) ? claimed.filter((j) => sameAttempt(this.jobRow(j.id), j)) : [];
         this.giveBackLater(claimed.filter((j) => !got.includes(j)).map(slotToken));
+        // not shown yet is not proof of not landed (this node may apply it later)
+        this.watch(claimed.filter((j) => !got.includes(j)));
         out = { results, claimed: got };
       } else {
         this.untake(taking);
@@ -546,7 +581,9 @@ export class Queue {
    * perform has ended go back to `available` in one transaction, attempt given back (stopping is
    * not the job's failure); a perform still running after that leaves its job `executing`, owned
    * by this runner, for the lifeline to rescue once this runner is gone from membership (it keeps
-   * its global slot until then) — never run twice at once. Resolves with how many were returned.
+   * its global slot until then) — never run twice at once. A runner restarted in this process
+   * keeps the runner id while such a perform runs (`leftovers.ts`), and no drain of that id
+   * drops its slots until it ends. Resolves with how many were returned.
    */
   async drain(deadlineMs: number): Promise<number> {
     this.stopped = true;
@@ -563,6 +600,7 @@ export class Queue {
     const ended = left.filter((r) => r.performDone);
     for (const r of stuck) {
       r.stuck = true;
+      leftoverStarted(this.store, this.by);
       this.env.logger.warn(
         { report: 'jobs_perform_ignored_abort', queue: this.name, job: r.job.id, worker: r.job.worker, attempt: r.job.attempt, runner: this.by },
         'a perform still runs past shutdownMs and its abort: its job stays executing for the lifeline to rescue once this runner is gone',
@@ -572,8 +610,9 @@ export class Queue {
     const tokens = [...this.pendingRelease, ...ended.map((r) => r.token)];
     this.pendingRelease.clear();
     const g = this.globalLimit;
-    const drop = g === undefined || stuck.length > 0 ? undefined : { runners: new Set([this.by]), queues: [this.name] };
-    const release = g === undefined || stuck.length === 0 ? undefined : { queue: this.name, by: this.by, slots: { limit: g, release: tokens } };
+    const keep = stuck.length > 0 || leftoversOf(this.store, this.by) > 0;
+    const drop = g === undefined || keep ? undefined : { runners: new Set([this.by]), queues: [this.name] };
+    const release = g === undefined || !keep ? undefined : { queue: this.name, by: this.by, slots: { limit: g, release: tokens } };
     if (ended.length === 0 && !drop && !(release && tokens.length > 0)) return 0;
     try {
       return await rescue(this.store, ended.map((r) => r.job), this.env.clock.now(), 'shutdown', true, drop, release);
@@ -586,6 +625,7 @@ export class Queue {
 
   /** A perform the drain left running has ended: its job goes back to available (if still its attempt) and its slot is given back. */
   private lateEnd(r: Running): void {
+    leftoverEnded(this.store, this.by);
     if (this.halted) return;
     const release = this.globalLimit === undefined ? undefined : { queue: this.name, by: this.by, slots: { limit: this.globalLimit, release: [r.token] } };
     rescue(this.store, r.settled && !r.returning ? [] : [r.job], this.env.clock.now(), 'shutdown', true, undefined, release).then(

@@ -11,6 +11,7 @@ import { cronPlugin, type ParsedCron } from './cronPlugin.ts';
 import { createLocalNotifier, createNatsNotifier, type JobSignal, type Notifier, type NotifierHealth } from './notifier.ts';
 import { lifelinePlugin, prunerPlugin, stagerPlugin, type Plugin, type PluginHooks } from './plugins.ts';
 import { Queue } from './queue.ts';
+import { runnerWithLeftovers } from './leftovers.ts';
 import { heldSum, slotsTaken } from './slots.ts';
 import { JOB_TABLES, laneRange, toJob } from './tables.ts';
 import type { EnqueueOptions, EnqueueResult, Job, JobState, WorkerDef } from './types.ts';
@@ -97,8 +98,10 @@ export class JobRunner {
     this.leadership = peer === 'election' ? input.leadership : undefined;
     this.leader = peer === 'solo';
     this.peerNone = peer === 'none';
-    const incarnation = cluster?.incarnation ?? Math.floor(env.random.next() * 2 ** 32).toString(36);
     const name = cluster?.self ?? 'local';
+    // single node: a restart in this process keeps the runner id while a perform a drain left still runs (see leftovers.ts)
+    const kept = cluster ? undefined : runnerWithLeftovers(store, name)?.slice(name.length + 1);
+    const incarnation = cluster?.incarnation ?? kept ?? Math.floor(env.random.next() * 2 ** 32).toString(36);
     this.node = `${name}/${incarnation}`;
     this.membership = cluster ?? { self: name, members: () => [{ name, incarnation, heartbeatAt: 0, startedAt: 0 }], on: () => () => undefined, health: () => ({ status: 'ok', mode: 'single', node: name, members: [name] }) };
     this.notifier = conn && cfg.notifier !== 'local' ? createNatsNotifier(env, conn, cluster!.cluster) : createLocalNotifier(env);
@@ -171,6 +174,7 @@ export class JobRunner {
         if (ev.op !== 'put') return;
         const st = ev.value['state'] as JobState;
         if (st === 'available') this.queues.get(ev.value['queue'] as string)?.dispatch();
+        else if (st === 'executing' && ev.value['attemptedBy'] === this.node) this.queues.get(ev.value['queue'] as string)?.executingSeen(toJob(ev.value));
         else if (st === 'cancelled' && ev.old?.['state'] === 'executing') this.queues.get(ev.value['queue'] as string)?.abortJob(ev.value['id'] as string, new Error('cancelled'));
         else if ((st === 'scheduled' || st === 'retryable') && this.pluginsRunning) (this.plugins[0] as ReturnType<typeof stagerPlugin>).arm((ev.value['scheduledAt'] as number) - this.env.clock.now());
       }),
@@ -469,8 +473,11 @@ export class JobRunner {
 
   /**
    * Stops in Oban's order: leader-only plugins first (no staging, rescuing or cron firing while
-   * queues drain), then the queues drain for `shutdownMs`; jobs still running are aborted and
-   * returned to `available` (none lost). Resolves with how many were returned.
+   * queues drain), then the queues drain for `shutdownMs`. Then every perform still running is
+   * aborted: those that end within a short grace have their jobs returned to `available`
+   * (attempt given back; none lost); one that ignores its signal leaves its job `executing` for
+   * the lifeline (a `jobs_perform_ignored_abort` warn names it), so it never runs twice at once.
+   * Resolves with how many were returned.
    */
   async stop(): Promise<number> {
     if (this.state === 'stopping' || this.state === 'stopped') return 0;

@@ -8,8 +8,11 @@
 import { existsSync, statSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** True when `BENCH_DIST=1`: the benchmark loads `dist/`. */
-export const DIST = process.env['BENCH_DIST'] === '1';
+/**
+ * True when the benchmark loads `dist/`: `--dist` (`npm run bench -- NAME --dist`), `BENCH_DIST=1`
+ * or `ORDO_BENCH_DIST=1` — one switch for every module (store, core, peers).
+ */
+export const DIST = process.env['BENCH_DIST'] === '1' || process.env['ORDO_BENCH_DIST'] === '1' || process.argv.includes('--dist');
 
 /** `source (tsx)` or `compiled dist/`, for the figures' labels. */
 export const BUILD = DIST ? 'compiled dist/' : 'source (tsx)';
@@ -25,6 +28,13 @@ function newest(dir: string): number {
   return t;
 }
 
+/** Refuses a missing `dist/<entry>` or a `dist/` older than `src/` (`npm run build` first). */
+export function assertFreshDist(entry: string): void {
+  const file = join(root, 'dist', entry);
+  if (!existsSync(file)) throw new Error(`bench --dist: dist/${entry} is missing — run npm run build first`);
+  if (statSync(file).mtimeMs < newest(join(root, 'src'))) throw new Error('bench --dist: dist/ is older than src/ — run npm run build first');
+}
+
 /** The store's entry points from the chosen build (refuses a missing or stale `dist/`). */
 export async function impl(): Promise<{
   createRealEnv: typeof import('../src/env/index.ts').createRealEnv;
@@ -35,9 +45,7 @@ export async function impl(): Promise<{
     const [e, r, s] = await Promise.all([import('../src/env/index.ts'), import('../src/env/rocksdb.ts'), import('../src/store/openStore.ts')]);
     return { createRealEnv: e.createRealEnv, createRocksKv: r.createRocksKv, openStore: s.openStore };
   }
-  const entry = join(root, 'dist', 'store', 'openStore.js');
-  if (!existsSync(entry)) throw new Error('BENCH_DIST=1 but no dist/: run npm run build first');
-  if (statSync(entry).mtimeMs < newest(join(root, 'src'))) throw new Error('BENCH_DIST=1 but dist/ is older than src/: run npm run build first');
+  assertFreshDist(join('store', 'openStore.js'));
   const load = (p: string): Promise<Record<string, unknown>> => import(join(root, 'dist', p));
   const [e, r, s] = await Promise.all([load('env/index.js'), load('env/rocksdb.js'), load('store/openStore.js')]);
   return { createRealEnv: e['createRealEnv'], createRocksKv: r['createRocksKv'], openStore: s['openStore'] } as Awaited<ReturnType<typeof impl>>;

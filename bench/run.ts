@@ -53,7 +53,7 @@ function summaryOf(module: string, results: BenchResult[], loadAtEnd: number): S
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
-// `--dist`: the kernel modules (core, peers) load Ordo from the compiled dist/ (bench/_ordo.ts)
+// `--dist`: store, core and peers load Ordo from the compiled dist/ (bench/_impl.ts)
 const unknown = args.filter((a) => a.startsWith('-') && !['--json', '--dist', '--help', '-h'].includes(a));
 const available = readdirSync(import.meta.dirname)
   .filter((f) => f.endsWith('.ts') && !['lib.ts', 'run.ts'].includes(f) && !f.startsWith('_'))

@@ -13,7 +13,7 @@ export { validateScenario } from './scenario.ts';
 export type { Scenario, ScenarioContext, TreeData, ChildData, TimelineFault, InvariantSpec } from './scenario.ts';
 export type { Distribution } from './distribution.ts';
 export type { RandomFaults, FaultPointConfig, FaultCoverage } from './faultPlan.ts';
-export type { ScheduleStrategy, Divergence } from './scheduleStrategy.ts';
+export type { ScheduleStrategy, Divergence, DecisionStrategy } from './scheduleStrategy.ts';
 export { oracles } from './oracles.ts';
 export type { Oracle, RunView, Verdict } from './oracles.ts';
 export { Simulation } from './simulation.ts';

@@ -13,7 +13,7 @@ import { withGuard } from './guard.ts';
 import { sample } from './distribution.ts';
 import { buildTree, instrumentTree, validateScenario, type Scenario, type ScenarioContext, type TimelineFault, type TreeData } from './scenario.ts';
 import type { SupervisorInit } from '../supervisor/types.ts';
-import type { ScheduleStrategy, Divergence } from './scheduleStrategy.ts';
+import { formatStrategy, type ScheduleStrategy, type Divergence, type DecisionStrategy } from './scheduleStrategy.ts';
 import { builtinInvariants, oracles as library, type Oracle, type RunView } from './oracles.ts';
 import { SimulationBusyError, ScenarioError } from './errors.ts';
 import { SimNode, nodeViews } from './nodes.ts';
@@ -33,6 +33,12 @@ export interface RunOptions {
   readonly horizonMs?: number | undefined;
   /** Follow this decision log (a replay); a divergence is reported, not thrown. */
   readonly decisions?: readonly string[] | undefined;
+  /**
+   * The strategy `decisions` was recorded with (the report's {@link RunReport.decisionStrategy}):
+   * the replay draws its tie-break keys and is exact. Absent (a log from before the field): the
+   * `random` keys, as every replay drew until the field existed.
+   */
+  readonly decisionStrategy?: DecisionStrategy | undefined;
   /** Run twice and compare trace hashes (madsim's determinism check). */
   readonly checkDeterminism?: boolean | undefined;
   /** The code version the report names (the CLI passes package version + git commit). */
@@ -77,6 +83,8 @@ export interface RunReport {
   readonly divergence: Divergence | undefined;
   readonly trace: readonly TraceEvent[];
   readonly decisions: readonly string[];
+  /** The strategy {@link decisions} was recorded with: pass it with the log to replay it exactly. */
+  readonly decisionStrategy: DecisionStrategy;
   /** One line that replays this run. */
   readonly replay: string;
 }
@@ -124,7 +132,7 @@ async function execute(s: Scenario, o: RunOptions): Promise<RunReport> {
   const io = s.latency?.ioMs;
   const sim = new Simulation({
     seed: o.seed,
-    strategy: o.decisions ? { kind: 'replay', log: o.decisions } : (o.strategy ?? s.strategy),
+    strategy: o.decisions ? { kind: 'replay', log: o.decisions, recordedWith: o.decisionStrategy } : (o.strategy ?? s.strategy),
     deliveryLatency: delivery === undefined ? undefined : (_label, next) => sample(delivery, next, 'latency.deliveryMs'),
   });
   const kv = createSimKv(sim, io === undefined ? {} : { latencyMs: (_op, next) => sample(io, next, 'latency.ioMs') });
@@ -343,6 +351,7 @@ async function execute(s: Scenario, o: RunOptions): Promise<RunReport> {
     divergence: sim.divergence,
     trace: sim.trace,
     decisions: sim.decisions,
+    decisionStrategy: sim.decisionStrategy,
     replay: replayCommand(o.source ?? s.name, o.seed, o),
   };
 }
@@ -385,9 +394,13 @@ function flatPrimitives(x: unknown): boolean {
   return true;
 }
 
-/** The one-line command that replays a run. */
-export function replayCommand(source: string, seed: number, o: Pick<RunOptions, 'faults' | 'horizonMs'> = {}): string {
+/**
+ * The one-line command that replays a run: with `--strategy` when the run's schedule strategy
+ * was given as an option (not the scenario's own), in the form {@link formatStrategy} writes.
+ */
+export function replayCommand(source: string, seed: number, o: Pick<RunOptions, 'faults' | 'horizonMs' | 'strategy'> = {}): string {
   const parts = ['ordo chaos replay', JSON.stringify(source).length === source.length + 2 && /^[\w./-]+$/.test(source) ? source : `'${source}'`, `--seed ${seed}`];
+  if (o.strategy !== undefined && o.strategy.kind !== 'replay') parts.push(`--strategy ${formatStrategy(o.strategy)}`);
   if (o.horizonMs !== undefined) parts.push(`--horizon ${o.horizonMs}`);
   if (o.faults !== undefined) parts.push(`--faults '${JSON.stringify(o.faults)}'`);
   return parts.join(' ');

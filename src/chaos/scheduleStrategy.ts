@@ -9,14 +9,30 @@ import type { EventQueue, SimTask } from './eventQueue.ts';
  * - `pct`: PCT-style priorities (Burckhardt et al.): each delivery channel gets a random
  *   priority, the highest ready one runs, and at `depth - 1` random steps the running channel
  *   drops to the lowest priority — good at bugs that need a few specific reorderings;
- * - `replay`: follow a recorded decision log (labels in run order); the first step whose
+ * - `replay`: follow a recorded decision log (labels in run order) with the tie-break keys of the
+ *   strategy that recorded it (`recordedWith`, see {@link DecisionStrategy}); the first step whose
  *   expected label no ready task has is reported as a {@link Divergence}, and FIFO takes over.
  */
 export type ScheduleStrategy =
   | { readonly kind: 'fifo' }
   | { readonly kind: 'random' }
   | { readonly kind: 'pct'; readonly depth?: number; readonly expectedSteps?: number }
-  | { readonly kind: 'replay'; readonly log: readonly string[] };
+  | { readonly kind: 'replay'; readonly log: readonly string[]; readonly recordedWith?: DecisionStrategy | undefined };
+
+/**
+ * The strategy a decision log was recorded with — what its tie-break keys were (0 under `fifo`
+ * and `pct`, whatever their depth; the schedule stream under `random`), which a replay must draw
+ * again to queue same-instant tasks in the run's order and so, of several with the same label,
+ * take the one the run took. A log recorded by a replay names the strategy that replay followed.
+ * Absent on a log recorded before the field existed: such a log is replayed with `random` keys,
+ * as every replay was from 0830d08 until the field (exact for logs the default strategy recorded).
+ */
+export type DecisionStrategy = 'fifo' | 'random' | 'pct';
+
+/** The {@link DecisionStrategy} of the decision log a run under `strategy` records. */
+export function decisionStrategyOf(strategy: ScheduleStrategy): DecisionStrategy {
+  return strategy.kind === 'replay' ? (strategy.recordedWith ?? 'random') : strategy.kind;
+}
 
 /** Where a replay left its decision log. */
 export interface Divergence {
@@ -89,10 +105,10 @@ export function createScheduleChooser(strategy: ScheduleStrategy, random: Random
       const log = strategy.log;
       const chooser: { divergence: Divergence | undefined } & ScheduleChooser = {
         divergence: undefined,
-        // The random strategy's keys, from the same stream: a log it recorded is replayed with the
-        // queue in the same order, so of several tasks with the same label due at once (two timers)
-        // the first found is the one the run took — the replay is exact, not just label by label.
-        key: () => random.next(),
+        // The recording strategy's keys (the random ones from the same stream): the queue is in the
+        // run's order, so of several tasks with the same label due at once (two timers) the first
+        // found is the one the run took — the replay is exact, not just label by label.
+        key: decisionStrategyOf(strategy) === 'random' ? () => random.next() : () => 0,
         pick(q, step) {
           if (chooser.divergence || step >= log.length) return q.pop()!;
           const ready = sameInstant(q);
@@ -110,4 +126,22 @@ export function createScheduleChooser(strategy: ScheduleStrategy, random: Random
       return chooser;
     }
   }
+}
+
+/**
+ * A strategy as `ordo chaos … --strategy` and replay lines write it: `fifo`, `random`, `pct`,
+ * `pct:<depth>` or `pct:<depth>:<expectedSteps>` (a replay strategy has no such form).
+ */
+export function formatStrategy(strategy: Exclude<ScheduleStrategy, { kind: 'replay' }>): string {
+  if (strategy.kind !== 'pct') return strategy.kind;
+  if (strategy.expectedSteps !== undefined) return `pct:${strategy.depth ?? 3}:${strategy.expectedSteps}`;
+  return strategy.depth !== undefined ? `pct:${strategy.depth}` : 'pct';
+}
+
+/** The strategy {@link formatStrategy} wrote as `text`, or `undefined` when it is not one. */
+export function parseStrategy(text: string): Exclude<ScheduleStrategy, { kind: 'replay' }> | undefined {
+  if (text === 'fifo' || text === 'random' || text === 'pct') return { kind: text };
+  const m = /^pct:([1-9]\d*)(?::([1-9]\d*))?$/.exec(text);
+  if (!m) return undefined;
+  return m[2] === undefined ? { kind: 'pct', depth: Number(m[1]) } : { kind: 'pct', depth: Number(m[1]), expectedSteps: Number(m[2]) };
 }

@@ -8,7 +8,7 @@ import { createTestProcess } from '../env/process.ts';
 import { formatReason } from '../actors/exitReason.ts';
 import { EventQueue, type SimTask, type TaskKind } from './eventQueue.ts';
 import { createRandomStreams, type RandomStreams } from './streams.ts';
-import { createScheduleChooser, type ScheduleChooser, type ScheduleStrategy, type Divergence } from './scheduleStrategy.ts';
+import { createScheduleChooser, decisionStrategyOf, type DecisionStrategy, type ScheduleChooser, type ScheduleStrategy, type Divergence } from './scheduleStrategy.ts';
 
 /** The host's own `setImmediate`, captured before any guard can patch globals. */
 const hostSetImmediate = globalThis.setImmediate;
@@ -68,6 +68,8 @@ export class Simulation {
   readonly logs: SimLogRecord[] = [];
   /** The label of every task run, in order: the decision log a replay follows. */
   readonly decisions: string[] = [];
+  /** The strategy {@link decisions} is recorded with: what a replay of it names (`recordedWith`). */
+  readonly decisionStrategy: DecisionStrategy;
   readonly clock: Clock;
   readonly scheduler: DeliveryScheduler;
   now = 0;
@@ -86,7 +88,9 @@ export class Simulation {
   constructor(options: SimulationOptions) {
     this.options = options;
     this.streams = createRandomStreams(options.seed);
-    this.chooser = createScheduleChooser(options.strategy ?? { kind: 'random' }, this.streams.stream('schedule'));
+    const strategy = options.strategy ?? { kind: 'random' };
+    this.decisionStrategy = decisionStrategyOf(strategy);
+    this.chooser = createScheduleChooser(strategy, this.streams.stream('schedule'));
     this.maxSteps = options.maxSteps ?? 2_000_000;
     const lat = options.deliveryLatency;
     if (lat) {

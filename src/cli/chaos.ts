@@ -4,13 +4,14 @@ import { createRealEnv, type Env } from '../env/index.ts';
 import { CommandError, UsageError, parseFlags, str } from './args.ts';
 import type { CliIo } from './io.ts';
 import { importModule } from './loadModule.ts';
-import { runScenario, type RunOptions, type RunReport } from '../chaos/runner.ts';
+import { runScenario, replayCommand, type RunOptions, type RunReport } from '../chaos/runner.ts';
 import { sweep } from '../chaos/sweep.ts';
 import { shrink } from '../chaos/shrink.ts';
 import { renderSummary, renderSvg, renderTimeline, toJsonl } from '../chaos/report.ts';
 import { shippedScenarios } from '../chaos/scenarios/library.ts';
 import { validateScenario, type Scenario, type TimelineFault } from '../chaos/scenario.ts';
 import { ScenarioError } from '../chaos/errors.ts';
+import { parseStrategy } from '../chaos/scheduleStrategy.ts';
 
 export const CHAOS_USAGE = `Usage: ordo chaos <run|sweep|replay|shrink|list> <scenario> [options]
 
@@ -21,7 +22,7 @@ shipped scenario's name (ordo chaos list), a .json file (a data scenario) or a m
 Commands:
   run <scenario>     one run (--seed, default 1); prints the report and the timeline
   sweep <scenario>   many seeds (--seeds N, default 100; --workers W, default 2); a progress bar on stderr
-  replay <scenario>  one run exactly as a report's replay line gives it (--seed, --faults, --horizon)
+  replay <scenario>  one run exactly as a report's replay line gives it (--seed, --strategy, --faults, --horizon)
   shrink <scenario>  run --seed, and minimise its failure to the fewest faults and the shortest horizon
   list               the shipped scenarios
 
@@ -30,6 +31,7 @@ Options:
   --seeds N        how many seeds (sweep), 1..N from --from (default 1)
   --from N         first seed of a sweep
   --workers W      worker threads for a sweep (default 2; 1 runs in this thread)
+  --strategy S     schedule strategy instead of the scenario's: fifo, random, pct, pct:DEPTH, pct:DEPTH:STEPS
   --faults JSON    exactly these faults, no random ones (replay; a minimised counterexample)
   --horizon MS     virtual horizon in ms (replay)
   --out DIR        also write report.txt, trace.jsonl and timeline.svg there
@@ -39,7 +41,7 @@ Options:
 Exit codes: 0 every run had the scenario's expected outcome; 1 some run did not; 2 usage error.
 `;
 
-const FLAGS = { seed: 'string', seeds: 'string', from: 'string', workers: 'string', faults: 'string', horizon: 'string', out: 'string', json: 'boolean' } as const;
+const FLAGS = { seed: 'string', seeds: 'string', from: 'string', workers: 'string', faults: 'string', horizon: 'string', strategy: 'string', out: 'string', json: 'boolean' } as const;
 
 function int(flags: Record<string, string | true>, name: string, fallback: number, min: number): number {
   const v = str(flags, name);
@@ -148,7 +150,10 @@ export async function chaosCommand(argv: readonly string[], io: CliIo, options: 
     throw e;
   }
   const version = await codeVersion(env);
-  const base: Omit<RunOptions, 'seed'> = { codeVersion: version, source };
+  const strategyFlag = str(flags, 'strategy');
+  const strategy = strategyFlag === undefined ? undefined : parseStrategy(strategyFlag);
+  if (strategyFlag !== undefined && strategy === undefined) throw new UsageError('chaos', `option '--strategy' must be fifo, random, pct, pct:DEPTH or pct:DEPTH:STEPS, got '${strategyFlag}'`);
+  const base: Omit<RunOptions, 'seed'> = { codeVersion: version, source, strategy };
   const json = !!flags['json'];
 
   if (sub === 'sweep') {
@@ -162,7 +167,7 @@ export async function chaosCommand(argv: readonly string[], io: CliIo, options: 
       io.out(`${summary.scenario}: ${summary.runs} seeds, ${summary.failed.length} failed, ${summary.unexpected.length} not as expected, ${summary.nondeterministic.length} nondeterministic of ${summary.determinismChecked} checked, ${Math.round(summary.runs / (summary.elapsedMs / 1000))} runs/s\n`);
       for (const [k, n] of Object.entries(summary.sometimes)) io.out(`  sometimes ${k}: ${n}/${summary.runs} runs${n === 0 ? '  (NEVER — the scenario does not reach it)' : ''}\n`);
       for (const [k, c] of Object.entries(summary.faultCoverage)) io.out(`  fault ${k}: active in ${c.activeRuns} runs, fired ${c.fired} of ${c.evaluated}\n`);
-      for (const f of summary.unexpected.slice(0, 10)) io.out(`  seed ${f.seed}: ${f.violation ? `${f.violation.invariant} at ${f.violation.t} ms: ${f.violation.message}` : `passed, expected a failure`}\n    replay: ordo chaos replay ${source} --seed ${f.seed}\n`);
+      for (const f of summary.unexpected.slice(0, 10)) io.out(`  seed ${f.seed}: ${f.violation ? `${f.violation.invariant} at ${f.violation.t} ms: ${f.violation.message}` : `passed, expected a failure`}\n    replay: ${replayCommand(source, f.seed, { strategy })}\n`);
     }
     return summary.unexpected.length === 0 && summary.nondeterministic.length === 0 ? 0 : 1;
   }

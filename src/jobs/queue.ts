@@ -11,6 +11,7 @@
 import type { Env } from '../env/env.ts';
 import type { TimerHandle } from '../env/clock.ts';
 import type { Store } from '../store/index.ts';
+import { leftoverEnded, leftoverStarted, leftoversOf } from './leftovers.ts';
 import { availableOf, claim, finish, finishMany, nextClaim, rescue, sameAttempt, type Seen } from './engine.ts';
 import { JobsTimeoutError } from './errors.ts';
 import { changeOf, isFailure } from './outcome.ts';
@@ -580,7 +581,9 @@ export class Queue {
    * perform has ended go back to `available` in one transaction, attempt given back (stopping is
    * not the job's failure); a perform still running after that leaves its job `executing`, owned
    * by this runner, for the lifeline to rescue once this runner is gone from membership (it keeps
-   * its global slot until then) — never run twice at once. Resolves with how many were returned.
+   * its global slot until then) — never run twice at once. A runner restarted in this process
+   * keeps the runner id while such a perform runs (`leftovers.ts`), and no drain of that id
+   * drops its slots until it ends. Resolves with how many were returned.
    */
   async drain(deadlineMs: number): Promise<number> {
     this.stopped = true;
@@ -597,6 +600,7 @@ export class Queue {
     const ended = left.filter((r) => r.performDone);
     for (const r of stuck) {
       r.stuck = true;
+      leftoverStarted(this.store, this.by);
       this.env.logger.warn(
         { report: 'jobs_perform_ignored_abort', queue: this.name, job: r.job.id, worker: r.job.worker, attempt: r.job.attempt, runner: this.by },
         'a perform still runs past shutdownMs and its abort: its job stays executing for the lifeline to rescue once this runner is gone',
@@ -606,8 +610,9 @@ export class Queue {
     const tokens = [...this.pendingRelease, ...ended.map((r) => r.token)];
     this.pendingRelease.clear();
     const g = this.globalLimit;
-    const drop = g === undefined || stuck.length > 0 ? undefined : { runners: new Set([this.by]), queues: [this.name] };
-    const release = g === undefined || stuck.length === 0 ? undefined : { queue: this.name, by: this.by, slots: { limit: g, release: tokens } };
+    const keep = stuck.length > 0 || leftoversOf(this.store, this.by) > 0;
+    const drop = g === undefined || keep ? undefined : { runners: new Set([this.by]), queues: [this.name] };
+    const release = g === undefined || !keep ? undefined : { queue: this.name, by: this.by, slots: { limit: g, release: tokens } };
     if (ended.length === 0 && !drop && !(release && tokens.length > 0)) return 0;
     try {
       return await rescue(this.store, ended.map((r) => r.job), this.env.clock.now(), 'shutdown', true, drop, release);
@@ -620,6 +625,7 @@ export class Queue {
 
   /** A perform the drain left running has ended: its job goes back to available (if still its attempt) and its slot is given back. */
   private lateEnd(r: Running): void {
+    leftoverEnded(this.store, this.by);
     if (this.halted) return;
     const release = this.globalLimit === undefined ? undefined : { queue: this.name, by: this.by, slots: { limit: this.globalLimit, release: [r.token] } };
     rescue(this.store, r.settled && !r.returning ? [] : [r.job], this.env.clock.now(), 'shutdown', true, undefined, release).then(

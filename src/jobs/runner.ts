@@ -11,6 +11,7 @@ import { cronPlugin, type ParsedCron } from './cronPlugin.ts';
 import { createLocalNotifier, createNatsNotifier, type JobSignal, type Notifier, type NotifierHealth } from './notifier.ts';
 import { lifelinePlugin, prunerPlugin, stagerPlugin, type Plugin, type PluginHooks } from './plugins.ts';
 import { Queue } from './queue.ts';
+import { runnerWithLeftovers } from './leftovers.ts';
 import { heldSum, slotsTaken } from './slots.ts';
 import { JOB_TABLES, laneRange, toJob } from './tables.ts';
 import type { EnqueueOptions, EnqueueResult, Job, JobState, WorkerDef } from './types.ts';
@@ -97,8 +98,10 @@ export class JobRunner {
     this.leadership = peer === 'election' ? input.leadership : undefined;
     this.leader = peer === 'solo';
     this.peerNone = peer === 'none';
-    const incarnation = cluster?.incarnation ?? Math.floor(env.random.next() * 2 ** 32).toString(36);
     const name = cluster?.self ?? 'local';
+    // single node: a restart in this process keeps the runner id while a perform a drain left still runs (see leftovers.ts)
+    const kept = cluster ? undefined : runnerWithLeftovers(store, name)?.slice(name.length + 1);
+    const incarnation = cluster?.incarnation ?? kept ?? Math.floor(env.random.next() * 2 ** 32).toString(36);
     this.node = `${name}/${incarnation}`;
     this.membership = cluster ?? { self: name, members: () => [{ name, incarnation, heartbeatAt: 0, startedAt: 0 }], on: () => () => undefined, health: () => ({ status: 'ok', mode: 'single', node: name, members: [name] }) };
     this.notifier = conn && cfg.notifier !== 'local' ? createNatsNotifier(env, conn, cluster!.cluster) : createLocalNotifier(env);

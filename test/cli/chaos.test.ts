@@ -75,4 +75,21 @@ describe('ordo chaos', () => {
     expect(io.stdout).toContain('sometimes restarted: 6/6 runs');
     expect(io.stderr).toContain('6/6 seeds, 0 failed');
   });
+
+  it('--strategy: the run uses it, its replay line carries it, and that line replays the same run (same trace hash); a bad one is a usage error', async () => {
+    const run = capture();
+    expect(await main(['chaos', 'run', 'cluster-3-nodes', '--seed', '2', '--strategy', 'pct:4', '--json'], {}, run)).toBe(0);
+    const report = JSON.parse(run.stdout) as { replay: string; traceHash: string; decisionStrategy: string };
+    expect(report.decisionStrategy).toBe('pct');
+    expect(report.replay).toBe('ordo chaos replay cluster-3-nodes --seed 2 --strategy pct:4');
+    const again = capture();
+    expect(await main([...report.replay.replace(/^ordo /, '').split(' '), '--json'], {}, again)).toBe(0);
+    expect((JSON.parse(again.stdout) as { traceHash: string }).traceHash).toBe(report.traceHash);
+    const other = capture();
+    expect(await main(['chaos', 'run', 'cluster-3-nodes', '--seed', '2', '--json'], {}, other)).toBe(0);
+    expect((JSON.parse(other.stdout) as { traceHash: string }).traceHash).not.toBe(report.traceHash);
+    const bad = capture();
+    expect(await main(['chaos', 'run', 'cluster-3-nodes', '--strategy', 'lifo'], {}, bad)).toBe(2);
+    expect(bad.stderr).toContain("option '--strategy' must be fifo, random, pct, pct:DEPTH or pct:DEPTH:STEPS, got 'lifo'");
+  }, 60_000);
 });

@@ -25,7 +25,7 @@ function world(seed: number) {
   const env: TestEnv = createTestEnv({ level: 'warn', startMs: T0, seed });
   const running = new Map<string, number>();
   const performs = new Map<string, number>();
-  let overlap = 0;
+  let overlap = 0, total = 0, maxTotal = 0;
   const worker = defineWorker<Spec>({
     name: 'w',
     queue: 'g',
@@ -34,6 +34,7 @@ function world(seed: number) {
       const n = (running.get(job.id) ?? 0) + 1;
       running.set(job.id, n);
       overlap = Math.max(overlap, n);
+      maxTotal = Math.max(maxTotal, ++total);
       try {
         await new Promise<void>((resolve, reject) => {
           if (s.ms >= 0) env.clock.setTimeout(() => resolve(), s.ms);
@@ -41,12 +42,13 @@ function world(seed: number) {
         });
       } finally {
         running.set(job.id, running.get(job.id)! - 1);
+        total--;
       }
       return { ok: true, effects: (tx) => void tx.put('effects', { id: job.id, n: ((tx.get('effects', job.id)?.['n'] as number) ?? 0) + 1 }) };
     },
   });
   const config: JobRunnerConfig = { workers: [worker], queues: { g: { limit: 2, globalLimit: 2 } }, pruner: false, shutdownMs: 1000, lifeline: { intervalMs: 1000, graceMs: 500 } };
-  return { env, worker, config, performs, get overlap() { return overlap; } };
+  return { env, worker, config, performs, get overlap() { return overlap; }, get maxTotal() { return maxTotal; } };
 }
 
 const held = (store: Store): Record<string, unknown> => (store.get(JOB_TABLES.slots, 'g')?.['held'] ?? {}) as Record<string, unknown>;
@@ -131,6 +133,38 @@ describe('drain deadline (shutdownMs): abort, then give back what stopped and le
     expect(store.get('effects', job.id)?.['n']).toBe(1);
     expect(held(store)).toEqual({});
     await settle(w.env, next.stop());
+    await store.close();
+  });
+
+  it('single node, runner restarted in the same process while a perform it left still runs: same runner id, the job is not rescued nor its slot dropped until that perform ends; completed once, global limit held', async () => {
+    const w = world(5);
+    const config: JobRunnerConfig = { ...w.config, queues: { g: { limit: 2, globalLimit: 1 } } };
+    const store = await openJobStore(w.env, faultyDisk(), `/drain-${++dirs}`);
+    const first = await JobRunner.start({ env: w.env, store, config });
+    const a = (await first.enqueue(w.worker, { ms: 8000, ignore: true })).job;
+    await run(w.env, 100, 10);
+    expect(await settle(w.env, first.stop(), 10)).toBe(0);
+    // a supervisor restart: same process, same store, a's first perform still running
+    const second = await JobRunner.start({ env: w.env, store, config });
+    expect(second.node).toBe(first.node);
+    const b = (await settle(w.env, second.enqueue(w.worker, { ms: 100, ignore: false }), 10)).job;
+    await run(w.env, 3000, 100);
+    expect(second.get(a.id)).toMatchObject({ state: 'executing', attempt: 1 });
+    expect(second.get(b.id)?.state).toBe('available'); // the global slot is still a's
+    expect(w.performs.get(a.id)).toBe(1);
+    // stopped again before a's perform ends: a's slot stays
+    expect(await settle(w.env, second.stop(), 10)).toBe(0);
+    expect(Object.keys(held(store))).toEqual([first.node]);
+    const third = await JobRunner.start({ env: w.env, store, config });
+    await run(w.env, 30_000, 100);
+    expect(third.get(a.id)).toMatchObject({ state: 'completed', attempt: 1 });
+    expect(third.get(b.id)?.state).toBe('completed');
+    expect(w.performs.get(a.id)).toBe(2);
+    expect(w.overlap).toBe(1);
+    expect(w.maxTotal).toBe(1);
+    expect(store.get('effects', a.id)?.['n']).toBe(1);
+    expect(held(store)).toEqual({});
+    await settle(w.env, third.stop());
     await store.close();
   });
 });

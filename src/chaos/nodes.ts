@@ -12,7 +12,7 @@
  */
 import type { Clock, TimerHandle } from '../env/clock.ts';
 import type { Env } from '../env/env.ts';
-import type { KvAdapter, KvDb } from '../env/kv.ts';
+import { KvError, type KvAdapter, type KvDb } from '../env/kv.ts';
 import type { Logger } from '../env/logger.ts';
 import type { NatsConnector } from '../env/nats.ts';
 import { TransportError, type ClusterTransport } from '../env/transport.ts';
@@ -231,7 +231,7 @@ export class SimNode {
         const db = await kv.open(at(dir), o);
         if (!live()) {
           kv.abandon(db);
-          throw new Error(`node ${this.name} is gone`);
+          throw new KvError('closed', `node ${this.name} is gone`, at(dir));
         }
         this.dbs.add(db);
         return db;

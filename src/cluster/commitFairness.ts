@@ -7,6 +7,10 @@ const STARVING_AFTER = 2;
 /** Bounds of one hold (ms), whatever a request asks for. */
 const MIN_HOLD_MS = 100;
 const MAX_HOLD_MS = 2000;
+/** After a hold of h ms (as granted, or as long as it lasted when the requester got through), the same requester gets no new hold for 2·h from its start. */
+const COOLDOWN_FACTOR = 2;
+/** Longest one commit waits in {@link CommitFairness.gate} in all, whatever holds follow one another (then it publishes). */
+const MAX_GATE_MS = 2 * MAX_HOLD_MS;
 
 /** The core-NATS subject on which `node` asks the others of store `store` to hold off (not captured by the replication stream). */
 export const fairnessSubject = (cluster: string, store: string, node: string): string => `ordo.fair.${cluster}.${store}.${node}`;
@@ -19,6 +23,11 @@ export interface CommitFairnessDeps {
   store: string;
   node: string;
   log: Logger;
+  /**
+   * The live members' node names (the discovery membership). Only their hold requests are
+   * honoured; without a membership view none is.
+   */
+  members?: () => readonly string[];
 }
 
 /**
@@ -28,7 +37,10 @@ export interface CommitFairnessDeps {
  * the others commit faster than its round trip. A node that lost {@link STARVING_AFTER} races
  * in a row publishes a hold request (core NATS, `ordo.fair.<cluster>.<store>.<node>`, carrying
  * three of its round trips); every other node then holds its own new checked commits until that
- * time passes or a message from the requester is applied, whichever is first. Only liveness is
+ * time passes or a message from the requester is applied, whichever is first. Honoured only from
+ * a current live member other than this node, at most {@link MAX_HOLD_MS} per hold and one hold
+ * per requester per {@link COOLDOWN_FACTOR}× its length; one commit waits at most
+ * {@link MAX_GATE_MS} in all and never past its deadline. Only liveness is
  * affected: every commit is still checked; a lost or refused request (no permission, NATS down)
  * just leaves the old behaviour. @internal
  */
@@ -36,6 +48,7 @@ export class CommitFairness {
   private lost = 0;
   private holdUntil = 0;
   private holdFor: string | undefined;
+  private holdFrom = 0;
   private release: Array<() => void> = [];
   private timer: ReturnType<Env['clock']['setTimeout']> | undefined;
   private sub: { unsubscribe(): void } | undefined;
@@ -43,6 +56,10 @@ export class CommitFairness {
   holdsGranted = 0;
   /** Hold requests this node sent. */
   holdsAsked = 0;
+  /** Hold requests ignored: from no live member, from this node's name, or inside the requester's cooldown. */
+  holdsRefused = 0;
+  /** When each requester may next be granted a hold. */
+  private readonly nextGrant = new Map<string, number>();
   private readonly d: CommitFairnessDeps;
 
   constructor(deps: CommitFairnessDeps) {
@@ -60,11 +77,21 @@ export class CommitFairness {
         return;
       }
       const node = m.subject.slice(`ordo.fair.${d.cluster}.${d.store}.`.length);
-      if (node === d.node || typeof req.holdMs !== 'number' || !Number.isFinite(req.holdMs)) return;
-      const until = d.env.clock.now() + Math.min(MAX_HOLD_MS, Math.max(MIN_HOLD_MS, req.holdMs));
+      if (typeof req.holdMs !== 'number' || !Number.isFinite(req.holdMs)) return;
+      const now = d.env.clock.now();
+      const why = node === d.node ? 'own node' : !d.members?.().includes(node) ? 'not a live member' : now < (this.nextGrant.get(node) ?? 0) ? 'cooldown' : undefined;
+      if (why) {
+        this.holdsRefused++;
+        d.log.debug({ report: 'replication_fairness_refused', for: node, why, holdMs: req.holdMs }, 'ignored a hold request');
+        return;
+      }
+      const holdMs = Math.min(MAX_HOLD_MS, Math.max(MIN_HOLD_MS, req.holdMs));
+      this.nextGrant.set(node, now + COOLDOWN_FACTOR * holdMs);
+      const until = now + holdMs;
       if (until <= this.holdUntil) return;
       this.holdUntil = until;
       this.holdFor = node;
+      this.holdFrom = now;
       this.holdsGranted++;
       d.log.debug({ report: 'replication_fairness_hold', for: node, holdMs: until - d.env.clock.now() }, 'holding checked commits: another node keeps losing');
       if (this.timer !== undefined) d.env.clock.clearTimeout(this.timer);
@@ -79,14 +106,36 @@ export class CommitFairness {
     this.end();
   }
 
-  /** Before a checked commit is published: resolves once no other node's hold is in force. */
-  async gate(): Promise<void> {
-    while (this.d.env.clock.now() < this.holdUntil) await new Promise<void>((r) => this.release.push(r));
+  /**
+   * Before a checked commit is published: resolves once no other node's hold is in force, or
+   * after {@link MAX_GATE_MS} in all. Resolves `false` if `deadline` (the commit's) came first:
+   * the caller fails the commit as timed out.
+   */
+  async gate(deadline: number): Promise<boolean> {
+    const clock = this.d.env.clock;
+    const limit = Math.min(deadline, clock.now() + MAX_GATE_MS);
+    while (clock.now() < this.holdUntil && clock.now() < limit) {
+      await new Promise<void>((r) => {
+        const done = (): void => {
+          clock.clearTimeout(t);
+          const i = this.release.indexOf(done);
+          if (i >= 0) this.release.splice(i, 1);
+          r();
+        };
+        const t = clock.setTimeout(done, limit - clock.now());
+        this.release.push(done);
+      });
+    }
+    return clock.now() < deadline;
   }
 
   /** A message written by `node` was applied here: a hold for it ends (it got through). */
   applied(node: string): void {
-    if (node === this.holdFor) this.end();
+    if (node !== this.holdFor) return;
+    // it got through: its cooldown is 2× the time it was actually held for, so it is at most half the time
+    const now = this.d.env.clock.now();
+    this.nextGrant.set(node, Math.min(this.nextGrant.get(node) ?? 0, now + (COOLDOWN_FACTOR - 1) * (now - this.holdFrom)));
+    this.end();
   }
 
   /** This node's checked commit won. */

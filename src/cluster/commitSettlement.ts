@@ -1,5 +1,5 @@
 import type { Logger } from '../env/logger.ts';
-import { isTransportError, isWrongLastSequence, type PubAckInfo as PubAck, type TransportError } from '../env/transport.ts';
+import { isTransportError, isWrongLastSequence, TransportError, type PubAckInfo as PubAck } from '../env/transport.ts';
 import type { CommitSettlement } from './errors.ts';
 import { refusedBeforeStored } from './replicas.ts';
 
@@ -149,7 +149,7 @@ export async function publishSettled(pending: PendingCommits, t: Tracked, deadli
       // Not connected: a request now would sit in the client's reconnect buffer and might be
       // stored long after it timed out. Send nothing until connected again.
       if (d.stopped() || d.now() >= (mayHaveLanded ? settleBy : deadline)) {
-        const error = last ?? new Error('NATS connection down: not sent');
+        const error = last ?? new TransportError('NATS connection down: not sent', { kind: 'closed' });
         return mayHaveLanded ? { kind: 'unknown', error, attempts: attempt } : { kind: 'refused', error, attempts: attempt };
       }
       await d.sleep(50);
@@ -164,7 +164,7 @@ export async function publishSettled(pending: PendingCommits, t: Tracked, deadli
         mayHaveLanded = true;
         // elections can follow one another (a flapping cluster): this path never sleeps, so it
         // must honour the settle deadline itself, or a commit waits past it
-        if (d.stopped() || d.now() >= settleBy) return { kind: 'unknown', error: last ?? new Error('the stream elected a leader while the attempt was outstanding'), attempts: attempt };
+        if (d.stopped() || d.now() >= settleBy) return { kind: 'unknown', error: last ?? new TransportError('the stream elected a leader while the attempt was outstanding', { kind: 'other' }), attempts: attempt };
         d.log.debug({ report: 'replication_publish_leader_elected', msgId: t.msgId, attempt }, 'the stream elected a leader: re-publishing at once');
         continue;
       }

@@ -93,7 +93,9 @@ export class ReplPublisher {
         throw new ReplUnavailableError(`commit timed out behind this node's earlier commits (${d.commitTimeoutMs} ms)`, this.ids());
       }
       // another node keeps losing the stream-wide race: let it through first (bounded, ≤ 2 s)
-      if (check && !bySubject) await d.fairness?.gate();
+      if (check && !bySubject && d.fairness && !(await d.fairness.gate(deadline))) {
+        throw new ReplUnavailableError(`commit timed out holding off for another node (${d.commitTimeoutMs} ms)`, this.ids());
+      }
       await this.publishAndApply(batch, local, tables, subject, check, bySubject, opts.stillValid, deadline);
     } finally {
       release?.();

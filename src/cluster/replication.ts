@@ -117,7 +117,7 @@ export const replicationMachine = setup({
         };
       }
       const { migrationTimeoutMs: _ignored, ...replConfig } = config;
-      const opts: ReplicatorOptions = { cluster: cluster.cluster, node: cluster.self, incarnation: cluster.incarnation, replicas: cluster.replicas ?? 1, replicasExplicit: cluster.replicasExplicit ?? false, ...replConfig };
+      const opts: ReplicatorOptions = { cluster: cluster.cluster, node: cluster.self, incarnation: cluster.incarnation, replicas: cluster.replicas ?? 1, replicasExplicit: cluster.replicasExplicit ?? false, members: replicas, ...replConfig };
       const replicator = new Replicator(env, cluster.connection, store, opts);
       try {
         await replicator.start();

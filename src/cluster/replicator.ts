@@ -61,6 +61,8 @@ export interface ReplicatorOptions {
    * *Fairness*). Off: no requests sent, none honoured.
    */
   fairness?: boolean;
+  /** The live members' node names (the replication child passes the discovery membership's): only their fairness hold requests are honoured. */
+  members?: () => readonly string[];
 }
 
 /** Replication health, for the Application's health report. */
@@ -175,7 +177,7 @@ export class Replicator implements StoreReplicator {
       onGap: (seq) => void this.resync(seq),
       onHalt: (e) => this.onFailed(e),
     });
-    this.fairness = new CommitFairness({ env, transport: () => this.conn.transport, cluster: opts.cluster, store: opts.store, node: opts.node, log: this.log });
+    this.fairness = new CommitFairness({ env, transport: () => this.conn.transport, cluster: opts.cluster, store: opts.store, node: opts.node, log: this.log, ...(opts.members ? { members: opts.members } : {}) });
     this.publisher = new ReplPublisher({
       ...common,
       ...(opts.fairness === false ? {} : { fairness: this.fairness }),

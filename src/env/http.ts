@@ -1,7 +1,71 @@
 import * as http from 'node:http';
 import { connect } from 'node:net';
-import { chmodSync, linkSync, mkdtempSync, rmSync, statSync, unlinkSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { chmodSync, linkSync, lstatSync, mkdtempSync, readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { OrdoError } from '../errors.ts';
+
+/** Longest unix socket path the kernel takes (Linux `sun_path`: 108 bytes with the NUL). */
+const SUN_PATH_MAX = 107;
+/** The private bind directory beside the socket: `.o-` + mkdtemp's 6 characters. */
+const BIND_DIR = /^\.o-[A-Za-z0-9]{6}$/;
+
+/**
+ * A unix socket cannot be listened on at `path`: `reason` `too_long` (it, or the private bind
+ * path beside it, `bindPath`, is over the 107-byte `sun_path` limit) or `not_a_socket` (something
+ * other than a socket is there; it is never removed). Nothing is left behind.
+ */
+export class SocketPathError extends OrdoError {
+  readonly code = 'ORDO_SOCKET_PATH' as const;
+  /** The socket path asked for. */
+  readonly path: string;
+  /** Why it was refused. */
+  readonly reason: 'too_long' | 'not_a_socket';
+  /** The private bind path that would be used (for `too_long`). */
+  readonly bindPath: string | undefined;
+  constructor(reason: 'too_long' | 'not_a_socket', message: string, path: string, options?: { bindPath?: string; cause?: unknown }) {
+    super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
+    this.name = 'SocketPathError';
+    this.reason = reason;
+    this.path = path;
+    this.bindPath = options?.bindPath;
+  }
+}
+
+/** Is there anything at `p`, and is it a socket. */
+function kindAt(p: string): 'none' | 'socket' | 'other' {
+  try {
+    return lstatSync(p).isSocket() ? 'socket' : 'other';
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ENOENT') return 'none';
+    throw e;
+  }
+}
+
+/**
+ * Removes bind directories a crashed start left in `parent`: one holding no live socket (a dead
+ * one, or nothing for over a minute — a concurrent start binds within moments).
+ */
+async function sweepBindDirs(parent: string): Promise<void> {
+  let names: string[];
+  try {
+    names = readdirSync(parent).filter((n) => BIND_DIR.test(n));
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const d = join(parent, n);
+    try {
+      const st = lstatSync(d);
+      if (!st.isDirectory()) continue;
+      const inside = readdirSync(d);
+      const sock = join(d, 's');
+      const stale = inside.length === 0 ? Date.now() - st.mtimeMs > 60_000 : inside.length === 1 && inside[0] === 's' && kindAt(sock) === 'socket' && !(await socketAlive(sock));
+      if (stale) rmSync(d, { recursive: true, force: true });
+    } catch {
+      // someone else's, or gone meanwhile: leave it
+    }
+  }
+}
 
 /** A request as the health endpoint sees it. */
 export interface HttpRequest {
@@ -79,7 +143,14 @@ function socketAlive(path: string): Promise<boolean> {
  * inode (so closing removes `path` only while it is still this socket).
  */
 async function listenPrivate(server: http.Server, path: string): Promise<number> {
-  const dir = mkdtempSync(join(dirname(path), `.${basename(path)}-`));
+  const parent = dirname(path);
+  const bindPath = join(parent, '.o-XXXXXX', 's');
+  if (Buffer.byteLength(path) > SUN_PATH_MAX || Buffer.byteLength(bindPath) > SUN_PATH_MAX) {
+    throw new SocketPathError('too_long', `unix socket path ${path} is too long: it and its bind path ${bindPath} must be at most ${SUN_PATH_MAX} bytes`, path, { bindPath });
+  }
+  if (kindAt(path) === 'other') throw new SocketPathError('not_a_socket', `refusing to listen on ${path}: something other than a socket is there (left as is)`, path);
+  await sweepBindDirs(parent);
+  const dir = mkdtempSync(join(parent, '.o-'));
   const tmp = join(dir, 's');
   try {
     await listenOnce(server, { path: tmp });
@@ -88,7 +159,8 @@ async function listenPrivate(server: http.Server, path: string): Promise<number>
       linkSync(tmp, path);
     } catch (e) {
       if ((e as { code?: string }).code !== 'EEXIST') throw e;
-      // a socket file left by a process that died (kill -9) is replaced; a live one is not
+      // a socket file left by a process that died (kill -9) is replaced; a live one is not, nor anything else
+      if (kindAt(path) !== 'socket') throw new SocketPathError('not_a_socket', `refusing to listen on ${path}: something other than a socket is there (left as is)`, path, { cause: e });
       if (await socketAlive(path)) throw Object.assign(new Error(`listen EADDRINUSE: address already in use ${path}`), { code: 'EADDRINUSE', path });
       unlinkSync(path);
       linkSync(tmp, path);

@@ -44,7 +44,7 @@ export type { KvAdapter, KvDb, KvIterator, KvOp, KvOpenOptions, KvRange, KvError
 export { KvError, KvOptionsError } from './kv.ts';
 export { createRocksKv } from './rocksdb.ts';
 export type { HttpAdapter, HttpRequest, HttpResponse, HttpServerHandle, HttpListenOptions, HttpRequestOptions } from './http.ts';
-export { createRealHttp } from './http.ts';
+export { createRealHttp, SocketPathError } from './http.ts';
 export type { DeliveryScheduler } from './scheduler.ts';
 export { faults } from './faults.ts';
 export type { FaultHook } from './faults.ts';

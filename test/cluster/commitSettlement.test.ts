@@ -46,6 +46,15 @@ describe('commit settlement by msg id and stream order', () => {
     expect(out.kind).toBe('refused');
   });
 
+  it('never connected until the deadline: refused with a typed TransportError (closed), not a plain Error', async () => {
+    const p = new PendingCommits();
+    const out = await publishSettled(p, p.track('m', undefined), 300, 5000, deps([() => ack(1)], { canSend: () => false }));
+    expect(out.kind).toBe('refused');
+    const error = (out as { error: unknown }).error;
+    expect(error).toBeInstanceOf(TransportError);
+    expect((error as TransportError).kind).toBe('closed');
+  });
+
   it('a timeout then the deadline: keeps settling (not a failure) until settleBy, then unknown', async () => {
     const p = new PendingCommits();
     const d = deps([() => timeout()]);

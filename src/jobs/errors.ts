@@ -76,6 +76,53 @@ export class JobsTimeoutError extends JobsError {
   }
 }
 
+/** A perform's `AbortSignal` reason at the drain deadline: the runner stops and `shutdownMs` passed. */
+export class JobsDrainDeadlineError extends JobsError {
+  readonly code = 'ORDO_JOBS_DRAIN_DEADLINE' as const;
+  readonly jobId: string;
+  readonly shutdownMs: number;
+  constructor(jobId: string, shutdownMs: number) {
+    super(`the job runner is stopping: shutdownMs (${shutdownMs} ms) passed while job ${jobId} ran`);
+    this.jobId = jobId;
+    this.shutdownMs = shutdownMs;
+  }
+}
+
+/** A perform's `AbortSignal` reason when its job was cancelled while it ran. */
+export class JobsCancelledError extends JobsError {
+  readonly code = 'ORDO_JOBS_CANCELLED' as const;
+  readonly jobId: string;
+  constructor(jobId: string) {
+    super(`job ${jobId} was cancelled while it ran`);
+    this.jobId = jobId;
+  }
+}
+
+/** A perform's `AbortSignal` reason when its runner was halted (simulation: the process died). */
+export class JobsHaltedError extends JobsError {
+  readonly code = 'ORDO_JOBS_HALTED' as const;
+  readonly jobId: string;
+  constructor(jobId: string) {
+    super(`the job runner was halted while job ${jobId} ran`);
+    this.jobId = jobId;
+  }
+}
+
+/**
+ * A completion commit settled as not committed after `ORDO_REPL_INDETERMINATE` (or its row was
+ * no longer this attempt): the job's outcome was not written; the attempt is handled as failed.
+ */
+export class JobsCompletionLostError extends JobsError {
+  readonly code = 'ORDO_JOBS_COMPLETION_NOT_LANDED' as const;
+  readonly jobId: string;
+  readonly attempt: number;
+  constructor(jobId: string, attempt: number, options?: { cause?: unknown }) {
+    super(`the completion commit of job ${jobId} (attempt ${attempt}) did not land (settled after ORDO_REPL_INDETERMINATE)`, options);
+    this.jobId = jobId;
+    this.attempt = attempt;
+  }
+}
+
 function safeJson(v: unknown): string {
   try {
     return JSON.stringify(v) ?? String(v);

@@ -13,7 +13,7 @@ import type { TimerHandle } from '../env/clock.ts';
 import type { Store } from '../store/index.ts';
 import { leftoverEnded, leftoverStarted, leftoversOf } from './leftovers.ts';
 import { availableOf, claim, finish, finishMany, nextClaim, rescue, sameAttempt, type Seen } from './engine.ts';
-import { JobsTimeoutError } from './errors.ts';
+import { JobsCompletionLostError, JobsDrainDeadlineError, JobsHaltedError, JobsTimeoutError, JobsUnknownWorkerError } from './errors.ts';
 import { changeOf, isFailure } from './outcome.ts';
 import { slotToken, type SlotsChange } from './slots.ts';
 import { JOB_TABLES, toJob } from './tables.ts';
@@ -325,7 +325,7 @@ export class Queue {
           resolve({ error: e });
         }, timeoutMs);
       }
-      if (!worker) return resolve({ error: new Error(`no worker ${job.worker} on this node`) });
+      if (!worker) return resolve({ error: new JobsUnknownWorkerError(job.worker) });
       let p: Promise<JobOutcome>;
       try {
         p = Promise.resolve(worker.perform(job.args as never, { job: job as Job<never>, signal: abort.signal }));
@@ -519,7 +519,7 @@ export class Queue {
       const res = out.results[i];
       if (res) return b.done(res);
       b.r.carried = false;
-      b.failed(new Error('the completion commit did not land (settled after ORDO_REPL_INDETERMINATE)'));
+      b.failed(new JobsCompletionLostError(b.r.job.id, b.r.job.attempt));
     });
     // the carried slots pass to the jobs claimed in the same commit; the others free when their perform ends
     for (const b of batch) if (b.r.carried && b.r.settled) this.free(b.r);
@@ -591,7 +591,7 @@ export class Queue {
     await this.idleBy(this.env.clock.now() + deadlineMs);
     if (!this.idle()) {
       this.aborting = true;
-      for (const r of this.running.values()) if (!r.performDone) r.abort.abort(new Error('the job runner is stopping: shutdownMs passed'));
+      for (const r of this.running.values()) if (!r.performDone) r.abort.abort(new JobsDrainDeadlineError(r.job.id, deadlineMs));
       await this.idleBy(this.env.clock.now() + DRAIN_GRACE_MS);
     }
     const left = [...this.running.values()];
@@ -639,7 +639,7 @@ export class Queue {
     this.stopped = true;
     this.halted = true;
     this.env.clock.clearTimeout(this.retryTimer);
-    for (const r of this.running.values()) r.abort.abort(new Error('halted'));
+    for (const r of this.running.values()) r.abort.abort(new JobsHaltedError(r.job.id));
     this.running.clear();
   }
 }

@@ -6,7 +6,7 @@ import { cancelJob, insertMany, retryJob, setPaused } from './engine.ts';
 import { Batcher } from './batcher.ts';
 import { serveAdmin, serveAdminSocket } from './admin.ts';
 import type { HttpServerHandle } from '../env/index.ts';
-import { JobsConfigError, JobsStoppedError, JobsStoreError, JobsUnknownWorkerError } from './errors.ts';
+import { JobsCancelledError, JobsConfigError, JobsStoppedError, JobsStoreError, JobsUnknownWorkerError } from './errors.ts';
 import { cronPlugin, type ParsedCron } from './cronPlugin.ts';
 import { createLocalNotifier, createNatsNotifier, type JobSignal, type Notifier, type NotifierHealth } from './notifier.ts';
 import { lifelinePlugin, prunerPlugin, stagerPlugin, type Plugin, type PluginHooks } from './plugins.ts';
@@ -175,7 +175,7 @@ export class JobRunner {
         const st = ev.value['state'] as JobState;
         if (st === 'available') this.queues.get(ev.value['queue'] as string)?.dispatch();
         else if (st === 'executing' && ev.value['attemptedBy'] === this.node) this.queues.get(ev.value['queue'] as string)?.executingSeen(toJob(ev.value));
-        else if (st === 'cancelled' && ev.old?.['state'] === 'executing') this.queues.get(ev.value['queue'] as string)?.abortJob(ev.value['id'] as string, new Error('cancelled'));
+        else if (st === 'cancelled' && ev.old?.['state'] === 'executing') this.queues.get(ev.value['queue'] as string)?.abortJob(ev.value['id'] as string, new JobsCancelledError(ev.value['id'] as string));
         else if ((st === 'scheduled' || st === 'retryable') && this.pluginsRunning) (this.plugins[0] as ReturnType<typeof stagerPlugin>).arm((ev.value['scheduledAt'] as number) - this.env.clock.now());
       }),
       store.subscribe(JOB_TABLES.queues, (ev) => {
@@ -248,7 +248,7 @@ export class JobRunner {
 
   private onSignal(s: JobSignal): void {
     if (s.type === 'cancel') {
-      for (const q of this.queues.values()) q.abortJob(s.id, new Error('cancelled'));
+      for (const q of this.queues.values()) q.abortJob(s.id, new JobsCancelledError(s.id));
       return;
     }
     if (s.node !== undefined && s.node !== this.node && s.node !== this.membership.self) return;

@@ -8,7 +8,7 @@
  * completed exactly once and its effects applied exactly once.
  */
 import { describe, expect, it } from 'vitest';
-import { JobRunner, defineWorker, JOB_TABLES, type JobRunnerConfig } from '../../src/jobs/index.ts';
+import { JobRunner, JobsError, defineWorker, JOB_TABLES, type JobRunnerConfig } from '../../src/jobs/index.ts';
 import { createTestEnv, type TestEnv } from '../../src/env/env.ts';
 import type { Store } from '../../src/store/index.ts';
 import { fakeCluster, fakeLeadership, faultyDisk, openJobStore, run, settle, T0 } from './helpers.ts';
@@ -165,6 +165,32 @@ describe('drain deadline (shutdownMs): abort, then give back what stopped and le
     expect(store.get('effects', a.id)?.['n']).toBe(1);
     expect(held(store)).toEqual({});
     await settle(w.env, third.stop());
+    await store.close();
+  });
+});
+
+describe('abort reasons are typed', () => {
+  it('the drain deadline aborts with ORDO_JOBS_DRAIN_DEADLINE, a cancel with ORDO_JOBS_CANCELLED, each naming the job', async () => {
+    const env: TestEnv = createTestEnv({ level: 'warn', startMs: T0, seed: 6 });
+    const reasons = new Map<string, unknown>();
+    const worker = defineWorker({
+      name: 'w',
+      queue: 'g',
+      perform: (_a, { job, signal }) =>
+        new Promise<undefined>((_resolve, reject) => signal.addEventListener('abort', () => (reasons.set(job.id, signal.reason), reject(signal.reason)))),
+    });
+    const store = await openJobStore(env, faultyDisk(), `/drain-${++dirs}`);
+    const runner = await JobRunner.start({ env, store, config: { workers: [worker], queues: { g: 2 }, pruner: false, shutdownMs: 1000 } });
+    const one = (await runner.enqueue(worker, {})).job.id;
+    const two = (await runner.enqueue(worker, {})).job.id;
+    await run(env, 100, 10);
+    await settle(env, runner.cancel(one), 10);
+    await run(env, 100, 10);
+    expect(await settle(env, runner.stop(), 10)).toBe(1);
+    expect(reasons.get(one)).toBeInstanceOf(JobsError);
+    expect(reasons.get(one)).toMatchObject({ code: 'ORDO_JOBS_CANCELLED', jobId: one });
+    expect(reasons.get(two)).toBeInstanceOf(JobsError);
+    expect(reasons.get(two)).toMatchObject({ code: 'ORDO_JOBS_DRAIN_DEADLINE', jobId: two, shutdownMs: 1000 });
     await store.close();
   });
 });

@@ -1,0 +1,59 @@
+/**
+ * The shapes and constants of one queue (queue.ts): what it reports to its runner, its options,
+ * the state of each attempt it runs.
+ *
+ * @internal
+ */
+import type { Job } from './types.ts';
+import type { Settled } from './uncertain.ts';
+
+/** What a queue reports to its runner. */
+export interface QueueHooks {
+  storeFailed(operation: string, err: unknown): void;
+  storeOk(): void;
+  started(job: Job, latencyMs: number): void;
+  finished(job: Job, state: string, durationMs: number): void;
+  /** A commit's outcome is unknown: the runner is degraded until the returned function is called with how it settled. */
+  uncertain(operation: string, err: unknown): (outcome: Settled) => void;
+}
+
+/** One attempt running on this queue. */
+export interface Running {
+  job: Job;
+  /** The global slot this attempt holds (see slotToken). */
+  token: string;
+  abort: AbortController;
+  startedAt: number;
+  /** Set once the outcome is written (or fenced): the slot is free when the perform has also settled. */
+  settled: boolean;
+  performDone: boolean;
+  /** The outcome's transaction in flight also gives this slot back (the perform had ended when it was sent). */
+  carried: boolean;
+  /** Still running when the drain gave up on it: left `executing` for the lifeline. */
+  stuck: boolean;
+  /** Its outcome is not written: the drain returns the job to available (stays in `running` until then). */
+  returning: boolean;
+}
+
+/** One outcome waiting for the next shared completion transaction. */
+export interface Finishing {
+  readonly r: Running;
+  readonly change: (j: Job) => Job;
+  done(res: 'done' | 'fenced'): void;
+  failed(err: unknown): void;
+}
+
+/** Options of one queue. */
+export interface QueueOptions {
+  readonly name: string;
+  readonly limit: number;
+  readonly paused: boolean;
+  /** At most this many executing cluster-wide (slots in the store, see slots.ts). */
+  readonly globalLimit?: number | undefined;
+}
+
+/** How long a claim of unknown outcome that the store did not show is watched for (see `executingSeen`). */
+export const ORPHAN_WATCH_MS = 600_000;
+
+/** After the drain's deadline aborts the performs still running: how long they get to end. */
+export const DRAIN_GRACE_MS = 1000;

@@ -26,7 +26,7 @@ import type { SupervisorInit } from '../supervisor/types.ts';
 import type { Simulation } from './simulation.ts';
 import type { SimKv } from './simKv.ts';
 import type { SimNats } from './simNats.ts';
-import { buildTree, instrumentTree, type Scenario, type ScenarioContext, type TreeData } from './scenario.ts';
+import { buildTree, codeTree, type Scenario, type ScenarioContext, type TreeData } from './scenario.ts';
 import type { Oracle, RunView } from './oracles.ts';
 
 /** One incarnation of a node (a boot), as the oracles see it. */
@@ -142,15 +142,8 @@ export class SimNode {
     };
     let tree: SupervisorInit;
     let data: TreeData | undefined;
-    if (typeof s.tree === 'function') {
-      const init = s.tree(ctx);
-      if (typeof init === 'function') tree = init;
-      else {
-        const instrumented = instrumentTree(init, { named, probe: ctx.probe });
-        tree = instrumented.spec;
-        data = instrumented.tree;
-      }
-    } else {
+    if (typeof s.tree === 'function') ({ tree, data } = codeTree(s.tree, ctx, named));
+    else {
       tree = buildTree(s.tree, sim, ctx, { abandon: (db) => db && this.abandon(db), named, streamPrefix: `${this.name}.` });
       data = s.tree;
     }

@@ -11,7 +11,7 @@ import { createSimResolver } from './simResolver.ts';
 import { FaultSession, type FaultCoverage } from './faultPlan.ts';
 import { withGuard } from './guard.ts';
 import { sample } from './distribution.ts';
-import { buildTree, instrumentTree, validateScenario, type Scenario, type ScenarioContext, type TimelineFault, type TreeData } from './scenario.ts';
+import { buildTree, codeTree, validateScenario, type Scenario, type ScenarioContext, type TimelineFault, type TreeData } from './scenario.ts';
 import type { SupervisorInit } from '../supervisor/types.ts';
 import { formatStrategy, type ScheduleStrategy, type Divergence, type DecisionStrategy } from './scheduleStrategy.ts';
 import { builtinInvariants, oracles as library, type Oracle, type RunView } from './oracles.ts';
@@ -235,7 +235,7 @@ async function execute(s: Scenario, o: RunOptions): Promise<RunReport> {
   const ambient = sim.streams.stream('ambient');
   const epoch = s.epochMs ?? DEFAULT_EPOCH;
   let stopAt: number | undefined;
-  let codeTree: TreeData | undefined;
+  let codeData: TreeData | undefined;
   let stopped = false;
   await withGuard(
     {
@@ -267,15 +267,8 @@ async function execute(s: Scenario, o: RunOptions): Promise<RunReport> {
         return;
       }
       let tree: SupervisorInit;
-      if (typeof s.tree === 'function') {
-        const init = s.tree(ctx);
-        if (typeof init === 'function') tree = init;
-        else {
-          const instrumented = instrumentTree(init, { named, probe: ctx.probe });
-          tree = instrumented.spec;
-          codeTree = instrumented.tree;
-        }
-      } else tree = buildTree(s.tree, sim, ctx, { abandon: (db) => kv.abandon(db), named });
+      if (typeof s.tree === 'function') ({ tree, data: codeData } = codeTree(s.tree, ctx, named));
+      else tree = buildTree(s.tree, sim, ctx, { abandon: (db) => kv.abandon(db), named });
       const app = startApplication({ name: s.name, tree, env, kernel, handleSignals: false, ...(s.version !== undefined ? { version: s.version } : {}) });
       let ended = false;
       void app.exited.then(() => {
@@ -305,7 +298,7 @@ async function execute(s: Scenario, o: RunOptions): Promise<RunReport> {
     scenario: s,
     trace: sim.trace,
     logs: sim.logs,
-    tree: cluster ? undefined : typeof s.tree === 'function' ? codeTree : s.tree,
+    tree: cluster ? undefined : typeof s.tree === 'function' ? codeData : s.tree,
     stopAt,
     timersLeft: sim.timers,
     stopped,

@@ -235,6 +235,21 @@ export function buildTree(
 }
 
 /**
+ * The supervisor spec one boot of a code tree starts, and the structure the oracles check: a
+ * spec function as it is (no structure known), a spec instrumented by {@link instrumentTree}.
+ */
+export function codeTree(
+  make: (ctx: ScenarioContext) => SupervisorInit,
+  ctx: ScenarioContext,
+  named: (pid: Pid, id: string) => void,
+): { tree: SupervisorInit; data: TreeData | undefined } {
+  const init = make(ctx);
+  if (typeof init === 'function') return { tree: init, data: undefined };
+  const instrumented = instrumentTree(init, { named, probe: ctx.probe });
+  return { tree: instrumented.spec, data: instrumented.tree };
+}
+
+/**
  * A tree given as code, instrumented for the oracles: every machine child names its pid with its
  * id as it is spawned, and records each dependency it is handed (`dep.use`); the returned
  * {@link TreeData} describes the structure the oracles check (a nested supervisor is opaque).

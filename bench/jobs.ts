@@ -251,4 +251,8 @@ export async function run(): Promise<BenchResult[]> {
   return [...(await compare('async', 'async', 'everysec')), ...(await compare('sync', 'sync', 'always'))];
 }
 
-if (isMain(import.meta.url)) printResults('jobs', await run());
+if (isMain(import.meta.url)) {
+  printResults('jobs', await run());
+  // BullMQ's Redis adapter keeps reconnect timers once redis-server is stopped: exit when done
+  process.exit(0);
+}

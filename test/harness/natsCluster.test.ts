@@ -20,7 +20,9 @@ describe('NatsCluster harness (3 nats-servers, routes + JetStream)', () => {
     expect(c.urls).toHaveLength(3);
     expect(c.members.map((m) => m.name)).toEqual(['n1', 'n2', 'n3']);
     expect(c.members.map((m) => m.name)).toContain(await c.waitMetaLeader());
-    const jsm = await jetstreamManager(nc);
+    // a just-elected meta leader on 2.9 can take longer than the client's 5 s default to place a
+    // first R3 stream on a loaded machine (a CI run on Node 24 timed out here): 15 s per request
+    const jsm = await jetstreamManager(nc, { timeout: 15_000 });
     const si = await jsm.streams.add({ name: 'H', subjects: ['h.>'], num_replicas: 3 });
     expect(si.config.num_replicas).toBe(3);
     await jetstream(nc).publish('h.x', 'a');

@@ -133,7 +133,13 @@ async function ordoSide(durability: 'sync' | 'async', watermark: 'strict' | 'pip
 
 async function bullSide(port: number, name: string): Promise<Side> {
   // BullMQ 6's Bun adapter over a minimal RESP2 client (ioredis is not installed: see _resp.ts)
-  const client = (): never => createBunRedisClient(new MiniRedis(`redis://127.0.0.1:${port}`) as never) as never;
+  // connections handed in are the caller's to close (BullMQ closes only those it made itself)
+  const handedIn: { disconnect(): unknown }[] = [];
+  const client = (): never => {
+    const c = createBunRedisClient(new MiniRedis(`redis://127.0.0.1:${port}`) as never) as unknown as { disconnect(): unknown };
+    handedIn.push(c);
+    return c as never;
+  };
   const queue = new BullQueue(name, { connection: client() });
   let started: (() => void) | undefined;
   let done = 0;
@@ -176,6 +182,7 @@ async function bullSide(port: number, name: string): Promise<Side> {
       await worker.close();
       await queue.obliterate({ force: true });
       await queue.close();
+      for (const c of handedIn) c.disconnect();
     },
   };
 }
@@ -251,8 +258,4 @@ export async function run(): Promise<BenchResult[]> {
   return [...(await compare('async', 'async', 'everysec')), ...(await compare('sync', 'sync', 'always'))];
 }
 
-if (isMain(import.meta.url)) {
-  printResults('jobs', await run());
-  // BullMQ's Redis adapter keeps reconnect timers once redis-server is stopped: exit when done
-  process.exit(0);
-}
+if (isMain(import.meta.url)) printResults('jobs', await run());

@@ -101,7 +101,4 @@ if (json) {
   }
   process.stdout.write(JSON.stringify({ commit, node: process.version, date: new Date().toISOString(), summary, modules }, null, 2) + '\n');
 }
-// Exit once everything is written: a baseline's client can keep timers after its server is
-// gone (BullMQ's Redis adapter schedules reconnects, backing off, once bench/jobs stops
-// redis-server), which would keep this process alive after the run has ended.
-process.stdout.write('', () => process.exit(failed ? 1 : 0));
+process.exitCode = failed ? 1 : 0;

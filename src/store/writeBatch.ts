@@ -1,7 +1,7 @@
 import type { KvOp } from '../env/kv.ts';
 import type { CommitOp, Row } from './types.ts';
 import type { MemTable } from './memTable.ts';
-import { INDEX_MARK, META, indexDiskKey, logKey, metaKey, rowDiskKey } from './layout.ts';
+import { DiskKeys, INDEX_MARK, META, indexDiskKey, logKey, metaKey } from './layout.ts';
 import { encodeJson, encodeValue, encodeValues } from './valueCodec.ts';
 import { logEntryJson, logRecordJson } from './logRecord.ts';
 import { digestKey, rowHash, sealOps } from './integrity.ts';
@@ -93,6 +93,7 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
   const oldRows: Row[] = [];
   const oldKeys: Uint8Array[] = [];
   const oldDigests: TableDigest[] = [];
+  const diskKeys = new DiskKeys();
   let sync = false;
   let seq = ctx.commitSeq;
   const logged: string[] = [];
@@ -129,7 +130,7 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
         if (e !== undefined) kvOps.push({ type: 'del', column: 'idx', key: indexDiskKey(id, a, e) });
       }
       // the table digest follows the rows (integrity.ts): out with the old, in with the new
-      const diskKey = rowDiskKey(id, rowKey);
+      const diskKey = diskKeys.row(id, rowKey);
       let dg = digests.get(mem);
       if (!dg) digests.set(mem, (dg = { ...mem.digest }));
       if (old) {

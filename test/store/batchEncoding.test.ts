@@ -4,6 +4,8 @@ import { crc32 } from 'node:zlib';
 import { encodeValues, decodeValue } from '../../src/store/valueCodec.ts';
 import { logEntryJson, logRecordJson } from '../../src/store/logRecord.ts';
 import type { CommitOp } from '../../src/store/types.ts';
+import { DiskKeys, rowDiskKey } from '../../src/store/layout.ts';
+import { encodeKey } from '../../src/store/keyCodec.ts';
 
 /** The stored value format from its definition: 0x01, the payload's CRC-32 (big-endian), the UTF-8 JSON. */
 function model(v: unknown): Buffer {
@@ -59,6 +61,22 @@ describe('batch encoding (encodeValues, the change-log record)', () => {
         expect(logRecordJson(entries, schemaVersion)).toBe(want);
       }),
       { numRuns: 300 },
+    );
+  });
+});
+
+describe('DiskKeys (row disk keys in shared chunks)', () => {
+  it('property: each key is exactly rowDiskKey (table prefix + row key, latin1), keys never overlap, across chunk boundaries', () => {
+    const byteString = fc.string({ unit: fc.integer({ min: 0, max: 255 }).map((c) => String.fromCharCode(c)), maxLength: 40 });
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat({ max: 5000 }), fc.oneof(byteString, fc.constant('x'.repeat(20_000)))), { maxLength: 60 }), (keys) => {
+        const dk = new DiskKeys();
+        const got = keys.map(([id, rk]) => dk.row(id, rk));
+        keys.forEach(([id, rk], i) => expect(Buffer.from(got[i]!).equals(Buffer.concat([Buffer.from(encodeKey(id)!, 'latin1'), Buffer.from(rk, 'latin1')]))).toBe(true));
+        // later keys did not overwrite earlier ones
+        keys.forEach(([id, rk], i) => expect(Buffer.from(got[i]!).equals(rowDiskKey(id, rk))).toBe(true));
+      }),
+      { numRuns: 200 },
     );
   });
 });

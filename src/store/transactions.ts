@@ -7,7 +7,7 @@ import type { TxHost } from './transaction.ts';
 import { plainOp } from './changeFeed.ts';
 import { mustEncode } from './query.ts';
 import { StoreArgumentError, StoreClosedError, StoreTxRetriesError } from './errors.ts';
-import { outsideTx, runAsTx, runningTx, txRunEnded, txRunStarted } from './txContext.ts';
+import { outsideTx, runAsTx, runningTx } from './txContext.ts';
 
 /** Options of `Store.transaction`. */
 export interface TransactionOptions {
@@ -38,11 +38,8 @@ export class TxRunner {
   private retryLane: Promise<void> = Promise.resolve();
   private exclusive: Promise<void> | undefined;
 
-  private readonly defer: (fn: () => void) => void;
-
   constructor(host: TxRunnerHost) {
     this.h = host;
-    this.defer = (fn) => this.h.s.db.defer(fn);
   }
 
   /**
@@ -69,7 +66,6 @@ export class TxRunner {
     let last: Conflict = { table: '?' };
     let release: (() => void) | undefined;
     this.active++;
-    txRunStarted();
     try {
       for (let attempt = 0; attempt <= retries; attempt++) {
         if (this.h.isClosing()) throw new StoreClosedError(this.h.s.dir);
@@ -103,7 +99,6 @@ export class TxRunner {
       release?.();
       // per-key versions matter only to transactions running now: drop them when none are
       if (--this.active === 0) for (const m of this.h.s.tables.values()) m.keyVersions.clear();
-      txRunEnded(this.defer);
     }
   }
 

@@ -19,42 +19,14 @@ const running = new AsyncLocalStorage<RunningTx>();
  * Transaction functions that have not settled yet. An `AsyncLocalStorage` that has run once
  * keeps async hooks on for the rest of the process (Node 20: promise hooks, a tax on every
  * promise of every subsystem — the kernel's calls and restarts included, ~75 ns an awaited
- * promise); so once no transaction is left the storage is disabled, and the next transaction's
+ * promise); so when the last one settles the storage is disabled, and the next transaction's
  * `run` turns it on again. Invisible to joining: only an unfinished transaction is ever joined
  * (`TxRunner.run` checks `finished`), and while none is open there is none to join.
  */
 let open = 0;
-/**
- * Transactions between the start and the end of `TxRunner.run` (their commit's wait included),
- * and whether a check to disable the storage is scheduled. Turning promise hooks on and off is
- * itself costly (V8 drops optimized code that assumed no hooks: ~3–4 µs a transaction when
- * writers that commit together toggled it once per group commit, issue 13), so the storage is
- * disabled only an event-loop turn after the last transaction ended, if none started since —
- * writers that start their next transaction as soon as the last one committed keep it on.
- */
-let runs = 0;
-let checkScheduled = false;
 
 function settled(): void {
-  if (--open === 0 && runs === 0) running.disable();
-}
-
-/** `TxRunner.run` started a transaction (not a joined one). @internal */
-export function txRunStarted(): void {
-  runs++;
-}
-
-/**
- * `TxRunner.run` ended one: once none is left, `defer` (the store's next event-loop turn)
- * checks again and disables the storage if still none runs. @internal
- */
-export function txRunEnded(defer: (fn: () => void) => void): void {
-  if (--runs > 0 || checkScheduled) return;
-  checkScheduled = true;
-  defer(() => {
-    checkScheduled = false;
-    if (runs === 0 && open === 0) running.disable();
-  });
+  if (--open === 0) running.disable();
 }
 
 /** The transaction whose function this code runs in, if any. @internal */
@@ -95,8 +67,7 @@ export function outsideTx<T>(fn: () => T): T {
 
 /**
  * @internal For tests: how many transaction functions are open, and whether the context
- * storage is on (it is off from the event-loop turn after the last transaction ended, so no
- * async hooks tax the process while none runs).
+ * storage is on (it is off whenever none is open, so no async hooks tax the process).
  */
 export function txContextState(): { readonly open: number; readonly enabled: boolean } {
   return { open, enabled: (running as unknown as { enabled?: boolean }).enabled !== false };

@@ -23,11 +23,9 @@ async function store(): Promise<Store> {
 /** Node 20's AsyncLocalStorage runs on async hooks and says whether it is on; Node ≥ 22's (AsyncContextFrame) needs no hooks. */
 const hookBased = typeof (new (await import('node:async_hooks')).AsyncLocalStorage() as unknown as { enabled?: unknown }).enabled === 'boolean';
 
-describe('the nested-transaction context is on only while transactions run', () => {
-  it('on during a transaction (joined ones too), off an event-loop turn after every one has settled — after a throw as well — and the next one joins as before', { timeout: 20_000 }, async () => {
+describe('the nested-transaction context is on only while a transaction function runs', () => {
+  it('on during a transaction (joined ones too), off once every one has settled — after a throw as well — and the next one joins as before', { timeout: 20_000 }, async () => {
     const s = await store();
-    // the store's next event-loop turn (its adapter's defer): where the context is turned off
-    const turn = (): Promise<void> => new Promise((r) => s.state.db.defer(r));
     expect(txContextState().open).toBe(0);
     const seen: Array<{ open: number; enabled: boolean }> = [];
     await s.transaction(async (tx) => {
@@ -43,29 +41,11 @@ describe('the nested-transaction context is on only while transactions run', () 
     expect(seen.map((x) => x.open)).toEqual([1, 1]);
     if (hookBased) expect(seen.every((x) => x.enabled)).toBe(true);
     expect(txContextState().open).toBe(0);
-    // kept on until the next turn: a writer that starts its next transaction at once keeps it
-    // on (toggling promise hooks per group commit cost ~3–4 µs a transaction)
-    if (hookBased) expect(txContextState().enabled).toBe(true);
-    await turn();
     if (hookBased) expect(txContextState().enabled).toBe(false);
     expect(s.get('t', 'b')?.v).toBe(2);
 
     await expect(s.transaction(async () => Promise.reject(new Error('fails')))).rejects.toThrow('fails');
     expect(txContextState().open).toBe(0);
-    await turn();
-    if (hookBased) expect(txContextState().enabled).toBe(false);
-
-    // one starting before the turn keeps it on: off only after that one too
-    await s.transaction((tx) => void tx.put('t', { k: 'e', v: 5 }));
-    const next = s.transaction(async (tx) => {
-      await turn();
-      await turn();
-      tx.put('t', { k: 'f', v: 6 });
-    });
-    await turn();
-    if (hookBased) expect(txContextState().enabled).toBe(true);
-    await next;
-    await turn();
     if (hookBased) expect(txContextState().enabled).toBe(false);
 
     // two at once: off only after both
@@ -83,7 +63,6 @@ describe('the nested-transaction context is on only while transactions run', () 
     release();
     await first;
     expect(txContextState().open).toBe(0);
-    await turn();
     if (hookBased) expect(txContextState().enabled).toBe(false);
     expect([s.get('t', 'c')?.v, s.get('t', 'd')?.v]).toEqual([3, 4]);
   });

@@ -53,15 +53,27 @@ export interface BatchContext {
 }
 
 /**
- * The stored value's CRC of each (frozen) row this process encoded for a write: a row's encoding
- * is a function of the frozen row alone, so taking a rewritten row out of the table digest needs
- * no second encode (one `JSON.stringify` and CRC less per update). Rows loaded from disk are not
- * in it: they are encoded as before.
+ * The stored value's CRC of (frozen) rows this process encoded for a write, until they are
+ * rewritten: a row's encoding is a function of the frozen row alone, so taking a rewritten row
+ * out of the table digest needs no second encode (one `JSON.stringify` and CRC less per update).
+ * A plain Map cleared when full, not a WeakMap: a WeakMap entry per written row cost more than
+ * the encode it saves (ephemerons). A miss (a row loaded from disk, one dropped by a clear, a
+ * rebuilt batch) encodes the row as before.
  */
-const valueCrcs = new WeakMap<Row, number>();
+const valueCrcs = new Map<Row, number>();
+/** Rows {@link valueCrcs} holds at most (then it starts again: a miss only costs the encode). */
+const CRC_CACHE_ROWS = 8192;
+
+function rememberCrc(row: Row, crc: number): void {
+  if (valueCrcs.size >= CRC_CACHE_ROWS) valueCrcs.clear();
+  valueCrcs.set(row, crc);
+}
 
 function crcOfStored(row: Row): number {
-  return valueCrcs.get(row) ?? storedCrc(encodeValue(row));
+  const c = valueCrcs.get(row);
+  if (c === undefined) return storedCrc(encodeValue(row));
+  valueCrcs.delete(row);
+  return c;
 }
 
 /**
@@ -132,7 +144,7 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
       if (row) {
         const value = encodeValue(row);
         const crc = storedCrc(value);
-        if (Object.isFrozen(row)) valueCrcs.set(row, crc);
+        if (Object.isFrozen(row)) rememberCrc(row, crc);
         dg.count++;
         dg.sum = (dg.sum + rowHashOf(keyCrc, crc)) >>> 0;
         kvOps.push({ type: 'put', column: 'rows', key: diskKey, value });

@@ -16,7 +16,12 @@
  *   waits the same 1 ms before each retry (Ordo: `startRetry` with `initialMs: 1`).
  *
  * Every side's start order and stop order are recorded and asserted, so nobody is measured doing
- * less. Run: `npm run bench -- peers` or `node --import tsx bench/peers.ts`.
+ * less.
+ *
+ * Context rows (no target) give the floor of the design — every child is an xstate actor — for
+ * call and spawn+stop: the bare xstate cost of the same work that the kernel cannot avoid (the
+ * ping as one `actor.send` + snapshot read on a started actor; `createActor().start().stop()`,
+ * the xstate side), Ordo over it, and it over nact and Effect. Run: `npm run bench -- peers` or `node --import tsx bench/peers.ts`.
  */
 import { createActor, setup, assign } from 'xstate';
 import { pino } from 'pino';
@@ -103,6 +108,21 @@ export const call: Record<string, Side> = {
     actor.stop();
     return us;
   },
+  // Context, not a peer: the bare xstate cost of the same ping that the kernel cannot avoid —
+  // one `actor.send` and a snapshot read on an already-started actor, synchronous, no reply
+  // (the machine's `reply` gets no address). Ordo's call over this is the call protocol; this
+  // over nact/Effect is the design's floor (every child is an xstate actor).
+  floor: async (n) => {
+    const actor = createActor(pingMachine).start();
+    const t0 = now();
+    for (let i = 0; i < n; i++) {
+      actor.send({ type: 'ping' });
+      if (actor.getSnapshot().context.n !== i + 1) throw new Error('xstate floor lost a ping');
+    }
+    const us = perOp(t0, n);
+    actor.stop();
+    return us;
+  },
   nact: async (n) => {
     const system = nact.start();
     // A stateful actor: one message at a time from its mailbox, counting pings as the machine
@@ -174,6 +194,7 @@ export const spawnStop: Record<string, Side> = {
     if (kernel.processCount !== 0) throw new Error('ordo leaked processes');
     return us;
   },
+  // (also the floor: the bare xstate cost of one process the kernel cannot avoid)
   xstate: async (n) => {
     const t0 = now();
     for (let i = 0; i < n; i++) createActor(pingMachine).start().stop();
@@ -437,7 +458,7 @@ const HttpTag = Context.Service<'http', string>('http');
  * Ordo's median against each peer's median as the median of per-round ratios — on the wall
  * clock, and in CPU time (rows marked "CPU time").
  */
-export async function compare(name: string, sides: Record<string, Side>, n: number, target: string): Promise<BenchResult[]> {
+export async function compare(name: string, sides: Record<string, Side>, n: number, target: string, floor?: string): Promise<BenchResult[]> {
   const names = Object.keys(sides);
   for (const s of names) await sides[s]!(Math.max(1, n >> 2));
   const runs = new Map<string, PerOp[]>(names.map((s) => [s, []]));
@@ -450,23 +471,38 @@ export async function compare(name: string, sides: Record<string, Side>, n: numb
     loads.push(load1());
   }
   const out: BenchResult[] = [];
+  const peers = names.filter((s) => s !== 'ordo' && s !== 'floor');
   for (const clock of ['wall', 'cpu'] as const) {
-    const ordo = runs.get('ordo')!.map((r) => r[clock]);
-    for (const peer of names.filter((s) => s !== 'ordo')) {
-      const theirs = runs.get(peer)!.map((r) => r[clock]);
-      const ratios = ordo.map((o, i) => o / theirs[i]!);
-      const ratio = median(ratios);
-      const label = clock === 'cpu' ? `${name} (CPU time)` : name;
-      out.push({ name: `${label}: Ordo vs ${peer}`, value: median(ordo) * 1000, unit: 'ns/op', baseline: { name: peer, value: median(theirs) * 1000 }, ratio, target, met: ratio < 1, runs: ratios, warmups: 1, loadavg: median(loads), command: COMMAND });
+    const label = clock === 'cpu' ? `${name} (CPU time)` : name;
+    const who_ = (side: string): string => (side === 'ordo' ? 'Ordo' : side === 'floor' ? 'xstate floor' : side === 'xstate' && floor === 'xstate' ? 'xstate floor (the xstate side)' : side);
+    const row = (who: string, of: string): BenchResult => {
+      const mine = runs.get(who)!.map((r) => r[clock]);
+      const theirs = runs.get(of)!.map((r) => r[clock]);
+      const ratios = mine.map((o, i) => o / theirs[i]!);
+      return { name: `${label}: ${who_(who)} vs ${who_(of)}`, value: median(mine) * 1000, unit: 'ns/op', baseline: { name: of, value: median(theirs) * 1000 }, ratio: median(ratios), runs: ratios, warmups: 1, loadavg: median(loads), command: COMMAND };
+    };
+    for (const peer of peers) {
+      const r = row('ordo', peer);
+      r.target = target;
+      r.met = r.ratio! < 1;
+      out.push(r);
+    }
+    if (floor !== undefined) {
+      // context rows, no target: what Ordo adds over the floor, and the floor against each peer
+      const context = (r: BenchResult): BenchResult => ((r.name += ' (context: the bare xstate cost the kernel cannot avoid)'), r);
+      if (floor === 'floor') out.push(context(row('ordo', floor)));
+      for (const peer of peers.filter((p) => p !== 'xstate')) out.push(context(row(floor, peer)));
     }
   }
   return out;
 }
 
+
 /** The figures, by the name `BENCH_ONLY` picks them with (`BENCH_ONLY=call,restart`: just those; default all). */
-const FIGURES: readonly (readonly [string, string, Record<string, Side>, number, string])[] = [
-  ['call', 'request/reply round trip', call, 20_000, 'ahead of every peer (< 1×)'],
-  ['spawn', 'spawn+stop', spawnStop, 5_000, 'ahead of every peer (< 1×)'],
+const FIGURES: readonly (readonly [string, string, Record<string, Side>, number, string, string?])[] = [
+  // the side that is the bare xstate floor, last: context rows for it (no target)
+  ['call', 'request/reply round trip', call, 20_000, 'ahead of every peer (< 1×)', 'floor'],
+  ['spawn', 'spawn+stop', spawnStop, 5_000, 'ahead of every peer (< 1×)', 'xstate'],
   ['restart', 'crash → restarted and answering', restart, 2_000, 'ahead of every peer (< 1×)'],
   ['boot', 'boot + reverse teardown, 4 ordered steps, one fails twice', boot, 300, 'ahead of Effect and avvio (< 1×)'],
 ];
@@ -474,7 +510,7 @@ const FIGURES: readonly (readonly [string, string, Record<string, Side>, number,
 export async function run(): Promise<BenchResult[]> {
   const only = process.env['BENCH_ONLY']?.split(',');
   const out: BenchResult[] = [];
-  for (const [key, name, sides, n, target] of FIGURES) if (!only || only.includes(key)) out.push(...(await compare(name, sides, n, target)));
+  for (const [key, name, sides, n, target, floor] of FIGURES) if (!only || only.includes(key)) out.push(...(await compare(name, sides, n, target, floor)));
   return out;
 }
 

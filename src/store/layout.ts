@@ -43,6 +43,35 @@ export function rowDiskKey(id: number, rowKey: string): Buffer {
   return b;
 }
 
+/**
+ * Row disk keys written into shared chunks: {@link rowDiskKey}'s bytes without a buffer
+ * allocation and two native string writes per key (a group flush makes one per row). The views
+ * share chunks that are never reused (a write may keep them). @internal
+ */
+export class DiskKeys {
+  private chunk = new Uint8Array(0);
+  private off = 0;
+
+  /** The bytes of `rowDiskKey(id, rowKey)`. */
+  row(id: number, rowKey: string): Uint8Array {
+    const p = tablePrefix(id);
+    const len = p.length + rowKey.length;
+    if (this.chunk.length - this.off < len) {
+      this.chunk = new Uint8Array(Math.max(KEY_CHUNK, len));
+      this.off = 0;
+    }
+    const b = this.chunk;
+    let o = this.off;
+    // byte strings (keyCodec.ts): every code unit is below 256, as latin1 writes them
+    for (let i = 0; i < p.length; i++) b[o++] = p.charCodeAt(i);
+    for (let i = 0; i < rowKey.length; i++) b[o++] = rowKey.charCodeAt(i);
+    const key = new Uint8Array(b.buffer, this.off, len);
+    this.off = o;
+    return key;
+  }
+}
+const KEY_CHUNK = 16 * 1024;
+
 export function indexPrefix(id: number, attr: string): string {
   return tablePrefix(id) + encodeKey(attr)!;
 }

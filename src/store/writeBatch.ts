@@ -1,9 +1,10 @@
 import type { KvOp } from '../env/kv.ts';
 import type { CommitOp, Row } from './types.ts';
 import type { MemTable } from './memTable.ts';
-import { INDEX_MARK, META, indexDiskKey, logKey, metaKey, rowDiskKey } from './layout.ts';
-import { encodeValue } from './valueCodec.ts';
-import { digestKey, rowHashOf, sealOps, storedCrc } from './integrity.ts';
+import { DiskKeys, INDEX_MARK, META, indexDiskKey, logKey, metaKey } from './layout.ts';
+import { encodeJson, encodeValue, encodeValues } from './valueCodec.ts';
+import { logEntryJson, logRecordJson } from './logRecord.ts';
+import { digestKey, rowHash, rowHashOf, sealOps, storedCrc } from './integrity.ts';
 import { crc32 } from './crc.ts';
 import type { TableDigest } from './integrity.ts';
 
@@ -55,10 +56,10 @@ export interface BatchContext {
 /**
  * The stored value's CRC of (frozen) rows this process encoded for a write, until they are
  * rewritten: a row's encoding is a function of the frozen row alone, so taking a rewritten row
- * out of the table digest needs no second encode (one `JSON.stringify` and CRC less per update).
- * A plain Map cleared when full, not a WeakMap: a WeakMap entry per written row cost more than
- * the encode it saves (ephemerons). A miss (a row loaded from disk, one dropped by a clear, a
- * rebuilt batch) encodes the row as before.
+ * out of the table digest needs no second encode (a job row is written three times: two of its
+ * encodes were for this). A plain Map cleared when full, not a WeakMap: a WeakMap entry per
+ * written row cost more than the encode it saves (ephemerons). A miss (a row loaded from disk,
+ * one dropped by a clear, a rebuilt batch) encodes the row as before.
  */
 const valueCrcs = new Map<Row, number>();
 /** Rows {@link valueCrcs} holds at most (then it starts again: a miss only costs the encode). */
@@ -69,10 +70,10 @@ function rememberCrc(row: Row, crc: number): void {
   valueCrcs.set(row, crc);
 }
 
-function crcOfStored(row: Row): number {
+/** The cached CRC of `row` (forgotten: the row is being replaced), or `undefined`. */
+function takeCrc(row: Row): number | undefined {
   const c = valueCrcs.get(row);
-  if (c === undefined) return storedCrc(encodeValue(row));
-  valueCrcs.delete(row);
+  if (c !== undefined) valueCrcs.delete(row);
   return c;
 }
 
@@ -86,15 +87,20 @@ function crcOfStored(row: Row): number {
  * to the tables: nothing in RAM changes here. @internal
  */
 export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): BuiltBatch {
-  const overlay = new Map<MemTable, Map<string, Row | null>>();
+  const touched = new Map<MemTable, Touched>();
+  const touchedOf = (mem: MemTable): Touched => {
+    let t = touched.get(mem);
+    if (!t) touched.set(mem, (t = { o: new Map(), run: [], runRows: [], max: undefined }));
+    return t;
+  };
   const current = (mem: MemTable, rk: string): Row | undefined => {
-    const o = overlay.get(mem);
+    const o = touched.get(mem)?.o;
     if (o?.has(rk)) return o.get(rk) ?? undefined;
     return mem.rows.get(rk);
   };
   const rowKeysOf = (mem: MemTable, encKey: string): string[] => {
     const base = new Set(mem.rowKeysOf(encKey));
-    for (const [rk, row] of overlay.get(mem) ?? []) {
+    for (const [rk, row] of touched.get(mem)?.o ?? []) {
       if (mem.encKeyOf(rk) !== encKey) continue;
       if (row) base.add(rk);
       else base.delete(rk);
@@ -104,22 +110,41 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
   const kvOps: KvOp[] = [];
   const changes: Change[][] = [];
   const digests = new Map<MemTable, TableDigest>();
+  // rows are encoded together once the batch is resolved (encodeValues): the row puts wait in
+  // kvOps for their value, the digests for the rows' hashes (a sum, so order does not matter)
+  const puts: Array<{ type: 'put'; column: string; key: Uint8Array; value: Uint8Array }> = [];
+  const putRows: Row[] = [];
+  const putDigests: TableDigest[] = [];
+  const oldRows: Row[] = [];
+  const oldKeys: Uint8Array[] = [];
+  const oldDigests: TableDigest[] = [];
+  const diskKeys = new DiskKeys();
   let sync = false;
   let seq = ctx.commitSeq;
-  const logged: Array<{ seq: number; ops: Array<{ table: string; op: string; key: unknown }> }> = [];
+  const logged: string[] = [];
   for (const p of batch) {
     const cs: Change[] = [];
     const record = (mem: MemTable, rowKey: string, row: Row | null, op: CommitOp): void => {
-      // one overlay lookup: undefined = not touched yet in this batch, null = deleted in it
-      let o = overlay.get(mem);
-      if (!o) overlay.set(mem, (o = new Map()));
-      const prior = o.get(rowKey);
-      // a key after the table's last one (an append) is not in it: no lookup in the (large) row map
-      const old = prior !== undefined ? (prior ?? undefined) : mem.order.isAfterLast(rowKey) ? undefined : mem.rows.get(rowKey);
-      if (!row && !old && (mem.corrupt.size === 0 || !mem.corrupt.has(rowKey))) return;
+      const t = touchedOf(mem);
+      let prior: Row | null | undefined;
+      let old: Row | undefined;
+      // an append (after the table's last key and every key this batch touched) is in neither:
+      // no lookup in the (large) row map, and it joins the batch's run instead of the map
+      const append = row !== null && (t.max === undefined || rowKey > t.max) && mem.order.isAfterLast(rowKey) && mem.def.type !== 'bag';
+      if (!append) {
+        prior = priorOf(t, rowKey);
+        old = prior !== undefined ? (prior ?? undefined) : mem.order.isAfterLast(rowKey) ? undefined : mem.rows.get(rowKey);
+        if (!row && !old && (mem.corrupt.size === 0 || !mem.corrupt.has(rowKey))) return;
+      }
       // a corrupt row still on disk (first touch in this batch): its stored bytes leave the digest
       const corruptHash = !old && mem.corruptHash.size > 0 && prior === undefined ? mem.corruptHash.get(rowKey) : undefined;
-      o.set(rowKey, row);
+      if (append) {
+        t.run.push(rowKey);
+        t.runRows.push(row);
+      } else {
+        t.o.set(rowKey, row);
+      }
+      if (t.max === undefined || rowKey > t.max) t.max = rowKey;
       cs.push({ mem, rowKey, row, old, op });
       if (mem.def.storage !== 'disc') return;
       if (mem.def.durability === 'sync') sync = true;
@@ -130,24 +155,30 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
         if (e !== undefined) kvOps.push({ type: 'del', column: 'idx', key: indexDiskKey(id, a, e) });
       }
       // the table digest follows the rows (integrity.ts): out with the old, in with the new
-      const diskKey = rowDiskKey(id, rowKey);
-      const keyCrc = crc32(diskKey);
+      const diskKey = diskKeys.row(id, rowKey);
       let dg = digests.get(mem);
       if (!dg) digests.set(mem, (dg = { ...mem.digest }));
       if (old) {
         dg.count--;
-        dg.sum = (dg.sum - rowHashOf(keyCrc, crcOfStored(old))) >>> 0;
+        // a row this process wrote leaves by the CRC its write computed; others are encoded
+        const c = takeCrc(old);
+        if (c !== undefined) dg.sum = (dg.sum - rowHashOf(crc32(diskKey), c)) >>> 0;
+        else {
+          oldRows.push(old);
+          oldKeys.push(diskKey);
+          oldDigests.push(dg);
+        }
       } else if (corruptHash !== undefined) {
         dg.count--;
         dg.sum = (dg.sum - corruptHash) >>> 0;
       }
       if (row) {
-        const value = encodeValue(row);
-        const crc = storedCrc(value);
-        if (Object.isFrozen(row)) rememberCrc(row, crc);
         dg.count++;
-        dg.sum = (dg.sum + rowHashOf(keyCrc, crc)) >>> 0;
-        kvOps.push({ type: 'put', column: 'rows', key: diskKey, value });
+        const put = { type: 'put' as const, column: 'rows', key: diskKey, value: NO_VALUE };
+        kvOps.push(put);
+        puts.push(put);
+        putRows.push(row);
+        putDigests.push(dg);
         for (const a of mem.def.indexes) {
           const e = mem.indexEntry(a, row, rowKey);
           if (e !== undefined) kvOps.push({ type: 'put', column: 'idx', key: indexDiskKey(id, a, e), value: INDEX_MARK });
@@ -181,9 +212,7 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
     if (durable || (p.extra?.length ?? 0) > 0) {
       seq++;
       // the change log records which keys each commit touched (the rows hold the values)
-      const ops: Array<{ table: string; op: string; key: unknown }> = [];
-      for (const o of p.ops) if (ctx.table(o.table).def.storage === 'disc') ops.push({ table: o.table, op: o.op, key: o.key });
-      logged.push({ seq, ops });
+      logged.push(logEntryJson(seq, p.ops, isDisc));
     }
     if (p.extra && p.extra.length > 0) {
       kvOps.push(...p.extra);
@@ -192,15 +221,69 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
       if (!p.applied) sync = true;
     }
   }
+  // the rows' values, all at once; each row's hash joins its table's digest
+  const values = encodeValues(putRows);
+  for (let i = 0; i < puts.length; i++) {
+    const put = puts[i]!;
+    const v = values[i]!;
+    put.value = v;
+    const dg = putDigests[i]!;
+    dg.sum = (dg.sum + rowHash(put.key, v)) >>> 0;
+    const row = putRows[i]!;
+    if (Object.isFrozen(row)) rememberCrc(row, storedCrc(v));
+  }
+  // the rows replaced or deleted leave the digests with the hash of their stored bytes
+  const olds = encodeValues(oldRows);
+  for (let i = 0; i < olds.length; i++) {
+    const dg = oldDigests[i]!;
+    dg.sum = (dg.sum - rowHash(oldKeys[i]!, olds[i]!)) >>> 0;
+  }
   // one change-log record per batch (not per commit: a record is a JSON encode, a CRC and a
   // RocksDB put); records whose last commit is more than `changeLogLimit` commits old go
   let logPruned = 0;
   if (logged.length > 0) {
-    kvOps.push({ type: 'put', column: 'log', key: logKey(seq), value: encodeValue({ commits: logged, schemaVersion: ctx.schemaVersion }) });
+    kvOps.push({ type: 'put', column: 'log', key: logKey(seq), value: encodeJson(logRecordJson(logged, ctx.schemaVersion)) });
     while (logPruned < ctx.logSeqs.length && ctx.logSeqs[logPruned]! <= seq - ctx.changeLogLimit) kvOps.push({ type: 'del', column: 'log', key: logKey(ctx.logSeqs[logPruned++]!) });
   }
   for (const [mem, dg] of digests) kvOps.push({ type: 'put', column: 'meta', key: digestKey(mem.def.id), value: encodeValue(dg) });
   // the commit sequence, sealed in every column family (see integrity.ts)
   if (seq !== ctx.commitSeq) kvOps.push(...sealOps(seq));
   return { kvOps, changes, sync, seq, digests, logPruned, logAdded: logged.length > 0 ? seq : 0 };
+
+  function isDisc(table: string): boolean {
+    return ctx.table(table).def.storage === 'disc';
+  }
+}
+
+/** Placeholder value of a row put until the batch's rows are encoded. */
+const NO_VALUE = new Uint8Array(0);
+
+/**
+ * What one batch did to one table so far. Rows put or deleted by row key (`null`: deleted) in
+ * `o`; appends — keys after the table's last one and after every key the batch touched before,
+ * the shape of a bulk load — in `run`/`runRows` instead (ascending by construction), so a
+ * 1000-row append costs no map of 1000 entries.
+ */
+interface Touched {
+  readonly o: Map<string, Row | null>;
+  readonly run: string[];
+  readonly runRows: Row[];
+  /** The greatest row key touched in this batch. */
+  max: string | undefined;
+}
+
+/** What the batch left under `rk` so far: a row, `null` (deleted), or `undefined` (not touched). */
+function priorOf(t: Touched, rk: string): Row | null | undefined {
+  const p = t.o.get(rk);
+  if (p !== undefined) return p;
+  const run = t.run;
+  if (run.length === 0 || rk < run[0]! || rk > run[run.length - 1]!) return undefined;
+  let lo = 0;
+  let hi = run.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (run[mid]! < rk) lo = mid + 1;
+    else hi = mid;
+  }
+  return run[lo] === rk ? t.runRows[lo] : undefined;
 }

@@ -226,7 +226,9 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
     // read from the supervisors' records (no description of the tree built per change) …
     let started = server instanceof SupervisorServer && !server.stopRequested ? server.treeStarted() : false;
     if (started === undefined) {
-      // … unless a supervisor-type child is not an Ordo supervisor: then from its description
+      // … unless a supervisor-type child is not an Ordo supervisor: then from its description,
+      // checked again at every lifecycle event from now on (its changes reach no onChange of ours)
+      observeLifecycle();
       const root = kernel.processInfo(rootPid)?.state as { stopping?: boolean; children?: unknown[] } | undefined;
       started = root !== undefined && !root.stopping && allStarted(toHealth(root.children ?? [], env.clock.now()));
     }
@@ -247,9 +249,19 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
       if (options.onChange && !exitInfo) options.onChange(health());
     });
   };
-  // Subscribed before the root starts: its first children become ready synchronously. Tag
-  // changes (degraded ↔ healthy) show only as machine state events.
-  unsubscribe.push(kernel.onLifecycle((e) => (e.type !== 'state' || options.onChange || !isReady ? onTreeChange() : undefined)));
+  // Readiness is told by the supervisors (`onChange` below): every change of a record of theirs.
+  // Lifecycle events are observed only when they tell more — tag changes (degraded ↔ healthy)
+  // show only as machine state events, for an `onChange` listener; and a supervisor-type child
+  // that is not an Ordo supervisor tells nothing by itself. Observing them by default had every
+  // machine of the application build a lifecycle event per snapshot for the application's life.
+  let observing = false;
+  const observeLifecycle = (): void => {
+    if (observing) return;
+    observing = true;
+    unsubscribe.push(kernel.onLifecycle((e) => (e.type !== 'state' || options.onChange || !isReady ? onTreeChange() : undefined)));
+  };
+  // Subscribed before the root starts: its first children become ready synchronously.
+  if (options.onChange) observeLifecycle();
 
   void (async () => {
     const appInfo: ApplicationInfo = { name, health: () => health() };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { StartExitError, StartTimeoutError } from '../../src/index.ts';
 import { fixture } from '../support/otp.ts';
-import { slowStarter, worker } from '../support/machines.ts';
+import { failsToStart, slowStarter, worker } from '../support/machines.ts';
 
 describe('spawn and readiness', () => {
   it('resolves ok with the pid once the machine is ready; processInfo describes it', async () => {
@@ -58,6 +58,22 @@ describe('spawn and readiness', () => {
     const r = await f.kernel.spawn(worker, { link: parent.pid });
     expect(r.status).toBe('error');
     expect((r as { error: StartExitError }).error).toMatchObject({ code: 'ORDO_START_EXIT', reason: 'noproc' });
+  });
+
+  it('a start that ends before ready is a StartExitError naming the pid and the reason, its stack without frames', async () => {
+    const f = fixture();
+    const stackLimit = Error.stackTraceLimit;
+    const r = await f.kernel.spawn(failsToStart, { input: { reason: { db: 'down' } } });
+    if (r.status !== 'error') throw new Error('expected a failed start');
+    const e = r.error as StartExitError;
+    expect(e).toBeInstanceOf(StartExitError);
+    expect(e).toBeInstanceOf(Error);
+    expect(e).toMatchObject({ code: 'ORDO_START_EXIT', name: 'StartExitError', reason: { db: 'down' }, cause: { db: 'down' } });
+    expect(e.message).toBe(`${String(e.pid)} exited before it was ready: {"db":"down"}`);
+    // an exit the kernel observed, not a throw site: the message and no frames (they named only kernel internals)
+    expect(e.stack).toBe(`StartExitError: ${e.message}`);
+    expect(Error.stackTraceLimit).toBe(stackLimit); // restored for everyone else
+    expect(new Error('x').stack).toContain('\n    at ');
   });
 
   it('pids are never reused', async () => {

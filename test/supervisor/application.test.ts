@@ -246,6 +246,57 @@ describe('health', () => {
   });
 });
 
+describe('readiness without lifecycle observers', () => {
+  it('an application with no onChange listener observes no lifecycle events, and is ready once its slow and nested children are', async () => {
+    const env = createTestEnv();
+    const kernel = createKernel(env);
+    const slow = (id: string, delayMs: number): ChildSpec => ({ id, start: { machine: slowStarter, input: { delayMs } } });
+    const handle = startApplication({ name: 'x', env, kernel, handleSignals: false, tree: { children: [slow('a', 10), supervisor('sub', { children: [slow('b', 30)] }), w('c')] } });
+    let ready = false;
+    void handle.ready.then(() => (ready = true));
+    await env.clock.advance(20);
+    expect(ready).toBe(false);
+    expect(handle.health()).toMatchObject({ status: 'starting', reason: { child: 'sub', phase: 'starting' } });
+    await env.clock.advance(20);
+    await env.clock.flush();
+    expect(ready).toBe(true);
+    expect(handle.health().status).toBe('ready');
+    // readiness is told by the supervisors: no machine of the application builds a lifecycle event per snapshot
+    expect(kernel._observed).toBe(false);
+    await handle.stop();
+  });
+
+  it('a supervisor-type child that is not an Ordo supervisor: ready once the children it describes are (lifecycle events observed from then on)', async () => {
+    const env = createTestEnv();
+    const kernel = createKernel(env);
+    let inner: Pid | undefined;
+    const foreign: ChildSpec = {
+      id: 'ext',
+      type: 'supervisor',
+      start: (ctx) => {
+        const proc = ctx.kernel.spawnNative((self) => ({
+          handle: (m) => (m.kind === 'exit' && m.reason === 'shutdown' ? self.exit('shutdown') : undefined),
+          describe: () => ({ children: [{ id: 'inner', pid: inner ? String(inner) : undefined, type: 'worker', state: undefined, phase: inner && ctx.kernel.processInfo(inner)?.ready ? 'running' : 'starting', restarts: 0, lastExit: undefined, attempts: 0, lastError: undefined, since: 0 }] }),
+        }), { link: ctx.parent });
+        if ('status' in proc) throw new Error('spawnNative');
+        void ctx.kernel.spawn(slowStarter, { inputFor: (self) => ((inner = self), { delayMs: 50 }), link: proc.pid });
+        return Promise.resolve({ status: 'ok', pid: proc.pid });
+      },
+    };
+    const handle = startApplication({ name: 'x', env, kernel, handleSignals: false, tree: { children: [w('a'), foreign] } });
+    let ready = false;
+    void handle.ready.then(() => (ready = true));
+    await env.clock.advance(40);
+    expect(ready).toBe(false);
+    await env.clock.advance(20);
+    await env.clock.flush();
+    expect(ready).toBe(true);
+    const stopped = handle.stop();
+    await env.clock.flush();
+    expect(await stopped).toMatchObject({ code: 0 });
+  });
+});
+
 describe('property', () => {
   it('after any crashes, kills, signals and stops: the process exits at most once, with 0 or 1, and nothing is left running', async () => {
     await fc.assert(

@@ -56,13 +56,14 @@ interface SupervisorInfo {
 /** Every supervisor of a data tree by the label its reports carry (root: the scenario name). */
 function supervisors(view: RunView): SupervisorInfo[] {
   const out: SupervisorInfo[] = [];
-  const visit = (label: string, tree: TreeData): void => {
-    if (tree.opaque) return;
-    out.push({ label, tree, children: tree.children });
-    for (const c of tree.children) if (c.tree) visit(c.id, c.tree);
-  };
-  if (view.tree) visit(view.scenario.name, view.tree);
+  if (view.tree) visitSupervisors(view.scenario.name, view.tree, out);
   return out;
+}
+
+function visitSupervisors(label: string, tree: TreeData, out: SupervisorInfo[]): void {
+  if (tree.opaque) return;
+  out.push({ label, tree, children: tree.children });
+  for (const c of tree.children) if (c.tree) visitSupervisors(c.id, c.tree, out);
 }
 
 /** Updates the running children among `names` past one trace event (a start report or spawn adds, an exit removes). */

@@ -56,27 +56,23 @@ interface SupervisorInfo {
 /** Every supervisor of a data tree by the label its reports carry (root: the scenario name). */
 function supervisors(view: RunView): SupervisorInfo[] {
   const out: SupervisorInfo[] = [];
-  const visit = (label: string, tree: TreeData): void => {
-    if (tree.opaque) return;
-    out.push({ label, tree, children: tree.children });
-    for (const c of tree.children) if (c.tree) visit(c.id, c.tree);
-  };
-  if (view.tree) visit(view.scenario.name, view.tree);
+  if (view.tree) visitSupervisors(view.scenario.name, view.tree, out);
   return out;
 }
 
-/** The children among `names` running just before trace index `i`. */
-function aliveAt(trace: readonly TraceEvent[], i: number, names: ReadonlySet<string>): Set<string> {
-  const alive = new Set<string>();
-  for (let j = 0; j < i; j++) {
-    const e = trace[j]!;
-    const n = e['name'] as string;
-    if (e.kind === 'report' && e['report'] === 'progress' && names.has(e['child'] as string)) alive.add(e['child'] as string);
-    if (!names.has(n)) continue;
-    if (e.kind === 'spawn') alive.add(n);
-    else if (e.kind === 'exit') alive.delete(n);
-  }
-  return alive;
+function visitSupervisors(label: string, tree: TreeData, out: SupervisorInfo[]): void {
+  if (tree.opaque) return;
+  out.push({ label, tree, children: tree.children });
+  for (const c of tree.children) if (c.tree) visitSupervisors(c.id, c.tree, out);
+}
+
+/** Updates the running children among `names` past one trace event (a start report or spawn adds, an exit removes). */
+function step(alive: Set<string>, e: TraceEvent, names: ReadonlySet<string>): void {
+  const n = e['name'] as string;
+  if (e.kind === 'report' && e['report'] === 'progress' && names.has(e['child'] as string)) alive.add(e['child'] as string);
+  if (!names.has(n)) return;
+  if (e.kind === 'spawn') alive.add(n);
+  else if (e.kind === 'exit') alive.delete(n);
 }
 
 const reports = (view: RunView, sup: string): TraceEvent[] => view.trace.filter((r) => r.kind === 'report' && r['supervisor'] === sup);
@@ -152,14 +148,17 @@ export const restartStrategy: Oracle = {
       const ids = s.children.map((c) => c.id);
       const names = new Set(ids);
       const temporary = new Set(s.children.filter((c) => c.restart === 'temporary').map((c) => c.id));
+      // The children among `names` running just before index i, kept up as the loop goes (one
+      // pass, not a rescan of the trace's prefix at every exit).
+      const alive = new Set<string>();
       for (let i = 0; i < trace.length; i++) {
         const r = trace[i]!;
+        if (i > 0) step(alive, trace[i - 1]!, names);
         if (r.kind !== 'report' || r['supervisor'] !== s.label || r['report'] !== 'child_terminated') continue;
         const failed = r['child'] as string;
         if (!restartEligible(s.children.find((c) => c.id === failed), r['reason'])) continue;
         const idx = ids.indexOf(failed);
         const affected = s.tree.strategy === 'one_for_all' ? ids : s.tree.strategy === 'rest_for_one' ? ids.slice(idx) : [failed];
-        const alive = aliveAt(trace, i, names);
         const expected = [
           ...affected.filter((x) => x !== failed && alive.has(x)).reverse().map((x) => `stop ${x}`),
           ...affected.filter((x) => x === failed || !temporary.has(x)).map((x) => `start ${x}`),

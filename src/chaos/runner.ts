@@ -368,23 +368,39 @@ function hashTrace(trace: readonly TraceEvent[], decisions: readonly string[]): 
 
 const replacer = (_k: string, v: unknown): unknown => (typeof v === 'bigint' ? String(v) : v instanceof Error ? { name: v.name, message: v.message } : v);
 
-function safeJson(x: unknown): string {
+/** @internal One trace event's JSON as the trace hash reads it (`"(unserialisable)"` when it has none). */
+export function safeJson(x: unknown): string {
   try {
-    // Most trace events are flat records of primitives: stringified without the replacer (the
-    // same text — it only rewrites bigints and errors, which a flat record of primitives has not).
-    return flatPrimitives(x) ? JSON.stringify(x) : JSON.stringify(x, replacer);
+    // Most trace events are records of primitives, plain objects and arrays (an exit's formatted
+    // reason is one): stringified without the replacer — the same text, as it only rewrites
+    // bigints and errors, which such a record has not; a replacer call per value is most of the
+    // cost of stringifying.
+    return plainJson(x, 0) ? JSON.stringify(x) : JSON.stringify(x, replacer);
   } catch {
     return '"(unserialisable)"';
   }
 }
 
-function flatPrimitives(x: unknown): boolean {
-  if (typeof x !== 'object' || x === null) return false;
-  for (const k in x) {
-    const v = (x as Record<string, unknown>)[k];
-    if (typeof v === 'object' ? v !== null : typeof v === 'bigint') return false;
+/**
+ * Whether `x` is an object whose values are, to `depth` 4, JSON primitives (no bigint), plain
+ * objects or arrays: no error, no class instance, no `toJSON`. A cycle or a deeper value gives
+ * false (the replacer's path, which stringifies it as before or fails the same way).
+ */
+function plainJson(x: unknown, depth: number): boolean {
+  if (typeof x !== 'object' || x === null || depth > 4) return false;
+  if (Array.isArray(x)) {
+    for (let i = 0; i < x.length; i++) if (!plainValue(x[i], depth)) return false;
+    return true;
   }
+  const proto: unknown = Object.getPrototypeOf(x);
+  if (proto !== Object.prototype && proto !== null) return false;
+  if ('toJSON' in x) return false;
+  for (const k in x) if (!plainValue((x as Record<string, unknown>)[k], depth)) return false;
   return true;
+}
+
+function plainValue(v: unknown, depth: number): boolean {
+  return typeof v === 'object' ? v === null || plainJson(v, depth + 1) : typeof v !== 'bigint';
 }
 
 /**

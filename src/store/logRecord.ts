@@ -19,13 +19,13 @@ function prefixOf(table: string, op: string): string {
   return p;
 }
 
-/** JSON of one `{ table, op, key }`. */
-function opJson(o: CommitOp): string {
+/** JSON of one `{ table, op, key }`, given the `{"table":…,"op":…,"key":` of its table and op. */
+function opJson(o: CommitOp, prefix: string): string {
   const k = o.key;
   // a finite number's JSON is its string form; other keys go through JSON.stringify (and a key
   // whose JSON is undefined, which no valid key has, is left out as JSON.stringify leaves it out)
-  if (typeof k === 'number' && Number.isFinite(k)) return prefixOf(o.table, o.op) + k + '}';
-  if (typeof k === 'string') return prefixOf(o.table, o.op) + JSON.stringify(k) + '}';
+  if (typeof k === 'number' && Number.isFinite(k)) return prefix + k + '}';
+  if (typeof k === 'string') return prefix + JSON.stringify(k) + '}';
   return JSON.stringify({ table: o.table, op: o.op, key: k });
 }
 
@@ -36,15 +36,24 @@ function opJson(o: CommitOp): string {
  */
 export function logEntryJson(seq: number, ops: readonly CommitOp[], keep: (table: string) => boolean): string {
   const parts: string[] = [];
+  // consecutive ops mostly share a table and an op (a batch of puts): both looked up once per run
   let lastTable: string | undefined;
+  let lastOp: string | undefined;
   let lastKept = false;
+  let prefix = '';
   for (let i = 0; i < ops.length; i++) {
     const o = ops[i]!;
     if (o.table !== lastTable) {
       lastTable = o.table;
+      lastOp = undefined;
       lastKept = keep(o.table);
     }
-    if (lastKept) parts.push(opJson(o));
+    if (!lastKept) continue;
+    if (o.op !== lastOp) {
+      lastOp = o.op;
+      prefix = prefixOf(o.table, o.op);
+    }
+    parts.push(opJson(o, prefix));
   }
   return `{"seq":${JSON.stringify(seq)},"ops":[${parts.join(',')}]}`;
 }

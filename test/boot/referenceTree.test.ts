@@ -20,7 +20,7 @@ afterEach(async () => {
 function node(name: string, nats: string, extra: Partial<BootOptions> = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), `ordo-ref-${name}-`));
   const seen: { store?: Store; bux?: Cache<number, BuxEntry> } = {};
-  const { logger } = createMemoryLogger('warn');
+  const { logger, records } = createMemoryLogger('warn');
   const env = createRealEnv({ logger });
   const probe = child({ id: 'probe', requires: { store: StoreTag, bux: BuxCacheTag }, start: { machine: worker, input: ({ deps }) => ((seen.store = deps.store), (seen.bux = deps.bux), {}) } });
   const app: ApplicationHandle = startApplication({
@@ -33,7 +33,7 @@ function node(name: string, nats: string, extra: Partial<BootOptions> = {}) {
     await app.stop({ deadlineMs: 10_000 });
     rmSync(dataDir, { recursive: true, force: true });
   });
-  return { app, seen };
+  return { app, seen, records };
 }
 
 describe('the reference tree on real RocksDB and nats-server', () => {
@@ -46,9 +46,12 @@ describe('the reference tree on real RocksDB and nats-server', () => {
     const phases = Object.fromEntries(h.children.map((c) => [c.id, c.phase]));
     expect(phases['cluster']).toMatch(/^(starting|waiting)$/);
     expect(phases).toMatchObject({ leader: 'parked', store: 'parked', replication: 'parked', health: 'running' });
-    // keep it down a while: still degraded, nothing charged to intensity
-    await new Promise((r) => setTimeout(r, 3000));
+    // keep it down through several failed connection attempts (observed in the log, not slept):
+    // still degraded, nothing charged to intensity, the dependents still parked
+    const failed = () => n.records.filter((r) => r.report === 'discovery_connect_failed').length;
+    await waitFor(() => failed() >= 3 || undefined, 'three failed NATS connection attempts of the cluster child', 20_000);
     expect(n.app.health()).toMatchObject({ status: 'degraded', reason: { child: 'cluster' }, intensity: { used: 0 } });
+    expect(Object.fromEntries(n.app.health().children.map((c) => [c.id, c.phase]))).toMatchObject({ leader: 'parked', store: 'parked' });
     const ns = await NatsServer.start({ port });
     cleanups.push(() => cleanup(ns));
     await n.app.ready;

@@ -67,13 +67,13 @@ export function availableOf(store: Store, queue: string, limit: number): Job[] {
   return store.indexRange(T.jobs, 'lane', from, to, { limit }).map((r) => toJob(r));
 }
 
-/** What a transaction claims besides its other work: up to `want` of `candidates` (re-read by key), within the global limit. */
+/** What a transaction claims besides its other work: up to `want` of `candidates` (job ids, re-read by key), within the global limit. */
 export interface ClaimNext {
   readonly queue: string;
   readonly by: string;
   readonly now: number;
   readonly want: number;
-  readonly candidates: readonly Job[];
+  readonly candidates: readonly string[];
   /** The global limit's part (slots given back, the limit), when the queue has one. */
   readonly slots?: SlotsChange | undefined;
 }
@@ -81,9 +81,9 @@ export interface ClaimNext {
 function claimInTx(tx: Tx, c: ClaimNext): Job[] {
   const got: Job[] = [];
   withSlots(tx, c.queue, c.by, c.slots, c.candidates.length > 0 ? c.want : 0, (n) => {
-    for (const cand of c.candidates) {
+    for (const id of c.candidates) {
       if (got.length >= n) break;
-      const j = getJob(tx, cand.id);
+      const j = getJob(tx, id);
       if (!j || j.state !== 'available') continue;
       const next: Job = { ...j, state: 'executing', attempt: j.attempt + 1, attemptedAt: c.now, attemptedBy: c.by };
       tx.put(T.jobs, toRow(next));
@@ -115,8 +115,15 @@ const seenBy = <T>(seen: Seen<T> | undefined, v: T): T => {
 export function nextClaim(store: Store, queue: string, want: number, by: string, now: number, slots?: SlotsChange, skip?: ReadonlySet<string>): ClaimNext {
   if (want <= 0) return { queue, by, now, want, candidates: [], slots };
   const n = want * 2;
-  const read = availableOf(store, queue, n + (skip?.size ?? 0));
-  const candidates = skip && skip.size > 0 ? read.filter((j) => !skip.has(j.id)).slice(0, n) : read;
+  const [from, to] = laneRange(['available', queue]);
+  // ids only: the transaction re-reads each by key (no job object per candidate read here)
+  const read = store.indexRange(T.jobs, 'lane', from, to, { limit: n + (skip?.size ?? 0) });
+  const candidates: string[] = [];
+  for (const r of read) {
+    if (candidates.length >= n) break;
+    const id = r['id'] as string;
+    if (!skip || !skip.has(id)) candidates.push(id);
+  }
   return { queue, by, now, want, candidates, slots };
 }
 

@@ -19,7 +19,7 @@ import { slotToken, type SlotsChange } from './slots.ts';
 import { JOB_TABLES, toJob } from './tables.ts';
 import type { Job, JobOutcome, WorkerDef } from './types.ts';
 import { isIndeterminate, settlementOf, until, type IndeterminateCommit } from './uncertain.ts';
-import { DRAIN_GRACE_MS, ORPHAN_WATCH_MS, type Finishing, type QueueHooks, type QueueOptions, type Running } from './queueTypes.ts';
+import { DRAIN_GRACE_MS, LazyAbort, ORPHAN_WATCH_MS, type Finishing, type QueueHooks, type QueueOptions, type Running } from './queueTypes.ts';
 
 export class Queue {
   readonly name: string;
@@ -96,7 +96,7 @@ export class Queue {
     this.claiming = true;
     this.again = false;
     this.reserved = free;
-    let taking: readonly Job[] = [];
+    let taking: readonly string[] = [];
     const seen: Seen<Job[]> = {};
     const claimed = (jobs: readonly Job[], ok: boolean): void => {
       this.untake(taking);
@@ -231,12 +231,12 @@ export class Queue {
 
   /** Candidates a claim of this node has in flight (the next claim skips them). */
   private readonly taking = new Set<string>();
-  private take(jobs: readonly Job[]): readonly Job[] {
-    for (const j of jobs) this.taking.add(j.id);
-    return jobs;
+  private take(ids: readonly string[]): readonly string[] {
+    for (const id of ids) this.taking.add(id);
+    return ids;
   }
-  private untake(jobs: readonly Job[]): void {
-    for (const j of jobs) this.taking.delete(j.id);
+  private untake(ids: readonly string[]): void {
+    for (const id of ids) this.taking.delete(id);
   }
 
   private lane: Promise<unknown> = Promise.resolve();
@@ -262,7 +262,7 @@ export class Queue {
     const token = slotToken(job);
     if (this.stopped || this.running.has(token)) return;
     const worker = this.workers.get(job.worker);
-    const abort = new AbortController();
+    const abort = new LazyAbort();
     const r: Running = { job, token, abort, startedAt: this.env.clock.now(), settled: false, performDone: false, carried: false, stuck: false, returning: false };
     this.running.set(token, r);
     this.hooks.started(job, r.startedAt - Math.max(job.scheduledAt, job.insertedAt));
@@ -279,7 +279,14 @@ export class Queue {
       if (!worker) return resolve({ error: new JobsUnknownWorkerError(job.worker) });
       let p: Promise<JobOutcome>;
       try {
-        p = Promise.resolve(worker.perform(job.args as never, { job: job as Job<never>, signal: abort.signal }));
+        // the signal is made only if the perform reads it (see LazyAbort)
+        const ctx = {
+          job: job as Job<never>,
+          get signal(): AbortSignal {
+            return abort.signal;
+          },
+        };
+        p = Promise.resolve(worker.perform(job.args as never, ctx));
       } catch (err) {
         p = Promise.reject(err);
       }
@@ -432,7 +439,7 @@ export class Queue {
     const carried = batch.filter((b) => b.r.performDone);
     for (const b of carried) b.r.carried = true;
     let release: string[] = [];
-    let taking: readonly Job[] = [];
+    let taking: readonly string[] = [];
     const seen: Seen<{ results: Array<'done' | 'fenced'>; claimed: Job[] }> = {};
     let out: { results: Array<'done' | 'fenced' | undefined>; claimed: Job[] };
     try {

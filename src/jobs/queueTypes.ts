@@ -22,7 +22,7 @@ export interface Running {
   job: Job;
   /** The global slot this attempt holds (see slotToken). */
   token: string;
-  abort: AbortController;
+  abort: LazyAbort;
   startedAt: number;
   /** Set once the outcome is written (or fenced): the slot is free when the perform has also settled. */
   settled: boolean;
@@ -57,3 +57,22 @@ export const ORPHAN_WATCH_MS = 600_000;
 
 /** After the drain's deadline aborts the performs still running: how long they get to end. */
 export const DRAIN_GRACE_MS = 1000;
+
+/**
+ * An attempt's abort signal, made when first asked for (by the perform reading `ctx.signal`, or
+ * by an abort): most performs never look at it, and an AbortController per job is ~1% of the
+ * runner's CPU. An abort before anyone asked still leaves the signal aborted with its reason.
+ */
+export class LazyAbort {
+  private c: AbortController | undefined;
+
+  /** The attempt's signal. */
+  get signal(): AbortSignal {
+    return (this.c ??= new AbortController()).signal;
+  }
+
+  /** Aborts the signal with `reason` (once; later calls do nothing, as AbortController's). */
+  abort(reason: unknown): void {
+    (this.c ??= new AbortController()).abort(reason);
+  }
+}

@@ -300,8 +300,9 @@ export class JobRunner {
     const byQueue = new Map<string, number[]>();
     items.forEach((it, i) => {
       if (it.job.state !== 'available' || this.state !== 'ok') return;
-      const list = byQueue.get(it.job.queue) ?? [];
-      byQueue.set(it.job.queue, [...list, i]);
+      const list = byQueue.get(it.job.queue);
+      if (list) list.push(i);
+      else byQueue.set(it.job.queue, [i]);
     });
     const direct = new Map<number, Queue>();
     for (const [name, idx] of byQueue) {

@@ -105,8 +105,16 @@ export function digestKey(id: number): Buffer {
 
 /** One row's contribution: its disk key's CRC mixed with its stored value's CRC (bytes 1–4 of the value). */
 export function rowHash(diskKey: Uint8Array, value: Uint8Array): number {
-  const k = crc32(diskKey);
-  const v = ((value[1]! << 24) | (value[2]! << 16) | (value[3]! << 8) | value[4]!) >>> 0;
+  return rowHashOf(crc32(diskKey), storedCrc(value));
+}
+
+/** The CRC a stored value carries (bytes 1–4, see `valueCodec.ts`). */
+export function storedCrc(value: Uint8Array): number {
+  return ((value[1]! << 24) | (value[2]! << 16) | (value[3]! << 8) | value[4]!) >>> 0;
+}
+
+/** {@link rowHash} from the disk key's CRC (`k`) and the stored value's CRC (`v`). */
+export function rowHashOf(k: number, v: number): number {
   let h = Math.imul(k ^ 0x5bd1e995, 0x9e3779b1) ^ Math.imul(v ^ (v >>> 16), 0x85ebca6b);
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);

@@ -57,7 +57,8 @@ export class DiskKeys {
     const p = tablePrefix(id);
     const len = p.length + rowKey.length;
     if (this.chunk.length - this.off < len) {
-      this.chunk = new Uint8Array(Math.max(KEY_CHUNK, len));
+      // small first (a flush of a few commits), doubling up to 16 KB (a bulk batch)
+      this.chunk = new Uint8Array(Math.max(Math.min(KEY_CHUNK, this.chunk.length * 2 || 256), len));
       this.off = 0;
     }
     const b = this.chunk;

@@ -83,7 +83,16 @@ export class Tx {
 
   /** The row under `key` (for a bag, its first object), or `undefined`. */
   get(table: string, key: unknown): Row | undefined {
-    return this.read(table, key)[0];
+    const mem = this.host.table(table);
+    const encKey = mustEncode(mem, key);
+    if (mem.def.type === 'bag') return this.objectsOf(mem, encKey).values().next().value;
+    // a set table: its one row under the encoded key, as objectsOf would find it (no Map, no array)
+    const o = this.overlays.get(mem)?.get(encKey);
+    if (o) return o.values().next().value;
+    this.noteRead(mem, encKey);
+    const bad = mem.corrupt.get(encKey);
+    if (bad) throw bad;
+    return mem.rows.get(encKey);
   }
 
   /** Every object under `key` (one at most unless the table is a bag). */
@@ -103,7 +112,9 @@ export class Tx {
       objs.set(rk, row);
       this.setObjects(mem, encKey, objs);
     } else {
-      this.setObjects(mem, encKey, new Map([[rk, row]]));
+      const objs = new Map<string, Row>();
+      objs.set(rk, row);
+      this.setObjects(mem, encKey, objs);
     }
     this.ops.push({ table, op: 'put', key: mem.def.key.length === 1 ? row[mem.def.key[0]!] : mem.def.key.map((k) => row[k]), value: row });
     this.encKeys.push(encKey);

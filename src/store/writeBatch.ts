@@ -4,7 +4,8 @@ import type { MemTable } from './memTable.ts';
 import { DiskKeys, INDEX_MARK, META, indexDiskKey, logKey, metaKey } from './layout.ts';
 import { encodeJson, encodeValue, encodeValues } from './valueCodec.ts';
 import { logEntryJson, logRecordJson } from './logRecord.ts';
-import { digestKey, rowHash, sealOps } from './integrity.ts';
+import { digestKey, rowHash, rowHashOf, sealOps, storedCrc } from './integrity.ts';
+import { crc32 } from './crc.ts';
 import type { TableDigest } from './integrity.ts';
 
 /** A commit waiting for the next group flush. @internal */
@@ -50,6 +51,30 @@ export interface BatchContext {
   readonly changeLogLimit: number;
   /** Keys (last commit sequence) of the change-log records on disk, oldest first. */
   readonly logSeqs: readonly number[];
+}
+
+/**
+ * The stored value's CRC of (frozen) rows this process encoded for a write, until they are
+ * rewritten: a row's encoding is a function of the frozen row alone, so taking a rewritten row
+ * out of the table digest needs no second encode (a job row is written three times: two of its
+ * encodes were for this). A plain Map cleared when full, not a WeakMap: a WeakMap entry per
+ * written row cost more than the encode it saves (ephemerons). A miss (a row loaded from disk,
+ * one dropped by a clear, a rebuilt batch) encodes the row as before.
+ */
+const valueCrcs = new Map<Row, number>();
+/** Rows {@link valueCrcs} holds at most (then it starts again: a miss only costs the encode). */
+const CRC_CACHE_ROWS = 8192;
+
+function rememberCrc(row: Row, crc: number): void {
+  if (valueCrcs.size >= CRC_CACHE_ROWS) valueCrcs.clear();
+  valueCrcs.set(row, crc);
+}
+
+/** The cached CRC of `row` (forgotten: the row is being replaced), or `undefined`. */
+function takeCrc(row: Row): number | undefined {
+  const c = valueCrcs.get(row);
+  if (c !== undefined) valueCrcs.delete(row);
+  return c;
 }
 
 /**
@@ -135,9 +160,14 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
       if (!dg) digests.set(mem, (dg = { ...mem.digest }));
       if (old) {
         dg.count--;
-        oldRows.push(old);
-        oldKeys.push(diskKey);
-        oldDigests.push(dg);
+        // a row this process wrote leaves by the CRC its write computed; others are encoded
+        const c = takeCrc(old);
+        if (c !== undefined) dg.sum = (dg.sum - rowHashOf(crc32(diskKey), c)) >>> 0;
+        else {
+          oldRows.push(old);
+          oldKeys.push(diskKey);
+          oldDigests.push(dg);
+        }
       } else if (corruptHash !== undefined) {
         dg.count--;
         dg.sum = (dg.sum - corruptHash) >>> 0;
@@ -199,6 +229,8 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
     put.value = v;
     const dg = putDigests[i]!;
     dg.sum = (dg.sum + rowHash(put.key, v)) >>> 0;
+    const row = putRows[i]!;
+    if (Object.isFrozen(row)) rememberCrc(row, storedCrc(v));
   }
   // the rows replaced or deleted leave the digests with the hash of their stored bytes
   const olds = encodeValues(oldRows);

@@ -19,9 +19,10 @@
  * less.
  *
  * Context rows (no target) give the floor of the design — every child is an xstate actor — for
- * call and spawn+stop: the bare xstate cost of the same work that the kernel cannot avoid (the
- * ping as one `actor.send` + snapshot read on a started actor; `createActor().start().stop()`,
- * the xstate side), Ordo over it, and it over nact and Effect. Run: `npm run bench -- peers` or `node --import tsx bench/peers.ts`.
+ * call, spawn+stop and boot: the bare xstate cost of the same work that the kernel cannot avoid
+ * (the ping as one `actor.send` + snapshot read on a started actor; `createActor().start().stop()`,
+ * the xstate side; the boot's step machines started and stopped by hand, with the same waits),
+ * Ordo over it, and it over the peers. Run: `npm run bench -- peers` or `node --import tsx bench/peers.ts`.
  */
 import { createActor, setup, assign } from 'xstate';
 import { pino } from 'pino';
@@ -392,6 +393,30 @@ export const boot: Record<string, Side> = {
     }
     return perOp(t0, n);
   },
+  // Context, not a peer: the floor of the design — the same step machines as bare xstate
+  // actors, started in order by hand (a failed start: a new actor after the same 1 ms wait), and
+  // stopped in reverse with the same `ordo.stop` — no supervisor, no application.
+  floor: async (n) => {
+    const t0 = now();
+    for (let i = 0; i < n; i++) {
+      bootLog = { started: [], stopped: [], attempts: new Map() };
+      const up = [];
+      for (const machine of stepMachines) {
+        for (;;) {
+          const actor = createActor(machine).start();
+          const s = actor.getSnapshot();
+          if (s.status === 'active' && s.hasTag('ready')) {
+            up.push(actor);
+            break;
+          }
+          await new Promise((r) => setTimeout(r, 1));
+        }
+      }
+      for (let k = up.length - 1; k >= 0; k--) up[k]!.send({ type: 'ordo.stop' });
+      checkOrder('xstate floor', bootLog.started, bootLog.stopped);
+    }
+    return perOp(t0, n);
+  },
   effect: async (n) => {
     const t0 = now();
     for (let i = 0; i < n; i++) {
@@ -504,7 +529,7 @@ const FIGURES: readonly (readonly [string, string, Record<string, Side>, number,
   ['call', 'request/reply round trip', call, 20_000, 'ahead of every peer (< 1×)', 'floor'],
   ['spawn', 'spawn+stop', spawnStop, 5_000, 'ahead of every peer (< 1×)', 'xstate'],
   ['restart', 'crash → restarted and answering', restart, 2_000, 'ahead of every peer (< 1×)'],
-  ['boot', 'boot + reverse teardown, 4 ordered steps, one fails twice', boot, 300, 'ahead of Effect and avvio (< 1×)'],
+  ['boot', 'boot + reverse teardown, 4 ordered steps, one fails twice', boot, 300, 'ahead of Effect and avvio (< 1×)', 'floor'],
 ];
 
 export async function run(): Promise<BenchResult[]> {

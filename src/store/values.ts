@@ -20,52 +20,67 @@ export type Checked = { readonly value: unknown } | string;
  * symbol-keyed, non-enumerable or accessor properties, nesting deeper than 512. @internal
  */
 export function checkValue(v: unknown): Checked {
-  const ancestors = new Set<object>();
-  const problem = { at: '', why: '' };
-  const out = copy(v, '$', 0, ancestors, problem);
-  return problem.why ? `${problem.why} at ${problem.at}` : { value: out };
+  const problem: Problem = { why: '', path: [] };
+  const out = copy(v, 0, [], problem);
+  return problem.why ? `${problem.why} at $${problem.path.reverse().join('')}` : { value: out };
 }
 
-function fail(problem: { at: string; why: string }, at: string, why: string): undefined {
-  problem.at = at;
+/**
+ * Why a value was refused, and where: the path segments (`.k`, `[i]`) are pushed innermost
+ * first as the refusal unwinds (no path string is built for values that pass).
+ */
+interface Problem {
+  why: string;
+  readonly path: string[];
+}
+
+function fail(problem: Problem, why: string): undefined {
   problem.why = why;
   return undefined;
 }
 
-function copy(v: unknown, at: string, depth: number, ancestors: Set<object>, problem: { at: string; why: string }): unknown {
+/** `fail` one level down, at `segment` of the current value. */
+function failAt(problem: Problem, segment: string, why: string): undefined {
+  problem.why = why;
+  problem.path.push(segment);
+  return undefined;
+}
+
+/** `ancestors`: the objects on the path from the top to `v` (a short array: depth ≤ 512). */
+function copy(v: unknown, depth: number, ancestors: object[], problem: Problem): unknown {
   switch (typeof v) {
     case 'string':
     case 'boolean':
       return v;
     case 'number':
-      if (!Number.isFinite(v)) return fail(problem, at, `${v} does not survive a round trip (stored as null)`);
-      if (Object.is(v, -0)) return fail(problem, at, '-0 does not survive a round trip (stored as 0)');
+      if (!Number.isFinite(v)) return fail(problem, `${v} does not survive a round trip (stored as null)`);
+      if (Object.is(v, -0)) return fail(problem, '-0 does not survive a round trip (stored as 0)');
       return v;
     case 'undefined':
-      return fail(problem, at, 'undefined does not survive a round trip');
+      return fail(problem, 'undefined does not survive a round trip');
     case 'bigint':
-      return fail(problem, at, 'a BigInt is not JSON');
+      return fail(problem, 'a BigInt is not JSON');
     case 'symbol':
-      return fail(problem, at, 'a Symbol is not JSON');
+      return fail(problem, 'a Symbol is not JSON');
     case 'function':
-      return fail(problem, at, 'a function is not JSON');
+      return fail(problem, 'a function is not JSON');
   }
   if (v === null) return null;
   const o = v as object;
-  if (depth >= MAX_DEPTH) return fail(problem, at, `nested deeper than ${MAX_DEPTH}`);
-  if (ancestors.has(o)) return fail(problem, at, 'a circular reference is not JSON');
-  if (Object.getOwnPropertySymbols(o).length > 0) return fail(problem, at, 'symbol-keyed properties do not survive a round trip');
-  ancestors.add(o);
+  if (depth >= MAX_DEPTH) return fail(problem, `nested deeper than ${MAX_DEPTH}`);
+  if (ancestors.includes(o)) return fail(problem, 'a circular reference is not JSON');
+  if (Object.getOwnPropertySymbols(o).length > 0) return fail(problem, 'symbol-keyed properties do not survive a round trip');
+  ancestors.push(o);
   try {
     if (Array.isArray(o)) {
       const names = Object.getOwnPropertyNames(o);
-      if (names.length !== o.length + 1) return fail(problem, at, 'a sparse array or an array with extra properties does not survive a round trip');
+      if (names.length !== o.length + 1) return fail(problem, 'a sparse array or an array with extra properties does not survive a round trip');
       const arr: unknown[] = new Array(o.length);
       for (let i = 0; i < o.length; i++) {
         const d = Object.getOwnPropertyDescriptor(o, i);
-        if (!d || !('value' in d)) return fail(problem, `${at}[${i}]`, 'a hole or an accessor does not survive a round trip');
-        const c = copy(d.value, `${at}[${i}]`, depth + 1, ancestors, problem);
-        if (problem.why) return undefined;
+        if (!d || !('value' in d)) return failAt(problem, `[${i}]`, 'a hole or an accessor does not survive a round trip');
+        const c = copy(d.value, depth + 1, ancestors, problem);
+        if (problem.why) return void problem.path.push(`[${i}]`);
         arr[i] = c;
       }
       return Object.freeze(arr);
@@ -73,21 +88,20 @@ function copy(v: unknown, at: string, depth: number, ancestors: Set<object>, pro
     const proto = Object.getPrototypeOf(o);
     if (proto !== Object.prototype && proto !== null) {
       const kind = (proto as { constructor?: { name?: unknown } })?.constructor?.name;
-      return fail(problem, at, `${typeof kind === 'string' && kind ? `a ${kind}` : 'an object with a prototype'} is not a plain JSON object`);
+      return fail(problem, `${typeof kind === 'string' && kind ? `a ${kind}` : 'an object with a prototype'} is not a plain JSON object`);
     }
     const out: Record<string, unknown> = {};
     for (const k of Object.getOwnPropertyNames(o)) {
       const d = Object.getOwnPropertyDescriptor(o, k)!;
-      const path = `${at}.${k}`;
-      if (!d.enumerable) return fail(problem, path, 'a non-enumerable property does not survive a round trip');
-      if (!('value' in d)) return fail(problem, path, 'an accessor property is not JSON');
-      const c = copy(d.value, path, depth + 1, ancestors, problem);
-      if (problem.why) return undefined;
+      if (!d.enumerable) return failAt(problem, `.${k}`, 'a non-enumerable property does not survive a round trip');
+      if (!('value' in d)) return failAt(problem, `.${k}`, 'an accessor property is not JSON');
+      const c = copy(d.value, depth + 1, ancestors, problem);
+      if (problem.why) return void problem.path.push(`.${k}`);
       setOwn(out, k, c);
     }
     return Object.freeze(out);
   } finally {
-    ancestors.delete(o);
+    ancestors.pop();
   }
 }
 

@@ -99,6 +99,34 @@ const bad: Array<[string, () => unknown]> = [
 ];
 
 describe('values that would not survive the disk', () => {
+  it('defect 7: the refusal says why and where, as a path from the value ($, .key, [index])', async () => {
+    const { s } = await opened();
+    const accessor = Object.defineProperty({ a: 1 }, 'g', { get: () => 1, enumerable: true });
+    const hidden = Object.defineProperty({ a: 1 }, 'h', { value: 1, enumerable: false });
+    const cases: Array<[unknown, string]> = [
+      [10n, 'a BigInt is not JSON at $'],
+      [{ a: [1, { b: [0, 0, undefined] }] }, 'undefined does not survive a round trip at $.a[1].b[2]'],
+      [[[{ x: -0 }]], '-0 does not survive a round trip (stored as 0) at $[0][0].x'],
+      [{ list: [1, , 3] }, 'a sparse array or an array with extra properties does not survive a round trip at $.list'], // eslint-disable-line no-sparse-arrays
+      [{ arr: Object.defineProperty([1, 2], 1, { get: () => 2, enumerable: true }) }, 'a hole or an accessor does not survive a round trip at $.arr[1]'],
+      [{ o: { p: circular() } }, 'a circular reference is not JSON at $.o.p.self'],
+      [{ k: accessor }, 'an accessor property is not JSON at $.k.g'],
+      [[hidden], 'a non-enumerable property does not survive a round trip at $[0].h'],
+      [{ d: new Date(0) }, 'a Date is not a plain JSON object at $.d'],
+    ];
+    for (const [v, message] of cases) {
+      const err = await s.dirtyPut('docs', { id: 1, doc: v }).then(() => undefined, (e: unknown) => e as { message: string });
+      expect(err?.message).toContain(message);
+    }
+    // the same value refused twice says the same (nothing left over from the first check)
+    const again = await s.dirtyPut('docs', { id: 1, doc: { a: [1, { b: [0, 0, undefined] }] } }).then(() => undefined, (e: unknown) => e as { message: string });
+    expect(again?.message).toContain('at $.a[1].b[2]');
+    // a shared (not circular) object is accepted wherever it appears
+    const shared = { z: 1 };
+    await s.dirtyPut('docs', { id: 2, doc: { a: shared, b: [shared, shared] } });
+    expect(s.get('docs', 2)?.['doc']).toEqual({ a: { z: 1 }, b: [{ z: 1 }, { z: 1 }] });
+  });
+
   for (const [what, make] of bad) {
     it(`defect 7: ${what} in a json/any attribute → ORDO_STORE_VALIDATION naming the attribute, at the write`, async () => {
       const { s, reopen } = await opened();

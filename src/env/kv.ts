@@ -94,7 +94,10 @@ export interface KvIterator {
 /** An open database. */
 export interface KvDb {
   readonly dir: string;
-  /** Atomically applies `ops`; with `sync` the batch is durable when this resolves. */
+  /**
+   * Atomically applies `ops`; with `sync` the batch is durable when this resolves. A rejection
+   * is a `KvError` whose {@link KvError.durable} says whether the batch reached the WAL anyway.
+   */
   write(ops: readonly KvOp[], options: KvWriteOptions): Promise<void>;
   /** The marker read (or created) at open; `undefined` for engines that keep none (simulated). */
   readonly marker?: KvMarker | undefined;
@@ -152,11 +155,19 @@ export class KvError extends OrdoError {
   readonly dir: string;
   /** The damaged or failing file, when known. */
   readonly file: string | undefined;
-  constructor(kind: KvErrorKind, message: string, dir: string, options?: { cause?: unknown; file?: string }) {
+  /**
+   * Of a refused write: `true` when its batch **is durable in the WAL anyway** (only what proves
+   * it, the durable watermark, could not be written), `'unknown'` when whether it reached the
+   * WAL cannot be known (the sync writer thread died with it in flight; a reopen's WAL replay
+   * settles it), `false` when nothing of it was written (every other failure).
+   */
+  readonly durable: boolean | 'unknown';
+  constructor(kind: KvErrorKind, message: string, dir: string, options?: { cause?: unknown; file?: string; durable?: boolean | 'unknown' }) {
     super(message, options);
     this.name = 'KvError';
     this.kind = kind;
     this.dir = dir;
     this.file = options?.file;
+    this.durable = options?.durable ?? false;
   }
 }

@@ -167,6 +167,18 @@ export function createRocksKv(adapterOptions: RocksKvOptions = {}): KvAdapter {
         return o;
       };
       let closed = false;
+      /** The refusal of a write after the sync writer thread died (`durable`: of the batch in flight, if any). */
+      const writerDead = (cause: Error, durable: false | 'unknown'): KvError =>
+        new KvError('io', `${dir}: the sync writer thread died (${cause.message})${durable === 'unknown' ? ': whether this synced batch reached the WAL is unknown' : ''}; every write is refused until the database is reopened`, dir, { cause, durable });
+      /** Strict mode: waits for `mark`'s marker; its failure is refused as *durable* (the WAL write already was). */
+      const markDurable = async (mark: number): Promise<void> => {
+        try {
+          await marks.durable(mark);
+        } catch (err) {
+          const e = kvError(err, dir);
+          throw new KvError(e.kind, `${e.message} (the batch it would prove, mark ${mark}, is durable in the WAL)`, dir, { cause: err, durable: true, ...(e.file !== undefined ? { file: e.file } : {}) });
+        }
+      };
       return {
         dir,
         get marker() {
@@ -180,19 +192,24 @@ export function createRocksKv(adapterOptions: RocksKvOptions = {}): KvAdapter {
         async write(ops: readonly KvOp[], o: KvWriteOptions) {
           if (!released) throw new KvError('io', `${dir}: write before the guarded open was accepted (release())`, dir);
           if (closed) throw new KvError('closed', `${dir}: database is closed`, dir);
+          // a dead sync writer refuses every write, synced or not, so the store fails and its
+          // owner reopens (unsynced writes alone succeeding would make the store look healthy)
+          if (syncWriter?.dead) throw writerDead(syncWriter.dead, false);
           // a marker write that failed earlier is retried first (or this write refused, typed)
           if (watermark) marks.check();
           if (o.sync && syncWriter) {
             try {
               await syncWriter.write(ops);
             } catch (err) {
+              // died with this batch in flight: it may be in the WAL (a reopen's replay says)
+              if (syncWriter.dead) throw writerDead(syncWriter.dead, 'unknown');
               throw kvError(err, dir);
             }
             // durable now; the watermark follows (never ahead of the WAL) — and in the strict
             // mode the acknowledgement waits for it
             if (watermark && o.mark !== undefined) {
               marks.advance(o.mark);
-              if (strict) await marks.durable(o.mark);
+              if (strict) await markDurable(o.mark);
             }
             return;
           }
@@ -220,7 +237,7 @@ export function createRocksKv(adapterOptions: RocksKvOptions = {}): KvAdapter {
             batch._closeSync();
             db.detachResource(batch);
           }
-          if (watermark && strict && o.sync && o.mark !== undefined) await marks.durable(o.mark);
+          if (watermark && strict && o.sync && o.mark !== undefined) await markDurable(o.mark);
         },
         async get(column, key) {
           // Through an iterator, never `getMany`: the binding's db_get_many throws a damaged

@@ -17,6 +17,12 @@ import type { KvOp } from './kv.ts';
 export interface SyncWriter {
   /** Writes `ops` with `sync: true` (the WAL is fdatasynced when it resolves). */
   write(ops: readonly KvOp[]): Promise<void>;
+  /**
+   * Set once the worker thread died (its `error` or `exit`; not on {@link SyncWriter.close}):
+   * every write from then on rejects with it, and a write in flight when it died has an
+   * unknown outcome (it may have reached the WAL).
+   */
+  readonly dead: Error | undefined;
   close(): Promise<void>;
 }
 
@@ -76,6 +82,7 @@ export async function startSyncWriter(handle: bigint, columns: readonly string[]
   const waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   let nextId = 1;
   let failed: Error | undefined;
+  let dead: Error | undefined;
   await new Promise<void>((resolve, reject) => {
     worker.once('message', (m: { ready: boolean; error?: string }) => (m.ready ? resolve() : reject(new Error(m.error))));
     worker.once('error', reject);
@@ -89,7 +96,8 @@ export async function startSyncWriter(handle: bigint, columns: readonly string[]
     else w.resolve();
   });
   const fail = (err: Error): void => {
-    failed = err;
+    if (failed === undefined) dead = err;
+    failed ??= err;
     for (const w of waiting.values()) w.reject(err);
     waiting.clear();
   };
@@ -99,6 +107,9 @@ export async function startSyncWriter(handle: bigint, columns: readonly string[]
   // (attaching 'message' listeners refs the worker, so unref after them)
   worker.unref();
   return {
+    get dead() {
+      return dead;
+    },
     write(ops) {
       if (failed) return Promise.reject(failed);
       let size = 0;

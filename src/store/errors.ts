@@ -291,6 +291,42 @@ export class StoreFailedError extends StoreError {
 }
 
 /**
+ * The outcome of a commit is **not a failure to be retried**: the disk write was refused, but
+ * the batch may be (`outcome: 'unknown'`) or is (`outcome: 'committed'`) durable on disk.
+ * - `'committed'` — committed but unproven: the batch is durable in the WAL and applied (RAM
+ *   serves it, the change feed has it), but the durable commit watermark that proves it could
+ *   not be written (strict watermark mode: a full disk, an I/O error on the marker file).
+ * - `'unknown'` — the write's outcome cannot be known (the sync writer thread died with the
+ *   batch in flight); RAM does not have it, a reopen's WAL replay settles it.
+ *
+ * Either way the store has entered its failed state (`ORDO_STORE_FAILED`) so its owner
+ * reopens it. Do not retry the commit blindly (it would apply twice): read the data back after
+ * the reopen. `tables` are the tables the refused commits wrote.
+ */
+export class StoreCommitIndeterminateError extends StoreError {
+  readonly code = 'ORDO_STORE_COMMIT_INDETERMINATE' as const;
+  /** The data directory. */
+  readonly dir: string;
+  /** The tables the commit wrote. */
+  readonly tables: readonly string[];
+  /** `'committed'`: durable and applied, its watermark missing; `'unknown'`: maybe on disk, not in RAM. */
+  readonly outcome: 'committed' | 'unknown';
+  /** The disk failure's cause, classified. */
+  readonly reason: StoreIoReason;
+  constructor(dir: string, tables: readonly string[], outcome: 'committed' | 'unknown', options: { cause: unknown }) {
+    const reason = ioReasonOf(options.cause);
+    const what = outcome === 'committed'
+      ? 'is durable in the WAL and applied, but its durable watermark could not be written (committed, unproven)'
+      : 'may or may not be on disk (its outcome is unknown; a reopen settles it)';
+    super(`${dir}: a commit to ${tables.join(', ') || '(no table)'} ${what}; the store has failed and must be reopened; do not retry it blindly: ${(options.cause as Error)?.message ?? String(options.cause)}`, options);
+    this.dir = dir;
+    this.tables = tables;
+    this.outcome = outcome;
+    this.reason = reason;
+  }
+}
+
+/**
  * A write on a transaction whose function has already finished (committed, re-run after a
  * conflict, or failed): the write would be lost, so it is refused.
  */

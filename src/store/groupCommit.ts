@@ -6,7 +6,7 @@ import type { BuiltBatch, Change, Pending } from './writeBatch.ts';
 import { buildWriteBatch } from './writeBatch.ts';
 import { mustEncode } from './query.ts';
 import { outsideTx } from './txContext.ts';
-import { StoreClosedError, StoreError, StoreFailedError, StoreIoError, StoreReplicationGapError, StoreValidationError } from './errors.ts';
+import { StoreClosedError, StoreCommitIndeterminateError, StoreError, StoreFailedError, StoreIoError, StoreReplicationGapError, StoreValidationError } from './errors.ts';
 
 const PROBE_KEY = Buffer.from('write_probe', 'utf8');
 const PROBE_VALUE = Buffer.from([1]);
@@ -100,9 +100,12 @@ export class GroupCommit {
   failure: StoreFailedError | undefined;
   private readonly failureListeners = new Set<(e: StoreFailedError) => void>();
 
-  private async writable(): Promise<boolean> {
+  /** Whether the failure came from a synced write: the recovery probe then is synced too (it exercises the path that failed). */
+  private probeSync = false;
+
+  private async writable(sync: boolean): Promise<boolean> {
     try {
-      await this.h.s.db.write([{ type: 'put', column: 'meta', key: PROBE_KEY, value: PROBE_VALUE }], { sync: false });
+      await this.h.s.db.write([{ type: 'put', column: 'meta', key: PROBE_KEY, value: PROBE_VALUE }], { sync });
       return true;
     } catch {
       return false;
@@ -112,7 +115,7 @@ export class GroupCommit {
   /** In the failed state: if the engine accepts a probe write again, leave it and queue `p`; else refuse `p` with the failure. */
   private async recoverThen(p: Omit<Pending, 'resolve' | 'reject' | 'encKeys'>): Promise<void> {
     const failure = this.failure!;
-    if (!(await this.writable())) throw failure;
+    if (!(await this.writable(this.probeSync))) throw failure;
     if (this.failure === failure) {
       this.failure = undefined;
       this.h.s.env.logger.warn({ report: 'store_recovered', dir: this.h.s.dir }, 'store accepts writes again after its failure');
@@ -120,11 +123,12 @@ export class GroupCommit {
     return this.enqueue(p);
   }
 
-  private fail(cause: StoreIoError): void {
+  private fail(cause: StoreIoError | StoreCommitIndeterminateError, sync: boolean): void {
     if (this.failure) return;
     const s = this.h.s;
     const failure = new StoreFailedError(s.dir, { cause });
     this.failure = failure;
+    this.probeSync = sync;
     s.env.logger.error({ err: failure, report: 'store_failed', dir: s.dir, reason: failure.reason }, 'store failed: writes refused until it is reopened');
     for (const p of this.queue) p.reject(failure);
     this.queue = [];
@@ -283,7 +287,7 @@ export class GroupCommit {
     this.inflight = batch;
     const build = (b: readonly Pending[]): BuiltBatch => buildWriteBatch(b, { table: (n) => this.h.table(n), commitSeq: s.commitSeq, schemaVersion: s.schemaVersion, changeLogLimit: s.changeLogLimit, logSeqs: s.logSeqs });
     let built: BuiltBatch;
-    let wrote = false;
+    let sent: BuiltBatch | undefined;
     try {
       try {
         built = build(batch);
@@ -298,10 +302,13 @@ export class GroupCommit {
         }
         built = build(batch);
       }
-      wrote = true;
+      sent = built;
       // a synced batch advances the durable watermark to its commit sequence (integrity.ts)
       if (built.kvOps.length > 0) await s.db.write(built.kvOps, built.sync ? { sync: true, mark: built.seq } : { sync: false });
     } catch (err) {
+      // refused, yet durable (or maybe durable) on disk: never reported as "not committed"
+      const durable = (err as { durable?: unknown })?.durable;
+      if (sent && (durable === true || durable === 'unknown')) return this.indeterminate(batch, sent, durable, err);
       this.releasePending(batch);
       const e = err instanceof StoreError ? err : new StoreIoError(s.dir, 'commit', { cause: err });
       s.env.logger.error({ report: 'store_commit_failed', dir: s.dir, commits: batch.length, err }, 'store commit failed; nothing applied');
@@ -310,9 +317,49 @@ export class GroupCommit {
       // After a failed WAL write RocksDB refuses every write until reopened (its background
       // error): if a probe write is refused too, fail the handle (typed) so its owner reopens it.
       // A transient failure (the probe passes) leaves the store writable.
-      if (wrote && e instanceof StoreIoError && !(await this.writable())) this.fail(e);
+      // The probe takes the path that failed (synced after a synced batch: the sync writer, the marker).
+      if (sent && e instanceof StoreIoError && !(await this.writable(sent.sync))) this.fail(e, sent.sync);
       return;
     }
+    this.apply(batch, built);
+    for (let i = 0; i < batch.length; i++) {
+      const p = batch[i]!;
+      this.h.emit(p.ops, built.changes[i]!);
+      p.resolve();
+    }
+  }
+
+  /**
+   * The disk refused `batch`'s write, but it is (`true`: only its watermark failed) or may be
+   * (`'unknown'`: the sync writer died with it) durable: a durable batch is applied to RAM (it
+   * is on disk; it reaches the change feed) and an unknown one is not (a reopen's WAL replay
+   * settles it). Either way its commits reject with `ORDO_STORE_COMMIT_INDETERMINATE` — never
+   * "nothing applied" — and the store fails so that its owner reopens it.
+   */
+  private indeterminate(batch: readonly Pending[], built: BuiltBatch, durable: true | 'unknown', cause: unknown): void {
+    const s = this.h.s;
+    const tables = new Set<string>();
+    for (const p of batch) for (const op of p.ops) tables.add(op.table);
+    const e = new StoreCommitIndeterminateError(s.dir, [...tables], durable === true ? 'committed' : 'unknown', { cause });
+    s.env.logger.error({ report: 'store_commit_indeterminate', dir: s.dir, commits: batch.length, outcome: e.outcome, err: e }, durable === true ? 'store commit durable but its watermark failed; applied, store failed' : 'store commit outcome unknown; store failed');
+    if (durable === true) {
+      this.apply(batch, built);
+      for (let i = 0; i < batch.length; i++) {
+        const p = batch[i]!;
+        this.h.emit(p.ops, built.changes[i]!);
+        p.reject(e);
+      }
+    } else {
+      this.releasePending(batch);
+      for (const p of batch) p.reject(e);
+      this.failStreams(batch, e);
+    }
+    this.fail(e, built.sync);
+  }
+
+  /** Applies a written batch to RAM (commit sequence, change log, digests, rows, stream positions). */
+  private apply(batch: readonly Pending[], built: BuiltBatch): void {
+    const s = this.h.s;
     const { changes, seq } = built;
     s.commitSeq = seq;
     if (built.logPruned > 0) s.logSeqs.splice(0, built.logPruned);
@@ -332,10 +379,5 @@ export class GroupCommit {
       if (p.applied) s.applied.set(p.applied.stream, p.applied.seq);
     }
     this.releasePending(batch);
-    for (let i = 0; i < batch.length; i++) {
-      const p = batch[i]!;
-      this.h.emit(p.ops, changes[i]!);
-      p.resolve();
-    }
   }
 }

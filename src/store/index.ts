@@ -32,5 +32,6 @@ export {
   StoreBackupError,
   StoreArgumentError,
   StoreTxFinishedError,
+  StoreCommitIndeterminateError,
 } from './errors.ts';
 export type { SchemaChange, StoreValidationProblem } from './errors.ts';

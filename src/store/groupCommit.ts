@@ -103,9 +103,12 @@ export class GroupCommit {
   /** Whether the failure came from a synced write: the recovery probe then is synced too (it exercises the path that failed). */
   private probeSync = false;
 
+  /** A probe write is accepted: unsynced (the engine's background error) and, with `sync`, also synced (the sync writer, the marker). */
   private async writable(sync: boolean): Promise<boolean> {
     try {
-      await this.h.s.db.write([{ type: 'put', column: 'meta', key: PROBE_KEY, value: PROBE_VALUE }], { sync });
+      const probe = [{ type: 'put' as const, column: 'meta', key: PROBE_KEY, value: PROBE_VALUE }];
+      await this.h.s.db.write(probe, { sync: false });
+      if (sync) await this.h.s.db.write(probe, { sync: true });
       return true;
     } catch {
       return false;

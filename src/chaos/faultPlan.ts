@@ -56,7 +56,8 @@ export class FaultSession implements FaultHook {
   readonly coverage: Record<string, { evaluated: number; active: boolean; fired: number }> = {};
   /** Random faults stop firing once this is false (the heal phase). */
   chaos = true;
-  private readonly activeByKey = new Map<string, boolean>();
+  /** Per point: its coverage entry and whether it is active, per subject (drawn at its first evaluation). */
+  private readonly byName = new Map<string, { readonly cov: { evaluated: number; active: boolean; fired: number }; readonly active: Map<string | undefined, boolean> }>();
   private readonly script: Array<ScriptedFault & { used?: boolean }>;
   private readonly random: Random;
   private readonly plan: RandomFaults | undefined;
@@ -81,7 +82,12 @@ export class FaultSession implements FaultHook {
 
   /** undefined: no fault; otherwise the delay (0 for non-delay points). */
   private evaluate(name: string, subject: string | undefined): number | undefined {
-    const cov = (this.coverage[name] ??= { evaluated: 0, active: false, fired: 0 });
+    let point = this.byName.get(name);
+    if (point === undefined) {
+      point = { cov: (this.coverage[name] ??= { evaluated: 0, active: false, fired: 0 }), active: new Map() };
+      this.byName.set(name, point);
+    }
+    const cov = point.cov;
     cov.evaluated++;
     const t = this.now();
     for (const s of this.script) {
@@ -93,11 +99,10 @@ export class FaultSession implements FaultHook {
     if (!plan || !this.chaos) return undefined;
     const cfg = plan.points?.[name];
     if (cfg === undefined || cfg === 'off') return undefined;
-    const key = subject === undefined ? name : `${name}\u0000${subject}`;
-    let active = this.activeByKey.get(key);
+    let active = point.active.get(subject);
     if (active === undefined) {
       active = this.random.next() < (cfg.activation ?? plan.activation ?? 0.25);
-      this.activeByKey.set(key, active);
+      point.active.set(subject, active);
     }
     if (!active) return undefined;
     cov.active = true;

@@ -148,7 +148,7 @@ export function createRocksKv(adapterOptions: RocksKvOptions = {}): KvAdapter {
         marker ??= createMarker(dir, 0, hasCurrent);
         markerHandle = openMarker(marker);
         marks = createWatermarkWriter(markerHandle, dir);
-        if (adapterOptions.syncWorker !== false) syncWriter = await startSyncWriter(db.handle);
+        if (adapterOptions.syncWorker !== false) syncWriter = await startSyncWriter(db.handle, ['default', ...options.columns]);
       } catch (err) {
         await db.close();
         if (guarded) restoreGuard(dir, true);

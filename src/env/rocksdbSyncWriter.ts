@@ -9,6 +9,10 @@ import type { KvOp } from './kv.ts';
  * what this worker does. Unsynced writes stay on the main thread (no fsync to wait for); the
  * store never has two writes in flight (its group commit writes one batch at a time), so
  * the order of writes is kept.
+ *
+ * A batch travels as **one transferred buffer** (per op: type, column, key length, value
+ * length, key, value): cloning the ops' own buffers would copy each one's whole backing store
+ * (Node's 8 KiB allocation pool) for every message (issue 13).
  */
 export interface SyncWriter {
   /** Writes `ops` with `sync: true` (the WAL is fdatasynced when it resolves). */
@@ -16,20 +20,31 @@ export interface SyncWriter {
   close(): Promise<void>;
 }
 
+const OP_HEADER = 10;
+
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { RocksLevel } = require(workerData.modulePath);
 const db = new RocksLevel(workerData.handle);
 db.open().then(() => {
-  const cols = db.columns;
+  const cols = workerData.columns.map((c) => ({ column: db.columns[c] }));
   parentPort.postMessage({ ready: true });
   parentPort.on('message', (m) => {
+    const buf = Buffer.from(m.buf);
     const batch = db.batch();
     try {
-      for (const [type, column, key, value] of m.ops) {
-        const col = { column: cols[column] };
-        if (type === 0) batch._put(Buffer.from(key.buffer, key.byteOffset, key.byteLength), Buffer.from(value.buffer, value.byteOffset, value.byteLength), col);
-        else batch._del(Buffer.from(key.buffer, key.byteOffset, key.byteLength), col);
+      let p = 0;
+      for (let i = 0; i < m.n; i++) {
+        const type = buf[p];
+        const col = cols[buf[p + 1]];
+        const kl = buf.readUInt32LE(p + 2);
+        const vl = buf.readUInt32LE(p + 6);
+        p += ${OP_HEADER};
+        const key = buf.subarray(p, p + kl);
+        p += kl;
+        if (type === 0) batch._put(key, buf.subarray(p, p + vl), col);
+        else batch._del(key, col);
+        p += vl;
       }
       batch._writeSync({ sync: true });
       parentPort.postMessage({ id: m.id });
@@ -43,10 +58,21 @@ db.open().then(() => {
 }, (err) => parentPort.postMessage({ ready: false, error: String(err && err.message || err) }));
 `;
 
-/** Starts the sync writer for an open database (`handle` = `db.handle`). The durable watermark is written by the main thread (`rocksdbWatermark.ts`). */
-export async function startSyncWriter(handle: bigint): Promise<SyncWriter> {
+interface Reply {
+  id: number;
+  error?: string;
+  errno?: string;
+  cause?: string;
+}
+
+/**
+ * Starts the sync writer for an open database (`handle` = `db.handle`, `columns` its column
+ * families by name). The durable watermark is written by the main thread (`rocksdbWatermark.ts`).
+ */
+export async function startSyncWriter(handle: bigint, columns: readonly string[]): Promise<SyncWriter> {
   const modulePath = createRequire(import.meta.url).resolve('@nxtedition/rocksdb');
-  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { handle, modulePath } });
+  const colIndex = new Map<string, number>(columns.map((c, i) => [c, i]));
+  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { handle, modulePath, columns: [...columns] } });
   const waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   let nextId = 1;
   let failed: Error | undefined;
@@ -54,12 +80,12 @@ export async function startSyncWriter(handle: bigint): Promise<SyncWriter> {
     worker.once('message', (m: { ready: boolean; error?: string }) => (m.ready ? resolve() : reject(new Error(m.error))));
     worker.once('error', reject);
   });
-  worker.on('message', (m: { id: number; error?: string; errno?: string; cause?: string }) => {
+  worker.on('message', (m: Reply) => {
     const w = waiting.get(m.id);
     if (!w) return;
     waiting.delete(m.id);
     if (waiting.size === 0) worker.unref();
-    if (m.error) w.reject(Object.assign(new Error(m.error), { cause: m.cause ? new Error(m.cause) : undefined, code: m.errno }));
+    if (m.error !== undefined) w.reject(Object.assign(new Error(m.error), { cause: m.cause ? new Error(m.cause) : undefined, code: m.errno }));
     else w.resolve();
   });
   const fail = (err: Error): void => {
@@ -75,11 +101,35 @@ export async function startSyncWriter(handle: bigint): Promise<SyncWriter> {
   return {
     write(ops) {
       if (failed) return Promise.reject(failed);
+      let size = 0;
+      for (const o of ops) {
+        if (!colIndex.has(o.column)) return Promise.reject(new Error(`unknown column ${o.column}`));
+        size += OP_HEADER + o.key.byteLength + (o.type === 'put' ? o.value.byteLength : 0);
+      }
+      // a fresh ArrayBuffer (not the allocation pool): transferred to the worker, never copied
+      const ab = new ArrayBuffer(size);
+      const bytes = new Uint8Array(ab);
+      const view = new DataView(ab);
+      let p = 0;
+      for (const o of ops) {
+        const put = o.type === 'put';
+        const kl = o.key.byteLength;
+        const vl = put ? o.value.byteLength : 0;
+        bytes[p] = put ? 0 : 1;
+        bytes[p + 1] = colIndex.get(o.column)!;
+        view.setUint32(p + 2, kl, true);
+        view.setUint32(p + 6, vl, true);
+        p += OP_HEADER;
+        bytes.set(o.key, p);
+        p += kl;
+        if (put) bytes.set(o.value, p);
+        p += vl;
+      }
       const id = nextId++;
       return new Promise<void>((resolve, reject) => {
         if (waiting.size === 0) worker.ref();
         waiting.set(id, { resolve, reject });
-        worker.postMessage({ id, ops: ops.map((o) => (o.type === 'put' ? [0, o.column, o.key, o.value] : [1, o.column, o.key, null])) });
+        worker.postMessage({ id, buf: ab, n: ops.length }, [ab]);
       });
     },
     async close() {

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import { KvError } from './kv.ts';
+import { faults } from './faults.ts';
 import type { MarkerHandle } from './rocksdbMarker.ts';
 import { advanceMarkerSync, kindOfErrno, markerSlotWrite } from './rocksdbMarker.ts';
 
@@ -45,7 +46,12 @@ export interface WatermarkWriter {
   drain(): Promise<void>;
 }
 
-/** A {@link WatermarkWriter} over the open marker `h` of the store at `dir`. */
+const enospc = (): Error => Object.assign(new Error('ENOSPC: no space left on device, write (fault point kv.marker.enospc)'), { code: 'ENOSPC' });
+
+/**
+ * A {@link WatermarkWriter} over the open marker `h` of the store at `dir`. Fault point
+ * `kv.marker.enospc` (subject `dir`): a marker write (or its synchronous retry) fails with ENOSPC.
+ */
 export function createWatermarkWriter(h: MarkerHandle, dir: string): WatermarkWriter {
   let want = h.current.mark;
   let inflight = false;
@@ -92,11 +98,14 @@ export function createWatermarkWriter(h: MarkerHandle, dir: string): WatermarkWr
       wake();
       start();
     };
+    // fault point `kv.marker.enospc` (subject: the store's dir): this write fails as on a full disk
+    if (faults.point('kv.marker.enospc', dir)) return void setImmediate(() => done(enospc()));
     fs.write(h.fd, w.data, 0, w.data.length, w.offset, (err) => (err ? done(err) : fs.fdatasync(h.fd, (e) => done(e))));
   };
   const retry = (): void => {
     if (failure === undefined) return;
     try {
+      if (faults.point('kv.marker.enospc', dir)) throw enospc();
       if (want > h.current.mark) advanceMarkerSync(h, want);
       failure = undefined;
     } catch (err) {

@@ -279,14 +279,7 @@ export class Queue {
       if (!worker) return resolve({ error: new JobsUnknownWorkerError(job.worker) });
       let p: Promise<JobOutcome>;
       try {
-        // the signal is made only if the perform reads it (see LazyAbort)
-        const ctx = {
-          job: job as Job<never>,
-          get signal(): AbortSignal {
-            return abort.signal;
-          },
-        };
-        p = Promise.resolve(worker.perform(job.args as never, ctx));
+        p = Promise.resolve(worker.perform(job.args as never, abort.contextOf(job as Job<never>)));
       } catch (err) {
         p = Promise.reject(err);
       }

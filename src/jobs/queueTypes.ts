@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import type { Job } from './types.ts';
+import type { Job, JobContext } from './types.ts';
 import type { Settled } from './uncertain.ts';
 
 /** What a queue reports to its runner. */
@@ -69,6 +69,17 @@ export class LazyAbort {
   /** The attempt's signal. */
   get signal(): AbortSignal {
     return (this.c ??= new AbortController()).signal;
+  }
+
+  /** The perform's context: the job, and the signal made only if the perform reads it. */
+  contextOf(job: Job<never>): JobContext<never> {
+    const abort = this;
+    return {
+      job,
+      get signal(): AbortSignal {
+        return abort.signal;
+      },
+    };
   }
 
   /** Aborts the signal with `reason` (once; later calls do nothing, as AbortController's). */

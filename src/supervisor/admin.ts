@@ -41,9 +41,13 @@ async function startStatic(sup: SupervisorServer, spec: unknown): Promise<StartC
   switch (res.status) {
     case 'ok':
       sup.children.push(rec);
+      sup.changed(); // told by startRecord before the record was one of the children
       return { ok: true, pid: res.pid, info: res.info };
     case 'ignore':
-      if (rec.spec.restart !== 'temporary') sup.children.push(rec);
+      if (rec.spec.restart !== 'temporary') {
+        sup.children.push(rec);
+        sup.changed();
+      }
       return { ok: true, pid: undefined };
     case 'already_started':
       return { ok: false, error: 'already_started', pid: res.pid };
@@ -59,6 +63,7 @@ async function startDynamic(sup: SupervisorServer, args: unknown): Promise<Start
   const res = await sup.startRecord(rec);
   if (res.status === 'ok') return { ok: true, pid: res.pid, info: res.info };
   sup.dynamic.delete(rec.key);
+  sup.changed();
   if (res.status === 'ignore') return { ok: true, pid: undefined };
   if (res.status === 'already_started') return { ok: false, error: 'already_started', pid: res.pid };
   return { ok: false, error: 'start_failed', reason: res.error };

@@ -48,8 +48,15 @@ export async function attempt(sup: SupervisorServer, rec: ChildRecord): Promise<
   }
   if (res.status === 'ok') return 'started';
   rec.since = sup.kernel.env.clock.now();
-  if (sup.stopRequested) return 'stopped';
-  if (res.status === 'ignore') return 'ignored';
+  // No longer starting: the change is told here (readiness waits on it), as every other phase change is.
+  if (sup.stopRequested) {
+    sup.changed();
+    return 'stopped';
+  }
+  if (res.status === 'ignore') {
+    sup.changed();
+    return 'ignored';
+  }
   const reason = res.status === 'already_started' ? { alreadyStarted: res.pid } : res.error;
   rec.attempts++;
   // Health shows what went wrong in the child, not the wrapper that says it exited before ready.

@@ -30,7 +30,11 @@ export interface StartSupervisorOptions {
   onSpawned?: ((pid: Pid) => void) | undefined;
   /** @internal The services of the enclosing supervisors. */
   parentServices?: ServiceDirectory | undefined;
-  /** Called whenever a child anywhere below changes phase (started, waiting, parked, exited). */
+  /**
+   * Called whenever a child anywhere below changes phase (started, waiting, parked, exited).
+   * Default: the `link`ed parent's when it is an Ordo supervisor, so a nested supervisor started
+   * by hand in a child's start function tells its application as the `supervisor()` helper's does.
+   */
   onChange?: (() => void) | undefined;
 }
 

@@ -58,7 +58,11 @@ export class SupervisorServer implements NativeBehaviour {
   readonly specs: NormalizedChildSpec[];
   readonly parent: Pid | undefined;
   readonly label: string;
-  /** Called whenever a child changes phase (started, waiting, parked, exited): live views, readiness. */
+  /**
+   * Called whenever a child changes phase (started, waiting, parked, exited): live views,
+   * readiness. Not given (a nested supervisor started by hand with `startSupervisor`), the
+   * linked parent's when it is an Ordo supervisor: an application hears every change below it.
+   */
   readonly onChange: (() => void) | undefined;
   constructor(
     proc: NativeProcess,
@@ -78,7 +82,7 @@ export class SupervisorServer implements NativeBehaviour {
     this.label = label;
     this.services = new ChildServices(this.children, parentServices);
     this.directory = this.services.directory;
-    this.onChange = onChange;
+    this.onChange = onChange ?? parentChanges(kernel, parent);
     this.initialized = new Promise((r) => (this.settleInit = r));
     this.restarts = new RestartWindow(flags);
   }
@@ -387,6 +391,7 @@ export class SupervisorServer implements NativeBehaviour {
     if (out === 'ignored') {
       rec.restarting = false;
       if (this.isDynamic || rec.spec.restart === 'temporary') this.remove(rec);
+      this.changed(); // restarting → stopped (attempt told 'ignored' while the restart was still pending)
       return true;
     }
     const reason = out.failed;
@@ -410,15 +415,19 @@ export class SupervisorServer implements NativeBehaviour {
     const pid = rec.pid;
     if (!pid) return;
     this.forget(rec);
+    this.changed();
     await shutdownChild(this.kernel, this.self, { id: rec.spec.id, pid, shutdownMs: rec.spec.shutdownMs, restart: rec.spec.restart }, this.label);
   }
 
+  /** Drops a pending restart, retry or park (a phase change, told when there was one). */
   cancelPending(rec: ChildRecord): void {
+    const pending = rec.timer !== undefined || rec.restarting || rec.waiting || rec.parkedOn !== undefined;
     if (rec.timer !== undefined) this.kernel.env.clock.clearTimeout(rec.timer);
     rec.timer = undefined;
     rec.restarting = false;
     rec.waiting = false;
     rec.parkedOn = undefined;
+    if (pending) this.changed();
   }
 
   /** Terminates every child: static in reverse start order, one at a time; dynamic all at once. */
@@ -463,6 +472,7 @@ export class SupervisorServer implements NativeBehaviour {
       const i = this.children.indexOf(rec);
       if (i >= 0) this.children.splice(i, 1);
     }
+    this.changed();
   }
   newKey(): number {
     return this.nextKey++;
@@ -501,4 +511,16 @@ export class SupervisorServer implements NativeBehaviour {
     for (const r of this.isDynamic ? this.dynamic.values() : this.children) this.cancelPending(r);
     if (!this.initSettled) this.initDone({ status: 'error', error: new StartExitError(this.self, 'killed') });
   }
+}
+
+/**
+ * The change notices of a supervisor given none: its linked parent's, when that is an Ordo
+ * supervisor (a nested one started by hand, not with the `supervisor()` helper, which hands
+ * them down) — else none (a root, or a parent that is not a supervisor).
+ */
+function parentChanges(kernel: Kernel, parent: Pid | undefined): (() => void) | undefined {
+  if (parent === undefined) return undefined;
+  const proc = kernel.lookup(parent);
+  const behaviour = proc?.alive && proc.kind === 'native' ? (proc as NativeProcess).behaviour : undefined;
+  return behaviour instanceof SupervisorServer ? () => behaviour.changed() : undefined;
 }

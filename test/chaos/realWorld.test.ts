@@ -10,6 +10,7 @@
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkHistory, type HistoryOp } from '../../src/chaos/history.ts';
@@ -22,6 +23,26 @@ const CLUSTER = 'rw';
 const STREAM = `ORDO_REPL_${CLUSTER}_main`;
 /** Each node writes every INTERVAL ms: ~10 writes/s in all. Every write is checked against the stream's last sequence (conflictScope 'stream'), so a node behind a slow link loses the race to the others — at 150 ms of added latency and 20 writes/s node a starved (no commit in 60 s); the latency phase is sized below that. */
 const INTERVAL = 300;
+
+/** The first line a NATS server sends on `port` ('' when the connection closes first or nothing comes in 2 s). */
+function firstLine(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port });
+    let text = '';
+    const done = (): void => {
+      clearTimeout(t);
+      s.destroy();
+      resolve(text.split('\r\n')[0] ?? '');
+    };
+    const t = setTimeout(done, 2000);
+    s.on('data', (b) => {
+      text += b.toString();
+      if (text.includes('\r\n')) done();
+    });
+    s.on('error', done);
+    s.on('close', done);
+  });
+}
 
 interface Outcome {
   id: string;
@@ -63,6 +84,10 @@ describe('real-world tier: 3 Ordo nodes on a 3-server NATS cluster, a server kil
     // node a reaches the cluster only through the proxy in front of n1 (it learns the others
     // from the cluster's INFO, as a real client does, and fails over to them when cut off)
     proxy = await startFaultProxy({ targetPort: c.server('n1').server.port, seed: 11 });
+    // the path node a will use answers before a is started (a failure here names the hop: n1
+    // itself, or the proxy in front of it — not a minute of node a's retries)
+    await waitFor(async () => (await firstLine(c.server('n1').server.port)).startsWith('INFO ') || undefined, `n1 (port ${c.server('n1').server.port}) sends INFO`, 10_000, 100);
+    await waitFor(async () => (await firstLine(proxy.port)).startsWith('INFO ') || undefined, `n1's INFO through the proxy (port ${proxy.port})`, 10_000, 100);
     const a = spawn('a', [proxy.url], 'a');
     const b = spawn('b', [c.server('n2').url, c.server('n3').url], 'b');
     const cc = spawn('c', [c.server('n3').url, c.server('n2').url], 'c');

@@ -325,10 +325,16 @@ export class GroupCommit {
       return;
     }
     this.apply(batch, built);
+    this.deliver(batch, built);
+  }
+
+  /** Sends an applied batch's changes to the change feed, then settles its commits (`e`: rejected with it, applied all the same). */
+  private deliver(batch: readonly Pending[], built: BuiltBatch, e?: StoreError): void {
     for (let i = 0; i < batch.length; i++) {
       const p = batch[i]!;
       this.h.emit(p.ops, built.changes[i]!);
-      p.resolve();
+      if (e) p.reject(e);
+      else p.resolve();
     }
   }
 
@@ -347,11 +353,7 @@ export class GroupCommit {
     s.env.logger.error({ report: 'store_commit_indeterminate', dir: s.dir, commits: batch.length, outcome: e.outcome, err: e }, durable === true ? 'store commit durable but its watermark failed; applied, store failed' : 'store commit outcome unknown; store failed');
     if (durable === true) {
       this.apply(batch, built);
-      for (let i = 0; i < batch.length; i++) {
-        const p = batch[i]!;
-        this.h.emit(p.ops, built.changes[i]!);
-        p.reject(e);
-      }
+      this.deliver(batch, built, e);
     } else {
       this.releasePending(batch);
       for (const p of batch) p.reject(e);

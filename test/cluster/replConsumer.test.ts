@@ -12,7 +12,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { ReplConsumer } from '../../src/cluster/replConsumer.ts';
 import { natsTransport } from '../../src/env/natsTransport.ts';
 import { NatsCluster } from '../harness/natsCluster.ts';
-import { waitFor } from '../harness/nats.ts';
+import { waitFor, HARNESS_WAIT_MS } from '../harness/nats.ts';
 import { realTimeEnv } from './helpers.ts';
 
 describe('ReplConsumer on a 3-server cluster', () => {
@@ -64,11 +64,11 @@ describe('ReplConsumer on a 3-server cluster', () => {
     // picks one of the stream's peers at random, so re-create it until it lands there.
     const placedHome = async (): Promise<boolean> => {
       const name = await consumer!.consumerName();
-      const leader = await waitFor(async () => (await c.consumers('RC')).find((x) => x.name === name)?.leader, `consumer ${name} placed`, 20_000, 50);
+      const leader = await waitFor(async () => (await c.consumers('RC')).find((x) => x.name === name)?.leader, `consumer ${name} placed`, HARNESS_WAIT_MS, 50);
       return leader === home.name;
     };
     await consumer.start();
-    await waitFor(() => got.length === 5, 'the first 5 messages', 20_000);
+    await waitFor(() => got.length === 5, 'the first 5 messages');
     for (let i = 0; !(await placedHome()); i++) {
       expect(i, 'the consumer never landed on the home server').toBeLessThan(40);
       await consumer.start();

@@ -9,7 +9,7 @@ import { createRealNatsConnector } from '../../src/env/nats.ts';
 import { JS_API_CODES, TransportError, type ClusterTransport, type TransportKvEntry, type TransportKvWatch } from '../../src/env/transport.ts';
 import { SimNats } from '../../src/chaos/simNats.ts';
 import { Simulation } from '../../src/chaos/simulation.ts';
-import { NatsServer, cleanup, waitFor } from '../harness/nats.ts';
+import { NatsServer, cleanup, waitFor, HARNESS_WAIT_MS } from '../harness/nats.ts';
 
 /** What a case needs from a side: connect, let time pass, restart the server, turn JetStream off. */
 interface Side {
@@ -41,7 +41,7 @@ async function realSide(): Promise<Side> {
   return {
     connect: (name, o) => connect(ns.url, name, o),
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-    eventually: async (cond, what, ms = 10_000) => void (await waitFor(async () => (await cond()) || undefined, what, ms)),
+    eventually: async (cond, what, ms = HARNESS_WAIT_MS) => void (await waitFor(async () => (await cond()) || undefined, what, ms)),
     restart: () => ns.restart(),
     connectNoJetStream: async (name) => {
       noJs ??= await NatsServer.start({ jetstream: false });
@@ -415,12 +415,12 @@ function contract(label: string, make: () => Promise<Side>): void {
       const w = collect(await kv.watch({ include: 'last' }));
       await side.eventually(() => w.seen.length >= 1, 'initial');
       await side.restart();
-      await side.eventually(() => events.includes('reconnect'), 'reconnect', 15_000);
+      await side.eventually(() => events.includes('reconnect'), 'reconnect', 30_000);
       expect(events.indexOf('disconnect')).toBeGreaterThanOrEqual(0);
       expect(events.indexOf('disconnect')).toBeLessThan(events.indexOf('reconnect'));
-      await side.eventually(async () => (await kv.get('k').catch(() => null))?.string() === 'before', 'data after restart', 15_000);
-      await side.eventually(async () => (await kv.put('k', 'after').then(() => true, () => false)), 'a put after restart', 15_000);
-      await side.eventually(() => w.seen.includes('PUT k=after'), 'watch resumed', 15_000);
+      await side.eventually(async () => (await kv.get('k').catch(() => null))?.string() === 'before', 'data after restart', 30_000);
+      await side.eventually(async () => (await kv.put('k', 'after').then(() => true, () => false)), 'a put after restart', 30_000);
+      await side.eventually(() => w.seen.includes('PUT k=after'), 'watch resumed', 30_000);
       expect(w.seen[0]).toBe('PUT k=before');
       await c.close();
     });

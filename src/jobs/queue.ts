@@ -3,8 +3,9 @@
  * runs them, and records each outcome in the store — with the worker's effects in the same
  * transaction. A store failure never throws out of here: claims are retried on the next poll,
  * finished outcomes are kept (their slot stays taken) and written again until the store takes
- * them. A commit whose outcome is unknown (`ORDO_REPL_INDETERMINATE`) is settled first, never
- * taken for "nothing written" (see uncertain.ts).
+ * them. A commit whose outcome is unknown (`ORDO_REPL_INDETERMINATE`, or the store's
+ * `ORDO_STORE_COMMIT_INDETERMINATE`) is settled first, never taken for "nothing written" (see
+ * uncertain.ts).
  *
  * @internal Built by the runner.
  */
@@ -18,7 +19,7 @@ import { changeOf, isFailure } from './outcome.ts';
 import { slotToken, type SlotsChange } from './slots.ts';
 import { JOB_TABLES, toJob } from './tables.ts';
 import type { Job, JobOutcome, WorkerDef } from './types.ts';
-import { isIndeterminate, settlementOf, until, type IndeterminateCommit } from './uncertain.ts';
+import { isIndeterminate, isStoreIndeterminate, settlementOf, until, type IndeterminateCommit } from './uncertain.ts';
 import { DRAIN_GRACE_MS, LazyAbort, ORPHAN_WATCH_MS, type Finishing, type QueueHooks, type QueueOptions, type Running } from './queueTypes.ts';
 
 export class Queue {
@@ -435,6 +436,7 @@ export class Queue {
     let taking: readonly string[] = [];
     const seen: Seen<{ results: Array<'done' | 'fenced'>; claimed: Job[] }> = {};
     let out: { results: Array<'done' | 'fenced' | undefined>; claimed: Job[] };
+    let unsettled: unknown;
     try {
       out = await this.serial(() => {
         release = [...carried.map((b) => b.r.token), ...this.takeReleases()];
@@ -456,6 +458,8 @@ export class Queue {
         // not shown yet is not proof of not landed (this node may apply it later)
         this.watch(claimed.filter((j) => !got.includes(j)));
         out = { results, claimed: got };
+        // the store's own unknown: not written here, maybe on disk (its reopen settles it)
+        if (isStoreIndeterminate(err)) unsettled = err;
       } else {
         this.untake(taking);
         this.giveBackLater(release);
@@ -470,7 +474,7 @@ export class Queue {
       const res = out.results[i];
       if (res) return b.done(res);
       b.r.carried = false;
-      b.failed(new JobsCompletionLostError(b.r.job.id, b.r.job.attempt));
+      b.failed(unsettled ?? new JobsCompletionLostError(b.r.job.id, b.r.job.attempt));
     });
     // the carried slots pass to the jobs claimed in the same commit; the others free when their perform ends
     for (const b of batch) if (b.r.carried && b.r.settled) this.free(b.r);

@@ -6,7 +6,7 @@ import { cancelJob, insertMany, retryJob, setPaused } from './engine.ts';
 import { Batcher } from './batcher.ts';
 import { serveAdmin, serveAdminSocket } from './admin.ts';
 import type { HttpServerHandle } from '../env/index.ts';
-import { JobsCancelledError, JobsConfigError, JobsStoppedError, JobsStoreError, JobsUnknownWorkerError } from './errors.ts';
+import { JobsCancelledError, JobsCommitIndeterminateError, JobsConfigError, JobsStoppedError, JobsStoreError, JobsUnknownWorkerError } from './errors.ts';
 import { cronPlugin, type ParsedCron } from './cronPlugin.ts';
 import { createLocalNotifier, createNatsNotifier, type JobSignal, type Notifier, type NotifierHealth } from './notifier.ts';
 import { lifelinePlugin, prunerPlugin, stagerPlugin, type Plugin, type PluginHooks } from './plugins.ts';
@@ -19,7 +19,7 @@ import { JOB_STATES } from './types.ts';
 import { buildJob } from './buildJob.ts';
 import { validateRunnerConfig, type JobRunnerConfig, type NormalConfig } from './config.ts';
 import { Reservoir, jobsPrometheus, type JobsMetrics } from './metrics.ts';
-import { isIndeterminate, type Settled } from './uncertain.ts';
+import { isIndeterminate, isStoreIndeterminate, type Settled } from './uncertain.ts';
 
 /** The runner's health: `degraded` while the store fails or the notifier is isolated — never a crash. */
 export interface JobsHealth {
@@ -86,7 +86,8 @@ export class JobRunner {
     this.env = env;
     this.store = store;
     this.cfg = cfg;
-    this.inserter = new Batcher((items) => this.insert(items));
+    // a batch that may have landed is never inserted again item by item (a job would exist twice)
+    this.inserter = new Batcher((items) => this.insert(items), 1000, (err) => !isIndeterminate(err));
     for (const t of Object.values(JOB_TABLES)) if (!store.tableDef(t)) throw new JobsConfigError('store', t, 'the store lacks the job tables: add jobTables() to its tables');
     const conn = cluster?.connection;
     this.conn = conn;
@@ -273,7 +274,11 @@ export class JobRunner {
   /**
    * Inserts a job of `worker` with `args` (typed by the worker). Resolves once it is stored;
    * `conflict: true` when a unique duplicate (or a job with the same `id`) exists — that job is
-   * returned. Rejects with `ORDO_JOBS_STORE` when the store refuses the write (nothing stored).
+   * returned. Rejects with `ORDO_JOBS_STORE` when the store refuses the write (nothing stored),
+   * and with `ORDO_JOBS_COMMIT_INDETERMINATE` naming the job's id when the store's synced commit
+   * failed after its WAL write (`outcome: 'committed'`: the job is stored — never enqueue it
+   * again; `'unknown'`: once the store is reopened it may be there — enqueue again with
+   * `options.id` set to that id, which returns the stored one as a conflict if it is).
    */
   async enqueue<Args>(worker: WorkerDef<Args>, args: NoInfer<Args>, options: EnqueueOptions = {}): Promise<EnqueueResult<Args>> {
     if (this.state === 'stopped') throw new JobsStoppedError('enqueue');
@@ -287,8 +292,15 @@ export class JobRunner {
       return res as EnqueueResult<Args>;
     } catch (err) {
       this.storeFailed('enqueue', err);
+      if (isStoreIndeterminate(err)) throw new JobsCommitIndeterminateError('enqueue', [this.storedId(job, err.outcome)], err.outcome, { cause: err, queue: job.queue });
       throw new JobsStoreError('enqueue', { cause: err });
     }
+  }
+
+  /** The id an enqueue of unknown outcome stored (or may have): `job`'s own, or its unique duplicate's when the committed batch shows one. */
+  private storedId(job: Job, outcome: 'committed' | 'unknown'): string {
+    if (outcome !== 'committed' || job.uniqueKey === null || this.store.get(JOB_TABLES.jobs, job.id)) return job.id;
+    return (this.store.get(JOB_TABLES.unique, job.uniqueKey)?.['jobId'] as string | undefined) ?? job.id;
   }
 
   /**
@@ -322,27 +334,46 @@ export class JobRunner {
 
   /** Cancels a job; a running one is aborted on whichever node runs it. */
   async cancel(id: string): Promise<{ ok: true; was: JobState } | { ok: false; error: 'not_found' | 'final' }> {
-    const r = await cancelJob(this.store, id, this.env.clock.now());
+    const r = await this.settled('cancel', [id], undefined, () => cancelJob(this.store, id, this.env.clock.now()), () => {
+      // committed: a running job's runner elsewhere is told all the same (this node's abort comes from the change feed)
+      if (this.get(id)?.state === 'cancelled') this.notifier.publish('signal', { type: 'cancel', id });
+    });
     if (r.ok && r.was === 'executing') this.notifier.publish('signal', { type: 'cancel', id });
     return r.ok ? { ok: true, was: r.was } : r;
   }
 
   /** Makes a job available now (a discarded one gets one more attempt). */
   async retry(id: string): Promise<{ ok: true } | { ok: false; error: 'not_found' | 'executing' | 'available' }> {
-    const r = await retryJob(this.store, id, this.env.clock.now());
+    const r = await this.settled('retry', [id], undefined, () => retryJob(this.store, id, this.env.clock.now()));
     return r.ok ? { ok: true } : r;
   }
 
   /** Pauses a queue on every node (stored: survives restarts). Running jobs finish. */
   async pause(queue: string): Promise<void> {
     this.knownQueue(queue);
-    await setPaused(this.store, queue, true);
+    await this.settled('pause', [], queue, () => setPaused(this.store, queue, true));
   }
 
   /** Resumes a paused queue on every node. */
   async resume(queue: string): Promise<void> {
     this.knownQueue(queue);
-    await setPaused(this.store, queue, false);
+    await this.settled('resume', [], queue, () => setPaused(this.store, queue, false));
+  }
+
+  /**
+   * Runs an admin write; one the store reports as `ORDO_STORE_COMMIT_INDETERMINATE` rejects
+   * with `ORDO_JOBS_COMMIT_INDETERMINATE` naming what it wrote (`committed`: `onCommitted` runs
+   * first — the change is applied), so a caller never repeats it as if nothing happened.
+   */
+  private async settled<T>(operation: string, ids: readonly string[], queue: string | undefined, write: () => Promise<T>, onCommitted?: () => void): Promise<T> {
+    try {
+      return await write();
+    } catch (err) {
+      if (!isStoreIndeterminate(err)) throw err;
+      this.storeFailed(operation, err);
+      if (err.outcome === 'committed') onCommitted?.();
+      throw new JobsCommitIndeterminateError(operation, ids, err.outcome, { cause: err, ...(queue !== undefined ? { queue } : {}) });
+    }
   }
 
   /** Sets a queue's concurrency limit on this node (`all`: on every node, through the notifier). */
@@ -395,7 +426,9 @@ export class JobRunner {
 
   /** A commit's outcome is unknown (`ORDO_REPL_INDETERMINATE`): degraded until it settles; the returned function says how. */
   private uncertain(operation: string, err: unknown): (outcome: Settled) => void {
-    this.m.storeErrors++;
+    // the store's own has failed the store: degraded until a write succeeds again (the probe)
+    if (isStoreIndeterminate(err)) this.storeFailed(operation, err);
+    else this.m.storeErrors++;
     this.unsettled.set(operation, (this.unsettled.get(operation) ?? 0) + 1);
     this.env.logger.warn({ report: 'jobs_commit_unknown', operation, err }, 'a job commit ended with an unknown outcome: waiting for its settlement before giving anything back');
     this.report();

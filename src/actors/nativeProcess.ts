@@ -57,7 +57,10 @@ export class NativeProcess extends Process {
         this.head = 0;
       }
       try {
-        await this.behaviour.handle(message);
+        // A handler that finished in this turn (a restart whose child was ready at once) is
+        // not awaited: the next message is taken at once, in the same order.
+        const pending = this.behaviour.handle(message);
+        if (pending !== undefined) await pending;
       } catch (e) {
         this.exit(e);
       }

@@ -68,7 +68,11 @@ function startContext(spec: NormalizedChildSpec, c: SpawnChildContext, child?: P
     args: c.args,
     services: c.services,
     onChange: c.onChange,
-    spawn: (machine, options = {}) => kernel.spawn(machine, { startTimeoutMs: spec.startTimeoutMs, ...options, link: self }),
+    // Method shorthand, not a named arrow: under esbuild's keepNames (tsx) a named arrow has its
+    // name redefined at every start (one `__name` call per start and restart).
+    spawn(machine, options = {}) {
+      return kernel.spawn(machine, { startTimeoutMs: spec.startTimeoutMs, ...options, link: self });
+    },
   };
   if (child !== undefined) ctx.self = child;
   return ctx;

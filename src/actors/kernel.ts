@@ -77,17 +77,27 @@ export class Kernel {
    * failed, or timed out. See docs/child-protocol.md.
    */
   spawn(machine: AnyStateMachine, options: SpawnMachineOptions = {}): Promise<StartResult> {
+    const r = this._spawnNow(machine, options);
+    return r instanceof Promise ? r : Promise.resolve(r);
+  }
+
+  /**
+   * @internal `spawn`, returning the start result itself when the start settled while it ran
+   * (a machine ready, ignored or failed at once), else a promise of it (the supervisor's
+   * synchronous restart path; `spawn` wraps it for everyone else).
+   */
+  _spawnNow(machine: AnyStateMachine, options: SpawnMachineOptions = {}): StartResult | Promise<StartResult> {
     const bad = badSpawnOption(options);
-    if (bad) return Promise.resolve({ status: 'error', error: bad });
+    if (bad) return { status: 'error', error: bad };
     if (options.name !== undefined) {
       const holder = this.names.get(options.name);
-      if (holder) return Promise.resolve({ status: 'already_started', pid: holder.pid });
+      if (holder) return { status: 'already_started', pid: holder.pid };
     }
     const proc = new MachineProcess(this, this._newPid(), machine, options);
     this.processes.set(proc.pid.id, proc);
     if (options.name !== undefined) this.bindName(options.name, proc);
     if (options.link) this.linkProcs(proc, options.link);
-    return proc.start();
+    return proc.startNow();
   }
 
   /**

@@ -71,14 +71,24 @@ export class MachineProcess extends Process {
 
   /** Starts the actor; resolves when it is ready, ignored, failed, or timed out. */
   start(): Promise<StartResult> {
+    const r = this.startNow();
+    return r instanceof Promise ? r : Promise.resolve(r);
+  }
+
+  /**
+   * Starts the actor: the outcome itself when the start settled while it ran (ready, ignored or
+   * failed at once — no promise made), else a promise of it. A supervisor restarting a child
+   * that is ready at once carries on in the same turn.
+   */
+  startNow(): StartResult | Promise<StartResult> {
     // Already gone (e.g. spawned linked to a dead parent: the `noproc` exit signal ended it).
-    if (!this.alive) return Promise.resolve({ status: 'error', error: new StartExitError(this.pid, this.exitReason) });
+    if (!this.alive) return { status: 'error', error: new StartExitError(this.pid, this.exitReason) };
     this.startOpen = true;
     this.begin();
     if (!this.startOpen) {
       const r = this.startOutcome!;
       this.startOutcome = undefined;
-      return Promise.resolve(r);
+      return r;
     }
     return new Promise<StartResult>((resolve) => (this.resolveStart = resolve));
   }

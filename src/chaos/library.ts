@@ -26,6 +26,16 @@ export interface SimChildInput {
   readonly abandon?: ((db: KvDb | undefined) => void) | undefined;
 }
 
+/** The events of {@link simChildMachine}: the kernel's stop, its own timers and its database's settlings. */
+type SimChildEvent =
+  | { type: 'ordo.stop'; reason?: unknown }
+  | { type: 'crash' }
+  | { type: 'write' }
+  | { type: 'started' }
+  | { type: 'opened'; db: KvDb }
+  | { type: 'openFailed'; error: unknown }
+  | { type: 'closed' };
+
 interface Ctx {
   readonly input: SimChildInput;
   /** The armed timers of the `timers` actor: a crash clears them itself (xstate leaves an errored actor's invoked children running). */
@@ -41,15 +51,6 @@ function disarm(env: Env, armed: Ctx['armed']): void {
   armed.crash = armed.tick = undefined;
 }
 
-/** Waits `ms` on the Env's clock; an abort (the invoking state was left) clears the timer. */
-function sleep(env: Env, ms: number, signal: AbortSignal): Promise<void> {
-  if (ms <= 0) return Promise.resolve();
-  return new Promise((resolve) => {
-    const t = env.clock.setTimeout(() => resolve(), ms);
-    signal.addEventListener('abort', () => env.clock.clearTimeout(t), { once: true });
-  });
-}
-
 /**
  * The chaos library's generic child: uses its dependencies as it starts (each use goes to the
  * trace, so an oracle can check the provider was ready), becomes ready after `startMs`
@@ -58,28 +59,10 @@ function sleep(env: Env, ms: number, signal: AbortSignal): Promise<void> {
  * before it ends. Its service is `{ provider: id }`.
  */
 export const simChildMachine = setup({
-  types: { input: {} as SimChildInput, context: {} as Ctx, events: {} as { type: 'ordo.stop'; reason?: unknown } | { type: 'crash' } | { type: 'write' } | { type: 'started' } },
+  types: { input: {} as SimChildInput, context: {} as Ctx, events: {} as SimChildEvent },
   actors: {
-    boot: fromPromise<KvDb | undefined, SimChildInput>(async ({ input, signal }) => {
-      for (const [name, value] of Object.entries(input.deps)) input.probe('dep.use', { child: input.id, dep: name, provided: value !== undefined });
-      await sleep(input.env, input.startMs, signal);
-      if (signal.aborted) return undefined;
-      if (input.kvDir === undefined) return undefined;
-      const kv = input.env.io.kv;
-      if (!kv) throw new Error('no kv adapter in this env');
-      const db = await kv.open(input.kvDir, { columns: ['data'], createIfMissing: true });
-      if (signal.aborted) {
-        await db.close(); // stopped while opening: nobody owns this handle
-        return undefined;
-      }
-      return db;
-    }),
     write: fromPromise<void, { db: KvDb; n: number; id: string }>(async ({ input }) => {
       await input.db.write([{ type: 'put', column: 'data', key: Buffer.from(`${input.id}:${input.n}`), value: Buffer.from(String(input.n)) }], { sync: true });
-    }),
-    halt: fromPromise<void, { db: KvDb | undefined; env: Env; stopMs: number }>(async ({ input, signal }) => {
-      await sleep(input.env, input.stopMs, signal);
-      await input.db?.close();
     }),
     /** The child's own timers, on the Env's clock (a crash after `crashAfterMs`, a write every `writeEveryMs`). */
     timers: fromCallback<{ type: 'crash' } | { type: 'write' }, { env: Env; crashAfterMs: number | undefined; writeEveryMs: number | undefined; armed: Ctx['armed'] }>(({ input, sendBack }) => {
@@ -99,19 +82,54 @@ export const simChildMachine = setup({
   },
   actions: {
     /**
-     * Booting without a database: records each dependency use and arms the start delay (a delayed
-     * `started` on the Env's clock, which the kernel's scheduler cancels if the actor is stopped).
-     * A start at once arms nothing (booting's eventless transition takes it); a database child's
-     * boot actor does both itself.
+     * Booting: records each dependency use and arms the start delay (a delayed `started` on the
+     * Env's clock, which the kernel's scheduler cancels if the actor is stopped). A start at once
+     * arms nothing (booting's eventless transitions take it).
      */
     arm: enqueueActions(({ context, enqueue }) => {
       const { input } = context;
-      if (input.kvDir !== undefined) return;
       for (const name in input.deps) input.probe('dep.use', { child: input.id, dep: name, provided: input.deps[name] !== undefined });
       if (input.startMs > 0) enqueue.raise({ type: 'started' }, { id: 'start', delay: input.startMs });
     }),
+    /**
+     * Opening the database (entering `opening`): its settling comes back as `opened` or
+     * `openFailed`. Left before it settles (a stop, a kill): nobody owns the handle, closed.
+     */
+    openDb: ({ context, self }) => {
+      const { input } = context;
+      const kv = input.env.io.kv;
+      let opening: Promise<KvDb>;
+      try {
+        opening = kv ? kv.open(input.kvDir!, { columns: ['data'], createIfMissing: true }) : Promise.reject(new Error('no kv adapter in this env'));
+      } catch (e) {
+        opening = Promise.reject(e);
+      }
+      opening.then(
+        (db) => {
+          const snap = self.getSnapshot();
+          if (snap.status === 'active' && snap.value === 'opening') self.send({ type: 'opened', db });
+          else db.close().catch(() => undefined); // stopped while opening
+        },
+        (error: unknown) => {
+          if (self.getSnapshot().status === 'active') self.send({ type: 'openFailed', error });
+        },
+      );
+    },
+    /** Closing the database after the stop delay: `closed` when it settled either way. */
+    closeDb: ({ context, self }) => {
+      const done = (): void => {
+        if (self.getSnapshot().status === 'active') self.send({ type: 'closed' });
+      };
+      let closing: Promise<void>;
+      try {
+        closing = context.db!.close();
+      } catch (e) {
+        closing = Promise.reject(e);
+      }
+      closing.then(done, done);
+    },
     provide: assign({ db: undefined, service: ({ context }) => ({ provider: context.input.id }) }),
-    opened: assign({ db: ({ event }) => (event as { output?: KvDb }).output, service: ({ context }) => ({ provider: context.input.id }) }),
+    opened: assign({ db: ({ event }) => (event as { db?: KvDb }).db, service: ({ context }) => ({ provider: context.input.id }) }),
     crash: ({ context }) => {
       disarm(context.input.env, context.armed);
       context.input.abandon?.(context.db);
@@ -122,19 +140,23 @@ export const simChildMachine = setup({
     stopMs: ({ context }) => context.input.stopMs,
   },
   guards: {
-    /** Boots by opening a database (an invoked promise); otherwise booting is only a delay. */
+    /** Boots by opening a database (after the start delay); otherwise booting is only a delay. */
     opensDb: ({ context }) => context.input.kvDir !== undefined,
+    /** Opens a database at once (no start delay). */
+    opensDbAtOnce: ({ context }) => context.input.kvDir !== undefined && !(context.input.startMs > 0),
     startsAtOnce: ({ context }) => !(context.input.startMs > 0),
     /** A start at once of a child with timers. */
     timedAtOnce: ({ context }) => !(context.input.startMs > 0) && context.input.crashAfterMs !== undefined,
     /** Stopping without a database to close is only a delay (no invoked actor). */
     holdsDb: ({ context }) => context.db !== undefined,
     stopsAtOnce: ({ context }) => !(context.input.stopMs > 0),
+    /** Holds a database and stops at once: straight to closing it. */
+    closesAtOnce: ({ context }) => context.db !== undefined && !(context.input.stopMs > 0),
     // Timers only when there is something to time: an idle child arms none (xstate's own
     // delayed events would arm one per `after` even when its guard is false).
     timed: ({ context }) => context.input.crashAfterMs !== undefined,
-    /** Opened a database (the boot actor's output, not yet in context): timed when it crashes or writes. */
-    timedWithDb: ({ context, event }) => context.input.crashAfterMs !== undefined || ((event as { output?: unknown }).output !== undefined && (context.input.writeEveryMs ?? 0) > 0),
+    /** Opened a database (the `opened` event's, not yet in context): timed when it crashes or writes. */
+    timedWithDb: ({ context, event }) => context.input.crashAfterMs !== undefined || ((event as { db?: unknown }).db !== undefined && (context.input.writeEveryMs ?? 0) > 0),
   },
 }).createMachine({
   id: 'simChild',
@@ -147,17 +169,19 @@ export const simChildMachine = setup({
   // Only the timed run is nested, `running.timed` (its timers actor spans `idle` and
   // `writing`); a crash report names the state it crashed in, `{ running: { timed: 'idle' } }`.
   states: {
-    // Without a database, booting is a delayed `started` (no invoked promise actor per
-    // incarnation: each one is a whole actor and an AbortController per start).
+    // Booting is a delayed `started`, and a database child's opening and closing are actions
+    // whose promises report back as events: no invoked promise actor per incarnation (each is a
+    // whole actor and an AbortController per start).
     booting: {
       entry: 'arm',
       always: [
-        { guard: 'opensDb', target: 'opening' },
+        { guard: 'opensDbAtOnce', target: 'opening' },
         { guard: 'timedAtOnce', target: 'running.timed', actions: 'provide' },
         { guard: 'startsAtOnce', target: 'quiet', actions: 'provide' },
       ],
       on: {
         started: [
+          { guard: 'opensDb', target: 'opening' },
           { guard: 'timed', target: 'running.timed', actions: 'provide' },
           { target: 'quiet', actions: 'provide' },
         ],
@@ -165,22 +189,22 @@ export const simChildMachine = setup({
       },
     },
     opening: {
-      invoke: {
-        src: 'boot',
-        input: ({ context }) => context.input,
-        onDone: [
+      entry: 'openDb',
+      on: {
+        opened: [
           { guard: 'timedWithDb', target: 'running.timed', actions: 'opened' },
           { target: 'quiet', actions: 'opened' },
         ],
-        onError: { target: 'failed' },
+        openFailed: 'failed',
+        'ordo.stop': 'stopped',
       },
-      on: { 'ordo.stop': 'stopped' },
     },
     /** Running with nothing to time (no crash due, no writes). */
     quiet: {
       tags: ['ready'],
       on: {
         'ordo.stop': [
+          { guard: 'closesAtOnce', target: 'releasing' },
           { guard: 'holdsDb', target: 'closing' },
           { guard: 'stopsAtOnce', target: 'stopped' },
           { target: 'stopping' },
@@ -212,6 +236,7 @@ export const simChildMachine = setup({
       },
       on: {
         'ordo.stop': [
+          { guard: 'closesAtOnce', target: 'releasing' },
           { guard: 'holdsDb', target: 'closing' },
           { guard: 'stopsAtOnce', target: 'stopped' },
           { target: 'stopping' },
@@ -219,14 +244,9 @@ export const simChildMachine = setup({
       },
     },
     stopping: { after: { stopMs: 'stopped' } },
-    closing: {
-      invoke: {
-        src: 'halt',
-        input: ({ context }) => ({ db: context.db, env: context.input.env, stopMs: context.input.stopMs }),
-        onDone: 'stopped',
-        onError: 'stopped',
-      },
-    },
+    /** The stop delay, then the database is closed (a kill in between leaves it open, as before). */
+    closing: { after: { stopMs: 'releasing' } },
+    releasing: { entry: 'closeDb', on: { closed: 'stopped' } },
     stopped: { type: 'final' },
     failed: { type: 'final', output: ({ event }) => ({ reason: (event as { error?: unknown }).error ?? 'boot_failed' }) },
   },

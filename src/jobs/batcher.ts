@@ -2,7 +2,8 @@
  * Coalesces the calls made in one microtask turn into one store transaction (the store's group
  * commit already writes a turn's commits in one batch; this also makes them one commit: one
  * transaction, one change-log record). If the shared transaction fails, each item is retried
- * alone, so one bad item never fails its neighbours.
+ * alone, so one bad item never fails its neighbours — unless `retryAlone(err)` says no (a commit
+ * that may have landed is never repeated blindly: each item rejects with its error).
  *
  * @internal
  */
@@ -11,10 +12,12 @@ export class Batcher<I, R> {
   private scheduled = false;
   private readonly run: (items: readonly I[]) => Promise<R[]>;
   private readonly max: number;
+  private readonly retryAlone: (err: unknown) => boolean;
 
-  constructor(run: (items: readonly I[]) => Promise<R[]>, max = 1000) {
+  constructor(run: (items: readonly I[]) => Promise<R[]>, max = 1000, retryAlone: (err: unknown) => boolean = () => true) {
     this.run = run;
     this.max = max;
+    this.retryAlone = retryAlone;
   }
 
   add(item: I): Promise<R> {
@@ -36,7 +39,7 @@ export class Batcher<I, R> {
     this.run(batch.map((b) => b.item)).then(
       (rs) => batch.forEach((b, i) => b.resolve(rs[i]!)),
       (err) => {
-        if (batch.length === 1) return batch[0]!.reject(err);
+        if (batch.length === 1 || !this.retryAlone(err)) return batch.forEach((b) => b.reject(err));
         for (const b of batch) this.run([b.item]).then((rs) => b.resolve(rs[0]!), b.reject);
       },
     );

@@ -123,6 +123,37 @@ export class JobsCompletionLostError extends JobsError {
   }
 }
 
+/**
+ * A job write whose store commit ended with `ORDO_STORE_COMMIT_INDETERMINATE`: the store has
+ * failed and must be reopened, and the write is not "not done". `outcome: 'committed'` — it
+ * is durable and applied: the jobs named exist (`runner.get(id)`), do not enqueue them again;
+ * `'unknown'` — they may exist: once the store is reopened, look them up, or enqueue again
+ * with `options.id` set to the id named (an existing id is returned as a conflict, never
+ * stored twice).
+ */
+export class JobsCommitIndeterminateError extends JobsError {
+  readonly code = 'ORDO_JOBS_COMMIT_INDETERMINATE' as const;
+  /** The runner call: `enqueue`, `cancel`, `retry`, `pause`, `resume`. */
+  readonly operation: string;
+  /** The jobs the write stored (or may have stored) or changed; empty for a queue's flag. */
+  readonly jobIds: readonly string[];
+  /** The queue, for `pause` / `resume` (and an enqueue's queue). */
+  readonly queue: string | undefined;
+  /** What the store knows of the commit. */
+  readonly outcome: 'committed' | 'unknown';
+  constructor(operation: string, jobIds: readonly string[], outcome: 'committed' | 'unknown', options: { cause: unknown; queue?: string }) {
+    const what = jobIds.length > 0 ? `job${jobIds.length > 1 ? 's' : ''} ${jobIds.join(', ')}` : `queue ${options.queue ?? '?'}`;
+    const advice = outcome === 'committed'
+      ? `${operation} is durable and applied (${what}); its proof could not be written, the store failed and must be reopened; do not repeat it`
+      : `${operation} may or may not be stored (${what}); the store failed and must be reopened; then look ${jobIds.length > 0 ? 'the job up, or enqueue again with options.id set to its id (idempotent)' : 'it up'} — never repeat it blindly`;
+    super(`job store ${advice}`, options);
+    this.operation = operation;
+    this.jobIds = jobIds;
+    this.queue = options.queue;
+    this.outcome = outcome;
+  }
+}
+
 function safeJson(v: unknown): string {
   try {
     return JSON.stringify(v) ?? String(v);

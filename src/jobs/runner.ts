@@ -6,32 +6,22 @@ import { cancelJob, insertMany, retryJob, setPaused } from './engine.ts';
 import { Batcher } from './batcher.ts';
 import { serveAdmin, serveAdminSocket } from './admin.ts';
 import type { HttpServerHandle } from '../env/index.ts';
-import { JobsCancelledError, JobsConfigError, JobsStoppedError, JobsStoreError, JobsUnknownWorkerError } from './errors.ts';
+import { JobsCancelledError, JobsCommitIndeterminateError, JobsConfigError, JobsStoppedError, JobsStoreError, JobsUnknownWorkerError } from './errors.ts';
 import { cronPlugin, type ParsedCron } from './cronPlugin.ts';
 import { createLocalNotifier, createNatsNotifier, type JobSignal, type Notifier, type NotifierHealth } from './notifier.ts';
 import { lifelinePlugin, prunerPlugin, stagerPlugin, type Plugin, type PluginHooks } from './plugins.ts';
 import { Queue } from './queue.ts';
 import { runnerWithLeftovers } from './leftovers.ts';
 import { heldSum, slotsTaken } from './slots.ts';
-import { JOB_TABLES, laneRange, toJob } from './tables.ts';
+import { JOB_TABLES, countJobs, listJobs, toJob } from './tables.ts';
 import type { EnqueueOptions, EnqueueResult, Job, JobState, WorkerDef } from './types.ts';
-import { JOB_STATES } from './types.ts';
 import { buildJob } from './buildJob.ts';
 import { validateRunnerConfig, type JobRunnerConfig, type NormalConfig } from './config.ts';
 import { Reservoir, jobsPrometheus, type JobsMetrics } from './metrics.ts';
-import { isIndeterminate, type Settled } from './uncertain.ts';
+import { isIndeterminate, isStoreIndeterminate } from './uncertain.ts';
+import { RunnerHealth, type JobsHealth } from './runnerHealth.ts';
 
-/** The runner's health: `degraded` while the store fails or the notifier is isolated — never a crash. */
-export interface JobsHealth {
-  readonly status: 'starting' | 'ok' | 'degraded' | 'stopping' | 'stopped';
-  readonly node: string;
-  readonly leader: boolean;
-  readonly notifier: NotifierHealth;
-  /** Why degraded. */
-  readonly reasons: readonly string[];
-  readonly lastStoreError: { readonly operation: string; readonly code?: string; readonly message: string; readonly at: number } | undefined;
-  readonly queues: Readonly<Record<string, { readonly limit: number; readonly running: number; readonly paused: boolean; readonly globalLimit?: number; readonly globalRunning?: number }>>;
-}
+export type { JobsHealth } from './runnerHealth.ts';
 
 /** What the runner needs at start: the Env, the store, and in cluster mode the discovery and election services. */
 export interface JobRunnerInput {
@@ -71,14 +61,12 @@ export class JobRunner {
   private readonly leadership: Leadership | undefined;
   private readonly membership: Membership;
   private readonly offs: Array<() => void> = [];
-  private readonly healthListeners = new Set<(h: JobsHealth) => void>();
   private state: JobsHealth['status'] = 'starting';
   private leader = false;
   private pluginsRunning = false;
-  private storeError: JobsHealth['lastStoreError'];
   private pollTimer: TimerHandle | undefined;
   private readonly m = { started: 0, finished: {} as Record<string, number>, rescued: 0, pruned: 0, cronFired: 0, storeErrors: 0, start: new Reservoir(), duration: new Reservoir() };
-  private lastReported = '';
+  private readonly h: RunnerHealth;
   private readonly inserter: Batcher<{ job: Job; unique: WorkerDef['unique']; now: number; claimBy?: string }, EnqueueResult>;
 
   private constructor(input: JobRunnerInput, cfg: NormalConfig) {
@@ -86,7 +74,19 @@ export class JobRunner {
     this.env = env;
     this.store = store;
     this.cfg = cfg;
-    this.inserter = new Batcher((items) => this.insert(items));
+    // a batch that may have landed is never inserted again item by item (a job would exist twice)
+    this.h = new RunnerHealth({
+      env,
+      state: () => this.state,
+      notifier: () => this.notifier.health(),
+      adminError: () => this.adminError,
+      parts: () => this.healthParts(),
+      storeErrored: () => {
+        this.m.storeErrors++;
+        for (const q of this.queues.values()) q.pollIn(this.cfg.pollMs);
+      },
+    });
+    this.inserter = new Batcher((items) => this.insert(items), 1000, (err) => !isIndeterminate(err));
     for (const t of Object.values(JOB_TABLES)) if (!store.tableDef(t)) throw new JobsConfigError('store', t, 'the store lacks the job tables: add jobTables() to its tables');
     const conn = cluster?.connection;
     this.conn = conn;
@@ -209,7 +209,7 @@ export class JobRunner {
     this.pollTimer = this.env.clock.setTimeout(() => {
       if (this.state === 'stopping' || this.state === 'stopped') return;
       for (const q of this.queues.values()) q.dispatch();
-      if (this.storeError) this.probe();
+      if (this.h.storeError) this.probe();
       this.poll();
     }, this.cfg.pollMs);
   }
@@ -273,7 +273,11 @@ export class JobRunner {
   /**
    * Inserts a job of `worker` with `args` (typed by the worker). Resolves once it is stored;
    * `conflict: true` when a unique duplicate (or a job with the same `id`) exists — that job is
-   * returned. Rejects with `ORDO_JOBS_STORE` when the store refuses the write (nothing stored).
+   * returned. Rejects with `ORDO_JOBS_STORE` when the store refuses the write (nothing stored),
+   * and with `ORDO_JOBS_COMMIT_INDETERMINATE` naming the job's id when the store's synced commit
+   * failed after its WAL write (`outcome: 'committed'`: the job is stored — never enqueue it
+   * again; `'unknown'`: once the store is reopened it may be there — enqueue again with
+   * `options.id` set to that id, which returns the stored one as a conflict if it is).
    */
   async enqueue<Args>(worker: WorkerDef<Args>, args: NoInfer<Args>, options: EnqueueOptions = {}): Promise<EnqueueResult<Args>> {
     if (this.state === 'stopped') throw new JobsStoppedError('enqueue');
@@ -287,8 +291,15 @@ export class JobRunner {
       return res as EnqueueResult<Args>;
     } catch (err) {
       this.storeFailed('enqueue', err);
+      if (isStoreIndeterminate(err)) throw new JobsCommitIndeterminateError('enqueue', [this.storedId(job, err.outcome)], err.outcome, { cause: err, queue: job.queue });
       throw new JobsStoreError('enqueue', { cause: err });
     }
+  }
+
+  /** The id an enqueue of unknown outcome stored (or may have): `job`'s own, or its unique duplicate's when the committed batch shows one. */
+  private storedId(job: Job, outcome: 'committed' | 'unknown'): string {
+    if (outcome !== 'committed' || job.uniqueKey === null || this.store.get(JOB_TABLES.jobs, job.id)) return job.id;
+    return (this.store.get(JOB_TABLES.unique, job.uniqueKey)?.['jobId'] as string | undefined) ?? job.id;
   }
 
   /**
@@ -322,27 +333,46 @@ export class JobRunner {
 
   /** Cancels a job; a running one is aborted on whichever node runs it. */
   async cancel(id: string): Promise<{ ok: true; was: JobState } | { ok: false; error: 'not_found' | 'final' }> {
-    const r = await cancelJob(this.store, id, this.env.clock.now());
+    const r = await this.settled('cancel', [id], undefined, () => cancelJob(this.store, id, this.env.clock.now()), () => {
+      // committed: a running job's runner elsewhere is told all the same (this node's abort comes from the change feed)
+      if (this.get(id)?.state === 'cancelled') this.notifier.publish('signal', { type: 'cancel', id });
+    });
     if (r.ok && r.was === 'executing') this.notifier.publish('signal', { type: 'cancel', id });
     return r.ok ? { ok: true, was: r.was } : r;
   }
 
   /** Makes a job available now (a discarded one gets one more attempt). */
   async retry(id: string): Promise<{ ok: true } | { ok: false; error: 'not_found' | 'executing' | 'available' }> {
-    const r = await retryJob(this.store, id, this.env.clock.now());
+    const r = await this.settled('retry', [id], undefined, () => retryJob(this.store, id, this.env.clock.now()));
     return r.ok ? { ok: true } : r;
   }
 
   /** Pauses a queue on every node (stored: survives restarts). Running jobs finish. */
   async pause(queue: string): Promise<void> {
     this.knownQueue(queue);
-    await setPaused(this.store, queue, true);
+    await this.settled('pause', [], queue, () => setPaused(this.store, queue, true));
   }
 
   /** Resumes a paused queue on every node. */
   async resume(queue: string): Promise<void> {
     this.knownQueue(queue);
-    await setPaused(this.store, queue, false);
+    await this.settled('resume', [], queue, () => setPaused(this.store, queue, false));
+  }
+
+  /**
+   * Runs an admin write; one the store reports as `ORDO_STORE_COMMIT_INDETERMINATE` rejects
+   * with `ORDO_JOBS_COMMIT_INDETERMINATE` naming what it wrote (`committed`: `onCommitted` runs
+   * first — the change is applied), so a caller never repeats it as if nothing happened.
+   */
+  private async settled<T>(operation: string, ids: readonly string[], queue: string | undefined, write: () => Promise<T>, onCommitted?: () => void): Promise<T> {
+    try {
+      return await write();
+    } catch (err) {
+      if (!isStoreIndeterminate(err)) throw err;
+      this.storeFailed(operation, err);
+      if (err.outcome === 'committed') onCommitted?.();
+      throw new JobsCommitIndeterminateError(operation, ids, err.outcome, { cause: err, ...(queue !== undefined ? { queue } : {}) });
+    }
   }
 
   /** Sets a queue's concurrency limit on this node (`all`: on every node, through the notifier). */
@@ -368,101 +398,47 @@ export class JobRunner {
 
   /** Jobs in `state` (optionally of one queue), in lane order, at most `limit` (default 100). */
   list(o: { state?: JobState; queue?: string; limit?: number } = {}): Job[] {
-    const states = o.state ? [o.state] : JOB_STATES;
-    const out: Job[] = [];
-    const limit = o.limit ?? 100;
-    for (const s of states) {
-      const [from, to] = laneRange(s === 'available' && o.queue ? [s, o.queue] : [s]);
-      for (const r of this.store.indexRange(JOB_TABLES.jobs, 'lane', from, to)) {
-        if (out.length >= limit) return out;
-        if (!o.queue || r['queue'] === o.queue) out.push(toJob(r));
-      }
-    }
-    return out;
+    return listJobs(this.store, o);
   }
 
   private storeFailed(operation: string, err: unknown): void {
-    this.m.storeErrors++;
-    const e = err as { code?: string; message?: string };
-    this.storeError = { operation, ...(e?.code ? { code: e.code } : {}), message: String(e?.message ?? err), at: this.env.clock.now() };
-    if (this.reasons().join() !== this.lastReported) this.env.logger.warn({ report: 'jobs_store_failed', operation, err }, 'job store operation failed; retrying');
-    for (const q of this.queues.values()) q.pollIn(this.cfg.pollMs);
-    this.report();
-  }
-
-  /** Commits of unknown outcome being settled, by operation. */
-  private readonly unsettled = new Map<string, number>();
-
-  /** A commit's outcome is unknown (`ORDO_REPL_INDETERMINATE`): degraded until it settles; the returned function says how. */
-  private uncertain(operation: string, err: unknown): (outcome: Settled) => void {
-    this.m.storeErrors++;
-    this.unsettled.set(operation, (this.unsettled.get(operation) ?? 0) + 1);
-    this.env.logger.warn({ report: 'jobs_commit_unknown', operation, err }, 'a job commit ended with an unknown outcome: waiting for its settlement before giving anything back');
-    this.report();
-    let once = false;
-    return (outcome) => {
-      if (once) return;
-      once = true;
-      const n = (this.unsettled.get(operation) ?? 1) - 1;
-      if (n > 0) this.unsettled.set(operation, n);
-      else this.unsettled.delete(operation);
-      this.env.logger.info({ report: 'jobs_commit_settled', operation, outcome }, `a job commit of unknown outcome settled: ${outcome}`);
-      this.report();
-    };
+    this.h.storeFailed(operation, err);
   }
 
   private storeOk(): void {
-    if (!this.storeError) return;
-    this.storeError = undefined;
-    this.env.logger.info({ report: 'jobs_store_recovered' }, 'job store operations succeed again');
-    this.report();
+    this.h.storeOk();
   }
 
-  private reasons(): string[] {
-    const out: string[] = [];
-    if (this.storeError) out.push(`store: ${this.storeError.operation}: ${this.storeError.message}`);
-    if (this.unsettled.size > 0) out.push(`commit outcome unknown, settling: ${[...this.unsettled].map(([op, n]) => (n > 1 ? `${op} ×${n}` : op)).join(', ')}`);
-    if (this.notifier.health().status === 'isolated') out.push('notifier isolated (NATS unreachable): polling');
-    if (this.adminError) out.push(this.adminError);
-    return out;
+  private uncertain(operation: string, err: unknown): ReturnType<RunnerHealth['uncertain']> {
+    return this.h.uncertain(operation, err, () => void this.m.storeErrors++);
   }
 
   private report(): void {
-    const h = this.health();
-    const key = h.status + h.reasons.join();
-    if (key === this.lastReported) return;
-    this.lastReported = key;
-    for (const l of this.healthListeners) l(h);
+    this.h.report();
   }
 
   /** Current health. */
   health(): JobsHealth {
-    const reasons = this.reasons();
-    const status = this.state === 'ok' && reasons.length > 0 ? 'degraded' : this.state;
-    const queues: Record<string, { limit: number; running: number; paused: boolean; globalLimit?: number; globalRunning?: number }> = {};
-    for (const [n, q] of this.queues) {
-      queues[n] = { limit: q.limit, running: q.running.size, paused: q.paused, ...(q.globalLimit !== undefined ? { globalLimit: q.globalLimit, globalRunning: slotsTaken(this.store, n) } : {}) };
-    }
-    return { status, node: this.node, leader: this.leader, notifier: this.notifier.health(), reasons, lastStoreError: this.storeError, queues };
+    return this.h.health();
   }
 
   /** Calls `l` when the status or the reasons change. */
   onHealth(l: (h: JobsHealth) => void): () => void {
-    this.healthListeners.add(l);
-    return () => this.healthListeners.delete(l);
+    return this.h.onHealth(l);
+  }
+
+  /** Health record parts besides the status and reasons. */
+  private healthParts(): Pick<JobsHealth, 'node' | 'leader' | 'queues'> {
+    const queues: Record<string, { limit: number; running: number; paused: boolean; globalLimit?: number; globalRunning?: number }> = {};
+    for (const [n, q] of this.queues) {
+      queues[n] = { limit: q.limit, running: q.running.size, paused: q.paused, ...(q.globalLimit !== undefined ? { globalLimit: q.globalLimit, globalRunning: slotsTaken(this.store, n) } : {}) };
+    }
+    return { node: this.node, leader: this.leader, queues };
   }
 
   /** Counts and latencies (see {@link jobsPrometheus} for the text format). */
   metrics(): JobsMetrics {
-    const jobs: Record<string, Partial<Record<JobState, number>>> = {};
-    for (const q of this.queues.keys()) jobs[q] = {};
-    for (const s of JOB_STATES) {
-      const [from, to] = laneRange([s]);
-      for (const r of this.store.indexRange(JOB_TABLES.jobs, 'lane', from, to)) {
-        const per = (jobs[r['queue'] as string] ??= {});
-        per[s] = (per[s] ?? 0) + 1;
-      }
-    }
+    const jobs = countJobs(this.store, this.queues.keys());
     const { started, finished, rescued, pruned, cronFired, storeErrors } = this.m;
     return { jobs, started, finished: { ...finished }, rescued, pruned, cronFired, storeErrors, startLatencyMs: this.m.start.summary(), durationMs: this.m.duration.summary() };
   }

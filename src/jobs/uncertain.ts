@@ -13,6 +13,13 @@
  * - **unknown**, or no settlement within {@link SETTLE_WAIT_MS} — the rows are read back by job
  *   id and the runner acts on what is there.
  *
+ * The store's own `ORDO_STORE_COMMIT_INDETERMINATE` (a synced commit refused after its WAL
+ * write) is settled the same way at once: `committed` is applied to RAM before the commit
+ * rejects, so the rows show it; `unknown` is not applied, so the rows say "not here" — the
+ * store has failed, and what the disk holds is settled by its reopen (a claim that did land is
+ * then an orphan of a gone runner, rescued by the lifeline; a completion that did land is
+ * final, one that did not is written again, fenced by its attempt).
+ *
  * Global slots are released by token (`slotToken`): whatever is not proven released is given
  * back again, which frees nothing twice.
  *
@@ -23,14 +30,35 @@ import type { TimerHandle } from '../env/clock.ts';
 import type { CommitSettlement } from '../cluster/index.ts';
 
 /** The part of `ReplIndeterminateError` the runner relies on. */
-export interface IndeterminateCommit {
+export interface ReplIndeterminateCommit {
   readonly code: 'ORDO_REPL_INDETERMINATE';
   readonly settled: Promise<CommitSettlement>;
   readonly msgId?: string;
 }
 
+/**
+ * The part of `StoreCommitIndeterminateError` the runner relies on: a synced commit refused
+ * after its WAL write. `committed` — durable and already applied to RAM (the rows show it);
+ * `unknown` — not applied, maybe on disk (a reopen settles it). Either way the store has
+ * failed: nothing more is written through this handle until it recovers or is reopened.
+ */
+export interface StoreIndeterminateCommit {
+  readonly code: 'ORDO_STORE_COMMIT_INDETERMINATE';
+  readonly outcome: 'committed' | 'unknown';
+}
+
+/** A commit that may have landed: replicated (settled later) or local (settled at once by the store). */
+export type IndeterminateCommit = ReplIndeterminateCommit | StoreIndeterminateCommit;
+
+/** Whether `err` is the store's `ORDO_STORE_COMMIT_INDETERMINATE`. */
+export function isStoreIndeterminate(err: unknown): err is StoreIndeterminateCommit {
+  const e = err as { code?: unknown; outcome?: unknown } | undefined;
+  return e?.code === 'ORDO_STORE_COMMIT_INDETERMINATE' && (e.outcome === 'committed' || e.outcome === 'unknown');
+}
+
 /** Whether `err` says the commit's outcome is unknown (it may have landed). */
 export function isIndeterminate(err: unknown): err is IndeterminateCommit {
+  if (isStoreIndeterminate(err)) return true;
   const e = err as { code?: unknown; settled?: unknown } | undefined;
   return e?.code === 'ORDO_REPL_INDETERMINATE' && typeof (e.settled as Promise<unknown> | undefined)?.then === 'function';
 }
@@ -45,6 +73,8 @@ export type Settled = 'committed' | 'lost' | 'unknown';
 
 /** Waits for `err.settled`, at most `waitMs` (then `unknown`). Never rejects. */
 export async function settlementOf(env: Env, err: IndeterminateCommit, waitMs = SETTLE_WAIT_MS): Promise<Settled> {
+  // the store's own: `committed` is applied already; `unknown` is not in RAM (the rows read back say "not landed here")
+  if (err.code === 'ORDO_STORE_COMMIT_INDETERMINATE') return err.outcome === 'committed' ? 'committed' : 'unknown';
   let timer: TimerHandle | undefined;
   const timeout = new Promise<Settled>((resolve) => (timer = env.clock.setTimeout(() => resolve('unknown'), waitMs)));
   const settled = err.settled.then(

@@ -26,7 +26,7 @@ export type Outcome = 'started' | 'ignored' | 'parked' | 'waiting' | 'stopped' |
  * for its retry — not charged to intensity; any other failure is returned to the caller,
  * which applies OTP's rules.
  */
-export async function attempt(sup: SupervisorServer, rec: ChildRecord): Promise<Outcome> {
+export function attempt(sup: SupervisorServer, rec: ChildRecord): Outcome | Promise<Outcome> {
   if (sup.stopRequested || !sup.proc.alive) return 'stopped';
   const deps = sup.services.resolve(rec);
   if (deps.status !== 'ok') {
@@ -39,13 +39,34 @@ export async function attempt(sup: SupervisorServer, rec: ChildRecord): Promise<
   rec.since = sup.kernel.env.clock.now();
   sup.inflight++;
   sup.changed();
-  let res: StartResult;
+  let res: StartResult | Promise<StartResult>;
   try {
-    res = await sup.startRecord(rec, deps.deps);
-  } finally {
-    rec.starting = false;
-    sup.inflight--;
+    res = sup.startRecord(rec, deps.deps);
+  } catch (e) {
+    startEnded(sup, rec);
+    throw e;
   }
+  // A start that settled at once (a machine ready, ignored or failed while it was spawned) is
+  // judged in this turn: no promise, and a restart finishes in the same turn.
+  if (!(res instanceof Promise)) return judged(sup, rec, res);
+  return res.then(
+    (r) => judged(sup, rec, r),
+    (e: unknown) => {
+      startEnded(sup, rec);
+      throw e;
+    },
+  );
+}
+
+/** The attempt is no longer in flight. */
+function startEnded(sup: SupervisorServer, rec: ChildRecord): void {
+  rec.starting = false;
+  sup.inflight--;
+}
+
+/** What a settled start attempt of `rec` comes to (OTP's rules, startRetry's wait). */
+function judged(sup: SupervisorServer, rec: ChildRecord, res: StartResult): Outcome {
+  startEnded(sup, rec);
   if (res.status === 'ok') return 'started';
   rec.since = sup.kernel.env.clock.now();
   // No longer starting: the change is told here (readiness waits on it), as every other phase change is.
@@ -98,7 +119,8 @@ export async function resumeParked(sup: SupervisorServer): Promise<void> {
   for (const rec of recs) {
     if (rec.parkedOn === undefined || rec.pid || !sup.owns(rec)) continue;
     if (sup.lookup(rec.parkedOn).status !== 'ready') continue;
-    const out = await attempt(sup, rec);
+    const o = attempt(sup, rec);
+    const out = o instanceof Promise ? await o : o;
     if (out === 'stopped') return;
     if (out === 'ignored' && (sup.isDynamic || rec.spec.restart === 'temporary')) sup.remove(rec);
     if (typeof out === 'object') {

@@ -19,7 +19,7 @@ export interface SpawnChildContext {
  * (its input evaluated against the start context), or the spec's start function. Never throws:
  * a throw or a malformed return is an error result, named.
  */
-export function spawnChild(spec: NormalizedChildSpec, c: SpawnChildContext): Promise<StartResult> {
+export function spawnChild(spec: NormalizedChildSpec, c: SpawnChildContext): StartResult | Promise<StartResult> {
   const start = spec.start;
   if (typeof start === 'function') return startWith(start, spec, c);
   const { kernel, self } = c;
@@ -33,11 +33,11 @@ export function spawnChild(spec: NormalizedChildSpec, c: SpawnChildContext): Pro
     if (spec.startTimeoutMs !== undefined) options.startTimeoutMs = spec.startTimeoutMs;
     const select = spec.provides?.select;
     if (select !== undefined) options.selectService = select as never;
-    // `kernel.spawn` settles with a start result and never rejects: handed on as it is (one
-    // promise less per start and restart than awaiting it here)
-    return kernel.spawn(start.machine, options);
+    // the start result itself when the machine settled while it was spawned (ready, ignored or
+    // failed at once), else a promise that never rejects: handed on as it is
+    return kernel._spawnNow(start.machine, options);
   } catch (e) {
-    return Promise.resolve({ status: 'error', error: e });
+    return { status: 'error', error: e };
   }
 }
 
@@ -68,7 +68,11 @@ function startContext(spec: NormalizedChildSpec, c: SpawnChildContext, child?: P
     args: c.args,
     services: c.services,
     onChange: c.onChange,
-    spawn: (machine, options = {}) => kernel.spawn(machine, { startTimeoutMs: spec.startTimeoutMs, ...options, link: self }),
+    // Method shorthand, not a named arrow: under esbuild's keepNames (tsx) a named arrow has its
+    // name redefined at every start (one `__name` call per start and restart).
+    spawn(machine, options = {}) {
+      return kernel.spawn(machine, { startTimeoutMs: spec.startTimeoutMs, ...options, link: self });
+    },
   };
   if (child !== undefined) ctx.self = child;
   return ctx;

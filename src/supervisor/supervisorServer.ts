@@ -6,7 +6,7 @@ import { restartSet } from './strategies.ts';
 import { backoffDelay, nextAttempt } from './backoff.ts';
 import { shouldAutoShutdown } from './autoShutdown.ts';
 import { shutdownChild } from './shutdownChild.ts';
-import { attempt, giveUp, resumeParked, RESUME, START_RETRY } from './parking.ts';
+import { attempt, giveUp, resumeParked, RESUME, START_RETRY, type Outcome } from './parking.ts';
 import { newRecord, type ChildRecord } from './childRecord.ts';
 import { validateChildSpec } from './validate.ts';
 import { FailedToStartChildError, MissingDependencyError } from './errors.ts';
@@ -103,20 +103,32 @@ export class SupervisorServer implements NativeBehaviour {
     return this.specs[0]!;
   }
 
-  async handle(m: NativeMessage): Promise<void> {
+  /**
+   * One message. An exit signal whose handling finishes in this turn — a child restarted that
+   * is ready at once, a child not restarted — is handled synchronously (no promise); anything
+   * that waits returns its promise, and the mailbox waits for it before the next message.
+   */
+  handle(m: NativeMessage): void | Promise<void> {
+    let pending: void | Promise<unknown>;
     switch (m.kind) {
       case 'info':
-        await this.handleInfo(m.message);
+        pending = this.handleInfo(m.message);
         break;
       case 'call':
-        await this.handleCall(m.request as AdminRequest, m.replyTo);
+        pending = this.handleCall(m.request as AdminRequest, m.replyTo);
         break;
       case 'exit':
-        await this.handleExitSignal(m.from, m.reason, m.linked);
+        pending = this.handleExitSignal(m.from, m.reason, m.linked);
         break;
       case 'cast':
         return;
     }
+    if (pending !== undefined) return pending.then(() => (this.resumeDue ? this.resumeAll() : undefined));
+    if (this.resumeDue) return this.resumeAll();
+  }
+
+  /** Parked children get their turn once the current message is done (a provider became ready). */
+  private async resumeAll(): Promise<void> {
     while (this.resumeDue && this.proc.alive && !this.stopRequested) {
       this.resumeDue = false;
       await resumeParked(this);
@@ -158,7 +170,8 @@ export class SupervisorServer implements NativeBehaviour {
       if (!rec.waiting || !this.owns(rec) || this.stopRequested) return;
       rec.waiting = false;
       rec.restarting = false;
-      const out = await attempt(this, rec);
+      const o = attempt(this, rec);
+      const out = o instanceof Promise ? await o : o;
       if (typeof out === 'object') await giveUp(this, rec, out.failed);
       return;
     }
@@ -193,7 +206,8 @@ export class SupervisorServer implements NativeBehaviour {
       this.children.push(rec);
     }
     for (const rec of [...this.children]) {
-      const out = await attempt(this, rec);
+      const o = attempt(this, rec);
+      const out = o instanceof Promise ? await o : o;
       if (out === 'stopped') return; // the stop signal queued behind us stops what started
       if (out === 'ignored') {
         if (rec.spec.restart === 'temporary') this.remove(rec);
@@ -228,8 +242,12 @@ export class SupervisorServer implements NativeBehaviour {
   /** The directory nested supervisors look services up in. */
   readonly directory: ServiceDirectory;
 
-  /** Starts one child per its spec; on success records pid, service and start time. */
-  async startRecord(rec: ChildRecord, resolved?: Record<string, unknown>): Promise<StartResult> {
+  /**
+   * Starts one child per its spec; on success records pid, service and start time. The result
+   * itself when the start settled at once (a machine ready, ignored or failed while it was
+   * spawned), else a promise of it.
+   */
+  startRecord(rec: ChildRecord, resolved?: Record<string, unknown>): StartResult | Promise<StartResult> {
     const spec = rec.spec;
     let deps = resolved;
     if (!deps) {
@@ -237,8 +255,14 @@ export class SupervisorServer implements NativeBehaviour {
       if (d.status !== 'ok') return { status: 'error', error: new MissingDependencyError(spec.id, d.service) };
       deps = d.deps;
     }
+    const res = spawnChild(spec, { kernel: this.kernel, self: this.self, deps, args: rec.args, services: this.directory, onChange: this.onChange });
+    return res instanceof Promise ? res.then((r) => this.started(rec, r)) : this.started(rec, res);
+  }
+
+  /** A start of `rec` has settled with `res`: recorded when it started. */
+  private started(rec: ChildRecord, res: StartResult): StartResult {
+    const spec = rec.spec;
     const { kernel } = this;
-    const res = await spawnChild(spec, { kernel, self: this.self, deps, args: rec.args, services: this.directory, onChange: this.onChange });
     rec.tried = true;
     if (res.status === 'ok') {
       if (!isPid(res.pid)) return { status: 'error', error: { badReturn: res } };
@@ -264,18 +288,20 @@ export class SupervisorServer implements NativeBehaviour {
 
   // ---- exits ------------------------------------------------------------------------------
 
-  private async handleExitSignal(from: Pid | undefined, reason: unknown, linked: boolean): Promise<void> {
-    if (this.isFromParent(from, linked)) {
-      this.stopRequested = true;
-      await this.terminateAll();
-      this.proc.exit(reason);
-      if (!this.initSettled) this.initDone({ status: 'error', error: new StartExitError(this.self, reason) });
-      return;
-    }
+  private handleExitSignal(from: Pid | undefined, reason: unknown, linked: boolean): void | Promise<unknown> {
+    if (this.isFromParent(from, linked)) return this.stopAll(reason);
     if (!linked || !from) return;
     const rec = this.byPid.get(from.id);
     if (!rec || rec.pid !== from) return; // not (or no longer) a child: ignore, as OTP does
-    await this.childExited(rec, reason);
+    return this.childExited(rec, reason);
+  }
+
+  /** An orderly stop from the parent: every child in reverse order, then this supervisor. */
+  private async stopAll(reason: unknown): Promise<void> {
+    this.stopRequested = true;
+    await this.terminateAll();
+    this.proc.exit(reason);
+    if (!this.initSettled) this.initDone({ status: 'error', error: new StartExitError(this.self, reason) });
   }
 
   private forget(rec: ChildRecord): void {
@@ -290,7 +316,7 @@ export class SupervisorServer implements NativeBehaviour {
     rec.since = this.kernel.env.clock.now();
   }
 
-  private async childExited(rec: ChildRecord, reason: unknown): Promise<void> {
+  private childExited(rec: ChildRecord, reason: unknown): void | Promise<unknown> {
     const pid = rec.pid;
     this.forget(rec);
     rec.lastExit = reason;
@@ -302,20 +328,24 @@ export class SupervisorServer implements NativeBehaviour {
     if (decision.action === 'restart') return this.scheduleRestart(rec);
     // A dynamic child has no spec of its own to keep: not restarted means gone (OTP state_del_child).
     if (decision.action === 'remove' || this.isDynamic) this.remove(rec);
-    await this.checkAutoShutdown(rec);
+    return this.checkAutoShutdown(rec);
   }
 
-  private async checkAutoShutdown(rec: ChildRecord): Promise<void> {
+  private checkAutoShutdown(rec: ChildRecord): void | Promise<void> {
     if (!rec.spec.significant) return;
     const active = this.children.filter((c) => c.spec.significant && (c.pid || c.restarting)).length;
     if (!shouldAutoShutdown(this.flags.autoShutdown, true, active)) return;
+    return this.autoShutdown(rec);
+  }
+
+  private async autoShutdown(rec: ChildRecord): Promise<void> {
     report(this.kernel.env.logger, 'auto_shutdown', { supervisor: this.label, child: rec.spec.id, reason: rec.lastExit });
     await this.terminateAll();
     this.proc.exit('shutdown');
   }
 
   /** Restart now, or after the backoff delay. */
-  private async scheduleRestart(rec: ChildRecord): Promise<void> {
+  private scheduleRestart(rec: ChildRecord): void | Promise<unknown> {
     const backoff = rec.spec.backoff ?? this.flags.backoff;
     if (backoff) {
       const { clock, random } = this.kernel.env;
@@ -331,32 +361,42 @@ export class SupervisorServer implements NativeBehaviour {
       }
     }
     rec.restarting = true;
-    await this.restart(rec);
+    return this.restart(rec);
   }
 
-  /** One restart event: charge intensity, then apply the strategy. */
-  private async restart(rec: ChildRecord): Promise<void> {
+  /**
+   * One restart event: charge intensity, then apply the strategy. A one_for_one (or dynamic)
+   * restart whose child settles at once finishes in this turn.
+   */
+  private restart(rec: ChildRecord): void | Promise<unknown> {
     const now = this.kernel.env.clock.now();
-    if (!this.restarts.charge(now)) {
-      rec.restarting = false;
-      this.stopRequested = true; // giving up: nothing starts any more, and health says it is stopping
-      report(this.kernel.env.logger, 'reached_max_restart_intensity', {
-        supervisor: this.label,
-        child: rec.spec.id,
-        reason: rec.lastExit,
-        restarts: this.restarts.size - 1,
-        maxRestarts: this.flags.maxRestarts,
-        periodMs: this.flags.periodMs,
-      });
-      await this.terminateAll();
-      this.proc.exit('shutdown');
-      return;
-    }
+    if (!this.restarts.charge(now)) return this.reachedMaxIntensity(rec);
     if (this.isDynamic || this.flags.strategy === 'one_for_one') {
-      await this.startAgain(rec);
-      return;
+      const again = this.startAgain(rec);
+      return again instanceof Promise ? again : undefined;
     }
     if (this.stopRequested) return;
+    return this.restartSet(rec);
+  }
+
+  /** Intensity exceeded: give up — every child stopped, and this supervisor exits `shutdown`. */
+  private async reachedMaxIntensity(rec: ChildRecord): Promise<void> {
+    rec.restarting = false;
+    this.stopRequested = true; // giving up: nothing starts any more, and health says it is stopping
+    report(this.kernel.env.logger, 'reached_max_restart_intensity', {
+      supervisor: this.label,
+      child: rec.spec.id,
+      reason: rec.lastExit,
+      restarts: this.restarts.size - 1,
+      maxRestarts: this.flags.maxRestarts,
+      periodMs: this.flags.periodMs,
+    });
+    await this.terminateAll();
+    this.proc.exit('shutdown');
+  }
+
+  /** one_for_all / rest_for_one: stop the set in reverse order, then start it again in order. */
+  private async restartSet(rec: ChildRecord): Promise<void> {
     const set = restartSet(
       this.flags.strategy,
       this.children.map((c) => ({ id: c.spec.id, restart: c.spec.restart })),
@@ -370,7 +410,8 @@ export class SupervisorServer implements NativeBehaviour {
     for (const id of set.start) {
       const c = this.find(id);
       if (!c) continue;
-      if (!(await this.startAgain(c))) break;
+      const again = this.startAgain(c);
+      if (!(again instanceof Promise ? await again : again)) break;
     }
   }
 
@@ -379,9 +420,14 @@ export class SupervisorServer implements NativeBehaviour {
    * stop arrived. Parked (its provider is not ready) and waiting (`startRetry`) count as done:
    * they start by themselves later, uncharged.
    */
-  private async startAgain(rec: ChildRecord): Promise<boolean> {
+  private startAgain(rec: ChildRecord): boolean | Promise<boolean> {
     if (!this.proc.alive) return false;
-    const out = await attempt(this, rec);
+    const out = attempt(this, rec);
+    return out instanceof Promise ? out.then((o) => this.startedAgain(rec, o)) : this.startedAgain(rec, out);
+  }
+
+  /** The attempt of a restart came to `out`: counted, or its failure handled (retry queued, or given up). */
+  private startedAgain(rec: ChildRecord, out: Outcome): boolean | Promise<boolean> {
     if (out === 'started') {
       rec.restarts++;
       return true;
@@ -395,15 +441,14 @@ export class SupervisorServer implements NativeBehaviour {
       return true;
     }
     const reason = out.failed;
-    if (rec.spec.startRetry) {
-      await giveUp(this, rec, reason); // permanent, or out of attempts: fail fast, named
-      return false;
-    }
+    if (rec.spec.startRetry) return giveUp(this, rec, reason).then(() => false); // permanent, or out of attempts: fail fast, named
     rec.lastExit = reason;
     report(this.kernel.env.logger, 'start_error', { supervisor: this.label, child: rec.spec.id, reason, restarts: rec.restarts });
     rec.restarting = true;
-    if (rec.spec.backoff ?? this.flags.backoff) await this.scheduleRestart(rec);
-    else this.proc.enqueue({ kind: 'info', message: { tag: RETRY, record: rec } });
+    if (rec.spec.backoff ?? this.flags.backoff) {
+      const scheduled = this.scheduleRestart(rec);
+      if (scheduled instanceof Promise) return scheduled.then(() => false);
+    } else this.proc.enqueue({ kind: 'info', message: { tag: RETRY, record: rec } });
     return false;
   }
 

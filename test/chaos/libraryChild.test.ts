@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createKernel, createTestEnv, stopProcess } from '../../src/index.ts';
 import { simChildMachine, type SimChildInput } from '../../src/chaos/library.ts';
+import type { KvAdapter, KvDb } from '../../src/env/kv.ts';
 
 /**
  * The chaos library's child without a database, on the virtual clock: ready after `startMs`
@@ -72,6 +73,108 @@ describe('the library child (simChildMachine) without a database', () => {
     await env.clock.advance(0);
     expect((await started).status).toBe('error'); // ended before it was ready: a failed start
     expect(kernel.isAlive(pid)).toBe(false);
+    expect(env.clock.pending()).toBe(0);
+  });
+});
+
+/**
+ * A KV adapter whose opens and closes settle when the test says (each open a fresh handle),
+ * logging `open`, `opened`, `close` and `closed` so the test sees who owns which handle.
+ */
+function manualKv(): { kv: KvAdapter; log: string[]; settleOpen: () => void; failOpen: (e: unknown) => void; settleClose: () => void } {
+  const log: string[] = [];
+  let open: { resolve: (db: KvDb) => void; reject: (e: unknown) => void } | undefined;
+  let close: (() => void) | undefined;
+  let n = 0;
+  const kv: KvAdapter = {
+    open: (dir) =>
+      new Promise<KvDb>((resolve, reject) => {
+        log.push(`open ${dir}`);
+        open = { resolve, reject };
+      }),
+    exists: async () => true,
+  };
+  return {
+    kv,
+    log,
+    settleOpen: () => {
+      const id = ++n;
+      log.push(`opened ${id}`);
+      open!.resolve({ dir: '/d', close: () => new Promise<void>((r) => (log.push(`close ${id}`), (close = () => (log.push(`closed ${id}`), r())))) } as unknown as KvDb);
+    },
+    failOpen: (e) => open!.reject(e),
+    settleClose: () => close!(),
+  };
+}
+
+describe('the library child (simChildMachine) with a database', () => {
+  const dbInput = (env: ReturnType<typeof createTestEnv>, startMs: number, stopMs: number): SimChildInput => ({ ...input(env, { startMs, stopMs }), kvDir: '/d' });
+
+  it('opens after startMs, is ready once open, and a stop waits stopMs, then closes its handle before it ends', async () => {
+    for (const [startMs, stopMs] of [[0, 0], [5, 0], [0, 4], [6, 3]] as const) {
+      const m = manualKv();
+      const env = createTestEnv({ io: { kv: m.kv } });
+      const kernel = createKernel(env);
+      const started = kernel.spawn(simChildMachine, { input: dbInput(env, startMs, stopMs), name: 'w', startTimeoutMs: Infinity });
+      await env.clock.advance(0);
+      if (startMs > 0) {
+        expect(m.log).toEqual([]);
+        await env.clock.advance(startMs);
+      }
+      expect(m.log).toEqual(['open /d']);
+      const pid = kernel.whereis('w')!;
+      expect(kernel.processInfo(pid)?.state).toBe('opening');
+      m.settleOpen();
+      const r = await started;
+      expect(r.status).toBe('ok');
+      expect(kernel.processInfo(pid)?.state).toBe('quiet');
+      let ended = false;
+      void stopProcess(kernel, pid).then(() => (ended = true));
+      await env.clock.advance(0);
+      if (stopMs > 0) {
+        await env.clock.advance(stopMs - 1);
+        expect(m.log).toEqual(['open /d', 'opened 1']);
+        await env.clock.advance(1);
+      }
+      expect(m.log).toEqual(['open /d', 'opened 1', 'close 1']);
+      expect(ended).toBe(false); // not down before its handle is closed
+      m.settleClose();
+      await env.clock.advance(0);
+      expect(ended).toBe(true);
+      expect(m.log).toEqual(['open /d', 'opened 1', 'close 1', 'closed 1']);
+      expect(env.clock.pending()).toBe(0);
+    }
+  });
+
+  it('stopped while its open is in flight: ends at once, and the handle the open brings later is closed', async () => {
+    const m = manualKv();
+    const env = createTestEnv({ io: { kv: m.kv } });
+    const kernel = createKernel(env);
+    const started = kernel.spawn(simChildMachine, { input: dbInput(env, 0, 5), name: 'w', startTimeoutMs: Infinity });
+    await env.clock.advance(0);
+    const pid = kernel.whereis('w')!;
+    expect(kernel.processInfo(pid)?.state).toBe('opening');
+    kernel.exit(pid, 'shutdown');
+    await env.clock.advance(0);
+    expect((await started).status).toBe('error');
+    expect(kernel.isAlive(pid)).toBe(false);
+    m.settleOpen();
+    await env.clock.advance(0);
+    expect(m.log).toEqual(['open /d', 'opened 1', 'close 1']);
+    expect(env.clock.pending()).toBe(0);
+  });
+
+  it('an open that fails is a failed start naming the error', async () => {
+    const m = manualKv();
+    const env = createTestEnv({ io: { kv: m.kv } });
+    const kernel = createKernel(env);
+    const started = kernel.spawn(simChildMachine, { input: dbInput(env, 0, 0), name: 'w', startTimeoutMs: Infinity });
+    await env.clock.advance(0);
+    m.failOpen(new Error('EIO at open'));
+    await env.clock.advance(0);
+    const r = await started;
+    expect(r.status).toBe('error');
+    expect(JSON.stringify(r, (_k, v: unknown) => (v instanceof Error ? v.message : v))).toContain('EIO at open');
     expect(env.clock.pending()).toBe(0);
   });
 });

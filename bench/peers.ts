@@ -19,9 +19,10 @@
  * less.
  *
  * Context rows (no target) give the floor of the design — every child is an xstate actor — for
- * call, spawn+stop and boot: the bare xstate cost of the same work that the kernel cannot avoid
- * (the ping as one `actor.send` + snapshot read on a started actor; `createActor().start().stop()`,
- * the xstate side; the boot's step machines started and stopped by hand, with the same waits),
+ * call, spawn+stop, restart and boot: the bare xstate cost of the same work that the kernel cannot
+ * avoid (the ping as one `actor.send` + snapshot read on a started actor; `createActor().start().stop()`,
+ * the xstate side; the crashed actor re-created by hand and asked once, the xstate side; the boot's
+ * step machines started and stopped by hand, with the same waits),
  * Ordo over it, and it over the peers. Run: `npm run bench -- peers` or `node --import tsx bench/peers.ts`.
  */
 import { createActor, setup, assign } from 'xstate';
@@ -528,7 +529,7 @@ const FIGURES: readonly (readonly [string, string, Record<string, Side>, number,
   // the side that is the bare xstate floor, last: context rows for it (no target)
   ['call', 'request/reply round trip', call, 20_000, 'ahead of every peer (< 1×)', 'floor'],
   ['spawn', 'spawn+stop', spawnStop, 5_000, 'ahead of every peer (< 1×)', 'xstate'],
-  ['restart', 'crash → restarted and answering', restart, 2_000, 'ahead of every peer (< 1×)'],
+  ['restart', 'crash → restarted and answering', restart, 2_000, 'ahead of every peer (< 1×)', 'xstate'],
   ['boot', 'boot + reverse teardown, 4 ordered steps, one fails twice', boot, 300, 'ahead of Effect and avvio (< 1×)', 'floor'],
 ];
 

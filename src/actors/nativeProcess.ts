@@ -44,10 +44,16 @@ export class NativeProcess extends Process {
   enqueue(message: NativeMessage): void {
     if (!this.alive) return;
     this.queue.push(message);
-    if (!this.running) void this.drain();
+    if (!this.running) this.drain();
   }
 
-  private async drain(): Promise<void> {
+  /**
+   * Handles the mailbox in order, one message at a time. A handler that finished in this turn
+   * (a restart whose child was ready at once) is not waited for: the next message is taken at
+   * once. One that returns a promise holds the mailbox (`running` stays set) until it settles,
+   * then the loop goes on from there — no promise of the loop's own per message.
+   */
+  private drain(): void {
     this.running = true;
     while (this.alive && this.head < this.queue.length) {
       const message = this.queue[this.head]!;
@@ -56,17 +62,28 @@ export class NativeProcess extends Process {
         this.queue.splice(0, this.head);
         this.head = 0;
       }
+      let pending: void | Promise<void>;
       try {
-        // A handler that finished in this turn (a restart whose child was ready at once) is
-        // not awaited: the next message is taken at once, in the same order.
-        const pending = this.behaviour.handle(message);
-        if (pending !== undefined) await pending;
+        pending = this.behaviour.handle(message);
       } catch (e) {
         this.exit(e);
+        continue;
+      }
+      if (pending !== undefined) {
+        pending.then(this.resume, this.failed);
+        return;
       }
     }
     this.running = false;
   }
+
+  /** The handler's promise resolved: the next message. */
+  private readonly resume = (): void => this.drain();
+  /** The handler's promise rejected: the process ends with that reason. */
+  private readonly failed = (e: unknown): void => {
+    this.exit(e);
+    this.running = false;
+  };
 
   /** Ends the process with `reason`. */
   exit(reason: unknown): void {

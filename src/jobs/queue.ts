@@ -13,14 +13,14 @@ import type { Env } from '../env/env.ts';
 import type { TimerHandle } from '../env/clock.ts';
 import type { Store } from '../store/index.ts';
 import { leftoverEnded, leftoverStarted, leftoversOf } from './leftovers.ts';
-import { availableOf, claim, finish, finishMany, nextClaim, rescue, sameAttempt, type Seen } from './engine.ts';
+import { availableOf, claim, finish, finishMany, nextClaim, rescue, type Seen } from './engine.ts';
 import { JobsCompletionLostError, JobsDrainDeadlineError, JobsHaltedError, JobsTimeoutError, JobsUnknownWorkerError } from './errors.ts';
 import { changeOf, isFailure } from './outcome.ts';
 import { slotToken, type SlotsChange } from './slots.ts';
-import { JOB_TABLES, toJob } from './tables.ts';
 import type { Job, JobOutcome, WorkerDef } from './types.ts';
-import { isIndeterminate, isStoreIndeterminate, settlementOf, until, type IndeterminateCommit } from './uncertain.ts';
-import { DRAIN_GRACE_MS, LazyAbort, ORPHAN_WATCH_MS, type Finishing, type QueueHooks, type QueueOptions, type Running } from './queueTypes.ts';
+import { isIndeterminate, isStoreIndeterminate, type IndeterminateCommit } from './uncertain.ts';
+import { QueueSettler } from './queueSettle.ts';
+import { DRAIN_GRACE_MS, LazyAbort, type Finishing, type QueueHooks, type QueueOptions, type Running } from './queueTypes.ts';
 
 export class Queue {
   readonly name: string;
@@ -63,7 +63,16 @@ export class Queue {
     this.limit = o.limit;
     this.paused = o.paused;
     this.globalLimit = o.globalLimit;
+    this.settle = new QueueSettler({
+      env, store, by, name: o.name, hooks,
+      giveBackLater: (tokens) => this.giveBackLater(tokens),
+      giveBack: (jobs) => this.track(this.giveBack(jobs)),
+      isRunning: (token) => this.running.has(token),
+    });
   }
+
+  /** Settles this queue's commits of unknown outcome (queueSettle.ts). */
+  private readonly settle: QueueSettler;
 
   private slots(release: readonly string[]): SlotsChange | undefined {
     return this.globalLimit === undefined ? undefined : { limit: this.globalLimit, release };
@@ -119,7 +128,7 @@ export class Queue {
       async (err) => {
         if (isIndeterminate(err)) {
           // the claim may have landed: settle it before giving anything back
-          const jobs = await this.settleClaimed(`claim ${this.name}`, err, seen.value ?? [], release);
+          const jobs = await this.settle.claimed(`claim ${this.name}`, err, seen.value ?? [], release);
           return claimed(jobs, false);
         }
         this.untake(taking);
@@ -132,56 +141,14 @@ export class Queue {
     );
   }
 
-  private jobRow(id: string): Job | undefined {
-    const r = this.store.get(JOB_TABLES.jobs, id);
-    return r ? toJob(r) : undefined;
-  }
-
-  /**
-   * A claim whose commit outcome is unknown: waits for its settlement and returns the jobs it
-   * did claim for this runner (as the store shows them). Slots it gave back are given back again
-   * unless it is proven committed; slots of jobs it claimed that are not this runner's are too.
-   */
-  private async settleClaimed(op: string, err: IndeterminateCommit, jobs: readonly Job[], released: readonly string[]): Promise<Job[]> {
-    const report = this.hooks.uncertain(op, err);
-    const s = await settlementOf(this.env, err);
-    if (s !== 'committed') this.giveBackLater(released);
-    const mine = (j: Job): boolean => sameAttempt(this.jobRow(j.id), j);
-    // committed: in the stream, applied here shortly after its settlement was observed
-    if (s === 'committed' && !(await until(this.env, () => jobs.every(mine)))) {
-      this.env.logger.error({ report: 'jobs_commit_not_applied', queue: this.name, jobs: jobs.filter((j) => !mine(j)).map((j) => j.id) }, 'a committed claim is not applied on this node yet: its jobs are left to the lifeline');
-    }
-    const got = s === 'lost' ? [] : jobs.filter(mine);
-    this.giveBackLater(jobs.filter((j) => !got.includes(j)).map(slotToken));
-    if (s !== 'lost') this.watch(jobs.filter((j) => !got.includes(j)));
-    report(s);
-    return got;
-  }
-
-  /**
-   * Claims a commit of unknown outcome may have made that the store did not show when it was
-   * settled (a landed batch this node applies later): if one shows up as this runner's, its job
-   * is given back (attempt returned, slot released) rather than left `executing` under a live
-   * runner. Forgotten after {@link ORPHAN_WATCH_MS}.
-   */
-  private readonly orphans = new Map<string, { job: Job; until: number }>();
-
-  private watch(jobs: readonly Job[]): void {
-    const until = this.env.clock.now() + ORPHAN_WATCH_MS;
-    for (const j of jobs) this.orphans.set(j.id, { job: j, until });
-  }
-
-  /** A job row was written `executing` (any commit, local or replicated): gives back a claim of ours nobody runs. */
+  /** A job row was written `executing` (any commit, local or replicated): gives back a claim of ours nobody runs (see {@link QueueSettler.executingSeen}). */
   executingSeen(row: Job): void {
-    if (this.orphans.size === 0) return;
-    const now = this.env.clock.now();
-    for (const [id, o] of this.orphans) if (o.until < now) this.orphans.delete(id);
-    const o = this.orphans.get(row.id);
-    if (!o || !sameAttempt(row, o.job)) return;
-    this.orphans.delete(row.id);
-    if (this.running.has(slotToken(o.job))) return;
-    this.env.logger.warn({ report: 'jobs_uncertain_claim_applied', queue: this.name, job: row.id }, 'a claim of unknown outcome was applied after it settled: its job is given back');
-    this.track(this.giveBack([o.job]));
+    this.settle.executingSeen(row);
+  }
+
+  /** An insert that stored `job` claimed by this runner ended with an unknown outcome (see {@link QueueSettler.inserted}). */
+  settleInserted(err: IndeterminateCommit, job: Job, now: number): Promise<Job | undefined> {
+    return this.settle.inserted(err, job, now);
   }
 
   /** Slots promised to inserts in flight that claim their job directly (see {@link Queue.offer}). */
@@ -212,22 +179,6 @@ export class Queue {
         } else this.dispatch();
       }),
     );
-  }
-
-  /**
-   * An insert that stored `job` claimed by this runner ended with an unknown outcome: the job
-   * as the store shows it once settled if this runner holds it, else `undefined`.
-   */
-  async settleInserted(err: IndeterminateCommit, job: Job, now: number): Promise<Job | undefined> {
-    const report = this.hooks.uncertain(`enqueue ${this.name}`, err);
-    const claimed: Job = { ...job, state: 'executing', attempt: job.attempt + 1, attemptedAt: now, attemptedBy: this.by };
-    const s = await settlementOf(this.env, err);
-    const mine = (): boolean => sameAttempt(this.jobRow(job.id), claimed);
-    if (s === 'committed') await until(this.env, mine);
-    report(s);
-    if (s !== 'lost' && mine()) return this.jobRow(job.id);
-    if (s !== 'lost') this.watch([claimed]);
-    return undefined;
   }
 
   /** Candidates a claim of this node has in flight (the next claim skips them). */
@@ -367,7 +318,7 @@ export class Queue {
             },
             async (err) => {
               if (!isIndeterminate(err)) return failed(err);
-              const ended = await this.settleFinished(`record ${r.job.id}`, err, [r], release);
+              const ended = await this.settle.finished(`record ${r.job.id}`, err, [r], release);
               if (ended[0]) {
                 done(ended[0]);
                 this.release(r);
@@ -403,27 +354,6 @@ export class Queue {
   }
 
   /**
-   * Outcomes whose commit's outcome is unknown: waits for the settlement and says, per outcome,
-   * whether it is written (`done`, or `fenced` when the job is no longer this attempt but not
-   * by this outcome) or not (`undefined`: write it again). Slots it gave back are given back
-   * again unless it is proven committed.
-   */
-  private async settleFinished(op: string, err: IndeterminateCommit, rs: readonly Running[], released: readonly string[], claimed: readonly Job[] = []): Promise<Array<'done' | 'fenced' | undefined>> {
-    const report = this.hooks.uncertain(op, err);
-    const s = await settlementOf(this.env, err);
-    if (s !== 'committed') this.giveBackLater(released);
-    const ended = (r: Running): boolean => !sameAttempt(this.jobRow(r.job.id), r.job);
-    const mine = (j: Job): boolean => sameAttempt(this.jobRow(j.id), j);
-    if (s === 'committed') await until(this.env, () => rs.every(ended) && claimed.every(mine));
-    report(s);
-    return rs.map((r) => {
-      if (s === 'lost' || !ended(r)) return undefined;
-      const j = this.jobRow(r.job.id);
-      return j && j.attemptedBy === r.job.attemptedBy && j.state !== 'available' ? 'done' : 'fenced';
-    });
-  }
-
-  /**
    * Writes the outcomes of one turn in one transaction, which also claims the next jobs into the
    * slots these outcomes free (one commit per turn instead of a completion and a claim). If the
    * shared transaction fails, each outcome is written alone, so one bad item never fails its
@@ -451,12 +381,12 @@ export class Queue {
         // it may have landed: settle it, then act on what the store holds
         const claimed = seen.value?.claimed ?? [];
         this.uncertain += claimed.length;
-        const results = await this.settleFinished(`complete ${this.name}`, err, batch.map((b) => b.r), release, claimed);
+        const results = await this.settle.finished(`complete ${this.name}`, err, batch.map((b) => b.r), release, claimed);
         this.uncertain -= claimed.length;
-        const got = results.some((x) => x !== undefined) ? claimed.filter((j) => sameAttempt(this.jobRow(j.id), j)) : [];
+        const got = results.some((x) => x !== undefined) ? claimed.filter((j) => this.settle.mine(j)) : [];
         this.giveBackLater(claimed.filter((j) => !got.includes(j)).map(slotToken));
         // not shown yet is not proof of not landed (this node may apply it later)
-        this.watch(claimed.filter((j) => !got.includes(j)));
+        this.settle.watch(claimed.filter((j) => !got.includes(j)));
         out = { results, claimed: got };
         // the store's own unknown: not written here, maybe on disk (its reopen settles it)
         if (isStoreIndeterminate(err)) unsettled = err;

@@ -13,25 +13,15 @@ import { lifelinePlugin, prunerPlugin, stagerPlugin, type Plugin, type PluginHoo
 import { Queue } from './queue.ts';
 import { runnerWithLeftovers } from './leftovers.ts';
 import { heldSum, slotsTaken } from './slots.ts';
-import { JOB_TABLES, laneRange, toJob } from './tables.ts';
+import { JOB_TABLES, countJobs, listJobs, toJob } from './tables.ts';
 import type { EnqueueOptions, EnqueueResult, Job, JobState, WorkerDef } from './types.ts';
-import { JOB_STATES } from './types.ts';
 import { buildJob } from './buildJob.ts';
 import { validateRunnerConfig, type JobRunnerConfig, type NormalConfig } from './config.ts';
 import { Reservoir, jobsPrometheus, type JobsMetrics } from './metrics.ts';
-import { isIndeterminate, isStoreIndeterminate, type Settled } from './uncertain.ts';
+import { isIndeterminate, isStoreIndeterminate } from './uncertain.ts';
+import { RunnerHealth, type JobsHealth } from './runnerHealth.ts';
 
-/** The runner's health: `degraded` while the store fails or the notifier is isolated — never a crash. */
-export interface JobsHealth {
-  readonly status: 'starting' | 'ok' | 'degraded' | 'stopping' | 'stopped';
-  readonly node: string;
-  readonly leader: boolean;
-  readonly notifier: NotifierHealth;
-  /** Why degraded. */
-  readonly reasons: readonly string[];
-  readonly lastStoreError: { readonly operation: string; readonly code?: string; readonly message: string; readonly at: number } | undefined;
-  readonly queues: Readonly<Record<string, { readonly limit: number; readonly running: number; readonly paused: boolean; readonly globalLimit?: number; readonly globalRunning?: number }>>;
-}
+export type { JobsHealth } from './runnerHealth.ts';
 
 /** What the runner needs at start: the Env, the store, and in cluster mode the discovery and election services. */
 export interface JobRunnerInput {
@@ -71,14 +61,12 @@ export class JobRunner {
   private readonly leadership: Leadership | undefined;
   private readonly membership: Membership;
   private readonly offs: Array<() => void> = [];
-  private readonly healthListeners = new Set<(h: JobsHealth) => void>();
   private state: JobsHealth['status'] = 'starting';
   private leader = false;
   private pluginsRunning = false;
-  private storeError: JobsHealth['lastStoreError'];
   private pollTimer: TimerHandle | undefined;
   private readonly m = { started: 0, finished: {} as Record<string, number>, rescued: 0, pruned: 0, cronFired: 0, storeErrors: 0, start: new Reservoir(), duration: new Reservoir() };
-  private lastReported = '';
+  private readonly h: RunnerHealth;
   private readonly inserter: Batcher<{ job: Job; unique: WorkerDef['unique']; now: number; claimBy?: string }, EnqueueResult>;
 
   private constructor(input: JobRunnerInput, cfg: NormalConfig) {
@@ -87,6 +75,17 @@ export class JobRunner {
     this.store = store;
     this.cfg = cfg;
     // a batch that may have landed is never inserted again item by item (a job would exist twice)
+    this.h = new RunnerHealth({
+      env,
+      state: () => this.state,
+      notifier: () => this.notifier.health(),
+      adminError: () => this.adminError,
+      parts: () => this.healthParts(),
+      storeErrored: () => {
+        this.m.storeErrors++;
+        for (const q of this.queues.values()) q.pollIn(this.cfg.pollMs);
+      },
+    });
     this.inserter = new Batcher((items) => this.insert(items), 1000, (err) => !isIndeterminate(err));
     for (const t of Object.values(JOB_TABLES)) if (!store.tableDef(t)) throw new JobsConfigError('store', t, 'the store lacks the job tables: add jobTables() to its tables');
     const conn = cluster?.connection;
@@ -210,7 +209,7 @@ export class JobRunner {
     this.pollTimer = this.env.clock.setTimeout(() => {
       if (this.state === 'stopping' || this.state === 'stopped') return;
       for (const q of this.queues.values()) q.dispatch();
-      if (this.storeError) this.probe();
+      if (this.h.storeError) this.probe();
       this.poll();
     }, this.cfg.pollMs);
   }
@@ -399,103 +398,47 @@ export class JobRunner {
 
   /** Jobs in `state` (optionally of one queue), in lane order, at most `limit` (default 100). */
   list(o: { state?: JobState; queue?: string; limit?: number } = {}): Job[] {
-    const states = o.state ? [o.state] : JOB_STATES;
-    const out: Job[] = [];
-    const limit = o.limit ?? 100;
-    for (const s of states) {
-      const [from, to] = laneRange(s === 'available' && o.queue ? [s, o.queue] : [s]);
-      for (const r of this.store.indexRange(JOB_TABLES.jobs, 'lane', from, to)) {
-        if (out.length >= limit) return out;
-        if (!o.queue || r['queue'] === o.queue) out.push(toJob(r));
-      }
-    }
-    return out;
+    return listJobs(this.store, o);
   }
 
   private storeFailed(operation: string, err: unknown): void {
-    this.m.storeErrors++;
-    const e = err as { code?: string; message?: string };
-    this.storeError = { operation, ...(e?.code ? { code: e.code } : {}), message: String(e?.message ?? err), at: this.env.clock.now() };
-    if (this.reasons().join() !== this.lastReported) this.env.logger.warn({ report: 'jobs_store_failed', operation, err }, 'job store operation failed; retrying');
-    for (const q of this.queues.values()) q.pollIn(this.cfg.pollMs);
-    this.report();
-  }
-
-  /** Commits of unknown outcome being settled, by operation. */
-  private readonly unsettled = new Map<string, number>();
-
-  /** A commit's outcome is unknown (`ORDO_REPL_INDETERMINATE`): degraded until it settles; the returned function says how. */
-  private uncertain(operation: string, err: unknown): (outcome: Settled) => void {
-    // the store's own has failed the store: degraded until a write succeeds again (the probe)
-    if (isStoreIndeterminate(err)) this.storeFailed(operation, err);
-    else this.m.storeErrors++;
-    this.unsettled.set(operation, (this.unsettled.get(operation) ?? 0) + 1);
-    this.env.logger.warn({ report: 'jobs_commit_unknown', operation, err }, 'a job commit ended with an unknown outcome: waiting for its settlement before giving anything back');
-    this.report();
-    let once = false;
-    return (outcome) => {
-      if (once) return;
-      once = true;
-      const n = (this.unsettled.get(operation) ?? 1) - 1;
-      if (n > 0) this.unsettled.set(operation, n);
-      else this.unsettled.delete(operation);
-      this.env.logger.info({ report: 'jobs_commit_settled', operation, outcome }, `a job commit of unknown outcome settled: ${outcome}`);
-      this.report();
-    };
+    this.h.storeFailed(operation, err);
   }
 
   private storeOk(): void {
-    if (!this.storeError) return;
-    this.storeError = undefined;
-    this.env.logger.info({ report: 'jobs_store_recovered' }, 'job store operations succeed again');
-    this.report();
+    this.h.storeOk();
   }
 
-  private reasons(): string[] {
-    const out: string[] = [];
-    if (this.storeError) out.push(`store: ${this.storeError.operation}: ${this.storeError.message}`);
-    if (this.unsettled.size > 0) out.push(`commit outcome unknown, settling: ${[...this.unsettled].map(([op, n]) => (n > 1 ? `${op} ×${n}` : op)).join(', ')}`);
-    if (this.notifier.health().status === 'isolated') out.push('notifier isolated (NATS unreachable): polling');
-    if (this.adminError) out.push(this.adminError);
-    return out;
+  private uncertain(operation: string, err: unknown): ReturnType<RunnerHealth['uncertain']> {
+    return this.h.uncertain(operation, err, () => void this.m.storeErrors++);
   }
 
   private report(): void {
-    const h = this.health();
-    const key = h.status + h.reasons.join();
-    if (key === this.lastReported) return;
-    this.lastReported = key;
-    for (const l of this.healthListeners) l(h);
+    this.h.report();
   }
 
   /** Current health. */
   health(): JobsHealth {
-    const reasons = this.reasons();
-    const status = this.state === 'ok' && reasons.length > 0 ? 'degraded' : this.state;
-    const queues: Record<string, { limit: number; running: number; paused: boolean; globalLimit?: number; globalRunning?: number }> = {};
-    for (const [n, q] of this.queues) {
-      queues[n] = { limit: q.limit, running: q.running.size, paused: q.paused, ...(q.globalLimit !== undefined ? { globalLimit: q.globalLimit, globalRunning: slotsTaken(this.store, n) } : {}) };
-    }
-    return { status, node: this.node, leader: this.leader, notifier: this.notifier.health(), reasons, lastStoreError: this.storeError, queues };
+    return this.h.health();
   }
 
   /** Calls `l` when the status or the reasons change. */
   onHealth(l: (h: JobsHealth) => void): () => void {
-    this.healthListeners.add(l);
-    return () => this.healthListeners.delete(l);
+    return this.h.onHealth(l);
+  }
+
+  /** Health record parts besides the status and reasons. */
+  private healthParts(): Pick<JobsHealth, 'node' | 'leader' | 'queues'> {
+    const queues: Record<string, { limit: number; running: number; paused: boolean; globalLimit?: number; globalRunning?: number }> = {};
+    for (const [n, q] of this.queues) {
+      queues[n] = { limit: q.limit, running: q.running.size, paused: q.paused, ...(q.globalLimit !== undefined ? { globalLimit: q.globalLimit, globalRunning: slotsTaken(this.store, n) } : {}) };
+    }
+    return { node: this.node, leader: this.leader, queues };
   }
 
   /** Counts and latencies (see {@link jobsPrometheus} for the text format). */
   metrics(): JobsMetrics {
-    const jobs: Record<string, Partial<Record<JobState, number>>> = {};
-    for (const q of this.queues.keys()) jobs[q] = {};
-    for (const s of JOB_STATES) {
-      const [from, to] = laneRange([s]);
-      for (const r of this.store.indexRange(JOB_TABLES.jobs, 'lane', from, to)) {
-        const per = (jobs[r['queue'] as string] ??= {});
-        per[s] = (per[s] ?? 0) + 1;
-      }
-    }
+    const jobs = countJobs(this.store, this.queues.keys());
     const { started, finished, rescued, pruned, cronFired, storeErrors } = this.m;
     return { jobs, started, finished: { ...finished }, rescued, pruned, cronFired, storeErrors, startLatencyMs: this.m.start.summary(), durationMs: this.m.duration.summary() };
   }

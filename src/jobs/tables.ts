@@ -1,5 +1,6 @@
-import type { Row, TableDef } from '../store/index.ts';
+import type { Row, Store, TableDef } from '../store/index.ts';
 import type { Job, JobState } from './types.ts';
+import { JOB_STATES } from './types.ts';
 
 /** Names of the runner's tables (declare them with {@link jobTables}). */
 export const JOB_TABLES = {
@@ -157,4 +158,33 @@ export function toRow(j: Job): Row {
     timeoutMs: j.timeoutMs,
     lane: laneOf(j),
   };
+}
+
+/** Jobs in `state` (optionally of one queue), in lane order, at most `limit` (default 100); dirty read. */
+export function listJobs(store: Store, o: { state?: JobState; queue?: string; limit?: number } = {}): Job[] {
+  const states = o.state ? [o.state] : JOB_STATES;
+  const out: Job[] = [];
+  const limit = o.limit ?? 100;
+  for (const s of states) {
+    const [from, to] = laneRange(s === 'available' && o.queue ? [s, o.queue] : [s]);
+    for (const r of store.indexRange(JOB_TABLES.jobs, 'lane', from, to)) {
+      if (out.length >= limit) return out;
+      if (!o.queue || r['queue'] === o.queue) out.push(toJob(r));
+    }
+  }
+  return out;
+}
+
+/** How many jobs are in each state, per queue (every one of `queues` listed, even empty); dirty read. */
+export function countJobs(store: Store, queues: Iterable<string>): Record<string, Partial<Record<JobState, number>>> {
+  const jobs: Record<string, Partial<Record<JobState, number>>> = {};
+  for (const q of queues) jobs[q] = {};
+  for (const s of JOB_STATES) {
+    const [from, to] = laneRange([s]);
+    for (const r of store.indexRange(JOB_TABLES.jobs, 'lane', from, to)) {
+      const per = (jobs[r['queue'] as string] ??= {});
+      per[s] = (per[s] ?? 0) + 1;
+    }
+  }
+  return jobs;
 }

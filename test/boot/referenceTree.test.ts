@@ -40,7 +40,7 @@ describe('the reference tree on real RocksDB and nats-server', () => {
   it('NATS stopped at boot: degraded, cluster waiting (never a crash loop), the endpoint up; ready once nats-server starts', async () => {
     const port = await freePort();
     const n = node('solo', `nats://127.0.0.1:${port}`);
-    await waitFor(() => n.app.health().status === 'degraded' || undefined, 'degraded', 20_000);
+    await waitFor(() => n.app.health().status === 'degraded' || undefined, 'degraded');
     const h = n.app.health();
     expect(h.reason).toMatchObject({ child: 'cluster' });
     const phases = Object.fromEntries(h.children.map((c) => [c.id, c.phase]));
@@ -49,7 +49,7 @@ describe('the reference tree on real RocksDB and nats-server', () => {
     // keep it down through several failed connection attempts (observed in the log, not slept):
     // still degraded, nothing charged to intensity, the dependents still parked
     const failed = () => n.records.filter((r) => r.report === 'discovery_connect_failed').length;
-    await waitFor(() => failed() >= 3 || undefined, 'three failed NATS connection attempts of the cluster child', 20_000);
+    await waitFor(() => failed() >= 3 || undefined, 'three failed NATS connection attempts of the cluster child');
     expect(n.app.health()).toMatchObject({ status: 'degraded', reason: { child: 'cluster' }, intensity: { used: 0 } });
     expect(Object.fromEntries(n.app.health().children.map((c) => [c.id, c.phase]))).toMatchObject({ leader: 'parked', store: 'parked' });
     const ns = await NatsServer.start({ port });
@@ -66,10 +66,10 @@ describe('the reference tree on real RocksDB and nats-server', () => {
     const b = node('b', ns.url);
     await Promise.all([a.app.ready, b.app.ready]);
     await a.seen.store!.transaction((tx) => tx.put('user_bux_points', { user_id: 42, bux_balance: 1000, updated_at: 1 }));
-    await waitFor(() => b.seen.bux!.get(42)?.bux_balance === 1000 || undefined, 'b’s cache has the replicated row', 20_000);
+    await waitFor(() => b.seen.bux!.get(42)?.bux_balance === 1000 || undefined, 'b’s cache has the replicated row');
     expect(b.seen.bux!.stats()).toMatchObject({ status: 'ready', invalidations: expect.any(Number) });
     expect(b.seen.bux!.stats().invalidations).toBeGreaterThan(0);
     await b.seen.store!.transaction((tx) => tx.delete('user_bux_points', 42));
-    await waitFor(() => (a.seen.bux!.has(42) ? undefined : true), 'a’s cache dropped the replicated delete', 20_000);
+    await waitFor(() => (a.seen.bux!.has(42) ? undefined : true), 'a’s cache dropped the replicated delete');
   });
 });

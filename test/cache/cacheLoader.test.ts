@@ -7,6 +7,7 @@ import { storeInitializerMachine } from '../../src/store/initializerMachine.ts';
 import type { Store } from '../../src/store/index.ts';
 import { tempDir, userBuxPoints } from '../store/helpers.ts';
 import { worker } from '../support/machines.ts';
+import { waitFor } from '../harness/nats.ts';
 
 const cleanups: Array<() => void | Promise<void>> = [];
 afterEach(async () => {
@@ -173,7 +174,8 @@ describe('cache loader under a tree with the real store', () => {
       const k = await kids();
       return app.health().status === 'ready' && k.get('api') !== undefined && k.get('api') !== first.get('api');
     };
-    for (let i = 0; i < 2000 && !(await restarted()); i++) await new Promise((r) => setTimeout(r, 5));
+    // real disk (the store closes and reopens): no bound on how fast, a named wait
+    await waitFor(() => restarted().then((r) => r || undefined), 'the store, then the cache, then the api restarted', 45_000, 5);
     const second = await kids();
     expect(second.get('store')).not.toBe(first.get('store'));
     expect(second.get('bux')).not.toBe(first.get('bux'));

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkHistory, type HistoryOp } from '../../src/chaos/history.ts';
 import { NatsCluster } from '../harness/natsCluster.ts';
 import { startFaultProxy, type FaultProxy } from '../harness/faultProxy.ts';
-import { waitFor } from '../harness/nats.ts';
+import { waitFor, HARNESS_WAIT_MS } from '../harness/nats.ts';
 import { OrdoNodeProcess, type NodeEvent } from '../harness/nodes.ts';
 
 const CLUSTER = 'rw';
@@ -86,8 +86,8 @@ describe('real-world tier: 3 Ordo nodes on a 3-server NATS cluster, a server kil
     proxy = await startFaultProxy({ targetPort: c.server('n1').server.port, seed: 11 });
     // the path node a will use answers before a is started (a failure here names the hop: n1
     // itself, or the proxy in front of it — not a minute of node a's retries)
-    await waitFor(async () => (await firstLine(c.server('n1').server.port)).startsWith('INFO ') || undefined, `n1 (port ${c.server('n1').server.port}) sends INFO`, 10_000, 100);
-    await waitFor(async () => (await firstLine(proxy.port)).startsWith('INFO ') || undefined, `n1's INFO through the proxy (port ${proxy.port})`, 10_000, 100);
+    await waitFor(async () => (await firstLine(c.server('n1').server.port)).startsWith('INFO ') || undefined, `n1 (port ${c.server('n1').server.port}) sends INFO`, HARNESS_WAIT_MS, 100);
+    await waitFor(async () => (await firstLine(proxy.port)).startsWith('INFO ') || undefined, `n1's INFO through the proxy (port ${proxy.port})`, HARNESS_WAIT_MS, 100);
     const a = spawn('a', [proxy.url], 'a');
     const b = spawn('b', [c.server('n2').url, c.server('n3').url], 'b');
     const cc = spawn('c', [c.server('n3').url, c.server('n2').url], 'c');
@@ -114,7 +114,7 @@ describe('real-world tier: 3 Ordo nodes on a 3-server NATS cluster, a server kil
     await progress('with 25 ms of latency on a');
     const dropped = proxy.discarded();
     proxy.setMode({ kind: 'blackhole' });
-    await waitFor(() => proxy.discarded() > dropped, 'a\'s bytes meet the blackhole', 10_000, 20);
+    await waitFor(() => proxy.discarded() > dropped, 'a\'s bytes meet the blackhole', HARNESS_WAIT_MS, 20);
     // b and c keep committing while a is cut off
     const aBefore = oks('a');
     for (const n of ['b', 'c']) {
@@ -123,7 +123,7 @@ describe('real-world tier: 3 Ordo nodes on a 3-server NATS cluster, a server kil
     }
     console.log(`[realworld] partition: a cut off (blackhole) while b and c committed; ${proxy.discarded()} bytes discarded`);
     proxy.setMode({ kind: 'reset' });
-    await waitFor(() => proxy.connections() === 0, 'a\'s proxied connections reset', 10_000, 20);
+    await waitFor(() => proxy.connections() === 0, 'a\'s proxied connections reset', HARNESS_WAIT_MS, 20);
     proxy.setMode({ kind: 'pass' });
     await waitFor(() => oks('a') > aBefore + 2, 'a commits again after the partition', 90_000, 50);
 

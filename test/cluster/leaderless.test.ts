@@ -41,7 +41,7 @@ describe('discovery on a 3-server cluster that lost its JetStream quorum', () =>
       expect(b.getSnapshot().status).toBe('active');
       for (const m of down) await m.server.restart();
       await waitTag(b, 'ready', 60_000);
-      await waitFor(() => (b.getSnapshot().context.service as ClusterService).members().some((m) => m.name === 'b'), 'b registered', 10_000);
+      await waitFor(() => (b.getSnapshot().context.service as ClusterService).members().some((m) => m.name === 'b'), 'b registered');
       expect(b.getSnapshot().context.health.status).toBe('ok');
     } finally {
       for (const m of down) if (!m.server.running) await m.server.restart();

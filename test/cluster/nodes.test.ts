@@ -25,7 +25,7 @@ describe('Ordo nodes as processes against a real nats-server', () => {
     return p;
   };
 
-  it('3 nodes join and see each other; kill -9 one → the others report it down within TTL + one heartbeat', async () => {
+  it('3 nodes join and see each other; kill -9 one → the others report it down (reason timeout; how fast: discovery.test.ts on virtual time)', async () => {
     const nodes = ['n1', 'n2', 'n3'].map((n) => spawn(n, 'k9'));
     for (const n of nodes) await n.waitEvent((e) => e.ev === 'ready', 'ready');
     for (const n of nodes) {
@@ -35,8 +35,9 @@ describe('Ordo nodes as processes against a real nats-server', () => {
     const killedAt = Date.now();
     await victim.kill();
     const downs: NodeEvent[] = [];
-    for (const n of nodes.slice(0, 2)) downs.push(await n.waitEvent((e) => e.ev === 'nodedown' && e.member === 'n3', 'nodedown n3', 5000));
-    // how fast (TTL + one heartbeat) is asserted on virtual time in discovery.test.ts; here: real processes, kill -9
+    // how fast (TTL + one heartbeat) is asserted on virtual time in discovery.test.ts; here: real
+    // processes, kill -9, the outcome — a deadline of the harness's, not of TTL, on a loaded machine
+    for (const n of nodes.slice(0, 2)) downs.push(await n.waitEvent((e) => e.ev === 'nodedown' && e.member === 'n3', 'nodedown n3'));
     for (const d of downs) {
       expect(d.reason).toBe('timeout');
       expect(d.t).toBeGreaterThanOrEqual(killedAt);
@@ -49,7 +50,7 @@ describe('Ordo nodes as processes against a real nats-server', () => {
     await nodes[0]!.stop();
   });
 
-  it('one leader at a time; kill -9 the leader → a single new leader within the lease TTL, with a higher fencing token', async () => {
+  it('one leader at a time; kill -9 the leader → a single new leader with a higher fencing token (how fast: election.test.ts on virtual time)', async () => {
     const nodes = ['e1', 'e2', 'e3'].map((n) => spawn(n, 'el', { election: true }));
     for (const n of nodes) await n.waitEvent((e) => e.ev === 'ready', 'ready');
     const leaders = (): OrdoNodeProcess[] =>
@@ -64,7 +65,7 @@ describe('Ordo nodes as processes against a real nats-server', () => {
     const oldToken = old.events.filter((e) => e.ev === 'leader').at(-1)!.token as number;
     const killedAt = Date.now();
     await old.kill();
-    const next = await waitFor(() => (leaders().length === 1 ? leaders()[0] : undefined), 'new leader', 5000);
+    const next = await waitFor(() => (leaders().length === 1 ? leaders()[0] : undefined), 'new leader');
     const ev = next.events.filter((e) => e.ev === 'leader').at(-1)!;
     expect(ev.t).toBeGreaterThanOrEqual(killedAt);
     expect(ev.token as number).toBeGreaterThan(oldToken);

@@ -12,7 +12,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { ReplConsumer } from '../../src/cluster/replConsumer.ts';
 import { natsTransport } from '../../src/env/natsTransport.ts';
 import { NatsCluster } from '../harness/natsCluster.ts';
-import { waitFor } from '../harness/nats.ts';
+import { waitFor, HARNESS_WAIT_MS } from '../harness/nats.ts';
 import { realTimeEnv } from './helpers.ts';
 
 describe('ReplConsumer on a 3-server cluster', () => {
@@ -36,7 +36,10 @@ describe('ReplConsumer on a 3-server cluster', () => {
   it('its server killed while this client was connected to it: re-created on a live server, nothing skipped', async () => {
     const env = realTimeEnv();
     const js = jetstream(admin, { timeout: 2000 });
-    for (let i = 1; i <= 5; i++) await js.publish('rc.x', String(i));
+    // a publish that timed out may still have been stored: a retry carries the same msg id, so
+    // the stream keeps one copy (a plain retry would store a second one, delivered twice)
+    const publish = (i: number): Promise<true> => waitFor(() => js.publish('rc.x', String(i), { msgID: `rc-${i}` }).then(() => true as const), `publish ${i}`, HARNESS_WAIT_MS, 100);
+    for (let i = 1; i <= 5; i++) await publish(i);
     // Connected to one server only at first (it learns the others from the cluster's INFO).
     const home = c.server(0);
     nc = await connect({ servers: [home.url], reconnectTimeWait: 100 });
@@ -64,11 +67,11 @@ describe('ReplConsumer on a 3-server cluster', () => {
     // picks one of the stream's peers at random, so re-create it until it lands there.
     const placedHome = async (): Promise<boolean> => {
       const name = await consumer!.consumerName();
-      const leader = await waitFor(async () => (await c.consumers('RC')).find((x) => x.name === name)?.leader, `consumer ${name} placed`, 20_000, 50);
+      const leader = await waitFor(async () => (await c.consumers('RC')).find((x) => x.name === name)?.leader, `consumer ${name} placed`, HARNESS_WAIT_MS, 50);
       return leader === home.name;
     };
     await consumer.start();
-    await waitFor(() => got.length === 5, 'the first 5 messages', 20_000);
+    await waitFor(() => got.length === 5, 'the first 5 messages');
     for (let i = 0; !(await placedHome()); i++) {
       expect(i, 'the consumer never landed on the home server').toBeLessThan(40);
       await consumer.start();
@@ -77,7 +80,7 @@ describe('ReplConsumer on a 3-server cluster', () => {
     try {
       // The stream may have lost its leader too: wait for one, then write more.
       await c.waitStreamLeader('RC', 30_000, home.name);
-      for (let i = 6; i <= 8; i++) await waitFor(() => js.publish('rc.x', String(i)).then(() => true), `publish ${i}`, 30_000, 100);
+      for (let i = 6; i <= 8; i++) await publish(i);
       // Delivered with the home server still down: the consumer was re-created elsewhere.
       await waitFor(() => got.length >= 8, 'messages 6–8 while the consumer\'s server is down', 30_000, 50);
       expect(got).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);

@@ -343,7 +343,7 @@ describe('replication across a nats-server restart', () => {
     await waitFor(() => nodes.every((n) => n.repl.health().status === 'degraded'), 'degraded');
     await ns.restart();
     const before = acked.length;
-    await waitFor(() => acked.length >= before + 30, '30 more acked writes after restart', 20_000);
+    await waitFor(() => acked.length >= before + 30, '30 more acked writes after restart');
     stop = true;
     await Promise.all(writers);
     const last = Math.max(...nodes.map((n) => n.repl.appliedSeq()));

@@ -79,7 +79,7 @@ describe('cluster children under an Ordo supervisor', () => {
     await own.kill();
     await waitFor(() => JSON.stringify(discovery().state) === JSON.stringify({ running: 'degraded' }), 'degraded in health');
     await own.restart();
-    await waitFor(() => JSON.stringify(discovery().state) === JSON.stringify({ running: 'healthy' }), 'healthy in health', 10_000);
+    await waitFor(() => JSON.stringify(discovery().state) === JSON.stringify({ running: 'healthy' }), 'healthy in health');
     expect(discovery().restarts).toBe(0);
     expect(app.health().children.find((c) => c.id === 'election')!.restarts).toBe(0);
     await app.stop();

@@ -90,8 +90,17 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * How long a harness wait allows by default. A deadline here is never what a test asserts (how
+ * fast something happens is asserted on the virtual clock): it only turns a hang into an error
+ * naming what was awaited, so it is generous — real processes compiling the source cold (tsx's
+ * cache empty on a fresh machine) on a loaded 2-core machine — and the test's timeout stays the
+ * guard of the whole test.
+ */
+export const HARNESS_WAIT_MS = 30_000;
+
 /** Polls `cond` until it returns truthy or `timeoutMs` passes (then throws with `what`). */
-export async function waitFor<T>(cond: () => T | Promise<T>, what: string, timeoutMs = 10_000, everyMs = 20): Promise<NonNullable<T>> {
+export async function waitFor<T>(cond: () => T | Promise<T>, what: string, timeoutMs = HARNESS_WAIT_MS, everyMs = 20): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -198,7 +207,7 @@ export class NatsServer {
     await waitFor(() => {
       if (proc.exitCode !== null) throw new Error(`nats-server exited (${proc.exitCode}): ${this.log}`);
       return ready;
-    }, `nats-server ready on ${this.port}`, 15_000);
+    }, `nats-server ready on ${this.port}`, HARNESS_WAIT_MS);
     this.log = '';
   }
 
@@ -239,7 +248,7 @@ export class NatsServer {
         if (String(e).includes('address already in use')) return false;
         throw e;
       }
-    }, 'nats-server restart', 15_000, 100);
+    }, 'nats-server restart', HARNESS_WAIT_MS, 100);
   }
 
   private async signal(sig: NodeJS.Signals): Promise<void> {

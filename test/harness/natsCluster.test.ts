@@ -37,10 +37,12 @@ describe('NatsCluster harness (3 nats-servers, routes + JetStream)', () => {
     expect(c.server(old).server.running).toBe(false);
     const next = await c.waitStreamLeader('H', 30_000, old);
     expect(next).not.toBe(old);
-    const ack = await js.publish('h.x', 'b', { timeout: 5000 });
+    // the first publish to a just-elected stream leader (and the info after the restart) get the
+    // same generous request timeout as the first stream placement above: not what is checked here
+    const ack = await js.publish('h.x', 'b', { timeout: 15_000 });
     await c.server(old).server.restart();
     await c.waitStreamCurrent('H');
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(nc, { timeout: 15_000 });
     expect((await jsm.streams.info('H')).state.last_seq).toBe(ack.seq);
   });
 

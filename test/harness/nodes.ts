@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
-import { waitFor } from './nats.ts';
+import { HARNESS_WAIT_MS, waitFor } from './nats.ts';
 
 /** A line a fixture printed: `ev` names it; `t` is the fixture's `Date.now()` when printed. */
 export type NodeEvent = { ev: string; t: number } & Record<string, unknown>;
@@ -62,7 +62,7 @@ export class OrdoNodeProcess {
   }
 
   /** Waits for an event matching `pred` (already seen or future). */
-  async waitEvent(pred: (e: NodeEvent) => boolean, what: string, timeoutMs = 15_000): Promise<NodeEvent> {
+  async waitEvent(pred: (e: NodeEvent) => boolean, what: string, timeoutMs = HARNESS_WAIT_MS): Promise<NodeEvent> {
     try {
       return await waitFor(() => this.events.find(pred), `${this.name}: ${what}`, timeoutMs);
     } catch (e) {
@@ -72,7 +72,7 @@ export class OrdoNodeProcess {
 
   /** Sends a request `{ cmd, id }` and waits for the reply event `{ ev: 'reply', id }`. */
   private nextId = 0;
-  async request(cmd: Record<string, unknown>, timeoutMs = 15_000): Promise<NodeEvent> {
+  async request(cmd: Record<string, unknown>, timeoutMs = HARNESS_WAIT_MS): Promise<NodeEvent> {
     const id = ++this.nextId;
     this.send({ ...cmd, id });
     return this.waitEvent((e) => e.ev === 'reply' && e.id === id, `reply to ${String(cmd.cmd)}`, timeoutMs);
@@ -85,8 +85,11 @@ export class OrdoNodeProcess {
     await this.exited;
   }
 
-  /** Graceful stop through the fixture's `stop` command; kills it if it does not exit in time. */
-  async stop(timeoutMs = 10_000): Promise<number | null> {
+  /**
+   * Graceful stop through the fixture's `stop` command; kills it if it does not exit in time
+   * (then the exit code is null: a test asserting a clean exit fails, naming no speed).
+   */
+  async stop(timeoutMs = HARNESS_WAIT_MS): Promise<number | null> {
     if (!this.alive) return this.proc.exitCode;
     this.send({ cmd: 'stop' });
     const t = setTimeout(() => this.proc.kill('SIGKILL'), timeoutMs);

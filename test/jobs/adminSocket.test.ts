@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { ordoArgs } from '../support/ordoCli.ts';
-import { waitFor } from '../harness/nats.ts';
+import { waitFor, HARNESS_WAIT_MS } from '../harness/nats.ts';
 import { main } from '../../src/cli/main.ts';
 import type { Job } from '../../src/jobs/index.ts';
 
@@ -90,7 +90,7 @@ describe('ordo jobs over the admin socket (one node, no NATS)', () => {
     expect(cancel.code).toBe(0);
     expect(cancel.out).toMatch(new RegExp(`cancel ${running}: ok \\(was executing\\)`));
     // paused: the freed slot takes nothing
-    await waitFor(async () => ((await jobs(dataDir, 'list', '--state', 'cancelled')).res?.jobs?.length === 1 ? true : undefined), 'cancelled', 10_000, 100);
+    await waitFor(async () => ((await jobs(dataDir, 'list', '--state', 'cancelled')).res?.jobs?.length === 1 ? true : undefined), 'cancelled', HARNESS_WAIT_MS, 100);
     expect((await jobs(dataDir, 'list', '--state', 'executing')).res!.jobs).toEqual([]);
     const again = await ordo(['jobs', 'cancel', running, '--data', dataDir]);
     expect(again.code).toBe(1);
@@ -106,7 +106,7 @@ describe('ordo jobs over the admin socket (one node, no NATS)', () => {
     expect(list.code).toBe(0);
     expect(list.out).toMatch(/job-a +available +default\/hold/);
     expect((await jobs(dataDir, 'resume', 'default')).code).toBe(0);
-    await waitFor(async () => ((await jobs(dataDir, 'list', '--state', 'executing')).res?.jobs?.length === 1 ? true : undefined), 'a job runs again after resume', 10_000, 100);
+    await waitFor(async () => ((await jobs(dataDir, 'list', '--state', 'executing')).res?.jobs?.length === 1 ? true : undefined), 'a job runs again after resume', HARNESS_WAIT_MS, 100);
     expect((await jobs(dataDir, 'pause', 'no-such-queue')).res).toMatchObject({ ok: false, error: 'ORDO_JOBS_CONFIG' });
 
     // kill -9: the socket file stays behind; the next boot replaces it and answers

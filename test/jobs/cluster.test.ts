@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NatsServer, waitFor } from '../harness/nats.ts';
+import { NatsServer, waitFor, HARNESS_WAIT_MS } from '../harness/nats.ts';
 import { OrdoNodeProcess, type NodeEvent } from '../harness/nodes.ts';
 import { main } from '../../src/cli/main.ts';
 
@@ -49,7 +49,7 @@ describe('job runner on real RocksDB and nats-server', () => {
     const [a, b] = await cluster(2);
     const { ids } = (await a!.request({ cmd: 'enqueue', count: 1, ms: 2500 })) as NodeEvent & { ids: string[] };
     const id = ids[0]!;
-    const perform = await waitFor(() => [a!, b!].find((n) => n.events.some((e) => e.ev === 'perform' && e.id === id)), 'a node starts the job', 15_000);
+    const perform = await waitFor(() => [a!, b!].find((n) => n.events.some((e) => e.ev === 'perform' && e.id === id)), 'a node starts the job');
     const survivor = perform === a ? b! : a!;
     await perform.kill();
     await survivor.waitEvent((e) => e.ev === 'perform' && e.id === id && e.attempt === 2, 'the rescued job runs again on the survivor', 30_000);
@@ -105,7 +105,7 @@ describe('job runner on real RocksDB and nats-server', () => {
   it('a NATS outage: the notifier reports isolated and the runner degraded, in-flight jobs run on, all recover', async () => {
     const [a, b] = await cluster(2, { limit: 5 });
     await a!.request({ cmd: 'enqueue', count: 10, ms: 3000 });
-    await waitFor(() => a!.events.filter((e) => e.ev === 'perform').length + b!.events.filter((e) => e.ev === 'perform').length >= 8, 'jobs started', 20_000);
+    await waitFor(() => a!.events.filter((e) => e.ev === 'perform').length + b!.events.filter((e) => e.ev === 'perform').length >= 8, 'jobs started');
     await ns!.stop();
     const during = await waitFor(async () => {
       const s = await stats(a!);
@@ -114,7 +114,7 @@ describe('job runner on real RocksDB and nats-server', () => {
     expect(during.health.status).toBe('degraded');
     expect(a!.alive && b!.alive).toBe(true);
     // the running performs finish while NATS is down (their outcomes wait for the stream)
-    await waitFor(async () => ((await stats(a!)).performed.length + (await stats(b!)).performed.length >= 8 ? true : undefined), 'in-flight jobs finish during the outage', 20_000, 200);
+    await waitFor(async () => ((await stats(a!)).performed.length + (await stats(b!)).performed.length >= 8 ? true : undefined), 'in-flight jobs finish during the outage', HARNESS_WAIT_MS, 200);
     await ns!.restart();
     const after = await waitFor(async () => {
       const s = await Promise.all([stats(a!), stats(b!)]);
@@ -133,7 +133,7 @@ describe('job runner on real RocksDB and nats-server', () => {
     const cli = (...args: string[]) => main(['jobs', ...args, '--nats', ns!.url, '--cluster', clusterName], {}, io);
     const { ids } = (await a!.request({ cmd: 'enqueue', count: 1, ms: 60_000 })) as NodeEvent & { ids: string[] };
     const id = ids[0]!;
-    await waitFor(() => [a!, b!].some((n) => n.events.some((e) => e.ev === 'perform' && e.id === id)) || undefined, 'the job runs', 15_000);
+    await waitFor(() => [a!, b!].some((n) => n.events.some((e) => e.ev === 'perform' && e.id === id)) || undefined, 'the job runs');
     expect(await cli('list', '--state', 'executing')).toBe(0);
     expect(out.join('')).toContain(id);
     expect(await cli('cancel', id)).toBe(0);
@@ -145,7 +145,7 @@ describe('job runner on real RocksDB and nats-server', () => {
     expect(cancelled.state).toBe('cancelled');
     expect(await cli('retry', id)).toBe(0);
     expect(await cli('pause', 'default')).toBe(0);
-    await waitFor(async () => ((await stats(b!)).health as unknown as { queues: { default: { paused: boolean } } }).queues.default.paused || undefined, 'paused on the other node', 10_000, 100);
+    await waitFor(async () => ((await stats(b!)).health as unknown as { queues: { default: { paused: boolean } } }).queues.default.paused || undefined, 'paused on the other node', HARNESS_WAIT_MS, 100);
     expect(await cli('resume', 'default')).toBe(0);
     expect(await cli('cancel', 'no-such-job')).toBe(1);
     expect(err.join('')).toMatch(/not_found/);

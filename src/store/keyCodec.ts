@@ -46,6 +46,34 @@ function encodeNumber(n: number): string {
   );
 }
 
+/**
+ * The number a row key made of one encoded number stands for (`encodeKey(n) === rowKey`), or
+ * `undefined` for any other string — other tags, other lengths, code units above 255, and the
+ * two number encodings {@link encodeKey} never produces (`-0`, NaN), so that
+ * `encodeNumberKey(decodeNumberKey(k)!) === k` whenever it is defined. No allocation (the hot
+ * path of `RowMap`).
+ */
+export function decodeNumberKey(rowKey: string): number | undefined {
+  if (rowKey.length !== 9 || rowKey.charCodeAt(0) !== TAG_NUMBER) return undefined;
+  const b0 = rowKey.charCodeAt(1);
+  const flip = b0 & 0x80 ? 0 : 0xff;
+  let all = b0;
+  u8[littleEndian ? 7 : 0] = flip ? b0 ^ 0xff : b0 ^ 0x80;
+  for (let i = 1; i < 8; i++) {
+    const c = rowKey.charCodeAt(1 + i);
+    all |= c;
+    u8[littleEndian ? 7 - i : i] = c ^ flip;
+  }
+  if (all > 0xff) return undefined;
+  const n = f64[0]!;
+  return n !== n || (n === 0 && 1 / n < 0) ? undefined : n;
+}
+
+/** The row key of one finite number (what {@link encodeKey} gives for it). */
+export function encodeNumberKey(n: number): string {
+  return encodeNumber(n);
+}
+
 function encodeString(s: string): string {
   let ascii = true;
   for (let i = 0; i < s.length; i++) {

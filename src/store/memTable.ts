@@ -1,5 +1,6 @@
 import type { NormalTableDef, Row } from './types.ts';
 import { SortedKeys } from './sortedKeys.ts';
+import { RowMap } from './rowMap.ts';
 import { encodeKey, prefixEnd, skipElement } from './keyCodec.ts';
 import { keyOf } from './schema.ts';
 import { createHash } from 'node:crypto';
@@ -11,7 +12,8 @@ import type { StoreCorruptError } from './errors.ts';
  * for `bag` it is the encoded key followed by an id of the object's content.
  */
 export class MemTable {
-  readonly rows = new Map<string, Row>();
+  /** Rows by row key ({@link RowMap}: a lone number key is held under the number). */
+  readonly rows = new RowMap();
   /**
    * A read cache of the same rows by their key *value*, for `set`/`ordered_set` tables with a
    * one-attribute key and only for scalar key values (string, number, boolean, null — values

@@ -64,6 +64,13 @@ export interface BatchContext {
 const valueCrcs = new Map<Row, number>();
 /** Rows {@link valueCrcs} holds at most (then it starts again: a miss only costs the encode). */
 const CRC_CACHE_ROWS = 8192;
+/**
+ * Flushes writing more rows than this remember none of their CRCs: a bulk batch (a load, a
+ * `dirtyPutMany` of 1000 rows) would fill the bounded cache in a few flushes and clear it, so
+ * the rows of small commits that are rewritten soon (a job row, three writes) would miss, and
+ * remembering cost a bulk write ~2 % of its CPU for rows rarely rewritten before they are evicted.
+ */
+const CRC_REMEMBER_MAX_ROWS = 256;
 
 function rememberCrc(row: Row, crc: number): void {
   if (valueCrcs.size >= CRC_CACHE_ROWS) valueCrcs.clear();
@@ -223,6 +230,7 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
   }
   // the rows' values, all at once; each row's hash joins its table's digest
   const values = encodeValues(putRows);
+  const remember = puts.length <= CRC_REMEMBER_MAX_ROWS;
   for (let i = 0; i < puts.length; i++) {
     const put = puts[i]!;
     const v = values[i]!;
@@ -230,7 +238,7 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
     const dg = putDigests[i]!;
     dg.sum = (dg.sum + rowHash(put.key, v)) >>> 0;
     const row = putRows[i]!;
-    if (Object.isFrozen(row)) rememberCrc(row, storedCrc(v));
+    if (remember && Object.isFrozen(row)) rememberCrc(row, storedCrc(v));
   }
   // the rows replaced or deleted leave the digests with the hash of their stored bytes
   const olds = encodeValues(oldRows);

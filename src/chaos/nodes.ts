@@ -136,7 +136,7 @@ export class SimNode {
       env,
       kernel,
       node: this.name,
-      probe: (kind, fields) => (live() ? sim.record(kind, { ...fields, ...tag }) : undefined),
+      probe: (kind, fields) => (live() ? sim.record(kind, Object.assign({}, fields, tag)) : undefined), // not a leading spread: V8's slow clone path
       random: (stream) => sim.streams.stream(`node.${this.name}.user.${stream}`).next,
       nats: this.d.nats,
     };

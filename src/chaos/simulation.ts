@@ -230,9 +230,19 @@ function createSimLogger(sim: Simulation): Logger {
           const obj = typeof first === 'object' && first !== null ? (first as Record<string, unknown>) : {};
           const msg = typeof first === 'string' ? first : (args[1] as string | undefined);
           const self = this as unknown as Logger;
-          const record = { ...(self === shared ? undefined : bindingsOf(self)), ...obj, t: target.now, level: typeof level === 'number' ? level : (LEVELS[String(level)] ?? 30), msg };
-          target.logs.push(record);
-          if (typeof obj['report'] === 'string') target.trace.push({ ...record, kind: 'report' });
+          // Object.assign and stores, not an object literal starting with a spread: V8 (Node 20)
+          // clones such a literal on a megamorphic slow path, ~1.5 µs per record against ~0.1 µs;
+          // the same own keys in the same order (bindings, the record's fields, t, level, msg).
+          const record: Record<string, unknown> = Object.assign({}, self === shared ? undefined : bindingsOf(self), obj);
+          record['t'] = target.now;
+          record['level'] = typeof level === 'number' ? level : (LEVELS[String(level)] ?? 30);
+          record['msg'] = msg;
+          target.logs.push(record as SimLogRecord);
+          if (typeof obj['report'] === 'string') {
+            const event: Record<string, unknown> = Object.assign({}, record);
+            event['kind'] = 'report';
+            target.trace.push(event as unknown as TraceEvent);
+          }
         },
       },
     },

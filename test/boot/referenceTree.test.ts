@@ -9,7 +9,7 @@ import { child, createMemoryLogger, createRealEnv, startApplication, type Applic
 import type { Cache } from '../../src/cache/index.ts';
 import type { Store } from '../../src/store/index.ts';
 import { BuxCacheTag, StoreTag, bootTree, type BootOptions, type BuxEntry } from '../../examples/boot/tree.ts';
-import { NatsServer, cleanup, freePort, waitFor } from '../harness/nats.ts';
+import { HARNESS_WAIT_MS, NatsServer, cleanup, freePort, waitFor } from '../harness/nats.ts';
 import { worker } from '../support/machines.ts';
 
 const cleanups: Array<() => void | Promise<void>> = [];
@@ -40,7 +40,9 @@ describe('the reference tree on real RocksDB and nats-server', () => {
   it('NATS stopped at boot: degraded, cluster waiting (never a crash loop), the endpoint up; ready once nats-server starts', async () => {
     const port = await freePort();
     const n = node('solo', `nats://127.0.0.1:${port}`);
-    await waitFor(() => n.app.health().status === 'degraded' || undefined, 'degraded');
+    // degraded once the cluster child's first start attempt timed out: 10 s (its startTimeoutMs in
+    // examples/boot/tree.ts; 10.0 s measured at load 20), then the harness's generous deadline
+    await waitFor(() => n.app.health().status === 'degraded' || undefined, 'degraded', 10_000 + HARNESS_WAIT_MS);
     const h = n.app.health();
     expect(h.reason).toMatchObject({ child: 'cluster' });
     const phases = Object.fromEntries(h.children.map((c) => [c.id, c.phase]));

@@ -101,7 +101,8 @@ export const HARNESS_WAIT_MS = 30_000;
 
 /** Polls `cond` until it returns truthy or `timeoutMs` passes (then throws with `what`). */
 export async function waitFor<T>(cond: () => T | Promise<T>, what: string, timeoutMs = HARNESS_WAIT_MS, everyMs = 20): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
+  // monotonic: a step of the wall clock (NTP on a freshly booted machine) moves no deadline
+  const deadline = performance.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     try {
@@ -110,7 +111,7 @@ export async function waitFor<T>(cond: () => T | Promise<T>, what: string, timeo
     } catch (e) {
       last = e;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }

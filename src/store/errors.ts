@@ -142,8 +142,11 @@ export class StoreTxRetriesError extends StoreError {
   }
 }
 
-/** Why an I/O operation failed, by cause: the disk is full, the file system is read-only, or anything else. */
-export type StoreIoReason = 'no_space' | 'read_only' | 'io';
+/**
+ * Why an I/O operation failed, by cause: the disk is full, the file system is read-only, a
+ * synced write was not answered within the commit deadline (`timeout`), or anything else.
+ */
+export type StoreIoReason = 'no_space' | 'read_only' | 'timeout' | 'io';
 
 /**
  * A disk operation failed; of a commit, nothing was applied. `reason` classifies the cause
@@ -172,6 +175,7 @@ export function ioReasonOf(cause: unknown): StoreIoReason {
   const c = cause as { kind?: unknown; code?: unknown } | undefined;
   if (c?.kind === 'nospace' || c?.code === 'ENOSPC' || c?.code === 'EDQUOT') return 'no_space';
   if (c?.kind === 'readonly' || c?.code === 'EROFS') return 'read_only';
+  if (c?.code === 'ORDO_STORE_COMMIT_TIMEOUT') return 'timeout';
   return 'io';
 }
 
@@ -284,9 +288,35 @@ export class StoreFailedError extends StoreError {
   readonly reason: StoreIoReason;
   constructor(dir: string, options: { cause: unknown }) {
     const reason = ioReasonOf((options.cause as { cause?: unknown })?.cause ?? options.cause);
-    super(`${dir}: store failed after a disk error${reason === 'no_space' ? ' (disk full)' : reason === 'read_only' ? ' (read-only file system)' : ''}; it must be reopened (the store-initializer child restarts): ${(options.cause as Error)?.message ?? String(options.cause)}`, options);
+    super(`${dir}: store failed after a disk error${reason === 'no_space' ? ' (disk full)' : reason === 'read_only' ? ' (read-only file system)' : reason === 'timeout' ? ' (a synced write went unanswered)' : ''}; it must be reopened (the store-initializer child restarts): ${(options.cause as Error)?.message ?? String(options.cause)}`, options);
     this.dir = dir;
     this.reason = reason;
+  }
+}
+
+/**
+ * A synced batch that the disk (or the sync writer thread) did not answer within the commit
+ * deadline (`OpenStoreOptions.commitDeadlineMs`). It is the `cause` of the
+ * `ORDO_STORE_COMMIT_INDETERMINATE` (`outcome: 'unknown'`) its commits reject with: the batch
+ * may still reach the WAL later, so it is neither applied nor reported as not committed; the
+ * store fails and stays failed until it is reopened (the reopen's WAL replay settles it).
+ */
+export class StoreCommitTimeoutError extends StoreError {
+  readonly code = 'ORDO_STORE_COMMIT_TIMEOUT' as const;
+  /** The data directory. */
+  readonly dir: string;
+  /** The deadline that passed, in ms. */
+  readonly deadlineMs: number;
+  /** The commit sequence the batch would have advanced the store to. */
+  readonly seq: number;
+  /** How many commits the batch carried. */
+  readonly commits: number;
+  constructor(dir: string, deadlineMs: number, seq: number, commits: number) {
+    super(`${dir}: a synced write of ${commits} commit(s) (up to commit sequence ${seq}) was not answered within ${deadlineMs} ms (a hung disk or sync writer)`);
+    this.dir = dir;
+    this.deadlineMs = deadlineMs;
+    this.seq = seq;
+    this.commits = commits;
   }
 }
 
@@ -297,7 +327,8 @@ export class StoreFailedError extends StoreError {
  *   serves it, the change feed has it), but the durable commit watermark that proves it could
  *   not be written (strict watermark mode: a full disk, an I/O error on the marker file).
  * - `'unknown'` — the write's outcome cannot be known (the sync writer thread died with the
- *   batch in flight); RAM does not have it, a reopen's WAL replay settles it.
+ *   batch in flight, or did not answer within the commit deadline: the cause is then
+ *   `ORDO_STORE_COMMIT_TIMEOUT`); RAM does not have it, a reopen's WAL replay settles it.
  *
  * Either way the store has entered its failed state (`ORDO_STORE_FAILED`) so its owner
  * reopens it. Do not retry the commit blindly (it would apply twice): read the data back after

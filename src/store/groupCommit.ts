@@ -6,7 +6,7 @@ import type { BuiltBatch, Change, Pending } from './writeBatch.ts';
 import { buildWriteBatch } from './writeBatch.ts';
 import { mustEncode } from './query.ts';
 import { outsideTx } from './txContext.ts';
-import { StoreClosedError, StoreCommitIndeterminateError, StoreError, StoreFailedError, StoreIoError, StoreReplicationGapError, StoreValidationError } from './errors.ts';
+import { StoreClosedError, StoreCommitIndeterminateError, StoreCommitTimeoutError, StoreError, StoreFailedError, StoreIoError, StoreReplicationGapError, StoreValidationError } from './errors.ts';
 
 const PROBE_KEY = Buffer.from('write_probe', 'utf8');
 const PROBE_VALUE = Buffer.from([1]);
@@ -102,15 +102,22 @@ export class GroupCommit {
 
   /** Whether the failure came from a synced write: the recovery probe then is synced too (it exercises the path that failed). */
   private probeSync = false;
+  /**
+   * A synced write went unanswered past the commit deadline: it may still land, so the failure
+   * is left only by a reopen (a probe would queue behind the hung write, and RAM would not
+   * know whether the batch it lacks is on disk).
+   */
+  private unanswered = false;
 
   /** A probe write is accepted: unsynced (the engine's background error) and, with `sync`, also synced (the sync writer, the marker). */
   private async writable(sync: boolean): Promise<boolean> {
     try {
       const probe = [{ type: 'put' as const, column: 'meta', key: PROBE_KEY, value: PROBE_VALUE }];
       await this.h.s.db.write(probe, { sync: false });
-      if (sync) await this.h.s.db.write(probe, { sync: true });
+      if (sync) await this.withinDeadline(this.h.s.db.write(probe, { sync: true }), 0, this.h.s.commitSeq);
       return true;
-    } catch {
+    } catch (err) {
+      if (err instanceof StoreCommitTimeoutError) this.unanswered = true;
       return false;
     }
   }
@@ -118,7 +125,7 @@ export class GroupCommit {
   /** In the failed state: if the engine accepts a probe write again, leave it and queue `p`; else refuse `p` with the failure. */
   private async recoverThen(p: Omit<Pending, 'resolve' | 'reject' | 'encKeys'>): Promise<void> {
     const failure = this.failure!;
-    if (!(await this.writable(this.probeSync))) throw failure;
+    if (this.unanswered || !(await this.writable(this.probeSync))) throw failure;
     if (this.failure === failure) {
       this.failure = undefined;
       this.h.s.env.logger.warn({ report: 'store_recovered', dir: this.h.s.dir }, 'store accepts writes again after its failure');
@@ -307,8 +314,15 @@ export class GroupCommit {
       }
       sent = built;
       // a synced batch advances the durable watermark to its commit sequence (integrity.ts)
-      if (built.kvOps.length > 0) await s.db.write(built.kvOps, built.sync ? { sync: true, mark: built.seq } : { sync: false });
+      if (built.kvOps.length > 0) {
+        if (built.sync) await this.withinDeadline(s.db.write(built.kvOps, { sync: true, mark: built.seq }), batch.length, built.seq);
+        else await s.db.write(built.kvOps, { sync: false });
+      }
     } catch (err) {
+      if (sent && err instanceof StoreCommitTimeoutError) {
+        this.unanswered = true;
+        return this.indeterminate(batch, sent, 'unknown', err);
+      }
       // refused, yet durable (or maybe durable) on disk: never reported as "not committed"
       const durable = (err as { durable?: unknown })?.durable;
       if (sent && (durable === true || durable === 'unknown')) return this.indeterminate(batch, sent, durable, err);
@@ -328,6 +342,40 @@ export class GroupCommit {
     this.deliver(batch, built);
   }
 
+  /**
+   * `write` (a synced batch of `commits` commits up to `seq`), or a `StoreCommitTimeoutError`
+   * once `commitDeadlineMs` passed on the env's clock without an answer. An answer after that
+   * changes nothing (its commits were rejected, nothing of it is applied): it is only logged.
+   */
+  private withinDeadline(write: Promise<void>, commits: number, seq: number): Promise<void> {
+    const s = this.h.s;
+    const clock = s.env.clock;
+    const ms = s.commitDeadlineMs;
+    return new Promise<void>((resolve, reject) => {
+      let timedOut = false;
+      const timer = clock.setTimeout(() => {
+        timedOut = true;
+        reject(new StoreCommitTimeoutError(s.dir, ms, seq, commits));
+      }, ms);
+      const late = (err: unknown): void => {
+        const written = err === undefined;
+        s.env.logger.error({ report: 'store_commit_late', dir: s.dir, seq, commits, deadlineMs: ms, written, ...(written ? {} : { err }) }, 'a synced write answered after its commit deadline: ignored (its commits were rejected as indeterminate; a reopen settles it)');
+      };
+      write.then(
+        () => {
+          if (timedOut) return late(undefined);
+          clock.clearTimeout(timer);
+          resolve();
+        },
+        (err: unknown) => {
+          if (timedOut) return late(err ?? new Error('rejected'));
+          clock.clearTimeout(timer);
+          reject(err);
+        },
+      );
+    });
+  }
+
   /** Sends an applied batch's changes to the change feed, then settles its commits (`e`: rejected with it, applied all the same). */
   private deliver(batch: readonly Pending[], built: BuiltBatch, e?: StoreError): void {
     for (let i = 0; i < batch.length; i++) {
@@ -340,7 +388,7 @@ export class GroupCommit {
 
   /**
    * The disk refused `batch`'s write, but it is (`true`: only its watermark failed) or may be
-   * (`'unknown'`: the sync writer died with it) durable: a durable batch is applied to RAM (it
+   * (`'unknown'`: the sync writer died with it, or did not answer within the deadline) durable: a durable batch is applied to RAM (it
    * is on disk; it reaches the change feed) and an unknown one is not (a reopen's WAL replay
    * settles it). Either way its commits reject with `ORDO_STORE_COMMIT_INDETERMINATE` — never
    * "nothing applied" — and the store fails so that its owner reopens it.

@@ -33,5 +33,7 @@ export {
   StoreArgumentError,
   StoreTxFinishedError,
   StoreCommitIndeterminateError,
+  StoreCommitTimeoutError,
+  StoreFailedError,
 } from './errors.ts';
-export type { SchemaChange, StoreValidationProblem } from './errors.ts';
+export type { SchemaChange, StoreIoReason, StoreValidationProblem } from './errors.ts';

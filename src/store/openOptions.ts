@@ -31,6 +31,7 @@ export function validateOpenOptions(o: unknown): void {
   optional('backupDir', (v) => typeof v === 'string' && v.trim() !== '' && !v.includes('\0'), 'a non-empty directory path');
   optional('changeLogLimit', posInt, 'a positive integer');
   optional('migrationBatchSize', posInt, 'a positive integer');
+  optional('commitDeadlineMs', posInt, 'a positive integer (ms)');
   optional('kv', (v) => typeof (v as KvAdapter)?.open === 'function' && typeof (v as KvAdapter)?.exists === 'function', 'a KvAdapter');
   optional('registry', (v) => v instanceof LiveHandleRegistry, 'a LiveHandleRegistry');
   const kv = (r['kv'] ?? (env['io'] as Record<string, unknown>)['kv']) as KvAdapter | undefined;

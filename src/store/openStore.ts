@@ -47,6 +47,14 @@ export interface OpenStoreOptions {
   readonly backupDir?: string;
   /** Change-log records kept (default 10 000). */
   readonly changeLogLimit?: number;
+  /**
+   * How long a synced write may go unanswered by the disk (or the sync writer thread) before
+   * its commits reject with `ORDO_STORE_COMMIT_INDETERMINATE` (`outcome: 'unknown'`, cause
+   * `ORDO_STORE_COMMIT_TIMEOUT`) and the store fails (`ORDO_STORE_FAILED`, `reason: 'timeout'`)
+   * until it is reopened. Default 60 000 ms, measured on `env.clock`. An answer arriving after
+   * the deadline is logged (`store_commit_late`) and changes nothing.
+   */
+  readonly commitDeadlineMs?: number;
   /** Rows per batch when an added attribute is back-filled (default 1000). */
   readonly migrationBatchSize?: number;
   /** Key-value engine (default `env.io.kv`). */
@@ -174,6 +182,7 @@ export class StoreOpening {
         commitSeq,
         applied,
         changeLogLimit: o.changeLogLimit ?? 10_000,
+        commitDeadlineMs: o.commitDeadlineMs ?? 60_000,
         logSeqs,
         onClose: () => lease.release(),
         deferred: deferredRec?.migrations ?? [],

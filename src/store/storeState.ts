@@ -14,6 +14,8 @@ export interface StoreState {
   commitSeq: number;
   applied: Map<string, number>;
   changeLogLimit: number;
+  /** How long a synced write may go unanswered before its commits are indeterminate and the store fails (ms). */
+  commitDeadlineMs: number;
   /** Keys (last commit sequence) of the change-log records on disk, oldest first (read at open). */
   logSeqs: number[];
   onClose: () => void;

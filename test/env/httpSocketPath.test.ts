@@ -10,12 +10,15 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createRealHttp, SocketPathError } from '../../src/env/http.ts';
 
-const root = mkdtempSync(join(tmpdir(), 'ordo-sockpath-'));
+// Paths of exact byte lengths need a short base: the OS temp dir when it is short (under npm test
+// it is the run's temp root, test/harness/globalSetup.ts), else /tmp.
+const root = mkdtempSync(join(tmpdir().length <= 40 ? tmpdir() : '/tmp', 'ordo-sockpath-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 /** A fresh directory under `root` whose path is exactly `len` bytes. */
 function dirOfLength(len: number, tag: string): string {
   const base = join(root, tag);
+  if (base.length > len) throw new Error(`the temp base ${base} is longer than ${len} bytes`);
   const d = base + 'd'.repeat(len - base.length);
   mkdirSync(d);
   return d;
@@ -54,7 +57,7 @@ describe('admin socket path limits', () => {
   });
 
   it('an existing regular file at the path is refused typed and kept', async () => {
-    const d = dirOfLength(40, 'c');
+    const d = dirOfLength(70, 'c');
     const path = join(d, 'ordo.sock');
     writeFileSync(path, 'precious');
     const http = createRealHttp();
@@ -67,7 +70,7 @@ describe('admin socket path limits', () => {
   });
 
   it('a bind directory left by a crashed start (no live socket) is removed at the next start', async () => {
-    const d = dirOfLength(40, 'e');
+    const d = dirOfLength(70, 'e');
     const left = join(d, '.o-AbC123');
     mkdirSync(left);
     const old = new Date(Date.now() - 3_600_000);

@@ -69,8 +69,9 @@ export class NativeProcess extends Process {
         this.exit(e);
         continue;
       }
-      if (pending !== undefined) {
-        pending.then(this.resume, this.failed);
+      // (a thenable is waited for, as `await` would; any other value is done)
+      if (pending != null && typeof (pending as { then?: unknown }).then === 'function') {
+        (pending as PromiseLike<void>).then(this.resume, this.failed);
         return;
       }
     }

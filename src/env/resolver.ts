@@ -19,7 +19,10 @@ export interface Resolver {
 
 /**
  * The OS resolver with a deadline: `ENOTFOUND` → `nxdomain`; no answer within `timeoutMs`
- * (default 5000) → `timeout`; anything else → `error` with the code.
+ * (default 5000) → `timeout`; anything else → `error` with the code. A name under `.invalid`
+ * is `nxdomain` at once, without asking the OS (RFC 6761 §6.4: resolution libraries should
+ * always answer such names negatively — whether the machine's DNS server is reachable or not).
+ * `lookup` replaces getaddrinfo (tests of the mapping).
  *
  * @example
  * import { createRealResolver } from 'ordo/env';
@@ -27,11 +30,13 @@ export interface Resolver {
  * const r = await createRealResolver().resolve('localhost');
  * console.log(r); // { ok: true, addresses: ['127.0.0.1'] } (or ['::1'])
  */
-export function createRealResolver(options: { timeoutMs?: number; clock?: Clock } = {}): Resolver {
+export function createRealResolver(options: { timeoutMs?: number; clock?: Clock; lookup?: (host: string) => Promise<ReadonlyArray<{ address: string }>> } = {}): Resolver {
   const clock = options.clock ?? createRealClock();
   const timeoutMs = options.timeoutMs ?? 5000;
+  const ask = options.lookup ?? ((host: string) => lookup(host, { all: true }));
   return {
     resolve(host) {
+      if (isInvalidName(host)) return Promise.resolve({ ok: false, reason: 'nxdomain', host });
       return new Promise<ResolveResult>((resolve) => {
         let done = false;
         const timer = clock.setTimeout(() => {
@@ -39,7 +44,7 @@ export function createRealResolver(options: { timeoutMs?: number; clock?: Clock 
           done = true;
           resolve({ ok: false, reason: 'timeout', host });
         }, timeoutMs);
-        lookup(host, { all: true }).then(
+        ask(host).then(
           (answers) => {
             if (done) return;
             done = true;
@@ -56,4 +61,10 @@ export function createRealResolver(options: { timeoutMs?: number; clock?: Clock 
       });
     },
   };
+}
+
+/** `invalid` itself or a name under it (case-insensitive, a trailing dot allowed): RFC 6761 §6.4. */
+function isInvalidName(host: string): boolean {
+  const h = host.toLowerCase().replace(/\.$/, '');
+  return h === 'invalid' || h.endsWith('.invalid');
 }

@@ -34,6 +34,29 @@ describe.each(pairs)('resolver contract: %s', (_name, make) => {
   });
 });
 
+describe('the real resolver', () => {
+  it('names under .invalid are NXDOMAIN without asking the OS (any case, a trailing dot); other names do ask', async () => {
+    const asked: string[] = [];
+    const r = createRealResolver({ lookup: (h) => (asked.push(h), Promise.resolve([{ address: '10.0.0.1' }])) });
+    for (const h of ['x.invalid', 'A.B.INVALID', 'invalid', 'y.invalid.']) expect(await r.resolve(h)).toEqual({ ok: false, reason: 'nxdomain', host: h });
+    expect(asked).toEqual([]);
+    for (const h of ['invalid.example', 'notinvalid', 'x.invalidx']) expect(await r.resolve(h)).toEqual({ ok: true, addresses: ['10.0.0.1'] });
+    expect(asked).toEqual(['invalid.example', 'notinvalid', 'x.invalidx']);
+  });
+
+  it("maps getaddrinfo's answers: ENOTFOUND → nxdomain, another code → error naming it, no answer → timeout on its clock", async () => {
+    const fail = (code: string) => () => Promise.reject(Object.assign(new Error(code), { code }));
+    expect(await createRealResolver({ lookup: fail('ENOTFOUND') }).resolve('gone.example')).toEqual({ ok: false, reason: 'nxdomain', host: 'gone.example' });
+    expect(await createRealResolver({ lookup: fail('EAI_AGAIN') }).resolve('flaky.example')).toEqual({ ok: false, reason: 'error', host: 'flaky.example', detail: 'EAI_AGAIN' });
+    const p = pumpedSimulation();
+    stops.push(p.stop);
+    const t0 = p.sim.now;
+    const never = createRealResolver({ clock: p.sim.clock, timeoutMs: 2500, lookup: () => new Promise(() => {}) });
+    expect(await never.resolve('slow.example')).toEqual({ ok: false, reason: 'timeout', host: 'slow.example' });
+    expect(p.sim.now - t0).toBe(2500);
+  });
+});
+
 describe('simulated resolver faults', () => {
   it('NXDOMAIN for a listed name, a timeout after the deadline, and a stale answer after an update', async () => {
     const p = pumpedSimulation(1, [

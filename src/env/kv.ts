@@ -1,4 +1,5 @@
 import { OrdoError } from '../errors.ts';
+import type { Clock } from './clock.ts';
 
 /**
  * The key-value seam under Ordo's table store: the small subset of an ordered, column-family
@@ -101,6 +102,13 @@ export interface KvDb {
   write(ops: readonly KvOp[], options: KvWriteOptions): Promise<void>;
   /** The marker read (or created) at open; `undefined` for engines that keep none (simulated). */
   readonly marker?: KvMarker | undefined;
+  /**
+   * The clock this engine's latencies run on: the real clock for a real disk, whatever the
+   * Env's clock is (a test's virtual clock advanced by a minute says nothing about an fsync in
+   * flight); `undefined` — the Env's clock (simulated engines, whose latencies are virtual).
+   * The store's commit deadline runs on it.
+   */
+  readonly latencyClock?: Clock | undefined;
   /** Accepts what the guarded open found (see {@link KvOpenOptions.guard}); no-op when unguarded. */
   release?(): Promise<void>;
   /** One value; a damaged block rejects with `KvError('corrupt')` (never kills the process). */

@@ -7,6 +7,7 @@ import type { SyncWriter } from './rocksdbSyncWriter.ts';
 import { startSyncWriter } from './rocksdbSyncWriter.ts';
 import type { MarkerHandle } from './rocksdbMarker.ts';
 import { findUnsafeSst } from './sstCheck.ts';
+import { createRealClock } from './clock.ts';
 import { MARKER_FILE, createMarker, openMarker, readMarker, releaseGuard, restoreGuard, takeGuard } from './rocksdbMarker.ts';
 import type { WatermarkWriter } from './rocksdbWatermark.ts';
 import { createWatermarkWriter } from './rocksdbWatermark.ts';
@@ -298,10 +299,14 @@ export function createRocksKv(adapterOptions: RocksKvOptions = {}): KvAdapter {
         defer(fn) {
           setImmediate(fn);
         },
+        latencyClock: diskClock,
       };
     },
   };
 }
+
+/** A real disk's latencies are real time, whatever clock the Env runs on (KvDb.latencyClock). */
+const diskClock = createRealClock();
 
 /** The part of RocksLevel this adapter uses (the package ships no typings). */
 interface RawRocks {

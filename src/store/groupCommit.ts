@@ -344,12 +344,13 @@ export class GroupCommit {
 
   /**
    * `write` (a synced batch of `commits` commits up to `seq`), or a `StoreCommitTimeoutError`
-   * once `commitDeadlineMs` passed on the env's clock without an answer. An answer after that
+   * once `commitDeadlineMs` passed without an answer — on the engine's latency clock (real
+   * time for a real disk, even under a test's virtual clock), else the env's. An answer after that
    * changes nothing (its commits were rejected, nothing of it is applied): it is only logged.
    */
   private withinDeadline(write: Promise<void>, commits: number, seq: number): Promise<void> {
     const s = this.h.s;
-    const clock = s.env.clock;
+    const clock = s.db.latencyClock ?? s.env.clock;
     const ms = s.commitDeadlineMs;
     return new Promise<void>((resolve, reject) => {
       let timedOut = false;

@@ -233,3 +233,37 @@ describe('a synced write that is not answered within the commit deadline', () =>
     }
   });
 });
+
+describe('the deadline of a real disk runs on real time', () => {
+  it("advancing a test's virtual clock past the deadline while a healthy synced write is in flight fails nothing (review of 5d2295b)", async () => {
+    const t = tempDir('ordo-deadline-');
+    cleanups.push(t.cleanup);
+    const env = createTestEnv({ level: 'warn', startMs: 1_700_000_000_000 });
+    const s = await openStore({ env, dir: `${t.dir}/s`, tables: { items, notes } }); // the real adapter, not gated
+    try {
+      const p = s.dirtyPut('items', { id: 1 }).then(() => 'ok', (e: unknown) => e);
+      await env.clock.advance(120_000); // e.g. a test waiting out a minute-long refresh while the fsync runs
+      expect(await p).toBe('ok');
+      expect(s.failed).toBeUndefined();
+      expect(s.range('items').map((r) => r['id'])).toEqual([1]);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("the real adapter's latency clock is real time, not the test env's clock", async () => {
+    const t = tempDir('ordo-deadline-');
+    cleanups.push(t.cleanup);
+    const env = createTestEnv({ level: 'warn' });
+    const db = await createRocksKv().open(`${t.dir}/kv`, { columns: ['x'], createIfMissing: true });
+    try {
+      expect(db.latencyClock).toBeDefined();
+      expect(db.latencyClock).not.toBe(env.clock);
+      const t0 = db.latencyClock!.now();
+      await env.clock.advance(3_600_000);
+      expect(db.latencyClock!.now() - t0).toBeLessThan(3_600_000);
+    } finally {
+      await db.close();
+    }
+  });
+});

@@ -31,7 +31,8 @@ export function validateOpenOptions(o: unknown): void {
   optional('backupDir', (v) => typeof v === 'string' && v.trim() !== '' && !v.includes('\0'), 'a non-empty directory path');
   optional('changeLogLimit', posInt, 'a positive integer');
   optional('migrationBatchSize', posInt, 'a positive integer');
-  optional('commitDeadlineMs', posInt, 'a positive integer (ms)');
+  // a timer's delay past 2^31 - 1 ms fires after 1 ms in Node (TimeoutOverflowWarning): every synced commit would time out
+  optional('commitDeadlineMs', (v) => posInt(v) && (v as number) <= 2_147_483_647, 'a positive integer (ms) up to 2147483647');
   optional('kv', (v) => typeof (v as KvAdapter)?.open === 'function' && typeof (v as KvAdapter)?.exists === 'function', 'a KvAdapter');
   optional('registry', (v) => v instanceof LiveHandleRegistry, 'a LiveHandleRegistry');
   const kv = (r['kv'] ?? (env['io'] as Record<string, unknown>)['kv']) as KvAdapter | undefined;

@@ -51,7 +51,7 @@ export interface OpenStoreOptions {
    * How long a synced write may go unanswered by the disk (or the sync writer thread) before
    * its commits reject with `ORDO_STORE_COMMIT_INDETERMINATE` (`outcome: 'unknown'`, cause
    * `ORDO_STORE_COMMIT_TIMEOUT`) and the store fails (`ORDO_STORE_FAILED`, `reason: 'timeout'`)
-   * until it is reopened. Default 60 000 ms, measured on the engine's latency clock — real time
+   * until it is reopened. Default 60 000 ms (at most 2 147 483 647, what a timer can wait), measured on the engine's latency clock — real time
    * for real RocksDB even under a test's virtual clock (`KvDb.latencyClock`), the env's clock for
    * simulated engines. An answer arriving after
    * the deadline is logged (`store_commit_late`) and changes nothing.

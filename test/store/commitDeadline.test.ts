@@ -221,10 +221,10 @@ describe('a synced write that is not answered within the commit deadline', () =>
     }
   });
 
-  it('refuses a commitDeadlineMs that is not a positive integer', async () => {
+  it('refuses a commitDeadlineMs that is not a positive integer, or past what a timer can wait (2^31 - 1 ms)', async () => {
     const t = tempDir('ordo-deadline-');
     cleanups.push(t.cleanup);
-    for (const bad of [0, -1, 1.5, '5000', Number.NaN]) {
+    for (const bad of [0, -1, 1.5, '5000', Number.NaN, 2 ** 31, 3e9]) {
       const got = await openStore({ env: createTestEnv({ level: 'warn' }), dir: `${t.dir}/s`, tables: { items }, commitDeadlineMs: bad as number }).then(
         async (st) => (await st.close(), 'opened'),
         (e: unknown) => e,

@@ -70,6 +70,29 @@ export interface KvWriteOptions {
   readonly mark?: number;
 }
 
+/**
+ * An unsynced batch being written on another thread ({@link KvDb.beginWrite}): its ops are sent
+ * in pieces as the caller builds them, `commit` starts the write, `finish` waits for it
+ * **synchronously** — so no other code runs on the caller's thread between `commit` and the
+ * outcome, and work done there in between (a RAM apply) can be taken back before anything reads
+ * it if the write failed. Atomic like `write`: written whole or not at all; one at a time, and
+ * no other write of the same database between `beginWrite` and `finish` or `abort`.
+ */
+export interface KvWriting {
+  /** Adds `ops[from, to)` to the batch, after the ops added before. */
+  add(ops: readonly KvOp[], from: number, to: number): void;
+  /** Adds `ops[from, ops.length)` (the rest of the batch) and starts writing it; returns at once. */
+  commit(ops: readonly KvOp[], from: number): void;
+  /**
+   * Blocks until the write is done: returns once written; throws a {@link KvError} when it was
+   * refused (`durable: false`: nothing of it was written), or — no answer within `timeoutMs`
+   * (real time) — one with `durable: 'unknown'` (it may still land).
+   */
+  finish(timeoutMs: number): void;
+  /** Drops the batch before `commit` (nothing of it is written). */
+  abort(): void;
+}
+
 /** One write in an atomic batch. */
 export type KvOp =
   | { readonly type: 'put'; readonly column: string; readonly key: Uint8Array; readonly value: Uint8Array }
@@ -100,6 +123,14 @@ export interface KvDb {
    * is a `KvError` whose {@link KvError.durable} says whether the batch reached the WAL anyway.
    */
   write(ops: readonly KvOp[], options: KvWriteOptions): Promise<void>;
+  /**
+   * Optional (the real engine): starts an **unsynced** batch that the engine writes on another
+   * thread while the caller goes on working on this one — the store applies a large batch to
+   * RAM during its write ({@link KvWriting}). `undefined`: not available now (use `write`). Not
+   * an enumerable property on the real engine, so a wrapper that spreads a database to intercept
+   * its `write` (`{ ...db, write }`) does not inherit it and still sees every write.
+   */
+  beginWrite?(): KvWriting | undefined;
   /** The marker read (or created) at open; `undefined` for engines that keep none (simulated). */
   readonly marker?: KvMarker | undefined;
   /**

@@ -1,10 +1,12 @@
 import { existsSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { KvAdapter, KvDb, KvErrorKind, KvIterator, KvOp, KvOpenOptions, KvRange, KvWriteOptions } from './kv.ts';
+import type { KvAdapter, KvDb, KvErrorKind, KvIterator, KvOp, KvOpenOptions, KvRange, KvWriteOptions, KvWriting } from './kv.ts';
 import { KvError, KvOptionsError } from './kv.ts';
 import type { SyncWriter } from './rocksdbSyncWriter.ts';
 import { startSyncWriter } from './rocksdbSyncWriter.ts';
+import type { BulkWriter } from './rocksdbBulkWriter.ts';
+import { BulkWriteTimeout, startBulkWriter } from './rocksdbBulkWriter.ts';
 import type { MarkerHandle } from './rocksdbMarker.ts';
 import { findUnsafeSst } from './sstCheck.ts';
 import { createRealClock } from './clock.ts';
@@ -68,6 +70,14 @@ export interface RocksKvOptions {
    *   (docs/store.md, *The durable watermark*). Opt in only where that window is acceptable.
    */
   readonly watermark?: 'strict' | 'pipelined';
+  /**
+   * Large unsynced batches on a second worker thread (`rocksdbBulkWriter.ts`), written while the
+   * store applies them to RAM ({@link KvDb.beginWrite}): `'lazy'` (default) starts the thread on
+   * the first such batch (written inline, as are those until the thread is up); `'eager'` starts
+   * it at open (a thread per open database, whether it bulk-writes or not); `'off'` writes every
+   * unsynced batch inline on the calling thread.
+   */
+  readonly bulkWorker?: 'lazy' | 'eager' | 'off';
 }
 
 /**
@@ -75,7 +85,8 @@ export interface RocksKvOptions {
  * Writes go through one `WriteBatch` (atomic across columns); `sync: true` fdatasyncs the WAL
  * before the promise resolves; the durable commit watermark (`mark`) follows off the critical
  * path (`rocksdbWatermark.ts`). Synced writes run on a worker thread (`rocksdbSyncWriter.ts`)
- * so the fdatasync does not stall the event loop; unsynced ones run inline. Callers must not
+ * so the fdatasync does not stall the event loop; unsynced ones run inline, or — a large batch
+ * through {@link KvDb.beginWrite} — on a second worker while the caller works (`bulkWorker`). Callers must not
  * issue a write before the previous one resolved if order matters (the store's group commit
  * writes one batch at a time).
  *
@@ -93,6 +104,8 @@ export function createRocksKv(adapterOptions: RocksKvOptions = {}): KvAdapter {
   if (adapterOptions.watermark !== undefined && adapterOptions.watermark !== 'strict' && adapterOptions.watermark !== 'pipelined') {
     throw new KvOptionsError('createRocksKv watermark', adapterOptions.watermark, "'strict' or 'pipelined'");
   }
+  const bulkMode = adapterOptions.bulkWorker === undefined ? 'lazy' : adapterOptions.bulkWorker;
+  if (bulkMode !== 'lazy' && bulkMode !== 'eager' && bulkMode !== 'off') throw new KvOptionsError('createRocksKv bulkWorker', adapterOptions.bulkWorker, "'lazy', 'eager' or 'off'");
   return {
     async exists(dir: string): Promise<boolean> {
       return existsSync(`${dir}/CURRENT`) || existsSync(`${dir}/${MARKER_FILE}`);
@@ -145,12 +158,15 @@ export function createRocksKv(adapterOptions: RocksKvOptions = {}): KvAdapter {
       let markerHandle: MarkerHandle;
       let marks: WatermarkWriter;
       let syncWriter: SyncWriter | undefined;
+      let bulk: BulkWriter | undefined;
       try {
         marker ??= createMarker(dir, 0, hasCurrent);
         markerHandle = openMarker(marker);
         marks = createWatermarkWriter(markerHandle, dir);
         if (adapterOptions.syncWorker !== false) syncWriter = await startSyncWriter(db.handle, ['default', ...options.columns]);
+        if (bulkMode === 'eager') bulk = await startBulkWriter(db.handle, ['default', ...options.columns], dir);
       } catch (err) {
+        await syncWriter?.close();
         await db.close();
         if (guarded) restoreGuard(dir, true);
         throw kvError(err, dir, 'cannot start: ');
@@ -168,6 +184,18 @@ export function createRocksKv(adapterOptions: RocksKvOptions = {}): KvAdapter {
         return o;
       };
       let closed = false;
+      // the bulk writer (large unsynced batches on another thread): at open, or on first use
+      let bulkStart: Promise<void> | undefined;
+      const startBulk = (): void => {
+        bulkStart = startBulkWriter(db.handle, ['default', ...options.columns], dir).then(
+          (w) => {
+            // closed meanwhile: close() waits for this start and closes it
+            bulk = w;
+          },
+          // not available then: every batch is written inline, as before
+          () => undefined,
+        );
+      };
       /** The refusal of a write after the sync writer thread died (`durable`: of the batch in flight, if any). */
       const writerDead = (cause: Error, durable: false | 'unknown'): KvError =>
         new KvError('io', `${dir}: the sync writer thread died (${cause.message})${durable === 'unknown' ? ': whether this synced batch reached the WAL is unknown' : ''}; every write is refused until the database is reopened`, dir, { cause, durable });
@@ -180,7 +208,7 @@ export function createRocksKv(adapterOptions: RocksKvOptions = {}): KvAdapter {
           throw new KvError(e.kind, `${e.message} (the batch it would prove, mark ${mark}, is durable in the WAL)`, dir, { cause: err, durable: true, ...(e.file !== undefined ? { file: e.file } : {}) });
         }
       };
-      return {
+      const kv: KvDb = {
         dir,
         get marker() {
           return markerHandle.current;
@@ -277,6 +305,12 @@ export function createRocksKv(adapterOptions: RocksKvOptions = {}): KvAdapter {
             failure = err;
           }
           try {
+            await bulkStart;
+            await bulk?.close();
+          } catch (err) {
+            failure ??= err;
+          }
+          try {
             // the last acknowledged mark, durably, before the marker is closed
             await marks.drain();
           } catch (err) {
@@ -301,6 +335,46 @@ export function createRocksKv(adapterOptions: RocksKvOptions = {}): KvAdapter {
         },
         latencyClock: diskClock,
       };
+      // not enumerable: a wrapper that spreads the database to intercept `write` does not inherit it
+      Object.defineProperty(kv, 'beginWrite', {
+        enumerable: false,
+        value: (): KvWriting | undefined => {
+          if (!released || closed || syncWriter?.dead || bulkMode === 'off') return undefined;
+          if (bulk === undefined || bulk.dead) {
+            if (bulk === undefined && bulkStart === undefined) startBulk();
+            return undefined;
+          }
+          // a marker write that failed earlier is retried first (or this write refused, typed)
+          if (watermark) marks.check();
+          const b = bulk.begin();
+          return {
+            add(ops, from, to) {
+              try {
+                b.add(ops, from, to);
+              } catch (err) {
+                throw kvError(err, dir);
+              }
+            },
+            commit(ops, from) {
+              try {
+                b.commit(ops, from);
+              } catch (err) {
+                throw kvError(err, dir);
+              }
+            },
+            finish(timeoutMs) {
+              try {
+                b.finish(timeoutMs);
+              } catch (err) {
+                if (err instanceof BulkWriteTimeout) throw new KvError('io', `${dir}: ${err.message}: whether this unsynced batch was written is unknown`, dir, { cause: err, durable: 'unknown' });
+                throw kvError(err, dir);
+              }
+            },
+            abort: () => b.abort(),
+          };
+        },
+      });
+      return kv;
     },
   };
 }

@@ -3,12 +3,15 @@ import type { MemTable } from './memTable.ts';
 import type { Tx } from './transaction.ts';
 import type { StoreState } from './storeState.ts';
 import type { BuiltBatch, Change, Pending } from './writeBatch.ts';
+import type { KvOp, KvWriting } from '../env/kv.ts';
 import { buildWriteBatch } from './writeBatch.ts';
 import { mustEncode } from './query.ts';
 import { outsideTx } from './txContext.ts';
 import { StoreClosedError, StoreCommitIndeterminateError, StoreCommitTimeoutError, StoreError, StoreFailedError, StoreIoError, StoreReplicationGapError, StoreValidationError } from './errors.ts';
 
 const PROBE_KEY = Buffer.from('write_probe', 'utf8');
+/** Ops from which an unsynced batch is written on the engine's other thread while it is applied to RAM (below: a thread hop costs more than it saves). */
+const OVERLAP_MIN_OPS = 256;
 const PROBE_VALUE = Buffer.from([1]);
 
 /** What the group commit needs from its store. @internal */
@@ -295,13 +298,19 @@ export class GroupCommit {
     let batch = this.queue;
     this.queue = [];
     this.inflight = batch;
-    const build = (b: readonly Pending[]): BuiltBatch => buildWriteBatch(b, { table: (n) => this.h.table(n), commitSeq: s.commitSeq, schemaVersion: s.schemaVersion, changeLogLimit: s.changeLogLimit, logSeqs: s.logSeqs });
+    const build = (b: readonly Pending[], sink?: (ops: readonly KvOp[], from: number, to: number) => void): BuiltBatch => buildWriteBatch(b, { table: (n) => this.h.table(n), commitSeq: s.commitSeq, schemaVersion: s.schemaVersion, changeLogLimit: s.changeLogLimit, logSeqs: s.logSeqs, sink });
     let built: BuiltBatch;
     let sent: BuiltBatch | undefined;
+    // a large unsynced batch: written on another thread while it is applied to RAM (below)
+    let writing = this.overlapWriting(batch);
+    let applied = false;
     try {
       try {
-        built = build(batch);
+        const w = writing;
+        built = w ? build(batch, (ops, from, to) => w.add(ops, from, to)) : build(batch);
       } catch {
+        writing?.abort();
+        writing = undefined;
         // A commit that cannot be encoded fails alone, with its own error: the other writers of
         // this turn are innocent (never a false "disk failed" for them).
         batch = this.dropUnbuildable(batch, build);
@@ -314,8 +323,13 @@ export class GroupCommit {
       }
       sent = built;
       // a synced batch advances the durable watermark to its commit sequence (integrity.ts)
+      if (writing && (built.sync || built.kvOps.length === 0)) {
+        writing.abort();
+        writing = undefined;
+      }
       if (built.kvOps.length > 0) {
         if (built.sync) await this.withinDeadline(s.db.write(built.kvOps, { sync: true, mark: built.seq }), batch.length, built.seq);
+        else if (writing) applied = this.writeOverlapped(writing, batch, built);
         else await s.db.write(built.kvOps, { sync: false });
       }
     } catch (err) {
@@ -338,8 +352,117 @@ export class GroupCommit {
       if (sent && e instanceof StoreIoError && !(await this.writable(sent.sync))) this.fail(e, sent.sync);
       return;
     }
-    this.apply(batch, built);
+    if (!applied) this.apply(batch, built);
     this.deliver(batch, built);
+  }
+
+  /**
+   * The engine's overlapped write ({@link KvDb.beginWrite}) for `batch` if it is worth it and
+   * safe: at least {@link OVERLAP_MIN_OPS} ops, nothing synced (a synced batch takes the sync
+   * writer), no corrupt row in a table it touches (taking back a rewrite of a corrupt row would
+   * need its corruption records back).
+   */
+  private overlapWriting(batch: readonly Pending[]): KvWriting | undefined {
+    const db = this.h.s.db;
+    if (db.beginWrite === undefined) return undefined;
+    let n = 0;
+    for (const p of batch) {
+      n += p.ops.length;
+      if (p.replaceTables) for (const t of p.replaceTables) n += this.h.table(t).rows.size;
+    }
+    if (n < OVERLAP_MIN_OPS) return undefined;
+    let last: string | undefined;
+    for (const p of batch) {
+      if (p.extra && p.extra.length > 0 && !p.applied) return undefined;
+      for (const t of p.replaceTables ?? []) if (!this.overlappable(t)) return undefined;
+      for (const op of p.ops) {
+        if (op.table === last) continue;
+        last = op.table;
+        if (!this.overlappable(last)) return undefined;
+      }
+    }
+    return db.beginWrite();
+  }
+
+  private overlappable(table: string): boolean {
+    const mem = this.h.table(table);
+    return mem.corrupt.size === 0 && mem.corruptHash.size === 0 && mem.corruptIndex.size === 0 && !(mem.def.storage === 'disc' && mem.def.durability === 'sync');
+  }
+
+  /**
+   * Writes `built` through `w` and applies it to RAM meanwhile: `finish` waits synchronously, so
+   * no other code runs between the apply and the write's outcome; a refused write takes the
+   * apply back before the refusal is handled (nobody ever read the rows). An unanswered write
+   * (`durable: 'unknown'`) leaves the failure to a reopen, as a synced one does. Returns true
+   * (applied) or throws the engine's error.
+   */
+  private writeOverlapped(w: KvWriting, batch: readonly Pending[], built: BuiltBatch): true {
+    w.commit(built.kvOps, built.streamed);
+    const undo = this.applyUndoable(batch, built);
+    try {
+      w.finish(this.h.s.commitDeadlineMs);
+    } catch (err) {
+      undo();
+      if ((err as { durable?: unknown })?.durable === 'unknown') this.unanswered = true;
+      throw err;
+    }
+    return true;
+  }
+
+  /**
+   * {@link GroupCommit.apply}, and a function that takes it back exactly (rows, key order,
+   * indexes, digests, commit sequence, change-log keys, stream positions, versions), undoing the
+   * row changes in reverse order (each change knows the row it replaced).
+   */
+  private applyUndoable(batch: readonly Pending[], built: BuiltBatch): () => void {
+    const s = this.h.s;
+    const seq = s.commitSeq;
+    const pruned = s.logSeqs.slice(0, built.logPruned);
+    const digests: Array<[MemTable, MemTable['digest']]> = [];
+    for (const mem of built.digests.keys()) digests.push([mem, mem.digest]);
+    const versions = new Map<MemTable, number>();
+    const keyVersions: Array<[MemTable, string, number | undefined]> = [];
+    const tracking = this.h.activeTx() > 0;
+    const positions: Array<[string, number | undefined]> = [];
+    for (let i = 0; i < batch.length; i++) {
+      for (const c of built.changes[i]!) {
+        if (!versions.has(c.mem)) versions.set(c.mem, c.mem.version);
+        if (tracking) {
+          const k = c.mem.encKeyOf(c.rowKey);
+          keyVersions.push([c.mem, k, c.mem.keyVersions.get(k)]);
+        }
+      }
+      const a = batch[i]!.applied;
+      if (a) positions.push([a.stream, s.applied.get(a.stream)]);
+    }
+    this.apply(batch, built);
+    return () => {
+      for (let i = batch.length - 1; i >= 0; i--) {
+        const cs = built.changes[i]!;
+        for (let j = cs.length - 1; j >= 0; j--) {
+          const c = cs[j]!;
+          if (c.row) {
+            if (c.old) c.mem.putOver(c.rowKey, c.old, c.row);
+            else c.mem.delete(c.rowKey);
+          } else if (c.old) c.mem.putOver(c.rowKey, c.old, undefined);
+        }
+      }
+      for (let i = keyVersions.length - 1; i >= 0; i--) {
+        const [mem, k, v] = keyVersions[i]!;
+        if (v === undefined) mem.keyVersions.delete(k);
+        else mem.keyVersions.set(k, v);
+      }
+      for (const [mem, v] of versions) mem.version = v;
+      for (const [mem, dg] of digests) mem.digest = dg;
+      for (let i = positions.length - 1; i >= 0; i--) {
+        const [stream, p] = positions[i]!;
+        if (p === undefined) s.applied.delete(stream);
+        else s.applied.set(stream, p);
+      }
+      if (built.logAdded > 0) s.logSeqs.pop();
+      if (pruned.length > 0) s.logSeqs.unshift(...pruned);
+      s.commitSeq = seq;
+    };
   }
 
   /**

@@ -35,7 +35,7 @@ let scratch = Buffer.allocUnsafe(1 << 16);
 const SCRATCH_MAX = 1 << 22;
 
 /**
- * {@link encodeValue} of each of `values` (byte for byte the same), in one buffer: one
+ * {@link encodeValue} of each of `values` (from index `from` on; byte for byte the same), in one buffer: one
  * `JSON.stringify` of the whole array and one UTF-8 write, then a single pass over the bytes
  * that finds each element's end (the top-level commas, outside strings), copies its bytes behind
  * a 5-byte header and checksums them. Per value it saves a `JSON.stringify` call, a
@@ -45,14 +45,14 @@ const SCRATCH_MAX = 1 << 22;
  * values the store encodes (validated rows and plain data: no `toJSON`, no `undefined` or
  * functions, which `validateRecord` refuses). @internal
  */
-export function encodeValues(values: readonly unknown[]): Uint8Array[] {
-  const n = values.length;
+export function encodeValues(values: readonly unknown[], from = 0): Uint8Array[] {
+  const n = values.length - from;
   const out: Uint8Array[] = new Array(n);
   if (n < BATCH_FROM) {
-    for (let i = 0; i < n; i++) out[i] = encodeValue(values[i]);
+    for (let i = 0; i < n; i++) out[i] = encodeValue(values[from + i]);
     return out;
   }
-  const json = JSON.stringify(values);
+  const json = JSON.stringify(from === 0 ? values : values.slice(from));
   // UTF-16 code units → at most 3 UTF-8 bytes each
   const need = json.length * 3;
   // a batch bigger than the retained scratch buffer gets its own (not kept: no large buffer held for ever)

@@ -41,6 +41,8 @@ export interface BuiltBatch {
   /** Change-log records this batch deletes (the oldest of `logSeqs`) and the one it adds (0: none). */
   readonly logPruned: number;
   readonly logAdded: number;
+  /** How many of `kvOps` (the first ones) went to {@link BatchContext.sink} (the rest did not). */
+  readonly streamed: number;
 }
 
 /** Context of {@link buildWriteBatch}. @internal */
@@ -51,7 +53,17 @@ export interface BatchContext {
   readonly changeLogLimit: number;
   /** Keys (last commit sequence) of the change-log records on disk, oldest first. */
   readonly logSeqs: readonly number[];
+  /**
+   * Receives the ops in pieces as they are complete (`ops[from, to)`, in order, each op once;
+   * those after {@link BuiltBatch.streamed} are left to the caller): the rows' values are encoded
+   * every {@link STREAM_ROWS} row puts instead of all at the end, so a writer on another thread
+   * puts one piece into its batch while the next is built.
+   */
+  readonly sink?: ((ops: readonly KvOp[], from: number, to: number) => void) | undefined;
 }
+
+/** Row puts per piece handed to {@link BatchContext.sink}. @internal */
+export const STREAM_ROWS = 256;
 
 /**
  * The stored value's CRC of (frozen) rows this process encoded for a write, until they are
@@ -126,6 +138,23 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
   const oldKeys: Uint8Array[] = [];
   const oldDigests: TableDigest[] = [];
   const diskKeys = new DiskKeys();
+  const sink = ctx.sink;
+  /** Row puts whose values are encoded (and their ops sent to the sink, with every op before them). */
+  let encoded = 0;
+  let sentOps = 0;
+  const fill = (remember: boolean): void => {
+    const values = encodeValues(putRows, encoded);
+    for (let i = encoded; i < puts.length; i++) {
+      const put = puts[i]!;
+      const v = values[i - encoded]!;
+      put.value = v;
+      const dg = putDigests[i]!;
+      dg.sum = (dg.sum + rowHash(put.key, v)) >>> 0;
+      const row = putRows[i]!;
+      if (remember && Object.isFrozen(row)) rememberCrc(row, storedCrc(v));
+    }
+    encoded = puts.length;
+  };
   let sync = false;
   let seq = ctx.commitSeq;
   const logged: string[] = [];
@@ -214,6 +243,11 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
       } else {
         for (const rk of mem.def.type === 'bag' ? rowKeysOf(mem, encKey) : [encKey]) record(mem, rk, null, op);
       }
+      if (sink !== undefined && puts.length - encoded >= STREAM_ROWS) {
+        fill(false);
+        sink(kvOps, sentOps, kvOps.length);
+        sentOps = kvOps.length;
+      }
     }
     changes.push(cs);
     if (durable || (p.extra?.length ?? 0) > 0) {
@@ -228,18 +262,8 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
       if (!p.applied) sync = true;
     }
   }
-  // the rows' values, all at once; each row's hash joins its table's digest
-  const values = encodeValues(putRows);
-  const remember = puts.length <= CRC_REMEMBER_MAX_ROWS;
-  for (let i = 0; i < puts.length; i++) {
-    const put = puts[i]!;
-    const v = values[i]!;
-    put.value = v;
-    const dg = putDigests[i]!;
-    dg.sum = (dg.sum + rowHash(put.key, v)) >>> 0;
-    const row = putRows[i]!;
-    if (remember && Object.isFrozen(row)) rememberCrc(row, storedCrc(v));
-  }
+  // the rows' values, all at once (or those left after the pieces); each row's hash joins its table's digest
+  fill(sentOps === 0 && puts.length <= CRC_REMEMBER_MAX_ROWS);
   // the rows replaced or deleted leave the digests with the hash of their stored bytes
   const olds = encodeValues(oldRows);
   for (let i = 0; i < olds.length; i++) {
@@ -256,7 +280,7 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
   for (const [mem, dg] of digests) kvOps.push({ type: 'put', column: 'meta', key: digestKey(mem.def.id), value: encodeValue(dg) });
   // the commit sequence, sealed in every column family (see integrity.ts)
   if (seq !== ctx.commitSeq) kvOps.push(...sealOps(seq));
-  return { kvOps, changes, sync, seq, digests, logPruned, logAdded: logged.length > 0 ? seq : 0 };
+  return { kvOps, changes, sync, seq, digests, logPruned, logAdded: logged.length > 0 ? seq : 0, streamed: sentOps };
 
   function isDisc(table: string): boolean {
     return ctx.table(table).def.storage === 'disc';

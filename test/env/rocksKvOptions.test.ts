@@ -25,3 +25,21 @@ describe('createRocksKv options', () => {
     },
   );
 });
+
+describe('createRocksKv bulkWorker', () => {
+  it.each([['lazy'], ['eager'], ['off'], [undefined]])('accepts bulkWorker %s', (bulkWorker) => {
+    const adapter = bulkWorker === undefined ? createRocksKv() : createRocksKv({ bulkWorker: bulkWorker as 'lazy' | 'eager' | 'off' });
+    expect(typeof adapter.open).toBe('function');
+  });
+
+  it.each([['on'], [true], [false], [''], [null]])('refuses bulkWorker %s with a typed error naming the option and the value', (bad) => {
+    let caught: unknown;
+    try {
+      createRocksKv({ bulkWorker: bad as never });
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(KvOptionsError);
+    expect(caught).toMatchObject({ code: 'ORDO_KV_OPTIONS', option: 'createRocksKv bulkWorker', value: bad });
+  });
+});

@@ -128,7 +128,8 @@ export interface KvDb {
    * thread while the caller goes on working on this one — the store applies a large batch to
    * RAM during its write ({@link KvWriting}). `undefined`: not available now (use `write`). Not
    * an enumerable property on the real engine, so a wrapper that spreads a database to intercept
-   * its `write` (`{ ...db, write }`) does not inherit it and still sees every write.
+   * its `write` (`{ ...db, write }`) does not inherit it and still sees every write; a `Proxy`
+   * that intercepts `write` must intercept (or hide) this too.
    */
   beginWrite?(): KvWriting | undefined;
   /** The marker read (or created) at open; `undefined` for engines that keep none (simulated). */

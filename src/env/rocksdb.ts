@@ -338,6 +338,9 @@ export function createRocksKv(adapterOptions: RocksKvOptions = {}): KvAdapter {
       // not enumerable: a wrapper that spreads the database to intercept `write` does not inherit it
       Object.defineProperty(kv, 'beginWrite', {
         enumerable: false,
+        // configurable: a Proxy around the database may hand out its own (a proxy must return a
+        // non-configurable, read-only property's own value)
+        configurable: true,
         value: (): KvWriting | undefined => {
           if (!released || closed || syncWriter?.dead || bulkMode === 'off') return undefined;
           if (bulk === undefined || bulk.dead) {

@@ -301,10 +301,11 @@ export class GroupCommit {
     const build = (b: readonly Pending[], sink?: (ops: readonly KvOp[], from: number, to: number) => void): BuiltBatch => buildWriteBatch(b, { table: (n) => this.h.table(n), commitSeq: s.commitSeq, schemaVersion: s.schemaVersion, changeLogLimit: s.changeLogLimit, logSeqs: s.logSeqs, sink });
     let built: BuiltBatch;
     let sent: BuiltBatch | undefined;
-    // a large unsynced batch: written on another thread while it is applied to RAM (below)
-    let writing = this.overlapWriting(batch);
+    let writing: KvWriting | undefined;
     let applied = false;
     try {
+      // a large unsynced batch: written on another thread while it is applied to RAM (below)
+      writing = this.overlapWriting(batch);
       try {
         const w = writing;
         built = w ? build(batch, (ops, from, to) => w.add(ops, from, to)) : build(batch);

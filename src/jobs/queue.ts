@@ -499,11 +499,14 @@ export class Queue {
     const drop = g === undefined || keep ? undefined : { runners: new Set([this.by]), queues: [this.name] };
     const release = g === undefined || !keep ? undefined : { queue: this.name, by: this.by, slots: { limit: g, release: tokens } };
     if (ended.length === 0 && !drop && !(release && tokens.length > 0)) return 0;
+    const seen: Seen<number> = {};
     try {
-      return await rescue(this.store, ended.map((r) => r.job), this.env.clock.now(), 'shutdown', true, drop, release);
+      return await rescue(this.store, ended.map((r) => r.job), this.env.clock.now(), 'shutdown', true, drop, release, seen);
     } catch (err) {
-      // still executing in the store: the lifeline returns them once this runner is gone (never lost)
       this.hooks.storeFailed(`drain ${this.name}`, err);
+      // refused after its WAL write but durable and applied: they are back in available
+      if (isStoreIndeterminate(err) && err.outcome === 'committed') return seen.value ?? 0;
+      // still executing in the store: the next start under this id (reconcile.ts) or the lifeline returns them (never lost)
       return 0;
     }
   }

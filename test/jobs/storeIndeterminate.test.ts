@@ -187,6 +187,43 @@ describe('a completion (and the claim in its commit) refused after its WAL write
   });
 });
 
+describe('a drain whose give-back commit is refused after its WAL write', () => {
+  it('committed: stop reports the jobs it returned (they are back in available, attempt given back), and they run once after', async () => {
+    const t = await setup(21, 2, 10_000);
+    const ids = [(await t.state.runner.enqueue(t.w, { n: 1 })).job.id, (await t.state.runner.enqueue(t.w, { n: 2 })).job.id];
+    await run(t.env, 50, 10);
+    for (const id of ids) expect(t.state.runner.get(id)?.state).toBe('executing');
+    const stopping = t.state.runner.stop();
+    t.disk.ctl.next = 'committed'; // the next write is the drain's give-back (performs end by their abort)
+    expect(await settle(t.env, stopping, 10)).toBe(2);
+    expect(t.disk.ctl.refused).toBe(1);
+    for (const id of ids) expect(t.state.store.get('ordo_jobs', id), id).toMatchObject({ state: 'available', attempt: 0 });
+    await t.reopen();
+    await run(t.env, 12_000, 100);
+    for (const id of ids) {
+      expect(t.state.runner.get(id)?.state, id).toBe('completed');
+      expect(t.performs.get(id), id).toBe(2); // the first perform was aborted by the drain
+      expect(t.state.store.get('effects', id)?.['n'], id).toBe(1);
+    }
+  });
+
+  it('unknown: stop reports none returned (the rows do not show it); after the reopen each job completes once, effects once', async () => {
+    const t = await setup(22, 2, 10_000);
+    const ids = [(await t.state.runner.enqueue(t.w, { n: 1 })).job.id, (await t.state.runner.enqueue(t.w, { n: 2 })).job.id];
+    await run(t.env, 50, 10);
+    const stopping = t.state.runner.stop();
+    t.disk.ctl.next = 'unknown-landed';
+    expect(await settle(t.env, stopping, 10)).toBe(0);
+    for (const id of ids) expect(t.state.store.get('ordo_jobs', id)?.['state'], id).toBe('executing');
+    await t.reopen();
+    await run(t.env, 12_000, 100);
+    for (const id of ids) {
+      expect(t.state.runner.get(id)?.state, id).toBe('completed');
+      expect(t.state.store.get('effects', id)?.['n'], id).toBe(1);
+    }
+  });
+});
+
 describe('an admin write refused after its WAL write', () => {
   it('cancel, committed: rejects typed naming the job; the job is cancelled and its running perform aborted', async () => {
     const t = await setup(7, 1, 10_000);

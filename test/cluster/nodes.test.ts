@@ -112,7 +112,7 @@ describe('replicating node processes (RocksDB stores) against a real nats-server
     const hashes = await waitFor(async () => {
       const hs = await Promise.all(nodes.map((n) => n.request({ cmd: 'hash' })));
       return hs.every((h) => h.applied === 120) ? hs : undefined;
-    }, 'all applied 120', 20_000);
+    }, 'all applied 120');
     expect(new Set(hashes.map((h) => h.hash)).size).toBe(1);
     expect(hashes.map((h) => h.sum)).toEqual([120, 120, 120]); // every increment counted once
 

@@ -485,7 +485,7 @@ export class Queue {
     const ended = left.filter((r) => r.performDone);
     for (const r of stuck) {
       r.stuck = true;
-      leftoverStarted(this.store, this.by);
+      leftoverStarted(this.store, this.by, r.token);
       this.env.logger.warn(
         { report: 'jobs_perform_ignored_abort', queue: this.name, job: r.job.id, worker: r.job.worker, attempt: r.job.attempt, runner: this.by },
         'a perform still runs past shutdownMs and its abort: its job stays executing for the lifeline to rescue once this runner is gone',
@@ -499,21 +499,25 @@ export class Queue {
     const drop = g === undefined || keep ? undefined : { runners: new Set([this.by]), queues: [this.name] };
     const release = g === undefined || !keep ? undefined : { queue: this.name, by: this.by, slots: { limit: g, release: tokens } };
     if (ended.length === 0 && !drop && !(release && tokens.length > 0)) return 0;
+    const seen: Seen<number> = {};
     try {
-      return await rescue(this.store, ended.map((r) => r.job), this.env.clock.now(), 'shutdown', true, drop, release);
+      return await rescue(this.store, ended.map((r) => r.job), this.env.clock.now(), 'shutdown', true, drop, release, seen);
     } catch (err) {
-      // still executing in the store: the lifeline returns them once this runner is gone (never lost)
       this.hooks.storeFailed(`drain ${this.name}`, err);
+      // refused after its WAL write but durable and applied: they are back in available
+      if (isStoreIndeterminate(err) && err.outcome === 'committed') return seen.value ?? 0;
+      // still executing in the store: the next start under this id (reconcile.ts) or the lifeline returns them (never lost)
       return 0;
     }
   }
 
   /** A perform the drain left running has ended: its job goes back to available (if still its attempt) and its slot is given back. */
   private lateEnd(r: Running): void {
-    leftoverEnded(this.store, this.by);
+    // the store may have been reopened since: the handle a runner of this id runs on now
+    const store = leftoverEnded(this.store, this.by, r.token);
     if (this.halted) return;
     const release = this.globalLimit === undefined ? undefined : { queue: this.name, by: this.by, slots: { limit: this.globalLimit, release: [r.token] } };
-    rescue(this.store, r.settled && !r.returning ? [] : [r.job], this.env.clock.now(), 'shutdown', true, undefined, release).then(
+    rescue(store, r.settled && !r.returning ? [] : [r.job], this.env.clock.now(), 'shutdown', true, undefined, release).then(
       (n) => this.env.logger.info({ report: 'jobs_late_perform_ended', queue: this.name, job: r.job.id, returned: n }, 'a perform left running at shutdown has ended'),
       (err) => this.env.logger.warn({ report: 'jobs_late_perform_ended', queue: this.name, job: r.job.id, err }, 'a perform left running at shutdown has ended; its job is left to the lifeline'),
     );

@@ -40,7 +40,7 @@ export type {
   CoreMsg,
 } from './transport.ts';
 export { TransportError, isTransportError, isWrongLastSequence, JS_API_CODES } from './transport.ts';
-export type { KvAdapter, KvDb, KvIterator, KvOp, KvOpenOptions, KvRange, KvErrorKind } from './kv.ts';
+export type { KvAdapter, KvDb, KvIterator, KvOp, KvOpenOptions, KvRange, KvErrorKind, KvWriting } from './kv.ts';
 export { KvError, KvOptionsError } from './kv.ts';
 export { createRocksKv } from './rocksdb.ts';
 export type { HttpAdapter, HttpRequest, HttpResponse, HttpServerHandle, HttpListenOptions, HttpRequestOptions } from './http.ts';

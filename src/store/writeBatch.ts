@@ -264,6 +264,11 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
   }
   // the rows' values, all at once (or those left after the pieces); each row's hash joins its table's digest
   fill(sentOps === 0 && puts.length <= CRC_REMEMBER_MAX_ROWS);
+  // the last rows go now: the worker puts them while the change-log record is built
+  if (sink !== undefined && kvOps.length > sentOps) {
+    sink(kvOps, sentOps, kvOps.length);
+    sentOps = kvOps.length;
+  }
   // the rows replaced or deleted leave the digests with the hash of their stored bytes
   const olds = encodeValues(oldRows);
   for (let i = 0; i < olds.length; i++) {

@@ -171,16 +171,22 @@ describe('real-world tier: 3 Ordo nodes on a 3-server NATS cluster, a server kil
 
     const history: HistoryOp[] = [];
     const tally: Record<string, number> = {};
-    for (const p of procs) {
-      for (const e of p.events) {
+    // a write's place in time: its process's place in `procs` (processes of one name run one after
+    // the other: c is killed before c2 starts), then its place in that process's events (its
+    // writes are sequential) — an order needing no clock, not the fixtures' Date.now() compared
+    // across processes (a step of the wall clock would reorder them); only writes to one key are
+    // ordered, and a key is written by processes of one name only
+    const order = (proc: number, i: number): number => proc * 1_000_000 + i;
+    for (const [pi, p] of procs.entries()) {
+      for (const [i, e] of p.events.entries()) {
         if (e.ev === 'outcome') {
           const o = e as unknown as NodeEvent & Outcome;
           tally[o.result] = (tally[o.result] ?? 0) + 1;
           const outcome = o.result === 'ok' ? 'ok' : o.result === 'ORDO_REPL_INDETERMINATE' ? 'info' : 'fail';
           // the write's own row, and the node's sequentially overwritten `-last` row
-          history.push({ type: 'write', outcome, node: p.name, key: o.id, value: o.id, at: o.start });
-          history.push({ type: 'write', outcome, node: p.name, key: `${p.name}-last`, value: o.id, at: o.start });
-        } else if (e.ev === 'leader') history.push({ type: 'leader', node: p.name, term: e.token as number, at: e.t });
+          history.push({ type: 'write', outcome, node: p.name, key: o.id, value: o.id, at: order(pi, i) });
+          history.push({ type: 'write', outcome, node: p.name, key: `${p.name}-last`, value: o.id, at: order(pi, i) });
+        } else if (e.ev === 'leader') history.push({ type: 'leader', node: p.name, term: e.token as number, at: order(pi, i) });
       }
     }
     const replicas: Record<string, Map<string, string>> = {};

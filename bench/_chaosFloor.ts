@@ -15,13 +15,27 @@
  * task's promise continuations are let run by one `await` per task instead of a macrotask turn.
  * The seeds are the floor's own (a crash schedule per seed like the engine's, not the same
  * crashes): the bench prints incarnations per run of both so the work can be compared.
+ *
+ * {@link runRuntimeFloor} is the second rung: the same work through Ordo's runtime — kernel,
+ * root supervisor (rest_for_one, intensity 5 in 5 s) and application, the crashes as
+ * `kernel.exit(pid, { fault: 'crash' })`, the stop as `app.stop()` — on the same timer heap with
+ * a silent logger and direct delivery (no scheduler: production's path), still without the
+ * simulation (trace, decision log, seeded delivery order, log capture, fault points, guard,
+ * oracles, trace hash). Engine − runtime floor is the chaos engine's own cost; runtime floor −
+ * floor is the runtime's over bare xstate.
  */
 import { createActor, type AnyActorRef } from 'xstate';
+import { pino } from 'pino';
 import type { simChildMachine, SimChildInput } from '../src/chaos/library.ts';
 import type { Clock, TimerHandle } from '../src/env/clock.ts';
 import type { Env } from '../src/env/env.ts';
 import type { KvDb } from '../src/env/kv.ts';
 import { createSeededRandom } from '../src/env/random.ts';
+import type { createKernel } from '../src/actors/kernel.ts';
+import type { startApplication } from '../src/supervisor/application.ts';
+import type { ChildSpec } from '../src/supervisor/types.ts';
+import type { createIdSource } from '../src/env/ids.ts';
+import type { createTestProcess } from '../src/env/process.ts';
 
 interface Timer {
   at: number;
@@ -205,5 +219,80 @@ export async function runFloor(seed: number, machine: typeof simChildMachine): P
   stopFrom(0, () => void (ended = true));
   await loop();
   if (!ended || live.some((a) => a !== undefined)) throw new Error(`floor run ${seed} did not stop every child`);
+  return { incarnations, tasks };
+}
+
+/** What the runtime floor loads from the build the bench runs. */
+export interface RuntimeParts {
+  readonly machine: typeof simChildMachine;
+  readonly createKernel: typeof createKernel;
+  readonly startApplication: typeof startApplication;
+  readonly createIdSource: typeof createIdSource;
+  readonly createTestProcess: typeof createTestProcess;
+}
+
+/** One logger for every runtime-floor run: level silent (a record is one level check). */
+let silent: Env['logger'] | undefined;
+
+/** One run of the runtime floor with `seed` (see the module's summary). */
+export async function runRuntimeFloor(seed: number, parts: RuntimeParts): Promise<FloorRun> {
+  const clock = new FloorClock();
+  const random = createSeededRandom(seed);
+  const draw = random.next;
+  const io = (): number => Math.round(1 + draw() * 2);
+  const settleLater = <T>(value: T): Promise<T> => new Promise<T>((resolve) => clock.setTimeout(() => resolve(value), io()));
+  const db = { close: () => settleLater(undefined) } as unknown as KvDb;
+  silent ??= pino({ level: 'silent' });
+  const env: Env = {
+    clock,
+    random,
+    logger: silent,
+    ids: parts.createIdSource(),
+    io: { fs: undefined as never, process: parts.createTestProcess(), kv: { open: () => settleLater(db), exists: async () => true } },
+  };
+  const kernel = parts.createKernel(env);
+  const probe = (): void => undefined;
+  let incarnations = 0;
+  const children = CHILDREN.map((c, i): ChildSpec => ({
+    id: c.id,
+    ...(c.kv ? { provides: 'store' } : {}),
+    ...(i === 1 ? { requires: ['store'] } : {}),
+    start: {
+      machine: parts.machine,
+      name: c.id,
+      input: (sc: { deps: Readonly<Record<string, unknown>> }): SimChildInput => {
+        incarnations++;
+        return { id: c.id, env, probe, startMs: Math.round(c.start[0] + draw() * (c.start[1] - c.start[0])), stopMs: c.stopMs, crashAfterMs: undefined, deps: sc.deps, kvDir: c.kv ? '/data/bench' : undefined };
+      },
+    },
+  }));
+  const app = parts.startApplication({ name: 'floor', tree: { strategy: 'rest_for_one', maxRestarts: 5, periodMs: 5000, children }, env, kernel, handleSignals: false });
+  app.ready.catch(() => undefined);
+  for (let t = -Math.log(1 - draw()) * MEAN_CRASH_MS; t < HEAL_AT; t += -Math.log(1 - draw()) * MEAN_CRASH_MS) {
+    const victim = CHILDREN[1 + Math.floor(draw() * (CHILDREN.length - 1))]!.id;
+    clock.setTimeout(() => {
+      const pid = kernel.whereis(victim);
+      if (pid !== undefined && kernel.isAlive(pid)) kernel.exit(pid, { fault: 'crash' });
+    }, Math.round(t));
+  }
+  let tasks = 0;
+  const loop = async (): Promise<void> => {
+    await new Promise<void>((resolve) => setImmediate(resolve)); // the application's boot continuations
+    for (;;) {
+      const t = clock.pop();
+      if (t === undefined) return;
+      if (t.at > clock.time) clock.time = t.at;
+      tasks++;
+      t.fn();
+      // a task's continuations may be chains (a start result awaited by the supervisor, then its
+      // next start): one macrotask turn runs them all, as the engine's drain does
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  };
+  await loop();
+  let stopped = false;
+  void app.stop({ deadlineMs: 30_000 }).then(() => void (stopped = true));
+  await loop();
+  if (!stopped) throw new Error(`runtime floor run ${seed} did not stop`);
   return { incarnations, tasks };
 }

@@ -22,7 +22,7 @@ import type { Scenario } from '../src/chaos/scenario.ts';
 import { supervisorInvariants } from '../src/chaos/scenarios/library.ts';
 import { type BenchResult, isMain, load1, median, now, printResults } from './lib.ts';
 import { BUILD, DIST, assertFreshDist } from './_impl.ts';
-import type { FloorRun } from './_chaosFloor.ts';
+import type { FloorRun, RuntimeParts } from './_chaosFloor.ts';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 5);
 /** Runs of the bench scenario before the measured batches (dropped). */
@@ -65,18 +65,49 @@ interface Engine {
   cluster3Scenario: Scenario;
   clusterNodesScenario: Scenario;
   runFloor: (seed: number) => Promise<FloorRun>;
+  runRuntimeFloor: (seed: number) => Promise<FloorRun>;
 }
 
 async function engine(): Promise<Engine> {
   const floor = await import('./_chaosFloor.ts');
   if (!DIST) {
-    const [r, g, w, f, c, l] = await Promise.all([import('../src/chaos/runner.ts'), import('../src/chaos/guard.ts'), import('../src/chaos/sweep.ts'), import('../src/env/faults.ts'), import('../src/chaos/scenarios/cluster3.ts'), import('../src/chaos/library.ts')]);
-    return { runScenario: r.runScenario, holdGuard: g.holdGuard, sweep: w.sweep, faults: f.faults, cluster3Scenario: c.cluster3Scenario, clusterNodesScenario: c.clusterNodesScenario, runFloor: (seed) => floor.runFloor(seed, l.simChildMachine) };
+    const [r, g, w, f, c, l, k, a, i, p] = await Promise.all([
+      import('../src/chaos/runner.ts'),
+      import('../src/chaos/guard.ts'),
+      import('../src/chaos/sweep.ts'),
+      import('../src/env/faults.ts'),
+      import('../src/chaos/scenarios/cluster3.ts'),
+      import('../src/chaos/library.ts'),
+      import('../src/actors/kernel.ts'),
+      import('../src/supervisor/application.ts'),
+      import('../src/env/ids.ts'),
+      import('../src/env/process.ts'),
+    ]);
+    const parts: RuntimeParts = { machine: l.simChildMachine, createKernel: k.createKernel, startApplication: a.startApplication, createIdSource: i.createIdSource, createTestProcess: p.createTestProcess };
+    return {
+      runScenario: r.runScenario,
+      holdGuard: g.holdGuard,
+      sweep: w.sweep,
+      faults: f.faults,
+      cluster3Scenario: c.cluster3Scenario,
+      clusterNodesScenario: c.clusterNodesScenario,
+      runFloor: (seed) => floor.runFloor(seed, l.simChildMachine),
+      runRuntimeFloor: (seed) => floor.runRuntimeFloor(seed, parts),
+    };
   }
   assertFreshDist(join('chaos', 'runner.js'));
   const load = (p: string): Promise<Record<string, unknown>> => import(join(import.meta.dirname, '..', 'dist', p));
-  const [r, g, w, f, c, l] = await Promise.all([load('chaos/runner.js'), load('chaos/guard.js'), load('chaos/sweep.js'), load('env/faults.js'), load('chaos/scenarios/cluster3.js'), load('chaos/library.js')]);
-  const machine = l['simChildMachine'] as Parameters<typeof floor.runFloor>[1];
+  const [r, g, w, f, c, l, k, a, i, p] = await Promise.all(
+    ['chaos/runner.js', 'chaos/guard.js', 'chaos/sweep.js', 'env/faults.js', 'chaos/scenarios/cluster3.js', 'chaos/library.js', 'actors/kernel.js', 'supervisor/application.js', 'env/ids.js', 'env/process.js'].map(load),
+  ) as [Record<string, unknown>, Record<string, unknown>, Record<string, unknown>, Record<string, unknown>, Record<string, unknown>, Record<string, unknown>, Record<string, unknown>, Record<string, unknown>, Record<string, unknown>, Record<string, unknown>];
+  const machine = l['simChildMachine'] as RuntimeParts['machine'];
+  const parts: RuntimeParts = {
+    machine,
+    createKernel: k['createKernel'] as RuntimeParts['createKernel'],
+    startApplication: a['startApplication'] as RuntimeParts['startApplication'],
+    createIdSource: i['createIdSource'] as RuntimeParts['createIdSource'],
+    createTestProcess: p['createTestProcess'] as RuntimeParts['createTestProcess'],
+  };
   return {
     runScenario: r['runScenario'] as Engine['runScenario'],
     holdGuard: g['holdGuard'] as Engine['holdGuard'],
@@ -85,6 +116,7 @@ async function engine(): Promise<Engine> {
     cluster3Scenario: c['cluster3Scenario'] as Scenario,
     clusterNodesScenario: c['clusterNodesScenario'] as Scenario,
     runFloor: (seed) => floor.runFloor(seed, machine),
+    runRuntimeFloor: (seed) => floor.runRuntimeFloor(seed, parts),
   };
 }
 
@@ -107,11 +139,11 @@ async function batch(e: Engine, from: number, count: number): Promise<{ cpu: num
   return { cpu: cpuMs() - c0, wall: now() - w0, steps, incarnations };
 }
 
-/** The floor's runs of `count` seeds: CPU ms and incarnations (actors created). */
-async function floorBatch(e: Engine, from: number, count: number): Promise<{ cpu: number; incarnations: number }> {
+/** A floor's runs of `count` seeds: CPU ms and incarnations (actors created). */
+async function floorBatch(runFloor: Engine['runFloor'], from: number, count: number): Promise<{ cpu: number; incarnations: number }> {
   const c0 = cpuMs();
   let incarnations = 0;
-  for (let seed = from; seed < from + count; seed++) incarnations += (await e.runFloor(seed)).incarnations;
+  for (let seed = from; seed < from + count; seed++) incarnations += (await runFloor(seed)).incarnations;
   return { cpu: cpuMs() - c0, incarnations };
 }
 
@@ -144,24 +176,37 @@ export async function run(): Promise<BenchResult[]> {
     // warm-up was 4.7, 3.3, 2.8, then 2.2 ms steady (load ~11), so a median of five batches
     // after 50 runs measured the warm-up, not the steady state a sweep of thousands of seeds has.
     await batch(e, 1_000_000, WARMUP);
-    await floorBatch(e, 1_000_000, WARMUP);
+    await floorBatch(e.runFloor, 1_000_000, WARMUP);
+    await floorBatch(e.runRuntimeFloor, 1_000_000, WARMUP);
     const perCore: number[] = [];
     const events: number[] = [];
     const wall: number[] = [];
     const floorMs: number[] = [];
+    const runtimeMs: number[] = [];
     const ratios: number[] = [];
     let incarnations = 0;
     let floorIncarnations = 0;
     const SEEDS = 300;
     for (let i = 0; i < RUNS; i++) {
-      // engine and floor batches alternate which goes first (the load moves)
-      const f0 = i % 2 === 1 ? await floorBatch(e, 1 + i * SEEDS, SEEDS) : undefined;
-      const b = await batch(e, 1 + i * SEEDS, SEEDS);
-      const f = f0 ?? (await floorBatch(e, 1 + i * SEEDS, SEEDS));
+      // engine, runtime floor and floor batches: the order reverses every batch (the load moves)
+      const from = 1 + i * SEEDS;
+      let b: Awaited<ReturnType<typeof batch>>;
+      let f: Awaited<ReturnType<typeof floorBatch>>;
+      let rt: Awaited<ReturnType<typeof floorBatch>>;
+      if (i % 2 === 0) {
+        b = await batch(e, from, SEEDS);
+        rt = await floorBatch(e.runRuntimeFloor, from, SEEDS);
+        f = await floorBatch(e.runFloor, from, SEEDS);
+      } else {
+        f = await floorBatch(e.runFloor, from, SEEDS);
+        rt = await floorBatch(e.runRuntimeFloor, from, SEEDS);
+        b = await batch(e, from, SEEDS);
+      }
       perCore.push((SEEDS * 1000) / b.cpu);
       events.push((b.steps * 1000) / b.cpu);
       wall.push((SEEDS * 1000) / b.wall);
       floorMs.push(f.cpu / SEEDS);
+      runtimeMs.push(rt.cpu / SEEDS);
       ratios.push(b.cpu / f.cpu);
       incarnations += b.incarnations;
       floorIncarnations += f.incarnations;
@@ -179,6 +224,15 @@ export async function run(): Promise<BenchResult[]> {
       value: floorMedian,
       unit: 'ms',
       runs: floorMs.map((x) => Math.round(x * 1000) / 1000),
+      warmups: 1,
+      loadavg: load1(),
+      command: COMMAND,
+    });
+    results.push({
+      name: `runtime floor: the same work through kernel, root supervisor and application, no simulation, CPU per run (bench/_chaosFloor.ts, ${BUILD})`,
+      value: median(runtimeMs),
+      unit: 'ms',
+      runs: runtimeMs.map((x) => Math.round(x * 1000) / 1000),
       warmups: 1,
       loadavg: load1(),
       command: COMMAND,

@@ -1,4 +1,4 @@
-import { assign, enqueueActions, fromCallback, fromPromise, setup } from 'xstate';
+import { assign, enqueueActions, fromCallback, setup } from 'xstate';
 import type { Env } from '../env/env.ts';
 import type { KvDb } from '../env/kv.ts';
 
@@ -34,6 +34,8 @@ type SimChildEvent =
   | { type: 'started' }
   | { type: 'opened'; db: KvDb }
   | { type: 'openFailed'; error: unknown }
+  | { type: 'written' }
+  | { type: 'writeFailed'; error: unknown }
   | { type: 'closed' };
 
 interface Ctx {
@@ -61,9 +63,6 @@ function disarm(env: Env, armed: Ctx['armed']): void {
 export const simChildMachine = setup({
   types: { input: {} as SimChildInput, context: {} as Ctx, events: {} as SimChildEvent },
   actors: {
-    write: fromPromise<void, { db: KvDb; n: number; id: string }>(async ({ input }) => {
-      await input.db.write([{ type: 'put', column: 'data', key: Buffer.from(`${input.id}:${input.n}`), value: Buffer.from(String(input.n)) }], { sync: true });
-    }),
     /** The child's own timers, on the Env's clock (a crash after `crashAfterMs`, a write every `writeEveryMs`). */
     timers: fromCallback<{ type: 'crash' } | { type: 'write' }, { env: Env; crashAfterMs: number | undefined; writeEveryMs: number | undefined; armed: Ctx['armed'] }>(({ input, sendBack }) => {
       const { clock } = input.env;
@@ -127,6 +126,28 @@ export const simChildMachine = setup({
         closing = Promise.reject(e);
       }
       closing.then(done, done);
+    },
+    /**
+     * One synced write (entering `writing`): its settling comes back as `written` or
+     * `writeFailed`, which only `writing` takes — a write still in flight when the child left it
+     * (a stop) is let settle and its outcome dropped, as the invoked promise actor's was.
+     */
+    writeDb: ({ context, self }) => {
+      const { input, writes: n } = context;
+      let writing: Promise<void>;
+      try {
+        writing = context.db!.write([{ type: 'put', column: 'data', key: Buffer.from(`${input.id}:${n}`), value: Buffer.from(String(n)) }], { sync: true });
+      } catch (e) {
+        writing = Promise.reject(e);
+      }
+      writing.then(
+        () => {
+          if (self.getSnapshot().status === 'active') self.send({ type: 'written' });
+        },
+        (error: unknown) => {
+          if (self.getSnapshot().status === 'active') self.send({ type: 'writeFailed', error });
+        },
+      );
     },
     provide: assign({ db: undefined, service: ({ context }) => ({ provider: context.input.id }) }),
     opened: assign({ db: ({ event }) => (event as { db?: KvDb }).db, service: ({ context }) => ({ provider: context.input.id }) }),
@@ -224,11 +245,10 @@ export const simChildMachine = setup({
           states: {
             idle: { on: { write: 'writing' } },
             writing: {
-              invoke: {
-                src: 'write',
-                input: ({ context }) => ({ db: context.db!, n: context.writes, id: context.input.id }),
-                onDone: { target: 'idle', actions: assign({ writes: ({ context }) => context.writes + 1 }) },
-                onError: { actions: 'crash' },
+              entry: 'writeDb',
+              on: {
+                written: { target: 'idle', actions: assign({ writes: ({ context }) => context.writes + 1 }) },
+                writeFailed: { actions: 'crash' },
               },
             },
           },

@@ -247,12 +247,21 @@ export function executingByRunner(store: Store): Map<string, Job[]> {
   return out;
 }
 
+/** Global slots of one runner and queue given back by a {@link rescue}. */
+export interface SlotRelease {
+  readonly queue: string;
+  readonly by: string;
+  readonly slots: SlotsChange;
+}
+
 /**
  * Lifeline: returns orphaned executing jobs to `available` (or `discarded` when their attempts
  * are used up), recording why. `returnAttempt` (a graceful drain) also gives the attempt back.
  * `drop`: the global-limit slots of these runners are dropped in the same transaction (their
  * performs are gone: a dead runner, or this one stopping). `release`: only these slots of one
  * runner are given back (a drain that leaves a perform running keeps that perform's slot).
+ * `seen.value`: how many the last run of the transaction returned (for a commit that ends
+ * `ORDO_STORE_COMMIT_INDETERMINATE` with `outcome: 'committed'`: applied all the same).
  */
 export async function rescue(
   store: Store,
@@ -261,12 +270,14 @@ export async function rescue(
   why: string,
   returnAttempt = false,
   drop?: { runners: ReadonlySet<string>; queues: Iterable<string> },
-  release?: { queue: string; by: string; slots: SlotsChange },
+  release?: SlotRelease | readonly SlotRelease[],
+  seen?: Seen<number>,
 ): Promise<number> {
-  if (jobs.length === 0 && !drop && !(release && release.slots.release.length > 0)) return 0;
+  const releases: readonly SlotRelease[] = release === undefined ? [] : 'queue' in release ? [release] : release;
+  if (jobs.length === 0 && !drop && !releases.some((r) => r.slots.release.length > 0)) return seenBy(seen, 0);
   return store.transaction((tx) => {
     if (drop) dropSlots(tx, drop.runners, drop.queues);
-    if (release) withSlots(tx, release.queue, release.by, release.slots, 0, () => []);
+    for (const r of releases) withSlots(tx, r.queue, r.by, r.slots, 0, () => []);
     let n = 0;
     for (const c of jobs) {
       const j = getJob(tx, c.id);
@@ -277,7 +288,7 @@ export async function rescue(
       tx.put(T.jobs, toRow({ ...j, state, attempt, errors, attemptedBy: null, scheduledAt: now, finishedAt: state === 'discarded' ? now : null }));
       n++;
     }
-    return n;
+    return seenBy(seen, n);
   });
 }
 

@@ -41,10 +41,17 @@ export interface Round {
   readonly wrote: boolean;
 }
 
+/** A failed round is tried again after this (doubling per failure, at most {@link RETRY_MAX_MS}, never later than the interval). */
+export const RETRY_MIN_MS = 1000;
+/** The longest wait before a failed round is tried again. */
+export const RETRY_MAX_MS = 5000;
+
 /**
  * A plugin that runs `round()` now and then after the delay it returns (`undefined`: its
- * interval). One round at a time; a failing round is logged, reported, and retried after the
- * interval.
+ * interval). One round at a time; a failing round is logged, reported, and retried soon — after
+ * {@link RETRY_MIN_MS}, doubling up to {@link RETRY_MAX_MS} — not a whole interval later: a
+ * cron tick refused at the top of its minute and retried a minute later would find the next
+ * slot due and fire that one, skipping the refused slot.
  */
 export class TimedPlugin implements Plugin {
   readonly name: string;
@@ -52,6 +59,8 @@ export class TimedPlugin implements Plugin {
   private inflight: Promise<void> | undefined;
   private running = false;
   private pokeAgain = false;
+  /** Rounds failed in a row. */
+  private fails = 0;
   private readonly env: Env;
   private readonly intervalMs: number;
   private readonly round: () => Promise<Round>;
@@ -83,11 +92,13 @@ export class TimedPlugin implements Plugin {
       (r) => {
         // only a write proves the store is back (reads are served from RAM even when the disk fails)
         if (r.wrote) this.hooks.storeOk();
+        this.fails = 0;
         return r.next;
       },
       (err) => {
         this.hooks.storeFailed(this.name, err);
-        return undefined;
+        this.fails++;
+        return Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** (this.fails - 1));
       },
     ).then((next) => {
       this.inflight = undefined;

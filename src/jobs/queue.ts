@@ -7,269 +7,31 @@
  * `ORDO_STORE_COMMIT_INDETERMINATE`) is settled first, never taken for "nothing written" (see
  * uncertain.ts).
  *
+ * Claims and starts are {@link QueueCore}'s (queueCore.ts); this adds the outcomes, the drain
+ * and the halt.
+ *
  * @internal Built by the runner.
  */
-import type { Env } from '../env/env.ts';
 import type { TimerHandle } from '../env/clock.ts';
-import type { Store } from '../store/index.ts';
 import { leftoverEnded, leftoverStarted, leftoversOf } from './leftovers.ts';
-import { availableOf, claim, finish, finishMany, nextClaim, rescue, type Seen } from './engine.ts';
-import { JobsCompletionLostError, JobsDrainDeadlineError, JobsHaltedError, JobsTimeoutError, JobsUnknownWorkerError } from './errors.ts';
+import { finish, finishMany, nextClaim, rescue, type Seen } from './engine.ts';
+import { JobsCompletionLostError, JobsDrainDeadlineError, JobsHaltedError } from './errors.ts';
 import { changeOf, isFailure } from './outcome.ts';
-import { slotToken, type SlotsChange } from './slots.ts';
-import type { Job, JobOutcome, WorkerDef } from './types.ts';
-import { isIndeterminate, isStoreIndeterminate, type IndeterminateCommit } from './uncertain.ts';
-import { QueueSettler } from './queueSettle.ts';
-import { DRAIN_GRACE_MS, LazyAbort, type Finishing, type QueueHooks, type QueueOptions, type Running } from './queueTypes.ts';
+import { slotToken } from './slots.ts';
+import type { Job, JobOutcome } from './types.ts';
+import { isIndeterminate, isStoreIndeterminate } from './uncertain.ts';
+import { DRAIN_GRACE_MS, type Finishing, type Running } from './queueTypes.ts';
+import { QueueCore } from './queueCore.ts';
 
-export class Queue {
-  readonly name: string;
-  limit: number;
-  paused: boolean;
-  readonly globalLimit: number | undefined;
-  /** Attempts running on this node, by slot token (a perform that outlived its timeout stays while its job runs again). */
-  readonly running = new Map<string, Running>();
-  private claiming = false;
-  /** Slots the claim in flight may fill. */
-  private reserved = 0;
-  /** Slots of jobs a commit of unknown outcome may have claimed for this node. */
-  private uncertain = 0;
-  private claimInflight: Promise<void> | undefined;
-  /** Global slots (tokens) to give back with the next transaction: performs that ended after their outcome was written, releases not proven committed. */
-  private readonly pendingRelease = new Set<string>();
+/** One queue on one node: {@link QueueCore}'s claims and starts, plus outcomes, drain and halt (see the file comment). */
+export class Queue extends QueueCore {
   private finishing: Finishing[] = [];
   private finishScheduled = false;
-  private readonly flushes = new Set<Promise<void>>();
-  private halted = false;
-  private again = false;
-  private stopped = false;
   /** The drain's deadline passed: performs were aborted, and a failure they end with is the abort's (the job goes back to available). */
   private aborting = false;
   private retryTimer: TimerHandle | undefined;
-  private readonly drainWaiters = new Set<() => void>();
-  private readonly env: Env;
-  private readonly store: Store;
-  private readonly by: string;
-  private readonly workers: ReadonlyMap<string, WorkerDef<never>>;
-  private readonly hooks: QueueHooks;
 
-  constructor(env: Env, store: Store, by: string, workers: ReadonlyMap<string, WorkerDef<never>>, o: QueueOptions, hooks: QueueHooks) {
-    this.env = env;
-    this.store = store;
-    this.by = by;
-    this.workers = workers;
-    this.hooks = hooks;
-    this.name = o.name;
-    this.limit = o.limit;
-    this.paused = o.paused;
-    this.globalLimit = o.globalLimit;
-    this.settle = new QueueSettler({
-      env, store, by, name: o.name, hooks,
-      giveBackLater: (tokens) => this.giveBackLater(tokens),
-      giveBack: (jobs) => this.track(this.giveBack(jobs)),
-      isRunning: (token) => this.running.has(token),
-    });
-  }
-
-  /** Settles this queue's commits of unknown outcome (queueSettle.ts). */
-  private readonly settle: QueueSettler;
-
-  private slots(release: readonly string[]): SlotsChange | undefined {
-    return this.globalLimit === undefined ? undefined : { limit: this.globalLimit, release };
-  }
-
-  /** Takes every pending release for the transaction being built (never one a perform of this queue holds now). */
-  private takeReleases(): string[] {
-    if (this.globalLimit === undefined) return [];
-    const held = new Set([...this.running.values()].filter((r) => !r.performDone || !r.settled).map((r) => r.token));
-    const out = [...this.pendingRelease].filter((t) => !held.has(t));
-    this.pendingRelease.clear();
-    return out;
-  }
-
-  private giveBackLater(tokens: Iterable<string>): void {
-    if (this.globalLimit === undefined) return;
-    for (const t of tokens) this.pendingRelease.add(t);
-  }
-
-  /** Claims and starts jobs while there is room (and gives back ended global slots). Safe to call any time, as often as wanted. */
-  dispatch(): void {
-    if (this.stopped) return;
-    if (this.claiming) {
-      this.again = true;
-      return;
-    }
-    const free = this.paused ? 0 : Math.max(0, this.limit - this.running.size - this.offered - this.uncertain);
-    if (free === 0 && (this.globalLimit === undefined || this.pendingRelease.size === 0)) return;
-    const release = this.takeReleases();
-    if (free === 0 && release.length === 0) return;
-    this.claiming = true;
-    this.again = false;
-    this.reserved = free;
-    let taking: readonly string[] = [];
-    const seen: Seen<Job[]> = {};
-    const claimed = (jobs: readonly Job[], ok: boolean): void => {
-      this.untake(taking);
-      this.claiming = false;
-      this.reserved = 0;
-      if (ok && (jobs.length > 0 || release.length > 0)) this.hooks.storeOk();
-      this.poke();
-      if (this.stopped) return void this.track(this.giveBack(jobs));
-      for (const j of jobs) this.start(j);
-      // more may be waiting: a full batch, or a notification that came while claiming
-      if (this.again || (free > 0 && jobs.length === free)) this.dispatch();
-    };
-    this.claimInflight = this.serial(() => {
-      const c = nextClaim(this.store, this.name, free, this.by, this.env.clock.now(), this.slots(release), this.taking);
-      taking = this.take(c.candidates);
-      return claim(this.store, c, seen);
-    }).then(
-      (jobs) => claimed(jobs, true),
-      async (err) => {
-        if (isIndeterminate(err)) {
-          // the claim may have landed: settle it before giving anything back
-          const jobs = await this.settle.claimed(`claim ${this.name}`, err, seen.value ?? [], release);
-          return claimed(jobs, false);
-        }
-        this.untake(taking);
-        this.claiming = false;
-        this.reserved = 0;
-        this.giveBackLater(release);
-        this.hooks.storeFailed(`claim ${this.name}`, err);
-        this.poke();
-      },
-    );
-  }
-
-  /** A job row was written `executing` (any commit, local or replicated): gives back a claim of ours nobody runs (see {@link QueueSettler.executingSeen}). */
-  executingSeen(row: Job): void {
-    this.settle.executingSeen(row);
-  }
-
-  /** An insert that stored `job` claimed by this runner ended with an unknown outcome (see {@link QueueSettler.inserted}). */
-  settleInserted(err: IndeterminateCommit, job: Job, now: number): Promise<Job | undefined> {
-    return this.settle.inserted(err, job, now);
-  }
-
-  /** Slots promised to inserts in flight that claim their job directly (see {@link Queue.offer}). */
-  private offered = 0;
-
-  /**
-   * How many jobs enqueued now on this node may be stored already claimed by it (at most
-   * `want`): free slots, not paused, no global limit, and nothing available waiting ahead of
-   * them. Reserves those slots; {@link Queue.accept} settles each.
-   */
-  offer(want: number): number {
-    if (this.stopped || this.paused || this.globalLimit !== undefined) return 0;
-    const n = Math.min(want, this.limit - this.running.size - this.reserved - this.offered - this.uncertain);
-    if (n <= 0 || availableOf(this.store, this.name, 1).length > 0) return 0;
-    this.offered += n;
-    return n;
-  }
-
-  /** Settles one slot of an {@link Queue.offer}: starts the job if its insert claimed it for this runner, else frees the slot. */
-  accept(inserted: Promise<Job | undefined>): void {
-    this.track(
-      inserted.then(async (job) => {
-        this.offered--;
-        this.poke();
-        if (job && job.state === 'executing' && job.attemptedBy === this.by && job.attempt === 1) {
-          if (this.stopped) return this.giveBack([job]);
-          this.start(job);
-        } else this.dispatch();
-      }),
-    );
-  }
-
-  /** Candidates a claim of this node has in flight (the next claim skips them). */
-  private readonly taking = new Set<string>();
-  private take(ids: readonly string[]): readonly string[] {
-    for (const id of ids) this.taking.add(id);
-    return ids;
-  }
-  private untake(ids: readonly string[]): void {
-    for (const id of ids) this.taking.delete(id);
-  }
-
-  private lane: Promise<unknown> = Promise.resolve();
-  /**
-   * With a global limit every transaction of the queue reads and writes its slots row: run them
-   * one at a time on this node (concurrent ones would only conflict and wait for each other).
-   */
-  private serial<T>(f: () => Promise<T>): Promise<T> {
-    if (this.globalLimit === undefined) return f();
-    const p = this.lane.then(f, f);
-    this.lane = p.catch(() => undefined);
-    return p;
-  }
-
-  /** Claimed while stopping: given back at once (attempt returned), never orphaned. */
-  private async giveBack(jobs: readonly Job[]): Promise<void> {
-    if (this.halted || jobs.length === 0) return;
-    const release = this.globalLimit === undefined ? undefined : { queue: this.name, by: this.by, slots: { limit: this.globalLimit, release: jobs.map(slotToken) } };
-    await rescue(this.store, jobs, this.env.clock.now(), 'shutdown', true, undefined, release).catch((err) => this.hooks.storeFailed(`drain ${this.name}`, err));
-  }
-
-  private start(job: Job): void {
-    const token = slotToken(job);
-    if (this.stopped || this.running.has(token)) return;
-    const worker = this.workers.get(job.worker);
-    const abort = new LazyAbort();
-    const r: Running = { job, token, abort, startedAt: this.env.clock.now(), settled: false, performDone: false, carried: false, stuck: false, returning: false };
-    this.running.set(token, r);
-    this.hooks.started(job, r.startedAt - Math.max(job.scheduledAt, job.insertedAt));
-    let timer: TimerHandle | undefined;
-    const timeoutMs = job.timeoutMs ?? worker?.timeoutMs;
-    const outcome = new Promise<JobOutcome>((resolve) => {
-      if (timeoutMs !== undefined) {
-        timer = this.env.clock.setTimeout(() => {
-          const e = new JobsTimeoutError(job.id, timeoutMs);
-          abort.abort(e);
-          resolve({ error: e });
-        }, timeoutMs);
-      }
-      if (!worker) return resolve({ error: new JobsUnknownWorkerError(job.worker) });
-      let p: Promise<JobOutcome>;
-      try {
-        p = Promise.resolve(worker.perform(job.args as never, abort.contextOf(job as Job<never>)));
-      } catch (err) {
-        p = Promise.reject(err);
-      }
-      const performed = p.then(resolve, (err) => resolve({ error: err }));
-      // the slot is held until perform itself settles, even past a timeout: never more than
-      // `limit` performs of this queue run at once
-      void performed.finally(() => {
-        this.env.clock.clearTimeout(timer);
-        r.performDone = true;
-        if (r.stuck) return void this.lateEnd(r);
-        this.release(r);
-        this.poke();
-      });
-    });
-    void outcome.then((o) => this.record(r, o));
-  }
-
-  /** Frees `r`'s slot once its outcome is written and its perform has ended. */
-  private release(r: Running): void {
-    if (!r.settled || !r.performDone || r.returning) return;
-    if (!this.free(r)) return;
-    this.poke();
-    this.dispatch();
-  }
-
-  private free(r: Running): boolean {
-    if (this.running.get(r.token) !== r) return false;
-    this.running.delete(r.token);
-    // a slot whose outcome transaction did not carry it is given back by the next one
-    if (!r.carried) this.giveBackLater([r.token]);
-    return true;
-  }
-
-  private poke(): void {
-    for (const w of this.drainWaiters) w();
-  }
-
-  private record(r: Running, o: JobOutcome): void {
+  protected record(r: Running, o: JobOutcome): void {
     if (r.settled || r.stuck) return;
     if (this.aborting && isFailure(o)) {
       // the drain aborted it and it stopped: returned to available by the drain, attempt given back
@@ -343,14 +105,6 @@ export class Queue {
     const batch = this.finishing;
     this.finishing = [];
     if (batch.length > 0) this.track(this.finishBatch(batch, true));
-  }
-
-  private track(p: Promise<void>): void {
-    this.flushes.add(p);
-    void p.finally(() => {
-      this.flushes.delete(p);
-      this.poke();
-    });
   }
 
   /**
@@ -485,7 +239,7 @@ export class Queue {
     const ended = left.filter((r) => r.performDone);
     for (const r of stuck) {
       r.stuck = true;
-      leftoverStarted(this.store, this.by);
+      leftoverStarted(this.store, this.by, r.token);
       this.env.logger.warn(
         { report: 'jobs_perform_ignored_abort', queue: this.name, job: r.job.id, worker: r.job.worker, attempt: r.job.attempt, runner: this.by },
         'a perform still runs past shutdownMs and its abort: its job stays executing for the lifeline to rescue once this runner is gone',
@@ -499,21 +253,25 @@ export class Queue {
     const drop = g === undefined || keep ? undefined : { runners: new Set([this.by]), queues: [this.name] };
     const release = g === undefined || !keep ? undefined : { queue: this.name, by: this.by, slots: { limit: g, release: tokens } };
     if (ended.length === 0 && !drop && !(release && tokens.length > 0)) return 0;
+    const seen: Seen<number> = {};
     try {
-      return await rescue(this.store, ended.map((r) => r.job), this.env.clock.now(), 'shutdown', true, drop, release);
+      return await rescue(this.store, ended.map((r) => r.job), this.env.clock.now(), 'shutdown', true, drop, release, seen);
     } catch (err) {
-      // still executing in the store: the lifeline returns them once this runner is gone (never lost)
       this.hooks.storeFailed(`drain ${this.name}`, err);
+      // refused after its WAL write but durable and applied: they are back in available
+      if (isStoreIndeterminate(err) && err.outcome === 'committed') return seen.value ?? 0;
+      // still executing in the store: the next start under this id (reconcile.ts) or the lifeline returns them (never lost)
       return 0;
     }
   }
 
   /** A perform the drain left running has ended: its job goes back to available (if still its attempt) and its slot is given back. */
-  private lateEnd(r: Running): void {
-    leftoverEnded(this.store, this.by);
+  protected lateEnd(r: Running): void {
+    // the store may have been reopened since: the handle a runner of this id runs on now
+    const store = leftoverEnded(this.store, this.by, r.token);
     if (this.halted) return;
     const release = this.globalLimit === undefined ? undefined : { queue: this.name, by: this.by, slots: { limit: this.globalLimit, release: [r.token] } };
-    rescue(this.store, r.settled && !r.returning ? [] : [r.job], this.env.clock.now(), 'shutdown', true, undefined, release).then(
+    rescue(store, r.settled && !r.returning ? [] : [r.job], this.env.clock.now(), 'shutdown', true, undefined, release).then(
       (n) => this.env.logger.info({ report: 'jobs_late_perform_ended', queue: this.name, job: r.job.id, returned: n }, 'a perform left running at shutdown has ended'),
       (err) => this.env.logger.warn({ report: 'jobs_late_perform_ended', queue: this.name, job: r.job.id, err }, 'a perform left running at shutdown has ended; its job is left to the lifeline'),
     );

@@ -11,7 +11,8 @@ import { cronPlugin, type ParsedCron } from './cronPlugin.ts';
 import { createLocalNotifier, createNatsNotifier, type JobSignal, type Notifier, type NotifierHealth } from './notifier.ts';
 import { lifelinePlugin, prunerPlugin, stagerPlugin, type Plugin, type PluginHooks } from './plugins.ts';
 import { Queue } from './queue.ts';
-import { runnerWithLeftovers } from './leftovers.ts';
+import { leftoversGone, runnerWithLeftovers, runsOn } from './leftovers.ts';
+import { reconcile, toReconcile, type Reconcile } from './reconcile.ts';
 import { heldSum, slotsTaken } from './slots.ts';
 import { JOB_TABLES, countJobs, listJobs, toJob } from './tables.ts';
 import type { EnqueueOptions, EnqueueResult, Job, JobState, WorkerDef } from './types.ts';
@@ -147,9 +148,41 @@ export class JobRunner {
   /** Validates `config`, checks the store has the job tables, and starts queues, notifier and (when leader) plugins. */
   static async start(input: JobRunnerInput): Promise<JobRunner> {
     const r = new JobRunner(input, validateRunnerConfig(input.config));
+    r.offs.push(runsOn(r.store, r.node));
+    r.unreconciled = toReconcile(r.store, r.node);
+    await r.reconcile();
     r.run();
     if (r.cfg.adminSocket !== undefined) await r.listenAdmin(r.cfg.adminSocket);
     return r;
+  }
+
+  /** Rows under this runner's id that nothing runs, not yet returned (reconcile.ts); retried by the poll. */
+  private unreconciled: Reconcile | undefined;
+  private reconciling = false;
+
+  /** Returns this runner id's orphaned rows (see reconcile.ts); a store error leaves them for the next poll. */
+  private async reconcile(): Promise<void> {
+    const r = this.unreconciled;
+    if (!r || this.reconciling) return;
+    this.reconciling = true;
+    try {
+      const n = await reconcile(this.store, r, this.env.clock.now());
+      this.reconciled(r, n);
+      this.storeOk();
+    } catch (err) {
+      this.storeFailed('reconcile', err);
+      // committed: applied all the same (a retry would be fenced, but there is nothing left to do)
+      if (isStoreIndeterminate(err) && err.outcome === 'committed') this.reconciled(r, r.jobs.filter((j) => this.get(j.id)?.state !== 'executing').length);
+    } finally {
+      this.reconciling = false;
+    }
+  }
+
+  private reconciled(r: Reconcile, n: number): void {
+    this.unreconciled = undefined;
+    this.m.rescued += n;
+    this.env.logger.warn({ report: 'jobs_reconciled_at_start', runner: this.node, jobs: r.jobs.map((j) => j.id), returned: n, slots: r.releases.reduce((a, x) => a + x.slots.release.length, 0) }, 'jobs executing under this runner id that nothing runs were returned at start');
+    for (const q of new Set(r.jobs.map((j) => j.queue))) this.wake(q, true);
   }
 
   private adminServer: HttpServerHandle | undefined;
@@ -209,7 +242,8 @@ export class JobRunner {
     this.pollTimer = this.env.clock.setTimeout(() => {
       if (this.state === 'stopping' || this.state === 'stopped') return;
       for (const q of this.queues.values()) q.dispatch();
-      if (this.h.storeError) this.probe();
+      if (this.unreconciled) void this.reconcile();
+      else if (this.h.storeError) this.probe();
       this.poll();
     }, this.cfg.pollMs);
   }
@@ -479,6 +513,7 @@ export class JobRunner {
     for (const p of this.plugins) void p.stop();
     for (const off of this.offs.splice(0)) off();
     for (const q of this.queues.values()) q.halt();
+    leftoversGone(this.store, this.node);
     void this.notifier.close();
     void this.adminServer?.close();
   }

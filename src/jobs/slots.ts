@@ -138,3 +138,13 @@ export function heldSum(row: Row | undefined): number {
 export function slotsTaken(store: Store, queue: string): number {
   return sum(heldOf(store.get(T, queue)));
 }
+
+/** Dirty read: queue → the tokens of the global slots `runner` holds there. */
+export function tokensHeldBy(store: Store, runner: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const row of store.range(T)) {
+    const mine = heldOf(row)[runner];
+    if (mine && mine.length > 0) out.set(row['queue'] as string, mine);
+  }
+  return out;
+}

@@ -16,9 +16,10 @@
  * The store's own `ORDO_STORE_COMMIT_INDETERMINATE` (a synced commit refused after its WAL
  * write) is settled the same way at once: `committed` is applied to RAM before the commit
  * rejects, so the rows show it; `unknown` is not applied, so the rows say "not here" — the
- * store has failed, and what the disk holds is settled by its reopen (a claim that did land is
- * then an orphan of a gone runner, rescued by the lifeline; a completion that did land is
- * final, one that did not is written again, fenced by its attempt).
+ * store has failed, and what the disk holds is settled by its reopen (a claim that did land,
+ * or a completion that did not, leaves its job `executing` under this runner's id: the next
+ * runner's start-up reconciliation returns it, see reconcile.ts; a completion that did land is
+ * final).
  *
  * Global slots are released by token (`slotToken`): whatever is not proven released is given
  * back again, which frees nothing twice.

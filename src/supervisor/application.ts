@@ -1,7 +1,7 @@
 import type { Env } from '../env/index.ts';
-import { StartExitError, createKernel, formatReason, isNormalExit, report, type Kernel, type NativeProcess, type Pid } from '../actors/index.ts';
+import { StartExitError, createKernel, formatReason, isNormalExit, report, type Kernel, type NativeProcess, type Pid, type StartResult } from '../actors/index.ts';
 import { SupervisorServer } from './supervisorServer.ts';
-import { startSupervisor } from './supervisor.ts';
+import { startSupervisorNow } from './supervisor.ts';
 import { FailedToStartChildError, SupervisorError } from './errors.ts';
 import type { SupervisorInit } from './types.ts';
 import { service } from './services.ts';
@@ -263,13 +263,30 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
   // Subscribed before the root starts: its first children become ready synchronously.
   if (options.onChange) observeLifecycle();
 
-  void (async () => {
-    const appInfo: ApplicationInfo = { name, health: () => health() };
-    const appServices: ServiceDirectory = {
-      lookup: (key) => (key === ApplicationTag.key ? { status: 'ready', value: appInfo } : { status: 'missing' }),
-      watch: () => () => undefined,
-    };
-    const r = await startSupervisor(kernel, options.tree, {
+  const appInfo: ApplicationInfo = { name, health: () => health() };
+  const appServices: ServiceDirectory = {
+    lookup: (key) => (key === ApplicationTag.key ? { status: 'ready', value: appInfo } : { status: 'missing' }),
+    watch: () => () => undefined,
+  };
+  /** The root's start has settled: started (readiness is checked), or the start error reported. */
+  const rootStart = (r: StartResult): void => {
+    if (r.status !== 'ok') {
+      if (startError || exitInfo) return; // already reported by the root's monitor
+      if (stopping && r.status === 'error' && r.error instanceof StartExitError) return; // a stop cut the boot short: the monitor reports it
+      startError =
+        r.status === 'error' && r.error instanceof FailedToStartChildError
+          ? new ApplicationStartError(name, r.error.childId, r.error.reason)
+          : new ApplicationStartError(name, undefined, r.status === 'error' ? r.error : r.status);
+      report(env.logger, 'start_error', { application: name, child: startError.childId, reason: startError.reason });
+      finish({ reason: startError, code: 1 }, stopping !== undefined);
+      return;
+    }
+    rootStarted = true;
+    checkReady();
+  };
+  let r: StartResult | Promise<StartResult>;
+  try {
+    r = startSupervisorNow(kernel, options.tree, {
       label: name,
       parentServices: appServices,
       onChange: onTreeChange,
@@ -287,41 +304,41 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
         });
       },
     });
-    if (r.status !== 'ok') {
-      if (startError || exitInfo) return; // already reported by the root's monitor
-      if (stopping && r.status === 'error' && r.error instanceof StartExitError) return; // a stop cut the boot short: the monitor reports it
-      startError =
-        r.status === 'error' && r.error instanceof FailedToStartChildError
-          ? new ApplicationStartError(name, r.error.childId, r.error.reason)
-          : new ApplicationStartError(name, undefined, r.status === 'error' ? r.error : r.status);
-      report(env.logger, 'start_error', { application: name, child: startError.childId, reason: startError.reason });
-      finish({ reason: startError, code: 1 }, stopping !== undefined);
-      return;
-    }
-    rootStarted = true;
-    checkReady();
-  })();
+  } catch (e) {
+    r = Promise.reject(e);
+  }
+  // A root whose children all settled at once is started in this turn: `ready` resolves before
+  // `startApplication` returns. With an `onChange` listener the root counts as started a turn
+  // later, as before: the listener hears the children's changes while the root is starting.
+  if (r instanceof Promise || options.onChange) void Promise.resolve(r).then(rootStart);
+  else rootStart(r);
 
   const stop = (opts: { deadlineMs?: number } = {}): Promise<ApplicationExit> => {
     if (stopping) return stopping;
-    stopping = (async () => {
-      if (exitInfo) return exitInfo;
-      options.onChange?.(health());
-      // The deadline runs from the stop request, also while the tree is still starting: a stop
-      // during boot cuts the start in progress short and stops what has started, in reverse order.
-      const deadline = opts.deadlineMs ?? options.stopDeadlineMs ?? 30_000;
-      const timer = env.clock.setTimeout(() => {
-        report(env.logger, 'shutdown_error', { application: name, reason: 'stop_deadline_exceeded', deadlineMs: deadline });
-        // Kill every process of the tree, not just the root: a sub-supervisor waiting on a
-        // stuck child would otherwise keep both alive (OTP's application master kills all
-        // the application's processes after its top supervisor).
-        if (rootPid) for (const pid of treeOf(kernel, rootPid)) kernel.exit(pid, 'kill');
-      }, deadline);
-      if (rootPid && !exitInfo) kernel.exit(rootPid, 'shutdown');
-      const exit = await exited;
+    if (exitInfo) return (stopping = Promise.resolve(exitInfo));
+    options.onChange?.(health());
+    let settle!: (exit: ApplicationExit) => void;
+    // Set before the exit signal is sent: a tree whose children all stop at once is down
+    // before `kernel.exit` returns, and the root's monitor must see an orderly stop.
+    stopping = new Promise<ApplicationExit>((r) => (settle = r));
+    // The deadline runs from the stop request, also while the tree is still starting: a stop
+    // during boot cuts the start in progress short and stops what has started, in reverse order.
+    const deadline = opts.deadlineMs ?? options.stopDeadlineMs ?? 30_000;
+    const timer = env.clock.setTimeout(() => {
+      report(env.logger, 'shutdown_error', { application: name, reason: 'stop_deadline_exceeded', deadlineMs: deadline });
+      // Kill every process of the tree, not just the root: a sub-supervisor waiting on a
+      // stuck child would otherwise keep both alive (OTP's application master kills all
+      // the application's processes after its top supervisor).
+      if (rootPid) for (const pid of treeOf(kernel, rootPid)) kernel.exit(pid, 'kill');
+    }, deadline);
+    const done = (exit: ApplicationExit): void => {
       env.clock.clearTimeout(timer);
-      return exit.reason === 'killed' ? { ...exit, code: 1 } : exit;
-    })();
+      settle(exit.reason === 'killed' ? { ...exit, code: 1 } : exit);
+    };
+    if (rootPid && !exitInfo) kernel.exit(rootPid, 'shutdown');
+    // Every child stopped at once: the tree is down already (the deadline disarmed in this turn).
+    if (exitInfo) done(exitInfo);
+    else void exited.then(done);
     return stopping;
   };
 

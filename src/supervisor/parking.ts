@@ -113,27 +113,55 @@ function park(sup: SupervisorServer, rec: ChildRecord, service: string): void {
   sup.changed();
 }
 
-/** Starts the parked children whose providers are ready now, in start order. */
-export async function resumeParked(sup: SupervisorServer): Promise<void> {
-  const recs = sup.isDynamic ? [...sup.dynamic.values()] : [...sup.children];
-  for (const rec of recs) {
+/**
+ * Starts the parked children whose providers are ready now, in start order: in this turn while
+ * each start settles at once (`undefined`), else a promise that resolves once the rest have.
+ */
+export function resumeParked(sup: SupervisorServer): void | Promise<void> {
+  const recs = sup.isDynamic ? [...sup.dynamic.values()] : sup.children.slice();
+  return resumeFrom(sup, recs, 0);
+}
+
+/** `resumeParked` from `recs[i]` on. */
+function resumeFrom(sup: SupervisorServer, recs: readonly ChildRecord[], i: number): void | Promise<void> {
+  for (; i < recs.length; i++) {
+    const rec = recs[i]!;
     if (rec.parkedOn === undefined || rec.pid || !sup.owns(rec)) continue;
     if (sup.lookup(rec.parkedOn).status !== 'ready') continue;
     const o = attempt(sup, rec);
-    const out = o instanceof Promise ? await o : o;
-    if (out === 'stopped') return;
-    if (out === 'ignored' && (sup.isDynamic || rec.spec.restart === 'temporary')) sup.remove(rec);
-    if (typeof out === 'object') {
-      await giveUp(sup, rec, out.failed);
-      return;
+    if (o instanceof Promise) {
+      const next = i + 1;
+      return o.then((out) => {
+        const step = resumed(sup, rec, out);
+        return step === NEXT ? resumeFrom(sup, recs, next) : step;
+      });
     }
+    const step = resumed(sup, rec, o);
+    if (step !== NEXT) return step;
   }
 }
 
-/** A start that cannot succeed by waiting (permanent reason, attempts exhausted, missing service): fail fast, named. */
-export async function giveUp(sup: SupervisorServer, rec: ChildRecord, reason: unknown): Promise<void> {
+const NEXT = Symbol('next');
+
+/** What a parked child's start attempt comes to: on to the next, done (a stop), or failing fast. */
+function resumed(sup: SupervisorServer, rec: ChildRecord, out: Outcome): typeof NEXT | void | Promise<void> {
+  if (out === 'stopped') return;
+  if (out === 'ignored' && (sup.isDynamic || rec.spec.restart === 'temporary')) sup.remove(rec);
+  if (typeof out === 'object') return giveUp(sup, rec, out.failed);
+  return NEXT;
+}
+
+/**
+ * A start that cannot succeed by waiting (permanent reason, attempts exhausted, missing
+ * service): fail fast, named — every child stopped in reverse order, then this supervisor
+ * exits. A promise, resolved once it has exited.
+ */
+export function giveUp(sup: SupervisorServer, rec: ChildRecord, reason: unknown): Promise<void> {
   report(sup.kernel.env.logger, 'start_error', { supervisor: sup.label, child: rec.spec.id, reason, attempts: rec.attempts });
   sup.stopRequested = true;
-  await sup.terminateAll();
-  sup.proc.exit({ shutdown: new FailedToStartChildError(rec.spec.id, reason, sup.label) });
+  const exit = (): void => sup.proc.exit({ shutdown: new FailedToStartChildError(rec.spec.id, reason, sup.label) });
+  const stopping = sup.terminateAll();
+  if (stopping !== undefined) return stopping.then(exit);
+  exit();
+  return Promise.resolve();
 }

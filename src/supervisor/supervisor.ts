@@ -56,7 +56,22 @@ export interface StartSupervisorOptions {
  * ] });
  * if (r.status === 'ok') await stopProcess(kernel, r.pid);
  */
-export async function startSupervisor(kernel: Kernel, init: SupervisorInit, options: StartSupervisorOptions = {}): Promise<StartResult> {
+export function startSupervisor(kernel: Kernel, init: SupervisorInit, options: StartSupervisorOptions = {}): Promise<StartResult> {
+  try {
+    const r = startSupervisorNow(kernel, init, options);
+    return r instanceof Promise ? r : Promise.resolve(r);
+  } catch (e) {
+    return Promise.reject(e); // as the async function it was: a throw (an `onSpawned` that throws) rejects
+  }
+}
+
+/**
+ * @internal `startSupervisor`, returning the start result itself when the supervisor's `init`
+ * settled while it ran (every child ready, ignored, failed, waiting or parked at once), else a
+ * promise of it (an application's boot carries on in the same turn; `startSupervisor` wraps
+ * it for everyone else).
+ */
+export function startSupervisorNow(kernel: Kernel, init: SupervisorInit, options: StartSupervisorOptions = {}): StartResult | Promise<StartResult> {
   let spec: SupervisorSpec | 'ignore';
   try {
     spec = typeof init === 'function' ? init({ env: kernel.env, args: options.args }) : init;

@@ -18,6 +18,10 @@ import { handleAdmin } from './admin.ts';
 import { describeChildren, phaseOf } from './describe.ts';
 
 const INIT = Symbol('init');
+/** `initStep`: on to the next child. */
+const NEXT = Symbol('next');
+/** A promise's value dropped (a wait that resolves with nothing). */
+const NOTHING = (): void => undefined;
 const RETRY = Symbol('retry');
 const DELAYED = Symbol('delayed');
 
@@ -47,10 +51,12 @@ export class SupervisorServer implements NativeBehaviour {
   /** A provider became ready: parked children get their turn when the current message is done. */
   private resumeDue = false;
   private nextKey = 0;
-  private settleInit!: (r: StartResult) => void;
-  /** `initialized` has settled (an exit afterwards needs no start result — nor an error built for one). */
+  /** Resolves the start result of a caller still waiting for `init` (made only when `begin` had to wait). */
+  private settleInit: ((r: StartResult) => void) | undefined = undefined;
+  /** `init` has settled (an exit afterwards needs no start result — nor an error built for one). */
   private initSettled = false;
-  readonly initialized: Promise<StartResult>;
+  /** The start result once settled (kept for `begin` when it settled while `begin` ran). */
+  private initResult: StartResult | undefined = undefined;
 
   readonly proc: NativeProcess;
   readonly kernel: Kernel;
@@ -83,14 +89,18 @@ export class SupervisorServer implements NativeBehaviour {
     this.services = new ChildServices(this.children, parentServices);
     this.directory = this.services.directory;
     this.onChange = onChange ?? parentChanges(kernel, parent);
-    this.initialized = new Promise((r) => (this.settleInit = r));
     this.restarts = new RestartWindow(flags);
   }
 
-  /** Queues `init` as the first message (after the kernel has installed this behaviour). */
-  begin(): Promise<StartResult> {
+  /**
+   * Queues `init` as the first message (after the kernel has installed this behaviour). The
+   * start result itself when `init` settled while it ran (every child settled at once: ready,
+   * ignored, failed, waiting or parked), else a promise of it.
+   */
+  begin(): StartResult | Promise<StartResult> {
     this.proc.enqueue({ kind: 'info', message: INIT });
-    return this.initialized;
+    if (this.initSettled) return this.initResult!;
+    return new Promise((r) => (this.settleInit = r));
   }
 
   get self(): Pid {
@@ -127,11 +137,15 @@ export class SupervisorServer implements NativeBehaviour {
     if (this.resumeDue) return this.resumeAll();
   }
 
-  /** Parked children get their turn once the current message is done (a provider became ready). */
-  private async resumeAll(): Promise<void> {
+  /**
+   * Parked children get their turn once the current message is done (a provider became ready):
+   * in this turn while each start settles at once, else from the start that waits.
+   */
+  private resumeAll(): void | Promise<void> {
     while (this.resumeDue && this.proc.alive && !this.stopRequested) {
       this.resumeDue = false;
-      await resumeParked(this);
+      const pending = resumeParked(this);
+      if (pending !== undefined) return pending.then(() => this.resumeAll());
     }
   }
 
@@ -157,7 +171,8 @@ export class SupervisorServer implements NativeBehaviour {
     return from === undefined ? !linked : this.parent !== undefined && from.id === this.parent.id && from.node === this.parent.node;
   }
 
-  private async handleInfo(message: unknown): Promise<void> {
+  /** An info message: `init`, a resume, a retry or restart timer's message — done in this turn unless a start waits. */
+  private handleInfo(message: unknown): void | Promise<unknown> {
     if (message === INIT) return this.init();
     if (message === RESUME) {
       this.resumeDue = true;
@@ -171,16 +186,15 @@ export class SupervisorServer implements NativeBehaviour {
       rec.waiting = false;
       rec.restarting = false;
       const o = attempt(this, rec);
-      const out = o instanceof Promise ? await o : o;
-      if (typeof out === 'object') await giveUp(this, rec, out.failed);
+      if (o instanceof Promise) return o.then((out) => (typeof out === 'object' ? giveUp(this, rec, out.failed) : undefined));
+      if (typeof o === 'object') return giveUp(this, rec, o.failed);
       return;
     }
     if (msg.tag === RETRY || msg.tag === DELAYED) {
       const rec = msg.record!;
       if (msg.tag === DELAYED) rec.timer = undefined;
       if (!rec.restarting || !this.owns(rec)) return; // terminated or deleted meanwhile
-      await this.restart(rec);
-      return;
+      return this.restart(rec);
     }
     // OTP: "Supervisor received unexpected message" — logged, and the supervisor carries on.
     this.kernel.env.logger.error({ supervisor: this.label, message: formatReason(message) }, 'supervisor received unexpected message');
@@ -192,7 +206,12 @@ export class SupervisorServer implements NativeBehaviour {
 
   // ---- init -------------------------------------------------------------------------------
 
-  private async init(): Promise<void> {
+  /**
+   * OTP's `init`: every static child started in order. Done in this turn while each start
+   * settles at once (a machine ready, ignored or failed while it was spawned); from the first
+   * start that waits, the rest follows when it settles.
+   */
+  private init(): void | Promise<void> {
     if (this.isDynamic) {
       this.proc.ready = true;
       this.initDone({ status: 'ok', pid: this.self });
@@ -205,28 +224,49 @@ export class SupervisorServer implements NativeBehaviour {
       rec.since = now;
       this.children.push(rec);
     }
-    for (const rec of [...this.children]) {
+    return this.initFrom(this.children.slice(), 0);
+  }
+
+  /** `init` from `recs[i]` on. */
+  private initFrom(recs: readonly ChildRecord[], i: number): void | Promise<void> {
+    for (; i < recs.length; i++) {
+      const rec = recs[i]!;
       const o = attempt(this, rec);
-      const out = o instanceof Promise ? await o : o;
-      if (out === 'stopped') return; // the stop signal queued behind us stops what started
-      if (out === 'ignored') {
-        if (rec.spec.restart === 'temporary') this.remove(rec);
-        continue;
+      if (o instanceof Promise) {
+        const next = i + 1;
+        return o.then((out) => {
+          const step = this.initStep(rec, out);
+          return step === NEXT ? this.initFrom(recs, next) : step;
+        });
       }
-      if (typeof out !== 'object') continue; // started, or waiting / parked (startRetry)
-      report(this.kernel.env.logger, 'start_error', { supervisor: this.label, child: rec.spec.id, reason: out.failed });
-      await this.terminateAll();
-      const error = new FailedToStartChildError(rec.spec.id, out.failed, this.label);
-      // OTP ≥ 26: the caller learns the failure from the start result, not from an EXIT.
-      if (this.parent) this.kernel.unlink(this.self, this.parent);
-      this.initDone({ status: 'error', error });
-      this.proc.exit({ shutdown: error });
-      return;
+      const step = this.initStep(rec, o);
+      if (step !== NEXT) return step;
     }
     // Started — also when some children are still waiting or parked: the supervisor has taken
     // charge of them, and health says which ones are not ready yet.
     this.proc.ready = true;
     this.initDone({ status: 'ok', pid: this.self });
+  }
+
+  /** What one child's start attempt in `init` comes to: on to the next child, done, or the failure's rollback. */
+  private initStep(rec: ChildRecord, out: Outcome): typeof NEXT | void | Promise<void> {
+    if (out === 'stopped') return; // the stop signal queued behind us stops what started
+    if (out === 'ignored') {
+      if (rec.spec.restart === 'temporary') this.remove(rec);
+      return NEXT;
+    }
+    if (typeof out !== 'object') return NEXT; // started, or waiting / parked (startRetry)
+    report(this.kernel.env.logger, 'start_error', { supervisor: this.label, child: rec.spec.id, reason: out.failed });
+    const failed = (): void => {
+      const error = new FailedToStartChildError(rec.spec.id, out.failed, this.label);
+      // OTP ≥ 26: the caller learns the failure from the start result, not from an EXIT.
+      if (this.parent) this.kernel.unlink(this.self, this.parent);
+      this.initDone({ status: 'error', error });
+      this.proc.exit({ shutdown: error });
+    };
+    const stopping = this.terminateAll();
+    if (stopping !== undefined) return stopping.then(failed);
+    failed();
   }
 
   changed(): void {
@@ -296,10 +336,19 @@ export class SupervisorServer implements NativeBehaviour {
     return this.childExited(rec, reason);
   }
 
-  /** An orderly stop from the parent: every child in reverse order, then this supervisor. */
-  private async stopAll(reason: unknown): Promise<void> {
+  /**
+   * An orderly stop from the parent: every child in reverse order, then this supervisor — in
+   * this turn when every child stops at once.
+   */
+  private stopAll(reason: unknown): void | Promise<void> {
     this.stopRequested = true;
-    await this.terminateAll();
+    const stopping = this.terminateAll();
+    if (stopping !== undefined) return stopping.then(() => this.stopped(reason));
+    this.stopped(reason);
+  }
+
+  /** Every child is down after an orderly stop: this supervisor exits with `reason`. */
+  private stopped(reason: unknown): void {
     this.proc.exit(reason);
     if (!this.initSettled) this.initDone({ status: 'error', error: new StartExitError(this.self, reason) });
   }
@@ -454,14 +503,19 @@ export class SupervisorServer implements NativeBehaviour {
 
   // ---- stopping ---------------------------------------------------------------------------
 
-  /** Stops one child per its shutdown spec; cancels a pending restart. */
-  async stopRecord(rec: ChildRecord): Promise<void> {
+  /**
+   * Stops one child per its shutdown spec; cancels a pending restart. Nothing to wait for
+   * (`undefined`) when the child was down by the time the stop was sent, else a promise that
+   * resolves once it is.
+   */
+  stopRecord(rec: ChildRecord): void | Promise<void> {
     this.cancelPending(rec);
     const pid = rec.pid;
     if (!pid) return;
     this.forget(rec);
     this.changed();
-    await shutdownChild(this.kernel, this.self, { id: rec.spec.id, pid, shutdownMs: rec.spec.shutdownMs, restart: rec.spec.restart }, this.label);
+    const down = shutdownChild(this.kernel, this.self, { id: rec.spec.id, pid, shutdownMs: rec.spec.shutdownMs, restart: rec.spec.restart }, this.label);
+    if (down !== undefined) return down.then(NOTHING);
   }
 
   /** Drops a pending restart, retry or park (a phase change, told when there was one). */
@@ -475,21 +529,44 @@ export class SupervisorServer implements NativeBehaviour {
     if (pending) this.changed();
   }
 
-  /** Terminates every child: static in reverse start order, one at a time; dynamic all at once. */
-  async terminateAll(): Promise<void> {
+  /**
+   * Terminates every child: static in reverse start order, one at a time (the next once the
+   * previous is down); dynamic all at once. `undefined` when every child was down at once (no
+   * turn taken), else a promise that resolves once all are.
+   */
+  terminateAll(): void | Promise<void> {
     if (this.isDynamic) {
       const recs = [...this.dynamic.values()];
       this.dynamic.clear();
-      await Promise.all(recs.map((r) => this.stopRecord(r)));
+      let waits: Promise<void>[] | undefined;
+      for (const r of recs) {
+        const down = this.stopRecord(r);
+        if (down !== undefined) (waits ??= []).push(down);
+      }
+      if (waits !== undefined) return Promise.all(waits).then(NOTHING);
       return;
     }
-    for (let i = this.children.length - 1; i >= 0; i--) await this.stopRecord(this.children[i]!);
+    return this.terminateFrom(this.children.length - 1);
+  }
+
+  /** Stops the static children from index `i` down to the first, one after the other. */
+  private terminateFrom(i: number): void | Promise<void> {
+    for (; i >= 0; i--) {
+      const down = this.stopRecord(this.children[i]!);
+      if (down !== undefined) {
+        const next = i - 1;
+        return down.then(() => this.terminateFrom(next));
+      }
+    }
   }
 
   private initDone(r: StartResult): void {
     if (this.initSettled) return;
     this.initSettled = true;
-    this.settleInit(r);
+    const settle = this.settleInit;
+    this.settleInit = undefined;
+    if (settle) settle(r);
+    else this.initResult = r;
   }
 
   // ---- bookkeeping ------------------------------------------------------------------------

@@ -178,3 +178,91 @@ describe('the library child (simChildMachine) with a database', () => {
     expect(env.clock.pending()).toBe(0);
   });
 });
+
+/**
+ * A KV adapter whose one database takes writes that settle when the test says, logging each
+ * write's key and sync flag: the library child's write ticks (controls for the write as an
+ * action reporting back, not an invoked promise actor per tick).
+ */
+function writeKv(): { kv: KvAdapter; log: string[]; abandoned: unknown[]; settleWrite: () => void; failWrite: (e: unknown) => void } {
+  const log: string[] = [];
+  const pending: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
+  const db = {
+    dir: '/d',
+    write: (ops: Array<{ key: Buffer }>, o: { sync?: boolean }) =>
+      new Promise<void>((resolve, reject) => {
+        log.push(`write ${ops.map((x) => x.key.toString()).join(',')}${o.sync ? ' sync' : ''}`);
+        pending.push({ resolve, reject });
+      }),
+    close: async () => void log.push('close'),
+  } as unknown as KvDb;
+  return {
+    kv: { open: async () => db, exists: async () => true },
+    log,
+    abandoned: [],
+    settleWrite: () => pending.shift()!.resolve(),
+    failWrite: (e) => pending.shift()!.reject(e),
+  };
+}
+
+describe('the library child (simChildMachine) writing', () => {
+  const start = async (m: ReturnType<typeof writeKv>, stopMs = 0) => {
+    const env = createTestEnv({ io: { kv: m.kv } });
+    const kernel = createKernel(env);
+    const i: SimChildInput = { ...input(env, { startMs: 0, stopMs }), kvDir: '/d', writeEveryMs: 10, abandon: (db) => void m.abandoned.push(db) };
+    const started = kernel.spawn(simChildMachine, { input: i, name: 'w', startTimeoutMs: Infinity });
+    await env.clock.advance(0);
+    const r = await started;
+    expect(r.status).toBe('ok');
+    return { env, kernel, pid: kernel.whereis('w')! };
+  };
+
+  it('writes one synced key per tick, numbered from 0; a tick while a write is in flight is skipped', async () => {
+    const m = writeKv();
+    const { env, kernel, pid } = await start(m);
+    await env.clock.advance(9);
+    expect(m.log).toEqual([]);
+    await env.clock.advance(1);
+    expect(m.log).toEqual(['write w:0 sync']);
+    expect(kernel.processInfo(pid)?.state).toEqual({ running: { timed: 'writing' } });
+    await env.clock.advance(10); // the tick at 20 finds the first write in flight
+    expect(m.log).toEqual(['write w:0 sync']);
+    m.settleWrite();
+    await env.clock.advance(0);
+    expect(kernel.processInfo(pid)?.state).toEqual({ running: { timed: 'idle' } });
+    await env.clock.advance(10);
+    expect(m.log).toEqual(['write w:0 sync', 'write w:1 sync']);
+  });
+
+  it('a write that fails crashes the child and abandons its database', async () => {
+    const m = writeKv();
+    const { env, kernel, pid } = await start(m);
+    const exits: unknown[] = [];
+    kernel.monitor(pid, (reason) => exits.push(reason));
+    await env.clock.advance(10);
+    m.failWrite(new Error('ENOSPC'));
+    await env.clock.advance(0);
+    expect(kernel.isAlive(pid)).toBe(false);
+    expect(String(exits[0])).toContain('w crashed (simulated)');
+    expect(m.abandoned).toHaveLength(1);
+    expect(env.clock.pending()).toBe(0);
+  });
+
+  it('stopped while a write is in flight: stops in stopMs and closes; the write settling later is dropped', async () => {
+    for (const settle of ['resolve', 'reject'] as const) {
+      const m = writeKv();
+      const { env, kernel, pid } = await start(m, 3);
+      await env.clock.advance(10);
+      let ended = false;
+      void stopProcess(kernel, pid).then(() => (ended = true));
+      await env.clock.advance(3);
+      expect(ended).toBe(true);
+      expect(m.log).toEqual(['write w:0 sync', 'close']);
+      if (settle === 'resolve') m.settleWrite();
+      else m.failWrite(new Error('EIO'));
+      await env.clock.advance(0);
+      expect(m.abandoned).toHaveLength(0);
+      expect(env.clock.pending()).toBe(0);
+    }
+  });
+});

@@ -24,25 +24,35 @@ const STREAM = `ORDO_REPL_${CLUSTER}_main`;
 /** Each node writes every INTERVAL ms: ~10 writes/s in all. Every write is checked against the stream's last sequence (conflictScope 'stream'), so a node behind a slow link loses the race to the others — at 150 ms of added latency and 20 writes/s node a starved (no commit in 60 s); the latency phase is sized below that. */
 const INTERVAL = 300;
 
-/** The first line a NATS server sends on `port` ('' when the connection closes first or nothing comes in 2 s). */
+/**
+ * The first line a NATS server sends on `port`; rejects naming what happened instead — refused,
+ * closed before a line, or no line within 10 s (generous: one probe of a retried wait).
+ */
 function firstLine(port: number): Promise<string> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const s = connect({ host: '127.0.0.1', port });
     let text = '';
-    const done = (): void => {
+    const done = (err?: string): void => {
       clearTimeout(t);
       s.destroy();
-      resolve(text.split('\r\n')[0] ?? '');
+      if (err) reject(new Error(`port ${port}: ${err}`));
+      else resolve(text.split('\r\n')[0] ?? '');
     };
-    const t = setTimeout(done, 2000);
+    const t = setTimeout(() => done(`no line within 10 s (${text.length} bytes)`), 10_000);
     s.on('data', (b) => {
       text += b.toString();
       if (text.includes('\r\n')) done();
     });
-    s.on('error', done);
-    s.on('close', done);
+    s.on('error', (e: NodeJS.ErrnoException) => done(`${e.code ?? e.message}`));
+    s.on('close', () => done(`closed before a line (${text.length} bytes)`));
   });
 }
+/** Resolves when `port` sends NATS INFO first; otherwise throws what it sent or what happened. */
+const sendsInfo = async (port: number): Promise<true> => {
+  const line = await firstLine(port);
+  if (line.startsWith('INFO ')) return true;
+  throw new Error(`port ${port}: first line ${JSON.stringify(line.slice(0, 80))}`);
+};
 
 interface Outcome {
   id: string;
@@ -79,22 +89,28 @@ describe('real-world tier: 3 Ordo nodes on a 3-server NATS cluster, a server kil
     for (const n of live.keys()) await waitFor(() => oks(n) > before.get(n)! + 2, `${n} acknowledges writes ${what}`, 60_000, 50);
   };
 
+  // Every wait of the setup names its hop and has its own generous deadline; the hook's timeout
+  // is above their sum (SETUP_MS), so a slow hop fails with its own name, never as "hook timed out".
+  const READY_MS = 60_000;
+  const SETUP_MS = 2 * HARNESS_WAIT_MS /* cluster: servers, meta leader */ + 2 * HARNESS_WAIT_MS /* INFO: n1, proxy */ + READY_MS + 2 * HARNESS_WAIT_MS /* stream current, load */ + 30_000;
   beforeAll(async () => {
     c = await NatsCluster.start();
+    const n1 = c.server('n1');
     // node a reaches the cluster only through the proxy in front of n1 (it learns the others
     // from the cluster's INFO, as a real client does, and fails over to them when cut off)
-    proxy = await startFaultProxy({ targetPort: c.server('n1').server.port, seed: 11 });
+    proxy = await startFaultProxy({ targetPort: n1.server.port, seed: 11 });
     // the path node a will use answers before a is started (a failure here names the hop: n1
     // itself, or the proxy in front of it — not a minute of node a's retries)
-    await waitFor(async () => (await firstLine(c.server('n1').server.port)).startsWith('INFO ') || undefined, `n1 (port ${c.server('n1').server.port}) sends INFO`, HARNESS_WAIT_MS, 100);
-    await waitFor(async () => (await firstLine(proxy.port)).startsWith('INFO ') || undefined, `n1's INFO through the proxy (port ${proxy.port})`, HARNESS_WAIT_MS, 100);
+    await waitFor(() => sendsInfo(n1.server.port), `n1 (port ${n1.server.port}, ${n1.server.running ? 'running' : 'exited'}) sends INFO`, HARNESS_WAIT_MS, 100);
+    await waitFor(() => sendsInfo(proxy.port), `n1's INFO through the proxy (port ${proxy.port} → ${n1.server.port})`, HARNESS_WAIT_MS, 100);
     const a = spawn('a', [proxy.url], 'a');
     const b = spawn('b', [c.server('n2').url, c.server('n3').url], 'b');
     const cc = spawn('c', [c.server('n3').url, c.server('n2').url], 'c');
-    for (const p of [a, b, cc]) await p.waitEvent((e) => e.ev === 'ready', 'ready', 60_000);
-    await c.waitStreamCurrent(STREAM);
-    for (const p of [a, b, cc]) await p.request({ cmd: 'load', intervalMs: INTERVAL });
-  });
+    // the three start together: one deadline for all (a process that exits fails its wait at once)
+    await Promise.all([a, b, cc].map((p) => p.waitEvent((e) => e.ev === 'ready', `ready (servers ${p === a ? `${proxy.url}, the proxy in front of n1` : 'n2, n3'})`, READY_MS)));
+    await c.waitStreamCurrent(STREAM, HARNESS_WAIT_MS);
+    await Promise.all([a, b, cc].map((p) => p.request({ cmd: 'load', intervalMs: INTERVAL })));
+  }, SETUP_MS);
   afterAll(async () => {
     const logs = process.env['ORDO_TEST_LOGS'];
     if (logs) for (const [i, p] of procs.entries()) writeFileSync(join(logs, `realworld-${p.name}-${i}.log`), p.stderr);
@@ -155,16 +171,22 @@ describe('real-world tier: 3 Ordo nodes on a 3-server NATS cluster, a server kil
 
     const history: HistoryOp[] = [];
     const tally: Record<string, number> = {};
-    for (const p of procs) {
-      for (const e of p.events) {
+    // a write's place in time: its process's place in `procs` (processes of one name run one after
+    // the other: c is killed before c2 starts), then its place in that process's events (its
+    // writes are sequential) — an order needing no clock, not the fixtures' Date.now() compared
+    // across processes (a step of the wall clock would reorder them); only writes to one key are
+    // ordered, and a key is written by processes of one name only
+    const order = (proc: number, i: number): number => proc * 1_000_000 + i;
+    for (const [pi, p] of procs.entries()) {
+      for (const [i, e] of p.events.entries()) {
         if (e.ev === 'outcome') {
           const o = e as unknown as NodeEvent & Outcome;
           tally[o.result] = (tally[o.result] ?? 0) + 1;
           const outcome = o.result === 'ok' ? 'ok' : o.result === 'ORDO_REPL_INDETERMINATE' ? 'info' : 'fail';
           // the write's own row, and the node's sequentially overwritten `-last` row
-          history.push({ type: 'write', outcome, node: p.name, key: o.id, value: o.id, at: o.start });
-          history.push({ type: 'write', outcome, node: p.name, key: `${p.name}-last`, value: o.id, at: o.start });
-        } else if (e.ev === 'leader') history.push({ type: 'leader', node: p.name, term: e.token as number, at: e.t });
+          history.push({ type: 'write', outcome, node: p.name, key: o.id, value: o.id, at: order(pi, i) });
+          history.push({ type: 'write', outcome, node: p.name, key: `${p.name}-last`, value: o.id, at: order(pi, i) });
+        } else if (e.ev === 'leader') history.push({ type: 'leader', node: p.name, term: e.token as number, at: order(pi, i) });
       }
     }
     const replicas: Record<string, Map<string, string>> = {};

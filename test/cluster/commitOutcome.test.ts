@@ -42,10 +42,10 @@ describe('commit outcomes on a 3-server NATS cluster', () => {
     const real = await openStore({ env, dir, tables: TABLES as never });
     const store = opts.wrap ? opts.wrap(real) : real;
     const d = startChild(discoveryMachine, { env, config: { cluster, nodeName: 'w', nats: { servers, reconnect: { waitMs: 100, jitterMs: 0 } }, heartbeatMs: 200, ttlMs: 2000, ...opts.discovery } }, env);
-    await waitTag(d, 'ready', 20_000);
+    await waitTag(d, 'ready');
     const svc = d.getSnapshot().context.service as ClusterService;
     const r = startChild(replicationMachine, { env, cluster: svc, store, config: { store: 'main', tables: ['t'], ...opts.repl } }, env);
-    await waitTag(r, 'ready', 20_000);
+    await waitTag(r, 'ready');
     return {
       env,
       store: real,

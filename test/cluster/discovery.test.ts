@@ -196,6 +196,36 @@ describe('discovery on virtual time (simulated NATS)', () => {
     await c.stop(b);
   });
 
+  it('JetStream without a leader for 3 TTLs (heartbeats refused, the watch silent): degraded, nobody judged down; when it answers, all still up; a node gone after that is judged down', async () => {
+    // the virtual twin of the real failover test's "no false nodedown" through a server kill
+    // (test/cluster/failover.test.ts): every peer *looks* older than the TTL while the members
+    // bucket has no leader: a node that cannot see the bucket (its own heartbeat refused, or not
+    // back through the watch) judges nobody (red with that rule removed from membership.ts)
+    const c = simCluster(9);
+    const actors = ['a', 'b', 'c'].map((n) => c.start(discoveryMachine, { env: c.env, ...cfg('blind', n) }));
+    for (const x of actors) await c.tag(x, 'ready');
+    const svcs = actors.map((x) => x.getSnapshot().context.service as ClusterService);
+    for (const s of svcs) await c.until(() => s.members().length === 3, `${s.self} sees 3`);
+    const downs: string[] = [];
+    for (const s of svcs) s.on('nodedown', (m, why) => downs.push(`${s.self} saw ${m.name} down (${why}) at ${c.sim.now}`));
+    c.nats.setJetStream(false);
+    await c.advance(3 * timing.ttlMs); // virtual time: a deterministic horizon, not a sleep
+    expect(downs).toEqual([]);
+    for (const s of svcs) expect(s.health(), s.self).toMatchObject({ status: 'degraded', reason: { code: 'ORDO_JETSTREAM_UNAVAILABLE' } });
+    c.nats.setJetStream(true);
+    await c.until(() => svcs.every((s) => s.health().status === 'ok'), 'every node healthy again', 10_000);
+    await c.advance(3 * timing.ttlMs);
+    expect(downs).toEqual([]);
+    for (const s of svcs) expect(s.members().map((m) => m.name), s.self).toEqual(['a', 'b', 'c']);
+    // judging still works once the bucket is visible: c vanishes without deleting its key
+    actors[2]!.stop();
+    await c.settle(svcs[2]!.connection!.transport.close());
+    await c.until(() => downs.length === 2, 'a and b see c down', 5000);
+    expect(downs.map((d) => d.replace(/ at \d+$/, '')).sort()).toEqual(['a saw c down (timeout)', 'b saw c down (timeout)']);
+    await c.stop(actors[0]!);
+    await c.stop(actors[1]!);
+  });
+
   it('a partitioned node is judged down by the others within TTL + one heartbeat, and up again after the heal', async () => {
     const c = simCluster(7);
     const a = c.start(discoveryMachine, { env: c.env, ...cfg('part', 'a') });

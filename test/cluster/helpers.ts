@@ -1,7 +1,7 @@
 import { createActor, type AnyStateMachine, type Actor } from 'xstate';
 import { createRealClock } from '../../src/env/clock.ts';
 import { createTestEnv, type TestEnv } from '../../src/env/env.ts';
-import { waitFor } from '../harness/nats.ts';
+import { HARNESS_WAIT_MS, waitFor } from '../harness/nats.ts';
 
 /** A test Env on the real clock: cluster tests talk to a real nats-server in real time. */
 export function realTimeEnv(seed = 1): TestEnv {
@@ -16,13 +16,13 @@ export function startChild<M extends AnyStateMachine>(machine: M, input: unknown
   return actor;
 }
 
-/** Waits until the actor's snapshot has `tag`. */
-export function waitTag(actor: Actor<AnyStateMachine>, tag: string, timeoutMs = 10_000): Promise<boolean> {
+/** Waits until the actor's snapshot has `tag` (the harness's generous deadline: it names a hang, it asserts no speed). */
+export function waitTag(actor: Actor<AnyStateMachine>, tag: string, timeoutMs = HARNESS_WAIT_MS): Promise<boolean> {
   return waitFor(() => actor.getSnapshot().hasTag(tag), `tag ${tag}`, timeoutMs);
 }
 
 /** Sends `ordo.stop` and waits for the final state. */
-export async function stopChild(actor: Actor<AnyStateMachine>, timeoutMs = 10_000): Promise<unknown> {
+export async function stopChild(actor: Actor<AnyStateMachine>, timeoutMs = HARNESS_WAIT_MS): Promise<unknown> {
   if (actor.getSnapshot().status === 'active') actor.send({ type: 'ordo.stop', reason: 'shutdown' });
   await waitFor(() => actor.getSnapshot().status !== 'active', 'final state', timeoutMs);
   return actor.getSnapshot().output;

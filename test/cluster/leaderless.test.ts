@@ -27,7 +27,7 @@ describe('discovery on a 3-server cluster that lost its JetStream quorum', () =>
   it('boot with the members bucket leaderless: degraded, ORDO_JETSTREAM_UNAVAILABLE, then ready when the servers return', async () => {
     // the members bucket exists, R3
     const a = node('a', c.urls);
-    await waitTag(a, 'ready', 20_000);
+    await waitTag(a, 'ready');
     expect((a.getSnapshot().context.service as ClusterService).replicas).toBe(3);
     await stopChild(a);
     await c.waitStreamCurrent('KV_ordo_members_ll');

@@ -51,15 +51,15 @@ describe('replica counts on a 3-server NATS cluster', () => {
   }
   async function stack(cluster: string, replicas?: ReplicasSetting) {
     const { env, d } = await node(cluster, replicas);
-    await waitTag(d, 'ready', 20_000);
+    await waitTag(d, 'ready');
     const svc = d.getSnapshot().context.service as ClusterService;
     const e = startChild(electionMachine, { env, cluster: svc }, env);
-    await waitTag(e, 'ready', 20_000);
+    await waitTag(e, 'ready');
     const dir = mkdtempSync(join(tmpdir(), 'ordo-replicas-'));
     dirs.push(dir);
     const store: Store = await openStore({ env, dir, tables: { t: { key: 'id', attributes: { id: { type: 'string' } }, replicated: true } } });
     const r = startChild(replicationMachine, { env, cluster: svc, store, config: { store: 'main', tables: ['t'] } }, env);
-    await waitTag(r, 'ready', 20_000);
+    await waitTag(r, 'ready');
     await store.dirtyPut('t', { id: 'x' });
     return {
       svc,

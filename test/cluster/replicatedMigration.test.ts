@@ -205,7 +205,7 @@ describe('replicated migrations through the replication child', () => {
     // a "dies" here: its lease goes, the version was never recorded
     await replicator.stop();
     await stopChild(e);
-    for (const n of others) await waitTag(n.r, 'ready', 15_000);
+    for (const n of others) await waitTag(n.r, 'ready');
     expect(runs.on).toEqual(['a']);
     const outcomes = others.map((n) => n.env.records.find((r) => r.report === 'replication_migrated'));
     expect(outcomes.map((r) => [r?.outcome, r?.ran]).sort()).toEqual([

@@ -30,7 +30,7 @@ async function startNode(url: string, cluster: string, name: string, store: Test
   await waitTag(d, 'ready');
   const svc = d.getSnapshot().context.service as ClusterService;
   const r = startChild(replicationMachine, { env, cluster: svc, store: store.store, config: { store: 'main', tables: TABLES, ...extra } }, env);
-  await waitTag(r, 'ready', 20_000);
+  await waitTag(r, 'ready');
   const repl = r.getSnapshot().context.service as ReplicationService;
   const replicator = r.getSnapshot().context.replicator as Replicator;
   return {
@@ -306,11 +306,11 @@ describe('replication through JetStream', () => {
     await waitTag(d, 'ready');
     const zStore = await newStore();
     const r = startChild(replicationMachine, { env, cluster: d.getSnapshot().context.service, store: zStore.store, config: { store: 'main', tables: TABLES, maxMsgs: 2, commitTimeoutMs: 1000 } }, env);
-    await waitTag(r, 'degraded', 10_000);
+    await waitTag(r, 'degraded');
     expect(r.getSnapshot().context.lastError).toMatchObject({ code: 'ORDO_REPL_SNAPSHOT' });
     const a2 = startChild(replicationMachine, { env: a.env, cluster: a.svc, store: a.store.store, config: { store: 'main', tables: TABLES, maxMsgs: 2 } }, a.env);
     await waitTag(a2, 'ready');
-    await waitTag(r, 'ready', 15_000);
+    await waitTag(r, 'ready');
     expect(contentHash(zStore.store)).toBe(contentHash(a.store.store));
     await stopChild(r);
     await stopChild(d);

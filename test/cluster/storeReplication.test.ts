@@ -25,7 +25,7 @@ async function node(url: string, cluster: string, name: string, opts: { dir?: st
   await waitTag(d, 'ready');
   const svc = d.getSnapshot().context.service as ClusterService;
   const r = startChild(replicationMachine, { env, cluster: svc, store, config: { store: 'main', tables: REPLICATED, ...(opts.maxMsgs ? { maxMsgs: opts.maxMsgs } : {}) } }, env);
-  await waitTag(r, 'ready', 20_000);
+  await waitTag(r, 'ready');
   return {
     env,
     dir,

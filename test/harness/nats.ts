@@ -163,6 +163,19 @@ export class NatsServer {
 
   /** Installs nats-server if needed, writes a config and starts it; resolves when it is ready. */
   static async start(conf: NatsServerConf = {}): Promise<NatsServer> {
+    // a free port is picked before the server binds it, so another process can take it in
+    // between ("bind: address already in use"): a port of our choosing is picked again, a
+    // bounded number of times (a port the caller fixed is the caller's to retry)
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await NatsServer.startOnce(conf);
+      } catch (e) {
+        if (conf.port !== undefined || attempt >= 3 || !/address already in use/.test(String(e))) throw e;
+      }
+    }
+  }
+
+  private static async startOnce(conf: NatsServerConf): Promise<NatsServer> {
     ensureNatsServer();
     const port = conf.port ?? (await freePort());
     const dir = mkdtempSync(join(tmpdir(), 'ordo-nats-'));
@@ -190,25 +203,56 @@ export class NatsServer {
     writeFileSync(confFile, lines.join('\n') + '\n');
     const ns = new NatsServer(conf, port, storeDir, confFile, dir);
     ns.tlsFiles = tlsFiles;
-    await ns.launch();
+    try {
+      await ns.launch();
+    } catch (e) {
+      rmSync(dir, { recursive: true, force: true });
+      throw e;
+    }
     return ns;
   }
 
   private async launch(): Promise<void> {
     const proc = spawn('nats-server', ['-c', this.confFile], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
-    let ready = false;
     const onData = (b: Buffer): void => {
       this.log += b.toString();
       if (this.log.length > 200_000) this.log = this.log.slice(-100_000);
-      if (this.log.includes('Server is ready')) ready = true;
     };
     proc.stdout!.on('data', onData);
     proc.stderr!.on('data', onData);
-    await waitFor(() => {
-      if (proc.exitCode !== null) throw new Error(`nats-server exited (${proc.exitCode}): ${this.log}`);
-      return ready;
-    }, `nats-server ready on ${this.port}`, HARNESS_WAIT_MS);
+    // Ready when every listener is up. nats-server 2.9 prints "Server is ready" once the client
+    // port listens, but binds the route port after that, in another goroutine: a route port taken
+    // in between ends the process (FTL "Error listening on router port … address already in
+    // use") *after* "ready" — a cluster member that was never up, and whose clients are refused
+    // (the monitoring port is bound before "ready": its failure is an exit before it).
+    const marks = ['Server is ready', ...(this.conf.cluster ? [`Listening for route connections on 127.0.0.1:${this.conf.cluster.port}`] : [])];
+    let pending = marks;
+    await new Promise<void>((resolve, reject) => {
+      const done = (err?: Error): void => {
+        clearTimeout(timer);
+        proc.stdout!.off('data', onStart);
+        proc.stderr!.off('data', onStart);
+        proc.off('close', onExit);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onStart = (): void => {
+        pending = pending.filter((m) => !this.log.includes(m));
+        if (pending.length === 0) done();
+      };
+      // an exit before every listener is up fails at once, with the server's own words ('close':
+      // after its output is read, so the FTL line is in the message)
+      const onExit = (code: number | null, sig: NodeJS.Signals | null): void => done(new Error(`nats-server on ${this.port} exited (${code ?? sig}) before listening: ${this.log}`));
+      const timer = setTimeout(() => {
+        proc.kill('SIGKILL');
+        done(new Error(`timed out after ${HARNESS_WAIT_MS} ms waiting for nats-server on ${this.port}: ${pending.map((m) => `"${m}"`).join(', ')} not printed: ${this.log}`));
+      }, HARNESS_WAIT_MS);
+      proc.stdout!.on('data', onStart);
+      proc.stderr!.on('data', onStart);
+      proc.on('close', onExit);
+      proc.on('error', (e) => done(new Error(`nats-server could not be started: ${String(e)}`, { cause: e })));
+    });
     this.log = '';
   }
 

@@ -112,6 +112,10 @@ export class NatsCluster {
     if (conf.waitReady ?? true) {
       try {
         await c.waitMetaLeader(conf.readyTimeoutMs ?? 30_000);
+        // a meta leader is found among the running servers: one that died since its start would
+        // leave a 2-server cluster whose clients of the dead one are refused — say which, and why
+        const dead = c.members.filter((m) => !m.server.running);
+        if (dead.length > 0) throw new Error(`nats cluster: ${dead.map((m) => `${m.name} (port ${m.server.port}) exited after its start: ${m.server.output.slice(-2000)}`).join('; ')}`);
       } catch (e) {
         await c.dispose();
         throw e;

@@ -16,6 +16,8 @@ export class OrdoNodeProcess {
   readonly events: NodeEvent[] = [];
   stderr = '';
   readonly exited: Promise<number | null>;
+  /** Settles when the process ended and its output was read to the end (`close`: every event line is in {@link events}). */
+  private readonly ended: Promise<void>;
   readonly name: string;
   private readonly proc: ChildProcess;
   private constructor(
@@ -36,6 +38,7 @@ export class OrdoNodeProcess {
       if (this.stderr.length > 400_000) this.stderr = this.stderr.slice(-200_000);
     });
     this.exited = new Promise((r) => proc.once('exit', (code) => r(code)));
+    this.ended = new Promise((r) => proc.once('close', () => r()));
   }
 
   /** Spawns `fixture` (a path under test/cluster/fixtures, or absolute) with `config` as JSON argv. */
@@ -61,12 +64,24 @@ export class OrdoNodeProcess {
     this.proc.stdin!.write(JSON.stringify(cmd) + '\n');
   }
 
-  /** Waits for an event matching `pred` (already seen or future). */
+  /**
+   * Waits for an event matching `pred` (already seen or future). A process that ends without
+   * printing it fails the wait at once, with its exit and its stderr — not after the deadline.
+   */
   async waitEvent(pred: (e: NodeEvent) => boolean, what: string, timeoutMs = HARNESS_WAIT_MS): Promise<NodeEvent> {
+    let stop = false;
+    const ended = this.ended.then(() => {
+      const e = this.events.find(pred);
+      if (e) return e;
+      throw new Error(`${this.name}: exited (${this.proc.exitCode ?? this.proc.signalCode}) before ${what}`);
+    });
     try {
-      return await waitFor(() => this.events.find(pred), `${this.name}: ${what}`, timeoutMs);
+      return await Promise.race([waitFor(() => (stop ? true : this.events.find(pred)), `${this.name}: ${what}`, timeoutMs) as Promise<NodeEvent>, ended]);
     } catch (e) {
       throw new Error(`${String(e)}\n--- ${this.name} stderr (tail) ---\n${this.stderr.slice(-3000)}`);
+    } finally {
+      stop = true; // ends the poll (its result no longer matters)
+      ended.catch(() => undefined);
     }
   }
 

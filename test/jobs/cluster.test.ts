@@ -110,7 +110,7 @@ describe('job runner on real RocksDB and nats-server', () => {
     const during = await waitFor(async () => {
       const s = await stats(a!);
       return s.health.notifier.status === 'isolated' ? s : undefined;
-    }, 'notifier isolated', 20_000, 200);
+    }, 'notifier isolated', HARNESS_WAIT_MS, 200);
     expect(during.health.status).toBe('degraded');
     expect(a!.alive && b!.alive).toBe(true);
     // the running performs finish while NATS is down (their outcomes wait for the stream)
@@ -141,7 +141,7 @@ describe('job runner on real RocksDB and nats-server', () => {
     const cancelled = await waitFor(async () => {
       const j = ((await a!.request({ cmd: 'job', job: id })) as NodeEvent & { job: { state: string } }).job;
       return j.state === 'cancelled' ? j : undefined;
-    }, 'cancelled', 10_000, 100);
+    }, 'cancelled', HARNESS_WAIT_MS, 100);
     expect(cancelled.state).toBe('cancelled');
     expect(await cli('retry', id)).toBe(0);
     expect(await cli('pause', 'default')).toBe(0);

@@ -15,51 +15,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { JobRunner, JobsCommitIndeterminateError, defineWorker, jobTables, type JobRunnerConfig } from '../../src/jobs/index.ts';
 import { openStore, type Store } from '../../src/store/index.ts';
-import { createMemoryKv } from '../../src/chaos/memoryKv.ts';
-import { KvError, type KvAdapter, type KvDb } from '../../src/env/kv.ts';
 import type { TestEnv } from '../../src/env/env.ts';
 import { effectTables, run, settle, testEnv } from './helpers.ts';
-
-/**
- * A memory disk whose next write can be refused as the real adapter refuses a synced batch
- * after its WAL write: `committed` — written, then refused with `durable: true` (the marker
- * failed; later writes succeed: the disk has room again); `unknown-landed` / `unknown-lost` —
- * written or not, refused with `durable: 'unknown'`, and every later write of that handle is
- * refused (a dead sync writer) until the database is opened again.
- */
-type Refusal = 'committed' | 'unknown-landed' | 'unknown-lost';
-function refusingDisk() {
-  const inner = createMemoryKv();
-  const ctl = { next: undefined as Refusal | undefined, refused: 0 };
-  const kv: KvAdapter = {
-    exists: (dir) => inner.exists(dir),
-    async open(dir, o) {
-      const db = await inner.open(dir, o);
-      let dead = false;
-      const wrapped: KvDb = {
-        dir: db.dir,
-        marker: db.marker,
-        get: (c, k) => db.get(c, k),
-        iterator: (c, r) => db.iterator(c, r),
-        close: () => db.close(),
-        defer: (fn) => db.defer(fn),
-        async write(ops, wo) {
-          if (dead) throw new KvError('io', 'sync writer exited (simulated)', dir);
-          const refusal = ctl.next;
-          if (refusal === undefined) return db.write(ops, wo);
-          ctl.next = undefined;
-          ctl.refused++;
-          if (refusal !== 'unknown-lost') await db.write(ops, wo);
-          if (refusal === 'committed') throw new KvError('nospace', 'ENOSPC: marker write failed (simulated)', dir, { durable: true });
-          dead = true;
-          throw new KvError('io', 'sync writer exited with the batch in flight (simulated)', dir, { durable: 'unknown' });
-        },
-      };
-      return wrapped;
-    },
-  };
-  return { kv, ctl };
-}
+import { refusingDisk } from './refusingDisk.ts';
 
 const tables = { ...jobTables(), ...effectTables };
 let dirs = 0;
@@ -226,6 +184,43 @@ describe('a completion (and the claim in its commit) refused after its WAL write
     expect(t.state.runner.get(a)?.state).toBe('completed');
     expect(t.performs.get(a)).toBe(fate === 'unknown-landed' ? 1 : 2);
     expect(t.state.store.get('effects', a)?.['n']).toBe(1);
+  });
+});
+
+describe('a drain whose give-back commit is refused after its WAL write', () => {
+  it('committed: stop reports the jobs it returned (they are back in available, attempt given back), and they run once after', async () => {
+    const t = await setup(21, 2, 10_000);
+    const ids = [(await t.state.runner.enqueue(t.w, { n: 1 })).job.id, (await t.state.runner.enqueue(t.w, { n: 2 })).job.id];
+    await run(t.env, 50, 10);
+    for (const id of ids) expect(t.state.runner.get(id)?.state).toBe('executing');
+    const stopping = t.state.runner.stop();
+    t.disk.ctl.next = 'committed'; // the next write is the drain's give-back (performs end by their abort)
+    expect(await settle(t.env, stopping, 10)).toBe(2);
+    expect(t.disk.ctl.refused).toBe(1);
+    for (const id of ids) expect(t.state.store.get('ordo_jobs', id), id).toMatchObject({ state: 'available', attempt: 0 });
+    await t.reopen();
+    await run(t.env, 12_000, 100);
+    for (const id of ids) {
+      expect(t.state.runner.get(id)?.state, id).toBe('completed');
+      expect(t.performs.get(id), id).toBe(2); // the first perform was aborted by the drain
+      expect(t.state.store.get('effects', id)?.['n'], id).toBe(1);
+    }
+  });
+
+  it('unknown: stop reports none returned (the rows do not show it); after the reopen each job completes once, effects once', async () => {
+    const t = await setup(22, 2, 10_000);
+    const ids = [(await t.state.runner.enqueue(t.w, { n: 1 })).job.id, (await t.state.runner.enqueue(t.w, { n: 2 })).job.id];
+    await run(t.env, 50, 10);
+    const stopping = t.state.runner.stop();
+    t.disk.ctl.next = 'unknown-landed';
+    expect(await settle(t.env, stopping, 10)).toBe(0);
+    for (const id of ids) expect(t.state.store.get('ordo_jobs', id)?.['state'], id).toBe('executing');
+    await t.reopen();
+    await run(t.env, 12_000, 100);
+    for (const id of ids) {
+      expect(t.state.runner.get(id)?.state, id).toBe('completed');
+      expect(t.state.store.get('effects', id)?.['n'], id).toBe(1);
+    }
   });
 });
 

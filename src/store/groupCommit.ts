@@ -80,7 +80,7 @@ export class GroupCommit {
    */
   enqueue(p: Omit<Pending, 'resolve' | 'reject' | 'encKeys'>, encKeys?: readonly string[]): Promise<void> {
     if (this.h.isClosing()) return Promise.reject(new StoreClosedError(this.h.s.dir));
-    if (this.failure) return this.recoverThen(p);
+    if (this.failure) return this.recoverThen(p, encKeys);
     let keys = encKeys;
     if (keys === undefined || keys.length !== p.ops.length) {
       const enc: string[] = [];
@@ -125,15 +125,31 @@ export class GroupCommit {
     }
   }
 
-  /** In the failed state: if the engine accepts a probe write again, leave it and queue `p`; else refuse `p` with the failure. */
-  private async recoverThen(p: Omit<Pending, 'resolve' | 'reject' | 'encKeys'>): Promise<void> {
+  /**
+   * In the failed state: if the engine accepts a probe write again, leave it and queue `p`; else
+   * refuse `p` with the failure. While the probe runs, `p`'s writes count as pending for other
+   * transactions' conflict checks (as a replicated commit's local writes do): a transaction
+   * checked its reads just before this call, and one that read the same keys meanwhile must see
+   * it, or both commit after the probe and the second overwrites what the first wrote.
+   */
+  private async recoverThen(p: Omit<Pending, 'resolve' | 'reject' | 'encKeys'>, encKeys: readonly string[] | undefined): Promise<void> {
     const failure = this.failure!;
-    if (this.unanswered || !(await this.writable(this.probeSync))) throw failure;
+    const keys = encKeys !== undefined && encKeys.length === p.ops.length ? encKeys : p.ops.map((op) => mustEncode(this.h.table(op.table), op.key));
+    const held: HeldLocal = { ops: p.ops, encKeys: keys };
+    this.holdLocal(held);
+    let ok: boolean;
+    try {
+      ok = !this.unanswered && (await this.writable(this.probeSync));
+    } finally {
+      // released in the same turn as the enqueue below, which counts it as pending from then on
+      this.releaseLocal(held);
+    }
+    if (!ok) throw failure;
     if (this.failure === failure) {
       this.failure = undefined;
       this.h.s.env.logger.warn({ report: 'store_recovered', dir: this.h.s.dir }, 'store accepts writes again after its failure');
     }
-    return this.enqueue(p);
+    return this.enqueue(p, keys);
   }
 
   private fail(cause: StoreIoError | StoreCommitIndeterminateError, sync: boolean): void {

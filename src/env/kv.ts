@@ -126,7 +126,9 @@ export interface KvDb {
   /**
    * Optional (the real engine): starts an **unsynced** batch that the engine writes on another
    * thread while the caller goes on working on this one — the store applies a large batch to
-   * RAM during its write ({@link KvWriting}). `undefined`: not available now (use `write`). Not
+   * RAM during its write ({@link KvWriting}). `undefined`: not available now (use `write`); so
+   * after a batch whose `finish` got no answer, until the database is reopened (a late answer
+   * must never settle another batch). Not
    * an enumerable property on the real engine, so a wrapper that spreads a database to intercept
    * its `write` (`{ ...db, write }`) does not inherit it and still sees every write; a `Proxy`
    * that intercepts `write` must intercept (or hide) this too.

@@ -350,6 +350,8 @@ export function createRocksKv(adapterOptions: RocksKvOptions = {}): KvAdapter {
             if (bulk === undefined && bulkStart === undefined) startBulk();
             return undefined;
           }
+          // a batch went unanswered: its late answer must never settle another (until reopened)
+          if (bulk.stuck) return undefined;
           // a marker write that failed earlier is retried first (or this write refused, typed)
           if (watermark) marks.check();
           const b = bulk.begin();

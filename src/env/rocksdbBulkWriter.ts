@@ -27,8 +27,16 @@ import { faults } from './faults.ts';
  * `kv.bulk.hang` — the worker never answers (nothing is written), as a hung disk. @internal
  */
 export interface BulkWriter {
-  /** Starts a batch (the previous one must be finished or aborted). */
+  /**
+   * Starts a batch (the previous one must be finished or aborted). Throws once a batch went
+   * unanswered ({@link BulkWriter.stuck}): its late answer would be taken for the new batch's.
+   */
   begin(): BulkBatch;
+  /**
+   * Set once a batch's {@link BulkBatch.finish} timed out: the worker may still answer it, so the
+   * writer starts no other batch (the database must be reopened).
+   */
+  readonly stuck: BulkWriteTimeout | undefined;
   /** Set once the worker thread died or failed to start (its `error` or `exit`; not on {@link BulkWriter.close}). */
   readonly dead: Error | undefined;
   close(): Promise<void>;
@@ -89,8 +97,18 @@ db.open().then(() => {
   };
   const settle = (err) => {
     if (err) {
-      const json = JSON.stringify({ error: String(err && err.message || err), errno: err && err.code, cause: String(err && err.cause && err.cause.message || '') });
-      const n = Buffer.from(text.buffer, text.byteOffset, text.length).write(json.slice(0, ${TEXT / 4}), 0, 'utf8');
+      // fields shortened (head and tail kept: the engine's reason follows the file's path) until
+      // the JSON fits the text area whole: a cut JSON would lose the error
+      const message = String(err && err.message || err);
+      const errno = err && typeof err.code === 'string' ? err.code.slice(0, 64) : undefined;
+      const cause = String(err && err.cause && err.cause.message || '');
+      const fit = (s, max) => (s.length <= max ? s : s.slice(0, max >> 1) + '…' + s.slice(s.length - (max >> 1)));
+      let json;
+      for (let max = ${TEXT}; ; max >>= 1) {
+        json = JSON.stringify({ error: fit(message, max), errno, cause: fit(cause, max >> 1) });
+        if (Buffer.byteLength(json) <= ${TEXT} || max < 16) break;
+      }
+      const n = Buffer.from(text.buffer, text.byteOffset, text.length).write(json, 0, 'utf8');
       Atomics.store(ctrl, 1, n);
       Atomics.store(ctrl, 0, ${FAILED});
     } else Atomics.store(ctrl, 0, ${DONE});
@@ -163,11 +181,16 @@ export async function startBulkWriter(handle: bigint, columns: readonly string[]
   // an idle writer never keeps the process alive (the main thread waits for it synchronously)
   worker.unref();
   let current: object | undefined;
+  let stuck: BulkWriteTimeout | undefined;
   return {
     get dead() {
       return dead;
     },
+    get stuck() {
+      return stuck;
+    },
     begin() {
+      if (stuck) throw new Error('bulk writer: a batch went unanswered; no other batch until the database is reopened', { cause: stuck });
       const token = {};
       current = token;
       let committed = false;
@@ -188,10 +211,17 @@ export async function startBulkWriter(handle: bigint, columns: readonly string[]
           if (!committed) throw new Error('bulk writer: finish before commit');
           current = undefined;
           // the main thread waits here only for what is left of the write
-          if (Atomics.wait(ctrl, 0, BUSY, timeoutMs) === 'timed-out' && Atomics.load(ctrl, 0) === BUSY) throw new BulkWriteTimeout(timeoutMs);
+          if (Atomics.wait(ctrl, 0, BUSY, timeoutMs) === 'timed-out' && Atomics.load(ctrl, 0) === BUSY) throw (stuck = new BulkWriteTimeout(timeoutMs));
           const state = Atomics.exchange(ctrl, 0, IDLE);
           if (state === DONE) return;
-          const m = JSON.parse(text.toString('utf8', 0, Atomics.load(ctrl, 1))) as { error: string; errno?: string; cause?: string };
+          const raw = text.toString('utf8', 0, Atomics.load(ctrl, 1));
+          let m: { error: string; errno?: string; cause?: string };
+          try {
+            m = JSON.parse(raw) as typeof m;
+          } catch {
+            // never expected (the worker fits the JSON to the text area); the text is still the engine's
+            m = { error: raw };
+          }
           throw Object.assign(new Error(m.error), { cause: m.cause ? new Error(m.cause) : undefined, code: m.errno });
         },
         abort() {

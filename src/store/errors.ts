@@ -288,7 +288,7 @@ export class StoreFailedError extends StoreError {
   readonly reason: StoreIoReason;
   constructor(dir: string, options: { cause: unknown }) {
     const reason = ioReasonOf((options.cause as { cause?: unknown })?.cause ?? options.cause);
-    super(`${dir}: store failed after a disk error${reason === 'no_space' ? ' (disk full)' : reason === 'read_only' ? ' (read-only file system)' : reason === 'timeout' ? ' (a synced write went unanswered)' : ''}; it must be reopened (the store-initializer child restarts): ${(options.cause as Error)?.message ?? String(options.cause)}`, options);
+    super(`${dir}: store failed after a disk error${reason === 'no_space' ? ' (disk full)' : reason === 'read_only' ? ' (read-only file system)' : reason === 'timeout' ? ' (a write went unanswered)' : ''}; it must be reopened (the store-initializer child restarts): ${(options.cause as Error)?.message ?? String(options.cause)}`, options);
     this.dir = dir;
     this.reason = reason;
   }
@@ -296,7 +296,8 @@ export class StoreFailedError extends StoreError {
 
 /**
  * A synced batch that the disk (or the sync writer thread) did not answer within the commit
- * deadline (`OpenStoreOptions.commitDeadlineMs`). It is the `cause` of the
+ * deadline (`OpenStoreOptions.commitDeadlineMs`) — or an unsynced bulk batch its writer thread
+ * did not answer (`bulk: true`, `cause` the engine's error). It is the `cause` of the
  * `ORDO_STORE_COMMIT_INDETERMINATE` (`outcome: 'unknown'`) its commits reject with: the batch
  * may still reach the WAL later, so it is neither applied nor reported as not committed; the
  * store fails and stays failed until it is reopened (the reopen's WAL replay settles it).
@@ -311,8 +312,17 @@ export class StoreCommitTimeoutError extends StoreError {
   readonly seq: number;
   /** How many commits the batch carried. */
   readonly commits: number;
-  constructor(dir: string, deadlineMs: number, seq: number, commits: number) {
-    super(`${dir}: a synced write of ${commits} commit(s) (up to commit sequence ${seq}) was not answered within ${deadlineMs} ms (a hung disk or sync writer)`);
+  /** An unsynced batch of the bulk writer thread (`KvDb.beginWrite`), not a synced one. */
+  readonly bulk: boolean;
+  constructor(dir: string, deadlineMs: number, seq: number, commits: number, options?: { cause?: unknown; bulk?: boolean }) {
+    const bulk = options?.bulk === true;
+    super(
+      bulk
+        ? `${dir}: an unsynced bulk write of ${commits} commit(s) (up to commit sequence ${seq}) was not answered within ${deadlineMs} ms (a hung disk or bulk writer)`
+        : `${dir}: a synced write of ${commits} commit(s) (up to commit sequence ${seq}) was not answered within ${deadlineMs} ms (a hung disk or sync writer)`,
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    );
+    this.bulk = bulk;
     this.dir = dir;
     this.deadlineMs = deadlineMs;
     this.seq = seq;

@@ -318,7 +318,7 @@ export class GroupCommit {
     let built: BuiltBatch;
     let sent: BuiltBatch | undefined;
     let writing: KvWriting | undefined;
-    let applied = false;
+    let applied: boolean | 'settled' = false;
     try {
       // a large unsynced batch: written on another thread while it is applied to RAM (below)
       writing = this.overlapWriting(batch);
@@ -346,7 +346,10 @@ export class GroupCommit {
       }
       if (built.kvOps.length > 0) {
         if (built.sync) await this.withinDeadline(s.db.write(built.kvOps, { sync: true, mark: built.seq }), batch.length, built.seq);
-        else if (writing) applied = this.writeOverlapped(writing, batch, built);
+        else if (writing) {
+          applied = this.writeOverlapped(writing, batch, built);
+          if (applied === 'settled') return;
+        }
         else await s.db.write(built.kvOps, { sync: false });
       }
     } catch (err) {
@@ -410,17 +413,39 @@ export class GroupCommit {
    * Writes `built` through `w` and applies it to RAM meanwhile: `finish` waits synchronously, so
    * no other code runs between the apply and the write's outcome; a refused write takes the
    * apply back before the refusal is handled (nobody ever read the rows). An unanswered write
-   * (`durable: 'unknown'`) leaves the failure to a reopen, as a synced one does. Returns true
-   * (applied) or throws the engine's error.
+   * (`durable: 'unknown'`) throws a {@link StoreCommitTimeoutError} (caused by the engine's
+   * error) and leaves the failure to a reopen, as a synced one does. An apply that throws part
+   * way still waits for the write (the writer is free again), then settles the batch as
+   * `unknown` and fails the store until reopened (RAM is neither the old state nor the new).
+   * Returns true (applied), `'settled'` (the batch is settled) or throws the engine's error.
    */
-  private writeOverlapped(w: KvWriting, batch: readonly Pending[], built: BuiltBatch): true {
+  private writeOverlapped(w: KvWriting, batch: readonly Pending[], built: BuiltBatch): true | 'settled' {
+    const s = this.h.s;
     w.commit(built.kvOps, built.streamed);
-    const undo = this.applyUndoable(batch, built);
+    let undo: () => void;
     try {
-      w.finish(this.h.s.commitDeadlineMs);
+      undo = this.applyUndoable(batch, built);
+    } catch (applyErr) {
+      let written: unknown;
+      try {
+        w.finish(s.commitDeadlineMs);
+        written = true;
+      } catch (err) {
+        written = (err as { durable?: unknown })?.durable ?? false;
+      }
+      s.env.logger.error({ report: 'store_apply_failed', dir: s.dir, commits: batch.length, written, err: applyErr }, 'store apply threw during an overlapped write; RAM is part applied');
+      this.unanswered = true;
+      this.indeterminate(batch, built, 'unknown', applyErr);
+      return 'settled';
+    }
+    try {
+      w.finish(s.commitDeadlineMs);
     } catch (err) {
       undo();
-      if ((err as { durable?: unknown })?.durable === 'unknown') this.unanswered = true;
+      if ((err as { durable?: unknown })?.durable === 'unknown') {
+        this.unanswered = true;
+        throw new StoreCommitTimeoutError(s.dir, s.commitDeadlineMs, built.seq, batch.length, { cause: err, bulk: true });
+      }
       throw err;
     }
     return true;

@@ -190,7 +190,7 @@ describe('a large unsynced batch is applied to RAM while the bulk worker writes 
     s.subscribe('items', (e) => events.push(e.key));
     bulkFault(dir, 'kv.bulk.hang', () => true);
     const err = await s.dirtyPutMany('items', rows(1_900, 300, 2)).then(() => undefined, (e: unknown) => e);
-    expect(err).toMatchObject({ code: 'ORDO_STORE_COMMIT_INDETERMINATE', outcome: 'unknown', cause: { code: 'ORDO_KV_ERROR', durable: 'unknown' } });
+    expect(err).toMatchObject({ code: 'ORDO_STORE_COMMIT_INDETERMINATE', outcome: 'unknown', reason: 'timeout', cause: { code: 'ORDO_STORE_COMMIT_TIMEOUT', bulk: true, cause: { code: 'ORDO_KV_ERROR', durable: 'unknown' } } });
     expect(seen.during.at(-1)).toMatchObject({ id: 2_000 });
     expect(events).toEqual([]);
     expect(state(s)).toEqual(before);

@@ -268,9 +268,9 @@ const SIZE = 1000;
 /** Rows written by one run of {@link storeBatches} or {@link rawBatches}. */
 export const BATCH_ROWS = BATCHES * SIZE;
 
-export async function storeBatches(): Promise<number> {
+export async function storeBatches(kv?: KvAdapter): Promise<number> {
   const t = tmp();
-  const store = await openStore({ env: quietEnv(), dir: t.dir + '/s', tables: { t: plain('async') } });
+  const store = await openStore({ env: quietEnv(), dir: t.dir + '/s', tables: { t: plain('async') }, ...(kv ? { kv } : {}) });
   const t0 = now();
   for (let b = 0; b < BATCHES; b++) await store.dirtyPutMany('t', Array.from({ length: SIZE }, (_, j) => ({ id: b * SIZE + j, payload: `payload-${b * SIZE + j}` })));
   const ops = (BATCHES * SIZE) / ((now() - t0) / 1000);

@@ -112,11 +112,17 @@ export async function batched(runs = RUNS): Promise<BenchResult[]> {
   };
   const c = await alternate(runs, () => cpu(() => w.storeBatches()), () => cpu(() => w.rawBatches(false)), 0);
   const cm = await alternate(runs, () => cpu(() => w.storeBatches()), () => cpu(() => w.rawBatches(true)), 0);
+  // the opt-in bulk worker (RocksDB write on a second thread while the batch is applied to RAM) against the default inline write
+  const bulk = createRocksKv({ bulkWorker: 'eager' });
+  const o = await alternate(runs, () => w.storeBatches(bulk), () => w.storeBatches(), 0);
+  const oc = await alternate(runs, () => cpu(() => w.storeBatches(bulk)), () => cpu(() => w.storeBatches()), 0);
   return [
     result('unsynced batched writes (dirtyPutMany, 1000-row batches, async table)', 'rows/s', p, 'raw 1000-put batches', '≥ 0.8× raw', (r) => r >= 0.8, `${CMD} batched`, true),
     result('  context: same vs raw batches + a RAM Map of the frozen rows', 'rows/s', m, 'raw batches + Map', 'context', () => true, `${CMD} batched`),
     result('  context: CPU time per row, same batches (>1: the store spends more)', 'µs', c, 'raw 1000-put batches', 'report', () => true, `${CMD} batched`),
     result('  context: CPU time per row vs raw batches + a RAM Map of the frozen rows', 'µs', cm, 'raw batches + Map', 'report', () => true, `${CMD} batched`),
+    result("  context: same with createRocksKv({ bulkWorker: 'eager' }) (written on a second thread while applied to RAM)", 'rows/s', o, 'same store, inline write (default)', 'report', () => true, `${CMD} batched`),
+    result("  context: CPU time per row (every thread), bulkWorker 'eager' vs inline", 'µs', oc, 'same store, inline write (default)', 'report', () => true, `${CMD} batched`),
   ];
 }
 

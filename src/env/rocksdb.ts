@@ -72,10 +72,13 @@ export interface RocksKvOptions {
   readonly watermark?: 'strict' | 'pipelined';
   /**
    * Large unsynced batches on a second worker thread (`rocksdbBulkWriter.ts`), written while the
-   * store applies them to RAM ({@link KvDb.beginWrite}): `'lazy'` (default) starts the thread on
-   * the first such batch (written inline, as are those until the thread is up); `'eager'` starts
-   * it at open (a thread per open database, whether it bulk-writes or not); `'off'` writes every
-   * unsynced batch inline on the calling thread.
+   * store applies them to RAM ({@link KvDb.beginWrite}): `'off'` (default) writes every unsynced
+   * batch inline on the calling thread; `'lazy'` starts the thread on the first such batch
+   * (written inline, as are those until the thread is up); `'eager'` starts it at open (a thread
+   * per open database, whether it bulk-writes or not). Opt-in: it takes the RocksDB write off
+   * the main thread (~25 % of its time in a 1000-row bulk write) but costs more CPU in all (the
+   * worker's write and the hand-over), and on a shared 2-core machine it was not faster
+   * (docs/benchmarks.md; `bench/store.ts batched` measures both).
    */
   readonly bulkWorker?: 'lazy' | 'eager' | 'off';
 }
@@ -104,7 +107,7 @@ export function createRocksKv(adapterOptions: RocksKvOptions = {}): KvAdapter {
   if (adapterOptions.watermark !== undefined && adapterOptions.watermark !== 'strict' && adapterOptions.watermark !== 'pipelined') {
     throw new KvOptionsError('createRocksKv watermark', adapterOptions.watermark, "'strict' or 'pipelined'");
   }
-  const bulkMode = adapterOptions.bulkWorker === undefined ? 'lazy' : adapterOptions.bulkWorker;
+  const bulkMode = adapterOptions.bulkWorker === undefined ? 'off' : adapterOptions.bulkWorker;
   if (bulkMode !== 'lazy' && bulkMode !== 'eager' && bulkMode !== 'off') throw new KvOptionsError('createRocksKv bulkWorker', adapterOptions.bulkWorker, "'lazy', 'eager' or 'off'");
   return {
     async exists(dir: string): Promise<boolean> {

@@ -342,7 +342,10 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
     return stopping;
   };
 
-  if (options.handleSignals ?? true) {
+  // Not when the root already ended in the turn of its start (a child failing at once, a root
+  // returning `ignore`, a bad spec): `finish()` has run its unsubscribe loop, and a handler
+  // subscribed now would stay, stopping (and exiting the host for) an application already ended.
+  if ((options.handleSignals ?? true) && !exitInfo) {
     let signalled = false;
     const onSignal = () => {
       if (signalled) return; // the stop is under way; exit once, when it ends

@@ -306,6 +306,11 @@ export class SupervisorServer implements NativeBehaviour {
     rec.tried = true;
     if (res.status === 'ok') {
       if (!isPid(res.pid)) return { status: 'error', error: { badReturn: res } };
+      // A stop cut this start short (`signalled`) and the child is down already — a nested
+      // supervisor's teardown finishes in that call, its EXIT queued ahead of our own stop: it is
+      // the stop it was, not a child that started and then exited (no child_terminated report).
+      const proc = this.stopRequested ? kernel.lookup(res.pid) : undefined;
+      if (this.stopRequested && !proc?.alive) return { status: 'error', error: new StartExitError(res.pid, proc?.exitReason ?? 'shutdown') };
       kernel.link(this.self, res.pid);
       rec.pid = res.pid;
       rec.restarting = false;

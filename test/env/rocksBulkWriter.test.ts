@@ -93,6 +93,17 @@ describe('RocksDB overlapped unsynced write (bulk worker)', () => {
     expect(() => w.finish(100)).toThrow(expect.objectContaining({ code: 'ORDO_KV_ERROR', durable: 'unknown' }));
   });
 
+  it('lazy: the first offer starts the thread and answers undefined (that batch is written inline); the default is off', async () => {
+    const { db: lazy } = await open('lazy');
+    expect(lazy.beginWrite!()).toBeUndefined();
+    const dir = mkdtempSync(join(tmpdir(), 'ordo-bulk-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const dflt = await createRocksKv().open(dir, { columns: ['rows'], createIfMissing: true });
+    cleanups.push(() => dflt.close());
+    expect(dflt.beginWrite!()).toBeUndefined();
+    expect(dflt.beginWrite!()).toBeUndefined();
+  });
+
   it("off: never offered; a wrapper that spreads the database to intercept write does not inherit it", async () => {
     const { db: off } = await open('off');
     expect(off.beginWrite?.()).toBeUndefined();

@@ -2,8 +2,6 @@ import type { Kernel, NativeBehaviour, NativeMessage, NativeProcess, Pid, ReplyT
 import { StartExitError, formatReason, isPid, report, reporting } from '../actors/index.ts';
 import { RestartWindow } from './restartIntensity.ts';
 import { decideRestart } from './decideRestart.ts';
-import { restartSet } from './strategies.ts';
-import { backoffDelay, nextAttempt } from './backoff.ts';
 import { shouldAutoShutdown } from './autoShutdown.ts';
 import { shutdownChild } from './shutdownChild.ts';
 import { attempt, giveUp, resumeParked, RESUME, START_RETRY, type Outcome } from './parking.ts';
@@ -13,6 +11,7 @@ import { FailedToStartChildError, MissingDependencyError } from './errors.ts';
 import type { NormalizedChildSpec, NormalizedFlags } from './types.ts';
 import { ChildServices, type ServiceDirectory, type ServiceState } from './childServices.ts';
 import { spawnChild } from './spawnChild.ts';
+import { DELAYED, RETRY, restart, scheduleRestart } from './restarting.ts';
 import type { AdminRequest } from './adminProtocol.ts';
 import { handleAdmin } from './admin.ts';
 import { describeChildren, phaseOf } from './describe.ts';
@@ -22,8 +21,6 @@ const INIT = Symbol('init');
 const NEXT = Symbol('next');
 /** A promise's value dropped (a wait that resolves with nothing). */
 const NOTHING = (): void => undefined;
-const RETRY = Symbol('retry');
-const DELAYED = Symbol('delayed');
 
 /**
  * @internal The supervisor process (OTP's `supervisor` gen_server). All state lives in two
@@ -41,6 +38,7 @@ export class SupervisorServer implements NativeBehaviour {
   readonly services: ChildServices;
   /** The pid a record had before it stopped: a restarting dynamic child is addressed by it (OTP `{restarting, OldPid}`). */
   private readonly formerPid = new WeakMap<ChildRecord, Pid>();
+  /** @internal The restart intensity window (charged by `restart`). */
   restarts: RestartWindow;
   /** An orderly stop (an exit signal from the parent) has arrived: start nothing more. */
   /** @internal */
@@ -194,7 +192,7 @@ export class SupervisorServer implements NativeBehaviour {
       const rec = msg.record!;
       if (msg.tag === DELAYED) rec.timer = undefined;
       if (!rec.restarting || !this.owns(rec)) return; // terminated or deleted meanwhile
-      return this.restart(rec);
+      return restart(this, rec);
     }
     // OTP: "Supervisor received unexpected message" — logged, and the supervisor carries on.
     this.kernel.env.logger.error({ supervisor: this.label, message: formatReason(message) }, 'supervisor received unexpected message');
@@ -379,7 +377,7 @@ export class SupervisorServer implements NativeBehaviour {
     if (decision.report && reporting(this.kernel.env.logger, 'child_terminated')) {
       report(this.kernel.env.logger, 'child_terminated', { supervisor: this.label, child: rec.spec.id, pid: String(pid), reason, restarts: rec.restarts });
     }
-    if (decision.action === 'restart') return this.scheduleRestart(rec);
+    if (decision.action === 'restart') return scheduleRestart(this, rec);
     // A dynamic child has no spec of its own to keep: not restarted means gone (OTP state_del_child).
     if (decision.action === 'remove' || this.isDynamic) this.remove(rec);
     return this.checkAutoShutdown(rec);
@@ -396,114 +394,6 @@ export class SupervisorServer implements NativeBehaviour {
     report(this.kernel.env.logger, 'auto_shutdown', { supervisor: this.label, child: rec.spec.id, reason: rec.lastExit });
     await this.terminateAll();
     this.proc.exit('shutdown');
-  }
-
-  /** Restart now, or after the backoff delay. */
-  private scheduleRestart(rec: ChildRecord): void | Promise<unknown> {
-    const backoff = rec.spec.backoff ?? this.flags.backoff;
-    if (backoff) {
-      const { clock, random } = this.kernel.env;
-      const upFor = rec.startedAt === undefined ? undefined : clock.now() - rec.startedAt;
-      rec.attempt = nextAttempt(backoff, rec.attempt, upFor);
-      const delay = backoffDelay(backoff, rec.attempt, random.next());
-      rec.attempt++;
-      rec.startedAt = undefined;
-      if (delay > 0) {
-        rec.restarting = true;
-        rec.timer = clock.setTimeout(() => this.proc.enqueue({ kind: 'info', message: { tag: DELAYED, record: rec } }), delay);
-        return;
-      }
-    }
-    rec.restarting = true;
-    return this.restart(rec);
-  }
-
-  /**
-   * One restart event: charge intensity, then apply the strategy. A one_for_one (or dynamic)
-   * restart whose child settles at once finishes in this turn.
-   */
-  private restart(rec: ChildRecord): void | Promise<unknown> {
-    const now = this.kernel.env.clock.now();
-    if (!this.restarts.charge(now)) return this.reachedMaxIntensity(rec);
-    if (this.isDynamic || this.flags.strategy === 'one_for_one') {
-      const again = this.startAgain(rec);
-      return again instanceof Promise ? again : undefined;
-    }
-    if (this.stopRequested) return;
-    return this.restartSet(rec);
-  }
-
-  /** Intensity exceeded: give up — every child stopped, and this supervisor exits `shutdown`. */
-  private async reachedMaxIntensity(rec: ChildRecord): Promise<void> {
-    rec.restarting = false;
-    this.stopRequested = true; // giving up: nothing starts any more, and health says it is stopping
-    report(this.kernel.env.logger, 'reached_max_restart_intensity', {
-      supervisor: this.label,
-      child: rec.spec.id,
-      reason: rec.lastExit,
-      restarts: this.restarts.size - 1,
-      maxRestarts: this.flags.maxRestarts,
-      periodMs: this.flags.periodMs,
-    });
-    await this.terminateAll();
-    this.proc.exit('shutdown');
-  }
-
-  /** one_for_all / rest_for_one: stop the set in reverse order, then start it again in order. */
-  private async restartSet(rec: ChildRecord): Promise<void> {
-    const set = restartSet(
-      this.flags.strategy,
-      this.children.map((c) => ({ id: c.spec.id, restart: c.spec.restart })),
-      rec.spec.id,
-    );
-    for (const id of set.terminate) {
-      const c = this.find(id)!;
-      await this.stopRecord(c);
-    }
-    for (const id of set.remove) this.remove(this.find(id)!);
-    for (const id of set.start) {
-      const c = this.find(id);
-      if (!c) continue;
-      const again = this.startAgain(c);
-      if (!(again instanceof Promise ? await again : again)) break;
-    }
-  }
-
-  /**
-   * Starts a record again as part of a restart; false when it failed (a retry is queued) or a
-   * stop arrived. Parked (its provider is not ready) and waiting (`startRetry`) count as done:
-   * they start by themselves later, uncharged.
-   */
-  private startAgain(rec: ChildRecord): boolean | Promise<boolean> {
-    if (!this.proc.alive) return false;
-    const out = attempt(this, rec);
-    return out instanceof Promise ? out.then((o) => this.startedAgain(rec, o)) : this.startedAgain(rec, out);
-  }
-
-  /** The attempt of a restart came to `out`: counted, or its failure handled (retry queued, or given up). */
-  private startedAgain(rec: ChildRecord, out: Outcome): boolean | Promise<boolean> {
-    if (out === 'started') {
-      rec.restarts++;
-      return true;
-    }
-    if (out === 'stopped') return false;
-    if (out === 'parked' || out === 'waiting') return true;
-    if (out === 'ignored') {
-      rec.restarting = false;
-      if (this.isDynamic || rec.spec.restart === 'temporary') this.remove(rec);
-      this.changed(); // restarting → stopped (attempt told 'ignored' while the restart was still pending)
-      return true;
-    }
-    const reason = out.failed;
-    if (rec.spec.startRetry) return giveUp(this, rec, reason).then(() => false); // permanent, or out of attempts: fail fast, named
-    rec.lastExit = reason;
-    report(this.kernel.env.logger, 'start_error', { supervisor: this.label, child: rec.spec.id, reason, restarts: rec.restarts });
-    rec.restarting = true;
-    if (rec.spec.backoff ?? this.flags.backoff) {
-      const scheduled = this.scheduleRestart(rec);
-      if (scheduled instanceof Promise) return scheduled.then(() => false);
-    } else this.proc.enqueue({ kind: 'info', message: { tag: RETRY, record: rec } });
-    return false;
   }
 
   // ---- stopping ---------------------------------------------------------------------------

@@ -256,7 +256,8 @@ export interface SlotRelease {
 
 /**
  * Lifeline: returns orphaned executing jobs to `available` (or `discarded` when their attempts
- * are used up), recording why. `returnAttempt` (a graceful drain) also gives the attempt back.
+ * are used up), recording why. `returnAttempt` (a graceful drain; a predicate: for the jobs it
+ * picks) also gives the attempt back, with no error entry.
  * `drop`: the global-limit slots of these runners are dropped in the same transaction (their
  * performs are gone: a dead runner, or this one stopping). `release`: only these slots of one
  * runner are given back (a drain that leaves a perform running keeps that perform's slot).
@@ -268,7 +269,7 @@ export async function rescue(
   jobs: readonly Job[],
   now: number,
   why: string,
-  returnAttempt = false,
+  returnAttempt: boolean | ((j: Job) => boolean) = false,
   drop?: { runners: ReadonlySet<string>; queues: Iterable<string> },
   release?: SlotRelease | readonly SlotRelease[],
   seen?: Seen<number>,
@@ -282,8 +283,9 @@ export async function rescue(
     for (const c of jobs) {
       const j = getJob(tx, c.id);
       if (!sameAttempt(j, c)) continue;
-      const errors = returnAttempt ? j.errors : [...j.errors, errorEntry(j, why, now)];
-      const attempt = returnAttempt ? j.attempt - 1 : j.attempt;
+      const back = typeof returnAttempt === 'function' ? returnAttempt(c) : returnAttempt;
+      const errors = back ? j.errors : [...j.errors, errorEntry(j, why, now)];
+      const attempt = back ? j.attempt - 1 : j.attempt;
       const state: JobState = attempt >= j.maxAttempts ? 'discarded' : 'available';
       tx.put(T.jobs, toRow({ ...j, state, attempt, errors, attemptedBy: null, scheduledAt: now, finishedAt: state === 'discarded' ? now : null }));
       n++;

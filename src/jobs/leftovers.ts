@@ -1,32 +1,107 @@
 /**
- * Performs a drain left running (they ignored their abort), per data directory, for the life of
- * the process. Their jobs stay `executing` under the runner (`node/incarnation`) that claimed
- * them, holding their global slots. A runner started again in the same process on the same
- * store (a supervisor restart, or a restart after the store was reopened) takes that runner id
- * again while any of them still runs: every node's lifeline reads the rows and slots by runner
- * id, so the job is neither rescued nor its slot dropped while its first perform runs, and the
- * new runner's start-up reconciliation (reconcile.ts) skips it; when that perform ends its job
- * is given back through the store handle open on that directory now (the old one may be closed).
+ * The performs of this process, per store data and runner id, for the life of the process.
  *
- * Keyed by the store's directory, not its handle: a store reopened in this process is a new
- * handle on the same rows.
+ * - **In flight**: every perform a queue has started and not yet let go of (its outcome written
+ *   and its perform ended, or the process halted). A runner of the same id started again in this
+ *   process — after a drain, or after its child was *killed* (brutal kill, a shutdown timeout, a
+ *   kill of the tree above: no drain ran, the old runner and its performs still run) — must not
+ *   treat their rows as nobody's: its start-up reconciliation (reconcile.ts) skips them.
+ * - **Left by a drain**: performs that ignored their abort. Their jobs stay `executing` under the
+ *   runner (`node/incarnation`) that claimed them, holding their global slots. A single-node
+ *   runner started again on the same data takes that runner id again while any of them still
+ *   runs: every node's lifeline reads the rows and slots by runner id, so the job is neither
+ *   rescued nor its slot dropped while its first perform runs; when that perform ends its job is
+ *   given back through the store handle open on that data now (the old one may be closed).
+ *
+ * - **Never started**: claims under that runner id made by a commit of unknown outcome that did not
+ *   show when it settled — this process started no perform for them. Reconciliation returns them
+ *   with their attempt given back: nothing ran.
+ *
+ * Keyed by the store's data identity — its key-value engine object (weakly), then its directory —
+ * not by its handle (a store reopened in this process is a new handle on the same rows), nor by
+ * the directory alone (a fresh simulated world with the same directory string is other data: it
+ * must not inherit a runner id, which would change its random draws).
  */
 import type { Store } from '../store/index.ts';
 
-/** dir → runner id → slot tokens of the attempts whose performs still run. */
-const byDir = new Map<string, Map<string, Set<string>>>();
-/** `dir \n runner` → the store handle the runner of that id runs on now. */
-const current = new Map<string, Store>();
+interface Entry {
+  /** Slot tokens of the attempts whose performs run in this process (all of them, drained or not). */
+  readonly live: Set<string>;
+  /** Slot tokens of the attempts whose performs a drain left running. */
+  readonly left: Set<string>;
+  /** Slot tokens of claims of unknown outcome that landed or may have, whose performs this process never started. */
+  readonly unstarted: Set<string>;
+  /** The store handle the runner of this id runs on now. */
+  current: Store | undefined;
+}
 
-const key = (store: Store, runner: string): string => `${store.dir}\n${runner}`;
+/** engine → dir → runner id → its entry. */
+const byData = new WeakMap<object, Map<string, Map<string, Entry>>>();
+
+function runners(store: Store, create: true): Map<string, Entry>;
+function runners(store: Store, create: false): Map<string, Entry> | undefined;
+function runners(store: Store, create: boolean): Map<string, Entry> | undefined {
+  const engine = store.engine as object;
+  let dirs = byData.get(engine);
+  if (!dirs) {
+    if (!create) return undefined;
+    byData.set(engine, (dirs = new Map()));
+  }
+  let m = dirs.get(store.dir);
+  if (!m && create) dirs.set(store.dir, (m = new Map()));
+  return m;
+}
+
+function entry(store: Store, runner: string): Entry {
+  const m = runners(store, true);
+  let e = m.get(runner);
+  if (!e) m.set(runner, (e = { live: new Set(), left: new Set(), unstarted: new Set(), current: undefined }));
+  return e;
+}
+
+function tidy(store: Store, runner: string): void {
+  const m = runners(store, false);
+  const e = m?.get(runner);
+  if (!m || !e || e.live.size > 0 || e.left.size > 0 || e.unstarted.size > 0 || e.current !== undefined) return;
+  m.delete(runner);
+  if (m.size === 0) byData.get(store.engine as object)?.delete(store.dir);
+}
+
+/** A perform of `runner` (the attempt holding slot `token`) has started in this process. */
+export function performStarted(store: Store, runner: string, token: string): void {
+  entry(store, runner).live.add(token);
+}
+
+/** The queue let go of the perform counted by {@link performStarted} (ended and settled, or halted). */
+export function performEnded(store: Store, runner: string, token: string): void {
+  const e = runners(store, false)?.get(runner);
+  if (!e || e.left.has(token)) return; // a drain's leftover: ends through leftoverEnded
+  e.live.delete(token);
+  tidy(store, runner);
+}
+
+/** A claim of `runner` (slot `token`) may have landed by a commit of unknown outcome; no perform of it was started. */
+export function claimNeverStarted(store: Store, runner: string, token: string): void {
+  entry(store, runner).unstarted.add(token);
+}
+
+/** The claim counted by {@link claimNeverStarted} was given back (or reconciled): forgotten. */
+export function claimSettled(store: Store, runner: string, token: string): void {
+  const e = runners(store, false)?.get(runner);
+  if (!e?.unstarted.delete(token)) return;
+  tidy(store, runner);
+}
+
+/** The slot tokens of `runner`'s claims this process knows it never started a perform for. */
+export function claimsNeverStarted(store: Store, runner: string): ReadonlySet<string> {
+  return runners(store, false)?.get(runner)?.unstarted ?? new Set();
+}
 
 /** A perform of `runner` (the attempt holding slot `token`) outlived its drain. */
 export function leftoverStarted(store: Store, runner: string, token: string): void {
-  let m = byDir.get(store.dir);
-  if (!m) byDir.set(store.dir, (m = new Map()));
-  let s = m.get(runner);
-  if (!s) m.set(runner, (s = new Set()));
-  s.add(token);
+  const e = entry(store, runner);
+  e.live.add(token);
+  e.left.add(token);
 }
 
 /**
@@ -34,40 +109,47 @@ export function leftoverStarted(store: Store, runner: string, token: string): vo
  * job back through: the one a runner of that id runs on now, else `store`.
  */
 export function leftoverEnded(store: Store, runner: string, token: string): Store {
-  const m = byDir.get(store.dir);
-  const s = m?.get(runner);
-  s?.delete(token);
-  if (s && s.size === 0) m!.delete(runner);
-  if (m && m.size === 0) byDir.delete(store.dir);
-  return current.get(key(store, runner)) ?? store;
+  const e = runners(store, false)?.get(runner);
+  if (!e) return store;
+  e.left.delete(token);
+  e.live.delete(token);
+  const now = e.current ?? store;
+  tidy(store, runner);
+  return now;
 }
 
 /** How many performs of `runner` left by a drain still run. */
 export function leftoversOf(store: Store, runner: string): number {
-  return byDir.get(store.dir)?.get(runner)?.size ?? 0;
+  return runners(store, false)?.get(runner)?.left.size ?? 0;
 }
 
-/** The slot tokens of `runner`'s attempts whose performs a drain left running. */
-export function leftoverTokens(store: Store, runner: string): ReadonlySet<string> {
-  return byDir.get(store.dir)?.get(runner) ?? new Set();
+/** The slot tokens of `runner`'s attempts whose performs run in this process (drained or not). */
+export function performsInFlight(store: Store, runner: string): ReadonlySet<string> {
+  return runners(store, false)?.get(runner)?.live ?? new Set();
 }
 
-/** A runner id of node `name` on `store` whose left performs still run, if any. */
+/** A runner id of node `name` on `store`'s data whose left performs still run, if any. */
 export function runnerWithLeftovers(store: Store, name: string): string | undefined {
-  for (const [runner, s] of byDir.get(store.dir) ?? []) if (s.size > 0 && runner.startsWith(`${name}/`)) return runner;
+  for (const [runner, e] of runners(store, false) ?? []) if (e.left.size > 0 && runner.startsWith(`${name}/`)) return runner;
   return undefined;
 }
 
 /** The runner `runner` runs on `store` from now on (until the returned function is called). */
 export function runsOn(store: Store, runner: string): () => void {
-  const k = key(store, runner);
-  current.set(k, store);
+  entry(store, runner).current = store;
   return () => {
-    if (current.get(k) === store) current.delete(k);
+    const e = runners(store, false)?.get(runner);
+    if (e?.current === store) e.current = undefined;
+    tidy(store, runner);
   };
 }
 
 /** Simulation only: the process died (`kill -9`) — its performs with it. */
 export function leftoversGone(store: Store, runner: string): void {
-  byDir.get(store.dir)?.delete(runner);
+  const e = runners(store, false)?.get(runner);
+  if (!e) return;
+  e.live.clear();
+  e.left.clear();
+  e.unstarted.clear();
+  tidy(store, runner);
 }

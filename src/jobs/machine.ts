@@ -18,6 +18,8 @@ export interface JobRunnerMachineInput {
 
 interface Ctx {
   readonly input: JobRunnerMachineInput;
+  /** The runner once booted, for the reaper (a mutable cell: the reaper's input is read at start). */
+  readonly cell: { runner: JobRunner | undefined };
   service: JobRunner | undefined;
   health: JobsHealth | undefined;
   reason: unknown;
@@ -31,7 +33,10 @@ interface Ctx {
  * within the config's `shutdownMs`, then aborted: jobs whose perform stopped return to available, one that
  * ignores its signal stays executing for the lifeline) → final. A bad
  * configuration (the store lacks the job tables, `peer: 'election'` without leadership) ends
- * it in `failed` with the typed error as its reason.
+ * it in `failed` with the typed error as its reason. Stopped while it boots, the runner the boot
+ * makes never claims; killed (the actor stopped without `ordo.stop`: a brutal kill, a shutdown
+ * timeout, a kill of the tree above), its runner is killed with it ({@link JobRunner.kill}) —
+ * never left claiming under the runner id its next incarnation takes.
  */
 export const jobRunnerMachine = setup({
   types: {
@@ -41,7 +46,10 @@ export const jobRunnerMachine = setup({
     output: {} as { reason?: unknown },
   },
   actors: {
-    boot: fromPromise<JobRunner, JobRunnerMachineInput>(({ input }) => JobRunner.start(input)),
+    // stopped while it boots (the machine stopped or left `starting`): the runner it makes never claims
+    boot: fromPromise<JobRunner, JobRunnerMachineInput>(({ input, signal }) => JobRunner.start(input, signal)),
+    // for the machine's whole life: when it stops without the runner stopped (killed), the runner is
+    reaper: fromCallback<{ type: 'jobs.none' }, { cell: Ctx['cell'] }>(({ input }) => () => input.cell.runner?.kill()),
     watch: fromCallback<{ type: 'jobs.health'; health: JobsHealth }, { runner: JobRunner }>(({ input, sendBack }) => {
       sendBack({ type: 'jobs.health', health: input.runner.health() });
       return input.runner.onHealth((health) => sendBack({ type: 'jobs.health', health }));
@@ -54,16 +62,18 @@ export const jobRunnerMachine = setup({
   },
 }).createMachine({
   id: 'ordo.jobs',
-  context: ({ input }) => ({ input, service: undefined, health: undefined, reason: undefined }),
+  context: ({ input }) => ({ input, cell: { runner: undefined }, service: undefined, health: undefined, reason: undefined }),
+  invoke: { src: 'reaper', input: ({ context }) => ({ cell: context.cell }) },
   initial: 'starting',
   states: {
     starting: {
       invoke: {
         src: 'boot',
         input: ({ context }) => context.input,
-        onDone: { target: 'running', actions: assign({ service: ({ event }) => event.output }) },
+        onDone: { target: 'running', actions: [({ context, event }) => void (context.cell.runner = event.output), assign({ service: ({ event }) => event.output })] },
         onError: { target: 'failed', actions: assign({ reason: ({ event }) => event.error }) },
       },
+      // leaving `starting` stops the boot (its signal aborts): the runner it resolves with never claims
       on: { 'ordo.stop': 'stopped' },
     },
     running: {

@@ -13,7 +13,7 @@
  * @internal Built by the runner.
  */
 import type { TimerHandle } from '../env/clock.ts';
-import { leftoverEnded, leftoverStarted, leftoversOf } from './leftovers.ts';
+import { leftoverEnded, leftoverStarted, leftoversOf, performEnded } from './leftovers.ts';
 import { finish, finishMany, nextClaim, rescue, type Seen } from './engine.ts';
 import { JobsCompletionLostError, JobsDrainDeadlineError, JobsHaltedError } from './errors.ts';
 import { changeOf, isFailure } from './outcome.ts';
@@ -237,6 +237,7 @@ export class Queue extends QueueCore {
     this.running.clear();
     const stuck = left.filter((r) => !r.performDone);
     const ended = left.filter((r) => r.performDone);
+    for (const r of ended) performEnded(this.store, this.by, r.token);
     for (const r of stuck) {
       r.stuck = true;
       leftoverStarted(this.store, this.by, r.token);
@@ -282,7 +283,10 @@ export class Queue extends QueueCore {
     this.stopped = true;
     this.halted = true;
     this.env.clock.clearTimeout(this.retryTimer);
-    for (const r of this.running.values()) r.abort.abort(new JobsHaltedError(r.job.id));
+    for (const r of this.running.values()) {
+      r.abort.abort(new JobsHaltedError(r.job.id));
+      performEnded(this.store, this.by, r.token);
+    }
     this.running.clear();
   }
 }

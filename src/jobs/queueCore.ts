@@ -12,6 +12,7 @@ import type { Store } from '../store/index.ts';
 import { availableOf, claim, nextClaim, rescue, type Seen } from './engine.ts';
 import { JobsTimeoutError, JobsUnknownWorkerError } from './errors.ts';
 import { slotToken, type SlotsChange } from './slots.ts';
+import { performEnded, performStarted } from './leftovers.ts';
 import type { Job, JobOutcome, WorkerDef } from './types.ts';
 import { isIndeterminate, type IndeterminateCommit } from './uncertain.ts';
 import { QueueSettler } from './queueSettle.ts';
@@ -213,6 +214,7 @@ export abstract class QueueCore {
     const abort = new LazyAbort();
     const r: Running = { job, token, abort, startedAt: this.env.clock.now(), settled: false, performDone: false, carried: false, stuck: false, returning: false };
     this.running.set(token, r);
+    performStarted(this.store, this.by, token);
     this.hooks.started(job, r.startedAt - Math.max(job.scheduledAt, job.insertedAt));
     let timer: TimerHandle | undefined;
     const timeoutMs = job.timeoutMs ?? worker?.timeoutMs;
@@ -256,6 +258,7 @@ export abstract class QueueCore {
   protected free(r: Running): boolean {
     if (this.running.get(r.token) !== r) return false;
     this.running.delete(r.token);
+    performEnded(this.store, this.by, r.token);
     // a slot whose outcome transaction did not carry it is given back by the next one
     if (!r.carried) this.giveBackLater([r.token]);
     return true;

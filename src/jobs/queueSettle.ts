@@ -10,6 +10,7 @@ import type { Env } from '../env/env.ts';
 import type { Store } from '../store/index.ts';
 import { sameAttempt } from './engine.ts';
 import { slotToken } from './slots.ts';
+import { claimNeverStarted, claimSettled } from './leftovers.ts';
 import { JOB_TABLES, toJob } from './tables.ts';
 import type { Job } from './types.ts';
 import { settlementOf, until, type IndeterminateCommit } from './uncertain.ts';
@@ -61,7 +62,10 @@ export class QueueSettler {
   /** Watches `jobs` (claimed by a commit of unknown outcome, not shown) for {@link ORPHAN_WATCH_MS}. */
   watch(jobs: readonly Job[]): void {
     const until = this.c.env.clock.now() + ORPHAN_WATCH_MS;
-    for (const j of jobs) this.orphans.set(j.id, { job: j, until });
+    for (const j of jobs) {
+      this.orphans.set(j.id, { job: j, until });
+      claimNeverStarted(this.c.store, this.c.by, slotToken(j));
+    }
   }
 
   /** A job row was written `executing` (any commit, local or replicated): gives back a claim of ours nobody runs. */
@@ -72,6 +76,7 @@ export class QueueSettler {
     const o = this.orphans.get(row.id);
     if (!o || !sameAttempt(row, o.job)) return;
     this.orphans.delete(row.id);
+    claimSettled(this.c.store, this.c.by, slotToken(o.job));
     if (this.c.isRunning(slotToken(o.job))) return;
     this.c.env.logger.warn({ report: 'jobs_uncertain_claim_applied', queue: this.c.name, job: row.id }, 'a claim of unknown outcome was applied after it settled: its job is given back');
     this.c.giveBack([o.job]);

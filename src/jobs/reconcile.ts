@@ -2,7 +2,9 @@
  * A runner's start-up reconciliation of its own rows. The runner id (`node/incarnation`) can
  * outlive a runner: in cluster mode the incarnation is discovery's, which persists across a
  * restart of the store child or of the runner, and a single-node runner restarted while a perform
- * its drain left still runs takes its old id again (leftovers.ts). Rows the store shows
+ * its drain left still runs takes its old id again (leftovers.ts). A perform of that id still
+ * running in this process — left by a drain, or of a runner whose child was killed rather than
+ * drained — is never reconciled: its row and slot stay its own. Rows the store shows
  * `executing` under that id when a runner starts, that no perform of this process runs, belong to
  * nobody: a claim of unknown outcome that did land (it comes back through the store's WAL replay
  * at its reopen, never through a commit this runner saw), a completion that did not, a drain
@@ -15,11 +17,18 @@
  * have run), fenced by the attempt, and gives those slots back by token — so it applies once,
  * however often it is retried, and never touches a claim this runner makes afterwards.
  *
+ * One exception, as an Oban user expects: a claim this process knows it never started a perform
+ * for — made by a commit of unknown outcome that did not show when it settled, and landed (the
+ * store's reopen replays it) — is returned with its attempt given back and no error entry, so a
+ * `maxAttempts: 1` job accepted by the store still runs once. A row this process has no such
+ * knowledge of (a claim of an earlier process, a completion that did not land) may have run: it
+ * is charged, as the lifeline would.
+ *
  * @internal Built by the runner.
  */
 import type { Store } from '../store/index.ts';
 import { executingByRunner, rescue, type SlotRelease } from './engine.ts';
-import { leftoverTokens } from './leftovers.ts';
+import { claimSettled, claimsNeverStarted, performsInFlight } from './leftovers.ts';
 import { slotToken, tokensHeldBy } from './slots.ts';
 import type { Job } from './types.ts';
 
@@ -30,11 +39,14 @@ export const RECONCILED = 'rescued: its runner restarted and no perform runs it 
 export interface Reconcile {
   readonly jobs: readonly Job[];
   readonly releases: readonly SlotRelease[];
+  /** Slot tokens of `jobs` whose claims this process never started a perform for (attempt given back). */
+  readonly unstarted: ReadonlySet<string>;
+  readonly self: string;
 }
 
 /** Reads (dirty, RAM) what runner `self` must reconcile on `store` before it claims anything. */
 export function toReconcile(store: Store, self: string): Reconcile | undefined {
-  const running = leftoverTokens(store, self);
+  const running = performsInFlight(store, self);
   const jobs = (executingByRunner(store).get(self) ?? []).filter((j) => !running.has(slotToken(j)));
   const releases: SlotRelease[] = [];
   for (const [queue, tokens] of tokensHeldBy(store, self)) {
@@ -42,10 +54,14 @@ export function toReconcile(store: Store, self: string): Reconcile | undefined {
     // the limit plays no part in a release that claims nothing
     if (stale.length > 0) releases.push({ queue, by: self, slots: { limit: tokens.length, release: stale } });
   }
-  return jobs.length > 0 || releases.length > 0 ? { jobs, releases } : undefined;
+  const never = claimsNeverStarted(store, self);
+  const unstarted = new Set(jobs.map(slotToken).filter((t) => never.has(t)));
+  return jobs.length > 0 || releases.length > 0 ? { jobs, releases, unstarted, self } : undefined;
 }
 
 /** Writes `r` (one transaction); resolves with how many jobs went back. */
-export function reconcile(store: Store, r: Reconcile, now: number): Promise<number> {
-  return rescue(store, r.jobs, now, RECONCILED, false, undefined, r.releases);
+export async function reconcile(store: Store, r: Reconcile, now: number): Promise<number> {
+  const n = await rescue(store, r.jobs, now, RECONCILED, (j) => r.unstarted.has(slotToken(j)), undefined, r.releases);
+  for (const t of r.unstarted) claimSettled(store, r.self, t);
+  return n;
 }

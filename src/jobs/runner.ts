@@ -145,15 +145,38 @@ export class JobRunner {
     if (cfg.crons.length > 0) this.plugins.push(cronPlugin(env, store, cfg.crons, (c, slot) => this.cronJob(c, slot), () => this.leader, hooks));
   }
 
-  /** Validates `config`, checks the store has the job tables, and starts queues, notifier and (when leader) plugins. */
-  static async start(input: JobRunnerInput): Promise<JobRunner> {
+  /**
+   * Validates `config`, checks the store has the job tables, and starts queues, notifier and (when
+   * leader) plugins. When `signal` is aborted before the runner would start claiming (its child
+   * was stopped or killed while it booted), it resolves with a runner already stopped: nothing
+   * claimed, no timer armed.
+   */
+  static async start(input: JobRunnerInput, signal?: AbortSignal): Promise<JobRunner> {
     const r = new JobRunner(input, validateRunnerConfig(input.config));
     r.offs.push(runsOn(r.store, r.node));
-    r.unreconciled = toReconcile(r.store, r.node);
-    await r.reconcile();
-    r.run();
-    if (r.cfg.adminSocket !== undefined) await r.listenAdmin(r.cfg.adminSocket);
+    try {
+      r.unreconciled = toReconcile(r.store, r.node);
+      await r.reconcile();
+      if (signal?.aborted) {
+        r.retire();
+        return r;
+      }
+      r.run();
+      if (r.cfg.adminSocket !== undefined) await r.listenAdmin(r.cfg.adminSocket);
+    } catch (err) {
+      r.retire();
+      throw err;
+    }
     return r;
+  }
+
+  /** Never ran (or failed to start): stopped, nothing of it left armed. */
+  private retire(): void {
+    this.state = 'stopped';
+    this.env.clock.clearTimeout(this.pollTimer);
+    for (const off of this.offs.splice(0)) off();
+    void this.notifier.close();
+    void this.adminServer?.close();
   }
 
   /** Rows under this runner's id that nothing runs, not yet returned (reconcile.ts); retried by the poll. */
@@ -490,7 +513,21 @@ export class JobRunner {
    * the lifeline (a `jobs_perform_ignored_abort` warn names it), so it never runs twice at once.
    * Resolves with how many were returned.
    */
-  async stop(): Promise<number> {
+  stop(): Promise<number> {
+    return this.stopWithin(this.cfg.shutdownMs);
+  }
+
+  /**
+   * Its child was killed (a brutal kill, a shutdown timeout, a kill of the tree above) rather than
+   * stopped: it stops claiming now, and its performs are aborted at once — a stop whose drain has
+   * no deadline (those that end within the abort's grace go back to `available`, one that ignores
+   * it stays `executing` under this runner id, as after a drain). A no-op once stopping.
+   */
+  kill(): void {
+    this.stopWithin(0).catch((err: unknown) => this.env.logger.error({ report: 'jobs_stop_failed', runner: this.node, err }, 'job runner stop after a kill failed'));
+  }
+
+  private async stopWithin(shutdownMs: number): Promise<number> {
     if (this.state === 'stopping' || this.state === 'stopped') return 0;
     this.state = 'stopping';
     this.report();
@@ -498,7 +535,7 @@ export class JobRunner {
     await this.stopPlugins();
     for (const off of this.offs.splice(0)) off();
     await this.adminServer?.close();
-    const returned = (await Promise.all([...this.queues.values()].map((q) => q.drain(this.cfg.shutdownMs)))).reduce((a, b) => a + b, 0);
+    const returned = (await Promise.all([...this.queues.values()].map((q) => q.drain(shutdownMs)))).reduce((a, b) => a + b, 0);
     await this.notifier.close();
     this.state = 'stopped';
     this.report();

@@ -178,6 +178,7 @@ export class StoreOpening {
         env,
         dir,
         db,
+        engine: kv,
         tables: new Map(),
         schemaVersion: version.version,
         history: version.history,

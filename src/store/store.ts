@@ -1,4 +1,4 @@
-import type { KvDb } from '../env/kv.ts';
+import type { KvAdapter, KvDb } from '../env/kv.ts';
 import type { CommitBatch, CommitOp, DeferredMigration, NormalTableDef, Replicator, Row, SchemaVersionRecord } from './types.ts';
 import type { MemTable } from './memTable.ts';
 import { Tx } from './transaction.ts';
@@ -139,6 +139,11 @@ export class Store {
   /** @internal the KV handle (backup, verify). */
   get kv(): KvDb {
     return this.s.db;
+  }
+
+  /** @internal the key-value engine this store was opened with (with {@link Store.dir}, the data's identity in this process). */
+  get engine(): KvAdapter {
+    return this.s.engine;
   }
 
   /** @internal */

@@ -1,5 +1,5 @@
 import type { Env } from '../env/env.ts';
-import type { KvDb } from '../env/kv.ts';
+import type { KvAdapter, KvDb } from '../env/kv.ts';
 import type { DeferredMigration, Migration, NormalTableDef, SchemaVersionRecord } from './types.ts';
 import type { MemTable } from './memTable.ts';
 
@@ -8,6 +8,8 @@ export interface StoreState {
   env: Env;
   dir: string;
   db: KvDb;
+  /** The key-value engine `db` was opened with (the data's identity across reopens in this process, with `dir`). */
+  engine: KvAdapter;
   tables: Map<string, MemTable>;
   schemaVersion: number;
   history: SchemaVersionRecord[];

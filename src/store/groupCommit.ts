@@ -7,6 +7,7 @@ import type { KvOp, KvWriting } from '../env/kv.ts';
 import { buildWriteBatch } from './writeBatch.ts';
 import { mustEncode } from './query.ts';
 import { outsideTx } from './txContext.ts';
+import { applyUndoable } from './undoableApply.ts';
 import { StoreClosedError, StoreCommitIndeterminateError, StoreCommitTimeoutError, StoreError, StoreFailedError, StoreIoError, StoreReplicationGapError, StoreValidationError } from './errors.ts';
 
 const PROBE_KEY = Buffer.from('write_probe', 'utf8');
@@ -457,54 +458,7 @@ export class GroupCommit {
    * row changes in reverse order (each change knows the row it replaced).
    */
   private applyUndoable(batch: readonly Pending[], built: BuiltBatch): () => void {
-    const s = this.h.s;
-    const seq = s.commitSeq;
-    const pruned = s.logSeqs.slice(0, built.logPruned);
-    const digests: Array<[MemTable, MemTable['digest']]> = [];
-    for (const mem of built.digests.keys()) digests.push([mem, mem.digest]);
-    const versions = new Map<MemTable, number>();
-    const keyVersions: Array<[MemTable, string, number | undefined]> = [];
-    const tracking = this.h.activeTx() > 0;
-    const positions: Array<[string, number | undefined]> = [];
-    for (let i = 0; i < batch.length; i++) {
-      for (const c of built.changes[i]!) {
-        if (!versions.has(c.mem)) versions.set(c.mem, c.mem.version);
-        if (tracking) {
-          const k = c.mem.encKeyOf(c.rowKey);
-          keyVersions.push([c.mem, k, c.mem.keyVersions.get(k)]);
-        }
-      }
-      const a = batch[i]!.applied;
-      if (a) positions.push([a.stream, s.applied.get(a.stream)]);
-    }
-    this.apply(batch, built);
-    return () => {
-      for (let i = batch.length - 1; i >= 0; i--) {
-        const cs = built.changes[i]!;
-        for (let j = cs.length - 1; j >= 0; j--) {
-          const c = cs[j]!;
-          if (c.row) {
-            if (c.old) c.mem.putOver(c.rowKey, c.old, c.row);
-            else c.mem.delete(c.rowKey);
-          } else if (c.old) c.mem.putOver(c.rowKey, c.old, undefined);
-        }
-      }
-      for (let i = keyVersions.length - 1; i >= 0; i--) {
-        const [mem, k, v] = keyVersions[i]!;
-        if (v === undefined) mem.keyVersions.delete(k);
-        else mem.keyVersions.set(k, v);
-      }
-      for (const [mem, v] of versions) mem.version = v;
-      for (const [mem, dg] of digests) mem.digest = dg;
-      for (let i = positions.length - 1; i >= 0; i--) {
-        const [stream, p] = positions[i]!;
-        if (p === undefined) s.applied.delete(stream);
-        else s.applied.set(stream, p);
-      }
-      if (built.logAdded > 0) s.logSeqs.pop();
-      if (pruned.length > 0) s.logSeqs.unshift(...pruned);
-      s.commitSeq = seq;
-    };
+    return applyUndoable(this.h.s, this.h.activeTx() > 0, batch, built, () => this.apply(batch, built));
   }
 
   /**

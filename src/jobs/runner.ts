@@ -2,20 +2,23 @@ import type { Env } from '../env/env.ts';
 import type { TimerHandle } from '../env/clock.ts';
 import type { Store } from '../store/index.ts';
 import type { ClusterService, Leadership, Membership } from '../cluster/index.ts';
-import { cancelJob, insertMany, retryJob, setPaused } from './engine.ts';
+import { cancelJob, retryJob, setPaused } from './engine.ts';
 import { Batcher } from './batcher.ts';
 import { serveAdmin, serveAdminSocket } from './admin.ts';
 import type { HttpServerHandle } from '../env/index.ts';
-import { JobsCancelledError, JobsCommitIndeterminateError, JobsConfigError, JobsStoppedError, JobsStoreError, JobsUnknownWorkerError } from './errors.ts';
-import { cronPlugin, type ParsedCron } from './cronPlugin.ts';
-import { createLocalNotifier, createNatsNotifier, type JobSignal, type Notifier, type NotifierHealth } from './notifier.ts';
-import { lifelinePlugin, prunerPlugin, stagerPlugin, type Plugin, type PluginHooks } from './plugins.ts';
+import { JobsCommitIndeterminateError, JobsConfigError, JobsStoppedError, JobsStoreError, JobsUnknownWorkerError } from './errors.ts';
+import type { ParsedCron } from './cronPlugin.ts';
+import type { Notifier } from './notifier.ts';
+import type { Plugin, TimedPlugin } from './plugins.ts';
 import { Queue } from './queue.ts';
-import { leftoversGone, runnerWithLeftovers, runsOn } from './leftovers.ts';
+import { leftoversGone, runsOn } from './leftovers.ts';
 import { reconcile, toReconcile, type Reconcile } from './reconcile.ts';
-import { heldSum, slotsTaken } from './slots.ts';
+import { slotsTaken } from './slots.ts';
 import { JOB_TABLES, countJobs, listJobs, toJob } from './tables.ts';
 import type { EnqueueOptions, EnqueueResult, Job, JobState, WorkerDef } from './types.ts';
+import { insertBatch, settledWrite, storedId, type InsertItem } from './runnerWrites.ts';
+import { subscribeFeeds } from './runnerFeed.ts';
+import { buildPlugins, runnerParts } from './runnerParts.ts';
 import { buildJob } from './buildJob.ts';
 import { validateRunnerConfig, type JobRunnerConfig, type NormalConfig } from './config.ts';
 import { Reservoir, jobsPrometheus, type JobsMetrics } from './metrics.ts';
@@ -57,10 +60,13 @@ export class JobRunner {
   private readonly store: Store;
   private readonly cfg: NormalConfig;
   private readonly queues = new Map<string, Queue>();
-  private readonly plugins: Plugin[] = [];
+  private readonly plugins: Plugin[];
   private readonly notifier: Notifier;
   private readonly leadership: Leadership | undefined;
   private readonly membership: Membership;
+  private readonly peerNone: boolean;
+  private readonly conn: ClusterService['connection'];
+  private readonly clusterName: string | undefined;
   private readonly offs: Array<() => void> = [];
   private state: JobsHealth['status'] = 'starting';
   private leader = false;
@@ -68,14 +74,13 @@ export class JobRunner {
   private pollTimer: TimerHandle | undefined;
   private readonly m = { started: 0, finished: {} as Record<string, number>, rescued: 0, pruned: 0, cronFired: 0, storeErrors: 0, start: new Reservoir(), duration: new Reservoir() };
   private readonly h: RunnerHealth;
-  private readonly inserter: Batcher<{ job: Job; unique: WorkerDef['unique']; now: number; claimBy?: string }, EnqueueResult>;
+  private readonly inserter: Batcher<InsertItem, EnqueueResult>;
 
   private constructor(input: JobRunnerInput, cfg: NormalConfig) {
     const { env, store, cluster } = input;
     this.env = env;
     this.store = store;
     this.cfg = cfg;
-    // a batch that may have landed is never inserted again item by item (a job would exist twice)
     this.h = new RunnerHealth({
       env,
       state: () => this.state,
@@ -87,25 +92,17 @@ export class JobRunner {
         for (const q of this.queues.values()) q.pollIn(this.cfg.pollMs);
       },
     });
-    this.inserter = new Batcher((items) => this.insert(items), 1000, (err) => !isIndeterminate(err));
-    for (const t of Object.values(JOB_TABLES)) if (!store.tableDef(t)) throw new JobsConfigError('store', t, 'the store lacks the job tables: add jobTables() to its tables');
-    const conn = cluster?.connection;
-    this.conn = conn;
-    this.clusterName = cluster?.cluster;
-    if (cfg.notifier === 'nats' && !conn) throw new JobsConfigError('notifier', 'nats', 'needs a cluster with a NATS connection');
-    const peer = cfg.peer === 'auto' ? (input.leadership ? 'election' : 'solo') : cfg.peer;
-    if (peer === 'election' && !input.leadership) throw new JobsConfigError('peer', 'election', 'needs the election child’s leadership service');
-    if (peer === 'solo' && conn) throw new JobsConfigError('peer', 'solo', 'a clustered node cannot assume it is always leader: use election');
-    this.leadership = peer === 'election' ? input.leadership : undefined;
-    this.leader = peer === 'solo';
-    this.peerNone = peer === 'none';
-    const name = cluster?.self ?? 'local';
-    // single node: a restart in this process keeps the runner id while a perform a drain left still runs (see leftovers.ts)
-    const kept = cluster ? undefined : runnerWithLeftovers(store, name)?.slice(name.length + 1);
-    const incarnation = cluster?.incarnation ?? kept ?? Math.floor(env.random.next() * 2 ** 32).toString(36);
-    this.node = `${name}/${incarnation}`;
-    this.membership = cluster ?? { self: name, members: () => [{ name, incarnation, heartbeatAt: 0, startedAt: 0 }], on: () => () => undefined, health: () => ({ status: 'ok', mode: 'single', node: name, members: [name] }) };
-    this.notifier = conn && cfg.notifier !== 'local' ? createNatsNotifier(env, conn, cluster!.cluster) : createLocalNotifier(env);
+    // a batch that may have landed is never inserted again item by item (a job would exist twice)
+    this.inserter = new Batcher((items) => insertBatch(this.store, this.node, this.queues, this.state === 'ok', items), 1000, (err) => !isIndeterminate(err));
+    const p = runnerParts(env, store, cfg, cluster, input.leadership);
+    this.node = p.node;
+    this.leadership = p.leadership;
+    this.leader = p.solo;
+    this.peerNone = p.peerNone;
+    this.membership = p.membership;
+    this.notifier = p.notifier;
+    this.conn = p.conn;
+    this.clusterName = p.clusterName;
     const qHooks = {
       storeFailed: (op: string, err: unknown) => this.storeFailed(op, err),
       storeOk: () => this.storeOk(),
@@ -121,28 +118,16 @@ export class JobRunner {
     };
     const paused = (q: string): boolean => (store.get(JOB_TABLES.queues, q)?.['paused'] as boolean | undefined) ?? cfg.queues.get(q)!.paused;
     for (const [q, o] of cfg.queues) this.queues.set(q, new Queue(env, store, this.node, cfg.workers, { name: q, limit: o.limit, paused: paused(q), globalLimit: o.globalLimit }, qHooks));
-    this.buildPlugins(cluster !== undefined && conn !== undefined);
-  }
-
-  private readonly peerNone: boolean;
-  private readonly conn: ClusterService['connection'];
-  private readonly clusterName: string | undefined;
-
-  private buildPlugins(clustered: boolean): void {
-    const { env, store, cfg } = this;
-    const hooks: PluginHooks & { fired(name: string, slot: number): void } = {
+    this.plugins = buildPlugins(env, store, cfg, this.membership, this.node, cluster !== undefined && this.conn !== undefined, {
       storeFailed: (op, err) => this.storeFailed(op, err),
       storeOk: () => this.storeOk(),
       available: (q) => this.wake(q, true),
       rescued: (n) => void (this.m.rescued += n),
       pruned: (n) => void (this.m.pruned += n),
       fired: () => void this.m.cronFired++,
-    };
-    this.plugins.push(stagerPlugin(env, store, cfg.stager.intervalMs, cfg.stager.limit, hooks));
-    const graceMs = cfg.lifeline.graceMs ?? (clustered ? 5000 : 0);
-    this.plugins.push(lifelinePlugin(env, store, this.membership, this.node, { intervalMs: cfg.lifeline.intervalMs, graceMs, rescueAfterMs: cfg.lifeline.rescueAfterMs }, hooks));
-    if (cfg.pruner) this.plugins.push(prunerPlugin(env, store, cfg.pruner.intervalMs, cfg.pruner.maxAgeMs, cfg.pruner.limit, hooks));
-    if (cfg.crons.length > 0) this.plugins.push(cronPlugin(env, store, cfg.crons, (c, slot) => this.cronJob(c, slot), () => this.leader, hooks));
+      cronJob: (c, slot) => this.cronJob(c, slot),
+      isLeader: () => this.leader,
+    });
   }
 
   /**
@@ -224,30 +209,13 @@ export class JobRunner {
   }
 
   private run(): void {
-    const { store, notifier } = this;
     this.offs.push(
-      store.subscribe(JOB_TABLES.jobs, (ev) => {
-        if (ev.op !== 'put') return;
-        const st = ev.value['state'] as JobState;
-        if (st === 'available') this.queues.get(ev.value['queue'] as string)?.dispatch();
-        else if (st === 'executing' && ev.value['attemptedBy'] === this.node) this.queues.get(ev.value['queue'] as string)?.executingSeen(toJob(ev.value));
-        else if (st === 'cancelled' && ev.old?.['state'] === 'executing') this.queues.get(ev.value['queue'] as string)?.abortJob(ev.value['id'] as string, new JobsCancelledError(ev.value['id'] as string));
-        else if ((st === 'scheduled' || st === 'retryable') && this.pluginsRunning) (this.plugins[0] as ReturnType<typeof stagerPlugin>).arm((ev.value['scheduledAt'] as number) - this.env.clock.now());
+      ...subscribeFeeds({
+        env: this.env, store: this.store, notifier: this.notifier, queues: this.queues, node: this.node, self: this.membership.self,
+        executingSeen: (j) => this.queues.get(j.queue)?.executingSeen(j),
+        scheduled: (at) => this.pluginsRunning && (this.plugins[0] as TimedPlugin).arm(at - this.env.clock.now()),
+        report: () => this.report(),
       }),
-      store.subscribe(JOB_TABLES.queues, (ev) => {
-        const q = this.queues.get(ev.value['queue'] as string);
-        if (!q || ev.op !== 'put') return;
-        q.paused = ev.value['paused'] as boolean;
-        if (!q.paused) q.dispatch();
-      }),
-      // a global slot given back anywhere in the cluster: this node may claim again
-      store.subscribe(JOB_TABLES.slots, (ev) => {
-        const q = this.queues.get(ev.key as string);
-        if (q?.globalLimit !== undefined && heldSum(ev.op === 'put' ? ev.value : undefined) < heldSum(ev.op === 'put' ? ev.old : ev.value)) q.dispatch();
-      }),
-      notifier.subscribe('insert', (p) => 'queue' in p && this.queues.get(p.queue)?.dispatch()),
-      notifier.subscribe('signal', (p) => this.onSignal(p as JobSignal)),
-      notifier.onHealth(() => this.report()),
     );
     if (this.conn && this.clusterName) this.offs.push(serveAdmin(this.env, this.conn, this.clusterName, this));
     if (this.leadership) {
@@ -303,19 +271,6 @@ export class JobRunner {
     if (notify) this.notifier.publish('insert', { queue });
   }
 
-  private onSignal(s: JobSignal): void {
-    if (s.type === 'cancel') {
-      for (const q of this.queues.values()) q.abortJob(s.id, new JobsCancelledError(s.id));
-      return;
-    }
-    if (s.node !== undefined && s.node !== this.node && s.node !== this.membership.self) return;
-    const q = this.queues.get(s.queue);
-    if (q && s.type === 'scale') {
-      q.limit = s.limit;
-      q.dispatch();
-    }
-  }
-
   private cronJob(c: ParsedCron, slot: number): Job {
     const w = c.entry.worker;
     return this.buildJob(w, c.entry.args, { ...c.entry.options, id: `cron:${c.name}:${slot}`, meta: { ...c.entry.options?.meta, cron: c.name, cronAt: slot } }, this.env.clock.now());
@@ -348,44 +303,9 @@ export class JobRunner {
       return res as EnqueueResult<Args>;
     } catch (err) {
       this.storeFailed('enqueue', err);
-      if (isStoreIndeterminate(err)) throw new JobsCommitIndeterminateError('enqueue', [this.storedId(job, err.outcome)], err.outcome, { cause: err, queue: job.queue });
+      if (isStoreIndeterminate(err)) throw new JobsCommitIndeterminateError('enqueue', [storedId(this.store, job, err.outcome)], err.outcome, { cause: err, queue: job.queue });
       throw new JobsStoreError('enqueue', { cause: err });
     }
-  }
-
-  /** The id an enqueue of unknown outcome stored (or may have): `job`'s own, or its unique duplicate's when the committed batch shows one. */
-  private storedId(job: Job, outcome: 'committed' | 'unknown'): string {
-    if (outcome !== 'committed' || job.uniqueKey === null || this.store.get(JOB_TABLES.jobs, job.id)) return job.id;
-    return (this.store.get(JOB_TABLES.unique, job.uniqueKey)?.['jobId'] as string | undefined) ?? job.id;
-  }
-
-  /**
-   * One insert transaction for a turn's enqueues. Where this node's queue has free slots and
-   * nothing waiting, the best of the batch's jobs due now (lane order: priority, time) are
-   * stored already claimed by this runner — one commit instead of an insert and a claim.
-   */
-  private insert(items: ReadonlyArray<{ job: Job; unique: WorkerDef['unique']; now: number }>): Promise<EnqueueResult[]> {
-    const byQueue = new Map<string, number[]>();
-    items.forEach((it, i) => {
-      if (it.job.state !== 'available' || this.state !== 'ok') return;
-      const list = byQueue.get(it.job.queue);
-      if (list) list.push(i);
-      else byQueue.set(it.job.queue, [i]);
-    });
-    const direct = new Map<number, Queue>();
-    for (const [name, idx] of byQueue) {
-      const q = this.queues.get(name)!;
-      const n = q.offer(idx.length);
-      const order = [...idx].sort((a, b) => items[a]!.job.priority - items[b]!.job.priority || items[a]!.job.scheduledAt - items[b]!.job.scheduledAt || a - b);
-      for (const i of order.slice(0, n)) direct.set(i, q);
-    }
-    const p = insertMany(this.store, direct.size === 0 ? items : items.map((it, i) => (direct.has(i) ? { ...it, claimBy: this.node } : it)));
-    for (const [i, q] of direct) {
-      const it = items[i]!;
-      // an insert of unknown outcome may have stored the job claimed by this runner: settled first
-      q.accept(p.then((rs) => (rs[i]!.conflict ? undefined : rs[i]!.job), (err) => (isIndeterminate(err) ? q.settleInserted(err, it.job, it.now) : undefined)));
-    }
-    return p;
   }
 
   /** Cancels a job; a running one is aborted on whichever node runs it. */
@@ -416,20 +336,8 @@ export class JobRunner {
     await this.settled('resume', [], queue, () => setPaused(this.store, queue, false));
   }
 
-  /**
-   * Runs an admin write; one the store reports as `ORDO_STORE_COMMIT_INDETERMINATE` rejects
-   * with `ORDO_JOBS_COMMIT_INDETERMINATE` naming what it wrote (`committed`: `onCommitted` runs
-   * first — the change is applied), so a caller never repeats it as if nothing happened.
-   */
-  private async settled<T>(operation: string, ids: readonly string[], queue: string | undefined, write: () => Promise<T>, onCommitted?: () => void): Promise<T> {
-    try {
-      return await write();
-    } catch (err) {
-      if (!isStoreIndeterminate(err)) throw err;
-      this.storeFailed(operation, err);
-      if (err.outcome === 'committed') onCommitted?.();
-      throw new JobsCommitIndeterminateError(operation, ids, err.outcome, { cause: err, ...(queue !== undefined ? { queue } : {}) });
-    }
+  private settled<T>(operation: string, ids: readonly string[], queue: string | undefined, write: () => Promise<T>, onCommitted?: () => void): Promise<T> {
+    return settledWrite(operation, ids, queue, write, (op, err) => this.storeFailed(op, err), onCommitted);
   }
 
   /** Sets a queue's concurrency limit on this node (`all`: on every node, through the notifier). */

@@ -2,17 +2,17 @@ import type { Env } from '../env/env.ts';
 import type { TimerHandle } from '../env/clock.ts';
 import type { Store } from '../store/index.ts';
 import type { ClusterService, Leadership, Membership } from '../cluster/index.ts';
-import { cancelJob, retryJob, setPaused } from './engine.ts';
+import { cancelJob, executingByRunner, retryJob, setPaused } from './engine.ts';
 import { Batcher } from './batcher.ts';
 import { serveAdmin, serveAdminSocket } from './admin.ts';
 import type { HttpServerHandle } from '../env/index.ts';
-import { JobsCommitIndeterminateError, JobsConfigError, JobsStoppedError, JobsStoreError, JobsUnknownWorkerError } from './errors.ts';
+import { JobsCommitIndeterminateError, JobsConfigError, JobsRunnerIdInUseError, JobsStoppedError, JobsStoreError, JobsUnknownWorkerError } from './errors.ts';
 import type { ParsedCron } from './cronPlugin.ts';
 import type { Notifier } from './notifier.ts';
 import type { Plugin, TimedPlugin } from './plugins.ts';
 import { Queue } from './queue.ts';
-import { leftoversGone, runsOn } from './leftovers.ts';
-import { reconcile, toReconcile, type Reconcile } from './reconcile.ts';
+import { claimsNeverStarted, drainStarted, holdId, holderOf, leftoversGone, runsOn } from './leftovers.ts';
+import { Reconciler, stillOut } from './reconcile.ts';
 import { slotsTaken } from './slots.ts';
 import { JOB_TABLES, countJobs, listJobs, toJob } from './tables.ts';
 import type { EnqueueOptions, EnqueueResult, Job, JobState, WorkerDef } from './types.ts';
@@ -118,6 +118,20 @@ export class JobRunner {
     };
     const paused = (q: string): boolean => (store.get(JOB_TABLES.queues, q)?.['paused'] as boolean | undefined) ?? cfg.queues.get(q)!.paused;
     for (const [q, o] of cfg.queues) this.queues.set(q, new Queue(env, store, this.node, cfg.workers, { name: q, limit: o.limit, paused: paused(q), globalLimit: o.globalLimit }, qHooks));
+    this.stopped = new Promise<void>((resolve) => (this.resolveStopped = resolve));
+    this.reconciler = new Reconciler({
+      env,
+      store,
+      self: this.node,
+      globalLimit: (q) => this.queues.get(q)?.globalLimit !== undefined,
+      storeFailed: (op, err) => this.storeFailed(op, err),
+      storeOk: () => this.storeOk(),
+      returned: (n, queues) => {
+        this.m.rescued += n;
+        // while starting, nothing claims yet (run() dispatches): the other nodes are told
+        for (const q of queues) this.state === 'starting' ? this.notifier.publish('insert', { queue: q }) : this.wake(q, true);
+      },
+    });
     this.plugins = buildPlugins(env, store, cfg, this.membership, this.node, cluster !== undefined && this.conn !== undefined, {
       storeFailed: (op, err) => this.storeFailed(op, err),
       storeOk: () => this.storeOk(),
@@ -135,13 +149,26 @@ export class JobRunner {
    * leader) plugins. When `signal` is aborted before the runner would start claiming (its child
    * was stopped or killed while it booted), it resolves with a runner already stopped: nothing
    * claimed, no timer armed.
+   *
+   * One runner id (`node/incarnation`) runs once per store data in a process: a start under the
+   * id of a runner that runs (or is starting) there rejects with `ORDO_JOBS_RUNNER_ID_IN_USE`
+   * and leaves that one untouched; a start under the id of one that is stopping waits for its
+   * stop — its drain's give-back — before it reconciles or claims anything.
    */
   static async start(input: JobRunnerInput, signal?: AbortSignal): Promise<JobRunner> {
     const r = new JobRunner(input, validateRunnerConfig(input.config));
-    r.offs.push(runsOn(r.store, r.node));
+    const prev = holderOf(r.store, r.node);
+    if (prev?.live()) {
+      r.retire();
+      throw new JobsRunnerIdInUseError(r.node, r.store.dir);
+    }
+    r.unhold = holdId(r.store, r.node, { live: () => r.state === 'ok' || r.state === 'degraded' || (r.state === 'starting' && !signal?.aborted), stopped: r.stopped });
     try {
-      r.unreconciled = toReconcile(r.store, r.node);
-      await r.reconcile();
+      // a drain of this id under way: its give-back first (else its jobs would be reconciled, charged)
+      await prev?.stopped;
+      r.offs.push(runsOn(r.store, r.node));
+      r.reconciler.atStart();
+      await r.reconciler.run();
       if (signal?.aborted) {
         r.retire();
         return r;
@@ -157,41 +184,26 @@ export class JobRunner {
 
   /** Never ran (or failed to start): stopped, nothing of it left armed. */
   private retire(): void {
-    this.state = 'stopped';
     this.env.clock.clearTimeout(this.pollTimer);
     for (const off of this.offs.splice(0)) off();
     void this.notifier.close();
     void this.adminServer?.close();
+    this.ended();
   }
 
-  /** Rows under this runner's id that nothing runs, not yet returned (reconcile.ts); retried by the poll. */
-  private unreconciled: Reconcile | undefined;
-  private reconciling = false;
+  /** Resolves once this runner is stopped (never rejects); its id is free then. */
+  private readonly stopped: Promise<void>;
+  private resolveStopped: () => void = () => undefined;
+  private unhold: (() => void) | undefined;
 
-  /** Returns this runner id's orphaned rows (see reconcile.ts); a store error leaves them for the next poll. */
-  private async reconcile(): Promise<void> {
-    const r = this.unreconciled;
-    if (!r || this.reconciling) return;
-    this.reconciling = true;
-    try {
-      const n = await reconcile(this.store, r, this.env.clock.now());
-      this.reconciled(r, n);
-      this.storeOk();
-    } catch (err) {
-      this.storeFailed('reconcile', err);
-      // committed: applied all the same (a retry would be fenced, but there is nothing left to do)
-      if (isStoreIndeterminate(err) && err.outcome === 'committed') this.reconciled(r, r.jobs.filter((j) => this.get(j.id)?.state !== 'executing').length);
-    } finally {
-      this.reconciling = false;
-    }
+  private ended(): void {
+    this.state = 'stopped';
+    this.unhold?.();
+    this.resolveStopped();
   }
 
-  private reconciled(r: Reconcile, n: number): void {
-    this.unreconciled = undefined;
-    this.m.rescued += n;
-    this.env.logger.warn({ report: 'jobs_reconciled_at_start', runner: this.node, jobs: r.jobs.map((j) => j.id), returned: n, slots: r.releases.reduce((a, x) => a + x.slots.release.length, 0) }, 'jobs executing under this runner id that nothing runs were returned at start');
-    for (const q of new Set(r.jobs.map((j) => j.queue))) this.wake(q, true);
-  }
+  /** This runner id's rows nothing runs: returned at start, and claims of unknown outcome that land later (reconcile.ts). */
+  private readonly reconciler: Reconciler;
 
   private adminServer: HttpServerHandle | undefined;
   private adminError: string | undefined;
@@ -212,11 +224,16 @@ export class JobRunner {
     this.offs.push(
       ...subscribeFeeds({
         env: this.env, store: this.store, notifier: this.notifier, queues: this.queues, node: this.node, self: this.membership.self,
-        executingSeen: (j) => this.queues.get(j.queue)?.executingSeen(j),
+        executingSeen: (j) => {
+          this.queues.get(j.queue)?.executingSeen(j);
+          this.reconciler.lateClaim(j);
+        },
         scheduled: (at) => this.pluginsRunning && (this.plugins[0] as TimedPlugin).arm(at - this.env.clock.now()),
         report: () => this.report(),
       }),
     );
+    // a late claim that landed while this runner started (after its reconciliation read the rows)
+    if (claimsNeverStarted(this.store, this.node).size > 0) for (const j of executingByRunner(this.store).get(this.node) ?? []) this.reconciler.lateClaim(j);
     if (this.conn && this.clusterName) this.offs.push(serveAdmin(this.env, this.conn, this.clusterName, this));
     if (this.leadership) {
       this.offs.push(this.leadership.on('leader', () => this.setLeader(true)), this.leadership.on('follower', () => this.setLeader(false)));
@@ -233,7 +250,7 @@ export class JobRunner {
     this.pollTimer = this.env.clock.setTimeout(() => {
       if (this.state === 'stopping' || this.state === 'stopped') return;
       for (const q of this.queues.values()) q.dispatch();
-      if (this.unreconciled) void this.reconcile();
+      if (this.reconciler.due) void this.reconciler.run();
       else if (this.h.storeError) this.probe();
       this.poll();
     }, this.cfg.pollMs);
@@ -429,25 +446,36 @@ export class JobRunner {
    * Its child was killed (a brutal kill, a shutdown timeout, a kill of the tree above) rather than
    * stopped: it stops claiming now, and its performs are aborted at once — a stop whose drain has
    * no deadline (those that end within the abort's grace go back to `available`, one that ignores
-   * it stays `executing` under this runner id, as after a drain). A no-op once stopping.
+   * it stays `executing` under this runner id, as after a drain). During a stop it cuts the
+   * drain short the same way: the deadline is now.
    */
   kill(): void {
+    this.killed.abort();
     this.stopWithin(0).catch((err: unknown) => this.env.logger.error({ report: 'jobs_stop_failed', runner: this.node, err }, 'job runner stop after a kill failed'));
   }
+
+  /** Aborted by {@link JobRunner.kill}: a drain under way ends its wait now. */
+  private readonly killed = new AbortController();
 
   private async stopWithin(shutdownMs: number): Promise<number> {
     if (this.state === 'stopping' || this.state === 'stopped') return 0;
     this.state = 'stopping';
     this.report();
     this.env.clock.clearTimeout(this.pollTimer);
-    await this.stopPlugins();
-    for (const off of this.offs.splice(0)) off();
-    await this.adminServer?.close();
-    const returned = (await Promise.all([...this.queues.values()].map((q) => q.drain(shutdownMs)))).reduce((a, b) => a + b, 0);
-    await this.notifier.close();
-    this.state = 'stopped';
-    this.report();
-    return returned;
+    // performs that end from here on are remembered until their give-back is proven (leftovers.ts)
+    const drained = drainStarted(this.store, this.node);
+    try {
+      await this.stopPlugins();
+      for (const off of this.offs.splice(0)) off();
+      await this.adminServer?.close();
+      const returned = (await Promise.all([...this.queues.values()].map((q) => q.drain(shutdownMs, this.killed.signal)))).reduce((a, b) => a + b, 0);
+      await this.notifier.close();
+      return returned;
+    } finally {
+      drained((token) => stillOut(this.store, this.node, token));
+      this.ended();
+      this.report();
+    }
   }
 
   /** Simulation only: the process died (`kill -9`): timers cleared, nothing written. @internal */
@@ -461,5 +489,6 @@ export class JobRunner {
     leftoversGone(this.store, this.node);
     void this.notifier.close();
     void this.adminServer?.close();
+    this.ended();
   }
 }

@@ -90,8 +90,6 @@ export interface ReconcilerHost {
   readonly store: Store;
   /** The runner id. */
   readonly self: string;
-  /** Whether `queue` has a global limit (a late claim also took a slot). */
-  globalLimit(queue: string): boolean;
   storeFailed(operation: string, err: unknown): void;
   storeOk(): void;
   /** `n` jobs went back to available (or discarded); `queues` may claim them. */
@@ -130,10 +128,13 @@ export class Reconciler {
    */
   lateClaim(job: Job): void {
     const { store, self } = this.h;
+    const never = claimsNeverStarted(store, self);
+    if (never.size === 0) return; // the common case: one set lookup per claimed row, no token built
     const token = slotToken(job);
-    if (!claimsNeverStarted(store, self).has(token) || performsInFlight(store, self).has(token)) return;
+    if (!never.has(token) || performsInFlight(store, self).has(token)) return;
     if (this.pending.some((p) => p.r.jobs.some((j) => slotToken(j) === token))) return;
-    const releases: SlotRelease[] = this.h.globalLimit(job.queue) ? [{ queue: job.queue, by: self, slots: { limit: 1, release: [token] } }] : [];
+    // its global slot, if the queue has a limit (a release of a token not held frees nothing)
+    const releases: SlotRelease[] = [{ queue: job.queue, by: self, slots: { limit: 1, release: [token] } }];
     this.pending.push({ r: { jobs: [job], releases, unstarted: new Set([token]), self }, late: true });
     void this.run();
   }

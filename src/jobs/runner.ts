@@ -4,26 +4,24 @@ import type { Store } from '../store/index.ts';
 import type { ClusterService, Leadership, Membership } from '../cluster/index.ts';
 import { cancelJob, executingByRunner, retryJob, setPaused } from './engine.ts';
 import { Batcher } from './batcher.ts';
-import { serveAdmin, serveAdminSocket } from './admin.ts';
+import { serveAdmin } from './admin.ts';
 import type { HttpServerHandle } from '../env/index.ts';
 import { JobsCommitIndeterminateError, JobsConfigError, JobsRunnerIdInUseError, JobsStoppedError, JobsStoreError, JobsUnknownWorkerError } from './errors.ts';
 import type { ParsedCron } from './cronPlugin.ts';
 import type { Notifier } from './notifier.ts';
-import type { Plugin, TimedPlugin } from './plugins.ts';
 import { Queue } from './queue.ts';
 import { claimsNeverStarted, drainStarted, holdId, holderOf, leftoversGone, runsOn } from './leftovers.ts';
 import { Reconciler, stillOut } from './reconcile.ts';
-import { slotsTaken } from './slots.ts';
 import { JOB_TABLES, countJobs, listJobs, toJob } from './tables.ts';
 import type { EnqueueOptions, EnqueueResult, Job, JobState, WorkerDef } from './types.ts';
 import { insertBatch, settledWrite, storedId, type InsertItem } from './runnerWrites.ts';
 import { subscribeFeeds } from './runnerFeed.ts';
-import { buildPlugins, runnerParts } from './runnerParts.ts';
+import { PluginSet, buildPlugins, listenAdmin, runnerParts } from './runnerParts.ts';
 import { buildJob } from './buildJob.ts';
 import { validateRunnerConfig, type JobRunnerConfig, type NormalConfig } from './config.ts';
 import { Reservoir, jobsPrometheus, type JobsMetrics } from './metrics.ts';
-import { isIndeterminate, isStoreIndeterminate } from './uncertain.ts';
-import { RunnerHealth, type JobsHealth } from './runnerHealth.ts';
+import { isIndeterminate, isStoreIndeterminate, within } from './uncertain.ts';
+import { RunnerHealth, queuesHealth, type JobsHealth } from './runnerHealth.ts';
 
 export type { JobsHealth } from './runnerHealth.ts';
 
@@ -60,7 +58,7 @@ export class JobRunner {
   private readonly store: Store;
   private readonly cfg: NormalConfig;
   private readonly queues = new Map<string, Queue>();
-  private readonly plugins: Plugin[];
+  private readonly plugins: PluginSet;
   private readonly notifier: Notifier;
   private readonly leadership: Leadership | undefined;
   private readonly membership: Membership;
@@ -70,7 +68,6 @@ export class JobRunner {
   private readonly offs: Array<() => void> = [];
   private state: JobsHealth['status'] = 'starting';
   private leader = false;
-  private pluginsRunning = false;
   private pollTimer: TimerHandle | undefined;
   private readonly m = { started: 0, finished: {} as Record<string, number>, rescued: 0, pruned: 0, cronFired: 0, storeErrors: 0, start: new Reservoir(), duration: new Reservoir() };
   private readonly h: RunnerHealth;
@@ -86,7 +83,7 @@ export class JobRunner {
       state: () => this.state,
       notifier: () => this.notifier.health(),
       adminError: () => this.adminError,
-      parts: () => this.healthParts(),
+      parts: () => ({ node: this.node, leader: this.leader, queues: queuesHealth(this.store, this.queues) }),
       storeErrored: () => {
         this.m.storeErrors++;
         for (const q of this.queues.values()) q.pollIn(this.cfg.pollMs);
@@ -104,8 +101,8 @@ export class JobRunner {
     this.conn = p.conn;
     this.clusterName = p.clusterName;
     const qHooks = {
-      storeFailed: (op: string, err: unknown) => this.storeFailed(op, err),
-      storeOk: () => this.storeOk(),
+      storeFailed: (op: string, err: unknown) => this.h.storeFailed(op, err),
+      storeOk: () => this.h.storeOk(),
       started: (_j: Job, lat: number) => {
         this.m.started++;
         this.m.start.add(lat);
@@ -114,7 +111,7 @@ export class JobRunner {
         this.m.finished[state] = (this.m.finished[state] ?? 0) + 1;
         this.m.duration.add(d);
       },
-      uncertain: (op: string, err: unknown) => this.uncertain(op, err),
+      uncertain: (op: string, err: unknown) => this.h.uncertain(op, err, () => void this.m.storeErrors++),
     };
     const paused = (q: string): boolean => (store.get(JOB_TABLES.queues, q)?.['paused'] as boolean | undefined) ?? cfg.queues.get(q)!.paused;
     for (const [q, o] of cfg.queues) this.queues.set(q, new Queue(env, store, this.node, cfg.workers, { name: q, limit: o.limit, paused: paused(q), globalLimit: o.globalLimit }, qHooks));
@@ -123,37 +120,37 @@ export class JobRunner {
       env,
       store,
       self: this.node,
-      globalLimit: (q) => this.queues.get(q)?.globalLimit !== undefined,
-      storeFailed: (op, err) => this.storeFailed(op, err),
-      storeOk: () => this.storeOk(),
+      storeFailed: (op, err) => this.h.storeFailed(op, err),
+      storeOk: () => this.h.storeOk(),
       returned: (n, queues) => {
         this.m.rescued += n;
         // while starting, nothing claims yet (run() dispatches): the other nodes are told
         for (const q of queues) this.state === 'starting' ? this.notifier.publish('insert', { queue: q }) : this.wake(q, true);
       },
     });
-    this.plugins = buildPlugins(env, store, cfg, this.membership, this.node, cluster !== undefined && this.conn !== undefined, {
-      storeFailed: (op, err) => this.storeFailed(op, err),
-      storeOk: () => this.storeOk(),
+    this.plugins = new PluginSet(buildPlugins(env, store, cfg, this.membership, this.node, cluster !== undefined && this.conn !== undefined, {
+      storeFailed: (op, err) => this.h.storeFailed(op, err),
+      storeOk: () => this.h.storeOk(),
       available: (q) => this.wake(q, true),
       rescued: (n) => void (this.m.rescued += n),
       pruned: (n) => void (this.m.pruned += n),
       fired: () => void this.m.cronFired++,
       cronJob: (c, slot) => this.cronJob(c, slot),
       isLeader: () => this.leader,
-    });
+    }));
   }
 
   /**
    * Validates `config`, checks the store has the job tables, and starts queues, notifier and (when
    * leader) plugins. When `signal` is aborted before the runner would start claiming (its child
    * was stopped or killed while it booted), it resolves with a runner already stopped: nothing
-   * claimed, no timer armed.
+   * claimed, no timer armed; aborted later, the runner is killed ({@link JobRunner.kill}).
    *
    * One runner id (`node/incarnation`) runs once per store data in a process: a start under the
    * id of a runner that runs (or is starting) there rejects with `ORDO_JOBS_RUNNER_ID_IN_USE`
    * and leaves that one untouched; a start under the id of one that is stopping waits for its
-   * stop — its drain's give-back — before it reconciles or claims anything.
+   * stop — its drain's give-back — before it reconciles or claims anything (at most the
+   * config's `shutdownMs` plus 5 s, then it starts all the same, with a warn).
    */
   static async start(input: JobRunnerInput, signal?: AbortSignal): Promise<JobRunner> {
     const r = new JobRunner(input, validateRunnerConfig(input.config));
@@ -165,7 +162,9 @@ export class JobRunner {
     r.unhold = holdId(r.store, r.node, { live: () => r.state === 'ok' || r.state === 'degraded' || (r.state === 'starting' && !signal?.aborted), stopped: r.stopped });
     try {
       // a drain of this id under way: its give-back first (else its jobs would be reconciled, charged)
-      await prev?.stopped;
+      if (prev && !(await within(r.env, prev.stopped, r.cfg.shutdownMs + 5000))) {
+        r.env.logger.warn({ report: 'jobs_previous_runner_still_stopping', runner: r.node }, 'the runner stopping under this id has not stopped in time: starting all the same');
+      }
       r.offs.push(runsOn(r.store, r.node));
       r.reconciler.atStart();
       await r.reconciler.run();
@@ -174,7 +173,13 @@ export class JobRunner {
         return r;
       }
       r.run();
-      if (r.cfg.adminSocket !== undefined) await r.listenAdmin(r.cfg.adminSocket);
+      // aborted from now on (its child stopped before it saw the boot end): killed, never left claiming
+      signal?.addEventListener('abort', () => r.kill(), { once: true });
+      if (r.cfg.adminSocket !== undefined) {
+        const a = await listenAdmin(r.env, r.cfg.adminSocket, r);
+        if ('server' in a) r.adminServer = a.server;
+        else (r.adminError = a.error), r.h.report();
+      }
     } catch (err) {
       r.retire();
       throw err;
@@ -208,18 +213,6 @@ export class JobRunner {
   private adminServer: HttpServerHandle | undefined;
   private adminError: string | undefined;
 
-  /** The local control channel; a failure to listen makes the runner degraded, never a crash. */
-  private async listenAdmin(path: string): Promise<void> {
-    try {
-      if (new TextEncoder().encode(path).length > 107) throw new JobsConfigError('adminSocket', path, 'a unix socket path is at most 107 bytes: use a shorter data directory');
-      this.adminServer = await serveAdminSocket(this.env, path, this);
-    } catch (err) {
-      this.adminError = `admin socket ${path}: ${(err as Error)?.message ?? String(err)}`;
-      this.env.logger.error({ report: 'jobs_admin_socket_failed', path, err }, 'the job runner cannot serve its admin socket; ordo jobs will not reach this node locally');
-      this.report();
-    }
-  }
-
   private run(): void {
     this.offs.push(
       ...subscribeFeeds({
@@ -228,8 +221,8 @@ export class JobRunner {
           this.queues.get(j.queue)?.executingSeen(j);
           this.reconciler.lateClaim(j);
         },
-        scheduled: (at) => this.pluginsRunning && (this.plugins[0] as TimedPlugin).arm(at - this.env.clock.now()),
-        report: () => this.report(),
+        scheduled: (at) => this.plugins.running && this.plugins.stager.arm(at - this.env.clock.now()),
+        report: () => this.h.report(),
       }),
     );
     // a late claim that landed while this runner started (after its reconciliation read the rows)
@@ -240,10 +233,10 @@ export class JobRunner {
       this.leader = this.leadership.isLeader();
     }
     this.state = 'ok';
-    if (this.leader && !this.peerNone) this.startPlugins();
+    if (this.leader && !this.peerNone) this.plugins.start();
     for (const q of this.queues.values()) q.dispatch();
     this.poll();
-    this.report();
+    this.h.report();
   }
 
   private poll(): void {
@@ -261,26 +254,15 @@ export class JobRunner {
     const q = this.queues.keys().next().value as string;
     this.store
       .transaction((tx) => void tx.put(JOB_TABLES.queues, tx.get(JOB_TABLES.queues, q) ?? { queue: q, paused: this.queues.get(q)!.paused }))
-      .then(() => this.storeOk(), () => undefined);
+      .then(() => this.h.storeOk(), () => undefined);
   }
 
   private setLeader(on: boolean): void {
     if (this.state === 'stopping' || this.state === 'stopped' || this.peerNone) return;
     this.leader = on;
-    if (on) this.startPlugins();
-    else void this.stopPlugins();
-    this.report();
-  }
-
-  private startPlugins(): void {
-    if (this.pluginsRunning) return;
-    this.pluginsRunning = true;
-    for (const p of this.plugins) p.start();
-  }
-
-  private async stopPlugins(): Promise<void> {
-    this.pluginsRunning = false;
-    await Promise.all(this.plugins.map((p) => p.stop()));
+    if (on) this.plugins.start();
+    else void this.plugins.stop();
+    this.h.report();
   }
 
   private wake(queue: string, notify: boolean): void {
@@ -319,7 +301,7 @@ export class JobRunner {
       const res = await this.inserter.add({ job, unique, now });
       return res as EnqueueResult<Args>;
     } catch (err) {
-      this.storeFailed('enqueue', err);
+      this.h.storeFailed('enqueue', err);
       if (isStoreIndeterminate(err)) throw new JobsCommitIndeterminateError('enqueue', [storedId(this.store, job, err.outcome)], err.outcome, { cause: err, queue: job.queue });
       throw new JobsStoreError('enqueue', { cause: err });
     }
@@ -354,7 +336,7 @@ export class JobRunner {
   }
 
   private settled<T>(operation: string, ids: readonly string[], queue: string | undefined, write: () => Promise<T>, onCommitted?: () => void): Promise<T> {
-    return settledWrite(operation, ids, queue, write, (op, err) => this.storeFailed(op, err), onCommitted);
+    return settledWrite(operation, ids, queue, write, (op, err) => this.h.storeFailed(op, err), onCommitted);
   }
 
   /** Sets a queue's concurrency limit on this node (`all`: on every node, through the notifier). */
@@ -383,22 +365,6 @@ export class JobRunner {
     return listJobs(this.store, o);
   }
 
-  private storeFailed(operation: string, err: unknown): void {
-    this.h.storeFailed(operation, err);
-  }
-
-  private storeOk(): void {
-    this.h.storeOk();
-  }
-
-  private uncertain(operation: string, err: unknown): ReturnType<RunnerHealth['uncertain']> {
-    return this.h.uncertain(operation, err, () => void this.m.storeErrors++);
-  }
-
-  private report(): void {
-    this.h.report();
-  }
-
   /** Current health. */
   health(): JobsHealth {
     return this.h.health();
@@ -407,15 +373,6 @@ export class JobRunner {
   /** Calls `l` when the status or the reasons change. */
   onHealth(l: (h: JobsHealth) => void): () => void {
     return this.h.onHealth(l);
-  }
-
-  /** Health record parts besides the status and reasons. */
-  private healthParts(): Pick<JobsHealth, 'node' | 'leader' | 'queues'> {
-    const queues: Record<string, { limit: number; running: number; paused: boolean; globalLimit?: number; globalRunning?: number }> = {};
-    for (const [n, q] of this.queues) {
-      queues[n] = { limit: q.limit, running: q.running.size, paused: q.paused, ...(q.globalLimit !== undefined ? { globalLimit: q.globalLimit, globalRunning: slotsTaken(this.store, n) } : {}) };
-    }
-    return { node: this.node, leader: this.leader, queues };
   }
 
   /** Counts and latencies (see {@link jobsPrometheus} for the text format). */
@@ -460,12 +417,12 @@ export class JobRunner {
   private async stopWithin(shutdownMs: number): Promise<number> {
     if (this.state === 'stopping' || this.state === 'stopped') return 0;
     this.state = 'stopping';
-    this.report();
+    this.h.report();
     this.env.clock.clearTimeout(this.pollTimer);
     // performs that end from here on are remembered until their give-back is proven (leftovers.ts)
     const drained = drainStarted(this.store, this.node);
     try {
-      await this.stopPlugins();
+      await this.plugins.stop();
       for (const off of this.offs.splice(0)) off();
       await this.adminServer?.close();
       const returned = (await Promise.all([...this.queues.values()].map((q) => q.drain(shutdownMs, this.killed.signal)))).reduce((a, b) => a + b, 0);
@@ -474,7 +431,7 @@ export class JobRunner {
     } finally {
       drained((token) => stillOut(this.store, this.node, token));
       this.ended();
-      this.report();
+      this.h.report();
     }
   }
 
@@ -482,8 +439,7 @@ export class JobRunner {
   halt(): void {
     this.state = 'stopped';
     this.env.clock.clearTimeout(this.pollTimer);
-    this.pluginsRunning = false;
-    for (const p of this.plugins) void p.stop();
+    void this.plugins.stop();
     for (const off of this.offs.splice(0)) off();
     for (const q of this.queues.values()) q.halt();
     leftoversGone(this.store, this.node);

@@ -6,6 +6,8 @@
  * @internal Used by the runner.
  */
 import type { Env } from '../env/env.ts';
+import type { HttpServerHandle } from '../env/index.ts';
+import { serveAdminSocket } from './admin.ts';
 import type { Store } from '../store/index.ts';
 import type { ClusterService, Leadership, Membership } from '../cluster/index.ts';
 import type { NormalConfig } from './config.ts';
@@ -13,7 +15,7 @@ import { cronPlugin, type ParsedCron } from './cronPlugin.ts';
 import { JobsConfigError } from './errors.ts';
 import { runnerWithLeftovers } from './leftovers.ts';
 import { createLocalNotifier, createNatsNotifier, type Notifier } from './notifier.ts';
-import { lifelinePlugin, prunerPlugin, stagerPlugin, type Plugin, type PluginHooks } from './plugins.ts';
+import { lifelinePlugin, prunerPlugin, stagerPlugin, type Plugin, type PluginHooks, type TimedPlugin } from './plugins.ts';
 import { JOB_TABLES } from './tables.ts';
 import type { Job } from './types.ts';
 
@@ -71,4 +73,46 @@ export function buildPlugins(env: Env, store: Store, cfg: NormalConfig, membersh
   if (cfg.pruner) plugins.push(prunerPlugin(env, store, cfg.pruner.intervalMs, cfg.pruner.maxAgeMs, cfg.pruner.limit, host));
   if (cfg.crons.length > 0) plugins.push(cronPlugin(env, store, cfg.crons, (c, slot) => host.cronJob(c, slot), () => host.isLeader(), host));
   return plugins;
+}
+
+/**
+ * Serves the local control channel at `path` for `runner` (what `serveAdminSocket` takes). A
+ * failure to listen is returned (the runner is degraded with it, never a crash) and logged.
+ */
+export async function listenAdmin(env: Env, path: string, runner: Parameters<typeof serveAdminSocket>[2]): Promise<{ server: HttpServerHandle } | { error: string }> {
+  try {
+    if (new TextEncoder().encode(path).length > 107) throw new JobsConfigError('adminSocket', path, 'a unix socket path is at most 107 bytes: use a shorter data directory');
+    return { server: await serveAdminSocket(env, path, runner) };
+  } catch (err) {
+    env.logger.error({ report: 'jobs_admin_socket_failed', path, err }, 'the job runner cannot serve its admin socket; ordo jobs will not reach this node locally');
+    return { error: `admin socket ${path}: ${(err as Error)?.message ?? String(err)}` };
+  }
+}
+
+/** A runner's leader-only plugins, run while its node leads (the stager first). */
+export class PluginSet {
+  /** Started and not stopped since. */
+  running = false;
+  private readonly list: readonly Plugin[];
+
+  constructor(list: readonly Plugin[]) {
+    this.list = list;
+  }
+
+  /** The stager (armed by the runner when a job becomes scheduled or retryable). */
+  get stager(): TimedPlugin {
+    return this.list[0] as TimedPlugin;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    for (const p of this.list) p.start();
+  }
+
+  /** Stops each (timers cleared) and waits for the operations in flight. */
+  async stop(): Promise<void> {
+    this.running = false;
+    await Promise.all(this.list.map((p) => p.stop()));
+  }
 }

@@ -105,4 +105,25 @@ describe('one runner id per store data in a process', () => {
     kept.halt();
     other.halt();
   });
+
+  it('a runner whose boot signal aborts after it started claiming (its child stopped first) is killed, never left claiming under its id', async () => {
+    const { env, w, config } = world(34, { ms: 60_000 });
+    const store = await openStore({ env, dir: `/runner-id-${++dirs}`, kv: createMemoryKv(), tables: { ...jobTables(), ...effectTables } });
+    const input = { env, store, config, cluster: fakeCluster('a', 'a1', new Map([['a', 'a1']])), leadership: fakeLeadership('a', true) };
+    const boot = new AbortController();
+    const orphan = await JobRunner.start(input, boot.signal);
+    const { job } = await orphan.enqueue(w, { n: 1 });
+    await run(env, 100, 10);
+    expect(orphan.get(job.id)?.state).toBe('executing');
+    boot.abort();
+    await run(env, 3000, 10);
+    expect(orphan.health().status).toBe('stopped');
+    expect(orphan.get(job.id)).toMatchObject({ state: 'available', attempt: 0 });
+    // its id is free: the restarted child's runner starts and runs the job
+    const next = await JobRunner.start(input);
+    await run(env, 61_000, 100);
+    expect(next.get(job.id)).toMatchObject({ state: 'completed', attempt: 1 });
+    await settle(env, next.stop(), 10);
+    await store.close();
+  });
 });

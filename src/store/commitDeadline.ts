@@ -20,6 +20,8 @@ export class DeadlineWatch {
   private readonly clock: Clock;
   private readonly watched = new Set<Watched>();
   private timer: TimerHandle | undefined = undefined;
+  /** When the armed timer fires. */
+  private timerDue = 0;
 
   constructor(clock: Clock) {
     this.clock = clock;
@@ -29,7 +31,8 @@ export class DeadlineWatch {
   watch(ms: number, expire: () => void): () => void {
     const w: Watched = { due: this.clock.now() + ms, expire };
     this.watched.add(w);
-    if (this.timer === undefined) this.timer = this.clock.setTimeout(() => this.fire(), ms);
+    // (the store's writes share one deadline, so a later write is due later: the armed timer stays)
+    if (this.timer === undefined || w.due < this.timerDue) this.arm(w.due, ms);
     return () => void this.watched.delete(w);
   }
 
@@ -38,6 +41,12 @@ export class DeadlineWatch {
     if (this.watched.size > 0 || this.timer === undefined) return;
     this.clock.clearTimeout(this.timer);
     this.timer = undefined;
+  }
+
+  private arm(due: number, ms: number): void {
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timerDue = due;
+    this.timer = this.clock.setTimeout(() => this.fire(), ms);
   }
 
   private fire(): void {
@@ -50,6 +59,7 @@ export class DeadlineWatch {
         w.expire();
       } else if (w.due < next) next = w.due;
     }
-    if (this.watched.size > 0 && this.timer === undefined) this.timer = this.clock.setTimeout(() => this.fire(), next - now);
+    // (an `expire` that started a write armed the timer for it: the earlier of the two wins)
+    if (next !== Infinity && (this.timer === undefined || next < this.timerDue)) this.arm(next, next - now);
   }
 }

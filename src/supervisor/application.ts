@@ -336,25 +336,27 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
     // during boot cuts the start in progress short and stops what has started, in reverse order.
     const deadline = opts.deadlineMs ?? options.stopDeadlineMs ?? 30_000;
     const done = (exit: ApplicationExit): void => settle(exit.reason === 'killed' ? { ...exit, code: 1 } : exit);
-    const requestedAt = env.clock.now();
-    if (rootPid && !exitInfo) kernel.exit(rootPid, 'shutdown');
-    // Every child stopped at once: the tree is down already, no deadline to arm.
-    if (exitInfo) {
-      done(exitInfo);
-      return stopping;
-    }
-    // Armed once the part of the stop that ran in this turn is done, for what is left of the
-    // deadline since the request (the same instant on a virtual clock).
-    const timer = env.clock.setTimeout(
-      () => {
+    const arm = (ms: number): unknown =>
+      env.clock.setTimeout(() => {
         report(env.logger, 'shutdown_error', { application: name, reason: 'stop_deadline_exceeded', deadlineMs: deadline });
         // Kill every process of the tree, not just the root: a sub-supervisor waiting on a
         // stuck child would otherwise keep both alive (OTP's application master kills all
         // the application's processes after its top supervisor).
         if (rootPid) for (const pid of treeOf(kernel, rootPid)) kernel.exit(pid, 'kill');
-      },
-      Math.max(0, deadline - (env.clock.now() - requestedAt)),
-    );
+      }, ms);
+    // Under a delivery scheduler (simulation) the signal is only queued: the deadline is armed
+    // first, as ever (a simulation's schedule keeps its order). Otherwise a tree whose children
+    // all stop at once is down before `exit` returns, and no deadline is armed at all; one that
+    // is not gets it for what is left of it since the request (the same instant on a virtual clock).
+    const requestedAt = env.clock.now();
+    let timer = env.scheduler !== undefined ? arm(deadline) : undefined;
+    if (rootPid && !exitInfo) kernel.exit(rootPid, 'shutdown');
+    if (exitInfo) {
+      if (timer !== undefined) env.clock.clearTimeout(timer);
+      done(exitInfo);
+      return stopping;
+    }
+    timer ??= arm(Math.max(0, deadline - (env.clock.now() - requestedAt)));
     void exited.then((exit) => {
       env.clock.clearTimeout(timer);
       done(exit);

@@ -10,6 +10,8 @@
  * go to stderr. At sync it also measures, as context, Ordo's latency on the store's opt-in
  * pipelined watermark (same run, alternating; throughput and latency, an extra row: one
  * fdatasync per ack, as Redis `appendfsync always`): what the default strict watermark adds.
+ * With `--dist` (`npm run build` first) Ordo is loaded from the compiled `dist/`, as the other
+ * benchmarks do; the rows' names say which build ran.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -18,12 +20,33 @@ import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { pino } from 'pino';
 import { Queue as BullQueue, Worker as BullWorker, createBunRedisClient } from 'bullmq';
-import { createRealEnv, type Env } from '../src/env/index.ts';
-import { openStore } from '../src/store/openStore.ts';
-import { createRocksKv } from '../src/env/rocksdb.ts';
-import { JobRunner, defineWorker, jobTables } from '../src/jobs/index.ts';
+import type { Env } from '../src/env/index.ts';
 import { type BenchResult, isMain, load1, median, now, percentile, printResults } from './lib.ts';
 import { MiniRedis } from './_resp.ts';
+import { BUILD, DIST, assertFreshDist } from './_impl.ts';
+
+/**
+ * Ordo from the chosen build (bench/_impl.ts): the TypeScript source through tsx, or with
+ * `--dist` / `BENCH_DIST=1` the compiled `dist/` — what users run, and what the store, core and
+ * peers benchmarks load with the same switch (tsx's `__name` helper costs every closure the
+ * source creates, and the job path creates several per job).
+ */
+async function ordoImpl(): Promise<{
+  createRealEnv: typeof import('../src/env/index.ts').createRealEnv;
+  createRocksKv: typeof import('../src/env/rocksdb.ts').createRocksKv;
+  openStore: typeof import('../src/store/openStore.ts').openStore;
+  jobs: Pick<typeof import('../src/jobs/index.ts'), 'JobRunner' | 'defineWorker' | 'jobTables'>;
+}> {
+  if (!DIST) {
+    const [e, r, s, j] = await Promise.all([import('../src/env/index.ts'), import('../src/env/rocksdb.ts'), import('../src/store/openStore.ts'), import('../src/jobs/index.ts')]);
+    return { createRealEnv: e.createRealEnv, createRocksKv: r.createRocksKv, openStore: s.openStore, jobs: j };
+  }
+  assertFreshDist(join('jobs', 'index.js'));
+  const load = (p: string): Promise<Record<string, unknown>> => import(join(import.meta.dirname, '..', 'dist', p));
+  const [e, r, s, j] = await Promise.all([load('env/index.js'), load('env/rocksdb.js'), load('store/openStore.js'), load('jobs/index.js')]);
+  return { createRealEnv: e['createRealEnv'], createRocksKv: r['createRocksKv'], openStore: s['openStore'], jobs: j } as unknown as Awaited<ReturnType<typeof ordoImpl>>;
+}
+const { createRealEnv, createRocksKv, openStore, jobs: { JobRunner, defineWorker, jobTables } } = await ordoImpl();
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 5);
 const JOBS = Number(process.env['BENCH_JOBS'] ?? 5000);
@@ -234,7 +257,7 @@ async function compare(label: string, durability: 'sync' | 'async', fsync: 'ever
     await redis.stop();
   }
   // the machine is shared: the load average says how noisy the figures are
-  process.stderr.write(`jobs bench ${label}: load average before ${loadBefore}, after ${load()}, per run ${JSON.stringify(loads.map((l) => +l.toFixed(1)))}; runs ordo ${JSON.stringify(tput.ordo.map(Math.round))} bull ${JSON.stringify(tput.bull.map(Math.round))} jobs/s; p50 ordo ${JSON.stringify(p50.ordo.map((x) => +x.toFixed(2)))} bull ${JSON.stringify(p50.bull.map((x) => +x.toFixed(2)))}; p99 ordo ${JSON.stringify(p99.ordo.map((x) => +x.toFixed(1)))} bull ${JSON.stringify(p99.bull.map((x) => +x.toFixed(1)))} ms\n`);
+  process.stderr.write(`jobs bench ${label} (${BUILD}): load average before ${loadBefore}, after ${load()}, per run ${JSON.stringify(loads.map((l) => +l.toFixed(1)))}; runs ordo ${JSON.stringify(tput.ordo.map(Math.round))} bull ${JSON.stringify(tput.bull.map(Math.round))} jobs/s; p50 ordo ${JSON.stringify(p50.ordo.map((x) => +x.toFixed(2)))} bull ${JSON.stringify(p50.bull.map((x) => +x.toFixed(2)))}; p99 ordo ${JSON.stringify(p99.ordo.map((x) => +x.toFixed(1)))} bull ${JSON.stringify(p99.bull.map((x) => +x.toFixed(1)))} ms\n`);
   const loadavg = median(loads);
   const bull = `BullMQ 6, Redis AOF appendfsync ${fsync}`;
   const tm = median(tput.ordo);
@@ -267,4 +290,4 @@ export async function run(): Promise<BenchResult[]> {
   return [...(await compare('async', 'async', 'everysec')), ...(await compare('sync', 'sync', 'always'))];
 }
 
-if (isMain(import.meta.url)) printResults('jobs', await run());
+if (isMain(import.meta.url)) printResults(`jobs (${BUILD})`, await run());

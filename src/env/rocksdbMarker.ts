@@ -28,15 +28,29 @@ const MAGIC = Buffer.from('ORDOMRK1', 'latin1');
 const SLOT = 64;
 const FLAG_ADOPTED = 1;
 
+/** Writes a non-negative safe integer as a big-endian u64 at `at` (the bytes `writeBigUInt64BE(BigInt(n))` writes, without a BigInt). */
+function writeU64(b: Buffer, n: number, at: number): void {
+  const hi = Math.floor(n / 0x1_0000_0000);
+  b.writeUInt32BE(hi, at);
+  b.writeUInt32BE(n - hi * 0x1_0000_0000, at + 4);
+}
+
 function encodeSlot(id: Buffer, epoch: number, mark: number, adopted: boolean): Buffer {
   const b = Buffer.alloc(SLOT);
   MAGIC.copy(b, 0);
   id.copy(b, 8, 0, 16);
-  b.writeBigUInt64BE(BigInt(epoch), 24);
-  b.writeBigUInt64BE(BigInt(mark), 32);
+  writeU64(b, epoch, 24);
+  writeU64(b, mark, 32);
   b[40] = adopted ? FLAG_ADOPTED : 0;
   b.writeUInt32BE(crc32(b.subarray(0, 60)), 60);
   return b;
+}
+
+/** The id bytes of the last marker id decoded (one store's marker is written once per synced batch: its hex is decoded once). */
+let lastId: { hex: string; bytes: Buffer } | undefined;
+function idBytes(hex: string): Buffer {
+  if (lastId?.hex !== hex) lastId = { hex, bytes: Buffer.from(hex, 'hex') };
+  return lastId.bytes;
 }
 
 function decodeSlot(b: Buffer): { id: Buffer; epoch: number; mark: number; adopted: boolean } | undefined {
@@ -117,7 +131,7 @@ export function openMarker(m: KvMarker): MarkerHandle {
 /** The bytes and offset that record `mark` as the next epoch of `m` (pure; the writer does the I/O). */
 export function markerSlotWrite(m: KvMarker, mark: number): { data: Buffer; offset: number; next: KvMarker } {
   const epoch = m.epoch + 1;
-  return { data: encodeSlot(Buffer.from(m.id, 'hex'), epoch, mark, m.adopted), offset: (epoch % 2) * SLOT, next: { ...m, epoch, mark } };
+  return { data: encodeSlot(idBytes(m.id), epoch, mark, m.adopted), offset: (epoch % 2) * SLOT, next: { file: m.file, id: m.id, mark, epoch, adopted: m.adopted } };
 }
 
 /** Records `mark` synchronously on this thread (write + fdatasync). */

@@ -56,6 +56,25 @@ export class JobsStoreError extends JobsError {
   }
 }
 
+/**
+ * A runner was started under the id (`node/incarnation`) of one that runs, on the same store
+ * data, in this process: two runners of one id would both claim, and every other node's
+ * lifeline would take them for one. Refused; the running one is untouched. Stop (or kill) it
+ * first — a start under the id of a runner that is stopping is accepted, and waits for its drain.
+ */
+export class JobsRunnerIdInUseError extends JobsError {
+  readonly code = 'ORDO_JOBS_RUNNER_ID_IN_USE' as const;
+  /** The runner id in use. */
+  readonly runner: string;
+  /** The store's directory. */
+  readonly dir: string;
+  constructor(runner: string, dir: string) {
+    super(`a job runner with id ${safeJson(runner)} already runs on the store at ${safeJson(dir)} in this process: stop it before starting another under its id`);
+    this.runner = runner;
+    this.dir = dir;
+  }
+}
+
 /** The runner is stopping or stopped: no new jobs are taken. */
 export class JobsStoppedError extends JobsError {
   readonly code = 'ORDO_JOBS_STOPPED' as const;

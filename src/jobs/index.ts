@@ -19,7 +19,7 @@ export type { JobRunnerConfig, QueueConfig } from './config.ts';
 export type { NotifierStatus, NotifierHealth } from './notifier.ts';
 export { jobsPrometheus } from './metrics.ts';
 export type { JobsMetrics, LatencySummary } from './metrics.ts';
-export { JobsError, JobsConfigError, JobsUnknownModuleError, JobsUnknownWorkerError, JobsStoreError, JobsStoppedError, JobsTimeoutError, JobsDrainDeadlineError, JobsCancelledError, JobsHaltedError, JobsCompletionLostError, JobsCommitIndeterminateError } from './errors.ts';
+export { JobsError, JobsConfigError, JobsUnknownModuleError, JobsUnknownWorkerError, JobsStoreError, JobsStoppedError, JobsTimeoutError, JobsDrainDeadlineError, JobsCancelledError, JobsHaltedError, JobsCompletionLostError, JobsCommitIndeterminateError, JobsRunnerIdInUseError } from './errors.ts';
 export { jobRunnerMachine, jobRunnerChild } from './machine.ts';
 export type { JobRunnerMachineInput, JobRunnerChildOptions } from './machine.ts';
 export { handleAdmin, serveAdmin, adminSubject, serveAdminSocket, adminSocketPath, ADMIN_SOCKET, ADMIN_ROUTE } from './admin.ts';

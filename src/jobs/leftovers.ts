@@ -15,7 +15,15 @@
  *
  * - **Never started**: claims under that runner id made by a commit of unknown outcome that did not
  *   show when it settled — this process started no perform for them. Reconciliation returns them
- *   with their attempt given back: nothing ran.
+ *   with their attempt given back: nothing ran. The duty outlives the runner that made the claim:
+ *   one that lands after it stopped is returned by the runner of that id running then.
+ * - **Ended by a drain**: performs a drain saw end (aborted by the stop, or their outcome not
+ *   written) whose give-back to `available` is not proven yet. If it never commits (the store
+ *   refused it), the next runner of that id returns them with their attempt given back, as the
+ *   drain meant to — stopping is not the job's failure.
+ * - **Holder**: the runner object holding the id now. A second start under the id of a live one
+ *   is refused; one under the id of a runner that is stopping waits for its stop (its drain's
+ *   give-back) before it reconciles anything.
  *
  * Keyed by the store's data identity — its key-value engine object (weakly), then its directory —
  * not by its handle (a store reopened in this process is a new handle on the same rows), nor by
@@ -24,6 +32,14 @@
  */
 import type { Store } from '../store/index.ts';
 
+/** A runner object holding an id on some store data (see {@link holdId}). */
+export interface IdHolder {
+  /** Whether it claims, or will once its start completes: another start under its id is refused. */
+  live(): boolean;
+  /** Resolves once it has stopped (its drain's give-back settled). Never rejects. */
+  readonly stopped: Promise<unknown>;
+}
+
 interface Entry {
   /** Slot tokens of the attempts whose performs run in this process (all of them, drained or not). */
   readonly live: Set<string>;
@@ -31,6 +47,12 @@ interface Entry {
   readonly left: Set<string>;
   /** Slot tokens of claims of unknown outcome that landed or may have, whose performs this process never started. */
   readonly unstarted: Set<string>;
+  /** Slot tokens of performs a drain saw end, whose give-back is not proven. */
+  readonly returning: Set<string>;
+  /** A drain of this runner id is under way: performs that end now are {@link Entry.returning}. */
+  draining: number;
+  /** The runner object holding this id. */
+  holder: IdHolder | undefined;
   /** The store handle the runner of this id runs on now. */
   current: Store | undefined;
 }
@@ -55,14 +77,14 @@ function runners(store: Store, create: boolean): Map<string, Entry> | undefined 
 function entry(store: Store, runner: string): Entry {
   const m = runners(store, true);
   let e = m.get(runner);
-  if (!e) m.set(runner, (e = { live: new Set(), left: new Set(), unstarted: new Set(), current: undefined }));
+  if (!e) m.set(runner, (e = { live: new Set(), left: new Set(), unstarted: new Set(), returning: new Set(), draining: 0, holder: undefined, current: undefined }));
   return e;
 }
 
 function tidy(store: Store, runner: string): void {
   const m = runners(store, false);
   const e = m?.get(runner);
-  if (!m || !e || e.live.size > 0 || e.left.size > 0 || e.unstarted.size > 0 || e.current !== undefined) return;
+  if (!m || !e || e.live.size > 0 || e.left.size > 0 || e.unstarted.size > 0 || e.returning.size > 0 || e.draining > 0 || e.holder !== undefined || e.current !== undefined) return;
   m.delete(runner);
   if (m.size === 0) byData.get(store.engine as object)?.delete(store.dir);
 }
@@ -77,6 +99,7 @@ export function performEnded(store: Store, runner: string, token: string): void 
   const e = runners(store, false)?.get(runner);
   if (!e || e.left.has(token)) return; // a drain's leftover: ends through leftoverEnded
   e.live.delete(token);
+  if (e.draining > 0) e.returning.add(token);
   tidy(store, runner);
 }
 
@@ -85,16 +108,58 @@ export function claimNeverStarted(store: Store, runner: string, token: string): 
   entry(store, runner).unstarted.add(token);
 }
 
-/** The claim counted by {@link claimNeverStarted} was given back (or reconciled): forgotten. */
+/** The claim counted by {@link claimNeverStarted} (or the perform counted as {@link returning}) was given back or reconciled: forgotten. */
 export function claimSettled(store: Store, runner: string, token: string): void {
   const e = runners(store, false)?.get(runner);
-  if (!e?.unstarted.delete(token)) return;
+  if (!e) return;
+  const had = e.unstarted.delete(token);
+  if (!e.returning.delete(token) && !had) return;
   tidy(store, runner);
 }
 
 /** The slot tokens of `runner`'s claims this process knows it never started a perform for. */
 export function claimsNeverStarted(store: Store, runner: string): ReadonlySet<string> {
   return runners(store, false)?.get(runner)?.unstarted ?? new Set();
+}
+
+/** The slot tokens of `runner`'s performs a drain saw end whose give-back is not proven (see {@link drainStarted}). */
+export function returning(store: Store, runner: string): ReadonlySet<string> {
+  return runners(store, false)?.get(runner)?.returning ?? new Set();
+}
+
+/**
+ * A drain of `runner` starts: a perform that ends from now on is counted as {@link returning}
+ * until the returned function is called with a test of which tokens are still not given back
+ * (the others are forgotten).
+ */
+export function drainStarted(store: Store, runner: string): (stillOut: (token: string) => boolean) => void {
+  const e = entry(store, runner);
+  e.draining++;
+  let done = false;
+  return (stillOut) => {
+    if (done) return;
+    done = true;
+    e.draining = Math.max(0, e.draining - 1);
+    for (const t of e.returning) if (!stillOut(t)) e.returning.delete(t);
+    tidy(store, runner);
+  };
+}
+
+/** The runner object holding `runner`'s id on `store`'s data, if any. */
+export function holderOf(store: Store, runner: string): IdHolder | undefined {
+  return runners(store, false)?.get(runner)?.holder;
+}
+
+/** `h` holds `runner`'s id on `store`'s data from now on, until the returned function is called. */
+export function holdId(store: Store, runner: string, h: IdHolder): () => void {
+  const e = entry(store, runner);
+  e.holder = h;
+  return () => {
+    const now = runners(store, false)?.get(runner);
+    if (now?.holder !== h) return;
+    now.holder = undefined;
+    tidy(store, runner);
+  };
 }
 
 /** A perform of `runner` (the attempt holding slot `token`) outlived its drain. */
@@ -128,9 +193,9 @@ export function performsInFlight(store: Store, runner: string): ReadonlySet<stri
   return runners(store, false)?.get(runner)?.live ?? new Set();
 }
 
-/** A runner id of node `name` on `store`'s data whose left performs still run, if any. */
+/** A runner id of node `name` on `store`'s data whose left performs still run and that no live runner holds, if any. */
 export function runnerWithLeftovers(store: Store, name: string): string | undefined {
-  for (const [runner, e] of runners(store, false) ?? []) if (e.left.size > 0 && runner.startsWith(`${name}/`)) return runner;
+  for (const [runner, e] of runners(store, false) ?? []) if (e.left.size > 0 && runner.startsWith(`${name}/`) && !e.holder?.live()) return runner;
   return undefined;
 }
 
@@ -151,5 +216,8 @@ export function leftoversGone(store: Store, runner: string): void {
   e.live.clear();
   e.left.clear();
   e.unstarted.clear();
+  e.returning.clear();
+  e.draining = 0;
+  e.holder = undefined;
   tidy(store, runner);
 }

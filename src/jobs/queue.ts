@@ -196,21 +196,20 @@ export class Queue extends QueueCore {
     return true;
   }
 
-  /** Resolves once {@link Queue.idle} holds or at `at` (virtual clock). */
-  private async idleBy(at: number): Promise<void> {
-    if (this.idle()) return;
+  /** Resolves once {@link Queue.idle} holds, at `at` (virtual clock), or when `cut` aborts. */
+  private async idleBy(at: number, cut?: AbortSignal): Promise<void> {
+    if (this.idle() || cut?.aborted) return;
     await new Promise<void>((resolve) => {
-      const done = (): void => {
-        if (!this.idle()) return;
+      const end = (): void => {
         this.env.clock.clearTimeout(t);
         this.drainWaiters.delete(done);
+        cut?.removeEventListener('abort', end);
         resolve();
       };
-      const t = this.env.clock.setTimeout(() => {
-        this.drainWaiters.delete(done);
-        resolve();
-      }, Math.max(0, at - this.env.clock.now()));
+      const done = (): void => void (this.idle() && end());
+      const t = this.env.clock.setTimeout(end, Math.max(0, at - this.env.clock.now()));
       this.drainWaiters.add(done);
+      cut?.addEventListener('abort', end);
     });
   }
 
@@ -222,12 +221,13 @@ export class Queue extends QueueCore {
    * by this runner, for the lifeline to rescue once this runner is gone from membership (it keeps
    * its global slot until then) — never run twice at once. A runner restarted in this process
    * keeps the runner id while such a perform runs (`leftovers.ts`), and no drain of that id
-   * drops its slots until it ends. Resolves with how many were returned.
+   * drops its slots until it ends. `cut` aborted (the runner was killed) ends the wait for
+   * running jobs at once, as the deadline would. Resolves with how many were returned.
    */
-  async drain(deadlineMs: number): Promise<number> {
+  async drain(deadlineMs: number, cut?: AbortSignal): Promise<number> {
     this.stopped = true;
     this.env.clock.clearTimeout(this.retryTimer);
-    await this.idleBy(this.env.clock.now() + deadlineMs);
+    await this.idleBy(this.env.clock.now() + deadlineMs, cut);
     if (!this.idle()) {
       this.aborting = true;
       for (const r of this.running.values()) if (!r.performDone) r.abort.abort(new JobsDrainDeadlineError(r.job.id, deadlineMs));

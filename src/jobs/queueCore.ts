@@ -9,7 +9,7 @@
 import type { Env } from '../env/env.ts';
 import type { TimerHandle } from '../env/clock.ts';
 import type { Store } from '../store/index.ts';
-import { availableOf, claim, nextClaim, rescue, type Seen } from './engine.ts';
+import { availableOf, claim, nextClaim, rescue, type ClaimNext, type Seen } from './engine.ts';
 import { JobsTimeoutError, JobsUnknownWorkerError } from './errors.ts';
 import { slotToken, type SlotsChange } from './slots.ts';
 import { performEnded, performStarted } from './leftovers.ts';
@@ -104,6 +104,7 @@ export abstract class QueueCore {
     this.again = false;
     this.reserved = free;
     let taking: readonly string[] = [];
+    let c: ClaimNext | undefined;
     const seen: Seen<Job[]> = {};
     const claimed = (jobs: readonly Job[], ok: boolean): void => {
       this.untake(taking);
@@ -113,11 +114,13 @@ export abstract class QueueCore {
       this.poke();
       if (this.stopped) return void this.track(this.giveBack(jobs));
       for (const j of jobs) this.start(j);
-      // more may be waiting: a full batch, or a notification that came while claiming
-      if (this.again || (free > 0 && jobs.length === free)) this.dispatch();
+      // more may be waiting: a full batch, a notification that came while claiming, or a
+      // short one whose candidates (as many as it wanted) were partly taken by another claim
+      const short = ok && jobs.length < free && (c?.taken ?? 0) > 0 && c!.candidates.length >= free;
+      if (this.again || (free > 0 && jobs.length === free) || short) this.dispatch();
     };
     this.claimInflight = this.serial(() => {
-      const c = nextClaim(this.store, this.name, free, this.by, this.env.clock.now(), this.slots(release), this.taking);
+      c = nextClaim(this.store, this.name, free, this.by, this.env.clock.now(), this.slots(release), this.taking);
       taking = this.take(c.candidates);
       return claim(this.store, c, seen);
     }).then(

@@ -22,15 +22,25 @@
  * store's reopen replays it) — is returned with its attempt given back and no error entry, so a
  * `maxAttempts: 1` job accepted by the store still runs once. A row this process has no such
  * knowledge of (a claim of an earlier process, a completion that did not land) may have run: it
- * is charged, as the lifeline would.
+ * is charged, as the lifeline would. The same for a perform a drain of this id saw end whose
+ * give-back did not commit (leftovers.ts): stopping is not the job's failure.
+ *
+ * **Late claims.** A claim of unknown outcome that lands *after* its runner stopped (a replicated
+ * batch this node applies later) shows as a row `executing` under the id while a later runner of
+ * that id runs: the {@link Reconciler} of the runner running then returns it at once, attempt
+ * given back, fenced by the attempt — the duty is the process's (leftovers.ts), not that of the
+ * runner object that made the claim.
  *
  * @internal Built by the runner.
  */
+import type { Env } from '../env/env.ts';
 import type { Store } from '../store/index.ts';
 import { executingByRunner, rescue, type SlotRelease } from './engine.ts';
-import { claimSettled, claimsNeverStarted, performsInFlight } from './leftovers.ts';
+import { claimSettled, claimsNeverStarted, performsInFlight, returning } from './leftovers.ts';
 import { slotToken, tokensHeldBy } from './slots.ts';
+import { JOB_TABLES, toJob } from './tables.ts';
 import type { Job } from './types.ts';
+import { isStoreIndeterminate } from './uncertain.ts';
 
 /** Why a reconciled job went back (its error entry). */
 export const RECONCILED = 'rescued: its runner restarted and no perform runs it (start-up reconciliation)';
@@ -55,7 +65,8 @@ export function toReconcile(store: Store, self: string): Reconcile | undefined {
     if (stale.length > 0) releases.push({ queue, by: self, slots: { limit: tokens.length, release: stale } });
   }
   const never = claimsNeverStarted(store, self);
-  const unstarted = new Set(jobs.map(slotToken).filter((t) => never.has(t)));
+  const ended = returning(store, self);
+  const unstarted = new Set(jobs.map(slotToken).filter((t) => never.has(t) || ended.has(t)));
   return jobs.length > 0 || releases.length > 0 ? { jobs, releases, unstarted, self } : undefined;
 }
 
@@ -64,4 +75,100 @@ export async function reconcile(store: Store, r: Reconcile, now: number): Promis
   const n = await rescue(store, r.jobs, now, RECONCILED, (j) => r.unstarted.has(slotToken(j)), undefined, r.releases);
   for (const t of r.unstarted) claimSettled(store, r.self, t);
   return n;
+}
+
+/** Whether runner `self`'s attempt holding slot `token` is still `executing` in the store (RAM). */
+export function stillOut(store: Store, self: string, token: string): boolean {
+  const row = store.get(JOB_TABLES.jobs, token.slice(0, token.lastIndexOf('#')));
+  if (!row || row['state'] !== 'executing' || row['attemptedBy'] !== self) return false;
+  return slotToken(toJob(row)) === token;
+}
+
+/** What a {@link Reconciler} needs of its runner. */
+export interface ReconcilerHost {
+  readonly env: Env;
+  readonly store: Store;
+  /** The runner id. */
+  readonly self: string;
+  storeFailed(operation: string, err: unknown): void;
+  storeOk(): void;
+  /** `n` jobs went back to available (or discarded); `queues` may claim them. */
+  returned(n: number, queues: ReadonlySet<string>): void;
+}
+
+/**
+ * A runner's reconciliations: the one at start ({@link toReconcile}) and each late claim. One
+ * at a time; one the store refuses stays pending for {@link Reconciler.run} to retry (the
+ * runner's poll).
+ */
+export class Reconciler {
+  private readonly h: ReconcilerHost;
+  private readonly pending: Array<{ r: Reconcile; late: boolean }> = [];
+  private running = false;
+
+  constructor(h: ReconcilerHost) {
+    this.h = h;
+  }
+
+  /** Whether something is left to write. */
+  get due(): boolean {
+    return this.pending.length > 0;
+  }
+
+  /** Reads what the runner must return before its first claim. */
+  atStart(): void {
+    const r = toReconcile(this.h.store, this.h.self);
+    if (r) this.pending.push({ r, late: false });
+  }
+
+  /**
+   * A row `executing` under this runner's id was written (or is there now): if it is a claim of
+   * unknown outcome this process never started a perform for, and not already settled by the
+   * queue that made it, it is returned (attempt given back) and its slot released.
+   */
+  lateClaim(job: Job): void {
+    const { store, self } = this.h;
+    const never = claimsNeverStarted(store, self);
+    if (never.size === 0) return; // the common case: one set lookup per claimed row, no token built
+    const token = slotToken(job);
+    if (!never.has(token) || performsInFlight(store, self).has(token)) return;
+    if (this.pending.some((p) => p.r.jobs.some((j) => slotToken(j) === token))) return;
+    // its global slot, if the queue has a limit (a release of a token not held frees nothing)
+    const releases: SlotRelease[] = [{ queue: job.queue, by: self, slots: { limit: 1, release: [token] } }];
+    this.pending.push({ r: { jobs: [job], releases, unstarted: new Set([token]), self }, late: true });
+    void this.run();
+  }
+
+  /** Writes what is pending, one transaction each, in order; a store error leaves the rest for the next call. */
+  async run(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      while (this.pending.length > 0) {
+        const p = this.pending[0]!;
+        try {
+          this.done(p, await reconcile(this.h.store, p.r, this.h.env.clock.now()));
+          this.h.storeOk();
+        } catch (err) {
+          this.h.storeFailed(p.late ? 'reconcile late claim' : 'reconcile', err);
+          // committed: applied all the same (a retry would be fenced, but there is nothing left to do)
+          if (!isStoreIndeterminate(err) || err.outcome !== 'committed') return;
+          this.done(p, p.r.jobs.filter((j) => this.h.store.get(JOB_TABLES.jobs, j.id)?.['state'] !== 'executing').length);
+        }
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private done(p: { r: Reconcile; late: boolean }, n: number): void {
+    this.pending.splice(this.pending.indexOf(p), 1);
+    const { r } = p;
+    for (const t of r.unstarted) claimSettled(this.h.store, r.self, t);
+    const jobs = r.jobs.map((j) => j.id);
+    const slots = r.releases.reduce((a, x) => a + x.slots.release.length, 0);
+    if (p.late) this.h.env.logger.warn({ report: 'jobs_uncertain_claim_applied', runner: r.self, jobs, returned: n }, 'a claim of unknown outcome of an earlier runner under this id was applied after it settled: its job is given back');
+    else this.h.env.logger.warn({ report: 'jobs_reconciled_at_start', runner: r.self, jobs, returned: n, slots }, 'jobs executing under this runner id that nothing runs were returned at start');
+    this.h.returned(n, new Set(r.jobs.map((j) => j.queue)));
+  }
 }

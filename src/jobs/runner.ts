@@ -2,25 +2,26 @@ import type { Env } from '../env/env.ts';
 import type { TimerHandle } from '../env/clock.ts';
 import type { Store } from '../store/index.ts';
 import type { ClusterService, Leadership, Membership } from '../cluster/index.ts';
-import { cancelJob, insertMany, retryJob, setPaused } from './engine.ts';
+import { cancelJob, executingByRunner, retryJob, setPaused } from './engine.ts';
 import { Batcher } from './batcher.ts';
-import { serveAdmin, serveAdminSocket } from './admin.ts';
+import { serveAdmin } from './admin.ts';
 import type { HttpServerHandle } from '../env/index.ts';
-import { JobsCancelledError, JobsCommitIndeterminateError, JobsConfigError, JobsStoppedError, JobsStoreError, JobsUnknownWorkerError } from './errors.ts';
-import { cronPlugin, type ParsedCron } from './cronPlugin.ts';
-import { createLocalNotifier, createNatsNotifier, type JobSignal, type Notifier, type NotifierHealth } from './notifier.ts';
-import { lifelinePlugin, prunerPlugin, stagerPlugin, type Plugin, type PluginHooks } from './plugins.ts';
+import { JobsCommitIndeterminateError, JobsConfigError, JobsRunnerIdInUseError, JobsStoppedError, JobsStoreError, JobsUnknownWorkerError } from './errors.ts';
+import type { ParsedCron } from './cronPlugin.ts';
+import type { Notifier } from './notifier.ts';
 import { Queue } from './queue.ts';
-import { leftoversGone, runnerWithLeftovers, runsOn } from './leftovers.ts';
-import { reconcile, toReconcile, type Reconcile } from './reconcile.ts';
-import { heldSum, slotsTaken } from './slots.ts';
+import { claimsNeverStarted, drainStarted, holdId, holderOf, leftoversGone, runsOn } from './leftovers.ts';
+import { Reconciler, stillOut } from './reconcile.ts';
 import { JOB_TABLES, countJobs, listJobs, toJob } from './tables.ts';
 import type { EnqueueOptions, EnqueueResult, Job, JobState, WorkerDef } from './types.ts';
+import { insertBatch, settledWrite, storedId, type InsertItem } from './runnerWrites.ts';
+import { subscribeFeeds } from './runnerFeed.ts';
+import { PluginSet, buildPlugins, listenAdmin, runnerParts } from './runnerParts.ts';
 import { buildJob } from './buildJob.ts';
 import { validateRunnerConfig, type JobRunnerConfig, type NormalConfig } from './config.ts';
 import { Reservoir, jobsPrometheus, type JobsMetrics } from './metrics.ts';
-import { isIndeterminate, isStoreIndeterminate } from './uncertain.ts';
-import { RunnerHealth, type JobsHealth } from './runnerHealth.ts';
+import { isIndeterminate, isStoreIndeterminate, within } from './uncertain.ts';
+import { RunnerHealth, queuesHealth, type JobsHealth } from './runnerHealth.ts';
 
 export type { JobsHealth } from './runnerHealth.ts';
 
@@ -57,58 +58,51 @@ export class JobRunner {
   private readonly store: Store;
   private readonly cfg: NormalConfig;
   private readonly queues = new Map<string, Queue>();
-  private readonly plugins: Plugin[] = [];
+  private readonly plugins: PluginSet;
   private readonly notifier: Notifier;
   private readonly leadership: Leadership | undefined;
   private readonly membership: Membership;
+  private readonly peerNone: boolean;
+  private readonly conn: ClusterService['connection'];
+  private readonly clusterName: string | undefined;
   private readonly offs: Array<() => void> = [];
   private state: JobsHealth['status'] = 'starting';
   private leader = false;
-  private pluginsRunning = false;
   private pollTimer: TimerHandle | undefined;
   private readonly m = { started: 0, finished: {} as Record<string, number>, rescued: 0, pruned: 0, cronFired: 0, storeErrors: 0, start: new Reservoir(), duration: new Reservoir() };
   private readonly h: RunnerHealth;
-  private readonly inserter: Batcher<{ job: Job; unique: WorkerDef['unique']; now: number; claimBy?: string }, EnqueueResult>;
+  private readonly inserter: Batcher<InsertItem, EnqueueResult>;
 
   private constructor(input: JobRunnerInput, cfg: NormalConfig) {
     const { env, store, cluster } = input;
     this.env = env;
     this.store = store;
     this.cfg = cfg;
-    // a batch that may have landed is never inserted again item by item (a job would exist twice)
     this.h = new RunnerHealth({
       env,
       state: () => this.state,
       notifier: () => this.notifier.health(),
       adminError: () => this.adminError,
-      parts: () => this.healthParts(),
+      parts: () => ({ node: this.node, leader: this.leader, queues: queuesHealth(this.store, this.queues) }),
       storeErrored: () => {
         this.m.storeErrors++;
         for (const q of this.queues.values()) q.pollIn(this.cfg.pollMs);
       },
     });
-    this.inserter = new Batcher((items) => this.insert(items), 1000, (err) => !isIndeterminate(err));
-    for (const t of Object.values(JOB_TABLES)) if (!store.tableDef(t)) throw new JobsConfigError('store', t, 'the store lacks the job tables: add jobTables() to its tables');
-    const conn = cluster?.connection;
-    this.conn = conn;
-    this.clusterName = cluster?.cluster;
-    if (cfg.notifier === 'nats' && !conn) throw new JobsConfigError('notifier', 'nats', 'needs a cluster with a NATS connection');
-    const peer = cfg.peer === 'auto' ? (input.leadership ? 'election' : 'solo') : cfg.peer;
-    if (peer === 'election' && !input.leadership) throw new JobsConfigError('peer', 'election', 'needs the election child’s leadership service');
-    if (peer === 'solo' && conn) throw new JobsConfigError('peer', 'solo', 'a clustered node cannot assume it is always leader: use election');
-    this.leadership = peer === 'election' ? input.leadership : undefined;
-    this.leader = peer === 'solo';
-    this.peerNone = peer === 'none';
-    const name = cluster?.self ?? 'local';
-    // single node: a restart in this process keeps the runner id while a perform a drain left still runs (see leftovers.ts)
-    const kept = cluster ? undefined : runnerWithLeftovers(store, name)?.slice(name.length + 1);
-    const incarnation = cluster?.incarnation ?? kept ?? Math.floor(env.random.next() * 2 ** 32).toString(36);
-    this.node = `${name}/${incarnation}`;
-    this.membership = cluster ?? { self: name, members: () => [{ name, incarnation, heartbeatAt: 0, startedAt: 0 }], on: () => () => undefined, health: () => ({ status: 'ok', mode: 'single', node: name, members: [name] }) };
-    this.notifier = conn && cfg.notifier !== 'local' ? createNatsNotifier(env, conn, cluster!.cluster) : createLocalNotifier(env);
+    // a batch that may have landed is never inserted again item by item (a job would exist twice)
+    this.inserter = new Batcher((items) => insertBatch(this.store, this.node, this.queues, this.state === 'ok', items), 1000, (err) => !isIndeterminate(err));
+    const p = runnerParts(env, store, cfg, cluster, input.leadership);
+    this.node = p.node;
+    this.leadership = p.leadership;
+    this.leader = p.solo;
+    this.peerNone = p.peerNone;
+    this.membership = p.membership;
+    this.notifier = p.notifier;
+    this.conn = p.conn;
+    this.clusterName = p.clusterName;
     const qHooks = {
-      storeFailed: (op: string, err: unknown) => this.storeFailed(op, err),
-      storeOk: () => this.storeOk(),
+      storeFailed: (op: string, err: unknown) => this.h.storeFailed(op, err),
+      storeOk: () => this.h.storeOk(),
       started: (_j: Job, lat: number) => {
         this.m.started++;
         this.m.start.add(lat);
@@ -117,52 +111,75 @@ export class JobRunner {
         this.m.finished[state] = (this.m.finished[state] ?? 0) + 1;
         this.m.duration.add(d);
       },
-      uncertain: (op: string, err: unknown) => this.uncertain(op, err),
+      uncertain: (op: string, err: unknown) => this.h.uncertain(op, err, () => void this.m.storeErrors++),
     };
     const paused = (q: string): boolean => (store.get(JOB_TABLES.queues, q)?.['paused'] as boolean | undefined) ?? cfg.queues.get(q)!.paused;
     for (const [q, o] of cfg.queues) this.queues.set(q, new Queue(env, store, this.node, cfg.workers, { name: q, limit: o.limit, paused: paused(q), globalLimit: o.globalLimit }, qHooks));
-    this.buildPlugins(cluster !== undefined && conn !== undefined);
-  }
-
-  private readonly peerNone: boolean;
-  private readonly conn: ClusterService['connection'];
-  private readonly clusterName: string | undefined;
-
-  private buildPlugins(clustered: boolean): void {
-    const { env, store, cfg } = this;
-    const hooks: PluginHooks & { fired(name: string, slot: number): void } = {
-      storeFailed: (op, err) => this.storeFailed(op, err),
-      storeOk: () => this.storeOk(),
+    this.stopped = new Promise<void>((resolve) => (this.resolveStopped = resolve));
+    this.reconciler = new Reconciler({
+      env,
+      store,
+      self: this.node,
+      storeFailed: (op, err) => this.h.storeFailed(op, err),
+      storeOk: () => this.h.storeOk(),
+      returned: (n, queues) => {
+        this.m.rescued += n;
+        // while starting, nothing claims yet (run() dispatches): the other nodes are told
+        for (const q of queues) this.state === 'starting' ? this.notifier.publish('insert', { queue: q }) : this.wake(q, true);
+      },
+    });
+    this.plugins = new PluginSet(buildPlugins(env, store, cfg, this.membership, this.node, cluster !== undefined && this.conn !== undefined, {
+      storeFailed: (op, err) => this.h.storeFailed(op, err),
+      storeOk: () => this.h.storeOk(),
       available: (q) => this.wake(q, true),
       rescued: (n) => void (this.m.rescued += n),
       pruned: (n) => void (this.m.pruned += n),
       fired: () => void this.m.cronFired++,
-    };
-    this.plugins.push(stagerPlugin(env, store, cfg.stager.intervalMs, cfg.stager.limit, hooks));
-    const graceMs = cfg.lifeline.graceMs ?? (clustered ? 5000 : 0);
-    this.plugins.push(lifelinePlugin(env, store, this.membership, this.node, { intervalMs: cfg.lifeline.intervalMs, graceMs, rescueAfterMs: cfg.lifeline.rescueAfterMs }, hooks));
-    if (cfg.pruner) this.plugins.push(prunerPlugin(env, store, cfg.pruner.intervalMs, cfg.pruner.maxAgeMs, cfg.pruner.limit, hooks));
-    if (cfg.crons.length > 0) this.plugins.push(cronPlugin(env, store, cfg.crons, (c, slot) => this.cronJob(c, slot), () => this.leader, hooks));
+      cronJob: (c, slot) => this.cronJob(c, slot),
+      isLeader: () => this.leader,
+    }));
   }
 
   /**
    * Validates `config`, checks the store has the job tables, and starts queues, notifier and (when
    * leader) plugins. When `signal` is aborted before the runner would start claiming (its child
    * was stopped or killed while it booted), it resolves with a runner already stopped: nothing
-   * claimed, no timer armed.
+   * claimed, no timer armed; aborted later, the runner is killed ({@link JobRunner.kill}).
+   *
+   * One runner id (`node/incarnation`) runs once per store data in a process: a start under the
+   * id of a runner that runs (or is starting) there rejects with `ORDO_JOBS_RUNNER_ID_IN_USE`
+   * and leaves that one untouched; a start under the id of one that is stopping waits for its
+   * stop — its drain's give-back — before it reconciles or claims anything (at most the
+   * config's `shutdownMs` plus 5 s, then it starts all the same, with a warn).
    */
   static async start(input: JobRunnerInput, signal?: AbortSignal): Promise<JobRunner> {
     const r = new JobRunner(input, validateRunnerConfig(input.config));
-    r.offs.push(runsOn(r.store, r.node));
+    const prev = holderOf(r.store, r.node);
+    if (prev?.live()) {
+      r.retire();
+      throw new JobsRunnerIdInUseError(r.node, r.store.dir);
+    }
+    r.unhold = holdId(r.store, r.node, { live: () => r.state === 'ok' || r.state === 'degraded' || (r.state === 'starting' && !signal?.aborted), stopped: r.stopped });
     try {
-      r.unreconciled = toReconcile(r.store, r.node);
-      await r.reconcile();
+      // a drain of this id under way: its give-back first (else its jobs would be reconciled, charged)
+      if (prev && !(await within(r.env, prev.stopped, r.cfg.shutdownMs + 5000))) {
+        r.env.logger.warn({ report: 'jobs_previous_runner_still_stopping', runner: r.node }, 'the runner stopping under this id has not stopped in time: starting all the same');
+      }
+      r.offs.push(runsOn(r.store, r.node));
+      r.reconciler.atStart();
+      await r.reconciler.run();
       if (signal?.aborted) {
         r.retire();
         return r;
       }
       r.run();
-      if (r.cfg.adminSocket !== undefined) await r.listenAdmin(r.cfg.adminSocket);
+      // aborted from now on (its child stopped before it saw the boot end): killed, never left claiming
+      signal?.addEventListener('abort', () => r.kill(), { once: true });
+      if (r.cfg.adminSocket !== undefined) {
+        const a = await listenAdmin(r.env, r.cfg.adminSocket, r);
+        if ('server' in a) r.adminServer = a.server;
+        else (r.adminError = a.error), r.h.report();
+      }
     } catch (err) {
       r.retire();
       throw err;
@@ -172,100 +189,61 @@ export class JobRunner {
 
   /** Never ran (or failed to start): stopped, nothing of it left armed. */
   private retire(): void {
-    this.state = 'stopped';
     this.env.clock.clearTimeout(this.pollTimer);
     for (const off of this.offs.splice(0)) off();
     void this.notifier.close();
     void this.adminServer?.close();
+    this.ended();
   }
 
-  /** Rows under this runner's id that nothing runs, not yet returned (reconcile.ts); retried by the poll. */
-  private unreconciled: Reconcile | undefined;
-  private reconciling = false;
+  /** Resolves once this runner is stopped (never rejects); its id is free then. */
+  private readonly stopped: Promise<void>;
+  private resolveStopped: () => void = () => undefined;
+  private unhold: (() => void) | undefined;
 
-  /** Returns this runner id's orphaned rows (see reconcile.ts); a store error leaves them for the next poll. */
-  private async reconcile(): Promise<void> {
-    const r = this.unreconciled;
-    if (!r || this.reconciling) return;
-    this.reconciling = true;
-    try {
-      const n = await reconcile(this.store, r, this.env.clock.now());
-      this.reconciled(r, n);
-      this.storeOk();
-    } catch (err) {
-      this.storeFailed('reconcile', err);
-      // committed: applied all the same (a retry would be fenced, but there is nothing left to do)
-      if (isStoreIndeterminate(err) && err.outcome === 'committed') this.reconciled(r, r.jobs.filter((j) => this.get(j.id)?.state !== 'executing').length);
-    } finally {
-      this.reconciling = false;
-    }
+  private ended(): void {
+    this.state = 'stopped';
+    this.unhold?.();
+    this.resolveStopped();
   }
 
-  private reconciled(r: Reconcile, n: number): void {
-    this.unreconciled = undefined;
-    this.m.rescued += n;
-    this.env.logger.warn({ report: 'jobs_reconciled_at_start', runner: this.node, jobs: r.jobs.map((j) => j.id), returned: n, slots: r.releases.reduce((a, x) => a + x.slots.release.length, 0) }, 'jobs executing under this runner id that nothing runs were returned at start');
-    for (const q of new Set(r.jobs.map((j) => j.queue))) this.wake(q, true);
-  }
+  /** This runner id's rows nothing runs: returned at start, and claims of unknown outcome that land later (reconcile.ts). */
+  private readonly reconciler: Reconciler;
 
   private adminServer: HttpServerHandle | undefined;
   private adminError: string | undefined;
 
-  /** The local control channel; a failure to listen makes the runner degraded, never a crash. */
-  private async listenAdmin(path: string): Promise<void> {
-    try {
-      if (new TextEncoder().encode(path).length > 107) throw new JobsConfigError('adminSocket', path, 'a unix socket path is at most 107 bytes: use a shorter data directory');
-      this.adminServer = await serveAdminSocket(this.env, path, this);
-    } catch (err) {
-      this.adminError = `admin socket ${path}: ${(err as Error)?.message ?? String(err)}`;
-      this.env.logger.error({ report: 'jobs_admin_socket_failed', path, err }, 'the job runner cannot serve its admin socket; ordo jobs will not reach this node locally');
-      this.report();
-    }
-  }
-
   private run(): void {
-    const { store, notifier } = this;
     this.offs.push(
-      store.subscribe(JOB_TABLES.jobs, (ev) => {
-        if (ev.op !== 'put') return;
-        const st = ev.value['state'] as JobState;
-        if (st === 'available') this.queues.get(ev.value['queue'] as string)?.dispatch();
-        else if (st === 'executing' && ev.value['attemptedBy'] === this.node) this.queues.get(ev.value['queue'] as string)?.executingSeen(toJob(ev.value));
-        else if (st === 'cancelled' && ev.old?.['state'] === 'executing') this.queues.get(ev.value['queue'] as string)?.abortJob(ev.value['id'] as string, new JobsCancelledError(ev.value['id'] as string));
-        else if ((st === 'scheduled' || st === 'retryable') && this.pluginsRunning) (this.plugins[0] as ReturnType<typeof stagerPlugin>).arm((ev.value['scheduledAt'] as number) - this.env.clock.now());
+      ...subscribeFeeds({
+        env: this.env, store: this.store, notifier: this.notifier, queues: this.queues, node: this.node, self: this.membership.self,
+        executingSeen: (j) => {
+          this.queues.get(j.queue)?.executingSeen(j);
+          this.reconciler.lateClaim(j);
+        },
+        scheduled: (at) => this.plugins.running && this.plugins.stager.arm(at - this.env.clock.now()),
+        report: () => this.h.report(),
       }),
-      store.subscribe(JOB_TABLES.queues, (ev) => {
-        const q = this.queues.get(ev.value['queue'] as string);
-        if (!q || ev.op !== 'put') return;
-        q.paused = ev.value['paused'] as boolean;
-        if (!q.paused) q.dispatch();
-      }),
-      // a global slot given back anywhere in the cluster: this node may claim again
-      store.subscribe(JOB_TABLES.slots, (ev) => {
-        const q = this.queues.get(ev.key as string);
-        if (q?.globalLimit !== undefined && heldSum(ev.op === 'put' ? ev.value : undefined) < heldSum(ev.op === 'put' ? ev.old : ev.value)) q.dispatch();
-      }),
-      notifier.subscribe('insert', (p) => 'queue' in p && this.queues.get(p.queue)?.dispatch()),
-      notifier.subscribe('signal', (p) => this.onSignal(p as JobSignal)),
-      notifier.onHealth(() => this.report()),
     );
+    // a late claim that landed while this runner started (after its reconciliation read the rows)
+    if (claimsNeverStarted(this.store, this.node).size > 0) for (const j of executingByRunner(this.store).get(this.node) ?? []) this.reconciler.lateClaim(j);
     if (this.conn && this.clusterName) this.offs.push(serveAdmin(this.env, this.conn, this.clusterName, this));
     if (this.leadership) {
       this.offs.push(this.leadership.on('leader', () => this.setLeader(true)), this.leadership.on('follower', () => this.setLeader(false)));
       this.leader = this.leadership.isLeader();
     }
     this.state = 'ok';
-    if (this.leader && !this.peerNone) this.startPlugins();
+    if (this.leader && !this.peerNone) this.plugins.start();
     for (const q of this.queues.values()) q.dispatch();
     this.poll();
-    this.report();
+    this.h.report();
   }
 
   private poll(): void {
     this.pollTimer = this.env.clock.setTimeout(() => {
       if (this.state === 'stopping' || this.state === 'stopped') return;
       for (const q of this.queues.values()) q.dispatch();
-      if (this.unreconciled) void this.reconcile();
+      if (this.reconciler.due) void this.reconciler.run();
       else if (this.h.storeError) this.probe();
       this.poll();
     }, this.cfg.pollMs);
@@ -276,44 +254,20 @@ export class JobRunner {
     const q = this.queues.keys().next().value as string;
     this.store
       .transaction((tx) => void tx.put(JOB_TABLES.queues, tx.get(JOB_TABLES.queues, q) ?? { queue: q, paused: this.queues.get(q)!.paused }))
-      .then(() => this.storeOk(), () => undefined);
+      .then(() => this.h.storeOk(), () => undefined);
   }
 
   private setLeader(on: boolean): void {
     if (this.state === 'stopping' || this.state === 'stopped' || this.peerNone) return;
     this.leader = on;
-    if (on) this.startPlugins();
-    else void this.stopPlugins();
-    this.report();
-  }
-
-  private startPlugins(): void {
-    if (this.pluginsRunning) return;
-    this.pluginsRunning = true;
-    for (const p of this.plugins) p.start();
-  }
-
-  private async stopPlugins(): Promise<void> {
-    this.pluginsRunning = false;
-    await Promise.all(this.plugins.map((p) => p.stop()));
+    if (on) this.plugins.start();
+    else void this.plugins.stop();
+    this.h.report();
   }
 
   private wake(queue: string, notify: boolean): void {
     this.queues.get(queue)?.dispatch();
     if (notify) this.notifier.publish('insert', { queue });
-  }
-
-  private onSignal(s: JobSignal): void {
-    if (s.type === 'cancel') {
-      for (const q of this.queues.values()) q.abortJob(s.id, new JobsCancelledError(s.id));
-      return;
-    }
-    if (s.node !== undefined && s.node !== this.node && s.node !== this.membership.self) return;
-    const q = this.queues.get(s.queue);
-    if (q && s.type === 'scale') {
-      q.limit = s.limit;
-      q.dispatch();
-    }
   }
 
   private cronJob(c: ParsedCron, slot: number): Job {
@@ -347,45 +301,10 @@ export class JobRunner {
       const res = await this.inserter.add({ job, unique, now });
       return res as EnqueueResult<Args>;
     } catch (err) {
-      this.storeFailed('enqueue', err);
-      if (isStoreIndeterminate(err)) throw new JobsCommitIndeterminateError('enqueue', [this.storedId(job, err.outcome)], err.outcome, { cause: err, queue: job.queue });
+      this.h.storeFailed('enqueue', err);
+      if (isStoreIndeterminate(err)) throw new JobsCommitIndeterminateError('enqueue', [storedId(this.store, job, err.outcome)], err.outcome, { cause: err, queue: job.queue });
       throw new JobsStoreError('enqueue', { cause: err });
     }
-  }
-
-  /** The id an enqueue of unknown outcome stored (or may have): `job`'s own, or its unique duplicate's when the committed batch shows one. */
-  private storedId(job: Job, outcome: 'committed' | 'unknown'): string {
-    if (outcome !== 'committed' || job.uniqueKey === null || this.store.get(JOB_TABLES.jobs, job.id)) return job.id;
-    return (this.store.get(JOB_TABLES.unique, job.uniqueKey)?.['jobId'] as string | undefined) ?? job.id;
-  }
-
-  /**
-   * One insert transaction for a turn's enqueues. Where this node's queue has free slots and
-   * nothing waiting, the best of the batch's jobs due now (lane order: priority, time) are
-   * stored already claimed by this runner — one commit instead of an insert and a claim.
-   */
-  private insert(items: ReadonlyArray<{ job: Job; unique: WorkerDef['unique']; now: number }>): Promise<EnqueueResult[]> {
-    const byQueue = new Map<string, number[]>();
-    items.forEach((it, i) => {
-      if (it.job.state !== 'available' || this.state !== 'ok') return;
-      const list = byQueue.get(it.job.queue);
-      if (list) list.push(i);
-      else byQueue.set(it.job.queue, [i]);
-    });
-    const direct = new Map<number, Queue>();
-    for (const [name, idx] of byQueue) {
-      const q = this.queues.get(name)!;
-      const n = q.offer(idx.length);
-      const order = [...idx].sort((a, b) => items[a]!.job.priority - items[b]!.job.priority || items[a]!.job.scheduledAt - items[b]!.job.scheduledAt || a - b);
-      for (const i of order.slice(0, n)) direct.set(i, q);
-    }
-    const p = insertMany(this.store, direct.size === 0 ? items : items.map((it, i) => (direct.has(i) ? { ...it, claimBy: this.node } : it)));
-    for (const [i, q] of direct) {
-      const it = items[i]!;
-      // an insert of unknown outcome may have stored the job claimed by this runner: settled first
-      q.accept(p.then((rs) => (rs[i]!.conflict ? undefined : rs[i]!.job), (err) => (isIndeterminate(err) ? q.settleInserted(err, it.job, it.now) : undefined)));
-    }
-    return p;
   }
 
   /** Cancels a job; a running one is aborted on whichever node runs it. */
@@ -416,20 +335,8 @@ export class JobRunner {
     await this.settled('resume', [], queue, () => setPaused(this.store, queue, false));
   }
 
-  /**
-   * Runs an admin write; one the store reports as `ORDO_STORE_COMMIT_INDETERMINATE` rejects
-   * with `ORDO_JOBS_COMMIT_INDETERMINATE` naming what it wrote (`committed`: `onCommitted` runs
-   * first — the change is applied), so a caller never repeats it as if nothing happened.
-   */
-  private async settled<T>(operation: string, ids: readonly string[], queue: string | undefined, write: () => Promise<T>, onCommitted?: () => void): Promise<T> {
-    try {
-      return await write();
-    } catch (err) {
-      if (!isStoreIndeterminate(err)) throw err;
-      this.storeFailed(operation, err);
-      if (err.outcome === 'committed') onCommitted?.();
-      throw new JobsCommitIndeterminateError(operation, ids, err.outcome, { cause: err, ...(queue !== undefined ? { queue } : {}) });
-    }
+  private settled<T>(operation: string, ids: readonly string[], queue: string | undefined, write: () => Promise<T>, onCommitted?: () => void): Promise<T> {
+    return settledWrite(operation, ids, queue, write, (op, err) => this.h.storeFailed(op, err), onCommitted);
   }
 
   /** Sets a queue's concurrency limit on this node (`all`: on every node, through the notifier). */
@@ -458,22 +365,6 @@ export class JobRunner {
     return listJobs(this.store, o);
   }
 
-  private storeFailed(operation: string, err: unknown): void {
-    this.h.storeFailed(operation, err);
-  }
-
-  private storeOk(): void {
-    this.h.storeOk();
-  }
-
-  private uncertain(operation: string, err: unknown): ReturnType<RunnerHealth['uncertain']> {
-    return this.h.uncertain(operation, err, () => void this.m.storeErrors++);
-  }
-
-  private report(): void {
-    this.h.report();
-  }
-
   /** Current health. */
   health(): JobsHealth {
     return this.h.health();
@@ -482,15 +373,6 @@ export class JobRunner {
   /** Calls `l` when the status or the reasons change. */
   onHealth(l: (h: JobsHealth) => void): () => void {
     return this.h.onHealth(l);
-  }
-
-  /** Health record parts besides the status and reasons. */
-  private healthParts(): Pick<JobsHealth, 'node' | 'leader' | 'queues'> {
-    const queues: Record<string, { limit: number; running: number; paused: boolean; globalLimit?: number; globalRunning?: number }> = {};
-    for (const [n, q] of this.queues) {
-      queues[n] = { limit: q.limit, running: q.running.size, paused: q.paused, ...(q.globalLimit !== undefined ? { globalLimit: q.globalLimit, globalRunning: slotsTaken(this.store, n) } : {}) };
-    }
-    return { node: this.node, leader: this.leader, queues };
   }
 
   /** Counts and latencies (see {@link jobsPrometheus} for the text format). */
@@ -521,37 +403,48 @@ export class JobRunner {
    * Its child was killed (a brutal kill, a shutdown timeout, a kill of the tree above) rather than
    * stopped: it stops claiming now, and its performs are aborted at once — a stop whose drain has
    * no deadline (those that end within the abort's grace go back to `available`, one that ignores
-   * it stays `executing` under this runner id, as after a drain). A no-op once stopping.
+   * it stays `executing` under this runner id, as after a drain). During a stop it cuts the
+   * drain short the same way: the deadline is now.
    */
   kill(): void {
+    this.killed.abort();
     this.stopWithin(0).catch((err: unknown) => this.env.logger.error({ report: 'jobs_stop_failed', runner: this.node, err }, 'job runner stop after a kill failed'));
   }
+
+  /** Aborted by {@link JobRunner.kill}: a drain under way ends its wait now. */
+  private readonly killed = new AbortController();
 
   private async stopWithin(shutdownMs: number): Promise<number> {
     if (this.state === 'stopping' || this.state === 'stopped') return 0;
     this.state = 'stopping';
-    this.report();
+    this.h.report();
     this.env.clock.clearTimeout(this.pollTimer);
-    await this.stopPlugins();
-    for (const off of this.offs.splice(0)) off();
-    await this.adminServer?.close();
-    const returned = (await Promise.all([...this.queues.values()].map((q) => q.drain(shutdownMs)))).reduce((a, b) => a + b, 0);
-    await this.notifier.close();
-    this.state = 'stopped';
-    this.report();
-    return returned;
+    // performs that end from here on are remembered until their give-back is proven (leftovers.ts)
+    const drained = drainStarted(this.store, this.node);
+    try {
+      await this.plugins.stop();
+      for (const off of this.offs.splice(0)) off();
+      await this.adminServer?.close();
+      const returned = (await Promise.all([...this.queues.values()].map((q) => q.drain(shutdownMs, this.killed.signal)))).reduce((a, b) => a + b, 0);
+      await this.notifier.close();
+      return returned;
+    } finally {
+      drained((token) => stillOut(this.store, this.node, token));
+      this.ended();
+      this.h.report();
+    }
   }
 
   /** Simulation only: the process died (`kill -9`): timers cleared, nothing written. @internal */
   halt(): void {
     this.state = 'stopped';
     this.env.clock.clearTimeout(this.pollTimer);
-    this.pluginsRunning = false;
-    for (const p of this.plugins) void p.stop();
+    void this.plugins.stop();
     for (const off of this.offs.splice(0)) off();
     for (const q of this.queues.values()) q.halt();
     leftoversGone(this.store, this.node);
     void this.notifier.close();
     void this.adminServer?.close();
+    this.ended();
   }
 }

@@ -8,6 +8,9 @@
 import type { Env } from '../env/env.ts';
 import type { NotifierHealth } from './notifier.ts';
 import { isStoreIndeterminate, type Settled } from './uncertain.ts';
+import type { Store } from '../store/index.ts';
+import type { Queue } from './queue.ts';
+import { slotsTaken } from './slots.ts';
 
 /** The runner's health: `degraded` while the store fails or the notifier is isolated — never a crash. */
 export interface JobsHealth {
@@ -124,4 +127,13 @@ export class RunnerHealth {
     this.listeners.add(l);
     return () => this.listeners.delete(l);
   }
+}
+
+/** The `queues` part of a runner's health: each queue's limit, running count, pause, and global slots taken. */
+export function queuesHealth(store: Store, queues: ReadonlyMap<string, Queue>): JobsHealth['queues'] {
+  const out: Record<string, { limit: number; running: number; paused: boolean; globalLimit?: number; globalRunning?: number }> = {};
+  for (const [n, q] of queues) {
+    out[n] = { limit: q.limit, running: q.running.size, paused: q.paused, ...(q.globalLimit !== undefined ? { globalLimit: q.globalLimit, globalRunning: slotsTaken(store, n) } : {}) };
+  }
+  return out;
 }

@@ -90,18 +90,25 @@ export function jobTables(o: JobTablesOptions = {}): Record<string, TableDef> {
  * A job's position in the `lane` index — one index ordering every read the runner makes:
  * available jobs by queue, priority, time; scheduled/retryable ones by due time (the stager);
  * executing ones by runner (the lifeline); final ones by finish time (the pruner).
+ *
+ * The job's id is not in it: an index entry is the lane followed by the row's key (the id's
+ * encoding, which sorts as the id), so jobs with the same lane already sort by id. Leaving it
+ * out makes every row and every index entry shorter (a job row is written three times, and
+ * each write encodes its lane four times: the old and new entry, on disk and in RAM). Rows
+ * written with the older lane (the id last) sort among these by the same prefix: every range
+ * the runner reads is a prefix of the lane, so a store holding both is read the same.
  */
-export function laneOf(j: Pick<Job, 'state' | 'queue' | 'priority' | 'scheduledAt' | 'attemptedBy' | 'finishedAt' | 'id'>): unknown[] {
+export function laneOf(j: Pick<Job, 'state' | 'queue' | 'priority' | 'scheduledAt' | 'attemptedBy' | 'finishedAt'>): unknown[] {
   switch (j.state) {
     case 'available':
-      return ['available', j.queue, j.priority, j.scheduledAt, j.id];
+      return ['available', j.queue, j.priority, j.scheduledAt];
     case 'scheduled':
     case 'retryable':
-      return [j.state, j.scheduledAt, j.id];
+      return [j.state, j.scheduledAt];
     case 'executing':
-      return ['executing', j.attemptedBy ?? '', j.id];
+      return ['executing', j.attemptedBy ?? ''];
     default:
-      return [j.state, j.finishedAt ?? 0, j.id];
+      return [j.state, j.finishedAt ?? 0];
   }
 }
 

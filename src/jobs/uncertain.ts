@@ -98,3 +98,12 @@ export async function until(env: Env, pred: () => boolean, waitMs = APPLY_WAIT_M
   }
   return true;
 }
+
+/** Resolves `true` once `p` settles, `false` after `ms` (virtual clock), whichever is first. Never rejects. */
+export async function within(env: Env, p: Promise<unknown>, ms: number): Promise<boolean> {
+  let t: TimerHandle | undefined;
+  const late = new Promise<boolean>((resolve) => (t = env.clock.setTimeout(() => resolve(false), ms)));
+  const ok = await Promise.race([p.then(() => true, () => true), late]);
+  env.clock.clearTimeout(t);
+  return ok;
+}

@@ -8,6 +8,7 @@ import { buildWriteBatch } from './writeBatch.ts';
 import { mustEncode } from './query.ts';
 import { outsideTx } from './txContext.ts';
 import { applyUndoable } from './undoableApply.ts';
+import { DeadlineWatch } from './commitDeadline.ts';
 import { StoreClosedError, StoreCommitIndeterminateError, StoreCommitTimeoutError, StoreError, StoreFailedError, StoreIoError, StoreReplicationGapError, StoreValidationError } from './errors.ts';
 
 const PROBE_KEY = Buffer.from('write_probe', 'utf8');
@@ -70,6 +71,9 @@ export class GroupCommit {
   private replLocalWaiters: Array<() => void> = [];
   private idleWaiters: Array<() => void> = [];
   private versionCounter = 0;
+  /** The commit deadline's timer (created by the first synced write). */
+  private deadlines: DeadlineWatch | undefined;
+  private idleCheck = false;
 
   constructor(host: GroupCommitHost) {
     this.h = host;
@@ -123,6 +127,8 @@ export class GroupCommit {
     } catch (err) {
       if (err instanceof StoreCommitTimeoutError) this.unanswered = true;
       return false;
+    } finally {
+      this.deadlinesIdle();
     }
   }
 
@@ -191,14 +197,17 @@ export class GroupCommit {
 
   /** The first key or table `tx` read that a commit since (or one still pending) changed. */
   conflictOf(tx: Tx): Conflict | undefined {
+    const { reads, scans } = tx;
+    // a blind write read nothing: nothing can conflict (and no index of pending keys is built)
+    if (reads === undefined && scans === undefined) return undefined;
     const pend = this.queue.length > 0 || this.inflight.length > 0 || this.replLocal.length > 0 ? this.pending() : undefined;
-    for (const [mem, keys] of tx.reads) {
+    if (reads) for (const [mem, keys] of reads) {
       const p = pend?.get(mem);
       for (const [k, v] of keys) {
         if ((mem.keyVersions.get(k) ?? 0) !== v || p?.has(k)) return { table: mem.def.name, key: k };
       }
     }
-    for (const [mem, v] of tx.scans) {
+    if (scans) for (const [mem, v] of scans) {
       if (mem.version !== v || (pend?.get(mem)?.size ?? 0) > 0) return { table: mem.def.name };
     }
     return undefined;
@@ -249,9 +258,22 @@ export class GroupCommit {
       this.flushing = this.flushOnce().finally(() => {
         this.flushing = undefined;
         if (this.queue.length > 0) this.schedule();
-        else this.wakeIdle();
+        else {
+          this.wakeIdle();
+          this.deadlinesIdle();
+        }
       });
     }));
+  }
+
+  /** At the end of this turn, if nothing is queued or being written, the commit deadline's timer goes (an idle store holds none). */
+  private deadlinesIdle(): void {
+    if (this.deadlines === undefined || this.idleCheck) return;
+    this.idleCheck = true;
+    this.h.s.db.defer(() => {
+      this.idleCheck = false;
+      if (!this.flushing && this.queue.length === 0 && !this.scheduled) this.deadlines?.idle();
+    });
   }
 
   private wakeIdle(): void {
@@ -469,14 +491,15 @@ export class GroupCommit {
    */
   private withinDeadline(write: Promise<void>, commits: number, seq: number): Promise<void> {
     const s = this.h.s;
-    const clock = s.db.latencyClock ?? s.env.clock;
     const ms = s.commitDeadlineMs;
+    this.deadlines ??= new DeadlineWatch(s.db.latencyClock ?? s.env.clock);
+    const deadlines = this.deadlines;
     return new Promise<void>((resolve, reject) => {
       let timedOut = false;
-      const timer = clock.setTimeout(() => {
+      const answered = deadlines.watch(ms, () => {
         timedOut = true;
         reject(new StoreCommitTimeoutError(s.dir, ms, seq, commits));
-      }, ms);
+      });
       const late = (err: unknown): void => {
         const written = err === undefined;
         s.env.logger.error({ report: 'store_commit_late', dir: s.dir, seq, commits, deadlineMs: ms, written, ...(written ? {} : { err }) }, 'a synced write answered after its commit deadline: ignored (its commits were rejected as indeterminate; a reopen settles it)');
@@ -484,12 +507,12 @@ export class GroupCommit {
       write.then(
         () => {
           if (timedOut) return late(undefined);
-          clock.clearTimeout(timer);
+          answered();
           resolve();
         },
         (err: unknown) => {
           if (timedOut) return late(err ?? new Error('rejected'));
-          clock.clearTimeout(timer);
+          answered();
           reject(err);
         },
       );

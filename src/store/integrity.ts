@@ -30,8 +30,13 @@ export const SEALED_COLUMNS = COLUMNS.filter((c) => c !== 'meta');
 /** The ops that record `seq` as the commit sequence, sealed in every column family. */
 export function sealOps(seq: number): KvOp[] {
   const value = encodeValue(seq);
-  return [{ type: 'put', column: 'meta', key: metaKey(META.seq), value }, ...SEALED_COLUMNS.map((column): KvOp => ({ type: 'put', column, key: SEAL_KEY, value }))];
+  const ops: KvOp[] = [{ type: 'put', column: 'meta', key: SEQ_KEY, value }];
+  for (const column of SEALED_COLUMNS) ops.push({ type: 'put', column, key: SEAL_KEY, value });
+  return ops;
 }
+
+/** `meta`'s key of the commit sequence (written by every batch that advances it; never mutated, like {@link SEAL_KEY}). */
+const SEQ_KEY = metaKey(META.seq);
 
 /** Reads a small value, mapping a damaged block to `ORDO_STORE_CORRUPT` naming the file. */
 export async function readChecked(db: KvDb, column: string, key: Uint8Array, what: string): Promise<unknown> {

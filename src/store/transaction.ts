@@ -31,11 +31,12 @@ export class Tx {
   readonly ops: CommitOp[] = [];
   /** The encoded key of each of {@link Tx.ops} (the group commit needs them). @internal */
   readonly encKeys: string[] = [];
-  /** Keys read, with the key version seen. @internal */
-  readonly reads = new Map<MemTable, Map<string, number>>();
-  /** Tables scanned, with the table version seen. @internal */
-  readonly scans = new Map<MemTable, number>();
-  private readonly overlays = new Map<MemTable, Map<string, Map<string, Row>>>();
+  /** Keys read, with the key version seen (created by the first read: a blind write has none). @internal */
+  reads: Map<MemTable, Map<string, number>> | undefined = undefined;
+  /** Tables scanned, with the table version seen (created by the first scan). @internal */
+  scans: Map<MemTable, number> | undefined = undefined;
+  /** This transaction's writes over the committed state, per table and encoded key (created by the first write). */
+  private overlays: Map<MemTable, Map<string, Map<string, Row>>> | undefined = undefined;
   /** Versions of deferred replicated migrations this transaction carries out (`Store.runDeferredMigrations`). @internal */
   migrations: readonly number[] | undefined = undefined;
 
@@ -53,21 +54,23 @@ export class Tx {
   }
 
   private noteRead(mem: MemTable, encKey: string): void {
-    let m = this.reads.get(mem);
-    if (!m) this.reads.set(mem, (m = new Map()));
+    const reads = (this.reads ??= new Map());
+    let m = reads.get(mem);
+    if (!m) reads.set(mem, (m = new Map()));
     if (!m.has(encKey)) m.set(encKey, mem.keyVersions.get(encKey) ?? 0);
   }
 
   private noteScan(mem: MemTable): void {
-    if (!this.scans.has(mem)) this.scans.set(mem, mem.version);
+    const scans = (this.scans ??= new Map());
+    if (!scans.has(mem)) scans.set(mem, mem.version);
   }
 
   private overlay(mem: MemTable): Map<string, Map<string, Row>> | undefined {
-    return this.overlays.get(mem);
+    return this.overlays?.get(mem);
   }
 
   private objectsOf(mem: MemTable, encKey: string): Map<string, Row> {
-    const o = this.overlays.get(mem)?.get(encKey);
+    const o = this.overlays?.get(mem)?.get(encKey);
     if (o) return o;
     this.noteRead(mem, encKey);
     const m = new Map<string, Row>();
@@ -76,8 +79,9 @@ export class Tx {
   }
 
   private setObjects(mem: MemTable, encKey: string, objs: Map<string, Row>): void {
-    let o = this.overlays.get(mem);
-    if (!o) this.overlays.set(mem, (o = new Map()));
+    const overlays = (this.overlays ??= new Map());
+    let o = overlays.get(mem);
+    if (!o) overlays.set(mem, (o = new Map()));
     o.set(encKey, objs);
   }
 
@@ -87,7 +91,7 @@ export class Tx {
     const encKey = mustEncode(mem, key);
     if (mem.def.type === 'bag') return this.objectsOf(mem, encKey).values().next().value;
     // a set table: its one row under the encoded key, as objectsOf would find it (no Map, no array)
-    const o = this.overlays.get(mem)?.get(encKey);
+    const o = this.overlays?.get(mem)?.get(encKey);
     if (o) return o.values().next().value;
     this.noteRead(mem, encKey);
     const bad = mem.corrupt.get(encKey);
@@ -167,13 +171,12 @@ export class Tx {
   savepoint(): () => void {
     const ops = this.ops.length;
     const migrations = this.migrations;
-    const overlays = new Map([...this.overlays].map(([mem, o]) => [mem, new Map(o)]));
+    const overlays = new Map([...(this.overlays ?? [])].map(([mem, o]) => [mem, new Map(o)]));
     return () => {
       this.ops.length = ops;
       this.encKeys.length = ops;
       this.migrations = migrations;
-      this.overlays.clear();
-      for (const [mem, o] of overlays) this.overlays.set(mem, o);
+      this.overlays = overlays;
     };
   }
 

@@ -158,72 +158,74 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
   let sync = false;
   let seq = ctx.commitSeq;
   const logged: string[] = [];
+  // one closure for the whole batch (not one per commit): `cs` is the current commit's changes
+  let cs: Change[] = [];
+  const record = (mem: MemTable, rowKey: string, row: Row | null, op: CommitOp): void => {
+    const t = touchedOf(mem);
+    let prior: Row | null | undefined;
+    let old: Row | undefined;
+    // an append (after the table's last key and every key this batch touched) is in neither:
+    // no lookup in the (large) row map, and it joins the batch's run instead of the map
+    const append = row !== null && (t.max === undefined || rowKey > t.max) && mem.order.isAfterLast(rowKey) && mem.def.type !== 'bag';
+    if (!append) {
+      prior = priorOf(t, rowKey);
+      old = prior !== undefined ? (prior ?? undefined) : mem.order.isAfterLast(rowKey) ? undefined : mem.rows.get(rowKey);
+      if (!row && !old && (mem.corrupt.size === 0 || !mem.corrupt.has(rowKey))) return;
+    }
+    // a corrupt row still on disk (first touch in this batch): its stored bytes leave the digest
+    const corruptHash = !old && mem.corruptHash.size > 0 && prior === undefined ? mem.corruptHash.get(rowKey) : undefined;
+    if (append) {
+      t.run.push(rowKey);
+      t.runRows.push(row);
+    } else {
+      t.o.set(rowKey, row);
+    }
+    if (t.max === undefined || rowKey > t.max) t.max = rowKey;
+    cs.push({ mem, rowKey, row, old, op });
+    if (mem.def.storage !== 'disc') return;
+    if (mem.def.durability === 'sync') sync = true;
+    const id = mem.def.id;
+    if (mem.corruptIndex.size > 0) for (const [a, e] of mem.corruptIndex.get(rowKey) ?? []) kvOps.push({ type: 'del', column: 'idx', key: indexDiskKey(id, a, e) });
+    if (old) for (const a of mem.def.indexes) {
+      const e = mem.indexEntry(a, old, rowKey);
+      if (e !== undefined) kvOps.push({ type: 'del', column: 'idx', key: indexDiskKey(id, a, e) });
+    }
+    // the table digest follows the rows (integrity.ts): out with the old, in with the new
+    const diskKey = diskKeys.row(id, rowKey);
+    let dg = digests.get(mem);
+    if (!dg) digests.set(mem, (dg = { ...mem.digest }));
+    if (old) {
+      dg.count--;
+      // a row this process wrote leaves by the CRC its write computed; others are encoded
+      const c = takeCrc(old);
+      if (c !== undefined) dg.sum = (dg.sum - rowHashOf(crc32(diskKey), c)) >>> 0;
+      else {
+        oldRows.push(old);
+        oldKeys.push(diskKey);
+        oldDigests.push(dg);
+      }
+    } else if (corruptHash !== undefined) {
+      dg.count--;
+      dg.sum = (dg.sum - corruptHash) >>> 0;
+    }
+    if (row) {
+      dg.count++;
+      const put = { type: 'put' as const, column: 'rows', key: diskKey, value: NO_VALUE };
+      kvOps.push(put);
+      puts.push(put);
+      putRows.push(row);
+      putDigests.push(dg);
+      for (const a of mem.def.indexes) {
+        const e = mem.indexEntry(a, row, rowKey);
+        if (e !== undefined) kvOps.push({ type: 'put', column: 'idx', key: indexDiskKey(id, a, e), value: INDEX_MARK });
+      }
+    } else {
+      kvOps.push({ type: 'del', column: 'rows', key: diskKey });
+    }
+  };
   for (const p of batch) {
-    const cs: Change[] = [];
-    const record = (mem: MemTable, rowKey: string, row: Row | null, op: CommitOp): void => {
-      const t = touchedOf(mem);
-      let prior: Row | null | undefined;
-      let old: Row | undefined;
-      // an append (after the table's last key and every key this batch touched) is in neither:
-      // no lookup in the (large) row map, and it joins the batch's run instead of the map
-      const append = row !== null && (t.max === undefined || rowKey > t.max) && mem.order.isAfterLast(rowKey) && mem.def.type !== 'bag';
-      if (!append) {
-        prior = priorOf(t, rowKey);
-        old = prior !== undefined ? (prior ?? undefined) : mem.order.isAfterLast(rowKey) ? undefined : mem.rows.get(rowKey);
-        if (!row && !old && (mem.corrupt.size === 0 || !mem.corrupt.has(rowKey))) return;
-      }
-      // a corrupt row still on disk (first touch in this batch): its stored bytes leave the digest
-      const corruptHash = !old && mem.corruptHash.size > 0 && prior === undefined ? mem.corruptHash.get(rowKey) : undefined;
-      if (append) {
-        t.run.push(rowKey);
-        t.runRows.push(row);
-      } else {
-        t.o.set(rowKey, row);
-      }
-      if (t.max === undefined || rowKey > t.max) t.max = rowKey;
-      cs.push({ mem, rowKey, row, old, op });
-      if (mem.def.storage !== 'disc') return;
-      if (mem.def.durability === 'sync') sync = true;
-      const id = mem.def.id;
-      if (mem.corruptIndex.size > 0) for (const [a, e] of mem.corruptIndex.get(rowKey) ?? []) kvOps.push({ type: 'del', column: 'idx', key: indexDiskKey(id, a, e) });
-      if (old) for (const a of mem.def.indexes) {
-        const e = mem.indexEntry(a, old, rowKey);
-        if (e !== undefined) kvOps.push({ type: 'del', column: 'idx', key: indexDiskKey(id, a, e) });
-      }
-      // the table digest follows the rows (integrity.ts): out with the old, in with the new
-      const diskKey = diskKeys.row(id, rowKey);
-      let dg = digests.get(mem);
-      if (!dg) digests.set(mem, (dg = { ...mem.digest }));
-      if (old) {
-        dg.count--;
-        // a row this process wrote leaves by the CRC its write computed; others are encoded
-        const c = takeCrc(old);
-        if (c !== undefined) dg.sum = (dg.sum - rowHashOf(crc32(diskKey), c)) >>> 0;
-        else {
-          oldRows.push(old);
-          oldKeys.push(diskKey);
-          oldDigests.push(dg);
-        }
-      } else if (corruptHash !== undefined) {
-        dg.count--;
-        dg.sum = (dg.sum - corruptHash) >>> 0;
-      }
-      if (row) {
-        dg.count++;
-        const put = { type: 'put' as const, column: 'rows', key: diskKey, value: NO_VALUE };
-        kvOps.push(put);
-        puts.push(put);
-        putRows.push(row);
-        putDigests.push(dg);
-        for (const a of mem.def.indexes) {
-          const e = mem.indexEntry(a, row, rowKey);
-          if (e !== undefined) kvOps.push({ type: 'put', column: 'idx', key: indexDiskKey(id, a, e), value: INDEX_MARK });
-        }
-      } else {
-        kvOps.push({ type: 'del', column: 'rows', key: diskKey });
-      }
-    };
-    for (const t of p.replaceTables ?? []) {
+    cs = [];
+    if (p.replaceTables !== undefined) for (const t of p.replaceTables) {
       const mem = ctx.table(t);
       for (const rk of mem.order.scan()) record(mem, rk, null, { table: t, op: 'delete', key: null });
     }

@@ -1,11 +1,12 @@
 /**
- * A runner started again in this process under the id of one still running. In cluster mode the
- * runner id is discovery's incarnation, which outlives a restart of the jobs child: a child that
- * was *killed* (a brutal kill, the supervisor's shutdown timeout, a kill of the tree above) rather
- * than drained leaves its runner's performs running, and its restarted child takes the same id.
- * What an Oban user expects: a job whose perform still runs is never run a second time
- * concurrently, nor its global slot given away (start-up reconciliation skips every perform of
- * this process, not only those a drain left), and the killed child's runner stops claiming.
+ * A runner started again in this process under the id of one killed. In cluster mode the runner
+ * id is discovery's incarnation, which outlives a restart of the jobs child: a child that was
+ * *killed* (a brutal kill, the supervisor's shutdown timeout, a kill of the tree above) rather
+ * than drained kills its runner, whose performs are aborted — one that ignores its abort runs on,
+ * and its restarted child takes the same id. What an Oban user expects: a job whose perform still
+ * runs is never run a second time concurrently, nor its global slot given away (start-up
+ * reconciliation skips every perform of this process, not only those a drain left), and the
+ * killed child's runner stops claiming.
  *
  * On the virtual clock, over a memory disk.
  */
@@ -15,7 +16,7 @@ import { JobRunner, defineWorker, jobRunnerMachine, jobTables, type JobRunnerCon
 import { openStore } from '../../src/store/index.ts';
 import { createMemoryKv } from '../../src/chaos/index.ts';
 import type { TestEnv } from '../../src/env/env.ts';
-import { effectTables, fakeCluster, fakeLeadership, run, testEnv } from './helpers.ts';
+import { effectTables, fakeCluster, fakeLeadership, run, settle, testEnv } from './helpers.ts';
 
 function world(seed: number) {
   const env = testEnv(seed);
@@ -40,24 +41,26 @@ async function booted(env: TestEnv, actor: { getSnapshot(): { value: unknown } }
 }
 
 describe('a runner started again under the id of one still running', () => {
-  it('does not reconcile (run again, or free the slot of) a job whose perform still runs', async () => {
+  it('does not reconcile (run again, or free the slot of) a job whose perform still runs after its runner was killed', async () => {
     const { env, gauge, w, config, cluster } = world(21);
     const store = await openStore({ env, dir: '/same-id', kv: createMemoryKv(), tables: { ...jobTables(), ...effectTables } });
     const first = await JobRunner.start({ env, store, config, cluster, leadership: fakeLeadership('a', true) });
     const id = (await first.enqueue(w, { n: 1 })).job.id;
     await run(env, 100, 10);
     expect(first.get(id)?.state).toBe('executing');
-    // as if its child were killed: the first runner is neither stopped nor halted
-    const second = await JobRunner.start({ env, store, config, cluster, leadership: fakeLeadership('a', true) });
+    // its child killed: the perform ignores its abort and runs on (10 s)
+    first.kill();
+    const second = await settle(env, JobRunner.start({ env, store, config, cluster, leadership: fakeLeadership('a', true) }), 10);
     expect(second.node).toBe(first.node);
     await run(env, 2000, 10);
     expect(gauge.performs).toBe(1);
     expect(gauge.max).toBe(1);
     expect(second.get(id)).toMatchObject({ state: 'executing', attempt: 1 });
-    await run(env, 9000, 50);
-    expect(second.get(id)?.state).toBe('completed');
-    expect(gauge.performs).toBe(1);
-    first.halt();
+    // its perform ended: the killed attempt's job went back (attempt given back) and ran again, never two at once
+    await run(env, 20_000, 50);
+    expect(second.get(id)).toMatchObject({ state: 'completed', attempt: 1 });
+    expect(gauge.performs).toBe(2);
+    expect(gauge.max).toBe(1);
     second.halt();
   });
 

@@ -39,23 +39,28 @@ db.open().then(() => {
   const batch = db.batch();
   parentPort.postMessage({ ready: true });
   parentPort.on('message', (m) => {
-    const buf = Buffer.from(m.buf);
+    // keys and values are plain views of the transferred buffer (the binding takes any
+    // Uint8Array; a Buffer's subarray costs a species construction per view)
+    const ab = m.buf;
+    const buf = new Uint8Array(ab);
+    const view = new DataView(ab);
     try {
       let p = 0;
       for (let i = 0; i < m.n; i++) {
         const type = buf[p];
         const col = cols[buf[p + 1]];
-        const kl = buf.readUInt32LE(p + 2);
-        const vl = buf.readUInt32LE(p + 6);
+        const kl = view.getUint32(p + 2, true);
+        const vl = view.getUint32(p + 6, true);
         p += ${OP_HEADER};
-        const key = buf.subarray(p, p + kl);
+        const key = new Uint8Array(ab, p, kl);
         p += kl;
-        if (type === 0) batch._put(key, buf.subarray(p, p + vl), col);
+        if (type === 0) batch._put(key, new Uint8Array(ab, p, vl), col);
         else batch._del(key, col);
         p += vl;
       }
       batch._writeSync({ sync: true });
-      parentPort.postMessage({ id: m.id });
+      // success is the bare id (a number is the cheapest message to clone and read back)
+      parentPort.postMessage(m.id);
     } catch (err) {
       parentPort.postMessage({ id: m.id, error: String(err && err.message || err), errno: err && err.code, cause: String(err && err.cause && err.cause.message || '') });
     } finally {
@@ -88,12 +93,13 @@ export async function startSyncWriter(handle: bigint, columns: readonly string[]
     worker.once('message', (m: { ready: boolean; error?: string }) => (m.ready ? resolve() : reject(new Error(m.error))));
     worker.once('error', reject);
   });
-  worker.on('message', (m: Reply) => {
-    const w = waiting.get(m.id);
+  worker.on('message', (m: number | Reply) => {
+    const id = typeof m === 'number' ? m : m.id;
+    const w = waiting.get(id);
     if (!w) return;
-    waiting.delete(m.id);
+    waiting.delete(id);
     if (waiting.size === 0) worker.unref();
-    if (m.error !== undefined) w.reject(Object.assign(new Error(m.error), { cause: m.cause ? new Error(m.cause) : undefined, code: m.errno }));
+    if (typeof m !== 'number' && m.error !== undefined) w.reject(Object.assign(new Error(m.error), { cause: m.cause ? new Error(m.cause) : undefined, code: m.errno }));
     else w.resolve();
   });
   const fail = (err: Error): void => {

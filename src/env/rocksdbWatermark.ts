@@ -8,8 +8,8 @@ import { advanceMarkerSync, kindOfErrno, markerSlotWrite } from './rocksdbMarker
  * The durable commit watermark, written **off the commit's critical path** (issue 13).
  *
  * A synced batch is acknowledged once its WAL write is durable; its mark is then handed to
- * {@link WatermarkWriter.advance}, which writes the marker slot and fdatasyncs it on libuv's
- * thread pool — in parallel with the next batch's WAL fdatasync on the sync writer's thread,
+ * {@link WatermarkWriter.advance}, which writes the marker slot (a pwrite into the page cache on
+ * this thread) and fdatasyncs it on libuv's thread pool — in parallel with the next batch's WAL fdatasync on the sync writer's thread,
  * instead of a second fdatasync in series before every acknowledgement.
  *
  * Invariants:

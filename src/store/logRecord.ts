@@ -35,6 +35,11 @@ function opJson(o: CommitOp, prefix: string): string {
  * @internal
  */
 export function logEntryJson(seq: number, ops: readonly CommitOp[], keep: (table: string) => boolean): string {
+  // one op (a one-row transaction, the common commit): no list of parts to join
+  if (ops.length === 1) {
+    const o = ops[0]!;
+    return `{"seq":${JSON.stringify(seq)},"ops":[${keep(o.table) ? opJson(o, prefixOf(o.table, o.op)) : ''}]}`;
+  }
   const parts: string[] = [];
   // consecutive ops mostly share a table and an op (a batch of puts): both looked up once per run
   let lastTable: string | undefined;

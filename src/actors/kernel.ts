@@ -379,21 +379,25 @@ export class Kernel {
       }
       proc.pendingCalls.clear();
     }
-    if (proc.linkCount > 0) {
-      const linked = [...proc.links];
-      proc.links.clear();
+    // The collections themselves are taken from the process (not copied, then cleared): it is
+    // gone from `processes`, so nothing can link or monitor it through the kernel meanwhile.
+    const linked = proc.linkCount > 0 ? proc._takeLinks() : undefined;
+    if (linked !== undefined) {
       for (const other of linked) {
         other.links.delete(proc);
         if (this.env.scheduler === undefined) other.signal(proc.pid, reason, true);
         else this.via(other, 'exit_signal', () => other.signal(proc.pid, reason, true));
       }
     }
-    if (proc.monitorCount > 0) {
-      const monitors = [...proc.monitors];
-      proc.monitors.clear();
+    const monitors = proc.monitorCount > 0 ? proc._takeMonitors() : undefined;
+    if (monitors !== undefined) {
       for (const [ref, onDown] of monitors) {
         this.monitorTargets.delete(ref);
-        this.isolated(() => onDown(reason), 'monitor callback');
+        try {
+          onDown(reason);
+        } catch (e) {
+          this.env.logger.error({ err: formatReason(e) }, 'monitor callback threw');
+        }
       }
     }
   }

@@ -42,6 +42,8 @@ export class MachineProcess extends Process {
   readonly kind = 'machine' as const;
   private actor!: AnyActorRef;
   private sub: Subscription | undefined;
+  /** The actor's own observer set, when this process is in it (see `begin`). */
+  private observers: Set<unknown> | undefined = undefined;
   private ready = false;
   private stopReason: unknown = undefined;
   private startTimer: unknown = undefined;
@@ -119,8 +121,12 @@ export class MachineProcess extends Process {
       const logger = machineLogger(env, this.pid);
       this.actor = createActor(withFinalOutput(this.machine), input === undefined ? { clock: env.clock as never, logger } : { clock: env.clock as never, logger, input });
       useEnvScheduler(this.actor, env.clock);
-      // The process is its own observer (`next`, `error`): no closures per spawn.
-      this.sub = this.actor.subscribe(this);
+      // The process is its own observer (`next`, `error`), added to the actor's observer set
+      // as it is: `subscribe` would wrap it in a new object with three bound functions and an
+      // unsubscribe closure per spawn. Another xstate (no such set) is subscribed to.
+      const observers = (this.actor as unknown as { observers?: unknown }).observers;
+      if (observers instanceof Set) (this.observers = observers as Set<unknown>).add(this);
+      else this.sub = this.actor.subscribe(this);
       this.actor.start();
     } catch (e) {
       this.exit(e);
@@ -155,9 +161,12 @@ export class MachineProcess extends Process {
     this.onSnapshot(s as MachineSnapshot);
   }
 
-  /** @internal The actor's observer: it crashed (a thrown action, a failed invoke). */
-  error(e: unknown): void {
-    this.exit(e);
+  /**
+   * @internal The actor's observer: it crashed (a thrown action, a failed invoke). A getter:
+   * xstate reads it only when the actor fails, and calls it detached (no `this`).
+   */
+  get error(): (e: unknown) => void {
+    return (e) => this.exit(e);
   }
 
   private onSnapshot(s: MachineSnapshot): void {
@@ -208,6 +217,7 @@ export class MachineProcess extends Process {
     if (this.readyDelayTimer !== undefined) this.kernel.env.clock.clearTimeout(this.readyDelayTimer);
     if (this.stopTimer !== undefined) this.kernel.env.clock.clearTimeout(this.stopTimer);
     this.sub?.unsubscribe();
+    this.observers?.delete(this);
     const snapshot = this.actor?.getSnapshot() as (MachineSnapshot & { children?: Record<string, AnyActorRef | undefined> }) | undefined;
     if (snapshot?.status === 'active') this.actor.stop();
     else if (snapshot?.status === 'error')

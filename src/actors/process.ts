@@ -51,6 +51,21 @@ export abstract class Process {
   get monitorCount(): number {
     return this._monitors === undefined ? 0 : this._monitors.size;
   }
+  /**
+   * @internal The links, handed over and dropped (the exit's delivery walks them): no copy of
+   * the set, and a link made to this process from now on finds a new one.
+   */
+  _takeLinks(): Set<Process> | undefined {
+    const links = this._links;
+    this._links = undefined;
+    return links;
+  }
+  /** @internal The monitors, handed over and dropped, as `_takeLinks`. */
+  _takeMonitors(): Map<number, (reason: unknown) => void> | undefined {
+    const monitors = this._monitors;
+    this._monitors = undefined;
+    return monitors;
+  }
   /** @internal */
   get pendingCount(): number {
     return this._pendingCalls === undefined ? 0 : this._pendingCalls.size;

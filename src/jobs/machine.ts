@@ -36,7 +36,9 @@ interface Ctx {
  * it in `failed` with the typed error as its reason. Stopped while it boots, the runner the boot
  * makes never claims; killed (the actor stopped without `ordo.stop`: a brutal kill, a shutdown
  * timeout, a kill of the tree above), its runner is killed with it ({@link JobRunner.kill}) —
- * never left claiming under the runner id its next incarnation takes.
+ * never left claiming under the runner id its next incarnation takes; killed while `stopping`,
+ * the drain under way is cut short (its performs aborted now, their jobs returned within the
+ * abort's grace). The next incarnation's runner waits for that stop before it claims.
  */
 export const jobRunnerMachine = setup({
   types: {

@@ -238,16 +238,27 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
     resolveReady(rootPid!);
   };
   let changeQueued = false;
+  /** The queued check: readiness, then the listener. */
+  const changeTurn = (): void => {
+    changeQueued = false;
+    try {
+      checkReady();
+      if (options.onChange && !exitInfo) options.onChange(health());
+    } catch (e) {
+      // thrown out of the microtask, as `queueMicrotask` would: an uncaught exception, not a rejection
+      queueMicrotask(() => {
+        throw e;
+      });
+    }
+  };
   const onTreeChange = (): void => {
     // Once ready, without an onChange listener, the queued check would do nothing (checkReady
     // returns at once): no microtask per lifecycle event of a running tree.
     if (changeQueued || (isReady && !options.onChange)) return;
     changeQueued = true;
-    queueMicrotask(() => {
-      changeQueued = false;
-      checkReady();
-      if (options.onChange && !exitInfo) options.onChange(health());
-    });
+    // A reaction on a settled promise, not `queueMicrotask`: the same microtask queue, without
+    // Node's AsyncResource per call (and its async-context push and pop when it runs).
+    void SETTLED.then(changeTurn);
   };
   // Readiness is told by the supervisors (`onChange` below): every change of a record of theirs.
   // Lifecycle events are observed only when they tell more — tag changes (degraded ↔ healthy)
@@ -324,21 +335,32 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
     // The deadline runs from the stop request, also while the tree is still starting: a stop
     // during boot cuts the start in progress short and stops what has started, in reverse order.
     const deadline = opts.deadlineMs ?? options.stopDeadlineMs ?? 30_000;
-    const timer = env.clock.setTimeout(() => {
-      report(env.logger, 'shutdown_error', { application: name, reason: 'stop_deadline_exceeded', deadlineMs: deadline });
-      // Kill every process of the tree, not just the root: a sub-supervisor waiting on a
-      // stuck child would otherwise keep both alive (OTP's application master kills all
-      // the application's processes after its top supervisor).
-      if (rootPid) for (const pid of treeOf(kernel, rootPid)) kernel.exit(pid, 'kill');
-    }, deadline);
-    const done = (exit: ApplicationExit): void => {
-      env.clock.clearTimeout(timer);
-      settle(exit.reason === 'killed' ? { ...exit, code: 1 } : exit);
-    };
+    const done = (exit: ApplicationExit): void => settle(exit.reason === 'killed' ? { ...exit, code: 1 } : exit);
+    const arm = (ms: number): unknown =>
+      env.clock.setTimeout(() => {
+        report(env.logger, 'shutdown_error', { application: name, reason: 'stop_deadline_exceeded', deadlineMs: deadline });
+        // Kill every process of the tree, not just the root: a sub-supervisor waiting on a
+        // stuck child would otherwise keep both alive (OTP's application master kills all
+        // the application's processes after its top supervisor).
+        if (rootPid) for (const pid of treeOf(kernel, rootPid)) kernel.exit(pid, 'kill');
+      }, ms);
+    // Under a delivery scheduler (simulation) the signal is only queued: the deadline is armed
+    // first, as ever (a simulation's schedule keeps its order). Otherwise a tree whose children
+    // all stop at once is down before `exit` returns, and no deadline is armed at all; one that
+    // is not gets it for what is left of it since the request (the same instant on a virtual clock).
+    const requestedAt = env.clock.now();
+    let timer = env.scheduler !== undefined ? arm(deadline) : undefined;
     if (rootPid && !exitInfo) kernel.exit(rootPid, 'shutdown');
-    // Every child stopped at once: the tree is down already (the deadline disarmed in this turn).
-    if (exitInfo) done(exitInfo);
-    else void exited.then(done);
+    if (exitInfo) {
+      if (timer !== undefined) env.clock.clearTimeout(timer);
+      done(exitInfo);
+      return stopping;
+    }
+    timer ??= arm(Math.max(0, deadline - (env.clock.now() - requestedAt)));
+    void exited.then((exit) => {
+      env.clock.clearTimeout(timer);
+      done(exit);
+    });
     return stopping;
   };
 
@@ -385,6 +407,9 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
 
   return { name, kernel, ready, exited, stop, health };
 }
+
+/** One settled promise: readiness checks are queued as its reactions. */
+const SETTLED = Promise.resolve();
 
 const NOT_STARTED = new Set<ChildPhase>(['starting', 'waiting', 'parked', 'pending', 'restarting']);
 

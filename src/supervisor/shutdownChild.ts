@@ -6,7 +6,8 @@ import { __chaosBugs } from '../env/testBugs.ts';
 /**
  * OTP's `shutdown/1` for one child (conformance §1.10): monitor — not link, so a child that
  * unlinked itself cannot hang the supervisor — then `'shutdown'` and wait up to `shutdownMs`,
- * then `'kill'`; `'brutal'` kills at once; `'infinity'` waits forever. An unexpected exit
+ * then `'kill'` (a child down by the time the signal returns is read from its process: no
+ * monitor is made for it); `'brutal'` kills at once; `'infinity'` waits forever. An unexpected exit
  * reason (including `killed` after a timeout) is reported as `shutdown_error` and changes
  * nothing else. `undefined` when the child was down by the time the stop was sent (it stopped
  * at once: nothing to wait for, no timer armed), else a promise that resolves once it is down.
@@ -18,33 +19,47 @@ export function shutdownChild(
   supervisorLabel: string,
 ): void | Promise<void> {
   const { pid, shutdownMs } = child;
+  const signal = shutdownMs === 'brutal' ? 'kill' : 'shutdown';
   // The link stays until the child is down (OTP unlinks and flushes the EXIT only then): if
   // the supervisor is killed while it waits, the link still takes the child with it. The
   // child's own EXIT reaches the supervisor as a message it ignores (the record is forgotten).
-  let timer: unknown;
-  let down = false;
-  let resolve: (() => void) | undefined;
-  kernel.monitor(pid, (reason) => {
-    down = true;
-    if (timer !== undefined) kernel.env.clock.clearTimeout(timer);
-    kernel.unlink(self, pid);
-    if (!expected(reason, shutdownMs, child.restart)) {
-      report(kernel.env.logger, 'shutdown_error', { supervisor: supervisorLabel, child: child.id, pid: String(pid), reason, shutdownMs });
+  // Delivered at once (no scheduler): a child that stops in the turn of its signal is down when
+  // `exit` returns — its reason is read from it, no monitor made for it (nor a kill timer armed:
+  // it would hold a real event loop open for shutdownMs after the tree is gone).
+  const proc = kernel.env.scheduler === undefined ? kernel.lookup(pid) : undefined;
+  const sentNow = proc !== undefined && proc.alive;
+  if (sentNow) {
+    kernel.exit(pid, signal, self);
+    if (!proc.alive) {
+      childDown(kernel, self, child, supervisorLabel, proc.exitReason);
+      return;
     }
+  }
+  let timer: unknown;
+  let resolve: (() => void) | undefined;
+  let isDown = false;
+  kernel.monitor(pid, (reason) => {
+    isDown = true;
+    if (timer !== undefined) kernel.env.clock.clearTimeout(timer);
+    childDown(kernel, self, child, supervisorLabel, reason);
     resolve?.();
   });
-  if (shutdownMs === 'brutal') {
-    kernel.exit(pid, 'kill', self);
-  } else {
-    kernel.exit(pid, 'shutdown', self);
+  if (!sentNow) kernel.exit(pid, signal, self);
+  if (shutdownMs !== 'brutal') {
     // __chaosBugs.shutdownNoWait (test-only): treats the child as down once the stop is sent.
     if (__chaosBugs.shutdownNoWait) return;
-    // A child that stops at once is already down here: arm no kill timer (it would hold a
-    // real event loop open for shutdownMs after the tree is gone).
-    if (typeof shutdownMs === 'number' && !down) timer = kernel.env.clock.setTimeout(() => kernel.exit(pid, 'kill', self), shutdownMs);
+    if (typeof shutdownMs === 'number' && !isDown) timer = kernel.env.clock.setTimeout(() => kernel.exit(pid, 'kill', self), shutdownMs);
   }
-  if (down) return;
+  if (isDown) return;
   return new Promise<void>((r) => (resolve = r));
+}
+
+/** The child is down with `reason`: the link goes, and an unexpected reason is reported. */
+function childDown(kernel: Kernel, self: Pid, child: { id: string; pid: Pid; shutdownMs: Shutdown; restart: RestartType }, supervisorLabel: string, reason: unknown): void {
+  kernel.unlink(self, child.pid);
+  if (!expected(reason, child.shutdownMs, child.restart)) {
+    report(kernel.env.logger, 'shutdown_error', { supervisor: supervisorLabel, child: child.id, pid: String(child.pid), reason, shutdownMs: child.shutdownMs });
+  }
 }
 
 function expected(reason: unknown, shutdownMs: Shutdown, restart: RestartType): boolean {

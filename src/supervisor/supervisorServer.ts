@@ -36,8 +36,8 @@ export class SupervisorServer implements NativeBehaviour {
   /** What the ready children provide, and who waits for it. */
   /** @internal */
   readonly services: ChildServices;
-  /** The pid a record had before it stopped: a restarting dynamic child is addressed by it (OTP `{restarting, OldPid}`). */
-  private readonly formerPid = new WeakMap<ChildRecord, Pid>();
+  /** The pid a record had before it stopped: a restarting dynamic child is addressed by it (OTP `{restarting, OldPid}`). Made at a dynamic child's first stop. */
+  private formerPid: WeakMap<ChildRecord, Pid> | undefined = undefined;
   /** @internal The restart intensity window (charged by `restart`). */
   restarts: RestartWindow;
   /** An orderly stop (an exit signal from the parent) has arrived: start nothing more. */
@@ -359,7 +359,7 @@ export class SupervisorServer implements NativeBehaviour {
   private forget(rec: ChildRecord): void {
     if (rec.pid) {
       // only a dynamic child is addressed by its old pid while it restarts (`findRestarting`)
-      if (this.isDynamic) this.formerPid.set(rec, rec.pid);
+      if (this.isDynamic) (this.formerPid ??= new WeakMap()).set(rec, rec.pid);
       this.byPid.delete(rec.pid.id);
       const p = rec.spec.provides;
       if (p) this.services.withdraw(p.name, rec.pid);
@@ -475,7 +475,9 @@ export class SupervisorServer implements NativeBehaviour {
   }
   /** A dynamic child whose restart is pending, by the pid it had before it exited. */
   findRestarting(pid: Pid): ChildRecord | undefined {
-    for (const r of this.dynamic.values()) if (r.restarting && this.formerPid.get(r) === pid) return r;
+    const former = this.formerPid;
+    if (former === undefined) return undefined;
+    for (const r of this.dynamic.values()) if (r.restarting && former.get(r) === pid) return r;
     return undefined;
   }
   owns(rec: ChildRecord): boolean {

@@ -292,8 +292,10 @@ describe('global concurrency limit (virtual clock)', () => {
         }
         // a leader is elected in the end (the lifeline needs one), and everything plays out
         if (sim.leader === undefined) sim.elect('a');
-        // (past the runner's wait for a settlement that never comes)
-        await run(env, stream.injected.length > 0 || stream.pending > 0 ? 330_000 : 120_000, 500);
+        // (past the runner's wait for a settlement that never comes — 200 s each, one after the
+        // other when they hit the same job's commits; an armed one may still hit during the play-out)
+        const never = stream.injected.filter((f) => f.startsWith('never')).length + stream.pending;
+        await run(env, (stream.injected.length > 0 ? 210_000 : 0) + never * 210_000 + 120_000, 500);
         expect(meter.maxCluster).toBeLessThanOrEqual(GLOBAL);
         expect(meter.maxLocal).toBeLessThanOrEqual(LOCAL);
         expect(meter.unslotted).toEqual([]);

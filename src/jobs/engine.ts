@@ -7,7 +7,7 @@
  * @internal
  */
 import type { Store, Tx } from '../store/index.ts';
-import { JOB_TABLES, laneRange, toJob, toRow } from './tables.ts';
+import { JOB_TABLES, claimedJob, laneRange, toJob, toRow } from './tables.ts';
 import type { EnqueueResult, Job, JobError, JobState, UniqueOptions } from './types.ts';
 import { FINAL_STATES } from './types.ts';
 import { isDuplicate, replaced } from './unique.ts';
@@ -90,12 +90,12 @@ function claimInTx(tx: Tx, c: ClaimNext): Job[] {
   withSlots(tx, c.queue, c.by, c.slots, c.candidates.length > 0 ? c.want : 0, (n) => {
     for (const id of c.candidates) {
       if (got.length >= n) break;
-      const j = getJob(tx, id);
-      if (!j || j.state !== 'available') {
+      const r = tx.get(T.jobs, id);
+      if (!r || r['state'] !== 'available') {
         c.taken!++;
         continue;
       }
-      const next: Job = { ...j, state: 'executing', attempt: j.attempt + 1, attemptedAt: c.now, attemptedBy: c.by };
+      const next = claimedJob(r, c.by, c.now);
       tx.put(T.jobs, toRow(next));
       got.push(next);
     }
@@ -167,6 +167,23 @@ export async function finish(store: Store, claimed: Job, change: (j: Job) => Job
     effects?.(tx);
     tx.put(T.jobs, toRow(change(j)));
     return seenBy(seen, 'done' as const);
+  });
+}
+
+/**
+ * The outcome of a perform that ended after its runner's drain left it running (it ignored its
+ * abort): written as it says, with its effects, fenced by the attempt (`'fenced'`: the job is no
+ * longer that attempt, nothing written), and `release`'s global slot given back in the same
+ * transaction.
+ */
+export async function finishLate(store: Store, claimed: Job, change: (j: Job) => Job, effects: ((tx: Tx) => void) | undefined, release?: SlotRelease): Promise<'done' | 'fenced'> {
+  return store.transaction((tx) => {
+    if (release) withSlots(tx, release.queue, release.by, release.slots, 0, () => []);
+    const j = getJob(tx, claimed.id);
+    if (!sameAttempt(j, claimed)) return 'fenced' as const;
+    effects?.(tx);
+    tx.put(T.jobs, toRow(change(j)));
+    return 'done' as const;
   });
 }
 

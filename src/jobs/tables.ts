@@ -143,6 +143,19 @@ export function toJob<Args = unknown>(r: Row): Job<Args> {
   };
 }
 
+/**
+ * Row → the job as claimed by `by` at `now`: `executing`, attempt + 1 (one object: the job read
+ * and changed in place, not a job and then its copy — a claim runs once per job).
+ */
+export function claimedJob(r: Row, by: string, now: number): Job {
+  const j: { -readonly [K in keyof Job]: Job[K] } = toJob(r);
+  j.state = 'executing';
+  j.attempt += 1;
+  j.attemptedAt = now;
+  j.attemptedBy = by;
+  return j;
+}
+
 /** Job → row (with its lane). */
 export function toRow(j: Job): Row {
   return {

@@ -171,6 +171,23 @@ export async function finish(store: Store, claimed: Job, change: (j: Job) => Job
 }
 
 /**
+ * The outcome of a perform that ended after its runner's drain left it running (it ignored its
+ * abort): written as it says, with its effects, fenced by the attempt (`'fenced'`: the job is no
+ * longer that attempt, nothing written), and `release`'s global slot given back in the same
+ * transaction.
+ */
+export async function finishLate(store: Store, claimed: Job, change: (j: Job) => Job, effects: ((tx: Tx) => void) | undefined, release?: SlotRelease): Promise<'done' | 'fenced'> {
+  return store.transaction((tx) => {
+    if (release) withSlots(tx, release.queue, release.by, release.slots, 0, () => []);
+    const j = getJob(tx, claimed.id);
+    if (!sameAttempt(j, claimed)) return 'fenced' as const;
+    effects?.(tx);
+    tx.put(T.jobs, toRow(change(j)));
+    return 'done' as const;
+  });
+}
+
+/**
  * Several {@link finish}es without effects in one transaction, each fenced on its own — and the
  * next claim in the same transaction (BullMQ's `moveToCompleted` fetching the next job): the
  * slots these outcomes free go straight to the jobs claimed, one commit instead of two.

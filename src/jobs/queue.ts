@@ -14,7 +14,7 @@
  */
 import type { TimerHandle } from '../env/clock.ts';
 import { leftoverEnded, leftoverStarted, leftoversOf, performEnded } from './leftovers.ts';
-import { finish, finishMany, nextClaim, rescue, type Seen } from './engine.ts';
+import { finish, finishLate, finishMany, nextClaim, rescue, type Seen } from './engine.ts';
 import { JobsCompletionLostError, JobsDrainDeadlineError, JobsHaltedError } from './errors.ts';
 import { changeOf, isFailure } from './outcome.ts';
 import { slotToken } from './slots.ts';
@@ -266,15 +266,39 @@ export class Queue extends QueueCore {
     }
   }
 
-  /** A perform the drain left running has ended: its job goes back to available (if still its attempt) and its slot is given back. */
-  protected lateEnd(r: Running): void {
+  /**
+   * A perform the drain left running has ended with `o`. It really ran, so its outcome is written
+   * as it says (a completion with the worker's effects, a failure charged, a discard, cancel or
+   * snooze), fenced by the attempt, on the store a runner of this id runs on now; its global slot
+   * is given back in the same transaction. Never given back as if it never ran: if the outcome
+   * cannot be written (refused, or the worker's effects threw), the job is rescued *charged*.
+   */
+  protected lateEnd(r: Running, o: JobOutcome): void {
     // the store may have been reopened since: the handle a runner of this id runs on now
     const store = leftoverEnded(this.store, this.by, r.token);
     if (this.halted) return;
     const release = this.globalLimit === undefined ? undefined : { queue: this.name, by: this.by, slots: { limit: this.globalLimit, release: [r.token] } };
-    rescue(store, r.settled && !r.returning ? [] : [r.job], this.env.clock.now(), 'shutdown', true, undefined, release).then(
-      (n) => this.env.logger.info({ report: 'jobs_late_perform_ended', queue: this.name, job: r.job.id, returned: n }, 'a perform left running at shutdown has ended'),
-      (err) => this.env.logger.warn({ report: 'jobs_late_perform_ended', queue: this.name, job: r.job.id, err }, 'a perform left running at shutdown has ended; its job is left to the lifeline'),
+    const log = { report: 'jobs_late_perform_ended', queue: this.name, job: r.job.id, attempt: r.job.attempt };
+    // its outcome was written already (a timeout's, before the drain): only the slot is left
+    if (r.settled && !r.returning) {
+      rescue(store, [], this.env.clock.now(), 'shutdown', false, undefined, release).then(
+        () => this.env.logger.info({ ...log, written: 'before' }, 'a perform left running at shutdown has ended'),
+        (err) => this.env.logger.warn({ ...log, err }, 'a perform left running at shutdown has ended; its global slot is left to the lifeline'),
+      );
+      return;
+    }
+    const { change, effects, state } = changeOf(this.env, this.workers, o);
+    finishLate(store, r.job, change, effects, release).then(
+      (res) => this.env.logger.info({ ...log, written: res === 'done' ? state : 'fenced' }, 'a perform left running at shutdown has ended: its outcome is written'),
+      (err) => {
+        // an unknown outcome may have landed: left as it is (executing, or written) for the lifeline
+        if (isIndeterminate(err)) return this.env.logger.warn({ ...log, err }, 'a perform left running at shutdown has ended; its outcome commit is of unknown outcome, left to the lifeline');
+        this.env.logger.warn({ ...log, err }, 'a perform left running at shutdown has ended; its outcome is not written, its job is rescued with the attempt charged');
+        rescue(store, [r.job], this.env.clock.now(), 'late outcome not written', false, undefined, release).then(
+          (n) => this.env.logger.info({ ...log, rescued: n }, 'a late perform whose outcome was not written is rescued, attempt charged'),
+          (e2) => this.env.logger.warn({ ...log, err: e2 }, 'a late perform whose outcome was not written: its job is left to the lifeline'),
+        );
+      },
     );
   }
 

@@ -48,7 +48,7 @@ export abstract class QueueCore {
   /** Records attempt `r`'s outcome (queue.ts). */
   protected abstract record(r: Running, o: JobOutcome): void;
   /** A perform the drain left running has ended (queue.ts). */
-  protected abstract lateEnd(r: Running): void;
+  protected abstract lateEnd(r: Running, o: JobOutcome): void;
 
   constructor(env: Env, store: Store, by: string, workers: ReadonlyMap<string, WorkerDef<never>>, o: QueueOptions, hooks: QueueHooks) {
     this.env = env;
@@ -242,7 +242,8 @@ export abstract class QueueCore {
       void performed.finally(() => {
         this.env.clock.clearTimeout(timer);
         r.performDone = true;
-        if (r.stuck) return void this.lateEnd(r);
+        // `outcome` has settled by now (perform's own result resolved it, or the timeout did)
+        if (r.stuck) return void outcome.then((o) => this.lateEnd(r, o));
         this.release(r);
         this.poke();
       });

@@ -67,7 +67,7 @@ describe('drain deadline (shutdownMs): abort, then give back what stopped and le
     await store.close();
   });
 
-  it('a perform that ignores it: its job stays executing under this runner with its slot, named in a warn record; back to available when the perform ends, then completed once, effects once', async () => {
+  it('a perform that ignores it: its job stays executing under this runner with its slot, named in a warn record; when the perform ends its outcome is written (fenced by its attempt): completed once, performed once, effects once', async () => {
     const w = world(2);
     const store = await openJobStore(w.env, faultyDisk(), `/drain-${++dirs}`);
     const live = new Map([['a', 'a1'], ['b', 'b1']]);
@@ -82,10 +82,11 @@ describe('drain deadline (shutdownMs): abort, then give back what stopped and le
     expect(warn.map((r) => r['job'])).toEqual([job.id]);
     const b = await JobRunner.start({ env: w.env, store, config: w.config, cluster: fakeCluster('b', 'b1', live), leadership: fakeLeadership('b', true) });
     await run(w.env, 30_000, 100);
-    expect(b.get(job.id)).toMatchObject({ state: 'completed', attemptedBy: 'b/b1', attempt: 1 });
-    expect(w.performs.get(job.id)).toBe(2);
+    // a's perform really ran: its late completion is written, never run again (a maxAttempts: 1 job runs once)
+    expect(b.get(job.id)).toMatchObject({ state: 'completed', attemptedBy: 'a/a1', attempt: 1 });
+    expect(w.performs.get(job.id)).toBe(1);
     expect(w.overlap).toBe(1);
-    expect(store.get('effects', job.id)?.['n']).toBe(1); // a's late outcome is not written
+    expect(store.get('effects', job.id)?.['n']).toBe(1); // a's late outcome's effects, once
     expect(held(store)).toEqual({});
     await settle(w.env, b.stop());
     await store.close();
@@ -159,7 +160,7 @@ describe('drain deadline (shutdownMs): abort, then give back what stopped and le
     await run(w.env, 30_000, 100);
     expect(third.get(a.id)).toMatchObject({ state: 'completed', attempt: 1 });
     expect(third.get(b.id)?.state).toBe('completed');
-    expect(w.performs.get(a.id)).toBe(2);
+    expect(w.performs.get(a.id)).toBe(1); // its late completion is written, not run again
     expect(w.overlap).toBe(1);
     expect(w.maxTotal).toBe(1);
     expect(store.get('effects', a.id)?.['n']).toBe(1);

@@ -24,6 +24,8 @@ export interface GroupCommitHost {
   isClosing(): boolean;
   /** Transactions running now (per-key versions are recorded only while > 0). */
   activeTx(): number;
+  /** {@link GroupCommit.version} when the oldest transaction attempt running now began (`Infinity` if none). */
+  oldestTxStart(): number;
   /** Delivers a commit applied to RAM to the change feed. */
   emit(ops: readonly CommitOp[], changes: readonly Change[]): void;
 }
@@ -195,6 +197,11 @@ export class GroupCommit {
     return new Promise((r) => this.idleWaiters.push(r));
   }
 
+  /** The commit counter: the version of the last commit applied to RAM (per-key and table versions are its values). */
+  get version(): number {
+    return this.versionCounter;
+  }
+
   /** The first key or table `tx` read that a commit since (or one still pending) changed. */
   conflictOf(tx: Tx): Conflict | undefined {
     const { reads, scans } = tx;
@@ -204,7 +211,10 @@ export class GroupCommit {
     if (reads) for (const [mem, keys] of reads) {
       const p = pend?.get(mem);
       for (const [k, v] of keys) {
-        if ((mem.keyVersions.get(k) ?? 0) !== v || p?.has(k)) return { table: mem.def.name, key: k };
+        // a key with no version was last written before every running attempt began (pruned, or
+        // never recorded): not since this one read it
+        const cur = mem.keyVersions.get(k);
+        if ((cur !== undefined && cur !== v) || p?.has(k)) return { table: mem.def.name, key: k };
       }
     }
     if (scans) for (const [mem, v] of scans) {
@@ -570,7 +580,10 @@ export class GroupCommit {
         if (c.row) c.mem.putOver(c.rowKey, c.row, c.old);
         else c.mem.delete(c.rowKey);
         c.mem.version = version;
-        if (tracking) c.mem.keyVersions.set(c.mem.encKeyOf(c.rowKey), version);
+        if (tracking) {
+          c.mem.keyVersions.set(c.mem.encKeyOf(c.rowKey), version);
+          if (c.mem.keyVersions.size > c.mem.keyVersionsPruneAt) c.mem.pruneKeyVersions(this.h.oldestTxStart());
+        }
       }
       if (p.applied) s.applied.set(p.applied.stream, p.applied.seq);
     }

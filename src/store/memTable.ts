@@ -6,6 +6,9 @@ import { keyOf } from './schema.ts';
 import { createHash } from 'node:crypto';
 import type { StoreCorruptError } from './errors.ts';
 
+/** Fewest per-key versions a table keeps before a commit prunes those older than every running transaction. @internal */
+export const KEY_VERSIONS_PRUNE_MIN = 4096;
+
 /**
  * One table held in RAM: rows by row key, the key order, and each index as an ordered set of
  * `encode(indexed value) + row key`. For `set`/`ordered_set` the row key is the encoded key;
@@ -37,8 +40,25 @@ export class MemTable {
   digest: { count: number; sum: number } = { count: 0, sum: 0 };
   /** Commit counter of the last commit that touched this table (scan conflicts). */
   version = 0;
-  /** Commit counter of the last commit that touched each key (point conflicts). */
+  /**
+   * Commit counter of the last commit that touched each key (point conflicts), recorded while
+   * transactions run; a missing key was last written before every running transaction began.
+   */
   readonly keyVersions = new Map<string, number>();
+  /** Size of {@link keyVersions} at which the next commit prunes what no running transaction can need. */
+  keyVersionsPruneAt = KEY_VERSIONS_PRUNE_MIN;
+
+  /**
+   * Drops the per-key versions of commits applied at or before `oldest` (the commit counter when
+   * the oldest running transaction attempt began): no running attempt can have read an older one,
+   * so a missing key reads as "not written since" (GroupCommit.conflictOf). Without this a store
+   * whose transactions overlap without a pause would keep one entry per key ever written (they
+   * are otherwise cleared only when none runs).
+   */
+  pruneKeyVersions(oldest: number): void {
+    for (const [k, v] of this.keyVersions) if (v <= oldest) this.keyVersions.delete(k);
+    this.keyVersionsPruneAt = Math.max(KEY_VERSIONS_PRUNE_MIN, 2 * this.keyVersions.size);
+  }
 
   def: NormalTableDef;
   constructor(def: NormalTableDef) {

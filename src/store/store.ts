@@ -73,6 +73,7 @@ export class Store {
       table: (n) => this.table(n),
       isClosing,
       activeTx: () => this.txs.active,
+      oldestTxStart: () => this.txs.oldestStart(),
       emit: (ops, cs) => this.feed.emit(ops, cs, this.s.schemaVersion),
     });
     const store = this;

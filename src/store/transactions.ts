@@ -35,6 +35,11 @@ export class TxRunner {
   private readonly h: TxRunnerHost;
   /** Transactions between start and finish (per-key versions are kept only while > 0). */
   active = 0;
+  /**
+   * The group commit's version when each attempt running now began, oldest first (versions only
+   * grow, so insertion order is age order): per-key versions older than the first are pruned.
+   */
+  private readonly starts = new Map<Tx, number>();
   private retryLane: Promise<void> = Promise.resolve();
   private exclusive: Promise<void> | undefined;
 
@@ -65,12 +70,15 @@ export class TxRunner {
     }
     let last: Conflict | undefined;
     let release: (() => void) | undefined;
+    let attemptTx: Tx | undefined;
     this.active++;
     try {
       for (let attempt = 0; attempt <= retries; attempt++) {
+        if (attemptTx) this.starts.delete(attemptTx);
         if (this.h.isClosing()) throw new StoreClosedError(this.h.s.dir);
         if (!release) while (this.exclusive) await this.exclusive;
         const tx = new Tx(this.h);
+        this.starts.set((attemptTx = tx), this.h.commits.version);
         let result: T;
         try {
           const out = runAsTx({ runner: this, tx }, () => fn(tx));
@@ -103,10 +111,17 @@ export class TxRunner {
       }
       throw new StoreTxRetriesError(retries + 1, last ?? { table: '?' });
     } finally {
+      if (attemptTx) this.starts.delete(attemptTx);
       release?.();
       // per-key versions matter only to transactions running now: drop them when none are
       if (--this.active === 0) for (const m of this.h.s.tables.values()) m.keyVersions.clear();
     }
+  }
+
+  /** The group commit's version when the oldest attempt running now began (`Infinity` if none). */
+  oldestStart(): number {
+    for (const v of this.starts.values()) return v;
+    return Infinity;
   }
 
   /**

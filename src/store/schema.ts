@@ -1,7 +1,7 @@
 import type { AttributeDef, AttributeType, NormalTableDef, Row, TableDef } from './types.ts';
 import type { SchemaChange } from './errors.ts';
 import { StoreValidationError } from './errors.ts';
-import { checkValue, setOwn } from './values.ts';
+import { checkValue, isCheckedCopy, setOwn } from './values.ts';
 
 const TYPES: ReadonlySet<unknown> = new Set<AttributeType>(['string', 'number', 'integer', 'boolean', 'json', 'any']);
 const TABLE_TYPES: ReadonlySet<unknown> = new Set(['set', 'ordered_set', 'bag']);
@@ -130,8 +130,9 @@ export function validateRecord(t: NormalTableDef, rec: unknown): Row {
       if (!a.nullable || shape.keys.has(a.name)) throw new StoreValidationError(t.name, a.name, v, 'wrong_type', `expected ${a.type}`);
     } else if (!hasType(a.type, v)) {
       throw new StoreValidationError(t.name, a.name, v, 'wrong_type', `expected ${a.type}`);
-    } else if (typeof v === 'number' ? !Number.isFinite(v) || Object.is(v, -0) : typeof v !== 'string' && typeof v !== 'boolean') {
+    } else if (typeof v === 'number' ? !Number.isFinite(v) || Object.is(v, -0) : typeof v !== 'string' && typeof v !== 'boolean' && !isCheckedCopy(v as object)) {
       // json/any (and -0): check what the disk would change; keep a frozen copy of our own
+      // (a copy already made by the store — an attribute an update carries over — is kept as it is)
       const c = checkValue(v);
       if (typeof c === 'string') throw new StoreValidationError(t.name, a.name, v, 'bad_value', c);
       v = c.value;

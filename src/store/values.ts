@@ -22,7 +22,22 @@ export type Checked = { readonly value: unknown } | string;
 export function checkValue(v: unknown): Checked {
   const problem: Problem = { why: '', path: [] };
   const out = copy(v, 0, [], problem);
-  return problem.why ? `${problem.why} at $${problem.path.reverse().join('')}` : { value: out };
+  if (problem.why) return `${problem.why} at $${problem.path.reverse().join('')}`;
+  if (typeof out === 'object' && out !== null) checkedCopies.add(out);
+  return { value: out };
+}
+
+/**
+ * The copies {@link checkValue} made: deep-frozen and known to round-trip, so a row written again
+ * with one of them (an update that carries an attribute of the stored row over) keeps it as it is
+ * instead of copying it again. Only the store's own copies are here, never a caller's object
+ * (a caller's frozen object is still checked and copied). Weak: a copy no row holds is collected.
+ */
+const checkedCopies = new WeakSet<object>();
+
+/** Whether `v` is a copy {@link checkValue} made (deep-frozen and checked): it can be stored as it is. @internal */
+export function isCheckedCopy(v: object): boolean {
+  return checkedCopies.has(v);
 }
 
 /**

@@ -28,6 +28,16 @@ const cmd: fc.Arbitrary<Cmd> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ op: 'clear' as const }) },
 );
 
+/** Where two sequences first differ (a cheap failure message for long ones), or `undefined`. */
+function firstDiff(a: readonly unknown[], b: readonly unknown[]): string | undefined {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const x = JSON.stringify(a[i]);
+    const y = JSON.stringify(b[i]);
+    if (x !== y) return `at ${i} of ${a.length} / ${b.length}: ${x} vs ${y}`;
+  }
+  return undefined;
+}
+
 describe('RowMap (rows by row key, a lone number key held under the number)', () => {
   it('behaves as a Map<string, Row> — get, has, size, delete, clear and insertion-ordered keys/entries — for every kind of row key', () => {
     fc.assert(
@@ -58,6 +68,107 @@ describe('RowMap (rows by row key, a lone number key held under the number)', ()
       }),
       { numRuns: 400 },
     );
+  });
+
+  it('behaves as a Map<string, Row> for dense integer keys (the array run): appends, rewrites, holes, re-sets, clears, compaction — and iterators open while it changes', () => {
+    type DCmd =
+      | { op: 'set'; k: number; v: number }
+      | { op: 'delete'; k: number }
+      | { op: 'append'; n: number }
+      | { op: 'deleteFrom'; from: number; n: number }
+      | { op: 'clear' }
+      | { op: 'other'; k: string }
+      | { op: 'open' }
+      | { op: 'next'; n: number };
+    const small = fc.integer({ min: -2, max: 24 });
+    const dcmd: fc.Arbitrary<DCmd> = fc.oneof(
+      { weight: 5, arbitrary: fc.record({ op: fc.constant('set' as const), k: small, v: fc.nat() }) },
+      { weight: 3, arbitrary: fc.record({ op: fc.constant('delete' as const), k: small }) },
+      { weight: 2, arbitrary: fc.record({ op: fc.constant('append' as const), n: fc.oneof(fc.integer({ min: 1, max: 8 }), fc.constant(1500)) }) },
+      { weight: 1, arbitrary: fc.record({ op: fc.constant('deleteFrom' as const), from: small, n: fc.oneof(fc.integer({ min: 1, max: 8 }), fc.constant(1400)) }) },
+      { weight: 1, arbitrary: fc.constant({ op: 'clear' as const }) },
+      { weight: 1, arbitrary: fc.record({ op: fc.constant('other' as const), k: rowKey }) },
+      { weight: 2, arbitrary: fc.constant({ op: 'open' as const }) },
+      { weight: 3, arbitrary: fc.record({ op: fc.constant('next' as const), n: fc.integer({ min: 1, max: 5 }) }) },
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: -3, max: 2 ** 53 - 2 ** 17 }).chain((b) => fc.constantFrom(0, 1, b)), fc.array(dcmd, { maxLength: 40 }), (base, cmds) => {
+        const m = new RowMap();
+        const model = new Map<string, Row>();
+        const its: Array<[Iterator<[string, Row]>, Iterator<[string, Row]>]> = [];
+        let top = base;
+        let v = 0;
+        const set = (k: string): void => {
+          const row = Object.freeze({ v: v++ });
+          m.set(k, row);
+          model.set(k, row);
+        };
+        let wrong = 0;
+        const del = (k: string): void => {
+          if (m.delete(k) !== model.delete(k)) wrong++;
+        };
+        for (const c of cmds) {
+          if (c.op === 'set') set(encodeKey(base + c.k)!);
+          else if (c.op === 'delete') del(encodeKey(base + c.k)!);
+          else if (c.op === 'append') for (let i = 0; i < c.n; i++) set(encodeKey(top++)!);
+          else if (c.op === 'deleteFrom') for (let i = 0; i < c.n; i++) del(encodeKey(base + c.from + i)!);
+          else if (c.op === 'clear') {
+            m.clear();
+            model.clear();
+          } else if (c.op === 'other') set(c.k);
+          else if (c.op === 'open') its.push([m.entries(), model.entries()]);
+          else for (const [a, b] of its) for (let i = 0; i < c.n; i++) expect(JSON.stringify(a.next())).toBe(JSON.stringify(b.next()));
+          expect(m.size).toBe(model.size);
+        }
+        expect(wrong).toBe(0);
+        for (let k = base - 3; k < base + 30; k++) {
+          expect(m.get(encodeKey(k)!)).toBe(model.get(encodeKey(k)!));
+          expect(m.has(encodeKey(k)!)).toBe(model.has(encodeKey(k)!));
+        }
+        for (const k of [top - 1, top, top + 1].map((n) => encodeKey(n)!)) expect(m.get(k)).toBe(model.get(k));
+        for (const [a, b] of its) expect(firstDiff([...{ [Symbol.iterator]: () => a }], [...{ [Symbol.iterator]: () => b }])).toBeUndefined();
+        expect(firstDiff([...m.keys()], [...model.keys()])).toBeUndefined();
+        expect(firstDiff([...m.values()], [...model.values()])).toBeUndefined();
+        expect(firstDiff([...m], [...model])).toBeUndefined();
+      }),
+      { numRuns: 150, endOnFailure: true },
+    );
+  });
+
+  it('keeps the Map order when the run is compacted behind rows already in the map, and when cleared during an iteration', () => {
+    const m = new RowMap();
+    const model = new Map<string, Row>();
+    const set = (k: string, v: number): void => {
+      const row = Object.freeze({ v });
+      m.set(k, row);
+      model.set(k, row);
+    };
+    for (let i = 0; i < 3000; i++) set(encodeKey(i)!, i);
+    set(encodeKey('after the run')!, -1);
+    set(encodeKey(5000)!, -2);
+    // most of the run deleted from the front: compacted into the map, ahead of the two above
+    for (let i = 0; i < 2000; i++) expect(m.delete(encodeKey(i)!)).toBe(model.delete(encodeKey(i)!));
+    set(encodeKey(2999)!, 7);
+    expect(firstDiff([...m], [...model])).toBeUndefined();
+    expect(m.size).toBe(model.size);
+    // a clear during an iteration: the iteration goes on with the rows set after it
+    const c = new RowMap();
+    const cm = new Map<string, Row>();
+    for (let i = 0; i < 5; i++) {
+      c.set(encodeKey(i)!, Object.freeze({ i }));
+      cm.set(encodeKey(i)!, Object.freeze({ i }));
+    }
+    const a = c.entries();
+    const b = cm.entries();
+    expect(JSON.stringify(a.next())).toBe(JSON.stringify(b.next()));
+    expect(JSON.stringify(a.next())).toBe(JSON.stringify(b.next()));
+    c.clear();
+    cm.clear();
+    for (let i = 10; i < 13; i++) {
+      c.set(encodeKey(i)!, Object.freeze({ i }));
+      cm.set(encodeKey(i)!, Object.freeze({ i }));
+    }
+    expect(firstDiff([...{ [Symbol.iterator]: () => a }], [...{ [Symbol.iterator]: () => b }])).toBeUndefined();
   });
 
   it('decodeNumberKey is the inverse of the number encoding, and refuses every string that is not one', () => {

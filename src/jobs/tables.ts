@@ -95,8 +95,12 @@ export function jobTables(o: JobTablesOptions = {}): Record<string, TableDef> {
  * encoding, which sorts as the id), so jobs with the same lane already sort by id. Leaving it
  * out makes every row and every index entry shorter (a job row is written three times, and
  * each write encodes its lane four times: the old and new entry, on disk and in RAM). Rows
- * written with the older lane (the id last) sort among these by the same prefix: every range
- * the runner reads is a prefix of the lane, so a store holding both is read the same.
+ * written with the older lane (the id last, before 52500a5) are found by the same ranges (every
+ * range the runner reads is a prefix of the lane): staged, claimed, rescued, pruned, listed and
+ * counted as before. One order differs: where lanes tie (same queue, priority and scheduledAt),
+ * the shorter new entry sorts first, so across the two layouts ties go new-layout first, each
+ * layout in id order (test/jobs/laneTieMixed.test.ts). An old row takes the new lane the next
+ * time it is written; old rows are not rewritten when the table opens.
  */
 export function laneOf(j: Pick<Job, 'state' | 'queue' | 'priority' | 'scheduledAt' | 'attemptedBy' | 'finishedAt'>): unknown[] {
   switch (j.state) {

@@ -2,7 +2,8 @@
  * The `lane` index without the job's id (the index entry's row key orders equal lanes): jobs
  * with the same lane are claimed in id order, and a store holding rows written with the older
  * lane (the id last) is read the same — claimed in order among new rows, staged, pruned,
- * listed and counted.
+ * listed and counted — but for ties across the two layouts, which go new-layout first
+ * (laneTieMixed.test.ts).
  */
 import { describe, expect, it } from 'vitest';
 import { JobRunner, defineWorker, JOB_TABLES } from '../../src/jobs/index.ts';

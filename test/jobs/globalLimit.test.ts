@@ -312,7 +312,12 @@ describe('global concurrency limit (virtual clock)', () => {
         for (const x of sim.nodes.values()) await settle(env, x.runner.stop());
         await store.close();
       }),
-      { numRuns: 80 },
+      {
+        numRuns: 80,
+        // found by CI (seed 1018979264): a claim of unknown outcome applied after it settled, whose
+        // give-back commit was then lost, left its job executing until rescueAfterMs
+        examples: [[[{t: 'enqueue', node: 0, jobs: [{durationMs: 42, failTimes: 0, effect: false}, {durationMs: 32, failTimes: 0, effect: false}, {durationMs: 21, failTimes: 0, effect: false}, {durationMs: 0, failTimes: 0, effect: false}]}, {t: 'indeterminate', fate: 'unknown-landed', settleMs: 0, lagMs: 1}, {t: 'indeterminate', fate: 'unknown-lost', settleMs: 0, lagMs: 0}, {t: 'advance', ms: 0}] as never, 1]],
+      },
     );
   }, 600_000);
 });

@@ -14,7 +14,7 @@ import { JobsTimeoutError, JobsUnknownWorkerError } from './errors.ts';
 import { slotToken, type SlotsChange } from './slots.ts';
 import { performEnded, performStarted } from './leftovers.ts';
 import type { Job, JobOutcome, WorkerDef } from './types.ts';
-import { isIndeterminate, isStoreIndeterminate, type IndeterminateCommit } from './uncertain.ts';
+import { isIndeterminate, type IndeterminateCommit } from './uncertain.ts';
 import { QueueSettler } from './queueSettle.ts';
 import { LazyAbort, type QueueHooks, type QueueOptions, type Running } from './queueTypes.ts';
 
@@ -63,8 +63,6 @@ export abstract class QueueCore {
     this.settle = new QueueSettler({
       env, store, by, name: o.name, hooks,
       giveBackLater: (tokens) => this.giveBackLater(tokens),
-      giveBack: (jobs) => this.giveBackLate(jobs, 0),
-      isRunning: (token) => this.running.has(token),
     });
   }
 
@@ -141,11 +139,6 @@ export abstract class QueueCore {
     );
   }
 
-  /** A job row was written `executing` (any commit, local or replicated): gives back a claim of ours nobody runs (see {@link QueueSettler.executingSeen}). */
-  executingSeen(row: Job): void {
-    this.settle.executingSeen(row);
-  }
-
   /** An insert that stored `job` claimed by this runner ended with an unknown outcome (see {@link QueueSettler.inserted}). */
   settleInserted(err: IndeterminateCommit, job: Job, now: number): Promise<Job | undefined> {
     return this.settle.inserted(err, job, now);
@@ -201,27 +194,6 @@ export abstract class QueueCore {
     const p = this.lane.then(f, f);
     this.lane = p.catch(() => undefined);
     return p;
-  }
-
-  /**
-   * A claim of ours of unknown outcome, seen applied after it settled, that nothing runs: given
-   * back (attempt returned, fenced by it). Its record as a claim never started is already gone, so
-   * a refused or lost give-back is tried again every second, up to ten times (then it is the
-   * lifeline's): without this a lost give-back left the job `executing` until `rescueAfterMs`.
-   */
-  private giveBackLate(jobs: readonly Job[], tries: number): void {
-    if (this.halted || jobs.length === 0) return;
-    const release = this.globalLimit === undefined ? undefined : { queue: this.name, by: this.by, slots: { limit: this.globalLimit, release: jobs.map(slotToken) } };
-    this.track(
-      rescue(this.store, jobs, this.env.clock.now(), 'shutdown', true, undefined, release).then(
-        () => undefined,
-        (err: unknown) => {
-          this.hooks.storeFailed(`give back ${this.name}`, err);
-          if ((isStoreIndeterminate(err) && err.outcome === 'committed') || tries >= 9 || this.halted) return;
-          this.env.clock.setTimeout(() => this.giveBackLate(jobs, tries + 1), 1000);
-        },
-      ),
-    );
   }
 
   /** Claimed while stopping: given back at once (attempt returned), never orphaned. */

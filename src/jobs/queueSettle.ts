@@ -10,11 +10,11 @@ import type { Env } from '../env/env.ts';
 import type { Store } from '../store/index.ts';
 import { sameAttempt } from './engine.ts';
 import { slotToken } from './slots.ts';
-import { claimNeverStarted, claimSettled } from './leftovers.ts';
+import { claimNeverStarted } from './leftovers.ts';
 import { JOB_TABLES, toJob } from './tables.ts';
 import type { Job } from './types.ts';
 import { settlementOf, until, type IndeterminateCommit } from './uncertain.ts';
-import { ORPHAN_WATCH_MS, type QueueHooks, type Running } from './queueTypes.ts';
+import type { QueueHooks, Running } from './queueTypes.ts';
 
 /** What the settler needs of its queue. */
 export interface SettlerContext {
@@ -27,22 +27,11 @@ export interface SettlerContext {
   readonly hooks: QueueHooks;
   /** Global slots (tokens) to give back with the queue's next transaction. */
   giveBackLater(tokens: Iterable<string>): void;
-  /** Returns claimed jobs to available (attempt given back, slot released), tracked by the queue. */
-  giveBack(jobs: readonly Job[]): void;
-  /** Whether an attempt holding `token` runs on this queue now. */
-  isRunning(token: string): boolean;
 }
 
 /** One queue's settlements of commits of unknown outcome, and the claims it watches for afterwards. */
 export class QueueSettler {
   private readonly c: SettlerContext;
-  /**
-   * Claims a commit of unknown outcome may have made that the store did not show when it was
-   * settled (a landed batch this node applies later): if one shows up as this runner's, its job
-   * is given back (attempt returned, slot released) rather than left `executing` under a live
-   * runner. Forgotten after {@link ORPHAN_WATCH_MS}.
-   */
-  private readonly orphans = new Map<string, { job: Job; until: number }>();
 
   constructor(c: SettlerContext) {
     this.c = c;
@@ -59,27 +48,14 @@ export class QueueSettler {
     return sameAttempt(this.row(j.id), j);
   }
 
-  /** Watches `jobs` (claimed by a commit of unknown outcome, not shown) for {@link ORPHAN_WATCH_MS}. */
+  /**
+   * `jobs` were claimed by a commit of unknown outcome and the store did not show them when it
+   * settled: recorded as claims this process never started (leftovers.ts). If the batch landed
+   * after all (this node applies it later), the runner's Reconciler gives the job back — attempt
+   * returned, slot released, fenced by the attempt, retried on the runner's poll until written.
+   */
   watch(jobs: readonly Job[]): void {
-    const until = this.c.env.clock.now() + ORPHAN_WATCH_MS;
-    for (const j of jobs) {
-      this.orphans.set(j.id, { job: j, until });
-      claimNeverStarted(this.c.store, this.c.by, slotToken(j));
-    }
-  }
-
-  /** A job row was written `executing` (any commit, local or replicated): gives back a claim of ours nobody runs. */
-  executingSeen(row: Job): void {
-    if (this.orphans.size === 0) return;
-    const now = this.c.env.clock.now();
-    for (const [id, o] of this.orphans) if (o.until < now) this.orphans.delete(id);
-    const o = this.orphans.get(row.id);
-    if (!o || !sameAttempt(row, o.job)) return;
-    this.orphans.delete(row.id);
-    claimSettled(this.c.store, this.c.by, slotToken(o.job));
-    if (this.c.isRunning(slotToken(o.job))) return;
-    this.c.env.logger.warn({ report: 'jobs_uncertain_claim_applied', queue: this.c.name, job: row.id }, 'a claim of unknown outcome was applied after it settled: its job is given back');
-    this.c.giveBack([o.job]);
+    for (const j of jobs) claimNeverStarted(this.c.store, this.c.by, slotToken(j));
   }
 
   /**

@@ -52,8 +52,6 @@ export interface QueueOptions {
   readonly globalLimit?: number | undefined;
 }
 
-/** How long a claim of unknown outcome that the store did not show is watched for (see `executingSeen`). */
-export const ORPHAN_WATCH_MS = 600_000;
 
 /** After the drain's deadline aborts the performs still running: how long they get to end. */
 export const DRAIN_GRACE_MS = 1000;

@@ -131,7 +131,9 @@ export class Reconciler {
     const never = claimsNeverStarted(store, self);
     if (never.size === 0) return; // the common case: one set lookup per claimed row, no token built
     const token = slotToken(job);
-    if (!never.has(token) || performsInFlight(store, self).has(token)) return;
+    if (!never.has(token)) return;
+    // it runs after all (its claim was taken as this runner's once settled): not a claim nobody runs
+    if (performsInFlight(store, self).has(token)) return claimSettled(store, self, token);
     if (this.pending.some((p) => p.r.jobs.some((j) => slotToken(j) === token))) return;
     // its global slot, if the queue has a limit (a release of a token not held frees nothing)
     const releases: SlotRelease[] = [{ queue: job.queue, by: self, slots: { limit: 1, release: [token] } }];

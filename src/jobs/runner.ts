@@ -217,10 +217,7 @@ export class JobRunner {
     this.offs.push(
       ...subscribeFeeds({
         env: this.env, store: this.store, notifier: this.notifier, queues: this.queues, node: this.node, self: this.membership.self,
-        executingSeen: (j) => {
-          this.queues.get(j.queue)?.executingSeen(j);
-          this.reconciler.lateClaim(j);
-        },
+        executingSeen: (j) => this.reconciler.lateClaim(j),
         scheduled: (at) => this.plugins.running && this.plugins.stager.arm(at - this.env.clock.now()),
         report: () => this.h.report(),
       }),

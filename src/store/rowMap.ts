@@ -163,12 +163,8 @@ export class RowMap {
     for (const [k] of this.entries()) yield k;
   }
 
-  /** The rows, in insertion order. */
+  /** The rows, in insertion order (live, as {@link RowMap.entries}). */
   *values(): Generator<Row> {
-    if (this.run.length === 0) {
-      yield* this.m.values();
-      return;
-    }
     for (const [, row] of this.entries()) yield row;
   }
 

@@ -192,4 +192,24 @@ describe('RowMap (rows by row key, a lone number key held under the number)', ()
       { numRuns: 2000 },
     );
   });
+
+  it('values() stays live across a clear, as a Map: rows set after it are visited (they start a new array run)', () => {
+    const m = new RowMap();
+    const model = new Map<string, Row>();
+    for (const [k, v] of [[encodeKey('a')!, { a: 1 }], [encodeKey('b')!, { b: 1 }]] as const) {
+      m.set(k, v);
+      model.set(k, v);
+    }
+    const mine = m.values();
+    const theirs = model.values();
+    const got = [mine.next().value];
+    const want = [theirs.next().value];
+    m.clear();
+    model.clear();
+    m.set(encodeNumberKey(1), { n: 1 });
+    model.set(encodeNumberKey(1), { n: 1 });
+    for (const v of mine) got.push(v);
+    for (const v of theirs) want.push(v);
+    expect(got).toEqual(want);
+  });
 });

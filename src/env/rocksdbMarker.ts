@@ -68,7 +68,25 @@ function fsyncDir(dir: string): void {
   }
 }
 
-/** Reads the marker of `dir`: `undefined` when there is none; throws `KvError('corrupt')` when neither slot is intact. */
+/**
+ * Writes all of `data` at `position` of `fd`: a short write (the kernel may take fewer bytes, as on
+ * a disk filling up) is continued with the rest, so the next call reports the error (ENOSPC)
+ * instead of a torn slot being taken for a written one. @internal
+ */
+export function writeFullySync(fd: number, data: Buffer, position: number): void {
+  for (let done = 0; done < data.length; ) {
+    const n = fs.writeSync(fd, data, done, data.length - done, position + done);
+    if (n <= 0) throw Object.assign(new Error(`write of the store marker took ${done} of ${data.length} bytes`), { code: 'EIO' });
+    done += n;
+  }
+}
+
+/**
+ * Reads the marker of `dir`: `undefined` when there is none; throws `KvError('corrupt')` when
+ * neither slot is intact, when the two intact slots name different stores (a slot spliced in from
+ * another store's marker: whose watermark it is cannot be proven), or when the file holds more
+ * than its two slots (Ordo never writes more).
+ */
 export function readMarker(dir: string): KvMarker | undefined {
   const file = `${dir}/${MARKER_FILE}`;
   let buf: Buffer;
@@ -78,7 +96,9 @@ export function readMarker(dir: string): KvMarker | undefined {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new KvError(kindOfErrno(err), `${file}: cannot read the store marker: ${(err as Error).message}`, dir, { cause: err });
   }
+  if (buf.length > 2 * SLOT) throw new KvError('corrupt', `${file}: store marker damaged (${buf.length} bytes, more than its two ${SLOT}-byte slots); the store's identity and commit watermark cannot be proven`, dir, { file });
   const slots = [decodeSlot(buf.subarray(0, SLOT)), decodeSlot(buf.subarray(SLOT, 2 * SLOT))].filter((s) => s !== undefined);
+  if (slots.length === 2 && !slots[0]!.id.equals(slots[1]!.id)) throw new KvError('corrupt', `${file}: store marker damaged (its two slots name different stores, ${slots[0]!.id.toString('hex')} and ${slots[1]!.id.toString('hex')}); the store's identity and commit watermark cannot be proven`, dir, { file });
   const best = slots.sort((a, b) => b.epoch - a.epoch)[0];
   if (!best) throw new KvError('corrupt', `${file}: store marker damaged (no intact slot of ${buf.length} bytes); the store's identity and commit watermark cannot be proven`, dir, { file });
   return { file, id: best.id.toString('hex'), mark: best.mark, epoch: best.epoch, adopted: best.adopted };
@@ -93,7 +113,7 @@ export function createMarker(dir: string, mark: number, adopted: boolean): KvMar
   try {
     const fd = fs.openSync(tmp, 'w');
     try {
-      fs.writeSync(fd, data, 0, data.length, 0);
+      writeFullySync(fd, data, 0);
       fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
@@ -137,7 +157,7 @@ export function markerSlotWrite(m: KvMarker, mark: number): { data: Buffer; offs
 /** Records `mark` synchronously on this thread (write + fdatasync). */
 export function advanceMarkerSync(h: MarkerHandle, mark: number): void {
   const w = markerSlotWrite(h.current, mark);
-  fs.writeSync(h.fd, w.data, 0, w.data.length, w.offset);
+  writeFullySync(h.fd, w.data, w.offset);
   fs.fdatasyncSync(h.fd);
   h.current = w.next;
 }

@@ -2,15 +2,16 @@ import * as fs from 'node:fs';
 import { KvError } from './kv.ts';
 import { faults } from './faults.ts';
 import type { MarkerHandle } from './rocksdbMarker.ts';
-import { advanceMarkerSync, kindOfErrno, markerSlotWrite } from './rocksdbMarker.ts';
+import { advanceMarkerSync, kindOfErrno, markerSlotWrite, writeFullySync } from './rocksdbMarker.ts';
 
 /**
  * The durable commit watermark, written **off the commit's critical path** (issue 13).
  *
  * A synced batch is acknowledged once its WAL write is durable; its mark is then handed to
  * {@link WatermarkWriter.advance}, which writes the marker slot (a pwrite into the page cache on
- * this thread) and fdatasyncs it on libuv's thread pool — in parallel with the next batch's WAL fdatasync on the sync writer's thread,
- * instead of a second fdatasync in series before every acknowledgement.
+ * this thread) and fdatasyncs it on libuv's thread pool — in parallel with the next batch's WAL
+ * fdatasync on the sync writer's thread, instead of a second fdatasync in series before every
+ * acknowledgement.
  *
  * Invariants:
  * - A mark is written only after the batch it names is durable (`advance` is called after the
@@ -106,7 +107,7 @@ export function createWatermarkWriter(h: MarkerHandle, dir: string): WatermarkWr
     // runs on libuv's pool. One pool round trip per mark instead of two (each a wake-up of a
     // pool thread and of this one, in series with every strict acknowledgement).
     try {
-      fs.writeSync(h.fd, w.data, 0, w.data.length, w.offset);
+      writeFullySync(h.fd, w.data, w.offset);
     } catch (err) {
       return void setImmediate(() => done(err));
     }

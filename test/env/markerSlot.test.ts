@@ -53,3 +53,37 @@ describe('marker slot encoding', () => {
     }
   });
 });
+
+describe('a marker file that cannot prove whose it is', () => {
+  const withFile = (bytes: Buffer, check: (dir: string) => void): void => {
+    const dir = mkdtempSync(join(tmpdir(), 'ordo-marker-damaged-'));
+    try {
+      writeFileSync(join(dir, 'ORDO_STORE'), bytes);
+      check(dir);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  it('is refused when its two intact slots name different stores (a slot spliced in from another marker)', () => {
+    const a = Buffer.alloc(16, 0xaa);
+    const b = Buffer.alloc(16, 0xbb);
+    withFile(Buffer.concat([documented(a, 6, 100, false), documented(b, 7, 5, false)]), (dir) => {
+      expect(() => readMarker(dir)).toThrow(expect.objectContaining({ kind: 'corrupt', message: expect.stringMatching(/different stores, a{32} and b{32}/) }));
+    });
+  });
+
+  it('is refused when it holds more than its two slots', () => {
+    const a = Buffer.alloc(16, 0xaa);
+    withFile(Buffer.concat([documented(a, 6, 100, false), documented(a, 7, 101, false), Buffer.from('garbage')]), (dir) => {
+      expect(() => readMarker(dir)).toThrow(expect.objectContaining({ kind: 'corrupt', message: expect.stringMatching(/135 bytes, more than its two 64-byte slots/) }));
+    });
+  });
+
+  it('still reads when both slots are the same store (control)', () => {
+    const a = Buffer.alloc(16, 0xaa);
+    withFile(Buffer.concat([documented(a, 6, 100, false), documented(a, 7, 101, false)]), (dir) => {
+      expect(readMarker(dir)).toMatchObject({ id: 'aa'.repeat(16), epoch: 7, mark: 101 });
+    });
+  });
+});

@@ -147,22 +147,23 @@ async function floorBatch(runFloor: Engine['runFloor'], from: number, count: num
   return { cpu: cpuMs() - c0, incarnations };
 }
 
-/** ns per iteration of a loop calling `faults.point` (no simulation: no hook), and of the same loop without it. */
-function faultPointCost(faults: Engine['faults'], iterations: number): { with: number; without: number } {
+/** ns per iteration of a loop calling `faults.point` (no simulation: no hook), or (`withPoint` false) of the same loop without it. */
+function loopCost(faults: Engine['faults'], iterations: number, withPoint: boolean): number {
   let hits = 0;
-  let t = now();
-  for (let i = 0; i < iterations; i++) {
-    if (faults.point('bench.point')) hits++;
-    hits += i & 1;
+  const t = now();
+  if (withPoint) {
+    for (let i = 0; i < iterations; i++) {
+      if (faults.point('bench.point')) hits++;
+      hits += i & 1;
+    }
+  } else {
+    for (let i = 0; i < iterations; i++) {
+      hits += i & 1;
+    }
   }
-  const withPoint = ((now() - t) * 1e6) / iterations;
-  t = now();
-  for (let i = 0; i < iterations; i++) {
-    hits += i & 1;
-  }
-  const without = ((now() - t) * 1e6) / iterations;
+  const ns = ((now() - t) * 1e6) / iterations;
   if (hits < 0) throw new Error('unreachable');
-  return { with: withPoint, without };
+  return ns;
 }
 
 export async function run(): Promise<BenchResult[]> {
@@ -252,10 +253,14 @@ export async function run(): Promise<BenchResult[]> {
   results.push({ name: 'sweep, 2 worker threads: runs/s wall (incl. thread start)', value: median(swept), unit: 'ops/s', runs: swept.map(Math.round) });
   const withP: number[] = [];
   const without: number[] = [];
-  for (let i = 0; i < RUNS * 2; i++) {
-    const c = faultPointCost(e.faults, 20_000_000);
-    withP.push(c.with);
-    without.push(c.without);
+  // sides alternating (which loop runs first swaps each round), the first round a warm-up
+  for (let i = 0; i <= RUNS * 2; i++) {
+    const first = i % 2 === 0;
+    const a = loopCost(e.faults, 20_000_000, first);
+    const b = loopCost(e.faults, 20_000_000, !first);
+    if (i === 0) continue;
+    withP.push(first ? a : b);
+    without.push(first ? b : a);
   }
   const extra = median(withP) - median(without);
   results.push({
@@ -266,6 +271,8 @@ export async function run(): Promise<BenchResult[]> {
     ratio: median(withP) / median(without),
     target: '≈ 0 (one undefined check)',
     met: extra < 1,
+    runs: withP.map((w, i) => Math.round((w - without[i]!) * 100) / 100),
+    warmups: 1,
     loadavg: load1(),
     command: COMMAND,
     headline: true,

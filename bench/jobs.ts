@@ -70,7 +70,9 @@ async function freePort(): Promise<number> {
 async function startRedis(fsync: 'everysec' | 'always'): Promise<{ port: number; stop: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'ordo-bench-redis-'));
   const port = await freePort();
-  const proc: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', fsync, '--save', '', '--protected-mode', 'yes'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // no AOF rewrite: one server serves every run of a durability, so its AOF grows across runs and a
+  // rewrite (a fork) could fall on a later BullMQ run, while each Ordo run starts on a fresh directory
+  const proc: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', fsync, '--auto-aof-rewrite-percentage', '0', '--save', '', '--protected-mode', 'yes'], { stdio: ['ignore', 'pipe', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
     let out = '';
     const t = setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 10_000);

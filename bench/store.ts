@@ -55,7 +55,8 @@ export async function reads(runs = RUNS): Promise<BenchResult[]> {
     return [
       result('disc point read (store.get, 100k rows)', 'ops/s', get, 'Map.get, same frozen rows', '≥ 0.5× Map', (r) => r >= 0.5, `${CMD} reads`, true),
       result('  context: same reads vs raw async db.get + JSON.parse (the old "90.7×" baseline)', 'ops/s', raw, 'raw db.get + JSON.parse', 'context', () => true, `${CMD} reads`),
-      result('index read (indexRead, one value, ~1 row)', 'ops/s', idx, 'raw prefix scan of an index keyspace + get', 'faster than raw', (r) => r > 1, `${CMD} reads`),
+      // context, not a target: RAM index against disk reads, met by construction
+      result('index read (indexRead, one value, ~1 row)', 'ops/s', idx, 'raw prefix scan of an index keyspace + get (disk, async: context, not a like-for-like baseline)', 'context', () => true, `${CMD} reads`),
     ];
   } finally {
     await f.close();
@@ -90,7 +91,7 @@ export async function synced(runs = RUNS): Promise<BenchResult[]> {
     result('  context: same vs sequential one-put sync:true batches (the old "7.9×" baseline)', 'tx/s', seq, 'raw sequential sync puts', 'context', () => true, `${CMD} synced`),
     result('  context: same vs the strict floor — raw 64-put sync batch, then a marker slot pwrite + fdatasync, in series (no store work)', 'tx/s', floor, 'floor: the two fdatasyncs in series', 'context (a floor, not a baseline)', () => true, `${CMD} synced`),
     result('  context: the strict floor vs the raw 64-put sync batches (the ratio no strict-watermark store can beat here)', 'tx/s', ceiling, 'raw batch of 64 puts, sync: true', 'context (a floor, not a baseline)', () => true, `${CMD} synced`),
-    result('event-loop delay p99 under the synced write load', 'ms', lat, 'same during the raw 64-put synced batches', 'report', () => true, `${CMD} synced`),
+    result('event-loop delay p99 under the synced write load', 'ms', lat, 'same during the raw 64-put synced batches (whose fsync runs on the main thread, the store\'s on its writer thread: context)', 'report', () => true, `${CMD} synced`),
   ];
 }
 

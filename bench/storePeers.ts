@@ -62,6 +62,8 @@ const readKeys: string[] = JSON.parse(JSON.stringify(Array.from({ length: N }, (
 /** One side: the same five operations, each returning operations per second. */
 interface Side {
   name: string;
+  /** The figures this side is measured on (default: all). */
+  ops?: readonly Op[];
   pointReads(): number;
   topByBalance(): number;
   txWrites(): Promise<number>;
@@ -114,7 +116,13 @@ async function ordoSide(dir: string, durability: Durability): Promise<Side> {
   };
 }
 
-function sqliteSide(dir: string, durability: Durability): Side {
+/**
+ * SQLite in WAL mode. `coalesced`: the 64 writers' read-modify-writes that are waiting are run
+ * in one transaction and acknowledged together once it commits (one fsync for all, at FULL) —
+ * the same batching as the store's group commit, coalesced by hand; otherwise each call is its
+ * own transaction and fsync, as better-sqlite3 code is usually written (context).
+ */
+function sqliteSide(dir: string, durability: Durability, coalesced = false): Side {
   const db = new Database(join(dir, 'db.sqlite'));
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${durability === 'sync' ? 'FULL' : 'NORMAL'}`);
@@ -131,13 +139,30 @@ function sqliteSide(dir: string, durability: Durability): Side {
   for (let i = 0; i < N; i += 10_000) load(Array.from({ length: 10_000 }, (_, j) => user(i + j)), insUsers);
   const get = db.prepare('SELECT * FROM users WHERE user_id = ?');
   const top = db.prepare('SELECT * FROM users ORDER BY bux_balance DESC LIMIT 100');
-  const bump = db.transaction((k: string) => {
+  const bumpOne = (k: string): void => {
     const u = get.get(k) as User;
     insUsers.run({ ...u, bux_balance: u.bux_balance + 1 });
+  };
+  const bump = db.transaction(bumpOne);
+  const bumpAll = db.transaction((ks: readonly string[]) => {
+    for (const k of ks) bumpOne(k);
   });
+  // coalesced: the calls waiting now, in one transaction at the next turn (as a group commit)
+  let waiting: Array<{ k: string; done: () => void }> = [];
+  const flush = (): void => {
+    const w = waiting;
+    waiting = [];
+    bumpAll(w.map((x) => x.k));
+    for (const x of w) x.done();
+  };
+  const bumpCoalesced = (k: string): Promise<void> =>
+    new Promise((done) => {
+      if (waiting.push({ k, done }) === 1) setImmediate(flush);
+    });
   let bulkId = 0;
   return {
-    name: `SQLite WAL ${durability === 'sync' ? 'FULL' : 'NORMAL'}`,
+    name: `SQLite WAL ${durability === 'sync' ? 'FULL' : 'NORMAL'}${coalesced ? ', commits coalesced by hand' : ''}`,
+    ...(coalesced ? { ops: ['txWrites'] as const } : {}),
     pointReads() {
       let hits = 0;
       const n = READS / 10; // SQLite reads are ~10× slower: fewer, same per-op figure
@@ -154,14 +179,19 @@ function sqliteSide(dir: string, durability: Durability): Side {
       return n / ((now() - t0) / 1000);
     },
     async txWrites() {
-      // 64 concurrent callers; each transaction runs synchronously when its turn comes.
+      // 64 concurrent callers; each transaction runs synchronously when its turn comes (or,
+      // coalesced, waits for the one that carries every call waiting at the next turn)
       let next = 0;
       const t0 = now();
       await Promise.all(
         Array.from({ length: WRITERS }, async () => {
           while (next < TX) {
-            bump(userId((next++ * 104_729) % N));
-            await Promise.resolve();
+            const k = userId((next++ * 104_729) % N);
+            if (coalesced) await bumpCoalesced(k);
+            else {
+              bump(k);
+              await Promise.resolve();
+            }
           }
         }),
       );
@@ -177,7 +207,9 @@ function sqliteSide(dir: string, durability: Durability): Side {
 }
 
 async function lmdbSide(dir: string, durability: Durability): Promise<Side> {
-  const root: RootDatabase = openLmdb({ path: join(dir, 'lmdb'), noSync: durability === 'async', compression: false });
+  // synced: overlappingSync off — with it (lmdb's default on Linux) a transaction's promise
+  // resolves at commit and the flush to disk follows, so an acknowledged write is not yet durable
+  const root: RootDatabase = openLmdb({ path: join(dir, 'lmdb'), noSync: durability === 'async', overlappingSync: false, compression: false });
   const users = root.openDB<User, string>('users', {});
   // lmdb has no secondary indexes: the user keeps one, [balance, id] → null, in the same txn
   const byBalance = root.openDB<null, [number, string]>('users_bux', {});
@@ -271,20 +303,23 @@ async function measure(durability: Durability): Promise<{ sides: string[]; runs:
     const sides: Side[] = [];
     sides.push(await ordoSide(join(root, 'ordo'), durability));
     sides.push(sqliteSide(mkdtempSync(join(root, 'sqlite-')), durability));
+    sides.push(sqliteSide(mkdtempSync(join(root, 'sqlite-coalesced-')), durability, true));
     sides.push(await lmdbSide(mkdtempSync(join(root, 'lmdb-')), durability));
     const runs = new Map(sides.map((s) => [s.name, new Map<Op, number[]>(OPS.map((o) => [o, []]))]));
     const map: number[] = [];
     const loads: number[] = [];
     // warm-up round (JIT), not recorded (stated as `warmups: 1` on every figure)
+    const does = (s: Side, op: Op): boolean => s.ops === undefined || s.ops.includes(op);
     for (const s of sides) {
-      s.pointReads();
-      s.topByBalance();
+      if (does(s, 'pointReads')) s.pointReads();
+      if (does(s, 'topByBalance')) s.topByBalance();
       await s.txWrites();
     }
     for (let round = 0; round < RUNS; round++) {
       for (const op of OPS) {
         for (let k = 0; k < sides.length; k++) {
           const s = sides[(round + k) % sides.length]!;
+          if (!does(s, op)) continue;
           const v = op === 'pointReads' ? s.pointReads() : op === 'topByBalance' ? s.topByBalance() : op === 'txWrites' ? await s.txWrites() : await s.bulkLoad(round);
           runs.get(s.name)!.get(op)!.push(v);
         }
@@ -318,6 +353,9 @@ export async function run(): Promise<BenchResult[]> {
       const mine = ordo.get(op)!;
       for (const peer of sides.filter((s) => s !== 'Ordo')) {
         const theirs = runs.get(peer)!.get(op)!;
+        if (theirs.length === 0) continue; // a side measured on some figures only
+        // the target's baseline: SQLite at equal durability AND the same batching (coalesced by hand)
+        const target = op === 'txWrites' && durability === 'sync' && peer.startsWith('SQLite') && peer.includes('coalesced');
         const ratios = mine.map((v, i) => v / theirs[i]!);
         const ratio = median(ratios);
         const isWrite = op === 'txWrites' || op === 'bulkLoad';
@@ -327,8 +365,8 @@ export async function run(): Promise<BenchResult[]> {
           unit: 'ops/s',
           baseline: { name: peer, value: median(theirs) },
           ratio,
-          target: op === 'txWrites' && durability === 'sync' && peer.startsWith('SQLite') ? 'ahead of SQLite at equal durability (> 1×)' : 'report',
-          met: op === 'txWrites' && durability === 'sync' && peer.startsWith('SQLite') ? ratio > 1 : true,
+          target: target ? 'ahead of SQLite at equal durability and batching (> 1×)' : 'report',
+          met: target ? ratio > 1 : true,
           runs: ratios,
           warmups: op === 'bulkLoad' ? 0 : 1,
           loadavg,

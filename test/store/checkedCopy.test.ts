@@ -1,9 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { openStore } from '../../src/store/openStore.ts';
-import type { Store } from '../../src/store/store.ts';
 import type { TableDef } from '../../src/store/types.ts';
-import { env, tempDir } from './helpers.ts';
+import { openedTemp } from './helpers.ts';
 
 // An update that carries a json attribute of the stored row over keeps the store's own checked,
 // deep-frozen copy as it is (no second deep copy per claim/completion of a job); a caller's
@@ -18,22 +16,7 @@ const tables: Record<string, TableDef> = {
   docs: { key: 'id', attributes: { id: { type: 'integer' }, doc: { type: 'json', nullable: true }, n: { type: 'integer', default: 0 } } },
 };
 
-async function opened(): Promise<{ s: Store; reopen: () => Promise<Store> }> {
-  const { dir, cleanup } = tempDir('ordo-checked-');
-  cleanups.push(cleanup);
-  const e = env();
-  const s = await openStore({ env: e, dir, tables });
-  cleanups.push(() => s.close());
-  return {
-    s,
-    reopen: async () => {
-      await s.close();
-      const again = await openStore({ env: e, dir, tables });
-      cleanups.push(() => again.close());
-      return again;
-    },
-  };
-}
+const opened = (): ReturnType<typeof openedTemp> => openedTemp(tables, 'ordo-checked-', cleanups);
 
 const deepFrozen = (v: unknown): boolean => typeof v !== 'object' || v === null || (Object.isFrozen(v) && Object.values(v).every(deepFrozen));
 

@@ -1,9 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { openStore } from '../../src/store/openStore.ts';
-import type { Store } from '../../src/store/store.ts';
 import type { Row, TableDef } from '../../src/store/types.ts';
-import { env, tempDir } from './helpers.ts';
+import { openedTemp } from './helpers.ts';
 
 const cleanups: Array<() => void | Promise<void>> = [];
 afterEach(async () => {
@@ -14,22 +12,7 @@ const tables: Record<string, TableDef> = {
   docs: { key: 'id', attributes: { id: { type: 'integer' }, doc: { type: 'json', nullable: true }, any: { type: 'any', default: 0 }, n: { type: 'number', default: 1 } } },
 };
 
-async function opened(): Promise<{ s: Store; reopen: () => Promise<Store> }> {
-  const { dir, cleanup } = tempDir('ordo-values-');
-  cleanups.push(cleanup);
-  const e = env();
-  const s = await openStore({ env: e, dir, tables });
-  cleanups.push(() => s.close());
-  return {
-    s,
-    reopen: async () => {
-      await s.close();
-      const again = await openStore({ env: e, dir, tables });
-      cleanups.push(() => again.close());
-      return again;
-    },
-  };
-}
+const opened = (): ReturnType<typeof openedTemp> => openedTemp(tables, 'ordo-values-', cleanups);
 
 /** Equal as the disk format keeps values: primitives by Object.is, arrays dense, objects plain with the same own keys. */
 function sameJson(a: unknown, b: unknown): boolean {

@@ -2,7 +2,8 @@ import { createTestEnv, type TestEnv } from '../../src/env/env.ts';
 import { createMemoryKv } from '../../src/chaos/memoryKv.ts';
 import type { KvAdapter, KvOp } from '../../src/env/kv.ts';
 import { openStore, type Store, type TableDef } from '../../src/store/index.ts';
-import { jobTables } from '../../src/jobs/index.ts';
+import { jobTables, type Job } from '../../src/jobs/index.ts';
+import { toRow } from '../../src/jobs/tables.ts';
 
 /** 2023-11-14T22:13:20Z: a real date, so cron slots are meaningful. */
 export const T0 = 1_700_000_000_000;
@@ -83,4 +84,10 @@ export async function settle<T>(env: TestEnv, p: Promise<T>, stepMs = 100, maxMs
   const q = p.finally(() => void (done = true));
   for (let t = 0; !done && t < maxMs; t += stepMs) await run(env, stepMs, stepMs);
   return q;
+}
+
+/** `j`'s row as the runner wrote it before 52500a5, when the lane ended with the job id (the old layout, for upgrade tests). */
+export function oldLayoutRow(j: Job): Record<string, unknown> {
+  const r = toRow(j);
+  return { ...r, lane: [...(r['lane'] as unknown[]), j.id] };
 }

@@ -9,18 +9,14 @@ import { describe, expect, it } from 'vitest';
 import { JobRunner, defineWorker, JOB_TABLES } from '../../src/jobs/index.ts';
 import { toRow } from '../../src/jobs/tables.ts';
 import type { Job } from '../../src/jobs/index.ts';
-import { T0, faultyDisk, openJobStore, run, settle, testEnv } from './helpers.ts';
+import { T0, faultyDisk, oldLayoutRow, openJobStore, run, settle, testEnv } from './helpers.ts';
 
 const job = (id: string, over: Partial<Job>): Job => ({
   id, queue: 'default', worker: 'w', args: { id }, meta: {}, state: 'available', priority: 0, attempt: 0, maxAttempts: 20,
   insertedAt: T0 - 200_000, scheduledAt: T0 - 200_000, attemptedAt: null, attemptedBy: null, finishedAt: null, errors: [], uniqueKey: null, timeoutMs: null, ...over,
 });
 
-/** The row as the runner wrote it before the lane lost the id: the same lane with the id last. */
-const oldRow = (j: Job): Record<string, unknown> => {
-  const r = toRow(j);
-  return { ...r, lane: [...(r['lane'] as unknown[]), j.id] };
-};
+const oldRow = oldLayoutRow;
 
 describe('lane layout', () => {
   it('jobs with the same lane are claimed in id order', async () => {

@@ -11,17 +11,13 @@ import { describe, expect, it } from 'vitest';
 import { JobRunner, defineWorker, JOB_TABLES } from '../../src/jobs/index.ts';
 import { toRow } from '../../src/jobs/tables.ts';
 import type { Job } from '../../src/jobs/index.ts';
-import { T0, faultyDisk, openJobStore, run, settle, testEnv } from './helpers.ts';
+import { T0, faultyDisk, oldLayoutRow, openJobStore, run, settle, testEnv } from './helpers.ts';
 
 const job = (id: string, over: Partial<Job> = {}): Job => ({
   id, queue: 'default', worker: 'w', args: { id }, meta: {}, state: 'available', priority: 0, attempt: 0, maxAttempts: 20,
   insertedAt: T0 - 1000, scheduledAt: T0 - 1000, attemptedAt: null, attemptedBy: null, finishedAt: null, errors: [], uniqueKey: null, timeoutMs: null, ...over,
 });
-/** The row as 777ac59 wrote it: the lane with the id last. */
-const oldRow = (j: Job): Record<string, unknown> => {
-  const r = toRow(j);
-  return { ...r, lane: [...(r['lane'] as unknown[]), j.id] };
-};
+const oldRow = oldLayoutRow;
 
 describe('mixed lane layouts, equal lanes', () => {
   it('ties across the two layouts are claimed new-layout first, each layout in id order; lanes that do not tie keep their order', async () => {

@@ -5,7 +5,7 @@ import type { Kernel } from './kernel.ts';
 import { StartExitError, StartTimeoutError } from './errors.ts';
 import { formatReason } from './exitReason.ts';
 import { useEnvScheduler } from './envScheduler.ts';
-import type { StartResult } from './startResult.ts';
+import { LAZY_EXIT, StartExitResult, type StartResult } from './startResult.ts';
 import { faults } from '../env/faults.ts';
 import { __chaosBugs } from '../env/testBugs.ts';
 
@@ -231,7 +231,7 @@ export class MachineProcess extends Process {
     this.terminated(final);
     if (open) {
       if (reason === IGNORE) this.deliverStart({ status: 'ignore' });
-      else this.deliverStart({ status: 'error', error: new StartExitError(this.pid, reason) });
+      else this.deliverStart((this.options as { [LAZY_EXIT]?: boolean })[LAZY_EXIT] === true ? new StartExitResult(this.pid, reason) : { status: 'error', error: new StartExitError(this.pid, reason) });
     }
   }
 

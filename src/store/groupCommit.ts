@@ -578,8 +578,8 @@ export class GroupCommit {
       for (const c of changes[i]!) {
         // the row it replaces was resolved when the batch was built (in this same order)
         // with the index entries the batch encoded for the disk (not encoded again)
-        if (c.row) c.mem.putOver(c.rowKey, c.row, c.old, c);
-        else c.mem.delete(c.rowKey, c);
+        if (c.row) c.mem.putOver(c.rowKey, c.row, c.old, c.idx);
+        else c.mem.delete(c.rowKey, c.idx);
         c.mem.version = version;
         if (tracking) {
           c.mem.keyVersions.set(c.mem.encKeyOf(c.rowKey), version);

@@ -7,7 +7,7 @@ import { encodeKey, fromBytes, toBytes } from './keyCodec.ts';
  *   migration progress, last backup — JSON values under short string keys.
  * - `rows`: `encode(tableId) + rowKey` → checksummed JSON row.
  * - `idx`: `encode(tableId) + encode(attribute) + encode(value) + rowKey` → `0x01`.
- * - `log`: `encode(commitSeq)` → checksummed JSON `CommitBatch` (bounded; the change feed).
+ * - `log`: `encode(commitSeq)` → checksummed JSON record of the commits' keys (bounded; `logRecord.ts`).
  */
 export const COLUMNS = ['meta', 'rows', 'idx', 'log'] as const;
 

@@ -1,6 +1,6 @@
 import type { KvOp } from '../env/kv.ts';
 import type { CommitOp, Row } from './types.ts';
-import type { MemTable } from './memTable.ts';
+import type { KnownEntries, MemTable } from './memTable.ts';
 import { DiskKeys, INDEX_MARK, logKey } from './layout.ts';
 import { encodeJson, encodeValue, encodeValues } from './valueCodec.ts';
 import { logEntryJson, logRecordJson } from './logRecord.ts';
@@ -30,14 +30,17 @@ export interface Change {
   readonly old: Row | undefined;
   readonly op: CommitOp;
   /**
-   * The index entries of `old` and of `row` (one per `mem.def.indexes`, `undefined` where the
-   * attribute has no entry), encoded once for the disk's index keys and again used for RAM's
-   * indexes; `undefined` where not computed (no such row, no index, a RAM table: the apply encodes them).
+   * The index entries of `old` and of `row`, encoded once for the disk's index keys and used
+   * again for RAM's indexes (`MemTable.putOver`); `undefined` for a table without indexes or a
+   * RAM table (the apply encodes them).
    */
+  idx: Entries | undefined;
+}
+
+/** {@link Change.idx}: filled by the batch as it encodes them. */
+interface Entries extends KnownEntries {
   oldIdx: Array<string | undefined> | undefined;
   newIdx: Array<string | undefined> | undefined;
-  /** The `def.indexes` the entries were computed from (see `MemTable.putOver`). */
-  readonly idxAttrs: readonly string[];
 }
 
 /** What a group flush writes and, after the write, applies. @internal */
@@ -165,14 +168,15 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
       t.o.set(rowKey, row);
     }
     if (t.max === undefined || rowKey > t.max) t.max = rowKey;
-    const change: Change = { mem, rowKey, row, old, op, oldIdx: undefined, newIdx: undefined, idxAttrs: mem.def.indexes };
+    const change: Change = { mem, rowKey, row, old, op, idx: undefined };
     cs.push(change);
     if (mem.def.storage !== 'disc') return;
     if (mem.def.durability === 'sync') sync = true;
     const id = mem.def.id;
     const indexes = mem.def.indexes;
+    const idx: Entries | undefined = indexes.length > 0 ? (change.idx = { old, idxAttrs: indexes, oldIdx: undefined, newIdx: undefined }) : undefined;
     if (mem.corruptIndex.size > 0) for (const [a, e] of mem.corruptIndex.get(rowKey) ?? []) kvOps.push({ type: 'del', column: 'idx', key: diskKeys.index(id, a, e) });
-    if (old && indexes.length > 0) {
+    if (old && idx !== undefined) {
       // each entry encoded once: for the disk's key here, for RAM's index at the apply
       const entries: Array<string | undefined> = new Array(indexes.length);
       for (let i = 0; i < indexes.length; i++) {
@@ -180,7 +184,7 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
         const e = (entries[i] = mem.indexEntry(a, old, rowKey));
         if (e !== undefined) kvOps.push({ type: 'del', column: 'idx', key: diskKeys.index(id, a, e) });
       }
-      change.oldIdx = entries;
+      idx.oldIdx = entries;
     }
     // the table digest follows the rows (integrity.ts): out with the old, in with the new
     const diskKey = diskKeys.row(id, rowKey);
@@ -207,14 +211,14 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
       puts.push(put);
       putRows.push(row);
       putDigests.push(dg);
-      if (indexes.length > 0) {
+      if (idx !== undefined) {
         const entries: Array<string | undefined> = new Array(indexes.length);
         for (let i = 0; i < indexes.length; i++) {
           const a = indexes[i]!;
           const e = (entries[i] = mem.indexEntry(a, row, rowKey));
           if (e !== undefined) kvOps.push({ type: 'put', column: 'idx', key: diskKeys.index(id, a, e), value: INDEX_MARK });
         }
-        change.newIdx = entries;
+        idx.newIdx = entries;
       }
     } else {
       kvOps.push({ type: 'del', column: 'rows', key: diskKey });

@@ -90,7 +90,7 @@ export class JobRunner {
       },
     });
     // a batch that may have landed is never inserted again item by item (a job would exist twice)
-    this.inserter = new Batcher((items) => insertBatch(this.store, this.node, this.queues, this.state === 'ok', items), 1000, (err) => !isIndeterminate(err));
+    this.inserter = new Batcher((items) => insertBatch(this.store, this.node, this.queues, this.state === 'ok' && this.cfg.eagerClaim, items), 1000, (err) => !isIndeterminate(err));
     const p = runnerParts(env, store, cfg, cluster, input.leadership);
     this.node = p.node;
     this.leadership = p.leadership;

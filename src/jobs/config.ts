@@ -49,6 +49,15 @@ export interface JobRunnerConfig {
    * live process serves makes the runner degraded with the reason, not a failed boot.
    */
   readonly adminSocket?: string;
+  /**
+   * Eager claim (default `true`): an `enqueue` into a queue of this node that is running, has a
+   * free slot, no `globalLimit`, and no available job ahead of the new one in lane order stores
+   * the job already claimed by this node (`executing`, attempt 1) in the insert's own commit, and
+   * starts its perform once that commit is durable — one commit from enqueue to start instead of
+   * an insert and then a claim. `false`: every enqueued job is inserted `available` and claimed by
+   * the queue's next claim.
+   */
+  readonly eagerClaim?: boolean;
 }
 
 /** Every default applied. */
@@ -64,9 +73,10 @@ export interface NormalConfig {
   readonly pruner: { maxAgeMs: number; intervalMs: number; limit: number } | undefined;
   readonly lifeline: { intervalMs: number; graceMs: number | undefined; rescueAfterMs: number | undefined };
   readonly adminSocket: string | undefined;
+  readonly eagerClaim: boolean;
 }
 
-const KNOWN_KEYS = ['workers', 'queues', 'crontab', 'notifier', 'peer', 'shutdownMs', 'pollMs', 'stager', 'pruner', 'lifeline', 'adminSocket'];
+const KNOWN_KEYS = ['workers', 'queues', 'crontab', 'notifier', 'peer', 'shutdownMs', 'pollMs', 'stager', 'pruner', 'lifeline', 'adminSocket', 'eagerClaim'];
 
 function positive(field: string, v: unknown, dflt: number): number {
   if (v === undefined) return dflt;
@@ -118,6 +128,7 @@ export function validateRunnerConfig(c: JobRunnerConfig): NormalConfig {
   const l = c.lifeline ?? {};
   const sock = c.adminSocket;
   if (sock !== undefined && (typeof sock !== 'string' || sock.length === 0)) throw new JobsConfigError('adminSocket', sock, 'must be a unix socket path');
+  if (c.eagerClaim !== undefined && typeof c.eagerClaim !== 'boolean') throw new JobsConfigError('eagerClaim', c.eagerClaim, 'must be a boolean');
   return {
     workers,
     queues,
@@ -134,5 +145,6 @@ export function validateRunnerConfig(c: JobRunnerConfig): NormalConfig {
       rescueAfterMs: l.rescueAfterMs === false ? undefined : positive('lifeline.rescueAfterMs', l.rescueAfterMs, 3_600_000),
     },
     adminSocket: sock,
+    eagerClaim: c.eagerClaim ?? true,
   };
 }

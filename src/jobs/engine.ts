@@ -25,9 +25,33 @@ export async function insertJob(store: Store, job: Job, unique: UniqueOptions | 
   return store.transaction((tx) => insertInTx(tx, job, unique, now));
 }
 
-/** Inserts several jobs in one transaction (see `Batcher`); `claimBy`: see {@link insertInTx}. */
+/**
+ * Inserts several jobs in one transaction (see `Batcher`); `claimBy`: see {@link insertInTx}.
+ * An item's `claimBy` holds only while no available job of its queue sorts ahead of it in lane
+ * order ({@link availableAhead}), checked again on every run of the transaction: a run after a
+ * conflict sees what the commits it lost to made available, and a job one of them made
+ * available ahead of this one is not jumped (the item is inserted `available`, for the claims).
+ */
 export async function insertMany(store: Store, items: ReadonlyArray<{ job: Job; unique: UniqueOptions | undefined; now: number; claimBy?: string | undefined }>): Promise<EnqueueResult[]> {
-  return store.transaction((tx) => items.map((i) => insertInTx(tx, i.job, i.unique, i.now, i.claimBy)));
+  return store.transaction((tx) => items.map((i) => insertInTx(tx, i.job, i.unique, i.now, i.claimBy !== undefined && !availableAhead(store, i.job) ? i.claimBy : undefined)));
+}
+
+/**
+ * Whether an available job of `job`'s queue sorts ahead of `job` in lane order (priority, then
+ * `scheduledAt`, then id): the first entry of the queue's available lane, read from the
+ * committed rows (RAM, not the transaction's read set — a read set over the lane would make
+ * every insert conflict with every commit to the jobs table). A commit still in flight when
+ * this runs is concurrent with the insert: their order is the store's, as between two claims.
+ */
+export function availableAhead(store: Store, job: Pick<Job, 'id' | 'queue' | 'priority' | 'scheduledAt'>): boolean {
+  const [from, to] = laneRange(['available', job.queue]);
+  const first = store.indexRange(T.jobs, 'lane', from, to, { limit: 1 })[0];
+  if (!first) return false;
+  const p = first['priority'] as number;
+  if (p !== job.priority) return p < job.priority;
+  const at = first['scheduledAt'] as number;
+  if (at !== job.scheduledAt) return at < job.scheduledAt;
+  return (first['id'] as string) < job.id;
 }
 
 /**

@@ -23,7 +23,7 @@ export interface InsertItem {
 
 /**
  * One insert transaction for a turn's enqueues. Where this node's queue has free slots and
- * nothing waiting, the best of the batch's jobs due now (lane order: priority, time) are
+ * nothing waiting, the best of the batch's jobs due now (lane order: priority, time, id) are
  * stored already claimed by runner `by` — one commit instead of an insert and a claim.
  * `claiming` is false while the runner is not `ok` (nothing is claimed directly then).
  */
@@ -39,7 +39,12 @@ export function insertBatch(store: Store, by: string, queues: ReadonlyMap<string
   for (const [name, idx] of byQueue) {
     const q = queues.get(name)!;
     const n = q.offer(idx.length);
-    const order = [...idx].sort((a, b) => items[a]!.job.priority - items[b]!.job.priority || items[a]!.job.scheduledAt - items[b]!.job.scheduledAt || a - b);
+    // lane order (priority, time, then id — as the claims take them), so a turn's eager claims take the jobs a claim would
+    const order = [...idx].sort((a, b) => {
+      const x = items[a]!.job;
+      const y = items[b]!.job;
+      return x.priority - y.priority || x.scheduledAt - y.scheduledAt || (x.id < y.id ? -1 : x.id > y.id ? 1 : a - b);
+    });
     for (const i of order.slice(0, n)) direct.set(i, q);
   }
   const p = insertMany(store, direct.size === 0 ? items : items.map((it, i) => (direct.has(i) ? { ...it, claimBy: by } : it)));

@@ -33,7 +33,7 @@ const cmd: fc.Arbitrary<Cmd> = fc.oneof(
 );
 const LIMITS = { a: 2, b: 3 } as const;
 
-async function scenario(cmds: Cmd[], seed: number): Promise<void> {
+async function scenario(cmds: Cmd[], seed: number, eagerClaim: boolean): Promise<void> {
   const env = testEnv(seed);
   const disk = faultyDisk();
   let gen = 0;
@@ -69,7 +69,7 @@ async function scenario(cmds: Cmd[], seed: number): Promise<void> {
       } };
     },
   });
-  const config: JobRunnerConfig = { workers: [worker], queues: LIMITS, pruner: false, shutdownMs: 1500, lifeline: { intervalMs: 2000 } };
+  const config: JobRunnerConfig = { workers: [worker], queues: LIMITS, pruner: false, shutdownMs: 1500, lifeline: { intervalMs: 2000 }, eagerClaim };
   let store: Store = await openJobStore(env, disk);
   let runner = await JobRunner.start({ env, store, config });
   let crashes = 0;
@@ -120,7 +120,8 @@ async function scenario(cmds: Cmd[], seed: number): Promise<void> {
 describe('job runner properties (virtual clock)', () => {
   it('limits hold and every job reaches exactly one final state, effects exactly once', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(cmd, { minLength: 1, maxLength: 14 }), fc.integer({ min: 1, max: 1000 }), (cmds, seed) => scenario(cmds, seed)),
+      // eager claims (an idle queue's enqueue stored already claimed) and claims alone, both exercised
+      fc.asyncProperty(fc.array(cmd, { minLength: 1, maxLength: 14 }), fc.integer({ min: 1, max: 1000 }), fc.boolean(), (cmds, seed, eager) => scenario(cmds, seed, eager)),
       { numRuns: 60 },
     );
   }, 240_000);

@@ -63,6 +63,9 @@ export class JobsBoard {
         gauge('ordo_jobs_finished', 'Attempts ended on this node since start, by resulting state.', ['state'], (g, r) => {
           for (const [state, n] of Object.entries(r.metrics().finished)) g.set({ state }, n);
         });
+        gauge('ordo_jobs_late_outcomes', 'Outcomes of performs a drain left running that ended later, by how their write ended (written, fenced, refused), since this runner started.', ['outcome'], (g, r) => {
+          for (const [outcome, n] of Object.entries(r.metrics().lateOutcomes)) g.set({ outcome }, n);
+        });
         gauge('ordo_jobs_start_latency_ms', 'Enqueue (or due time) to start, last 4096 starts.', ['quantile'], (g, r) => {
           const s = r.metrics().startLatencyMs;
           g.set({ quantile: '0.5' }, s.p50);

@@ -17,10 +17,14 @@
  *   show when it settled — this process started no perform for them. Reconciliation returns them
  *   with their attempt given back: nothing ran. The duty outlives the runner that made the claim:
  *   one that lands after it stopped is returned by the runner of that id running then.
- * - **Ended by a drain**: performs a drain saw end (aborted by the stop, or their outcome not
- *   written) whose give-back to `available` is not proven yet. If it never commits (the store
- *   refused it), the next runner of that id returns them with their attempt given back, as the
- *   drain meant to — stopping is not the job's failure.
+ * - **Ended by a drain**: performs a drain saw end by its abort whose give-back to `available`
+ *   is not proven yet. If it never commits (the store refused it), the next runner of that id
+ *   returns them with their attempt given back, as the drain meant to — stopping is not the
+ *   job's failure. A perform that returned an outcome whose write was refused is not one of
+ *   them: it ran, so its attempt stays charged.
+ * - **Late outcomes of unknown outcome**: a perform left by a drain ended and its outcome's
+ *   commit may or may not have landed; the runner of that id running now (or the next) settles
+ *   it (reconcile.ts), rather than leaving it to the lifeline's `rescueAfterMs`.
  * - **Holder**: the runner object holding the id now. A second start under the id of a live one
  *   is refused; one under the id of a runner that is stopping waits for its stop (its drain's
  *   give-back) before it reconciles anything.
@@ -31,6 +35,8 @@
  * must not inherit a runner id, which would change its random draws).
  */
 import type { Store } from '../store/index.ts';
+import type { Job } from './types.ts';
+import type { IndeterminateCommit } from './uncertain.ts';
 
 /** A runner object holding an id on some store data (see {@link holdId}). */
 export interface IdHolder {
@@ -38,6 +44,34 @@ export interface IdHolder {
   live(): boolean;
   /** Resolves once it has stopped (its drain's give-back settled). Never rejects. */
   readonly stopped: Promise<unknown>;
+  /** A late outcome of this id ended `outcome` (counted in the holder's metrics). */
+  lateEnded?(outcome: LateResult): void;
+  /** A late outcome of unknown outcome was handed to this id ({@link lateUnsettled}): settle it now. */
+  lateDue?(): void;
+}
+
+/** How the outcome of a perform a drain left running ended: written as it said, fenced (the row was no longer that attempt), or refused (the job rescued, attempt charged). */
+export type LateResult = 'written' | 'fenced' | 'refused';
+
+/**
+ * A late outcome (see {@link leftoverEnded}) whose commit's outcome is unknown, or whose charged
+ * rescue was refused: the runner of this id settles it (reconcile.ts, lateOutcome.ts) — written
+ * again fenced by the attempt once settled, or the job rescued with its attempt charged if that
+ * is refused.
+ */
+export interface LateDuty {
+  /** The attempt's slot token. */
+  readonly token: string;
+  /** The attempt, as claimed. */
+  readonly job: Job;
+  /** The state its outcome writes (`completed`, `retryable`, …). */
+  readonly state: string;
+  /** The last commit tried, when its outcome is unknown (settled first); unset: it was refused (tried again). */
+  err: IndeterminateCommit | undefined;
+  /** Writes the outcome again, fenced by the attempt, with the global slot given back. */
+  readonly write: (store: Store) => Promise<'done' | 'fenced'>;
+  /** Rescues the job, attempt charged, fenced, with the slot given back (the write was refused). */
+  readonly rescue: (store: Store) => Promise<number>;
 }
 
 interface Entry {
@@ -47,8 +81,10 @@ interface Entry {
   readonly left: Set<string>;
   /** Slot tokens of claims of unknown outcome that landed or may have, whose performs this process never started. */
   readonly unstarted: Set<string>;
-  /** Slot tokens of performs a drain saw end, whose give-back is not proven. */
+  /** Slot tokens of performs a drain saw end by its abort, whose give-back (attempt returned) is not proven. */
   readonly returning: Set<string>;
+  /** Late outcomes of unknown outcome, by slot token, for the runner of this id to settle. */
+  readonly late: Map<string, LateDuty>;
   /** A drain of this runner id is under way: performs that end now are {@link Entry.returning}. */
   draining: number;
   /** The runner object holding this id. */
@@ -77,14 +113,14 @@ function runners(store: Store, create: boolean): Map<string, Entry> | undefined 
 function entry(store: Store, runner: string): Entry {
   const m = runners(store, true);
   let e = m.get(runner);
-  if (!e) m.set(runner, (e = { live: new Set(), left: new Set(), unstarted: new Set(), returning: new Set(), draining: 0, holder: undefined, current: undefined }));
+  if (!e) m.set(runner, (e = { live: new Set(), left: new Set(), unstarted: new Set(), returning: new Set(), late: new Map(), draining: 0, holder: undefined, current: undefined }));
   return e;
 }
 
 function tidy(store: Store, runner: string): void {
   const m = runners(store, false);
   const e = m?.get(runner);
-  if (!m || !e || e.live.size > 0 || e.left.size > 0 || e.unstarted.size > 0 || e.returning.size > 0 || e.draining > 0 || e.holder !== undefined || e.current !== undefined) return;
+  if (!m || !e || e.live.size > 0 || e.left.size > 0 || e.unstarted.size > 0 || e.returning.size > 0 || e.late.size > 0 || e.draining > 0 || e.holder !== undefined || e.current !== undefined) return;
   m.delete(runner);
   if (m.size === 0) byData.get(store.engine as object)?.delete(store.dir);
 }
@@ -94,12 +130,17 @@ export function performStarted(store: Store, runner: string, token: string): voi
   entry(store, runner).live.add(token);
 }
 
-/** The queue let go of the perform counted by {@link performStarted} (ended and settled, or halted). */
-export function performEnded(store: Store, runner: string, token: string): void {
+/**
+ * The queue let go of the perform counted by {@link performStarted} (ended and settled, or
+ * halted). `unattempted` false: during a drain, its job is not one to give back with the attempt
+ * returned — its perform returned an outcome whose write was refused, so it ran: a runner of this
+ * id reconciling it later charges the attempt.
+ */
+export function performEnded(store: Store, runner: string, token: string, unattempted = true): void {
   const e = runners(store, false)?.get(runner);
   if (!e || e.left.has(token)) return; // a drain's leftover: ends through leftoverEnded
   e.live.delete(token);
-  if (e.draining > 0) e.returning.add(token);
+  if (e.draining > 0 && unattempted) e.returning.add(token);
   tidy(store, runner);
 }
 
@@ -209,6 +250,31 @@ export function runsOn(store: Store, runner: string): () => void {
   };
 }
 
+/** Hands late outcome `d` of `runner` to the runner of that id (now, or the next one to start there). */
+export function lateUnsettled(store: Store, runner: string, d: LateDuty): void {
+  const e = entry(store, runner);
+  e.late.set(d.token, d);
+  e.holder?.lateDue?.();
+}
+
+/** The late outcomes of `runner` left to settle. */
+export function lateDuties(store: Store, runner: string): readonly LateDuty[] {
+  return [...(runners(store, false)?.get(runner)?.late.values() ?? [])];
+}
+
+/** Late outcome `token` of `runner` is settled: forgotten. */
+export function lateSettled(store: Store, runner: string, token: string): void {
+  runners(store, false)?.get(runner)?.late.delete(token);
+  tidy(store, runner);
+}
+
+/** A late outcome of `runner` ended as `result`: counted by the runner holding the id now, else by `fallback`. */
+export function lateCounted(store: Store, runner: string, result: LateResult, fallback?: (r: LateResult) => void): void {
+  const h = runners(store, false)?.get(runner)?.holder;
+  if (h?.lateEnded) h.lateEnded(result);
+  else fallback?.(result);
+}
+
 /** Simulation only: the process died (`kill -9`) — its performs with it. */
 export function leftoversGone(store: Store, runner: string): void {
   const e = runners(store, false)?.get(runner);
@@ -217,6 +283,7 @@ export function leftoversGone(store: Store, runner: string): void {
   e.left.clear();
   e.unstarted.clear();
   e.returning.clear();
+  e.late.clear();
   e.draining = 0;
   e.holder = undefined;
   tidy(store, runner);

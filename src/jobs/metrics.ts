@@ -19,6 +19,12 @@ export interface JobsMetrics {
   readonly pruned: number;
   readonly cronFired: number;
   readonly storeErrors: number;
+  /**
+   * Outcomes of performs a drain left running (they ignored their abort) that ended later, counted
+   * by the runner holding their runner id then: `written` as the worker said, `fenced` (the job
+   * was no longer that attempt: nothing written), `refused` (not written: rescued, attempt charged).
+   */
+  readonly lateOutcomes: { readonly written: number; readonly fenced: number; readonly refused: number };
   /** Enqueue (or scheduled time) → start, over the last 4096 starts. */
   readonly startLatencyMs: LatencySummary;
   /** Start → outcome recorded. */
@@ -76,6 +82,8 @@ export function jobsPrometheus(m: JobsMetrics): string {
   out.push('# TYPE ordo_jobs_pruned_total counter', `ordo_jobs_pruned_total ${m.pruned}`);
   out.push('# TYPE ordo_jobs_cron_fired_total counter', `ordo_jobs_cron_fired_total ${m.cronFired}`);
   out.push('# TYPE ordo_jobs_store_errors_total counter', `ordo_jobs_store_errors_total ${m.storeErrors}`);
+  out.push('# HELP ordo_jobs_late_outcomes_total Outcomes of performs a drain left running that ended later, by how their write ended.', '# TYPE ordo_jobs_late_outcomes_total counter');
+  for (const [o, n] of Object.entries(m.lateOutcomes)) out.push(`ordo_jobs_late_outcomes_total{outcome="${o}"} ${n}`);
   for (const [name, s] of [['start_latency', m.startLatencyMs], ['duration', m.durationMs]] as const) {
     out.push(`# HELP ordo_jobs_${name}_ms ${name === 'duration' ? 'Start to outcome recorded' : 'Enqueue (or due time) to start'}, last 4096.`, `# TYPE ordo_jobs_${name}_ms summary`);
     out.push(`ordo_jobs_${name}_ms{quantile="0.5"} ${s.p50}`, `ordo_jobs_${name}_ms{quantile="0.99"} ${s.p99}`, `ordo_jobs_${name}_ms_count ${s.count}`);

@@ -13,8 +13,9 @@
  * @internal Built by the runner.
  */
 import type { TimerHandle } from '../env/clock.ts';
-import { leftoverEnded, leftoverStarted, leftoversOf, performEnded } from './leftovers.ts';
-import { finish, finishLate, finishMany, nextClaim, rescue, type Seen } from './engine.ts';
+import { leftoverStarted, leftoversOf, performEnded } from './leftovers.ts';
+import { DRAIN_NOT_WRITTEN, lateEnded } from './lateOutcome.ts';
+import { finish, finishMany, nextClaim, rescue, type Seen } from './engine.ts';
 import { JobsCompletionLostError, JobsDrainDeadlineError, JobsHaltedError } from './errors.ts';
 import { changeOf, isFailure } from './outcome.ts';
 import { slotToken } from './slots.ts';
@@ -37,6 +38,7 @@ export class Queue extends QueueCore {
       // the drain aborted it and it stopped: returned to available by the drain, attempt given back
       r.settled = true;
       r.returning = true;
+      r.aborted = true;
       return this.poke();
     }
     const { change, effects, state } = changeOf(this.env, this.workers, o);
@@ -58,7 +60,7 @@ export class Queue extends QueueCore {
         r.carried = false;
         this.hooks.storeFailed(`record ${r.job.id}`, err);
         if (this.stopped) {
-          // the drain returns it to available (attempt given back)
+          // the drain rescues it with the attempt charged: it ran and returned, its outcome is refused (effects not applied)
           r.settled = true;
           r.returning = true;
           return this.poke();
@@ -216,8 +218,9 @@ export class Queue extends QueueCore {
   /**
    * Stops claiming and waits up to `deadlineMs` for running jobs. Then (Oban's shutdown) it aborts
    * every perform still running and gives them {@link DRAIN_GRACE_MS} to end: the jobs whose
-   * perform has ended go back to `available` in one transaction, attempt given back (stopping is
-   * not the job's failure); a perform still running after that leaves its job `executing`, owned
+   * perform has ended go back to `available` in one transaction — attempt given back for those
+   * the abort ended (stopping is not the job's failure), charged for those that returned an
+   * outcome whose write the store refused (they ran; `maxAttempts` counts them); a perform still running after that leaves its job `executing`, owned
    * by this runner, for the lifeline to rescue once this runner is gone from membership (it keeps
    * its global slot until then) — never run twice at once. A runner restarted in this process
    * keeps the runner id while such a perform runs (`leftovers.ts`), and no drain of that id
@@ -237,7 +240,9 @@ export class Queue extends QueueCore {
     this.running.clear();
     const stuck = left.filter((r) => !r.performDone);
     const ended = left.filter((r) => r.performDone);
-    for (const r of ended) performEnded(this.store, this.by, r.token);
+    // ended by the abort: given back uncharged; ended with an outcome not written: it ran, charged
+    for (const r of ended) performEnded(this.store, this.by, r.token, r.aborted === true);
+    const unattempted = new Set(ended.filter((r) => r.aborted).map((r) => r.job));
     for (const r of stuck) {
       r.stuck = true;
       leftoverStarted(this.store, this.by, r.token);
@@ -256,7 +261,7 @@ export class Queue extends QueueCore {
     if (ended.length === 0 && !drop && !(release && tokens.length > 0)) return 0;
     const seen: Seen<number> = {};
     try {
-      return await rescue(this.store, ended.map((r) => r.job), this.env.clock.now(), 'shutdown', true, drop, release, seen);
+      return await rescue(this.store, ended.map((r) => r.job), this.env.clock.now(), DRAIN_NOT_WRITTEN, (j) => unattempted.has(j), drop, release, seen);
     } catch (err) {
       this.hooks.storeFailed(`drain ${this.name}`, err);
       // refused after its WAL write but durable and applied: they are back in available
@@ -266,40 +271,9 @@ export class Queue extends QueueCore {
     }
   }
 
-  /**
-   * A perform the drain left running has ended with `o`. It really ran, so its outcome is written
-   * as it says (a completion with the worker's effects, a failure charged, a discard, cancel or
-   * snooze), fenced by the attempt, on the store a runner of this id runs on now; its global slot
-   * is given back in the same transaction. Never given back as if it never ran: if the outcome
-   * cannot be written (refused, or the worker's effects threw), the job is rescued *charged*.
-   */
+  /** A perform the drain left running has ended with `o`: its outcome is written as it says (lateOutcome.ts). */
   protected lateEnd(r: Running, o: JobOutcome): void {
-    // the store may have been reopened since: the handle a runner of this id runs on now
-    const store = leftoverEnded(this.store, this.by, r.token);
-    if (this.halted) return;
-    const release = this.globalLimit === undefined ? undefined : { queue: this.name, by: this.by, slots: { limit: this.globalLimit, release: [r.token] } };
-    const log = { report: 'jobs_late_perform_ended', queue: this.name, job: r.job.id, attempt: r.job.attempt };
-    // its outcome was written already (a timeout's, before the drain): only the slot is left
-    if (r.settled && !r.returning) {
-      rescue(store, [], this.env.clock.now(), 'shutdown', false, undefined, release).then(
-        () => this.env.logger.info({ ...log, written: 'before' }, 'a perform left running at shutdown has ended'),
-        (err) => this.env.logger.warn({ ...log, err }, 'a perform left running at shutdown has ended; its global slot is left to the lifeline'),
-      );
-      return;
-    }
-    const { change, effects, state } = changeOf(this.env, this.workers, o);
-    finishLate(store, r.job, change, effects, release).then(
-      (res) => this.env.logger.info({ ...log, written: res === 'done' ? state : 'fenced' }, 'a perform left running at shutdown has ended: its outcome is written'),
-      (err) => {
-        // an unknown outcome may have landed: left as it is (executing, or written) for the lifeline
-        if (isIndeterminate(err)) return this.env.logger.warn({ ...log, err }, 'a perform left running at shutdown has ended; its outcome commit is of unknown outcome, left to the lifeline');
-        this.env.logger.warn({ ...log, err }, 'a perform left running at shutdown has ended; its outcome is not written, its job is rescued with the attempt charged');
-        rescue(store, [r.job], this.env.clock.now(), 'late outcome not written', false, undefined, release).then(
-          (n) => this.env.logger.info({ ...log, rescued: n }, 'a late perform whose outcome was not written is rescued, attempt charged'),
-          (e2) => this.env.logger.warn({ ...log, err: e2 }, 'a late perform whose outcome was not written: its job is left to the lifeline'),
-        );
-      },
-    );
+    lateEnded({ env: this.env, store: this.store, by: this.by, queue: this.name, globalLimit: this.globalLimit, workers: this.workers, halted: this.halted, counted: this.hooks.lateEnded }, r, o);
   }
 
   /** Simulation only: the process died — forget everything, write nothing. */

@@ -6,6 +6,7 @@
  */
 import type { Job, JobContext } from './types.ts';
 import type { Settled } from './uncertain.ts';
+import type { LateResult } from './leftovers.ts';
 
 /** What a queue reports to its runner. */
 export interface QueueHooks {
@@ -15,6 +16,8 @@ export interface QueueHooks {
   finished(job: Job, state: string, durationMs: number): void;
   /** A commit's outcome is unknown: the runner is degraded until the returned function is called with how it settled. */
   uncertain(operation: string, err: unknown): (outcome: Settled) => void;
+  /** The outcome of a perform a drain left running ended so (lateOutcome.ts), no runner holding the id now. */
+  lateEnded?(result: LateResult): void;
 }
 
 /** One attempt running on this queue. */
@@ -33,6 +36,8 @@ export interface Running {
   stuck: boolean;
   /** Its outcome is not written: the drain returns the job to available (stays in `running` until then). */
   returning: boolean;
+  /** Its perform ended by the drain's abort (a failure after the deadline): returned with the attempt given back. Unset, a returning job's outcome was refused: it ran, returned charged. */
+  aborted?: boolean;
 }
 
 /** One outcome waiting for the next shared completion transaction. */

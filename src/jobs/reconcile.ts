@@ -36,7 +36,8 @@
 import type { Env } from '../env/env.ts';
 import type { Store } from '../store/index.ts';
 import { executingByRunner, rescue, type SlotRelease } from './engine.ts';
-import { claimSettled, claimsNeverStarted, performsInFlight, returning } from './leftovers.ts';
+import { claimSettled, claimsNeverStarted, lateDuties, lateSettled, performsInFlight, returning, type LateResult } from './leftovers.ts';
+import { settleLate } from './lateOutcome.ts';
 import { slotToken, tokensHeldBy } from './slots.ts';
 import { JOB_TABLES, toJob } from './tables.ts';
 import type { Job } from './types.ts';
@@ -57,7 +58,9 @@ export interface Reconcile {
 /** Reads (dirty, RAM) what runner `self` must reconcile on `store` before it claims anything. */
 export function toReconcile(store: Store, self: string): Reconcile | undefined {
   const running = performsInFlight(store, self);
-  const jobs = (executingByRunner(store).get(self) ?? []).filter((j) => !running.has(slotToken(j)));
+  // a late outcome left to settle is written by the Reconciler as the worker said (lateOutcome.ts), not reconciled
+  const late = new Set(lateDuties(store, self).map((d) => d.token));
+  const jobs = (executingByRunner(store).get(self) ?? []).filter((j) => !running.has(slotToken(j)) && !late.has(slotToken(j)));
   const releases: SlotRelease[] = [];
   for (const [queue, tokens] of tokensHeldBy(store, self)) {
     const stale = tokens.filter((t) => !running.has(t));
@@ -94,17 +97,24 @@ export interface ReconcilerHost {
   storeOk(): void;
   /** `n` jobs went back to available (or discarded); `queues` may claim them. */
   returned(n: number, queues: ReadonlySet<string>): void;
+  /** A late outcome handed to this runner id ended so (lateOutcome.ts). */
+  lateEnded(result: LateResult, queue: string): void;
 }
 
 /**
- * A runner's reconciliations: the one at start ({@link toReconcile}) and each late claim. One
- * at a time; one the store refuses stays pending for {@link Reconciler.run} to retry (the
- * runner's poll).
+ * A runner's reconciliations: the one at start ({@link toReconcile}), each late claim, and each
+ * late outcome of unknown outcome (or refused) handed to its runner id (lateOutcome.ts). One at
+ * a time; one the store refuses stays pending for {@link Reconciler.run} to retry (the runner's
+ * poll). Late outcomes settle each on its own (a settlement can take minutes), until
+ * {@link Reconciler.stop}; one left unsettled stays for the next runner of the id.
  */
 export class Reconciler {
   private readonly h: ReconcilerHost;
   private readonly pending: Array<{ r: Reconcile; late: boolean }> = [];
   private running = false;
+  /** Late outcomes being settled now, by slot token. */
+  private readonly settling = new Set<string>();
+  private readonly cut = new AbortController();
 
   constructor(h: ReconcilerHost) {
     this.h = h;
@@ -112,7 +122,31 @@ export class Reconciler {
 
   /** Whether something is left to write. */
   get due(): boolean {
-    return this.pending.length > 0;
+    return this.pending.length > 0 || lateDuties(this.h.store, this.h.self).some((d) => !this.settling.has(d.token));
+  }
+
+  /** The runner stopped: late outcomes being settled are left (for the next runner of the id), their waits ended. */
+  stop(): void {
+    this.cut.abort();
+  }
+
+  /** Settles the late outcomes handed to this runner id that nothing settles now. */
+  private settleLate(): void {
+    const { env, store, self } = this.h;
+    for (const d of lateDuties(store, self)) {
+      if (this.cut.signal.aborted || this.settling.has(d.token)) continue;
+      this.settling.add(d.token);
+      void settleLate(env, store, d, this.cut.signal).then((res) => {
+        this.settling.delete(d.token);
+        if (res === undefined) return;
+        if (typeof res === 'object') return this.h.storeFailed(`late outcome ${d.job.id}`, res.err);
+        this.h.storeOk();
+        lateSettled(store, self, d.token);
+        env.logger.info({ report: 'jobs_late_outcome_settled', runner: self, job: d.job.id, attempt: d.job.attempt, result: res }, 'a late outcome of unknown outcome (or refused) is settled');
+        this.h.lateEnded(res, d.job.queue);
+        if (res === 'refused') this.h.returned(1, new Set([d.job.queue]));
+      });
+    }
   }
 
   /** Reads what the runner must return before its first claim. */
@@ -143,6 +177,7 @@ export class Reconciler {
 
   /** Writes what is pending, one transaction each, in order; a store error leaves the rest for the next call. */
   async run(): Promise<void> {
+    this.settleLate();
     if (this.running) return;
     this.running = true;
     try {

@@ -10,7 +10,7 @@ import { JobsCommitIndeterminateError, JobsConfigError, JobsRunnerIdInUseError, 
 import type { ParsedCron } from './cronPlugin.ts';
 import type { Notifier } from './notifier.ts';
 import { Queue } from './queue.ts';
-import { claimsNeverStarted, drainStarted, holdId, holderOf, leftoversGone, runsOn } from './leftovers.ts';
+import { claimsNeverStarted, drainStarted, holdId, holderOf, leftoversGone, runsOn, type LateResult } from './leftovers.ts';
 import { Reconciler, stillOut } from './reconcile.ts';
 import { JOB_TABLES, countJobs, listJobs, toJob } from './tables.ts';
 import type { EnqueueOptions, EnqueueResult, Job, JobState, WorkerDef } from './types.ts';
@@ -69,7 +69,7 @@ export class JobRunner {
   private state: JobsHealth['status'] = 'starting';
   private leader = false;
   private pollTimer: TimerHandle | undefined;
-  private readonly m = { started: 0, finished: {} as Record<string, number>, rescued: 0, pruned: 0, cronFired: 0, storeErrors: 0, start: new Reservoir(), duration: new Reservoir() };
+  private readonly m = { started: 0, finished: {} as Record<string, number>, rescued: 0, pruned: 0, cronFired: 0, storeErrors: 0, late: { written: 0, fenced: 0, refused: 0 } as Record<LateResult, number>, start: new Reservoir(), duration: new Reservoir() };
   private readonly h: RunnerHealth;
   private readonly inserter: Batcher<InsertItem, EnqueueResult>;
 
@@ -112,6 +112,7 @@ export class JobRunner {
         this.m.duration.add(d);
       },
       uncertain: (op: string, err: unknown) => this.h.uncertain(op, err, () => void this.m.storeErrors++),
+      lateEnded: (res: LateResult) => void this.m.late[res]++,
     };
     const paused = (q: string): boolean => (store.get(JOB_TABLES.queues, q)?.['paused'] as boolean | undefined) ?? cfg.queues.get(q)!.paused;
     for (const [q, o] of cfg.queues) this.queues.set(q, new Queue(env, store, this.node, cfg.workers, { name: q, limit: o.limit, paused: paused(q), globalLimit: o.globalLimit }, qHooks));
@@ -127,6 +128,7 @@ export class JobRunner {
         // while starting, nothing claims yet (run() dispatches): the other nodes are told
         for (const q of queues) this.state === 'starting' ? this.notifier.publish('insert', { queue: q }) : this.wake(q, true);
       },
+      lateEnded: (res) => void this.m.late[res]++,
     });
     this.plugins = new PluginSet(buildPlugins(env, store, cfg, this.membership, this.node, cluster !== undefined && this.conn !== undefined, {
       storeFailed: (op, err) => this.h.storeFailed(op, err),
@@ -159,7 +161,13 @@ export class JobRunner {
       r.retire();
       throw new JobsRunnerIdInUseError(r.node, r.store.dir);
     }
-    r.unhold = holdId(r.store, r.node, { live: () => r.state === 'ok' || r.state === 'degraded' || (r.state === 'starting' && !signal?.aborted), stopped: r.stopped });
+    r.unhold = holdId(r.store, r.node, {
+      live: () => r.state === 'ok' || r.state === 'degraded' || (r.state === 'starting' && !signal?.aborted),
+      stopped: r.stopped,
+      // a late outcome of a perform an earlier runner of this id left running: counted and settled here
+      lateEnded: (res) => void r.m.late[res]++,
+      lateDue: () => void r.reconciler.run(),
+    });
     try {
       // a drain of this id under way: its give-back first (else its jobs would be reconciled, charged)
       if (prev && !(await within(r.env, prev.stopped, r.cfg.shutdownMs + 5000))) {
@@ -203,6 +211,7 @@ export class JobRunner {
 
   private ended(): void {
     this.state = 'stopped';
+    this.reconciler.stop();
     this.unhold?.();
     this.resolveStopped();
   }
@@ -376,7 +385,7 @@ export class JobRunner {
   metrics(): JobsMetrics {
     const jobs = countJobs(this.store, this.queues.keys());
     const { started, finished, rescued, pruned, cronFired, storeErrors } = this.m;
-    return { jobs, started, finished: { ...finished }, rescued, pruned, cronFired, storeErrors, startLatencyMs: this.m.start.summary(), durationMs: this.m.duration.summary() };
+    return { jobs, started, finished: { ...finished }, rescued, pruned, cronFired, storeErrors, lateOutcomes: { ...this.m.late }, startLatencyMs: this.m.start.summary(), durationMs: this.m.duration.summary() };
   }
 
   /** `/metrics` text. */

@@ -72,28 +72,33 @@ export const APPLY_WAIT_MS = 30_000;
 /** What a settlement says about a commit. */
 export type Settled = 'committed' | 'lost' | 'unknown';
 
-/** Waits for `err.settled`, at most `waitMs` (then `unknown`). Never rejects. */
-export async function settlementOf(env: Env, err: IndeterminateCommit, waitMs = SETTLE_WAIT_MS): Promise<Settled> {
+/** Waits for `err.settled`, at most `waitMs` (then `unknown`; also at once when `cut` aborts, its timer cleared). Never rejects. */
+export async function settlementOf(env: Env, err: IndeterminateCommit, waitMs = SETTLE_WAIT_MS, cut?: AbortSignal): Promise<Settled> {
   // the store's own: `committed` is applied already; `unknown` is not in RAM (the rows read back say "not landed here")
   if (err.code === 'ORDO_STORE_COMMIT_INDETERMINATE') return err.outcome === 'committed' ? 'committed' : 'unknown';
   let timer: TimerHandle | undefined;
-  const timeout = new Promise<Settled>((resolve) => (timer = env.clock.setTimeout(() => resolve('unknown'), waitMs)));
+  let onCut: (() => void) | undefined;
+  const timeout = new Promise<Settled>((resolve) => {
+    timer = env.clock.setTimeout(() => resolve('unknown'), waitMs);
+    if (cut) cut.addEventListener('abort', (onCut = () => resolve('unknown')), { once: true });
+  });
   const settled = err.settled.then(
     (o): Settled => (o.committed === true ? 'committed' : o.committed === false ? 'lost' : 'unknown'),
     (): Settled => 'unknown',
   );
   try {
-    return await Promise.race([settled, timeout]);
+    return cut?.aborted ? 'unknown' : await Promise.race([settled, timeout]);
   } finally {
     env.clock.clearTimeout(timer);
+    if (onCut) cut?.removeEventListener('abort', onCut);
   }
 }
 
-/** Resolves `true` once `pred()` holds (checked now and every `stepMs`), `false` after `waitMs`. */
-export async function until(env: Env, pred: () => boolean, waitMs = APPLY_WAIT_MS, stepMs = 20): Promise<boolean> {
+/** Resolves `true` once `pred()` holds (checked now and every `stepMs`), `false` after `waitMs` or once `cut` aborts. */
+export async function until(env: Env, pred: () => boolean, waitMs = APPLY_WAIT_MS, stepMs = 20, cut?: AbortSignal): Promise<boolean> {
   const end = env.clock.now() + waitMs;
   while (!pred()) {
-    if (env.clock.now() >= end) return false;
+    if (env.clock.now() >= end || cut?.aborted) return false;
     await new Promise<void>((r) => env.clock.setTimeout(() => r(), stepMs));
   }
   return true;

@@ -9,6 +9,7 @@ export type { SpawnMachineOptions } from './machineProcess.ts';
 export type { NativeBehaviour, NativeMessage } from './nativeProcess.ts';
 export type { NativeProcess } from './nativeProcess.ts';
 export type { StartResult } from './startResult.ts';
+export { StartExitResult, LAZY_EXIT } from './startResult.ts';
 export { ReplyTo, reply } from './process.ts';
 export type { ProcessInfo } from './process.ts';
 export { report, reporting } from './report.ts';

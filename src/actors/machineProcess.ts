@@ -5,7 +5,7 @@ import type { Kernel } from './kernel.ts';
 import { StartExitError, StartTimeoutError } from './errors.ts';
 import { formatReason } from './exitReason.ts';
 import { useEnvScheduler } from './envScheduler.ts';
-import type { StartResult } from './startResult.ts';
+import { LAZY_EXIT, StartExitResult, type StartResult } from './startResult.ts';
 import { faults } from '../env/faults.ts';
 import { __chaosBugs } from '../env/testBugs.ts';
 
@@ -231,7 +231,7 @@ export class MachineProcess extends Process {
     this.terminated(final);
     if (open) {
       if (reason === IGNORE) this.deliverStart({ status: 'ignore' });
-      else this.deliverStart({ status: 'error', error: new StartExitError(this.pid, reason) });
+      else this.deliverStart((this.options as { [LAZY_EXIT]?: boolean })[LAZY_EXIT] === true ? new StartExitResult(this.pid, reason) : { status: 'error', error: new StartExitError(this.pid, reason) });
     }
   }
 
@@ -259,7 +259,7 @@ export class MachineProcess extends Process {
     this.stopReason = reason;
     let canStop = false;
     try {
-      canStop = (this.actor.getSnapshot() as MachineSnapshot).can({ type: STOP });
+      canStop = takesStop(this.actor.getSnapshot() as MachineSnapshot);
     } catch {
       canStop = false;
     }
@@ -320,6 +320,60 @@ export class MachineProcess extends Process {
 }
 
 const IGNORE = Symbol('ignore');
+
+/** The part of an xstate state node read to answer `can(ordo.stop)` without evaluating it. */
+interface StateNodeShape {
+  readonly states?: Record<string, StateNodeShape | undefined>;
+  readonly transitions?: unknown;
+}
+
+/**
+ * Whether `ordo.stop` is taken from a top-level state node when that is fixed by the machine
+ * alone, `null` when a guard or a wildcard event descriptor decides it (xstate is asked).
+ */
+const stopTaken = new WeakMap<StateNodeShape, boolean | null>();
+
+/**
+ * xstate's `snapshot.can({ type: 'ordo.stop' })` — whether the machine takes the stop event —
+ * read once per top-level state from its transitions when no guard or wildcard is involved
+ * (every machine of a tree is asked when the tree stops, and xstate resolves the transition
+ * each time). The same answer as `can`: in a top-level (string-valued) state, the state node's
+ * own transitions for the event are tried first, then the root's; the first candidate is taken
+ * when it has no guard, and `can` is true when it has a target or actions. Anything else
+ * (nested or parallel states, guards, wildcards, another xstate's nodes) is asked of `can`.
+ */
+/** @internal Exported for its property test (test/actors/takesStop.test.ts). */
+export function takesStop(s: MachineSnapshot): boolean {
+  const root = (s as { machine?: { root?: StateNodeShape } }).machine?.root;
+  const leaf = typeof s.value === 'string' ? root?.states?.[s.value] : undefined;
+  if (root !== undefined && leaf !== undefined) {
+    let known = stopTaken.get(leaf);
+    if (known === undefined) stopTaken.set(leaf, (known = fixedStop(leaf, root)));
+    if (known !== null) return known;
+  }
+  return s.can({ type: STOP });
+}
+
+interface TransitionShape {
+  readonly guard?: unknown;
+  readonly target?: unknown;
+  readonly actions?: readonly unknown[];
+}
+
+/** `can(ordo.stop)` in the top-level state `leaf`, read off its transitions and then the root's; `null` when a guard or a wildcard decides it. */
+function fixedStop(leaf: StateNodeShape, root: StateNodeShape): boolean | null {
+  for (const node of [leaf, root]) {
+    const transitions = node.transitions;
+    if (!(transitions instanceof Map)) return null;
+    for (const key of transitions.keys()) if (typeof key !== 'string' || key.includes('*')) return null;
+    const list = transitions.get(STOP) as readonly TransitionShape[] | undefined;
+    if (list === undefined || list.length === 0) continue; // none here: the next node up
+    const first = list[0]!;
+    if (first.guard !== undefined) return null;
+    return first.target !== undefined || (first.actions?.length ?? 0) > 0;
+  }
+  return false;
+}
 
 /** xstate's logger for one machine (its `log` actions), as an `info` record naming the pid. */
 function machineLogger(env: Kernel['env'], pid: Pid): (...args: unknown[]) => void {

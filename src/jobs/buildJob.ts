@@ -19,11 +19,15 @@ export function buildJob(w: WorkerDef<never>, args: unknown, o: EnqueueOptions &
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new JobsConfigError('maxAttempts', maxAttempts, 'must be a positive integer');
   const unique = o.unique === false ? undefined : (o.unique ?? w.unique);
   const meta = o.meta ?? {};
-  const base = { worker: w.name, queue, args, meta };
-  const rand = Math.floor(random() * 36 ** 8).toString(36).padStart(8, '0');
+  // drawn even for a given id: the Env's random sequence stays what it was
+  const rand = randomPart(random);
+  // fields written out (no object spread: V8's slow path, once per enqueue)
   return {
-    id: o.id ?? `${Math.max(0, Math.floor(now)).toString(36).padStart(9, '0')}-${rand}`,
-    ...base,
+    id: o.id ?? `${timePart(now)}-${rand}`,
+    worker: w.name,
+    queue,
+    args,
+    meta,
     state: scheduledAt > now ? 'scheduled' : 'available',
     priority,
     attempt: 0,
@@ -34,7 +38,26 @@ export function buildJob(w: WorkerDef<never>, args: unknown, o: EnqueueOptions &
     attemptedBy: null,
     finishedAt: null,
     errors: [],
-    uniqueKey: unique ? uniqueKeyOf(unique, base) : null,
+    uniqueKey: unique ? uniqueKeyOf(unique, { worker: w.name, queue, args, meta }) : null,
     timeoutMs: o.timeoutMs ?? null,
   };
+}
+
+/** The last millisecond whose id prefix was made, and that prefix (a turn's enqueues share one `now`). */
+let lastMs = NaN;
+let lastPart = '';
+
+/** An id's time part: whole milliseconds in base 36, nine digits (ids sort by insertion time). */
+function timePart(now: number): string {
+  const ms = Math.max(0, Math.floor(now));
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastPart = ms.toString(36).padStart(9, '0');
+  }
+  return lastPart;
+}
+
+/** An id's random tail: eight base-36 digits. */
+function randomPart(random: () => number): string {
+  return Math.floor(random() * 36 ** 8).toString(36).padStart(8, '0');
 }

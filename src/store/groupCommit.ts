@@ -577,8 +577,9 @@ export class GroupCommit {
       const p = batch[i]!;
       for (const c of changes[i]!) {
         // the row it replaces was resolved when the batch was built (in this same order)
-        if (c.row) c.mem.putOver(c.rowKey, c.row, c.old);
-        else c.mem.delete(c.rowKey);
+        // with the index entries the batch encoded for the disk (not encoded again)
+        if (c.row) c.mem.putOver(c.rowKey, c.row, c.old, c.idx);
+        else c.mem.delete(c.rowKey, c.idx);
         c.mem.version = version;
         if (tracking) {
           c.mem.keyVersions.set(c.mem.encKeyOf(c.rowKey), version);

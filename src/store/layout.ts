@@ -7,7 +7,7 @@ import { encodeKey, fromBytes, toBytes } from './keyCodec.ts';
  *   migration progress, last backup — JSON values under short string keys.
  * - `rows`: `encode(tableId) + rowKey` → checksummed JSON row.
  * - `idx`: `encode(tableId) + encode(attribute) + encode(value) + rowKey` → `0x01`.
- * - `log`: `encode(commitSeq)` → checksummed JSON `CommitBatch` (bounded; the change feed).
+ * - `log`: `encode(commitSeq)` → checksummed JSON record of the commits' keys (bounded; `logRecord.ts`).
  */
 export const COLUMNS = ['meta', 'rows', 'idx', 'log'] as const;
 
@@ -54,7 +54,16 @@ export class DiskKeys {
 
   /** The bytes of `rowDiskKey(id, rowKey)`. */
   row(id: number, rowKey: string): Uint8Array {
-    const p = tablePrefix(id);
+    return this.join(tablePrefix(id), rowKey);
+  }
+
+  /** The bytes of `indexDiskKey(id, attr, entry)`. */
+  index(id: number, attr: string, entry: string): Uint8Array {
+    return this.join(indexPrefix(id, attr), entry);
+  }
+
+  /** The bytes of the byte string `p + rest`. */
+  private join(p: string, rowKey: string): Uint8Array {
     const len = p.length + rowKey.length;
     if (this.chunk.length - this.off < len) {
       // small first (a flush of a few commits), doubling up to 16 KB (a bulk batch)
@@ -73,8 +82,15 @@ export class DiskKeys {
 }
 const KEY_CHUNK = 16 * 1024;
 
+/** Index prefixes by table id, then attribute (a handful per store: encoded once each). */
+const indexPrefixes = new Map<number, Map<string, string>>();
+
 export function indexPrefix(id: number, attr: string): string {
-  return tablePrefix(id) + encodeKey(attr)!;
+  let byAttr = indexPrefixes.get(id);
+  if (byAttr === undefined) indexPrefixes.set(id, (byAttr = new Map()));
+  let p = byAttr.get(attr);
+  if (p === undefined) byAttr.set(attr, (p = tablePrefix(id) + encodeKey(attr)!));
+  return p;
 }
 
 export function indexDiskKey(id: number, attr: string, entry: string): Buffer {

@@ -127,9 +127,9 @@ export class MemTable {
    * {@link MemTable.put} when the caller knows the row it replaces (`old`, `undefined` for
    * none): the group commit resolved it while building the batch (one lookup less per row).
    */
-  putOver(rowKey: string, row: Row, old: Row | undefined): void {
+  putOver(rowKey: string, row: Row, old: Row | undefined, known?: KnownEntries): void {
     if (old) {
-      this.unindex(rowKey, old);
+      this.unindex(rowKey, old, known !== undefined && known.old === old && this.fits(known) ? known.oldIdx : undefined);
       this.uncache(old);
     }
     this.rows.set(rowKey, row);
@@ -140,14 +140,32 @@ export class MemTable {
     }
     if (!old) this.order.add(rowKey);
     if (this.indexes.size > 0) {
-      for (const [attr, idx] of this.indexes) {
-        const e = this.indexEntry(attr, row, rowKey);
-        if (e !== undefined) idx.add(e);
+      const newIdx = known !== undefined && this.fits(known) ? known.newIdx : undefined;
+      if (newIdx !== undefined) {
+        const attrs = this.def.indexes;
+        for (let i = 0; i < attrs.length; i++) {
+          const e = newIdx[i];
+          if (e !== undefined) this.indexes.get(attrs[i]!)!.add(e);
+        }
+      } else {
+        for (const [attr, idx] of this.indexes) {
+          const e = this.indexEntry(attr, row, rowKey);
+          if (e !== undefined) idx.add(e);
+        }
       }
     }
   }
 
-  delete(rowKey: string): void {
+  /**
+   * True when `known`'s entries were computed from this table's current definition (the same
+   * `def.indexes`, which name exactly its indexes); after a redefinition they are encoded again.
+   */
+  private fits(known: KnownEntries): boolean {
+    return known.idxAttrs === this.def.indexes && this.indexes.size === known.idxAttrs.length;
+  }
+
+  /** Deletes the row under `rowKey` (`known`: its index entries, as {@link MemTable.putOver} takes them). */
+  delete(rowKey: string, known?: KnownEntries): void {
     const old = this.rows.get(rowKey);
     this.corrupt.delete(rowKey);
     this.corruptHash.delete(rowKey);
@@ -156,13 +174,21 @@ export class MemTable {
       this.order.delete(rowKey);
       return;
     }
-    this.unindex(rowKey, old);
+    this.unindex(rowKey, old, known !== undefined && known.old === old && this.fits(known) ? known.oldIdx : undefined);
     this.rows.delete(rowKey);
     this.uncache(old);
     this.order.delete(rowKey);
   }
 
-  private unindex(rowKey: string, row: Row): void {
+  private unindex(rowKey: string, row: Row, entries: IndexEntries | undefined): void {
+    if (entries !== undefined) {
+      const attrs = this.def.indexes;
+      for (let i = 0; i < attrs.length; i++) {
+        const e = entries[i];
+        if (e !== undefined) this.indexes.get(attrs[i]!)!.delete(e);
+      }
+      return;
+    }
     for (const [attr, idx] of this.indexes) {
       const e = this.indexEntry(attr, row, rowKey);
       if (e !== undefined) idx.delete(e);
@@ -190,6 +216,25 @@ export class MemTable {
     this.corruptHash.clear();
     for (const i of this.indexes.keys()) this.indexes.set(i, new SortedKeys());
   }
+}
+
+/**
+ * A row's index entries, one per attribute of its table's `def.indexes` in that order
+ * (`undefined`: no entry for that attribute), as {@link MemTable.indexEntry} computes them. @internal
+ */
+export type IndexEntries = ReadonlyArray<string | undefined>;
+
+/**
+ * Index entries a caller already encoded (the write batch, for its disk keys): those of the row
+ * replaced (`oldIdx`) and of the new one (`newIdx`), each per attribute of `idxAttrs` — the
+ * `def.indexes` they were computed from; `undefined` where not computed. @internal
+ */
+export interface KnownEntries {
+  /** The row replaced, whose entries `oldIdx` are (they are used only for this same row). */
+  readonly old: Row | undefined;
+  readonly idxAttrs: readonly string[];
+  readonly oldIdx: IndexEntries | undefined;
+  readonly newIdx: IndexEntries | undefined;
 }
 
 function isScalar(v: unknown): boolean {

@@ -1,10 +1,11 @@
 import type { KvOp } from '../env/kv.ts';
 import type { CommitOp, Row } from './types.ts';
-import type { MemTable } from './memTable.ts';
-import { DiskKeys, INDEX_MARK, META, indexDiskKey, logKey, metaKey } from './layout.ts';
+import type { KnownEntries, MemTable } from './memTable.ts';
+import { DiskKeys, INDEX_MARK, logKey } from './layout.ts';
 import { encodeJson, encodeValue, encodeValues } from './valueCodec.ts';
 import { logEntryJson, logRecordJson } from './logRecord.ts';
 import { digestKey, rowHash, rowHashOf, sealOps, storedCrc } from './integrity.ts';
+import { CRC_SEGMENT_FROM, CrcCache } from './crcCache.ts';
 import { crc32 } from './crc.ts';
 import type { TableDigest } from './integrity.ts';
 
@@ -28,6 +29,18 @@ export interface Change {
   readonly row: Row | null;
   readonly old: Row | undefined;
   readonly op: CommitOp;
+  /**
+   * The index entries of `old` and of `row`, encoded once for the disk's index keys and used
+   * again for RAM's indexes (`MemTable.putOver`); `undefined` for a table without indexes or a
+   * RAM table (the apply encodes them).
+   */
+  idx: Entries | undefined;
+}
+
+/** {@link Change.idx}: filled by the batch as it encodes them. */
+interface Entries extends KnownEntries {
+  oldIdx: Array<string | undefined> | undefined;
+  newIdx: Array<string | undefined> | undefined;
 }
 
 /** What a group flush writes and, after the write, applies. @internal */
@@ -65,36 +78,8 @@ export interface BatchContext {
 /** Row puts per piece handed to {@link BatchContext.sink}. @internal */
 export const STREAM_ROWS = 256;
 
-/**
- * The stored value's CRC of (frozen) rows this process encoded for a write, until they are
- * rewritten: a row's encoding is a function of the frozen row alone, so taking a rewritten row
- * out of the table digest needs no second encode (a job row is written three times: two of its
- * encodes were for this). A plain Map cleared when full, not a WeakMap: a WeakMap entry per
- * written row cost more than the encode it saves (ephemerons). A miss (a row loaded from disk,
- * one dropped by a clear, a rebuilt batch) encodes the row as before.
- */
-const valueCrcs = new Map<Row, number>();
-/** Rows {@link valueCrcs} holds at most (then it starts again: a miss only costs the encode). */
-const CRC_CACHE_ROWS = 8192;
-/**
- * Flushes writing more rows than this remember none of their CRCs: a bulk batch (a load, a
- * `dirtyPutMany` of 1000 rows) would fill the bounded cache in a few flushes and clear it, so
- * the rows of small commits that are rewritten soon (a job row, three writes) would miss, and
- * remembering cost a bulk write ~2 % of its CPU for rows rarely rewritten before they are evicted.
- */
-const CRC_REMEMBER_MAX_ROWS = 256;
-
-function rememberCrc(row: Row, crc: number): void {
-  if (valueCrcs.size >= CRC_CACHE_ROWS) valueCrcs.clear();
-  valueCrcs.set(row, crc);
-}
-
-/** The cached CRC of `row` (forgotten: the row is being replaced), or `undefined`. */
-function takeCrc(row: Row): number | undefined {
-  const c = valueCrcs.get(row);
-  if (c !== undefined) valueCrcs.delete(row);
-  return c;
-}
+/** The CRCs of rows this process encoded for a write (see {@link CrcCache}). */
+const crcs = new CrcCache();
 
 /**
  * Turns the commits of one group flush into a single list of RocksDB ops — rows, index entries
@@ -142,16 +127,18 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
   /** Row puts whose values are encoded (and their ops sent to the sink, with every op before them). */
   let encoded = 0;
   let sentOps = 0;
-  const fill = (remember: boolean): void => {
+  /** The stored CRC of each row put (by index in `puts`), for {@link crcs} (a flush of many rows leaves them as one segment). */
+  const putCrcs: number[] = [];
+  const fill = (): void => {
     const values = encodeValues(putRows, encoded);
     for (let i = encoded; i < puts.length; i++) {
       const put = puts[i]!;
       const v = values[i - encoded]!;
       put.value = v;
       const dg = putDigests[i]!;
-      dg.sum = (dg.sum + rowHash(put.key, v)) >>> 0;
-      const row = putRows[i]!;
-      if (remember && Object.isFrozen(row)) rememberCrc(row, storedCrc(v));
+      const c = storedCrc(v);
+      dg.sum = (dg.sum + rowHashOf(crc32(put.key), c)) >>> 0;
+      putCrcs.push(c);
     }
     encoded = puts.length;
   };
@@ -181,14 +168,23 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
       t.o.set(rowKey, row);
     }
     if (t.max === undefined || rowKey > t.max) t.max = rowKey;
-    cs.push({ mem, rowKey, row, old, op });
+    const change: Change = { mem, rowKey, row, old, op, idx: undefined };
+    cs.push(change);
     if (mem.def.storage !== 'disc') return;
     if (mem.def.durability === 'sync') sync = true;
     const id = mem.def.id;
-    if (mem.corruptIndex.size > 0) for (const [a, e] of mem.corruptIndex.get(rowKey) ?? []) kvOps.push({ type: 'del', column: 'idx', key: indexDiskKey(id, a, e) });
-    if (old) for (const a of mem.def.indexes) {
-      const e = mem.indexEntry(a, old, rowKey);
-      if (e !== undefined) kvOps.push({ type: 'del', column: 'idx', key: indexDiskKey(id, a, e) });
+    const indexes = mem.def.indexes;
+    const idx: Entries | undefined = indexes.length > 0 ? (change.idx = { old, idxAttrs: indexes, oldIdx: undefined, newIdx: undefined }) : undefined;
+    if (mem.corruptIndex.size > 0) for (const [a, e] of mem.corruptIndex.get(rowKey) ?? []) kvOps.push({ type: 'del', column: 'idx', key: diskKeys.index(id, a, e) });
+    if (old && idx !== undefined) {
+      // each entry encoded once: for the disk's key here, for RAM's index at the apply
+      const entries: Array<string | undefined> = new Array(indexes.length);
+      for (let i = 0; i < indexes.length; i++) {
+        const a = indexes[i]!;
+        const e = (entries[i] = mem.indexEntry(a, old, rowKey));
+        if (e !== undefined) kvOps.push({ type: 'del', column: 'idx', key: diskKeys.index(id, a, e) });
+      }
+      idx.oldIdx = entries;
     }
     // the table digest follows the rows (integrity.ts): out with the old, in with the new
     const diskKey = diskKeys.row(id, rowKey);
@@ -197,7 +193,7 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
     if (old) {
       dg.count--;
       // a row this process wrote leaves by the CRC its write computed; others are encoded
-      const c = takeCrc(old);
+      const c = crcs.take(old);
       if (c !== undefined) dg.sum = (dg.sum - rowHashOf(crc32(diskKey), c)) >>> 0;
       else {
         oldRows.push(old);
@@ -215,9 +211,14 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
       puts.push(put);
       putRows.push(row);
       putDigests.push(dg);
-      for (const a of mem.def.indexes) {
-        const e = mem.indexEntry(a, row, rowKey);
-        if (e !== undefined) kvOps.push({ type: 'put', column: 'idx', key: indexDiskKey(id, a, e), value: INDEX_MARK });
+      if (idx !== undefined) {
+        const entries: Array<string | undefined> = new Array(indexes.length);
+        for (let i = 0; i < indexes.length; i++) {
+          const a = indexes[i]!;
+          const e = (entries[i] = mem.indexEntry(a, row, rowKey));
+          if (e !== undefined) kvOps.push({ type: 'put', column: 'idx', key: diskKeys.index(id, a, e), value: INDEX_MARK });
+        }
+        idx.newIdx = entries;
       }
     } else {
       kvOps.push({ type: 'del', column: 'rows', key: diskKey });
@@ -246,7 +247,7 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
         for (const rk of mem.def.type === 'bag' ? rowKeysOf(mem, encKey) : [encKey]) record(mem, rk, null, op);
       }
       if (sink !== undefined && puts.length - encoded >= STREAM_ROWS) {
-        fill(false);
+        fill();
         sink(kvOps, sentOps, kvOps.length);
         sentOps = kvOps.length;
       }
@@ -265,7 +266,10 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
     }
   }
   // the rows' values, all at once (or those left after the pieces); each row's hash joins its table's digest
-  fill(sentOps === 0 && puts.length <= CRC_REMEMBER_MAX_ROWS);
+  fill();
+  if (puts.length <= CRC_SEGMENT_FROM) {
+    for (let i = 0; i < putRows.length; i++) if (Object.isFrozen(putRows[i])) crcs.remember(putRows[i]!, putCrcs[i]!);
+  } else crcs.rememberMany(putRows, putCrcs);
   // the last rows go now: the worker puts them while the change-log record is built
   if (sink !== undefined && kvOps.length > sentOps) {
     sink(kvOps, sentOps, kvOps.length);

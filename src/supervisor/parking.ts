@@ -1,5 +1,5 @@
 import type { StartResult } from '../actors/index.ts';
-import { StartExitError, StartTimeoutError, report } from '../actors/index.ts';
+import { StartExitError, StartExitResult, StartTimeoutError, report, reporting } from '../actors/index.ts';
 import { backoffDelay } from './backoff.ts';
 import type { ChildRecord } from './childRecord.ts';
 import { FailedToStartChildError, MissingDependencyError } from './errors.ts';
@@ -78,24 +78,32 @@ function judged(sup: SupervisorServer, rec: ChildRecord, res: StartResult): Outc
     sup.changed();
     return 'ignored';
   }
-  const reason = res.status === 'already_started' ? { alreadyStarted: res.pid } : res.error;
+  // An exit before ready (the common failed start) comes as a StartExitResult: its
+  // StartExitError is built only when something reads it — the failure returned, a report
+  // written, an `isPermanent` asked — not for a start retried with nothing logged.
+  const exited = res instanceof StartExitResult ? res : undefined;
+  const reason = exited !== undefined ? undefined : res.status === 'already_started' ? { alreadyStarted: res.pid } : res.error;
   rec.attempts++;
   // Health shows what went wrong in the child, not the wrapper that says it exited before ready.
-  rec.lastError = reason instanceof StartExitError ? reason.reason : reason instanceof StartTimeoutError && reason.cause !== undefined ? reason.cause : reason;
+  rec.lastError = exited !== undefined ? exited.reason : reason instanceof StartExitError ? reason.reason : reason instanceof StartTimeoutError && reason.cause !== undefined ? reason.cause : reason;
   sup.changed();
   const retry = rec.spec.startRetry;
-  if (!retry || isPermanentReason(reason, retry.isPermanent) || (retry.maxAttempts !== undefined && rec.attempts >= retry.maxAttempts)) {
+  // (without `isPermanent`, the walk from the result is the walk from its error: neither is
+  // marked permanent, and both lead on to the same `reason`)
+  const permanent = retry !== undefined && (exited !== undefined && retry.isPermanent === undefined ? isPermanentReason(exited) : isPermanentReason(exited?.error ?? reason, retry.isPermanent));
+  if (!retry || permanent || (retry.maxAttempts !== undefined && rec.attempts >= retry.maxAttempts)) {
     // Marked before returning: observers that run before the caller resumes must not see a
     // settled child. Without startRetry the caller queues OTP's retry (`restarting`); with it,
     // the supervisor gives up (fail fast), so nothing more may start.
     rec.restarting = true;
     if (retry && sup.proc.ready) sup.stopRequested = true;
-    return { failed: reason };
+    return { failed: exited !== undefined ? exited.error : reason };
   }
   const delay = backoffDelay(retry, rec.attempts - 1, sup.kernel.env.random.next());
   rec.waiting = true;
   rec.restarting = true; // OTP's `restarting` slot: a retry is pending
-  report(sup.kernel.env.logger, 'start_retry', { supervisor: sup.label, child: rec.spec.id, reason, attempts: rec.attempts, delayMs: delay });
+  const logger = sup.kernel.env.logger;
+  if (reporting(logger, 'start_retry')) report(logger, 'start_retry', { supervisor: sup.label, child: rec.spec.id, reason: exited !== undefined ? exited.error : reason, attempts: rec.attempts, delayMs: delay });
   rec.timer = sup.kernel.env.clock.setTimeout(() => sup.proc.enqueue({ kind: 'info', message: { tag: START_RETRY, record: rec } }), delay);
   return 'waiting';
 }

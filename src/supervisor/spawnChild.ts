@@ -1,4 +1,5 @@
 import type { Kernel, Pid, StartResult } from '../actors/index.ts';
+import { LAZY_EXIT } from '../actors/index.ts';
 import type { ServiceDirectory } from './childServices.ts';
 import type { InputContext, NormalizedChildSpec, StartContext } from './types.ts';
 
@@ -25,7 +26,9 @@ export function spawnChild(spec: NormalizedChildSpec, c: SpawnChildContext): Sta
   const { kernel, self } = c;
   try {
     const input = start.input;
-    const options: Parameters<Kernel['spawn']>[1] = { link: self };
+    // LAZY_EXIT: an exit before ready comes back as a StartExitResult (its error built when read):
+    // the supervisor's retry path reads the reason alone
+    const options: Parameters<Kernel['spawn']>[1] & { [LAZY_EXIT]?: boolean } = { link: self, [LAZY_EXIT]: true };
     if (typeof input === 'function') options.inputFor = (pid: Pid) => (input as (x: InputContext) => unknown)(startContext(spec, c, pid));
     else if (input !== undefined) options.input = input;
     if (start.name !== undefined) options.name = start.name;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { crc32 } from 'node:zlib';
 import { encodeValues, decodeValue } from '../../src/store/valueCodec.ts';
-import { logEntryJson, logRecordJson } from '../../src/store/logRecord.ts';
+import { logEntryJson, logRecordJson, logRecordOps } from '../../src/store/logRecord.ts';
 import type { CommitOp } from '../../src/store/types.ts';
 import { DiskKeys, rowDiskKey } from '../../src/store/layout.ts';
 import { encodeKey } from '../../src/store/keyCodec.ts';
@@ -50,18 +50,37 @@ describe('batch encoding (encodeValues, the change-log record)', () => {
     expect(encodeValues([])).toEqual([]);
   });
 
-  it('property: the change-log record is byte for byte JSON.stringify of its objects, disc tables only', () => {
-    const key = fc.oneof(scalar, fc.array(scalar, { minLength: 1, maxLength: 3 }), fc.constant(-0), fc.double());
+  it('property: the change-log record names exactly the ops JSON.stringify of its objects named (disc tables only, in order), old records read as they are', () => {
+    const key = fc.oneof(scalar, fc.array(scalar, { minLength: 1, maxLength: 3 }), fc.constant(-0), fc.double(), fc.constantFrom(Number.MAX_SAFE_INTEGER - 1, -3, 0.5));
     const op = fc.record({ table: fc.oneof(fc.constantFrom('t', 'u', 'ram'), anyString), op: fc.constantFrom('put' as const, 'delete' as const), key });
+    // runs of one table and op: consecutive integers (a range, broken part way), or any keys
+    const run = fc.record({ table: fc.constantFrom('t', 'u', 'ram'), op: fc.constantFrom('put' as const, 'delete' as const), start: fc.oneof(fc.integer({ min: -10, max: 10 }), fc.constant(-0), fc.constant(Number.MAX_SAFE_INTEGER - 5)), n: fc.nat({ max: 12 }), gapAt: fc.nat({ max: 12 }) }).map(({ table, op, start, n, gapAt }) => Array.from({ length: n }, (_, i) => ({ table, op, key: start + i + (i >= gapAt ? 1 : 0) })));
+    const opsOf = fc.array(fc.oneof(op.map((o) => [o]), run, fc.array(op, { maxLength: 4 })), { maxLength: 5 }).map((xs) => xs.flat());
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.nat(), fc.array(op, { maxLength: 12 })), { maxLength: 5 }), fc.integer(), (commits, schemaVersion) => {
+      fc.property(fc.array(fc.tuple(fc.nat(), opsOf), { maxLength: 5 }), fc.integer(), (commits, schemaVersion) => {
         const keep = (t: string): boolean => t !== 'ram';
         const entries = commits.map(([seq, ops]) => logEntryJson(seq, ops as unknown as CommitOp[], keep));
-        const want = JSON.stringify({ commits: commits.map(([seq, ops]) => ({ seq, ops: ops.filter((o) => keep(o.table)).map((o) => ({ table: o.table, op: o.op, key: o.key })) })), schemaVersion });
-        expect(logRecordJson(entries, schemaVersion)).toBe(want);
+        // the record before session 15: one { table, op, key } object per op
+        const old = JSON.stringify({ commits: commits.map(([seq, ops]) => ({ seq, ops: ops.filter((o) => keep(o.table)).map((o) => ({ table: o.table, op: o.op, key: o.key })) })), schemaVersion });
+        const text = logRecordJson(entries, schemaVersion);
+        const rec = JSON.parse(text) as { schemaVersion: number };
+        const want = JSON.parse(old) as { commits: unknown; schemaVersion: number };
+        expect(rec.schemaVersion).toBe(want.schemaVersion);
+        expect(logRecordOps(rec)).toEqual(want.commits);
+        // an old record reads as it is
+        expect(logRecordOps(want)).toEqual(want.commits);
+        // never longer than the old record
+        expect(text.length).toBeLessThanOrEqual(old.length);
       }),
-      { numRuns: 300 },
+      { numRuns: 400 },
     );
+  });
+
+  it('a 1000-row auto-increment batch is one entry; scattered keys one list', () => {
+    const ops = Array.from({ length: 1000 }, (_, i) => ({ table: 't', op: 'put' as const, key: 5000 + i }));
+    expect(logEntryJson(7, ops as unknown as CommitOp[], () => true)).toBe('{"seq":7,"ops":[{"table":"t","op":"put","from":5000,"to":5999}]}');
+    const odd = [3, 1, 'x', 2].map((key) => ({ table: 't', op: 'delete' as const, key }));
+    expect(logEntryJson(8, odd as unknown as CommitOp[], () => true)).toBe('{"seq":8,"ops":[{"table":"t","op":"delete","keys":[3,1,"x",2]}]}');
   });
 });
 

@@ -106,6 +106,13 @@ export interface KvRange {
   readonly lt?: Uint8Array;
   readonly reverse?: boolean;
   readonly limit?: number;
+  /**
+   * `false`: keys only — an entry's value may be an empty buffer (the engine need not copy it
+   * out). The engine still reads every block the cursor passes, as with values (RocksDB keeps
+   * values inline in its data blocks and checksums each block it reads), so a keys-only scan
+   * finds a damaged block as a full one does. Default true.
+   */
+  readonly values?: boolean;
 }
 
 /** A forward (or reverse) cursor over one column. */

@@ -161,19 +161,42 @@ export function createRocksKv(adapterOptions: RocksKvOptions = {}): KvAdapter {
       let markerHandle: MarkerHandle;
       let marks: WatermarkWriter;
       let syncWriter: SyncWriter | undefined;
+      // The sync writer thread boots (its own isolate: 100–250 ms) while the caller reads — the
+      // store loads its rows meanwhile. Until it is up, `release()`, every write and `close()`
+      // wait for it; a failed start refuses them all ('cannot start: …'), so a guarded open
+      // fails before it is accepted, as when the start was awaited here.
+      let syncStarting: Promise<void> | undefined;
+      let syncStartFailed: KvError | undefined;
       let bulk: BulkWriter | undefined;
       try {
         marker ??= createMarker(dir, 0, hasCurrent);
         markerHandle = openMarker(marker);
         marks = createWatermarkWriter(markerHandle, dir);
-        if (adapterOptions.syncWorker !== false) syncWriter = await startSyncWriter(db.handle, ['default', ...options.columns]);
+        if (adapterOptions.syncWorker !== false) {
+          syncStarting = startSyncWriter(db.handle, ['default', ...options.columns]).then(
+            (w) => {
+              syncWriter = w;
+              syncStarting = undefined;
+            },
+            (err: unknown) => {
+              syncStartFailed = kvError(err, dir, 'cannot start: ');
+              syncStarting = undefined;
+            },
+          );
+        }
         if (bulkMode === 'eager') bulk = await startBulkWriter(db.handle, ['default', ...options.columns], dir);
       } catch (err) {
+        await syncStarting;
         await syncWriter?.close();
         await db.close();
         if (guarded) restoreGuard(dir, true);
         throw kvError(err, dir, 'cannot start: ');
       }
+      /** Waits for the sync writer's start (at most once per open); throws if it failed. */
+      const syncStarted = async (): Promise<void> => {
+        if (syncStarting !== undefined) await syncStarting;
+        if (syncStartFailed !== undefined) throw syncStartFailed;
+      };
       const handle = (column: string): Handle => {
         const h = db.columns[column];
         if (h === undefined) throw new KvError('io', `unknown column ${column}`, dir);
@@ -217,12 +240,14 @@ export function createRocksKv(adapterOptions: RocksKvOptions = {}): KvAdapter {
           return markerHandle.current;
         },
         async release() {
+          await syncStarted();
           if (released) return;
           releaseGuard(dir);
           released = true;
         },
         async write(ops: readonly KvOp[], o: KvWriteOptions) {
           if (!released) throw new KvError('io', `${dir}: write before the guarded open was accepted (release())`, dir);
+          if (syncStarting !== undefined || syncStartFailed !== undefined) await syncStarted();
           if (closed) throw new KvError('closed', `${dir}: database is closed`, dir);
           // a dead sync writer refuses every write, synced or not, so the store fails and its
           // owner reopens (unsynced writes alone succeeding would make the store look healthy)
@@ -287,13 +312,18 @@ export function createRocksKv(adapterOptions: RocksKvOptions = {}): KvAdapter {
         },
         iterator(column: string, range: KvRange = {}): KvIterator {
           const it = db.iterator({ column: handle(column), ...range, ...encOpts });
+          const keysOnly = range.values === false;
           return {
             async next(n) {
+              let entries: Array<[Buffer, Buffer]>;
               try {
-                return (await it.nextv(n)) as Array<[Buffer, Buffer]>;
+                entries = (await it.nextv(n)) as Array<[Buffer, Buffer]>;
               } catch (err) {
                 throw kvError(err, dir);
               }
+              // keys only: the binding leaves each value undefined
+              if (keysOnly) for (const e of entries) e[1] = NO_VALUE;
+              return entries;
             },
             close: () => it.close(),
           };
@@ -303,6 +333,8 @@ export function createRocksKv(adapterOptions: RocksKvOptions = {}): KvAdapter {
           closed = true;
           let failure: unknown;
           try {
+            // a start in flight holds the native handle: never close the database under it
+            await syncStarting;
             await syncWriter?.close();
           } catch (err) {
             failure = err;
@@ -386,6 +418,9 @@ export function createRocksKv(adapterOptions: RocksKvOptions = {}): KvAdapter {
     },
   };
 }
+
+/** The value of every entry of a keys-only iterator ({@link KvRange.values} `false`). */
+const NO_VALUE = Buffer.alloc(0);
 
 /** A real disk's latencies are real time, whatever clock the Env runs on (KvDb.latencyClock). */
 const diskClock = createRealClock();

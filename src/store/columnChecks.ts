@@ -1,7 +1,7 @@
-import type { KvDb, KvIterator, KvOp } from '../env/kv.ts';
+import type { KvDb, KvIterator, KvOp, KvRange } from '../env/kv.ts';
 import { KvError } from '../env/kv.ts';
 import { INDEX_MARK, indexDiskKey, indexPrefix } from './layout.ts';
-import { fromBytes, prefixEnd, toBytes } from './keyCodec.ts';
+import { decodeKey, fromBytes, prefixEnd, toBytes } from './keyCodec.ts';
 import { StoreDamagedError } from './errors.ts';
 import type { MemTable } from './memTable.ts';
 
@@ -40,12 +40,46 @@ async function readAll(it: KvIterator, n: number, fn: (k: Buffer) => void): Prom
   }
 }
 
-/** Reads a whole column family (every block checksummed by RocksDB); an unreadable block is `ORDO_STORE_CORRUPT`. */
+/**
+ * Reads a whole column family (every block checksummed by RocksDB); an unreadable block is
+ * `ORDO_STORE_CORRUPT`. Keys only: the engine still reads every block ({@link KvRange.values}),
+ * without copying the values out.
+ */
 export async function checkColumnReadable(db: KvDb, column: string): Promise<void> {
   try {
-    await readAll(db.iterator(column), 2000, () => undefined);
+    await readAll(db.iterator(column, { values: false }), 2000, () => undefined);
   } catch (err) {
     throw damaged(db, err, `column ${column}`);
+  }
+}
+
+/**
+ * The change log's commit sequences (its keys, in order: each batch prunes the oldest), read in
+ * the same pass that checks the column whole — the log is written, never served from, so this
+ * is its only read at open (see the top of this file). Keys only: a record lists every key of
+ * its commit (a bulk load's run to megabytes), and the engine reads and checksums each block
+ * without the values being copied out. A key that is not a sequence (the seal) is skipped.
+ */
+export async function readLogSeqs(db: KvDb): Promise<number[]> {
+  const seqs: number[] = [];
+  try {
+    await readAll(db.iterator('log', { values: false }), 2000, (k) => {
+      const seq = logSeqOf(k);
+      if (seq !== undefined) seqs.push(seq);
+    });
+  } catch (err) {
+    throw damaged(db, err, 'column log');
+  }
+  return seqs;
+}
+
+/** The commit sequence a change-log key names; `undefined` for a key that is not one (left alone). */
+function logSeqOf(k: Buffer): number | undefined {
+  try {
+    const v = decodeKey(fromBytes(k));
+    return typeof v === 'number' ? v : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -83,6 +83,24 @@ export class MemTable {
   }
 
   /**
+   * Puts the rows read from disk into an empty table: `keys` their row keys in the order read
+   * (RocksDB's, ascending), `rows` the rows. Builds the row index and the key order in one step
+   * each when the keys are strictly ascending (`RowMap.load`); else, or into a table that holds
+   * rows already, one {@link MemTable.setRow} and order insert per row, as before. Takes
+   * ownership of both arrays. No index entries (built after, `buildIndex`).
+   */
+  loadSorted(keys: string[], rows: Row[]): void {
+    if (this.order.size === 0 && this.rows.load(keys, rows)) {
+      this.order.loadSorted(keys);
+      return;
+    }
+    for (let i = 0; i < keys.length; i++) {
+      this.rows.set(keys[i]!, rows[i]!);
+      this.order.add(keys[i]!);
+    }
+  }
+
+  /**
    * Remembers `row` (found by `store.get` under `key`) in {@link MemTable.byKey}, if `key` is a
    * scalar — under the row's own key value (equal to `key`), so the cache holds no caller's string.
    */

@@ -16,10 +16,10 @@ import { StoreCorruptError, StoreDamagedError, StoreError, StoreIoError, StoreLo
 import { validateOpenOptions, canonicalDir } from './openOptions.ts';
 import type { LiveHandleRegistry } from './liveHandles.ts';
 import { processHandles } from './liveHandles.ts';
-import { SEAL_KEY, checkRecovered, digestKey, readChecked, rowHash, sealOps } from './integrity.ts';
+import { checkRecovered, digestKey, readChecked, rowHash, sealOps } from './integrity.ts';
 import type { TableDigest } from './integrity.ts';
 import type { DeferredRecord } from './deferredMigrations.ts';
-import { checkColumnReadable, checkIndexColumn } from './columnChecks.ts';
+import { checkColumnReadable, checkIndexColumn, readLogSeqs } from './columnChecks.ts';
 
 /**
  * Options of {@link openStore}.
@@ -153,21 +153,9 @@ export class StoreOpening {
       } finally {
         await it.close();
       }
-      // the change-log records' keys (their last commit sequence), so each batch can prune the oldest
-      const logSeqs: number[] = [];
-      const lit = db.iterator('log', { lt: SEAL_KEY });
-      try {
-        for (let chunk = await lit.next(1000); chunk.length > 0; chunk = await lit.next(1000)) {
-          for (const [k] of chunk) {
-            const seq = logSeqOf(k);
-            if (seq !== undefined) logSeqs.push(seq);
-          }
-        }
-      } catch (err) {
-        throw openError(dir, err);
-      } finally {
-        await lit.close();
-      }
+      // the change-log records' keys (their last commit sequence), so each batch can prune the
+      // oldest — the same pass reads the whole column, its check at open (columnChecks.ts)
+      const logSeqs = await readLogSeqs(db);
       await checkCatalogCoversDigests(db, catalog);
       const deferredRec = (await readChecked(db, 'meta', metaKey(META.deferred), 'deferred migrations')) as DeferredRecord | undefined;
       const known = Math.max(0, ...(o.migrations ?? []).map((m) => m.version));
@@ -326,6 +314,9 @@ export class StoreOpening {
       let lastKey: unknown = undefined;
       let pending: Promise<Array<[Buffer, Buffer]>> | undefined;
       const digest = { count: 0, sum: 0 };
+      // the rows read, in key order: into the table in one step once the scan is done (MemTable.loadSorted)
+      const keys: string[] = [];
+      const rows: Row[] = [];
       try {
         // prefetch: RocksDB reads the next chunk on its thread while this one is decoded
         pending = it.next(4000);
@@ -341,8 +332,8 @@ export class StoreOpening {
             if (value !== null && typeof value === 'object' && !(value instanceof DecodeProblem)) {
               digest.count++;
               digest.sum = (digest.sum + rowHash(k, v)) >>> 0;
-              mem.setRow(rk, freezeParsed(value as Row));
-              mem.order.add(rk);
+              keys.push(rk);
+              rows.push(freezeParsed(value as Row));
               lastKey = rk;
               continue;
             }
@@ -366,6 +357,7 @@ export class StoreOpening {
             this.o.env.logger.error({ report: 'store_corrupt_row', table: mem.def.name, key, reason: problem }, 'corrupt row kept aside');
           }
         }
+        mem.loadSorted(keys, rows);
         await this.checkDigest(mem, digest);
         if (mem.corrupt.size > 0) await this.findCorruptIndexEntries(mem);
         mem.digest = digest;
@@ -390,8 +382,8 @@ export class StoreOpening {
 
   /**
    * The columns not served from: each table's on-disk index against its rows (rebuilt from
-   * them when out of step — derived data — at acceptance), then the change log and the meta
-   * column read whole. Any block RocksDB cannot read refuses the open (see `columnChecks.ts`).
+   * them when out of step — derived data — at acceptance), then the meta column read whole (the
+   * change log was, by `begin`). Any block RocksDB cannot read refuses the open (see `columnChecks.ts`).
    */
   private async checkUnservedColumns(): Promise<void> {
     for (const mem of this.st.tables.values()) {
@@ -401,7 +393,7 @@ export class StoreOpening {
       this.indexRepair.push(...r.ops);
       this.o.env.logger.warn({ report: 'store_index_rebuilt', dir: this.st.dir, table: mem.def.name, indexes: r.found }, 'on-disk index out of step with the rows: rebuilt from them');
     }
-    await checkColumnReadable(this.st.db, 'log');
+    // the change log was read whole at the start of the open (readLogSeqs)
     await checkColumnReadable(this.st.db, 'meta');
   }
 
@@ -516,15 +508,5 @@ export async function openStore(o: OpenStoreOptions): Promise<Store> {
     await opening.abort();
     // an engine error of a write at open (the catalog, an index rebuild: a full disk…) is typed, by cause
     throw err instanceof KvError ? openError(opening.store.state.dir, err) : err;
-  }
-}
-
-/** The commit sequence a change-log key names; `undefined` for a key that is not one (left alone). */
-function logSeqOf(k: Buffer): number | undefined {
-  try {
-    const v = decodeKey(fromBytes(k));
-    return typeof v === 'number' ? v : undefined;
-  } catch {
-    return undefined;
   }
 }

@@ -95,6 +95,24 @@ describe.each(adapters)('KV adapter contract: %s', (_name, make) => {
     await db.close();
   });
 
+  it('a keys-only iterator (values: false) gives every key in range, in order, each with a buffer for a value; a write right after open and a close right after open both work', async () => {
+    const { kv, dir } = setup();
+    const db = await kv.open(dir, { columns: ['a'], createIfMissing: true });
+    await db.write(['k3', 'k1', 'k2', 'j0'].map((k) => ({ type: 'put' as const, column: 'a', key: b(k), value: b(`v-${k}`) })), { sync: true });
+    const it = db.iterator('a', { gte: b('k'), values: false });
+    const got: Array<[string, boolean]> = [];
+    for (let c = await it.next(2); c.length > 0; c = await it.next(2)) for (const [k, v] of c) got.push([k.toString(), Buffer.isBuffer(v)]);
+    await it.close();
+    expect(got).toEqual([['k1', true], ['k2', true], ['k3', true]]);
+    await db.close();
+    // the sync writer thread may still be starting: close waits for it, and so does a write
+    await (await kv.open(dir, { columns: ['a'], createIfMissing: false })).close();
+    const again = await kv.open(dir, { columns: ['a'], createIfMissing: false });
+    await again.write([{ type: 'put', column: 'a', key: b('k4'), value: b('4') }], { sync: true });
+    expect((await again.get('a', b('k4')))?.toString()).toBe('4');
+    await again.close();
+  });
+
   it('a second open of the same directory is refused as locked until the first closes', async () => {
     const { kv, dir } = setup();
     const db = await kv.open(dir, { columns: ['a'], createIfMissing: true });

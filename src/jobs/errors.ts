@@ -173,6 +173,38 @@ export class JobsCommitIndeterminateError extends JobsError {
   }
 }
 
+/**
+ * A global-limit queue's slots row holds an entry of another slot protocol than this runner's
+ * ({@link SLOTS_PROTOCOL} of slots.ts: 2, a list of slot tokens per runner) — a rolling deploy
+ * mixing versions. Protocol 1 (a count per runner, before slot tokens) is read and kept as it
+ * is: the mix stays within the limit, and this error is only logged (`jobs_slots_protocol_mixed`,
+ * once per runner). A protocol this version cannot read (a later one, or an entry of no known
+ * shape) is refused: no claim of that queue is made while the entry is there (the runner is
+ * degraded with this error); its own slots are still given back and its outcomes written.
+ */
+export class JobsSlotsProtocolError extends JobsError {
+  readonly code = 'ORDO_JOBS_SLOTS_PROTOCOL' as const;
+  /** The global-limit queue. */
+  readonly queue: string;
+  /** The runner id (`node/incarnation`) whose entry it is. */
+  readonly runner: string;
+  /** The protocol of that entry: 1 (counts), a later number, or `unknown` (no known shape). */
+  readonly theirs: number | 'unknown';
+  /** This runner's protocol. */
+  readonly ours: number;
+  /** The entry as stored. */
+  readonly value: unknown;
+  constructor(queue: string, runner: string, theirs: number | 'unknown', ours: number, value: unknown) {
+    const what = theirs === 1 ? 'counts its slots (protocol 1, before slot tokens): kept as it is, within the limit' : `is of slot protocol ${theirs}, which this version cannot read: no claim of the queue while it is there`;
+    super(`global-limit queue ${safeJson(queue)}: the slots entry of runner ${safeJson(runner)} ${what} (this runner: protocol ${ours}; got ${safeJson(value)})`);
+    this.queue = queue;
+    this.runner = runner;
+    this.theirs = theirs;
+    this.ours = ours;
+    this.value = value;
+  }
+}
+
 function safeJson(v: unknown): string {
   try {
     return JSON.stringify(v) ?? String(v);

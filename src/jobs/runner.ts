@@ -6,13 +6,14 @@ import { cancelJob, executingByRunner, retryJob, setPaused } from './engine.ts';
 import { Batcher } from './batcher.ts';
 import { serveAdmin } from './admin.ts';
 import type { HttpServerHandle } from '../env/index.ts';
-import { JobsCommitIndeterminateError, JobsConfigError, JobsRunnerIdInUseError, JobsStoppedError, JobsStoreError, JobsUnknownWorkerError } from './errors.ts';
+import { JobsCommitIndeterminateError, JobsConfigError, JobsRunnerIdInUseError, JobsSlotsProtocolError, JobsStoppedError, JobsStoreError, JobsUnknownWorkerError } from './errors.ts';
 import type { ParsedCron } from './cronPlugin.ts';
 import type { Notifier } from './notifier.ts';
 import { Queue } from './queue.ts';
 import { claimsNeverStarted, drainStarted, holdId, holderOf, leftoversGone, runsOn, type LateResult } from './leftovers.ts';
 import { Reconciler, stillOut } from './reconcile.ts';
 import { JOB_TABLES, countJobs, listJobs, toJob } from './tables.ts';
+import { SLOTS_PROTOCOL, foreignEntries } from './slots.ts';
 import type { EnqueueOptions, EnqueueResult, Job, JobState, WorkerDef } from './types.ts';
 import { insertBatch, settledWrite, storedId, type InsertItem } from './runnerWrites.ts';
 import { subscribeFeeds } from './runnerFeed.ts';
@@ -240,14 +241,36 @@ export class JobRunner {
     }
     this.state = 'ok';
     if (this.leader && !this.peerNone) this.plugins.start();
+    this.warnForeign();
     for (const q of this.queues.values()) q.dispatch();
     this.poll();
     this.h.report();
   }
 
+  /** Entries of global-limit slots rows already warned of, by queue, runner and protocol. */
+  private readonly foreignSeen = new Set<string>();
+
+  /** A rolling deploy mixing slot protocols on a global-limit queue: warned once per runner (errors.ts, JobsSlotsProtocolError). */
+  private warnForeign(): void {
+    if (![...this.queues.values()].some((q) => q.globalLimit !== undefined)) return;
+    const refused = new Map<string, string>();
+    for (const f of foreignEntries(this.store)) {
+      if (this.queues.get(f.queue)?.globalLimit === undefined) continue;
+      const err = new JobsSlotsProtocolError(f.queue, f.runner, f.protocol, SLOTS_PROTOCOL, f.value);
+      // protocol 1 is read and kept (within the limit); any other refuses the queue's claims
+      if (f.protocol !== 1 && !refused.has(f.queue)) refused.set(f.queue, err.message);
+      const k = `${f.queue}\u0000${f.runner}\u0000${f.protocol}`;
+      if (this.foreignSeen.has(k)) continue;
+      this.foreignSeen.add(k);
+      this.env.logger.warn({ report: 'jobs_slots_protocol_mixed', queue: f.queue, runner: f.runner, theirs: f.protocol, ours: SLOTS_PROTOCOL, err }, err.message);
+    }
+    for (const [q, queue] of this.queues) if (queue.globalLimit !== undefined) this.h.slotsProtocol(q, refused.get(q));
+  }
+
   private poll(): void {
     this.pollTimer = this.env.clock.setTimeout(() => {
       if (this.state === 'stopping' || this.state === 'stopped') return;
+      this.warnForeign();
       for (const q of this.queues.values()) q.dispatch();
       if (this.reconciler.due) void this.reconciler.run();
       else if (this.h.storeError) this.probe();

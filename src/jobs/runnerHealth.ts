@@ -52,10 +52,23 @@ export class RunnerHealth {
     this.src = src;
   }
 
+  /** Global-limit queues whose slots row holds an entry of a slot protocol this version cannot read: queue → why (no claim of it meanwhile). */
+  private readonly slotsRefused = new Map<string, string>();
+
+  /** Queue `queue`'s claims are refused for a slots entry this version cannot read (`why`), or no longer (`undefined`). */
+  slotsProtocol(queue: string, why: string | undefined): void {
+    if (why === this.slotsRefused.get(queue)) return;
+    if (why === undefined) this.slotsRefused.delete(queue);
+    else this.slotsRefused.set(queue, why);
+    this.report();
+  }
+
   /** A store operation failed: degraded (logged once per change of reasons) until {@link storeOk}. */
   storeFailed(operation: string, err: unknown): void {
+    const e = err as { code?: string; message?: string; queue?: string };
+    // not the store's failure: a claim refused for a slot protocol it cannot read (degraded while the entry is there)
+    if (e?.code === 'ORDO_JOBS_SLOTS_PROTOCOL' && typeof e.queue === 'string') return this.slotsProtocol(e.queue, String(e.message));
     this.src.storeErrored();
-    const e = err as { code?: string; message?: string };
     this.storeError = { operation, ...(e?.code ? { code: e.code } : {}), message: String(e?.message ?? err), at: this.src.env.clock.now() };
     if (this.reasons().join() !== this.lastReported) this.src.env.logger.warn({ report: 'jobs_store_failed', operation, err }, 'job store operation failed; retrying');
     this.report();
@@ -102,6 +115,7 @@ export class RunnerHealth {
     if (this.src.notifier().status === 'isolated') out.push('notifier isolated (NATS unreachable): polling');
     const admin = this.src.adminError();
     if (admin) out.push(admin);
+    for (const why of this.slotsRefused.values()) out.push(`slots: ${why}`);
     return out;
   }
 

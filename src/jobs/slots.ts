@@ -17,10 +17,16 @@
  * membership (after the grace) in the same transaction that rescues that runner's jobs, so a
  * `kill -9`'d node's slots come back exactly when its jobs do.
  *
+ * The row's format is the slot protocol ({@link SLOTS_PROTOCOL}). A runner rewrites only its own
+ * entry: a count of an older version's runner (protocol 1) is counted and kept as a count, so a
+ * rolling deploy never exceeds the limit; an entry it cannot read refuses the queue's claims
+ * (`ORDO_JOBS_SLOTS_PROTOCOL`) rather than count it as nothing.
+ *
  * @internal
  */
 import type { Row, Store, Tx } from '../store/index.ts';
 import { JOB_TABLES } from './tables.ts';
+import { JobsSlotsProtocolError } from './errors.ts';
 
 /**
  * The global-limit part of one transaction: the queue's cluster-wide limit and the slots this
@@ -43,12 +49,42 @@ export function slotToken(j: { readonly id: string; readonly attempt: number; re
 
 const T = JOB_TABLES.slots;
 
-/** Runner → the tokens of the slots it holds. A count (rows written before tokens) reads as that many anonymous slots, freed only with the runner. */
+/**
+ * The slot protocol of this version: a runner's entry in a slots row is the list of its slot
+ * tokens. Protocol 1 (before aa2ef19) wrote a count. A later protocol must write entries this
+ * one reads, or objects carrying their protocol as `v` (this one then refuses to claim, naming it).
+ */
+export const SLOTS_PROTOCOL = 2;
+
+/** The slot protocol entry `v` of a slots row was written in: 1 (a count), 2 (tokens), a later one's `v`, or `unknown`. */
+export function entryProtocol(v: unknown): number | 'unknown' {
+  if (Array.isArray(v)) return v.every((t) => typeof t === 'string') ? SLOTS_PROTOCOL : 'unknown';
+  if (typeof v === 'number') return Number.isInteger(v) && v >= 0 ? 1 : 'unknown';
+  const ver = typeof v === 'object' && v !== null ? (v as { v?: unknown }).v : undefined;
+  return typeof ver === 'number' && ver > SLOTS_PROTOCOL ? ver : 'unknown';
+}
+
+/** The entries of a slots row as stored (every runner's, whatever its protocol: written back as they are). */
+const rawOf = (row: Row | undefined): Record<string, unknown> => ({ ...((row?.['held'] as Record<string, unknown> | undefined) ?? {}) });
+
+/**
+ * Runner → the tokens of the slots it holds. A count (protocol 1: a runner of a version before
+ * tokens) reads as that many anonymous slots — counted, and freed only by that runner or with it.
+ * An entry of a protocol this version cannot read counts as none here (dirty reads); a claim
+ * refuses it ({@link withSlots}).
+ */
 function heldOf(row: Row | undefined): Record<string, string[]> {
-  const raw = (row?.['held'] as Record<string, unknown> | undefined) ?? {};
   const out: Record<string, string[]> = {};
-  for (const [r, v] of Object.entries(raw)) out[r] = Array.isArray(v) ? v.map(String) : Array.from({ length: Math.max(0, Number(v) || 0) }, (_, i) => `legacy#${i}`);
+  for (const [r, v] of Object.entries(rawOf(row))) {
+    const p = entryProtocol(v);
+    out[r] = p === SLOTS_PROTOCOL ? (v as string[]) : p === 1 ? Array.from({ length: v as number }, (_, i) => `legacy#${i}`) : [];
+  }
   return out;
+}
+
+/** The entries of `row` this version cannot read (neither a count nor tokens), by runner. */
+function unreadable(row: Row | undefined): Array<[string, unknown]> {
+  return Object.entries(rawOf(row)).filter(([, v]) => { const p = entryProtocol(v); return p !== 1 && p !== SLOTS_PROTOCOL; });
 }
 
 /** Runners whose last claim got fewer slots than it wanted (they get a fair share). */
@@ -67,6 +103,10 @@ const sum = (held: Record<string, string[]>): number => Object.values(held).redu
 export function withSlots(tx: Tx, queue: string, by: string, g: SlotsChange | undefined, want: number, claimN: (n: number) => readonly string[]): number {
   if (!g) return want > 0 ? claimN(want).length : 0;
   const row = tx.get(T, queue);
+  // a claim cannot count slots it cannot read: refused, loudly (a release, claiming nothing, goes on)
+  const bad = want > 0 ? unreadable(row)[0] : undefined;
+  if (bad) throw new JobsSlotsProtocolError(queue, bad[0], entryProtocol(bad[1]), SLOTS_PROTOCOL, bad[1]);
+  const raw = rawOf(row);
   const held = heldOf(row);
   const waiting = waitingOf(row);
   const mine = held[by] ?? [];
@@ -84,16 +124,17 @@ export function withSlots(tx: Tx, queue: string, by: string, g: SlotsChange | un
   // merely short of jobs (got < allowed) is not starved and must not cap the others' share
   const wants = allowed < want && got.length === allowed;
   let changed = kept.length !== mine.length || got.length > 0;
+  // only this runner's entry is rewritten: the others' stay as stored (a count stays a count)
   if (changed) {
-    if (next.length > 0) held[by] = next;
-    else delete held[by];
+    if (next.length > 0) raw[by] = next;
+    else delete raw[by];
   }
   if (wants !== !!waiting[by]) {
     changed = true;
     if (wants) waiting[by] = 1;
     else delete waiting[by];
   }
-  if (changed) tx.put(T, { queue, held, waiting });
+  if (changed) tx.put(T, { queue, held: raw, waiting });
   return got.length;
 }
 
@@ -101,7 +142,8 @@ export function withSlots(tx: Tx, queue: string, by: string, g: SlotsChange | un
 export function dropSlots(tx: Tx, runners: ReadonlySet<string>, queues: Iterable<string>): void {
   for (const queue of queues) {
     const row = tx.get(T, queue);
-    const held = heldOf(row);
+    // the others' entries stay as stored, whatever their protocol
+    const held = rawOf(row);
     const waiting = waitingOf(row);
     let changed = false;
     for (const r of runners) {
@@ -145,6 +187,18 @@ export function tokensHeldBy(store: Store, runner: string): Map<string, string[]
   for (const row of store.range(T)) {
     const mine = heldOf(row)[runner];
     if (mine && mine.length > 0) out.set(row['queue'] as string, mine);
+  }
+  return out;
+}
+
+/** Dirty read: the entries of global-limit slots rows written in another slot protocol than {@link SLOTS_PROTOCOL} (a rolling deploy mixing versions). */
+export function foreignEntries(store: Store): Array<{ queue: string; runner: string; protocol: number | 'unknown'; value: unknown }> {
+  const out: Array<{ queue: string; runner: string; protocol: number | 'unknown'; value: unknown }> = [];
+  for (const row of store.range(T)) {
+    for (const [runner, value] of Object.entries(rawOf(row))) {
+      const protocol = entryProtocol(value);
+      if (protocol !== SLOTS_PROTOCOL) out.push({ queue: row['queue'] as string, runner, protocol, value });
+    }
   }
   return out;
 }

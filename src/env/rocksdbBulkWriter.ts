@@ -24,7 +24,10 @@ import { faults } from './faults.ts';
  *
  * Fault points (subject: the database directory), decided on the main thread at commit:
  * `kv.bulk.eio` — the worker refuses the batch as an I/O error, writing nothing;
- * `kv.bulk.hang` — the worker never answers (nothing is written), as a hung disk. @internal
+ * `kv.bulk.hang` — the worker never answers (nothing is written), as a hung disk;
+ * `kv.bulk.late-wake` — before writing, the worker wakes the waiting main thread while the status
+ * word still says busy (what the previous answer's `Atomics.notify`, delayed after its store by a
+ * descheduled worker, does to the next batch's wait), then writes and answers as usual. @internal
  */
 export interface BulkWriter {
   /**
@@ -65,6 +68,20 @@ export class BulkWriteTimeout extends Error {
     super(`the bulk writer did not answer within ${timeoutMs} ms`);
     this.name = 'BulkWriteTimeout';
     this.timeoutMs = timeoutMs;
+  }
+}
+
+/**
+ * {@link BulkBatch.finish} found the status word in a state that is neither busy, written nor
+ * refused: the protocol was broken, so the write's outcome is unknown (as a timeout's). @internal
+ */
+export class BulkWriteUnknown extends BulkWriteTimeout {
+  readonly state: number;
+  constructor(timeoutMs: number, state: number) {
+    super(timeoutMs);
+    this.message = `the bulk writer answered with an unknown state ${state}`;
+    this.name = 'BulkWriteUnknown';
+    this.state = state;
   }
 }
 
@@ -143,6 +160,11 @@ db.open().then(() => {
     put(m);
     if (m.t !== 'commit') return;
     if (m.fault === 'hang') return drop();
+    if (m.fault === 'late-wake') {
+      // wake the main thread's wait while the word is still busy (bounded: never hang the worker)
+      const until = Date.now() + 30000;
+      while (Atomics.notify(ctrl, 0) === 0 && Date.now() < until);
+    }
     try {
       if (m.fault === 'eio') throw Object.assign(new Error('IO error: While appending to file: ' + workerData.dir + '/LOG: Input/output error (fault point kv.bulk.eio)'), { code: 'EIO' });
       if (failure) throw failure;
@@ -203,17 +225,25 @@ export async function startBulkWriter(handle: bigint, columns: readonly string[]
           if (current !== token) throw new Error('bulk writer: a newer batch was started');
           const buf = pack(ops, from, ops.length);
           committed = true;
-          const fault = faults.point('kv.bulk.eio', dir) ? 'eio' : faults.point('kv.bulk.hang', dir) ? 'hang' : undefined;
+          const fault = faults.point('kv.bulk.eio', dir) ? 'eio' : faults.point('kv.bulk.hang', dir) ? 'hang' : faults.point('kv.bulk.late-wake', dir) ? 'late-wake' : undefined;
           Atomics.store(ctrl, 0, BUSY);
           worker.postMessage({ t: 'commit', n: ops.length - from, buf, fault }, [buf]);
         },
         finish(timeoutMs) {
           if (!committed) throw new Error('bulk writer: finish before commit');
           current = undefined;
-          // the main thread waits here only for what is left of the write
-          if (Atomics.wait(ctrl, 0, BUSY, timeoutMs) === 'timed-out' && Atomics.load(ctrl, 0) === BUSY) throw (stuck = new BulkWriteTimeout(timeoutMs));
+          // the main thread waits here only for what is left of the write. A wake is not an
+          // answer: the worker stores the state and then notifies, so the previous batch's
+          // notify can land in this batch's wait (the worker descheduled between the two) while
+          // the word still says busy — wait again for the time left. Only the state word answers.
+          const deadline = performance.now() + timeoutMs;
+          for (let left = timeoutMs; Atomics.load(ctrl, 0) === BUSY; left = deadline - performance.now()) {
+            if (left <= 0) throw (stuck = new BulkWriteTimeout(timeoutMs));
+            Atomics.wait(ctrl, 0, BUSY, left);
+          }
           const state = Atomics.exchange(ctrl, 0, IDLE);
           if (state === DONE) return;
+          if (state !== FAILED) throw (stuck = new BulkWriteUnknown(timeoutMs, state));
           const raw = text.toString('utf8', 0, Atomics.load(ctrl, 1));
           let m: { error: string; errno?: string; cause?: string };
           try {

@@ -85,6 +85,27 @@ describe('RocksDB overlapped unsynced write (bulk worker)', () => {
     expect(await all(db, 'meta')).toEqual(['k0000=ok0']);
   });
 
+  it('a wake while the word still says busy (kv.bulk.late-wake: a previous answer\'s late notify) is not an answer: finish waits on and returns written', async () => {
+    // The one-off empty-message StoreIoError under load: the worker stores DONE, then notifies;
+    // descheduled between the two, its notify woke the next batch's wait with the word still
+    // BUSY, and finish took that for a refusal with an empty error text.
+    const { db, dir } = await open('eager');
+    _setFaultHook({ point: (n, subject) => n === 'kv.bulk.late-wake' && subject === dir, delayMs: () => 0 });
+    for (let round = 0; round < 3; round++) {
+      const w = db.beginWrite!()!;
+      w.add(puts(20, `r${round}-`), 0, 10);
+      w.commit(puts(20, `r${round}-`), 10);
+      expect(() => w.finish(60_000)).not.toThrow();
+    }
+    _setFaultHook(undefined);
+    expect(await all(db, 'meta')).toHaveLength(10);
+    expect((await all(db, 'meta'))[0]).toBe('k0000=r2-0');
+    const v = db.beginWrite!()!;
+    v.commit(puts(2, 'ok'), 0);
+    v.finish(60_000);
+    expect((await all(db, 'meta'))[0]).toBe('k0000=ok0');
+  });
+
   it('no answer within the timeout (kv.bulk.hang): a KvError with durable unknown', async () => {
     const { db, dir } = await open('eager');
     _setFaultHook({ point: (n, subject) => n === 'kv.bulk.hang' && subject === dir, delayMs: () => 0 });

@@ -77,16 +77,11 @@ export class MemTable {
     this.byKey = keyAttr === undefined ? undefined : new Map();
   }
 
-  /** Sets `rows[rowKey] = row` for a row key not in the table; nothing else. Loading uses it directly. */
-  setRow(rowKey: string, row: Row): void {
-    this.rows.set(rowKey, row);
-  }
-
   /**
    * Puts the rows read from disk into an empty table: `keys` their row keys in the order read
    * (RocksDB's, ascending), `rows` the rows. Builds the row index and the key order in one step
    * each when the keys are strictly ascending (`RowMap.load`); else, or into a table that holds
-   * rows already, one {@link MemTable.setRow} and order insert per row, as before. Takes
+   * rows already, one row set and order insert per row, as before. Takes
    * ownership of both arrays. No index entries (built after, `buildIndex`).
    */
   loadSorted(keys: string[], rows: Row[]): void {

@@ -53,3 +53,13 @@ export const userBuxPoints: TableDef = {
   },
   indexes: ['bux_balance', 'updated_at'],
 };
+
+/** Where two sequences first differ (a cheap failure message for long ones), or `undefined`. */
+export function firstDiff(a: readonly unknown[], b: readonly unknown[]): string | undefined {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const x = JSON.stringify(a[i]);
+    const y = JSON.stringify(b[i]);
+    if (x !== y) return `at ${i} of ${a.length} / ${b.length}: ${x} vs ${y}`;
+  }
+  return undefined;
+}

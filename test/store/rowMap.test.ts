@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { RowMap } from '../../src/store/rowMap.ts';
 import { decodeKey, decodeNumberKey, encodeKey, encodeNumberKey } from '../../src/store/keyCodec.ts';
 import type { Row } from '../../src/store/types.ts';
+import { firstDiff } from './helpers.ts';
 
 /** The byte string of 8 bytes behind the number tag (any pattern: -0, NaNs, …). */
 const numberPattern = fc.uint8Array({ minLength: 8, maxLength: 8 }).map((b) => String.fromCharCode(0x10, ...b));
@@ -27,16 +28,6 @@ const cmd: fc.Arbitrary<Cmd> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ op: fc.constant('delete' as const), k: rowKey }) },
   { weight: 1, arbitrary: fc.constant({ op: 'clear' as const }) },
 );
-
-/** Where two sequences first differ (a cheap failure message for long ones), or `undefined`. */
-function firstDiff(a: readonly unknown[], b: readonly unknown[]): string | undefined {
-  for (let i = 0; i < Math.max(a.length, b.length); i++) {
-    const x = JSON.stringify(a[i]);
-    const y = JSON.stringify(b[i]);
-    if (x !== y) return `at ${i} of ${a.length} / ${b.length}: ${x} vs ${y}`;
-  }
-  return undefined;
-}
 
 describe('RowMap (rows by row key, a lone number key held under the number)', () => {
   it('behaves as a Map<string, Row> — get, has, size, delete, clear and insertion-ordered keys/entries — for every kind of row key', () => {

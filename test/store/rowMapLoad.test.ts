@@ -4,6 +4,7 @@ import { RowMap } from '../../src/store/rowMap.ts';
 import { MemTable } from '../../src/store/memTable.ts';
 import { encodeKey } from '../../src/store/keyCodec.ts';
 import type { NormalTableDef, Row } from '../../src/store/types.ts';
+import { firstDiff } from './helpers.ts';
 
 // RowMap.load (issue 13): the rows read at open go into a loaded segment with its own index,
 // built in one pass, instead of a Map insert per row. It must stay a Map<string, Row> in every
@@ -32,15 +33,6 @@ const cmd: fc.Arbitrary<Cmd> = fc.oneof(
   { weight: 2, arbitrary: fc.constant({ op: 'open' as const }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('next' as const), n: fc.integer({ min: 1, max: 5 }) }) },
 );
-
-function firstDiff(a: readonly unknown[], b: readonly unknown[]): string | undefined {
-  for (let i = 0; i < Math.max(a.length, b.length); i++) {
-    const x = JSON.stringify(a[i]);
-    const y = JSON.stringify(b[i]);
-    if (x !== y) return `at ${i} of ${a.length} / ${b.length}: ${x} vs ${y}`;
-  }
-  return undefined;
-}
 
 describe('RowMap.load (the rows read at open, indexed in one pass)', () => {
   it('is a Map<string, Row> filled in key order, under any later sets, deletes, clears, compaction and open iterators', () => {

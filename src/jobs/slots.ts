@@ -56,10 +56,14 @@ const T = JOB_TABLES.slots;
  */
 export const SLOTS_PROTOCOL = 2;
 
+/** The largest protocol-1 count read as a count (slots one runner holds); a larger one is unreadable, refused like a later protocol's entry. */
+const LEGACY_COUNT_MAX = 65_536;
+
 /** The slot protocol entry `v` of a slots row was written in: 1 (a count), 2 (tokens), a later one's `v`, or `unknown`. */
 export function entryProtocol(v: unknown): number | 'unknown' {
   if (Array.isArray(v)) return v.every((t) => typeof t === 'string') ? SLOTS_PROTOCOL : 'unknown';
-  if (typeof v === 'number') return Number.isInteger(v) && v >= 0 ? 1 : 'unknown';
+  // a count above LEGACY_COUNT_MAX is not one any runner wrote (a damaged or spoofed entry): unreadable
+  if (typeof v === 'number') return Number.isInteger(v) && v >= 0 && v <= LEGACY_COUNT_MAX ? 1 : 'unknown';
   const ver = typeof v === 'object' && v !== null ? (v as { v?: unknown }).v : undefined;
   return typeof ver === 'number' && ver > SLOTS_PROTOCOL ? ver : 'unknown';
 }
@@ -160,7 +164,9 @@ export function dropSlots(tx: Tx, runners: ReadonlySet<string>, queues: Iterable
 export function slotHolders(store: Store): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const row of store.range(T)) {
-    const entries = new Map<string, number>([...Object.entries(waitingOf(row)), ...Object.entries(heldOf(row)).map(([r, ts]): [string, number] => [r, ts.length])]);
+    // an unreadable entry counts as held: its runner, once dead, has it dropped by the lifeline
+    // (else it would refuse every claim on the queue for good)
+    const entries = new Map<string, number>([...Object.entries(waitingOf(row)), ...Object.entries(heldOf(row)).map(([r, ts]): [string, number] => [r, ts.length]), ...unreadable(row).map(([r]): [string, number] => [r, 1])]);
     for (const [runner, n] of entries) {
       if (!(n > 0)) continue;
       let list = out.get(runner);

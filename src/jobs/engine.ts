@@ -174,9 +174,13 @@ export async function claim(store: Store, c: ClaimNext, seen?: Seen<Job[]>): Pro
   return store.transaction((tx) => seenBy(seen, claimInTx(tx, c)));
 }
 
-/** True when `j` is still the attempt `claimed` (not rescued, cancelled or re-claimed since). */
+/**
+ * True when `j` is still the attempt `claimed` (not rescued, cancelled or re-claimed since). The
+ * claim time counts too (as in the slot token): a snooze or a give-back returns the attempt, so
+ * the same runner claiming the job again gets the same attempt number.
+ */
 export const sameAttempt = (j: Job | undefined, claimed: Job): j is Job =>
-  !!j && j.state === 'executing' && j.attemptedBy === claimed.attemptedBy && j.attempt === claimed.attempt;
+  !!j && j.state === 'executing' && j.attemptedBy === claimed.attemptedBy && j.attempt === claimed.attempt && j.attemptedAt === claimed.attemptedAt;
 
 /**
  * Ends attempt `claimed` with `change`, running `effects` in the same transaction (and the

@@ -147,7 +147,9 @@ export class RunnerHealth {
 export function queuesHealth(store: Store, queues: ReadonlyMap<string, Queue>): JobsHealth['queues'] {
   const out: Record<string, { limit: number; running: number; paused: boolean; globalLimit?: number; globalRunning?: number }> = {};
   for (const [n, q] of queues) {
-    out[n] = { limit: q.limit, running: q.running.size, paused: q.paused, ...(q.globalLimit !== undefined ? { globalLimit: q.globalLimit, globalRunning: slotsTaken(store, n) } : {}) };
+    const v = { limit: q.limit, running: q.running.size, paused: q.paused, ...(q.globalLimit !== undefined ? { globalLimit: q.globalLimit, globalRunning: slotsTaken(store, n) } : {}) };
+    // defined, not assigned: a queue named `__proto__` is an own key (an assignment would set the prototype)
+    Object.defineProperty(out, n, { value: v, enumerable: true, writable: true, configurable: true });
   }
   return out;
 }

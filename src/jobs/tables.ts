@@ -202,12 +202,18 @@ export function listJobs(store: Store, o: { state?: JobState; queue?: string; li
 /** How many jobs are in each state, per queue (every one of `queues` listed, even empty); dirty read. */
 export function countJobs(store: Store, queues: Iterable<string>): Record<string, Partial<Record<JobState, number>>> {
   const jobs: Record<string, Partial<Record<JobState, number>>> = {};
-  for (const q of queues) jobs[q] = {};
+  // defined, not assigned, and looked up as own keys: a queue named `__proto__` is counted under its
+  // own key (an assignment would set the record's prototype; a lookup would find Object.prototype)
+  const per = (q: string): Partial<Record<JobState, number>> => {
+    if (!Object.hasOwn(jobs, q)) Object.defineProperty(jobs, q, { value: {}, enumerable: true, writable: true, configurable: true });
+    return jobs[q]!;
+  };
+  for (const q of queues) per(q);
   for (const s of JOB_STATES) {
     const [from, to] = laneRange([s]);
     for (const r of store.indexRange(JOB_TABLES.jobs, 'lane', from, to)) {
-      const per = (jobs[r['queue'] as string] ??= {});
-      per[s] = (per[s] ?? 0) + 1;
+      const counts = per(r['queue'] as string);
+      counts[s] = (counts[s] ?? 0) + 1;
     }
   }
   return jobs;

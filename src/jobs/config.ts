@@ -1,3 +1,4 @@
+import { OrdoError } from '../errors.ts';
 import { JobsConfigError, JobsUnknownModuleError } from './errors.ts';
 import { parseCronEntries, type CronEntry, type ParsedCron } from './cronPlugin.ts';
 import type { WorkerDef } from './types.ts';
@@ -85,66 +86,106 @@ function positive(field: string, v: unknown, dflt: number): number {
 }
 
 /**
+ * Field `k` of `o` as configuration: its own property only (a key set on `Object.prototype` is not
+ * configuration: `undefined`), and a getter that throws is refused as `field`, its error the cause.
+ */
+function own(o: unknown, k: string, field: string): unknown {
+  if (o === null || o === undefined) return undefined;
+  try {
+    return Object.hasOwn(o, k) ? (o as Record<string, unknown>)[k] : undefined;
+  } catch (err) {
+    throw new JobsConfigError(field, undefined, `cannot be read: ${String((err as Error | undefined)?.message ?? err)}`, { cause: err });
+  }
+}
+
+/** Runs `read` (reads of user objects), a throw not already typed refused as `field`. */
+function reading<T>(field: string, read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof OrdoError) throw err;
+    throw new JobsConfigError(field, undefined, `cannot be read: ${String((err as Error | undefined)?.message ?? err)}`, { cause: err });
+  }
+}
+
+/**
  * Validates a runner configuration and fills in the defaults. Throws {@link JobsConfigError} or
- * {@link JobsUnknownModuleError} naming the bad field and value.
+ * {@link JobsUnknownModuleError} naming the bad field and value. Only own properties are read (a
+ * key inherited from `Object.prototype` is not configuration); a field whose getter throws is a
+ * {@link JobsConfigError} naming it.
  */
 export function validateRunnerConfig(c: JobRunnerConfig): NormalConfig {
   if (!c || typeof c !== 'object') throw new JobsConfigError('config', c, 'must be an object');
-  for (const k of Object.keys(c)) if (!KNOWN_KEYS.includes(k)) throw new JobsConfigError(k, (c as unknown as Record<string, unknown>)[k], `unknown option (known: ${KNOWN_KEYS.join(', ')})`);
-  const notifier = c.notifier ?? 'auto';
+  const get = (k: string): unknown => own(c, k, k);
+  for (const k of reading('config', () => Object.keys(c))) if (!KNOWN_KEYS.includes(k)) throw new JobsConfigError(k, get(k), `unknown option (known: ${KNOWN_KEYS.join(', ')})`);
+  const notifier = (get('notifier') ?? 'auto') as NormalConfig['notifier'];
   if (!NOTIFIERS.includes(notifier)) throw new JobsUnknownModuleError('notifier', notifier, NOTIFIERS);
-  const peer = c.peer ?? 'auto';
+  const peer = (get('peer') ?? 'auto') as NormalConfig['peer'];
   if (!PEERS.includes(peer)) throw new JobsUnknownModuleError('peer', peer, PEERS);
   const queues = new Map<string, { limit: number; paused: boolean; globalLimit: number | undefined }>();
-  for (const [name, q] of Object.entries(c.queues ?? {})) {
+  const qs = get('queues') ?? {};
+  for (const name of reading('queues', () => Object.keys(qs))) {
     checkName(`queues.${name}`, name);
-    const limit = typeof q === 'number' ? q : q?.limit;
+    const q = own(qs, name, `queues.${name}`);
+    const entry = (k: string): unknown => (typeof q === 'object' ? own(q, k, `queues.${name}.${k}`) : undefined);
+    const limit = typeof q === 'number' ? q : entry('limit');
     if (!Number.isInteger(limit) || (limit as number) < 1) throw new JobsConfigError(`queues.${name}.limit`, limit, 'must be a positive integer');
     if (typeof q === 'object' && q) {
-      for (const k of Object.keys(q)) if (!['limit', 'paused', 'globalLimit'].includes(k)) throw new JobsConfigError(`queues.${name}.${k}`, (q as unknown as Record<string, unknown>)[k], 'unknown queue option (known: limit, paused, globalLimit)');
+      for (const k of reading(`queues.${name}`, () => Object.keys(q))) if (!['limit', 'paused', 'globalLimit'].includes(k)) throw new JobsConfigError(`queues.${name}.${k}`, entry(k), 'unknown queue option (known: limit, paused, globalLimit)');
     }
-    const globalLimit = typeof q === 'object' ? q?.globalLimit : undefined;
-    if (globalLimit !== undefined && (!Number.isInteger(globalLimit) || globalLimit < 1)) throw new JobsConfigError(`queues.${name}.globalLimit`, globalLimit, 'must be a positive integer');
-    queues.set(name, { limit: limit as number, paused: typeof q === 'object' && !!q.paused, globalLimit });
+    const globalLimit = entry('globalLimit');
+    if (globalLimit !== undefined && (!Number.isInteger(globalLimit) || (globalLimit as number) < 1)) throw new JobsConfigError(`queues.${name}.globalLimit`, globalLimit, 'must be a positive integer');
+    queues.set(name, { limit: limit as number, paused: !!entry('paused'), globalLimit: globalLimit as number | undefined });
   }
   const workers = new Map<string, WorkerDef<never>>();
-  if (!Array.isArray(c.workers)) throw new JobsConfigError('workers', c.workers, 'must be an array of defineWorker() results');
-  for (const w of c.workers) {
-    if (!w || typeof w.perform !== 'function' || typeof w.name !== 'string') throw new JobsConfigError('workers', w, 'not a worker (use defineWorker)');
-    if (workers.has(w.name)) throw new JobsConfigError('workers', w.name, 'duplicate worker name');
-    if (!queues.has(w.queue)) throw new JobsConfigError(`worker ${w.name}.queue`, w.queue, `no such queue (configured: ${[...queues.keys()].join(', ') || 'none'})`);
-    workers.set(w.name, w);
-  }
-  const crons = parseCronEntries(c.crontab ?? []);
+  const ws = get('workers');
+  if (!Array.isArray(ws)) throw new JobsConfigError('workers', ws, 'must be an array of defineWorker() results');
+  reading('workers', () => {
+    for (const w of ws as WorkerDef<never>[]) {
+      if (!w || typeof w.perform !== 'function' || typeof w.name !== 'string') throw new JobsConfigError('workers', w, 'not a worker (use defineWorker)');
+      if (workers.has(w.name)) throw new JobsConfigError('workers', w.name, 'duplicate worker name');
+      if (!queues.has(w.queue)) throw new JobsConfigError(`worker ${w.name}.queue`, w.queue, `no such queue (configured: ${[...queues.keys()].join(', ') || 'none'})`);
+      workers.set(w.name, w);
+    }
+  });
+  const crontab = (get('crontab') ?? []) as readonly CronEntry<unknown>[];
+  const crons = reading('crontab', () => parseCronEntries(crontab));
   const cronNames = new Set<string>();
-  for (const cr of crons) {
-    if (cronNames.has(cr.name)) throw new JobsConfigError('crontab', cr.name, 'duplicate cron entry name');
-    cronNames.add(cr.name);
-    if (workers.get(cr.entry.worker.name) !== cr.entry.worker) throw new JobsConfigError(`crontab ${cr.name}.worker`, cr.entry.worker?.name, 'not one of the runner’s workers');
-    const q = cr.entry.options?.queue;
-    if (q !== undefined && !queues.has(q)) throw new JobsConfigError(`crontab ${cr.name}.options.queue`, q, 'no such queue');
-  }
-  const p = c.pruner;
-  const l = c.lifeline ?? {};
-  const sock = c.adminSocket;
+  reading('crontab', () => {
+    for (const cr of crons) {
+      if (cronNames.has(cr.name)) throw new JobsConfigError('crontab', cr.name, 'duplicate cron entry name');
+      cronNames.add(cr.name);
+      if (workers.get(cr.entry.worker.name) !== cr.entry.worker) throw new JobsConfigError(`crontab ${cr.name}.worker`, cr.entry.worker?.name, 'not one of the runner’s workers');
+      const q = cr.entry.options?.queue;
+      if (q !== undefined && !queues.has(q)) throw new JobsConfigError(`crontab ${cr.name}.options.queue`, q, 'no such queue');
+    }
+  });
+  const p = get('pruner');
+  const st = get('stager');
+  const l = get('lifeline');
+  const sub = (o: unknown, section: string, k: string): unknown => own(o, k, `${section}.${k}`);
+  const sock = get('adminSocket');
   if (sock !== undefined && (typeof sock !== 'string' || sock.length === 0)) throw new JobsConfigError('adminSocket', sock, 'must be a unix socket path');
-  if (c.eagerClaim !== undefined && typeof c.eagerClaim !== 'boolean') throw new JobsConfigError('eagerClaim', c.eagerClaim, 'must be a boolean');
+  const eagerClaim = get('eagerClaim');
+  if (eagerClaim !== undefined && typeof eagerClaim !== 'boolean') throw new JobsConfigError('eagerClaim', eagerClaim, 'must be a boolean');
+  const graceMs = sub(l, 'lifeline', 'graceMs');
+  const rescueAfterMs = sub(l, 'lifeline', 'rescueAfterMs');
   return {
     workers,
     queues,
     crons,
     notifier,
     peer,
-    shutdownMs: positive('shutdownMs', c.shutdownMs, 5000),
-    pollMs: positive('pollMs', c.pollMs, 1000),
-    stager: { intervalMs: positive('stager.intervalMs', c.stager?.intervalMs, 1000), limit: positive('stager.limit', c.stager?.limit, 5000) },
-    pruner: p === false ? undefined : { maxAgeMs: positive('pruner.maxAgeMs', p?.maxAgeMs, 60_000), intervalMs: positive('pruner.intervalMs', p?.intervalMs, 30_000), limit: positive('pruner.limit', p?.limit, 10_000) },
+    shutdownMs: positive('shutdownMs', get('shutdownMs'), 5000),
+    pollMs: positive('pollMs', get('pollMs'), 1000),
+    stager: { intervalMs: positive('stager.intervalMs', sub(st, 'stager', 'intervalMs'), 1000), limit: positive('stager.limit', sub(st, 'stager', 'limit'), 5000) },
+    pruner: p === false ? undefined : { maxAgeMs: positive('pruner.maxAgeMs', sub(p, 'pruner', 'maxAgeMs'), 60_000), intervalMs: positive('pruner.intervalMs', sub(p, 'pruner', 'intervalMs'), 30_000), limit: positive('pruner.limit', sub(p, 'pruner', 'limit'), 10_000) },
     lifeline: {
-      intervalMs: positive('lifeline.intervalMs', l.intervalMs, 10_000),
-      graceMs: l.graceMs === undefined ? undefined : l.graceMs === 0 ? 0 : positive('lifeline.graceMs', l.graceMs, 0),
-      rescueAfterMs: l.rescueAfterMs === false ? undefined : positive('lifeline.rescueAfterMs', l.rescueAfterMs, 3_600_000),
+      intervalMs: positive('lifeline.intervalMs', sub(l, 'lifeline', 'intervalMs'), 10_000),
+      graceMs: graceMs === undefined ? undefined : graceMs === 0 ? 0 : positive('lifeline.graceMs', graceMs, 0),
+      rescueAfterMs: rescueAfterMs === false ? undefined : positive('lifeline.rescueAfterMs', rescueAfterMs, 3_600_000),
     },
-    adminSocket: sock,
-    eagerClaim: c.eagerClaim ?? true,
+    adminSocket: sock as string | undefined,
+    eagerClaim: (eagerClaim as boolean | undefined) ?? true,
   };
 }

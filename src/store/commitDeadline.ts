@@ -1,4 +1,6 @@
 import type { Clock, TimerHandle } from '../env/clock.ts';
+import type { StoreState } from './storeState.ts';
+import { StoreCommitTimeoutError } from './errors.ts';
 
 /** One write being watched: it times out at `due` (on the watch's clock) unless it answered. */
 interface Watched {
@@ -62,4 +64,38 @@ export class DeadlineWatch {
     // (an `expire` that started a write armed the timer for it: the earlier of the two wins)
     if (next !== Infinity && (this.timer === undefined || next < this.timerDue)) this.arm(next, next - now);
   }
+}
+
+/**
+ * `write` (a synced batch of `commits` commits up to `seq`), or a `StoreCommitTimeoutError`
+ * once `s.commitDeadlineMs` passed without an answer — on `deadlines`' clock (the engine's
+ * latency clock: real time for a real disk, even under a test's virtual clock; else the env's).
+ * An answer after that changes nothing (its commits were rejected, nothing of it is applied):
+ * it is only logged. @internal
+ */
+export function withinDeadline(s: StoreState, deadlines: DeadlineWatch, write: Promise<void>, commits: number, seq: number): Promise<void> {
+  const ms = s.commitDeadlineMs;
+  return new Promise<void>((resolve, reject) => {
+    let timedOut = false;
+    const answered = deadlines.watch(ms, () => {
+      timedOut = true;
+      reject(new StoreCommitTimeoutError(s.dir, ms, seq, commits));
+    });
+    const late = (err: unknown): void => {
+      const written = err === undefined;
+      s.env.logger.error({ report: 'store_commit_late', dir: s.dir, seq, commits, deadlineMs: ms, written, ...(written ? {} : { err }) }, 'a synced write answered after its commit deadline: ignored (its commits were rejected as indeterminate; a reopen settles it)');
+    };
+    write.then(
+      () => {
+        if (timedOut) return late(undefined);
+        answered();
+        resolve();
+      },
+      (err: unknown) => {
+        if (timedOut) return late(err ?? new Error('rejected'));
+        answered();
+        reject(err);
+      },
+    );
+  });
 }

@@ -8,7 +8,7 @@ import { buildWriteBatch } from './writeBatch.ts';
 import { mustEncode } from './query.ts';
 import { outsideTx } from './txContext.ts';
 import { applyUndoable } from './undoableApply.ts';
-import { DeadlineWatch } from './commitDeadline.ts';
+import { DeadlineWatch, withinDeadline } from './commitDeadline.ts';
 import { StoreClosedError, StoreCommitIndeterminateError, StoreCommitTimeoutError, StoreError, StoreFailedError, StoreIoError, StoreReplicationGapError, StoreValidationError } from './errors.ts';
 
 const PROBE_KEY = Buffer.from('write_probe', 'utf8');
@@ -263,17 +263,26 @@ export class GroupCommit {
       this.scheduled = false;
       if (this.flushing) return; // the running flush loop picks the queue up
       if (this.queue.length === 0) return this.wakeIdle();
-      // one batch per turn: commits arriving while this one is written go into the next turn's
-      // batch, so the event loop turns between fdatasyncs (timers and I/O are not starved)
-      this.flushing = this.flushOnce().finally(() => {
-        this.flushing = undefined;
-        if (this.queue.length > 0) this.schedule();
-        else {
-          this.wakeIdle();
-          this.deadlinesIdle();
-        }
-      });
+      this.startFlush();
     }));
+  }
+
+  /**
+   * Writes the queue as one batch. Commits arriving while it is written form the next batch,
+   * started by this one once it is written and settled, before its commits' continuations run
+   * (they then run while the next write is in flight), or else in a later turn.
+   */
+  private startFlush(): void {
+    const f: Promise<void> = this.flushOnce().finally(() => {
+      if (this.flushing !== f) return; // the next batch took over (it settles the idle waiters)
+      this.flushing = undefined;
+      if (this.queue.length > 0) this.schedule();
+      else {
+        this.wakeIdle();
+        this.deadlinesIdle();
+      }
+    });
+    this.flushing = f;
   }
 
   /** At the end of this turn, if nothing is queued or being written, the commit deadline's timer goes (an idle store holds none). */
@@ -352,6 +361,7 @@ export class GroupCommit {
     let sent: BuiltBatch | undefined;
     let writing: KvWriting | undefined;
     let applied: boolean | 'settled' = false;
+    let awaited = false;
     try {
       // a large unsynced batch: written on another thread while it is applied to RAM (below)
       writing = this.overlapWriting(batch);
@@ -384,6 +394,7 @@ export class GroupCommit {
           if (applied === 'settled') return;
         }
         else await s.db.write(built.kvOps, { sync: false });
+        awaited = !writing;
       }
     } catch (err) {
       if (sent && err instanceof StoreCommitTimeoutError) {
@@ -407,6 +418,11 @@ export class GroupCommit {
     }
     if (!applied) this.apply(batch, built);
     this.deliver(batch, built);
+    // The next batch is built on this one's RAM state, and settles after it (an overlapped write
+    // settles synchronously): so after the apply and the deliver, yet its write is issued before
+    // the continuations of this batch's commits run (microtasks). Only after an awaited write
+    // (batches written synchronously would chain without yielding).
+    if (awaited && this.queue.length > 0) this.startFlush();
   }
 
   /**
@@ -493,40 +509,10 @@ export class GroupCommit {
     return applyUndoable(this.h.s, this.h.activeTx() > 0, batch, built, () => this.apply(batch, built));
   }
 
-  /**
-   * `write` (a synced batch of `commits` commits up to `seq`), or a `StoreCommitTimeoutError`
-   * once `commitDeadlineMs` passed without an answer — on the engine's latency clock (real
-   * time for a real disk, even under a test's virtual clock), else the env's. An answer after that
-   * changes nothing (its commits were rejected, nothing of it is applied): it is only logged.
-   */
+  /** `write` within the commit deadline ({@link withinDeadline}). */
   private withinDeadline(write: Promise<void>, commits: number, seq: number): Promise<void> {
-    const s = this.h.s;
-    const ms = s.commitDeadlineMs;
-    this.deadlines ??= new DeadlineWatch(s.db.latencyClock ?? s.env.clock);
-    const deadlines = this.deadlines;
-    return new Promise<void>((resolve, reject) => {
-      let timedOut = false;
-      const answered = deadlines.watch(ms, () => {
-        timedOut = true;
-        reject(new StoreCommitTimeoutError(s.dir, ms, seq, commits));
-      });
-      const late = (err: unknown): void => {
-        const written = err === undefined;
-        s.env.logger.error({ report: 'store_commit_late', dir: s.dir, seq, commits, deadlineMs: ms, written, ...(written ? {} : { err }) }, 'a synced write answered after its commit deadline: ignored (its commits were rejected as indeterminate; a reopen settles it)');
-      };
-      write.then(
-        () => {
-          if (timedOut) return late(undefined);
-          answered();
-          resolve();
-        },
-        (err: unknown) => {
-          if (timedOut) return late(err ?? new Error('rejected'));
-          answered();
-          reject(err);
-        },
-      );
-    });
+    this.deadlines ??= new DeadlineWatch(this.h.s.db.latencyClock ?? this.h.s.env.clock);
+    return withinDeadline(this.h.s, this.deadlines, write, commits, seq);
   }
 
   /** Sends an applied batch's changes to the change feed, then settles its commits (`e`: rejected with it, applied all the same). */

@@ -1,6 +1,44 @@
 import { describe, expect, it } from 'vitest';
 import { JobRunner, defineWorker, obanBackoff } from '../../src/jobs/index.ts';
-import { faultyDisk, openJobStore, run, settle, testEnv, T0 } from './helpers.ts';
+import { faultyDisk, openJobStore, run, settle, testEnv, T0, type FaultyDisk } from './helpers.ts';
+import type { KvAdapter, KvDb } from '../../src/env/kv.ts';
+
+/** `inner` whose writes, once {@link holdAfter}(n) let n more through, wait until `release()` (then go in order). */
+function holdingDisk(inner: FaultyDisk) {
+  const waiting: Array<() => void> = [];
+  let pass = Infinity;
+  const kv: KvAdapter = {
+    exists: (dir) => inner.kv.exists(dir),
+    async open(dir, o) {
+      const db = await inner.kv.open(dir, o);
+      const wrapped: KvDb = {
+        dir: db.dir,
+        marker: db.marker,
+        get: (c, k) => db.get(c, k),
+        iterator: (c, r) => db.iterator(c, r),
+        close: () => db.close(),
+        defer: (fn) => db.defer(fn),
+        write(ops, wo) {
+          if (pass > 0) {
+            pass--;
+            return db.write(ops, wo);
+          }
+          return new Promise<void>((r) => waiting.push(r)).then(() => db.write(ops, wo));
+        },
+      };
+      return wrapped;
+    },
+  };
+  return {
+    disk: { kv, failing: false } as FaultyDisk,
+    holdAfter: (n: number): void => void (pass = n),
+    waiting: (): number => waiting.length,
+    release(): void {
+      pass = Infinity;
+      for (const w of waiting.splice(0)) w();
+    },
+  };
+}
 
 describe('job runner basics (virtual clock, simulated disk)', () => {
   it('runs an enqueued job to completed and writes its effects in the completing transaction', async () => {
@@ -57,16 +95,25 @@ describe('job runner basics (virtual clock, simulated disk)', () => {
 
   it('a stop while a claim is in flight gives the claimed jobs back with their attempt (regression: they were orphaned, then discarded)', async () => {
     const env = testEnv(2);
-    const disk = faultyDisk();
+    const held = holdingDisk(faultyDisk());
+    const disk = held.disk;
     let store = await openJobStore(env, disk);
     const w = defineWorker<Record<string, never>>({ name: 'once', maxAttempts: 1, perform: () => undefined });
     const config = { workers: [w], queues: { default: 2 }, pruner: false as const };
     let runner = await JobRunner.start({ env, store, config });
-    // paused, the insert does not claim the job itself; resuming starts a claim, and the stop comes while it is in flight
+    // paused, the insert does not claim the job itself; resuming starts a claim, and the stop comes
+    // while it is in flight: every write after the resume's own is held until the stop has begun
+    // (not left to microtask timing: the group commit issues a write earlier since issue 10)
     await runner.pause('default');
     const { job } = await runner.enqueue(w, {});
+    held.holdAfter(1);
     await runner.resume('default');
-    await settle(env, runner.stop());
+    await run(env, 10);
+    expect(held.waiting()).toBeGreaterThan(0); // the claim's write is in flight
+    const stopped = runner.stop();
+    await run(env, 10);
+    held.release();
+    await settle(env, stopped);
     expect(runner.get(job.id)).toMatchObject({ state: 'available', attempt: 0 });
     await store.close();
     store = await openJobStore(env, disk);

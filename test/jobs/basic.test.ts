@@ -1,34 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { JobRunner, defineWorker, obanBackoff } from '../../src/jobs/index.ts';
 import { faultyDisk, openJobStore, run, settle, testEnv, T0, type FaultyDisk } from './helpers.ts';
-import type { KvAdapter, KvDb } from '../../src/env/kv.ts';
+import { wrapKvWrites } from '../store/kvWrap.ts';
 
 /** `inner` whose writes, once {@link holdAfter}(n) let n more through, wait until `release()` (then go in order). */
 function holdingDisk(inner: FaultyDisk) {
   const waiting: Array<() => void> = [];
   let pass = Infinity;
-  const kv: KvAdapter = {
-    exists: (dir) => inner.kv.exists(dir),
-    async open(dir, o) {
-      const db = await inner.kv.open(dir, o);
-      const wrapped: KvDb = {
-        dir: db.dir,
-        marker: db.marker,
-        get: (c, k) => db.get(c, k),
-        iterator: (c, r) => db.iterator(c, r),
-        close: () => db.close(),
-        defer: (fn) => db.defer(fn),
-        write(ops, wo) {
-          if (pass > 0) {
-            pass--;
-            return db.write(ops, wo);
-          }
-          return new Promise<void>((r) => waiting.push(r)).then(() => db.write(ops, wo));
-        },
-      };
-      return wrapped;
-    },
-  };
+  const kv = wrapKvWrites(inner.kv, (db) => (ops, wo) => {
+    if (pass > 0) {
+      pass--;
+      return db.write(ops, wo);
+    }
+    return new Promise<void>((r) => waiting.push(r)).then(() => db.write(ops, wo));
+  });
   return {
     disk: { kv, failing: false } as FaultyDisk,
     holdAfter: (n: number): void => void (pass = n),

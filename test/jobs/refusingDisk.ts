@@ -1,5 +1,6 @@
 import { createMemoryKv } from '../../src/chaos/memoryKv.ts';
-import { KvError, type KvAdapter, type KvDb } from '../../src/env/kv.ts';
+import { KvError } from '../../src/env/kv.ts';
+import { wrapKvWrites } from '../store/kvWrap.ts';
 
 /**
  * A memory disk whose next write can be refused as the real adapter refuses a synced batch
@@ -12,33 +13,20 @@ export type Refusal = 'committed' | 'unknown-landed' | 'unknown-lost';
 export function refusingDisk() {
   const inner = createMemoryKv();
   const ctl = { next: undefined as Refusal | undefined, refused: 0 };
-  const kv: KvAdapter = {
-    exists: (dir) => inner.exists(dir),
-    async open(dir, o) {
-      const db = await inner.open(dir, o);
-      let dead = false;
-      const wrapped: KvDb = {
-        dir: db.dir,
-        marker: db.marker,
-        get: (c, k) => db.get(c, k),
-        iterator: (c, r) => db.iterator(c, r),
-        close: () => db.close(),
-        defer: (fn) => db.defer(fn),
-        async write(ops, wo) {
-          if (dead) throw new KvError('io', 'sync writer exited (simulated)', dir);
-          const refusal = ctl.next;
-          if (refusal === undefined) return db.write(ops, wo);
-          ctl.next = undefined;
-          ctl.refused++;
-          if (refusal !== 'unknown-lost') await db.write(ops, wo);
-          if (refusal === 'committed') throw new KvError('nospace', 'ENOSPC: marker write failed (simulated)', dir, { durable: true });
-          dead = true;
-          throw new KvError('io', 'sync writer exited with the batch in flight (simulated)', dir, { durable: 'unknown' });
-        },
-      };
-      return wrapped;
-    },
-  };
+  const kv = wrapKvWrites(inner, (db, dir) => {
+    let dead = false;
+    return async (ops, wo) => {
+      if (dead) throw new KvError('io', 'sync writer exited (simulated)', dir);
+      const refusal = ctl.next;
+      if (refusal === undefined) return db.write(ops, wo);
+      ctl.next = undefined;
+      ctl.refused++;
+      if (refusal !== 'unknown-lost') await db.write(ops, wo);
+      if (refusal === 'committed') throw new KvError('nospace', 'ENOSPC: marker write failed (simulated)', dir, { durable: true });
+      dead = true;
+      throw new KvError('io', 'sync writer exited with the batch in flight (simulated)', dir, { durable: 'unknown' });
+    };
+  });
   return { kv, ctl };
 }
 

@@ -3,7 +3,8 @@ import fc from 'fast-check';
 import { openStore } from '../../src/store/openStore.ts';
 import { createMemoryKv } from '../../src/chaos/memoryKv.ts';
 import { createTestEnv } from '../../src/env/env.ts';
-import { KvError, type KvAdapter, type KvDb } from '../../src/env/kv.ts';
+import { KvError } from '../../src/env/kv.ts';
+import { wrapKvWrites } from './kvWrap.ts';
 
 // The group commit issues the next batch's write before it acknowledges the batch just written
 // (issue 10): the acknowledged commits' continuations run while the next write is in flight.
@@ -20,36 +21,21 @@ function gatedDisk() {
   const inner = createMemoryKv();
   const writes: Gated[] = [];
   const state = { gate: false };
-  const kv: KvAdapter = {
-    exists: (dir) => inner.exists(dir),
-    async open(dir, o) {
-      const db = await inner.open(dir, o);
-      const wrapped: KvDb = {
-        dir: db.dir,
-        marker: db.marker,
-        get: (c, k) => db.get(c, k),
-        iterator: (c, r) => db.iterator(c, r),
-        close: () => db.close(),
-        defer: (fn) => db.defer(fn),
-        write(ops, wo) {
-          if (!state.gate) return db.write(ops, wo);
-          return new Promise<void>((resolve, reject) => {
-            const g: Gated = {
-              n: writes.length,
-              released: false,
-              release(outcome) {
-                g.released = true;
-                if (outcome === 'fail') reject(new KvError('io', 'EIO (simulated)', dir));
-                else db.write(ops, wo).then(resolve, reject);
-              },
-            };
-            writes.push(g);
-          });
+  const kv = wrapKvWrites(inner, (db, dir) => (ops, wo) => {
+    if (!state.gate) return db.write(ops, wo);
+    return new Promise<void>((resolve, reject) => {
+      const g: Gated = {
+        n: writes.length,
+        released: false,
+        release(outcome) {
+          g.released = true;
+          if (outcome === 'fail') reject(new KvError('io', 'EIO (simulated)', dir));
+          else db.write(ops, wo).then(resolve, reject);
         },
       };
-      return wrapped;
-    },
-  };
+      writes.push(g);
+    });
+  });
   return { kv, writes, state };
 }
 

@@ -3,7 +3,8 @@ import fc from 'fast-check';
 import { openStore } from '../../src/store/openStore.ts';
 import { createMemoryKv } from '../../src/chaos/memoryKv.ts';
 import { createTestEnv } from '../../src/env/env.ts';
-import { KvError, type KvAdapter, type KvDb } from '../../src/env/kv.ts';
+import { KvError } from '../../src/env/kv.ts';
+import { wrapKvWrites } from './kvWrap.ts';
 
 // A store in its failed state probes the engine before it takes the next commit. The probe is
 // asynchronous; transactions that checked their reads before it must still see each other as
@@ -14,28 +15,13 @@ import { KvError, type KvAdapter, type KvDb } from '../../src/env/kv.ts';
 function faultyDisk() {
   const inner = createMemoryKv();
   const plan: Array<'durable' | 'refuse'> = [];
-  const kv: KvAdapter = {
-    exists: (dir) => inner.exists(dir),
-    async open(dir, o) {
-      const db = await inner.open(dir, o);
-      const wrapped: KvDb = {
-        dir: db.dir,
-        marker: db.marker,
-        get: (c, k) => db.get(c, k),
-        iterator: (c, r) => db.iterator(c, r),
-        close: () => db.close(),
-        defer: (fn) => db.defer(fn),
-        async write(ops, wo) {
-          const next = plan.shift();
-          if (next === undefined) return db.write(ops, wo);
-          if (next === 'refuse') throw new KvError('nospace', 'ENOSPC (simulated)', dir);
-          await db.write(ops, wo);
-          throw new KvError('nospace', 'ENOSPC: marker write failed (simulated)', dir, { durable: true });
-        },
-      };
-      return wrapped;
-    },
-  };
+  const kv = wrapKvWrites(inner, (db, dir) => async (ops, wo) => {
+    const next = plan.shift();
+    if (next === undefined) return db.write(ops, wo);
+    if (next === 'refuse') throw new KvError('nospace', 'ENOSPC (simulated)', dir);
+    await db.write(ops, wo);
+    throw new KvError('nospace', 'ENOSPC: marker write failed (simulated)', dir, { durable: true });
+  });
   return { kv, plan };
 }
 

@@ -11,6 +11,7 @@ import { isStoreIndeterminate, type Settled } from './uncertain.ts';
 import type { Store } from '../store/index.ts';
 import type { Queue } from './queue.ts';
 import { slotsTaken } from './slots.ts';
+import { setOwn } from '../store/values.ts';
 
 /** The runner's health: `degraded` while the store fails or the notifier is isolated — never a crash. */
 export interface JobsHealth {
@@ -148,8 +149,7 @@ export function queuesHealth(store: Store, queues: ReadonlyMap<string, Queue>): 
   const out: Record<string, { limit: number; running: number; paused: boolean; globalLimit?: number; globalRunning?: number }> = {};
   for (const [n, q] of queues) {
     const v = { limit: q.limit, running: q.running.size, paused: q.paused, ...(q.globalLimit !== undefined ? { globalLimit: q.globalLimit, globalRunning: slotsTaken(store, n) } : {}) };
-    // defined, not assigned: a queue named `__proto__` is an own key (an assignment would set the prototype)
-    Object.defineProperty(out, n, { value: v, enumerable: true, writable: true, configurable: true });
+    setOwn(out, n, v); // a queue named `__proto__` is an own key
   }
   return out;
 }

@@ -1,6 +1,7 @@
 import type { Row, Store, TableDef } from '../store/index.ts';
 import type { Job, JobState } from './types.ts';
 import { JOB_STATES } from './types.ts';
+import { setOwn } from '../store/values.ts';
 
 /** Names of the runner's tables (declare them with {@link jobTables}). */
 export const JOB_TABLES = {
@@ -202,10 +203,9 @@ export function listJobs(store: Store, o: { state?: JobState; queue?: string; li
 /** How many jobs are in each state, per queue (every one of `queues` listed, even empty); dirty read. */
 export function countJobs(store: Store, queues: Iterable<string>): Record<string, Partial<Record<JobState, number>>> {
   const jobs: Record<string, Partial<Record<JobState, number>>> = {};
-  // defined, not assigned, and looked up as own keys: a queue named `__proto__` is counted under its
-  // own key (an assignment would set the record's prototype; a lookup would find Object.prototype)
+  // own keys, set and looked up: a queue named `__proto__` is counted under its own key
   const per = (q: string): Partial<Record<JobState, number>> => {
-    if (!Object.hasOwn(jobs, q)) Object.defineProperty(jobs, q, { value: {}, enumerable: true, writable: true, configurable: true });
+    if (!Object.hasOwn(jobs, q)) setOwn(jobs, q, {});
     return jobs[q]!;
   };
   for (const q of queues) per(q);

@@ -91,11 +91,7 @@ function positive(field: string, v: unknown, dflt: number): number {
  */
 function own(o: unknown, k: string, field: string): unknown {
   if (o === null || o === undefined) return undefined;
-  try {
-    return Object.hasOwn(o, k) ? (o as Record<string, unknown>)[k] : undefined;
-  } catch (err) {
-    throw new JobsConfigError(field, undefined, `cannot be read: ${String((err as Error | undefined)?.message ?? err)}`, { cause: err });
-  }
+  return reading(field, () => (Object.hasOwn(o, k) ? (o as Record<string, unknown>)[k] : undefined));
 }
 
 /** Runs `read` (reads of user objects), a throw not already typed refused as `field`. */

@@ -55,6 +55,21 @@ const CONCURRENCY = 50;
 
 const quietEnv = (): Env => createRealEnv({ logger: pino({ level: 'silent' }) });
 
+/** A phase that has not ended after this long is a hang: the run stops, saying where (never a silent wait). */
+const PHASE_MS = Number(process.env['BENCH_PHASE_MS'] ?? 120_000);
+/** `p`, or an error naming `what` and `state()` (what the side had done) once {@link PHASE_MS} passed. */
+async function within<T>(what: string, p: Promise<T>, state: () => unknown): Promise<T> {
+  let t: ReturnType<typeof setTimeout> | undefined;
+  const hung = new Promise<never>((_, reject) => {
+    t = setTimeout(() => reject(new Error(`jobs bench: ${what} did not end within ${PHASE_MS} ms: ${JSON.stringify(state())}`)), PHASE_MS);
+  });
+  try {
+    return await Promise.race([p, hung]);
+  } finally {
+    clearTimeout(t);
+  }
+}
+
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -128,8 +143,8 @@ async function ordoSide(durability: 'sync' | 'async', watermark: 'strict' | 'pip
       done = 0;
       const finished = new Promise<void>((r) => (allDone = r));
       const t0 = now();
-      await Promise.all(Array.from({ length: JOBS }, (_, n) => runner.enqueue(noop, { n })));
-      await finished;
+      await within('ordo enqueue', Promise.all(Array.from({ length: JOBS }, (_, n) => runner.enqueue(noop, { n }))), () => ({ done }));
+      await within('ordo throughput', finished, () => ({ done, of: JOBS, jobs: runner.metrics().jobs, health: runner.health() }));
       allDone = undefined;
       return JOBS / ((now() - t0) / 1000);
     },
@@ -140,7 +155,7 @@ async function ordoSide(durability: 'sync' | 'async', watermark: 'strict' | 'pip
         const t0 = now();
         const s = new Promise<void>((r) => (started = r));
         void runner.enqueue(noop, { n: i });
-        await s;
+        await within('ordo latency sample', s, () => ({ sample: i, jobs: runner.metrics().jobs, health: runner.health() }));
         out.push(now() - t0);
         // the same 1 ms gap as the BullMQ side: a busy loop (setImmediate) keeps the process
         // runnable, and on a loaded machine the scheduler then preempts it mid-sample
@@ -185,8 +200,8 @@ async function bullSide(port: number, name: string): Promise<Side> {
       done = 0;
       const finished = new Promise<void>((r) => (allDone = r));
       const t0 = now();
-      await Promise.all(Array.from({ length: JOBS }, (_, n) => queue.add('noop', { n })));
-      await finished;
+      await within('bullmq enqueue', Promise.all(Array.from({ length: JOBS }, (_, n) => queue.add('noop', { n }))), () => ({ done }));
+      await within('bullmq throughput', finished, () => ({ done, of: JOBS }));
       allDone = undefined;
       return JOBS / ((now() - t0) / 1000);
     },
@@ -197,7 +212,7 @@ async function bullSide(port: number, name: string): Promise<Side> {
         const t0 = now();
         const s = new Promise<void>((r) => (started = r));
         void queue.add('noop', { n: i });
-        await s;
+        await within('bullmq latency sample', s, () => ({ sample: i }));
         out.push(now() - t0);
         await new Promise((r) => setTimeout(r, 1));
       }
@@ -239,7 +254,7 @@ async function compare(label: string, durability: 'sync' | 'async', fsync: 'ever
             p99[who].push(percentile(lat, 99));
           }
         } finally {
-          await side.close();
+          await within(`${who} close`, side.close(), () => ({ run }));
         }
       }
       if (durability === 'sync' && run > 0) {
@@ -250,7 +265,7 @@ async function compare(label: string, durability: 'sync' | 'async', fsync: 'ever
           piped.p50.push(percentile(lat, 50));
           piped.p99.push(percentile(lat, 99));
         } finally {
-          await side.close();
+          await within('ordo (pipelined) close', side.close(), () => ({ run }));
         }
       }
       if (run > 0) loads.push(load1());

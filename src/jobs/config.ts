@@ -105,6 +105,17 @@ function reading<T>(field: string, read: () => T): T {
 }
 
 /**
+ * Checks a plugin section (`stager`, `pruner`, `lifeline`): absent, a plain object of known
+ * options only, or (where `mayBeFalse`) `false`. `stager: 5` or a misspelt option is refused
+ * rather than run with the defaults.
+ */
+function section(o: unknown, name: string, known: readonly string[], mayBeFalse: boolean): void {
+  if (o === undefined || (mayBeFalse && o === false)) return;
+  if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new JobsConfigError(name, o, `must be an object of ${known.join(', ')}${mayBeFalse ? ', or false' : ''}`);
+  for (const k of reading(name, () => Object.keys(o))) if (!known.includes(k)) throw new JobsConfigError(`${name}.${k}`, own(o, k, `${name}.${k}`), `unknown ${name} option (known: ${known.join(', ')})`);
+}
+
+/**
  * Validates a runner configuration and fills in the defaults. Throws {@link JobsConfigError} or
  * {@link JobsUnknownModuleError} naming the bad field and value. Only own properties are read (a
  * key inherited from `Object.prototype` is not configuration); a field whose getter throws is a
@@ -159,6 +170,9 @@ export function validateRunnerConfig(c: JobRunnerConfig): NormalConfig {
   const p = get('pruner');
   const st = get('stager');
   const l = get('lifeline');
+  section(st, 'stager', ['intervalMs', 'limit'], false);
+  section(p, 'pruner', ['maxAgeMs', 'intervalMs', 'limit'], true);
+  section(l, 'lifeline', ['intervalMs', 'graceMs', 'rescueAfterMs'], false);
   const sub = (o: unknown, section: string, k: string): unknown => own(o, k, `${section}.${k}`);
   const sock = get('adminSocket');
   if (sock !== undefined && (typeof sock !== 'string' || sock.length === 0)) throw new JobsConfigError('adminSocket', sock, 'must be a unix socket path');

@@ -149,3 +149,35 @@ describe('a field whose getter throws is refused typed, naming the field', () =>
     expect(() => validateRunnerConfig({ workers: [w], queues: q })).toThrow(expect.objectContaining({ code: 'ORDO_JOBS_CONFIG', field: 'queues.default.limt' }));
   });
 });
+
+describe('a plugin section that is not an object of known options is refused, typed', () => {
+  const base = { workers: [w], queues: { default: 1 } };
+  const bad: [string, Record<string, unknown>, string, unknown][] = [
+    ['stager: 5', { stager: 5 }, 'stager', 5],
+    ['stager: null', { stager: null }, 'stager', null],
+    ['stager: false (only pruner may be false)', { stager: false }, 'stager', false],
+    ['lifeline: "10s"', { lifeline: '10s' }, 'lifeline', '10s'],
+    ['pruner: []', { pruner: [] }, 'pruner', []],
+    ['pruner: true', { pruner: true }, 'pruner', true],
+    ['a misspelt stager option', { stager: { intervalMS: 5 } }, 'stager.intervalMS', 5],
+    ['a misspelt pruner option', { pruner: { maxAge: 5 } }, 'pruner.maxAge', 5],
+    ['a misspelt lifeline option', { lifeline: { grace: 0 } }, 'lifeline.grace', 0],
+  ];
+  for (const [what, extra, field, value] of bad) {
+    it(what, () => {
+      let err: unknown;
+      try {
+        validateRunnerConfig({ ...base, ...extra } as unknown as JobRunnerConfig);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(JobsConfigError);
+      expect(err).toMatchObject({ code: 'ORDO_JOBS_CONFIG', field, value });
+    });
+  }
+  it('absent, empty, and pruner: false are accepted (the control)', () => {
+    expect(validateRunnerConfig({ ...base }).stager).toEqual({ intervalMs: 1000, limit: 5000 });
+    expect(validateRunnerConfig({ ...base, stager: {}, lifeline: {}, pruner: {} }).pruner).toEqual({ maxAgeMs: 60_000, intervalMs: 30_000, limit: 10_000 });
+    expect(validateRunnerConfig({ ...base, pruner: false }).pruner).toBeUndefined();
+  });
+});

@@ -1,5 +1,5 @@
 import type { Env } from '../env/index.ts';
-import { StartExitError, createKernel, formatReason, isNormalExit, report, type Kernel, type NativeProcess, type Pid, type StartResult } from '../actors/index.ts';
+import { StartExitError, createKernel, formatReason, isNormalExit, report, reporting, type Kernel, type NativeProcess, type Pid, type StartResult } from '../actors/index.ts';
 import { SupervisorServer } from './supervisorServer.ts';
 import { startSupervisorNow } from './supervisor.ts';
 import { FailedToStartChildError, SupervisorError } from './errors.ts';
@@ -205,7 +205,9 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
     if (exitInfo) return;
     exitInfo = exit;
     for (const u of unsubscribe) u();
-    report(env.logger, 'application_exited', { application: name, reason: exit.reason, code: exit.code, startType }, exit.code === 0 ? 'info' : 'error');
+    const level = exit.code === 0 ? 'info' : 'error';
+    // the fields are built only when the record is written (a boot's end, every time)
+    if (env.logger.isLevelEnabled(level)) report(env.logger, 'application_exited', { application: name, reason: exit.reason, code: exit.code, startType }, level);
     if (!isReady) rejectReady(startError ?? new ApplicationStartError(name, undefined, exit.reason));
     resolveExited(exit);
     if (!explicit) {
@@ -234,7 +236,9 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
     }
     if (!started) return;
     isReady = true;
-    report(env.logger, 'application_started', { application: name, pid: String(rootPid), startType, ...(options.version !== undefined ? { version: options.version } : {}) });
+    if (reporting(env.logger, 'application_started')) {
+      report(env.logger, 'application_started', { application: name, pid: String(rootPid), startType, ...(options.version !== undefined ? { version: options.version } : {}) });
+    }
     resolveReady(rootPid!);
   };
   let changeQueued = false;

@@ -36,19 +36,22 @@ export function attempt(sup: SupervisorServer, rec: ChildRecord): Outcome | Prom
   }
   rec.parkedOn = undefined;
   rec.starting = true;
-  rec.since = sup.kernel.env.clock.now();
+  // One clock read for an attempt that settles while it runs: no time passes within a turn on
+  // the virtual clock, and on the real one the start and its outcome are microseconds apart.
+  const at = sup.kernel.env.clock.now();
+  rec.since = at;
   sup.inflight++;
   sup.changed();
   let res: StartResult | Promise<StartResult>;
   try {
-    res = sup.startRecord(rec, deps.deps);
+    res = sup.startRecord(rec, deps.deps, at);
   } catch (e) {
     startEnded(sup, rec);
     throw e;
   }
   // A start that settled at once (a machine ready, ignored or failed while it was spawned) is
   // judged in this turn: no promise, and a restart finishes in the same turn.
-  if (!(res instanceof Promise)) return judged(sup, rec, res);
+  if (!(res instanceof Promise)) return judged(sup, rec, res, at);
   return res.then(
     (r) => judged(sup, rec, r),
     (e: unknown) => {
@@ -65,10 +68,10 @@ function startEnded(sup: SupervisorServer, rec: ChildRecord): void {
 }
 
 /** What a settled start attempt of `rec` comes to (OTP's rules, startRetry's wait). */
-function judged(sup: SupervisorServer, rec: ChildRecord, res: StartResult): Outcome {
+function judged(sup: SupervisorServer, rec: ChildRecord, res: StartResult, at?: number): Outcome {
   startEnded(sup, rec);
   if (res.status === 'ok') return 'started';
-  rec.since = sup.kernel.env.clock.now();
+  rec.since = at ?? sup.kernel.env.clock.now();
   // No longer starting: the change is told here (readiness waits on it), as every other phase change is.
   if (sup.stopRequested) {
     sup.changed();
@@ -114,7 +117,8 @@ function park(sup: SupervisorServer, rec: ChildRecord, service: string): void {
   rec.restarting = false;
   rec.since = sup.kernel.env.clock.now();
   if (first) {
-    report(sup.kernel.env.logger, 'child_parked', { supervisor: sup.label, child: rec.spec.id, waitingFor: service });
+    const logger = sup.kernel.env.logger;
+    if (reporting(logger, 'child_parked')) report(logger, 'child_parked', { supervisor: sup.label, child: rec.spec.id, waitingFor: service });
     // A provider of an ancestor's: ask to be told when it is ready. Own providers resume us by themselves.
     sup.services.watchAncestor(service, () => sup.proc.enqueue({ kind: 'info', message: RESUME }));
   }

@@ -285,7 +285,7 @@ export class SupervisorServer implements NativeBehaviour {
    * itself when the start settled at once (a machine ready, ignored or failed while it was
    * spawned), else a promise of it.
    */
-  startRecord(rec: ChildRecord, resolved?: Record<string, unknown>): StartResult | Promise<StartResult> {
+  startRecord(rec: ChildRecord, resolved?: Record<string, unknown>, at?: number): StartResult | Promise<StartResult> {
     const spec = rec.spec;
     let deps = resolved;
     if (!deps) {
@@ -294,11 +294,11 @@ export class SupervisorServer implements NativeBehaviour {
       deps = d.deps;
     }
     const res = spawnChild(spec, { kernel: this.kernel, self: this.self, deps, args: rec.args, services: this.directory, onChange: this.onChange });
-    return res instanceof Promise ? res.then((r) => this.started(rec, r)) : this.started(rec, res);
+    return res instanceof Promise ? res.then((r) => this.started(rec, r)) : this.started(rec, res, at);
   }
 
-  /** A start of `rec` has settled with `res`: recorded when it started. */
-  private started(rec: ChildRecord, res: StartResult): StartResult {
+  /** A start of `rec` has settled with `res`: recorded when it started (`at`: the clock read at the attempt, when it settled in that turn). */
+  private started(rec: ChildRecord, res: StartResult, at?: number): StartResult {
     const spec = rec.spec;
     const { kernel } = this;
     rec.tried = true;
@@ -316,7 +316,7 @@ export class SupervisorServer implements NativeBehaviour {
       rec.parkedOn = undefined;
       rec.attempts = 0;
       rec.lastError = undefined;
-      rec.startedAt = kernel.env.clock.now();
+      rec.startedAt = at ?? kernel.env.clock.now();
       rec.since = rec.startedAt;
       this.byPid.set(res.pid.id, rec);
       if (spec.provides) {
@@ -356,7 +356,7 @@ export class SupervisorServer implements NativeBehaviour {
     if (!this.initSettled) this.initDone({ status: 'error', error: new StartExitError(this.self, reason) });
   }
 
-  private forget(rec: ChildRecord): void {
+  private forget(rec: ChildRecord, at?: number): void {
     if (rec.pid) {
       // only a dynamic child is addressed by its old pid while it restarts (`findRestarting`)
       if (this.isDynamic) (this.formerPid ??= new WeakMap()).set(rec, rec.pid);
@@ -365,7 +365,7 @@ export class SupervisorServer implements NativeBehaviour {
       if (p) this.services.withdraw(p.name, rec.pid);
     }
     rec.pid = undefined;
-    rec.since = this.kernel.env.clock.now();
+    rec.since = at ?? this.kernel.env.clock.now();
   }
 
   private childExited(rec: ChildRecord, reason: unknown): void | Promise<unknown> {
@@ -403,11 +403,11 @@ export class SupervisorServer implements NativeBehaviour {
    * (`undefined`) when the child was down by the time the stop was sent, else a promise that
    * resolves once it is.
    */
-  stopRecord(rec: ChildRecord): void | Promise<void> {
+  stopRecord(rec: ChildRecord, at?: number): void | Promise<void> {
     this.cancelPending(rec);
     const pid = rec.pid;
     if (!pid) return;
-    this.forget(rec);
+    this.forget(rec, at);
     this.changed();
     const down = shutdownChild(this.kernel, this.self, { id: rec.spec.id, pid, shutdownMs: rec.spec.shutdownMs, restart: rec.spec.restart }, this.label);
     if (down !== undefined) return down.then(NOTHING);
@@ -446,8 +446,10 @@ export class SupervisorServer implements NativeBehaviour {
 
   /** Stops the static children from index `i` down to the first, one after the other. */
   private terminateFrom(i: number): void | Promise<void> {
+    // one clock read for the children that stop in this turn (the rest read it again after the wait)
+    const at = this.kernel.env.clock.now();
     for (; i >= 0; i--) {
-      const down = this.stopRecord(this.children[i]!);
+      const down = this.stopRecord(this.children[i]!, at);
       if (down !== undefined) {
         const next = i - 1;
         return down.then(() => this.terminateFrom(next));

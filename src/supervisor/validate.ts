@@ -10,6 +10,16 @@ const RESTARTS = ['permanent', 'transient', 'temporary'];
 const TYPES = ['worker', 'supervisor'];
 
 const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+// The membership tests of the lists above as comparisons: validation runs once per boot, right
+// before the first child starts, where a builtin `includes` per field costs (cold) far more than
+// in a loop — the same answers.
+const isStrategy = (x: unknown): boolean => x === 'one_for_one' || x === 'one_for_all' || x === 'rest_for_one' || x === 'simple_one_for_one';
+const isAuto = (x: unknown): boolean => x === 'never' || x === 'any_significant' || x === 'all_significant';
+const isRestart = (x: unknown): boolean => x === 'permanent' || x === 'transient' || x === 'temporary';
+const isType = (x: unknown): boolean => x === 'worker' || x === 'supervisor';
+/** The normalized `requires` of a spec that has none (never mutated: specs are read only). */
+const NO_REQUIRES: NormalizedChildSpec['requires'] = Object.freeze([]) as NormalizedChildSpec['requires'];
 const isNonNegInt = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0;
 
 /** Validates supervisor flags (conformance §1.1); unknown keys are ignored, as OTP does. */
@@ -17,13 +27,13 @@ export function validateFlags(flags: unknown): Validated<NormalizedFlags> {
   if (!isObj(flags)) return fail(new InvalidSupervisorFlagsError('flags', flags, 'must be an object'));
   const f = flags as SupervisorFlags;
   const strategy = f.strategy ?? DEFAULT_FLAGS.strategy;
-  if (!STRATEGIES.includes(strategy as string)) return fail(new InvalidSupervisorFlagsError('strategy', f.strategy, `must be one of ${STRATEGIES.join(', ')}`));
+  if (!isStrategy(strategy)) return fail(new InvalidSupervisorFlagsError('strategy', f.strategy, `must be one of ${STRATEGIES.join(', ')}`));
   const maxRestarts = f.maxRestarts ?? DEFAULT_FLAGS.maxRestarts;
   if (!isNonNegInt(maxRestarts)) return fail(new InvalidSupervisorFlagsError('maxRestarts', f.maxRestarts, 'must be an integer ≥ 0'));
   const periodMs = f.periodMs ?? DEFAULT_FLAGS.periodMs;
   if (typeof periodMs !== 'number' || !Number.isFinite(periodMs) || periodMs <= 0) return fail(new InvalidSupervisorFlagsError('periodMs', f.periodMs, 'must be a finite number > 0'));
   const autoShutdown = (f.autoShutdown ?? DEFAULT_FLAGS.autoShutdown) as AutoShutdown;
-  if (!AUTO.includes(autoShutdown)) return fail(new InvalidSupervisorFlagsError('autoShutdown', f.autoShutdown, `must be one of ${AUTO.join(', ')}`));
+  if (!isAuto(autoShutdown)) return fail(new InvalidSupervisorFlagsError('autoShutdown', f.autoShutdown, `must be one of ${AUTO.join(', ')}`));
   if (strategy === 'simple_one_for_one' && autoShutdown !== 'never') {
     return fail(new BadCombinationError(undefined, { strategy, autoShutdown }));
   }
@@ -65,13 +75,13 @@ export function validateChildSpec(spec: unknown, autoShutdown: AutoShutdown = 'n
     return fail(new InvalidChildSpecError(id, 'start', s.start, 'must be { machine } (an xstate machine) or a start function'));
   }
   const restart = s.restart ?? DEFAULT_CHILD.restart;
-  if (!RESTARTS.includes(restart)) return fail(new InvalidChildSpecError(id, 'restart', s.restart, `must be one of ${RESTARTS.join(', ')}`));
+  if (!isRestart(restart)) return fail(new InvalidChildSpecError(id, 'restart', s.restart, `must be one of ${RESTARTS.join(', ')}`));
   const significant = s.significant ?? DEFAULT_CHILD.significant;
   if (typeof significant !== 'boolean') return fail(new InvalidChildSpecError(id, 'significant', s.significant, 'must be a boolean'));
   if (significant && restart === 'permanent') return fail(new BadCombinationError(id, { restart: 'permanent', significant: true }));
   if (significant && autoShutdown === 'never') return fail(new BadCombinationError(id, { autoShutdown: 'never', significant: true }));
   const type = s.type ?? DEFAULT_CHILD.type;
-  if (!TYPES.includes(type)) return fail(new InvalidChildSpecError(id, 'type', s.type, `must be one of ${TYPES.join(', ')}`));
+  if (!isType(type)) return fail(new InvalidChildSpecError(id, 'type', s.type, `must be one of ${TYPES.join(', ')}`));
   const shutdownMs = s.shutdownMs ?? (type === 'supervisor' ? DEFAULT_CHILD.supervisorShutdownMs : DEFAULT_CHILD.workerShutdownMs);
   if (!(shutdownMs === 'brutal' || shutdownMs === 'infinity' || (typeof shutdownMs === 'number' && Number.isFinite(shutdownMs) && shutdownMs >= 0))) {
     return fail(new InvalidChildSpecError(id, 'shutdownMs', s.shutdownMs, "must be a number ≥ 0, 'brutal' or 'infinity'"));
@@ -83,7 +93,7 @@ export function validateChildSpec(spec: unknown, autoShutdown: AutoShutdown = 'n
     provides = normalizeProvides(s.provides);
     if (!provides) return fail(new InvalidChildSpecError(id, 'provides', s.provides, 'must be a service name, a service tag, { name, select? } or { service: tag, select }'));
   }
-  const requires = normalizeRequires(s.requires ?? []);
+  const requires = s.requires === undefined || s.requires === null ? NO_REQUIRES : normalizeRequires(s.requires);
   if (!requires) return fail(new InvalidChildSpecError(id, 'requires', s.requires, 'must be an array of service names or an object of service tags'));
   let backoff: BackoffSpec | undefined;
   if (s.backoff !== undefined) {
@@ -114,7 +124,15 @@ function normalizeProvides(p: unknown): ProvidesSpec | undefined {
 }
 
 function normalizeRequires(r: unknown): NormalizedChildSpec['requires'] | undefined {
-  if (Array.isArray(r)) return r.every((x) => typeof x === 'string' && x.length > 0) ? r.map((x: string) => ({ as: x, service: x })) : undefined;
+  if (Array.isArray(r)) {
+    const out: { as: string; service: string }[] = [];
+    for (let i = 0; i < r.length; i++) {
+      const x: unknown = r[i];
+      if (typeof x !== 'string' || x.length === 0) return undefined;
+      out.push({ as: x, service: x });
+    }
+    return out;
+  }
   if (!isObj(r)) return undefined;
   const out: { as: string; service: string }[] = [];
   for (const [as, tag] of Object.entries(r)) {
@@ -141,15 +159,22 @@ function validateStartRetry(r: unknown): StartRetrySpec | string {
 export function validateChildSpecs(specs: unknown, autoShutdown: AutoShutdown = 'never'): Validated<NormalizedChildSpec[]> {
   if (!Array.isArray(specs)) return fail(new InvalidChildSpecError(undefined, 'spec', specs, 'children must be an array'));
   const out: NormalizedChildSpec[] = [];
-  const seen = new Set<string>();
-  for (const spec of specs) {
-    const v = validateChildSpec(spec, autoShutdown);
+  // a short list is checked for a duplicate id by scanning it (no Set per supervisor start)
+  const seen = specs.length > 16 ? new Set<string>() : undefined;
+  for (let i = 0; i < specs.length; i++) {
+    const v = validateChildSpec(specs[i], autoShutdown);
     if (!v.ok) return v;
-    if (seen.has(v.value.id)) return fail(new DuplicateChildError(v.value.id));
-    seen.add(v.value.id);
+    const id = v.value.id;
+    if (seen !== undefined ? seen.has(id) : hasId(out, id)) return fail(new DuplicateChildError(id));
+    seen?.add(id);
     out.push(v.value);
   }
   return { ok: true, value: out };
+}
+
+function hasId(specs: readonly NormalizedChildSpec[], id: string): boolean {
+  for (let i = 0; i < specs.length; i++) if (specs[i]!.id === id) return true;
+  return false;
 }
 
 function isMachine(x: unknown): boolean {

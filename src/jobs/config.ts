@@ -3,6 +3,7 @@ import { JobsConfigError, JobsUnknownModuleError } from './errors.ts';
 import { parseCronEntries, type CronEntry, type ParsedCron } from './cronPlugin.ts';
 import type { WorkerDef } from './types.ts';
 import { checkName } from './worker.ts';
+import { buildJob } from './buildJob.ts';
 
 /** Notifier modules that exist. `auto`: NATS when the cluster has a connection, else local. */
 export const NOTIFIERS = ['auto', 'nats', 'local'] as const;
@@ -165,6 +166,13 @@ export function validateRunnerConfig(c: JobRunnerConfig): NormalConfig {
       if (workers.get(cr.entry.worker.name) !== cr.entry.worker) throw new JobsConfigError(`crontab ${cr.name}.worker`, cr.entry.worker?.name, 'not one of the runner’s workers');
       const q = cr.entry.options?.queue;
       if (q !== undefined && !queues.has(q)) throw new JobsConfigError(`crontab ${cr.name}.options.queue`, q, 'no such queue');
+      // the job it will fire, built now (no clock, no Env draw): a bad option is refused at start, not at every fire
+      try {
+        buildJob(cr.entry.worker as WorkerDef<never>, cr.entry.args, { ...cr.entry.options, queue: q ?? cr.entry.worker.queue, id: `cron:${cr.name}:0` }, 0, () => 0);
+      } catch (err) {
+        if (err instanceof JobsConfigError) throw new JobsConfigError(`crontab ${cr.name}.options.${err.field}`, err.value, err.message, { cause: err });
+        throw err;
+      }
     }
   });
   const p = get('pruner');

@@ -16,6 +16,8 @@ import { insertInTx } from './engine.ts';
 import { JOB_TABLES } from './tables.ts';
 import type { EnqueueOptions, Job, WorkerDef } from './types.ts';
 import { TimedPlugin, type PluginHooks } from './plugins.ts';
+import { JobsConfigError } from './errors.ts';
+import { checkValue } from '../store/values.ts';
 
 /** One crontab entry. */
 export interface CronEntry<Args = unknown> {
@@ -57,10 +59,32 @@ export interface ParsedCron {
 
 /** Checks and parses entries (spec time). */
 export function parseCronEntries(entries: readonly CronEntry<unknown>[]): ParsedCron[] {
-  return entries.map((e) => {
+  return entries.map((raw) => {
+    const e = snapshot(raw);
     const schedule = parseCron(e.expression, e.timezone);
-    return { name: e.name ?? `${e.worker.name}:${e.expression}`, schedule, entry: e };
+    const name = e.name ?? `${e.worker.name}:${e.expression}`;
+    return { name, schedule, entry: { ...e, args: stored(`crontab ${name}.args`, e.args), ...(e.options === undefined ? {} : { options: storedOptions(name, e.options) }) } };
   });
+}
+
+/**
+ * The entry's fields, each read once into a copy: what fires later is what was checked now (a
+ * getter is not read again at fire time, a later change to the caller's object is not seen).
+ */
+function snapshot(e: CronEntry<unknown>): CronEntry<unknown> {
+  const { name, expression, timezone, worker, args, options } = e;
+  return { expression, worker, args, ...(name === undefined ? {} : { name }), ...(timezone === undefined ? {} : { timezone }), ...(options === undefined ? {} : { options: { ...options } }) };
+}
+
+/** The store's checked, deep-frozen copy of `v`, or a refusal naming `field` if it would not survive the store. */
+function stored(field: string, v: unknown): unknown {
+  const c = checkValue(v);
+  if (typeof c === 'string') throw new JobsConfigError(field, v, `cannot be stored: ${c}`);
+  return c.value;
+}
+
+function storedOptions(name: string, o: NonNullable<CronEntry['options']>): NonNullable<CronEntry['options']> {
+  return o.meta === undefined ? o : { ...o, meta: stored(`crontab ${name}.options.meta`, o.meta) as Record<string, unknown> };
 }
 
 const MINUTE = 60_000;

@@ -19,20 +19,10 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import type { KvAdapter, KvDb, KvOp, KvWriteOptions } from '../src/env/kv.ts';
 import { load1, median, now, percentile } from './lib.ts';
-import { BUILD, DIST, assertFreshDist } from './_impl.ts';
+import { BUILD } from './_impl.ts';
+import { jobsImpl } from './_jobsImpl.ts';
 
-type Jobs = Pick<typeof import('../src/jobs/index.ts'), 'JobRunner' | 'defineWorker' | 'jobTables'>;
-async function ordo(): Promise<{ createRealEnv: typeof import('../src/env/index.ts').createRealEnv; openStore: typeof import('../src/store/openStore.ts').openStore; createRocksKv: typeof import('../src/env/rocksdb.ts').createRocksKv; jobs: Jobs }> {
-  if (!DIST) {
-    const [e, r, s, j] = await Promise.all([import('../src/env/index.ts'), import('../src/env/rocksdb.ts'), import('../src/store/openStore.ts'), import('../src/jobs/index.ts')]);
-    return { createRealEnv: e.createRealEnv, createRocksKv: r.createRocksKv, openStore: s.openStore, jobs: j };
-  }
-  assertFreshDist(join('jobs', 'index.js'));
-  const load = (p: string): Promise<Record<string, unknown>> => import(join(import.meta.dirname, '..', 'dist', p));
-  const [e, r, s, j] = await Promise.all([load('env/index.js'), load('env/rocksdb.js'), load('store/openStore.js'), load('jobs/index.js')]);
-  return { createRealEnv: e['createRealEnv'], createRocksKv: r['createRocksKv'], openStore: s['openStore'], jobs: j } as unknown as Awaited<ReturnType<typeof ordo>>;
-}
-const { createRealEnv, openStore, createRocksKv, jobs: { JobRunner, defineWorker, jobTables } } = await ordo();
+const { createRealEnv, openStore, createRocksKv, jobs: { JobRunner, defineWorker, jobTables } } = await jobsImpl();
 
 const RUNS = Number(process.env['TRACE_RUNS'] ?? 3);
 const JOBS = Number(process.env['TRACE_JOBS'] ?? 5000);

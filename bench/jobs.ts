@@ -23,30 +23,10 @@ import { Queue as BullQueue, Worker as BullWorker, createBunRedisClient } from '
 import type { Env } from '../src/env/index.ts';
 import { type BenchResult, isMain, load1, median, now, percentile, printResults } from './lib.ts';
 import { MiniRedis } from './_resp.ts';
-import { BUILD, DIST, assertFreshDist } from './_impl.ts';
+import { BUILD } from './_impl.ts';
+import { jobsImpl } from './_jobsImpl.ts';
 
-/**
- * Ordo from the chosen build (bench/_impl.ts): the TypeScript source through tsx, or with
- * `--dist` / `BENCH_DIST=1` the compiled `dist/` — what users run, and what the store, core and
- * peers benchmarks load with the same switch (tsx's `__name` helper costs every closure the
- * source creates, and the job path creates several per job).
- */
-async function ordoImpl(): Promise<{
-  createRealEnv: typeof import('../src/env/index.ts').createRealEnv;
-  createRocksKv: typeof import('../src/env/rocksdb.ts').createRocksKv;
-  openStore: typeof import('../src/store/openStore.ts').openStore;
-  jobs: Pick<typeof import('../src/jobs/index.ts'), 'JobRunner' | 'defineWorker' | 'jobTables'>;
-}> {
-  if (!DIST) {
-    const [e, r, s, j] = await Promise.all([import('../src/env/index.ts'), import('../src/env/rocksdb.ts'), import('../src/store/openStore.ts'), import('../src/jobs/index.ts')]);
-    return { createRealEnv: e.createRealEnv, createRocksKv: r.createRocksKv, openStore: s.openStore, jobs: j };
-  }
-  assertFreshDist(join('jobs', 'index.js'));
-  const load = (p: string): Promise<Record<string, unknown>> => import(join(import.meta.dirname, '..', 'dist', p));
-  const [e, r, s, j] = await Promise.all([load('env/index.js'), load('env/rocksdb.js'), load('store/openStore.js'), load('jobs/index.js')]);
-  return { createRealEnv: e['createRealEnv'], createRocksKv: r['createRocksKv'], openStore: s['openStore'], jobs: j } as unknown as Awaited<ReturnType<typeof ordoImpl>>;
-}
-const { createRealEnv, createRocksKv, openStore, jobs: { JobRunner, defineWorker, jobTables } } = await ordoImpl();
+const { createRealEnv, createRocksKv, openStore, jobs: { JobRunner, defineWorker, jobTables } } = await jobsImpl();
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 5);
 const JOBS = Number(process.env['BENCH_JOBS'] ?? 5000);

@@ -220,15 +220,6 @@ export class MemTable {
     for (const e of entries) idx.add(e);
     this.indexes.set(attr, idx);
   }
-
-  clear(): void {
-    this.rows.clear();
-    this.byKey?.clear();
-    this.order.clear();
-    this.corrupt.clear();
-    this.corruptHash.clear();
-    for (const i of this.indexes.keys()) this.indexes.set(i, new SortedKeys());
-  }
 }
 
 /**

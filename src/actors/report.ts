@@ -65,6 +65,6 @@ export function report(logger: Logger, kind: ReportKind, fields: ReportFields, l
  * @internal Whether `report(logger, kind, …)` would write anything: lets a hot path (a crash, a
  * restart, a child started) skip building a report's fields when its level is off.
  */
-export function reporting(logger: Logger, kind: ReportKind): boolean {
-  return logger.isLevelEnabled(LEVEL[kind]);
+export function reporting(logger: Logger, kind: ReportKind, level: 'info' | 'warn' | 'error' = LEVEL[kind]): boolean {
+  return logger.isLevelEnabled(level);
 }

@@ -207,7 +207,7 @@ export function startApplication(options: ApplicationOptions): ApplicationHandle
     for (const u of unsubscribe) u();
     const level = exit.code === 0 ? 'info' : 'error';
     // the fields are built only when the record is written (a boot's end, every time)
-    if (env.logger.isLevelEnabled(level)) report(env.logger, 'application_exited', { application: name, reason: exit.reason, code: exit.code, startType }, level);
+    if (reporting(env.logger, 'application_exited', level)) report(env.logger, 'application_exited', { application: name, reason: exit.reason, code: exit.code, startType }, level);
     if (!isReady) rejectReady(startError ?? new ApplicationStartError(name, undefined, exit.reason));
     resolveExited(exit);
     if (!explicit) {

@@ -8,12 +8,12 @@ import { buildWriteBatch } from './writeBatch.ts';
 import { mustEncode } from './query.ts';
 import { outsideTx } from './txContext.ts';
 import { applyUndoable } from './undoableApply.ts';
+import type { OverlapHost } from './overlapWrite.ts';
+import { overlapWriting, writeOverlapped } from './overlapWrite.ts';
 import { DeadlineWatch, withinDeadline } from './commitDeadline.ts';
 import { StoreClosedError, StoreCommitIndeterminateError, StoreCommitTimeoutError, StoreError, StoreFailedError, StoreIoError, StoreReplicationGapError, StoreValidationError } from './errors.ts';
 
 const PROBE_KEY = Buffer.from('write_probe', 'utf8');
-/** Ops from which an unsynced batch is written on the engine's other thread while it is applied to RAM (below: a thread hop costs more than it saves). */
-const OVERLAP_MIN_OPS = 256;
 const PROBE_VALUE = Buffer.from([1]);
 
 /** What the group commit needs from its store. @internal */
@@ -80,6 +80,13 @@ export class GroupCommit {
   constructor(host: GroupCommitHost) {
     this.h = host;
   }
+
+  /** What an overlapped unsynced write ({@link writeOverlapped}) calls back. */
+  private readonly overlapHost: OverlapHost = {
+    applyUndoable: (batch, built) => this.applyUndoable(batch, built),
+    unanswered: () => void (this.unanswered = true),
+    indeterminate: (batch, built, durable, cause) => this.indeterminate(batch, built, durable, cause),
+  };
 
   /**
    * Queues a commit for the next group flush; resolves once written and applied to RAM.
@@ -364,7 +371,7 @@ export class GroupCommit {
     let awaited = false;
     try {
       // a large unsynced batch: written on another thread while it is applied to RAM (below)
-      writing = this.overlapWriting(batch);
+      writing = overlapWriting(s, (n) => this.h.table(n), batch);
       try {
         const w = writing;
         built = w ? build(batch, (ops, from, to) => w.add(ops, from, to)) : build(batch);
@@ -390,7 +397,7 @@ export class GroupCommit {
       if (built.kvOps.length > 0) {
         if (built.sync) await this.withinDeadline(s.db.write(built.kvOps, { sync: true, mark: built.seq }), batch.length, built.seq);
         else if (writing) {
-          applied = this.writeOverlapped(writing, batch, built);
+          applied = writeOverlapped(s, this.overlapHost, writing, batch, built);
           if (applied === 'settled') return;
         }
         else await s.db.write(built.kvOps, { sync: false });
@@ -423,81 +430,6 @@ export class GroupCommit {
     // the continuations of this batch's commits run (microtasks). Only after an awaited write
     // (batches written synchronously would chain without yielding).
     if (awaited && this.queue.length > 0) this.startFlush();
-  }
-
-  /**
-   * The engine's overlapped write ({@link KvDb.beginWrite}) for `batch` if it is worth it and
-   * safe: at least {@link OVERLAP_MIN_OPS} ops, nothing synced (a synced batch takes the sync
-   * writer), no corrupt row in a table it touches (taking back a rewrite of a corrupt row would
-   * need its corruption records back).
-   */
-  private overlapWriting(batch: readonly Pending[]): KvWriting | undefined {
-    const db = this.h.s.db;
-    if (db.beginWrite === undefined) return undefined;
-    let n = 0;
-    for (const p of batch) {
-      n += p.ops.length;
-      if (p.replaceTables) for (const t of p.replaceTables) n += this.h.table(t).rows.size;
-    }
-    if (n < OVERLAP_MIN_OPS) return undefined;
-    let last: string | undefined;
-    for (const p of batch) {
-      if (p.extra && p.extra.length > 0 && !p.applied) return undefined;
-      for (const t of p.replaceTables ?? []) if (!this.overlappable(t)) return undefined;
-      for (const op of p.ops) {
-        if (op.table === last) continue;
-        last = op.table;
-        if (!this.overlappable(last)) return undefined;
-      }
-    }
-    return db.beginWrite();
-  }
-
-  private overlappable(table: string): boolean {
-    const mem = this.h.table(table);
-    return mem.corrupt.size === 0 && mem.corruptHash.size === 0 && mem.corruptIndex.size === 0 && !(mem.def.storage === 'disc' && mem.def.durability === 'sync');
-  }
-
-  /**
-   * Writes `built` through `w` and applies it to RAM meanwhile: `finish` waits synchronously, so
-   * no other code runs between the apply and the write's outcome; a refused write takes the
-   * apply back before the refusal is handled (nobody ever read the rows). An unanswered write
-   * (`durable: 'unknown'`) throws a {@link StoreCommitTimeoutError} (caused by the engine's
-   * error) and leaves the failure to a reopen, as a synced one does. An apply that throws part
-   * way still waits for the write (the writer is free again), then settles the batch as
-   * `unknown` and fails the store until reopened (RAM is neither the old state nor the new).
-   * Returns true (applied), `'settled'` (the batch is settled) or throws the engine's error.
-   */
-  private writeOverlapped(w: KvWriting, batch: readonly Pending[], built: BuiltBatch): true | 'settled' {
-    const s = this.h.s;
-    w.commit(built.kvOps, built.streamed);
-    let undo: () => void;
-    try {
-      undo = this.applyUndoable(batch, built);
-    } catch (applyErr) {
-      let written: unknown;
-      try {
-        w.finish(s.commitDeadlineMs);
-        written = true;
-      } catch (err) {
-        written = (err as { durable?: unknown })?.durable ?? false;
-      }
-      s.env.logger.error({ report: 'store_apply_failed', dir: s.dir, commits: batch.length, written, err: applyErr }, 'store apply threw during an overlapped write; RAM is part applied');
-      this.unanswered = true;
-      this.indeterminate(batch, built, 'unknown', applyErr);
-      return 'settled';
-    }
-    try {
-      w.finish(s.commitDeadlineMs);
-    } catch (err) {
-      undo();
-      if ((err as { durable?: unknown })?.durable === 'unknown') {
-        this.unanswered = true;
-        throw new StoreCommitTimeoutError(s.dir, s.commitDeadlineMs, built.seq, batch.length, { cause: err, bulk: true });
-      }
-      throw err;
-    }
-    return true;
   }
 
   /**

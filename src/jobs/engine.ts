@@ -6,7 +6,7 @@
  *
  * @internal
  */
-import type { Store, Tx } from '../store/index.ts';
+import type { Row, Store, Tx } from '../store/index.ts';
 import { JOB_TABLES, claimedJob, laneRange, toJob, toRow } from './tables.ts';
 import type { EnqueueResult, Job, JobError, JobState, UniqueOptions } from './types.ts';
 import { FINAL_STATES } from './types.ts';
@@ -111,7 +111,7 @@ export interface ClaimNext {
 function claimInTx(tx: Tx, c: ClaimNext): Job[] {
   const got: Job[] = [];
   c.taken = 0;
-  withSlots(tx, c.queue, c.by, c.slots, c.candidates.length > 0 ? c.want : 0, (n) => {
+  const take = (n: number): Job[] => {
     for (const id of c.candidates) {
       if (got.length >= n) break;
       const r = tx.get(T.jobs, id);
@@ -123,8 +123,12 @@ function claimInTx(tx: Tx, c: ClaimNext): Job[] {
       tx.put(T.jobs, toRow(next));
       got.push(next);
     }
-    return got.map(slotToken);
-  });
+    return got;
+  };
+  const want = c.candidates.length > 0 ? c.want : 0;
+  // slot tokens only for a global limit (withSlots without one is just the claim)
+  if (c.slots) withSlots(tx, c.queue, c.by, c.slots, want, (n) => take(n).map(slotToken));
+  else if (want > 0) take(want);
   return got;
 }
 
@@ -182,6 +186,10 @@ export async function claim(store: Store, c: ClaimNext, seen?: Seen<Job[]>): Pro
 export const sameAttempt = (j: Job | undefined, claimed: Job): j is Job =>
   !!j && j.state === 'executing' && j.attemptedBy === claimed.attemptedBy && j.attempt === claimed.attempt && j.attemptedAt === claimed.attemptedAt;
 
+/** {@link sameAttempt} of the stored row `r` itself (no job object made to compare it). */
+const sameAttemptRow = (r: Row | undefined, claimed: Job): r is Row =>
+  !!r && r['state'] === 'executing' && r['attemptedBy'] === claimed.attemptedBy && r['attempt'] === claimed.attempt && r['attemptedAt'] === claimed.attemptedAt;
+
 /**
  * Ends attempt `claimed` with `change`, running `effects` in the same transaction (and the
  * global limit's release, when `next` carries one). `'fenced'` (nothing written, effects not
@@ -222,12 +230,19 @@ export async function finishLate(store: Store, claimed: Job, change: (j: Job) =>
  */
 export async function finishMany(
   store: Store,
-  items: ReadonlyArray<{ claimed: Job; change: (j: Job) => Job }>,
+  items: ReadonlyArray<{ claimed: Job; change: (j: Job) => Job; row?: ((r: Row) => Row) | undefined }>,
   next?: ClaimNext,
   seen?: Seen<{ results: Array<'done' | 'fenced'>; claimed: Job[] }>,
 ): Promise<{ results: Array<'done' | 'fenced'>; claimed: Job[] }> {
   return store.transaction((tx) => {
-    const results = items.map(({ claimed, change }) => {
+    const results = items.map(({ claimed, change, row }) => {
+      if (row) {
+        // the change made to the stored row (a completion): no job object and copy per job
+        const r = tx.get(T.jobs, claimed.id);
+        if (!sameAttemptRow(r, claimed)) return 'fenced' as const;
+        tx.put(T.jobs, row(r));
+        return 'done' as const;
+      }
       const j = getJob(tx, claimed.id);
       if (!sameAttempt(j, claimed)) return 'fenced' as const;
       tx.put(T.jobs, toRow(change(j)));

@@ -5,14 +5,17 @@
  * @internal
  */
 import type { Env } from '../env/env.ts';
-import type { Tx } from '../store/index.ts';
+import type { Row, Tx } from '../store/index.ts';
 import { obanBackoff } from './backoff.ts';
 import { errorEntry } from './engine.ts';
+import { completedRow } from './tables.ts';
 import type { Job, JobOutcome, WorkerDef } from './types.ts';
 
 /** The state change an outcome makes, and the effects it writes with it. */
 export interface OutcomeChange {
   readonly change: (j: Job) => Job;
+  /** The same change made to the stored row directly (the completion: no job object in between). */
+  readonly row?: (r: Row) => Row;
   readonly effects?: (tx: Tx) => void;
   readonly state: string;
 }
@@ -26,7 +29,9 @@ export function isFailure(o: JobOutcome): boolean {
 export function changeOf(env: Env, workers: ReadonlyMap<string, WorkerDef<never>>, o: JobOutcome): OutcomeChange {
   const now = env.clock.now();
   if (o === undefined || o === null || 'ok' in o) {
-    return { state: 'completed', change: (j) => ({ ...j, state: 'completed', finishedAt: now }), ...(o && 'ok' in o && o.effects ? { effects: o.effects } : {}) };
+    const change = (j: Job): Job => ({ ...j, state: 'completed', finishedAt: now });
+    const row = (r: Row): Row => completedRow(r, now);
+    return o && 'ok' in o && o.effects ? { state: 'completed', change, row, effects: o.effects } : { state: 'completed', change, row };
   }
   if ('discard' in o) return { state: 'discarded', change: (j) => ({ ...j, state: 'discarded', finishedAt: now, errors: [...j.errors, errorEntry(j, o.discard, now)] }) };
   if ('cancel' in o) return { state: 'cancelled', change: (j) => ({ ...j, state: 'cancelled', finishedAt: now, errors: [...j.errors, errorEntry(j, o.cancel, now)] }) };

@@ -41,7 +41,7 @@ export class Queue extends QueueCore {
       r.aborted = true;
       return this.poke();
     }
-    const { change, effects, state } = changeOf(this.env, this.workers, o);
+    const { change, row, effects, state } = changeOf(this.env, this.workers, o);
     let final = state;
     const ch = (j: Job): Job => {
       const next = change(j);
@@ -92,7 +92,8 @@ export class Queue extends QueueCore {
         );
         return;
       }
-      this.finishing.push({ r, change: ch, done, failed });
+      // `row` writes the outcome's own state (`final` stays `state`)
+      this.finishing.push({ r, change: ch, row, done, failed });
       if (!this.finishScheduled) {
         this.finishScheduled = true;
         queueMicrotask(() => this.flushFinishing());
@@ -129,7 +130,7 @@ export class Queue extends QueueCore {
         const want = claimNext && !this.stopped && !this.paused ? Math.max(0, Math.min(carried.length, this.limit - (this.running.size - carried.length) - this.reserved - this.offered - this.uncertain)) : 0;
         const next = want > 0 || this.globalLimit !== undefined ? nextClaim(this.store, this.name, want, this.by, this.env.clock.now(), this.slots(release), this.taking) : undefined;
         taking = this.take(next?.candidates ?? []);
-        return finishMany(this.store, batch.map((b) => ({ claimed: b.r.job, change: b.change })), next, seen);
+        return finishMany(this.store, batch.map((b) => ({ claimed: b.r.job, change: b.change, row: b.row })), next, seen);
       });
       this.hooks.storeOk();
     } catch (err) {

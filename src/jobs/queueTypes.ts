@@ -4,6 +4,7 @@
  *
  * @internal
  */
+import type { Row } from '../store/index.ts';
 import type { Job, JobContext } from './types.ts';
 import type { Settled } from './uncertain.ts';
 import type { LateResult } from './leftovers.ts';
@@ -44,6 +45,8 @@ export interface Running {
 export interface Finishing {
   readonly r: Running;
   readonly change: (j: Job) => Job;
+  /** The same change made to the stored row directly, when the outcome has one (a completion). */
+  readonly row: ((r: Row) => Row) | undefined;
   done(res: 'done' | 'fenced'): void;
   failed(err: unknown): void;
 }

@@ -227,7 +227,8 @@ export class JobRunner {
     this.offs.push(
       ...subscribeFeeds({
         env: this.env, store: this.store, notifier: this.notifier, queues: this.queues, node: this.node, self: this.membership.self,
-        executingSeen: (j) => this.reconciler.lateClaim(j),
+        // a claim of unknown outcome is rare: the row becomes a job only while one is watched (once per claim otherwise)
+        executingSeen: (row) => void (claimsNeverStarted(this.store, this.node).size > 0 && this.reconciler.lateClaim(toJob(row))),
         scheduled: (at) => this.plugins.running && this.plugins.stager.arm(at - this.env.clock.now()),
         report: () => this.h.report(),
       }),

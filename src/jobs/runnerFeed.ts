@@ -6,13 +6,13 @@
  * @internal Used by the runner.
  */
 import type { Env } from '../env/env.ts';
-import type { Store } from '../store/index.ts';
+import type { Row, Store } from '../store/index.ts';
 import { JobsCancelledError } from './errors.ts';
 import type { JobSignal, Notifier } from './notifier.ts';
 import type { Queue } from './queue.ts';
 import { heldSum } from './slots.ts';
-import { JOB_TABLES, toJob } from './tables.ts';
-import type { Job, JobState } from './types.ts';
+import { JOB_TABLES } from './tables.ts';
+import type { JobState } from './types.ts';
 
 /** What the feeds act on: the runner's parts. */
 export interface FeedHost {
@@ -24,8 +24,8 @@ export interface FeedHost {
   readonly node: string;
   /** This node's name (a signal may name the node rather than the runner). */
   readonly self: string;
-  /** A job row was written `executing` under this runner's id (any commit, local or replicated). */
-  executingSeen(job: Job): void;
+  /** A job row was written `executing` under this runner's id (any commit, local or replicated): the row as stored. */
+  executingSeen(row: Row): void;
   /** A job became scheduled or retryable at `at` (the stager, when it runs here, wakes for it). */
   scheduled(at: number): void;
   /** The notifier's health changed. */
@@ -40,7 +40,7 @@ export function subscribeFeeds(h: FeedHost): Array<() => void> {
       if (ev.op !== 'put') return;
       const st = ev.value['state'] as JobState;
       if (st === 'available') queues.get(ev.value['queue'] as string)?.dispatch();
-      else if (st === 'executing' && ev.value['attemptedBy'] === h.node) h.executingSeen(toJob(ev.value));
+      else if (st === 'executing' && ev.value['attemptedBy'] === h.node) h.executingSeen(ev.value);
       else if (st === 'cancelled' && ev.old?.['state'] === 'executing') queues.get(ev.value['queue'] as string)?.abortJob(ev.value['id'] as string, new JobsCancelledError(ev.value['id'] as string));
       else if (st === 'scheduled' || st === 'retryable') h.scheduled(ev.value['scheduledAt'] as number);
     }),

@@ -161,6 +161,15 @@ export function claimedJob(r: Row, by: string, now: number): Job {
   return j;
 }
 
+/**
+ * The stored row `r` of an `executing` job as completed at `now`: what `toRow` of the completed
+ * job makes (every attribute as stored, the final-state lane of {@link laneOf}), without the job
+ * object and its completed copy in between (a completion runs once per job).
+ */
+export function completedRow(r: Row, now: number): Row {
+  return { ...r, state: 'completed', finishedAt: now, lane: ['completed', now] };
+}
+
 /** Job → row (with its lane). */
 export function toRow(j: Job): Row {
   return {

@@ -1,5 +1,5 @@
 import type { Row, Store, TableDef } from '../store/index.ts';
-import type { Job, JobState } from './types.ts';
+import type { Job, JobError, JobState } from './types.ts';
 import { JOB_STATES } from './types.ts';
 import { setOwn } from '../store/values.ts';
 
@@ -125,6 +125,14 @@ export function laneRange(prefix: readonly unknown[]): [unknown[], unknown[]] {
   return [[...prefix], [...prefix, ...LANE_MAX]];
 }
 
+/**
+ * The meta and errors of a job built without any ({@link buildJob}): frozen, shared, and written
+ * as the attributes' defaults ({@link toRow}) — the store's own checked copies of `{}` and `[]` —
+ * instead of a fresh `{}` and `[]` the store checks and copies for every job inserted.
+ */
+export const NO_META: Readonly<Record<string, unknown>> = Object.freeze({});
+export const NO_ERRORS: readonly JobError[] = Object.freeze([]);
+
 /** Row → job. */
 export function toJob<Args = unknown>(r: Row): Job<Args> {
   return {
@@ -177,7 +185,8 @@ export function toRow(j: Job): Row {
     queue: j.queue,
     worker: j.worker,
     args: j.args,
-    meta: j.meta,
+    // undefined: the attribute's default (the same stored value, no copy made of it)
+    meta: j.meta === NO_META ? undefined : j.meta,
     state: j.state,
     priority: j.priority,
     attempt: j.attempt,
@@ -187,7 +196,7 @@ export function toRow(j: Job): Row {
     attemptedAt: j.attemptedAt,
     attemptedBy: j.attemptedBy,
     finishedAt: j.finishedAt,
-    errors: j.errors,
+    errors: j.errors === NO_ERRORS ? undefined : j.errors,
     uniqueKey: j.uniqueKey,
     timeoutMs: j.timeoutMs,
     lane: laneOf(j),

@@ -208,18 +208,137 @@ export class MemTable {
     }
   }
 
-  /** Rebuilds one index from the rows (a new index, or a check). */
+  /**
+   * Rebuilds one index from the rows (at load, for a new index, or a check): the same entries,
+   * in the same order, as an {@link MemTable.indexEntry} add per row would give, built in one
+   * step ({@link sortedIndexEntries}, `SortedKeys.loadSorted`).
+   */
   buildIndex(attr: string): void {
     const idx = new SortedKeys();
-    const entries: string[] = [];
-    for (const [rk, row] of this.rows) {
-      const e = this.indexEntry(attr, row, rk);
-      if (e !== undefined) entries.push(e);
-    }
-    entries.sort();
-    for (const e of entries) idx.add(e);
+    idx.loadSorted(sortedIndexEntries(this.rows, attr, this.rows.size) ?? allEntriesSorted(this.rows, attr));
     this.indexes.set(attr, idx);
   }
+}
+
+/**
+ * Every index entry of `attr` over `rows` (`encodeKey(row[attr]) + rowKey`, none for a value
+ * that cannot be a key), in ascending order — what sorting them all gives. An encoded value is
+ * self-delimiting (no encoding is a prefix of another), so the entries sort by value, then by
+ * row key: the rows are grouped by value, each group's row keys already in order when the rows
+ * come in key order (a load; else that group is sorted), and only the distinct values are
+ * sorted — not a million entries per level of the sort. While the values come strictly
+ * ascending (a unique, increasing attribute) each is its own group, already in order, and no
+ * map is needed; from the first that does not, a scalar value (string, number, boolean, null)
+ * is grouped under itself, so a repeated value is not encoded again — two scalars are one `Map`
+ * key exactly when they encode alike (`SameValueZero`: `0` and `-0` encode alike; NaN has no
+ * entry) — and a tuple under its encoding, in a map of its own. `undefined` once more than a
+ * quarter of `size` rows (at least 1024) have distinct values past a rising run: then the maps
+ * cost more than the smaller sort saves, and the caller sorts every entry ({@link allEntriesSorted}).
+ */
+function sortedIndexEntries(rows: Iterable<[string, Row]>, attr: string, size: number): string[] | undefined {
+  const most = Math.max(1024, size >>> 2);
+  const rowKeys: string[] = [];
+  /** Per row (by its position in `rowKeys`): the next row of its group, -1 for none. */
+  const next: number[] = [];
+  // per group: encoded value, raw value (for the maps), first and last row, rows out of order
+  const encs: string[] = [];
+  const values: unknown[] = [];
+  const head: number[] = [];
+  const tail: number[] = [];
+  const unordered: boolean[] = [];
+  const byValue = new Map<unknown, number>();
+  const byTuple = new Map<string, number>();
+  let run = true; // every group so far is one row and the groups are in ascending order
+  let groupsAscending = true;
+  for (const [rk, row] of rows) {
+    const v = row[attr];
+    const tuple = typeof v === 'object' && v !== null;
+    let g: number | undefined;
+    let enc: string | undefined;
+    if (run) {
+      enc = encodeKey(v);
+      if (enc === undefined) continue;
+      if (encs.length === 0 || encs[encs.length - 1]! < enc) g = undefined;
+      else {
+        run = false;
+        for (let i = 0; i < encs.length; i++) {
+          const w = values[i];
+          if (typeof w === 'object' && w !== null) byTuple.set(encs[i]!, i);
+          else byValue.set(w, i);
+        }
+        g = tuple ? byTuple.get(enc) : byValue.get(v);
+      }
+    } else if (tuple) {
+      enc = encodeKey(v);
+      if (enc === undefined) continue;
+      g = byTuple.get(enc);
+    } else {
+      g = byValue.get(v);
+      if (g === undefined) {
+        enc = encodeKey(v);
+        if (enc === undefined) continue;
+      }
+    }
+    const r = rowKeys.length;
+    rowKeys.push(rk);
+    next.push(-1);
+    if (g === undefined) {
+      const ng = encs.length;
+      if (groupsAscending && ng > 0 && !(encs[ng - 1]! < enc!)) groupsAscending = false;
+      encs.push(enc!);
+      values.push(v);
+      head.push(r);
+      tail.push(r);
+      unordered.push(false);
+      if (!run) {
+        if (ng >= most) return undefined;
+        if (tuple) byTuple.set(enc!, ng);
+        else byValue.set(v, ng);
+      }
+      continue;
+    }
+    const t = tail[g]!;
+    if (!(rowKeys[t]! < rk)) unordered[g] = true;
+    next[t] = r;
+    tail[g] = r;
+  }
+  const order = groupsAscending ? undefined : groupOrder(encs);
+  const entries: string[] = [];
+  for (let o = 0; o < encs.length; o++) {
+    const g = order === undefined ? o : order[o]!;
+    const enc = encs[g]!;
+    if (!unordered[g]) {
+      for (let r = head[g]!; r !== -1; r = next[r]!) entries.push(enc + rowKeys[r]!);
+      continue;
+    }
+    const keys: string[] = [];
+    for (let r = head[g]!; r !== -1; r = next[r]!) keys.push(rowKeys[r]!);
+    keys.sort();
+    for (const rk of keys) entries.push(enc + rk);
+  }
+  return entries;
+}
+
+/** Every index entry of `attr` over `rows`, sorted (for values mostly distinct: {@link sortedIndexEntries}). */
+function allEntriesSorted(rows: Iterable<[string, Row]>, attr: string): string[] {
+  const entries: string[] = [];
+  for (const [rk, row] of rows) {
+    const enc = encodeKey(row[attr]);
+    if (enc !== undefined) entries.push(enc + rk);
+  }
+  return entries.sort();
+}
+
+/**
+ * The group numbers (positions in `encs`, all distinct) in ascending order of their encoding:
+ * each encoding followed by its number in two code units, sorted as strings (the built-in
+ * comparison, no comparator call per step) — the number never decides, encodings being distinct
+ * and self-delimiting.
+ */
+function groupOrder(encs: readonly string[]): number[] {
+  const tagged = encs.map((e, i) => e + String.fromCharCode(i >>> 16, i & 0xffff));
+  tagged.sort();
+  return tagged.map((t) => (t.charCodeAt(t.length - 2) << 16) | t.charCodeAt(t.length - 1));
 }
 
 /**

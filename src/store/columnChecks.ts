@@ -101,25 +101,36 @@ export async function checkIndexColumn(db: KvDb, mem: MemTable): Promise<{ ops: 
     // the entries of corrupt rows (kept aside, found on disk at load) stay until the row is rewritten
     const ofCorrupt = new Set<string>();
     for (const list of mem.corruptIndex.values()) for (const [a, e] of list) if (a === attr) ofCorrupt.add(e);
-    const ram: Iterator<string> = mem.indexes.get(attr)?.scan() ?? [][Symbol.iterator]();
-    let want = ram.next();
+    // the RAM index in order, read chunk by chunk (`want`: the next entry, undefined past the end)
+    const chunks = mem.indexes.get(attr)?.chunksInOrder() ?? [];
+    let ci = 0;
+    let i = 0;
+    let want: string | undefined = chunks[0]?.[0];
+    const advance = (): void => {
+      if (++i >= chunks[ci]!.length) {
+        ci++;
+        i = 0;
+      }
+      want = chunks[ci]?.[i];
+    };
     let onDisk = 0;
     let implied = 0;
     const before = ops.length;
     try {
-      await readAll(db.iterator('idx', { gte: toBytes(ip), lt: toBytes(prefixEnd(ip)) }), 5000, (k) => {
+      // keys only: every block is still read and checksummed, the marks are not copied out
+      await readAll(db.iterator('idx', { gte: toBytes(ip), lt: toBytes(prefixEnd(ip)), values: false }), 5000, (k) => {
         onDisk++;
-        const e = fromBytes(k).slice(ip.length);
-        if (ofCorrupt.has(e)) return;
+        const e = k.toString('latin1', ip.length);
+        if (ofCorrupt.size > 0 && ofCorrupt.has(e)) return;
         // RAM entries below this one are missing on disk
-        while (!want.done && want.value < e) {
+        while (want !== undefined && want < e) {
           implied++;
-          ops.push({ type: 'put', column: 'idx', key: indexDiskKey(id, attr, want.value), value: INDEX_MARK });
-          want = ram.next();
+          ops.push({ type: 'put', column: 'idx', key: indexDiskKey(id, attr, want), value: INDEX_MARK });
+          advance();
         }
-        if (!want.done && want.value === e) {
+        if (want !== undefined && want === e) {
           implied++;
-          want = ram.next();
+          advance();
           return;
         }
         ops.push({ type: 'del', column: 'idx', key: k }); // on disk, implied by no row
@@ -127,9 +138,9 @@ export async function checkIndexColumn(db: KvDb, mem: MemTable): Promise<{ ops: 
     } catch (err) {
       throw damaged(db, err, `index ${attr} of table ${name}`, name);
     }
-    for (; !want.done; want = ram.next()) {
+    for (; want !== undefined; advance()) {
       implied++;
-      ops.push({ type: 'put', column: 'idx', key: indexDiskKey(id, attr, want.value), value: INDEX_MARK });
+      ops.push({ type: 'put', column: 'idx', key: indexDiskKey(id, attr, want), value: INDEX_MARK });
     }
     if (ops.length > before) found.push({ attr, onDisk, implied: implied + ofCorrupt.size });
   }

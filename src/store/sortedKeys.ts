@@ -115,6 +115,15 @@ export class SortedKeys {
     this.total = 0;
   }
 
+  /**
+   * Every key in order, as the chunks that hold them (none empty): a whole pass without a
+   * generator step per key (the index check at open). Read only; do not change the set while
+   * reading. @internal
+   */
+  chunksInOrder(): ReadonlyArray<readonly string[]> {
+    return this.chunks;
+  }
+
   /** Keys within `bounds`, in order (or reverse order). Do not mutate while iterating. */
   *scan(bounds: ScanBounds = {}): Generator<string> {
     if (this.total === 0) return;

@@ -75,6 +75,21 @@ describe('the on-disk index and change log are checked at open (issue 15)', () =
     expect((await again.verify()).ok).toBe(true);
   });
 
+  it('entries lost at the end of an on-disk index (after the last one left) are rebuilt too (issue 13)', async () => {
+    const { dir, id } = await seeded();
+    await raw(dir, (kv) => kv.write([47, 48, 49].map((i) => ({ type: 'del' as const, column: 'idx', key: indexDiskKey(id, 'n', encodeKey(i)! + encodeKey(i)!) })), { sync: true }));
+    const e = env();
+    const s = await openStore({ env: e, dir, tables });
+    cleanups.push(() => s.close());
+    expect(e.records.filter((r) => r.report === 'store_index_rebuilt')).toMatchObject([{ table: 'a', indexes: [{ attr: 'n', onDisk: 47, implied: 50 }] }]);
+    expect((await s.verify()).problems).toEqual([]);
+    await s.close();
+    const e2 = env();
+    const again = await openStore({ env: e2, dir, tables });
+    cleanups.push(() => again.close());
+    expect(e2.records.filter((r) => r.report === 'store_index_rebuilt')).toEqual([]);
+  });
+
   it('an unreadable on-disk index (RocksDB reports a damaged block) refuses the open with ORDO_STORE_CORRUPT naming the table; the rows were fine', async () => {
     const { dir } = await seeded();
     const real = createRocksKv();

@@ -35,10 +35,8 @@ let scratch = Buffer.allocUnsafe(1 << 16);
 const SCRATCH_MAX = 1 << 22;
 
 /**
- * {@link encodeValue} of each of `values` (from index `from` on; byte for byte the same), in one buffer: one
- * `JSON.stringify` of the whole array and one UTF-8 write, then a single pass over the bytes
- * that finds each element's end (the top-level commas, outside strings), copies its bytes behind
- * a 5-byte header and checksums them. Per value it saves a `JSON.stringify` call, a
+ * {@link encodeValue} of each of `values` (from index `from` on; byte for byte the same), in one
+ * buffer, from one `JSON.stringify` of the batch: per value it saves a `JSON.stringify` call, a
  * `Buffer.byteLength`, a buffer allocation and a UTF-8 write — most of the cost of a small row.
  * The views share one fresh buffer (never reused: a write may keep them, as the simulated
  * engine does). `JSON.stringify` of an array serializes each element as it would alone, for the
@@ -47,11 +45,76 @@ const SCRATCH_MAX = 1 << 22;
  */
 export function encodeValues(values: readonly unknown[], from = 0): Uint8Array[] {
   const n = values.length - from;
-  const out: Uint8Array[] = new Array(n);
   if (n < BATCH_FROM) {
+    const out: Uint8Array[] = new Array(n);
     for (let i = 0; i < n; i++) out[i] = encodeValue(values[from + i]);
     return out;
   }
+  return encodeMarked(values, from, n) ?? encodeScanned(values, from, n);
+}
+
+/** The string {@link encodeMarked} puts before each value (rare in data: a value holding it as an array element only costs the slower path). */
+const MARK = '~\u007f';
+/** The JSON between two marked values: `,` `"~\x7f"` `,` (6 bytes; the last 5 become the next value's header). */
+const SEP = `,${JSON.stringify(MARK)},`;
+/** The JSON before the first marked value: `[` `"~\x7f"` `,`. */
+const FIRST = `[${JSON.stringify(MARK)},`;
+
+/**
+ * {@link encodeValues} without a pass over the bytes in JavaScript: `JSON.stringify` of the
+ * values with {@link MARK} before each one, so each value's JSON is preceded by 6 bytes of
+ * marker, whose last 5 the value's header overwrites in place; each value ends where the next
+ * {@link SEP} starts (`String.prototype.indexOf`). {@link SEP} cannot occur inside a JSON string
+ * (its quote would be escaped there) and outside one only as an array element equal to
+ * {@link MARK} between two others: so the text holds exactly `n - 1` of them unless a value
+ * does, and a count other than that — or any non-ASCII character (string offsets would not
+ * be byte offsets) — returns `undefined`, for {@link encodeScanned}.
+ */
+function encodeMarked(values: readonly unknown[], from: number, n: number): Uint8Array[] | undefined {
+  const marked: unknown[] = new Array(2 * n);
+  for (let i = 0; i < n; i++) {
+    marked[2 * i] = MARK;
+    marked[2 * i + 1] = values[from + i];
+  }
+  const json = JSON.stringify(marked);
+  const len = json.length;
+  if (Buffer.byteLength(json, 'utf8') !== len || !json.startsWith(FIRST)) return undefined;
+  const dst = Buffer.allocUnsafe(len);
+  dst.write(json, 0, len, 'latin1');
+  const out: Uint8Array[] = new Array(n);
+  let start = FIRST.length;
+  for (let e = 0; e < n - 1; e++) {
+    const end = json.indexOf(SEP, start);
+    if (end < 0) return undefined;
+    out[e] = header(dst, start, end);
+    start = end + SEP.length;
+  }
+  // the last value runs to the closing bracket: a separator in it means a value held one (a
+  // match found early shifts every later bound left, so one is always left over here)
+  if (json.indexOf(SEP, start) >= 0) return undefined;
+  out[n - 1] = header(dst, start, len - 1);
+  return out;
+}
+
+/** Writes the header of the payload `dst[start, end)` into the 5 bytes before it; the value's view. */
+function header(dst: Buffer, start: number, end: number): Uint8Array {
+  const h = start - 5;
+  const c = crc32(dst, start, end);
+  dst[h] = FORMAT;
+  dst[h + 1] = c >>> 24;
+  dst[h + 2] = (c >>> 16) & 0xff;
+  dst[h + 3] = (c >>> 8) & 0xff;
+  dst[h + 4] = c & 0xff;
+  return new Uint8Array(dst.buffer, dst.byteOffset + h, end - h);
+}
+
+/**
+ * {@link encodeValues} for any text: one `JSON.stringify` of the array and one UTF-8 write, then
+ * a single pass over the bytes that finds each element's end (the top-level commas, outside
+ * strings), copies its bytes behind a 5-byte header and checksums them.
+ */
+function encodeScanned(values: readonly unknown[], from: number, n: number): Uint8Array[] {
+  const out: Uint8Array[] = new Array(n);
   const json = JSON.stringify(from === 0 ? values : values.slice(from));
   // UTF-16 code units → at most 3 UTF-8 bytes each
   const need = json.length * 3;

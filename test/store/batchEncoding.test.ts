@@ -17,7 +17,8 @@ function model(v: unknown): Buffer {
 }
 
 // strings that stress the splitter: JSON's own punctuation, escapes, lone surrogates, astral chars
-const nasty = fc.string({ unit: fc.constantFrom('"', '\\', ',', '{', '}', '[', ']', ':', '\n', '\u0000', '\u001f', '\ud800', '\udfff', '\ud83d\ude00', 'é', '€', 'a', ' '), maxLength: 12 });
+// (and the marker the fast path separates values with, '~\u007f', whole and in pieces)
+const nasty = fc.string({ unit: fc.constantFrom('"', '\\', ',', '{', '}', '[', ']', ':', '\n', '\u0000', '\u001f', '\ud800', '\udfff', '\ud83d\ude00', 'é', '€', 'a', ' ', '~', '\u007f', '~\u007f', '"~\u007f",'), maxLength: 12 });
 const anyString = fc.oneof(nasty, fc.string({ unit: 'binary', maxLength: 10 }), fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)), maxLength: 8 }));
 const scalar = fc.oneof(anyString, fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.constant(null));
 const json = fc.letrec((tie) => ({
@@ -41,6 +42,47 @@ describe('batch encoding (encodeValues, the change-log record)', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('property: values that hold the fast path\'s separator (the marker as an array element, in strings, as a whole value) still encode exactly', () => {
+    const mark = '~\u007f';
+    const holder = fc.oneof(
+      fc.constant(mark),
+      fc.constant([mark]),
+      fc.constant(['a', mark, 'b']),
+      fc.constant([1, mark, mark, 2]),
+      fc.constant({ k: ['x', mark, 'y'] }),
+      fc.constant({ [mark]: mark, s: `,"${mark}",` }),
+      fc.constant(`,"${mark}",`),
+      fc.constant({ é: ['a', mark, 'b'] }),
+    );
+    fc.assert(
+      fc.property(fc.array(fc.oneof(holder, row, json), { minLength: 8, maxLength: 30 }), (values) => {
+        const got = encodeValues(values);
+        for (let i = 0; i < values.length; i++) expect(Buffer.from(got[i]!).equals(model(values[i]))).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+    // ASCII-only JSON (lone surrogates and control characters are escaped to ASCII): the fast path
+    const ascii = fc.string({ unit: fc.constantFrom('"', '\\', ',', '{', '}', '[', ']', ':', '\n', '\u0000', '\ud800', '\udfff', '~', '\u007f', mark, `,"${mark}",`, 'a', '1', ' '), maxLength: 8 });
+    const asciiJson = fc.letrec((tie) => ({
+      value: fc.oneof({ depthSize: 'small' }, ascii, fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.constant(null), fc.constant(mark), fc.array(tie('value'), { maxLength: 4 }), fc.dictionary(fc.oneof(ascii, fc.constant('__proto__')), tie('value'), { maxKeys: 4 })),
+    })).value;
+    fc.assert(
+      fc.property(fc.array(asciiJson, { minLength: 8, maxLength: 30 }), (values) => {
+        const got = encodeValues(values);
+        for (let i = 0; i < values.length; i++) expect(Buffer.from(got[i]!).equals(model(values[i]))).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+    // one holder among plain rows: every row right (the whole batch falls back)
+    const rows: unknown[] = Array.from({ length: 50 }, (_, i) => ({ id: i, tags: ['t', String(i), 'u'] }));
+    for (const at of [0, 1, 25, 48, 49]) {
+      const vs = rows.slice();
+      vs[at] = { id: at, tags: ['t', mark, 'u'] };
+      const got = encodeValues(vs);
+      for (let i = 0; i < vs.length; i++) expect(Buffer.from(got[i]!).equals(model(vs[i]))).toBe(true);
+    }
   });
 
   it('encodeValues: a large batch of big rows (past the retained scratch size) and an empty one', () => {

@@ -94,12 +94,53 @@ export function hasType(t: AttributeType, v: unknown): boolean {
   }
 }
 
-const shapes = new WeakMap<NormalTableDef, { names: Set<string>; keys: Set<string> }>();
+/** An attribute as {@link validateRecord} walks it: its definition, whether it is part of the key, its scalar check. */
+interface ShapeAttr {
+  readonly name: string;
+  readonly def: AttributeDef;
+  readonly key: boolean;
+  /** `o[name] = v` would set the prototype: stored with {@link setOwn}. */
+  readonly proto: boolean;
+  /** {@link SCALAR} code of a `string`/`integer`/`number`/`boolean` attribute (0: none). */
+  readonly scalar: number;
+}
 
-function shapeOf(t: NormalTableDef): { names: Set<string>; keys: Set<string> } {
+interface Shape {
+  readonly names: Set<string>;
+  readonly attrs: readonly ShapeAttr[];
+}
+
+const SCALAR: Readonly<Partial<Record<AttributeType, number>>> = { string: 1, integer: 2, number: 3, boolean: 4 };
+
+const shapes = new WeakMap<NormalTableDef, Shape>();
+
+function shapeOf(t: NormalTableDef): Shape {
   let s = shapes.get(t);
-  if (!s) shapes.set(t, (s = { names: new Set(t.attributes.map((a) => a.name)), keys: new Set(t.key) }));
+  if (!s) {
+    const keys = new Set(t.key);
+    const attrs = t.attributes.map((a) => ({ name: a.name, def: a, key: keys.has(a.name), proto: a.name === '__proto__', scalar: SCALAR[a.type] ?? 0 }));
+    shapes.set(t, (s = { names: new Set(t.attributes.map((a) => a.name)), attrs }));
+  }
   return s;
+}
+
+/**
+ * True when `v` is a value of scalar attribute type `code` that is stored as it is: a string,
+ * a safe integer, a finite number, a boolean (never `undefined`, `null`, -0, NaN or ±Infinity,
+ * which take {@link checkAttr}'s path and its errors).
+ */
+function plainScalar(code: number, v: unknown): boolean {
+  switch (code) {
+    case 1:
+      return typeof v === 'string';
+    case 2:
+      return typeof v === 'number' && Number.isSafeInteger(v) && (v !== 0 || 1 / v > 0);
+    case 3:
+      return typeof v === 'number' && Number.isFinite(v) && (v !== 0 || 1 / v > 0);
+    case 4:
+      return typeof v === 'boolean';
+  }
+  return false;
 }
 
 /**
@@ -113,33 +154,50 @@ export function validateRecord(t: NormalTableDef, rec: unknown): Row {
   if (rec === null || typeof rec !== 'object' || Array.isArray(rec)) throw new StoreValidationError(t.name, undefined, rec, 'wrong_type', 'a record is an object');
   const input = rec as Row;
   const shape = shapeOf(t);
-  for (const k of Object.keys(input)) {
-    if (!shape.names.has(k)) throw new StoreValidationError(t.name, k, input[k], 'unknown_attribute');
+  const attrs = shape.attrs;
+  const own = Object.keys(input);
+  // the common record: exactly the declared attributes, in their order (no lookups by name)
+  let declared = own.length === attrs.length;
+  for (let i = 0; declared && i < own.length; i++) declared = own[i] === attrs[i]!.name;
+  if (!declared) {
+    for (const k of own) {
+      if (!shape.names.has(k)) throw new StoreValidationError(t.name, k, input[k], 'unknown_attribute');
+    }
   }
   if (Object.getOwnPropertySymbols(input).length > 0) throw new StoreValidationError(t.name, undefined, rec, 'bad_value', 'symbol-keyed properties are not attributes');
   const out: Row = {};
-  for (const a of t.attributes) {
-    let v = Object.hasOwn(input, a.name) ? input[a.name] : undefined;
-    if (v === undefined) {
-      if (shape.keys.has(a.name)) throw new StoreValidationError(t.name, a.name, undefined, 'missing', 'key attribute');
-      if (a.default !== undefined) v = a.default;
-      else if (a.nullable) v = null;
-      else throw new StoreValidationError(t.name, a.name, undefined, 'missing');
-    }
-    if (v === null) {
-      if (!a.nullable || shape.keys.has(a.name)) throw new StoreValidationError(t.name, a.name, v, 'wrong_type', `expected ${a.type}`);
-    } else if (!hasType(a.type, v)) {
-      throw new StoreValidationError(t.name, a.name, v, 'wrong_type', `expected ${a.type}`);
-    } else if (typeof v === 'number' ? !Number.isFinite(v) || Object.is(v, -0) : typeof v !== 'string' && typeof v !== 'boolean' && !isCheckedCopy(v as object)) {
-      // json/any (and -0): check what the disk would change; keep a frozen copy of our own
-      // (a copy already made by the store — an attribute an update carries over — is kept as it is)
-      const c = checkValue(v);
-      if (typeof c === 'string') throw new StoreValidationError(t.name, a.name, v, 'bad_value', c);
-      v = c.value;
-    }
-    setOwn(out, a.name, v);
+  for (let i = 0; i < attrs.length; i++) {
+    const a = attrs[i]!;
+    let v = declared || Object.hasOwn(input, a.name) ? input[a.name] : undefined;
+    if (!plainScalar(a.scalar, v)) v = checkAttr(t, a, v);
+    if (a.proto) setOwn(out, a.name, v);
+    else out[a.name] = v;
   }
   return out;
+}
+
+/** The stored value of attribute `a` given `v` (`undefined`: absent), or its typed refusal. */
+function checkAttr(t: NormalTableDef, a: ShapeAttr, given: unknown): unknown {
+  const d = a.def;
+  let v = given;
+  if (v === undefined) {
+    if (a.key) throw new StoreValidationError(t.name, a.name, undefined, 'missing', 'key attribute');
+    if (d.default !== undefined) v = d.default;
+    else if (d.nullable) v = null;
+    else throw new StoreValidationError(t.name, a.name, undefined, 'missing');
+  }
+  if (v === null) {
+    if (!d.nullable || a.key) throw new StoreValidationError(t.name, a.name, v, 'wrong_type', `expected ${d.type}`);
+  } else if (!hasType(d.type, v)) {
+    throw new StoreValidationError(t.name, a.name, v, 'wrong_type', `expected ${d.type}`);
+  } else if (typeof v === 'number' ? !Number.isFinite(v) || Object.is(v, -0) : typeof v !== 'string' && typeof v !== 'boolean' && !isCheckedCopy(v as object)) {
+    // json/any (and -0): check what the disk would change; keep a frozen copy of our own
+    // (a copy already made by the store — an attribute an update carries over — is kept as it is)
+    const c = checkValue(v);
+    if (typeof c === 'string') throw new StoreValidationError(t.name, a.name, v, 'bad_value', c);
+    v = c.value;
+  }
+  return v;
 }
 
 /** The key value of a stored row (scalar, or tuple for composite keys). */

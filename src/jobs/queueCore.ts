@@ -236,16 +236,6 @@ export abstract class QueueCore {
         if (decide({ error: e })) void NOW.then(record);
       }, timeoutMs);
     }
-    if (!worker) {
-      decide({ error: new JobsUnknownWorkerError(job.worker) });
-      return void NOW.then(record);
-    }
-    let p: Promise<JobOutcome>;
-    try {
-      p = Promise.resolve(worker.perform(job.args as never, abort.contextOf(job as Job<never>)));
-    } catch (err) {
-      p = Promise.reject(err);
-    }
     // the slot is held until perform itself settles, even past a timeout: never more than
     // `limit` performs of this queue run at once
     const ended = (): void => {
@@ -263,6 +253,17 @@ export abstract class QueueCore {
         ended();
       }
     };
+    // nothing to perform: its end is its outcome's (else the slot would stay held for ever)
+    if (!worker) {
+      decide({ error: new JobsUnknownWorkerError(job.worker) });
+      return void NOW.then(recordThenEnd);
+    }
+    let p: Promise<JobOutcome>;
+    try {
+      p = Promise.resolve(worker.perform(job.args as never, abort.contextOf(job as Job<never>)));
+    } catch (err) {
+      p = Promise.reject(err);
+    }
     const settled = (o: JobOutcome): void => void NOW.then(decide(o) ? recordThenEnd : ended);
     void p.then(settled, (err: unknown) => settled({ error: err }));
   }

@@ -95,6 +95,22 @@ export class JobsTimeoutError extends JobsError {
   }
 }
 
+/**
+ * A perform handed back something that is not a {@link JobOutcome} (a number, a string, a
+ * boolean; a snooze whose delay is not a finite number of ms): that attempt failed with this
+ * error (an error entry, then a retry or a discard), the value named.
+ */
+export class JobsBadOutcomeError extends JobsError {
+  readonly code = 'ORDO_JOBS_BAD_OUTCOME' as const;
+  readonly jobId: string;
+  readonly value: unknown;
+  constructor(jobId: string, value: unknown, problem: string, options?: { cause?: unknown }) {
+    super(`job ${jobId}: perform returned ${problem} (got ${safeJson(value)})`, options);
+    this.jobId = jobId;
+    this.value = value;
+  }
+}
+
 /** A perform's `AbortSignal` reason at the drain deadline: the runner stops and `shutdownMs` passed. */
 export class JobsDrainDeadlineError extends JobsError {
   readonly code = 'ORDO_JOBS_DRAIN_DEADLINE' as const;

@@ -8,6 +8,7 @@ import type { Env } from '../env/env.ts';
 import type { Row, Tx } from '../store/index.ts';
 import { obanBackoff } from './backoff.ts';
 import { errorEntry } from './engine.ts';
+import { JobsBadOutcomeError } from './errors.ts';
 import { completedRow } from './tables.ts';
 import type { Job, JobOutcome, WorkerDef } from './types.ts';
 
@@ -18,6 +19,24 @@ export interface OutcomeChange {
   readonly row?: (r: Row) => Row;
   readonly effects?: (tx: Tx) => void;
   readonly state: string;
+}
+
+/**
+ * `o` (what a perform handed back) if it is a {@link JobOutcome} the runner can write, else the
+ * failure `{ error: JobsBadOutcomeError }`: a primitive (`'ok' in 42` would throw out of the
+ * outcome's reaction, the job left executing and its slot held) or a snooze whose delay is not a
+ * finite number (a `scheduledAt` the store refuses, the write retried for ever).
+ */
+export function checkedOutcome(o: unknown, jobId: string): JobOutcome {
+  if (o === undefined || o === null) return o as JobOutcome;
+  if (typeof o !== 'object' && typeof o !== 'function') return { error: new JobsBadOutcomeError(jobId, o, 'a value that is not an outcome object') };
+  try {
+    if ('ok' in o || 'discard' in o || 'cancel' in o || !('snooze' in o)) return o as JobOutcome;
+    if (!Number.isFinite(Math.max(0, (o as { snooze: number }).snooze))) return { error: new JobsBadOutcomeError(jobId, o, 'a snooze that is not a finite number of ms') };
+  } catch (err) {
+    return { error: new JobsBadOutcomeError(jobId, o, 'an outcome that cannot be read', { cause: err }) };
+  }
+  return o as JobOutcome;
 }
 
 /** Whether the outcome is a failure (a throw or `{ error }`): retryable, or discarded when attempts are used up. */

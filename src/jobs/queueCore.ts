@@ -16,6 +16,7 @@ import { performEnded, performStarted } from './leftovers.ts';
 import type { Job, JobOutcome, WorkerDef } from './types.ts';
 import { isIndeterminate, type IndeterminateCommit } from './uncertain.ts';
 import { QueueSettler } from './queueSettle.ts';
+import { checkedOutcome } from './outcome.ts';
 import { LazyAbort, type QueueHooks, type QueueOptions, type Running } from './queueTypes.ts';
 
 /** A settled promise: `NOW.then(f)` runs `f` a microtask later (no AsyncResource per call, as `queueMicrotask` makes). */
@@ -265,7 +266,7 @@ export abstract class QueueCore {
       p = Promise.reject(err);
     }
     const settled = (o: JobOutcome): void => void NOW.then(decide(o) ? recordThenEnd : ended);
-    void p.then(settled, (err: unknown) => settled({ error: err }));
+    void p.then((o) => settled(checkedOutcome(o, job.id)), (err: unknown) => settled({ error: err }));
   }
 
   /** Frees `r`'s slot once its outcome is written and its perform has ended. */

@@ -13,6 +13,7 @@
  * @internal Built by the runner.
  */
 import type { TimerHandle } from '../env/clock.ts';
+import type { Tx } from '../store/index.ts';
 import { leftoverStarted, leftoversOf, performEnded } from './leftovers.ts';
 import { DRAIN_NOT_WRITTEN, lateEnded } from './lateOutcome.ts';
 import { finish, finishMany, nextClaim, rescue, type Seen } from './engine.ts';
@@ -73,14 +74,29 @@ export class Queue extends QueueCore {
         const release = r.carried ? [r.token] : [];
         const next = this.globalLimit === undefined ? undefined : nextClaim(this.store, this.name, 0, this.by, this.env.clock.now(), this.slots(release));
         const seen: Seen<'done' | 'fenced'> = {};
+        // the worker's effects threw (nothing written): a failure of this job, not of the store —
+        // written as the attempt's failure, without effects (else the same throw on every retry)
+        let threw: { err: unknown } | undefined;
+        const guarded = (tx: Tx): void => {
+          try {
+            effects(tx);
+          } catch (err) {
+            threw = { err };
+            throw err;
+          }
+        };
         this.track(
-          this.serial(() => finish(this.store, r.job, ch, effects, next, seen)).then(
+          this.serial(() => finish(this.store, r.job, ch, guarded, next, seen)).then(
             (res) => {
               this.hooks.storeOk();
               done(res);
               this.release(r);
             },
             async (err) => {
+              if (threw) {
+                r.carried = false;
+                return this.record(r, { error: threw.err });
+              }
               if (!isIndeterminate(err)) return failed(err);
               const ended = await this.settle.finished(`record ${r.job.id}`, err, [r], release);
               if (ended[0]) {

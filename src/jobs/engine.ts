@@ -254,9 +254,30 @@ export async function finishMany(
 
 /** An error entry for the job's current attempt. */
 export function errorEntry(j: Job, err: unknown, now: number): JobError {
-  const e = err as { message?: unknown; code?: unknown };
-  const msg = err instanceof Error ? err.message : typeof e?.message === 'string' ? e.message : String(err);
-  return { attempt: j.attempt, at: now, error: msg.slice(0, 2000), ...(typeof e?.code === 'string' ? { code: e.code } : {}) };
+  const code = readSafely(() => (err as { code?: unknown } | null | undefined)?.code);
+  return { attempt: j.attempt, at: now, error: errorText(err).slice(0, 2000), ...(typeof code === 'string' ? { code } : {}) };
+}
+
+/**
+ * The text of a thrown value: its `message` (an Error's, or any object's string one), else
+ * `String(err)`; never a throw itself (a null-prototype object, a throwing `toString` or
+ * `message` getter: else the outcome's write would throw on every retry, the job left executing).
+ */
+function errorText(err: unknown): string {
+  const m = readSafely(() => {
+    const msg = (err as { message?: unknown } | null | undefined)?.message;
+    return err instanceof Error || typeof msg === 'string' ? msg : err;
+  });
+  if (typeof m === 'string') return m;
+  return readSafely(() => String(m)) ?? readSafely(() => Object.prototype.toString.call(m)) ?? 'a thrown value that cannot be read';
+}
+
+function readSafely<T>(f: () => T): T | undefined {
+  try {
+    return f();
+  } catch {
+    return undefined;
+  }
 }
 
 /** Moves scheduled and retryable jobs due at `now` to available. Returns the queues touched and the next due time. */

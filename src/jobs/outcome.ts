@@ -63,8 +63,25 @@ export function changeOf(env: Env, workers: ReadonlyMap<string, WorkerDef<never>
       if (j.attempt >= j.maxAttempts) return { ...j, state: 'discarded', finishedAt: now, errors };
       const w = workers.get(j.worker);
       const rnd = (): number => env.random.next();
-      const delay = w?.backoff ? w.backoff(j as Job<never>, rnd) : obanBackoff(j.attempt, j.maxAttempts, rnd);
+      const delay = (w?.backoff && backoffOf(env, w, j, rnd)) ?? obanBackoff(j.attempt, j.maxAttempts, rnd);
       return { ...j, state: 'retryable', scheduledAt: now + Math.max(0, delay), errors };
     },
   };
+}
+
+/**
+ * The delay worker `w`'s own backoff gives `j`, or `undefined` (logged) when it throws or gives
+ * something that is not a finite number: the default backoff then (else a `scheduledAt` the store
+ * refuses, or a throw, on every retry of the failure's write — the job left executing).
+ */
+function backoffOf(env: Env, w: WorkerDef<never>, j: Job, rnd: () => number): number | undefined {
+  let d: unknown;
+  try {
+    d = w.backoff!(j as Job<never>, rnd);
+  } catch (err) {
+    d = err;
+  }
+  if (typeof d === 'number' && Number.isFinite(d)) return d;
+  env.logger.warn({ report: 'jobs_bad_backoff', worker: w.name, job: j.id, attempt: j.attempt, got: typeof d === 'number' || typeof d === 'string' ? d : d instanceof Error ? 'a throw' : typeof d }, 'worker backoff threw or gave no finite delay: the default backoff is used');
+  return undefined;
 }

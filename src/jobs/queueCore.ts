@@ -265,8 +265,9 @@ export abstract class QueueCore {
     } catch (err) {
       p = Promise.reject(err);
     }
-    const settled = (o: JobOutcome): void => void NOW.then(decide(o) ? recordThenEnd : ended);
-    void p.then((o) => settled(checkedOutcome(o, job.id)), (err: unknown) => settled({ error: err }));
+    // what perform handed back, checked (a value that is not an outcome is its failure)
+    const settled = (o: JobOutcome): void => void NOW.then(decide(checkedOutcome(o, job.id)) ? recordThenEnd : ended);
+    void p.then(settled, (err: unknown) => settled({ error: err }));
   }
 
   /** Frees `r`'s slot once its outcome is written and its perform has ended. */

@@ -113,8 +113,13 @@ export function laneOf(j: Pick<Job, 'state' | 'queue' | 'priority' | 'scheduledA
     case 'executing':
       return ['executing', j.attemptedBy ?? ''];
     default:
-      return [j.state, j.finishedAt ?? 0];
+      return finalLane(j.state, j.finishedAt ?? 0);
   }
+}
+
+/** The lane of a job in final state `state`, finished at `at`. */
+function finalLane(state: JobState, at: number): unknown[] {
+  return [state, at];
 }
 
 /** A tuple sorts after every number and string (the key codec's order): the upper bound of a prefix range. */
@@ -175,7 +180,7 @@ export function claimedJob(r: Row, by: string, now: number): Job {
  * object and its completed copy in between (a completion runs once per job).
  */
 export function completedRow(r: Row, now: number): Row {
-  return { ...r, state: 'completed', finishedAt: now, lane: ['completed', now] };
+  return { ...r, state: 'completed', finishedAt: now, lane: finalLane('completed', now) };
 }
 
 /** Job → row (with its lane). */

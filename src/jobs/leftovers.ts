@@ -158,14 +158,17 @@ export function claimSettled(store: Store, runner: string, token: string): void 
   tidy(store, runner);
 }
 
+/** The answer for a runner with nothing recorded (one shared set, not a new one per question: asked once per claimed row). */
+const NONE: ReadonlySet<string> = new Set();
+
 /** The slot tokens of `runner`'s claims this process knows it never started a perform for. */
 export function claimsNeverStarted(store: Store, runner: string): ReadonlySet<string> {
-  return runners(store, false)?.get(runner)?.unstarted ?? new Set();
+  return runners(store, false)?.get(runner)?.unstarted ?? NONE;
 }
 
 /** The slot tokens of `runner`'s performs a drain saw end whose give-back is not proven (see {@link drainStarted}). */
 export function returning(store: Store, runner: string): ReadonlySet<string> {
-  return runners(store, false)?.get(runner)?.returning ?? new Set();
+  return runners(store, false)?.get(runner)?.returning ?? NONE;
 }
 
 /**

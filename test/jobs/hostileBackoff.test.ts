@@ -5,8 +5,7 @@
  * for ever with the job left executing and its slot held.
  */
 import { describe, expect, it } from 'vitest';
-import { JobRunner, defineWorker } from '../../src/jobs/index.ts';
-import { faultyDisk, openJobStore, run, settle, testEnv } from './helpers.ts';
+import { badThenNext, dirOf } from './badThenNext.ts';
 
 describe('hostile backoff', () => {
   for (const [label, backoff] of [
@@ -15,21 +14,11 @@ describe('hostile backoff', () => {
     ['throws', () => { throw new Error('no backoff'); }],
   ] as const) {
     it(`a backoff that ${label}: the job is retryable with its error entry, the next job runs`, async () => {
-      const env = testEnv(185);
-      const store = await openJobStore(env, faultyDisk(), `/backoff-${label.replace(/ /g, '-')}`);
-      const bad = defineWorker({ name: 'bad', maxAttempts: 3, backoff, perform: () => ({ error: 'once' }) });
-      const w = defineWorker({ name: 'w', perform: () => undefined });
-      const runner = await JobRunner.start({ env, store, config: { workers: [bad, w], queues: { default: 1 }, stager: { intervalMs: 50 } } });
-      const a = await runner.enqueue(bad, {});
-      const b = await runner.enqueue(w, {});
-      await run(env, 2_000, 50);
-      const ja = runner.get(a.job.id)!;
-      expect(ja.state).toBe('retryable');
-      expect(ja.errors.map((e) => e.error)).toEqual(['once']);
-      expect(Number.isFinite(ja.scheduledAt)).toBe(true);
-      expect(runner.get(b.job.id)!.state).toBe('completed');
-      await settle(env, runner.stop(), 100, 60_000);
-      await store.close();
+      const { bad, next } = await badThenNext({ seed: 185, dir: dirOf('backoff', label), runMs: 2_000, stepMs: 50, bad: { maxAttempts: 3, backoff, perform: () => ({ error: 'once' }) } });
+      expect(bad.state).toBe('retryable');
+      expect(bad.errors.map((e) => e.error)).toEqual(['once']);
+      expect(Number.isFinite(bad.scheduledAt)).toBe(true);
+      expect(next.state).toBe('completed');
     });
   }
 });

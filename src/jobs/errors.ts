@@ -97,8 +97,9 @@ export class JobsTimeoutError extends JobsError {
 
 /**
  * A perform handed back something that is not a {@link JobOutcome} (a number, a string, a
- * boolean; a snooze whose delay is not a finite number of ms): that attempt failed with this
- * error (an error entry, then a retry or a discard), the value named.
+ * boolean; a snooze whose delay is not a finite number of ms; an `ok` that is not `true`; effects
+ * that are not a function, or that return a promise; fields that throw when read): that attempt
+ * failed with this error (an error entry, then a retry or a discard), the value named.
  */
 export class JobsBadOutcomeError extends JobsError {
   readonly code = 'ORDO_JOBS_BAD_OUTCOME' as const;

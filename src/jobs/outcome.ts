@@ -22,21 +22,60 @@ export interface OutcomeChange {
 }
 
 /**
- * `o` (what a perform handed back) if it is a {@link JobOutcome} the runner can write, else the
- * failure `{ error: JobsBadOutcomeError }`: a primitive (`'ok' in 42` would throw out of the
- * outcome's reaction, the job left executing and its slot held) or a snooze whose delay is not a
- * finite number (a `scheduledAt` the store refuses, the write retried for ever).
+ * What a perform handed back, as a {@link JobOutcome} the runner can write: a plain copy read
+ * once here (each field by one read, any throw caught), else the failure `{ error:
+ * JobsBadOutcomeError }`. Refused: a primitive (`'ok' in 42` would throw out of the outcome's
+ * reaction, the job left executing and its slot held), a snooze whose delay is not a finite
+ * number (a `scheduledAt` the store refuses, the write retried for ever), an `ok` that is not
+ * `true` (`{ ok: false, error }` was taken for a completion), effects that are not a function,
+ * and an outcome whose fields cannot be read (a getter or proxy trap that throws: read later,
+ * in the outcome's reaction or its transaction, that throw left the job executing with its
+ * slot held, its write retried for ever). Effects that hand back a promise fail their
+ * transaction with this error too ({@link syncEffects}).
  */
 export function checkedOutcome(o: unknown, jobId: string): JobOutcome {
   if (o === undefined || o === null) return o as JobOutcome;
   if (typeof o !== 'object' && typeof o !== 'function') return { error: new JobsBadOutcomeError(jobId, o, 'a value that is not an outcome object') };
+  const v = o as Record<string, unknown>;
   try {
-    if ('ok' in o || 'discard' in o || 'cancel' in o || !('snooze' in o)) return o as JobOutcome;
-    if (!Number.isFinite(Math.max(0, (o as { snooze: number }).snooze))) return { error: new JobsBadOutcomeError(jobId, o, 'a snooze that is not a finite number of ms') };
+    if ('ok' in v) {
+      // `{ ok: false, error }` (the admin answers' own shape) is not a completion
+      if (v['ok'] !== true) return { error: new JobsBadOutcomeError(jobId, o, 'an ok that is not true') };
+      const effects = v['effects'];
+      if (!effects) return COMPLETED;
+      if (typeof effects !== 'function') return { error: new JobsBadOutcomeError(jobId, o, 'effects that are not a function') };
+      return { ok: true, effects: syncEffects(jobId, effects as (tx: Tx) => unknown) };
+    }
+    if ('discard' in v) return { discard: v['discard'] as string };
+    if ('cancel' in v) return { cancel: v['cancel'] as string };
+    if ('snooze' in v) {
+      const ms = Math.max(0, v['snooze'] as number);
+      return Number.isFinite(ms) ? { snooze: ms } : { error: new JobsBadOutcomeError(jobId, o, 'a snooze that is not a finite number of ms') };
+    }
+    return { error: 'error' in v ? v['error'] : o };
   } catch (err) {
     return { error: new JobsBadOutcomeError(jobId, o, 'an outcome that cannot be read', { cause: err }) };
   }
-  return o as JobOutcome;
+}
+
+/** `{ ok: true }` without effects, as {@link checkedOutcome} hands it on (internal: never shown to a worker). */
+const COMPLETED: JobOutcome = Object.freeze({ ok: true as const });
+
+/**
+ * Worker effects run as the synchronous part of the completion's transaction: effects that hand
+ * back a promise (an `async` function) are refused — a throw there, so the attempt fails with
+ * {@link JobsBadOutcomeError} and nothing is written — since their writes after an `await` reach
+ * a finished transaction: the job was completed and those effects never applied (a silent loss).
+ */
+function syncEffects(jobId: string, effects: (tx: Tx) => unknown): (tx: Tx) => void {
+  return (tx) => {
+    const p = effects(tx);
+    if (p === undefined || p === null || typeof (p as { then?: unknown }).then !== 'function') return;
+    // its later writes are refused by the finished transaction (ORDO_STORE_TX_FINISHED): already
+    // this attempt's failure, recorded in its error entry — not an unhandled rejection as well
+    (p as PromiseLike<unknown>).then(undefined, () => undefined);
+    throw new JobsBadOutcomeError(jobId, p, 'effects that returned a promise (effects run inside the completion transaction: they must be synchronous)');
+  };
 }
 
 /** Whether the outcome is a failure (a throw or `{ error }`): retryable, or discarded when attempts are used up. */

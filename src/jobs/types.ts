@@ -53,6 +53,7 @@ export interface Job<Args = unknown> {
 export type JobOutcome =
   | void
   | undefined
+  /** Completed; `effects` run synchronously in the completing transaction (one returning a promise fails the attempt: `ORDO_JOBS_BAD_OUTCOME`). */
   | { readonly ok: true; readonly effects?: (tx: Tx) => void }
   /** Record the error and retry after the backoff (or discard when attempts are exhausted). */
   | { readonly error: unknown }

@@ -222,10 +222,19 @@ export class JobsSlotsProtocolError extends JobsError {
   }
 }
 
+/**
+ * `v` as text for a message; never a throw (a value whose JSON and `String` both throw — a revoked
+ * proxy, a getter and a `toString` that throw — would else escape the error's constructor: out
+ * of the outcome check, an unhandled rejection, the job left executing with its slot held).
+ */
 function safeJson(v: unknown): string {
   try {
     return JSON.stringify(v) ?? String(v);
   } catch {
-    return String(v);
+    try {
+      return String(v);
+    } catch {
+      return `an unprintable ${typeof v}`;
+    }
   }
 }

@@ -43,6 +43,8 @@ describe('hostile outcomes', () => {
     ['effects that are not a function', { ok: true, effects: 42 }],
     // the shape of a failure elsewhere (the admin answers): completed before
     ['an ok that is not true', { ok: false, error: 'nope' }],
+    // refused, and cannot be printed in the error's message (JSON.stringify and String both throw)
+    ['a NaN snooze that cannot be printed', Object.defineProperty({ snooze: NaN, toString: () => { throw new Error('no'); } }, 'x', { enumerable: true, get: () => { throw new Error('no'); } })],
   ] as const) {
     it(`${label}: the attempt fails with an error entry, and the next job of the queue runs`, async () => {
       const { bad, next } = await badThenNext({ seed: 182, dir: dirOf('hostile', label), runMs: 5_000, stepMs: 50, bad: { maxAttempts: 1, perform: () => outcome as never } });

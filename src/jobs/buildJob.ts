@@ -18,6 +18,8 @@ export function buildJob(w: WorkerDef<never>, args: unknown, o: EnqueueOptions &
   if (!Number.isFinite(scheduledAt)) throw new JobsConfigError('scheduledAt', scheduledAt, 'must be a finite time');
   const maxAttempts = o.maxAttempts ?? w.maxAttempts;
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new JobsConfigError('maxAttempts', maxAttempts, 'must be a positive integer');
+  // as a worker's (defineWorker), and stored: finite (0 or less timed the job out at once; NaN or Infinity the store refused, untyped)
+  if (o.timeoutMs !== undefined && !(o.timeoutMs > 0 && Number.isFinite(o.timeoutMs))) throw new JobsConfigError('timeoutMs', o.timeoutMs, 'must be a finite number of ms > 0 (omit it for the worker\'s)');
   const unique = o.unique === false ? undefined : (o.unique ?? w.unique);
   const meta = o.meta ?? NO_META;
   // drawn even for a given id: the Env's random sequence stays what it was

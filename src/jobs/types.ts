@@ -121,6 +121,7 @@ export interface EnqueueOptions {
   readonly scheduleIn?: number;
   readonly meta?: Record<string, unknown>;
   readonly unique?: UniqueOptions | false;
+  /** This job's timeout: a finite number of ms > 0 (else `ORDO_JOBS_CONFIG`); omitted, the worker's. */
   readonly timeoutMs?: number;
   /** A fixed id (idempotent inserts: an existing id is a conflict). */
   readonly id?: string;

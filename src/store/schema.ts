@@ -113,6 +113,7 @@ interface Shape {
 const SCALAR: Readonly<Partial<Record<AttributeType, number>>> = { string: 1, integer: 2, number: 3, boolean: 4 };
 
 const shapes = new WeakMap<NormalTableDef, Shape>();
+const hasOwnProperty = Object.prototype.hasOwnProperty;
 
 function shapeOf(t: NormalTableDef): Shape {
   let s = shapes.get(t);
@@ -155,12 +156,22 @@ export function validateRecord(t: NormalTableDef, rec: unknown): Row {
   const input = rec as Row;
   const shape = shapeOf(t);
   const attrs = shape.attrs;
-  const own = Object.keys(input);
-  // the common record: exactly the declared attributes, in their order (no lookups by name)
-  let declared = own.length === attrs.length;
-  for (let i = 0; declared && i < own.length; i++) declared = own[i] === attrs[i]!.name;
+  // the common record: exactly the declared attributes, in their order (no lookups by name).
+  // `for…in` lists the own enumerable string keys in `Object.keys` order, then inherited
+  // enumerable ones: when it lists the declared names in order, each one own, and nothing else,
+  // `Object.keys(input)` is that same list — found without building that array per record
+  let declared = true;
+  let n = 0;
+  for (const k in input) {
+    if (n >= attrs.length || k !== attrs[n]!.name || !hasOwnProperty.call(input, k)) {
+      declared = false;
+      break;
+    }
+    n++;
+  }
+  if (n !== attrs.length) declared = false;
   if (!declared) {
-    for (const k of own) {
+    for (const k of Object.keys(input)) {
       if (!shape.names.has(k)) throw new StoreValidationError(t.name, k, input[k], 'unknown_attribute');
     }
   }

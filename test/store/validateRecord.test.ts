@@ -98,12 +98,19 @@ function recordFor(t: NormalTableDef): fc.Arbitrary<unknown> {
       symbol: fc.boolean(),
       hidden: fc.option(fc.constantFrom(...names), { nil: undefined }),
       getter: fc.option(fc.constantFrom(...names), { nil: undefined }),
-      kind: fc.constantFrom('plain', 'nullProto', 'array', 'null', 'string'),
+      // enumProto: a prototype with enumerable properties (the declared names left out of the
+      // record, and one more with `symbol`), which `for…in` lists after the own ones (`Object.keys` does not)
+      kind: fc.constantFrom('plain', 'nullProto', 'enumProto', 'array', 'null', 'string'),
     })
     .map(({ present, values, order, extra, symbol, hidden, getter, kind }) => {
       if (kind === 'null') return null;
       if (kind === 'string') return 'row';
-      const o: Record<string, unknown> = kind === 'nullProto' ? Object.create(null) : kind === 'array' ? ([] as unknown as Record<string, unknown>) : {};
+      const proto: Record<string, unknown> = {};
+      if (kind === 'enumProto') {
+        names.forEach((n, i) => !present[i] && Object.defineProperty(proto, n, { value: values[i], enumerable: true, writable: true, configurable: true }));
+        if (symbol) proto['inherited'] = 1;
+      }
+      const o: Record<string, unknown> = kind === 'nullProto' ? Object.create(null) : kind === 'enumProto' ? Object.create(proto) : kind === 'array' ? ([] as unknown as Record<string, unknown>) : {};
       let idx = names.map((_, i) => i);
       if (order === 'reversed') idx = idx.reverse();
       if (order === 'rotated') idx = [...idx.slice(1), ...idx.slice(0, 1)];

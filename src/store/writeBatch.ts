@@ -28,7 +28,6 @@ export interface Change {
   readonly rowKey: string;
   readonly row: Row | null;
   readonly old: Row | undefined;
-  readonly op: CommitOp;
   /**
    * The index entries of `old` and of `row`, encoded once for the disk's index keys and used
    * again for RAM's indexes (`MemTable.putOver`); `undefined` for a table without indexes or a
@@ -92,9 +91,18 @@ const crcs = new CrcCache();
  */
 export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): BuiltBatch {
   const touched = new Map<MemTable, Touched>();
+  // the table of the previous row change and its state (a batch's rows are mostly one table's):
+  // no Map lookup per row
+  let lastMem: MemTable | undefined;
+  let lastTouched: Touched | undefined;
+  let lastDigest: TableDigest | undefined;
   const touchedOf = (mem: MemTable): Touched => {
+    if (mem === lastMem) return lastTouched!;
     let t = touched.get(mem);
-    if (!t) touched.set(mem, (t = { o: new Map(), run: [], runRows: [], max: undefined }));
+    if (!t) touched.set(mem, (t = { o: new Map(), run: [], max: undefined }));
+    lastMem = mem;
+    lastTouched = t;
+    lastDigest = digests.get(mem);
     return t;
   };
   const current = (mem: MemTable, rk: string): Row | undefined => {
@@ -118,7 +126,12 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
   // kvOps for their value, the digests for the rows' hashes (a sum, so order does not matter)
   const puts: Array<{ type: 'put'; column: string; key: Uint8Array; value: Uint8Array }> = [];
   const putRows: Row[] = [];
+  // the digest of each row put, as runs (a batch's puts are mostly one table's): the puts from
+  // `putDigestFrom[r]` on, up to the next run's first, go to `putDigests[r]`
   const putDigests: TableDigest[] = [];
+  const putDigestFrom: number[] = [];
+  /** The run of {@link putDigests} the next {@link fill} starts in. */
+  let fillRun = 0;
   const oldRows: Row[] = [];
   const oldKeys: Uint8Array[] = [];
   const oldDigests: TableDigest[] = [];
@@ -131,15 +144,22 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
   const putCrcs: number[] = [];
   const fill = (): void => {
     const values = encodeValues(putRows, encoded);
+    let r = fillRun;
+    let dg = putDigests[r]!;
+    let next = r + 1 < putDigestFrom.length ? putDigestFrom[r + 1]! : puts.length;
     for (let i = encoded; i < puts.length; i++) {
+      while (i >= next) {
+        dg = putDigests[++r]!;
+        next = r + 1 < putDigestFrom.length ? putDigestFrom[r + 1]! : puts.length;
+      }
       const put = puts[i]!;
       const v = values[i - encoded]!;
       put.value = v;
-      const dg = putDigests[i]!;
       const c = storedCrc(v);
       dg.sum = (dg.sum + rowHashOf(crc32(put.key), c)) >>> 0;
       putCrcs.push(c);
     }
+    fillRun = r;
     encoded = puts.length;
   };
   let sync = false;
@@ -147,7 +167,7 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
   const logged: string[] = [];
   // one closure for the whole batch (not one per commit): `cs` is the current commit's changes
   let cs: Change[] = [];
-  const record = (mem: MemTable, rowKey: string, row: Row | null, op: CommitOp): void => {
+  const record = (mem: MemTable, rowKey: string, row: Row | null): void => {
     const t = touchedOf(mem);
     let prior: Row | null | undefined;
     let old: Row | undefined;
@@ -161,14 +181,11 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
     }
     // a corrupt row still on disk (first touch in this batch): its stored bytes leave the digest
     const corruptHash = !old && mem.corruptHash.size > 0 && prior === undefined ? mem.corruptHash.get(rowKey) : undefined;
-    if (append) {
-      t.run.push(rowKey);
-      t.runRows.push(row);
-    } else {
-      t.o.set(rowKey, row);
-    }
+    // one object per row change: the change applied after the write is also the run's entry
+    const change: Change = { mem, rowKey, row, old, idx: undefined };
+    if (append) t.run.push(change);
+    else t.o.set(rowKey, row);
     if (t.max === undefined || rowKey > t.max) t.max = rowKey;
-    const change: Change = { mem, rowKey, row, old, op, idx: undefined };
     cs.push(change);
     if (mem.def.storage !== 'disc') return;
     if (mem.def.durability === 'sync') sync = true;
@@ -188,8 +205,8 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
     }
     // the table digest follows the rows (integrity.ts): out with the old, in with the new
     const diskKey = diskKeys.row(id, rowKey);
-    let dg = digests.get(mem);
-    if (!dg) digests.set(mem, (dg = { ...mem.digest }));
+    let dg = lastDigest;
+    if (dg === undefined) digests.set(mem, (dg = lastDigest = { ...mem.digest }));
     if (old) {
       dg.count--;
       // a row this process wrote leaves by the CRC its write computed; others are encoded
@@ -208,9 +225,12 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
       dg.count++;
       const put = { type: 'put' as const, column: 'rows', key: diskKey, value: NO_VALUE };
       kvOps.push(put);
+      if (putDigests.length === 0 || putDigests[putDigests.length - 1] !== dg) {
+        putDigestFrom.push(puts.length);
+        putDigests.push(dg);
+      }
       puts.push(put);
       putRows.push(row);
-      putDigests.push(dg);
       if (idx !== undefined) {
         const entries: Array<string | undefined> = new Array(indexes.length);
         for (let i = 0; i < indexes.length; i++) {
@@ -228,7 +248,7 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
     cs = [];
     if (p.replaceTables !== undefined) for (const t of p.replaceTables) {
       const mem = ctx.table(t);
-      for (const rk of mem.order.scan()) record(mem, rk, null, { table: t, op: 'delete', key: null });
+      for (const rk of mem.order.scan()) record(mem, rk, null);
     }
     let durable = false;
     for (let i = 0; i < p.ops.length; i++) {
@@ -239,12 +259,14 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
       if (op.op === 'put') {
         const row = op.value!;
         const rk = mem.def.type === 'bag' ? mem.rowKeyOf(row) : encKey;
-        if (mem.def.type !== 'bag') record(mem, rk, row, op);
-        else if (!current(mem, rk)) record(mem, rk, row, op);
+        if (mem.def.type !== 'bag') record(mem, rk, row);
+        else if (!current(mem, rk)) record(mem, rk, row);
       } else if (op.value && mem.def.type === 'bag') {
-        record(mem, mem.rowKeyOf(op.value), null, op);
+        record(mem, mem.rowKeyOf(op.value), null);
+      } else if (mem.def.type !== 'bag') {
+        record(mem, encKey, null);
       } else {
-        for (const rk of mem.def.type === 'bag' ? rowKeysOf(mem, encKey) : [encKey]) record(mem, rk, null, op);
+        for (const rk of rowKeysOf(mem, encKey)) record(mem, rk, null);
       }
       if (sink !== undefined && puts.length - encoded >= STREAM_ROWS) {
         fill();
@@ -309,8 +331,8 @@ const NO_VALUE = new Uint8Array(0);
  */
 interface Touched {
   readonly o: Map<string, Row | null>;
-  readonly run: string[];
-  readonly runRows: Row[];
+  /** The appends' changes, in ascending row key order. */
+  readonly run: Change[];
   /** The greatest row key touched in this batch. */
   max: string | undefined;
 }
@@ -320,13 +342,13 @@ function priorOf(t: Touched, rk: string): Row | null | undefined {
   const p = t.o.get(rk);
   if (p !== undefined) return p;
   const run = t.run;
-  if (run.length === 0 || rk < run[0]! || rk > run[run.length - 1]!) return undefined;
+  if (run.length === 0 || rk < run[0]!.rowKey || rk > run[run.length - 1]!.rowKey) return undefined;
   let lo = 0;
   let hi = run.length - 1;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (run[mid]! < rk) lo = mid + 1;
+    if (run[mid]!.rowKey < rk) lo = mid + 1;
     else hi = mid;
   }
-  return run[lo] === rk ? t.runRows[lo] : undefined;
+  return run[lo]!.rowKey === rk ? run[lo]!.row : undefined;
 }

@@ -155,6 +155,43 @@ describe('appends resolved without the batch map (writeBatch run)', () => {
   });
 });
 
+describe('one flush, row puts of several tables (the digests as runs of puts, writeBatch fill)', () => {
+  it('property: commits of one turn that put rows of two tables, interleaved, leave both tables exact, in RAM and after a reopen (each digest checked at open)', async () => {
+    const d = dir();
+    const other = { ...items, indexes: [] };
+    let s: Store = await openStore({ env: env(), dir: d, tables: { items, other } });
+    const model = { items: new Map<number, Row>(), other: new Map<number, Row>() };
+    const check = (st: Store): void => {
+      for (const t of ['items', 'other'] as const) expect(st.range(t)).toEqual([...model[t].values()].sort((x, y) => (x['id'] as number) - (y['id'] as number)));
+    };
+    try {
+      // each commit a list of puts, each to either table; every commit of a run issued in one turn
+      const put = fc.record({ table: fc.constantFrom('items' as const, 'other' as const), id: fc.integer({ min: 0, max: 30 }), v: fc.integer({ min: 0, max: 3 }) });
+      await fc.assert(
+        fc.asyncProperty(fc.array(fc.array(put, { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 5 }), async (commits) => {
+          await Promise.all(
+            commits.map((c) =>
+              s.transaction((tx) => {
+                for (const p of c) tx.put(p.table, { id: p.id, v: p.v, doc: null });
+              }),
+            ),
+          );
+          for (const c of commits) for (const p of c) model[p.table].set(p.id, { id: p.id, v: p.v, doc: null });
+          check(s);
+        }),
+        { numRuns: 40 },
+      );
+      expect((await s.verify()).problems).toEqual([]);
+      await s.close();
+      s = await openStore({ env: env(), dir: d, tables: { items, other }, expectExisting: true });
+      check(s);
+      expect((await s.verify()).problems).toEqual([]);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe('store.get read cache', () => {
   it('a hit is cached under the row key; a rewrite, a delete, a rewrite in a transaction are seen at once; a loaded table holds no cache until read', async () => {
     const d = dir();

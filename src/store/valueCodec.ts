@@ -59,6 +59,8 @@ const MARK = '~\u007f';
 const SEP = `,${JSON.stringify(MARK)},`;
 /** The JSON before the first marked value: `[` `"~\x7f"` `,`. */
 const FIRST = `[${JSON.stringify(MARK)},`;
+/** {@link SEP}'s bytes (ASCII), searched for in the UTF-8 of a text that is not. */
+const SEP_BYTES = Buffer.from(SEP, 'latin1');
 
 /**
  * {@link encodeValues} without a pass over the bytes in JavaScript: `JSON.stringify` of the
@@ -67,8 +69,9 @@ const FIRST = `[${JSON.stringify(MARK)},`;
  * {@link SEP} starts (`String.prototype.indexOf`). {@link SEP} cannot occur inside a JSON string
  * (its quote would be escaped there) and outside one only as an array element equal to
  * {@link MARK} between two others: so the text holds exactly `n - 1` of them unless a value
- * does, and a count other than that — or any non-ASCII character (string offsets would not
- * be byte offsets) — returns `undefined`, for {@link encodeScanned}.
+ * does, and a count other than that returns `undefined`, for {@link encodeScanned}. A text
+ * with a non-ASCII character (string offsets are then not byte offsets) is split in its UTF-8
+ * bytes instead ({@link splitMarkedUtf8}), from the same `JSON.stringify`.
  */
 function encodeMarked(values: readonly unknown[], from: number, n: number): Uint8Array[] | undefined {
   const marked: unknown[] = new Array(2 * n);
@@ -78,7 +81,9 @@ function encodeMarked(values: readonly unknown[], from: number, n: number): Uint
   }
   const json = JSON.stringify(marked);
   const len = json.length;
-  if (Buffer.byteLength(json, 'utf8') !== len || !json.startsWith(FIRST)) return undefined;
+  const bytes = Buffer.byteLength(json, 'utf8');
+  if (!json.startsWith(FIRST)) return undefined;
+  if (bytes !== len) return splitMarkedUtf8(json, bytes, n);
   const dst = Buffer.allocUnsafe(len);
   dst.write(json, 0, len, 'latin1');
   const out: Uint8Array[] = new Array(n);
@@ -93,6 +98,28 @@ function encodeMarked(values: readonly unknown[], from: number, n: number): Uint
   // match found early shifts every later bound left, so one is always left over here)
   if (json.indexOf(SEP, start) >= 0) return undefined;
   out[n - 1] = header(dst, start, len - 1);
+  return out;
+}
+
+/**
+ * {@link encodeMarked}'s split for a text that is not ASCII: its UTF-8 (`bytes` long) written
+ * once, each value's end found with `Buffer.indexOf` of {@link SEP_BYTES} — a UTF-8 multi-byte
+ * sequence holds no ASCII byte, so the separator's bytes occur exactly where the separator does
+ * in the text — and each header written in place, as there. `undefined` for the same counts.
+ */
+function splitMarkedUtf8(json: string, bytes: number, n: number): Uint8Array[] | undefined {
+  const dst = Buffer.allocUnsafe(bytes);
+  dst.write(json, 0, bytes, 'utf8');
+  const out: Uint8Array[] = new Array(n);
+  let start = FIRST.length;
+  for (let e = 0; e < n - 1; e++) {
+    const end = dst.indexOf(SEP_BYTES, start);
+    if (end < 0) return undefined;
+    out[e] = header(dst, start, end);
+    start = end + SEP_BYTES.length;
+  }
+  if (dst.indexOf(SEP_BYTES, start) >= 0) return undefined;
+  out[n - 1] = header(dst, start, bytes - 1);
   return out;
 }
 

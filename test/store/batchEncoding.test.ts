@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { crc32 } from 'node:zlib';
 import { encodeValues, decodeValue } from '../../src/store/valueCodec.ts';
@@ -82,6 +82,31 @@ describe('batch encoding (encodeValues, the change-log record)', () => {
       vs[at] = { id: at, tags: ['t', mark, 'u'] };
       const got = encodeValues(vs);
       for (let i = 0; i < vs.length; i++) expect(Buffer.from(got[i]!).equals(model(vs[i]))).toBe(true);
+    }
+  });
+
+  it('property: a batch whose JSON is not ASCII is split in its UTF-8 bytes from its one JSON.stringify, each value exact', () => {
+    // no marker in these values: the split needs no fallback, so one JSON.stringify per batch
+    const unit = fc.constantFrom('é', '€', '\ud83d\ude00', 'ü', '\u0080', '\u07ff', '\uffff', '\ud800', 'a', '"', '\\', ',', '[', ']', '{', '}', '\n', ' ');
+    const text = fc.string({ unit, maxLength: 10 });
+    const value = fc.letrec((tie) => ({
+      value: fc.oneof({ depthSize: 'small' }, text, fc.integer(), fc.boolean(), fc.constant(null), fc.array(tie('value'), { maxLength: 3 }), fc.dictionary(text, tie('value'), { maxKeys: 3 })),
+    })).value;
+    const stringify = vi.spyOn(JSON, 'stringify');
+    try {
+      fc.assert(
+        fc.property(fc.array(value, { minLength: 8, maxLength: 30 }), fc.nat(), fc.constantFrom('é', '€', '\ud83d\ude00'), (values, at, u) => {
+          const vs = values.slice();
+          vs.splice(at % (vs.length + 1), 0, { s: u }); // at least one non-ASCII character
+          stringify.mockClear();
+          const got = encodeValues(vs);
+          expect(stringify).toHaveBeenCalledTimes(1);
+          for (let i = 0; i < vs.length; i++) expect(Buffer.from(got[i]!).equals(model(vs[i]))).toBe(true);
+        }),
+        { numRuns: 500 },
+      );
+    } finally {
+      stringify.mockRestore();
     }
   });
 

@@ -109,7 +109,9 @@ export function createMarker(dir: string, mark: number, adopted: boolean): KvMar
   const file = `${dir}/${MARKER_FILE}`;
   const id = randomBytes(16);
   const tmp = `${file}.tmp-${process.pid}`;
-  const data = Buffer.concat([encodeSlot(id, 1, mark, adopted), encodeSlot(id, 0, 0, adopted)]);
+  // epoch e lives in slot e % 2 (markerSlotWrite): epoch 1 in the second slot, so the first
+  // update (epoch 2, the first slot) leaves it intact while it writes
+  const data = Buffer.concat([encodeSlot(id, 0, 0, adopted), encodeSlot(id, 1, mark, adopted)]);
   try {
     const fd = fs.openSync(tmp, 'w');
     try {

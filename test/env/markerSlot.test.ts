@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { markerSlotWrite, readMarker } from '../../src/env/rocksdbMarker.ts';
+import { createMarker, markerSlotWrite, readMarker } from '../../src/env/rocksdbMarker.ts';
 import type { KvMarker } from '../../src/env/kv.ts';
 
 // The marker slot a strict acknowledgement writes (env/rocksdbMarker.ts), encoded without BigInt
@@ -85,5 +85,22 @@ describe('a marker file that cannot prove whose it is', () => {
     withFile(Buffer.concat([documented(a, 6, 100, false), documented(a, 7, 101, false)]), (dir) => {
       expect(readMarker(dir)).toMatchObject({ id: 'aa'.repeat(16), epoch: 7, mark: 101 });
     });
+  });
+});
+
+describe('a new marker', () => {
+  it('keeps its epoch in the slot the epoch names, so the first update does not overwrite it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ordo-marker-new-'));
+    try {
+      const m = createMarker(dir, 0, false);
+      const bytes = readFileSync(join(dir, 'ORDO_STORE'));
+      const id = Buffer.from(m.id, 'hex');
+      // epoch e in slot e % 2 (as every update writes it): epoch 1 in the second slot
+      expect(bytes.equals(Buffer.concat([documented(id, 0, 0, false), documented(id, 1, 0, false)]))).toBe(true);
+      // the first update goes to the other slot: the current one stays readable while it is written
+      expect(markerSlotWrite(m, 1).offset).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

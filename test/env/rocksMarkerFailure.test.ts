@@ -1,11 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRocksKv, KvError } from '../../src/env/index.ts';
 import type { KvDb, KvOp } from '../../src/env/kv.ts';
 import { _setFaultHook } from '../../src/env/faults.ts';
-import { readMarker } from '../../src/env/rocksdbMarker.ts';
+import { MARKER_FILE, readMarker } from '../../src/env/rocksdbMarker.ts';
 
 // Strict watermark (the default): a synced write is acknowledged once its WAL write and the
 // marker naming it are durable. A marker write that fails must not be taken for a durable one:
@@ -52,6 +52,20 @@ describe('strict watermark: the acknowledgement waits for the marker, whose fail
       await db.write(put(`k${m}`), { sync: true, mark: m });
       expect(readMarker(dir)!.mark).toBe(m);
       expect(db.marker?.mark).toBe(m);
+    }
+  });
+
+  it('each acknowledged write advances the epoch by one into the slot epoch % 2; the other slot keeps the previous mark', async () => {
+    const { db, dir } = await open();
+    const epoch0 = readMarker(dir)!.epoch;
+    for (let m = 1; m <= 7; m++) {
+      await db.write(put(`k${m}`), { sync: true, mark: m });
+      const e = epoch0 + m;
+      const b = readFileSync(`${dir}/${MARKER_FILE}`);
+      const slot = (i: number): { epoch: number; mark: number } => ({ epoch: Number(b.readBigUInt64BE(i * 64 + 24)), mark: Number(b.readBigUInt64BE(i * 64 + 32)) });
+      expect(slot(e % 2)).toEqual({ epoch: e, mark: m });
+      // a torn write of the slot being written would leave this one, the previous mark
+      expect(slot((e + 1) % 2)).toEqual({ epoch: e - 1, mark: m - 1 });
     }
   });
 

@@ -8,6 +8,14 @@ import type { Simulation } from './simulation.ts';
 export interface SimKvOptions {
   /** Virtual ms an operation takes before it completes (per op kind). Default 1 ms. */
   readonly latencyMs?: (op: 'open' | 'write' | 'get' | 'close', random: () => number) => number;
+  /**
+   * Models the strict durable watermark: a synced write with a `mark` is durable in the WAL
+   * after its write latency (`onDurable` is called, the data is on the disk), then waits for its
+   * mark, made durable this many virtual ms later (marks one at a time, in order; fault point
+   * `kv.marker.fail`: this mark fails, refused with `durable: true`). Default: none (a write is
+   * acknowledged with its data, `onDurable` never called).
+   */
+  readonly markLatencyMs?: (random: () => number) => number;
 }
 
 /** What the simulated disk can tell an oracle afterwards. */
@@ -38,7 +46,7 @@ const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
  * labelled decision point — and these fault points:
  * `kv.open.fail` (EIO at open), `kv.open.locked` (LOCK still held by a zombie),
  * `kv.open.slow` (slow recovery: delay), `kv.write.eio`, `kv.write.enospc` (the batch is not
- * applied), `kv.get.corrupt` (the value read has a flipped byte), `kv.close.slow` (delay).
+ * applied), `kv.marker.fail` (with `markLatencyMs`), `kv.get.corrupt` (the value read has a flipped byte), `kv.close.slow` (delay).
  * Subjects are directories. Opens, closes and acknowledged writes go to the trace.
  *
  * @example
@@ -89,10 +97,23 @@ export function createSimKv(sim: Simulation, options: SimKvOptions = {}): SimKv 
         state.openHandles.set(dir, (state.openHandles.get(dir) ?? 0) + 1);
         sim.record('kv.opened', { dir, handle: id });
         let closed = false;
+        // the marks in flight, one after another (the real marker file has one write in flight)
+        let marking: Promise<void> = Promise.resolve();
+        const mark = (): Promise<void> => {
+          const markMs = Math.max(0, options.markLatencyMs!(rnd.next));
+          const m = marking.then(() =>
+            complete(`io:kv.mark:${dir}`, markMs, async () => {
+              if (faults.point('kv.marker.fail', dir)) throw new KvError('io', `${dir}: EIO on the marker (simulated): the batch is durable, its mark is not`, dir, { durable: true });
+              sim.record('kv.marked', { dir, handle: id });
+            }),
+          );
+          marking = m.catch(() => undefined);
+          return m;
+        };
         const handle: KvDb = {
           dir,
           write(ops: readonly KvOp[], wo) {
-            return complete(`io:kv.write:${dir}`, latency('write'), async () => {
+            const wal = complete(`io:kv.write:${dir}`, latency('write'), async () => {
               if (faults.point('kv.write.eio', dir)) throw new KvError('io', `${dir}: EIO on write (simulated)`, dir);
               if (faults.point('kv.write.enospc', dir)) throw new KvError('io', `${dir}: ENOSPC on write (simulated)`, dir);
               await db.write(ops, wo);
@@ -100,6 +121,11 @@ export function createSimKv(sim: Simulation, options: SimKvOptions = {}): SimKv 
               if (!acked) state.acked.set(dir, (acked = new Map()));
               for (const op of ops) acked.set(`${op.column}\u0000${hex(op.key)}`, op.type === 'put' ? hex(op.value) : undefined);
               sim.record('kv.ack', { dir, handle: id, ops: ops.length, sync: wo.sync });
+            });
+            if (options.markLatencyMs === undefined || !wo.sync || wo.mark === undefined) return wal;
+            return wal.then(() => {
+              wo.onDurable?.();
+              return mark();
             });
           },
           get(column, key) {

@@ -68,6 +68,16 @@ export interface KvWriteOptions {
    * but a mark is never recorded before the batch it names is durable. Marks must increase.
    */
   readonly mark?: number;
+  /**
+   * With `sync` and `mark`: called once the batch is durable in the WAL while the write still
+   * waits for its mark to be durable (real: the strict watermark, after the WAL's fdatasync and
+   * before the marker's), so the caller may issue its next write then; marks are made durable
+   * in order, so a later mark covers this one too. An engine may never call it (one that
+   * acknowledges on the WAL's durability, or keeps no mark): the write's settling says it all.
+   * Never called for a batch that is not durable in the WAL; a write that rejects after it is
+   * refused with `durable: true`.
+   */
+  readonly onDurable?: (() => void) | undefined;
 }
 
 /**

@@ -266,7 +266,10 @@ export function createRocksKv(adapterOptions: RocksKvOptions = {}): KvAdapter {
             // mode the acknowledgement waits for it
             if (watermark && o.mark !== undefined) {
               marks.advance(o.mark);
-              if (strict) await markDurable(o.mark);
+              if (strict) {
+                o.onDurable?.();
+                await markDurable(o.mark);
+              }
             }
             return;
           }
@@ -294,7 +297,10 @@ export function createRocksKv(adapterOptions: RocksKvOptions = {}): KvAdapter {
             batch._closeSync();
             db.detachResource(batch);
           }
-          if (watermark && strict && o.sync && o.mark !== undefined) await markDurable(o.mark);
+          if (watermark && strict && o.sync && o.mark !== undefined) {
+            o.onDurable?.();
+            await markDurable(o.mark);
+          }
         },
         async get(column, key) {
           // Through an iterator, never `getMany`: the binding's db_get_many throws a damaged

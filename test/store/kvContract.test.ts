@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { KvAdapter, KvDb } from '../../src/env/kv.ts';
+import type { KvAdapter, KvDb, KvIterator } from '../../src/env/kv.ts';
 import { createRocksKv } from '../../src/env/rocksdb.ts';
 import { createMemoryKv } from '../../src/chaos/memoryKv.ts';
 import { createSimKv } from '../../src/chaos/simKv.ts';
@@ -21,9 +21,11 @@ async function all(db: KvDb, column: string, range = {}): Promise<string[]> {
   return out;
 }
 
-const adapters: Array<[string, () => KvAdapter]> = [
-  ['rocksdb', () => createRocksKv()],
-  ['memory-level', () => createMemoryKv()],
+/** Each adapter, and whether its synced writes with a mark report the WAL's durability first (`onDurable`: the strict watermark). */
+const adapters: Array<[string, () => KvAdapter, boolean]> = [
+  ['rocksdb', () => createRocksKv(), true],
+  ['rocksdb, pipelined watermark', () => createRocksKv({ watermark: 'pipelined' }), false],
+  ['memory-level', () => createMemoryKv(), false],
   [
     'simulated (memory-level on the chaos timeline)',
     () => {
@@ -31,10 +33,20 @@ const adapters: Array<[string, () => KvAdapter]> = [
       cleanups.push(p.stop);
       return createSimKv(p.sim);
     },
+    false,
+  ],
+  [
+    'simulated, strict watermark modelled (markLatencyMs)',
+    () => {
+      const p = pumpedSimulation();
+      cleanups.push(p.stop);
+      return createSimKv(p.sim, { markLatencyMs: () => 2 });
+    },
+    true,
   ],
 ];
 
-describe.each(adapters)('KV adapter contract: %s', (_name, make) => {
+describe.each(adapters)('KV adapter contract: %s', (_name, make, reportsWal) => {
   const setup = (): { kv: KvAdapter; dir: string } => {
     const { dir, cleanup } = tempDir('ordo-kv-');
     cleanups.push(cleanup);
@@ -130,6 +142,27 @@ describe.each(adapters)('KV adapter contract: %s', (_name, make) => {
     void Promise.resolve().then(() => order.push('micro-1')).then(() => order.push('micro-2'));
     await done;
     expect(order).toEqual(['micro-1', 'micro-2', 'deferred']);
+    await db.close();
+  });
+
+  it('a synced write with a mark reports the WAL durable (onDurable) at most once, before it settles, the batch readable then; an unsynced one never', async () => {
+    const { kv, dir } = setup();
+    const db = await kv.open(dir, { columns: ['a'], createIfMissing: true });
+    const events: string[] = [];
+    let view: KvIterator | undefined;
+    const onDurable = (): void => {
+      events.push('durable');
+      view ??= db.iterator('a');
+    };
+    await db.write([{ type: 'put', column: 'a', key: b('k'), value: b('v') }], { sync: true, mark: 1, onDurable }).then(() => events.push('settled'));
+    await db.write([{ type: 'put', column: 'a', key: b('u'), value: b('w') }], { sync: false, onDurable }).then(() => events.push('unsynced settled'));
+    expect(events).toEqual(reportsWal ? ['durable', 'settled', 'unsynced settled'] : ['settled', 'unsynced settled']);
+    if (view) {
+      const seen: string[] = [];
+      for (let c = await view.next(8); c.length > 0; c = await view.next(8)) for (const [k, v] of c) seen.push(`${k.toString()}=${v.toString()}`);
+      await view.close();
+      expect(seen).toEqual(['k=v']);
+    }
     await db.close();
   });
 });

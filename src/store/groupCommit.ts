@@ -11,6 +11,8 @@ import { applyUndoable } from './undoableApply.ts';
 import type { OverlapHost } from './overlapWrite.ts';
 import { overlapWriting, writeOverlapped } from './overlapWrite.ts';
 import { DeadlineWatch, withinDeadline } from './commitDeadline.ts';
+import type { Flight } from './commitPipeline.ts';
+import { baseAfter, behindOutcome, canFollow, doomBehind } from './commitPipeline.ts';
 import { StoreClosedError, StoreCommitIndeterminateError, StoreCommitTimeoutError, StoreError, StoreFailedError, StoreIoError, StoreReplicationGapError, StoreValidationError } from './errors.ts';
 
 const PROBE_KEY = Buffer.from('write_probe', 'utf8');
@@ -54,8 +56,12 @@ export class GroupCommit {
   private queue: Pending[] = [];
   private flushing: Promise<void> | undefined;
   private scheduled = false;
-  /** Commits being written (their keys count as "being changed" for conflicts). */
-  private inflight: readonly Pending[] = [];
+  /**
+   * Batches being written, not yet applied, oldest first (their keys count as "being changed"
+   * for conflicts): one, or more while the strict watermark's markers are made durable
+   * (commitPipeline.ts).
+   */
+  private flights: Flight[] = [];
   /** Keys of queued and in-flight commits, built lazily when a transaction validates. */
   private pendingIndex: Map<MemTable, Set<string>> | undefined;
   /** Highest stream sequence queued but not yet applied, per stream. */
@@ -214,7 +220,7 @@ export class GroupCommit {
     const { reads, scans } = tx;
     // a blind write read nothing: nothing can conflict (and no index of pending keys is built)
     if (reads === undefined && scans === undefined) return undefined;
-    const pend = this.queue.length > 0 || this.inflight.length > 0 || this.replLocal.length > 0 ? this.pending() : undefined;
+    const pend = this.queue.length > 0 || this.flights.length > 0 || this.replLocal.length > 0 ? this.pending() : undefined;
     if (reads) for (const [mem, keys] of reads) {
       const p = pend?.get(mem);
       for (const [k, v] of keys) {
@@ -248,7 +254,8 @@ export class GroupCommit {
   private pending(): Map<MemTable, Set<string>> {
     if (this.pendingIndex) return this.pendingIndex;
     const idx = new Map<MemTable, Set<string>>();
-    for (const list of [this.inflight, this.queue, this.replLocal]) for (const p of list) this.indexPending(idx, p);
+    for (const f of this.flights) for (const p of f.batch) this.indexPending(idx, p);
+    for (const list of [this.queue, this.replLocal]) for (const p of list) this.indexPending(idx, p);
     return (this.pendingIndex = idx);
   }
 
@@ -268,7 +275,8 @@ export class GroupCommit {
     // function that happened to queue this commit (a dirty write inside it)
     outsideTx(() => this.h.s.db.defer(() => {
       this.scheduled = false;
-      if (this.flushing) return; // the running flush loop picks the queue up
+      // the running flush loop picks the queue up, or — its write durable, its mark not yet — a batch written behind it
+      if (this.flushing) return this.pipeline();
       if (this.queue.length === 0) return this.wakeIdle();
       this.startFlush();
     }));
@@ -279,8 +287,16 @@ export class GroupCommit {
    * started by this one once it is written and settled, before its commits' continuations run
    * (they then run while the next write is in flight), or else in a later turn.
    */
-  private startFlush(): void {
-    const f: Promise<void> = this.flushOnce().finally(() => {
+  private startFlush(prev?: Flight): void {
+    const s = this.h.s;
+    const fl: Flight = { batch: this.queue, base: prev ? baseAfter(prev) : { seq: s.commitSeq, logSeqs: s.logSeqs, digests: undefined }, built: undefined, walDurable: false, applied: undefined, writeRefused: false, doomed: undefined, done: undefined, prev };
+    this.queue = [];
+    this.flights.push(fl);
+    const f: Promise<void> = this.flushOnce(fl).finally(() => {
+      // a flight settled without reaching apply or a refusal's bookkeeping is no longer in flight
+      const i = this.flights.indexOf(fl);
+      if (i >= 0) this.flights.splice(i, 1);
+      fl.applied ??= false;
       if (this.flushing !== f) return; // the next batch took over (it settles the idle waiters)
       this.flushing = undefined;
       if (this.queue.length > 0) this.schedule();
@@ -289,7 +305,25 @@ export class GroupCommit {
         this.deadlinesIdle();
       }
     });
+    fl.done = f;
     this.flushing = f;
+  }
+
+  /** The newest batch in flight is durable in the WAL, its mark not yet: commits queued may be written behind it. */
+  private walDurable(f: Flight): void {
+    f.walDurable = true;
+    this.pipeline();
+  }
+
+  /**
+   * Starts writing the queue behind the newest batch in flight if that one's WAL write is
+   * durable (its mark still being made durable) and the queue may follow it (commitPipeline.ts).
+   */
+  private pipeline(): void {
+    const tail = this.flights[this.flights.length - 1];
+    if (tail === undefined || !tail.walDurable || tail.writeRefused || tail.doomed || tail.built === undefined || this.queue.length === 0) return;
+    if (this.failure || this.h.isClosing() || !canFollow(this.queue, this.flights)) return;
+    this.startFlush(tail);
   }
 
   /** At the end of this turn, if nothing is queued or being written, the commit deadline's timer goes (an idle store holds none). */
@@ -328,7 +362,8 @@ export class GroupCommit {
   }
 
   private releasePending(batch: readonly Pending[]): void {
-    this.inflight = [];
+    const i = this.flights.findIndex((f) => f.batch === batch);
+    if (i >= 0) this.flights.splice(i, 1);
     this.pendingIndex = undefined;
     for (const p of batch) {
       if (p.applied && this.pendingApplied.get(p.applied.stream) === p.applied.seq) this.pendingApplied.delete(p.applied.stream);
@@ -358,20 +393,22 @@ export class GroupCommit {
     this.pendingIndex = undefined;
   }
 
-  private async flushOnce(): Promise<void> {
+  private async flushOnce(f: Flight): Promise<void> {
     const s = this.h.s;
-    let batch = this.queue;
-    this.queue = [];
-    this.inflight = batch;
-    const build = (b: readonly Pending[], sink?: (ops: readonly KvOp[], from: number, to: number) => void): BuiltBatch => buildWriteBatch(b, { table: (n) => this.h.table(n), commitSeq: s.commitSeq, schemaVersion: s.schemaVersion, changeLogLimit: s.changeLogLimit, logSeqs: s.logSeqs, sink });
+    let batch = f.batch;
+    const base = f.base;
+    const digestOf = base.digests === undefined ? undefined : (m: MemTable) => base.digests!.get(m);
+    const build = (b: readonly Pending[], sink?: (ops: readonly KvOp[], from: number, to: number) => void): BuiltBatch => buildWriteBatch(b, { table: (n) => this.h.table(n), commitSeq: base.seq, schemaVersion: s.schemaVersion, changeLogLimit: s.changeLogLimit, logSeqs: base.logSeqs, digestOf, sink });
     let built: BuiltBatch;
     let sent: BuiltBatch | undefined;
     let writing: KvWriting | undefined;
     let applied: boolean | 'settled' = false;
     let awaited = false;
+    let refused: { err: unknown } | undefined;
     try {
-      // a large unsynced batch: written on another thread while it is applied to RAM (below)
-      writing = overlapWriting(s, (n) => this.h.table(n), batch);
+      // a large unsynced batch: written on another thread while it is applied to RAM (below) —
+      // never behind a batch not applied yet (RAM must take that one first)
+      writing = f.prev ? undefined : overlapWriting(s, (n) => this.h.table(n), batch);
       try {
         const w = writing;
         built = w ? build(batch, (ops, from, to) => w.add(ops, from, to)) : build(batch);
@@ -380,22 +417,24 @@ export class GroupCommit {
         writing = undefined;
         // A commit that cannot be encoded fails alone, with its own error: the other writers of
         // this turn are innocent (never a false "disk failed" for them).
-        batch = this.dropUnbuildable(batch, build);
-        this.inflight = batch;
+        batch = f.batch = this.dropUnbuildable(batch, build);
         if (batch.length === 0) {
           this.releasePending(batch);
+          // the flush ahead is still the one in flight until it settled
+          if (f.prev) await f.prev.done;
           return;
         }
         built = build(batch);
       }
-      sent = built;
+      sent = f.built = built;
       // a synced batch advances the durable watermark to its commit sequence (integrity.ts)
       if (writing && (built.sync || built.kvOps.length === 0)) {
         writing.abort();
         writing = undefined;
       }
       if (built.kvOps.length > 0) {
-        if (built.sync) await this.withinDeadline(s.db.write(built.kvOps, { sync: true, mark: built.seq }), batch.length, built.seq);
+        // durable in the WAL, its mark not yet (the strict watermark): the next batch may be written behind it
+        if (built.sync) await this.withinDeadline(s.db.write(built.kvOps, { sync: true, mark: built.seq, onDurable: () => this.walDurable(f) }), batch.length, built.seq);
         else if (writing) {
           applied = writeOverlapped(s, this.overlapHost, writing, batch, built);
           if (applied === 'settled') return;
@@ -404,32 +443,69 @@ export class GroupCommit {
         awaited = !writing;
       }
     } catch (err) {
-      if (sent && err instanceof StoreCommitTimeoutError) {
-        this.unanswered = true;
-        return this.indeterminate(batch, sent, 'unknown', err);
+      refused = { err };
+      f.writeRefused = true;
+      doomBehind(this.flights, f, err);
+    }
+    // written behind a batch in flight: that one settles first (commit order); built on its
+    // state, so never applied if that one was not
+    if (f.prev) {
+      await f.prev.done;
+      if (f.prev.applied === false) f.doomed = 'unknown';
+      const behind = sent === undefined ? undefined : behindOutcome(f, refused?.err);
+      if (sent && behind) {
+        if (behind.timeout) this.unanswered = true;
+        this.indeterminate(f.batch, sent, behind.durable, refused?.err ?? this.failure ?? new StoreIoError(s.dir, 'commit'));
+        f.applied = behind.durable === true;
+        return;
       }
-      // refused, yet durable (or maybe durable) on disk: never reported as "not committed"
-      const durable = (err as { durable?: unknown })?.durable;
-      if (sent && (durable === true || durable === 'unknown')) return this.indeterminate(batch, sent, durable, err);
-      this.releasePending(batch);
-      const e = err instanceof StoreError ? err : new StoreIoError(s.dir, 'commit', { cause: err });
-      s.env.logger.error({ report: 'store_commit_failed', dir: s.dir, commits: batch.length, err }, 'store commit failed; nothing applied');
-      for (const p of batch) p.reject(e);
-      this.failStreams(batch, e);
+    }
+    if (refused) {
+      const probe = this.refused(batch, sent, refused.err);
+      f.applied = probe === 'applied';
       // After a failed WAL write RocksDB refuses every write until reopened (its background
       // error): if a probe write is refused too, fail the handle (typed) so its owner reopens it.
       // A transient failure (the probe passes) leaves the store writable.
       // The probe takes the path that failed (synced after a synced batch: the sync writer, the marker).
-      if (sent && e instanceof StoreIoError && !(await this.writable(sent.sync))) this.fail(e, sent.sync);
+      if (probe instanceof StoreIoError && sent && !(await this.writable(sent.sync))) this.fail(probe, sent.sync);
       return;
     }
-    if (!applied) this.apply(batch, built);
-    this.deliver(batch, built);
+    if (!applied) this.apply(batch, built!);
+    this.deliver(batch, built!);
+    f.applied = true;
     // The next batch is built on this one's RAM state, and settles after it (an overlapped write
     // settles synchronously): so after the apply and the deliver, yet its write is issued before
     // the continuations of this batch's commits run (microtasks). Only after an awaited write
-    // (batches written synchronously would chain without yielding).
-    if (awaited && this.queue.length > 0) this.startFlush();
+    // (batches written synchronously would chain without yielding). With a batch already written
+    // behind this one, the queue may follow that one instead.
+    if (this.flights.length > 0) this.pipeline();
+    else if (awaited && this.queue.length > 0) this.startFlush();
+  }
+
+  /**
+   * A batch's write was refused: settles it. Returns `'applied'` (durable all the same: applied,
+   * refused as indeterminate), the I/O error when nothing was applied and the engine is to be
+   * probed, or `undefined`.
+   */
+  private refused(batch: readonly Pending[], sent: BuiltBatch | undefined, err: unknown): 'applied' | StoreIoError | undefined {
+    const s = this.h.s;
+    if (sent && err instanceof StoreCommitTimeoutError) {
+      this.unanswered = true;
+      this.indeterminate(batch, sent, 'unknown', err);
+      return undefined;
+    }
+    // refused, yet durable (or maybe durable) on disk: never reported as "not committed"
+    const durable = (err as { durable?: unknown })?.durable;
+    if (sent && (durable === true || durable === 'unknown')) {
+      this.indeterminate(batch, sent, durable, err);
+      return durable === true ? 'applied' : undefined;
+    }
+    this.releasePending(batch);
+    const e = err instanceof StoreError ? err : new StoreIoError(s.dir, 'commit', { cause: err });
+    s.env.logger.error({ report: 'store_commit_failed', dir: s.dir, commits: batch.length, err }, 'store commit failed; nothing applied');
+    for (const p of batch) p.reject(e);
+    this.failStreams(batch, e);
+    return e instanceof StoreIoError ? e : undefined;
   }
 
   /**

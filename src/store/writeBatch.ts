@@ -66,6 +66,11 @@ export interface BatchContext {
   /** Keys (last commit sequence) of the change-log records on disk, oldest first. */
   readonly logSeqs: readonly number[];
   /**
+   * A table's digest before this batch when it is not `mem.digest` (a batch built behind one
+   * still in flight, not applied yet: that one's digest); `undefined` — `mem.digest`.
+   */
+  readonly digestOf?: ((mem: MemTable) => TableDigest | undefined) | undefined;
+  /**
    * Receives the ops in pieces as they are complete (`ops[from, to)`, in order, each op once;
    * those after {@link BuiltBatch.streamed} are left to the caller): the rows' values are encoded
    * every {@link STREAM_ROWS} row puts instead of all at the end, so a writer on another thread
@@ -206,7 +211,7 @@ export function buildWriteBatch(batch: readonly Pending[], ctx: BatchContext): B
     // the table digest follows the rows (integrity.ts): out with the old, in with the new
     const diskKey = diskKeys.row(id, rowKey);
     let dg = lastDigest;
-    if (dg === undefined) digests.set(mem, (dg = lastDigest = { ...mem.digest }));
+    if (dg === undefined) digests.set(mem, (dg = lastDigest = { ...(ctx.digestOf?.(mem) ?? mem.digest) }));
     if (old) {
       dg.count--;
       // a row this process wrote leaves by the CRC its write computed; others are encoded

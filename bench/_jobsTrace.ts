@@ -33,6 +33,8 @@ interface Write {
   readonly s: number;
   e: number;
   readonly n: number;
+  /** When the engine reported it durable in the WAL, its mark still pending (`onDurable`; 0: never). */
+  d: number;
 }
 
 /** `inner` with every synced write of each opened database timed into `out` (everything else passes through). */
@@ -43,9 +45,10 @@ function timed(inner: KvAdapter, out: Write[]): KvAdapter {
     async open(dir, o) {
       const db = await inner.open(dir, o);
       const write = async (ops: readonly KvOp[], wo: KvWriteOptions): Promise<void> => {
-        const w: Write = { s: now(), e: 0, n: ops.length };
+        const w: Write = { s: now(), e: 0, n: ops.length, d: 0 };
+        const onDurable = wo.onDurable;
         try {
-          await db.write(ops, wo);
+          await db.write(ops, onDurable ? { ...wo, onDurable: () => ((w.d = now()), onDurable()) } : wo);
         } finally {
           w.e = now();
           if (wo.sync) out.push(w);
@@ -109,6 +112,11 @@ async function traceRun(run: number): Promise<{ p50: number; p99: number }> {
       b.d.push(w.e - w.s);
       if (i > 0) b.idle.push(w.s - writes[i - 1]!.e);
     });
+    // the strict commit pipeline: a write issued while the one before waits for its mark
+    const behind = writes.filter((w, i) => i > 0 && w.s < writes[i - 1]!.e).length;
+    const walMs = writes.filter((w) => w.d > 0).map((w) => w.d - w.s);
+    const markMs = writes.filter((w) => w.d > 0).map((w) => w.e - w.d);
+    console.log(`  written behind a write waiting for its mark: ${behind} of ${writes.length}; WAL part p50 ${walMs.length ? f(percentile(walMs, 50)) : '-'} ms, mark part p50 ${markMs.length ? f(percentile(markMs, 50)) : '-'} ms`);
     console.log(`  by batch size: ${[...bySize].sort((a, b) => b[1].d.length - a[1].d.length).map(([n, b]) => `${n} ops ×${b.d.length} p50 ${f(percentile(b.d, 50))} ms (idle before ${b.idle.length ? f(percentile(b.idle, 50)) : '-'})`).join('; ')}`);
     const buckets = new Map<number, number[]>();
     for (const { t0, t1 } of samples) {

@@ -10,6 +10,8 @@
  * go to stderr. At sync it also measures, as context, Ordo's latency on the store's opt-in
  * pipelined watermark (same run, alternating; throughput and latency, an extra row: one
  * fdatasync per ack, as Redis `appendfsync always`): what the default strict watermark adds.
+ * `BENCH_SYNC_ONLY=1` runs only the sync comparison (tables `sync` vs `appendfsync always`), and
+ * `BENCH_NO_PIPELINED=1` leaves out its pipelined-watermark context rows (A/B runs of the strict path).
  * With `--dist` (`npm run build` first) Ordo is loaded from the compiled `dist/`, as the other
  * benchmarks do; the rows' names say which build ran.
  */
@@ -32,6 +34,8 @@ const RUNS = Number(process.env['BENCH_RUNS'] ?? 5);
 const JOBS = Number(process.env['BENCH_JOBS'] ?? 5000);
 const SAMPLES = Number(process.env['BENCH_SAMPLES'] ?? 300);
 const CONCURRENCY = 50;
+const SYNC_ONLY = process.env['BENCH_SYNC_ONLY'] === '1';
+const NO_PIPELINED = process.env['BENCH_NO_PIPELINED'] === '1';
 
 const quietEnv = (): Env => createRealEnv({ logger: pino({ level: 'silent' }) });
 
@@ -237,7 +241,7 @@ async function compare(label: string, durability: 'sync' | 'async', fsync: 'ever
           await within(`${who} close`, side.close(), () => ({ run }));
         }
       }
-      if (durability === 'sync' && run > 0) {
+      if (durability === 'sync' && run > 0 && !NO_PIPELINED) {
         const side = await ordoSide(durability, 'pipelined');
         try {
           piped.tput.push(await side.throughput());
@@ -267,14 +271,14 @@ async function compare(label: string, durability: 'sync' | 'async', fsync: 'ever
     const b = median(xs.bull);
     res.push({ name: `enqueue→start latency ${q}, ${durability} job tables`, value: a, unit: 'ms', baseline: { name: bull, value: b }, ratio: a / b, target: 'ahead of BullMQ (lower)', met: a < b, runs: xs.ordo, warmups: 1, loadavg });
   }
-  if (durability === 'sync') {
+  if (durability === 'sync' && !NO_PIPELINED) {
     const a = median(piped.tput);
     // an extra row, not the headline: one fdatasync per acknowledged commit (the WAL's), as Redis
     // `appendfsync always` does one per write; the default strict watermark waits for a second
     // (the marker's) and stays the headline row above
     res.push({ name: `no-op job throughput, sync job tables on the opt-in pipelined watermark (extra row: one fdatasync per ack, as appendfsync always; the strict default above is the headline)`, value: a, unit: 'ops/s', baseline: { name: bull, value: tb }, ratio: a / tb, runs: piped.tput, loadavg });
   }
-  for (const q of durability === 'sync' ? (['p50', 'p99'] as const) : []) {
+  for (const q of durability === 'sync' && !NO_PIPELINED ? (['p50', 'p99'] as const) : []) {
     const a = median(piped[q]);
     const b = median((q === 'p50' ? p50 : p99).bull);
     // context, not a target (no `target`: not a summary row): the strict watermark's cost
@@ -284,7 +288,7 @@ async function compare(label: string, durability: 'sync' | 'async', fsync: 'ever
 }
 
 export async function run(): Promise<BenchResult[]> {
-  return [...(await compare('async', 'async', 'everysec')), ...(await compare('sync', 'sync', 'always'))];
+  return [...(SYNC_ONLY ? [] : await compare('async', 'async', 'everysec')), ...(await compare('sync', 'sync', 'always'))];
 }
 
 if (isMain(import.meta.url)) printResults(`jobs (${BUILD})`, await run());

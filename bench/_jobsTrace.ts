@@ -129,7 +129,7 @@ async function traceRun(run: number): Promise<{ p50: number; p99: number }> {
     const slowest = samples.map((_, i) => i).sort((a, b) => lat[b]! - lat[a]!).slice(0, 5);
     for (const i of slowest) {
       const { t0, t1 } = samples[i]!;
-      const ws = writes.filter((w) => w.e > t0 && w.s < t1).map((w) => `[${f(w.s - t0)}..${f(w.e - t0)} ${w.n} ops]`);
+      const ws = writes.filter((w) => w.e > t0 && w.s < t1).map((w) => `[${f(w.s - t0)}..${f(w.e - t0)} ${w.n} ops${w.d > 0 ? `, WAL durable at ${f(w.d - t0)}` : ''}]`);
       console.log(`  sample ${i}: ${f(lat[i]!)} ms, waited through ${ws.join(' ')}`);
     }
     return { p50, p99 };

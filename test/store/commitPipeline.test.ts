@@ -1,12 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Simulation } from '../../src/chaos/simulation.ts';
 import { createSimKv } from '../../src/chaos/simKv.ts';
-import { _setFaultHook, type FaultHook } from '../../src/env/faults.ts';
 import type { KvOp } from '../../src/env/kv.ts';
 import { openStore } from '../../src/store/openStore.ts';
 import type { Store } from '../../src/store/store.ts';
 import { wrapKvWrites } from './kvWrap.ts';
+import { type Outcome, planFaults, pump, rejected } from './pipelineSim.ts';
 
 // The strict synced commit pipeline (src/store/commitPipeline.ts) on the simulated engine with
 // the strict watermark modelled (`markLatencyMs`: a synced write is durable in the WAL, then
@@ -33,7 +33,6 @@ interface Write {
   /** The shared keys' rows it puts: key → tag. */
   readonly puts: Map<string, string>;
 }
-type Outcome = 'ok' | 'committed' | 'unknown' | 'refused';
 interface Commit {
   readonly n: number;
   readonly key: string;
@@ -45,24 +44,7 @@ const tagOf = (n: number): string => `t${n}x`;
 const ROW = /"id":"([^"]+)","tag":"t(\d+)x"/;
 const own = (n: number): string => `u${String(n).padStart(4, '0')}`;
 
-let restoreHook: FaultHook | undefined;
-let hooked = false;
-afterEach(() => {
-  if (hooked) _setFaultHook(restoreHook);
-  hooked = false;
-});
 
-/** Runs the simulation's timeline in the background (virtual time jumps to each next event). */
-function pump(sim: Simulation): () => void {
-  let running = true;
-  void (async () => {
-    while (running) {
-      await sim.run(Number.MAX_SAFE_INTEGER);
-      await new Promise((r) => setImmediate(r));
-    }
-  })();
-  return () => void (running = false);
-}
 
 interface Plan {
   readonly seed: number;
@@ -79,17 +61,7 @@ let pipelined = 0;
 async function runPlan(plan: Plan): Promise<void> {
   const sim = new Simulation({ seed: plan.seed, strategy: { kind: 'fifo' } });
   let armed = false;
-  const counts = new Map<string, number>();
-  restoreHook = _setFaultHook({
-    point(name) {
-      if (!armed || (name !== 'kv.marker.fail' && name !== 'kv.write.eio')) return false;
-      const k = (counts.get(name) ?? 0) + 1;
-      counts.set(name, k);
-      return (name === 'kv.marker.fail' ? plan.markFails : plan.walFails).includes(k);
-    },
-    delayMs: () => 0,
-  });
-  hooked = true;
+  planFaults(plan, () => armed);
   const stop = pump(sim);
   const sk = createSimKv(sim, { latencyMs: (op, r) => (op === 'write' ? 1 + Math.floor(r() * 3) : 1), markLatencyMs: (r) => 1 + Math.floor(r() * 3) });
   const writes: Write[] = [];
@@ -173,7 +145,7 @@ async function runPlan(plan: Plan): Promise<void> {
         all.push(
           done.then(
             () => void (c.outcome = 'ok'),
-            (e: { code?: string; outcome?: string }) => void (c.outcome = e.code === 'ORDO_STORE_COMMIT_INDETERMINATE' ? (e.outcome as Outcome) : 'refused'),
+            (e: { code?: string; outcome?: string }) => void (c.outcome = rejected(e)),
           ).then(() => {
             settled.push(c);
             checkVisible(`commit ${c.n} settled`);

@@ -1,12 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Simulation } from '../../src/chaos/simulation.ts';
 import { createSimKv } from '../../src/chaos/simKv.ts';
-import { _setFaultHook, type FaultHook } from '../../src/env/faults.ts';
 import type { KvOp } from '../../src/env/kv.ts';
 import { openStore } from '../../src/store/openStore.ts';
 import type { Store } from '../../src/store/store.ts';
 import { wrapKvWrites } from './kvWrap.ts';
+import { type Outcome, planFaults, pump, rejected } from './pipelineSim.ts';
 
 // Attacks on the strict commit pipeline (commitPipeline.ts) beyond blind writes to one table:
 // read-modify-write transactions (a transaction behind a batch in flight that read a key it
@@ -24,27 +24,10 @@ const tables = {
 const KEYS = ['p', 'q', 'r'];
 type End = 'ok' | 'durable' | 'failed' | 'unknown';
 interface Write { readonly id: number; end: End | undefined; readonly tags: Set<number> }
-type Outcome = 'ok' | 'committed' | 'unknown' | 'refused';
 interface Commit { readonly n: number; readonly kind: number; readonly key: string; outcome: Outcome | undefined }
 const TAG = /"tag":"t(\d+)x"/g;
 
-let restoreHook: FaultHook | undefined;
-let hooked = false;
-afterEach(() => {
-  if (hooked) _setFaultHook(restoreHook);
-  hooked = false;
-});
 
-function pump(sim: Simulation): () => void {
-  let running = true;
-  void (async () => {
-    while (running) {
-      await sim.run(Number.MAX_SAFE_INTEGER);
-      await new Promise((r) => setImmediate(r));
-    }
-  })();
-  return () => void (running = false);
-}
 
 interface Plan {
   readonly seed: number;
@@ -64,17 +47,7 @@ let committedRuns = 0;
 async function runPlan(plan: Plan): Promise<void> {
   const sim = new Simulation({ seed: plan.seed, strategy: { kind: 'fifo' } });
   let armed = false;
-  const counts = new Map<string, number>();
-  restoreHook = _setFaultHook({
-    point(name) {
-      if (!armed || (name !== 'kv.marker.fail' && name !== 'kv.write.eio')) return false;
-      const k = (counts.get(name) ?? 0) + 1;
-      counts.set(name, k);
-      return (name === 'kv.marker.fail' ? plan.markFails : plan.walFails).includes(k);
-    },
-    delayMs: () => 0,
-  });
-  hooked = true;
+  planFaults(plan, () => armed);
   const stop = pump(sim);
   let marks = 0;
   const sk = createSimKv(sim, { latencyMs: (op, r) => (op === 'write' ? 1 + Math.floor(r() * 3) : 1), markLatencyMs: (r) => (armed && (plan.slowMarks ?? []).includes(++marks) ? 100 : 1 + Math.floor(r() * 3)) });
@@ -153,7 +126,7 @@ async function runPlan(plan: Plan): Promise<void> {
         all.push(
           done.then(
             () => void (c.outcome = 'ok'),
-            (e: { code?: string; outcome?: string }) => void (c.outcome = e.code === 'ORDO_STORE_COMMIT_INDETERMINATE' ? (e.outcome as Outcome) : 'refused'),
+            (e: { code?: string; outcome?: string }) => void (c.outcome = rejected(e)),
           ).then(() => visible(`commit ${c.n} settled`)),
         );
       }

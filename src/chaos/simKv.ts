@@ -1,5 +1,5 @@
 import type { KvAdapter, KvDb, KvOp } from '../env/kv.ts';
-import { KvError } from '../env/kv.ts';
+import { KvError, markAfterWal } from '../env/kv.ts';
 import { faults } from '../env/faults.ts';
 import { createMemoryKv } from './memoryKv.ts';
 import type { Simulation } from './simulation.ts';
@@ -123,10 +123,7 @@ export function createSimKv(sim: Simulation, options: SimKvOptions = {}): SimKv 
               sim.record('kv.ack', { dir, handle: id, ops: ops.length, sync: wo.sync });
             });
             if (options.markLatencyMs === undefined || !wo.sync || wo.mark === undefined) return wal;
-            return wal.then(() => {
-              wo.onDurable?.();
-              return mark();
-            });
+            return wal.then(() => markAfterWal(wo, dir, mark));
           },
           get(column, key) {
             return complete(`io:kv.get:${dir}`, latency('get'), async () => {

@@ -75,7 +75,7 @@ export interface KvWriteOptions {
    * in order, so a later mark covers this one too. An engine may never call it (one that
    * acknowledges on the WAL's durability, or keeps no mark): the write's settling says it all.
    * Never called for a batch that is not durable in the WAL; a write that rejects after it is
-   * refused with `durable: true`.
+   * refused with `durable: true` — so is one whose callback threw (its mark made durable first).
    */
   readonly onDurable?: (() => void) | undefined;
 }
@@ -229,4 +229,34 @@ export class KvError extends OrdoError {
     this.file = options?.file;
     this.durable = options?.durable ?? false;
   }
+}
+
+/**
+ * @internal What an engine does once a synced write with a mark is durable in the WAL on the
+ * strict watermark: calls {@link KvWriteOptions.onDurable}, then `markDurable`. A callback that
+ * throws never turns the durable batch into a plain refusal (a caller told "not written" might
+ * write it again, or believe it lost): the mark is still made durable, then the write is refused
+ * with `durable: true`, the callback's error as its cause (with the mark's own failure, if that
+ * failed too, in an `AggregateError`). Without a throw it is `markDurable()` itself.
+ */
+export function markAfterWal(o: KvWriteOptions, dir: string, markDurable: () => Promise<void>): Promise<void> {
+  let threw: { err: unknown } | undefined;
+  try {
+    o.onDurable?.();
+  } catch (err) {
+    threw = { err };
+  }
+  const marked = markDurable();
+  if (threw === undefined) return marked;
+  const { err } = threw;
+  const what = `${dir}: the batch of mark ${o.mark} is durable in the WAL, but the write's onDurable callback threw (${(err as Error)?.message ?? String(err)})`;
+  return marked.then(
+    () => {
+      throw new KvError('io', what, dir, { cause: err, durable: true });
+    },
+    (markErr: unknown) => {
+      const kind = markErr instanceof KvError ? markErr.kind : 'io';
+      throw new KvError(kind, `${what}; its mark failed too (${(markErr as Error)?.message ?? String(markErr)})`, dir, { cause: new AggregateError([err, markErr]), durable: true });
+    },
+  );
 }

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { KvAdapter, KvDb, KvErrorKind, KvIterator, KvOp, KvOpenOptions, KvRange, KvWriteOptions, KvWriting } from './kv.ts';
-import { KvError, KvOptionsError } from './kv.ts';
+import { KvError, KvOptionsError, markAfterWal } from './kv.ts';
 import type { SyncWriter } from './rocksdbSyncWriter.ts';
 import { startSyncWriter } from './rocksdbSyncWriter.ts';
 import type { BulkWriter } from './rocksdbBulkWriter.ts';
@@ -266,10 +266,7 @@ export function createRocksKv(adapterOptions: RocksKvOptions = {}): KvAdapter {
             // mode the acknowledgement waits for it
             if (watermark && o.mark !== undefined) {
               marks.advance(o.mark);
-              if (strict) {
-                o.onDurable?.();
-                await markDurable(o.mark);
-              }
+              if (strict) await markAfterWal(o, dir, () => markDurable(o.mark!));
             }
             return;
           }
@@ -297,10 +294,7 @@ export function createRocksKv(adapterOptions: RocksKvOptions = {}): KvAdapter {
             batch._closeSync();
             db.detachResource(batch);
           }
-          if (watermark && strict && o.sync && o.mark !== undefined) {
-            o.onDurable?.();
-            await markDurable(o.mark);
-          }
+          if (watermark && strict && o.sync && o.mark !== undefined) await markAfterWal(o, dir, () => markDurable(o.mark!));
         },
         async get(column, key) {
           // Through an iterator, never `getMany`: the binding's db_get_many throws a damaged

@@ -165,6 +165,24 @@ describe.each(adapters)('KV adapter contract: %s', (_name, make, reportsWal) => 
     }
     await db.close();
   });
+
+  it.runIf(reportsWal)('a synced write whose onDurable throws is refused as durable (typed, durable: true), never as not written; the batch is there after a reopen', async () => {
+    const { kv, dir } = setup();
+    const db = await kv.open(dir, { columns: ['a'], createIfMissing: true });
+    const bug = new Error('caller bug');
+    const onDurable = (): void => {
+      throw bug;
+    };
+    const refused = await db.write([{ type: 'put', column: 'a', key: b('k'), value: b('v') }], { sync: true, mark: 1, onDurable }).then(() => undefined, (e: unknown) => e);
+    expect(refused).toMatchObject({ code: 'ORDO_KV_ERROR', durable: true, cause: bug });
+    expect((await db.get('a', b('k')))?.toString()).toBe('v');
+    // the mark was made durable all the same: the next write (mark 2) goes through
+    await db.write([{ type: 'put', column: 'a', key: b('u'), value: b('w') }], { sync: true, mark: 2 });
+    await db.close();
+    const again = await kv.open(dir, { columns: ['a'], createIfMissing: false });
+    expect(await all(again, 'a')).toEqual([`${b('k').toString('hex')}=v`, `${b('u').toString('hex')}=w`]);
+    await again.close();
+  });
 });
 
 describe('memory KV fault injection', () => {

@@ -5,6 +5,7 @@ import { StoreCommitIndeterminateError } from '../../src/store/index.ts';
 import { _setFaultHook } from '../../src/env/faults.ts';
 import { readMarker } from '../../src/env/rocksdbMarker.ts';
 import { env, tempDir } from './helpers.ts';
+import { wrapKvWrites } from './kvWrap.ts';
 
 // Strict watermark: a synced batch whose WAL write succeeded but whose marker write (and its
 // synchronous retry) failed is durable on disk. It must never be reported as "not committed":
@@ -85,5 +86,36 @@ describe('a synced commit whose marker write failed (strict watermark)', () => {
     await again.close();
     expect({ onDisk, problems }).toEqual({ onDisk: inRam, problems: [] });
     expect(onDisk).toEqual([1, 2]);
+  });
+
+  it("the engine's onDurable callback throws: the commit is refused as committed (durable), applied, the store fails; a reopen finds it", async () => {
+    const t = tempDir('ordo-ondurable-throws-');
+    cleanups.push(t.cleanup);
+    const d = `${t.dir}/s`;
+    const e = env();
+    let throwing = false;
+    const kv = wrapKvWrites(e.io.kv!, (db) => (ops, o) => {
+      const inner = o.onDurable;
+      if (!throwing || inner === undefined) return db.write(ops, o);
+      const onDurable = (): void => {
+        inner();
+        throw new Error('callback bug');
+      };
+      return db.write(ops, { ...o, onDurable });
+    });
+    const s = await openStore({ env: { ...e, io: { ...e.io, kv } }, dir: d, tables: { items } });
+    cleanups.push(() => void s.close().catch(() => undefined));
+    await s.dirtyPut('items', { id: 1, v: 1 });
+    throwing = true;
+    const err = await s.dirtyPut('items', { id: 2, v: 2 }).then(() => undefined, (x: unknown) => x);
+    expect(err).toBeInstanceOf(StoreCommitIndeterminateError);
+    expect(err).toMatchObject({ outcome: 'committed', cause: { code: 'ORDO_KV_ERROR', durable: true } });
+    expect(s.get('items', 2)).toMatchObject({ id: 2, v: 2 });
+    expect(s.failed).toMatchObject({ code: 'ORDO_STORE_FAILED' });
+    await s.close();
+    const again = await openStore({ env: e, dir: d, tables: { items }, expectExisting: true });
+    const found = { ids: again.range('items').map((r) => r['id']), problems: (await again.verify()).problems };
+    await again.close();
+    expect(found).toEqual({ ids: [1, 2], problems: [] });
   });
 });

@@ -377,7 +377,9 @@ export function createRocksKv(adapterOptions: RocksKvOptions = {}): KvAdapter {
         // non-configurable, read-only property's own value)
         configurable: true,
         value: (): KvWriting | undefined => {
-          if (!released || closed || syncWriter?.dead || bulkMode === 'off') return undefined;
+          // the sync writer failed to start: `write` refuses typed ('cannot start: …'), and so
+          // must every batch (one written here would pass where `write` refuses)
+          if (!released || closed || syncStartFailed !== undefined || syncWriter?.dead || bulkMode === 'off') return undefined;
           if (bulk === undefined || bulk.dead) {
             if (bulk === undefined && bulkStart === undefined) startBulk();
             return undefined;

@@ -92,6 +92,9 @@ export async function startSyncWriter(handle: bigint, columns: readonly string[]
   await new Promise<void>((resolve, reject) => {
     worker.once('message', (m: { ready: boolean; error?: string }) => (m.ready ? resolve() : reject(new Error(m.error))));
     worker.once('error', reject);
+    // a thread that ends before it said anything (terminated, exited, its isolate refused): no
+    // 'error' comes, and waiting for its 'ready' would hang the open and every write for ever
+    worker.once('exit', (code) => reject(new Error(`sync writer exited (${code}) before it was ready`)));
   });
   worker.on('message', (m: number | Reply) => {
     const id = typeof m === 'number' ? m : m.id;

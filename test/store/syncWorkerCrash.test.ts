@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/openStore.ts';
 import type { Store } from '../../src/store/store.ts';
 import { StoreCommitIndeterminateError } from '../../src/store/index.ts';
+import { createRocksKv } from '../../src/env/rocksdb.ts';
 import { env, tempDir } from './helpers.ts';
 
 // Review defect F2: once the sync writer thread died, every synced write was refused for ever
@@ -40,6 +41,44 @@ function killWorkerOnNextPost(): void {
   };
   cleanups.push(() => (Worker.prototype.postMessage = post));
 }
+
+/** The next worker thread started ends before it says it is ready (terminated: an 'exit', no 'error'). */
+function endNextWorkerAtStart(): void {
+  const once = Worker.prototype.once;
+  let ended = false;
+  Worker.prototype.once = function (this: Worker, ...args: Parameters<Worker['once']>) {
+    if (!ended && args[0] === 'message') {
+      ended = true;
+      void this.terminate();
+    }
+    return once.apply(this, args);
+  };
+  cleanups.push(() => (Worker.prototype.once = once));
+}
+
+describe('the sync writer thread fails to start', () => {
+  it('a thread that ends before it is ready: the store open is refused typed (never a hang)', async () => {
+    const t = tempDir('ordo-worker-start-');
+    cleanups.push(t.cleanup);
+    endNextWorkerAtStart();
+    const err = await openStore({ env: env(), dir: `${t.dir}/s`, tables: { items } }).then(() => undefined, (e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ORDO_STORE_IO' });
+    expect(String((err as Error).message)).toMatch(/cannot start: sync writer exited/);
+  });
+
+  it('an unguarded database: no bulk write begins (beginWrite undefined), every write is refused typed, close returns', async () => {
+    const t = tempDir('ordo-worker-start-');
+    cleanups.push(t.cleanup);
+    endNextWorkerAtStart();
+    const db = await createRocksKv({ bulkWorker: 'eager' }).open(`${t.dir}/kv`, { columns: ['a'], createIfMissing: true });
+    const put = [{ type: 'put' as const, column: 'a', key: Buffer.from('k'), value: Buffer.from('v') }];
+    const refusal = { code: 'ORDO_KV_ERROR', message: expect.stringMatching(/cannot start: sync writer exited/) };
+    await expect(db.write(put, { sync: true })).rejects.toMatchObject(refusal);
+    expect(db.beginWrite?.()).toBeUndefined();
+    await expect(db.write(put, { sync: false })).rejects.toMatchObject(refusal);
+    await db.close();
+  });
+});
 
 describe('the sync writer thread dies', () => {
   it('the batch in flight is of unknown outcome, the store fails typed, every later write (synced or not) is refused, a reopen serves the disk', async () => {

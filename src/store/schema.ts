@@ -99,7 +99,12 @@ interface ShapeAttr {
   readonly name: string;
   readonly def: AttributeDef;
   readonly key: boolean;
-  /** `o[name] = v` would set the prototype: stored with {@link setOwn}. */
+  /**
+   * `o[name] = v` would not simply create an own property — `__proto__` sets the prototype, and
+   * any other name `Object.prototype` has (`toString`, `constructor`…) throws a TypeError once
+   * the prototype is frozen (`Object.freeze(Object.prototype)`, `--frozen-intrinsics`): stored
+   * with {@link setOwn}.
+   */
   readonly proto: boolean;
   /** {@link SCALAR} code of a `string`/`integer`/`number`/`boolean` attribute (0: none). */
   readonly scalar: number;
@@ -119,7 +124,7 @@ function shapeOf(t: NormalTableDef): Shape {
   let s = shapes.get(t);
   if (!s) {
     const keys = new Set(t.key);
-    const attrs = t.attributes.map((a) => ({ name: a.name, def: a, key: keys.has(a.name), proto: a.name === '__proto__', scalar: SCALAR[a.type] ?? 0 }));
+    const attrs = t.attributes.map((a) => ({ name: a.name, def: a, key: keys.has(a.name), proto: a.name in Object.prototype, scalar: SCALAR[a.type] ?? 0 }));
     shapes.set(t, (s = { names: new Set(t.attributes.map((a) => a.name)), attrs }));
   }
   return s;

@@ -120,9 +120,13 @@ function copy(v: unknown, depth: number, ancestors: object[], problem: Problem):
   }
 }
 
-/** `o[k] = v` as an own data property even for `k === '__proto__'` (which would set the prototype). @internal */
+/**
+ * `o[k] = v` as an own data property, also for a name `Object.prototype` has: `__proto__` (which
+ * would set the prototype) and — the prototype frozen (`Object.freeze(Object.prototype)`,
+ * `--frozen-intrinsics`) — `toString`, `constructor`… (which would throw a TypeError). @internal
+ */
 export function setOwn(o: Record<string, unknown>, k: string, v: unknown): void {
-  if (k === '__proto__') Object.defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true });
+  if (k in Object.prototype) Object.defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true });
   else o[k] = v;
 }
 

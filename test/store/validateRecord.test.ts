@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { normalizeTable, validateRecord, hasType } from '../../src/store/schema.ts';
 import { checkValue, isCheckedCopy, setOwn } from '../../src/store/values.ts';
 import { StoreValidationError } from '../../src/store/errors.ts';
 import type { NormalTableDef, Row, TableDef } from '../../src/store/types.ts';
+import { tempDir } from './helpers.ts';
 
 /**
  * The model: `validateRecord` as it was before its fast path for records that hold exactly the
@@ -151,5 +154,20 @@ describe('validateRecord (the declared-order fast path against the generic walk)
     expect(() => validateRecord(t, { id: 1, n: -0, s: 'x', b: true })).toThrow(expect.objectContaining({ problem: 'bad_value', attribute: 'n' }));
     expect(() => validateRecord(t, { id: undefined, n: 1, s: 'x', b: true })).toThrow(expect.objectContaining({ problem: 'missing', attribute: 'id' }));
     expect(() => validateRecord(t, { id: 1, n: 1, s: 'x', b: true, [Symbol('k')]: 1 })).toThrow(expect.objectContaining({ problem: 'bad_value', attribute: undefined }));
+  });
+});
+
+describe('validateRecord with Object.prototype frozen (a hardened app; in a child process, so this runner stays unfrozen)', () => {
+  it('attributes and json keys named toString, constructor, valueOf, hasOwnProperty validate, index, commit and reopen as usual (no TypeError)', () => {
+    const { dir, cleanup } = tempDir('ordo-frozen-proto-');
+    try {
+      const fixture = join(import.meta.dirname, 'fixtures', 'frozenPrototype.ts');
+      const out = JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', fixture, join(dir, 's')], { encoding: 'utf8' })) as unknown;
+      const one = { id: 1, toString: 'a', constructor: { toString: 1, hasOwnProperty: [2] }, valueOf: 3 };
+      const two = { id: 2, toString: 'b', constructor: null, valueOf: 0 };
+      expect(out).toEqual({ frozen: true, read: { one, byIndex: [two] }, reopened: [one, two] });
+    } finally {
+      cleanup();
+    }
   });
 });

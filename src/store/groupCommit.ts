@@ -131,6 +131,8 @@ export class GroupCommit {
    * know whether the batch it lacks is on disk).
    */
   private unanswered = false;
+  /** The recovery probe in flight, shared by the commits called while failed: they queue in call order (probes of their own could answer in any). */
+  private probing: Promise<boolean> | undefined;
 
   /** A probe write is accepted: unsynced (the engine's background error) and, with `sync`, also synced (the sync writer, the marker). */
   private async writable(sync: boolean): Promise<boolean> {
@@ -161,7 +163,7 @@ export class GroupCommit {
     this.holdLocal(held);
     let ok: boolean;
     try {
-      ok = !this.unanswered && (await this.writable(this.probeSync));
+      ok = !this.unanswered && (await (this.probing ??= this.writable(this.probeSync).finally(() => (this.probing = undefined))));
     } finally {
       // released in the same turn as the enqueue below, which counts it as pending from then on
       this.releaseLocal(held);

@@ -198,7 +198,11 @@ export function takeGuard(dir: string): void {
     fs.mkdirSync(g);
   }
   try {
-    fs.writeFileSync(`${g}/owner`, `${hostname()} ${process.pid}\n`);
+    // written whole or not at all (a kill between creating the file and writing it left an
+    // empty owner, which no later open could tell from a live one: locked for ever); the
+    // process's start time tells this process from a later one given the same pid
+    fs.writeFileSync(`${g}/owner.tmp`, `${hostname()} ${process.pid} ${startTimeOf(process.pid) ?? '-'}\n`);
+    fs.renameSync(`${g}/owner.tmp`, `${g}/owner`);
     for (const name of guardedNames(dir)) fs.linkSync(`${dir}/${name}`, `${g}/${name}`);
     fs.writeFileSync(`${g}/complete`, '');
     fsyncDir(g);
@@ -208,6 +212,23 @@ export function takeGuard(dir: string): void {
   }
 }
 
+/** When process `pid` started (clock ticks since boot, `/proc/<pid>/stat` field 22); `undefined` where unknown (not Linux, gone). */
+function startTimeOf(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // after the command name, which may hold spaces and parentheses: fields 3…
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether the process named by the guard's owner file may still be inside its guarded open.
+ * No owner, or one not written whole (a guard taken before owners were written atomically): no
+ * process can be shown to hold it — as for a missing one — so it is restored. A pid that runs
+ * but started at another time than the owner did is a later process given the same pid.
+ */
 function ownerAlive(g: string): boolean {
   let text: string;
   try {
@@ -215,16 +236,20 @@ function ownerAlive(g: string): boolean {
   } catch {
     return false;
   }
-  const [host, pidText] = text.trim().split(' ');
+  const m = /^(\S+) (\d+)(?: (\S+))?\n?$/.exec(text);
+  if (m === null) return false;
+  const [, host, pidText, started] = m;
   const pid = Number(pidText);
   if (host !== hostname()) return true; // cannot tell: assume it runs
   if (pid === process.pid) return false; // ours, from an open of this process that did not finish
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    // EPERM: it runs, as another user
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  const now = started === undefined || started === '-' ? undefined : startTimeOf(pid);
+  return now === undefined || now === started;
 }
 
 /**
@@ -238,7 +263,7 @@ export function restoreGuard(dir: string, own: boolean): void {
   if (!fs.existsSync(g)) return;
   if (!own && ownerAlive(g)) throw new KvError('locked', `${g}: another process on this host is opening this store`, dir);
   if (fs.existsSync(`${g}/complete`)) {
-    const guarded = fs.readdirSync(g).filter((n) => n !== 'owner' && n !== 'complete');
+    const guarded = fs.readdirSync(g).filter((n) => n !== 'owner' && n !== 'owner.tmp' && n !== 'complete');
     const keep = new Set(guarded);
     for (const name of guarded) {
       const from = `${g}/${name}`;

@@ -1,12 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { Simulation } from '../../src/chaos/simulation.ts';
 import { createSimKv } from '../../src/chaos/simKv.ts';
 import type { KvOp } from '../../src/env/kv.ts';
 import { openStore } from '../../src/store/openStore.ts';
 import type { Store } from '../../src/store/store.ts';
 import { wrapKvWrites } from './kvWrap.ts';
-import { type Outcome, planFaults, pump, rejected } from './pipelineSim.ts';
+import { type Outcome, planFaults, rejected, reopenCompare, simRun } from './pipelineSim.ts';
 
 // The strict synced commit pipeline (src/store/commitPipeline.ts) on the simulated engine with
 // the strict watermark modelled (`markLatencyMs`: a synced write is durable in the WAL, then
@@ -58,18 +57,14 @@ interface Plan {
 /** Counts commit writes issued while an earlier commit write was not settled, over every run (the pipeline at work). */
 let pipelined = 0;
 
-async function runPlan(plan: Plan): Promise<void> {
-  const sim = new Simulation({ seed: plan.seed, strategy: { kind: 'fifo' } });
+const runPlan = (plan: Plan): Promise<void> => simRun(plan.seed, async ({ sim, check }) => {
   let armed = false;
   planFaults(plan, () => armed);
-  const stop = pump(sim);
   const sk = createSimKv(sim, { latencyMs: (op, r) => (op === 'write' ? 1 + Math.floor(r() * 3) : 1), markLatencyMs: (r) => 1 + Math.floor(r() * 3) });
   const writes: Write[] = [];
   const open = new Set<Write>();
   const commits: Commit[] = [];
   let store: Store | undefined;
-  const failures: string[] = [];
-  const check = (ok: boolean, what: string): void => void (ok || failures.push(what));
   /** Nothing readable is from a commit whose write is not acknowledged or refused as durable. */
   const checkVisible = (when: string): void => {
     if (!store) return;
@@ -118,84 +113,83 @@ async function runPlan(plan: Plan): Promise<void> {
       open.delete(w);
     }
   });
-  try {
-    const env = sim.createEnv({ kv });
-    store = await openStore({ env, dir: '/pipe', tables });
-    const s = store;
-    s.onCommit((b) => {
-      for (const op of b.ops) {
-        const tag = op.value?.['tag'] as string | undefined;
-        if (tag === undefined) continue;
-        const c = commits[Number(tag.slice(1, -1))]!;
-        check(c.write?.end === 'ok' || c.write?.end === 'durable', `commit ${c.n} in the change feed, its write ${c.write?.end ?? 'not settled'}`);
-      }
-    });
-    armed = true;
-    const settled: Commit[] = [];
-    const all: Promise<void>[] = [];
-    for (const round of plan.rounds) {
-      await new Promise((r) => env.clock.setTimeout(r, round.pauseMs));
-      for (const ki of round.keys) {
-        const c: Commit = { n: commits.length, key: KEYS[ki]!, write: undefined, outcome: undefined };
-        commits.push(c);
-        const done = s.transaction((tx) => {
-          tx.put('r', { id: c.key, tag: tagOf(c.n) });
-          tx.put('r', { id: own(c.n), tag: tagOf(c.n) });
-        });
-        all.push(
-          done.then(
-            () => void (c.outcome = 'ok'),
-            (e: { code?: string; outcome?: string }) => void (c.outcome = rejected(e)),
-          ).then(() => {
-            settled.push(c);
-            checkVisible(`commit ${c.n} settled`);
-          }),
-        );
-      }
+  const env = sim.createEnv({ kv });
+  store = await openStore({ env, dir: '/pipe', tables });
+  const s = store;
+  s.onCommit((b) => {
+    for (const op of b.ops) {
+      const tag = op.value?.['tag'] as string | undefined;
+      if (tag === undefined) continue;
+      const c = commits[Number(tag.slice(1, -1))]!;
+      check(c.write?.end === 'ok' || c.write?.end === 'durable', `commit ${c.n} in the change feed, its write ${c.write?.end ?? 'not settled'}`);
     }
-    await Promise.all(all);
-    armed = false;
-    // acknowledgements in commit order: by write (a batch's commits settle in their order, one loop)
-    for (let i = 1; i < settled.length; i++) {
-      const a = settled[i - 1]!;
-      const b = settled[i]!;
-      if (a.write && b.write) check(a.write.id <= b.write.id, `commit ${b.n} (write ${b.write.id}) settled after ${a.n} (write ${a.write.id})`);
+  });
+  armed = true;
+  const settled: Commit[] = [];
+  const all: Promise<void>[] = [];
+  for (const round of plan.rounds) {
+    await new Promise((r) => env.clock.setTimeout(r, round.pauseMs));
+    for (const ki of round.keys) {
+      const c: Commit = { n: commits.length, key: KEYS[ki]!, write: undefined, outcome: undefined };
+      commits.push(c);
+      const done = s.transaction((tx) => {
+        tx.put('r', { id: c.key, tag: tagOf(c.n) });
+        tx.put('r', { id: own(c.n), tag: tagOf(c.n) });
+      });
+      all.push(
+        done.then(
+          () => void (c.outcome = 'ok'),
+          (e: { code?: string; outcome?: string }) => void (c.outcome = rejected(e)),
+        ).then(() => {
+          settled.push(c);
+          checkVisible(`commit ${c.n} settled`);
+        }),
+      );
     }
-    for (const c of commits) {
-      const w = c.write;
-      if (!w) {
-        check(c.outcome === 'refused', `commit ${c.n} never written yet ${c.outcome}`);
-        continue;
-      }
-      // written behind a batch whose mark failed: never acknowledged, durable but unproven; a
-      // write issued after that mark failed, while the store had not yet taken the refusal in
-      // (a few microtasks), may be either
-      const afterMarkFail = w.behind.some((b) => b.end === 'durable');
-      const expected: Outcome = w.end === 'failed' ? 'refused' : w.end === 'durable' ? 'committed' : w.end === 'unknown' ? 'unknown' : afterMarkFail ? 'committed' : 'ok';
-      const either = w.end === 'ok' && !afterMarkFail && w.sawMarkFail && c.outcome === 'committed';
-      check(c.outcome === expected || either, `commit ${c.n}: write ${w.id} ${w.end} (behind ${w.behind.map((b) => `${b.id}:${b.end}`).join(',') || 'none'}) → ${c.outcome}, expected ${expected}`);
-    }
-    // RAM holds, per shared key, the row of the last write whose commits took (acknowledged or
-    // durable but unproven), and each commit's own row iff it took
-    const model = new Map<string, string>();
-    for (const w of writes) if (commits.some((c) => c.write === w && (c.outcome === 'ok' || c.outcome === 'committed'))) for (const [k, t] of w.puts) model.set(k, t);
-    const tookOwn = (st: Store): string[] => commits.flatMap((c) => ((st.get('r', own(c.n)) !== undefined) !== (c.outcome === 'ok' || c.outcome === 'committed') ? [`commit ${c.n} ${c.outcome}, its own row ${st.get('r', own(c.n)) ? 'present' : 'absent'}`] : []));
-    for (const x of tookOwn(s)) check(false, `RAM: ${x}`);
-    const ram = new Map(KEYS.flatMap((k) => (s.get('r', k) ? [[k, s.get('r', k)!['tag'] as string] as const] : [])));
-    check(JSON.stringify([...ram].sort()) === JSON.stringify([...model].sort()), `RAM ${JSON.stringify([...ram])} vs model ${JSON.stringify([...model])}`);
-    await s.close();
-    store = undefined;
-    // the disk agrees (and its digests, built ahead of the batches in flight, check at open)
-    const again = await openStore({ env, dir: '/pipe', tables });
-    for (const x of tookOwn(again)) check(false, `reopened: ${x}`);
-    const disk = new Map(KEYS.flatMap((k) => (again.get('r', k) ? [[k, again.get('r', k)!['tag'] as string] as const] : [])));
-    check(JSON.stringify([...disk].sort()) === JSON.stringify([...model].sort()), `reopened ${JSON.stringify([...disk])} vs model ${JSON.stringify([...model])}`);
-    await again.close();
-  } finally {
-    stop();
   }
-  expect(failures).toEqual([]);
-}
+  await Promise.all(all);
+  armed = false;
+  // acknowledgements in commit order: by write (a batch's commits settle in their order, one loop)
+  for (let i = 1; i < settled.length; i++) {
+    const a = settled[i - 1]!;
+    const b = settled[i]!;
+    if (a.write && b.write) check(a.write.id <= b.write.id, `commit ${b.n} (write ${b.write.id}) settled after ${a.n} (write ${a.write.id})`);
+  }
+  for (const c of commits) {
+    const w = c.write;
+    if (!w) {
+      check(c.outcome === 'refused', `commit ${c.n} never written yet ${c.outcome}`);
+      continue;
+    }
+    // written behind a batch whose mark failed: never acknowledged, durable but unproven; a
+    // write issued after that mark failed, while the store had not yet taken the refusal in
+    // (a few microtasks), may be either
+    const afterMarkFail = w.behind.some((b) => b.end === 'durable');
+    const expected: Outcome = w.end === 'failed' ? 'refused' : w.end === 'durable' ? 'committed' : w.end === 'unknown' ? 'unknown' : afterMarkFail ? 'committed' : 'ok';
+    const either = w.end === 'ok' && !afterMarkFail && w.sawMarkFail && c.outcome === 'committed';
+    check(c.outcome === expected || either, `commit ${c.n}: write ${w.id} ${w.end} (behind ${w.behind.map((b) => `${b.id}:${b.end}`).join(',') || 'none'}) → ${c.outcome}, expected ${expected}`);
+  }
+  // RAM holds, per shared key, the row of the last write whose commits took (acknowledged or
+  // durable but unproven), and each commit's own row iff it took
+  const model = new Map<string, string>();
+  for (const w of writes) if (commits.some((c) => c.write === w && (c.outcome === 'ok' || c.outcome === 'committed'))) for (const [k, t] of w.puts) model.set(k, t);
+  const tookOwn = (st: Store): string[] => commits.flatMap((c) => ((st.get('r', own(c.n)) !== undefined) !== (c.outcome === 'ok' || c.outcome === 'committed') ? [`commit ${c.n} ${c.outcome}, its own row ${st.get('r', own(c.n)) ? 'present' : 'absent'}`] : []));
+  for (const x of tookOwn(s)) check(false, `RAM: ${x}`);
+  const ram = new Map(KEYS.flatMap((k) => (s.get('r', k) ? [[k, s.get('r', k)!['tag'] as string] as const] : [])));
+  check(JSON.stringify([...ram].sort()) === JSON.stringify([...model].sort()), `RAM ${JSON.stringify([...ram])} vs model ${JSON.stringify([...model])}`);
+  // the disk agrees (and its digests, built ahead of the batches in flight, check at open)
+  await reopenCompare({
+    store: s,
+    closed: () => void (store = undefined),
+    clock: env.clock,
+    open: () => openStore({ env, dir: '/pipe', tables }),
+    compare: (again) => {
+      for (const x of tookOwn(again)) check(false, `reopened: ${x}`);
+      const disk = new Map(KEYS.flatMap((k) => (again.get('r', k) ? [[k, again.get('r', k)!['tag'] as string] as const] : [])));
+      check(JSON.stringify([...disk].sort()) === JSON.stringify([...model].sort()), `reopened ${JSON.stringify([...disk])} vs model ${JSON.stringify([...model])}`);
+    },
+  });
+});
 
 const planArb: fc.Arbitrary<Plan> = fc.record({
   seed: fc.integer({ min: 1, max: 1_000_000 }),

@@ -1,12 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { Simulation } from '../../src/chaos/simulation.ts';
 import { createSimKv } from '../../src/chaos/simKv.ts';
 import type { KvOp } from '../../src/env/kv.ts';
 import { openStore } from '../../src/store/openStore.ts';
 import type { Store } from '../../src/store/store.ts';
 import { wrapKvWrites } from './kvWrap.ts';
-import { type Outcome, planFaults, pump, rejected } from './pipelineSim.ts';
+import { type Outcome, planFaults, rejected, reopenCompare, simRun } from './pipelineSim.ts';
 
 // Attacks on the strict commit pipeline (commitPipeline.ts) beyond blind writes to one table:
 // read-modify-write transactions (a transaction behind a batch in flight that read a key it
@@ -44,11 +43,9 @@ let pipelined = 0;
 let unknownRuns = 0;
 let committedRuns = 0;
 
-async function runPlan(plan: Plan): Promise<void> {
-  const sim = new Simulation({ seed: plan.seed, strategy: { kind: 'fifo' } });
+const runPlan = (plan: Plan): Promise<void> => simRun(plan.seed, async ({ sim, check }) => {
   let armed = false;
   planFaults(plan, () => armed);
-  const stop = pump(sim);
   let marks = 0;
   const sk = createSimKv(sim, { latencyMs: (op, r) => (op === 'write' ? 1 + Math.floor(r() * 3) : 1), markLatencyMs: (r) => (armed && (plan.slowMarks ?? []).includes(++marks) ? 100 : 1 + Math.floor(r() * 3)) });
   const writes: Write[] = [];
@@ -56,8 +53,6 @@ async function runPlan(plan: Plan): Promise<void> {
   const open = new Set<Write>();
   const commits: Commit[] = [];
   let store: Store | undefined;
-  const failures: string[] = [];
-  const check = (ok: boolean, what: string): void => void (ok || failures.push(what));
   const visible = (when: string): void => {
     const s = store;
     if (!s) return;
@@ -91,70 +86,71 @@ async function runPlan(plan: Plan): Promise<void> {
       open.delete(w);
     }
   });
-  try {
-    const env = sim.createEnv({ kv });
-    store = await openStore({ env, dir: '/atk', tables, commitDeadlineMs: 30 });
-    const s = store;
-    byTag.set(-1, { id: 0, end: 'ok', tags: new Set() });
-    for (const k of KEYS) await s.transaction((tx) => void tx.put('c', { id: k, n: 0, tag: 't-1x' }));
-    armed = true;
-    const all: Promise<void>[] = [];
-    for (const round of plan.rounds) {
-      await new Promise((r) => env.clock.setTimeout(r, round.pauseMs));
-      for (const [kind, ki] of round.ops) {
-        const c: Commit = { n: commits.length, kind, key: KEYS[ki]!, outcome: undefined };
-        commits.push(c);
-        const tag = `t${c.n}x`;
-        const done = s.transaction(async (tx) => {
-          if (kind === 0) {
-            // read-modify-write: must conflict with an increment in flight
-            const cur = tx.get('c', c.key)!;
-            tx.put('c', { id: c.key, n: (cur['n'] as number) + 1, tag });
-          } else if (kind === 1) tx.put('x', { id: c.key, g: `g${c.n}`, tag });
-          else if (kind === 2) {
-            tx.delete('x', c.key);
-            tx.put('a', { id: c.key, tag });
-          } else if (kind === 3) tx.put('b', { id: c.key, v: `v${c.n % 2}`, tag });
-          else {
-            // moves the indexed row to where the counter says (reads both)
-            const cur = tx.get('c', c.key)!;
-            tx.get('x', c.key);
-            tx.put('x', { id: c.key, g: `g${c.n}`, tag });
-            tx.put('c', { id: c.key, n: (cur['n'] as number) + 1, tag });
-          }
-        }, { retries: 50 });
-        all.push(
-          done.then(
-            () => void (c.outcome = 'ok'),
-            (e: { code?: string; outcome?: string }) => void (c.outcome = rejected(e)),
-          ).then(() => visible(`commit ${c.n} settled`)),
-        );
-      }
+  const env = sim.createEnv({ kv });
+  store = await openStore({ env, dir: '/atk', tables, commitDeadlineMs: 30 });
+  const s = store;
+  byTag.set(-1, { id: 0, end: 'ok', tags: new Set() });
+  for (const k of KEYS) await s.transaction((tx) => void tx.put('c', { id: k, n: 0, tag: 't-1x' }));
+  armed = true;
+  const all: Promise<void>[] = [];
+  for (const round of plan.rounds) {
+    await new Promise((r) => env.clock.setTimeout(r, round.pauseMs));
+    for (const [kind, ki] of round.ops) {
+      const c: Commit = { n: commits.length, kind, key: KEYS[ki]!, outcome: undefined };
+      commits.push(c);
+      const tag = `t${c.n}x`;
+      const done = s.transaction(async (tx) => {
+        if (kind === 0) {
+          // read-modify-write: must conflict with an increment in flight
+          const cur = tx.get('c', c.key)!;
+          tx.put('c', { id: c.key, n: (cur['n'] as number) + 1, tag });
+        } else if (kind === 1) tx.put('x', { id: c.key, g: `g${c.n}`, tag });
+        else if (kind === 2) {
+          tx.delete('x', c.key);
+          tx.put('a', { id: c.key, tag });
+        } else if (kind === 3) tx.put('b', { id: c.key, v: `v${c.n % 2}`, tag });
+        else {
+          // moves the indexed row to where the counter says (reads both)
+          const cur = tx.get('c', c.key)!;
+          tx.get('x', c.key);
+          tx.put('x', { id: c.key, g: `g${c.n}`, tag });
+          tx.put('c', { id: c.key, n: (cur['n'] as number) + 1, tag });
+        }
+      }, { retries: 50 });
+      all.push(
+        done.then(
+          () => void (c.outcome = 'ok'),
+          (e: { code?: string; outcome?: string }) => void (c.outcome = rejected(e)),
+        ).then(() => visible(`commit ${c.n} settled`)),
+      );
     }
-    await Promise.all(all);
-    armed = false;
-    for (const c of commits) {
-      const w = byTag.get(c.n);
-      if (c.kind === 2) continue;
-      if (c.outcome === 'ok') check(w?.end === 'ok', `commit ${c.n} acknowledged, its write ${w?.end}`);
-      if (c.outcome === 'committed') check(w?.end === 'ok' || w?.end === 'durable', `commit ${c.n} committed, its write ${w?.end}`);
-    }
-    const took = (c: Commit): boolean => c.outcome === 'ok' || c.outcome === 'committed';
-    const unknown = commits.some((c) => c.outcome === 'unknown');
-    if (unknown) unknownRuns++;
-    if (commits.some((c) => c.outcome === 'committed')) committedRuns++;
-    for (const k of KEYS) {
-      const want = commits.filter((c) => (c.kind === 0 || c.kind === 4) && c.key === k && took(c)).length;
-      check(s.get('c', k)?.['n'] === want, `RAM counter ${k} = ${s.get('c', k)?.['n']}, ${want} increments took`);
-    }
-    const ram = dump(s);
-    await s.close();
-    store = undefined;
-    // settles the late writes, then reopens: the digests of batches built ahead of others check
-    await new Promise((r) => env.clock.setTimeout(r, 500));
-    const again = await openStore({ env, dir: '/atk', tables });
-    if (!unknown) check(dump(again) === ram, `reopened ${dump(again)} vs RAM ${ram}`);
-    else {
+  }
+  await Promise.all(all);
+  armed = false;
+  for (const c of commits) {
+    const w = byTag.get(c.n);
+    if (c.kind === 2) continue;
+    if (c.outcome === 'ok') check(w?.end === 'ok', `commit ${c.n} acknowledged, its write ${w?.end}`);
+    if (c.outcome === 'committed') check(w?.end === 'ok' || w?.end === 'durable', `commit ${c.n} committed, its write ${w?.end}`);
+  }
+  const took = (c: Commit): boolean => c.outcome === 'ok' || c.outcome === 'committed';
+  const unknown = commits.some((c) => c.outcome === 'unknown');
+  if (unknown) unknownRuns++;
+  if (commits.some((c) => c.outcome === 'committed')) committedRuns++;
+  for (const k of KEYS) {
+    const want = commits.filter((c) => (c.kind === 0 || c.kind === 4) && c.key === k && took(c)).length;
+    check(s.get('c', k)?.['n'] === want, `RAM counter ${k} = ${s.get('c', k)?.['n']}, ${want} increments took`);
+  }
+  const ram = dump(s);
+  // settles the late writes, then reopens: the digests of batches built ahead of others check
+  await reopenCompare({
+    store: s,
+    closed: () => void (store = undefined),
+    clock: env.clock,
+    settleMs: 500,
+    open: () => openStore({ env, dir: '/atk', tables }),
+    compare: (again) => {
+      if (!unknown) return check(dump(again) === ram, `reopened ${dump(again)} vs RAM ${ram}`);
       // a prefix: every commit that took is there; counters count those and some of the unknown ones
       for (const k of KEYS) {
         const inc = (c: Commit): boolean => (c.kind === 0 || c.kind === 4) && c.key === k;
@@ -163,13 +159,9 @@ async function runPlan(plan: Plan): Promise<void> {
         const n = again.get('c', k)?.['n'] as number;
         check(n >= lo && n <= hi, `reopened counter ${k} = ${n}, not in [${lo}, ${hi}]`);
       }
-    }
-    await again.close();
-  } finally {
-    stop();
-  }
-  expect(failures).toEqual([]);
-}
+    },
+  });
+});
 
 const planArb: fc.Arbitrary<Plan> = fc.record({
   seed: fc.integer({ min: 1, max: 1_000_000 }),

@@ -1,10 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { openStore } from '../../src/store/openStore.ts';
 import { createSeededRandom } from '../../src/env/random.ts';
 import { env, tempDir } from './helpers.ts';
+import { type FixtureChild, spawnFixture } from './fixtureChild.ts';
 import { tortureTables } from './fixtures/tortureSchema.ts';
 
 // kill -9 with the strict commit pipeline at work (commitPipeline.ts): 16 writers on keys of
@@ -17,33 +16,13 @@ const fixture = join(import.meta.dirname, 'fixtures', 'tortureChild.ts');
 const cleanups: Array<() => void> = [];
 afterAll(() => cleanups.forEach((c) => c()));
 
-/** Spawns the child; `lines` collects its stdout lines, `waitFor` resolves on a matching line. */
-function child(args: string[]): { proc: ChildProcess; acks: number[]; behind: () => number; waitFor: (pred: (line: string) => boolean) => Promise<void>; exited: Promise<number | null> } {
-  const proc = spawn(process.execPath, ['--import', 'tsx', fixture, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const acks: number[] = [];
+/** The child in `write-pipe` mode; `behind()`: the most commit writes it issued behind another, so far. */
+function child(args: string[]): FixtureChild & { behind: () => number } {
   let behind = 0;
-  const waiters: Array<{ pred: (l: string) => boolean; resolve: () => void }> = [];
-  let buf = '';
-  let stderr = '';
-  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  proc.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    const lines = buf.split('\n');
-    buf = lines.pop()!;
-    for (const l of lines) {
-      if (l.startsWith('ack ')) {
-        acks.push(Number(l.split(' ')[1]));
-        behind = Math.max(behind, Number(l.split(' ')[3] ?? 0));
-      }
-      for (const w of [...waiters]) if (w.pred(l)) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
-    }
+  const c = spawnFixture(fixture, args, (l) => {
+    if (l.startsWith('ack ')) behind = Math.max(behind, Number(l.split(' ')[3] ?? 0));
   });
-  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
-  const died = exited.then((code) => {
-    throw new Error(`torture child exited (${code}) before the awaited line: ${stderr}`);
-  });
-  died.catch(() => undefined);
-  return { proc, acks, behind: () => behind, waitFor: (pred) => Promise.race([new Promise<void>((resolve) => waiters.push({ pred, resolve })), died]), exited };
+  return { ...c, behind: () => behind };
 }
 
 const KILLS = Number(process.env['ORDO_PIPE_KILLS'] ?? 12);

@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { Simulation } from '../../src/chaos/simulation.ts';
 import { createSimKv } from '../../src/chaos/simKv.ts';
 import { openStore } from '../../src/store/openStore.ts';
-import { planFaults, pump } from './pipelineSim.ts';
+import { planFaults, simRun } from './pipelineSim.ts';
 
 // A failed store (its write refused, the recovery probe refused too) takes commits again once
 // the engine accepts a probe write. Commits called while it is failed are owed what a healthy
@@ -15,18 +14,17 @@ const tables = { r: { key: 'id', attributes: { id: { type: 'string' as const }, 
 let runs = 0;
 
 async function recoverInOrder(plan: { readonly seed: number; readonly calls: number; readonly synced: boolean }): Promise<void> {
-  const sim = new Simulation({ seed: plan.seed, strategy: { kind: 'fifo' } });
-  let armed = false;
-  // the commit's write and the probe after it are refused: the store fails
-  planFaults({ markFails: [], walFails: [1, 2] }, () => armed);
-  const stop = pump(sim);
-  // each write (a probe's too) answers after 1–6 virtual ms: probes may come back in any order
-  const kv = createSimKv(sim, { latencyMs: (op, r) => (op === 'write' ? 1 + Math.floor(r() * 6) : 1) });
-  // a directory per run: a failed run's handle (left open) never locks the next one
-  const dir = `/recover-${++runs}`;
-  try {
+  await simRun(plan.seed, async ({ sim }) => {
+    let armed = false;
+    // the commit's write and the probe after it are refused: the store fails
+    planFaults({ markFails: [], walFails: [1, 2] }, () => armed);
+    // each write (a probe's too) answers after 1–6 virtual ms: probes may come back in any order
+    const kv = createSimKv(sim, { latencyMs: (op, r) => (op === 'write' ? 1 + Math.floor(r() * 6) : 1) });
+    // a directory per run: a failed run's handle (left open) never locks the next one
+    const dir = `/recover-${++runs}`;
     const env = sim.createEnv({ kv });
-    const s = await openStore({ env, dir, tables: plan.synced ? tables : { r: { ...tables.r, durability: 'async' as const } } });
+    const t = plan.synced ? tables : { r: { ...tables.r, durability: 'async' as const } };
+    const s = await openStore({ env, dir, tables: t });
     const failed = new Promise((r) => s.onFailure(r));
     armed = true;
     await expect(s.dirtyPut('r', { id: 'k', n: -1 })).rejects.toMatchObject({ code: 'ORDO_STORE_IO' });
@@ -36,13 +34,11 @@ async function recoverInOrder(plan: { readonly seed: number; readonly calls: num
     await Promise.all(Array.from({ length: plan.calls }, (_, n) => s.dirtyPut('r', { id: 'k', n }).then(() => void settled.push(n))));
     expect({ settled, last: s.get('r', 'k')?.['n'], failed: s.failed }).toEqual({ settled: Array.from({ length: plan.calls }, (_, n) => n), last: plan.calls - 1, failed: undefined });
     await s.close();
-    const again = await openStore({ env, dir, tables });
+    const again = await openStore({ env, dir, tables: t });
     const onDisk = again.get('r', 'k')?.['n'];
     await again.close();
     expect(onDisk).toBe(plan.calls - 1);
-  } finally {
-    stop();
-  }
+  });
 }
 
 describe('store: commits called while the store is failed take in call order once it recovers', () => {

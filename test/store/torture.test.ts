@@ -1,41 +1,17 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { openStore } from '../../src/store/openStore.ts';
 import { restoreStore } from '../../src/store/restore.ts';
 import { createSeededRandom } from '../../src/env/random.ts';
 import { env, tempDir } from './helpers.ts';
+import { type FixtureChild, spawnFixture } from './fixtureChild.ts';
 import { tortureMigrations, tortureTables, tortureV1 } from './fixtures/tortureSchema.ts';
 
 const fixture = join(import.meta.dirname, 'fixtures', 'tortureChild.ts');
 const cleanups: Array<() => void> = [];
 afterAll(() => cleanups.forEach((c) => c()));
 
-/** Spawns the child; `lines` collects its stdout lines, `waitFor` resolves on a matching line. */
-function child(args: string[]): { proc: ChildProcess; acks: number[]; waitFor: (pred: (line: string) => boolean) => Promise<void>; exited: Promise<number | null> } {
-  const proc = spawn(process.execPath, ['--import', 'tsx', fixture, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const acks: number[] = [];
-  const waiters: Array<{ pred: (l: string) => boolean; resolve: () => void }> = [];
-  let buf = '';
-  let stderr = '';
-  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  proc.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    const lines = buf.split('\n');
-    buf = lines.pop()!;
-    for (const l of lines) {
-      if (l.startsWith('ack ')) acks.push(Number(l.split(' ')[1]));
-      for (const w of [...waiters]) if (w.pred(l)) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
-    }
-  });
-  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
-  const died = exited.then((code) => {
-    throw new Error(`torture child exited (${code}) before the awaited line: ${stderr}`);
-  });
-  died.catch(() => undefined);
-  return { proc, acks, waitFor: (pred) => Promise.race([new Promise<void>((resolve) => waiters.push({ pred, resolve })), died]), exited };
-}
+const child = (args: string[]): FixtureChild => spawnFixture(fixture, args);
 
 // `npm run torture:kill` runs the long version (ORDO_TORTURE_KILLS=200)
 const KILLS = Number(process.env['ORDO_TORTURE_KILLS'] ?? 50);

@@ -68,7 +68,9 @@ function field(src: string, min: number, max: number, names: readonly string[] |
  * console.log(s);
  */
 export function parseCron(expression: string, timezone = 'Etc/UTC'): CronSchedule {
-  const src = CRON_ALIASES[expression.trim().toLowerCase()] ?? expression.trim();
+  const alias = expression.trim().toLowerCase();
+  // own keys only: `constructor` or `__proto__` is not an alias (its prototype's value was read as one)
+  const src = Object.hasOwn(CRON_ALIASES, alias) ? CRON_ALIASES[alias]! : expression.trim();
   const parts = src.split(/\s+/);
   if (parts.length !== 5) throw new JobsConfigError('cron', expression, 'expected 5 fields (min hour day month weekday) or an @alias');
   try {

@@ -36,13 +36,21 @@ export class JobsUnknownModuleError extends JobsError {
   }
 }
 
-/** `enqueue` named a worker the runner does not know (its registry is fixed at spec time). */
+/**
+ * A worker name the runner does not know (its registry is fixed at spec time): named by an
+ * `enqueue`, or by a stored job this runner claimed (`jobId` set; the attempt fails with this
+ * error). Looked up in the registry only — a name on `Object.prototype` (`constructor`,
+ * `toString`, `__proto__`) is unknown like any other, never resolved to a prototype function.
+ */
 export class JobsUnknownWorkerError extends JobsError {
   readonly code = 'ORDO_JOBS_UNKNOWN_WORKER' as const;
   readonly worker: string;
-  constructor(worker: string) {
-    super(`no worker named ${safeJson(worker)} is registered with this runner`);
+  /** The job that names it, when it is a stored job's. */
+  readonly jobId: string | undefined;
+  constructor(worker: string, jobId?: string) {
+    super(`${jobId === undefined ? '' : `job ${jobId}: `}no worker named ${safeJson(worker)} is registered with this runner`);
     this.worker = worker;
+    this.jobId = jobId;
   }
 }
 

@@ -256,7 +256,7 @@ export abstract class QueueCore {
     };
     // nothing to perform: its end is its outcome's (else the slot would stay held for ever)
     if (!worker) {
-      decide({ error: new JobsUnknownWorkerError(job.worker) });
+      decide({ error: new JobsUnknownWorkerError(job.worker, job.id) });
       return void NOW.then(recordThenEnd);
     }
     let p: Promise<JobOutcome>;

@@ -17,10 +17,11 @@ export function canonicalJson(v: unknown): string {
   return JSON.stringify(v) ?? 'null';
 }
 
+/** The `keys` of `v` it has as its own (Oban's `Map.take`): a key it lacks is absent, not its prototype's value (`toString`, `constructor`). */
 function pick(v: unknown, keys: readonly string[] | undefined): unknown {
   if (!keys || !v || typeof v !== 'object') return v;
   const o = v as Record<string, unknown>;
-  return Object.fromEntries(keys.map((k) => [k, o[k]]));
+  return Object.fromEntries(keys.map((k) => [k, Object.hasOwn(o, k) ? o[k] : undefined]));
 }
 
 /** The key of a job under `u`: the compared fields' canonical JSON (default fields: worker, queue, args). */

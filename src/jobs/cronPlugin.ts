@@ -5,7 +5,10 @@
  * that transaction: the store's conflict check lets one commit, the other re-runs, sees the new
  * fire time and inserts nothing — and the job id is the slot (`cron:<name>:<ms>`), so even a
  * second insert would be the same row. A slot missed while no node led is fired once by the
- * next leader (never skipped); older missed slots are not replayed, as Oban.
+ * next leader (never skipped); older missed slots are not replayed, as Oban. Each entry is its
+ * own transaction: one the store refuses is reported and retried soon, and never keeps the
+ * entries after it from firing in that round (Oban's cron inserts a minute's jobs in one
+ * transaction: one failure loses them all until the next minute).
  *
  * @internal Built by the runner.
  */
@@ -89,6 +92,24 @@ function storedOptions(name: string, o: NonNullable<CronEntry['options']>): NonN
 
 const MINUTE = 60_000;
 
+/** One entry's transaction: the job of the latest slot after its stored fire time, and the new fire time (first sight: the fire time only). */
+function fireEntry(store: Store, c: ParsedCron, now: number, build: (c: ParsedCron, slot: number) => Job): Promise<{ slot: number; queue: string } | undefined> {
+  return store.transaction((tx) => {
+    const row = tx.get(JOB_TABLES.cron, c.name);
+    if (!row) {
+      // first sight of this entry: fire from the next slot on
+      tx.put(JOB_TABLES.cron, { name: c.name, expression: c.schedule.expression, lastFireAt: now });
+      return undefined;
+    }
+    const slot = lastSlot(c.schedule, now, row['lastFireAt'] as number);
+    if (slot === undefined) return undefined;
+    const job = build(c, slot);
+    insertInTx(tx, job, undefined, now);
+    tx.put(JOB_TABLES.cron, { name: c.name, expression: c.schedule.expression, lastFireAt: slot });
+    return { slot, queue: job.queue };
+  });
+}
+
 /**
  * The plugin. `build(entry, slot)` makes the job (the runner's defaults applied); `isLeader` is
  * checked before each round — the store transaction is what makes a stale leader harmless.
@@ -104,22 +125,19 @@ export function cronPlugin(
   return new TimedPlugin(env, 'cron', MINUTE, hooks, async () => {
     const now = env.clock.now();
     let wrote = false;
+    let failed = false;
     if (isLeader()) {
       for (const c of crons) {
-        const fired = await store.transaction((tx) => {
-          const row = tx.get(JOB_TABLES.cron, c.name);
-          if (!row) {
-            // first sight of this entry: fire from the next slot on
-            tx.put(JOB_TABLES.cron, { name: c.name, expression: c.schedule.expression, lastFireAt: now });
-            return undefined;
-          }
-          const slot = lastSlot(c.schedule, now, row['lastFireAt'] as number);
-          if (slot === undefined) return undefined;
-          const job = build(c, slot);
-          insertInTx(tx, job, undefined, now);
-          tx.put(JOB_TABLES.cron, { name: c.name, expression: c.schedule.expression, lastFireAt: slot });
-          return { slot, queue: job.queue };
-        });
+        let fired: { slot: number; queue: string } | undefined;
+        try {
+          fired = await fireEntry(store, c, now, build);
+        } catch (err) {
+          // each entry on its own: one the store refuses is reported (logged, counted) and its slot
+          // tried again soon (the round is retried); the entries after it still fire this round
+          hooks.storeFailed(`cron ${c.name}`, err);
+          failed = true;
+          continue;
+        }
         wrote = true;
         if (fired) {
           hooks.fired(c.name, fired.slot);
@@ -127,7 +145,7 @@ export function cronPlugin(
         }
       }
     }
-    // the top of the next minute
-    return { next: MINUTE - (env.clock.now() % MINUTE), wrote };
+    // the top of the next minute (a refused entry: soon, by the plugin's retry)
+    return { next: MINUTE - (env.clock.now() % MINUTE), wrote, failed };
   });
 }

@@ -39,6 +39,8 @@ export interface Plugin {
 export interface Round {
   readonly next?: number | undefined;
   readonly wrote: boolean;
+  /** Part of it failed, already reported (the cron entry the store refused): the round is tried again as a failed one is, soon. */
+  readonly failed?: boolean;
 }
 
 /** A failed round is tried again after this (doubling per failure, at most {@link RETRY_MAX_MS}, never later than the interval). */
@@ -90,6 +92,7 @@ export class TimedPlugin implements Plugin {
     this.timer = undefined;
     this.inflight = this.round().then(
       (r) => {
+        if (r.failed) return this.retryIn();
         // only a write proves the store is back (reads are served from RAM even when the disk fails)
         if (r.wrote) this.hooks.storeOk();
         this.fails = 0;
@@ -97,8 +100,7 @@ export class TimedPlugin implements Plugin {
       },
       (err) => {
         this.hooks.storeFailed(this.name, err);
-        this.fails++;
-        return Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** (this.fails - 1));
+        return this.retryIn();
       },
     ).then((next) => {
       this.inflight = undefined;
@@ -109,6 +111,12 @@ export class TimedPlugin implements Plugin {
       }
       this.arm(next ?? this.intervalMs);
     });
+  }
+
+  /** One more failed round: the delay before it is tried again. */
+  private retryIn(): number {
+    this.fails++;
+    return Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** (this.fails - 1));
   }
 
   /** Runs the next round in `ms` unless one is armed sooner. */

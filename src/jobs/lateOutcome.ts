@@ -23,7 +23,7 @@ import type { Env } from '../env/env.ts';
 import type { Store } from '../store/index.ts';
 import { finishLate, rescue, sameAttempt } from './engine.ts';
 import { lateCounted, lateUnsettled, leftoverEnded, type LateDuty, type LateResult } from './leftovers.ts';
-import { changeOf } from './outcome.ts';
+import { changeOf, isSnooze } from './outcome.ts';
 import type { Running } from './queueTypes.ts';
 import { JOB_TABLES, toJob } from './tables.ts';
 import type { Job, JobOutcome, WorkerDef } from './types.ts';
@@ -74,7 +74,8 @@ export function lateEnded(c: LateContext, r: Running, o: JobOutcome): void {
     state,
     err: undefined,
     write: (s) => finishLate(s, r.job, change, effects, release),
-    rescue: (s) => rescue(s, [r.job], env.clock.now(), LATE_NOT_WRITTEN, false, undefined, release),
+    // a snooze never charges its attempt: refused, it is given back uncharged (Oban's snooze: attempt - 1)
+    rescue: (s) => rescue(s, [r.job], env.clock.now(), LATE_NOT_WRITTEN, isSnooze(o), undefined, release),
   };
   const count = (res: LateResult): void => lateCounted(c.store, c.by, res, c.counted);
   duty.write(store).then(

@@ -83,6 +83,11 @@ export function isFailure(o: JobOutcome): boolean {
   return !(o === undefined || o === null || 'ok' in o || 'discard' in o || 'cancel' in o || 'snooze' in o);
 }
 
+/** Whether the outcome is a snooze (it gives the attempt back: a refused one is returned uncharged too). */
+export function isSnooze(o: JobOutcome): boolean {
+  return o !== undefined && o !== null && 'snooze' in o;
+}
+
 /** The state change outcome `o` makes at `now`. */
 export function changeOf(env: Env, workers: ReadonlyMap<string, WorkerDef<never>>, o: JobOutcome): OutcomeChange {
   const now = env.clock.now();

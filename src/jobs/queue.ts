@@ -18,7 +18,7 @@ import { leftoverStarted, leftoversOf, performEnded } from './leftovers.ts';
 import { DRAIN_NOT_WRITTEN, lateEnded } from './lateOutcome.ts';
 import { finish, finishMany, nextClaim, rescue, type Seen } from './engine.ts';
 import { JobsCompletionLostError, JobsDrainDeadlineError, JobsHaltedError } from './errors.ts';
-import { changeOf, isFailure } from './outcome.ts';
+import { changeOf, isFailure, isSnooze } from './outcome.ts';
 import { slotToken } from './slots.ts';
 import type { Job, JobOutcome } from './types.ts';
 import { isIndeterminate, isStoreIndeterminate } from './uncertain.ts';
@@ -39,7 +39,7 @@ export class Queue extends QueueCore {
       // the drain aborted it and it stopped: returned to available by the drain, attempt given back
       r.settled = true;
       r.returning = true;
-      r.aborted = true;
+      r.uncharged = true;
       return this.poke();
     }
     const { change, row, effects, state } = changeOf(this.env, this.workers, o);
@@ -61,9 +61,12 @@ export class Queue extends QueueCore {
         r.carried = false;
         this.hooks.storeFailed(`record ${r.job.id}`, err);
         if (this.stopped) {
-          // the drain rescues it with the attempt charged: it ran and returned, its outcome is refused (effects not applied)
+          // the drain rescues it with the attempt charged: it ran and returned, its outcome is
+          // refused (effects not applied) — but for a snooze, whose write would have given the
+          // attempt back (a maxAttempts: 1 job that snoozed was discarded, though it never failed)
           r.settled = true;
           r.returning = true;
+          r.uncharged = isSnooze(o);
           return this.poke();
         }
         this.env.clock.setTimeout(() => write(attempt + 1), Math.min(5000, 50 * 2 ** Math.min(attempt, 7)));
@@ -236,8 +239,10 @@ export class Queue extends QueueCore {
    * Stops claiming and waits up to `deadlineMs` for running jobs. Then (Oban's shutdown) it aborts
    * every perform still running and gives them {@link DRAIN_GRACE_MS} to end: the jobs whose
    * perform has ended go back to `available` in one transaction — attempt given back for those
-   * the abort ended (stopping is not the job's failure), charged for those that returned an
-   * outcome whose write the store refused (they ran; `maxAttempts` counts them); a perform still running after that leaves its job `executing`, owned
+   * the abort ended (stopping is not the job's failure) and for a snooze whose write the store
+   * refused (a snooze never charges), charged for those that returned another outcome whose
+   * write the store refused (they ran; `maxAttempts` counts them, as Oban's lifeline does); a
+   * perform still running after that leaves its job `executing`, owned
    * by this runner, for the lifeline to rescue once this runner is gone from membership (it keeps
    * its global slot until then) — never run twice at once. A runner restarted in this process
    * keeps the runner id while such a perform runs (`leftovers.ts`), and no drain of that id
@@ -257,9 +262,9 @@ export class Queue extends QueueCore {
     this.running.clear();
     const stuck = left.filter((r) => !r.performDone);
     const ended = left.filter((r) => r.performDone);
-    // ended by the abort: given back uncharged; ended with an outcome not written: it ran, charged
-    for (const r of ended) performEnded(this.store, this.by, r.token, r.aborted === true);
-    const unattempted = new Set(ended.filter((r) => r.aborted).map((r) => r.job));
+    // ended by the abort (or a snooze not written): given back uncharged; ended with another outcome not written: it ran, charged
+    for (const r of ended) performEnded(this.store, this.by, r.token, r.uncharged === true);
+    const unattempted = new Set(ended.filter((r) => r.uncharged).map((r) => r.job));
     for (const r of stuck) {
       r.stuck = true;
       leftoverStarted(this.store, this.by, r.token);

@@ -37,8 +37,12 @@ export interface Running {
   stuck: boolean;
   /** Its outcome is not written: the drain returns the job to available (stays in `running` until then). */
   returning: boolean;
-  /** Its perform ended by the drain's abort (a failure after the deadline): returned with the attempt given back. Unset, a returning job's outcome was refused: it ran, returned charged. */
-  aborted?: boolean;
+  /**
+   * A returning job goes back with its attempt given back: its perform ended by the drain's abort
+   * (a failure after the deadline), or it snoozed (a snooze never charges the attempt) and that
+   * write was refused. Unset, a returning job's outcome was refused: it ran, returned charged.
+   */
+  uncharged?: boolean;
 }
 
 /** One outcome waiting for the next shared completion transaction. */

@@ -192,15 +192,42 @@ export interface LifelineOptions {
   readonly rescueAfterMs: number | undefined;
 }
 
+/** A timed plugin that also runs a round whenever membership reports a node down, while it runs. */
+class MembershipPlugin extends TimedPlugin {
+  private off: (() => void) | undefined;
+  private readonly membership: Membership;
+
+  constructor(env: Env, name: string, intervalMs: number, hooks: PluginHooks, membership: Membership, round: () => Promise<Round>) {
+    super(env, name, intervalMs, hooks, round);
+    this.membership = membership;
+  }
+
+  override start(): void {
+    super.start();
+    this.off ??= this.membership.on('nodedown', () => this.poke());
+  }
+
+  override async stop(): Promise<void> {
+    this.off?.();
+    this.off = undefined;
+    await super.stop();
+  }
+}
+
 /**
  * Lifeline: executing jobs whose runner (`node/incarnation`) is not a live member — the node
- * died or restarted — are returned to available (attempts left) or discarded. Membership, not
- * age: a `kill -9`'d node's jobs are rescued once membership drops it (plus `graceMs`), not an
- * hour later. `self` is this runner: its own jobs are never rescued by membership.
+ * died or restarted — are returned to available (attempts left) or discarded, and the global
+ * slots it holds are dropped in the same transaction. Membership, not age: a `kill -9`'d node's
+ * jobs are rescued once membership drops it (plus `graceMs`), not an hour later — and a
+ * `nodedown` runs a round at once, so the grace starts when membership says so rather than at
+ * the next interval (its slots were held up to `intervalMs` longer, the queue short of them).
+ * The grace itself stays: membership can drop a node whose performs still run (a partition, a
+ * late heartbeat), and dropping their slots then would exceed the global limit. `self` is this
+ * runner: its own jobs are never rescued by membership.
  */
 export function lifelinePlugin(env: Env, store: Store, membership: Membership, self: string, o: LifelineOptions, hooks: PluginHooks): TimedPlugin {
   const missingSince = new Map<string, number>();
-  return new TimedPlugin(env, 'lifeline', o.intervalMs, hooks, async () => {
+  return new MembershipPlugin(env, 'lifeline', o.intervalMs, hooks, membership, async () => {
     const now = env.clock.now();
     const live = new Set(membership.members().map((m) => `${m.name}/${m.incarnation}`));
     live.add(self);

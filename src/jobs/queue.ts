@@ -36,7 +36,9 @@ export class Queue extends QueueCore {
   protected record(r: Running, o: JobOutcome): void {
     if (r.settled || r.stuck) return;
     if (this.aborting && isFailure(o)) {
-      // the drain aborted it and it stopped: returned to available by the drain, attempt given back
+      // the drain aborted it and it stopped: returned to available by the drain, attempt given
+      // back — the abort came first, whatever the failure says (its own is logged)
+      this.afterAbort(r, undefined, o);
       r.settled = true;
       r.returning = true;
       r.uncharged = true;

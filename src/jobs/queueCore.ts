@@ -9,14 +9,14 @@
 import type { Env } from '../env/env.ts';
 import type { TimerHandle } from '../env/clock.ts';
 import type { Store } from '../store/index.ts';
-import { availableOf, claim, nextClaim, rescue, type ClaimNext, type Seen } from './engine.ts';
+import { availableOf, claim, errorEntry, nextClaim, rescue, type ClaimNext, type Seen } from './engine.ts';
 import { JobsTimeoutError, JobsUnknownWorkerError } from './errors.ts';
 import { slotToken, type SlotsChange } from './slots.ts';
 import { performEnded, performStarted } from './leftovers.ts';
 import type { Job, JobOutcome, WorkerDef } from './types.ts';
 import { isIndeterminate, type IndeterminateCommit } from './uncertain.ts';
 import { QueueSettler } from './queueSettle.ts';
-import { checkedOutcome } from './outcome.ts';
+import { checkedOutcome, isFailure } from './outcome.ts';
 import { LazyAbort, type QueueHooks, type QueueOptions, type Running } from './queueTypes.ts';
 
 /** A settled promise: `NOW.then(f)` runs `f` a microtask later (no AsyncResource per call, as `queueMicrotask` makes). */
@@ -266,8 +266,35 @@ export abstract class QueueCore {
       p = Promise.reject(err);
     }
     // what perform handed back, checked (a value that is not an outcome is its failure)
-    const settled = (o: JobOutcome): void => void NOW.then(decide(checkedOutcome(o, job.id)) ? recordThenEnd : ended);
+    const settled = (o: JobOutcome): void => {
+      const c = checkedOutcome(o, job.id);
+      if (decide(c)) return void NOW.then(recordThenEnd);
+      // decided first by the timeout: that is the attempt's outcome (Oban's timeout kills the job)
+      this.afterAbort(r, outcome, c);
+      void NOW.then(ended);
+    };
     void p.then(settled, (err: unknown) => settled({ error: err }));
+  }
+
+  /**
+   * Attempt `r` was aborted first — `decided` is the abort's outcome (a timeout's error; the
+   * drain's abort: the failure it takes as the abort's) — and its perform then ended with `own`.
+   * The first outcome stands; a failure of the perform's own (not the abort's reason rethrown)
+   * is logged, never recorded in its place nor dropped unseen.
+   */
+  protected afterAbort(r: Running, decided: JobOutcome, own: JobOutcome): void {
+    if (!isFailure(own)) return;
+    const err = own && 'error' in own ? own.error : own;
+    const reason = r.abort.signal.reason as unknown;
+    if (err === reason || (decided && 'error' in decided && err === decided.error)) return;
+    const by = (decided && 'error' in decided ? decided.error : reason) as { code?: unknown } | undefined;
+    // its text and code as the error entry reads them (never a throw: a hostile thrown value's getters
+    // would throw out of the logger here, in perform's reaction — the perform's end never seen)
+    const { error, code } = errorEntry(r.job, err, this.env.clock.now());
+    this.env.logger.warn(
+      { report: 'jobs_outcome_after_abort', queue: this.name, job: r.job.id, worker: r.job.worker, attempt: r.job.attempt, abortedBy: typeof by?.code === 'string' ? by.code : 'abort', error, ...(code === undefined ? {} : { code }) },
+      'a perform ended with its own error after its attempt was aborted: the abort came first and stands as the attempt\'s outcome',
+    );
   }
 
   /** Frees `r`'s slot once its outcome is written and its perform has ended. */

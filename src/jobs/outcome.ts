@@ -100,6 +100,9 @@ export function changeOf(env: Env, workers: ReadonlyMap<string, WorkerDef<never>
   if ('cancel' in o) return { state: 'cancelled', change: (j) => ({ ...j, state: 'cancelled', finishedAt: now, errors: [...j.errors, errorEntry(j, o.cancel, now)] }) };
   if ('snooze' in o) return { state: 'scheduled', change: (j) => ({ ...j, state: 'scheduled', attempt: j.attempt - 1, scheduledAt: now + Math.max(0, o.snooze) }) };
   const err = 'error' in o ? o.error : o;
+  // this change is the attempt's: run again (a conflict re-runs the transaction, a refused write
+  // is written again) it warns of a bad backoff once, not on every run
+  const once = { warned: false };
   return {
     state: 'retryable',
     change: (j) => {
@@ -107,18 +110,19 @@ export function changeOf(env: Env, workers: ReadonlyMap<string, WorkerDef<never>
       if (j.attempt >= j.maxAttempts) return { ...j, state: 'discarded', finishedAt: now, errors };
       const w = workers.get(j.worker);
       const rnd = (): number => env.random.next();
-      const delay = (w?.backoff && backoffOf(env, w, j, rnd)) ?? obanBackoff(j.attempt, j.maxAttempts, rnd);
+      const delay = (w?.backoff && backoffOf(env, w, j, rnd, once)) ?? obanBackoff(j.attempt, j.maxAttempts, rnd);
       return { ...j, state: 'retryable', scheduledAt: now + Math.max(0, delay), errors };
     },
   };
 }
 
 /**
- * The delay worker `w`'s own backoff gives `j`, or `undefined` (logged) when it throws or gives
- * something that is not a finite number: the default backoff then (else a `scheduledAt` the store
- * refuses, or a throw, on every retry of the failure's write — the job left executing).
+ * The delay worker `w`'s own backoff gives `j`, or `undefined` (logged, once per `once`: per
+ * attempt) when it throws or gives something that is not a finite number: the default backoff
+ * then (else a `scheduledAt` the store refuses, or a throw, on every retry of the failure's
+ * write — the job left executing).
  */
-function backoffOf(env: Env, w: WorkerDef<never>, j: Job, rnd: () => number): number | undefined {
+function backoffOf(env: Env, w: WorkerDef<never>, j: Job, rnd: () => number, once: { warned: boolean }): number | undefined {
   let d: unknown;
   try {
     d = w.backoff!(j as Job<never>, rnd);
@@ -126,6 +130,8 @@ function backoffOf(env: Env, w: WorkerDef<never>, j: Job, rnd: () => number): nu
     d = err;
   }
   if (typeof d === 'number' && Number.isFinite(d)) return d;
+  if (once.warned) return undefined;
+  once.warned = true;
   env.logger.warn({ report: 'jobs_bad_backoff', worker: w.name, job: j.id, attempt: j.attempt, got: typeof d === 'number' || typeof d === 'string' ? d : d instanceof Error ? 'a throw' : typeof d }, 'worker backoff threw or gave no finite delay: the default backoff is used');
   return undefined;
 }

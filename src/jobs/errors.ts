@@ -120,6 +120,28 @@ export class JobsBadOutcomeError extends JobsError {
   }
 }
 
+/**
+ * A worker's `backoff` threw, or gave no finite number of ms, for a failed attempt of job
+ * `jobId`: that job is retried after the default (Oban's) backoff instead, and this error is
+ * logged (`jobs_bad_backoff`, once per attempt). Its job's only: never a failure of the other
+ * outcomes written with it, nor of the store.
+ */
+export class JobsBadBackoffError extends JobsError {
+  readonly code = 'ORDO_JOBS_BAD_BACKOFF' as const;
+  readonly jobId: string;
+  readonly worker: string;
+  readonly attempt: number;
+  /** What the backoff gave: `a throw`, or the number, string or type it returned. */
+  readonly got: string;
+  constructor(jobId: string, worker: string, attempt: number, got: string) {
+    super(`worker ${safeJson(worker)}: its backoff ${got === 'a throw' ? 'threw' : `gave no finite delay (got ${got})`} for job ${jobId} (attempt ${attempt}): the default backoff is used`);
+    this.jobId = jobId;
+    this.worker = worker;
+    this.attempt = attempt;
+    this.got = got;
+  }
+}
+
 /** A perform's `AbortSignal` reason at the drain deadline: the runner stops and `shutdownMs` passed. */
 export class JobsDrainDeadlineError extends JobsError {
   readonly code = 'ORDO_JOBS_DRAIN_DEADLINE' as const;

@@ -19,7 +19,7 @@ export type { JobRunnerConfig, QueueConfig } from './config.ts';
 export type { NotifierStatus, NotifierHealth } from './notifier.ts';
 export { jobsPrometheus } from './metrics.ts';
 export type { JobsMetrics, LatencySummary } from './metrics.ts';
-export { JobsError, JobsConfigError, JobsUnknownModuleError, JobsUnknownWorkerError, JobsStoreError, JobsStoppedError, JobsTimeoutError, JobsBadOutcomeError, JobsDrainDeadlineError, JobsCancelledError, JobsHaltedError, JobsCompletionLostError, JobsCommitIndeterminateError, JobsRunnerIdInUseError, JobsSlotsProtocolError } from './errors.ts';
+export { JobsError, JobsConfigError, JobsUnknownModuleError, JobsUnknownWorkerError, JobsStoreError, JobsStoppedError, JobsTimeoutError, JobsBadOutcomeError, JobsBadBackoffError, JobsDrainDeadlineError, JobsCancelledError, JobsHaltedError, JobsCompletionLostError, JobsCommitIndeterminateError, JobsRunnerIdInUseError, JobsSlotsProtocolError } from './errors.ts';
 export { SLOTS_PROTOCOL } from './slots.ts';
 export { jobRunnerMachine, jobRunnerChild } from './machine.ts';
 export type { JobRunnerMachineInput, JobRunnerChildOptions } from './machine.ts';

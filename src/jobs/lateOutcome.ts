@@ -20,8 +20,9 @@
  * @internal Used by the queues and the runner's Reconciler.
  */
 import type { Env } from '../env/env.ts';
-import type { Store } from '../store/index.ts';
-import { finishLate, rescue, sameAttempt } from './engine.ts';
+import type { Store, Tx } from '../store/index.ts';
+import { errorEntry, finishLate, rescue, sameAttempt } from './engine.ts';
+import { JobsBadOutcomeError } from './errors.ts';
 import { lateCounted, lateUnsettled, leftoverEnded, type LateDuty, type LateResult } from './leftovers.ts';
 import { changeOf, isSnooze } from './outcome.ts';
 import type { Running } from './queueTypes.ts';
@@ -73,7 +74,7 @@ export function lateEnded(c: LateContext, r: Running, o: JobOutcome): void {
     job: r.job,
     state,
     err: undefined,
-    write: (s) => finishLate(s, r.job, change, effects, release),
+    write: (s) => finishLate(s, r.job, change, effects && ownEffects(r.job, effects, env.clock.now()), release),
     // a snooze never charges its attempt: refused, it is given back uncharged (Oban's snooze: attempt - 1)
     rescue: (s) => rescue(s, [r.job], env.clock.now(), LATE_NOT_WRITTEN, isSnooze(o), undefined, release),
   };
@@ -102,6 +103,23 @@ export function lateEnded(c: LateContext, r: Running, o: JobOutcome): void {
       );
     },
   );
+}
+
+/**
+ * The worker's effects as run inside a late outcome's transaction: a throw there is the job's
+ * (typed `ORDO_JOBS_BAD_OUTCOME`, its text read safely), never what it may look like — an error
+ * carrying a store code (`ORDO_STORE_COMMIT_INDETERMINATE`, `ORDO_REPL_INDETERMINATE`) was taken
+ * for a commit of unknown outcome and settled, then written again with the same throw, for ever.
+ * Refused, the job is rescued with its attempt charged.
+ */
+function ownEffects(job: Job, effects: (tx: Tx) => void, now: number): (tx: Tx) => void {
+  return (tx) => {
+    try {
+      effects(tx);
+    } catch (err) {
+      throw new JobsBadOutcomeError(job.id, undefined, `effects that threw: ${errorEntry(job, err, now).error}`);
+    }
+  };
 }
 
 function rowOf(store: Store, id: string): Job | undefined {

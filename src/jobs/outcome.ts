@@ -8,7 +8,7 @@ import type { Env } from '../env/env.ts';
 import type { Row, Tx } from '../store/index.ts';
 import { obanBackoff } from './backoff.ts';
 import { errorEntry } from './engine.ts';
-import { JobsBadOutcomeError } from './errors.ts';
+import { JobsBadBackoffError, JobsBadOutcomeError } from './errors.ts';
 import { completedRow } from './tables.ts';
 import type { Job, JobOutcome, WorkerDef } from './types.ts';
 
@@ -118,20 +118,26 @@ export function changeOf(env: Env, workers: ReadonlyMap<string, WorkerDef<never>
 
 /**
  * The delay worker `w`'s own backoff gives `j`, or `undefined` (logged, once per `once`: per
- * attempt) when it throws or gives something that is not a finite number: the default backoff
- * then (else a `scheduledAt` the store refuses, or a throw, on every retry of the failure's
- * write — the job left executing).
+ * attempt, with a {@link JobsBadBackoffError}) when it throws or gives something that is not a
+ * finite number: the default backoff then (else a `scheduledAt` the store refuses, or a throw, on
+ * every retry of the failure's write — the job left executing). Never a throw itself: it runs
+ * inside the outcome's transaction, where a throw failed the whole batch of outcomes and was
+ * taken for a store failure (what it got is described by `typeof`, never `instanceof`, which a
+ * revoked proxy makes throw).
  */
 function backoffOf(env: Env, w: WorkerDef<never>, j: Job, rnd: () => number, once: { warned: boolean }): number | undefined {
   let d: unknown;
+  let threw = false;
   try {
     d = w.backoff!(j as Job<never>, rnd);
-  } catch (err) {
-    d = err;
+  } catch {
+    threw = true; // described below, and logged: the thrown value itself is not read (it may throw again)
   }
-  if (typeof d === 'number' && Number.isFinite(d)) return d;
+  if (!threw && typeof d === 'number' && Number.isFinite(d)) return d;
   if (once.warned) return undefined;
   once.warned = true;
-  env.logger.warn({ report: 'jobs_bad_backoff', worker: w.name, job: j.id, attempt: j.attempt, got: typeof d === 'number' || typeof d === 'string' ? d : d instanceof Error ? 'a throw' : typeof d }, 'worker backoff threw or gave no finite delay: the default backoff is used');
+  const got = threw ? 'a throw' : typeof d === 'number' ? String(d) : typeof d === 'string' ? JSON.stringify(d.slice(0, 100)) : typeof d;
+  const err = new JobsBadBackoffError(j.id, w.name, j.attempt, got);
+  env.logger.warn({ report: 'jobs_bad_backoff', worker: w.name, job: j.id, attempt: j.attempt, got, err }, err.message);
   return undefined;
 }

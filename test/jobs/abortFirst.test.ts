@@ -8,10 +8,8 @@
  * perform's own error. Real RocksDB, virtual clock.
  */
 import { describe, expect, it } from 'vitest';
-import { createTestEnv } from '../../src/env/env.ts';
-import { JobRunner, defineWorker, type JobOutcome } from '../../src/jobs/index.ts';
-import { T0 } from './helpers.ts';
-import { rocksJobStore, runReal, settleReal } from './rocksDisk.ts';
+import { defineWorker, type JobOutcome } from '../../src/jobs/index.ts';
+import { onRealStore, runReal, settleReal } from './rocksDisk.ts';
 
 /** On its abort, the perform ends with an error of its own (not the abort's reason). */
 const ownErrorOnAbort = (_a: unknown, { signal }: { signal: AbortSignal }): Promise<JobOutcome> =>
@@ -21,11 +19,8 @@ const afterAbort = (records: ReadonlyArray<Record<string, unknown>>) => records.
 
 describe('a perform that ends with its own error after its attempt was aborted', () => {
   it('timeout first: the attempt’s error entry is the timeout’s; the perform’s own error is logged, not recorded', async () => {
-    const env = createTestEnv({ level: 'warn', startMs: T0, seed: 341 });
-    const s = await rocksJobStore(env, 'abort-first-timeout');
     const w = defineWorker({ name: 'w', maxAttempts: 3, timeoutMs: 1_000, perform: ownErrorOnAbort });
-    const runner = await JobRunner.start({ env, store: s.store, config: { workers: [w], queues: { default: 1 }, pruner: false } });
-    try {
+    await onRealStore(341, 'abort-first-timeout', { workers: [w], queues: { default: 1 }, pruner: false }, async ({ env, s, runner }) => {
       const id = (await runner.enqueue(w, {})).job.id;
       await runReal(env, s.ctl, 2_000, 50);
       const job = runner.get(id)!;
@@ -35,19 +30,12 @@ describe('a perform that ends with its own error after its attempt was aborted',
       const logs = afterAbort(env.records);
       expect(logs).toHaveLength(1);
       expect(logs[0]).toMatchObject({ job: id, attempt: 1, abortedBy: 'ORDO_JOBS_TIMEOUT', error: 'its own failure', code: 'APP_OWN' });
-    } finally {
-      await settleReal(env, s.ctl, runner.stop());
-      await s.store.close();
-      s.dispose();
-    }
+    });
   });
 
   it('the drain’s deadline first: the job is given back uncharged, no error entry; the perform’s own error is logged', async () => {
-    const env = createTestEnv({ level: 'warn', startMs: T0, seed: 342 });
-    const s = await rocksJobStore(env, 'abort-first-drain');
     const w = defineWorker({ name: 'w', maxAttempts: 1, perform: ownErrorOnAbort });
-    const runner = await JobRunner.start({ env, store: s.store, config: { workers: [w], queues: { default: 1 }, pruner: false, shutdownMs: 1_000 } });
-    try {
+    await onRealStore(342, 'abort-first-drain', { workers: [w], queues: { default: 1 }, pruner: false, shutdownMs: 1_000 }, async ({ env, s, runner }) => {
       const id = (await runner.enqueue(w, {})).job.id;
       await runReal(env, s.ctl, 500, 50);
       expect(runner.get(id)).toMatchObject({ state: 'executing', attempt: 1 });
@@ -56,27 +44,16 @@ describe('a perform that ends with its own error after its attempt was aborted',
       const logs = afterAbort(env.records);
       expect(logs).toHaveLength(1);
       expect(logs[0]).toMatchObject({ job: id, attempt: 1, abortedBy: 'ORDO_JOBS_DRAIN_DEADLINE', error: 'its own failure', code: 'APP_OWN' });
-    } finally {
-      await settleReal(env, s.ctl, runner.stop());
-      await s.store.close();
-      s.dispose();
-    }
+    });
   });
 
   it('control: a perform that rethrows its abort’s reason is not logged as its own', async () => {
-    const env = createTestEnv({ level: 'warn', startMs: T0, seed: 343 });
-    const s = await rocksJobStore(env, 'abort-first-control');
     const w = defineWorker({ name: 'w', maxAttempts: 3, timeoutMs: 1_000, perform: (_a, { signal }) => new Promise<JobOutcome>((_r, reject) => signal.addEventListener('abort', () => reject(signal.reason))) });
-    const runner = await JobRunner.start({ env, store: s.store, config: { workers: [w], queues: { default: 1 }, pruner: false } });
-    try {
+    await onRealStore(343, 'abort-first-control', { workers: [w], queues: { default: 1 }, pruner: false }, async ({ env, s, runner }) => {
       const id = (await runner.enqueue(w, {})).job.id;
       await runReal(env, s.ctl, 2_000, 50);
       expect(runner.get(id)!.errors.map((e) => e.code)).toEqual(['ORDO_JOBS_TIMEOUT']);
       expect(afterAbort(env.records)).toEqual([]);
-    } finally {
-      await settleReal(env, s.ctl, runner.stop());
-      await s.store.close();
-      s.dispose();
-    }
+    });
   });
 });

@@ -11,7 +11,7 @@ import { createTestEnv } from '../../src/env/env.ts';
 import { JobRunner, defineWorker, type JobRunnerConfig } from '../../src/jobs/index.ts';
 import { LATE_NOT_WRITTEN } from '../../src/jobs/lateOutcome.ts';
 import { T0, fakeCluster, fakeLeadership } from './helpers.ts';
-import { rocksJobStore, runReal, settleReal, writes } from './rocksDisk.ts';
+import { onRealStore, rocksJobStore, runReal, settleReal, writes } from './rocksDisk.ts';
 
 /** A proxy every operation on which throws (`instanceof` included). */
 function revoked(): object {
@@ -27,12 +27,9 @@ describe('job code that throws inside the outcome transactions', () => {
     ['returns a revoked proxy', () => revoked() as unknown as number],
     ['throws a revoked proxy', () => { throw revoked(); }],
   ] as const)('a backoff that %s: its job is retried on the default backoff (ORDO_JOBS_BAD_BACKOFF logged); the outcome written with it lands; no store failure', async (_label, backoff) => {
-    const env = createTestEnv({ level: 'warn', startMs: T0, seed: 361 });
-    const s = await rocksJobStore(env, 'job-code-backoff');
     const bad = defineWorker({ name: 'bad', maxAttempts: 3, backoff, perform: () => ({ error: 'its failure' }) });
     const w = defineWorker({ name: 'w', perform: () => undefined });
-    const runner = await JobRunner.start({ env, store: s.store, config: { workers: [bad, w], queues: { default: 2 }, pruner: false } });
-    try {
+    await onRealStore(361, 'job-code-backoff', { workers: [bad, w], queues: { default: 2 }, pruner: false }, async ({ env, s, runner }) => {
       // one turn: stored claimed in one commit, both outcomes in one finishMany
       const [a, b] = await Promise.all([runner.enqueue(bad, {}), runner.enqueue(w, {})]);
       // the two outcomes' commit (watched, never refused): one batch, not the shared one failed and each written alone
@@ -53,11 +50,7 @@ describe('job code that throws inside the outcome transactions', () => {
       const warned = reports(env.records, 'jobs_bad_backoff');
       expect(warned).toHaveLength(1);
       expect(warned[0]).toMatchObject({ job: a.job.id, attempt: 1, err: { code: 'ORDO_JOBS_BAD_BACKOFF', jobId: a.job.id, worker: 'bad' } });
-    } finally {
-      await settleReal(env, s.ctl, runner.stop());
-      await s.store.close();
-      s.dispose();
-    }
+    });
   });
 
   it('a late outcome whose effects throw an error carrying a store code: rescued charged at once, not settled as a commit of unknown outcome', async () => {

@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { createRocksKv } from '../../src/env/rocksdb.ts';
 import { KvError, type KvAdapter, type KvDb, type KvOp } from '../../src/env/kv.ts';
 import { openStore, type Store } from '../../src/store/index.ts';
-import type { TestEnv } from '../../src/env/env.ts';
-import { jobTables } from '../../src/jobs/index.ts';
-import { effectTables } from './helpers.ts';
+import { createTestEnv, type TestEnv } from '../../src/env/env.ts';
+import { JobRunner, jobTables, type JobRunnerConfig } from '../../src/jobs/index.ts';
+import { T0, effectTables } from './helpers.ts';
 
 /** What the test decides of the next writes. */
 export interface RocksControl {
@@ -114,4 +114,24 @@ export async function rocksJobStore(env: TestEnv, name: string): Promise<{ store
     reopen: () => openStore({ env, dir, kv, tables, expectExisting: true }),
     dispose: () => rmSync(root, { recursive: true, force: true }),
   };
+}
+
+/** A job store on real RocksDB ({@link rocksJobStore}). */
+export type RealJobStore = Awaited<ReturnType<typeof rocksJobStore>>;
+
+/**
+ * Runs `body` with a runner of `config` on a fresh real store (an Env at `T0` logging from
+ * `warn`, its records kept); then stops the runner, closes the store and removes its directory.
+ */
+export async function onRealStore<T>(seed: number, name: string, config: JobRunnerConfig, body: (t: { env: TestEnv; s: RealJobStore; runner: JobRunner }) => Promise<T>): Promise<T> {
+  const env = createTestEnv({ level: 'warn', startMs: T0, seed });
+  const s = await rocksJobStore(env, name);
+  const runner = await JobRunner.start({ env, store: s.store, config });
+  try {
+    return await body({ env, s, runner });
+  } finally {
+    await settleReal(env, s.ctl, runner.stop());
+    await s.store.close();
+    s.dispose();
+  }
 }

@@ -13,8 +13,13 @@ import { JobRunner, defineWorker, type JobOutcome, type JobRunnerConfig } from '
 import { fakeCluster, fakeLeadership, testEnv } from './helpers.ts';
 import { rocksJobStore, runReal, settleReal } from './rocksDisk.ts';
 
-/** A `maxAttempts: 1` job that snoozes on its first perform (2 s) and completes on the next; its runner stops while the first runs, and the store refuses the next `refuse` writes from its end on. */
-async function world(refuse: number, seed: number) {
+/**
+ * A `maxAttempts: 1` job that snoozes on its first perform and completes on the next; its runner
+ * stops while the first runs, and the store refuses the next `refuse` writes from its end on. The
+ * first perform takes 2 s (before the drain's deadline), or, `late`, 10 s ignoring its abort (the
+ * drain leaves it running: its outcome is a late one, written while the next runner of the id runs).
+ */
+async function world(refuse: number, seed: number, late = false) {
   const env = testEnv(seed);
   const s = await rocksJobStore(env, `snooze-at-stop-${refuse}`);
   let left = 0;
@@ -25,24 +30,25 @@ async function world(refuse: number, seed: number) {
     maxAttempts: 1,
     perform: async (): Promise<JobOutcome> => {
       if (++performs > 1) return undefined;
-      await new Promise<void>((resolve) => env.clock.setTimeout(() => resolve(), 2000));
+      await new Promise<void>((resolve) => env.clock.setTimeout(() => resolve(), late ? 10_000 : 2000));
       left = refuse;
       return { snooze: 1000 };
     },
   });
-  const config: JobRunnerConfig = { workers: [w], queues: { default: { limit: 1, globalLimit: 1 } }, pruner: false, shutdownMs: 5000, pollMs: 200, lifeline: { intervalMs: 1000 } };
+  const config: JobRunnerConfig = { workers: [w], queues: { default: { limit: 1, globalLimit: 1 } }, pruner: false, shutdownMs: late ? 1000 : 5000, pollMs: 200, lifeline: { intervalMs: 1000, rescueAfterMs: false } };
   const input = { env, store: s.store, config, cluster: fakeCluster('a', 'a1', new Map([['a', 'a1']])), leadership: fakeLeadership('a', true) };
   const first = await JobRunner.start(input);
   const id = (await first.enqueue(w, { n: 1 })).job.id;
   await runReal(env, s.ctl, 100, 10);
   expect(first.get(id)).toMatchObject({ state: 'executing', attempt: 1 });
   await settleReal(env, s.ctl, first.stop(), 10);
-  expect(s.ctl.refused, 'the writes refused').toBe(refuse);
+  if (!late) expect(s.ctl.refused, 'the writes refused').toBe(refuse);
   const afterStop = first.get(id);
   const second = await settleReal(env, s.ctl, JobRunner.start(input), 10);
   expect(second.node).toBe(first.node);
-  await runReal(env, s.ctl, 10_000, 50);
-  const out = { afterStop, job: second.get(id), performs };
+  await runReal(env, s.ctl, late ? 20_000 : 10_000, 50);
+  if (late) expect(s.ctl.refused, 'the writes refused').toBe(refuse);
+  const out = { afterStop, job: second.get(id), performs, late: second.metrics().lateOutcomes };
   await settleReal(env, s.ctl, second.stop(), 10);
   await s.store.close();
   s.dispose();
@@ -53,6 +59,14 @@ describe('a snooze whose write is refused while its runner stops', () => {
   it('the drain returns the job uncharged, no error entry; it runs again and completes', async () => {
     const r = await world(1, 321);
     expect(r.afterStop).toMatchObject({ state: 'available', attempt: 0, errors: [] });
+    expect(r.performs).toBe(2);
+    expect(r.job).toMatchObject({ state: 'completed', attempt: 1, errors: [] });
+  });
+
+  it('a late snooze (its perform outlived the drain) whose write is refused: rescued uncharged, it runs again and completes', async () => {
+    const r = await world(1, 323, true);
+    expect(r.afterStop).toMatchObject({ state: 'executing', attempt: 1 });
+    expect(r.late).toMatchObject({ refused: 1 });
     expect(r.performs).toBe(2);
     expect(r.job).toMatchObject({ state: 'completed', attempt: 1, errors: [] });
   });

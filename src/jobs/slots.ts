@@ -68,8 +68,15 @@ export function entryProtocol(v: unknown): number | 'unknown' {
   return typeof ver === 'number' && ver > SLOTS_PROTOCOL ? ver : 'unknown';
 }
 
+/**
+ * A copy of a stored runner → value map with no prototype: a key on `Object.prototype` read from
+ * a damaged or hostile row is an entry like any other — `__proto__` written into a plain object
+ * set its prototype (the entry lost from the count), `constructor` read a function through it.
+ */
+const own = <V>(stored: unknown): Record<string, V> => Object.assign(Object.create(null) as Record<string, V>, (stored as Record<string, V> | undefined) ?? {});
+
 /** The entries of a slots row as stored (every runner's, whatever its protocol: written back as they are). */
-const rawOf = (row: Row | undefined): Record<string, unknown> => ({ ...((row?.['held'] as Record<string, unknown> | undefined) ?? {}) });
+const rawOf = (row: Row | undefined): Record<string, unknown> => own(row?.['held']);
 
 /**
  * Runner → the tokens of the slots it holds. A count (protocol 1: a runner of a version before
@@ -78,7 +85,7 @@ const rawOf = (row: Row | undefined): Record<string, unknown> => ({ ...((row?.['
  * refuses it ({@link withSlots}).
  */
 function heldOf(row: Row | undefined): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
+  const out: Record<string, string[]> = Object.create(null) as Record<string, string[]>;
   for (const [r, v] of Object.entries(rawOf(row))) {
     const p = entryProtocol(v);
     out[r] = p === SLOTS_PROTOCOL ? (v as string[]) : p === 1 ? Array.from({ length: v as number }, (_, i) => `legacy#${i}`) : [];
@@ -93,7 +100,7 @@ function unreadable(row: Row | undefined): Array<[string, unknown]> {
 
 /** Runners whose last claim got fewer slots than it wanted (they get a fair share). */
 function waitingOf(row: Row | undefined): Record<string, number> {
-  return { ...((row?.['waiting'] as Record<string, number> | undefined) ?? {}) };
+  return own(row?.['waiting']);
 }
 
 const sum = (held: Record<string, string[]>): number => Object.values(held).reduce((a, b) => a + b.length, 0);

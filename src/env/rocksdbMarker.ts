@@ -225,9 +225,10 @@ function startTimeOf(pid: number): string | undefined {
 
 /**
  * Whether the process named by the guard's owner file may still be inside its guarded open.
- * No owner, or one not written whole (a guard taken before owners were written atomically): no
- * process can be shown to hold it — as for a missing one — so it is restored. A pid that runs
- * but started at another time than the owner did is a later process given the same pid.
+ * No owner, or one not written whole (no final newline: a guard taken before owners were written
+ * atomically): no process can be shown to hold it — as for a missing one — so it is restored. A
+ * whole owner this version cannot parse is assumed to run. A pid that runs but started at another
+ * time than the owner did is a later process given the same pid.
  */
 function ownerAlive(g: string): boolean {
   let text: string;
@@ -236,8 +237,12 @@ function ownerAlive(g: string): boolean {
   } catch {
     return false;
   }
-  const m = /^(\S+) (\d+)(?: (\S+))?\n?$/.exec(text);
-  if (m === null) return false;
+  const m = /^(\S+) (\d+)(?: (\S+))?\n$/.exec(text);
+  // every version ends its owner with a newline: without one it was cut short (a kill while an
+  // older version wrote it in place) — no live owner; with one it was written whole, in a format
+  // this version cannot read (a later version's, a host name with a space): cannot tell, assume
+  // it runs (restoring a live process's guard would undo what its open is still guarding)
+  if (m === null) return text.endsWith('\n');
   const [, host, pidText, started] = m;
   const pid = Number(pidText);
   if (host !== hostname()) return true; // cannot tell: assume it runs

@@ -67,3 +67,23 @@ describe.runIf(process.platform === 'linux')('the open guard of a process that i
     await expect(createRocksKv().open(live, { columns: ['a'], createIfMissing: false, guard: true })).rejects.toMatchObject({ code: 'ORDO_KV_ERROR', kind: 'locked' });
   });
 });
+
+describe.runIf(process.platform === 'linux')('the open guard of an owner this version cannot read', () => {
+  // An owner written whole (newline-ended) in a format this version does not parse — a later
+  // version's (another field), or a host name with a space — may name a live process inside its
+  // guarded open: restoring its guard would undo what that open still guards. Red before: any
+  // owner the pattern did not match was taken for one cut short and restored.
+  it('a whole owner line of another format naming a live process locks the store (typed); cut short (no newline), it is restored', async () => {
+    const other = process.ppid;
+    for (const text of [`${hostname()} ${other} ${startTime(other)} boot=1\n`, `my host ${other} ${startTime(other)}\n`]) {
+      const d = await guarded();
+      writeFileSync(`${d}/${GUARD_DIR}/owner`, text);
+      await expect(createRocksKv().open(d, { columns: ['a'], createIfMissing: false, guard: true }), text).rejects.toMatchObject({ code: 'ORDO_KV_ERROR', kind: 'locked' });
+      expect(readdirSync(d), 'the guard left in place').toContain(GUARD_DIR);
+    }
+    const cut = await guarded();
+    writeFileSync(`${cut}/${GUARD_DIR}/owner`, `${hostname()} ${other} ${startTime(other)} boot=1`);
+    expect(await opens(cut)).toBe('v');
+    expect(readdirSync(cut)).not.toContain(GUARD_DIR);
+  });
+});

@@ -20,6 +20,7 @@ import type { KvMarker } from './kv.ts';
  *   logs, a new MANIFEST and CURRENT); if the store then refuses what it found, the guard puts
  *   the directory back exactly as it was, so a refused open loses nothing and refuses again.
  *   Released (links removed) once the store accepted what it opened, before its first write.
+ *   Built aside (`ordo-open-guard.tmp-<pid>-<host>`) and renamed into place whole.
  */
 export const MARKER_FILE = 'ORDO_STORE';
 export const GUARD_DIR = 'ordo-open-guard';
@@ -185,30 +186,60 @@ function guardedNames(dir: string): string[] {
 /**
  * Links every RocksDB file of `dir` into `dir/ordo-open-guard/` (an owner file names this
  * process). Throws `KvError('locked')` when a live process on this host is inside its own
- * guarded open of the same directory.
+ * guarded open of the same directory, or takes the guard first.
+ *
+ * The guard is built aside (`ordo-open-guard.tmp-<pid>-<host>`: owner, links, `complete`) and renamed
+ * into place whole, so another process opening the store at the same moment sees no guard or a
+ * whole one — never one without its owner, which it would take for one abandoned and remove
+ * under this open (and this open's cleanup, its rename then failing, removed that one's guard).
  */
 export function takeGuard(dir: string): void {
   const g = `${dir}/${GUARD_DIR}`;
+  // an earlier open did not finish: restore what it guarded (unless its process still runs)
+  if (fs.existsSync(g)) restoreGuard(dir, false);
+  const aside = `${g}.tmp-${process.pid}-${hostname()}`;
   try {
-    fs.mkdirSync(g);
+    dropAsideGuards(dir);
+    fs.mkdirSync(aside);
+    // the process's start time tells this process from a later one given the same pid
+    fs.writeFileSync(`${aside}/owner`, `${hostname()} ${process.pid} ${startTimeOf(process.pid) ?? '-'}\n`);
+    for (const name of guardedNames(dir)) fs.linkSync(`${dir}/${name}`, `${aside}/${name}`);
+    fs.writeFileSync(`${aside}/complete`, '');
+    fsyncDir(aside);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new KvError(kindOfErrno(err), `${g}: cannot create the open guard: ${(err as Error).message}`, dir, { cause: err });
-    // an earlier open did not finish: restore what it guarded (unless its process still runs)
-    restoreGuard(dir, false);
-    fs.mkdirSync(g);
+    fs.rmSync(aside, { recursive: true, force: true });
+    throw new KvError(kindOfErrno(err), `${g}: cannot link the store's files into the open guard: ${(err as Error).message}`, dir, { cause: err });
   }
   try {
-    // written whole or not at all (a kill between creating the file and writing it left an
-    // empty owner, which no later open could tell from a live one: locked for ever); the
-    // process's start time tells this process from a later one given the same pid
-    fs.writeFileSync(`${g}/owner.tmp`, `${hostname()} ${process.pid} ${startTimeOf(process.pid) ?? '-'}\n`);
-    fs.renameSync(`${g}/owner.tmp`, `${g}/owner`);
-    for (const name of guardedNames(dir)) fs.linkSync(`${dir}/${name}`, `${g}/${name}`);
-    fs.writeFileSync(`${g}/complete`, '');
-    fsyncDir(g);
+    fs.renameSync(aside, g);
+    fsyncDir(dir);
   } catch (err) {
-    fs.rmSync(g, { recursive: true, force: true });
-    throw new KvError(kindOfErrno(err), `${g}: cannot link the store's files into the open guard: ${(err as Error).message}`, dir, { cause: err });
+    fs.rmSync(aside, { recursive: true, force: true });
+    const code = (err as NodeJS.ErrnoException).code;
+    // another process placed its guard since the check above: it is inside its guarded open
+    if (code === 'ENOTEMPTY' || code === 'EEXIST') throw new KvError('locked', `${g}: another process on this host is opening this store`, dir, { cause: err });
+    throw new KvError(kindOfErrno(err), `${g}: cannot put the open guard in place: ${(err as Error).message}`, dir, { cause: err });
+  }
+}
+
+/** Guards left aside by a process of this host killed while it built one (their links would keep obsolete files on disk): removed unless that process runs. */
+function dropAsideGuards(dir: string): void {
+  for (const name of fs.readdirSync(dir)) {
+    const m = /^ordo-open-guard\.tmp-(\d+)-(.*)$/.exec(name);
+    if (m === null || m[2] !== hostname()) continue;
+    const pid = Number(m[1]);
+    if (pid !== process.pid && pidRuns(pid)) continue;
+    fs.rmSync(`${dir}/${name}`, { recursive: true, force: true });
+  }
+}
+
+/** Whether a process `pid` runs on this host (EPERM: it runs, as another user). */
+function pidRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -247,12 +278,7 @@ function ownerAlive(g: string): boolean {
   const pid = Number(pidText);
   if (host !== hostname()) return true; // cannot tell: assume it runs
   if (pid === process.pid) return false; // ours, from an open of this process that did not finish
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    // EPERM: it runs, as another user
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
+  if (!pidRuns(pid)) return false;
   const now = started === undefined || started === '-' ? undefined : startTimeOf(pid);
   return now === undefined || now === started;
 }

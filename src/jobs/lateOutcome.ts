@@ -90,10 +90,13 @@ export function lateEnded(c: LateContext, r: Running, o: JobOutcome): void {
         duty.err = err;
         return lateUnsettled(store, c.by, duty);
       }
-      env.logger.warn({ ...log, err }, 'a perform left running at shutdown has ended; its outcome is not written, its job is rescued with the attempt charged');
+      // a snooze is given back uncharged (duty.rescue): said so, never "charged"
+      const charged = !isSnooze(o);
+      const how = charged ? 'with the attempt charged' : 'uncharged (a snooze)';
+      env.logger.warn({ ...log, err, charged }, `a perform left running at shutdown has ended; its outcome is not written, its job is rescued ${how}`);
       duty.rescue(store).then(
         (n) => {
-          env.logger.info({ ...log, rescued: n }, 'a late perform whose outcome was not written is rescued, attempt charged');
+          env.logger.info({ ...log, rescued: n, charged }, `a late perform whose outcome was not written is rescued, ${how}`);
           count('refused');
         },
         (e2) => {

@@ -50,7 +50,7 @@ export interface IdHolder {
   lateDue?(): void;
 }
 
-/** How the outcome of a perform a drain left running ended: written as it said, fenced (the row was no longer that attempt), or refused (the job rescued, attempt charged). */
+/** How the outcome of a perform a drain left running ended: written as it said, fenced (the row was no longer that attempt), or refused (the job rescued, attempt charged — a snooze uncharged). */
 export type LateResult = 'written' | 'fenced' | 'refused';
 
 /**
@@ -70,7 +70,7 @@ export interface LateDuty {
   err: IndeterminateCommit | undefined;
   /** Writes the outcome again, fenced by the attempt, with the global slot given back. */
   readonly write: (store: Store) => Promise<'done' | 'fenced'>;
-  /** Rescues the job, attempt charged, fenced, with the slot given back (the write was refused). */
+  /** Rescues the job, attempt charged (a snooze: uncharged), fenced, with the slot given back (the write was refused). */
   readonly rescue: (store: Store) => Promise<number>;
 }
 

@@ -10,7 +10,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { JobRunner, defineWorker, type JobOutcome, type JobRunnerConfig } from '../../src/jobs/index.ts';
-import { fakeCluster, fakeLeadership, testEnv } from './helpers.ts';
+import { createTestEnv } from '../../src/env/env.ts';
+import { T0, fakeCluster, fakeLeadership } from './helpers.ts';
 import { rocksJobStore, runReal, settleReal } from './rocksDisk.ts';
 
 /**
@@ -20,7 +21,8 @@ import { rocksJobStore, runReal, settleReal } from './rocksDisk.ts';
  * drain leaves it running: its outcome is a late one, written while the next runner of the id runs).
  */
 async function world(refuse: number, seed: number, late = false) {
-  const env = testEnv(seed);
+  // info records kept: the late path's rescue log is asserted
+  const env = createTestEnv({ level: 'info', startMs: T0, seed });
   const s = await rocksJobStore(env, `snooze-at-stop-${refuse}`);
   let left = 0;
   s.ctl.refuse = () => left > 0 && left-- > 0;
@@ -48,7 +50,8 @@ async function world(refuse: number, seed: number, late = false) {
   expect(second.node).toBe(first.node);
   await runReal(env, s.ctl, late ? 20_000 : 10_000, 50);
   if (late) expect(s.ctl.refused, 'the writes refused').toBe(refuse);
-  const out = { afterStop, job: second.get(id), performs, late: second.metrics().lateOutcomes };
+  const rescued = env.records.filter((r) => r['report'] === 'jobs_late_perform_ended' && r['rescued'] !== undefined).map((r) => ({ charged: r['charged'], msg: r['msg'] }));
+  const out = { afterStop, job: second.get(id), performs, late: second.metrics().lateOutcomes, rescued };
   await settleReal(env, s.ctl, second.stop(), 10);
   await s.store.close();
   s.dispose();
@@ -67,6 +70,8 @@ describe('a snooze whose write is refused while its runner stops', () => {
     const r = await world(1, 323, true);
     expect(r.afterStop).toMatchObject({ state: 'executing', attempt: 1 });
     expect(r.late).toMatchObject({ refused: 1 });
+    // logged as it is: uncharged (red before: 'attempt charged')
+    expect(r.rescued).toEqual([{ charged: false, msg: expect.stringMatching(/rescued, uncharged \(a snooze\)$/) }]);
     expect(r.performs).toBe(2);
     expect(r.job).toMatchObject({ state: 'completed', attempt: 1, errors: [] });
   });

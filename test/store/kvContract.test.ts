@@ -166,15 +166,19 @@ describe.each(adapters)('KV adapter contract: %s', (_name, make, reportsWal) => 
     await db.close();
   });
 
-  it.runIf(reportsWal)('a synced write whose onDurable throws is refused as durable (typed, durable: true), never as not written; the batch is there after a reopen', async () => {
+  it('a synced write whose onDurable throws is refused as durable (typed, durable: true), never as not written, where the WAL is reported first — and never called where it is not; the batch is there after a reopen', async () => {
     const { kv, dir } = setup();
     const db = await kv.open(dir, { columns: ['a'], createIfMissing: true });
     const bug = new Error('caller bug');
+    let calls = 0;
     const onDurable = (): void => {
+      calls++;
       throw bug;
     };
     const refused = await db.write([{ type: 'put', column: 'a', key: b('k'), value: b('v') }], { sync: true, mark: 1, onDurable }).then(() => undefined, (e: unknown) => e);
-    expect(refused).toMatchObject({ code: 'ORDO_KV_ERROR', durable: true, cause: bug });
+    if (reportsWal) expect(refused).toMatchObject({ code: 'ORDO_KV_ERROR', durable: true, cause: bug });
+    else expect(refused).toBeUndefined();
+    expect(calls).toBe(reportsWal ? 1 : 0);
     expect((await db.get('a', b('k')))?.toString()).toBe('v');
     // the mark was made durable all the same: the next write (mark 2) goes through
     await db.write([{ type: 'put', column: 'a', key: b('u'), value: b('w') }], { sync: true, mark: 2 });

@@ -113,6 +113,22 @@ interface ShapeAttr {
 interface Shape {
   readonly names: Set<string>;
   readonly attrs: readonly ShapeAttr[];
+  /** Makes the empty stored row of this table ({@link rowMaker}). */
+  readonly Row: new () => Row;
+}
+
+/**
+ * A constructor of empty rows for one table's shape, whose objects are plain objects
+ * (`Object.prototype` is their prototype, `constructor` is `Object`). An object literal `{}`
+ * always reserves 4 property slots (56 bytes), however many attributes it gets; objects made by
+ * one constructor are sized by V8's slack tracking to the properties they get — 40 bytes for a
+ * row of 2 attributes, and a row of more than 4 needs no second store for the rest. The store
+ * keeps every row in RAM: that is what each garbage collection copies.
+ */
+function rowMaker(): new () => Row {
+  const F = function (this: Row) {} as unknown as new () => Row;
+  F.prototype = Object.prototype;
+  return F;
 }
 
 const SCALAR: Readonly<Partial<Record<AttributeType, number>>> = { string: 1, integer: 2, number: 3, boolean: 4 };
@@ -125,7 +141,7 @@ function shapeOf(t: NormalTableDef): Shape {
   if (!s) {
     const keys = new Set(t.key);
     const attrs = t.attributes.map((a) => ({ name: a.name, def: a, key: keys.has(a.name), proto: a.name in Object.prototype, scalar: SCALAR[a.type] ?? 0 }));
-    shapes.set(t, (s = { names: new Set(t.attributes.map((a) => a.name)), attrs }));
+    shapes.set(t, (s = { names: new Set(t.attributes.map((a) => a.name)), attrs, Row: rowMaker() }));
   }
   return s;
 }
@@ -181,7 +197,7 @@ export function validateRecord(t: NormalTableDef, rec: unknown): Row {
     }
   }
   if (Object.getOwnPropertySymbols(input).length > 0) throw new StoreValidationError(t.name, undefined, rec, 'bad_value', 'symbol-keyed properties are not attributes');
-  const out: Row = {};
+  const out: Row = new shape.Row();
   for (let i = 0; i < attrs.length; i++) {
     const a = attrs[i]!;
     let v = declared || Object.hasOwn(input, a.name) ? input[a.name] : undefined;

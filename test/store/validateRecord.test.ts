@@ -139,7 +139,12 @@ describe('validateRecord (the declared-order fast path against the generic walk)
           const want = outcome(() => reference(t, rec));
           const got = outcome(() => validateRecord(t, rec));
           expect(got).toEqual(want);
-          if (got.ok && want.ok) expect(got.keys).toEqual(want.keys);
+          if (got.ok && want.ok) {
+            expect(got.keys).toEqual(want.keys);
+            // a plain object, as the model's `{}`: its prototype and every property the same
+            expect(Object.getPrototypeOf(got.row)).toBe(Object.prototype);
+            expect(Object.getOwnPropertyDescriptors(got.row)).toEqual(Object.getOwnPropertyDescriptors(want.row));
+          }
         },
       ),
       { numRuns: 3000 },
@@ -154,6 +159,24 @@ describe('validateRecord (the declared-order fast path against the generic walk)
     expect(() => validateRecord(t, { id: 1, n: -0, s: 'x', b: true })).toThrow(expect.objectContaining({ problem: 'bad_value', attribute: 'n' }));
     expect(() => validateRecord(t, { id: undefined, n: 1, s: 'x', b: true })).toThrow(expect.objectContaining({ problem: 'missing', attribute: 'id' }));
     expect(() => validateRecord(t, { id: 1, n: 1, s: 'x', b: true, [Symbol('k')]: 1 })).toThrow(expect.objectContaining({ problem: 'bad_value', attribute: undefined }));
+  });
+
+  it('stored rows are plain objects (made by a constructor per table, sized to its attributes): Object.prototype, constructor Object, strictly equal to a literal, frozen as one', () => {
+    for (let n = 1; n <= 9; n++) {
+      const attributes: Record<string, { type: 'integer' }> = {};
+      for (let i = 0; i < n; i++) attributes[`a${i}`] = { type: 'integer' };
+      const t = normalizeTable('t', { key: 'a0', attributes }, 1);
+      for (let r = 0; r < 20; r++) {
+        const rec = Object.fromEntries(Array.from({ length: n }, (_, i) => [`a${i}`, r * 10 + i]));
+        const row = Object.freeze(validateRecord(t, rec));
+        expect(Object.getPrototypeOf(row)).toBe(Object.prototype);
+        expect(row.constructor).toBe(Object);
+        expect(row).toStrictEqual(rec);
+        expect(Object.keys(row)).toEqual(Object.keys(rec));
+        expect(JSON.stringify(row)).toBe(JSON.stringify(rec));
+        expect(Object.isFrozen(row)).toBe(true);
+      }
+    }
   });
 });
 

@@ -56,9 +56,11 @@ export function scanRows(mem: MemTable, bounds: ScanBounds, limit: number | unde
   const out: Row[] = [];
   const max = limit ?? Infinity;
   if (!overlay || overlay.size === 0) {
-    for (const rk of mem.order.scan(bounds)) {
+    // the tail of lone number keys comes as numbers: no key string per row read
+    const rows = mem.rows;
+    for (const rk of mem.order.scanNumbers(bounds)) {
       if (out.length >= max) break;
-      out.push(mem.rows.get(rk)!);
+      out.push((typeof rk === 'number' ? rows.getNumber(rk) : rows.get(rk))!);
     }
     return out;
   }

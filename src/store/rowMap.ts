@@ -99,6 +99,23 @@ export class RowMap {
     return this.m.get(k);
   }
 
+  /**
+   * `get(encodeNumberKey(n))` without the string, for a number some row key encodes (finite,
+   * not -0: a key of `SortedKeys.scanNumbers`' tail). @internal
+   */
+  getNumber(n: number): Row | undefined {
+    // the loaded segment is found by its key strings
+    if (this.seg !== undefined) return this.get(encodeNumberKey(n));
+    if (this.run.length > 0) {
+      const i = n - this.base;
+      if (i >= 0 && i < this.run.length && Number.isSafeInteger(n)) {
+        const row = this.run[i];
+        if (row !== undefined) return row;
+      }
+    }
+    return this.m.get(n);
+  }
+
   /** True when a row is held under `rowKey`. */
   has(rowKey: string): boolean {
     return this.get(rowKey) !== undefined;

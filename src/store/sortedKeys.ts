@@ -199,7 +199,38 @@ export class SortedKeys {
   }
 
   /** Keys within `bounds`, in order (or reverse order). Do not mutate while iterating. */
-  *scan(bounds: ScanBounds = {}): Generator<string> {
+  scan(bounds: ScanBounds = {}): Generator<string> {
+    return this.walk(bounds, false) as Generator<string>;
+  }
+
+  /**
+   * {@link SortedKeys.scan}, but a key of the tail comes as its number (`decodeNumberKey` of the
+   * key; `encodeNumberKey` gives the key back): a reader that wants the rows (`RowMap.getNumber`)
+   * needs no string per key. @internal
+   */
+  scanNumbers(bounds: ScanBounds = {}): Generator<string | number> {
+    return this.walk(bounds, true);
+  }
+
+  /** The tail's positions `[from, to)` within `bounds` (found once: no comparison per key). */
+  private tailWithin(bounds: ScanBounds): [number, number] {
+    const t = this.tail;
+    let from = 0;
+    let to = t.length;
+    if (bounds.gte !== undefined) from = Math.max(from, this.tailBound(bounds.gte));
+    if (bounds.gt !== undefined) from = Math.max(from, this.tailAfter(bounds.gt));
+    if (bounds.lte !== undefined) to = Math.min(to, this.tailAfter(bounds.lte));
+    if (bounds.lt !== undefined) to = Math.min(to, this.tailBound(bounds.lt));
+    return [from, to];
+  }
+
+  /** Index of the first tail key that sorts after `k`. */
+  private tailAfter(k: string): number {
+    const i = this.tailBound(k);
+    return i < this.tail.length && this.tail[i] === decodeNumberKey(k) ? i + 1 : i;
+  }
+
+  private *walk(bounds: ScanBounds, numbers: boolean): Generator<string | number> {
     if (this.size === 0) return;
     const cs = this.chunks;
     const t = this.tail;
@@ -220,23 +251,18 @@ export class SortedKeys {
           }
         }
       }
-      for (let i = start === undefined ? 0 : this.tailBound(start); i < t.length; i++) {
-        const k = encodeNumberKey(t[i]!);
-        if (below(k)) continue;
-        if (above(k)) return;
-        yield k;
-      }
+      if (t.length === 0) return;
+      const [from, to] = this.tailWithin(bounds);
+      for (let i = from; i < to; i++) yield numbers ? t[i]! : encodeNumberKey(t[i]!);
     } else {
-      const end = bounds.lte ?? bounds.lt;
       if (t.length > 0) {
-        for (let i = end === undefined ? t.length - 1 : Math.min(this.tailBound(end), t.length - 1); i >= 0; i--) {
-          const k = encodeNumberKey(t[i]!);
-          if (above(k)) continue;
-          if (below(k)) return;
-          yield k;
-        }
+        const [from, to] = this.tailWithin(bounds);
+        for (let i = to - 1; i >= from; i--) yield numbers ? t[i]! : encodeNumberKey(t[i]!);
+        // a lower bound inside the tail: nothing in the chunks is within
+        if (from > 0) return;
       }
       if (cs.length === 0) return;
+      const end = bounds.lte ?? bounds.lt;
       let ci = end === undefined ? cs.length - 1 : this.chunkFor(end);
       let i = end === undefined ? cs[ci]!.length - 1 : Math.min(lowerBound(cs[ci]!, end), cs[ci]!.length - 1);
       for (; ci >= 0; ci--, i = ci >= 0 ? cs[ci]!.length - 1 : 0) {

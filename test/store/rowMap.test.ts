@@ -51,6 +51,8 @@ describe('RowMap (rows by row key, a lone number key held under the number)', ()
         for (const k of [...probes, ...cmds.flatMap((c) => (c.op === 'clear' ? [] : [c.k]))]) {
           expect(m.get(k)).toBe(model.get(k));
           expect(m.has(k)).toBe(model.has(k));
+          const n = decodeNumberKey(k);
+          if (n !== undefined) expect(m.getNumber(n)).toBe(model.get(k));
         }
         expect([...m.keys()]).toEqual([...model.keys()]);
         expect([...m.values()]).toEqual([...model.values()]);
@@ -114,6 +116,7 @@ describe('RowMap (rows by row key, a lone number key held under the number)', ()
         expect(wrong).toBe(0);
         for (let k = base - 3; k < base + 30; k++) {
           expect(m.get(encodeKey(k)!)).toBe(model.get(encodeKey(k)!));
+          expect(m.getNumber(k)).toBe(model.get(encodeKey(k)!));
           expect(m.has(encodeKey(k)!)).toBe(model.has(encodeKey(k)!));
         }
         for (const k of [top - 1, top, top + 1].map((n) => encodeKey(n)!)) expect(m.get(k)).toBe(model.get(k));

@@ -97,11 +97,19 @@ describe('SortedKeys (the key order; lone number keys appended at the end held a
         }
         expect(firstDiff([...s.scan()], m.keys)).toBeUndefined();
         expect(firstDiff([...s.scan({ reverse: true })], m.scan({ reverse: true }))).toBeUndefined();
-        for (const b of scans) expect(firstDiff([...s.scan(b)], m.scan(b)), JSON.stringify(b)).toBeUndefined();
+        // scanNumbers: the same keys, the tail's as their numbers
+        const asKeys = (b: ScanBounds): string[] => [...s.scanNumbers(b)].map((x) => (typeof x === 'number' ? encodeKey(x)! : x));
+        for (const b of scans) {
+          expect(firstDiff([...s.scan(b)], m.scan(b)), JSON.stringify(b)).toBeUndefined();
+          expect(firstDiff(asKeys(b), m.scan(b)), JSON.stringify(b)).toBeUndefined();
+        }
         // bounds on the keys held (the edges of the chunks and of the tail)
         const step = Math.max(1, Math.ceil(m.keys.length / 12));
         for (const e of m.keys.filter((_, i) => i % step === 0 || i === m.keys.length - 1)) {
-          for (const b of [{ gte: e }, { gt: e }, { lte: e, reverse: true }, { lt: e, reverse: true }, { gt: e, lte: e }]) expect(firstDiff([...s.scan(b)], m.scan(b)), JSON.stringify(b)).toBeUndefined();
+          for (const b of [{ gte: e }, { gt: e }, { lte: e, reverse: true }, { lt: e, reverse: true }, { gt: e, lte: e }, { gte: e, reverse: true }, { gt: e, reverse: true }, { lte: e }, { lt: e }]) {
+            expect(firstDiff([...s.scan(b)], m.scan(b)), JSON.stringify(b)).toBeUndefined();
+            expect(firstDiff(asKeys(b), m.scan(b)), JSON.stringify(b)).toBeUndefined();
+          }
         }
         expect(firstDiff(s.chunksInOrder().flat(), m.keys)).toBeUndefined();
       }),

@@ -50,6 +50,16 @@ export interface Flight {
   done: Promise<void> | undefined;
   /** The flight it was written behind (pipelined): settled before it, its base is the state after that one. */
   readonly prev: Flight | undefined;
+  /** Its keys for {@link canFollow}, built once (for the `batch` it was built from). */
+  follow?: FollowIndex | undefined;
+}
+
+/** What {@link canFollow} needs of a flight: whether a commit of it stands alone, else its keys per table. @internal */
+export interface FollowIndex {
+  readonly batch: readonly Pending[];
+  /** A commit of the batch stands alone ({@link standsAlone}): nothing may follow it. */
+  readonly alone: boolean;
+  readonly keys: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
 /** The state after `f`: its base plus its batch (`f` built). */
@@ -74,26 +84,46 @@ function standsAlone(p: Pending): boolean {
 /**
  * Whether `queue` may be built and written behind `flights` (in flight, none applied yet):
  * plain commits only ({@link standsAlone}), none touching a key (per table) that one of the
- * flights writes.
+ * flights writes. Each flight's keys are indexed once ({@link followIndex}), not on every call:
+ * the queue is checked again each turn while a marker is being made durable.
  */
 export function canFollow(queue: readonly Pending[], flights: readonly Flight[]): boolean {
-  const keys = new Map<string, Set<string>>();
+  const idx: FollowIndex[] = [];
   for (const f of flights) {
-    for (const p of f.batch) {
-      if (standsAlone(p)) return false;
-      for (let i = 0; i < p.ops.length; i++) {
-        const t = p.ops[i]!.table;
-        let set = keys.get(t);
-        if (!set) keys.set(t, (set = new Set()));
-        set.add(p.encKeys[i]!);
-      }
-    }
+    const fi = followIndex(f);
+    if (fi.alone) return false;
+    if (fi.keys.size > 0) idx.push(fi);
   }
   for (const p of queue) {
     if (standsAlone(p)) return false;
-    for (let i = 0; i < p.ops.length; i++) if (keys.get(p.ops[i]!.table)?.has(p.encKeys[i]!)) return false;
+    for (let i = 0; i < p.ops.length; i++) {
+      const t = p.ops[i]!.table;
+      const k = p.encKeys[i]!;
+      for (const fi of idx) if (fi.keys.get(t)?.has(k)) return false;
+    }
   }
   return true;
+}
+
+/** `f`'s {@link FollowIndex}, built on first use (again only if its batch was replaced: a commit that could not be encoded dropped). */
+export function followIndex(f: Flight): FollowIndex {
+  const cached = f.follow;
+  if (cached !== undefined && cached.batch === f.batch) return cached;
+  const keys = new Map<string, Set<string>>();
+  let alone = false;
+  for (const p of f.batch) {
+    if (standsAlone(p)) {
+      alone = true;
+      break;
+    }
+    for (let i = 0; i < p.ops.length; i++) {
+      const t = p.ops[i]!.table;
+      let set = keys.get(t);
+      if (!set) keys.set(t, (set = new Set()));
+      set.add(p.encKeys[i]!);
+    }
+  }
+  return (f.follow = { batch: f.batch, alone, keys });
 }
 
 /** How a refused write's error says the batch is: durable (`true`), maybe (`'unknown'`, a timeout too), or not written (`false`). */

@@ -291,7 +291,7 @@ export class GroupCommit {
    */
   private startFlush(prev?: Flight): void {
     const s = this.h.s;
-    const fl: Flight = { batch: this.queue, base: prev ? baseAfter(prev) : { seq: s.commitSeq, logSeqs: s.logSeqs, digests: undefined }, built: undefined, walDurable: false, applied: undefined, writeRefused: false, doomed: undefined, done: undefined, prev };
+    const fl: Flight = { batch: this.queue, base: prev ? baseAfter(prev) : { seq: s.commitSeq, logSeqs: s.logSeqs, digests: undefined }, built: undefined, walDurable: false, applied: undefined, writeRefused: false, doomed: undefined, done: undefined, prev, follow: undefined };
     this.queue = [];
     this.flights.push(fl);
     const f: Promise<void> = this.flushOnce(fl).finally(() => {

@@ -87,4 +87,33 @@ describe('per-key versions', () => {
       await s.close();
     });
   }
+
+  it("two attempts begun at one version: the end of one keeps the other's start as the oldest (no version written since it began is pruned)", async () => {
+    const s = await opened();
+    const holder = gate();
+    const reading = gate();
+    const release = gate();
+    let runs = 0;
+    // both begin before any commit, at one version
+    const h = s.transaction(async () => void (await holder.wait));
+    const t = s.transaction(async (tx) => {
+      runs++;
+      const v = (tx.get('c', 'x')?.['n'] as number) ?? 0;
+      reading.open();
+      await release.wait;
+      tx.put('c', { id: 'x', n: v + 1 });
+    });
+    await reading.wait;
+    holder.open();
+    await h;
+    // x written while `t` runs, then enough writes to prune below the oldest start (`t`'s)
+    await s.transaction((tx) => void tx.put('c', { id: 'x', n: ((tx.get('c', 'x')?.['n'] as number) ?? 0) + 10 }));
+    await s.dirtyPutMany('c', filler(0, KEY_VERSIONS_PRUNE_MIN + 10));
+    expect(keyVersions(s)).toBe(KEY_VERSIONS_PRUNE_MIN + 10 + 1);
+    release.open();
+    await t;
+    expect(s.get('c', 'x')?.['n']).toBe(11);
+    expect(runs).toBe(2);
+    await s.close();
+  });
 });

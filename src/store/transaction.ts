@@ -35,8 +35,19 @@ export class Tx {
   reads: Map<MemTable, Map<string, number>> | undefined = undefined;
   /** Tables scanned, with the table version seen (created by the first scan). @internal */
   scans: Map<MemTable, number> | undefined = undefined;
-  /** This transaction's writes over the committed state, per table and encoded key (created by the first write). */
+  /**
+   * This transaction's writes over the committed state, per table and encoded key (created by the
+   * first write read back): holds {@link Tx.ops} up to {@link Tx.folded}.
+   */
   private overlays: Map<MemTable, Map<string, Map<string, Row>>> | undefined = undefined;
+  /**
+   * How many of {@link Tx.ops} the overlays hold. A set table's put and any `delete` need nothing
+   * of the overlay to be recorded, so they are folded in only when something reads the
+   * transaction's view ({@link Tx.foldWrites}): a blind one-row write builds no Maps (three per put,
+   * on the synced write path, issue 13). A bag's put or object delete reads the objects under its
+   * key, so it folds first and is recorded at once.
+   */
+  private folded = 0;
   /** Versions of deferred replicated migrations this transaction carries out (`Store.runDeferredMigrations`). @internal */
   migrations: readonly number[] | undefined = undefined;
 
@@ -66,10 +77,24 @@ export class Tx {
   }
 
   private overlay(mem: MemTable): Map<string, Map<string, Row>> | undefined {
+    if (this.folded < this.ops.length) this.foldWrites();
     return this.overlays?.get(mem);
   }
 
+  /** Records the ops not folded yet in the overlays (each a set table's put or a `delete`), in order. */
+  private foldWrites(): void {
+    for (let i = this.folded; i < this.ops.length; i++) {
+      const op = this.ops[i]!;
+      const objs = new Map<string, Row>();
+      // a set table's row key is its encoded key
+      if (op.op === 'put') objs.set(this.encKeys[i]!, op.value!);
+      this.setObjects(this.host.table(op.table), this.encKeys[i]!, objs);
+    }
+    this.folded = this.ops.length;
+  }
+
   private objectsOf(mem: MemTable, encKey: string): Map<string, Row> {
+    if (this.folded < this.ops.length) this.foldWrites();
     const o = this.overlays?.get(mem)?.get(encKey);
     if (o) return o;
     this.noteRead(mem, encKey);
@@ -91,6 +116,7 @@ export class Tx {
     const encKey = mustEncode(mem, key);
     if (mem.def.type === 'bag') return this.objectsOf(mem, encKey).values().next().value;
     // a set table: its one row under the encoded key, as objectsOf would find it (no Map, no array)
+    if (this.folded < this.ops.length) this.foldWrites();
     const o = this.overlays?.get(mem)?.get(encKey);
     if (o) return o.values().next().value;
     this.noteRead(mem, encKey);
@@ -111,17 +137,16 @@ export class Tx {
     const row = Object.freeze(validateRecord(mem.def, record));
     const rk = mem.rowKeyOf(row);
     const encKey = mem.encKeyOf(rk);
-    if (mem.def.type === 'bag') {
+    const bag = mem.def.type === 'bag';
+    if (bag) {
       const objs = new Map(this.objectsOf(mem, encKey));
       objs.set(rk, row);
       this.setObjects(mem, encKey, objs);
-    } else {
-      const objs = new Map<string, Row>();
-      objs.set(rk, row);
-      this.setObjects(mem, encKey, objs);
     }
+    // a set table's put: folded into the overlays once something reads them (Tx.foldWrites)
     this.ops.push({ table, op: 'put', key: mem.def.key.length === 1 ? row[mem.def.key[0]!] : mem.def.key.map((k) => row[k]), value: row });
     this.encKeys.push(encKey);
+    if (bag) this.folded = this.ops.length;
     return row;
   }
 
@@ -129,7 +154,7 @@ export class Tx {
   delete(table: string, key: unknown): void {
     const mem = this.writable(table, 'delete', key);
     const encKey = mustEncode(mem, key);
-    this.setObjects(mem, encKey, new Map());
+    // folded into the overlays (no object left under the key) once something reads them
     this.ops.push({ table, op: 'delete', key });
     this.encKeys.push(encKey);
   }
@@ -152,6 +177,7 @@ export class Tx {
     this.setObjects(mem, encKey, objs);
     this.ops.push({ table, op: 'delete', key: mem.def.key.length === 1 ? row[mem.def.key[0]!] : mem.def.key.map((k) => row[k]), value: row });
     this.encKeys.push(encKey);
+    this.folded = this.ops.length;
   }
 
   /**
@@ -169,6 +195,7 @@ export class Tx {
    * in the outer one (Mnesia: "any work performed by the child is erased"). @internal
    */
   savepoint(): () => void {
+    if (this.folded < this.ops.length) this.foldWrites();
     const ops = this.ops.length;
     const migrations = this.migrations;
     const overlays = new Map([...(this.overlays ?? [])].map(([mem, o]) => [mem, new Map(o)]));
@@ -177,6 +204,7 @@ export class Tx {
       this.encKeys.length = ops;
       this.migrations = migrations;
       this.overlays = overlays;
+      this.folded = ops;
     };
   }
 

@@ -338,8 +338,9 @@ export class GroupCommit {
     });
   }
 
-  private wakeIdle(): void {
-    if (this.flushing || this.queue.length > 0 || this.scheduled) return;
+  /** Settles the `idle()` waiters if nothing is queued or being written (`settled`: the flush still finishing has applied its batch). */
+  private wakeIdle(settled = false): void {
+    if ((this.flushing && !settled) || this.queue.length > 0 || this.scheduled) return;
     const w = this.idleWaiters;
     this.idleWaiters = [];
     for (const f of w) f();
@@ -475,6 +476,8 @@ export class GroupCommit {
     if (!applied) this.apply(batch, built!);
     this.deliver(batch, built!);
     f.applied = true;
+    // idle now, before the callers just settled queue more (they run next): `idle()` waiters never starve behind a steady writer
+    if (this.flights.length === 0 && this.queue.length === 0 && !this.scheduled) this.wakeIdle(true);
     // The next batch is built on this one's RAM state, and settles after it (an overlapped write
     // settles synchronously): so after the apply and the deliver, yet its write is issued before
     // the continuations of this batch's commits run (microtasks). Only after an awaited write

@@ -56,40 +56,113 @@ export class TxRunner {
    * commit with the outer ones (a conflict re-runs the outer function, and with it this one);
    * if `fn` throws, its writes are rolled back and the error is the caller's. Run as a separate
    * transaction it would wait for the outer one to finish while the outer one waits for it.
+   *
+   * The first attempt runs here without an async function of its own (issue 13): a function that
+   * returns a plain value, reads nothing that changed and writes local tables is queued at once,
+   * and the caller gets the group commit's own promise (or one `then` for a result) — no
+   * continuation per transaction between the commit's settling and the caller's. Anything else
+   * (a conflict, a replicated table, migrations, an exclusive re-run in the way, closing) goes
+   * on in {@link TxRunner.attempts}, the loop as before.
    */
-  async run<T>(fn: (tx: Tx) => Promise<T> | T, opts: TransactionOptions): Promise<T> {
+  run<T>(fn: (tx: Tx) => Promise<T> | T, opts: TransactionOptions): Promise<T> {
     const retries = opts?.retries ?? 16;
-    if (!Number.isSafeInteger(retries) || retries < 0) throw new StoreArgumentError('retries', retries, 'a non-negative integer');
-    if (typeof fn !== 'function') throw new StoreArgumentError('fn', fn, 'a function (tx) => ...');
+    if (!Number.isSafeInteger(retries) || retries < 0) return Promise.reject(new StoreArgumentError('retries', retries, 'a non-negative integer'));
+    if (typeof fn !== 'function') return Promise.reject(new StoreArgumentError('fn', fn, 'a function (tx) => ...'));
     const outer = runningTx();
-    if (outer && outer.runner === this && !outer.tx.finished) {
-      const rollback = outer.tx.savepoint();
-      try {
-        return await fn(outer.tx);
-      } catch (err) {
-        rollback();
-        throw err;
-      }
+    if (outer && outer.runner === this && !outer.tx.finished) return joined(outer.tx, fn);
+    if (this.exclusive || this.h.isClosing()) return this.attempts(fn, retries, undefined);
+    this.active++;
+    const began = this.began(this.h.commits.version);
+    const tx = new Tx(this.h);
+    let out: Promise<T> | T;
+    try {
+      out = runAsTx({ runner: this, tx }, () => fn(tx));
+    } catch (err) {
+      tx.finished = true;
+      this.over(began);
+      return Promise.reject(err);
     }
+    if (isThenable(out)) return this.awaitFirst(fn, retries, tx, began, out);
+    tx.finished = true;
+    return this.commitFirst(fn, retries, { tx, began, result: out as T });
+  }
+
+  /** The first attempt's function returned a promise: its result, then {@link TxRunner.commitFirst}. */
+  private async awaitFirst<T>(fn: (tx: Tx) => Promise<T> | T, retries: number, tx: Tx, began: number, out: PromiseLike<T>): Promise<T> {
+    let result: T;
+    try {
+      result = await out;
+    } catch (err) {
+      this.over(began);
+      throw err;
+    } finally {
+      tx.finished = true;
+    }
+    return this.commitFirst(fn, retries, { tx, began, result });
+  }
+
+  /**
+   * The first attempt's function is done: a local commit that conflicts with nothing is queued,
+   * and the attempt stops counting as running there — its reads are checked, and its keys are
+   * pending for every other transaction's check until applied (per-key versions are kept for
+   * attempts still reading). Anything else goes on in {@link TxRunner.attempts}.
+   */
+  private commitFirst<T>(fn: (tx: Tx) => Promise<T> | T, retries: number, first: FirstAttempt<T>): Promise<T> {
+    const { tx, began, result } = first;
+    if (tx.migrations || this.h.commits.conflictOf(tx) !== undefined || (this.h.replicator !== undefined && this.touchesReplicated(tx.ops))) return this.attempts(fn, retries, first);
+    if (tx.ops.length === 0) {
+      this.over(began);
+      return Promise.resolve(result);
+    }
+    let queued: Promise<void>;
+    try {
+      queued = this.h.commits.enqueue({ ops: tx.ops }, tx.encKeys);
+    } finally {
+      this.over(began);
+    }
+    // a function that returned nothing: the commit's own promise (it resolves to undefined)
+    return result === undefined ? (queued as Promise<unknown> as Promise<T>) : queued.then(() => result);
+  }
+
+  /** An attempt that began at `began` is over (it counted as running since {@link TxRunner.began}). */
+  private over(began: number): void {
+    this.ended(began);
+    // per-key versions matter only to transactions running now: drop them when none are
+    if (--this.active === 0) for (const m of this.h.s.tables.values()) m.keyVersions.clear();
+  }
+
+  /**
+   * The attempts loop: `fn` against a fresh {@link Tx}, the read-set check, a re-run on conflict
+   * (exclusively after losing twice), the commit. `first`: the first attempt, already run by
+   * {@link TxRunner.run} (counted as running; its check and commit are made here).
+   */
+  private async attempts<T>(fn: (tx: Tx) => Promise<T> | T, retries: number, first: FirstAttempt<T> | undefined): Promise<T> {
     let last: Conflict | undefined;
     let release: (() => void) | undefined;
     /** The version the running attempt began at (counted in {@link TxRunner.starts}), or -1 between attempts. */
-    let began = -1;
-    this.active++;
+    let began = first ? first.began : -1;
+    if (!first) this.active++;
     try {
       for (let attempt = 0; attempt <= retries; attempt++) {
-        if (began >= 0) began = this.ended(began);
-        if (this.h.isClosing()) throw new StoreClosedError(this.h.s.dir);
-        if (!release) while (this.exclusive) await this.exclusive;
-        const tx = new Tx(this.h);
-        began = this.began(this.h.commits.version);
+        let tx: Tx;
         let result: T;
-        try {
-          const out = runAsTx({ runner: this, tx }, () => fn(tx));
-          // a function that returned a plain value is not awaited (a turn of the microtask queue saved)
-          result = isThenable(out) ? await out : (out as T);
-        } finally {
-          tx.finished = true;
+        if (attempt === 0 && first) {
+          tx = first.tx;
+          result = first.result;
+        } else {
+          if (began >= 0) began = this.ended(began);
+          if (this.h.isClosing()) throw new StoreClosedError(this.h.s.dir);
+          if (!release) while (this.exclusive) await this.exclusive;
+          tx = new Tx(this.h);
+          began = this.began(this.h.commits.version);
+          try {
+            const t = tx;
+            const out = runAsTx({ runner: this, tx: t }, () => fn(t));
+            // a function that returned a plain value is not awaited (a turn of the microtask queue saved)
+            result = isThenable(out) ? await out : (out as T);
+          } finally {
+            tx.finished = true;
+          }
         }
         const conflict = this.h.commits.conflictOf(tx);
         if (conflict) {
@@ -226,6 +299,24 @@ export class TxRunner {
 
   private tableOf(name: string): MemTable {
     return this.h.table(name);
+  }
+}
+
+/** The first attempt, run by {@link TxRunner.run}: its transaction, start version and function's result. */
+interface FirstAttempt<T> {
+  readonly tx: Tx;
+  readonly began: number;
+  readonly result: T;
+}
+
+/** `fn` joined to the running transaction `tx`: its writes rolled back if it throws. */
+async function joined<T>(tx: Tx, fn: (tx: Tx) => Promise<T> | T): Promise<T> {
+  const rollback = tx.savepoint();
+  try {
+    return await fn(tx);
+  } catch (err) {
+    rollback();
+    throw err;
   }
 }
 

@@ -1,9 +1,11 @@
 /**
- * `node --import tsx bench/_summaryTable.ts FILE.json ...`: prints the `summary` rows of one or
- * more `npm run --silent bench -- --json` documents as the markdown table at the top of
- * docs/benchmarks.md (figure, Ordo, fair baseline or best peer, ratio, target, met, runs, load,
- * command), in the order given, unedited: the table is the JSON, so a reader can re-run the
- * command and diff. Each document's commit and date are printed above its rows' table.
+ * `node --import tsx bench/_summaryTable.ts FILE.json ... [--again FILE.json ...]`: prints the
+ * `summary` rows of one or more `npm run --silent bench -- --json` documents as the markdown
+ * table at the top of docs/benchmarks.md (figure, Ordo, fair baseline or best peer, ratio, target,
+ * met, runs, load, command), in the order given, unedited: the table is the JSON, so a reader can
+ * re-run the command and diff. With `--again`, the documents after it are a second run of the same
+ * commands, and each row gains that run's ratio (or value) and whether it met its target, matched
+ * by module and figure. Each document's commit and date go to stderr.
  */
 import { readFileSync } from 'node:fs';
 
@@ -45,31 +47,43 @@ function cell(s: string): string {
   return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
 
-const files = process.argv.slice(2);
-if (files.length === 0 || files.includes('--help') || files.includes('-h')) {
-  (files.length ? process.stdout : process.stderr).write('usage: node --import tsx bench/_summaryTable.ts FILE.json ...\n');
-  process.exit(files.length ? 0 : 2);
+const args = process.argv.slice(2);
+const cut = args.indexOf('--again');
+const files = cut < 0 ? args : args.slice(0, cut);
+const again = cut < 0 ? [] : args.slice(cut + 1);
+if (files.length === 0 || args.includes('--help') || args.includes('-h') || (cut >= 0 && again.length === 0)) {
+  const help = args.includes('--help') || args.includes('-h');
+  (help ? process.stdout : process.stderr).write('usage: node --import tsx bench/_summaryTable.ts FILE.json ... [--again FILE.json ...]\n');
+  process.exit(help ? 0 : 2);
 }
-const out: string[] = [];
-out.push('| module | figure | Ordo | fair baseline or best peer | ratio | target | met? | runs (+warm-ups) | load | command |');
-out.push('|---|---|---|---|---|---|---|---|---|---|');
 const seen: string[] = [];
-for (const f of files) {
-  let doc: Doc;
+function read(f: string): Doc {
   try {
-    doc = JSON.parse(readFileSync(f, 'utf8')) as Doc;
+    const doc = JSON.parse(readFileSync(f, 'utf8')) as Doc;
+    seen.push(`${f}: ${doc.commit.slice(0, 7)} ${doc.node} ${doc.date}`);
+    return doc;
   } catch (e) {
     process.stderr.write(`${f}: not a bench --json document (${(e as Error).message})\n`);
     process.exit(1);
   }
-  seen.push(`${f}: ${doc.commit.slice(0, 7)} ${doc.node} ${doc.date}`);
+}
+const second = new Map<string, Row>();
+for (const f of again) for (const r of read(f).summary) second.set(`${r.module}\u0000${r.figure}`, r);
+const metOf = (r: Row): string => (r.met === undefined ? '—' : r.met ? 'met' : '**missed**');
+const shortOf = (r: Row | undefined): string => (r === undefined ? 'not run' : `${r.ratio === undefined ? `${num(r.ordo)} ${r.unit}` : `${num(r.ratio)}×`}, ${metOf(r).replace(/\*/g, '')}`);
+const out: string[] = [];
+out.push(`| module | figure | Ordo | fair baseline or best peer | ratio | target | met? | runs (+warm-ups) | load |${again.length ? ' run 2 |' : ''} command |`);
+out.push(`|---|---|---|---|---|---|---|---|---|${again.length ? '---|' : ''}---|`);
+for (const f of files) {
+  const doc = read(f);
   for (const r of doc.summary) {
     const base = r.baseline === undefined ? '—' : `${cell(r.baseline)}: ${num(r.baselineValue ?? NaN)}`;
     const ratio = r.ratio === undefined ? '—' : `${num(r.ratio)}×`;
     const met = r.met === undefined ? '—' : r.met ? 'met' : '**missed**';
     const runs = r.runs === undefined ? '—' : `${r.runs}${r.warmups ? ` (+${r.warmups})` : ''}`;
+    const two = again.length ? ` ${shortOf(second.get(`${r.module}\u0000${r.figure}`))} |` : '';
     out.push(
-      `| ${r.module} | ${cell(r.figure)} | ${num(r.ordo)} ${r.unit} | ${base} | ${ratio} | ${cell(r.target ?? '—')} | ${met} | ${runs} | ${num(r.loadavg)} | \`${cell(r.command)}\` |`,
+      `| ${r.module} | ${cell(r.figure)} | ${num(r.ordo)} ${r.unit} | ${base} | ${ratio} | ${cell(r.target ?? '—')} | ${met} | ${runs} | ${num(r.loadavg)} |${two} \`${cell(r.command)}\` |`,
     );
   }
 }

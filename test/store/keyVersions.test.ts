@@ -27,6 +27,31 @@ function gate(): { wait: Promise<void>; open: () => void } {
 
 const filler = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ id: `f${from + i}`, n: i }));
 
+/**
+ * `holder` (begun first, it waits for its gate) and then `t`, an increment of x that reads x, says
+ * so and waits for `release`; resolves once `t` has read and `holder` has ended, so `t` is the
+ * one attempt running, begun at the version `holder` began at or after it.
+ */
+async function holderThenIncrement(s: Store, before?: () => Promise<void>): Promise<{ t: Promise<void>; release: () => void; runs: () => number }> {
+  const holder = gate();
+  const h = s.transaction(async () => void (await holder.wait));
+  await before?.();
+  const release = gate();
+  const reading = gate();
+  let runs = 0;
+  const t = s.transaction(async (tx) => {
+    runs++;
+    const v = (tx.get('c', 'x')?.['n'] as number) ?? 0;
+    reading.open();
+    await release.wait;
+    tx.put('c', { id: 'x', n: v + 1 });
+  });
+  await reading.wait;
+  holder.open();
+  await h;
+  return { t, release: release.open, runs: () => runs };
+}
+
 describe('per-key versions', () => {
   it('stay bounded while transactions overlap without a pause', async () => {
     const s = await opened();
@@ -58,62 +83,35 @@ describe('per-key versions', () => {
   for (const writtenSince of [true, false]) {
     it(`a read ${writtenSince ? 'whose key was written since still conflicts' : 'whose key was pruned does not conflict'} after a prune`, async () => {
       const s = await opened();
-      const holder = gate();
-      const h = s.transaction(async () => void (await holder.wait));
-      await s.dirtyPut('c', { id: 'x', n: 0 }); // recorded: a transaction runs
-      expect(keyVersions(s)).toBe(1);
-      const release = gate();
-      const reading = gate();
-      let runs = 0;
-      const t = s.transaction(async (tx) => {
-        runs++;
-        const v = (tx.get('c', 'x')?.['n'] as number) ?? 0;
-        reading.open();
-        await release.wait;
-        tx.put('c', { id: 'x', n: v + 1 });
+      const { t, release, runs } = await holderThenIncrement(s, async () => {
+        await s.dirtyPut('c', { id: 'x', n: 0 }); // recorded: a transaction runs
+        expect(keyVersions(s)).toBe(1);
       });
-      await reading.wait;
-      holder.open();
-      await h;
       if (writtenSince) await s.transaction((tx) => void tx.put('c', { id: 'x', n: ((tx.get('c', 'x')?.['n'] as number) ?? 0) + 10 }));
       // enough other writes, while `t` runs, to prune everything older than its start
       await s.dirtyPutMany('c', filler(0, KEY_VERSIONS_PRUNE_MIN + 10));
       // pruned: x's first version (older than `t`'s start) is gone; a version written since is kept
       expect(keyVersions(s)).toBe(KEY_VERSIONS_PRUNE_MIN + 10 + (writtenSince ? 1 : 0));
-      release.open();
+      release();
       await t;
       expect(s.get('c', 'x')?.['n']).toBe(writtenSince ? 11 : 1);
-      expect(runs).toBe(writtenSince ? 2 : 1);
+      expect(runs()).toBe(writtenSince ? 2 : 1);
       await s.close();
     });
   }
 
   it("two attempts begun at one version: the end of one keeps the other's start as the oldest (no version written since it began is pruned)", async () => {
     const s = await opened();
-    const holder = gate();
-    const reading = gate();
-    const release = gate();
-    let runs = 0;
     // both begin before any commit, at one version
-    const h = s.transaction(async () => void (await holder.wait));
-    const t = s.transaction(async (tx) => {
-      runs++;
-      const v = (tx.get('c', 'x')?.['n'] as number) ?? 0;
-      reading.open();
-      await release.wait;
-      tx.put('c', { id: 'x', n: v + 1 });
-    });
-    await reading.wait;
-    holder.open();
-    await h;
+    const { t, release, runs } = await holderThenIncrement(s);
     // x written while `t` runs, then enough writes to prune below the oldest start (`t`'s)
     await s.transaction((tx) => void tx.put('c', { id: 'x', n: ((tx.get('c', 'x')?.['n'] as number) ?? 0) + 10 }));
     await s.dirtyPutMany('c', filler(0, KEY_VERSIONS_PRUNE_MIN + 10));
     expect(keyVersions(s)).toBe(KEY_VERSIONS_PRUNE_MIN + 10 + 1);
-    release.open();
+    release();
     await t;
     expect(s.get('c', 'x')?.['n']).toBe(11);
-    expect(runs).toBe(2);
+    expect(runs()).toBe(2);
     await s.close();
   });
 });

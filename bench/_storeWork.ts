@@ -17,7 +17,7 @@ import type { Env } from '../src/env/index.ts';
 import type { Store } from '../src/store/store.ts';
 import type { KvAdapter } from '../src/env/kv.ts';
 import type { TableDef } from '../src/store/types.ts';
-import { now } from './lib.ts';
+import { now, oneRowTxWriters } from './lib.ts';
 import { impl } from './_impl.ts';
 
 const { createRealEnv, openStore } = await impl();
@@ -173,18 +173,10 @@ const WRITERS = 64;
 export async function storeTx(durability: 'sync' | 'async', kv?: KvAdapter): Promise<{ ops: number; p99: number }> {
   const t = tmp();
   const store = await openStore({ env: quietEnv(), dir: t.dir + '/s', tables: { t: plain(durability) }, ...(kv ? { kv } : {}) });
-  let next = 0;
   const h = monitorEventLoopDelay({ resolution: 1 });
   h.enable();
   const t0 = now();
-  await Promise.all(
-    Array.from({ length: WRITERS }, async () => {
-      while (next < TX) {
-        const id = next++;
-        await store.transaction((tx) => void tx.put('t', { id, payload: `payload-${id}` }));
-      }
-    }),
-  );
+  await oneRowTxWriters(store, TX, WRITERS);
   const ops = TX / ((now() - t0) / 1000);
   h.disable();
   await store.close();

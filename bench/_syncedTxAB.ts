@@ -20,7 +20,7 @@ import { pino } from 'pino';
 import type { Env } from '../src/env/index.ts';
 import type { OpenStoreOptions } from '../src/store/openStore.ts';
 import type { Store } from '../src/store/store.ts';
-import { load1, median, now } from './lib.ts';
+import { load1, median, now, oneRowTxWriters } from './lib.ts';
 
 const PAIRS = Number(process.env['AB_PAIRS'] ?? 10);
 const WARMUP = Number(process.env['AB_WARMUP'] ?? 4);
@@ -49,18 +49,10 @@ async function round(b: Build): Promise<Round> {
   const dir = mkdtempSync(join(tmpdir(), 'ordo-bench-syncedab-'));
   try {
     const store = await b.openStore({ env: b.createRealEnv({ logger: pino({ level: 'silent' }) }), dir: join(dir, 's'), tables: { t: { key: 'id', attributes: { id: { type: 'integer' }, payload: { type: 'string' } }, durability: 'sync' } } });
-    let next = 0;
     const e0 = performance.eventLoopUtilization();
     const c0 = process.cpuUsage();
     const t0 = now();
-    await Promise.all(
-      Array.from({ length: WRITERS }, async () => {
-        while (next < TX) {
-          const id = next++;
-          await store.transaction((tx) => void tx.put('t', { id, payload: `payload-${id}` }));
-        }
-      }),
-    );
+    await oneRowTxWriters(store, TX, WRITERS);
     const ms = now() - t0;
     const c = process.cpuUsage(c0);
     const e = performance.eventLoopUtilization(e0);

@@ -111,3 +111,25 @@ export function printResults(title: string, results: BenchResult[]): void {
 export function isMain(metaUrl: string): boolean {
   return process.argv[1] !== undefined && metaUrl === new URL(`file://${process.argv[1]}`).href;
 }
+
+/** What {@link oneRowTxWriters} needs of a store (either build's `Store`). */
+interface TxStore {
+  transaction(fn: (tx: { put(table: string, row: { id: number; payload: string }): unknown }) => void): Promise<unknown>;
+}
+
+/**
+ * `writers` concurrent writers, each committing one-row transactions (`{ id, payload }` into table
+ * `t`) one after another until `total` are done: the synced/unsynced transaction loop of
+ * `bench/store.ts` and `bench/_syncedTxAB.ts`.
+ */
+export async function oneRowTxWriters(store: TxStore, total: number, writers = 64): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: writers }, async () => {
+      while (next < total) {
+        const id = next++;
+        await store.transaction((tx) => void tx.put('t', { id, payload: `payload-${id}` }));
+      }
+    }),
+  );
+}

@@ -285,12 +285,32 @@ function ownerAlive(g: string): boolean {
 
 /**
  * Puts `dir` back as it was when the guard was taken: every guarded file RocksDB deleted or
- * replaced is moved back, files RocksDB created since are removed (they derive from the
- * restored ones), then the guard is removed. `own`: the caller holds the database's LOCK
- * (skips the live-owner check). A guard whose links were not all taken is simply removed.
+ * replaced is linked back (the guard keeps its links until the directory is whole), files RocksDB
+ * created since are removed (they derive from the restored ones), then the guard is removed.
+ * `own`: the caller holds the database's LOCK (skips the live-owner check). A guard whose links
+ * were not all taken is simply removed.
+ *
+ * Two processes may restore the same dead guard at once: each reads the whole guard (it is never
+ * consumed while restoring), so both put back the same files. The one that finds a file of the
+ * guard, or the guard itself, gone (ENOENT: the other finished and removed it) checks again from
+ * the start — no guard left: the other restored the directory. Any other failure, or a guard that
+ * keeps vanishing under it, throws a `KvError` (the guard left in place for the next open).
  */
 export function restoreGuard(dir: string, own: boolean): void {
   const g = `${dir}/${GUARD_DIR}`;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      restoreGuardOnce(dir, g, own);
+      return;
+    } catch (err) {
+      if (err instanceof KvError) throw err;
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && attempt < 3) continue;
+      throw new KvError(kindOfErrno(err), `${g}: cannot restore the store's files from the open guard: ${(err as Error).message}`, dir, { cause: err });
+    }
+  }
+}
+
+function restoreGuardOnce(dir: string, g: string, own: boolean): void {
   if (!fs.existsSync(g)) return;
   if (!own && ownerAlive(g)) throw new KvError('locked', `${g}: another process on this host is opening this store`, dir);
   if (fs.existsSync(`${g}/complete`)) {
@@ -299,13 +319,19 @@ export function restoreGuard(dir: string, own: boolean): void {
     for (const name of guarded) {
       const from = `${g}/${name}`;
       const to = `${dir}/${name}`;
-      let same = false;
+      const ino = fs.statSync(from).ino;
+      if (fs.statSync(to, { throwIfNoEntry: false })?.ino === ino) continue;
+      // a link of our own beside it, renamed over it: the guard keeps its link, the name is
+      // never missing, and another process restoring at once links the same file
+      const tmp = `${to}.tmp-restore-${process.pid}`;
+      fs.rmSync(tmp, { force: true });
+      fs.linkSync(from, tmp);
       try {
-        same = fs.statSync(to).ino === fs.statSync(from).ino;
-      } catch {
-        same = false;
+        fs.renameSync(tmp, to);
+      } catch (err) {
+        fs.rmSync(tmp, { force: true });
+        throw err;
       }
-      if (!same) fs.renameSync(from, to);
     }
     for (const name of guardedNames(dir)) if (!keep.has(name) && /^(\d+\.(sst|log|blob)|MANIFEST-\d+|OPTIONS-\d+|CURRENT|IDENTITY)$/.test(name)) fs.rmSync(`${dir}/${name}`, { force: true });
     fsyncDir(dir);

@@ -29,3 +29,31 @@ export abstract class OrdoError extends Error {
 export function isOrdoError(e: unknown): e is OrdoError {
   return e instanceof OrdoError;
 }
+
+/**
+ * The text of a thrown value: its `message` (an Error's, or any object's string one), else
+ * `String(err)`; never a throw itself (a null-prototype object, a throwing `toString` or
+ * `message` getter). Shared by the job runner's error entries and the KV adapters' refusal texts,
+ * where a throw would leave a job executing or a durable write refused untyped.
+ * @internal
+ */
+export function thrownText(err: unknown): string {
+  const m = readSafely(() => {
+    const msg = (err as { message?: unknown } | null | undefined)?.message;
+    return err instanceof Error || typeof msg === 'string' ? msg : err;
+  });
+  if (typeof m === 'string') return m;
+  return readSafely(() => String(m)) ?? readSafely(() => Object.prototype.toString.call(m)) ?? 'a thrown value that cannot be read';
+}
+
+/**
+ * `f()`, or `undefined` if it throws.
+ * @internal
+ */
+export function readSafely<T>(f: () => T): T | undefined {
+  try {
+    return f();
+  } catch {
+    return undefined;
+  }
+}

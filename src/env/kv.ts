@@ -1,4 +1,4 @@
-import { OrdoError } from '../errors.ts';
+import { OrdoError, thrownText } from '../errors.ts';
 import type { Clock } from './clock.ts';
 
 /**
@@ -231,16 +231,6 @@ export class KvError extends OrdoError {
   }
 }
 
-/** A thrown value's message for an error text, whatever was thrown (a throwing getter, a symbol, a null-prototype object): never throws. */
-function textOf(x: unknown): string {
-  try {
-    const m = (x as { message?: unknown } | null | undefined)?.message;
-    return typeof m === 'string' ? m : String(x);
-  } catch {
-    return 'a value that cannot be printed';
-  }
-}
-
 /**
  * @internal What an engine does once a synced write with a mark is durable in the WAL on the
  * strict watermark: calls {@link KvWriteOptions.onDurable}, then `markDurable`. A callback that
@@ -259,14 +249,14 @@ export function markAfterWal(o: KvWriteOptions, dir: string, markDurable: () => 
   const marked = markDurable();
   if (threw === undefined) return marked;
   const { err } = threw;
-  const what = `${dir}: the batch of mark ${o.mark} is durable in the WAL, but the write's onDurable callback threw (${textOf(err)})`;
+  const what = `${dir}: the batch of mark ${o.mark} is durable in the WAL, but the write's onDurable callback threw (${thrownText(err)})`;
   return marked.then(
     () => {
       throw new KvError('io', what, dir, { cause: err, durable: true });
     },
     (markErr: unknown) => {
       const kind = markErr instanceof KvError ? markErr.kind : 'io';
-      throw new KvError(kind, `${what}; its mark failed too (${textOf(markErr)})`, dir, { cause: new AggregateError([err, markErr]), durable: true });
+      throw new KvError(kind, `${what}; its mark failed too (${thrownText(markErr)})`, dir, { cause: new AggregateError([err, markErr]), durable: true });
     },
   );
 }

@@ -11,6 +11,7 @@ import { JOB_TABLES, claimedJob, laneRange, toJob, toRow } from './tables.ts';
 import type { EnqueueResult, Job, JobError, JobState, UniqueOptions } from './types.ts';
 import { FINAL_STATES } from './types.ts';
 import { isDuplicate, replaced } from './unique.ts';
+import { readSafely, thrownText } from '../errors.ts';
 import { dropSlots, slotToken, withSlots, type SlotsChange } from './slots.ts';
 
 const T = JOB_TABLES;
@@ -255,30 +256,9 @@ export async function finishMany(
 /** An error entry for the job's current attempt. */
 export function errorEntry(j: Job, err: unknown, now: number): JobError {
   const code = readSafely(() => (err as { code?: unknown } | null | undefined)?.code);
-  return { attempt: j.attempt, at: now, error: errorText(err).slice(0, 2000), ...(typeof code === 'string' ? { code } : {}) };
+  return { attempt: j.attempt, at: now, error: thrownText(err).slice(0, 2000), ...(typeof code === 'string' ? { code } : {}) };
 }
 
-/**
- * The text of a thrown value: its `message` (an Error's, or any object's string one), else
- * `String(err)`; never a throw itself (a null-prototype object, a throwing `toString` or
- * `message` getter: else the outcome's write would throw on every retry, the job left executing).
- */
-function errorText(err: unknown): string {
-  const m = readSafely(() => {
-    const msg = (err as { message?: unknown } | null | undefined)?.message;
-    return err instanceof Error || typeof msg === 'string' ? msg : err;
-  });
-  if (typeof m === 'string') return m;
-  return readSafely(() => String(m)) ?? readSafely(() => Object.prototype.toString.call(m)) ?? 'a thrown value that cannot be read';
-}
-
-function readSafely<T>(f: () => T): T | undefined {
-  try {
-    return f();
-  } catch {
-    return undefined;
-  }
-}
 
 /** Moves scheduled and retryable jobs due at `now` to available. Returns the queues touched and the next due time. */
 export async function stage(store: Store, now: number, limit: number): Promise<{ queues: Set<string>; nextDue: number | undefined }> {
